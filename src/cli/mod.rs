@@ -1,0 +1,27 @@
+//! Command-line front end: argument parsing and wiring only.
+
+pub mod otp;
+
+use clap::{Parser, Subcommand};
+
+/// keyward manages personal OTP hardware tokens and verifies their codes.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
+    #[command(subcommand)]
+    Otp(otp::OtpCommand),
+}
+
+/// Runs a parsed command line, writing results to `out`.
+pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Otp(command) => otp::run(command, out),
+    }
+}

@@ -1,0 +1,512 @@
+//! Credential keys: the HMAC inner and outer states computed once per secret.
+//!
+//! HMAC(K, m) = H((K0 ^ opad) || H((K0 ^ ipad) || m)). The two padded key blocks
+//! are the same for every code a credential ever produces, so we compress them once
+//! and keep only the resulting chaining values. An OTP message is an 8-byte
+//! counter, which fits in one block with its padding, so each candidate then costs
+//! exactly two compression-function calls (SHA-1, SHA-256) or two SHA-512 ones.
+
+use std::fmt;
+
+use sha1::Digest as _;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::OtpError;
+
+/// RFC 4226 §4 R6: the shared secret is at least 128 bits.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Longest secret we accept. Far above any token's limit (YKOATH stores 64 bytes),
+/// low enough that a hostile input cannot make key setup expensive.
+pub const MAX_SECRET_LEN: usize = 1024;
+
+/// The HMAC hash of a credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 3] = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512];
+
+    /// Name as oathtool and otpauth URIs spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha512 => "SHA512",
+        }
+    }
+
+    /// Length of the hash output in bytes; generated secrets use at least this.
+    pub fn output_len(self) -> usize {
+        match self {
+            Algorithm::Sha1 => 20,
+            Algorithm::Sha256 => 32,
+            Algorithm::Sha512 => 64,
+        }
+    }
+
+    fn block_len(self) -> usize {
+        match self {
+            Algorithm::Sha1 | Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = OtpError;
+
+    fn from_str(s: &str) -> Result<Self, OtpError> {
+        match s.to_ascii_uppercase().replace('-', "").as_str() {
+            "SHA1" => Ok(Algorithm::Sha1),
+            "SHA256" => Ok(Algorithm::Sha256),
+            "SHA512" => Ok(Algorithm::Sha512),
+            _ => Err(OtpError::UnknownAlgorithm),
+        }
+    }
+}
+
+/// A shared secret in zeroizing memory. It never prints and is only reachable
+/// through [`Secret::expose`], so every use of the raw bytes is greppable.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<Vec<u8>>);
+
+impl Secret {
+    /// Wraps raw bytes, enforcing the length rules.
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Result<Self, OtpError> {
+        if bytes.len() < MIN_SECRET_LEN {
+            return Err(OtpError::SecretTooShort {
+                len: bytes.len(),
+                min: MIN_SECRET_LEN,
+            });
+        }
+        if bytes.len() > MAX_SECRET_LEN {
+            return Err(OtpError::SecretTooLong {
+                len: bytes.len(),
+                max: MAX_SECRET_LEN,
+            });
+        }
+        Ok(Secret(bytes))
+    }
+
+    /// Parses hexadecimal (case-insensitive, whitespace ignored).
+    pub fn from_hex(text: &str) -> Result<Self, OtpError> {
+        let cleaned: Zeroizing<Vec<u8>> = Zeroizing::new(
+            text.bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|b| b.to_ascii_uppercase())
+                .collect(),
+        );
+        let bytes = data_encoding::HEXUPPER
+            .decode(&cleaned)
+            .map_err(|_| OtpError::BadHex)?;
+        Secret::new(Zeroizing::new(bytes))
+    }
+
+    /// Parses base32 the way oathtool does: case-insensitive, whitespace ignored,
+    /// padding optional but correct when present, trailing bits not checked.
+    pub fn from_base32(text: &str) -> Result<Self, OtpError> {
+        let cleaned: Zeroizing<Vec<u8>> = Zeroizing::new(
+            text.bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .map(|b| b.to_ascii_uppercase())
+                .collect(),
+        );
+        let padded = cleaned.contains(&b'=');
+        let mut spec = data_encoding::Specification::new();
+        spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+        spec.check_trailing_bits = false;
+        if padded {
+            spec.padding = Some('=');
+        }
+        let encoding = spec.encoding().map_err(|_| OtpError::BadBase32)?;
+        let bytes = encoding.decode(&cleaned).map_err(|_| OtpError::BadBase32)?;
+        Secret::new(Zeroizing::new(bytes))
+    }
+
+    /// A fresh secret from the OS CSPRNG, as long as the hash output (SPEC §5).
+    pub fn generate(algorithm: Algorithm) -> Result<Self, OtpError> {
+        use ring::rand::SecureRandom as _;
+        let mut bytes = Zeroizing::new(vec![0u8; algorithm.output_len()]);
+        ring::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| OtpError::Random)?;
+        Secret::new(bytes)
+    }
+
+    /// The raw bytes. Callers must not log, format or persist them unsealed.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret([redacted; {} bytes])", self.0.len())
+    }
+}
+
+/// Chaining values after the key blocks; the only form the hot path needs.
+#[derive(Clone)]
+enum Pads {
+    Sha1 { inner: [u32; 5], outer: [u32; 5] },
+    Sha256 { inner: [u32; 8], outer: [u32; 8] },
+    Sha512 { inner: [u64; 8], outer: [u64; 8] },
+}
+
+/// A credential's HMAC key, ready for repeated evaluation. Holds no copy of the
+/// secret itself, wipes its states on drop, and prints nothing secret.
+#[derive(Clone)]
+pub struct CredentialKey {
+    pads: Pads,
+}
+
+impl Drop for CredentialKey {
+    fn drop(&mut self) {
+        match &mut self.pads {
+            Pads::Sha1 { inner, outer } => {
+                inner.zeroize();
+                outer.zeroize();
+            }
+            Pads::Sha256 { inner, outer } => {
+                inner.zeroize();
+                outer.zeroize();
+            }
+            Pads::Sha512 { inner, outer } => {
+                inner.zeroize();
+                outer.zeroize();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CredentialKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialKey")
+            .field("algorithm", &self.algorithm())
+            .finish_non_exhaustive()
+    }
+}
+
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+const SHA512_IV: [u64; 8] = [
+    0x6a09_e667_f3bc_c908,
+    0xbb67_ae85_84ca_a73b,
+    0x3c6e_f372_fe94_f82b,
+    0xa54f_f53a_5f1d_36f1,
+    0x510e_527f_ade6_82d1,
+    0x9b05_688c_2b3e_6c1f,
+    0x1f83_d9ab_fb41_bd6b,
+    0x5be0_cd19_137e_2179,
+];
+
+const IPAD: u8 = 0x36;
+const OPAD: u8 = 0x5c;
+
+impl CredentialKey {
+    pub fn new(algorithm: Algorithm, secret: &Secret) -> Self {
+        let block_len = algorithm.block_len();
+        // K0: the key, hashed first when longer than a block, zero-padded.
+        let mut k0 = Zeroizing::new([0u8; 128]);
+        let key = secret.expose();
+        if key.len() > block_len {
+            let digest: Zeroizing<Vec<u8>> = Zeroizing::new(match algorithm {
+                Algorithm::Sha1 => sha1::Sha1::digest(key).to_vec(),
+                Algorithm::Sha256 => sha2::Sha256::digest(key).to_vec(),
+                Algorithm::Sha512 => sha2::Sha512::digest(key).to_vec(),
+            });
+            k0[..digest.len()].copy_from_slice(&digest);
+        } else {
+            k0[..key.len()].copy_from_slice(key);
+        }
+        let mut ipad = Zeroizing::new([0u8; 128]);
+        let mut opad = Zeroizing::new([0u8; 128]);
+        for i in 0..block_len {
+            ipad[i] = k0[i] ^ IPAD;
+            opad[i] = k0[i] ^ OPAD;
+        }
+        let pads = match algorithm {
+            Algorithm::Sha1 => {
+                let (mut inner, mut outer) = (SHA1_IV, SHA1_IV);
+                sha1::block_api::compress(&mut inner, &[first_64(&ipad)]);
+                sha1::block_api::compress(&mut outer, &[first_64(&opad)]);
+                Pads::Sha1 { inner, outer }
+            }
+            Algorithm::Sha256 => {
+                let (mut inner, mut outer) = (SHA256_IV, SHA256_IV);
+                sha2::block_api::compress256(&mut inner, &[first_64(&ipad)]);
+                sha2::block_api::compress256(&mut outer, &[first_64(&opad)]);
+                Pads::Sha256 { inner, outer }
+            }
+            Algorithm::Sha512 => {
+                let (mut inner, mut outer) = (SHA512_IV, SHA512_IV);
+                sha2::block_api::compress512(&mut inner, &[*ipad]);
+                sha2::block_api::compress512(&mut outer, &[*opad]);
+                Pads::Sha512 { inner, outer }
+            }
+        };
+        CredentialKey { pads }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self.pads {
+            Pads::Sha1 { .. } => Algorithm::Sha1,
+            Pads::Sha256 { .. } => Algorithm::Sha256,
+            Pads::Sha512 { .. } => Algorithm::Sha512,
+        }
+    }
+
+    /// The HMAC of an 8-byte big-endian counter, in the form dynamic truncation
+    /// needs: the first 20 bytes as big-endian words, and the last byte.
+    #[inline]
+    pub(super) fn mac_counter(&self, counter: u64) -> Truncatable {
+        match &self.pads {
+            Pads::Sha1 { inner, outer } => {
+                let h = mac64_sha1(inner, outer, counter);
+                Truncatable {
+                    words: h,
+                    last: h[4] & 0xff,
+                }
+            }
+            Pads::Sha256 { inner, outer } => {
+                let h = mac64_sha256(inner, outer, counter);
+                Truncatable {
+                    words: [h[0], h[1], h[2], h[3], h[4]],
+                    last: h[7] & 0xff,
+                }
+            }
+            Pads::Sha512 { inner, outer } => {
+                let h = mac128_sha512(inner, outer, counter);
+                Truncatable {
+                    words: [
+                        (h[0] >> 32) as u32,
+                        h[0] as u32,
+                        (h[1] >> 32) as u32,
+                        h[1] as u32,
+                        (h[2] >> 32) as u32,
+                    ],
+                    last: (h[7] & 0xff) as u32,
+                }
+            }
+        }
+    }
+}
+
+/// What dynamic truncation reads: RFC 4226 §5.3 only ever looks at bytes 0..19
+/// (offset ≤ 15, four bytes) and at the last byte of the MAC.
+pub(super) struct Truncatable {
+    pub(super) words: [u32; 5],
+    pub(super) last: u32,
+}
+
+fn first_64(block: &[u8; 128]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&block[..64]);
+    out
+}
+
+/// Bit length of the inner message: one key block plus the 8-byte counter.
+const SHA256_INNER_BITS: u64 = (64 + 8) * 8;
+const SHA1_OUTER_BITS: u64 = (64 + 20) * 8;
+const SHA256_OUTER_BITS: u64 = (64 + 32) * 8;
+const SHA512_INNER_BITS: u128 = (128 + 8) * 8;
+const SHA512_OUTER_BITS: u128 = (128 + 64) * 8;
+
+#[inline(always)]
+fn counter_block_64(counter: u64) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    block[..8].copy_from_slice(&counter.to_be_bytes());
+    block[8] = 0x80;
+    block[56..].copy_from_slice(&SHA256_INNER_BITS.to_be_bytes());
+    block
+}
+
+#[inline(always)]
+fn mac64_sha1(inner: &[u32; 5], outer: &[u32; 5], counter: u64) -> [u32; 5] {
+    let mut state = *inner;
+    sha1::block_api::compress(&mut state, &[counter_block_64(counter)]);
+    let mut block = [0u8; 64];
+    for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block[20] = 0x80;
+    block[56..].copy_from_slice(&SHA1_OUTER_BITS.to_be_bytes());
+    let mut state = *outer;
+    sha1::block_api::compress(&mut state, &[block]);
+    state
+}
+
+#[inline(always)]
+fn mac64_sha256(inner: &[u32; 8], outer: &[u32; 8], counter: u64) -> [u32; 8] {
+    let mut state = *inner;
+    sha2::block_api::compress256(&mut state, &[counter_block_64(counter)]);
+    let mut block = [0u8; 64];
+    for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block[32] = 0x80;
+    block[56..].copy_from_slice(&SHA256_OUTER_BITS.to_be_bytes());
+    let mut state = *outer;
+    sha2::block_api::compress256(&mut state, &[block]);
+    state
+}
+
+#[inline(always)]
+fn mac128_sha512(inner: &[u64; 8], outer: &[u64; 8], counter: u64) -> [u64; 8] {
+    let mut block = [0u8; 128];
+    block[..8].copy_from_slice(&counter.to_be_bytes());
+    block[8] = 0x80;
+    block[112..].copy_from_slice(&SHA512_INNER_BITS.to_be_bytes());
+    let mut state = *inner;
+    sha2::block_api::compress512(&mut state, &[block]);
+    let mut block = [0u8; 128];
+    for (chunk, word) in block.chunks_exact_mut(8).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    block[64] = 0x80;
+    block[112..].copy_from_slice(&SHA512_OUTER_BITS.to_be_bytes());
+    let mut state = *outer;
+    sha2::block_api::compress512(&mut state, &[block]);
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_mac(key: &CredentialKey, counter: u64) -> Vec<u8> {
+        match &key.pads {
+            Pads::Sha1 { inner, outer } => mac64_sha1(inner, outer, counter)
+                .iter()
+                .flat_map(|w| w.to_be_bytes())
+                .collect(),
+            Pads::Sha256 { inner, outer } => mac64_sha256(inner, outer, counter)
+                .iter()
+                .flat_map(|w| w.to_be_bytes())
+                .collect(),
+            Pads::Sha512 { inner, outer } => mac128_sha512(inner, outer, counter)
+                .iter()
+                .flat_map(|w| w.to_be_bytes())
+                .collect(),
+        }
+    }
+
+    /// Our precomputed-state HMAC equals ring's HMAC for short, block-sized and
+    /// longer-than-a-block keys.
+    #[test]
+    fn matches_ring_hmac() {
+        for algorithm in Algorithm::ALL {
+            let ring_alg = match algorithm {
+                Algorithm::Sha1 => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+                Algorithm::Sha256 => ring::hmac::HMAC_SHA256,
+                Algorithm::Sha512 => ring::hmac::HMAC_SHA512,
+            };
+            for len in [16usize, 20, 63, 64, 65, 127, 128, 129, 300] {
+                let raw: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+                let secret = Secret::new(Zeroizing::new(raw.clone())).unwrap();
+                let key = CredentialKey::new(algorithm, &secret);
+                for counter in [0u64, 1, 0x0102_0304_0506_0708, u64::MAX] {
+                    let expected = ring::hmac::sign(
+                        &ring::hmac::Key::new(ring_alg, &raw),
+                        &counter.to_be_bytes(),
+                    );
+                    assert_eq!(
+                        full_mac(&key, counter),
+                        expected.as_ref(),
+                        "{algorithm} len {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn debug_prints_nothing_secret() {
+        let secret = Secret::from_hex("3132333435363738393031323334353637383930").unwrap();
+        assert_eq!(format!("{secret:?}"), "Secret([redacted; 20 bytes])");
+        let key = CredentialKey::new(Algorithm::Sha1, &secret);
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "CredentialKey { algorithm: Sha1, .. }");
+    }
+
+    #[test]
+    fn secret_length_rules() {
+        assert!(matches!(
+            Secret::from_hex("00112233445566778899aabbccddee"),
+            Err(OtpError::SecretTooShort { len: 15, min: 16 })
+        ));
+        assert!(Secret::from_hex("00112233445566778899aabbccddeeff").is_ok());
+        assert!(matches!(
+            Secret::new(Zeroizing::new(vec![0; MAX_SECRET_LEN + 1])),
+            Err(OtpError::SecretTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn base32_like_oathtool() {
+        let reference = Secret::from_hex("3132333435363738393031323334353637383930").unwrap();
+        for text in [
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+            "gezd gnbv gy3t qojq gezd gnbv gy3t qojq",
+        ] {
+            assert_eq!(
+                Secret::from_base32(text).unwrap().expose(),
+                reference.expose()
+            );
+        }
+        // Bad symbol, bad padding.
+        assert!(matches!(
+            Secret::from_base32("GEZDGNBVGY3TQOJ1GEZDGNBVGY3TQOJQ"),
+            Err(OtpError::BadBase32)
+        ));
+        assert!(matches!(
+            Secret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ=="),
+            Err(OtpError::BadBase32)
+        ));
+        assert!(matches!(Secret::from_hex("zz"), Err(OtpError::BadHex)));
+    }
+
+    #[test]
+    fn generated_secrets_are_hash_sized_and_distinct() {
+        for algorithm in Algorithm::ALL {
+            let a = Secret::generate(algorithm).unwrap();
+            let b = Secret::generate(algorithm).unwrap();
+            assert_eq!(a.len(), algorithm.output_len());
+            assert_ne!(a.expose(), b.expose());
+        }
+    }
+}
