@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use subtle::{ConditionallySelectable, ConstantTimeEq};
+use subtle::ConstantTimeEq;
 
 use super::key::{CredentialKey, Truncatable};
 use super::OtpError;
@@ -104,9 +104,24 @@ pub fn code_at(key: &CredentialKey, counter: u64, digits: Digits) -> Code {
     Code::from_value(code_value(key, counter, digits), digits)
 }
 
+fn code_value(key: &CredentialKey, counter: u64, digits: Digits) -> u32 {
+    let mut value = 0;
+    for_each_code(key, counter, 1, digits, |_, v| value = v);
+    value
+}
+
+/// Calls `f(step, code)` for each step in `first..first + count`, in order.
 #[inline(always)]
-pub(super) fn code_value(key: &CredentialKey, counter: u64, digits: Digits) -> u32 {
-    digits.reduce(dynamic_truncate(&key.mac_counter(counter)))
+pub(super) fn for_each_code(
+    key: &CredentialKey,
+    first: u64,
+    count: u32,
+    digits: Digits,
+    mut f: impl FnMut(u64, u32),
+) {
+    key.for_each_mac(first, count, |step, mac| {
+        f(step, digits.reduce(dynamic_truncate(mac)))
+    });
 }
 
 /// RFC 4226 §5.3 without a secret-dependent memory index. The offset (0..=15)
@@ -122,12 +137,21 @@ fn dynamic_truncate(mac: &Truncatable) -> u32 {
     let mut high = 0u32;
     let mut low = 0u32;
     for i in 0..4u32 {
-        let hit = i.ct_eq(&word_index);
-        high.conditional_assign(&mac.words[i as usize], hit);
-        low.conditional_assign(&mac.words[i as usize + 1], hit);
+        let hit = mask_if_equal(i, word_index);
+        high |= mac.words[i as usize] & hit;
+        low |= mac.words[i as usize + 1] & hit;
     }
     let pair = (u64::from(high) << 32) | u64::from(low);
     ((pair >> (32 - 8 * byte_in_word)) as u32) & 0x7fff_ffff
+}
+
+/// All ones when `a == b`, else zero, by arithmetic alone (no comparison the
+/// compiler could turn into a branch). Both inputs are below 2^31.
+#[inline(always)]
+fn mask_if_equal(a: u32, b: u32) -> u32 {
+    let diff = a ^ b;
+    // diff - 1 has its top bit set only when diff == 0 (diff < 2^31).
+    (diff.wrapping_sub(1) >> 31).wrapping_neg()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use super::code::{code_value, Code, Digits};
+use super::code::{for_each_code, Code, Digits};
 use super::key::CredentialKey;
 use super::OtpError;
 
@@ -118,14 +118,11 @@ fn scan(
     let expected = code.value();
     let mut found = Choice::from(0);
     let mut matched = 0u64;
-    let mut step = first;
-    for _ in 0..count {
-        let hit = code_value(key, step, digits).ct_eq(&expected)
-            & Choice::from(u8::from(floor.admits(step)));
+    for_each_code(key, first, count, digits, |step, value| {
+        let hit = value.ct_eq(&expected) & Choice::from(u8::from(floor.admits(step)));
         found |= hit;
         matched.conditional_assign(&step, hit);
-        step = step.wrapping_add(1);
-    }
+    });
     Option::from(subtle::CtOption::new(matched, found))
 }
 
@@ -141,20 +138,16 @@ fn scan_pair(
     let (a, b) = (first_code.value(), second_code.value());
     let mut found = Choice::from(0);
     let mut matched = 0u64;
-    let mut step = first;
     let mut previous_hit = Choice::from(0);
-    // count + 1 codes cover `count` consecutive pairs.
-    for i in 0..=count {
-        let value = code_value(key, step, digits);
+    // count + 1 codes cover `count` consecutive pairs; the first code only
+    // opens a pair.
+    for_each_code(key, first, count + 1, digits, |step, value| {
         let admissible = Choice::from(u8::from(floor.admits(step)));
-        if i > 0 {
-            let hit = previous_hit & value.ct_eq(&b) & admissible;
-            found |= hit;
-            matched.conditional_assign(&step, hit);
-        }
+        let hit = previous_hit & value.ct_eq(&b) & admissible;
+        found |= hit;
+        matched.conditional_assign(&step, hit);
         previous_hit = value.ct_eq(&a) & admissible;
-        step = step.wrapping_add(1);
-    }
+    });
     Option::from(subtle::CtOption::new(matched, found))
 }
 
