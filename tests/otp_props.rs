@@ -123,3 +123,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Text entry points never panic, and whatever they accept round-trips.
+    #[test]
+    fn parsers_never_panic(text in ".{0,200}", bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let lossy = String::from_utf8_lossy(&bytes);
+        for input in [text.as_str(), lossy.as_ref()] {
+            let _ = Secret::from_base32(input);
+            if let Ok(secret) = Secret::from_hex(input) {
+                prop_assert!(secret.len() >= 16);
+            }
+            for d in 6..=8 {
+                let digits = Digits::new(d).unwrap();
+                if let Ok(code) = Code::parse(input, digits) {
+                    prop_assert_eq!(code.to_string(), input);
+                }
+            }
+            let _ = input.parse::<Algorithm>();
+        }
+    }
+
+    /// Base32 and hex spellings of the same secret give the same key.
+    #[test]
+    fn encodings_agree(raw in prop::collection::vec(any::<u8>(), 16..100), lower in any::<bool>()) {
+        let mut b32 = data_encoding::BASE32_NOPAD.encode(&raw);
+        if lower {
+            b32 = b32.to_lowercase();
+        }
+        let padded = data_encoding::BASE32.encode(&raw);
+        let hex = data_encoding::HEXLOWER.encode(&raw);
+        for secret in [Secret::from_base32(&b32), Secret::from_base32(&padded), Secret::from_hex(&hex)] {
+            let secret = secret.unwrap();
+            prop_assert_eq!(secret.expose(), &raw[..]);
+        }
+    }
+}
