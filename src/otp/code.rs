@@ -137,7 +137,7 @@ fn dynamic_truncate(mac: &Truncatable) -> u32 {
     let mut high = 0u32;
     let mut low = 0u32;
     for i in 0..4u32 {
-        let hit = mask_if_equal(i, word_index);
+        let hit = mask_if_equal(i, word_index) as u32;
         high |= mac.words[i as usize] & hit;
         low |= mac.words[i as usize + 1] & hit;
     }
@@ -145,13 +145,13 @@ fn dynamic_truncate(mac: &Truncatable) -> u32 {
     ((pair >> (32 - 8 * byte_in_word)) as u32) & 0x7fff_ffff
 }
 
-/// All ones when `a == b`, else zero, by arithmetic alone (no comparison the
-/// compiler could turn into a branch). Both inputs are below 2^31.
+/// All ones when `a == b`, zero otherwise, by arithmetic only: no comparison
+/// the compiler could lower to a branch on secret values.
 #[inline(always)]
-fn mask_if_equal(a: u32, b: u32) -> u32 {
-    let diff = a ^ b;
-    // diff - 1 has its top bit set only when diff == 0 (diff < 2^31).
-    (diff.wrapping_sub(1) >> 31).wrapping_neg()
+pub(super) fn mask_if_equal(a: u32, b: u32) -> u64 {
+    let diff = u64::from(a ^ b);
+    // diff - 1 borrows into the top bit only when diff == 0 (diff < 2^32).
+    (diff.wrapping_sub(1) >> 63).wrapping_neg()
 }
 
 #[cfg(test)]
@@ -226,6 +226,24 @@ mod tests {
                 .unwrap()
                 .ct_eq(&Code::from_value(123_456, Digits::SIX))
         ));
+    }
+
+    #[test]
+    fn equality_masks() {
+        for (a, b) in [
+            (0u32, 0u32),
+            (1, 1),
+            (u32::MAX, u32::MAX),
+            (0, 1),
+            (1, 0),
+            (0, u32::MAX),
+            (u32::MAX, 0),
+            (0x8000_0000, 0),
+            (7, 0x8000_0007),
+        ] {
+            let expected = if a == b { u64::MAX } else { 0 };
+            assert_eq!(mask_if_equal(a, b), expected, "{a:#x} {b:#x}");
+        }
     }
 
     #[test]
