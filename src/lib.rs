@@ -14,3 +14,4 @@
 
 pub mod cli;
 pub mod otp;
+pub mod server;
