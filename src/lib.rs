@@ -6,8 +6,9 @@
 //! Dependencies point inward. Pure modules import no I/O module:
 //!
 //! - [`otp`]: HOTP/TOTP maths, credential keys, constant-time window verification.
-//! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, `hid::profile`
-//!   parsing): YubiKey OTP HID frames, status, slot configurations. No I/O.
+//! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
+//!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
+//!   configurations, the OTP HID firmware profile. No I/O.
 //!
 //! I/O modules (token drivers, store, HTTP API, virtual token) sit around the pure
 //! core behind small traits; `cli` and `main` only wire things together:

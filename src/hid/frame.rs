@@ -117,38 +117,50 @@ pub enum Command {
 }
 
 impl Command {
-    const TABLE: [(Command, u8); 17] = [
-        (Command::Config1, 0x01),
-        (Command::Nav, 0x02),
-        (Command::Config2, 0x03),
-        (Command::Update1, 0x04),
-        (Command::Update2, 0x05),
-        (Command::Swap, 0x06),
-        (Command::Ndef1, 0x08),
-        (Command::Ndef2, 0x09),
-        (Command::DeviceSerial, 0x10),
-        (Command::DeviceConfig, 0x11),
-        (Command::ScanMap, 0x12),
-        (Command::Yk4Capabilities, 0x13),
-        (Command::Yk4SetDeviceInfo, 0x15),
-        (Command::ChalOtp1, 0x20),
-        (Command::ChalOtp2, 0x28),
-        (Command::ChalHmac1, 0x30),
-        (Command::ChalHmac2, 0x38),
+    const ALL: [Command; 17] = [
+        Command::Config1,
+        Command::Nav,
+        Command::Config2,
+        Command::Update1,
+        Command::Update2,
+        Command::Swap,
+        Command::Ndef1,
+        Command::Ndef2,
+        Command::DeviceSerial,
+        Command::DeviceConfig,
+        Command::ScanMap,
+        Command::Yk4Capabilities,
+        Command::Yk4SetDeviceInfo,
+        Command::ChalOtp1,
+        Command::ChalOtp2,
+        Command::ChalHmac1,
+        Command::ChalHmac2,
     ];
 
     pub fn code(self) -> u8 {
-        Self::TABLE
-            .iter()
-            .find(|(command, _)| *command == self)
-            .map_or(0, |(_, code)| *code)
+        match self {
+            Command::Config1 => 0x01,
+            Command::Nav => 0x02,
+            Command::Config2 => 0x03,
+            Command::Update1 => 0x04,
+            Command::Update2 => 0x05,
+            Command::Swap => 0x06,
+            Command::Ndef1 => 0x08,
+            Command::Ndef2 => 0x09,
+            Command::DeviceSerial => 0x10,
+            Command::DeviceConfig => 0x11,
+            Command::ScanMap => 0x12,
+            Command::Yk4Capabilities => 0x13,
+            Command::Yk4SetDeviceInfo => 0x15,
+            Command::ChalOtp1 => 0x20,
+            Command::ChalOtp2 => 0x28,
+            Command::ChalHmac1 => 0x30,
+            Command::ChalHmac2 => 0x38,
+        }
     }
 
     pub fn from_code(code: u8) -> Option<Command> {
-        Self::TABLE
-            .iter()
-            .find(|(_, c)| *c == code)
-            .map(|(command, _)| *command)
+        Self::ALL.into_iter().find(|command| command.code() == code)
     }
 }
 
@@ -586,6 +598,14 @@ mod tests {
             .collect();
         assert_eq!(seqs, vec![0, 9]);
         assert_eq!(frame.command(), Some(Command::DeviceSerial));
+    }
+
+    #[test]
+    fn command_codes_round_trip() {
+        for command in Command::ALL {
+            assert_eq!(Command::from_code(command.code()), Some(command));
+        }
+        assert_eq!(Command::from_code(0x07), None);
     }
 
     #[test]
