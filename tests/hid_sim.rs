@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use keyward::hid::frame::{Command as HidCommand, Frame, REPORT_LEN};
 use keyward::hid::{
-    AccessCode, DeviceError, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice, SimulatedKey, Slot,
-    TokenId, TransportError,
+    typed_code, AccessCode, DeviceError, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice,
+    SimulatedKey, Slot, TokenId, TransportError,
 };
 use keyward::otp::{Algorithm, Code, CredentialKey, Digits, Hotp, ReplayFloor, Secret};
 use zeroize::Zeroizing;
@@ -126,7 +126,11 @@ fn touch_types_the_code_oathtool_and_keyward_compute() {
             });
             assert_eq!(typed.token_id, expected_prefix);
             assert_eq!(typed.text(), format!("{expected_prefix}{}", typed.code));
-            let parsed = Code::parse(&typed.code, hotp.digits()).unwrap();
+            // What a station reads from the keyboard: identifier, code, Enter.
+            let keystrokes = format!("{}\r", typed.text());
+            let token = token.map(|t| TokenId::from_ykman_identifier(t).unwrap());
+            let code_text = typed_code(&keystrokes, token.as_ref()).unwrap();
+            let parsed = Code::parse(code_text, hotp.digits()).unwrap();
             let matched = hotp.verify(&credential, &parsed, floor).unwrap().unwrap();
             assert_eq!(matched.step(), counter);
             floor = matched.floor();

@@ -333,6 +333,18 @@ fn typed_token_id(bytes: &[u8], modhex1: bool, modhex2: bool) -> String {
     out
 }
 
+/// Splits what a key typed on touch (as a station reads it from the keyboard)
+/// into its code: the expected token identifier must lead, a trailing Enter is
+/// dropped. The code itself is checked by `otp::Code::parse` and verified by
+/// `otp::Hotp::verify`; the identifier is public, so a plain compare is fine.
+pub fn typed_code<'a>(typed: &'a str, token_id: Option<&TokenId>) -> Result<&'a str, CodecError> {
+    let typed = typed.trim_end_matches(['\r', '\n']);
+    let prefix = token_id.map_or(String::new(), TokenId::typed);
+    typed
+        .strip_prefix(prefix.as_str())
+        .ok_or(CodecError::TokenIdMismatch)
+}
+
 /// An OATH-HOTP slot as `ykman otp hotp` programs it.
 #[derive(Clone, Debug)]
 pub struct HotpConfig {
@@ -601,6 +613,17 @@ mod tests {
         assert_eq!(omp.typed(), "ub1212345678");
         assert!(TokenId::from_ykman_identifier("12ub12345678").is_err());
         assert!(TokenId::from_ykman_identifier("ubhe1234567").is_err());
+    }
+
+    #[test]
+    fn typed_code_strips_the_identifier_and_enter() {
+        let id = TokenId::from_ykman_identifier("ubhe12345678").unwrap();
+        assert_eq!(typed_code("ubhe12345678123456\r", Some(&id)), Ok("123456"));
+        assert_eq!(typed_code("755224\n", None), Ok("755224"));
+        assert_eq!(
+            typed_code("ubhe12345679123456", Some(&id)),
+            Err(CodecError::TokenIdMismatch)
+        );
     }
 
     #[test]

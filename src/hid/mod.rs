@@ -23,7 +23,7 @@ pub mod profile;
 pub mod sim;
 pub mod transport;
 
-pub use config::{AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
+pub use config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
 pub use device::{DeviceError, OtpDevice, Sleep, ThreadSleep};
 pub use frame::{FirmwareVersion, Slot, Status};
 pub use profile::{load_otp_profile, OtpProfile, ProfileError};
@@ -64,6 +64,8 @@ pub enum CodecError {
     TokenIdTooLong { len: usize },
     #[error("token identifier must be 12 characters OMP TT MUI (or 8 for the MUI), each modhex or decimal")]
     BadTokenId,
+    #[error("the typed text does not start with this key's token identifier")]
+    TokenIdMismatch,
     #[error("initial moving factor {0} must be a multiple of 16 up to 1048560")]
     BadImf(u32),
     #[error("the system random number generator failed")]
