@@ -1,6 +1,10 @@
 //! The HID seam on real devices, through the `hidapi` crate's pure-Rust
 //! hidraw backend (`linux-native-basic-udev`: no libudev or libusb needed).
 //! Enumeration keeps the interfaces a profile's [`UsbMatch`] claims.
+//!
+//! Caveat: hidapi copies each written report into a plain `Vec` before the
+//! ioctl, so key bytes of a slot write briefly sit in memory keyward cannot
+//! wipe (8 bytes at a time; keyward's own buffers are zeroized).
 
 use std::ffi::CString;
 
