@@ -13,4 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod crypto;
+pub mod domain;
 pub mod otp;
+pub mod secure_fs;
