@@ -17,3 +17,4 @@ pub mod crypto;
 pub mod domain;
 pub mod otp;
 pub mod secure_fs;
+pub mod store;

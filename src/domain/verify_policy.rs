@@ -26,6 +26,8 @@ pub struct Counters {
 /// What the verify path found out, all of it computed before deciding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evidence {
+    /// The passcode has the shape PIN (6–8 digits) followed by a code.
+    pub well_formed: bool,
     /// The login names a holder with a credential on a token.
     pub known: bool,
     /// That token is active (handed over and activated).
@@ -129,6 +131,7 @@ pub fn decide(now: UnixTime, counters: Counters, evidence: Evidence) -> Decision
         return reject(Reason::Throttled, counters);
     }
     let reason = match (evidence, evidence.code_step) {
+        (e, _) if !e.well_formed => Some(Reason::Malformed),
         (e, _) if !e.known => Some(Reason::UnknownLogin),
         (e, _) if !e.active => Some(Reason::TokenNotActive),
         (e, Some(_)) if !e.pin_ok => Some(Reason::WrongPin),
@@ -171,6 +174,7 @@ mod tests {
     use super::*;
 
     const GOOD: Evidence = Evidence {
+        well_formed: true,
         known: true,
         active: true,
         pin_ok: true,
@@ -299,6 +303,18 @@ mod tests {
         assert!(matches!(
             decide(now + 100_000, c, GOOD),
             Decision::Reject { reason: Reason::Locked, counters, .. } if counters == c
+        ));
+    }
+
+    #[test]
+    fn malformed_passcode_is_refused_without_counting() {
+        let e = Evidence {
+            well_formed: false,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, FRESH, e),
+            Decision::Reject { reason: Reason::Malformed, counters, .. } if counters == FRESH
         ));
     }
 
