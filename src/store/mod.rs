@@ -401,3 +401,21 @@ impl Store {
         checkpoint_truncate(&conn)
     }
 }
+
+/// Checks the audit chain of a data directory without changing anything: the
+/// database is opened read-only and no migration runs.
+pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    secure_fs::ensure_private_dir(data_dir, false)?;
+    let db_path = data_dir.join(DB_FILE);
+    secure_fs::check_private_file(&db_path)?;
+    let keys = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?.keys()?;
+    let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    audit::verify_chain(&conn, &keys)
+}
