@@ -101,6 +101,18 @@ impl StoreError {
     }
 }
 
+/// The operating system's clock: the I/O shell's only source of time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> crate::domain::UnixTime {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
 /// Site settings.
 #[derive(Clone, Debug)]
 pub struct Config {
