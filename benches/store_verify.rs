@@ -131,7 +131,16 @@ fn workload(
             // Wrong PIN, right next code (not consumed: it stays valid).
             format!("{WRONG_PIN}{}", code_at(&f.keys[i], f.next[i], Digits::SIX))
         } else {
-            format!("{PIN}{:06}", (k * 7919) % 1_000_000)
+            // A code outside the whole look-ahead window, so it cannot match
+            // by chance (a random guess would, 1 time in 100,000).
+            let window: Vec<String> = (f.next[i]..f.next[i] + 10)
+                .map(|c| code_at(&f.keys[i], c, Digits::SIX).to_string())
+                .collect();
+            let mut guess = (k * 7919) % 1_000_000;
+            while window.contains(&format!("{guess:06}")) {
+                guess = (guess + 1) % 1_000_000;
+            }
+            format!("{PIN}{guess:06}")
         };
         out.push((login(i), passcode, valid));
     }
