@@ -144,6 +144,9 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// Credentials whose secret was destroyed: the verify cache drops them.
     pub(crate) dead_credentials: Mutex<Vec<i64>>,
+    /// A checkpoint after a secret's destruction could not complete (a
+    /// reader held an old snapshot); the next write tries again.
+    pub(crate) checkpoint_pending: std::sync::atomic::AtomicBool,
 }
 
 /// The store: one connection for lifecycle operations and reads.
@@ -299,6 +302,7 @@ impl Store {
                 clock,
                 config,
                 dead_credentials: Mutex::new(Vec::new()),
+                checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
             }),
             conn: Mutex::new(conn),
         })
@@ -345,11 +349,18 @@ impl Store {
         });
         match result {
             Ok(value) => {
+                use std::sync::atomic::Ordering;
                 if !destroyed.is_empty() {
                     if let Ok(mut dead) = self.shared.dead_credentials.lock() {
                         dead.extend_from_slice(&destroyed);
                     }
-                    checkpoint_truncate(&conn)?;
+                    self.shared.checkpoint_pending.store(true, Ordering::SeqCst);
+                }
+                if self.shared.checkpoint_pending.load(Ordering::SeqCst) {
+                    // The change is committed whatever happens here; a
+                    // checkpoint that cannot finish now is retried later.
+                    let done = checkpoint_truncate(&conn).unwrap_or(false);
+                    self.shared.checkpoint_pending.store(!done, Ordering::SeqCst);
                 }
                 Ok(value)
             }

@@ -379,10 +379,8 @@ impl Decider {
         let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
             && floor.last_accepted().is_some();
 
-        let rights = match &found {
-            Some(f) => in_force(&rights_of(db, f.credential.holder.as_str())?, now),
-            None => Vec::new(),
-        };
+        // An unknown login runs the same query (it finds nothing).
+        let rights = in_force(&rights_of(db, holder)?, now);
         let evidence = Evidence {
             well_formed,
             known,
@@ -454,6 +452,12 @@ impl Decider {
                                 self.phantom.clear();
                             }
                             self.phantom.insert(login.to_string(), after);
+                            // The same statement as for a real credential,
+                            // matching no row: the same work either way.
+                            db.prepare_cached(
+                                "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
+                            )?
+                            .execute(rusqlite::params![after.fails, after.locked, 0i64, -1i64])?;
                         }
                         (None, None) => {}
                     }
