@@ -111,6 +111,30 @@ pub fn delay_after(fails: u32) -> Option<u64> {
     Some((1u64 << exponent).min(MAX_DELAY))
 }
 
+/// Largest learnt TOTP clock offset, in steps, either way.
+pub const MAX_DRIFT: u32 = 4;
+
+/// The TOTP window for a credential with a learnt `drift`: the usual steps
+/// (current and `behind` before it) always, widened to reach current + drift.
+/// Returns (steps behind, steps ahead) around the current step.
+pub fn totp_window(behind: u32, drift: i64) -> (u32, u32) {
+    let drift = drift.clamp(-i64::from(MAX_DRIFT), i64::from(MAX_DRIFT));
+    let extra_behind = u32::try_from((-drift).max(0)).unwrap_or(0);
+    let ahead = u32::try_from(drift.max(0)).unwrap_or(0);
+    (behind + extra_behind, ahead)
+}
+
+/// The drift to store after an accept at `offset` steps from the current
+/// one: none while the token is within the usual window, else the offset seen
+/// (bounded).
+pub fn learned_drift(offset: i64, behind: u32) -> i64 {
+    if (-i64::from(behind)..=0).contains(&offset) {
+        0
+    } else {
+        offset.clamp(-i64::from(MAX_DRIFT), i64::from(MAX_DRIFT))
+    }
+}
+
 pub fn decide(now: UnixTime, counters: Counters, evidence: Evidence) -> Decision {
     let reject = |reason: Reason, counters: Counters| {
         let retry_after = if counters.locked {
@@ -304,6 +328,19 @@ mod tests {
             decide(now + 100_000, c, GOOD),
             Decision::Reject { reason: Reason::Locked, counters, .. } if counters == c
         ));
+    }
+
+    #[test]
+    fn drift_widens_the_window_and_is_bounded() {
+        assert_eq!(totp_window(1, 0), (1, 0));
+        assert_eq!(totp_window(1, -3), (4, 0));
+        assert_eq!(totp_window(1, 2), (1, 2));
+        assert_eq!(totp_window(1, 50), (1, 4));
+        assert_eq!(learned_drift(-1, 1), 0);
+        assert_eq!(learned_drift(0, 1), 0);
+        assert_eq!(learned_drift(-3, 1), -3);
+        assert_eq!(learned_drift(2, 1), 2);
+        assert_eq!(learned_drift(-40, 1), -4);
     }
 
     #[test]

@@ -360,7 +360,9 @@ impl Store {
                     // The change is committed whatever happens here; a
                     // checkpoint that cannot finish now is retried later.
                     let done = checkpoint_truncate(&conn).unwrap_or(false);
-                    self.shared.checkpoint_pending.store(!done, Ordering::SeqCst);
+                    self.shared
+                        .checkpoint_pending
+                        .store(!done, Ordering::SeqCst);
                 }
                 Ok(value)
             }

@@ -14,6 +14,7 @@ use crate::crypto::Pin;
 use crate::domain::receipt::{ReceiptContent, ReceiptKind, SignedReceipt};
 use crate::domain::reports::{self, BoundKey, InTransit, OverdueReturn};
 use crate::domain::requests::{check_help_mail, HelpMail};
+use crate::domain::verify_policy::{totp_window, MAX_DRIFT};
 use crate::domain::{
     next_state, Actor, Date, MailAddress, PersonId, RevokeReason, RightInForce, RightOrigin,
     RightPeriod, TokenAction, TokenState, Uai, UnixTime,
@@ -789,9 +790,12 @@ impl<'a> Tx<'a> {
                 Hotp::new(credential.params.digits, self.shared.config.hotp_look_ahead)?
                     .verify(&key, &code, floor)?
             }
-            OtpKind::Totp { period } => Totp::new(credential.params.digits, period)
-                .with_window(self.shared.config.totp_behind, 0)?
-                .verify(&key, &code, self.now, credential.drift, floor)?,
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(self.shared.config.totp_behind, credential.drift);
+                Totp::new(credential.params.digits, period)
+                    .with_window(behind, ahead)?
+                    .verify(&key, &code, self.now, 0, floor)?
+            }
         };
         let step = found.ok_or(StoreError::PossessionCheckFailed)?.step();
         self.db.execute(
@@ -1032,6 +1036,71 @@ impl<'a> Tx<'a> {
                 "holder={holder} reason={reason} credential={} secret=destroyed",
                 credential.id
             ),
+        )
+    }
+
+    /// Resynchronises a token whose counter or clock ran away: two
+    /// consecutive codes within 1000 steps (RFC 4226 §7.4). For TOTP the
+    /// offset found becomes the credential's drift, if within the bound.
+    pub fn resync(&mut self, serial: &str, first: &str, second: &str) -> Result<(), StoreError> {
+        self.require_desk("resynchronise a key")?;
+        let token = self.token(serial)?;
+        let credential =
+            self.credential_of(serial)?
+                .ok_or(crate::domain::DomainError::TransitionRefused {
+                    from: token.state,
+                    action: "resync",
+                })?;
+        let key = unseal_key(self.db, self.shared, &credential)?
+            .ok_or(StoreError::Corrupt("live credential without secret"))?;
+        let digits = credential.params.digits;
+        let codes = (Code::parse(first, digits)?, Code::parse(second, digits)?);
+        let floor = credential
+            .floor
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let (found, drift) = match credential.params.kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::with_digits(digits).resync(
+                    &key,
+                    (&codes.0, &codes.1),
+                    floor,
+                    crate::otp::RESYNC_RANGE,
+                )?,
+                None,
+            ),
+            OtpKind::Totp { period } => {
+                let found = Totp::new(digits, period).resync(
+                    &key,
+                    (&codes.0, &codes.1),
+                    self.now,
+                    floor,
+                    crate::otp::RESYNC_RANGE,
+                )?;
+                (found, found.map(|m| m.offset()))
+            }
+        };
+        let found = found.ok_or(StoreError::PossessionCheckFailed)?;
+        if let Some(offset) = drift {
+            if offset.unsigned_abs() > u64::from(MAX_DRIFT) {
+                return Err(crate::otp::OtpError::DriftOutOfBounds {
+                    drift: offset,
+                    max: MAX_DRIFT,
+                }
+                .into());
+            }
+        }
+        self.db.execute(
+            "UPDATE credentials SET floor = ?1, drift = ?2 WHERE id = ?3",
+            params![
+                to_i64(found.step(), "step")?,
+                drift.unwrap_or(0),
+                credential.id
+            ],
+        )?;
+        self.audit(
+            "credential.resync",
+            serial,
+            &format!("step={} drift={}", found.step(), drift.unwrap_or(0)),
         )
     }
 

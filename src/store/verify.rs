@@ -28,7 +28,9 @@ use super::ops::{
 };
 use super::{connect, in_write_txn, Shared, Store, StoreError};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
-use crate::domain::verify_policy::{decide, Counters, Decision, Evidence};
+use crate::domain::verify_policy::{
+    decide, learned_drift, totp_window, Counters, Decision, Evidence,
+};
 use crate::domain::{PersonId, RightInForce, TokenState, UnixTime};
 use crate::otp::{
     code_at, Algorithm, Code, CredentialKey, Digits, Hotp, ReplayFloor, Secret, Totp,
@@ -366,9 +368,12 @@ impl Decider {
             OtpKind::Hotp { .. } => {
                 Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor))
             }
-            OtpKind::Totp { period } => Totp::new(digits, period)
-                .with_window(config.totp_behind, 0)
-                .and_then(|t| t.verify(key, &code, now, drift, floor)),
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(config.totp_behind, drift);
+                Totp::new(digits, period)
+                    .with_window(behind, ahead)
+                    .and_then(|t| t.verify(key, &code, now, 0, floor))
+            }
         };
         if matched.is_err() {
             problem = Some("verification parameters out of range");
@@ -412,14 +417,19 @@ impl Decider {
                 let f = found
                     .as_ref()
                     .ok_or(StoreError::Corrupt("accept without credential"))?;
+                let drift = match kind {
+                    OtpKind::Totp { .. } => learned_drift(offset, config.totp_behind),
+                    OtpKind::Hotp { .. } => 0,
+                };
                 db.prepare_cached(
                     "UPDATE credentials SET floor = ?1, fails = ?2, locked = 0, retry_at = 0,
-                     last_used_at = ?3 WHERE id = ?4",
+                     last_used_at = ?3, drift = ?4 WHERE id = ?5",
                 )?
                 .execute(rusqlite::params![
                     i64::try_from(step).map_err(|_| StoreError::Corrupt("step"))?,
                     counters.fails,
                     i64::try_from(now).map_err(|_| StoreError::Corrupt("time"))?,
+                    drift,
                     f.credential.id
                 ])?;
                 (
