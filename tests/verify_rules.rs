@@ -202,3 +202,44 @@ fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
     );
     assert!(w.last_audit("verify.reject").contains("token not active"));
 }
+
+#[test]
+fn one_source_cannot_lock_everybody_out() {
+    use keyward::store::verify::VerifyRequest;
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    let d = Device::new("VT-A");
+    w.prepare(&d, "adurand");
+    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let svc = w.store.verify_service().unwrap();
+    let attacker = |login: &str| {
+        svc.submit(VerifyRequest::new(login, "820631123456").from_source("203.0.113.66"))
+            .unwrap()
+            .wait()
+            .unwrap()
+    };
+    for i in 0..50 {
+        attacker(&format!("user{i}"));
+    }
+    // Over budget: refused unevaluated, the victim's counters untouched.
+    for _ in 0..10 {
+        assert!(matches!(
+            attacker("adurand"),
+            VerifyAnswer::Reject { retry_after: Some(s) } if s <= 60
+        ));
+    }
+    assert_eq!(fails(&w, "VT-A"), 0);
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("too many failures from this source"));
+    // The holder, from elsewhere, logs in.
+    let answer = svc
+        .submit(
+            VerifyRequest::new("adurand", &format!("{PIN}{}", d.code(w.now())))
+                .from_source("198.51.100.7"),
+        )
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert!(answer.is_accept());
+}

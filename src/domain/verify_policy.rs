@@ -52,6 +52,7 @@ pub enum Reason {
     Replay,
     NoRightInForce,
     Malformed,
+    SourceLimited,
 }
 
 impl Reason {
@@ -67,6 +68,7 @@ impl Reason {
             Reason::Replay => "code already used",
             Reason::NoRightInForce => "no right in force",
             Reason::Malformed => "malformed passcode",
+            Reason::SourceLimited => "too many failures from this source",
         }
     }
 
@@ -109,6 +111,44 @@ pub fn delay_after(fails: u32) -> Option<u64> {
     }
     let exponent = (fails - DELAY_AFTER).min(16);
     Some((1u64 << exponent).min(MAX_DELAY))
+}
+
+/// Failures one source may cause per window before its requests are refused
+/// unevaluated: so that one caller cannot lock everybody out.
+pub const SOURCE_FAILURES_PER_WINDOW: u32 = 50;
+pub const SOURCE_WINDOW: u64 = 60;
+
+/// Per-source failure counts in fixed windows. Bounded: when full, the
+/// oldest windows are forgotten first.
+#[derive(Debug, Default)]
+pub struct SourceLimiter {
+    windows: std::collections::HashMap<String, (UnixTime, u32)>,
+}
+
+impl SourceLimiter {
+    const MAX_SOURCES: usize = 10_000;
+
+    /// Seconds `source` must wait, if it is over its budget at `now`.
+    pub fn blocked_for(&self, source: &str, now: UnixTime) -> Option<u64> {
+        let &(start, failures) = self.windows.get(source)?;
+        let end = start.saturating_add(SOURCE_WINDOW);
+        (now < end && failures >= SOURCE_FAILURES_PER_WINDOW).then(|| end - now)
+    }
+
+    pub fn record_failure(&mut self, source: &str, now: UnixTime) {
+        if self.windows.len() >= Self::MAX_SOURCES && !self.windows.contains_key(source) {
+            self.windows
+                .retain(|_, (start, _)| now < start.saturating_add(SOURCE_WINDOW));
+            if self.windows.len() >= Self::MAX_SOURCES {
+                self.windows.clear();
+            }
+        }
+        let entry = self.windows.entry(source.to_owned()).or_insert((now, 0));
+        if now >= entry.0.saturating_add(SOURCE_WINDOW) {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
 }
 
 /// Largest learnt TOTP clock offset, in steps, either way.
@@ -341,6 +381,20 @@ mod tests {
         assert_eq!(learned_drift(-3, 1), -3);
         assert_eq!(learned_drift(2, 1), 2);
         assert_eq!(learned_drift(-40, 1), -4);
+    }
+
+    #[test]
+    fn a_source_over_budget_waits_for_its_window() {
+        let mut limiter = SourceLimiter::default();
+        for _ in 0..SOURCE_FAILURES_PER_WINDOW {
+            assert_eq!(limiter.blocked_for("10.0.0.1", 1000), None);
+            limiter.record_failure("10.0.0.1", 1000);
+        }
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1010), Some(50));
+        assert_eq!(limiter.blocked_for("10.0.0.2", 1010), None);
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1060), None);
+        limiter.record_failure("10.0.0.1", 1060);
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1061), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::ops::{
 use super::{connect, in_write_txn, Shared, Store, StoreError};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::domain::verify_policy::{
-    decide, learned_drift, totp_window, Counters, Decision, Evidence,
+    decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason, SourceLimiter,
 };
 use crate::domain::{PersonId, RightInForce, TokenState, UnixTime};
 use crate::otp::{
@@ -44,6 +44,9 @@ pub struct VerifyRequest {
     pub login: String,
     /// PIN followed by the one-time code.
     pub passcode: Zeroizing<String>,
+    /// Who is asking (e.g. the end user's address as the gateway saw it),
+    /// for the per-source limiter.
+    pub source: Option<String>,
 }
 
 impl VerifyRequest {
@@ -51,7 +54,13 @@ impl VerifyRequest {
         VerifyRequest {
             login: login.to_owned(),
             passcode: Zeroizing::new(passcode.to_owned()),
+            source: None,
         }
+    }
+
+    pub fn from_source(mut self, source: &str) -> Self {
+        self.source = Some(source.to_owned());
+        self
     }
 }
 
@@ -60,6 +69,7 @@ impl std::fmt::Debug for VerifyRequest {
         f.debug_struct("VerifyRequest")
             .field("login", &self.login)
             .field("passcode", &"[redacted]")
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -169,6 +179,7 @@ struct Decider {
     /// Failure counters of logins that do not exist, so that they lock and
     /// slow down exactly as real ones do (bounded memory).
     phantom: HashMap<String, Counters>,
+    sources: SourceLimiter,
 }
 
 const PHANTOM_LIMIT: usize = 100_000;
@@ -196,6 +207,7 @@ impl Worker {
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
                 phantom: HashMap::new(),
+                sources: SourceLimiter::default(),
             },
         })
     }
@@ -298,6 +310,27 @@ impl Decider {
         request: &VerifyRequest,
     ) -> Result<VerifyAnswer, StoreError> {
         let login = PersonId::parse(&request.login).ok();
+        if let Some(source) = &request.source {
+            if let Some(wait) = self.sources.blocked_for(source, now) {
+                // Refused unevaluated: the credential's counters are not
+                // touched, so this caller cannot lock its victims out.
+                let detail = format!("reason={}", Reason::SourceLimited.as_str());
+                head.append(
+                    db,
+                    &self.shared.keys,
+                    &AuditEntry {
+                        at: now,
+                        actor: "gateway",
+                        action: "verify.reject",
+                        subject: login.as_ref().map_or("-", PersonId::as_str),
+                        detail: &detail,
+                    },
+                )?;
+                return Ok(VerifyAnswer::Reject {
+                    retry_after: Some(wait),
+                });
+            }
+        }
         let found = match &login {
             Some(login) => self.find(db, login)?,
             None => None,
@@ -470,6 +503,11 @@ impl Decider {
                             .execute(rusqlite::params![after.fails, after.locked, 0i64, -1i64])?;
                         }
                         (None, None) => {}
+                    }
+                }
+                if reason.counts_as_failure() {
+                    if let Some(source) = &request.source {
+                        self.sources.record_failure(source, now);
                     }
                 }
                 let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
