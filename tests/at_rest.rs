@@ -279,6 +279,13 @@ fn data_directory_and_key_file_must_be_private() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
     assert!(open().is_err());
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A key file owned by someone else is refused (needs root to set up).
+    if std::os::unix::fs::chown(&key, Some(54_321), None).is_ok() {
+        assert!(open().unwrap_err().to_string().contains("owned by uid 54321"));
+        let me = std::fs::metadata(&data).unwrap();
+        std::os::unix::fs::chown(&key, Some(std::os::unix::fs::MetadataExt::uid(&me)), None).unwrap();
+        assert!(open().is_ok());
+    }
     // A master key replaced by a symlink is refused.
     std::fs::rename(&key, data.join("real.key")).unwrap();
     std::os::unix::fs::symlink(data.join("real.key"), &key).unwrap();
