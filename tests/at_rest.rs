@@ -281,9 +281,13 @@ fn data_directory_and_key_file_must_be_private() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     // A key file owned by someone else is refused (needs root to set up).
     if std::os::unix::fs::chown(&key, Some(54_321), None).is_ok() {
-        assert!(open().unwrap_err().to_string().contains("owned by uid 54321"));
+        assert!(open()
+            .unwrap_err()
+            .to_string()
+            .contains("owned by uid 54321"));
         let me = std::fs::metadata(&data).unwrap();
-        std::os::unix::fs::chown(&key, Some(std::os::unix::fs::MetadataExt::uid(&me)), None).unwrap();
+        std::os::unix::fs::chown(&key, Some(std::os::unix::fs::MetadataExt::uid(&me)), None)
+            .unwrap();
         assert!(open().is_ok());
     }
     // A master key replaced by a symlink is refused.

@@ -243,3 +243,56 @@ fn one_source_cannot_lock_everybody_out() {
         .unwrap();
     assert!(answer.is_accept());
 }
+
+#[test]
+fn a_corrupt_record_refuses_only_its_own_request() {
+    use keyward::store::verify::VerifyRequest;
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    appointed(&w, "bleroy");
+    let a = Device::new("VT-A");
+    let b = Device::new("VT-B");
+    w.prepare(&a, "adurand");
+    w.prepare(&b, "bleroy");
+    w.hand_over_and_activate(&a, "adurand", &inspector_east(), PIN);
+    w.store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "office", &b.code(w.now() - 30))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("bleroy")), "activate", |tx| {
+            tx.activate("VT-B", PIN)
+        })
+        .unwrap();
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    conn.execute(
+        "UPDATE credentials SET algorithm = 'MD5' WHERE token = 'VT-A'",
+        [],
+    )
+    .unwrap();
+    let svc = w.store.verify_service().unwrap();
+    let broken = svc
+        .submit(VerifyRequest::new(
+            "adurand",
+            &format!("{PIN}{}", a.code(w.now())),
+        ))
+        .unwrap();
+    let fine = svc
+        .submit(VerifyRequest::new(
+            "bleroy",
+            &format!("{PIN}{}", b.code(w.now())),
+        ))
+        .unwrap();
+    assert!(!broken.wait().unwrap().is_accept());
+    assert!(fine.wait().unwrap().is_accept());
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    let errors: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE detail LIKE 'reason=store error: stored data is corrupt: bad algorithm'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(errors, 1);
+}

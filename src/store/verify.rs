@@ -219,7 +219,11 @@ impl Worker {
         let mut rows = stmt.query([])?;
         let mut live = Vec::new();
         while let Some(row) = rows.next()? {
-            live.push(credential_from_row(row)?);
+            // A corrupt record is refused (and audited) when its holder
+            // tries to log in; it must not keep everybody else out.
+            if let Ok(credential) = credential_from_row(row) {
+                live.push(credential);
+            }
         }
         drop(rows);
         drop(stmt);
@@ -276,10 +280,32 @@ impl Worker {
         let decider = &mut self.decider;
         in_write_txn(&mut self.conn, |db| {
             let mut head = AuditHead::load(db)?;
-            batch
-                .iter()
-                .map(|job| decider.decide_one(db, &mut head, now, &job.request))
-                .collect::<Result<Vec<_>, StoreError>>()
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch {
+                let answer = match decider.decide_one(db, &mut head, now, &job.request) {
+                    Ok(answer) => answer,
+                    // One corrupt record refuses its own request, loudly in
+                    // the audit, without failing its neighbours in the batch.
+                    Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
+                        let detail = format!("reason=store error: {err}");
+                        head.append(
+                            db,
+                            &decider.shared.keys,
+                            &AuditEntry {
+                                at: now,
+                                actor: "gateway",
+                                action: "verify.reject",
+                                subject: "-",
+                                detail: &detail,
+                            },
+                        )?;
+                        VerifyAnswer::Reject { retry_after: None }
+                    }
+                    Err(err) => return Err(err),
+                };
+                answers.push(answer);
+            }
+            Ok(answers)
         })
     }
 }
