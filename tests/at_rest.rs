@@ -36,6 +36,22 @@ fn representations(secret: &[u8]) -> Vec<Vec<u8>> {
     ]
 }
 
+fn assert_no_plaintext(w: &World, devices: &[Device]) {
+    for (path, bytes) in &files(w) {
+        for device in devices {
+            for needle in representations(device.secret.expose()) {
+                assert!(!contains(bytes, &needle), "a secret is readable in {path}");
+            }
+        }
+        for pin in PINS {
+            assert!(
+                !contains(bytes, pin.as_bytes()),
+                "a PIN is readable in {path}"
+            );
+        }
+    }
+}
+
 /// Three holders: one keeps an active key, one returns it, one loses it.
 fn populated() -> (World, Vec<Device>, Vec<Vec<u8>>) {
     let w = world(at("2026-11-02", 8));
@@ -65,6 +81,13 @@ fn populated() -> (World, Vec<Device>, Vec<Vec<u8>>) {
         svc.verify(holder, &format!("{pin}000000")).unwrap();
     }
     w.next_step();
+    // While the WAL still holds the recent pages, too.
+    let wal = files(&w)
+        .into_iter()
+        .find(|(p, _)| p.ends_with("-wal"))
+        .unwrap();
+    assert!(!wal.1.is_empty(), "the WAL has content to scan");
+    assert_no_plaintext(&w, &devices);
     let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
     let sealed: Vec<Vec<u8>> = (0..3)
         .map(|i| {

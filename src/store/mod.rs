@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::crypto::{CryptoError, Keys, MasterKey, PinProblem, ReceiptSigner};
 use crate::domain::reports::ReturnDeadline;
-use crate::domain::{Actor, Clock, DomainError};
+use crate::domain::{Actor, Clock, DomainError, MailAddress};
 use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
@@ -78,6 +78,8 @@ pub enum StoreError {
     RequestFulfilled(i64),
     #[error("the store is shutting down or its worker failed")]
     Unavailable,
+    #[error("invalid configuration: {0}")]
+    BadConfig(&'static str),
 }
 
 impl StoreError {
@@ -132,6 +134,28 @@ impl Config {
             totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
             hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
         }
+    }
+
+    /// Largest chance a guesser gets before lockout, per credential:
+    /// window × attempts / 10^digits with 6 digits.
+    pub const GUESS_BUDGET: f64 = 1e-3;
+
+    pub fn validate(&self) -> Result<(), StoreError> {
+        use crate::domain::verify_policy::{LOCK_AFTER, MAX_DRIFT};
+        if MailAddress::parse(&format!("x@{}", self.authority_domain)).is_err() {
+            return Err(StoreError::BadConfig(
+                "the authority mail domain is not a domain",
+            ));
+        }
+        let totp = self.totp_behind + 1 + MAX_DRIFT;
+        let worst = f64::from(totp.max(self.hotp_look_ahead)) * f64::from(LOCK_AFTER) / 1e6;
+        if self.hotp_look_ahead == 0 || totp > crate::otp::MAX_WINDOW || worst > Self::GUESS_BUDGET
+        {
+            return Err(StoreError::BadConfig(
+                "verify windows exceed the guessing budget (window x 10 attempts / 10^6 <= 1/1000)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -443,4 +467,20 @@ pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>,
         });
     }
     audit::verify_chain(&conn, &keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_budget() {
+        assert!(Config::new("ac-exemple.fr").validate().is_ok());
+        let mut c = Config::new("ac-exemple.fr");
+        c.hotp_look_ahead = 101;
+        assert!(matches!(c.validate(), Err(StoreError::BadConfig(_))));
+        c.hotp_look_ahead = 0;
+        assert!(c.validate().is_err());
+        assert!(Config::new("not a domain").validate().is_err());
+    }
 }
