@@ -180,6 +180,9 @@ struct Decider {
     /// slow down exactly as real ones do (bounded memory).
     phantom: HashMap<String, Counters>,
     sources: SourceLimiter,
+    /// Every request computes this many window candidates (padding with the
+    /// dummy key): the largest window the configuration allows.
+    candidates_per_request: u32,
 }
 
 const PHANTOM_LIMIT: usize = 100_000;
@@ -202,12 +205,19 @@ impl Worker {
         Ok(Worker {
             conn,
             decider: Decider {
-                shared,
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
                 phantom: HashMap::new(),
                 sources: SourceLimiter::default(),
+                candidates_per_request: {
+                    let (behind, ahead) = totp_window(
+                        shared.config.totp_behind,
+                        -i64::from(crate::domain::verify_policy::MAX_DRIFT),
+                    );
+                    shared.config.hotp_look_ahead.max(behind + ahead + 1)
+                },
+                shared,
             },
         })
     }
@@ -423,17 +433,27 @@ impl Decider {
             |f| f.credential.params.kind,
         );
         let drift = found.as_ref().map_or(0, |f| f.credential.drift);
-        let matched = match kind {
-            OtpKind::Hotp { .. } => {
-                Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor))
-            }
+        let (matched, evaluated) = match kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor)),
+                config.hotp_look_ahead,
+            ),
             OtpKind::Totp { period } => {
                 let (behind, ahead) = totp_window(config.totp_behind, drift);
-                Totp::new(digits, period)
-                    .with_window(behind, ahead)
-                    .and_then(|t| t.verify(key, &code, now, 0, floor))
+                (
+                    Totp::new(digits, period)
+                        .with_window(behind, ahead)
+                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
+                    behind + ahead + 1,
+                )
             }
         };
+        // Pad to the same number of MAC computations for every request, so
+        // the kind of token, its drift, or a missing login do not show in
+        // the time taken.
+        for step in evaluated..self.candidates_per_request {
+            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
+        }
         if matched.is_err() {
             problem = Some("verification parameters out of range");
         }
