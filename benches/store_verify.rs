@@ -133,7 +133,8 @@ fn workload(
         } else {
             // A code outside the whole look-ahead window, so it cannot match
             // by chance (a random guess would, 1 time in 100,000).
-            let window: Vec<String> = (f.next[i]..f.next[i] + 10)
+            // (and not the last accepted one, which would count as a replay).
+            let window: Vec<String> = (f.next[i] - 1..f.next[i] + 10)
                 .map(|c| code_at(&f.keys[i], c, Digits::SIX).to_string())
                 .collect();
             let mut guess = (k * 7919) % 1_000_000;
@@ -214,6 +215,23 @@ fn report(label: &str, elapsed: Duration, outcomes: Vec<Outcome>) {
     );
 }
 
+/// Why requests were rejected, from the audit (the only place reasons go).
+fn diagnose(f: &Fixture) {
+    let conn = rusqlite::Connection::open(f.store.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT substr(detail, 1, instr(detail || ' failures', ' failures') - 1), COUNT(*)
+             FROM audit WHERE action = 'verify.reject' GROUP BY 1",
+        )
+        .unwrap();
+    let rows: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    eprintln!("rejects so far by reason: {rows:?}");
+}
+
 fn closed_loop(f: &mut Fixture, threads: usize, requests: usize, round: &mut usize) {
     let svc = Arc::new(f.store.verify_service().unwrap());
     let works: Vec<_> = (0..threads)
@@ -227,10 +245,13 @@ fn closed_loop(f: &mut Fixture, threads: usize, requests: usize, round: &mut usi
             std::thread::spawn(move || client(&svc, work))
         })
         .collect();
-    let outcomes = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let elapsed = started.elapsed();
+    drop(svc);
+    diagnose(f);
     report(
         &format!("closed loop, {threads} client thread(s), {INFLIGHT} in flight each"),
-        started.elapsed(),
+        elapsed,
         outcomes,
     );
 }
