@@ -55,6 +55,15 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     )
     .unwrap();
 
+    let data = dir.join("data");
+    let (ok, published, _) = keyward(&[
+        "receipt",
+        "public-key",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert_eq!(published.trim(), public);
     let (ok, stdout, _) = keyward(&[
         "receipt",
         "verify",
@@ -96,7 +105,6 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     assert!(!ok);
     assert!(stderr.contains("not by the given key"), "{stderr}");
 
-    let data = dir.join("data");
     let (ok, stdout, _) = keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
     assert!(ok, "{stdout}");
     assert!(stdout.starts_with("audit: ok"));

@@ -28,6 +28,13 @@ pub enum ReceiptCommand {
         #[arg(long)]
         html: bool,
     },
+    /// Prints the public receipt key of a data directory (64 hex digits), to
+    /// publish for `keyward receipt verify`.
+    PublicKey {
+        /// keyward's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +109,11 @@ pub fn run(command: ReceiptCommand, out: &mut dyn Write) -> anyhow::Result<()> {
                 writeln!(out, "signature: valid (key {})", receipt.content.key_id)?;
                 out.write_all(receipt.render_text(lang).as_bytes())?;
             }
+            Ok(())
+        }
+        ReceiptCommand::PublicKey { data_dir } => {
+            let key = crate::store::receipt_public_key_at(&data_dir)?;
+            writeln!(out, "{}", data_encoding::HEXLOWER.encode(&key))?;
             Ok(())
         }
     }

@@ -451,9 +451,21 @@ impl Store {
     }
 }
 
-/// Checks the audit chain of a data directory without changing anything: the
-/// database is opened read-only and no migration runs.
-pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+/// The public half of a data directory's receipt key, read without changing
+/// anything (for publishing, so receipts can be checked offline).
+pub fn receipt_public_key_at(data_dir: &Path) -> Result<[u8; 32], StoreError> {
+    let (conn, keys) = open_read_only(data_dir)?;
+    let sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'receipt_key'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|_| StoreError::Corrupt("receipt key record"))?;
+    Ok(ReceiptSigner::open(&keys, &sealed)?.public_key())
+}
+
+fn open_read_only(data_dir: &Path) -> Result<(Connection, Keys), StoreError> {
     secure_fs::ensure_private_dir(data_dir, false)?;
     let db_path = data_dir.join(DB_FILE);
     secure_fs::check_private_file(&db_path)?;
@@ -466,6 +478,13 @@ pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>,
             supported: SCHEMA_VERSION,
         });
     }
+    Ok((conn, keys))
+}
+
+/// Checks the audit chain of a data directory without changing anything: the
+/// database is opened read-only and no migration runs.
+pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    let (conn, keys) = open_read_only(data_dir)?;
     audit::verify_chain(&conn, &keys)
 }
 
