@@ -156,6 +156,8 @@ fn case1_deputy_replaces_an_absent_director() {
         matches!(err, StoreError::HolderHasLiveToken { .. }),
         "{err}"
     );
+    // Every refusal is audited, with its reason.
+    assert!(w.last_audit("refused").contains("already has a live key (VT-B)"));
     // Nothing of the refused transaction stayed (the token was not even added).
     assert!(matches!(
         w.store.read(|tx| tx.token("VT-B2")),
