@@ -128,3 +128,68 @@ fn one_accept_per_code_under_contention() {
     drop(svc);
     w.assert_audit_intact();
 }
+
+/// A key reported lost is dead the moment the revocation commits, even while
+/// the verify writer is busy with a stream of valid logins.
+#[test]
+fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
+    use std::sync::atomic::AtomicBool;
+    let w = world(at("2026-11-02", 8));
+    let device = Device::new("VT-H");
+    w.store
+        .write(&desk(), "setup", |tx| {
+            tx.grant_appointment(
+                &pid("adurand"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2025-09-01").unwrap(),
+                None,
+            )?;
+            tx.add_token("VT-H", "virtual")?;
+            tx.prepare_token(
+                "VT-H",
+                &pid("adurand"),
+                &device.secret,
+                CredentialParams::hotp(),
+            )?;
+            tx.handover("VT-H", "office", &device.hotp(0))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
+            tx.activate("VT-H", PIN)
+        })
+        .unwrap();
+    let svc = Arc::new(w.store.verify_service().unwrap());
+    let revoked = Arc::new(AtomicBool::new(false));
+    let codes: Vec<String> = (1..=5000)
+        .map(|c| format!("{PIN}{}", device.hotp(c)))
+        .collect();
+    let stream = {
+        let (svc, revoked) = (svc.clone(), revoked.clone());
+        std::thread::spawn(move || {
+            let (mut before, mut after_accepted, mut sent_after) = (0, 0, 0);
+            for passcode in codes {
+                let sent_after_revocation = revoked.load(Ordering::SeqCst);
+                let accepted = svc.verify("adurand", &passcode).unwrap().is_accept();
+                if sent_after_revocation {
+                    sent_after += 1;
+                    after_accepted += usize::from(accepted);
+                } else {
+                    before += usize::from(accepted);
+                }
+            }
+            (before, after_accepted, sent_after)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    w.store
+        .write(&desk(), "lost", |tx| {
+            tx.revoke("VT-H", keyward::domain::RevokeReason::Lost)
+        })
+        .unwrap();
+    revoked.store(true, Ordering::SeqCst);
+    let (before, after, sent_after) = stream.join().unwrap();
+    assert!(before > 0, "the stream was running before the revocation");
+    assert!(sent_after > 0, "the stream went on after the revocation");
+    assert_eq!(after, 0, "accepted after the revocation committed");
+}

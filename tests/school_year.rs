@@ -157,7 +157,9 @@ fn case1_deputy_replaces_an_absent_director() {
         "{err}"
     );
     // Every refusal is audited, with its reason.
-    assert!(w.last_audit("refused").contains("already has a live key (VT-B)"));
+    assert!(w
+        .last_audit("refused")
+        .contains("already has a live key (VT-B)"));
     // Nothing of the refused transaction stayed (the token was not even added).
     assert!(matches!(
         w.store.read(|tx| tx.token("VT-B2")),
