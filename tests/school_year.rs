@@ -539,6 +539,17 @@ fn case4_leaving_director_rights_end_by_themselves_and_return_is_tracked() {
     assert_eq!(overdue.len(), 1);
     assert_eq!(overdue["D-EST"][0].serial, "VT-A");
     assert_eq!(overdue["D-EST"][0].days_late, 1);
+    // Each inspector sees their own district's overdue keys only.
+    let east = w
+        .store
+        .read_as(&inspector_east(), |tx| tx.overdue_returns())
+        .unwrap();
+    assert_eq!(east.len(), 1);
+    let west = w
+        .store
+        .read_as(&inspector_west(), |tx| tx.overdue_returns())
+        .unwrap();
+    assert!(west.is_empty());
 
     // The key comes back: no longer overdue, in transit to the IT centre.
     w.store

@@ -413,15 +413,25 @@ impl Store {
         }
     }
 
-    /// Runs `f` on a read snapshot.
+    /// Runs `f` on a read snapshot, with the desk's view of everything.
     pub fn read<T>(
         &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read_as(&Actor::System, f)
+    }
+
+    /// Runs `f` on a read snapshot as `actor`: an inspector's reports show
+    /// their own district only.
+    pub fn read_as<T>(
+        &self,
+        actor: &Actor,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.lock()?;
         let now = self.shared.clock.now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut view = Tx::begin(&tx, &self.shared, Actor::System, now)?;
+        let mut view = Tx::begin(&tx, &self.shared, actor.clone(), now)?;
         let value = f(&mut view)?;
         drop(view);
         tx.finish()?;

@@ -1295,8 +1295,25 @@ impl<'a> Tx<'a> {
         Ok(out)
     }
 
+    /// Keeps the districts the actor may see: an inspector sees their own.
+    fn in_scope<V>(&self, report: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, StoreError> {
+        let Actor::Inspector(id) = &self.actor else {
+            return Ok(report);
+        };
+        let mut stmt = self
+            .db
+            .prepare_cached("SELECT code FROM districts WHERE inspector = ?1")?;
+        let mine: Vec<String> = stmt
+            .query_map([id.as_str()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(report
+            .into_iter()
+            .filter(|(district, _)| mine.contains(district))
+            .collect())
+    }
+
     /// Keys still bound to holders whose rights have all ended, past their
-    /// return date, per district.
+    /// return date, per district (an inspector sees their own district).
     pub fn overdue_returns(&self) -> Result<BTreeMap<String, Vec<OverdueReturn>>, StoreError> {
         let mut stmt = self.db.prepare(
             "SELECT serial, holder FROM tokens WHERE state IN ('prepared','handed_over','active')",
@@ -1322,14 +1339,15 @@ impl<'a> Tx<'a> {
                 },
             });
         }
-        Ok(reports::overdue_returns(
+        self.in_scope(reports::overdue_returns(
             &keys,
             Date::of(self.now),
             self.shared.config.return_deadline,
         ))
     }
 
-    /// Keys returned to an inspector and not yet received by the IT centre.
+    /// Keys returned to an inspector and not yet received by the IT centre
+    /// (an inspector sees their own district).
     pub fn awaiting_it_centre(&self) -> Result<BTreeMap<String, Vec<InTransit>>, StoreError> {
         let mut stmt = self.db.prepare(
             "SELECT t.serial, t.holder, r.district, r.at FROM tokens t
@@ -1343,6 +1361,6 @@ impl<'a> Tx<'a> {
         for (serial, holder, district, at) in rows {
             items.push((serial, holder, district, Date::of(to_u64(at, "time")?)));
         }
-        Ok(reports::awaiting_it_centre(&items, Date::of(self.now)))
+        self.in_scope(reports::awaiting_it_centre(&items, Date::of(self.now)))
     }
 }
