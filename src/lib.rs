@@ -6,20 +6,37 @@
 //! Dependencies point inward. Pure modules import no I/O module:
 //!
 //! - [`otp`]: HOTP/TOTP maths, credential keys, constant-time window verification.
+//! - [`domain`]: the authority's rules: dates and the injected clock, school codes,
+//!   rights in force, the token state machine, help-request senders, receipts,
+//!   reports, and the verify policy (failures, delay, lockout).
+//! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound to
+//!   credential and token, the PIN verifier and policy, the Ed25519 receipt key
+//!   (computation only, plus reading and writing the master key file).
 //! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
 //!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
-//!   configurations, the OTP HID firmware profile. No I/O.
+//!   configurations, the OTP HID firmware profile.
 //!
-//! I/O modules (token drivers, store, HTTP API, virtual token) sit around the pure
-//! core behind small traits; `cli` and `main` only wire things together:
+//! I/O modules sit around the pure core behind small traits:
 //!
+//! - [`secure_fs`]: private files and directories (0700/0600, no symlinks,
+//!   owned by the running user).
+//! - [`store`]: SQLite (WAL, one place that opens and commits write
+//!   transactions), migrations, lifecycle operations, the hash-chained audit,
+//!   and the verify service (group commit, unsealed-key cache).
 //! - `hid::transport` (the 8-byte feature-report seam), `hid::hidapi` (hidraw
 //!   devices), `hid::device` (the slot-programming driver over the seam) and
 //!   `hid::sim` (a simulated key that types its code when touched).
+//! - [`server`]: the HTTP accept loop with its limits and graceful shutdown.
+//!
+//! `cli` and `main` only wire things together.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod crypto;
+pub mod domain;
 pub mod hid;
 pub mod otp;
+pub mod secure_fs;
 pub mod server;
+pub mod store;

@@ -1,6 +1,8 @@
 //! Command-line front end: argument parsing and wiring only.
 
+pub mod audit;
 pub mod otp;
+pub mod receipt;
 
 use clap::{Parser, Subcommand};
 
@@ -17,11 +19,19 @@ pub enum Command {
     /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
     #[command(subcommand)]
     Otp(otp::OtpCommand),
+    /// Signed handover and return receipts.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
+    /// The hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Runs a parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Otp(command) => otp::run(command, out),
+        Command::Receipt(command) => receipt::run(command, out),
+        Command::Audit(command) => audit::run(command, out),
     }
 }

@@ -448,3 +448,31 @@ impl Totp {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::otp::{Algorithm, Secret};
+
+    /// With the RFC 4226 secret, counters 2386 and 2394 both give 709847
+    /// (checked with oathtool): the window must report the lower one.
+    #[test]
+    fn a_code_shared_by_two_steps_matches_the_lower() {
+        let secret = Secret::from_hex("3132333435363738393031323334353637383930").unwrap();
+        let key = CredentialKey::new(Algorithm::Sha1, &secret);
+        let code = Code::parse("709847", Digits::SIX).unwrap();
+        let hotp = Hotp::new(Digits::SIX, 10).unwrap();
+        let found = hotp.verify(&key, &code, ReplayFloor::after(2385)).unwrap();
+        assert_eq!(found.map(Match::step), Some(2386));
+        // Past the first, the second still matches.
+        let found = hotp.verify(&key, &code, ReplayFloor::after(2386)).unwrap();
+        assert_eq!(found.map(Match::step), Some(2394));
+        let totp = Totp::new(Digits::SIX, Period::DEFAULT)
+            .with_window(8, 0)
+            .unwrap();
+        let found = totp
+            .verify(&key, &code, 2394 * 30, 0, ReplayFloor::FRESH)
+            .unwrap();
+        assert_eq!(found.map(Match::step), Some(2386));
+    }
+}

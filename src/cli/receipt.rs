@@ -1,0 +1,120 @@
+//! `keyward receipt verify`: checks an exported receipt offline.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+
+use crate::crypto::{parse_public_key, verify_receipt};
+use crate::domain::receipt::Lang;
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Checks a receipt's signature against keyward's public receipt key and
+    /// prints the receipt; exits with an error if it was altered or forged.
+    ///
+    /// Example: keyward receipt verify --public-key 3b6a…e1 receipt-12.txt
+    Verify {
+        /// The receipt key's public half: 64 hex digits or base64.
+        #[arg(long)]
+        public_key: String,
+        /// An exported receipt (the signed block; "-" reads standard input).
+        file: PathBuf,
+        /// Language of the printed receipt.
+        #[arg(long, value_enum, default_value_t = LangArg::Fr)]
+        lang: LangArg,
+        /// Print the printable HTML page instead of text.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Prints the public receipt key of a data directory (64 hex digits), to
+    /// publish for `keyward receipt verify`.
+    PublicKey {
+        /// keyward's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LangArg {
+    Fr,
+    En,
+}
+
+const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
+
+fn read_input(file: &PathBuf) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_RECEIPT_BYTES)
+            .read_to_string(&mut text)
+            .context("reading the receipt from standard input")?;
+    } else {
+        std::fs::File::open(file)
+            .with_context(|| format!("opening {}", file.display()))?
+            .take(MAX_RECEIPT_BYTES)
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading {}", file.display()))?;
+    }
+    Ok(text)
+}
+
+/// Pulls the signed block out of a text rendering or HTML page, if the input
+/// is not the bare export.
+fn signed_block(text: &str) -> String {
+    let unescaped = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let Some(start) = unescaped.find(crate::domain::receipt::HEADER) else {
+        return text.to_owned();
+    };
+    let rest = &unescaped[start..];
+    match rest.find("\nsignature=") {
+        Some(sig) => {
+            let end = rest[sig + 1..]
+                .find('\n')
+                .map_or(rest.len(), |e| sig + 1 + e + 1);
+            rest[..end].to_owned()
+        }
+        None => rest.to_owned(),
+    }
+}
+
+pub fn run(command: ReceiptCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        ReceiptCommand::Verify {
+            public_key,
+            file,
+            lang,
+            html,
+        } => {
+            let key = parse_public_key(&public_key)?;
+            let text = read_input(&file)?;
+            let receipt = verify_receipt(&key, &signed_block(&text))?;
+            let lang = match lang {
+                LangArg::Fr => Lang::Fr,
+                LangArg::En => Lang::En,
+            };
+            if html {
+                out.write_all(receipt.render_html(lang).as_bytes())?;
+            } else {
+                writeln!(out, "signature: valid (key {})", receipt.content.key_id)?;
+                out.write_all(receipt.render_text(lang).as_bytes())?;
+            }
+            Ok(())
+        }
+        ReceiptCommand::PublicKey { data_dir } => {
+            let key = crate::store::receipt_public_key_at(&data_dir)?;
+            writeln!(out, "{}", data_encoding::HEXLOWER.encode(&key))?;
+            Ok(())
+        }
+    }
+}

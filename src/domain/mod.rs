@@ -1,0 +1,71 @@
+//! The authority's rules (SPEC §2, §3) as pure code: no I/O, no clock reads.
+//!
+//! - [`calendar`]: dates and the injected [`Clock`].
+//! - [`uai`]: school codes with their check letter.
+//! - [`people`]: logins, mail addresses, actors.
+//! - [`rights`]: appointments and delegations, in force or not at an instant.
+//! - [`token`]: the token state machine and its guards.
+//! - [`requests`]: who may ask for a replacement key (case 3).
+//! - [`receipt`]: receipt content, signed form, printable renderings.
+//! - [`reports`]: overdue returns and keys in transit, per district.
+//! - [`verify_policy`]: accept/reject, failure counting, delay and lockout.
+
+pub mod calendar;
+pub mod people;
+pub mod receipt;
+pub mod reports;
+pub mod requests;
+pub mod rights;
+pub mod token;
+pub mod uai;
+pub mod verify_policy;
+
+pub use calendar::{Clock, Date, FixedClock, UnixTime};
+pub use people::{Actor, MailAddress, PersonId};
+pub use rights::{RightInForce, RightOrigin, RightPeriod};
+pub use token::{next_state, RevokeReason, TokenAction, TokenState};
+pub use uai::Uai;
+
+/// A rule of the domain refused an input or an operation. Carries no secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DomainError {
+    #[error("invalid date {0:?}: expected an existing day as YYYY-MM-DD")]
+    BadDate(String),
+    #[error("invalid school code: {reason}")]
+    BadUai { reason: &'static str },
+    #[error("school code check letter is {got}, expected {expected}")]
+    UaiCheckLetter { expected: char, got: char },
+    #[error("invalid {what}: {rule}")]
+    BadIdentifier {
+        what: &'static str,
+        rule: &'static str,
+    },
+    #[error("invalid mail address")]
+    BadMailAddress,
+    #[error("a right cannot end before it starts")]
+    RightEndsBeforeItStarts,
+    #[error("a token in state {from} cannot be {action}d")]
+    TransitionRefused {
+        from: TokenState,
+        action: &'static str,
+    },
+    #[error("a lost or stolen token never comes back into service")]
+    TokenNeverComesBack,
+    #[error("unknown revocation reason: expected lost, stolen, broken or faulty")]
+    UnknownRevokeReason,
+    #[error("help requests from a school's functional mailbox are refused: write from your personal address")]
+    SchoolMailbox,
+    #[error("help requests must come from an address in the authority's mail domain")]
+    SenderOutsideDomain,
+    #[error("help requests must come from the holder's own personal address")]
+    SenderIsNotHolder,
+    #[error("help requests must have the district's inspector in copy")]
+    InspectorNotInCopy,
+    #[error("receipt field {0} is missing")]
+    MissingReceiptField(&'static str),
+    #[error("malformed receipt: {0}")]
+    BadReceipt(&'static str),
+    #[error("stored data is corrupt: bad {0}")]
+    Corrupt(&'static str),
+}

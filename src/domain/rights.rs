@@ -1,0 +1,124 @@
+//! Rights: "director of school S" for a person, from a date, optionally until
+//! a date, by appointment (starts and ends by itself) or by the inspector's
+//! delegation (ended by the inspector, case 2).
+
+use std::fmt;
+
+use super::calendar::{Date, UnixTime};
+use super::uai::Uai;
+use super::DomainError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RightOrigin {
+    Appointment,
+    Delegation,
+}
+
+impl RightOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RightOrigin::Appointment => "appointment",
+            RightOrigin::Delegation => "delegation",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        match text {
+            "appointment" => Ok(RightOrigin::Appointment),
+            "delegation" => Ok(RightOrigin::Delegation),
+            _ => Err(DomainError::Corrupt("right origin")),
+        }
+    }
+}
+
+impl fmt::Display for RightOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The dated part of a right: enough to say whether it is in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RightPeriod {
+    pub from: Date,
+    /// Last day included, if the right has a planned end.
+    pub until: Option<Date>,
+    /// When an inspector ended the delegation early.
+    pub ended_at: Option<UnixTime>,
+}
+
+impl RightPeriod {
+    pub fn new(from: Date, until: Option<Date>) -> Result<Self, DomainError> {
+        if until.is_some_and(|u| u < from) {
+            return Err(DomainError::RightEndsBeforeItStarts);
+        }
+        Ok(RightPeriod {
+            from,
+            until,
+            ended_at: None,
+        })
+    }
+
+    /// In force at `now`: started, not past its last day, not ended early.
+    pub fn in_force_at(&self, now: UnixTime) -> bool {
+        let today = Date::of(now);
+        self.from <= today
+            && self.until.is_none_or(|until| today <= until)
+            && self.ended_at.is_none_or(|ended| now < ended)
+    }
+
+    /// Will it still be (or become) in force at or after `now`?
+    pub fn live_or_future_at(&self, now: UnixTime) -> bool {
+        let today = Date::of(now);
+        self.until.is_none_or(|until| today <= until) && self.ended_at.is_none_or(|e| now < e)
+    }
+
+    /// The last day the right was in force, once it has ended.
+    pub fn last_day(&self) -> Option<Date> {
+        let ended = self
+            .ended_at
+            .map(|at| Date::of(at.saturating_sub(1)).max(self.from));
+        match (self.until, ended) {
+            (Some(u), Some(e)) => Some(u.min(e)),
+            (u, e) => u.or(e),
+        }
+    }
+}
+
+/// A right as the verify service returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RightInForce {
+    pub school: Uai,
+    pub origin: RightOrigin,
+    pub until: Option<Date>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    #[test]
+    fn appointments_start_and_end_by_themselves() {
+        let p = RightPeriod::new(d("2026-09-01"), Some(d("2027-07-04"))).unwrap();
+        assert!(!p.in_force_at(d("2026-08-31").start() + 86_399));
+        assert!(p.in_force_at(d("2026-09-01").start()));
+        assert!(p.in_force_at(d("2027-07-04").start() + 86_399));
+        assert!(!p.in_force_at(d("2027-07-05").start()));
+        assert_eq!(p.last_day(), Some(d("2027-07-04")));
+    }
+
+    #[test]
+    fn delegation_ended_early_stops_at_once() {
+        let mut p = RightPeriod::new(d("2026-10-01"), None).unwrap();
+        let end = d("2026-10-20").start() + 3600 * 10;
+        assert!(p.in_force_at(end - 1));
+        p.ended_at = Some(end);
+        assert!(!p.in_force_at(end));
+        assert_eq!(p.last_day(), Some(d("2026-10-20")));
+        assert!(RightPeriod::new(d("2026-10-02"), Some(d("2026-10-01"))).is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! What a verify attempt decides, once the evidence is in: pure policy.
+//!
+//! The caller computes every piece of evidence (PIN check, whole OTP window,
+//! replay check, rights) before calling [`decide`], whatever the login, so the
+//! work done never depends on which part is wrong. The answer to the caller is
+//! accept or reject; the reason goes only to the audit.
+
+use super::calendar::UnixTime;
+
+/// Consecutive failures that lock a credential until an operator unlocks it.
+pub const LOCK_AFTER: u32 = 10;
+/// Failures after which each further attempt must wait.
+pub const DELAY_AFTER: u32 = 3;
+/// Longest wait imposed before lockout, in seconds.
+pub const MAX_DELAY: u64 = 300;
+
+/// The credential's counters as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counters {
+    pub fails: u32,
+    pub locked: bool,
+    /// No attempt is evaluated before this time.
+    pub retry_at: UnixTime,
+}
+
+/// What the verify path found out, all of it computed before deciding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// The passcode has the shape PIN (6–8 digits) followed by a code.
+    pub well_formed: bool,
+    /// The login names a holder with a credential on a token.
+    pub known: bool,
+    /// That token is active (handed over and activated).
+    pub active: bool,
+    pub pin_ok: bool,
+    /// The code matched an admissible step of the window: (step, offset).
+    pub code_step: Option<(u64, i64)>,
+    /// The code equals the last accepted one (a replay, e.g. a retried request).
+    pub replay: bool,
+    pub has_right: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    UnknownLogin,
+    Locked,
+    Throttled,
+    TokenNotActive,
+    WrongPin,
+    WrongCode,
+    WrongPinAndCode,
+    Replay,
+    NoRightInForce,
+    Malformed,
+    SourceLimited,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownLogin => "unknown login",
+            Reason::Locked => "credential locked",
+            Reason::Throttled => "attempt before the required delay",
+            Reason::TokenNotActive => "token not active",
+            Reason::WrongPin => "wrong PIN",
+            Reason::WrongCode => "wrong code",
+            Reason::WrongPinAndCode => "wrong PIN and code",
+            Reason::Replay => "code already used",
+            Reason::NoRightInForce => "no right in force",
+            Reason::Malformed => "malformed passcode",
+            Reason::SourceLimited => "too many failures from this source",
+        }
+    }
+
+    /// Whether the attempt counts towards the delay and the lockout. Guesses
+    /// do; a replay with the right PIN (a retried request) does not, nor does
+    /// an attempt that was not evaluated.
+    pub fn counts_as_failure(self) -> bool {
+        matches!(
+            self,
+            Reason::WrongPin
+                | Reason::WrongCode
+                | Reason::WrongPinAndCode
+                | Reason::TokenNotActive
+                | Reason::NoRightInForce
+                | Reason::UnknownLogin
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Accept {
+        step: u64,
+        offset: i64,
+        counters: Counters,
+    },
+    Reject {
+        reason: Reason,
+        counters: Counters,
+        /// Seconds the caller must wait before the next attempt.
+        retry_after: Option<u64>,
+    },
+}
+
+/// Delay imposed after `fails` consecutive failures: 1 s after the 3rd,
+/// doubling, capped.
+pub fn delay_after(fails: u32) -> Option<u64> {
+    if fails < DELAY_AFTER {
+        return None;
+    }
+    let exponent = (fails - DELAY_AFTER).min(16);
+    Some((1u64 << exponent).min(MAX_DELAY))
+}
+
+/// Failures one source may cause per window before its requests are refused
+/// unevaluated: so that one caller cannot lock everybody out.
+pub const SOURCE_FAILURES_PER_WINDOW: u32 = 50;
+pub const SOURCE_WINDOW: u64 = 60;
+
+/// Per-source failure counts in fixed windows. Bounded: when full, the
+/// oldest windows are forgotten first.
+#[derive(Debug, Default)]
+pub struct SourceLimiter {
+    windows: std::collections::HashMap<String, (UnixTime, u32)>,
+}
+
+impl SourceLimiter {
+    const MAX_SOURCES: usize = 10_000;
+
+    /// Seconds `source` must wait, if it is over its budget at `now`.
+    pub fn blocked_for(&self, source: &str, now: UnixTime) -> Option<u64> {
+        let &(start, failures) = self.windows.get(source)?;
+        let end = start.saturating_add(SOURCE_WINDOW);
+        (now < end && failures >= SOURCE_FAILURES_PER_WINDOW).then(|| end - now)
+    }
+
+    pub fn record_failure(&mut self, source: &str, now: UnixTime) {
+        if self.windows.len() >= Self::MAX_SOURCES && !self.windows.contains_key(source) {
+            self.windows
+                .retain(|_, (start, _)| now < start.saturating_add(SOURCE_WINDOW));
+            if self.windows.len() >= Self::MAX_SOURCES {
+                self.windows.clear();
+            }
+        }
+        let entry = self.windows.entry(source.to_owned()).or_insert((now, 0));
+        if now >= entry.0.saturating_add(SOURCE_WINDOW) {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+/// Largest learnt TOTP clock offset, in steps, either way.
+pub const MAX_DRIFT: u32 = 4;
+
+/// The TOTP window for a credential with a learnt `drift`: the usual steps
+/// (current and `behind` before it) always, widened to reach current + drift.
+/// Returns (steps behind, steps ahead) around the current step.
+pub fn totp_window(behind: u32, drift: i64) -> (u32, u32) {
+    let drift = drift.clamp(-i64::from(MAX_DRIFT), i64::from(MAX_DRIFT));
+    let extra_behind = u32::try_from((-drift).max(0)).unwrap_or(0);
+    let ahead = u32::try_from(drift.max(0)).unwrap_or(0);
+    (behind + extra_behind, ahead)
+}
+
+/// The drift to store after an accept at `offset` steps from the current
+/// one: none while the token is within the usual window, else the offset seen
+/// (bounded).
+pub fn learned_drift(offset: i64, behind: u32) -> i64 {
+    if (-i64::from(behind)..=0).contains(&offset) {
+        0
+    } else {
+        offset.clamp(-i64::from(MAX_DRIFT), i64::from(MAX_DRIFT))
+    }
+}
+
+pub fn decide(now: UnixTime, counters: Counters, evidence: Evidence) -> Decision {
+    let reject = |reason: Reason, counters: Counters| {
+        let retry_after = if counters.locked {
+            None
+        } else {
+            delay_after(counters.fails).map(|_| counters.retry_at.saturating_sub(now))
+        };
+        Decision::Reject {
+            reason,
+            counters,
+            retry_after: retry_after.filter(|&s| s > 0),
+        }
+    };
+    if counters.locked {
+        return reject(Reason::Locked, counters);
+    }
+    if now < counters.retry_at {
+        return reject(Reason::Throttled, counters);
+    }
+    let reason = match (evidence, evidence.code_step) {
+        (e, _) if !e.well_formed => Some(Reason::Malformed),
+        (e, _) if !e.known => Some(Reason::UnknownLogin),
+        (e, _) if !e.active => Some(Reason::TokenNotActive),
+        (e, Some(_)) if !e.pin_ok => Some(Reason::WrongPin),
+        (e, None) if e.pin_ok && e.replay => Some(Reason::Replay),
+        (e, None) if e.pin_ok => Some(Reason::WrongCode),
+        (_, None) => Some(Reason::WrongPinAndCode),
+        (e, Some(_)) if !e.has_right => Some(Reason::NoRightInForce),
+        (_, Some(_)) => None,
+    };
+    match (reason, evidence.code_step) {
+        (None, Some((step, offset))) => Decision::Accept {
+            step,
+            offset,
+            counters: Counters {
+                fails: 0,
+                locked: false,
+                retry_at: 0,
+            },
+        },
+        (Some(reason), _) if reason.counts_as_failure() => {
+            let fails = counters.fails.saturating_add(1);
+            let locked = fails >= LOCK_AFTER;
+            let retry_at = delay_after(fails).map_or(0, |d| now.saturating_add(d));
+            reject(
+                reason,
+                Counters {
+                    fails,
+                    locked,
+                    retry_at,
+                },
+            )
+        }
+        (Some(reason), _) => reject(reason, counters),
+        (None, None) => reject(Reason::WrongCode, counters),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: Evidence = Evidence {
+        well_formed: true,
+        known: true,
+        active: true,
+        pin_ok: true,
+        code_step: Some((100, 0)),
+        replay: false,
+        has_right: true,
+    };
+    const FRESH: Counters = Counters {
+        fails: 0,
+        locked: false,
+        retry_at: 0,
+    };
+
+    #[test]
+    fn accept_resets_failures() {
+        let c = Counters {
+            fails: 5,
+            locked: false,
+            retry_at: 10,
+        };
+        assert!(matches!(
+            decide(1000, c, GOOD),
+            Decision::Accept { step: 100, counters, .. } if counters == FRESH
+        ));
+    }
+
+    #[test]
+    fn each_wrong_part_is_a_counted_failure() {
+        let cases = [
+            (
+                Evidence {
+                    pin_ok: false,
+                    ..GOOD
+                },
+                Reason::WrongPin,
+            ),
+            (
+                Evidence {
+                    code_step: None,
+                    ..GOOD
+                },
+                Reason::WrongCode,
+            ),
+            (
+                Evidence {
+                    has_right: false,
+                    ..GOOD
+                },
+                Reason::NoRightInForce,
+            ),
+            (
+                Evidence {
+                    active: false,
+                    ..GOOD
+                },
+                Reason::TokenNotActive,
+            ),
+            (
+                Evidence {
+                    known: false,
+                    ..GOOD
+                },
+                Reason::UnknownLogin,
+            ),
+        ];
+        for (evidence, expected) in cases {
+            match decide(1000, FRESH, evidence) {
+                Decision::Reject {
+                    reason, counters, ..
+                } => {
+                    assert_eq!(reason, expected);
+                    assert_eq!(counters.fails, 1);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn replay_with_right_pin_is_not_a_guess() {
+        let e = Evidence {
+            code_step: None,
+            replay: true,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, FRESH, e),
+            Decision::Reject { reason: Reason::Replay, counters, .. } if counters == FRESH
+        ));
+        let guess = Evidence { pin_ok: false, ..e };
+        assert!(matches!(
+            decide(1000, FRESH, guess),
+            Decision::Reject { reason: Reason::WrongPinAndCode, counters, .. } if counters.fails == 1
+        ));
+    }
+
+    #[test]
+    fn delay_grows_then_locks_at_ten() {
+        let bad = Evidence {
+            pin_ok: false,
+            ..GOOD
+        };
+        let mut c = FRESH;
+        let mut now = 1000;
+        for n in 1..=10u32 {
+            match decide(now, c, bad) {
+                Decision::Reject {
+                    counters,
+                    retry_after,
+                    ..
+                } => {
+                    assert_eq!(counters.fails, n);
+                    assert_eq!(counters.locked, n == 10);
+                    if (3..10).contains(&n) {
+                        assert_eq!(retry_after, Some(1 << (n - 3)));
+                    } else {
+                        assert_eq!(retry_after, None);
+                    }
+                    c = counters;
+                }
+                other => panic!("{other:?}"),
+            }
+            now = c.retry_at.max(now) + 1;
+        }
+        // Locked: even the right passcode is refused, nothing moves.
+        assert!(matches!(
+            decide(now + 100_000, c, GOOD),
+            Decision::Reject { reason: Reason::Locked, counters, .. } if counters == c
+        ));
+    }
+
+    #[test]
+    fn drift_widens_the_window_and_is_bounded() {
+        assert_eq!(totp_window(1, 0), (1, 0));
+        assert_eq!(totp_window(1, -3), (4, 0));
+        assert_eq!(totp_window(1, 2), (1, 2));
+        assert_eq!(totp_window(1, 50), (1, 4));
+        assert_eq!(learned_drift(-1, 1), 0);
+        assert_eq!(learned_drift(0, 1), 0);
+        assert_eq!(learned_drift(-3, 1), -3);
+        assert_eq!(learned_drift(2, 1), 2);
+        assert_eq!(learned_drift(-40, 1), -4);
+    }
+
+    #[test]
+    fn a_source_over_budget_waits_for_its_window() {
+        let mut limiter = SourceLimiter::default();
+        for _ in 0..SOURCE_FAILURES_PER_WINDOW {
+            assert_eq!(limiter.blocked_for("10.0.0.1", 1000), None);
+            limiter.record_failure("10.0.0.1", 1000);
+        }
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1010), Some(50));
+        assert_eq!(limiter.blocked_for("10.0.0.2", 1010), None);
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1060), None);
+        limiter.record_failure("10.0.0.1", 1060);
+        assert_eq!(limiter.blocked_for("10.0.0.1", 1061), None);
+    }
+
+    #[test]
+    fn malformed_passcode_is_refused_without_counting() {
+        let e = Evidence {
+            well_formed: false,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, FRESH, e),
+            Decision::Reject { reason: Reason::Malformed, counters, .. } if counters == FRESH
+        ));
+    }
+
+    #[test]
+    fn throttled_attempt_is_not_evaluated() {
+        let c = Counters {
+            fails: 4,
+            locked: false,
+            retry_at: 2000,
+        };
+        assert!(matches!(
+            decide(1999, c, GOOD),
+            Decision::Reject { reason: Reason::Throttled, retry_after: Some(1), counters, .. } if counters == c
+        ));
+        assert!(matches!(decide(2000, c, GOOD), Decision::Accept { .. }));
+    }
+}

@@ -1,0 +1,195 @@
+//! Private files and directories: created 0700/0600, refused when they are
+//! symlinks, owned by someone else, or open to the group or to others.
+//!
+//! Checks run on the opened handle where possible (`O_NOFOLLOW` + `fstat`), so
+//! a file swapped between check and use is still caught.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+/// Why a path is not private enough, or could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    #[error("{path} is a symbolic link; give the real path")]
+    Symlink { path: String },
+    #[error("{path} is owned by uid {owner}, not by the running user (uid {uid}); chown it")]
+    NotOwned { path: String, owner: u32, uid: u32 },
+    #[error("{path} has mode {mode:o}: group and others must have no access (chmod go-rwx)")]
+    TooOpen { path: String, mode: u32 },
+    #[error("{path} is not a {expected}")]
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
+    #[error("{path} already exists")]
+    Exists { path: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
+
+fn io(path: &Path, err: std::io::Error) -> FsError {
+    if err.kind() == std::io::ErrorKind::AlreadyExists {
+        return FsError::Exists {
+            path: path.display().to_string(),
+        };
+    }
+    // ELOOP from O_NOFOLLOW: the final component is a symlink.
+    if err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+        return FsError::Symlink {
+            path: path.display().to_string(),
+        };
+    }
+    FsError::Io {
+        path: path.display().to_string(),
+        message: err.to_string(),
+    }
+}
+
+fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<(), FsError> {
+    let shown = || path.display().to_string();
+    if meta.file_type().is_symlink() {
+        return Err(FsError::Symlink { path: shown() });
+    }
+    if dir != meta.is_dir() || (!dir && !meta.is_file()) {
+        return Err(FsError::WrongType {
+            path: shown(),
+            expected: if dir { "directory" } else { "regular file" },
+        });
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    if meta.uid() != uid {
+        return Err(FsError::NotOwned {
+            path: shown(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(FsError::TooOpen {
+            path: shown(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Creates the directory 0700 if `create` and it is missing; then checks it.
+pub fn ensure_private_dir(path: &Path, create: bool) -> Result<(), FsError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => check_metadata(path, &meta, true),
+        Err(err) if create && err.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(path)
+                .map_err(|e| io(path, e))?;
+            let meta = std::fs::symlink_metadata(path).map_err(|e| io(path, e))?;
+            check_metadata(path, &meta, true)
+        }
+        Err(err) => Err(io(path, err)),
+    }
+}
+
+/// Checks an existing file without opening it for use.
+pub fn check_private_file(path: &Path) -> Result<(), FsError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io(path, e))?;
+    check_metadata(path, &meta, false)
+}
+
+fn nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+/// Writes a new file, 0600, refusing to replace anything, and syncs it.
+pub fn create_private_file(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nofollow())
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    // The umask may have removed bits, never added: still set exactly 0600.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io(path, e))?;
+    file.write_all(bytes).map_err(|e| io(path, e))?;
+    file.sync_all().map_err(|e| io(path, e))?;
+    if let Some(parent) = path.parent() {
+        if let Ok(dir) = File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Reads a private file of at most `max_len` bytes into zeroizing memory,
+/// checking the opened handle.
+pub fn read_private_file(path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow())
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    let meta = file.metadata().map_err(|e| io(path, e))?;
+    check_metadata(path, &meta, false)?;
+    let mut buf = Zeroizing::new(Vec::with_capacity(max_len + 1));
+    file.take(max_len as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io(path, e))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_symlinks_and_open_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        ensure_private_dir(&data, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let key = data.join("k");
+        create_private_file(&key, b"abc").unwrap();
+        assert_eq!(&**read_private_file(&key, 10).unwrap(), b"abc");
+        assert!(matches!(
+            create_private_file(&key, b"x"),
+            Err(FsError::Exists { .. })
+        ));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            read_private_file(&key, 10),
+            Err(FsError::TooOpen { .. })
+        ));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = data.join("link");
+        std::os::unix::fs::symlink(&key, &link).unwrap();
+        assert!(matches!(
+            read_private_file(&link, 10),
+            Err(FsError::Symlink { .. })
+        ));
+        assert!(matches!(
+            check_private_file(&link),
+            Err(FsError::Symlink { .. })
+        ));
+        let dir_link = dir.path().join("data-link");
+        std::os::unix::fs::symlink(&data, &dir_link).unwrap();
+        assert!(matches!(
+            ensure_private_dir(&dir_link, false),
+            Err(FsError::Symlink { .. })
+        ));
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(
+            ensure_private_dir(&data, false),
+            Err(FsError::TooOpen { .. })
+        ));
+    }
+}

@@ -1,0 +1,164 @@
+//! The audit trail: append-only, hash-chained with sequence numbers, written
+//! in the same transaction as the change it records.
+//!
+//! Entry n's MAC is HMAC-SHA-256, under a key derived from the master key, of
+//! (n, MAC of entry n-1, its fields). Editing, deleting or reordering any entry
+//! breaks the chain at that entry, and without the master key nobody can
+//! recompute a chain that hides it. Dropping entries at the very end is only
+//! visible against a head recorded elsewhere (see [`AuditHead`]).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::crypto::Keys;
+use crate::domain::UnixTime;
+
+/// The last entry of the chain: where the next one attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub mac: [u8; 32],
+}
+
+impl AuditHead {
+    pub(crate) fn load(db: &Connection) -> Result<Self, StoreError> {
+        let last: Option<(i64, Vec<u8>)> = db
+            .query_row(
+                "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        match last {
+            None => Ok(AuditHead {
+                seq: 0,
+                mac: [0; 32],
+            }),
+            Some((seq, mac)) => Ok(AuditHead {
+                seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit sequence"))?,
+                mac: mac
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("audit mac"))?,
+            }),
+        }
+    }
+
+    /// Appends one entry after this head and moves the head to it.
+    pub(crate) fn append(
+        &mut self,
+        db: &Connection,
+        keys: &Keys,
+        entry: &AuditEntry<'_>,
+    ) -> Result<u64, StoreError> {
+        let seq = self.seq + 1;
+        let mac = keys.audit_mac(&entry.encode(seq, &self.mac));
+        db.prepare_cached(
+            "INSERT INTO audit (seq, at, actor, action, subject, detail, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            seq as i64,
+            entry.at as i64,
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.detail,
+            &mac[..]
+        ])?;
+        *self = AuditHead { seq, mac };
+        Ok(seq)
+    }
+}
+
+/// One audit entry's fields. Never holds a secret: callers pass identifiers,
+/// outcomes and reasons only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry<'a> {
+    pub at: UnixTime,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub detail: &'a str,
+}
+
+impl AuditEntry<'_> {
+    fn encode(&self, seq: u64, previous: &[u8; 32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96 + self.detail.len());
+        out.extend_from_slice(b"keyward audit v1\0");
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(previous);
+        out.extend_from_slice(&self.at.to_be_bytes());
+        for field in [self.actor, self.action, self.subject, self.detail] {
+            out.extend_from_slice(&(field.len() as u64).to_be_bytes());
+            out.extend_from_slice(field.as_bytes());
+        }
+        out
+    }
+}
+
+/// Where and how the chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditBreak {
+    #[error("audit entry {seq}: its MAC does not match (edited, swapped or forged)")]
+    BadMac { seq: u64 },
+    #[error(
+        "audit entry {expected} is missing (found {found} next): entries were deleted or reordered"
+    )]
+    Gap { expected: u64, found: u64 },
+    #[error("audit entry {seq}: a field is unreadable")]
+    Unreadable { seq: u64 },
+}
+
+/// Checks the whole chain; returns the number of entries and the head.
+pub fn verify_chain(
+    db: &Connection,
+    keys: &Keys,
+) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    let mut stmt = db
+        .prepare("SELECT seq, at, actor, action, subject, detail, mac FROM audit ORDER BY rowid")?;
+    let mut rows = stmt.query([])?;
+    let mut head = AuditHead {
+        seq: 0,
+        mac: [0; 32],
+    };
+    while let Some(row) = rows.next()? {
+        let expected = head.seq + 1;
+        let seq = row.get::<_, i64>(0)?;
+        let seq = u64::try_from(seq).unwrap_or(0);
+        if seq != expected {
+            return Ok(Err(AuditBreak::Gap {
+                expected,
+                found: seq,
+            }));
+        }
+        let fields = (|| -> rusqlite::Result<_> {
+            Ok((
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Vec<u8>>(6)?,
+            ))
+        })();
+        let Ok((at, actor, action, subject, detail, mac)) = fields else {
+            return Ok(Err(AuditBreak::Unreadable { seq }));
+        };
+        let entry = AuditEntry {
+            at: u64::try_from(at).unwrap_or(u64::MAX),
+            actor: &actor,
+            action: &action,
+            subject: &subject,
+            detail: &detail,
+        };
+        if !keys.audit_mac_matches(&entry.encode(seq, &head.mac), &mac) {
+            return Ok(Err(AuditBreak::BadMac { seq }));
+        }
+        head = AuditHead {
+            seq,
+            mac: mac.try_into().unwrap_or([0; 32]),
+        };
+    }
+    Ok(Ok(head))
+}

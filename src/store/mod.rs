@@ -1,0 +1,515 @@
+//! The secure store: SQLite (WAL, foreign keys, secure delete, synchronous
+//! FULL), versioned migrations, and the one place where write transactions
+//! are opened and committed ([`in_write_txn`]).
+//!
+//! - [`ops`]: the lifecycle operations, run inside [`Store::write`].
+//! - [`audit`]: the hash-chained audit trail.
+//! - [`verify`]: the verify service (group commit, key cache).
+//!
+//! Layout of a data directory (0700): `master.key` (0600, 32 bytes) and
+//! `keyward.db` (0600) with its `-wal` and `-shm` files.
+
+pub mod audit;
+pub mod ops;
+mod schema;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::crypto::{CryptoError, Keys, MasterKey, PinProblem, ReceiptSigner};
+use crate::domain::reports::ReturnDeadline;
+use crate::domain::{Actor, Clock, DomainError, MailAddress};
+use crate::otp::OtpError;
+use crate::secure_fs::{self, FsError};
+
+pub use audit::{AuditBreak, AuditHead};
+pub use ops::Tx;
+pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
+
+pub const DB_FILE: &str = "keyward.db";
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+/// Errors of the store layer. Messages carry identifiers, never secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("PIN refused: {0}")]
+    Pin(#[from] PinProblem),
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database has schema version {found}; this keyward supports up to {supported}: upgrade keyward")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("no keyward database in {path}: run `keyward init` first")]
+    NotInitialised { path: String },
+    #[error("{path} already holds a keyward database")]
+    AlreadyInitialised { path: String },
+    #[error("stored data is corrupt: bad {0}")]
+    Corrupt(&'static str),
+    #[error("{what} {key} does not exist")]
+    NotFound { what: &'static str, key: String },
+    #[error("{what} {key} already exists")]
+    Duplicate { what: &'static str, key: String },
+    #[error("{actor} may not {action}: {why}")]
+    Forbidden {
+        actor: String,
+        action: &'static str,
+        why: &'static str,
+    },
+    #[error("{holder} already has a live key ({serial}): return or revoke it first; a key is never re-bound")]
+    HolderHasLiveToken { holder: String, serial: String },
+    #[error("{holder} has no right in force or to come: grant one first")]
+    NoRight { holder: String },
+    #[error("the token in hand did not produce a correct code: wrong token, or not prepared")]
+    PossessionCheckFailed,
+    #[error("{holder} already has an open key request")]
+    OpenKeyRequest { holder: String },
+    #[error("replacement request {0} was already fulfilled")]
+    RequestFulfilled(i64),
+    #[error("the store is shutting down or its worker failed")]
+    Unavailable,
+    #[error("invalid configuration: {0}")]
+    BadConfig(&'static str),
+}
+
+impl StoreError {
+    /// A refusal by a rule, as opposed to a failure of the machinery; refusals
+    /// are audited.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Domain(_)
+                | StoreError::Pin(_)
+                | StoreError::Otp(_)
+                | StoreError::NotFound { .. }
+                | StoreError::Duplicate { .. }
+                | StoreError::Forbidden { .. }
+                | StoreError::HolderHasLiveToken { .. }
+                | StoreError::NoRight { .. }
+                | StoreError::PossessionCheckFailed
+                | StoreError::OpenKeyRequest { .. }
+                | StoreError::RequestFulfilled(_)
+        )
+    }
+}
+
+/// The operating system's clock: the I/O shell's only source of time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> crate::domain::UnixTime {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// Site settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Personal addresses and help requests must be in this mail domain.
+    pub authority_domain: String,
+    pub return_deadline: ReturnDeadline,
+    /// TOTP steps accepted behind the current one.
+    pub totp_behind: u32,
+    pub hotp_look_ahead: u32,
+}
+
+impl Config {
+    pub fn new(authority_domain: &str) -> Self {
+        Config {
+            authority_domain: authority_domain.to_ascii_lowercase(),
+            return_deadline: ReturnDeadline::DEFAULT,
+            totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
+            hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
+        }
+    }
+
+    /// Largest chance a guesser gets before lockout, per credential:
+    /// window × attempts / 10^digits with 6 digits.
+    pub const GUESS_BUDGET: f64 = 1e-3;
+
+    pub fn validate(&self) -> Result<(), StoreError> {
+        use crate::domain::verify_policy::{LOCK_AFTER, MAX_DRIFT};
+        if MailAddress::parse(&format!("x@{}", self.authority_domain)).is_err() {
+            return Err(StoreError::BadConfig(
+                "the authority mail domain is not a domain",
+            ));
+        }
+        let totp = self.totp_behind + 1 + MAX_DRIFT;
+        let worst = f64::from(totp.max(self.hotp_look_ahead)) * f64::from(LOCK_AFTER) / 1e6;
+        if self.hotp_look_ahead == 0 || totp > crate::otp::MAX_WINDOW || worst > Self::GUESS_BUDGET
+        {
+            return Err(StoreError::BadConfig(
+                "verify windows exceed the guessing budget (window x 10 attempts / 10^6 <= 1/1000)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What every connection of one store shares.
+pub(crate) struct Shared {
+    pub(crate) db_path: PathBuf,
+    pub(crate) keys: Keys,
+    pub(crate) signer: ReceiptSigner,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    /// Credentials whose secret was destroyed: the verify cache drops them.
+    pub(crate) dead_credentials: Mutex<Vec<i64>>,
+    /// A checkpoint after a secret's destruction could not complete (a
+    /// reader held an old snapshot); the next write tries again.
+    pub(crate) checkpoint_pending: std::sync::atomic::AtomicBool,
+}
+
+/// The store: one connection for lifecycle operations and reads.
+pub struct Store {
+    shared: Arc<Shared>,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("db", &self.shared.db_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens and configures a connection. Every connection runs with foreign
+/// keys, secure delete and `synchronous=FULL`: a commit is on disk before it
+/// returns, which the verify path relies on.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt("journal mode (WAL refused)"));
+    }
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "secure_delete", true)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The one place where a write transaction is opened and closed:
+/// `BEGIN IMMEDIATE` (so concurrent writers queue instead of failing on
+/// upgrade), commit on `Ok`, roll back on `Err`.
+pub(crate) fn in_write_txn<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    match f(&tx) {
+        Ok(value) => {
+            tx.commit()?;
+            Ok(value)
+        }
+        Err(err) => {
+            // Dropping the transaction rolls it back.
+            drop(tx);
+            Err(err)
+        }
+    }
+}
+
+/// Moves every committed page into the database file and empties the WAL, so
+/// no old copy of a destroyed secret survives in `-wal`. Retries while a
+/// reader holds an old snapshot.
+pub(crate) fn checkpoint_truncate(conn: &Connection) -> Result<bool, StoreError> {
+    for attempt in 0..50 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2 * (attempt + 1)));
+    }
+    Ok(false)
+}
+
+impl Store {
+    /// Creates a data directory (0700), its master key (0600) and database.
+    pub fn init(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Store, StoreError> {
+        secure_fs::ensure_private_dir(data_dir, true)?;
+        let db_path = data_dir.join(DB_FILE);
+        if std::fs::symlink_metadata(&db_path).is_ok() {
+            return Err(StoreError::AlreadyInitialised {
+                path: data_dir.display().to_string(),
+            });
+        }
+        let master = MasterKey::create_file(&data_dir.join(MASTER_KEY_FILE))?;
+        // An empty file is a valid empty SQLite database; creating it ourselves
+        // gives it mode 0600, which SQLite copies to -wal and -shm.
+        secure_fs::create_private_file(&db_path, b"")?;
+        let mut conn = connect(&db_path)?;
+        schema::migrate(&mut conn)?;
+        let keys = master.keys()?;
+        let (signer, sealed) = ReceiptSigner::generate(&keys)?;
+        in_write_txn(&mut conn, |tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('receipt_key', ?1)",
+                [&sealed],
+            )?;
+            Ok::<_, StoreError>(())
+        })?;
+        Store::assemble(db_path, conn, keys, signer, clock, config)
+    }
+
+    /// Opens an existing data directory, checking every file's ownership and
+    /// mode, and migrating the schema.
+    pub fn open(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Store, StoreError> {
+        secure_fs::ensure_private_dir(data_dir, false)?;
+        let db_path = data_dir.join(DB_FILE);
+        if std::fs::symlink_metadata(&db_path).is_err() {
+            return Err(StoreError::NotInitialised {
+                path: data_dir.display().to_string(),
+            });
+        }
+        secure_fs::check_private_file(&db_path)?;
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+            if std::fs::symlink_metadata(&side).is_ok() {
+                secure_fs::check_private_file(&side)?;
+            }
+        }
+        let master = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?;
+        let keys = master.keys()?;
+        let mut conn = connect(&db_path)?;
+        schema::migrate(&mut conn)?;
+        let sealed: Vec<u8> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'receipt_key'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|_| StoreError::Corrupt("receipt key record"))?;
+        let signer = ReceiptSigner::open(&keys, &sealed)?;
+        Store::assemble(db_path, conn, keys, signer, clock, config)
+    }
+
+    fn assemble(
+        db_path: PathBuf,
+        conn: Connection,
+        keys: Keys,
+        signer: ReceiptSigner,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Store, StoreError> {
+        Ok(Store {
+            shared: Arc::new(Shared {
+                db_path,
+                keys,
+                signer,
+                clock,
+                config,
+                dead_credentials: Mutex::new(Vec::new()),
+                checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
+            }),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.shared.db_path
+    }
+
+    /// The public half of the receipt key, for `keyward receipt verify`.
+    pub fn receipt_public_key(&self) -> [u8; 32] {
+        self.shared.signer.public_key()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        // A panic while holding the lock cannot leave a transaction open (the
+        // transaction guard rolls back on unwind), so the connection is usable.
+        Ok(self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Runs `f` as one write transaction acting as `actor`. On a refusal,
+    /// nothing of `f` is kept and the refusal itself is audited.
+    pub fn write<T>(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock()?;
+        let now = self.shared.clock.now();
+        let mut destroyed = Vec::new();
+        let result: Result<T, StoreError> = in_write_txn(&mut conn, |db| {
+            let mut tx = Tx::begin(db, &self.shared, actor.clone(), now)?;
+            let value = f(&mut tx)?;
+            destroyed = tx.into_destroyed();
+            Ok(value)
+        });
+        match result {
+            Ok(value) => {
+                use std::sync::atomic::Ordering;
+                if !destroyed.is_empty() {
+                    if let Ok(mut dead) = self.shared.dead_credentials.lock() {
+                        dead.extend_from_slice(&destroyed);
+                    }
+                    self.shared.checkpoint_pending.store(true, Ordering::SeqCst);
+                }
+                if self.shared.checkpoint_pending.load(Ordering::SeqCst) {
+                    // The change is committed whatever happens here; a
+                    // checkpoint that cannot finish now is retried later.
+                    let done = checkpoint_truncate(&conn).unwrap_or(false);
+                    self.shared
+                        .checkpoint_pending
+                        .store(!done, Ordering::SeqCst);
+                }
+                Ok(value)
+            }
+            Err(err) if err.is_refusal() => {
+                let detail = err.to_string();
+                let _ = in_write_txn(&mut conn, |db| {
+                    let mut head = AuditHead::load(db)?;
+                    head.append(
+                        db,
+                        &self.shared.keys,
+                        &audit::AuditEntry {
+                            at: now,
+                            actor: &actor.to_string(),
+                            action: "refused",
+                            subject: operation,
+                            detail: &detail,
+                        },
+                    )?;
+                    Ok::<_, StoreError>(())
+                });
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Runs `f` on a read snapshot, with the desk's view of everything.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read_as(&Actor::System, f)
+    }
+
+    /// Runs `f` on a read snapshot as `actor`: an inspector's reports show
+    /// their own district only.
+    pub fn read_as<T>(
+        &self,
+        actor: &Actor,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock()?;
+        let now = self.shared.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut view = Tx::begin(&tx, &self.shared, actor.clone(), now)?;
+        let value = f(&mut view)?;
+        drop(view);
+        tx.finish()?;
+        Ok(value)
+    }
+
+    /// Checks the audit chain end to end.
+    pub fn verify_audit(&self) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+        let conn = self.lock()?;
+        audit::verify_chain(&conn, &self.shared.keys)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems found.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows.join("\n"))
+    }
+
+    /// Empties the WAL into the database file (see [`checkpoint_truncate`]).
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        checkpoint_truncate(&conn)
+    }
+}
+
+/// The public half of a data directory's receipt key, read without changing
+/// anything (for publishing, so receipts can be checked offline).
+pub fn receipt_public_key_at(data_dir: &Path) -> Result<[u8; 32], StoreError> {
+    let (conn, keys) = open_read_only(data_dir)?;
+    let sealed: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'receipt_key'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|_| StoreError::Corrupt("receipt key record"))?;
+    Ok(ReceiptSigner::open(&keys, &sealed)?.public_key())
+}
+
+fn open_read_only(data_dir: &Path) -> Result<(Connection, Keys), StoreError> {
+    secure_fs::ensure_private_dir(data_dir, false)?;
+    let db_path = data_dir.join(DB_FILE);
+    secure_fs::check_private_file(&db_path)?;
+    let keys = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?.keys()?;
+    let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok((conn, keys))
+}
+
+/// Checks the audit chain of a data directory without changing anything: the
+/// database is opened read-only and no migration runs.
+pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    let (conn, keys) = open_read_only(data_dir)?;
+    audit::verify_chain(&conn, &keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_budget() {
+        assert!(Config::new("ac-exemple.fr").validate().is_ok());
+        let mut c = Config::new("ac-exemple.fr");
+        c.hotp_look_ahead = 101;
+        assert!(matches!(c.validate(), Err(StoreError::BadConfig(_))));
+        c.hotp_look_ahead = 0;
+        assert!(c.validate().is_err());
+        assert!(Config::new("not a domain").validate().is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! Versioned schema. Migrations run at open, each in its own write
+//! transaction; a database written by a newer keyward is refused.
+
+use rusqlite::Connection;
+
+use super::{in_write_txn, StoreError};
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE people (
+    id        TEXT PRIMARY KEY,
+    full_name TEXT NOT NULL,
+    mail      TEXT NOT NULL UNIQUE
+) STRICT;
+
+CREATE TABLE districts (
+    code      TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    inspector TEXT REFERENCES people(id)
+) STRICT;
+
+CREATE TABLE schools (
+    uai      TEXT PRIMARY KEY,
+    name     TEXT NOT NULL,
+    district TEXT NOT NULL REFERENCES districts(code)
+) STRICT;
+
+CREATE TABLE rights (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    person     TEXT NOT NULL REFERENCES people(id),
+    school     TEXT NOT NULL REFERENCES schools(uai),
+    origin     TEXT NOT NULL CHECK (origin IN ('appointment', 'delegation')),
+    from_date  TEXT NOT NULL,
+    until_date TEXT,
+    ended_at   INTEGER,
+    granted_by TEXT NOT NULL,
+    granted_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rights_by_person ON rights(person);
+
+CREATE TABLE tokens (
+    serial        TEXT PRIMARY KEY,
+    profile       TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN
+                    ('stock','prepared','handed_over','active','returned','wiped','revoked')),
+    revoke_reason TEXT CHECK (revoke_reason IN ('lost','stolen','broken','faulty')),
+    holder        TEXT REFERENCES people(id),
+    state_since   INTEGER NOT NULL,
+    received_at   INTEGER,
+    CHECK (state NOT IN ('prepared','handed_over','active') OR holder IS NOT NULL)
+) STRICT;
+-- SPEC §3: at most one live token per holder.
+CREATE UNIQUE INDEX one_live_token_per_holder ON tokens(holder)
+    WHERE state IN ('prepared','handed_over','active');
+
+CREATE TABLE credentials (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    token        TEXT NOT NULL REFERENCES tokens(serial),
+    holder       TEXT NOT NULL REFERENCES people(id),
+    kind         TEXT NOT NULL CHECK (kind IN ('hotp','totp')),
+    algorithm    TEXT NOT NULL,
+    digits       INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 8),
+    period       INTEGER NOT NULL,
+    floor        INTEGER,
+    drift        INTEGER NOT NULL DEFAULT 0,
+    fails        INTEGER NOT NULL DEFAULT 0,
+    locked       INTEGER NOT NULL DEFAULT 0,
+    retry_at     INTEGER NOT NULL DEFAULT 0,
+    pin_verifier BLOB,
+    live         INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+) STRICT;
+CREATE UNIQUE INDEX one_live_credential_per_holder ON credentials(holder) WHERE live = 1;
+CREATE INDEX credentials_by_token ON credentials(token);
+
+-- Sealed secrets live apart so that destroying one is a DELETE of its row.
+CREATE TABLE sealed_secrets (
+    credential INTEGER PRIMARY KEY REFERENCES credentials(id),
+    sealed     BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE receipts (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('handover','return')),
+    token        TEXT NOT NULL REFERENCES tokens(serial),
+    holder       TEXT NOT NULL REFERENCES people(id),
+    district     TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    canonical    TEXT NOT NULL,
+    signature    BLOB NOT NULL
+) STRICT;
+CREATE INDEX receipts_by_token ON receipts(token);
+
+CREATE TABLE key_requests (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    holder       TEXT NOT NULL REFERENCES people(id),
+    district     TEXT NOT NULL REFERENCES districts(code),
+    requested_by TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    token        TEXT REFERENCES tokens(serial),
+    fulfilled_at INTEGER
+) STRICT;
+
+CREATE TABLE replacement_requests (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    holder       TEXT NOT NULL REFERENCES people(id),
+    old_token    TEXT NOT NULL REFERENCES tokens(serial),
+    reason       TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    cc           TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    new_token    TEXT REFERENCES tokens(serial),
+    fulfilled_at INTEGER
+) STRICT;
+
+CREATE TABLE audit (
+    seq     INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail  TEXT NOT NULL,
+    mac     BLOB NOT NULL
+) STRICT;
+CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"#;
+
+/// Applies the missing migrations, or refuses a newer database.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    let start = usize::try_from(found).map_err(|_| StoreError::Corrupt("schema version"))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(start) {
+        in_write_txn(conn, |tx| {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            Ok::<_, StoreError>(())
+        })?;
+    }
+    Ok(())
+}

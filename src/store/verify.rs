@@ -1,0 +1,587 @@
+//! The verify service: "is this PIN + code right for this login, now?"
+//!
+//! One writer thread owns a connection and decides requests in batches (group
+//! commit): it takes every request waiting, decides them one after the other in
+//! arrival order inside one `BEGIN IMMEDIATE` transaction (each decision sees
+//! the previous one's new step), commits once with `synchronous=FULL`, and
+//! only then answers them all. An accepted code's step is on disk before
+//! anyone hears "accept", and two requests with the same code can never both
+//! be accepted: they are decided in sequence against the same durable floor.
+//!
+//! Every request costs the same work whatever is wrong with it: the PIN
+//! verifier is computed and compared, the whole OTP window is evaluated (with
+//! a dummy key for an unknown login), the replay check runs, and one audit
+//! entry is written. Unsealed credential keys are cached in the worker
+//! (zeroized on eviction), so the hot path does no AES.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use super::audit::{AuditEntry, AuditHead};
+use super::ops::{
+    credential_from_row, in_force, rights_of, unseal_key, OtpKind, CREDENTIAL_COLUMNS,
+};
+use super::{connect, in_write_txn, Shared, Store, StoreError};
+use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
+use crate::domain::verify_policy::{
+    decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason, SourceLimiter,
+};
+use crate::domain::{PersonId, RightInForce, TokenState, UnixTime};
+use crate::otp::{
+    code_at, Algorithm, Code, CredentialKey, Digits, Hotp, ReplayFloor, Secret, Totp,
+};
+
+/// Most requests decided in one transaction.
+pub const MAX_BATCH: usize = 1024;
+
+/// A gateway's question. Debug never shows the passcode.
+pub struct VerifyRequest {
+    pub login: String,
+    /// PIN followed by the one-time code.
+    pub passcode: Zeroizing<String>,
+    /// Who is asking (e.g. the end user's address as the gateway saw it),
+    /// for the per-source limiter.
+    pub source: Option<String>,
+}
+
+impl VerifyRequest {
+    pub fn new(login: &str, passcode: &str) -> Self {
+        VerifyRequest {
+            login: login.to_owned(),
+            passcode: Zeroizing::new(passcode.to_owned()),
+            source: None,
+        }
+    }
+
+    pub fn from_source(mut self, source: &str) -> Self {
+        self.source = Some(source.to_owned());
+        self
+    }
+}
+
+impl std::fmt::Debug for VerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("login", &self.login)
+            .field("passcode", &"[redacted]")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// The gateway's answer. Why a request was rejected is only in the audit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyAnswer {
+    Accept {
+        rights: Vec<RightInForce>,
+    },
+    /// `retry_after`: seconds before the next attempt will be evaluated.
+    Reject {
+        retry_after: Option<u64>,
+    },
+}
+
+impl VerifyAnswer {
+    pub fn is_accept(&self) -> bool {
+        matches!(self, VerifyAnswer::Accept { .. })
+    }
+}
+
+type Reply = Result<VerifyAnswer, StoreError>;
+
+struct Job {
+    request: VerifyRequest,
+    reply: SyncSender<Reply>,
+}
+
+/// A request in flight; [`Pending::wait`] blocks until it is decided and
+/// committed.
+#[derive(Debug)]
+pub struct Pending(Receiver<Reply>);
+
+impl Pending {
+    pub fn wait(self) -> Reply {
+        self.0.recv().unwrap_or(Err(StoreError::Unavailable))
+    }
+}
+
+/// Handle to the writer thread. Dropping it drains the queue and stops it.
+#[derive(Debug)]
+pub struct VerifyService {
+    queue: Option<Sender<Job>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Store {
+    /// Starts the verify service on its own connection, with every live
+    /// credential's key unsealed into its cache.
+    pub fn verify_service(&self) -> Result<VerifyService, StoreError> {
+        let conn = connect(&self.shared().db_path)?;
+        let mut worker = Worker::new(conn, Arc::clone(self.shared()))?;
+        worker.warm()?;
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("keyward-verify".into())
+            .spawn(move || worker.run(jobs))
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(VerifyService {
+            queue: Some(queue),
+            worker: Some(handle),
+        })
+    }
+}
+
+impl VerifyService {
+    /// Queues a request; decided with whatever else is waiting.
+    pub fn submit(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.queue
+            .as_ref()
+            .ok_or(StoreError::Unavailable)?
+            .send(Job { request, reply })
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(Pending(answer))
+    }
+
+    /// Decides one request and waits for its durable answer.
+    pub fn verify(&self, login: &str, passcode: &str) -> Reply {
+        self.submit(VerifyRequest::new(login, passcode))?.wait()
+    }
+}
+
+impl Drop for VerifyService {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+struct Worker {
+    conn: Connection,
+    decider: Decider,
+}
+
+/// The worker's in-memory state; separate from the connection so a batch can
+/// borrow both.
+struct Decider {
+    shared: Arc<Shared>,
+    /// Unsealed keys by credential id; `CredentialKey` wipes itself on drop.
+    cache: HashMap<i64, CredentialKey>,
+    dummy_key: CredentialKey,
+    dummy_verifier: [u8; 32],
+    /// Failure counters of logins that do not exist, so that they lock and
+    /// slow down exactly as real ones do (bounded memory).
+    phantom: HashMap<String, Counters>,
+    sources: SourceLimiter,
+    /// Every request computes this many window candidates (padding with the
+    /// dummy key): the largest window the configuration allows.
+    candidates_per_request: u32,
+}
+
+const PHANTOM_LIMIT: usize = 100_000;
+const FRESH: Counters = Counters {
+    fails: 0,
+    locked: false,
+    retry_at: 0,
+};
+
+struct Found {
+    credential: super::ops::CredentialInfo,
+    state: TokenState,
+    verifier: Option<Vec<u8>>,
+}
+
+impl Worker {
+    fn new(conn: Connection, shared: Arc<Shared>) -> Result<Self, StoreError> {
+        let dummy_secret = Secret::generate(Algorithm::Sha1)?;
+        let dummy_verifier = shared.keys.pin_verifier("", b"dummy");
+        Ok(Worker {
+            conn,
+            decider: Decider {
+                cache: HashMap::new(),
+                dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
+                dummy_verifier,
+                phantom: HashMap::new(),
+                sources: SourceLimiter::default(),
+                candidates_per_request: {
+                    let (behind, ahead) = totp_window(
+                        shared.config.totp_behind,
+                        -i64::from(crate::domain::verify_policy::MAX_DRIFT),
+                    );
+                    shared.config.hotp_look_ahead.max(behind + ahead + 1)
+                },
+                shared,
+            },
+        })
+    }
+
+    /// Unseals every live credential once, at start.
+    fn warm(&mut self) -> Result<(), StoreError> {
+        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.live = 1");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut live = Vec::new();
+        while let Some(row) = rows.next()? {
+            // A corrupt record is refused (and audited) when its holder
+            // tries to log in; it must not keep everybody else out.
+            if let Ok(credential) = credential_from_row(row) {
+                live.push(credential);
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        for credential in live {
+            // A record that fails to open is refused at verify time instead.
+            if let Ok(Some(key)) = unseal_key(&self.conn, &self.decider.shared, &credential) {
+                self.decider.cache.insert(credential.id, key);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(mut self, jobs: Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.evict_dead();
+            let now = self.decider.shared.clock.now();
+            let answers = self.decide_batch(now, &batch);
+            match answers {
+                Ok(answers) => {
+                    for (job, answer) in batch.into_iter().zip(answers) {
+                        let _ = job.reply.send(Ok(answer));
+                    }
+                }
+                Err(_) => {
+                    // Nothing was committed: nobody is accepted.
+                    for job in batch {
+                        let _ = job.reply.send(Err(StoreError::Unavailable));
+                    }
+                }
+            }
+        }
+    }
+
+    fn evict_dead(&mut self) {
+        if let Ok(mut dead) = self.decider.shared.dead_credentials.lock() {
+            for id in dead.drain(..) {
+                self.decider.cache.remove(&id);
+            }
+        }
+    }
+
+    fn decide_batch(
+        &mut self,
+        now: UnixTime,
+        batch: &[Job],
+    ) -> Result<Vec<VerifyAnswer>, StoreError> {
+        let decider = &mut self.decider;
+        in_write_txn(&mut self.conn, |db| {
+            let mut head = AuditHead::load(db)?;
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch {
+                let answer = match decider.decide_one(db, &mut head, now, &job.request) {
+                    Ok(answer) => answer,
+                    // One corrupt record refuses its own request, loudly in
+                    // the audit, without failing its neighbours in the batch.
+                    Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
+                        let detail = format!("reason=store error: {err}");
+                        head.append(
+                            db,
+                            &decider.shared.keys,
+                            &AuditEntry {
+                                at: now,
+                                actor: "gateway",
+                                action: "verify.reject",
+                                subject: "-",
+                                detail: &detail,
+                            },
+                        )?;
+                        VerifyAnswer::Reject { retry_after: None }
+                    }
+                    Err(err) => return Err(err),
+                };
+                answers.push(answer);
+            }
+            Ok(answers)
+        })
+    }
+}
+
+impl Decider {
+    fn find(&self, db: &Connection, login: &PersonId) -> Result<Option<Found>, StoreError> {
+        let sql = format!(
+            "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier FROM credentials c
+             JOIN tokens t ON t.serial = c.token WHERE c.holder = ?1 AND c.live = 1"
+        );
+        let mut stmt = db.prepare_cached(&sql)?;
+        let mut rows = stmt.query([login.as_str()])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(Found {
+            credential: credential_from_row(row)?,
+            state: TokenState::parse(&row.get::<_, String>(14)?)?,
+            verifier: row.get(15)?,
+        }))
+    }
+
+    fn decide_one(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        request: &VerifyRequest,
+    ) -> Result<VerifyAnswer, StoreError> {
+        let login = PersonId::parse(&request.login).ok();
+        if let Some(source) = &request.source {
+            if let Some(wait) = self.sources.blocked_for(source, now) {
+                // Refused unevaluated: the credential's counters are not
+                // touched, so this caller cannot lock its victims out.
+                let detail = format!("reason={}", Reason::SourceLimited.as_str());
+                head.append(
+                    db,
+                    &self.shared.keys,
+                    &AuditEntry {
+                        at: now,
+                        actor: "gateway",
+                        action: "verify.reject",
+                        subject: login.as_ref().map_or("-", PersonId::as_str),
+                        detail: &detail,
+                    },
+                )?;
+                return Ok(VerifyAnswer::Reject {
+                    retry_after: Some(wait),
+                });
+            }
+        }
+        let found = match &login {
+            Some(login) => self.find(db, login)?,
+            None => None,
+        };
+        let mut problem = None;
+        if let Some(f) = &found {
+            if !self.cache.contains_key(&f.credential.id) {
+                match unseal_key(db, &self.shared, &f.credential) {
+                    Ok(Some(key)) => {
+                        self.cache.insert(f.credential.id, key);
+                    }
+                    Ok(None) => problem = Some("no sealed secret"),
+                    Err(_) => problem = Some("sealed secret rejected"),
+                }
+            }
+        }
+        let key = found
+            .as_ref()
+            .and_then(|f| self.cache.get(&f.credential.id));
+        let known = key.is_some();
+        let key = key.unwrap_or(&self.dummy_key);
+        let config = &self.shared.config;
+
+        // Split PIN ‖ code. Only lengths and character classes are examined
+        // here: public properties of the input.
+        let digits = found
+            .as_ref()
+            .map_or(Digits::SIX, |f| f.credential.params.digits);
+        let d = usize::from(digits.get());
+        let text: &str = &request.passcode;
+        let bytes = text.as_bytes();
+        let well_formed = (MIN_PIN_DIGITS + d..=MAX_PIN_DIGITS + d).contains(&bytes.len())
+            && bytes.iter().all(u8::is_ascii_digit);
+        let (pin_part, code_part) = if well_formed {
+            text.split_at(bytes.len() - d)
+        } else {
+            ("000000", &"00000000"[..d])
+        };
+        let code = Code::parse(code_part, digits)?;
+
+        // The PIN verifier, always computed and compared.
+        let (holder, stored) = match &found {
+            Some(f) => (
+                f.credential.holder.as_str(),
+                f.verifier.as_deref().unwrap_or(&self.dummy_verifier),
+            ),
+            None => ("", &self.dummy_verifier[..]),
+        };
+        let pin_matches = self
+            .shared
+            .keys
+            .pin_matches(holder, pin_part.as_bytes(), stored);
+        let pin_ok = pin_matches && found.as_ref().is_some_and(|f| f.verifier.is_some());
+
+        // The whole window, always evaluated.
+        let floor = found
+            .as_ref()
+            .and_then(|f| f.credential.floor)
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let kind = found.as_ref().map_or(
+            OtpKind::Totp {
+                period: crate::otp::Period::DEFAULT,
+            },
+            |f| f.credential.params.kind,
+        );
+        let drift = found.as_ref().map_or(0, |f| f.credential.drift);
+        let (matched, evaluated) = match kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor)),
+                config.hotp_look_ahead,
+            ),
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(config.totp_behind, drift);
+                (
+                    Totp::new(digits, period)
+                        .with_window(behind, ahead)
+                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
+                    behind + ahead + 1,
+                )
+            }
+        };
+        // Pad to the same number of MAC computations for every request, so
+        // the kind of token, its drift, or a missing login do not show in
+        // the time taken.
+        for step in evaluated..self.candidates_per_request {
+            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
+        }
+        if matched.is_err() {
+            problem = Some("verification parameters out of range");
+        }
+        let matched = matched.ok().flatten();
+        // Replay: the code of the last accepted step (a retried request).
+        let replay_step = floor.last_accepted().unwrap_or(0);
+        let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
+            && floor.last_accepted().is_some();
+
+        // An unknown login runs the same query (it finds nothing).
+        let rights = in_force(&rights_of(db, holder)?, now);
+        let evidence = Evidence {
+            well_formed,
+            known,
+            active: found
+                .as_ref()
+                .is_some_and(|f| f.state == TokenState::Active),
+            pin_ok,
+            code_step: matched.map(|m| (m.step(), m.offset())),
+            replay,
+            has_right: !rights.is_empty(),
+        };
+        let counters = match (&found, &login) {
+            (Some(f), _) => Counters {
+                fails: f.credential.fails,
+                locked: f.credential.locked,
+                retry_at: f.credential.retry_at,
+            },
+            (None, Some(login)) => self.phantom.get(login.as_str()).copied().unwrap_or(FRESH),
+            (None, None) => FRESH,
+        };
+        let decision = decide(now, counters, evidence);
+        let subject = login.as_ref().map_or("-", PersonId::as_str);
+        let (action, detail, answer) = match decision {
+            Decision::Accept {
+                step,
+                offset,
+                counters,
+            } => {
+                let f = found
+                    .as_ref()
+                    .ok_or(StoreError::Corrupt("accept without credential"))?;
+                let drift = match kind {
+                    OtpKind::Totp { .. } => learned_drift(offset, config.totp_behind),
+                    OtpKind::Hotp { .. } => 0,
+                };
+                db.prepare_cached(
+                    "UPDATE credentials SET floor = ?1, fails = ?2, locked = 0, retry_at = 0,
+                     last_used_at = ?3, drift = ?4 WHERE id = ?5",
+                )?
+                .execute(rusqlite::params![
+                    i64::try_from(step).map_err(|_| StoreError::Corrupt("step"))?,
+                    counters.fails,
+                    i64::try_from(now).map_err(|_| StoreError::Corrupt("time"))?,
+                    drift,
+                    f.credential.id
+                ])?;
+                (
+                    "verify.accept",
+                    format!("credential={} step={step} offset={offset}", f.credential.id),
+                    VerifyAnswer::Accept { rights },
+                )
+            }
+            Decision::Reject {
+                reason,
+                counters: after,
+                retry_after,
+            } => {
+                if after != counters {
+                    match (&found, &login) {
+                        (Some(f), _) => {
+                            db.prepare_cached(
+                                "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
+                            )?
+                            .execute(rusqlite::params![
+                                after.fails,
+                                after.locked,
+                                i64::try_from(after.retry_at)
+                                    .map_err(|_| StoreError::Corrupt("time"))?,
+                                f.credential.id
+                            ])?;
+                        }
+                        (None, Some(login)) => {
+                            if self.phantom.len() >= PHANTOM_LIMIT {
+                                self.phantom.clear();
+                            }
+                            self.phantom.insert(login.to_string(), after);
+                            // The same statement as for a real credential,
+                            // matching no row: the same work either way.
+                            db.prepare_cached(
+                                "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
+                            )?
+                            .execute(rusqlite::params![after.fails, after.locked, 0i64, -1i64])?;
+                        }
+                        (None, None) => {}
+                    }
+                }
+                if reason.counts_as_failure() {
+                    if let Some(source) = &request.source {
+                        self.sources.record_failure(source, now);
+                    }
+                }
+                let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
+                if after.locked && !counters.locked {
+                    detail.push_str(" locked=now");
+                }
+                if let Some(p) = problem {
+                    detail.push_str(" problem=");
+                    detail.push_str(p);
+                }
+                (
+                    "verify.reject",
+                    detail,
+                    VerifyAnswer::Reject { retry_after },
+                )
+            }
+        };
+        head.append(
+            db,
+            &self.shared.keys,
+            &AuditEntry {
+                at: now,
+                actor: "gateway",
+                action,
+                subject,
+                detail: &detail,
+            },
+        )?;
+        Ok(answer)
+    }
+}

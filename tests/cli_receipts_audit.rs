@@ -1,0 +1,120 @@
+//! `keyward receipt verify` and `keyward audit verify`, run as a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use keyward::domain::receipt::Lang;
+use keyward::domain::Date;
+
+fn keyward(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
+    let w = world(at("2026-08-20", 9));
+    w.store
+        .write(&desk(), "appoint", |tx| {
+            tx.grant_appointment(
+                &pid("adurand"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2026-09-01").unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+    let device = Device::new("VT-1");
+    w.prepare(&device, "adurand");
+    let receipt = w
+        .store
+        .write(&desk(), "handover", |tx| {
+            tx.handover("VT-1", "Central office", &device.code(w.now()))
+        })
+        .unwrap();
+    let public = data_encoding::HEXLOWER.encode(&w.store.receipt_public_key());
+    let dir = w.dir.path();
+    let exported = dir.join("receipt.txt");
+    std::fs::write(&exported, receipt.export()).unwrap();
+    let html = dir.join("receipt.html");
+    std::fs::write(&html, receipt.render_html(Lang::Fr)).unwrap();
+    let tampered = dir.join("tampered.txt");
+    std::fs::write(
+        &tampered,
+        receipt.export().replace("Central office", "Elsewhere"),
+    )
+    .unwrap();
+
+    let data = dir.join("data");
+    let (ok, published, _) = keyward(&[
+        "receipt",
+        "public-key",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert_eq!(published.trim(), public);
+    let (ok, stdout, _) = keyward(&[
+        "receipt",
+        "verify",
+        "--public-key",
+        &public,
+        exported.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert!(stdout.contains("signature: valid"));
+    assert!(stdout.contains("Bordereau de remise"));
+    // The printed HTML page carries the signed block and checks too.
+    let (ok, _, _) = keyward(&[
+        "receipt",
+        "verify",
+        "--lang",
+        "en",
+        "--public-key",
+        &public,
+        html.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    let (ok, _, stderr) = keyward(&[
+        "receipt",
+        "verify",
+        "--public-key",
+        &public,
+        tampered.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("altered or forged"), "{stderr}");
+    let other_key = "00".repeat(32);
+    let (ok, _, stderr) = keyward(&[
+        "receipt",
+        "verify",
+        "--public-key",
+        &other_key,
+        exported.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("not by the given key"), "{stderr}");
+
+    let (ok, stdout, _) = keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(ok, "{stdout}");
+    assert!(stdout.starts_with("audit: ok"));
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER audit_is_append_only_update;
+         UPDATE audit SET subject = 'someone-else' WHERE seq = 3;",
+    )
+    .unwrap();
+    let (ok, _, stderr) = keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("audit entry 3"), "{stderr}");
+}

@@ -1,0 +1,181 @@
+//! Shared fixtures: a store on a real SQLite file in a temporary directory,
+//! with a fixed clock, and an authority with two districts.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
+use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
+use keyward::store::ops::CredentialParams;
+use keyward::store::{Config, Store};
+
+pub const DOMAIN: &str = "ac-exemple.fr";
+pub const SCHOOL_EAST: &str = "0751710B";
+pub const SCHOOL_EAST_2: &str = "0130001F";
+pub const SCHOOL_WEST: &str = "0750001U";
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub clock: Arc<FixedClock>,
+    pub store: Store,
+}
+
+pub fn at(date: &str, hour: u64) -> UnixTime {
+    Date::parse(date).unwrap().start() + hour * 3600
+}
+
+pub fn pid(s: &str) -> PersonId {
+    PersonId::parse(s).unwrap()
+}
+
+pub fn uai(s: &str) -> Uai {
+    Uai::parse(s).unwrap()
+}
+
+pub fn mail(s: &str) -> MailAddress {
+    MailAddress::parse(s).unwrap()
+}
+
+pub fn desk() -> Actor {
+    Actor::Desk("alice".into())
+}
+
+pub fn inspector_east() -> Actor {
+    Actor::Inspector(pid("pmartin"))
+}
+
+pub fn inspector_west() -> Actor {
+    Actor::Inspector(pid("lbernard"))
+}
+
+/// Two districts (east: pmartin, west: lbernard), three schools, and the
+/// people the scenarios use.
+pub fn world(now: UnixTime) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::new(now));
+    let store = Store::init(&dir.path().join("data"), clock.clone(), Config::new(DOMAIN)).unwrap();
+    store
+        .write(&desk(), "setup", |tx| {
+            for (id, name) in [
+                ("pmartin", "Paul Martin"),
+                ("lbernard", "Lucie Bernard"),
+                ("adurand", "Anne Durand"),
+                ("bleroy", "Bruno Leroy"),
+                ("cmoreau", "Chloé Moreau"),
+                ("dpetit", "David Petit"),
+                ("egarcia", "Emma Garcia"),
+                ("froux", "Félix Roux"),
+            ] {
+                tx.add_person(&pid(id), name, &mail(&format!("{id}@{DOMAIN}")))?;
+            }
+            tx.add_district("D-EST", "Circonscription Est", &pid("pmartin"))?;
+            tx.add_district("D-OUEST", "Circonscription Ouest", &pid("lbernard"))?;
+            tx.add_school(&uai(SCHOOL_EAST), "École des Lilas", "D-EST")?;
+            tx.add_school(&uai(SCHOOL_EAST_2), "École du Port", "D-EST")?;
+            tx.add_school(&uai(SCHOOL_WEST), "École des Tilleuls", "D-OUEST")?;
+            Ok(())
+        })
+        .unwrap();
+    World { dir, clock, store }
+}
+
+/// The holder's side of a token: its secret, to compute codes as it would.
+pub struct Device {
+    pub serial: String,
+    pub key: CredentialKey,
+    pub secret: Secret,
+}
+
+impl Device {
+    pub fn new(serial: &str) -> Self {
+        let secret = Secret::generate(Algorithm::Sha1).unwrap();
+        Device {
+            serial: serial.into(),
+            key: CredentialKey::new(Algorithm::Sha1, &secret),
+            secret,
+        }
+    }
+
+    /// The TOTP code the token shows at `now`.
+    pub fn code(&self, now: UnixTime) -> String {
+        Totp::new(Digits::SIX, keyward::otp::Period::DEFAULT)
+            .code_at_time(&self.key, now)
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn hotp(&self, counter: u64) -> String {
+        code_at(&self.key, counter, Digits::SIX).to_string()
+    }
+}
+
+impl World {
+    pub fn now(&self) -> UnixTime {
+        use keyward::domain::Clock as _;
+        self.clock.now()
+    }
+
+    /// Moves to the next TOTP step, so a fresh code is available.
+    pub fn next_step(&self) {
+        self.clock.advance(30);
+    }
+
+    /// Desk registers and prepares a TOTP token for `holder`.
+    pub fn prepare(&self, device: &Device, holder: &str) {
+        self.store
+            .write(&desk(), "prepare", |tx| {
+                tx.add_token(&device.serial, "virtual")?;
+                tx.prepare_token(
+                    &device.serial,
+                    &pid(holder),
+                    &device.secret,
+                    CredentialParams::totp(),
+                )
+            })
+            .unwrap();
+    }
+
+    /// Handover by `by` then activation by the holder with `pin`.
+    pub fn hand_over_and_activate(&self, device: &Device, holder: &str, by: &Actor, pin: &str) {
+        let code = device.code(self.now());
+        self.store
+            .write(by, "handover", |tx| {
+                tx.handover(&device.serial, "Central office", &code)
+            })
+            .unwrap();
+        self.store
+            .write(&Actor::Holder(pid(holder)), "activate", |tx| {
+                tx.activate(&device.serial, pin)
+            })
+            .unwrap();
+        self.next_step();
+    }
+
+    pub fn state(&self, serial: &str) -> keyward::domain::TokenState {
+        self.store.read(|tx| Ok(tx.token(serial)?.state)).unwrap()
+    }
+
+    pub fn sealed_secret_count(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.store.db_path()).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM sealed_secrets", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    pub fn assert_audit_intact(&self) {
+        let head = self.store.verify_audit().unwrap().unwrap();
+        assert!(head.seq > 0);
+    }
+}
+
+impl World {
+    /// The detail of the last audit entry with this action.
+    pub fn last_audit(&self, action: &str) -> String {
+        let conn = rusqlite::Connection::open(self.store.db_path()).unwrap();
+        conn.query_row(
+            "SELECT detail FROM audit WHERE action = ?1 ORDER BY seq DESC LIMIT 1",
+            [action],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+}

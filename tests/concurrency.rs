@@ -1,0 +1,195 @@
+//! 64 threads send the same valid passcode at once, 200 rounds: exactly one
+//! accept per round, and the stored step only moves forward.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, RwLock};
+
+use common::*;
+use keyward::domain::{Actor, Date};
+use keyward::store::ops::CredentialParams;
+
+const THREADS: usize = 64;
+const ROUNDS: u64 = 200;
+const PIN: &str = "730519";
+
+#[test]
+fn one_accept_per_code_under_contention() {
+    let w = world(at("2026-11-02", 8));
+    let device = Device::new("VT-H");
+    w.store
+        .write(&desk(), "setup", |tx| {
+            tx.grant_appointment(
+                &pid("adurand"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2025-09-01").unwrap(),
+                None,
+            )?;
+            tx.add_token("VT-H", "virtual")?;
+            tx.prepare_token(
+                "VT-H",
+                &pid("adurand"),
+                &device.secret,
+                CredentialParams::hotp(),
+            )
+        })
+        .unwrap();
+    // Handover consumes counter 0; logins use 1..=ROUNDS.
+    w.store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-H", "office", &device.hotp(0))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
+            tx.activate("VT-H", PIN)
+        })
+        .unwrap();
+
+    let svc = Arc::new(w.store.verify_service().unwrap());
+    let passcode = Arc::new(RwLock::new(String::new()));
+    let start = Arc::new(Barrier::new(THREADS + 1));
+    let done = Arc::new(Barrier::new(THREADS + 1));
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (svc, passcode, start, done, accepts, errors) = (
+                svc.clone(),
+                passcode.clone(),
+                start.clone(),
+                done.clone(),
+                accepts.clone(),
+                errors.clone(),
+            );
+            std::thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    start.wait();
+                    let p = passcode.read().unwrap().clone();
+                    match svc.verify("adurand", &p) {
+                        Ok(a) if a.is_accept() => {
+                            accepts.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    done.wait();
+                }
+            })
+        })
+        .collect();
+
+    let reader = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    let mut last_floor = 0i64;
+    for round in 1..=ROUNDS {
+        *passcode.write().unwrap() = format!("{PIN}{}", device.hotp(round));
+        accepts.store(0, Ordering::SeqCst);
+        start.wait();
+        done.wait();
+        assert_eq!(accepts.load(Ordering::SeqCst), 1, "round {round}");
+        let floor: i64 = reader
+            .query_row("SELECT floor FROM credentials WHERE live = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(floor >= last_floor, "step went backwards in round {round}");
+        assert_eq!(floor, round as i64);
+        last_floor = floor;
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(errors.load(Ordering::SeqCst), 0);
+    // Replays of an accepted code are not guesses: nothing got locked.
+    let (fails, locked): (i64, i64) = reader
+        .query_row(
+            "SELECT fails, locked FROM credentials WHERE live = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((fails, locked), (0, 0));
+    let verifies: i64 = reader
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action LIKE 'verify.%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        verifies,
+        (THREADS as i64) * ROUNDS as i64,
+        "every outcome audited once"
+    );
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+/// A key reported lost is dead the moment the revocation commits, even while
+/// the verify writer is busy with a stream of valid logins.
+#[test]
+fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
+    use std::sync::atomic::AtomicBool;
+    let w = world(at("2026-11-02", 8));
+    let device = Device::new("VT-H");
+    w.store
+        .write(&desk(), "setup", |tx| {
+            tx.grant_appointment(
+                &pid("adurand"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2025-09-01").unwrap(),
+                None,
+            )?;
+            tx.add_token("VT-H", "virtual")?;
+            tx.prepare_token(
+                "VT-H",
+                &pid("adurand"),
+                &device.secret,
+                CredentialParams::hotp(),
+            )?;
+            tx.handover("VT-H", "office", &device.hotp(0))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
+            tx.activate("VT-H", PIN)
+        })
+        .unwrap();
+    let svc = Arc::new(w.store.verify_service().unwrap());
+    let revoked = Arc::new(AtomicBool::new(false));
+    let codes: Vec<String> = (1..=5000)
+        .map(|c| format!("{PIN}{}", device.hotp(c)))
+        .collect();
+    let stream = {
+        let (svc, revoked) = (svc.clone(), revoked.clone());
+        std::thread::spawn(move || {
+            let (mut before, mut after_accepted, mut sent_after) = (0, 0, 0);
+            for passcode in codes {
+                let sent_after_revocation = revoked.load(Ordering::SeqCst);
+                let accepted = svc.verify("adurand", &passcode).unwrap().is_accept();
+                if sent_after_revocation {
+                    sent_after += 1;
+                    after_accepted += usize::from(accepted);
+                } else {
+                    before += usize::from(accepted);
+                }
+            }
+            (before, after_accepted, sent_after)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    w.store
+        .write(&desk(), "lost", |tx| {
+            tx.revoke("VT-H", keyward::domain::RevokeReason::Lost)
+        })
+        .unwrap();
+    revoked.store(true, Ordering::SeqCst);
+    let (before, after, sent_after) = stream.join().unwrap();
+    assert!(before > 0, "the stream was running before the revocation");
+    assert!(sent_after > 0, "the stream went on after the revocation");
+    assert_eq!(after, 0, "accepted after the revocation committed");
+}

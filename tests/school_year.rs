@@ -1,0 +1,686 @@
+//! The five situations of a school year (SPEC §2), end to end on a real
+//! SQLite file with a fixed clock, from the inspector's and the holder's side,
+//! with the refusals each rule implies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
+use keyward::domain::receipt::{Lang, ReceiptKind};
+use keyward::domain::requests::HelpMail;
+use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, TokenState};
+use keyward::store::ops::CredentialParams;
+use keyward::store::verify::VerifyAnswer;
+use keyward::store::StoreError;
+
+const PIN_A: &str = "730519";
+const PIN_B: &str = "4081937";
+
+fn director_with_key(
+    w: &World,
+    holder: &str,
+    serial: &str,
+    from: &str,
+    until: Option<&str>,
+) -> Device {
+    w.store
+        .write(&desk(), "appoint", |tx| {
+            tx.grant_appointment(
+                &pid(holder),
+                &uai(SCHOOL_EAST),
+                Date::parse(from).unwrap(),
+                until.map(|u| Date::parse(u).unwrap()),
+            )
+        })
+        .unwrap();
+    let device = Device::new(serial);
+    w.prepare(&device, holder);
+    w.hand_over_and_activate(&device, holder, &inspector_east(), PIN_A);
+    device
+}
+
+fn accept(
+    w: &World,
+    svc: &keyward::store::verify::VerifyService,
+    login: &str,
+    pin: &str,
+    d: &Device,
+) -> VerifyAnswer {
+    let answer = svc
+        .verify(login, &format!("{pin}{}", d.code(w.now())))
+        .unwrap();
+    w.next_step();
+    answer
+}
+
+#[test]
+fn case1_deputy_replaces_an_absent_director() {
+    let w = world(at("2026-11-02", 8));
+    let _director = director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
+
+    // The inspector of another district cannot delegate in this school.
+    let err = w
+        .store
+        .write(&inspector_west(), "delegate", |tx| {
+            tx.grant_delegation(
+                &pid("bleroy"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2026-11-02").unwrap(),
+                None,
+            )
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+    // A deputy without a delegation gets no key request.
+    let err = w
+        .store
+        .write(&inspector_east(), "request", |tx| {
+            tx.request_key(&pid("bleroy"))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NoRight { .. }), "{err}");
+
+    // The inspector grants a dated delegation and asks the desk for a key.
+    let right = w
+        .store
+        .write(&inspector_east(), "delegate", |tx| {
+            tx.grant_delegation(
+                &pid("bleroy"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2026-11-02").unwrap(),
+                Some(Date::parse("2026-12-18").unwrap()),
+            )
+        })
+        .unwrap();
+    assert!(right > 0);
+    w.store
+        .write(&inspector_east(), "request", |tx| {
+            tx.request_key(&pid("bleroy"))
+        })
+        .unwrap();
+    let err = w
+        .store
+        .write(&inspector_east(), "request", |tx| {
+            tx.request_key(&pid("bleroy"))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::OpenKeyRequest { .. }));
+    let queue = w.store.read(|tx| tx.open_key_requests()).unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].1, pid("bleroy"));
+    assert_eq!(queue[0].2, "D-EST");
+
+    // The desk prepares the key; the request is fulfilled.
+    let deputy = Device::new("VT-B");
+    w.prepare(&deputy, "bleroy");
+    assert!(w
+        .store
+        .read(|tx| tx.open_key_requests())
+        .unwrap()
+        .is_empty());
+
+    // Refusals: re-binding the prepared token, a second live token.
+    let err = w
+        .store
+        .write(&desk(), "rebind", |tx| {
+            tx.prepare_token(
+                "VT-B",
+                &pid("cmoreau"),
+                &Device::new("x").secret,
+                CredentialParams::totp(),
+            )
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Domain(DomainError::TransitionRefused { .. })
+        ),
+        "{err}"
+    );
+    let second = Device::new("VT-B2");
+    let err = w
+        .store
+        .write(&desk(), "second", |tx| {
+            tx.add_token("VT-B2", "virtual")?;
+            tx.prepare_token(
+                "VT-B2",
+                &pid("bleroy"),
+                &second.secret,
+                CredentialParams::totp(),
+            )
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::HolderHasLiveToken { .. }),
+        "{err}"
+    );
+    // Every refusal is audited, with its reason.
+    assert!(w
+        .last_audit("refused")
+        .contains("already has a live key (VT-B)"));
+    // Nothing of the refused transaction stayed (the token was not even added).
+    assert!(matches!(
+        w.store.read(|tx| tx.token("VT-B2")),
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // No activation before the handover; no handover without a receipt.
+    let err = w
+        .store
+        .write(&Actor::Holder(pid("bleroy")), "activate", |tx| {
+            tx.activate("VT-B", PIN_B)
+        })
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Domain(DomainError::TransitionRefused { .. })
+    ));
+    let code = deputy.code(w.now());
+    let err = w
+        .store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "  ", &code)
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        StoreError::Domain(DomainError::MissingReceiptField("place")).to_string()
+    );
+    assert_eq!(w.state("VT-B"), TokenState::Prepared);
+    // The wrong token in hand is never handed over.
+    let wrong = Device::new("other");
+    let err = w
+        .store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "IEN office", &wrong.code(w.now()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PossessionCheckFailed));
+
+    // Handover with a signed receipt, checked offline with the public key.
+    let receipt = w
+        .store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "IEN office", &code)
+        })
+        .unwrap();
+    assert_eq!(receipt.content.kind, ReceiptKind::Handover);
+    assert_eq!(receipt.content.holder_id, "bleroy");
+    assert_eq!(receipt.content.counterparty_id, "pmartin");
+    let public = w.store.receipt_public_key();
+    verify_receipt(&public, &receipt.export()).unwrap();
+    let forged = receipt.export().replace("holder=bleroy", "holder=cmoreau");
+    assert!(matches!(
+        verify_receipt(&public, &forged),
+        Err(CryptoError::BadSignature)
+    ));
+    assert!(receipt
+        .render_html(Lang::Fr)
+        .contains("Bordereau de remise"));
+    assert!(receipt.render_text(Lang::En).contains("handover receipt"));
+    w.next_step();
+
+    // Activation: only by the holder, only with an acceptable PIN.
+    let err = w
+        .store
+        .write(&Actor::Holder(pid("cmoreau")), "activate", |tx| {
+            tx.activate("VT-B", PIN_B)
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }));
+    let err = w
+        .store
+        .write(&Actor::Holder(pid("bleroy")), "activate", |tx| {
+            tx.activate("VT-B", "123456")
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Pin(PinProblem::TooCommon)));
+    w.store
+        .write(&Actor::Holder(pid("bleroy")), "activate", |tx| {
+            tx.activate("VT-B", PIN_B)
+        })
+        .unwrap();
+    assert_eq!(w.state("VT-B"), TokenState::Active);
+
+    // The deputy logs in with PIN + code and gets the delegated right.
+    let svc = w.store.verify_service().unwrap();
+    match accept(&w, &svc, "bleroy", PIN_B, &deputy) {
+        VerifyAnswer::Accept { rights } => {
+            assert_eq!(rights.len(), 1);
+            assert_eq!(rights[0].school.as_str(), SCHOOL_EAST);
+            assert_eq!(rights[0].origin, RightOrigin::Delegation);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Wrong PIN or wrong code: rejected alike.
+    let code = deputy.code(w.now());
+    assert!(!svc
+        .verify("bleroy", &format!("{PIN_A}{code}"))
+        .unwrap()
+        .is_accept());
+    assert!(!svc
+        .verify("bleroy", &format!("{PIN_B}000000"))
+        .unwrap()
+        .is_accept());
+    assert!(svc
+        .verify("bleroy", &format!("{PIN_B}{code}"))
+        .unwrap()
+        .is_accept());
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+#[test]
+fn case2_director_comes_back_deputy_loses_access_at_once() {
+    let w = world(at("2026-11-02", 8));
+    director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
+    let right = w
+        .store
+        .write(&inspector_east(), "delegate", |tx| {
+            tx.grant_delegation(
+                &pid("bleroy"),
+                &uai(SCHOOL_EAST),
+                Date::parse("2026-11-02").unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+    let deputy = Device::new("VT-B");
+    w.prepare(&deputy, "bleroy");
+    w.hand_over_and_activate(&deputy, "bleroy", &inspector_east(), PIN_B);
+    let svc = w.store.verify_service().unwrap();
+    assert!(accept(&w, &svc, "bleroy", PIN_B, &deputy).is_accept());
+
+    // Only delegations are ended by hand, and only by their district's inspector.
+    let appointment = w.store.read(|tx| tx.rights(&pid("adurand"))).unwrap()[0].id;
+    assert!(matches!(
+        w.store.write(&inspector_east(), "end", |tx| tx
+            .end_delegation(appointment)),
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        w.store
+            .write(&inspector_west(), "end", |tx| tx.end_delegation(right)),
+        Err(StoreError::Forbidden { .. })
+    ));
+
+    // The director is back: the inspector ends the delegation.
+    w.clock.advance(3600);
+    w.store
+        .write(&inspector_east(), "end", |tx| tx.end_delegation(right))
+        .unwrap();
+    // Same instant: the deputy is refused (refused: no right in force).
+    let answer = svc
+        .verify("bleroy", &format!("{PIN_B}{}", deputy.code(w.now())))
+        .unwrap();
+    assert!(!answer.is_accept());
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("reason=no right in force"));
+    w.next_step();
+
+    // The deputy returns the key and signs the return receipt.
+    let sealed_before = w.sealed_secret_count();
+    let receipt = w
+        .store
+        .write(&inspector_east(), "return", |tx| {
+            tx.return_token("VT-B", "IEN office", "director back", &deputy.code(w.now()))
+        })
+        .unwrap();
+    assert_eq!(receipt.content.kind, ReceiptKind::Return);
+    verify_receipt(&w.store.receipt_public_key(), &receipt.export()).unwrap();
+    assert_eq!(w.state("VT-B"), TokenState::Returned);
+    assert_eq!(w.sealed_secret_count(), sealed_before - 1);
+    w.next_step();
+    assert!(!svc
+        .verify("bleroy", &format!("{PIN_B}{}", deputy.code(w.now())))
+        .unwrap()
+        .is_accept());
+
+    // Returned but not yet at the IT centre: reported in the district.
+    let transit = w.store.read(|tx| tx.awaiting_it_centre()).unwrap();
+    assert_eq!(transit["D-EST"][0].serial, "VT-B");
+    // A returned key cannot be restocked before the IT centre wipes it.
+    assert!(w
+        .store
+        .write(&desk(), "restock", |tx| tx.restock("VT-B"))
+        .is_err());
+    w.store
+        .write(&desk(), "receive", |tx| tx.receive_at_it_centre("VT-B"))
+        .unwrap();
+    assert!(w
+        .store
+        .read(|tx| tx.awaiting_it_centre())
+        .unwrap()
+        .is_empty());
+    w.store
+        .write(&desk(), "restock", |tx| tx.restock("VT-B"))
+        .unwrap();
+    assert_eq!(w.state("VT-B"), TokenState::Stock);
+    // Only from scratch, with a new secret, can it serve someone else.
+    w.store
+        .write(&desk(), "appoint", |tx| {
+            tx.grant_appointment(
+                &pid("cmoreau"),
+                &uai(SCHOOL_EAST_2),
+                Date::parse("2026-09-01").unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+    let fresh = Device::new("VT-B");
+    w.store
+        .write(&desk(), "prepare", |tx| {
+            tx.prepare_token(
+                "VT-B",
+                &pid("cmoreau"),
+                &fresh.secret,
+                CredentialParams::totp(),
+            )
+        })
+        .unwrap();
+    // The director was never affected.
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+#[test]
+fn case3_lost_broken_key_replaced_on_a_valid_help_request() {
+    let w = world(at("2026-11-02", 8));
+    let old = director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
+    let svc = w.store.verify_service().unwrap();
+    assert!(accept(&w, &svc, "adurand", PIN_A, &old).is_accept());
+
+    let inspector = mail(&format!("pmartin@{DOMAIN}"));
+    let refused = [
+        (
+            format!("ce.{SCHOOL_EAST}@{DOMAIN}"),
+            vec![inspector.clone()],
+            DomainError::SchoolMailbox,
+        ),
+        (
+            format!("adurand@{DOMAIN}"),
+            vec![],
+            DomainError::InspectorNotInCopy,
+        ),
+        (
+            format!("adurand@{DOMAIN}"),
+            vec![mail(&format!("lbernard@{DOMAIN}"))],
+            DomainError::InspectorNotInCopy,
+        ),
+        (
+            "adurand@gmail.com".to_owned(),
+            vec![inspector.clone()],
+            DomainError::SenderOutsideDomain,
+        ),
+        (
+            format!("bleroy@{DOMAIN}"),
+            vec![inspector.clone()],
+            DomainError::SenderIsNotHolder,
+        ),
+    ];
+    for (from, cc, expected) in refused {
+        let help = HelpMail {
+            from: mail(&from),
+            cc,
+        };
+        let err = w
+            .store
+            .write(&desk(), "help", |tx| {
+                tx.file_replacement_request(&pid("adurand"), RevokeReason::Lost, &help)
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            StoreError::Domain(expected).to_string(),
+            "{from}"
+        );
+        assert_eq!(
+            w.state("VT-A"),
+            TokenState::Active,
+            "refused request changed nothing"
+        );
+    }
+
+    // A valid request for a lost key revokes it at once.
+    let help = HelpMail {
+        from: mail(&format!("adurand@{DOMAIN}")),
+        cc: vec![inspector.clone()],
+    };
+    let request = w
+        .store
+        .write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid("adurand"), RevokeReason::Lost, &help)
+        })
+        .unwrap();
+    assert_eq!(w.state("VT-A"), TokenState::Revoked);
+    assert!(!accept(&w, &svc, "adurand", PIN_A, &old).is_accept());
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("reason=unknown login"));
+    // A lost key never comes back into service.
+    let err = w
+        .store
+        .write(&desk(), "receive", |tx| tx.receive_at_it_centre("VT-A"))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Domain(DomainError::TokenNeverComesBack)
+    ));
+
+    // A new key for the same holder, then the normal handover.
+    let new = Device::new("VT-A2");
+    w.store
+        .write(&desk(), "replace", |tx| {
+            tx.add_token("VT-A2", "virtual")?;
+            tx.prepare_replacement(request, "VT-A2", &new.secret, CredentialParams::totp())
+        })
+        .unwrap();
+    assert!(matches!(
+        w.store
+            .write(&desk(), "replace", |tx| tx.prepare_replacement(
+                request,
+                "VT-A2",
+                &new.secret,
+                CredentialParams::totp()
+            )),
+        Err(StoreError::RequestFulfilled(_))
+    ));
+    w.hand_over_and_activate(&new, "adurand", &desk(), PIN_B);
+    assert!(accept(&w, &svc, "adurand", PIN_B, &new).is_accept());
+
+    // Broken key: the old one stays live until the replacement is prepared,
+    // then both happen in one transaction.
+    let request = w
+        .store
+        .write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid("adurand"), RevokeReason::Broken, &help)
+        })
+        .unwrap();
+    assert_eq!(w.state("VT-A2"), TokenState::Active);
+    let third = Device::new("VT-A3");
+    w.store
+        .write(&desk(), "replace", |tx| {
+            tx.add_token("VT-A3", "virtual")?;
+            tx.prepare_replacement(request, "VT-A3", &third.secret, CredentialParams::totp())
+        })
+        .unwrap();
+    assert_eq!(w.state("VT-A2"), TokenState::Revoked);
+    assert_eq!(w.state("VT-A3"), TokenState::Prepared);
+    // A broken (not lost) key may come back to be wiped.
+    w.store
+        .write(&desk(), "receive", |tx| tx.receive_at_it_centre("VT-A2"))
+        .unwrap();
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+#[test]
+fn case4_leaving_director_rights_end_by_themselves_and_return_is_tracked() {
+    let w = world(at("2027-07-04", 10));
+    let device = director_with_key(&w, "adurand", "VT-A", "2024-09-01", Some("2027-07-04"));
+    let svc = w.store.verify_service().unwrap();
+    // Last day of the appointment: still in force.
+    assert!(accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
+
+    // Next day, nobody did anything: refused (no right in force).
+    w.clock.set(at("2027-07-05", 8));
+    assert!(!accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("reason=no right in force"));
+    // Not overdue before the deadline (7 July), overdue after it.
+    w.clock.set(at("2027-07-07", 18));
+    assert!(w.store.read(|tx| tx.overdue_returns()).unwrap().is_empty());
+    w.clock.set(at("2027-07-08", 9));
+    let overdue = w.store.read(|tx| tx.overdue_returns()).unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue["D-EST"][0].serial, "VT-A");
+    assert_eq!(overdue["D-EST"][0].days_late, 1);
+    // Each inspector sees their own district's overdue keys only.
+    let east = w
+        .store
+        .read_as(&inspector_east(), |tx| tx.overdue_returns())
+        .unwrap();
+    assert_eq!(east.len(), 1);
+    let west = w
+        .store
+        .read_as(&inspector_west(), |tx| tx.overdue_returns())
+        .unwrap();
+    assert!(west.is_empty());
+
+    // The key comes back: no longer overdue, in transit to the IT centre.
+    w.store
+        .write(&inspector_east(), "return", |tx| {
+            tx.return_token(
+                "VT-A",
+                "IEN office",
+                "end of appointment",
+                &device.code(w.now()),
+            )
+        })
+        .unwrap();
+    assert!(w.store.read(|tx| tx.overdue_returns()).unwrap().is_empty());
+    assert_eq!(
+        w.store.read(|tx| tx.awaiting_it_centre()).unwrap()["D-EST"].len(),
+        1
+    );
+    let receipts = w.store.read(|tx| tx.receipts_of_token("VT-A")).unwrap();
+    assert_eq!(
+        receipts.iter().map(|r| r.content.kind).collect::<Vec<_>>(),
+        vec![ReceiptKind::Handover, ReceiptKind::Return]
+    );
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+#[test]
+fn case5_first_appointment_batch_handover_meeting() {
+    // The handover meeting around 20 August, before the appointments start.
+    let w = world(at("2026-08-20", 9));
+    let newcomers = ["cmoreau", "dpetit", "egarcia"];
+    let devices: Vec<Device> = (0..3).map(|i| Device::new(&format!("VT-N{i}"))).collect();
+    // A person with no appointment gets no key.
+    let err = w
+        .store
+        .write(&desk(), "prepare", |tx| {
+            tx.add_token("VT-X", "virtual")?;
+            tx.prepare_token(
+                "VT-X",
+                &pid("froux"),
+                &Device::new("VT-X").secret,
+                CredentialParams::totp(),
+            )
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NoRight { .. }));
+    // Batch preparation: appointments from 1 September, all keys in one go.
+    w.store
+        .write(&desk(), "batch", |tx| {
+            for (holder, device) in newcomers.iter().zip(&devices) {
+                tx.grant_appointment(
+                    &pid(holder),
+                    &uai(SCHOOL_EAST),
+                    Date::parse("2026-09-01").unwrap(),
+                    None,
+                )?;
+                tx.add_token(&device.serial, "virtual")?;
+                tx.prepare_token(
+                    &device.serial,
+                    &pid(holder),
+                    &device.secret,
+                    CredentialParams::totp(),
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Handover and activation on the spot, at the desk's meeting.
+    for (holder, device) in newcomers.iter().zip(&devices) {
+        w.hand_over_and_activate(device, holder, &desk(), PIN_A);
+    }
+    let svc = w.store.verify_service().unwrap();
+    // Before 1 September the right is not in force yet.
+    assert!(!accept(&w, &svc, "cmoreau", PIN_A, &devices[0]).is_accept());
+    w.clock.set(at("2026-09-01", 7));
+    for (holder, device) in newcomers.iter().zip(&devices) {
+        match accept(&w, &svc, holder, PIN_A, device) {
+            VerifyAnswer::Accept { rights } => {
+                assert_eq!(rights[0].origin, RightOrigin::Appointment)
+            }
+            other => panic!("{holder}: {other:?}"),
+        }
+    }
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+#[test]
+fn lockout_after_ten_failures_until_the_desk_unlocks() {
+    let w = world(at("2026-11-02", 8));
+    let device = director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
+    let svc = w.store.verify_service().unwrap();
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        match svc
+            .verify("adurand", &format!("{PIN_B}{}", device.code(w.now())))
+            .unwrap()
+        {
+            VerifyAnswer::Reject { retry_after } => delays.push(retry_after),
+            other => panic!("{other:?}"),
+        }
+        // Wait as told, so each attempt is evaluated.
+        w.clock
+            .advance(retry_after_or(delays.last().copied().flatten()));
+    }
+    assert_eq!(&delays[..3], &[None, None, Some(1)]);
+    assert_eq!(delays[8], Some(64));
+    // Locked: even the right passcode is refused, however long one waits.
+    w.clock.advance(86_400);
+    assert!(!accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("reason=credential locked"));
+    // Unknown logins behave the same (no enumeration): same answers.
+    for i in 0..3 {
+        let a = svc.verify("nobody", &format!("{PIN_A}123456")).unwrap();
+        assert_eq!(
+            a,
+            VerifyAnswer::Reject {
+                retry_after: if i == 2 { Some(1) } else { None }
+            }
+        );
+    }
+    w.store
+        .write(&desk(), "unlock", |tx| tx.unlock("VT-A"))
+        .unwrap();
+    assert!(accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+fn retry_after_or(delay: Option<u64>) -> u64 {
+    delay.unwrap_or(0) + 1
+}

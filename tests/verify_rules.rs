@@ -1,0 +1,298 @@
+//! Verify-path rules beyond the five situations: resynchronisation, learnt
+//! drift, malformed passcodes, unknown logins.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use keyward::domain::{Actor, Date};
+use keyward::otp::{code_at, Digits};
+use keyward::store::ops::CredentialParams;
+use keyward::store::verify::VerifyAnswer;
+use keyward::store::StoreError;
+
+const PIN: &str = "730519";
+
+fn appointed(w: &World, holder: &str) {
+    w.store
+        .write(&desk(), "appoint", |tx| {
+            tx.grant_appointment(
+                &pid(holder),
+                &uai(SCHOOL_EAST),
+                Date::parse("2025-09-01").unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+}
+
+fn fails(w: &World, serial: &str) -> u32 {
+    w.store
+        .read(|tx| Ok(tx.credential_of(serial)?.unwrap().fails))
+        .unwrap()
+}
+
+#[test]
+fn hotp_counter_run_away_is_resynchronised_with_two_codes() {
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    let d = Device::new("VT-H");
+    w.store
+        .write(&desk(), "prepare", |tx| {
+            tx.add_token("VT-H", "virtual")?;
+            tx.prepare_token("VT-H", &pid("adurand"), &d.secret, CredentialParams::hotp())?;
+            tx.handover("VT-H", "office", &d.hotp(0))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
+            tx.activate("VT-H", PIN)
+        })
+        .unwrap();
+    let svc = w.store.verify_service().unwrap();
+    // The button was pressed 50 times in a pocket: beyond the look-ahead.
+    assert!(!svc
+        .verify("adurand", &format!("{PIN}{}", d.hotp(51)))
+        .unwrap()
+        .is_accept());
+    // Only the desk resyncs; one code is not enough, two consecutive are.
+    assert!(matches!(
+        w.store
+            .write(&Actor::Holder(pid("adurand")), "resync", |tx| tx.resync(
+                "VT-H",
+                &d.hotp(52),
+                &d.hotp(53)
+            )),
+        Err(StoreError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        w.store.write(&desk(), "resync", |tx| tx.resync(
+            "VT-H",
+            &d.hotp(52),
+            &d.hotp(54)
+        )),
+        Err(StoreError::PossessionCheckFailed)
+    ));
+    w.store
+        .write(&desk(), "resync", |tx| {
+            tx.resync("VT-H", &d.hotp(52), &d.hotp(53))
+        })
+        .unwrap();
+    assert!(!svc
+        .verify("adurand", &format!("{PIN}{}", d.hotp(53)))
+        .unwrap()
+        .is_accept());
+    assert!(svc
+        .verify("adurand", &format!("{PIN}{}", d.hotp(54)))
+        .unwrap()
+        .is_accept());
+}
+
+#[test]
+fn totp_drift_is_learnt_within_its_bound() {
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    appointed(&w, "bleroy");
+    let d = Device::new("VT-T");
+    w.prepare(&d, "adurand");
+    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let svc = w.store.verify_service().unwrap();
+    // Months later, the token's clock is 3 steps (90 s) slow.
+    w.clock.advance(90 * 86_400);
+    let slow = |w: &World, steps: u64| {
+        keyward::otp::Totp::new(Digits::SIX, keyward::otp::Period::DEFAULT)
+            .code_at_time(&d.key, w.now() - 30 * steps)
+            .unwrap()
+            .to_string()
+    };
+    assert!(!svc
+        .verify("adurand", &format!("{PIN}{}", slow(&w, 3)))
+        .unwrap()
+        .is_accept());
+    let (a, b) = (slow(&w, 4), slow(&w, 3));
+    w.store
+        .write(&desk(), "resync", |tx| tx.resync("VT-T", &a, &b))
+        .unwrap();
+    let drift = w
+        .store
+        .read(|tx| Ok(tx.credential_of("VT-T")?.unwrap().drift))
+        .unwrap();
+    assert_eq!(drift, -3);
+    w.next_step();
+    assert!(svc
+        .verify("adurand", &format!("{PIN}{}", slow(&w, 3)))
+        .unwrap()
+        .is_accept());
+    w.next_step();
+    w.next_step();
+    // The token keeps drifting a little: followed, within the bound.
+    assert!(svc
+        .verify("adurand", &format!("{PIN}{}", slow(&w, 4)))
+        .unwrap()
+        .is_accept());
+    let drift = w
+        .store
+        .read(|tx| Ok(tx.credential_of("VT-T")?.unwrap().drift))
+        .unwrap();
+    assert_eq!(drift, -4);
+    // A clock 10 steps off is beyond the bound: resync refuses it.
+    let e = Device::new("VT-U");
+    w.prepare(&e, "bleroy");
+    w.hand_over_and_activate(&e, "bleroy", &inspector_east(), PIN);
+    w.clock.advance(90 * 86_400);
+    let far =
+        |w: &World, steps: u64| code_at(&e.key, w.now() / 30 - steps, Digits::SIX).to_string();
+    let (a, b) = (far(&w, 11), far(&w, 10));
+    let err = w
+        .store
+        .write(&desk(), "resync", |tx| tx.resync("VT-U", &a, &b))
+        .unwrap_err();
+    assert!(err.to_string().contains("drift"), "{err}");
+}
+
+#[test]
+fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    let d = Device::new("VT-A");
+    w.prepare(&d, "adurand");
+    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let svc = w.store.verify_service().unwrap();
+    let reject = VerifyAnswer::Reject { retry_after: None };
+    for bad in [
+        "",
+        "12345",
+        "73051912345",
+        "730519abcdef",
+        "7305191234567890",
+    ] {
+        assert_eq!(svc.verify("adurand", bad).unwrap(), reject, "{bad:?}");
+    }
+    assert_eq!(fails(&w, "VT-A"), 0, "a malformed passcode is not a guess");
+    assert!(w.last_audit("verify.reject").contains("malformed passcode"));
+    // Unknown or invalid logins: the same answer as a wrong PIN.
+    assert_eq!(
+        svc.verify("nobody", &format!("{PIN}123456")).unwrap(),
+        reject
+    );
+    assert_eq!(
+        svc.verify("not a login!", &format!("{PIN}123456")).unwrap(),
+        reject
+    );
+    assert_eq!(
+        svc.verify("adurand", &format!("820631{}", d.code(w.now())))
+            .unwrap(),
+        reject
+    );
+    assert_eq!(fails(&w, "VT-A"), 1);
+    // A handed-over key that was never activated does not log in.
+    appointed(&w, "bleroy");
+    let e = Device::new("VT-B");
+    w.prepare(&e, "bleroy");
+    w.store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "office", &e.code(w.now()))
+        })
+        .unwrap();
+    w.next_step();
+    assert_eq!(
+        svc.verify("bleroy", &format!("{PIN}{}", e.code(w.now())))
+            .unwrap(),
+        reject
+    );
+    assert!(w.last_audit("verify.reject").contains("token not active"));
+}
+
+#[test]
+fn one_source_cannot_lock_everybody_out() {
+    use keyward::store::verify::VerifyRequest;
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    let d = Device::new("VT-A");
+    w.prepare(&d, "adurand");
+    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let svc = w.store.verify_service().unwrap();
+    let attacker = |login: &str| {
+        svc.submit(VerifyRequest::new(login, "820631123456").from_source("203.0.113.66"))
+            .unwrap()
+            .wait()
+            .unwrap()
+    };
+    for i in 0..50 {
+        attacker(&format!("user{i}"));
+    }
+    // Over budget: refused unevaluated, the victim's counters untouched.
+    for _ in 0..10 {
+        assert!(matches!(
+            attacker("adurand"),
+            VerifyAnswer::Reject { retry_after: Some(s) } if s <= 60
+        ));
+    }
+    assert_eq!(fails(&w, "VT-A"), 0);
+    assert!(w
+        .last_audit("verify.reject")
+        .contains("too many failures from this source"));
+    // The holder, from elsewhere, logs in.
+    let answer = svc
+        .submit(
+            VerifyRequest::new("adurand", &format!("{PIN}{}", d.code(w.now())))
+                .from_source("198.51.100.7"),
+        )
+        .unwrap()
+        .wait()
+        .unwrap();
+    assert!(answer.is_accept());
+}
+
+#[test]
+fn a_corrupt_record_refuses_only_its_own_request() {
+    use keyward::store::verify::VerifyRequest;
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    appointed(&w, "bleroy");
+    let a = Device::new("VT-A");
+    let b = Device::new("VT-B");
+    w.prepare(&a, "adurand");
+    w.prepare(&b, "bleroy");
+    w.hand_over_and_activate(&a, "adurand", &inspector_east(), PIN);
+    w.store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-B", "office", &b.code(w.now() - 30))
+        })
+        .unwrap();
+    w.store
+        .write(&Actor::Holder(pid("bleroy")), "activate", |tx| {
+            tx.activate("VT-B", PIN)
+        })
+        .unwrap();
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    conn.execute(
+        "UPDATE credentials SET algorithm = 'MD5' WHERE token = 'VT-A'",
+        [],
+    )
+    .unwrap();
+    let svc = w.store.verify_service().unwrap();
+    let broken = svc
+        .submit(VerifyRequest::new(
+            "adurand",
+            &format!("{PIN}{}", a.code(w.now())),
+        ))
+        .unwrap();
+    let fine = svc
+        .submit(VerifyRequest::new(
+            "bleroy",
+            &format!("{PIN}{}", b.code(w.now())),
+        ))
+        .unwrap();
+    assert!(!broken.wait().unwrap().is_accept());
+    assert!(fine.wait().unwrap().is_accept());
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    let errors: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE detail LIKE 'reason=store error: stored data is corrupt: bad algorithm'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(errors, 1);
+}
