@@ -6,11 +6,27 @@
 //! Dependencies point inward. Pure modules import no I/O module:
 //!
 //! - [`otp`]: HOTP/TOTP maths, credential keys, constant-time window verification.
+//! - [`apdu`]: ISO 7816-4 commands and responses, typed status words, chaining and
+//!   the `61xx` loop as a pure state machine.
+//! - [`ykoath`]: the YKOATH codec, shared by the host driver and the virtual token.
+//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
+//!   generated from them.
 //!
-//! I/O modules (token drivers, store, HTTP API, virtual token) sit around the pure
-//! core behind small traits; `cli` and `main` only wire things together.
+//! I/O modules sit around the pure core behind small traits:
+//!
+//! - [`token`]: the host driver (a `Transport` trait, PC/SC over the `pcsc` crate,
+//!   the reader watcher).
+//! - [`sim`]: the virtual token: an applet generic over its state store and
+//!   randomness, wrapped by a thin vpcd client.
+//!
+//! `cli` and `main` only wire things together.
 
 #![forbid(unsafe_code)]
 
+pub mod apdu;
 pub mod cli;
 pub mod otp;
+pub mod profile;
+pub mod sim;
+pub mod token;
+pub mod ykoath;
