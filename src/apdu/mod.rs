@@ -3,6 +3,8 @@
 //! machine. The host driver feeds it the card's answers; the virtual token uses
 //! [`Command::parse`] and [`ResponseChunker`] for the card side.
 
+pub mod pin;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Range;
@@ -441,10 +443,7 @@ mod tests {
         for sw in 0u16..=0xFFFF {
             assert_eq!(Status::from_u16(sw).to_u16(), sw);
         }
-        assert_eq!(
-            Status::from_u16(0x63C2),
-            Status::WrongPin { tries_left: 2 }
-        );
+        assert_eq!(Status::from_u16(0x63C2), Status::WrongPin { tries_left: 2 });
         assert_eq!(Status::from_u16(0x6983), Status::AuthBlocked);
         assert_eq!(Status::from_u16(0x6120), Status::MoreData(0x20));
     }
@@ -512,10 +511,7 @@ mod tests {
     fn more_data_loop_concatenates() {
         let r = run(
             &Command::new(0, 0xA1, 0, 0, vec![]),
-            &[
-                ("00A1000000", "0102 6102"),
-                ("00A5000000", "0304 9000"),
-            ],
+            &[("00A1000000", "0102 6102"), ("00A5000000", "0304 9000")],
         )
         .unwrap();
         assert_eq!(r.data.as_slice(), &[1, 2, 3, 4]);

@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and wiring only.
 
 pub mod otp;
+pub mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -17,11 +18,14 @@ pub enum Command {
     /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
     #[command(subcommand)]
     Otp(otp::OtpCommand),
+    /// Virtual token: a YKOATH card served through pcscd's vpcd reader.
+    Sim(sim::SimArgs),
 }
 
 /// Runs a parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Otp(command) => otp::run(command, out),
+        Command::Sim(args) => sim::run(args, out),
     }
 }

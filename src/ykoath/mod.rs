@@ -165,15 +165,30 @@ impl fmt::Debug for AccessKey {
 #[non_exhaustive]
 pub enum Request {
     Put(NewCredential),
-    Delete { name: Vec<u8> },
+    Delete {
+        name: Vec<u8>,
+    },
     /// `None` removes the access code (`73 00`).
     SetCode(Option<AccessKey>),
     Reset,
-    Rename { from: Vec<u8>, to: Vec<u8> },
+    Rename {
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
     List,
-    Calculate { name: Vec<u8>, challenge: Vec<u8>, truncate: bool },
-    Validate { response: Vec<u8>, challenge: Vec<u8> },
-    CalculateAll { challenge: Vec<u8>, truncate: bool },
+    Calculate {
+        name: Vec<u8>,
+        challenge: Vec<u8>,
+        truncate: bool,
+    },
+    Validate {
+        response: Vec<u8>,
+        challenge: Vec<u8>,
+    },
+    CalculateAll {
+        challenge: Vec<u8>,
+        truncate: bool,
+    },
     SendRemaining,
 }
 
@@ -230,14 +245,15 @@ impl Request {
             }
         };
         let tlvs = |raw: &[u8]| -> Result<(), Status> {
-            tlv::parse(&cmd.data, raw).map(|_| ()).map_err(|_| Status::WrongData)
+            tlv::parse(&cmd.data, raw)
+                .map(|_| ())
+                .map_err(|_| Status::WrongData)
         };
         match cmd.ins {
             INS_PUT => {
                 no_params()?;
                 tlvs(&[TAG_PROPERTY])?;
-                let list =
-                    tlv::parse(&cmd.data, &[TAG_PROPERTY]).map_err(|_| Status::WrongData)?;
+                let list = tlv::parse(&cmd.data, &[TAG_PROPERTY]).map_err(|_| Status::WrongData)?;
                 only(&list, &[TAG_NAME, TAG_KEY, TAG_PROPERTY, TAG_IMF])?;
                 let name = required(&list, TAG_NAME)?;
                 check_name(name)?;
@@ -248,7 +264,8 @@ impl Request {
                 if !(6..=8).contains(&digits) || key.is_empty() || key.len() > MAX_KEY_LEN {
                     return Err(Status::WrongData);
                 }
-                let props = single(&list, TAG_PROPERTY)?.map_or(0, |v| v.first().copied().unwrap_or(0));
+                let props =
+                    single(&list, TAG_PROPERTY)?.map_or(0, |v| v.first().copied().unwrap_or(0));
                 if props & !(PROP_INCREASING | PROP_TOUCH) != 0 {
                     return Err(Status::WrongData);
                 }
@@ -256,9 +273,9 @@ impl Request {
                     // A TOTP credential has no moving factor to initialise.
                     _ if kind == OathType::Totp => 0,
                     None => 0,
-                    Some(v) => u32::from_be_bytes(
-                        <[u8; 4]>::try_from(v).map_err(|_| Status::WrongData)?,
-                    ),
+                    Some(v) => {
+                        u32::from_be_bytes(<[u8; 4]>::try_from(v).map_err(|_| Status::WrongData)?)
+                    }
                 };
                 Ok(Request::Put(NewCredential {
                     name: name.to_vec(),
@@ -525,9 +542,8 @@ impl SelectInfo {
         let list = tlv::parse(data, &[]).map_err(|_| OathError::BadTlv)?;
         let get = |tag| list.iter().find(|t| t.tag == tag).map(|t| t.value);
         let version = get(TAG_VERSION).ok_or(OathError::MissingTag(TAG_VERSION))?;
-        let version = <[u8; 3]>::try_from(version).map_err(|_| OathError::Malformed {
-            what: "version",
-        })?;
+        let version =
+            <[u8; 3]>::try_from(version).map_err(|_| OathError::Malformed { what: "version" })?;
         Ok(SelectInfo {
             version,
             salt: get(TAG_NAME).map(<[u8]>::to_vec).unwrap_or_default(),
@@ -580,9 +596,10 @@ pub fn parse_list(data: &[u8]) -> Result<Vec<ListEntry>, OathError> {
             if t.tag != TAG_NAME_LIST {
                 return Err(OathError::MissingTag(TAG_NAME_LIST));
             }
-            let (&b, name) = t.value.split_first().ok_or(OathError::Malformed {
-                what: "list entry",
-            })?;
+            let (&b, name) = t
+                .value
+                .split_first()
+                .ok_or(OathError::Malformed { what: "list entry" })?;
             let (kind, algorithm) = parse_type_byte(b).ok_or(OathError::BadTypeByte(b))?;
             Ok(ListEntry {
                 kind,
@@ -827,7 +844,10 @@ mod tests {
 
     #[test]
     fn credential_ids() {
-        assert_eq!(credential_id(OathType::Totp, 60, Some("Iss"), "slow"), b"60/Iss:slow");
+        assert_eq!(
+            credential_id(OathType::Totp, 60, Some("Iss"), "slow"),
+            b"60/Iss:slow"
+        );
         assert_eq!(credential_id(OathType::Totp, 30, None, "a"), b"a");
         assert_eq!(credential_id(OathType::Hotp, 60, Some("I"), "a"), b"I:a");
     }

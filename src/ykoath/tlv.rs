@@ -91,7 +91,13 @@ mod tests {
     #[test]
     fn raw_byte_tag_and_errors() {
         let tlvs = parse(&[0x71, 1, 0x41, 0x78, 0x02], &[RAW_BYTE_TAG]).unwrap();
-        assert_eq!(tlvs[1], Tlv { tag: 0x78, value: &[2] });
+        assert_eq!(
+            tlvs[1],
+            Tlv {
+                tag: 0x78,
+                value: &[2]
+            }
+        );
         assert_eq!(parse(&[0x78], &[RAW_BYTE_TAG]), Err(TlvError));
         assert_eq!(parse(&[0x71, 5, 1], &[]), Err(TlvError));
         assert_eq!(parse(&[0x71], &[]), Err(TlvError));
