@@ -78,6 +78,9 @@ fn session<S: StateStore, E: Entropy>(
         }
         let mut frame = vec![0u8; usize::from(u16::from_be_bytes(len))];
         stream.read_exact(&mut frame).map_err(io)?;
+        if let [control] = frame.as_slice() {
+            tracing::trace!(target: "keyward::vpcd", control, "vpcd control");
+        }
         let reply = match frame.as_slice() {
             [] => continue,
             [CTRL_OFF] | [CTRL_ON] | [CTRL_RESET] => {

@@ -65,7 +65,7 @@ impl Pcsc {
             .context
             .connect(&name, ::pcsc::ShareMode::Shared, ::pcsc::Protocols::ANY)
             .map_err(|e| match e {
-                ::pcsc::Error::NoSmartcard | ::pcsc::Error::RemovedCard => TokenError::NoCard {
+                ::pcsc::Error::NoSmartcard => TokenError::NoCard {
                     reader: reader.to_owned(),
                 },
                 e => pcsc_err("connect", e),
@@ -102,6 +102,13 @@ impl Link for PcscLink<'_> {
             .tx
             .transmit(apdu, &mut buf[..])
             .map_err(|e| pcsc_err("transmit", e))?;
+        // vpcd (and some readers) hand back an empty answer when the card went
+        // away during the command: no status word means no answer at all.
+        if answer.len() < 2 {
+            return Err(TokenError::Removed {
+                operation: "transmit",
+            });
+        }
         Ok(Zeroizing::new(answer.to_vec()))
     }
 }
