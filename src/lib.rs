@@ -16,6 +16,7 @@
 //!
 //! - [`token`]: the host driver (a `Transport` trait, PC/SC over the `pcsc` crate,
 //!   the reader watcher).
+//! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //! - [`sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
 //!
@@ -27,6 +28,7 @@ pub mod apdu;
 pub mod cli;
 pub mod otp;
 pub mod profile;
+pub mod server;
 pub mod sim;
 pub mod token;
 pub mod ykoath;

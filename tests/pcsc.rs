@@ -3,6 +3,8 @@
 //! and `keyward otp`. Every test here takes the harness lock (one pcscd at a
 //! time) and fails, never skips, when a tool is missing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
+
 mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -2,6 +2,8 @@
 //! files fail with file and line, and udev/70-keyward.rules is exactly what the
 //! profiles generate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
+
 use std::path::{Path, PathBuf};
 
 use keyward::otp::Algorithm;

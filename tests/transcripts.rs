@@ -2,6 +2,8 @@
 //! virtual token in-process: every instruction, the management applet, the
 //! device PIN, chaining, 61xx, and malformed frames.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
+
 use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
 
 const FILE: &str = concat!(

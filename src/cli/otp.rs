@@ -71,12 +71,12 @@ pub struct CommonArgs {
 }
 
 fn read_secret(args: &SecretArgs) -> anyhow::Result<Secret> {
-    let (text, parse): (&str, fn(&str) -> Result<Secret, OtpError>) =
-        match (&args.secret, &args.hex_secret) {
-            (Some(b32), None) => (b32, Secret::from_base32),
-            (None, Some(hex)) => (hex, Secret::from_hex),
-            _ => bail!("give exactly one of --secret or --hex-secret"),
-        };
+    type Parser = fn(&str) -> Result<Secret, OtpError>;
+    let (text, parse): (&str, Parser) = match (&args.secret, &args.hex_secret) {
+        (Some(b32), None) => (b32, Secret::from_base32),
+        (None, Some(hex)) => (hex, Secret::from_hex),
+        _ => bail!("give exactly one of --secret or --hex-secret"),
+    };
     if text == "-" {
         let mut line = Zeroizing::new(String::new());
         std::io::stdin()

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use subtle::{ConditionallySelectable, ConstantTimeEq};
+use subtle::ConstantTimeEq;
 
 use super::key::{CredentialKey, Truncatable};
 use super::OtpError;
@@ -104,9 +104,24 @@ pub fn code_at(key: &CredentialKey, counter: u64, digits: Digits) -> Code {
     Code::from_value(code_value(key, counter, digits), digits)
 }
 
+fn code_value(key: &CredentialKey, counter: u64, digits: Digits) -> u32 {
+    let mut value = 0;
+    for_each_code(key, counter, 1, digits, |_, v| value = v);
+    value
+}
+
+/// Calls `f(step, code)` for each step in `first..first + count`, in order.
 #[inline(always)]
-pub(super) fn code_value(key: &CredentialKey, counter: u64, digits: Digits) -> u32 {
-    digits.reduce(dynamic_truncate(&key.mac_counter(counter)))
+pub(super) fn for_each_code(
+    key: &CredentialKey,
+    first: u64,
+    count: u32,
+    digits: Digits,
+    mut f: impl FnMut(u64, u32),
+) {
+    key.for_each_mac(first, count, |step, mac| {
+        f(step, digits.reduce(dynamic_truncate(mac)))
+    });
 }
 
 /// RFC 4226 §5.3 without a secret-dependent memory index. The offset (0..=15)
@@ -122,12 +137,21 @@ fn dynamic_truncate(mac: &Truncatable) -> u32 {
     let mut high = 0u32;
     let mut low = 0u32;
     for i in 0..4u32 {
-        let hit = i.ct_eq(&word_index);
-        high.conditional_assign(&mac.words[i as usize], hit);
-        low.conditional_assign(&mac.words[i as usize + 1], hit);
+        let hit = mask_if_equal(i, word_index) as u32;
+        high |= mac.words[i as usize] & hit;
+        low |= mac.words[i as usize + 1] & hit;
     }
     let pair = (u64::from(high) << 32) | u64::from(low);
     ((pair >> (32 - 8 * byte_in_word)) as u32) & 0x7fff_ffff
+}
+
+/// All ones when `a == b`, zero otherwise, by arithmetic only: no comparison
+/// the compiler could lower to a branch on secret values.
+#[inline(always)]
+pub(super) fn mask_if_equal(a: u32, b: u32) -> u64 {
+    let diff = u64::from(a ^ b);
+    // diff - 1 borrows into the top bit only when diff == 0 (diff < 2^32).
+    (diff.wrapping_sub(1) >> 63).wrapping_neg()
 }
 
 #[cfg(test)]
@@ -202,6 +226,24 @@ mod tests {
                 .unwrap()
                 .ct_eq(&Code::from_value(123_456, Digits::SIX))
         ));
+    }
+
+    #[test]
+    fn equality_masks() {
+        for (a, b) in [
+            (0u32, 0u32),
+            (1, 1),
+            (u32::MAX, u32::MAX),
+            (0, 1),
+            (1, 0),
+            (0, u32::MAX),
+            (u32::MAX, 0),
+            (0x8000_0000, 0),
+            (7, 0x8000_0007),
+        ] {
+            let expected = if a == b { u64::MAX } else { 0 };
+            assert_eq!(mask_if_equal(a, b), expected, "{a:#x} {b:#x}");
+        }
     }
 
     #[test]

@@ -290,37 +290,17 @@ impl CredentialKey {
         }
     }
 
-    /// The HMAC of an 8-byte big-endian counter, in the form dynamic truncation
-    /// needs: the first 20 bytes as big-endian words, and the last byte.
+    /// Calls `emit` with the HMAC of each 8-byte big-endian counter in
+    /// `first..first + count` (wrapping; callers bound the range), in order.
     #[inline]
-    pub(super) fn mac_counter(&self, counter: u64) -> Truncatable {
+    pub(super) fn for_each_mac(&self, first: u64, count: u32, emit: impl FnMut(u64, &Truncatable)) {
         match &self.pads {
-            Pads::Sha1 { inner, outer } => {
-                let h = mac64_sha1(inner, outer, counter);
-                Truncatable {
-                    words: h,
-                    last: h[4] & 0xff,
-                }
-            }
+            Pads::Sha1 { inner, outer } => pipeline::<Sha1Core>(inner, outer, first, count, emit),
             Pads::Sha256 { inner, outer } => {
-                let h = mac64_sha256(inner, outer, counter);
-                Truncatable {
-                    words: [h[0], h[1], h[2], h[3], h[4]],
-                    last: h[7] & 0xff,
-                }
+                pipeline::<Sha256Core>(inner, outer, first, count, emit)
             }
             Pads::Sha512 { inner, outer } => {
-                let h = mac128_sha512(inner, outer, counter);
-                Truncatable {
-                    words: [
-                        (h[0] >> 32) as u32,
-                        h[0] as u32,
-                        (h[1] >> 32) as u32,
-                        h[1] as u32,
-                        (h[2] >> 32) as u32,
-                    ],
-                    last: (h[7] & 0xff) as u32,
-                }
+                pipeline::<Sha512Core>(inner, outer, first, count, emit)
             }
         }
     }
@@ -339,69 +319,170 @@ fn first_64(block: &[u8; 128]) -> [u8; 64] {
     out
 }
 
-/// Bit length of the inner message: one key block plus the 8-byte counter.
-const SHA256_INNER_BITS: u64 = (64 + 8) * 8;
-const SHA1_OUTER_BITS: u64 = (64 + 20) * 8;
-const SHA256_OUTER_BITS: u64 = (64 + 32) * 8;
-const SHA512_INNER_BITS: u128 = (128 + 8) * 8;
-const SHA512_OUTER_BITS: u128 = (128 + 64) * 8;
+/// One hash's compression function and block layout, for [`pipeline`].
+trait HashCore {
+    type State: Copy;
+    type Block: Copy;
+    /// Padded inner message block with a zero counter.
+    const INNER: Self::Block;
+    /// Padded outer message block with a zero inner digest.
+    const OUTER: Self::Block;
+    fn compress(state: &mut Self::State, block: &Self::Block);
+    fn set_counter(block: &mut Self::Block, counter: u64);
+    fn set_digest(block: &mut Self::Block, state: &Self::State);
+    fn truncatable(state: &Self::State) -> Truncatable;
+}
 
-#[inline(always)]
-fn counter_block_64(counter: u64) -> [u8; 64] {
-    let mut block = [0u8; 64];
-    block[..8].copy_from_slice(&counter.to_be_bytes());
-    block[8] = 0x80;
-    block[56..].copy_from_slice(&SHA256_INNER_BITS.to_be_bytes());
+/// Builds a padded single-block message of `len` bytes (all zero) preceded
+/// by one key block of `key_block` bytes.
+const fn padded<const N: usize>(len: usize, key_block: usize) -> [u8; N] {
+    let mut block = [0u8; N];
+    block[len] = 0x80;
+    let bits = ((key_block + len) * 8) as u64;
+    let bytes = bits.to_be_bytes();
+    let mut i = 0;
+    while i < 8 {
+        block[N - 8 + i] = bytes[i];
+        i += 1;
+    }
     block
 }
 
-#[inline(always)]
-fn mac64_sha1(inner: &[u32; 5], outer: &[u32; 5], counter: u64) -> [u32; 5] {
-    let mut state = *inner;
-    sha1::block_api::compress(&mut state, &[counter_block_64(counter)]);
-    let mut block = [0u8; 64];
-    for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
+struct Sha1Core;
+struct Sha256Core;
+struct Sha512Core;
+
+impl HashCore for Sha1Core {
+    type State = [u32; 5];
+    type Block = [u8; 64];
+    const INNER: [u8; 64] = padded(8, 64);
+    const OUTER: [u8; 64] = padded(20, 64);
+    #[inline(always)]
+    fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
+        sha1::block_api::compress(state, core::slice::from_ref(block));
     }
-    block[20] = 0x80;
-    block[56..].copy_from_slice(&SHA1_OUTER_BITS.to_be_bytes());
-    let mut state = *outer;
-    sha1::block_api::compress(&mut state, &[block]);
-    state
+    #[inline(always)]
+    fn set_counter(block: &mut [u8; 64], counter: u64) {
+        block[..8].copy_from_slice(&counter.to_be_bytes());
+    }
+    #[inline(always)]
+    fn set_digest(block: &mut [u8; 64], state: &[u32; 5]) {
+        for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+    #[inline(always)]
+    fn truncatable(h: &[u32; 5]) -> Truncatable {
+        Truncatable {
+            words: *h,
+            last: h[4] & 0xff,
+        }
+    }
 }
 
-#[inline(always)]
-fn mac64_sha256(inner: &[u32; 8], outer: &[u32; 8], counter: u64) -> [u32; 8] {
-    let mut state = *inner;
-    sha2::block_api::compress256(&mut state, &[counter_block_64(counter)]);
-    let mut block = [0u8; 64];
-    for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
+impl HashCore for Sha256Core {
+    type State = [u32; 8];
+    type Block = [u8; 64];
+    const INNER: [u8; 64] = padded(8, 64);
+    const OUTER: [u8; 64] = padded(32, 64);
+    #[inline(always)]
+    fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
+        sha2::block_api::compress256(state, core::slice::from_ref(block));
     }
-    block[32] = 0x80;
-    block[56..].copy_from_slice(&SHA256_OUTER_BITS.to_be_bytes());
-    let mut state = *outer;
-    sha2::block_api::compress256(&mut state, &[block]);
-    state
+    #[inline(always)]
+    fn set_counter(block: &mut [u8; 64], counter: u64) {
+        block[..8].copy_from_slice(&counter.to_be_bytes());
+    }
+    #[inline(always)]
+    fn set_digest(block: &mut [u8; 64], state: &[u32; 8]) {
+        for (chunk, word) in block.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+    #[inline(always)]
+    fn truncatable(h: &[u32; 8]) -> Truncatable {
+        Truncatable {
+            words: [h[0], h[1], h[2], h[3], h[4]],
+            last: h[7] & 0xff,
+        }
+    }
 }
 
-#[inline(always)]
-fn mac128_sha512(inner: &[u64; 8], outer: &[u64; 8], counter: u64) -> [u64; 8] {
-    let mut block = [0u8; 128];
-    block[..8].copy_from_slice(&counter.to_be_bytes());
-    block[8] = 0x80;
-    block[112..].copy_from_slice(&SHA512_INNER_BITS.to_be_bytes());
-    let mut state = *inner;
-    sha2::block_api::compress512(&mut state, &[block]);
-    let mut block = [0u8; 128];
-    for (chunk, word) in block.chunks_exact_mut(8).zip(state) {
-        chunk.copy_from_slice(&word.to_be_bytes());
+impl HashCore for Sha512Core {
+    type State = [u64; 8];
+    type Block = [u8; 128];
+    const INNER: [u8; 128] = padded(8, 128);
+    const OUTER: [u8; 128] = padded(64, 128);
+    #[inline(always)]
+    fn compress(state: &mut [u64; 8], block: &[u8; 128]) {
+        sha2::block_api::compress512(state, core::slice::from_ref(block));
     }
-    block[64] = 0x80;
-    block[112..].copy_from_slice(&SHA512_OUTER_BITS.to_be_bytes());
-    let mut state = *outer;
-    sha2::block_api::compress512(&mut state, &[block]);
-    state
+    #[inline(always)]
+    fn set_counter(block: &mut [u8; 128], counter: u64) {
+        block[..8].copy_from_slice(&counter.to_be_bytes());
+    }
+    #[inline(always)]
+    fn set_digest(block: &mut [u8; 128], state: &[u64; 8]) {
+        for (chunk, word) in block.chunks_exact_mut(8).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+    #[inline(always)]
+    fn truncatable(h: &[u64; 8]) -> Truncatable {
+        Truncatable {
+            words: [
+                (h[0] >> 32) as u32,
+                h[0] as u32,
+                (h[1] >> 32) as u32,
+                h[1] as u32,
+                (h[2] >> 32) as u32,
+            ],
+            last: (h[7] & 0xff) as u32,
+        }
+    }
+}
+
+/// Candidates are processed in batches: all message blocks of a batch are
+/// written before the first is compressed. The compression functions read
+/// their block with 16-byte loads; a load that overlaps a narrower store still
+/// in flight cannot be forwarded and stalls, so giving the stores time to
+/// retire keeps the per-candidate cost at the two compressions.
+const BATCH: usize = 4;
+
+#[inline(always)]
+fn pipeline<H: HashCore>(
+    inner: &H::State,
+    outer: &H::State,
+    first: u64,
+    count: u32,
+    mut emit: impl FnMut(u64, &Truncatable),
+) {
+    let mut step = first;
+    let mut left = count as usize;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let mut blocks = [H::INNER; BATCH];
+        for (j, block) in blocks.iter_mut().enumerate().take(n) {
+            H::set_counter(block, step.wrapping_add(j as u64));
+        }
+        let mut states = [*inner; BATCH];
+        for (state, block) in states.iter_mut().zip(&blocks).take(n) {
+            H::compress(state, block);
+        }
+        let mut blocks = [H::OUTER; BATCH];
+        for (block, state) in blocks.iter_mut().zip(&states).take(n) {
+            H::set_digest(block, state);
+        }
+        let mut states = [*outer; BATCH];
+        for (state, block) in states.iter_mut().zip(&blocks).take(n) {
+            H::compress(state, block);
+        }
+        for (j, state) in states.iter().enumerate().take(n) {
+            emit(step.wrapping_add(j as u64), &H::truncatable(state));
+        }
+        step = step.wrapping_add(n as u64);
+        left -= n;
+    }
 }
 
 #[cfg(test)]
@@ -409,16 +490,27 @@ mod tests {
     use super::*;
 
     fn full_mac(key: &CredentialKey, counter: u64) -> Vec<u8> {
+        fn run<H: HashCore>(inner: &H::State, outer: &H::State, counter: u64) -> H::State {
+            let mut block = H::INNER;
+            H::set_counter(&mut block, counter);
+            let mut state = *inner;
+            H::compress(&mut state, &block);
+            let mut block = H::OUTER;
+            H::set_digest(&mut block, &state);
+            let mut out = *outer;
+            H::compress(&mut out, &block);
+            out
+        }
         match &key.pads {
-            Pads::Sha1 { inner, outer } => mac64_sha1(inner, outer, counter)
+            Pads::Sha1 { inner, outer } => run::<Sha1Core>(inner, outer, counter)
                 .iter()
                 .flat_map(|w| w.to_be_bytes())
                 .collect(),
-            Pads::Sha256 { inner, outer } => mac64_sha256(inner, outer, counter)
+            Pads::Sha256 { inner, outer } => run::<Sha256Core>(inner, outer, counter)
                 .iter()
                 .flat_map(|w| w.to_be_bytes())
                 .collect(),
-            Pads::Sha512 { inner, outer } => mac128_sha512(inner, outer, counter)
+            Pads::Sha512 { inner, outer } => run::<Sha512Core>(inner, outer, counter)
                 .iter()
                 .flat_map(|w| w.to_be_bytes())
                 .collect(),

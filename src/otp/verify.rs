@@ -10,9 +10,9 @@
 //! credential's [`ReplayFloor`] (no default, no `Option`), and a step at or below
 //! it can never be reported as a match.
 
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use subtle::Choice;
 
-use super::code::{code_value, Code, Digits};
+use super::code::{for_each_code, mask_if_equal, Code, Digits};
 use super::key::CredentialKey;
 use super::OtpError;
 
@@ -116,17 +116,27 @@ fn scan(
     floor: ReplayFloor,
 ) -> Option<u64> {
     let expected = code.value();
-    let mut found = Choice::from(0);
+    let mut found = 0u64;
     let mut matched = 0u64;
-    let mut step = first;
-    for _ in 0..count {
-        let hit = code_value(key, step, digits).ct_eq(&expected)
-            & Choice::from(u8::from(floor.admits(step)));
+    for_each_code(key, first, count, digits, |step, value| {
+        let hit = mask_if_equal(value, expected) & admissible_mask(floor, step);
         found |= hit;
-        matched.conditional_assign(&step, hit);
-        step = step.wrapping_add(1);
+        matched = (matched & !hit) | (step & hit);
+    });
+    Option::from(subtle::CtOption::new(
+        matched,
+        Choice::from((found & 1) as u8),
+    ))
+}
+
+/// All ones when the floor admits `step`. Public data: a plain branch is fine.
+#[inline(always)]
+fn admissible_mask(floor: ReplayFloor, step: u64) -> u64 {
+    if floor.admits(step) {
+        u64::MAX
+    } else {
+        0
     }
-    Option::from(subtle::CtOption::new(matched, found))
 }
 
 /// As [`scan`] but for two consecutive codes: returns the step of the second.
@@ -139,23 +149,22 @@ fn scan_pair(
     floor: ReplayFloor,
 ) -> Option<u64> {
     let (a, b) = (first_code.value(), second_code.value());
-    let mut found = Choice::from(0);
+    let mut found = 0u64;
     let mut matched = 0u64;
-    let mut step = first;
-    let mut previous_hit = Choice::from(0);
-    // count + 1 codes cover `count` consecutive pairs.
-    for i in 0..=count {
-        let value = code_value(key, step, digits);
-        let admissible = Choice::from(u8::from(floor.admits(step)));
-        if i > 0 {
-            let hit = previous_hit & value.ct_eq(&b) & admissible;
-            found |= hit;
-            matched.conditional_assign(&step, hit);
-        }
-        previous_hit = value.ct_eq(&a) & admissible;
-        step = step.wrapping_add(1);
-    }
-    Option::from(subtle::CtOption::new(matched, found))
+    let mut previous_hit = 0u64;
+    // count + 1 codes cover `count` consecutive pairs; the first code only
+    // opens a pair.
+    for_each_code(key, first, count + 1, digits, |step, value| {
+        let admissible = admissible_mask(floor, step);
+        let hit = previous_hit & mask_if_equal(value, b) & admissible;
+        found |= hit;
+        matched = (matched & !hit) | (step & hit);
+        previous_hit = mask_if_equal(value, a) & admissible;
+    });
+    Option::from(subtle::CtOption::new(
+        matched,
+        Choice::from((found & 1) as u8),
+    ))
 }
 
 fn check_digits(digits: Digits, codes: &[&Code]) -> Result<(), OtpError> {

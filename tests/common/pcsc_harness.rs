@@ -4,6 +4,7 @@
 //! takes [`lock`] first, and all pcscd tests live in one test binary.
 
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,270 @@
+//! The HTTP server shell: accept loop with a connection limit, request limits,
+//! graceful shutdown. Routes live in `api`; this module knows nothing of them.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Limits applied to every connection and request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; further clients wait in the kernel backlog.
+    pub max_connections: usize,
+    /// A request that takes longer is answered 408 and its handler dropped.
+    pub request_timeout: Duration,
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            request_timeout: Duration::from_secs(15),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Wraps `app` in the request limits.
+pub fn with_limits(app: Router, limits: Limits) -> Router {
+    app.layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting,
+/// lets in-flight requests finish and returns.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let listener = LimitedListener {
+        inner: listener,
+        permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+    };
+    axum::serve(listener, with_limits(app, limits))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+/// A TCP listener that holds a semaphore permit for each open connection, so
+/// at most `max_connections` are served at once.
+struct LimitedListener {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        // The semaphore is never closed, so acquiring can only wait.
+        let permit = loop {
+            if let Ok(permit) = self.permits.clone().acquire_owned().await {
+                break permit;
+            }
+        };
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    // Small JSON answers: don't wait for Nagle.
+                    let _ = stream.set_nodelay(true);
+                    return (
+                        LimitedStream {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    );
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off, don't spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A connection and the permit it holds until dropped.
+struct LimitedStream {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get_once(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn connection_limit_queues_the_extra_client() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/", get(|| async { "ok" }));
+        let limits = Limits {
+            max_connections: 1,
+            ..Limits::default()
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(listener, app, limits, async {
+            let _ = stop_rx.await;
+        }));
+        // The first connection stays open (keep-alive, no request yet).
+        let idle = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = tokio::spawn(get_once(addr, "/"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "second client served past the limit");
+        drop(idle);
+        let answer = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        stop_tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_in_flight_requests_finish() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(listener, app, Limits::default(), async {
+            let _ = stop_rx.await;
+        }));
+        let request = tokio::spawn(get_once(addr, "/slow"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop_tx.send(()).unwrap();
+        let answer = request.await.unwrap();
+        assert!(answer.ends_with("done"), "{answer}");
+        server.await.unwrap().unwrap();
+        // And nothing is accepted any more.
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn slow_requests_time_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/stuck",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "never"
+            }),
+        );
+        let limits = Limits {
+            request_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(run(listener, app, limits, async {
+            let _ = stop_rx.await;
+        }));
+        let answer = get_once(addr, "/stuck").await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+}
