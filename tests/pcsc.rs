@@ -59,7 +59,14 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     let mut t = token(READER0);
 
-    let id = t.identify().unwrap();
+    let profiles = keyward::profile::load_dir(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/firmware-profiles"
+    )))
+    .unwrap();
+    let id = t.identify(&profiles).unwrap();
+    assert_eq!(id.profile.as_deref(), Some("keyward-virtual"));
+    assert_eq!(id.free_slots, Some(32));
     assert_eq!(id.serial, Some(4242));
     assert_eq!(id.version, [5, 4, 3]);
     assert_eq!(id.credentials, Some(0));
@@ -145,7 +152,12 @@ fn device_pin_counts_down_blocks_and_resets() {
     let wrong = PinValue::new(b"000001").unwrap();
     let puk = PinValue::new(b"73918264").unwrap();
     assert_eq!(t.pin_tries().unwrap(), None);
-    t.set_pin(&pin, &puk).unwrap();
+    let virt = keyward::profile::Profile::parse(
+        include_str!("../firmware-profiles/keyward-virtual.toml"),
+        std::path::Path::new("keyward-virtual.toml"),
+    )
+    .unwrap();
+    t.set_pin(&virt, &pin, &puk).unwrap();
     assert_eq!(t.pin_tries().unwrap(), Some(3));
     t.verify_pin(&pin).unwrap();
 

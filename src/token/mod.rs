@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::apdu::pin::{PinCommand, PinValue, REF_PIN, REF_PUK};
 use crate::apdu::{ApduError, Command, Exchange, Response, Status, Step};
 use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Period, Secret};
+use crate::profile::{PinCommands, Profile};
 use crate::ykoath::{
     self, CodeResponse, ListEntry, NewCredential, OathError, OathType, Request, SelectInfo,
 };
@@ -58,6 +59,8 @@ pub enum TokenError {
     ReadBackMismatch { name: String },
     #[error("no credential named {name} on the token")]
     NoSuchCredential { name: String },
+    #[error("profile {profile} has no {what}")]
+    Unsupported { profile: String, what: &'static str },
     #[error("invalid request: {0}")]
     Invalid(String),
 }
@@ -90,6 +93,10 @@ pub trait Transport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub reader: String,
+    /// Id of the matching firmware profile, if any.
+    pub profile: Option<String>,
+    /// Credential slots left (profile capacity minus credentials present).
+    pub free_slots: Option<u16>,
     /// From the management applet, when it answers.
     pub serial: Option<u32>,
     /// OATH applet version.
@@ -159,7 +166,12 @@ impl Session<'_> {
                         other => other,
                     })?;
                     if secret {
-                        tracing::trace!(target: "keyward::apdu", "<< [{} bytes]", answer.len());
+                        let split = answer.len().saturating_sub(2);
+                        tracing::trace!(
+                            target: "keyward::apdu",
+                            "<< [{split} data bytes masked] {}",
+                            data_encoding::HEXUPPER.encode(&answer[split..])
+                        );
                     } else {
                         tracing::trace!(target: "keyward::apdu", "<< {}", data_encoding::HEXUPPER.encode(&answer));
                     }
@@ -225,8 +237,9 @@ impl<T: Transport> Token<T> {
         })
     }
 
-    /// Serial, versions and contents, in one transaction.
-    pub fn identify(&mut self) -> Result<Identity, TokenError> {
+    /// Profile, serial, versions and contents, in one transaction. The profile
+    /// is the first of `profiles` matching the reader name and SELECT answer.
+    pub fn identify(&mut self, profiles: &[Profile]) -> Result<Identity, TokenError> {
         let mut s = self.session()?;
         let mgmt = s.send(
             &ykoath::select_command(&ykoath::MGMT_AID),
@@ -251,8 +264,19 @@ impl<T: Transport> Token<T> {
         } else {
             Some(ykoath::parse_list(&s.request(&Request::List, "list")?)?.len())
         };
+        let profile = crate::profile::identify(profiles, &s.reader, &info);
+        let free_slots = match (profile, credentials) {
+            (Some(p), Some(n)) => Some(
+                p.capabilities
+                    .credential_slots
+                    .saturating_sub(u16::try_from(n).unwrap_or(u16::MAX)),
+            ),
+            _ => None,
+        };
         Ok(Identity {
             reader: s.reader.clone(),
+            profile: profile.map(|p| p.id.clone()),
+            free_slots,
             serial: serial.or(info.serial),
             version: info.version,
             management,
@@ -426,8 +450,24 @@ impl<T: Transport> Token<T> {
     }
 
     /// Sets the device PIN and the desk's resetting code on a token that has
-    /// neither (after a wipe).
-    pub fn set_pin(&mut self, pin: &PinValue, puk: &PinValue) -> Result<(), TokenError> {
+    /// neither (after a wipe). Refused unless `profile` has a device PIN with a
+    /// hardware retry counter driven by ISO 7816 commands: a holder's PIN never
+    /// goes where it could be brute-forced (SPEC §4).
+    pub fn set_pin(
+        &mut self,
+        profile: &Profile,
+        pin: &PinValue,
+        puk: &PinValue,
+    ) -> Result<(), TokenError> {
+        match &profile.capabilities.device_pin {
+            Some(p) if p.commands == PinCommands::Iso7816 => {}
+            _ => {
+                return Err(TokenError::Unsupported {
+                    profile: profile.id.clone(),
+                    what: "an ISO 7816 device PIN with a retry counter",
+                })
+            }
+        }
         let mut s = self.session()?;
         s.select_oath()?;
         s.pin(
@@ -521,6 +561,9 @@ impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c] = self.version;
         write!(f, "{}: OATH {a}.{b}.{c}", self.reader)?;
+        if let Some(p) = &self.profile {
+            write!(f, ", profile {p}")?;
+        }
         if let Some(serial) = self.serial {
             write!(f, ", serial {serial}")?;
         }
