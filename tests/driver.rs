@@ -290,7 +290,8 @@ fn host_side_bytes_of_a_write_are_exact() {
 #[test]
 fn malformed_answers_are_typed_errors() {
     // Answers shorter than a status word, broken TLVs, wrong tags, error SWs.
-    let cases: Vec<(Vec<(&str, &str)>, fn(&TokenError) -> bool)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, fn(&TokenError) -> bool);
+    let cases: Vec<Case> = vec![
         (vec![("00A4040007A0000005272101", "90")], |e| {
             matches!(e, TokenError::Apdu(_))
         }),
