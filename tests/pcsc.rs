@@ -486,3 +486,26 @@ fn wait_for(watcher: &mut Watcher, want: impl Fn(&ReaderEvent) -> bool) -> Reade
         assert!(Instant::now() < deadline, "event not seen");
     }
 }
+
+#[test]
+fn sim_reconnects_when_pcscd_restarts() {
+    let _guard = lock();
+    let mut pcscd = Pcscd::start();
+    let state = pcscd.state_file("re.toml");
+    let sim = Sim::start(&pcscd, 0, &state, &[]);
+    let secret = Secret::from_hex(SECRET_HEX).unwrap();
+    token(READER0)
+        .write(&spec("kept", OathType::Totp, &secret), now())
+        .unwrap();
+    pcscd.restart();
+    sim.wait_present(true, Duration::from_secs(10));
+    let code = token(READER0)
+        .calculate(
+            b"keyward:kept",
+            OathType::Totp,
+            Period::new(30).unwrap(),
+            59,
+        )
+        .unwrap();
+    assert_eq!(code, oathtool(&["--totp", "-N", "@59", SECRET_HEX]));
+}

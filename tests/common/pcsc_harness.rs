@@ -74,6 +74,31 @@ fn stop_foreign_pcscd() {
     }
 }
 
+fn spawn_pcscd(dir: &Path, port: u16) -> Child {
+    let conf = dir.join("reader.conf.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("vpcd"),
+        format!(
+            "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
+        ),
+    )
+    .unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("pcscd.log"))
+        .unwrap();
+    Command::new(PCSCD)
+        .arg("-f")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("spawn pcscd")
+}
+
 /// Our pcscd, with one vpcd reader line (two slots).
 pub struct Pcscd {
     child: Child,
@@ -88,24 +113,7 @@ impl Pcscd {
         stop_foreign_pcscd();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port_pair();
-        let conf = dir.path().join("reader.conf.d");
-        std::fs::create_dir(&conf).unwrap();
-        std::fs::write(
-            conf.join("vpcd"),
-            format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("pcscd.log")).unwrap();
-        let child = Command::new(PCSCD)
-            .arg("-f")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn pcscd");
+        let child = spawn_pcscd(dir.path(), port);
         let pcscd = Pcscd { child, dir, port };
         pcscd.wait_for_readers();
         pcscd
@@ -139,15 +147,34 @@ impl Pcscd {
     }
 }
 
+impl Pcscd {
+    /// Stops pcscd gracefully (SIGTERM, so it removes its socket), SIGKILL if it
+    /// hangs.
+    pub fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg(self.child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Starts a new pcscd on the same vpcd port (pcscd restart).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_pcscd(self.dir.path(), self.port);
+        self.wait_for_readers();
+    }
+}
+
 impl Drop for Pcscd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Let the socket go before the next test starts its own pcscd.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Path::new("/run/pcscd/pcscd.comm").exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.stop();
     }
 }
 
