@@ -618,3 +618,94 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::state::MemoryStore;
+    use crate::sim::CountingEntropy;
+
+    fn card(store: MemoryStore) -> VirtualToken<MemoryStore, CountingEntropy> {
+        VirtualToken::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        data_encoding::HEXUPPER.decode(s.as_bytes()).unwrap()
+    }
+
+    const SELECT: &str = "00A4040007A0000005272101";
+    const PUT_HOTP: &str = "000100001B710161731611063132333435363738393031323334353637383930";
+    const CALC: &str = "00A20001057101617400";
+
+    #[test]
+    fn hotp_counter_survives_a_restart() {
+        let mut c = card(MemoryStore::default());
+        c.process(&hex(SELECT));
+        assert_eq!(c.process(&hex(PUT_HOTP)), hex("9000"));
+        assert_eq!(c.process(&hex(CALC)), hex("7605064C93CF189000"));
+        // "Restart": a new card over the saved state continues at counter 1.
+        let saved = c.store().state.clone();
+        let mut c = card(MemoryStore {
+            state: saved,
+            fail_saves: false,
+        });
+        c.process(&hex(SELECT));
+        assert_eq!(c.process(&hex(CALC)), hex("76050641397EEA9000"));
+    }
+
+    #[test]
+    fn a_failed_save_changes_nothing_and_gives_no_code() {
+        let mut c = card(MemoryStore::default());
+        c.process(&hex(SELECT));
+        c.process(&hex(PUT_HOTP));
+        let before = c.state().clone();
+        c.store.fail_saves = true;
+        // The HOTP counter cannot move durably, so no code leaves the card.
+        assert_eq!(c.process(&hex(CALC)), hex("6581"));
+        assert_eq!(c.process(&hex("0002000003710161")), hex("6581"));
+        assert_eq!(c.state(), &before);
+        c.store.fail_saves = false;
+        assert_eq!(c.process(&hex(CALC)), hex("7605064C93CF189000"));
+    }
+
+    #[test]
+    fn slots_run_out_with_6a84() {
+        let mut c = card(MemoryStore::default());
+        c.process(&hex(SELECT));
+        for i in 0..MAX_CREDENTIALS {
+            let name = format!("{i:02}");
+            let mut data = vec![0x71, 2];
+            data.extend_from_slice(name.as_bytes());
+            data.extend_from_slice(&hex("731621063132333435363738393031323334353637383930"));
+            let cmd = Command::new(0, 1, 0, 0, data.clone());
+            assert_eq!(c.call(cmd).status, Status::Ok, "{i}");
+            if i == MAX_CREDENTIALS - 1 {
+                data[2] = b'x';
+                let cmd = Command::new(0, 1, 0, 0, data);
+                assert_eq!(c.call(cmd).status, Status::NoSpace);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any byte string, in any applet state, gets an answer with a status word.
+        #[test]
+        fn never_panics(frames in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 1..8), applet in 0u8..3) {
+            let mut c = card(MemoryStore::default());
+            match applet {
+                0 => { c.process(&hex(SELECT)); }
+                1 => { c.process(&hex("00A4040008A000000527471117")); }
+                _ => {}
+            }
+            for f in frames {
+                let mut cmd = f.clone();
+                if cmd.len() >= 2 {
+                    // Bias towards real instructions.
+                    cmd[0] &= 0x10;
+                }
+                let r = c.process(&cmd);
+                proptest::prop_assert!(r.len() >= 2);
+            }
+        }
+    }
+}
