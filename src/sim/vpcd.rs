@@ -70,6 +70,10 @@ fn session<S: StateStore, E: Entropy>(
         source,
     };
     loop {
+        // vpcd writes the length and the payload with two send() calls; with
+        // Nagle on its side and delayed ACKs on ours every APDU would wait
+        // ~40 ms for our ACK of the 2-byte length. Re-arm quick ACKs each time.
+        let _ = socket2::SockRef::from(&*stream).set_tcp_quickack(true);
         let mut len = [0u8; 2];
         match stream.read_exact(&mut len) {
             Ok(()) => {}
