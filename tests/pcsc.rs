@@ -509,3 +509,56 @@ fn sim_reconnects_when_pcscd_restarts() {
         .unwrap();
     assert_eq!(code, oathtool(&["--totp", "-N", "@59", SECRET_HEX]));
 }
+
+#[test]
+fn token_cli_identifies_and_lists() {
+    let _guard = lock();
+    let pcscd = Pcscd::start();
+    let _sim = Sim::start(
+        &pcscd,
+        1,
+        &pcscd.state_file("cli.toml"),
+        &["--serial", "31337"],
+    );
+    let reader = common::pcsc_harness::READER1;
+    let secret = Secret::from_hex(SECRET_HEX).unwrap();
+    token(reader)
+        .write(&spec("cli", OathType::Hotp, &secret), now())
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .arg("token")
+            .args(args)
+            .env("RUST_LOG", "keyward::apdu=trace")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (readers, _) = run(&["readers"]);
+    assert_eq!(readers.lines().collect::<Vec<_>>(), vec![READER0, reader]);
+    let (info, trace) = run(&["info", "--reader", reader]);
+    assert_eq!(
+        info.lines().collect::<Vec<_>>(),
+        vec![
+            "reader: Virtual PCD 00 01",
+            "profile: keyward-virtual",
+            "serial: 31337",
+            "OATH version: 5.4.3",
+            info.lines().nth(4).unwrap(),
+            "credentials: 1 (31 slots free)",
+        ]
+    );
+    assert!(info.lines().nth(4).unwrap().starts_with("device id: "));
+    // RUST_LOG=trace shows every APDU of the transaction.
+    assert_eq!(trace.matches(" >> ").count(), 4, "{trace}");
+    let (list, _) = run(&["list", "--reader", reader]);
+    assert_eq!(list, "keyward:cli\tHotp\tSHA1\n");
+}

@@ -2,6 +2,7 @@
 
 pub mod otp;
 pub mod sim;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,9 @@ pub enum Command {
     Otp(otp::OtpCommand),
     /// Virtual token: a YKOATH card served through pcscd's vpcd reader.
     Sim(sim::SimArgs),
+    /// Look at tokens through PC/SC: readers, hot-plug, identity, credentials.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -27,5 +31,6 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cli.command {
         Command::Otp(command) => otp::run(command, out),
         Command::Sim(args) => sim::run(args, out),
+        Command::Token(command) => token::run(command, out),
     }
 }

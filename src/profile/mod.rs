@@ -348,6 +348,28 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
     Ok(out)
 }
 
+/// The profiles shipped in `firmware-profiles/`, compiled into the binary.
+pub fn builtin() -> Result<Vec<Profile>, ProfileError> {
+    const FILES: [(&str, &str); 3] = [
+        (
+            "firmware-profiles/keyward-virtual.toml",
+            include_str!("../../firmware-profiles/keyward-virtual.toml"),
+        ),
+        (
+            "firmware-profiles/nitrokey3-secrets.toml",
+            include_str!("../../firmware-profiles/nitrokey3-secrets.toml"),
+        ),
+        (
+            "firmware-profiles/yubikey5-oath.toml",
+            include_str!("../../firmware-profiles/yubikey5-oath.toml"),
+        ),
+    ];
+    FILES
+        .iter()
+        .map(|(name, text)| Profile::parse(text, Path::new(name)))
+        .collect()
+}
+
 /// The first profile matching a token.
 pub fn identify<'p>(
     profiles: &'p [Profile],
@@ -411,6 +433,13 @@ mod tests {
             let text = format!("{}{}{}", &good[..cut], junk, &good[cut..]);
             let _ = Profile::parse(&text, Path::new("fuzz.toml"));
         }
+    }
+
+    #[test]
+    fn builtin_profiles_equal_the_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware-profiles");
+        let from_files = load_dir(&dir).unwrap_or_default();
+        assert_eq!(builtin().ok(), Some(from_files));
     }
 
     #[test]
