@@ -324,6 +324,45 @@ fn ykman_interop_add_list_code_delete() {
         list.lines().collect::<Vec<_>>(),
         vec!["Iss:alice", "60/Iss:slow"]
     );
+
+    // RENAME keeps the period prefix.
+    ykman(
+        READER0,
+        &[
+            "oath",
+            "accounts",
+            "rename",
+            "Iss:slow",
+            "Iss2:renamed",
+            "-f",
+        ],
+    );
+    let list = ykman(READER0, &["oath", "accounts", "list"]);
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        vec!["Iss:alice", "60/Iss2:renamed"]
+    );
+
+    // Access code: SET CODE, then SELECT challenges and VALIDATE.
+    ykman(READER0, &["oath", "access", "change", "-n", "s3cret"]);
+    let profiles = keyward::profile::builtin().unwrap();
+    let id = token(READER0).identify(&profiles).unwrap();
+    assert!(id.locked && id.credentials.is_none(), "{id:?}");
+    assert!(matches!(token(READER0).list(), Err(TokenError::Locked)));
+    let list = ykman(READER0, &["oath", "accounts", "list", "-p", "s3cret"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let codes = ykman(
+        READER0,
+        &["oath", "accounts", "code", "-p", "s3cret", "Iss:alice"],
+    );
+    assert_totp_matches(&code_of(&codes, "Iss:alice"), "--totp", &["-b", SECRET_B32]);
+    ykman(READER0, &["oath", "access", "change", "-p", "s3cret", "-c"]);
+    assert_eq!(token(READER0).list().unwrap().len(), 2);
+
+    // RESET from ykman empties the token for keyward's driver too.
+    ykman(READER0, &["oath", "reset", "-f"]);
+    assert!(token(READER0).list().unwrap().is_empty());
+    assert_eq!(ykman(READER0, &["oath", "accounts", "list"]), "");
 }
 
 #[test]

@@ -160,8 +160,9 @@ impl fmt::Debug for AccessKey {
     }
 }
 
-/// Every YKOATH instruction after SELECT, typed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Every YKOATH instruction after SELECT, typed. Debug masks the VALIDATE
+/// response (an HMAC under the access key: offline brute-force material).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Request {
     Put(NewCredential),
@@ -190,6 +191,40 @@ pub enum Request {
         truncate: bool,
     },
     SendRemaining,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+        match self {
+            Request::Put(c) => f.debug_tuple("Put").field(c).finish(),
+            Request::Delete { name: n } => write!(f, "Delete({:?})", name(n)),
+            Request::SetCode(k) => f.debug_tuple("SetCode").field(k).finish(),
+            Request::Reset => f.write_str("Reset"),
+            Request::Rename { from, to } => write!(f, "Rename({:?} -> {:?})", name(from), name(to)),
+            Request::List => f.write_str("List"),
+            Request::Calculate {
+                name: n,
+                challenge,
+                truncate,
+            } => write!(
+                f,
+                "Calculate({:?}, challenge {} bytes, truncate {truncate})",
+                name(n),
+                challenge.len()
+            ),
+            Request::Validate { .. } => f.write_str("Validate([redacted])"),
+            Request::CalculateAll {
+                challenge,
+                truncate,
+            } => write!(
+                f,
+                "CalculateAll(challenge {} bytes, truncate {truncate})",
+                challenge.len()
+            ),
+            Request::SendRemaining => f.write_str("SendRemaining"),
+        }
+    }
 }
 
 /// SELECT by AID: `00 A4 04 00 Lc AID` (yubikit sends no Le).
@@ -832,6 +867,26 @@ mod tests {
         assert!(!shown.contains("11"), "{shown}");
         assert!(shown.contains("73 16 12 08 ** **"), "{shown}");
         assert!(shown.ends_with("78 02 7A 04 00 00 00 05"), "{shown}");
+    }
+
+    #[test]
+    fn debug_hides_keys_and_authenticators() {
+        let shown = format!("{:?}", put());
+        assert!(!shown.contains("17") && !shown.contains("0x11"), "{shown}");
+        assert!(shown.contains("Iss:alice"), "{shown}");
+        let v = Request::Validate {
+            response: vec![0xAB; 20],
+            challenge: vec![1; 8],
+        };
+        assert_eq!(format!("{v:?}"), "Validate([redacted])");
+        let k = Request::SetCode(Some(AccessKey {
+            algorithm: Algorithm::Sha1,
+            key: Zeroizing::new(vec![0xCD; 16]),
+            challenge: vec![2; 8],
+            response: vec![0xEF; 20],
+        }));
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("205") && !shown.contains("239"), "{shown}");
     }
 
     #[test]
