@@ -86,6 +86,34 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
         .write(&spec("hotp", OathType::Hotp, &secret), now())
         .unwrap();
     assert_eq!(receipt.next_counter, Some(1));
+    // Other hashes, lengths and periods, against oathtool.
+    let long = Secret::from_hex(&SECRET_HEX.repeat(3)).unwrap();
+    for (algorithm, name, digits, period) in [
+        (Algorithm::Sha256, "sha256", Digits::EIGHT, 60u32),
+        (Algorithm::Sha512, "sha512", Digits::SEVEN, 15),
+    ] {
+        let mut s = spec(name, OathType::Totp, &long);
+        s.algorithm = algorithm;
+        s.digits = digits;
+        s.period = Period::new(period).unwrap();
+        t.write(&s, now()).unwrap();
+        let id = format!("{period}/keyward:{name}");
+        let code = t
+            .calculate(id.as_bytes(), OathType::Totp, s.period, 1_234_567_890)
+            .unwrap();
+        let expected = oathtool(&[
+            &format!("--totp={name}"),
+            "-d",
+            &digits.get().to_string(),
+            "-s",
+            &period.to_string(),
+            "-N",
+            "@1234567890",
+            &SECRET_HEX.repeat(3),
+        ]);
+        assert_eq!(code, expected, "{name}");
+        t.delete(id.as_bytes()).unwrap();
+    }
 
     // TOTP at a fixed time: the token answers the host's challenge.
     for time in [59u64, 1_111_111_109, 2_000_000_000] {
@@ -405,10 +433,15 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
     let pcscd = Pcscd::start();
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
 
-    // APDU 1 is SELECT, APDU 2 the PUT: unplug as the PUT arrives.
-    for (process, expect_present) in [(false, false), (true, true)] {
-        let state = pcscd.state_file(&format!("drop-{process}.toml"));
-        let mut args = vec!["--drop-after", "1"];
+    // APDU 1 is SELECT, 2 the PUT, 3 the read-back CALCULATE. Unplug as the PUT
+    // arrives (before or after the card acts on it), or during the read-back.
+    for (drop_after, process, operation, expect_present) in [
+        ("1", false, "write credential", false),
+        ("1", true, "write credential", true),
+        ("2", false, "read back", true),
+    ] {
+        let state = pcscd.state_file(&format!("drop-{drop_after}-{process}.toml"));
+        let mut args = vec!["--drop-after", drop_after];
         if process {
             args.push("--process-dropped");
         }
@@ -417,12 +450,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
             .write(&spec("x", OathType::Totp, &secret), now())
             .unwrap_err();
         assert!(
-            matches!(
-                err,
-                TokenError::Removed {
-                    operation: "write credential"
-                }
-            ),
+            matches!(err, TokenError::Removed { operation: op } if op == operation),
             "{err:?}"
         );
         let status = sim.wait_exit(Duration::from_secs(5));

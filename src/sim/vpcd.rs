@@ -65,8 +65,11 @@ fn session<S: StateStore, E: Entropy>(
     faults: Faults,
     apdus: &mut u64,
 ) -> Result<(), SimError> {
+    let addr = stream
+        .peer_addr()
+        .map_or_else(|_| "vpcd".to_owned(), |a| a.to_string());
     let io = |source| SimError::Vpcd {
-        addr: "vpcd".into(),
+        addr: addr.clone(),
         source,
     };
     loop {
