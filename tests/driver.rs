@@ -75,6 +75,14 @@ fn virtual_profile() -> Profile {
 
 const SECRET: &str = "3132333435363738393031323334353637383930";
 
+fn virt() -> keyward::profile::Profile {
+    keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "keyward-virtual")
+        .unwrap()
+}
+
 fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
     CredentialSpec {
         name,
@@ -106,7 +114,9 @@ fn each_operation_is_one_transaction() {
         "SELECT mgmt, DEVICE INFO, SELECT OATH, LIST"
     );
 
-    let r = t.write(&spec("a", OathType::Totp, &secret), 59).unwrap();
+    let r = t
+        .write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
     assert_eq!(r.apdus, 3);
     assert_eq!(t.transport().transactions, 2);
     t.list().unwrap();
@@ -125,7 +135,8 @@ fn long_lists_follow_61xx_with_send_remaining() {
         .map(|i| format!("holder-{i:02}@example.org"))
         .collect();
     for n in &names {
-        t.write(&spec(n, OathType::Totp, &secret), 59).unwrap();
+        t.write(&virt(), &spec(n, OathType::Totp, &secret), 59)
+            .unwrap();
     }
     let before = t.transport().apdus;
     let listed = t.list().unwrap();
@@ -213,7 +224,7 @@ fn host_side_bytes_of_a_write_are_exact() {
     ]);
     // The token answers counter 0's code for step 1: the read-back must fail.
     let err = t
-        .write(&spec("a", OathType::Totp, &secret), 59)
+        .write(&virt(), &spec("a", OathType::Totp, &secret), 59)
         .unwrap_err();
     assert!(
         matches!(err, TokenError::ReadBackMismatch { .. }),
@@ -231,7 +242,8 @@ fn host_side_bytes_of_a_write_are_exact() {
             "76050641397EEA 9000",
         ),
     ]);
-    t.write(&spec("a", OathType::Totp, &secret), 59).unwrap();
+    t.write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
 }
 
 #[test]
@@ -269,4 +281,39 @@ fn malformed_answers_are_typed_errors() {
         let err = t.list().unwrap_err();
         assert!(check(&err), "{script:?}: {err:?}");
     }
+}
+
+#[test]
+fn writes_are_checked_against_the_profile() {
+    let nk = keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "nitrokey3-secrets")
+        .unwrap();
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let mut t = in_process(255);
+
+    let mut sha512 = spec("a", OathType::Totp, &secret);
+    sha512.algorithm = Algorithm::Sha512;
+    let err = t.write(&nk, &sha512, 59).unwrap_err();
+    assert!(matches!(err, TokenError::Unsupported { .. }), "{err:?}");
+    let long_name = "n".repeat(65);
+    let err = t
+        .write(&virt(), &spec(&long_name, OathType::Totp, &secret), 59)
+        .unwrap_err();
+    assert!(matches!(err, TokenError::Invalid(_)), "{err:?}");
+    assert_eq!(t.transport().apdus, 0, "refused before sending anything");
+
+    // A profile whose PUT does not overwrite: LIST first, refuse an existing id.
+    t.write(&nk, &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+    assert_eq!(t.transport().apdus, 4, "SELECT, LIST, PUT, CALCULATE");
+    let err = t
+        .write(&nk, &spec("a", OathType::Totp, &secret), 59)
+        .unwrap_err();
+    assert!(matches!(err, TokenError::AlreadyExists { .. }), "{err:?}");
+    // The virtual token's profile overwrites in place.
+    t.write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+    assert_eq!(t.list().unwrap().len(), 1);
 }

@@ -72,6 +72,14 @@ fn virtual_profile() -> Profile {
     .unwrap()
 }
 
+fn virt() -> keyward::profile::Profile {
+    keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "keyward-virtual")
+        .unwrap()
+}
+
 fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
     CredentialSpec {
         name,
@@ -114,7 +122,7 @@ fn trace_shows_every_apdu_with_secrets_masked() {
     let puk = PinValue::new(b"73918264").unwrap();
     tracing::subscriber::with_default(subscriber, || {
         let mut t = in_process(255);
-        t.write(&spec("masked", OathType::Totp, &secret), 59)
+        t.write(&virt(), &spec("masked", OathType::Totp, &secret), 59)
             .unwrap();
         t.set_pin(&virtual_profile(), &pin, &puk).unwrap();
         t.verify_pin(&pin).unwrap();

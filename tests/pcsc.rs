@@ -32,6 +32,14 @@ fn token(reader: &str) -> Token<keyward::token::pcsc::PcscTransport> {
     Token::new(Pcsc::establish().unwrap().connect(reader).unwrap())
 }
 
+fn virt() -> keyward::profile::Profile {
+    keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "keyward-virtual")
+        .unwrap()
+}
+
 fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
     CredentialSpec {
         name,
@@ -74,7 +82,7 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
     // Write + read-back of one credential: the measured path.
     let started = Instant::now();
     let receipt = t
-        .write(&spec("totp", OathType::Totp, &secret), now())
+        .write(&virt(), &spec("totp", OathType::Totp, &secret), now())
         .unwrap();
     let elapsed = started.elapsed();
     println!(
@@ -83,7 +91,7 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
     );
     assert_eq!(receipt.apdus, 3, "SELECT, PUT, CALCULATE");
     let receipt = t
-        .write(&spec("hotp", OathType::Hotp, &secret), now())
+        .write(&virt(), &spec("hotp", OathType::Hotp, &secret), now())
         .unwrap();
     assert_eq!(receipt.next_counter, Some(1));
     // Other hashes, lengths and periods, against oathtool.
@@ -96,7 +104,7 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
         s.algorithm = algorithm;
         s.digits = digits;
         s.period = Period::new(period).unwrap();
-        t.write(&s, now()).unwrap();
+        t.write(&virt(), &s, now()).unwrap();
         let id = format!("{period}/keyward:{name}");
         let code = t
             .calculate(id.as_bytes(), OathType::Totp, s.period, 1_234_567_890)
@@ -174,7 +182,8 @@ fn device_pin_counts_down_blocks_and_resets() {
     let _sim = Sim::start(&pcscd, 0, &pcscd.state_file("pin.toml"), &[]);
     let mut t = token(READER0);
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
-    t.write(&spec("c", OathType::Totp, &secret), now()).unwrap();
+    t.write(&virt(), &spec("c", OathType::Totp, &secret), now())
+        .unwrap();
 
     let pin = PinValue::new(b"482915").unwrap();
     let wrong = PinValue::new(b"000001").unwrap();
@@ -400,12 +409,12 @@ fn credential_written_by_keyward_is_listed_and_computed_by_ykman() {
     let _sim = Sim::start(&pcscd, 0, &pcscd.state_file("k.toml"), &[]);
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     let mut t = token(READER0);
-    t.write(&spec("director", OathType::Totp, &secret), now())
+    t.write(&virt(), &spec("director", OathType::Totp, &secret), now())
         .unwrap();
     let mut hotp = spec("hdirector", OathType::Hotp, &secret);
     hotp.counter = 10;
     hotp.digits = Digits::EIGHT;
-    t.write(&hotp, now()).unwrap();
+    t.write(&virt(), &hotp, now()).unwrap();
     drop(t);
 
     let list = ykman(READER0, &["oath", "accounts", "list"]);
@@ -447,7 +456,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
         }
         let mut sim = Sim::start(&pcscd, 0, &state, &args);
         let err = token(READER0)
-            .write(&spec("x", OathType::Totp, &secret), now())
+            .write(&virt(), &spec("x", OathType::Totp, &secret), now())
             .unwrap_err();
         assert!(
             matches!(err, TokenError::Removed { operation: op } if op == operation),
@@ -483,7 +492,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
         &["--fail-ins", "01=6A84"],
     );
     let err = token(common::pcsc_harness::READER1)
-        .write(&spec("y", OathType::Totp, &secret), now())
+        .write(&virt(), &spec("y", OathType::Totp, &secret), now())
         .unwrap_err();
     assert!(
         matches!(
@@ -562,7 +571,7 @@ fn sim_reconnects_when_pcscd_restarts() {
     let sim = Sim::start(&pcscd, 0, &state, &[]);
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     token(READER0)
-        .write(&spec("kept", OathType::Totp, &secret), now())
+        .write(&virt(), &spec("kept", OathType::Totp, &secret), now())
         .unwrap();
     pcscd.restart();
     sim.wait_present(true, Duration::from_secs(10));
@@ -590,7 +599,7 @@ fn token_cli_identifies_and_lists() {
     let reader = common::pcsc_harness::READER1;
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     token(reader)
-        .write(&spec("cli", OathType::Hotp, &secret), now())
+        .write(&virt(), &spec("cli", OathType::Hotp, &secret), now())
         .unwrap();
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))

@@ -57,6 +57,8 @@ pub enum TokenError {
     Oath(#[from] OathError),
     #[error("read-back failed: the token's code differs from the host's for {name}")]
     ReadBackMismatch { name: String },
+    #[error("a credential named {name} is already on the token")]
+    AlreadyExists { name: String },
     #[error("no credential named {name} on the token")]
     NoSuchCredential { name: String },
     #[error("profile {profile} has no {what}")]
@@ -296,20 +298,37 @@ impl<T: Transport> Token<T> {
     /// Writes a credential and reads a code back, in one transaction: PUT, then
     /// CALCULATE, compared in constant time with the host's own code. For TOTP
     /// `unix_time` picks the step; HOTP uses the token's counter (the initial
-    /// one), so the token's next counter is `counter + 1`.
+    /// one), so the token's next counter is `counter + 1`. The credential is
+    /// checked against `profile` before anything is sent; on a profile whose PUT
+    /// does not overwrite, an existing id is refused (never deleted for you).
     pub fn write(
         &mut self,
+        profile: &Profile,
         spec: &CredentialSpec<'_>,
         unix_time: u64,
     ) -> Result<WriteReceipt, TokenError> {
         let id = spec.id();
-        if id.is_empty() || id.len() > ykoath::MAX_NAME_LEN {
+        let max = usize::from(profile.quirks.max_name_len).min(ykoath::MAX_NAME_LEN);
+        if id.is_empty() || id.len() > max {
             return Err(TokenError::Invalid(format!(
-                "credential id is {} bytes; 1 to {} are allowed",
+                "credential id is {} bytes; {} takes 1 to {max}",
                 id.len(),
-                ykoath::MAX_NAME_LEN
+                profile.id
             )));
         }
+        if !profile.supports(spec.algorithm, spec.digits.get()) {
+            return Err(TokenError::Unsupported {
+                profile: profile.id.clone(),
+                what: "this hash with this number of digits",
+            });
+        }
+        if spec.touch && !profile.capabilities.touch {
+            return Err(TokenError::Unsupported {
+                profile: profile.id.clone(),
+                what: "touch-required credentials",
+            });
+        }
+        let overwrites = profile.quirks.put_overwrites;
         let key = ykoath::prepare_key(spec.algorithm, spec.secret.expose());
         let put = Request::Put(NewCredential {
             name: id.clone(),
@@ -323,6 +342,14 @@ impl<T: Transport> Token<T> {
         });
         let mut s = self.session()?;
         s.select_oath()?;
+        if !overwrites {
+            let present = ykoath::parse_list(&s.request(&Request::List, "list")?)?;
+            if present.iter().any(|e| e.name == id) {
+                return Err(TokenError::AlreadyExists {
+                    name: String::from_utf8_lossy(&id).into_owned(),
+                });
+            }
+        }
         s.request(&put, "write credential")?;
         let (challenge, counter) = match spec.kind {
             OathType::Totp => (
