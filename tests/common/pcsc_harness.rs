@@ -22,9 +22,28 @@ pub const READER1: &str = "Virtual PCD 00 01";
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// Serialises the tests that use pcscd (a panicking test does not poison the rest).
-pub fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// Serialises the tests that use pcscd: a mutex within this binary (a panicking
+/// test does not poison the rest) and an advisory file lock across processes, so
+/// another checkout's test run on the same machine waits instead of fighting
+/// over /run/pcscd.
+pub struct HarnessLock {
+    _file: std::fs::File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn lock() -> HarnessLock {
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/keyward-pcscd-tests.lock")
+        .unwrap();
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    HarnessLock {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 /// Fails (never skips) when a tool the tests need is missing.
