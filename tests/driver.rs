@@ -12,7 +12,7 @@ use keyward::apdu::Status;
 use keyward::otp::{Algorithm, Digits, Period, Secret};
 use keyward::profile::Profile;
 use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
-use keyward::token::{CredentialSpec, Link, Token, TokenError, Transport};
+use keyward::token::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
 use keyward::ykoath::OathType;
 use zeroize::Zeroizing;
 
@@ -161,7 +161,7 @@ fn device_pin_is_refused_where_the_profile_has_none() {
     assert!(matches!(err, TokenError::Unsupported { .. }), "{err:?}");
     assert_eq!(t.transport().apdus, 0, "nothing was sent");
     t.set_pin(&virtual_profile(), &pin, &puk).unwrap();
-    assert_eq!(t.pin_tries().unwrap(), Some(3));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(3));
 }
 
 /// A card that answers from a table and checks what the host sends.

@@ -15,7 +15,7 @@ use keyward::apdu::Status;
 use keyward::otp::{Algorithm, Digits, Period, Secret};
 use keyward::token::pcsc::Pcsc;
 use keyward::token::watch::{ReaderEvent, Watcher};
-use keyward::token::{CredentialSpec, Token, TokenError};
+use keyward::token::{CredentialSpec, PinState, Token, TokenError};
 use keyward::ykoath::OathType;
 
 const SECRET_HEX: &str = "3132333435363738393031323334353637383930";
@@ -188,21 +188,29 @@ fn device_pin_counts_down_blocks_and_resets() {
     let pin = PinValue::new(b"482915").unwrap();
     let wrong = PinValue::new(b"000001").unwrap();
     let puk = PinValue::new(b"73918264").unwrap();
-    assert_eq!(t.pin_tries().unwrap(), None);
+    assert_eq!(t.pin_state().unwrap(), PinState::NotSet);
     let virt = keyward::profile::Profile::parse(
         include_str!("../firmware-profiles/keyward-virtual.toml"),
         std::path::Path::new("keyward-virtual.toml"),
     )
     .unwrap();
     t.set_pin(&virt, &pin, &puk).unwrap();
-    assert_eq!(t.pin_tries().unwrap(), Some(3));
+    // Setting over an existing PIN needs the old one: refused, typed.
+    assert!(matches!(
+        t.set_pin(&virt, &pin, &puk),
+        Err(TokenError::Status {
+            status: Status::SecurityNotSatisfied,
+            ..
+        })
+    ));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(3));
     t.verify_pin(&pin).unwrap();
 
     assert!(matches!(
         t.verify_pin(&wrong),
         Err(TokenError::WrongPin { tries_left: 2 })
     ));
-    assert_eq!(t.pin_tries().unwrap(), Some(2));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(2));
     assert!(matches!(
         t.verify_pin(&wrong),
         Err(TokenError::WrongPin { tries_left: 1 })
@@ -210,7 +218,7 @@ fn device_pin_counts_down_blocks_and_resets() {
     assert!(matches!(t.verify_pin(&wrong), Err(TokenError::PinBlocked)));
     // Blocked: even the right PIN is refused, and the token gives no codes.
     assert!(matches!(t.verify_pin(&pin), Err(TokenError::PinBlocked)));
-    assert_eq!(t.pin_tries().unwrap(), Some(0));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(0));
     assert!(matches!(
         t.calculate(b"keyward:c", OathType::Totp, Period::new(30).unwrap(), 59),
         Err(TokenError::PinBlocked)
@@ -222,7 +230,7 @@ fn device_pin_counts_down_blocks_and_resets() {
         Err(TokenError::WrongPin { tries_left: 2 })
     ));
     t.reset_pin(&puk, None).unwrap();
-    assert_eq!(t.pin_tries().unwrap(), Some(3));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(3));
     t.verify_pin(&pin).unwrap();
     let new_pin = PinValue::new(b"604817").unwrap();
     t.change_pin(&pin, &new_pin).unwrap();
@@ -231,7 +239,7 @@ fn device_pin_counts_down_blocks_and_resets() {
         Err(TokenError::WrongPin { tries_left: 2 })
     ));
     t.verify_pin(&new_pin).unwrap();
-    assert_eq!(t.pin_tries().unwrap(), Some(3));
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(3));
     t.calculate(b"keyward:c", OathType::Totp, Period::new(30).unwrap(), 59)
         .unwrap();
 }

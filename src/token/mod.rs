@@ -136,6 +136,17 @@ impl CredentialSpec<'_> {
     }
 }
 
+/// The device PIN as the token reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinState {
+    /// No PIN on the token (6984 to the status query).
+    NotSet,
+    /// Verified in this session, or not needed (9000).
+    Verified,
+    /// Not verified; this many tries left, 0 = blocked (63Cx, 6983).
+    TriesLeft(u8),
+}
+
 /// What a verified write established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteReceipt {
@@ -210,8 +221,18 @@ impl Session<'_> {
         self.ok(&request.to_command(), operation)
     }
 
+    /// PIN commands: 63Cx and 6983 become typed PIN errors; 6982 here means the
+    /// reference is already set (not an OATH lock), so it stays a status.
     fn pin(&mut self, cmd: &PinCommand, operation: &'static str) -> Result<(), TokenError> {
-        self.ok(&cmd.to_command(), operation).map(|_| ())
+        let r = self.send(&cmd.to_command(), operation)?;
+        match r.status {
+            Status::Ok => Ok(()),
+            Status::SecurityNotSatisfied => Err(TokenError::Status {
+                operation,
+                status: r.status,
+            }),
+            status => Err(TokenError::status(operation, status)),
+        }
     }
 }
 
@@ -455,8 +476,8 @@ impl<T: Transport> Token<T> {
         Ok(())
     }
 
-    /// Tries left for the device PIN (`None` when no PIN is set).
-    pub fn pin_tries(&mut self) -> Result<Option<u8>, TokenError> {
+    /// State of the device PIN, from an empty VERIFY (ISO 7816-4 status query).
+    pub fn pin_state(&mut self) -> Result<PinState, TokenError> {
         let mut s = self.session()?;
         s.select_oath()?;
         let r = s.send(
@@ -468,10 +489,10 @@ impl<T: Transport> Token<T> {
             "PIN status",
         )?;
         match r.status {
-            Status::WrongPin { tries_left } => Ok(Some(tries_left)),
-            Status::AuthBlocked => Ok(Some(0)),
-            Status::Ok => Ok(Some(crate::sim::state::PIN_TRIES)),
-            Status::NoSuchObject => Ok(None),
+            Status::WrongPin { tries_left } => Ok(PinState::TriesLeft(tries_left)),
+            Status::AuthBlocked => Ok(PinState::TriesLeft(0)),
+            Status::Ok => Ok(PinState::Verified),
+            Status::NoSuchObject => Ok(PinState::NotSet),
             status => Err(TokenError::status("PIN status", status)),
         }
     }
