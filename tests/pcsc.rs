@@ -90,6 +90,19 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
         receipt.apdus, elapsed
     );
     assert_eq!(receipt.apdus, 3, "SELECT, PUT, CALCULATE");
+    // The same from a cold start: PC/SC context, connect, then the transaction.
+    let started = Instant::now();
+    let receipt = token(READER0)
+        .write(&virt(), &spec("cold", OathType::Totp, &secret), now())
+        .unwrap();
+    println!(
+        "connect + write+read-back TOTP through pcscd: {} APDUs, {:?}",
+        receipt.apdus,
+        started.elapsed()
+    );
+    token(READER0).delete(b"keyward:cold").unwrap();
+    // Those connections reset the card when they closed (every PC/SC client
+    // does); the first connection reconnects and carries on.
     let receipt = t
         .write(&virt(), &spec("hotp", OathType::Hotp, &secret), now())
         .unwrap();

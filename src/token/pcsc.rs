@@ -114,12 +114,29 @@ impl Link for PcscLink<'_> {
 }
 
 impl Transport for PcscTransport {
+    /// Begins a transaction. If another client reset the card since our last
+    /// operation (every PC/SC client resets on disconnect, keyward included, so
+    /// no session state leaks between clients), reconnect once and retry: the
+    /// reset happened between our operations, so nothing of ours was cut.
     fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
-        let tx = self
-            .card
-            .transaction()
-            .map_err(|e| pcsc_err("begin transaction", e))?;
-        Ok(Box::new(PcscLink { tx }))
+        let reader = &self.reader;
+        match self.card.transaction2() {
+            Ok(tx) => Ok(Box::new(PcscLink { tx })),
+            Err((card, ::pcsc::Error::ResetCard)) => {
+                tracing::debug!(%reader, "card was reset by another client; reconnecting");
+                card.reconnect(
+                    ::pcsc::ShareMode::Shared,
+                    ::pcsc::Protocols::ANY,
+                    ::pcsc::Disposition::LeaveCard,
+                )
+                .map_err(|e| pcsc_err("reconnect after reset", e))?;
+                let tx = card
+                    .transaction()
+                    .map_err(|e| pcsc_err("begin transaction", e))?;
+                Ok(Box::new(PcscLink { tx }))
+            }
+            Err((_, e)) => Err(pcsc_err("begin transaction", e)),
+        }
     }
 
     fn reader(&self) -> &str {
