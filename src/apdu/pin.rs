@@ -212,6 +212,18 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_round_trips(ins in proptest::sample::select(vec![0x20u8, 0x24, 0x2C]), p1 in 0u8..4,
+                                             p2 in proptest::sample::select(vec![0x80u8, 0x81, 0x00]),
+                                             data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20)) {
+            let cmd = Command::new(0, ins, p1, p2, data);
+            if let Ok(parsed) = PinCommand::parse(&cmd) {
+                proptest::prop_assert_eq!(PinCommand::parse(&parsed.to_command()), Ok(parsed));
+            }
+        }
+    }
+
     #[test]
     fn malformed_blocks() {
         let bad = |ins, p1, p2, data: &[u8]| {
