@@ -659,3 +659,30 @@ fn token_cli_identifies_and_lists() {
     let (list, _) = run(&["list", "--reader", reader]);
     assert_eq!(list, "keyward:cli\tHotp\tSHA1\n");
 }
+
+#[test]
+fn token_watch_reports_and_identifies_insertions() {
+    let _guard = lock();
+    let pcscd = Pcscd::start();
+    let watch = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["token", "watch", "--seconds", "4"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut sim = Sim::start(&pcscd, 1, &pcscd.state_file("w.toml"), &["--serial", "777"]);
+    std::thread::sleep(Duration::from_millis(500));
+    sim.stop();
+    let out = watch.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let reader1 = common::pcsc_harness::READER1;
+    assert!(text.contains(&format!("reader added: {reader1}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "inserted: {reader1} (ATR 3BFD1300008131FE158073C021C057597562694B657940; profile keyward-virtual, serial 777)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("removed: {reader1}")), "{text}");
+}

@@ -16,7 +16,8 @@ use crate::token::Token;
 pub enum TokenCommand {
     /// List PC/SC readers.
     Readers,
-    /// Report token insertion and removal at every reader.
+    /// Report token insertion and removal at every reader, identifying each
+    /// inserted token (profile, serial).
     Watch {
         /// Stop after this many seconds [default: run until killed].
         #[arg(long)]
@@ -44,6 +45,8 @@ pub fn run(command: TokenCommand, out: &mut dyn std::io::Write) -> anyhow::Resul
         }
         TokenCommand::Watch { seconds } => {
             let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+            let profiles = profile::builtin()?;
+            let identifier = Pcsc::establish().context("connecting to pcscd")?;
             let mut watcher = Watcher::new(pcsc);
             loop {
                 for event in watcher.poll(Duration::from_millis(500))? {
@@ -52,10 +55,23 @@ pub fn run(command: TokenCommand, out: &mut dyn std::io::Write) -> anyhow::Resul
                         ReaderEvent::ReaderRemoved { reader } => {
                             format!("reader removed: {reader}")
                         }
-                        ReaderEvent::Inserted { reader, atr } => format!(
-                            "inserted: {reader} (ATR {})",
-                            data_encoding::HEXUPPER.encode(&atr)
-                        ),
+                        ReaderEvent::Inserted { reader, atr } => {
+                            let who = match identifier
+                                .connect(&reader)
+                                .and_then(|t| Token::new(t).identify(&profiles))
+                            {
+                                Ok(id) => format!(
+                                    "profile {}, serial {}",
+                                    id.profile.as_deref().unwrap_or("unknown"),
+                                    id.serial.map_or("unknown".to_owned(), |s| s.to_string())
+                                ),
+                                Err(err) => format!("not identified: {err}"),
+                            };
+                            format!(
+                                "inserted: {reader} (ATR {}; {who})",
+                                data_encoding::HEXUPPER.encode(&atr)
+                            )
+                        }
                         ReaderEvent::Removed { reader } => format!("removed: {reader}"),
                     };
                     writeln!(out, "{line}")?;
