@@ -11,11 +11,17 @@
 //! - [`ykoath`]: the YKOATH codec, shared by the host driver and the virtual token.
 //! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
 //!   generated from them.
+//! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
+//!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
+//!   configurations, the OTP HID firmware profile. No I/O.
 //!
 //! I/O modules sit around the pure core behind small traits:
 //!
-//! - [`token`]: the host driver (a `Transport` trait, PC/SC over the `pcsc` crate,
-//!   the reader watcher).
+//! - [`token`]: the PC/SC host driver (a `Transport` trait, PC/SC over the `pcsc`
+//!   crate, the reader watcher).
+//! - `hid::transport` (the 8-byte feature-report seam), `hid::hidapi` (hidraw
+//!   devices), `hid::device` (the slot-programming driver over the seam) and
+//!   `hid::sim` (a simulated key that types its code when touched).
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //! - [`sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
@@ -26,6 +32,7 @@
 
 pub mod apdu;
 pub mod cli;
+pub mod hid;
 pub mod otp;
 pub mod profile;
 pub mod server;

@@ -71,7 +71,8 @@ fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
         env!("CARGO_MANIFEST_DIR"),
         "/firmware-profiles"
     )))
-    .unwrap();
+    .unwrap()
+    .ykoath;
     let id = t.identify(&profiles).unwrap();
     assert_eq!(id.profile.as_deref(), Some("keyward-virtual"));
     assert_eq!(id.free_slots, Some(32));

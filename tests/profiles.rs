@@ -14,8 +14,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn profiles() -> Vec<Profile> {
+fn catalog() -> profile::Catalog {
     profile::load_dir(&root().join("firmware-profiles")).unwrap()
+}
+
+fn profiles() -> Vec<Profile> {
+    catalog().ykoath
 }
 
 fn select(version: [u8; 3], serial: Option<u32>) -> SelectInfo {
@@ -151,7 +155,7 @@ fn bad_usb_id_is_refused() {
 
 #[test]
 fn udev_rules_match_the_profiles() {
-    let generated = profile::udev_rules(&profiles());
+    let generated = profile::udev_rules(&catalog());
     let path = root().join("udev/70-keyward.rules");
     if std::env::var_os("KEYWARD_BLESS").is_some() {
         std::fs::write(&path, &generated).unwrap();
@@ -166,4 +170,12 @@ fn udev_rules_match_the_profiles() {
     }
     assert!(generated.contains("ATTR{idVendor}==\"1050\", ATTR{idProduct}==\"0407\""));
     assert!(generated.contains("ATTR{idVendor}==\"20a0\", ATTR{idProduct}==\"42b2\""));
+    // The OTP HID profile's keys get their hidraw nodes too, each node once.
+    assert_eq!(catalog().otp_hid.len(), 1);
+    for pid in ["0010", "0401", "0405", "0407", "0410"] {
+        let hidraw = format!("ATTRS{{idVendor}}==\"1050\", ATTRS{{idProduct}}==\"{pid}\"");
+        assert_eq!(generated.matches(&hidraw).count(), 1, "{pid}");
+        let usb = format!("ATTR{{idVendor}}==\"1050\", ATTR{{idProduct}}==\"{pid}\"");
+        assert_eq!(generated.matches(&usb).count(), 1, "{pid}");
+    }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::hid::profile::OtpProfile;
 use crate::otp::Algorithm;
 use crate::ykoath::SelectInfo;
 
@@ -30,6 +31,8 @@ pub enum ProfileError {
     },
     #[error("{file}: profile id {id:?} is already defined")]
     DuplicateId { file: PathBuf, id: String },
+    #[error(transparent)]
+    OtpHid(#[from] crate::hid::profile::ProfileError),
 }
 
 /// A USB vendor or product id, written as 4 hex digits.
@@ -320,8 +323,23 @@ impl Profile {
     }
 }
 
-/// Loads every `*.toml` in `dir`, sorted by file name.
-pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
+/// Every profile of a directory, by kind: PC/SC (YKOATH) profiles are parsed
+/// here, HID (YubiKey OTP) ones by [`crate::hid::profile::parse_otp_profile`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    pub ykoath: Vec<Profile>,
+    pub otp_hid: Vec<OtpProfile>,
+}
+
+/// Just enough of a profile to pick its parser.
+#[derive(Deserialize)]
+struct Kind {
+    transport: String,
+}
+
+/// Loads every `*.toml` in `dir`, sorted by file name, each with the parser of
+/// its `transport`.
+pub fn load_dir(dir: &Path) -> Result<Catalog, ProfileError> {
     let io = |file: &Path| {
         let file = file.to_path_buf();
         move |source| ProfileError::Io { file, source }
@@ -333,17 +351,31 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    let mut out: Vec<Profile> = Vec::new();
+    let mut out = Catalog::default();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(io(&file))?;
-        let profile = Profile::parse(&text, &file)?;
-        if out.iter().any(|p| p.id == profile.id) {
-            return Err(ProfileError::DuplicateId {
-                file,
-                id: profile.id,
-            });
+        let kind: Kind = toml::from_str(&text).map_err(|e| ProfileError::Parse {
+            file: file.clone(),
+            line: e.span().map_or(1, |s| line_of(&text, s.start)),
+            message: e.message().to_owned(),
+        })?;
+        match kind.transport.as_str() {
+            "hid" => {
+                let profile =
+                    crate::hid::profile::parse_otp_profile(&text, &file.display().to_string())?;
+                out.otp_hid.push(profile);
+            }
+            _ => {
+                let profile = Profile::parse(&text, &file)?;
+                if out.ykoath.iter().any(|p| p.id == profile.id) {
+                    return Err(ProfileError::DuplicateId {
+                        file,
+                        id: profile.id,
+                    });
+                }
+                out.ykoath.push(profile);
+            }
         }
-        out.push(profile);
     }
     Ok(out)
 }
@@ -380,33 +412,68 @@ pub fn identify<'p>(
 }
 
 /// udev rules giving group `keyward` (mode 0660, nobody else) the USB device
-/// nodes of every profile's USB ids, and their hidraw nodes where declared.
-pub fn udev_rules(profiles: &[Profile]) -> String {
+/// nodes of every profile's USB ids, and the hidraw nodes of the HID (OTP)
+/// profiles and of USB entries marked `hidraw`. Each node appears once, under
+/// the first profile (by id) that lists it.
+pub fn udev_rules(catalog: &Catalog) -> String {
     let mut out = String::from(
         "# Generated from firmware-profiles/*.toml by keyward::profile::udev_rules.\n\
-         # Do not edit: change the profiles and regenerate (KEYWARD_BLESS=1 cargo test profile).\n\
+         # Do not edit: change the profiles and regenerate (KEYWARD_BLESS=1 cargo test --test profiles).\n\
          # Gives the keyward daemon's group, and nobody else, access to supported tokens.\n\
          ACTION!=\"add|change\", GOTO=\"keyward_end\"\n",
     );
-    let mut sorted: Vec<&Profile> = profiles.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    for p in sorted {
-        if p.matching.usb.is_empty() {
-            continue;
-        }
-        out.push_str(&format!("\n# {}: {}\n", p.id, p.name));
-        for u in &p.matching.usb {
-            out.push_str(&format!("# {}\n", u.description));
-            out.push_str(&format!(
-                "SUBSYSTEM==\"usb\", ENV{{DEVTYPE}}==\"usb_device\", ATTR{{idVendor}}==\"{}\", ATTR{{idProduct}}==\"{}\", GROUP=\"keyward\", MODE=\"0660\"\n",
-                u.vendor, u.product
-            ));
-            if u.hidraw {
-                out.push_str(&format!(
-                    "SUBSYSTEM==\"hidraw\", KERNEL==\"hidraw*\", ATTRS{{idVendor}}==\"{}\", ATTRS{{idProduct}}==\"{}\", GROUP=\"keyward\", MODE=\"0660\"\n",
-                    u.vendor, u.product
+    // (profile id, name, [(vendor, product, description, hidraw)])
+    type Entry = (u16, u16, String, bool);
+    let mut sections: Vec<(String, String, Vec<Entry>)> = Vec::new();
+    for p in &catalog.ykoath {
+        let entries = p
+            .matching
+            .usb
+            .iter()
+            .map(|u| (u.vendor.0, u.product.0, u.description.clone(), u.hidraw))
+            .collect();
+        sections.push((p.id.clone(), p.name.clone(), entries));
+    }
+    for p in &catalog.otp_hid {
+        let entries = p
+            .usb
+            .product_ids
+            .iter()
+            .map(|&pid| {
+                (
+                    p.usb.vendor_id,
+                    pid,
+                    format!("{:04x}:{pid:04x}", p.usb.vendor_id),
+                    true,
+                )
+            })
+            .collect();
+        sections.push((p.name.clone(), p.description.clone(), entries));
+    }
+    sections.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut seen: Vec<(&str, u16, u16)> = Vec::new();
+    for (id, name, entries) in &sections {
+        let mut lines = String::new();
+        for (vendor, product, description, hidraw) in entries {
+            let mut body = String::new();
+            if !seen.contains(&("usb", *vendor, *product)) {
+                seen.push(("usb", *vendor, *product));
+                body.push_str(&format!(
+                    "SUBSYSTEM==\"usb\", ENV{{DEVTYPE}}==\"usb_device\", ATTR{{idVendor}}==\"{vendor:04x}\", ATTR{{idProduct}}==\"{product:04x}\", GROUP=\"keyward\", MODE=\"0660\"\n"
                 ));
             }
+            if *hidraw && !seen.contains(&("hidraw", *vendor, *product)) {
+                seen.push(("hidraw", *vendor, *product));
+                body.push_str(&format!(
+                    "SUBSYSTEM==\"hidraw\", KERNEL==\"hidraw*\", ATTRS{{idVendor}}==\"{vendor:04x}\", ATTRS{{idProduct}}==\"{product:04x}\", GROUP=\"keyward\", MODE=\"0660\"\n"
+                ));
+            }
+            if !body.is_empty() {
+                lines.push_str(&format!("# {description}\n{body}"));
+            }
+        }
+        if !lines.is_empty() {
+            out.push_str(&format!("\n# {id}: {name}\n{lines}"));
         }
     }
     out.push_str("\nLABEL=\"keyward_end\"\n");
@@ -439,7 +506,7 @@ mod tests {
     fn builtin_profiles_equal_the_files() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware-profiles");
         let from_files = load_dir(&dir).unwrap_or_default();
-        assert_eq!(builtin().ok(), Some(from_files));
+        assert_eq!(builtin().ok(), Some(from_files.ykoath));
     }
 
     #[test]

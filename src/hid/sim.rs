@@ -1,0 +1,338 @@
+//! A simulated YubiKey OTP interface behind [`HidTransport`]. It takes feature
+//! reports as the key does (sequence bits, skipped zero parts, frame CRC,
+//! configuration CRC), enforces access codes (a refused write leaves pgmSeq and
+//! the slot unchanged), answers status and serial reads, and when touched types
+//! the next OATH-HOTP code of a slot, computed by keyward's own OTP core.
+//!
+//! Known simplifications: SLOT_UPDATE, SWAP, NDEF, challenge-response and device
+//! configuration commands are refused; the serial is always API-visible.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use super::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
+use super::crc::with_complemented_crc;
+use super::frame::{
+    reply_reports, touch_level, Command, FirmwareVersion, Frame, FrameAssembler, Slot, Status,
+    REPORT_DATA_LEN, REPORT_LEN, SEQUENCE_MASK, SLOT_WRITE_FLAG,
+};
+use super::transport::{HidTransport, TransportError};
+use crate::otp::{code_at, Algorithm, CredentialKey, Digits, OtpError, Secret};
+
+/// Errors touching the simulated key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    #[error("the simulated key is unplugged")]
+    Unplugged,
+    #[error("{0} is empty: touching it types nothing")]
+    SlotEmpty(Slot),
+    #[error("{0} is not an OATH-HOTP slot")]
+    NotOathHotp(Slot),
+    #[error("the HOTP counter of {0} is exhausted")]
+    CounterOverflow(Slot),
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+}
+
+/// What a touch types: the token identifier (may be empty), the code, and
+/// whether Enter follows. `Debug` hides the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Typed {
+    pub token_id: String,
+    pub code: String,
+    pub enter: bool,
+}
+
+impl Typed {
+    /// The characters typed, without the Enter key.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.token_id, self.code)
+    }
+}
+
+impl fmt::Debug for Typed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Typed")
+            .field("token_id", &self.token_id)
+            .field(
+                "code",
+                &format_args!("[redacted; {} digits]", self.code.len()),
+            )
+            .field("enter", &self.enter)
+            .finish()
+    }
+}
+
+struct SimSlot {
+    config: SlotConfig,
+    counter: u64,
+}
+
+/// The simulated key. Share it with the driver through `&mut` or
+/// `Arc<Mutex<_>>` (both are transports) and touch it in between.
+pub struct SimulatedKey {
+    version: FirmwareVersion,
+    serial: u32,
+    pgm_seq: u8,
+    slots: [Option<SimSlot>; 2],
+    assembler: FrameAssembler,
+    pending: VecDeque<[u8; REPORT_LEN]>,
+    busy_reads_per_write: u8,
+    busy_left: u8,
+    unplugged: bool,
+    unplug_after_writes: Option<u32>,
+    reports_received: u64,
+    frames_refused: u64,
+}
+
+impl fmt::Debug for SimulatedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatedKey")
+            .field("version", &self.version)
+            .field("serial", &self.serial)
+            .field("pgm_seq", &self.pgm_seq)
+            .field("touch_level", &self.touch_level())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimulatedKey {
+    /// A YubiKey 5 (firmware 5.4.3) with both slots empty.
+    pub fn new(serial: u32) -> Self {
+        SimulatedKey {
+            version: FirmwareVersion::new(5, 4, 3),
+            serial,
+            pgm_seq: 0,
+            slots: [None, None],
+            assembler: FrameAssembler::new(),
+            pending: VecDeque::new(),
+            busy_reads_per_write: 0,
+            busy_left: 0,
+            unplugged: false,
+            unplug_after_writes: None,
+            reports_received: 0,
+            frames_refused: 0,
+        }
+    }
+
+    pub fn with_version(mut self, version: FirmwareVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// After each written report, the next `reads` status reads show the busy
+    /// bit, as a real key does while it takes the report in.
+    pub fn with_busy_reads(mut self, reads: u8) -> Self {
+        self.busy_reads_per_write = reads;
+        self
+    }
+
+    /// Pulls the key out: every report fails until [`Self::plug_in`].
+    pub fn unplug(&mut self) {
+        self.unplugged = true;
+        self.assembler.reset();
+        self.pending.clear();
+    }
+
+    pub fn plug_in(&mut self) {
+        self.unplugged = false;
+    }
+
+    /// Pulls the key out after `writes` more written reports (mid-frame faults).
+    pub fn unplug_after_writes(&mut self, writes: u32) {
+        self.unplug_after_writes = Some(writes);
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            version: self.version,
+            pgm_seq: self.pgm_seq,
+            touch_level: self.touch_level(),
+            flags: 0,
+        }
+    }
+
+    /// The configuration a slot holds (key bytes inside; do not log).
+    pub fn slot_config(&self, slot: Slot) -> Option<&SlotConfig> {
+        self.slots[slot.index()].as_ref().map(|s| &s.config)
+    }
+
+    /// The counter the next touch of `slot` uses.
+    pub fn counter(&self, slot: Slot) -> Option<u64> {
+        self.slots[slot.index()].as_ref().map(|s| s.counter)
+    }
+
+    /// Reports taken in, and complete frames refused (bad sequence, CRC,
+    /// access code or unsupported command): for tests of the seam.
+    pub fn reports_received(&self) -> u64 {
+        self.reports_received
+    }
+
+    pub fn frames_refused(&self) -> u64 {
+        self.frames_refused
+    }
+
+    /// Touches the key over `slot`: types the token identifier and the next
+    /// HOTP code, then advances the counter.
+    pub fn touch(&mut self, slot: Slot) -> Result<Typed, SimError> {
+        if self.unplugged {
+            return Err(SimError::Unplugged);
+        }
+        let state = self.slots[slot.index()]
+            .as_mut()
+            .ok_or(SimError::SlotEmpty(slot))?;
+        if !state.config.is_oath_hotp() {
+            return Err(SimError::NotOathHotp(slot));
+        }
+        let key = state.config.hotp_key();
+        let secret = Secret::new(Zeroizing::new(key.expose().to_vec()))?;
+        let credential = CredentialKey::new(Algorithm::Sha1, &secret);
+        let digits = Digits::new(state.config.hotp_digits())?;
+        let code = code_at(&credential, state.counter, digits);
+        state.counter = state
+            .counter
+            .checked_add(1)
+            .ok_or(SimError::CounterOverflow(slot))?;
+        Ok(Typed {
+            token_id: state.config.typed_token_id(),
+            code: code.to_string(),
+            enter: state.config.appends_cr(),
+        })
+    }
+
+    fn touch_level(&self) -> u16 {
+        let mut level = 0;
+        for (slot, valid, touch) in [
+            (
+                Slot::One,
+                touch_level::SLOT1_VALID,
+                touch_level::SLOT1_TOUCH,
+            ),
+            (
+                Slot::Two,
+                touch_level::SLOT2_VALID,
+                touch_level::SLOT2_TOUCH,
+            ),
+        ] {
+            if let Some(state) = &self.slots[slot.index()] {
+                level |= valid;
+                // Keyboard modes fire on touch; challenge-response ones do not.
+                let flags = state.config.flags();
+                let chal_resp = flags.tkt & super::config::tkt::OATH_HOTP != 0
+                    && flags.cfg & super::config::cfg::CHAL_YUBICO != 0;
+                if !chal_resp {
+                    level |= touch;
+                }
+            }
+        }
+        level
+    }
+
+    fn execute(&mut self, frame: &Frame) {
+        let accepted = match frame.command() {
+            Some(Command::Config1) => self.configure(Slot::One, frame.payload()),
+            Some(Command::Config2) => self.configure(Slot::Two, frame.payload()),
+            Some(Command::DeviceSerial) => {
+                let reply = with_complemented_crc(&self.serial.to_be_bytes());
+                self.pending = reply_reports(&reply).into();
+                true
+            }
+            _ => false,
+        };
+        if !accepted {
+            self.frames_refused += 1;
+        }
+    }
+
+    /// CONFIG_1/CONFIG_2: `config(52) ‖ current access code(6)`. A slot with an
+    /// access code is only rewritten or deleted with that code.
+    fn configure(&mut self, slot: Slot, payload: &[u8]) -> bool {
+        let (config, rest) = payload.split_at(CONFIG_SIZE);
+        let mut current = Zeroizing::new([0u8; ACC_CODE_SIZE]);
+        current.copy_from_slice(&rest[..ACC_CODE_SIZE]);
+        if let Some(existing) = &self.slots[slot.index()] {
+            let stored = existing.config.access_code();
+            let protected = stored.iter().any(|&b| b != 0);
+            let matches: bool = subtle::ConstantTimeEq::ct_eq(&stored[..], &current[..]).into();
+            if protected && !matches {
+                return false;
+            }
+        }
+        if config.iter().all(|&b| b == 0) {
+            self.slots[slot.index()] = None;
+        } else {
+            let Ok(parsed) = SlotConfig::parse(config) else {
+                return false;
+            };
+            let counter = u64::from(parsed.hotp_imf());
+            self.slots[slot.index()] = Some(SimSlot {
+                config: parsed,
+                counter,
+            });
+        }
+        // pgmSeq counts accepted writes and drops to 0 with no valid slot left.
+        self.pgm_seq = if self.slots.iter().all(Option::is_none) {
+            0
+        } else {
+            self.pgm_seq.wrapping_add(1)
+        };
+        true
+    }
+}
+
+impl HidTransport for SimulatedKey {
+    fn send_feature_report(&mut self, report: &[u8; REPORT_LEN]) -> Result<(), TransportError> {
+        if self.unplugged {
+            return Err(TransportError::Disconnected);
+        }
+        if let Some(left) = self.unplug_after_writes {
+            if left == 0 {
+                self.unplug();
+                self.unplug_after_writes = None;
+                return Err(TransportError::Disconnected);
+            }
+            self.unplug_after_writes = Some(left - 1);
+        }
+        self.reports_received += 1;
+        let status = report[REPORT_DATA_LEN];
+        if status & SLOT_WRITE_FLAG != 0 && status & SEQUENCE_MASK > 9 {
+            // RESET (0xFF) or DUMMY_REPORT_WRITE (0x8F): leave read mode, drop
+            // any partial frame.
+            self.pending.clear();
+            self.assembler.reset();
+            return Ok(());
+        }
+        if self.busy_left > 0 {
+            // Written while busy: the key drops it, and the frame it belonged
+            // to fails its sequence or CRC check.
+            self.assembler.reset();
+            return Ok(());
+        }
+        self.busy_left = self.busy_reads_per_write;
+        match self.assembler.push(report) {
+            Ok(Some(frame)) => self.execute(&frame),
+            Ok(None) => {}
+            Err(_) => self.frames_refused += 1,
+        }
+        Ok(())
+    }
+
+    fn get_feature_report(&mut self) -> Result<[u8; REPORT_LEN], TransportError> {
+        if self.unplugged {
+            return Err(TransportError::Disconnected);
+        }
+        if self.busy_left > 0 {
+            self.busy_left -= 1;
+            let mut status = self.status();
+            status.flags = SLOT_WRITE_FLAG;
+            return Ok(status.to_report());
+        }
+        if let Some(report) = self.pending.pop_front() {
+            return Ok(report);
+        }
+        Ok(self.status().to_report())
+    }
+}
