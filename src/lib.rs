@@ -12,6 +12,11 @@
 //! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound to
 //!   credential and token, the PIN verifier and policy, the Ed25519 receipt key
 //!   (computation only, plus reading and writing the master key file).
+//! - [`apdu`]: ISO 7816-4 commands and responses, typed status words, chaining and
+//!   the `61xx` loop as a pure state machine.
+//! - [`ykoath`]: the YKOATH codec, shared by the host driver and the virtual token.
+//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
+//!   generated from them.
 //! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
 //!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
 //!   configurations, the OTP HID firmware profile.
@@ -23,20 +28,29 @@
 //! - [`store`]: SQLite (WAL, one place that opens and commits write
 //!   transactions), migrations, lifecycle operations, the hash-chained audit,
 //!   and the verify service (group commit, unsealed-key cache).
+//! - [`token`]: the PC/SC host driver (a `Transport` trait, PC/SC over the `pcsc`
+//!   crate, the reader watcher).
 //! - `hid::transport` (the 8-byte feature-report seam), `hid::hidapi` (hidraw
 //!   devices), `hid::device` (the slot-programming driver over the seam) and
 //!   `hid::sim` (a simulated key that types its code when touched).
-//! - [`server`]: the HTTP accept loop with its limits and graceful shutdown.
+//! - [`sim`]: the virtual token: an applet generic over its state store and
+//!   randomness, wrapped by a thin vpcd client.
+//! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //!
 //! `cli` and `main` only wire things together.
 
 #![forbid(unsafe_code)]
 
+pub mod apdu;
 pub mod cli;
 pub mod crypto;
 pub mod domain;
 pub mod hid;
 pub mod otp;
+pub mod profile;
 pub mod secure_fs;
 pub mod server;
+pub mod sim;
 pub mod store;
+pub mod token;
+pub mod ykoath;

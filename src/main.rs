@@ -15,6 +15,11 @@ fn main() -> ExitCode {
 }
 
 fn try_main() -> anyhow::Result<()> {
+    // RUST_LOG=trace shows every APDU (secret fields masked), on stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let cli = keyward::cli::Cli::parse();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

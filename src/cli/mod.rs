@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod otp;
 pub mod receipt;
+pub mod sim;
+pub mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +27,11 @@ pub enum Command {
     /// The hash-chained audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Virtual token: a YKOATH card served through pcscd's vpcd reader.
+    Sim(sim::SimArgs),
+    /// Look at tokens through PC/SC: readers, hot-plug, identity, credentials.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -33,5 +40,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Otp(command) => otp::run(command, out),
         Command::Receipt(command) => receipt::run(command, out),
         Command::Audit(command) => audit::run(command, out),
+        Command::Sim(args) => sim::run(args, out),
+        Command::Token(command) => token::run(command, out),
     }
 }

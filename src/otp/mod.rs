@@ -2,12 +2,14 @@
 //!
 //! - [`key`]: secrets and the precomputed HMAC states of a credential.
 //! - [`code`]: digit counts, typed codes, constant-time dynamic truncation.
+//! - [`raw`]: plain HMAC and truncation for the token side (virtual token).
 //! - [`verify`]: window verification and resynchronisation, constant-time.
 //!
 //! Time enters as a Unix time argument; the caller owns the clock.
 
 pub mod code;
 pub mod key;
+pub mod raw;
 pub mod verify;
 
 pub use code::{code_at, Code, Digits};

@@ -179,3 +179,5 @@ impl World {
         .unwrap()
     }
 }
+
+pub mod pcsc_harness;

@@ -1,0 +1,319 @@
+//! The host driver against fakes: the in-process virtual token behind a
+//! `Transport` (one transaction per operation, APDU counts, masked traces) and
+//! a scripted card that answers from a hex table (exact host-side bytes, and
+//! typed errors on malformed answers).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
+
+use std::collections::VecDeque;
+
+use keyward::apdu::pin::PinValue;
+use keyward::apdu::Status;
+use keyward::otp::{Algorithm, Digits, Period, Secret};
+use keyward::profile::Profile;
+use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
+use keyward::token::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
+use keyward::ykoath::OathType;
+use zeroize::Zeroizing;
+
+type Card = VirtualToken<MemoryStore, CountingEntropy>;
+
+/// The virtual token in-process; counts transactions and APDUs.
+struct InProcess {
+    card: Card,
+    transactions: usize,
+    apdus: usize,
+}
+
+struct InProcessLink<'a> {
+    card: &'a mut Card,
+    apdus: &'a mut usize,
+}
+
+impl Link for InProcessLink<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        *self.apdus += 1;
+        Ok(Zeroizing::new(self.card.process(apdu)))
+    }
+}
+
+impl Transport for InProcess {
+    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
+        self.transactions += 1;
+        Ok(Box::new(InProcessLink {
+            card: &mut self.card,
+            apdus: &mut self.apdus,
+        }))
+    }
+    fn reader(&self) -> &str {
+        "Virtual PCD 00 00"
+    }
+}
+
+fn in_process(chunk: usize) -> Token<InProcess> {
+    let card = VirtualToken::open(
+        MemoryStore::default(),
+        CountingEntropy(0),
+        99,
+        CardOptions { chunk },
+    )
+    .unwrap();
+    Token::new(InProcess {
+        card,
+        transactions: 0,
+        apdus: 0,
+    })
+}
+
+fn virtual_profile() -> Profile {
+    Profile::parse(
+        include_str!("../firmware-profiles/keyward-virtual.toml"),
+        std::path::Path::new("keyward-virtual.toml"),
+    )
+    .unwrap()
+}
+
+const SECRET: &str = "3132333435363738393031323334353637383930";
+
+fn virt() -> keyward::profile::Profile {
+    keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "keyward-virtual")
+        .unwrap()
+}
+
+fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
+    CredentialSpec {
+        name,
+        issuer: None,
+        kind,
+        algorithm: Algorithm::Sha1,
+        digits: Digits::SIX,
+        period: Period::new(30).unwrap(),
+        counter: 0,
+        touch: false,
+        secret,
+    }
+}
+
+#[test]
+fn each_operation_is_one_transaction() {
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let mut t = in_process(255);
+    let profiles = vec![virtual_profile()];
+    let id = t.identify(&profiles).unwrap();
+    assert_eq!(
+        (id.serial, id.profile.as_deref()),
+        (Some(99), Some("keyward-virtual"))
+    );
+    assert_eq!(t.transport().transactions, 1);
+    assert_eq!(
+        t.transport().apdus,
+        4,
+        "SELECT mgmt, DEVICE INFO, SELECT OATH, LIST"
+    );
+
+    let r = t
+        .write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+    assert_eq!(r.apdus, 3);
+    assert_eq!(t.transport().transactions, 2);
+    t.list().unwrap();
+    t.calculate(b"a", OathType::Totp, Period::new(30).unwrap(), 59)
+        .unwrap();
+    t.delete(b"a").unwrap();
+    t.wipe().unwrap();
+    assert_eq!(t.transport().transactions, 6);
+}
+
+#[test]
+fn long_lists_follow_61xx_with_send_remaining() {
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let mut t = in_process(16);
+    let names: Vec<String> = (0..10)
+        .map(|i| format!("holder-{i:02}@example.org"))
+        .collect();
+    for n in &names {
+        t.write(&virt(), &spec(n, OathType::Totp, &secret), 59)
+            .unwrap();
+    }
+    let before = t.transport().apdus;
+    let listed = t.list().unwrap();
+    assert_eq!(listed.len(), 10);
+    assert_eq!(listed[9].name, names[9].as_bytes());
+    // SELECT, then 10 entries of 2+1+21 bytes = 240 bytes in 16-byte chunks:
+    // LIST and 14 SEND REMAINING.
+    assert_eq!(t.transport().apdus - before, 1 + 240usize.div_ceil(16));
+}
+
+#[test]
+fn device_pin_is_refused_where_the_profile_has_none() {
+    let yk = Profile::parse(
+        include_str!("../firmware-profiles/yubikey5-oath.toml"),
+        std::path::Path::new("yubikey5-oath.toml"),
+    )
+    .unwrap();
+    let mut t = in_process(255);
+    let pin = PinValue::new(b"482915").unwrap();
+    let puk = PinValue::new(b"73918264").unwrap();
+    let err = t.set_pin(&yk, &pin, &puk).unwrap_err();
+    assert!(matches!(err, TokenError::Unsupported { .. }), "{err:?}");
+    assert_eq!(t.transport().apdus, 0, "nothing was sent");
+    t.set_pin(&virtual_profile(), &pin, &puk).unwrap();
+    assert_eq!(t.pin_state().unwrap(), PinState::TriesLeft(3));
+}
+
+/// A card that answers from a table and checks what the host sends.
+struct Scripted {
+    script: VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Link for &mut Scripted {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let (expected, answer) = self.script.pop_front().expect("script exhausted");
+        assert_eq!(
+            data_encoding::HEXUPPER.encode(apdu),
+            data_encoding::HEXUPPER.encode(&expected)
+        );
+        Ok(Zeroizing::new(answer))
+    }
+}
+
+struct ScriptedTransport(Scripted);
+
+impl Transport for ScriptedTransport {
+    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
+        Ok(Box::new(&mut self.0))
+    }
+    fn reader(&self) -> &str {
+        "Scripted 00 00"
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    data_encoding::HEXUPPER
+        .decode(s.replace(' ', "").as_bytes())
+        .unwrap()
+}
+
+fn scripted(lines: &[(&str, &str)]) -> Token<ScriptedTransport> {
+    Token::new(ScriptedTransport(Scripted {
+        script: lines.iter().map(|(a, b)| (unhex(a), unhex(b))).collect(),
+    }))
+}
+
+const SELECT: (&str, &str) = (
+    "00A4040007A0000005272101",
+    "7903050403 71080001020304050607 9000",
+);
+
+#[test]
+fn host_side_bytes_of_a_write_are_exact() {
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let mut t = scripted(&[
+        SELECT,
+        (
+            "000100001B 710161 731621 06 3132333435363738393031323334353637383930",
+            "9000",
+        ),
+        (
+            "00A200010D71016174080000000000000001",
+            "7605064C93CF18 9000",
+        ),
+    ]);
+    // The token answers counter 0's code for step 1: the read-back must fail.
+    let err = t
+        .write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap_err();
+    assert!(
+        matches!(err, TokenError::ReadBackMismatch { .. }),
+        "{err:?}"
+    );
+
+    let mut t = scripted(&[
+        SELECT,
+        (
+            "000100001B 710161 731621 06 3132333435363738393031323334353637383930",
+            "9000",
+        ),
+        (
+            "00A200010D71016174080000000000000001",
+            "76050641397EEA 9000",
+        ),
+    ]);
+    t.write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+}
+
+#[test]
+fn malformed_answers_are_typed_errors() {
+    // Answers shorter than a status word, broken TLVs, wrong tags, error SWs.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, fn(&TokenError) -> bool);
+    let cases: Vec<Case> = vec![
+        (vec![("00A4040007A0000005272101", "90")], |e| {
+            matches!(e, TokenError::Apdu(_))
+        }),
+        (vec![("00A4040007A0000005272101", "7905 9000")], |e| {
+            matches!(e, TokenError::Oath(_))
+        }),
+        (vec![SELECT, ("00A1000000", "7205 21 61 9000")], |e| {
+            matches!(e, TokenError::Oath(_))
+        }),
+        (vec![SELECT, ("00A1000000", "7202 99 61 9000")], |e| {
+            matches!(e, TokenError::Oath(_))
+        }),
+        (vec![SELECT, ("00A1000000", "6982")], |e| {
+            matches!(e, TokenError::Locked)
+        }),
+        (vec![SELECT, ("00A1000000", "6F00")], |e| {
+            matches!(
+                e,
+                TokenError::Status {
+                    status: Status::NoPreciseDiagnosis,
+                    ..
+                }
+            )
+        }),
+    ];
+    for (script, check) in cases {
+        let mut t = scripted(&script);
+        let err = t.list().unwrap_err();
+        assert!(check(&err), "{script:?}: {err:?}");
+    }
+}
+
+#[test]
+fn writes_are_checked_against_the_profile() {
+    let nk = keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "nitrokey3-secrets")
+        .unwrap();
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let mut t = in_process(255);
+
+    let mut sha512 = spec("a", OathType::Totp, &secret);
+    sha512.algorithm = Algorithm::Sha512;
+    let err = t.write(&nk, &sha512, 59).unwrap_err();
+    assert!(matches!(err, TokenError::Unsupported { .. }), "{err:?}");
+    let long_name = "n".repeat(65);
+    let err = t
+        .write(&virt(), &spec(&long_name, OathType::Totp, &secret), 59)
+        .unwrap_err();
+    assert!(matches!(err, TokenError::Invalid(_)), "{err:?}");
+    assert_eq!(t.transport().apdus, 0, "refused before sending anything");
+
+    // A profile whose PUT does not overwrite: LIST first, refuse an existing id.
+    t.write(&nk, &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+    assert_eq!(t.transport().apdus, 4, "SELECT, LIST, PUT, CALCULATE");
+    let err = t
+        .write(&nk, &spec("a", OathType::Totp, &secret), 59)
+        .unwrap_err();
+    assert!(matches!(err, TokenError::AlreadyExists { .. }), "{err:?}");
+    // The virtual token's profile overwrites in place.
+    t.write(&virt(), &spec("a", OathType::Totp, &secret), 59)
+        .unwrap();
+    assert_eq!(t.list().unwrap().len(), 1);
+}
