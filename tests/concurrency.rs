@@ -164,11 +164,20 @@ fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
     let codes: Vec<String> = (1..=5000)
         .map(|c| format!("{PIN}{}", device.hotp(c)))
         .collect();
+    // No wall-clock luck: the revocation waits until the stream has had
+    // accepts, and the stream waits at its half-way point until the
+    // revocation committed, so both sides of the assertion are exercised.
+    let accepted_so_far = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stream = {
-        let (svc, revoked) = (svc.clone(), revoked.clone());
+        let (svc, revoked, accepted_so_far) =
+            (svc.clone(), revoked.clone(), accepted_so_far.clone());
         std::thread::spawn(move || {
             let (mut before, mut after_accepted, mut sent_after) = (0, 0, 0);
-            for passcode in codes {
+            let half = codes.len() / 2;
+            for (i, passcode) in codes.into_iter().enumerate() {
+                if i == half {
+                    wait_for(|| revoked.load(Ordering::SeqCst));
+                }
                 let sent_after_revocation = revoked.load(Ordering::SeqCst);
                 let accepted = svc.verify("adurand", &passcode).unwrap().is_accept();
                 if sent_after_revocation {
@@ -176,12 +185,13 @@ fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
                     after_accepted += usize::from(accepted);
                 } else {
                     before += usize::from(accepted);
+                    accepted_so_far.fetch_add(usize::from(accepted), Ordering::SeqCst);
                 }
             }
             (before, after_accepted, sent_after)
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_for(|| accepted_so_far.load(Ordering::SeqCst) >= 10);
     w.store
         .write(&desk(), "lost", |tx| {
             tx.revoke("VT-H", keyward::domain::RevokeReason::Lost)
@@ -192,4 +202,13 @@ fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
     assert!(before > 0, "the stream was running before the revocation");
     assert!(sent_after > 0, "the stream went on after the revocation");
     assert_eq!(after, 0, "accepted after the revocation committed");
+}
+
+/// Waits for `done`, failing the test after a minute (a hang, not a race).
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
