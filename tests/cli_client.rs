@@ -228,6 +228,7 @@ fn every_command_has_an_example() {
         ("reports", &["overdue", "in-transit"]),
         ("audit", &["verify"]),
         ("apikeys", &["create", "list", "revoke"]),
+        ("bench", &["setup", "verify"]),
     ];
     let mut commands: Vec<Vec<&str>> = vec![vec!["verify"], vec!["station"]];
     for (noun, verbs) in nouns {

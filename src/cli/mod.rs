@@ -7,6 +7,7 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod bench;
 pub mod common;
 pub mod devices;
 pub mod otp;
@@ -85,6 +86,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// The handover station: the holder activates their key with a PIN.
     Station(station::StationArgs),
+    /// Verify load generator against a running daemon, and its setup.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
     #[command(subcommand)]
     Otp(otp::OtpCommand),
@@ -114,6 +118,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Apikeys(c) => apikeys::run(c, conn, out),
         Command::Verify(a) => verify::run(a, conn, out),
         Command::Station(a) => station::run(a, conn, out),
+        Command::Bench(c) => bench::run(c, conn, out),
         Command::Otp(command) => otp::run(command, out),
         Command::Sim(args) => sim::run(args, out),
         Command::Reader(command) => reader::run(command, out),

@@ -164,6 +164,12 @@ impl Client {
         Client::new(&url, key)
     }
 
+    /// Another client to the same daemon with the same key and its own
+    /// connections (one per load-generator worker).
+    pub fn fresh(&self) -> Client {
+        Client::new(&self.base, self.key.as_ref().map(|k| k.as_str().to_owned()))
+    }
+
     /// The base URL (never the key).
     pub fn base(&self) -> &str {
         &self.base
