@@ -106,8 +106,13 @@ pub fn run_people(
                     v,
                     &[("id", "id"), ("name", "full_name"), ("mail", "mail")],
                 )?;
-                if let Some(token) = v.get("live_token").or_else(|| v.get("token")) {
-                    writeln!(out, "live token  {}", super::common::cell(Some(token)))?;
+                if let Some(token) = v.get("token").filter(|t| !t.is_null()) {
+                    writeln!(
+                        out,
+                        "live token  {} ({})",
+                        super::common::cell(token.get("serial")),
+                        super::common::cell(token.get("state"))
+                    )?;
                 }
                 writeln!(out, "rights:")?;
                 let rights = v

@@ -195,6 +195,9 @@ pub fn fetch(
         }
         Format::Export => {
             let value = client.get(&format!("{base}?format=json"))?;
+            if let Some(export) = value.get("export").and_then(serde_json::Value::as_str) {
+                return Ok(export.to_owned());
+            }
             let canonical = value
                 .get("canonical")
                 .and_then(serde_json::Value::as_str)

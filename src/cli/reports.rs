@@ -38,14 +38,20 @@ pub fn run(command: ReportsCommand, conn: &Connection, out: &mut dyn Write) -> a
     let (path, columns): (&str, &[Column]) = match command {
         ReportsCommand::Overdue => (
             "/v1/reports/overdue",
-            &[("SERIAL", "serial"), ("HOLDER", "holder"), ("DUE", "due")],
+            &[
+                ("SERIAL", "serial"),
+                ("HOLDER", "holder"),
+                ("DUE", "due"),
+                ("DAYS LATE", "days_late"),
+            ],
         ),
         ReportsCommand::InTransit => (
             "/v1/reports/in-transit",
             &[
                 ("SERIAL", "serial"),
                 ("HOLDER", "holder"),
-                ("RETURNED", "returned_at"),
+                ("RETURNED", "returned_on"),
+                ("DAYS WAITING", "days_waiting"),
             ],
         ),
     };

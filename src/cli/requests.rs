@@ -97,12 +97,7 @@ pub fn run_key_requests(
                 out,
                 conn.json,
                 &answer,
-                &[
-                    ("ID", "id"),
-                    ("HOLDER", "holder"),
-                    ("REQUESTED BY", "requested_by"),
-                    ("AT", "created_at"),
-                ],
+                &[("ID", "id"), ("HOLDER", "holder"), ("DISTRICT", "district")],
             )
         }
     }

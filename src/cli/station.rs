@@ -212,13 +212,20 @@ fn serve_holder(
         .get("receipt_id")
         .filter(|v| !v.is_null())
         .map(|v| cell(Some(v)));
+    let page = match activated.get("receipt").filter(|r| r.is_object()) {
+        Some(receipt) => Some(checked_page(receipt, lang)?),
+        None => None,
+    };
     match receipt_id {
         Some(id) => {
             let lang_arg = match lang {
                 Lang::Fr => super::receipt::LangArg::Fr,
                 Lang::En => super::receipt::LangArg::En,
             };
-            let page = super::receipt::fetch(client, &id, super::receipt::Format::Html, lang_arg)?;
+            let page = match page {
+                Some(page) => page,
+                None => super::receipt::fetch(client, &id, super::receipt::Format::Html, lang_arg)?,
+            };
             std::fs::create_dir_all(&args.receipts_dir)
                 .with_context(|| format!("creating {}", args.receipts_dir.display()))?;
             let path = args
@@ -231,6 +238,23 @@ fn serve_holder(
     }
     out.flush()?;
     Ok(true)
+}
+
+/// The printable page of a receipt the daemon sent, after checking its
+/// signature against the key it names (a page that does not verify is refused).
+fn checked_page(receipt: &Value, lang: Lang) -> anyhow::Result<String> {
+    let export = receipt
+        .get("export")
+        .and_then(Value::as_str)
+        .context("the receipt has no signed export")?;
+    let key = receipt
+        .get("public_key")
+        .and_then(Value::as_str)
+        .context("the receipt has no public key")?;
+    let key = crate::crypto::parse_public_key(key)?;
+    let signed = crate::crypto::verify_receipt(&key, export)
+        .context("the handover receipt's signature does not verify")?;
+    Ok(signed.render_html(lang))
 }
 
 fn holder_name(holder: Option<&Value>) -> String {

@@ -375,18 +375,7 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
         }
         TokensCommand::Receipts { serial } => {
             let answer = client.get(&token_path(&serial, "receipts"))?;
-            show_list(
-                out,
-                json,
-                &answer,
-                &[
-                    ("ID", "id"),
-                    ("KIND", "kind"),
-                    ("NUMBER", "number"),
-                    ("HOLDER", "holder"),
-                    ("AT", "at"),
-                ],
-            )
+            show_list(out, json, &answer, &[("ID", "id"), ("KIND", "kind")])
         }
     }
 }
