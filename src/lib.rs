@@ -44,6 +44,7 @@
 pub mod apdu;
 pub mod cli;
 pub mod crypto;
+pub mod devices;
 pub mod domain;
 pub mod hid;
 pub mod otp;
