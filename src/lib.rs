@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apdu;
+pub mod api;
 pub mod cli;
 pub mod crypto;
 pub mod devices;

@@ -529,42 +529,52 @@ impl DeviceManager {
         Ok(code)
     }
 
-    /// Whether the profile of the token at `reader` takes a device PIN
-    /// (ISO 7816 commands with a hardware retry counter).
-    pub fn has_device_pin(&self, reader: &str, serial: &str) -> Result<bool, DeviceError> {
-        let (_, profile) = self.device_at(reader, serial)?;
-        Ok(
-            matches!(&profile.capabilities.device_pin, Some(p) if p.commands == PinCommands::Iso7816),
-        )
-    }
-
-    /// Sets the holder's PIN on the token where the profile has a PIN with a
-    /// hardware retry counter (never otherwise), with a random resetting code
-    /// kept sealed for the desk. Returns whether a PIN was set.
-    pub fn set_device_pin(
-        &self,
-        actor: &Actor,
-        reader: &str,
-        serial: &str,
-        pin: &str,
-    ) -> Result<bool, DeviceError> {
+    /// Activation at the station (SPEC §2, §4): possession proof (a code
+    /// read from the token at `reader`), PIN policy, the device PIN where the
+    /// profile has one with a hardware retry counter (never otherwise, with a
+    /// random resetting code sealed for the desk), and the activation, all
+    /// decided in one store transaction: if the token refuses the PIN,
+    /// nothing is activated. Returns whether a device PIN was set.
+    pub fn activate(&self, reader: &str, serial: &str, pin: &str) -> Result<bool, DeviceError> {
         let (device, profile) = self.device_at(reader, serial)?;
-        if !matches!(&profile.capabilities.device_pin, Some(p) if p.commands == PinCommands::Iso7816)
-        {
-            return Ok(false);
+        let token = self.store.read(|tx| tx.token(serial))?;
+        let holder = token.holder.ok_or(StoreError::Domain(
+            crate::domain::DomainError::TransitionRefused {
+                from: token.state,
+                action: "activate",
+            },
+        ))?;
+        let actor = Actor::Holder(holder);
+        // Policy first: a PIN that would be refused never reaches the token.
+        self.store.write(&actor, "token.activate", |_| {
+            crate::crypto::Pin::parse(pin)?;
+            Ok(())
+        })?;
+        let code = self.read_code(reader, serial)?;
+        let takes_pin = matches!(&profile.capabilities.device_pin,
+            Some(p) if p.commands == PinCommands::Iso7816);
+        let mut device_failure = None;
+        let result = self.store.write(&actor, "token.activate", |tx| {
+            tx.prove_possession(serial, &code)?;
+            tx.activate(serial, pin)?;
+            if takes_pin {
+                match set_device_pin(device.as_ref(), &profile, pin) {
+                    Ok(seed) => tx.seal_device_puk(serial, &seed)?,
+                    Err(err) => {
+                        device_failure = Some(err);
+                        return Err(StoreError::Unavailable);
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Some(err) = device_failure {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(err);
         }
-        let pin = PinValue::new(pin.as_bytes()).ok_or(DeviceError::Unsupported {
-            profile: profile.id.clone(),
-            what: "a PIN of this length",
-        })?;
-        let seed = Secret::generate(Algorithm::Sha1).map_err(StoreError::from)?;
-        let puk = puk_from_seed(&seed);
-        let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
-        Token::new(device.open()?).set_pin(&profile, &pin, &puk)?;
-        self.store.write(actor, "token.device_pin", |tx| {
-            tx.seal_device_puk(serial, &seed)
-        })?;
-        Ok(true)
+        result?;
+        self.token_changed(serial, TokenState::Active);
+        Ok(takes_pin)
     }
 
     /// Applet reset on the token at `reader`; a returned (or revoked broken
@@ -624,6 +634,24 @@ impl DeviceManager {
         }
         Ok(())
     }
+}
+
+/// Sets the PIN and a fresh random resetting code on the device; returns
+/// the code's seed for sealing.
+fn set_device_pin(
+    device: &dyn Device,
+    profile: &Profile,
+    pin: &str,
+) -> Result<Secret, DeviceError> {
+    let pin = PinValue::new(pin.as_bytes()).ok_or(DeviceError::Unsupported {
+        profile: profile.id.clone(),
+        what: "a PIN of this length",
+    })?;
+    let seed = Secret::generate(Algorithm::Sha1).map_err(StoreError::from)?;
+    let puk = puk_from_seed(&seed);
+    let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
+    Token::new(device.open()?).set_pin(profile, &pin, &puk)?;
+    Ok(seed)
 }
 
 /// The desk's 8-digit resetting code, derived from a sealed random seed.

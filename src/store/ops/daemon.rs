@@ -469,6 +469,36 @@ impl Tx<'_> {
         )
     }
 
+    /// Proof of possession before an activation: the token in hand produced
+    /// a correct code for its live credential (the step is consumed).
+    pub fn prove_possession(&mut self, serial: &str, code: &str) -> Result<(), StoreError> {
+        let token = self.token(serial)?;
+        let credential = self
+            .credential_of(serial)?
+            .ok_or(StoreError::PossessionCheckFailed)?;
+        if token.holder.as_ref() != Some(&credential.holder) {
+            return Err(StoreError::PossessionCheckFailed);
+        }
+        self.check_possession(&credential, code)
+    }
+
+    /// The holder of a replacement request.
+    pub fn replacement_holder(&self, request: i64) -> Result<PersonId, StoreError> {
+        let holder: Option<String> = self
+            .db
+            .query_row(
+                "SELECT holder FROM replacement_requests WHERE id = ?1",
+                [request],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let holder = holder.ok_or_else(|| StoreError::NotFound {
+            what: "replacement request",
+            key: request.to_string(),
+        })?;
+        PersonId::parse(&holder).map_err(corrupt("holder"))
+    }
+
     // ----- scoped reads -------------------------------------------------------
 
     /// The district a person belongs to (that of their latest right).
