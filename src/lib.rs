@@ -45,9 +45,11 @@
 #![forbid(unsafe_code)]
 
 pub mod apdu;
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod crypto;
+pub mod devices;
 pub mod domain;
 pub mod hid;
 pub mod otp;

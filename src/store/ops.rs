@@ -3,6 +3,8 @@
 //! [`crate::domain`]; this module only reads rows, asks the domain, and writes
 //! the new rows, the receipt and the audit entry together.
 
+mod daemon;
+
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -20,6 +22,11 @@ use crate::domain::{
     RightPeriod, TokenAction, TokenState, Uai, UnixTime,
 };
 use crate::otp::{Algorithm, Code, CredentialKey, Digits, Hotp, Period, ReplayFloor, Secret, Totp};
+
+pub use daemon::{
+    api_key_hash, ApiKeyRecord, DistrictRecord, NewApiKey, PendingWrite, Role, SchoolRecord,
+    API_KEY_PREFIX,
+};
 
 /// HOTP or TOTP, with the part of the parameters that differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -448,7 +455,7 @@ impl<'a> Tx<'a> {
         self.audit("school.add", uai.as_str(), &format!("district={district}"))
     }
 
-    fn district_of_school(&self, uai: &Uai) -> Result<String, StoreError> {
+    pub fn district_of_school(&self, uai: &Uai) -> Result<String, StoreError> {
         self.db
             .prepare_cached("SELECT district FROM schools WHERE uai = ?1")?
             .query_row([uai.as_str()], |r| r.get(0))

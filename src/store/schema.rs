@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -136,6 +136,37 @@ CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"#;
+
+/// Issue 5: API keys (only their SHA-256 is kept), pending device writes
+/// (SPEC §4: recorded before the token is written, removed in the
+/// transaction that commits the credential or by recovery), and the desk's
+/// sealed device-PIN resetting codes.
+const V2: &str = r#"
+CREATE TABLE api_keys (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('admin','desk','inspector','station','gateway')),
+    district   TEXT REFERENCES districts(code),
+    readers    TEXT NOT NULL DEFAULT '[]',
+    hash       BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    CHECK (role <> 'inspector' OR district IS NOT NULL)
+) STRICT;
+
+CREATE TABLE pending_writes (
+    serial        TEXT PRIMARY KEY REFERENCES tokens(serial),
+    holder        TEXT NOT NULL REFERENCES people(id),
+    credential_id BLOB NOT NULL,
+    reader        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE device_puks (
+    credential INTEGER PRIMARY KEY REFERENCES credentials(id),
+    sealed     BLOB NOT NULL
+) STRICT;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

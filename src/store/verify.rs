@@ -94,19 +94,48 @@ impl VerifyAnswer {
 
 type Reply = Result<VerifyAnswer, StoreError>;
 
+/// A reply and the outcome's label for metrics ("accept", or why it was
+/// rejected). The label never reaches the gateway.
+type Labelled = (Reply, &'static str);
+
 struct Job {
     request: VerifyRequest,
-    reply: SyncSender<Reply>,
+    reply: SyncSender<Labelled>,
 }
 
 /// A request in flight; [`Pending::wait`] blocks until it is decided and
 /// committed.
 #[derive(Debug)]
-pub struct Pending(Receiver<Reply>);
+pub struct Pending(Receiver<Labelled>);
 
 impl Pending {
     pub fn wait(self) -> Reply {
-        self.0.recv().unwrap_or(Err(StoreError::Unavailable))
+        self.wait_labelled().0
+    }
+
+    /// The reply and, for the daemon's metrics only, the outcome's label:
+    /// `accept` or the rejection reason (`wrong_code`, `replay`, ...).
+    pub fn wait_labelled(self) -> (Reply, &'static str) {
+        self.0
+            .recv()
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+    }
+}
+
+/// The metrics label of a rejection reason.
+fn reason_label(reason: Reason) -> &'static str {
+    match reason {
+        Reason::UnknownLogin => "unknown_login",
+        Reason::Locked => "locked",
+        Reason::Throttled => "throttled",
+        Reason::TokenNotActive => "token_not_active",
+        Reason::WrongPin => "wrong_pin",
+        Reason::WrongCode => "wrong_code",
+        Reason::WrongPinAndCode => "wrong_pin_and_code",
+        Reason::Replay => "replay",
+        Reason::NoRightInForce => "no_right_in_force",
+        Reason::Malformed => "malformed",
+        Reason::SourceLimited => "source_limited",
     }
 }
 
@@ -260,14 +289,16 @@ impl Worker {
             let answers = self.decide_batch(now, &batch);
             match answers {
                 Ok(answers) => {
-                    for (job, answer) in batch.into_iter().zip(answers) {
-                        let _ = job.reply.send(Ok(answer));
+                    for (job, (answer, label)) in batch.into_iter().zip(answers) {
+                        let _ = job.reply.send((Ok(answer), label));
                     }
                 }
                 Err(_) => {
                     // Nothing was committed: nobody is accepted.
                     for job in batch {
-                        let _ = job.reply.send(Err(StoreError::Unavailable));
+                        let _ = job
+                            .reply
+                            .send((Err(StoreError::Unavailable), "unavailable"));
                     }
                 }
             }
@@ -286,7 +317,7 @@ impl Worker {
         &mut self,
         now: UnixTime,
         batch: &[Job],
-    ) -> Result<Vec<VerifyAnswer>, StoreError> {
+    ) -> Result<Vec<(VerifyAnswer, &'static str)>, StoreError> {
         let decider = &mut self.decider;
         in_write_txn(&mut self.conn, |db| {
             let mut head = AuditHead::load(db)?;
@@ -309,7 +340,7 @@ impl Worker {
                                 detail: &detail,
                             },
                         )?;
-                        VerifyAnswer::Reject { retry_after: None }
+                        (VerifyAnswer::Reject { retry_after: None }, "store_error")
                     }
                     Err(err) => return Err(err),
                 };
@@ -344,7 +375,7 @@ impl Decider {
         head: &mut AuditHead,
         now: UnixTime,
         request: &VerifyRequest,
-    ) -> Result<VerifyAnswer, StoreError> {
+    ) -> Result<(VerifyAnswer, &'static str), StoreError> {
         let login = PersonId::parse(&request.login).ok();
         if let Some(source) = &request.source {
             if let Some(wait) = self.sources.blocked_for(source, now) {
@@ -362,9 +393,12 @@ impl Decider {
                         detail: &detail,
                     },
                 )?;
-                return Ok(VerifyAnswer::Reject {
-                    retry_after: Some(wait),
-                });
+                return Ok((
+                    VerifyAnswer::Reject {
+                        retry_after: Some(wait),
+                    },
+                    reason_label(Reason::SourceLimited),
+                ));
             }
         }
         let found = match &login {
@@ -487,7 +521,7 @@ impl Decider {
         };
         let decision = decide(now, counters, evidence);
         let subject = login.as_ref().map_or("-", PersonId::as_str);
-        let (action, detail, answer) = match decision {
+        let (action, detail, answer, label) = match decision {
             Decision::Accept {
                 step,
                 offset,
@@ -515,6 +549,7 @@ impl Decider {
                     "verify.accept",
                     format!("credential={} step={step} offset={offset}", f.credential.id),
                     VerifyAnswer::Accept { rights },
+                    "accept",
                 )
             }
             Decision::Reject {
@@ -568,6 +603,7 @@ impl Decider {
                     "verify.reject",
                     detail,
                     VerifyAnswer::Reject { retry_after },
+                    reason_label(reason),
                 )
             }
         };
@@ -582,6 +618,6 @@ impl Decider {
                 detail: &detail,
             },
         )?;
-        Ok(answer)
+        Ok((answer, label))
     }
 }

@@ -1,0 +1,174 @@
+//! Bearer authentication: the key's SHA-256 is looked up (cached in memory,
+//! forgotten on revocation) and becomes a [`Caller`] with one role and its
+//! scope. Every refusal is audited.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::{blocking, ApiError, AppState};
+use crate::domain::{Actor, PersonId};
+use crate::store::ops::{api_key_hash, Role, API_KEY_PREFIX};
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: i64,
+    pub name: String,
+    pub role: Role,
+    /// An inspector's district.
+    pub district: Option<String>,
+    /// A station's readers.
+    pub readers: Vec<String>,
+    /// Who the store sees: admin and desk act as the desk, an inspector as
+    /// their district's inspector, the gateway as the gateway. A station acts
+    /// as the holder of the token at its reader, per request.
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// Refuses (403, audited) unless the caller has one of `roles`.
+    pub async fn require(
+        &self,
+        state: &AppState,
+        roles: &[Role],
+        operation: &'static str,
+    ) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        Err(state
+            .refuse(
+                self.actor.clone(),
+                operation,
+                ApiError::forbidden(format!("a {} key may not {operation}", self.role.as_str())),
+            )
+            .await)
+    }
+
+    /// An inspector sees only their district: anything else is 404, exactly
+    /// as if it did not exist (audited).
+    pub async fn scope(
+        &self,
+        state: &AppState,
+        district: Option<&str>,
+        what: &str,
+        operation: &'static str,
+    ) -> Result<(), ApiError> {
+        if self.role != Role::Inspector
+            || district.is_some() && district == self.district.as_deref()
+        {
+            return Ok(());
+        }
+        Err(state
+            .refuse(self.actor.clone(), operation, ApiError::not_found(what))
+            .await)
+    }
+
+    /// A station acts only at its own readers.
+    pub async fn at_reader(
+        &self,
+        state: &AppState,
+        reader: &str,
+        operation: &'static str,
+    ) -> Result<(), ApiError> {
+        if self.role != Role::Station || self.readers.iter().any(|r| r == reader) {
+            return Ok(());
+        }
+        Err(state
+            .refuse(
+                self.actor.clone(),
+                operation,
+                ApiError::forbidden("this station key is not bound to that reader"),
+            )
+            .await)
+    }
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
+    let text = value.to_str().ok()?;
+    let key = text.strip_prefix("Bearer ")?.trim();
+    // kw_ + 52 base32 characters.
+    (key.len() == API_KEY_PREFIX.len() + 52 && key.starts_with(API_KEY_PREFIX)).then_some(key)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(key) = bearer(parts) else {
+            return Err(state
+                .refuse(Actor::System, "authenticate", ApiError::unauthenticated())
+                .await);
+        };
+        let hash = api_key_hash(key);
+        if let Ok(cache) = state.inner.keys.lock() {
+            if let Some(caller) = cache.get(&hash) {
+                return Ok(caller.clone());
+            }
+        }
+        let store = Arc::clone(state.store());
+        let found = blocking(move || {
+            store
+                .read(|tx| {
+                    let Some(record) = tx.api_key_by_hash(&hash)? else {
+                        return Ok(None);
+                    };
+                    let inspector = match &record.district {
+                        Some(d) => tx.inspector_of_district(d)?,
+                        None => None,
+                    };
+                    Ok(Some((record, inspector)))
+                })
+                .map_err(ApiError::from)
+        })
+        .await?;
+        let caller = match found {
+            Some((record, inspector)) if record.revoked_at.is_none() => {
+                let actor = match record.role {
+                    Role::Admin => Actor::Desk(format!("admin/{}", record.name)),
+                    Role::Desk => Actor::Desk(record.name.clone()),
+                    Role::Inspector => match inspector {
+                        Some(person) => Actor::Inspector(person),
+                        // A district without an inspector: nobody acts for it.
+                        None => {
+                            return Err(state
+                                .refuse(
+                                    Actor::System,
+                                    "authenticate",
+                                    ApiError::forbidden("this key's district has no inspector"),
+                                )
+                                .await)
+                        }
+                    },
+                    // Never a desk actor: a station acts as the holder of the
+                    // token at its reader, per request.
+                    Role::Station => Actor::Holder(
+                        PersonId::parse(&format!("station.{}", record.id))
+                            .map_err(|e| ApiError::internal(&e))?,
+                    ),
+                    Role::Gateway => Actor::Gateway,
+                };
+                Caller {
+                    key_id: record.id,
+                    name: record.name,
+                    role: record.role,
+                    district: record.district,
+                    readers: record.readers,
+                    actor,
+                }
+            }
+            _ => {
+                return Err(state
+                    .refuse(Actor::System, "authenticate", ApiError::unauthenticated())
+                    .await)
+            }
+        };
+        if let Ok(mut cache) = state.inner.keys.lock() {
+            cache.insert(hash, caller.clone());
+        }
+        Ok(caller)
+    }
+}

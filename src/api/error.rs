@@ -1,0 +1,190 @@
+//! The API's one error type: every store and device error mapped to a
+//! stable code (docs/api.md), an opaque 500 for everything else. Messages
+//! come from the lower layers' `Display`, which never carries a secret.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::devices::DeviceError;
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// An HTTP error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<&'static str>,
+    pub field: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthenticated() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a valid API key is required: Authorization: Bearer kw_...",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn conflict(detail: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            detail: Some(detail),
+            ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        }
+    }
+
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        }
+    }
+
+    pub fn too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body over 64 KiB",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "keyward is shutting down or its store is unavailable",
+        )
+    }
+
+    /// Opaque: the cause goes to the server log only.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
+    }
+
+    /// Whether this answer is a refusal that the audit records.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.status.as_u16(), 401 | 403 | 404 | 409 | 422)
+    }
+
+    /// The field a domain validation error is about.
+    fn field_of(err: &DomainError) -> &'static str {
+        match err {
+            DomainError::BadDate(_) | DomainError::RightEndsBeforeItStarts => "until",
+            DomainError::BadUai { .. } | DomainError::UaiCheckLetter { .. } => "school",
+            DomainError::BadMailAddress => "mail",
+            DomainError::UnknownRevokeReason => "reason",
+            DomainError::BadIdentifier { what, .. } => what,
+            _ => "input",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        let message = err.to_string();
+        match &err {
+            StoreError::Domain(d) => match d {
+                DomainError::TransitionRefused { .. } | DomainError::TokenNeverComesBack => {
+                    ApiError::conflict("invalid_transition", message)
+                }
+                DomainError::SchoolMailbox
+                | DomainError::SenderOutsideDomain
+                | DomainError::SenderIsNotHolder
+                | DomainError::InspectorNotInCopy => {
+                    ApiError::conflict("help_mail_refused", message)
+                }
+                DomainError::Corrupt(_) => ApiError::internal(&err),
+                other => ApiError::invalid(ApiError::field_of(other), message),
+            },
+            StoreError::Pin(_) => ApiError::invalid("pin", message),
+            StoreError::Otp(_) => ApiError::invalid("code", message),
+            StoreError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
+            StoreError::Duplicate { .. } => ApiError::conflict("duplicate", message),
+            StoreError::Forbidden { .. } => ApiError::forbidden(message),
+            StoreError::HolderHasLiveToken { .. } => {
+                ApiError::conflict("holder_has_live_token", message)
+            }
+            StoreError::NoRight { .. } => ApiError::conflict("no_right", message),
+            StoreError::PossessionCheckFailed => {
+                ApiError::conflict("possession_check_failed", message)
+            }
+            StoreError::OpenKeyRequest { .. } => ApiError::conflict("open_key_request", message),
+            StoreError::RequestFulfilled(_) => ApiError::conflict("request_fulfilled", message),
+            StoreError::Unavailable => ApiError::unavailable(),
+            _ => ApiError::internal(&err),
+        }
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(err: DeviceError) -> Self {
+        match err {
+            DeviceError::Store(e) => e.into(),
+            DeviceError::Absent { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "device_absent", err.to_string())
+            }
+            other => ApiError {
+                detail: Some(other.detail()),
+                ..ApiError::new(StatusCode::BAD_GATEWAY, "device_error", other.to_string())
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(detail) = self.detail {
+            error["detail"] = json!(detail);
+        }
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert("retry-after", v);
+            }
+        }
+        response
+    }
+}

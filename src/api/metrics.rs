@@ -1,0 +1,95 @@
+//! Prometheus metrics in the text exposition format: verify outcomes by
+//! reason (never in the HTTP answer), verify latency, requests by route and
+//! status, device events.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::devices::DeviceCounters;
+
+/// Upper bounds of the verify latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    verify_outcomes: Mutex<BTreeMap<&'static str, u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Metrics {
+    pub fn verify_outcome(&self, label: &'static str, took: Duration) {
+        *lock(&self.verify_outcomes).entry(label).or_default() += 1;
+        let seconds = took.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn request(&self, route: &str, status: u16) {
+        *lock(&self.requests)
+            .entry((route.to_owned(), status))
+            .or_default() += 1;
+    }
+
+    pub fn render(&self, devices: &DeviceCounters) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP keyward_verify_total Verify outcomes by reason.\n# TYPE keyward_verify_total counter\n");
+        for (label, n) in lock(&self.verify_outcomes).iter() {
+            let _ = writeln!(out, "keyward_verify_total{{outcome=\"{label}\"}} {n}");
+        }
+        out.push_str("# HELP keyward_verify_seconds Verify latency, decision durable.\n# TYPE keyward_verify_seconds histogram\n");
+        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
+            let _ = writeln!(
+                out,
+                "keyward_verify_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "keyward_verify_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "keyward_verify_seconds_sum {sum}");
+        let _ = writeln!(out, "keyward_verify_seconds_count {count}");
+        out.push_str("# HELP keyward_http_requests_total HTTP requests by route and status.\n# TYPE keyward_http_requests_total counter\n");
+        for ((route, status), n) in lock(&self.requests).iter() {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "keyward_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP keyward_device_events_total Device events by kind.\n# TYPE keyward_device_events_total counter\n");
+        for (kind, counter) in [
+            ("inserted", &devices.inserted),
+            ("removed", &devices.removed),
+            ("token_state", &devices.state_changes),
+            ("error", &devices.errors),
+        ] {
+            let _ = writeln!(
+                out,
+                "keyward_device_events_total{{kind=\"{kind}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

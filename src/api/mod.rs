@@ -1,0 +1,222 @@
+//! The v1 HTTP API (docs/api.md): [`app`] builds the router over an
+//! [`AppState`]. Bearer keys map to roles ([`auth`]); every error is an
+//! [`ApiError`] with a stable code; store and device work runs on blocking
+//! threads, verify on the group-commit service.
+
+pub mod auth;
+pub mod error;
+mod handlers;
+pub mod metrics;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+use crate::devices::DeviceManager;
+use crate::domain::{Actor, Clock};
+use crate::store::verify::VerifyService;
+use crate::store::{Store, StoreError};
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// Largest request body (docs/api.md).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    verify: VerifyService,
+    devices: Arc<DeviceManager>,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+    keys: Mutex<HashMap<[u8; 32], Caller>>,
+    shutting_down: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Starts the verify service on `store`.
+    pub fn new(
+        store: Arc<Store>,
+        devices: Arc<DeviceManager>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, StoreError> {
+        let verify = store.verify_service()?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                store,
+                verify,
+                devices,
+                clock,
+                metrics: Metrics::default(),
+                keys: Mutex::new(HashMap::new()),
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    pub fn devices(&self) -> &Arc<DeviceManager> {
+        &self.inner.devices
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// New requests are answered 503 from now on (graceful shutdown).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    fn forget_keys(&self) {
+        if let Ok(mut keys) = self.inner.keys.lock() {
+            keys.clear();
+        }
+    }
+
+    /// Audits a refusal decided here (authentication, role, scope) and
+    /// returns the error to answer.
+    async fn refuse(&self, actor: Actor, operation: &'static str, err: ApiError) -> ApiError {
+        let store = Arc::clone(&self.inner.store);
+        let why = format!("{} {}", err.code, err.message);
+        let audited = tokio::task::spawn_blocking(move || {
+            store.write(&actor, "refused", |tx| tx.record_refusal(operation, &why))
+        })
+        .await;
+        if !matches!(audited, Ok(Ok(()))) {
+            tracing::warn!(operation, "could not audit a refusal");
+        }
+        err
+    }
+}
+
+/// Runs blocking store or device work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+}
+
+/// A JSON body: unknown fields refused, 400 for malformed input and 413 over
+/// the limit. Messages name fields, never echo values (a PIN sent as a
+/// number must not come back in an error).
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    return Err(ApiError::too_large());
+                }
+                let text = rejection.body_text();
+                let message = ["unknown field", "missing field"]
+                    .iter()
+                    .find_map(|needle| {
+                        text.find(needle).map(|at| {
+                            let rest = &text[at..];
+                            let end = rest.find(" at line").unwrap_or(rest.len());
+                            rest[..end].to_owned()
+                        })
+                    })
+                    .unwrap_or_else(|| {
+                        "malformed request body: expected the documented JSON object".to_owned()
+                    });
+                Err(ApiError::bad_request(message))
+            }
+        }
+    }
+}
+
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.inner.shutting_down.load(Ordering::SeqCst) {
+        return ApiError::unavailable().into_response();
+    }
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics().request(&route, response.status().as_u16());
+    response
+}
+
+/// The v1 router.
+pub fn app(state: AppState) -> Router {
+    use handlers::*;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/verify", post(verify))
+        .route("/v1/apikeys", post(create_api_key).get(list_api_keys))
+        .route("/v1/apikeys/{id}", delete(revoke_api_key))
+        .route("/v1/districts", post(add_district).get(list_districts))
+        .route("/v1/schools", post(add_school).get(list_schools))
+        .route("/v1/people", post(add_person).get(list_people))
+        .route("/v1/people/{id}", get(show_person))
+        .route("/v1/people/{id}/rights", get(person_rights))
+        .route("/v1/rights/appointments", post(grant_appointment))
+        .route("/v1/rights/delegations", post(grant_delegation))
+        .route("/v1/rights/{id}/end", post(end_right))
+        .route("/v1/key-requests", post(request_key).get(list_key_requests))
+        .route("/v1/replacement-requests", post(file_replacement))
+        .route(
+            "/v1/replacement-requests/{id}/prepare",
+            post(prepare_replacement),
+        )
+        .route("/v1/devices", get(list_devices))
+        .route("/v1/devices/{reader}/code", post(device_code))
+        .route("/v1/tokens", get(list_tokens).post(add_token))
+        .route("/v1/tokens/{serial}", get(show_token))
+        .route("/v1/tokens/{serial}/prepare", post(prepare_token))
+        .route("/v1/tokens/{serial}/handover", post(handover))
+        .route("/v1/tokens/{serial}/activate", post(activate))
+        .route("/v1/tokens/{serial}/return", post(return_token))
+        .route("/v1/tokens/{serial}/receive", post(receive))
+        .route("/v1/tokens/{serial}/wipe", post(wipe))
+        .route("/v1/tokens/{serial}/restock", post(restock))
+        .route("/v1/tokens/{serial}/revoke", post(revoke))
+        .route("/v1/tokens/{serial}/unlock", post(unlock))
+        .route("/v1/tokens/{serial}/resync", post(resync))
+        .route("/v1/tokens/{serial}/receipts", get(token_receipts))
+        .route("/v1/receipts/{id}", get(show_receipt))
+        .route("/v1/reports/overdue", get(report_overdue))
+        .route("/v1/reports/in-transit", get(report_in_transit))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/events", get(events))
+        .fallback(|| async { ApiError::not_found("route") })
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}

@@ -1,0 +1,174 @@
+//! The in-process virtual reader: a [`Transport`] that hands APDUs straight
+//! to the virtual token applet, its state in a 0600 file of the data
+//! directory. Used when no PC/SC reader exists, so a newcomer can run a full
+//! cycle without hardware. [`FaultyDevice`] wraps any device to cut the
+//! connection after a given number of APDUs (an unplug mid-operation).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use zeroize::Zeroizing;
+
+use super::Device;
+use crate::sim::{CardOptions, FileStore, OsEntropy, SimError, VirtualToken};
+use crate::token::{Link, TokenError, Transport};
+
+/// Name of the in-process reader.
+pub const VIRTUAL_READER: &str = "keyward virtual reader";
+/// Its state file in the data directory.
+pub const VIRTUAL_STATE_FILE: &str = "virtual-token.toml";
+
+type Card = VirtualToken<FileStore, OsEntropy>;
+
+/// The virtual token in its reader.
+pub struct VirtualDevice {
+    card: Arc<Mutex<Card>>,
+}
+
+impl std::fmt::Debug for VirtualDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualDevice").finish_non_exhaustive()
+    }
+}
+
+impl VirtualDevice {
+    /// Opens (or creates, with a random serial) the token kept in `state`.
+    pub fn open(state: &Path) -> Result<VirtualDevice, SimError> {
+        let serial = {
+            use ring::rand::SecureRandom as _;
+            let mut b = [0u8; 4];
+            ring::rand::SystemRandom::new()
+                .fill(&mut b)
+                .map_err(|_| SimError::Random)?;
+            10_000_000 + u32::from_be_bytes(b) % 90_000_000
+        };
+        let card = VirtualToken::open(
+            FileStore::new(state),
+            OsEntropy::default(),
+            serial,
+            CardOptions::default(),
+        )?;
+        Ok(VirtualDevice {
+            card: Arc::new(Mutex::new(card)),
+        })
+    }
+}
+
+struct VirtualTransport {
+    card: Arc<Mutex<Card>>,
+}
+
+struct VirtualLink<'a> {
+    card: MutexGuard<'a, Card>,
+}
+
+impl Link for VirtualLink<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        Ok(Zeroizing::new(self.card.process(apdu)))
+    }
+}
+
+impl Transport for VirtualTransport {
+    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
+        // A panic inside the applet cannot leave a half-saved state (saves are
+        // atomic renames), so a poisoned lock is still a consistent card.
+        let mut card = self
+            .card
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Each transaction starts from a fresh selection, like a card reset
+        // between PC/SC clients.
+        card.deselect();
+        Ok(Box::new(VirtualLink { card }))
+    }
+
+    fn reader(&self) -> &str {
+        VIRTUAL_READER
+    }
+}
+
+impl Device for VirtualDevice {
+    fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError> {
+        Ok(Box::new(VirtualTransport {
+            card: Arc::clone(&self.card),
+        }))
+    }
+}
+
+/// Wraps a device so that the connection drops at APDU number `after + 1`,
+/// once, after the card processed it (its answer is lost): an unplug in the
+/// middle of an operation.
+pub struct FaultyDevice {
+    inner: Arc<dyn Device>,
+    remaining: Arc<AtomicU32>,
+}
+
+impl std::fmt::Debug for FaultyDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyDevice")
+            .field("remaining", &self.remaining.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyDevice {
+    pub fn new(inner: Arc<dyn Device>, after: u32) -> FaultyDevice {
+        FaultyDevice {
+            inner,
+            remaining: Arc::new(AtomicU32::new(after.saturating_add(1))),
+        }
+    }
+}
+
+struct FaultyTransport {
+    inner: Box<dyn Transport + Send>,
+    remaining: Arc<AtomicU32>,
+}
+
+struct FaultyLink<'a> {
+    inner: Box<dyn Link + 'a>,
+    remaining: Arc<AtomicU32>,
+}
+
+impl Link for FaultyLink<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+        let left = self.remaining.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(TokenError::Removed {
+                operation: "transmit",
+            });
+        }
+        let answer = self.inner.transmit(apdu)?;
+        self.remaining.store(left - 1, Ordering::SeqCst);
+        if left == 1 {
+            return Err(TokenError::Removed {
+                operation: "transmit",
+            });
+        }
+        Ok(answer)
+    }
+}
+
+impl Transport for FaultyTransport {
+    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
+        let remaining = Arc::clone(&self.remaining);
+        Ok(Box::new(FaultyLink {
+            inner: self.inner.begin()?,
+            remaining,
+        }))
+    }
+
+    fn reader(&self) -> &str {
+        self.inner.reader()
+    }
+}
+
+impl Device for FaultyDevice {
+    fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError> {
+        Ok(Box::new(FaultyTransport {
+            inner: self.inner.open()?,
+            remaining: Arc::clone(&self.remaining),
+        }))
+    }
+}
