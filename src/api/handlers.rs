@@ -164,9 +164,8 @@ pub async fn verify(
         VerifyAnswer::Reject { retry_after } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
-            if let Some(at) = retry_after {
-                let now = state.inner.clock.now();
-                let wait = at.saturating_sub(now).min(MAX_HOLD);
+            if let Some(seconds) = retry_after {
+                let wait = seconds.min(MAX_HOLD);
                 if wait > 0 {
                     tokio::time::sleep(Duration::from_secs(wait)).await;
                 }
@@ -1517,11 +1516,16 @@ pub async fn events(
         .await?;
     let receiver = state.devices().subscribe();
     let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+    let stop = state.inner.stop.subscribe();
+    let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
         let readers = readers.clone();
         async move {
             loop {
-                match receiver.recv().await {
+                let next = tokio::select! {
+                    next = receiver.recv() => next,
+                    _ = stop.wait_for(|stopping| *stopping) => return None,
+                };
+                match next {
                     Ok(event) => {
                         if let Some(mine) = &readers {
                             if !event_reader(&event).is_some_and(|r| mine.iter().any(|m| m == r)) {
@@ -1530,7 +1534,7 @@ pub async fn events(
                         }
                         let (name, data) = event_json(&event);
                         let sse = SseEvent::default().event(name).data(data.to_string());
-                        return Some((Ok(sse), receiver));
+                        return Some((Ok(sse), (receiver, stop)));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

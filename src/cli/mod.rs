@@ -1,8 +1,10 @@
 //! Command-line front end: argument parsing and wiring only.
 
 pub mod audit;
+pub mod init;
 pub mod otp;
 pub mod receipt;
+pub mod serve;
 pub mod sim;
 pub mod token;
 
@@ -32,6 +34,10 @@ pub enum Command {
     /// Look at tokens through PC/SC: readers, hot-plug, identity, credentials.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Create a data directory and print the first admin API key (once).
+    Init(init::InitArgs),
+    /// Run the daemon: HTTP API, device watcher, virtual token.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -42,5 +48,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Audit(command) => audit::run(command, out),
         Command::Sim(args) => sim::run(args, out),
         Command::Token(command) => token::run(command, out),
+        Command::Init(args) => init::run(args, out),
+        Command::Serve(args) => serve::run(args, out),
     }
 }
