@@ -164,11 +164,21 @@ pub async fn verify(
         VerifyAnswer::Reject { retry_after } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
-            if let Some(at) = retry_after {
-                let now = state.inner.clock.now();
-                let wait = at.saturating_sub(now).min(MAX_HOLD);
-                if wait > 0 {
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
+            if let Some(seconds) = retry_after {
+                let wait = seconds.min(MAX_HOLD);
+                // Held for `wait` real seconds, or until the injected clock
+                // has passed the retry time (a test clock moved forward); the
+                // extra second keeps a whole-second system clock from ending
+                // the hold early.
+                let until = state
+                    .inner
+                    .clock
+                    .now()
+                    .saturating_add(wait)
+                    .saturating_add(1);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+                while tokio::time::Instant::now() < deadline && state.inner.clock.now() < until {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
             ok(json!({"result": "reject"}))
@@ -1138,18 +1148,29 @@ pub async fn activate(
         .await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (device_pin, receipt_id) = blocking(move || {
+    let (device_pin, receipt) = blocking(move || {
         let device_pin = devices
             .activate(&body.reader, &s, &body.pin)
             .map_err(ApiError::from)?;
-        let receipt_id = devices
+        // The handover receipt goes back to the station, whose role may not
+        // read receipts otherwise: it checks the signature and prints it.
+        let receipt = devices
             .store()
-            .read(|tx| Ok(tx.receipts_of_token(&s)?.last().map(|r| r.content.number)))
+            .read(|tx| Ok((tx.receipts_of_token(&s)?.pop(), tx.receipt_public_key())))
             .map_err(ApiError::from)?;
-        Ok((device_pin, receipt_id))
+        Ok((device_pin, receipt))
     })
     .await?;
-    ok(json!({"state": "active", "receipt_id": receipt_id, "device_pin": device_pin}))
+    let (receipt_id, receipt) = match &receipt {
+        (Some(r), key) => (
+            json!(r.content.number),
+            receipt_json(r.content.number, r, key),
+        ),
+        (None, _) => (Value::Null, Value::Null),
+    };
+    ok(
+        json!({"state": "active", "receipt_id": receipt_id, "receipt": receipt, "device_pin": device_pin}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -1517,11 +1538,16 @@ pub async fn events(
         .await?;
     let receiver = state.devices().subscribe();
     let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+    let stop = state.inner.stop.subscribe();
+    let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
         let readers = readers.clone();
         async move {
             loop {
-                match receiver.recv().await {
+                let next = tokio::select! {
+                    next = receiver.recv() => next,
+                    _ = stop.wait_for(|stopping| *stopping) => return None,
+                };
+                match next {
                     Ok(event) => {
                         if let Some(mine) = &readers {
                             if !event_reader(&event).is_some_and(|r| mine.iter().any(|m| m == r)) {
@@ -1530,7 +1556,7 @@ pub async fn events(
                         }
                         let (name, data) = event_json(&event);
                         let sse = SseEvent::default().event(name).data(data.to_string());
-                        return Some((Ok(sse), receiver));
+                        return Some((Ok(sse), (receiver, stop)));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

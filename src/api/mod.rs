@@ -45,6 +45,8 @@ struct Inner {
     metrics: Metrics,
     keys: Mutex<HashMap<[u8; 32], Caller>>,
     shutting_down: AtomicBool,
+    /// Tells long-lived streams (events) to end at shutdown.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,6 +74,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 keys: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
+                stop: tokio::sync::watch::channel(false).0,
             }),
         })
     }
@@ -91,6 +94,7 @@ impl AppState {
     /// New requests are answered 503 from now on (graceful shutdown).
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.stop.send_replace(true);
     }
 
     fn forget_keys(&self) {

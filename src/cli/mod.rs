@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bench;
 pub mod common;
 pub mod devices;
+pub mod init;
 pub mod otp;
 pub mod people;
 pub mod prompt;
@@ -18,6 +19,7 @@ pub mod receipt;
 pub mod reports;
 pub mod requests;
 pub mod rights;
+pub mod serve;
 pub mod sim;
 pub mod station;
 pub mod tokens;
@@ -98,6 +100,10 @@ pub enum Command {
     /// readers, hot-plug, identity, credentials.
     #[command(subcommand)]
     Reader(reader::ReaderCommand),
+    /// Create a data directory and print the first admin API key (once).
+    Init(init::InitArgs),
+    /// Run the daemon: HTTP API, device watcher, virtual token.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -122,5 +128,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Command::Otp(command) => otp::run(command, out),
         Command::Sim(args) => sim::run(args, out),
         Command::Reader(command) => reader::run(command, out),
+        // `--json` is the global flag of every command.
+        Command::Init(args) => init::run(args, conn.json, out),
+        Command::Serve(args) => serve::run(args, out),
     }
 }

@@ -184,7 +184,7 @@ fn serve_holder(
     let activated = loop {
         let pin = prompter.secret(out, "PIN: ")?;
         if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
-            writeln!(out, "PIN refused: {problem}. Please choose another.")?;
+            writeln!(out, "PIN refused: {problem}")?;
             continue;
         }
         let again = prompter.secret(out, "PIN again: ")?;

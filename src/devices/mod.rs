@@ -517,7 +517,7 @@ impl DeviceManager {
                 .ok_or(StoreError::Domain(
                     crate::domain::DomainError::TransitionRefused {
                         from: self.store.read(|tx| tx.token(serial))?.state,
-                        action: "read a code from",
+                        action: "use",
                     },
                 ))?;
         let (kind, period) = match credential.params.kind {

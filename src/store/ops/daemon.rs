@@ -469,9 +469,15 @@ impl Tx<'_> {
         )
     }
 
-    /// Proof of possession before an activation: the token in hand produced
-    /// a correct code for its live credential (the step is consumed).
+    /// Proof of possession before an activation: the token at the station's
+    /// reader produced a correct code for its live credential. keyward read
+    /// that code from the token itself, so a TOTP step already consumed by the
+    /// handover a moment earlier still proves possession (handover and
+    /// activation on the spot, case 5); a newer step is consumed. HOTP codes
+    /// read from the token are always fresh and are consumed as usual.
     pub fn prove_possession(&mut self, serial: &str, code: &str) -> Result<(), StoreError> {
+        use crate::domain::verify_policy::totp_window;
+        use crate::otp::{Code, ReplayFloor, Totp};
         let token = self.token(serial)?;
         let credential = self
             .credential_of(serial)?
@@ -479,7 +485,26 @@ impl Tx<'_> {
         if token.holder.as_ref() != Some(&credential.holder) {
             return Err(StoreError::PossessionCheckFailed);
         }
-        self.check_possession(&credential, code)
+        let super::OtpKind::Totp { period } = credential.params.kind else {
+            return self.check_possession(&credential, code);
+        };
+        let key = super::unseal_key(self.db, self.shared, &credential)?
+            .ok_or(StoreError::PossessionCheckFailed)?;
+        let code = Code::parse(code, credential.params.digits)
+            .map_err(|_| StoreError::PossessionCheckFailed)?;
+        let (behind, ahead) = totp_window(self.shared.config.totp_behind, credential.drift);
+        let step = Totp::new(credential.params.digits, period)
+            .with_window(behind, ahead)?
+            .verify(&key, &code, self.now, 0, ReplayFloor::FRESH)?
+            .ok_or(StoreError::PossessionCheckFailed)?
+            .step();
+        if credential.floor.is_none_or(|floor| step > floor) {
+            self.db.execute(
+                "UPDATE credentials SET floor = ?1 WHERE id = ?2",
+                params![to_i64(step, "step")?, credential.id],
+            )?;
+        }
+        Ok(())
     }
 
     /// The holder of a replacement request.

@@ -1,0 +1,147 @@
+//! `keyward init`: a new data directory (config, master key, database,
+//! receipt key) and the first admin API key, printed once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Actor;
+use crate::store::ops::Role;
+use crate::store::{Config, Store, SystemClock};
+
+/// The config file in a data directory.
+pub const CONFIG_FILE: &str = "keyward.toml";
+/// Where `keyward init` and `keyward serve` look by default.
+pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7390";
+pub const DEFAULT_DOMAIN: &str = "ac-exemple.fr";
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  keyward init --data ./keyward-data --domain ac-exemple.fr")]
+pub struct InitArgs {
+    /// Data directory to create (must not hold a keyward database yet).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data: PathBuf,
+    /// The authority's mail domain (personal addresses, help requests).
+    #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
+    pub domain: String,
+}
+
+/// `keyward.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub authority_domain: String,
+    pub listen: SocketAddr,
+    pub totp_behind: u32,
+    pub hotp_look_ahead: u32,
+}
+
+impl FileConfig {
+    pub fn store_config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::new(&self.authority_domain);
+        config.totp_behind = self.totp_behind;
+        config.hotp_look_ahead = self.hotp_look_ahead;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn load(data: &Path) -> anyhow::Result<FileConfig> {
+        let path = data.join(CONFIG_FILE);
+        let bytes = crate::secure_fs::read_private_file(&path, 64 * 1024)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let text = std::str::from_utf8(&bytes).context("config file is not UTF-8")?;
+        toml::from_str(text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// What init created.
+#[derive(Debug)]
+pub struct Initialised {
+    pub data: PathBuf,
+    pub admin_key_id: i64,
+}
+
+/// Creates the data directory and returns the admin key (once).
+pub fn initialise(
+    data: &Path,
+    domain: &str,
+) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    if let Ok(mut entries) = std::fs::read_dir(data) {
+        if entries.next().is_some() {
+            anyhow::bail!(
+                "{} already exists and is not empty: refusing to overwrite it",
+                data.display()
+            );
+        }
+    }
+    let file = FileConfig {
+        authority_domain: domain.to_ascii_lowercase(),
+        listen: DEFAULT_LISTEN.parse()?,
+        totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
+        hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
+    };
+    let config = file.store_config()?;
+    let store = Store::init(data, Arc::new(SystemClock), config)
+        .with_context(|| format!("initialising {}", data.display()))?;
+    crate::secure_fs::create_private_file(
+        &data.join(CONFIG_FILE),
+        toml::to_string(&file)?.as_bytes(),
+    )?;
+    let key = store.write(&Actor::System, "apikey.create", |tx| {
+        tx.create_api_key("admin", Role::Admin, None, &[])
+    })?;
+    Ok((
+        Initialised {
+            data: data.to_path_buf(),
+            admin_key_id: key.record.id,
+        },
+        key.key,
+    ))
+}
+
+/// Prints what init did, the admin key alone at the end of the last line.
+pub fn report(
+    done: &Initialised,
+    key: &str,
+    json: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "data_dir": done.data.display().to_string(),
+                "config": done.data.join(CONFIG_FILE).display().to_string(),
+                "admin_key_id": done.admin_key_id,
+                "admin_key": key,
+            })
+        )?;
+    } else {
+        writeln!(out, "keyward: initialised {}", done.data.display())?;
+        writeln!(
+            out,
+            "  config {CONFIG_FILE}, master key {}, database {} (receipt key sealed inside)",
+            crate::store::MASTER_KEY_FILE,
+            crate::store::DB_FILE
+        )?;
+        writeln!(
+            out,
+            "Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY)."
+        )?;
+        writeln!(out, "admin API key: {key}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `json`: the global `--json` flag (one JSON object instead of text).
+pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let (done, key) = initialise(&args.data, &args.domain)?;
+    report(&done, &key, json, out)
+}

@@ -1,0 +1,128 @@
+//! `keyward serve`: the daemon. Opens the data directory (refusing unsafe
+//! permissions), starts the device manager (PC/SC watcher and, when asked or
+//! when no reader exists, the in-process virtual reader), serves the v1 API
+//! and shuts down gracefully on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::init::{self, FileConfig};
+use crate::api::{app, AppState};
+use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
+use crate::domain::Clock;
+use crate::server::{self, Limits};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VirtualToken {
+    /// Attach the virtual token when no PC/SC reader is present.
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  keyward serve --init --data ./keyward-data")]
+pub struct ServeArgs {
+    #[arg(long, value_name = "DIR", default_value = init::DEFAULT_DATA_DIR)]
+    pub data: PathBuf,
+    /// Address to listen on (default: the config file's, 127.0.0.1:7390).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// In-process virtual token "keyward virtual reader".
+    #[arg(long, value_enum, default_value_t = VirtualToken::Auto)]
+    pub virtual_token: VirtualToken,
+    /// Initialise the data directory first if it does not exist (prints the
+    /// admin key once).
+    #[arg(long)]
+    pub init: bool,
+    /// Authority mail domain, with --init.
+    #[arg(long, value_name = "DOMAIN", default_value = init::DEFAULT_DOMAIN)]
+    pub domain: String,
+}
+
+fn pcsc_readers() -> Option<Vec<String>> {
+    crate::token::pcsc::Pcsc::establish()
+        .ok()
+        .and_then(|p| p.readers().ok())
+}
+
+pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    if args.init && !args.data.join(crate::store::DB_FILE).exists() {
+        let (done, key) = init::initialise(&args.data, &args.domain)?;
+        init::report(&done, &key, false, out)?;
+    }
+    let file = FileConfig::load(&args.data)?;
+    let config = file.store_config()?;
+    let clock: Arc<dyn Clock> = crate::store::daemon_clock();
+    let store = Arc::new(
+        Store::open(&args.data, Arc::clone(&clock), config)
+            .with_context(|| format!("opening {}", args.data.display()))?,
+    );
+    let profiles = crate::profile::builtin()?;
+    let devices = DeviceManager::new(Arc::clone(&store), Arc::clone(&clock), profiles);
+    let readers = pcsc_readers();
+    let attach_virtual = match args.virtual_token {
+        VirtualToken::On => true,
+        VirtualToken::Off => false,
+        VirtualToken::Auto => readers.as_ref().is_none_or(Vec::is_empty),
+    };
+    if attach_virtual {
+        let device = VirtualDevice::open(&args.data.join(VIRTUAL_STATE_FILE))
+            .context("opening the virtual token")?;
+        devices.attach(VIRTUAL_READER, Arc::new(device))?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = readers.is_some().then(|| {
+        let devices = Arc::clone(&devices);
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("keyward-pcsc-watch".into())
+            .spawn(move || {
+                if let Err(err) = devices.watch_pcsc(stop) {
+                    tracing::warn!(error = %err, "PC/SC watcher stopped");
+                }
+            })
+    });
+    let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
+    let listen = args.listen.unwrap_or(file.listen);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, virtual_token = attach_virtual, "keyward serving");
+        writeln!(out, "keyward: listening on http://{addr}")?;
+        out.flush()?;
+        let shutdown_state = state.clone();
+        server::run(
+            listener,
+            app(state.clone()),
+            Limits::default(),
+            async move {
+                server::shutdown_signal().await;
+                shutdown_state.begin_shutdown();
+            },
+        )
+        .await?;
+        anyhow::Ok(())
+    })?;
+    stop.store(true, Ordering::SeqCst);
+    if let Some(Ok(handle)) = watcher {
+        let _ = handle.join();
+    }
+    drop(state);
+    drop(devices);
+    // Everything committed is in the WAL; fold it into the database file.
+    store.checkpoint()?;
+    tracing::info!("keyward stopped cleanly");
+    Ok(())
+}
