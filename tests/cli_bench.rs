@@ -14,7 +14,12 @@ use keyward::store::{Config, Store, SystemClock};
 fn bench_setup_writes_active_holders_and_their_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    drop(Store::init(&data, Arc::new(SystemClock), Config::new("ac-exemple.fr")).unwrap());
+    let init = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["init", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(init.status.success());
     let creds = dir.path().join("creds");
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args(["bench", "setup", "--holders", "3", "--data"])

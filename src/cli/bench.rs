@@ -45,9 +45,9 @@ pub enum BenchCommand {
         data: PathBuf,
         #[arg(long, default_value_t = 1000)]
         holders: usize,
-        /// The authority's mail domain (the data directory's).
-        #[arg(long, default_value = "ac-exemple.fr")]
-        domain: String,
+        /// The authority's mail domain [default: the data directory's config].
+        #[arg(long)]
+        domain: Option<String>,
         /// Where to write the credentials (created 0600; must not exist).
         #[arg(long)]
         out: PathBuf,
@@ -79,7 +79,7 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             holders,
             domain,
             out: file,
-        } => setup(&data, holders, &domain, &file, out),
+        } => setup(&data, holders, domain.as_deref(), &file, out),
         BenchCommand::Verify {
             credentials,
             seconds,
@@ -131,11 +131,17 @@ const BENCH_DISTRICT: &str = "BENCH";
 fn setup(
     data: &std::path::Path,
     holders: usize,
-    domain: &str,
+    domain: Option<&str>,
     file: &std::path::Path,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let store = Store::open(data, Arc::new(SystemClock), Config::new(domain))
+    let config = match domain {
+        Some(domain) => Config::new(domain),
+        None => super::init::FileConfig::load(data)?.store_config()?,
+    };
+    let domain = config.authority_domain.clone();
+    let domain = domain.as_str();
+    let store = Store::open(data, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
     let today = Date::of(SystemClock.now());
     let desk = Actor::Desk("bench".into());
