@@ -774,7 +774,8 @@ pub async fn prepare_replacement(
         .parse()
         .map_err(|_| ApiError::not_found("replacement request"))?;
     let devices = Arc::clone(state.devices());
-    let prepared = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let serial = devices
             .present()
             .into_iter()
@@ -801,7 +802,10 @@ pub async fn prepare_replacement(
             )
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let prepared = state
+        .audit_device_refusal(&actor, "prepare a replacement", result)
+        .await?;
     ok(json!({
         "serial": prepared.serial,
         "holder": prepared.holder.as_str(),
@@ -863,7 +867,8 @@ pub async fn device_code(
         .require(&state, DESK, "read a code from a device")
         .await?;
     let devices = Arc::clone(state.devices());
-    let (serial, code) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let serial = devices
             .present()
             .into_iter()
@@ -880,7 +885,10 @@ pub async fn device_code(
             .map_err(ApiError::from)?;
         Ok((serial, code))
     })
-    .await?;
+    .await;
+    let (serial, code) = state
+        .audit_device_refusal(&actor, "read a code from a device", result)
+        .await?;
     ok(json!({"serial": serial, "code": code}))
 }
 
@@ -1064,12 +1072,16 @@ pub async fn prepare_token(
         }
     };
     let devices = Arc::clone(state.devices());
-    let prepared = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         devices
             .prepare(&caller.actor, &body.reader, &serial, &holder, params, None)
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let prepared = state
+        .audit_device_refusal(&actor, "prepare a token", result)
+        .await?;
     ok(json!({
         "serial": prepared.serial,
         "holder": prepared.holder.as_str(),
@@ -1097,7 +1109,8 @@ pub async fn handover(
     scoped_token(&state, &caller, &serial, "hand a key over").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (number, receipt, key) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let code = devices
             .read_code(&body.reader, &s)
             .map_err(ApiError::from)?;
@@ -1109,7 +1122,10 @@ pub async fn handover(
             .map_err(ApiError::from)?;
         Ok((receipt.content.number, receipt, store.receipt_public_key()))
     })
-    .await?;
+    .await;
+    let (number, receipt, key) = state
+        .audit_device_refusal(&actor, "hand a key over", result)
+        .await?;
     state
         .devices()
         .token_changed(&serial, TokenState::HandedOver);
@@ -1137,7 +1153,8 @@ pub async fn activate(
         .await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (device_pin, receipt_id) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let device_pin = devices
             .activate(&body.reader, &s, &body.pin)
             .map_err(ApiError::from)?;
@@ -1147,7 +1164,10 @@ pub async fn activate(
             .map_err(ApiError::from)?;
         Ok((device_pin, receipt_id))
     })
-    .await?;
+    .await;
+    let (device_pin, receipt_id) = state
+        .audit_device_refusal(&actor, "activate a key", result)
+        .await?;
     ok(json!({"state": "active", "receipt_id": receipt_id, "device_pin": device_pin}))
 }
 
@@ -1171,7 +1191,8 @@ pub async fn return_token(
     scoped_token(&state, &caller, &serial, "take a key back").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (number, receipt, key) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let code = devices
             .read_code(&body.reader, &s)
             .map_err(ApiError::from)?;
@@ -1183,7 +1204,10 @@ pub async fn return_token(
             .map_err(ApiError::from)?;
         Ok((receipt.content.number, receipt, store.receipt_public_key()))
     })
-    .await?;
+    .await;
+    let (number, receipt, key) = state
+        .audit_device_refusal(&actor, "take a key back", result)
+        .await?;
     state.devices().token_changed(&serial, TokenState::Returned);
     ok(json!({"receipt": receipt_json(number, &receipt, &key)}))
 }
@@ -1251,12 +1275,16 @@ pub async fn wipe(
     caller.require(&state, DESK, "wipe a key").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let new_state = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         devices
             .wipe(&caller.actor, &body.reader, &s)
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let new_state = state
+        .audit_device_refusal(&actor, "wipe a key", result)
+        .await?;
     ok(json!({"serial": serial, "state": new_state.as_str()}))
 }
 
