@@ -36,6 +36,8 @@ fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
             "127.0.0.1:0",
             "--virtual-token",
             "on",
+            "--pcsc",
+            "off",
             "--data",
         ])
         .arg(&data)
@@ -177,6 +179,8 @@ fn serve_refuses_unsafe_permissions() {
             "--listen",
             "127.0.0.1:0",
             "--virtual-token",
+            "off",
+            "--pcsc",
             "off",
             "--data",
         ])

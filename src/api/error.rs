@@ -80,6 +80,14 @@ impl ApiError {
         )
     }
 
+    pub fn rate_limited() -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed verifications from this caller: retry later",
+        )
+    }
+
     pub fn unavailable() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -161,6 +161,12 @@ pub async fn verify(
                 .collect();
             ok(json!({"result": "accept", "rights": rights}))
         }
+        // The caller itself is over its failure budget: a 429 about the
+        // caller, which says nothing about the login or the passcode.
+        VerifyAnswer::Reject { retry_after } if label == "source_limited" => Err(ApiError {
+            retry_after: Some(retry_after.unwrap_or(1)),
+            ..ApiError::rate_limited()
+        }),
         VerifyAnswer::Reject { retry_after } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
