@@ -285,3 +285,116 @@ async fn events_stream_device_and_token_changes() {
     api.state.begin_shutdown();
     assert!(body.next().await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_wipe_restock_and_prepare_for_someone_else() {
+    let api = api();
+    let s = api.serial.clone();
+    let desk = api.keys.desk.clone();
+    let east = api.keys.inspector_east.clone();
+    let post = |path: String, key: String, body: serde_json::Value| {
+        let api = &api;
+        async move {
+            api.call("POST", &path, Some(&key), Some(&body.to_string()))
+                .await
+        }
+    };
+    let (status, _) = post(
+        format!("/v1/tokens/{s}/prepare"),
+        desk.clone(),
+        json!({"holder": "jdupont", "reader": READER, "kind": "hotp"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post(
+        format!("/v1/tokens/{s}/handover"),
+        east.clone(),
+        json!({"place": "Est", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Wiping a live key is refused, nothing happens to the token.
+    let before = token_file_state(&api).credentials.len();
+    api.assert_refused(
+        "POST",
+        &format!("/v1/tokens/{s}/wipe"),
+        Some(&desk),
+        Some(&json!({"reader": READER}).to_string()),
+        409,
+        "conflict",
+    )
+    .await;
+    assert_eq!(token_file_state(&api).credentials.len(), before);
+    // The west inspector cannot take it back: 404 as if it did not exist.
+    api.assert_refused(
+        "POST",
+        &format!("/v1/tokens/{s}/return"),
+        Some(&api.keys.inspector_west),
+        Some(&json!({"place": "Ouest", "reason": "end", "reader": READER}).to_string()),
+        404,
+        "not_found",
+    )
+    .await;
+    let (status, returned) = post(
+        format!("/v1/tokens/{s}/return"),
+        east.clone(),
+        json!({"place": "Est", "reason": "end of appointment", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200, "{returned}");
+    assert_eq!(returned["receipt"]["kind"], "return");
+    let (_, transit) = api
+        .call("GET", "/v1/reports/in-transit", Some(&east), None)
+        .await;
+    assert_eq!(transit["EAST"][0]["serial"], s);
+    let (_, transit) = api
+        .call(
+            "GET",
+            "/v1/reports/in-transit",
+            Some(&api.keys.inspector_west),
+            None,
+        )
+        .await;
+    assert_eq!(transit, json!({}));
+    // Wipe at the reader: applet reset, state wiped; then restock.
+    let (status, wiped) = post(
+        format!("/v1/tokens/{s}/wipe"),
+        desk.clone(),
+        json!({"reader": READER}),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &wiped["state"]),
+        (200, &json!("wiped")),
+        "{wiped}"
+    );
+    assert!(token_file_state(&api).credentials.is_empty());
+    let (status, restocked) =
+        post(format!("/v1/tokens/{s}/restock"), desk.clone(), json!(null)).await;
+    assert_eq!(
+        (status.as_u16(), &restocked["state"]),
+        (200, &json!("stock")),
+        "{restocked}"
+    );
+    // Ready for another holder.
+    let (status, prepared) = post(
+        format!("/v1/tokens/{s}/prepare"),
+        desk.clone(),
+        json!({"holder": "mleroy", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200, "{prepared}");
+    let (_, receipts) = api
+        .call(
+            "GET",
+            &format!("/v1/tokens/{s}/receipts"),
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(receipts.as_array().unwrap().len(), 2);
+    let (_, audit) = api
+        .call("GET", "/v1/audit/verify", Some(&api.keys.admin), None)
+        .await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}
