@@ -80,6 +80,14 @@ impl ApiError {
         )
     }
 
+    pub fn rate_limited() -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed verifications from this caller: retry later",
+        )
+    }
+
     pub fn unavailable() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +124,15 @@ impl ApiError {
     }
 }
 
+/// Refusals the store words as "forbidden" that are about an object's
+/// state, not the actor's role.
+const LIFECYCLE_REFUSALS: &[&str] = &[
+    "it has already ended",
+    "the holder has no live key",
+    "it is already revoked",
+    "appointments end on their own date; only delegations are ended by hand",
+];
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let message = err.to_string();
@@ -139,6 +156,11 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
             }
             StoreError::Duplicate { .. } => ApiError::conflict("duplicate", message),
+            // The store says "forbidden" both for who may act and for what
+            // the object's state allows; the latter is a 409 here.
+            StoreError::Forbidden { why, .. } if LIFECYCLE_REFUSALS.contains(why) => {
+                ApiError::conflict("invalid_transition", message)
+            }
             StoreError::Forbidden { .. } => ApiError::forbidden(message),
             StoreError::HolderHasLiveToken { .. } => {
                 ApiError::conflict("holder_has_live_token", message)

@@ -161,6 +161,12 @@ pub async fn verify(
                 .collect();
             ok(json!({"result": "accept", "rights": rights}))
         }
+        // The caller itself is over its failure budget: a 429 about the
+        // caller, which says nothing about the login or the passcode.
+        VerifyAnswer::Reject { retry_after } if label == "source_limited" => Err(ApiError {
+            retry_after: Some(retry_after.unwrap_or(1)),
+            ..ApiError::rate_limited()
+        }),
         VerifyAnswer::Reject { retry_after } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
@@ -785,7 +791,8 @@ pub async fn prepare_replacement(
         .parse()
         .map_err(|_| ApiError::not_found("replacement request"))?;
     let devices = Arc::clone(state.devices());
-    let prepared = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let serial = devices
             .present()
             .into_iter()
@@ -812,7 +819,10 @@ pub async fn prepare_replacement(
             )
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let prepared = state
+        .audit_device_refusal(&actor, "prepare a replacement", result)
+        .await?;
     ok(json!({
         "serial": prepared.serial,
         "holder": prepared.holder.as_str(),
@@ -874,7 +884,8 @@ pub async fn device_code(
         .require(&state, DESK, "read a code from a device")
         .await?;
     let devices = Arc::clone(state.devices());
-    let (serial, code) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let serial = devices
             .present()
             .into_iter()
@@ -891,7 +902,10 @@ pub async fn device_code(
             .map_err(ApiError::from)?;
         Ok((serial, code))
     })
-    .await?;
+    .await;
+    let (serial, code) = state
+        .audit_device_refusal(&actor, "read a code from a device", result)
+        .await?;
     ok(json!({"serial": serial, "code": code}))
 }
 
@@ -1075,12 +1089,16 @@ pub async fn prepare_token(
         }
     };
     let devices = Arc::clone(state.devices());
-    let prepared = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         devices
             .prepare(&caller.actor, &body.reader, &serial, &holder, params, None)
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let prepared = state
+        .audit_device_refusal(&actor, "prepare a token", result)
+        .await?;
     ok(json!({
         "serial": prepared.serial,
         "holder": prepared.holder.as_str(),
@@ -1108,7 +1126,8 @@ pub async fn handover(
     scoped_token(&state, &caller, &serial, "hand a key over").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (number, receipt, key) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let code = devices
             .read_code(&body.reader, &s)
             .map_err(ApiError::from)?;
@@ -1120,7 +1139,10 @@ pub async fn handover(
             .map_err(ApiError::from)?;
         Ok((receipt.content.number, receipt, store.receipt_public_key()))
     })
-    .await?;
+    .await;
+    let (number, receipt, key) = state
+        .audit_device_refusal(&actor, "hand a key over", result)
+        .await?;
     state
         .devices()
         .token_changed(&serial, TokenState::HandedOver);
@@ -1148,7 +1170,8 @@ pub async fn activate(
         .await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (device_pin, receipt) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let device_pin = devices
             .activate(&body.reader, &s, &body.pin)
             .map_err(ApiError::from)?;
@@ -1160,7 +1183,10 @@ pub async fn activate(
             .map_err(ApiError::from)?;
         Ok((device_pin, receipt))
     })
-    .await?;
+    .await;
+    let (device_pin, receipt) = state
+        .audit_device_refusal(&actor, "activate a key", result)
+        .await?;
     let (receipt_id, receipt) = match &receipt {
         (Some(r), key) => (
             json!(r.content.number),
@@ -1193,7 +1219,8 @@ pub async fn return_token(
     scoped_token(&state, &caller, &serial, "take a key back").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let (number, receipt, key) = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         let code = devices
             .read_code(&body.reader, &s)
             .map_err(ApiError::from)?;
@@ -1205,7 +1232,10 @@ pub async fn return_token(
             .map_err(ApiError::from)?;
         Ok((receipt.content.number, receipt, store.receipt_public_key()))
     })
-    .await?;
+    .await;
+    let (number, receipt, key) = state
+        .audit_device_refusal(&actor, "take a key back", result)
+        .await?;
     state.devices().token_changed(&serial, TokenState::Returned);
     ok(json!({"receipt": receipt_json(number, &receipt, &key)}))
 }
@@ -1273,12 +1303,16 @@ pub async fn wipe(
     caller.require(&state, DESK, "wipe a key").await?;
     let devices = Arc::clone(state.devices());
     let s = serial.clone();
-    let new_state = blocking(move || {
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
         devices
             .wipe(&caller.actor, &body.reader, &s)
             .map_err(ApiError::from)
     })
-    .await?;
+    .await;
+    let new_state = state
+        .audit_device_refusal(&actor, "wipe a key", result)
+        .await?;
     ok(json!({"serial": serial, "state": new_state.as_str()}))
 }
 

@@ -119,6 +119,24 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Audits a refusal the device layer decided before the store saw the
+    /// request (the token is not at the named reader).
+    async fn audit_device_refusal<T>(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match result {
+            Err(err) if err.code == "device_absent" => {
+                Err(self.refuse(actor.clone(), operation, err).await)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Runs blocking store or device work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,

@@ -26,6 +26,12 @@ pub enum VirtualToken {
     Off,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  keyward serve --init --data ./keyward-data")]
 pub struct ServeArgs {
@@ -37,6 +43,9 @@ pub struct ServeArgs {
     /// In-process virtual token "keyward virtual reader".
     #[arg(long, value_enum, default_value_t = VirtualToken::Auto)]
     pub virtual_token: VirtualToken,
+    /// Watch PC/SC readers (off: only the virtual token, if any).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub pcsc: Switch,
     /// Initialise the data directory first if it does not exist (prints the
     /// admin key once).
     #[arg(long)]
@@ -66,7 +75,10 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     );
     let profiles = crate::profile::builtin()?;
     let devices = DeviceManager::new(Arc::clone(&store), Arc::clone(&clock), profiles);
-    let readers = pcsc_readers();
+    let readers = match args.pcsc {
+        Switch::On => pcsc_readers(),
+        Switch::Off => None,
+    };
     let attach_virtual = match args.virtual_token {
         VirtualToken::On => true,
         VirtualToken::Off => false,

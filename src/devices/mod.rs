@@ -589,16 +589,19 @@ impl DeviceManager {
         serial: &str,
     ) -> Result<TokenState, DeviceError> {
         let (device, _) = self.device_at(reader, serial)?;
-        let token = self.store.read(|tx| tx.token(serial))?;
-        if token.state.is_live() {
-            return Err(
-                StoreError::Domain(crate::domain::DomainError::TransitionRefused {
-                    from: token.state,
-                    action: "wipe",
-                })
-                .into(),
-            );
-        }
+        // Checked as a write so that a refusal is audited like any other.
+        self.store.write(actor, "token.wipe", |tx| {
+            let token = tx.token(serial)?;
+            if token.state.is_live() {
+                return Err(StoreError::Domain(
+                    crate::domain::DomainError::TransitionRefused {
+                        from: token.state,
+                        action: "wipe",
+                    },
+                ));
+            }
+            Ok(())
+        })?;
         Token::new(device.open()?).wipe()?;
         let state = self.store.write(actor, "token.wipe", |tx| {
             let token = tx.token(serial)?;

@@ -21,6 +21,8 @@ pub const VIRTUAL_STATE_FILE: &str = "virtual-token.toml";
 
 type Card = VirtualToken<FileStore, OsEntropy>;
 
+const UNARMED: u32 = u32::MAX;
+
 /// The virtual token in its reader.
 pub struct VirtualDevice {
     card: Arc<Mutex<Card>>,
@@ -96,9 +98,10 @@ impl Device for VirtualDevice {
     }
 }
 
-/// Wraps a device so that the connection drops at APDU number `after + 1`,
-/// once, after the card processed it (its answer is lost): an unplug in the
-/// middle of an operation.
+/// Wraps a device so that, once armed with [`FaultyDevice::arm`], the
+/// connection drops at APDU number `after + 1` after the card processed it
+/// (its answer is lost) and stays down: an unplug in the middle of an
+/// operation.
 pub struct FaultyDevice {
     inner: Arc<dyn Device>,
     remaining: Arc<AtomicU32>,
@@ -113,11 +116,18 @@ impl std::fmt::Debug for FaultyDevice {
 }
 
 impl FaultyDevice {
-    pub fn new(inner: Arc<dyn Device>, after: u32) -> FaultyDevice {
+    pub fn new(inner: Arc<dyn Device>) -> FaultyDevice {
         FaultyDevice {
             inner,
-            remaining: Arc::new(AtomicU32::new(after.saturating_add(1))),
+            remaining: Arc::new(AtomicU32::new(UNARMED)),
         }
+    }
+
+    /// The next `after` APDUs pass; the one after is processed, then the
+    /// token is gone.
+    pub fn arm(&self, after: u32) {
+        self.remaining
+            .store(after.saturating_add(1).min(UNARMED - 1), Ordering::SeqCst);
     }
 }
 
@@ -134,6 +144,9 @@ struct FaultyLink<'a> {
 impl Link for FaultyLink<'_> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         let left = self.remaining.load(Ordering::SeqCst);
+        if left == UNARMED {
+            return self.inner.transmit(apdu);
+        }
         if left == 0 {
             return Err(TokenError::Removed {
                 operation: "transmit",

@@ -1,0 +1,400 @@
+//! Device workflows through the API with the in-process virtual reader:
+//! prepare → handover → activate (device PIN set) → verify accepted →
+//! replay rejected; and a prepare cut mid-write recovered at the next start
+//! to "fully prepared or none".
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+
+use std::sync::Arc;
+
+use api_support::{api, api_with_device, data_dir, finish, Keys, READER};
+use keyward::devices::{Device, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
+use keyward::sim::{FileStore, StateStore as _};
+use keyward::store::{Config, Store};
+use serde_json::json;
+
+fn token_file_state(api: &api_support::Api) -> keyward::sim::TokenState {
+    FileStore::new(data_dir(&api.dir).join(VIRTUAL_STATE_FILE))
+        .load()
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_handover_activate_verify_replay() {
+    let api = api();
+    let s = api.serial.clone();
+    let desk = api.keys.desk.clone();
+    let reader = json!(READER);
+
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/prepare"),
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["state"], "prepared");
+    // The credential is on the token and committed; nothing pending.
+    assert_eq!(token_file_state(&api).credentials.len(), 1);
+    assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
+
+    // Handover by the district's inspector, possession read from the token.
+    let (status, handed) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/handover"),
+            Some(&api.keys.inspector_east),
+            Some(&json!({"place": "Circonscription Est", "reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{handed}");
+    assert_eq!(handed["receipt"]["kind"], "handover");
+    let receipt_id = handed["receipt"]["id"].as_u64().unwrap();
+    let (status, text) = api
+        .call_raw(
+            "GET",
+            &format!("/v1/receipts/{receipt_id}?format=text&lang=en"),
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(text).unwrap().contains("Jeanne Dupont"));
+
+    // A PIN the policy refuses: 422, nothing on the token, nothing stored.
+    let activate = format!("/v1/tokens/{s}/activate");
+    let err = api
+        .assert_refused(
+            "POST",
+            &activate,
+            Some(&api.keys.station),
+            Some(&json!({"reader": reader, "pin": "123456"}).to_string()),
+            422,
+            "invalid",
+        )
+        .await;
+    assert_eq!(err["error"]["field"], "pin");
+    assert!(!err.to_string().contains("123456"));
+    assert!(token_file_state(&api).pin.is_none());
+
+    // Activation at the station: the device PIN is set (virtual profile has a
+    // retry counter).
+    let (status, active) = api
+        .call(
+            "POST",
+            &activate,
+            Some(&api.keys.station),
+            Some(&json!({"reader": reader, "pin": "483920"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{active}");
+    assert_eq!(active["state"], "active");
+    assert_eq!(active["device_pin"], true);
+    assert!(token_file_state(&api).pin.is_some());
+
+    // Next TOTP step: the handover consumed this one.
+    api.clock.advance(30);
+    let (status, code) = api
+        .call(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/code",
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{code}");
+    let passcode = format!("483920{}", code["code"].as_str().unwrap());
+    let body = json!({"login": "jdupont", "passcode": passcode}).to_string();
+    let (status, answer) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({"result": "accept", "rights": [{"school": api_support::SCHOOL_EAST, "origin": "appointment", "until": "2027-07-04"}]})
+    );
+    // The same passcode again: rejected, and nothing says why.
+    let (status, answer) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!(
+        (status.as_u16(), answer),
+        (200, json!({"result": "reject"}))
+    );
+    // Wrong PIN with a fresh code: the same answer.
+    api.clock.advance(30);
+    let (_, code) = api
+        .call(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/code",
+            Some(&desk),
+            None,
+        )
+        .await;
+    let body = json!({"login": "jdupont", "passcode": format!("111111{}", code["code"].as_str().unwrap())}).to_string();
+    let (_, answer) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!(answer, json!({"result": "reject"}));
+    // Reasons go to the metrics only.
+    let (_, metrics) = api.call_raw("GET", "/metrics", None, None).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    for line in [
+        "keyward_verify_total{outcome=\"accept\"} 1",
+        "keyward_verify_total{outcome=\"replay\"} 1",
+        "keyward_verify_total{outcome=\"wrong_pin\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in\n{metrics}");
+    }
+    // The token as the desk sees it.
+    let (_, token) = api
+        .call("GET", &format!("/v1/tokens/{s}"), Some(&desk), None)
+        .await;
+    assert_eq!(token["state"], "active");
+    assert_eq!(token["holder"], "jdupont");
+    assert_eq!(token["credential"]["kind"], "totp");
+    assert_eq!(token["credential"]["failures"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
+    let faulty: std::sync::Mutex<Option<Arc<FaultyDevice>>> = std::sync::Mutex::new(None);
+    let api = api_with_device(|path| {
+        let device = Arc::new(FaultyDevice::new(Arc::new(
+            VirtualDevice::open(path).unwrap(),
+        )));
+        *faulty.lock().unwrap() = Some(device.clone());
+        device
+    });
+    let faulty = faulty.lock().unwrap().take().unwrap();
+    let s = api.serial.clone();
+    // SELECT passes; the PUT reaches the token, then the token is unplugged.
+    faulty.arm(1);
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), err["error"]["code"].as_str()),
+        (502, Some("device_error")),
+        "{err}"
+    );
+    assert_eq!(err["error"]["detail"], "removed");
+    // In between: the token holds an uncommitted credential, the store a
+    // pending record and a stock token.
+    assert_eq!(token_file_state(&api).credentials.len(), 1);
+    assert_eq!(api.store.read(|tx| tx.pending_writes()).unwrap().len(), 1);
+    assert_eq!(
+        api.store.read(|tx| tx.token(&s)).unwrap().state,
+        keyward::domain::TokenState::Stock
+    );
+
+    // "Crash": everything but the data directory goes away; next start.
+    let api_support::Api {
+        dir, clock, keys, ..
+    } = api;
+    let Keys { .. } = &keys;
+    let data = data_dir(&dir);
+    let store =
+        Arc::new(Store::open(&data, clock.clone(), Config::new(api_support::DOMAIN)).unwrap());
+    let device: Arc<dyn Device> =
+        Arc::new(VirtualDevice::open(&data.join(VIRTUAL_STATE_FILE)).unwrap());
+    let api = finish(dir, clock, store, keys, device);
+    // Recovered to "none": no credential on the token, nothing pending,
+    // audited, still stock.
+    assert!(token_file_state(&api).credentials.is_empty());
+    assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
+    let audit = api.audit_after(0);
+    assert!(
+        audit
+            .iter()
+            .any(|(_, action, subject)| action == "token.prepare.abort" && *subject == s),
+        "{audit:?}"
+    );
+    let (_, token) = api
+        .call(
+            "GET",
+            &format!("/v1/tokens/{s}"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(token["state"], "stock");
+    assert_eq!(token["credential"], serde_json::Value::Null);
+    // And a new prepare goes through: fully prepared.
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER, "kind": "hotp"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(token_file_state(&api).credentials.len(), 1);
+    let (_, code) = api
+        .call(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/code",
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(code["code"].as_str().unwrap().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_device_and_token_changes() {
+    use futures_util::StreamExt as _;
+    use tower::ServiceExt as _;
+    let api = api();
+    let request = axum::http::Request::builder()
+        .uri("/v1/events")
+        .header("authorization", format!("Bearer {}", api.keys.desk))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = keyward::api::app(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body().into_data_stream();
+    // The subscription exists once the answer is out: a change now is seen.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{}/prepare", api.serial),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let chunk = body.next().await.unwrap().unwrap();
+    let text = String::from_utf8(chunk.to_vec()).unwrap();
+    assert!(text.contains("event: token"), "{text}");
+    assert!(text.contains("\"state\":\"prepared\""), "{text}");
+    // Shutdown ends the stream.
+    api.state.begin_shutdown();
+    assert!(body.next().await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_wipe_restock_and_prepare_for_someone_else() {
+    let api = api();
+    let s = api.serial.clone();
+    let desk = api.keys.desk.clone();
+    let east = api.keys.inspector_east.clone();
+    let post = |path: String, key: String, body: serde_json::Value| {
+        let api = &api;
+        async move {
+            api.call("POST", &path, Some(&key), Some(&body.to_string()))
+                .await
+        }
+    };
+    let (status, _) = post(
+        format!("/v1/tokens/{s}/prepare"),
+        desk.clone(),
+        json!({"holder": "jdupont", "reader": READER, "kind": "hotp"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = post(
+        format!("/v1/tokens/{s}/handover"),
+        east.clone(),
+        json!({"place": "Est", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Wiping a live key is refused, nothing happens to the token.
+    let before = token_file_state(&api).credentials.len();
+    api.assert_refused(
+        "POST",
+        &format!("/v1/tokens/{s}/wipe"),
+        Some(&desk),
+        Some(&json!({"reader": READER}).to_string()),
+        409,
+        "conflict",
+    )
+    .await;
+    assert_eq!(token_file_state(&api).credentials.len(), before);
+    // The west inspector cannot take it back: 404 as if it did not exist.
+    api.assert_refused(
+        "POST",
+        &format!("/v1/tokens/{s}/return"),
+        Some(&api.keys.inspector_west),
+        Some(&json!({"place": "Ouest", "reason": "end", "reader": READER}).to_string()),
+        404,
+        "not_found",
+    )
+    .await;
+    let (status, returned) = post(
+        format!("/v1/tokens/{s}/return"),
+        east.clone(),
+        json!({"place": "Est", "reason": "end of appointment", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200, "{returned}");
+    assert_eq!(returned["receipt"]["kind"], "return");
+    let (_, transit) = api
+        .call("GET", "/v1/reports/in-transit", Some(&east), None)
+        .await;
+    assert_eq!(transit["EAST"][0]["serial"], s);
+    let (_, transit) = api
+        .call(
+            "GET",
+            "/v1/reports/in-transit",
+            Some(&api.keys.inspector_west),
+            None,
+        )
+        .await;
+    assert_eq!(transit, json!({}));
+    // Wipe at the reader: applet reset, state wiped; then restock.
+    let (status, wiped) = post(
+        format!("/v1/tokens/{s}/wipe"),
+        desk.clone(),
+        json!({"reader": READER}),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &wiped["state"]),
+        (200, &json!("wiped")),
+        "{wiped}"
+    );
+    assert!(token_file_state(&api).credentials.is_empty());
+    let (status, restocked) =
+        post(format!("/v1/tokens/{s}/restock"), desk.clone(), json!(null)).await;
+    assert_eq!(
+        (status.as_u16(), &restocked["state"]),
+        (200, &json!("stock")),
+        "{restocked}"
+    );
+    // Ready for another holder.
+    let (status, prepared) = post(
+        format!("/v1/tokens/{s}/prepare"),
+        desk.clone(),
+        json!({"holder": "mleroy", "reader": READER}),
+    )
+    .await;
+    assert_eq!(status, 200, "{prepared}");
+    let (_, receipts) = api
+        .call(
+            "GET",
+            &format!("/v1/tokens/{s}/receipts"),
+            Some(&desk),
+            None,
+        )
+        .await;
+    assert_eq!(receipts.as_array().unwrap().len(), 2);
+    let (_, audit) = api
+        .call("GET", "/v1/audit/verify", Some(&api.keys.admin), None)
+        .await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}

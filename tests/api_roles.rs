@@ -1,0 +1,208 @@
+//! Every route × every role through `app()` with `oneshot`: allowed roles get
+//! past authorisation, every other role is refused 403 (audited, no state
+//! change), and no key, an unknown key or a revoked key is 401.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+
+use api_support::{api, routes, READER, SCHOOL_EAST};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_every_role() {
+    for (method, path, body, allowed) in routes() {
+        for role in ["admin", "desk", "inspector", "station", "gateway"] {
+            // A fresh world for each pair: an allowed call must not change
+            // what the next one sees.
+            let api = api();
+            let path = path.replace("{S}", &api.serial);
+            let key = api
+                .keys
+                .all()
+                .into_iter()
+                .find(|(r, _)| *r == role)
+                .map(|(_, k)| k.to_owned())
+                .unwrap();
+            if allowed.contains(&role) {
+                let status = if path == "/v1/events" {
+                    // A stream: only the answer's head is awaited.
+                    events_status(&api, &key).await
+                } else {
+                    api.call(method, &path, Some(&key), body.as_deref()).await.0
+                };
+                assert!(
+                    !matches!(status.as_u16(), 401 | 403 | 400 | 500),
+                    "{role} {method} {path}: {status}"
+                );
+            } else {
+                api.assert_refused(method, &path, Some(&key), body.as_deref(), 403, "forbidden")
+                    .await;
+            }
+        }
+    }
+}
+
+async fn events_status(api: &api_support::Api, key: &str) -> axum::http::StatusCode {
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::builder()
+        .uri("/v1/events")
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = keyward::api::app(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    response.status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_unknown_key_revoked_key_are_401() {
+    let api = api();
+    let unknown = format!("kw_{}", "A".repeat(52));
+    for (method, path, body, _) in routes() {
+        let path = path.replace("{S}", &api.serial);
+        for key in [None, Some("not-a-key"), Some(unknown.as_str())] {
+            api.assert_refused(method, &path, key, body.as_deref(), 401, "unauthenticated")
+                .await;
+        }
+    }
+    // A revoked key stops working at once (the cache is dropped).
+    let (status, _) = api
+        .call("GET", "/v1/tokens", Some(&api.keys.desk), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, keys) = api
+        .call("GET", "/v1/apikeys", Some(&api.keys.admin), None)
+        .await;
+    assert_eq!(status, 200);
+    let desk_id = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "alice")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/v1/apikeys/{desk_id}"),
+            Some(&api.keys.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    api.assert_refused(
+        "GET",
+        "/v1/tokens",
+        Some(&api.keys.desk),
+        None,
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inspector_sees_only_their_district() {
+    let api = api();
+    let west = api.keys.inspector_west.clone();
+    // Another district's person, rights, delegation, right and receipts: 404
+    // exactly as if they did not exist, audited, nothing changed.
+    for (method, path, body) in [
+        ("GET", "/v1/people/jdupont".to_owned(), None),
+        ("GET", "/v1/people/jdupont/rights".to_owned(), None),
+        ("POST", "/v1/rights/3/end".to_owned(), None),
+        (
+            "POST",
+            "/v1/rights/delegations".to_owned(),
+            Some(format!(
+                r#"{{"person":"mleroy","school":"{SCHOOL_EAST}","from":"2026-09-20"}}"#
+            )),
+        ),
+        (
+            "POST",
+            "/v1/key-requests".to_owned(),
+            Some(r#"{"holder":"cpetit"}"#.to_owned()),
+        ),
+    ] {
+        let head = api.audit_head();
+        api.assert_refused(
+            method,
+            &path,
+            Some(&west),
+            body.as_deref(),
+            404,
+            "not_found",
+        )
+        .await;
+        assert!(
+            api.audit_after(head).iter().any(|e| e.1 == "refused"),
+            "{path}"
+        );
+    }
+    // Lists are filtered to the inspector's district.
+    let (_, people) = api.call("GET", "/v1/people", Some(&west), None).await;
+    let ids: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["mleroy"]);
+    let (_, people) = api
+        .call("GET", "/v1/people?district=EAST", Some(&west), None)
+        .await;
+    let ids: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["mleroy"], "an inspector cannot widen their filter");
+    let (_, districts) = api.call("GET", "/v1/districts", Some(&west), None).await;
+    assert_eq!(districts.as_array().unwrap().len(), 1);
+    // The right inspector may.
+    let (status, _) = api
+        .call(
+            "GET",
+            "/v1/people/jdupont",
+            Some(&api.keys.inspector_east),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_acts_only_at_its_readers() {
+    let api = api();
+    let path = format!("/v1/tokens/{}/activate", api.serial);
+    let body = format!(r#"{{"pin":"483920","reader":"{READER}"}}"#);
+    api.assert_refused(
+        "POST",
+        &path,
+        Some(&api.keys.station_elsewhere),
+        Some(&body),
+        403,
+        "forbidden",
+    )
+    .await;
+    let (_, devices) = api
+        .call(
+            "GET",
+            "/v1/devices",
+            Some(&api.keys.station_elsewhere),
+            None,
+        )
+        .await;
+    assert_eq!(devices, serde_json::json!([]));
+    let (_, devices) = api
+        .call("GET", "/v1/devices", Some(&api.keys.station), None)
+        .await;
+    assert_eq!(devices[0]["reader"], READER);
+}

@@ -1,0 +1,490 @@
+//! Shared fixture of the API tests: a store in a temporary directory with a
+//! fixed clock, the in-process virtual reader, the router from `app()`
+//! called with `oneshot` (no socket), and one API key per role.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use keyward::api::{app, AppState};
+use keyward::devices::{Device, DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
+use keyward::domain::{Actor, Date, FixedClock};
+use keyward::store::ops::Role;
+use keyward::store::{Config, Store};
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+pub const DOMAIN: &str = "ac-exemple.fr";
+pub const SCHOOL_EAST: &str = "0751710B";
+pub const SCHOOL_WEST: &str = "0750001U";
+pub const READER: &str = VIRTUAL_READER;
+
+pub struct Keys {
+    pub admin: String,
+    pub desk: String,
+    pub inspector_east: String,
+    pub inspector_west: String,
+    pub station: String,
+    pub station_elsewhere: String,
+    pub gateway: String,
+}
+
+impl Keys {
+    /// (role name, key) for every role, the east inspector standing for inspectors.
+    pub fn all(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("admin", &self.admin),
+            ("desk", &self.desk),
+            ("inspector", &self.inspector_east),
+            ("station", &self.station),
+            ("gateway", &self.gateway),
+        ]
+    }
+}
+
+pub struct Api {
+    pub dir: tempfile::TempDir,
+    pub clock: Arc<FixedClock>,
+    pub store: Arc<Store>,
+    pub devices: Arc<DeviceManager>,
+    pub state: AppState,
+    pub keys: Keys,
+    pub serial: String,
+}
+
+pub fn at(date: &str, hour: u64) -> u64 {
+    Date::parse(date).unwrap().start() + hour * 3600
+}
+
+/// The data directory inside the fixture's temporary directory.
+pub fn data_dir(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("data")
+}
+
+/// Two districts (EAST: pmartin, WEST: lbernard), a school in each, a
+/// director appointed in EAST (jdupont) and one in WEST (mleroy), the
+/// virtual token at its reader, and one key per role.
+pub fn api() -> Api {
+    api_with_device(|path| Arc::new(VirtualDevice::open(path).unwrap()))
+}
+
+pub fn api_with_device(device: impl FnOnce(&std::path::Path) -> Arc<dyn Device>) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::new(at("2026-09-15", 10)));
+    let data = data_dir(&dir);
+    let store = Arc::new(Store::init(&data, clock.clone(), Config::new(DOMAIN)).unwrap());
+    let keys = setup(&store);
+    let device = device(&data.join(VIRTUAL_STATE_FILE));
+    finish(dir, clock, store, keys, device)
+}
+
+pub fn finish(
+    dir: tempfile::TempDir,
+    clock: Arc<FixedClock>,
+    store: Arc<Store>,
+    keys: Keys,
+    device: Arc<dyn Device>,
+) -> Api {
+    let devices = DeviceManager::new(
+        store.clone(),
+        clock.clone(),
+        keyward::profile::builtin().unwrap(),
+    );
+    let present = devices.attach(READER, device).unwrap();
+    let serial = present.serial.unwrap();
+    let state = AppState::new(store.clone(), devices.clone(), clock.clone()).unwrap();
+    Api {
+        dir,
+        clock,
+        store,
+        devices,
+        state,
+        keys,
+        serial,
+    }
+}
+
+pub fn setup(store: &Store) -> Keys {
+    use keyward::domain::{MailAddress, PersonId, Uai};
+    let pid = |s: &str| PersonId::parse(s).unwrap();
+    store
+        .write(&Actor::Desk("setup".into()), "setup", |tx| {
+            for (id, name) in [
+                ("pmartin", "Paul Martin"),
+                ("lbernard", "Lea Bernard"),
+                ("jdupont", "Jeanne Dupont"),
+                ("mleroy", "Marc Leroy"),
+                ("cpetit", "Claire Petit"),
+            ] {
+                tx.add_person(
+                    &pid(id),
+                    name,
+                    &MailAddress::parse(&format!("{id}@{DOMAIN}")).unwrap(),
+                )?;
+            }
+            tx.add_district("EAST", "Est", &pid("pmartin"))?;
+            tx.add_district("WEST", "Ouest", &pid("lbernard"))?;
+            tx.add_school(&Uai::parse(SCHOOL_EAST).unwrap(), "Ecole Est", "EAST")?;
+            tx.add_school(&Uai::parse(SCHOOL_WEST).unwrap(), "Ecole Ouest", "WEST")?;
+            tx.grant_appointment(
+                &pid("jdupont"),
+                &Uai::parse(SCHOOL_EAST).unwrap(),
+                Date::parse("2026-09-01").unwrap(),
+                Some(Date::parse("2027-07-04").unwrap()),
+            )?;
+            tx.grant_appointment(
+                &pid("mleroy"),
+                &Uai::parse(SCHOOL_WEST).unwrap(),
+                Date::parse("2026-09-01").unwrap(),
+                None,
+            )?;
+            // A delegation (right 3) an inspector of EAST may end.
+            tx.act_as(Actor::Inspector(pid("pmartin")));
+            tx.grant_delegation(
+                &pid("cpetit"),
+                &Uai::parse(SCHOOL_EAST).unwrap(),
+                Date::parse("2026-09-10").unwrap(),
+                None,
+            )?;
+            tx.act_as(Actor::Desk("setup".into()));
+            let key = |tx: &mut keyward::store::Tx<'_>,
+                       name: &str,
+                       role: Role,
+                       district: Option<&str>,
+                       readers: &[String]| {
+                tx.create_api_key(name, role, district, readers)
+                    .map(|k| k.key.to_string())
+            };
+            Ok(Keys {
+                admin: key(tx, "root", Role::Admin, None, &[])?,
+                desk: key(tx, "alice", Role::Desk, None, &[])?,
+                inspector_east: key(tx, "pm", Role::Inspector, Some("EAST"), &[])?,
+                inspector_west: key(tx, "lb", Role::Inspector, Some("WEST"), &[])?,
+                station: key(tx, "st", Role::Station, None, &[READER.to_owned()])?,
+                station_elsewhere: key(
+                    tx,
+                    "st2",
+                    Role::Station,
+                    None,
+                    &["Other Reader".to_owned()],
+                )?,
+                gateway: key(tx, "gw", Role::Gateway, None, &[])?,
+            })
+        })
+        .unwrap()
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let (status, bytes) = self
+            .call_raw(method, uri, key, body.map(|b| b.as_bytes().to_vec()))
+            .await;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, value)
+    }
+
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        };
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, bytes)
+    }
+
+    /// Every table but the audit, as text: equal snapshots mean no state change.
+    pub fn snapshot(&self) -> String {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.store.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut out = String::new();
+        for table in [
+            "people",
+            "districts",
+            "schools",
+            "rights",
+            "tokens",
+            "credentials",
+            "sealed_secrets",
+            "receipts",
+            "key_requests",
+            "replacement_requests",
+            "api_keys",
+            "pending_writes",
+            "device_puks",
+        ] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+                .unwrap();
+            let n = stmt.column_count();
+            let rows: Vec<String> = stmt
+                .query_map([], |row| {
+                    let mut cells = Vec::new();
+                    for i in 0..n {
+                        let v: rusqlite::types::Value = row.get(i)?;
+                        cells.push(format!("{v:?}"));
+                    }
+                    Ok(cells.join("|"))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            out.push_str(&format!("[{table}]\n{}\n", rows.join("\n")));
+        }
+        out
+    }
+
+    /// Audit entries (action, subject) after `seq`.
+    pub fn audit_after(&self, seq: i64) -> Vec<(i64, String, String)> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.store.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT seq, action, subject FROM audit WHERE seq > ?1 ORDER BY seq")
+            .unwrap();
+        stmt.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    pub fn audit_head(&self) -> i64 {
+        self.audit_after(0).last().map_or(0, |e| e.0)
+    }
+
+    /// Asserts `f`'s request is refused with `status`/`code`, changes no
+    /// state, and is audited as a refusal.
+    pub async fn assert_refused(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let before = self.snapshot();
+        let head = self.audit_head();
+        let (got, value) = self.call(method, uri, key, body).await;
+        assert_eq!(
+            (got.as_u16(), value["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {uri}: {value}"
+        );
+        assert_eq!(before, self.snapshot(), "{method} {uri} changed state");
+        // Reads of what does not exist are not refusals; every other
+        // refusal is audited.
+        if matches!(status, 401 | 403 | 409 | 422) {
+            let audited = self.audit_after(head);
+            assert!(
+                audited.iter().any(|(_, action, _)| action == "refused"),
+                "{method} {uri}: refusal not audited: {audited:?}"
+            );
+        }
+        value
+    }
+}
+
+/// (method, path, body, roles allowed). `{S}` is the virtual token's serial.
+pub fn routes() -> Vec<(
+    &'static str,
+    String,
+    Option<String>,
+    &'static [&'static str],
+)> {
+    let r = READER;
+    let east = SCHOOL_EAST;
+    let v = |m: &'static str, p: &str, b: Option<String>, roles: &'static [&'static str]| {
+        (m, p.to_owned(), b, roles)
+    };
+    const ADMIN: &[&str] = &["admin"];
+    const DESK: &[&str] = &["admin", "desk"];
+    const DESK_INSP: &[&str] = &["admin", "desk", "inspector"];
+    vec![
+        v(
+            "POST",
+            "/v1/verify",
+            Some(r#"{"login":"jdupont","passcode":"483920123456"}"#.into()),
+            &["admin", "gateway"],
+        ),
+        v(
+            "POST",
+            "/v1/apikeys",
+            Some(r#"{"name":"k","role":"gateway"}"#.into()),
+            ADMIN,
+        ),
+        v("GET", "/v1/apikeys", None, ADMIN),
+        v("DELETE", "/v1/apikeys/1", None, ADMIN),
+        v(
+            "POST",
+            "/v1/districts",
+            Some(r#"{"code":"NORTH","name":"Nord","inspector":"cpetit"}"#.into()),
+            ADMIN,
+        ),
+        v("GET", "/v1/districts", None, DESK_INSP),
+        v(
+            "POST",
+            "/v1/schools",
+            Some(r#"{"uai":"0750002V","name":"x","district":"EAST"}"#.into()),
+            ADMIN,
+        ),
+        v("GET", "/v1/schools", None, DESK_INSP),
+        v(
+            "POST",
+            "/v1/people",
+            Some(format!(
+                r#"{{"id":"new1","full_name":"N","mail":"new1@{}"}}"#,
+                DOMAIN
+            )),
+            DESK,
+        ),
+        v("GET", "/v1/people", None, DESK_INSP),
+        v("GET", "/v1/people/jdupont", None, DESK_INSP),
+        v("GET", "/v1/people/jdupont/rights", None, DESK_INSP),
+        v(
+            "POST",
+            "/v1/rights/appointments",
+            Some(format!(
+                r#"{{"person":"cpetit","school":"{east}","from":"2026-09-01"}}"#
+            )),
+            ADMIN,
+        ),
+        v(
+            "POST",
+            "/v1/rights/delegations",
+            Some(format!(
+                r#"{{"person":"mleroy","school":"{east}","from":"2026-09-20"}}"#
+            )),
+            &["admin", "inspector"],
+        ),
+        v("POST", "/v1/rights/3/end", None, &["admin", "inspector"]),
+        v(
+            "POST",
+            "/v1/key-requests",
+            Some(r#"{"holder":"cpetit"}"#.into()),
+            &["inspector"],
+        ),
+        v("GET", "/v1/key-requests", None, DESK),
+        v(
+            "POST",
+            "/v1/replacement-requests",
+            Some(format!(
+                r#"{{"holder":"jdupont","reason":"lost","from":"jdupont@{d}","cc":["pmartin@{d}"]}}"#,
+                d = DOMAIN
+            )),
+            DESK,
+        ),
+        v(
+            "POST",
+            "/v1/replacement-requests/1/prepare",
+            Some(format!(r#"{{"reader":"{r}"}}"#)),
+            DESK,
+        ),
+        v("GET", "/v1/devices", None, &["admin", "desk", "station"]),
+        v(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/code",
+            None,
+            DESK,
+        ),
+        v("GET", "/v1/tokens", None, DESK_INSP),
+        v("GET", "/v1/tokens/{S}", None, DESK_INSP),
+        v(
+            "POST",
+            "/v1/tokens",
+            Some(r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into()),
+            DESK,
+        ),
+        v(
+            "POST",
+            "/v1/tokens/{S}/prepare",
+            Some(format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#)),
+            DESK,
+        ),
+        v(
+            "POST",
+            "/v1/tokens/{S}/handover",
+            Some(format!(r#"{{"place":"Paris","reader":"{r}"}}"#)),
+            DESK_INSP,
+        ),
+        v(
+            "POST",
+            "/v1/tokens/{S}/activate",
+            Some(format!(r#"{{"pin":"483920","reader":"{r}"}}"#)),
+            &["station"],
+        ),
+        v(
+            "POST",
+            "/v1/tokens/{S}/return",
+            Some(format!(
+                r#"{{"place":"Paris","reason":"end","reader":"{r}"}}"#
+            )),
+            DESK_INSP,
+        ),
+        v("POST", "/v1/tokens/{S}/receive", None, DESK),
+        v(
+            "POST",
+            "/v1/tokens/{S}/wipe",
+            Some(format!(r#"{{"reader":"{r}"}}"#)),
+            DESK,
+        ),
+        v("POST", "/v1/tokens/{S}/restock", None, DESK),
+        v(
+            "POST",
+            "/v1/tokens/{S}/revoke",
+            Some(r#"{"reason":"lost"}"#.into()),
+            DESK_INSP,
+        ),
+        v("POST", "/v1/tokens/{S}/unlock", None, DESK),
+        v(
+            "POST",
+            "/v1/tokens/{S}/resync",
+            Some(r#"{"first":"123456","second":"654321"}"#.into()),
+            DESK,
+        ),
+        v("GET", "/v1/tokens/{S}/receipts", None, DESK_INSP),
+        v("GET", "/v1/receipts/1", None, DESK_INSP),
+        v("GET", "/v1/reports/overdue", None, DESK_INSP),
+        v("GET", "/v1/reports/in-transit", None, DESK_INSP),
+        v("GET", "/v1/audit/verify", None, ADMIN),
+        v("GET", "/v1/events", None, &["admin", "desk", "station"]),
+    ]
+}

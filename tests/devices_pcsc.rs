@@ -1,0 +1,131 @@
+//! The device manager through the real PC/SC stack (our pcscd, vpcd and a
+//! `keyward sim` process): the watcher sees the token arrive and leave,
+//! identifies and registers it, and a prepare goes pending → write → read
+//! back → commit over PC/SC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::pcsc_harness::{lock, Pcscd, Sim, READER0};
+use keyward::devices::{default_params, DeviceManager, Event};
+use keyward::domain::{PersonId, TokenState};
+
+fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    within: Duration,
+    wanted: impl Fn(&Event) -> bool,
+) -> Event {
+    let deadline = Instant::now() + within;
+    loop {
+        match events.try_recv() {
+            Ok(event) if wanted(&event) => return event,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                assert!(Instant::now() < deadline, "no such event within {within:?}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
+    let _guard = lock();
+    let pcscd = Pcscd::start();
+    let common::World {
+        dir: _dir,
+        clock,
+        store,
+    } = common::world(common::at("2026-09-15", 10));
+    store
+        .write(&common::desk(), "appoint", |tx| {
+            tx.grant_appointment(
+                &common::pid("adurand"),
+                &common::uai(common::SCHOOL_EAST),
+                keyward::domain::Date::parse("2026-09-01").unwrap(),
+                None,
+            )
+        })
+        .unwrap();
+    let store = Arc::new(store);
+    let devices = DeviceManager::new(
+        store.clone(),
+        clock.clone(),
+        keyward::profile::builtin().unwrap(),
+    );
+    let mut events = devices.subscribe();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let devices = devices.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || devices.watch_pcsc(stop))
+    };
+
+    let mut sim = Sim::start(
+        &pcscd,
+        0,
+        &pcscd.state_file("t0.toml"),
+        &["--serial", "4242"],
+    );
+    // The watcher polls every 500 ms: the insertion shows within a second of
+    // pcscd seeing the card.
+    let inserted = next_event(
+        &mut events,
+        Duration::from_secs(1),
+        |e| matches!(e, Event::Inserted { reader, .. } if reader == READER0),
+    );
+    assert_eq!(
+        inserted,
+        Event::Inserted {
+            reader: READER0.to_owned(),
+            serial: Some("4242".to_owned()),
+            profile: Some("keyward-virtual".to_owned()),
+        }
+    );
+    // Registered as stock.
+    next_event(
+        &mut events,
+        Duration::from_secs(1),
+        |e| matches!(e, Event::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
+    );
+    assert_eq!(
+        store.read(|tx| tx.token("4242")).unwrap().state,
+        TokenState::Stock
+    );
+
+    // Prepare over PC/SC, then a code read from the token proves possession.
+    let holder = PersonId::parse("adurand").unwrap();
+    devices
+        .prepare(
+            &common::desk(),
+            READER0,
+            "4242",
+            &holder,
+            default_params(),
+            None,
+        )
+        .unwrap();
+    assert!(store.read(|tx| tx.pending_writes()).unwrap().is_empty());
+    let code = devices.read_code(READER0, "4242").unwrap();
+    let receipt = store
+        .write(&common::inspector_east(), "handover", |tx| {
+            tx.handover("4242", "Est", &code)
+        })
+        .unwrap();
+    assert_eq!(receipt.content.token_serial, "4242");
+
+    sim.stop();
+    next_event(
+        &mut events,
+        Duration::from_secs(2),
+        |e| matches!(e, Event::Removed { reader } if reader == READER0),
+    );
+    assert!(devices.present().iter().all(|p| p.reader != READER0));
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap().unwrap();
+}
