@@ -471,6 +471,9 @@ fn a_school_year_end_to_end() {
         .is_none(),
         "wrong PIN"
     );
+    // The gateway may name the end user's address; a malformed one is refused.
+    let bad = gateway.verify_from("adurand", "000000000000", Some("not an address"));
+    assert_eq!(bad.unwrap_err().code(), Some("invalid"));
     // keyward verify, passcode on stdin.
     let (status, stdout, _) = cli(
         &daemon,

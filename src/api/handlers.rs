@@ -125,6 +125,10 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
 pub struct VerifyBody {
     login: String,
     passcode: zeroize::Zeroizing<String>,
+    /// The end user's address as the gateway saw it: the per-source limiter
+    /// counts failures per (API key, source), so one user's typos (or one
+    /// attacker) cannot get the whole gateway refused.
+    source: Option<String>,
 }
 
 /// Longest an answer is held for the required delay.
@@ -139,8 +143,19 @@ pub async fn verify(
         .require(&state, &[Role::Gateway, Role::Admin], "verify")
         .await?;
     let started = Instant::now();
-    let request = VerifyRequest::new(&body.login, &body.passcode)
-        .from_source(&format!("key:{}", caller.key_id));
+    let source = match body.source.as_deref() {
+        None => format!("key:{}", caller.key_id),
+        Some(s) if !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic()) => {
+            format!("key:{}/{s}", caller.key_id)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "source",
+                "1 to 64 printable ASCII characters",
+            ))
+        }
+    };
+    let request = VerifyRequest::new(&body.login, &body.passcode).from_source(&source);
     drop(body);
     let pending = state.inner.verify.submit(request)?;
     let (reply, label) = tokio::task::spawn_blocking(move || pending.wait_labelled())
