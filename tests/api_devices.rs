@@ -398,3 +398,81 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
         .await;
     assert_eq!(audit["ok"], true, "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
+    let api = api();
+    let old = api.serial.clone();
+    let desk = api.keys.desk.clone();
+    let second = "keyward virtual reader 2";
+    let new = api
+        .devices
+        .attach(
+            second,
+            Arc::new(VirtualDevice::open(&data_dir(&api.dir).join("second-token.toml")).unwrap()),
+        )
+        .unwrap()
+        .serial
+        .unwrap();
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{old}/prepare"),
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Help mail from a school mailbox: refused, nothing recorded.
+    let d = api_support::DOMAIN;
+    let err = api
+        .assert_refused("POST", "/v1/replacement-requests", Some(&desk),
+                        Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
+                        409, "conflict")
+        .await;
+    assert_eq!(err["error"]["detail"], "help_mail_refused");
+    let (status, request) = api
+        .call("POST", "/v1/replacement-requests", Some(&desk),
+              Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")], "subject": "clé cassée"}).to_string()))
+        .await;
+    assert_eq!(status, 201, "{request}");
+    // Broken, not lost: the old key stays live until the new one is prepared.
+    let (_, token) = api
+        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
+        .await;
+    assert_eq!(token["state"], "prepared");
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": second}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["serial"], new.as_str());
+    assert_eq!(prepared["holder"], "jdupont");
+    let (_, token) = api
+        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
+        .await;
+    assert_eq!(
+        (&token["state"], &token["revoke_reason"]),
+        (&json!("revoked"), &json!("broken"))
+    );
+    // Fulfilled once only.
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": READER}).to_string()),
+            409,
+            "conflict",
+        )
+        .await;
+    assert!(
+        ["request_fulfilled", "invalid_transition"]
+            .contains(&err["error"]["detail"].as_str().unwrap()),
+        "{err}"
+    );
+}

@@ -426,7 +426,7 @@ impl DeviceManager {
         }
         let id = credential_id(holder, &params);
         self.store.write(actor, "token.prepare", |tx| {
-            tx.begin_pending_write(serial, holder, &id, reader)
+            tx.begin_pending_write(serial, holder, &id, reader, replacement)
         })?;
         let secret = Secret::generate(params.algorithm).map_err(StoreError::from)?;
         let (kind, period) = match params.kind {
