@@ -37,6 +37,9 @@
 //!   randomness, wrapped by a thin vpcd client.
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //!
+//! - [`client`]: the blocking HTTP client of the v1 API (`docs/api.md`) and its
+//!   server-sent-event reader, used by the CLI, the station and the load generator.
+//!
 //! `cli` and `main` only wire things together.
 
 #![forbid(unsafe_code)]
@@ -44,6 +47,7 @@
 pub mod apdu;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod crypto;
 pub mod devices;
 pub mod domain;

@@ -8,8 +8,12 @@ fn main() -> ExitCode {
     match try_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("keyward: error: {err:#}");
-            ExitCode::FAILURE
+            let code = keyward::cli::exit_code(&err);
+            // `Exit` means the command already said what happened (e.g. reject).
+            if err.downcast_ref::<keyward::cli::Exit>().is_none() {
+                eprintln!("keyward: error: {err:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

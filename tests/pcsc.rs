@@ -625,7 +625,7 @@ fn token_cli_identifies_and_lists() {
         .unwrap();
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .arg("token")
+            .arg("reader")
             .args(args)
             .env("RUST_LOG", "keyward::apdu=trace")
             .output()
@@ -666,7 +666,7 @@ fn token_watch_reports_and_identifies_insertions() {
     let _guard = lock();
     let pcscd = Pcscd::start();
     let watch = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["token", "watch", "--seconds", "4"])
+        .args(["reader", "watch", "--seconds", "4"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -173,8 +173,19 @@ pub async fn verify(
             // field the caller could read.
             if let Some(seconds) = retry_after {
                 let wait = seconds.min(MAX_HOLD);
-                if wait > 0 {
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                // Held for `wait` real seconds, or until the injected clock
+                // has passed the retry time (a test clock moved forward); the
+                // extra second keeps a whole-second system clock from ending
+                // the hold early.
+                let until = state
+                    .inner
+                    .clock
+                    .now()
+                    .saturating_add(wait)
+                    .saturating_add(1);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+                while tokio::time::Instant::now() < deadline && state.inner.clock.now() < until {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
             ok(json!({"result": "reject"}))
@@ -1165,17 +1176,28 @@ pub async fn activate(
         let device_pin = devices
             .activate(&body.reader, &s, &body.pin)
             .map_err(ApiError::from)?;
-        let receipt_id = devices
+        // The handover receipt goes back to the station, whose role may not
+        // read receipts otherwise: it checks the signature and prints it.
+        let receipt = devices
             .store()
-            .read(|tx| Ok(tx.receipts_of_token(&s)?.last().map(|r| r.content.number)))
+            .read(|tx| Ok((tx.receipts_of_token(&s)?.pop(), tx.receipt_public_key())))
             .map_err(ApiError::from)?;
-        Ok((device_pin, receipt_id))
+        Ok((device_pin, receipt))
     })
     .await;
-    let (device_pin, receipt_id) = state
+    let (device_pin, receipt) = state
         .audit_device_refusal(&actor, "activate a key", result)
         .await?;
-    ok(json!({"state": "active", "receipt_id": receipt_id, "device_pin": device_pin}))
+    let (receipt_id, receipt) = match &receipt {
+        (Some(r), key) => (
+            json!(r.content.number),
+            receipt_json(r.content.number, r, key),
+        ),
+        (None, _) => (Value::Null, Value::Null),
+    };
+    ok(
+        json!({"state": "active", "receipt_id": receipt_id, "receipt": receipt, "device_pin": device_pin}),
+    )
 }
 
 #[derive(Deserialize)]

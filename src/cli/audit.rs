@@ -1,24 +1,34 @@
-//! `keyward audit verify`: checks the audit chain of a data directory.
+//! `keyward audit verify`: checks the audit chain, locally in a data directory
+//! (`--data-dir`) or by asking the daemon.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use serde_json::Value;
+
+use super::common::{cell, Connection};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recomputes the whole hash chain; reports the first edited, deleted or
     /// reordered entry and exits with an error.
+    #[command(
+        after_help = "Examples:\n  keyward audit verify --data-dir ./keyward-data   # locally, daemon stopped or not\n  keyward audit verify                              # ask the daemon (admin key)"
+    )]
     Verify {
-        /// keyward's data directory (holds master.key and keyward.db).
+        /// keyward's data directory (holds master.key and keyward.db); without
+        /// it the daemon at KEYWARD_URL is asked.
         #[arg(long)]
-        data_dir: PathBuf,
+        data_dir: Option<PathBuf>,
     },
 }
 
-pub fn run(command: AuditCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(command: AuditCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     match command {
-        AuditCommand::Verify { data_dir } => match crate::store::verify_audit_at(&data_dir)? {
+        AuditCommand::Verify {
+            data_dir: Some(data_dir),
+        } => match crate::store::verify_audit_at(&data_dir)? {
             Ok(head) => {
                 writeln!(
                     out,
@@ -30,5 +40,27 @@ pub fn run(command: AuditCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             }
             Err(broken) => anyhow::bail!("audit: BROKEN: {broken}"),
         },
+        AuditCommand::Verify { data_dir: None } => {
+            let answer = conn.client().get("/v1/audit/verify")?;
+            let ok = answer.get("ok").and_then(Value::as_bool) == Some(true);
+            if conn.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+            } else if ok {
+                writeln!(
+                    out,
+                    "audit: ok, {} entries, head {}",
+                    cell(answer.get("entries")),
+                    cell(answer.get("head"))
+                )?;
+            }
+            if !ok {
+                anyhow::bail!(
+                    "audit: BROKEN at entry {}: {}",
+                    cell(answer.get("first_bad")),
+                    cell(answer.get("why"))
+                );
+            }
+            Ok(())
+        }
     }
 }

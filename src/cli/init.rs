@@ -29,9 +29,6 @@ pub struct InitArgs {
     /// The authority's mail domain (personal addresses, help requests).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
     pub domain: String,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `keyward.toml`.
@@ -143,7 +140,8 @@ pub fn report(
     Ok(())
 }
 
-pub fn run(args: InitArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+/// `json`: the global `--json` flag (one JSON object instead of text).
+pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let (done, key) = initialise(&args.data, &args.domain)?;
-    report(&done, &key, args.json, out)
+    report(&done, &key, json, out)
 }

@@ -1,39 +1,105 @@
 //! Command-line front end: argument parsing and wiring only.
+//!
+//! Local commands work without the daemon (`otp`, `sim`, `reader`, `receipts
+//! verify|public-key`, `audit verify --data-dir`); the nouns talk to `keyward
+//! serve` through [`crate::client`] (`KEYWARD_URL`, `KEYWARD_API_KEY`).
+//! Exit codes are listed in [`common`].
 
+pub mod apikeys;
 pub mod audit;
+pub mod bench;
+pub mod common;
+pub mod devices;
 pub mod init;
 pub mod otp;
+pub mod people;
+pub mod prompt;
+pub mod reader;
 pub mod receipt;
+pub mod reports;
+pub mod requests;
+pub mod rights;
 pub mod serve;
 pub mod sim;
-pub mod token;
+pub mod station;
+pub mod tokens;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
+pub use common::{exit_code, Exit};
+
 /// keyward manages personal OTP hardware tokens and verifies their codes.
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about, long_about = None)]
+#[command(
+    name = "keyward",
+    version,
+    about,
+    long_about = None,
+    after_help = "Talking to the daemon: set KEYWARD_URL (default http://127.0.0.1:7390) and\nKEYWARD_API_KEY, then e.g.\n  keyward devices list\n  keyward tokens prepare --reader \"Virtual PCD 00 00\" --holder adurand\n  keyward verify --login adurand"
+)]
 pub struct Cli {
+    #[command(flatten)]
+    pub connection: common::Connection,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
+    /// People: directors, deputies, inspectors.
     #[command(subcommand)]
-    Otp(otp::OtpCommand),
+    People(people::PeopleCommand),
+    /// Districts (circonscriptions) and their inspectors.
+    #[command(subcommand)]
+    Districts(people::DistrictsCommand),
+    /// Schools, by official code (UAI).
+    #[command(subcommand)]
+    Schools(people::SchoolsCommand),
+    /// Director rights: appointments and delegations.
+    #[command(subcommand)]
+    Rights(rights::RightsCommand),
+    /// Keys: prepare (one or a batch), hand over, return, receive, wipe,
+    /// restock, unlock, resync, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// Tokens present at the daemon's readers, codes, live events.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
+    /// Key requests from inspectors to the desk.
+    #[command(subcommand, name = "key-requests")]
+    KeyRequests(requests::KeyRequestsCommand),
+    /// Replacement (help) requests for broken, lost or stolen keys.
+    #[command(subcommand)]
+    Replacements(requests::ReplacementsCommand),
     /// Signed handover and return receipts.
+    #[command(subcommand, alias = "receipt")]
+    Receipts(receipt::ReceiptCommand),
+    /// Overdue returns and keys in transit, per district.
     #[command(subcommand)]
-    Receipt(receipt::ReceiptCommand),
+    Reports(reports::ReportsCommand),
     /// The hash-chained audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// API keys and roles (admin).
+    #[command(subcommand)]
+    Apikeys(apikeys::ApiKeysCommand),
+    /// Checks a holder's PIN followed by a one-time code, as the gateway does.
+    Verify(verify::VerifyArgs),
+    /// The handover station: the holder activates their key with a PIN.
+    Station(station::StationArgs),
+    /// Verify load generator against a running daemon, and its setup.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Offline HOTP/TOTP calculator (prints codes exactly as oathtool does).
+    #[command(subcommand)]
+    Otp(otp::OtpCommand),
     /// Virtual token: a YKOATH card served through pcscd's vpcd reader.
     Sim(sim::SimArgs),
-    /// Look at tokens through PC/SC: readers, hot-plug, identity, credentials.
+    /// Look at tokens through PC/SC on this machine, without the daemon:
+    /// readers, hot-plug, identity, credentials.
     #[command(subcommand)]
-    Token(token::TokenCommand),
+    Reader(reader::ReaderCommand),
     /// Create a data directory and print the first admin API key (once).
     Init(init::InitArgs),
     /// Run the daemon: HTTP API, device watcher, virtual token.
@@ -42,13 +108,28 @@ pub enum Command {
 
 /// Runs a parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let conn = &cli.connection;
     match cli.command {
+        Command::People(c) => people::run_people(c, conn, out),
+        Command::Districts(c) => people::run_districts(c, conn, out),
+        Command::Schools(c) => people::run_schools(c, conn, out),
+        Command::Rights(c) => rights::run(c, conn, out),
+        Command::Tokens(c) => tokens::run(c, conn, out),
+        Command::Devices(c) => devices::run(c, conn, out),
+        Command::KeyRequests(c) => requests::run_key_requests(c, conn, out),
+        Command::Replacements(c) => requests::run_replacements(c, conn, out),
+        Command::Receipts(c) => receipt::run(c, conn, out),
+        Command::Reports(c) => reports::run(c, conn, out),
+        Command::Audit(c) => audit::run(c, conn, out),
+        Command::Apikeys(c) => apikeys::run(c, conn, out),
+        Command::Verify(a) => verify::run(a, conn, out),
+        Command::Station(a) => station::run(a, conn, out),
+        Command::Bench(c) => bench::run(c, conn, out),
         Command::Otp(command) => otp::run(command, out),
-        Command::Receipt(command) => receipt::run(command, out),
-        Command::Audit(command) => audit::run(command, out),
         Command::Sim(args) => sim::run(args, out),
-        Command::Token(command) => token::run(command, out),
-        Command::Init(args) => init::run(args, out),
+        Command::Reader(command) => reader::run(command, out),
+        // `--json` is the global flag of every command.
+        Command::Init(args) => init::run(args, conn.json, out),
         Command::Serve(args) => serve::run(args, out),
     }
 }

@@ -1,4 +1,6 @@
-//! `keyward receipt verify`: checks an exported receipt offline.
+//! `keyward receipts`: `verify` checks an exported receipt offline,
+//! `public-key` reads the receipt key of a data directory, `show` fetches a
+//! receipt from the daemon (JSON, text or printable HTML).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +16,9 @@ pub enum ReceiptCommand {
     /// Checks a receipt's signature against keyward's public receipt key and
     /// prints the receipt; exits with an error if it was altered or forged.
     ///
-    /// Example: keyward receipt verify --public-key 3b6a…e1 receipt-12.txt
+    #[command(
+        after_help = "Example:\n  keyward receipts verify --public-key 3b6a…e1 receipt-12.txt"
+    )]
     Verify {
         /// The receipt key's public half: 64 hex digits or base64.
         #[arg(long)]
@@ -30,11 +34,37 @@ pub enum ReceiptCommand {
     },
     /// Prints the public receipt key of a data directory (64 hex digits), to
     /// publish for `keyward receipt verify`.
+    #[command(after_help = "Example:\n  keyward receipts public-key --data-dir ./keyward-data")]
     PublicKey {
         /// keyward's data directory.
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Fetches a receipt from the daemon: the signed export (default), text or
+    /// the printable HTML page, in French or English.
+    #[command(
+        after_help = "Examples:\n  keyward receipts show 12 --format html --out receipt-12.html\n  keyward receipts show 12 > receipt-12.txt && keyward receipts verify --public-key KEY receipt-12.txt"
+    )]
+    Show {
+        id: String,
+        /// export: the signed block `receipts verify` checks.
+        #[arg(long, value_enum, default_value_t = Format::Export)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = LangArg::Fr)]
+        lang: LangArg,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// The signed export (`canonical` + signature), checkable offline.
+    Export,
+    Text,
+    Html,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,8 +118,29 @@ fn signed_block(text: &str) -> String {
     }
 }
 
-pub fn run(command: ReceiptCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(
+    command: ReceiptCommand,
+    conn: &super::common::Connection,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match command {
+        ReceiptCommand::Show {
+            id,
+            format,
+            lang,
+            out: file,
+        } => {
+            let text = fetch(&conn.client(), &id, format, lang)?;
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(out, "{}", path.display())?;
+                }
+                None => out.write_all(text.as_bytes())?,
+            }
+            Ok(())
+        }
         ReceiptCommand::Verify {
             public_key,
             file,
@@ -117,4 +168,52 @@ pub fn run(command: ReceiptCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn lang_code(lang: LangArg) -> &'static str {
+    match lang {
+        LangArg::Fr => "fr",
+        LangArg::En => "en",
+    }
+}
+
+/// A receipt from the daemon in the asked form.
+pub fn fetch(
+    client: &crate::client::Client,
+    id: &str,
+    format: Format,
+    lang: LangArg,
+) -> anyhow::Result<String> {
+    let base = super::common::segment_path(&["v1", "receipts", id]);
+    let lang = lang_code(lang);
+    Ok(match format {
+        Format::Text => client.get_text(&format!("{base}?format=text&lang={lang}"))?,
+        Format::Html => client.get_text(&format!("{base}?format=html&lang={lang}"))?,
+        Format::Json => {
+            let value = client.get(&format!("{base}?format=json"))?;
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+        Format::Export => {
+            let value = client.get(&format!("{base}?format=json"))?;
+            if let Some(export) = value.get("export").and_then(serde_json::Value::as_str) {
+                return Ok(export.to_owned());
+            }
+            let canonical = value
+                .get("canonical")
+                .and_then(serde_json::Value::as_str)
+                .context("the receipt has no canonical text")?;
+            // The canonical text already ends with its signature line when the
+            // server exports it whole; otherwise append it.
+            if canonical.contains("\nsignature=") {
+                canonical.to_owned()
+            } else {
+                let signature = value
+                    .get("signature")
+                    .and_then(serde_json::Value::as_str)
+                    .context("the receipt has no signature")?;
+                let sep = if canonical.ends_with('\n') { "" } else { "\n" };
+                format!("{canonical}{sep}signature={signature}\n")
+            }
+        }
+    })
 }

@@ -16,7 +16,7 @@ use crate::api::{app, AppState};
 use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use crate::domain::Clock;
 use crate::server::{self, Limits};
-use crate::store::{Store, SystemClock};
+use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum VirtualToken {
@@ -68,7 +68,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     }
     let file = FileConfig::load(&args.data)?;
     let config = file.store_config()?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = crate::store::daemon_clock();
     let store = Arc::new(
         Store::open(&args.data, Arc::clone(&clock), config)
             .with_context(|| format!("opening {}", args.data.display()))?,

@@ -268,6 +268,13 @@ impl DeviceManager {
                 }
             }
         };
+        // Registered and recovered before anyone hears of it: a client that
+        // acts on the `inserted` event (the desk's batch) finds the token
+        // known and in a settled state.
+        if let (Some(serial), Some(profile)) = (&present.serial, &present.profile) {
+            self.register(serial, profile)?;
+            self.recover(reader, serial, device.as_ref())?;
+        }
         self.slots().insert(
             reader.to_owned(),
             Slot {
@@ -281,10 +288,6 @@ impl DeviceManager {
             serial: present.serial.clone(),
             profile: present.profile.clone(),
         });
-        if let (Some(serial), Some(profile)) = (&present.serial, &present.profile) {
-            self.register(serial, profile)?;
-            self.recover(reader, serial, device.as_ref())?;
-        }
         Ok(present)
     }
 

@@ -115,6 +115,45 @@ impl Clock for SystemClock {
     }
 }
 
+/// The daemon's clock: the system's, or in debug builds the test clock named
+/// by `KEYWARD_TEST_CLOCK` (a file holding Unix seconds, re-read at every
+/// use), so end-to-end tests can move time while the daemon runs. Release
+/// builds ignore the variable.
+pub fn daemon_clock() -> Arc<dyn Clock> {
+    match std::env::var_os("KEYWARD_TEST_CLOCK") {
+        Some(path) if cfg!(debug_assertions) => {
+            tracing::warn!(
+                "KEYWARD_TEST_CLOCK set: the daemon's time comes from a file (test build)"
+            );
+            Arc::new(FileClock(PathBuf::from(path)))
+        }
+        Some(_) => {
+            tracing::warn!("KEYWARD_TEST_CLOCK is ignored by release builds");
+            Arc::new(SystemClock)
+        }
+        None => Arc::new(SystemClock),
+    }
+}
+
+/// A clock read from a file of Unix seconds (tests only, see [`daemon_clock`]).
+#[derive(Debug)]
+struct FileClock(PathBuf);
+
+impl Clock for FileClock {
+    fn now(&self) -> crate::domain::UnixTime {
+        match std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            Some(now) => now,
+            None => {
+                tracing::warn!(path = %self.0.display(), "test clock unreadable; using the system clock");
+                SystemClock.now()
+            }
+        }
+    }
+}
+
 /// Site settings.
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -1,4 +1,5 @@
-//! `keyward token`: look at tokens through PC/SC (readers, hot-plug, identity,
+//! `keyward reader`: look at tokens through PC/SC on this machine, without the
+//! daemon (readers, hot-plug, identity,
 //! credentials). Writing secrets belongs to the desk workflows, which record
 //! them in the store first; this command only reads.
 
@@ -13,7 +14,7 @@ use crate::token::watch::{ReaderEvent, Watcher};
 use crate::token::Token;
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub enum ReaderCommand {
     /// List PC/SC readers.
     Readers,
     /// Report token insertion and removal at every reader, identifying each
@@ -35,15 +36,15 @@ pub enum TokenCommand {
     },
 }
 
-pub fn run(command: TokenCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+pub fn run(command: ReaderCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let pcsc = Pcsc::establish().context("connecting to pcscd")?;
     match command {
-        TokenCommand::Readers => {
+        ReaderCommand::Readers => {
             for r in pcsc.readers()? {
                 writeln!(out, "{r}")?;
             }
         }
-        TokenCommand::Watch { seconds } => {
+        ReaderCommand::Watch { seconds } => {
             let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
             let profiles = profile::builtin()?;
             let identifier = Pcsc::establish().context("connecting to pcscd")?;
@@ -82,7 +83,7 @@ pub fn run(command: TokenCommand, out: &mut dyn std::io::Write) -> anyhow::Resul
                 }
             }
         }
-        TokenCommand::Info { reader } => {
+        ReaderCommand::Info { reader } => {
             let profiles = profile::builtin()?;
             let mut token = Token::new(pcsc.connect(&reader)?);
             let id = token.identify(&profiles)?;
@@ -105,7 +106,7 @@ pub fn run(command: TokenCommand, out: &mut dyn std::io::Write) -> anyhow::Resul
                 (Some(n), None) => writeln!(out, "credentials: {n}")?,
             }
         }
-        TokenCommand::List { reader } => {
+        ReaderCommand::List { reader } => {
             let mut token = Token::new(pcsc.connect(&reader)?);
             for entry in token.list()? {
                 writeln!(

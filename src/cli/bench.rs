@@ -1,0 +1,519 @@
+//! `keyward bench`: a verify load generator against a running daemon over
+//! loopback, and the setup that gives it credentials whose secrets it knows.
+//!
+//! `setup` writes holders, appointments, active HOTP credentials and PINs
+//! straight into a data directory through the store (as the desk, then as
+//! each holder), before the daemon starts, and saves what the generator needs
+//! (login, PIN, secret, next counter) in a private file. It is a test tool:
+//! those secrets exist only on this machine, in that 0600 file.
+//!
+//! `verify` runs `concurrency` workers for `seconds`; each owns a share of the
+//! credentials so it knows their next counter. Every request is either a
+//! fresh valid passcode (must be accepted), a wrong code, or a replay of the
+//! worker's last accepted passcode (both must be rejected; an accepted replay
+//! is a double accept). No credential sees two failures in a row, so none
+//! reaches the failure delay or the lock.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::common::{Connection, Exit};
+use crate::client::{Client, ClientError};
+use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, Uai};
+use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
+use crate::store::ops::CredentialParams;
+use crate::store::{Config, Store, SystemClock};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Creates N holders with an appointment and an active HOTP credential in
+    /// a data directory (daemon stopped), and writes their secrets and PINs to
+    /// a private file for `bench verify`.
+    #[command(
+        after_help = "Example:\n  keyward init --data ./bench-data\n  keyward bench setup --data ./bench-data --holders 1000 --out ./bench-credentials\n  keyward serve --data ./bench-data &\n  KEYWARD_API_KEY=<gateway key> keyward bench verify --credentials ./bench-credentials"
+    )]
+    Setup {
+        #[arg(long, default_value = "./keyward-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        holders: usize,
+        /// The authority's mail domain [default: the data directory's config].
+        #[arg(long)]
+        domain: Option<String>,
+        /// Where to write the credentials (created 0600; must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sends verifies for SECONDS at CONCURRENCY: fresh valid passcodes plus a
+    /// share of wrong ones and replays; reports verifies/s, p50/p99 latency,
+    /// accepts, rejects, double accepts and 5xx. Exits 1 if any replay was
+    /// accepted, any valid code rejected or any 5xx seen.
+    #[command(
+        after_help = "Example:\n  KEYWARD_API_KEY=<gateway key> keyward bench verify --credentials ./bench-credentials --seconds 30 --concurrency 32"
+    )]
+    Verify {
+        #[arg(long)]
+        credentials: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Share of requests that must be rejected (wrong codes and replays).
+        #[arg(long, default_value_t = 0.3)]
+        wrong: f64,
+    },
+}
+
+pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Setup {
+            data,
+            holders,
+            domain,
+            out: file,
+        } => setup(&data, holders, domain.as_deref(), &file, out),
+        BenchCommand::Verify {
+            credentials,
+            seconds,
+            concurrency,
+            wrong,
+        } => {
+            anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+            anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
+            let report = load(
+                &conn.client(),
+                &credentials,
+                Duration::from_secs(seconds),
+                concurrency,
+                wrong,
+            )?;
+            if conn.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
+            } else {
+                report.print(out)?;
+            }
+            if report.double_accepts > 0 || report.server_errors > 0 || report.valid_rejected > 0 {
+                return Err(Exit(1).into());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn random_u32() -> anyhow::Result<u32> {
+    let mut bytes = [0u8; 4];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
+/// A random PIN the policy accepts.
+fn random_pin() -> anyhow::Result<Zeroizing<String>> {
+    loop {
+        let pin = Zeroizing::new(format!("{:06}", random_u32()? % 1_000_000));
+        if crate::crypto::pin::Pin::parse(&pin).is_ok() {
+            return Ok(pin);
+        }
+    }
+}
+
+const BENCH_SCHOOL: &str = "0750001U";
+const BENCH_DISTRICT: &str = "BENCH";
+
+fn setup(
+    data: &std::path::Path,
+    holders: usize,
+    domain: Option<&str>,
+    file: &std::path::Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let config = match domain {
+        Some(domain) => Config::new(domain),
+        None => super::init::FileConfig::load(data)?.store_config()?,
+    };
+    let domain = config.authority_domain.clone();
+    let domain = domain.as_str();
+    let store = Store::open(data, Arc::new(SystemClock), config)
+        .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
+    let today = Date::of(SystemClock.now());
+    let desk = Actor::Desk("bench".into());
+    let mut lines = Zeroizing::new(String::new());
+    let uai = Uai::parse(BENCH_SCHOOL)?;
+    store.write(&desk, "bench setup: district", |tx| {
+        let inspector = PersonId::parse("bench-ien")?;
+        tx.add_person(
+            &inspector,
+            "Bench Inspector",
+            &MailAddress::parse(&format!("bench-ien@{domain}"))?,
+        )?;
+        tx.add_district(BENCH_DISTRICT, "Bench district", &inspector)?;
+        tx.add_school(&uai, "Bench school", BENCH_DISTRICT)
+    })?;
+    // Chunks keep each transaction short.
+    for chunk in (0..holders).collect::<Vec<_>>().chunks(100) {
+        store.write(&desk, "bench setup: holders", |tx| {
+            for &i in chunk {
+                let login = format!("bench{i:05}");
+                let person = PersonId::parse(&login)?;
+                tx.act_as(desk.clone());
+                tx.add_person(
+                    &person,
+                    &format!("Bench Holder {i}"),
+                    &MailAddress::parse(&format!("{login}@{domain}"))?,
+                )?;
+                tx.grant_appointment(&person, &uai, today, None)?;
+                let serial = format!("B{i:07}");
+                tx.add_token(&serial, "keyward-virtual")?;
+                let secret = Secret::generate(Algorithm::Sha1)?;
+                tx.prepare_token(&serial, &person, &secret, CredentialParams::hotp())?;
+                let key = CredentialKey::new(Algorithm::Sha1, &secret);
+                tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;
+                let pin =
+                    random_pin().map_err(|_| crate::store::StoreError::Corrupt("no randomness"))?;
+                tx.act_as(Actor::Holder(person.clone()));
+                tx.activate(&serial, &pin)?;
+                lines.push_str(&format!(
+                    "{login} {} {} 1\n",
+                    pin.as_str(),
+                    data_encoding::HEXLOWER.encode(secret.expose())
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    crate::secure_fs::create_private_file(file, lines.as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    writeln!(
+        out,
+        "bench: {holders} holders with active HOTP keys; credentials in {}",
+        file.display()
+    )?;
+    Ok(())
+}
+
+struct Credential {
+    login: String,
+    pin: Zeroizing<String>,
+    key: CredentialKey,
+    counter: u64,
+    last_accepted: Option<Zeroizing<String>>,
+    failed_last: bool,
+}
+
+fn read_credentials(path: &std::path::Path) -> anyhow::Result<Vec<Credential>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let mut credentials = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [login, pin, secret, counter] = fields[..] else {
+            anyhow::bail!(
+                "{}:{}: expected `login pin secret counter`",
+                path.display(),
+                n + 1
+            );
+        };
+        let secret = Secret::from_hex(secret)
+            .with_context(|| format!("{}:{}: secret", path.display(), n + 1))?;
+        credentials.push(Credential {
+            login: login.to_owned(),
+            pin: Zeroizing::new(pin.to_owned()),
+            key: CredentialKey::new(Algorithm::Sha1, &secret),
+            counter: counter
+                .parse()
+                .with_context(|| format!("{}:{}: counter", path.display(), n + 1))?,
+            last_accepted: None,
+            failed_last: false,
+        });
+    }
+    anyhow::ensure!(
+        !credentials.is_empty(),
+        "{} holds no credential",
+        path.display()
+    );
+    Ok(credentials)
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    accepts: u64,
+    rejects: u64,
+    valid_rejected: u64,
+    wrong_accepted: u64,
+    double_accepts: u64,
+    server_errors: u64,
+    other_errors: u64,
+    rate_limited: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.accepts += other.accepts;
+        self.rejects += other.rejects;
+        self.valid_rejected += other.valid_rejected;
+        self.wrong_accepted += other.wrong_accepted;
+        self.double_accepts += other.double_accepts;
+        self.server_errors += other.server_errors;
+        self.other_errors += other.other_errors;
+        self.rate_limited += other.rate_limited;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct Report {
+    pub seconds: f64,
+    pub concurrency: usize,
+    pub credentials: usize,
+    pub requests: u64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub accepts: u64,
+    pub rejects: u64,
+    pub valid_rejected: u64,
+    pub wrong_accepted: u64,
+    pub double_accepts: u64,
+    pub server_errors: u64,
+    pub rate_limited: u64,
+    pub other_errors: u64,
+    pub first_error: Option<String>,
+}
+
+impl Report {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "seconds": self.seconds, "concurrency": self.concurrency, "credentials": self.credentials,
+            "requests": self.requests, "verifies_per_second": self.per_second,
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
+            "accepts": self.accepts, "rejects": self.rejects,
+            "valid_rejected": self.valid_rejected, "wrong_accepted": self.wrong_accepted,
+            "double_accepts": self.double_accepts, "http_5xx": self.server_errors,
+            "rate_limited": self.rate_limited, "other_errors": self.other_errors,
+            "first_error": self.first_error,
+        })
+    }
+
+    fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "verify load: {:.1} s, concurrency {}, {} credentials",
+            self.seconds, self.concurrency, self.credentials
+        )?;
+        writeln!(out, "  requests        {}", self.requests)?;
+        writeln!(out, "  verifies/s      {:.0}", self.per_second)?;
+        writeln!(out, "  latency p50     {:.2} ms", self.p50_ms)?;
+        writeln!(out, "  latency p99     {:.2} ms", self.p99_ms)?;
+        writeln!(out, "  latency max     {:.2} ms", self.max_ms)?;
+        writeln!(out, "  accepts         {}", self.accepts)?;
+        writeln!(out, "  rejects         {}", self.rejects)?;
+        writeln!(out, "  valid rejected  {}", self.valid_rejected)?;
+        writeln!(out, "  wrong accepted  {}", self.wrong_accepted)?;
+        writeln!(out, "  double accepts  {}", self.double_accepts)?;
+        writeln!(out, "  HTTP 5xx        {}", self.server_errors)?;
+        writeln!(out, "  rate limited    {}", self.rate_limited)?;
+        writeln!(out, "  other errors    {}", self.other_errors)?;
+        if let Some(e) = &self.first_error {
+            writeln!(out, "  first error     {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A code of the right length that is none of the next `look_ahead + 1`
+/// codes of this credential (so it must be rejected).
+fn wrong_code(credential: &Credential, salt: u32) -> String {
+    let window: Vec<String> = (0..=20)
+        .map(|i| code_at(&credential.key, credential.counter + i, Digits::SIX).to_string())
+        .collect();
+    let mut candidate = salt % 1_000_000;
+    loop {
+        let text = format!("{candidate:06}");
+        if !window.contains(&text) {
+            return text;
+        }
+        candidate = (candidate + 1) % 1_000_000;
+    }
+}
+
+fn worker(
+    client: Client,
+    mut credentials: Vec<Credential>,
+    deadline: Instant,
+    wrong: f64,
+    stop: Arc<AtomicBool>,
+) -> Tally {
+    let mut tally = Tally::default();
+    // P(wrong | previous ok) so that the stationary share is `wrong` with no
+    // two failures in a row: q / (1 + q) = wrong.
+    let threshold = (wrong / (1.0 - wrong) * f64::from(u32::MAX)) as u64;
+    let mut i = 0usize;
+    let mut rng = random_u32().unwrap_or(0x9E37_79B9) | 1;
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        let n = credentials.len();
+        let Some(credential) = credentials.get_mut(i % n) else {
+            break;
+        };
+        i += 1;
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        let send_wrong = !credential.failed_last && u64::from(rng) < threshold;
+        let (passcode, kind) = if send_wrong {
+            match (&credential.last_accepted, rng % 5) {
+                (Some(previous), 0) => (previous.clone(), 2u8),
+                _ => (
+                    Zeroizing::new(format!(
+                        "{}{}",
+                        credential.pin.as_str(),
+                        wrong_code(credential, rng)
+                    )),
+                    1u8,
+                ),
+            }
+        } else {
+            let code = code_at(&credential.key, credential.counter, Digits::SIX);
+            (
+                Zeroizing::new(format!("{}{code}", credential.pin.as_str())),
+                0u8,
+            )
+        };
+        let started = Instant::now();
+        let answer = client.verify(&credential.login, &passcode);
+        let elapsed = started.elapsed();
+        tally
+            .latencies_us
+            .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+        match answer {
+            Ok(Some(_)) => {
+                tally.accepts += 1;
+                match kind {
+                    0 => {
+                        credential.counter += 1;
+                        credential.last_accepted = Some(passcode);
+                        credential.failed_last = false;
+                    }
+                    2 => tally.double_accepts += 1,
+                    _ => tally.wrong_accepted += 1,
+                }
+            }
+            Ok(None) => {
+                tally.rejects += 1;
+                if kind == 0 {
+                    tally.valid_rejected += 1;
+                    if tally.first_error.is_none() {
+                        tally.first_error =
+                            Some(format!("a valid code of {} was rejected", credential.login));
+                    }
+                    credential.failed_last = true;
+                } else {
+                    credential.failed_last = true;
+                }
+            }
+            Err(err) => {
+                let status = match &err {
+                    ClientError::Protocol { status, .. } => Some(*status),
+                    other => other.status(),
+                };
+                match status {
+                    Some(500..=599) => tally.server_errors += 1,
+                    Some(429) => tally.rate_limited += 1,
+                    _ => tally.other_errors += 1,
+                }
+                if tally.first_error.is_none() {
+                    tally.first_error = Some(err.to_string());
+                }
+                // A refused valid code leaves the counter where it was.
+                credential.failed_last = true;
+                if matches!(err, ClientError::Unreachable { .. }) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    tally
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
+}
+
+fn load(
+    client: &Client,
+    path: &std::path::Path,
+    duration: Duration,
+    concurrency: usize,
+    wrong: f64,
+) -> anyhow::Result<Report> {
+    let credentials = read_credentials(path)?;
+    let count = credentials.len();
+    anyhow::ensure!(
+        count >= concurrency,
+        "{count} credentials for {concurrency} workers: run bench setup with more holders"
+    );
+    let mut shares: Vec<Vec<Credential>> = (0..concurrency).map(|_| Vec::new()).collect();
+    for (i, c) in credentials.into_iter().enumerate() {
+        shares[i % concurrency].push(c);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let handles: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let client = client.fresh();
+            let stop = stop.clone();
+            std::thread::spawn(move || worker(client, share, deadline, wrong, stop))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for handle in handles {
+        tally.merge(
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a load worker panicked"))?,
+        );
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tally.latencies_us.sort_unstable();
+    let requests = tally.latencies_us.len() as u64;
+    Ok(Report {
+        seconds,
+        concurrency,
+        credentials: count,
+        requests,
+        per_second: requests as f64 / seconds,
+        p50_ms: percentile(&tally.latencies_us, 0.50),
+        p99_ms: percentile(&tally.latencies_us, 0.99),
+        max_ms: percentile(&tally.latencies_us, 1.0),
+        accepts: tally.accepts,
+        rejects: tally.rejects,
+        valid_rejected: tally.valid_rejected,
+        wrong_accepted: tally.wrong_accepted,
+        double_accepts: tally.double_accepts,
+        server_errors: tally.server_errors,
+        rate_limited: tally.rate_limited,
+        other_errors: tally.other_errors,
+        first_error: tally.first_error,
+    })
+}

@@ -1,0 +1,149 @@
+//! `keyward key-requests` (an inspector asks the desk for a key, case 1) and
+//! `keyward replacements` (help requests for broken, lost or stolen keys, case 3).
+
+use std::io::Write;
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::common::{body, done, show_list, Connection};
+use super::rights::id_of;
+
+#[derive(Debug, Subcommand)]
+pub enum KeyRequestsCommand {
+    /// Asks the IT desk for a key in a holder's name (inspector).
+    #[command(after_help = "Example:\n  keyward key-requests create --holder bleroy")]
+    Create {
+        #[arg(long)]
+        holder: String,
+    },
+    /// The open requests the desk has to serve.
+    #[command(after_help = "Example:\n  keyward key-requests list")]
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReplaceReason {
+    Lost,
+    Stolen,
+    Broken,
+    Faulty,
+}
+
+impl ReplaceReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplaceReason::Lost => "lost",
+            ReplaceReason::Stolen => "stolen",
+            ReplaceReason::Broken => "broken",
+            ReplaceReason::Faulty => "faulty",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplacementsCommand {
+    /// Files a help request (desk). Accepted only from the holder's personal
+    /// address with their inspector in copy; lost and stolen keys are revoked
+    /// at once.
+    #[command(
+        after_help = "Example:\n  keyward replacements create --holder adurand --reason lost \\\n      --from anne.durand@ac-exemple.fr --cc paul.martin@ac-exemple.fr"
+    )]
+    Create {
+        #[arg(long)]
+        holder: String,
+        #[arg(long, value_enum)]
+        reason: ReplaceReason,
+        /// The sender of the help mail.
+        #[arg(long)]
+        from: String,
+        /// Addresses in copy (repeat the flag).
+        #[arg(long)]
+        cc: Vec<String>,
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Prepares the token at READER as the replacement (the old key is revoked
+    /// in the same transaction).
+    #[command(
+        after_help = "Example:\n  keyward replacements prepare 4 --reader \"Virtual PCD 00 00\""
+    )]
+    Prepare {
+        id: i64,
+        #[arg(long)]
+        reader: String,
+    },
+}
+
+pub fn run_key_requests(
+    command: KeyRequestsCommand,
+    conn: &Connection,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let client = conn.client();
+    match command {
+        KeyRequestsCommand::Create { holder } => {
+            let answer = client.post("/v1/key-requests", Some(&json!({"holder": holder})))?;
+            done(
+                out,
+                conn.json,
+                &answer,
+                &format!("key request {} queued for the desk", id_of(&answer)),
+            )
+        }
+        KeyRequestsCommand::List => {
+            let answer = client.get("/v1/key-requests")?;
+            show_list(
+                out,
+                conn.json,
+                &answer,
+                &[("ID", "id"), ("HOLDER", "holder"), ("DISTRICT", "district")],
+            )
+        }
+    }
+}
+
+pub fn run_replacements(
+    command: ReplacementsCommand,
+    conn: &Connection,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let client = conn.client();
+    match command {
+        ReplacementsCommand::Create {
+            holder,
+            reason,
+            from,
+            cc,
+            subject,
+        } => {
+            let answer = client.post(
+                "/v1/replacement-requests",
+                Some(&body(json!({"holder": holder, "reason": reason.as_str(), "from": from, "cc": cc, "subject": subject}))),
+            )?;
+            let revoked = matches!(reason, ReplaceReason::Lost | ReplaceReason::Stolen);
+            let message = format!(
+                "replacement request {} filed{}",
+                id_of(&answer),
+                if revoked {
+                    "; the old key is revoked"
+                } else {
+                    ""
+                }
+            );
+            done(out, conn.json, &answer, &message)
+        }
+        ReplacementsCommand::Prepare { id, reader } => {
+            let answer = client.post(
+                &format!("/v1/replacement-requests/{id}/prepare"),
+                Some(&json!({"reader": reader})),
+            )?;
+            let message = format!(
+                "token {} prepared for {}",
+                super::common::cell(answer.get("serial")),
+                super::common::cell(answer.get("holder"))
+            );
+            done(out, conn.json, &answer, &message)
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The API client commands against a scripted HTTP server: the server's error
+//! message and code reach the user, exit codes are deliberate, the API key and
+//! the passcode never show, and every command's help has an example.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "kw_TESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTE";
+
+/// Serves one request with `status` and `body`; returns the URL and a handle
+/// yielding the raw request (head and body).
+fn one_shot(status: &'static str, body: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut request_body = vec![0; length];
+        reader.read_exact(&mut request_body).unwrap();
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        head + &String::from_utf8(request_body).unwrap()
+    });
+    (url, handle)
+}
+
+fn keyward(url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .env("KEYWARD_URL", url)
+        .env("KEYWARD_API_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_conflict_shows_the_servers_message_and_code_and_exits_6() {
+    let (url, server) = one_shot(
+        "409 Conflict",
+        r#"{"error":{"code":"conflict","message":"adurand already holds live token 87654321","detail":"holder_has_live_token"}}"#,
+    );
+    let out = keyward(
+        &url,
+        &[
+            "tokens",
+            "prepare",
+            "--reader",
+            "Virtual PCD 00 00",
+            "--holder",
+            "adurand",
+            "--serial",
+            "12345678",
+        ],
+        "",
+    );
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("POST /v1/tokens/12345678/prepare "),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("authorization: Bearer {KEY}"))
+            || request.contains(&format!("Authorization: Bearer {KEY}"))
+    );
+    assert!(
+        request.contains(r#""holder":"adurand""#)
+            && request.contains(r#""reader":"Virtual PCD 00 00""#)
+    );
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "adurand already holds live token 87654321 (conflict: holder_has_live_token)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(KEY) && !text(&out.stdout).contains(KEY));
+}
+
+#[test]
+fn not_found_and_forbidden_have_their_own_exit_codes() {
+    let (url, server) = one_shot(
+        "404 Not Found",
+        r#"{"error":{"code":"not_found","message":"no person zz"}}"#,
+    );
+    let out = keyward(&url, &["people", "show", "zz"], "");
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let (url, server) = one_shot(
+        "403 Forbidden",
+        r#"{"error":{"code":"forbidden","message":"a gateway key may only verify"}}"#,
+    );
+    let out = keyward(&url, &["tokens", "list"], "");
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("a gateway key may only verify (forbidden)"));
+}
+
+#[test]
+fn verify_reads_the_passcode_from_stdin_and_exits_0_or_1() {
+    let (url, server) = one_shot(
+        "200 OK",
+        r#"{"result":"accept","rights":[{"school":"0751710B","origin":"appointment","until":"2027-07-06"}]}"#,
+    );
+    let out = keyward(&url, &["verify", "--login", "adurand"], "482915755224\n");
+    let request = server.join().unwrap();
+    assert!(request.starts_with("POST /v1/verify "));
+    assert!(
+        request.contains(r#""passcode":"482915755224""#),
+        "{request}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("accept\n")
+            && stdout.contains("0751710B (appointment, until 2027-07-06)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("482915") && !text(&out.stderr).contains("482915"));
+
+    let (url, server) = one_shot("200 OK", r#"{"result":"reject"}"#);
+    let out = keyward(
+        &url,
+        &["verify", "--login", "adurand", "--json"],
+        "000000000000\n",
+    );
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).trim(), r#"{"result":"reject"}"#);
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn lists_are_tables_or_json() {
+    let body = r#"[{"reader":"Virtual PCD 00 00","present":true,"profile":"keyward-virtual","serial":"12345678","state":"stock","holder":null}]"#;
+    let (url, server) = one_shot("200 OK", body);
+    let out = keyward(&url, &["devices", "list"], "");
+    server.join().unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        "READER             PROFILE          SERIAL    STATE  HOLDER\nVirtual PCD 00 00  keyward-virtual  12345678  stock  -\n"
+    );
+    let (url, server) = one_shot("200 OK", body);
+    let out = keyward(&url, &["devices", "list", "--json"], "");
+    server.join().unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(parsed[0]["serial"], "12345678");
+}
+
+#[test]
+fn an_unreachable_daemon_exits_3_and_says_how_to_fix_it() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = keyward(&format!("http://127.0.0.1:{port}"), &["tokens", "list"], "");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("is `keyward serve` running?"));
+}
+
+#[test]
+fn no_api_key_exits_4() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["tokens", "list"])
+        .env("KEYWARD_URL", "http://127.0.0.1:1")
+        .env_remove("KEYWARD_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(text(&out.stderr).contains("KEYWARD_API_KEY"));
+}
+
+/// Every leaf command's help shows an example.
+#[test]
+fn every_command_has_an_example() {
+    let nouns: &[(&str, &[&str])] = &[
+        ("people", &["add", "list", "show"]),
+        ("districts", &["add", "list"]),
+        ("schools", &["add", "list"]),
+        ("rights", &["appoint", "delegate", "end", "list"]),
+        (
+            "tokens",
+            &[
+                "list", "show", "present", "register", "prepare", "batch", "handover", "return",
+                "receive", "wipe", "restock", "unlock", "resync", "revoke", "receipts",
+            ],
+        ),
+        ("devices", &["list", "code", "events"]),
+        ("key-requests", &["create", "list"]),
+        ("replacements", &["create", "prepare"]),
+        ("receipts", &["verify", "public-key", "show"]),
+        ("reports", &["overdue", "in-transit"]),
+        ("audit", &["verify"]),
+        ("apikeys", &["create", "list", "revoke"]),
+        ("bench", &["setup", "verify"]),
+    ];
+    let mut commands: Vec<Vec<&str>> = vec![vec!["verify"], vec!["station"]];
+    for (noun, verbs) in nouns {
+        for verb in *verbs {
+            commands.push(vec![noun, verb]);
+        }
+    }
+    for command in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(&command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command:?}");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Example"),
+            "{command:?} has no example:\n{help}"
+        );
+    }
+    // The old spelling still works.
+    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["receipt", "verify", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}

@@ -1,0 +1,371 @@
+//! `keyward station` and `keyward tokens batch` driven through a pipe against
+//! a scripted daemon: the rules must be acknowledged, a weak or mistyped PIN
+//! is explained and asked again, a server refusal of the PIN too, and the
+//! receipt page lands in a file whose path is printed. The batch waits for
+//! insertions on the event stream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
+
+/// A scripted daemon: each request goes to `handler(method, path, body)`;
+/// `GET /v1/events` is a stream fed from the returned sender.
+struct FakeDaemon {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+    events: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl FakeDaemon {
+    fn start(handler: Arc<Handler>) -> FakeDaemon {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (r, e) = (requests.clone(), events.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (handler, r, e) = (handler.clone(), r.clone(), e.clone());
+                std::thread::spawn(move || serve(stream, &*handler, &r, &e));
+            }
+        });
+        FakeDaemon {
+            url,
+            requests,
+            events,
+        }
+    }
+
+    /// Sends one SSE event to every open stream.
+    fn event(&self, kind: &str, data: &str) {
+        for stream in self.events.lock().unwrap().iter_mut() {
+            let _ = write!(stream, "event: {kind}\ndata: {data}\n\n");
+            let _ = stream.flush();
+        }
+    }
+
+    fn streams(&self) -> usize {
+        self.events.lock().unwrap().len()
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    handler: &Handler,
+    requests: &Mutex<Vec<String>>,
+    events: &Mutex<Vec<TcpStream>>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    loop {
+        let mut first = String::new();
+        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let body = String::from_utf8(body).unwrap();
+        let mut parts = first.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        );
+        requests
+            .lock()
+            .unwrap()
+            .push(format!("{method} {path} {body}"));
+        let mut stream = stream.try_clone().unwrap();
+        if path == "/v1/events" {
+            // Registered before the client can see the answer's head.
+            let mut streams = events.lock().unwrap();
+            write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n\r\n: hello\n\n").unwrap();
+            stream.flush().unwrap();
+            streams.push(stream);
+            return;
+        }
+        let (status, content_type, answer) = handler(&method, &path, &body);
+        write!(
+            stream,
+            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        )
+        .unwrap();
+        stream.flush().unwrap();
+    }
+}
+
+/// Collects a child's stdout lines on a channel, so a test waits for a line
+/// rather than for time to pass.
+fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx): (Sender<String>, Receiver<String>) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
+    loop {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if line.contains(needle) {
+            return;
+        }
+    }
+}
+
+const READER: &str = "Virtual PCD 00 00";
+
+#[test]
+fn station_takes_the_holder_through_rules_pin_and_receipt() {
+    let activations = Arc::new(Mutex::new(0u32));
+    let a = activations.clone();
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, body: &str| match (method, path) {
+            ("GET", "/v1/devices") => (
+                200,
+                "application/json",
+                format!(
+                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
+                ),
+            ),
+            ("POST", "/v1/tokens/12345678/activate") => {
+                let mut n = a.lock().unwrap();
+                *n += 1;
+                assert!(body.contains(r#""reader":"Virtual PCD 00 00""#));
+                if *n == 1 {
+                    (422, "application/json", r#"{"error":{"code":"invalid","message":"this PIN is on the refused list","field":"pin"}}"#.into())
+                } else {
+                    (
+                        200,
+                        "application/json",
+                        r#"{"state":"active","receipt_id":7}"#.into(),
+                    )
+                }
+            }
+            ("GET", p) if p.starts_with("/v1/receipts/7?format=html") => (
+                200,
+                "text/html",
+                "<html>bordereau de remise n° 7</html>".into(),
+            ),
+            _ => (
+                404,
+                "application/json",
+                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
+            ),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["station", "--reader", READER, "--once", "--receipts-dir"])
+        .arg(dir.path())
+        .env("KEYWARD_URL", &daemon.url)
+        .env("KEYWARD_API_KEY", "kw_station")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // no → asked again; 123456 → too easy; 482915/482916 → differ;
+    // 482915 twice → the server refuses; 593017 twice → active.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"no\nyes\n123456\n482915\n482916\n482915\n482915\n593017\n593017\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Key 12345678 at Virtual PCD 00 00")
+            && stdout.contains("holder: adurand")
+            && stdout.contains("state:  handed_over"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("La clé est nominative et personnelle"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("The key can only be activated once you acknowledge the rules."));
+    assert!(
+        stdout.contains("PIN refused: this PIN is too easy to guess"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("The two PINs differ."));
+    assert!(
+        stdout.contains("PIN refused: this PIN is on the refused list (invalid, field pin)"),
+        "{stdout}"
+    );
+    let path = dir.path().join("handover-receipt-7.html");
+    assert!(
+        stdout.contains(&format!("Handover receipt: {}", path.display())),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "<html>bordereau de remise n° 7</html>"
+    );
+    assert_eq!(
+        *activations.lock().unwrap(),
+        2,
+        "the weak and mistyped PINs never reached the server"
+    );
+    // No PIN in the output.
+    for pin in ["482915", "593017"] {
+        assert!(!stdout.contains(pin) && !String::from_utf8_lossy(&output.stderr).contains(pin));
+    }
+}
+
+#[test]
+fn batch_prepares_each_inserted_token_for_the_next_person() {
+    let present: Arc<Mutex<Option<(String, String)>>> = Arc::new(Mutex::new(None));
+    let p = present.clone();
+    let daemon = Arc::new(FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, body: &str| match (method, path) {
+            ("GET", "/v1/devices") => match &*p.lock().unwrap() {
+                Some((serial, state)) => (
+                    200,
+                    "application/json",
+                    format!(
+                        r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"{serial}","state":"{state}","holder":null}}]"#
+                    ),
+                ),
+                None => (200, "application/json", "[]".into()),
+            },
+            ("POST", p2) if p2.starts_with("/v1/tokens/") && p2.ends_with("/prepare") => {
+                if body.contains("\"holder\":\"nobody\"") {
+                    return (
+                        404,
+                        "application/json",
+                        r#"{"error":{"code":"not_found","message":"no person nobody"}}"#.into(),
+                    );
+                }
+                let serial = p2
+                    .trim_start_matches("/v1/tokens/")
+                    .trim_end_matches("/prepare");
+                (
+                    200,
+                    "application/json",
+                    format!(r#"{{"serial":"{serial}","holder":"x","state":"prepared"}}"#),
+                )
+            }
+            _ => (
+                404,
+                "application/json",
+                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
+            ),
+        },
+    )));
+    let dir = tempfile::tempdir().unwrap();
+    let holders = dir.path().join("holders.txt");
+    std::fs::write(
+        &holders,
+        "# handover meeting, 20 August\nadurand\nnobody\n\nbleroy  # new\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["tokens", "batch", "--reader", READER, "--holders"])
+        .arg(&holders)
+        .env("KEYWARD_URL", &daemon.url)
+        .env("KEYWARD_API_KEY", "kw_desk")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(child.stdout.take().unwrap());
+    let mut transcript = String::new();
+    wait_for(
+        &lines,
+        "waiting for a blank token at Virtual PCD 00 00 for adurand",
+        &mut transcript,
+    );
+    assert_eq!(daemon.streams(), 1, "subscribed before looking");
+    let insert = |serial: &str, state: &str| {
+        *present.lock().unwrap() = Some((serial.into(), state.into()));
+        daemon.event(
+            "device",
+            &format!(r#"{{"reader":"{READER}","kind":"inserted","serial":"{serial}"}}"#),
+        );
+    };
+    let remove = || {
+        *present.lock().unwrap() = None;
+        daemon.event(
+            "device",
+            &format!(r#"{{"reader":"{READER}","kind":"removed"}}"#),
+        );
+    };
+    insert("11111111", "stock");
+    wait_for(&lines, "prepared 11111111 for adurand", &mut transcript);
+    // The same token is not blank any more; "nobody" fails and is skipped; the
+    // next blank token goes to bleroy.
+    remove();
+    insert("99999999", "active");
+    wait_for(
+        &lines,
+        "token 99999999 at Virtual PCD 00 00 is active, not blank",
+        &mut transcript,
+    );
+    remove();
+    insert("22222222", "stock");
+    wait_for(
+        &lines,
+        "nobody: not prepared: no person nobody (not_found)",
+        &mut transcript,
+    );
+    wait_for(&lines, "prepared 22222222 for bleroy", &mut transcript);
+    wait_for(&lines, "batch: 2 prepared, 1 not", &mut transcript);
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(6),
+        "a skipped person makes the batch fail"
+    );
+    let prepares: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/prepare"))
+        .collect();
+    assert_eq!(prepares.len(), 3, "{prepares:?}");
+    assert!(
+        prepares[0].starts_with("POST /v1/tokens/11111111/prepare")
+            && prepares[0].contains("\"holder\":\"adurand\"")
+    );
+    assert!(
+        prepares[2].starts_with("POST /v1/tokens/22222222/prepare")
+            && prepares[2].contains("\"holder\":\"bleroy\"")
+    );
+}

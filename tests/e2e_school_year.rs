@@ -1,0 +1,749 @@
+//! The school year of SPEC §2 end to end: the real `keyward serve` binary with
+//! a test clock, a real pcscd with `keyward sim` tokens in vpcd readers, and
+//! real HTTP clients (the `keyward` CLI for the batch, the station, prepare
+//! and verify; the library client for the rest).
+//!
+//! Cases: a new director's key prepared in a batch, handed over, activated at
+//! the station, verify accepted, replay and wrong PIN rejected, lock after 10
+//! failures and unlock; a daemon restart with nothing lost; a deputy's
+//! delegation and key (case 1), the director's return (case 2: rejected at
+//! once, return receipt, key received, wiped, restocked); a lost key (case 3:
+//! revoked at once, old codes rejected, replacement prepared and handed over);
+//! the end of the appointment (case 4: rights end by themselves, overdue
+//! report before the return, return receipt).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::pcsc_harness::{lock, Pcscd, Sim, READER0, READER1};
+use keyward::client::Client;
+use keyward::domain::Date;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+const SCHOOL: &str = "0751710B";
+const PIN_A: &str = "482915";
+const PIN_B: &str = "730418";
+const PIN_A2: &str = "615209";
+
+fn at(date: &str, hour: u64) -> u64 {
+    Date::parse(date).unwrap().start() + hour * 3600
+}
+
+/// The daemon's clock: a file it reads at every use (debug builds).
+struct TestClock(PathBuf);
+
+impl TestClock {
+    fn set(&self, unix: u64) {
+        let tmp = self.0.with_extension("tmp");
+        std::fs::write(&tmp, unix.to_string()).unwrap();
+        std::fs::rename(&tmp, &self.0).unwrap();
+    }
+
+    fn now(&self) -> u64 {
+        std::fs::read_to_string(&self.0)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.set(self.now() + seconds);
+    }
+}
+
+/// A running `keyward serve`, stopped (SIGTERM, then SIGKILL) on drop.
+struct Daemon {
+    child: Option<Child>,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Daemon {
+    fn start(data: &Path, clock: &TestClock) -> Daemon {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--virtual-token", "off", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data")
+            .arg(data)
+            .env("KEYWARD_TEST_CLOCK", &clock.0)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // Ready when it says where it listens.
+        let lines = lines_of(child.stdout.take().unwrap());
+        let mut transcript = String::new();
+        wait_line(&lines, "listening on", &mut transcript);
+        let daemon = Daemon {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        assert!(Client::new(&daemon.url, None).healthy());
+        daemon
+    }
+
+    fn client(&self, key: &str) -> Client {
+        Client::new(&self.url, Some(key.to_owned()))
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            if !std::thread::panicking() {
+                assert!(
+                    status.success(),
+                    "keyward serve did not stop cleanly: {status}"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if line.contains(needle) {
+            return;
+        }
+    }
+}
+
+/// Runs the CLI with a key and standard input; returns (exit code, stdout, stderr).
+fn cli(daemon: &Daemon, key: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("KEYWARD_URL", &daemon.url)
+        .env("KEYWARD_API_KEY", key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits until the daemon reports `serial` present at `reader` (it notices
+/// insertions within a second).
+fn wait_device(client: &Client, reader: &str, serial: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let devices = client.get("/v1/devices").unwrap();
+        if devices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["reader"] == reader && d["serial"] == serial)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{serial} never showed at {reader}: {devices}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn path(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", keyward::client::segment(s)))
+        .collect()
+}
+
+/// A fresh code read from the token at `reader` (HOTP: each read is the next).
+fn code(desk: &Client, reader: &str) -> String {
+    desk.post(&path(&["v1", "devices", reader, "code"]), None)
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn accepted(gateway: &Client, login: &str, passcode: &str) -> Option<Value> {
+    gateway.verify(login, passcode).unwrap()
+}
+
+fn token(client: &Client, serial: &str) -> Value {
+    client.get(&path(&["v1", "tokens", serial])).unwrap()
+}
+
+fn sim(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
+    Sim::start(pcscd, slot, &pcscd.state_file(name), &["--serial", serial])
+}
+
+#[test]
+fn a_school_year_end_to_end() {
+    let _guard = lock();
+    let pcscd = Pcscd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let clock = TestClock(dir.path().join("clock"));
+    clock.set(at("2026-08-20", 9));
+
+    // init prints the admin key once.
+    let out = Command::new(BIN)
+        .args(["init", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let admin_key = init["admin_key"].as_str().unwrap().to_owned();
+
+    let mut daemon = Daemon::start(&data, &clock);
+    let admin = daemon.client(&admin_key);
+    // The authority, through the CLI as the admin.
+    for args in [
+        &[
+            "people",
+            "add",
+            "--id",
+            "pmartin",
+            "--name",
+            "Paul Martin",
+            "--mail",
+            "pmartin@ac-exemple.fr",
+        ][..],
+        &[
+            "districts",
+            "add",
+            "--code",
+            "D-EST",
+            "--name",
+            "Circonscription Est",
+            "--inspector",
+            "pmartin",
+        ],
+        &[
+            "schools",
+            "add",
+            "--uai",
+            SCHOOL,
+            "--name",
+            "École des Lilas",
+            "--district",
+            "D-EST",
+        ],
+        &[
+            "people",
+            "add",
+            "--id",
+            "adurand",
+            "--name",
+            "Anne Durand",
+            "--mail",
+            "adurand@ac-exemple.fr",
+        ],
+        &[
+            "people",
+            "add",
+            "--id",
+            "cmoreau",
+            "--name",
+            "Chloé Moreau",
+            "--mail",
+            "cmoreau@ac-exemple.fr",
+        ],
+        &[
+            "people",
+            "add",
+            "--id",
+            "bleroy",
+            "--name",
+            "Bruno Leroy",
+            "--mail",
+            "bleroy@ac-exemple.fr",
+        ],
+        // Case 5: rights start by themselves; case 4: and end by themselves.
+        &[
+            "rights",
+            "appoint",
+            "--person",
+            "adurand",
+            "--school",
+            SCHOOL,
+            "--from",
+            "2026-08-20",
+            "--until",
+            "2027-07-03",
+        ],
+        &[
+            "schools",
+            "add",
+            "--uai",
+            "0130001F",
+            "--name",
+            "École du Port",
+            "--district",
+            "D-EST",
+        ],
+        &[
+            "rights",
+            "appoint",
+            "--person",
+            "cmoreau",
+            "--school",
+            "0130001F",
+            "--from",
+            "2026-09-01",
+        ],
+    ] {
+        let (status, stdout, stderr) = cli(&daemon, &admin_key, args, "");
+        assert_eq!(status, 0, "{args:?}: {stdout}{stderr}");
+    }
+    let new_key = |body: Value| -> String {
+        admin.post("/v1/apikeys", Some(&body)).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let desk_key = new_key(json!({"name": "desk", "role": "desk"}));
+    let ien_key = new_key(json!({"name": "ien-est", "role": "inspector", "district": "D-EST"}));
+    let station_key =
+        new_key(json!({"name": "station", "role": "station", "readers": [READER0, READER1]}));
+    let gateway_key = new_key(json!({"name": "gateway", "role": "gateway"}));
+
+    let desk = daemon.client(&desk_key);
+    let ien = daemon.client(&ien_key);
+    let gateway = daemon.client(&gateway_key);
+
+    // --- The handover meeting: a batch at reader 0 (HOTP keys). --------------
+    let holders = dir.path().join("holders.txt");
+    std::fs::write(&holders, "# 20 August\nadurand\ncmoreau\n").unwrap();
+    let mut batch = Command::new(BIN)
+        .args([
+            "tokens",
+            "batch",
+            "--kind",
+            "hotp",
+            "--reader",
+            READER0,
+            "--holders",
+        ])
+        .arg(&holders)
+        .env("KEYWARD_URL", &daemon.url)
+        .env("KEYWARD_API_KEY", &desk_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let batch_lines = lines_of(batch.stdout.take().unwrap());
+    let mut transcript = String::new();
+    wait_line(&batch_lines, "waiting for a blank token", &mut transcript);
+    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
+    wait_line(
+        &batch_lines,
+        "prepared 11111111 for adurand",
+        &mut transcript,
+    );
+    sim_a.stop();
+    let mut sim_c = sim(&pcscd, 0, "c.toml", "33333333");
+    wait_line(
+        &batch_lines,
+        "prepared 33333333 for cmoreau",
+        &mut transcript,
+    );
+    wait_line(&batch_lines, "batch: 2 prepared, 0 not", &mut transcript);
+    assert!(batch.wait().unwrap().success());
+    sim_c.stop();
+    assert_eq!(token(&desk, "11111111")["state"], "prepared");
+    assert_eq!(token(&desk, "11111111")["holder"], "adurand");
+    assert_eq!(token(&desk, "33333333")["holder"], "cmoreau");
+
+    // --- Handover by the inspector, activation at the station. ---------------
+    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
+    wait_device(&desk, READER0, "11111111");
+    let handover = ien
+        .post(
+            "/v1/tokens/11111111/handover",
+            Some(&json!({"place": "Central office", "reader": READER0})),
+        )
+        .unwrap();
+    assert_eq!(handover["receipt"]["kind"], "handover");
+    let receipts = dir.path().join("receipts");
+    let (status, stdout, stderr) = cli(
+        &daemon,
+        &station_key,
+        &[
+            "station",
+            "--reader",
+            READER0,
+            "--once",
+            "--receipts-dir",
+            receipts.to_str().unwrap(),
+        ],
+        &format!("yes\n123456\n{PIN_A}\n{PIN_A}\n"),
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("holder: adurand") && stdout.contains("state:  handed_over"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("PIN refused"), "{stdout}");
+    assert!(stdout.contains("Your key 11111111 is active."), "{stdout}");
+    let receipt_path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Handover receipt: "))
+        .unwrap();
+    let page = std::fs::read_to_string(receipt_path).unwrap();
+    assert!(page.contains("Anne Durand"), "{page}");
+    assert!(!stdout.contains(PIN_A) && !stderr.contains(PIN_A));
+
+    // --- The gateway. ----------------------------------------------------------
+    let c1 = code(&desk, READER0);
+    let rights = accepted(&gateway, "adurand", &format!("{PIN_A}{c1}")).expect("accepted");
+    assert_eq!(rights[0]["school"], SCHOOL);
+    assert_eq!(rights[0]["origin"], "appointment");
+    assert!(
+        accepted(&gateway, "adurand", &format!("{PIN_A}{c1}")).is_none(),
+        "replay"
+    );
+    assert!(
+        accepted(
+            &gateway,
+            "adurand",
+            &format!("{PIN_B}{}", code(&desk, READER0))
+        )
+        .is_none(),
+        "wrong PIN"
+    );
+    // keyward verify, passcode on stdin.
+    let (status, stdout, _) = cli(
+        &daemon,
+        &gateway_key,
+        &["verify", "--login", "adurand"],
+        &format!("{PIN_A}{}\n", code(&desk, READER0)),
+    );
+    assert_eq!(status, 0, "{stdout}");
+    assert!(stdout.starts_with("accept\n") && stdout.contains(SCHOOL));
+    let (status, stdout, _) = cli(
+        &daemon,
+        &gateway_key,
+        &["verify", "--login", "adurand"],
+        &format!("{PIN_A}{c1}\n"),
+    );
+    assert_eq!((status, stdout.as_str()), (1, "reject\n"));
+
+    // Ten failures lock the key; the failure delays are served on the daemon's
+    // clock, which a ticker moves on while the attempts are held.
+    let ticking = Arc::new(AtomicBool::new(true));
+    let ticker = {
+        let ticking = ticking.clone();
+        let clock = TestClock(clock.0.clone());
+        std::thread::spawn(move || {
+            while ticking.load(Ordering::Relaxed) {
+                clock.advance(301);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    // The accepted `keyward verify` reset the count; the replay after it
+    // (right PIN, old code) does not count: ten failures from here.
+    let mut attempts = 0;
+    while token(&desk, "11111111")["credential"]["locked"] != true {
+        assert!(attempts < 12, "not locked after {attempts} more failures");
+        assert!(accepted(&gateway, "adurand", &format!("{PIN_B}000000")).is_none());
+        attempts += 1;
+    }
+    ticking.store(false, Ordering::Relaxed);
+    ticker.join().unwrap();
+    assert_eq!(
+        attempts, 9,
+        "the lock comes at the 10th consecutive failure"
+    );
+    assert!(
+        accepted(
+            &gateway,
+            "adurand",
+            &format!("{PIN_A}{}", code(&desk, READER0))
+        )
+        .is_none(),
+        "locked"
+    );
+    let (status, stdout, stderr) = cli(&daemon, &desk_key, &["tokens", "unlock", "11111111"], "");
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let last = format!("{PIN_A}{}", code(&desk, READER0));
+    assert!(accepted(&gateway, "adurand", &last).is_some(), "unlocked");
+
+    // --- Restart in the middle: nothing lost. --------------------------------
+    daemon.stop();
+    let daemon = Daemon::start(&data, &clock);
+    let (admin, desk, ien, station, gateway) = (
+        daemon.client(&admin_key),
+        daemon.client(&desk_key),
+        daemon.client(&ien_key),
+        daemon.client(&station_key),
+        daemon.client(&gateway_key),
+    );
+    assert_eq!(token(&desk, "11111111")["state"], "active");
+    assert!(
+        accepted(&gateway, "adurand", &last).is_none(),
+        "replay after restart"
+    );
+    wait_device(&desk, READER0, "11111111");
+    assert!(accepted(
+        &gateway,
+        "adurand",
+        &format!("{PIN_A}{}", code(&desk, READER0))
+    )
+    .is_some());
+
+    // --- Case 1: a deputy while the director is away. -------------------------
+    clock.set(at("2026-11-02", 8));
+    let delegation = ien
+        .post("/v1/rights/delegations", Some(&json!({"person": "bleroy", "school": SCHOOL, "from": "2026-11-02", "until": "2026-12-18"})))
+        .unwrap();
+    let delegation_id = delegation["id"].as_i64().unwrap();
+    ien.post("/v1/key-requests", Some(&json!({"holder": "bleroy"})))
+        .unwrap();
+    let open = desk.get("/v1/key-requests").unwrap();
+    assert!(
+        open.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["holder"] == "bleroy"),
+        "{open}"
+    );
+    let mut sim_b = sim(&pcscd, 1, "b.toml", "22222222");
+    wait_device(&desk, READER1, "22222222");
+    let (status, stdout, stderr) = cli(
+        &daemon,
+        &desk_key,
+        &[
+            "tokens", "prepare", "--kind", "hotp", "--reader", READER1, "--holder", "bleroy",
+        ],
+        "",
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("token 22222222 prepared for bleroy"));
+    assert!(
+        desk.get("/v1/key-requests")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["holder"] != "bleroy"),
+        "request fulfilled"
+    );
+    ien.post(
+        "/v1/tokens/22222222/handover",
+        Some(&json!({"place": "IEN Est", "reader": READER1})),
+    )
+    .unwrap();
+    station
+        .post(
+            "/v1/tokens/22222222/activate",
+            Some(&json!({"reader": READER1, "pin": PIN_B})),
+        )
+        .unwrap();
+    let rights = accepted(
+        &gateway,
+        "bleroy",
+        &format!("{PIN_B}{}", code(&desk, READER1)),
+    )
+    .expect("deputy accepted");
+    assert_eq!(rights[0]["origin"], "delegation");
+
+    // --- Case 2: the director comes back. --------------------------------------
+    clock.set(at("2026-11-20", 8));
+    ien.post(&format!("/v1/rights/{delegation_id}/end"), None)
+        .unwrap();
+    assert!(
+        accepted(
+            &gateway,
+            "bleroy",
+            &format!("{PIN_B}{}", code(&desk, READER1))
+        )
+        .is_none(),
+        "rejected at once"
+    );
+    let returned = ien
+        .post(
+            "/v1/tokens/22222222/return",
+            Some(&json!({"place": "IEN Est", "reason": "director back", "reader": READER1})),
+        )
+        .unwrap();
+    assert_eq!(returned["receipt"]["kind"], "return");
+    let in_transit = ien.get("/v1/reports/in-transit").unwrap();
+    assert!(in_transit.to_string().contains("22222222"), "{in_transit}");
+    desk.post("/v1/tokens/22222222/receive", None).unwrap();
+    assert!(!desk
+        .get("/v1/reports/in-transit")
+        .unwrap()
+        .to_string()
+        .contains("22222222"));
+    desk.post(
+        "/v1/tokens/22222222/wipe",
+        Some(&json!({"reader": READER1})),
+    )
+    .unwrap();
+    desk.post("/v1/tokens/22222222/restock", None).unwrap();
+    assert_eq!(token(&desk, "22222222")["state"], "stock");
+    sim_b.stop();
+
+    // --- Case 3: the director's key is lost. -----------------------------------
+    clock.set(at("2027-01-11", 8));
+    let refused = desk.post(
+        "/v1/replacement-requests",
+        Some(&json!({"holder": "adurand", "reason": "lost", "from": "ce.0751710b@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})),
+    );
+    assert_eq!(refused.unwrap_err().detail(), Some("help_mail_refused"));
+    assert_eq!(
+        token(&desk, "11111111")["state"],
+        "active",
+        "a refused request changes nothing"
+    );
+    let old = code(&desk, READER0);
+    let request = desk
+        .post(
+            "/v1/replacement-requests",
+            Some(&json!({"holder": "adurand", "reason": "lost", "from": "adurand@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})),
+        )
+        .unwrap();
+    assert_eq!(token(&desk, "11111111")["state"], "revoked");
+    assert!(
+        accepted(&gateway, "adurand", &format!("{PIN_A}{old}")).is_none(),
+        "old key's codes rejected"
+    );
+    sim_a.stop();
+    let _sim_d = sim(&pcscd, 0, "d.toml", "44444444");
+    wait_device(&desk, READER0, "44444444");
+    let (status, stdout, stderr) = cli(
+        &daemon,
+        &desk_key,
+        &[
+            "replacements",
+            "prepare",
+            &request["id"].to_string(),
+            "--reader",
+            READER0,
+        ],
+        "",
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert_eq!(token(&desk, "44444444")["holder"], "adurand");
+    ien.post(
+        "/v1/tokens/44444444/handover",
+        Some(&json!({"place": "Central office", "reader": READER0})),
+    )
+    .unwrap();
+    station
+        .post(
+            "/v1/tokens/44444444/activate",
+            Some(&json!({"reader": READER0, "pin": PIN_A2})),
+        )
+        .unwrap();
+    // The replacement is a TOTP key (the default): the handover and the
+    // activation used this step's code, the next login needs the next step.
+    clock.advance(30);
+    assert!(accepted(
+        &gateway,
+        "adurand",
+        &format!("{PIN_A2}{}", code(&desk, READER0))
+    )
+    .is_some());
+
+    // --- Case 4: the end of the school year. ----------------------------------
+    clock.set(at("2027-07-04", 9));
+    assert!(
+        accepted(
+            &gateway,
+            "adurand",
+            &format!("{PIN_A2}{}", code(&desk, READER0))
+        )
+        .is_none(),
+        "rights ended by themselves"
+    );
+    clock.set(at("2027-07-20", 9));
+    let overdue = ien.get("/v1/reports/overdue").unwrap();
+    assert!(
+        overdue["D-EST"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["serial"] == "44444444"),
+        "{overdue}"
+    );
+    let returned = ien
+        .post(
+            "/v1/tokens/44444444/return",
+            Some(&json!({"place": "IEN Est", "reason": "end of appointment", "reader": READER0})),
+        )
+        .unwrap();
+    assert_eq!(returned["receipt"]["kind"], "return");
+    assert!(!ien
+        .get("/v1/reports/overdue")
+        .unwrap()
+        .to_string()
+        .contains("44444444"));
+
+    // The audit chain is intact, through the daemon and locally.
+    let (status, stdout, stderr) = cli(&daemon, &admin_key, &["audit", "verify"], "");
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("audit: ok"));
+    drop(admin);
+}
