@@ -72,8 +72,14 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
         &pcscd.state_file("t0.toml"),
         &["--serial", "4242"],
     );
-    // The watcher polls every 500 ms: the insertion shows within a second of
-    // pcscd seeing the card.
+    // Registered as stock before its insertion is published (a client acting
+    // on the event finds it known), and the insertion shows within a second
+    // of pcscd seeing the card (the watcher polls every 500 ms).
+    next_event(
+        &mut events,
+        Duration::from_secs(1),
+        |e| matches!(e, Event::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
+    );
     let inserted = next_event(
         &mut events,
         Duration::from_secs(1),
@@ -86,12 +92,6 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
             serial: Some("4242".to_owned()),
             profile: Some("keyward-virtual".to_owned()),
         }
-    );
-    // Registered as stock.
-    next_event(
-        &mut events,
-        Duration::from_secs(1),
-        |e| matches!(e, Event::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
     );
     assert_eq!(
         store.read(|tx| tx.token("4242")).unwrap().state,
