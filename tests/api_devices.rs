@@ -476,3 +476,41 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_hears_only_its_own_readers() {
+    use futures_util::StreamExt as _;
+    use tower::ServiceExt as _;
+    let api = api();
+    let request = axum::http::Request::builder()
+        .uri("/v1/events")
+        .header(
+            "authorization",
+            format!("Bearer {}", api.keys.station_elsewhere),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = keyward::api::app(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body().into_data_stream();
+    // A change at the virtual reader, then a token at the station's reader:
+    // the first thing the station hears is its own reader.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{}/prepare", api.serial),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
+    api.devices.attach("Other Reader", Arc::new(other)).unwrap();
+    let text = String::from_utf8(body.next().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("event: device\n"), "{text}");
+    assert!(text.contains("\"reader\":\"Other Reader\""), "{text}");
+    assert!(!text.contains(READER), "{text}");
+}
