@@ -40,12 +40,13 @@ async fn the_delay_after_the_third_failure_is_served_by_holding_the_answer() {
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_caller_over_its_failure_budget_gets_429() {
+async fn a_source_over_its_failure_budget_gets_429() {
     let api = api();
     let mut last = None;
     for n in 0..60 {
-        // A different unknown login each time: only the caller's budget runs out.
-        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000"}).to_string();
+        // A different unknown login each time, one end user address: only that
+        // source's budget runs out.
+        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000", "source": "203.0.113.7"}).to_string();
         let (status, value) = api
             .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
             .await;
@@ -68,4 +69,43 @@ async fn a_caller_over_its_failure_budget_gets_429() {
         metrics.contains("keyward_verify_total{outcome=\"unknown_login\"} 50"),
         "{metrics}"
     );
+    // Another end user behind the same gateway is not limited.
+    let body =
+        json!({"login": "nobody-else", "passcode": "483920000000", "source": "198.51.100.1"})
+            .to_string();
+    let (status, value) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!((status.as_u16(), value), (200, json!({"result": "reject"})));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn the_gateway_itself_is_never_the_source() {
+    // Without a source, failures of many users through one gateway never
+    // shut the gateway out (each credential still locks on its own).
+    let api = api();
+    for n in 0..60 {
+        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000"}).to_string();
+        let (status, value) = api
+            .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+            .await;
+        assert_eq!(
+            (status.as_u16(), value),
+            (200, json!({"result": "reject"})),
+            "request {n}"
+        );
+    }
+    // A malformed source is refused before anything is decided.
+    let body = json!({"login": "jdupont", "passcode": "483920000000", "source": ""}).to_string();
+    let err = api
+        .assert_refused(
+            "POST",
+            "/v1/verify",
+            Some(&api.keys.gateway),
+            Some(&body),
+            422,
+            "invalid",
+        )
+        .await;
+    assert_eq!(err["error"]["field"], "source");
 }

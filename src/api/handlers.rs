@@ -125,6 +125,10 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
 pub struct VerifyBody {
     login: String,
     passcode: zeroize::Zeroizing<String>,
+    /// The end user's address as the gateway saw it, for the per-source
+    /// limiter. The gateway itself is one caller for everybody, so it is
+    /// never the source.
+    source: Option<String>,
 }
 
 /// Longest an answer is held for the required delay: below the server's
@@ -140,8 +144,19 @@ pub async fn verify(
         .require(&state, &[Role::Gateway, Role::Admin], "verify")
         .await?;
     let started = Instant::now();
-    let request = VerifyRequest::new(&body.login, &body.passcode)
-        .from_source(&format!("key:{}", caller.key_id));
+    let mut request = VerifyRequest::new(&body.login, &body.passcode);
+    if let Some(source) = body.source.as_deref() {
+        if source.is_empty() || source.len() > 128 || source.chars().any(char::is_control) {
+            return Err(state
+                .refuse(
+                    caller.actor.clone(),
+                    "verify",
+                    ApiError::invalid("source", "1 to 128 printable characters"),
+                )
+                .await);
+        }
+        request = request.from_source(source);
+    }
     drop(body);
     let pending = state.inner.verify.submit(request)?;
     let (reply, label) = tokio::task::spawn_blocking(move || pending.wait_labelled())
