@@ -159,9 +159,8 @@ pub async fn verify(
     }
     drop(body);
     let pending = state.inner.verify.submit(request)?;
-    let (reply, label) = tokio::task::spawn_blocking(move || pending.wait_labelled())
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    // Awaited, not blocked on: the writer thread answers through a oneshot.
+    let (reply, label) = pending.answer().await;
     state.metrics().verify_outcome(label, started.elapsed());
     match reply? {
         VerifyAnswer::Accept { rights } => {
