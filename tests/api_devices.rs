@@ -9,7 +9,7 @@ mod api_support;
 use std::sync::Arc;
 
 use api_support::{api, api_with_device, data_dir, finish, Keys, READER};
-use keyward::devices::{Device, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
+use keyward::devices::{Device, DeviceManager, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
 use keyward::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
@@ -513,4 +513,63 @@ async fn a_station_hears_only_its_own_readers() {
     assert!(text.starts_with("event: device\n"), "{text}");
     assert!(text.contains("\"reader\":\"Other Reader\""), "{text}");
     assert!(!text.contains(READER), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin() {
+    // The same card, described by a profile whose family has no PIN with a
+    // hardware retry counter (like YKOATH's access code): the holder's PIN
+    // must never be sent to it.
+    let mut profiles = keyward::profile::builtin().unwrap();
+    for p in &mut profiles {
+        if p.id == "keyward-virtual" {
+            p.capabilities.device_pin = None;
+        }
+    }
+    let base = api();
+    let devices = DeviceManager::new(base.store.clone(), base.clock.clone(), profiles);
+    let path = data_dir(&base.dir).join("no-pin-family.toml");
+    let serial = devices
+        .attach(READER, Arc::new(VirtualDevice::open(&path).unwrap()))
+        .unwrap()
+        .serial
+        .unwrap();
+    let api = api_support::Api {
+        state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
+            .unwrap(),
+        devices,
+        serial: serial.clone(),
+        ..base
+    };
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/handover"),
+            Some(&api.keys.desk),
+            Some(&json!({"place": "Est", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, active) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/activate"),
+            Some(&api.keys.station),
+            Some(&json!({"reader": READER, "pin": "483920"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{active}");
+    assert_eq!(active["device_pin"], false);
+    let state = FileStore::new(&path).load().unwrap().unwrap();
+    assert!(state.pin.is_none() && state.access_key.is_none());
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("483920"));
 }
