@@ -36,6 +36,11 @@
 //! - [`sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
+//! - [`devices`]: reader presence (PC/SC watcher, in-process virtual reader),
+//!   device operations (prepare with pending write and recovery, possession
+//!   codes, device PIN, wipe) and the device event channel.
+//! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, bearer
+//!   roles and scopes, one error type with stable codes, metrics, events.
 //!
 //! - [`client`]: the blocking HTTP client of the v1 API (`docs/api.md`) and its
 //!   server-sent-event reader, used by the CLI, the station and the load generator.

@@ -9,7 +9,7 @@ mod api_support;
 use std::sync::Arc;
 
 use api_support::{api, api_with_device, data_dir, finish, Keys, READER};
-use keyward::devices::{Device, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
+use keyward::devices::{Device, DeviceManager, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
 use keyward::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
@@ -397,4 +397,179 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
         .call("GET", "/v1/audit/verify", Some(&api.keys.admin), None)
         .await;
     assert_eq!(audit["ok"], true, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
+    let api = api();
+    let old = api.serial.clone();
+    let desk = api.keys.desk.clone();
+    let second = "keyward virtual reader 2";
+    let new = api
+        .devices
+        .attach(
+            second,
+            Arc::new(VirtualDevice::open(&data_dir(&api.dir).join("second-token.toml")).unwrap()),
+        )
+        .unwrap()
+        .serial
+        .unwrap();
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{old}/prepare"),
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Help mail from a school mailbox: refused, nothing recorded.
+    let d = api_support::DOMAIN;
+    let err = api
+        .assert_refused("POST", "/v1/replacement-requests", Some(&desk),
+                        Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
+                        409, "conflict")
+        .await;
+    assert_eq!(err["error"]["detail"], "help_mail_refused");
+    let (status, request) = api
+        .call("POST", "/v1/replacement-requests", Some(&desk),
+              Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")], "subject": "clé cassée"}).to_string()))
+        .await;
+    assert_eq!(status, 201, "{request}");
+    // Broken, not lost: the old key stays live until the new one is prepared.
+    let (_, token) = api
+        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
+        .await;
+    assert_eq!(token["state"], "prepared");
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": second}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["serial"], new.as_str());
+    assert_eq!(prepared["holder"], "jdupont");
+    let (_, token) = api
+        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
+        .await;
+    assert_eq!(
+        (&token["state"], &token["revoke_reason"]),
+        (&json!("revoked"), &json!("broken"))
+    );
+    // Fulfilled once only.
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": READER}).to_string()),
+            409,
+            "conflict",
+        )
+        .await;
+    assert!(
+        ["request_fulfilled", "invalid_transition"]
+            .contains(&err["error"]["detail"].as_str().unwrap()),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_hears_only_its_own_readers() {
+    use futures_util::StreamExt as _;
+    use tower::ServiceExt as _;
+    let api = api();
+    let request = axum::http::Request::builder()
+        .uri("/v1/events")
+        .header(
+            "authorization",
+            format!("Bearer {}", api.keys.station_elsewhere),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = keyward::api::app(api.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body().into_data_stream();
+    // A change at the virtual reader, then a token at the station's reader:
+    // the first thing the station hears is its own reader.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{}/prepare", api.serial),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
+    api.devices.attach("Other Reader", Arc::new(other)).unwrap();
+    let text = String::from_utf8(body.next().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(text.starts_with("event: device\n"), "{text}");
+    assert!(text.contains("\"reader\":\"Other Reader\""), "{text}");
+    assert!(!text.contains(READER), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin() {
+    // The same card, described by a profile whose family has no PIN with a
+    // hardware retry counter (like YKOATH's access code): the holder's PIN
+    // must never be sent to it.
+    let mut profiles = keyward::profile::builtin().unwrap();
+    for p in &mut profiles {
+        if p.id == "keyward-virtual" {
+            p.capabilities.device_pin = None;
+        }
+    }
+    let base = api();
+    let devices = DeviceManager::new(base.store.clone(), base.clock.clone(), profiles);
+    let path = data_dir(&base.dir).join("no-pin-family.toml");
+    let serial = devices
+        .attach(READER, Arc::new(VirtualDevice::open(&path).unwrap()))
+        .unwrap()
+        .serial
+        .unwrap();
+    let api = api_support::Api {
+        state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
+            .unwrap(),
+        devices,
+        serial: serial.clone(),
+        ..base
+    };
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/handover"),
+            Some(&api.keys.desk),
+            Some(&json!({"place": "Est", "reader": READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, active) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/activate"),
+            Some(&api.keys.station),
+            Some(&json!({"reader": READER, "pin": "483920"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{active}");
+    assert_eq!(active["device_pin"], false);
+    let state = FileStore::new(&path).load().unwrap().unwrap();
+    assert!(state.pin.is_none() && state.access_key.is_none());
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("483920"));
 }

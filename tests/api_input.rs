@@ -272,6 +272,39 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
         .as_str()
         .unwrap()
         .contains("Somewhere Else"));
+    // Ending a delegation twice: a state refusal, 409, not a role refusal.
+    let (status, _) = api
+        .call(
+            "POST",
+            "/v1/rights/3/end",
+            Some(&api.keys.inspector_east),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let err = api
+        .assert_refused(
+            "POST",
+            "/v1/rights/3/end",
+            Some(&api.keys.inspector_east),
+            None,
+            409,
+            "conflict",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "invalid_transition");
+    // An appointment is not ended by hand.
+    let err = api
+        .assert_refused(
+            "POST",
+            "/v1/rights/1/end",
+            Some(&api.keys.admin),
+            None,
+            409,
+            "conflict",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "invalid_transition");
     // Duplicates.
     let err = api
         .assert_refused(

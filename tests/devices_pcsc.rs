@@ -72,9 +72,9 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
         &pcscd.state_file("t0.toml"),
         &["--serial", "4242"],
     );
-    // The watcher polls every 500 ms: the insertion shows within a second of
-    // pcscd seeing the card. The token is registered as stock before its
-    // insertion is announced, so a client acting on the announcement finds it.
+    // Registered as stock before its insertion is published (a client acting
+    // on the event finds it known), and the insertion shows within a second
+    // of pcscd seeing the card (the watcher polls every 500 ms).
     next_event(
         &mut events,
         Duration::from_secs(1),

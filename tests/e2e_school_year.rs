@@ -472,7 +472,7 @@ fn a_school_year_end_to_end() {
         "wrong PIN"
     );
     // The gateway may name the end user's address; a malformed one is refused.
-    let bad = gateway.verify_from("adurand", "000000000000", Some("not an address"));
+    let bad = gateway.verify_from("adurand", "000000000000", Some("bad\u{7}source"));
     assert_eq!(bad.unwrap_err().code(), Some("invalid"));
     // keyward verify, passcode on stdin.
     let (status, stdout, _) = cli(

@@ -96,8 +96,12 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         std::thread::Builder::new()
             .name("keyward-pcsc-watch".into())
             .spawn(move || {
-                if let Err(err) = devices.watch_pcsc(stop) {
-                    tracing::warn!(error = %err, "PC/SC watcher stopped");
+                // pcscd may restart: watch again until shutdown.
+                while !stop.load(Ordering::SeqCst) {
+                    if let Err(err) = devices.watch_pcsc(Arc::clone(&stop)) {
+                        tracing::warn!(error = %err, "PC/SC watcher stopped; retrying");
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
                 }
             })
     });

@@ -125,6 +125,8 @@ pub struct Present {
 struct Slot {
     device: Arc<dyn Device>,
     present: Present,
+    /// Attached by the PC/SC watcher (not by hand, like the virtual reader).
+    from_watcher: bool,
 }
 
 /// Counts of device events, for `/metrics`.
@@ -249,6 +251,15 @@ impl DeviceManager {
     /// A token was inserted at `reader`: identify it, register it as stock if
     /// keyward does not know it, recover an interrupted prepare, publish.
     pub fn attach(&self, reader: &str, device: Arc<dyn Device>) -> Result<Present, DeviceError> {
+        self.attach_slot(reader, device, false)
+    }
+
+    fn attach_slot(
+        &self,
+        reader: &str,
+        device: Arc<dyn Device>,
+        from_watcher: bool,
+    ) -> Result<Present, DeviceError> {
         let identity = device
             .open()
             .and_then(|t| Token::new(t).identify(&self.profiles));
@@ -280,6 +291,7 @@ impl DeviceManager {
             Slot {
                 device: Arc::clone(&device),
                 present: present.clone(),
+                from_watcher,
             },
         );
         tracing::info!(%reader, serial = ?present.serial, profile = ?present.profile, "token inserted");
@@ -429,7 +441,7 @@ impl DeviceManager {
         }
         let id = credential_id(holder, &params);
         self.store.write(actor, "token.prepare", |tx| {
-            tx.begin_pending_write(serial, holder, &id, reader)
+            tx.begin_pending_write(serial, holder, &id, reader, replacement)
         })?;
         let secret = Secret::generate(params.algorithm).map_err(StoreError::from)?;
         let (kind, period) = match params.kind {
@@ -619,6 +631,17 @@ impl DeviceManager {
     pub fn watch_pcsc(self: &Arc<Self>, stop: Arc<AtomicBool>) -> Result<(), TokenError> {
         use crate::token::watch::{ReaderEvent, Watcher};
         let pcsc = crate::token::pcsc::Pcsc::establish()?;
+        // A new watcher reports every token present anew: forget what an
+        // earlier one saw (pcscd may have restarted, tokens left meanwhile).
+        let stale: Vec<String> = self
+            .slots()
+            .iter()
+            .filter(|(_, slot)| slot.from_watcher)
+            .map(|(reader, _)| reader.clone())
+            .collect();
+        for reader in stale {
+            self.detach(&reader);
+        }
         let mut watcher = Watcher::new(pcsc);
         while !stop.load(Ordering::SeqCst) {
             for event in watcher.poll(Duration::from_millis(500))? {
@@ -627,7 +650,7 @@ impl DeviceManager {
                         let device = Arc::new(PcscDevice {
                             reader: reader.clone(),
                         });
-                        if let Err(err) = self.attach(&reader, device) {
+                        if let Err(err) = self.attach_slot(&reader, device, true) {
                             tracing::warn!(%reader, error = %err, "token at reader");
                         }
                     }

@@ -15,7 +15,7 @@
 //! (zeroized on eviction), so the hot path does no AES.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -100,24 +100,33 @@ type Labelled = (Reply, &'static str);
 
 struct Job {
     request: VerifyRequest,
-    reply: SyncSender<Labelled>,
+    reply: tokio::sync::oneshot::Sender<Labelled>,
 }
 
-/// A request in flight; [`Pending::wait`] blocks until it is decided and
-/// committed.
+/// A request in flight: [`Pending::wait`] blocks until it is decided and
+/// committed; [`Pending::answer`] awaits it without holding a thread (the
+/// daemon's path).
 #[derive(Debug)]
-pub struct Pending(Receiver<Labelled>);
+pub struct Pending(tokio::sync::oneshot::Receiver<Labelled>);
 
 impl Pending {
+    /// Blocks the calling thread; not for use inside an async runtime.
     pub fn wait(self) -> Reply {
         self.wait_labelled().0
     }
 
-    /// The reply and, for the daemon's metrics only, the outcome's label:
-    /// `accept` or the rejection reason (`wrong_code`, `replay`, ...).
+    /// [`Pending::wait`] with the outcome's label (see [`Pending::answer`]).
     pub fn wait_labelled(self) -> (Reply, &'static str) {
         self.0
-            .recv()
+            .blocking_recv()
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+    }
+
+    /// The reply and, for the daemon's metrics only, the outcome's label:
+    /// `accept` or the rejection reason (`wrong_code`, `replay`, ...).
+    pub async fn answer(self) -> (Reply, &'static str) {
+        self.0
+            .await
             .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
     }
 }
@@ -168,7 +177,7 @@ impl Store {
 impl VerifyService {
     /// Queues a request; decided with whatever else is waiting.
     pub fn submit(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+        let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue
             .as_ref()
             .ok_or(StoreError::Unavailable)?

@@ -322,22 +322,51 @@ impl Tx<'_> {
     /// Records a credential as pending on a stock token, before anything is
     /// sent to the device. The same guards as the commit run now, so a write
     /// that could never be committed never reaches the token.
+    /// With `replacement`, the request's old key may still be live: the
+    /// commit revokes it in the same transaction that prepares the new one.
     pub fn begin_pending_write(
         &mut self,
         serial: &str,
         holder: &PersonId,
         credential_id: &[u8],
         reader: &str,
+        replacement: Option<i64>,
     ) -> Result<(), StoreError> {
         self.require_desk("prepare a token")?;
         let token = self.token(serial)?;
         next_state(token.state, token.revoke_reason, TokenAction::Prepare)?;
         self.person(holder)?;
+        let replaced = match replacement {
+            Some(request) => {
+                let row: Option<(String, String, Option<i64>)> = self
+                    .db
+                    .query_row(
+                        "SELECT holder, old_token, fulfilled_at FROM replacement_requests WHERE id = ?1",
+                        [request],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let (for_holder, old, fulfilled) = row.ok_or_else(|| StoreError::NotFound {
+                    what: "replacement request",
+                    key: request.to_string(),
+                })?;
+                if fulfilled.is_some() {
+                    return Err(StoreError::RequestFulfilled(request));
+                }
+                if for_holder != holder.as_str() {
+                    return Err(StoreError::Corrupt("replacement request holder"));
+                }
+                Some(old)
+            }
+            None => None,
+        };
         if let Some(live) = self.live_token_of(holder)? {
-            return Err(StoreError::HolderHasLiveToken {
-                holder: holder.to_string(),
-                serial: live,
-            });
+            if replaced.as_deref() != Some(live.as_str()) {
+                return Err(StoreError::HolderHasLiveToken {
+                    holder: holder.to_string(),
+                    serial: live,
+                });
+            }
         }
         if !self
             .rights(holder)?
