@@ -179,7 +179,7 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    fn bearer(&self) -> Result<String, ClientError> {
+    pub(crate) fn bearer(&self) -> Result<String, ClientError> {
         self.key
             .as_ref()
             .map(|k| format!("Bearer {}", k.as_str()))
