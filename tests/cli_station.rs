@@ -369,3 +369,117 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
             && prepares[2].contains("\"holder\":\"bleroy\"")
     );
 }
+
+/// A tmux session on a private socket, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux (run .ci/setup)");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "station"])
+    }
+
+    /// Waits until the screen shows `needle` (polling the pane, bounded).
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} never showed:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+/// In a real terminal the PIN is read without echo.
+#[test]
+fn station_in_a_terminal_hides_the_pin() {
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, _body: &str| match (method, path) {
+            ("GET", "/v1/devices") => (
+                200,
+                "application/json",
+                format!(
+                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
+                ),
+            ),
+            ("POST", "/v1/tokens/12345678/activate") => (
+                200,
+                "application/json",
+                r#"{"state":"active","receipt_id":7}"#.into(),
+            ),
+            ("GET", p) if p.starts_with("/v1/receipts/7?format=html") => {
+                (200, "text/html", "<html>7</html>".into())
+            }
+            _ => (
+                404,
+                "application/json",
+                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
+            ),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("keyward-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{READER}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
+        daemon.url,
+        env!("CARGO_BIN_EXE_keyward"),
+        dir.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "station",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    tmux.wait_for("Type \"yes\"");
+    tmux.run(&["send-keys", "-t", "station", "yes", "Enter"]);
+    // capture-pane trims trailing blanks: prompts show as whole lines.
+    tmux.wait_for("\nPIN:");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.wait_for("\nPIN again:");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    let screen = tmux.wait_for("STATION-EXIT=");
+    assert!(screen.contains("STATION-EXIT=0"), "{screen}");
+    assert!(screen.contains("Your key 12345678 is active."), "{screen}");
+    assert!(screen.contains("Handover receipt:"), "{screen}");
+    assert!(!screen.contains("593017"), "the PIN was echoed:\n{screen}");
+}

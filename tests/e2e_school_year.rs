@@ -471,6 +471,9 @@ fn a_school_year_end_to_end() {
         .is_none(),
         "wrong PIN"
     );
+    // The gateway may name the end user's address; a malformed one is refused.
+    let bad = gateway.verify_from("adurand", "000000000000", Some("bad\u{7}source"));
+    assert_eq!(bad.unwrap_err().code(), Some("invalid"));
     // keyward verify, passcode on stdin.
     let (status, stdout, _) = cli(
         &daemon,
@@ -525,6 +528,30 @@ fn a_school_year_end_to_end() {
         "locked"
     );
     let (status, stdout, stderr) = cli(&daemon, &desk_key, &["tokens", "unlock", "11111111"], "");
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    // Resync: the token ran past the look-ahead window (twenty presses);
+    // the desk resynchronises it with two consecutive codes.
+    for _ in 0..20 {
+        code(&desk, READER0);
+    }
+    assert!(
+        accepted(
+            &gateway,
+            "adurand",
+            &format!("{PIN_A}{}", code(&desk, READER0))
+        )
+        .is_none(),
+        "beyond the look-ahead"
+    );
+    let (first, second) = (code(&desk, READER0), code(&desk, READER0));
+    let (status, stdout, stderr) = cli(
+        &daemon,
+        &desk_key,
+        &[
+            "tokens", "resync", "11111111", "--first", &first, "--second", &second,
+        ],
+        "",
+    );
     assert_eq!(status, 0, "{stdout}{stderr}");
     let last = format!("{PIN_A}{}", code(&desk, READER0));
     assert!(accepted(&gateway, "adurand", &last).is_some(), "unlocked");

@@ -12,7 +12,9 @@
 //! fresh valid passcode (must be accepted), a wrong code, or a replay of the
 //! worker's last accepted passcode (both must be rejected; an accepted replay
 //! is a double accept). No credential sees two failures in a row, so none
-//! reaches the failure delay or the lock.
+//! reaches the failure delay or the lock. The generator rewrites the
+//! credentials file with the counters it reached, so runs can follow each
+//! other on the same daemon.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -199,9 +201,30 @@ fn setup(
     Ok(())
 }
 
+/// Rewrites the credentials file (0600, atomically) with the counters reached.
+fn save_credentials(path: &std::path::Path, credentials: &[Credential]) -> anyhow::Result<()> {
+    let mut text = Zeroizing::new(String::new());
+    for c in credentials {
+        text.push_str(&format!(
+            "{} {} {} {}\n",
+            c.login,
+            c.pin.as_str(),
+            c.secret_hex.as_str(),
+            c.counter
+        ));
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    crate::secure_fs::create_private_file(&tmp, text.as_bytes())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
 struct Credential {
     login: String,
     pin: Zeroizing<String>,
+    secret_hex: Zeroizing<String>,
     key: CredentialKey,
     counter: u64,
     last_accepted: Option<Zeroizing<String>>,
@@ -215,18 +238,19 @@ fn read_credentials(path: &std::path::Path) -> anyhow::Result<Vec<Credential>> {
     let mut credentials = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let [login, pin, secret, counter] = fields[..] else {
+        let [login, pin, secret_hex, counter] = fields[..] else {
             anyhow::bail!(
                 "{}:{}: expected `login pin secret counter`",
                 path.display(),
                 n + 1
             );
         };
-        let secret = Secret::from_hex(secret)
+        let secret = Secret::from_hex(secret_hex)
             .with_context(|| format!("{}:{}: secret", path.display(), n + 1))?;
         credentials.push(Credential {
             login: login.to_owned(),
             pin: Zeroizing::new(pin.to_owned()),
+            secret_hex: Zeroizing::new(secret_hex.to_owned()),
             key: CredentialKey::new(Algorithm::Sha1, &secret),
             counter: counter
                 .parse()
@@ -358,7 +382,7 @@ fn worker(
     deadline: Instant,
     wrong: f64,
     stop: Arc<AtomicBool>,
-) -> Tally {
+) -> (Tally, Vec<Credential>) {
     let mut tally = Tally::default();
     // P(wrong | previous ok) so that the stationary share is `wrong` with no
     // two failures in a row: q / (1 + q) = wrong.
@@ -395,7 +419,12 @@ fn worker(
             )
         };
         let started = Instant::now();
-        let answer = client.verify(&credential.login, &passcode);
+        // Each holder logs in from a few addresses of their own, as behind a
+        // gateway: the run measures verification, not the per-source limiter
+        // (50 failures a minute per address), which a holder retrying 30 %
+        // wrong codes many times a second would otherwise reach.
+        let source = format!("bench-{}-{}", credential.login, i % 16);
+        let answer = client.verify_from(&credential.login, &passcode, Some(&source));
         let elapsed = started.elapsed();
         tally
             .latencies_us
@@ -447,7 +476,7 @@ fn worker(
             }
         }
     }
-    tally
+    (tally, credentials)
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -487,13 +516,16 @@ fn load(
         })
         .collect();
     let mut tally = Tally::default();
+    let mut after = Vec::with_capacity(count);
     for handle in handles {
-        tally.merge(
-            handle
-                .join()
-                .map_err(|_| anyhow::anyhow!("a load worker panicked"))?,
-        );
+        let (part, credentials) = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load worker panicked"))?;
+        tally.merge(part);
+        after.extend(credentials);
     }
+    // The next run starts where this one stopped (HOTP counters moved on).
+    save_credentials(path, &after)?;
     let seconds = started.elapsed().as_secs_f64();
     tally.latencies_us.sort_unstable();
     let requests = tally.latencies_us.len() as u64;

@@ -37,12 +37,15 @@ pub fn run(args: VerifyArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::
             } else {
                 writeln!(out, "accept")?;
                 for right in rights.as_array().into_iter().flatten() {
+                    let until = match right.get("until") {
+                        Some(serde_json::Value::String(d)) => format!("until {d}"),
+                        _ => "open-ended".to_owned(),
+                    };
                     writeln!(
                         out,
-                        "  director of {} ({}, until {})",
+                        "  director of {} ({}, {until})",
                         cell(right.get("school")),
                         cell(right.get("origin")),
-                        cell(right.get("until"))
                     )?;
                 }
             }

@@ -276,7 +276,21 @@ impl Client {
 
     /// `POST /v1/verify`: `Ok(Some(rights))` on accept, `Ok(None)` on reject.
     pub fn verify(&self, login: &str, passcode: &str) -> Result<Option<Value>, ClientError> {
-        let body = serde_json::json!({ "login": login, "passcode": passcode });
+        self.verify_from(login, passcode, None)
+    }
+
+    /// `POST /v1/verify` on behalf of an end user at `source` (the address the
+    /// gateway saw), which the per-source limiter counts separately.
+    pub fn verify_from(
+        &self,
+        login: &str,
+        passcode: &str,
+        source: Option<&str>,
+    ) -> Result<Option<Value>, ClientError> {
+        let mut body = serde_json::json!({ "login": login, "passcode": passcode });
+        if let Some(source) = source {
+            body["source"] = Value::String(source.to_owned());
+        }
         let answer = self.post("/v1/verify", Some(&body))?;
         match answer.get("result").and_then(Value::as_str) {
             Some("accept") => Ok(Some(
