@@ -343,3 +343,37 @@ async fn healthz_metrics_and_unknown_routes() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_query_parameters_are_400_json() {
+    let api = api();
+    for path in [
+        "/v1/tokens?colour=red",
+        "/v1/people?district=EAST&x=1",
+        "/v1/schools?bogus",
+        "/v1/receipts/1?format=json&sign=1",
+    ] {
+        api.assert_refused("GET", path, Some(&api.keys.admin), None, 400, "bad_request")
+            .await;
+    }
+    let err = api
+        .assert_refused(
+            "GET",
+            "/v1/tokens?state=floating",
+            Some(&api.keys.admin),
+            None,
+            422,
+            "invalid",
+        )
+        .await;
+    assert_eq!(err["error"]["field"], "state");
+    for (path, field) in [
+        ("/v1/receipts/1?format=pdf", "format"),
+        ("/v1/receipts/1?lang=de", "lang"),
+    ] {
+        let err = api
+            .assert_refused("GET", path, Some(&api.keys.admin), None, 422, "invalid")
+            .await;
+        assert_eq!(err["error"]["field"], field);
+    }
+}

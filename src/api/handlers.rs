@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use futures_util::stream::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blocking, ApiError, AppState, Body, Caller};
+use super::{blocking, ApiError, AppState, Body, Caller, Params};
 use crate::devices::{default_params, Event};
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::domain::requests::HelpMail;
@@ -386,7 +386,7 @@ fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> 
 pub async fn list_schools(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<DistrictFilter>,
+    Params(filter): Params<DistrictFilter>,
 ) -> Answer {
     caller
         .require(&state, DESK_OR_INSPECTOR, "list schools")
@@ -444,7 +444,7 @@ pub async fn add_person(
 pub async fn list_people(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<DistrictFilter>,
+    Params(filter): Params<DistrictFilter>,
 ) -> Answer {
     caller
         .require(&state, DESK_OR_INSPECTOR, "list people")
@@ -929,17 +929,23 @@ pub async fn device_code(
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<TokenFilter>,
+    Params(filter): Params<TokenFilter>,
 ) -> Answer {
     caller
         .require(&state, DESK_OR_INSPECTOR, "list tokens")
         .await?;
-    let wanted = filter
-        .state
-        .as_deref()
-        .map(TokenState::parse)
-        .transpose()
-        .map_err(|e| ApiError::invalid("state", e.to_string()))?;
+    let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
+        Ok(wanted) => wanted,
+        Err(e) => {
+            return Err(state
+                .refuse(
+                    caller.actor.clone(),
+                    "list tokens",
+                    ApiError::invalid("state", e.to_string()),
+                )
+                .await)
+        }
+    };
     let district = effective_district(&caller, filter.district);
     let store = Arc::clone(state.store());
     let list = blocking(move || {
@@ -1433,7 +1439,7 @@ pub async fn show_receipt(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<ReceiptQuery>,
+    Params(query): Params<ReceiptQuery>,
 ) -> Answer {
     caller
         .require(&state, DESK_OR_INSPECTOR, "read a receipt")
@@ -1442,8 +1448,28 @@ pub async fn show_receipt(
     let lang = match query.lang.as_deref() {
         None | Some("fr") => Lang::Fr,
         Some("en") => Lang::En,
-        Some(_) => return Err(ApiError::invalid("lang", "expected fr or en")),
+        Some(_) => {
+            return Err(state
+                .refuse(
+                    caller.actor.clone(),
+                    "read a receipt",
+                    ApiError::invalid("lang", "expected fr or en"),
+                )
+                .await)
+        }
     };
+    if !matches!(
+        query.format.as_deref(),
+        None | Some("json" | "text" | "html")
+    ) {
+        return Err(state
+            .refuse(
+                caller.actor.clone(),
+                "read a receipt",
+                ApiError::invalid("format", "expected json, text or html"),
+            )
+            .await);
+    }
     let store = Arc::clone(state.store());
     let (receipt, district, key) = blocking(move || {
         store

@@ -181,6 +181,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// Query parameters: unknown ones refused with the API's 400, like bodies.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Params(value))
+            .map_err(|_| {
+                ApiError::bad_request("unknown or malformed query parameter: see docs/api.md")
+            })
+    }
+}
+
 async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.inner.shutting_down.load(Ordering::SeqCst) {
         return ApiError::unavailable().into_response();
