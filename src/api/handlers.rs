@@ -1084,7 +1084,14 @@ pub async fn prepare_token(
     Body(body): Body<PrepareBody>,
 ) -> Answer {
     caller.require(&state, DESK, "prepare a token").await?;
+    // A touch key types HOTP codes: that is its default kind.
+    let touch_key =
+        body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
     let params = match prepare_params(&body) {
+        Ok(p) if touch_key => CredentialParams {
+            kind: OtpKind::Hotp { counter: 0 },
+            ..p
+        },
         Ok(p) => p,
         Err(err) => {
             return Err(state
@@ -1128,6 +1135,8 @@ pub async fn prepare_token(
 pub struct HandoverBody {
     place: String,
     reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn handover(
@@ -1145,7 +1154,7 @@ pub async fn handover(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let code = devices
-            .read_code(&body.reader, &s)
+            .possession_code(&body.reader, &s, body.typed.as_deref())
             .map_err(ApiError::from)?;
         let store = devices.store();
         let receipt = store
@@ -1170,6 +1179,8 @@ pub async fn handover(
 pub struct ActivateBody {
     reader: String,
     pin: zeroize::Zeroizing<String>,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn activate(
@@ -1189,7 +1200,7 @@ pub async fn activate(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let device_pin = devices
-            .activate(&body.reader, &s, &body.pin)
+            .activate_with(&body.reader, &s, &body.pin, body.typed.as_deref())
             .map_err(ApiError::from)?;
         // The handover receipt goes back to the station, whose role may not
         // read receipts otherwise: it checks the signature and prints it.
@@ -1221,6 +1232,8 @@ pub struct ReturnBody {
     place: String,
     reason: String,
     reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn return_token(
@@ -1238,7 +1251,7 @@ pub async fn return_token(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let code = devices
-            .read_code(&body.reader, &s)
+            .possession_code(&body.reader, &s, body.typed.as_deref())
             .map_err(ApiError::from)?;
         let store = devices.store();
         let receipt = store

@@ -129,7 +129,11 @@ impl AppState {
         result: Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         match result {
-            Err(err) if err.code == "device_absent" => {
+            Err(err)
+                if err.code == "device_absent"
+                    || err.field == Some("typed")
+                    || err.detail == Some("access_code_refused") =>
+            {
                 Err(self.refuse(actor.clone(), operation, err).await)
             }
             other => other,

@@ -248,6 +248,7 @@ impl Api {
             "api_keys",
             "pending_writes",
             "device_puks",
+            "slot_access_codes",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
