@@ -487,3 +487,102 @@ fn a_crash_after_the_slot_was_written_is_recovered_with_the_pending_code() {
         .expect("recovery audited");
     assert_not_at_rest(&api, code.expose());
 }
+
+/// A HID bus of simulated keys, plugged in and out by the test.
+#[derive(Default)]
+struct SimBus {
+    keys: std::collections::BTreeMap<String, Arc<Mutex<SimulatedKey>>>,
+}
+
+impl keyward::hid::HidBus for SimBus {
+    type Device = Arc<Mutex<SimulatedKey>>;
+
+    fn enumerate(
+        &mut self,
+        wanted: &keyward::hid::UsbMatch,
+    ) -> Result<Vec<keyward::hid::HidDeviceInfo>, TransportError> {
+        Ok(self
+            .keys
+            .keys()
+            .map(|path| keyward::hid::HidDeviceInfo {
+                path: path.clone(),
+                vendor_id: 0x1050,
+                product_id: 0x0407,
+                usage_page: 1,
+                usage: 6,
+                serial: None,
+            })
+            .filter(|info| wanted.matches(info))
+            .collect())
+    }
+
+    fn open(&mut self, info: &keyward::hid::HidDeviceInfo) -> Result<Self::Device, TransportError> {
+        self.keys
+            .get(&info.path)
+            .cloned()
+            .ok_or(TransportError::NotFound {
+                path: info.path.clone(),
+            })
+    }
+}
+
+#[test]
+fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
+    let api = api();
+    let mut events = api.devices.subscribe();
+    // The daemon's built-in copy of the profile is the file's.
+    let profile = keyward::devices::hid_key::builtin_touch_key_profile().unwrap();
+    assert_eq!(
+        profile,
+        keyward::hid::load_otp_profile("firmware-profiles/yubikey-otp-hid.toml").unwrap()
+    );
+    let mut bus = SimBus::default();
+    let mut known = std::collections::BTreeMap::new();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(7_654_321)));
+    bus.keys.insert("/dev/hidraw3".into(), Arc::clone(&key));
+
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    let present = api.devices.present();
+    let found = present
+        .iter()
+        .find(|p| p.reader == "hid:7654321")
+        .expect("the key is present");
+    assert_eq!(found.serial.as_deref(), Some("7654321"));
+    assert_eq!(found.profile.as_deref(), Some("yubikey-otp-hid"));
+    let token = api.store.read(|tx| tx.token("7654321")).unwrap();
+    assert_eq!(token.state, TokenState::Stock);
+    assert_eq!(token.profile, "yubikey-otp-hid");
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    assert!(
+        seen.contains(&keyward::devices::Event::Inserted {
+            reader: "hid:7654321".into(),
+            serial: Some("7654321".into()),
+            profile: Some("yubikey-otp-hid".into()),
+        }),
+        "{seen:?}"
+    );
+
+    // A second poll with nothing new changes nothing and publishes nothing.
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(events.try_recv().is_err());
+
+    // Pulled out: removed.
+    bus.keys.clear();
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(!api.devices.is_touch_key("hid:7654321"));
+    assert_eq!(
+        events.try_recv().unwrap(),
+        keyward::devices::Event::Removed {
+            reader: "hid:7654321".into()
+        }
+    );
+}

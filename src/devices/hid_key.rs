@@ -24,7 +24,8 @@ use super::{Device, DeviceError, DeviceManager, Prepared, Present, Slot as Reade
 use crate::domain::{Actor, DomainError, PersonId, TokenState};
 use crate::hid::{
     typed_code, AccessCode, DeviceError as HidError, HidBus, HidDeviceInfo, HidTransport,
-    HotpConfig, HotpKey, OtpDevice, SimulatedKey, Slot, Status, TransportError, UsbMatch,
+    HotpConfig, HotpKey, OtpDevice, OtpProfile, ProfileError, SimulatedKey, Slot, Status,
+    TransportError, UsbMatch,
 };
 use crate::otp::{Algorithm, Secret};
 use crate::store::ops::{AccessCodeStatus, CredentialParams, OtpKind};
@@ -538,4 +539,35 @@ impl DeviceManager {
         }
         Ok(())
     }
+}
+
+/// The built-in OTP HID profile (`firmware-profiles/yubikey-otp-hid.toml`).
+pub fn builtin_touch_key_profile() -> Result<OtpProfile, ProfileError> {
+    crate::hid::profile::parse_otp_profile(
+        include_str!("../../firmware-profiles/yubikey-otp-hid.toml"),
+        "firmware-profiles/yubikey-otp-hid.toml",
+    )
+}
+
+/// Starts the poller of real HID keys (hidapi) on a thread, until `stop`.
+/// A failing backend is retried every second.
+pub fn spawn_hid_watcher(
+    devices: &Arc<DeviceManager>,
+    profile: OtpProfile,
+    stop: &Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let devices = Arc::clone(devices);
+    let stop = Arc::clone(stop);
+    std::thread::Builder::new()
+        .name("keyward-hid-watch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let watched = crate::hid::hidapi::HidapiBus::new()
+                    .and_then(|bus| devices.watch_hid(bus, &profile.usb, Arc::clone(&stop)));
+                if let Err(err) = watched {
+                    tracing::warn!(error = %err, "HID watcher stopped; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        })
 }
