@@ -586,3 +586,85 @@ fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
+    let (api, key, _) = with_touch_key();
+    let desk = api.keys.desk.clone();
+    let old = api.serial.clone();
+    let d = api_support::DOMAIN;
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{old}/prepare"),
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reader": api_support::READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, request) = api
+        .call(
+            "POST",
+            "/v1/replacement-requests",
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": HID_READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["serial"], SERIAL.to_string());
+    assert!(key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .is_oath_hotp());
+    let (old_state, new_kind) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(&old)?.state,
+                tx.credential_of(&SERIAL.to_string())?.unwrap().params.kind,
+            ))
+        })
+        .unwrap();
+    assert_eq!(old_state, TokenState::Revoked);
+    assert_eq!(new_kind, OtpKind::Hotp { counter: 0 });
+}
+
+#[test]
+fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
+    let api = api();
+    // The same serial already known as a YubiKey 5 OATH token.
+    api.store
+        .write(&desk(), "test", |tx| {
+            tx.add_token("4242424", "yubikey5-oath")
+        })
+        .unwrap();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(4_242_424)));
+    api.devices
+        .attach_simulated_key("hid:4242424", &key)
+        .unwrap();
+    let err = api
+        .devices
+        .prepare(
+            &desk(),
+            "hid:4242424",
+            "4242424",
+            &jdupont(),
+            hotp_params(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.detail(), "unsupported", "{err:?}");
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
+}

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{blocking, ApiError, AppState, Body, Caller};
-use crate::devices::{default_params, Event};
+use crate::devices::Event;
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::domain::requests::HelpMail;
 use crate::domain::{Actor, Date, MailAddress, PersonId, RevokeReason, TokenState, Uai};
@@ -830,7 +830,7 @@ pub async fn prepare_replacement(
                 &body.reader,
                 &serial,
                 &holder,
-                default_params(),
+                devices.default_params_for(&body.reader),
                 Some(request),
             )
             .map_err(ApiError::from)

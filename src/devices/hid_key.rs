@@ -141,6 +141,20 @@ impl DeviceManager {
         self.touch_key_at(reader).is_some()
     }
 
+    /// The credential a prepare writes when the caller names none: HOTP,
+    /// SHA-1, 6 digits on a touch key; [`super::default_params`] otherwise.
+    pub fn default_params_for(&self, reader: &str) -> CredentialParams {
+        if self.is_touch_key(reader) {
+            CredentialParams {
+                kind: OtpKind::Hotp { counter: 0 },
+                algorithm: Algorithm::Sha1,
+                digits: crate::otp::Digits::SIX,
+            }
+        } else {
+            super::default_params()
+        }
+    }
+
     /// The device at `reader`, checked to be the token `serial`.
     fn present_device(&self, reader: &str, serial: &str) -> Result<Arc<dyn Device>, DeviceError> {
         self.slots()
@@ -205,6 +219,13 @@ impl DeviceManager {
     ) -> Result<Prepared, DeviceError> {
         let device = self.present_device(reader, serial)?;
         let key = device.touch_key().ok_or_else(|| unsupported("OTP slots"))?;
+        // A YubiKey 5 shows both its OATH applet (PC/SC) and its OTP slots
+        // (HID) under one serial: only a key registered as a touch key is
+        // prepared through its slots.
+        let registered = self.store.read(|tx| tx.token(serial))?.profile;
+        if registered != TOUCH_KEY_PROFILE {
+            return Err(unsupported("a token registered with another profile"));
+        }
         if !matches!(params.kind, OtpKind::Hotp { .. }) {
             return Err(unsupported("TOTP (a touch key types HOTP codes)"));
         }
