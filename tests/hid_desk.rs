@@ -177,15 +177,17 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(err["error"]["field"], "typed");
     // A code the key never typed: possession refused, nothing changes.
-    let (status, refused) = api
-        .call(
+    let err = api
+        .assert_refused(
             "POST",
             &handover,
             Some(&api.keys.inspector_east),
             Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
+            409,
+            "conflict",
         )
         .await;
-    assert_ne!(status, 200, "{refused}");
+    assert_eq!(err["error"]["detail"], "possession_check_failed");
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
     let (status, handed) = api
@@ -205,15 +207,17 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     // Activation at the station: PIN + a touched code; no device PIN on an
     // OTP slot. The handover's code was consumed: replaying it fails.
     let activate = format!("/v1/tokens/{s}/activate");
-    let (status, _) = api
-        .call(
+    let replayed = api
+        .assert_refused(
             "POST",
             &activate,
             Some(&station),
             Some(&json!({"reader": reader, "pin": "483920", "typed": handover_code}).to_string()),
+            409,
+            "conflict",
         )
         .await;
-    assert_ne!(status, 200);
+    assert_eq!(replayed["error"]["detail"], "possession_check_failed");
     let (status, active) = api
         .call(
             "POST",
