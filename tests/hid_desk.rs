@@ -672,3 +672,63 @@ fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
     assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
     assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
+    let (api, key, _) = with_touch_key();
+    let s = SERIAL.to_string();
+    api.devices
+        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
+        .unwrap();
+    api.store
+        .write(&desk(), "token.revoke", |tx| {
+            tx.revoke(&s, keyward::domain::RevokeReason::Broken)
+        })
+        .unwrap();
+    // Someone who learnt the code relocked the slot with another one: the
+    // store's code no longer opens it.
+    {
+        let mut k = key.lock().unwrap();
+        let current = AccessCode::new(k.slot_config(TOUCH_SLOT).unwrap().access_code()).unwrap();
+        let other = AccessCode::generate().unwrap();
+        let config = HotpConfig::new(HotpKey::new(&[3u8; 20]).unwrap());
+        OtpDevice::open(&mut *k)
+            .unwrap()
+            .program_hotp(TOUCH_SLOT, &config, Some(&other), Some(&current))
+            .unwrap();
+    }
+    let before = key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let head = api.audit_head();
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/tokens/{s}/wipe"),
+            Some(&api.keys.desk),
+            Some(&json!({"reader": HID_READER}).to_string()),
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "access_code_refused");
+    assert!(api
+        .audit_after(head)
+        .iter()
+        .any(|(_, action, _)| action == "refused"));
+    assert_eq!(
+        key.lock()
+            .unwrap()
+            .slot_config(TOUCH_SLOT)
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+        before
+    );
+    let state = api.store.read(|tx| tx.token(&s)).unwrap().state;
+    assert_eq!(state, TokenState::Revoked);
+}
