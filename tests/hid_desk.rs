@@ -732,3 +732,33 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
     let state = api.store.read(|tx| tx.token(&s)).unwrap().state;
     assert_eq!(state, TokenState::Revoked);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_on_a_touch_key_is_refused_audited_and_changes_nothing() {
+    let (api, key, _) = with_touch_key();
+    let head = api.audit_head();
+    for body in [
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "totp"}),
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "algorithm": "SHA256"}),
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "digits": 7}),
+    ] {
+        let err = api
+            .assert_refused(
+                "POST",
+                &format!("/v1/tokens/{SERIAL}/prepare"),
+                Some(&api.keys.desk),
+                Some(&body.to_string()),
+                502,
+                "device_error",
+            )
+            .await;
+        assert_eq!(err["error"]["detail"], "unsupported", "{body}");
+    }
+    let refusals = api
+        .audit_after(head)
+        .iter()
+        .filter(|(_, action, _)| action == "refused")
+        .count();
+    assert_eq!(refusals, 3);
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+}

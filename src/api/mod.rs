@@ -132,7 +132,8 @@ impl AppState {
             Err(err)
                 if err.code == "device_absent"
                     || err.field == Some("typed")
-                    || err.detail == Some("access_code_refused") =>
+                    || err.detail == Some("access_code_refused")
+                    || err.detail == Some("unsupported") =>
             {
                 Err(self.refuse(actor.clone(), operation, err).await)
             }
