@@ -762,3 +762,41 @@ async fn totp_on_a_touch_key_is_refused_audited_and_changes_nothing() {
     assert_eq!(refusals, 3);
     assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
 }
+
+#[test]
+fn a_key_that_cannot_be_identified_yet_is_retried_at_the_next_poll() {
+    let api = api();
+    let profile = keyward::devices::hid_key::builtin_touch_key_profile().unwrap();
+    let mut bus = SimBus::default();
+    let mut known = std::collections::BTreeMap::new();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(1_111_111)));
+    key.lock().unwrap().unplug();
+    bus.keys.insert("/dev/hidraw5".into(), Arc::clone(&key));
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(!api.devices.is_touch_key("hid:1111111"));
+    assert_eq!(
+        api.devices
+            .counters
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Still failing: counted once.
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert_eq!(
+        api.devices
+            .counters
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    key.lock().unwrap().plug_in();
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(api.devices.is_touch_key("hid:1111111"));
+}

@@ -492,7 +492,8 @@ impl DeviceManager {
 
     /// One poll of the HID bus: keys that appeared are identified and
     /// attached as `hid:<serial>`, keys gone are detached. `known` maps a
-    /// device path to its reader name between polls.
+    /// device path to its reader name between polls (empty: not identified
+    /// yet, retried at each poll, warned about once).
     pub fn poll_hid<B>(
         &self,
         bus: &mut B,
@@ -511,13 +512,17 @@ impl DeviceManager {
             .collect();
         for path in gone {
             if let Some(reader) = known.remove(&path) {
-                self.detach(&reader);
+                if !reader.is_empty() {
+                    self.detach(&reader);
+                }
             }
         }
         for info in found {
-            if known.contains_key(&info.path) {
-                continue;
-            }
+            let first_try = match known.get(&info.path) {
+                Some(reader) if !reader.is_empty() => continue,
+                Some(_) => false,
+                None => true,
+            };
             let key = bus
                 .open(&info)
                 .map_err(HidError::from)
@@ -534,8 +539,11 @@ impl DeviceManager {
                 Err(err) => {
                     // Retried at the next poll (a key still enumerating, or
                     // one that hides its serial).
-                    tracing::warn!(path = %info.path, error = %err, "could not identify a HID key");
-                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    if first_try {
+                        tracing::warn!(path = %info.path, error = %err, "could not identify a HID key");
+                        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    known.insert(info.path.clone(), String::new());
                 }
             }
         }
