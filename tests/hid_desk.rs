@@ -800,3 +800,65 @@ fn a_key_that_cannot_be_identified_yet_is_retried_at_the_next_poll() {
         .unwrap();
     assert!(api.devices.is_touch_key("hid:1111111"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
+    let api = api();
+    let present = api.devices.attach_virtual_touch_key().unwrap();
+    let reader = present.reader.clone();
+    let serial = present.serial.clone().unwrap();
+    assert_eq!(reader, format!("hid:{serial}"));
+    // Empty slot: touching types nothing.
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/v1/devices/{reader}/touch"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 502, "{err}");
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, touched) = api
+        .call(
+            "POST",
+            &format!("/v1/devices/{reader}/touch"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{touched}");
+    assert_eq!(touched["serial"], serial);
+    let typed = touched["typed"].as_str().unwrap().to_owned();
+    assert_eq!(typed.len(), 6);
+    // What it typed proves possession at the handover.
+    let (status, handed) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/handover"),
+            Some(&api.keys.inspector_east),
+            Some(&json!({"place": "Est", "reader": reader, "typed": typed}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{handed}");
+    // Only simulated keys are touched through the API.
+    let err = api
+        .assert_refused(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/touch",
+            Some(&api.keys.desk),
+            None,
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "unsupported");
+}

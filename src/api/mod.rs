@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 mod handlers;
+mod hid;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -224,6 +225,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/devices", get(list_devices))
         .route("/v1/devices/{reader}/code", post(device_code))
+        .route("/v1/devices/{reader}/touch", post(hid::device_touch))
         .route("/v1/tokens", get(list_tokens).post(add_token))
         .route("/v1/tokens/{serial}", get(show_token))
         .route("/v1/tokens/{serial}/prepare", post(prepare_token))

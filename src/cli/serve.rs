@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// Watch USB HID touch keys (YubiKey OTP slots), as readers `hid:<serial>`.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub hid: Switch,
+    /// Attach a simulated touch key (`hid:<serial>`, state in memory only) for
+    /// a walk-through without hardware; `POST /v1/devices/{reader}/touch`
+    /// touches it.
+    #[arg(long, value_enum, default_value_t = Switch::Off)]
+    pub virtual_touch_key: Switch,
     /// Initialise the data directory first if it does not exist (prints the
     /// admin key once).
     #[arg(long)]
@@ -91,6 +96,11 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         let device = VirtualDevice::open(&args.data.join(VIRTUAL_STATE_FILE))
             .context("opening the virtual token")?;
         devices.attach(VIRTUAL_READER, Arc::new(device))?;
+    }
+    if args.virtual_touch_key == Switch::On {
+        devices
+            .attach_virtual_touch_key()
+            .context("attaching the simulated touch key")?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = readers.is_some().then(|| {

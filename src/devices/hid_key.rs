@@ -51,6 +51,8 @@ pub fn hid_reader_name(serial: u32) -> String {
 pub struct TouchKey {
     serial: u32,
     transport: Mutex<Box<dyn HidTransport + Send>>,
+    /// The key itself when it is simulated, so the virtual demo can touch it.
+    simulated: Option<Arc<Mutex<SimulatedKey>>>,
 }
 
 impl std::fmt::Debug for TouchKey {
@@ -67,6 +69,7 @@ impl TouchKey {
         let key = TouchKey {
             serial: 0,
             transport: Mutex::new(transport),
+            simulated: None,
         };
         let serial = key.with_driver(|d| d.serial())?;
         Ok(TouchKey { serial, ..key })
@@ -74,7 +77,10 @@ impl TouchKey {
 
     /// A simulated key shared with the caller (who touches it).
     pub fn simulated(key: &Arc<Mutex<SimulatedKey>>) -> Result<TouchKey, HidError> {
-        TouchKey::identify(Box::new(Arc::clone(key)))
+        Ok(TouchKey {
+            simulated: Some(Arc::clone(key)),
+            ..TouchKey::identify(Box::new(Arc::clone(key)))?
+        })
     }
 
     pub fn serial(&self) -> u32 {
@@ -204,6 +210,41 @@ impl DeviceManager {
     ) -> Result<Present, DeviceError> {
         let key = TouchKey::simulated(key)?;
         self.attach_touch_key(reader, key)
+    }
+
+    /// Attaches a fresh simulated key with a random serial as
+    /// `hid:<serial>` (the virtual demo: `keyward serve --virtual-touch-key on`).
+    /// Its state lives in memory only.
+    pub fn attach_virtual_touch_key(&self) -> Result<Present, DeviceError> {
+        use ring::rand::SecureRandom as _;
+        let mut b = [0u8; 4];
+        ring::rand::SystemRandom::new()
+            .fill(&mut b)
+            .map_err(|_| HidError::Codec(crate::hid::CodecError::Random))?;
+        let serial = 10_000_000 + u32::from_be_bytes(b) % 90_000_000;
+        let key = Arc::new(Mutex::new(SimulatedKey::new(serial)));
+        self.attach_simulated_key(&hid_reader_name(serial), &key)
+    }
+
+    /// Touches the simulated key at `reader` (the virtual demo's stand-in
+    /// for a finger): returns its serial and what it typed.
+    pub fn touch_simulated(&self, reader: &str) -> Result<(String, String), DeviceError> {
+        let slot = self.slots();
+        let slot = slot.get(reader).ok_or_else(|| DeviceError::Absent {
+            reader: reader.to_owned(),
+            serial: "-".into(),
+        })?;
+        let serial = slot.present.serial.clone().unwrap_or_default();
+        let key = slot
+            .device
+            .touch_key()
+            .and_then(|k| k.simulated.clone())
+            .ok_or_else(|| unsupported("touching through the API (only simulated keys)"))?;
+        let typed = key
+            .lock()
+            .map_err(|_| HidError::Transport(TransportError::Disconnected))?
+            .touch(TOUCH_SLOT)?;
+        Ok((serial, typed.text()))
     }
 
     /// Prepares the touch key `serial` at `reader` for `holder` (see the

@@ -52,6 +52,8 @@ pub enum DeviceError {
     Hid(#[from] crate::hid::DeviceError),
     #[error("typed code: {0}")]
     Typed(&'static str),
+    #[error("simulated touch key: {0}")]
+    Simulated(#[from] crate::hid::SimError),
     #[error("the key's programming sequence does not prove the write")]
     WriteNotProved,
 }

@@ -426,6 +426,12 @@ pub fn routes() -> Vec<(
             None,
             DESK,
         ),
+        v(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/touch",
+            None,
+            DESK,
+        ),
         v("GET", "/v1/tokens", None, DESK_INSP),
         v("GET", "/v1/tokens/{S}", None, DESK_INSP),
         v(
