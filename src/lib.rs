@@ -38,7 +38,9 @@
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //! - [`devices`]: reader presence (PC/SC watcher, in-process virtual reader),
 //!   device operations (prepare with pending write and recovery, possession
-//!   codes, device PIN, wipe) and the device event channel.
+//!   codes, device PIN, wipe) and the device event channel;
+//!   `devices::hid_key`: touch keys (`hid:<serial>` readers, HID poller,
+//!   slot prepare locked with a sealed access code, typed-code possession).
 //! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, bearer
 //!   roles and scopes, one error type with stable codes, metrics, events.
 //!

@@ -184,6 +184,7 @@ impl From<DeviceError> for ApiError {
             DeviceError::Absent { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "device_absent", err.to_string())
             }
+            DeviceError::Typed(why) => ApiError::invalid("typed", why),
             other => ApiError {
                 detail: Some(other.detail()),
                 ..ApiError::new(StatusCode::BAD_GATEWAY, "device_error", other.to_string())

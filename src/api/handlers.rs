@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{blocking, ApiError, AppState, Body, Caller, Params};
-use crate::devices::{default_params, Event};
+use crate::devices::Event;
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::domain::requests::HelpMail;
 use crate::domain::{Actor, Date, MailAddress, PersonId, RevokeReason, TokenState, Uai};
@@ -829,7 +829,7 @@ pub async fn prepare_replacement(
                 &body.reader,
                 &serial,
                 &holder,
-                default_params(),
+                devices.default_params_for(&body.reader),
                 Some(request),
             )
             .map_err(ApiError::from)
@@ -1089,7 +1089,14 @@ pub async fn prepare_token(
     Body(body): Body<PrepareBody>,
 ) -> Answer {
     caller.require(&state, DESK, "prepare a token").await?;
+    // A touch key types HOTP codes: that is its default kind.
+    let touch_key =
+        body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
     let params = match prepare_params(&body) {
+        Ok(p) if touch_key => CredentialParams {
+            kind: OtpKind::Hotp { counter: 0 },
+            ..p
+        },
         Ok(p) => p,
         Err(err) => {
             return Err(state
@@ -1133,6 +1140,8 @@ pub async fn prepare_token(
 pub struct HandoverBody {
     place: String,
     reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn handover(
@@ -1150,7 +1159,7 @@ pub async fn handover(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let code = devices
-            .read_code(&body.reader, &s)
+            .possession_code(&body.reader, &s, body.typed.as_deref())
             .map_err(ApiError::from)?;
         let store = devices.store();
         let receipt = store
@@ -1175,6 +1184,8 @@ pub async fn handover(
 pub struct ActivateBody {
     reader: String,
     pin: zeroize::Zeroizing<String>,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn activate(
@@ -1194,7 +1205,7 @@ pub async fn activate(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let device_pin = devices
-            .activate(&body.reader, &s, &body.pin)
+            .activate_with(&body.reader, &s, &body.pin, body.typed.as_deref())
             .map_err(ApiError::from)?;
         // The handover receipt goes back to the station, whose role may not
         // read receipts otherwise: it checks the signature and prints it.
@@ -1226,6 +1237,8 @@ pub struct ReturnBody {
     place: String,
     reason: String,
     reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
 }
 
 pub async fn return_token(
@@ -1243,7 +1256,7 @@ pub async fn return_token(
     let actor = caller.actor.clone();
     let result = blocking(move || {
         let code = devices
-            .read_code(&body.reader, &s)
+            .possession_code(&body.reader, &s, body.typed.as_deref())
             .map_err(ApiError::from)?;
         let store = devices.store();
         let receipt = store

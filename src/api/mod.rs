@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 mod handlers;
+mod hid;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -129,7 +130,12 @@ impl AppState {
         result: Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         match result {
-            Err(err) if err.code == "device_absent" => {
+            Err(err)
+                if err.code == "device_absent"
+                    || err.field == Some("typed")
+                    || err.detail == Some("access_code_refused")
+                    || err.detail == Some("unsupported") =>
+            {
                 Err(self.refuse(actor.clone(), operation, err).await)
             }
             other => other,
@@ -239,6 +245,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/devices", get(list_devices))
         .route("/v1/devices/{reader}/code", post(device_code))
+        .route("/v1/devices/{reader}/touch", post(hid::device_touch))
         .route("/v1/tokens", get(list_tokens).post(add_token))
         .route("/v1/tokens/{serial}", get(show_token))
         .route("/v1/tokens/{serial}/prepare", post(prepare_token))

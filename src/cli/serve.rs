@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// Watch PC/SC readers (off: only the virtual token, if any).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub pcsc: Switch,
+    /// Watch USB HID touch keys (YubiKey OTP slots), as readers `hid:<serial>`.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub hid: Switch,
+    /// Attach a simulated touch key (`hid:<serial>`, state in memory only) for
+    /// a walk-through without hardware; `POST /v1/devices/{reader}/touch`
+    /// touches it.
+    #[arg(long, value_enum, default_value_t = Switch::Off)]
+    pub virtual_touch_key: Switch,
     /// Initialise the data directory first if it does not exist (prints the
     /// admin key once).
     #[arg(long)]
@@ -89,6 +97,11 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             .context("opening the virtual token")?;
         devices.attach(VIRTUAL_READER, Arc::new(device))?;
     }
+    if args.virtual_touch_key == Switch::On {
+        devices
+            .attach_virtual_touch_key()
+            .context("attaching the simulated touch key")?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = readers.is_some().then(|| {
         let devices = Arc::clone(&devices);
@@ -105,6 +118,14 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
                 }
             })
     });
+    let hid_watcher = match args.hid {
+        Switch::On => Some(crate::devices::hid_key::spawn_hid_watcher(
+            &devices,
+            crate::devices::hid_key::builtin_touch_key_profile()?,
+            &stop,
+        )?),
+        Switch::Off => None,
+    };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
     let listen = args.listen.unwrap_or(file.listen);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -133,6 +154,9 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     })?;
     stop.store(true, Ordering::SeqCst);
     if let Some(Ok(handle)) = watcher {
+        let _ = handle.join();
+    }
+    if let Some(handle) = hid_watcher {
         let _ = handle.join();
     }
     drop(state);

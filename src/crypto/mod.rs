@@ -130,6 +130,15 @@ impl Binding {
     pub fn receipt_key() -> Self {
         Binding(b"keyward receipt signing key v1".to_vec())
     }
+
+    /// The access code that locks an OTP slot: its token's serial and slot.
+    pub fn slot_access_code(token_serial: &str, slot: u8) -> Self {
+        let mut aad = b"keyward otp slot access code v1\0".to_vec();
+        aad.extend_from_slice(&(token_serial.len() as u64).to_be_bytes());
+        aad.extend_from_slice(token_serial.as_bytes());
+        aad.push(slot);
+        Binding(aad)
+    }
 }
 
 /// The keys derived from the master key.

@@ -7,6 +7,7 @@
 //! broadcast channel for the event stream. Operations block: callers run
 //! them on blocking threads.
 
+pub mod hid_key;
 pub mod virtual_reader;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use crate::store::{Store, StoreError};
 use crate::token::{CredentialSpec, Token, TokenError, Transport};
 use crate::ykoath::{self, OathType};
 
+pub use hid_key::{hid_reader_name, TouchKey, TOUCH_KEY_PROFILE, TOUCH_SLOT};
 pub use virtual_reader::{FaultyDevice, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 
 /// Issuer of every credential keyward writes (`keyward:<holder>` on the token).
@@ -46,6 +48,14 @@ pub enum DeviceError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("touch key: {0}")]
+    Hid(#[from] crate::hid::DeviceError),
+    #[error("typed code: {0}")]
+    Typed(&'static str),
+    #[error("simulated touch key: {0}")]
+    Simulated(#[from] crate::hid::SimError),
+    #[error("the key's programming sequence does not prove the write")]
+    WriteNotProved,
 }
 
 impl DeviceError {
@@ -62,6 +72,11 @@ impl DeviceError {
             DeviceError::Unsupported { .. }
             | DeviceError::Token(TokenError::Unsupported { .. }) => "unsupported",
             DeviceError::UnknownProfile { .. } => "unknown_profile",
+            DeviceError::Hid(crate::hid::DeviceError::Rejected { .. }) => "access_code_refused",
+            DeviceError::Hid(crate::hid::DeviceError::Transport(
+                crate::hid::TransportError::Disconnected,
+            )) => "removed",
+            DeviceError::WriteNotProved => "write_not_proved",
             _ => "device",
         }
     }
@@ -70,6 +85,11 @@ impl DeviceError {
 /// A source of connections to the token in one reader.
 pub trait Device: Send + Sync {
     fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError>;
+
+    /// A touch key (YubiKey OTP slots over HID) speaks no APDUs.
+    fn touch_key(&self) -> Option<&TouchKey> {
+        None
+    }
 }
 
 impl Transport for Box<dyn Transport + Send> {
@@ -336,6 +356,9 @@ impl DeviceManager {
         let Some(pending) = self.store.read(|tx| tx.pending_write(serial))? else {
             return Ok(());
         };
+        if let Some(key) = device.touch_key() {
+            return self.recover_touch_key(reader, serial, key);
+        }
         let mut token = Token::new(device.open()?);
         let on_token = token.list()?;
         let found = on_token.iter().any(|e| e.name == pending.credential_id);
@@ -432,6 +455,9 @@ impl DeviceManager {
         params: CredentialParams,
         replacement: Option<i64>,
     ) -> Result<Prepared, DeviceError> {
+        if self.is_touch_key(reader) {
+            return self.prepare_touch_key(actor, reader, serial, holder, params, replacement);
+        }
         let (device, profile) = self.device_at(reader, serial)?;
         if !profile.supports(params.algorithm, params.digits.get()) {
             return Err(DeviceError::Unsupported {
@@ -551,6 +577,21 @@ impl DeviceManager {
     /// decided in one store transaction: if the token refuses the PIN,
     /// nothing is activated. Returns whether a device PIN was set.
     pub fn activate(&self, reader: &str, serial: &str, pin: &str) -> Result<bool, DeviceError> {
+        self.activate_with(reader, serial, pin, None)
+    }
+
+    /// [`Self::activate`], with what a touch key typed when touched (touch
+    /// keys prove possession that way; `None` for tokens read over PC/SC).
+    pub fn activate_with(
+        &self,
+        reader: &str,
+        serial: &str,
+        pin: &str,
+        typed: Option<&str>,
+    ) -> Result<bool, DeviceError> {
+        if self.is_touch_key(reader) || typed.is_some() {
+            return self.activate_touch_key(reader, serial, pin, typed);
+        }
         let (device, profile) = self.device_at(reader, serial)?;
         let token = self.store.read(|tx| tx.token(serial))?;
         let holder = token.holder.ok_or(StoreError::Domain(
@@ -600,6 +641,9 @@ impl DeviceManager {
         reader: &str,
         serial: &str,
     ) -> Result<TokenState, DeviceError> {
+        if self.is_touch_key(reader) {
+            return self.wipe_touch_key(actor, reader, serial);
+        }
         let (device, _) = self.device_at(reader, serial)?;
         // Checked as a write so that a refusal is audited like any other.
         self.store.write(actor, "token.wipe", |tx| {

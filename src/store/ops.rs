@@ -4,6 +4,7 @@
 //! the new rows, the receipt and the audit entry together.
 
 mod daemon;
+mod hid;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ pub use daemon::{
     api_key_hash, ApiKeyRecord, DistrictRecord, NewApiKey, PendingWrite, Role, SchoolRecord,
     API_KEY_PREFIX,
 };
+pub use hid::{slot_credential_id, AccessCodeStatus};
 
 /// HOTP or TOTP, with the part of the parameters that differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -166,6 +166,21 @@ CREATE TABLE pending_writes (
 CREATE TABLE device_puks (
     credential INTEGER PRIMARY KEY REFERENCES credentials(id),
     sealed     BLOB NOT NULL
+) STRICT;
+"#;
+
+/// Issue 6: the random access codes that lock YubiKey OTP slots, sealed like
+/// secrets (bound to the token serial and slot). `pending` is the code of a
+/// prepare not yet committed (recorded before the slot is written, so
+/// recovery can try it); `committed` is the code the slot holds.
+const V3: &str = r#"
+CREATE TABLE slot_access_codes (
+    serial     TEXT NOT NULL REFERENCES tokens(serial),
+    slot       INTEGER NOT NULL CHECK (slot IN (1, 2)),
+    status     TEXT NOT NULL CHECK (status IN ('pending', 'committed')),
+    sealed     BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (serial, slot, status)
 ) STRICT;
 "#;
 

@@ -248,6 +248,7 @@ impl Api {
             "api_keys",
             "pending_writes",
             "device_puks",
+            "slot_access_codes",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
@@ -422,6 +423,12 @@ pub fn routes() -> Vec<(
         v(
             "POST",
             "/v1/devices/keyward%20virtual%20reader/code",
+            None,
+            DESK,
+        ),
+        v(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/touch",
             None,
             DESK,
         ),

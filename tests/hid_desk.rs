@@ -1,0 +1,864 @@
+//! The desk workflow for touch keys (issue 6, item 3) through the daemon,
+//! with a `SimulatedKey` attached as `hid:<serial>`: prepare (sealed access
+//! code recorded as pending, slot written locked, pgmSeq proof, commit) →
+//! handover with a touched code → activation at the station with PIN +
+//! touched code → verify accepted once, code equal to oathtool's → return →
+//! wipe with the sealed access code; a foreign access code refused with the
+//! slot unchanged; interrupted prepares recovered to "fully prepared or
+//! none"; the access code never at rest in clear.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use api_support::{api, Api};
+use keyward::devices::{DeviceError, TOUCH_SLOT};
+use keyward::domain::{Actor, PersonId, TokenState};
+use keyward::hid::{
+    AccessCode, DeviceError as HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey,
+    TransportError,
+};
+use keyward::otp::{Algorithm, Digits};
+use keyward::store::ops::{AccessCodeStatus, CredentialParams, OtpKind, Role};
+use serde_json::json;
+
+const SERIAL: u32 = 5_123_456;
+const HID_READER: &str = "hid:5123456";
+
+fn hotp_params() -> CredentialParams {
+    CredentialParams {
+        kind: OtpKind::Hotp { counter: 0 },
+        algorithm: Algorithm::Sha1,
+        digits: Digits::SIX,
+    }
+}
+
+fn jdupont() -> PersonId {
+    PersonId::parse("jdupont").unwrap()
+}
+
+fn desk() -> Actor {
+    Actor::Desk("test".into())
+}
+
+/// The API fixture with a simulated touch key attached, and a station key
+/// bound to its reader.
+fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
+    let api = api();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(SERIAL)));
+    let present = api.devices.attach_simulated_key(HID_READER, &key).unwrap();
+    assert_eq!(present.serial.as_deref(), Some("5123456"));
+    assert_eq!(present.profile.as_deref(), Some("yubikey-otp-hid"));
+    let station = api
+        .store
+        .write(&desk(), "test", |tx| {
+            tx.create_api_key("hid station", Role::Station, None, &[HID_READER.into()])
+        })
+        .unwrap();
+    (api, key, station.key.to_string())
+}
+
+fn touch(key: &Arc<Mutex<SimulatedKey>>) -> String {
+    key.lock().unwrap().touch(TOUCH_SLOT).unwrap().text()
+}
+
+fn oathtool_hotp(hex: &str, counter: u64) -> String {
+    let out = Command::new("oathtool")
+        .args(["--hotp", "-c", &counter.to_string(), hex])
+        .output()
+        .expect("oathtool runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn at_rest(api: &Api) -> Vec<u8> {
+    let db = api.store.db_path().to_path_buf();
+    let mut bytes = std::fs::read(&db).unwrap();
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    if let Ok(more) = std::fs::read(&wal) {
+        bytes.extend_from_slice(&more);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn assert_not_at_rest(api: &Api, secret: &[u8]) {
+    let files = at_rest(api);
+    for form in [
+        secret.to_vec(),
+        data_encoding::HEXLOWER.encode(secret).into_bytes(),
+        data_encoding::HEXUPPER.encode(secret).into_bytes(),
+    ] {
+        assert!(!contains(&files, &form), "found at rest");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
+    let (api, key, station) = with_touch_key();
+    let s = SERIAL.to_string();
+    let reader = json!(HID_READER);
+
+    // Prepare: no kind given, a touch key gets HOTP.
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["state"], "prepared");
+    // Proof of the write: pgmSeq went from 0 to 1, the slot holds an
+    // OATH-HOTP configuration locked with the access code the store sealed.
+    let (config, hex_secret, access) = {
+        let k = key.lock().unwrap();
+        assert_eq!(k.status().pgm_seq, 1);
+        assert!(k.status().slot_configured(TOUCH_SLOT));
+        let config = k.slot_config(TOUCH_SLOT).unwrap();
+        assert!(config.is_oath_hotp());
+        assert!(config.has_access_code());
+        assert_eq!(config.hotp_digits(), 6);
+        assert_eq!(config.hotp_imf(), 0);
+        (
+            config.as_bytes().to_vec(),
+            data_encoding::HEXLOWER.encode(config.hotp_key().expose()),
+            *config.access_code(),
+        )
+    };
+    let sealed = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Committed)?,
+                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+                tx.pending_writes()?,
+            ))
+        })
+        .unwrap();
+    assert!(sealed.0.unwrap().matches(&access));
+    assert!(sealed.1.is_none());
+    assert!(sealed.2.is_empty());
+    assert_eq!(hex_secret.len(), 40);
+    assert_not_at_rest(&api, &access);
+    assert_not_at_rest(
+        &api,
+        &data_encoding::HEXLOWER
+            .decode(hex_secret.as_bytes())
+            .unwrap(),
+    );
+    let (_, token) = api
+        .call(
+            "GET",
+            &format!("/v1/tokens/{s}"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(token["credential"]["kind"], "hotp");
+
+    // Handover: a touch key must type its code; without it, 422 on "typed".
+    let handover = format!("/v1/tokens/{s}/handover");
+    let err = api
+        .assert_refused(
+            "POST",
+            &handover,
+            Some(&api.keys.inspector_east),
+            Some(&json!({"place": "Circonscription Est", "reader": reader}).to_string()),
+            422,
+            "invalid",
+        )
+        .await;
+    assert_eq!(err["error"]["field"], "typed");
+    // A code the key never typed: possession refused, nothing changes.
+    let err = api
+        .assert_refused(
+            "POST",
+            &handover,
+            Some(&api.keys.inspector_east),
+            Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
+            409,
+            "conflict",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "possession_check_failed");
+    let handover_code = touch(&key);
+    assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
+    let (status, handed) = api
+        .call(
+            "POST",
+            &handover,
+            Some(&api.keys.inspector_east),
+            Some(
+                &json!({"place": "Circonscription Est", "reader": reader, "typed": format!("{handover_code}\n")})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{handed}");
+    assert_eq!(handed["receipt"]["kind"], "handover");
+
+    // Activation at the station: PIN + a touched code; no device PIN on an
+    // OTP slot. The handover's code was consumed: replaying it fails.
+    let activate = format!("/v1/tokens/{s}/activate");
+    let replayed = api
+        .assert_refused(
+            "POST",
+            &activate,
+            Some(&station),
+            Some(&json!({"reader": reader, "pin": "483920", "typed": handover_code}).to_string()),
+            409,
+            "conflict",
+        )
+        .await;
+    assert_eq!(replayed["error"]["detail"], "possession_check_failed");
+    let (status, active) = api
+        .call(
+            "POST",
+            &activate,
+            Some(&station),
+            Some(&json!({"reader": reader, "pin": "483920", "typed": touch(&key)}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{active}");
+    assert_eq!(active["state"], "active");
+    assert_eq!(active["device_pin"], false);
+
+    // Verify with PIN + touched code: accepted once, equal to oathtool -c 2.
+    let code = touch(&key);
+    assert_eq!(code, oathtool_hotp(&hex_secret, 2));
+    let body = json!({"login": "jdupont", "passcode": format!("483920{code}")}).to_string();
+    let (status, answer) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["result"], "accept", "{answer}");
+    let (_, answer) = api
+        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
+        .await;
+    assert_eq!(answer, json!({"result": "reject"}));
+
+    // Return with a touched code, then the wipe deletes the slot with the
+    // sealed access code and destroys it.
+    let (status, returned) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/return"),
+            Some(&api.keys.inspector_east),
+            Some(
+                &json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{returned}");
+    // The secret is destroyed at return; the slot's code stays until the wipe.
+    assert_eq!(
+        key.lock()
+            .unwrap()
+            .slot_config(TOUCH_SLOT)
+            .unwrap()
+            .as_bytes()[..],
+        config[..]
+    );
+    let (status, wiped) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/wipe"),
+            Some(&api.keys.desk),
+            Some(&json!({"reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{wiped}");
+    assert_eq!(wiped["state"], "wiped");
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert_eq!(key.lock().unwrap().status().pgm_seq, 0);
+    let left = api
+        .store
+        .read(|tx| tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Committed))
+        .unwrap();
+    assert!(left.is_none());
+    assert_not_at_rest(&api, &access);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
+    let (api, _key, _station) = with_touch_key();
+    let s = api.serial.clone();
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{s}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": api_support::READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/tokens/{s}/handover"),
+            Some(&api.keys.inspector_east),
+            Some(
+                &json!({"place": "Est", "reader": api_support::READER, "typed": "123456"})
+                    .to_string(),
+            ),
+            422,
+            "invalid",
+        )
+        .await;
+    assert_eq!(err["error"]["field"], "typed");
+}
+
+#[test]
+fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
+    let (api, key, _) = with_touch_key();
+    let s = SERIAL.to_string();
+    // Someone else locked slot 1 before the key reached the desk.
+    let foreign = AccessCode::generate().unwrap();
+    {
+        let mut k = key.lock().unwrap();
+        let mut device = OtpDevice::open(&mut *k).unwrap();
+        let config = HotpConfig::new(HotpKey::new(&[7u8; 20]).unwrap());
+        device
+            .program_hotp(TOUCH_SLOT, &config, Some(&foreign), None)
+            .unwrap();
+    }
+    let before = key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let pgm_seq = key.lock().unwrap().status().pgm_seq;
+    let err = api
+        .devices
+        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
+        .unwrap_err();
+    assert!(
+        matches!(err, DeviceError::Hid(HidError::Rejected { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.detail(), "access_code_refused");
+    let k = key.lock().unwrap();
+    assert_eq!(
+        k.slot_config(TOUCH_SLOT).unwrap().as_bytes().to_vec(),
+        before
+    );
+    assert_eq!(k.status().pgm_seq, pgm_seq);
+    drop(k);
+    let (state, pending, code) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(&s)?.state,
+                tx.pending_writes()?,
+                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(state, TokenState::Stock);
+    assert!(pending.is_empty());
+    assert!(code.is_none());
+    // A wrong code cannot delete the slot either (what the wipe relies on).
+    let mut k = key.lock().unwrap();
+    let wrong = AccessCode::generate().unwrap();
+    assert!(matches!(
+        OtpDevice::open(&mut *k)
+            .unwrap()
+            .delete_slot(TOUCH_SLOT, Some(&wrong)),
+        Err(HidError::Rejected { .. })
+    ));
+    assert_eq!(
+        k.slot_config(TOUCH_SLOT).unwrap().as_bytes().to_vec(),
+        before
+    );
+}
+
+#[test]
+fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
+    let (api, key, _) = with_touch_key();
+    let s = SERIAL.to_string();
+    // Three reports of the write frame go through, then the key is pulled.
+    key.lock().unwrap().unplug_after_writes(3);
+    let err = api
+        .devices
+        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DeviceError::Hid(HidError::Transport(TransportError::Disconnected))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.detail(), "removed");
+    // The pending write and its sealed code stay for recovery.
+    let pending = api.store.read(|tx| tx.pending_writes()).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(api
+        .store
+        .read(|tx| tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending))
+        .unwrap()
+        .is_some());
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+
+    // Plugged back in: the insertion recovers to "none".
+    api.devices.detach(HID_READER);
+    key.lock().unwrap().plug_in();
+    api.devices.attach_simulated_key(HID_READER, &key).unwrap();
+    let (state, pending, codes) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(&s)?.state,
+                tx.pending_writes()?,
+                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(state, TokenState::Stock);
+    assert!(pending.is_empty());
+    assert!(codes.is_none());
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    let audit = api.audit_after(0);
+    assert!(
+        audit
+            .iter()
+            .any(|(_, action, subject)| action == "token.prepare.abort" && subject == &s),
+        "{audit:?}"
+    );
+
+    // And the key prepares fine afterwards.
+    api.devices
+        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
+        .unwrap();
+    assert!(key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .is_oath_hotp());
+}
+
+#[test]
+fn a_crash_after_the_slot_was_written_is_recovered_with_the_pending_code() {
+    let (api, key, _) = with_touch_key();
+    let s = SERIAL.to_string();
+    // The daemon recorded the pending write and wrote the slot, then died
+    // before the commit.
+    let code = AccessCode::generate().unwrap();
+    api.store
+        .write(&desk(), "token.prepare", |tx| {
+            tx.begin_slot_prepare(&s, &jdupont(), TOUCH_SLOT, HID_READER, &code, None)
+        })
+        .unwrap();
+    {
+        let mut k = key.lock().unwrap();
+        let mut device = OtpDevice::open(&mut *k).unwrap();
+        let config = HotpConfig::new(HotpKey::new(&[9u8; 20]).unwrap());
+        device
+            .program_hotp(TOUCH_SLOT, &config, Some(&code), None)
+            .unwrap();
+    }
+    // Only the pending code opens the slot now.
+    assert!(key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .has_access_code());
+    api.devices.detach(HID_READER);
+    api.devices.attach_simulated_key(HID_READER, &key).unwrap();
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    let (state, pending) = api
+        .store
+        .read(|tx| Ok((tx.token(&s)?.state, tx.pending_writes()?)))
+        .unwrap();
+    assert_eq!(state, TokenState::Stock);
+    assert!(pending.is_empty());
+    let audit = api.audit_after(0);
+    let (_, _, _) = audit
+        .iter()
+        .find(|(_, action, subject)| action == "token.prepare.abort" && subject == &s)
+        .expect("recovery audited");
+    assert_not_at_rest(&api, code.expose());
+}
+
+/// A HID bus of simulated keys, plugged in and out by the test.
+#[derive(Default)]
+struct SimBus {
+    keys: std::collections::BTreeMap<String, Arc<Mutex<SimulatedKey>>>,
+}
+
+impl keyward::hid::HidBus for SimBus {
+    type Device = Arc<Mutex<SimulatedKey>>;
+
+    fn enumerate(
+        &mut self,
+        wanted: &keyward::hid::UsbMatch,
+    ) -> Result<Vec<keyward::hid::HidDeviceInfo>, TransportError> {
+        Ok(self
+            .keys
+            .keys()
+            .map(|path| keyward::hid::HidDeviceInfo {
+                path: path.clone(),
+                vendor_id: 0x1050,
+                product_id: 0x0407,
+                usage_page: 1,
+                usage: 6,
+                serial: None,
+            })
+            .filter(|info| wanted.matches(info))
+            .collect())
+    }
+
+    fn open(&mut self, info: &keyward::hid::HidDeviceInfo) -> Result<Self::Device, TransportError> {
+        self.keys
+            .get(&info.path)
+            .cloned()
+            .ok_or(TransportError::NotFound {
+                path: info.path.clone(),
+            })
+    }
+}
+
+#[test]
+fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
+    let api = api();
+    let mut events = api.devices.subscribe();
+    // The daemon's built-in copy of the profile is the file's.
+    let profile = keyward::devices::hid_key::builtin_touch_key_profile().unwrap();
+    assert_eq!(
+        profile,
+        keyward::hid::load_otp_profile("firmware-profiles/yubikey-otp-hid.toml").unwrap()
+    );
+    let mut bus = SimBus::default();
+    let mut known = std::collections::BTreeMap::new();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(7_654_321)));
+    bus.keys.insert("/dev/hidraw3".into(), Arc::clone(&key));
+
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    let present = api.devices.present();
+    let found = present
+        .iter()
+        .find(|p| p.reader == "hid:7654321")
+        .expect("the key is present");
+    assert_eq!(found.serial.as_deref(), Some("7654321"));
+    assert_eq!(found.profile.as_deref(), Some("yubikey-otp-hid"));
+    let token = api.store.read(|tx| tx.token("7654321")).unwrap();
+    assert_eq!(token.state, TokenState::Stock);
+    assert_eq!(token.profile, "yubikey-otp-hid");
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    assert!(
+        seen.contains(&keyward::devices::Event::Inserted {
+            reader: "hid:7654321".into(),
+            serial: Some("7654321".into()),
+            profile: Some("yubikey-otp-hid".into()),
+        }),
+        "{seen:?}"
+    );
+
+    // A second poll with nothing new changes nothing and publishes nothing.
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(events.try_recv().is_err());
+
+    // Pulled out: removed.
+    bus.keys.clear();
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(!api.devices.is_touch_key("hid:7654321"));
+    assert_eq!(
+        events.try_recv().unwrap(),
+        keyward::devices::Event::Removed {
+            reader: "hid:7654321".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
+    let (api, key, _) = with_touch_key();
+    let desk = api.keys.desk.clone();
+    let old = api.serial.clone();
+    let d = api_support::DOMAIN;
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{old}/prepare"),
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reader": api_support::READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, request) = api
+        .call(
+            "POST",
+            "/v1/replacement-requests",
+            Some(&desk),
+            Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let (status, prepared) = api
+        .call(
+            "POST",
+            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
+            Some(&desk),
+            Some(&json!({"reader": HID_READER}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{prepared}");
+    assert_eq!(prepared["serial"], SERIAL.to_string());
+    assert!(key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .is_oath_hotp());
+    let (old_state, new_kind) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(&old)?.state,
+                tx.credential_of(&SERIAL.to_string())?.unwrap().params.kind,
+            ))
+        })
+        .unwrap();
+    assert_eq!(old_state, TokenState::Revoked);
+    assert_eq!(new_kind, OtpKind::Hotp { counter: 0 });
+}
+
+#[test]
+fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
+    let api = api();
+    // The same serial already known as a YubiKey 5 OATH token.
+    api.store
+        .write(&desk(), "test", |tx| {
+            tx.add_token("4242424", "yubikey5-oath")
+        })
+        .unwrap();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(4_242_424)));
+    api.devices
+        .attach_simulated_key("hid:4242424", &key)
+        .unwrap();
+    let err = api
+        .devices
+        .prepare(
+            &desk(),
+            "hid:4242424",
+            "4242424",
+            &jdupont(),
+            hotp_params(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.detail(), "unsupported", "{err:?}");
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
+    let (api, key, _) = with_touch_key();
+    let s = SERIAL.to_string();
+    api.devices
+        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
+        .unwrap();
+    api.store
+        .write(&desk(), "token.revoke", |tx| {
+            tx.revoke(&s, keyward::domain::RevokeReason::Broken)
+        })
+        .unwrap();
+    // Someone who learnt the code relocked the slot with another one: the
+    // store's code no longer opens it.
+    {
+        let mut k = key.lock().unwrap();
+        let current = AccessCode::new(k.slot_config(TOUCH_SLOT).unwrap().access_code()).unwrap();
+        let other = AccessCode::generate().unwrap();
+        let config = HotpConfig::new(HotpKey::new(&[3u8; 20]).unwrap());
+        OtpDevice::open(&mut *k)
+            .unwrap()
+            .program_hotp(TOUCH_SLOT, &config, Some(&other), Some(&current))
+            .unwrap();
+    }
+    let before = key
+        .lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let head = api.audit_head();
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/tokens/{s}/wipe"),
+            Some(&api.keys.desk),
+            Some(&json!({"reader": HID_READER}).to_string()),
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "access_code_refused");
+    assert!(api
+        .audit_after(head)
+        .iter()
+        .any(|(_, action, _)| action == "refused"));
+    assert_eq!(
+        key.lock()
+            .unwrap()
+            .slot_config(TOUCH_SLOT)
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+        before
+    );
+    let state = api.store.read(|tx| tx.token(&s)).unwrap().state;
+    assert_eq!(state, TokenState::Revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_on_a_touch_key_is_refused_audited_and_changes_nothing() {
+    let (api, key, _) = with_touch_key();
+    let head = api.audit_head();
+    for body in [
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "totp"}),
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "algorithm": "SHA256"}),
+        json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "digits": 7}),
+    ] {
+        let err = api
+            .assert_refused(
+                "POST",
+                &format!("/v1/tokens/{SERIAL}/prepare"),
+                Some(&api.keys.desk),
+                Some(&body.to_string()),
+                502,
+                "device_error",
+            )
+            .await;
+        assert_eq!(err["error"]["detail"], "unsupported", "{body}");
+    }
+    let refusals = api
+        .audit_after(head)
+        .iter()
+        .filter(|(_, action, _)| action == "refused")
+        .count();
+    assert_eq!(refusals, 3);
+    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+}
+
+#[test]
+fn a_key_that_cannot_be_identified_yet_is_retried_at_the_next_poll() {
+    let api = api();
+    let profile = keyward::devices::hid_key::builtin_touch_key_profile().unwrap();
+    let mut bus = SimBus::default();
+    let mut known = std::collections::BTreeMap::new();
+    let key = Arc::new(Mutex::new(SimulatedKey::new(1_111_111)));
+    key.lock().unwrap().unplug();
+    bus.keys.insert("/dev/hidraw5".into(), Arc::clone(&key));
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(!api.devices.is_touch_key("hid:1111111"));
+    assert_eq!(
+        api.devices
+            .counters
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Still failing: counted once.
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert_eq!(
+        api.devices
+            .counters
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    key.lock().unwrap().plug_in();
+    api.devices
+        .poll_hid(&mut bus, &profile.usb, &mut known)
+        .unwrap();
+    assert!(api.devices.is_touch_key("hid:1111111"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
+    let api = api();
+    let present = api.devices.attach_virtual_touch_key().unwrap();
+    let reader = present.reader.clone();
+    let serial = present.serial.clone().unwrap();
+    assert_eq!(reader, format!("hid:{serial}"));
+    // Empty slot: touching types nothing.
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/v1/devices/{reader}/touch"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 502, "{err}");
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(&api.keys.desk),
+            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, touched) = api
+        .call(
+            "POST",
+            &format!("/v1/devices/{reader}/touch"),
+            Some(&api.keys.desk),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{touched}");
+    assert_eq!(touched["serial"], serial);
+    let typed = touched["typed"].as_str().unwrap().to_owned();
+    assert_eq!(typed.len(), 6);
+    // What it typed proves possession at the handover.
+    let (status, handed) = api
+        .call(
+            "POST",
+            &format!("/v1/tokens/{serial}/handover"),
+            Some(&api.keys.inspector_east),
+            Some(&json!({"place": "Est", "reader": reader, "typed": typed}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{handed}");
+    // Only simulated keys are touched through the API.
+    let err = api
+        .assert_refused(
+            "POST",
+            "/v1/devices/keyward%20virtual%20reader/touch",
+            Some(&api.keys.desk),
+            None,
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "unsupported");
+}

@@ -1,0 +1,79 @@
+//! `keyward serve --virtual-touch-key on` as a real process: the simulated
+//! touch key is listed as `hid:<serial>` with the OTP HID profile, the HID
+//! watcher runs alongside (no real key on this machine), and SIGTERM still
+//! ends the daemon cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+
+fn get(addr: SocketAddr, path: &str, key: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "serve",
+            "--init",
+            "--listen",
+            "127.0.0.1:0",
+            "--virtual-token",
+            "off",
+            "--pcsc",
+            "off",
+            "--hid",
+            "on",
+            "--virtual-touch-key",
+            "on",
+            "--data",
+        ])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut admin_key = None;
+    let addr: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(key) = line.strip_prefix("admin API key: ") {
+            admin_key = Some(key.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("keyward: listening on http://") {
+            break url.parse().unwrap();
+        }
+    };
+    let key = admin_key.expect("the admin key is printed once by --init");
+
+    let answer = get(addr, "/v1/devices", &key);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let devices: serde_json::Value = serde_json::from_str(body).unwrap();
+    let list = devices.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{devices}");
+    let serial = list[0]["serial"].as_str().unwrap();
+    assert_eq!(list[0]["reader"], format!("hid:{serial}"));
+    assert_eq!(list[0]["profile"], "yubikey-otp-hid");
+    assert_eq!(list[0]["state"], "stock");
+
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
