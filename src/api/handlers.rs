@@ -1517,54 +1517,42 @@ pub async fn show_receipt(
 }
 
 pub async fn report_overdue(State(state): State<AppState>, caller: Caller) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "read reports")
-        .await?;
-    let store = Arc::clone(state.store());
-    let report = blocking(move || {
-        store
-            .read_as(&caller.actor, |tx| tx.overdue_returns())
-            .map_err(ApiError::from)
+    district_report(state, caller, |tx| tx.overdue_returns(), |i| {
+        json!({"serial": i.serial, "holder": i.holder, "due": i.due.to_string(), "days_late": i.days_late})
     })
-    .await?;
-    let mut out = serde_json::Map::new();
-    for (district, items) in report {
-        out.insert(
-            district,
-            Value::Array(
-                items
-                    .iter()
-                    .map(|i| json!({"serial": i.serial, "holder": i.holder, "due": i.due.to_string(), "days_late": i.days_late}))
-                    .collect(),
-            ),
-        );
-    }
-    ok(Value::Object(out))
+    .await
 }
 
 pub async fn report_in_transit(State(state): State<AppState>, caller: Caller) -> Answer {
+    district_report(state, caller, |tx| tx.awaiting_it_centre(), |i| {
+        json!({"serial": i.serial, "holder": i.holder, "returned_on": i.returned_on.to_string(), "days_waiting": i.days_waiting})
+    })
+    .await
+}
+
+/// Reads one district-keyed report in the caller's scope.
+type ReadReport<T> = fn(
+    &mut crate::store::ops::Tx<'_>,
+) -> Result<std::collections::BTreeMap<String, Vec<T>>, StoreError>;
+
+/// A per-district report as `{"<district>": [item, ...]}`, read in the
+/// caller's scope (an inspector sees only their own district).
+async fn district_report<T: Send + 'static>(
+    state: AppState,
+    caller: Caller,
+    read: ReadReport<T>,
+    render: fn(&T) -> Value,
+) -> Answer {
     caller
         .require(&state, DESK_OR_INSPECTOR, "read reports")
         .await?;
     let store = Arc::clone(state.store());
-    let report = blocking(move || {
-        store
-            .read_as(&caller.actor, |tx| tx.awaiting_it_centre())
-            .map_err(ApiError::from)
-    })
-    .await?;
-    let mut out = serde_json::Map::new();
-    for (district, items) in report {
-        out.insert(
-            district,
-            Value::Array(
-                items
-                    .iter()
-                    .map(|i| json!({"serial": i.serial, "holder": i.holder, "returned_on": i.returned_on.to_string(), "days_waiting": i.days_waiting}))
-                    .collect(),
-            ),
-        );
-    }
+    let report =
+        blocking(move || store.read_as(&caller.actor, read).map_err(ApiError::from)).await?;
+    let out: serde_json::Map<String, Value> = report
+        .into_iter()
+        .map(|(district, items)| (district, Value::Array(items.iter().map(render).collect())))
+        .collect();
     ok(Value::Object(out))
 }
 
