@@ -5,97 +5,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
+#[path = "support/in_process.rs"]
+mod in_process;
+use in_process::*;
+
 use std::collections::VecDeque;
 
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
-use keyward::otp::{Algorithm, Digits, Period, Secret};
+use keyward::otp::{Algorithm, Period, Secret};
 use keyward::profile::Profile;
-use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
-use keyward::token::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
+use keyward::token::{Link, PinState, Token, TokenError, Transport};
 use keyward::ykoath::OathType;
 use zeroize::Zeroizing;
 
-type Card = VirtualToken<MemoryStore, CountingEntropy>;
-
-/// The virtual token in-process; counts transactions and APDUs.
-struct InProcess {
-    card: Card,
-    transactions: usize,
-    apdus: usize,
-}
-
-struct InProcessLink<'a> {
-    card: &'a mut Card,
-    apdus: &'a mut usize,
-}
-
-impl Link for InProcessLink<'_> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-        *self.apdus += 1;
-        Ok(Zeroizing::new(self.card.process(apdu)))
-    }
-}
-
-impl Transport for InProcess {
-    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
-        self.transactions += 1;
-        Ok(Box::new(InProcessLink {
-            card: &mut self.card,
-            apdus: &mut self.apdus,
-        }))
-    }
-    fn reader(&self) -> &str {
-        "Virtual PCD 00 00"
-    }
-}
-
-fn in_process(chunk: usize) -> Token<InProcess> {
-    let card = VirtualToken::open(
-        MemoryStore::default(),
-        CountingEntropy(0),
-        99,
-        CardOptions { chunk },
-    )
-    .unwrap();
-    Token::new(InProcess {
-        card,
-        transactions: 0,
-        apdus: 0,
-    })
-}
-
-fn virtual_profile() -> Profile {
-    Profile::parse(
-        include_str!("../firmware-profiles/keyward-virtual.toml"),
-        std::path::Path::new("keyward-virtual.toml"),
-    )
-    .unwrap()
-}
-
 const SECRET: &str = "3132333435363738393031323334353637383930";
-
-fn virt() -> keyward::profile::Profile {
-    keyward::profile::builtin()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.id == "keyward-virtual")
-        .unwrap()
-}
-
-fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
-    CredentialSpec {
-        name,
-        issuer: None,
-        kind,
-        algorithm: Algorithm::Sha1,
-        digits: Digits::SIX,
-        period: Period::new(30).unwrap(),
-        counter: 0,
-        touch: false,
-        secret,
-    }
-}
 
 #[test]
 fn each_operation_is_one_transaction() {
