@@ -573,3 +573,198 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
     assert!(state.pin.is_none() && state.access_key.is_none());
     assert!(!std::fs::read_to_string(&path).unwrap().contains("483920"));
 }
+
+/// Prepare, hand over and activate the token at READER for jdupont with PIN
+/// 483920; answers activate's `device_pin`.
+async fn activate_at_reader(api: &api_support::Api, serial: &str) -> serde_json::Value {
+    for (path, key, body) in [
+        (
+            "prepare",
+            &api.keys.desk,
+            json!({"holder": "jdupont", "reader": READER}),
+        ),
+        (
+            "handover",
+            &api.keys.desk,
+            json!({"place": "Est", "reader": READER}),
+        ),
+        (
+            "activate",
+            &api.keys.station,
+            json!({"reader": READER, "pin": "483920"}),
+        ),
+    ] {
+        let (status, answer) = api
+            .call(
+                "POST",
+                &format!("/v1/tokens/{serial}/{path}"),
+                Some(key),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        if path == "activate" {
+            return answer["device_pin"].clone();
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
+    use keyward::apdu::pin::PinValue;
+    use keyward::token::{PinState, Token, TokenError};
+
+    let handle: std::sync::Mutex<Option<Arc<VirtualDevice>>> = std::sync::Mutex::new(None);
+    let api = api_with_device(|path| {
+        let device = Arc::new(VirtualDevice::open(path).unwrap());
+        *handle.lock().unwrap() = Some(device.clone());
+        device
+    });
+    let device = handle.lock().unwrap().take().unwrap();
+    let s = api.serial.clone();
+    let unblock = format!("/v1/tokens/{s}/unblock-pin");
+    let body = json!({"reader": READER}).to_string();
+
+    // Stock token: no resetting code sealed yet → 404, nothing changes.
+    api.assert_refused(
+        "POST",
+        &unblock,
+        Some(&api.keys.desk),
+        Some(&body),
+        404,
+        "not_found",
+    )
+    .await;
+
+    assert_eq!(activate_at_reader(&api, &s).await, true);
+    let token = || Token::new(device.open().unwrap());
+    let pin = PinValue::new(b"483920").unwrap();
+    let wrong = PinValue::new(b"000000").unwrap();
+    // The holder blocks it: three wrong PINs.
+    for _ in 0..2 {
+        assert!(matches!(
+            token().verify_pin(&wrong),
+            Err(TokenError::WrongPin { .. })
+        ));
+    }
+    assert!(matches!(
+        token().verify_pin(&wrong),
+        Err(TokenError::PinBlocked)
+    ));
+    assert_eq!(token().pin_state().unwrap(), PinState::TriesLeft(0));
+    assert!(matches!(
+        token().verify_pin(&pin),
+        Err(TokenError::PinBlocked)
+    ));
+
+    // Refusals with nothing changed: another reader, another serial at the
+    // reader, a station or inspector key.
+    let other_reader = json!({"reader": "Other Reader"}).to_string();
+    api.assert_refused(
+        "POST",
+        &unblock,
+        Some(&api.keys.desk),
+        Some(&other_reader),
+        409,
+        "device_absent",
+    )
+    .await;
+    api.assert_refused(
+        "POST",
+        "/v1/tokens/99999999/unblock-pin",
+        Some(&api.keys.desk),
+        Some(&body),
+        409,
+        "device_absent",
+    )
+    .await;
+    api.assert_refused(
+        "POST",
+        &unblock,
+        Some(&api.keys.station),
+        Some(&body),
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(token().pin_state().unwrap(), PinState::TriesLeft(0));
+
+    // The desk unblocks: full tries again, the PIN unchanged.
+    let head = api.audit_head();
+    let (status, answer) = api
+        .call("POST", &unblock, Some(&api.keys.desk), Some(&body))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"serial": s, "device_pin": "unblocked", "tries_left": 3})
+    );
+    assert!(api
+        .audit_after(head)
+        .iter()
+        .any(|(_, action, subject)| action == "token.device_pin.unblock" && subject == &s));
+    assert_eq!(token().pin_state().unwrap(), PinState::TriesLeft(3));
+    // No secret in the answer or the audit: neither the PIN nor the code.
+    let state = token_file_state(&api);
+    let puk: String = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(state.puk.as_deref().unwrap().as_bytes())
+        .unwrap()
+        .into_iter()
+        .filter(u8::is_ascii_digit)
+        .map(char::from)
+        .collect();
+    assert_eq!(puk.len(), 8);
+    let text = answer.to_string();
+    assert!(!text.contains("483920") && !text.contains(&puk), "{text}");
+    for (_, action, subject) in api.audit_after(0) {
+        assert!(!action.contains(&puk) && !subject.contains(&puk));
+    }
+
+    // The holder's PIN works again and the holder can set a new one at the
+    // station (CHANGE REFERENCE DATA with the old PIN).
+    token().verify_pin(&pin).unwrap();
+    let new_pin = PinValue::new(b"604817").unwrap();
+    token().change_pin(&pin, &new_pin).unwrap();
+    token().verify_pin(&new_pin).unwrap();
+    assert_eq!(token().pin_state().unwrap(), PinState::TriesLeft(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
+    let mut profiles = keyward::profile::builtin().unwrap();
+    for p in &mut profiles {
+        if p.id == "keyward-virtual" {
+            p.capabilities.device_pin = None;
+        }
+    }
+    let base = api();
+    let devices = DeviceManager::new(base.store.clone(), base.clock.clone(), profiles);
+    let path = data_dir(&base.dir).join("no-pin-family.toml");
+    let serial = devices
+        .attach(READER, Arc::new(VirtualDevice::open(&path).unwrap()))
+        .unwrap()
+        .serial
+        .unwrap();
+    let api = api_support::Api {
+        state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
+            .unwrap(),
+        devices,
+        serial: serial.clone(),
+        ..base
+    };
+    assert_eq!(activate_at_reader(&api, &serial).await, false);
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/tokens/{serial}/unblock-pin"),
+            Some(&api.keys.desk),
+            Some(&json!({"reader": READER}).to_string()),
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "unsupported");
+    let state = FileStore::new(&path).load().unwrap().unwrap();
+    assert!(state.pin.is_none() && state.puk.is_none());
+}

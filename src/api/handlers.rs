@@ -1350,6 +1350,35 @@ pub async fn wipe(
     ok(json!({"serial": serial, "state": new_state.as_str()}))
 }
 
+/// The desk unblocks a token's device PIN (SPEC §4–§5): the retry counter
+/// is restored with the sealed resetting code; the holder's PIN is kept and
+/// never seen (see `devices::pin`). Answers the tries the holder has.
+pub async fn unblock_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ReaderBody>,
+) -> Answer {
+    caller.require(&state, DESK, "unblock a device PIN").await?;
+    let devices = Arc::clone(state.devices());
+    let s = serial.clone();
+    let actor = caller.actor.clone();
+    let result = blocking(move || {
+        devices
+            .unblock_pin(&caller.actor, &body.reader, &s)
+            .map_err(ApiError::from)
+    })
+    .await;
+    let pin = state
+        .audit_device_refusal(&actor, "unblock a device PIN", result)
+        .await?;
+    let tries_left = match pin {
+        crate::token::PinState::TriesLeft(n) => Some(n),
+        crate::token::PinState::Verified | crate::token::PinState::NotSet => None,
+    };
+    ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {

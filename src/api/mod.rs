@@ -254,6 +254,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{serial}/return", post(return_token))
         .route("/v1/tokens/{serial}/receive", post(receive))
         .route("/v1/tokens/{serial}/wipe", post(wipe))
+        .route("/v1/tokens/{serial}/unblock-pin", post(unblock_pin))
         .route("/v1/tokens/{serial}/restock", post(restock))
         .route("/v1/tokens/{serial}/revoke", post(revoke))
         .route("/v1/tokens/{serial}/unlock", post(unlock))

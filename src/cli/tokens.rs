@@ -151,6 +151,18 @@ pub enum TokensCommand {
         #[arg(long)]
         reader: String,
     },
+    /// Unblocks the device PIN of the key at READER (3 wrong PINs): restores
+    /// its retry counter with the sealed resetting code. The holder keeps
+    /// their PIN; the desk never sees or sets it.
+    #[command(
+        name = "unblock-pin",
+        after_help = "Example:\n  keyward tokens unblock-pin 12345678 --reader \"Virtual PCD 00 00\""
+    )]
+    UnblockPin {
+        serial: String,
+        #[arg(long)]
+        reader: String,
+    },
     /// Puts a wiped key back in stock.
     #[command(after_help = "Example:\n  keyward tokens restock 12345678")]
     Restock { serial: String },
@@ -330,6 +342,18 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
                 Some(&json!({"reader": reader})),
             )?;
             done(out, json, &answer, &format!("token {serial} wiped"))
+        }
+        TokensCommand::UnblockPin { serial, reader } => {
+            let answer = client.post(
+                &token_path(&serial, "unblock-pin"),
+                Some(&json!({"reader": reader})),
+            )?;
+            done(
+                out,
+                json,
+                &answer,
+                &format!("token {serial}: device PIN unblocked"),
+            )
         }
         TokensCommand::Restock { serial } => {
             let answer = client.post(&token_path(&serial, "restock"), None)?;

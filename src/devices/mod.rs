@@ -3,11 +3,13 @@
 //! ([`virtual_reader`]), and the operations that touch a token: prepare
 //! (pending → write → read back → commit, SPEC §4) with recovery, reading a
 //! code for a possession proof, setting the device PIN where the profile has
-//! one with a retry counter, and wiping. Every change is published on a
+//! one with a retry counter, the desk's unblock of that PIN (`pin.rs`), and
+//! wiping. Every change is published on a
 //! broadcast channel for the event stream. Operations block: callers run
 //! them on blocking threads.
 
 pub mod hid_key;
+mod pin;
 pub mod virtual_reader;
 
 use std::collections::BTreeMap;

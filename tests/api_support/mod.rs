@@ -476,6 +476,12 @@ pub fn routes() -> Vec<(
         v("POST", "/v1/tokens/{S}/restock", None, DESK),
         v(
             "POST",
+            "/v1/tokens/{S}/unblock-pin",
+            Some(format!(r#"{{"reader":"{r}"}}"#)),
+            DESK,
+        ),
+        v(
+            "POST",
             "/v1/tokens/{S}/revoke",
             Some(r#"{"reason":"lost"}"#.into()),
             DESK_INSP,

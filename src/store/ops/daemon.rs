@@ -498,6 +498,42 @@ impl Tx<'_> {
         )
     }
 
+    /// Opens the desk's device-PIN resetting code of the token's live
+    /// credential, for an unblock, and audits it (`token.device_pin.unblock`;
+    /// rolled back with the transaction if the token then refuses). Desk only.
+    /// A token activated without a device PIN has no code: `NotFound`.
+    pub fn open_device_puk(&mut self, serial: &str) -> Result<Secret, StoreError> {
+        self.require_desk("reset a device PIN")?;
+        let token = self.token(serial)?;
+        let not_found = || StoreError::NotFound {
+            what: "device PIN resetting code of token",
+            key: serial.to_owned(),
+        };
+        let credential = self.credential_of(serial)?.ok_or_else(not_found)?;
+        if token.holder.as_ref() != Some(&credential.holder) {
+            return Err(not_found());
+        }
+        let sealed: Option<Vec<u8>> = self
+            .db
+            .query_row(
+                "SELECT sealed FROM device_puks WHERE credential = ?1",
+                [credential.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let sealed = sealed.ok_or_else(not_found)?;
+        let seed = self
+            .shared
+            .keys
+            .open_secret(-credential.id, serial, &sealed)?;
+        self.audit(
+            "token.device_pin.unblock",
+            serial,
+            &format!("credential={}", credential.id),
+        )?;
+        Ok(seed)
+    }
+
     /// Proof of possession before an activation: the token at the station's
     /// reader produced a correct code for its live credential. keyward read
     /// that code from the token itself, so a TOTP step already consumed by the

@@ -1,0 +1,82 @@
+//! The desk's unblock of a device PIN (SPEC §4–§5).
+//!
+//! Semantics: the desk restores the token's PIN retry counter with the
+//! resetting code keyward sealed at activation, and **leaves the PIN value
+//! as it is** (RESET RETRY COUNTER without a new PIN). The holder's PIN is the
+//! holder's secret: the desk never learns it, never chooses it, and never
+//! types one. Resetting to a random PIN instead would leave a token whose PIN
+//! nobody knows (changing it needs the old one) or would force keyward to
+//! keep that PIN; resetting to a PIN the desk types would make the desk know
+//! the holder's PIN. After the unblock the holder has the full number of
+//! tries again with the PIN they chose at the station, and may change it
+//! there (CHANGE REFERENCE DATA with the old PIN) as after any activation.
+//!
+//! Refusals leave the token and the store unchanged: a token not at the
+//! reader (or another token there), a profile without an ISO 7816 device PIN
+//! with a retry counter, a token without a sealed resetting code. The
+//! unseal and the audit entry are one store transaction, rolled back if the
+//! token refuses the code.
+
+use zeroize::Zeroizing;
+
+use super::{puk_from_seed, DeviceError, DeviceManager};
+use crate::apdu::pin::PinValue;
+use crate::domain::Actor;
+use crate::profile::PinCommands;
+use crate::store::StoreError;
+use crate::token::{PinState, Token};
+
+impl DeviceManager {
+    /// Unblocks the device PIN of the token `serial` at `reader` (desk):
+    /// restores its retry counter, keeping the holder's PIN. Returns the PIN
+    /// state afterwards (the tries the holder has).
+    pub fn unblock_pin(
+        &self,
+        actor: &Actor,
+        reader: &str,
+        serial: &str,
+    ) -> Result<PinState, DeviceError> {
+        if self.is_touch_key(reader) {
+            return Err(DeviceError::Unsupported {
+                profile: super::TOUCH_KEY_PROFILE.to_owned(),
+                what: "a device PIN with a retry counter",
+            });
+        }
+        let (device, profile) = self.device_at(reader, serial)?;
+        let retried = matches!(&profile.capabilities.device_pin,
+            Some(p) if p.commands == PinCommands::Iso7816);
+        if !retried {
+            return Err(DeviceError::Unsupported {
+                profile: profile.id.clone(),
+                what: "a device PIN with a retry counter",
+            });
+        }
+        let mut device_failure = None;
+        let state = self.store.write(actor, "token.device_pin.unblock", |tx| {
+            let seed = tx.open_device_puk(serial)?;
+            let puk: Zeroizing<String> = puk_from_seed(&seed);
+            let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
+            let reset = device.open().and_then(|t| {
+                let mut token = Token::new(t);
+                token.reset_pin(&puk, None)?;
+                token.pin_state()
+            });
+            match reset {
+                Ok(state) => Ok(state),
+                Err(err) => {
+                    device_failure = Some(err);
+                    Err(StoreError::Unavailable)
+                }
+            }
+        });
+        if let Some(err) = device_failure {
+            self.counters
+                .errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(err.into());
+        }
+        let state = state?;
+        tracing::info!(%reader, %serial, "device PIN unblocked");
+        Ok(state)
+    }
+}
