@@ -112,6 +112,30 @@ fn a_conflict_shows_the_servers_message_and_code_and_exits_6() {
 }
 
 #[test]
+fn unblock_pin_posts_the_serial_and_reader() {
+    let (url, server) = one_shot(
+        "200 OK",
+        r#"{"serial":"87654321","device_pin":"unblocked","tries_left":3}"#,
+    );
+    let out = keyward(
+        &url,
+        &[
+            "tokens",
+            "unblock-pin",
+            "87654321",
+            "--reader",
+            "Virtual PCD 00 00",
+        ],
+        "",
+    );
+    let request = server.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(request.starts_with("POST /v1/tokens/87654321/unblock-pin "));
+    assert!(request.contains(r#""reader":"Virtual PCD 00 00""#));
+    assert!(text(&out.stdout).contains("token 87654321: device PIN unblocked"));
+}
+
+#[test]
 fn not_found_and_forbidden_have_their_own_exit_codes() {
     let (url, server) = one_shot(
         "404 Not Found",
@@ -217,8 +241,22 @@ fn every_command_has_an_example() {
         (
             "tokens",
             &[
-                "list", "show", "present", "register", "prepare", "batch", "handover", "return",
-                "receive", "wipe", "restock", "unlock", "resync", "revoke", "receipts",
+                "list",
+                "show",
+                "present",
+                "register",
+                "prepare",
+                "batch",
+                "handover",
+                "return",
+                "receive",
+                "wipe",
+                "unblock-pin",
+                "restock",
+                "unlock",
+                "resync",
+                "revoke",
+                "receipts",
             ],
         ),
         ("devices", &["list", "code", "events"]),
