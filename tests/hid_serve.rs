@@ -4,9 +4,12 @@
 //! ends the daemon cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+#[path = "support/serve.rs"]
+mod serve;
+use serve::{serve_init, Served};
+
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 
 fn get(addr: SocketAddr, path: &str, key: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -24,12 +27,13 @@ fn get(addr: SocketAddr, path: &str, key: &str) -> String {
 fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "serve",
-            "--init",
-            "--listen",
-            "127.0.0.1:0",
+    let Served {
+        mut child,
+        addr,
+        admin_key: key,
+    } = serve_init(
+        &data,
+        &[
             "--virtual-token",
             "off",
             "--pcsc",
@@ -38,28 +42,8 @@ fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
             "on",
             "--virtual-touch-key",
             "on",
-            "--data",
-        ])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin_key = None;
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(key) = line.strip_prefix("admin API key: ") {
-            admin_key = Some(key.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("keyward: listening on http://") {
-            break url.parse().unwrap();
-        }
-    };
-    let key = admin_key.expect("the admin key is printed once by --init");
+        ],
+    );
 
     let answer = get(addr, "/v1/devices", &key);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

@@ -3,9 +3,13 @@
 //! SIGTERM finishes a request already in flight, then exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+#[path = "support/serve.rs"]
+mod serve;
+use serve::{serve_init, Served};
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn read_head(stream: &mut TcpStream) -> String {
@@ -28,38 +32,11 @@ fn read_head(stream: &mut TcpStream) -> String {
 fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "serve",
-            "--init",
-            "--listen",
-            "127.0.0.1:0",
-            "--virtual-token",
-            "on",
-            "--pcsc",
-            "off",
-            "--data",
-        ])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin_key = None;
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(key) = line.strip_prefix("admin API key: ") {
-            admin_key = Some(key.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("keyward: listening on http://") {
-            break url.parse().unwrap();
-        }
-    };
-    let key = admin_key.expect("the admin key is printed once by --init");
+    let Served {
+        mut child,
+        addr,
+        admin_key: key,
+    } = serve_init(&data, &["--virtual-token", "on", "--pcsc", "off"]);
 
     // /healthz
     let mut s = TcpStream::connect(addr).unwrap();
