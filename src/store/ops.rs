@@ -882,6 +882,33 @@ impl<'a> Tx<'a> {
             .ok_or(StoreError::Corrupt("live token without a credential"))
     }
 
+    /// What handover and return share: the transition is allowed, the caller
+    /// is in the holder's district, the token in hand proves possession, and
+    /// the signed receipt is issued.
+    fn receipted_step(
+        &mut self,
+        serial: &str,
+        action: TokenAction,
+        kind: ReceiptKind,
+        operation: &'static str,
+        (place, reason): (&str, &str),
+        possession_code: &str,
+    ) -> Result<(TokenInfo, PersonId, CredentialInfo, SignedReceipt), StoreError> {
+        let token = self.token(serial)?;
+        next_state(token.state, token.revoke_reason, action)?;
+        let holder_id = token
+            .holder
+            .clone()
+            .ok_or(StoreError::Corrupt("live token without holder"))?;
+        let district = self.holder_district(&holder_id)?;
+        self.require_scope(&district, operation, true)?;
+        let holder = self.person(&holder_id)?;
+        let credential = self.live_credential(&token)?;
+        self.check_possession(&credential, possession_code)?;
+        let receipt = self.issue_receipt(kind, &token, &holder, &district, place, reason)?;
+        Ok((token, holder_id, credential, receipt))
+    }
+
     /// Hands a prepared token to its holder with a signed handover receipt.
     /// `possession_code` is a code read from (or typed by) the token in hand.
     pub fn handover(
@@ -890,19 +917,14 @@ impl<'a> Tx<'a> {
         place: &str,
         possession_code: &str,
     ) -> Result<SignedReceipt, StoreError> {
-        let token = self.token(serial)?;
-        next_state(token.state, token.revoke_reason, TokenAction::Handover)?;
-        let holder_id = token
-            .holder
-            .clone()
-            .ok_or(StoreError::Corrupt("prepared token without holder"))?;
-        let district = self.holder_district(&holder_id)?;
-        self.require_scope(&district, "hand a key over", true)?;
-        let holder = self.person(&holder_id)?;
-        let credential = self.live_credential(&token)?;
-        self.check_possession(&credential, possession_code)?;
-        let receipt =
-            self.issue_receipt(ReceiptKind::Handover, &token, &holder, &district, place, "")?;
+        let (token, holder_id, _, receipt) = self.receipted_step(
+            serial,
+            TokenAction::Handover,
+            ReceiptKind::Handover,
+            "hand a key over",
+            (place, ""),
+            possession_code,
+        )?;
         self.set_state(&token, TokenAction::Handover, Some(&holder_id))?;
         self.audit(
             "token.handover",
@@ -968,24 +990,13 @@ impl<'a> Tx<'a> {
         reason: &str,
         possession_code: &str,
     ) -> Result<SignedReceipt, StoreError> {
-        let token = self.token(serial)?;
-        next_state(token.state, token.revoke_reason, TokenAction::Return)?;
-        let holder_id = token
-            .holder
-            .clone()
-            .ok_or(StoreError::Corrupt("live token without holder"))?;
-        let district = self.holder_district(&holder_id)?;
-        self.require_scope(&district, "take a key back", true)?;
-        let holder = self.person(&holder_id)?;
-        let credential = self.live_credential(&token)?;
-        self.check_possession(&credential, possession_code)?;
-        let receipt = self.issue_receipt(
+        let (token, holder_id, credential, receipt) = self.receipted_step(
+            serial,
+            TokenAction::Return,
             ReceiptKind::Return,
-            &token,
-            &holder,
-            &district,
-            place,
-            reason,
+            "take a key back",
+            (place, reason),
+            possession_code,
         )?;
         self.destroy_secret(credential.id)?;
         self.set_state(&token, TokenAction::Return, Some(&holder_id))?;
