@@ -5,18 +5,19 @@
 //! states, secrets and audit entries were committed together or not at all.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+#[path = "it/support/world.rs"]
+mod world;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use keyward::domain::{Actor, Date, FixedClock, RevokeReason, TokenState};
 use keyward::otp::Secret;
 use keyward::store::ops::CredentialParams;
 use keyward::store::{Config, Store};
+use world::*;
 
 const RUNS: usize = 200;
 const PIN: &str = "730519";

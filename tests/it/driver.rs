@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-#[path = "support/in_process.rs"]
-mod in_process;
+use crate::support::in_process;
 use in_process::*;
 
 use std::collections::VecDeque;
@@ -74,7 +73,7 @@ fn long_lists_follow_61xx_with_send_remaining() {
 #[test]
 fn device_pin_is_refused_where_the_profile_has_none() {
     let yk = Profile::parse(
-        include_str!("../firmware-profiles/yubikey5-oath.toml"),
+        include_str!("../../firmware-profiles/yubikey5-oath.toml"),
         std::path::Path::new("yubikey5-oath.toml"),
     )
     .unwrap();

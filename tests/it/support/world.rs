@@ -179,5 +179,3 @@ impl World {
         .unwrap()
     }
 }
-
-pub mod pcsc_harness;

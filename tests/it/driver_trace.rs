@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-#[path = "support/in_process.rs"]
-mod in_process;
+use crate::support::in_process;
 use in_process::*;
 
 use std::io::Write;

@@ -8,12 +8,12 @@
 //! none"; the access code never at rest in clear.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
+use crate::support::api;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use api_support::{api, Api};
+use api::{api, Api};
 use keyward::devices::{DeviceError, TOUCH_SLOT};
 use keyward::domain::{Actor, PersonId, TokenState};
 use keyward::hid::{
@@ -296,7 +296,7 @@ async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
             "POST",
             &format!("/v1/tokens/{s}/prepare"),
             Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": api_support::READER}).to_string()),
+            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
         )
         .await;
     assert_eq!(status, 200);
@@ -305,10 +305,7 @@ async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
             "POST",
             &format!("/v1/tokens/{s}/handover"),
             Some(&api.keys.inspector_east),
-            Some(
-                &json!({"place": "Est", "reader": api_support::READER, "typed": "123456"})
-                    .to_string(),
-            ),
+            Some(&json!({"place": "Est", "reader": api::READER, "typed": "123456"}).to_string()),
             422,
             "invalid",
         )
@@ -596,13 +593,13 @@ async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
     let (api, key, _) = with_touch_key();
     let desk = api.keys.desk.clone();
     let old = api.serial.clone();
-    let d = api_support::DOMAIN;
+    let d = api::DOMAIN;
     let (status, _) = api
         .call(
             "POST",
             &format!("/v1/tokens/{old}/prepare"),
             Some(&desk),
-            Some(&json!({"holder": "jdupont", "reader": api_support::READER}).to_string()),
+            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
         )
         .await;
     assert_eq!(status, 200);

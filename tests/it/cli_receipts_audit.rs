@@ -1,13 +1,13 @@
 //! `keyward receipt verify` and `keyward audit verify`, run as a user would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
 use std::process::Command;
 
-use common::*;
 use keyward::domain::receipt::Lang;
 use keyward::domain::Date;
+use world::*;
 
 fn keyward(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keyward"))

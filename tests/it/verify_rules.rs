@@ -2,14 +2,14 @@
 //! drift, malformed passcodes, unknown logins.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
-use common::*;
 use keyward::domain::{Actor, Date};
 use keyward::otp::{code_at, Digits};
 use keyward::store::ops::CredentialParams;
 use keyward::store::verify::VerifyAnswer;
 use keyward::store::StoreError;
+use world::*;
 
 const PIN: &str = "730519";
 

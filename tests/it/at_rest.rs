@@ -1,11 +1,11 @@
 //! Secrets at rest and audit tampering, on the files themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
-use common::*;
 use keyward::domain::{Date, RevokeReason};
 use keyward::store::AuditBreak;
+use world::*;
 
 const PINS: [&str; 3] = ["730519", "4081937", "28461937"];
 

@@ -60,7 +60,7 @@ pub fn in_process(chunk: usize) -> Token<InProcess> {
 
 pub fn virtual_profile() -> Profile {
     Profile::parse(
-        include_str!("../../firmware-profiles/keyward-virtual.toml"),
+        include_str!("../../../firmware-profiles/keyward-virtual.toml"),
         std::path::Path::new("keyward-virtual.toml"),
     )
     .unwrap()

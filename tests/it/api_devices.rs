@@ -4,17 +4,17 @@
 //! to "fully prepared or none".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
+use crate::support::api;
 
 use std::sync::Arc;
 
-use api_support::{api, api_with_device, data_dir, finish, Keys, READER};
+use api::{api, api_with_device, data_dir, finish, Keys, READER};
 use keyward::devices::{Device, DeviceManager, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
 use keyward::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
 
-fn token_file_state(api: &api_support::Api) -> keyward::sim::TokenState {
+fn token_file_state(api: &api::Api) -> keyward::sim::TokenState {
     FileStore::new(data_dir(&api.dir).join(VIRTUAL_STATE_FILE))
         .load()
         .unwrap()
@@ -115,7 +115,7 @@ async fn prepare_handover_activate_verify_replay() {
     assert_eq!(status, 200);
     assert_eq!(
         answer,
-        json!({"result": "accept", "rights": [{"school": api_support::SCHOOL_EAST, "origin": "appointment", "until": "2027-07-04"}]})
+        json!({"result": "accept", "rights": [{"school": api::SCHOOL_EAST, "origin": "appointment", "until": "2027-07-04"}]})
     );
     // The same passcode again: rejected, and nothing says why.
     let (status, answer) = api
@@ -198,13 +198,12 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
     );
 
     // "Crash": everything but the data directory goes away; next start.
-    let api_support::Api {
+    let api::Api {
         dir, clock, keys, ..
     } = api;
     let Keys { .. } = &keys;
     let data = data_dir(&dir);
-    let store =
-        Arc::new(Store::open(&data, clock.clone(), Config::new(api_support::DOMAIN)).unwrap());
+    let store = Arc::new(Store::open(&data, clock.clone(), Config::new(api::DOMAIN)).unwrap());
     let device: Arc<dyn Device> =
         Arc::new(VirtualDevice::open(&data.join(VIRTUAL_STATE_FILE)).unwrap());
     let api = finish(dir, clock, store, keys, device);
@@ -424,7 +423,7 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         .await;
     assert_eq!(status, 200);
     // Help mail from a school mailbox: refused, nothing recorded.
-    let d = api_support::DOMAIN;
+    let d = api::DOMAIN;
     let err = api
         .assert_refused("POST", "/v1/replacement-requests", Some(&desk),
                         Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
@@ -534,7 +533,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
         .unwrap()
         .serial
         .unwrap();
-    let api = api_support::Api {
+    let api = api::Api {
         state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
             .unwrap(),
         devices,
@@ -576,7 +575,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
 
 /// Prepare, hand over and activate the token at READER for jdupont with PIN
 /// 483920; answers activate's `device_pin`.
-async fn activate_at_reader(api: &api_support::Api, serial: &str) -> serde_json::Value {
+async fn activate_at_reader(api: &api::Api, serial: &str) -> serde_json::Value {
     for (path, key, body) in [
         (
             "prepare",
@@ -746,7 +745,7 @@ async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
         .unwrap()
         .serial
         .unwrap();
-    let api = api_support::Api {
+    let api = api::Api {
         state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
             .unwrap(),
         devices,

@@ -3,8 +3,7 @@
 //! SIGTERM finishes a request already in flight, then exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/serve.rs"]
-mod serve;
+use crate::support::serve;
 use serve::{serve_init, Served};
 
 use std::io::{Read as _, Write as _};

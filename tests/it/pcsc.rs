@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::pcsc_harness::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
+use crate::support::pcscd::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
 use keyward::otp::{Algorithm, Digits, Period, Secret};
@@ -204,7 +202,7 @@ fn device_pin_counts_down_blocks_and_resets() {
     let puk = PinValue::new(b"73918264").unwrap();
     assert_eq!(t.pin_state().unwrap(), PinState::NotSet);
     let virt = keyward::profile::Profile::parse(
-        include_str!("../firmware-profiles/keyward-virtual.toml"),
+        include_str!("../../firmware-profiles/keyward-virtual.toml"),
         std::path::Path::new("keyward-virtual.toml"),
     )
     .unwrap();
@@ -513,7 +511,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
         &pcscd.state_file("full.toml"),
         &["--fail-ins", "01=6A84"],
     );
-    let err = token(common::pcsc_harness::READER1)
+    let err = token(crate::support::pcscd::READER1)
         .write(&virt(), &spec("y", OathType::Totp, &secret), now())
         .unwrap_err();
     assert!(
@@ -618,7 +616,7 @@ fn token_cli_identifies_and_lists() {
         &pcscd.state_file("cli.toml"),
         &["--serial", "31337"],
     );
-    let reader = common::pcsc_harness::READER1;
+    let reader = crate::support::pcscd::READER1;
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     token(reader)
         .write(&virt(), &spec("cli", OathType::Hotp, &secret), now())
@@ -677,7 +675,7 @@ fn token_watch_reports_and_identifies_insertions() {
     let out = watch.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let reader1 = common::pcsc_harness::READER1;
+    let reader1 = crate::support::pcscd::READER1;
     assert!(text.contains(&format!("reader added: {reader1}")), "{text}");
     assert!(
         text.contains(&format!(

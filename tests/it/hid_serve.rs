@@ -4,8 +4,7 @@
 //! ends the daemon cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/serve.rs"]
-mod serve;
+use crate::support::serve;
 use serve::{serve_init, Served};
 
 use std::io::{Read as _, Write as _};

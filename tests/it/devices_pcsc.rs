@@ -4,13 +4,13 @@
 //! back → commit over PC/SC.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::pcsc_harness::{lock, Pcscd, Sim, READER0};
+use crate::support::pcscd::{lock, Pcscd, Sim, READER0};
 use keyward::devices::{default_params, DeviceManager, Event};
 use keyward::domain::{PersonId, TokenState};
 
@@ -37,16 +37,16 @@ fn next_event(
 fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let common::World {
+    let world::World {
         dir: _dir,
         clock,
         store,
-    } = common::world(common::at("2026-09-15", 10));
+    } = world::world(world::at("2026-09-15", 10));
     store
-        .write(&common::desk(), "appoint", |tx| {
+        .write(&world::desk(), "appoint", |tx| {
             tx.grant_appointment(
-                &common::pid("adurand"),
-                &common::uai(common::SCHOOL_EAST),
+                &world::pid("adurand"),
+                &world::uai(world::SCHOOL_EAST),
                 keyward::domain::Date::parse("2026-09-01").unwrap(),
                 None,
             )
@@ -102,7 +102,7 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     let holder = PersonId::parse("adurand").unwrap();
     devices
         .prepare(
-            &common::desk(),
+            &world::desk(),
             READER0,
             "4242",
             &holder,
@@ -113,7 +113,7 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     assert!(store.read(|tx| tx.pending_writes()).unwrap().is_empty());
     let code = devices.read_code(READER0, "4242").unwrap();
     let receipt = store
-        .write(&common::inspector_east(), "handover", |tx| {
+        .write(&world::inspector_east(), "handover", |tx| {
             tx.handover("4242", "Est", &code)
         })
         .unwrap();

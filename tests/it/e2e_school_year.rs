@@ -13,8 +13,6 @@
 //! report before the return, return receipt).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,7 +21,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::pcsc_harness::{lock, Pcscd, Sim, READER0, READER1};
+use crate::support::pcscd::{lock, Pcscd, Sim, READER0, READER1};
 use keyward::client::Client;
 use keyward::domain::Date;
 use serde_json::{json, Value};

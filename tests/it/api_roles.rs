@@ -3,9 +3,9 @@
 //! change), and no key, an unknown key or a revoked key is 401.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
+use crate::support::api;
 
-use api_support::{api, routes, READER, SCHOOL_EAST};
+use api::{api, routes, READER, SCHOOL_EAST};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_every_role() {
@@ -41,7 +41,7 @@ async fn every_route_every_role() {
     }
 }
 
-async fn events_status(api: &api_support::Api, key: &str) -> axum::http::StatusCode {
+async fn events_status(api: &api::Api, key: &str) -> axum::http::StatusCode {
     use tower::ServiceExt as _;
     let request = axum::http::Request::builder()
         .uri("/v1/events")

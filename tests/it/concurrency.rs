@@ -2,14 +2,14 @@
 //! accept per round, and the stored step only moves forward.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, RwLock};
 
-use common::*;
 use keyward::domain::{Actor, Date};
 use keyward::store::ops::CredentialParams;
+use world::*;
 
 const THREADS: usize = 64;
 const ROUNDS: u64 = 200;

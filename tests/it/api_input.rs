@@ -4,11 +4,11 @@
 //! naming the field, audited, no state change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
+use crate::support::api;
 
-use api_support::{api, routes, SCHOOL_EAST};
+use api::{api, routes, SCHOOL_EAST};
 
-fn key_for<'a>(api: &'a api_support::Api, role: &str) -> &'a str {
+fn key_for<'a>(api: &'a api::Api, role: &str) -> &'a str {
     api.keys
         .all()
         .into_iter()

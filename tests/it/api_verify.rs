@@ -3,9 +3,9 @@
 //! failure budget gets 429 with Retry-After. Time is tokio's paused clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod api_support;
+use crate::support::api;
 
-use api_support::api;
+use api::api;
 use serde_json::json;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -3,9 +3,8 @@
 //! with the refusals each rule implies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::support::world;
 
-use common::*;
 use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
 use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
@@ -13,6 +12,7 @@ use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, Token
 use keyward::store::ops::CredentialParams;
 use keyward::store::verify::VerifyAnswer;
 use keyward::store::StoreError;
+use world::*;
 
 const PIN_A: &str = "730519";
 const PIN_B: &str = "4081937";

@@ -1,0 +1,40 @@
+//! keyward's integration tests: one binary, one module per area, one
+//! `support` folder of fixtures and harnesses shared by all of them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod api_devices;
+mod api_input;
+mod api_roles;
+mod api_verify;
+mod at_rest;
+mod cli_bench;
+mod cli_client;
+mod cli_otp;
+mod cli_receipts_audit;
+mod cli_station;
+mod concurrency;
+mod devices_pcsc;
+mod driver;
+mod driver_trace;
+mod e2e_school_year;
+mod hid_desk;
+mod hid_driver;
+mod hid_hidapi;
+mod hid_profile;
+mod hid_props;
+mod hid_serve;
+mod hid_sim;
+mod hid_yubikit;
+mod otp_props;
+mod otp_vectors;
+mod otp_window;
+mod parsers_never_panic;
+mod pcsc;
+mod profiles;
+mod school_year;
+mod serve_process;
+mod transcripts;
+mod verify_rules;
