@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::{blocking, ApiError, AppState, Caller};
-use crate::store::ops::Role;
+use crate::domain::Role;
 
 /// `POST /v1/devices/{reader}/touch` (desk, admin): touches the simulated key
 /// at `reader` and answers what it typed, as a holder's finger would.

@@ -2,31 +2,12 @@
 
 use std::io::Write;
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+
+use crate::domain::Role;
 use serde_json::json;
 
 use super::common::{body, cell, done, show, show_list, Connection};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Role {
-    Admin,
-    Desk,
-    Inspector,
-    Station,
-    Gateway,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Desk => "desk",
-            Role::Inspector => "inspector",
-            Role::Station => "station",
-            Role::Gateway => "gateway",
-        }
-    }
-}
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {

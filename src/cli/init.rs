@@ -10,7 +10,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Actor;
-use crate::store::ops::Role;
+use crate::domain::Role;
 use crate::store::{Config, Store, SystemClock};
 
 /// The config file in a data directory.

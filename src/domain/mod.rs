@@ -4,6 +4,7 @@
 //! - [`uai`]: school codes with their check letter.
 //! - [`people`]: logins, mail addresses, actors.
 //! - [`rights`]: appointments and delegations, in force or not at an instant.
+//! - [`roles`]: the role an API key carries.
 //! - [`token`]: the token state machine and its guards.
 //! - [`requests`]: who may ask for a replacement key (case 3).
 //! - [`receipt`]: receipt content, signed form, printable renderings.
@@ -16,6 +17,7 @@ pub mod receipt;
 pub mod reports;
 pub mod requests;
 pub mod rights;
+pub mod roles;
 pub mod token;
 pub mod uai;
 pub mod verify_policy;
@@ -23,6 +25,7 @@ pub mod verify_policy;
 pub use calendar::{Clock, Date, FixedClock, UnixTime};
 pub use people::{Actor, MailAddress, PersonId};
 pub use rights::{RightInForce, RightOrigin, RightPeriod};
+pub use roles::Role;
 pub use token::{next_state, RevokeReason, TokenAction, TokenState};
 pub use uai::Uai;
 

@@ -25,7 +25,7 @@ use crate::domain::{
 use crate::otp::{Algorithm, Code, CredentialKey, Digits, Hotp, Period, ReplayFloor, Secret, Totp};
 
 pub use daemon::{
-    api_key_hash, ApiKeyRecord, DistrictRecord, NewApiKey, PendingWrite, Role, SchoolRecord,
+    api_key_hash, ApiKeyRecord, DistrictRecord, NewApiKey, PendingWrite, SchoolRecord,
     API_KEY_PREFIX,
 };
 pub use hid::{slot_credential_id, AccessCodeStatus};

@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 
 use api::{api, Api};
 use keyward::devices::{DeviceError, TOUCH_SLOT};
+use keyward::domain::Role;
 use keyward::domain::{Actor, PersonId, TokenState};
 use keyward::hid::{
     AccessCode, DeviceError as HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey,
     TransportError,
 };
 use keyward::otp::{Algorithm, Digits};
-use keyward::store::ops::{AccessCodeStatus, CredentialParams, OtpKind, Role};
+use keyward::store::ops::{AccessCodeStatus, CredentialParams, OtpKind};
 use serde_json::json;
 
 const SERIAL: u32 = 5_123_456;

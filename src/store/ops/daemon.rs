@@ -9,47 +9,11 @@ use zeroize::Zeroizing;
 
 use super::{corrupt, to_i64, to_u64, Person, TokenInfo, Tx};
 use crate::domain::receipt::SignedReceipt;
-use crate::domain::{next_state, DomainError, MailAddress, PersonId, TokenAction, TokenState};
+use crate::domain::{
+    next_state, DomainError, MailAddress, PersonId, Role, TokenAction, TokenState,
+};
 use crate::otp::Secret;
 use crate::store::StoreError;
-
-/// What an API key may do (docs/api.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Desk,
-    Inspector,
-    Station,
-    Gateway,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Desk => "desk",
-            Role::Inspector => "inspector",
-            Role::Station => "station",
-            Role::Gateway => "gateway",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self, DomainError> {
-        Ok(match text {
-            "admin" => Role::Admin,
-            "desk" => Role::Desk,
-            "inspector" => Role::Inspector,
-            "station" => Role::Station,
-            "gateway" => Role::Gateway,
-            _ => {
-                return Err(DomainError::BadIdentifier {
-                    what: "role",
-                    rule: "admin, desk, inspector, station or gateway",
-                })
-            }
-        })
-    }
-}
 
 /// An API key as stored: never the key itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
