@@ -1,9 +1,9 @@
-//! What the desk workflow for touch keys (YubiKey OTP slots over HID, issue 6)
-//! needs from the store: the slot's random access code, sealed like a secret
-//! (AES-256-GCM, bound to the token serial and slot), recorded as pending with
-//! the pending write before the slot is written, promoted to committed in the
-//! transaction that commits the credential, and destroyed when the slot is
-//! deleted. The code never leaves the store except as an [`AccessCode`].
+//! Access codes of touch-key OTP slots: the slot's random access code, sealed
+//! like a secret (AES-256-GCM, bound to the token serial and slot), recorded as
+//! pending with the pending write before the slot is written, promoted to
+//! committed in the transaction that commits the credential, and destroyed
+//! when the slot is deleted. The code never leaves the store except as an
+//! [`AccessCode`].
 
 use rusqlite::{params, OptionalExtension};
 
@@ -37,7 +37,6 @@ impl AccessCodeStatus {
         }
     }
 }
-
 impl Tx<'_> {
     /// Records a prepare of a touch key as pending: the pending write (same
     /// guards as any prepare) and the slot's new access code, sealed, before

@@ -1,0 +1,241 @@
+//! API keys: created once and shown once, stored as SHA-256 only, bound to a
+//! role (and a district or readers), revoked.
+
+use rusqlite::params;
+use zeroize::Zeroizing;
+
+use super::{corrupt, to_i64, to_u64, Tx};
+use crate::domain::{DomainError, Role};
+use crate::store::StoreError;
+
+/// An API key as stored: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The district an inspector key is bound to.
+    pub district: Option<String>,
+    /// The readers a station key is bound to.
+    pub readers: Vec<String>,
+    pub created_at: u64,
+    pub revoked_at: Option<u64>,
+}
+
+/// A key just created: the only moment the key itself exists outside the
+/// caller's hands.
+pub struct NewApiKey {
+    pub record: ApiKeyRecord,
+    pub key: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("record", &self.record)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Prefix of every API key.
+pub const API_KEY_PREFIX: &str = "kw_";
+
+/// SHA-256 of an API key, as stored and looked up.
+pub fn api_key_hash(key: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes()).into()
+}
+
+fn check_label(text: &str, what: &'static str) -> Result<(), StoreError> {
+    if text.trim().is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
+        return Err(DomainError::BadIdentifier {
+            what,
+            rule: "1 to 128 characters on one line",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+impl Tx<'_> {
+    /// Creates an API key. The key is 32 random bytes from the OS CSPRNG,
+    /// shown once; only its SHA-256 is stored.
+    pub fn create_api_key(
+        &mut self,
+        name: &str,
+        role: Role,
+        district: Option<&str>,
+        readers: &[String],
+    ) -> Result<NewApiKey, StoreError> {
+        self.require_desk("create an API key")?;
+        check_label(name, "key name")?;
+        match role {
+            Role::Inspector => {
+                let code = district.ok_or(DomainError::BadIdentifier {
+                    what: "district",
+                    rule: "an inspector key is bound to one district",
+                })?;
+                let exists: bool = self.db.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
+                    [code],
+                    |r| r.get(0),
+                )?;
+                if !exists {
+                    return Err(StoreError::NotFound {
+                        what: "district",
+                        key: code.to_owned(),
+                    });
+                }
+            }
+            _ if district.is_some() => {
+                return Err(DomainError::BadIdentifier {
+                    what: "district",
+                    rule: "only inspector keys are bound to a district",
+                }
+                .into())
+            }
+            _ => {}
+        }
+        match role {
+            Role::Station if readers.is_empty() => {
+                return Err(DomainError::BadIdentifier {
+                    what: "readers",
+                    rule: "a station key is bound to at least one reader",
+                }
+                .into())
+            }
+            Role::Station => {
+                for reader in readers {
+                    check_label(reader, "reader name")?;
+                }
+            }
+            _ if !readers.is_empty() => {
+                return Err(DomainError::BadIdentifier {
+                    what: "readers",
+                    rule: "only station keys are bound to readers",
+                }
+                .into())
+            }
+            _ => {}
+        }
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        {
+            use ring::rand::SecureRandom as _;
+            ring::rand::SystemRandom::new()
+                .fill(&mut bytes[..])
+                .map_err(|_| StoreError::Crypto(crate::crypto::CryptoError::Random))?;
+        }
+        let key = Zeroizing::new(format!(
+            "{API_KEY_PREFIX}{}",
+            data_encoding::BASE32_NOPAD.encode(&bytes[..])
+        ));
+        let hash = api_key_hash(&key);
+        let readers_json =
+            serde_json::to_string(readers).map_err(|_| StoreError::Corrupt("reader list"))?;
+        let now = to_i64(self.now, "time")?;
+        self.db.execute(
+            "INSERT INTO api_keys (name, role, district, readers, hash, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                name.trim(),
+                role.as_str(),
+                district,
+                readers_json,
+                &hash[..],
+                now
+            ],
+        )?;
+        let id = self.db.last_insert_rowid();
+        self.audit(
+            "apikey.create",
+            &id.to_string(),
+            &format!(
+                "name={} role={} district={} readers={}",
+                name.trim(),
+                role.as_str(),
+                district.unwrap_or("-"),
+                readers.join(",")
+            ),
+        )?;
+        Ok(NewApiKey {
+            record: ApiKeyRecord {
+                id,
+                name: name.trim().to_owned(),
+                role,
+                district: district.map(str::to_owned),
+                readers: readers.to_vec(),
+                created_at: self.now,
+                revoked_at: None,
+            },
+            key,
+        })
+    }
+
+    fn api_keys_where(
+        &self,
+        clause: &str,
+        arg: &dyn rusqlite::ToSql,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, name, role, district, readers, created_at, revoked_at FROM api_keys {clause} ORDER BY id"
+        );
+        let mut stmt = self.db.prepare_cached(&sql)?;
+        let mut rows = stmt.query([arg])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let role: String = row.get(2)?;
+            let readers: String = row.get(4)?;
+            out.push(ApiKeyRecord {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                role: Role::parse(&role).map_err(corrupt("API key role"))?,
+                district: row.get(3)?,
+                readers: serde_json::from_str(&readers)
+                    .map_err(|_| StoreError::Corrupt("API key readers"))?,
+                created_at: to_u64(row.get(5)?, "time")?,
+                revoked_at: row
+                    .get::<_, Option<i64>>(6)?
+                    .map(|t| to_u64(t, "time"))
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.api_keys_where("WHERE ?1 = 1", &1)
+    }
+
+    /// The key with this SHA-256, revoked or not.
+    pub fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self
+            .api_keys_where("WHERE hash = ?1", &&hash[..])?
+            .into_iter()
+            .next())
+    }
+
+    pub fn revoke_api_key(&mut self, id: i64) -> Result<(), StoreError> {
+        self.require_desk("revoke an API key")?;
+        let key = self
+            .api_keys_where("WHERE id = ?1", &id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::NotFound {
+                what: "API key",
+                key: id.to_string(),
+            })?;
+        if key.revoked_at.is_some() {
+            return Err(self.forbidden("revoke an API key", "it is already revoked"));
+        }
+        self.db.execute(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2",
+            params![to_i64(self.now, "time")?, id],
+        )?;
+        self.audit(
+            "apikey.revoke",
+            &id.to_string(),
+            &format!("name={}", key.name),
+        )
+    }
+}

@@ -1,0 +1,355 @@
+//! Lifecycle operations (SPEC §2, §3), each run inside one write transaction
+//! opened by [`Store::write`](super::Store::write). Guards come from
+//! [`crate::domain`]; this module only reads rows, asks the domain, and writes
+//! the new rows, the receipt and the audit entry together.
+
+mod access_codes;
+mod api_keys;
+mod device_pins;
+mod pending_writes;
+mod people;
+mod receipts;
+mod reports;
+mod requests;
+mod rights;
+mod tokens;
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::audit::{AuditEntry, AuditHead};
+use super::{Shared, StoreError};
+use crate::domain::{
+    Actor, Date, MailAddress, PersonId, RevokeReason, RightInForce, RightOrigin, RightPeriod,
+    TokenState, Uai, UnixTime,
+};
+use crate::otp::{Algorithm, CredentialKey, Digits, Period};
+
+pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use api_keys::{api_key_hash, ApiKeyRecord, NewApiKey, API_KEY_PREFIX};
+pub use pending_writes::PendingWrite;
+pub use people::{DistrictRecord, SchoolRecord};
+
+/// HOTP or TOTP, with the part of the parameters that differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtpKind {
+    /// `counter`: the first counter value the token will use.
+    Hotp {
+        counter: u64,
+    },
+    Totp {
+        period: Period,
+    },
+}
+
+/// How a credential computes its codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CredentialParams {
+    pub kind: OtpKind,
+    pub algorithm: Algorithm,
+    pub digits: Digits,
+}
+
+impl CredentialParams {
+    pub fn totp() -> Self {
+        CredentialParams {
+            kind: OtpKind::Totp {
+                period: Period::DEFAULT,
+            },
+            algorithm: Algorithm::Sha1,
+            digits: Digits::SIX,
+        }
+    }
+
+    pub fn hotp() -> Self {
+        CredentialParams {
+            kind: OtpKind::Hotp { counter: 0 },
+            algorithm: Algorithm::Sha1,
+            digits: Digits::SIX,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: PersonId,
+    pub full_name: String,
+    pub mail: MailAddress,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub serial: String,
+    pub profile: String,
+    pub state: TokenState,
+    pub revoke_reason: Option<RevokeReason>,
+    pub holder: Option<PersonId>,
+}
+
+/// A credential's public record (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialInfo {
+    pub id: i64,
+    pub token: String,
+    pub holder: PersonId,
+    pub params: CredentialParams,
+    /// Last accepted counter or time step.
+    pub floor: Option<u64>,
+    pub drift: i64,
+    pub fails: u32,
+    pub locked: bool,
+    pub retry_at: UnixTime,
+    pub has_pin: bool,
+    pub live: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RightRecord {
+    pub id: i64,
+    pub person: PersonId,
+    pub school: Uai,
+    pub district: String,
+    pub origin: RightOrigin,
+    pub period: RightPeriod,
+}
+
+/// An open transaction, acting for one actor at one instant.
+pub struct Tx<'a> {
+    db: &'a Connection,
+    shared: &'a Shared,
+    actor: Actor,
+    now: UnixTime,
+    head: Option<AuditHead>,
+    destroyed: Vec<i64>,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("actor", &self.actor)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+fn corrupt(what: &'static str) -> impl Fn(crate::domain::DomainError) -> StoreError {
+    move |_| StoreError::Corrupt(what)
+}
+
+fn to_i64(value: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn to_u64(value: i64, what: &'static str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(what))
+}
+
+pub(crate) const CREDENTIAL_COLUMNS: &str =
+    "c.id, c.token, c.holder, c.kind, c.algorithm, c.digits, c.period, \
+     c.floor, c.drift, c.fails, c.locked, c.retry_at, c.pin_verifier IS NOT NULL, c.live";
+
+/// Decodes a row selected with [`CREDENTIAL_COLUMNS`] (starting at column 0).
+pub(crate) fn credential_from_row(row: &Row<'_>) -> Result<CredentialInfo, StoreError> {
+    let kind: String = row.get(3)?;
+    let period: i64 = row.get(6)?;
+    let digits: i64 = row.get(5)?;
+    let kind = match kind.as_str() {
+        "hotp" => OtpKind::Hotp { counter: 0 },
+        "totp" => OtpKind::Totp {
+            period: Period::new(u32::try_from(period).map_err(|_| StoreError::Corrupt("period"))?)
+                .map_err(|_| StoreError::Corrupt("period"))?,
+        },
+        _ => return Err(StoreError::Corrupt("credential kind")),
+    };
+    let algorithm: String = row.get(4)?;
+    Ok(CredentialInfo {
+        id: row.get(0)?,
+        token: row.get(1)?,
+        holder: PersonId::parse(&row.get::<_, String>(2)?).map_err(corrupt("holder"))?,
+        params: CredentialParams {
+            kind,
+            algorithm: algorithm
+                .parse()
+                .map_err(|_| StoreError::Corrupt("algorithm"))?,
+            digits: Digits::new(u8::try_from(digits).map_err(|_| StoreError::Corrupt("digits"))?)
+                .map_err(|_| StoreError::Corrupt("digits"))?,
+        },
+        floor: row
+            .get::<_, Option<i64>>(7)?
+            .map(|f| to_u64(f, "floor"))
+            .transpose()?,
+        drift: row.get(8)?,
+        fails: u32::try_from(row.get::<_, i64>(9)?).map_err(|_| StoreError::Corrupt("fails"))?,
+        locked: row.get::<_, i64>(10)? != 0,
+        retry_at: to_u64(row.get(11)?, "retry_at")?,
+        has_pin: row.get(12)?,
+        live: row.get::<_, i64>(13)? != 0,
+    })
+}
+
+/// The unsealed key of a credential, for checks outside the verify service.
+pub(crate) fn unseal_key(
+    db: &Connection,
+    shared: &Shared,
+    credential: &CredentialInfo,
+) -> Result<Option<CredentialKey>, StoreError> {
+    let sealed: Option<Vec<u8>> = db
+        .prepare_cached("SELECT sealed FROM sealed_secrets WHERE credential = ?1")?
+        .query_row([credential.id], |r| r.get(0))
+        .optional()?;
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let secret = shared
+        .keys
+        .open_secret(credential.id, &credential.token, &sealed)?;
+    Ok(Some(CredentialKey::new(
+        credential.params.algorithm,
+        &secret,
+    )))
+}
+
+/// Rights of a person, with their school's district.
+pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
+    let mut stmt = db.prepare_cached(
+        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at
+         FROM rights r JOIN schools s ON s.uai = r.school WHERE r.person = ?1 ORDER BY r.from_date, r.id",
+    )?;
+    let mut rows = stmt.query([person])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let until: Option<String> = row.get(6)?;
+        out.push(RightRecord {
+            id: row.get(0)?,
+            person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
+            school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
+            district: row.get(3)?,
+            origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
+            period: RightPeriod {
+                from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
+                until: until
+                    .map(|u| Date::parse(&u))
+                    .transpose()
+                    .map_err(corrupt("right date"))?,
+                ended_at: row
+                    .get::<_, Option<i64>>(7)?
+                    .map(|e| to_u64(e, "ended_at"))
+                    .transpose()?,
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn in_force(rights: &[RightRecord], now: UnixTime) -> Vec<RightInForce> {
+    rights
+        .iter()
+        .filter(|r| r.period.in_force_at(now))
+        .map(|r| RightInForce {
+            school: r.school.clone(),
+            origin: r.origin,
+            until: r.period.until,
+        })
+        .collect()
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn begin(
+        db: &'a Connection,
+        shared: &'a Shared,
+        actor: Actor,
+        now: UnixTime,
+    ) -> Result<Self, StoreError> {
+        Ok(Tx {
+            db,
+            shared,
+            actor,
+            now,
+            head: None,
+            destroyed: Vec::new(),
+        })
+    }
+
+    pub(crate) fn into_destroyed(self) -> Vec<i64> {
+        self.destroyed
+    }
+
+    /// For batch imports: the following operations of this transaction act as
+    /// `actor` (each is still guarded and audited under that actor).
+    pub fn act_as(&mut self, actor: Actor) {
+        self.actor = actor;
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.now
+    }
+
+    fn audit(&mut self, action: &str, subject: &str, detail: &str) -> Result<(), StoreError> {
+        let mut head = match self.head {
+            Some(head) => head,
+            None => AuditHead::load(self.db)?,
+        };
+        head.append(
+            self.db,
+            &self.shared.keys,
+            &AuditEntry {
+                at: self.now,
+                actor: &self.actor.to_string(),
+                action,
+                subject,
+                detail,
+            },
+        )?;
+        self.head = Some(head);
+        Ok(())
+    }
+
+    fn forbidden(&self, action: &'static str, why: &'static str) -> StoreError {
+        StoreError::Forbidden {
+            actor: self.actor.to_string(),
+            action,
+            why,
+        }
+    }
+
+    fn require_desk(&self, action: &'static str) -> Result<(), StoreError> {
+        match self.actor {
+            Actor::Desk(_) | Actor::System => Ok(()),
+            _ => Err(self.forbidden(action, "only the IT centre desk does this")),
+        }
+    }
+
+    /// The actor is the inspector of `district` (or, when `desk_too`, the desk).
+    fn require_scope(
+        &self,
+        district: &str,
+        action: &'static str,
+        desk_too: bool,
+    ) -> Result<(), StoreError> {
+        match &self.actor {
+            Actor::Desk(_) | Actor::System if desk_too => Ok(()),
+            Actor::Inspector(id) => {
+                let inspector: Option<String> = self
+                    .db
+                    .query_row(
+                        "SELECT inspector FROM districts WHERE code = ?1",
+                        [district],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                if inspector.as_deref() == Some(id.as_str()) {
+                    Ok(())
+                } else {
+                    Err(self.forbidden(action, "an inspector acts only in their own district"))
+                }
+            }
+            _ => Err(self.forbidden(action, "only the district's inspector does this")),
+        }
+    }
+
+    /// Audits a refusal decided outside the store (authentication, role,
+    /// scope).
+    pub fn record_refusal(&mut self, operation: &str, why: &str) -> Result<(), StoreError> {
+        self.audit("refused", operation, why)
+    }
+}

@@ -1,0 +1,241 @@
+//! People, districts and schools: the reference data every right and token
+//! points at, and the scoped reads over them.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{corrupt, Person, Tx};
+use crate::domain::{MailAddress, PersonId, Uai};
+use crate::store::StoreError;
+
+/// A district as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistrictRecord {
+    pub code: String,
+    pub name: String,
+    pub inspector: Option<String>,
+}
+
+/// A school as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchoolRecord {
+    pub uai: String,
+    pub name: String,
+    pub district: String,
+}
+
+impl Tx<'_> {
+    pub fn add_person(
+        &mut self,
+        id: &PersonId,
+        full_name: &str,
+        mail: &MailAddress,
+    ) -> Result<(), StoreError> {
+        self.require_desk("add a person")?;
+        if !mail
+            .domain()
+            .eq_ignore_ascii_case(&self.shared.config.authority_domain)
+        {
+            return Err(crate::domain::DomainError::SenderOutsideDomain.into());
+        }
+        if crate::domain::requests::is_functional_mailbox(mail) {
+            return Err(crate::domain::DomainError::SchoolMailbox.into());
+        }
+        if full_name.trim().is_empty() || full_name.chars().any(char::is_control) {
+            return Err(crate::domain::DomainError::BadIdentifier {
+                what: "full name",
+                rule: "one line of text",
+            }
+            .into());
+        }
+        let inserted = self.db.execute(
+            "INSERT OR IGNORE INTO people (id, full_name, mail) VALUES (?1, ?2, ?3)",
+            params![id.as_str(), full_name.trim(), mail.as_str()],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                what: "person or mail address",
+                key: id.to_string(),
+            });
+        }
+        self.audit("person.add", id.as_str(), "")
+    }
+
+    pub fn person(&self, id: &PersonId) -> Result<Person, StoreError> {
+        let row: Option<(String, String)> = self
+            .db
+            .prepare_cached("SELECT full_name, mail FROM people WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (full_name, mail) = row.ok_or_else(|| StoreError::NotFound {
+            what: "person",
+            key: id.to_string(),
+        })?;
+        Ok(Person {
+            id: id.clone(),
+            full_name,
+            mail: MailAddress::parse(&mail).map_err(corrupt("mail address"))?,
+        })
+    }
+
+    pub fn add_district(
+        &mut self,
+        code: &str,
+        name: &str,
+        inspector: &PersonId,
+    ) -> Result<(), StoreError> {
+        self.require_desk("add a district")?;
+        if code.is_empty() || code.len() > 32 || code.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(crate::domain::DomainError::BadIdentifier {
+                what: "district code",
+                rule: "1 to 32 characters, no spaces",
+            }
+            .into());
+        }
+        self.person(inspector)?;
+        let inserted = self.db.execute(
+            "INSERT OR IGNORE INTO districts (code, name, inspector) VALUES (?1, ?2, ?3)",
+            params![code, name, inspector.as_str()],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                what: "district",
+                key: code.to_owned(),
+            });
+        }
+        self.audit("district.add", code, &format!("inspector={inspector}"))
+    }
+
+    pub fn add_school(&mut self, uai: &Uai, name: &str, district: &str) -> Result<(), StoreError> {
+        self.require_desk("add a school")?;
+        let exists: bool = self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
+            [district],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(StoreError::NotFound {
+                what: "district",
+                key: district.to_owned(),
+            });
+        }
+        let inserted = self.db.execute(
+            "INSERT OR IGNORE INTO schools (uai, name, district) VALUES (?1, ?2, ?3)",
+            params![uai.as_str(), name, district],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                what: "school",
+                key: uai.to_string(),
+            });
+        }
+        self.audit("school.add", uai.as_str(), &format!("district={district}"))
+    }
+
+    pub fn district_of_school(&self, uai: &Uai) -> Result<String, StoreError> {
+        self.db
+            .prepare_cached("SELECT district FROM schools WHERE uai = ?1")?
+            .query_row([uai.as_str()], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "school",
+                key: uai.to_string(),
+            })
+    }
+
+    pub(super) fn inspector_of(&self, district: &str) -> Result<Person, StoreError> {
+        let id: Option<String> = self
+            .db
+            .query_row(
+                "SELECT inspector FROM districts WHERE code = ?1",
+                [district],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let id = id.ok_or_else(|| StoreError::NotFound {
+            what: "inspector of district",
+            key: district.to_owned(),
+        })?;
+        self.person(&PersonId::parse(&id).map_err(corrupt("inspector id"))?)
+    }
+
+    /// The district a person belongs to (that of their latest right).
+    pub fn district_of_person(&self, person: &PersonId) -> Result<Option<String>, StoreError> {
+        match self.holder_district(person) {
+            Ok(d) => Ok(Some(d)),
+            Err(StoreError::NoRight { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn inspector_of_district(&self, code: &str) -> Result<Option<PersonId>, StoreError> {
+        let id: Option<String> = self
+            .db
+            .query_row(
+                "SELECT inspector FROM districts WHERE code = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        id.map(|i| PersonId::parse(&i).map_err(corrupt("inspector id")))
+            .transpose()
+    }
+
+    pub fn districts(&self) -> Result<Vec<DistrictRecord>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT code, name, inspector FROM districts ORDER BY code")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DistrictRecord {
+                    code: r.get(0)?,
+                    name: r.get(1)?,
+                    inspector: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn schools(&self, district: Option<&str>) -> Result<Vec<SchoolRecord>, StoreError> {
+        let mut stmt = self.db.prepare(
+            "SELECT uai, name, district FROM schools WHERE ?1 IS NULL OR district = ?1 ORDER BY uai",
+        )?;
+        let rows = stmt
+            .query_map([district], |r| {
+                Ok(SchoolRecord {
+                    uai: r.get(0)?,
+                    name: r.get(1)?,
+                    district: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// People, or those whose latest right is in `district`.
+    pub fn people(&self, district: Option<&str>) -> Result<Vec<Person>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT id, full_name, mail FROM people ORDER BY id")?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (id, full_name, mail) in rows {
+            let id = PersonId::parse(&id).map_err(corrupt("person id"))?;
+            if let Some(wanted) = district {
+                if self.district_of_person(&id)?.as_deref() != Some(wanted) {
+                    continue;
+                }
+            }
+            out.push(Person {
+                id,
+                full_name,
+                mail: MailAddress::parse(&mail).map_err(corrupt("mail address"))?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,154 @@
+//! Signed receipts: issued on handover and return, countersigned by the
+//! inspector or the desk, and read back.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{corrupt, to_i64, to_u64, CredentialInfo, Person, TokenInfo, Tx};
+use crate::domain::receipt::{ReceiptContent, ReceiptKind, SignedReceipt};
+use crate::domain::{next_state, Actor, PersonId, TokenAction};
+use crate::store::StoreError;
+
+impl Tx<'_> {
+    fn counterparty(&self) -> Result<(String, String), StoreError> {
+        match &self.actor {
+            Actor::Inspector(id) => Ok((id.to_string(), self.person(id)?.full_name)),
+            Actor::Desk(name) => Ok((format!("desk:{name}"), format!("IT centre desk ({name})"))),
+            _ => Err(self.forbidden(
+                "sign a receipt",
+                "receipts are countersigned by an inspector or the desk",
+            )),
+        }
+    }
+
+    fn issue_receipt(
+        &mut self,
+        kind: ReceiptKind,
+        token: &TokenInfo,
+        holder: &Person,
+        district: &str,
+        place: &str,
+        reason: &str,
+    ) -> Result<SignedReceipt, StoreError> {
+        let (counterparty_id, counterparty_name) = self.counterparty()?;
+        let number: i64 =
+            self.db
+                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM receipts", [], |r| {
+                    r.get(0)
+                })?;
+        let content = ReceiptContent {
+            number: to_u64(number, "receipt number")?,
+            kind,
+            token_serial: token.serial.clone(),
+            holder_id: holder.id.to_string(),
+            holder_name: holder.full_name.clone(),
+            counterparty_id,
+            counterparty_name,
+            district: district.to_owned(),
+            place: place.trim().to_owned(),
+            time: self.now,
+            reason: reason.trim().to_owned(),
+            key_id: self.shared.signer.key_id(),
+        };
+        let canonical = content.canonical()?;
+        let signature = self.shared.signer.sign(canonical.as_bytes());
+        self.db.execute(
+            "INSERT INTO receipts (id, kind, token, holder, district, at, canonical, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                number,
+                kind.as_str(),
+                token.serial,
+                holder.id.as_str(),
+                district,
+                to_i64(self.now, "time")?,
+                canonical,
+                signature
+            ],
+        )?;
+        Ok(SignedReceipt {
+            content,
+            canonical,
+            signature,
+        })
+    }
+
+    /// What handover and return share: the transition is allowed, the caller
+    /// is in the holder's district, the token in hand proves possession, and
+    /// the signed receipt is issued.
+    pub(super) fn receipted_step(
+        &mut self,
+        serial: &str,
+        action: TokenAction,
+        kind: ReceiptKind,
+        operation: &'static str,
+        (place, reason): (&str, &str),
+        possession_code: &str,
+    ) -> Result<(TokenInfo, PersonId, CredentialInfo, SignedReceipt), StoreError> {
+        let token = self.token(serial)?;
+        next_state(token.state, token.revoke_reason, action)?;
+        let holder_id = token
+            .holder
+            .clone()
+            .ok_or(StoreError::Corrupt("live token without holder"))?;
+        let district = self.holder_district(&holder_id)?;
+        self.require_scope(&district, operation, true)?;
+        let holder = self.person(&holder_id)?;
+        let credential = self.live_credential(&token)?;
+        self.check_possession(&credential, possession_code)?;
+        let receipt = self.issue_receipt(kind, &token, &holder, &district, place, reason)?;
+        Ok((token, holder_id, credential, receipt))
+    }
+
+    pub fn receipts_of_token(&self, serial: &str) -> Result<Vec<SignedReceipt>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT canonical, signature FROM receipts WHERE token = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([serial])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let canonical: String = row.get(0)?;
+            let signature: Vec<u8> = row.get(1)?;
+            let exported = format!(
+                "{canonical}signature={}\n",
+                data_encoding::BASE64.encode(&signature)
+            );
+            out.push(SignedReceipt::parse(&exported).map_err(corrupt("receipt"))?);
+        }
+        Ok(out)
+    }
+
+    pub fn district_of_receipt(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT district FROM receipts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn receipt(&self, id: i64) -> Result<Option<SignedReceipt>, StoreError> {
+        let row: Option<(String, Vec<u8>)> = self
+            .db
+            .query_row(
+                "SELECT canonical, signature FROM receipts WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((canonical, signature)) = row else {
+            return Ok(None);
+        };
+        let exported = format!(
+            "{canonical}signature={}\n",
+            data_encoding::BASE64.encode(&signature)
+        );
+        SignedReceipt::parse(&exported)
+            .map(Some)
+            .map_err(corrupt("receipt"))
+    }
+
+    /// The public half of the receipt key.
+    pub fn receipt_public_key(&self) -> [u8; 32] {
+        self.shared.signer.public_key()
+    }
+}

@@ -1,0 +1,176 @@
+//! Key requests and replacement requests.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{corrupt, to_i64, CredentialParams, Tx};
+use crate::domain::requests::{check_help_mail, HelpMail};
+use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
+use crate::otp::Secret;
+use crate::store::StoreError;
+
+impl Tx<'_> {
+    /// Case 1: an inspector asks the desk for a key for a deputy of their
+    /// district who holds (or will hold) a delegation.
+    pub fn request_key(&mut self, holder: &PersonId) -> Result<i64, StoreError> {
+        let rights = self.rights(holder)?;
+        let delegation = rights
+            .iter()
+            .filter(|r| r.origin == RightOrigin::Delegation && r.period.live_or_future_at(self.now))
+            .max_by_key(|r| r.id)
+            .ok_or_else(|| StoreError::NoRight {
+                holder: holder.to_string(),
+            })?;
+        let district = delegation.district.clone();
+        self.require_scope(&district, "request a key", false)?;
+        if let Some(live) = self.live_token_of(holder)? {
+            return Err(StoreError::HolderHasLiveToken {
+                holder: holder.to_string(),
+                serial: live,
+            });
+        }
+        let open: bool = self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM key_requests WHERE holder = ?1 AND fulfilled_at IS NULL)",
+            [holder.as_str()],
+            |r| r.get(0),
+        )?;
+        if open {
+            return Err(StoreError::OpenKeyRequest {
+                holder: holder.to_string(),
+            });
+        }
+        self.db.execute(
+            "INSERT INTO key_requests (holder, district, requested_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![holder.as_str(), district, self.actor.to_string(), to_i64(self.now, "time")?],
+        )?;
+        let id = self.db.last_insert_rowid();
+        self.audit(
+            "key_request.open",
+            holder.as_str(),
+            &format!("request={id}"),
+        )?;
+        Ok(id)
+    }
+
+    /// Open key requests, oldest first: (request id, holder, district).
+    pub fn open_key_requests(&self) -> Result<Vec<(i64, PersonId, String)>, StoreError> {
+        let mut stmt = self.db.prepare(
+            "SELECT id, holder, district FROM key_requests WHERE fulfilled_at IS NULL ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((
+                row.get(0)?,
+                PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
+                row.get(2)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Case 3: records a help request after checking its sender and copy.
+    /// A lost or stolen key is revoked in this same transaction.
+    pub fn file_replacement_request(
+        &mut self,
+        holder: &PersonId,
+        reason: RevokeReason,
+        mail: &HelpMail,
+    ) -> Result<i64, StoreError> {
+        self.require_desk("record a help request")?;
+        let person = self.person(holder)?;
+        let district = self.holder_district(holder)?;
+        let inspector = self.inspector_of(&district)?;
+        check_help_mail(
+            mail,
+            &person.mail,
+            &inspector.mail,
+            &self.shared.config.authority_domain,
+        )?;
+        let old = self
+            .live_token_of(holder)?
+            .ok_or_else(|| self.forbidden("request a replacement", "the holder has no live key"))?;
+        let cc: Vec<&str> = mail.cc.iter().map(MailAddress::as_str).collect();
+        self.db.execute(
+            "INSERT INTO replacement_requests (holder, old_token, reason, sender, cc, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                holder.as_str(),
+                old,
+                reason.as_str(),
+                mail.from.as_str(),
+                cc.join(","),
+                to_i64(self.now, "time")?
+            ],
+        )?;
+        let id = self.db.last_insert_rowid();
+        self.audit(
+            "replacement.request",
+            holder.as_str(),
+            &format!("request={id} old_token={old} reason={reason}"),
+        )?;
+        if reason.is_gone() {
+            self.revoke(&old, reason)?;
+        }
+        Ok(id)
+    }
+
+    /// Prepares the new key of a replacement request; the old key, if still
+    /// live, is revoked in this same transaction.
+    pub fn prepare_replacement(
+        &mut self,
+        request: i64,
+        new_serial: &str,
+        secret: &Secret,
+        params: CredentialParams,
+    ) -> Result<i64, StoreError> {
+        self.require_desk("prepare a replacement")?;
+        let row: Option<(String, String, String, Option<i64>)> = self
+            .db
+            .query_row(
+                "SELECT holder, old_token, reason, fulfilled_at FROM replacement_requests WHERE id = ?1",
+                [request],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (holder, old, reason, fulfilled) = row.ok_or_else(|| StoreError::NotFound {
+            what: "replacement request",
+            key: request.to_string(),
+        })?;
+        if fulfilled.is_some() {
+            return Err(StoreError::RequestFulfilled(request));
+        }
+        let holder = PersonId::parse(&holder).map_err(corrupt("holder"))?;
+        let reason = RevokeReason::parse(&reason).map_err(corrupt("reason"))?;
+        if self.token(&old)?.state.is_live() {
+            self.revoke(&old, reason)?;
+        }
+        let credential = self.prepare_token(new_serial, &holder, secret, params)?;
+        self.db.execute(
+            "UPDATE replacement_requests SET new_token = ?1, fulfilled_at = ?2 WHERE id = ?3",
+            params![new_serial, to_i64(self.now, "time")?, request],
+        )?;
+        self.audit(
+            "replacement.prepare",
+            holder.as_str(),
+            &format!("request={request} old_token={old} new_token={new_serial}"),
+        )?;
+        Ok(credential)
+    }
+
+    /// The holder of a replacement request.
+    pub fn replacement_holder(&self, request: i64) -> Result<PersonId, StoreError> {
+        let holder: Option<String> = self
+            .db
+            .query_row(
+                "SELECT holder FROM replacement_requests WHERE id = ?1",
+                [request],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let holder = holder.ok_or_else(|| StoreError::NotFound {
+            what: "replacement request",
+            key: request.to_string(),
+        })?;
+        PersonId::parse(&holder).map_err(corrupt("holder"))
+    }
+}

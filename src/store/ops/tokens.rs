@@ -1,0 +1,543 @@
+//! Tokens and their credentials through the school year: stock, prepare,
+//! handover, activation, return, revocation, resync and unlock.
+
+use rusqlite::{params, OptionalExtension};
+use zeroize::Zeroizing;
+
+use super::{
+    corrupt, credential_from_row, to_i64, unseal_key, CredentialInfo, CredentialParams, OtpKind,
+    TokenInfo, Tx, CREDENTIAL_COLUMNS,
+};
+use crate::crypto::Pin;
+use crate::domain::receipt::{ReceiptKind, SignedReceipt};
+use crate::domain::verify_policy::{totp_window, MAX_DRIFT};
+use crate::domain::{next_state, Actor, PersonId, RevokeReason, TokenAction, TokenState};
+use crate::otp::{Code, Hotp, ReplayFloor, Secret, Totp};
+use crate::store::StoreError;
+
+impl Tx<'_> {
+    pub fn token(&self, serial: &str) -> Result<TokenInfo, StoreError> {
+        let row: Option<(String, String, Option<String>, Option<String>)> = self
+            .db
+            .prepare_cached(
+                "SELECT profile, state, revoke_reason, holder FROM tokens WHERE serial = ?1",
+            )?
+            .query_row([serial], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let (profile, state, reason, holder) = row.ok_or_else(|| StoreError::NotFound {
+            what: "token",
+            key: serial.to_owned(),
+        })?;
+        Ok(TokenInfo {
+            serial: serial.to_owned(),
+            profile,
+            state: TokenState::parse(&state)?,
+            revoke_reason: reason
+                .map(|r| RevokeReason::parse(&r))
+                .transpose()
+                .map_err(corrupt("revoke reason"))?,
+            holder: holder
+                .map(|h| PersonId::parse(&h))
+                .transpose()
+                .map_err(corrupt("holder"))?,
+        })
+    }
+
+    /// The live credential on a token, if any.
+    pub fn credential_of(&self, serial: &str) -> Result<Option<CredentialInfo>, StoreError> {
+        let sql = format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.token = ?1 AND c.live = 1"
+        );
+        let mut stmt = self.db.prepare_cached(&sql)?;
+        let mut rows = stmt.query([serial])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(credential_from_row(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn live_token_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .prepare_cached(
+                "SELECT serial FROM tokens WHERE holder = ?1
+                 AND state IN ('prepared','handed_over','active')",
+            )?
+            .query_row([holder.as_str()], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn add_token(&mut self, serial: &str, profile: &str) -> Result<(), StoreError> {
+        self.require_desk("register a token")?;
+        if serial.is_empty() || serial.len() > 64 || !serial.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(crate::domain::DomainError::BadIdentifier {
+                what: "token serial",
+                rule: "1 to 64 printable ASCII characters",
+            }
+            .into());
+        }
+        let inserted = self.db.execute(
+            "INSERT OR IGNORE INTO tokens (serial, profile, state, state_since) VALUES (?1, ?2, 'stock', ?3)",
+            params![serial, profile, to_i64(self.now, "time")?],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                what: "token",
+                key: serial.to_owned(),
+            });
+        }
+        self.audit("token.add", serial, &format!("profile={profile}"))
+    }
+
+    fn set_state(
+        &mut self,
+        token: &TokenInfo,
+        action: TokenAction,
+        holder: Option<&PersonId>,
+    ) -> Result<TokenState, StoreError> {
+        let next = next_state(token.state, token.revoke_reason, action)?;
+        let reason = match action {
+            TokenAction::Revoke(reason) => Some(reason.as_str()),
+            _ => token.revoke_reason.map(RevokeReason::as_str),
+        };
+        let reason = if next == TokenState::Stock {
+            None
+        } else {
+            reason
+        };
+        self.db.execute(
+            "UPDATE tokens SET state = ?1, holder = ?2, revoke_reason = ?3, state_since = ?4,
+             received_at = CASE WHEN ?1 = 'wiped' THEN ?4 ELSE received_at END WHERE serial = ?5",
+            params![
+                next.as_str(),
+                holder.map(PersonId::as_str),
+                reason,
+                to_i64(self.now, "time")?,
+                token.serial
+            ],
+        )?;
+        Ok(next)
+    }
+
+    /// Writes a new secret's record for `holder` on a stock token (the driver
+    /// writes the same secret to the device). Fulfils an open key request.
+    pub fn prepare_token(
+        &mut self,
+        serial: &str,
+        holder: &PersonId,
+        secret: &Secret,
+        params: CredentialParams,
+    ) -> Result<i64, StoreError> {
+        self.require_desk("prepare a token")?;
+        let token = self.token(serial)?;
+        next_state(token.state, token.revoke_reason, TokenAction::Prepare)?;
+        self.person(holder)?;
+        if let Some(live) = self.live_token_of(holder)? {
+            return Err(StoreError::HolderHasLiveToken {
+                holder: holder.to_string(),
+                serial: live,
+            });
+        }
+        let rights = self.rights(holder)?;
+        if !rights.iter().any(|r| r.period.live_or_future_at(self.now)) {
+            return Err(StoreError::NoRight {
+                holder: holder.to_string(),
+            });
+        }
+        let (kind, period, floor) = match params.kind {
+            OtpKind::Hotp { counter } => ("hotp", 0u32, ReplayFloor::before(counter)),
+            OtpKind::Totp { period } => ("totp", period.seconds(), ReplayFloor::FRESH),
+        };
+        let floor = floor
+            .last_accepted()
+            .map(|f| to_i64(f, "counter"))
+            .transpose()?;
+        self.set_state(&token, TokenAction::Prepare, Some(holder))?;
+        self.db.execute(
+            "INSERT INTO credentials (token, holder, kind, algorithm, digits, period, floor, live, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+            params![
+                serial,
+                holder.as_str(),
+                kind,
+                params.algorithm.name(),
+                params.digits.get(),
+                period,
+                floor,
+                to_i64(self.now, "time")?
+            ],
+        )?;
+        let credential = self.db.last_insert_rowid();
+        let sealed = self.shared.keys.seal_secret(credential, serial, secret)?;
+        self.db.execute(
+            "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
+            params![credential, sealed],
+        )?;
+        let fulfilled = self.db.execute(
+            "UPDATE key_requests SET token = ?1, fulfilled_at = ?2 WHERE holder = ?3 AND fulfilled_at IS NULL",
+            params![serial, to_i64(self.now, "time")?, holder.as_str()],
+        )?;
+        self.audit(
+            "token.prepare",
+            serial,
+            &format!(
+                "holder={holder} credential={credential} kind={kind} algorithm={} digits={} key_request_fulfilled={}",
+                params.algorithm,
+                params.digits.get(),
+                fulfilled > 0
+            ),
+        )?;
+        Ok(credential)
+    }
+
+    /// Proof of possession: the token in hand produced a correct code. The
+    /// code's step is consumed (it can never log in afterwards).
+    pub(super) fn check_possession(
+        &mut self,
+        credential: &CredentialInfo,
+        code: &str,
+    ) -> Result<(), StoreError> {
+        let key = unseal_key(self.db, self.shared, credential)?
+            .ok_or(StoreError::PossessionCheckFailed)?;
+        let code = Code::parse(code, credential.params.digits)
+            .map_err(|_| StoreError::PossessionCheckFailed)?;
+        let floor = credential
+            .floor
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let found = match credential.params.kind {
+            OtpKind::Hotp { .. } => {
+                Hotp::new(credential.params.digits, self.shared.config.hotp_look_ahead)?
+                    .verify(&key, &code, floor)?
+            }
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(self.shared.config.totp_behind, credential.drift);
+                Totp::new(credential.params.digits, period)
+                    .with_window(behind, ahead)?
+                    .verify(&key, &code, self.now, 0, floor)?
+            }
+        };
+        let step = found.ok_or(StoreError::PossessionCheckFailed)?.step();
+        self.db.execute(
+            "UPDATE credentials SET floor = ?1 WHERE id = ?2",
+            params![to_i64(step, "step")?, credential.id],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn live_credential(&self, token: &TokenInfo) -> Result<CredentialInfo, StoreError> {
+        self.credential_of(&token.serial)?
+            .ok_or(StoreError::Corrupt("live token without a credential"))
+    }
+
+    /// Proof of possession before an activation: the token at the station's
+    /// reader produced a correct code for its live credential. keyward read
+    /// that code from the token itself, so a TOTP step already consumed by the
+    /// handover a moment earlier still proves possession (handover and
+    /// activation on the spot, case 5); a newer step is consumed. HOTP codes
+    /// read from the token are always fresh and are consumed as usual.
+    pub fn prove_possession(&mut self, serial: &str, code: &str) -> Result<(), StoreError> {
+        use crate::domain::verify_policy::totp_window;
+        use crate::otp::{Code, ReplayFloor, Totp};
+        let token = self.token(serial)?;
+        let credential = self
+            .credential_of(serial)?
+            .ok_or(StoreError::PossessionCheckFailed)?;
+        if token.holder.as_ref() != Some(&credential.holder) {
+            return Err(StoreError::PossessionCheckFailed);
+        }
+        let super::OtpKind::Totp { period } = credential.params.kind else {
+            return self.check_possession(&credential, code);
+        };
+        let key = super::unseal_key(self.db, self.shared, &credential)?
+            .ok_or(StoreError::PossessionCheckFailed)?;
+        let code = Code::parse(code, credential.params.digits)
+            .map_err(|_| StoreError::PossessionCheckFailed)?;
+        let (behind, ahead) = totp_window(self.shared.config.totp_behind, credential.drift);
+        let step = Totp::new(credential.params.digits, period)
+            .with_window(behind, ahead)?
+            .verify(&key, &code, self.now, 0, ReplayFloor::FRESH)?
+            .ok_or(StoreError::PossessionCheckFailed)?
+            .step();
+        if credential.floor.is_none_or(|floor| step > floor) {
+            self.db.execute(
+                "UPDATE credentials SET floor = ?1 WHERE id = ?2",
+                params![to_i64(step, "step")?, credential.id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Hands a prepared token to its holder with a signed handover receipt.
+    /// `possession_code` is a code read from (or typed by) the token in hand.
+    pub fn handover(
+        &mut self,
+        serial: &str,
+        place: &str,
+        possession_code: &str,
+    ) -> Result<SignedReceipt, StoreError> {
+        let (token, holder_id, _, receipt) = self.receipted_step(
+            serial,
+            TokenAction::Handover,
+            ReceiptKind::Handover,
+            "hand a key over",
+            (place, ""),
+            possession_code,
+        )?;
+        self.set_state(&token, TokenAction::Handover, Some(&holder_id))?;
+        self.audit(
+            "token.handover",
+            serial,
+            &format!("holder={holder_id} receipt={}", receipt.content.number),
+        )?;
+        Ok(receipt)
+    }
+
+    /// The holder activates their key by choosing a PIN (at the station).
+    pub fn activate(&mut self, serial: &str, pin: &str) -> Result<(), StoreError> {
+        let token = self.token(serial)?;
+        match (&self.actor, &token.holder) {
+            (Actor::Holder(who), Some(holder)) if who == holder => {}
+            _ => {
+                return Err(self.forbidden(
+                    "activate a key",
+                    "only its holder activates a key, with their own PIN",
+                ))
+            }
+        }
+        next_state(token.state, token.revoke_reason, TokenAction::Activate)?;
+        let pin = Pin::parse(pin)?;
+        let holder = token
+            .holder
+            .clone()
+            .ok_or(StoreError::Corrupt("token without holder"))?;
+        let credential = self.live_credential(&token)?;
+        let verifier = Zeroizing::new(
+            self.shared
+                .keys
+                .pin_verifier(holder.as_str(), pin.expose().as_bytes()),
+        );
+        self.db.execute(
+            "UPDATE credentials SET pin_verifier = ?1, fails = 0, locked = 0, retry_at = 0 WHERE id = ?2",
+            params![&verifier[..], credential.id],
+        )?;
+        self.set_state(&token, TokenAction::Activate, Some(&holder))?;
+        self.audit("token.activate", serial, &format!("holder={holder}"))
+    }
+
+    /// Deletes a credential's sealed secret and PIN verifier; the store
+    /// checkpoints the WAL after commit so no copy survives in `-wal`.
+    fn destroy_secret(&mut self, credential: i64) -> Result<(), StoreError> {
+        self.db.execute(
+            "DELETE FROM sealed_secrets WHERE credential = ?1",
+            [credential],
+        )?;
+        self.db.execute(
+            "UPDATE credentials SET live = 0, pin_verifier = NULL WHERE id = ?1",
+            [credential],
+        )?;
+        self.destroyed.push(credential);
+        Ok(())
+    }
+
+    /// The holder returns the key to their inspector (cases 2 and 4): return
+    /// receipt, secret destroyed at once.
+    pub fn return_token(
+        &mut self,
+        serial: &str,
+        place: &str,
+        reason: &str,
+        possession_code: &str,
+    ) -> Result<SignedReceipt, StoreError> {
+        let (token, holder_id, credential, receipt) = self.receipted_step(
+            serial,
+            TokenAction::Return,
+            ReceiptKind::Return,
+            "take a key back",
+            (place, reason),
+            possession_code,
+        )?;
+        self.destroy_secret(credential.id)?;
+        self.set_state(&token, TokenAction::Return, Some(&holder_id))?;
+        self.audit(
+            "token.return",
+            serial,
+            &format!(
+                "holder={holder_id} receipt={} credential={} secret=destroyed",
+                receipt.content.number, credential.id
+            ),
+        )?;
+        Ok(receipt)
+    }
+
+    /// The IT centre received a returned (or revoked broken/faulty) key and
+    /// wiped it.
+    pub fn receive_at_it_centre(&mut self, serial: &str) -> Result<(), StoreError> {
+        self.require_desk("receive a key")?;
+        let token = self.token(serial)?;
+        let holder = token.holder.clone();
+        self.set_state(&token, TokenAction::Receive, holder.as_ref())?;
+        self.audit("token.receive", serial, "wiped")
+    }
+
+    /// A wiped token goes back to stock, bound to no one.
+    pub fn restock(&mut self, serial: &str) -> Result<(), StoreError> {
+        self.require_desk("restock a key")?;
+        let token = self.token(serial)?;
+        self.set_state(&token, TokenAction::Restock, None)?;
+        self.audit("token.restock", serial, "")
+    }
+
+    /// Revokes a live token: its secret is destroyed at once.
+    pub fn revoke(&mut self, serial: &str, reason: RevokeReason) -> Result<(), StoreError> {
+        let token = self.token(serial)?;
+        let holder = token
+            .holder
+            .clone()
+            .ok_or(crate::domain::DomainError::TransitionRefused {
+                from: token.state,
+                action: "revoke",
+            })?;
+        let district = self.holder_district(&holder)?;
+        self.require_scope(&district, "revoke a key", true)?;
+        next_state(
+            token.state,
+            token.revoke_reason,
+            TokenAction::Revoke(reason),
+        )?;
+        let credential = self.live_credential(&token)?;
+        self.destroy_secret(credential.id)?;
+        self.set_state(&token, TokenAction::Revoke(reason), Some(&holder))?;
+        self.audit(
+            "token.revoke",
+            serial,
+            &format!(
+                "holder={holder} reason={reason} credential={} secret=destroyed",
+                credential.id
+            ),
+        )
+    }
+
+    /// Resynchronises a token whose counter or clock ran away: two
+    /// consecutive codes within 1000 steps (RFC 4226 §7.4). For TOTP the
+    /// offset found becomes the credential's drift, if within the bound.
+    pub fn resync(&mut self, serial: &str, first: &str, second: &str) -> Result<(), StoreError> {
+        self.require_desk("resynchronise a key")?;
+        let token = self.token(serial)?;
+        let credential =
+            self.credential_of(serial)?
+                .ok_or(crate::domain::DomainError::TransitionRefused {
+                    from: token.state,
+                    action: "resync",
+                })?;
+        let key = unseal_key(self.db, self.shared, &credential)?
+            .ok_or(StoreError::Corrupt("live credential without secret"))?;
+        let digits = credential.params.digits;
+        let codes = (Code::parse(first, digits)?, Code::parse(second, digits)?);
+        let floor = credential
+            .floor
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let (found, drift) = match credential.params.kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::with_digits(digits).resync(
+                    &key,
+                    (&codes.0, &codes.1),
+                    floor,
+                    crate::otp::RESYNC_RANGE,
+                )?,
+                None,
+            ),
+            OtpKind::Totp { period } => {
+                let found = Totp::new(digits, period).resync(
+                    &key,
+                    (&codes.0, &codes.1),
+                    self.now,
+                    floor,
+                    crate::otp::RESYNC_RANGE,
+                )?;
+                (found, found.map(|m| m.offset()))
+            }
+        };
+        let found = found.ok_or(StoreError::PossessionCheckFailed)?;
+        if let Some(offset) = drift {
+            if offset.unsigned_abs() > u64::from(MAX_DRIFT) {
+                return Err(crate::otp::OtpError::DriftOutOfBounds {
+                    drift: offset,
+                    max: MAX_DRIFT,
+                }
+                .into());
+            }
+        }
+        self.db.execute(
+            "UPDATE credentials SET floor = ?1, drift = ?2 WHERE id = ?3",
+            params![
+                to_i64(found.step(), "step")?,
+                drift.unwrap_or(0),
+                credential.id
+            ],
+        )?;
+        self.audit(
+            "credential.resync",
+            serial,
+            &format!("step={} drift={}", found.step(), drift.unwrap_or(0)),
+        )
+    }
+
+    /// The desk clears a lockout (never automatic).
+    pub fn unlock(&mut self, serial: &str) -> Result<(), StoreError> {
+        self.require_desk("unlock a key")?;
+        let token = self.token(serial)?;
+        let credential = self.credential_of(serial)?.ok_or({
+            crate::domain::DomainError::TransitionRefused {
+                from: token.state,
+                action: "unlock",
+            }
+        })?;
+        self.db.execute(
+            "UPDATE credentials SET fails = 0, locked = 0, retry_at = 0 WHERE id = ?1",
+            [credential.id],
+        )?;
+        self.audit(
+            "credential.unlock",
+            serial,
+            &format!("previous_failures={}", credential.fails),
+        )
+    }
+
+    /// The district of a token: that of its holder, if bound.
+    pub fn district_of_token(&self, token: &TokenInfo) -> Result<Option<String>, StoreError> {
+        match &token.holder {
+            Some(h) => self.district_of_person(h),
+            None => Ok(None),
+        }
+    }
+
+    /// Tokens, optionally in one state and/or bound to a holder of `district`.
+    pub fn tokens(
+        &self,
+        state: Option<TokenState>,
+        district: Option<&str>,
+    ) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT serial FROM tokens ORDER BY serial")?;
+        let serials: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for serial in serials {
+            let token = self.token(&serial)?;
+            if state.is_some_and(|s| s != token.state) {
+                continue;
+            }
+            if let Some(wanted) = district {
+                if self.district_of_token(&token)?.as_deref() != Some(wanted) {
+                    continue;
+                }
+            }
+            out.push(token);
+        }
+        Ok(out)
+    }
+}
