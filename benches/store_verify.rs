@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyward::domain::{Actor, Date, MailAddress, PersonId, Uai};
+use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
-use keyward::store::ops::CredentialParams;
 use keyward::store::verify::{VerifyRequest, VerifyService};
 use keyward::store::{Config, Store, SystemClock};
 

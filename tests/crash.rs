@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyward::domain::{Actor, Date, FixedClock, RevokeReason, TokenState};
+use keyward::otp::CredentialParams;
 use keyward::otp::Secret;
-use keyward::store::ops::CredentialParams;
 use keyward::store::{Config, Store};
 use world::*;
 

@@ -8,9 +8,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{blocking, ApiError, AppState};
-use crate::domain::Role;
+use crate::domain::{api_key_hash, Role, API_KEY_PREFIX};
 use crate::domain::{Actor, PersonId};
-use crate::store::ops::{api_key_hash, API_KEY_PREFIX};
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,10 +18,10 @@ use super::{blocking, ApiError, AppState, Body, Caller, Params};
 use crate::devices::Event;
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::domain::requests::HelpMail;
-use crate::domain::Role;
 use crate::domain::{Actor, Date, MailAddress, PersonId, RevokeReason, TokenState, Uai};
-use crate::otp::{Algorithm, Digits, Period};
-use crate::store::ops::{CredentialInfo, CredentialParams, OtpKind, RightRecord, TokenInfo};
+use crate::domain::{CredentialInfo, RightRecord, Role, TokenInfo};
+use crate::otp::{Algorithm, CredentialParams, Digits, OtpKind, Period};
+
 use crate::store::verify::{VerifyAnswer, VerifyRequest};
 use crate::store::StoreError;
 

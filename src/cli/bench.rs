@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 use super::common::{Connection, Exit};
 use crate::client::{Client, ClientError};
 use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, Uai};
+use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
-use crate::store::ops::CredentialParams;
 use crate::store::{Config, Store, SystemClock};
 
 #[derive(Debug, Subcommand)]

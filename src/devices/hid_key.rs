@@ -27,8 +27,8 @@ use crate::hid::{
     HotpConfig, HotpKey, OtpDevice, OtpProfile, ProfileError, SimulatedKey, Slot, Status,
     TransportError, UsbMatch,
 };
-use crate::otp::{Algorithm, Secret};
-use crate::store::ops::{AccessCodeStatus, CredentialParams, OtpKind};
+use crate::otp::{Algorithm, CredentialParams, OtpKind, Secret};
+use crate::store::ops::AccessCodeStatus;
 use crate::store::StoreError;
 use crate::token::TokenError;
 

@@ -22,9 +22,9 @@ use zeroize::Zeroizing;
 
 use crate::apdu::pin::PinValue;
 use crate::domain::{Actor, Clock, PersonId, TokenState};
-use crate::otp::{Algorithm, Digits, Period, Secret};
+use crate::otp::{Algorithm, CredentialParams, Digits, OtpKind, Period, Secret};
 use crate::profile::{PinCommands, Profile};
-use crate::store::ops::{CredentialParams, OtpKind};
+
 use crate::store::{Store, StoreError};
 use crate::token::{CredentialSpec, Token, TokenError, Transport};
 use crate::ykoath::{self, OathType};

@@ -11,22 +11,28 @@
 //! - [`reports`]: overdue returns and keys in transit, per district.
 //! - [`verify_policy`]: accept/reject, failure counting, delay and lockout.
 
+pub mod api_keys;
 pub mod calendar;
+pub mod credentials;
 pub mod people;
 pub mod receipt;
 pub mod reports;
 pub mod requests;
 pub mod rights;
 pub mod roles;
+pub mod schools;
 pub mod token;
 pub mod uai;
 pub mod verify_policy;
 
+pub use api_keys::{api_key_hash, ApiKeyRecord, NewApiKey, API_KEY_PREFIX};
 pub use calendar::{Clock, Date, FixedClock, UnixTime};
-pub use people::{Actor, MailAddress, PersonId};
-pub use rights::{RightInForce, RightOrigin, RightPeriod};
+pub use credentials::{CredentialInfo, PendingWrite};
+pub use people::{Actor, MailAddress, Person, PersonId};
+pub use rights::{RightInForce, RightOrigin, RightPeriod, RightRecord};
 pub use roles::Role;
-pub use token::{next_state, RevokeReason, TokenAction, TokenState};
+pub use schools::{DistrictRecord, SchoolRecord};
+pub use token::{next_state, RevokeReason, TokenAction, TokenInfo, TokenState};
 pub use uai::Uai;
 
 /// A rule of the domain refused an input or an operation. Carries no secret.

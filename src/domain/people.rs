@@ -111,6 +111,13 @@ impl fmt::Display for Actor {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: PersonId,
+    pub full_name: String,
+    pub mail: MailAddress,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::calendar::{Date, UnixTime};
+use super::people::PersonId;
 use super::uai::Uai;
 use super::DomainError;
 
@@ -91,6 +92,16 @@ pub struct RightInForce {
     pub school: Uai,
     pub origin: RightOrigin,
     pub until: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RightRecord {
+    pub id: i64,
+    pub person: PersonId,
+    pub school: Uai,
+    pub district: String,
+    pub origin: RightOrigin,
+    pub period: RightPeriod,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use super::people::PersonId;
 use super::DomainError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -163,6 +164,15 @@ pub fn next_state(
         }
     };
     Ok(next)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub serial: String,
+    pub profile: String,
+    pub state: TokenState,
+    pub revoke_reason: Option<RevokeReason>,
+    pub holder: Option<PersonId>,
 }
 
 #[cfg(test)]

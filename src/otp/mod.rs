@@ -9,11 +9,13 @@
 
 pub mod code;
 pub mod key;
+pub mod params;
 pub mod raw;
 pub mod verify;
 
 pub use code::{code_at, Code, Digits};
 pub use key::{Algorithm, CredentialKey, Secret, MIN_SECRET_LEN};
+pub use params::{CredentialParams, OtpKind};
 pub use verify::{Hotp, Match, Period, ReplayFloor, Totp, MAX_WINDOW, RESYNC_RANGE};
 
 /// Errors of the OTP core. None of them carries secret material.

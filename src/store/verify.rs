@@ -23,17 +23,15 @@ use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 use super::audit::{AuditEntry, AuditHead};
-use super::ops::{
-    credential_from_row, in_force, rights_of, unseal_key, OtpKind, CREDENTIAL_COLUMNS,
-};
+use super::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
 use super::{connect, in_write_txn, Shared, Store, StoreError};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::domain::verify_policy::{
     decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason, SourceLimiter,
 };
-use crate::domain::{PersonId, RightInForce, TokenState, UnixTime};
+use crate::domain::{CredentialInfo, PersonId, RightInForce, TokenState, UnixTime};
 use crate::otp::{
-    code_at, Algorithm, Code, CredentialKey, Digits, Hotp, ReplayFloor, Secret, Totp,
+    code_at, Algorithm, Code, CredentialKey, Digits, Hotp, OtpKind, ReplayFloor, Secret, Totp,
 };
 
 /// Most requests decided in one transaction.
@@ -231,7 +229,7 @@ const FRESH: Counters = Counters {
 };
 
 struct Found {
-    credential: super::ops::CredentialInfo,
+    credential: CredentialInfo,
     state: TokenState,
     verifier: Option<Vec<u8>>,
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, RwLock};
 
 use keyward::domain::{Actor, Date};
-use keyward::store::ops::CredentialParams;
+use keyward::otp::CredentialParams;
 use world::*;
 
 const THREADS: usize = 64;

@@ -22,7 +22,8 @@ use keyward::hid::{
     TransportError,
 };
 use keyward::otp::{Algorithm, Digits};
-use keyward::store::ops::{AccessCodeStatus, CredentialParams, OtpKind};
+use keyward::otp::{CredentialParams, OtpKind};
+use keyward::store::ops::AccessCodeStatus;
 use serde_json::json;
 
 const SERIAL: u32 = 5_123_456;

@@ -9,7 +9,7 @@ use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
 use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, TokenState};
-use keyward::store::ops::CredentialParams;
+use keyward::otp::CredentialParams;
 use keyward::store::verify::VerifyAnswer;
 use keyward::store::StoreError;
 use world::*;

@@ -5,8 +5,8 @@
 use crate::support::world;
 
 use keyward::domain::{Actor, Date};
+use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Digits};
-use keyward::store::ops::CredentialParams;
 use keyward::store::verify::VerifyAnswer;
 use keyward::store::StoreError;
 use world::*;

@@ -7,11 +7,11 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{to_i64, CredentialParams, Tx};
+use super::{to_i64, Tx};
 use crate::crypto::Binding;
 use crate::domain::PersonId;
 use crate::hid::{AccessCode, Slot};
-use crate::otp::Secret;
+use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
 
 /// The credential id a pending write on an OTP slot records (the slot has no

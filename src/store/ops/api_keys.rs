@@ -5,47 +5,8 @@ use rusqlite::params;
 use zeroize::Zeroizing;
 
 use super::{corrupt, to_i64, to_u64, Tx};
-use crate::domain::{DomainError, Role};
+use crate::domain::{api_key_hash, ApiKeyRecord, DomainError, NewApiKey, Role, API_KEY_PREFIX};
 use crate::store::StoreError;
-
-/// An API key as stored: never the key itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiKeyRecord {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    /// The district an inspector key is bound to.
-    pub district: Option<String>,
-    /// The readers a station key is bound to.
-    pub readers: Vec<String>,
-    pub created_at: u64,
-    pub revoked_at: Option<u64>,
-}
-
-/// A key just created: the only moment the key itself exists outside the
-/// caller's hands.
-pub struct NewApiKey {
-    pub record: ApiKeyRecord,
-    pub key: Zeroizing<String>,
-}
-
-impl std::fmt::Debug for NewApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiKey")
-            .field("record", &self.record)
-            .field("key", &"[redacted]")
-            .finish()
-    }
-}
-
-/// Prefix of every API key.
-pub const API_KEY_PREFIX: &str = "kw_";
-
-/// SHA-256 of an API key, as stored and looked up.
-pub fn api_key_hash(key: &str) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(key.as_bytes()).into()
-}
 
 fn check_label(text: &str, what: &'static str) -> Result<(), StoreError> {
     if text.trim().is_empty() || text.len() > 128 || text.chars().any(char::is_control) {

@@ -19,98 +19,12 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::audit::{AuditEntry, AuditHead};
 use super::{Shared, StoreError};
 use crate::domain::{
-    Actor, Date, MailAddress, PersonId, RevokeReason, RightInForce, RightOrigin, RightPeriod,
-    TokenState, Uai, UnixTime,
+    Actor, CredentialInfo, Date, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord,
+    Uai, UnixTime,
 };
-use crate::otp::{Algorithm, CredentialKey, Digits, Period};
+use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
-pub use api_keys::{api_key_hash, ApiKeyRecord, NewApiKey, API_KEY_PREFIX};
-pub use pending_writes::PendingWrite;
-pub use people::{DistrictRecord, SchoolRecord};
-
-/// HOTP or TOTP, with the part of the parameters that differs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OtpKind {
-    /// `counter`: the first counter value the token will use.
-    Hotp {
-        counter: u64,
-    },
-    Totp {
-        period: Period,
-    },
-}
-
-/// How a credential computes its codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CredentialParams {
-    pub kind: OtpKind,
-    pub algorithm: Algorithm,
-    pub digits: Digits,
-}
-
-impl CredentialParams {
-    pub fn totp() -> Self {
-        CredentialParams {
-            kind: OtpKind::Totp {
-                period: Period::DEFAULT,
-            },
-            algorithm: Algorithm::Sha1,
-            digits: Digits::SIX,
-        }
-    }
-
-    pub fn hotp() -> Self {
-        CredentialParams {
-            kind: OtpKind::Hotp { counter: 0 },
-            algorithm: Algorithm::Sha1,
-            digits: Digits::SIX,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Person {
-    pub id: PersonId,
-    pub full_name: String,
-    pub mail: MailAddress,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenInfo {
-    pub serial: String,
-    pub profile: String,
-    pub state: TokenState,
-    pub revoke_reason: Option<RevokeReason>,
-    pub holder: Option<PersonId>,
-}
-
-/// A credential's public record (never its secret).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CredentialInfo {
-    pub id: i64,
-    pub token: String,
-    pub holder: PersonId,
-    pub params: CredentialParams,
-    /// Last accepted counter or time step.
-    pub floor: Option<u64>,
-    pub drift: i64,
-    pub fails: u32,
-    pub locked: bool,
-    pub retry_at: UnixTime,
-    pub has_pin: bool,
-    pub live: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RightRecord {
-    pub id: i64,
-    pub person: PersonId,
-    pub school: Uai,
-    pub district: String,
-    pub origin: RightOrigin,
-    pub period: RightPeriod,
-}
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {

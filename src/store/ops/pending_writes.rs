@@ -4,20 +4,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, to_i64, to_u64, Tx};
-use crate::domain::{next_state, PersonId, TokenAction};
-use crate::otp::Secret;
+use crate::domain::{next_state, PendingWrite, PersonId, TokenAction};
+use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
-
-/// A credential recorded as pending before it is written to a token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingWrite {
-    pub serial: String,
-    pub holder: PersonId,
-    /// The credential's id on the token (`[period/]issuer:name`).
-    pub credential_id: Vec<u8>,
-    pub reader: String,
-    pub created_at: u64,
-}
 
 impl Tx<'_> {
     /// Records a credential as pending on a stock token, before anything is
@@ -144,7 +133,7 @@ impl Tx<'_> {
         &mut self,
         serial: &str,
         secret: &Secret,
-        params: super::CredentialParams,
+        params: CredentialParams,
         replacement: Option<i64>,
     ) -> Result<i64, StoreError> {
         let pending = self

@@ -3,25 +3,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, Person, Tx};
-use crate::domain::{MailAddress, PersonId, Uai};
+use super::{corrupt, Tx};
+use crate::domain::{DistrictRecord, MailAddress, Person, PersonId, SchoolRecord, Uai};
 use crate::store::StoreError;
-
-/// A district as listed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DistrictRecord {
-    pub code: String,
-    pub name: String,
-    pub inspector: Option<String>,
-}
-
-/// A school as listed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SchoolRecord {
-    pub uai: String,
-    pub name: String,
-    pub district: String,
-}
 
 impl Tx<'_> {
     pub fn add_person(

@@ -3,9 +3,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, to_i64, to_u64, CredentialInfo, Person, TokenInfo, Tx};
+use super::{corrupt, to_i64, to_u64, Tx};
 use crate::domain::receipt::{ReceiptContent, ReceiptKind, SignedReceipt};
-use crate::domain::{next_state, Actor, PersonId, TokenAction};
+use crate::domain::{next_state, Actor, CredentialInfo, Person, PersonId, TokenAction, TokenInfo};
 use crate::store::StoreError;
 
 impl Tx<'_> {

@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, to_i64, CredentialParams, Tx};
+use super::{corrupt, to_i64, Tx};
 use crate::domain::requests::{check_help_mail, HelpMail};
 use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
-use crate::otp::Secret;
+use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
 
 impl Tx<'_> {

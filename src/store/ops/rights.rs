@@ -3,8 +3,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{in_force, rights_of, to_i64, RightRecord, Tx};
-use crate::domain::{Date, PersonId, RightInForce, RightOrigin, RightPeriod, Uai};
+use super::{in_force, rights_of, to_i64, Tx};
+use crate::domain::{Date, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord, Uai};
 use crate::store::StoreError;
 
 impl Tx<'_> {
@@ -134,7 +134,7 @@ impl Tx<'_> {
             .optional()?)
     }
 
-    pub fn right(&self, id: i64) -> Result<Option<super::RightRecord>, StoreError> {
+    pub fn right(&self, id: i64) -> Result<Option<RightRecord>, StoreError> {
         let person: Option<String> = self
             .db
             .query_row("SELECT person FROM rights WHERE id = ?1", [id], |r| {

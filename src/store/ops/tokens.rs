@@ -4,15 +4,14 @@
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
-use super::{
-    corrupt, credential_from_row, to_i64, unseal_key, CredentialInfo, CredentialParams, OtpKind,
-    TokenInfo, Tx, CREDENTIAL_COLUMNS,
-};
+use super::{corrupt, credential_from_row, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
 use crate::crypto::Pin;
 use crate::domain::receipt::{ReceiptKind, SignedReceipt};
 use crate::domain::verify_policy::{totp_window, MAX_DRIFT};
-use crate::domain::{next_state, Actor, PersonId, RevokeReason, TokenAction, TokenState};
-use crate::otp::{Code, Hotp, ReplayFloor, Secret, Totp};
+use crate::domain::{
+    next_state, Actor, CredentialInfo, PersonId, RevokeReason, TokenAction, TokenInfo, TokenState,
+};
+use crate::otp::{Code, CredentialParams, Hotp, OtpKind, ReplayFloor, Secret, Totp};
 use crate::store::StoreError;
 
 impl Tx<'_> {
@@ -247,7 +246,7 @@ impl Tx<'_> {
         if token.holder.as_ref() != Some(&credential.holder) {
             return Err(StoreError::PossessionCheckFailed);
         }
-        let super::OtpKind::Totp { period } = credential.params.kind else {
+        let OtpKind::Totp { period } = credential.params.kind else {
             return self.check_possession(&credential, code);
         };
         let key = super::unseal_key(self.db, self.shared, &credential)?

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
+use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
-use keyward::store::ops::CredentialParams;
 use keyward::store::{Config, Store};
 
 pub const DOMAIN: &str = "ac-exemple.fr";
