@@ -4,7 +4,7 @@
 use rusqlite::params;
 use zeroize::Zeroizing;
 
-use super::{corrupt, to_i64, to_u64, Tx};
+use super::{corrupt, query_rows, to_i64, to_u64, Tx};
 use crate::domain::{api_key_hash, ApiKeyRecord, DomainError, NewApiKey, Role, API_KEY_PREFIX};
 use crate::store::StoreError;
 
@@ -141,13 +141,10 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT id, name, role, district, readers, created_at, revoked_at FROM api_keys {clause} ORDER BY id"
         );
-        let mut stmt = self.db.prepare_cached(&sql)?;
-        let mut rows = stmt.query([arg])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
+        query_rows(self.db, &sql, [arg], |row| {
             let role: String = row.get(2)?;
             let readers: String = row.get(4)?;
-            out.push(ApiKeyRecord {
+            Ok(ApiKeyRecord {
                 id: row.get(0)?,
                 name: row.get(1)?,
                 role: Role::parse(&role).map_err(corrupt("API key role"))?,
@@ -159,9 +156,8 @@ impl Tx<'_> {
                     .get::<_, Option<i64>>(6)?
                     .map(|t| to_u64(t, "time"))
                     .transpose()?,
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {

@@ -122,36 +122,51 @@ pub(crate) fn unseal_key(
     )))
 }
 
-/// Rights of a person, with their school's district.
-pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
-    let mut stmt = db.prepare_cached(
-        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at
-         FROM rights r JOIN schools s ON s.uai = r.school WHERE r.person = ?1 ORDER BY r.from_date, r.id",
-    )?;
-    let mut rows = stmt.query([person])?;
+/// Runs `sql` with `params` and decodes every row with `decode`, in order.
+fn query_rows<T>(
+    db: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = db.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let until: Option<String> = row.get(6)?;
-        out.push(RightRecord {
-            id: row.get(0)?,
-            person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
-            school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
-            district: row.get(3)?,
-            origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
-            period: RightPeriod {
-                from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
-                until: until
-                    .map(|u| Date::parse(&u))
-                    .transpose()
-                    .map_err(corrupt("right date"))?,
-                ended_at: row
-                    .get::<_, Option<i64>>(7)?
-                    .map(|e| to_u64(e, "ended_at"))
-                    .transpose()?,
-            },
-        });
+        out.push(decode(row)?);
     }
     Ok(out)
+}
+
+/// Rights of a person, with their school's district.
+pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
+    query_rows(
+        db,
+        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at
+         FROM rights r JOIN schools s ON s.uai = r.school WHERE r.person = ?1 ORDER BY r.from_date, r.id",
+        [person],
+        |row| {
+            let until: Option<String> = row.get(6)?;
+            Ok(RightRecord {
+                id: row.get(0)?,
+                person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
+                school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
+                district: row.get(3)?,
+                origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
+                period: RightPeriod {
+                    from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
+                    until: until
+                        .map(|u| Date::parse(&u))
+                        .transpose()
+                        .map_err(corrupt("right date"))?,
+                    ended_at: row
+                        .get::<_, Option<i64>>(7)?
+                        .map(|e| to_u64(e, "ended_at"))
+                        .transpose()?,
+                },
+            })
+        },
+    )
 }
 
 pub(crate) fn in_force(rights: &[RightRecord], now: UnixTime) -> Vec<RightInForce> {
@@ -242,16 +257,7 @@ impl<'a> Tx<'a> {
         match &self.actor {
             Actor::Desk(_) | Actor::System if desk_too => Ok(()),
             Actor::Inspector(id) => {
-                let inspector: Option<String> = self
-                    .db
-                    .query_row(
-                        "SELECT inspector FROM districts WHERE code = ?1",
-                        [district],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .flatten();
-                if inspector.as_deref() == Some(id.as_str()) {
+                if self.inspector_login(district)?.as_deref() == Some(id.as_str()) {
                     Ok(())
                 } else {
                     Err(self.forbidden(action, "an inspector acts only in their own district"))
@@ -259,6 +265,20 @@ impl<'a> Tx<'a> {
             }
             _ => Err(self.forbidden(action, "only the district's inspector does this")),
         }
+    }
+
+    /// The stored login of `district`'s inspector (`None`: no such district,
+    /// or no inspector named).
+    fn inspector_login(&self, district: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT inspector FROM districts WHERE code = ?1",
+                [district],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Audits a refusal decided outside the store (authentication, role,

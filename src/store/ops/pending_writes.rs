@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, to_i64, to_u64, Tx};
+use super::{corrupt, query_rows, to_i64, to_u64, Tx};
 use crate::domain::{next_state, PendingWrite, PersonId, TokenAction};
 use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
@@ -110,19 +110,15 @@ impl Tx<'_> {
         let sql = format!(
             "SELECT serial, holder, credential_id, reader, created_at FROM pending_writes {clause} ORDER BY created_at, serial"
         );
-        let mut stmt = self.db.prepare_cached(&sql)?;
-        let mut rows = stmt.query([arg])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(PendingWrite {
+        query_rows(self.db, &sql, [arg], |row| {
+            Ok(PendingWrite {
                 serial: row.get(0)?,
                 holder: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
                 credential_id: row.get(2)?,
                 reader: row.get(3)?,
                 created_at: to_u64(row.get(4)?, "time")?,
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     /// Commits a pending write whose read-back matched: the credential record

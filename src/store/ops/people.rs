@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, Tx};
+use super::{corrupt, query_rows, Tx};
 use crate::domain::{DistrictRecord, MailAddress, Person, PersonId, SchoolRecord, Uai};
 use crate::store::StoreError;
 
@@ -127,19 +127,12 @@ impl Tx<'_> {
     }
 
     pub(super) fn inspector_of(&self, district: &str) -> Result<Person, StoreError> {
-        let id: Option<String> = self
-            .db
-            .query_row(
-                "SELECT inspector FROM districts WHERE code = ?1",
-                [district],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        let id = id.ok_or_else(|| StoreError::NotFound {
-            what: "inspector of district",
-            key: district.to_owned(),
-        })?;
+        let id = self
+            .inspector_login(district)?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "inspector of district",
+                key: district.to_owned(),
+            })?;
         self.person(&PersonId::parse(&id).map_err(corrupt("inspector id"))?)
     }
 
@@ -153,49 +146,39 @@ impl Tx<'_> {
     }
 
     pub fn inspector_of_district(&self, code: &str) -> Result<Option<PersonId>, StoreError> {
-        let id: Option<String> = self
-            .db
-            .query_row(
-                "SELECT inspector FROM districts WHERE code = ?1",
-                [code],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        id.map(|i| PersonId::parse(&i).map_err(corrupt("inspector id")))
+        self.inspector_login(code)?
+            .map(|i| PersonId::parse(&i).map_err(corrupt("inspector id")))
             .transpose()
     }
 
     pub fn districts(&self) -> Result<Vec<DistrictRecord>, StoreError> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT code, name, inspector FROM districts ORDER BY code")?;
-        let rows = stmt
-            .query_map([], |r| {
+        query_rows(
+            self.db,
+            "SELECT code, name, inspector FROM districts ORDER BY code",
+            [],
+            |r| {
                 Ok(DistrictRecord {
                     code: r.get(0)?,
                     name: r.get(1)?,
                     inspector: r.get(2)?,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     pub fn schools(&self, district: Option<&str>) -> Result<Vec<SchoolRecord>, StoreError> {
-        let mut stmt = self.db.prepare(
+        query_rows(
+            self.db,
             "SELECT uai, name, district FROM schools WHERE ?1 IS NULL OR district = ?1 ORDER BY uai",
-        )?;
-        let rows = stmt
-            .query_map([district], |r| {
+            [district],
+            |r| {
                 Ok(SchoolRecord {
                     uai: r.get(0)?,
                     name: r.get(1)?,
                     district: r.get(2)?,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     /// People, or those whose latest right is in `district`.

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, to_i64, to_u64, Tx};
+use super::{corrupt, query_rows, to_i64, to_u64, Tx};
 use crate::domain::receipt::{ReceiptContent, ReceiptKind, SignedReceipt};
 use crate::domain::{next_state, Actor, CredentialInfo, Person, PersonId, TokenAction, TokenInfo};
 use crate::store::StoreError;
@@ -100,21 +100,12 @@ impl Tx<'_> {
     }
 
     pub fn receipts_of_token(&self, serial: &str) -> Result<Vec<SignedReceipt>, StoreError> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT canonical, signature FROM receipts WHERE token = ?1 ORDER BY id")?;
-        let mut rows = stmt.query([serial])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let canonical: String = row.get(0)?;
-            let signature: Vec<u8> = row.get(1)?;
-            let exported = format!(
-                "{canonical}signature={}\n",
-                data_encoding::BASE64.encode(&signature)
-            );
-            out.push(SignedReceipt::parse(&exported).map_err(corrupt("receipt"))?);
-        }
-        Ok(out)
+        query_rows(
+            self.db,
+            "SELECT canonical, signature FROM receipts WHERE token = ?1 ORDER BY id",
+            [serial],
+            |row| receipt_from_parts(&row.get::<_, String>(0)?, &row.get::<_, Vec<u8>>(1)?),
+        )
     }
 
     pub fn district_of_receipt(&self, id: i64) -> Result<Option<String>, StoreError> {
@@ -135,20 +126,21 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some((canonical, signature)) = row else {
-            return Ok(None);
-        };
-        let exported = format!(
-            "{canonical}signature={}\n",
-            data_encoding::BASE64.encode(&signature)
-        );
-        SignedReceipt::parse(&exported)
-            .map(Some)
-            .map_err(corrupt("receipt"))
+        row.map(|(canonical, signature)| receipt_from_parts(&canonical, &signature))
+            .transpose()
     }
 
     /// The public half of the receipt key.
     pub fn receipt_public_key(&self) -> [u8; 32] {
         self.shared.signer.public_key()
     }
+}
+
+/// A receipt as stored: its canonical text and its signature, kept apart.
+fn receipt_from_parts(canonical: &str, signature: &[u8]) -> Result<SignedReceipt, StoreError> {
+    let exported = format!(
+        "{canonical}signature={}\n",
+        data_encoding::BASE64.encode(signature)
+    );
+    SignedReceipt::parse(&exported).map_err(corrupt("receipt"))
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, to_i64, Tx};
+use super::{corrupt, query_rows, to_i64, Tx};
 use crate::domain::requests::{check_help_mail, HelpMail};
 use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
 use crate::otp::{CredentialParams, Secret};
@@ -53,19 +53,18 @@ impl Tx<'_> {
 
     /// Open key requests, oldest first: (request id, holder, district).
     pub fn open_key_requests(&self) -> Result<Vec<(i64, PersonId, String)>, StoreError> {
-        let mut stmt = self.db.prepare(
+        query_rows(
+            self.db,
             "SELECT id, holder, district FROM key_requests WHERE fulfilled_at IS NULL ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push((
-                row.get(0)?,
-                PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
-                row.get(2)?,
-            ));
-        }
-        Ok(out)
+            [],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
+                    row.get(2)?,
+                ))
+            },
+        )
     }
 
     /// Case 3: records a help request after checking its sender and copy.
