@@ -58,7 +58,7 @@ CREATE TABLE tokens (
     received_at   INTEGER,
     CHECK (state NOT IN ('prepared','handed_over','active') OR holder IS NOT NULL)
 ) STRICT;
--- SPEC §3: at most one live token per holder.
+-- At most one live token per holder (docs/lifecycle.md).
 CREATE UNIQUE INDEX one_live_token_per_holder ON tokens(holder)
     WHERE state IN ('prepared','handed_over','active');
 
@@ -138,10 +138,10 @@ CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 "#;
 
-/// Issue 5: API keys (only their SHA-256 is kept), pending device writes
-/// (SPEC §4: recorded before the token is written, removed in the
-/// transaction that commits the credential or by recovery), and the desk's
-/// sealed device-PIN resetting codes.
+/// API keys (only their SHA-256 is kept), pending device writes (recorded
+/// before the token is written, removed in the transaction that commits the
+/// credential or by recovery: docs/devices.md), and the desk's sealed
+/// device-PIN resetting codes.
 const V2: &str = r#"
 CREATE TABLE api_keys (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -169,7 +169,7 @@ CREATE TABLE device_puks (
 ) STRICT;
 "#;
 
-/// Issue 6: the random access codes that lock YubiKey OTP slots, sealed like
+/// The random access codes that lock YubiKey OTP slots, sealed like
 /// secrets (bound to the token serial and slot). `pending` is the code of a
 /// prepare not yet committed (recorded before the slot is written, so
 /// recovery can try it); `committed` is the code the slot holds.

@@ -1,4 +1,5 @@
-//! The desk's sealed device-PIN resetting codes, one per token.
+//! The desk's sealed device-PIN resetting codes, one per token (device PIN
+//! and unblock: docs/devices.md; sealing: docs/security.md).
 
 use rusqlite::{params, OptionalExtension};
 

@@ -1,7 +1,13 @@
-//! Lifecycle operations (SPEC §2, §3), each run inside one write transaction
-//! opened by [`Store::write`](super::Store::write). Guards come from
-//! [`crate::domain`]; this module only reads rows, asks the domain, and writes
-//! the new rows, the receipt and the audit entry together.
+//! Lifecycle operations (docs/lifecycle.md), each run inside one write
+//! transaction opened by [`Store::write`](super::Store::write). Guards come
+//! from [`crate::domain`]; this module only reads rows, asks the domain, and
+//! writes the new rows, the receipt and the audit entry together.
+//!
+//! This file holds the transaction ([`Tx`]), the row helpers shared by the
+//! store (credential and right decoding, unsealing) and the audit, refusal
+//! and scope checks; each aggregate has its own file: people (with districts
+//! and schools), rights, tokens, requests, receipts, reports, API keys,
+//! pending writes, device PINs and slot access codes.
 
 mod access_codes;
 mod api_keys;

@@ -1,5 +1,6 @@
 //! Pending device writes: a credential recorded as pending before it is
-//! written to a token, then committed (with its sealed secret) or aborted.
+//! written to a token, then committed (with its sealed secret) or aborted
+//! (pending write -> write -> prove -> commit: docs/devices.md).
 
 use rusqlite::{params, OptionalExtension};
 

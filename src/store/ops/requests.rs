@@ -1,4 +1,5 @@
-//! Key requests and replacement requests.
+//! Key requests and replacement requests (the numbered cases are the
+//! school-year situations of docs/lifecycle.md).
 
 use rusqlite::{params, OptionalExtension};
 

@@ -1,5 +1,6 @@
 //! Rights (appointments and delegations) of people at schools, and the
-//! district a holder belongs to.
+//! district a holder belongs to. The numbered cases are the school-year
+//! situations of docs/lifecycle.md.
 
 use rusqlite::{params, OptionalExtension};
 

@@ -1,5 +1,6 @@
 //! Tokens and their credentials through the school year: stock, prepare,
-//! handover, activation, return, revocation, resync and unlock.
+//! handover, activation, return, revocation, resync and unlock (token states
+//! and the numbered cases: docs/lifecycle.md).
 
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
