@@ -111,6 +111,7 @@ impl fmt::Display for Actor {
     }
 }
 
+/// A person as recorded: login, full name and personal mail address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Person {
     pub id: PersonId,

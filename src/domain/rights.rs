@@ -94,6 +94,7 @@ pub struct RightInForce {
     pub until: Option<Date>,
 }
 
+/// A right as recorded, with the district of its school.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RightRecord {
     pub id: i64,

@@ -166,6 +166,7 @@ pub fn next_state(
     Ok(next)
 }
 
+/// A token as recorded: its state and, while bound, its holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenInfo {
     pub serial: String,
