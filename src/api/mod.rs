@@ -5,9 +5,8 @@
 
 pub mod auth;
 pub mod error;
-mod handlers;
-mod hid;
 pub mod metrics;
+mod routes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,7 +221,7 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
 
 /// The v1 router.
 pub fn app(state: AppState) -> Router {
-    use handlers::*;
+    use routes::*;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -245,7 +244,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/devices", get(list_devices))
         .route("/v1/devices/{reader}/code", post(device_code))
-        .route("/v1/devices/{reader}/touch", post(hid::device_touch))
+        .route("/v1/devices/{reader}/touch", post(device_touch))
         .route("/v1/tokens", get(list_tokens).post(add_token))
         .route("/v1/tokens/{serial}", get(show_token))
         .route("/v1/tokens/{serial}/prepare", post(prepare_token))
