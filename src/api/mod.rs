@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod error;
 pub mod metrics;
+mod operation;
+mod permit;
 mod routes;
 
 use std::collections::HashMap;
@@ -15,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
@@ -27,6 +28,8 @@ use crate::store::{Store, StoreError};
 pub use auth::Caller;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use operation::{Operation, UNAUTHENTICATED};
+pub use permit::Permit;
 
 /// Largest request body (docs/api.md).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -89,6 +92,14 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    fn verify_service(&self) -> &VerifyService {
+        &self.inner.verify
     }
 
     /// New requests are answered 503 from now on (graceful shutdown).
@@ -219,51 +230,9 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-/// The v1 router.
+/// The v1 router: every [`Operation`] and the unauthenticated routes.
 pub fn app(state: AppState) -> Router {
-    use routes::*;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .route("/v1/verify", post(verify))
-        .route("/v1/apikeys", post(create_api_key).get(list_api_keys))
-        .route("/v1/apikeys/{id}", delete(revoke_api_key))
-        .route("/v1/districts", post(add_district).get(list_districts))
-        .route("/v1/schools", post(add_school).get(list_schools))
-        .route("/v1/people", post(add_person).get(list_people))
-        .route("/v1/people/{id}", get(show_person))
-        .route("/v1/people/{id}/rights", get(person_rights))
-        .route("/v1/rights/appointments", post(grant_appointment))
-        .route("/v1/rights/delegations", post(grant_delegation))
-        .route("/v1/rights/{id}/end", post(end_right))
-        .route("/v1/key-requests", post(request_key).get(list_key_requests))
-        .route("/v1/replacement-requests", post(file_replacement))
-        .route(
-            "/v1/replacement-requests/{id}/prepare",
-            post(prepare_replacement),
-        )
-        .route("/v1/devices", get(list_devices))
-        .route("/v1/devices/{reader}/code", post(device_code))
-        .route("/v1/devices/{reader}/touch", post(device_touch))
-        .route("/v1/tokens", get(list_tokens).post(add_token))
-        .route("/v1/tokens/{serial}", get(show_token))
-        .route("/v1/tokens/{serial}/prepare", post(prepare_token))
-        .route("/v1/tokens/{serial}/handover", post(handover))
-        .route("/v1/tokens/{serial}/activate", post(activate))
-        .route("/v1/tokens/{serial}/return", post(return_token))
-        .route("/v1/tokens/{serial}/receive", post(receive))
-        .route("/v1/tokens/{serial}/wipe", post(wipe))
-        .route("/v1/tokens/{serial}/unblock-pin", post(unblock_pin))
-        .route("/v1/tokens/{serial}/restock", post(restock))
-        .route("/v1/tokens/{serial}/revoke", post(revoke))
-        .route("/v1/tokens/{serial}/unlock", post(unlock))
-        .route("/v1/tokens/{serial}/resync", post(resync))
-        .route("/v1/tokens/{serial}/receipts", get(token_receipts))
-        .route("/v1/receipts/{id}", get(show_receipt))
-        .route("/v1/reports/overdue", get(report_overdue))
-        .route("/v1/reports/in-transit", get(report_in_transit))
-        .route("/v1/audit/verify", get(audit_verify))
-        .route("/v1/events", get(events))
+    routes::router()
         .fallback(|| async { ApiError::not_found("route") })
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

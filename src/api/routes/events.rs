@@ -7,7 +7,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Caller};
+use crate::api::{ApiError, AppState, Caller, Operation, Permit};
 use crate::devices::Event;
 use crate::domain::Role;
 
@@ -35,17 +35,12 @@ fn event_reader(event: &Event) -> Option<&str> {
     }
 }
 
-pub async fn events(
+pub(super) async fn events(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    caller
-        .require(
-            &state,
-            &[Role::Admin, Role::Desk, Role::Station],
-            "follow events",
-        )
-        .await?;
+    let permit = Permit::check(&state, caller, Operation::FollowEvents).await?;
+    let caller = permit.caller();
     let receiver = state.devices().subscribe();
     let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
     let stop = state.inner.stop.subscribe();

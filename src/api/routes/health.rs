@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::api::{blocking, ApiError, AppState};
 
-pub async fn healthz(State(state): State<AppState>) -> Response {
+pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     let store = Arc::clone(state.store());
     let healthy = blocking(move || {
         store
@@ -28,7 +28,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics_text(State(state): State<AppState>) -> Response {
+pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics().render(&state.devices().counters),

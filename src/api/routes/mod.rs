@@ -1,5 +1,8 @@
-//! One function per route of docs/api.md, one file per resource. Each checks the caller's role and
-//! scope, then runs the store or device work on a blocking thread.
+//! One handler per route of docs/api.md, one file per resource (the same
+//! nouns as `cli/`). A handler gets a [`Permit`] for its [`Operation`], then
+//! runs its store or device work through it; [`router`] mounts every
+//! operation of [`Operation::ALL`] and nothing else besides health and
+//! metrics.
 
 mod apikeys;
 mod audit;
@@ -14,38 +17,78 @@ mod rights;
 mod tokens;
 mod verify;
 
-pub use apikeys::*;
-pub use audit::*;
-pub use devices::*;
-pub use events::*;
-pub use health::*;
-pub use people::*;
-pub use receipts::*;
-pub use reports::*;
-pub use requests::*;
-pub use rights::*;
-pub use tokens::*;
-pub use verify::*;
-
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, on, MethodRouter};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, ApiError, AppState, Caller};
-use crate::domain::receipt::SignedReceipt;
-use crate::domain::Role;
-use crate::domain::{PersonId, RevokeReason};
-use crate::store::ops::{CredentialInfo, OtpKind, RightRecord, TokenInfo};
+use super::{ApiError, AppState, Caller, Operation, Permit};
+use crate::domain::{PersonId, Role};
 
 type Answer = Result<Response, ApiError>;
 
-const ADMIN: &[Role] = &[Role::Admin];
-const DESK: &[Role] = &[Role::Admin, Role::Desk];
-const DESK_OR_INSPECTOR: &[Role] = &[Role::Admin, Role::Desk, Role::Inspector];
+/// Every operation's route, plus the unauthenticated health and metrics.
+pub(super) fn router() -> Router<AppState> {
+    Operation::ALL
+        .iter()
+        .fold(Router::new(), |router, &op| {
+            router.route(op.path(), handler(op))
+        })
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics_text))
+}
+
+/// The handler of `op` on its method.
+fn handler(op: Operation) -> MethodRouter<AppState> {
+    use Operation as Op;
+    let method = op.method_filter();
+    match op {
+        Op::Verify => on(method, verify::verify),
+        Op::CreateApiKey => on(method, apikeys::create_api_key),
+        Op::ListApiKeys => on(method, apikeys::list_api_keys),
+        Op::RevokeApiKey => on(method, apikeys::revoke_api_key),
+        Op::AddDistrict => on(method, people::add_district),
+        Op::ListDistricts => on(method, people::list_districts),
+        Op::AddSchool => on(method, people::add_school),
+        Op::ListSchools => on(method, people::list_schools),
+        Op::AddPerson => on(method, people::add_person),
+        Op::ListPeople => on(method, people::list_people),
+        Op::ShowPerson => on(method, people::show_person),
+        Op::PersonRights => on(method, rights::person_rights),
+        Op::GrantAppointment => on(method, rights::grant_appointment),
+        Op::GrantDelegation => on(method, rights::grant_delegation),
+        Op::EndRight => on(method, rights::end_right),
+        Op::RequestKey => on(method, requests::request_key),
+        Op::ListKeyRequests => on(method, requests::list_key_requests),
+        Op::FileReplacement => on(method, requests::file_replacement),
+        Op::PrepareReplacement => on(method, requests::prepare_replacement),
+        Op::ListDevices => on(method, devices::list_devices),
+        Op::ReadDeviceCode => on(method, devices::device_code),
+        Op::TouchDevice => on(method, devices::device_touch),
+        Op::ListTokens => on(method, tokens::list_tokens),
+        Op::ShowToken => on(method, tokens::show_token),
+        Op::AddToken => on(method, tokens::add_token),
+        Op::PrepareToken => on(method, tokens::prepare_token),
+        Op::Handover => on(method, tokens::handover),
+        Op::Activate => on(method, tokens::activate),
+        Op::ReturnToken => on(method, tokens::return_token),
+        Op::Receive => on(method, tokens::receive),
+        Op::Wipe => on(method, tokens::wipe),
+        Op::UnblockPin => on(method, tokens::unblock_pin),
+        Op::Restock => on(method, tokens::restock),
+        Op::Revoke => on(method, tokens::revoke),
+        Op::Unlock => on(method, tokens::unlock),
+        Op::Resync => on(method, tokens::resync),
+        Op::TokenReceipts => on(method, receipts::token_receipts),
+        Op::ShowReceipt => on(method, receipts::show_receipt),
+        Op::ReportOverdue => on(method, reports::report_overdue),
+        Op::ReportInTransit => on(method, reports::report_in_transit),
+        Op::VerifyAudit => on(method, audit::audit_verify),
+        Op::FollowEvents => on(method, events::events),
+    }
+}
 
 fn ok(value: Value) -> Answer {
     Ok(Json(value).into_response())
@@ -59,58 +102,18 @@ fn date_opt(d: Option<crate::domain::Date>) -> Value {
     d.map_or(Value::Null, |d| json!(d.to_string()))
 }
 
-fn right_json(r: &RightRecord, now: u64) -> Value {
-    json!({
-        "id": r.id,
-        "school": r.school.as_str(),
-        "origin": r.origin.as_str(),
-        "from": r.period.from.to_string(),
-        "until": date_opt(r.period.until),
-        "in_force": r.period.in_force_at(now),
-    })
-}
-
-fn credential_json(c: &CredentialInfo) -> Value {
-    let (kind, period) = match c.params.kind {
-        OtpKind::Hotp { .. } => ("hotp", Value::Null),
-        OtpKind::Totp { period } => ("totp", json!(period.seconds())),
-    };
-    json!({
-        "kind": kind,
-        "algorithm": c.params.algorithm.name(),
-        "digits": c.params.digits.get(),
-        "period": period,
-        "locked": c.locked,
-        "failures": c.fails,
-    })
-}
-
-fn token_json(t: &TokenInfo, credential: Option<&CredentialInfo>) -> Value {
-    json!({
-        "serial": t.serial,
-        "profile": t.profile,
-        "state": t.state.as_str(),
-        "holder": t.holder.as_ref().map(PersonId::as_str),
-        "revoke_reason": t.revoke_reason.map(RevokeReason::as_str),
-        "credential": credential.map(credential_json),
-    })
-}
-
-fn receipt_json(id: u64, r: &SignedReceipt, public_key: &[u8; 32]) -> Value {
-    json!({
-        "id": id,
-        "kind": r.content.kind.as_str(),
-        "canonical": r.canonical,
-        "signature": data_encoding::BASE64.encode(&r.signature),
-        "public_key": data_encoding::HEXLOWER.encode(public_key),
-        "export": r.export(),
-    })
-}
-
+/// `?district=`: lists of one district or all.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DistrictFilter {
+struct DistrictFilter {
     district: Option<String>,
+}
+
+/// A body naming the reader a token is at.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReaderBody {
+    reader: String,
 }
 
 /// An inspector's filter is always their own district.
@@ -123,59 +126,17 @@ fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> 
 }
 
 /// Reads a person and their district, or 404 (by scope for inspectors).
-async fn scoped_person(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    operation: &'static str,
-) -> Result<PersonId, ApiError> {
+async fn scoped_person(permit: &Permit, id: &str) -> Result<PersonId, ApiError> {
     let Ok(id) = PersonId::parse(id) else {
         return Err(ApiError::not_found("person"));
     };
-    let store = Arc::clone(state.store());
     let lookup = id.clone();
-    let district = blocking(move || {
-        store
-            .read(|tx| {
-                tx.person(&lookup)?;
-                tx.district_of_person(&lookup)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
-    caller
-        .scope(state, district.as_deref(), "person", operation)
+    let district = permit
+        .read(move |tx| {
+            tx.person(&lookup)?;
+            tx.district_of_person(&lookup)
+        })
         .await?;
+    permit.scope(district.as_deref(), "person").await?;
     Ok(id)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReaderBody {
-    reader: String,
-}
-
-/// The token and its district, or 404 (by scope for an inspector).
-async fn scoped_token(
-    state: &AppState,
-    caller: &Caller,
-    serial: &str,
-    operation: &'static str,
-) -> Result<TokenInfo, ApiError> {
-    let store = Arc::clone(state.store());
-    let serial = serial.to_owned();
-    let (token, district) = blocking(move || {
-        store
-            .read(|tx| {
-                let token = tx.token(&serial)?;
-                let district = tx.district_of_token(&token)?;
-                Ok((token, district))
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
-    caller
-        .scope(state, district.as_deref(), "token", operation)
-        .await?;
-    Ok(token)
 }

@@ -1,169 +1,151 @@
-//! Reference data: districts, schools, people.
-
-use std::sync::Arc;
+//! Reference data: districts, schools and people.
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, ApiError, AppState, Body, Caller, Params};
-use crate::domain::Role;
-use crate::domain::{MailAddress, PersonId, Uai};
+use super::rights::right_json;
+use super::{created, effective_district, ok, scoped_person, Answer, DistrictFilter};
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
+use crate::store::ops::{DistrictRecord, SchoolRecord};
 use crate::store::StoreError;
-
-use super::*;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DistrictBody {
+pub(super) struct DistrictBody {
     code: String,
     name: String,
     inspector: String,
 }
 
-pub async fn add_district(
+pub(super) async fn add_district(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<DistrictBody>,
 ) -> Answer {
-    caller.require(&state, ADMIN, "add a district").await?;
-    let store = Arc::clone(state.store());
+    let permit = Permit::check(&state, caller, Operation::AddDistrict).await?;
     let code = body.code.clone();
-    blocking(move || {
-        store
-            .write(&caller.actor, "district.add", |tx| {
-                let inspector = PersonId::parse(&body.inspector)?;
-                tx.add_district(&body.code, &body.name, &inspector)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+    permit
+        .write(move |tx, _| {
+            let inspector = PersonId::parse(&body.inspector)?;
+            tx.add_district(&body.code, &body.name, &inspector)
+        })
+        .await?;
     created(json!({"code": code}))
 }
 
-pub async fn list_districts(State(state): State<AppState>, caller: Caller) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "list districts")
-        .await?;
-    let store = Arc::clone(state.store());
-    let mine = caller.district.clone();
-    let list = blocking(move || store.read(|tx| tx.districts()).map_err(ApiError::from)).await?;
+pub(super) async fn list_districts(State(state): State<AppState>, caller: Caller) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ListDistricts).await?;
+    let list = permit.read(|tx| tx.districts()).await?;
+    let caller = permit.caller();
     ok(Value::Array(
         list.iter()
-            .filter(|d| caller.role != Role::Inspector || Some(&d.code) == mine.as_ref())
-            .map(|d| json!({"code": d.code, "name": d.name, "inspector": d.inspector}))
+            .filter(|d| caller.role != Role::Inspector || Some(&d.code) == caller.district.as_ref())
+            .map(district_json)
             .collect(),
     ))
 }
 
+fn district_json(d: &DistrictRecord) -> Value {
+    json!({"code": d.code, "name": d.name, "inspector": d.inspector})
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SchoolBody {
+pub(super) struct SchoolBody {
     uai: String,
     name: String,
     district: String,
 }
 
-pub async fn add_school(
+pub(super) async fn add_school(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<SchoolBody>,
 ) -> Answer {
-    caller.require(&state, ADMIN, "add a school").await?;
-    let store = Arc::clone(state.store());
-    let uai = blocking(move || {
-        store
-            .write(&caller.actor, "school.add", |tx| {
+    let permit = Permit::check(&state, caller, Operation::AddSchool).await?;
+    let uai = permit
+        .write_mapping(
+            move |tx, _| {
                 let uai = Uai::parse(&body.uai)?;
                 tx.add_school(&uai, &body.name, &body.district)?;
                 Ok(uai)
-            })
-            .map_err(|e| match ApiError::from(e) {
+            },
+            // The body names the school's code `uai`.
+            |e| match ApiError::from(e) {
                 err if err.field == Some("school") => ApiError {
                     field: Some("uai"),
                     ..err
                 },
                 err => err,
-            })
-    })
-    .await?;
+            },
+        )
+        .await?;
     created(json!({"uai": uai.as_str()}))
 }
 
-pub async fn list_schools(
+pub(super) async fn list_schools(
     State(state): State<AppState>,
     caller: Caller,
     Params(filter): Params<DistrictFilter>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "list schools")
+    let permit = Permit::check(&state, caller, Operation::ListSchools).await?;
+    let district = effective_district(permit.caller(), filter.district);
+    let list = permit
+        .read(move |tx| tx.schools(district.as_deref()))
         .await?;
-    let district = effective_district(&caller, filter.district);
-    let store = Arc::clone(state.store());
-    let list = blocking(move || {
-        store
-            .read(|tx| tx.schools(district.as_deref()))
-            .map_err(ApiError::from)
-    })
-    .await?;
-    ok(Value::Array(
-        list.iter()
-            .map(|s| json!({"uai": s.uai, "name": s.name, "district": s.district}))
-            .collect(),
-    ))
+    ok(Value::Array(list.iter().map(school_json).collect()))
+}
+
+fn school_json(s: &SchoolRecord) -> Value {
+    json!({"uai": s.uai, "name": s.name, "district": s.district})
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PersonBody {
+pub(super) struct PersonBody {
     id: String,
     full_name: String,
     mail: String,
 }
 
-pub async fn add_person(
+pub(super) async fn add_person(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<PersonBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "add a person").await?;
-    let store = Arc::clone(state.store());
-    let id = blocking(move || {
-        store
-            .write(&caller.actor, "person.add", |tx| {
+    let permit = Permit::check(&state, caller, Operation::AddPerson).await?;
+    let id = permit
+        .write_mapping(
+            move |tx, _| {
                 let id = PersonId::parse(&body.id)?;
                 let mail = MailAddress::parse(&body.mail)?;
                 tx.add_person(&id, &body.full_name, &mail)?;
                 Ok(id)
-            })
-            .map_err(|e| match e {
+            },
+            // A mailbox the domain refuses is a bad `mail`, not a conflict.
+            |e| match e {
                 StoreError::Domain(
-                    crate::domain::DomainError::SenderOutsideDomain
-                    | crate::domain::DomainError::SchoolMailbox,
+                    DomainError::SenderOutsideDomain | DomainError::SchoolMailbox,
                 ) => ApiError::invalid("mail", e.to_string()),
                 e => ApiError::from(e),
-            })
-    })
-    .await?;
+            },
+        )
+        .await?;
     created(json!({"id": id.as_str()}))
 }
 
-pub async fn list_people(
+pub(super) async fn list_people(
     State(state): State<AppState>,
     caller: Caller,
     Params(filter): Params<DistrictFilter>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "list people")
+    let permit = Permit::check(&state, caller, Operation::ListPeople).await?;
+    let district = effective_district(permit.caller(), filter.district);
+    let list = permit
+        .read(move |tx| tx.people(district.as_deref()))
         .await?;
-    let district = effective_district(&caller, filter.district);
-    let store = Arc::clone(state.store());
-    let list = blocking(move || {
-        store
-            .read(|tx| tx.people(district.as_deref()))
-            .map_err(ApiError::from)
-    })
-    .await?;
     ok(Value::Array(
         list.iter()
             .map(
@@ -173,38 +155,31 @@ pub async fn list_people(
     ))
 }
 
-pub async fn show_person(
+pub(super) async fn show_person(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "read a person")
+    let permit = Permit::check(&state, caller, Operation::ShowPerson).await?;
+    let id = scoped_person(&permit, &id).await?;
+    let now = state.clock().now();
+    let person = permit
+        .read(move |tx| {
+            let person = tx.person(&id)?;
+            let rights: Vec<Value> = tx.rights(&id)?.iter().map(|r| right_json(r, now)).collect();
+            let token = tx
+                .tokens(None, None)?
+                .into_iter()
+                .find(|t| t.state.is_live() && t.holder.as_ref() == Some(&id))
+                .map(|t| json!({"serial": t.serial, "state": t.state.as_str()}));
+            Ok(json!({
+                "id": person.id.as_str(),
+                "full_name": person.full_name,
+                "mail": person.mail.as_str(),
+                "rights": rights,
+                "token": token,
+            }))
+        })
         .await?;
-    let id = scoped_person(&state, &caller, &id, "read a person").await?;
-    let store = Arc::clone(state.store());
-    let now = state.inner.clock.now();
-    let value = blocking(move || {
-        store
-            .read(|tx| {
-                let person = tx.person(&id)?;
-                let rights: Vec<Value> =
-                    tx.rights(&id)?.iter().map(|r| right_json(r, now)).collect();
-                let token = tx
-                    .tokens(None, None)?
-                    .into_iter()
-                    .find(|t| t.state.is_live() && t.holder.as_ref() == Some(&id))
-                    .map(|t| json!({"serial": t.serial, "state": t.state.as_str()}));
-                Ok(json!({
-                    "id": person.id.as_str(),
-                    "full_name": person.full_name,
-                    "mail": person.mail.as_str(),
-                    "rights": rights,
-                    "token": token,
-                }))
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
-    ok(value)
+    ok(person)
 }

@@ -1,34 +1,38 @@
-//! Receipts: one by id, a token's receipts.
-
-use std::sync::Arc;
+//! Receipts: one by id (JSON, text or HTML), a token's receipts.
 
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::api::{blocking, ApiError, AppState, Caller, Params};
-use crate::domain::receipt::Lang;
+use super::tokens::scoped_token;
+use super::{ok, Answer};
+use crate::api::{ApiError, AppState, Caller, Operation, Params, Permit};
+use crate::domain::receipt::{Lang, SignedReceipt};
 
-use super::*;
+/// A receipt with what checking it offline needs (docs/api.md, Receipts).
+pub(super) fn receipt_json(id: u64, r: &SignedReceipt, public_key: &[u8; 32]) -> Value {
+    json!({
+        "id": id,
+        "kind": r.content.kind.as_str(),
+        "canonical": r.canonical,
+        "signature": data_encoding::BASE64.encode(&r.signature),
+        "public_key": data_encoding::HEXLOWER.encode(public_key),
+        "export": r.export(),
+    })
+}
 
-pub async fn token_receipts(
+pub(super) async fn token_receipts(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "read receipts")
+    let permit = Permit::check(&state, caller, Operation::TokenReceipts).await?;
+    scoped_token(&permit, &serial).await?;
+    let (receipts, key) = permit
+        .read(move |tx| Ok((tx.receipts_of_token(&serial)?, tx.receipt_public_key())))
         .await?;
-    scoped_token(&state, &caller, &serial, "read receipts").await?;
-    let store = Arc::clone(state.store());
-    let (receipts, key) = blocking(move || {
-        store
-            .read(|tx| Ok((tx.receipts_of_token(&serial)?, tx.receipt_public_key())))
-            .map_err(ApiError::from)
-    })
-    .await?;
     ok(Value::Array(
         receipts
             .iter()
@@ -39,63 +43,46 @@ pub async fn token_receipts(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReceiptQuery {
+pub(super) struct ReceiptQuery {
     format: Option<String>,
     lang: Option<String>,
 }
 
-pub async fn show_receipt(
+pub(super) async fn show_receipt(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Params(query): Params<ReceiptQuery>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "read a receipt")
-        .await?;
+    let permit = Permit::check(&state, caller, Operation::ShowReceipt).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("receipt"))?;
     let lang = match query.lang.as_deref() {
         None | Some("fr") => Lang::Fr,
         Some("en") => Lang::En,
         Some(_) => {
-            return Err(state
-                .refuse(
-                    caller.actor.clone(),
-                    "read a receipt",
-                    ApiError::invalid("lang", "expected fr or en"),
-                )
+            return Err(permit
+                .refuse(ApiError::invalid("lang", "expected fr or en"))
                 .await)
         }
     };
+    let bad_format = || ApiError::invalid("format", "expected json, text or html");
     if !matches!(
         query.format.as_deref(),
         None | Some("json" | "text" | "html")
     ) {
-        return Err(state
-            .refuse(
-                caller.actor.clone(),
-                "read a receipt",
-                ApiError::invalid("format", "expected json, text or html"),
-            )
-            .await);
+        return Err(permit.refuse(bad_format()).await);
     }
-    let store = Arc::clone(state.store());
-    let (receipt, district, key) = blocking(move || {
-        store
-            .read(|tx| {
-                Ok((
-                    tx.receipt(id)?,
-                    tx.district_of_receipt(id)?,
-                    tx.receipt_public_key(),
-                ))
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
-    let receipt = receipt.ok_or_else(|| ApiError::not_found("receipt"))?;
-    caller
-        .scope(&state, district.as_deref(), "receipt", "read a receipt")
+    let (receipt, district, key) = permit
+        .read(move |tx| {
+            Ok((
+                tx.receipt(id)?,
+                tx.district_of_receipt(id)?,
+                tx.receipt_public_key(),
+            ))
+        })
         .await?;
+    let receipt = receipt.ok_or_else(|| ApiError::not_found("receipt"))?;
+    permit.scope(district.as_deref(), "receipt").await?;
     match query.format.as_deref() {
         None | Some("json") => ok(receipt_json(receipt.content.number, &receipt, &key)),
         Some("text") => Ok((
@@ -108,6 +95,6 @@ pub async fn show_receipt(
             receipt.render_html(lang),
         )
             .into_response()),
-        Some(_) => Err(ApiError::invalid("format", "expected json, text or html")),
+        Some(_) => Err(bad_format()),
     }
 }

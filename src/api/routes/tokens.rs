@@ -1,125 +1,153 @@
-//! Tokens: registration, preparation, handover, activation, return and desk operations.
-
-use std::sync::Arc;
+//! Tokens: listing, registration, preparation, the possession steps
+//! (handover, activation, return) and the desk's operations on a token.
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{blocking, ApiError, AppState, Body, Caller, Params};
-use crate::domain::Role;
-use crate::domain::{PersonId, RevokeReason, TokenState};
+use super::receipts::receipt_json;
+use super::{created, effective_district, ok, Answer, ReaderBody};
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use crate::devices::Prepared;
+use crate::domain::receipt::SignedReceipt;
+use crate::domain::{DomainError, PersonId, RevokeReason, Role, TokenState};
 use crate::otp::{Algorithm, Digits, Period};
-use crate::store::ops::{CredentialParams, OtpKind};
-use crate::store::StoreError;
+use crate::store::ops::{CredentialInfo, CredentialParams, OtpKind, TokenInfo};
+use crate::store::{StoreError, Tx};
+use crate::token::PinState;
 
-use super::*;
+fn credential_json(c: &CredentialInfo) -> Value {
+    let (kind, period) = match c.params.kind {
+        OtpKind::Hotp { .. } => ("hotp", Value::Null),
+        OtpKind::Totp { period } => ("totp", json!(period.seconds())),
+    };
+    json!({
+        "kind": kind,
+        "algorithm": c.params.algorithm.name(),
+        "digits": c.params.digits.get(),
+        "period": period,
+        "locked": c.locked,
+        "failures": c.fails,
+    })
+}
+
+fn token_json(t: &TokenInfo, credential: Option<&CredentialInfo>) -> Value {
+    json!({
+        "serial": t.serial,
+        "profile": t.profile,
+        "state": t.state.as_str(),
+        "holder": t.holder.as_ref().map(PersonId::as_str),
+        "revoke_reason": t.revoke_reason.map(RevokeReason::as_str),
+        "credential": credential.map(credential_json),
+    })
+}
+
+pub(super) fn prepared_json(prepared: &Prepared) -> Value {
+    json!({
+        "serial": prepared.serial,
+        "holder": prepared.holder.as_str(),
+        "state": "prepared",
+        "apdus": prepared.apdus,
+    })
+}
+
+/// The token, or 404 (by scope for an inspector).
+pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenInfo, ApiError> {
+    let serial = serial.to_owned();
+    let (token, district) = permit
+        .read(move |tx| {
+            let token = tx.token(&serial)?;
+            let district = tx.district_of_token(&token)?;
+            Ok((token, district))
+        })
+        .await?;
+    permit.scope(district.as_deref(), "token").await?;
+    Ok(token)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenFilter {
+pub(super) struct TokenFilter {
     district: Option<String>,
     state: Option<String>,
 }
 
-pub async fn list_tokens(
+pub(super) async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
     Params(filter): Params<TokenFilter>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "list tokens")
-        .await?;
+    let permit = Permit::check(&state, caller, Operation::ListTokens).await?;
     let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
         Ok(wanted) => wanted,
         Err(e) => {
-            return Err(state
-                .refuse(
-                    caller.actor.clone(),
-                    "list tokens",
-                    ApiError::invalid("state", e.to_string()),
-                )
+            return Err(permit
+                .refuse(ApiError::invalid("state", e.to_string()))
                 .await)
         }
     };
-    let district = effective_district(&caller, filter.district);
-    let store = Arc::clone(state.store());
-    let list = blocking(move || {
-        store
-            .read(|tx| {
-                let tokens = tx.tokens(wanted, district.as_deref())?;
-                tokens
-                    .iter()
-                    .map(|t| Ok(token_json(t, tx.credential_of(&t.serial)?.as_ref())))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let district = effective_district(permit.caller(), filter.district);
+    let list = permit
+        .read(move |tx| {
+            let tokens = tx.tokens(wanted, district.as_deref())?;
+            tokens
+                .iter()
+                .map(|t| Ok(token_json(t, tx.credential_of(&t.serial)?.as_ref())))
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await?;
     ok(Value::Array(list))
 }
 
-pub async fn show_token(
+pub(super) async fn show_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "read a token")
-        .await?;
-    let token = scoped_token(&state, &caller, &serial, "read a token").await?;
-    let store = Arc::clone(state.store());
-    let credential = blocking(move || {
-        store
-            .read(|tx| tx.credential_of(&serial))
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let permit = Permit::check(&state, caller, Operation::ShowToken).await?;
+    let token = scoped_token(&permit, &serial).await?;
+    let credential = permit.read(move |tx| tx.credential_of(&serial)).await?;
     ok(token_json(&token, credential.as_ref()))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewTokenBody {
+pub(super) struct NewTokenBody {
     serial: String,
     profile: String,
 }
 
-pub async fn add_token(
+pub(super) async fn add_token(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<NewTokenBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "register a token").await?;
-    let store = Arc::clone(state.store());
+    let permit = Permit::check(&state, caller, Operation::AddToken).await?;
     let serial = body.serial.clone();
-    blocking(move || {
-        store
-            .write(&caller.actor, "token.add", |tx| {
-                let known = crate::profile::builtin()
-                    .map_err(|_| StoreError::Corrupt("built-in profiles"))?
-                    .iter()
-                    .any(|p| p.id == body.profile)
-                    || body.profile == "yubikey-otp-hid";
-                if !known {
-                    return Err(crate::domain::DomainError::BadIdentifier {
-                        what: "profile",
-                        rule: "the id of a firmware profile",
-                    }
-                    .into());
+    permit
+        .write(move |tx, _| {
+            let known = crate::profile::builtin()
+                .map_err(|_| StoreError::Corrupt("built-in profiles"))?
+                .iter()
+                .any(|p| p.id == body.profile)
+                || body.profile == "yubikey-otp-hid";
+            if !known {
+                return Err(DomainError::BadIdentifier {
+                    what: "profile",
+                    rule: "the id of a firmware profile",
                 }
-                tx.add_token(&body.serial, &body.profile)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+                .into());
+            }
+            tx.add_token(&body.serial, &body.profile)
+        })
+        .await?;
     state.devices().token_changed(&serial, TokenState::Stock);
     created(json!({"serial": serial, "state": "stock"}))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PrepareBody {
+pub(super) struct PrepareBody {
     holder: String,
     reader: String,
     kind: Option<String>,
@@ -153,13 +181,13 @@ fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
     })
 }
 
-pub async fn prepare_token(
+pub(super) async fn prepare_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<PrepareBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "prepare a token").await?;
+    let permit = Permit::check(&state, caller, Operation::PrepareToken).await?;
     // A touch key types HOTP codes: that is its default kind.
     let touch_key =
         body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
@@ -169,126 +197,157 @@ pub async fn prepare_token(
             ..p
         },
         Ok(p) => p,
-        Err(err) => {
-            return Err(state
-                .refuse(caller.actor.clone(), "prepare a token", err)
-                .await)
-        }
+        Err(err) => return Err(permit.refuse(err).await),
     };
     let holder = match PersonId::parse(&body.holder) {
         Ok(h) => h,
         Err(e) => {
-            return Err(state
-                .refuse(
-                    caller.actor.clone(),
-                    "prepare a token",
-                    ApiError::invalid("holder", e.to_string()),
-                )
+            return Err(permit
+                .refuse(ApiError::invalid("holder", e.to_string()))
                 .await)
         }
     };
-    let devices = Arc::clone(state.devices());
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        devices
-            .prepare(&caller.actor, &body.reader, &serial, &holder, params, None)
-            .map_err(ApiError::from)
-    })
-    .await;
-    let prepared = state
-        .audit_device_refusal(&actor, "prepare a token", result)
+    let prepared = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .prepare(
+                    &permit.caller().actor,
+                    &body.reader,
+                    &serial,
+                    &holder,
+                    params,
+                    None,
+                )
+                .map_err(ApiError::from)
+        })
         .await?;
-    ok(json!({
-        "serial": prepared.serial,
-        "holder": prepared.holder.as_str(),
-        "state": "prepared",
-        "apdus": prepared.apdus,
-    }))
+    ok(prepared_json(&prepared))
+}
+
+/// Proves possession of the token at `reader` (a code read from it, or what
+/// a touch key typed), then runs the operation's store write with that code;
+/// answers the receipt the write signed.
+async fn receipted_with_possession(
+    permit: &Permit,
+    serial: &str,
+    reader: String,
+    typed: Option<String>,
+    write: impl FnOnce(&mut Tx<'_>, &str, &str) -> Result<SignedReceipt, StoreError> + Send + 'static,
+) -> Answer {
+    let serial = serial.to_owned();
+    let (receipt, key) = permit
+        .on_devices(move |devices, permit| {
+            let code = devices
+                .possession_code(&reader, &serial, typed.as_deref())
+                .map_err(ApiError::from)?;
+            let store = devices.store();
+            let receipt = permit
+                .write_here(store, |tx, _| write(tx, &serial, &code))
+                .map_err(ApiError::from)?;
+            Ok((receipt, store.receipt_public_key()))
+        })
+        .await?;
+    ok(json!({"receipt": receipt_json(receipt.content.number, &receipt, &key)}))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HandoverBody {
+pub(super) struct HandoverBody {
     place: String,
     reader: String,
     /// What a touch key typed when touched (touch keys only).
     typed: Option<String>,
 }
 
-pub async fn handover(
+pub(super) async fn handover(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<HandoverBody>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "hand a key over")
-        .await?;
-    scoped_token(&state, &caller, &serial, "hand a key over").await?;
-    let devices = Arc::clone(state.devices());
-    let s = serial.clone();
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        let code = devices
-            .possession_code(&body.reader, &s, body.typed.as_deref())
-            .map_err(ApiError::from)?;
-        let store = devices.store();
-        let receipt = store
-            .write(&caller.actor, "token.handover", |tx| {
-                tx.handover(&s, &body.place, &code)
-            })
-            .map_err(ApiError::from)?;
-        Ok((receipt.content.number, receipt, store.receipt_public_key()))
-    })
-    .await;
-    let (number, receipt, key) = state
-        .audit_device_refusal(&actor, "hand a key over", result)
-        .await?;
+    let permit = Permit::check(&state, caller, Operation::Handover).await?;
+    scoped_token(&permit, &serial).await?;
+    let place = body.place;
+    let answer = receipted_with_possession(
+        &permit,
+        &serial,
+        body.reader,
+        body.typed,
+        move |tx, s, code| tx.handover(s, &place, code),
+    )
+    .await?;
     state
         .devices()
         .token_changed(&serial, TokenState::HandedOver);
-    ok(json!({"receipt": receipt_json(number, &receipt, &key)}))
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ActivateBody {
+pub(super) struct ReturnBody {
+    place: String,
+    reason: String,
+    reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
+}
+
+pub(super) async fn return_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ReturnBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ReturnToken).await?;
+    scoped_token(&permit, &serial).await?;
+    let (place, reason) = (body.place, body.reason);
+    let answer = receipted_with_possession(
+        &permit,
+        &serial,
+        body.reader,
+        body.typed,
+        move |tx, s, code| tx.return_token(s, &place, &reason, code),
+    )
+    .await?;
+    state.devices().token_changed(&serial, TokenState::Returned);
+    Ok(answer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActivateBody {
     reader: String,
     pin: zeroize::Zeroizing<String>,
     /// What a touch key typed when touched (touch keys only).
     typed: Option<String>,
 }
 
-pub async fn activate(
+pub(super) async fn activate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<ActivateBody>,
 ) -> Answer {
-    caller
-        .require(&state, &[Role::Station], "activate a key")
-        .await?;
-    caller
-        .at_reader(&state, &body.reader, "activate a key")
-        .await?;
-    let devices = Arc::clone(state.devices());
-    let s = serial.clone();
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        let device_pin = devices
-            .activate_with(&body.reader, &s, &body.pin, body.typed.as_deref())
-            .map_err(ApiError::from)?;
-        // The handover receipt goes back to the station, whose role may not
-        // read receipts otherwise: it checks the signature and prints it.
-        let receipt = devices
-            .store()
-            .read(|tx| Ok((tx.receipts_of_token(&s)?.pop(), tx.receipt_public_key())))
-            .map_err(ApiError::from)?;
-        Ok((device_pin, receipt))
-    })
-    .await;
-    let (device_pin, receipt) = state
-        .audit_device_refusal(&actor, "activate a key", result)
+    let permit = Permit::check(&state, caller, Operation::Activate).await?;
+    permit.at_reader(&body.reader).await?;
+    let (device_pin, receipt) = permit
+        .on_devices(move |devices, _| {
+            let device_pin = devices
+                .activate_with(&body.reader, &serial, &body.pin, body.typed.as_deref())
+                .map_err(ApiError::from)?;
+            // The handover receipt goes back to the station, whose role may
+            // not read receipts otherwise: it checks the signature and prints it.
+            let receipt = devices
+                .store()
+                .read(|tx| {
+                    Ok((
+                        tx.receipts_of_token(&serial)?.pop(),
+                        tx.receipt_public_key(),
+                    ))
+                })
+                .map_err(ApiError::from)?;
+            Ok((device_pin, receipt))
+        })
         .await?;
     let (receipt_id, receipt) = match &receipt {
         (Some(r), key) => (
@@ -302,215 +361,152 @@ pub async fn activate(
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReturnBody {
-    place: String,
-    reason: String,
-    reader: String,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
-}
-
-pub async fn return_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-    Body(body): Body<ReturnBody>,
-) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "take a key back")
-        .await?;
-    scoped_token(&state, &caller, &serial, "take a key back").await?;
-    let devices = Arc::clone(state.devices());
-    let s = serial.clone();
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        let code = devices
-            .possession_code(&body.reader, &s, body.typed.as_deref())
-            .map_err(ApiError::from)?;
-        let store = devices.store();
-        let receipt = store
-            .write(&caller.actor, "token.return", |tx| {
-                tx.return_token(&s, &body.place, &body.reason, &code)
-            })
-            .map_err(ApiError::from)?;
-        Ok((receipt.content.number, receipt, store.receipt_public_key()))
-    })
-    .await;
-    let (number, receipt, key) = state
-        .audit_device_refusal(&actor, "take a key back", result)
-        .await?;
-    state.devices().token_changed(&serial, TokenState::Returned);
-    ok(json!({"receipt": receipt_json(number, &receipt, &key)}))
-}
-
 /// A desk operation on a token with no body: runs `op`, answers the token.
 async fn desk_op(
     state: AppState,
     caller: Caller,
     serial: String,
-    operation: &'static str,
-    op: fn(&mut crate::store::Tx<'_>, &str) -> Result<(), StoreError>,
+    operation: Operation,
+    op: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
 ) -> Answer {
-    caller.require(&state, DESK, operation).await?;
-    let store = Arc::clone(state.store());
+    let permit = Permit::check(&state, caller, operation).await?;
     let s = serial.clone();
-    let token = blocking(move || {
-        store
-            .write(&caller.actor, operation, |tx| {
-                op(tx, &s)?;
-                tx.token(&s)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let token = permit
+        .write(move |tx, _| {
+            op(tx, &s)?;
+            tx.token(&s)
+        })
+        .await?;
     state.devices().token_changed(&serial, token.state);
     ok(token_json(&token, None))
 }
 
-pub async fn receive(
+pub(super) async fn receive(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Answer {
-    desk_op(state, caller, serial, "receive a key", |tx, s| {
+    desk_op(state, caller, serial, Operation::Receive, |tx, s| {
         tx.receive_at_it_centre(s)
     })
     .await
 }
 
-pub async fn restock(
+pub(super) async fn restock(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Answer {
-    desk_op(state, caller, serial, "restock a key", |tx, s| {
+    desk_op(state, caller, serial, Operation::Restock, |tx, s| {
         tx.restock(s)
     })
     .await
 }
 
-pub async fn unlock(
+pub(super) async fn unlock(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Answer {
-    desk_op(state, caller, serial, "unlock a key", |tx, s| tx.unlock(s)).await
+    desk_op(state, caller, serial, Operation::Unlock, |tx, s| {
+        tx.unlock(s)
+    })
+    .await
 }
 
-pub async fn wipe(
+pub(super) async fn wipe(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "wipe a key").await?;
-    let devices = Arc::clone(state.devices());
+    let permit = Permit::check(&state, caller, Operation::Wipe).await?;
     let s = serial.clone();
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        devices
-            .wipe(&caller.actor, &body.reader, &s)
-            .map_err(ApiError::from)
-    })
-    .await;
-    let new_state = state
-        .audit_device_refusal(&actor, "wipe a key", result)
+    let new_state = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .wipe(&permit.caller().actor, &body.reader, &s)
+                .map_err(ApiError::from)
+        })
         .await?;
     ok(json!({"serial": serial, "state": new_state.as_str()}))
 }
 
-/// The desk unblocks a token's device PIN (SPEC §4–§5): the retry counter
-/// is restored with the sealed resetting code; the holder's PIN is kept and
-/// never seen (see `devices::pin`). Answers the tries the holder has.
-pub async fn unblock_pin(
+/// The desk unblocks a token's device PIN (docs/devices.md, docs/security.md):
+/// the retry counter is restored with the sealed resetting code; the
+/// holder's PIN is kept and never seen (see `devices::pin`). Answers the
+/// tries the holder has.
+pub(super) async fn unblock_pin(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "unblock a device PIN").await?;
-    let devices = Arc::clone(state.devices());
+    let permit = Permit::check(&state, caller, Operation::UnblockPin).await?;
     let s = serial.clone();
-    let actor = caller.actor.clone();
-    let result = blocking(move || {
-        devices
-            .unblock_pin(&caller.actor, &body.reader, &s)
-            .map_err(ApiError::from)
-    })
-    .await;
-    let pin = state
-        .audit_device_refusal(&actor, "unblock a device PIN", result)
+    let pin = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .unblock_pin(&permit.caller().actor, &body.reader, &s)
+                .map_err(ApiError::from)
+        })
         .await?;
     let tries_left = match pin {
-        crate::token::PinState::TriesLeft(n) => Some(n),
-        crate::token::PinState::Verified | crate::token::PinState::NotSet => None,
+        PinState::TriesLeft(n) => Some(n),
+        PinState::Verified | PinState::NotSet => None,
     };
     ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RevokeBody {
+pub(super) struct RevokeBody {
     reason: String,
 }
 
-pub async fn revoke(
+pub(super) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<RevokeBody>,
 ) -> Answer {
-    caller
-        .require(&state, DESK_OR_INSPECTOR, "revoke a key")
-        .await?;
-    scoped_token(&state, &caller, &serial, "revoke a key").await?;
-    let store = Arc::clone(state.store());
+    let permit = Permit::check(&state, caller, Operation::Revoke).await?;
+    scoped_token(&permit, &serial).await?;
     let s = serial.clone();
-    let token = blocking(move || {
-        store
-            .write(&caller.actor, "token.revoke", |tx| {
-                let reason = RevokeReason::parse(&body.reason)?;
-                if caller.role == Role::Inspector && !reason.is_gone() {
-                    return Err(StoreError::Forbidden {
-                        actor: caller.actor.to_string(),
-                        action: "revoke a key",
-                        why: "an inspector revokes lost or stolen keys; broken ones go to the desk",
-                    });
-                }
-                tx.revoke(&s, reason)?;
-                tx.token(&s)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let token = permit
+        .write(move |tx, caller| {
+            let reason = RevokeReason::parse(&body.reason)?;
+            if caller.role == Role::Inspector && !reason.is_gone() {
+                return Err(StoreError::Forbidden {
+                    actor: caller.actor.to_string(),
+                    action: Operation::Revoke.name(),
+                    why: "an inspector revokes lost or stolen keys; broken ones go to the desk",
+                });
+            }
+            tx.revoke(&s, reason)?;
+            tx.token(&s)
+        })
+        .await?;
     state.devices().token_changed(&serial, token.state);
     ok(token_json(&token, None))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResyncBody {
+pub(super) struct ResyncBody {
     first: zeroize::Zeroizing<String>,
     second: zeroize::Zeroizing<String>,
 }
 
-pub async fn resync(
+pub(super) async fn resync(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
     Body(body): Body<ResyncBody>,
 ) -> Answer {
-    caller.require(&state, DESK, "resynchronise a key").await?;
-    let store = Arc::clone(state.store());
-    blocking(move || {
-        store
-            .write(&caller.actor, "credential.resync", |tx| {
-                tx.resync(&serial, &body.first, &body.second)
-            })
-            .map_err(ApiError::from)
-    })
-    .await?;
+    let permit = Permit::check(&state, caller, Operation::Resync).await?;
+    permit
+        .write(move |tx, _| tx.resync(&serial, &body.first, &body.second))
+        .await?;
     ok(json!({"resynchronised": true}))
 }

@@ -6,15 +6,14 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Body, Caller};
-use crate::domain::Role;
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
 use crate::store::verify::{VerifyAnswer, VerifyRequest};
 
-use super::*;
+use super::{date_opt, ok, Answer};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyBody {
+pub(super) struct VerifyBody {
     login: String,
     passcode: zeroize::Zeroizing<String>,
     /// The end user's address as the gateway saw it, for the per-source
@@ -27,30 +26,24 @@ pub struct VerifyBody {
 /// request timeout (15 s), so a held answer is never cut into a 408.
 const MAX_HOLD: u64 = 10;
 
-pub async fn verify(
+pub(super) async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<VerifyBody>,
 ) -> Answer {
-    caller
-        .require(&state, &[Role::Gateway, Role::Admin], "verify")
-        .await?;
+    let permit = Permit::check(&state, caller, Operation::Verify).await?;
     let started = Instant::now();
     let mut request = VerifyRequest::new(&body.login, &body.passcode);
     if let Some(source) = body.source.as_deref() {
         if source.is_empty() || source.len() > 128 || source.chars().any(char::is_control) {
-            return Err(state
-                .refuse(
-                    caller.actor.clone(),
-                    "verify",
-                    ApiError::invalid("source", "1 to 128 printable characters"),
-                )
+            return Err(permit
+                .refuse(ApiError::invalid("source", "1 to 128 printable characters"))
                 .await);
         }
         request = request.from_source(source);
     }
     drop(body);
-    let pending = state.inner.verify.submit(request)?;
+    let pending = state.verify_service().submit(request)?;
     // Awaited, not blocked on: the writer thread answers through a oneshot.
     let (reply, label) = pending.answer().await;
     state.metrics().verify_outcome(label, started.elapsed());
@@ -90,7 +83,7 @@ pub async fn verify(
                     .saturating_add(wait)
                     .saturating_add(1);
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-                while tokio::time::Instant::now() < deadline && state.inner.clock.now() < until {
+                while tokio::time::Instant::now() < deadline && state.clock().now() < until {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
