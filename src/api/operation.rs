@@ -62,7 +62,7 @@ struct Spec {
 }
 
 operations! {
-    Verify: POST "/v1/verify", &[Role::Gateway, Role::Admin], "verify", None,
+    Verify: POST "/v1/verify", &[Role::Admin, Role::Gateway], "verify", None,
         "checks a login's PIN and one-time code";
     CreateApiKey: POST "/v1/apikeys", ADMIN, "manage API keys", Some("apikey.create"),
         "creates an API key, shown once";
