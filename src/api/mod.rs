@@ -4,6 +4,7 @@
 //! threads, verify on the group-commit service.
 
 pub mod auth;
+mod body;
 pub mod error;
 pub mod metrics;
 mod operation;
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -26,6 +27,7 @@ use crate::store::verify::VerifyService;
 use crate::store::{Store, StoreError};
 
 pub use auth::Caller;
+pub use body::Body;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use operation::{Operation, UNAUTHENTICATED};
@@ -160,41 +162,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(&e))?
-}
-
-/// A JSON body: unknown fields refused, 400 for malformed input and 413 over
-/// the limit. Messages name fields, never echo values (a PIN sent as a
-/// number must not come back in an error).
-#[derive(Debug)]
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    return Err(ApiError::too_large());
-                }
-                let text = rejection.body_text();
-                let message = ["unknown field", "missing field"]
-                    .iter()
-                    .find_map(|needle| {
-                        text.find(needle).map(|at| {
-                            let rest = &text[at..];
-                            let end = rest.find(" at line").unwrap_or(rest.len());
-                            rest[..end].to_owned()
-                        })
-                    })
-                    .unwrap_or_else(|| {
-                        "malformed request body: expected the documented JSON object".to_owned()
-                    });
-                Err(ApiError::bad_request(message))
-            }
-        }
-    }
 }
 
 /// Query parameters: unknown ones refused with the API's 400, like bodies.
