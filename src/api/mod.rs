@@ -1,5 +1,7 @@
 //! The v1 HTTP API (docs/api.md): [`app`] builds the router over an
-//! [`AppState`]. Bearer keys map to roles ([`auth`]); every error is an
+//! [`AppState`]. Every route is an [`Operation`] (its roles, audit name and
+//! path); bearer keys map to roles ([`auth`]); a handler runs its operation
+//! through a [`Permit`] (`routes/`, one file per resource); every error is an
 //! [`ApiError`] with a stable code; store and device work runs on blocking
 //! threads, verify on the group-commit service.
 

@@ -8,8 +8,8 @@ use super::rights::right_json;
 use super::{created, effective_district, ok, scoped_person, Answer, DistrictFilter};
 use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
 use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
-use crate::store::ops::{DistrictRecord, SchoolRecord};
-use crate::store::StoreError;
+use crate::store::ops::{DistrictRecord, Person, SchoolRecord};
+use crate::store::{StoreError, Tx};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,11 +91,19 @@ pub(super) async fn list_schools(
     Params(filter): Params<DistrictFilter>,
 ) -> Answer {
     let permit = Permit::check(&state, caller, Operation::ListSchools).await?;
+    list_in_district(&permit, filter, |tx, d| tx.schools(d), school_json).await
+}
+
+/// A list of one district or all, read in the caller's scope.
+async fn list_in_district<T: Send + 'static>(
+    permit: &Permit,
+    filter: DistrictFilter,
+    read: fn(&mut Tx<'_>, Option<&str>) -> Result<Vec<T>, StoreError>,
+    render: fn(&T) -> Value,
+) -> Answer {
     let district = effective_district(permit.caller(), filter.district);
-    let list = permit
-        .read(move |tx| tx.schools(district.as_deref()))
-        .await?;
-    ok(Value::Array(list.iter().map(school_json).collect()))
+    let list = permit.read(move |tx| read(tx, district.as_deref())).await?;
+    ok(Value::Array(list.iter().map(render).collect()))
 }
 
 fn school_json(s: &SchoolRecord) -> Value {
@@ -142,17 +150,11 @@ pub(super) async fn list_people(
     Params(filter): Params<DistrictFilter>,
 ) -> Answer {
     let permit = Permit::check(&state, caller, Operation::ListPeople).await?;
-    let district = effective_district(permit.caller(), filter.district);
-    let list = permit
-        .read(move |tx| tx.people(district.as_deref()))
-        .await?;
-    ok(Value::Array(
-        list.iter()
-            .map(
-                |p| json!({"id": p.id.as_str(), "full_name": p.full_name, "mail": p.mail.as_str()}),
-            )
-            .collect(),
-    ))
+    list_in_district(&permit, filter, |tx, d| tx.people(d), person_json).await
+}
+
+fn person_json(p: &Person) -> Value {
+    json!({"id": p.id.as_str(), "full_name": p.full_name, "mail": p.mail.as_str()})
 }
 
 pub(super) async fn show_person(

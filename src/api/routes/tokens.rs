@@ -2,6 +2,7 @@
 //! (handover, activation, return) and the desk's operations on a token.
 
 use axum::extract::{Path, State};
+use axum::routing::{on, MethodRouter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -361,57 +362,27 @@ pub(super) async fn activate(
     )
 }
 
-/// A desk operation on a token with no body: runs `op`, answers the token.
-async fn desk_op(
-    state: AppState,
-    caller: Caller,
-    serial: String,
+/// The route of a desk operation on a token with no body: runs `step` in
+/// the operation's store write and answers the token.
+pub(super) fn desk_op(
     operation: Operation,
-    op: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, operation).await?;
-    let s = serial.clone();
-    let token = permit
-        .write(move |tx, _| {
-            op(tx, &s)?;
-            tx.token(&s)
-        })
-        .await?;
-    state.devices().token_changed(&serial, token.state);
-    ok(token_json(&token, None))
-}
-
-pub(super) async fn receive(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    desk_op(state, caller, serial, Operation::Receive, |tx, s| {
-        tx.receive_at_it_centre(s)
-    })
-    .await
-}
-
-pub(super) async fn restock(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    desk_op(state, caller, serial, Operation::Restock, |tx, s| {
-        tx.restock(s)
-    })
-    .await
-}
-
-pub(super) async fn unlock(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    desk_op(state, caller, serial, Operation::Unlock, |tx, s| {
-        tx.unlock(s)
-    })
-    .await
+    step: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
+) -> MethodRouter<AppState> {
+    let handler = move |State(state): State<AppState>,
+                        caller: Caller,
+                        Path(serial): Path<String>| async move {
+        let permit = Permit::check(&state, caller, operation).await?;
+        let s = serial.clone();
+        let token = permit
+            .write(move |tx, _| {
+                step(tx, &s)?;
+                tx.token(&s)
+            })
+            .await?;
+        state.devices().token_changed(&serial, token.state);
+        ok(token_json(&token, None))
+    };
+    on(operation.method_filter(), handler)
 }
 
 pub(super) async fn wipe(
