@@ -27,65 +27,6 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-impl Caller {
-    /// Refuses (403, audited) unless the caller has one of `roles`.
-    pub async fn require(
-        &self,
-        state: &AppState,
-        roles: &[Role],
-        operation: &'static str,
-    ) -> Result<(), ApiError> {
-        if roles.contains(&self.role) {
-            return Ok(());
-        }
-        Err(state
-            .refuse(
-                self.actor.clone(),
-                operation,
-                ApiError::forbidden(format!("a {} key may not {operation}", self.role.as_str())),
-            )
-            .await)
-    }
-
-    /// An inspector sees only their district: anything else is 404, exactly
-    /// as if it did not exist (audited).
-    pub async fn scope(
-        &self,
-        state: &AppState,
-        district: Option<&str>,
-        what: &str,
-        operation: &'static str,
-    ) -> Result<(), ApiError> {
-        if self.role != Role::Inspector
-            || district.is_some() && district == self.district.as_deref()
-        {
-            return Ok(());
-        }
-        Err(state
-            .refuse(self.actor.clone(), operation, ApiError::not_found(what))
-            .await)
-    }
-
-    /// A station acts only at its own readers.
-    pub async fn at_reader(
-        &self,
-        state: &AppState,
-        reader: &str,
-        operation: &'static str,
-    ) -> Result<(), ApiError> {
-        if self.role != Role::Station || self.readers.iter().any(|r| r == reader) {
-            return Ok(());
-        }
-        Err(state
-            .refuse(
-                self.actor.clone(),
-                operation,
-                ApiError::forbidden("this station key is not bound to that reader"),
-            )
-            .await)
-    }
-}
-
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
     let text = value.to_str().ok()?;

@@ -1,22 +1,25 @@
 //! The v1 HTTP API (docs/api.md): [`app`] builds the router over an
-//! [`AppState`]. Bearer keys map to roles ([`auth`]); every error is an
+//! [`AppState`]. Every route is an [`Operation`] (its roles, audit name and
+//! path); bearer keys map to roles ([`auth`]); a handler runs its operation
+//! through a [`Permit`] (`routes/`, one file per resource); every error is an
 //! [`ApiError`] with a stable code; store and device work runs on blocking
 //! threads, verify on the group-commit service.
 
 pub mod auth;
+mod body;
 pub mod error;
-mod handlers;
-mod hid;
 pub mod metrics;
+mod operation;
+mod permit;
+mod routes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
@@ -26,8 +29,11 @@ use crate::store::verify::VerifyService;
 use crate::store::{Store, StoreError};
 
 pub use auth::Caller;
+pub use body::Body;
 pub use error::ApiError;
 pub use metrics::Metrics;
+pub use operation::{Operation, UNAUTHENTICATED};
+pub use permit::Permit;
 
 /// Largest request body (docs/api.md).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -92,6 +98,14 @@ impl AppState {
         &self.inner.metrics
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    fn verify_service(&self) -> &VerifyService {
+        &self.inner.verify
+    }
+
     /// New requests are answered 503 from now on (graceful shutdown).
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
@@ -152,41 +166,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(&e))?
 }
 
-/// A JSON body: unknown fields refused, 400 for malformed input and 413 over
-/// the limit. Messages name fields, never echo values (a PIN sent as a
-/// number must not come back in an error).
-#[derive(Debug)]
-pub struct Body<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    return Err(ApiError::too_large());
-                }
-                let text = rejection.body_text();
-                let message = ["unknown field", "missing field"]
-                    .iter()
-                    .find_map(|needle| {
-                        text.find(needle).map(|at| {
-                            let rest = &text[at..];
-                            let end = rest.find(" at line").unwrap_or(rest.len());
-                            rest[..end].to_owned()
-                        })
-                    })
-                    .unwrap_or_else(|| {
-                        "malformed request body: expected the documented JSON object".to_owned()
-                    });
-                Err(ApiError::bad_request(message))
-            }
-        }
-    }
-}
-
 /// Query parameters: unknown ones refused with the API's 400, like bodies.
 #[derive(Debug)]
 pub struct Params<T>(pub T);
@@ -220,51 +199,9 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-/// The v1 router.
+/// The v1 router: every [`Operation`] and the unauthenticated routes.
 pub fn app(state: AppState) -> Router {
-    use handlers::*;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .route("/v1/verify", post(verify))
-        .route("/v1/apikeys", post(create_api_key).get(list_api_keys))
-        .route("/v1/apikeys/{id}", delete(revoke_api_key))
-        .route("/v1/districts", post(add_district).get(list_districts))
-        .route("/v1/schools", post(add_school).get(list_schools))
-        .route("/v1/people", post(add_person).get(list_people))
-        .route("/v1/people/{id}", get(show_person))
-        .route("/v1/people/{id}/rights", get(person_rights))
-        .route("/v1/rights/appointments", post(grant_appointment))
-        .route("/v1/rights/delegations", post(grant_delegation))
-        .route("/v1/rights/{id}/end", post(end_right))
-        .route("/v1/key-requests", post(request_key).get(list_key_requests))
-        .route("/v1/replacement-requests", post(file_replacement))
-        .route(
-            "/v1/replacement-requests/{id}/prepare",
-            post(prepare_replacement),
-        )
-        .route("/v1/devices", get(list_devices))
-        .route("/v1/devices/{reader}/code", post(device_code))
-        .route("/v1/devices/{reader}/touch", post(hid::device_touch))
-        .route("/v1/tokens", get(list_tokens).post(add_token))
-        .route("/v1/tokens/{serial}", get(show_token))
-        .route("/v1/tokens/{serial}/prepare", post(prepare_token))
-        .route("/v1/tokens/{serial}/handover", post(handover))
-        .route("/v1/tokens/{serial}/activate", post(activate))
-        .route("/v1/tokens/{serial}/return", post(return_token))
-        .route("/v1/tokens/{serial}/receive", post(receive))
-        .route("/v1/tokens/{serial}/wipe", post(wipe))
-        .route("/v1/tokens/{serial}/unblock-pin", post(unblock_pin))
-        .route("/v1/tokens/{serial}/restock", post(restock))
-        .route("/v1/tokens/{serial}/revoke", post(revoke))
-        .route("/v1/tokens/{serial}/unlock", post(unlock))
-        .route("/v1/tokens/{serial}/resync", post(resync))
-        .route("/v1/tokens/{serial}/receipts", get(token_receipts))
-        .route("/v1/receipts/{id}", get(show_receipt))
-        .route("/v1/reports/overdue", get(report_overdue))
-        .route("/v1/reports/in-transit", get(report_in_transit))
-        .route("/v1/audit/verify", get(audit_verify))
-        .route("/v1/events", get(events))
+    routes::router()
         .fallback(|| async { ApiError::not_found("route") })
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

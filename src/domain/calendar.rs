@@ -18,6 +18,14 @@ const SECONDS_PER_DAY: u64 = 86_400;
 /// reads the clock once per batch.
 pub trait Clock: Send + Sync {
     fn now(&self) -> UnixTime;
+
+    /// Whether another process moves this clock (the daemon's test-clock
+    /// file): a deadline on it is reached when that process moves it there,
+    /// which only reading it again can tell. In-process tests wait on
+    /// tokio's paused clock instead.
+    fn moved_from_outside(&self) -> bool {
+        false
+    }
 }
 
 /// A clock that only moves when told to: for tests and replays.

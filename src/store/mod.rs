@@ -152,6 +152,10 @@ impl Clock for FileClock {
             }
         }
     }
+
+    fn moved_from_outside(&self) -> bool {
+        true
+    }
 }
 
 /// Site settings.

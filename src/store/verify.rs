@@ -72,25 +72,33 @@ impl std::fmt::Debug for VerifyRequest {
     }
 }
 
-/// The gateway's answer. Why a request was rejected is only in the audit.
+/// What the gateway hears. Why a request was rejected is only in the audit
+/// (and, as a label, in the daemon's metrics).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VerifyAnswer {
+pub enum VerifyOutcome {
     Accept {
         rights: Vec<RightInForce>,
     },
-    /// `retry_after`: seconds before the next attempt will be evaluated.
+    /// `hold`: seconds before the next attempt will be evaluated; the daemon
+    /// serves them by holding this answer.
     Reject {
-        retry_after: Option<u64>,
+        hold: Option<u64>,
+    },
+    /// The request's source is over its failure budget: refused unevaluated,
+    /// to be retried after `retry_after` seconds. About the caller, never
+    /// about the login.
+    SourceLimited {
+        retry_after: u64,
     },
 }
 
-impl VerifyAnswer {
+impl VerifyOutcome {
     pub fn is_accept(&self) -> bool {
-        matches!(self, VerifyAnswer::Accept { .. })
+        matches!(self, VerifyOutcome::Accept { .. })
     }
 }
 
-type Reply = Result<VerifyAnswer, StoreError>;
+type Reply = Result<VerifyOutcome, StoreError>;
 
 /// A reply and the outcome's label for metrics ("accept", or why it was
 /// rejected). The label never reaches the gateway.
@@ -324,7 +332,7 @@ impl Worker {
         &mut self,
         now: UnixTime,
         batch: &[Job],
-    ) -> Result<Vec<(VerifyAnswer, &'static str)>, StoreError> {
+    ) -> Result<Vec<(VerifyOutcome, &'static str)>, StoreError> {
         let decider = &mut self.decider;
         in_write_txn(&mut self.conn, |db| {
             let mut head = AuditHead::load(db)?;
@@ -347,7 +355,7 @@ impl Worker {
                                 detail: &detail,
                             },
                         )?;
-                        (VerifyAnswer::Reject { retry_after: None }, "store_error")
+                        (VerifyOutcome::Reject { hold: None }, "store_error")
                     }
                     Err(err) => return Err(err),
                 };
@@ -382,7 +390,7 @@ impl Decider {
         head: &mut AuditHead,
         now: UnixTime,
         request: &VerifyRequest,
-    ) -> Result<(VerifyAnswer, &'static str), StoreError> {
+    ) -> Result<(VerifyOutcome, &'static str), StoreError> {
         let login = PersonId::parse(&request.login).ok();
         if let Some(source) = &request.source {
             if let Some(wait) = self.sources.blocked_for(source, now) {
@@ -401,9 +409,7 @@ impl Decider {
                     },
                 )?;
                 return Ok((
-                    VerifyAnswer::Reject {
-                        retry_after: Some(wait),
-                    },
+                    VerifyOutcome::SourceLimited { retry_after: wait },
                     reason_label(Reason::SourceLimited),
                 ));
             }
@@ -555,7 +561,7 @@ impl Decider {
                 (
                     "verify.accept",
                     format!("credential={} step={step} offset={offset}", f.credential.id),
-                    VerifyAnswer::Accept { rights },
+                    VerifyOutcome::Accept { rights },
                     "accept",
                 )
             }
@@ -609,7 +615,7 @@ impl Decider {
                 (
                     "verify.reject",
                     detail,
-                    VerifyAnswer::Reject { retry_after },
+                    VerifyOutcome::Reject { hold: retry_after },
                     reason_label(reason),
                 )
             }

@@ -6,6 +6,79 @@
 use crate::support::api;
 
 use api::{api, routes, READER, SCHOOL_EAST};
+use keyward::api::Operation;
+
+/// Who may do what, pinned: a change to an operation's roles must change
+/// this table too.
+const ROLES: &[(&str, &str, &[&str])] = &[
+    ("POST", "/v1/verify", &["admin", "gateway"]),
+    ("POST", "/v1/apikeys", ADMIN),
+    ("GET", "/v1/apikeys", ADMIN),
+    ("DELETE", "/v1/apikeys/{id}", ADMIN),
+    ("POST", "/v1/districts", ADMIN),
+    ("GET", "/v1/districts", DESK_INSP),
+    ("POST", "/v1/schools", ADMIN),
+    ("GET", "/v1/schools", DESK_INSP),
+    ("POST", "/v1/people", DESK),
+    ("GET", "/v1/people", DESK_INSP),
+    ("GET", "/v1/people/{id}", DESK_INSP),
+    ("GET", "/v1/people/{id}/rights", DESK_INSP),
+    ("POST", "/v1/rights/appointments", ADMIN),
+    ("POST", "/v1/rights/delegations", &["admin", "inspector"]),
+    ("POST", "/v1/rights/{id}/end", &["admin", "inspector"]),
+    ("POST", "/v1/key-requests", &["inspector"]),
+    ("GET", "/v1/key-requests", DESK),
+    ("POST", "/v1/replacement-requests", DESK),
+    ("POST", "/v1/replacement-requests/{id}/prepare", DESK),
+    ("GET", "/v1/devices", &["admin", "desk", "station"]),
+    ("POST", "/v1/devices/{reader}/code", DESK),
+    ("POST", "/v1/devices/{reader}/touch", DESK),
+    ("GET", "/v1/tokens", DESK_INSP),
+    ("GET", "/v1/tokens/{serial}", DESK_INSP),
+    ("POST", "/v1/tokens", DESK),
+    ("POST", "/v1/tokens/{serial}/prepare", DESK),
+    ("POST", "/v1/tokens/{serial}/handover", DESK_INSP),
+    ("POST", "/v1/tokens/{serial}/activate", &["station"]),
+    ("POST", "/v1/tokens/{serial}/return", DESK_INSP),
+    ("POST", "/v1/tokens/{serial}/receive", DESK),
+    ("POST", "/v1/tokens/{serial}/wipe", DESK),
+    ("POST", "/v1/tokens/{serial}/restock", DESK),
+    ("POST", "/v1/tokens/{serial}/unblock-pin", DESK),
+    ("POST", "/v1/tokens/{serial}/revoke", DESK_INSP),
+    ("POST", "/v1/tokens/{serial}/unlock", DESK),
+    ("POST", "/v1/tokens/{serial}/resync", DESK),
+    ("GET", "/v1/tokens/{serial}/receipts", DESK_INSP),
+    ("GET", "/v1/receipts/{id}", DESK_INSP),
+    ("GET", "/v1/reports/overdue", DESK_INSP),
+    ("GET", "/v1/reports/in-transit", DESK_INSP),
+    ("GET", "/v1/audit/verify", ADMIN),
+    ("GET", "/v1/events", &["admin", "desk", "station"]),
+];
+const ADMIN: &[&str] = &["admin"];
+const DESK: &[&str] = &["admin", "desk"];
+const DESK_INSP: &[&str] = &["admin", "desk", "inspector"];
+
+#[test]
+fn every_operation_allows_exactly_the_pinned_roles() {
+    let mut pinned: Vec<(String, Vec<&str>)> = ROLES
+        .iter()
+        .map(|(m, p, roles)| (format!("{m} {p}"), roles.to_vec()))
+        .collect();
+    let mut actual: Vec<(String, Vec<&str>)> = Operation::ALL
+        .iter()
+        .map(|op| {
+            let mut roles: Vec<&str> = op.roles().iter().map(|r| r.as_str()).collect();
+            roles.sort_unstable();
+            (format!("{} {}", op.method(), op.path()), roles)
+        })
+        .collect();
+    for (_, roles) in &mut pinned {
+        roles.sort_unstable();
+    }
+    pinned.sort();
+    actual.sort();
+    assert_eq!(actual, pinned);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_every_role() {

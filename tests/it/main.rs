@@ -8,6 +8,7 @@ mod support;
 mod api_devices;
 mod api_input;
 mod api_roles;
+mod api_routes;
 mod api_verify;
 mod at_rest;
 mod cli_bench;

@@ -10,7 +10,7 @@ use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, TokenState};
 use keyward::otp::CredentialParams;
-use keyward::store::verify::VerifyAnswer;
+use keyward::store::verify::VerifyOutcome;
 use keyward::store::StoreError;
 use world::*;
 
@@ -46,7 +46,7 @@ fn accept(
     login: &str,
     pin: &str,
     d: &Device,
-) -> VerifyAnswer {
+) -> VerifyOutcome {
     let answer = svc
         .verify(login, &format!("{pin}{}", d.code(w.now())))
         .unwrap();
@@ -247,7 +247,7 @@ fn case1_deputy_replaces_an_absent_director() {
     // The deputy logs in with PIN + code and gets the delegated right.
     let svc = w.store.verify_service().unwrap();
     match accept(&w, &svc, "bleroy", PIN_B, &deputy) {
-        VerifyAnswer::Accept { rights } => {
+        VerifyOutcome::Accept { rights } => {
             assert_eq!(rights.len(), 1);
             assert_eq!(rights[0].school.as_str(), SCHOOL_EAST);
             assert_eq!(rights[0].origin, RightOrigin::Delegation);
@@ -627,7 +627,7 @@ fn case5_first_appointment_batch_handover_meeting() {
     w.clock.set(at("2026-09-01", 7));
     for (holder, device) in newcomers.iter().zip(&devices) {
         match accept(&w, &svc, holder, PIN_A, device) {
-            VerifyAnswer::Accept { rights } => {
+            VerifyOutcome::Accept { rights } => {
                 assert_eq!(rights[0].origin, RightOrigin::Appointment)
             }
             other => panic!("{holder}: {other:?}"),
@@ -648,7 +648,7 @@ fn lockout_after_ten_failures_until_the_desk_unlocks() {
             .verify("adurand", &format!("{PIN_B}{}", device.code(w.now())))
             .unwrap()
         {
-            VerifyAnswer::Reject { retry_after } => delays.push(retry_after),
+            VerifyOutcome::Reject { hold } => delays.push(hold),
             other => panic!("{other:?}"),
         }
         // Wait as told, so each attempt is evaluated.
@@ -668,8 +668,8 @@ fn lockout_after_ten_failures_until_the_desk_unlocks() {
         let a = svc.verify("nobody", &format!("{PIN_A}123456")).unwrap();
         assert_eq!(
             a,
-            VerifyAnswer::Reject {
-                retry_after: if i == 2 { Some(1) } else { None }
+            VerifyOutcome::Reject {
+                hold: if i == 2 { Some(1) } else { None }
             }
         );
     }

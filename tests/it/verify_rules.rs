@@ -7,7 +7,7 @@ use crate::support::world;
 use keyward::domain::{Actor, Date};
 use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Digits};
-use keyward::store::verify::VerifyAnswer;
+use keyward::store::verify::VerifyOutcome;
 use keyward::store::StoreError;
 use world::*;
 
@@ -158,7 +158,7 @@ fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
     w.prepare(&d, "adurand");
     w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
     let svc = w.store.verify_service().unwrap();
-    let reject = VerifyAnswer::Reject { retry_after: None };
+    let reject = VerifyOutcome::Reject { hold: None };
     for bad in [
         "",
         "12345",
@@ -225,7 +225,7 @@ fn one_source_cannot_lock_everybody_out() {
     for _ in 0..10 {
         assert!(matches!(
             attacker("adurand"),
-            VerifyAnswer::Reject { retry_after: Some(s) } if s <= 60
+            VerifyOutcome::SourceLimited { retry_after: s } if s <= 60
         ));
     }
     assert_eq!(fails(&w, "VT-A"), 0);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use keyward::api::{app, AppState};
+use keyward::api::{app, AppState, Operation};
 use keyward::devices::{Device, DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use keyward::domain::Role;
 use keyward::domain::{Actor, Date, FixedClock};
@@ -324,180 +324,77 @@ impl Api {
     }
 }
 
-/// (method, path, body, roles allowed). `{S}` is the virtual token's serial.
-pub fn routes() -> Vec<(
-    &'static str,
-    String,
-    Option<String>,
-    &'static [&'static str],
-)> {
+/// (method, path, body, roles allowed) for every operation of
+/// `Operation::ALL`. `{S}` is the virtual token's serial.
+pub fn routes() -> Vec<(&'static str, String, Option<String>, Vec<&'static str>)> {
+    Operation::ALL
+        .iter()
+        .map(|&op| {
+            let roles = op.roles().iter().map(|r| r.as_str()).collect();
+            (method_name(op), sample_path(op), sample_body(op), roles)
+        })
+        .collect()
+}
+
+fn method_name(op: Operation) -> &'static str {
+    match op.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        other => panic!("{op:?}: no sample for method {other}"),
+    }
+}
+
+/// The operation's path with its parameters filled from the fixture.
+pub fn sample_path(op: Operation) -> String {
+    let id = match op {
+        Operation::ShowPerson | Operation::PersonRights => "jdupont",
+        // The delegation an inspector of EAST may end.
+        Operation::EndRight => "3",
+        _ => "1",
+    };
+    op.path()
+        .replace("{serial}", "{S}")
+        .replace("{reader}", "keyward%20virtual%20reader")
+        .replace("{id}", id)
+}
+
+/// A body an allowed role gets past authorisation with; `None` for
+/// operations without a body.
+pub fn sample_body(op: Operation) -> Option<String> {
     let r = READER;
     let east = SCHOOL_EAST;
-    let v = |m: &'static str, p: &str, b: Option<String>, roles: &'static [&'static str]| {
-        (m, p.to_owned(), b, roles)
-    };
-    const ADMIN: &[&str] = &["admin"];
-    const DESK: &[&str] = &["admin", "desk"];
-    const DESK_INSP: &[&str] = &["admin", "desk", "inspector"];
-    vec![
-        v(
-            "POST",
-            "/v1/verify",
-            Some(r#"{"login":"jdupont","passcode":"483920123456"}"#.into()),
-            &["admin", "gateway"],
+    Some(match op {
+        Operation::Verify => r#"{"login":"jdupont","passcode":"483920123456"}"#.into(),
+        Operation::CreateApiKey => r#"{"name":"k","role":"gateway"}"#.into(),
+        Operation::AddDistrict => r#"{"code":"NORTH","name":"Nord","inspector":"cpetit"}"#.into(),
+        Operation::AddSchool => r#"{"uai":"0750002V","name":"x","district":"EAST"}"#.into(),
+        Operation::AddPerson => {
+            format!(r#"{{"id":"new1","full_name":"N","mail":"new1@{DOMAIN}"}}"#)
+        }
+        Operation::GrantAppointment => {
+            format!(r#"{{"person":"cpetit","school":"{east}","from":"2026-09-01"}}"#)
+        }
+        Operation::GrantDelegation => {
+            format!(r#"{{"person":"mleroy","school":"{east}","from":"2026-09-20"}}"#)
+        }
+        Operation::RequestKey => r#"{"holder":"cpetit"}"#.into(),
+        Operation::FileReplacement => format!(
+            r#"{{"holder":"jdupont","reason":"lost","from":"jdupont@{d}","cc":["pmartin@{d}"]}}"#,
+            d = DOMAIN
         ),
-        v(
-            "POST",
-            "/v1/apikeys",
-            Some(r#"{"name":"k","role":"gateway"}"#.into()),
-            ADMIN,
-        ),
-        v("GET", "/v1/apikeys", None, ADMIN),
-        v("DELETE", "/v1/apikeys/1", None, ADMIN),
-        v(
-            "POST",
-            "/v1/districts",
-            Some(r#"{"code":"NORTH","name":"Nord","inspector":"cpetit"}"#.into()),
-            ADMIN,
-        ),
-        v("GET", "/v1/districts", None, DESK_INSP),
-        v(
-            "POST",
-            "/v1/schools",
-            Some(r#"{"uai":"0750002V","name":"x","district":"EAST"}"#.into()),
-            ADMIN,
-        ),
-        v("GET", "/v1/schools", None, DESK_INSP),
-        v(
-            "POST",
-            "/v1/people",
-            Some(format!(
-                r#"{{"id":"new1","full_name":"N","mail":"new1@{}"}}"#,
-                DOMAIN
-            )),
-            DESK,
-        ),
-        v("GET", "/v1/people", None, DESK_INSP),
-        v("GET", "/v1/people/jdupont", None, DESK_INSP),
-        v("GET", "/v1/people/jdupont/rights", None, DESK_INSP),
-        v(
-            "POST",
-            "/v1/rights/appointments",
-            Some(format!(
-                r#"{{"person":"cpetit","school":"{east}","from":"2026-09-01"}}"#
-            )),
-            ADMIN,
-        ),
-        v(
-            "POST",
-            "/v1/rights/delegations",
-            Some(format!(
-                r#"{{"person":"mleroy","school":"{east}","from":"2026-09-20"}}"#
-            )),
-            &["admin", "inspector"],
-        ),
-        v("POST", "/v1/rights/3/end", None, &["admin", "inspector"]),
-        v(
-            "POST",
-            "/v1/key-requests",
-            Some(r#"{"holder":"cpetit"}"#.into()),
-            &["inspector"],
-        ),
-        v("GET", "/v1/key-requests", None, DESK),
-        v(
-            "POST",
-            "/v1/replacement-requests",
-            Some(format!(
-                r#"{{"holder":"jdupont","reason":"lost","from":"jdupont@{d}","cc":["pmartin@{d}"]}}"#,
-                d = DOMAIN
-            )),
-            DESK,
-        ),
-        v(
-            "POST",
-            "/v1/replacement-requests/1/prepare",
-            Some(format!(r#"{{"reader":"{r}"}}"#)),
-            DESK,
-        ),
-        v("GET", "/v1/devices", None, &["admin", "desk", "station"]),
-        v(
-            "POST",
-            "/v1/devices/keyward%20virtual%20reader/code",
-            None,
-            DESK,
-        ),
-        v(
-            "POST",
-            "/v1/devices/keyward%20virtual%20reader/touch",
-            None,
-            DESK,
-        ),
-        v("GET", "/v1/tokens", None, DESK_INSP),
-        v("GET", "/v1/tokens/{S}", None, DESK_INSP),
-        v(
-            "POST",
-            "/v1/tokens",
-            Some(r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into()),
-            DESK,
-        ),
-        v(
-            "POST",
-            "/v1/tokens/{S}/prepare",
-            Some(format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#)),
-            DESK,
-        ),
-        v(
-            "POST",
-            "/v1/tokens/{S}/handover",
-            Some(format!(r#"{{"place":"Paris","reader":"{r}"}}"#)),
-            DESK_INSP,
-        ),
-        v(
-            "POST",
-            "/v1/tokens/{S}/activate",
-            Some(format!(r#"{{"pin":"483920","reader":"{r}"}}"#)),
-            &["station"],
-        ),
-        v(
-            "POST",
-            "/v1/tokens/{S}/return",
-            Some(format!(
-                r#"{{"place":"Paris","reason":"end","reader":"{r}"}}"#
-            )),
-            DESK_INSP,
-        ),
-        v("POST", "/v1/tokens/{S}/receive", None, DESK),
-        v(
-            "POST",
-            "/v1/tokens/{S}/wipe",
-            Some(format!(r#"{{"reader":"{r}"}}"#)),
-            DESK,
-        ),
-        v("POST", "/v1/tokens/{S}/restock", None, DESK),
-        v(
-            "POST",
-            "/v1/tokens/{S}/unblock-pin",
-            Some(format!(r#"{{"reader":"{r}"}}"#)),
-            DESK,
-        ),
-        v(
-            "POST",
-            "/v1/tokens/{S}/revoke",
-            Some(r#"{"reason":"lost"}"#.into()),
-            DESK_INSP,
-        ),
-        v("POST", "/v1/tokens/{S}/unlock", None, DESK),
-        v(
-            "POST",
-            "/v1/tokens/{S}/resync",
-            Some(r#"{"first":"123456","second":"654321"}"#.into()),
-            DESK,
-        ),
-        v("GET", "/v1/tokens/{S}/receipts", None, DESK_INSP),
-        v("GET", "/v1/receipts/1", None, DESK_INSP),
-        v("GET", "/v1/reports/overdue", None, DESK_INSP),
-        v("GET", "/v1/reports/in-transit", None, DESK_INSP),
-        v("GET", "/v1/audit/verify", None, ADMIN),
-        v("GET", "/v1/events", None, &["admin", "desk", "station"]),
-    ]
+        Operation::PrepareReplacement | Operation::Wipe | Operation::UnblockPin => {
+            format!(r#"{{"reader":"{r}"}}"#)
+        }
+        Operation::AddToken => r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into(),
+        Operation::PrepareToken => format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#),
+        Operation::Handover => format!(r#"{{"place":"Paris","reader":"{r}"}}"#),
+        Operation::Activate => format!(r#"{{"pin":"483920","reader":"{r}"}}"#),
+        Operation::ReturnToken => {
+            format!(r#"{{"place":"Paris","reason":"end","reader":"{r}"}}"#)
+        }
+        Operation::Revoke => r#"{"reason":"lost"}"#.into(),
+        Operation::Resync => r#"{"first":"123456","second":"654321"}"#.into(),
+        _ => return None,
+    })
 }

@@ -1,0 +1,148 @@
+//! Running an [`Operation`] for a [`Caller`]: the role check against the
+//! operation (refusals audited), then the store or device work on a blocking
+//! thread, written under the operation's audit action, errors mapped to
+//! [`ApiError`]. Handlers get a [`Permit`] first and do everything through
+//! it, so none of them names a role or an audit string.
+
+use std::sync::Arc;
+
+use super::{blocking, ApiError, AppState, Caller, Operation};
+use crate::devices::DeviceManager;
+use crate::domain::Role;
+use crate::store::{Store, StoreError, Tx};
+
+/// A caller whose role allows `operation`.
+#[derive(Clone, Debug)]
+pub struct Permit {
+    state: AppState,
+    caller: Caller,
+    operation: Operation,
+}
+
+impl Permit {
+    /// Refuses (403, audited) unless the caller's role allows `operation`.
+    pub async fn check(
+        state: &AppState,
+        caller: Caller,
+        operation: Operation,
+    ) -> Result<Permit, ApiError> {
+        if !operation.allows(caller.role) {
+            let refusal = ApiError::forbidden(format!(
+                "a {} key may not {}",
+                caller.role.as_str(),
+                operation.name()
+            ));
+            return Err(state
+                .refuse(caller.actor.clone(), operation.name(), refusal)
+                .await);
+        }
+        Ok(Permit {
+            state: state.clone(),
+            caller,
+            operation,
+        })
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Audits `err` as a refusal of this operation and returns it.
+    pub async fn refuse(&self, err: ApiError) -> ApiError {
+        self.state
+            .refuse(self.caller.actor.clone(), self.operation.name(), err)
+            .await
+    }
+
+    /// An inspector sees only their district: anything else is 404, exactly
+    /// as if it did not exist (audited).
+    pub async fn scope(&self, district: Option<&str>, what: &str) -> Result<(), ApiError> {
+        if self.caller.role != Role::Inspector
+            || district.is_some() && district == self.caller.district.as_deref()
+        {
+            return Ok(());
+        }
+        Err(self.refuse(ApiError::not_found(what)).await)
+    }
+
+    /// A station acts only at its own readers.
+    pub async fn at_reader(&self, reader: &str) -> Result<(), ApiError> {
+        if self.caller.role != Role::Station || self.caller.readers.iter().any(|r| r == reader) {
+            return Ok(());
+        }
+        Err(self
+            .refuse(ApiError::forbidden(
+                "this station key is not bound to that reader",
+            ))
+            .await)
+    }
+
+    /// Reads a snapshot of the store.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = Arc::clone(self.state.store());
+        blocking(move || store.read(f).map_err(ApiError::from)).await
+    }
+
+    /// Reads a snapshot as the caller: an inspector's reports show their
+    /// own district only.
+    pub async fn read_as_caller<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = Arc::clone(self.state.store());
+        let actor = self.caller.actor.clone();
+        blocking(move || store.read_as(&actor, f).map_err(ApiError::from)).await
+    }
+
+    /// Runs `f` in one store transaction as the caller, audited under the
+    /// operation's action.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>, &Caller) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.write_mapping(f, ApiError::from).await
+    }
+
+    /// [`Permit::write`] with the operation's own mapping of store errors
+    /// (a field named differently in its body).
+    pub async fn write_mapping<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>, &Caller) -> Result<T, StoreError> + Send + 'static,
+        map: fn(StoreError) -> ApiError,
+    ) -> Result<T, ApiError> {
+        let permit = self.clone();
+        blocking(move || permit.write_here(permit.state.store(), f).map_err(map)).await
+    }
+
+    /// The store write of [`Permit::write`] on the calling thread, for
+    /// device work already on a blocking thread ([`Permit::on_devices`]).
+    pub fn write_here<T>(
+        &self,
+        store: &Store,
+        f: impl FnOnce(&mut Tx<'_>, &Caller) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        store.write(&self.caller.actor, self.operation.audit_action(), |tx| {
+            f(tx, &self.caller)
+        })
+    }
+
+    /// Runs device work on a blocking thread; a refusal the device layer
+    /// decides before the store sees the request is audited.
+    pub async fn on_devices<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&DeviceManager, &Permit) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.clone();
+        let result = blocking(move || f(permit.state.devices(), &permit)).await;
+        self.state
+            .audit_device_refusal(&self.caller.actor, self.operation.name(), result)
+            .await
+    }
+}

@@ -1,0 +1,100 @@
+//! Devices: the tokens present at readers, a code read from one, a touch of
+//! the simulated touch key.
+
+use axum::extract::{Path, State};
+use serde_json::{json, Value};
+
+use super::{ok, Answer};
+use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::devices::{DeviceError, DeviceManager, Present};
+use crate::domain::TokenInfo;
+use crate::domain::{PersonId, Role};
+use crate::store::StoreError;
+
+/// The serial of the token at `reader`, or `device_absent`.
+pub(super) fn serial_at(devices: &DeviceManager, reader: &str) -> Result<String, ApiError> {
+    devices
+        .present()
+        .into_iter()
+        .find(|p| p.reader == reader)
+        .and_then(|p| p.serial)
+        .ok_or_else(|| {
+            ApiError::from(DeviceError::Absent {
+                reader: reader.to_owned(),
+                serial: "-".into(),
+            })
+        })
+}
+
+pub(super) async fn list_devices(State(state): State<AppState>, caller: Caller) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ListDevices).await?;
+    let list = permit
+        .on_devices(|devices, permit| {
+            let caller = permit.caller();
+            let mut out = Vec::new();
+            for p in devices.present() {
+                if caller.role == Role::Station && !caller.readers.contains(&p.reader) {
+                    continue;
+                }
+                let token = match &p.serial {
+                    Some(serial) => devices
+                        .store()
+                        .read(|tx| match tx.token(serial) {
+                            Ok(t) => Ok(Some(t)),
+                            Err(StoreError::NotFound { .. }) => Ok(None),
+                            Err(e) => Err(e),
+                        })
+                        .map_err(ApiError::from)?,
+                    None => None,
+                };
+                out.push(device_json(&p, token.as_ref()));
+            }
+            Ok(out)
+        })
+        .await?;
+    ok(Value::Array(list))
+}
+
+fn device_json(p: &Present, token: Option<&TokenInfo>) -> Value {
+    json!({
+        "reader": p.reader,
+        "present": true,
+        "profile": p.profile,
+        "serial": p.serial,
+        "state": token.map(|t| t.state.as_str()),
+        "holder": token.and_then(|t| t.holder.as_ref().map(PersonId::as_str)),
+    })
+}
+
+pub(super) async fn device_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(reader): Path<String>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ReadDeviceCode).await?;
+    let (serial, code) = permit
+        .on_devices(move |devices, _| {
+            let serial = serial_at(devices, &reader)?;
+            let code = devices
+                .read_code(&reader, &serial)
+                .map_err(ApiError::from)?;
+            Ok((serial, code))
+        })
+        .await?;
+    ok(json!({"serial": serial, "code": code}))
+}
+
+/// Touches the simulated key at `reader` and answers what it typed, as a
+/// holder's finger would. Possession with a typed code goes through the
+/// token routes' `"typed"`.
+pub(super) async fn device_touch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(reader): Path<String>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::TouchDevice).await?;
+    let (serial, typed) = permit
+        .on_devices(move |devices, _| devices.touch_simulated(&reader).map_err(ApiError::from))
+        .await?;
+    ok(json!({"serial": serial, "typed": typed}))
+}

@@ -1,0 +1,73 @@
+//! Server-sent events of devices and tokens.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::Stream;
+use serde_json::{json, Value};
+
+use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::devices::Event;
+use crate::domain::Role;
+
+fn event_json(event: &Event) -> (&'static str, Value) {
+    match event {
+        Event::Inserted {
+            reader,
+            serial,
+            profile,
+        } => (
+            "device",
+            json!({"reader": reader, "kind": "inserted", "serial": serial, "profile": profile}),
+        ),
+        Event::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
+        Event::TokenState { serial, state, .. } => {
+            ("token", json!({"serial": serial, "state": state.as_str()}))
+        }
+    }
+}
+
+fn event_reader(event: &Event) -> Option<&str> {
+    match event {
+        Event::Inserted { reader, .. } | Event::Removed { reader } => Some(reader),
+        Event::TokenState { reader, .. } => reader.as_deref(),
+    }
+}
+
+pub(super) async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let permit = Permit::check(&state, caller, Operation::FollowEvents).await?;
+    let caller = permit.caller();
+    let receiver = state.devices().subscribe();
+    let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
+    let stop = state.inner.stop.subscribe();
+    let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
+        let readers = readers.clone();
+        async move {
+            loop {
+                let next = tokio::select! {
+                    next = receiver.recv() => next,
+                    _ = stop.wait_for(|stopping| *stopping) => return None,
+                };
+                match next {
+                    Ok(event) => {
+                        if let Some(mine) = &readers {
+                            if !event_reader(&event).is_some_and(|r| mine.iter().any(|m| m == r)) {
+                                continue;
+                            }
+                        }
+                        let (name, data) = event_json(&event);
+                        let sse = SseEvent::default().event(name).data(data.to_string());
+                        return Some((Ok(sse), (receiver, stop)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,142 @@
+//! One handler per route of docs/api.md, one file per resource (the same
+//! nouns as `cli/`). A handler gets a [`Permit`] for its [`Operation`], then
+//! runs its store or device work through it; [`router`] mounts every
+//! operation of [`Operation::ALL`] and nothing else besides health and
+//! metrics.
+
+mod apikeys;
+mod audit;
+mod devices;
+mod events;
+mod health;
+mod people;
+mod receipts;
+mod reports;
+mod requests;
+mod rights;
+mod tokens;
+mod verify;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, on, MethodRouter};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, AppState, Caller, Operation, Permit};
+use crate::domain::{PersonId, Role};
+
+type Answer = Result<Response, ApiError>;
+
+/// Every operation's route, plus the unauthenticated health and metrics.
+pub(super) fn router() -> Router<AppState> {
+    Operation::ALL
+        .iter()
+        .fold(Router::new(), |router, &op| {
+            router.route(op.path(), handler(op))
+        })
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics_text))
+}
+
+/// The handler of `op` on its method.
+fn handler(op: Operation) -> MethodRouter<AppState> {
+    use Operation as Op;
+    let method = op.method_filter();
+    match op {
+        Op::Verify => on(method, verify::verify),
+        Op::CreateApiKey => on(method, apikeys::create_api_key),
+        Op::ListApiKeys => on(method, apikeys::list_api_keys),
+        Op::RevokeApiKey => on(method, apikeys::revoke_api_key),
+        Op::AddDistrict => on(method, people::add_district),
+        Op::ListDistricts => on(method, people::list_districts),
+        Op::AddSchool => on(method, people::add_school),
+        Op::ListSchools => on(method, people::list_schools),
+        Op::AddPerson => on(method, people::add_person),
+        Op::ListPeople => on(method, people::list_people),
+        Op::ShowPerson => on(method, people::show_person),
+        Op::PersonRights => on(method, rights::person_rights),
+        Op::GrantAppointment => on(method, rights::grant_appointment),
+        Op::GrantDelegation => on(method, rights::grant_delegation),
+        Op::EndRight => on(method, rights::end_right),
+        Op::RequestKey => on(method, requests::request_key),
+        Op::ListKeyRequests => on(method, requests::list_key_requests),
+        Op::FileReplacement => on(method, requests::file_replacement),
+        Op::PrepareReplacement => on(method, requests::prepare_replacement),
+        Op::ListDevices => on(method, devices::list_devices),
+        Op::ReadDeviceCode => on(method, devices::device_code),
+        Op::TouchDevice => on(method, devices::device_touch),
+        Op::ListTokens => on(method, tokens::list_tokens),
+        Op::ShowToken => on(method, tokens::show_token),
+        Op::AddToken => on(method, tokens::add_token),
+        Op::PrepareToken => on(method, tokens::prepare_token),
+        Op::Handover => on(method, tokens::handover),
+        Op::Activate => on(method, tokens::activate),
+        Op::ReturnToken => on(method, tokens::return_token),
+        Op::Receive => tokens::desk_op(op, |tx, s| tx.receive_at_it_centre(s)),
+        Op::Wipe => on(method, tokens::wipe),
+        Op::UnblockPin => on(method, tokens::unblock_pin),
+        Op::Restock => tokens::desk_op(op, |tx, s| tx.restock(s)),
+        Op::Revoke => on(method, tokens::revoke),
+        Op::Unlock => tokens::desk_op(op, |tx, s| tx.unlock(s)),
+        Op::Resync => on(method, tokens::resync),
+        Op::TokenReceipts => on(method, receipts::token_receipts),
+        Op::ShowReceipt => on(method, receipts::show_receipt),
+        Op::ReportOverdue => on(method, reports::report_overdue),
+        Op::ReportInTransit => on(method, reports::report_in_transit),
+        Op::VerifyAudit => on(method, audit::audit_verify),
+        Op::FollowEvents => on(method, events::events),
+    }
+}
+
+fn ok(value: Value) -> Answer {
+    Ok(Json(value).into_response())
+}
+
+fn created(value: Value) -> Answer {
+    Ok((StatusCode::CREATED, Json(value)).into_response())
+}
+
+fn date_opt(d: Option<crate::domain::Date>) -> Value {
+    d.map_or(Value::Null, |d| json!(d.to_string()))
+}
+
+/// `?district=`: lists of one district or all.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistrictFilter {
+    district: Option<String>,
+}
+
+/// A body naming the reader a token is at.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReaderBody {
+    reader: String,
+}
+
+/// An inspector's filter is always their own district.
+fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> {
+    if caller.role == Role::Inspector {
+        caller.district.clone()
+    } else {
+        asked
+    }
+}
+
+/// Reads a person and their district, or 404 (by scope for inspectors).
+async fn scoped_person(permit: &Permit, id: &str) -> Result<PersonId, ApiError> {
+    let Ok(id) = PersonId::parse(id) else {
+        return Err(ApiError::not_found("person"));
+    };
+    let lookup = id.clone();
+    let district = permit
+        .read(move |tx| {
+            tx.person(&lookup)?;
+            tx.district_of_person(&lookup)
+        })
+        .await?;
+    permit.scope(district.as_deref(), "person").await?;
+    Ok(id)
+}

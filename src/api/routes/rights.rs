@@ -1,0 +1,145 @@
+//! Rights: a person's rights, appointments, delegations and their end.
+
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{created, date_opt, ok, scoped_person, Answer};
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::domain::RightRecord;
+use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
+use crate::store::{StoreError, Tx};
+
+pub(super) fn right_json(r: &RightRecord, now: u64) -> Value {
+    json!({
+        "id": r.id,
+        "school": r.school.as_str(),
+        "origin": r.origin.as_str(),
+        "from": r.period.from.to_string(),
+        "until": date_opt(r.period.until),
+        "in_force": r.period.in_force_at(now),
+    })
+}
+
+pub(super) async fn person_rights(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::PersonRights).await?;
+    let id = scoped_person(&permit, &id).await?;
+    let now = state.clock().now();
+    let rights = permit.read(move |tx| tx.rights(&id)).await?;
+    ok(Value::Array(
+        rights.iter().map(|r| right_json(r, now)).collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RightBody {
+    person: String,
+    school: String,
+    from: String,
+    until: Option<String>,
+}
+
+fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), StoreError> {
+    let person = PersonId::parse(&body.person)?;
+    let school = Uai::parse(&body.school)?;
+    let from = Date::parse(&body.from).map_err(|_| {
+        StoreError::Domain(DomainError::BadIdentifier {
+            what: "from",
+            rule: "an existing day as YYYY-MM-DD",
+        })
+    })?;
+    let until = body.until.as_deref().map(Date::parse).transpose()?;
+    Ok((person, school, from, until))
+}
+
+pub(super) async fn grant_appointment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<RightBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::GrantAppointment).await?;
+    let id = permit
+        .write(move |tx, _| {
+            let (person, school, from, until) = parse_right(&body)?;
+            tx.grant_appointment(&person, &school, from, until)
+        })
+        .await?;
+    created(json!({"id": id}))
+}
+
+/// The inspector of the district acts; an admin acts in that inspector's
+/// name (the store lets only a district's inspector grant or end rights).
+fn as_district_inspector(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    district: &str,
+) -> Result<(), StoreError> {
+    if caller.role == Role::Admin {
+        let inspector =
+            tx.inspector_of_district(district)?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "inspector of district",
+                    key: district.to_owned(),
+                })?;
+        tx.act_as(Actor::Inspector(inspector));
+    }
+    Ok(())
+}
+
+pub(super) async fn grant_delegation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<RightBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::GrantDelegation).await?;
+    // Scope first: a school of another district is 404 for an inspector.
+    if permit.caller().role == Role::Inspector {
+        if let Ok(uai) = Uai::parse(&body.school) {
+            let district = permit
+                .read(move |tx| match tx.district_of_school(&uai) {
+                    Ok(d) => Ok(Some(d)),
+                    Err(StoreError::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                })
+                .await?;
+            if let Some(d) = district {
+                permit.scope(Some(&d), "school").await?;
+            }
+        }
+    }
+    let id = permit
+        .write(move |tx, caller| {
+            let (person, school, from, until) = parse_right(&body)?;
+            let district = tx.district_of_school(&school)?;
+            as_district_inspector(tx, caller, &district)?;
+            tx.grant_delegation(&person, &school, from, until)
+        })
+        .await?;
+    created(json!({"id": id}))
+}
+
+pub(super) async fn end_right(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::EndRight).await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
+    let district = permit
+        .read(move |tx| tx.district_of_right(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("right"))?;
+    permit.scope(Some(&district), "right").await?;
+    permit
+        .write(move |tx, caller| {
+            as_district_inspector(tx, caller, &district)?;
+            tx.end_delegation(id)
+        })
+        .await?;
+    ok(json!({"id": id, "ended": true}))
+}

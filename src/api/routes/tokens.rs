@@ -1,0 +1,484 @@
+//! Tokens: listing, registration, preparation, the possession steps
+//! (handover, activation, return) and the desk's operations on a token.
+
+use axum::extract::{Path, State};
+use axum::routing::{on, MethodRouter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::receipts::receipt_json;
+use super::{created, effective_district, ok, Answer, ReaderBody};
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use crate::devices::Prepared;
+use crate::domain::receipt::SignedReceipt;
+use crate::domain::{CredentialInfo, TokenInfo};
+use crate::domain::{DomainError, PersonId, RevokeReason, Role, TokenState};
+use crate::otp::{Algorithm, Digits, Period};
+use crate::otp::{CredentialParams, OtpKind};
+use crate::store::{StoreError, Tx};
+use crate::token::PinState;
+
+fn credential_json(c: &CredentialInfo) -> Value {
+    let (kind, period) = match c.params.kind {
+        OtpKind::Hotp { .. } => ("hotp", Value::Null),
+        OtpKind::Totp { period } => ("totp", json!(period.seconds())),
+    };
+    json!({
+        "kind": kind,
+        "algorithm": c.params.algorithm.name(),
+        "digits": c.params.digits.get(),
+        "period": period,
+        "locked": c.locked,
+        "failures": c.fails,
+    })
+}
+
+fn token_json(t: &TokenInfo, credential: Option<&CredentialInfo>) -> Value {
+    json!({
+        "serial": t.serial,
+        "profile": t.profile,
+        "state": t.state.as_str(),
+        "holder": t.holder.as_ref().map(PersonId::as_str),
+        "revoke_reason": t.revoke_reason.map(RevokeReason::as_str),
+        "credential": credential.map(credential_json),
+    })
+}
+
+pub(super) fn prepared_json(prepared: &Prepared) -> Value {
+    json!({
+        "serial": prepared.serial,
+        "holder": prepared.holder.as_str(),
+        "state": "prepared",
+        "apdus": prepared.apdus,
+    })
+}
+
+/// The token, or 404 (by scope for an inspector).
+pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenInfo, ApiError> {
+    let serial = serial.to_owned();
+    let (token, district) = permit
+        .read(move |tx| {
+            let token = tx.token(&serial)?;
+            let district = tx.district_of_token(&token)?;
+            Ok((token, district))
+        })
+        .await?;
+    permit.scope(district.as_deref(), "token").await?;
+    Ok(token)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TokenFilter {
+    district: Option<String>,
+    state: Option<String>,
+}
+
+pub(super) async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(filter): Params<TokenFilter>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ListTokens).await?;
+    let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
+        Ok(wanted) => wanted,
+        Err(e) => {
+            return Err(permit
+                .refuse(ApiError::invalid("state", e.to_string()))
+                .await)
+        }
+    };
+    let district = effective_district(permit.caller(), filter.district);
+    let list = permit
+        .read(move |tx| {
+            let tokens = tx.tokens(wanted, district.as_deref())?;
+            tokens
+                .iter()
+                .map(|t| Ok(token_json(t, tx.credential_of(&t.serial)?.as_ref())))
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await?;
+    ok(Value::Array(list))
+}
+
+pub(super) async fn show_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ShowToken).await?;
+    let token = scoped_token(&permit, &serial).await?;
+    let credential = permit.read(move |tx| tx.credential_of(&serial)).await?;
+    ok(token_json(&token, credential.as_ref()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewTokenBody {
+    serial: String,
+    profile: String,
+}
+
+pub(super) async fn add_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewTokenBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::AddToken).await?;
+    let serial = body.serial.clone();
+    permit
+        .write(move |tx, _| {
+            let known = crate::profile::builtin()
+                .map_err(|_| StoreError::Corrupt("built-in profiles"))?
+                .iter()
+                .any(|p| p.id == body.profile)
+                || body.profile == "yubikey-otp-hid";
+            if !known {
+                return Err(DomainError::BadIdentifier {
+                    what: "profile",
+                    rule: "the id of a firmware profile",
+                }
+                .into());
+            }
+            tx.add_token(&body.serial, &body.profile)
+        })
+        .await?;
+    state.devices().token_changed(&serial, TokenState::Stock);
+    created(json!({"serial": serial, "state": "stock"}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PrepareBody {
+    holder: String,
+    reader: String,
+    kind: Option<String>,
+    algorithm: Option<String>,
+    digits: Option<u8>,
+    period: Option<u32>,
+}
+
+fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
+    let algorithm: Algorithm = match &body.algorithm {
+        Some(a) => a
+            .parse()
+            .map_err(|_| ApiError::invalid("algorithm", "expected SHA1, SHA256 or SHA512"))?,
+        None => Algorithm::Sha1,
+    };
+    let digits = Digits::new(body.digits.unwrap_or(6))
+        .map_err(|e| ApiError::invalid("digits", e.to_string()))?;
+    let kind = match body.kind.as_deref().unwrap_or("totp") {
+        "totp" => OtpKind::Totp {
+            period: Period::new(body.period.unwrap_or(30))
+                .map_err(|e| ApiError::invalid("period", e.to_string()))?,
+        },
+        "hotp" if body.period.is_none() => OtpKind::Hotp { counter: 0 },
+        "hotp" => return Err(ApiError::invalid("period", "HOTP has no period")),
+        _ => return Err(ApiError::invalid("kind", "expected totp or hotp")),
+    };
+    Ok(CredentialParams {
+        kind,
+        algorithm,
+        digits,
+    })
+}
+
+pub(super) async fn prepare_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<PrepareBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::PrepareToken).await?;
+    // A touch key types HOTP codes: that is its default kind.
+    let touch_key =
+        body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
+    let params = match prepare_params(&body) {
+        Ok(p) if touch_key => CredentialParams {
+            kind: OtpKind::Hotp { counter: 0 },
+            ..p
+        },
+        Ok(p) => p,
+        Err(err) => return Err(permit.refuse(err).await),
+    };
+    let holder = match PersonId::parse(&body.holder) {
+        Ok(h) => h,
+        Err(e) => {
+            return Err(permit
+                .refuse(ApiError::invalid("holder", e.to_string()))
+                .await)
+        }
+    };
+    let prepared = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .prepare(
+                    &permit.caller().actor,
+                    &body.reader,
+                    &serial,
+                    &holder,
+                    params,
+                    None,
+                )
+                .map_err(ApiError::from)
+        })
+        .await?;
+    ok(prepared_json(&prepared))
+}
+
+/// Proves possession of the token at `reader` (a code read from it, or what
+/// a touch key typed), then runs the operation's store write with that code;
+/// answers the receipt the write signed.
+async fn receipted_with_possession(
+    permit: &Permit,
+    serial: &str,
+    reader: String,
+    typed: Option<String>,
+    write: impl FnOnce(&mut Tx<'_>, &str, &str) -> Result<SignedReceipt, StoreError> + Send + 'static,
+) -> Answer {
+    let serial = serial.to_owned();
+    let (receipt, key) = permit
+        .on_devices(move |devices, permit| {
+            let code = devices
+                .possession_code(&reader, &serial, typed.as_deref())
+                .map_err(ApiError::from)?;
+            let store = devices.store();
+            let receipt = permit
+                .write_here(store, |tx, _| write(tx, &serial, &code))
+                .map_err(ApiError::from)?;
+            Ok((receipt, store.receipt_public_key()))
+        })
+        .await?;
+    ok(json!({"receipt": receipt_json(receipt.content.number, &receipt, &key)}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HandoverBody {
+    place: String,
+    reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
+}
+
+pub(super) async fn handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<HandoverBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Handover).await?;
+    scoped_token(&permit, &serial).await?;
+    let place = body.place;
+    let answer = receipted_with_possession(
+        &permit,
+        &serial,
+        body.reader,
+        body.typed,
+        move |tx, s, code| tx.handover(s, &place, code),
+    )
+    .await?;
+    state
+        .devices()
+        .token_changed(&serial, TokenState::HandedOver);
+    Ok(answer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReturnBody {
+    place: String,
+    reason: String,
+    reader: String,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
+}
+
+pub(super) async fn return_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ReturnBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::ReturnToken).await?;
+    scoped_token(&permit, &serial).await?;
+    let (place, reason) = (body.place, body.reason);
+    let answer = receipted_with_possession(
+        &permit,
+        &serial,
+        body.reader,
+        body.typed,
+        move |tx, s, code| tx.return_token(s, &place, &reason, code),
+    )
+    .await?;
+    state.devices().token_changed(&serial, TokenState::Returned);
+    Ok(answer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActivateBody {
+    reader: String,
+    pin: zeroize::Zeroizing<String>,
+    /// What a touch key typed when touched (touch keys only).
+    typed: Option<String>,
+}
+
+pub(super) async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ActivateBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Activate).await?;
+    permit.at_reader(&body.reader).await?;
+    let (device_pin, receipt) = permit
+        .on_devices(move |devices, _| {
+            let device_pin = devices
+                .activate_with(&body.reader, &serial, &body.pin, body.typed.as_deref())
+                .map_err(ApiError::from)?;
+            // The handover receipt goes back to the station, whose role may
+            // not read receipts otherwise: it checks the signature and prints it.
+            let receipt = devices
+                .store()
+                .read(|tx| {
+                    Ok((
+                        tx.receipts_of_token(&serial)?.pop(),
+                        tx.receipt_public_key(),
+                    ))
+                })
+                .map_err(ApiError::from)?;
+            Ok((device_pin, receipt))
+        })
+        .await?;
+    let (receipt_id, receipt) = match &receipt {
+        (Some(r), key) => (
+            json!(r.content.number),
+            receipt_json(r.content.number, r, key),
+        ),
+        (None, _) => (Value::Null, Value::Null),
+    };
+    ok(
+        json!({"state": "active", "receipt_id": receipt_id, "receipt": receipt, "device_pin": device_pin}),
+    )
+}
+
+/// The route of a desk operation on a token with no body: runs `step` in
+/// the operation's store write and answers the token.
+pub(super) fn desk_op(
+    operation: Operation,
+    step: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
+) -> MethodRouter<AppState> {
+    let handler = move |State(state): State<AppState>,
+                        caller: Caller,
+                        Path(serial): Path<String>| async move {
+        let permit = Permit::check(&state, caller, operation).await?;
+        let s = serial.clone();
+        let token = permit
+            .write(move |tx, _| {
+                step(tx, &s)?;
+                tx.token(&s)
+            })
+            .await?;
+        state.devices().token_changed(&serial, token.state);
+        ok(token_json(&token, None))
+    };
+    on(operation.method_filter(), handler)
+}
+
+pub(super) async fn wipe(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ReaderBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Wipe).await?;
+    let s = serial.clone();
+    let new_state = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .wipe(&permit.caller().actor, &body.reader, &s)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    ok(json!({"serial": serial, "state": new_state.as_str()}))
+}
+
+/// The desk unblocks a token's device PIN (docs/devices.md, docs/security.md):
+/// the retry counter is restored with the sealed resetting code; the
+/// holder's PIN is kept and never seen (see `devices::pin`). Answers the
+/// tries the holder has.
+pub(super) async fn unblock_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ReaderBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::UnblockPin).await?;
+    let s = serial.clone();
+    let pin = permit
+        .on_devices(move |devices, permit| {
+            devices
+                .unblock_pin(&permit.caller().actor, &body.reader, &s)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let tries_left = match pin {
+        PinState::TriesLeft(n) => Some(n),
+        PinState::Verified | PinState::NotSet => None,
+    };
+    ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RevokeBody {
+    reason: String,
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<RevokeBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Revoke).await?;
+    scoped_token(&permit, &serial).await?;
+    let s = serial.clone();
+    let token = permit
+        .write(move |tx, caller| {
+            let reason = RevokeReason::parse(&body.reason)?;
+            if caller.role == Role::Inspector && !reason.is_gone() {
+                return Err(StoreError::Forbidden {
+                    actor: caller.actor.to_string(),
+                    action: Operation::Revoke.name(),
+                    why: "an inspector revokes lost or stolen keys; broken ones go to the desk",
+                });
+            }
+            tx.revoke(&s, reason)?;
+            tx.token(&s)
+        })
+        .await?;
+    state.devices().token_changed(&serial, token.state);
+    ok(token_json(&token, None))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ResyncBody {
+    first: zeroize::Zeroizing<String>,
+    second: zeroize::Zeroizing<String>,
+}
+
+pub(super) async fn resync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Body(body): Body<ResyncBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Resync).await?;
+    permit
+        .write(move |tx, _| tx.resync(&serial, &body.first, &body.second))
+        .await?;
+    ok(json!({"resynchronised": true}))
+}

@@ -1,0 +1,111 @@
+//! `POST /v1/verify`: the gateway's question. The answer says accept or
+//! reject and nothing more; a required delay is served by holding it.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{date_opt, ok, Answer};
+use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::domain::{Clock, RightInForce};
+use crate::store::verify::{VerifyOutcome, VerifyRequest};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyBody {
+    login: String,
+    passcode: zeroize::Zeroizing<String>,
+    /// The end user's address as the gateway saw it, for the per-source
+    /// limiter. The gateway itself is one caller for everybody, so it is
+    /// never the source.
+    source: Option<String>,
+}
+
+/// Longest an answer is held for the required delay: below the server's
+/// request timeout (15 s), so a held answer is never cut into a 408.
+const MAX_HOLD: u64 = 10;
+
+/// How often a hold re-reads a clock moved from outside.
+const RECHECK: Duration = Duration::from_millis(50);
+
+pub(super) async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<VerifyBody>,
+) -> Answer {
+    let permit = Permit::check(&state, caller, Operation::Verify).await?;
+    let started = Instant::now();
+    let mut request = VerifyRequest::new(&body.login, &body.passcode);
+    if let Some(source) = body.source.as_deref() {
+        if source.is_empty() || source.len() > 128 || source.chars().any(char::is_control) {
+            return Err(permit
+                .refuse(ApiError::invalid("source", "1 to 128 printable characters"))
+                .await);
+        }
+        request = request.from_source(source);
+    }
+    drop(body);
+    let pending = state.verify_service().submit(request)?;
+    // Awaited, not blocked on: the writer thread answers through a oneshot.
+    let (reply, label) = pending.answer().await;
+    state.metrics().verify_outcome(label, started.elapsed());
+    match reply? {
+        VerifyOutcome::Accept { rights } => ok(accept_json(&rights)),
+        // The caller itself is over its failure budget: a 429 about the
+        // caller, which says nothing about the login or the passcode.
+        VerifyOutcome::SourceLimited { retry_after } => Err(ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::rate_limited()
+        }),
+        VerifyOutcome::Reject { hold } => {
+            // The required delay is served by holding the answer, never by a
+            // field the caller could read.
+            if let Some(seconds) = hold {
+                hold_answer(state.clock().as_ref(), seconds.min(MAX_HOLD)).await;
+            }
+            ok(json!({"result": "reject"}))
+        }
+    }
+}
+
+fn accept_json(rights: &[RightInForce]) -> Value {
+    let rights: Vec<Value> = rights
+        .iter()
+        .map(|r| {
+            json!({
+                "school": r.school.as_str(),
+                "origin": r.origin.as_str(),
+                "until": date_opt(r.until),
+            })
+        })
+        .collect();
+    json!({"result": "accept", "rights": rights})
+}
+
+/// Holds for `seconds` of real time, on tokio's clock (paused in tests).
+///
+/// The daemon's clock may instead be a test-clock file another process
+/// moves forward while the answer is held: the hold then also ends once that
+/// clock has passed the retry time, which only re-reading the file can see.
+/// Only that clock is re-read; the system clock's hold is one `sleep_until`.
+/// The extra second keeps a whole-second clock from ending the hold early.
+async fn hold_answer(clock: &dyn Clock, seconds: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    if !clock.moved_from_outside() {
+        tokio::time::sleep_until(deadline).await;
+        return;
+    }
+    let until = clock.now().saturating_add(seconds).saturating_add(1);
+    let moved_past = async {
+        let mut recheck = tokio::time::interval(RECHECK);
+        while clock.now() < until {
+            recheck.tick().await;
+        }
+    };
+    tokio::select! {
+        () = tokio::time::sleep_until(deadline) => {}
+        () = moved_past => {}
+    }
+}
