@@ -1374,8 +1374,8 @@ pub async fn unblock_pin(
         .audit_device_refusal(&actor, "unblock a device PIN", result)
         .await?;
     let tries_left = match pin {
-        crate::token::PinState::TriesLeft(n) => Some(n),
-        crate::token::PinState::Verified | crate::token::PinState::NotSet => None,
+        crate::oath::driver::PinState::TriesLeft(n) => Some(n),
+        crate::oath::driver::PinState::Verified | crate::oath::driver::PinState::NotSet => None,
     };
     ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::sim::vpcd::{self, Faults};
-use crate::sim::{CardOptions, FileStore, OsEntropy, VirtualToken};
+use crate::oath::sim::vpcd::{self, Faults};
+use crate::oath::sim::{CardOptions, FileStore, OsEntropy, VirtualToken};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {

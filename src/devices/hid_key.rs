@@ -27,10 +27,10 @@ use crate::hid::{
     HotpConfig, HotpKey, OtpDevice, OtpProfile, ProfileError, SimulatedKey, Slot, Status,
     TransportError, UsbMatch,
 };
+use crate::oath::driver::TokenError;
 use crate::otp::{Algorithm, Secret};
 use crate::store::ops::{AccessCodeStatus, CredentialParams, OtpKind};
 use crate::store::StoreError;
-use crate::token::TokenError;
 
 /// The profile id touch keys are registered with.
 pub const TOUCH_KEY_PROFILE: &str = "yubikey-otp-hid";
@@ -104,7 +104,7 @@ impl TouchKey {
 }
 
 impl Device for TouchKey {
-    fn open(&self) -> Result<Box<dyn crate::token::Transport + Send>, TokenError> {
+    fn open(&self) -> Result<Box<dyn crate::oath::driver::Transport + Send>, TokenError> {
         Err(TokenError::Unsupported {
             profile: TOUCH_KEY_PROFILE.to_owned(),
             what: "APDUs (a touch key speaks HID)",
@@ -616,7 +616,7 @@ impl DeviceManager {
 
 /// The built-in OTP HID profile (`firmware-profiles/yubikey-otp-hid.toml`).
 pub fn builtin_touch_key_profile() -> Result<OtpProfile, ProfileError> {
-    crate::hid::profile::parse_otp_profile(
+    crate::hid::codec::profile::parse_otp_profile(
         include_str!("../../firmware-profiles/yubikey-otp-hid.toml"),
         "firmware-profiles/yubikey-otp-hid.toml",
     )
@@ -635,7 +635,7 @@ pub fn spawn_hid_watcher(
         .name("keyward-hid-watch".into())
         .spawn(move || {
             while !stop.load(Ordering::SeqCst) {
-                let watched = crate::hid::hidapi::HidapiBus::new()
+                let watched = crate::hid::driver::hidapi::HidapiBus::new()
                     .and_then(|bus| devices.watch_hid(bus, &profile.usb, Arc::clone(&stop)));
                 if let Err(err) = watched {
                     tracing::warn!(error = %err, "HID watcher stopped; retrying");

@@ -22,12 +22,12 @@ use zeroize::Zeroizing;
 
 use crate::apdu::pin::PinValue;
 use crate::domain::{Actor, Clock, PersonId, TokenState};
+use crate::oath::codec::{self, OathType};
+use crate::oath::driver::{CredentialSpec, Token, TokenError, Transport};
 use crate::otp::{Algorithm, Digits, Period, Secret};
 use crate::profile::{PinCommands, Profile};
 use crate::store::ops::{CredentialParams, OtpKind};
 use crate::store::{Store, StoreError};
-use crate::token::{CredentialSpec, Token, TokenError, Transport};
-use crate::ykoath::{self, OathType};
 
 pub use hid_key::{hid_reader_name, TouchKey, TOUCH_KEY_PROFILE, TOUCH_SLOT};
 pub use virtual_reader::{FaultyDevice, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
@@ -95,7 +95,7 @@ pub trait Device: Send + Sync {
 }
 
 impl Transport for Box<dyn Transport + Send> {
-    fn begin(&mut self) -> Result<Box<dyn crate::token::Link + '_>, TokenError> {
+    fn begin(&mut self) -> Result<Box<dyn crate::oath::driver::Link + '_>, TokenError> {
         (**self).begin()
     }
 
@@ -112,7 +112,7 @@ pub struct PcscDevice {
 
 impl Device for PcscDevice {
     fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError> {
-        let pcsc = crate::token::pcsc::Pcsc::establish()?;
+        let pcsc = crate::oath::driver::pcsc::Pcsc::establish()?;
         Ok(Box::new(pcsc.connect(&self.reader)?))
     }
 }
@@ -194,7 +194,7 @@ pub fn credential_id(holder: &PersonId, params: &CredentialParams) -> Vec<u8> {
         OtpKind::Hotp { .. } => (OathType::Hotp, 30),
         OtpKind::Totp { period } => (OathType::Totp, period.seconds()),
     };
-    ykoath::credential_id(kind, period, Some(ISSUER), holder.as_str())
+    codec::credential_id(kind, period, Some(ISSUER), holder.as_str())
 }
 
 /// What a prepare established.
@@ -675,8 +675,8 @@ impl DeviceManager {
     /// Watches PC/SC readers until `stop`: insertions and removals within a
     /// second. Returns when PC/SC is unavailable.
     pub fn watch_pcsc(self: &Arc<Self>, stop: Arc<AtomicBool>) -> Result<(), TokenError> {
-        use crate::token::watch::{ReaderEvent, Watcher};
-        let pcsc = crate::token::pcsc::Pcsc::establish()?;
+        use crate::oath::driver::watch::{ReaderEvent, Watcher};
+        let pcsc = crate::oath::driver::pcsc::Pcsc::establish()?;
         // A new watcher reports every token present anew: forget what an
         // earlier one saw (pcscd may have restarted, tokens left meanwhile).
         let stale: Vec<String> = self

@@ -22,9 +22,9 @@ use zeroize::Zeroizing;
 use super::{puk_from_seed, DeviceError, DeviceManager};
 use crate::apdu::pin::PinValue;
 use crate::domain::Actor;
+use crate::oath::driver::{PinState, Token};
 use crate::profile::PinCommands;
 use crate::store::StoreError;
-use crate::token::{PinState, Token};
 
 impl DeviceManager {
     /// Unblocks the device PIN of the token `serial` at `reader` (desk):

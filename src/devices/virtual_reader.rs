@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use super::Device;
-use crate::sim::{CardOptions, FileStore, OsEntropy, SimError, VirtualToken};
-use crate::token::{Link, TokenError, Transport};
+use crate::oath::driver::{Link, TokenError, Transport};
+use crate::oath::sim::{CardOptions, FileStore, OsEntropy, SimError, VirtualToken};
 
 /// Name of the in-process reader.
 pub const VIRTUAL_READER: &str = "keyward virtual reader";

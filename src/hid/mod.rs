@@ -14,21 +14,16 @@
 //! - [`device`]: the driver: status, serial, program and delete a slot.
 //! - [`sim`]: a simulated key behind the seam that types codes when touched.
 
-pub mod config;
-pub mod crc;
-pub mod device;
-pub mod frame;
-pub mod hidapi;
-pub mod profile;
+pub mod codec;
+pub mod driver;
 pub mod sim;
-pub mod transport;
 
-pub use config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
-pub use device::{DeviceError, OtpDevice, Sleep, ThreadSleep};
-pub use frame::{FirmwareVersion, Slot, Status};
-pub use profile::{load_otp_profile, OtpProfile, ProfileError};
+pub use codec::config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
+pub use codec::frame::{FirmwareVersion, Slot, Status};
+pub use codec::profile::{load_otp_profile, OtpProfile, ProfileError};
+pub use driver::device::{DeviceError, OtpDevice, Sleep, ThreadSleep};
+pub use driver::transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch};
 pub use sim::{SimError, SimulatedKey, Typed};
-pub use transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch};
 
 /// Errors of the pure codec. None carries key or access-code bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

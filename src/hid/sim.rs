@@ -12,13 +12,13 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
-use super::crc::with_complemented_crc;
-use super::frame::{
+use crate::hid::codec::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
+use crate::hid::codec::crc::with_complemented_crc;
+use crate::hid::codec::frame::{
     reply_reports, touch_level, Command, FirmwareVersion, Frame, FrameAssembler, Slot, Status,
     REPORT_DATA_LEN, REPORT_LEN, SEQUENCE_MASK, SLOT_WRITE_FLAG,
 };
-use super::transport::{HidTransport, TransportError};
+use crate::hid::driver::transport::{HidTransport, TransportError};
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, OtpError, Secret};
 
 /// Errors touching the simulated key.
@@ -221,8 +221,8 @@ impl SimulatedKey {
                 level |= valid;
                 // Keyboard modes fire on touch; challenge-response ones do not.
                 let flags = state.config.flags();
-                let chal_resp = flags.tkt & super::config::tkt::OATH_HOTP != 0
-                    && flags.cfg & super::config::cfg::CHAL_YUBICO != 0;
+                let chal_resp = flags.tkt & crate::hid::codec::config::tkt::OATH_HOTP != 0
+                    && flags.cfg & crate::hid::codec::config::cfg::CHAL_YUBICO != 0;
                 if !chal_resp {
                     level |= touch;
                 }

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use keyward::hid::frame::{REPORT_LEN, RESET_READ_REPORT};
+use keyward::hid::codec::frame::{REPORT_LEN, RESET_READ_REPORT};
 use keyward::hid::{
     AccessCode, CodecError, DeviceError, FirmwareVersion, HidTransport, HotpConfig, HotpKey,
     OtpDevice, Slot, TransportError,
@@ -144,7 +144,7 @@ fn endless_processing_and_touch_waits_are_bounded() {
 fn serial_replies_are_checked() {
     // 00 A1 B2 C3 + ~CRC LE, as the key sends it.
     let good = {
-        let reply = keyward::hid::crc::with_complemented_crc(&[0x00, 0xA1, 0xB2, 0xC3]);
+        let reply = keyward::hid::codec::crc::with_complemented_crc(&[0x00, 0xA1, 0xB2, 0xC3]);
         let mut r = [0u8; REPORT_LEN];
         r[..6].copy_from_slice(&reply);
         r[7] = 0x40;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::hid::profile::parse_otp_profile;
+use keyward::hid::codec::profile::parse_otp_profile;
 use keyward::hid::{load_otp_profile, FirmwareVersion, HidDeviceInfo, ProfileError};
 
 const PROFILE: &str = concat!(

@@ -7,9 +7,9 @@
 
 use std::collections::VecDeque;
 
-use keyward::hid::config::{write_frame, SlotConfig};
-use keyward::hid::crc::{crc_ok, with_complemented_crc};
-use keyward::hid::frame::{
+use keyward::hid::codec::config::{write_frame, SlotConfig};
+use keyward::hid::codec::crc::{crc_ok, with_complemented_crc};
+use keyward::hid::codec::frame::{
     check_reply, parse_serial_reply, Command, Frame, FrameAssembler, ReadStep, ReplyReader,
     REPORT_LEN,
 };

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use keyward::hid::frame::{Command as HidCommand, Frame, REPORT_LEN};
+use keyward::hid::codec::frame::{Command as HidCommand, Frame, REPORT_LEN};
 use keyward::hid::{
     typed_code, AccessCode, DeviceError, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice,
     SimulatedKey, Slot, TokenId, TransportError,
@@ -239,7 +239,7 @@ fn unplug_mid_write_is_a_transport_error_and_leaves_the_old_slot() {
 fn the_key_drops_corrupt_and_disordered_frames() {
     let mut key = SimulatedKey::new(1);
     let config = hotp_config(KEY_HEX, false, None, 0).to_slot_config(None);
-    let frame = keyward::hid::config::write_frame(Slot::One, &config, None);
+    let frame = keyward::hid::codec::config::write_frame(Slot::One, &config, None);
     let reports = frame.reports();
 
     // Bad CRC: flip a key byte in flight.

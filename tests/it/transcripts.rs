@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
+use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -2,11 +2,11 @@
 //! by the driver test binaries.
 #![allow(dead_code)]
 
+use keyward::oath::codec::OathType;
+use keyward::oath::driver::{CredentialSpec, Link, Token, TokenError, Transport};
+use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
 use keyward::otp::{Algorithm, Digits, Period, Secret};
 use keyward::profile::Profile;
-use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
-use keyward::token::{CredentialSpec, Link, Token, TokenError, Transport};
-use keyward::ykoath::OathType;
 use zeroize::Zeroizing;
 
 pub type Card = VirtualToken<MemoryStore, CountingEntropy>;

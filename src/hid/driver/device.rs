@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::config::{delete_frame, write_frame, AccessCode, HotpConfig};
-use super::frame::{
+use crate::hid::codec::config::{delete_frame, write_frame, AccessCode, HotpConfig};
+use crate::hid::codec::frame::{
     parse_serial_reply, serial_frame, Command, FirmwareVersion, Frame, ReadStep, ReplyReader, Slot,
     Status, RESET_READ_REPORT,
 };
-use super::transport::{HidTransport, TransportError};
-use super::CodecError;
+use crate::hid::driver::transport::{HidTransport, TransportError};
+use crate::hid::CodecError;
 
 /// Errors of the driver. `Transport(Disconnected)` is an unplug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use super::crc::{crc16, crc_ok};
-use super::CodecError;
+use crate::hid::CodecError;
 
 /// Size of a feature report without the HID report id (always 0 here).
 pub const REPORT_LEN: usize = 8;

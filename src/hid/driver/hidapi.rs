@@ -8,8 +8,10 @@
 
 use std::ffi::CString;
 
-use super::frame::REPORT_LEN;
-use super::transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch, REPORT_ID};
+use crate::hid::codec::frame::REPORT_LEN;
+use crate::hid::driver::transport::{
+    HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch, REPORT_ID,
+};
 
 /// The system's HID devices.
 pub struct HidapiBus {

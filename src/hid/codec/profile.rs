@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::frame::FirmwareVersion;
-use super::transport::UsbMatch;
+use crate::hid::driver::transport::UsbMatch;
 
 /// Errors loading the profile. Each names what to fix.
 #[derive(Debug, thiserror::Error)]

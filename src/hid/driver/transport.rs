@@ -1,11 +1,11 @@
 //! The HID seam: one open device moves 8-byte feature reports (report id 0);
 //! a bus finds devices by USB ids and opens them. Real hidraw devices
-//! ([`super::hidapi`]), the simulated key ([`super::sim`]) and scripted test
+//! ([`super::hidapi`]), the simulated key ([`crate::hid::sim`]) and scripted test
 //! transports all sit behind it.
 
 use std::sync::{Arc, Mutex};
 
-use super::frame::REPORT_LEN;
+use crate::hid::codec::frame::REPORT_LEN;
 
 /// The report id every YubiKey OTP feature report uses.
 pub const REPORT_ID: u8 = 0;

@@ -18,9 +18,9 @@ use super::state::{StateStore, StoredAccessKey, StoredCredential, TokenState, PI
 use super::{Entropy, SimError};
 use crate::apdu::pin::{PinCommand, PinValue, REF_PUK};
 use crate::apdu::{self, Command, Response, ResponseChunker, Status};
+use crate::oath::codec::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
 use crate::otp::raw;
 use crate::otp::Algorithm;
-use crate::ykoath::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
 
 /// Firmware version the token reports (single-digit minor and patch for yubikit).
 pub const VERSION: [u8; 3] = [5, 4, 3];
@@ -165,7 +165,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         if cmd.cla & !apdu::CLA_CHAINING != 0 {
             return Response::status(Status::ClaNotSupported);
         }
-        if cmd.ins == ykoath::INS_SELECT && cmd.p1 == 0x04 {
+        if cmd.ins == codec::INS_SELECT && cmd.p1 == 0x04 {
             return self.select(&cmd.data);
         }
         // ISO chaining: collect chunks until the one without CLA bit 0x10.
@@ -192,7 +192,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             Some(Selected::Management) => self.management(&cmd),
             Some(Selected::Oath) => {
                 let chunk = self.options.chunk;
-                if cmd.ins == ykoath::INS_SEND_REMAINING {
+                if cmd.ins == codec::INS_SEND_REMAINING {
                     if !self.unlocked_or_open() {
                         return Response::status(Status::SecurityNotSatisfied);
                     }
@@ -206,7 +206,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 
     fn select(&mut self, aid: &[u8]) -> Response {
         self.deselect();
-        if aid == ykoath::OATH_AID {
+        if aid == codec::OATH_AID {
             self.selected = Some(Selected::Oath);
             let (challenge, algorithm) = match &self.state.access_key {
                 Some(k) => match self.entropy.bytes8() {
@@ -231,7 +231,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                 serial: None,
             };
             Response::new(info.encode(), Status::Ok)
-        } else if aid == ykoath::MGMT_AID {
+        } else if aid == codec::MGMT_AID {
             self.selected = Some(Selected::Management);
             let [a, b, c] = VERSION;
             Response::new(
@@ -251,12 +251,12 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             return Response::status(Status::WrongP1P2);
         }
         let mut tlvs = Vec::new();
-        ykoath::tlv::push(&mut tlvs, 0x01, &CAP_OATH.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x02, &self.state.serial.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x03, &CAP_OATH.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x04, &[0x01]);
-        ykoath::tlv::push(&mut tlvs, 0x05, &VERSION);
-        ykoath::tlv::push(&mut tlvs, 0x0A, &[0x00]);
+        codec::tlv::push(&mut tlvs, 0x01, &CAP_OATH.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x02, &self.state.serial.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x03, &CAP_OATH.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x04, &[0x01]);
+        codec::tlv::push(&mut tlvs, 0x05, &VERSION);
+        codec::tlv::push(&mut tlvs, 0x0A, &[0x00]);
         let mut data = vec![tlvs.len() as u8];
         data.extend_from_slice(&tlvs);
         Response::new(data, Status::Ok)
@@ -336,7 +336,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
     fn put(&mut self, c: NewCredential) -> Result<Vec<u8>, Status> {
         let stored = StoredCredential {
             name: hex(&c.name),
-            type_alg: ykoath::type_byte(c.kind, c.algorithm),
+            type_alg: codec::type_byte(c.kind, c.algorithm),
             digits: c.digits,
             key: Zeroizing::new(hex(&c.key)),
             touch: c.touch,
@@ -376,14 +376,14 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         let mut entries = Vec::new();
         for c in &self.state.credentials {
             let (kind, algorithm) =
-                ykoath::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
+                codec::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
             entries.push(ListEntry {
                 kind,
                 algorithm,
                 name: unhex(&c.name)?.to_vec(),
             });
         }
-        Ok(ykoath::encode_list(&entries))
+        Ok(codec::encode_list(&entries))
     }
 
     fn pin_blocked(&self) -> bool {
@@ -399,11 +399,11 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
     ) -> Result<CodeResponse, Status> {
         let c = self.state.credentials.get(i).ok_or(Status::NoSuchObject)?;
         let (kind, algorithm) =
-            ykoath::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
+            codec::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
         let key = unhex(&c.key)?;
         let digits = c.digits;
         let message: Vec<u8> = match kind {
-            ykoath::OathType::Hotp => {
+            codec::OathType::Hotp => {
                 let counter = c.counter;
                 let mut next = self.state.clone();
                 let slot = next.credentials.get_mut(i).ok_or(Status::NoSuchObject)?;
@@ -414,7 +414,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                 self.commit(next)?;
                 counter.to_be_bytes().to_vec()
             }
-            ykoath::OathType::Totp => challenge.to_vec(),
+            codec::OathType::Totp => challenge.to_vec(),
         };
         let mac = raw::hmac(algorithm, &key, &message);
         if truncate {
@@ -456,10 +456,10 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             };
             entries.push((name, code));
         }
-        Ok(ykoath::encode_calculate_all(&entries))
+        Ok(codec::encode_calculate_all(&entries))
     }
 
-    fn set_code(&mut self, key: Option<ykoath::AccessKey>) -> Result<Vec<u8>, Status> {
+    fn set_code(&mut self, key: Option<codec::AccessKey>) -> Result<Vec<u8>, Status> {
         let mut next = self.state.clone();
         match key {
             None => next.access_key = None,
@@ -469,7 +469,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                     return Err(Status::NoSuchObject);
                 }
                 next.access_key = Some(StoredAccessKey {
-                    algorithm: ykoath::type_byte(ykoath::OathType::Totp, k.algorithm) & 0x0F,
+                    algorithm: codec::type_byte(codec::OathType::Totp, k.algorithm) & 0x0F,
                     key: Zeroizing::new(hex(&k.key)),
                 });
             }
@@ -495,7 +495,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         self.unlocked = true;
         let answer = raw::hmac(algorithm, &key, host_challenge);
         let mut out = Vec::new();
-        ykoath::tlv::push(&mut out, ykoath::TAG_RESPONSE, &answer);
+        codec::tlv::push(&mut out, codec::TAG_RESPONSE, &answer);
         Ok(out)
     }
 
@@ -622,8 +622,8 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::MemoryStore;
-    use crate::sim::CountingEntropy;
+    use crate::oath::sim::state::MemoryStore;
+    use crate::oath::sim::CountingEntropy;
 
     fn card(store: MemoryStore) -> VirtualToken<MemoryStore, CountingEntropy> {
         VirtualToken::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
