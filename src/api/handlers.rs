@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{blocking, ApiError, AppState, Body, Caller, Params};
-use crate::devices::Event;
+use crate::devices::DeviceEvent;
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::domain::requests::HelpMail;
 use crate::domain::Role;
@@ -1607,9 +1607,9 @@ pub async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Answ
 
 // ----- events ---------------------------------------------------------------------------------------
 
-fn event_json(event: &Event) -> (&'static str, Value) {
+fn event_json(event: &DeviceEvent) -> (&'static str, Value) {
     match event {
-        Event::Inserted {
+        DeviceEvent::Inserted {
             reader,
             serial,
             profile,
@@ -1617,17 +1617,17 @@ fn event_json(event: &Event) -> (&'static str, Value) {
             "device",
             json!({"reader": reader, "kind": "inserted", "serial": serial, "profile": profile}),
         ),
-        Event::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
-        Event::TokenState { serial, state, .. } => {
+        DeviceEvent::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
+        DeviceEvent::TokenState { serial, state, .. } => {
             ("token", json!({"serial": serial, "state": state.as_str()}))
         }
     }
 }
 
-fn event_reader(event: &Event) -> Option<&str> {
+fn event_reader(event: &DeviceEvent) -> Option<&str> {
     match event {
-        Event::Inserted { reader, .. } | Event::Removed { reader } => Some(reader),
-        Event::TokenState { reader, .. } => reader.as_deref(),
+        DeviceEvent::Inserted { reader, .. } | DeviceEvent::Removed { reader } => Some(reader),
+        DeviceEvent::TokenState { reader, .. } => reader.as_deref(),
     }
 }
 

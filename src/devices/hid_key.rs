@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Device, DeviceError, DeviceManager, Prepared, Present, Slot as ReaderSlot};
+use super::{Device, DeviceError, DeviceManager, Prepared, Present, ReaderSlot};
 use crate::domain::{Actor, DomainError, PersonId, TokenState};
 use crate::hid::{
-    typed_code, AccessCode, DeviceError as HidError, HidBus, HidDeviceInfo, HidTransport,
-    HotpConfig, HotpKey, OtpDevice, OtpProfile, ProfileError, SimulatedKey, Slot, Status,
-    TransportError, UsbMatch,
+    typed_code, AccessCode, HidBus, HidDeviceInfo, HidError, HidInterfaceMatch, HidStatus,
+    HidTransport, HotpConfig, HotpKey, OtpDevice, OtpProfile, OtpProfileError, SimulatedKey, Slot,
+    TransportError,
 };
 use crate::oath::driver::TokenError;
 use crate::otp::{Algorithm, Secret};
@@ -118,7 +118,7 @@ impl Device for TouchKey {
 
 /// pgmSeq advanced by one (0 is "no valid configuration", so after a write
 /// it counts from 1) and the slot holds a configuration.
-fn write_proved(before: Status, after: Status) -> bool {
+fn write_proved(before: HidStatus, after: HidStatus) -> bool {
     let expected = match before.pgm_seq.wrapping_add(1) {
         0 => 1,
         n => n,
@@ -197,7 +197,7 @@ impl DeviceManager {
             },
         );
         tracing::info!(%reader, serial = ?present.serial, "touch key inserted");
-        self.publish(super::Event::Inserted {
+        self.publish(super::DeviceEvent::Inserted {
             reader: reader.to_owned(),
             serial: present.serial.clone(),
             profile: present.profile.clone(),
@@ -541,7 +541,7 @@ impl DeviceManager {
     pub fn poll_hid<B>(
         &self,
         bus: &mut B,
-        wanted: &UsbMatch,
+        wanted: &HidInterfaceMatch,
         known: &mut BTreeMap<String, String>,
     ) -> Result<(), TransportError>
     where
@@ -598,7 +598,7 @@ impl DeviceManager {
     pub fn watch_hid<B>(
         self: &Arc<Self>,
         mut bus: B,
-        wanted: &UsbMatch,
+        wanted: &HidInterfaceMatch,
         stop: Arc<AtomicBool>,
     ) -> Result<(), TransportError>
     where
@@ -615,7 +615,7 @@ impl DeviceManager {
 }
 
 /// The built-in OTP HID profile (`firmware-profiles/yubikey-otp-hid.toml`).
-pub fn builtin_touch_key_profile() -> Result<OtpProfile, ProfileError> {
+pub fn builtin_touch_key_profile() -> Result<OtpProfile, OtpProfileError> {
     crate::hid::codec::profile::parse_otp_profile(
         include_str!("../../firmware-profiles/yubikey-otp-hid.toml"),
         "firmware-profiles/yubikey-otp-hid.toml",

@@ -51,11 +51,11 @@ pub enum DeviceError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("touch key: {0}")]
-    Hid(#[from] crate::hid::DeviceError),
+    Hid(#[from] crate::hid::HidError),
     #[error("typed code: {0}")]
     Typed(&'static str),
     #[error("simulated touch key: {0}")]
-    Simulated(#[from] crate::hid::SimError),
+    Simulated(#[from] crate::hid::SimulatedKeyError),
     #[error("the key's programming sequence does not prove the write")]
     WriteNotProved,
 }
@@ -74,8 +74,8 @@ impl DeviceError {
             DeviceError::Unsupported { .. }
             | DeviceError::Token(TokenError::Unsupported { .. }) => "unsupported",
             DeviceError::UnknownProfile { .. } => "unknown_profile",
-            DeviceError::Hid(crate::hid::DeviceError::Rejected { .. }) => "access_code_refused",
-            DeviceError::Hid(crate::hid::DeviceError::Transport(
+            DeviceError::Hid(crate::hid::HidError::Rejected { .. }) => "access_code_refused",
+            DeviceError::Hid(crate::hid::HidError::Transport(
                 crate::hid::TransportError::Disconnected,
             )) => "removed",
             DeviceError::WriteNotProved => "write_not_proved",
@@ -119,7 +119,7 @@ impl Device for PcscDevice {
 
 /// What the event stream carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub enum DeviceEvent {
     Inserted {
         reader: String,
         serial: Option<String>,
@@ -144,7 +144,7 @@ pub struct Present {
     pub profile: Option<String>,
 }
 
-struct Slot {
+struct ReaderSlot {
     device: Arc<dyn Device>,
     present: Present,
     /// Attached by the PC/SC watcher (not by hand, like the virtual reader).
@@ -165,8 +165,8 @@ pub struct DeviceManager {
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
     profiles: Vec<Profile>,
-    slots: Mutex<BTreeMap<String, Slot>>,
-    events: broadcast::Sender<Event>,
+    slots: Mutex<BTreeMap<String, ReaderSlot>>,
+    events: broadcast::Sender<DeviceEvent>,
     pub counters: DeviceCounters,
 }
 
@@ -226,22 +226,22 @@ impl DeviceManager {
         &self.store
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<DeviceEvent> {
         self.events.subscribe()
     }
 
-    fn publish(&self, event: Event) {
+    fn publish(&self, event: DeviceEvent) {
         let counter = match &event {
-            Event::Inserted { .. } => &self.counters.inserted,
-            Event::Removed { .. } => &self.counters.removed,
-            Event::TokenState { .. } => &self.counters.state_changes,
+            DeviceEvent::Inserted { .. } => &self.counters.inserted,
+            DeviceEvent::Removed { .. } => &self.counters.removed,
+            DeviceEvent::TokenState { .. } => &self.counters.state_changes,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         // No subscriber is not an error.
         let _ = self.events.send(event);
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Slot>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ReaderSlot>> {
         self.slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -263,7 +263,7 @@ impl DeviceManager {
     /// Publishes a token's new state (after an API operation).
     pub fn token_changed(&self, serial: &str, state: TokenState) {
         let reader = self.reader_of(serial);
-        self.publish(Event::TokenState {
+        self.publish(DeviceEvent::TokenState {
             serial: serial.to_owned(),
             state,
             reader,
@@ -310,14 +310,14 @@ impl DeviceManager {
         }
         self.slots().insert(
             reader.to_owned(),
-            Slot {
+            ReaderSlot {
                 device: Arc::clone(&device),
                 present: present.clone(),
                 from_watcher,
             },
         );
         tracing::info!(%reader, serial = ?present.serial, profile = ?present.profile, "token inserted");
-        self.publish(Event::Inserted {
+        self.publish(DeviceEvent::Inserted {
             reader: reader.to_owned(),
             serial: present.serial.clone(),
             profile: present.profile.clone(),
@@ -329,7 +329,7 @@ impl DeviceManager {
     pub fn detach(&self, reader: &str) {
         if self.slots().remove(reader).is_some() {
             tracing::info!(%reader, "token removed");
-            self.publish(Event::Removed {
+            self.publish(DeviceEvent::Removed {
                 reader: reader.to_owned(),
             });
         }

@@ -19,11 +19,13 @@ pub mod driver;
 pub mod sim;
 
 pub use codec::config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
-pub use codec::frame::{FirmwareVersion, Slot, Status};
-pub use codec::profile::{load_otp_profile, OtpProfile, ProfileError};
-pub use driver::device::{DeviceError, OtpDevice, Sleep, ThreadSleep};
-pub use driver::transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch};
-pub use sim::{SimError, SimulatedKey, Typed};
+pub use codec::frame::{FirmwareVersion, HidStatus, Slot};
+pub use codec::profile::{load_otp_profile, OtpProfile, OtpProfileError};
+pub use driver::device::{HidError, OtpDevice, Sleep, ThreadSleep};
+pub use driver::transport::{
+    HidBus, HidDeviceInfo, HidInterfaceMatch, HidTransport, TransportError,
+};
+pub use sim::{SimulatedKey, SimulatedKeyError, Typed};
 
 /// Errors of the pure codec. None carries key or access-code bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

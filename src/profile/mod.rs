@@ -32,7 +32,7 @@ pub enum ProfileError {
     #[error("{file}: profile id {id:?} is already defined")]
     DuplicateId { file: PathBuf, id: String },
     #[error(transparent)]
-    OtpHid(#[from] crate::hid::codec::profile::ProfileError),
+    OtpHid(#[from] crate::hid::codec::profile::OtpProfileError),
 }
 
 /// A USB vendor or product id, written as 4 hex digits.
@@ -181,7 +181,7 @@ pub struct UsbMatch {
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Match {
+pub struct ProfileMatch {
     /// Substrings of the PC/SC reader name (case-insensitive); any one matches.
     pub reader_names: Vec<String>,
     pub aid: HexBytes,
@@ -241,7 +241,7 @@ pub struct Profile {
     pub transport: TransportKind,
     pub protocol: ProtocolKind,
     #[serde(rename = "match")]
-    pub matching: Match,
+    pub matching: ProfileMatch,
     pub capabilities: Capabilities,
     pub quirks: Quirks,
 }

@@ -14,7 +14,7 @@ use keyward::oath::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
 
-fn token_file_state(api: &api::Api) -> keyward::oath::sim::TokenState {
+fn token_file_state(api: &api::Api) -> keyward::oath::sim::AppletState {
     FileStore::new(data_dir(&api.dir).join(VIRTUAL_STATE_FILE))
         .load()
         .unwrap()

@@ -70,14 +70,14 @@ impl<T: HidTransport + ?Sized> HidTransport for Arc<Mutex<T>> {
 /// Which HID interfaces a profile claims: USB vendor and products, and the
 /// report-descriptor usage of the interface (the keyboard one for OTP slots).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsbMatch {
+pub struct HidInterfaceMatch {
     pub vendor_id: u16,
     pub product_ids: Vec<u16>,
     pub usage_page: u16,
     pub usage: u16,
 }
 
-impl UsbMatch {
+impl HidInterfaceMatch {
     /// True for an interface this profile drives. Backends that cannot read
     /// usages report 0/0, which is accepted on the USB ids alone.
     pub fn matches(&self, info: &HidDeviceInfo) -> bool {
@@ -105,6 +105,9 @@ pub struct HidDeviceInfo {
 pub trait HidBus {
     type Device: HidTransport;
     /// The interfaces that match, in a stable order (by path).
-    fn enumerate(&mut self, wanted: &UsbMatch) -> Result<Vec<HidDeviceInfo>, TransportError>;
+    fn enumerate(
+        &mut self,
+        wanted: &HidInterfaceMatch,
+    ) -> Result<Vec<HidDeviceInfo>, TransportError>;
     fn open(&mut self, info: &HidDeviceInfo) -> Result<Self::Device, TransportError>;
 }

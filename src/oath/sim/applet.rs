@@ -14,8 +14,8 @@ use std::fmt;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use super::state::{StateStore, StoredAccessKey, StoredCredential, TokenState, PIN_TRIES};
-use super::{Entropy, SimError};
+use super::state::{AppletState, StateStore, StoredAccessKey, StoredCredential, PIN_TRIES};
+use super::{Entropy, VirtualTokenError};
 use crate::apdu::pin::{PinCommand, PinValue, REF_PUK};
 use crate::apdu::{self, Command, Response, ResponseChunker, Status};
 use crate::oath::codec::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
@@ -59,11 +59,11 @@ impl Default for CardOptions {
 }
 
 /// The card. `S` keeps the state, `E` supplies salts and challenges.
-pub struct VirtualToken<S, E> {
+pub struct OathApplet<S, E> {
     store: S,
     entropy: E,
     options: CardOptions,
-    state: TokenState,
+    state: AppletState,
     selected: Option<Selected>,
     /// VALIDATE succeeded in this selection.
     unlocked: bool,
@@ -73,9 +73,9 @@ pub struct VirtualToken<S, E> {
     chain: Option<Command>,
 }
 
-impl<S, E> fmt::Debug for VirtualToken<S, E> {
+impl<S, E> fmt::Debug for OathApplet<S, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VirtualToken")
+        f.debug_struct("OathApplet")
             .field("serial", &self.state.serial)
             .field("selected", &self.selected)
             .finish_non_exhaustive()
@@ -93,18 +93,18 @@ fn unhex(text: &str) -> Result<Zeroizing<Vec<u8>>, Status> {
         .map_err(|_| Status::NoPreciseDiagnosis)
 }
 
-impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
+impl<S: StateStore, E: Entropy> OathApplet<S, E> {
     /// Loads the token from `store`, or creates a blank one with `serial`.
     pub fn open(
         mut store: S,
         mut entropy: E,
         serial: u32,
         options: CardOptions,
-    ) -> Result<Self, SimError> {
+    ) -> Result<Self, VirtualTokenError> {
         let state = match store.load()? {
             Some(state) => state,
             None => {
-                let state = TokenState {
+                let state = AppletState {
                     serial,
                     salt: hex(&entropy.bytes8()?),
                     access_key: None,
@@ -118,7 +118,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                 state
             }
         };
-        Ok(VirtualToken {
+        Ok(OathApplet {
             store,
             entropy,
             options,
@@ -131,7 +131,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         })
     }
 
-    pub fn state(&self) -> &TokenState {
+    pub fn state(&self) -> &AppletState {
         &self.state
     }
 
@@ -268,7 +268,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 
     /// Commits `next` durably, then makes it the live state. On a storage error
     /// the live state is left unchanged and the card answers 6581 (memory failure).
-    fn commit(&mut self, next: TokenState) -> Result<(), Status> {
+    fn commit(&mut self, next: AppletState) -> Result<(), Status> {
         match self.store.save(&next) {
             Ok(()) => {
                 self.state = next;
@@ -504,7 +504,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             .entropy
             .bytes8()
             .map_err(|_| Status::NoPreciseDiagnosis)?;
-        let next = TokenState {
+        let next = AppletState {
             serial: self.state.serial,
             salt: hex(&salt),
             access_key: None,
@@ -625,8 +625,8 @@ mod tests {
     use crate::oath::sim::state::MemoryStore;
     use crate::oath::sim::CountingEntropy;
 
-    fn card(store: MemoryStore) -> VirtualToken<MemoryStore, CountingEntropy> {
-        VirtualToken::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
+    fn card(store: MemoryStore) -> OathApplet<MemoryStore, CountingEntropy> {
+        OathApplet::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
     }
 
     fn hex(s: &str) -> Vec<u8> {

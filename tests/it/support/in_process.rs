@@ -4,12 +4,12 @@
 
 use keyward::oath::codec::OathType;
 use keyward::oath::driver::{CredentialSpec, Link, Token, TokenError, Transport};
-use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
+use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, OathApplet};
 use keyward::otp::{Algorithm, Digits, Period, Secret};
 use keyward::profile::Profile;
 use zeroize::Zeroizing;
 
-pub type Card = VirtualToken<MemoryStore, CountingEntropy>;
+pub type Card = OathApplet<MemoryStore, CountingEntropy>;
 
 /// The virtual token in-process; counts transactions and APDUs.
 pub struct InProcess {
@@ -44,7 +44,7 @@ impl Transport for InProcess {
 }
 
 pub fn in_process(chunk: usize) -> Token<InProcess> {
-    let card = VirtualToken::open(
+    let card = OathApplet::open(
         MemoryStore::default(),
         CountingEntropy(0),
         99,
