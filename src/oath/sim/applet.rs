@@ -104,16 +104,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         let state = match store.load()? {
             Some(state) => state,
             None => {
-                let state = AppletState {
-                    serial,
-                    salt: hex(&entropy.bytes8()?),
-                    access_key: None,
-                    credentials: Vec::new(),
-                    pin: None,
-                    pin_tries: PIN_TRIES,
-                    puk: None,
-                    puk_tries: PIN_TRIES,
-                };
+                let state = AppletState::fresh(serial, hex(&entropy.bytes8()?));
                 store.save(&state)?;
                 state
             }
@@ -504,16 +495,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             .entropy
             .bytes8()
             .map_err(|_| Status::NoPreciseDiagnosis)?;
-        let next = AppletState {
-            serial: self.state.serial,
-            salt: hex(&salt),
-            access_key: None,
-            credentials: Vec::new(),
-            pin: None,
-            pin_tries: PIN_TRIES,
-            puk: None,
-            puk_tries: PIN_TRIES,
-        };
+        let next = AppletState::fresh(self.state.serial, hex(&salt));
         self.commit(next)?;
         self.unlocked = false;
         self.card_challenge = None;

@@ -33,6 +33,23 @@ pub struct AppletState {
     pub puk_tries: u8,
 }
 
+impl AppletState {
+    /// A token as it leaves the factory or a RESET: no credential, no
+    /// access key, no PIN, full tries.
+    pub fn fresh(serial: u32, salt: String) -> AppletState {
+        AppletState {
+            serial,
+            salt,
+            access_key: None,
+            credentials: Vec::new(),
+            pin: None,
+            pin_tries: PIN_TRIES,
+            puk: None,
+            puk_tries: PIN_TRIES,
+        }
+    }
+}
+
 impl fmt::Debug for AppletState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppletState")
