@@ -1,4 +1,4 @@
-//! Touch-key routes (issue 6): the virtual demo's touch of a simulated key.
+//! Touch-key routes: the virtual demo's touch of a simulated key.
 //! Possession with a typed code goes through the token routes' `"typed"`.
 
 use axum::extract::{Path, State};

@@ -1,6 +1,6 @@
 //! YubiKey OTP slots over USB HID: programming an OATH-HOTP secret into a slot
 //! that types its code on touch, byte for byte as Yubico's yubikit does
-//! (`../shared/PROTOCOLS.md` §4).
+//! (`docs/protocols.md`, OTP HID).
 //!
 //! Pure codec, no I/O, no clock:
 //! - [`crc`]: the protocol's CRC-16.

@@ -500,7 +500,7 @@ impl<T: Transport> Token<T> {
     /// Sets the device PIN and the desk's resetting code on a token that has
     /// neither (after a wipe). Refused unless `profile` has a device PIN with a
     /// hardware retry counter driven by ISO 7816 commands: a holder's PIN never
-    /// goes where it could be brute-forced (SPEC §4).
+    /// goes where it could be brute-forced (`docs/devices.md`).
     pub fn set_pin(
         &mut self,
         profile: &Profile,

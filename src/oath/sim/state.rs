@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::VirtualTokenError;
 
-/// Device PIN and PUK tries after a set or reset (SPEC §4: 3 tries).
+/// Device PIN and PUK tries after a set or reset (`docs/devices.md`: 3 tries).
 pub const PIN_TRIES: u8 = 3;
 
 /// Everything the token remembers. Secrets are hex strings in zeroizing memory.
