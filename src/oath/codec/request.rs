@@ -153,6 +153,22 @@ fn only(tlvs: &[tlv::Tlv<'_>], allowed: &[u8]) -> Result<(), Status> {
     }
 }
 
+/// The TLVs of a command's data, each tag one of `allowed`.
+fn tlvs_of<'a>(data: &'a [u8], allowed: &[u8]) -> Result<Vec<tlv::Tlv<'a>>, Status> {
+    let list = tlv::parse(data, &[]).map_err(|_| Status::WrongData)?;
+    only(&list, allowed)?;
+    Ok(list)
+}
+
+/// P1 P2 of CALCULATE and CALCULATE ALL: whether the answer is truncated.
+fn truncation(p1p2: (u8, u8)) -> Result<bool, Status> {
+    match p1p2 {
+        (0, 0) => Ok(false),
+        (0, 1) => Ok(true),
+        _ => Err(Status::WrongP1P2),
+    }
+}
+
 impl Request {
     /// Parses a command APDU as the card sees it (CLA 00, after SELECT). The
     /// error is the status word the card answers with.
@@ -214,8 +230,7 @@ impl Request {
             }
             INS_DELETE => {
                 no_params()?;
-                let list = tlv::parse(&cmd.data, &[]).map_err(|_| Status::WrongData)?;
-                only(&list, &[TAG_NAME])?;
+                let list = tlvs_of(&cmd.data, &[TAG_NAME])?;
                 let name = required(&list, TAG_NAME)?;
                 check_name(name)?;
                 Ok(Request::Delete {
@@ -224,8 +239,7 @@ impl Request {
             }
             INS_SET_CODE => {
                 no_params()?;
-                let list = tlv::parse(&cmd.data, &[]).map_err(|_| Status::WrongData)?;
-                only(&list, &[TAG_KEY, TAG_CHALLENGE, TAG_RESPONSE])?;
+                let list = tlvs_of(&cmd.data, &[TAG_KEY, TAG_CHALLENGE, TAG_RESPONSE])?;
                 let key_tlv = required(&list, TAG_KEY)?;
                 if key_tlv.is_empty() {
                     if list.len() != 1 {
@@ -280,13 +294,8 @@ impl Request {
                 Ok(Request::List)
             }
             INS_CALCULATE => {
-                let truncate = match p1p2 {
-                    (0, 0) => false,
-                    (0, 1) => true,
-                    _ => return Err(Status::WrongP1P2),
-                };
-                let list = tlv::parse(&cmd.data, &[]).map_err(|_| Status::WrongData)?;
-                only(&list, &[TAG_NAME, TAG_CHALLENGE])?;
+                let truncate = truncation(p1p2)?;
+                let list = tlvs_of(&cmd.data, &[TAG_NAME, TAG_CHALLENGE])?;
                 let name = required(&list, TAG_NAME)?;
                 check_name(name)?;
                 let challenge = required(&list, TAG_CHALLENGE)?;
@@ -301,8 +310,7 @@ impl Request {
             }
             INS_VALIDATE => {
                 no_params()?;
-                let list = tlv::parse(&cmd.data, &[]).map_err(|_| Status::WrongData)?;
-                only(&list, &[TAG_RESPONSE, TAG_CHALLENGE])?;
+                let list = tlvs_of(&cmd.data, &[TAG_RESPONSE, TAG_CHALLENGE])?;
                 let response = required(&list, TAG_RESPONSE)?;
                 let challenge = required(&list, TAG_CHALLENGE)?;
                 if response.is_empty() || challenge.is_empty() || challenge.len() > 64 {
@@ -315,13 +323,8 @@ impl Request {
             }
             INS_CALCULATE_ALL => {
                 // P1 = 04 is SELECT, handled before the applet sees the command.
-                let truncate = match p1p2 {
-                    (0, 0) => false,
-                    (0, 1) => true,
-                    _ => return Err(Status::WrongP1P2),
-                };
-                let list = tlv::parse(&cmd.data, &[]).map_err(|_| Status::WrongData)?;
-                only(&list, &[TAG_CHALLENGE])?;
+                let truncate = truncation(p1p2)?;
+                let list = tlvs_of(&cmd.data, &[TAG_CHALLENGE])?;
                 let challenge = required(&list, TAG_CHALLENGE)?;
                 if challenge.len() > 64 {
                     return Err(Status::WrongData);

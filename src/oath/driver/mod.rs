@@ -537,9 +537,7 @@ impl<T: Transport> Token<T> {
     }
 
     pub fn verify_pin(&mut self, pin: &PinValue) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::Verify {
                 reference: REF_PIN,
                 value: Some(pin.clone()),
@@ -549,9 +547,7 @@ impl<T: Transport> Token<T> {
     }
 
     pub fn change_pin(&mut self, old: &PinValue, new: &PinValue) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::Change {
                 reference: REF_PIN,
                 old: Some(old.clone()),
@@ -567,15 +563,24 @@ impl<T: Transport> Token<T> {
         puk: &PinValue,
         new_pin: Option<&PinValue>,
     ) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::ResetRetry {
                 puk: puk.clone(),
                 new_pin: new_pin.cloned(),
             },
             "reset PIN",
         )
+    }
+
+    /// One PIN command to the OATH applet, in its own transaction.
+    fn send_pin(
+        &mut self,
+        command: &PinCommand,
+        operation: &'static str,
+    ) -> Result<(), TokenError> {
+        let mut s = self.session()?;
+        s.select_oath()?;
+        s.pin(command, operation)
     }
 }
 
