@@ -405,7 +405,7 @@ impl DeviceManager {
         };
         // Attached by the HID poller, not the PC/SC watcher: a new PC/SC
         // watcher must not forget it.
-        self.attach_family(Arc::new(key), present, false)
+        self.attach_family(Some(Arc::new(key)), present, false)
     }
 
     /// Attaches a simulated key under `reader` (tests, virtual demo).
@@ -441,10 +441,14 @@ impl DeviceManager {
             serial: "-".into(),
         })?;
         let serial = slot.present.serial.clone().unwrap_or_default();
-        let key = slot.family.simulated_key().cloned().ok_or_else(|| {
-            slot.family
-                .unsupported("touching through the API (only simulated keys)")
-        })?;
+        let key = slot
+            .family
+            .as_ref()
+            .and_then(|f| f.simulated_key().cloned())
+            .ok_or_else(|| DeviceError::Unsupported {
+                profile: TOUCH_KEY_PROFILE.to_owned(),
+                what: "touching through the API (only simulated keys)",
+            })?;
         drop(slots);
         let typed = key
             .lock()

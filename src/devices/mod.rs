@@ -118,7 +118,9 @@ pub struct Present {
 }
 
 struct ReaderSlot {
-    family: Arc<dyn TokenFamily>,
+    /// `None`: the token matched no firmware profile, so keyward cannot
+    /// drive it.
+    family: Option<Arc<dyn TokenFamily>>,
     present: Present,
     /// Attached by the PC/SC watcher (not by hand, like the virtual reader).
     from_watcher: bool,
@@ -246,23 +248,26 @@ impl DeviceManager {
         device: Arc<dyn Device>,
         from_watcher: bool,
     ) -> Result<Present, DeviceError> {
-        let (token, present) = OathToken::identify(reader, device, &self.profiles);
-        let present = present.unwrap_or_else(|err| {
-            tracing::warn!(%reader, error = %err, "could not identify the token");
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            Present {
-                reader: reader.to_owned(),
-                serial: None,
-                profile: None,
+        let (family, present) = match OathToken::identify(reader, device, &self.profiles) {
+            Ok((token, present)) => (token.map(|t| Arc::new(t) as Arc<dyn TokenFamily>), present),
+            Err(err) => {
+                tracing::warn!(%reader, error = %err, "could not identify the token");
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                let present = Present {
+                    reader: reader.to_owned(),
+                    serial: None,
+                    profile: None,
+                };
+                (None, present)
             }
-        });
-        self.attach_family(Arc::new(token), present, from_watcher)
+        };
+        self.attach_family(family, present, from_watcher)
     }
 
     /// Registers and recovers the token, then makes it present.
     fn attach_family(
         &self,
-        family: Arc<dyn TokenFamily>,
+        family: Option<Arc<dyn TokenFamily>>,
         present: Present,
         from_watcher: bool,
     ) -> Result<Present, DeviceError> {
@@ -270,8 +275,8 @@ impl DeviceManager {
         // Registered and recovered before anyone hears of it: a client that
         // acts on the `inserted` event (the desk's batch) finds the token
         // known and in a settled state.
-        if let (Some(serial), Some(profile)) = (&present.serial, &present.profile) {
-            self.register(serial, profile)?;
+        if let (Some(serial), Some(family)) = (&present.serial, &family) {
+            self.register(serial, family.profile_id())?;
             self.recover(reader, serial, family.as_ref())?;
         }
         self.slots().insert(
@@ -326,19 +331,19 @@ impl DeviceManager {
                 reader: reader.to_owned(),
                 serial: serial.to_owned(),
             })?;
-        if slot.present.profile.is_none() {
-            return Err(DeviceError::UnknownProfile {
+        slot.family
+            .clone()
+            .ok_or_else(|| DeviceError::UnknownProfile {
                 reader: reader.to_owned(),
-            });
-        }
-        Ok(Arc::clone(&slot.family))
+            })
     }
 
     /// Whether the token at `reader` is a touch key.
     pub fn is_touch_key(&self, reader: &str) -> bool {
         self.slots()
             .get(reader)
-            .is_some_and(|s| s.family.is_touch_key())
+            .and_then(|s| s.family.as_ref())
+            .is_some_and(|f| f.is_touch_key())
     }
 
     /// The credential a prepare writes when the caller names none: HOTP,
@@ -346,7 +351,8 @@ impl DeviceManager {
     pub fn default_params_for(&self, reader: &str) -> CredentialParams {
         self.slots()
             .get(reader)
-            .map_or_else(default_params, |s| s.family.default_params())
+            .and_then(|s| s.family.as_ref())
+            .map_or_else(default_params, |f| f.default_params())
     }
 
     /// Whether the token at `reader` is `serial`.

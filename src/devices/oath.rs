@@ -3,6 +3,8 @@
 //! reading a code back; it is undone by deleting it by name; the device PIN
 //! is the profile's ISO 7816 PIN where it has a retry counter.
 
+use std::sync::Arc;
+
 use super::family::{CredentialWrite, TokenFamily, WriteFailure};
 use super::{DeviceError, Present, ISSUER};
 use crate::apdu::pin::PinValue;
@@ -59,8 +61,8 @@ fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
 
 /// An OATH token at a reader, with the firmware profile it matched.
 pub struct OathToken {
-    device: std::sync::Arc<dyn Device>,
-    profile: Option<Profile>,
+    device: Arc<dyn Device>,
+    profile: Profile,
 }
 
 impl std::fmt::Debug for OathToken {
@@ -72,34 +74,28 @@ impl std::fmt::Debug for OathToken {
 }
 
 impl OathToken {
-    /// Identifies the token behind `device`: the presence to publish (no
-    /// serial when it could not be read) and the family to drive it.
+    /// Identifies the token behind `device`: the presence to publish and,
+    /// when it matches a firmware profile, the family to drive it.
     pub(super) fn identify(
         reader: &str,
-        device: std::sync::Arc<dyn Device>,
+        device: Arc<dyn Device>,
         profiles: &[Profile],
-    ) -> (OathToken, Result<Present, TokenError>) {
-        let identity = device.open().and_then(|t| Token::new(t).identify(profiles));
-        let profile = identity
-            .as_ref()
-            .ok()
-            .and_then(|id| id.profile.as_deref())
-            .and_then(|id| profiles.iter().find(|p| p.id == id))
-            .cloned();
-        let present = identity.map(|id| Present {
+    ) -> Result<(Option<OathToken>, Present), TokenError> {
+        let id = Token::new(device.open()?).identify(profiles)?;
+        let present = Present {
             reader: reader.to_owned(),
             serial: Some(id.serial.map_or(id.device_id.clone(), |s| s.to_string())),
             profile: id.profile.clone(),
-        });
-        (OathToken { device, profile }, present)
-    }
-
-    fn profile(&self) -> Result<&Profile, DeviceError> {
-        // The manager reaches a token only once its profile is known.
-        self.profile.as_ref().ok_or(DeviceError::Unsupported {
-            profile: "-".to_owned(),
-            what: "a token that matches no firmware profile",
-        })
+        };
+        let token = id
+            .profile
+            .as_deref()
+            .and_then(|id| profiles.iter().find(|p| p.id == id))
+            .map(|profile| OathToken {
+                device,
+                profile: profile.clone(),
+            });
+        Ok((token, present))
     }
 
     fn token(&self) -> Result<Token<Box<dyn Transport + Send>>, TokenError> {
@@ -109,7 +105,7 @@ impl OathToken {
 
 impl TokenFamily for OathToken {
     fn profile_id(&self) -> &str {
-        self.profile.as_ref().map_or("-", |p| p.id.as_str())
+        &self.profile.id
     }
 
     fn default_params(&self) -> CredentialParams {
@@ -123,7 +119,7 @@ impl TokenFamily for OathToken {
         holder: &PersonId,
         params: CredentialParams,
     ) -> Result<Box<dyn CredentialWrite + 'a>, DeviceError> {
-        let profile = self.profile()?;
+        let profile = &self.profile;
         if !profile.supports(params.algorithm, params.digits.get()) {
             return Err(self.unsupported("this hash with this number of digits"));
         }
@@ -194,14 +190,12 @@ impl TokenFamily for OathToken {
     }
 
     fn takes_pin(&self) -> bool {
-        self.profile.as_ref().is_some_and(|profile| {
-            matches!(&profile.capabilities.device_pin,
-                Some(p) if p.commands == PinCommands::Iso7816)
-        })
+        matches!(&self.profile.capabilities.device_pin,
+            Some(p) if p.commands == PinCommands::Iso7816)
     }
 
     fn set_pin(&self, pin: &PinValue, puk: &PinValue) -> Result<(), DeviceError> {
-        Ok(self.token()?.set_pin(self.profile()?, pin, puk)?)
+        Ok(self.token()?.set_pin(&self.profile, pin, puk)?)
     }
 
     fn reset_pin(&self, puk: &PinValue) -> Result<PinState, DeviceError> {

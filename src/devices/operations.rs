@@ -108,11 +108,7 @@ impl DeviceManager {
             .values()
             .filter_map(|s| {
                 let serial = s.present.serial.clone()?;
-                Some((
-                    s.present.reader.clone(),
-                    serial,
-                    std::sync::Arc::clone(&s.family),
-                ))
+                Some((s.present.reader.clone(), serial, s.family.clone()?))
             })
             .collect();
         for (reader, serial, family) in present {
