@@ -36,11 +36,12 @@
 //! - [`oath::sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
-//! - [`devices`]: reader presence (PC/SC watcher, in-process virtual reader),
-//!   device operations (prepare with pending write and recovery, possession
-//!   codes, device PIN, wipe) and the device event channel;
-//!   `devices::hid_key`: touch keys (`hid:<serial>` readers, HID poller,
-//!   slot prepare locked with a sealed access code, typed-code possession).
+//! - [`devices`]: reader presence (PC/SC watcher, HID poller, in-process
+//!   virtual reader), one flow per device operation (prepare with pending
+//!   write and recovery, possession codes, device PIN, wipe) over the
+//!   `devices::family::TokenFamily` seam, which `devices::oath` (YKOATH over
+//!   PC/SC) and `devices::hid_key` (touch keys: OTP slots over HID)
+//!   implement, and the device event channel.
 //! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, bearer
 //!   roles and scopes, one error type with stable codes, metrics, events.
 //!

@@ -2,7 +2,7 @@
 //! family does to its token (write and prove a credential, undo it, recover
 //! an interrupted write, read or check a possession code, set and unblock a
 //! device PIN, wipe), so that one prepare flow, one recovery flow and one
-//! wipe flow in [`super::operations`] drive every family
+//! wipe flow in `devices/operations.rs` drive every family
 //! (`docs/devices.md`).
 //!
 //! The families: OATH tokens over PC/SC ([`super::oath::OathToken`]) and

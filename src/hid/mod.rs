@@ -2,17 +2,18 @@
 //! that types its code on touch, byte for byte as Yubico's yubikit does
 //! (`docs/protocols.md`, OTP HID).
 //!
-//! Pure codec, no I/O, no clock:
-//! - [`crc`]: the protocol's CRC-16.
-//! - [`frame`]: frames ↔ 8-byte feature reports, status, reply reading, serial.
-//! - [`config`]: the 52-byte slot configuration, OATH-HOTP layout, access codes.
-//! - [`profile`]: the strict parser of `firmware-profiles/yubikey-otp-hid.toml`.
+//! Pure codec, no I/O, no clock ([`codec`]):
+//! - [`codec::crc`]: the protocol's CRC-16.
+//! - [`codec::frame`]: frames ↔ 8-byte feature reports, status, reply reading, serial.
+//! - [`codec::config`]: the 52-byte slot configuration, OATH-HOTP layout, access codes.
+//! - [`codec::profile`]: the strict parser of `firmware-profiles/yubikey-otp-hid.toml`.
 //!
-//! I/O side, around the codec:
-//! - [`transport`]: the seam (8-byte feature reports, enumeration by USB ids).
-//! - [`hidapi`]: the seam on real hidraw devices.
-//! - [`device`]: the driver: status, serial, program and delete a slot.
-//! - [`sim`]: a simulated key behind the seam that types codes when touched.
+//! I/O side, around the codec ([`driver`]):
+//! - [`driver::transport`]: the seam (8-byte feature reports, enumeration by USB ids).
+//! - [`driver::hidapi`]: the seam on real hidraw devices.
+//! - [`driver::device`]: the driver: status, serial, program and delete a slot.
+//!
+//! And [`sim`]: a simulated key behind the seam that types codes when touched.
 
 pub mod codec;
 pub mod driver;

@@ -105,7 +105,7 @@ pub struct Identity {
     pub version: [u8; 3],
     /// Management applet's version string, when present.
     pub management: Option<String>,
-    /// yubikit's device id: base64(SHA-256(salt)[:16]) without padding.
+    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
     pub device_id: String,
     /// An OATH access code is set (SELECT carried a challenge).
     pub locked: bool,
@@ -603,7 +603,7 @@ fn parse_device_serial(data: &[u8]) -> Option<u32> {
     <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes)
 }
 
-/// yubikit's device id: base64(SHA-256(salt)[:16]) without padding.
+/// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
 pub fn device_id(salt: &[u8]) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(salt);
