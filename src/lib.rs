@@ -14,11 +14,11 @@
 //!   (computation only, plus reading and writing the master key file).
 //! - [`apdu`]: ISO 7816-4 commands and responses, typed status words, chaining and
 //!   the `61xx` loop as a pure state machine.
-//! - [`ykoath`]: the YKOATH codec, shared by the host driver and the virtual token.
+//! - [`oath::codec`]: the YKOATH codec, shared by the host driver and the virtual token.
 //! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
 //!   generated from them.
-//! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
-//!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
+//! - [`hid::codec`] (`crc`, `frame`, `config`, and
+//!   `profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
 //!   configurations, the OTP HID firmware profile.
 //!
 //! I/O modules sit around the pure core behind small traits:
@@ -28,19 +28,20 @@
 //! - [`store`]: SQLite (WAL, one place that opens and commits write
 //!   transactions), migrations, lifecycle operations, the hash-chained audit,
 //!   and the verify service (group commit, unsealed-key cache).
-//! - [`token`]: the PC/SC host driver (a `Transport` trait, PC/SC over the `pcsc`
+//! - [`oath::driver`]: the PC/SC host driver (a `Transport` trait, PC/SC over the `pcsc`
 //!   crate, the reader watcher).
-//! - `hid::transport` (the 8-byte feature-report seam), `hid::hidapi` (hidraw
-//!   devices), `hid::device` (the slot-programming driver over the seam) and
+//! - [`hid::driver`]: `transport` (the 8-byte feature-report seam), `hidapi` (hidraw
+//!   devices), `device` (the slot-programming driver over the seam); and
 //!   `hid::sim` (a simulated key that types its code when touched).
-//! - [`sim`]: the virtual token: an applet generic over its state store and
+//! - [`oath::sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
-//! - [`devices`]: reader presence (PC/SC watcher, in-process virtual reader),
-//!   device operations (prepare with pending write and recovery, possession
-//!   codes, device PIN, wipe) and the device event channel;
-//!   `devices::hid_key`: touch keys (`hid:<serial>` readers, HID poller,
-//!   slot prepare locked with a sealed access code, typed-code possession).
+//! - [`devices`]: reader presence (PC/SC watcher, HID poller, in-process
+//!   virtual reader), one flow per device operation (prepare with pending
+//!   write and recovery, possession codes, device PIN, wipe) over the
+//!   `devices::family::TokenFamily` seam, which `devices::oath` (YKOATH over
+//!   PC/SC) and `devices::hid_key` (touch keys: OTP slots over HID)
+//!   implement, and the device event channel.
 //! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, bearer
 //!   roles and scopes, one error type with stable codes, metrics, events.
 //!
@@ -59,11 +60,9 @@ pub mod crypto;
 pub mod devices;
 pub mod domain;
 pub mod hid;
+pub mod oath;
 pub mod otp;
 pub mod profile;
 pub mod secure_fs;
 pub mod server;
-pub mod sim;
 pub mod store;
-pub mod token;
-pub mod ykoath;

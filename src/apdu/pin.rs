@@ -1,4 +1,4 @@
-//! ISO 7816-4 PIN commands (PROTOCOLS.md §7), shared by the host driver and the
+//! ISO 7816-4 PIN commands (`docs/protocols.md`), shared by the host driver and the
 //! virtual token: VERIFY (20), CHANGE REFERENCE DATA (24), RESET RETRY COUNTER
 //! (2C). PINs travel PIV-style: ASCII, right-padded with FF to 8 bytes.
 

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Subcommand;
 
+use crate::oath::driver::pcsc::Pcsc;
+use crate::oath::driver::watch::{ReaderEvent, Watcher};
+use crate::oath::driver::Token;
 use crate::profile;
-use crate::token::pcsc::Pcsc;
-use crate::token::watch::{ReaderEvent, Watcher};
-use crate::token::Token;
 
 #[derive(Debug, Subcommand)]
 pub enum ReaderCommand {

@@ -64,7 +64,7 @@ pub struct ServeArgs {
 }
 
 fn pcsc_readers() -> Option<Vec<String>> {
-    crate::token::pcsc::Pcsc::establish()
+    crate::oath::driver::pcsc::Pcsc::establish()
         .ok()
         .and_then(|p| p.readers().ok())
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::sim::vpcd::{self, Faults};
-use crate::sim::{CardOptions, FileStore, OsEntropy, VirtualToken};
+use crate::oath::sim::vpcd::{self, Faults};
+use crate::oath::sim::{CardOptions, FileStore, OathApplet, OsEntropy};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -47,7 +47,7 @@ pub fn run(args: SimArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let options = CardOptions {
         chunk: usize::from(args.chunk),
     };
-    let mut token = VirtualToken::open(store, OsEntropy::default(), args.serial, options)
+    let mut token = OathApplet::open(store, OsEntropy::default(), args.serial, options)
         .with_context(|| format!("opening virtual token state {}", args.state.display()))?;
     writeln!(
         out,

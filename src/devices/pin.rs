@@ -1,4 +1,4 @@
-//! The desk's unblock of a device PIN (SPEC §4–§5).
+//! The desk's unblock of a device PIN (`docs/devices.md`, `docs/security.md`).
 //!
 //! Semantics: the desk restores the token's PIN retry counter with the
 //! resetting code keyward sealed at activation, and **leaves the PIN value
@@ -19,12 +19,12 @@
 
 use zeroize::Zeroizing;
 
-use super::{puk_from_seed, DeviceError, DeviceManager};
+use super::operations::puk_from_seed;
+use super::{DeviceError, DeviceManager};
 use crate::apdu::pin::PinValue;
 use crate::domain::Actor;
-use crate::profile::PinCommands;
+use crate::oath::driver::PinState;
 use crate::store::StoreError;
-use crate::token::{PinState, Token};
 
 impl DeviceManager {
     /// Unblocks the device PIN of the token `serial` at `reader` (desk):
@@ -36,32 +36,16 @@ impl DeviceManager {
         reader: &str,
         serial: &str,
     ) -> Result<PinState, DeviceError> {
-        if self.is_touch_key(reader) {
-            return Err(DeviceError::Unsupported {
-                profile: super::TOUCH_KEY_PROFILE.to_owned(),
-                what: "a device PIN with a retry counter",
-            });
-        }
-        let (device, profile) = self.device_at(reader, serial)?;
-        let retried = matches!(&profile.capabilities.device_pin,
-            Some(p) if p.commands == PinCommands::Iso7816);
-        if !retried {
-            return Err(DeviceError::Unsupported {
-                profile: profile.id.clone(),
-                what: "a device PIN with a retry counter",
-            });
+        let family = self.device_at(reader, serial)?;
+        if !family.takes_pin() {
+            return Err(family.unsupported("a device PIN with a retry counter"));
         }
         let mut device_failure = None;
         let state = self.store.write(actor, "token.device_pin.unblock", |tx| {
             let seed = tx.open_device_puk(serial)?;
             let puk: Zeroizing<String> = puk_from_seed(&seed);
             let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
-            let reset = device.open().and_then(|t| {
-                let mut token = Token::new(t);
-                token.reset_pin(&puk, None)?;
-                token.pin_state()
-            });
-            match reset {
+            match family.reset_pin(&puk) {
                 Ok(state) => Ok(state),
                 Err(err) => {
                     device_failure = Some(err);
@@ -73,7 +57,7 @@ impl DeviceManager {
             self.counters
                 .errors
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(err.into());
+            return Err(err);
         }
         let state = state?;
         tracing::info!(%reader, %serial, "device PIN unblocked");

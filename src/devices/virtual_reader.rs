@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use super::Device;
-use crate::sim::{CardOptions, FileStore, OsEntropy, SimError, VirtualToken};
-use crate::token::{Link, TokenError, Transport};
+use crate::oath::driver::{Link, TokenError, Transport};
+use crate::oath::sim::{CardOptions, FileStore, OathApplet, OsEntropy, VirtualTokenError};
 
 /// Name of the in-process reader.
 pub const VIRTUAL_READER: &str = "keyward virtual reader";
 /// Its state file in the data directory.
 pub const VIRTUAL_STATE_FILE: &str = "virtual-token.toml";
 
-type Card = VirtualToken<FileStore, OsEntropy>;
+type Card = OathApplet<FileStore, OsEntropy>;
 
 const UNARMED: u32 = u32::MAX;
 
@@ -36,16 +36,16 @@ impl std::fmt::Debug for VirtualDevice {
 
 impl VirtualDevice {
     /// Opens (or creates, with a random serial) the token kept in `state`.
-    pub fn open(state: &Path) -> Result<VirtualDevice, SimError> {
+    pub fn open(state: &Path) -> Result<VirtualDevice, VirtualTokenError> {
         let serial = {
             use ring::rand::SecureRandom as _;
             let mut b = [0u8; 4];
             ring::rand::SystemRandom::new()
                 .fill(&mut b)
-                .map_err(|_| SimError::Random)?;
+                .map_err(|_| VirtualTokenError::Random)?;
             10_000_000 + u32::from_be_bytes(b) % 90_000_000
         };
-        let card = VirtualToken::open(
+        let card = OathApplet::open(
             FileStore::new(state),
             OsEntropy::default(),
             serial,

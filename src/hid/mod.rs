@@ -1,34 +1,32 @@
 //! YubiKey OTP slots over USB HID: programming an OATH-HOTP secret into a slot
 //! that types its code on touch, byte for byte as Yubico's yubikit does
-//! (`../shared/PROTOCOLS.md` §4).
+//! (`docs/protocols.md`, OTP HID).
 //!
-//! Pure codec, no I/O, no clock:
-//! - [`crc`]: the protocol's CRC-16.
-//! - [`frame`]: frames ↔ 8-byte feature reports, status, reply reading, serial.
-//! - [`config`]: the 52-byte slot configuration, OATH-HOTP layout, access codes.
-//! - [`profile`]: the strict parser of `firmware-profiles/yubikey-otp-hid.toml`.
+//! Pure codec, no I/O, no clock ([`codec`]):
+//! - [`codec::crc`]: the protocol's CRC-16.
+//! - [`codec::frame`]: frames ↔ 8-byte feature reports, status, reply reading, serial.
+//! - [`codec::config`]: the 52-byte slot configuration, OATH-HOTP layout, access codes.
+//! - [`codec::profile`]: the strict parser of `firmware-profiles/yubikey-otp-hid.toml`.
 //!
-//! I/O side, around the codec:
-//! - [`transport`]: the seam (8-byte feature reports, enumeration by USB ids).
-//! - [`hidapi`]: the seam on real hidraw devices.
-//! - [`device`]: the driver: status, serial, program and delete a slot.
-//! - [`sim`]: a simulated key behind the seam that types codes when touched.
+//! I/O side, around the codec ([`driver`]):
+//! - [`driver::transport`]: the seam (8-byte feature reports, enumeration by USB ids).
+//! - [`driver::hidapi`]: the seam on real hidraw devices.
+//! - [`driver::device`]: the driver: status, serial, program and delete a slot.
+//!
+//! And [`sim`]: a simulated key behind the seam that types codes when touched.
 
-pub mod config;
-pub mod crc;
-pub mod device;
-pub mod frame;
-pub mod hidapi;
-pub mod profile;
+pub mod codec;
+pub mod driver;
 pub mod sim;
-pub mod transport;
 
-pub use config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
-pub use device::{DeviceError, OtpDevice, Sleep, ThreadSleep};
-pub use frame::{FirmwareVersion, Slot, Status};
-pub use profile::{load_otp_profile, OtpProfile, ProfileError};
-pub use sim::{SimError, SimulatedKey, Typed};
-pub use transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch};
+pub use codec::config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
+pub use codec::frame::{FirmwareVersion, HidStatus, Slot};
+pub use codec::profile::{load_otp_profile, OtpProfile, OtpProfileError};
+pub use driver::device::{HidError, OtpDevice, Sleep, ThreadSleep};
+pub use driver::transport::{
+    HidBus, HidDeviceInfo, HidInterfaceMatch, HidTransport, TransportError,
+};
+pub use sim::{SimulatedKey, SimulatedKeyError, Typed};
 
 /// Errors of the pure codec. None carries key or access-code bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

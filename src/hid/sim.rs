@@ -12,19 +12,19 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
-use super::crc::with_complemented_crc;
-use super::frame::{
-    reply_reports, touch_level, Command, FirmwareVersion, Frame, FrameAssembler, Slot, Status,
-    REPORT_DATA_LEN, REPORT_LEN, SEQUENCE_MASK, SLOT_WRITE_FLAG,
+use crate::hid::codec::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
+use crate::hid::codec::crc::with_complemented_crc;
+use crate::hid::codec::frame::{
+    reply_reports, touch_level, FirmwareVersion, Frame, FrameAssembler, HidCommand, HidStatus,
+    Slot, REPORT_DATA_LEN, REPORT_LEN, SEQUENCE_MASK, SLOT_WRITE_FLAG,
 };
-use super::transport::{HidTransport, TransportError};
+use crate::hid::driver::transport::{HidTransport, TransportError};
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, OtpError, Secret};
 
 /// Errors touching the simulated key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SimError {
+pub enum SimulatedKeyError {
     #[error("the simulated key is unplugged")]
     Unplugged,
     #[error("{0} is empty: touching it types nothing")]
@@ -146,8 +146,8 @@ impl SimulatedKey {
         self.unplug_after_writes = Some(writes);
     }
 
-    pub fn status(&self) -> Status {
-        Status {
+    pub fn status(&self) -> HidStatus {
+        HidStatus {
             version: self.version,
             pgm_seq: self.pgm_seq,
             touch_level: self.touch_level(),
@@ -177,15 +177,15 @@ impl SimulatedKey {
 
     /// Touches the key over `slot`: types the token identifier and the next
     /// HOTP code, then advances the counter.
-    pub fn touch(&mut self, slot: Slot) -> Result<Typed, SimError> {
+    pub fn touch(&mut self, slot: Slot) -> Result<Typed, SimulatedKeyError> {
         if self.unplugged {
-            return Err(SimError::Unplugged);
+            return Err(SimulatedKeyError::Unplugged);
         }
         let state = self.slots[slot.index()]
             .as_mut()
-            .ok_or(SimError::SlotEmpty(slot))?;
+            .ok_or(SimulatedKeyError::SlotEmpty(slot))?;
         if !state.config.is_oath_hotp() {
-            return Err(SimError::NotOathHotp(slot));
+            return Err(SimulatedKeyError::NotOathHotp(slot));
         }
         let key = state.config.hotp_key();
         let secret = Secret::new(Zeroizing::new(key.expose().to_vec()))?;
@@ -195,7 +195,7 @@ impl SimulatedKey {
         state.counter = state
             .counter
             .checked_add(1)
-            .ok_or(SimError::CounterOverflow(slot))?;
+            .ok_or(SimulatedKeyError::CounterOverflow(slot))?;
         Ok(Typed {
             token_id: state.config.typed_token_id(),
             code: code.to_string(),
@@ -221,8 +221,8 @@ impl SimulatedKey {
                 level |= valid;
                 // Keyboard modes fire on touch; challenge-response ones do not.
                 let flags = state.config.flags();
-                let chal_resp = flags.tkt & super::config::tkt::OATH_HOTP != 0
-                    && flags.cfg & super::config::cfg::CHAL_YUBICO != 0;
+                let chal_resp = flags.tkt & crate::hid::codec::config::tkt::OATH_HOTP != 0
+                    && flags.cfg & crate::hid::codec::config::cfg::CHAL_YUBICO != 0;
                 if !chal_resp {
                     level |= touch;
                 }
@@ -233,9 +233,9 @@ impl SimulatedKey {
 
     fn execute(&mut self, frame: &Frame) {
         let accepted = match frame.command() {
-            Some(Command::Config1) => self.configure(Slot::One, frame.payload()),
-            Some(Command::Config2) => self.configure(Slot::Two, frame.payload()),
-            Some(Command::DeviceSerial) => {
+            Some(HidCommand::Config1) => self.configure(Slot::One, frame.payload()),
+            Some(HidCommand::Config2) => self.configure(Slot::Two, frame.payload()),
+            Some(HidCommand::DeviceSerial) => {
                 let reply = with_complemented_crc(&self.serial.to_be_bytes());
                 self.pending = reply_reports(&reply).into();
                 true

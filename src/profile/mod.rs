@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::hid::profile::OtpProfile;
+use crate::hid::codec::profile::OtpProfile;
+use crate::oath::codec::SelectInfo;
 use crate::otp::Algorithm;
-use crate::ykoath::SelectInfo;
 
 /// Errors of profile loading.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum ProfileError {
     #[error("{file}: profile id {id:?} is already defined")]
     DuplicateId { file: PathBuf, id: String },
     #[error(transparent)]
-    OtpHid(#[from] crate::hid::profile::ProfileError),
+    OtpHid(#[from] crate::hid::codec::profile::OtpProfileError),
 }
 
 /// A USB vendor or product id, written as 4 hex digits.
@@ -181,7 +181,7 @@ pub struct UsbMatch {
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Match {
+pub struct ProfileMatch {
     /// Substrings of the PC/SC reader name (case-insensitive); any one matches.
     pub reader_names: Vec<String>,
     pub aid: HexBytes,
@@ -241,7 +241,7 @@ pub struct Profile {
     pub transport: TransportKind,
     pub protocol: ProtocolKind,
     #[serde(rename = "match")]
-    pub matching: Match,
+    pub matching: ProfileMatch,
     pub capabilities: Capabilities,
     pub quirks: Quirks,
 }
@@ -324,7 +324,7 @@ impl Profile {
 }
 
 /// Every profile of a directory, by kind: PC/SC (YKOATH) profiles are parsed
-/// here, HID (YubiKey OTP) ones by [`crate::hid::profile::parse_otp_profile`].
+/// here, HID (YubiKey OTP) ones by [`crate::hid::codec::profile::parse_otp_profile`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     pub ykoath: Vec<Profile>,
@@ -361,8 +361,10 @@ pub fn load_dir(dir: &Path) -> Result<Catalog, ProfileError> {
         })?;
         match kind.transport.as_str() {
             "hid" => {
-                let profile =
-                    crate::hid::profile::parse_otp_profile(&text, &file.display().to_string())?;
+                let profile = crate::hid::codec::profile::parse_otp_profile(
+                    &text,
+                    &file.display().to_string(),
+                )?;
                 out.otp_hid.push(profile);
             }
             _ => {

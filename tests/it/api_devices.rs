@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use api::{api, api_with_device, data_dir, finish, Keys, READER};
 use keyward::devices::{Device, DeviceManager, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
-use keyward::sim::{FileStore, StateStore as _};
+use keyward::oath::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
 
-fn token_file_state(api: &api::Api) -> keyward::sim::TokenState {
+fn token_file_state(api: &api::Api) -> keyward::oath::sim::AppletState {
     FileStore::new(data_dir(&api.dir).join(VIRTUAL_STATE_FILE))
         .load()
         .unwrap()
@@ -612,7 +612,7 @@ async fn activate_at_reader(api: &api::Api, serial: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
     use keyward::apdu::pin::PinValue;
-    use keyward::token::{PinState, Token, TokenError};
+    use keyward::oath::driver::{PinState, Token, TokenError};
 
     let handle: std::sync::Mutex<Option<Arc<VirtualDevice>>> = std::sync::Mutex::new(None);
     let api = api_with_device(|path| {

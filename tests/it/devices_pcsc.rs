@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0};
-use keyward::devices::{default_params, DeviceManager, Event};
+use keyward::devices::{default_params, DeviceEvent, DeviceManager};
 use keyward::domain::{PersonId, TokenState};
 
 fn next_event(
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    events: &mut tokio::sync::broadcast::Receiver<DeviceEvent>,
     within: Duration,
-    wanted: impl Fn(&Event) -> bool,
-) -> Event {
+    wanted: impl Fn(&DeviceEvent) -> bool,
+) -> DeviceEvent {
     let deadline = Instant::now() + within;
     loop {
         match events.try_recv() {
@@ -78,16 +78,16 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     next_event(
         &mut events,
         Duration::from_secs(1),
-        |e| matches!(e, Event::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
+        |e| matches!(e, DeviceEvent::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
     );
     let inserted = next_event(
         &mut events,
         Duration::from_secs(1),
-        |e| matches!(e, Event::Inserted { reader, .. } if reader == READER0),
+        |e| matches!(e, DeviceEvent::Inserted { reader, .. } if reader == READER0),
     );
     assert_eq!(
         inserted,
-        Event::Inserted {
+        DeviceEvent::Inserted {
             reader: READER0.to_owned(),
             serial: Some("4242".to_owned()),
             profile: Some("keyward-virtual".to_owned()),
@@ -123,7 +123,7 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     next_event(
         &mut events,
         Duration::from_secs(2),
-        |e| matches!(e, Event::Removed { reader } if reader == READER0),
+        |e| matches!(e, DeviceEvent::Removed { reader } if reader == READER0),
     );
     assert!(devices.present().iter().all(|p| p.reader != READER0));
     stop.store(true, Ordering::SeqCst);

@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
+use keyward::oath::codec::OathType;
+use keyward::oath::driver::{Link, PinState, Token, TokenError, Transport};
 use keyward::otp::{Algorithm, Period, Secret};
 use keyward::profile::Profile;
-use keyward::token::{Link, PinState, Token, TokenError, Transport};
-use keyward::ykoath::OathType;
 use zeroize::Zeroizing;
 
 const SECRET: &str = "3132333435363738393031323334353637383930";

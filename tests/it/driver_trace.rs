@@ -11,8 +11,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use keyward::apdu::pin::PinValue;
+use keyward::oath::codec::OathType;
 use keyward::otp::Secret;
-use keyward::ykoath::OathType;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -1,4 +1,4 @@
-//! The desk workflow for touch keys (issue 6, item 3) through the daemon,
+//! The desk workflow for touch keys through the daemon,
 //! with a `SimulatedKey` attached as `hid:<serial>`: prepare (sealed access
 //! code recorded as pending, slot written locked, pgmSeq proof, commit) →
 //! handover with a touched code → activation at the station with PIN +
@@ -18,8 +18,7 @@ use keyward::devices::{DeviceError, TOUCH_SLOT};
 use keyward::domain::Role;
 use keyward::domain::{Actor, PersonId, TokenState};
 use keyward::hid::{
-    AccessCode, DeviceError as HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey,
-    TransportError,
+    AccessCode, HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey, TransportError,
 };
 use keyward::otp::{Algorithm, Digits};
 use keyward::otp::{CredentialParams, OtpKind};
@@ -502,7 +501,7 @@ impl keyward::hid::HidBus for SimBus {
 
     fn enumerate(
         &mut self,
-        wanted: &keyward::hid::UsbMatch,
+        wanted: &keyward::hid::HidInterfaceMatch,
     ) -> Result<Vec<keyward::hid::HidDeviceInfo>, TransportError> {
         Ok(self
             .keys
@@ -562,7 +561,7 @@ fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
         seen.push(event);
     }
     assert!(
-        seen.contains(&keyward::devices::Event::Inserted {
+        seen.contains(&keyward::devices::DeviceEvent::Inserted {
             reader: "hid:7654321".into(),
             serial: Some("7654321".into()),
             profile: Some("yubikey-otp-hid".into()),
@@ -584,7 +583,7 @@ fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
     assert!(!api.devices.is_touch_key("hid:7654321"));
     assert_eq!(
         events.try_recv().unwrap(),
-        keyward::devices::Event::Removed {
+        keyward::devices::DeviceEvent::Removed {
             reader: "hid:7654321".into()
         }
     );

@@ -7,9 +7,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use keyward::hid::frame::{REPORT_LEN, RESET_READ_REPORT};
+use keyward::hid::codec::frame::{REPORT_LEN, RESET_READ_REPORT};
 use keyward::hid::{
-    AccessCode, CodecError, DeviceError, FirmwareVersion, HidTransport, HotpConfig, HotpKey,
+    AccessCode, CodecError, FirmwareVersion, HidError, HidTransport, HotpConfig, HotpKey,
     OtpDevice, Slot, TransportError,
 };
 
@@ -65,7 +65,7 @@ fn config() -> HotpConfig {
     HotpConfig::new(HotpKey::new(&[7; 20]).unwrap())
 }
 
-fn program(fake: &mut Fake, slept: &mut Duration) -> Result<(), DeviceError> {
+fn program(fake: &mut Fake, slept: &mut Duration) -> Result<(), HidError> {
     let mut device = OtpDevice::open_with(fake, |d| *slept += d)?;
     let code = AccessCode::new(&[9; 6]).unwrap();
     device
@@ -83,7 +83,7 @@ fn pgm_seq_advanced_is_success_and_unchanged_is_refusal() {
     let mut refused = Fake::new(status(4, 1, 0), &[status(4, 1, 0)]);
     assert_eq!(
         program(&mut refused, &mut slept),
-        Err(DeviceError::Rejected {
+        Err(HidError::Rejected {
             pgm_seq_before: 4,
             pgm_seq_after: 4
         })
@@ -96,7 +96,7 @@ fn pgm_seq_advanced_is_success_and_unchanged_is_refusal() {
     let mut device = OtpDevice::open_with(&mut not_deleted, |_| {}).unwrap();
     assert!(matches!(
         device.delete_slot(Slot::One, None),
-        Err(DeviceError::Rejected { .. })
+        Err(HidError::Rejected { .. })
     ));
 }
 
@@ -104,7 +104,7 @@ fn pgm_seq_advanced_is_success_and_unchanged_is_refusal() {
 fn a_key_that_stays_busy_times_out_after_a_second() {
     let mut slept = Duration::ZERO;
     let mut busy = Fake::new(status(1, 1, 0x80), &[status(1, 1, 0x80)]);
-    assert_eq!(program(&mut busy, &mut slept), Err(DeviceError::NotReady));
+    assert_eq!(program(&mut busy, &mut slept), Err(HidError::NotReady));
     assert_eq!(slept, Duration::from_millis(19 * 50));
     assert!(busy.written.is_empty(), "nothing written to a busy key");
 }
@@ -115,16 +115,13 @@ fn endless_processing_and_touch_waits_are_bounded() {
     let mut processing = Fake::new(status(1, 1, 0), &[status(1, 1, 0x01)]);
     assert_eq!(
         program(&mut processing, &mut slept),
-        Err(DeviceError::ResponseTimeout { seconds: 3 })
+        Err(HidError::ResponseTimeout { seconds: 3 })
     );
     assert_eq!(slept, Duration::from_secs(3));
 
     let mut slept = Duration::ZERO;
     let mut touch = Fake::new(status(1, 1, 0), &[status(1, 1, 0x2F)]);
-    assert_eq!(
-        program(&mut touch, &mut slept),
-        Err(DeviceError::TouchTimeout)
-    );
+    assert_eq!(program(&mut touch, &mut slept), Err(HidError::TouchTimeout));
     assert_eq!(slept, Duration::from_secs(30));
     assert_eq!(touch.written.last(), Some(&RESET_READ_REPORT));
 
@@ -136,7 +133,7 @@ fn endless_processing_and_touch_waits_are_bounded() {
     );
     assert_eq!(
         program(&mut gave_up, &mut slept),
-        Err(DeviceError::TouchTimeout)
+        Err(HidError::TouchTimeout)
     );
 }
 
@@ -144,7 +141,7 @@ fn endless_processing_and_touch_waits_are_bounded() {
 fn serial_replies_are_checked() {
     // 00 A1 B2 C3 + ~CRC LE, as the key sends it.
     let good = {
-        let reply = keyward::hid::crc::with_complemented_crc(&[0x00, 0xA1, 0xB2, 0xC3]);
+        let reply = keyward::hid::codec::crc::with_complemented_crc(&[0x00, 0xA1, 0xB2, 0xC3]);
         let mut r = [0u8; REPORT_LEN];
         r[..6].copy_from_slice(&reply);
         r[7] = 0x40;
@@ -162,17 +159,17 @@ fn serial_replies_are_checked() {
     let mut device = OtpDevice::open_with(&mut fake, |_| {}).unwrap();
     assert_eq!(
         device.serial(),
-        Err(DeviceError::Codec(CodecError::BadReplyCrc))
+        Err(HidError::Codec(CodecError::BadReplyCrc))
     );
 
     let mut cut = Fake::new(status(1, 1, 0), &[good, status(1, 1, 0)]);
     let mut device = OtpDevice::open_with(&mut cut, |_| {}).unwrap();
-    assert_eq!(device.serial(), Err(DeviceError::IncompleteReply));
+    assert_eq!(device.serial(), Err(HidError::IncompleteReply));
 
     // A key that hides its serial refuses the command.
     let mut hidden = Fake::new(status(1, 1, 0), &[status(1, 1, 0)]);
     let mut device = OtpDevice::open_with(&mut hidden, |_| {}).unwrap();
-    assert!(matches!(device.serial(), Err(DeviceError::Rejected { .. })));
+    assert!(matches!(device.serial(), Err(HidError::Rejected { .. })));
 }
 
 #[test]
@@ -181,7 +178,7 @@ fn old_firmware_is_refused_before_anything_is_written() {
     let mut device = OtpDevice::open_with(&mut old, |_| {}).unwrap();
     assert_eq!(
         device.program_hotp(Slot::Two, &config(), None, None),
-        Err(DeviceError::Unsupported {
+        Err(HidError::Unsupported {
             version: FirmwareVersion::new(2, 1, 0)
         })
     );
@@ -204,6 +201,6 @@ fn unplug_is_a_transport_error() {
     let mut slept = Duration::ZERO;
     assert_eq!(
         program(&mut gone, &mut slept),
-        Err(DeviceError::Transport(TransportError::Disconnected))
+        Err(HidError::Transport(TransportError::Disconnected))
     );
 }

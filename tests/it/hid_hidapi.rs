@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::hid::hidapi::HidapiBus;
+use keyward::hid::driver::hidapi::HidapiBus;
 use keyward::hid::{load_otp_profile, HidBus, HidDeviceInfo, OtpDevice, TransportError};
 
 const PROFILE: &str = concat!(

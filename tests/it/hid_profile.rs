@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::hid::profile::parse_otp_profile;
-use keyward::hid::{load_otp_profile, FirmwareVersion, HidDeviceInfo, ProfileError};
+use keyward::hid::codec::profile::parse_otp_profile;
+use keyward::hid::{load_otp_profile, FirmwareVersion, HidDeviceInfo, OtpProfileError};
 
 const PROFILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -95,6 +95,6 @@ fn strict_parsing_refuses_unknown_missing_and_bad_values() {
     }
     assert!(matches!(
         load_otp_profile("/nonexistent/profile.toml"),
-        Err(ProfileError::Read { .. })
+        Err(OtpProfileError::Read { .. })
     ));
 }

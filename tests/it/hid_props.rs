@@ -7,14 +7,14 @@
 
 use std::collections::VecDeque;
 
-use keyward::hid::config::{write_frame, SlotConfig};
-use keyward::hid::crc::{crc_ok, with_complemented_crc};
-use keyward::hid::frame::{
-    check_reply, parse_serial_reply, Command, Frame, FrameAssembler, ReadStep, ReplyReader,
+use keyward::hid::codec::config::{write_frame, SlotConfig};
+use keyward::hid::codec::crc::{crc_ok, with_complemented_crc};
+use keyward::hid::codec::frame::{
+    check_reply, parse_serial_reply, Frame, FrameAssembler, HidCommand, ReadStep, ReplyReader,
     REPORT_LEN,
 };
 use keyward::hid::{
-    AccessCode, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice, SimulatedKey, Slot, Status,
+    AccessCode, HidStatus, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice, SimulatedKey, Slot,
     TokenId, TransportError,
 };
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
@@ -61,7 +61,7 @@ fn sample_config() -> HotpConfig {
 proptest! {
     #[test]
     fn status_parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..20)) {
-        let parsed = Status::parse(&bytes);
+        let parsed = HidStatus::parse(&bytes);
         prop_assert_eq!(parsed.is_ok(), bytes.len() == REPORT_LEN);
         if let Ok(status) = parsed {
             prop_assert_eq!(&status.to_report()[1..], &bytes[1..]);
@@ -100,7 +100,7 @@ proptest! {
     }
 
     #[test]
-    fn frames_round_trip_through_the_assembler(payload in prop::collection::vec(any::<u8>(), 0..=64), code in prop::sample::select(vec![Command::Config1, Command::Config2, Command::DeviceSerial, Command::Swap])) {
+    fn frames_round_trip_through_the_assembler(payload in prop::collection::vec(any::<u8>(), 0..=64), code in prop::sample::select(vec![HidCommand::Config1, HidCommand::Config2, HidCommand::DeviceSerial, HidCommand::Swap])) {
         let frame = Frame::new(code, &payload).unwrap();
         let mut assembler = FrameAssembler::new();
         let mut out = None;

@@ -7,9 +7,9 @@
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use keyward::hid::frame::{Command as HidCommand, Frame, REPORT_LEN};
+use keyward::hid::codec::frame::{Frame, HidCommand, REPORT_LEN};
 use keyward::hid::{
-    typed_code, AccessCode, DeviceError, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice,
+    typed_code, AccessCode, HidError, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice,
     SimulatedKey, Slot, TokenId, TransportError,
 };
 use keyward::otp::{Algorithm, Code, CredentialKey, Digits, Hotp, ReplayFloor, Secret};
@@ -156,13 +156,13 @@ fn wrong_access_code_is_refused_and_changes_nothing() {
             .unwrap_err();
         assert_eq!(
             err,
-            DeviceError::Rejected {
+            HidError::Rejected {
                 pgm_seq_before: programmed.pgm_seq,
                 pgm_seq_after: programmed.pgm_seq
             }
         );
         let err = device.delete_slot(Slot::One, current).unwrap_err();
-        assert!(matches!(err, DeviceError::Rejected { .. }), "{err:?}");
+        assert!(matches!(err, HidError::Rejected { .. }), "{err:?}");
     }
     assert_eq!(device.read_status().unwrap().pgm_seq, programmed.pgm_seq);
     let stored = key.slot_config(Slot::One).unwrap();
@@ -179,7 +179,7 @@ fn wrong_access_code_is_refused_and_changes_nothing() {
         .unwrap();
     assert!(matches!(
         device.program_hotp(Slot::One, &first, None, Some(&right)),
-        Err(DeviceError::Rejected { .. })
+        Err(HidError::Rejected { .. })
     ));
 }
 
@@ -229,7 +229,7 @@ fn unplug_mid_write_is_a_transport_error_and_leaves_the_old_slot() {
         .unwrap()
         .program_hotp(Slot::One, &new, Some(&code), Some(&code))
         .unwrap_err();
-    assert_eq!(err, DeviceError::Transport(TransportError::Disconnected));
+    assert_eq!(err, HidError::Transport(TransportError::Disconnected));
     assert!(OtpDevice::open_with(&mut key, no_sleep).is_err());
     key.plug_in();
     assert_eq!(key.touch(Slot::One).unwrap().code, oathtool(0, 6, KEY_HEX));
@@ -239,7 +239,7 @@ fn unplug_mid_write_is_a_transport_error_and_leaves_the_old_slot() {
 fn the_key_drops_corrupt_and_disordered_frames() {
     let mut key = SimulatedKey::new(1);
     let config = hotp_config(KEY_HEX, false, None, 0).to_slot_config(None);
-    let frame = keyward::hid::config::write_frame(Slot::One, &config, None);
+    let frame = keyward::hid::codec::config::write_frame(Slot::One, &config, None);
     let reports = frame.reports();
 
     // Bad CRC: flip a key byte in flight.

@@ -10,8 +10,8 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use keyward::hid::crc::with_complemented_crc;
-use keyward::hid::frame::reply_reports;
+use keyward::hid::codec::crc::with_complemented_crc;
+use keyward::hid::codec::frame::reply_reports;
 use keyward::hid::{
     AccessCode, HidTransport, HotpConfig, HotpKey, Imf, OtpDevice, Slot, TokenId, TransportError,
 };

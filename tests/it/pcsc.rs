@@ -10,11 +10,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::support::pcscd::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
+use keyward::oath::codec::OathType;
+use keyward::oath::driver::pcsc::Pcsc;
+use keyward::oath::driver::watch::{ReaderEvent, Watcher};
+use keyward::oath::driver::{CredentialSpec, PinState, Token, TokenError};
 use keyward::otp::{Algorithm, Digits, Period, Secret};
-use keyward::token::pcsc::Pcsc;
-use keyward::token::watch::{ReaderEvent, Watcher};
-use keyward::token::{CredentialSpec, PinState, Token, TokenError};
-use keyward::ykoath::OathType;
 
 const SECRET_HEX: &str = "3132333435363738393031323334353637383930";
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -26,7 +26,7 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn token(reader: &str) -> Token<keyward::token::pcsc::PcscTransport> {
+fn token(reader: &str) -> Token<keyward::oath::driver::pcsc::PcscTransport> {
     Token::new(Pcsc::establish().unwrap().connect(reader).unwrap())
 }
 
@@ -554,7 +554,7 @@ fn hot_plug_is_reported_within_one_second() {
         "{insert_latency:?}"
     );
     assert!(
-        matches!(inserted, ReaderEvent::Inserted { atr, .. } if atr == keyward::sim::applet::ATR)
+        matches!(inserted, ReaderEvent::Inserted { atr, .. } if atr == keyward::oath::sim::applet::ATR)
     );
 
     let stopped = Instant::now();

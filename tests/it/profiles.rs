@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use keyward::oath::codec::SelectInfo;
 use keyward::otp::Algorithm;
 use keyward::profile::{self, PinCommands, Profile, ProfileError};
-use keyward::ykoath::SelectInfo;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

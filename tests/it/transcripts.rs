@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
+use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, OathApplet};
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -17,8 +17,8 @@ fn unhex(s: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
-fn fresh() -> VirtualToken<MemoryStore, CountingEntropy> {
-    VirtualToken::open(
+fn fresh() -> OathApplet<MemoryStore, CountingEntropy> {
+    OathApplet::open(
         MemoryStore::default(),
         CountingEntropy(0),
         12_345_678,

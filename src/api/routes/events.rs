@@ -8,12 +8,12 @@ use futures_util::stream::Stream;
 use serde_json::{json, Value};
 
 use crate::api::{ApiError, AppState, Caller, Operation, Permit};
-use crate::devices::Event;
+use crate::devices::DeviceEvent;
 use crate::domain::Role;
 
-fn event_json(event: &Event) -> (&'static str, Value) {
+fn event_json(event: &DeviceEvent) -> (&'static str, Value) {
     match event {
-        Event::Inserted {
+        DeviceEvent::Inserted {
             reader,
             serial,
             profile,
@@ -21,17 +21,17 @@ fn event_json(event: &Event) -> (&'static str, Value) {
             "device",
             json!({"reader": reader, "kind": "inserted", "serial": serial, "profile": profile}),
         ),
-        Event::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
-        Event::TokenState { serial, state, .. } => {
+        DeviceEvent::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
+        DeviceEvent::TokenState { serial, state, .. } => {
             ("token", json!({"serial": serial, "state": state.as_str()}))
         }
     }
 }
 
-fn event_reader(event: &Event) -> Option<&str> {
+fn event_reader(event: &DeviceEvent) -> Option<&str> {
     match event {
-        Event::Inserted { reader, .. } | Event::Removed { reader } => Some(reader),
-        Event::TokenState { reader, .. } => reader.as_deref(),
+        DeviceEvent::Inserted { reader, .. } | DeviceEvent::Removed { reader } => Some(reader),
+        DeviceEvent::TokenState { reader, .. } => reader.as_deref(),
     }
 }
 

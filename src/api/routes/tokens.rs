@@ -13,10 +13,10 @@ use crate::devices::Prepared;
 use crate::domain::receipt::SignedReceipt;
 use crate::domain::{CredentialInfo, TokenInfo};
 use crate::domain::{DomainError, PersonId, RevokeReason, Role, TokenState};
+use crate::oath::driver::PinState;
 use crate::otp::{Algorithm, Digits, Period};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::store::{StoreError, Tx};
-use crate::token::PinState;
 
 fn credential_json(c: &CredentialInfo) -> Value {
     let (kind, period) = match c.params.kind {

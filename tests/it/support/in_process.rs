@@ -2,14 +2,14 @@
 //! by the driver test binaries.
 #![allow(dead_code)]
 
+use keyward::oath::codec::OathType;
+use keyward::oath::driver::{CredentialSpec, Link, Token, TokenError, Transport};
+use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, OathApplet};
 use keyward::otp::{Algorithm, Digits, Period, Secret};
 use keyward::profile::Profile;
-use keyward::sim::{CardOptions, CountingEntropy, MemoryStore, VirtualToken};
-use keyward::token::{CredentialSpec, Link, Token, TokenError, Transport};
-use keyward::ykoath::OathType;
 use zeroize::Zeroizing;
 
-pub type Card = VirtualToken<MemoryStore, CountingEntropy>;
+pub type Card = OathApplet<MemoryStore, CountingEntropy>;
 
 /// The virtual token in-process; counts transactions and APDUs.
 pub struct InProcess {
@@ -44,7 +44,7 @@ impl Transport for InProcess {
 }
 
 pub fn in_process(chunk: usize) -> Token<InProcess> {
-    let card = VirtualToken::open(
+    let card = OathApplet::open(
         MemoryStore::default(),
         CountingEntropy(0),
         99,

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use keyward::token::pcsc::Pcsc;
-use keyward::token::watch::Watcher;
+use keyward::oath::driver::pcsc::Pcsc;
+use keyward::oath::driver::watch::Watcher;
 
 pub const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 pub const PCSCD: &str = "/usr/sbin/pcscd";

@@ -8,12 +8,12 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::frame::FirmwareVersion;
-use super::transport::UsbMatch;
+use crate::hid::driver::transport::HidInterfaceMatch;
 
 /// Errors loading the profile. Each names what to fix.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ProfileError {
+pub enum OtpProfileError {
     #[error("cannot read profile {path}: {source}")]
     Read {
         path: String,
@@ -60,7 +60,7 @@ struct RawCapabilities {
 pub struct OtpProfile {
     pub name: String,
     pub description: String,
-    pub usb: UsbMatch,
+    pub usb: HidInterfaceMatch,
     pub slots: u8,
     pub digits: Vec<u8>,
     pub min_firmware: FirmwareVersion,
@@ -69,10 +69,10 @@ pub struct OtpProfile {
 }
 
 /// Reads and validates the profile at `path`.
-pub fn load_otp_profile(path: impl AsRef<Path>) -> Result<OtpProfile, ProfileError> {
+pub fn load_otp_profile(path: impl AsRef<Path>) -> Result<OtpProfile, OtpProfileError> {
     let path = path.as_ref();
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+    let text = std::fs::read_to_string(path).map_err(|source| OtpProfileError::Read {
         path: shown.clone(),
         source,
     })?;
@@ -80,12 +80,12 @@ pub fn load_otp_profile(path: impl AsRef<Path>) -> Result<OtpProfile, ProfileErr
 }
 
 /// Parses profile text; `origin` names it in errors.
-pub fn parse_otp_profile(text: &str, origin: &str) -> Result<OtpProfile, ProfileError> {
-    let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Syntax {
+pub fn parse_otp_profile(text: &str, origin: &str) -> Result<OtpProfile, OtpProfileError> {
+    let raw: RawProfile = toml::from_str(text).map_err(|e| OtpProfileError::Syntax {
         path: origin.to_owned(),
         message: e.message().to_owned(),
     })?;
-    let invalid = |problem: String| ProfileError::Invalid {
+    let invalid = |problem: String| OtpProfileError::Invalid {
         path: origin.to_owned(),
         problem,
     };
@@ -134,7 +134,7 @@ pub fn parse_otp_profile(text: &str, origin: &str) -> Result<OtpProfile, Profile
     Ok(OtpProfile {
         name: raw.name,
         description: raw.description,
-        usb: UsbMatch {
+        usb: HidInterfaceMatch {
             vendor_id: raw.matching.vendor_id,
             product_ids: raw.matching.product_ids,
             usage_page: raw.matching.usage_page,

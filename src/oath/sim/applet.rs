@@ -14,13 +14,13 @@ use std::fmt;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use super::state::{StateStore, StoredAccessKey, StoredCredential, TokenState, PIN_TRIES};
-use super::{Entropy, SimError};
+use super::state::{AppletState, StateStore, StoredAccessKey, StoredCredential, PIN_TRIES};
+use super::{Entropy, VirtualTokenError};
 use crate::apdu::pin::{PinCommand, PinValue, REF_PUK};
 use crate::apdu::{self, Command, Response, ResponseChunker, Status};
+use crate::oath::codec::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
 use crate::otp::raw;
 use crate::otp::Algorithm;
-use crate::ykoath::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
 
 /// Firmware version the token reports (single-digit minor and patch for yubikit).
 pub const VERSION: [u8; 3] = [5, 4, 3];
@@ -59,11 +59,11 @@ impl Default for CardOptions {
 }
 
 /// The card. `S` keeps the state, `E` supplies salts and challenges.
-pub struct VirtualToken<S, E> {
+pub struct OathApplet<S, E> {
     store: S,
     entropy: E,
     options: CardOptions,
-    state: TokenState,
+    state: AppletState,
     selected: Option<Selected>,
     /// VALIDATE succeeded in this selection.
     unlocked: bool,
@@ -73,9 +73,9 @@ pub struct VirtualToken<S, E> {
     chain: Option<Command>,
 }
 
-impl<S, E> fmt::Debug for VirtualToken<S, E> {
+impl<S, E> fmt::Debug for OathApplet<S, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VirtualToken")
+        f.debug_struct("OathApplet")
             .field("serial", &self.state.serial)
             .field("selected", &self.selected)
             .finish_non_exhaustive()
@@ -93,32 +93,23 @@ fn unhex(text: &str) -> Result<Zeroizing<Vec<u8>>, Status> {
         .map_err(|_| Status::NoPreciseDiagnosis)
 }
 
-impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
+impl<S: StateStore, E: Entropy> OathApplet<S, E> {
     /// Loads the token from `store`, or creates a blank one with `serial`.
     pub fn open(
         mut store: S,
         mut entropy: E,
         serial: u32,
         options: CardOptions,
-    ) -> Result<Self, SimError> {
+    ) -> Result<Self, VirtualTokenError> {
         let state = match store.load()? {
             Some(state) => state,
             None => {
-                let state = TokenState {
-                    serial,
-                    salt: hex(&entropy.bytes8()?),
-                    access_key: None,
-                    credentials: Vec::new(),
-                    pin: None,
-                    pin_tries: PIN_TRIES,
-                    puk: None,
-                    puk_tries: PIN_TRIES,
-                };
+                let state = AppletState::fresh(serial, hex(&entropy.bytes8()?));
                 store.save(&state)?;
                 state
             }
         };
-        Ok(VirtualToken {
+        Ok(OathApplet {
             store,
             entropy,
             options,
@@ -131,7 +122,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         })
     }
 
-    pub fn state(&self) -> &TokenState {
+    pub fn state(&self) -> &AppletState {
         &self.state
     }
 
@@ -165,7 +156,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         if cmd.cla & !apdu::CLA_CHAINING != 0 {
             return Response::status(Status::ClaNotSupported);
         }
-        if cmd.ins == ykoath::INS_SELECT && cmd.p1 == 0x04 {
+        if cmd.ins == codec::INS_SELECT && cmd.p1 == 0x04 {
             return self.select(&cmd.data);
         }
         // ISO chaining: collect chunks until the one without CLA bit 0x10.
@@ -192,7 +183,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             Some(Selected::Management) => self.management(&cmd),
             Some(Selected::Oath) => {
                 let chunk = self.options.chunk;
-                if cmd.ins == ykoath::INS_SEND_REMAINING {
+                if cmd.ins == codec::INS_SEND_REMAINING {
                     if !self.unlocked_or_open() {
                         return Response::status(Status::SecurityNotSatisfied);
                     }
@@ -206,7 +197,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 
     fn select(&mut self, aid: &[u8]) -> Response {
         self.deselect();
-        if aid == ykoath::OATH_AID {
+        if aid == codec::OATH_AID {
             self.selected = Some(Selected::Oath);
             let (challenge, algorithm) = match &self.state.access_key {
                 Some(k) => match self.entropy.bytes8() {
@@ -231,7 +222,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                 serial: None,
             };
             Response::new(info.encode(), Status::Ok)
-        } else if aid == ykoath::MGMT_AID {
+        } else if aid == codec::MGMT_AID {
             self.selected = Some(Selected::Management);
             let [a, b, c] = VERSION;
             Response::new(
@@ -251,12 +242,12 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             return Response::status(Status::WrongP1P2);
         }
         let mut tlvs = Vec::new();
-        ykoath::tlv::push(&mut tlvs, 0x01, &CAP_OATH.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x02, &self.state.serial.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x03, &CAP_OATH.to_be_bytes());
-        ykoath::tlv::push(&mut tlvs, 0x04, &[0x01]);
-        ykoath::tlv::push(&mut tlvs, 0x05, &VERSION);
-        ykoath::tlv::push(&mut tlvs, 0x0A, &[0x00]);
+        codec::tlv::push(&mut tlvs, 0x01, &CAP_OATH.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x02, &self.state.serial.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x03, &CAP_OATH.to_be_bytes());
+        codec::tlv::push(&mut tlvs, 0x04, &[0x01]);
+        codec::tlv::push(&mut tlvs, 0x05, &VERSION);
+        codec::tlv::push(&mut tlvs, 0x0A, &[0x00]);
         let mut data = vec![tlvs.len() as u8];
         data.extend_from_slice(&tlvs);
         Response::new(data, Status::Ok)
@@ -268,7 +259,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 
     /// Commits `next` durably, then makes it the live state. On a storage error
     /// the live state is left unchanged and the card answers 6581 (memory failure).
-    fn commit(&mut self, next: TokenState) -> Result<(), Status> {
+    fn commit(&mut self, next: AppletState) -> Result<(), Status> {
         match self.store.save(&next) {
             Ok(()) => {
                 self.state = next;
@@ -336,7 +327,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
     fn put(&mut self, c: NewCredential) -> Result<Vec<u8>, Status> {
         let stored = StoredCredential {
             name: hex(&c.name),
-            type_alg: ykoath::type_byte(c.kind, c.algorithm),
+            type_alg: codec::type_byte(c.kind, c.algorithm),
             digits: c.digits,
             key: Zeroizing::new(hex(&c.key)),
             touch: c.touch,
@@ -376,14 +367,14 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         let mut entries = Vec::new();
         for c in &self.state.credentials {
             let (kind, algorithm) =
-                ykoath::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
+                codec::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
             entries.push(ListEntry {
                 kind,
                 algorithm,
                 name: unhex(&c.name)?.to_vec(),
             });
         }
-        Ok(ykoath::encode_list(&entries))
+        Ok(codec::encode_list(&entries))
     }
 
     fn pin_blocked(&self) -> bool {
@@ -399,11 +390,11 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
     ) -> Result<CodeResponse, Status> {
         let c = self.state.credentials.get(i).ok_or(Status::NoSuchObject)?;
         let (kind, algorithm) =
-            ykoath::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
+            codec::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
         let key = unhex(&c.key)?;
         let digits = c.digits;
         let message: Vec<u8> = match kind {
-            ykoath::OathType::Hotp => {
+            codec::OathType::Hotp => {
                 let counter = c.counter;
                 let mut next = self.state.clone();
                 let slot = next.credentials.get_mut(i).ok_or(Status::NoSuchObject)?;
@@ -414,7 +405,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                 self.commit(next)?;
                 counter.to_be_bytes().to_vec()
             }
-            ykoath::OathType::Totp => challenge.to_vec(),
+            codec::OathType::Totp => challenge.to_vec(),
         };
         let mac = raw::hmac(algorithm, &key, &message);
         if truncate {
@@ -456,10 +447,10 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             };
             entries.push((name, code));
         }
-        Ok(ykoath::encode_calculate_all(&entries))
+        Ok(codec::encode_calculate_all(&entries))
     }
 
-    fn set_code(&mut self, key: Option<ykoath::AccessKey>) -> Result<Vec<u8>, Status> {
+    fn set_code(&mut self, key: Option<codec::AccessKey>) -> Result<Vec<u8>, Status> {
         let mut next = self.state.clone();
         match key {
             None => next.access_key = None,
@@ -469,7 +460,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
                     return Err(Status::NoSuchObject);
                 }
                 next.access_key = Some(StoredAccessKey {
-                    algorithm: ykoath::type_byte(ykoath::OathType::Totp, k.algorithm) & 0x0F,
+                    algorithm: codec::type_byte(codec::OathType::Totp, k.algorithm) & 0x0F,
                     key: Zeroizing::new(hex(&k.key)),
                 });
             }
@@ -495,7 +486,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
         self.unlocked = true;
         let answer = raw::hmac(algorithm, &key, host_challenge);
         let mut out = Vec::new();
-        ykoath::tlv::push(&mut out, ykoath::TAG_RESPONSE, &answer);
+        codec::tlv::push(&mut out, codec::TAG_RESPONSE, &answer);
         Ok(out)
     }
 
@@ -504,16 +495,7 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
             .entropy
             .bytes8()
             .map_err(|_| Status::NoPreciseDiagnosis)?;
-        let next = TokenState {
-            serial: self.state.serial,
-            salt: hex(&salt),
-            access_key: None,
-            credentials: Vec::new(),
-            pin: None,
-            pin_tries: PIN_TRIES,
-            puk: None,
-            puk_tries: PIN_TRIES,
-        };
+        let next = AppletState::fresh(self.state.serial, hex(&salt));
         self.commit(next)?;
         self.unlocked = false;
         self.card_challenge = None;
@@ -622,11 +604,11 @@ impl<S: StateStore, E: Entropy> VirtualToken<S, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::state::MemoryStore;
-    use crate::sim::CountingEntropy;
+    use crate::oath::sim::state::MemoryStore;
+    use crate::oath::sim::CountingEntropy;
 
-    fn card(store: MemoryStore) -> VirtualToken<MemoryStore, CountingEntropy> {
-        VirtualToken::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
+    fn card(store: MemoryStore) -> OathApplet<MemoryStore, CountingEntropy> {
+        OathApplet::open(store, CountingEntropy(0), 7, CardOptions::default()).unwrap()
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use super::crc::{crc16, crc_ok};
 use super::frame::{Frame, Slot, PAYLOAD_LEN};
-use super::CodecError;
+use crate::hid::CodecError;
 use crate::otp::Secret;
 
 pub const FIXED_SIZE: usize = 16;

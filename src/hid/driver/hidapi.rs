@@ -1,6 +1,6 @@
 //! The HID seam on real devices, through the `hidapi` crate's pure-Rust
 //! hidraw backend (`linux-native-basic-udev`: no libudev or libusb needed).
-//! Enumeration keeps the interfaces a profile's [`UsbMatch`] claims.
+//! Enumeration keeps the interfaces a profile's [`HidInterfaceMatch`] claims.
 //!
 //! Caveat: hidapi copies each written report into a plain `Vec` before the
 //! ioctl, so key bytes of a slot write briefly sit in memory keyward cannot
@@ -8,8 +8,10 @@
 
 use std::ffi::CString;
 
-use super::frame::REPORT_LEN;
-use super::transport::{HidBus, HidDeviceInfo, HidTransport, TransportError, UsbMatch, REPORT_ID};
+use crate::hid::codec::frame::REPORT_LEN;
+use crate::hid::driver::transport::{
+    HidBus, HidDeviceInfo, HidInterfaceMatch, HidTransport, TransportError, REPORT_ID,
+};
 
 /// The system's HID devices.
 pub struct HidapiBus {
@@ -53,7 +55,10 @@ impl HidapiBus {
 impl HidBus for HidapiBus {
     type Device = HidapiDevice;
 
-    fn enumerate(&mut self, wanted: &UsbMatch) -> Result<Vec<HidDeviceInfo>, TransportError> {
+    fn enumerate(
+        &mut self,
+        wanted: &HidInterfaceMatch,
+    ) -> Result<Vec<HidDeviceInfo>, TransportError> {
         self.api.reset_devices().map_err(backend)?;
         for &product_id in &wanted.product_ids {
             self.api

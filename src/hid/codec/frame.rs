@@ -12,7 +12,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use super::crc::{crc16, crc_ok};
-use super::CodecError;
+use crate::hid::CodecError;
 
 /// Size of a feature report without the HID report id (always 0 here).
 pub const REPORT_LEN: usize = 8;
@@ -71,10 +71,10 @@ impl Slot {
     }
 
     /// The command that writes or deletes this slot's configuration.
-    pub fn config_command(self) -> Command {
+    pub fn config_command(self) -> HidCommand {
         match self {
-            Slot::One => Command::Config1,
-            Slot::Two => Command::Config2,
+            Slot::One => HidCommand::Config1,
+            Slot::Two => HidCommand::Config2,
         }
     }
 
@@ -96,7 +96,7 @@ impl fmt::Display for Slot {
 /// The slot/command byte of a frame (yubikit `CONFIG_SLOT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Command {
+pub enum HidCommand {
     Config1,
     Nav,
     Config2,
@@ -116,50 +116,50 @@ pub enum Command {
     ChalHmac2,
 }
 
-impl Command {
-    const ALL: [Command; 17] = [
-        Command::Config1,
-        Command::Nav,
-        Command::Config2,
-        Command::Update1,
-        Command::Update2,
-        Command::Swap,
-        Command::Ndef1,
-        Command::Ndef2,
-        Command::DeviceSerial,
-        Command::DeviceConfig,
-        Command::ScanMap,
-        Command::Yk4Capabilities,
-        Command::Yk4SetDeviceInfo,
-        Command::ChalOtp1,
-        Command::ChalOtp2,
-        Command::ChalHmac1,
-        Command::ChalHmac2,
+impl HidCommand {
+    const ALL: [HidCommand; 17] = [
+        HidCommand::Config1,
+        HidCommand::Nav,
+        HidCommand::Config2,
+        HidCommand::Update1,
+        HidCommand::Update2,
+        HidCommand::Swap,
+        HidCommand::Ndef1,
+        HidCommand::Ndef2,
+        HidCommand::DeviceSerial,
+        HidCommand::DeviceConfig,
+        HidCommand::ScanMap,
+        HidCommand::Yk4Capabilities,
+        HidCommand::Yk4SetDeviceInfo,
+        HidCommand::ChalOtp1,
+        HidCommand::ChalOtp2,
+        HidCommand::ChalHmac1,
+        HidCommand::ChalHmac2,
     ];
 
     pub fn code(self) -> u8 {
         match self {
-            Command::Config1 => 0x01,
-            Command::Nav => 0x02,
-            Command::Config2 => 0x03,
-            Command::Update1 => 0x04,
-            Command::Update2 => 0x05,
-            Command::Swap => 0x06,
-            Command::Ndef1 => 0x08,
-            Command::Ndef2 => 0x09,
-            Command::DeviceSerial => 0x10,
-            Command::DeviceConfig => 0x11,
-            Command::ScanMap => 0x12,
-            Command::Yk4Capabilities => 0x13,
-            Command::Yk4SetDeviceInfo => 0x15,
-            Command::ChalOtp1 => 0x20,
-            Command::ChalOtp2 => 0x28,
-            Command::ChalHmac1 => 0x30,
-            Command::ChalHmac2 => 0x38,
+            HidCommand::Config1 => 0x01,
+            HidCommand::Nav => 0x02,
+            HidCommand::Config2 => 0x03,
+            HidCommand::Update1 => 0x04,
+            HidCommand::Update2 => 0x05,
+            HidCommand::Swap => 0x06,
+            HidCommand::Ndef1 => 0x08,
+            HidCommand::Ndef2 => 0x09,
+            HidCommand::DeviceSerial => 0x10,
+            HidCommand::DeviceConfig => 0x11,
+            HidCommand::ScanMap => 0x12,
+            HidCommand::Yk4Capabilities => 0x13,
+            HidCommand::Yk4SetDeviceInfo => 0x15,
+            HidCommand::ChalOtp1 => 0x20,
+            HidCommand::ChalOtp2 => 0x28,
+            HidCommand::ChalHmac1 => 0x30,
+            HidCommand::ChalHmac2 => 0x38,
         }
     }
 
-    pub fn from_code(code: u8) -> Option<Command> {
+    pub fn from_code(code: u8) -> Option<HidCommand> {
         Self::ALL.into_iter().find(|command| command.code() == code)
     }
 }
@@ -167,11 +167,11 @@ impl Command {
 /// One 8-byte feature report the host writes. It may carry key bytes, so it is
 /// wiped on drop and its `Debug` shows only the sequence byte.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Report(Zeroizing<[u8; REPORT_LEN]>);
+pub struct FeatureReport(Zeroizing<[u8; REPORT_LEN]>);
 
-impl Report {
+impl FeatureReport {
     pub fn new(bytes: [u8; REPORT_LEN]) -> Self {
-        Report(Zeroizing::new(bytes))
+        FeatureReport(Zeroizing::new(bytes))
     }
 
     pub fn as_bytes(&self) -> &[u8; REPORT_LEN] {
@@ -179,11 +179,11 @@ impl Report {
     }
 }
 
-impl fmt::Debug for Report {
+impl fmt::Debug for FeatureReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Report([redacted] seq byte {:#04x})",
+            "FeatureReport([redacted] seq byte {:#04x})",
             self.0[REPORT_DATA_LEN]
         )
     }
@@ -195,7 +195,7 @@ pub struct Frame(Zeroizing<[u8; FRAME_LEN]>);
 
 impl Frame {
     /// Builds the frame of `command` with `payload` zero-padded to 64 bytes.
-    pub fn new(command: Command, payload: &[u8]) -> Result<Frame, CodecError> {
+    pub fn new(command: HidCommand, payload: &[u8]) -> Result<Frame, CodecError> {
         Frame::with_code(command.code(), payload)
     }
 
@@ -220,13 +220,13 @@ impl Frame {
         Frame(bytes)
     }
 
-    /// The raw command byte (a [`Command`] code, or anything a host sent).
+    /// The raw command byte (a [`HidCommand`] code, or anything a host sent).
     pub fn command_code(&self) -> u8 {
         self.0[PAYLOAD_LEN]
     }
 
-    pub fn command(&self) -> Option<Command> {
-        Command::from_code(self.command_code())
+    pub fn command(&self) -> Option<HidCommand> {
+        HidCommand::from_code(self.command_code())
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -239,7 +239,7 @@ impl Frame {
 
     /// The reports to send, in order: all-zero parts are skipped except seq 0
     /// and seq 9 (yubikit `_should_send`).
-    pub fn reports(&self) -> Vec<Report> {
+    pub fn reports(&self) -> Vec<FeatureReport> {
         self.0
             .chunks_exact(REPORT_DATA_LEN)
             .zip(0u8..)
@@ -248,7 +248,7 @@ impl Frame {
                 let mut report = [0u8; REPORT_LEN];
                 report[..REPORT_DATA_LEN].copy_from_slice(part);
                 report[REPORT_DATA_LEN] = SLOT_WRITE_FLAG | seq;
-                Report::new(report)
+                FeatureReport::new(report)
             })
             .collect()
     }
@@ -372,7 +372,7 @@ pub mod touch_level {
 
 /// A status report: what every plain read of a feature report returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
+pub struct HidStatus {
     pub version: FirmwareVersion,
     /// Programming sequence: advances on each accepted write, 0 when no slot
     /// holds a valid configuration.
@@ -383,17 +383,17 @@ pub struct Status {
     pub flags: u8,
 }
 
-impl Status {
+impl HidStatus {
     /// Parses a report; anything but exactly 8 bytes is an error.
-    pub fn parse(report: &[u8]) -> Result<Status, CodecError> {
+    pub fn parse(report: &[u8]) -> Result<HidStatus, CodecError> {
         let report: &[u8; REPORT_LEN] = report
             .try_into()
             .map_err(|_| CodecError::ReportLength { len: report.len() })?;
-        Ok(Status::from_report(report))
+        Ok(HidStatus::from_report(report))
     }
 
-    pub fn from_report(report: &[u8; REPORT_LEN]) -> Status {
-        Status {
+    pub fn from_report(report: &[u8; REPORT_LEN]) -> HidStatus {
+        HidStatus {
             version: FirmwareVersion::new(report[1], report[2], report[3]),
             pgm_seq: report[STATUS_OFFSET_PROG_SEQ],
             touch_level: u16::from_le_bytes([report[5], report[6]]),
@@ -459,7 +459,7 @@ pub enum ReadStep {
     /// [`RESET_READ_REPORT`].
     Data(Zeroizing<Vec<u8>>),
     /// A write was accepted: the new status.
-    Written(Status),
+    Written(HidStatus),
     /// The device answered with a status whose pgmSeq did not advance.
     Rejected {
         pgm_seq_before: u8,
@@ -520,7 +520,7 @@ impl ReplyReader {
             if !self.data.is_empty() {
                 ReadStep::Incomplete
             } else if write_succeeded(self.pgm_seq_before, report) {
-                ReadStep::Written(Status::from_report(report))
+                ReadStep::Written(HidStatus::from_report(report))
             } else if self.needs_touch {
                 ReadStep::TouchTimeout
             } else {
@@ -571,7 +571,7 @@ pub fn check_reply(reply: &[u8], expected_len: usize) -> Result<&[u8], CodecErro
 
 /// The DEVICE_SERIAL command frame (empty payload).
 pub fn serial_frame() -> Frame {
-    Frame::from_padded(Command::DeviceSerial.code(), &[0u8; PAYLOAD_LEN])
+    Frame::from_padded(HidCommand::DeviceSerial.code(), &[0u8; PAYLOAD_LEN])
 }
 
 /// Parses the DEVICE_SERIAL reply: a 4-byte big-endian serial and its CRC.
@@ -597,20 +597,20 @@ mod tests {
             .map(|r| r.as_bytes()[7] & SEQUENCE_MASK)
             .collect();
         assert_eq!(seqs, vec![0, 9]);
-        assert_eq!(frame.command(), Some(Command::DeviceSerial));
+        assert_eq!(frame.command(), Some(HidCommand::DeviceSerial));
     }
 
     #[test]
     fn command_codes_round_trip() {
-        for command in Command::ALL {
-            assert_eq!(Command::from_code(command.code()), Some(command));
+        for command in HidCommand::ALL {
+            assert_eq!(HidCommand::from_code(command.code()), Some(command));
         }
-        assert_eq!(Command::from_code(0x07), None);
+        assert_eq!(HidCommand::from_code(0x07), None);
     }
 
     #[test]
     fn assembler_round_trips_and_refuses_disorder() {
-        let frame = Frame::new(Command::Config2, &[7u8; 58]).unwrap();
+        let frame = Frame::new(HidCommand::Config2, &[7u8; 58]).unwrap();
         let mut asm = FrameAssembler::new();
         let mut out = None;
         for report in frame.reports() {

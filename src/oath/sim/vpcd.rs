@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use super::applet::ATR;
-use super::{Entropy, SimError, StateStore, VirtualToken};
+use super::{Entropy, OathApplet, StateStore, VirtualTokenError};
 
 const CTRL_OFF: u8 = 0x00;
 const CTRL_ON: u8 = 0x01;
@@ -30,10 +30,10 @@ pub struct Faults {
 /// Connects to `addr` and serves the token until a fault drops the connection.
 /// Reconnects (every 200 ms) when the connection fails or pcscd restarts.
 pub fn serve<S: StateStore, E: Entropy>(
-    token: &mut VirtualToken<S, E>,
+    token: &mut OathApplet<S, E>,
     addr: &str,
     faults: Faults,
-) -> Result<(), SimError> {
+) -> Result<(), VirtualTokenError> {
     let mut apdus = 0u64;
     loop {
         let mut stream = match TcpStream::connect(addr) {
@@ -47,9 +47,9 @@ pub fn serve<S: StateStore, E: Entropy>(
         let _ = stream.set_nodelay(true);
         tracing::info!(%addr, "connected to vpcd");
         match session(token, &mut stream, faults, &mut apdus) {
-            Err(SimError::InjectedDrop { apdus }) => {
+            Err(VirtualTokenError::InjectedDrop { apdus }) => {
                 let _ = stream.shutdown(std::net::Shutdown::Both);
-                return Err(SimError::InjectedDrop { apdus });
+                return Err(VirtualTokenError::InjectedDrop { apdus });
             }
             Err(err) => tracing::info!(%err, "vpcd connection lost; reconnecting"),
             Ok(()) => tracing::info!("vpcd closed the connection; reconnecting"),
@@ -60,15 +60,15 @@ pub fn serve<S: StateStore, E: Entropy>(
 }
 
 fn session<S: StateStore, E: Entropy>(
-    token: &mut VirtualToken<S, E>,
+    token: &mut OathApplet<S, E>,
     stream: &mut TcpStream,
     faults: Faults,
     apdus: &mut u64,
-) -> Result<(), SimError> {
+) -> Result<(), VirtualTokenError> {
     let addr = stream
         .peer_addr()
         .map_or_else(|_| "vpcd".to_owned(), |a| a.to_string());
-    let io = |source| SimError::Vpcd {
+    let io = |source| VirtualTokenError::Vpcd {
         addr: addr.clone(),
         source,
     };
@@ -105,7 +105,7 @@ fn session<S: StateStore, E: Entropy>(
                     if faults.process_dropped {
                         token.process(apdu);
                     }
-                    return Err(SimError::InjectedDrop { apdus: *apdus - 1 });
+                    return Err(VirtualTokenError::InjectedDrop { apdus: *apdus - 1 });
                 }
                 match faults.fail_ins {
                     Some((ins, sw)) if apdu.get(1) == Some(&ins) => sw.to_be_bytes().to_vec(),

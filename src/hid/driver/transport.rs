@@ -1,11 +1,11 @@
 //! The HID seam: one open device moves 8-byte feature reports (report id 0);
 //! a bus finds devices by USB ids and opens them. Real hidraw devices
-//! ([`super::hidapi`]), the simulated key ([`super::sim`]) and scripted test
+//! ([`super::hidapi`]), the simulated key ([`crate::hid::sim`]) and scripted test
 //! transports all sit behind it.
 
 use std::sync::{Arc, Mutex};
 
-use super::frame::REPORT_LEN;
+use crate::hid::codec::frame::REPORT_LEN;
 
 /// The report id every YubiKey OTP feature report uses.
 pub const REPORT_ID: u8 = 0;
@@ -70,14 +70,14 @@ impl<T: HidTransport + ?Sized> HidTransport for Arc<Mutex<T>> {
 /// Which HID interfaces a profile claims: USB vendor and products, and the
 /// report-descriptor usage of the interface (the keyboard one for OTP slots).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsbMatch {
+pub struct HidInterfaceMatch {
     pub vendor_id: u16,
     pub product_ids: Vec<u16>,
     pub usage_page: u16,
     pub usage: u16,
 }
 
-impl UsbMatch {
+impl HidInterfaceMatch {
     /// True for an interface this profile drives. Backends that cannot read
     /// usages report 0/0, which is accepted on the USB ids alone.
     pub fn matches(&self, info: &HidDeviceInfo) -> bool {
@@ -105,6 +105,9 @@ pub struct HidDeviceInfo {
 pub trait HidBus {
     type Device: HidTransport;
     /// The interfaces that match, in a stable order (by path).
-    fn enumerate(&mut self, wanted: &UsbMatch) -> Result<Vec<HidDeviceInfo>, TransportError>;
+    fn enumerate(
+        &mut self,
+        wanted: &HidInterfaceMatch,
+    ) -> Result<Vec<HidDeviceInfo>, TransportError>;
     fn open(&mut self, info: &HidDeviceInfo) -> Result<Self::Device, TransportError>;
 }

@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::config::{delete_frame, write_frame, AccessCode, HotpConfig};
-use super::frame::{
-    parse_serial_reply, serial_frame, Command, FirmwareVersion, Frame, ReadStep, ReplyReader, Slot,
-    Status, RESET_READ_REPORT,
+use crate::hid::codec::config::{delete_frame, write_frame, AccessCode, HotpConfig};
+use crate::hid::codec::frame::{
+    parse_serial_reply, serial_frame, FirmwareVersion, Frame, HidCommand, HidStatus, ReadStep,
+    ReplyReader, Slot, RESET_READ_REPORT,
 };
-use super::transport::{HidTransport, TransportError};
-use super::CodecError;
+use crate::hid::driver::transport::{HidTransport, TransportError};
+use crate::hid::CodecError;
 
 /// Errors of the driver. `Transport(Disconnected)` is an unplug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum DeviceError {
+pub enum HidError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
@@ -86,7 +86,7 @@ const MAX_DATA_READS: u32 = 256;
 /// What a frame got back.
 enum Reply {
     Data(Zeroizing<Vec<u8>>),
-    Written(Status),
+    Written(HidStatus),
 }
 
 /// An open YubiKey OTP interface.
@@ -94,19 +94,19 @@ enum Reply {
 pub struct OtpDevice<T, S = ThreadSleep> {
     transport: T,
     sleep: S,
-    status: Status,
+    status: HidStatus,
 }
 
 impl<T: HidTransport> OtpDevice<T, ThreadSleep> {
     /// Opens the driver on a transport and reads the status.
-    pub fn open(transport: T) -> Result<Self, DeviceError> {
+    pub fn open(transport: T) -> Result<Self, HidError> {
         Self::open_with(transport, ThreadSleep)
     }
 }
 
 impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
-    pub fn open_with(mut transport: T, sleep: S) -> Result<Self, DeviceError> {
-        let status = Status::from_report(&transport.get_feature_report()?);
+    pub fn open_with(mut transport: T, sleep: S) -> Result<Self, HidError> {
+        let status = HidStatus::from_report(&transport.get_feature_report()?);
         let mut device = OtpDevice {
             transport,
             sleep,
@@ -115,9 +115,9 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         if status.version.major == 3 {
             // NEO: its arbitrator may cache pgmSeq; an invalid scan map makes it
             // ask the applet (yubikit does the same and expects a refusal).
-            let frame = Frame::new(Command::ScanMap, &[b'c'; 51])?;
+            let frame = Frame::new(HidCommand::ScanMap, &[b'c'; 51])?;
             match device.send_and_receive(&frame) {
-                Ok(_) | Err(DeviceError::Rejected { .. }) => {}
+                Ok(_) | Err(HidError::Rejected { .. }) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -129,20 +129,20 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
     }
 
     /// The status as of the last read or accepted write.
-    pub fn last_status(&self) -> Status {
+    pub fn last_status(&self) -> HidStatus {
         self.status
     }
 
-    pub fn read_status(&mut self) -> Result<Status, DeviceError> {
-        self.status = Status::from_report(&self.transport.get_feature_report()?);
+    pub fn read_status(&mut self) -> Result<HidStatus, HidError> {
+        self.status = HidStatus::from_report(&self.transport.get_feature_report()?);
         Ok(self.status)
     }
 
-    /// DEVICE_SERIAL. A key that hides its serial refuses ([`DeviceError::Rejected`]).
-    pub fn serial(&mut self) -> Result<u32, DeviceError> {
+    /// DEVICE_SERIAL. A key that hides its serial refuses ([`HidError::Rejected`]).
+    pub fn serial(&mut self) -> Result<u32, HidError> {
         match self.send_and_receive(&serial_frame())? {
             Reply::Data(data) => Ok(parse_serial_reply(&data)?),
-            Reply::Written(_) => Err(DeviceError::UnexpectedAnswer {
+            Reply::Written(_) => Err(HidError::UnexpectedAnswer {
                 expected: "serial data",
                 got: "a status",
             }),
@@ -158,11 +158,11 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         config: &HotpConfig,
         new_code: Option<&AccessCode>,
         current: Option<&AccessCode>,
-    ) -> Result<Status, DeviceError> {
+    ) -> Result<HidStatus, HidError> {
         let version = self.version();
         // yubikit HotpSlotConfiguration.is_supported_by: 2.2+, or a dev key (0.x).
         if version < FirmwareVersion::new(2, 2, 0) && version.major != 0 {
-            return Err(DeviceError::Unsupported { version });
+            return Err(HidError::Unsupported { version });
         }
         let slot_config = config.to_slot_config(new_code);
         self.write(&write_frame(slot, &slot_config, current))
@@ -173,7 +173,7 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         &mut self,
         slot: Slot,
         current: Option<&AccessCode>,
-    ) -> Result<Status, DeviceError> {
+    ) -> Result<HidStatus, HidError> {
         self.write(&delete_frame(slot, current))
     }
 
@@ -182,21 +182,21 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         self.transport
     }
 
-    fn write(&mut self, frame: &Frame) -> Result<Status, DeviceError> {
+    fn write(&mut self, frame: &Frame) -> Result<HidStatus, HidError> {
         match self.send_and_receive(frame)? {
             Reply::Written(status) => {
                 self.status = status;
                 Ok(status)
             }
-            Reply::Data(_) => Err(DeviceError::UnexpectedAnswer {
+            Reply::Data(_) => Err(HidError::UnexpectedAnswer {
                 expected: "a status",
                 got: "data",
             }),
         }
     }
 
-    fn send_and_receive(&mut self, frame: &Frame) -> Result<Reply, DeviceError> {
-        let before = Status::from_report(&self.transport.get_feature_report()?);
+    fn send_and_receive(&mut self, frame: &Frame) -> Result<Reply, HidError> {
+        let before = HidStatus::from_report(&self.transport.get_feature_report()?);
         for report in frame.reports() {
             self.await_ready_to_write()?;
             self.transport.send_feature_report(report.as_bytes())?;
@@ -204,9 +204,9 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         self.read_reply(before.pgm_seq)
     }
 
-    fn await_ready_to_write(&mut self) -> Result<(), DeviceError> {
+    fn await_ready_to_write(&mut self) -> Result<(), HidError> {
         for poll in 0..READY_POLLS {
-            let status = Status::from_report(&self.transport.get_feature_report()?);
+            let status = HidStatus::from_report(&self.transport.get_feature_report()?);
             if !status.is_busy() {
                 return Ok(());
             }
@@ -214,10 +214,10 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
                 self.sleep.sleep(READY_PAUSE);
             }
         }
-        Err(DeviceError::NotReady)
+        Err(HidError::NotReady)
     }
 
-    fn read_reply(&mut self, pgm_seq_before: u8) -> Result<Reply, DeviceError> {
+    fn read_reply(&mut self, pgm_seq_before: u8) -> Result<Reply, HidError> {
         let mut reader = ReplyReader::new(pgm_seq_before);
         let mut waited_processing = Duration::ZERO;
         let mut waited_touch = Duration::ZERO;
@@ -228,12 +228,12 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
                 ReadStep::Continue => {
                     data_reads += 1;
                     if data_reads > MAX_DATA_READS {
-                        return Err(DeviceError::IncompleteReply);
+                        return Err(HidError::IncompleteReply);
                     }
                 }
                 ReadStep::Wait { touch: false } => {
                     if waited_processing >= MAX_PROCESSING {
-                        return Err(DeviceError::ResponseTimeout {
+                        return Err(HidError::ResponseTimeout {
                             seconds: MAX_PROCESSING.as_secs(),
                         });
                     }
@@ -243,7 +243,7 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
                 ReadStep::Wait { touch: true } => {
                     if waited_touch >= MAX_TOUCH {
                         self.transport.send_feature_report(&RESET_READ_REPORT)?;
-                        return Err(DeviceError::TouchTimeout);
+                        return Err(HidError::TouchTimeout);
                     }
                     self.sleep.sleep(TOUCH_PAUSE);
                     waited_touch += TOUCH_PAUSE;
@@ -257,13 +257,13 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
                     pgm_seq_before,
                     pgm_seq_after,
                 } => {
-                    return Err(DeviceError::Rejected {
+                    return Err(HidError::Rejected {
                         pgm_seq_before,
                         pgm_seq_after,
                     })
                 }
-                ReadStep::TouchTimeout => return Err(DeviceError::TouchTimeout),
-                ReadStep::Incomplete => return Err(DeviceError::IncompleteReply),
+                ReadStep::TouchTimeout => return Err(HidError::TouchTimeout),
+                ReadStep::Incomplete => return Err(HidError::IncompleteReply),
             }
         }
     }

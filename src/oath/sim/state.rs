@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::SimError;
+use super::VirtualTokenError;
 
-/// Device PIN and PUK tries after a set or reset (SPEC §4: 3 tries).
+/// Device PIN and PUK tries after a set or reset (`docs/devices.md`: 3 tries).
 pub const PIN_TRIES: u8 = 3;
 
 /// Everything the token remembers. Secrets are hex strings in zeroizing memory.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct TokenState {
+pub struct AppletState {
     pub serial: u32,
     /// YKOATH salt / device name (tag 71), rotated on RESET.
     pub salt: String,
@@ -33,9 +33,26 @@ pub struct TokenState {
     pub puk_tries: u8,
 }
 
-impl fmt::Debug for TokenState {
+impl AppletState {
+    /// A token as it leaves the factory or a RESET: no credential, no
+    /// access key, no PIN, full tries.
+    pub fn fresh(serial: u32, salt: String) -> AppletState {
+        AppletState {
+            serial,
+            salt,
+            access_key: None,
+            credentials: Vec::new(),
+            pin: None,
+            pin_tries: PIN_TRIES,
+            puk: None,
+            puk_tries: PIN_TRIES,
+        }
+    }
+}
+
+impl fmt::Debug for AppletState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenState")
+        f.debug_struct("AppletState")
             .field("serial", &self.serial)
             .field("credentials", &self.credentials)
             .field("pin_set", &self.pin.is_some())
@@ -91,26 +108,26 @@ impl fmt::Debug for StoredAccessKey {
 /// Where the state lives.
 pub trait StateStore {
     /// The saved state, or `None` for a blank token.
-    fn load(&mut self) -> Result<Option<TokenState>, SimError>;
+    fn load(&mut self) -> Result<Option<AppletState>, VirtualTokenError>;
     /// Replaces the saved state; returns only once it is durable.
-    fn save(&mut self, state: &TokenState) -> Result<(), SimError>;
+    fn save(&mut self, state: &AppletState) -> Result<(), VirtualTokenError>;
 }
 
 /// In-memory store for tests; `fail_saves` simulates a full disk.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    pub state: Option<TokenState>,
+    pub state: Option<AppletState>,
     pub fail_saves: bool,
 }
 
 impl StateStore for MemoryStore {
-    fn load(&mut self) -> Result<Option<TokenState>, SimError> {
+    fn load(&mut self) -> Result<Option<AppletState>, VirtualTokenError> {
         Ok(self.state.clone())
     }
 
-    fn save(&mut self, state: &TokenState) -> Result<(), SimError> {
+    fn save(&mut self, state: &AppletState) -> Result<(), VirtualTokenError> {
         if self.fail_saves {
-            return Err(SimError::Io {
+            return Err(VirtualTokenError::Io {
                 path: PathBuf::from("<memory>"),
                 source: std::io::Error::other("save refused"),
             });
@@ -135,8 +152,8 @@ impl FileStore {
         &self.path
     }
 
-    fn io(&self, source: std::io::Error) -> SimError {
-        SimError::Io {
+    fn io(&self, source: std::io::Error) -> VirtualTokenError {
+        VirtualTokenError::Io {
             path: self.path.clone(),
             source,
         }
@@ -144,7 +161,7 @@ impl FileStore {
 }
 
 impl StateStore for FileStore {
-    fn load(&mut self) -> Result<Option<TokenState>, SimError> {
+    fn load(&mut self) -> Result<Option<AppletState>, VirtualTokenError> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => Zeroizing::new(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -152,17 +169,19 @@ impl StateStore for FileStore {
         };
         toml::from_str(&text)
             .map(Some)
-            .map_err(|e| SimError::CorruptState {
+            .map_err(|e| VirtualTokenError::CorruptState {
                 path: self.path.clone(),
                 message: e.message().to_owned(),
             })
     }
 
-    fn save(&mut self, state: &TokenState) -> Result<(), SimError> {
+    fn save(&mut self, state: &AppletState) -> Result<(), VirtualTokenError> {
         use std::os::unix::fs::OpenOptionsExt as _;
-        let text = Zeroizing::new(toml::to_string(state).map_err(|e| SimError::CorruptState {
-            path: self.path.clone(),
-            message: e.to_string(),
+        let text = Zeroizing::new(toml::to_string(state).map_err(|e| {
+            VirtualTokenError::CorruptState {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }
         })?);
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
@@ -192,8 +211,8 @@ impl StateStore for FileStore {
 mod tests {
     use super::*;
 
-    fn sample() -> TokenState {
-        TokenState {
+    fn sample() -> AppletState {
+        AppletState {
             serial: 7,
             salt: "0011223344556677".into(),
             access_key: None,
@@ -234,7 +253,7 @@ mod tests {
         std::fs::write(&path, "serial = 1\nbogus = 2\n").unwrap();
         assert!(matches!(
             FileStore::new(&path).load(),
-            Err(SimError::CorruptState { .. })
+            Err(VirtualTokenError::CorruptState { .. })
         ));
     }
 

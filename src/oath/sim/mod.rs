@@ -8,13 +8,13 @@ pub mod vpcd;
 
 use std::path::PathBuf;
 
-pub use applet::{CardOptions, VirtualToken};
-pub use state::{FileStore, MemoryStore, StateStore, TokenState};
+pub use applet::{CardOptions, OathApplet};
+pub use state::{AppletState, FileStore, MemoryStore, StateStore};
 
 /// Errors of the virtual token.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SimError {
+pub enum VirtualTokenError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -37,9 +37,9 @@ pub enum SimError {
 
 /// Where salts and challenges come from.
 pub trait Entropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SimError>;
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), VirtualTokenError>;
 
-    fn bytes8(&mut self) -> Result<[u8; 8], SimError> {
+    fn bytes8(&mut self) -> Result<[u8; 8], VirtualTokenError> {
         let mut b = [0u8; 8];
         self.fill(&mut b)?;
         Ok(b)
@@ -57,9 +57,9 @@ impl Default for OsEntropy {
 }
 
 impl Entropy for OsEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SimError> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), VirtualTokenError> {
         use ring::rand::SecureRandom as _;
-        self.0.fill(buf).map_err(|_| SimError::Random)
+        self.0.fill(buf).map_err(|_| VirtualTokenError::Random)
     }
 }
 
@@ -68,7 +68,7 @@ impl Entropy for OsEntropy {
 pub struct CountingEntropy(pub u8);
 
 impl Entropy for CountingEntropy {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), SimError> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), VirtualTokenError> {
         for b in buf {
             *b = self.0;
             self.0 = self.0.wrapping_add(1);

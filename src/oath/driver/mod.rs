@@ -20,11 +20,11 @@ use zeroize::Zeroizing;
 
 use crate::apdu::pin::{PinCommand, PinValue, REF_PIN, REF_PUK};
 use crate::apdu::{ApduError, Command, Exchange, Response, Status, Step};
-use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Period, Secret};
-use crate::profile::{PinCommands, Profile};
-use crate::ykoath::{
+use crate::oath::codec::{
     self, CodeResponse, ListEntry, NewCredential, OathError, OathType, Request, SelectInfo,
 };
+use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Period, Secret};
+use crate::profile::{PinCommands, Profile};
 
 /// Errors of the driver. Status words are kept so a caller can act on them.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub struct Identity {
     pub version: [u8; 3],
     /// Management applet's version string, when present.
     pub management: Option<String>,
-    /// yubikit's device id: base64(SHA-256(salt)[:16]) without padding.
+    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
     pub device_id: String,
     /// An OATH access code is set (SELECT carried a challenge).
     pub locked: bool,
@@ -132,7 +132,7 @@ pub struct CredentialSpec<'a> {
 impl CredentialSpec<'_> {
     /// The id stored on the token: `[period/][issuer:]name`.
     pub fn id(&self) -> Vec<u8> {
-        ykoath::credential_id(self.kind, self.period.seconds(), self.issuer, self.name)
+        codec::credential_id(self.kind, self.period.seconds(), self.issuer, self.name)
     }
 }
 
@@ -168,7 +168,7 @@ impl Session<'_> {
     fn send(&mut self, cmd: &Command, operation: &'static str) -> Result<Response, TokenError> {
         let secret = cmd.secret.is_some();
         tracing::trace!(target: "keyward::apdu", reader = %self.reader, "{operation} >> {}", cmd.redacted_hex());
-        let mut exchange = Exchange::new(cmd, ykoath::INS_SEND_REMAINING);
+        let mut exchange = Exchange::new(cmd, codec::INS_SEND_REMAINING);
         let mut step = exchange.start()?;
         loop {
             match step {
@@ -209,7 +209,7 @@ impl Session<'_> {
     }
 
     fn select_oath(&mut self) -> Result<SelectInfo, TokenError> {
-        let data = self.ok(&ykoath::select_command(&ykoath::OATH_AID), "select OATH")?;
+        let data = self.ok(&codec::select_command(&codec::OATH_AID), "select OATH")?;
         Ok(SelectInfo::parse(&data)?)
     }
 
@@ -265,7 +265,7 @@ impl<T: Transport> Token<T> {
     pub fn identify(&mut self, profiles: &[Profile]) -> Result<Identity, TokenError> {
         let mut s = self.session()?;
         let mgmt = s.send(
-            &ykoath::select_command(&ykoath::MGMT_AID),
+            &codec::select_command(&codec::MGMT_AID),
             "select management",
         )?;
         let (management, serial) = if mgmt.status.is_ok() {
@@ -285,7 +285,7 @@ impl<T: Transport> Token<T> {
         let credentials = if locked {
             None
         } else {
-            Some(ykoath::parse_list(&s.request(&Request::List, "list")?)?.len())
+            Some(codec::parse_list(&s.request(&Request::List, "list")?)?.len())
         };
         let profile = crate::profile::identify(profiles, &s.reader, &info);
         let free_slots = match (profile, credentials) {
@@ -313,7 +313,7 @@ impl<T: Transport> Token<T> {
     pub fn list(&mut self) -> Result<Vec<ListEntry>, TokenError> {
         let mut s = self.session()?;
         s.select_oath()?;
-        Ok(ykoath::parse_list(&s.request(&Request::List, "list")?)?)
+        Ok(codec::parse_list(&s.request(&Request::List, "list")?)?)
     }
 
     /// Writes a credential and reads a code back, in one transaction: PUT, then
@@ -329,7 +329,7 @@ impl<T: Transport> Token<T> {
         unix_time: u64,
     ) -> Result<WriteReceipt, TokenError> {
         let id = spec.id();
-        let max = usize::from(profile.quirks.max_name_len).min(ykoath::MAX_NAME_LEN);
+        let max = usize::from(profile.quirks.max_name_len).min(codec::MAX_NAME_LEN);
         if id.is_empty() || id.len() > max {
             return Err(TokenError::Invalid(format!(
                 "credential id is {} bytes; {} takes 1 to {max}",
@@ -350,7 +350,7 @@ impl<T: Transport> Token<T> {
             });
         }
         let overwrites = profile.quirks.put_overwrites;
-        let key = ykoath::prepare_key(spec.algorithm, spec.secret.expose());
+        let key = codec::prepare_key(spec.algorithm, spec.secret.expose());
         let put = Request::Put(NewCredential {
             name: id.clone(),
             kind: spec.kind,
@@ -364,7 +364,7 @@ impl<T: Transport> Token<T> {
         let mut s = self.session()?;
         s.select_oath()?;
         if !overwrites {
-            let present = ykoath::parse_list(&s.request(&Request::List, "list")?)?;
+            let present = codec::parse_list(&s.request(&Request::List, "list")?)?;
             if present.iter().any(|e| e.name == id) {
                 return Err(TokenError::AlreadyExists {
                     name: String::from_utf8_lossy(&id).into_owned(),
@@ -374,7 +374,7 @@ impl<T: Transport> Token<T> {
         s.request(&put, "write credential")?;
         let (challenge, counter) = match spec.kind {
             OathType::Totp => (
-                ykoath::totp_challenge(unix_time, spec.period.seconds()).to_vec(),
+                codec::totp_challenge(unix_time, spec.period.seconds()).to_vec(),
                 unix_time / u64::from(spec.period.seconds()),
             ),
             OathType::Hotp => (Vec::new(), u64::from(spec.counter)),
@@ -414,7 +414,7 @@ impl<T: Transport> Token<T> {
         unix_time: u64,
     ) -> Result<String, TokenError> {
         let challenge = match kind {
-            OathType::Totp => ykoath::totp_challenge(unix_time, period.seconds()).to_vec(),
+            OathType::Totp => codec::totp_challenge(unix_time, period.seconds()).to_vec(),
             OathType::Hotp => Vec::new(),
         };
         let mut s = self.session()?;
@@ -466,7 +466,7 @@ impl<T: Transport> Token<T> {
         s.select_oath()?;
         s.request(&Request::Reset, "wipe")?;
         s.select_oath()?;
-        let left = ykoath::parse_list(&s.request(&Request::List, "list after wipe")?)?;
+        let left = codec::parse_list(&s.request(&Request::List, "list after wipe")?)?;
         if !left.is_empty() {
             return Err(TokenError::Status {
                 operation: "wipe",
@@ -500,7 +500,7 @@ impl<T: Transport> Token<T> {
     /// Sets the device PIN and the desk's resetting code on a token that has
     /// neither (after a wipe). Refused unless `profile` has a device PIN with a
     /// hardware retry counter driven by ISO 7816 commands: a holder's PIN never
-    /// goes where it could be brute-forced (SPEC §4).
+    /// goes where it could be brute-forced (`docs/devices.md`).
     pub fn set_pin(
         &mut self,
         profile: &Profile,
@@ -537,9 +537,7 @@ impl<T: Transport> Token<T> {
     }
 
     pub fn verify_pin(&mut self, pin: &PinValue) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::Verify {
                 reference: REF_PIN,
                 value: Some(pin.clone()),
@@ -549,9 +547,7 @@ impl<T: Transport> Token<T> {
     }
 
     pub fn change_pin(&mut self, old: &PinValue, new: &PinValue) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::Change {
                 reference: REF_PIN,
                 old: Some(old.clone()),
@@ -567,15 +563,24 @@ impl<T: Transport> Token<T> {
         puk: &PinValue,
         new_pin: Option<&PinValue>,
     ) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
+        self.send_pin(
             &PinCommand::ResetRetry {
                 puk: puk.clone(),
                 new_pin: new_pin.cloned(),
             },
             "reset PIN",
         )
+    }
+
+    /// One PIN command to the OATH applet, in its own transaction.
+    fn send_pin(
+        &mut self,
+        command: &PinCommand,
+        operation: &'static str,
+    ) -> Result<(), TokenError> {
+        let mut s = self.session()?;
+        s.select_oath()?;
+        s.pin(command, operation)
     }
 }
 
@@ -593,12 +598,12 @@ fn parse_device_serial(data: &[u8]) -> Option<u32> {
     if usize::from(len) != tlvs.len() {
         return None;
     }
-    let list = ykoath::tlv::parse(tlvs, &[]).ok()?;
+    let list = codec::tlv::parse(tlvs, &[]).ok()?;
     let v = list.iter().find(|t| t.tag == 0x02)?.value;
     <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes)
 }
 
-/// yubikit's device id: base64(SHA-256(salt)[:16]) without padding.
+/// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
 pub fn device_id(salt: &[u8]) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(salt);

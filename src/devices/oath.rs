@@ -1,0 +1,287 @@
+//! The OATH family: YKOATH tokens over PC/SC (a real reader through pcscd,
+//! or the in-process virtual reader). A credential is written and proved by
+//! reading a code back; it is undone by deleting it by name; the device PIN
+//! is the profile's ISO 7816 PIN where it has a retry counter.
+
+use std::sync::Arc;
+
+use super::family::{CredentialWrite, TokenFamily, WriteFailure};
+use super::{DeviceError, Present, ISSUER};
+use crate::apdu::pin::PinValue;
+use crate::domain::PendingWrite;
+use crate::domain::{Actor, DomainError, PersonId, UnixTime};
+use crate::oath::codec::{self, OathType};
+use crate::oath::driver::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
+use crate::otp::{CredentialParams, OtpKind};
+use crate::otp::{Period, Secret};
+use crate::profile::{PinCommands, Profile};
+use crate::store::{Store, StoreError, Tx};
+
+/// A source of connections to the token in one reader.
+pub trait Device: Send + Sync {
+    fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError>;
+}
+
+impl Transport for Box<dyn Transport + Send> {
+    fn begin(&mut self) -> Result<Box<dyn Link + '_>, TokenError> {
+        (**self).begin()
+    }
+
+    fn reader(&self) -> &str {
+        (**self).reader()
+    }
+}
+
+/// A token found at a PC/SC reader, connected per operation.
+#[derive(Debug)]
+pub struct PcscDevice {
+    pub(super) reader: String,
+}
+
+impl Device for PcscDevice {
+    fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError> {
+        let pcsc = crate::oath::driver::pcsc::Pcsc::establish()?;
+        Ok(Box::new(pcsc.connect(&self.reader)?))
+    }
+}
+
+/// The id of keyward's credential for `holder` on a token.
+pub fn credential_id(holder: &PersonId, params: &CredentialParams) -> Vec<u8> {
+    let (kind, period) = oath_kind(params);
+    codec::credential_id(kind, period.seconds(), Some(ISSUER), holder.as_str())
+}
+
+/// The YKOATH type and period of `params` (HOTP credentials carry the
+/// default period, which the token ignores).
+fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
+    match params.kind {
+        OtpKind::Hotp { .. } => (OathType::Hotp, Period::DEFAULT),
+        OtpKind::Totp { period } => (OathType::Totp, period),
+    }
+}
+
+/// An OATH token at a reader, with the firmware profile it matched.
+pub struct OathToken {
+    device: Arc<dyn Device>,
+    profile: Profile,
+}
+
+impl std::fmt::Debug for OathToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OathToken")
+            .field("profile", &self.profile_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OathToken {
+    /// Identifies the token behind `device`: the presence to publish and,
+    /// when it matches a firmware profile, the family to drive it.
+    pub(super) fn identify(
+        reader: &str,
+        device: Arc<dyn Device>,
+        profiles: &[Profile],
+    ) -> Result<(Option<OathToken>, Present), TokenError> {
+        let id = Token::new(device.open()?).identify(profiles)?;
+        let present = Present {
+            reader: reader.to_owned(),
+            serial: Some(id.serial.map_or(id.device_id.clone(), |s| s.to_string())),
+            profile: id.profile.clone(),
+        };
+        let token = id
+            .profile
+            .as_deref()
+            .and_then(|id| profiles.iter().find(|p| p.id == id))
+            .map(|profile| OathToken {
+                device,
+                profile: profile.clone(),
+            });
+        Ok((token, present))
+    }
+
+    fn token(&self) -> Result<Token<Box<dyn Transport + Send>>, TokenError> {
+        Ok(Token::new(self.device.open()?))
+    }
+}
+
+impl TokenFamily for OathToken {
+    fn profile_id(&self) -> &str {
+        &self.profile.id
+    }
+
+    fn default_params(&self) -> CredentialParams {
+        super::default_params()
+    }
+
+    fn plan<'a>(
+        &'a self,
+        _store: &Store,
+        serial: &str,
+        holder: &PersonId,
+        params: CredentialParams,
+    ) -> Result<Box<dyn CredentialWrite + 'a>, DeviceError> {
+        let profile = &self.profile;
+        if !profile.supports(params.algorithm, params.digits.get()) {
+            return Err(self.unsupported("this hash with this number of digits"));
+        }
+        Ok(Box::new(OathWrite {
+            token: self,
+            profile,
+            serial: serial.to_owned(),
+            holder: holder.clone(),
+            id: credential_id(holder, &params),
+            secret: Secret::generate(params.algorithm).map_err(StoreError::from)?,
+            params,
+        }))
+    }
+
+    fn recover(
+        &self,
+        store: &Store,
+        reader: &str,
+        serial: &str,
+        pending: &PendingWrite,
+    ) -> Result<(), DeviceError> {
+        let mut token = self.token()?;
+        let found = token
+            .list()?
+            .iter()
+            .any(|e| e.name == pending.credential_id);
+        if found {
+            token.delete(&pending.credential_id)?;
+        }
+        store.write(&Actor::System, "token.prepare.recover", |tx| {
+            tx.abort_pending_write(
+                serial,
+                &format!(
+                    "recovered at {reader}: uncommitted credential {}",
+                    if found {
+                        "removed from the token"
+                    } else {
+                        "never reached the token"
+                    }
+                ),
+            )
+        })?;
+        tracing::info!(%reader, %serial, removed = found, "recovered an interrupted prepare");
+        Ok(())
+    }
+
+    fn possession_code(
+        &self,
+        store: &Store,
+        now: UnixTime,
+        serial: &str,
+        typed: Option<&str>,
+    ) -> Result<String, DeviceError> {
+        if typed.is_some() {
+            return Err(DeviceError::Typed(
+                "only touch keys type their code; this token's code is read from it",
+            ));
+        }
+        let credential = store
+            .read(|tx| tx.credential_of(serial))?
+            .ok_or(StoreError::Domain(DomainError::TransitionRefused {
+                from: store.read(|tx| tx.token(serial))?.state,
+                action: "use",
+            }))?;
+        let (kind, period) = oath_kind(&credential.params);
+        let id = credential_id(&credential.holder, &credential.params);
+        Ok(self.token()?.calculate(&id, kind, period, now)?)
+    }
+
+    fn takes_pin(&self) -> bool {
+        matches!(&self.profile.capabilities.device_pin,
+            Some(p) if p.commands == PinCommands::Iso7816)
+    }
+
+    fn set_pin(&self, pin: &PinValue, puk: &PinValue) -> Result<(), DeviceError> {
+        Ok(self.token()?.set_pin(&self.profile, pin, puk)?)
+    }
+
+    fn reset_pin(&self, puk: &PinValue) -> Result<PinState, DeviceError> {
+        let mut token = self.token()?;
+        token.reset_pin(puk, None)?;
+        Ok(token.pin_state()?)
+    }
+
+    fn wipe(&self, _store: &Store, _serial: &str) -> Result<(), DeviceError> {
+        Ok(self.token()?.wipe()?)
+    }
+}
+
+/// A YKOATH credential on its way to the token; the write reads a code back
+/// to prove it.
+struct OathWrite<'a> {
+    token: &'a OathToken,
+    profile: &'a Profile,
+    serial: String,
+    holder: PersonId,
+    id: Vec<u8>,
+    secret: Secret,
+    params: CredentialParams,
+}
+
+impl CredentialWrite for OathWrite<'_> {
+    fn record(
+        &self,
+        tx: &mut Tx<'_>,
+        reader: &str,
+        replacement: Option<i64>,
+    ) -> Result<(), StoreError> {
+        tx.begin_pending_write(&self.serial, &self.holder, &self.id, reader, replacement)
+    }
+
+    fn write(&mut self, now: UnixTime) -> Result<u32, WriteFailure> {
+        let (kind, period) = oath_kind(&self.params);
+        let spec = CredentialSpec {
+            name: self.holder.as_str(),
+            issuer: Some(ISSUER),
+            kind,
+            algorithm: self.params.algorithm,
+            digits: self.params.digits,
+            period,
+            counter: 0,
+            touch: false,
+            secret: &self.secret,
+        };
+        let receipt = self
+            .token
+            .token()
+            .and_then(|mut t| t.write(self.profile, &spec, now))
+            .map_err(|err| WriteFailure::Failed {
+                error: err.into(),
+                why: "write failed",
+            })?;
+        if let OtpKind::Hotp { .. } = self.params.kind {
+            self.params.kind = OtpKind::Hotp {
+                counter: receipt.next_counter.unwrap_or(1),
+            };
+        }
+        Ok(receipt.apdus)
+    }
+
+    fn commit(&self, tx: &mut Tx<'_>, replacement: Option<i64>) -> Result<(), StoreError> {
+        tx.commit_pending_write(&self.serial, &self.secret, self.params, replacement)?;
+        Ok(())
+    }
+
+    fn abort(&self, tx: &mut Tx<'_>, why: &str) -> Result<(), StoreError> {
+        tx.abort_pending_write(&self.serial, why)
+    }
+
+    fn undo(
+        &self,
+        store: &Store,
+        actor: &Actor,
+        _reader: &str,
+        why: &str,
+    ) -> Result<(), DeviceError> {
+        match self.token.token().and_then(|mut t| t.delete(&self.id)) {
+            Ok(()) | Err(TokenError::NoSuchCredential { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+        store.write(actor, "token.prepare.abort", |tx| self.abort(tx, why))?;
+        Ok(())
+    }
+}
