@@ -17,6 +17,8 @@
 //! - [`ykoath`]: the YKOATH codec, shared by the host driver and the virtual token.
 //! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
 //!   generated from them.
+//! - [`wire`]: the HTTP API's request and answer types and its error codes,
+//!   shared by the server and the client.
 //! - [`hid`] codec (`hid::crc`, `hid::frame`, `hid::config`, and
 //!   `hid::profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
 //!   configurations, the OTP HID firmware profile.
@@ -66,4 +68,5 @@ pub mod server;
 pub mod sim;
 pub mod store;
 pub mod token;
+pub mod wire;
 pub mod ykoath;
