@@ -230,21 +230,28 @@ impl Client {
         })
     }
 
+    /// The body of a successful answer, or the error the call ended in.
+    fn answer(
+        &self,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, ClientError> {
+        self.finish(sent.map_err(|e| self.unreachable(e))?)
+    }
+
     /// `GET path` → the decoded answer.
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let text = self.get_text(path)?;
-        Client::decode(&text)
+        Client::decode(&self.get_text(path)?)
     }
 
     /// `GET path` → the body as text (receipts in text or HTML).
     fn get_text(&self, path: &str) -> Result<String, ClientError> {
-        let response = self
-            .agent
-            .get(self.url(path))
-            .header("Authorization", self.bearer()?)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.finish(response)
+        let auth = self.bearer()?;
+        self.answer(
+            self.agent
+                .get(self.url(path))
+                .header("Authorization", auth)
+                .call(),
+        )
     }
 
     /// `POST path` with a JSON body → the decoded answer.
@@ -257,38 +264,32 @@ impl Client {
             status: 0,
             why: format!("encoding the request: {e}"),
         })?;
-        let response = self
+        let request = self
             .agent
             .post(self.url(path))
             .header("Authorization", self.bearer()?)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .map_err(|e| self.unreachable(e))?;
-        let text = self.finish(response)?;
-        Client::decode(&text)
+            .header("Content-Type", "application/json");
+        Client::decode(&self.answer(request.send(body))?)
     }
 
     /// `POST path` without a body → the decoded answer.
     fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let response = self
+        let request = self
             .agent
             .post(self.url(path))
-            .header("Authorization", self.bearer()?)
-            .send_empty()
-            .map_err(|e| self.unreachable(e))?;
-        let text = self.finish(response)?;
-        Client::decode(&text)
+            .header("Authorization", self.bearer()?);
+        Client::decode(&self.answer(request.send_empty())?)
     }
 
     /// `DELETE path`.
     fn delete(&self, path: &str) -> Result<(), ClientError> {
-        let response = self
+        let auth = self.bearer()?;
+        let sent = self
             .agent
             .delete(self.url(path))
-            .header("Authorization", self.bearer()?)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.finish(response).map(drop)
+            .header("Authorization", auth)
+            .call();
+        self.answer(sent).map(drop)
     }
 
     /// `GET /healthz` (no key needed): true when the daemon answers ok.
