@@ -9,22 +9,22 @@ use crate::domain::Role;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
-    pub name: String,
-    /// Checked by the server (422 `role`), hence text.
-    pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
+    pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<Vec<String>>,
+    /// Checked by the server (422 `role`), hence text.
+    pub role: String,
 }
 
 /// `201 {"id","name","role","key"}`: the only answer that shows a key.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct CreatedApiKey {
     pub id: i64,
+    pub key: Zeroizing<String>,
     pub name: String,
     pub role: Role,
-    pub key: Zeroizing<String>,
 }
 
 impl std::fmt::Debug for CreatedApiKey {
@@ -40,14 +40,14 @@ impl std::fmt::Debug for CreatedApiKey {
 /// An item of `GET /v1/apikeys` (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyEntry {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    /// The district an inspector key is bound to.
-    pub district: Option<String>,
-    /// The readers a station key is bound to.
-    pub readers: Vec<String>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The district an inspector key is bound to.
+    pub district: Option<String>,
+    pub id: i64,
+    pub name: String,
+    /// The readers a station key is bound to.
+    pub readers: Vec<String>,
     pub revoked_at: Option<u64>,
+    pub role: Role,
 }

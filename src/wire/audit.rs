@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 /// `{"ok":false,"first_bad":SEQ,"why":"..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCheck {
-    pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_bad: Option<u64>,
     /// The head MAC, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_bad: Option<u64>,
+    pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
 }
@@ -22,10 +22,10 @@ impl AuditCheck {
     /// The whole chain verifies.
     pub fn intact(entries: u64, head: String) -> AuditCheck {
         AuditCheck {
-            ok: true,
             entries: Some(entries),
-            head: Some(head),
             first_bad: None,
+            head: Some(head),
+            ok: true,
             why: None,
         }
     }
@@ -33,10 +33,10 @@ impl AuditCheck {
     /// The first entry that does not verify, and why.
     pub fn broken(first_bad: u64, why: String) -> AuditCheck {
         AuditCheck {
-            ok: false,
             entries: None,
-            head: None,
             first_bad: Some(first_bad),
+            head: None,
+            ok: false,
             why: Some(why),
         }
     }

@@ -15,20 +15,20 @@ pub struct ReaderBody {
 /// An item of `GET /v1/devices`: a reader with a token present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceEntry {
-    pub reader: String,
+    pub holder: Option<String>,
     pub present: bool,
     pub profile: Option<String>,
+    pub reader: String,
     pub serial: Option<String>,
     /// keyward's state of the token; `null` for a token it does not know.
     pub state: Option<TokenState>,
-    pub holder: Option<String>,
 }
 
 /// `POST /v1/devices/{reader}/code` → `{"serial","code"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCode {
-    pub serial: String,
     pub code: String,
+    pub serial: String,
 }
 
 /// `POST /v1/devices/{reader}/touch` → `{"serial","typed"}`: what the

@@ -176,11 +176,11 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     pub code: ErrorCode,
-    /// Human text; never a secret.
-    pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<ErrorDetail>,
     /// The request field a 422 `invalid` is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Human text; never a secret.
+    pub message: String,
 }

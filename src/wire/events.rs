@@ -9,9 +9,9 @@ use crate::domain::TokenState;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeviceEvent {
     Inserted {
+        profile: Option<String>,
         reader: String,
         serial: Option<String>,
-        profile: Option<String>,
     },
     Removed {
         reader: String,

@@ -4,6 +4,10 @@
 //! [`ErrorCode`]. Pure: no I/O; the server encodes these, the client decodes
 //! them, so both sides speak one contract.
 //!
+//! Fields are declared in alphabetical order: serde_json writes a `json!`
+//! object's keys sorted, so an answer encoded from these types is byte for
+//! byte what the handlers' `json!` bodies were (the tests check it).
+//!
 //! Request fields the server validates itself (a role, a revoke reason, a
 //! credential kind, a date) stay text: a bad value is a 422 naming the
 //! field, not a 400 from the decoder.

@@ -10,9 +10,9 @@ use crate::domain::TokenState;
 #[serde(deny_unknown_fields)]
 pub struct DistrictBody {
     pub code: String,
-    pub name: String,
     /// The inspector's person id.
     pub inspector: String,
+    pub name: String,
 }
 
 /// `201 {"code"}`.
@@ -25,17 +25,17 @@ pub struct CreatedDistrict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistrictEntry {
     pub code: String,
-    pub name: String,
     pub inspector: String,
+    pub name: String,
 }
 
 /// `POST /v1/schools` `{"uai","name","district"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchoolBody {
-    pub uai: String,
-    pub name: String,
     pub district: String,
+    pub name: String,
+    pub uai: String,
 }
 
 /// `201 {"uai"}`.
@@ -47,9 +47,9 @@ pub struct CreatedSchool {
 /// An item of `GET /v1/schools`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchoolEntry {
-    pub uai: String,
-    pub name: String,
     pub district: String,
+    pub name: String,
+    pub uai: String,
 }
 
 /// `?district=` of the school and people lists (ignored for an inspector,
@@ -65,8 +65,8 @@ pub struct DistrictFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonBody {
-    pub id: String,
     pub full_name: String,
+    pub id: String,
     pub mail: String,
 }
 
@@ -79,16 +79,16 @@ pub struct CreatedPerson {
 /// An item of `GET /v1/people`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonEntry {
-    pub id: String,
     pub full_name: String,
+    pub id: String,
     pub mail: String,
 }
 
 /// `GET /v1/people/{id}`: the person with their rights and live token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonDetail {
-    pub id: String,
     pub full_name: String,
+    pub id: String,
     pub mail: String,
     pub rights: Vec<Right>,
     pub token: Option<LiveToken>,

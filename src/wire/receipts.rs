@@ -20,15 +20,15 @@ pub struct ReceiptQuery {
 /// `GET /v1/tokens/{serial}/receipts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
-    pub id: u64,
-    pub kind: ReceiptKind,
     pub canonical: String,
-    /// Base64.
-    pub signature: String,
-    /// Hex, as `keyward receipt public-key` prints it.
-    pub public_key: String,
     /// The canonical text followed by its `signature=` line.
     pub export: String,
+    pub id: u64,
+    pub kind: ReceiptKind,
+    /// Hex, as `keyward receipt public-key` prints it.
+    pub public_key: String,
+    /// Base64.
+    pub signature: String,
 }
 
 /// `{"receipt":{...}}`: the answer of handover and return.

@@ -13,17 +13,17 @@ pub type InTransitReport = BTreeMap<String, Vec<InTransitItem>>;
 /// A key whose return deadline has passed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverdueItem {
-    pub serial: String,
-    pub holder: String,
-    pub due: String,
     pub days_late: u64,
+    pub due: String,
+    pub holder: String,
+    pub serial: String,
 }
 
 /// A key returned to an inspector, not yet received at the IT centre.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InTransitItem {
-    pub serial: String,
+    pub days_waiting: u64,
     pub holder: String,
     pub returned_on: String,
-    pub days_waiting: u64,
+    pub serial: String,
 }

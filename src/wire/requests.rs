@@ -12,9 +12,9 @@ pub struct KeyRequestBody {
 /// An item of `GET /v1/key-requests` (the open ones).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRequestEntry {
-    pub id: i64,
-    pub holder: String,
     pub district: String,
+    pub holder: String,
+    pub id: i64,
 }
 
 /// `POST /v1/replacement-requests`
@@ -22,13 +22,13 @@ pub struct KeyRequestEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplacementBody {
+    pub cc: Vec<String>,
+    /// The sender of the help mail.
+    pub from: String,
     pub holder: String,
     /// `lost`, `stolen`, `broken` or `faulty`, checked by the server (422
     /// `reason`), hence text.
     pub reason: String,
-    /// The sender of the help mail.
-    pub from: String,
-    pub cc: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 }

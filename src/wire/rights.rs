@@ -10,9 +10,9 @@ use crate::domain::RightOrigin;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RightBody {
+    pub from: String,
     pub person: String,
     pub school: String,
-    pub from: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
@@ -20,20 +20,20 @@ pub struct RightBody {
 /// `POST /v1/rights/{id}/end` → `{"id","ended":true}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RightEnded {
-    pub id: i64,
     pub ended: bool,
+    pub id: i64,
 }
 
 /// An item of `GET /v1/people/{id}/rights` and of a person's `rights`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Right {
-    pub id: i64,
-    /// The school's UAI.
-    pub school: String,
-    pub origin: RightOrigin,
     pub from: String,
-    /// Last day included; `null` when open-ended.
-    pub until: Option<String>,
+    pub id: i64,
     /// In force at the server's clock now.
     pub in_force: bool,
+    pub origin: RightOrigin,
+    /// The school's UAI.
+    pub school: String,
+    /// Last day included; `null` when open-ended.
+    pub until: Option<String>,
 }

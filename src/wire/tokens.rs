@@ -22,26 +22,26 @@ pub struct TokenFilter {
 /// revoke and unlock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenEntry {
-    pub serial: String,
-    pub profile: String,
-    pub state: TokenState,
-    pub holder: Option<String>,
-    pub revoke_reason: Option<RevokeReason>,
     /// `null` in the answers of receive, restock, revoke and unlock.
     pub credential: Option<CredentialEntry>,
+    pub holder: Option<String>,
+    pub profile: String,
+    pub revoke_reason: Option<RevokeReason>,
+    pub serial: String,
+    pub state: TokenState,
 }
 
 /// The OTP credential on a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialEntry {
-    pub kind: OtpKindName,
     /// `SHA1`, `SHA256` or `SHA512`.
     pub algorithm: String,
     pub digits: u8,
+    pub failures: u32,
+    pub kind: OtpKindName,
+    pub locked: bool,
     /// TOTP step in seconds; `null` for HOTP.
     pub period: Option<u32>,
-    pub locked: bool,
-    pub failures: u32,
 }
 
 /// HOTP (counter) or TOTP (time).
@@ -65,8 +65,8 @@ impl OtpKindName {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
-    pub serial: String,
     pub profile: String,
+    pub serial: String,
 }
 
 /// `201 {"serial","state":"stock"}`.
@@ -82,27 +82,27 @@ pub struct RegisteredToken {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrepareBody {
-    pub holder: String,
-    pub reader: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digits: Option<u8>,
+    pub holder: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<u32>,
+    pub reader: String,
 }
 
 /// `{"serial","holder","state":"prepared","apdus"}`: the answer of prepare
 /// and of preparing a replacement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedToken {
-    pub serial: String,
-    pub holder: String,
-    pub state: TokenState,
     /// Commands sent to the token (0 for a touch key).
     pub apdus: u32,
+    pub holder: String,
+    pub serial: String,
+    pub state: TokenState,
 }
 
 /// `POST /v1/tokens/{serial}/handover` `{"place","reader","typed"?}`.
@@ -120,8 +120,8 @@ pub struct HandoverBody {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateBody {
-    pub reader: String,
     pub pin: Zeroizing<String>,
+    pub reader: String,
     /// What a touch key typed when touched (touch keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
@@ -139,11 +139,11 @@ impl std::fmt::Debug for ActivateBody {
 /// receipt goes back to the station, whose role may not read receipts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activated {
-    pub state: TokenState,
-    pub receipt_id: Option<u64>,
-    pub receipt: Option<super::receipts::Receipt>,
     /// Whether a device PIN was set (never for a touch key).
     pub device_pin: bool,
+    pub receipt: Option<super::receipts::Receipt>,
+    pub receipt_id: Option<u64>,
+    pub state: TokenState,
 }
 
 /// `POST /v1/tokens/{serial}/return` `{"place","reason","reader","typed"?}`.
@@ -151,9 +151,9 @@ pub struct Activated {
 #[serde(deny_unknown_fields)]
 pub struct ReturnBody {
     pub place: String,
+    pub reader: String,
     /// Free text printed on the receipt ("end of appointment").
     pub reason: String,
-    pub reader: String,
     /// What a touch key typed when touched (touch keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
@@ -170,8 +170,8 @@ pub struct WipedToken {
 /// `{"serial","device_pin":"unblocked","tries_left"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinUnblocked {
-    pub serial: String,
     pub device_pin: DevicePinStatus,
+    pub serial: String,
     pub tries_left: Option<u8>,
 }
 

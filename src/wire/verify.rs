@@ -40,9 +40,9 @@ pub enum VerifyOutcome {
 /// A right in force that an accepted login carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedRight {
+    pub origin: RightOrigin,
     /// The school's UAI.
     pub school: String,
-    pub origin: RightOrigin,
     /// Last day, `YYYY-MM-DD`; `null` when open-ended.
     pub until: Option<String>,
 }
