@@ -17,6 +17,8 @@
 //! - [`oath::codec`]: the YKOATH codec, shared by the host driver and the virtual token.
 //! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
 //!   generated from them.
+//! - [`wire`]: the HTTP API's request and answer types and its error codes,
+//!   shared by the server and the client.
 //! - [`hid::codec`] (`crc`, `frame`, `config`, and
 //!   `profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
 //!   configurations, the OTP HID firmware profile.
@@ -66,3 +68,4 @@ pub mod profile;
 pub mod secure_fs;
 pub mod server;
 pub mod store;
+pub mod wire;

@@ -4,18 +4,18 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::devices::DeviceError;
 use crate::domain::DomainError;
 use crate::store::StoreError;
+use crate::wire::{ErrorBody, ErrorCode, ErrorDetail, ErrorInfo, MAX_REQUEST_BODY};
 
 /// An HTTP error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub detail: Option<&'static str>,
     pub field: Option<&'static str>,
@@ -23,7 +23,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -35,55 +35,59 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn unauthenticated() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "a valid API key is required: Authorization: Bearer kw_...",
         )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn not_found(what: &str) -> Self {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no such {what}"),
         )
     }
 
-    pub fn conflict(detail: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(detail: ErrorDetail, message: impl Into<String>) -> Self {
         ApiError {
-            detail: Some(detail),
-            ..ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            detail: Some(detail.as_str()),
+            ..ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
         }
     }
 
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             field: Some(field),
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Invalid,
+                message,
+            )
         }
     }
 
     pub fn too_large() -> Self {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "request body over 64 KiB",
+            ErrorCode::PayloadTooLarge,
+            format!("request body over {} KiB", MAX_REQUEST_BODY / 1024),
         )
     }
 
     pub fn rate_limited() -> Self {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many failed verifications from this caller: retry later",
         )
     }
@@ -91,7 +95,7 @@ impl ApiError {
     pub fn unavailable() -> Self {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "keyward is shutting down or its store is unavailable",
         )
     }
@@ -101,7 +105,7 @@ impl ApiError {
         tracing::error!(error = %cause, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error; see the server log",
         )
     }
@@ -124,7 +128,7 @@ impl ApiError {
     }
 }
 
-/// Refusals the store words as "forbidden" that are about an object's
+/// Refusals the store words as ErrorCode::Forbidden that are about an object's
 /// state, not the actor's role.
 const LIFECYCLE_REFUSALS: &[&str] = &[
     "it has already ended",
@@ -139,13 +143,13 @@ impl From<StoreError> for ApiError {
         match &err {
             StoreError::Domain(d) => match d {
                 DomainError::TransitionRefused { .. } | DomainError::TokenNeverComesBack => {
-                    ApiError::conflict("invalid_transition", message)
+                    ApiError::conflict(ErrorDetail::InvalidTransition, message)
                 }
                 DomainError::SchoolMailbox
                 | DomainError::SenderOutsideDomain
                 | DomainError::SenderIsNotHolder
                 | DomainError::InspectorNotInCopy => {
-                    ApiError::conflict("help_mail_refused", message)
+                    ApiError::conflict(ErrorDetail::HelpMailRefused, message)
                 }
                 DomainError::Corrupt(_) => ApiError::internal(&err),
                 other => ApiError::invalid(ApiError::field_of(other), message),
@@ -153,24 +157,28 @@ impl From<StoreError> for ApiError {
             StoreError::Pin(_) => ApiError::invalid("pin", message),
             StoreError::Otp(_) => ApiError::invalid("code", message),
             StoreError::NotFound { .. } => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
             }
-            StoreError::Duplicate { .. } => ApiError::conflict("duplicate", message),
-            // The store says "forbidden" both for who may act and for what
+            StoreError::Duplicate { .. } => ApiError::conflict(ErrorDetail::Duplicate, message),
+            // The store says ErrorCode::Forbidden both for who may act and for what
             // the object's state allows; the latter is a 409 here.
             StoreError::Forbidden { why, .. } if LIFECYCLE_REFUSALS.contains(why) => {
-                ApiError::conflict("invalid_transition", message)
+                ApiError::conflict(ErrorDetail::InvalidTransition, message)
             }
             StoreError::Forbidden { .. } => ApiError::forbidden(message),
             StoreError::HolderHasLiveToken { .. } => {
-                ApiError::conflict("holder_has_live_token", message)
+                ApiError::conflict(ErrorDetail::HolderHasLiveToken, message)
             }
-            StoreError::NoRight { .. } => ApiError::conflict("no_right", message),
+            StoreError::NoRight { .. } => ApiError::conflict(ErrorDetail::NoRight, message),
             StoreError::PossessionCheckFailed => {
-                ApiError::conflict("possession_check_failed", message)
+                ApiError::conflict(ErrorDetail::PossessionCheckFailed, message)
             }
-            StoreError::OpenKeyRequest { .. } => ApiError::conflict("open_key_request", message),
-            StoreError::RequestFulfilled(_) => ApiError::conflict("request_fulfilled", message),
+            StoreError::OpenKeyRequest { .. } => {
+                ApiError::conflict(ErrorDetail::OpenKeyRequest, message)
+            }
+            StoreError::RequestFulfilled(_) => {
+                ApiError::conflict(ErrorDetail::RequestFulfilled, message)
+            }
             StoreError::Unavailable => ApiError::unavailable(),
             _ => ApiError::internal(&err),
         }
@@ -181,13 +189,19 @@ impl From<DeviceError> for ApiError {
     fn from(err: DeviceError) -> Self {
         match err {
             DeviceError::Store(e) => e.into(),
-            DeviceError::Absent { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "device_absent", err.to_string())
-            }
+            DeviceError::Absent { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::DeviceAbsent,
+                err.to_string(),
+            ),
             DeviceError::Typed(why) => ApiError::invalid("typed", why),
             other => ApiError {
                 detail: Some(other.detail()),
-                ..ApiError::new(StatusCode::BAD_GATEWAY, "device_error", other.to_string())
+                ..ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    ErrorCode::DeviceError,
+                    other.to_string(),
+                )
             },
         }
     }
@@ -195,14 +209,19 @@ impl From<DeviceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(detail) = self.detail {
-            error["detail"] = json!(detail);
-        }
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorInfo {
+                code: self.code,
+                message: self.message,
+                // The device layer names its details as text; one it names
+                // outside the documented set is its catch-all.
+                detail: self
+                    .detail
+                    .map(|d| ErrorDetail::parse(d).unwrap_or(ErrorDetail::Device)),
+                field: self.field.map(str::to_owned),
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert("retry-after", v);

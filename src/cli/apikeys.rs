@@ -4,10 +4,11 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use crate::domain::Role;
 use serde_json::json;
 
-use super::common::{body, cell, done, show, show_list, Connection};
+use super::common::{done, or_dash, show, show_list, Connection};
+use crate::domain::Role;
+use crate::wire::apikeys::{ApiKeyEntry, NewKeyBody};
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {
@@ -44,41 +45,43 @@ pub fn run(command: ApiKeysCommand, conn: &Connection, out: &mut dyn Write) -> a
             district,
             readers,
         } => {
-            let readers = (!readers.is_empty()).then_some(readers);
-            let answer = client.post(
-                "/v1/apikeys",
-                Some(&body(json!({"name": name, "role": role.as_str(), "district": district, "readers": readers}))),
-            )?;
+            let body = NewKeyBody {
+                name,
+                role: role.as_str().to_owned(),
+                district,
+                readers: (!readers.is_empty()).then_some(readers),
+            };
+            let answer = client.create_api_key(&body)?;
             // The one place a key is printed: the user asked for it, once.
             show(out, conn.json, &answer, |out, v| {
                 writeln!(
                     out,
                     "API key {} ({}) created; it is shown only now:",
-                    cell(v.get("id")),
-                    cell(v.get("role"))
+                    v.id,
+                    v.role.as_str()
                 )?;
-                writeln!(out, "{}", cell(v.get("key")))
+                writeln!(out, "{}", v.key.as_str())
             })
         }
         ApiKeysCommand::List => {
-            let answer = client.get("/v1/apikeys")?;
+            let answer = client.api_keys()?;
             show_list(
                 out,
                 conn.json,
                 &answer,
                 &[
-                    ("ID", "id"),
-                    ("NAME", "name"),
-                    ("ROLE", "role"),
-                    ("DISTRICT", "district"),
-                    ("READERS", "readers"),
-                    ("CREATED", "created_at"),
-                    ("REVOKED", "revoked_at"),
+                    ("ID", |k: &ApiKeyEntry| k.id.to_string()),
+                    ("NAME", |k| k.name.clone()),
+                    ("ROLE", |k| k.role.as_str().to_owned()),
+                    ("DISTRICT", |k| or_dash(k.district.as_ref())),
+                    ("READERS", |k| k.readers.join(",")),
+                    ("CREATED", |k| k.created_at.to_string()),
+                    ("REVOKED", |k| or_dash(k.revoked_at)),
                 ],
             )
         }
         ApiKeysCommand::Revoke { id } => {
-            client.delete(&super::common::segment_path(&["v1", "apikeys", &id]))?;
+            client.revoke_api_key(&id)?;
             done(
                 out,
                 conn.json,

@@ -4,10 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::common::{or_dash, print_json, Connection};
 use clap::Subcommand;
-use serde_json::Value;
-
-use super::common::{cell, Connection};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -41,23 +39,22 @@ pub fn run(command: AuditCommand, conn: &Connection, out: &mut dyn Write) -> any
             Err(broken) => anyhow::bail!("audit: BROKEN: {broken}"),
         },
         AuditCommand::Verify { data_dir: None } => {
-            let answer = conn.client().get("/v1/audit/verify")?;
-            let ok = answer.get("ok").and_then(Value::as_bool) == Some(true);
+            let answer = conn.client().audit_verify()?;
             if conn.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
-            } else if ok {
+                print_json(out, &answer)?;
+            } else if answer.ok {
                 writeln!(
                     out,
                     "audit: ok, {} entries, head {}",
-                    cell(answer.get("entries")),
-                    cell(answer.get("head"))
+                    or_dash(answer.entries),
+                    or_dash(answer.head.as_ref())
                 )?;
             }
-            if !ok {
+            if !answer.ok {
                 anyhow::bail!(
                     "audit: BROKEN at entry {}: {}",
-                    cell(answer.get("first_bad")),
-                    cell(answer.get("why"))
+                    or_dash(answer.first_bad),
+                    or_dash(answer.why.as_ref())
                 );
             }
             Ok(())

@@ -11,19 +11,33 @@
 use std::io::Write;
 
 use clap::Args;
-use serde_json::Value;
+use serde::Serialize;
 
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, DEFAULT_URL};
+use crate::wire::ErrorCode;
 
 /// Where the daemon is and who we are.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// The daemon's base URL [env: KEYWARD_URL; default http://127.0.0.1:7390].
-    #[arg(long, global = true, value_name = "URL")]
-    pub url: Option<String>,
-    /// API key [env: KEYWARD_API_KEY]. Prefer the environment variable: a flag
-    /// shows in the process list.
-    #[arg(long, global = true, value_name = "KEY")]
+    /// The daemon's base URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "KEYWARD_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_URL
+    )]
+    pub url: String,
+    /// API key. Prefer the environment variable: a flag shows in the
+    /// process list.
+    #[arg(
+        long,
+        global = true,
+        value_name = "KEY",
+        env = "KEYWARD_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// Print the server's JSON instead of a table (for scripts).
     #[arg(long, global = true)]
@@ -32,7 +46,12 @@ pub struct Connection {
 
 impl Connection {
     pub fn client(&self) -> Client {
-        Client::from_env(self.url.clone(), self.api_key.clone())
+        // clap takes a set but empty KEYWARD_URL as given; it means "unset".
+        let url = match self.url.as_str() {
+            "" => DEFAULT_URL,
+            url => url,
+        };
+        Client::new(url, self.api_key.clone())
     }
 }
 
@@ -53,49 +72,49 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 ClientError::Unreachable { .. } => 3,
                 ClientError::NoApiKey => 4,
                 ClientError::Protocol { .. } => 7,
-                ClientError::Api { code, .. } => match code.as_str() {
-                    "unauthenticated" | "forbidden" => 4,
-                    "not_found" => 5,
-                    "conflict" | "invalid" | "device_absent" | "bad_request"
-                    | "payload_too_large" | "rate_limited" => 6,
-                    _ => 7,
-                },
+                ClientError::Api { code, .. } => api_exit_code(*code),
             };
         }
     }
     1
 }
 
-/// A column of a human table: header and the JSON key (dotted for nesting).
-pub type Column<'a> = (&'a str, &'a str);
-
-fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(value, |v, key| v.get(key))
-}
-
-/// One cell: strings as they are, null as `-`, lists joined, others as JSON.
-pub fn cell(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(b)) => if *b { "yes" } else { "no" }.to_owned(),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string(),
+/// The exit code for an error answer of the API.
+fn api_exit_code(code: ErrorCode) -> u8 {
+    match code {
+        ErrorCode::Unauthenticated | ErrorCode::Forbidden => 4,
+        ErrorCode::NotFound => 5,
+        ErrorCode::Conflict
+        | ErrorCode::Invalid
+        | ErrorCode::DeviceAbsent
+        | ErrorCode::BadRequest
+        | ErrorCode::PayloadTooLarge
+        | ErrorCode::RateLimited => 6,
+        ErrorCode::DeviceError | ErrorCode::Unavailable | ErrorCode::Internal => 7,
     }
 }
 
+/// A column of a human table: its header and how a row shows in it.
+pub type Column<'a, T> = (&'a str, fn(&T) -> String);
+
+/// An optional value as a cell: `-` when absent.
+pub fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// A flag as a cell.
+pub fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
 /// Writes rows as an aligned table (or `(none)`).
-pub fn table(out: &mut dyn Write, rows: &[Value], columns: &[Column]) -> std::io::Result<()> {
+pub fn table<T>(out: &mut dyn Write, rows: &[T], columns: &[Column<T>]) -> std::io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "(none)");
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|row| columns.iter().map(|(_, k)| cell(lookup(row, k))).collect())
+        .map(|row| columns.iter().map(|(_, show)| show(row)).collect())
         .collect();
     let widths: Vec<usize> = columns
         .iter()
@@ -129,77 +148,56 @@ pub fn table(out: &mut dyn Write, rows: &[Value], columns: &[Column]) -> std::io
     Ok(())
 }
 
-/// Writes an object as `key: value` lines, in the given order.
-pub fn fields(out: &mut dyn Write, value: &Value, columns: &[Column]) -> std::io::Result<()> {
-    let width = columns.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
-    for (header, key) in columns {
-        writeln!(out, "{header:<width$}  {}", cell(lookup(value, key)))?;
+/// Writes `name  value` lines, in the given order.
+pub fn fields(out: &mut dyn Write, lines: &[(&str, String)]) -> std::io::Result<()> {
+    let width = lines.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
+    for (header, value) in lines {
+        writeln!(out, "{header:<width$}  {value}")?;
     }
+    Ok(())
+}
+
+/// Prints an answer as JSON for scripts: pretty, with the keys in the
+/// order the server's JSON objects keep them (sorted).
+pub fn print_json(out: &mut dyn Write, value: &impl Serialize) -> anyhow::Result<()> {
+    let value = serde_json::to_value(value)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }
 
 /// JSON for scripts, or the human form.
-pub fn show(
+pub fn show<T: Serialize>(
     out: &mut dyn Write,
     json: bool,
-    value: &Value,
-    human: impl FnOnce(&mut dyn Write, &Value) -> std::io::Result<()>,
+    value: &T,
+    human: impl FnOnce(&mut dyn Write, &T) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+        print_json(out, value)
     } else {
         human(out, value)?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// A list answer as a table.
-pub fn show_list(
+pub fn show_list<T: Serialize>(
     out: &mut dyn Write,
     json: bool,
-    value: &Value,
-    columns: &[Column],
+    rows: &[T],
+    columns: &[Column<T>],
 ) -> anyhow::Result<()> {
-    show(out, json, value, |out, v| {
-        let rows = v.as_array().cloned().unwrap_or_default();
-        table(out, &rows, columns)
-    })
+    show(out, json, &rows, |out, rows| table(out, rows, columns))
 }
 
 /// A one-line confirmation, or the server's JSON.
-pub fn done(out: &mut dyn Write, json: bool, value: &Value, message: &str) -> anyhow::Result<()> {
+pub fn done(
+    out: &mut dyn Write,
+    json: bool,
+    value: &impl Serialize,
+    message: &str,
+) -> anyhow::Result<()> {
     show(out, json, value, |out, _| writeln!(out, "{message}"))
-}
-
-/// Adds `?k=v&…` for the options that are set.
-pub fn query(path: &str, params: &[(&str, Option<&str>)]) -> String {
-    let mut text = path.to_owned();
-    let mut sep = '?';
-    for (k, v) in params {
-        if let Some(v) = v {
-            text.push(sep);
-            text.push_str(k);
-            text.push('=');
-            text.push_str(&crate::client::segment(v));
-            sep = '&';
-        }
-    }
-    text
-}
-
-/// The serial of the token present at `reader`, from `GET /v1/devices`.
-pub fn device_at(client: &Client, reader: &str) -> anyhow::Result<Option<Value>> {
-    let devices = client.get("/v1/devices")?;
-    Ok(devices
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|d| {
-            d.get("reader").and_then(Value::as_str) == Some(reader)
-                && d.get("present").and_then(Value::as_bool).unwrap_or(true)
-                && d.get("serial").is_some_and(|s| !s.is_null())
-        })
-        .cloned())
 }
 
 /// `--serial` when given, else the serial of the token at `reader`.
@@ -214,48 +212,44 @@ pub fn serial_or_device(
     let Some(reader) = reader else {
         anyhow::bail!("give the token's serial (SERIAL) or the --reader it is at");
     };
-    match device_at(client, reader)? {
-        Some(device) => Ok(cell(device.get("serial"))),
+    match client.device_at(reader)?.and_then(|d| d.serial) {
+        Some(serial) => Ok(serial),
         None => anyhow::bail!("no token at reader {reader:?}; insert it or give its serial"),
     }
-}
-
-/// A request body without its unset (null) optional fields.
-pub fn body(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
-        }
-        other => other,
-    }
-}
-
-/// `/a/b/c` with each segment percent-encoded.
-pub fn segment_path(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .map(|s| format!("/{}", crate::client::segment(s)))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    struct Row {
+        serial: &'static str,
+        state: Option<&'static str>,
+        holder: Option<&'static str>,
+    }
+
     #[test]
     fn tables_align_and_show_missing_values() {
         let rows = vec![
-            serde_json::json!({"serial": "12345678", "state": "active", "holder": {"id": "adurand"}}),
-            serde_json::json!({"serial": "1", "state": null}),
+            Row {
+                serial: "12345678",
+                state: Some("active"),
+                holder: Some("adurand"),
+            },
+            Row {
+                serial: "1",
+                state: None,
+                holder: None,
+            },
         ];
         let mut out = Vec::new();
         table(
             &mut out,
             &rows,
             &[
-                ("SERIAL", "serial"),
-                ("STATE", "state"),
-                ("HOLDER", "holder.id"),
+                ("SERIAL", |r| r.serial.to_owned()),
+                ("STATE", |r| or_dash(r.state)),
+                ("HOLDER", |r| or_dash(r.holder)),
             ],
         )
         .unwrap_or_default();
@@ -268,27 +262,41 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_error_code() {
-        let api = |code: &str| {
+        let api = |code: ErrorCode| {
             anyhow::Error::new(ClientError::Api {
                 status: 400,
-                code: code.into(),
+                code,
                 message: "m".into(),
                 detail: None,
                 field: None,
             })
         };
-        assert_eq!(exit_code(&api("not_found")), 5);
-        assert_eq!(exit_code(&api("forbidden")), 4);
-        assert_eq!(exit_code(&api("conflict")), 6);
-        assert_eq!(exit_code(&api("internal")), 7);
+        assert_eq!(exit_code(&api(ErrorCode::NotFound)), 5);
+        assert_eq!(exit_code(&api(ErrorCode::Forbidden)), 4);
+        assert_eq!(exit_code(&api(ErrorCode::Conflict)), 6);
+        assert_eq!(exit_code(&api(ErrorCode::Internal)), 7);
         assert_eq!(exit_code(&anyhow::Error::new(Exit(1))), 1);
         assert_eq!(exit_code(&anyhow::anyhow!("local")), 1);
         assert_eq!(
-            query(
+            crate::client::query(
                 "/v1/tokens",
                 &[("state", Some("active")), ("district", None)]
             ),
             "/v1/tokens?state=active"
+        );
+    }
+
+    #[test]
+    fn json_output_keeps_the_servers_key_order() {
+        let entry = crate::wire::devices::DeviceCode {
+            serial: "1".into(),
+            code: "755224".into(),
+        };
+        let mut out = Vec::new();
+        print_json(&mut out, &entry).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8(out).unwrap_or_default(),
+            "{\n  \"code\": \"755224\",\n  \"serial\": \"1\"\n}\n"
         );
     }
 }

@@ -3,17 +3,18 @@
 
 use std::io::Write;
 
+use super::common::{or_dash, show, show_list, Column, Connection};
+use crate::client::Event;
+use crate::wire::devices::DeviceEntry;
+use crate::wire::events::{DeviceEvent, ServerEvent};
 use clap::Subcommand;
-use serde_json::Value;
 
-use super::common::{cell, segment_path, show, show_list, Connection};
-
-pub const DEVICE_COLUMNS: &[(&str, &str)] = &[
-    ("READER", "reader"),
-    ("PROFILE", "profile"),
-    ("SERIAL", "serial"),
-    ("STATE", "state"),
-    ("HOLDER", "holder"),
+pub const DEVICE_COLUMNS: &[Column<'static, DeviceEntry>] = &[
+    ("READER", |d| d.reader.clone()),
+    ("PROFILE", |d| or_dash(d.profile.as_ref())),
+    ("SERIAL", |d| or_dash(d.serial.as_ref())),
+    ("STATE", |d| or_dash(d.state)),
+    ("HOLDER", |d| or_dash(d.holder.as_ref())),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -37,13 +38,13 @@ pub fn run(command: DevicesCommand, conn: &Connection, out: &mut dyn Write) -> a
     let client = conn.client();
     match command {
         DevicesCommand::List => {
-            let answer = client.get("/v1/devices")?;
+            let answer = client.devices()?;
             show_list(out, conn.json, &answer, DEVICE_COLUMNS)
         }
         DevicesCommand::Code { reader } => {
-            let answer = client.post(&segment_path(&["v1", "devices", &reader, "code"]), None)?;
+            let answer = client.device_code(&reader)?;
             show(out, conn.json, &answer, |out, v| {
-                writeln!(out, "{}", cell(v.get("code")))
+                writeln!(out, "{}", v.code)
             })
         }
         DevicesCommand::Events { count } => {
@@ -56,7 +57,7 @@ pub fn run(command: DevicesCommand, conn: &Connection, out: &mut dyn Write) -> a
                         serde_json::json!({"event": event.kind, "data": event.data})
                     )?;
                 } else {
-                    writeln!(out, "{}", describe(&event.kind, &event.data))?;
+                    writeln!(out, "{}", describe(&event))?;
                 }
                 out.flush()?;
                 if count.is_some_and(|c| seen + 1 >= c) {
@@ -69,20 +70,23 @@ pub fn run(command: DevicesCommand, conn: &Connection, out: &mut dyn Write) -> a
 }
 
 /// One event as a line a person reads.
-pub fn describe(kind: &str, data: &Value) -> String {
-    match kind {
-        "device" => format!(
-            "{} at {}: serial {}, profile {}",
-            cell(data.get("kind")),
-            cell(data.get("reader")),
-            cell(data.get("serial")),
-            cell(data.get("profile"))
+pub fn describe(event: &Event) -> String {
+    match event.decode() {
+        Some(ServerEvent::Device(DeviceEvent::Inserted {
+            reader,
+            serial,
+            profile,
+        })) => format!(
+            "inserted at {reader}: serial {}, profile {}",
+            or_dash(serial),
+            or_dash(profile)
         ),
-        "token" => format!(
-            "token {} is now {}",
-            cell(data.get("serial")),
-            cell(data.get("state"))
-        ),
-        other => format!("{other}: {data}"),
+        Some(ServerEvent::Device(DeviceEvent::Removed { reader })) => {
+            format!("removed at {reader}: serial -, profile -")
+        }
+        Some(ServerEvent::Token(token)) => {
+            format!("token {} is now {}", token.serial, token.state)
+        }
+        None => format!("{}: {}", event.kind, event.data),
     }
 }

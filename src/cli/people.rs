@@ -3,10 +3,11 @@
 
 use std::io::Write;
 
+use super::common::{done, fields, show, show_list, table, Connection};
+use crate::wire::people::{
+    DistrictBody, DistrictEntry, PersonBody, PersonEntry, SchoolBody, SchoolEntry,
+};
 use clap::Subcommand;
-use serde_json::json;
-
-use super::common::{body, done, fields, query, segment_path, show, show_list, Connection};
 
 #[derive(Debug, Subcommand)]
 pub enum PeopleCommand {
@@ -83,44 +84,42 @@ pub fn run_people(
     let client = conn.client();
     match command {
         PeopleCommand::Add { id, name, mail } => {
-            let answer = client.post(
-                "/v1/people",
-                Some(&json!({"id": id, "full_name": name, "mail": mail})),
-            )?;
+            let answer = client.add_person(&PersonBody {
+                id: id.clone(),
+                full_name: name,
+                mail,
+            })?;
             done(out, conn.json, &answer, &format!("person {id} added"))
         }
         PeopleCommand::List { district } => {
-            let answer = client.get(&query("/v1/people", &[("district", district.as_deref())]))?;
+            let answer = client.people(district.as_deref())?;
             show_list(
                 out,
                 conn.json,
                 &answer,
-                &[("ID", "id"), ("NAME", "full_name"), ("MAIL", "mail")],
+                &[
+                    ("ID", |p: &PersonEntry| p.id.clone()),
+                    ("NAME", |p| p.full_name.clone()),
+                    ("MAIL", |p| p.mail.clone()),
+                ],
             )
         }
         PeopleCommand::Show { id } => {
-            let answer = client.get(&segment_path(&["v1", "people", &id]))?;
+            let answer = client.person(&id)?;
             show(out, conn.json, &answer, |out, v| {
                 fields(
                     out,
-                    v,
-                    &[("id", "id"), ("name", "full_name"), ("mail", "mail")],
+                    &[
+                        ("id", v.id.clone()),
+                        ("name", v.full_name.clone()),
+                        ("mail", v.mail.clone()),
+                    ],
                 )?;
-                if let Some(token) = v.get("token").filter(|t| !t.is_null()) {
-                    writeln!(
-                        out,
-                        "live token  {} ({})",
-                        super::common::cell(token.get("serial")),
-                        super::common::cell(token.get("state"))
-                    )?;
+                if let Some(token) = &v.token {
+                    writeln!(out, "live token  {} ({})", token.serial, token.state)?;
                 }
                 writeln!(out, "rights:")?;
-                let rights = v
-                    .get("rights")
-                    .and_then(|r| r.as_array())
-                    .cloned()
-                    .unwrap_or_default();
-                super::common::table(out, &rights, super::rights::RIGHT_COLUMNS)
+                table(out, &v.rights, super::rights::RIGHT_COLUMNS)
             })
         }
     }
@@ -138,22 +137,23 @@ pub fn run_districts(
             name,
             inspector,
         } => {
-            let answer = client.post(
-                "/v1/districts",
-                Some(&json!({"code": code, "name": name, "inspector": inspector})),
-            )?;
+            let answer = client.add_district(&DistrictBody {
+                code: code.clone(),
+                name,
+                inspector,
+            })?;
             done(out, conn.json, &answer, &format!("district {code} added"))
         }
         DistrictsCommand::List => {
-            let answer = client.get("/v1/districts")?;
+            let answer = client.districts()?;
             show_list(
                 out,
                 conn.json,
                 &answer,
                 &[
-                    ("CODE", "code"),
-                    ("NAME", "name"),
-                    ("INSPECTOR", "inspector"),
+                    ("CODE", |d: &DistrictEntry| d.code.clone()),
+                    ("NAME", |d| d.name.clone()),
+                    ("INSPECTOR", |d| d.inspector.clone()),
                 ],
             )
         }
@@ -172,21 +172,24 @@ pub fn run_schools(
             name,
             district,
         } => {
-            let answer = client.post(
-                "/v1/schools",
-                Some(&body(
-                    json!({"uai": uai, "name": name, "district": district}),
-                )),
-            )?;
+            let answer = client.add_school(&SchoolBody {
+                uai: uai.clone(),
+                name,
+                district,
+            })?;
             done(out, conn.json, &answer, &format!("school {uai} added"))
         }
         SchoolsCommand::List { district } => {
-            let answer = client.get(&query("/v1/schools", &[("district", district.as_deref())]))?;
+            let answer = client.schools(district.as_deref())?;
             show_list(
                 out,
                 conn.json,
                 &answer,
-                &[("UAI", "uai"), ("NAME", "name"), ("DISTRICT", "district")],
+                &[
+                    ("UAI", |s: &SchoolEntry| s.uai.clone()),
+                    ("NAME", |s| s.name.clone()),
+                    ("DISTRICT", |s| s.district.clone()),
+                ],
             )
         }
     }

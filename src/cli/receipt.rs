@@ -184,36 +184,16 @@ pub fn fetch(
     format: Format,
     lang: LangArg,
 ) -> anyhow::Result<String> {
-    let base = super::common::segment_path(&["v1", "receipts", id]);
     let lang = lang_code(lang);
     Ok(match format {
-        Format::Text => client.get_text(&format!("{base}?format=text&lang={lang}"))?,
-        Format::Html => client.get_text(&format!("{base}?format=html&lang={lang}"))?,
+        Format::Text => client.receipt_page(id, "text", lang)?,
+        Format::Html => client.receipt_page(id, "html", lang)?,
         Format::Json => {
-            let value = client.get(&format!("{base}?format=json"))?;
+            let receipt = client.receipt(id)?;
+            let value = serde_json::to_value(&receipt)?;
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
-        Format::Export => {
-            let value = client.get(&format!("{base}?format=json"))?;
-            if let Some(export) = value.get("export").and_then(serde_json::Value::as_str) {
-                return Ok(export.to_owned());
-            }
-            let canonical = value
-                .get("canonical")
-                .and_then(serde_json::Value::as_str)
-                .context("the receipt has no canonical text")?;
-            // The canonical text already ends with its signature line when the
-            // server exports it whole; otherwise append it.
-            if canonical.contains("\nsignature=") {
-                canonical.to_owned()
-            } else {
-                let signature = value
-                    .get("signature")
-                    .and_then(serde_json::Value::as_str)
-                    .context("the receipt has no signature")?;
-                let sep = if canonical.ends_with('\n') { "" } else { "\n" };
-                format!("{canonical}{sep}signature={signature}\n")
-            }
-        }
+        // The canonical text followed by its signature line.
+        Format::Export => client.receipt(id)?.export,
     })
 }

@@ -4,9 +4,11 @@
 use std::io::Write;
 
 use clap::Subcommand;
-use serde_json::Value;
+use serde::Serialize;
 
 use super::common::{show, table, Column, Connection};
+use crate::wire::reports::{InTransitItem, OverdueItem};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportsCommand {
@@ -22,41 +24,48 @@ pub enum ReportsCommand {
 }
 
 /// `{"district": [rows]}` as one table per district.
-fn per_district(out: &mut dyn Write, value: &Value, columns: &[Column]) -> std::io::Result<()> {
-    let Some(map) = value.as_object().filter(|m| !m.is_empty()) else {
-        return writeln!(out, "(none)");
-    };
-    for (district, rows) in map {
-        writeln!(out, "{district}:")?;
-        table(out, &rows.as_array().cloned().unwrap_or_default(), columns)?;
-    }
-    Ok(())
+fn per_district<T: Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    report: &BTreeMap<String, Vec<T>>,
+    columns: &[Column<T>],
+) -> anyhow::Result<()> {
+    show(out, json, report, |out, report| {
+        if report.is_empty() {
+            return writeln!(out, "(none)");
+        }
+        for (district, rows) in report {
+            writeln!(out, "{district}:")?;
+            table(out, rows, columns)?;
+        }
+        Ok(())
+    })
 }
 
 pub fn run(command: ReportsCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     let client = conn.client();
-    let (path, columns): (&str, &[Column]) = match command {
-        ReportsCommand::Overdue => (
-            "/v1/reports/overdue",
+    match command {
+        ReportsCommand::Overdue => per_district(
+            out,
+            conn.json,
+            &client.overdue()?,
             &[
-                ("SERIAL", "serial"),
-                ("HOLDER", "holder"),
-                ("DUE", "due"),
-                ("DAYS LATE", "days_late"),
+                ("SERIAL", |i: &OverdueItem| i.serial.clone()),
+                ("HOLDER", |i| i.holder.clone()),
+                ("DUE", |i| i.due.clone()),
+                ("DAYS LATE", |i| i.days_late.to_string()),
             ],
         ),
-        ReportsCommand::InTransit => (
-            "/v1/reports/in-transit",
+        ReportsCommand::InTransit => per_district(
+            out,
+            conn.json,
+            &client.in_transit()?,
             &[
-                ("SERIAL", "serial"),
-                ("HOLDER", "holder"),
-                ("RETURNED", "returned_on"),
-                ("DAYS WAITING", "days_waiting"),
+                ("SERIAL", |i: &InTransitItem| i.serial.clone()),
+                ("HOLDER", |i| i.holder.clone()),
+                ("RETURNED", |i| i.returned_on.clone()),
+                ("DAYS WAITING", |i| i.days_waiting.to_string()),
             ],
         ),
-    };
-    let answer = client.get(path)?;
-    show(out, conn.json, &answer, |out, v| {
-        per_district(out, v, columns)
-    })
+    }
 }

@@ -3,11 +3,11 @@
 
 use std::io::Write;
 
-use clap::{Subcommand, ValueEnum};
-use serde_json::json;
+use clap::Subcommand;
 
-use super::common::{body, done, show_list, Connection};
-use super::rights::id_of;
+use super::common::{done, show_list, Connection};
+use crate::domain::RevokeReason;
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
 
 #[derive(Debug, Subcommand)]
 pub enum KeyRequestsCommand {
@@ -22,25 +22,6 @@ pub enum KeyRequestsCommand {
     List,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ReplaceReason {
-    Lost,
-    Stolen,
-    Broken,
-    Faulty,
-}
-
-impl ReplaceReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplaceReason::Lost => "lost",
-            ReplaceReason::Stolen => "stolen",
-            ReplaceReason::Broken => "broken",
-            ReplaceReason::Faulty => "faulty",
-        }
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ReplacementsCommand {
     /// Files a help request (desk). Accepted only from the holder's personal
@@ -53,7 +34,7 @@ pub enum ReplacementsCommand {
         #[arg(long)]
         holder: String,
         #[arg(long, value_enum)]
-        reason: ReplaceReason,
+        reason: RevokeReason,
         /// The sender of the help mail.
         #[arg(long)]
         from: String,
@@ -83,21 +64,25 @@ pub fn run_key_requests(
     let client = conn.client();
     match command {
         KeyRequestsCommand::Create { holder } => {
-            let answer = client.post("/v1/key-requests", Some(&json!({"holder": holder})))?;
+            let answer = client.request_key(&KeyRequestBody { holder })?;
             done(
                 out,
                 conn.json,
                 &answer,
-                &format!("key request {} queued for the desk", id_of(&answer)),
+                &format!("key request {} queued for the desk", answer.id),
             )
         }
         KeyRequestsCommand::List => {
-            let answer = client.get("/v1/key-requests")?;
+            let answer = client.key_requests()?;
             show_list(
                 out,
                 conn.json,
                 &answer,
-                &[("ID", "id"), ("HOLDER", "holder"), ("DISTRICT", "district")],
+                &[
+                    ("ID", |r: &KeyRequestEntry| r.id.to_string()),
+                    ("HOLDER", |r| r.holder.clone()),
+                    ("DISTRICT", |r| r.district.clone()),
+                ],
             )
         }
     }
@@ -117,14 +102,17 @@ pub fn run_replacements(
             cc,
             subject,
         } => {
-            let answer = client.post(
-                "/v1/replacement-requests",
-                Some(&body(json!({"holder": holder, "reason": reason.as_str(), "from": from, "cc": cc, "subject": subject}))),
-            )?;
-            let revoked = matches!(reason, ReplaceReason::Lost | ReplaceReason::Stolen);
+            let answer = client.file_replacement(&ReplacementBody {
+                holder,
+                reason: reason.as_str().to_owned(),
+                from,
+                cc,
+                subject,
+            })?;
+            let revoked = reason.is_gone();
             let message = format!(
                 "replacement request {} filed{}",
-                id_of(&answer),
+                answer.id,
                 if revoked {
                     "; the old key is revoked"
                 } else {
@@ -134,15 +122,8 @@ pub fn run_replacements(
             done(out, conn.json, &answer, &message)
         }
         ReplacementsCommand::Prepare { id, reader } => {
-            let answer = client.post(
-                &format!("/v1/replacement-requests/{id}/prepare"),
-                Some(&json!({"reader": reader})),
-            )?;
-            let message = format!(
-                "token {} prepared for {}",
-                super::common::cell(answer.get("serial")),
-                super::common::cell(answer.get("holder"))
-            );
+            let answer = client.prepare_replacement(id, &reader)?;
+            let message = format!("token {} prepared for {}", answer.serial, answer.holder);
             done(out, conn.json, &answer, &message)
         }
     }

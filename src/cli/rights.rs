@@ -3,18 +3,17 @@
 
 use std::io::Write;
 
+use super::common::{done, or_dash, show_list, yes_no, Column, Connection};
+use crate::wire::rights::{Right, RightBody};
 use clap::Subcommand;
-use serde_json::{json, Value};
 
-use super::common::{body, cell, done, segment_path, show_list, Column, Connection};
-
-pub const RIGHT_COLUMNS: &[Column<'static>] = &[
-    ("ID", "id"),
-    ("SCHOOL", "school"),
-    ("ORIGIN", "origin"),
-    ("FROM", "from"),
-    ("UNTIL", "until"),
-    ("IN FORCE", "in_force"),
+pub const RIGHT_COLUMNS: &[Column<'static, Right>] = &[
+    ("ID", |r| r.id.to_string()),
+    ("SCHOOL", |r| r.school.clone()),
+    ("ORIGIN", |r| r.origin.to_string()),
+    ("FROM", |r| r.from.clone()),
+    ("UNTIL", |r| or_dash(r.until.as_ref())),
+    ("IN FORCE", |r| yes_no(r.in_force)),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -74,17 +73,17 @@ pub fn run(command: RightsCommand, conn: &Connection, out: &mut dyn Write) -> an
             from,
             until,
         } => {
-            let answer = client.post(
-                "/v1/rights/appointments",
-                Some(&body(
-                    json!({"person": person, "school": school, "from": from, "until": until}),
-                )),
-            )?;
+            let answer = client.appoint(&RightBody {
+                person,
+                school,
+                from,
+                until,
+            })?;
             done(
                 out,
                 conn.json,
                 &answer,
-                &format!("appointment {} recorded", id_of(&answer)),
+                &format!("appointment {} recorded", answer.id),
             )
         }
         RightsCommand::Delegate {
@@ -93,30 +92,26 @@ pub fn run(command: RightsCommand, conn: &Connection, out: &mut dyn Write) -> an
             from,
             until,
         } => {
-            let answer = client.post(
-                "/v1/rights/delegations",
-                Some(&body(
-                    json!({"person": person, "school": school, "from": from, "until": until}),
-                )),
-            )?;
+            let answer = client.delegate(&RightBody {
+                person,
+                school,
+                from,
+                until,
+            })?;
             done(
                 out,
                 conn.json,
                 &answer,
-                &format!("delegation {} granted", id_of(&answer)),
+                &format!("delegation {} granted", answer.id),
             )
         }
         RightsCommand::End { id } => {
-            let answer = client.post(&format!("/v1/rights/{id}/end"), None)?;
+            let answer = client.end_right(id)?;
             done(out, conn.json, &answer, &format!("right {id} ended"))
         }
         RightsCommand::List { person } => {
-            let answer = client.get(&segment_path(&["v1", "people", &person, "rights"]))?;
+            let answer = client.rights_of(&person)?;
             show_list(out, conn.json, &answer, RIGHT_COLUMNS)
         }
     }
-}
-
-pub fn id_of(answer: &Value) -> String {
-    cell(answer.get("id"))
 }

@@ -7,14 +7,18 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use clap::{Args, ValueEnum};
-use serde_json::{json, Value};
-
-use super::common::{cell, segment_path, Connection};
+use super::common::{or_dash, Connection};
 use super::prompt::Prompter;
 use crate::client::{Client, ClientError, EventStream};
 use crate::domain::receipt::{Lang, ReceiptKind};
+use crate::domain::TokenState;
+use crate::wire::devices::DeviceEntry;
+use crate::wire::events::{DeviceEvent, ServerEvent};
+use crate::wire::receipts::Receipt;
+use crate::wire::tokens::ActivateBody;
+use crate::wire::ErrorCode;
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StationLang {
@@ -57,12 +61,12 @@ pub fn run(args: StationArgs, conn: &Connection, out: &mut dyn Write) -> anyhow:
         }
         writeln!(out, "Please take the key out.")?;
         out.flush()?;
-        wait_for_removal(&mut events, &cell(device.get("reader")))?;
+        wait_for_removal(&mut events, &device.reader)?;
     }
 }
 
-fn matches_reader(device: &Value, reader: Option<&str>) -> bool {
-    reader.is_none_or(|r| device.get("reader").and_then(Value::as_str) == Some(r))
+fn matches_reader(at: &str, reader: Option<&str>) -> bool {
+    reader.is_none_or(|r| at == r)
 }
 
 /// A token present at the station's reader (already there, or the next one
@@ -72,17 +76,15 @@ fn wait_for_token(
     events: &mut EventStream,
     reader: Option<&str>,
     out: &mut dyn Write,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<DeviceEntry> {
     let mut said = false;
     loop {
-        let devices = client.get("/v1/devices")?;
-        let found = devices.as_array().into_iter().flatten().find(|d| {
-            matches_reader(d, reader)
-                && d.get("present").and_then(Value::as_bool).unwrap_or(true)
-                && d.get("serial").is_some_and(|s| !s.is_null())
-        });
+        let found = client
+            .devices()?
+            .into_iter()
+            .find(|d| matches_reader(&d.reader, reader) && d.present && d.serial.is_some());
         if let Some(device) = found {
-            return Ok(device.clone());
+            return Ok(device);
         }
         if !said {
             writeln!(
@@ -99,11 +101,12 @@ fn wait_for_token(
                 .next_event()
                 .context("reading the event stream")?
                 .context("the daemon closed the event stream")?;
-            if event.kind == "device"
-                && event.data.get("kind").and_then(Value::as_str) == Some("inserted")
-                && matches_reader(&event.data, reader)
+            if let Some(ServerEvent::Device(DeviceEvent::Inserted { reader: at, .. })) =
+                event.decode()
             {
-                break;
+                if matches_reader(&at, reader) {
+                    break;
+                }
             }
         }
     }
@@ -115,11 +118,10 @@ fn wait_for_removal(events: &mut EventStream, reader: &str) -> anyhow::Result<()
             .next_event()
             .context("reading the event stream")?
             .context("the daemon closed the event stream")?;
-        if event.kind == "device"
-            && event.data.get("kind").and_then(Value::as_str) == Some("removed")
-            && event.data.get("reader").and_then(Value::as_str) == Some(reader)
-        {
-            return Ok(());
+        if let Some(ServerEvent::Device(DeviceEvent::Removed { reader: at })) = event.decode() {
+            if at == reader {
+                return Ok(());
+            }
         }
     }
 }
@@ -128,25 +130,25 @@ fn wait_for_removal(events: &mut EventStream, reader: &str) -> anyhow::Result<()
 fn serve_holder(
     client: &Client,
     prompter: &mut Prompter,
-    device: &Value,
+    device: &DeviceEntry,
     args: &StationArgs,
     lang: Lang,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
-    let serial = cell(device.get("serial"));
-    let reader = cell(device.get("reader"));
-    let state = cell(device.get("state"));
+    let serial = or_dash(device.serial.as_ref());
+    let reader = device.reader.clone();
+    let state = or_dash(device.state);
     writeln!(out)?;
     writeln!(out, "Key {serial} at {reader}")?;
-    writeln!(out, "  holder: {}", holder_name(device.get("holder")))?;
+    writeln!(out, "  holder: {}", or_dash(device.holder.as_ref()))?;
     writeln!(out, "  state:  {state}")?;
-    match state.as_str() {
-        "handed_over" => {}
-        "active" => {
+    match device.state {
+        Some(TokenState::HandedOver) => {}
+        Some(TokenState::Active) => {
             writeln!(out, "This key is already active: nothing to do here.")?;
             return Ok(false);
         }
-        "prepared" => {
+        Some(TokenState::Prepared) => {
             writeln!(
                 out,
                 "This key has not been handed over yet: the inspector or the desk records the handover first."
@@ -192,11 +194,12 @@ fn serve_holder(
             writeln!(out, "The two PINs differ. Please start again.")?;
             continue;
         }
-        let body = json!({"reader": reader, "pin": pin.trim()});
-        match client.post(
-            &segment_path(&["v1", "tokens", &serial, "activate"]),
-            Some(&body),
-        ) {
+        let body = ActivateBody {
+            reader: reader.clone(),
+            pin: pin.trim().to_owned().into(),
+            typed: None,
+        };
+        match client.activate(&serial, &body) {
             Ok(answer) => break answer,
             Err(err) if is_pin_refusal(&err) => {
                 writeln!(out, "PIN refused: {err}. Please choose another.")?;
@@ -208,11 +211,8 @@ fn serve_holder(
         }
     };
     writeln!(out, "Your key {serial} is active.")?;
-    let receipt_id = activated
-        .get("receipt_id")
-        .filter(|v| !v.is_null())
-        .map(|v| cell(Some(v)));
-    let page = match activated.get("receipt").filter(|r| r.is_object()) {
+    let receipt_id = activated.receipt_id.map(|id| id.to_string());
+    let page = match &activated.receipt {
         Some(receipt) => Some(checked_page(receipt, lang)?),
         None => None,
     };
@@ -242,42 +242,18 @@ fn serve_holder(
 
 /// The printable page of a receipt the daemon sent, after checking its
 /// signature against the key it names (a page that does not verify is refused).
-fn checked_page(receipt: &Value, lang: Lang) -> anyhow::Result<String> {
-    let export = receipt
-        .get("export")
-        .and_then(Value::as_str)
-        .context("the receipt has no signed export")?;
-    let key = receipt
-        .get("public_key")
-        .and_then(Value::as_str)
-        .context("the receipt has no public key")?;
-    let key = crate::crypto::parse_public_key(key)?;
-    let signed = crate::crypto::verify_receipt(&key, export)
+fn checked_page(receipt: &Receipt, lang: Lang) -> anyhow::Result<String> {
+    let key = crate::crypto::parse_public_key(&receipt.public_key)?;
+    let signed = crate::crypto::verify_receipt(&key, &receipt.export)
         .context("the handover receipt's signature does not verify")?;
     Ok(signed.render_html(lang))
-}
-
-fn holder_name(holder: Option<&Value>) -> String {
-    match holder {
-        Some(Value::Object(h)) => {
-            let name = h.get("full_name").or_else(|| h.get("name"));
-            format!("{} ({})", cell(name), cell(h.get("id")))
-        }
-        other => cell(other),
-    }
 }
 
 /// A refusal the holder can fix by choosing another PIN.
 fn is_pin_refusal(err: &ClientError) -> bool {
     match err {
-        ClientError::Api {
-            code,
-            detail,
-            field,
-            ..
-        } => {
-            detail.as_deref() == Some("pin_policy")
-                || (code == "invalid" && field.as_deref() == Some("pin"))
+        ClientError::Api { code, field, .. } => {
+            *code == ErrorCode::Invalid && field.as_deref() == Some("pin")
         }
         _ => false,
     }

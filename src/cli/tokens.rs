@@ -6,34 +6,26 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::common::{
-    body, cell, device_at, done, fields, query, segment_path, serial_or_device, show, show_list,
-    Connection,
-};
+use super::common::{done, fields, or_dash, serial_or_device, show, show_list, yes_no, Connection};
 use crate::client::{Client, ClientError};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
-    Totp,
-    Hotp,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RevokeReason {
-    Lost,
-    Stolen,
-    Broken,
-    Faulty,
-}
+use crate::domain::{RevokeReason, TokenState};
+use crate::wire::devices::DeviceEntry;
+use crate::wire::events::{DeviceEvent, ServerEvent};
+use crate::wire::receipts::{Receipt, ReceiptAnswer};
+use crate::wire::tokens::{
+    HandoverBody, NewTokenBody, OtpKindName, PrepareBody, ResyncBody, ReturnBody, RevokeBody,
+    TokenEntry, TokenFilter,
+};
+use crate::wire::ErrorCode;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CredentialArgs {
     /// HOTP or TOTP [server default: totp].
     #[arg(long, value_enum)]
-    kind: Option<Kind>,
+    kind: Option<OtpKindName>,
     /// sha1, sha256 or sha512 [server default: sha1].
     #[arg(long)]
     algorithm: Option<String>,
@@ -46,15 +38,15 @@ pub struct CredentialArgs {
 }
 
 impl CredentialArgs {
-    fn into_body(self, holder: &str, reader: &str) -> Value {
-        body(json!({
-            "holder": holder,
-            "reader": reader,
-            "kind": self.kind.map(|k| match k { Kind::Totp => "totp", Kind::Hotp => "hotp" }),
-            "algorithm": self.algorithm,
-            "digits": self.digits,
-            "period": self.period,
-        }))
+    fn into_body(self, holder: &str, reader: &str) -> PrepareBody {
+        PrepareBody {
+            holder: holder.to_owned(),
+            reader: reader.to_owned(),
+            kind: self.kind.map(|k| k.as_str().to_owned()),
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period: self.period,
+        }
     }
 }
 
@@ -192,14 +184,8 @@ pub enum TokensCommand {
     Receipts { serial: String },
 }
 
-fn token_path(serial: &str, verb: &str) -> String {
-    segment_path(&["v1", "tokens", serial, verb])
-}
-
-fn receipt_line(answer: &Value) -> String {
-    let receipt = answer.get("receipt").unwrap_or(answer);
-    let id = receipt.get("id").or_else(|| receipt.get("number"));
-    format!("receipt {} signed", cell(id))
+fn receipt_line(answer: &ReceiptAnswer) -> String {
+    format!("receipt {} signed", answer.receipt.id)
 }
 
 pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -207,57 +193,51 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
     let json = conn.json;
     match command {
         TokensCommand::List { state, district } => {
-            let answer = client.get(&query(
-                "/v1/tokens",
-                &[
-                    ("state", state.as_deref()),
-                    ("district", district.as_deref()),
-                ],
-            ))?;
+            let answer = client.tokens(&TokenFilter { district, state })?;
             show_list(
                 out,
                 json,
                 &answer,
                 &[
-                    ("SERIAL", "serial"),
-                    ("PROFILE", "profile"),
-                    ("STATE", "state"),
-                    ("HOLDER", "holder"),
-                    ("REVOKED", "revoke_reason"),
+                    ("SERIAL", |t: &TokenEntry| t.serial.clone()),
+                    ("PROFILE", |t| t.profile.clone()),
+                    ("STATE", |t| t.state.to_string()),
+                    ("HOLDER", |t| or_dash(t.holder.as_ref())),
+                    ("REVOKED", |t| or_dash(t.revoke_reason)),
                 ],
             )
         }
         TokensCommand::Show { serial } => {
-            let answer = client.get(&segment_path(&["v1", "tokens", &serial]))?;
-            show(out, json, &answer, |out, v| {
+            let answer = client.token(&serial)?;
+            show(out, json, &answer, |out, t| {
+                let c = t.credential.as_ref();
                 fields(
                     out,
-                    v,
                     &[
-                        ("serial", "serial"),
-                        ("profile", "profile"),
-                        ("state", "state"),
-                        ("holder", "holder"),
-                        ("revoked for", "revoke_reason"),
-                        ("kind", "credential.kind"),
-                        ("algorithm", "credential.algorithm"),
-                        ("digits", "credential.digits"),
-                        ("period", "credential.period"),
-                        ("locked", "credential.locked"),
-                        ("failures", "credential.failures"),
+                        ("serial", t.serial.clone()),
+                        ("profile", t.profile.clone()),
+                        ("state", t.state.to_string()),
+                        ("holder", or_dash(t.holder.as_ref())),
+                        ("revoked for", or_dash(t.revoke_reason)),
+                        ("kind", or_dash(c.map(|c| c.kind.as_str()))),
+                        ("algorithm", or_dash(c.map(|c| &c.algorithm))),
+                        ("digits", or_dash(c.map(|c| c.digits))),
+                        ("period", or_dash(c.and_then(|c| c.period))),
+                        ("locked", or_dash(c.map(|c| yes_no(c.locked)))),
+                        ("failures", or_dash(c.map(|c| c.failures))),
                     ],
                 )
             })
         }
         TokensCommand::Present => {
-            let answer = client.get("/v1/devices")?;
+            let answer = client.devices()?;
             show_list(out, json, &answer, super::devices::DEVICE_COLUMNS)
         }
         TokensCommand::Register { serial, profile } => {
-            let answer = client.post(
-                "/v1/tokens",
-                Some(&json!({"serial": serial, "profile": profile})),
-            )?;
+            let answer = client.register_token(&NewTokenBody {
+                serial: serial.clone(),
+                profile,
+            })?;
             done(
                 out,
                 json,
@@ -272,10 +252,7 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             credential,
         } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.post(
-                &token_path(&serial, "prepare"),
-                Some(&credential.into_body(&holder, &reader)),
-            )?;
+            let answer = client.prepare(&serial, &credential.into_body(&holder, &reader))?;
             done(
                 out,
                 json,
@@ -294,9 +271,13 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             place,
         } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.post(
-                &token_path(&serial, "handover"),
-                Some(&json!({"place": place, "reader": reader})),
+            let answer = client.handover(
+                &serial,
+                &HandoverBody {
+                    place,
+                    reader,
+                    typed: None,
+                },
             )?;
             done(
                 out,
@@ -312,9 +293,14 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             reason,
         } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.post(
-                &token_path(&serial, "return"),
-                Some(&json!({"place": place, "reason": reason, "reader": reader})),
+            let answer = client.return_token(
+                &serial,
+                &ReturnBody {
+                    place,
+                    reason,
+                    reader,
+                    typed: None,
+                },
             )?;
             done(
                 out,
@@ -327,7 +313,7 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             )
         }
         TokensCommand::Receive { serial } => {
-            let answer = client.post(&token_path(&serial, "receive"), None)?;
+            let answer = client.receive(&serial)?;
             done(
                 out,
                 json,
@@ -337,17 +323,11 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
         }
         TokensCommand::Wipe { serial, reader } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.post(
-                &token_path(&serial, "wipe"),
-                Some(&json!({"reader": reader})),
-            )?;
+            let answer = client.wipe(&serial, &reader)?;
             done(out, json, &answer, &format!("token {serial} wiped"))
         }
         TokensCommand::UnblockPin { serial, reader } => {
-            let answer = client.post(
-                &token_path(&serial, "unblock-pin"),
-                Some(&json!({"reader": reader})),
-            )?;
+            let answer = client.unblock_pin(&serial, &reader)?;
             done(
                 out,
                 json,
@@ -356,11 +336,11 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             )
         }
         TokensCommand::Restock { serial } => {
-            let answer = client.post(&token_path(&serial, "restock"), None)?;
+            let answer = client.restock(&serial)?;
             done(out, json, &answer, &format!("token {serial} back in stock"))
         }
         TokensCommand::Unlock { serial } => {
-            let answer = client.post(&token_path(&serial, "unlock"), None)?;
+            let answer = client.unlock(&serial)?;
             done(out, json, &answer, &format!("token {serial} unlocked"))
         }
         TokensCommand::Resync {
@@ -368,10 +348,11 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             first,
             second,
         } => {
-            let answer = client.post(
-                &token_path(&serial, "resync"),
-                Some(&json!({"first": first, "second": second})),
-            )?;
+            let body = ResyncBody {
+                first: first.into(),
+                second: second.into(),
+            };
+            let answer = client.resync(&serial, &body)?;
             done(
                 out,
                 json,
@@ -380,16 +361,10 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             )
         }
         TokensCommand::Revoke { serial, reason } => {
-            let reason = match reason {
-                RevokeReason::Lost => "lost",
-                RevokeReason::Stolen => "stolen",
-                RevokeReason::Broken => "broken",
-                RevokeReason::Faulty => "faulty",
+            let body = RevokeBody {
+                reason: reason.as_str().to_owned(),
             };
-            let answer = client.post(
-                &token_path(&serial, "revoke"),
-                Some(&json!({"reason": reason})),
-            )?;
+            let answer = client.revoke(&serial, &body)?;
             done(
                 out,
                 json,
@@ -398,8 +373,16 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             )
         }
         TokensCommand::Receipts { serial } => {
-            let answer = client.get(&token_path(&serial, "receipts"))?;
-            show_list(out, json, &answer, &[("ID", "id"), ("KIND", "kind")])
+            let answer = client.token_receipts(&serial)?;
+            show_list(
+                out,
+                json,
+                &answer,
+                &[
+                    ("ID", |r: &Receipt| r.id.to_string()),
+                    ("KIND", |r| r.kind.as_str().to_owned()),
+                ],
+            )
         }
     }
 }
@@ -420,11 +403,8 @@ pub fn read_holders(path: &PathBuf) -> anyhow::Result<Vec<String>> {
 }
 
 /// Is this device a blank token the batch may prepare?
-fn blank(device: &Value) -> bool {
-    matches!(
-        device.get("state").and_then(Value::as_str),
-        None | Some("stock")
-    )
+fn blank(device: &DeviceEntry) -> bool {
+    matches!(device.state, None | Some(TokenState::Stock))
 }
 
 fn batch(
@@ -451,7 +431,7 @@ fn batch(
     let mut results = Vec::new();
     let mut failures = 0usize;
     // A token already in the reader counts as the first insertion.
-    let mut current = device_at(client, reader)?;
+    let mut current = client.device_at(reader)?;
     let say =
         |bar: &indicatif::ProgressBar, out: &mut dyn Write, line: String| -> std::io::Result<()> {
             if json {
@@ -466,16 +446,16 @@ fn batch(
         bar.set_message(format!("insert a blank token for {holder}"));
         let serial = loop {
             if let Some(device) = current.take() {
-                if blank(&device) {
-                    break cell(device.get("serial"));
+                if let (true, Some(serial)) = (blank(&device), &device.serial) {
+                    break serial.clone();
                 }
                 say(
                     &bar,
                     out,
                     format!(
                         "token {} at {reader} is {}, not blank: take it out",
-                        cell(device.get("serial")),
-                        cell(device.get("state"))
+                        or_dash(device.serial.as_ref()),
+                        or_dash(device.state)
                     ),
                 )?;
             } else {
@@ -487,11 +467,9 @@ fn batch(
             }
             current = next_insertion(&mut events, client, reader)?;
         };
-        match client.post(
-            &token_path(&serial, "prepare"),
-            Some(&credential.clone().into_body(holder, reader)),
-        ) {
+        match client.prepare(&serial, &credential.clone().into_body(holder, reader)) {
             Ok(answer) => {
+                let answer = serde_json::to_value(&answer)?;
                 results.push(json!({"holder": holder, "serial": serial, "result": answer}));
                 bar.inc(1);
                 say(
@@ -503,14 +481,17 @@ fn batch(
                 current = None;
             }
             Err(err @ ClientError::Api { .. })
-                if err.code() != Some("device_error") && err.code() != Some("device_absent") =>
+                if !matches!(
+                    err.code(),
+                    Some(ErrorCode::DeviceError | ErrorCode::DeviceAbsent)
+                ) =>
             {
                 failures += 1;
                 bar.inc(1);
                 say(&bar, out, format!("{holder}: not prepared: {err}"))?;
                 results.push(json!({"holder": holder, "serial": serial, "error": err.to_string()}));
                 // The token is still blank: keep it for the next person.
-                current = device_at(client, reader)?;
+                current = client.device_at(reader)?;
             }
             Err(err) => {
                 bar.abandon();
@@ -544,17 +525,17 @@ fn next_insertion(
     events: &mut crate::client::EventStream,
     client: &Client,
     reader: &str,
-) -> anyhow::Result<Option<Value>> {
+) -> anyhow::Result<Option<DeviceEntry>> {
     loop {
         let Some(event) = events.next_event().context("reading the event stream")? else {
             anyhow::bail!("the daemon closed the event stream");
         };
-        if event.kind == "device"
-            && event.data.get("reader").and_then(Value::as_str) == Some(reader)
-            && event.data.get("kind").and_then(Value::as_str) == Some("inserted")
+        if let Some(ServerEvent::Device(DeviceEvent::Inserted { reader: at, .. })) = event.decode()
         {
-            if let Some(device) = device_at(client, reader)? {
-                return Ok(Some(device));
+            if at == reader {
+                if let Some(device) = client.device_at(reader)? {
+                    return Ok(Some(device));
+                }
             }
         }
     }

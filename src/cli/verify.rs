@@ -3,11 +3,10 @@
 
 use std::io::Write;
 
-use clap::Args;
-use serde_json::json;
-
-use super::common::{cell, Connection, Exit};
+use super::common::{Connection, Exit};
 use super::prompt::Prompter;
+use crate::wire::verify::VerifyOutcome;
+use clap::Args;
 
 #[derive(Debug, Args)]
 #[command(
@@ -30,31 +29,30 @@ pub fn run(args: VerifyArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::
     };
     let answer = conn.client().verify(&args.login, passcode.trim())?;
     drop(passcode);
+    if conn.json {
+        // One line, keys sorted as the server's JSON objects keep them.
+        writeln!(out, "{}", serde_json::to_value(&answer)?)?;
+    }
     match answer {
-        Some(rights) => {
-            if conn.json {
-                writeln!(out, "{}", json!({"result": "accept", "rights": rights}))?;
-            } else {
+        VerifyOutcome::Accept { rights } => {
+            if !conn.json {
                 writeln!(out, "accept")?;
-                for right in rights.as_array().into_iter().flatten() {
-                    let until = match right.get("until") {
-                        Some(serde_json::Value::String(d)) => format!("until {d}"),
-                        _ => "open-ended".to_owned(),
+                for right in rights {
+                    let until = match right.until {
+                        Some(d) => format!("until {d}"),
+                        None => "open-ended".to_owned(),
                     };
                     writeln!(
                         out,
                         "  director of {} ({}, {until})",
-                        cell(right.get("school")),
-                        cell(right.get("origin")),
+                        right.school, right.origin
                     )?;
                 }
             }
             Ok(())
         }
-        None => {
-            if conn.json {
-                writeln!(out, "{}", json!({"result": "reject"}))?;
-            } else {
+        VerifyOutcome::Reject => {
+            if !conn.json {
                 writeln!(out, "reject")?;
             }
             Err(Exit(1).into())

@@ -2,18 +2,24 @@
 //! the station, `keyward verify` and the load generator use to talk to
 //! `keyward serve`.
 //!
-//! It owns the connection settings (`KEYWARD_URL`, `KEYWARD_API_KEY`), maps the
-//! server's JSON errors into [`ClientError::Api`] with the stable code, and
-//! reads the server-sent-event stream of `/v1/events` ([`EventStream`]). The API
-//! key is held in a zeroizing buffer and never appears in `Debug`, `Display` or
-//! any error.
+//! One method per route answers that route's [`crate::wire`] type; the
+//! server's error bodies become [`ClientError::Api`] with their
+//! [`ErrorCode`]; [`EventStream`] reads the server-sent events of
+//! `/v1/events`. Path segments and query values are percent-encoded here.
+//! The API key is held in a zeroizing buffer and never appears in `Debug`,
+//! `Display` or any error.
 
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use serde_json::Value;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::wire::{ErrorBody, ErrorCode, ErrorDetail};
+
+mod routes;
 pub mod sse;
 
 pub use sse::{Event, EventStream};
@@ -22,19 +28,27 @@ pub use sse::{Event, EventStream};
 pub const DEFAULT_URL: &str = "http://127.0.0.1:7390";
 
 /// Largest answer body the client reads (receipts, lists): 16 MiB.
-const MAX_BODY: u64 = 16 * 1024 * 1024;
+const MAX_ANSWER_BODY: u64 = 16 * 1024 * 1024;
+
+/// What a path segment or query value keeps unescaped (RFC 3986
+/// "unreserved"): reader names have spaces, serials may have anything.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The server answered with an error of the contract: `message (code)`.
-    #[error("{}", api_display(.message, .code, .detail.as_deref(), .field.as_deref()))]
+    #[error("{}", api_display(.message, *.code, *.detail, .field.as_deref()))]
     Api {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
-        detail: Option<String>,
+        detail: Option<ErrorDetail>,
         field: Option<String>,
     },
     /// The server could not be reached or the connection broke.
@@ -48,11 +62,16 @@ pub enum ClientError {
     NoApiKey,
 }
 
-fn api_display(message: &str, code: &str, detail: Option<&str>, field: Option<&str>) -> String {
+fn api_display(
+    message: &str,
+    code: ErrorCode,
+    detail: Option<ErrorDetail>,
+    field: Option<&str>,
+) -> String {
     let mut text = format!("{message} ({code}");
     if let Some(detail) = detail {
         text.push_str(": ");
-        text.push_str(detail);
+        text.push_str(detail.as_str());
     }
     if let Some(field) = field {
         text.push_str(", field ");
@@ -63,18 +82,26 @@ fn api_display(message: &str, code: &str, detail: Option<&str>, field: Option<&s
 }
 
 impl ClientError {
-    /// The stable error code of an API error (`not_found`, `conflict`, …).
-    pub fn code(&self) -> Option<&str> {
+    /// The stable error code of an API error.
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ClientError::Api { code, .. } => Some(code),
+            ClientError::Api { code, .. } => Some(*code),
             _ => None,
         }
     }
 
-    /// The `detail` of a 409 conflict (`pin_policy`, `no_right`, …).
-    pub fn detail(&self) -> Option<&str> {
+    /// The `detail` of a 409 conflict or a 502 device error.
+    pub fn detail(&self) -> Option<ErrorDetail> {
         match self {
-            ClientError::Api { detail, .. } => detail.as_deref(),
+            ClientError::Api { detail, .. } => *detail,
+            _ => None,
+        }
+    }
+
+    /// The request field a 422 `invalid` is about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -90,23 +117,15 @@ impl ClientError {
 
 /// Turns an error answer into [`ClientError::Api`], keeping the server's words.
 pub fn parse_error(status: u16, body: &str) -> ClientError {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let text = |key: &str| {
-        error
-            .and_then(|e| e.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    match (text("code"), text("message")) {
-        (Some(code), Some(message)) => ClientError::Api {
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => ClientError::Api {
             status,
-            code,
-            message,
-            detail: text("detail"),
-            field: text("field"),
+            code: error.code,
+            message: error.message,
+            detail: error.detail,
+            field: error.field,
         },
-        _ => ClientError::Protocol {
+        Err(_) => ClientError::Protocol {
             status,
             why: format!(
                 "not a keyward error body: {}",
@@ -155,15 +174,6 @@ impl Client {
         }
     }
 
-    /// Flags first, then `KEYWARD_URL` / `KEYWARD_API_KEY`, then the default URL.
-    pub fn from_env(url: Option<String>, key: Option<String>) -> Client {
-        let url = url
-            .or_else(|| std::env::var("KEYWARD_URL").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| DEFAULT_URL.to_owned());
-        let key = key.or_else(|| std::env::var("KEYWARD_API_KEY").ok());
-        Client::new(&url, key)
-    }
-
     /// Another client to the same daemon with the same key and its own
     /// connections (one per load-generator worker).
     pub fn fresh(&self) -> Client {
@@ -198,7 +208,7 @@ impl Client {
         let body = response
             .into_body()
             .with_config()
-            .limit(MAX_BODY)
+            .limit(MAX_ANSWER_BODY)
             .read_to_string()
             .map_err(|e| ClientError::Protocol {
                 status,
@@ -211,59 +221,75 @@ impl Client {
         }
     }
 
-    fn json(status_hint: u16, body: &str) -> Result<Value, ClientError> {
-        if body.trim().is_empty() {
-            return Ok(Value::Null);
-        }
+    fn decode<T: DeserializeOwned>(body: &str) -> Result<T, ClientError> {
+        // An empty body (a 204) is JSON null to the decoder: `()` accepts it.
+        let body = if body.trim().is_empty() { "null" } else { body };
         serde_json::from_str(body).map_err(|e| ClientError::Protocol {
-            status: status_hint,
+            status: 200,
             why: format!("invalid JSON: {e}"),
         })
     }
 
-    /// `GET path` → JSON.
-    pub fn get(&self, path: &str) -> Result<Value, ClientError> {
-        let text = self.get_text(path)?;
-        Client::json(200, &text)
+    /// The body of a successful answer, or the error the call ended in.
+    fn answer(
+        &self,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, ClientError> {
+        self.finish(sent.map_err(|e| self.unreachable(e))?)
+    }
+
+    /// `GET path` → the decoded answer.
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        Client::decode(&self.get_text(path)?)
     }
 
     /// `GET path` → the body as text (receipts in text or HTML).
-    pub fn get_text(&self, path: &str) -> Result<String, ClientError> {
-        let response = self
-            .agent
-            .get(self.url(path))
-            .header("Authorization", self.bearer()?)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.finish(response)
+    fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let auth = self.bearer()?;
+        self.answer(
+            self.agent
+                .get(self.url(path))
+                .header("Authorization", auth)
+                .call(),
+        )
     }
 
-    /// `POST path` with a JSON body (or none) → JSON.
-    pub fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+    /// `POST path` with a JSON body → the decoded answer.
+    fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_string(body).map_err(|e| ClientError::Protocol {
+            status: 0,
+            why: format!("encoding the request: {e}"),
+        })?;
+        let request = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", self.bearer()?)
+            .header("Content-Type", "application/json");
+        Client::decode(&self.answer(request.send(body))?)
+    }
+
+    /// `POST path` without a body → the decoded answer.
+    fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         let request = self
             .agent
             .post(self.url(path))
             .header("Authorization", self.bearer()?);
-        let response = match body {
-            Some(body) => request
-                .header("Content-Type", "application/json")
-                .send(body.to_string()),
-            None => request.send_empty(),
-        }
-        .map_err(|e| self.unreachable(e))?;
-        let text = self.finish(response)?;
-        Client::json(200, &text)
+        Client::decode(&self.answer(request.send_empty())?)
     }
 
     /// `DELETE path`.
-    pub fn delete(&self, path: &str) -> Result<(), ClientError> {
-        let response = self
+    fn delete(&self, path: &str) -> Result<(), ClientError> {
+        let auth = self.bearer()?;
+        let sent = self
             .agent
             .delete(self.url(path))
-            .header("Authorization", self.bearer()?)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.finish(response).map(drop)
+            .header("Authorization", auth)
+            .call();
+        self.answer(sent).map(drop)
     }
 
     /// `GET /healthz` (no key needed): true when the daemon answers ok.
@@ -272,39 +298,6 @@ impl Client {
             .get(self.url("/healthz"))
             .call()
             .is_ok_and(|r| r.status().is_success())
-    }
-
-    /// `POST /v1/verify`: `Ok(Some(rights))` on accept, `Ok(None)` on reject.
-    pub fn verify(&self, login: &str, passcode: &str) -> Result<Option<Value>, ClientError> {
-        self.verify_from(login, passcode, None)
-    }
-
-    /// `POST /v1/verify` on behalf of an end user at `source` (the address the
-    /// gateway saw), which the per-source limiter counts separately.
-    pub fn verify_from(
-        &self,
-        login: &str,
-        passcode: &str,
-        source: Option<&str>,
-    ) -> Result<Option<Value>, ClientError> {
-        let mut body = serde_json::json!({ "login": login, "passcode": passcode });
-        if let Some(source) = source {
-            body["source"] = Value::String(source.to_owned());
-        }
-        let answer = self.post("/v1/verify", Some(&body))?;
-        match answer.get("result").and_then(Value::as_str) {
-            Some("accept") => Ok(Some(
-                answer
-                    .get("rights")
-                    .cloned()
-                    .unwrap_or(Value::Array(vec![])),
-            )),
-            Some("reject") => Ok(None),
-            _ => Err(ClientError::Protocol {
-                status: 200,
-                why: "verify answer without a result".to_owned(),
-            }),
-        }
     }
 
     /// Opens `GET /v1/events`.
@@ -331,17 +324,33 @@ impl Client {
     }
 }
 
-/// Percent-encodes one path segment (reader names have spaces).
+/// Percent-encodes one path segment or query value.
 pub fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
+    utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+/// `/a/b/c` with each segment percent-encoded.
+pub fn path(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", segment(s)))
+        .collect()
+}
+
+/// Adds `?k=v&…` for the options that are set.
+pub fn query(path: &str, params: &[(&str, Option<&str>)]) -> String {
+    let mut text = path.to_owned();
+    let mut sep = '?';
+    for (k, v) in params {
+        if let Some(v) = v {
+            text.push(sep);
+            text.push_str(k);
+            text.push('=');
+            text.push_str(&segment(v));
+            sep = '&';
         }
     }
-    out
+    text
 }
 
 /// Reads lines from any `BufRead` (used by [`EventStream`]).
@@ -364,8 +373,8 @@ mod tests {
             err.to_string(),
             "holder has a live token (conflict: holder_has_live_token)"
         );
-        assert_eq!(err.code(), Some("conflict"));
-        assert_eq!(err.detail(), Some("holder_has_live_token"));
+        assert_eq!(err.code(), Some(ErrorCode::Conflict));
+        assert_eq!(err.detail(), Some(ErrorDetail::HolderHasLiveToken));
         let err = parse_error(
             422,
             r#"{"error":{"code":"invalid","message":"bad UAI","field":"uai"}}"#,

@@ -7,6 +7,8 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
+use crate::wire::events::ServerEvent;
+
 /// One event of the stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -14,6 +16,14 @@ pub struct Event {
     pub kind: String,
     /// The event's JSON data (`Value::String` when it was not JSON).
     pub data: Value,
+}
+
+impl Event {
+    /// The event as the API's wire type; `None` for a name this version
+    /// does not know or data that is not the contract's.
+    pub fn decode(&self) -> Option<ServerEvent> {
+        ServerEvent::decode(&self.kind, &self.data)?.ok()
+    }
 }
 
 /// A blocking reader of events; the iterator ends when the server closes.

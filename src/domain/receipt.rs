@@ -13,7 +13,8 @@ use super::DomainError;
 
 pub const HEADER: &str = "keyward-receipt-v1";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     Handover,
     Return,

@@ -9,7 +9,8 @@ use super::people::PersonId;
 use super::uai::Uai;
 use super::DomainError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RightOrigin {
     Appointment,
     Delegation,

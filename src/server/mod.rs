@@ -29,7 +29,7 @@ impl Default for Limits {
         Limits {
             max_connections: 512,
             request_timeout: Duration::from_secs(15),
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: crate::wire::MAX_REQUEST_BODY,
         }
     }
 }

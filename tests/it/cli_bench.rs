@@ -139,13 +139,15 @@ fn bench_verify_against_a_running_daemon() {
     assert!(lines.any(|l| l.unwrap().contains("listening on")));
     let _serve = Stop(serve);
     let gateway = keyward::client::Client::new(&url, Some(admin))
-        .post(
-            "/v1/apikeys",
-            Some(&serde_json::json!({"name": "gw", "role": "gateway"})),
-        )
-        .unwrap()["key"]
-        .as_str()
+        .create_api_key(&keyward::wire::apikeys::NewKeyBody {
+            name: "gw".into(),
+            role: "gateway".into(),
+            district: None,
+            readers: None,
+        })
         .unwrap()
+        .key
+        .as_str()
         .to_owned();
     for _ in 0..2 {
         let out = Command::new(env!("CARGO_BIN_EXE_keyward"))

@@ -167,7 +167,8 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
                     (
                         200,
                         "application/json",
-                        r#"{"state":"active","receipt_id":7}"#.into(),
+                        r#"{"state":"active","receipt_id":7,"receipt":null,"device_pin":false}"#
+                            .into(),
                     )
                 }
             }
@@ -279,7 +280,7 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
                 (
                     200,
                     "application/json",
-                    format!(r#"{{"serial":"{serial}","holder":"x","state":"prepared"}}"#),
+                    format!(r#"{{"serial":"{serial}","holder":"x","state":"prepared","apdus":4}}"#),
                 )
             }
             _ => (
@@ -437,7 +438,7 @@ fn station_in_a_terminal_hides_the_pin() {
             ("POST", "/v1/tokens/12345678/activate") => (
                 200,
                 "application/json",
-                r#"{"state":"active","receipt_id":7}"#.into(),
+                r#"{"state":"active","receipt_id":7,"receipt":null,"device_pin":false}"#.into(),
             ),
             ("GET", p) if p.starts_with("/v1/receipts/7?format=html") => {
                 (200, "text/html", "<html>7</html>".into())

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0, READER1};
 use keyward::client::Client;
 use keyward::domain::Date;
+use keyward::wire::verify::VerifyOutcome;
+use keyward::wire::{ErrorCode, ErrorDetail};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward");
@@ -184,7 +186,7 @@ fn cli(daemon: &Daemon, key: &str, args: &[&str], stdin: &str) -> (i32, String, 
 fn wait_device(client: &Client, reader: &str, serial: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let devices = client.get("/v1/devices").unwrap();
+        let devices = json_of(client.devices().unwrap());
         if devices
             .as_array()
             .unwrap()
@@ -201,28 +203,30 @@ fn wait_device(client: &Client, reader: &str, serial: &str) {
     }
 }
 
-fn path(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .map(|s| format!("/{}", keyward::client::segment(s)))
-        .collect()
+/// A typed answer as JSON, for assertions by field name.
+fn json_of(answer: impl serde::Serialize) -> Value {
+    serde_json::to_value(answer).unwrap()
+}
+
+/// A request body written as JSON, as its wire type.
+fn body<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).unwrap()
 }
 
 /// A fresh code read from the token at `reader` (HOTP: each read is the next).
 fn code(desk: &Client, reader: &str) -> String {
-    desk.post(&path(&["v1", "devices", reader, "code"]), None)
-        .unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    desk.device_code(reader).unwrap().code
 }
 
 fn accepted(gateway: &Client, login: &str, passcode: &str) -> Option<Value> {
-    gateway.verify(login, passcode).unwrap()
+    match gateway.verify(login, passcode).unwrap() {
+        VerifyOutcome::Accept { rights } => Some(json_of(rights)),
+        VerifyOutcome::Reject => None,
+    }
 }
 
 fn token(client: &Client, serial: &str) -> Value {
-    client.get(&path(&["v1", "tokens", serial])).unwrap()
+    json_of(client.token(serial).unwrap())
 }
 
 fn sim(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
@@ -354,9 +358,11 @@ fn a_school_year_end_to_end() {
         assert_eq!(status, 0, "{args:?}: {stdout}{stderr}");
     }
     let new_key = |body: Value| -> String {
-        admin.post("/v1/apikeys", Some(&body)).unwrap()["key"]
-            .as_str()
+        admin
+            .create_api_key(&self::body(body))
             .unwrap()
+            .key
+            .as_str()
             .to_owned()
     };
     let desk_key = new_key(json!({"name": "desk", "role": "desk"}));
@@ -415,12 +421,13 @@ fn a_school_year_end_to_end() {
     // --- Handover by the inspector, activation at the station. ---------------
     let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
     wait_device(&desk, READER0, "11111111");
-    let handover = ien
-        .post(
-            "/v1/tokens/11111111/handover",
-            Some(&json!({"place": "Central office", "reader": READER0})),
+    let handover = json_of(
+        ien.handover(
+            "11111111",
+            &body(json!({"place": "Central office", "reader": READER0})),
         )
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(handover["receipt"]["kind"], "handover");
     let receipts = dir.path().join("receipts");
     let (status, stdout, stderr) = cli(
@@ -471,7 +478,7 @@ fn a_school_year_end_to_end() {
     );
     // The gateway may name the end user's address; a malformed one is refused.
     let bad = gateway.verify_from("adurand", "000000000000", Some("bad\u{7}source"));
-    assert_eq!(bad.unwrap_err().code(), Some("invalid"));
+    assert_eq!(bad.unwrap_err().code(), Some(ErrorCode::Invalid));
     // keyward verify, passcode on stdin.
     let (status, stdout, _) = cli(
         &daemon,
@@ -579,13 +586,10 @@ fn a_school_year_end_to_end() {
 
     // --- Case 1: a deputy while the director is away. -------------------------
     clock.set(at("2026-11-02", 8));
-    let delegation = ien
-        .post("/v1/rights/delegations", Some(&json!({"person": "bleroy", "school": SCHOOL, "from": "2026-11-02", "until": "2026-12-18"})))
-        .unwrap();
+    let delegation = json_of(ien.delegate(&body(json!({"person": "bleroy", "school": SCHOOL, "from": "2026-11-02", "until": "2026-12-18"}))).unwrap());
     let delegation_id = delegation["id"].as_i64().unwrap();
-    ien.post("/v1/key-requests", Some(&json!({"holder": "bleroy"})))
-        .unwrap();
-    let open = desk.get("/v1/key-requests").unwrap();
+    ien.request_key(&body(json!({"holder": "bleroy"}))).unwrap();
+    let open = json_of(desk.key_requests().unwrap());
     assert!(
         open.as_array()
             .unwrap()
@@ -606,24 +610,22 @@ fn a_school_year_end_to_end() {
     assert_eq!(status, 0, "{stdout}{stderr}");
     assert!(stdout.contains("token 22222222 prepared for bleroy"));
     assert!(
-        desk.get("/v1/key-requests")
-            .unwrap()
+        json_of(desk.key_requests().unwrap())
             .as_array()
             .unwrap()
             .iter()
             .all(|r| r["holder"] != "bleroy"),
         "request fulfilled"
     );
-    ien.post(
-        "/v1/tokens/22222222/handover",
-        Some(&json!({"place": "IEN Est", "reader": READER1})),
-    )
-    .unwrap();
-    station
-        .post(
-            "/v1/tokens/22222222/activate",
-            Some(&json!({"reader": READER1, "pin": PIN_B})),
+    json_of(
+        ien.handover(
+            "22222222",
+            &body(json!({"place": "IEN Est", "reader": READER1})),
         )
+        .unwrap(),
+    );
+    station
+        .activate("22222222", &body(json!({"reader": READER1, "pin": PIN_B})))
         .unwrap();
     let rights = accepted(
         &gateway,
@@ -635,8 +637,7 @@ fn a_school_year_end_to_end() {
 
     // --- Case 2: the director comes back. --------------------------------------
     clock.set(at("2026-11-20", 8));
-    ien.post(&format!("/v1/rights/{delegation_id}/end"), None)
-        .unwrap();
+    ien.end_right(delegation_id).unwrap();
     assert!(
         accepted(
             &gateway,
@@ -646,49 +647,40 @@ fn a_school_year_end_to_end() {
         .is_none(),
         "rejected at once"
     );
-    let returned = ien
-        .post(
-            "/v1/tokens/22222222/return",
-            Some(&json!({"place": "IEN Est", "reason": "director back", "reader": READER1})),
+    let returned = json_of(
+        ien.return_token(
+            "22222222",
+            &body(json!({"place": "IEN Est", "reason": "director back", "reader": READER1})),
         )
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(returned["receipt"]["kind"], "return");
-    let in_transit = ien.get("/v1/reports/in-transit").unwrap();
+    let in_transit = json_of(ien.in_transit().unwrap());
     assert!(in_transit.to_string().contains("22222222"), "{in_transit}");
-    desk.post("/v1/tokens/22222222/receive", None).unwrap();
-    assert!(!desk
-        .get("/v1/reports/in-transit")
-        .unwrap()
+    desk.receive("22222222").unwrap();
+    assert!(!json_of(desk.in_transit().unwrap())
         .to_string()
         .contains("22222222"));
-    desk.post(
-        "/v1/tokens/22222222/wipe",
-        Some(&json!({"reader": READER1})),
-    )
-    .unwrap();
-    desk.post("/v1/tokens/22222222/restock", None).unwrap();
+    desk.wipe("22222222", READER1).unwrap();
+    desk.restock("22222222").unwrap();
     assert_eq!(token(&desk, "22222222")["state"], "stock");
     sim_b.stop();
 
     // --- Case 3: the director's key is lost. -----------------------------------
     clock.set(at("2027-01-11", 8));
-    let refused = desk.post(
-        "/v1/replacement-requests",
-        Some(&json!({"holder": "adurand", "reason": "lost", "from": "ce.0751710b@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})),
+    let refused = desk.file_replacement(&body(json!({"holder": "adurand", "reason": "lost", "from": "ce.0751710b@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})));
+    assert_eq!(
+        refused.unwrap_err().detail(),
+        Some(ErrorDetail::HelpMailRefused)
     );
-    assert_eq!(refused.unwrap_err().detail(), Some("help_mail_refused"));
     assert_eq!(
         token(&desk, "11111111")["state"],
         "active",
         "a refused request changes nothing"
     );
     let old = code(&desk, READER0);
-    let request = desk
-        .post(
-            "/v1/replacement-requests",
-            Some(&json!({"holder": "adurand", "reason": "lost", "from": "adurand@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})),
-        )
-        .unwrap();
+    let request = json_of(desk.file_replacement(&body(json!({"holder": "adurand", "reason": "lost", "from": "adurand@ac-exemple.fr", "cc": ["pmartin@ac-exemple.fr"]})))
+        .unwrap());
     assert_eq!(token(&desk, "11111111")["state"], "revoked");
     assert!(
         accepted(&gateway, "adurand", &format!("{PIN_A}{old}")).is_none(),
@@ -711,16 +703,15 @@ fn a_school_year_end_to_end() {
     );
     assert_eq!(status, 0, "{stdout}{stderr}");
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
-    ien.post(
-        "/v1/tokens/44444444/handover",
-        Some(&json!({"place": "Central office", "reader": READER0})),
-    )
-    .unwrap();
-    station
-        .post(
-            "/v1/tokens/44444444/activate",
-            Some(&json!({"reader": READER0, "pin": PIN_A2})),
+    json_of(
+        ien.handover(
+            "44444444",
+            &body(json!({"place": "Central office", "reader": READER0})),
         )
+        .unwrap(),
+    );
+    station
+        .activate("44444444", &body(json!({"reader": READER0, "pin": PIN_A2})))
         .unwrap();
     // The replacement is a TOTP key (the default): the handover and the
     // activation used this step's code, the next login needs the next step.
@@ -744,7 +735,7 @@ fn a_school_year_end_to_end() {
         "rights ended by themselves"
     );
     clock.set(at("2027-07-20", 9));
-    let overdue = ien.get("/v1/reports/overdue").unwrap();
+    let overdue = json_of(ien.overdue().unwrap());
     assert!(
         overdue["D-EST"]
             .as_array()
@@ -753,16 +744,15 @@ fn a_school_year_end_to_end() {
             .any(|r| r["serial"] == "44444444"),
         "{overdue}"
     );
-    let returned = ien
-        .post(
-            "/v1/tokens/44444444/return",
-            Some(&json!({"place": "IEN Est", "reason": "end of appointment", "reader": READER0})),
+    let returned = json_of(
+        ien.return_token(
+            "44444444",
+            &body(json!({"place": "IEN Est", "reason": "end of appointment", "reader": READER0})),
         )
-        .unwrap();
+        .unwrap(),
+    );
     assert_eq!(returned["receipt"]["kind"], "return");
-    assert!(!ien
-        .get("/v1/reports/overdue")
-        .unwrap()
+    assert!(!json_of(ien.overdue().unwrap())
         .to_string()
         .contains("44444444"));
 

@@ -1,0 +1,102 @@
+//! `/v1/districts`, `/v1/schools`, `/v1/people`: the authority's directory.
+
+use serde::{Deserialize, Serialize};
+
+use super::rights::Right;
+use crate::domain::TokenState;
+
+/// `POST /v1/districts` `{"code","name","inspector"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictBody {
+    pub code: String,
+    /// The inspector's person id.
+    pub inspector: String,
+    pub name: String,
+}
+
+/// `201 {"code"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedDistrict {
+    pub code: String,
+}
+
+/// An item of `GET /v1/districts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistrictEntry {
+    pub code: String,
+    pub inspector: String,
+    pub name: String,
+}
+
+/// `POST /v1/schools` `{"uai","name","district"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchoolBody {
+    pub district: String,
+    pub name: String,
+    pub uai: String,
+}
+
+/// `201 {"uai"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedSchool {
+    pub uai: String,
+}
+
+/// An item of `GET /v1/schools`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchoolEntry {
+    pub district: String,
+    pub name: String,
+    pub uai: String,
+}
+
+/// `?district=` of the school and people lists (ignored for an inspector,
+/// whose lists are always their own district).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+}
+
+/// `POST /v1/people` `{"id","full_name","mail"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonBody {
+    pub full_name: String,
+    pub id: String,
+    pub mail: String,
+}
+
+/// `201 {"id"}` of `POST /v1/people`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedPerson {
+    pub id: String,
+}
+
+/// An item of `GET /v1/people`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonEntry {
+    pub full_name: String,
+    pub id: String,
+    pub mail: String,
+}
+
+/// `GET /v1/people/{id}`: the person with their rights and live token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonDetail {
+    pub full_name: String,
+    pub id: String,
+    pub mail: String,
+    pub rights: Vec<Right>,
+    pub token: Option<LiveToken>,
+}
+
+/// The token a person holds now (prepared, handed over or active).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveToken {
+    pub serial: String,
+    pub state: TokenState,
+}
