@@ -3,17 +3,12 @@
 
 use crate::support::world;
 
-use std::process::Command;
-
 use keyward::domain::receipt::Lang;
 use keyward::domain::Date;
 use world::*;
 
 fn keyward(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::support::cli::run(&mut crate::support::cli::keyward(args));
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

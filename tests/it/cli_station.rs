@@ -8,8 +8,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+
+use crate::support::cli::{self, Lines};
 
 type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
 
@@ -114,34 +115,6 @@ fn serve(
     }
 }
 
-/// Collects a child's stdout lines on a channel, so a test waits for a line
-/// rather than for time to pass.
-fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx): (Sender<String>, Receiver<String>) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
-    loop {
-        let line = lines
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
-        transcript.push_str(&line);
-        transcript.push('\n');
-        if line.contains(needle) {
-            return;
-        }
-    }
-}
-
 const READER: &str = "Virtual PCD 00 00";
 
 #[test]
@@ -184,25 +157,17 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
         },
     ));
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["station", "--reader", READER, "--once", "--receipts-dir"])
-        .arg(dir.path())
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", "kw_station")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // no → asked again; 123456 → too easy; 482915/482916 → differ;
     // 482915 twice → the server refuses; 593017 twice → active.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"no\nyes\n123456\n482915\n482916\n482915\n482915\n593017\n593017\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", READER, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .write_stdin("no\nyes\n123456\n482915\n482916\n482915\n482915\n593017\n593017\n"),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -296,23 +261,16 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
         "# handover meeting, 20 August\nadurand\nnobody\n\nbleroy  # new\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["tokens", "batch", "--reader", READER, "--holders"])
+    let mut child = cli::process(["tokens", "batch", "--reader", READER, "--holders"])
         .arg(&holders)
         .env("KEYWARD_URL", &daemon.url)
         .env("KEYWARD_API_KEY", "kw_desk")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = lines_of(child.stdout.take().unwrap());
-    let mut transcript = String::new();
-    wait_for(
-        &lines,
-        "waiting for a blank token at Virtual PCD 00 00 for adurand",
-        &mut transcript,
-    );
+    let mut lines = Lines::of(child.stdout.take().unwrap());
+    lines.wait_for("waiting for a blank token at Virtual PCD 00 00 for adurand");
     assert_eq!(daemon.streams(), 1, "subscribed before looking");
     let insert = |serial: &str, state: &str| {
         *present.lock().unwrap() = Some((serial.into(), state.into()));
@@ -329,25 +287,17 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
         );
     };
     insert("11111111", "stock");
-    wait_for(&lines, "prepared 11111111 for adurand", &mut transcript);
+    lines.wait_for("prepared 11111111 for adurand");
     // The same token is not blank any more; "nobody" fails and is skipped; the
     // next blank token goes to bleroy.
     remove();
     insert("99999999", "active");
-    wait_for(
-        &lines,
-        "token 99999999 at Virtual PCD 00 00 is active, not blank",
-        &mut transcript,
-    );
+    lines.wait_for("token 99999999 at Virtual PCD 00 00 is active, not blank");
     remove();
     insert("22222222", "stock");
-    wait_for(
-        &lines,
-        "nobody: not prepared: no person nobody (not_found)",
-        &mut transcript,
-    );
-    wait_for(&lines, "prepared 22222222 for bleroy", &mut transcript);
-    wait_for(&lines, "batch: 2 prepared, 1 not", &mut transcript);
+    lines.wait_for("nobody: not prepared: no person nobody (not_found)");
+    lines.wait_for("prepared 22222222 for bleroy");
+    lines.wait_for("batch: 2 prepared, 1 not");
     let status = child.wait().unwrap();
     assert_eq!(
         status.code(),
@@ -456,7 +406,7 @@ fn station_in_a_terminal_hides_the_pin() {
     let command = format!(
         "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{READER}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
         daemon.url,
-        env!("CARGO_BIN_EXE_keyward"),
+        cli::bin().display(),
         dir.path().display()
     );
     tmux.run(&[

@@ -13,20 +13,18 @@
 //! report before the return, return receipt).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::cli::{self, Lines};
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0, READER1};
+use crate::support::serve::{serve, Served};
 use keyward::client::Client;
 use keyward::domain::Date;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 const SCHOOL: &str = "0751710B";
 const PIN_A: &str = "482915";
 const PIN_B: &str = "730418";
@@ -59,123 +57,28 @@ impl TestClock {
     }
 }
 
-/// A running `keyward serve`, stopped (SIGTERM, then SIGKILL) on drop.
-struct Daemon {
-    child: Option<Child>,
-    url: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Daemon {
-    fn start(data: &Path, clock: &TestClock) -> Daemon {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--virtual-token", "off", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data")
-            .arg(data)
+/// `keyward serve` on the test clock, without the virtual token.
+fn start_daemon(data: &Path, clock: &TestClock) -> Served {
+    let daemon = Served::start(
+        serve(data, &["--virtual-token", "off"])
             .env("KEYWARD_TEST_CLOCK", &clock.0)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        // Ready when it says where it listens.
-        let lines = lines_of(child.stdout.take().unwrap());
-        let mut transcript = String::new();
-        wait_line(&lines, "listening on", &mut transcript);
-        let daemon = Daemon {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        assert!(Client::new(&daemon.url, None).healthy());
-        daemon
-    }
-
-    fn client(&self, key: &str) -> Client {
-        Client::new(&self.url, Some(key.to_owned()))
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            if !std::thread::panicking() {
-                assert!(
-                    status.success(),
-                    "keyward serve did not stop cleanly: {status}"
-                );
-            }
-        }
-    }
+            .env("RUST_LOG", "warn"),
+    );
+    assert!(Client::new(&daemon.url, None).healthy());
+    daemon
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_line(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
-        transcript.push_str(&line);
-        transcript.push('\n');
-        if line.contains(needle) {
-            return;
-        }
-    }
+fn client_of(daemon: &Served, key: &str) -> Client {
+    Client::new(&daemon.url, Some(key.to_owned()))
 }
 
 /// Runs the CLI with a key and standard input; returns (exit code, stdout, stderr).
-fn cli(daemon: &Daemon, key: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+fn cli(daemon: &Served, key: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cli::run(cli::client(&daemon.url, key, args).write_stdin(stdin));
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        cli::text(&out.stdout),
+        cli::text(&out.stderr),
     )
 }
 
@@ -239,21 +142,10 @@ fn a_school_year_end_to_end() {
     clock.set(at("2026-08-20", 9));
 
     // init prints the admin key once.
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let init: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let admin_key = init["admin_key"].as_str().unwrap().to_owned();
+    let admin_key = cli::init(&data);
 
-    let mut daemon = Daemon::start(&data, &clock);
-    let admin = daemon.client(&admin_key);
+    let mut daemon = start_daemon(&data, &clock);
+    let admin = client_of(&daemon, &admin_key);
     // The authority, through the CLI as the admin.
     for args in [
         &[
@@ -365,47 +257,35 @@ fn a_school_year_end_to_end() {
         new_key(json!({"name": "station", "role": "station", "readers": [READER0, READER1]}));
     let gateway_key = new_key(json!({"name": "gateway", "role": "gateway"}));
 
-    let desk = daemon.client(&desk_key);
-    let ien = daemon.client(&ien_key);
-    let gateway = daemon.client(&gateway_key);
+    let desk = client_of(&daemon, &desk_key);
+    let ien = client_of(&daemon, &ien_key);
+    let gateway = client_of(&daemon, &gateway_key);
 
     // --- The handover meeting: a batch at reader 0 (HOTP keys). --------------
     let holders = dir.path().join("holders.txt");
     std::fs::write(&holders, "# 20 August\nadurand\ncmoreau\n").unwrap();
-    let mut batch = Command::new(BIN)
-        .args([
-            "tokens",
-            "batch",
-            "--kind",
-            "hotp",
-            "--reader",
-            READER0,
-            "--holders",
-        ])
-        .arg(&holders)
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", &desk_key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let batch_lines = lines_of(batch.stdout.take().unwrap());
-    let mut transcript = String::new();
-    wait_line(&batch_lines, "waiting for a blank token", &mut transcript);
+    let mut batch = cli::process([
+        "tokens",
+        "batch",
+        "--kind",
+        "hotp",
+        "--reader",
+        READER0,
+        "--holders",
+    ])
+    .arg(&holders)
+    .env("KEYWARD_URL", &daemon.url)
+    .env("KEYWARD_API_KEY", &desk_key)
+    .spawn()
+    .unwrap();
+    let mut batch_lines = Lines::of(batch.stdout.take().unwrap());
+    batch_lines.wait_for("waiting for a blank token");
     let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
-    wait_line(
-        &batch_lines,
-        "prepared 11111111 for adurand",
-        &mut transcript,
-    );
+    batch_lines.wait_for("prepared 11111111 for adurand");
     sim_a.stop();
     let mut sim_c = sim(&pcscd, 0, "c.toml", "33333333");
-    wait_line(
-        &batch_lines,
-        "prepared 33333333 for cmoreau",
-        &mut transcript,
-    );
-    wait_line(&batch_lines, "batch: 2 prepared, 0 not", &mut transcript);
+    batch_lines.wait_for("prepared 33333333 for cmoreau");
+    batch_lines.wait_for("batch: 2 prepared, 0 not");
     assert!(batch.wait().unwrap().success());
     sim_c.stop();
     assert_eq!(token(&desk, "11111111")["state"], "prepared");
@@ -555,14 +435,18 @@ fn a_school_year_end_to_end() {
     assert!(accepted(&gateway, "adurand", &last).is_some(), "unlocked");
 
     // --- Restart in the middle: nothing lost. --------------------------------
-    daemon.stop();
-    let daemon = Daemon::start(&data, &clock);
+    let status = daemon.stop();
+    assert!(
+        status.success(),
+        "keyward serve did not stop cleanly: {status}"
+    );
+    let daemon = start_daemon(&data, &clock);
     let (admin, desk, ien, station, gateway) = (
-        daemon.client(&admin_key),
-        daemon.client(&desk_key),
-        daemon.client(&ien_key),
-        daemon.client(&station_key),
-        daemon.client(&gateway_key),
+        client_of(&daemon, &admin_key),
+        client_of(&daemon, &desk_key),
+        client_of(&daemon, &ien_key),
+        client_of(&daemon, &station_key),
+        client_of(&daemon, &gateway_key),
     );
     assert_eq!(token(&desk, "11111111")["state"], "active");
     assert!(

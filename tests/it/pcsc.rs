@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::cli;
 use crate::support::pcscd::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
@@ -622,21 +623,14 @@ fn token_cli_identifies_and_lists() {
         .write(&virt(), &spec("cli", OathType::Hotp, &secret), now())
         .unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .arg("reader")
+        let mut cmd = cli::keyward(["reader"]);
+        let assert = cmd
             .args(args)
             .env("RUST_LOG", "keyward::apdu=trace")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+            .assert()
+            .success();
+        let out = assert.get_output();
+        (cli::text(&out.stdout), cli::text(&out.stderr))
     };
     let (readers, _) = run(&["readers"]);
     assert_eq!(readers.lines().collect::<Vec<_>>(), vec![READER0, reader]);
@@ -663,9 +657,7 @@ fn token_cli_identifies_and_lists() {
 fn token_watch_reports_and_identifies_insertions() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let watch = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["reader", "watch", "--seconds", "4"])
-        .stdout(std::process::Stdio::piped())
+    let watch = cli::process(["reader", "watch", "--seconds", "4"])
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));

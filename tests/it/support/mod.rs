@@ -1,6 +1,7 @@
 //! Fixtures and harnesses shared by the test modules.
 
 pub mod api;
+pub mod cli;
 pub mod in_process;
 pub mod pcscd;
 pub mod serve;

@@ -214,15 +214,10 @@ impl Sim {
 
     /// Starts a sim without waiting.
     pub fn spawn(pcscd: &Pcscd, slot: u16, state: &Path, extra: &[&str]) -> Sim {
-        let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .arg("sim")
-            .arg("--vpcd")
-            .arg(pcscd.slot(slot))
-            .arg("--state")
+        let child = super::cli::process(["sim", "--vpcd", &pcscd.slot(slot), "--state"])
             .arg(state)
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn keyward sim");
         Sim {
@@ -334,15 +329,6 @@ pub fn oathtool(args: &[&str]) -> String {
 
 /// Runs `keyward otp ...` and returns its output.
 pub fn keyward_otp(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("otp")
-        .args(args)
-        .output()
-        .expect("run keyward otp");
-    assert!(
-        out.status.success(),
-        "keyward otp {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let mut cmd = super::cli::keyward(["otp"]);
+    super::cli::stdout_ok(cmd.args(args)).trim().to_owned()
 }
