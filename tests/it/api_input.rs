@@ -274,12 +274,7 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
         .contains("Somewhere Else"));
     // Ending a delegation twice: a state refusal, 409, not a role refusal.
     let (status, _) = api
-        .call(
-            "POST",
-            "/v1/rights/3/end",
-            Some(&api.keys.inspector_east),
-            None,
-        )
+        .post(&api.keys.inspector_east, "/v1/rights/3/end", None)
         .await;
     assert_eq!(status, 200);
     let err = api
@@ -327,9 +322,7 @@ async fn healthz_metrics_and_unknown_routes() {
         (status.as_u16(), body),
         (200, serde_json::json!({"status": "ok"}))
     );
-    let (status, _) = api
-        .call("GET", "/v1/nothing-here", Some(&api.keys.admin), None)
-        .await;
+    let (status, _) = api.get(&api.keys.admin, "/v1/nothing-here").await;
     assert_eq!(status, 404);
     let (status, text) = api.call_raw("GET", "/metrics", None, None).await;
     assert_eq!(status, 200);

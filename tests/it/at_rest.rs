@@ -3,7 +3,7 @@
 
 use crate::support::world;
 
-use keyward::domain::{Date, RevokeReason};
+use keyward::domain::RevokeReason;
 use keyward::store::AuditBreak;
 use world::*;
 
@@ -58,16 +58,7 @@ fn populated() -> (World, Vec<Device>, Vec<Vec<u8>>) {
     let holders = ["adurand", "bleroy", "cmoreau"];
     let devices: Vec<Device> = (0..3).map(|i| Device::new(&format!("VT-{i}"))).collect();
     for ((holder, device), pin) in holders.iter().zip(&devices).zip(PINS) {
-        w.store
-            .write(&desk(), "appoint", |tx| {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2025-09-01").unwrap(),
-                    None,
-                )
-            })
-            .unwrap();
+        w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
         w.prepare(device, holder);
         w.hand_over_and_activate(device, holder, &inspector_east(), pin);
     }
@@ -152,16 +143,7 @@ fn a_moved_or_altered_sealed_secret_does_not_open() {
     let a = Device::new("VT-A");
     let b = Device::new("VT-B");
     for (holder, device) in [("adurand", &a), ("bleroy", &b)] {
-        w.store
-            .write(&desk(), "appoint", |tx| {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2025-09-01").unwrap(),
-                    None,
-                )
-            })
-            .unwrap();
+        w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
         w.prepare(device, holder);
         w.hand_over_and_activate(device, holder, &inspector_east(), PINS[0]);
     }

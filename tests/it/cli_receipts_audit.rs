@@ -4,7 +4,6 @@
 use crate::support::world;
 
 use keyward::domain::receipt::Lang;
-use keyward::domain::Date;
 use world::*;
 
 fn keyward(args: &[&str]) -> (bool, String, String) {
@@ -19,16 +18,7 @@ fn keyward(args: &[&str]) -> (bool, String, String) {
 #[test]
 fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     let w = world(at("2026-08-20", 9));
-    w.store
-        .write(&desk(), "appoint", |tx| {
-            tx.grant_appointment(
-                &pid("adurand"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2026-09-01").unwrap(),
-                None,
-            )
-        })
-        .unwrap();
+    w.appoint("adurand", SCHOOL_EAST, "2026-09-01", None);
     let device = Device::new("VT-1");
     w.prepare(&device, "adurand");
     let receipt = w

@@ -107,11 +107,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 
     // Prepare: no kind given, a touch key gets HOTP.
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": reader})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
@@ -154,14 +153,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
             .decode(hex_secret.as_bytes())
             .unwrap(),
     );
-    let (_, token) = api
-        .call(
-            "GET",
-            &format!("/v1/tokens/{s}"),
-            Some(&api.keys.desk),
-            None,
-        )
-        .await;
+    let (_, token) = api.get(&api.keys.desk, &format!("/v1/tokens/{s}")).await;
     assert_eq!(token["credential"]["kind"], "hotp");
 
     // Handover: a touch key must type its code; without it, 422 on "typed".
@@ -220,11 +212,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(replayed["error"]["detail"], "possession_check_failed");
     let (status, active) = api
-        .call(
-            "POST",
+        .post(
+            &station,
             &activate,
-            Some(&station),
-            Some(&json!({"reader": reader, "pin": "483920", "typed": touch(&key)}).to_string()),
+            Some(json!({"reader": reader, "pin": "483920", "typed": touch(&key)})),
         )
         .await;
     assert_eq!(status, 200, "{active}");
@@ -269,11 +260,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         config[..]
     );
     let (status, wiped) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/wipe"),
-            Some(&api.keys.desk),
-            Some(&json!({"reader": reader}).to_string()),
+            Some(json!({"reader": reader})),
         )
         .await;
     assert_eq!(status, 200, "{wiped}");
@@ -293,11 +283,10 @@ async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
     let (api, _key, _station) = with_touch_key();
     let s = api.serial.clone();
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": api::READER})),
         )
         .await;
     assert_eq!(status, 200);
@@ -596,29 +585,21 @@ async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
     let old = api.serial.clone();
     let d = api::DOMAIN;
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/tokens/{old}/prepare"),
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": api::READER})),
         )
         .await;
     assert_eq!(status, 200);
-    let (status, request) = api
-        .call(
-            "POST",
-            "/v1/replacement-requests",
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
-        )
+    let (status, request) = api.post(&desk, "/v1/replacement-requests", Some(json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]})))
         .await;
     assert_eq!(status, 201, "{request}");
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(&desk),
-            Some(&json!({"reader": HID_READER}).to_string()),
+            Some(json!({"reader": HID_READER})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
@@ -808,30 +789,19 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
     assert_eq!(reader, format!("hid:{serial}"));
     // Empty slot: touching types nothing.
     let (status, err) = api
-        .call(
-            "POST",
-            &format!("/v1/devices/{reader}/touch"),
-            Some(&api.keys.desk),
-            None,
-        )
+        .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 502, "{err}");
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{serial}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": reader})),
         )
         .await;
     assert_eq!(status, 200);
     let (status, touched) = api
-        .call(
-            "POST",
-            &format!("/v1/devices/{reader}/touch"),
-            Some(&api.keys.desk),
-            None,
-        )
+        .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 200, "{touched}");
     assert_eq!(touched["serial"], serial);
@@ -839,11 +809,10 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
     assert_eq!(typed.len(), 6);
     // What it typed proves possession at the handover.
     let (status, handed) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.inspector_east,
             &format!("/v1/tokens/{serial}/handover"),
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Est", "reader": reader, "typed": typed}).to_string()),
+            Some(json!({"place": "Est", "reader": reader, "typed": typed})),
         )
         .await;
     assert_eq!(status, 200, "{handed}");

@@ -196,6 +196,22 @@ impl Api {
         (status, value)
     }
 
+    /// `GET uri` with `key`.
+    pub async fn get(&self, key: &str, uri: &str) -> (StatusCode, Value) {
+        self.call("GET", uri, Some(key), None).await
+    }
+
+    /// `POST uri` with `key` and, if any, a JSON body.
+    pub async fn post(&self, key: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let body = body.map(|b| b.to_string());
+        self.call("POST", uri, Some(key), body.as_deref()).await
+    }
+
+    /// `DELETE uri` with `key`.
+    pub async fn delete(&self, key: &str, uri: &str) -> (StatusCode, Value) {
+        self.call("DELETE", uri, Some(key), None).await
+    }
+
     pub async fn call_raw(
         &self,
         method: &str,

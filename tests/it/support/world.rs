@@ -7,7 +7,7 @@ use std::sync::Arc;
 use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
 use keyward::store::ops::CredentialParams;
-use keyward::store::{Config, Store};
+use keyward::store::{Config, Store, StoreError};
 
 pub const DOMAIN: &str = "ac-exemple.fr";
 pub const SCHOOL_EAST: &str = "0751710B";
@@ -30,6 +30,10 @@ pub fn pid(s: &str) -> PersonId {
 
 pub fn uai(s: &str) -> Uai {
     Uai::parse(s).unwrap()
+}
+
+pub fn date(s: &str) -> Date {
+    Date::parse(s).unwrap()
 }
 
 pub fn mail(s: &str) -> MailAddress {
@@ -133,6 +137,63 @@ impl World {
                 )
             })
             .unwrap();
+    }
+
+    /// Desk appoints `holder` director of `school` from `from` (until `until`);
+    /// returns the right's id.
+    pub fn appoint(&self, holder: &str, school: &str, from: &str, until: Option<&str>) -> i64 {
+        self.store
+            .write(&desk(), "appoint", |tx| {
+                tx.grant_appointment(&pid(holder), &uai(school), date(from), until.map(date))
+            })
+            .unwrap()
+    }
+
+    /// `by` grants `holder` a delegation in `school` from `from` (until `until`).
+    pub fn delegate(
+        &self,
+        by: &Actor,
+        holder: &str,
+        school: &str,
+        from: &str,
+        until: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        self.store.write(by, "delegate", |tx| {
+            tx.grant_delegation(&pid(holder), &uai(school), date(from), until.map(date))
+        })
+    }
+
+    /// Desk prepares an HOTP token `serial` for `holder` and hands it over
+    /// (counter 0); the holder activates it with `pin`. Logins use counters 1...
+    pub fn active_hotp(&self, holder: &str, serial: &str, pin: &str) -> Device {
+        let device = Device::new(serial);
+        self.store
+            .write(&desk(), "prepare", |tx| {
+                tx.add_token(serial, "virtual")?;
+                tx.prepare_token(
+                    serial,
+                    &pid(holder),
+                    &device.secret,
+                    CredentialParams::hotp(),
+                )?;
+                tx.handover(serial, "office", &device.hotp(0))
+            })
+            .unwrap();
+        self.store
+            .write(&Actor::Holder(pid(holder)), "activate", |tx| {
+                tx.activate(serial, pin)
+            })
+            .unwrap();
+        device
+    }
+
+    /// A TOTP token `serial` prepared for `holder`, handed over by the east
+    /// inspector and activated with `pin`.
+    pub fn active_totp(&self, holder: &str, serial: &str, pin: &str) -> Device {
+        let device = Device::new(serial);
+        self.prepare(&device, holder);
+        self.hand_over_and_activate(&device, holder, &inspector_east(), pin);
+        device
     }
 
     /// Handover by `by` then activation by the holder with `pin`.
