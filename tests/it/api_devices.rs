@@ -159,13 +159,7 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
     let s = api.serial.clone();
     // SELECT passes; the PUT reaches the token, then the token is unplugged.
     faulty.arm(1);
-    let (status, err) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": READER})),
-        )
-        .await;
+    let (status, err) = api.prepare(&s, "jdupont").await;
     assert_eq!(
         (status.as_u16(), err["error"]["code"].as_str()),
         (502, Some("device_error")),
@@ -228,27 +222,10 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_device_and_token_changes() {
     use futures_util::StreamExt as _;
-    use tower::ServiceExt as _;
     let api = api();
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header("authorization", format!("Bearer {}", api.keys.desk))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut body = response.into_body().into_data_stream();
+    let mut body = api.events(&api.keys.desk).await;
     // The subscription exists once the answer is out: a change now is seen.
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{}/prepare", api.serial),
-            Some(json!({"holder": "jdupont", "reader": READER})),
-        )
-        .await;
+    let (status, _) = api.prepare(&api.serial, "jdupont").await;
     assert_eq!(status, 200);
     let chunk = body.next().await.unwrap().unwrap();
     let text = String::from_utf8(chunk.to_vec()).unwrap();
@@ -381,12 +358,8 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
     assert_eq!(status, 200);
     // Help mail from a school mailbox: refused, nothing recorded.
     let d = api::DOMAIN;
-    let err = api
-        .assert_refused("POST", "/v1/replacement-requests", Some(&desk),
-                        Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
-                        409, "conflict")
+    api.assert_conflict("POST", "/v1/replacement-requests", Some(&desk), Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()), "help_mail_refused")
         .await;
-    assert_eq!(err["error"]["detail"], "help_mail_refused");
     let (status, request) = api.post(&desk, "/v1/replacement-requests", Some(json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")], "subject": "clé cassée"})))
         .await;
     assert_eq!(status, 201, "{request}");
@@ -429,31 +402,11 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_hears_only_its_own_readers() {
     use futures_util::StreamExt as _;
-    use tower::ServiceExt as _;
     let api = api();
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header(
-            "authorization",
-            format!("Bearer {}", api.keys.station_elsewhere),
-        )
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut body = response.into_body().into_data_stream();
+    let mut body = api.events(&api.keys.station_elsewhere).await;
     // A change at the virtual reader, then a token at the station's reader:
     // the first thing the station hears is its own reader.
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{}/prepare", api.serial),
-            Some(json!({"holder": "jdupont", "reader": READER})),
-        )
-        .await;
+    let (status, _) = api.prepare(&api.serial, "jdupont").await;
     assert_eq!(status, 200);
     let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
     api.devices.attach("Other Reader", Arc::new(other)).unwrap();
@@ -469,13 +422,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
     // hardware retry counter (like YKOATH's access code): the holder's PIN
     // must never be sent to it.
     let (api, serial, path) = api_without_device_pin();
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{serial}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": READER})),
-        )
-        .await;
+    let (status, _) = api.prepare(&serial, "jdupont").await;
     assert_eq!(status, 200);
     let (status, _) = api
         .post(

@@ -42,16 +42,7 @@ async fn every_route_every_role() {
 }
 
 async fn events_status(api: &api::Api, key: &str) -> axum::http::StatusCode {
-    use tower::ServiceExt as _;
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header("authorization", format!("Bearer {key}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = api.subscribe(key).await;
     assert_eq!(
         response.headers().get("content-type").unwrap(),
         "text/event-stream"
@@ -138,20 +129,10 @@ async fn an_inspector_sees_only_their_district() {
     }
     // Lists are filtered to the inspector's district.
     let (_, people) = api.get(&west, "/v1/people").await;
-    let ids: Vec<&str> = people
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let ids = ids_of(&people);
     assert_eq!(ids, ["mleroy"]);
     let (_, people) = api.get(&west, "/v1/people?district=EAST").await;
-    let ids: Vec<&str> = people
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let ids = ids_of(&people);
     assert_eq!(ids, ["mleroy"], "an inspector cannot widen their filter");
     let (_, districts) = api.get(&west, "/v1/districts").await;
     assert_eq!(districts.as_array().unwrap().len(), 1);
@@ -180,4 +161,13 @@ async fn a_station_acts_only_at_its_readers() {
     assert_eq!(devices, serde_json::json!([]));
     let (_, devices) = api.get(&api.keys.station, "/v1/devices").await;
     assert_eq!(devices[0]["reader"], READER);
+}
+
+/// The `id` of every element of a JSON list.
+fn ids_of(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect()
 }

@@ -38,17 +38,22 @@ fn representations(secret: &[u8]) -> Vec<Vec<u8>> {
 
 fn assert_no_plaintext(w: &World, devices: &[Device]) {
     for (path, bytes) in &files(w) {
-        for device in devices {
-            for needle in representations(device.secret.expose()) {
-                assert!(!contains(bytes, &needle), "a secret is readable in {path}");
-            }
+        assert_no_plaintext_in(path, bytes, devices);
+    }
+}
+
+/// No secret of `devices`, in any usual representation, and no PIN in `bytes`.
+fn assert_no_plaintext_in(path: &str, bytes: &[u8], devices: &[Device]) {
+    for device in devices {
+        for needle in representations(device.secret.expose()) {
+            assert!(!contains(bytes, &needle), "a secret is readable in {path}");
         }
-        for pin in PINS {
-            assert!(
-                !contains(bytes, pin.as_bytes()),
-                "a PIN is readable in {path}"
-            );
-        }
+    }
+    for pin in PINS {
+        assert!(
+            !contains(bytes, pin.as_bytes()),
+            "a PIN is readable in {path}"
+        );
     }
 }
 
@@ -112,17 +117,7 @@ fn no_secret_or_pin_in_any_file_and_destroyed_secrets_leave_no_copy() {
     let files = files(&w);
     assert!(files.iter().any(|(p, _)| p.ends_with("-wal")), "WAL mode");
     for (path, bytes) in &files {
-        for device in &devices {
-            for needle in representations(device.secret.expose()) {
-                assert!(!contains(bytes, &needle), "a secret is readable in {path}");
-            }
-        }
-        for pin in PINS {
-            assert!(
-                !contains(bytes, pin.as_bytes()),
-                "a PIN is readable in {path}"
-            );
-        }
+        assert_no_plaintext_in(path, bytes, &devices);
         // Returned and stolen keys: not even the sealed form survives.
         for destroyed in &sealed[1..] {
             assert!(

@@ -82,6 +82,11 @@ fn cli(daemon: &Served, key: &str, args: &[&str], stdin: &str) -> (i32, String, 
     )
 }
 
+/// Runs the CLI with a key; it must exit 0. Returns its stdout.
+fn cli_ok(daemon: &Served, key: &str, args: &[&str]) -> String {
+    cli::stdout_ok(&mut cli::client(&daemon.url, key, args))
+}
+
 /// Waits until the daemon reports `serial` present at `reader` (it notices
 /// insertions within a second).
 fn wait_device(client: &Client, reader: &str, serial: &str) {
@@ -124,12 +129,20 @@ fn accepted(gateway: &Client, login: &str, passcode: &str) -> Option<Value> {
     gateway.verify(login, passcode).unwrap()
 }
 
-fn token(client: &Client, serial: &str) -> Value {
-    client.get(&path(&["v1", "tokens", serial])).unwrap()
+/// The gateway's answer to `login` with `pin` and a fresh code from the token
+/// at `reader`.
+fn login_now(
+    gateway: &Client,
+    desk: &Client,
+    login: &str,
+    pin: &str,
+    reader: &str,
+) -> Option<Value> {
+    accepted(gateway, login, &format!("{pin}{}", code(desk, reader)))
 }
 
-fn sim(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
-    Sim::start(pcscd, slot, &pcscd.state_file(name), &["--serial", serial])
+fn token(client: &Client, serial: &str) -> Value {
+    client.get(&path(&["v1", "tokens", serial])).unwrap()
 }
 
 #[test]
@@ -280,10 +293,10 @@ fn a_school_year_end_to_end() {
     .unwrap();
     let mut batch_lines = Lines::of(batch.stdout.take().unwrap());
     batch_lines.wait_for("waiting for a blank token");
-    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
+    let mut sim_a = Sim::with_serial(&pcscd, 0, "a.toml", "11111111");
     batch_lines.wait_for("prepared 11111111 for adurand");
     sim_a.stop();
-    let mut sim_c = sim(&pcscd, 0, "c.toml", "33333333");
+    let mut sim_c = Sim::with_serial(&pcscd, 0, "c.toml", "33333333");
     batch_lines.wait_for("prepared 33333333 for cmoreau");
     batch_lines.wait_for("batch: 2 prepared, 0 not");
     assert!(batch.wait().unwrap().success());
@@ -293,7 +306,7 @@ fn a_school_year_end_to_end() {
     assert_eq!(token(&desk, "33333333")["holder"], "cmoreau");
 
     // --- Handover by the inspector, activation at the station. ---------------
-    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
+    let mut sim_a = Sim::with_serial(&pcscd, 0, "a.toml", "11111111");
     wait_device(&desk, READER0, "11111111");
     let handover = ien
         .post(
@@ -341,12 +354,7 @@ fn a_school_year_end_to_end() {
         "replay"
     );
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_B}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_B, READER0).is_none(),
         "wrong PIN"
     );
     // The gateway may name the end user's address; a malformed one is refused.
@@ -397,40 +405,27 @@ fn a_school_year_end_to_end() {
         "the lock comes at the 10th consecutive failure"
     );
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_none(),
         "locked"
     );
-    let (status, stdout, stderr) = cli(&daemon, &desk_key, &["tokens", "unlock", "11111111"], "");
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    cli_ok(&daemon, &desk_key, &["tokens", "unlock", "11111111"]);
     // Resync: the token ran past the look-ahead window (twenty presses);
     // the desk resynchronises it with two consecutive codes.
     for _ in 0..20 {
         code(&desk, READER0);
     }
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_none(),
         "beyond the look-ahead"
     );
     let (first, second) = (code(&desk, READER0), code(&desk, READER0));
-    let (status, stdout, stderr) = cli(
+    cli_ok(
         &daemon,
         &desk_key,
         &[
             "tokens", "resync", "11111111", "--first", &first, "--second", &second,
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     let last = format!("{PIN_A}{}", code(&desk, READER0));
     assert!(accepted(&gateway, "adurand", &last).is_some(), "unlocked");
 
@@ -454,12 +449,7 @@ fn a_school_year_end_to_end() {
         "replay after restart"
     );
     wait_device(&desk, READER0, "11111111");
-    assert!(accepted(
-        &gateway,
-        "adurand",
-        &format!("{PIN_A}{}", code(&desk, READER0))
-    )
-    .is_some());
+    assert!(login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_some());
 
     // --- Case 1: a deputy while the director is away. -------------------------
     clock.set(at("2026-11-02", 8));
@@ -477,17 +467,15 @@ fn a_school_year_end_to_end() {
             .any(|r| r["holder"] == "bleroy"),
         "{open}"
     );
-    let mut sim_b = sim(&pcscd, 1, "b.toml", "22222222");
+    let mut sim_b = Sim::with_serial(&pcscd, 1, "b.toml", "22222222");
     wait_device(&desk, READER1, "22222222");
-    let (status, stdout, stderr) = cli(
+    let stdout = cli_ok(
         &daemon,
         &desk_key,
         &[
             "tokens", "prepare", "--kind", "hotp", "--reader", READER1, "--holder", "bleroy",
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     assert!(stdout.contains("token 22222222 prepared for bleroy"));
     assert!(
         desk.get("/v1/key-requests")
@@ -509,12 +497,7 @@ fn a_school_year_end_to_end() {
             Some(&json!({"reader": READER1, "pin": PIN_B})),
         )
         .unwrap();
-    let rights = accepted(
-        &gateway,
-        "bleroy",
-        &format!("{PIN_B}{}", code(&desk, READER1)),
-    )
-    .expect("deputy accepted");
+    let rights = login_now(&gateway, &desk, "bleroy", PIN_B, READER1).expect("deputy accepted");
     assert_eq!(rights[0]["origin"], "delegation");
 
     // --- Case 2: the director comes back. --------------------------------------
@@ -522,12 +505,7 @@ fn a_school_year_end_to_end() {
     ien.post(&format!("/v1/rights/{delegation_id}/end"), None)
         .unwrap();
     assert!(
-        accepted(
-            &gateway,
-            "bleroy",
-            &format!("{PIN_B}{}", code(&desk, READER1))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "bleroy", PIN_B, READER1).is_none(),
         "rejected at once"
     );
     let returned = ien
@@ -579,9 +557,9 @@ fn a_school_year_end_to_end() {
         "old key's codes rejected"
     );
     sim_a.stop();
-    let _sim_d = sim(&pcscd, 0, "d.toml", "44444444");
+    let _sim_d = Sim::with_serial(&pcscd, 0, "d.toml", "44444444");
     wait_device(&desk, READER0, "44444444");
-    let (status, stdout, stderr) = cli(
+    cli_ok(
         &daemon,
         &desk_key,
         &[
@@ -591,9 +569,7 @@ fn a_school_year_end_to_end() {
             "--reader",
             READER0,
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
     ien.post(
         "/v1/tokens/44444444/handover",
@@ -609,22 +585,12 @@ fn a_school_year_end_to_end() {
     // The replacement is a TOTP key (the default): the handover and the
     // activation used this step's code, the next login needs the next step.
     clock.advance(30);
-    assert!(accepted(
-        &gateway,
-        "adurand",
-        &format!("{PIN_A2}{}", code(&desk, READER0))
-    )
-    .is_some());
+    assert!(login_now(&gateway, &desk, "adurand", PIN_A2, READER0).is_some());
 
     // --- Case 4: the end of the school year. ----------------------------------
     clock.set(at("2027-07-04", 9));
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A2}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A2, READER0).is_none(),
         "rights ended by themselves"
     );
     clock.set(at("2027-07-20", 9));
@@ -651,8 +617,7 @@ fn a_school_year_end_to_end() {
         .contains("44444444"));
 
     // The audit chain is intact, through the daemon and locally.
-    let (status, stdout, stderr) = cli(&daemon, &admin_key, &["audit", "verify"], "");
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    let stdout = cli_ok(&daemon, &admin_key, &["audit", "verify"]);
     assert!(stdout.starts_with("audit: ok"));
     drop(admin);
 }

@@ -61,6 +61,16 @@ fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
     (api, key, station.key.to_string())
 }
 
+/// The touch slot's configuration bytes (it must be programmed).
+fn slot_bytes(key: &Arc<Mutex<SimulatedKey>>) -> Vec<u8> {
+    key.lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
 fn touch(key: &Arc<Mutex<SimulatedKey>>) -> String {
     key.lock().unwrap().touch(TOUCH_SLOT).unwrap().text()
 }
@@ -97,6 +107,23 @@ fn assert_not_at_rest(api: &Api, secret: &[u8]) {
     ] {
         assert!(!contains(&files, &form), "found at rest");
     }
+}
+
+/// The token is in stock, with no pending write and no pending access code.
+fn assert_stock_with_nothing_pending(api: &Api, s: &str) {
+    let (state, pending, code) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(s)?.state,
+                tx.pending_writes()?,
+                tx.slot_access_code(s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(state, TokenState::Stock);
+    assert!(pending.is_empty());
+    assert!(code.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,17 +197,14 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(err["error"]["field"], "typed");
     // A code the key never typed: possession refused, nothing changes.
-    let err = api
-        .assert_refused(
-            "POST",
-            &handover,
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "possession_check_failed");
+    api.assert_conflict(
+        "POST",
+        &handover,
+        Some(&api.keys.inspector_east),
+        Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
+        "possession_check_failed",
+    )
+    .await;
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
     let (status, handed) = api
@@ -317,13 +341,7 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
             .program_hotp(TOUCH_SLOT, &config, Some(&foreign), None)
             .unwrap();
     }
-    let before = key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let before = slot_bytes(&key);
     let pgm_seq = key.lock().unwrap().status().pgm_seq;
     let err = api
         .devices
@@ -341,19 +359,7 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
     );
     assert_eq!(k.status().pgm_seq, pgm_seq);
     drop(k);
-    let (state, pending, code) = api
-        .store
-        .read(|tx| {
-            Ok((
-                tx.token(&s)?.state,
-                tx.pending_writes()?,
-                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
-            ))
-        })
-        .unwrap();
-    assert_eq!(state, TokenState::Stock);
-    assert!(pending.is_empty());
-    assert!(code.is_none());
+    assert_stock_with_nothing_pending(&api, &s);
     // A wrong code cannot delete the slot either (what the wipe relies on).
     let mut k = key.lock().unwrap();
     let wrong = AccessCode::generate().unwrap();
@@ -401,19 +407,7 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
     api.devices.detach(HID_READER);
     key.lock().unwrap().plug_in();
     api.devices.attach_simulated_key(HID_READER, &key).unwrap();
-    let (state, pending, codes) = api
-        .store
-        .read(|tx| {
-            Ok((
-                tx.token(&s)?.state,
-                tx.pending_writes()?,
-                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
-            ))
-        })
-        .unwrap();
-    assert_eq!(state, TokenState::Stock);
-    assert!(pending.is_empty());
-    assert!(codes.is_none());
+    assert_stock_with_nothing_pending(&api, &s);
     assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
     let audit = api.audit_after(0);
     assert!(
@@ -676,13 +670,7 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
             .program_hotp(TOUCH_SLOT, &config, Some(&other), Some(&current))
             .unwrap();
     }
-    let before = key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let before = slot_bytes(&key);
     let head = api.audit_head();
     let err = api
         .assert_refused(
@@ -699,15 +687,7 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
         .audit_after(head)
         .iter()
         .any(|(_, action, _)| action == "refused"));
-    assert_eq!(
-        key.lock()
-            .unwrap()
-            .slot_config(TOUCH_SLOT)
-            .unwrap()
-            .as_bytes()
-            .to_vec(),
-        before
-    );
+    assert_eq!(slot_bytes(&key), before);
     let state = api.store.read(|tx| tx.token(&s)).unwrap().state;
     assert_eq!(state, TokenState::Revoked);
 }

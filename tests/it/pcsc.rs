@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::cli;
+use crate::support::in_process::{self, virt};
 use crate::support::pcscd::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
@@ -31,25 +32,11 @@ fn token(reader: &str) -> Token<keyward::token::pcsc::PcscTransport> {
     Token::new(Pcsc::establish().unwrap().connect(reader).unwrap())
 }
 
-fn virt() -> keyward::profile::Profile {
-    keyward::profile::builtin()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.id == "keyward-virtual")
-        .unwrap()
-}
-
+/// The shared credential spec, issued by "keyward" (as ykman lists it).
 fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
     CredentialSpec {
-        name,
         issuer: Some("keyward"),
-        kind,
-        algorithm: Algorithm::Sha1,
-        digits: Digits::SIX,
-        period: Period::new(30).unwrap(),
-        counter: 0,
-        touch: false,
-        secret,
+        ..in_process::spec(name, kind, secret)
     }
 }
 
@@ -57,12 +44,7 @@ fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec
 fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        0,
-        &pcscd.state_file("t.toml"),
-        &["--serial", "4242"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 0, "t.toml", "4242");
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     let mut t = token(READER0);
 
@@ -283,53 +265,29 @@ fn code_of(output: &str, account: &str) -> String {
 fn ykman_interop_add_list_code_delete() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        0,
-        &pcscd.state_file("yk.toml"),
-        &["--serial", "12345678"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 0, "yk.toml", "12345678");
 
+    let add_account = |args: &[&str]| {
+        ykman(READER0, &[&["oath", "accounts", "add"], args].concat());
+    };
     let info = ykman(READER0, &["info"]);
     assert!(info.contains("Serial number: 12345678"), "{info}");
     assert!(info.contains("Firmware version: 5.4.3"), "{info}");
 
-    ykman(
-        READER0,
-        &[
-            "oath",
-            "accounts",
-            "add",
-            "-o",
-            "TOTP",
-            "Iss:alice",
-            SECRET_B32,
-        ],
-    );
-    ykman(
-        READER0,
-        &[
-            "oath", "accounts", "add", "-o", "HOTP", "-c", "5", "hot", SECRET_B32,
-        ],
-    );
-    ykman(
-        READER0,
-        &[
-            "oath",
-            "accounts",
-            "add",
-            "-o",
-            "TOTP",
-            "-a",
-            "SHA256",
-            "-d",
-            "8",
-            "-P",
-            "60",
-            "Iss:slow",
-            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-        ],
-    );
+    add_account(&["-o", "TOTP", "Iss:alice", SECRET_B32]);
+    add_account(&["-o", "HOTP", "-c", "5", "hot", SECRET_B32]);
+    add_account(&[
+        "-o",
+        "TOTP",
+        "-a",
+        "SHA256",
+        "-d",
+        "8",
+        "-P",
+        "60",
+        "Iss:slow",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    ]);
     let list = ykman(READER0, &["oath", "accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
@@ -611,12 +569,7 @@ fn sim_reconnects_when_pcscd_restarts() {
 fn token_cli_identifies_and_lists() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        1,
-        &pcscd.state_file("cli.toml"),
-        &["--serial", "31337"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 1, "cli.toml", "31337");
     let reader = crate::support::pcscd::READER1;
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     token(reader)
@@ -661,7 +614,7 @@ fn token_watch_reports_and_identifies_insertions() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let mut sim = Sim::start(&pcscd, 1, &pcscd.state_file("w.toml"), &["--serial", "777"]);
+    let mut sim = Sim::with_serial(&pcscd, 1, "w.toml", "777");
     std::thread::sleep(Duration::from_millis(500));
     sim.stop();
     let out = watch.wait_with_output().unwrap();

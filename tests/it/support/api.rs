@@ -212,6 +212,34 @@ impl Api {
         self.call("DELETE", uri, Some(key), None).await
     }
 
+    /// `GET /v1/events` as `key`: the answer's head, its body a stream.
+    pub async fn subscribe(&self, key: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .uri("/v1/events")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        app(self.state.clone()).oneshot(request).await.unwrap()
+    }
+
+    /// The event stream as `key` (the subscription must be accepted).
+    pub async fn events(&self, key: &str) -> axum::body::BodyDataStream {
+        let response = self.subscribe(key).await;
+        assert_eq!(response.status(), 200);
+        response.into_body().into_data_stream()
+    }
+
+    /// Desk prepares `serial` for `holder` at the virtual reader.
+    pub async fn prepare(&self, serial: &str, holder: &str) -> (StatusCode, Value) {
+        let body = serde_json::json!({"holder": holder, "reader": READER});
+        self.post(
+            &self.keys.desk,
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(body),
+        )
+        .await
+    }
+
     pub async fn call_raw(
         &self,
         method: &str,
@@ -337,6 +365,21 @@ impl Api {
             );
         }
         value
+    }
+
+    /// [`Api::assert_refused`] with 409 `conflict` and this `detail`.
+    pub async fn assert_conflict(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+        detail: &str,
+    ) {
+        let err = self
+            .assert_refused(method, uri, key, body, 409, "conflict")
+            .await;
+        assert_eq!(err["error"]["detail"], detail, "{method} {uri}");
     }
 }
 

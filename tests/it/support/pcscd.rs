@@ -212,6 +212,12 @@ impl Sim {
         sim
     }
 
+    /// Starts a sim with serial `serial` on `slot`, its state in the harness's
+    /// directory under `name`, and waits until pcscd sees the card.
+    pub fn with_serial(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
+        Sim::start(pcscd, slot, &pcscd.state_file(name), &["--serial", serial])
+    }
+
     /// Starts a sim without waiting.
     pub fn spawn(pcscd: &Pcscd, slot: u16, state: &Path, extra: &[&str]) -> Sim {
         let child = super::cli::process(["sim", "--vpcd", &pcscd.slot(slot), "--state"])
