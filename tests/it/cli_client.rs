@@ -3,11 +3,12 @@
 //! the passcode never show, and every command's help has an example.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::process::Output;
 
 use crate::support::cli::{self, text};
+use crate::support::http::read_request;
 
 const KEY: &str = "kw_TESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTE";
 
@@ -19,21 +20,7 @@ fn one_shot(status: &'static str, body: &'static str) -> (String, std::thread::J
     let handle = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            head.push_str(&line);
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let mut request_body = vec![0; length];
-        reader.read_exact(&mut request_body).unwrap();
+        let (head, request_body) = read_request(&mut reader).unwrap();
         let mut stream = stream;
         write!(
             stream,
@@ -41,7 +28,7 @@ fn one_shot(status: &'static str, body: &'static str) -> (String, std::thread::J
             body.len()
         )
         .unwrap();
-        head + &String::from_utf8(request_body).unwrap()
+        head + &request_body
     });
     (url, handle)
 }

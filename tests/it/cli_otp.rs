@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::cli::{self, stdout_ok};
 
@@ -15,12 +15,7 @@ fn keyward(args: &[&str]) -> Output {
 }
 
 fn oathtool(args: &[&str]) -> String {
-    let out = Command::new("oathtool")
-        .args(args)
-        .output()
-        .expect("oathtool must be installed (.ci/setup installs it)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    cli::tool("oathtool", args)
 }
 
 fn stdout_of(args: &[&str]) -> String {

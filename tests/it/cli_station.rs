@@ -5,12 +5,13 @@
 //! insertions on the event stream.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use crate::support::cli::{self, Lines};
+use crate::support::http::read_request;
 
 type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
 
@@ -67,26 +68,8 @@ fn serve(
     events: &Mutex<Vec<TcpStream>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    loop {
-        let mut first = String::new();
-        if reader.read_line(&mut first).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let body = String::from_utf8(body).unwrap();
-        let mut parts = first.split_whitespace();
+    while let Some((head, body)) = read_request(&mut reader) {
+        let mut parts = head.split_whitespace();
         let (method, path) = (
             parts.next().unwrap().to_owned(),
             parts.next().unwrap().to_owned(),
@@ -117,19 +100,34 @@ fn serve(
 
 const READER: &str = "Virtual PCD 00 00";
 
+type Answer = (u16, &'static str, String);
+
+/// `GET /v1/devices`: key 12345678 at READER, handed over to adurand.
+fn handed_over_at_reader() -> Answer {
+    (
+        200,
+        "application/json",
+        format!(
+            r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
+        ),
+    )
+}
+
+fn no_route() -> Answer {
+    (
+        404,
+        "application/json",
+        r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
+    )
+}
+
 #[test]
 fn station_takes_the_holder_through_rules_pin_and_receipt() {
     let activations = Arc::new(Mutex::new(0u32));
     let a = activations.clone();
     let daemon = FakeDaemon::start(Arc::new(
         move |method: &str, path: &str, body: &str| match (method, path) {
-            ("GET", "/v1/devices") => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
-                ),
-            ),
+            ("GET", "/v1/devices") => handed_over_at_reader(),
             ("POST", "/v1/tokens/12345678/activate") => {
                 let mut n = a.lock().unwrap();
                 *n += 1;
@@ -149,11 +147,7 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
                 "text/html",
                 "<html>bordereau de remise n° 7</html>".into(),
             ),
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -247,11 +241,7 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
                     format!(r#"{{"serial":"{serial}","holder":"x","state":"prepared"}}"#),
                 )
             }
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     )));
     let dir = tempfile::tempdir().unwrap();
@@ -327,18 +317,8 @@ struct Tmux {
 
 impl Tmux {
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux (run .ci/setup)");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let socket = ["-L", &self.socket];
+        cli::tool("tmux", socket.iter().chain(args))
     }
 
     fn screen(&self) -> String {
@@ -377,13 +357,7 @@ impl Drop for Tmux {
 fn station_in_a_terminal_hides_the_pin() {
     let daemon = FakeDaemon::start(Arc::new(
         move |method: &str, path: &str, _body: &str| match (method, path) {
-            ("GET", "/v1/devices") => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
-                ),
-            ),
+            ("GET", "/v1/devices") => handed_over_at_reader(),
             ("POST", "/v1/tokens/12345678/activate") => (
                 200,
                 "application/json",
@@ -392,11 +366,7 @@ fn station_in_a_terminal_hides_the_pin() {
             ("GET", p) if p.starts_with("/v1/receipts/7?format=html") => {
                 (200, "text/html", "<html>7</html>".into())
             }
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     ));
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use crate::support::world;
 use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
 use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
-use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, TokenState};
+use keyward::domain::{Actor, DomainError, RevokeReason, RightOrigin, TokenState};
 use keyward::store::ops::CredentialParams;
 use keyward::store::verify::VerifyAnswer;
 use keyward::store::StoreError;
@@ -560,19 +560,8 @@ fn case5_first_appointment_batch_handover_meeting() {
     w.store
         .write(&desk(), "batch", |tx| {
             for (holder, device) in newcomers.iter().zip(&devices) {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2026-09-01").unwrap(),
-                    None,
-                )?;
-                tx.add_token(&device.serial, "virtual")?;
-                tx.prepare_token(
-                    &device.serial,
-                    &pid(holder),
-                    &device.secret,
-                    CredentialParams::totp(),
-                )?;
+                tx.grant_appointment(&pid(holder), &uai(SCHOOL_EAST), date("2026-09-01"), None)?;
+                register_and_prepare(tx, device, holder)?;
             }
             Ok(())
         })

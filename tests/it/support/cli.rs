@@ -69,6 +69,16 @@ pub fn exits(cmd: &mut Command, code: i32) -> (String, String) {
     (text(&out.stdout), text(&out.stderr))
 }
 
+/// Runs another tool (oathtool, ykman, tmux), which must exit 0; returns its
+/// standard output.
+pub fn tool<I, S>(program: &str, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    stdout_ok(Command::new(program).args(args))
+}
+
 /// `keyward init --json --data DATA`; returns the admin key it prints once.
 pub fn init(data: &Path) -> String {
     let init = json_ok(keyward(["init", "--json", "--data"]).arg(data));

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cli::{keyward, stdout_ok, tool};
 use keyward::token::pcsc::Pcsc;
 use keyward::token::watch::Watcher;
 
@@ -303,38 +304,17 @@ impl Drop for Sim {
 pub fn ykman(reader: &str, args: &[&str]) -> String {
     require("/usr/bin/ykman");
     require("/usr/bin/python3");
-    let out = Command::new("/usr/bin/python3")
-        .arg("/usr/bin/ykman")
-        .arg("--reader")
-        .arg(reader)
-        .args(args)
-        .output()
-        .expect("run ykman");
-    assert!(
-        out.status.success(),
-        "ykman {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let ykman = ["/usr/bin/ykman", "--reader", reader];
+    tool("/usr/bin/python3", ykman.iter().chain(args))
 }
 
 /// Runs oathtool and returns its single line of output.
 pub fn oathtool(args: &[&str]) -> String {
     require("/usr/bin/oathtool");
-    let out = Command::new("/usr/bin/oathtool")
-        .args(args)
-        .output()
-        .expect("run oathtool");
-    assert!(
-        out.status.success(),
-        "oathtool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    tool("/usr/bin/oathtool", args).trim().to_owned()
 }
 
 /// Runs `keyward otp ...` and returns its output.
 pub fn keyward_otp(args: &[&str]) -> String {
-    let mut cmd = super::cli::keyward(["otp"]);
-    super::cli::stdout_ok(cmd.args(args)).trim().to_owned()
+    stdout_ok(keyward(["otp"]).args(args)).trim().to_owned()
 }

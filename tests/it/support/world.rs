@@ -7,7 +7,7 @@ use std::sync::Arc;
 use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
 use keyward::store::ops::CredentialParams;
-use keyward::store::{Config, Store, StoreError};
+use keyward::store::{Config, Store, StoreError, Tx};
 
 pub const DOMAIN: &str = "ac-exemple.fr";
 pub const SCHOOL_EAST: &str = "0751710B";
@@ -83,6 +83,23 @@ pub fn world(now: UnixTime) -> World {
     World { dir, clock, store }
 }
 
+/// Registers `device` and prepares it as a TOTP token for `holder`, within
+/// the caller's transaction.
+pub fn register_and_prepare(
+    tx: &mut Tx<'_>,
+    device: &Device,
+    holder: &str,
+) -> Result<(), StoreError> {
+    tx.add_token(&device.serial, "virtual")?;
+    tx.prepare_token(
+        &device.serial,
+        &pid(holder),
+        &device.secret,
+        CredentialParams::totp(),
+    )?;
+    Ok(())
+}
+
 /// The holder's side of a token: its secret, to compute codes as it would.
 pub struct Device {
     pub serial: String,
@@ -128,13 +145,7 @@ impl World {
     pub fn prepare(&self, device: &Device, holder: &str) {
         self.store
             .write(&desk(), "prepare", |tx| {
-                tx.add_token(&device.serial, "virtual")?;
-                tx.prepare_token(
-                    &device.serial,
-                    &pid(holder),
-                    &device.secret,
-                    CredentialParams::totp(),
-                )
+                register_and_prepare(tx, device, holder)
             })
             .unwrap();
     }
