@@ -13,12 +13,18 @@ const THREADS: usize = 64;
 const ROUNDS: u64 = 200;
 const PIN: &str = "730519";
 
-#[test]
-fn one_accept_per_code_under_contention() {
+/// adurand, director since 2025, with an active HOTP key VT-H.
+fn director_with_hotp() -> (World, Device) {
     let w = world(at("2026-11-02", 8));
     w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
-    // Handover consumes counter 0; logins use 1..=ROUNDS.
     let device = w.active_hotp("adurand", "VT-H", PIN);
+    (w, device)
+}
+
+#[test]
+fn one_accept_per_code_under_contention() {
+    // Handover consumes counter 0; logins use 1..=ROUNDS.
+    let (w, device) = director_with_hotp();
 
     let svc = Arc::new(w.store.verify_service().unwrap());
     let passcode = Arc::new(RwLock::new(String::new()));
@@ -106,9 +112,7 @@ fn one_accept_per_code_under_contention() {
 #[test]
 fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
     use std::sync::atomic::AtomicBool;
-    let w = world(at("2026-11-02", 8));
-    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
-    let device = w.active_hotp("adurand", "VT-H", PIN);
+    let (w, device) = director_with_hotp();
     let svc = Arc::new(w.store.verify_service().unwrap());
     let revoked = Arc::new(AtomicBool::new(false));
     let codes: Vec<String> = (1..=5000)

@@ -82,6 +82,17 @@ fn cli(daemon: &Served, key: &str, args: &[&str], stdin: &str) -> (i32, String, 
     )
 }
 
+/// The inspector takes back `serial` at `reader`; a return receipt is signed.
+fn return_with_receipt(ien: &Client, serial: &str, reason: &str, reader: &str) {
+    let returned = ien
+        .post(
+            &format!("/v1/tokens/{serial}/return"),
+            Some(&json!({"place": "IEN Est", "reason": reason, "reader": reader})),
+        )
+        .unwrap();
+    assert_eq!(returned["receipt"]["kind"], "return");
+}
+
 /// Runs the CLI with a key; it must exit 0. Returns its stdout.
 fn cli_ok(daemon: &Served, key: &str, args: &[&str]) -> String {
     cli::stdout_ok(&mut cli::client(&daemon.url, key, args))
@@ -508,13 +519,7 @@ fn a_school_year_end_to_end() {
         login_now(&gateway, &desk, "bleroy", PIN_B, READER1).is_none(),
         "rejected at once"
     );
-    let returned = ien
-        .post(
-            "/v1/tokens/22222222/return",
-            Some(&json!({"place": "IEN Est", "reason": "director back", "reader": READER1})),
-        )
-        .unwrap();
-    assert_eq!(returned["receipt"]["kind"], "return");
+    return_with_receipt(&ien, "22222222", "director back", READER1);
     let in_transit = ien.get("/v1/reports/in-transit").unwrap();
     assert!(in_transit.to_string().contains("22222222"), "{in_transit}");
     desk.post("/v1/tokens/22222222/receive", None).unwrap();
@@ -603,13 +608,7 @@ fn a_school_year_end_to_end() {
             .any(|r| r["serial"] == "44444444"),
         "{overdue}"
     );
-    let returned = ien
-        .post(
-            "/v1/tokens/44444444/return",
-            Some(&json!({"place": "IEN Est", "reason": "end of appointment", "reader": READER0})),
-        )
-        .unwrap();
-    assert_eq!(returned["receipt"]["kind"], "return");
+    return_with_receipt(&ien, "44444444", "end of appointment", READER0);
     assert!(!ien
         .get("/v1/reports/overdue")
         .unwrap()

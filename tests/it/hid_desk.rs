@@ -207,16 +207,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     .await;
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
-    let (status, handed) = api
-        .call(
-            "POST",
-            &handover,
-            Some(&api.keys.inspector_east),
-            Some(
-                &json!({"place": "Circonscription Est", "reader": reader, "typed": format!("{handover_code}\n")})
-                    .to_string(),
-            ),
-        )
+    let (status, handed) = api.post(&api.keys.inspector_east, &handover, Some(json!({"place": "Circonscription Est", "reader": reader, "typed": format!("{handover_code}\n")})))
         .await;
     assert_eq!(status, 200, "{handed}");
     assert_eq!(handed["receipt"]["kind"], "handover");
@@ -262,16 +253,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 
     // Return with a touched code, then the wipe deletes the slot with the
     // sealed access code and destroys it.
-    let (status, returned) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{s}/return"),
-            Some(&api.keys.inspector_east),
-            Some(
-                &json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)})
-                    .to_string(),
-            ),
-        )
+    let (status, returned) = api.post(&api.keys.inspector_east, &format!("/v1/tokens/{s}/return"), Some(json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)})))
         .await;
     assert_eq!(status, 200, "{returned}");
     // The secret is destroyed at return; the slot's code stays until the wipe.

@@ -25,8 +25,7 @@ fn director_with_key(
     until: Option<&str>,
 ) -> Device {
     w.appoint(holder, SCHOOL_EAST, from, until);
-    let device = w.active_totp(holder, serial, PIN_A);
-    device
+    w.active_totp(holder, serial, PIN_A)
 }
 
 fn accept(

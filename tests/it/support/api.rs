@@ -109,6 +109,8 @@ pub fn finish(
 pub fn setup(store: &Store) -> Keys {
     use keyward::domain::{MailAddress, PersonId, Uai};
     let pid = |s: &str| PersonId::parse(s).unwrap();
+    let uai = |s: &str| Uai::parse(s).unwrap();
+    let date = |s: &str| Date::parse(s).unwrap();
     store
         .write(&Actor::Desk("setup".into()), "setup", |tx| {
             for (id, name) in [
@@ -126,28 +128,15 @@ pub fn setup(store: &Store) -> Keys {
             }
             tx.add_district("EAST", "Est", &pid("pmartin"))?;
             tx.add_district("WEST", "Ouest", &pid("lbernard"))?;
-            tx.add_school(&Uai::parse(SCHOOL_EAST).unwrap(), "Ecole Est", "EAST")?;
-            tx.add_school(&Uai::parse(SCHOOL_WEST).unwrap(), "Ecole Ouest", "WEST")?;
-            tx.grant_appointment(
-                &pid("jdupont"),
-                &Uai::parse(SCHOOL_EAST).unwrap(),
-                Date::parse("2026-09-01").unwrap(),
-                Some(Date::parse("2027-07-04").unwrap()),
-            )?;
-            tx.grant_appointment(
-                &pid("mleroy"),
-                &Uai::parse(SCHOOL_WEST).unwrap(),
-                Date::parse("2026-09-01").unwrap(),
-                None,
-            )?;
+            tx.add_school(&uai(SCHOOL_EAST), "Ecole Est", "EAST")?;
+            tx.add_school(&uai(SCHOOL_WEST), "Ecole Ouest", "WEST")?;
+            let (east, west) = (uai(SCHOOL_EAST), uai(SCHOOL_WEST));
+            let from = date("2026-09-01");
+            tx.grant_appointment(&pid("jdupont"), &east, from, Some(date("2027-07-04")))?;
+            tx.grant_appointment(&pid("mleroy"), &west, from, None)?;
             // A delegation (right 3) an inspector of EAST may end.
             tx.act_as(Actor::Inspector(pid("pmartin")));
-            tx.grant_delegation(
-                &pid("cpetit"),
-                &Uai::parse(SCHOOL_EAST).unwrap(),
-                Date::parse("2026-09-10").unwrap(),
-                None,
-            )?;
+            tx.grant_delegation(&pid("cpetit"), &east, date("2026-09-10"), None)?;
             tx.act_as(Actor::Desk("setup".into()));
             let key = |tx: &mut keyward::store::Tx<'_>,
                        name: &str,
