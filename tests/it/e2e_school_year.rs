@@ -21,18 +21,14 @@ use std::time::{Duration, Instant};
 use crate::support::cli::{self, Lines};
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0, READER1};
 use crate::support::serve::{serve, Served};
+use crate::support::world::at;
 use keyward::client::Client;
-use keyward::domain::Date;
 use serde_json::{json, Value};
 
 const SCHOOL: &str = "0751710B";
 const PIN_A: &str = "482915";
 const PIN_B: &str = "730418";
 const PIN_A2: &str = "615209";
-
-fn at(date: &str, hour: u64) -> u64 {
-    Date::parse(date).unwrap().start() + hour * 3600
-}
 
 /// The daemon's clock: a file it reads at every use (debug builds).
 struct TestClock(PathBuf);

@@ -11,14 +11,12 @@ use http_body_util::BodyExt as _;
 use keyward::api::{app, AppState};
 use keyward::devices::{Device, DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use keyward::domain::Role;
-use keyward::domain::{Actor, Date, FixedClock};
-use keyward::store::{Config, Store};
+use keyward::domain::{Actor, FixedClock};
+use keyward::store::Store;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-pub const DOMAIN: &str = "ac-exemple.fr";
-pub const SCHOOL_EAST: &str = "0751710B";
-pub const SCHOOL_WEST: &str = "0750001U";
+pub use super::world::{at, DOMAIN, SCHOOL_EAST, SCHOOL_WEST};
 pub const READER: &str = VIRTUAL_READER;
 
 pub struct Keys {
@@ -54,10 +52,6 @@ pub struct Api {
     pub serial: String,
 }
 
-pub fn at(date: &str, hour: u64) -> u64 {
-    Date::parse(date).unwrap().start() + hour * 3600
-}
-
 /// The data directory inside the fixture's temporary directory.
 pub fn data_dir(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("data")
@@ -71,12 +65,10 @@ pub fn api() -> Api {
 }
 
 pub fn api_with_device(device: impl FnOnce(&std::path::Path) -> Arc<dyn Device>) -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(FixedClock::new(at("2026-09-15", 10)));
-    let data = data_dir(&dir);
-    let store = Arc::new(Store::init(&data, clock.clone(), Config::new(DOMAIN)).unwrap());
+    let (dir, clock, store) = super::world::empty_store(at("2026-09-15", 10));
+    let store = Arc::new(store);
     let keys = setup(&store);
-    let device = device(&data.join(VIRTUAL_STATE_FILE));
+    let device = device(&data_dir(&dir).join(VIRTUAL_STATE_FILE));
     finish(dir, clock, store, keys, device)
 }
 
@@ -107,10 +99,7 @@ pub fn finish(
 }
 
 pub fn setup(store: &Store) -> Keys {
-    use keyward::domain::{MailAddress, PersonId, Uai};
-    let pid = |s: &str| PersonId::parse(s).unwrap();
-    let uai = |s: &str| Uai::parse(s).unwrap();
-    let date = |s: &str| Date::parse(s).unwrap();
+    use super::world::{date, mail, pid, uai};
     store
         .write(&Actor::Desk("setup".into()), "setup", |tx| {
             for (id, name) in [
@@ -120,11 +109,7 @@ pub fn setup(store: &Store) -> Keys {
                 ("mleroy", "Marc Leroy"),
                 ("cpetit", "Claire Petit"),
             ] {
-                tx.add_person(
-                    &pid(id),
-                    name,
-                    &MailAddress::parse(&format!("{id}@{DOMAIN}")).unwrap(),
-                )?;
+                tx.add_person(&pid(id), name, &mail(&format!("{id}@{DOMAIN}")))?;
             }
             tx.add_district("EAST", "Est", &pid("pmartin"))?;
             tx.add_district("WEST", "Ouest", &pid("lbernard"))?;

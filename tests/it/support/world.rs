@@ -52,12 +52,19 @@ pub fn inspector_west() -> Actor {
     Actor::Inspector(pid("lbernard"))
 }
 
-/// Two districts (east: pmartin, west: lbernard), three schools, and the
-/// people the scenarios use.
-pub fn world(now: UnixTime) -> World {
+/// A fresh store in `DIR/data`, on a temporary directory, with a fixed clock
+/// at `now`: the base of the world here and of the API fixture.
+pub fn empty_store(now: UnixTime) -> (tempfile::TempDir, Arc<FixedClock>, Store) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let store = Store::init(&dir.path().join("data"), clock.clone(), Config::new(DOMAIN)).unwrap();
+    (dir, clock, store)
+}
+
+/// Two districts (east: pmartin, west: lbernard), three schools, and the
+/// people the scenarios use.
+pub fn world(now: UnixTime) -> World {
+    let (dir, clock, store) = empty_store(now);
     store
         .write(&desk(), "setup", |tx| {
             for (id, name) in [
