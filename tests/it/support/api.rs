@@ -99,7 +99,7 @@ pub fn finish(
 }
 
 pub fn setup(store: &Store) -> Keys {
-    use super::world::{date, mail, pid, uai};
+    use super::world::{add_person, date, pid, uai};
     store
         .write(&Actor::Desk("setup".into()), "setup", |tx| {
             for (id, name) in [
@@ -109,7 +109,7 @@ pub fn setup(store: &Store) -> Keys {
                 ("mleroy", "Marc Leroy"),
                 ("cpetit", "Claire Petit"),
             ] {
-                tx.add_person(&pid(id), name, &mail(&format!("{id}@{DOMAIN}")))?;
+                add_person(tx, id, name)?;
             }
             tx.add_district("EAST", "Est", &pid("pmartin"))?;
             tx.add_district("WEST", "Ouest", &pid("lbernard"))?;

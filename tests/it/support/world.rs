@@ -77,7 +77,7 @@ pub fn world(now: UnixTime) -> World {
                 ("egarcia", "Emma Garcia"),
                 ("froux", "Félix Roux"),
             ] {
-                tx.add_person(&pid(id), name, &mail(&format!("{id}@{DOMAIN}")))?;
+                add_person(tx, id, name)?;
             }
             tx.add_district("D-EST", "Circonscription Est", &pid("pmartin"))?;
             tx.add_district("D-OUEST", "Circonscription Ouest", &pid("lbernard"))?;
@@ -88,6 +88,11 @@ pub fn world(now: UnixTime) -> World {
         })
         .unwrap();
     World { dir, clock, store }
+}
+
+/// Adds `id` with the authority's address `id@DOMAIN`.
+pub fn add_person(tx: &mut Tx<'_>, id: &str, full_name: &str) -> Result<(), StoreError> {
+    tx.add_person(&pid(id), full_name, &mail(&format!("{id}@{DOMAIN}")))
 }
 
 /// Registers `device` and prepares it as a TOTP token for `holder`, within
