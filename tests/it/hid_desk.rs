@@ -10,7 +10,6 @@
 
 use crate::support::api;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use api::{api, Api};
@@ -76,12 +75,7 @@ fn touch(key: &Arc<Mutex<SimulatedKey>>) -> String {
 }
 
 fn oathtool_hotp(hex: &str, counter: u64) -> String {
-    let out = Command::new("oathtool")
-        .args(["--hotp", "-c", &counter.to_string(), hex])
-        .output()
-        .expect("oathtool runs");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    crate::support::pcscd::oathtool(&["--hotp", "-c", &counter.to_string(), hex])
 }
 
 fn at_rest(api: &Api) -> Vec<u8> {

@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use crate::support::cli::stdout_ok;
 
 use keyward::hid::crc::with_complemented_crc;
 use keyward::hid::frame::reply_reports;
@@ -304,30 +303,15 @@ fn frames_equal_yubikits_for_the_configuration_matrix() {
     );
     let cases = matrix();
     let input: String = cases.iter().map(input_line).collect();
-    let mut child = Command::new(PYTHON)
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "yubikit script failed (is yubikey-manager installed?):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    // A failure shows the script's stderr (is yubikey-manager installed?).
+    let theirs: Vec<String> = stdout_ok(
+        assert_cmd::Command::new(PYTHON)
+            .args(["-c", SCRIPT])
+            .write_stdin(input),
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
     assert_eq!(theirs.len(), cases.len(), "one yubikit line per case");
 
     let mut failures = 0;
