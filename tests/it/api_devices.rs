@@ -358,9 +358,29 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
     assert_eq!(status, 200);
     // Help mail from a school mailbox: refused, nothing recorded.
     let d = api::DOMAIN;
-    api.assert_conflict("POST", "/v1/replacement-requests", Some(&desk), Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()), "help_mail_refused")
-        .await;
-    let (status, request) = api.post(&desk, "/v1/replacement-requests", Some(json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")], "subject": "clé cassée"})))
+    let from_school = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("ce.0751710B@{d}"),
+        "cc": [format!("pmartin@{d}")],
+    });
+    api.assert_conflict(
+        "POST",
+        "/v1/replacement-requests",
+        Some(&desk),
+        Some(&from_school.to_string()),
+        "help_mail_refused",
+    )
+    .await;
+    let request = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("jdupont@{d}"),
+        "cc": [format!("pmartin@{d}")],
+        "subject": "clé cassée",
+    });
+    let (status, request) = api
+        .post(&desk, "/v1/replacement-requests", Some(request))
         .await;
     assert_eq!(status, 201, "{request}");
     // Broken, not lost: the old key stays live until the new one is prepared.

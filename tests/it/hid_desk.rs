@@ -201,7 +201,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     .await;
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
-    let (status, handed) = api.post(&api.keys.inspector_east, &handover, Some(json!({"place": "Circonscription Est", "reader": reader, "typed": format!("{handover_code}\n")})))
+    let typed = format!("{handover_code}\n");
+    let body = json!({"place": "Circonscription Est", "reader": reader, "typed": typed});
+    let (status, handed) = api
+        .post(&api.keys.inspector_east, &handover, Some(body))
         .await;
     assert_eq!(status, 200, "{handed}");
     assert_eq!(handed["receipt"]["kind"], "handover");
@@ -247,7 +250,14 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 
     // Return with a touched code, then the wipe deletes the slot with the
     // sealed access code and destroys it.
-    let (status, returned) = api.post(&api.keys.inspector_east, &format!("/v1/tokens/{s}/return"), Some(json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)})))
+    let body =
+        json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)});
+    let (status, returned) = api
+        .post(
+            &api.keys.inspector_east,
+            &format!("/v1/tokens/{s}/return"),
+            Some(body),
+        )
         .await;
     assert_eq!(status, 200, "{returned}");
     // The secret is destroyed at return; the slot's code stays until the wipe.
@@ -562,7 +572,14 @@ async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, request) = api.post(&desk, "/v1/replacement-requests", Some(json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]})))
+    let request = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("jdupont@{d}"),
+        "cc": [format!("pmartin@{d}")],
+    });
+    let (status, request) = api
+        .post(&desk, "/v1/replacement-requests", Some(request))
         .await;
     assert_eq!(status, 201, "{request}");
     let (status, prepared) = api
