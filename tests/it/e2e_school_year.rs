@@ -1,4 +1,4 @@
-//! The school year of SPEC §2 end to end: the real `keyward serve` binary with
+//! The school year of docs/lifecycle.md end to end: the real `keyward serve` binary with
 //! a test clock, a real pcscd with `keyward sim` tokens in vpcd readers, and
 //! real HTTP clients (the `keyward` CLI for the batch, the station, prepare
 //! and verify; the library client for the rest).

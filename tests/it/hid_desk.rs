@@ -1,4 +1,4 @@
-//! The desk workflow for touch keys (issue 6, item 3) through the daemon,
+//! The desk workflow for touch keys through the daemon,
 //! with a `SimulatedKey` attached as `hid:<serial>`: prepare (sealed access
 //! code recorded as pending, slot written locked, pgmSeq proof, commit) →
 //! handover with a touched code → activation at the station with PIN +

@@ -1,4 +1,4 @@
-//! The five situations of a school year (SPEC §2), end to end on a real
+//! The five situations of a school year (docs/lifecycle.md), end to end on a real
 //! SQLite file with a fixed clock, from the inspector's and the holder's side,
 //! with the refusals each rule implies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
