@@ -159,7 +159,7 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
     let s = api.serial.clone();
     // SELECT passes; the PUT reaches the token, then the token is unplugged.
     faulty.arm(1);
-    let (status, err) = api.prepare(&s, "jdupont").await;
+    let (status, err) = api.prepare(&s, "jdupont", READER).await;
     assert_eq!(
         (status.as_u16(), err["error"]["code"].as_str()),
         (502, Some("device_error")),
@@ -225,7 +225,7 @@ async fn events_stream_device_and_token_changes() {
     let api = api();
     let mut body = api.events(&api.keys.desk).await;
     // The subscription exists once the answer is out: a change now is seen.
-    let (status, _) = api.prepare(&api.serial, "jdupont").await;
+    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let chunk = body.next().await.unwrap().unwrap();
     let text = String::from_utf8(chunk.to_vec()).unwrap();
@@ -426,7 +426,7 @@ async fn a_station_hears_only_its_own_readers() {
     let mut body = api.events(&api.keys.station_elsewhere).await;
     // A change at the virtual reader, then a token at the station's reader:
     // the first thing the station hears is its own reader.
-    let (status, _) = api.prepare(&api.serial, "jdupont").await;
+    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
     api.devices.attach("Other Reader", Arc::new(other)).unwrap();
@@ -442,7 +442,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
     // hardware retry counter (like YKOATH's access code): the holder's PIN
     // must never be sent to it.
     let (api, serial, path) = api_without_device_pin();
-    let (status, _) = api.prepare(&serial, "jdupont").await;
+    let (status, _) = api.prepare(&serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let (status, _) = api
         .post(

@@ -78,6 +78,29 @@ fn cli(daemon: &Served, key: &str, args: &[&str], stdin: &str) -> (i32, String, 
     )
 }
 
+/// The inspector hands `serial` over at `place`; the holder activates it at
+/// the station with `pin`.
+fn hand_over_and_activate(
+    ien: &Client,
+    station: &Client,
+    serial: &str,
+    place: &str,
+    reader: &str,
+    pin: &str,
+) {
+    ien.post(
+        &format!("/v1/tokens/{serial}/handover"),
+        Some(&json!({"place": place, "reader": reader})),
+    )
+    .unwrap();
+    station
+        .post(
+            &format!("/v1/tokens/{serial}/activate"),
+            Some(&json!({"reader": reader, "pin": pin})),
+        )
+        .unwrap();
+}
+
 /// The inspector takes back `serial` at `reader`; a return receipt is signed.
 fn return_with_receipt(ien: &Client, serial: &str, reason: &str, reader: &str) {
     let returned = ien
@@ -493,17 +516,7 @@ fn a_school_year_end_to_end() {
             .all(|r| r["holder"] != "bleroy"),
         "request fulfilled"
     );
-    ien.post(
-        "/v1/tokens/22222222/handover",
-        Some(&json!({"place": "IEN Est", "reader": READER1})),
-    )
-    .unwrap();
-    station
-        .post(
-            "/v1/tokens/22222222/activate",
-            Some(&json!({"reader": READER1, "pin": PIN_B})),
-        )
-        .unwrap();
+    hand_over_and_activate(&ien, &station, "22222222", "IEN Est", READER1, PIN_B);
     let rights = login_now(&gateway, &desk, "bleroy", PIN_B, READER1).expect("deputy accepted");
     assert_eq!(rights[0]["origin"], "delegation");
 
@@ -572,17 +585,14 @@ fn a_school_year_end_to_end() {
         ],
     );
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
-    ien.post(
-        "/v1/tokens/44444444/handover",
-        Some(&json!({"place": "Central office", "reader": READER0})),
-    )
-    .unwrap();
-    station
-        .post(
-            "/v1/tokens/44444444/activate",
-            Some(&json!({"reader": READER0, "pin": PIN_A2})),
-        )
-        .unwrap();
+    hand_over_and_activate(
+        &ien,
+        &station,
+        "44444444",
+        "Central office",
+        READER0,
+        PIN_A2,
+    );
     // The replacement is a TOTP key (the default): the handover and the
     // activation used this step's code, the next login needs the next step.
     clock.advance(30);

@@ -127,13 +127,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     let reader = json!(HID_READER);
 
     // Prepare: no kind given, a touch key gets HOTP.
-    let (status, prepared) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": reader})),
-        )
-        .await;
+    let (status, prepared) = api.prepare(&s, "jdupont", HID_READER).await;
     assert_eq!(status, 200, "{prepared}");
     assert_eq!(prepared["state"], "prepared");
     // Proof of the write: pgmSeq went from 0 to 1, the slot holds an
@@ -212,17 +206,15 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     // Activation at the station: PIN + a touched code; no device PIN on an
     // OTP slot. The handover's code was consumed: replaying it fails.
     let activate = format!("/v1/tokens/{s}/activate");
-    let replayed = api
-        .assert_refused(
-            "POST",
-            &activate,
-            Some(&station),
-            Some(&json!({"reader": reader, "pin": "483920", "typed": handover_code}).to_string()),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(replayed["error"]["detail"], "possession_check_failed");
+    let replayed = json!({"reader": reader, "pin": "483920", "typed": handover_code});
+    api.assert_conflict(
+        "POST",
+        &activate,
+        Some(&station),
+        Some(&replayed.to_string()),
+        "possession_check_failed",
+    )
+    .await;
     let (status, active) = api
         .post(
             &station,
@@ -765,13 +757,7 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
         .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 502, "{err}");
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{serial}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": reader})),
-        )
-        .await;
+    let (status, _) = api.prepare(&serial, "jdupont", &reader).await;
     assert_eq!(status, 200);
     let (status, touched) = api
         .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)

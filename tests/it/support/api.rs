@@ -203,9 +203,9 @@ impl Api {
         response.into_body().into_data_stream()
     }
 
-    /// Desk prepares `serial` for `holder` at the virtual reader.
-    pub async fn prepare(&self, serial: &str, holder: &str) -> (StatusCode, Value) {
-        let body = serde_json::json!({"holder": holder, "reader": READER});
+    /// Desk prepares `serial` for `holder` at `reader`.
+    pub async fn prepare(&self, serial: &str, holder: &str, reader: &str) -> (StatusCode, Value) {
+        let body = serde_json::json!({"holder": holder, "reader": reader});
         self.post(
             &self.keys.desk,
             &format!("/v1/tokens/{serial}/prepare"),
