@@ -29,11 +29,10 @@ async fn prepare_handover_activate_verify_replay() {
     let reader = json!(READER);
 
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/tokens/{s}/prepare"),
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": reader})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
@@ -44,11 +43,10 @@ async fn prepare_handover_activate_verify_replay() {
 
     // Handover by the district's inspector, possession read from the token.
     let (status, handed) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.inspector_east,
             &format!("/v1/tokens/{s}/handover"),
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Circonscription Est", "reader": reader}).to_string()),
+            Some(json!({"place": "Circonscription Est", "reader": reader})),
         )
         .await;
     assert_eq!(status, 200, "{handed}");
@@ -84,11 +82,10 @@ async fn prepare_handover_activate_verify_replay() {
     // Activation at the station: the device PIN is set (virtual profile has a
     // retry counter).
     let (status, active) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.station,
             &activate,
-            Some(&api.keys.station),
-            Some(&json!({"reader": reader, "pin": "483920"}).to_string()),
+            Some(json!({"reader": reader, "pin": "483920"})),
         )
         .await;
     assert_eq!(status, 200, "{active}");
@@ -99,12 +96,7 @@ async fn prepare_handover_activate_verify_replay() {
     // Next TOTP step: the handover consumed this one.
     api.clock.advance(30);
     let (status, code) = api
-        .call(
-            "POST",
-            "/v1/devices/keyward%20virtual%20reader/code",
-            Some(&desk),
-            None,
-        )
+        .post(&desk, "/v1/devices/keyward%20virtual%20reader/code", None)
         .await;
     assert_eq!(status, 200, "{code}");
     let passcode = format!("483920{}", code["code"].as_str().unwrap());
@@ -128,12 +120,7 @@ async fn prepare_handover_activate_verify_replay() {
     // Wrong PIN with a fresh code: the same answer.
     api.clock.advance(30);
     let (_, code) = api
-        .call(
-            "POST",
-            "/v1/devices/keyward%20virtual%20reader/code",
-            Some(&desk),
-            None,
-        )
+        .post(&desk, "/v1/devices/keyward%20virtual%20reader/code", None)
         .await;
     let body = json!({"login": "jdupont", "passcode": format!("111111{}", code["code"].as_str().unwrap())}).to_string();
     let (_, answer) = api
@@ -151,9 +138,7 @@ async fn prepare_handover_activate_verify_replay() {
         assert!(metrics.contains(line), "{line} missing in\n{metrics}");
     }
     // The token as the desk sees it.
-    let (_, token) = api
-        .call("GET", &format!("/v1/tokens/{s}"), Some(&desk), None)
-        .await;
+    let (_, token) = api.get(&desk, &format!("/v1/tokens/{s}")).await;
     assert_eq!(token["state"], "active");
     assert_eq!(token["holder"], "jdupont");
     assert_eq!(token["credential"]["kind"], "totp");
@@ -174,14 +159,7 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
     let s = api.serial.clone();
     // SELECT passes; the PUT reaches the token, then the token is unplugged.
     faulty.arm(1);
-    let (status, err) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
-        )
-        .await;
+    let (status, err) = api.prepare(&s, "jdupont", READER).await;
     assert_eq!(
         (status.as_u16(), err["error"]["code"].as_str()),
         (502, Some("device_error")),
@@ -218,32 +196,23 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
             .any(|(_, action, subject)| action == "token.prepare.abort" && *subject == s),
         "{audit:?}"
     );
-    let (_, token) = api
-        .call(
-            "GET",
-            &format!("/v1/tokens/{s}"),
-            Some(&api.keys.desk),
-            None,
-        )
-        .await;
+    let (_, token) = api.get(&api.keys.desk, &format!("/v1/tokens/{s}")).await;
     assert_eq!(token["state"], "stock");
     assert_eq!(token["credential"], serde_json::Value::Null);
     // And a new prepare goes through: fully prepared.
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": READER, "kind": "hotp"}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": READER, "kind": "hotp"})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
     assert_eq!(token_file_state(&api).credentials.len(), 1);
     let (_, code) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             "/v1/devices/keyward%20virtual%20reader/code",
-            Some(&api.keys.desk),
             None,
         )
         .await;
@@ -253,28 +222,10 @@ async fn a_prepare_cut_mid_write_is_recovered_at_the_next_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_device_and_token_changes() {
     use futures_util::StreamExt as _;
-    use tower::ServiceExt as _;
     let api = api();
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header("authorization", format!("Bearer {}", api.keys.desk))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut body = response.into_body().into_data_stream();
+    let mut body = api.events(&api.keys.desk).await;
     // The subscription exists once the answer is out: a change now is seen.
-    let (status, _) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{}/prepare", api.serial),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
-        )
-        .await;
+    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let chunk = body.next().await.unwrap().unwrap();
     let text = String::from_utf8(chunk.to_vec()).unwrap();
@@ -342,17 +293,10 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
     .await;
     assert_eq!(status, 200, "{returned}");
     assert_eq!(returned["receipt"]["kind"], "return");
-    let (_, transit) = api
-        .call("GET", "/v1/reports/in-transit", Some(&east), None)
-        .await;
+    let (_, transit) = api.get(&east, "/v1/reports/in-transit").await;
     assert_eq!(transit["EAST"][0]["serial"], s);
     let (_, transit) = api
-        .call(
-            "GET",
-            "/v1/reports/in-transit",
-            Some(&api.keys.inspector_west),
-            None,
-        )
+        .get(&api.keys.inspector_west, "/v1/reports/in-transit")
         .await;
     assert_eq!(transit, json!({}));
     // Wipe at the reader: applet reset, state wiped; then restock.
@@ -383,18 +327,9 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
     )
     .await;
     assert_eq!(status, 200, "{prepared}");
-    let (_, receipts) = api
-        .call(
-            "GET",
-            &format!("/v1/tokens/{s}/receipts"),
-            Some(&desk),
-            None,
-        )
-        .await;
+    let (_, receipts) = api.get(&desk, &format!("/v1/tokens/{s}/receipts")).await;
     assert_eq!(receipts.as_array().unwrap().len(), 2);
-    let (_, audit) = api
-        .call("GET", "/v1/audit/verify", Some(&api.keys.admin), None)
-        .await;
+    let (_, audit) = api.get(&api.keys.admin, "/v1/audit/verify").await;
     assert_eq!(audit["ok"], true, "{audit}");
 }
 
@@ -414,46 +349,54 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         .serial
         .unwrap();
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/tokens/{old}/prepare"),
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": READER})),
         )
         .await;
     assert_eq!(status, 200);
     // Help mail from a school mailbox: refused, nothing recorded.
     let d = api::DOMAIN;
-    let err = api
-        .assert_refused("POST", "/v1/replacement-requests", Some(&desk),
-                        Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("ce.0751710B@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
-                        409, "conflict")
-        .await;
-    assert_eq!(err["error"]["detail"], "help_mail_refused");
+    let from_school = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("ce.0751710B@{d}"),
+        "cc": [format!("pmartin@{d}")],
+    });
+    api.assert_conflict(
+        "POST",
+        "/v1/replacement-requests",
+        Some(&desk),
+        Some(&from_school.to_string()),
+        "help_mail_refused",
+    )
+    .await;
+    let request = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("jdupont@{d}"),
+        "cc": [format!("pmartin@{d}")],
+        "subject": "clé cassée",
+    });
     let (status, request) = api
-        .call("POST", "/v1/replacement-requests", Some(&desk),
-              Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")], "subject": "clé cassée"}).to_string()))
+        .post(&desk, "/v1/replacement-requests", Some(request))
         .await;
     assert_eq!(status, 201, "{request}");
     // Broken, not lost: the old key stays live until the new one is prepared.
-    let (_, token) = api
-        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
-        .await;
+    let (_, token) = api.get(&desk, &format!("/v1/tokens/{old}")).await;
     assert_eq!(token["state"], "prepared");
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(&desk),
-            Some(&json!({"reader": second}).to_string()),
+            Some(json!({"reader": second})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
     assert_eq!(prepared["serial"], new.as_str());
     assert_eq!(prepared["holder"], "jdupont");
-    let (_, token) = api
-        .call("GET", &format!("/v1/tokens/{old}"), Some(&desk), None)
-        .await;
+    let (_, token) = api.get(&desk, &format!("/v1/tokens/{old}")).await;
     assert_eq!(
         (&token["state"], &token["revoke_reason"]),
         (&json!("revoked"), &json!("broken"))
@@ -479,32 +422,11 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_hears_only_its_own_readers() {
     use futures_util::StreamExt as _;
-    use tower::ServiceExt as _;
     let api = api();
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header(
-            "authorization",
-            format!("Bearer {}", api.keys.station_elsewhere),
-        )
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut body = response.into_body().into_data_stream();
+    let mut body = api.events(&api.keys.station_elsewhere).await;
     // A change at the virtual reader, then a token at the station's reader:
     // the first thing the station hears is its own reader.
-    let (status, _) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{}/prepare", api.serial),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
-        )
-        .await;
+    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
     api.devices.attach("Other Reader", Arc::new(other)).unwrap();
@@ -519,51 +441,22 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
     // The same card, described by a profile whose family has no PIN with a
     // hardware retry counter (like YKOATH's access code): the holder's PIN
     // must never be sent to it.
-    let mut profiles = keyward::profile::builtin().unwrap();
-    for p in &mut profiles {
-        if p.id == "keyward-virtual" {
-            p.capabilities.device_pin = None;
-        }
-    }
-    let base = api();
-    let devices = DeviceManager::new(base.store.clone(), base.clock.clone(), profiles);
-    let path = data_dir(&base.dir).join("no-pin-family.toml");
-    let serial = devices
-        .attach(READER, Arc::new(VirtualDevice::open(&path).unwrap()))
-        .unwrap()
-        .serial
-        .unwrap();
-    let api = api::Api {
-        state: keyward::api::AppState::new(base.store.clone(), devices.clone(), base.clock.clone())
-            .unwrap(),
-        devices,
-        serial: serial.clone(),
-        ..base
-    };
-    let (status, _) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{serial}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": READER}).to_string()),
-        )
-        .await;
+    let (api, serial, path) = api_without_device_pin();
+    let (status, _) = api.prepare(&serial, "jdupont", READER).await;
     assert_eq!(status, 200);
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{serial}/handover"),
-            Some(&api.keys.desk),
-            Some(&json!({"place": "Est", "reader": READER}).to_string()),
+            Some(json!({"place": "Est", "reader": READER})),
         )
         .await;
     assert_eq!(status, 200);
     let (status, active) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.station,
             &format!("/v1/tokens/{serial}/activate"),
-            Some(&api.keys.station),
-            Some(&json!({"reader": READER, "pin": "483920"}).to_string()),
+            Some(json!({"reader": READER, "pin": "483920"})),
         )
         .await;
     assert_eq!(status, 200, "{active}");
@@ -731,6 +624,27 @@ async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
+    let (api, serial, path) = api_without_device_pin();
+    assert_eq!(activate_at_reader(&api, &serial).await, false);
+    let err = api
+        .assert_refused(
+            "POST",
+            &format!("/v1/tokens/{serial}/unblock-pin"),
+            Some(&api.keys.desk),
+            Some(&json!({"reader": READER}).to_string()),
+            502,
+            "device_error",
+        )
+        .await;
+    assert_eq!(err["error"]["detail"], "unsupported");
+    let state = FileStore::new(&path).load().unwrap().unwrap();
+    assert!(state.pin.is_none() && state.puk.is_none());
+}
+
+/// The fixture with the virtual card described by a profile whose family has
+/// no PIN with a hardware retry counter; returns it, the card's serial and
+/// its state file.
+fn api_without_device_pin() -> (api::Api, String, std::path::PathBuf) {
     let mut profiles = keyward::profile::builtin().unwrap();
     for p in &mut profiles {
         if p.id == "keyward-virtual" {
@@ -752,18 +666,5 @@ async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
         serial: serial.clone(),
         ..base
     };
-    assert_eq!(activate_at_reader(&api, &serial).await, false);
-    let err = api
-        .assert_refused(
-            "POST",
-            &format!("/v1/tokens/{serial}/unblock-pin"),
-            Some(&api.keys.desk),
-            Some(&json!({"reader": READER}).to_string()),
-            502,
-            "device_error",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "unsupported");
-    let state = FileStore::new(&path).load().unwrap().unwrap();
-    assert!(state.pin.is_none() && state.puk.is_none());
+    (api, serial, path)
 }

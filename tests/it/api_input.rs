@@ -240,23 +240,18 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
     let desk = api.keys.desk.clone();
     // Handover of a stock token: the rule refuses.
     let path = format!("/v1/tokens/{}/restock", api.serial);
-    let err = api
-        .assert_refused("POST", &path, Some(&desk), None, 409, "conflict")
+    api.assert_conflict("POST", &path, Some(&desk), None, "invalid_transition")
         .await;
-    assert_eq!(err["error"]["detail"], "invalid_transition");
     // A holder with no right.
     let path = format!("/v1/tokens/{}/prepare", api.serial);
-    let err = api
-        .assert_refused(
-            "POST",
-            &path,
-            Some(&desk),
-            Some(r#"{"holder":"pmartin","reader":"keyward virtual reader"}"#),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "no_right");
+    api.assert_conflict(
+        "POST",
+        &path,
+        Some(&desk),
+        Some(r#"{"holder":"pmartin","reader":"keyward virtual reader"}"#),
+        "no_right",
+    )
+    .await;
     // The token is not at that reader.
     let err = api
         .assert_refused(
@@ -274,49 +269,35 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
         .contains("Somewhere Else"));
     // Ending a delegation twice: a state refusal, 409, not a role refusal.
     let (status, _) = api
-        .call(
-            "POST",
-            "/v1/rights/3/end",
-            Some(&api.keys.inspector_east),
-            None,
-        )
+        .post(&api.keys.inspector_east, "/v1/rights/3/end", None)
         .await;
     assert_eq!(status, 200);
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/rights/3/end",
-            Some(&api.keys.inspector_east),
-            None,
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "invalid_transition");
+    api.assert_conflict(
+        "POST",
+        "/v1/rights/3/end",
+        Some(&api.keys.inspector_east),
+        None,
+        "invalid_transition",
+    )
+    .await;
     // An appointment is not ended by hand.
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/rights/1/end",
-            Some(&api.keys.admin),
-            None,
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "invalid_transition");
+    api.assert_conflict(
+        "POST",
+        "/v1/rights/1/end",
+        Some(&api.keys.admin),
+        None,
+        "invalid_transition",
+    )
+    .await;
     // Duplicates.
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/districts",
-            Some(&api.keys.admin),
-            Some(r#"{"code":"EAST","name":"x","inspector":"pmartin"}"#),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "duplicate");
+    api.assert_conflict(
+        "POST",
+        "/v1/districts",
+        Some(&api.keys.admin),
+        Some(r#"{"code":"EAST","name":"x","inspector":"pmartin"}"#),
+        "duplicate",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,9 +308,7 @@ async fn healthz_metrics_and_unknown_routes() {
         (status.as_u16(), body),
         (200, serde_json::json!({"status": "ok"}))
     );
-    let (status, _) = api
-        .call("GET", "/v1/nothing-here", Some(&api.keys.admin), None)
-        .await;
+    let (status, _) = api.get(&api.keys.admin, "/v1/nothing-here").await;
     assert_eq!(status, 404);
     let (status, text) = api.call_raw("GET", "/metrics", None, None).await;
     assert_eq!(status, 200);

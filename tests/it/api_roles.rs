@@ -115,16 +115,7 @@ async fn every_route_every_role() {
 }
 
 async fn events_status(api: &api::Api, key: &str) -> axum::http::StatusCode {
-    use tower::ServiceExt as _;
-    let request = axum::http::Request::builder()
-        .uri("/v1/events")
-        .header("authorization", format!("Bearer {key}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = keyward::api::app(api.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
+    let response = api.subscribe(key).await;
     assert_eq!(
         response.headers().get("content-type").unwrap(),
         "text/event-stream"
@@ -144,13 +135,9 @@ async fn no_key_unknown_key_revoked_key_are_401() {
         }
     }
     // A revoked key stops working at once (the cache is dropped).
-    let (status, _) = api
-        .call("GET", "/v1/tokens", Some(&api.keys.desk), None)
-        .await;
+    let (status, _) = api.get(&api.keys.desk, "/v1/tokens").await;
     assert_eq!(status, 200);
-    let (status, keys) = api
-        .call("GET", "/v1/apikeys", Some(&api.keys.admin), None)
-        .await;
+    let (status, keys) = api.get(&api.keys.admin, "/v1/apikeys").await;
     assert_eq!(status, 200);
     let desk_id = keys
         .as_array()
@@ -161,12 +148,7 @@ async fn no_key_unknown_key_revoked_key_are_401() {
         .as_i64()
         .unwrap();
     let (status, _) = api
-        .call(
-            "DELETE",
-            &format!("/v1/apikeys/{desk_id}"),
-            Some(&api.keys.admin),
-            None,
-        )
+        .delete(&api.keys.admin, &format!("/v1/apikeys/{desk_id}"))
         .await;
     assert_eq!(status, 204);
     api.assert_refused(
@@ -219,34 +201,17 @@ async fn an_inspector_sees_only_their_district() {
         );
     }
     // Lists are filtered to the inspector's district.
-    let (_, people) = api.call("GET", "/v1/people", Some(&west), None).await;
-    let ids: Vec<&str> = people
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let (_, people) = api.get(&west, "/v1/people").await;
+    let ids = ids_of(&people);
     assert_eq!(ids, ["mleroy"]);
-    let (_, people) = api
-        .call("GET", "/v1/people?district=EAST", Some(&west), None)
-        .await;
-    let ids: Vec<&str> = people
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let (_, people) = api.get(&west, "/v1/people?district=EAST").await;
+    let ids = ids_of(&people);
     assert_eq!(ids, ["mleroy"], "an inspector cannot widen their filter");
-    let (_, districts) = api.call("GET", "/v1/districts", Some(&west), None).await;
+    let (_, districts) = api.get(&west, "/v1/districts").await;
     assert_eq!(districts.as_array().unwrap().len(), 1);
     // The right inspector may.
     let (status, _) = api
-        .call(
-            "GET",
-            "/v1/people/jdupont",
-            Some(&api.keys.inspector_east),
-            None,
-        )
+        .get(&api.keys.inspector_east, "/v1/people/jdupont")
         .await;
     assert_eq!(status, 200);
 }
@@ -265,17 +230,17 @@ async fn a_station_acts_only_at_its_readers() {
         "forbidden",
     )
     .await;
-    let (_, devices) = api
-        .call(
-            "GET",
-            "/v1/devices",
-            Some(&api.keys.station_elsewhere),
-            None,
-        )
-        .await;
+    let (_, devices) = api.get(&api.keys.station_elsewhere, "/v1/devices").await;
     assert_eq!(devices, serde_json::json!([]));
-    let (_, devices) = api
-        .call("GET", "/v1/devices", Some(&api.keys.station), None)
-        .await;
+    let (_, devices) = api.get(&api.keys.station, "/v1/devices").await;
     assert_eq!(devices[0]["reader"], READER);
+}
+
+/// The `id` of every element of a JSON list.
+fn ids_of(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect()
 }

@@ -3,7 +3,7 @@
 
 use crate::support::world;
 
-use keyward::domain::{Date, RevokeReason};
+use keyward::domain::RevokeReason;
 use keyward::store::AuditBreak;
 use world::*;
 
@@ -38,17 +38,22 @@ fn representations(secret: &[u8]) -> Vec<Vec<u8>> {
 
 fn assert_no_plaintext(w: &World, devices: &[Device]) {
     for (path, bytes) in &files(w) {
-        for device in devices {
-            for needle in representations(device.secret.expose()) {
-                assert!(!contains(bytes, &needle), "a secret is readable in {path}");
-            }
+        assert_no_plaintext_in(path, bytes, devices);
+    }
+}
+
+/// No secret of `devices`, in any usual representation, and no PIN in `bytes`.
+fn assert_no_plaintext_in(path: &str, bytes: &[u8], devices: &[Device]) {
+    for device in devices {
+        for needle in representations(device.secret.expose()) {
+            assert!(!contains(bytes, &needle), "a secret is readable in {path}");
         }
-        for pin in PINS {
-            assert!(
-                !contains(bytes, pin.as_bytes()),
-                "a PIN is readable in {path}"
-            );
-        }
+    }
+    for pin in PINS {
+        assert!(
+            !contains(bytes, pin.as_bytes()),
+            "a PIN is readable in {path}"
+        );
     }
 }
 
@@ -58,16 +63,7 @@ fn populated() -> (World, Vec<Device>, Vec<Vec<u8>>) {
     let holders = ["adurand", "bleroy", "cmoreau"];
     let devices: Vec<Device> = (0..3).map(|i| Device::new(&format!("VT-{i}"))).collect();
     for ((holder, device), pin) in holders.iter().zip(&devices).zip(PINS) {
-        w.store
-            .write(&desk(), "appoint", |tx| {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2025-09-01").unwrap(),
-                    None,
-                )
-            })
-            .unwrap();
+        w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
         w.prepare(device, holder);
         w.hand_over_and_activate(device, holder, &inspector_east(), pin);
     }
@@ -121,17 +117,7 @@ fn no_secret_or_pin_in_any_file_and_destroyed_secrets_leave_no_copy() {
     let files = files(&w);
     assert!(files.iter().any(|(p, _)| p.ends_with("-wal")), "WAL mode");
     for (path, bytes) in &files {
-        for device in &devices {
-            for needle in representations(device.secret.expose()) {
-                assert!(!contains(bytes, &needle), "a secret is readable in {path}");
-            }
-        }
-        for pin in PINS {
-            assert!(
-                !contains(bytes, pin.as_bytes()),
-                "a PIN is readable in {path}"
-            );
-        }
+        assert_no_plaintext_in(path, bytes, &devices);
         // Returned and stolen keys: not even the sealed form survives.
         for destroyed in &sealed[1..] {
             assert!(
@@ -152,16 +138,7 @@ fn a_moved_or_altered_sealed_secret_does_not_open() {
     let a = Device::new("VT-A");
     let b = Device::new("VT-B");
     for (holder, device) in [("adurand", &a), ("bleroy", &b)] {
-        w.store
-            .write(&desk(), "appoint", |tx| {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2025-09-01").unwrap(),
-                    None,
-                )
-            })
-            .unwrap();
+        w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
         w.prepare(device, holder);
         w.hand_over_and_activate(device, holder, &inspector_east(), PINS[0]);
     }

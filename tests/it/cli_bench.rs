@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::sync::Arc;
+
+use crate::support::cli::{client, exits, init, keyward, run, stdout_ok};
+use crate::support::serve::{serve, Served};
 
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use keyward::store::{Config, Store, SystemClock};
@@ -14,25 +16,9 @@ use keyward::store::{Config, Store, SystemClock};
 fn bench_setup_writes_active_holders_and_their_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let init = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(init.status.success());
+    stdout_ok(keyward(["init", "--data"]).arg(&data));
     let creds = dir.path().join("creds");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["bench", "setup", "--holders", "3", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&creds)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = bench_setup(&data, 3, &creds);
     assert_eq!(
         std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
         0o600
@@ -41,7 +27,6 @@ fn bench_setup_writes_active_holders_and_their_secrets() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
     // No secret or PIN on the terminal.
-    let stdout = String::from_utf8_lossy(&out.stdout);
     for line in &lines {
         for field in line.split(' ').skip(1).take(2) {
             assert!(!stdout.contains(field));
@@ -63,23 +48,35 @@ fn bench_setup_writes_active_holders_and_their_secrets() {
         "replay"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
+    let (_, stderr) = exits(&mut bench_verify("http://127.0.0.1:1", "kw_x", &creds), 1);
+    assert!(stderr.contains("3 credentials for 4 workers"));
+}
+
+/// `keyward bench setup --holders N --data DATA --out CREDS`; returns stdout.
+fn bench_setup(data: &std::path::Path, holders: u32, creds: &std::path::Path) -> String {
+    stdout_ok(
+        keyward([
             "bench",
-            "verify",
-            "--seconds",
-            "1",
-            "--concurrency",
-            "4",
-            "--credentials",
+            "setup",
+            "--holders",
+            &holders.to_string(),
+            "--data",
         ])
-        .arg(&creds)
-        .env("KEYWARD_URL", "http://127.0.0.1:1")
-        .env("KEYWARD_API_KEY", "kw_x")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("3 credentials for 4 workers"));
+        .arg(data)
+        .arg("--out")
+        .arg(creds),
+    )
+}
+
+/// `keyward bench verify` for one second with four workers.
+fn bench_verify(url: &str, key: &str, creds: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = client(
+        url,
+        key,
+        ["bench", "verify", "--seconds", "1", "--concurrency", "4"],
+    );
+    cmd.arg("--credentials").arg(creds);
+    cmd
 }
 
 /// The generator against a real daemon: accepts and rejects as planned, no
@@ -87,57 +84,16 @@ fn bench_setup_writes_active_holders_and_their_secrets() {
 /// next run (a second run on the same file still gets its codes accepted).
 #[test]
 fn bench_verify_against_a_running_daemon() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let init = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--json", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(init.status.success());
-    let admin: serde_json::Value = serde_json::from_slice(&init.stdout).unwrap();
-    let admin = admin["admin_key"].as_str().unwrap().to_owned();
+    let admin = init(&data);
     let creds = dir.path().join("creds");
-    let setup = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["bench", "setup", "--holders", "8", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&creds)
-        .output()
-        .unwrap();
-    assert!(setup.status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "serve",
-            "--pcsc",
-            "off",
-            "--virtual-token",
-            "off",
-            "--listen",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data")
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-            let _ = self.0.wait();
-        }
-    }
-    let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("listening on")));
-    let _serve = Stop(serve);
+    bench_setup(&data, 8, &creds);
+    let daemon = Served::start(&mut serve(
+        &data,
+        &["--pcsc", "off", "--virtual-token", "off"],
+    ));
+    let url = daemon.url.clone();
     let gateway = keyward::client::Client::new(&url, Some(admin))
         .create_api_key(&keyward::wire::apikeys::NewKeyBody {
             name: "gw".into(),
@@ -150,22 +106,7 @@ fn bench_verify_against_a_running_daemon() {
         .as_str()
         .to_owned();
     for _ in 0..2 {
-        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args([
-                "bench",
-                "verify",
-                "--json",
-                "--seconds",
-                "1",
-                "--concurrency",
-                "4",
-                "--credentials",
-            ])
-            .arg(&creds)
-            .env("KEYWARD_URL", &url)
-            .env("KEYWARD_API_KEY", &gateway)
-            .output()
-            .unwrap();
+        let out = run(bench_verify(&url, &gateway, &creds).arg("--json"));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(out.status.success(), "{report}");
         assert!(report["accepts"].as_u64().unwrap() > 0, "{report}");

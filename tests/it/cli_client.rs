@@ -3,9 +3,12 @@
 //! the passcode never show, and every command's help has an example.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::support::cli::{self, text};
+use crate::support::http::read_request;
 
 const KEY: &str = "kw_TESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTESTKEYTE";
 
@@ -17,21 +20,7 @@ fn one_shot(status: &'static str, body: &'static str) -> (String, std::thread::J
     let handle = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut head = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            head.push_str(&line);
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let mut request_body = vec![0; length];
-        reader.read_exact(&mut request_body).unwrap();
+        let (head, request_body) = read_request(&mut reader).unwrap();
         let mut stream = stream;
         write!(
             stream,
@@ -39,32 +28,13 @@ fn one_shot(status: &'static str, body: &'static str) -> (String, std::thread::J
             body.len()
         )
         .unwrap();
-        head + &String::from_utf8(request_body).unwrap()
+        head + &request_body
     });
     (url, handle)
 }
 
 fn keyward(url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .env("KEYWARD_URL", url)
-        .env("KEYWARD_API_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    cli::run(cli::client(url, KEY, args).write_stdin(stdin))
 }
 
 #[test]
@@ -220,12 +190,7 @@ fn an_unreachable_daemon_exits_3_and_says_how_to_fix_it() {
 
 #[test]
 fn no_api_key_exits_4() {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["tokens", "list"])
-        .env("KEYWARD_URL", "http://127.0.0.1:1")
-        .env_remove("KEYWARD_API_KEY")
-        .output()
-        .unwrap();
+    let out = cli::run(cli::keyward(["tokens", "list"]).env("KEYWARD_URL", "http://127.0.0.1:1"));
     assert_eq!(out.status.code(), Some(4));
     assert!(text(&out.stderr).contains("KEYWARD_API_KEY"));
 }
@@ -275,22 +240,14 @@ fn every_command_has_an_example() {
         }
     }
     for command in commands {
-        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .args(&command)
-            .arg("--help")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{command:?}");
-        let help = text(&out.stdout);
+        let help = cli::stdout_ok(cli::keyward(&command).arg("--help"));
         assert!(
             help.contains("Example"),
             "{command:?} has no example:\n{help}"
         );
     }
     // The old spelling still works.
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["receipt", "verify", "--help"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    cli::keyward(["receipt", "verify", "--help"])
+        .assert()
+        .success();
 }

@@ -3,36 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::support::cli::{self, stdout_ok};
 
 const HEX: &str = "3132333435363738393031323334353637383930";
 const B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
 fn keyward(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .output()
-        .unwrap()
+    cli::run(&mut cli::keyward(args))
 }
 
 fn oathtool(args: &[&str]) -> String {
-    let out = Command::new("oathtool")
-        .args(args)
-        .output()
-        .expect("oathtool must be installed (.ci/setup installs it)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    cli::tool("oathtool", args)
 }
 
 fn stdout_of(args: &[&str]) -> String {
-    let out = keyward(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_ok(&mut cli::keyward(args))
 }
 
 #[test]
@@ -162,21 +149,11 @@ fn current_time_by_default() {
 
 #[test]
 fn secret_from_stdin() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["otp", "hotp", "--hex-secret", "-", "-c", "3"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{HEX}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "969429\n");
+    let out = stdout_ok(
+        cli::keyward(["otp", "hotp", "--hex-secret", "-", "-c", "3"])
+            .write_stdin(format!("{HEX}\n")),
+    );
+    assert_eq!(out, "969429\n");
 }
 
 #[test]

@@ -3,17 +3,11 @@
 
 use crate::support::world;
 
-use std::process::Command;
-
 use keyward::domain::receipt::Lang;
-use keyward::domain::Date;
 use world::*;
 
 fn keyward(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::support::cli::run(&mut crate::support::cli::keyward(args));
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -21,19 +15,24 @@ fn keyward(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `keyward receipt verify EXTRA --public-key KEY FILE`.
+fn verify_receipt(key: &str, file: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["receipt", "verify"];
+    args.extend(extra);
+    args.extend(["--public-key", key, file.to_str().unwrap()]);
+    keyward(&args)
+}
+
+/// The command failed and said `message`.
+fn refused((ok, _, stderr): (bool, String, String), message: &str) {
+    assert!(!ok);
+    assert!(stderr.contains(message), "{stderr}");
+}
+
 #[test]
 fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     let w = world(at("2026-08-20", 9));
-    w.store
-        .write(&desk(), "appoint", |tx| {
-            tx.grant_appointment(
-                &pid("adurand"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2026-09-01").unwrap(),
-                None,
-            )
-        })
-        .unwrap();
+    w.appoint("adurand", SCHOOL_EAST, "2026-09-01", None);
     let device = Device::new("VT-1");
     w.prepare(&device, "adurand");
     let receipt = w
@@ -64,46 +63,19 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     ]);
     assert!(ok);
     assert_eq!(published.trim(), public);
-    let (ok, stdout, _) = keyward(&[
-        "receipt",
-        "verify",
-        "--public-key",
-        &public,
-        exported.to_str().unwrap(),
-    ]);
+    let (ok, stdout, _) = verify_receipt(&public, &exported, &[]);
     assert!(ok);
     assert!(stdout.contains("signature: valid"));
     assert!(stdout.contains("Bordereau de remise"));
     // The printed HTML page carries the signed block and checks too.
-    let (ok, _, _) = keyward(&[
-        "receipt",
-        "verify",
-        "--lang",
-        "en",
-        "--public-key",
-        &public,
-        html.to_str().unwrap(),
-    ]);
+    let (ok, _, _) = verify_receipt(&public, &html, &["--lang", "en"]);
     assert!(ok);
-    let (ok, _, stderr) = keyward(&[
-        "receipt",
-        "verify",
-        "--public-key",
-        &public,
-        tampered.to_str().unwrap(),
-    ]);
-    assert!(!ok);
-    assert!(stderr.contains("altered or forged"), "{stderr}");
+    refused(verify_receipt(&public, &tampered, &[]), "altered or forged");
     let other_key = "00".repeat(32);
-    let (ok, _, stderr) = keyward(&[
-        "receipt",
-        "verify",
-        "--public-key",
-        &other_key,
-        exported.to_str().unwrap(),
-    ]);
-    assert!(!ok);
-    assert!(stderr.contains("not by the given key"), "{stderr}");
+    refused(
+        verify_receipt(&other_key, &exported, &[]),
+        "not by the given key",
+    );
 
     let (ok, stdout, _) = keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
     assert!(ok, "{stdout}");
@@ -114,7 +86,8 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
          UPDATE audit SET subject = 'someone-else' WHERE seq = 3;",
     )
     .unwrap();
-    let (ok, _, stderr) = keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]);
-    assert!(!ok);
-    assert!(stderr.contains("audit entry 3"), "{stderr}");
+    refused(
+        keyward(&["audit", "verify", "--data-dir", data.to_str().unwrap()]),
+        "audit entry 3",
+    );
 }

@@ -5,11 +5,13 @@
 //! insertions on the event stream.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+
+use crate::support::cli::{self, Lines};
+use crate::support::http::read_request;
 
 type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
 
@@ -66,26 +68,8 @@ fn serve(
     events: &Mutex<Vec<TcpStream>>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    loop {
-        let mut first = String::new();
-        if reader.read_line(&mut first).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let body = String::from_utf8(body).unwrap();
-        let mut parts = first.split_whitespace();
+    while let Some((head, body)) = read_request(&mut reader) {
+        let mut parts = head.split_whitespace();
         let (method, path) = (
             parts.next().unwrap().to_owned(),
             parts.next().unwrap().to_owned(),
@@ -114,35 +98,28 @@ fn serve(
     }
 }
 
-/// Collects a child's stdout lines on a channel, so a test waits for a line
-/// rather than for time to pass.
-fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx): (Sender<String>, Receiver<String>) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
-    loop {
-        let line = lines
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
-        transcript.push_str(&line);
-        transcript.push('\n');
-        if line.contains(needle) {
-            return;
-        }
-    }
-}
-
 const READER: &str = "Virtual PCD 00 00";
+
+type Answer = (u16, &'static str, String);
+
+/// `GET /v1/devices`: key 12345678 at READER, handed over to adurand.
+fn handed_over_at_reader() -> Answer {
+    (
+        200,
+        "application/json",
+        format!(
+            r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
+        ),
+    )
+}
+
+fn no_route() -> Answer {
+    (
+        404,
+        "application/json",
+        r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
+    )
+}
 
 #[test]
 fn station_takes_the_holder_through_rules_pin_and_receipt() {
@@ -150,13 +127,7 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
     let a = activations.clone();
     let daemon = FakeDaemon::start(Arc::new(
         move |method: &str, path: &str, body: &str| match (method, path) {
-            ("GET", "/v1/devices") => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
-                ),
-            ),
+            ("GET", "/v1/devices") => handed_over_at_reader(),
             ("POST", "/v1/tokens/12345678/activate") => {
                 let mut n = a.lock().unwrap();
                 *n += 1;
@@ -177,33 +148,21 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
                 "text/html",
                 "<html>bordereau de remise n° 7</html>".into(),
             ),
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     ));
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["station", "--reader", READER, "--once", "--receipts-dir"])
-        .arg(dir.path())
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", "kw_station")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // no → asked again; 123456 → too easy; 482915/482916 → differ;
     // 482915 twice → the server refuses; 593017 twice → active.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"no\nyes\n123456\n482915\n482916\n482915\n482915\n593017\n593017\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", READER, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .write_stdin("no\nyes\n123456\n482915\n482916\n482915\n482915\n593017\n593017\n"),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -283,11 +242,7 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
                     format!(r#"{{"serial":"{serial}","holder":"x","state":"prepared","apdus":4}}"#),
                 )
             }
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     )));
     let dir = tempfile::tempdir().unwrap();
@@ -297,23 +252,16 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
         "# handover meeting, 20 August\nadurand\nnobody\n\nbleroy  # new\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["tokens", "batch", "--reader", READER, "--holders"])
+    let mut child = cli::process(["tokens", "batch", "--reader", READER, "--holders"])
         .arg(&holders)
         .env("KEYWARD_URL", &daemon.url)
         .env("KEYWARD_API_KEY", "kw_desk")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = lines_of(child.stdout.take().unwrap());
-    let mut transcript = String::new();
-    wait_for(
-        &lines,
-        "waiting for a blank token at Virtual PCD 00 00 for adurand",
-        &mut transcript,
-    );
+    let mut lines = Lines::of(child.stdout.take().unwrap());
+    lines.wait_for("waiting for a blank token at Virtual PCD 00 00 for adurand");
     assert_eq!(daemon.streams(), 1, "subscribed before looking");
     let insert = |serial: &str, state: &str| {
         *present.lock().unwrap() = Some((serial.into(), state.into()));
@@ -330,25 +278,17 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
         );
     };
     insert("11111111", "stock");
-    wait_for(&lines, "prepared 11111111 for adurand", &mut transcript);
+    lines.wait_for("prepared 11111111 for adurand");
     // The same token is not blank any more; "nobody" fails and is skipped; the
     // next blank token goes to bleroy.
     remove();
     insert("99999999", "active");
-    wait_for(
-        &lines,
-        "token 99999999 at Virtual PCD 00 00 is active, not blank",
-        &mut transcript,
-    );
+    lines.wait_for("token 99999999 at Virtual PCD 00 00 is active, not blank");
     remove();
     insert("22222222", "stock");
-    wait_for(
-        &lines,
-        "nobody: not prepared: no person nobody (not_found)",
-        &mut transcript,
-    );
-    wait_for(&lines, "prepared 22222222 for bleroy", &mut transcript);
-    wait_for(&lines, "batch: 2 prepared, 1 not", &mut transcript);
+    lines.wait_for("nobody: not prepared: no person nobody (not_found)");
+    lines.wait_for("prepared 22222222 for bleroy");
+    lines.wait_for("batch: 2 prepared, 1 not");
     let status = child.wait().unwrap();
     assert_eq!(
         status.code(),
@@ -378,18 +318,8 @@ struct Tmux {
 
 impl Tmux {
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux (run .ci/setup)");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let socket = ["-L", &self.socket];
+        cli::tool("tmux", socket.iter().chain(args))
     }
 
     fn screen(&self) -> String {
@@ -428,13 +358,7 @@ impl Drop for Tmux {
 fn station_in_a_terminal_hides_the_pin() {
     let daemon = FakeDaemon::start(Arc::new(
         move |method: &str, path: &str, _body: &str| match (method, path) {
-            ("GET", "/v1/devices") => (
-                200,
-                "application/json",
-                format!(
-                    r#"[{{"reader":"{READER}","present":true,"profile":"keyward-virtual","serial":"12345678","state":"handed_over","holder":"adurand"}}]"#
-                ),
-            ),
+            ("GET", "/v1/devices") => handed_over_at_reader(),
             ("POST", "/v1/tokens/12345678/activate") => (
                 200,
                 "application/json",
@@ -443,11 +367,7 @@ fn station_in_a_terminal_hides_the_pin() {
             ("GET", p) if p.starts_with("/v1/receipts/7?format=html") => {
                 (200, "text/html", "<html>7</html>".into())
             }
-            _ => (
-                404,
-                "application/json",
-                r#"{"error":{"code":"not_found","message":"no route"}}"#.into(),
-            ),
+            _ => no_route(),
         },
     ));
     let dir = tempfile::tempdir().unwrap();
@@ -457,7 +377,7 @@ fn station_in_a_terminal_hides_the_pin() {
     let command = format!(
         "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{READER}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
         daemon.url,
-        env!("CARGO_BIN_EXE_keyward"),
+        cli::bin().display(),
         dir.path().display()
     );
     tmux.run(&[

@@ -7,46 +7,24 @@ use crate::support::world;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, RwLock};
 
-use keyward::domain::{Actor, Date};
-use keyward::otp::CredentialParams;
 use world::*;
 
 const THREADS: usize = 64;
 const ROUNDS: u64 = 200;
 const PIN: &str = "730519";
 
+/// adurand, director since 2025, with an active HOTP key VT-H.
+fn director_with_hotp() -> (World, Device) {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let device = w.active_hotp("adurand", "VT-H", PIN);
+    (w, device)
+}
+
 #[test]
 fn one_accept_per_code_under_contention() {
-    let w = world(at("2026-11-02", 8));
-    let device = Device::new("VT-H");
-    w.store
-        .write(&desk(), "setup", |tx| {
-            tx.grant_appointment(
-                &pid("adurand"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2025-09-01").unwrap(),
-                None,
-            )?;
-            tx.add_token("VT-H", "virtual")?;
-            tx.prepare_token(
-                "VT-H",
-                &pid("adurand"),
-                &device.secret,
-                CredentialParams::hotp(),
-            )
-        })
-        .unwrap();
     // Handover consumes counter 0; logins use 1..=ROUNDS.
-    w.store
-        .write(&inspector_east(), "handover", |tx| {
-            tx.handover("VT-H", "office", &device.hotp(0))
-        })
-        .unwrap();
-    w.store
-        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
-            tx.activate("VT-H", PIN)
-        })
-        .unwrap();
+    let (w, device) = director_with_hotp();
 
     let svc = Arc::new(w.store.verify_service().unwrap());
     let passcode = Arc::new(RwLock::new(String::new()));
@@ -134,31 +112,7 @@ fn one_accept_per_code_under_contention() {
 #[test]
 fn revocation_during_a_stream_of_logins_takes_effect_at_once() {
     use std::sync::atomic::AtomicBool;
-    let w = world(at("2026-11-02", 8));
-    let device = Device::new("VT-H");
-    w.store
-        .write(&desk(), "setup", |tx| {
-            tx.grant_appointment(
-                &pid("adurand"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2025-09-01").unwrap(),
-                None,
-            )?;
-            tx.add_token("VT-H", "virtual")?;
-            tx.prepare_token(
-                "VT-H",
-                &pid("adurand"),
-                &device.secret,
-                CredentialParams::hotp(),
-            )?;
-            tx.handover("VT-H", "office", &device.hotp(0))
-        })
-        .unwrap();
-    w.store
-        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
-            tx.activate("VT-H", PIN)
-        })
-        .unwrap();
+    let (w, device) = director_with_hotp();
     let svc = Arc::new(w.store.verify_service().unwrap());
     let revoked = Arc::new(AtomicBool::new(false));
     let codes: Vec<String> = (1..=5000)

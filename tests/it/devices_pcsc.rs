@@ -66,12 +66,7 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
         std::thread::spawn(move || devices.watch_pcsc(stop))
     };
 
-    let mut sim = Sim::start(
-        &pcscd,
-        0,
-        &pcscd.state_file("t0.toml"),
-        &["--serial", "4242"],
-    );
+    let mut sim = Sim::with_serial(&pcscd, 0, "t0.toml", "4242");
     // Registered as stock before its insertion is published (a client acting
     // on the event finds it known), and the insertion shows within a second
     // of pcscd seeing the card (the watcher polls every 500 ms).

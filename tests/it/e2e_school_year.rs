@@ -1,4 +1,4 @@
-//! The school year of SPEC §2 end to end: the real `keyward serve` binary with
+//! The school year of docs/lifecycle.md end to end: the real `keyward serve` binary with
 //! a test clock, a real pcscd with `keyward sim` tokens in vpcd readers, and
 //! real HTTP clients (the `keyward` CLI for the batch, the station, prepare
 //! and verify; the library client for the rest).
@@ -13,30 +13,24 @@
 //! report before the return, return receipt).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::cli::{self, Lines};
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0, READER1};
+use crate::support::serve::{serve, Served};
+use crate::support::world::at;
 use keyward::client::Client;
-use keyward::domain::Date;
 use keyward::wire::verify::VerifyOutcome;
 use keyward::wire::{ErrorCode, ErrorDetail};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_keyward");
 const SCHOOL: &str = "0751710B";
 const PIN_A: &str = "482915";
 const PIN_B: &str = "730418";
 const PIN_A2: &str = "615209";
-
-fn at(date: &str, hour: u64) -> u64 {
-    Date::parse(date).unwrap().start() + hour * 3600
-}
 
 /// The daemon's clock: a file it reads at every use (debug builds).
 struct TestClock(PathBuf);
@@ -61,124 +55,63 @@ impl TestClock {
     }
 }
 
-/// A running `keyward serve`, stopped (SIGTERM, then SIGKILL) on drop.
-struct Daemon {
-    child: Option<Child>,
-    url: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Daemon {
-    fn start(data: &Path, clock: &TestClock) -> Daemon {
-        let port = free_port();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--virtual-token", "off", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data")
-            .arg(data)
+/// `keyward serve` on the test clock, without the virtual token.
+fn start_daemon(data: &Path, clock: &TestClock) -> Served {
+    let daemon = Served::start(
+        serve(data, &["--virtual-token", "off"])
             .env("KEYWARD_TEST_CLOCK", &clock.0)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        // Ready when it says where it listens.
-        let lines = lines_of(child.stdout.take().unwrap());
-        let mut transcript = String::new();
-        wait_line(&lines, "listening on", &mut transcript);
-        let daemon = Daemon {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        assert!(Client::new(&daemon.url, None).healthy());
-        daemon
-    }
-
-    fn client(&self, key: &str) -> Client {
-        Client::new(&self.url, Some(key.to_owned()))
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            if !std::thread::panicking() {
-                assert!(
-                    status.success(),
-                    "keyward serve did not stop cleanly: {status}"
-                );
-            }
-        }
-    }
+            .env("RUST_LOG", "warn"),
+    );
+    assert!(Client::new(&daemon.url, None).healthy());
+    daemon
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn lines_of(stdout: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_line(lines: &Receiver<String>, needle: &str, transcript: &mut String) {
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no line with {needle:?}; output so far:\n{transcript}"));
-        transcript.push_str(&line);
-        transcript.push('\n');
-        if line.contains(needle) {
-            return;
-        }
-    }
+fn client_of(daemon: &Served, key: &str) -> Client {
+    Client::new(&daemon.url, Some(key.to_owned()))
 }
 
 /// Runs the CLI with a key and standard input; returns (exit code, stdout, stderr).
-fn cli(daemon: &Daemon, key: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+fn cli(daemon: &Served, key: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = cli::run(cli::client(&daemon.url, key, args).write_stdin(stdin));
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        cli::text(&out.stdout),
+        cli::text(&out.stderr),
     )
+}
+
+/// The inspector hands `serial` over at `place`; the holder activates it at
+/// the station with `pin`.
+fn hand_over_and_activate(
+    ien: &Client,
+    station: &Client,
+    serial: &str,
+    place: &str,
+    reader: &str,
+    pin: &str,
+) {
+    ien.handover(serial, &body(json!({"place": place, "reader": reader})))
+        .unwrap();
+    station
+        .activate(serial, &body(json!({"reader": reader, "pin": pin})))
+        .unwrap();
+}
+
+/// The inspector takes back `serial` at `reader`; a return receipt is signed.
+fn return_with_receipt(ien: &Client, serial: &str, reason: &str, reader: &str) {
+    let returned = json_of(
+        ien.return_token(
+            serial,
+            &body(json!({"place": "IEN Est", "reason": reason, "reader": reader})),
+        )
+        .unwrap(),
+    );
+    assert_eq!(returned["receipt"]["kind"], "return");
+}
+
+/// Runs the CLI with a key; it must exit 0. Returns its stdout.
+fn cli_ok(daemon: &Served, key: &str, args: &[&str]) -> String {
+    cli::stdout_ok(&mut cli::client(&daemon.url, key, args))
 }
 
 /// Waits until the daemon reports `serial` present at `reader` (it notices
@@ -225,12 +158,20 @@ fn accepted(gateway: &Client, login: &str, passcode: &str) -> Option<Value> {
     }
 }
 
-fn token(client: &Client, serial: &str) -> Value {
-    json_of(client.token(serial).unwrap())
+/// The gateway's answer to `login` with `pin` and a fresh code from the token
+/// at `reader`.
+fn login_now(
+    gateway: &Client,
+    desk: &Client,
+    login: &str,
+    pin: &str,
+    reader: &str,
+) -> Option<Value> {
+    accepted(gateway, login, &format!("{pin}{}", code(desk, reader)))
 }
 
-fn sim(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
-    Sim::start(pcscd, slot, &pcscd.state_file(name), &["--serial", serial])
+fn token(client: &Client, serial: &str) -> Value {
+    json_of(client.token(serial).unwrap())
 }
 
 #[test]
@@ -243,21 +184,10 @@ fn a_school_year_end_to_end() {
     clock.set(at("2026-08-20", 9));
 
     // init prints the admin key once.
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let init: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let admin_key = init["admin_key"].as_str().unwrap().to_owned();
+    let admin_key = cli::init(&data);
 
-    let mut daemon = Daemon::start(&data, &clock);
-    let admin = daemon.client(&admin_key);
+    let mut daemon = start_daemon(&data, &clock);
+    let admin = client_of(&daemon, &admin_key);
     // The authority, through the CLI as the admin.
     for args in [
         &[
@@ -371,47 +301,35 @@ fn a_school_year_end_to_end() {
         new_key(json!({"name": "station", "role": "station", "readers": [READER0, READER1]}));
     let gateway_key = new_key(json!({"name": "gateway", "role": "gateway"}));
 
-    let desk = daemon.client(&desk_key);
-    let ien = daemon.client(&ien_key);
-    let gateway = daemon.client(&gateway_key);
+    let desk = client_of(&daemon, &desk_key);
+    let ien = client_of(&daemon, &ien_key);
+    let gateway = client_of(&daemon, &gateway_key);
 
     // --- The handover meeting: a batch at reader 0 (HOTP keys). --------------
     let holders = dir.path().join("holders.txt");
     std::fs::write(&holders, "# 20 August\nadurand\ncmoreau\n").unwrap();
-    let mut batch = Command::new(BIN)
-        .args([
-            "tokens",
-            "batch",
-            "--kind",
-            "hotp",
-            "--reader",
-            READER0,
-            "--holders",
-        ])
-        .arg(&holders)
-        .env("KEYWARD_URL", &daemon.url)
-        .env("KEYWARD_API_KEY", &desk_key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let batch_lines = lines_of(batch.stdout.take().unwrap());
-    let mut transcript = String::new();
-    wait_line(&batch_lines, "waiting for a blank token", &mut transcript);
-    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
-    wait_line(
-        &batch_lines,
-        "prepared 11111111 for adurand",
-        &mut transcript,
-    );
+    let mut batch = cli::process([
+        "tokens",
+        "batch",
+        "--kind",
+        "hotp",
+        "--reader",
+        READER0,
+        "--holders",
+    ])
+    .arg(&holders)
+    .env("KEYWARD_URL", &daemon.url)
+    .env("KEYWARD_API_KEY", &desk_key)
+    .spawn()
+    .unwrap();
+    let mut batch_lines = Lines::of(batch.stdout.take().unwrap());
+    batch_lines.wait_for("waiting for a blank token");
+    let mut sim_a = Sim::with_serial(&pcscd, 0, "a.toml", "11111111");
+    batch_lines.wait_for("prepared 11111111 for adurand");
     sim_a.stop();
-    let mut sim_c = sim(&pcscd, 0, "c.toml", "33333333");
-    wait_line(
-        &batch_lines,
-        "prepared 33333333 for cmoreau",
-        &mut transcript,
-    );
-    wait_line(&batch_lines, "batch: 2 prepared, 0 not", &mut transcript);
+    let mut sim_c = Sim::with_serial(&pcscd, 0, "c.toml", "33333333");
+    batch_lines.wait_for("prepared 33333333 for cmoreau");
+    batch_lines.wait_for("batch: 2 prepared, 0 not");
     assert!(batch.wait().unwrap().success());
     sim_c.stop();
     assert_eq!(token(&desk, "11111111")["state"], "prepared");
@@ -419,7 +337,7 @@ fn a_school_year_end_to_end() {
     assert_eq!(token(&desk, "33333333")["holder"], "cmoreau");
 
     // --- Handover by the inspector, activation at the station. ---------------
-    let mut sim_a = sim(&pcscd, 0, "a.toml", "11111111");
+    let mut sim_a = Sim::with_serial(&pcscd, 0, "a.toml", "11111111");
     wait_device(&desk, READER0, "11111111");
     let handover = json_of(
         ien.handover(
@@ -468,12 +386,7 @@ fn a_school_year_end_to_end() {
         "replay"
     );
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_B}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_B, READER0).is_none(),
         "wrong PIN"
     );
     // The gateway may name the end user's address; a malformed one is refused.
@@ -524,52 +437,43 @@ fn a_school_year_end_to_end() {
         "the lock comes at the 10th consecutive failure"
     );
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_none(),
         "locked"
     );
-    let (status, stdout, stderr) = cli(&daemon, &desk_key, &["tokens", "unlock", "11111111"], "");
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    cli_ok(&daemon, &desk_key, &["tokens", "unlock", "11111111"]);
     // Resync: the token ran past the look-ahead window (twenty presses);
     // the desk resynchronises it with two consecutive codes.
     for _ in 0..20 {
         code(&desk, READER0);
     }
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_none(),
         "beyond the look-ahead"
     );
     let (first, second) = (code(&desk, READER0), code(&desk, READER0));
-    let (status, stdout, stderr) = cli(
+    cli_ok(
         &daemon,
         &desk_key,
         &[
             "tokens", "resync", "11111111", "--first", &first, "--second", &second,
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     let last = format!("{PIN_A}{}", code(&desk, READER0));
     assert!(accepted(&gateway, "adurand", &last).is_some(), "unlocked");
 
     // --- Restart in the middle: nothing lost. --------------------------------
-    daemon.stop();
-    let daemon = Daemon::start(&data, &clock);
+    let status = daemon.stop();
+    assert!(
+        status.success(),
+        "keyward serve did not stop cleanly: {status}"
+    );
+    let daemon = start_daemon(&data, &clock);
     let (admin, desk, ien, station, gateway) = (
-        daemon.client(&admin_key),
-        daemon.client(&desk_key),
-        daemon.client(&ien_key),
-        daemon.client(&station_key),
-        daemon.client(&gateway_key),
+        client_of(&daemon, &admin_key),
+        client_of(&daemon, &desk_key),
+        client_of(&daemon, &ien_key),
+        client_of(&daemon, &station_key),
+        client_of(&daemon, &gateway_key),
     );
     assert_eq!(token(&desk, "11111111")["state"], "active");
     assert!(
@@ -577,12 +481,7 @@ fn a_school_year_end_to_end() {
         "replay after restart"
     );
     wait_device(&desk, READER0, "11111111");
-    assert!(accepted(
-        &gateway,
-        "adurand",
-        &format!("{PIN_A}{}", code(&desk, READER0))
-    )
-    .is_some());
+    assert!(login_now(&gateway, &desk, "adurand", PIN_A, READER0).is_some());
 
     // --- Case 1: a deputy while the director is away. -------------------------
     clock.set(at("2026-11-02", 8));
@@ -597,17 +496,15 @@ fn a_school_year_end_to_end() {
             .any(|r| r["holder"] == "bleroy"),
         "{open}"
     );
-    let mut sim_b = sim(&pcscd, 1, "b.toml", "22222222");
+    let mut sim_b = Sim::with_serial(&pcscd, 1, "b.toml", "22222222");
     wait_device(&desk, READER1, "22222222");
-    let (status, stdout, stderr) = cli(
+    let stdout = cli_ok(
         &daemon,
         &desk_key,
         &[
             "tokens", "prepare", "--kind", "hotp", "--reader", READER1, "--holder", "bleroy",
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     assert!(stdout.contains("token 22222222 prepared for bleroy"));
     assert!(
         json_of(desk.key_requests().unwrap())
@@ -617,44 +514,18 @@ fn a_school_year_end_to_end() {
             .all(|r| r["holder"] != "bleroy"),
         "request fulfilled"
     );
-    json_of(
-        ien.handover(
-            "22222222",
-            &body(json!({"place": "IEN Est", "reader": READER1})),
-        )
-        .unwrap(),
-    );
-    station
-        .activate("22222222", &body(json!({"reader": READER1, "pin": PIN_B})))
-        .unwrap();
-    let rights = accepted(
-        &gateway,
-        "bleroy",
-        &format!("{PIN_B}{}", code(&desk, READER1)),
-    )
-    .expect("deputy accepted");
+    hand_over_and_activate(&ien, &station, "22222222", "IEN Est", READER1, PIN_B);
+    let rights = login_now(&gateway, &desk, "bleroy", PIN_B, READER1).expect("deputy accepted");
     assert_eq!(rights[0]["origin"], "delegation");
 
     // --- Case 2: the director comes back. --------------------------------------
     clock.set(at("2026-11-20", 8));
     ien.end_right(delegation_id).unwrap();
     assert!(
-        accepted(
-            &gateway,
-            "bleroy",
-            &format!("{PIN_B}{}", code(&desk, READER1))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "bleroy", PIN_B, READER1).is_none(),
         "rejected at once"
     );
-    let returned = json_of(
-        ien.return_token(
-            "22222222",
-            &body(json!({"place": "IEN Est", "reason": "director back", "reader": READER1})),
-        )
-        .unwrap(),
-    );
-    assert_eq!(returned["receipt"]["kind"], "return");
+    return_with_receipt(&ien, "22222222", "director back", READER1);
     let in_transit = json_of(ien.in_transit().unwrap());
     assert!(in_transit.to_string().contains("22222222"), "{in_transit}");
     desk.receive("22222222").unwrap();
@@ -687,9 +558,9 @@ fn a_school_year_end_to_end() {
         "old key's codes rejected"
     );
     sim_a.stop();
-    let _sim_d = sim(&pcscd, 0, "d.toml", "44444444");
+    let _sim_d = Sim::with_serial(&pcscd, 0, "d.toml", "44444444");
     wait_device(&desk, READER0, "44444444");
-    let (status, stdout, stderr) = cli(
+    cli_ok(
         &daemon,
         &desk_key,
         &[
@@ -699,39 +570,25 @@ fn a_school_year_end_to_end() {
             "--reader",
             READER0,
         ],
-        "",
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
-    json_of(
-        ien.handover(
-            "44444444",
-            &body(json!({"place": "Central office", "reader": READER0})),
-        )
-        .unwrap(),
+    hand_over_and_activate(
+        &ien,
+        &station,
+        "44444444",
+        "Central office",
+        READER0,
+        PIN_A2,
     );
-    station
-        .activate("44444444", &body(json!({"reader": READER0, "pin": PIN_A2})))
-        .unwrap();
     // The replacement is a TOTP key (the default): the handover and the
     // activation used this step's code, the next login needs the next step.
     clock.advance(30);
-    assert!(accepted(
-        &gateway,
-        "adurand",
-        &format!("{PIN_A2}{}", code(&desk, READER0))
-    )
-    .is_some());
+    assert!(login_now(&gateway, &desk, "adurand", PIN_A2, READER0).is_some());
 
     // --- Case 4: the end of the school year. ----------------------------------
     clock.set(at("2027-07-04", 9));
     assert!(
-        accepted(
-            &gateway,
-            "adurand",
-            &format!("{PIN_A2}{}", code(&desk, READER0))
-        )
-        .is_none(),
+        login_now(&gateway, &desk, "adurand", PIN_A2, READER0).is_none(),
         "rights ended by themselves"
     );
     clock.set(at("2027-07-20", 9));
@@ -744,21 +601,13 @@ fn a_school_year_end_to_end() {
             .any(|r| r["serial"] == "44444444"),
         "{overdue}"
     );
-    let returned = json_of(
-        ien.return_token(
-            "44444444",
-            &body(json!({"place": "IEN Est", "reason": "end of appointment", "reader": READER0})),
-        )
-        .unwrap(),
-    );
-    assert_eq!(returned["receipt"]["kind"], "return");
+    return_with_receipt(&ien, "44444444", "end of appointment", READER0);
     assert!(!json_of(ien.overdue().unwrap())
         .to_string()
         .contains("44444444"));
 
     // The audit chain is intact, through the daemon and locally.
-    let (status, stdout, stderr) = cli(&daemon, &admin_key, &["audit", "verify"], "");
-    assert_eq!(status, 0, "{stdout}{stderr}");
+    let stdout = cli_ok(&daemon, &admin_key, &["audit", "verify"]);
     assert!(stdout.starts_with("audit: ok"));
     drop(admin);
 }

@@ -10,7 +10,6 @@
 
 use crate::support::api;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use api::{api, Api};
@@ -61,17 +60,22 @@ fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
     (api, key, station.key.to_string())
 }
 
+/// The touch slot's configuration bytes (it must be programmed).
+fn slot_bytes(key: &Arc<Mutex<SimulatedKey>>) -> Vec<u8> {
+    key.lock()
+        .unwrap()
+        .slot_config(TOUCH_SLOT)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
 fn touch(key: &Arc<Mutex<SimulatedKey>>) -> String {
     key.lock().unwrap().touch(TOUCH_SLOT).unwrap().text()
 }
 
 fn oathtool_hotp(hex: &str, counter: u64) -> String {
-    let out = Command::new("oathtool")
-        .args(["--hotp", "-c", &counter.to_string(), hex])
-        .output()
-        .expect("oathtool runs");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    crate::support::pcscd::oathtool(&["--hotp", "-c", &counter.to_string(), hex])
 }
 
 fn at_rest(api: &Api) -> Vec<u8> {
@@ -99,6 +103,23 @@ fn assert_not_at_rest(api: &Api, secret: &[u8]) {
     }
 }
 
+/// The token is in stock, with no pending write and no pending access code.
+fn assert_stock_with_nothing_pending(api: &Api, s: &str) {
+    let (state, pending, code) = api
+        .store
+        .read(|tx| {
+            Ok((
+                tx.token(s)?.state,
+                tx.pending_writes()?,
+                tx.slot_access_code(s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+            ))
+        })
+        .unwrap();
+    assert_eq!(state, TokenState::Stock);
+    assert!(pending.is_empty());
+    assert!(code.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     let (api, key, station) = with_touch_key();
@@ -106,14 +127,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     let reader = json!(HID_READER);
 
     // Prepare: no kind given, a touch key gets HOTP.
-    let (status, prepared) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
-        )
-        .await;
+    let (status, prepared) = api.prepare(&s, "jdupont", HID_READER).await;
     assert_eq!(status, 200, "{prepared}");
     assert_eq!(prepared["state"], "prepared");
     // Proof of the write: pgmSeq went from 0 to 1, the slot holds an
@@ -154,14 +168,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
             .decode(hex_secret.as_bytes())
             .unwrap(),
     );
-    let (_, token) = api
-        .call(
-            "GET",
-            &format!("/v1/tokens/{s}"),
-            Some(&api.keys.desk),
-            None,
-        )
-        .await;
+    let (_, token) = api.get(&api.keys.desk, &format!("/v1/tokens/{s}")).await;
     assert_eq!(token["credential"]["kind"], "hotp");
 
     // Handover: a touch key must type its code; without it, 422 on "typed".
@@ -178,29 +185,20 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(err["error"]["field"], "typed");
     // A code the key never typed: possession refused, nothing changes.
-    let err = api
-        .assert_refused(
-            "POST",
-            &handover,
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(err["error"]["detail"], "possession_check_failed");
+    api.assert_conflict(
+        "POST",
+        &handover,
+        Some(&api.keys.inspector_east),
+        Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
+        "possession_check_failed",
+    )
+    .await;
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
+    let typed = format!("{handover_code}\n");
+    let body = json!({"place": "Circonscription Est", "reader": reader, "typed": typed});
     let (status, handed) = api
-        .call(
-            "POST",
-            &handover,
-            Some(&api.keys.inspector_east),
-            Some(
-                &json!({"place": "Circonscription Est", "reader": reader, "typed": format!("{handover_code}\n")})
-                    .to_string(),
-            ),
-        )
+        .post(&api.keys.inspector_east, &handover, Some(body))
         .await;
     assert_eq!(status, 200, "{handed}");
     assert_eq!(handed["receipt"]["kind"], "handover");
@@ -208,23 +206,20 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     // Activation at the station: PIN + a touched code; no device PIN on an
     // OTP slot. The handover's code was consumed: replaying it fails.
     let activate = format!("/v1/tokens/{s}/activate");
-    let replayed = api
-        .assert_refused(
-            "POST",
-            &activate,
-            Some(&station),
-            Some(&json!({"reader": reader, "pin": "483920", "typed": handover_code}).to_string()),
-            409,
-            "conflict",
-        )
-        .await;
-    assert_eq!(replayed["error"]["detail"], "possession_check_failed");
+    let replayed = json!({"reader": reader, "pin": "483920", "typed": handover_code});
+    api.assert_conflict(
+        "POST",
+        &activate,
+        Some(&station),
+        Some(&replayed.to_string()),
+        "possession_check_failed",
+    )
+    .await;
     let (status, active) = api
-        .call(
-            "POST",
+        .post(
+            &station,
             &activate,
-            Some(&station),
-            Some(&json!({"reader": reader, "pin": "483920", "typed": touch(&key)}).to_string()),
+            Some(json!({"reader": reader, "pin": "483920", "typed": touch(&key)})),
         )
         .await;
     assert_eq!(status, 200, "{active}");
@@ -247,15 +242,13 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 
     // Return with a touched code, then the wipe deletes the slot with the
     // sealed access code and destroys it.
+    let body =
+        json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)});
     let (status, returned) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.inspector_east,
             &format!("/v1/tokens/{s}/return"),
-            Some(&api.keys.inspector_east),
-            Some(
-                &json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": touch(&key)})
-                    .to_string(),
-            ),
+            Some(body),
         )
         .await;
     assert_eq!(status, 200, "{returned}");
@@ -269,11 +262,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         config[..]
     );
     let (status, wiped) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/wipe"),
-            Some(&api.keys.desk),
-            Some(&json!({"reader": reader}).to_string()),
+            Some(json!({"reader": reader})),
         )
         .await;
     assert_eq!(status, 200, "{wiped}");
@@ -293,11 +285,10 @@ async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
     let (api, _key, _station) = with_touch_key();
     let s = api.serial.clone();
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.desk,
             &format!("/v1/tokens/{s}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": api::READER})),
         )
         .await;
     assert_eq!(status, 200);
@@ -328,13 +319,7 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
             .program_hotp(TOUCH_SLOT, &config, Some(&foreign), None)
             .unwrap();
     }
-    let before = key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let before = slot_bytes(&key);
     let pgm_seq = key.lock().unwrap().status().pgm_seq;
     let err = api
         .devices
@@ -352,19 +337,7 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
     );
     assert_eq!(k.status().pgm_seq, pgm_seq);
     drop(k);
-    let (state, pending, code) = api
-        .store
-        .read(|tx| {
-            Ok((
-                tx.token(&s)?.state,
-                tx.pending_writes()?,
-                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
-            ))
-        })
-        .unwrap();
-    assert_eq!(state, TokenState::Stock);
-    assert!(pending.is_empty());
-    assert!(code.is_none());
+    assert_stock_with_nothing_pending(&api, &s);
     // A wrong code cannot delete the slot either (what the wipe relies on).
     let mut k = key.lock().unwrap();
     let wrong = AccessCode::generate().unwrap();
@@ -412,19 +385,7 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
     api.devices.detach(HID_READER);
     key.lock().unwrap().plug_in();
     api.devices.attach_simulated_key(HID_READER, &key).unwrap();
-    let (state, pending, codes) = api
-        .store
-        .read(|tx| {
-            Ok((
-                tx.token(&s)?.state,
-                tx.pending_writes()?,
-                tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending)?,
-            ))
-        })
-        .unwrap();
-    assert_eq!(state, TokenState::Stock);
-    assert!(pending.is_empty());
-    assert!(codes.is_none());
+    assert_stock_with_nothing_pending(&api, &s);
     assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
     let audit = api.audit_after(0);
     assert!(
@@ -596,29 +557,28 @@ async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
     let old = api.serial.clone();
     let d = api::DOMAIN;
     let (status, _) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/tokens/{old}/prepare"),
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reader": api::READER}).to_string()),
+            Some(json!({"holder": "jdupont", "reader": api::READER})),
         )
         .await;
     assert_eq!(status, 200);
+    let request = json!({
+        "holder": "jdupont",
+        "reason": "broken",
+        "from": format!("jdupont@{d}"),
+        "cc": [format!("pmartin@{d}")],
+    });
     let (status, request) = api
-        .call(
-            "POST",
-            "/v1/replacement-requests",
-            Some(&desk),
-            Some(&json!({"holder": "jdupont", "reason": "broken", "from": format!("jdupont@{d}"), "cc": [format!("pmartin@{d}")]}).to_string()),
-        )
+        .post(&desk, "/v1/replacement-requests", Some(request))
         .await;
     assert_eq!(status, 201, "{request}");
     let (status, prepared) = api
-        .call(
-            "POST",
+        .post(
+            &desk,
             &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(&desk),
-            Some(&json!({"reader": HID_READER}).to_string()),
+            Some(json!({"reader": HID_READER})),
         )
         .await;
     assert_eq!(status, 200, "{prepared}");
@@ -695,13 +655,7 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
             .program_hotp(TOUCH_SLOT, &config, Some(&other), Some(&current))
             .unwrap();
     }
-    let before = key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .as_bytes()
-        .to_vec();
+    let before = slot_bytes(&key);
     let head = api.audit_head();
     let err = api
         .assert_refused(
@@ -718,15 +672,7 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
         .audit_after(head)
         .iter()
         .any(|(_, action, _)| action == "refused"));
-    assert_eq!(
-        key.lock()
-            .unwrap()
-            .slot_config(TOUCH_SLOT)
-            .unwrap()
-            .as_bytes()
-            .to_vec(),
-        before
-    );
+    assert_eq!(slot_bytes(&key), before);
     let state = api.store.read(|tx| tx.token(&s)).unwrap().state;
     assert_eq!(state, TokenState::Revoked);
 }
@@ -808,30 +754,13 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
     assert_eq!(reader, format!("hid:{serial}"));
     // Empty slot: touching types nothing.
     let (status, err) = api
-        .call(
-            "POST",
-            &format!("/v1/devices/{reader}/touch"),
-            Some(&api.keys.desk),
-            None,
-        )
+        .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 502, "{err}");
-    let (status, _) = api
-        .call(
-            "POST",
-            &format!("/v1/tokens/{serial}/prepare"),
-            Some(&api.keys.desk),
-            Some(&json!({"holder": "jdupont", "reader": reader}).to_string()),
-        )
-        .await;
+    let (status, _) = api.prepare(&serial, "jdupont", &reader).await;
     assert_eq!(status, 200);
     let (status, touched) = api
-        .call(
-            "POST",
-            &format!("/v1/devices/{reader}/touch"),
-            Some(&api.keys.desk),
-            None,
-        )
+        .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 200, "{touched}");
     assert_eq!(touched["serial"], serial);
@@ -839,11 +768,10 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
     assert_eq!(typed.len(), 6);
     // What it typed proves possession at the handover.
     let (status, handed) = api
-        .call(
-            "POST",
+        .post(
+            &api.keys.inspector_east,
             &format!("/v1/tokens/{serial}/handover"),
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Est", "reader": reader, "typed": typed}).to_string()),
+            Some(json!({"place": "Est", "reader": reader, "typed": typed})),
         )
         .await;
     assert_eq!(status, 200, "{handed}");

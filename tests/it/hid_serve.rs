@@ -4,8 +4,7 @@
 //! ends the daemon cleanly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::serve;
-use serve::{serve_init, Served};
+use crate::support::serve::serve_init;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -26,11 +25,7 @@ fn get(addr: SocketAddr, path: &str, key: &str) -> String {
 fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Served {
-        mut child,
-        addr,
-        admin_key: key,
-    } = serve_init(
+    let mut served = serve_init(
         &data,
         &[
             "--virtual-token",
@@ -44,7 +39,7 @@ fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
         ],
     );
 
-    let answer = get(addr, "/v1/devices", &key);
+    let answer = get(served.addr, "/v1/devices", &served.admin_key());
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
     let devices: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -55,8 +50,7 @@ fn serve_lists_the_simulated_touch_key_and_stops_on_sigterm() {
     assert_eq!(list[0]["profile"], "yubikey-otp-hid");
     assert_eq!(list[0]["state"], "stock");
 
-    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-    let status = child.wait().unwrap();
+    served.sigterm();
+    let status = served.wait();
     assert!(status.success(), "{status:?}");
 }

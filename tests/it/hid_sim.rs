@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
+
+use crate::support::pcscd;
 
 use keyward::hid::codec::frame::{Frame, HidCommand, REPORT_LEN};
 use keyward::hid::{
@@ -27,34 +28,19 @@ fn key_bytes(hex: &str) -> Vec<u8> {
 }
 
 fn oathtool(counter: u64, digits: u8, hex: &str) -> String {
-    let out = Command::new("oathtool")
-        .args(["-c", &counter.to_string(), "-d", &digits.to_string(), hex])
-        .output()
-        .expect("oathtool must be installed (.ci/setup installs it)");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    pcscd::oathtool(&["-c", &counter.to_string(), "-d", &digits.to_string(), hex])
 }
 
 fn keyward_otp(counter: u64, digits: u8, hex: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "otp",
-            "hotp",
-            "--hex-secret",
-            hex,
-            "--counter",
-            &counter.to_string(),
-            "--digits",
-            &digits.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    pcscd::keyward_otp(&[
+        "hotp",
+        "--hex-secret",
+        hex,
+        "--counter",
+        &counter.to_string(),
+        "--digits",
+        &digits.to_string(),
+    ])
 }
 
 fn hotp_config(hex: &str, eight: bool, token: Option<&str>, imf: u32) -> HotpConfig {

@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use crate::support::cli::stdout_ok;
 
 use keyward::hid::codec::crc::with_complemented_crc;
 use keyward::hid::codec::frame::reply_reports;
@@ -127,19 +126,19 @@ impl HidTransport for Recorder {
 }
 
 #[derive(Clone)]
+/// One HOTP slot programming of the matrix.
+struct Hotp {
+    slot: u8,
+    digits: u8,
+    identifier: Option<&'static str>,
+    imf: u32,
+    access: bool,
+    key: Vec<u8>,
+}
+
 enum Case {
-    Hotp {
-        slot: u8,
-        digits: u8,
-        identifier: Option<&'static str>,
-        imf: u32,
-        access: bool,
-        key: Vec<u8>,
-    },
-    Delete {
-        slot: u8,
-        access: bool,
-    },
+    Hotp(Hotp),
+    Delete { slot: u8, access: bool },
     Serial,
 }
 
@@ -179,14 +178,14 @@ fn matrix() -> Vec<Case> {
                 for imf in [0u32, 16, 4096] {
                     for access in [false, true] {
                         let key = key_for(cases.len());
-                        cases.push(Case::Hotp {
+                        cases.push(Case::Hotp(Hotp {
                             slot,
                             digits,
                             identifier,
                             imf,
                             access,
                             key,
-                        });
+                        }));
                     }
                 }
             }
@@ -197,14 +196,14 @@ fn matrix() -> Vec<Case> {
         .into_iter()
         .enumerate()
     {
-        cases.push(Case::Hotp {
+        cases.push(Case::Hotp(Hotp {
             slot: 1 + (n % 2) as u8,
             digits: 8,
             identifier: Some(identifier),
             imf: 1_048_560,
             access: true,
             key: key_for(100 + n),
-        });
+        }));
     }
     for slot in [1u8, 2] {
         for access in [false, true] {
@@ -218,19 +217,15 @@ fn matrix() -> Vec<Case> {
 fn input_line(case: &Case) -> String {
     let code = |on: bool, c: &str| if on { c.to_owned() } else { "-".to_owned() };
     match case {
-        Case::Hotp {
-            slot,
-            digits,
-            identifier,
-            imf,
-            access,
-            key,
-        } => format!(
-            "hotp {slot} {digits} {} {imf} {} {} {}\n",
-            identifier.unwrap_or("-"),
-            code(*access, NEW_CODE),
-            code(*access, CURRENT_CODE),
-            hex(key)
+        Case::Hotp(h) => format!(
+            "hotp {} {} {} {} {} {} {}\n",
+            h.slot,
+            h.digits,
+            h.identifier.unwrap_or("-"),
+            h.imf,
+            code(h.access, NEW_CODE),
+            code(h.access, CURRENT_CODE),
+            hex(&h.key)
         ),
         Case::Delete { slot, access } => {
             format!("delete {slot} {}\n", code(*access, CURRENT_CODE))
@@ -251,21 +246,16 @@ fn keyward_line(case: &Case) -> String {
     let current = AccessCode::from_hex(CURRENT_CODE).unwrap();
     let mut config_hex = "-".to_owned();
     match case {
-        Case::Hotp {
-            slot,
-            digits,
-            identifier,
-            imf,
-            access,
-            key,
-        } => {
-            let slot = Slot::from_number(*slot).unwrap();
-            let token_id = identifier.map(|i| TokenId::from_ykman_identifier(i).unwrap());
-            let config = HotpConfig::new(HotpKey::new(key).unwrap())
-                .eight_digits(*digits == 8)
+        Case::Hotp(h) => {
+            let slot = Slot::from_number(h.slot).unwrap();
+            let token_id = h
+                .identifier
+                .map(|i| TokenId::from_ykman_identifier(i).unwrap());
+            let config = HotpConfig::new(HotpKey::new(&h.key).unwrap())
+                .eight_digits(h.digits == 8)
                 .token_id(token_id)
-                .imf(Imf::new(*imf).unwrap());
-            let (new, cur) = if *access {
+                .imf(Imf::new(h.imf).unwrap());
+            let (new, cur) = if h.access {
                 (Some(&new_code), Some(&current))
             } else {
                 (None, None)
@@ -288,18 +278,14 @@ fn keyward_line(case: &Case) -> String {
 
 fn describe(case: &Case) -> String {
     match case {
-        Case::Hotp {
-            slot,
-            digits,
-            identifier,
-            imf,
-            access,
-            key,
-        } => format!(
-            "hotp  slot {slot}  digits {digits}  token id {:<12}  imf {imf:>7}  access code {:<3}  key {:>2} B",
-            identifier.unwrap_or("no"),
-            if *access { "yes" } else { "no" },
-            key.len()
+        Case::Hotp(h) => format!(
+            "hotp  slot {}  digits {}  token id {:<12}  imf {:>7}  access code {:<3}  key {:>2} B",
+            h.slot,
+            h.digits,
+            h.identifier.unwrap_or("no"),
+            h.imf,
+            if h.access { "yes" } else { "no" },
+            h.key.len()
         ),
         Case::Delete { slot, access } => format!(
             "delete slot {slot}  access code {}",
@@ -317,30 +303,15 @@ fn frames_equal_yubikits_for_the_configuration_matrix() {
     );
     let cases = matrix();
     let input: String = cases.iter().map(input_line).collect();
-    let mut child = Command::new(PYTHON)
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "yubikit script failed (is yubikey-manager installed?):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    // A failure shows the script's stderr (is yubikey-manager installed?).
+    let theirs: Vec<String> = stdout_ok(
+        assert_cmd::Command::new(PYTHON)
+            .args(["-c", SCRIPT])
+            .write_stdin(input),
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
     assert_eq!(theirs.len(), cases.len(), "one yubikit line per case");
 
     let mut failures = 0;

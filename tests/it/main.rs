@@ -13,6 +13,7 @@ mod api_verify;
 mod at_rest;
 mod cli_bench;
 mod cli_client;
+mod cli_help;
 mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use std::process::Command;
-
 use keyward::otp::{
     code_at, Algorithm, Code, CredentialKey, Digits, Period, ReplayFloor, Secret, Totp,
 };
@@ -66,16 +64,9 @@ proptest! {
 }
 
 fn oathtool(args: &[String]) -> String {
-    let out = Command::new("oathtool")
-        .args(args)
-        .output()
-        .expect("oathtool must be installed (Debian package oathtool; .ci/setup installs it)");
-    assert!(
-        out.status.success(),
-        "oathtool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    crate::support::cli::tool("oathtool", args)
+        .trim()
+        .to_string()
 }
 
 proptest! {

@@ -1,5 +1,5 @@
 //! Every text entry point of the domain and crypto layers returns a typed
-//! error on bad input and never panics (STYLE §11).
+//! error on bad input and never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyward::crypto::{parse_public_key, verify_receipt, Pin};

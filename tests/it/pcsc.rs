@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::cli;
+use crate::support::in_process::{self, virt};
 use crate::support::pcscd::{keyward_otp, lock, oathtool, ykman, Pcscd, Sim, READER0};
 use keyward::apdu::pin::PinValue;
 use keyward::apdu::Status;
@@ -30,25 +32,11 @@ fn token(reader: &str) -> Token<keyward::oath::driver::pcsc::PcscTransport> {
     Token::new(Pcsc::establish().unwrap().connect(reader).unwrap())
 }
 
-fn virt() -> keyward::profile::Profile {
-    keyward::profile::builtin()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.id == "keyward-virtual")
-        .unwrap()
-}
-
+/// The shared credential spec, issued by "keyward" (as ykman lists it).
 fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec<'a> {
     CredentialSpec {
-        name,
         issuer: Some("keyward"),
-        kind,
-        algorithm: Algorithm::Sha1,
-        digits: Digits::SIX,
-        period: Period::new(30).unwrap(),
-        counter: 0,
-        touch: false,
-        secret,
+        ..in_process::spec(name, kind, secret)
     }
 }
 
@@ -56,12 +44,7 @@ fn spec<'a>(name: &'a str, kind: OathType, secret: &'a Secret) -> CredentialSpec
 fn driver_writes_totp_and_hotp_and_reads_back_like_oathtool() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        0,
-        &pcscd.state_file("t.toml"),
-        &["--serial", "4242"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 0, "t.toml", "4242");
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     let mut t = token(READER0);
 
@@ -282,53 +265,29 @@ fn code_of(output: &str, account: &str) -> String {
 fn ykman_interop_add_list_code_delete() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        0,
-        &pcscd.state_file("yk.toml"),
-        &["--serial", "12345678"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 0, "yk.toml", "12345678");
 
+    let add_account = |args: &[&str]| {
+        ykman(READER0, &[&["oath", "accounts", "add"], args].concat());
+    };
     let info = ykman(READER0, &["info"]);
     assert!(info.contains("Serial number: 12345678"), "{info}");
     assert!(info.contains("Firmware version: 5.4.3"), "{info}");
 
-    ykman(
-        READER0,
-        &[
-            "oath",
-            "accounts",
-            "add",
-            "-o",
-            "TOTP",
-            "Iss:alice",
-            SECRET_B32,
-        ],
-    );
-    ykman(
-        READER0,
-        &[
-            "oath", "accounts", "add", "-o", "HOTP", "-c", "5", "hot", SECRET_B32,
-        ],
-    );
-    ykman(
-        READER0,
-        &[
-            "oath",
-            "accounts",
-            "add",
-            "-o",
-            "TOTP",
-            "-a",
-            "SHA256",
-            "-d",
-            "8",
-            "-P",
-            "60",
-            "Iss:slow",
-            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-        ],
-    );
+    add_account(&["-o", "TOTP", "Iss:alice", SECRET_B32]);
+    add_account(&["-o", "HOTP", "-c", "5", "hot", SECRET_B32]);
+    add_account(&[
+        "-o",
+        "TOTP",
+        "-a",
+        "SHA256",
+        "-d",
+        "8",
+        "-P",
+        "60",
+        "Iss:slow",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    ]);
     let list = ykman(READER0, &["oath", "accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
@@ -610,33 +569,21 @@ fn sim_reconnects_when_pcscd_restarts() {
 fn token_cli_identifies_and_lists() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let _sim = Sim::start(
-        &pcscd,
-        1,
-        &pcscd.state_file("cli.toml"),
-        &["--serial", "31337"],
-    );
+    let _sim = Sim::with_serial(&pcscd, 1, "cli.toml", "31337");
     let reader = crate::support::pcscd::READER1;
     let secret = Secret::from_hex(SECRET_HEX).unwrap();
     token(reader)
         .write(&virt(), &spec("cli", OathType::Hotp, &secret), now())
         .unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .arg("reader")
+        let mut cmd = cli::keyward(["reader"]);
+        let assert = cmd
             .args(args)
             .env("RUST_LOG", "keyward::apdu=trace")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
+            .assert()
+            .success();
+        let out = assert.get_output();
+        (cli::text(&out.stdout), cli::text(&out.stderr))
     };
     let (readers, _) = run(&["readers"]);
     assert_eq!(readers.lines().collect::<Vec<_>>(), vec![READER0, reader]);
@@ -663,13 +610,11 @@ fn token_cli_identifies_and_lists() {
 fn token_watch_reports_and_identifies_insertions() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let watch = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["reader", "watch", "--seconds", "4"])
-        .stdout(std::process::Stdio::piped())
+    let watch = cli::process(["reader", "watch", "--seconds", "4"])
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let mut sim = Sim::start(&pcscd, 1, &pcscd.state_file("w.toml"), &["--serial", "777"]);
+    let mut sim = Sim::with_serial(&pcscd, 1, "w.toml", "777");
     std::thread::sleep(Duration::from_millis(500));
     sim.stop();
     let out = watch.wait_with_output().unwrap();

@@ -1,4 +1,4 @@
-//! The five situations of a school year (SPEC §2), end to end on a real
+//! The five situations of a school year (docs/lifecycle.md), end to end on a real
 //! SQLite file with a fixed clock, from the inspector's and the holder's side,
 //! with the refusals each rule implies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -8,7 +8,7 @@ use crate::support::world;
 use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
 use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
-use keyward::domain::{Actor, Date, DomainError, RevokeReason, RightOrigin, TokenState};
+use keyward::domain::{Actor, DomainError, RevokeReason, RightOrigin, TokenState};
 use keyward::otp::CredentialParams;
 use keyward::store::verify::VerifyOutcome;
 use keyward::store::StoreError;
@@ -24,20 +24,8 @@ fn director_with_key(
     from: &str,
     until: Option<&str>,
 ) -> Device {
-    w.store
-        .write(&desk(), "appoint", |tx| {
-            tx.grant_appointment(
-                &pid(holder),
-                &uai(SCHOOL_EAST),
-                Date::parse(from).unwrap(),
-                until.map(|u| Date::parse(u).unwrap()),
-            )
-        })
-        .unwrap();
-    let device = Device::new(serial);
-    w.prepare(&device, holder);
-    w.hand_over_and_activate(&device, holder, &inspector_east(), PIN_A);
-    device
+    w.appoint(holder, SCHOOL_EAST, from, until);
+    w.active_totp(holder, serial, PIN_A)
 }
 
 fn accept(
@@ -61,15 +49,7 @@ fn case1_deputy_replaces_an_absent_director() {
 
     // The inspector of another district cannot delegate in this school.
     let err = w
-        .store
-        .write(&inspector_west(), "delegate", |tx| {
-            tx.grant_delegation(
-                &pid("bleroy"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2026-11-02").unwrap(),
-                None,
-            )
-        })
+        .delegate(&inspector_west(), "bleroy", SCHOOL_EAST, "2026-11-02", None)
         .unwrap_err();
     assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
     // A deputy without a delegation gets no key request.
@@ -83,15 +63,13 @@ fn case1_deputy_replaces_an_absent_director() {
 
     // The inspector grants a dated delegation and asks the desk for a key.
     let right = w
-        .store
-        .write(&inspector_east(), "delegate", |tx| {
-            tx.grant_delegation(
-                &pid("bleroy"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2026-11-02").unwrap(),
-                Some(Date::parse("2026-12-18").unwrap()),
-            )
-        })
+        .delegate(
+            &inspector_east(),
+            "bleroy",
+            SCHOOL_EAST,
+            "2026-11-02",
+            Some("2026-12-18"),
+        )
         .unwrap();
     assert!(right > 0);
     w.store
@@ -277,19 +255,9 @@ fn case2_director_comes_back_deputy_loses_access_at_once() {
     let w = world(at("2026-11-02", 8));
     director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
     let right = w
-        .store
-        .write(&inspector_east(), "delegate", |tx| {
-            tx.grant_delegation(
-                &pid("bleroy"),
-                &uai(SCHOOL_EAST),
-                Date::parse("2026-11-02").unwrap(),
-                None,
-            )
-        })
+        .delegate(&inspector_east(), "bleroy", SCHOOL_EAST, "2026-11-02", None)
         .unwrap();
-    let deputy = Device::new("VT-B");
-    w.prepare(&deputy, "bleroy");
-    w.hand_over_and_activate(&deputy, "bleroy", &inspector_east(), PIN_B);
+    let deputy = w.active_totp("bleroy", "VT-B", PIN_B);
     let svc = w.store.verify_service().unwrap();
     assert!(accept(&w, &svc, "bleroy", PIN_B, &deputy).is_accept());
 
@@ -360,16 +328,7 @@ fn case2_director_comes_back_deputy_loses_access_at_once() {
         .unwrap();
     assert_eq!(w.state("VT-B"), TokenState::Stock);
     // Only from scratch, with a new secret, can it serve someone else.
-    w.store
-        .write(&desk(), "appoint", |tx| {
-            tx.grant_appointment(
-                &pid("cmoreau"),
-                &uai(SCHOOL_EAST_2),
-                Date::parse("2026-09-01").unwrap(),
-                None,
-            )
-        })
-        .unwrap();
+    w.appoint("cmoreau", SCHOOL_EAST_2, "2026-09-01", None);
     let fresh = Device::new("VT-B");
     w.store
         .write(&desk(), "prepare", |tx| {
@@ -600,19 +559,8 @@ fn case5_first_appointment_batch_handover_meeting() {
     w.store
         .write(&desk(), "batch", |tx| {
             for (holder, device) in newcomers.iter().zip(&devices) {
-                tx.grant_appointment(
-                    &pid(holder),
-                    &uai(SCHOOL_EAST),
-                    Date::parse("2026-09-01").unwrap(),
-                    None,
-                )?;
-                tx.add_token(&device.serial, "virtual")?;
-                tx.prepare_token(
-                    &device.serial,
-                    &pid(holder),
-                    &device.secret,
-                    CredentialParams::totp(),
-                )?;
+                tx.grant_appointment(&pid(holder), &uai(SCHOOL_EAST), date("2026-09-01"), None)?;
+                register_and_prepare(tx, device, holder)?;
             }
             Ok(())
         })

@@ -3,12 +3,11 @@
 //! SIGTERM finishes a request already in flight, then exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::serve;
-use serve::{serve_init, Served};
+use crate::support::cli::{init, keyward, run, stdout_ok, text};
+use crate::support::serve::{serve, serve_init};
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn read_head(stream: &mut TcpStream) -> String {
@@ -31,11 +30,8 @@ fn read_head(stream: &mut TcpStream) -> String {
 fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Served {
-        mut child,
-        addr,
-        admin_key: key,
-    } = serve_init(&data, &["--virtual-token", "on", "--pcsc", "off"]);
+    let mut served = serve_init(&data, &["--virtual-token", "on", "--pcsc", "off"]);
+    let (addr, key) = (served.addr, served.admin_key());
 
     // /healthz
     let mut s = TcpStream::connect(addr).unwrap();
@@ -63,8 +59,7 @@ fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
     let head = read_head(&mut inflight);
     assert!(head.starts_with("HTTP/1.1 100"), "{head}");
 
-    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    served.sigterm();
     // Wait until the server has stopped accepting: shutdown has begun.
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(addr).is_ok() {
@@ -76,7 +71,7 @@ fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
     let head = read_head(&mut inflight);
     assert!(head.starts_with("HTTP/1.1 201"), "{head}");
 
-    let status = child.wait().unwrap();
+    let status = served.wait();
     assert!(status.success(), "{status:?}");
     // And it was committed: the database opens cleanly with the person in it.
     let store = keyward::store::Store::open(
@@ -102,35 +97,17 @@ fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
 fn init_refuses_to_overwrite_and_prints_the_key_last() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let last = text.lines().last().unwrap();
+    let printed = stdout_ok(keyward(["init", "--data"]).arg(&data));
+    let last = printed.lines().last().unwrap();
     let key = last.split_whitespace().last().unwrap();
     assert!(key.starts_with("kw_") && key.len() == 55, "{last}");
-    assert_eq!(text.matches(key).count(), 1);
-    let again = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--json", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
+    assert_eq!(printed.matches(key).count(), 1);
+    let again = run(keyward(["init", "--json", "--data"]).arg(&data));
     assert!(!again.status.success());
-    assert!(String::from_utf8(again.stderr)
-        .unwrap()
-        .contains("refusing to overwrite"));
+    assert!(text(&again.stderr).contains("refusing to overwrite"));
     // --json for scripts.
     let other = dir.path().join("other");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--json", "--data"])
-        .arg(&other)
-        .output()
-        .unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(value["admin_key"].as_str().unwrap().starts_with("kw_"));
+    assert!(init(&other).starts_with("kw_"));
 }
 
 #[test]
@@ -138,29 +115,14 @@ fn serve_refuses_unsafe_permissions() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["init", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    stdout_ok(keyward(["init", "--data"]).arg(&data));
     std::fs::set_permissions(
         data.join("master.key"),
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--virtual-token",
-            "off",
-            "--pcsc",
-            "off",
-            "--data",
-        ])
-        .arg(&data)
+    let out = serve(&data, &["--virtual-token", "off", "--pcsc", "off"])
+        .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
     assert!(!out.status.success());

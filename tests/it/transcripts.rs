@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should stop loudly
 
-use keyward::oath::sim::{CardOptions, CountingEntropy, MemoryStore, OathApplet};
+use crate::support::in_process;
 
 const FILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -17,14 +17,8 @@ fn unhex(s: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
-fn fresh() -> OathApplet<MemoryStore, CountingEntropy> {
-    OathApplet::open(
-        MemoryStore::default(),
-        CountingEntropy(0),
-        12_345_678,
-        CardOptions { chunk: 64 },
-    )
-    .unwrap()
+fn fresh() -> in_process::Card {
+    in_process::card(12_345_678, 64)
 }
 
 /// Runs the file; returns (mismatches, the file with actual answers).

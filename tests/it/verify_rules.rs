@@ -4,8 +4,7 @@
 
 use crate::support::world;
 
-use keyward::domain::{Actor, Date};
-use keyward::otp::CredentialParams;
+use keyward::domain::Actor;
 use keyward::otp::{code_at, Digits};
 use keyward::store::verify::VerifyOutcome;
 use keyward::store::StoreError;
@@ -14,16 +13,7 @@ use world::*;
 const PIN: &str = "730519";
 
 fn appointed(w: &World, holder: &str) {
-    w.store
-        .write(&desk(), "appoint", |tx| {
-            tx.grant_appointment(
-                &pid(holder),
-                &uai(SCHOOL_EAST),
-                Date::parse("2025-09-01").unwrap(),
-                None,
-            )
-        })
-        .unwrap();
+    w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
 }
 
 fn fails(w: &World, serial: &str) -> u32 {
@@ -36,19 +26,7 @@ fn fails(w: &World, serial: &str) -> u32 {
 fn hotp_counter_run_away_is_resynchronised_with_two_codes() {
     let w = world(at("2026-11-02", 8));
     appointed(&w, "adurand");
-    let d = Device::new("VT-H");
-    w.store
-        .write(&desk(), "prepare", |tx| {
-            tx.add_token("VT-H", "virtual")?;
-            tx.prepare_token("VT-H", &pid("adurand"), &d.secret, CredentialParams::hotp())?;
-            tx.handover("VT-H", "office", &d.hotp(0))
-        })
-        .unwrap();
-    w.store
-        .write(&Actor::Holder(pid("adurand")), "activate", |tx| {
-            tx.activate("VT-H", PIN)
-        })
-        .unwrap();
+    let d = w.active_hotp("adurand", "VT-H", PIN);
     let svc = w.store.verify_service().unwrap();
     // The button was pressed 50 times in a pocket: beyond the look-ahead.
     assert!(!svc
@@ -93,9 +71,7 @@ fn totp_drift_is_learnt_within_its_bound() {
     let w = world(at("2026-11-02", 8));
     appointed(&w, "adurand");
     appointed(&w, "bleroy");
-    let d = Device::new("VT-T");
-    w.prepare(&d, "adurand");
-    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let d = w.active_totp("adurand", "VT-T", PIN);
     let svc = w.store.verify_service().unwrap();
     // Months later, the token's clock is 3 steps (90 s) slow.
     w.clock.advance(90 * 86_400);
@@ -136,9 +112,7 @@ fn totp_drift_is_learnt_within_its_bound() {
         .unwrap();
     assert_eq!(drift, -4);
     // A clock 10 steps off is beyond the bound: resync refuses it.
-    let e = Device::new("VT-U");
-    w.prepare(&e, "bleroy");
-    w.hand_over_and_activate(&e, "bleroy", &inspector_east(), PIN);
+    let e = w.active_totp("bleroy", "VT-U", PIN);
     w.clock.advance(90 * 86_400);
     let far =
         |w: &World, steps: u64| code_at(&e.key, w.now() / 30 - steps, Digits::SIX).to_string();
@@ -154,9 +128,7 @@ fn totp_drift_is_learnt_within_its_bound() {
 fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
     let w = world(at("2026-11-02", 8));
     appointed(&w, "adurand");
-    let d = Device::new("VT-A");
-    w.prepare(&d, "adurand");
-    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let d = w.active_totp("adurand", "VT-A", PIN);
     let svc = w.store.verify_service().unwrap();
     let reject = VerifyOutcome::Reject { hold: None };
     for bad in [
@@ -208,9 +180,7 @@ fn one_source_cannot_lock_everybody_out() {
     use keyward::store::verify::VerifyRequest;
     let w = world(at("2026-11-02", 8));
     appointed(&w, "adurand");
-    let d = Device::new("VT-A");
-    w.prepare(&d, "adurand");
-    w.hand_over_and_activate(&d, "adurand", &inspector_east(), PIN);
+    let d = w.active_totp("adurand", "VT-A", PIN);
     let svc = w.store.verify_service().unwrap();
     let attacker = |login: &str| {
         svc.submit(VerifyRequest::new(login, "820631123456").from_source("203.0.113.66"))

@@ -11,14 +11,12 @@ use http_body_util::BodyExt as _;
 use keyward::api::{app, AppState, Operation};
 use keyward::devices::{Device, DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use keyward::domain::Role;
-use keyward::domain::{Actor, Date, FixedClock};
-use keyward::store::{Config, Store};
+use keyward::domain::{Actor, FixedClock};
+use keyward::store::Store;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-pub const DOMAIN: &str = "ac-exemple.fr";
-pub const SCHOOL_EAST: &str = "0751710B";
-pub const SCHOOL_WEST: &str = "0750001U";
+pub use super::world::{at, DOMAIN, SCHOOL_EAST, SCHOOL_WEST};
 pub const READER: &str = VIRTUAL_READER;
 
 pub struct Keys {
@@ -54,10 +52,6 @@ pub struct Api {
     pub serial: String,
 }
 
-pub fn at(date: &str, hour: u64) -> u64 {
-    Date::parse(date).unwrap().start() + hour * 3600
-}
-
 /// The data directory inside the fixture's temporary directory.
 pub fn data_dir(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("data")
@@ -71,12 +65,10 @@ pub fn api() -> Api {
 }
 
 pub fn api_with_device(device: impl FnOnce(&std::path::Path) -> Arc<dyn Device>) -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(FixedClock::new(at("2026-09-15", 10)));
-    let data = data_dir(&dir);
-    let store = Arc::new(Store::init(&data, clock.clone(), Config::new(DOMAIN)).unwrap());
+    let (dir, clock, store) = super::world::empty_store(at("2026-09-15", 10));
+    let store = Arc::new(store);
     let keys = setup(&store);
-    let device = device(&data.join(VIRTUAL_STATE_FILE));
+    let device = device(&data_dir(&dir).join(VIRTUAL_STATE_FILE));
     finish(dir, clock, store, keys, device)
 }
 
@@ -107,8 +99,7 @@ pub fn finish(
 }
 
 pub fn setup(store: &Store) -> Keys {
-    use keyward::domain::{MailAddress, PersonId, Uai};
-    let pid = |s: &str| PersonId::parse(s).unwrap();
+    use super::world::{add_person, date, pid, uai};
     store
         .write(&Actor::Desk("setup".into()), "setup", |tx| {
             for (id, name) in [
@@ -118,36 +109,19 @@ pub fn setup(store: &Store) -> Keys {
                 ("mleroy", "Marc Leroy"),
                 ("cpetit", "Claire Petit"),
             ] {
-                tx.add_person(
-                    &pid(id),
-                    name,
-                    &MailAddress::parse(&format!("{id}@{DOMAIN}")).unwrap(),
-                )?;
+                add_person(tx, id, name)?;
             }
             tx.add_district("EAST", "Est", &pid("pmartin"))?;
             tx.add_district("WEST", "Ouest", &pid("lbernard"))?;
-            tx.add_school(&Uai::parse(SCHOOL_EAST).unwrap(), "Ecole Est", "EAST")?;
-            tx.add_school(&Uai::parse(SCHOOL_WEST).unwrap(), "Ecole Ouest", "WEST")?;
-            tx.grant_appointment(
-                &pid("jdupont"),
-                &Uai::parse(SCHOOL_EAST).unwrap(),
-                Date::parse("2026-09-01").unwrap(),
-                Some(Date::parse("2027-07-04").unwrap()),
-            )?;
-            tx.grant_appointment(
-                &pid("mleroy"),
-                &Uai::parse(SCHOOL_WEST).unwrap(),
-                Date::parse("2026-09-01").unwrap(),
-                None,
-            )?;
+            tx.add_school(&uai(SCHOOL_EAST), "Ecole Est", "EAST")?;
+            tx.add_school(&uai(SCHOOL_WEST), "Ecole Ouest", "WEST")?;
+            let (east, west) = (uai(SCHOOL_EAST), uai(SCHOOL_WEST));
+            let from = date("2026-09-01");
+            tx.grant_appointment(&pid("jdupont"), &east, from, Some(date("2027-07-04")))?;
+            tx.grant_appointment(&pid("mleroy"), &west, from, None)?;
             // A delegation (right 3) an inspector of EAST may end.
             tx.act_as(Actor::Inspector(pid("pmartin")));
-            tx.grant_delegation(
-                &pid("cpetit"),
-                &Uai::parse(SCHOOL_EAST).unwrap(),
-                Date::parse("2026-09-10").unwrap(),
-                None,
-            )?;
+            tx.grant_delegation(&pid("cpetit"), &east, date("2026-09-10"), None)?;
             tx.act_as(Actor::Desk("setup".into()));
             let key = |tx: &mut keyward::store::Tx<'_>,
                        name: &str,
@@ -194,6 +168,50 @@ impl Api {
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, value)
+    }
+
+    /// `GET uri` with `key`.
+    pub async fn get(&self, key: &str, uri: &str) -> (StatusCode, Value) {
+        self.call("GET", uri, Some(key), None).await
+    }
+
+    /// `POST uri` with `key` and, if any, a JSON body.
+    pub async fn post(&self, key: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let body = body.map(|b| b.to_string());
+        self.call("POST", uri, Some(key), body.as_deref()).await
+    }
+
+    /// `DELETE uri` with `key`.
+    pub async fn delete(&self, key: &str, uri: &str) -> (StatusCode, Value) {
+        self.call("DELETE", uri, Some(key), None).await
+    }
+
+    /// `GET /v1/events` as `key`: the answer's head, its body a stream.
+    pub async fn subscribe(&self, key: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .uri("/v1/events")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        app(self.state.clone()).oneshot(request).await.unwrap()
+    }
+
+    /// The event stream as `key` (the subscription must be accepted).
+    pub async fn events(&self, key: &str) -> axum::body::BodyDataStream {
+        let response = self.subscribe(key).await;
+        assert_eq!(response.status(), 200);
+        response.into_body().into_data_stream()
+    }
+
+    /// Desk prepares `serial` for `holder` at `reader`.
+    pub async fn prepare(&self, serial: &str, holder: &str, reader: &str) -> (StatusCode, Value) {
+        let body = serde_json::json!({"holder": holder, "reader": reader});
+        self.post(
+            &self.keys.desk,
+            &format!("/v1/tokens/{serial}/prepare"),
+            Some(body),
+        )
+        .await
     }
 
     pub async fn call_raw(
@@ -321,6 +339,21 @@ impl Api {
             );
         }
         value
+    }
+
+    /// [`Api::assert_refused`] with 409 `conflict` and this `detail`.
+    pub async fn assert_conflict(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+        detail: &str,
+    ) {
+        let err = self
+            .assert_refused(method, uri, key, body, 409, "conflict")
+            .await;
+        assert_eq!(err["error"]["detail"], detail, "{method} {uri}");
     }
 }
 

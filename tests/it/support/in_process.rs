@@ -43,16 +43,20 @@ impl Transport for InProcess {
     }
 }
 
-pub fn in_process(chunk: usize) -> Token<InProcess> {
-    let card = OathApplet::open(
+/// A fresh virtual card in memory, with deterministic entropy.
+pub fn card(serial: u32, chunk: usize) -> Card {
+    OathApplet::open(
         MemoryStore::default(),
         CountingEntropy(0),
-        99,
+        serial,
         CardOptions { chunk },
     )
-    .unwrap();
+    .unwrap()
+}
+
+pub fn in_process(chunk: usize) -> Token<InProcess> {
     Token::new(InProcess {
-        card,
+        card: card(99, chunk),
         transactions: 0,
         apdus: 0,
     })

@@ -1,6 +1,8 @@
 //! Fixtures and harnesses shared by the test modules.
 
 pub mod api;
+pub mod cli;
+pub mod http;
 pub mod in_process;
 pub mod pcscd;
 pub mod serve;

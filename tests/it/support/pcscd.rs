@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cli::{keyward, stdout_ok, tool};
 use keyward::oath::driver::pcsc::Pcsc;
 use keyward::oath::driver::watch::Watcher;
 
@@ -212,17 +213,18 @@ impl Sim {
         sim
     }
 
+    /// Starts a sim with serial `serial` on `slot`, its state in the harness's
+    /// directory under `name`, and waits until pcscd sees the card.
+    pub fn with_serial(pcscd: &Pcscd, slot: u16, name: &str, serial: &str) -> Sim {
+        Sim::start(pcscd, slot, &pcscd.state_file(name), &["--serial", serial])
+    }
+
     /// Starts a sim without waiting.
     pub fn spawn(pcscd: &Pcscd, slot: u16, state: &Path, extra: &[&str]) -> Sim {
-        let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-            .arg("sim")
-            .arg("--vpcd")
-            .arg(pcscd.slot(slot))
-            .arg("--state")
+        let child = super::cli::process(["sim", "--vpcd", &pcscd.slot(slot), "--state"])
             .arg(state)
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn keyward sim");
         Sim {
@@ -302,47 +304,17 @@ impl Drop for Sim {
 pub fn ykman(reader: &str, args: &[&str]) -> String {
     require("/usr/bin/ykman");
     require("/usr/bin/python3");
-    let out = Command::new("/usr/bin/python3")
-        .arg("/usr/bin/ykman")
-        .arg("--reader")
-        .arg(reader)
-        .args(args)
-        .output()
-        .expect("run ykman");
-    assert!(
-        out.status.success(),
-        "ykman {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let ykman = ["/usr/bin/ykman", "--reader", reader];
+    tool("/usr/bin/python3", ykman.iter().chain(args))
 }
 
 /// Runs oathtool and returns its single line of output.
 pub fn oathtool(args: &[&str]) -> String {
     require("/usr/bin/oathtool");
-    let out = Command::new("/usr/bin/oathtool")
-        .args(args)
-        .output()
-        .expect("run oathtool");
-    assert!(
-        out.status.success(),
-        "oathtool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    tool("/usr/bin/oathtool", args).trim().to_owned()
 }
 
 /// Runs `keyward otp ...` and returns its output.
 pub fn keyward_otp(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("otp")
-        .args(args)
-        .output()
-        .expect("run keyward otp");
-    assert!(
-        out.status.success(),
-        "keyward otp {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    stdout_ok(keyward(["otp"]).args(args)).trim().to_owned()
 }

@@ -1,46 +1,107 @@
-//! Starts `keyward serve --init` as a real process and waits for the lines it
-//! prints when ready: the admin key (once, from `--init`) and the address.
+//! `keyward serve` as a real process: started on a free loopback port,
+//! ready once it prints its address (and, with `--init`, the admin key it
+//! prints once), stopped with SIGTERM, and killed on drop if still running.
 #![allow(dead_code)]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
+use super::cli::{self, Lines};
+
+/// A running `keyward serve`.
 pub struct Served {
-    pub child: Child,
+    child: Option<Child>,
     pub addr: SocketAddr,
-    pub admin_key: String,
+    pub url: String,
+    admin_key: Option<String>,
 }
 
-/// `keyward serve --init --listen 127.0.0.1:0 --data DATA` plus `extra` flags.
+/// `keyward serve --listen 127.0.0.1:0 EXTRA --data DATA`, not yet started.
+pub fn serve(data: &Path, extra: &[&str]) -> Command {
+    let mut cmd = cli::process(["serve", "--listen", "127.0.0.1:0"]);
+    cmd.args(extra).arg("--data").arg(data);
+    cmd
+}
+
+/// `keyward serve --init` on a fresh `data` directory, quiet on stderr.
 pub fn serve_init(data: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["serve", "--init", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin_key = None;
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before listening")
-            .unwrap();
-        if let Some(key) = line.strip_prefix("admin API key: ") {
-            admin_key = Some(key.to_owned());
+    Served::start(serve(data, extra).arg("--init").stderr(Stdio::null()))
+}
+
+impl Served {
+    /// Spawns `cmd` (from [`serve`]) and waits until it listens.
+    pub fn start(cmd: &mut Command) -> Served {
+        let mut child = cmd.spawn().expect("spawn keyward serve");
+        let mut lines = Lines::of(child.stdout.take().expect("stdout piped"));
+        let mut admin_key = None;
+        let url = loop {
+            let line = lines.wait_for("");
+            if let Some(key) = line.strip_prefix("admin API key: ") {
+                admin_key = Some(key.to_owned());
+            }
+            if let Some(url) = line.strip_prefix("keyward: listening on ") {
+                break url.to_owned();
+            }
+        };
+        Served {
+            child: Some(child),
+            addr: url
+                .strip_prefix("http://")
+                .and_then(|a| a.parse().ok())
+                .expect("a socket address"),
+            url,
+            admin_key,
         }
-        if let Some(url) = line.strip_prefix("keyward: listening on http://") {
-            break url.parse().unwrap();
+    }
+
+    /// The admin key `--init` printed.
+    pub fn admin_key(&self) -> String {
+        self.admin_key
+            .clone()
+            .expect("the admin key is printed once by --init")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM: the daemon stops accepting and finishes what is in flight.
+    pub fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.pid()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+
+    /// Waits for the daemon to exit by itself.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.take().expect("running").wait().unwrap()
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within 10 s.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.sigterm();
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
-    };
-    Served {
-        child,
-        addr,
-        admin_key: admin_key.expect("the admin key is printed once by --init"),
+        let _ = child.kill();
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    /// A daemon still running at the end of a test must stop cleanly.
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let status = self.stop();
+            if !std::thread::panicking() {
+                assert!(
+                    status.success(),
+                    "keyward serve did not stop cleanly: {status}"
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
 use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
-use keyward::store::{Config, Store};
+use keyward::store::{Config, Store, StoreError, Tx};
 
 pub const DOMAIN: &str = "ac-exemple.fr";
 pub const SCHOOL_EAST: &str = "0751710B";
@@ -32,6 +32,10 @@ pub fn uai(s: &str) -> Uai {
     Uai::parse(s).unwrap()
 }
 
+pub fn date(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+
 pub fn mail(s: &str) -> MailAddress {
     MailAddress::parse(s).unwrap()
 }
@@ -48,12 +52,19 @@ pub fn inspector_west() -> Actor {
     Actor::Inspector(pid("lbernard"))
 }
 
-/// Two districts (east: pmartin, west: lbernard), three schools, and the
-/// people the scenarios use.
-pub fn world(now: UnixTime) -> World {
+/// A fresh store in `DIR/data`, on a temporary directory, with a fixed clock
+/// at `now`: the base of the world here and of the API fixture.
+pub fn empty_store(now: UnixTime) -> (tempfile::TempDir, Arc<FixedClock>, Store) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let store = Store::init(&dir.path().join("data"), clock.clone(), Config::new(DOMAIN)).unwrap();
+    (dir, clock, store)
+}
+
+/// Two districts (east: pmartin, west: lbernard), three schools, and the
+/// people the scenarios use.
+pub fn world(now: UnixTime) -> World {
+    let (dir, clock, store) = empty_store(now);
     store
         .write(&desk(), "setup", |tx| {
             for (id, name) in [
@@ -66,7 +77,7 @@ pub fn world(now: UnixTime) -> World {
                 ("egarcia", "Emma Garcia"),
                 ("froux", "Félix Roux"),
             ] {
-                tx.add_person(&pid(id), name, &mail(&format!("{id}@{DOMAIN}")))?;
+                add_person(tx, id, name)?;
             }
             tx.add_district("D-EST", "Circonscription Est", &pid("pmartin"))?;
             tx.add_district("D-OUEST", "Circonscription Ouest", &pid("lbernard"))?;
@@ -77,6 +88,28 @@ pub fn world(now: UnixTime) -> World {
         })
         .unwrap();
     World { dir, clock, store }
+}
+
+/// Adds `id` with the authority's address `id@DOMAIN`.
+pub fn add_person(tx: &mut Tx<'_>, id: &str, full_name: &str) -> Result<(), StoreError> {
+    tx.add_person(&pid(id), full_name, &mail(&format!("{id}@{DOMAIN}")))
+}
+
+/// Registers `device` and prepares it as a TOTP token for `holder`, within
+/// the caller's transaction.
+pub fn register_and_prepare(
+    tx: &mut Tx<'_>,
+    device: &Device,
+    holder: &str,
+) -> Result<(), StoreError> {
+    tx.add_token(&device.serial, "virtual")?;
+    tx.prepare_token(
+        &device.serial,
+        &pid(holder),
+        &device.secret,
+        CredentialParams::totp(),
+    )?;
+    Ok(())
 }
 
 /// The holder's side of a token: its secret, to compute codes as it would.
@@ -124,15 +157,66 @@ impl World {
     pub fn prepare(&self, device: &Device, holder: &str) {
         self.store
             .write(&desk(), "prepare", |tx| {
-                tx.add_token(&device.serial, "virtual")?;
-                tx.prepare_token(
-                    &device.serial,
-                    &pid(holder),
-                    &device.secret,
-                    CredentialParams::totp(),
-                )
+                register_and_prepare(tx, device, holder)
             })
             .unwrap();
+    }
+
+    /// Desk appoints `holder` director of `school` from `from` (until `until`);
+    /// returns the right's id.
+    pub fn appoint(&self, holder: &str, school: &str, from: &str, until: Option<&str>) -> i64 {
+        self.store
+            .write(&desk(), "appoint", |tx| {
+                tx.grant_appointment(&pid(holder), &uai(school), date(from), until.map(date))
+            })
+            .unwrap()
+    }
+
+    /// `by` grants `holder` a delegation in `school` from `from` (until `until`).
+    pub fn delegate(
+        &self,
+        by: &Actor,
+        holder: &str,
+        school: &str,
+        from: &str,
+        until: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        self.store.write(by, "delegate", |tx| {
+            tx.grant_delegation(&pid(holder), &uai(school), date(from), until.map(date))
+        })
+    }
+
+    /// Desk prepares an HOTP token `serial` for `holder` and hands it over
+    /// (counter 0); the holder activates it with `pin`. Logins use counters 1...
+    pub fn active_hotp(&self, holder: &str, serial: &str, pin: &str) -> Device {
+        let device = Device::new(serial);
+        self.store
+            .write(&desk(), "prepare", |tx| {
+                tx.add_token(serial, "virtual")?;
+                tx.prepare_token(
+                    serial,
+                    &pid(holder),
+                    &device.secret,
+                    CredentialParams::hotp(),
+                )?;
+                tx.handover(serial, "office", &device.hotp(0))
+            })
+            .unwrap();
+        self.store
+            .write(&Actor::Holder(pid(holder)), "activate", |tx| {
+                tx.activate(serial, pin)
+            })
+            .unwrap();
+        device
+    }
+
+    /// A TOTP token `serial` prepared for `holder`, handed over by the east
+    /// inspector and activated with `pin`.
+    pub fn active_totp(&self, holder: &str, serial: &str, pin: &str) -> Device {
+        let device = Device::new(serial);
+        self.prepare(&device, holder);
+        self.hand_over_and_activate(&device, holder, &inspector_east(), pin);
+        device
     }
 
     /// Handover by `by` then activation by the holder with `pin`.

@@ -1,0 +1,147 @@
+//! The `keyward` binary run as a user runs it: one-shot commands through
+//! `assert_cmd` (arguments, client environment, standard input, exit code,
+//! what it printed), and long-running ones (serve, sim, batch, watch) as
+//! child processes whose output lines a test waits for.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+/// The binary cargo built for these tests.
+pub fn bin() -> &'static Path {
+    assert_cmd::cargo::cargo_bin!("keyward")
+}
+
+/// `keyward ARGS`, without the test's own `KEYWARD_URL`/`KEYWARD_API_KEY`.
+pub fn keyward<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("KEYWARD_URL")
+        .env_remove("KEYWARD_API_KEY");
+    cmd
+}
+
+/// `keyward ARGS` as a client of the daemon at `url`, with API key `key`.
+pub fn client<I, S>(url: &str, key: &str, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = keyward(args);
+    cmd.env("KEYWARD_URL", url).env("KEYWARD_API_KEY", key);
+    cmd
+}
+
+/// Bytes a command printed, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `cmd` to its end and returns what it printed, whatever its exit code.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run keyward")
+}
+
+/// Runs `cmd`, which must exit 0, and returns its standard output.
+pub fn stdout_ok(cmd: &mut Command) -> String {
+    text(&cmd.assert().success().get_output().stdout)
+}
+
+/// Runs `cmd`, which must exit 0, and parses its standard output as JSON.
+pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
+    serde_json::from_str(&stdout_ok(cmd)).expect("JSON on stdout")
+}
+
+/// Runs `cmd`, which must exit with `code`; returns (stdout, stderr).
+pub fn exits(cmd: &mut Command, code: i32) -> (String, String) {
+    let assert = cmd.assert().code(code);
+    let out = assert.get_output();
+    (text(&out.stdout), text(&out.stderr))
+}
+
+/// Runs another tool (oathtool, ykman, tmux), which must exit 0; returns its
+/// standard output.
+pub fn tool<I, S>(program: &str, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    stdout_ok(Command::new(program).args(args))
+}
+
+/// `keyward init --json --data DATA`; returns the admin key it prints once.
+pub fn init(data: &Path) -> String {
+    let init = json_ok(keyward(["init", "--json", "--data"]).arg(data));
+    init["admin_key"].as_str().expect("admin_key").to_owned()
+}
+
+/// `keyward ARGS` as a long-running child process (serve, sim, batch,
+/// watch), stdout piped, stderr shown with the test's output.
+pub fn process<I, S>(args: I) -> std::process::Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args)
+        .env_remove("KEYWARD_URL")
+        .env_remove("KEYWARD_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// A child's output lines, read on a thread so that a test waits for a line
+/// rather than for time to pass; keeps what it read for failure messages.
+pub struct Lines {
+    lines: Receiver<String>,
+    pub transcript: String,
+}
+
+impl Lines {
+    pub fn of(output: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines {
+            lines: rx,
+            transcript: String::new(),
+        }
+    }
+
+    /// Waits (20 s at most) for a line containing `needle` and returns it.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no line with {needle:?}; output so far:\n{}",
+                        self.transcript
+                    )
+                });
+            self.transcript.push_str(&line);
+            self.transcript.push('\n');
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+}
