@@ -35,6 +35,9 @@
 //!   `hid::sim` (a simulated key that types its code when touched).
 //! - [`sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
+//! - [`config`]: `keyward.toml` parsed into validated settings, the request
+//!   limits, and the daemon's clock (a file-driven test clock only with the
+//!   `test-clock` feature).
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //! - [`devices`]: reader presence (PC/SC watcher, in-process virtual reader),
 //!   device operations (prepare with pending write and recovery, possession
@@ -55,6 +58,7 @@ pub mod apdu;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod domain;

@@ -139,13 +139,14 @@ fn setup(
 ) -> anyhow::Result<()> {
     let config = match domain {
         Some(domain) => Config::new(domain),
-        None => super::init::FileConfig::load(data)?.store_config()?,
+        None => crate::config::DaemonConfig::load(data)?.store,
     };
     let domain = config.authority_domain.clone();
     let domain = domain.as_str();
+    // Rights start on the authority's local day.
+    let today = Date::local(SystemClock.now(), &config.time_zone);
     let store = Store::open(data, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
-    let today = Date::of(SystemClock.now());
     let desk = Actor::Desk("bench".into());
     let mut lines = Zeroizing::new(String::new());
     let uai = Uai::parse(BENCH_SCHOOL)?;
