@@ -82,6 +82,11 @@ pub async fn shutdown_signal() {
 
 /// A TCP listener that holds a semaphore permit for each open connection, so
 /// at most `max_connections` are served at once.
+///
+/// Hand-written on purpose: tower's `ConcurrencyLimit` bounds requests in
+/// flight, not open connections, so idle keep-alive clients would still hold
+/// sockets and tasks without limit. The permit here lives exactly as long as
+/// the connection (pinned by `connection_limit_queues_the_extra_client`).
 struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
