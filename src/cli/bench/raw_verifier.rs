@@ -1,8 +1,7 @@
 //! The load generator's HTTP/1.1 client for `POST /v1/verify`.
 
-use zeroize::Zeroizing;
-
 use anyhow::Context as _;
+use zeroize::Zeroizing;
 
 use crate::client::{Client, ClientError};
 
