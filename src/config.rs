@@ -7,7 +7,7 @@
 //! stops the daemon at start with the key named, never at first use.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -311,7 +311,7 @@ pub fn daemon_clock() -> Arc<dyn Clock> {
     #[cfg(feature = "test-clock")]
     if let Some(path) = std::env::var_os("KEYWARD_TEST_CLOCK") {
         tracing::warn!("KEYWARD_TEST_CLOCK set: the daemon's time comes from a file (test build)");
-        return Arc::new(FileClock(PathBuf::from(path)));
+        return Arc::new(FileClock(std::path::PathBuf::from(path)));
     }
     Arc::new(SystemClock)
 }
@@ -319,7 +319,7 @@ pub fn daemon_clock() -> Arc<dyn Clock> {
 /// A clock read from a file of Unix seconds (see [`daemon_clock`]).
 #[cfg(feature = "test-clock")]
 #[derive(Debug)]
-struct FileClock(PathBuf);
+struct FileClock(std::path::PathBuf);
 
 #[cfg(feature = "test-clock")]
 impl Clock for FileClock {
