@@ -6,7 +6,7 @@
 //! A file names only known keys; each value is checked here, so a bad file
 //! stops the daemon at start with the key named, never at first use.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +16,14 @@ use jiff::tz::TimeZone;
 use crate::domain::reports::ReturnDeadline;
 use crate::domain::Clock;
 use crate::secure_fs::FsError;
-use crate::store::{Config as StoreConfig, SystemClock};
+use crate::store::{Config as StoreConfig, StoreError, SystemClock};
 
 /// The config file in a data directory.
 pub const CONFIG_FILE: &str = "keyward.toml";
 /// Where `keyward init` and `keyward serve` look by default.
 pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7390";
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7390);
 pub const DEFAULT_DOMAIN: &str = "ac-exemple.fr";
 /// Dates are UTC days unless the file names the authority's zone.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
@@ -93,10 +94,16 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// What `keyward init` writes for a new data directory.
-    pub fn new(domain: &str) -> Result<DaemonConfig, ConfigError> {
-        let text = format!("authority_domain = {}\n", toml_string(domain));
-        Self::parse(&text)
+    /// What `keyward init` writes for a new data directory: the defaults
+    /// with the authority's mail domain.
+    pub fn new(domain: &str) -> Result<DaemonConfig, StoreError> {
+        let store = StoreConfig::new(domain);
+        store.validate()?;
+        Ok(DaemonConfig {
+            listen: vec![DEFAULT_LISTEN],
+            limits: Limits::default(),
+            store,
+        })
     }
 
     /// Reads and validates `keyward.toml` in `data`.
@@ -130,7 +137,7 @@ impl DaemonConfig {
                     message: err.message().to_owned(),
                 })?;
         let mut domain = None;
-        let mut listen = vec![parse_addr("listen", DEFAULT_LISTEN)?];
+        let mut listen = vec![DEFAULT_LISTEN];
         let mut totp_behind = crate::otp::Totp::DEFAULT_BEHIND;
         let mut hotp_look_ahead = crate::otp::Hotp::DEFAULT_LOOK_AHEAD;
         let mut return_deadline = ReturnDeadline::DEFAULT;
@@ -347,7 +354,7 @@ mod tests {
     #[test]
     fn files_written_by_earlier_inits_still_load() {
         let config = DaemonConfig::parse(OLD_FILE).unwrap();
-        assert_eq!(config.listen, vec![DEFAULT_LISTEN.parse().unwrap()]);
+        assert_eq!(config.listen, vec!["127.0.0.1:7390".parse().unwrap()]);
         assert_eq!(config.store.authority_domain, "ac-exemple.fr");
         assert_eq!(config.store.totp_behind, 1);
         assert_eq!(config.store.hotp_look_ahead, 10);
@@ -366,6 +373,14 @@ mod tests {
         assert_eq!(again.store.authority_domain, "ac-exemple.fr");
         assert_eq!(again.store.return_deadline, ReturnDeadline::DEFAULT);
         assert_eq!(again.store.time_zone.iana_name(), Some("Europe/Paris"));
+    }
+
+    #[test]
+    fn init_refuses_a_bad_domain_as_the_store_does() {
+        assert!(matches!(
+            DaemonConfig::new("not a domain"),
+            Err(StoreError::BadConfig(_))
+        ));
     }
 
     #[test]
