@@ -37,6 +37,9 @@
 //!   `hid::sim` (a simulated key that types its code when touched).
 //! - [`oath::sim`]: the virtual token: an applet generic over its state store and
 //!   randomness, wrapped by a thin vpcd client.
+//! - [`config`]: `keyward.toml` parsed into validated settings, the request
+//!   limits, and the daemon's clock (a file-driven test clock only with the
+//!   `test-clock` feature).
 //! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
 //! - [`devices`]: reader presence (PC/SC watcher, HID poller, in-process
 //!   virtual reader), one flow per device operation (prepare with pending
@@ -58,6 +61,7 @@ pub mod apdu;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod domain;

@@ -35,9 +35,6 @@ pub use metrics::Metrics;
 pub use operation::{Operation, UNAUTHENTICATED};
 pub use permit::Permit;
 
-/// Largest request body (docs/api.md).
-pub const MAX_BODY: usize = 64 * 1024;
-
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -204,6 +201,8 @@ pub fn app(state: AppState) -> Router {
     routes::router()
         .fallback(|| async { ApiError::not_found("route") })
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::wire::MAX_REQUEST_BODY,
+        ))
         .with_state(state)
 }

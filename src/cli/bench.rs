@@ -34,6 +34,10 @@ use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use crate::store::{Config, Store, SystemClock};
 
+mod raw_verifier;
+
+use raw_verifier::RawVerifier;
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Creates N holders with an appointment and an active HOTP credential in
@@ -139,13 +143,14 @@ fn setup(
 ) -> anyhow::Result<()> {
     let config = match domain {
         Some(domain) => Config::new(domain),
-        None => super::init::FileConfig::load(data)?.store_config()?,
+        None => crate::config::DaemonConfig::load(data)?.store,
     };
     let domain = config.authority_domain.clone();
     let domain = domain.as_str();
+    // Rights start on the authority's local day.
+    let today = Date::local(SystemClock.now(), &config.time_zone);
     let store = Store::open(data, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
-    let today = Date::of(SystemClock.now());
     let desk = Actor::Desk("bench".into());
     let mut lines = Zeroizing::new(String::new());
     let uai = Uai::parse(BENCH_SCHOOL)?;
@@ -563,129 +568,4 @@ fn load(
         other_errors: tally.other_errors,
         first_error: tally.first_error,
     })
-}
-
-/// The load generator's own HTTP/1.1 keep-alive client for `POST /v1/verify`:
-/// a pre-built request and a minimal answer parser, so the generator spends
-/// little of the two shared cores it measures on (the general client builds
-/// and parses JSON values for every call).
-struct RawVerifier {
-    address: String,
-    host: String,
-    bearer: Zeroizing<String>,
-    stream: Option<std::io::BufReader<std::net::TcpStream>>,
-    request: Zeroizing<Vec<u8>>,
-    body: Vec<u8>,
-}
-
-impl RawVerifier {
-    fn new(client: &Client) -> anyhow::Result<RawVerifier> {
-        let base = client.base();
-        let host = base
-            .strip_prefix("http://")
-            .context("bench verify talks plain HTTP over loopback: use an http:// URL")?
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(RawVerifier {
-            address: host.clone(),
-            host,
-            bearer: Zeroizing::new(client.bearer()?),
-            stream: None,
-            request: Zeroizing::new(Vec::with_capacity(512)),
-            body: Vec::with_capacity(512),
-        })
-    }
-
-    fn unreachable(&self, why: impl std::fmt::Display) -> ClientError {
-        ClientError::Unreachable {
-            url: format!("http://{}", self.host),
-            why: why.to_string(),
-        }
-    }
-
-    /// `Ok(true)` accept, `Ok(false)` reject.
-    fn verify(&mut self, login: &str, passcode: &str, source: &str) -> Result<bool, ClientError> {
-        use std::io::{BufRead as _, Read as _, Write as _};
-        let body =
-            serde_json::json!({"login": login, "passcode": passcode, "source": source}).to_string();
-        let body = Zeroizing::new(body);
-        self.request.clear();
-        let _ = write!(
-            &mut *self.request,
-            "POST /v1/verify HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-            self.host,
-            self.bearer.as_str(),
-            body.len(),
-            body.as_str()
-        );
-        if self.stream.is_none() {
-            let stream =
-                std::net::TcpStream::connect(&self.address).map_err(|e| self.unreachable(e))?;
-            let _ = stream.set_nodelay(true);
-            self.stream = Some(std::io::BufReader::new(stream));
-        }
-        let result = (|| -> std::io::Result<(u16, bool, bool)> {
-            let reader = self
-                .stream
-                .as_mut()
-                .ok_or(std::io::ErrorKind::NotConnected)?;
-            reader.get_mut().write_all(&self.request)?;
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let status: u16 = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .ok_or(std::io::ErrorKind::InvalidData)?;
-            let mut length = 0usize;
-            let mut close = false;
-            loop {
-                line.clear();
-                if reader.read_line(&mut line)? == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                let header = line.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                let lower = header.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v
-                        .trim()
-                        .parse()
-                        .map_err(|_| std::io::ErrorKind::InvalidData)?;
-                } else if lower.starts_with("connection:") && lower.contains("close") {
-                    close = true;
-                }
-            }
-            self.body.resize(length.min(1 << 20), 0);
-            reader.read_exact(&mut self.body)?;
-            let accept = self.body.windows(17).any(|w| w == b"\"result\":\"accept\"");
-            Ok((status, accept, close))
-        })();
-        match result {
-            Ok((status, accept, close)) => {
-                if close {
-                    self.stream = None;
-                }
-                match status {
-                    200 => Ok(accept),
-                    _ => Err(crate::client::parse_error(
-                        status,
-                        &String::from_utf8_lossy(&self.body),
-                    )),
-                }
-            }
-            Err(err) => {
-                // Never retried: the server may have decided it already.
-                self.stream = None;
-                Err(ClientError::Protocol {
-                    status: 0,
-                    why: format!("connection: {err}"),
-                })
-            }
-        }
-    }
 }

@@ -1,24 +1,16 @@
 //! `keyward init`: a new data directory (config, master key, database,
 //! receipt key) and the first admin API key, printed once.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use serde::{Deserialize, Serialize};
 
+use crate::config::{DaemonConfig, CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_DOMAIN};
 use crate::domain::Actor;
 use crate::domain::Role;
-use crate::store::{Config, Store, SystemClock};
-
-/// The config file in a data directory.
-pub const CONFIG_FILE: &str = "keyward.toml";
-/// Where `keyward init` and `keyward serve` look by default.
-pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7390";
-pub const DEFAULT_DOMAIN: &str = "ac-exemple.fr";
+use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  keyward init --data ./keyward-data --domain ac-exemple.fr")]
@@ -29,34 +21,6 @@ pub struct InitArgs {
     /// The authority's mail domain (personal addresses, help requests).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
     pub domain: String,
-}
-
-/// `keyward.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub authority_domain: String,
-    pub listen: SocketAddr,
-    pub totp_behind: u32,
-    pub hotp_look_ahead: u32,
-}
-
-impl FileConfig {
-    pub fn store_config(&self) -> anyhow::Result<Config> {
-        let mut config = Config::new(&self.authority_domain);
-        config.totp_behind = self.totp_behind;
-        config.hotp_look_ahead = self.hotp_look_ahead;
-        config.validate()?;
-        Ok(config)
-    }
-
-    pub fn load(data: &Path) -> anyhow::Result<FileConfig> {
-        let path = data.join(CONFIG_FILE);
-        let bytes = crate::secure_fs::read_private_file(&path, 64 * 1024)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let text = std::str::from_utf8(&bytes).context("config file is not UTF-8")?;
-        toml::from_str(text).with_context(|| format!("parsing {}", path.display()))
-    }
 }
 
 /// What init created.
@@ -79,19 +43,10 @@ pub fn initialise(
             );
         }
     }
-    let file = FileConfig {
-        authority_domain: domain.to_ascii_lowercase(),
-        listen: DEFAULT_LISTEN.parse()?,
-        totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
-        hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
-    };
-    let config = file.store_config()?;
-    let store = Store::init(data, Arc::new(SystemClock), config)
+    let config = DaemonConfig::new(domain)?;
+    let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
         .with_context(|| format!("initialising {}", data.display()))?;
-    crate::secure_fs::create_private_file(
-        &data.join(CONFIG_FILE),
-        toml::to_string(&file)?.as_bytes(),
-    )?;
+    crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
     let key = store.write(&Actor::System, "apikey.create", |tx| {
         tx.create_api_key("admin", Role::Admin, None, &[])
     })?;

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::init::{self, FileConfig};
+use super::init;
 use crate::api::{app, AppState};
+use crate::config::{self, DaemonConfig};
 use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use crate::domain::Clock;
-use crate::server::{self, Limits};
+use crate::server;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,7 +36,7 @@ pub enum Switch {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  keyward serve --init --data ./keyward-data")]
 pub struct ServeArgs {
-    #[arg(long, value_name = "DIR", default_value = init::DEFAULT_DATA_DIR)]
+    #[arg(long, value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
     pub data: PathBuf,
     /// Address to listen on (default: the config file's, 127.0.0.1:7390).
     #[arg(long, value_name = "ADDR")]
@@ -59,7 +60,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub init: bool,
     /// Authority mail domain, with --init.
-    #[arg(long, value_name = "DOMAIN", default_value = init::DEFAULT_DOMAIN)]
+    #[arg(long, value_name = "DOMAIN", default_value = config::DEFAULT_DOMAIN)]
     pub domain: String,
 }
 
@@ -74,11 +75,10 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         let (done, key) = init::initialise(&args.data, &args.domain)?;
         init::report(&done, &key, false, out)?;
     }
-    let file = FileConfig::load(&args.data)?;
-    let config = file.store_config()?;
-    let clock: Arc<dyn Clock> = crate::store::daemon_clock();
+    let config = DaemonConfig::load(&args.data)?;
+    let clock: Arc<dyn Clock> = config::daemon_clock();
     let store = Arc::new(
-        Store::open(&args.data, Arc::clone(&clock), config)
+        Store::open(&args.data, Arc::clone(&clock), config.store.clone())
             .with_context(|| format!("opening {}", args.data.display()))?,
     );
     let profiles = crate::profile::builtin()?;
@@ -127,28 +127,30 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         Switch::Off => None,
     };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
-    let listen = args.listen.unwrap_or(file.listen);
+    let listen = match args.listen {
+        Some(one) => vec![one],
+        None => config.listen.clone(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, virtual_token = attach_virtual, "keyward serving");
-        writeln!(out, "keyward: listening on http://{addr}")?;
+        let mut listeners = Vec::with_capacity(listen.len());
+        for address in listen {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address}"))?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, virtual_token = attach_virtual, "keyward serving");
+            writeln!(out, "keyward: listening on http://{addr}")?;
+            listeners.push(listener);
+        }
         out.flush()?;
         let shutdown_state = state.clone();
-        server::run(
-            listener,
-            app(state.clone()),
-            Limits::default(),
-            async move {
-                server::shutdown_signal().await;
-                shutdown_state.begin_shutdown();
-            },
-        )
+        server::run(listeners, app(state.clone()), config.limits, async move {
+            server::shutdown_signal().await;
+            shutdown_state.begin_shutdown();
+        })
         .await?;
         anyhow::Ok(())
     })?;

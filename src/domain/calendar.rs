@@ -2,10 +2,16 @@
 //!
 //! Rights start and end on dates; decisions are taken at instants. Both come
 //! from a [`Clock`] the caller hands in, so the lifecycle code never reads the
-//! system time itself and tests run on a fixed one. Dates are UTC calendar days.
+//! system time itself and tests run on a fixed one. Calendar arithmetic and
+//! time zones are `jiff`'s; a day is a UTC day unless a caller names the
+//! authority's time zone ([`Date::local`]).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::civil;
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp, Unit};
 
 use super::DomainError;
 
@@ -52,75 +58,75 @@ impl Clock for FixedClock {
     }
 }
 
-/// A day of the proleptic Gregorian calendar.
+/// A day of the proleptic Gregorian calendar, from 1970 to 9999.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(civil::Date);
 
 impl Date {
     pub fn new(year: i32, month: u8, day: u8) -> Result<Self, DomainError> {
-        if !(1970..=9999).contains(&year)
-            || !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-        {
-            return Err(DomainError::BadDate(format!(
-                "{year:04}-{month:02}-{day:02}"
-            )));
-        }
-        Ok(Date { year, month, day })
-    }
-
-    /// Parses `YYYY-MM-DD`.
-    pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let bad = || DomainError::BadDate(text.chars().take(32).collect());
-        let bytes = text.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        let bad = || DomainError::BadDate(format!("{year:04}-{month:02}-{day:02}"));
+        if !(1970..=9999).contains(&year) {
             return Err(bad());
         }
-        let number = |range: std::ops::Range<usize>| -> Result<u32, DomainError> {
-            let part = &text[range];
-            if !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            part.parse().map_err(|_| bad())
-        };
-        let year = i32::try_from(number(0..4)?).map_err(|_| bad())?;
-        let month = u8::try_from(number(5..7)?).map_err(|_| bad())?;
-        let day = u8::try_from(number(8..10)?).map_err(|_| bad())?;
-        Date::new(year, month, day).map_err(|_| bad())
+        let year = i16::try_from(year).map_err(|_| bad())?;
+        let month = i8::try_from(month).map_err(|_| bad())?;
+        let day = i8::try_from(day).map_err(|_| bad())?;
+        civil::Date::new(year, month, day)
+            .map(Date)
+            .map_err(|_| bad())
+    }
+
+    /// Parses `YYYY-MM-DD` (exactly that: four, two and two digits).
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::BadDate(text.chars().take(32).collect());
+        // jiff also reads other ISO 8601 forms; the API takes this one only.
+        let shape = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                _ => b.is_ascii_digit(),
+            });
+        if !shape {
+            return Err(bad());
+        }
+        let date: civil::Date = text.parse().map_err(|_| bad())?;
+        Date::new(
+            i32::from(date.year()),
+            date.month().unsigned_abs(),
+            date.day().unsigned_abs(),
+        )
+        .map_err(|_| bad())
     }
 
     /// The UTC day containing a Unix time.
     pub fn of(time: UnixTime) -> Self {
-        civil_from_days(time / SECONDS_PER_DAY)
+        Date::local(time, &TimeZone::UTC)
+    }
+
+    /// The day containing a Unix time in a time zone: the authority's local
+    /// day (`time_zone` in `keyward.toml`).
+    pub fn local(time: UnixTime, zone: &TimeZone) -> Self {
+        let date = zone.to_datetime(timestamp(time)).date();
+        Date(date.max(EPOCH))
     }
 
     pub fn year(self) -> i32 {
-        self.year
+        i32::from(self.0.year())
     }
 
     pub fn month(self) -> u8 {
-        self.month
+        self.0.month().unsigned_abs()
     }
 
     pub fn day(self) -> u8 {
-        self.day
+        self.0.day().unsigned_abs()
     }
 
     /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> u64 {
-        // Howard Hinnant's days_from_civil, for years ≥ 1970 (non-negative).
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
+        let days = self
+            .0
+            .since((Unit::Day, EPOCH))
+            .map_or(0, |span| span.get_days());
         u64::try_from(days).unwrap_or(0)
     }
 
@@ -129,58 +135,38 @@ impl Date {
         self.days_since_epoch() * SECONDS_PER_DAY
     }
 
+    /// This day plus `days`; past 9999-12-31 the last day (no right or
+    /// deadline lasts that long).
     pub fn add_days(self, days: u64) -> Self {
-        civil_from_days(self.days_since_epoch() + days)
+        let added = i64::try_from(days)
+            .ok()
+            .and_then(|days| Span::new().try_days(days).ok())
+            .and_then(|span| self.0.checked_add(span).ok());
+        Date(added.unwrap_or(LAST).min(LAST))
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(f, "{}", self.0.strftime("%Y-%m-%d"))
     }
 }
 
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
+const EPOCH: civil::Date = civil::date(1970, 1, 1);
+const LAST: civil::Date = civil::date(9999, 12, 31);
 
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-fn civil_from_days(days: u64) -> Date {
-    // Howard Hinnant's civil_from_days; all values are non-negative here.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400) as i64 + i64::from(month <= 2);
-    Date {
-        year: i32::try_from(year).unwrap_or(i32::MAX),
-        month,
-        day,
-    }
+/// A Unix time as a jiff timestamp; times past what jiff holds (year 9999)
+/// are clamped to its last second.
+fn timestamp(time: UnixTime) -> Timestamp {
+    i64::try_from(time)
+        .ok()
+        .and_then(|t| Timestamp::from_second(t).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// RFC 3339 UTC rendering of a Unix time, to the second.
 pub fn rfc3339(time: UnixTime) -> String {
-    let date = Date::of(time);
-    let secs = time % SECONDS_PER_DAY;
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
+    timestamp(time).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -194,11 +180,24 @@ mod tests {
             Date::parse("2000-03-01").unwrap().days_since_epoch(),
             11_017
         );
+        let epoch = Date::parse("1970-01-01").unwrap();
         for days in [0u64, 59, 60, 365, 11_016, 20_000, 20_819, 30_000] {
-            assert_eq!(civil_from_days(days).days_since_epoch(), days);
+            assert_eq!(epoch.add_days(days).days_since_epoch(), days);
+            assert_eq!(Date::of(days * SECONDS_PER_DAY).days_since_epoch(), days);
         }
         assert_eq!(Date::of(1_788_220_800).to_string(), "2026-09-01");
         assert_eq!(rfc3339(1_788_220_800 + 3_723), "2026-09-01T01:02:03Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_local_day_follows_the_authority_time_zone() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        // 2026-08-31 23:30 UTC is already 1 September in Paris (UTC+2).
+        let late = 1_788_220_800 - 1_800;
+        assert_eq!(Date::of(late).to_string(), "2026-08-31");
+        assert_eq!(Date::local(late, &paris).to_string(), "2026-09-01");
+        assert_eq!(Date::local(late, &TimeZone::UTC), Date::of(late));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The authority's rules (SPEC §2, §3) as pure code: no I/O, no clock reads.
+//! The authority's rules (`docs/lifecycle.md`) as pure code: no I/O, no clock reads.
 //!
 //! - [`calendar`]: dates and the injected [`Clock`].
 //! - [`uai`]: school codes with their check letter.

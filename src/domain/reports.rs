@@ -14,7 +14,7 @@ pub struct ReturnDeadline {
 }
 
 impl ReturnDeadline {
-    /// 7 July: the first week of July (SPEC §2 case 4).
+    /// 7 July: the first week of July (situation 4 of `docs/lifecycle.md`).
     pub const DEFAULT: ReturnDeadline = ReturnDeadline { month: 7, day: 7 };
     /// Grace given to a departure during the year (e.g. an ended delegation).
     pub const GRACE_DAYS: u64 = 7;

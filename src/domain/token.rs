@@ -1,4 +1,4 @@
-//! Token life (SPEC §3) as a pure transition function with its guards.
+//! Token life (`docs/lifecycle.md`) as a pure transition function with its guards.
 //!
 //! ```text
 //! stock --prepare(holder)--> prepared --handover(receipt)--> handed_over --activate(PIN)--> active

@@ -1,7 +1,7 @@
 //! The HTTP server shell: accept loop with a connection limit, request limits,
 //! graceful shutdown. Routes live in `api`; this module knows nothing of them.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,26 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Limits applied to every connection and request.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Connections served at once; further clients wait in the kernel backlog.
-    pub max_connections: usize,
-    /// A request that takes longer is answered 408 and its handler dropped.
-    pub request_timeout: Duration,
-    /// Largest request body accepted (413 beyond).
-    pub max_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 512,
-            request_timeout: Duration::from_secs(15),
-            max_body_bytes: crate::wire::MAX_REQUEST_BODY,
-        }
-    }
-}
+use crate::config::Limits;
 
 /// Wraps `app` in the request limits.
 pub fn with_limits(app: Router, limits: Limits) -> Router {
@@ -43,21 +24,38 @@ pub fn with_limits(app: Router, limits: Limits) -> Router {
         ))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting,
-/// lets in-flight requests finish and returns.
+/// Serves `app` on every listener until `shutdown` resolves, then stops
+/// accepting, lets in-flight requests finish and returns. The connection
+/// limit is shared by all listeners.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     app: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let listener = LimitedListener {
-        inner: listener,
-        permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
-    };
-    axum::serve(listener, with_limits(app, limits))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let app = with_limits(app, limits);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let servers = listeners.into_iter().map(|listener| {
+        let listener = LimitedListener {
+            inner: listener,
+            permits: Arc::clone(&permits),
+        };
+        let mut stop = stop_rx.clone();
+        axum::serve(listener, app.clone())
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .into_future()
+    });
+    let all = futures_util::future::try_join_all(servers);
+    tokio::pin!(all);
+    tokio::select! {
+        result = &mut all => return result.map(|_| ()),
+        () = shutdown => {}
+    }
+    let _ = stop_tx.send(true);
+    all.await.map(|_| ())
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -84,6 +82,11 @@ pub async fn shutdown_signal() {
 
 /// A TCP listener that holds a semaphore permit for each open connection, so
 /// at most `max_connections` are served at once.
+///
+/// Hand-written on purpose: tower's `ConcurrencyLimit` bounds requests in
+/// flight, not open connections, so idle keep-alive clients would still hold
+/// sockets and tasks without limit. The permit here lives exactly as long as
+/// the connection (pinned by `connection_limit_queues_the_extra_client`).
 struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
@@ -201,7 +204,7 @@ mod tests {
             ..Limits::default()
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(listener, app, limits, async {
+        let server = tokio::spawn(run(vec![listener], app, limits, async {
             let _ = stop_rx.await;
         }));
         // The first connection stays open (keep-alive, no request yet).
@@ -232,7 +235,7 @@ mod tests {
             }),
         );
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(listener, app, Limits::default(), async {
+        let server = tokio::spawn(run(vec![listener], app, Limits::default(), async {
             let _ = stop_rx.await;
         }));
         let request = tokio::spawn(get_once(addr, "/slow"));
@@ -261,7 +264,7 @@ mod tests {
             ..Limits::default()
         };
         let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(run(listener, app, limits, async {
+        tokio::spawn(run(vec![listener], app, limits, async {
             let _ = stop_rx.await;
         }));
         let answer = get_once(addr, "/stuck").await;

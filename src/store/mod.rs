@@ -115,50 +115,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// The daemon's clock: the system's, or in debug builds the test clock named
-/// by `KEYWARD_TEST_CLOCK` (a file holding Unix seconds, re-read at every
-/// use), so end-to-end tests can move time while the daemon runs. Release
-/// builds ignore the variable.
-pub fn daemon_clock() -> Arc<dyn Clock> {
-    match std::env::var_os("KEYWARD_TEST_CLOCK") {
-        Some(path) if cfg!(debug_assertions) => {
-            tracing::warn!(
-                "KEYWARD_TEST_CLOCK set: the daemon's time comes from a file (test build)"
-            );
-            Arc::new(FileClock(PathBuf::from(path)))
-        }
-        Some(_) => {
-            tracing::warn!("KEYWARD_TEST_CLOCK is ignored by release builds");
-            Arc::new(SystemClock)
-        }
-        None => Arc::new(SystemClock),
-    }
-}
-
-/// A clock read from a file of Unix seconds (tests only, see [`daemon_clock`]).
-#[derive(Debug)]
-struct FileClock(PathBuf);
-
-impl Clock for FileClock {
-    fn now(&self) -> crate::domain::UnixTime {
-        match std::fs::read_to_string(&self.0)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-        {
-            Some(now) => now,
-            None => {
-                tracing::warn!(path = %self.0.display(), "test clock unreadable; using the system clock");
-                SystemClock.now()
-            }
-        }
-    }
-
-    fn moved_from_outside(&self) -> bool {
-        true
-    }
-}
-
-/// Site settings.
+/// The store's settings, read from `keyward.toml` by [`crate::config`].
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Personal addresses and help requests must be in this mail domain.
@@ -167,6 +124,8 @@ pub struct Config {
     /// TOTP steps accepted behind the current one.
     pub totp_behind: u32,
     pub hotp_look_ahead: u32,
+    /// The authority's time zone: where "today" is a local day.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Config {
@@ -176,7 +135,15 @@ impl Config {
             return_deadline: ReturnDeadline::DEFAULT,
             totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
             hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
+            time_zone: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    /// Whether the authority mail domain is a domain.
+    pub fn check_domain(&self) -> Result<(), StoreError> {
+        MailAddress::parse(&format!("x@{}", self.authority_domain))
+            .map(|_| ())
+            .map_err(|_| StoreError::BadConfig("the authority mail domain is not a domain"))
     }
 
     /// Largest chance a guesser gets before lockout, per credential:
@@ -185,11 +152,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), StoreError> {
         use crate::domain::verify_policy::{LOCK_AFTER, MAX_DRIFT};
-        if MailAddress::parse(&format!("x@{}", self.authority_domain)).is_err() {
-            return Err(StoreError::BadConfig(
-                "the authority mail domain is not a domain",
-            ));
-        }
+        self.check_domain()?;
         let totp = self.totp_behind + 1 + MAX_DRIFT;
         let worst = f64::from(totp.max(self.hotp_look_ahead)) * f64::from(LOCK_AFTER) / 1e6;
         if self.hotp_look_ahead == 0 || totp > crate::otp::MAX_WINDOW || worst > Self::GUESS_BUDGET

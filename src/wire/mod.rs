@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, ErrorInfo};
 
-/// Largest request body the server accepts (413 beyond).
+/// Largest request body the server accepts (413 beyond): part of the API
+/// contract (`docs/api.md`), so not a configuration key.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
 /// `GET /healthz`.

@@ -4,6 +4,10 @@
 //! Frames carry the plain CRC of their payload; slot configurations and data
 //! replies carry its ones' complement, so a CRC over `data ‖ crc` lands on
 //! [`CRC_OK_RESIDUE`].
+//!
+//! Hand-written on purpose, not a CRC crate: it is a dozen lines pinned to
+//! yubikit's `calculate_crc` by the residue check and by the byte-for-byte
+//! comparison of whole frames with yubikit's (`tests/it/hid_yubikit.rs`).
 
 use zeroize::Zeroizing;
 

@@ -1,5 +1,10 @@
 //! BER-ish TLVs as YKOATH uses them: one-byte tags, lengths `L`, `81 L` or
 //! `82 Lhi Llo`. Tag 78 (property) in PUT is a bare tag followed by one raw byte.
+//!
+//! Hand-written on purpose, not a BER crate: a general BER/DER parser refuses
+//! YKOATH's length-less tag 78, and this one borrows its values from the
+//! input. The property test `ykoath::tests::parsers_never_panic` pins that no
+//! input makes it panic.
 
 /// One TLV borrowed from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,462 @@
+//! The daemon's configuration: `keyward.toml` in the data directory, parsed
+//! into validated types ([`DaemonConfig`]), the request limits shared by the
+//! server ([`Limits`]; the body limit is the API contract's
+//! [`crate::wire::MAX_REQUEST_BODY`], not a key), and the daemon's clock
+//! ([`daemon_clock`]). `docs/config.md` documents every key.
+//!
+//! A file names only known keys; each value is checked here, so a bad file
+//! stops the daemon at start with the key named, never at first use.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+
+use crate::domain::reports::ReturnDeadline;
+use crate::domain::Clock;
+use crate::secure_fs::FsError;
+use crate::store::{Config as StoreConfig, StoreError, SystemClock};
+
+/// The config file in a data directory.
+pub const CONFIG_FILE: &str = "keyward.toml";
+/// Where `keyward init` and `keyward serve` look by default.
+pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7390);
+pub const DEFAULT_DOMAIN: &str = "ac-exemple.fr";
+/// Dates are UTC days unless the file names the authority's zone.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
+/// Largest config file read; a real one is a few hundred bytes.
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// Why a config file was refused. Every variant names the file's key at
+/// fault, so the operator knows which line to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: FsError },
+    #[error("{path} is not UTF-8")]
+    NotUtf8 { path: String },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("unknown key `{key}` (see docs/config.md)")]
+    UnknownKey { key: String },
+    #[error("missing key `{key}`")]
+    MissingKey { key: &'static str },
+    #[error("`{key}` must be {expected}")]
+    WrongType { key: String, expected: &'static str },
+    #[error("`{key}`: {why}")]
+    BadValue { key: String, why: String },
+}
+
+/// Limits applied to every connection and request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; further clients wait in the kernel backlog.
+    pub max_connections: usize,
+    /// A request that takes longer is answered 408 and its handler dropped.
+    pub request_timeout: Duration,
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            max_body_bytes: crate::wire::MAX_REQUEST_BODY,
+        }
+    }
+}
+
+/// `keyward.toml`, validated.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Addresses the daemon listens on (at least one).
+    pub listen: Vec<SocketAddr>,
+    pub limits: Limits,
+    /// What the store needs: mail domain, verify windows, return deadline,
+    /// time zone.
+    pub store: StoreConfig,
+}
+
+impl DaemonConfig {
+    /// What `keyward init` writes for a new data directory: the defaults
+    /// with the authority's mail domain.
+    pub fn new(domain: &str) -> Result<DaemonConfig, StoreError> {
+        let store = StoreConfig::new(domain);
+        store.validate()?;
+        Ok(DaemonConfig {
+            listen: vec![DEFAULT_LISTEN],
+            limits: Limits::default(),
+            store,
+        })
+    }
+
+    /// Reads and validates `keyward.toml` in `data`.
+    pub fn load(data: &Path) -> Result<DaemonConfig, ConfigError> {
+        let path = data.join(CONFIG_FILE);
+        let shown = || path.display().to_string();
+        let bytes =
+            crate::secure_fs::read_private_file(&path, MAX_CONFIG_BYTES).map_err(|source| {
+                ConfigError::Read {
+                    path: shown(),
+                    source,
+                }
+            })?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| ConfigError::NotUtf8 { path: shown() })?;
+        Self::parse(text).map_err(|err| match err {
+            ConfigError::Syntax { message, .. } => ConfigError::Syntax {
+                path: shown(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses the text of a config file.
+    pub fn parse(text: &str) -> Result<DaemonConfig, ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|err: toml::de::Error| ConfigError::Syntax {
+                    path: CONFIG_FILE.to_owned(),
+                    message: err.message().to_owned(),
+                })?;
+        let mut domain = None;
+        let mut listen = vec![DEFAULT_LISTEN];
+        let mut totp_behind = crate::otp::Totp::DEFAULT_BEHIND;
+        let mut hotp_look_ahead = crate::otp::Hotp::DEFAULT_LOOK_AHEAD;
+        let mut return_deadline = ReturnDeadline::DEFAULT;
+        let mut time_zone = TimeZone::UTC;
+        let mut limits = Limits::default();
+        for (key, value) in &table {
+            match key.as_str() {
+                "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
+                "listen" => listen = addresses(key, value)?,
+                "totp_behind" => totp_behind = integer(key, value)?,
+                "hotp_look_ahead" => hotp_look_ahead = integer(key, value)?,
+                "return_deadline" => return_deadline = month_day(key, value)?,
+                "time_zone" => time_zone = zone(key, value)?,
+                "limits" => limits = parse_limits(value)?,
+                _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
+            }
+        }
+        let domain = domain.ok_or(ConfigError::MissingKey {
+            key: "authority_domain",
+        })?;
+        let mut store = StoreConfig::new(&domain);
+        store.totp_behind = totp_behind;
+        store.hotp_look_ahead = hotp_look_ahead;
+        store.return_deadline = return_deadline;
+        store.time_zone = time_zone;
+        if let Err(err) = store.validate() {
+            let key = if store.check_domain().is_err() {
+                "authority_domain"
+            } else {
+                "totp_behind, hotp_look_ahead"
+            };
+            return Err(ConfigError::BadValue {
+                key: key.to_owned(),
+                why: err.to_string(),
+            });
+        }
+        Ok(DaemonConfig {
+            listen,
+            limits,
+            store,
+        })
+    }
+
+    /// The file `keyward init` writes: the keys an operator is most likely
+    /// to change, with their values (`return_deadline` keeps its default
+    /// unless written by hand).
+    pub fn to_toml(&self) -> String {
+        let listen = if let [one] = self.listen.as_slice() {
+            toml_string(&one.to_string())
+        } else {
+            let all: Vec<String> = self
+                .listen
+                .iter()
+                .map(|a| toml_string(&a.to_string()))
+                .collect();
+            format!("[{}]", all.join(", "))
+        };
+        let zone = self
+            .store
+            .time_zone
+            .iana_name()
+            .unwrap_or(DEFAULT_TIME_ZONE);
+        format!(
+            "authority_domain = {domain}\nlisten = {listen}\ntotp_behind = {behind}\n\
+             hotp_look_ahead = {ahead}\ntime_zone = {zone}\n\n\
+             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n",
+            domain = toml_string(&self.store.authority_domain),
+            behind = self.store.totp_behind,
+            ahead = self.store.hotp_look_ahead,
+            zone = toml_string(zone),
+            connections = self.limits.max_connections,
+            timeout = self.limits.request_timeout.as_secs(),
+        )
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn string<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
+    value.as_str().ok_or_else(|| ConfigError::WrongType {
+        key: key.to_owned(),
+        expected: "a string",
+    })
+}
+
+fn integer<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, ConfigError> {
+    let wrong = || ConfigError::WrongType {
+        key: key.to_owned(),
+        expected: "a non-negative integer in range",
+    };
+    let number = value.as_integer().ok_or_else(wrong)?;
+    T::try_from(number).map_err(|_| wrong())
+}
+
+fn bad(key: &str, why: impl Into<String>) -> ConfigError {
+    ConfigError::BadValue {
+        key: key.to_owned(),
+        why: why.into(),
+    }
+}
+
+fn parse_addr(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse()
+        .map_err(|_| bad(key, "not an IP address and port, e.g. \"127.0.0.1:7390\""))
+}
+
+fn addresses(key: &str, value: &toml::Value) -> Result<Vec<SocketAddr>, ConfigError> {
+    let all = match value {
+        toml::Value::String(one) => vec![parse_addr(key, one)?],
+        toml::Value::Array(many) => many
+            .iter()
+            .map(|v| parse_addr(key, string(key, v)?))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(ConfigError::WrongType {
+                key: key.to_owned(),
+                expected: "an address string or an array of them",
+            })
+        }
+    };
+    if all.is_empty() {
+        return Err(bad(key, "names no address"));
+    }
+    Ok(all)
+}
+
+fn month_day(key: &str, value: &toml::Value) -> Result<ReturnDeadline, ConfigError> {
+    let text = string(key, value)?;
+    let parsed = text
+        .split_once('-')
+        .filter(|(m, d)| m.len() == 2 && d.len() == 2)
+        .and_then(|(m, d)| Some((m.parse().ok()?, d.parse().ok()?)))
+        .and_then(|(m, d)| ReturnDeadline::new(m, d).ok());
+    parsed.ok_or_else(|| bad(key, "not a day of the year as \"MM-DD\", e.g. \"07-07\""))
+}
+
+fn zone(key: &str, value: &toml::Value) -> Result<TimeZone, ConfigError> {
+    let name = string(key, value)?;
+    TimeZone::get(name).map_err(|_| bad(key, "not an IANA time zone, e.g. \"Europe/Paris\""))
+}
+
+fn parse_limits(value: &toml::Value) -> Result<Limits, ConfigError> {
+    let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+        key: "limits".to_owned(),
+        expected: "a table",
+    })?;
+    let mut limits = Limits::default();
+    for (name, value) in table {
+        let key = format!("limits.{name}");
+        match name.as_str() {
+            "max_connections" => {
+                limits.max_connections = integer(&key, value)?;
+                if limits.max_connections == 0 {
+                    return Err(bad(&key, "must be at least 1"));
+                }
+            }
+            "request_timeout_seconds" => {
+                let seconds: u64 = integer(&key, value)?;
+                if !(1..=3600).contains(&seconds) {
+                    return Err(bad(&key, "must be between 1 and 3600"));
+                }
+                limits.request_timeout = Duration::from_secs(seconds);
+            }
+            _ => return Err(ConfigError::UnknownKey { key }),
+        }
+    }
+    Ok(limits)
+}
+
+/// The daemon's clock: the system's. Builds with the `test-clock` feature
+/// (the test suite's) read it instead from the file named by
+/// `KEYWARD_TEST_CLOCK` (Unix seconds, re-read at every use), so end-to-end
+/// tests can move time while the daemon runs; other builds have no such
+/// code and never read the variable.
+pub fn daemon_clock() -> Arc<dyn Clock> {
+    #[cfg(feature = "test-clock")]
+    if let Some(path) = std::env::var_os("KEYWARD_TEST_CLOCK") {
+        tracing::warn!("KEYWARD_TEST_CLOCK set: the daemon's time comes from a file (test build)");
+        return Arc::new(FileClock(std::path::PathBuf::from(path)));
+    }
+    Arc::new(SystemClock)
+}
+
+/// A clock read from a file of Unix seconds (see [`daemon_clock`]).
+#[cfg(feature = "test-clock")]
+#[derive(Debug)]
+struct FileClock(std::path::PathBuf);
+
+#[cfg(feature = "test-clock")]
+impl Clock for FileClock {
+    fn now(&self) -> crate::domain::UnixTime {
+        match std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            Some(now) => now,
+            None => {
+                tracing::warn!(path = %self.0.display(), "test clock unreadable; using the system clock");
+                SystemClock.now()
+            }
+        }
+    }
+
+    /// The file is moved by the test while an answer is held.
+    fn moved_from_outside(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `keyward init` wrote before this module existed.
+    const OLD_FILE: &str = "authority_domain = \"ac-exemple.fr\"\nlisten = \"127.0.0.1:7390\"\ntotp_behind = 1\nhotp_look_ahead = 10\n";
+
+    #[test]
+    fn files_written_by_earlier_inits_still_load() {
+        let config = DaemonConfig::parse(OLD_FILE).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:7390".parse().unwrap()]);
+        assert_eq!(config.store.authority_domain, "ac-exemple.fr");
+        assert_eq!(config.store.totp_behind, 1);
+        assert_eq!(config.store.hotp_look_ahead, 10);
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.store.time_zone, TimeZone::UTC);
+    }
+
+    #[test]
+    fn what_init_writes_reads_back_the_same() {
+        let mut config = DaemonConfig::new("AC-Exemple.fr").unwrap();
+        config.listen.push("[::1]:7390".parse().unwrap());
+        config.store.time_zone = TimeZone::get("Europe/Paris").unwrap();
+        let again = DaemonConfig::parse(&config.to_toml()).unwrap();
+        assert_eq!(again.listen, config.listen);
+        assert_eq!(again.limits, config.limits);
+        assert_eq!(again.store.authority_domain, "ac-exemple.fr");
+        assert_eq!(again.store.return_deadline, ReturnDeadline::DEFAULT);
+        assert_eq!(again.store.time_zone.iana_name(), Some("Europe/Paris"));
+    }
+
+    #[test]
+    fn init_refuses_a_bad_domain_as_the_store_does() {
+        assert!(matches!(
+            DaemonConfig::new("not a domain"),
+            Err(StoreError::BadConfig(_))
+        ));
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let config = DaemonConfig::parse(
+            "authority_domain = \"ac-exemple.fr\"\nlisten = [\"127.0.0.1:1\", \"[::1]:2\"]\n\
+             return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\n\
+             [limits]\nmax_connections = 8\nrequest_timeout_seconds = 30\n",
+        )
+        .unwrap();
+        assert_eq!(config.listen.len(), 2);
+        assert_eq!(config.limits.max_connections, 8);
+        assert_eq!(config.limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.limits.max_body_bytes, crate::wire::MAX_REQUEST_BODY);
+        assert_eq!(
+            config.store.return_deadline,
+            ReturnDeadline::new(7, 14).unwrap()
+        );
+    }
+
+    fn refusal(extra: &str) -> ConfigError {
+        DaemonConfig::parse(&format!("{OLD_FILE}{extra}")).unwrap_err()
+    }
+
+    #[test]
+    fn bad_files_name_the_key() {
+        assert!(
+            matches!(refusal("colour = 1\n"), ConfigError::UnknownKey { key } if key == "colour")
+        );
+        assert!(matches!(
+            refusal("[limits]\nmax_body = 1\n"),
+            ConfigError::UnknownKey { key } if key == "limits.max_body"
+        ));
+        assert!(matches!(
+            refusal("time_zone = \"Mars/Olympus\"\n"),
+            ConfigError::BadValue { key, .. } if key == "time_zone"
+        ));
+        assert!(matches!(
+            refusal("return_deadline = \"02-30\"\n"),
+            ConfigError::BadValue { key, .. } if key == "return_deadline"
+        ));
+        assert!(matches!(
+            refusal("[limits]\nmax_connections = -1\n"),
+            ConfigError::WrongType { key, .. } if key == "limits.max_connections"
+        ));
+        assert!(matches!(
+            refusal("[limits]\nrequest_timeout_seconds = 0\n"),
+            ConfigError::BadValue { key, .. } if key == "limits.request_timeout_seconds"
+        ));
+        assert!(matches!(
+            refusal("listen = 7390\n"),
+            ConfigError::Syntax { .. }
+        ));
+        assert!(matches!(
+            DaemonConfig::parse("listen = \"nowhere\"\nauthority_domain = \"a.fr\"\n").unwrap_err(),
+            ConfigError::BadValue { key, .. } if key == "listen"
+        ));
+        assert!(matches!(
+            DaemonConfig::parse("listen = \"127.0.0.1:1\"\n").unwrap_err(),
+            ConfigError::MissingKey {
+                key: "authority_domain"
+            }
+        ));
+        assert!(matches!(
+            DaemonConfig::parse("authority_domain = \"not a domain\"\n").unwrap_err(),
+            ConfigError::BadValue { key, .. } if key == "authority_domain"
+        ));
+        assert!(matches!(
+            DaemonConfig::parse("authority_domain = \"a.fr\"\nhotp_look_ahead = 1000\n").unwrap_err(),
+            ConfigError::BadValue { key, .. } if key == "totp_behind, hotp_look_ahead"
+        ));
+        assert!(matches!(
+            DaemonConfig::parse("authority_domain = 3\n").unwrap_err(),
+            ConfigError::WrongType { key, .. } if key == "authority_domain"
+        ));
+    }
+}
