@@ -8,7 +8,7 @@ use crate::support::api;
 
 use std::sync::Arc;
 
-use api::{api, api_with_device, data_dir, finish, Keys, READER};
+use api::{api, api_with_device, data_dir, finish, replacement_prepare_path, Call, Keys, READER};
 use keyward::devices::{Device, DeviceManager, FaultyDevice, VirtualDevice, VIRTUAL_STATE_FILE};
 use keyward::oath::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
@@ -28,14 +28,7 @@ async fn prepare_handover_activate_verify_replay() {
     let desk = api.keys.desk.clone();
     let reader = json!(READER);
 
-    let (status, prepared) = api
-        .post(
-            &desk,
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": reader})),
-        )
-        .await;
-    assert_eq!(status, 200, "{prepared}");
+    let prepared = api.prepare_ok(&s, "jdupont", READER).await;
     assert_eq!(prepared["state"], "prepared");
     // The credential is on the token and committed; nothing pending.
     assert_eq!(token_file_state(&api).credentials.len(), 1);
@@ -52,30 +45,16 @@ async fn prepare_handover_activate_verify_replay() {
     assert_eq!(status, 200, "{handed}");
     assert_eq!(handed["receipt"]["kind"], "handover");
     let receipt_id = handed["receipt"]["id"].as_u64().unwrap();
-    let (status, text) = api
-        .call_raw(
-            "GET",
-            &format!("/v1/receipts/{receipt_id}?format=text&lang=en"),
-            Some(&desk),
-            None,
-        )
-        .await;
+    let receipt = Call::get(format!("/v1/receipts/{receipt_id}?format=text&lang=en"));
+    let (status, text) = api.send_raw(receipt.by(&desk)).await;
     assert_eq!(status, 200);
     assert!(String::from_utf8(text).unwrap().contains("Jeanne Dupont"));
 
     // A PIN the policy refuses: 422, nothing on the token, nothing stored.
     let activate = format!("/v1/tokens/{s}/activate");
-    let err = api
-        .assert_refused(
-            "POST",
-            &activate,
-            Some(&api.keys.station),
-            Some(&json!({"reader": reader, "pin": "123456"}).to_string()),
-            422,
-            "invalid",
-        )
-        .await;
-    assert_eq!(err["error"]["field"], "pin");
+    let weak_pin = json!({"reader": reader, "pin": "123456"});
+    let at_station = Call::post(&activate).by(&api.keys.station);
+    let err = api.assert_invalid(at_station.json(weak_pin), "pin").await;
     assert!(!err.to_string().contains("123456"));
     assert!(token_file_state(&api).pin.is_none());
 
@@ -100,19 +79,15 @@ async fn prepare_handover_activate_verify_replay() {
         .await;
     assert_eq!(status, 200, "{code}");
     let passcode = format!("483920{}", code["code"].as_str().unwrap());
-    let body = json!({"login": "jdupont", "passcode": passcode}).to_string();
-    let (status, answer) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+    let body = json!({"login": "jdupont", "passcode": passcode});
+    let (status, answer) = api.verify(&body).await;
     assert_eq!(status, 200);
     assert_eq!(
         answer,
         json!({"result": "accept", "rights": [{"school": api::SCHOOL_EAST, "origin": "appointment", "until": "2027-07-04"}]})
     );
     // The same passcode again: rejected, and nothing says why.
-    let (status, answer) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+    let (status, answer) = api.verify(&body).await;
     assert_eq!(
         (status.as_u16(), answer),
         (200, json!({"result": "reject"}))
@@ -122,21 +97,16 @@ async fn prepare_handover_activate_verify_replay() {
     let (_, code) = api
         .post(&desk, "/v1/devices/keyward%20virtual%20reader/code", None)
         .await;
-    let body = json!({"login": "jdupont", "passcode": format!("111111{}", code["code"].as_str().unwrap())}).to_string();
-    let (_, answer) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+    let body = json!({"login": "jdupont", "passcode": format!("111111{}", code["code"].as_str().unwrap())});
+    let (_, answer) = api.verify(&body).await;
     assert_eq!(answer, json!({"result": "reject"}));
     // Reasons go to the metrics only.
-    let (_, metrics) = api.call_raw("GET", "/metrics", None, None).await;
-    let metrics = String::from_utf8(metrics).unwrap();
-    for line in [
+    api.assert_metrics(&[
         "keyward_verify_total{outcome=\"accept\"} 1",
         "keyward_verify_total{outcome=\"replay\"} 1",
         "keyward_verify_total{outcome=\"wrong_pin\"} 1",
-    ] {
-        assert!(metrics.contains(line), "{line} missing in\n{metrics}");
-    }
+    ])
+    .await;
     // The token as the desk sees it.
     let (_, token) = api.get(&desk, &format!("/v1/tokens/{s}")).await;
     assert_eq!(token["state"], "active");
@@ -225,8 +195,7 @@ async fn events_stream_device_and_token_changes() {
     let api = api();
     let mut body = api.events(&api.keys.desk).await;
     // The subscription exists once the answer is out: a change now is seen.
-    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
-    assert_eq!(status, 200);
+    api.prepare_ok(&api.serial, "jdupont", READER).await;
     let chunk = body.next().await.unwrap().unwrap();
     let text = String::from_utf8(chunk.to_vec()).unwrap();
     assert!(text.contains("event: token"), "{text}");
@@ -244,10 +213,7 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
     let east = api.keys.inspector_east.clone();
     let post = |path: String, key: String, body: serde_json::Value| {
         let api = &api;
-        async move {
-            api.call("POST", &path, Some(&key), Some(&body.to_string()))
-                .await
-        }
+        async move { api.send(Call::post(path).by(&key).json(body)).await }
     };
     let (status, _) = post(
         format!("/v1/tokens/{s}/prepare"),
@@ -265,26 +231,14 @@ async fn return_wipe_restock_and_prepare_for_someone_else() {
     assert_eq!(status, 200);
     // Wiping a live key is refused, nothing happens to the token.
     let before = token_file_state(&api).credentials.len();
-    api.assert_refused(
-        "POST",
-        &format!("/v1/tokens/{s}/wipe"),
-        Some(&desk),
-        Some(&json!({"reader": READER}).to_string()),
-        409,
-        "conflict",
-    )
-    .await;
+    let wipe = Call::post(format!("/v1/tokens/{s}/wipe")).by(&desk);
+    let live = wipe.json(json!({"reader": READER}));
+    api.assert_refused(live, 409, "conflict").await;
     assert_eq!(token_file_state(&api).credentials.len(), before);
     // The west inspector cannot take it back: 404 as if it did not exist.
-    api.assert_refused(
-        "POST",
-        &format!("/v1/tokens/{s}/return"),
-        Some(&api.keys.inspector_west),
-        Some(&json!({"place": "Ouest", "reason": "end", "reader": READER}).to_string()),
-        404,
-        "not_found",
-    )
-    .await;
+    let by_west = Call::post(format!("/v1/tokens/{s}/return")).by(&api.keys.inspector_west);
+    let back = by_west.json(json!({"place": "Ouest", "reason": "end", "reader": READER}));
+    api.assert_refused(back, 404, "not_found").await;
     let (status, returned) = post(
         format!("/v1/tokens/{s}/return"),
         east.clone(),
@@ -348,14 +302,7 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         .unwrap()
         .serial
         .unwrap();
-    let (status, _) = api
-        .post(
-            &desk,
-            &format!("/v1/tokens/{old}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": READER})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    api.prepare_ok(&old, "jdupont", READER).await;
     // Help mail from a school mailbox: refused, nothing recorded.
     let d = api::DOMAIN;
     let from_school = json!({
@@ -364,14 +311,9 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         "from": format!("ce.0751710B@{d}"),
         "cc": [format!("pmartin@{d}")],
     });
-    api.assert_conflict(
-        "POST",
-        "/v1/replacement-requests",
-        Some(&desk),
-        Some(&from_school.to_string()),
-        "help_mail_refused",
-    )
-    .await;
+    let file = Call::post("/v1/replacement-requests").by(&desk);
+    api.assert_conflict(file.json(from_school), "help_mail_refused")
+        .await;
     let request = json!({
         "holder": "jdupont",
         "reason": "broken",
@@ -379,21 +321,11 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         "cc": [format!("pmartin@{d}")],
         "subject": "clé cassée",
     });
-    let (status, request) = api
-        .post(&desk, "/v1/replacement-requests", Some(request))
-        .await;
-    assert_eq!(status, 201, "{request}");
+    let request = api.file_replacement(request).await;
     // Broken, not lost: the old key stays live until the new one is prepared.
     let (_, token) = api.get(&desk, &format!("/v1/tokens/{old}")).await;
     assert_eq!(token["state"], "prepared");
-    let (status, prepared) = api
-        .post(
-            &desk,
-            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(json!({"reader": second})),
-        )
-        .await;
-    assert_eq!(status, 200, "{prepared}");
+    let prepared = api.prepare_replacement(&request, second).await;
     assert_eq!(prepared["serial"], new.as_str());
     assert_eq!(prepared["holder"], "jdupont");
     let (_, token) = api.get(&desk, &format!("/v1/tokens/{old}")).await;
@@ -402,16 +334,9 @@ async fn a_broken_key_is_replaced_and_the_old_one_revoked_in_the_same_step() {
         (&json!("revoked"), &json!("broken"))
     );
     // Fulfilled once only.
-    let err = api
-        .assert_refused(
-            "POST",
-            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(&desk),
-            Some(&json!({"reader": READER}).to_string()),
-            409,
-            "conflict",
-        )
-        .await;
+    let again = Call::post(replacement_prepare_path(&request)).by(&desk);
+    let again = again.json(json!({"reader": READER}));
+    let err = api.assert_refused(again, 409, "conflict").await;
     assert!(
         ["request_fulfilled", "invalid_transition"]
             .contains(&err["error"]["detail"].as_str().unwrap()),
@@ -426,8 +351,7 @@ async fn a_station_hears_only_its_own_readers() {
     let mut body = api.events(&api.keys.station_elsewhere).await;
     // A change at the virtual reader, then a token at the station's reader:
     // the first thing the station hears is its own reader.
-    let (status, _) = api.prepare(&api.serial, "jdupont", READER).await;
-    assert_eq!(status, 200);
+    api.prepare_ok(&api.serial, "jdupont", READER).await;
     let other = VirtualDevice::open(&data_dir(&api.dir).join("other.toml")).unwrap();
     api.devices.attach("Other Reader", Arc::new(other)).unwrap();
     let text = String::from_utf8(body.next().await.unwrap().unwrap().to_vec()).unwrap();
@@ -442,25 +366,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
     // hardware retry counter (like YKOATH's access code): the holder's PIN
     // must never be sent to it.
     let (api, serial, path) = api_without_device_pin();
-    let (status, _) = api.prepare(&serial, "jdupont", READER).await;
-    assert_eq!(status, 200);
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{serial}/handover"),
-            Some(json!({"place": "Est", "reader": READER})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, active) = api
-        .post(
-            &api.keys.station,
-            &format!("/v1/tokens/{serial}/activate"),
-            Some(json!({"reader": READER, "pin": "483920"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{active}");
-    assert_eq!(active["device_pin"], false);
+    assert_eq!(activate_at_reader(&api, &serial).await, false);
     let state = FileStore::new(&path).load().unwrap().unwrap();
     assert!(state.pin.is_none() && state.access_key.is_none());
     assert!(!std::fs::read_to_string(&path).unwrap().contains("483920"));
@@ -487,12 +393,7 @@ async fn activate_at_reader(api: &api::Api, serial: &str) -> serde_json::Value {
         ),
     ] {
         let (status, answer) = api
-            .call(
-                "POST",
-                &format!("/v1/tokens/{serial}/{path}"),
-                Some(key),
-                Some(&body.to_string()),
-            )
+            .post(key, &format!("/v1/tokens/{serial}/{path}"), Some(body))
             .await;
         assert_eq!(status, 200, "{path}: {answer}");
         if path == "activate" {
@@ -516,18 +417,12 @@ async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
     let device = handle.lock().unwrap().take().unwrap();
     let s = api.serial.clone();
     let unblock = format!("/v1/tokens/{s}/unblock-pin");
-    let body = json!({"reader": READER}).to_string();
+    let at_reader = json!({"reader": READER});
+    let by_desk = Call::post(&unblock).by(&api.keys.desk);
 
     // Stock token: no resetting code sealed yet → 404, nothing changes.
-    api.assert_refused(
-        "POST",
-        &unblock,
-        Some(&api.keys.desk),
-        Some(&body),
-        404,
-        "not_found",
-    )
-    .await;
+    let stock = by_desk.clone().json(at_reader.clone());
+    api.assert_refused(stock, 404, "not_found").await;
 
     assert_eq!(activate_at_reader(&api, &s).await, true);
     let token = || Token::new(device.open().unwrap());
@@ -552,41 +447,19 @@ async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
 
     // Refusals with nothing changed: another reader, another serial at the
     // reader, a station or inspector key.
-    let other_reader = json!({"reader": "Other Reader"}).to_string();
-    api.assert_refused(
-        "POST",
-        &unblock,
-        Some(&api.keys.desk),
-        Some(&other_reader),
-        409,
-        "device_absent",
-    )
-    .await;
-    api.assert_refused(
-        "POST",
-        "/v1/tokens/99999999/unblock-pin",
-        Some(&api.keys.desk),
-        Some(&body),
-        409,
-        "device_absent",
-    )
-    .await;
-    api.assert_refused(
-        "POST",
-        &unblock,
-        Some(&api.keys.station),
-        Some(&body),
-        403,
-        "forbidden",
-    )
-    .await;
+    let elsewhere = by_desk.clone().json(json!({"reader": "Other Reader"}));
+    let other_serial = Call::post("/v1/tokens/99999999/unblock-pin").by(&api.keys.desk);
+    let by_station = Call::post(&unblock).by(&api.keys.station);
+    api.assert_refused(elsewhere, 409, "device_absent").await;
+    let other_serial = other_serial.json(at_reader.clone());
+    api.assert_refused(other_serial, 409, "device_absent").await;
+    let by_station = by_station.json(at_reader.clone());
+    api.assert_refused(by_station, 403, "forbidden").await;
     assert_eq!(token().pin_state().unwrap(), PinState::TriesLeft(0));
 
     // The desk unblocks: full tries again, the PIN unchanged.
     let head = api.audit_head();
-    let (status, answer) = api
-        .call("POST", &unblock, Some(&api.keys.desk), Some(&body))
-        .await;
+    let (status, answer) = api.send(by_desk.json(at_reader)).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         answer,
@@ -626,16 +499,9 @@ async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
 async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
     let (api, serial, path) = api_without_device_pin();
     assert_eq!(activate_at_reader(&api, &serial).await, false);
-    let err = api
-        .assert_refused(
-            "POST",
-            &format!("/v1/tokens/{serial}/unblock-pin"),
-            Some(&api.keys.desk),
-            Some(&json!({"reader": READER}).to_string()),
-            502,
-            "device_error",
-        )
-        .await;
+    let unblock = Call::post(format!("/v1/tokens/{serial}/unblock-pin")).by(&api.keys.desk);
+    let unblock = unblock.json(json!({"reader": READER}));
+    let err = api.assert_refused(unblock, 502, "device_error").await;
     assert_eq!(err["error"]["detail"], "unsupported");
     let state = FileStore::new(&path).load().unwrap().unwrap();
     assert!(state.pin.is_none() && state.puk.is_none());

@@ -6,205 +6,125 @@
 
 use crate::support::api;
 
-use api::{api, routes, SCHOOL_EAST};
-
-fn key_for<'a>(api: &'a api::Api, role: &str) -> &'a str {
-    api.keys
-        .all()
-        .into_iter()
-        .find(|(r, _)| *r == role)
-        .map(|(_, k)| k)
-        .unwrap()
-}
+use api::{api, routes, Call, SCHOOL_EAST};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_unknown_wrong_type_and_oversized_bodies() {
     let api = api();
     let big = format!(r#"{{"name":"{}","role":"gateway"}}"#, "x".repeat(70 * 1024));
-    for (method, path, body, allowed) in routes() {
-        let Some(body) = body else { continue };
-        let path = path.replace("{S}", &api.serial);
-        let key = key_for(&api, allowed[0]);
-        // Malformed JSON.
-        api.assert_refused(
-            method,
-            &path,
-            Some(key),
-            Some(&body[..body.len() - 1]),
-            400,
-            "bad_request",
-        )
-        .await;
-        // An unknown field.
+    for (call, allowed) in routes(&api.serial) {
+        let Some(body) = call.body.clone() else {
+            continue;
+        };
+        let call = call.by(api.keys.of(allowed[0]));
         let unknown = format!(r#"{{"surprise":1,{}"#, &body[1..]);
-        let err = api
-            .assert_refused(method, &path, Some(key), Some(&unknown), 400, "bad_request")
-            .await;
-        assert!(err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("surprise"));
-        // Not an object / wrong type.
-        api.assert_refused(method, &path, Some(key), Some("[1,2]"), 400, "bad_request")
-            .await;
-        // Missing fields.
-        api.assert_refused(method, &path, Some(key), Some("{}"), 400, "bad_request")
-            .await;
-        // Over 64 KiB.
-        api.assert_refused(
-            method,
-            &path,
-            Some(key),
-            Some(&big),
-            413,
-            "payload_too_large",
-        )
-        .await;
+        for (sent, status, code) in [
+            // Malformed JSON.
+            (&body[..body.len() - 1], 400, "bad_request"),
+            // An unknown field.
+            (&unknown, 400, "bad_request"),
+            // Not an object / wrong type.
+            ("[1,2]", 400, "bad_request"),
+            // Missing fields.
+            ("{}", 400, "bad_request"),
+            // Over 64 KiB.
+            (&big, 413, "payload_too_large"),
+        ] {
+            let err = api
+                .assert_refused(call.clone().body(sent), status, code)
+                .await;
+            if sent == unknown {
+                let message = err["error"]["message"].as_str().unwrap();
+                assert!(message.contains("surprise"), "{message}");
+            }
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passcode_or_pin_sent_as_a_number_is_never_echoed() {
     let api = api();
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/verify",
-            Some(&api.keys.gateway),
-            Some(r#"{"login":"jdupont","passcode":987654321098}"#),
-            400,
-            "bad_request",
-        )
-        .await;
+    let verify = Call::post("/v1/verify").by(&api.keys.gateway);
+    let as_number = verify.body(r#"{"login":"jdupont","passcode":987654321098}"#);
+    let err = api.assert_refused(as_number, 400, "bad_request").await;
     assert!(!err.to_string().contains("987654321098"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_errors_name_the_field() {
     let api = api();
-    let admin = api.keys.admin.clone();
-    let east_inspector = api.keys.inspector_east.clone();
-    let cases: Vec<(&str, &str, &str, String, &str)> = vec![
+    let admin = |path: &str| Call::post(path).by(&api.keys.admin);
+    let east_inspector = Call::post("/v1/rights/delegations").by(&api.keys.inspector_east);
+    let cases = [
         // Bad school codes.
         (
-            &admin,
-            "POST",
-            "/v1/schools",
-            r#"{"uai":"0750001A","name":"x","district":"EAST"}"#.into(),
+            admin("/v1/schools").body(r#"{"uai":"0750001A","name":"x","district":"EAST"}"#),
             "uai",
         ),
         (
-            &admin,
-            "POST",
-            "/v1/schools",
-            r#"{"uai":"75001","name":"x","district":"EAST"}"#.into(),
+            admin("/v1/schools").body(r#"{"uai":"75001","name":"x","district":"EAST"}"#),
             "uai",
         ),
         (
-            &admin,
-            "POST",
-            "/v1/rights/appointments",
-            r#"{"person":"cpetit","school":"0751710C","from":"2026-09-01"}"#.into(),
+            admin("/v1/rights/appointments")
+                .body(r#"{"person":"cpetit","school":"0751710C","from":"2026-09-01"}"#),
             "school",
         ),
         (
-            &east_inspector,
-            "POST",
-            "/v1/rights/delegations",
-            r#"{"person":"cpetit","school":"07517","from":"2026-09-01"}"#.into(),
+            east_inspector
+                .clone()
+                .body(r#"{"person":"cpetit","school":"07517","from":"2026-09-01"}"#),
             "school",
         ),
         // Dates out of order, and not dates.
         (
-            &admin,
-            "POST",
-            "/v1/rights/appointments",
-            format!(
+            admin("/v1/rights/appointments").body(format!(
                 r#"{{"person":"cpetit","school":"{SCHOOL_EAST}","from":"2026-09-01","until":"2026-08-31"}}"#
-            ),
+            )),
             "until",
         ),
         (
-            &east_inspector,
-            "POST",
-            "/v1/rights/delegations",
-            format!(
+            east_inspector.body(format!(
                 r#"{{"person":"cpetit","school":"{SCHOOL_EAST}","from":"2026-09-10","until":"2026-09-09"}}"#
-            ),
+            )),
             "until",
         ),
         (
-            &admin,
-            "POST",
-            "/v1/rights/appointments",
-            format!(r#"{{"person":"cpetit","school":"{SCHOOL_EAST}","from":"2026-02-30"}}"#),
+            admin("/v1/rights/appointments").body(format!(
+                r#"{{"person":"cpetit","school":"{SCHOOL_EAST}","from":"2026-02-30"}}"#
+            )),
             "from",
         ),
         // Identifiers, roles, mail addresses, revoke reasons.
         (
-            &admin,
-            "POST",
-            "/v1/people",
-            r#"{"id":"Bad Id!","full_name":"x","mail":"x@ac-exemple.fr"}"#.into(),
+            admin("/v1/people").body(r#"{"id":"Bad Id!","full_name":"x","mail":"x@ac-exemple.fr"}"#),
             "person id",
         ),
         (
-            &admin,
-            "POST",
-            "/v1/people",
-            r#"{"id":"someone","full_name":"x","mail":"x@gmail.com"}"#.into(),
+            admin("/v1/people").body(r#"{"id":"someone","full_name":"x","mail":"x@gmail.com"}"#),
             "mail",
         ),
+        (admin("/v1/apikeys").body(r#"{"name":"k","role":"superuser"}"#), "role"),
         (
-            &admin,
-            "POST",
-            "/v1/apikeys",
-            r#"{"name":"k","role":"superuser"}"#.into(),
-            "role",
-        ),
-        (
-            &admin,
-            "POST",
-            "/v1/apikeys",
-            r#"{"name":"k","role":"gateway","district":"EAST"}"#.into(),
+            admin("/v1/apikeys").body(r#"{"name":"k","role":"gateway","district":"EAST"}"#),
             "district",
         ),
+        (admin("/v1/apikeys").body(r#"{"name":"k","role":"station"}"#), "readers"),
         (
-            &admin,
-            "POST",
-            "/v1/apikeys",
-            r#"{"name":"k","role":"station"}"#.into(),
-            "readers",
-        ),
-        (
-            &admin,
-            "POST",
-            "/v1/tokens",
-            r#"{"serial":"Z1","profile":"no-such-profile"}"#.into(),
+            admin("/v1/tokens").body(r#"{"serial":"Z1","profile":"no-such-profile"}"#),
             "profile",
         ),
+        // Revoke reasons are checked before anything else happens.
+        (
+            admin(&format!("/v1/tokens/{}/revoke", api.serial)).body(r#"{"reason":"bored"}"#),
+            "reason",
+        ),
     ];
-    for (key, method, path, body, field) in cases {
-        let err = api
-            .assert_refused(method, path, Some(key), Some(&body), 422, "invalid")
-            .await;
-        assert_eq!(err["error"]["field"], field, "{path} {body}: {err}");
+    for (call, field) in cases {
+        api.assert_invalid(call, field).await;
     }
-    // Revoke reasons are checked before anything else happens.
-    let path = format!("/v1/tokens/{}/revoke", api.serial);
-    let err = api
-        .assert_refused(
-            "POST",
-            &path,
-            Some(&admin),
-            Some(r#"{"reason":"bored"}"#),
-            422,
-            "invalid",
-        )
-        .await;
-    assert_eq!(err["error"]["field"], "reason");
     // Prepare parameters.
-    let path = format!("/v1/tokens/{}/prepare", api.serial);
+    let prepare = admin(&format!("/v1/tokens/{}/prepare", api.serial));
     for (body, field) in [
         (
             r#"{"holder":"jdupont","reader":"keyward virtual reader","digits":5}"#,
@@ -227,42 +147,25 @@ async fn validation_errors_name_the_field() {
             "holder",
         ),
     ] {
-        let err = api
-            .assert_refused("POST", &path, Some(&admin), Some(body), 422, "invalid")
-            .await;
-        assert_eq!(err["error"]["field"], field, "{body}");
+        api.assert_invalid(prepare.clone().body(body), field).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_refusals_are_409_with_their_detail() {
     let api = api();
-    let desk = api.keys.desk.clone();
+    let desk = |path: &str| Call::post(path).by(&api.keys.desk);
     // Handover of a stock token: the rule refuses.
-    let path = format!("/v1/tokens/{}/restock", api.serial);
-    api.assert_conflict("POST", &path, Some(&desk), None, "invalid_transition")
-        .await;
+    let restock = desk(&format!("/v1/tokens/{}/restock", api.serial));
+    api.assert_conflict(restock, "invalid_transition").await;
     // A holder with no right.
-    let path = format!("/v1/tokens/{}/prepare", api.serial);
-    api.assert_conflict(
-        "POST",
-        &path,
-        Some(&desk),
-        Some(r#"{"holder":"pmartin","reader":"keyward virtual reader"}"#),
-        "no_right",
-    )
-    .await;
-    // The token is not at that reader.
-    let err = api
-        .assert_refused(
-            "POST",
-            &path,
-            Some(&desk),
-            Some(r#"{"holder":"jdupont","reader":"Somewhere Else"}"#),
-            409,
-            "device_absent",
-        )
+    let prepare = desk(&format!("/v1/tokens/{}/prepare", api.serial));
+    let no_right = r#"{"holder":"pmartin","reader":"keyward virtual reader"}"#;
+    api.assert_conflict(prepare.clone().body(no_right), "no_right")
         .await;
+    // The token is not at that reader.
+    let elsewhere = prepare.body(r#"{"holder":"jdupont","reader":"Somewhere Else"}"#);
+    let err = api.assert_refused(elsewhere, 409, "device_absent").await;
     assert!(err["error"]["message"]
         .as_str()
         .unwrap()
@@ -272,87 +175,52 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
         .post(&api.keys.inspector_east, "/v1/rights/3/end", None)
         .await;
     assert_eq!(status, 200);
-    api.assert_conflict(
-        "POST",
-        "/v1/rights/3/end",
-        Some(&api.keys.inspector_east),
-        None,
-        "invalid_transition",
-    )
-    .await;
+    let end_again = Call::post("/v1/rights/3/end").by(&api.keys.inspector_east);
+    api.assert_conflict(end_again, "invalid_transition").await;
     // An appointment is not ended by hand.
-    api.assert_conflict(
-        "POST",
-        "/v1/rights/1/end",
-        Some(&api.keys.admin),
-        None,
-        "invalid_transition",
-    )
-    .await;
+    let end_appointment = Call::post("/v1/rights/1/end").by(&api.keys.admin);
+    api.assert_conflict(end_appointment, "invalid_transition")
+        .await;
     // Duplicates.
-    api.assert_conflict(
-        "POST",
-        "/v1/districts",
-        Some(&api.keys.admin),
-        Some(r#"{"code":"EAST","name":"x","inspector":"pmartin"}"#),
-        "duplicate",
-    )
-    .await;
+    let east_again = Call::post("/v1/districts").by(&api.keys.admin);
+    let east_again = east_again.body(r#"{"code":"EAST","name":"x","inspector":"pmartin"}"#);
+    api.assert_conflict(east_again, "duplicate").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_metrics_and_unknown_routes() {
     let api = api();
-    let (status, body) = api.call("GET", "/healthz", None, None).await;
+    let (status, body) = api.send(Call::get("/healthz")).await;
     assert_eq!(
         (status.as_u16(), body),
         (200, serde_json::json!({"status": "ok"}))
     );
     let (status, _) = api.get(&api.keys.admin, "/v1/nothing-here").await;
     assert_eq!(status, 404);
-    let (status, text) = api.call_raw("GET", "/metrics", None, None).await;
-    assert_eq!(status, 200);
-    let text = String::from_utf8(text).unwrap();
-    assert!(
-        text.contains("keyward_http_requests_total{route=\"/healthz\",status=\"200\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("keyward_device_events_total{kind=\"inserted\"} 1"),
-        "{text}"
-    );
+    api.assert_metrics(&[
+        "keyward_http_requests_total{route=\"/healthz\",status=\"200\"} 1",
+        "keyward_device_events_total{kind=\"inserted\"} 1",
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_query_parameters_are_400_json() {
     let api = api();
+    let admin = |path: &str| Call::get(path).by(&api.keys.admin);
     for path in [
         "/v1/tokens?colour=red",
         "/v1/people?district=EAST&x=1",
         "/v1/schools?bogus",
         "/v1/receipts/1?format=json&sign=1",
     ] {
-        api.assert_refused("GET", path, Some(&api.keys.admin), None, 400, "bad_request")
-            .await;
+        api.assert_refused(admin(path), 400, "bad_request").await;
     }
-    let err = api
-        .assert_refused(
-            "GET",
-            "/v1/tokens?state=floating",
-            Some(&api.keys.admin),
-            None,
-            422,
-            "invalid",
-        )
-        .await;
-    assert_eq!(err["error"]["field"], "state");
     for (path, field) in [
+        ("/v1/tokens?state=floating", "state"),
         ("/v1/receipts/1?format=pdf", "format"),
         ("/v1/receipts/1?lang=de", "lang"),
     ] {
-        let err = api
-            .assert_refused("GET", path, Some(&api.keys.admin), None, 422, "invalid")
-            .await;
-        assert_eq!(err["error"]["field"], field);
+        api.assert_invalid(admin(path), field).await;
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::support::api;
 
-use api::{api, routes, READER, SCHOOL_EAST};
+use api::{api, route, routes, Call, READER, SCHOOL_EAST};
 use keyward::api::Operation;
 
 /// Who may do what, pinned: a change to an operation's roles must change
@@ -82,33 +82,27 @@ fn every_operation_allows_exactly_the_pinned_roles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_every_role() {
-    for (method, path, body, allowed) in routes() {
+    for &op in Operation::ALL {
         for role in ["admin", "desk", "inspector", "station", "gateway"] {
             // A fresh world for each pair: an allowed call must not change
             // what the next one sees.
             let api = api();
-            let path = path.replace("{S}", &api.serial);
-            let key = api
-                .keys
-                .all()
-                .into_iter()
-                .find(|(r, _)| *r == role)
-                .map(|(_, k)| k.to_owned())
-                .unwrap();
+            let (call, allowed) = route(op, &api.serial);
+            let call = call.by(api.keys.of(role));
             if allowed.contains(&role) {
-                let status = if path == "/v1/events" {
+                let what = call.to_string();
+                let status = if op == Operation::FollowEvents {
                     // A stream: only the answer's head is awaited.
-                    events_status(&api, &key).await
+                    events_status(&api, api.keys.of(role)).await
                 } else {
-                    api.call(method, &path, Some(&key), body.as_deref()).await.0
+                    api.send(call).await.0
                 };
                 assert!(
                     !matches!(status.as_u16(), 401 | 403 | 400 | 500),
-                    "{role} {method} {path}: {status}"
+                    "{role} {what}: {status}"
                 );
             } else {
-                api.assert_refused(method, &path, Some(&key), body.as_deref(), 403, "forbidden")
-                    .await;
+                api.assert_refused(call, 403, "forbidden").await;
             }
         }
     }
@@ -127,11 +121,13 @@ async fn events_status(api: &api::Api, key: &str) -> axum::http::StatusCode {
 async fn no_key_unknown_key_revoked_key_are_401() {
     let api = api();
     let unknown = format!("kw_{}", "A".repeat(52));
-    for (method, path, body, _) in routes() {
-        let path = path.replace("{S}", &api.serial);
+    for (call, _) in routes(&api.serial) {
         for key in [None, Some("not-a-key"), Some(unknown.as_str())] {
-            api.assert_refused(method, &path, key, body.as_deref(), 401, "unauthenticated")
-                .await;
+            let call = Call {
+                key: key.map(str::to_owned),
+                ..call.clone()
+            };
+            api.assert_refused(call, 401, "unauthenticated").await;
         }
     }
     // A revoked key stops working at once (the cache is dropped).
@@ -151,15 +147,8 @@ async fn no_key_unknown_key_revoked_key_are_401() {
         .delete(&api.keys.admin, &format!("/v1/apikeys/{desk_id}"))
         .await;
     assert_eq!(status, 204);
-    api.assert_refused(
-        "GET",
-        "/v1/tokens",
-        Some(&api.keys.desk),
-        None,
-        401,
-        "unauthenticated",
-    )
-    .await;
+    let revoked = Call::get("/v1/tokens").by(&api.keys.desk);
+    api.assert_refused(revoked, 401, "unauthenticated").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,36 +157,21 @@ async fn an_inspector_sees_only_their_district() {
     let west = api.keys.inspector_west.clone();
     // Another district's person, rights, delegation, right and receipts: 404
     // exactly as if they did not exist, audited, nothing changed.
-    for (method, path, body) in [
-        ("GET", "/v1/people/jdupont".to_owned(), None),
-        ("GET", "/v1/people/jdupont/rights".to_owned(), None),
-        ("POST", "/v1/rights/3/end".to_owned(), None),
-        (
-            "POST",
-            "/v1/rights/delegations".to_owned(),
-            Some(format!(
-                r#"{{"person":"mleroy","school":"{SCHOOL_EAST}","from":"2026-09-20"}}"#
-            )),
-        ),
-        (
-            "POST",
-            "/v1/key-requests".to_owned(),
-            Some(r#"{"holder":"cpetit"}"#.to_owned()),
-        ),
+    let delegation =
+        format!(r#"{{"person":"mleroy","school":"{SCHOOL_EAST}","from":"2026-09-20"}}"#);
+    for call in [
+        Call::get("/v1/people/jdupont"),
+        Call::get("/v1/people/jdupont/rights"),
+        Call::post("/v1/rights/3/end"),
+        Call::post("/v1/rights/delegations").body(delegation),
+        Call::post("/v1/key-requests").body(r#"{"holder":"cpetit"}"#),
     ] {
         let head = api.audit_head();
-        api.assert_refused(
-            method,
-            &path,
-            Some(&west),
-            body.as_deref(),
-            404,
-            "not_found",
-        )
-        .await;
+        let what = call.to_string();
+        api.assert_refused(call.by(&west), 404, "not_found").await;
         assert!(
             api.audit_after(head).iter().any(|e| e.1 == "refused"),
-            "{path}"
+            "{what}"
         );
     }
     // Lists are filtered to the inspector's district.
@@ -221,15 +195,9 @@ async fn a_station_acts_only_at_its_readers() {
     let api = api();
     let path = format!("/v1/tokens/{}/activate", api.serial);
     let body = format!(r#"{{"pin":"483920","reader":"{READER}"}}"#);
-    api.assert_refused(
-        "POST",
-        &path,
-        Some(&api.keys.station_elsewhere),
-        Some(&body),
-        403,
-        "forbidden",
-    )
-    .await;
+    let elsewhere = Call::post(path).by(&api.keys.station_elsewhere);
+    api.assert_refused(elsewhere.body(body), 403, "forbidden")
+        .await;
     let (_, devices) = api.get(&api.keys.station_elsewhere, "/v1/devices").await;
     assert_eq!(devices, serde_json::json!([]));
     let (_, devices) = api.get(&api.keys.station, "/v1/devices").await;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use keyward::api::{Operation, UNAUTHENTICATED};
 
-use crate::support::api::{api, sample_path};
+use crate::support::api::{api, sample_path, Call};
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -59,9 +59,9 @@ fn docs_and_operations_list_the_same_routes() {
 async fn the_router_serves_every_operation_on_its_method_only() {
     let api = api();
     for &op in Operation::ALL {
-        let path = sample_path(op).replace("{S}", &api.serial);
+        let path = sample_path(op, &api.serial);
         for &method in METHODS {
-            let (status, value) = api.call(method, &path, None, None).await;
+            let (status, value) = api.send(Call::new(method, &path)).await;
             // Without a key every operation is 401; another method on the
             // same path is 405, a path nobody serves 404.
             let served = Operation::ALL
@@ -72,7 +72,7 @@ async fn the_router_serves_every_operation_on_its_method_only() {
         }
     }
     for (method, path) in UNAUTHENTICATED {
-        let (status, _) = api.call(method.as_str(), path, None, None).await;
+        let (status, _) = api.send(Call::new(method.as_str(), *path)).await;
         assert_eq!(status.as_u16(), 200, "{method} {path}");
     }
 }

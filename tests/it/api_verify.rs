@@ -5,23 +5,17 @@
 
 use crate::support::api;
 
-use api::api;
+use api::{api, Call};
 use serde_json::json;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn the_delay_after_the_third_failure_is_served_by_holding_the_answer() {
     let api = api();
-    let body = json!({"login": "jdupont", "passcode": "483920000000"}).to_string();
+    let wrong = json!({"login": "jdupont", "passcode": "483920000000"});
+    let verify = Call::post("/v1/verify").by(&api.keys.gateway).json(wrong);
     for attempt in 1..=3 {
         let started = tokio::time::Instant::now();
-        let (status, bytes) = api
-            .call_raw(
-                "POST",
-                "/v1/verify",
-                Some(&api.keys.gateway),
-                Some(body.clone().into_bytes()),
-            )
-            .await;
+        let (status, bytes) = api.send_raw(verify.clone()).await;
         let held = started.elapsed();
         assert_eq!(status, 200);
         assert_eq!(bytes, br#"{"result":"reject"}"#.to_vec());
@@ -46,10 +40,8 @@ async fn a_source_over_its_failure_budget_gets_429() {
     for n in 0..60 {
         // A different unknown login each time, one end user address: only that
         // source's budget runs out.
-        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000", "source": "203.0.113.7"}).to_string();
-        let (status, value) = api
-            .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-            .await;
+        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000", "source": "203.0.113.7"});
+        let (status, value) = api.verify(&body).await;
         if status == 429 {
             last = Some((n, value));
             break;
@@ -59,23 +51,15 @@ async fn a_source_over_its_failure_budget_gets_429() {
     let (n, value) = last.expect("no 429 within 60 failures");
     assert!(n >= 50, "limited after {n} failures");
     assert_eq!(value["error"]["code"], "rate_limited");
-    let (_, metrics) = api.call_raw("GET", "/metrics", None, None).await;
-    let metrics = String::from_utf8(metrics).unwrap();
-    assert!(
-        metrics.contains("keyward_verify_total{outcome=\"source_limited\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("keyward_verify_total{outcome=\"unknown_login\"} 50"),
-        "{metrics}"
-    );
+    api.assert_metrics(&[
+        "keyward_verify_total{outcome=\"source_limited\"} 1",
+        "keyward_verify_total{outcome=\"unknown_login\"} 50",
+    ])
+    .await;
     // Another end user behind the same gateway is not limited.
     let body =
-        json!({"login": "nobody-else", "passcode": "483920000000", "source": "198.51.100.1"})
-            .to_string();
-    let (status, value) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+        json!({"login": "nobody-else", "passcode": "483920000000", "source": "198.51.100.1"});
+    let (status, value) = api.verify(&body).await;
     assert_eq!((status.as_u16(), value), (200, json!({"result": "reject"})));
 }
 
@@ -85,10 +69,8 @@ async fn the_gateway_itself_is_never_the_source() {
     // shut the gateway out (each credential still locks on its own).
     let api = api();
     for n in 0..60 {
-        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000"}).to_string();
-        let (status, value) = api
-            .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-            .await;
+        let body = json!({"login": format!("nobody{n}"), "passcode": "483920000000"});
+        let (status, value) = api.verify(&body).await;
         assert_eq!(
             (status.as_u16(), value),
             (200, json!({"result": "reject"})),
@@ -96,16 +78,7 @@ async fn the_gateway_itself_is_never_the_source() {
         );
     }
     // A malformed source is refused before anything is decided.
-    let body = json!({"login": "jdupont", "passcode": "483920000000", "source": ""}).to_string();
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/verify",
-            Some(&api.keys.gateway),
-            Some(&body),
-            422,
-            "invalid",
-        )
-        .await;
-    assert_eq!(err["error"]["field"], "source");
+    let body = json!({"login": "jdupont", "passcode": "483920000000", "source": ""});
+    let verify = Call::post("/v1/verify").by(&api.keys.gateway);
+    api.assert_invalid(verify.json(body), "source").await;
 }

@@ -12,7 +12,7 @@ use crate::support::api;
 
 use std::sync::{Arc, Mutex};
 
-use api::{api, Api};
+use api::{api, Api, Call};
 use keyward::devices::{DeviceError, TOUCH_SLOT};
 use keyward::domain::Role;
 use keyward::domain::{Actor, PersonId, TokenState};
@@ -127,8 +127,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     let reader = json!(HID_READER);
 
     // Prepare: no kind given, a touch key gets HOTP.
-    let (status, prepared) = api.prepare(&s, "jdupont", HID_READER).await;
-    assert_eq!(status, 200, "{prepared}");
+    let prepared = api.prepare_ok(&s, "jdupont", HID_READER).await;
     assert_eq!(prepared["state"], "prepared");
     // Proof of the write: pgmSeq went from 0 to 1, the slot holds an
     // OATH-HOTP configuration locked with the access code the store sealed.
@@ -173,26 +172,14 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 
     // Handover: a touch key must type its code; without it, 422 on "typed".
     let handover = format!("/v1/tokens/{s}/handover");
-    let err = api
-        .assert_refused(
-            "POST",
-            &handover,
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Circonscription Est", "reader": reader}).to_string()),
-            422,
-            "invalid",
-        )
+    let by_inspector = Call::post(&handover).by(&api.keys.inspector_east);
+    let untyped = json!({"place": "Circonscription Est", "reader": reader});
+    api.assert_invalid(by_inspector.clone().json(untyped), "typed")
         .await;
-    assert_eq!(err["error"]["field"], "typed");
     // A code the key never typed: possession refused, nothing changes.
-    api.assert_conflict(
-        "POST",
-        &handover,
-        Some(&api.keys.inspector_east),
-        Some(&json!({"place": "Est", "reader": reader, "typed": "000000"}).to_string()),
-        "possession_check_failed",
-    )
-    .await;
+    let never_typed = json!({"place": "Est", "reader": reader, "typed": "000000"});
+    api.assert_conflict(by_inspector.json(never_typed), "possession_check_failed")
+        .await;
     let handover_code = touch(&key);
     assert_eq!(handover_code, oathtool_hotp(&hex_secret, 0));
     let typed = format!("{handover_code}\n");
@@ -207,14 +194,9 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     // OTP slot. The handover's code was consumed: replaying it fails.
     let activate = format!("/v1/tokens/{s}/activate");
     let replayed = json!({"reader": reader, "pin": "483920", "typed": handover_code});
-    api.assert_conflict(
-        "POST",
-        &activate,
-        Some(&station),
-        Some(&replayed.to_string()),
-        "possession_check_failed",
-    )
-    .await;
+    let at_station = Call::post(&activate).by(&station);
+    api.assert_conflict(at_station.json(replayed), "possession_check_failed")
+        .await;
     let (status, active) = api
         .post(
             &station,
@@ -229,15 +211,11 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
     // Verify with PIN + touched code: accepted once, equal to oathtool -c 2.
     let code = touch(&key);
     assert_eq!(code, oathtool_hotp(&hex_secret, 2));
-    let body = json!({"login": "jdupont", "passcode": format!("483920{code}")}).to_string();
-    let (status, answer) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+    let body = json!({"login": "jdupont", "passcode": format!("483920{code}")});
+    let (status, answer) = api.verify(&body).await;
     assert_eq!(status, 200);
     assert_eq!(answer["result"], "accept", "{answer}");
-    let (_, answer) = api
-        .call("POST", "/v1/verify", Some(&api.keys.gateway), Some(&body))
-        .await;
+    let (_, answer) = api.verify(&body).await;
     assert_eq!(answer, json!({"result": "reject"}));
 
     // Return with a touched code, then the wipe deletes the slot with the
@@ -284,25 +262,10 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
 async fn a_typed_code_for_a_token_read_over_pcsc_is_refused() {
     let (api, _key, _station) = with_touch_key();
     let s = api.serial.clone();
-    let (status, _) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{s}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": api::READER})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let err = api
-        .assert_refused(
-            "POST",
-            &format!("/v1/tokens/{s}/handover"),
-            Some(&api.keys.inspector_east),
-            Some(&json!({"place": "Est", "reader": api::READER, "typed": "123456"}).to_string()),
-            422,
-            "invalid",
-        )
-        .await;
-    assert_eq!(err["error"]["field"], "typed");
+    api.prepare_ok(&s, "jdupont", api::READER).await;
+    let handover = Call::post(format!("/v1/tokens/{s}/handover")).by(&api.keys.inspector_east);
+    let typed = json!({"place": "Est", "reader": api::READER, "typed": "123456"});
+    api.assert_invalid(handover.json(typed), "typed").await;
 }
 
 #[test]
@@ -553,35 +516,17 @@ fn the_poller_registers_a_new_key_as_stock_and_publishes_insert_and_remove() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
     let (api, key, _) = with_touch_key();
-    let desk = api.keys.desk.clone();
     let old = api.serial.clone();
     let d = api::DOMAIN;
-    let (status, _) = api
-        .post(
-            &desk,
-            &format!("/v1/tokens/{old}/prepare"),
-            Some(json!({"holder": "jdupont", "reader": api::READER})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    api.prepare_ok(&old, "jdupont", api::READER).await;
     let request = json!({
         "holder": "jdupont",
         "reason": "broken",
         "from": format!("jdupont@{d}"),
         "cc": [format!("pmartin@{d}")],
     });
-    let (status, request) = api
-        .post(&desk, "/v1/replacement-requests", Some(request))
-        .await;
-    assert_eq!(status, 201, "{request}");
-    let (status, prepared) = api
-        .post(
-            &desk,
-            &format!("/v1/replacement-requests/{}/prepare", request["id"]),
-            Some(json!({"reader": HID_READER})),
-        )
-        .await;
-    assert_eq!(status, 200, "{prepared}");
+    let request = api.file_replacement(request).await;
+    let prepared = api.prepare_replacement(&request, HID_READER).await;
     assert_eq!(prepared["serial"], SERIAL.to_string());
     assert!(key
         .lock()
@@ -657,16 +602,9 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
     }
     let before = slot_bytes(&key);
     let head = api.audit_head();
-    let err = api
-        .assert_refused(
-            "POST",
-            &format!("/v1/tokens/{s}/wipe"),
-            Some(&api.keys.desk),
-            Some(&json!({"reader": HID_READER}).to_string()),
-            502,
-            "device_error",
-        )
-        .await;
+    let wipe = Call::post(format!("/v1/tokens/{s}/wipe")).by(&api.keys.desk);
+    let wipe = wipe.json(json!({"reader": HID_READER}));
+    let err = api.assert_refused(wipe, 502, "device_error").await;
     assert_eq!(err["error"]["detail"], "access_code_refused");
     assert!(api
         .audit_after(head)
@@ -686,15 +624,9 @@ async fn totp_on_a_touch_key_is_refused_audited_and_changes_nothing() {
         json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "algorithm": "SHA256"}),
         json!({"holder": "jdupont", "reader": HID_READER, "kind": "hotp", "digits": 7}),
     ] {
+        let prepare = Call::post(format!("/v1/tokens/{SERIAL}/prepare")).by(&api.keys.desk);
         let err = api
-            .assert_refused(
-                "POST",
-                &format!("/v1/tokens/{SERIAL}/prepare"),
-                Some(&api.keys.desk),
-                Some(&body.to_string()),
-                502,
-                "device_error",
-            )
+            .assert_refused(prepare.json(body.clone()), 502, "device_error")
             .await;
         assert_eq!(err["error"]["detail"], "unsupported", "{body}");
     }
@@ -757,8 +689,7 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
         .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
     assert_eq!(status, 502, "{err}");
-    let (status, _) = api.prepare(&serial, "jdupont", &reader).await;
-    assert_eq!(status, 200);
+    api.prepare_ok(&serial, "jdupont", &reader).await;
     let (status, touched) = api
         .post(&api.keys.desk, &format!("/v1/devices/{reader}/touch"), None)
         .await;
@@ -776,15 +707,7 @@ async fn the_virtual_demo_touches_a_simulated_key_through_the_api() {
         .await;
     assert_eq!(status, 200, "{handed}");
     // Only simulated keys are touched through the API.
-    let err = api
-        .assert_refused(
-            "POST",
-            "/v1/devices/keyward%20virtual%20reader/touch",
-            Some(&api.keys.desk),
-            None,
-            502,
-            "device_error",
-        )
-        .await;
+    let touch_card = Call::post("/v1/devices/keyward%20virtual%20reader/touch").by(&api.keys.desk);
+    let err = api.assert_refused(touch_card, 502, "device_error").await;
     assert_eq!(err["error"]["detail"], "unsupported");
 }

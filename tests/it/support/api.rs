@@ -40,6 +40,12 @@ impl Keys {
             ("gateway", &self.gateway),
         ]
     }
+
+    /// The key of `role`, as in [`Keys::all`].
+    pub fn of(&self, role: &str) -> &str {
+        let (_, key) = self.all().into_iter().find(|(r, _)| *r == role).unwrap();
+        key
+    }
 }
 
 pub struct Api {
@@ -150,17 +156,67 @@ pub fn setup(store: &Store) -> Keys {
         .unwrap()
 }
 
+/// One request to the router: method, path (with its query), the caller's
+/// API key and a body sent as is (it need not be valid JSON).
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub uri: String,
+    pub key: Option<String>,
+    pub body: Option<String>,
+}
+
+impl Call {
+    pub fn new(method: &str, uri: impl Into<String>) -> Call {
+        Call {
+            method: method.to_owned(),
+            uri: uri.into(),
+            key: None,
+            body: None,
+        }
+    }
+
+    pub fn get(uri: impl Into<String>) -> Call {
+        Call::new("GET", uri)
+    }
+
+    pub fn post(uri: impl Into<String>) -> Call {
+        Call::new("POST", uri)
+    }
+
+    /// Sent with `Authorization: Bearer key`.
+    pub fn by(self, key: &str) -> Call {
+        Call {
+            key: Some(key.to_owned()),
+            ..self
+        }
+    }
+
+    /// With this body, as it is (`content-type: application/json`).
+    pub fn body(self, body: impl Into<String>) -> Call {
+        Call {
+            body: Some(body.into()),
+            ..self
+        }
+    }
+
+    /// With `value` as its JSON body.
+    pub fn json(self, value: Value) -> Call {
+        self.body(value.to_string())
+    }
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.uri)
+    }
+}
+
 impl Api {
-    pub async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let (status, bytes) = self
-            .call_raw(method, uri, key, body.map(|b| b.as_bytes().to_vec()))
-            .await;
+    /// Sends `call`; the answer's body as JSON (`Null` when empty, a JSON
+    /// string when it is not JSON).
+    pub async fn send(&self, call: Call) -> (StatusCode, Value) {
+        let (status, bytes) = self.send_raw(call).await;
         let value = if bytes.is_empty() {
             Value::Null
         } else {
@@ -170,20 +226,67 @@ impl Api {
         (status, value)
     }
 
+    /// Sends `call`; the answer's body as bytes.
+    pub async fn send_raw(&self, call: Call) -> (StatusCode, Vec<u8>) {
+        let mut request = Request::builder()
+            .method(call.method.as_str())
+            .uri(call.uri);
+        if let Some(key) = call.key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let request = match call.body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        };
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, bytes)
+    }
+
     /// `GET uri` with `key`.
     pub async fn get(&self, key: &str, uri: &str) -> (StatusCode, Value) {
-        self.call("GET", uri, Some(key), None).await
+        self.send(Call::get(uri).by(key)).await
     }
 
     /// `POST uri` with `key` and, if any, a JSON body.
     pub async fn post(&self, key: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let body = body.map(|b| b.to_string());
-        self.call("POST", uri, Some(key), body.as_deref()).await
+        let call = Call::post(uri).by(key);
+        self.send(match body {
+            Some(body) => call.json(body),
+            None => call,
+        })
+        .await
     }
 
     /// `DELETE uri` with `key`.
     pub async fn delete(&self, key: &str, uri: &str) -> (StatusCode, Value) {
-        self.call("DELETE", uri, Some(key), None).await
+        self.send(Call::new("DELETE", uri).by(key)).await
+    }
+
+    /// `POST /v1/verify` with this body, as the gateway.
+    pub async fn verify(&self, body: &Value) -> (StatusCode, Value) {
+        let call = Call::post("/v1/verify").by(&self.keys.gateway);
+        self.send(call.json(body.clone())).await
+    }
+
+    /// Asserts `GET /metrics` (no key) answers with each of `lines`.
+    pub async fn assert_metrics(&self, lines: &[&str]) {
+        let (status, bytes) = self.send_raw(Call::get("/metrics")).await;
+        assert_eq!(status, 200);
+        let metrics = String::from_utf8(bytes).unwrap();
+        for line in lines {
+            assert!(metrics.contains(line), "{line} missing in\n{metrics}");
+        }
     }
 
     /// `GET /v1/events` as `key`: the answer's head, its body a stream.
@@ -214,34 +317,31 @@ impl Api {
         .await
     }
 
-    pub async fn call_raw(
-        &self,
-        method: &str,
-        uri: &str,
-        key: Option<&str>,
-        body: Option<Vec<u8>>,
-    ) -> (StatusCode, Vec<u8>) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(key) = key {
-            request = request.header("authorization", format!("Bearer {key}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Body::from(body))
-                .unwrap(),
-            None => request.body(Body::empty()).unwrap(),
-        };
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        (status, bytes)
+    /// [`Api::prepare`], which must succeed; the token as prepared.
+    pub async fn prepare_ok(&self, serial: &str, holder: &str, reader: &str) -> Value {
+        let (status, token) = self.prepare(serial, holder, reader).await;
+        assert_eq!(status, 200, "{token}");
+        token
+    }
+
+    /// Desk files the help request `request`, which must be accepted; the
+    /// request as filed.
+    pub async fn file_replacement(&self, request: Value) -> Value {
+        let (status, filed) = self
+            .post(&self.keys.desk, "/v1/replacement-requests", Some(request))
+            .await;
+        assert_eq!(status, 201, "{filed}");
+        filed
+    }
+
+    /// Desk prepares the token at `reader` as the replacement `request`
+    /// asks for, which must succeed; the new token as prepared.
+    pub async fn prepare_replacement(&self, request: &Value, reader: &str) -> Value {
+        let body = serde_json::json!({"reader": reader});
+        let path = replacement_prepare_path(request);
+        let (status, prepared) = self.post(&self.keys.desk, &path, Some(body)).await;
+        assert_eq!(status, 200, "{prepared}");
+        prepared
     }
 
     /// Every table but the audit, as text: equal snapshots mean no state change.
@@ -309,77 +409,72 @@ impl Api {
         self.audit_after(0).last().map_or(0, |e| e.0)
     }
 
-    /// Asserts `f`'s request is refused with `status`/`code`, changes no
-    /// state, and is audited as a refusal.
-    pub async fn assert_refused(
-        &self,
-        method: &str,
-        uri: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-        status: u16,
-        code: &str,
-    ) -> Value {
+    /// Asserts `call` is refused with `status`/`code`, changes no state,
+    /// and is audited as a refusal; returns the error answer.
+    pub async fn assert_refused(&self, call: Call, status: u16, code: &str) -> Value {
         let before = self.snapshot();
         let head = self.audit_head();
-        let (got, value) = self.call(method, uri, key, body).await;
+        let what = call.to_string();
+        let (got, value) = self.send(call).await;
         assert_eq!(
             (got.as_u16(), value["error"]["code"].as_str()),
             (status, Some(code)),
-            "{method} {uri}: {value}"
+            "{what}: {value}"
         );
-        assert_eq!(before, self.snapshot(), "{method} {uri} changed state");
+        assert_eq!(before, self.snapshot(), "{what} changed state");
         // Reads of what does not exist are not refusals; every other
         // refusal is audited.
         if matches!(status, 401 | 403 | 409 | 422) {
             let audited = self.audit_after(head);
             assert!(
                 audited.iter().any(|(_, action, _)| action == "refused"),
-                "{method} {uri}: refusal not audited: {audited:?}"
+                "{what}: refusal not audited: {audited:?}"
             );
         }
         value
     }
 
     /// [`Api::assert_refused`] with 409 `conflict` and this `detail`.
-    pub async fn assert_conflict(
-        &self,
-        method: &str,
-        uri: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-        detail: &str,
-    ) {
-        let err = self
-            .assert_refused(method, uri, key, body, 409, "conflict")
-            .await;
-        assert_eq!(err["error"]["detail"], detail, "{method} {uri}");
+    pub async fn assert_conflict(&self, call: Call, detail: &str) {
+        let what = call.to_string();
+        let err = self.assert_refused(call, 409, "conflict").await;
+        assert_eq!(err["error"]["detail"], detail, "{what}");
+    }
+
+    /// [`Api::assert_refused`] with 422 `invalid` naming this `field`;
+    /// returns the error answer.
+    pub async fn assert_invalid(&self, call: Call, field: &str) -> Value {
+        let what = format!("{call} {}", call.body.as_deref().unwrap_or(""));
+        let err = self.assert_refused(call, 422, "invalid").await;
+        assert_eq!(err["error"]["field"], field, "{what}: {err}");
+        err
     }
 }
 
-/// (method, path, body, roles allowed) for every operation of
-/// `Operation::ALL`. `{S}` is the virtual token's serial.
-pub fn routes() -> Vec<(&'static str, String, Option<String>, Vec<&'static str>)> {
-    Operation::ALL
-        .iter()
-        .map(|&op| {
-            let roles = op.roles().iter().map(|r| r.as_str()).collect();
-            (method_name(op), sample_path(op), sample_body(op), roles)
-        })
-        .collect()
+/// Where a filed replacement request is prepared.
+pub fn replacement_prepare_path(request: &Value) -> String {
+    format!("/v1/replacement-requests/{}/prepare", request["id"])
 }
 
-fn method_name(op: Operation) -> &'static str {
-    match op.method().as_str() {
-        "GET" => "GET",
-        "POST" => "POST",
-        "DELETE" => "DELETE",
-        other => panic!("{op:?}: no sample for method {other}"),
-    }
+/// A request for every operation of `Operation::ALL`, see [`route`].
+pub fn routes(serial: &str) -> Vec<(Call, Vec<&'static str>)> {
+    Operation::ALL.iter().map(|&op| route(op, serial)).collect()
+}
+
+/// A request for `op` (path and body from the fixture, no key) and the
+/// roles allowed to make it. `serial` is the virtual token's.
+pub fn route(op: Operation, serial: &str) -> (Call, Vec<&'static str>) {
+    let roles = op.roles().iter().map(|r| r.as_str()).collect();
+    let call = Call::new(op.method().as_str(), sample_path(op, serial));
+    let call = Call {
+        body: sample_body(op),
+        ..call
+    };
+    (call, roles)
 }
 
 /// The operation's path with its parameters filled from the fixture.
-pub fn sample_path(op: Operation) -> String {
+pub fn sample_path(op: Operation, serial: &str) -> String {
     let id = match op {
         Operation::ShowPerson | Operation::PersonRights => "jdupont",
         // The delegation an inspector of EAST may end.
@@ -387,7 +482,7 @@ pub fn sample_path(op: Operation) -> String {
         _ => "1",
     };
     op.path()
-        .replace("{serial}", "{S}")
+        .replace("{serial}", serial)
         .replace("{reader}", "keyward%20virtual%20reader")
         .replace("{id}", id)
 }
