@@ -17,7 +17,7 @@ use keyward::devices::{DeviceError, TOUCH_SLOT};
 use keyward::domain::Role;
 use keyward::domain::{Actor, PersonId, TokenState};
 use keyward::hid::{
-    AccessCode, HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey, TransportError,
+    AccessCode, HidError, HotpConfig, HotpKey, OtpDevice, SimulatedKey, SlotConfig, TransportError,
 };
 use keyward::otp::{Algorithm, Digits};
 use keyward::otp::{CredentialParams, OtpKind};
@@ -60,14 +60,43 @@ fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
     (api, key, station.key.to_string())
 }
 
+/// The daemon, as the desk, prepares the touch key for jdupont with HOTP.
+fn prepare_touch_key(api: &Api) -> Result<keyward::devices::Prepared, DeviceError> {
+    let serial = SERIAL.to_string();
+    api.devices.prepare(
+        &desk(),
+        HID_READER,
+        &serial,
+        &jdupont(),
+        hotp_params(),
+        None,
+    )
+}
+
+/// Someone writes the touch slot behind the daemon's back: an HOTP key of
+/// `seed` bytes, locked with `code` (opened with `current`).
+fn program_slot(
+    key: &Arc<Mutex<SimulatedKey>>,
+    seed: u8,
+    code: &AccessCode,
+    current: Option<&AccessCode>,
+) {
+    let mut k = key.lock().unwrap();
+    let config = HotpConfig::new(HotpKey::new(&[seed; 20]).unwrap());
+    OtpDevice::open(&mut *k)
+        .unwrap()
+        .program_hotp(TOUCH_SLOT, &config, Some(code), current)
+        .unwrap();
+}
+
+/// What the touch slot holds now, if anything.
+fn touch_slot(key: &Arc<Mutex<SimulatedKey>>) -> Option<SlotConfig> {
+    key.lock().unwrap().slot_config(TOUCH_SLOT).cloned()
+}
+
 /// The touch slot's configuration bytes (it must be programmed).
 fn slot_bytes(key: &Arc<Mutex<SimulatedKey>>) -> Vec<u8> {
-    key.lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .as_bytes()
-        .to_vec()
+    touch_slot(key).unwrap().as_bytes().to_vec()
 }
 
 fn touch(key: &Arc<Mutex<SimulatedKey>>) -> String {
@@ -231,14 +260,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(status, 200, "{returned}");
     // The secret is destroyed at return; the slot's code stays until the wipe.
-    assert_eq!(
-        key.lock()
-            .unwrap()
-            .slot_config(TOUCH_SLOT)
-            .unwrap()
-            .as_bytes()[..],
-        config[..]
-    );
+    assert_eq!(touch_slot(&key).unwrap().as_bytes()[..], config[..]);
     let (status, wiped) = api
         .post(
             &api.keys.desk,
@@ -248,7 +270,7 @@ async fn prepare_handover_activate_verify_return_wipe_with_a_touch_key() {
         .await;
     assert_eq!(status, 200, "{wiped}");
     assert_eq!(wiped["state"], "wiped");
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
     assert_eq!(key.lock().unwrap().status().pgm_seq, 0);
     let left = api
         .store
@@ -274,20 +296,10 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
     let s = SERIAL.to_string();
     // Someone else locked slot 1 before the key reached the desk.
     let foreign = AccessCode::generate().unwrap();
-    {
-        let mut k = key.lock().unwrap();
-        let mut device = OtpDevice::open(&mut *k).unwrap();
-        let config = HotpConfig::new(HotpKey::new(&[7u8; 20]).unwrap());
-        device
-            .program_hotp(TOUCH_SLOT, &config, Some(&foreign), None)
-            .unwrap();
-    }
+    program_slot(&key, 7, &foreign, None);
     let before = slot_bytes(&key);
     let pgm_seq = key.lock().unwrap().status().pgm_seq;
-    let err = api
-        .devices
-        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
-        .unwrap_err();
+    let err = prepare_touch_key(&api).unwrap_err();
     assert!(
         matches!(err, DeviceError::Hid(HidError::Rejected { .. })),
         "{err:?}"
@@ -322,10 +334,7 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
     let s = SERIAL.to_string();
     // Three reports of the write frame go through, then the key is pulled.
     key.lock().unwrap().unplug_after_writes(3);
-    let err = api
-        .devices
-        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
-        .unwrap_err();
+    let err = prepare_touch_key(&api).unwrap_err();
     assert!(
         matches!(
             err,
@@ -342,14 +351,14 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
         .read(|tx| tx.slot_access_code(&s, TOUCH_SLOT, AccessCodeStatus::Pending))
         .unwrap()
         .is_some());
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
 
     // Plugged back in: the insertion recovers to "none".
     api.devices.detach(HID_READER);
     key.lock().unwrap().plug_in();
     api.devices.attach_simulated_key(HID_READER, &key).unwrap();
     assert_stock_with_nothing_pending(&api, &s);
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
     let audit = api.audit_after(0);
     assert!(
         audit
@@ -359,15 +368,8 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
     );
 
     // And the key prepares fine afterwards.
-    api.devices
-        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
-        .unwrap();
-    assert!(key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .is_oath_hotp());
+    prepare_touch_key(&api).unwrap();
+    assert!(touch_slot(&key).unwrap().is_oath_hotp());
 }
 
 #[test]
@@ -382,24 +384,12 @@ fn a_crash_after_the_slot_was_written_is_recovered_with_the_pending_code() {
             tx.begin_slot_prepare(&s, &jdupont(), TOUCH_SLOT, HID_READER, &code, None)
         })
         .unwrap();
-    {
-        let mut k = key.lock().unwrap();
-        let mut device = OtpDevice::open(&mut *k).unwrap();
-        let config = HotpConfig::new(HotpKey::new(&[9u8; 20]).unwrap());
-        device
-            .program_hotp(TOUCH_SLOT, &config, Some(&code), None)
-            .unwrap();
-    }
+    program_slot(&key, 9, &code, None);
     // Only the pending code opens the slot now.
-    assert!(key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .has_access_code());
+    assert!(touch_slot(&key).unwrap().has_access_code());
     api.devices.detach(HID_READER);
     api.devices.attach_simulated_key(HID_READER, &key).unwrap();
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
     let (state, pending) = api
         .store
         .read(|tx| Ok((tx.token(&s)?.state, tx.pending_writes()?)))
@@ -528,12 +518,7 @@ async fn a_broken_key_is_replaced_by_a_touch_key_with_hotp() {
     let request = api.file_replacement(request).await;
     let prepared = api.prepare_replacement(&request, HID_READER).await;
     assert_eq!(prepared["serial"], SERIAL.to_string());
-    assert!(key
-        .lock()
-        .unwrap()
-        .slot_config(TOUCH_SLOT)
-        .unwrap()
-        .is_oath_hotp());
+    assert!(touch_slot(&key).unwrap().is_oath_hotp());
     let (old_state, new_kind) = api
         .store
         .read(|tx| {
@@ -572,7 +557,7 @@ fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
         )
         .unwrap_err();
     assert_eq!(err.detail(), "unsupported", "{err:?}");
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
     assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
 }
 
@@ -580,9 +565,7 @@ fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
 async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
     let (api, key, _) = with_touch_key();
     let s = SERIAL.to_string();
-    api.devices
-        .prepare(&desk(), HID_READER, &s, &jdupont(), hotp_params(), None)
-        .unwrap();
+    prepare_touch_key(&api).unwrap();
     api.store
         .write(&desk(), "token.revoke", |tx| {
             tx.revoke(&s, keyward::domain::RevokeReason::Broken)
@@ -590,16 +573,11 @@ async fn a_wipe_refused_by_the_key_changes_nothing_and_is_audited() {
         .unwrap();
     // Someone who learnt the code relocked the slot with another one: the
     // store's code no longer opens it.
-    {
-        let mut k = key.lock().unwrap();
-        let current = AccessCode::new(k.slot_config(TOUCH_SLOT).unwrap().access_code()).unwrap();
-        let other = AccessCode::generate().unwrap();
-        let config = HotpConfig::new(HotpKey::new(&[3u8; 20]).unwrap());
-        OtpDevice::open(&mut *k)
-            .unwrap()
-            .program_hotp(TOUCH_SLOT, &config, Some(&other), Some(&current))
-            .unwrap();
-    }
+    let current = {
+        let k = key.lock().unwrap();
+        AccessCode::new(k.slot_config(TOUCH_SLOT).unwrap().access_code()).unwrap()
+    };
+    program_slot(&key, 3, &AccessCode::generate().unwrap(), Some(&current));
     let before = slot_bytes(&key);
     let head = api.audit_head();
     let wipe = Call::post(format!("/v1/tokens/{s}/wipe")).by(&api.keys.desk);
@@ -636,7 +614,7 @@ async fn totp_on_a_touch_key_is_refused_audited_and_changes_nothing() {
         .filter(|(_, action, _)| action == "refused")
         .count();
     assert_eq!(refusals, 3);
-    assert!(key.lock().unwrap().slot_config(TOUCH_SLOT).is_none());
+    assert!(touch_slot(&key).is_none());
 }
 
 #[test]
