@@ -8,9 +8,9 @@ use crate::support::world;
 use keyward::crypto::{verify_receipt, CryptoError, PinProblem};
 use keyward::domain::receipt::{Lang, ReceiptKind};
 use keyward::domain::requests::HelpMail;
-use keyward::domain::{Actor, DomainError, RevokeReason, RightOrigin, TokenState};
+use keyward::domain::{Actor, DomainError, RevokeReason, RightOrigin, TokenState, UnixTime};
 use keyward::otp::CredentialParams;
-use keyward::store::verify::VerifyOutcome;
+use keyward::store::verify::{VerifyOutcome, VerifyService};
 use keyward::store::StoreError;
 use world::*;
 
@@ -28,13 +28,27 @@ fn director_with_key(
     w.active_totp(holder, serial, PIN_A)
 }
 
-fn accept(
-    w: &World,
-    svc: &keyward::store::verify::VerifyService,
-    login: &str,
-    pin: &str,
-    d: &Device,
-) -> VerifyOutcome {
+/// adurand, director of the east school from `from` (until `until`), with
+/// the active key VT-A and PIN_A, at `now`; and the verify path.
+fn adurand_directing(
+    now: UnixTime,
+    from: &str,
+    until: Option<&str>,
+) -> (World, Device, VerifyService) {
+    let w = world(now);
+    let device = director_with_key(&w, "adurand", "VT-A", from, until);
+    let svc = w.store.verify_service().unwrap();
+    (w, device, svc)
+}
+
+/// How every situation ends: once the verify path has stopped, the audit
+/// chain holds every step and is intact.
+fn assert_audit_intact_after(w: &World, svc: VerifyService) {
+    drop(svc);
+    w.assert_audit_intact();
+}
+
+fn accept(w: &World, svc: &VerifyService, login: &str, pin: &str, d: &Device) -> VerifyOutcome {
     let answer = svc
         .verify(login, &format!("{pin}{}", d.code(w.now())))
         .unwrap();
@@ -121,13 +135,7 @@ fn case1_deputy_replaces_an_absent_director() {
     let err = w
         .store
         .write(&desk(), "second", |tx| {
-            tx.add_token("VT-B2", "virtual")?;
-            tx.prepare_token(
-                "VT-B2",
-                &pid("bleroy"),
-                &second.secret,
-                CredentialParams::totp(),
-            )
+            register_and_prepare(tx, &second, "bleroy")
         })
         .unwrap_err();
     assert!(
@@ -246,8 +254,7 @@ fn case1_deputy_replaces_an_absent_director() {
         .verify("bleroy", &format!("{PIN_B}{code}"))
         .unwrap()
         .is_accept());
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 #[test]
@@ -341,15 +348,12 @@ fn case2_director_comes_back_deputy_loses_access_at_once() {
         })
         .unwrap();
     // The director was never affected.
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 #[test]
 fn case3_lost_broken_key_replaced_on_a_valid_help_request() {
-    let w = world(at("2026-11-02", 8));
-    let old = director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
-    let svc = w.store.verify_service().unwrap();
+    let (w, old, svc) = adurand_directing(at("2026-11-02", 8), "2025-09-01", None);
     assert!(accept(&w, &svc, "adurand", PIN_A, &old).is_accept());
 
     let inspector = mail(&format!("pmartin@{DOMAIN}"));
@@ -408,12 +412,19 @@ fn case3_lost_broken_key_replaced_on_a_valid_help_request() {
         from: mail(&format!("adurand@{DOMAIN}")),
         cc: vec![inspector.clone()],
     };
-    let request = w
-        .store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid("adurand"), RevokeReason::Lost, &help)
+    // adurand's help request, and the desk preparing the replacement key.
+    let file_request = |reason| {
+        w.store.write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid("adurand"), reason, &help)
         })
-        .unwrap();
+    };
+    let replace_with = |request, key: &Device| {
+        w.store.write(&desk(), "replace", |tx| {
+            tx.add_token(&key.serial, "virtual")?;
+            tx.prepare_replacement(request, &key.serial, &key.secret, CredentialParams::totp())
+        })
+    };
+    let request = file_request(RevokeReason::Lost).unwrap();
     assert_eq!(w.state("VT-A"), TokenState::Revoked);
     assert!(!accept(&w, &svc, "adurand", PIN_A, &old).is_accept());
     assert!(w
@@ -431,12 +442,7 @@ fn case3_lost_broken_key_replaced_on_a_valid_help_request() {
 
     // A new key for the same holder, then the normal handover.
     let new = Device::new("VT-A2");
-    w.store
-        .write(&desk(), "replace", |tx| {
-            tx.add_token("VT-A2", "virtual")?;
-            tx.prepare_replacement(request, "VT-A2", &new.secret, CredentialParams::totp())
-        })
-        .unwrap();
+    replace_with(request, &new).unwrap();
     assert!(matches!(
         w.store
             .write(&desk(), "replace", |tx| tx.prepare_replacement(
@@ -452,35 +458,23 @@ fn case3_lost_broken_key_replaced_on_a_valid_help_request() {
 
     // Broken key: the old one stays live until the replacement is prepared,
     // then both happen in one transaction.
-    let request = w
-        .store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid("adurand"), RevokeReason::Broken, &help)
-        })
-        .unwrap();
+    let request = file_request(RevokeReason::Broken).unwrap();
     assert_eq!(w.state("VT-A2"), TokenState::Active);
     let third = Device::new("VT-A3");
-    w.store
-        .write(&desk(), "replace", |tx| {
-            tx.add_token("VT-A3", "virtual")?;
-            tx.prepare_replacement(request, "VT-A3", &third.secret, CredentialParams::totp())
-        })
-        .unwrap();
+    replace_with(request, &third).unwrap();
     assert_eq!(w.state("VT-A2"), TokenState::Revoked);
     assert_eq!(w.state("VT-A3"), TokenState::Prepared);
     // A broken (not lost) key may come back to be wiped.
     w.store
         .write(&desk(), "receive", |tx| tx.receive_at_it_centre("VT-A2"))
         .unwrap();
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 #[test]
 fn case4_leaving_director_rights_end_by_themselves_and_return_is_tracked() {
-    let w = world(at("2027-07-04", 10));
-    let device = director_with_key(&w, "adurand", "VT-A", "2024-09-01", Some("2027-07-04"));
-    let svc = w.store.verify_service().unwrap();
+    let until = Some("2027-07-04");
+    let (w, device, svc) = adurand_directing(at("2027-07-04", 10), "2024-09-01", until);
     // Last day of the appointment: still in force.
     assert!(accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
 
@@ -531,8 +525,7 @@ fn case4_leaving_director_rights_end_by_themselves_and_return_is_tracked() {
         receipts.iter().map(|r| r.content.kind).collect::<Vec<_>>(),
         vec![ReceiptKind::Handover, ReceiptKind::Return]
     );
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 #[test]
@@ -545,13 +538,7 @@ fn case5_first_appointment_batch_handover_meeting() {
     let err = w
         .store
         .write(&desk(), "prepare", |tx| {
-            tx.add_token("VT-X", "virtual")?;
-            tx.prepare_token(
-                "VT-X",
-                &pid("froux"),
-                &Device::new("VT-X").secret,
-                CredentialParams::totp(),
-            )
+            register_and_prepare(tx, &Device::new("VT-X"), "froux")
         })
         .unwrap_err();
     assert!(matches!(err, StoreError::NoRight { .. }));
@@ -581,15 +568,12 @@ fn case5_first_appointment_batch_handover_meeting() {
             other => panic!("{holder}: {other:?}"),
         }
     }
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 #[test]
 fn lockout_after_ten_failures_until_the_desk_unlocks() {
-    let w = world(at("2026-11-02", 8));
-    let device = director_with_key(&w, "adurand", "VT-A", "2025-09-01", None);
-    let svc = w.store.verify_service().unwrap();
+    let (w, device, svc) = adurand_directing(at("2026-11-02", 8), "2025-09-01", None);
     let mut delays = Vec::new();
     for _ in 0..10 {
         match svc
@@ -625,8 +609,7 @@ fn lockout_after_ten_failures_until_the_desk_unlocks() {
         .write(&desk(), "unlock", |tx| tx.unlock("VT-A"))
         .unwrap();
     assert!(accept(&w, &svc, "adurand", PIN_A, &device).is_accept());
-    drop(svc);
-    w.assert_audit_intact();
+    assert_audit_intact_after(&w, svc);
 }
 
 fn retry_after_or(delay: Option<u64>) -> u64 {

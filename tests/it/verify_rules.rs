@@ -6,7 +6,7 @@ use crate::support::world;
 
 use keyward::domain::Actor;
 use keyward::otp::{code_at, Digits};
-use keyward::store::verify::VerifyOutcome;
+use keyward::store::verify::{VerifyOutcome, VerifyService};
 use keyward::store::StoreError;
 use world::*;
 
@@ -16,23 +16,48 @@ fn appointed(w: &World, holder: &str) {
     w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
 }
 
+/// 2 November 2026, 08:00: adurand is director of the east school.
+fn school_day() -> World {
+    let w = world(at("2026-11-02", 8));
+    appointed(&w, "adurand");
+    w
+}
+
+/// [`school_day`] with adurand's active TOTP key VT-A, and the verify path.
+fn adurand_with_a_key() -> (World, Device, VerifyService) {
+    let w = school_day();
+    let d = w.active_totp("adurand", "VT-A", PIN);
+    let svc = w.store.verify_service().unwrap();
+    (w, d, svc)
+}
+
+/// Whether `login` gets in with PIN followed by `code`.
+fn accepts(svc: &VerifyService, login: &str, code: &str) -> bool {
+    svc.verify(login, &format!("{PIN}{code}"))
+        .unwrap()
+        .is_accept()
+}
+
 fn fails(w: &World, serial: &str) -> u32 {
     w.store
         .read(|tx| Ok(tx.credential_of(serial)?.unwrap().fails))
         .unwrap()
 }
 
+/// The learnt clock offset of `serial`'s credential, in steps.
+fn drift(w: &World, serial: &str) -> i64 {
+    w.store
+        .read(|tx| Ok(tx.credential_of(serial)?.unwrap().drift))
+        .unwrap()
+}
+
 #[test]
 fn hotp_counter_run_away_is_resynchronised_with_two_codes() {
-    let w = world(at("2026-11-02", 8));
-    appointed(&w, "adurand");
+    let w = school_day();
     let d = w.active_hotp("adurand", "VT-H", PIN);
     let svc = w.store.verify_service().unwrap();
     // The button was pressed 50 times in a pocket: beyond the look-ahead.
-    assert!(!svc
-        .verify("adurand", &format!("{PIN}{}", d.hotp(51)))
-        .unwrap()
-        .is_accept());
+    assert!(!accepts(&svc, "adurand", &d.hotp(51)));
     // Only the desk resyncs; one code is not enough, two consecutive are.
     assert!(matches!(
         w.store
@@ -56,20 +81,13 @@ fn hotp_counter_run_away_is_resynchronised_with_two_codes() {
             tx.resync("VT-H", &d.hotp(52), &d.hotp(53))
         })
         .unwrap();
-    assert!(!svc
-        .verify("adurand", &format!("{PIN}{}", d.hotp(53)))
-        .unwrap()
-        .is_accept());
-    assert!(svc
-        .verify("adurand", &format!("{PIN}{}", d.hotp(54)))
-        .unwrap()
-        .is_accept());
+    assert!(!accepts(&svc, "adurand", &d.hotp(53)));
+    assert!(accepts(&svc, "adurand", &d.hotp(54)));
 }
 
 #[test]
 fn totp_drift_is_learnt_within_its_bound() {
-    let w = world(at("2026-11-02", 8));
-    appointed(&w, "adurand");
+    let w = school_day();
     appointed(&w, "bleroy");
     let d = w.active_totp("adurand", "VT-T", PIN);
     let svc = w.store.verify_service().unwrap();
@@ -81,36 +99,19 @@ fn totp_drift_is_learnt_within_its_bound() {
             .unwrap()
             .to_string()
     };
-    assert!(!svc
-        .verify("adurand", &format!("{PIN}{}", slow(&w, 3)))
-        .unwrap()
-        .is_accept());
+    assert!(!accepts(&svc, "adurand", &slow(&w, 3)));
     let (a, b) = (slow(&w, 4), slow(&w, 3));
     w.store
         .write(&desk(), "resync", |tx| tx.resync("VT-T", &a, &b))
         .unwrap();
-    let drift = w
-        .store
-        .read(|tx| Ok(tx.credential_of("VT-T")?.unwrap().drift))
-        .unwrap();
-    assert_eq!(drift, -3);
+    assert_eq!(drift(&w, "VT-T"), -3);
     w.next_step();
-    assert!(svc
-        .verify("adurand", &format!("{PIN}{}", slow(&w, 3)))
-        .unwrap()
-        .is_accept());
+    assert!(accepts(&svc, "adurand", &slow(&w, 3)));
     w.next_step();
     w.next_step();
     // The token keeps drifting a little: followed, within the bound.
-    assert!(svc
-        .verify("adurand", &format!("{PIN}{}", slow(&w, 4)))
-        .unwrap()
-        .is_accept());
-    let drift = w
-        .store
-        .read(|tx| Ok(tx.credential_of("VT-T")?.unwrap().drift))
-        .unwrap();
-    assert_eq!(drift, -4);
+    assert!(accepts(&svc, "adurand", &slow(&w, 4)));
+    assert_eq!(drift(&w, "VT-T"), -4);
     // A clock 10 steps off is beyond the bound: resync refuses it.
     let e = w.active_totp("bleroy", "VT-U", PIN);
     w.clock.advance(90 * 86_400);
@@ -126,10 +127,7 @@ fn totp_drift_is_learnt_within_its_bound() {
 
 #[test]
 fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
-    let w = world(at("2026-11-02", 8));
-    appointed(&w, "adurand");
-    let d = w.active_totp("adurand", "VT-A", PIN);
-    let svc = w.store.verify_service().unwrap();
+    let (w, d, svc) = adurand_with_a_key();
     let reject = VerifyOutcome::Reject { hold: None };
     for bad in [
         "",
@@ -178,10 +176,7 @@ fn malformed_passcodes_and_unknown_logins_answer_like_any_reject() {
 #[test]
 fn one_source_cannot_lock_everybody_out() {
     use keyward::store::verify::VerifyRequest;
-    let w = world(at("2026-11-02", 8));
-    appointed(&w, "adurand");
-    let d = w.active_totp("adurand", "VT-A", PIN);
-    let svc = w.store.verify_service().unwrap();
+    let (w, d, svc) = adurand_with_a_key();
     let attacker = |login: &str| {
         svc.submit(VerifyRequest::new(login, "820631123456").from_source("203.0.113.66"))
             .unwrap()
@@ -217,8 +212,7 @@ fn one_source_cannot_lock_everybody_out() {
 #[test]
 fn a_corrupt_record_refuses_only_its_own_request() {
     use keyward::store::verify::VerifyRequest;
-    let w = world(at("2026-11-02", 8));
-    appointed(&w, "adurand");
+    let w = school_day();
     appointed(&w, "bleroy");
     let a = Device::new("VT-A");
     let b = Device::new("VT-B");
