@@ -22,6 +22,21 @@ fn secret_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 16..=160)
 }
 
+/// What both sides of a comparison take: algorithm, raw secret, digits
+/// and period.
+fn credential() -> impl Strategy<Value = (Algorithm, Vec<u8>, u8, u32)> {
+    (algorithm(), secret_bytes(), 6u8..=8, 1u32..=120)
+}
+
+/// `cases` runs, nothing persisted between runs.
+fn runs(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 fn totp_rs_alg(a: Algorithm) -> totp_rs::Algorithm {
     match a {
         Algorithm::Sha1 => totp_rs::Algorithm::SHA1,
@@ -31,14 +46,11 @@ fn totp_rs_alg(a: Algorithm) -> totp_rs::Algorithm {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(runs(10_000))]
 
     #[test]
     fn agrees_with_totp_rs(
-        alg in algorithm(),
-        raw in secret_bytes(),
-        digits in 6u8..=8,
-        period in 1u32..=120,
+        (alg, raw, digits, period) in credential(),
         time in prop_oneof![0u64..4_000_000_000, 4_000_000_000u64..=u64::MAX / 2],
     ) {
         let reference = totp_rs::Builder::new()
@@ -70,14 +82,11 @@ fn oathtool(args: &[String]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(runs(1_000))]
 
     #[test]
     fn agrees_with_oathtool(
-        alg in algorithm(),
-        raw in secret_bytes(),
-        digits in 6u8..=8,
-        period in 1u32..=120,
+        (alg, raw, digits, period) in credential(),
         counter in any::<u64>(),
         time in 0u64..=8_589_934_592,
         totp in any::<bool>(),
@@ -116,7 +125,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 5_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(runs(5_000))]
 
     /// Text entry points never panic, and whatever they accept round-trips.
     #[test]

@@ -17,7 +17,14 @@ struct Vector {
     line: usize,
 }
 
-fn load(name: &str) -> Vec<Vector> {
+impl Vector {
+    fn key(&self) -> CredentialKey {
+        CredentialKey::new(self.algorithm, &self.secret)
+    }
+}
+
+/// The `count` vectors of tests/data/`name`, half of them tampered twins.
+fn load(name: &str, count: usize) -> Vec<Vector> {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap();
     let vectors: Vec<Vector> = text
@@ -49,15 +56,14 @@ fn load(name: &str) -> Vec<Vector> {
         vectors.len(),
         "{path}: each vector needs a tampered twin"
     );
+    assert_eq!(vectors.len(), count, "{path}");
     vectors
 }
 
 #[test]
 fn rfc4226_appendix_d() {
-    let vectors = load("rfc4226.tsv");
-    assert_eq!(vectors.len(), 20);
-    for v in vectors {
-        let key = CredentialKey::new(v.algorithm, &v.secret);
+    for v in load("rfc4226.tsv", 20) {
+        let key = v.key();
         let hotp = Hotp::new(v.digits, 1).unwrap();
         let code = Code::parse(&v.code, v.digits).unwrap();
         let floor = ReplayFloor::before(v.moving_factor);
@@ -94,10 +100,8 @@ fn rfc4226_appendix_d() {
 
 #[test]
 fn rfc6238_appendix_b() {
-    let vectors = load("rfc6238.tsv");
-    assert_eq!(vectors.len(), 36);
-    for v in vectors {
-        let key = CredentialKey::new(v.algorithm, &v.secret);
+    for v in load("rfc6238.tsv", 36) {
+        let key = v.key();
         assert_eq!(
             v.secret.len(),
             v.algorithm.output_len(),
