@@ -20,6 +20,8 @@ use keyward::otp::{Algorithm, Digits, Period, Secret};
 
 const SECRET_HEX: &str = "3132333435363738393031323334353637383930";
 const SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/// The secret of the SHA-256, 8-digit, 60-second account ykman adds.
+const SLOW_B32: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 fn now() -> u64 {
     SystemTime::now()
@@ -252,6 +254,11 @@ fn assert_totp_matches(line_code: &str, totp: &str, oath_args: &[&str]) {
     );
 }
 
+/// `ykman oath ARGS` on the token in reader 0.
+fn oath(args: &[&str]) -> String {
+    ykman(READER0, &[&["oath"], args].concat())
+}
+
 fn code_of(output: &str, account: &str) -> String {
     output
         .lines()
@@ -268,7 +275,7 @@ fn ykman_interop_add_list_code_delete() {
     let _sim = Sim::with_serial(&pcscd, 0, "yk.toml", "12345678");
 
     let add_account = |args: &[&str]| {
-        ykman(READER0, &[&["oath", "accounts", "add"], args].concat());
+        oath(&[&["accounts", "add"], args].concat());
     };
     let info = ykman(READER0, &["info"]);
     assert!(info.contains("Serial number: 12345678"), "{info}");
@@ -277,44 +284,28 @@ fn ykman_interop_add_list_code_delete() {
     add_account(&["-o", "TOTP", "Iss:alice", SECRET_B32]);
     add_account(&["-o", "HOTP", "-c", "5", "hot", SECRET_B32]);
     add_account(&[
-        "-o",
-        "TOTP",
-        "-a",
-        "SHA256",
-        "-d",
-        "8",
-        "-P",
-        "60",
-        "Iss:slow",
-        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        "-o", "TOTP", "-a", "SHA256", "-d", "8", "-P", "60", "Iss:slow", SLOW_B32,
     ]);
-    let list = ykman(READER0, &["oath", "accounts", "list"]);
+    let list = oath(&["accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
         vec!["hot", "Iss:alice", "60/Iss:slow"]
     );
 
-    let codes = ykman(READER0, &["oath", "accounts", "code", "Iss:alice"]);
+    let codes = oath(&["accounts", "code", "Iss:alice"]);
     assert_totp_matches(&code_of(&codes, "Iss:alice"), "--totp", &["-b", SECRET_B32]);
-    let codes = ykman(READER0, &["oath", "accounts", "code", "Iss:slow"]);
+    let codes = oath(&["accounts", "code", "Iss:slow"]);
     assert_totp_matches(
         &code_of(&codes, "60/Iss:slow"),
         "--totp=sha256",
-        &[
-            "-d",
-            "8",
-            "-s",
-            "60",
-            "-b",
-            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-        ],
+        &["-d", "8", "-s", "60", "-b", SLOW_B32],
     );
-    let codes = ykman(READER0, &["oath", "accounts", "code", "hot"]);
+    let codes = oath(&["accounts", "code", "hot"]);
     assert_eq!(
         code_of(&codes, "hot"),
         oathtool(&["--hotp", "-c", "5", "-b", SECRET_B32])
     );
-    let codes = ykman(READER0, &["oath", "accounts", "code", "hot"]);
+    let codes = oath(&["accounts", "code", "hot"]);
     assert_eq!(
         code_of(&codes, "hot"),
         oathtool(&["--hotp", "-c", "6", "-b", SECRET_B32])
@@ -334,51 +325,38 @@ fn ykman_interop_add_list_code_delete() {
     assert_eq!(code, oathtool(&["--hotp", "-c", "7", "-b", SECRET_B32]));
     drop(t);
 
-    ykman(READER0, &["oath", "accounts", "delete", "hot", "-f"]);
-    let list = ykman(READER0, &["oath", "accounts", "list"]);
+    oath(&["accounts", "delete", "hot", "-f"]);
+    let list = oath(&["accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
         vec!["Iss:alice", "60/Iss:slow"]
     );
 
     // RENAME keeps the period prefix.
-    ykman(
-        READER0,
-        &[
-            "oath",
-            "accounts",
-            "rename",
-            "Iss:slow",
-            "Iss2:renamed",
-            "-f",
-        ],
-    );
-    let list = ykman(READER0, &["oath", "accounts", "list"]);
+    oath(&["accounts", "rename", "Iss:slow", "Iss2:renamed", "-f"]);
+    let list = oath(&["accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
         vec!["Iss:alice", "60/Iss2:renamed"]
     );
 
     // Access code: SET CODE, then SELECT challenges and VALIDATE.
-    ykman(READER0, &["oath", "access", "change", "-n", "s3cret"]);
+    oath(&["access", "change", "-n", "s3cret"]);
     let profiles = keyward::profile::builtin().unwrap();
     let id = token(READER0).identify(&profiles).unwrap();
     assert!(id.locked && id.credentials.is_none(), "{id:?}");
     assert!(matches!(token(READER0).list(), Err(TokenError::Locked)));
-    let list = ykman(READER0, &["oath", "accounts", "list", "-p", "s3cret"]);
+    let list = oath(&["accounts", "list", "-p", "s3cret"]);
     assert_eq!(list.lines().count(), 2, "{list}");
-    let codes = ykman(
-        READER0,
-        &["oath", "accounts", "code", "-p", "s3cret", "Iss:alice"],
-    );
+    let codes = oath(&["accounts", "code", "-p", "s3cret", "Iss:alice"]);
     assert_totp_matches(&code_of(&codes, "Iss:alice"), "--totp", &["-b", SECRET_B32]);
-    ykman(READER0, &["oath", "access", "change", "-p", "s3cret", "-c"]);
+    oath(&["access", "change", "-p", "s3cret", "-c"]);
     assert_eq!(token(READER0).list().unwrap().len(), 2);
 
     // RESET from ykman empties the token for keyward's driver too.
-    ykman(READER0, &["oath", "reset", "-f"]);
+    oath(&["reset", "-f"]);
     assert!(token(READER0).list().unwrap().is_empty());
-    assert_eq!(ykman(READER0, &["oath", "accounts", "list"]), "");
+    assert_eq!(oath(&["accounts", "list"]), "");
 }
 
 #[test]
@@ -396,19 +374,19 @@ fn credential_written_by_keyward_is_listed_and_computed_by_ykman() {
     t.write(&virt(), &hotp, now()).unwrap();
     drop(t);
 
-    let list = ykman(READER0, &["oath", "accounts", "list"]);
+    let list = oath(&["accounts", "list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
         vec!["keyward:director", "keyward:hdirector"]
     );
-    let codes = ykman(READER0, &["oath", "accounts", "code", "keyward:director"]);
+    let codes = oath(&["accounts", "code", "keyward:director"]);
     assert_totp_matches(
         &code_of(&codes, "keyward:director"),
         "--totp",
         &[SECRET_HEX],
     );
     // The read-back consumed counter 10; ykman gets 11.
-    let codes = ykman(READER0, &["oath", "accounts", "code", "keyward:hdirector"]);
+    let codes = oath(&["accounts", "code", "keyward:hdirector"]);
     assert_eq!(
         code_of(&codes, "keyward:hdirector"),
         oathtool(&["--hotp", "-d", "8", "-c", "11", SECRET_HEX])
