@@ -411,6 +411,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
         if process {
             args.push("--process-dropped");
         }
+        let removals = pcscd.removals_seen(READER0);
         let mut sim = Sim::start(&pcscd, 0, &state, &args);
         let err = token(READER0)
             .write(&virt(), &spec("x", OathType::Totp, &secret), now())
@@ -425,7 +426,7 @@ fn dropped_connection_mid_write_leaves_all_or_nothing() {
         // A card that vanished mid-transmit is seen by vpcd at once but by
         // pcscd's presence poll (every 400 ms) only later; a "re-plug" faster
         // than that is not noticed as an insertion. Real hands are slower.
-        std::thread::sleep(Duration::from_millis(1000));
+        pcscd.wait_removals_seen(READER0, removals + 1);
 
         let _sim = Sim::start(&pcscd, 0, &state, &[]);
         let mut t = token(READER0);
@@ -588,23 +589,27 @@ fn token_cli_identifies_and_lists() {
 fn token_watch_reports_and_identifies_insertions() {
     let _guard = lock();
     let pcscd = Pcscd::start();
-    let watch = cli::process(["reader", "watch", "--seconds", "4"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let mut sim = Sim::with_serial(&pcscd, 1, "w.toml", "777");
-    std::thread::sleep(Duration::from_millis(500));
-    sim.stop();
-    let out = watch.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
     let reader1 = crate::support::pcscd::READER1;
-    assert!(text.contains(&format!("reader added: {reader1}")), "{text}");
+    let added = format!("reader added: {reader1}");
+    // With --seconds the watch lists the readers and ends by itself.
+    let out = cli::run(&mut cli::keyward(["reader", "watch", "--seconds", "1"]));
+    assert!(out.status.success());
+    let text = cli::text(&out.stdout);
+    assert!(text.contains(&added), "{text}");
+
+    // Left running, it reports each change. The token goes in once the
+    // watch has listed the readers (its baseline), so it cannot be missed.
+    let mut watch = cli::Running::start(["reader", "watch"]);
+    watch.lines.wait_for(&added);
+    let mut sim = Sim::with_serial(&pcscd, 1, "w.toml", "777");
+    let inserted = watch.lines.wait_for(&format!("inserted: {reader1}"));
     assert!(
-        text.contains(&format!(
+        inserted.contains(&format!(
             "inserted: {reader1} (ATR 3BFD1300008131FE158073C021C057597562694B657940; profile keyward-virtual, serial 777)"
         )),
-        "{text}"
+        "{}",
+        watch.lines.transcript
     );
-    assert!(text.contains(&format!("removed: {reader1}")), "{text}");
+    sim.stop();
+    watch.lines.wait_for(&format!("removed: {reader1}"));
 }

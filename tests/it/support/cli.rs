@@ -101,6 +101,33 @@ where
     cmd
 }
 
+/// `keyward ARGS` (see [`process`]) left running while the test waits for
+/// its output lines; killed when dropped, so a failing test leaves nothing
+/// behind.
+pub struct Running {
+    child: std::process::Child,
+    pub lines: Lines,
+}
+
+impl Running {
+    pub fn start<I, S>(args: I) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = process(args).spawn().expect("spawn keyward");
+        let lines = Lines::of(child.stdout.take().expect("stdout piped"));
+        Running { child, lines }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A child's output lines, read on a thread so that a test waits for a line
 /// rather than for time to pass; keeps what it read for failure messages.
 pub struct Lines {

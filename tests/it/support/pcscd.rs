@@ -109,8 +109,10 @@ fn spawn_pcscd(dir: &Path, port: u16) -> Child {
         .append(true)
         .open(dir.join("pcscd.log"))
         .unwrap();
+    // `--info` logs what pcscd's presence poll sees (Pcscd::removals_seen).
     Command::new(PCSCD)
         .arg("-f")
+        .arg("--info")
         .arg("-c")
         .arg(&conf)
         .stdout(log.try_clone().unwrap())
@@ -164,6 +166,28 @@ impl Pcscd {
 
     pub fn state_file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// How many times pcscd's own presence poll has seen a card leave
+    /// `reader`, from its log (pcscd runs with `--info` for this).
+    pub fn removals_seen(&self, reader: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("pcscd.log")).unwrap_or_default();
+        let removed = format!("Card Removed From {reader}");
+        log.lines().filter(|l| l.ends_with(&removed)).count()
+    }
+
+    /// Waits (10 s at most) until pcscd's presence poll has seen `count`
+    /// removals at `reader`. The reader state clients see can say "empty"
+    /// before that poll runs, and a card back before it is no insertion.
+    pub fn wait_removals_seen(&self, reader: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.removals_seen(reader) < count {
+            assert!(
+                Instant::now() < deadline,
+                "pcscd's poll never saw the card leave {reader}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
