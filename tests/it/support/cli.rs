@@ -79,6 +79,36 @@ where
     stdout_ok(Command::new(program).args(args))
 }
 
+/// One command of the CLI: its words after `keyward` (`["tokens",
+/// "prepare"]`) and whether it only groups subcommands.
+pub struct CliCommand {
+    pub words: Vec<String>,
+    pub is_group: bool,
+}
+
+/// Every command of the CLI, groups before their subcommands, from clap's
+/// own tree (`keyward::cli::Cli`): what the binary parses is the list.
+pub fn commands() -> Vec<CliCommand> {
+    fn walk(command: &clap::Command, words: &[String], out: &mut Vec<CliCommand>) {
+        for sub in command.get_subcommands() {
+            let mut words = words.to_vec();
+            words.push(sub.get_name().to_owned());
+            out.push(CliCommand {
+                words: words.clone(),
+                is_group: sub.has_subcommands(),
+            });
+            walk(sub, &words, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &<keyward::cli::Cli as clap::CommandFactory>::command(),
+        &[],
+        &mut out,
+    );
+    out
+}
+
 /// `keyward init --json --data DATA`; returns the admin key it prints once.
 pub fn init(data: &Path) -> String {
     let init = json_ok(keyward(["init", "--json", "--data"]).arg(data));
