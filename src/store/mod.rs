@@ -346,6 +346,12 @@ impl Store {
         &self.shared.db_path
     }
 
+    /// The authority's time zone (`time_zone` in `keyward.toml`): the one
+    /// its days are counted in.
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        &self.shared.config.time_zone
+    }
+
     /// The public half of the receipt key, for `keyward receipt verify`.
     pub fn receipt_public_key(&self) -> [u8; 32] {
         self.shared.signer.public_key()

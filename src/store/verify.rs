@@ -511,7 +511,7 @@ impl Decider {
             && floor.last_accepted().is_some();
 
         // An unknown login runs the same query (it finds nothing).
-        let rights = in_force(&rights_of(db, holder)?, now);
+        let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
         let evidence = Evidence {
             well_formed,
             known,

@@ -20,6 +20,7 @@ mod requests;
 mod rights;
 mod tokens;
 
+use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::audit::{AuditEntry, AuditHead};
@@ -175,10 +176,15 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
     )
 }
 
-pub(crate) fn in_force(rights: &[RightRecord], now: UnixTime) -> Vec<RightInForce> {
+/// The rights in force at `now`, a time read in the authority's `zone`.
+pub(crate) fn in_force(
+    rights: &[RightRecord],
+    now: UnixTime,
+    zone: &TimeZone,
+) -> Vec<RightInForce> {
     rights
         .iter()
-        .filter(|r| r.period.in_force_at(now))
+        .filter(|r| r.period.in_force_at(now, zone))
         .map(|r| RightInForce {
             school: r.school.clone(),
             origin: r.origin,
@@ -216,6 +222,17 @@ impl<'a> Tx<'a> {
 
     pub fn now(&self) -> UnixTime {
         self.now
+    }
+
+    /// The authority's time zone: the one its days (rights, deadlines,
+    /// reports) are counted in.
+    fn zone(&self) -> &TimeZone {
+        &self.shared.config.time_zone
+    }
+
+    /// The authority's local day at this transaction's instant.
+    fn today(&self) -> Date {
+        Date::local(self.now, self.zone())
     }
 
     fn audit(&mut self, action: &str, subject: &str, detail: &str) -> Result<(), StoreError> {

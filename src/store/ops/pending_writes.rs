@@ -62,7 +62,7 @@ impl Tx<'_> {
         if !self
             .rights(holder)?
             .iter()
-            .any(|r| r.period.live_or_future_at(self.now))
+            .any(|r| r.period.live_or_future_at(self.now, self.zone()))
         {
             return Err(StoreError::NoRight {
                 holder: holder.to_string(),

@@ -16,7 +16,10 @@ impl Tx<'_> {
         let rights = self.rights(holder)?;
         let delegation = rights
             .iter()
-            .filter(|r| r.origin == RightOrigin::Delegation && r.period.live_or_future_at(self.now))
+            .filter(|r| {
+                r.origin == RightOrigin::Delegation
+                    && r.period.live_or_future_at(self.now, self.zone())
+            })
             .max_by_key(|r| r.id)
             .ok_or_else(|| StoreError::NoRight {
                 holder: holder.to_string(),

@@ -110,7 +110,7 @@ impl Tx<'_> {
     }
 
     pub fn rights_in_force(&self, person: &PersonId) -> Result<Vec<RightInForce>, StoreError> {
-        Ok(in_force(&self.rights(person)?, self.now))
+        Ok(in_force(&self.rights(person)?, self.now, self.zone()))
     }
 
     /// The district a holder belongs to: that of their latest right.

@@ -141,7 +141,10 @@ impl Tx<'_> {
             });
         }
         let rights = self.rights(holder)?;
-        if !rights.iter().any(|r| r.period.live_or_future_at(self.now)) {
+        if !rights
+            .iter()
+            .any(|r| r.period.live_or_future_at(self.now, self.zone()))
+        {
             return Err(StoreError::NoRight {
                 holder: holder.to_string(),
             });
