@@ -37,17 +37,7 @@ impl Tx<'_> {
                     what: "district",
                     rule: "an inspector key is bound to one district",
                 })?;
-                let exists: bool = self.db.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
-                    [code],
-                    |r| r.get(0),
-                )?;
-                if !exists {
-                    return Err(StoreError::NotFound {
-                        what: "district",
-                        key: code.to_owned(),
-                    });
-                }
+                self.require_district(code)?;
             }
             _ if district.is_some() => {
                 return Err(DomainError::BadIdentifier {
@@ -178,10 +168,7 @@ impl Tx<'_> {
             .api_keys_where("WHERE id = ?1", &id)?
             .into_iter()
             .next()
-            .ok_or_else(|| StoreError::NotFound {
-                what: "API key",
-                key: id.to_string(),
-            })?;
+            .ok_or_else(|| StoreError::not_found("API key", id))?;
         if key.revoked_at.is_some() {
             return Err(self.forbidden("revoke an API key", "it is already revoked"));
         }

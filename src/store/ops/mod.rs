@@ -145,6 +145,24 @@ fn query_rows<T>(
     Ok(out)
 }
 
+/// Inserts a row with `INSERT OR IGNORE`: a row already there under the
+/// same key is a [`StoreError::Duplicate`] on `what` named `key`.
+fn insert_new(
+    db: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &'static str,
+    key: &str,
+) -> Result<(), StoreError> {
+    if db.execute(sql, params)? == 0 {
+        return Err(StoreError::Duplicate {
+            what,
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Rights of a person, with their school's district.
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
     query_rows(

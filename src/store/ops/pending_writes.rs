@@ -37,10 +37,8 @@ impl Tx<'_> {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?;
-                let (for_holder, old, fulfilled) = row.ok_or_else(|| StoreError::NotFound {
-                    what: "replacement request",
-                    key: request.to_string(),
-                })?;
+                let (for_holder, old, fulfilled) =
+                    row.ok_or_else(|| StoreError::not_found("replacement request", request))?;
                 if fulfilled.is_some() {
                     return Err(StoreError::RequestFulfilled(request));
                 }
@@ -135,10 +133,7 @@ impl Tx<'_> {
     ) -> Result<i64, StoreError> {
         let pending = self
             .pending_write(serial)?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "pending write on token",
-                key: serial.to_owned(),
-            })?;
+            .ok_or_else(|| StoreError::not_found("pending write on token", serial))?;
         let credential = match replacement {
             Some(request) => self.prepare_replacement(request, serial, secret, params)?,
             None => self.prepare_token(serial, &pending.holder, secret, params)?,
@@ -159,10 +154,7 @@ impl Tx<'_> {
             .db
             .execute("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
         if removed == 0 {
-            return Err(StoreError::NotFound {
-                what: "pending write on token",
-                key: serial.to_owned(),
-            });
+            return Err(StoreError::not_found("pending write on token", serial));
         }
         self.audit("token.prepare.abort", serial, why)
     }
