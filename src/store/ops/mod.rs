@@ -145,6 +145,27 @@ fn query_rows<T>(
     Ok(out)
 }
 
+/// A record kept as one row of one table: which columns to select and how
+/// to decode them.
+trait Record: Sized {
+    /// `SELECT <columns> FROM <table>`, to which [`select`] adds a filter.
+    const SELECT: &'static str;
+    /// The `ORDER BY` of its lists.
+    const ORDER: &'static str;
+    fn decode(row: &Row<'_>) -> Result<Self, StoreError>;
+}
+
+/// The records matching `filter` (a `WHERE` clause over `params`, or
+/// nothing), in the record's order.
+fn select<T: Record>(
+    db: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let sql = format!("{} {filter} ORDER BY {}", T::SELECT, T::ORDER);
+    query_rows(db, &sql, params, T::decode)
+}
+
 /// Inserts a row with `INSERT OR IGNORE`: a row already there under the
 /// same key is a [`StoreError::Duplicate`] on `what` named `key`.
 fn insert_new(
