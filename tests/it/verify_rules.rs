@@ -268,7 +268,7 @@ fn a_corrupt_record_refuses_only_its_own_request() {
 }
 
 #[test]
-fn a_right_ends_at_the_authority_s_local_midnight() {
+fn rights_and_return_dates_follow_the_authority_s_midnight() {
     let mut config = Config::new(DOMAIN);
     config.time_zone = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
     let w = world_with(at("2027-07-01", 8), config);
@@ -296,4 +296,10 @@ fn a_right_ends_at_the_authority_s_local_midnight() {
         .verify("adurand", &format!("{PIN}{}", d.code(w.now())))
         .unwrap()
         .is_accept());
+    // The key is due back on 7 July: overdue from midnight in Paris.
+    let overdue = || w.store.read(|tx| tx.overdue_returns()).unwrap();
+    w.clock.set(at("2027-07-07", 21) + 1800);
+    assert!(overdue().is_empty());
+    w.clock.set(at("2027-07-07", 22) + 1800);
+    assert_eq!(overdue()["D-EST"][0].days_late, 1);
 }
