@@ -1,6 +1,6 @@
 //! The secure store: SQLite (WAL, foreign keys, secure delete, synchronous
 //! FULL), versioned migrations, and the one place where write transactions
-//! are opened and committed ([`in_write_txn`]).
+//! are opened and committed (`in_write_txn`).
 //!
 //! - [`ops`]: the lifecycle operations, run inside [`Store::write`].
 //! - [`audit`]: the hash-chained audit trail.
@@ -469,7 +469,7 @@ impl Store {
         Ok(rows.join("\n"))
     }
 
-    /// Empties the WAL into the database file (see [`checkpoint_truncate`]).
+    /// Empties the WAL into the database file (see `checkpoint_truncate`).
     pub fn checkpoint(&self) -> Result<bool, StoreError> {
         let conn = self.lock()?;
         checkpoint_truncate(&conn)
