@@ -3,57 +3,88 @@
 //!
 //! # Layout
 //!
-//! Dependencies point inward. Pure modules import no I/O module:
+//! Dependencies point inward: pure modules (no file, socket, device or clock
+//! read) import no I/O module; I/O modules sit around them behind small
+//! traits; the binary's `main` and [`cli`] sit on top.
 //!
-//! - [`otp`]: HOTP/TOTP maths, credential keys, constant-time window verification.
-//! - [`domain`]: the authority's rules: dates and the injected clock, school codes,
-//!   rights in force, the token state machine, help-request senders, receipts,
-//!   reports, and the verify policy (failures, delay, lockout).
-//! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound to
-//!   credential and token, the PIN verifier and policy, the Ed25519 receipt key
-//!   (computation only, plus reading and writing the master key file).
-//! - [`apdu`]: ISO 7816-4 commands and responses, typed status words, chaining and
-//!   the `61xx` loop as a pure state machine.
-//! - [`oath::codec`]: the YKOATH codec, shared by the host driver and the virtual token.
-//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev rules
-//!   generated from them.
+//! Pure:
+//!
+//! - [`otp`]: HOTP/TOTP maths: secrets and precomputed HMAC states (`key`),
+//!   digits and constant-time truncation (`code`), credential parameters
+//!   (`params`), the token side's plain HMAC (`raw`), constant-time window
+//!   verification and resynchronisation (`verify`).
+//! - [`domain`]: the authority's rules (`docs/lifecycle.md`): dates, the
+//!   injected clock and the authority's local day, school codes, people and
+//!   actors, rights in force, roles, API key records, the token state
+//!   machine, help-request senders, receipts, reports and the verify policy
+//!   (failures, delay, lockout).
+//! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound
+//!   to credential and token, the PIN verifier and policy, the audit key, the
+//!   Ed25519 receipt key (computation, plus reading and writing the master
+//!   key file).
+//! - [`apdu`]: ISO 7816-4 commands and responses, typed status words,
+//!   chaining and the `61xx` loop as a state machine, the PIN commands.
+//! - [`oath::codec`]: the YKOATH codec (TLV, typed requests and responses),
+//!   shared by the host driver and the virtual token.
+//! - [`hid::codec`]: YubiKey OTP HID: CRC-16 (`crc`), frames, status and
+//!   serial (`frame`), slot configurations and access codes (`config`), the
+//!   OTP HID firmware profile (`profile`).
+//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev
+//!   rules generated from them (parsing takes text; `load_dir` reads files).
 //! - [`wire`]: the HTTP API's request and answer types and its error codes,
 //!   shared by the server and the client.
-//! - [`hid::codec`] (`crc`, `frame`, `config`, and
-//!   `profile::parse_otp_profile`): YubiKey OTP HID frames, status, slot
-//!   configurations, the OTP HID firmware profile.
 //!
-//! I/O modules sit around the pure core behind small traits:
+//! I/O:
 //!
 //! - [`secure_fs`]: private files and directories (0700/0600, no symlinks,
 //!   owned by the running user).
-//! - [`store`]: SQLite (WAL, one place that opens and commits write
-//!   transactions), migrations, lifecycle operations, the hash-chained audit,
-//!   and the verify service (group commit, unsealed-key cache).
-//! - [`oath::driver`]: the PC/SC host driver (a `Transport` trait, PC/SC over the `pcsc`
-//!   crate, the reader watcher).
-//! - [`hid::driver`]: `transport` (the 8-byte feature-report seam), `hidapi` (hidraw
-//!   devices), `device` (the slot-programming driver over the seam); and
-//!   `hid::sim` (a simulated key that types its code when touched).
-//! - [`oath::sim`]: the virtual token: an applet generic over its state store and
-//!   randomness, wrapped by a thin vpcd client.
-//! - [`config`]: `keyward.toml` parsed into validated settings, the request
-//!   limits, and the daemon's clock (a file-driven test clock only with the
-//!   `test-clock` feature).
-//! - [`server`]: the HTTP server shell (listener, limits, graceful shutdown).
+//! - [`config`]: `keyward.toml` parsed into validated settings (listen
+//!   addresses, limits, mail domain, time zone, verify windows), and the
+//!   daemon's clock (a file-driven test clock only with the `test-clock`
+//!   feature).
+//! - [`store`]: SQLite (WAL, the one place that opens and commits write
+//!   transactions), the schema and its migrations, the hash-chained audit
+//!   (`audit`), the verify service (`verify`: group commit, unsealed-key
+//!   cache), and the lifecycle operations in `store::ops`, one file per
+//!   aggregate: `people` (with districts and schools), `rights`, `tokens`,
+//!   `requests`, `receipts`, `reports`, `api_keys`, `pending_writes`,
+//!   `device_pins`, `access_codes`.
+//! - [`oath::driver`]: the PC/SC host driver (a `Transport` trait, PC/SC over
+//!   the `pcsc` crate, the reader watcher).
+//! - [`oath::sim`]: the virtual token: an applet generic over its state store
+//!   and randomness, and the thin vpcd client that plugs it into pcscd.
+//! - [`hid::driver`]: `transport` (the 8-byte feature-report seam), `hidapi`
+//!   (hidraw devices), `device` (the slot-programming driver over the seam).
+//! - [`hid::sim`]: a simulated touch key behind the transport seam, which
+//!   types its code when touched.
 //! - [`devices`]: reader presence (PC/SC watcher, HID poller, in-process
-//!   virtual reader), one flow per device operation (prepare with pending
-//!   write and recovery, possession codes, device PIN, wipe) over the
-//!   `devices::family::TokenFamily` seam, which `devices::oath` (YKOATH over
-//!   PC/SC) and `devices::hid_key` (touch keys: OTP slots over HID)
-//!   implement, and the device event channel.
-//! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, bearer
-//!   roles and scopes, one error type with stable codes, metrics, events.
+//!   virtual reader) and the device event channel; `devices::family`, the
+//!   seam a token family implements, by `devices::oath` (YKOATH over PC/SC)
+//!   and `devices::hid_key` (touch keys: OTP slots over HID);
+//!   `devices::operations`, one flow per operation for every family
+//!   (prepare with pending write and recovery, possession, activation,
+//!   wipe); `devices::pin`, the desk's device PIN unblock.
+//! - [`server`]: the HTTP server shell (listeners, connection limit, request
+//!   timeout, graceful shutdown).
+//! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, the
+//!   `Operation` enum (each operation's roles, audit name and route), bearer
+//!   keys and scopes (`auth`), the `Permit` that runs an operation for a
+//!   caller, one error type with stable codes, metrics; the handlers in
+//!   `api::routes`, one file per resource.
+//! - [`client`]: the blocking HTTP client of the v1 API and its
+//!   server-sent-event reader, used by the CLI, the station and the load
+//!   generator.
 //!
-//! - [`client`]: the blocking HTTP client of the v1 API (`docs/api.md`) and its
-//!   server-sent-event reader, used by the CLI, the station and the load generator.
+//! On top:
 //!
-//! `cli` and `main` only wire things together.
+//! - [`cli`]: the command line: clap definitions, one file per resource (the
+//!   same nouns as `api::routes` and `store::ops`) calling the client and
+//!   printing its answers, exit codes; and the commands that are tools of
+//!   their own: `serve` (wires config, store, devices, API and server), `init`,
+//!   `station` (the handover loop), `bench` (the verify load generator),
+//!   `otp` (the offline calculator), `reader`, `sim`.
+//! - `main` (the binary): logging, then [`cli::run`], errors mapped to exit
+//!   codes. It only wires things together.
 
 #![forbid(unsafe_code)]
 

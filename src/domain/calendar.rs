@@ -3,8 +3,8 @@
 //! Rights start and end on dates; decisions are taken at instants. Both come
 //! from a [`Clock`] the caller hands in, so the lifecycle code never reads the
 //! system time itself and tests run on a fixed one. Calendar arithmetic and
-//! time zones are `jiff`'s; a day is a UTC day unless a caller names the
-//! authority's time zone ([`Date::local`]).
+//! time zones are `jiff`'s; an instant becomes a day only in a time zone
+//! the caller names ([`Date::local`]), in the daemon the authority's.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,13 +97,9 @@ impl Date {
         .map_err(|_| bad())
     }
 
-    /// The UTC day containing a Unix time.
-    pub fn of(time: UnixTime) -> Self {
-        Date::local(time, &TimeZone::UTC)
-    }
-
-    /// The day containing a Unix time in a time zone: the authority's local
-    /// day (`time_zone` in `keyward.toml`).
+    /// The day containing a Unix time in a time zone, usually the
+    /// authority's (`time_zone` in `keyward.toml`). There is no UTC
+    /// shortcut: every caller says which zone its day is in.
     pub fn local(time: UnixTime, zone: &TimeZone) -> Self {
         let date = zone.to_datetime(timestamp(time)).date();
         Date(date.max(EPOCH))
@@ -183,9 +179,15 @@ mod tests {
         let epoch = Date::parse("1970-01-01").unwrap();
         for days in [0u64, 59, 60, 365, 11_016, 20_000, 20_819, 30_000] {
             assert_eq!(epoch.add_days(days).days_since_epoch(), days);
-            assert_eq!(Date::of(days * SECONDS_PER_DAY).days_since_epoch(), days);
+            assert_eq!(
+                Date::local(days * SECONDS_PER_DAY, &TimeZone::UTC).days_since_epoch(),
+                days
+            );
         }
-        assert_eq!(Date::of(1_788_220_800).to_string(), "2026-09-01");
+        assert_eq!(
+            Date::local(1_788_220_800, &TimeZone::UTC).to_string(),
+            "2026-09-01"
+        );
         assert_eq!(rfc3339(1_788_220_800 + 3_723), "2026-09-01T01:02:03Z");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
@@ -195,9 +197,8 @@ mod tests {
         let paris = TimeZone::get("Europe/Paris").unwrap();
         // 2026-08-31 23:30 UTC is already 1 September in Paris (UTC+2).
         let late = 1_788_220_800 - 1_800;
-        assert_eq!(Date::of(late).to_string(), "2026-08-31");
+        assert_eq!(Date::local(late, &TimeZone::UTC).to_string(), "2026-08-31");
         assert_eq!(Date::local(late, &paris).to_string(), "2026-09-01");
-        assert_eq!(Date::local(late, &TimeZone::UTC), Date::of(late));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub mod token;
 pub mod uai;
 pub mod verify_policy;
 
+#[cfg(test)]
+mod testing;
+
 pub use api_keys::{api_key_hash, ApiKeyRecord, NewApiKey, API_KEY_PREFIX};
 pub use calendar::{Clock, Date, FixedClock, UnixTime};
 pub use credentials::{CredentialInfo, PendingWrite};

@@ -114,24 +114,21 @@ pub fn awaiting_it_centre(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(s: &str) -> Date {
-        Date::parse(s).unwrap()
-    }
+    use crate::domain::testing::date;
 
     #[test]
     fn end_of_year_departures_are_due_on_the_seventh_of_july() {
         let deadline = ReturnDeadline::DEFAULT;
-        assert_eq!(deadline.due_for(d("2027-07-04")), d("2027-07-07"));
-        assert_eq!(deadline.due_for(d("2027-06-30")), d("2027-07-07"));
-        assert_eq!(deadline.due_for(d("2027-08-31")), d("2027-09-07"));
-        assert_eq!(deadline.due_for(d("2027-02-10")), d("2027-02-17"));
+        assert_eq!(deadline.due_for(date("2027-07-04")), date("2027-07-07"));
+        assert_eq!(deadline.due_for(date("2027-06-30")), date("2027-07-07"));
+        assert_eq!(deadline.due_for(date("2027-08-31")), date("2027-09-07"));
+        assert_eq!(deadline.due_for(date("2027-02-10")), date("2027-02-17"));
         let keys = vec![
             BoundKey {
                 serial: "A".into(),
                 holder: "h1".into(),
                 district: "D1".into(),
-                rights_ended_on: Some(d("2027-07-04")),
+                rights_ended_on: Some(date("2027-07-04")),
             },
             BoundKey {
                 serial: "B".into(),
@@ -140,8 +137,8 @@ mod tests {
                 rights_ended_on: None,
             },
         ];
-        assert!(overdue_returns(&keys, d("2027-07-07"), deadline).is_empty());
-        let late = overdue_returns(&keys, d("2027-07-09"), deadline);
+        assert!(overdue_returns(&keys, date("2027-07-07"), deadline).is_empty());
+        let late = overdue_returns(&keys, date("2027-07-09"), deadline);
         assert_eq!(late.len(), 1);
         assert_eq!(late["D1"][0].days_late, 2);
         assert!(ReturnDeadline::new(2, 30).is_err());

@@ -48,18 +48,15 @@ pub fn check_help_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn m(s: &str) -> MailAddress {
-        MailAddress::parse(s).unwrap()
-    }
+    use crate::domain::testing::mail;
 
     #[test]
     fn only_the_holder_with_the_inspector_in_copy() {
-        let holder = m("jeanne.dupont@ac-exemple.fr");
-        let inspector = m("paul.martin@ac-exemple.fr");
+        let holder = mail("jeanne.dupont@ac-exemple.fr");
+        let inspector = mail("paul.martin@ac-exemple.fr");
         let ok = HelpMail {
             from: holder.clone(),
-            cc: vec![m("x.y@ac-exemple.fr"), inspector.clone()],
+            cc: vec![mail("x.y@ac-exemple.fr"), inspector.clone()],
         };
         assert_eq!(
             check_help_mail(&ok, &holder, &inspector, "ac-exemple.fr"),
@@ -73,7 +70,7 @@ mod tests {
         ];
         for (from, err) in cases {
             let mail = HelpMail {
-                from: m(from),
+                from: mail(from),
                 cc: vec![inspector.clone()],
             };
             assert_eq!(

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use jiff::tz::TimeZone;
+
 use super::calendar::{Date, UnixTime};
 use super::people::PersonId;
 use super::uai::Uai;
@@ -40,6 +42,11 @@ impl fmt::Display for RightOrigin {
 }
 
 /// The dated part of a right: enough to say whether it is in force.
+///
+/// Its dates are days of the authority's calendar, so every question about
+/// an instant names the time zone that instant is read in (the authority's,
+/// `time_zone` in `keyward.toml`): a right ending on a day holds until that
+/// day's local midnight.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RightPeriod {
     pub from: Date,
@@ -62,24 +69,24 @@ impl RightPeriod {
     }
 
     /// In force at `now`: started, not past its last day, not ended early.
-    pub fn in_force_at(&self, now: UnixTime) -> bool {
-        let today = Date::of(now);
+    pub fn in_force_at(&self, now: UnixTime, zone: &TimeZone) -> bool {
+        let today = Date::local(now, zone);
         self.from <= today
             && self.until.is_none_or(|until| today <= until)
             && self.ended_at.is_none_or(|ended| now < ended)
     }
 
     /// Will it still be (or become) in force at or after `now`?
-    pub fn live_or_future_at(&self, now: UnixTime) -> bool {
-        let today = Date::of(now);
+    pub fn live_or_future_at(&self, now: UnixTime, zone: &TimeZone) -> bool {
+        let today = Date::local(now, zone);
         self.until.is_none_or(|until| today <= until) && self.ended_at.is_none_or(|e| now < e)
     }
 
     /// The last day the right was in force, once it has ended.
-    pub fn last_day(&self) -> Option<Date> {
+    pub fn last_day(&self, zone: &TimeZone) -> Option<Date> {
         let ended = self
             .ended_at
-            .map(|at| Date::of(at.saturating_sub(1)).max(self.from));
+            .map(|at| Date::local(at.saturating_sub(1), zone).max(self.from));
         match (self.until, ended) {
             (Some(u), Some(e)) => Some(u.min(e)),
             (u, e) => u.or(e),
@@ -109,29 +116,51 @@ pub struct RightRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::testing::date;
 
-    fn d(s: &str) -> Date {
-        Date::parse(s).unwrap()
-    }
+    const UTC: &TimeZone = &TimeZone::UTC;
 
     #[test]
     fn appointments_start_and_end_by_themselves() {
-        let p = RightPeriod::new(d("2026-09-01"), Some(d("2027-07-04"))).unwrap();
-        assert!(!p.in_force_at(d("2026-08-31").start() + 86_399));
-        assert!(p.in_force_at(d("2026-09-01").start()));
-        assert!(p.in_force_at(d("2027-07-04").start() + 86_399));
-        assert!(!p.in_force_at(d("2027-07-05").start()));
-        assert_eq!(p.last_day(), Some(d("2027-07-04")));
+        let p = RightPeriod::new(date("2026-09-01"), Some(date("2027-07-04"))).unwrap();
+        assert!(!p.in_force_at(date("2026-08-31").start() + 86_399, UTC));
+        assert!(p.in_force_at(date("2026-09-01").start(), UTC));
+        assert!(p.in_force_at(date("2027-07-04").start() + 86_399, UTC));
+        assert!(!p.in_force_at(date("2027-07-05").start(), UTC));
+        assert_eq!(p.last_day(UTC), Some(date("2027-07-04")));
     }
 
     #[test]
     fn delegation_ended_early_stops_at_once() {
-        let mut p = RightPeriod::new(d("2026-10-01"), None).unwrap();
-        let end = d("2026-10-20").start() + 3600 * 10;
-        assert!(p.in_force_at(end - 1));
+        let mut p = RightPeriod::new(date("2026-10-01"), None).unwrap();
+        let end = date("2026-10-20").start() + 3600 * 10;
+        assert!(p.in_force_at(end - 1, UTC));
         p.ended_at = Some(end);
-        assert!(!p.in_force_at(end));
-        assert_eq!(p.last_day(), Some(d("2026-10-20")));
-        assert!(RightPeriod::new(d("2026-10-02"), Some(d("2026-10-01"))).is_err());
+        assert!(!p.in_force_at(end, UTC));
+        assert_eq!(p.last_day(UTC), Some(date("2026-10-20")));
+        assert!(RightPeriod::new(date("2026-10-02"), Some(date("2026-10-01"))).is_err());
+    }
+
+    #[test]
+    fn days_are_the_authority_s_local_days() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let p = RightPeriod::new(date("2026-09-01"), Some(date("2027-07-04"))).unwrap();
+        // 23:30 in Paris (UTC+2) on the last day is 21:30 UTC the same day;
+        // 00:30 in Paris the next day is still 4 July in UTC.
+        let late = date("2027-07-04").start() + 21 * 3600 + 1800;
+        let next = date("2027-07-04").start() + 22 * 3600 + 1800;
+        assert!(p.in_force_at(late, &paris));
+        assert!(!p.in_force_at(next, &paris));
+        assert!(p.in_force_at(next, UTC));
+        assert!(!p.live_or_future_at(next, &paris));
+        // 1 September starts in Paris at 22:00 UTC on 31 August.
+        let first = date("2026-08-31").start() + 22 * 3600;
+        assert!(p.in_force_at(first, &paris));
+        assert!(!p.in_force_at(first, UTC));
+        // Ended at 00:30 on 20 October in Paris: in force there that day.
+        let mut q = RightPeriod::new(date("2026-10-01"), None).unwrap();
+        q.ended_at = Some(date("2026-10-19").start() + 22 * 3600 + 1800);
+        assert_eq!(q.last_day(&paris), Some(date("2026-10-20")));
+        assert_eq!(q.last_day(UTC), Some(date("2026-10-19")));
     }
 }

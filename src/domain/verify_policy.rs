@@ -246,19 +246,19 @@ mod tests {
         replay: false,
         has_right: true,
     };
-    const FRESH: Counters = Counters {
-        fails: 0,
-        locked: false,
-        retry_at: 0,
-    };
+    const FRESH: Counters = unlocked(0, 0);
+
+    const fn unlocked(fails: u32, retry_at: UnixTime) -> Counters {
+        Counters {
+            fails,
+            locked: false,
+            retry_at,
+        }
+    }
 
     #[test]
     fn accept_resets_failures() {
-        let c = Counters {
-            fails: 5,
-            locked: false,
-            retry_at: 10,
-        };
+        let c = unlocked(5, 10);
         assert!(matches!(
             decide(1000, c, GOOD),
             Decision::Accept { step: 100, counters, .. } if counters == FRESH
@@ -411,11 +411,7 @@ mod tests {
 
     #[test]
     fn throttled_attempt_is_not_evaluated() {
-        let c = Counters {
-            fails: 4,
-            locked: false,
-            retry_at: 2000,
-        };
+        let c = unlocked(4, 2000);
         assert!(matches!(
             decide(1999, c, GOOD),
             Decision::Reject { reason: Reason::Throttled, retry_after: Some(1), counters, .. } if counters == c

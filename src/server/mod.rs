@@ -194,19 +194,43 @@ mod tests {
         out
     }
 
-    #[tokio::test]
-    async fn connection_limit_queues_the_extra_client() {
+    /// A server on a free local port; `stop` shuts it down, `server` is
+    /// its task.
+    struct Running {
+        addr: std::net::SocketAddr,
+        stop: tokio::sync::oneshot::Sender<()>,
+        server: tokio::task::JoinHandle<io::Result<()>>,
+    }
+
+    async fn serve(app: Router, limits: Limits) -> Running {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(vec![listener], app, limits, async {
+            let _ = stop_rx.await;
+        }));
+        Running { addr, stop, server }
+    }
+
+    /// One route at `path` answering `answer` after `delay`.
+    fn slow_route(path: &str, delay: Duration, answer: &'static str) -> Router {
+        Router::new().route(
+            path,
+            get(move || async move {
+                tokio::time::sleep(delay).await;
+                answer
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn connection_limit_queues_the_extra_client() {
         let app = Router::new().route("/", get(|| async { "ok" }));
         let limits = Limits {
             max_connections: 1,
             ..Limits::default()
         };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(vec![listener], app, limits, async {
-            let _ = stop_rx.await;
-        }));
+        let Running { addr, stop, server } = serve(app, limits).await;
         // The first connection stays open (keep-alive, no request yet).
         let idle = TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -219,28 +243,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        stop_tx.send(()).unwrap();
+        stop.send(()).unwrap();
         server.await.unwrap().unwrap();
     }
 
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = Router::new().route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                "done"
-            }),
-        );
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(vec![listener], app, Limits::default(), async {
-            let _ = stop_rx.await;
-        }));
+        let app = slow_route("/slow", Duration::from_millis(300), "done");
+        let Running { addr, stop, server } = serve(app, Limits::default()).await;
         let request = tokio::spawn(get_once(addr, "/slow"));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        stop_tx.send(()).unwrap();
+        stop.send(()).unwrap();
         let answer = request.await.unwrap();
         assert!(answer.ends_with("done"), "{answer}");
         server.await.unwrap().unwrap();
@@ -250,24 +263,13 @@ mod tests {
 
     #[tokio::test]
     async fn slow_requests_time_out() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = Router::new().route(
-            "/stuck",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                "never"
-            }),
-        );
+        let app = slow_route("/stuck", Duration::from_secs(30), "never");
         let limits = Limits {
             request_timeout: Duration::from_millis(100),
             ..Limits::default()
         };
-        let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(run(vec![listener], app, limits, async {
-            let _ = stop_rx.await;
-        }));
-        let answer = get_once(addr, "/stuck").await;
+        let running = serve(app, limits).await;
+        let answer = get_once(running.addr, "/stuck").await;
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     }
 }

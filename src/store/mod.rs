@@ -1,6 +1,6 @@
 //! The secure store: SQLite (WAL, foreign keys, secure delete, synchronous
 //! FULL), versioned migrations, and the one place where write transactions
-//! are opened and committed ([`in_write_txn`]).
+//! are opened and committed (`in_write_txn`).
 //!
 //! - [`ops`]: the lifecycle operations, run inside [`Store::write`].
 //! - [`audit`]: the hash-chained audit trail.
@@ -83,6 +83,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `what` named `key` does not exist.
+    pub fn not_found(what: &'static str, key: impl ToString) -> Self {
+        StoreError::NotFound {
+            what,
+            key: key.to_string(),
+        }
+    }
+
     /// A refusal by a rule, as opposed to a failure of the machinery; refusals
     /// are audited.
     pub fn is_refusal(&self) -> bool {
@@ -249,12 +257,20 @@ pub(crate) fn checkpoint_truncate(conn: &Connection) -> Result<bool, StoreError>
 }
 
 impl Store {
-    /// Creates a data directory (0700), its master key (0600) and database.
+    /// Creates a data directory (0700), its master key (0600) and database,
+    /// then opens it as [`Store::open`] does.
     pub fn init(
         data_dir: &Path,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Store, StoreError> {
+        Store::create_files(data_dir)?;
+        Store::open(data_dir, clock, config)
+    }
+
+    /// The files of a new data directory: the master key, and the database
+    /// with its schema and the sealed receipt key.
+    fn create_files(data_dir: &Path) -> Result<(), StoreError> {
         secure_fs::ensure_private_dir(data_dir, true)?;
         let db_path = data_dir.join(DB_FILE);
         if std::fs::symlink_metadata(&db_path).is_ok() {
@@ -268,16 +284,14 @@ impl Store {
         secure_fs::create_private_file(&db_path, b"")?;
         let mut conn = connect(&db_path)?;
         schema::migrate(&mut conn)?;
-        let keys = master.keys()?;
-        let (signer, sealed) = ReceiptSigner::generate(&keys)?;
+        let (_, sealed) = ReceiptSigner::generate(&master.keys()?)?;
         in_write_txn(&mut conn, |tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('receipt_key', ?1)",
                 [&sealed],
             )?;
             Ok::<_, StoreError>(())
-        })?;
-        Store::assemble(db_path, conn, keys, signer, clock, config)
+        })
     }
 
     /// Opens an existing data directory, checking every file's ownership and
@@ -313,17 +327,6 @@ impl Store {
             )
             .map_err(|_| StoreError::Corrupt("receipt key record"))?;
         let signer = ReceiptSigner::open(&keys, &sealed)?;
-        Store::assemble(db_path, conn, keys, signer, clock, config)
-    }
-
-    fn assemble(
-        db_path: PathBuf,
-        conn: Connection,
-        keys: Keys,
-        signer: ReceiptSigner,
-        clock: Arc<dyn Clock>,
-        config: Config,
-    ) -> Result<Store, StoreError> {
         Ok(Store {
             shared: Arc::new(Shared {
                 db_path,
@@ -344,6 +347,12 @@ impl Store {
 
     pub fn db_path(&self) -> &Path {
         &self.shared.db_path
+    }
+
+    /// The authority's time zone (`time_zone` in `keyward.toml`): the one
+    /// its days are counted in.
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        &self.shared.config.time_zone
     }
 
     /// The public half of the receipt key, for `keyward receipt verify`.
@@ -460,7 +469,7 @@ impl Store {
         Ok(rows.join("\n"))
     }
 
-    /// Empties the WAL into the database file (see [`checkpoint_truncate`]).
+    /// Empties the WAL into the database file (see `checkpoint_truncate`).
     pub fn checkpoint(&self) -> Result<bool, StoreError> {
         let conn = self.lock()?;
         checkpoint_truncate(&conn)

@@ -344,17 +344,7 @@ impl Worker {
                     // the audit, without failing its neighbours in the batch.
                     Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
                         let detail = format!("reason=store error: {err}");
-                        head.append(
-                            db,
-                            &decider.shared.keys,
-                            &AuditEntry {
-                                at: now,
-                                actor: "gateway",
-                                action: "verify.reject",
-                                subject: "-",
-                                detail: &detail,
-                            },
-                        )?;
+                        decider.audit(db, &mut head, now, "verify.reject", "-", &detail)?;
                         (VerifyOutcome::Reject { hold: None }, "store_error")
                     }
                     Err(err) => return Err(err),
@@ -367,6 +357,26 @@ impl Worker {
 }
 
 impl Decider {
+    /// Appends one of the gateway's verify decisions to the audit chain.
+    fn audit(
+        &self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry {
+            at: now,
+            actor: "gateway",
+            action,
+            subject,
+            detail,
+        };
+        head.append(db, &self.shared.keys, &entry).map(|_| ())
+    }
+
     fn find(&self, db: &Connection, login: &PersonId) -> Result<Option<Found>, StoreError> {
         let sql = format!(
             "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier FROM credentials c
@@ -397,17 +407,8 @@ impl Decider {
                 // Refused unevaluated: the credential's counters are not
                 // touched, so this caller cannot lock its victims out.
                 let detail = format!("reason={}", Reason::SourceLimited.as_str());
-                head.append(
-                    db,
-                    &self.shared.keys,
-                    &AuditEntry {
-                        at: now,
-                        actor: "gateway",
-                        action: "verify.reject",
-                        subject: login.as_ref().map_or("-", PersonId::as_str),
-                        detail: &detail,
-                    },
-                )?;
+                let subject = login.as_ref().map_or("-", PersonId::as_str);
+                self.audit(db, head, now, "verify.reject", subject, &detail)?;
                 return Ok((
                     VerifyOutcome::SourceLimited { retry_after: wait },
                     reason_label(Reason::SourceLimited),
@@ -511,7 +512,7 @@ impl Decider {
             && floor.last_accepted().is_some();
 
         // An unknown login runs the same query (it finds nothing).
-        let rights = in_force(&rights_of(db, holder)?, now);
+        let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
         let evidence = Evidence {
             well_formed,
             known,
@@ -620,17 +621,7 @@ impl Decider {
                 )
             }
         };
-        head.append(
-            db,
-            &self.shared.keys,
-            &AuditEntry {
-                at: now,
-                actor: "gateway",
-                action,
-                subject,
-                detail: &detail,
-            },
-        )?;
+        self.audit(db, head, now, action, subject, &detail)?;
         Ok((answer, label))
     }
 }

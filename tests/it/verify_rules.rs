@@ -7,7 +7,7 @@ use crate::support::world;
 use keyward::domain::Actor;
 use keyward::otp::{code_at, Digits};
 use keyward::store::verify::{VerifyOutcome, VerifyService};
-use keyward::store::StoreError;
+use keyward::store::{Config, StoreError};
 use world::*;
 
 const PIN: &str = "730519";
@@ -259,4 +259,41 @@ fn a_corrupt_record_refuses_only_its_own_request() {
         )
         .unwrap();
     assert_eq!(errors, 1);
+}
+
+#[test]
+fn rights_and_return_dates_follow_the_authority_s_midnight() {
+    let mut config = Config::new(DOMAIN);
+    config.time_zone = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    let w = world_with(at("2027-07-01", 8), config);
+    w.appoint("adurand", SCHOOL_EAST, "2026-09-01", Some("2027-07-04"));
+    let d = w.active_totp("adurand", "VT-Z", PIN);
+    let svc = w.store.verify_service().unwrap();
+    let in_force = || {
+        w.store
+            .read(|tx| tx.rights_in_force(&pid("adurand")))
+            .unwrap()
+            .len()
+    };
+    // 23:30 in Paris (UTC+2) on the last day is 21:30 UTC the same day.
+    w.clock.set(at("2027-07-04", 21) + 1800);
+    assert_eq!(in_force(), 1);
+    let outcome = svc.verify("adurand", &format!("{PIN}{}", d.code(w.now())));
+    assert!(
+        matches!(&outcome, Ok(VerifyOutcome::Accept { rights }) if rights.len() == 1),
+        "{outcome:?}"
+    );
+    // 00:30 in Paris on 5 July is still 4 July in UTC: the right has ended.
+    w.clock.set(at("2027-07-04", 22) + 1800);
+    assert_eq!(in_force(), 0);
+    assert!(!svc
+        .verify("adurand", &format!("{PIN}{}", d.code(w.now())))
+        .unwrap()
+        .is_accept());
+    // The key is due back on 7 July: overdue from midnight in Paris.
+    let overdue = || w.store.read(|tx| tx.overdue_returns()).unwrap();
+    w.clock.set(at("2027-07-07", 21) + 1800);
+    assert!(overdue().is_empty());
+    w.clock.set(at("2027-07-07", 22) + 1800);
+    assert_eq!(overdue()["D-EST"][0].days_late, 1);
 }

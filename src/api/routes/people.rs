@@ -165,10 +165,15 @@ pub(super) async fn show_person(
     let permit = Permit::check(&state, caller, Operation::ShowPerson).await?;
     let id = scoped_person(&permit, &id).await?;
     let now = state.clock().now();
+    let zone = state.store().time_zone().clone();
     let person = permit
         .read(move |tx| {
             let person = tx.person(&id)?;
-            let rights: Vec<Value> = tx.rights(&id)?.iter().map(|r| right_json(r, now)).collect();
+            let rights: Vec<Value> = tx
+                .rights(&id)?
+                .iter()
+                .map(|r| right_json(r, now, &zone))
+                .collect();
             let token = tx
                 .tokens(None, None)?
                 .into_iter()

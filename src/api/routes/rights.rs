@@ -10,14 +10,14 @@ use crate::domain::RightRecord;
 use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
 
-pub(super) fn right_json(r: &RightRecord, now: u64) -> Value {
+pub(super) fn right_json(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -> Value {
     json!({
         "id": r.id,
         "school": r.school.as_str(),
         "origin": r.origin.as_str(),
         "from": r.period.from.to_string(),
         "until": date_opt(r.period.until),
-        "in_force": r.period.in_force_at(now),
+        "in_force": r.period.in_force_at(now, zone),
     })
 }
 
@@ -31,7 +31,10 @@ pub(super) async fn person_rights(
     let now = state.clock().now();
     let rights = permit.read(move |tx| tx.rights(&id)).await?;
     ok(Value::Array(
-        rights.iter().map(|r| right_json(r, now)).collect(),
+        rights
+            .iter()
+            .map(|r| right_json(r, now, state.store().time_zone()))
+            .collect(),
     ))
 }
 

@@ -66,11 +66,18 @@ impl Tx<'_> {
              VALUES (?1, ?2, 'pending', ?3, ?4)",
             params![serial, slot.number(), sealed, to_i64(self.now, "time")?],
         )?;
-        self.audit(
-            "token.slot.access_code",
-            serial,
-            &format!("slot={} status=pending", slot.number()),
-        )
+        self.audit_slot_code(serial, slot, "pending")
+    }
+
+    /// Audits what happened to a slot's access code (never the code).
+    fn audit_slot_code(&mut self, serial: &str, slot: Slot, what: &str) -> Result<(), StoreError> {
+        let detail = format!("slot={} status={what}", slot.number());
+        self.audit("token.slot.access_code", serial, &detail)
+    }
+
+    /// Runs `sql` on the slot's codes: `?1` is the serial, `?2` the slot.
+    fn on_slot_codes(&self, sql: &str, serial: &str, slot: Slot) -> Result<usize, StoreError> {
+        Ok(self.db.execute(sql, params![serial, slot.number()])?)
     }
 
     /// The slot's access code, unsealed (`None`: the store knows none).
@@ -111,32 +118,30 @@ impl Tx<'_> {
         params: CredentialParams,
         replacement: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let exists: bool = self.db.query_row(
+        let pending: bool = self.db.query_row(
             "SELECT EXISTS (SELECT 1 FROM slot_access_codes WHERE serial = ?1 AND slot = ?2 AND status = 'pending')",
             params![serial, slot.number()],
             |r| r.get(0),
         )?;
-        if !exists {
-            return Err(StoreError::NotFound {
-                what: "pending access code on token",
-                key: serial.to_owned(),
-            });
+        if !pending {
+            return Err(StoreError::not_found(
+                "pending access code on token",
+                serial,
+            ));
         }
         let credential = self.commit_pending_write(serial, secret, params, replacement)?;
-        self.db.execute(
+        self.on_slot_codes(
             "DELETE FROM slot_access_codes WHERE serial = ?1 AND slot = ?2 AND status = 'committed'",
-            params![serial, slot.number()],
+            serial,
+            slot,
         )?;
-        self.db.execute(
+        self.on_slot_codes(
             "UPDATE slot_access_codes SET status = 'committed'
              WHERE serial = ?1 AND slot = ?2 AND status = 'pending'",
-            params![serial, slot.number()],
-        )?;
-        self.audit(
-            "token.slot.access_code",
             serial,
-            &format!("slot={} status=committed", slot.number()),
+            slot,
         )?;
+        self.audit_slot_code(serial, slot, "committed")?;
         Ok(credential)
     }
 
@@ -151,15 +156,13 @@ impl Tx<'_> {
         why: &str,
     ) -> Result<(), StoreError> {
         self.abort_pending_write(serial, why)?;
-        self.db.execute(
+        self.on_slot_codes(
             "DELETE FROM slot_access_codes WHERE serial = ?1 AND slot = ?2 AND status = 'pending'",
-            params![serial, slot.number()],
+            serial,
+            slot,
         )?;
         if slot_emptied {
-            self.db.execute(
-                "DELETE FROM slot_access_codes WHERE serial = ?1 AND slot = ?2",
-                params![serial, slot.number()],
-            )?;
+            self.on_slot_codes(FORGET_SLOT_CODES, serial, slot)?;
         }
         Ok(())
     }
@@ -168,14 +171,10 @@ impl Tx<'_> {
     /// caller checkpoints the WAL afterwards so no copy survives in `-wal`.
     pub fn forget_slot_access_codes(&mut self, serial: &str, slot: Slot) -> Result<(), StoreError> {
         self.require_desk("wipe a key")?;
-        let removed = self.db.execute(
-            "DELETE FROM slot_access_codes WHERE serial = ?1 AND slot = ?2",
-            params![serial, slot.number()],
-        )?;
-        self.audit(
-            "token.slot.access_code",
-            serial,
-            &format!("slot={} status=destroyed rows={removed}", slot.number()),
-        )
+        let removed = self.on_slot_codes(FORGET_SLOT_CODES, serial, slot)?;
+        self.audit_slot_code(serial, slot, &format!("destroyed rows={removed}"))
     }
 }
+
+/// Every code of a slot, pending or committed.
+const FORGET_SLOT_CODES: &str = "DELETE FROM slot_access_codes WHERE serial = ?1 AND slot = ?2";

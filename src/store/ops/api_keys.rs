@@ -1,10 +1,10 @@
 //! API keys: created once and shown once, stored as SHA-256 only, bound to a
 //! role (and a district or readers), revoked.
 
-use rusqlite::params;
+use rusqlite::{params, Row};
 use zeroize::Zeroizing;
 
-use super::{corrupt, query_rows, to_i64, to_u64, Tx};
+use super::{corrupt, select, to_i64, to_u64, Record, Tx};
 use crate::domain::{api_key_hash, ApiKeyRecord, DomainError, NewApiKey, Role, API_KEY_PREFIX};
 use crate::store::StoreError;
 
@@ -37,17 +37,7 @@ impl Tx<'_> {
                     what: "district",
                     rule: "an inspector key is bound to one district",
                 })?;
-                let exists: bool = self.db.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
-                    [code],
-                    |r| r.get(0),
-                )?;
-                if !exists {
-                    return Err(StoreError::NotFound {
-                        what: "district",
-                        key: code.to_owned(),
-                    });
-                }
+                self.require_district(code)?;
             }
             _ if district.is_some() => {
                 return Err(DomainError::BadIdentifier {
@@ -133,55 +123,23 @@ impl Tx<'_> {
         })
     }
 
-    fn api_keys_where(
-        &self,
-        clause: &str,
-        arg: &dyn rusqlite::ToSql,
-    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let sql = format!(
-            "SELECT id, name, role, district, readers, created_at, revoked_at FROM api_keys {clause} ORDER BY id"
-        );
-        query_rows(self.db, &sql, [arg], |row| {
-            let role: String = row.get(2)?;
-            let readers: String = row.get(4)?;
-            Ok(ApiKeyRecord {
-                id: row.get(0)?,
-                name: row.get(1)?,
-                role: Role::parse(&role).map_err(corrupt("API key role"))?,
-                district: row.get(3)?,
-                readers: serde_json::from_str(&readers)
-                    .map_err(|_| StoreError::Corrupt("API key readers"))?,
-                created_at: to_u64(row.get(5)?, "time")?,
-                revoked_at: row
-                    .get::<_, Option<i64>>(6)?
-                    .map(|t| to_u64(t, "time"))
-                    .transpose()?,
-            })
-        })
-    }
-
     pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.api_keys_where("WHERE ?1 = 1", &1)
+        select(self.db, "", ())
     }
 
     /// The key with this SHA-256, revoked or not.
     pub fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self
-            .api_keys_where("WHERE hash = ?1", &&hash[..])?
+        Ok(select(self.db, "WHERE hash = ?1", [&hash[..]])?
             .into_iter()
             .next())
     }
 
     pub fn revoke_api_key(&mut self, id: i64) -> Result<(), StoreError> {
         self.require_desk("revoke an API key")?;
-        let key = self
-            .api_keys_where("WHERE id = ?1", &id)?
+        let key = select::<ApiKeyRecord>(self.db, "WHERE id = ?1", [id])?
             .into_iter()
             .next()
-            .ok_or_else(|| StoreError::NotFound {
-                what: "API key",
-                key: id.to_string(),
-            })?;
+            .ok_or_else(|| StoreError::not_found("API key", id))?;
         if key.revoked_at.is_some() {
             return Err(self.forbidden("revoke an API key", "it is already revoked"));
         }
@@ -194,5 +152,29 @@ impl Tx<'_> {
             &id.to_string(),
             &format!("name={}", key.name),
         )
+    }
+}
+
+impl Record for ApiKeyRecord {
+    const SELECT: &'static str =
+        "SELECT id, name, role, district, readers, created_at, revoked_at FROM api_keys";
+    const ORDER: &'static str = "id";
+
+    fn decode(row: &Row<'_>) -> Result<Self, StoreError> {
+        let role: String = row.get(2)?;
+        let readers: String = row.get(4)?;
+        Ok(ApiKeyRecord {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            role: Role::parse(&role).map_err(corrupt("API key role"))?,
+            district: row.get(3)?,
+            readers: serde_json::from_str(&readers)
+                .map_err(|_| StoreError::Corrupt("API key readers"))?,
+            created_at: to_u64(row.get(5)?, "time")?,
+            revoked_at: row
+                .get::<_, Option<i64>>(6)?
+                .map(|t| to_u64(t, "time"))
+                .transpose()?,
+        })
     }
 }

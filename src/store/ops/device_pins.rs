@@ -33,10 +33,7 @@ impl Tx<'_> {
     pub fn open_device_puk(&mut self, serial: &str) -> Result<Secret, StoreError> {
         self.require_desk("reset a device PIN")?;
         let token = self.token(serial)?;
-        let not_found = || StoreError::NotFound {
-            what: "device PIN resetting code of token",
-            key: serial.to_owned(),
-        };
+        let not_found = || StoreError::not_found("device PIN resetting code of token", serial);
         let credential = self.credential_of(serial)?.ok_or_else(not_found)?;
         if token.holder.as_ref() != Some(&credential.holder) {
             return Err(not_found());

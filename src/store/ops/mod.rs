@@ -20,6 +20,7 @@ mod requests;
 mod rights;
 mod tokens;
 
+use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::audit::{AuditEntry, AuditHead};
@@ -144,6 +145,45 @@ fn query_rows<T>(
     Ok(out)
 }
 
+/// A record kept as one row of one table: which columns to select and how
+/// to decode them.
+trait Record: Sized {
+    /// `SELECT <columns> FROM <table>`, to which [`select`] adds a filter.
+    const SELECT: &'static str;
+    /// The `ORDER BY` of its lists.
+    const ORDER: &'static str;
+    fn decode(row: &Row<'_>) -> Result<Self, StoreError>;
+}
+
+/// The records matching `filter` (a `WHERE` clause over `params`, or
+/// nothing), in the record's order.
+fn select<T: Record>(
+    db: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let sql = format!("{} {filter} ORDER BY {}", T::SELECT, T::ORDER);
+    query_rows(db, &sql, params, T::decode)
+}
+
+/// Inserts a row with `INSERT OR IGNORE`: a row already there under the
+/// same key is a [`StoreError::Duplicate`] on `what` named `key`.
+fn insert_new(
+    db: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    what: &'static str,
+    key: &str,
+) -> Result<(), StoreError> {
+    if db.execute(sql, params)? == 0 {
+        return Err(StoreError::Duplicate {
+            what,
+            key: key.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Rights of a person, with their school's district.
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
     query_rows(
@@ -175,10 +215,15 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
     )
 }
 
-pub(crate) fn in_force(rights: &[RightRecord], now: UnixTime) -> Vec<RightInForce> {
+/// The rights in force at `now`, a time read in the authority's `zone`.
+pub(crate) fn in_force(
+    rights: &[RightRecord],
+    now: UnixTime,
+    zone: &TimeZone,
+) -> Vec<RightInForce> {
     rights
         .iter()
-        .filter(|r| r.period.in_force_at(now))
+        .filter(|r| r.period.in_force_at(now, zone))
         .map(|r| RightInForce {
             school: r.school.clone(),
             origin: r.origin,
@@ -216,6 +261,17 @@ impl<'a> Tx<'a> {
 
     pub fn now(&self) -> UnixTime {
         self.now
+    }
+
+    /// The authority's time zone: the one its days (rights, deadlines,
+    /// reports) are counted in.
+    fn zone(&self) -> &TimeZone {
+        &self.shared.config.time_zone
+    }
+
+    /// The authority's local day at this transaction's instant.
+    fn today(&self) -> Date {
+        Date::local(self.now, self.zone())
     }
 
     fn audit(&mut self, action: &str, subject: &str, detail: &str) -> Result<(), StoreError> {

@@ -2,9 +2,9 @@
 //! written to a token, then committed (with its sealed secret) or aborted
 //! (pending write -> write -> prove -> commit: docs/devices.md).
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Row};
 
-use super::{corrupt, query_rows, to_i64, to_u64, Tx};
+use super::{corrupt, select, to_i64, to_u64, Record, Tx};
 use crate::domain::{next_state, PendingWrite, PersonId, TokenAction};
 use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
@@ -37,10 +37,8 @@ impl Tx<'_> {
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?;
-                let (for_holder, old, fulfilled) = row.ok_or_else(|| StoreError::NotFound {
-                    what: "replacement request",
-                    key: request.to_string(),
-                })?;
+                let (for_holder, old, fulfilled) =
+                    row.ok_or_else(|| StoreError::not_found("replacement request", request))?;
                 if fulfilled.is_some() {
                     return Err(StoreError::RequestFulfilled(request));
                 }
@@ -62,7 +60,7 @@ impl Tx<'_> {
         if !self
             .rights(holder)?
             .iter()
-            .any(|r| r.period.live_or_future_at(self.now))
+            .any(|r| r.period.live_or_future_at(self.now, self.zone()))
         {
             return Err(StoreError::NoRight {
                 holder: holder.to_string(),
@@ -93,33 +91,13 @@ impl Tx<'_> {
     }
 
     pub fn pending_write(&self, serial: &str) -> Result<Option<PendingWrite>, StoreError> {
-        Ok(self
-            .pending_writes_where("WHERE serial = ?1", &serial)?
+        Ok(select(self.db, "WHERE serial = ?1", [serial])?
             .into_iter()
             .next())
     }
 
     pub fn pending_writes(&self) -> Result<Vec<PendingWrite>, StoreError> {
-        self.pending_writes_where("WHERE ?1 = 1", &1)
-    }
-
-    fn pending_writes_where(
-        &self,
-        clause: &str,
-        arg: &dyn rusqlite::ToSql,
-    ) -> Result<Vec<PendingWrite>, StoreError> {
-        let sql = format!(
-            "SELECT serial, holder, credential_id, reader, created_at FROM pending_writes {clause} ORDER BY created_at, serial"
-        );
-        query_rows(self.db, &sql, [arg], |row| {
-            Ok(PendingWrite {
-                serial: row.get(0)?,
-                holder: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
-                credential_id: row.get(2)?,
-                reader: row.get(3)?,
-                created_at: to_u64(row.get(4)?, "time")?,
-            })
-        })
+        select(self.db, "", ())
     }
 
     /// Commits a pending write whose read-back matched: the credential record
@@ -135,10 +113,7 @@ impl Tx<'_> {
     ) -> Result<i64, StoreError> {
         let pending = self
             .pending_write(serial)?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "pending write on token",
-                key: serial.to_owned(),
-            })?;
+            .ok_or_else(|| StoreError::not_found("pending write on token", serial))?;
         let credential = match replacement {
             Some(request) => self.prepare_replacement(request, serial, secret, params)?,
             None => self.prepare_token(serial, &pending.holder, secret, params)?,
@@ -159,11 +134,24 @@ impl Tx<'_> {
             .db
             .execute("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
         if removed == 0 {
-            return Err(StoreError::NotFound {
-                what: "pending write on token",
-                key: serial.to_owned(),
-            });
+            return Err(StoreError::not_found("pending write on token", serial));
         }
         self.audit("token.prepare.abort", serial, why)
+    }
+}
+
+impl Record for PendingWrite {
+    const SELECT: &'static str =
+        "SELECT serial, holder, credential_id, reader, created_at FROM pending_writes";
+    const ORDER: &'static str = "created_at, serial";
+
+    fn decode(row: &Row<'_>) -> Result<Self, StoreError> {
+        Ok(PendingWrite {
+            serial: row.get(0)?,
+            holder: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
+            credential_id: row.get(2)?,
+            reader: row.get(3)?,
+            created_at: to_u64(row.get(4)?, "time")?,
+        })
     }
 }

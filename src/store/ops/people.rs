@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{corrupt, query_rows, Tx};
+use super::{corrupt, insert_new, query_rows, Tx};
 use crate::domain::{DistrictRecord, MailAddress, Person, PersonId, SchoolRecord, Uai};
 use crate::store::StoreError;
 
@@ -31,16 +31,13 @@ impl Tx<'_> {
             }
             .into());
         }
-        let inserted = self.db.execute(
+        insert_new(
+            self.db,
             "INSERT OR IGNORE INTO people (id, full_name, mail) VALUES (?1, ?2, ?3)",
             params![id.as_str(), full_name.trim(), mail.as_str()],
+            "person or mail address",
+            id.as_str(),
         )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate {
-                what: "person or mail address",
-                key: id.to_string(),
-            });
-        }
         self.audit("person.add", id.as_str(), "")
     }
 
@@ -50,10 +47,7 @@ impl Tx<'_> {
             .prepare_cached("SELECT full_name, mail FROM people WHERE id = ?1")?
             .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let (full_name, mail) = row.ok_or_else(|| StoreError::NotFound {
-            what: "person",
-            key: id.to_string(),
-        })?;
+        let (full_name, mail) = row.ok_or_else(|| StoreError::not_found("person", id))?;
         Ok(Person {
             id: id.clone(),
             full_name,
@@ -76,43 +70,39 @@ impl Tx<'_> {
             .into());
         }
         self.person(inspector)?;
-        let inserted = self.db.execute(
+        insert_new(
+            self.db,
             "INSERT OR IGNORE INTO districts (code, name, inspector) VALUES (?1, ?2, ?3)",
             params![code, name, inspector.as_str()],
+            "district",
+            code,
         )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate {
-                what: "district",
-                key: code.to_owned(),
-            });
-        }
         self.audit("district.add", code, &format!("inspector={inspector}"))
     }
 
     pub fn add_school(&mut self, uai: &Uai, name: &str, district: &str) -> Result<(), StoreError> {
         self.require_desk("add a school")?;
-        let exists: bool = self.db.query_row(
-            "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
-            [district],
-            |r| r.get(0),
-        )?;
-        if !exists {
-            return Err(StoreError::NotFound {
-                what: "district",
-                key: district.to_owned(),
-            });
-        }
-        let inserted = self.db.execute(
+        self.require_district(district)?;
+        insert_new(
+            self.db,
             "INSERT OR IGNORE INTO schools (uai, name, district) VALUES (?1, ?2, ?3)",
             params![uai.as_str(), name, district],
+            "school",
+            uai.as_str(),
         )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate {
-                what: "school",
-                key: uai.to_string(),
-            });
-        }
         self.audit("school.add", uai.as_str(), &format!("district={district}"))
+    }
+
+    /// Fails unless the district `code` exists.
+    pub(super) fn require_district(&self, code: &str) -> Result<(), StoreError> {
+        let exists: bool = self.db.query_row(
+            "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
+            [code],
+            |r| r.get(0),
+        )?;
+        exists
+            .then_some(())
+            .ok_or_else(|| StoreError::not_found("district", code))
     }
 
     pub fn district_of_school(&self, uai: &Uai) -> Result<String, StoreError> {
@@ -120,19 +110,13 @@ impl Tx<'_> {
             .prepare_cached("SELECT district FROM schools WHERE uai = ?1")?
             .query_row([uai.as_str()], |r| r.get(0))
             .optional()?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "school",
-                key: uai.to_string(),
-            })
+            .ok_or_else(|| StoreError::not_found("school", uai))
     }
 
     pub(super) fn inspector_of(&self, district: &str) -> Result<Person, StoreError> {
         let id = self
             .inspector_login(district)?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "inspector of district",
-                key: district.to_owned(),
-            })?;
+            .ok_or_else(|| StoreError::not_found("inspector of district", district))?;
         self.person(&PersonId::parse(&id).map_err(corrupt("inspector id"))?)
     }
 

@@ -40,13 +40,18 @@ impl Tx<'_> {
             let Some(latest) = rights.iter().max_by_key(|r| (r.period.from, r.id)) else {
                 continue;
             };
-            let ended = !rights.iter().any(|r| r.period.live_or_future_at(self.now));
+            let ended = !rights
+                .iter()
+                .any(|r| r.period.live_or_future_at(self.now, self.zone()));
             keys.push(BoundKey {
                 serial,
                 holder,
                 district: latest.district.clone(),
                 rights_ended_on: if ended {
-                    rights.iter().filter_map(|r| r.period.last_day()).max()
+                    rights
+                        .iter()
+                        .filter_map(|r| r.period.last_day(self.zone()))
+                        .max()
                 } else {
                     None
                 },
@@ -54,7 +59,7 @@ impl Tx<'_> {
         }
         self.in_scope(reports::overdue_returns(
             &keys,
-            Date::of(self.now),
+            self.today(),
             self.shared.config.return_deadline,
         ))
     }
@@ -72,8 +77,13 @@ impl Tx<'_> {
             .collect::<Result<_, _>>()?;
         let mut items = Vec::with_capacity(rows.len());
         for (serial, holder, district, at) in rows {
-            items.push((serial, holder, district, Date::of(to_u64(at, "time")?)));
+            items.push((
+                serial,
+                holder,
+                district,
+                Date::local(to_u64(at, "time")?, self.zone()),
+            ));
         }
-        self.in_scope(reports::awaiting_it_centre(&items, Date::of(self.now)))
+        self.in_scope(reports::awaiting_it_centre(&items, self.today()))
     }
 }

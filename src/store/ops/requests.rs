@@ -16,7 +16,10 @@ impl Tx<'_> {
         let rights = self.rights(holder)?;
         let delegation = rights
             .iter()
-            .filter(|r| r.origin == RightOrigin::Delegation && r.period.live_or_future_at(self.now))
+            .filter(|r| {
+                r.origin == RightOrigin::Delegation
+                    && r.period.live_or_future_at(self.now, self.zone())
+            })
             .max_by_key(|r| r.id)
             .ok_or_else(|| StoreError::NoRight {
                 holder: holder.to_string(),
@@ -132,10 +135,8 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let (holder, old, reason, fulfilled) = row.ok_or_else(|| StoreError::NotFound {
-            what: "replacement request",
-            key: request.to_string(),
-        })?;
+        let (holder, old, reason, fulfilled) =
+            row.ok_or_else(|| StoreError::not_found("replacement request", request))?;
         if fulfilled.is_some() {
             return Err(StoreError::RequestFulfilled(request));
         }
@@ -167,10 +168,7 @@ impl Tx<'_> {
                 |r| r.get(0),
             )
             .optional()?;
-        let holder = holder.ok_or_else(|| StoreError::NotFound {
-            what: "replacement request",
-            key: request.to_string(),
-        })?;
+        let holder = holder.ok_or_else(|| StoreError::not_found("replacement request", request))?;
         PersonId::parse(&holder).map_err(corrupt("holder"))
     }
 }

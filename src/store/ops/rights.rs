@@ -84,10 +84,8 @@ impl Tx<'_> {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let (origin, district, ended_at, person) = row.ok_or_else(|| StoreError::NotFound {
-            what: "right",
-            key: right_id.to_string(),
-        })?;
+        let (origin, district, ended_at, person) =
+            row.ok_or_else(|| StoreError::not_found("right", right_id))?;
         self.require_scope(&district, "end a delegation", false)?;
         if RightOrigin::parse(&origin)? != RightOrigin::Delegation {
             return Err(self.forbidden(
@@ -110,7 +108,7 @@ impl Tx<'_> {
     }
 
     pub fn rights_in_force(&self, person: &PersonId) -> Result<Vec<RightInForce>, StoreError> {
-        Ok(in_force(&self.rights(person)?, self.now))
+        Ok(in_force(&self.rights(person)?, self.now, self.zone()))
     }
 
     /// The district a holder belongs to: that of their latest right.

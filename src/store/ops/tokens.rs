@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
-use super::{corrupt, credential_from_row, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
+use super::{corrupt, credential_from_row, insert_new, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
 use crate::crypto::Pin;
 use crate::domain::receipt::{ReceiptKind, SignedReceipt};
 use crate::domain::verify_policy::{totp_window, MAX_DRIFT};
@@ -26,10 +26,8 @@ impl Tx<'_> {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()?;
-        let (profile, state, reason, holder) = row.ok_or_else(|| StoreError::NotFound {
-            what: "token",
-            key: serial.to_owned(),
-        })?;
+        let (profile, state, reason, holder) =
+            row.ok_or_else(|| StoreError::not_found("token", serial))?;
         Ok(TokenInfo {
             serial: serial.to_owned(),
             profile,
@@ -78,16 +76,13 @@ impl Tx<'_> {
             }
             .into());
         }
-        let inserted = self.db.execute(
+        insert_new(
+            self.db,
             "INSERT OR IGNORE INTO tokens (serial, profile, state, state_since) VALUES (?1, ?2, 'stock', ?3)",
             params![serial, profile, to_i64(self.now, "time")?],
+            "token",
+            serial,
         )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate {
-                what: "token",
-                key: serial.to_owned(),
-            });
-        }
         self.audit("token.add", serial, &format!("profile={profile}"))
     }
 
@@ -141,7 +136,10 @@ impl Tx<'_> {
             });
         }
         let rights = self.rights(holder)?;
-        if !rights.iter().any(|r| r.period.live_or_future_at(self.now)) {
+        if !rights
+            .iter()
+            .any(|r| r.period.live_or_future_at(self.now, self.zone()))
+        {
             return Err(StoreError::NoRight {
                 holder: holder.to_string(),
             });

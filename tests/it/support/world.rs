@@ -55,16 +55,29 @@ pub fn inspector_west() -> Actor {
 /// A fresh store in `DIR/data`, on a temporary directory, with a fixed clock
 /// at `now`: the base of the world here and of the API fixture.
 pub fn empty_store(now: UnixTime) -> (tempfile::TempDir, Arc<FixedClock>, Store) {
+    empty_store_with(now, Config::new(DOMAIN))
+}
+
+/// [`empty_store`] with other store settings.
+pub fn empty_store_with(
+    now: UnixTime,
+    config: Config,
+) -> (tempfile::TempDir, Arc<FixedClock>, Store) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FixedClock::new(now));
-    let store = Store::init(&dir.path().join("data"), clock.clone(), Config::new(DOMAIN)).unwrap();
+    let store = Store::init(&dir.path().join("data"), clock.clone(), config).unwrap();
     (dir, clock, store)
 }
 
 /// Two districts (east: pmartin, west: lbernard), three schools, and the
 /// people the scenarios use.
 pub fn world(now: UnixTime) -> World {
-    let (dir, clock, store) = empty_store(now);
+    world_with(now, Config::new(DOMAIN))
+}
+
+/// [`world`] with other store settings.
+pub fn world_with(now: UnixTime, config: Config) -> World {
+    let (dir, clock, store) = empty_store_with(now, config);
     store
         .write(&desk(), "setup", |tx| {
             for (id, name) in [
