@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::common::{done, fields, show, show_list, table, Connection};
+use super::common::{done, fields, or_dash, show, show_list, table, Connection};
 use crate::wire::people::{
     DistrictBody, DistrictEntry, PersonBody, PersonEntry, SchoolBody, SchoolEntry,
 };
@@ -153,7 +153,7 @@ pub fn run_districts(
                 &[
                     ("CODE", |d: &DistrictEntry| d.code.clone()),
                     ("NAME", |d| d.name.clone()),
-                    ("INSPECTOR", |d| d.inspector.clone()),
+                    ("INSPECTOR", |d| or_dash(d.inspector.as_deref())),
                 ],
             )
         }

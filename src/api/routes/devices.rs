@@ -2,14 +2,14 @@
 //! the simulated touch key.
 
 use axum::extract::{Path, State};
-use serde_json::{json, Value};
 
 use super::{ok, Answer};
 use crate::api::{ApiError, AppState, Caller, Operation, Permit};
 use crate::devices::{DeviceError, DeviceManager, Present};
+use crate::domain::Role;
 use crate::domain::TokenInfo;
-use crate::domain::{PersonId, Role};
 use crate::store::StoreError;
+use crate::wire::devices::{DeviceCode, DeviceEntry, Touched};
 
 /// The serial of the token at `reader`, or `device_absent`.
 pub(super) fn serial_at(devices: &DeviceManager, reader: &str) -> Result<String, ApiError> {
@@ -47,23 +47,23 @@ pub(super) async fn list_devices(State(state): State<AppState>, caller: Caller) 
                         .map_err(ApiError::from)?,
                     None => None,
                 };
-                out.push(device_json(&p, token.as_ref()));
+                out.push(device_entry(p, token.as_ref()));
             }
             Ok(out)
         })
         .await?;
-    ok(Value::Array(list))
+    ok(list)
 }
 
-fn device_json(p: &Present, token: Option<&TokenInfo>) -> Value {
-    json!({
-        "reader": p.reader,
-        "present": true,
-        "profile": p.profile,
-        "serial": p.serial,
-        "state": token.map(|t| t.state.as_str()),
-        "holder": token.and_then(|t| t.holder.as_ref().map(PersonId::as_str)),
-    })
+fn device_entry(p: Present, token: Option<&TokenInfo>) -> DeviceEntry {
+    DeviceEntry {
+        holder: token.and_then(|t| t.holder.as_ref().map(|h| h.as_str().to_owned())),
+        present: true,
+        profile: p.profile,
+        reader: p.reader,
+        serial: p.serial,
+        state: token.map(|t| t.state),
+    }
 }
 
 pub(super) async fn device_code(
@@ -81,7 +81,7 @@ pub(super) async fn device_code(
             Ok((serial, code))
         })
         .await?;
-    ok(json!({"serial": serial, "code": code}))
+    ok(DeviceCode { code, serial })
 }
 
 /// Touches the simulated key at `reader` and answers what it typed, as a
@@ -96,5 +96,5 @@ pub(super) async fn device_touch(
     let (serial, typed) = permit
         .on_devices(move |devices, _| devices.touch_simulated(&reader).map_err(ApiError::from))
         .await?;
-    ok(json!({"serial": serial, "typed": typed}))
+    ok(Touched { serial, typed })
 }

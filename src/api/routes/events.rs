@@ -5,25 +5,28 @@ use std::convert::Infallible;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
-use serde_json::{json, Value};
 
 use crate::api::{ApiError, AppState, Caller, Operation, Permit};
 use crate::devices::DeviceEvent;
 use crate::domain::Role;
+use crate::wire::events::{self as wire, ServerEvent, TokenEvent};
 
-fn event_json(event: &DeviceEvent) -> (&'static str, Value) {
+fn server_event(event: DeviceEvent) -> ServerEvent {
     match event {
         DeviceEvent::Inserted {
             reader,
             serial,
             profile,
-        } => (
-            "device",
-            json!({"reader": reader, "kind": "inserted", "serial": serial, "profile": profile}),
-        ),
-        DeviceEvent::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
+        } => ServerEvent::Device(wire::DeviceEvent::Inserted {
+            profile,
+            reader,
+            serial,
+        }),
+        DeviceEvent::Removed { reader } => {
+            ServerEvent::Device(wire::DeviceEvent::Removed { reader })
+        }
         DeviceEvent::TokenState { serial, state, .. } => {
-            ("token", json!({"serial": serial, "state": state.as_str()}))
+            ServerEvent::Token(TokenEvent { serial, state })
         }
     }
 }
@@ -59,8 +62,10 @@ pub(super) async fn events(
                                 continue;
                             }
                         }
-                        let (name, data) = event_json(&event);
-                        let sse = SseEvent::default().event(name).data(data.to_string());
+                        let event = server_event(event);
+                        let sse = SseEvent::default()
+                            .event(event.name())
+                            .data(event.data().to_string());
                         return Some((Ok(sse), (receiver, stop)));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

@@ -21,11 +21,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodRouter};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{ApiError, AppState, Caller, Operation, Permit};
-use crate::domain::{PersonId, Role};
+use crate::domain::{Date, PersonId, Role};
 
 type Answer = Result<Response, ApiError>;
 
@@ -90,30 +89,19 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
     }
 }
 
-fn ok(value: Value) -> Answer {
-    Ok(Json(value).into_response())
+/// `200` with a wire answer.
+fn ok(answer: impl Serialize) -> Answer {
+    Ok(Json(answer).into_response())
 }
 
-fn created(value: Value) -> Answer {
-    Ok((StatusCode::CREATED, Json(value)).into_response())
+/// `201` with a wire answer.
+fn created(answer: impl Serialize) -> Answer {
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-fn date_opt(d: Option<crate::domain::Date>) -> Value {
-    d.map_or(Value::Null, |d| json!(d.to_string()))
-}
-
-/// `?district=`: lists of one district or all.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DistrictFilter {
-    district: Option<String>,
-}
-
-/// A body naming the reader a token is at.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReaderBody {
-    reader: String,
+/// A last day as the wire writes it: `YYYY-MM-DD`, `null` when open-ended.
+fn date_opt(d: Option<Date>) -> Option<String> {
+    d.map(|d| d.to_string())
 }
 
 /// An inspector's filter is always their own district.

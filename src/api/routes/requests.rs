@@ -1,21 +1,16 @@
 //! Key requests and replacement requests.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::devices::serial_at;
-use super::tokens::prepared_json;
-use super::{created, ok, scoped_person, Answer, ReaderBody};
+use super::tokens::prepared_token;
+use super::{created, ok, scoped_person, Answer};
 use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
 use crate::domain::requests::HelpMail;
 use crate::domain::{MailAddress, PersonId, RevokeReason};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct KeyRequestBody {
-    holder: String,
-}
+use crate::wire::devices::ReaderBody;
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
+use crate::wire::CreatedId;
 
 pub(super) async fn request_key(
     State(state): State<AppState>,
@@ -25,28 +20,21 @@ pub(super) async fn request_key(
     let permit = Permit::check(&state, caller, Operation::RequestKey).await?;
     let holder = scoped_person(&permit, &body.holder).await?;
     let id = permit.write(move |tx, _| tx.request_key(&holder)).await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 pub(super) async fn list_key_requests(State(state): State<AppState>, caller: Caller) -> Answer {
     let permit = Permit::check(&state, caller, Operation::ListKeyRequests).await?;
     let open = permit.read(|tx| tx.open_key_requests()).await?;
-    ok(Value::Array(
-        open.iter()
-            .map(|(id, holder, district)| json!({"id": id, "holder": holder.as_str(), "district": district}))
-            .collect(),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReplacementBody {
-    holder: String,
-    reason: String,
-    from: String,
-    cc: Vec<String>,
-    #[allow(dead_code)]
-    subject: Option<String>,
+    let open: Vec<KeyRequestEntry> = open
+        .into_iter()
+        .map(|(id, holder, district)| KeyRequestEntry {
+            district,
+            holder: holder.as_str().to_owned(),
+            id,
+        })
+        .collect();
+    ok(open)
 }
 
 pub(super) async fn file_replacement(
@@ -80,7 +68,7 @@ pub(super) async fn file_replacement(
     if let Some(old) = old {
         state.devices().token_changed(&old.serial, old.state);
     }
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 pub(super) async fn prepare_replacement(
@@ -112,5 +100,5 @@ pub(super) async fn prepare_replacement(
                 .map_err(ApiError::from)
         })
         .await?;
-    ok(prepared_json(&prepared))
+    ok(prepared_token(&prepared))
 }

@@ -1,24 +1,24 @@
 //! Rights: a person's rights, appointments, delegations and their end.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{created, date_opt, ok, scoped_person, Answer};
 use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
 use crate::domain::RightRecord;
 use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
+use crate::wire::rights::{Right, RightBody, RightEnded};
+use crate::wire::CreatedId;
 
-pub(super) fn right_json(r: &RightRecord, now: u64) -> Value {
-    json!({
-        "id": r.id,
-        "school": r.school.as_str(),
-        "origin": r.origin.as_str(),
-        "from": r.period.from.to_string(),
-        "until": date_opt(r.period.until),
-        "in_force": r.period.in_force_at(now),
-    })
+pub(super) fn wire_right(r: &RightRecord, now: u64) -> Right {
+    Right {
+        from: r.period.from.to_string(),
+        id: r.id,
+        in_force: r.period.in_force_at(now),
+        origin: r.origin,
+        school: r.school.as_str().to_owned(),
+        until: date_opt(r.period.until),
+    }
 }
 
 pub(super) async fn person_rights(
@@ -30,18 +30,8 @@ pub(super) async fn person_rights(
     let id = scoped_person(&permit, &id).await?;
     let now = state.clock().now();
     let rights = permit.read(move |tx| tx.rights(&id)).await?;
-    ok(Value::Array(
-        rights.iter().map(|r| right_json(r, now)).collect(),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RightBody {
-    person: String,
-    school: String,
-    from: String,
-    until: Option<String>,
+    let rights: Vec<Right> = rights.iter().map(|r| wire_right(r, now)).collect();
+    ok(rights)
 }
 
 fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), StoreError> {
@@ -69,7 +59,7 @@ pub(super) async fn grant_appointment(
             tx.grant_appointment(&person, &school, from, until)
         })
         .await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 /// The inspector of the district acts; an admin acts in that inspector's
@@ -120,7 +110,7 @@ pub(super) async fn grant_delegation(
             tx.grant_delegation(&person, &school, from, until)
         })
         .await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 pub(super) async fn end_right(
@@ -141,5 +131,5 @@ pub(super) async fn end_right(
             tx.end_delegation(id)
         })
         .await?;
-    ok(json!({"id": id, "ended": true}))
+    ok(RightEnded { ended: true, id })
 }

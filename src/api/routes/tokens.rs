@@ -3,11 +3,9 @@
 
 use axum::extract::{Path, State};
 use axum::routing::{on, MethodRouter};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::receipts::receipt_json;
-use super::{created, effective_district, ok, Answer, ReaderBody};
+use super::receipts::wire_receipt;
+use super::{created, effective_district, ok, Answer};
 use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
 use crate::devices::Prepared;
 use crate::domain::receipt::SignedReceipt;
@@ -17,40 +15,47 @@ use crate::oath::driver::PinState;
 use crate::otp::{Algorithm, Digits, Period};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::store::{StoreError, Tx};
+use crate::wire::devices::ReaderBody;
+use crate::wire::receipts::ReceiptAnswer;
+use crate::wire::tokens::{
+    ActivateBody, Activated, CredentialEntry, DevicePinStatus, HandoverBody, NewTokenBody,
+    OtpKindName, PinUnblocked, PrepareBody, PreparedToken, RegisteredToken, ResyncBody,
+    Resynchronised, ReturnBody, RevokeBody, TokenEntry, TokenFilter, WipedToken,
+};
 
-fn credential_json(c: &CredentialInfo) -> Value {
+fn credential_entry(c: &CredentialInfo) -> CredentialEntry {
     let (kind, period) = match c.params.kind {
-        OtpKind::Hotp { .. } => ("hotp", Value::Null),
-        OtpKind::Totp { period } => ("totp", json!(period.seconds())),
+        OtpKind::Hotp { .. } => (OtpKindName::Hotp, None),
+        OtpKind::Totp { period } => (OtpKindName::Totp, Some(period.seconds())),
     };
-    json!({
-        "kind": kind,
-        "algorithm": c.params.algorithm.name(),
-        "digits": c.params.digits.get(),
-        "period": period,
-        "locked": c.locked,
-        "failures": c.fails,
-    })
+    CredentialEntry {
+        algorithm: c.params.algorithm.name().to_owned(),
+        digits: c.params.digits.get(),
+        failures: c.fails,
+        kind,
+        locked: c.locked,
+        period,
+    }
 }
 
-fn token_json(t: &TokenInfo, credential: Option<&CredentialInfo>) -> Value {
-    json!({
-        "serial": t.serial,
-        "profile": t.profile,
-        "state": t.state.as_str(),
-        "holder": t.holder.as_ref().map(PersonId::as_str),
-        "revoke_reason": t.revoke_reason.map(RevokeReason::as_str),
-        "credential": credential.map(credential_json),
-    })
+fn token_entry(t: &TokenInfo, credential: Option<&CredentialInfo>) -> TokenEntry {
+    TokenEntry {
+        credential: credential.map(credential_entry),
+        holder: t.holder.as_ref().map(|h| h.as_str().to_owned()),
+        profile: t.profile.clone(),
+        revoke_reason: t.revoke_reason,
+        serial: t.serial.clone(),
+        state: t.state,
+    }
 }
 
-pub(super) fn prepared_json(prepared: &Prepared) -> Value {
-    json!({
-        "serial": prepared.serial,
-        "holder": prepared.holder.as_str(),
-        "state": "prepared",
-        "apdus": prepared.apdus,
-    })
+pub(super) fn prepared_token(prepared: &Prepared) -> PreparedToken {
+    PreparedToken {
+        apdus: prepared.apdus,
+        holder: prepared.holder.as_str().to_owned(),
+        serial: prepared.serial.clone(),
+        state: TokenState::Prepared,
+    }
 }
 
 /// The token, or 404 (by scope for an inspector).
@@ -65,13 +70,6 @@ pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenI
         .await?;
     permit.scope(district.as_deref(), "token").await?;
     Ok(token)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TokenFilter {
-    district: Option<String>,
-    state: Option<String>,
 }
 
 pub(super) async fn list_tokens(
@@ -94,11 +92,11 @@ pub(super) async fn list_tokens(
             let tokens = tx.tokens(wanted, district.as_deref())?;
             tokens
                 .iter()
-                .map(|t| Ok(token_json(t, tx.credential_of(&t.serial)?.as_ref())))
+                .map(|t| Ok(token_entry(t, tx.credential_of(&t.serial)?.as_ref())))
                 .collect::<Result<Vec<_>, StoreError>>()
         })
         .await?;
-    ok(Value::Array(list))
+    ok(list)
 }
 
 pub(super) async fn show_token(
@@ -109,14 +107,7 @@ pub(super) async fn show_token(
     let permit = Permit::check(&state, caller, Operation::ShowToken).await?;
     let token = scoped_token(&permit, &serial).await?;
     let credential = permit.read(move |tx| tx.credential_of(&serial)).await?;
-    ok(token_json(&token, credential.as_ref()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewTokenBody {
-    serial: String,
-    profile: String,
+    ok(token_entry(&token, credential.as_ref()))
 }
 
 pub(super) async fn add_token(
@@ -144,18 +135,10 @@ pub(super) async fn add_token(
         })
         .await?;
     state.devices().token_changed(&serial, TokenState::Stock);
-    created(json!({"serial": serial, "state": "stock"}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PrepareBody {
-    holder: String,
-    reader: String,
-    kind: Option<String>,
-    algorithm: Option<String>,
-    digits: Option<u8>,
-    period: Option<u32>,
+    created(RegisteredToken {
+        serial,
+        state: TokenState::Stock,
+    })
 }
 
 fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
@@ -223,7 +206,7 @@ pub(super) async fn prepare_token(
                 .map_err(ApiError::from)
         })
         .await?;
-    ok(prepared_json(&prepared))
+    ok(prepared_token(&prepared))
 }
 
 /// Proves possession of the token at `reader` (a code read from it, or what
@@ -249,16 +232,9 @@ async fn receipted_with_possession(
             Ok((receipt, store.receipt_public_key()))
         })
         .await?;
-    ok(json!({"receipt": receipt_json(receipt.content.number, &receipt, &key)}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HandoverBody {
-    place: String,
-    reader: String,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
+    ok(ReceiptAnswer {
+        receipt: wire_receipt(&receipt, &key),
+    })
 }
 
 pub(super) async fn handover(
@@ -284,16 +260,6 @@ pub(super) async fn handover(
     Ok(answer)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReturnBody {
-    place: String,
-    reason: String,
-    reader: String,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
-}
-
 pub(super) async fn return_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,15 +279,6 @@ pub(super) async fn return_token(
     .await?;
     state.devices().token_changed(&serial, TokenState::Returned);
     Ok(answer)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ActivateBody {
-    reader: String,
-    pin: zeroize::Zeroizing<String>,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
 }
 
 pub(super) async fn activate(
@@ -351,16 +308,13 @@ pub(super) async fn activate(
             Ok((device_pin, receipt))
         })
         .await?;
-    let (receipt_id, receipt) = match &receipt {
-        (Some(r), key) => (
-            json!(r.content.number),
-            receipt_json(r.content.number, r, key),
-        ),
-        (None, _) => (Value::Null, Value::Null),
-    };
-    ok(
-        json!({"state": "active", "receipt_id": receipt_id, "receipt": receipt, "device_pin": device_pin}),
-    )
+    let (receipt, key) = receipt;
+    ok(Activated {
+        device_pin,
+        receipt_id: receipt.as_ref().map(|r| r.content.number),
+        receipt: receipt.map(|r| wire_receipt(&r, &key)),
+        state: TokenState::Active,
+    })
 }
 
 /// The route of a desk operation on a token with no body: runs `step` in
@@ -381,7 +335,7 @@ pub(super) fn desk_op(
             })
             .await?;
         state.devices().token_changed(&serial, token.state);
-        ok(token_json(&token, None))
+        ok(token_entry(&token, None))
     };
     on(operation.method_filter(), handler)
 }
@@ -401,7 +355,10 @@ pub(super) async fn wipe(
                 .map_err(ApiError::from)
         })
         .await?;
-    ok(json!({"serial": serial, "state": new_state.as_str()}))
+    ok(WipedToken {
+        serial,
+        state: new_state,
+    })
 }
 
 /// The desk unblocks a token's device PIN (docs/devices.md, docs/security.md):
@@ -427,13 +384,11 @@ pub(super) async fn unblock_pin(
         PinState::TriesLeft(n) => Some(n),
         PinState::Verified | PinState::NotSet => None,
     };
-    ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RevokeBody {
-    reason: String,
+    ok(PinUnblocked {
+        device_pin: DevicePinStatus::Unblocked,
+        serial,
+        tries_left,
+    })
 }
 
 pub(super) async fn revoke(
@@ -460,14 +415,7 @@ pub(super) async fn revoke(
         })
         .await?;
     state.devices().token_changed(&serial, token.state);
-    ok(token_json(&token, None))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ResyncBody {
-    first: zeroize::Zeroizing<String>,
-    second: zeroize::Zeroizing<String>,
+    ok(token_entry(&token, None))
 }
 
 pub(super) async fn resync(
@@ -480,5 +428,7 @@ pub(super) async fn resync(
     permit
         .write(move |tx, _| tx.resync(&serial, &body.first, &body.second))
         .await?;
-    ok(json!({"resynchronised": true}))
+    ok(Resynchronised {
+        resynchronised: true,
+    })
 }

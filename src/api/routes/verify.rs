@@ -4,24 +4,12 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{date_opt, ok, Answer};
 use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
 use crate::domain::{Clock, RightInForce};
 use crate::store::verify::{VerifyOutcome, VerifyRequest};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct VerifyBody {
-    login: String,
-    passcode: zeroize::Zeroizing<String>,
-    /// The end user's address as the gateway saw it, for the per-source
-    /// limiter. The gateway itself is one caller for everybody, so it is
-    /// never the source.
-    source: Option<String>,
-}
+use crate::wire::verify::{self as wire, VerifiedRight, VerifyBody};
 
 /// Longest an answer is held for the required delay: below the server's
 /// request timeout (15 s), so a held answer is never cut into a 408.
@@ -52,7 +40,7 @@ pub(super) async fn verify(
     let (reply, label) = pending.answer().await;
     state.metrics().verify_outcome(label, started.elapsed());
     match reply? {
-        VerifyOutcome::Accept { rights } => ok(accept_json(&rights)),
+        VerifyOutcome::Accept { rights } => ok(accepted(&rights)),
         // The caller itself is over its failure budget: a 429 about the
         // caller, which says nothing about the login or the passcode.
         VerifyOutcome::SourceLimited { retry_after } => Err(ApiError {
@@ -65,23 +53,21 @@ pub(super) async fn verify(
             if let Some(seconds) = hold {
                 hold_answer(state.clock().as_ref(), seconds.min(MAX_HOLD)).await;
             }
-            ok(json!({"result": "reject"}))
+            ok(wire::VerifyOutcome::Reject)
         }
     }
 }
 
-fn accept_json(rights: &[RightInForce]) -> Value {
-    let rights: Vec<Value> = rights
+fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
+    let rights = rights
         .iter()
-        .map(|r| {
-            json!({
-                "school": r.school.as_str(),
-                "origin": r.origin.as_str(),
-                "until": date_opt(r.until),
-            })
+        .map(|r| VerifiedRight {
+            origin: r.origin,
+            school: r.school.as_str().to_owned(),
+            until: date_opt(r.until),
         })
         .collect();
-    json!({"result": "accept", "rights": rights})
+    wire::VerifyOutcome::Accept { rights }
 }
 
 /// Holds for `seconds` of real time, on tokio's clock (paused in tests).
