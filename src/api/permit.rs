@@ -1,14 +1,18 @@
 //! Running an [`Operation`] for a [`Caller`]: the role check against the
 //! operation (refusals audited), then the store or device work on a blocking
 //! thread, written under the operation's audit action, errors mapped to
-//! [`ApiError`]. Handlers get a [`Permit`] first and do everything through
+//! [`ApiError`]. A handler takes a [`Permit`] as its first extractor (the
+//! router tags each route with its operation) and does everything through
 //! it, so none of them names a role or an audit string.
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use super::{blocking, ApiError, AppState, Caller, Operation};
 use crate::devices::DeviceManager;
-use crate::domain::Role;
+use crate::domain::{Role, TokenState};
 use crate::store::{Store, StoreError, Tx};
 
 /// A caller whose role allows `operation`.
@@ -41,6 +45,11 @@ impl Permit {
             caller,
             operation,
         })
+    }
+
+    /// Tells the event stream a token's state changed.
+    pub fn token_changed(&self, serial: &str, state: TokenState) {
+        self.state.devices().token_changed(serial, state);
     }
 
     pub fn caller(&self) -> &Caller {
@@ -144,5 +153,19 @@ impl Permit {
         self.state
             .audit_device_refusal(&self.caller.actor, self.operation.name(), result)
             .await
+    }
+}
+
+/// Authenticates the caller and checks their role against the operation the
+/// router tagged the route with.
+impl FromRequestParts<AppState> for Permit {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(&operation) = parts.extensions.get::<Operation>() else {
+            return Err(ApiError::internal(&"a route without its operation"));
+        };
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Permit::check(state, caller, operation).await
     }
 }

@@ -1,21 +1,16 @@
 //! API keys: create (the key is shown once), list, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 use super::{created, ok, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Permit};
 use crate::domain::Role;
 use crate::domain::{ApiKeyRecord, NewApiKey};
 use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey, NewKeyBody};
 
-pub(super) async fn create_api_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<NewKeyBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::CreateApiKey).await?;
+pub(super) async fn create_api_key(permit: Permit, Body(body): Body<NewKeyBody>) -> Answer {
     let key = permit
         .write(move |tx, _| {
             let role = Role::parse(&body.role)?;
@@ -39,8 +34,7 @@ fn created_key(created: NewApiKey) -> CreatedApiKey {
     }
 }
 
-pub(super) async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListApiKeys).await?;
+pub(super) async fn list_api_keys(permit: Permit) -> Answer {
     let keys = permit.read(|tx| tx.api_keys()).await?;
     let keys: Vec<ApiKeyEntry> = keys.into_iter().map(api_key_entry).collect();
     ok(keys)
@@ -58,14 +52,9 @@ fn api_key_entry(k: ApiKeyRecord) -> ApiKeyEntry {
     }
 }
 
-pub(super) async fn revoke_api_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::RevokeApiKey).await?;
+pub(super) async fn revoke_api_key(permit: Permit, Path(id): Path<String>) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
     permit.write(move |tx, _| tx.revoke_api_key(id)).await?;
-    state.forget_keys();
+    permit.state().forget_keys();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

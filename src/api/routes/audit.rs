@@ -2,16 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-
 use super::{ok, Answer};
-use crate::api::{blocking, ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{blocking, ApiError, Permit};
 use crate::store::{AuditBreak, AuditHead};
 use crate::wire::audit::AuditCheck;
 
-pub(super) async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Answer {
-    Permit::check(&state, caller, Operation::VerifyAudit).await?;
-    let store = Arc::clone(state.store());
+pub(super) async fn audit_verify(permit: Permit) -> Answer {
+    let store = Arc::clone(permit.state().store());
     // The whole chain, not a transaction's view: outside `Permit::read`.
     let result = blocking(move || store.verify_audit().map_err(ApiError::from)).await?;
     ok(audit_check(&result))

@@ -1,10 +1,10 @@
 //! Devices: the tokens present at readers, a code read from one, a touch of
 //! the simulated touch key.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 
 use super::{ok, Answer};
-use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{ApiError, Permit};
 use crate::devices::{DeviceError, DeviceManager, Present};
 use crate::domain::Role;
 use crate::domain::TokenInfo;
@@ -26,8 +26,7 @@ pub(super) fn serial_at(devices: &DeviceManager, reader: &str) -> Result<String,
         })
 }
 
-pub(super) async fn list_devices(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListDevices).await?;
+pub(super) async fn list_devices(permit: Permit) -> Answer {
     let list = permit
         .on_devices(|devices, permit| {
             let caller = permit.caller();
@@ -66,12 +65,7 @@ fn device_entry(p: Present, token: Option<&TokenInfo>) -> DeviceEntry {
     }
 }
 
-pub(super) async fn device_code(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(reader): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReadDeviceCode).await?;
+pub(super) async fn device_code(permit: Permit, Path(reader): Path<String>) -> Answer {
     let (serial, code) = permit
         .on_devices(move |devices, _| {
             let serial = serial_at(devices, &reader)?;
@@ -87,12 +81,7 @@ pub(super) async fn device_code(
 /// Touches the simulated key at `reader` and answers what it typed, as a
 /// holder's finger would. Possession with a typed code goes through the
 /// token routes' `"typed"`.
-pub(super) async fn device_touch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(reader): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::TouchDevice).await?;
+pub(super) async fn device_touch(permit: Permit, Path(reader): Path<String>) -> Answer {
     let (serial, typed) = permit
         .on_devices(move |devices, _| devices.touch_simulated(&reader).map_err(ApiError::from))
         .await?;

@@ -2,11 +2,10 @@
 
 use std::convert::Infallible;
 
-use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
 
-use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{ApiError, Permit};
 use crate::devices::DeviceEvent;
 use crate::domain::Role;
 use crate::wire::events::{self as wire, ServerEvent, TokenEvent};
@@ -39,14 +38,12 @@ fn event_reader(event: &DeviceEvent) -> Option<&str> {
 }
 
 pub(super) async fn events(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let permit = Permit::check(&state, caller, Operation::FollowEvents).await?;
     let caller = permit.caller();
-    let receiver = state.devices().subscribe();
+    let receiver = permit.state().devices().subscribe();
     let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
-    let stop = state.inner.stop.subscribe();
+    let stop = permit.state().inner.stop.subscribe();
     let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
         let readers = readers.clone();
         async move {

@@ -20,7 +20,7 @@ mod verify;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodRouter};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Serialize;
 
 use super::{ApiError, AppState, Caller, Operation, Permit};
@@ -33,7 +33,7 @@ pub(super) fn router() -> Router<AppState> {
     Operation::ALL
         .iter()
         .fold(Router::new(), |router, &op| {
-            router.route(op.path(), handler(op))
+            router.route(op.path(), handler(op).layer(Extension(op)))
         })
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics_text))

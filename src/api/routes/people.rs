@@ -1,11 +1,11 @@
 //! Reference data: districts, schools and people.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use serde::Serialize;
 
 use super::rights::wire_right;
 use super::{created, effective_district, ok, scoped_person, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use crate::api::{ApiError, Body, Params, Permit};
 use crate::domain::{DistrictRecord, Person, SchoolRecord};
 use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
@@ -14,12 +14,7 @@ use crate::wire::people::{
     LiveToken, PersonBody, PersonDetail, PersonEntry, SchoolBody, SchoolEntry,
 };
 
-pub(super) async fn add_district(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<DistrictBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddDistrict).await?;
+pub(super) async fn add_district(permit: Permit, Body(body): Body<DistrictBody>) -> Answer {
     let code = body.code.clone();
     permit
         .write(move |tx, _| {
@@ -30,8 +25,7 @@ pub(super) async fn add_district(
     created(CreatedDistrict { code })
 }
 
-pub(super) async fn list_districts(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListDistricts).await?;
+pub(super) async fn list_districts(permit: Permit) -> Answer {
     let list = permit.read(|tx| tx.districts()).await?;
     let caller = permit.caller();
     let list: Vec<DistrictEntry> = list
@@ -50,12 +44,7 @@ fn district_entry(d: DistrictRecord) -> DistrictEntry {
     }
 }
 
-pub(super) async fn add_school(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<SchoolBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddSchool).await?;
+pub(super) async fn add_school(permit: Permit, Body(body): Body<SchoolBody>) -> Answer {
     let uai = permit
         .write_mapping(
             move |tx, _| {
@@ -78,12 +67,7 @@ pub(super) async fn add_school(
     })
 }
 
-pub(super) async fn list_schools(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<DistrictFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListSchools).await?;
+pub(super) async fn list_schools(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
     list_in_district(&permit, filter, |tx, d| tx.schools(d), school_entry).await
 }
 
@@ -107,12 +91,7 @@ fn school_entry(s: SchoolRecord) -> SchoolEntry {
     }
 }
 
-pub(super) async fn add_person(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<PersonBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddPerson).await?;
+pub(super) async fn add_person(permit: Permit, Body(body): Body<PersonBody>) -> Answer {
     let id = permit
         .write_mapping(
             move |tx, _| {
@@ -135,12 +114,7 @@ pub(super) async fn add_person(
     })
 }
 
-pub(super) async fn list_people(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<DistrictFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListPeople).await?;
+pub(super) async fn list_people(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
     list_in_district(&permit, filter, |tx, d| tx.people(d), person_entry).await
 }
 
@@ -152,14 +126,9 @@ fn person_entry(p: Person) -> PersonEntry {
     }
 }
 
-pub(super) async fn show_person(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowPerson).await?;
+pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answer {
     let id = scoped_person(&permit, &id).await?;
-    let now = state.clock().now();
+    let now = permit.state().clock().now();
     let person = permit
         .read(move |tx| {
             let person = tx.person(&id)?;

@@ -1,12 +1,12 @@
 //! Receipts: one by id (JSON, text or HTML), a token's receipts.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::tokens::scoped_token;
 use super::{ok, Answer};
-use crate::api::{ApiError, AppState, Caller, Operation, Params, Permit};
+use crate::api::{ApiError, Params, Permit};
 use crate::domain::receipt::{Lang, SignedReceipt};
 use crate::wire::receipts::{Receipt, ReceiptQuery};
 
@@ -22,12 +22,7 @@ pub(super) fn wire_receipt(r: &SignedReceipt, public_key: &[u8; 32]) -> Receipt 
     }
 }
 
-pub(super) async fn token_receipts(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::TokenReceipts).await?;
+pub(super) async fn token_receipts(permit: Permit, Path(serial): Path<String>) -> Answer {
     scoped_token(&permit, &serial).await?;
     let (receipts, key) = permit
         .read(move |tx| Ok((tx.receipts_of_token(&serial)?, tx.receipt_public_key())))
@@ -37,12 +32,10 @@ pub(super) async fn token_receipts(
 }
 
 pub(super) async fn show_receipt(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(id): Path<String>,
     Params(query): Params<ReceiptQuery>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowReceipt).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("receipt"))?;
     let lang = match query.lang.as_deref() {
         None | Some("fr") => Lang::Fr,

@@ -2,22 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
 use serde::Serialize;
 
 use super::{ok, Answer};
-use crate::api::{AppState, Caller, Operation, Permit};
+use crate::api::Permit;
 use crate::domain::reports::{InTransit, OverdueReturn};
 use crate::store::{StoreError, Tx};
 use crate::wire::reports::{InTransitItem, OverdueItem};
 
-pub(super) async fn report_overdue(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReportOverdue).await?;
+pub(super) async fn report_overdue(permit: Permit) -> Answer {
     district_report(&permit, |tx| tx.overdue_returns(), overdue_item).await
 }
 
-pub(super) async fn report_in_transit(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReportInTransit).await?;
+pub(super) async fn report_in_transit(permit: Permit) -> Answer {
     district_report(&permit, |tx| tx.awaiting_it_centre(), in_transit_item).await
 }
 

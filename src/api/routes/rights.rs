@@ -1,9 +1,9 @@
 //! Rights: a person's rights, appointments, delegations and their end.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 
 use super::{created, date_opt, ok, scoped_person, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Caller, Permit};
 use crate::domain::RightRecord;
 use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
@@ -21,14 +21,9 @@ pub(super) fn wire_right(r: &RightRecord, now: u64) -> Right {
     }
 }
 
-pub(super) async fn person_rights(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::PersonRights).await?;
+pub(super) async fn person_rights(permit: Permit, Path(id): Path<String>) -> Answer {
     let id = scoped_person(&permit, &id).await?;
-    let now = state.clock().now();
+    let now = permit.state().clock().now();
     let rights = permit.read(move |tx| tx.rights(&id)).await?;
     let rights: Vec<Right> = rights.iter().map(|r| wire_right(r, now)).collect();
     ok(rights)
@@ -47,12 +42,7 @@ fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), 
     Ok((person, school, from, until))
 }
 
-pub(super) async fn grant_appointment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<RightBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::GrantAppointment).await?;
+pub(super) async fn grant_appointment(permit: Permit, Body(body): Body<RightBody>) -> Answer {
     let id = permit
         .write(move |tx, _| {
             let (person, school, from, until) = parse_right(&body)?;
@@ -81,12 +71,7 @@ fn as_district_inspector(
     Ok(())
 }
 
-pub(super) async fn grant_delegation(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<RightBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::GrantDelegation).await?;
+pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>) -> Answer {
     // Scope first: a school of another district is 404 for an inspector.
     if permit.caller().role == Role::Inspector {
         if let Ok(uai) = Uai::parse(&body.school) {
@@ -113,12 +98,7 @@ pub(super) async fn grant_delegation(
     created(CreatedId { id })
 }
 
-pub(super) async fn end_right(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::EndRight).await?;
+pub(super) async fn end_right(permit: Permit, Path(id): Path<String>) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
     let district = permit
         .read(move |tx| tx.district_of_right(id))

@@ -1,12 +1,12 @@
 //! Tokens: listing, registration, preparation, the possession steps
 //! (handover, activation, return) and the desk's operations on a token.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::{on, MethodRouter};
 
 use super::receipts::wire_receipt;
 use super::{created, effective_district, ok, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use crate::api::{ApiError, AppState, Body, Operation, Params, Permit};
 use crate::devices::Prepared;
 use crate::domain::receipt::SignedReceipt;
 use crate::domain::{CredentialInfo, TokenInfo};
@@ -72,12 +72,7 @@ pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenI
     Ok(token)
 }
 
-pub(super) async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<TokenFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListTokens).await?;
+pub(super) async fn list_tokens(permit: Permit, Params(filter): Params<TokenFilter>) -> Answer {
     let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
         Ok(wanted) => wanted,
         Err(e) => {
@@ -99,23 +94,13 @@ pub(super) async fn list_tokens(
     ok(list)
 }
 
-pub(super) async fn show_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowToken).await?;
+pub(super) async fn show_token(permit: Permit, Path(serial): Path<String>) -> Answer {
     let token = scoped_token(&permit, &serial).await?;
     let credential = permit.read(move |tx| tx.credential_of(&serial)).await?;
     ok(token_entry(&token, credential.as_ref()))
 }
 
-pub(super) async fn add_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<NewTokenBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddToken).await?;
+pub(super) async fn add_token(permit: Permit, Body(body): Body<NewTokenBody>) -> Answer {
     let serial = body.serial.clone();
     permit
         .write(move |tx, _| {
@@ -134,7 +119,7 @@ pub(super) async fn add_token(
             tx.add_token(&body.serial, &body.profile)
         })
         .await?;
-    state.devices().token_changed(&serial, TokenState::Stock);
+    permit.token_changed(&serial, TokenState::Stock);
     created(RegisteredToken {
         serial,
         state: TokenState::Stock,
@@ -167,15 +152,14 @@ fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
 }
 
 pub(super) async fn prepare_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<PrepareBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::PrepareToken).await?;
     // A touch key types HOTP codes: that is its default kind.
-    let touch_key =
-        body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
+    let touch_key = body.kind.is_none()
+        && body.period.is_none()
+        && permit.state().devices().is_touch_key(&body.reader);
     let params = match prepare_params(&body) {
         Ok(p) if touch_key => CredentialParams {
             kind: OtpKind::Hotp { counter: 0 },
@@ -238,12 +222,10 @@ async fn receipted_with_possession(
 }
 
 pub(super) async fn handover(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<HandoverBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Handover).await?;
     scoped_token(&permit, &serial).await?;
     let place = body.place;
     let answer = receipted_with_possession(
@@ -254,19 +236,15 @@ pub(super) async fn handover(
         move |tx, s, code| tx.handover(s, &place, code),
     )
     .await?;
-    state
-        .devices()
-        .token_changed(&serial, TokenState::HandedOver);
+    permit.token_changed(&serial, TokenState::HandedOver);
     Ok(answer)
 }
 
 pub(super) async fn return_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReturnBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReturnToken).await?;
     scoped_token(&permit, &serial).await?;
     let (place, reason) = (body.place, body.reason);
     let answer = receipted_with_possession(
@@ -277,17 +255,15 @@ pub(super) async fn return_token(
         move |tx, s, code| tx.return_token(s, &place, &reason, code),
     )
     .await?;
-    state.devices().token_changed(&serial, TokenState::Returned);
+    permit.token_changed(&serial, TokenState::Returned);
     Ok(answer)
 }
 
 pub(super) async fn activate(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ActivateBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Activate).await?;
     permit.at_reader(&body.reader).await?;
     let (device_pin, receipt) = permit
         .on_devices(move |devices, _| {
@@ -323,10 +299,7 @@ pub(super) fn desk_op(
     operation: Operation,
     step: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
 ) -> MethodRouter<AppState> {
-    let handler = move |State(state): State<AppState>,
-                        caller: Caller,
-                        Path(serial): Path<String>| async move {
-        let permit = Permit::check(&state, caller, operation).await?;
+    let handler = move |permit: Permit, Path(serial): Path<String>| async move {
         let s = serial.clone();
         let token = permit
             .write(move |tx, _| {
@@ -334,19 +307,17 @@ pub(super) fn desk_op(
                 tx.token(&s)
             })
             .await?;
-        state.devices().token_changed(&serial, token.state);
+        permit.token_changed(&serial, token.state);
         ok(token_entry(&token, None))
     };
     on(operation.method_filter(), handler)
 }
 
 pub(super) async fn wipe(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Wipe).await?;
     let s = serial.clone();
     let new_state = permit
         .on_devices(move |devices, permit| {
@@ -366,12 +337,10 @@ pub(super) async fn wipe(
 /// holder's PIN is kept and never seen (see `devices::pin`). Answers the
 /// tries the holder has.
 pub(super) async fn unblock_pin(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::UnblockPin).await?;
     let s = serial.clone();
     let pin = permit
         .on_devices(move |devices, permit| {
@@ -392,12 +361,10 @@ pub(super) async fn unblock_pin(
 }
 
 pub(super) async fn revoke(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<RevokeBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Revoke).await?;
     scoped_token(&permit, &serial).await?;
     let s = serial.clone();
     let token = permit
@@ -414,17 +381,15 @@ pub(super) async fn revoke(
             tx.token(&s)
         })
         .await?;
-    state.devices().token_changed(&serial, token.state);
+    permit.token_changed(&serial, token.state);
     ok(token_entry(&token, None))
 }
 
 pub(super) async fn resync(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ResyncBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Resync).await?;
     permit
         .write(move |tx, _| tx.resync(&serial, &body.first, &body.second))
         .await?;

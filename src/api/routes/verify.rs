@@ -3,10 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-
 use super::{date_opt, ok, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Permit};
 use crate::domain::{Clock, RightInForce};
 use crate::store::verify::{VerifyOutcome, VerifyRequest};
 use crate::wire::verify::{self as wire, VerifiedRight, VerifyBody};
@@ -18,12 +16,7 @@ const MAX_HOLD: u64 = 10;
 /// How often a hold re-reads a clock moved from outside.
 const RECHECK: Duration = Duration::from_millis(50);
 
-pub(super) async fn verify(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<VerifyBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Verify).await?;
+pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answer {
     let started = Instant::now();
     let mut request = VerifyRequest::new(&body.login, &body.passcode);
     if let Some(source) = body.source.as_deref() {
@@ -35,10 +28,13 @@ pub(super) async fn verify(
         request = request.from_source(source);
     }
     drop(body);
-    let pending = state.verify_service().submit(request)?;
+    let pending = permit.state().verify_service().submit(request)?;
     // Awaited, not blocked on: the writer thread answers through a oneshot.
     let (reply, label) = pending.answer().await;
-    state.metrics().verify_outcome(label, started.elapsed());
+    permit
+        .state()
+        .metrics()
+        .verify_outcome(label, started.elapsed());
     match reply? {
         VerifyOutcome::Accept { rights } => ok(accepted(&rights)),
         // The caller itself is over its failure budget: a 429 about the
@@ -51,7 +47,7 @@ pub(super) async fn verify(
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
             if let Some(seconds) = hold {
-                hold_answer(state.clock().as_ref(), seconds.min(MAX_HOLD)).await;
+                hold_answer(permit.state().clock().as_ref(), seconds.min(MAX_HOLD)).await;
             }
             ok(wire::VerifyOutcome::Reject)
         }
