@@ -30,10 +30,10 @@ impl Permit {
         caller: Caller,
         operation: Operation,
     ) -> Result<Permit, ApiError> {
-        if !operation.allows(caller.role) {
+        if !operation.allows(caller.api_key.role) {
             let refusal = ApiError::forbidden(format!(
                 "a {} key may not {}",
-                caller.role.as_str(),
+                caller.api_key.role.as_str(),
                 operation.name()
             ));
             return Err(state
@@ -70,8 +70,8 @@ impl Permit {
     /// An inspector sees only their district: anything else is 404, exactly
     /// as if it did not exist (audited).
     pub async fn scope(&self, district: Option<&str>, what: &str) -> Result<(), ApiError> {
-        if self.caller.role != Role::Inspector
-            || district.is_some() && district == self.caller.district.as_deref()
+        if self.caller.api_key.role != Role::Inspector
+            || district.is_some() && district == self.caller.api_key.district.as_deref()
         {
             return Ok(());
         }
@@ -80,7 +80,9 @@ impl Permit {
 
     /// A station acts only at its own readers.
     pub async fn at_reader(&self, reader: &str) -> Result<(), ApiError> {
-        if self.caller.role != Role::Station || self.caller.readers.iter().any(|r| r == reader) {
+        if self.caller.api_key.role != Role::Station
+            || self.caller.api_key.readers.iter().any(|r| r == reader)
+        {
             return Ok(());
         }
         Err(self

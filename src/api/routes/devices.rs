@@ -32,7 +32,9 @@ pub(super) async fn list_devices(permit: Permit) -> Answer {
             let caller = permit.caller();
             let mut out = Vec::new();
             for p in devices.present() {
-                if caller.role == Role::Station && !caller.readers.contains(&p.reader) {
+                if caller.api_key.role == Role::Station
+                    && !caller.api_key.readers.contains(&p.reader)
+                {
                     continue;
                 }
                 let token = match &p.serial {

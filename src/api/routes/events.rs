@@ -42,7 +42,7 @@ pub(super) async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let caller = permit.caller();
     let receiver = permit.state().devices().subscribe();
-    let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
+    let readers = (caller.api_key.role == Role::Station).then(|| caller.api_key.readers.clone());
     let stop = permit.state().inner.stop.subscribe();
     let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
         let readers = readers.clone();

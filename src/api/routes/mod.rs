@@ -106,8 +106,8 @@ fn date_opt(d: Option<Date>) -> Option<String> {
 
 /// An inspector's filter is always their own district.
 fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> {
-    if caller.role == Role::Inspector {
-        caller.district.clone()
+    if caller.api_key.role == Role::Inspector {
+        caller.api_key.district.clone()
     } else {
         asked
     }

@@ -30,7 +30,10 @@ pub(super) async fn list_districts(permit: Permit) -> Answer {
     let caller = permit.caller();
     let list: Vec<DistrictEntry> = list
         .into_iter()
-        .filter(|d| caller.role != Role::Inspector || Some(&d.code) == caller.district.as_ref())
+        .filter(|d| {
+            caller.api_key.role != Role::Inspector
+                || Some(&d.code) == caller.api_key.district.as_ref()
+        })
         .map(district_entry)
         .collect();
     ok(list)

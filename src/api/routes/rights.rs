@@ -59,7 +59,7 @@ fn as_district_inspector(
     caller: &Caller,
     district: &str,
 ) -> Result<(), StoreError> {
-    if caller.role == Role::Admin {
+    if caller.api_key.role == Role::Admin {
         let inspector =
             tx.inspector_of_district(district)?
                 .ok_or_else(|| StoreError::NotFound {
@@ -73,7 +73,7 @@ fn as_district_inspector(
 
 pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>) -> Answer {
     // Scope first: a school of another district is 404 for an inspector.
-    if permit.caller().role == Role::Inspector {
+    if permit.caller().api_key.role == Role::Inspector {
         if let Ok(uai) = Uai::parse(&body.school) {
             let district = permit
                 .read(move |tx| match tx.district_of_school(&uai) {

@@ -370,7 +370,7 @@ pub(super) async fn revoke(
     let token = permit
         .write(move |tx, caller| {
             let reason = RevokeReason::parse(&body.reason)?;
-            if caller.role == Role::Inspector && !reason.is_gone() {
+            if caller.api_key.role == Role::Inspector && !reason.is_gone() {
                 return Err(StoreError::Forbidden {
                     actor: caller.actor.to_string(),
                     action: Operation::Revoke.name(),
