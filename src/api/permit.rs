@@ -11,8 +11,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{blocking, ApiError, AppState, Caller, Operation};
-use crate::devices::DeviceManager;
-use crate::domain::{Role, TokenState};
+use crate::devices::{DeviceError, DeviceManager};
+use crate::domain::{Actor, Role, TokenState};
 use crate::store::{Store, StoreError, Tx};
 
 /// A caller whose role allows `operation`.
@@ -142,6 +142,17 @@ impl Permit {
         store.write(&self.caller.actor, self.operation.audit_action(), |tx| {
             f(tx, &self.caller)
         })
+    }
+
+    /// [`Permit::on_devices`] for one device call made as the caller.
+    pub async fn on_device<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&DeviceManager, &Actor) -> Result<T, DeviceError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.on_devices(move |devices, permit| {
+            f(devices, &permit.caller.actor).map_err(ApiError::from)
+        })
+        .await
     }
 
     /// Runs device work on a blocking thread; a refusal the device layer

@@ -85,7 +85,7 @@ pub(super) async fn device_code(permit: Permit, Path(reader): Path<String>) -> A
 /// token routes' `"typed"`.
 pub(super) async fn device_touch(permit: Permit, Path(reader): Path<String>) -> Answer {
     let (serial, typed) = permit
-        .on_devices(move |devices, _| devices.touch_simulated(&reader).map_err(ApiError::from))
+        .on_device(move |devices, _| devices.touch_simulated(&reader))
         .await?;
     ok(Touched { serial, typed })
 }

@@ -177,45 +177,51 @@ pub(super) async fn prepare_token(
         }
     };
     let prepared = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .prepare(
-                    &permit.caller().actor,
-                    &body.reader,
-                    &serial,
-                    &holder,
-                    params,
-                    None,
-                )
-                .map_err(ApiError::from)
+        .on_device(move |devices, actor| {
+            devices.prepare(actor, &body.reader, &serial, &holder, params, None)
         })
         .await?;
     ok(prepared_token(&prepared))
 }
 
-/// Proves possession of the token at `reader` (a code read from it, or what
-/// a touch key typed), then runs the operation's store write with that code;
-/// answers the receipt the write signed.
-async fn receipted_with_possession(
-    permit: &Permit,
-    serial: &str,
+/// Where a holder proves possession: the reader, and what a touch key typed
+/// when touched (touch keys only).
+struct Proof {
     reader: String,
     typed: Option<String>,
+}
+
+impl Proof {
+    fn at(reader: String, typed: Option<String>) -> Proof {
+        Proof { reader, typed }
+    }
+}
+
+/// Proves possession of the token at `reader` (a code read from it, or what
+/// a touch key typed), then runs the operation's store write with that code,
+/// which moves the token to `now`; answers the receipt the write signed.
+async fn receipted_with_possession(
+    permit: &Permit,
+    serial: String,
+    Proof { reader, typed }: Proof,
+    now: TokenState,
     write: impl FnOnce(&mut Tx<'_>, &str, &str) -> Result<SignedReceipt, StoreError> + Send + 'static,
 ) -> Answer {
-    let serial = serial.to_owned();
+    scoped_token(permit, &serial).await?;
+    let s = serial.clone();
     let (receipt, key) = permit
         .on_devices(move |devices, permit| {
             let code = devices
-                .possession_code(&reader, &serial, typed.as_deref())
+                .possession_code(&reader, &s, typed.as_deref())
                 .map_err(ApiError::from)?;
             let store = devices.store();
             let receipt = permit
-                .write_here(store, |tx, _| write(tx, &serial, &code))
+                .write_here(store, |tx, _| write(tx, &s, &code))
                 .map_err(ApiError::from)?;
             Ok((receipt, store.receipt_public_key()))
         })
         .await?;
+    permit.token_changed(&serial, now);
     ok(ReceiptAnswer {
         receipt: wire_receipt(&receipt, &key),
     })
@@ -226,18 +232,10 @@ pub(super) async fn handover(
     Path(serial): Path<String>,
     Body(body): Body<HandoverBody>,
 ) -> Answer {
-    scoped_token(&permit, &serial).await?;
     let place = body.place;
-    let answer = receipted_with_possession(
-        &permit,
-        &serial,
-        body.reader,
-        body.typed,
-        move |tx, s, code| tx.handover(s, &place, code),
-    )
-    .await?;
-    permit.token_changed(&serial, TokenState::HandedOver);
-    Ok(answer)
+    let handover = move |tx: &mut Tx<'_>, s: &str, code: &str| tx.handover(s, &place, code);
+    let proof = Proof::at(body.reader, body.typed);
+    receipted_with_possession(&permit, serial, proof, TokenState::HandedOver, handover).await
 }
 
 pub(super) async fn return_token(
@@ -245,18 +243,11 @@ pub(super) async fn return_token(
     Path(serial): Path<String>,
     Body(body): Body<ReturnBody>,
 ) -> Answer {
-    scoped_token(&permit, &serial).await?;
     let (place, reason) = (body.place, body.reason);
-    let answer = receipted_with_possession(
-        &permit,
-        &serial,
-        body.reader,
-        body.typed,
-        move |tx, s, code| tx.return_token(s, &place, &reason, code),
-    )
-    .await?;
-    permit.token_changed(&serial, TokenState::Returned);
-    Ok(answer)
+    let give_back =
+        move |tx: &mut Tx<'_>, s: &str, code: &str| tx.return_token(s, &place, &reason, code);
+    let proof = Proof::at(body.reader, body.typed);
+    receipted_with_possession(&permit, serial, proof, TokenState::Returned, give_back).await
 }
 
 pub(super) async fn activate(
@@ -320,11 +311,7 @@ pub(super) async fn wipe(
 ) -> Answer {
     let s = serial.clone();
     let new_state = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .wipe(&permit.caller().actor, &body.reader, &s)
-                .map_err(ApiError::from)
-        })
+        .on_device(move |devices, actor| devices.wipe(actor, &body.reader, &s))
         .await?;
     ok(WipedToken {
         serial,
@@ -343,11 +330,7 @@ pub(super) async fn unblock_pin(
 ) -> Answer {
     let s = serial.clone();
     let pin = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .unblock_pin(&permit.caller().actor, &body.reader, &s)
-                .map_err(ApiError::from)
-        })
+        .on_device(move |devices, actor| devices.unblock_pin(actor, &body.reader, &s))
         .await?;
     let tries_left = match pin {
         PinState::TriesLeft(n) => Some(n),
