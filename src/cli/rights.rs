@@ -75,21 +75,13 @@ pub fn run(command: RightsCommand, conn: &Connection, out: &mut dyn Write) -> an
     match command {
         RightsCommand::Appoint(right) => {
             let answer = client.appoint(&right.into_body())?;
-            done(
-                out,
-                conn.json,
-                &answer,
-                &format!("appointment {} recorded", answer.id),
-            )
+            let message = format!("appointment {} recorded", answer.id);
+            done(out, conn.json, &answer, &message)
         }
         RightsCommand::Delegate(right) => {
             let answer = client.delegate(&right.into_body())?;
-            done(
-                out,
-                conn.json,
-                &answer,
-                &format!("delegation {} granted", answer.id),
-            )
+            let message = format!("delegation {} granted", answer.id);
+            done(out, conn.json, &answer, &message)
         }
         RightsCommand::End { id } => {
             let answer = client.end_right(id)?;

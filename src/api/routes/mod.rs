@@ -1,8 +1,9 @@
 //! One handler per route of docs/api.md, one file per resource (the same
-//! nouns as `cli/`). A handler gets a [`Permit`] for its [`Operation`], then
-//! runs its store or device work through it; [`router`] mounts every
-//! operation of [`Operation::ALL`] and nothing else besides health and
-//! metrics.
+//! nouns as `cli/`). Each answers with the wire types of `crate::wire`.
+//! [`router`] mounts every operation of [`Operation::ALL`], tagged with its
+//! [`Operation`], and nothing else besides health and metrics; a handler's
+//! first extractor is the [`Permit`] for that operation, through which it
+//! runs its store or device work.
 
 mod apikeys;
 mod audit;
