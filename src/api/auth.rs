@@ -8,19 +8,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{blocking, ApiError, AppState};
-use crate::domain::{api_key_hash, Role, API_KEY_PREFIX};
+use crate::domain::{api_key_hash, ApiKeyRecord, Role, API_KEY_PREFIX};
 use crate::domain::{Actor, PersonId};
 
-/// An authenticated caller.
+/// An authenticated caller: the record of their API key (its role, an
+/// inspector's district, a station's readers) and who they act as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    pub key_id: i64,
-    pub name: String,
-    pub role: Role,
-    /// An inspector's district.
-    pub district: Option<String>,
-    /// A station's readers.
-    pub readers: Vec<String>,
+    pub api_key: ApiKeyRecord,
     /// Who the store sees: admin and desk act as the desk, an inspector as
     /// their district's inspector, the gateway as the gateway. A station acts
     /// as the holder of the token at its reader, per request.
@@ -93,11 +88,7 @@ impl FromRequestParts<AppState> for Caller {
                     Role::Gateway => Actor::Gateway,
                 };
                 Caller {
-                    key_id: record.id,
-                    name: record.name,
-                    role: record.role,
-                    district: record.district,
-                    readers: record.readers,
+                    api_key: record,
                     actor,
                 }
             }

@@ -17,7 +17,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
-    pub detail: Option<&'static str>,
+    pub detail: Option<ErrorDetail>,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
 }
@@ -60,7 +60,7 @@ impl ApiError {
 
     pub fn conflict(detail: ErrorDetail, message: impl Into<String>) -> Self {
         ApiError {
-            detail: Some(detail.as_str()),
+            detail: Some(detail),
             ..ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
         }
     }
@@ -213,11 +213,7 @@ impl IntoResponse for ApiError {
             error: ErrorInfo {
                 code: self.code,
                 message: self.message,
-                // The device layer names its details as text; one it names
-                // outside the documented set is its catch-all.
-                detail: self
-                    .detail
-                    .map(|d| ErrorDetail::parse(d).unwrap_or(ErrorDetail::Device)),
+                detail: self.detail,
                 field: self.field.map(str::to_owned),
             },
         };

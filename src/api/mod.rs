@@ -27,6 +27,7 @@ use crate::devices::DeviceManager;
 use crate::domain::{Actor, Clock};
 use crate::store::verify::VerifyService;
 use crate::store::{Store, StoreError};
+use crate::wire::{ErrorCode, ErrorDetail};
 
 pub use auth::Caller;
 pub use body::Body;
@@ -142,10 +143,12 @@ impl AppState {
     ) -> Result<T, ApiError> {
         match result {
             Err(err)
-                if err.code == "device_absent"
+                if err.code == ErrorCode::DeviceAbsent
                     || err.field == Some("typed")
-                    || err.detail == Some("access_code_refused")
-                    || err.detail == Some("unsupported") =>
+                    || matches!(
+                        err.detail,
+                        Some(ErrorDetail::AccessCodeRefused | ErrorDetail::Unsupported)
+                    ) =>
             {
                 Err(self.refuse(actor.clone(), operation, err).await)
             }

@@ -1,14 +1,18 @@
 //! Running an [`Operation`] for a [`Caller`]: the role check against the
 //! operation (refusals audited), then the store or device work on a blocking
 //! thread, written under the operation's audit action, errors mapped to
-//! [`ApiError`]. Handlers get a [`Permit`] first and do everything through
+//! [`ApiError`]. A handler takes a [`Permit`] as its first extractor (the
+//! router tags each route with its operation) and does everything through
 //! it, so none of them names a role or an audit string.
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use super::{blocking, ApiError, AppState, Caller, Operation};
-use crate::devices::DeviceManager;
-use crate::domain::Role;
+use crate::devices::{DeviceError, DeviceManager};
+use crate::domain::{Actor, Role, TokenState};
 use crate::store::{Store, StoreError, Tx};
 
 /// A caller whose role allows `operation`.
@@ -26,10 +30,10 @@ impl Permit {
         caller: Caller,
         operation: Operation,
     ) -> Result<Permit, ApiError> {
-        if !operation.allows(caller.role) {
+        if !operation.allows(caller.api_key.role) {
             let refusal = ApiError::forbidden(format!(
                 "a {} key may not {}",
-                caller.role.as_str(),
+                caller.api_key.role.as_str(),
                 operation.name()
             ));
             return Err(state
@@ -41,6 +45,11 @@ impl Permit {
             caller,
             operation,
         })
+    }
+
+    /// Tells the event stream a token's state changed.
+    pub fn token_changed(&self, serial: &str, state: TokenState) {
+        self.state.devices().token_changed(serial, state);
     }
 
     pub fn caller(&self) -> &Caller {
@@ -61,8 +70,8 @@ impl Permit {
     /// An inspector sees only their district: anything else is 404, exactly
     /// as if it did not exist (audited).
     pub async fn scope(&self, district: Option<&str>, what: &str) -> Result<(), ApiError> {
-        if self.caller.role != Role::Inspector
-            || district.is_some() && district == self.caller.district.as_deref()
+        if self.caller.api_key.role != Role::Inspector
+            || district.is_some() && district == self.caller.api_key.district.as_deref()
         {
             return Ok(());
         }
@@ -71,7 +80,9 @@ impl Permit {
 
     /// A station acts only at its own readers.
     pub async fn at_reader(&self, reader: &str) -> Result<(), ApiError> {
-        if self.caller.role != Role::Station || self.caller.readers.iter().any(|r| r == reader) {
+        if self.caller.api_key.role != Role::Station
+            || self.caller.api_key.readers.iter().any(|r| r == reader)
+        {
             return Ok(());
         }
         Err(self
@@ -133,6 +144,17 @@ impl Permit {
         })
     }
 
+    /// [`Permit::on_devices`] for one device call made as the caller.
+    pub async fn on_device<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&DeviceManager, &Actor) -> Result<T, DeviceError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.on_devices(move |devices, permit| {
+            f(devices, &permit.caller.actor).map_err(ApiError::from)
+        })
+        .await
+    }
+
     /// Runs device work on a blocking thread; a refusal the device layer
     /// decides before the store sees the request is audited.
     pub async fn on_devices<T: Send + 'static>(
@@ -144,5 +166,19 @@ impl Permit {
         self.state
             .audit_device_refusal(&self.caller.actor, self.operation.name(), result)
             .await
+    }
+}
+
+/// Authenticates the caller and checks their role against the operation the
+/// router tagged the route with.
+impl FromRequestParts<AppState> for Permit {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(&operation) = parts.extensions.get::<Operation>() else {
+            return Err(ApiError::internal(&"a route without its operation"));
+        };
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Permit::check(state, caller, operation).await
     }
 }

@@ -6,9 +6,19 @@ use clap::Subcommand;
 
 use serde_json::json;
 
-use super::common::{done, or_dash, show, show_list, Connection};
+use super::common::{done, or_dash, show, show_list, Column, Connection};
 use crate::domain::Role;
 use crate::wire::apikeys::{ApiKeyEntry, NewKeyBody};
+
+const API_KEY_COLUMNS: &[Column<'static, ApiKeyEntry>] = &[
+    ("ID", |k| k.id.to_string()),
+    ("NAME", |k| k.name.clone()),
+    ("ROLE", |k| k.role.as_str().to_owned()),
+    ("DISTRICT", |k| or_dash(k.district.as_ref())),
+    ("READERS", |k| k.readers.join(",")),
+    ("CREATED", |k| k.created_at.to_string()),
+    ("REVOKED", |k| or_dash(k.revoked_at)),
+];
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {
@@ -63,23 +73,7 @@ pub fn run(command: ApiKeysCommand, conn: &Connection, out: &mut dyn Write) -> a
                 writeln!(out, "{}", v.key.as_str())
             })
         }
-        ApiKeysCommand::List => {
-            let answer = client.api_keys()?;
-            show_list(
-                out,
-                conn.json,
-                &answer,
-                &[
-                    ("ID", |k: &ApiKeyEntry| k.id.to_string()),
-                    ("NAME", |k| k.name.clone()),
-                    ("ROLE", |k| k.role.as_str().to_owned()),
-                    ("DISTRICT", |k| or_dash(k.district.as_ref())),
-                    ("READERS", |k| k.readers.join(",")),
-                    ("CREATED", |k| k.created_at.to_string()),
-                    ("REVOKED", |k| or_dash(k.revoked_at)),
-                ],
-            )
-        }
+        ApiKeysCommand::List => show_list(out, conn.json, &client.api_keys()?, API_KEY_COLUMNS),
         ApiKeysCommand::Revoke { id } => {
             client.revoke_api_key(&id)?;
             done(

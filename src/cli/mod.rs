@@ -42,11 +42,12 @@ pub struct Cli {
     #[command(flatten)]
     pub connection: common::Connection,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: KeywardCommand,
 }
 
+/// The `keyward <command>` level (named apart from `apdu::Command`).
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum KeywardCommand {
     /// People: directors, deputies, inspectors.
     #[command(subcommand)]
     People(people::PeopleCommand),
@@ -110,26 +111,26 @@ pub enum Command {
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let conn = &cli.connection;
     match cli.command {
-        Command::People(c) => people::run_people(c, conn, out),
-        Command::Districts(c) => people::run_districts(c, conn, out),
-        Command::Schools(c) => people::run_schools(c, conn, out),
-        Command::Rights(c) => rights::run(c, conn, out),
-        Command::Tokens(c) => tokens::run(c, conn, out),
-        Command::Devices(c) => devices::run(c, conn, out),
-        Command::KeyRequests(c) => requests::run_key_requests(c, conn, out),
-        Command::Replacements(c) => requests::run_replacements(c, conn, out),
-        Command::Receipts(c) => receipt::run(c, conn, out),
-        Command::Reports(c) => reports::run(c, conn, out),
-        Command::Audit(c) => audit::run(c, conn, out),
-        Command::Apikeys(c) => apikeys::run(c, conn, out),
-        Command::Verify(a) => verify::run(a, conn, out),
-        Command::Station(a) => station::run(a, conn, out),
-        Command::Bench(c) => bench::run(c, conn, out),
-        Command::Otp(command) => otp::run(command, out),
-        Command::Sim(args) => sim::run(args, out),
-        Command::Reader(command) => reader::run(command, out),
+        KeywardCommand::People(c) => people::run_people(c, conn, out),
+        KeywardCommand::Districts(c) => people::run_districts(c, conn, out),
+        KeywardCommand::Schools(c) => people::run_schools(c, conn, out),
+        KeywardCommand::Rights(c) => rights::run(c, conn, out),
+        KeywardCommand::Tokens(c) => tokens::run(c, conn, out),
+        KeywardCommand::Devices(c) => devices::run(c, conn, out),
+        KeywardCommand::KeyRequests(c) => requests::run_key_requests(c, conn, out),
+        KeywardCommand::Replacements(c) => requests::run_replacements(c, conn, out),
+        KeywardCommand::Receipts(c) => receipt::run(c, conn, out),
+        KeywardCommand::Reports(c) => reports::run(c, conn, out),
+        KeywardCommand::Audit(c) => audit::run(c, conn, out),
+        KeywardCommand::Apikeys(c) => apikeys::run(c, conn, out),
+        KeywardCommand::Verify(a) => verify::run(a, conn, out),
+        KeywardCommand::Station(a) => station::run(a, conn, out),
+        KeywardCommand::Bench(c) => bench::run(c, conn, out),
+        KeywardCommand::Otp(command) => otp::run(command, out),
+        KeywardCommand::Sim(args) => sim::run(args, out),
+        KeywardCommand::Reader(command) => reader::run(command, out),
         // `--json` is the global flag of every command.
-        Command::Init(args) => init::run(args, conn.json, out),
-        Command::Serve(args) => serve::run(args, out),
+        KeywardCommand::Init(args) => init::run(args, conn.json, out),
+        KeywardCommand::Serve(args) => serve::run(args, out),
     }
 }

@@ -3,11 +3,29 @@
 
 use std::io::Write;
 
-use super::common::{done, fields, show, show_list, table, Connection};
+use super::common::{done, fields, or_dash, show, show_list, table, Column, Connection};
 use crate::wire::people::{
     DistrictBody, DistrictEntry, PersonBody, PersonEntry, SchoolBody, SchoolEntry,
 };
 use clap::Subcommand;
+
+const PERSON_COLUMNS: &[Column<'static, PersonEntry>] = &[
+    ("ID", |p| p.id.clone()),
+    ("NAME", |p| p.full_name.clone()),
+    ("MAIL", |p| p.mail.clone()),
+];
+
+const DISTRICT_COLUMNS: &[Column<'static, DistrictEntry>] = &[
+    ("CODE", |d| d.code.clone()),
+    ("NAME", |d| d.name.clone()),
+    ("INSPECTOR", |d| or_dash(d.inspector.as_deref())),
+];
+
+const SCHOOL_COLUMNS: &[Column<'static, SchoolEntry>] = &[
+    ("UAI", |s| s.uai.clone()),
+    ("NAME", |s| s.name.clone()),
+    ("DISTRICT", |s| s.district.clone()),
+];
 
 #[derive(Debug, Subcommand)]
 pub enum PeopleCommand {
@@ -91,19 +109,12 @@ pub fn run_people(
             })?;
             done(out, conn.json, &answer, &format!("person {id} added"))
         }
-        PeopleCommand::List { district } => {
-            let answer = client.people(district.as_deref())?;
-            show_list(
-                out,
-                conn.json,
-                &answer,
-                &[
-                    ("ID", |p: &PersonEntry| p.id.clone()),
-                    ("NAME", |p| p.full_name.clone()),
-                    ("MAIL", |p| p.mail.clone()),
-                ],
-            )
-        }
+        PeopleCommand::List { district } => show_list(
+            out,
+            conn.json,
+            &client.people(district.as_deref())?,
+            PERSON_COLUMNS,
+        ),
         PeopleCommand::Show { id } => {
             let answer = client.person(&id)?;
             show(out, conn.json, &answer, |out, v| {
@@ -144,19 +155,7 @@ pub fn run_districts(
             })?;
             done(out, conn.json, &answer, &format!("district {code} added"))
         }
-        DistrictsCommand::List => {
-            let answer = client.districts()?;
-            show_list(
-                out,
-                conn.json,
-                &answer,
-                &[
-                    ("CODE", |d: &DistrictEntry| d.code.clone()),
-                    ("NAME", |d| d.name.clone()),
-                    ("INSPECTOR", |d| d.inspector.clone()),
-                ],
-            )
-        }
+        DistrictsCommand::List => show_list(out, conn.json, &client.districts()?, DISTRICT_COLUMNS),
     }
 }
 
@@ -179,18 +178,11 @@ pub fn run_schools(
             })?;
             done(out, conn.json, &answer, &format!("school {uai} added"))
         }
-        SchoolsCommand::List { district } => {
-            let answer = client.schools(district.as_deref())?;
-            show_list(
-                out,
-                conn.json,
-                &answer,
-                &[
-                    ("UAI", |s: &SchoolEntry| s.uai.clone()),
-                    ("NAME", |s| s.name.clone()),
-                    ("DISTRICT", |s| s.district.clone()),
-                ],
-            )
-        }
+        SchoolsCommand::List { district } => show_list(
+            out,
+            conn.json,
+            &client.schools(district.as_deref())?,
+            SCHOOL_COLUMNS,
+        ),
     }
 }

@@ -10,6 +10,20 @@ use super::common::{show, table, Column, Connection};
 use crate::wire::reports::{InTransitItem, OverdueItem};
 use std::collections::BTreeMap;
 
+const OVERDUE_COLUMNS: &[Column<'static, OverdueItem>] = &[
+    ("SERIAL", |i| i.serial.clone()),
+    ("HOLDER", |i| i.holder.clone()),
+    ("DUE", |i| i.due.clone()),
+    ("DAYS LATE", |i| i.days_late.to_string()),
+];
+
+const IN_TRANSIT_COLUMNS: &[Column<'static, InTransitItem>] = &[
+    ("SERIAL", |i| i.serial.clone()),
+    ("HOLDER", |i| i.holder.clone()),
+    ("RETURNED", |i| i.returned_on.clone()),
+    ("DAYS WAITING", |i| i.days_waiting.to_string()),
+];
+
 #[derive(Debug, Subcommand)]
 pub enum ReportsCommand {
     /// Keys whose return deadline has passed, per district (case 4).
@@ -45,27 +59,11 @@ fn per_district<T: Serialize>(
 pub fn run(command: ReportsCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     let client = conn.client();
     match command {
-        ReportsCommand::Overdue => per_district(
-            out,
-            conn.json,
-            &client.overdue()?,
-            &[
-                ("SERIAL", |i: &OverdueItem| i.serial.clone()),
-                ("HOLDER", |i| i.holder.clone()),
-                ("DUE", |i| i.due.clone()),
-                ("DAYS LATE", |i| i.days_late.to_string()),
-            ],
-        ),
-        ReportsCommand::InTransit => per_district(
-            out,
-            conn.json,
-            &client.in_transit()?,
-            &[
-                ("SERIAL", |i: &InTransitItem| i.serial.clone()),
-                ("HOLDER", |i| i.holder.clone()),
-                ("RETURNED", |i| i.returned_on.clone()),
-                ("DAYS WAITING", |i| i.days_waiting.to_string()),
-            ],
-        ),
+        ReportsCommand::Overdue => {
+            per_district(out, conn.json, &client.overdue()?, OVERDUE_COLUMNS)
+        }
+        ReportsCommand::InTransit => {
+            per_district(out, conn.json, &client.in_transit()?, IN_TRANSIT_COLUMNS)
+        }
     }
 }

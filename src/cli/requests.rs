@@ -5,9 +5,15 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::common::{done, show_list, Connection};
+use super::common::{done, show_list, Column, Connection};
 use crate::domain::RevokeReason;
 use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
+
+const KEY_REQUEST_COLUMNS: &[Column<'static, KeyRequestEntry>] = &[
+    ("ID", |r| r.id.to_string()),
+    ("HOLDER", |r| r.holder.clone()),
+    ("DISTRICT", |r| r.district.clone()),
+];
 
 #[derive(Debug, Subcommand)]
 pub enum KeyRequestsCommand {
@@ -73,17 +79,7 @@ pub fn run_key_requests(
             )
         }
         KeyRequestsCommand::List => {
-            let answer = client.key_requests()?;
-            show_list(
-                out,
-                conn.json,
-                &answer,
-                &[
-                    ("ID", |r: &KeyRequestEntry| r.id.to_string()),
-                    ("HOLDER", |r| r.holder.clone()),
-                    ("DISTRICT", |r| r.district.clone()),
-                ],
-            )
+            show_list(out, conn.json, &client.key_requests()?, KEY_REQUEST_COLUMNS)
         }
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::common::{done, or_dash, show_list, yes_no, Column, Connection};
 use crate::wire::rights::{Right, RightBody};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 pub const RIGHT_COLUMNS: &[Column<'static, Right>] = &[
     ("ID", |r| r.id.to_string()),
@@ -16,6 +16,32 @@ pub const RIGHT_COLUMNS: &[Column<'static, Right>] = &[
     ("IN FORCE", |r| yes_no(r.in_force)),
 ];
 
+/// Who gets a right, where and when: an appointment or a delegation.
+#[derive(Debug, Args)]
+pub struct RightArgs {
+    #[arg(long)]
+    person: String,
+    #[arg(long)]
+    school: String,
+    /// First day, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    /// Last day, YYYY-MM-DD (open-ended when absent).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+impl RightArgs {
+    fn into_body(self) -> RightBody {
+        RightBody {
+            from: self.from,
+            person: self.person,
+            school: self.school,
+            until: self.until,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RightsCommand {
     /// Records an appointment as director of a school (admin): rights start on
@@ -23,33 +49,13 @@ pub enum RightsCommand {
     #[command(
         after_help = "Example:\n  keyward rights appoint --person adurand --school 0751710B --from 2026-09-01 --until 2027-07-06"
     )]
-    Appoint {
-        #[arg(long)]
-        person: String,
-        #[arg(long)]
-        school: String,
-        /// First day, YYYY-MM-DD.
-        #[arg(long)]
-        from: String,
-        /// Last day, YYYY-MM-DD (open-ended when absent).
-        #[arg(long)]
-        until: Option<String>,
-    },
+    Appoint(RightArgs),
     /// Grants a deputy director rights for a school of the inspector's district
     /// (case 1).
     #[command(
         after_help = "Example:\n  keyward rights delegate --person bleroy --school 0751710B --from 2026-11-02 --until 2026-12-18"
     )]
-    Delegate {
-        #[arg(long)]
-        person: String,
-        #[arg(long)]
-        school: String,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        until: Option<String>,
-    },
+    Delegate(RightArgs),
     /// Ends a delegation now (case 2: the deputy is rejected at once).
     #[command(after_help = "Example:\n  keyward rights end 17")]
     End {
@@ -67,43 +73,15 @@ pub enum RightsCommand {
 pub fn run(command: RightsCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     let client = conn.client();
     match command {
-        RightsCommand::Appoint {
-            person,
-            school,
-            from,
-            until,
-        } => {
-            let answer = client.appoint(&RightBody {
-                person,
-                school,
-                from,
-                until,
-            })?;
-            done(
-                out,
-                conn.json,
-                &answer,
-                &format!("appointment {} recorded", answer.id),
-            )
+        RightsCommand::Appoint(right) => {
+            let answer = client.appoint(&right.into_body())?;
+            let message = format!("appointment {} recorded", answer.id);
+            done(out, conn.json, &answer, &message)
         }
-        RightsCommand::Delegate {
-            person,
-            school,
-            from,
-            until,
-        } => {
-            let answer = client.delegate(&RightBody {
-                person,
-                school,
-                from,
-                until,
-            })?;
-            done(
-                out,
-                conn.json,
-                &answer,
-                &format!("delegation {} granted", answer.id),
-            )
+        RightsCommand::Delegate(right) => {
+            let answer = client.delegate(&right.into_body())?;
+            let message = format!("delegation {} granted", answer.id);
+            done(out, conn.json, &answer, &message)
         }
         RightsCommand::End { id } => {
             let answer = client.end_right(id)?;

@@ -184,8 +184,15 @@ pub enum TokensCommand {
     Receipts { serial: String },
 }
 
-fn receipt_line(answer: &ReceiptAnswer) -> String {
-    format!("receipt {} signed", answer.receipt.id)
+/// A possession step's confirmation: what happened and the receipt signed.
+fn done_with_receipt(
+    out: &mut dyn Write,
+    json: bool,
+    answer: &ReceiptAnswer,
+    what: &str,
+) -> anyhow::Result<()> {
+    let line = format!("{what}; receipt {} signed", answer.receipt.id);
+    done(out, json, answer, &line)
 }
 
 pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -271,20 +278,13 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             place,
         } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.handover(
-                &serial,
-                &HandoverBody {
-                    place,
-                    reader,
-                    typed: None,
-                },
-            )?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} handed over; {}", receipt_line(&answer)),
-            )
+            let body = HandoverBody {
+                place,
+                reader,
+                typed: None,
+            };
+            let answer = client.handover(&serial, &body)?;
+            done_with_receipt(out, json, &answer, &format!("token {serial} handed over"))
         }
         TokensCommand::Return {
             serial,
@@ -293,24 +293,15 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             reason,
         } => {
             let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.return_token(
-                &serial,
-                &ReturnBody {
-                    place,
-                    reason,
-                    reader,
-                    typed: None,
-                },
-            )?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!(
-                    "token {serial} returned, secret destroyed; {}",
-                    receipt_line(&answer)
-                ),
-            )
+            let body = ReturnBody {
+                place,
+                reason,
+                reader,
+                typed: None,
+            };
+            let answer = client.return_token(&serial, &body)?;
+            let what = format!("token {serial} returned, secret destroyed");
+            done_with_receipt(out, json, &answer, &what)
         }
         TokensCommand::Receive { serial } => {
             let answer = client.receive(&serial)?;

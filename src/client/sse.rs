@@ -2,6 +2,12 @@
 //! sends them on `/v1/events`: `event:` names the kind (`device`, `token`),
 //! `data:` lines carry JSON, a blank line ends an event, `:` lines are
 //! keep-alive comments.
+//!
+//! Hand-written on purpose: the CLI is blocking (ureq) and has no async
+//! runtime, which the SSE client crates assume; the subset the daemon
+//! sends (`event`, multi-line `data`, comments, CRLF or LF endings, an
+//! unfinished event dropped at the end; no `id`/`retry`, no reconnect) is
+//! a few dozen lines, each pinned by the tests below.
 
 use std::io::BufRead;
 

@@ -33,6 +33,7 @@ use crate::otp::{Algorithm, Digits, Period};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::profile::Profile;
 use crate::store::{Store, StoreError};
+use crate::wire::ErrorDetail;
 pub use family::{CredentialWrite, TokenFamily, WriteFailure};
 pub use hid_key::{hid_reader_name, TouchKey, TOUCH_KEY_PROFILE, TOUCH_SLOT};
 pub use oath::{credential_id, Device, OathToken, PcscDevice};
@@ -67,25 +68,29 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
-    /// A short, stable name for the API's `detail`.
-    pub fn detail(&self) -> &'static str {
+    /// What the API's `detail` names for this error.
+    pub fn detail(&self) -> ErrorDetail {
         match self {
-            DeviceError::Token(TokenError::Removed { .. }) => "removed",
-            DeviceError::Token(TokenError::ReadBackMismatch { .. }) => "read_back_mismatch",
-            DeviceError::Token(TokenError::WrongPin { .. }) => "wrong_pin",
-            DeviceError::Token(TokenError::PinBlocked) => "pin_blocked",
-            DeviceError::Token(TokenError::Locked) => "locked",
-            DeviceError::Token(TokenError::Status { .. }) => "status",
-            DeviceError::Token(TokenError::NoCard { .. }) => "no_card",
+            DeviceError::Token(TokenError::Removed { .. }) => ErrorDetail::Removed,
+            DeviceError::Token(TokenError::ReadBackMismatch { .. }) => {
+                ErrorDetail::ReadBackMismatch
+            }
+            DeviceError::Token(TokenError::WrongPin { .. }) => ErrorDetail::WrongPin,
+            DeviceError::Token(TokenError::PinBlocked) => ErrorDetail::PinBlocked,
+            DeviceError::Token(TokenError::Locked) => ErrorDetail::Locked,
+            DeviceError::Token(TokenError::Status { .. }) => ErrorDetail::Status,
+            DeviceError::Token(TokenError::NoCard { .. }) => ErrorDetail::NoCard,
             DeviceError::Unsupported { .. }
-            | DeviceError::Token(TokenError::Unsupported { .. }) => "unsupported",
-            DeviceError::UnknownProfile { .. } => "unknown_profile",
-            DeviceError::Hid(crate::hid::HidError::Rejected { .. }) => "access_code_refused",
+            | DeviceError::Token(TokenError::Unsupported { .. }) => ErrorDetail::Unsupported,
+            DeviceError::UnknownProfile { .. } => ErrorDetail::UnknownProfile,
+            DeviceError::Hid(crate::hid::HidError::Rejected { .. }) => {
+                ErrorDetail::AccessCodeRefused
+            }
             DeviceError::Hid(crate::hid::HidError::Transport(
                 crate::hid::TransportError::Disconnected,
-            )) => "removed",
-            DeviceError::WriteNotProved => "write_not_proved",
-            _ => "device",
+            )) => ErrorDetail::Removed,
+            DeviceError::WriteNotProved => ErrorDetail::WriteNotProved,
+            _ => ErrorDetail::Device,
         }
     }
 }

@@ -64,13 +64,6 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// Lets code that still holds codes as text compare with a code.
-impl PartialEq<&str> for ErrorCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// What a 409 `conflict` or a 502 `device_error` names as its `detail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

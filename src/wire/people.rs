@@ -25,7 +25,8 @@ pub struct CreatedDistrict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistrictEntry {
     pub code: String,
-    pub inspector: String,
+    /// The inspector's person id; `null` for a district that has none.
+    pub inspector: Option<String>,
     pub name: String,
 }
 

@@ -22,6 +22,7 @@ use keyward::hid::{
 use keyward::otp::{Algorithm, Digits};
 use keyward::otp::{CredentialParams, OtpKind};
 use keyward::store::ops::AccessCodeStatus;
+use keyward::wire::ErrorDetail;
 use serde_json::json;
 
 const SERIAL: u32 = 5_123_456;
@@ -304,7 +305,7 @@ fn a_slot_locked_with_a_foreign_access_code_is_refused_and_left_unchanged() {
         matches!(err, DeviceError::Hid(HidError::Rejected { .. })),
         "{err:?}"
     );
-    assert_eq!(err.detail(), "access_code_refused");
+    assert_eq!(err.detail(), ErrorDetail::AccessCodeRefused);
     let k = key.lock().unwrap();
     assert_eq!(
         k.slot_config(TOUCH_SLOT).unwrap().as_bytes().to_vec(),
@@ -342,7 +343,7 @@ fn a_prepare_cut_mid_frame_is_recovered_at_the_next_insertion() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.detail(), "removed");
+    assert_eq!(err.detail(), ErrorDetail::Removed);
     // The pending write and its sealed code stay for recovery.
     let pending = api.store.read(|tx| tx.pending_writes()).unwrap();
     assert_eq!(pending.len(), 1);
@@ -556,7 +557,7 @@ fn a_token_registered_for_its_oath_applet_is_not_prepared_through_its_slots() {
             None,
         )
         .unwrap_err();
-    assert_eq!(err.detail(), "unsupported", "{err:?}");
+    assert_eq!(err.detail(), ErrorDetail::Unsupported, "{err:?}");
     assert!(touch_slot(&key).is_none());
     assert!(api.store.read(|tx| tx.pending_writes()).unwrap().is_empty());
 }

@@ -1,31 +1,16 @@
 //! API keys: create (the key is shown once), list, revoke.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{created, ok, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Permit};
 use crate::domain::Role;
 use crate::domain::{ApiKeyRecord, NewApiKey};
+use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey, NewKeyBody};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewKeyBody {
-    name: String,
-    role: String,
-    district: Option<String>,
-    readers: Option<Vec<String>>,
-}
-
-pub(super) async fn create_api_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<NewKeyBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::CreateApiKey).await?;
+pub(super) async fn create_api_key(permit: Permit, Body(body): Body<NewKeyBody>) -> Answer {
     let key = permit
         .write(move |tx, _| {
             let role = Role::parse(&body.role)?;
@@ -37,40 +22,39 @@ pub(super) async fn create_api_key(
             )
         })
         .await?;
-    created(created_key_json(&key))
+    created(created_key(key))
 }
 
-fn created_key_json(created: &NewApiKey) -> Value {
-    json!({
-        "id": created.record.id,
-        "name": created.record.name,
-        "role": created.record.role.as_str(),
-        "key": created.key.as_str(),
-    })
+fn created_key(created: NewApiKey) -> CreatedApiKey {
+    CreatedApiKey {
+        id: created.record.id,
+        key: created.key,
+        name: created.record.name,
+        role: created.record.role,
+    }
 }
 
-pub(super) async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListApiKeys).await?;
+pub(super) async fn list_api_keys(permit: Permit) -> Answer {
     let keys = permit.read(|tx| tx.api_keys()).await?;
-    ok(Value::Array(keys.iter().map(api_key_json).collect()))
+    let keys: Vec<ApiKeyEntry> = keys.into_iter().map(api_key_entry).collect();
+    ok(keys)
 }
 
-fn api_key_json(k: &ApiKeyRecord) -> Value {
-    json!({
-        "id": k.id, "name": k.name, "role": k.role.as_str(),
-        "district": k.district, "readers": k.readers,
-        "created_at": k.created_at, "revoked_at": k.revoked_at,
-    })
+fn api_key_entry(k: ApiKeyRecord) -> ApiKeyEntry {
+    ApiKeyEntry {
+        created_at: k.created_at,
+        district: k.district,
+        id: k.id,
+        name: k.name,
+        readers: k.readers,
+        revoked_at: k.revoked_at,
+        role: k.role,
+    }
 }
 
-pub(super) async fn revoke_api_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::RevokeApiKey).await?;
+pub(super) async fn revoke_api_key(permit: Permit, Path(id): Path<String>) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
     permit.write(move |tx, _| tx.revoke_api_key(id)).await?;
-    state.forget_keys();
+    permit.state().forget_keys();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

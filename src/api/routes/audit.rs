@@ -2,32 +2,27 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use serde_json::{json, Value};
-
 use super::{ok, Answer};
-use crate::api::{blocking, ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{blocking, ApiError, Permit};
 use crate::store::{AuditBreak, AuditHead};
+use crate::wire::audit::AuditCheck;
 
-pub(super) async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Answer {
-    Permit::check(&state, caller, Operation::VerifyAudit).await?;
-    let store = Arc::clone(state.store());
+pub(super) async fn audit_verify(permit: Permit) -> Answer {
+    let store = Arc::clone(permit.state().store());
     // The whole chain, not a transaction's view: outside `Permit::read`.
     let result = blocking(move || store.verify_audit().map_err(ApiError::from)).await?;
-    ok(audit_json(&result))
+    ok(audit_check(&result))
 }
 
-fn audit_json(result: &Result<AuditHead, AuditBreak>) -> Value {
+fn audit_check(result: &Result<AuditHead, AuditBreak>) -> AuditCheck {
     match result {
-        Ok(head) => {
-            json!({"ok": true, "entries": head.seq, "head": data_encoding::HEXLOWER.encode(&head.mac)})
-        }
+        Ok(head) => AuditCheck::intact(head.seq, data_encoding::HEXLOWER.encode(&head.mac)),
         Err(broken) => {
             let first_bad = match broken {
                 AuditBreak::BadMac { seq } | AuditBreak::Unreadable { seq } => *seq,
                 AuditBreak::Gap { expected, .. } => *expected,
             };
-            json!({"ok": false, "first_bad": first_bad, "why": broken.to_string()})
+            AuditCheck::broken(first_bad, broken.to_string())
         }
     }
 }

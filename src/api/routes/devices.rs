@@ -1,15 +1,15 @@
 //! Devices: the tokens present at readers, a code read from one, a touch of
 //! the simulated touch key.
 
-use axum::extract::{Path, State};
-use serde_json::{json, Value};
+use axum::extract::Path;
 
 use super::{ok, Answer};
-use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{ApiError, Permit};
 use crate::devices::{DeviceError, DeviceManager, Present};
+use crate::domain::Role;
 use crate::domain::TokenInfo;
-use crate::domain::{PersonId, Role};
 use crate::store::StoreError;
+use crate::wire::devices::{DeviceCode, DeviceEntry, Touched};
 
 /// The serial of the token at `reader`, or `device_absent`.
 pub(super) fn serial_at(devices: &DeviceManager, reader: &str) -> Result<String, ApiError> {
@@ -26,14 +26,15 @@ pub(super) fn serial_at(devices: &DeviceManager, reader: &str) -> Result<String,
         })
 }
 
-pub(super) async fn list_devices(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListDevices).await?;
+pub(super) async fn list_devices(permit: Permit) -> Answer {
     let list = permit
         .on_devices(|devices, permit| {
             let caller = permit.caller();
             let mut out = Vec::new();
             for p in devices.present() {
-                if caller.role == Role::Station && !caller.readers.contains(&p.reader) {
+                if caller.api_key.role == Role::Station
+                    && !caller.api_key.readers.contains(&p.reader)
+                {
                     continue;
                 }
                 let token = match &p.serial {
@@ -47,31 +48,26 @@ pub(super) async fn list_devices(State(state): State<AppState>, caller: Caller) 
                         .map_err(ApiError::from)?,
                     None => None,
                 };
-                out.push(device_json(&p, token.as_ref()));
+                out.push(device_entry(p, token.as_ref()));
             }
             Ok(out)
         })
         .await?;
-    ok(Value::Array(list))
+    ok(list)
 }
 
-fn device_json(p: &Present, token: Option<&TokenInfo>) -> Value {
-    json!({
-        "reader": p.reader,
-        "present": true,
-        "profile": p.profile,
-        "serial": p.serial,
-        "state": token.map(|t| t.state.as_str()),
-        "holder": token.and_then(|t| t.holder.as_ref().map(PersonId::as_str)),
-    })
+fn device_entry(p: Present, token: Option<&TokenInfo>) -> DeviceEntry {
+    DeviceEntry {
+        holder: token.and_then(|t| t.holder.as_ref().map(|h| h.as_str().to_owned())),
+        present: true,
+        profile: p.profile,
+        reader: p.reader,
+        serial: p.serial,
+        state: token.map(|t| t.state),
+    }
 }
 
-pub(super) async fn device_code(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(reader): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReadDeviceCode).await?;
+pub(super) async fn device_code(permit: Permit, Path(reader): Path<String>) -> Answer {
     let (serial, code) = permit
         .on_devices(move |devices, _| {
             let serial = serial_at(devices, &reader)?;
@@ -81,20 +77,15 @@ pub(super) async fn device_code(
             Ok((serial, code))
         })
         .await?;
-    ok(json!({"serial": serial, "code": code}))
+    ok(DeviceCode { code, serial })
 }
 
 /// Touches the simulated key at `reader` and answers what it typed, as a
 /// holder's finger would. Possession with a typed code goes through the
 /// token routes' `"typed"`.
-pub(super) async fn device_touch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(reader): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::TouchDevice).await?;
+pub(super) async fn device_touch(permit: Permit, Path(reader): Path<String>) -> Answer {
     let (serial, typed) = permit
-        .on_devices(move |devices, _| devices.touch_simulated(&reader).map_err(ApiError::from))
+        .on_device(move |devices, _| devices.touch_simulated(&reader))
         .await?;
-    ok(json!({"serial": serial, "typed": typed}))
+    ok(Touched { serial, typed })
 }

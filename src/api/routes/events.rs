@@ -2,28 +2,30 @@
 
 use std::convert::Infallible;
 
-use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
-use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Caller, Operation, Permit};
+use crate::api::{ApiError, Permit};
 use crate::devices::DeviceEvent;
 use crate::domain::Role;
+use crate::wire::events::{self as wire, ServerEvent, TokenEvent};
 
-fn event_json(event: &DeviceEvent) -> (&'static str, Value) {
+fn server_event(event: DeviceEvent) -> ServerEvent {
     match event {
         DeviceEvent::Inserted {
             reader,
             serial,
             profile,
-        } => (
-            "device",
-            json!({"reader": reader, "kind": "inserted", "serial": serial, "profile": profile}),
-        ),
-        DeviceEvent::Removed { reader } => ("device", json!({"reader": reader, "kind": "removed"})),
+        } => ServerEvent::Device(wire::DeviceEvent::Inserted {
+            profile,
+            reader,
+            serial,
+        }),
+        DeviceEvent::Removed { reader } => {
+            ServerEvent::Device(wire::DeviceEvent::Removed { reader })
+        }
         DeviceEvent::TokenState { serial, state, .. } => {
-            ("token", json!({"serial": serial, "state": state.as_str()}))
+            ServerEvent::Token(TokenEvent { serial, state })
         }
     }
 }
@@ -36,14 +38,12 @@ fn event_reader(event: &DeviceEvent) -> Option<&str> {
 }
 
 pub(super) async fn events(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let permit = Permit::check(&state, caller, Operation::FollowEvents).await?;
     let caller = permit.caller();
-    let receiver = state.devices().subscribe();
-    let readers = (caller.role == Role::Station).then(|| caller.readers.clone());
-    let stop = state.inner.stop.subscribe();
+    let receiver = permit.state().devices().subscribe();
+    let readers = (caller.api_key.role == Role::Station).then(|| caller.api_key.readers.clone());
+    let stop = permit.state().inner.stop.subscribe();
     let stream = futures_util::stream::unfold((receiver, stop), move |(mut receiver, mut stop)| {
         let readers = readers.clone();
         async move {
@@ -59,8 +59,10 @@ pub(super) async fn events(
                                 continue;
                             }
                         }
-                        let (name, data) = event_json(&event);
-                        let sse = SseEvent::default().event(name).data(data.to_string());
+                        let event = server_event(event);
+                        let sse = SseEvent::default()
+                            .event(event.name())
+                            .data(event.data().to_string());
                         return Some((Ok(sse), (receiver, stop)));
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

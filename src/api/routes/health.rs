@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use crate::api::{blocking, ApiError, AppState};
+use crate::wire::{Health, HealthStatus};
 
 pub(super) async fn healthz(State(state): State<AppState>) -> Response {
     let store = Arc::clone(state.store());
@@ -18,14 +18,11 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
             .map_err(ApiError::from)
     })
     .await;
-    match healthy {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable"})),
-        )
-            .into_response(),
-    }
+    let (code, status) = match healthy {
+        Ok(()) => (StatusCode::OK, HealthStatus::Ok),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Unavailable),
+    };
+    (code, Json(Health { status })).into_response()
 }
 
 pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -1,8 +1,9 @@
 //! One handler per route of docs/api.md, one file per resource (the same
-//! nouns as `cli/`). A handler gets a [`Permit`] for its [`Operation`], then
-//! runs its store or device work through it; [`router`] mounts every
-//! operation of [`Operation::ALL`] and nothing else besides health and
-//! metrics.
+//! nouns as `cli/`). Each answers with the wire types of `crate::wire`.
+//! [`router`] mounts every operation of [`Operation::ALL`], tagged with its
+//! [`Operation`], and nothing else besides health and metrics; a handler's
+//! first extractor is the [`Permit`] for that operation, through which it
+//! runs its store or device work.
 
 mod apikeys;
 mod audit;
@@ -20,12 +21,11 @@ mod verify;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodRouter};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::{Extension, Json, Router};
+use serde::Serialize;
 
 use super::{ApiError, AppState, Caller, Operation, Permit};
-use crate::domain::{PersonId, Role};
+use crate::domain::{Date, PersonId, Role};
 
 type Answer = Result<Response, ApiError>;
 
@@ -34,7 +34,7 @@ pub(super) fn router() -> Router<AppState> {
     Operation::ALL
         .iter()
         .fold(Router::new(), |router, &op| {
-            router.route(op.path(), handler(op))
+            router.route(op.path(), handler(op).layer(Extension(op)))
         })
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics_text))
@@ -90,36 +90,25 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
     }
 }
 
-fn ok(value: Value) -> Answer {
-    Ok(Json(value).into_response())
+/// `200` with a wire answer.
+fn ok(answer: impl Serialize) -> Answer {
+    Ok(Json(answer).into_response())
 }
 
-fn created(value: Value) -> Answer {
-    Ok((StatusCode::CREATED, Json(value)).into_response())
+/// `201` with a wire answer.
+fn created(answer: impl Serialize) -> Answer {
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-fn date_opt(d: Option<crate::domain::Date>) -> Value {
-    d.map_or(Value::Null, |d| json!(d.to_string()))
-}
-
-/// `?district=`: lists of one district or all.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DistrictFilter {
-    district: Option<String>,
-}
-
-/// A body naming the reader a token is at.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReaderBody {
-    reader: String,
+/// A last day as the wire writes it: `YYYY-MM-DD`, `null` when open-ended.
+fn date_opt(d: Option<Date>) -> Option<String> {
+    d.map(|d| d.to_string())
 }
 
 /// An inspector's filter is always their own district.
 fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> {
-    if caller.role == Role::Inspector {
-        caller.district.clone()
+    if caller.api_key.role == Role::Inspector {
+        caller.api_key.district.clone()
     } else {
         asked
     }

@@ -1,30 +1,20 @@
 //! Reference data: districts, schools and people.
 
-use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::extract::Path;
+use serde::Serialize;
 
-use super::rights::right_json;
-use super::{created, effective_district, ok, scoped_person, Answer, DistrictFilter};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use super::rights::wire_right;
+use super::{created, effective_district, ok, scoped_person, Answer};
+use crate::api::{ApiError, Body, Params, Permit};
 use crate::domain::{DistrictRecord, Person, SchoolRecord};
 use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
+use crate::wire::people::{
+    CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, DistrictFilter,
+    LiveToken, PersonBody, PersonDetail, PersonEntry, SchoolBody, SchoolEntry,
+};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DistrictBody {
-    code: String,
-    name: String,
-    inspector: String,
-}
-
-pub(super) async fn add_district(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<DistrictBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddDistrict).await?;
+pub(super) async fn add_district(permit: Permit, Body(body): Body<DistrictBody>) -> Answer {
     let code = body.code.clone();
     permit
         .write(move |tx, _| {
@@ -32,39 +22,32 @@ pub(super) async fn add_district(
             tx.add_district(&body.code, &body.name, &inspector)
         })
         .await?;
-    created(json!({"code": code}))
+    created(CreatedDistrict { code })
 }
 
-pub(super) async fn list_districts(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListDistricts).await?;
+pub(super) async fn list_districts(permit: Permit) -> Answer {
     let list = permit.read(|tx| tx.districts()).await?;
     let caller = permit.caller();
-    ok(Value::Array(
-        list.iter()
-            .filter(|d| caller.role != Role::Inspector || Some(&d.code) == caller.district.as_ref())
-            .map(district_json)
-            .collect(),
-    ))
+    let list: Vec<DistrictEntry> = list
+        .into_iter()
+        .filter(|d| {
+            caller.api_key.role != Role::Inspector
+                || Some(&d.code) == caller.api_key.district.as_ref()
+        })
+        .map(district_entry)
+        .collect();
+    ok(list)
 }
 
-fn district_json(d: &DistrictRecord) -> Value {
-    json!({"code": d.code, "name": d.name, "inspector": d.inspector})
+fn district_entry(d: DistrictRecord) -> DistrictEntry {
+    DistrictEntry {
+        code: d.code,
+        inspector: d.inspector,
+        name: d.name,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SchoolBody {
-    uai: String,
-    name: String,
-    district: String,
-}
-
-pub(super) async fn add_school(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<SchoolBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddSchool).await?;
+pub(super) async fn add_school(permit: Permit, Body(body): Body<SchoolBody>) -> Answer {
     let uai = permit
         .write_mapping(
             move |tx, _| {
@@ -82,48 +65,36 @@ pub(super) async fn add_school(
             },
         )
         .await?;
-    created(json!({"uai": uai.as_str()}))
+    created(CreatedSchool {
+        uai: uai.as_str().to_owned(),
+    })
 }
 
-pub(super) async fn list_schools(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<DistrictFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListSchools).await?;
-    list_in_district(&permit, filter, |tx, d| tx.schools(d), school_json).await
+pub(super) async fn list_schools(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
+    list_in_district(&permit, filter, |tx, d| tx.schools(d), school_entry).await
 }
 
 /// A list of one district or all, read in the caller's scope.
-async fn list_in_district<T: Send + 'static>(
+async fn list_in_district<T: Send + 'static, E: Serialize>(
     permit: &Permit,
     filter: DistrictFilter,
     read: fn(&mut Tx<'_>, Option<&str>) -> Result<Vec<T>, StoreError>,
-    render: fn(&T) -> Value,
+    entry: fn(T) -> E,
 ) -> Answer {
     let district = effective_district(permit.caller(), filter.district);
     let list = permit.read(move |tx| read(tx, district.as_deref())).await?;
-    ok(Value::Array(list.iter().map(render).collect()))
+    ok(list.into_iter().map(entry).collect::<Vec<E>>())
 }
 
-fn school_json(s: &SchoolRecord) -> Value {
-    json!({"uai": s.uai, "name": s.name, "district": s.district})
+fn school_entry(s: SchoolRecord) -> SchoolEntry {
+    SchoolEntry {
+        district: s.district,
+        name: s.name,
+        uai: s.uai,
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PersonBody {
-    id: String,
-    full_name: String,
-    mail: String,
-}
-
-pub(super) async fn add_person(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<PersonBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddPerson).await?;
+pub(super) async fn add_person(permit: Permit, Body(body): Body<PersonBody>) -> Answer {
     let id = permit
         .write_mapping(
             move |tx, _| {
@@ -141,51 +112,55 @@ pub(super) async fn add_person(
             },
         )
         .await?;
-    created(json!({"id": id.as_str()}))
+    created(CreatedPerson {
+        id: id.as_str().to_owned(),
+    })
 }
 
-pub(super) async fn list_people(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<DistrictFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListPeople).await?;
-    list_in_district(&permit, filter, |tx, d| tx.people(d), person_json).await
+pub(super) async fn list_people(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
+    list_in_district(&permit, filter, |tx, d| tx.people(d), person_entry).await
 }
 
-fn person_json(p: &Person) -> Value {
-    json!({"id": p.id.as_str(), "full_name": p.full_name, "mail": p.mail.as_str()})
+fn person_entry(p: Person) -> PersonEntry {
+    PersonEntry {
+        full_name: p.full_name,
+        id: p.id.as_str().to_owned(),
+        mail: p.mail.as_str().to_owned(),
+    }
 }
 
-pub(super) async fn show_person(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowPerson).await?;
+pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answer {
     let id = scoped_person(&permit, &id).await?;
-    let now = state.clock().now();
-    let zone = state.store().time_zone().clone();
+    let now = permit.state().clock().now();
+    let zone = permit.state().store().time_zone().clone();
     let person = permit
         .read(move |tx| {
             let person = tx.person(&id)?;
-            let rights: Vec<Value> = tx
+            let rights = tx
                 .rights(&id)?
                 .iter()
-                .map(|r| right_json(r, now, &zone))
+                .map(|r| wire_right(r, now, &zone))
                 .collect();
             let token = tx
                 .tokens(None, None)?
                 .into_iter()
                 .find(|t| t.state.is_live() && t.holder.as_ref() == Some(&id))
-                .map(|t| json!({"serial": t.serial, "state": t.state.as_str()}));
-            Ok(json!({
-                "id": person.id.as_str(),
-                "full_name": person.full_name,
-                "mail": person.mail.as_str(),
-                "rights": rights,
-                "token": token,
-            }))
+                .map(|t| LiveToken {
+                    serial: t.serial,
+                    state: t.state,
+                });
+            let PersonEntry {
+                full_name,
+                id,
+                mail,
+            } = person_entry(person);
+            Ok(PersonDetail {
+                full_name,
+                id,
+                mail,
+                rights,
+                token,
+            })
         })
         .await?;
     ok(person)

@@ -1,60 +1,41 @@
 //! Receipts: one by id (JSON, text or HTML), a token's receipts.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::tokens::scoped_token;
 use super::{ok, Answer};
-use crate::api::{ApiError, AppState, Caller, Operation, Params, Permit};
+use crate::api::{ApiError, Params, Permit};
 use crate::domain::receipt::{Lang, SignedReceipt};
+use crate::wire::receipts::{Receipt, ReceiptQuery};
 
 /// A receipt with what checking it offline needs (docs/api.md, Receipts).
-pub(super) fn receipt_json(id: u64, r: &SignedReceipt, public_key: &[u8; 32]) -> Value {
-    json!({
-        "id": id,
-        "kind": r.content.kind.as_str(),
-        "canonical": r.canonical,
-        "signature": data_encoding::BASE64.encode(&r.signature),
-        "public_key": data_encoding::HEXLOWER.encode(public_key),
-        "export": r.export(),
-    })
+pub(super) fn wire_receipt(r: &SignedReceipt, public_key: &[u8; 32]) -> Receipt {
+    Receipt {
+        canonical: r.canonical.clone(),
+        export: r.export(),
+        id: r.content.number,
+        kind: r.content.kind,
+        public_key: data_encoding::HEXLOWER.encode(public_key),
+        signature: data_encoding::BASE64.encode(&r.signature),
+    }
 }
 
-pub(super) async fn token_receipts(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::TokenReceipts).await?;
+pub(super) async fn token_receipts(permit: Permit, Path(serial): Path<String>) -> Answer {
     scoped_token(&permit, &serial).await?;
     let (receipts, key) = permit
         .read(move |tx| Ok((tx.receipts_of_token(&serial)?, tx.receipt_public_key())))
         .await?;
-    ok(Value::Array(
-        receipts
-            .iter()
-            .map(|r| receipt_json(r.content.number, r, &key))
-            .collect(),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReceiptQuery {
-    format: Option<String>,
-    lang: Option<String>,
+    let receipts: Vec<Receipt> = receipts.iter().map(|r| wire_receipt(r, &key)).collect();
+    ok(receipts)
 }
 
 pub(super) async fn show_receipt(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(id): Path<String>,
     Params(query): Params<ReceiptQuery>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowReceipt).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("receipt"))?;
     let lang = match query.lang.as_deref() {
         None | Some("fr") => Lang::Fr,
@@ -84,7 +65,7 @@ pub(super) async fn show_receipt(
     let receipt = receipt.ok_or_else(|| ApiError::not_found("receipt"))?;
     permit.scope(district.as_deref(), "receipt").await?;
     match query.format.as_deref() {
-        None | Some("json") => ok(receipt_json(receipt.content.number, &receipt, &key)),
+        None | Some("json") => ok(wire_receipt(&receipt, &key)),
         Some("text") => Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             receipt.render_text(lang),

@@ -2,27 +2,38 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{ok, Answer};
-use crate::api::{AppState, Caller, Operation, Permit};
+use crate::api::Permit;
+use crate::domain::reports::{InTransit, OverdueReturn};
 use crate::store::{StoreError, Tx};
+use crate::wire::reports::{InTransitItem, OverdueItem};
 
-pub(super) async fn report_overdue(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReportOverdue).await?;
-    district_report(&permit, |tx| tx.overdue_returns(), |i| {
-        json!({"serial": i.serial, "holder": i.holder, "due": i.due.to_string(), "days_late": i.days_late})
-    })
-    .await
+pub(super) async fn report_overdue(permit: Permit) -> Answer {
+    district_report(&permit, |tx| tx.overdue_returns(), overdue_item).await
 }
 
-pub(super) async fn report_in_transit(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReportInTransit).await?;
-    district_report(&permit, |tx| tx.awaiting_it_centre(), |i| {
-        json!({"serial": i.serial, "holder": i.holder, "returned_on": i.returned_on.to_string(), "days_waiting": i.days_waiting})
-    })
-    .await
+pub(super) async fn report_in_transit(permit: Permit) -> Answer {
+    district_report(&permit, |tx| tx.awaiting_it_centre(), in_transit_item).await
+}
+
+fn overdue_item(i: OverdueReturn) -> OverdueItem {
+    OverdueItem {
+        days_late: i.days_late,
+        due: i.due.to_string(),
+        holder: i.holder,
+        serial: i.serial,
+    }
+}
+
+fn in_transit_item(i: InTransit) -> InTransitItem {
+    InTransitItem {
+        days_waiting: i.days_waiting,
+        holder: i.holder,
+        returned_on: i.returned_on.to_string(),
+        serial: i.serial,
+    }
 }
 
 /// Reads one district-keyed report in the caller's scope.
@@ -30,15 +41,15 @@ type ReadReport<T> = fn(&mut Tx<'_>) -> Result<BTreeMap<String, Vec<T>>, StoreEr
 
 /// A per-district report as `{"<district>": [item, ...]}`, read in the
 /// caller's scope (an inspector sees only their own district).
-async fn district_report<T: Send + 'static>(
+async fn district_report<T: Send + 'static, I: Serialize>(
     permit: &Permit,
     read: ReadReport<T>,
-    render: fn(&T) -> Value,
+    item: fn(T) -> I,
 ) -> Answer {
     let report = permit.read_as_caller(read).await?;
-    let out: serde_json::Map<String, Value> = report
+    let report: BTreeMap<String, Vec<I>> = report
         .into_iter()
-        .map(|(district, items)| (district, Value::Array(items.iter().map(render).collect())))
+        .map(|(district, items)| (district, items.into_iter().map(item).collect()))
         .collect();
-    ok(Value::Object(out))
+    ok(report)
 }

@@ -1,60 +1,37 @@
 //! Key requests and replacement requests.
 
-use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::extract::Path;
 
 use super::devices::serial_at;
-use super::tokens::prepared_json;
-use super::{created, ok, scoped_person, Answer, ReaderBody};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use super::tokens::prepared_token;
+use super::{created, ok, scoped_person, Answer};
+use crate::api::{ApiError, Body, Permit};
 use crate::domain::requests::HelpMail;
 use crate::domain::{MailAddress, PersonId, RevokeReason};
+use crate::wire::devices::ReaderBody;
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
+use crate::wire::CreatedId;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct KeyRequestBody {
-    holder: String,
-}
-
-pub(super) async fn request_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<KeyRequestBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::RequestKey).await?;
+pub(super) async fn request_key(permit: Permit, Body(body): Body<KeyRequestBody>) -> Answer {
     let holder = scoped_person(&permit, &body.holder).await?;
     let id = permit.write(move |tx, _| tx.request_key(&holder)).await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
-pub(super) async fn list_key_requests(State(state): State<AppState>, caller: Caller) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListKeyRequests).await?;
+pub(super) async fn list_key_requests(permit: Permit) -> Answer {
     let open = permit.read(|tx| tx.open_key_requests()).await?;
-    ok(Value::Array(
-        open.iter()
-            .map(|(id, holder, district)| json!({"id": id, "holder": holder.as_str(), "district": district}))
-            .collect(),
-    ))
+    let open: Vec<KeyRequestEntry> = open
+        .into_iter()
+        .map(|(id, holder, district)| KeyRequestEntry {
+            district,
+            holder: holder.as_str().to_owned(),
+            id,
+        })
+        .collect();
+    ok(open)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReplacementBody {
-    holder: String,
-    reason: String,
-    from: String,
-    cc: Vec<String>,
-    #[allow(dead_code)]
-    subject: Option<String>,
-}
-
-pub(super) async fn file_replacement(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<ReplacementBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::FileReplacement).await?;
+pub(super) async fn file_replacement(permit: Permit, Body(body): Body<ReplacementBody>) -> Answer {
     let (id, old) = permit
         .write(move |tx, _| {
             let holder = PersonId::parse(&body.holder)?;
@@ -78,18 +55,16 @@ pub(super) async fn file_replacement(
         })
         .await?;
     if let Some(old) = old {
-        state.devices().token_changed(&old.serial, old.state);
+        permit.token_changed(&old.serial, old.state);
     }
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 pub(super) async fn prepare_replacement(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(id): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::PrepareReplacement).await?;
     let request: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("replacement request"))?;
@@ -112,5 +87,5 @@ pub(super) async fn prepare_replacement(
                 .map_err(ApiError::from)
         })
         .await?;
-    ok(prepared_json(&prepared))
+    ok(prepared_token(&prepared))
 }

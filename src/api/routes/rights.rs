@@ -1,50 +1,35 @@
 //! Rights: a person's rights, appointments, delegations and their end.
 
-use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::extract::Path;
 
 use super::{created, date_opt, ok, scoped_person, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Caller, Permit};
 use crate::domain::RightRecord;
 use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
+use crate::wire::rights::{Right, RightBody, RightEnded};
+use crate::wire::CreatedId;
 
-pub(super) fn right_json(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -> Value {
-    json!({
-        "id": r.id,
-        "school": r.school.as_str(),
-        "origin": r.origin.as_str(),
-        "from": r.period.from.to_string(),
-        "until": date_opt(r.period.until),
-        "in_force": r.period.in_force_at(now, zone),
-    })
+pub(super) fn wire_right(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -> Right {
+    Right {
+        from: r.period.from.to_string(),
+        id: r.id,
+        in_force: r.period.in_force_at(now, zone),
+        origin: r.origin,
+        school: r.school.as_str().to_owned(),
+        until: date_opt(r.period.until),
+    }
 }
 
-pub(super) async fn person_rights(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::PersonRights).await?;
+pub(super) async fn person_rights(permit: Permit, Path(id): Path<String>) -> Answer {
     let id = scoped_person(&permit, &id).await?;
-    let now = state.clock().now();
+    let now = permit.state().clock().now();
     let rights = permit.read(move |tx| tx.rights(&id)).await?;
-    ok(Value::Array(
-        rights
-            .iter()
-            .map(|r| right_json(r, now, state.store().time_zone()))
-            .collect(),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RightBody {
-    person: String,
-    school: String,
-    from: String,
-    until: Option<String>,
+    let rights: Vec<Right> = rights
+        .iter()
+        .map(|r| wire_right(r, now, permit.state().store().time_zone()))
+        .collect();
+    ok(rights)
 }
 
 fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), StoreError> {
@@ -60,19 +45,14 @@ fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), 
     Ok((person, school, from, until))
 }
 
-pub(super) async fn grant_appointment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<RightBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::GrantAppointment).await?;
+pub(super) async fn grant_appointment(permit: Permit, Body(body): Body<RightBody>) -> Answer {
     let id = permit
         .write(move |tx, _| {
             let (person, school, from, until) = parse_right(&body)?;
             tx.grant_appointment(&person, &school, from, until)
         })
         .await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
 /// The inspector of the district acts; an admin acts in that inspector's
@@ -82,7 +62,7 @@ fn as_district_inspector(
     caller: &Caller,
     district: &str,
 ) -> Result<(), StoreError> {
-    if caller.role == Role::Admin {
+    if caller.api_key.role == Role::Admin {
         let inspector =
             tx.inspector_of_district(district)?
                 .ok_or_else(|| StoreError::NotFound {
@@ -94,14 +74,9 @@ fn as_district_inspector(
     Ok(())
 }
 
-pub(super) async fn grant_delegation(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<RightBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::GrantDelegation).await?;
+pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>) -> Answer {
     // Scope first: a school of another district is 404 for an inspector.
-    if permit.caller().role == Role::Inspector {
+    if permit.caller().api_key.role == Role::Inspector {
         if let Ok(uai) = Uai::parse(&body.school) {
             let district = permit
                 .read(move |tx| match tx.district_of_school(&uai) {
@@ -123,15 +98,10 @@ pub(super) async fn grant_delegation(
             tx.grant_delegation(&person, &school, from, until)
         })
         .await?;
-    created(json!({"id": id}))
+    created(CreatedId { id })
 }
 
-pub(super) async fn end_right(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::EndRight).await?;
+pub(super) async fn end_right(permit: Permit, Path(id): Path<String>) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
     let district = permit
         .read(move |tx| tx.district_of_right(id))
@@ -144,5 +114,5 @@ pub(super) async fn end_right(
             tx.end_delegation(id)
         })
         .await?;
-    ok(json!({"id": id, "ended": true}))
+    ok(RightEnded { ended: true, id })
 }

@@ -1,14 +1,12 @@
 //! Tokens: listing, registration, preparation, the possession steps
 //! (handover, activation, return) and the desk's operations on a token.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::{on, MethodRouter};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::receipts::receipt_json;
-use super::{created, effective_district, ok, Answer, ReaderBody};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Params, Permit};
+use super::receipts::wire_receipt;
+use super::{created, effective_district, ok, Answer};
+use crate::api::{ApiError, AppState, Body, Operation, Params, Permit};
 use crate::devices::Prepared;
 use crate::domain::receipt::SignedReceipt;
 use crate::domain::{CredentialInfo, TokenInfo};
@@ -17,40 +15,47 @@ use crate::oath::driver::PinState;
 use crate::otp::{Algorithm, Digits, Period};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::store::{StoreError, Tx};
+use crate::wire::devices::ReaderBody;
+use crate::wire::receipts::ReceiptAnswer;
+use crate::wire::tokens::{
+    ActivateBody, Activated, CredentialEntry, DevicePinStatus, HandoverBody, NewTokenBody,
+    OtpKindName, PinUnblocked, PrepareBody, PreparedToken, RegisteredToken, ResyncBody,
+    Resynchronised, ReturnBody, RevokeBody, TokenEntry, TokenFilter, WipedToken,
+};
 
-fn credential_json(c: &CredentialInfo) -> Value {
+fn credential_entry(c: &CredentialInfo) -> CredentialEntry {
     let (kind, period) = match c.params.kind {
-        OtpKind::Hotp { .. } => ("hotp", Value::Null),
-        OtpKind::Totp { period } => ("totp", json!(period.seconds())),
+        OtpKind::Hotp { .. } => (OtpKindName::Hotp, None),
+        OtpKind::Totp { period } => (OtpKindName::Totp, Some(period.seconds())),
     };
-    json!({
-        "kind": kind,
-        "algorithm": c.params.algorithm.name(),
-        "digits": c.params.digits.get(),
-        "period": period,
-        "locked": c.locked,
-        "failures": c.fails,
-    })
+    CredentialEntry {
+        algorithm: c.params.algorithm.name().to_owned(),
+        digits: c.params.digits.get(),
+        failures: c.fails,
+        kind,
+        locked: c.locked,
+        period,
+    }
 }
 
-fn token_json(t: &TokenInfo, credential: Option<&CredentialInfo>) -> Value {
-    json!({
-        "serial": t.serial,
-        "profile": t.profile,
-        "state": t.state.as_str(),
-        "holder": t.holder.as_ref().map(PersonId::as_str),
-        "revoke_reason": t.revoke_reason.map(RevokeReason::as_str),
-        "credential": credential.map(credential_json),
-    })
+fn token_entry(t: &TokenInfo, credential: Option<&CredentialInfo>) -> TokenEntry {
+    TokenEntry {
+        credential: credential.map(credential_entry),
+        holder: t.holder.as_ref().map(|h| h.as_str().to_owned()),
+        profile: t.profile.clone(),
+        revoke_reason: t.revoke_reason,
+        serial: t.serial.clone(),
+        state: t.state,
+    }
 }
 
-pub(super) fn prepared_json(prepared: &Prepared) -> Value {
-    json!({
-        "serial": prepared.serial,
-        "holder": prepared.holder.as_str(),
-        "state": "prepared",
-        "apdus": prepared.apdus,
-    })
+pub(super) fn prepared_token(prepared: &Prepared) -> PreparedToken {
+    PreparedToken {
+        apdus: prepared.apdus,
+        holder: prepared.holder.as_str().to_owned(),
+        serial: prepared.serial.clone(),
+        state: TokenState::Prepared,
+    }
 }
 
 /// The token, or 404 (by scope for an inspector).
@@ -67,19 +72,7 @@ pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenI
     Ok(token)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TokenFilter {
-    district: Option<String>,
-    state: Option<String>,
-}
-
-pub(super) async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(filter): Params<TokenFilter>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ListTokens).await?;
+pub(super) async fn list_tokens(permit: Permit, Params(filter): Params<TokenFilter>) -> Answer {
     let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
         Ok(wanted) => wanted,
         Err(e) => {
@@ -94,37 +87,20 @@ pub(super) async fn list_tokens(
             let tokens = tx.tokens(wanted, district.as_deref())?;
             tokens
                 .iter()
-                .map(|t| Ok(token_json(t, tx.credential_of(&t.serial)?.as_ref())))
+                .map(|t| Ok(token_entry(t, tx.credential_of(&t.serial)?.as_ref())))
                 .collect::<Result<Vec<_>, StoreError>>()
         })
         .await?;
-    ok(Value::Array(list))
+    ok(list)
 }
 
-pub(super) async fn show_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(serial): Path<String>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ShowToken).await?;
+pub(super) async fn show_token(permit: Permit, Path(serial): Path<String>) -> Answer {
     let token = scoped_token(&permit, &serial).await?;
     let credential = permit.read(move |tx| tx.credential_of(&serial)).await?;
-    ok(token_json(&token, credential.as_ref()))
+    ok(token_entry(&token, credential.as_ref()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewTokenBody {
-    serial: String,
-    profile: String,
-}
-
-pub(super) async fn add_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<NewTokenBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::AddToken).await?;
+pub(super) async fn add_token(permit: Permit, Body(body): Body<NewTokenBody>) -> Answer {
     let serial = body.serial.clone();
     permit
         .write(move |tx, _| {
@@ -143,19 +119,11 @@ pub(super) async fn add_token(
             tx.add_token(&body.serial, &body.profile)
         })
         .await?;
-    state.devices().token_changed(&serial, TokenState::Stock);
-    created(json!({"serial": serial, "state": "stock"}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PrepareBody {
-    holder: String,
-    reader: String,
-    kind: Option<String>,
-    algorithm: Option<String>,
-    digits: Option<u8>,
-    period: Option<u32>,
+    permit.token_changed(&serial, TokenState::Stock);
+    created(RegisteredToken {
+        serial,
+        state: TokenState::Stock,
+    })
 }
 
 fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
@@ -184,15 +152,14 @@ fn prepare_params(body: &PrepareBody) -> Result<CredentialParams, ApiError> {
 }
 
 pub(super) async fn prepare_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<PrepareBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::PrepareToken).await?;
     // A touch key types HOTP codes: that is its default kind.
-    let touch_key =
-        body.kind.is_none() && body.period.is_none() && state.devices().is_touch_key(&body.reader);
+    let touch_key = body.kind.is_none()
+        && body.period.is_none()
+        && permit.state().devices().is_touch_key(&body.reader);
     let params = match prepare_params(&body) {
         Ok(p) if touch_key => CredentialParams {
             kind: OtpKind::Hotp { counter: 0 },
@@ -210,127 +177,84 @@ pub(super) async fn prepare_token(
         }
     };
     let prepared = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .prepare(
-                    &permit.caller().actor,
-                    &body.reader,
-                    &serial,
-                    &holder,
-                    params,
-                    None,
-                )
-                .map_err(ApiError::from)
+        .on_device(move |devices, actor| {
+            devices.prepare(actor, &body.reader, &serial, &holder, params, None)
         })
         .await?;
-    ok(prepared_json(&prepared))
+    ok(prepared_token(&prepared))
+}
+
+/// Where a holder proves possession: the reader, and what a touch key typed
+/// when touched (touch keys only).
+struct Proof {
+    reader: String,
+    typed: Option<String>,
+}
+
+impl Proof {
+    fn at(reader: String, typed: Option<String>) -> Proof {
+        Proof { reader, typed }
+    }
 }
 
 /// Proves possession of the token at `reader` (a code read from it, or what
-/// a touch key typed), then runs the operation's store write with that code;
-/// answers the receipt the write signed.
+/// a touch key typed), then runs the operation's store write with that code,
+/// which moves the token to `now`; answers the receipt the write signed.
 async fn receipted_with_possession(
     permit: &Permit,
-    serial: &str,
-    reader: String,
-    typed: Option<String>,
+    serial: String,
+    Proof { reader, typed }: Proof,
+    now: TokenState,
     write: impl FnOnce(&mut Tx<'_>, &str, &str) -> Result<SignedReceipt, StoreError> + Send + 'static,
 ) -> Answer {
-    let serial = serial.to_owned();
+    scoped_token(permit, &serial).await?;
+    let s = serial.clone();
     let (receipt, key) = permit
         .on_devices(move |devices, permit| {
             let code = devices
-                .possession_code(&reader, &serial, typed.as_deref())
+                .possession_code(&reader, &s, typed.as_deref())
                 .map_err(ApiError::from)?;
             let store = devices.store();
             let receipt = permit
-                .write_here(store, |tx, _| write(tx, &serial, &code))
+                .write_here(store, |tx, _| write(tx, &s, &code))
                 .map_err(ApiError::from)?;
             Ok((receipt, store.receipt_public_key()))
         })
         .await?;
-    ok(json!({"receipt": receipt_json(receipt.content.number, &receipt, &key)}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HandoverBody {
-    place: String,
-    reader: String,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
+    permit.token_changed(&serial, now);
+    ok(ReceiptAnswer {
+        receipt: wire_receipt(&receipt, &key),
+    })
 }
 
 pub(super) async fn handover(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<HandoverBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Handover).await?;
-    scoped_token(&permit, &serial).await?;
     let place = body.place;
-    let answer = receipted_with_possession(
-        &permit,
-        &serial,
-        body.reader,
-        body.typed,
-        move |tx, s, code| tx.handover(s, &place, code),
-    )
-    .await?;
-    state
-        .devices()
-        .token_changed(&serial, TokenState::HandedOver);
-    Ok(answer)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReturnBody {
-    place: String,
-    reason: String,
-    reader: String,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
+    let handover = move |tx: &mut Tx<'_>, s: &str, code: &str| tx.handover(s, &place, code);
+    let proof = Proof::at(body.reader, body.typed);
+    receipted_with_possession(&permit, serial, proof, TokenState::HandedOver, handover).await
 }
 
 pub(super) async fn return_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReturnBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::ReturnToken).await?;
-    scoped_token(&permit, &serial).await?;
     let (place, reason) = (body.place, body.reason);
-    let answer = receipted_with_possession(
-        &permit,
-        &serial,
-        body.reader,
-        body.typed,
-        move |tx, s, code| tx.return_token(s, &place, &reason, code),
-    )
-    .await?;
-    state.devices().token_changed(&serial, TokenState::Returned);
-    Ok(answer)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ActivateBody {
-    reader: String,
-    pin: zeroize::Zeroizing<String>,
-    /// What a touch key typed when touched (touch keys only).
-    typed: Option<String>,
+    let give_back =
+        move |tx: &mut Tx<'_>, s: &str, code: &str| tx.return_token(s, &place, &reason, code);
+    let proof = Proof::at(body.reader, body.typed);
+    receipted_with_possession(&permit, serial, proof, TokenState::Returned, give_back).await
 }
 
 pub(super) async fn activate(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ActivateBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Activate).await?;
     permit.at_reader(&body.reader).await?;
     let (device_pin, receipt) = permit
         .on_devices(move |devices, _| {
@@ -351,16 +275,13 @@ pub(super) async fn activate(
             Ok((device_pin, receipt))
         })
         .await?;
-    let (receipt_id, receipt) = match &receipt {
-        (Some(r), key) => (
-            json!(r.content.number),
-            receipt_json(r.content.number, r, key),
-        ),
-        (None, _) => (Value::Null, Value::Null),
-    };
-    ok(
-        json!({"state": "active", "receipt_id": receipt_id, "receipt": receipt, "device_pin": device_pin}),
-    )
+    let (receipt, key) = receipt;
+    ok(Activated {
+        device_pin,
+        receipt_id: receipt.as_ref().map(|r| r.content.number),
+        receipt: receipt.map(|r| wire_receipt(&r, &key)),
+        state: TokenState::Active,
+    })
 }
 
 /// The route of a desk operation on a token with no body: runs `step` in
@@ -369,10 +290,7 @@ pub(super) fn desk_op(
     operation: Operation,
     step: fn(&mut Tx<'_>, &str) -> Result<(), StoreError>,
 ) -> MethodRouter<AppState> {
-    let handler = move |State(state): State<AppState>,
-                        caller: Caller,
-                        Path(serial): Path<String>| async move {
-        let permit = Permit::check(&state, caller, operation).await?;
+    let handler = move |permit: Permit, Path(serial): Path<String>| async move {
         let s = serial.clone();
         let token = permit
             .write(move |tx, _| {
@@ -380,28 +298,25 @@ pub(super) fn desk_op(
                 tx.token(&s)
             })
             .await?;
-        state.devices().token_changed(&serial, token.state);
-        ok(token_json(&token, None))
+        permit.token_changed(&serial, token.state);
+        ok(token_entry(&token, None))
     };
     on(operation.method_filter(), handler)
 }
 
 pub(super) async fn wipe(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Wipe).await?;
     let s = serial.clone();
     let new_state = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .wipe(&permit.caller().actor, &body.reader, &s)
-                .map_err(ApiError::from)
-        })
+        .on_device(move |devices, actor| devices.wipe(actor, &body.reader, &s))
         .await?;
-    ok(json!({"serial": serial, "state": new_state.as_str()}))
+    ok(WipedToken {
+        serial,
+        state: new_state,
+    })
 }
 
 /// The desk unblocks a token's device PIN (docs/devices.md, docs/security.md):
@@ -409,46 +324,36 @@ pub(super) async fn wipe(
 /// holder's PIN is kept and never seen (see `devices::pin`). Answers the
 /// tries the holder has.
 pub(super) async fn unblock_pin(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ReaderBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::UnblockPin).await?;
     let s = serial.clone();
     let pin = permit
-        .on_devices(move |devices, permit| {
-            devices
-                .unblock_pin(&permit.caller().actor, &body.reader, &s)
-                .map_err(ApiError::from)
-        })
+        .on_device(move |devices, actor| devices.unblock_pin(actor, &body.reader, &s))
         .await?;
     let tries_left = match pin {
         PinState::TriesLeft(n) => Some(n),
         PinState::Verified | PinState::NotSet => None,
     };
-    ok(json!({"serial": serial, "device_pin": "unblocked", "tries_left": tries_left}))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RevokeBody {
-    reason: String,
+    ok(PinUnblocked {
+        device_pin: DevicePinStatus::Unblocked,
+        serial,
+        tries_left,
+    })
 }
 
 pub(super) async fn revoke(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<RevokeBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Revoke).await?;
     scoped_token(&permit, &serial).await?;
     let s = serial.clone();
     let token = permit
         .write(move |tx, caller| {
             let reason = RevokeReason::parse(&body.reason)?;
-            if caller.role == Role::Inspector && !reason.is_gone() {
+            if caller.api_key.role == Role::Inspector && !reason.is_gone() {
                 return Err(StoreError::Forbidden {
                     actor: caller.actor.to_string(),
                     action: Operation::Revoke.name(),
@@ -459,26 +364,19 @@ pub(super) async fn revoke(
             tx.token(&s)
         })
         .await?;
-    state.devices().token_changed(&serial, token.state);
-    ok(token_json(&token, None))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ResyncBody {
-    first: zeroize::Zeroizing<String>,
-    second: zeroize::Zeroizing<String>,
+    permit.token_changed(&serial, token.state);
+    ok(token_entry(&token, None))
 }
 
 pub(super) async fn resync(
-    State(state): State<AppState>,
-    caller: Caller,
+    permit: Permit,
     Path(serial): Path<String>,
     Body(body): Body<ResyncBody>,
 ) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Resync).await?;
     permit
         .write(move |tx, _| tx.resync(&serial, &body.first, &body.second))
         .await?;
-    ok(json!({"resynchronised": true}))
+    ok(Resynchronised {
+        resynchronised: true,
+    })
 }

@@ -3,25 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
 use super::{date_opt, ok, Answer};
-use crate::api::{ApiError, AppState, Body, Caller, Operation, Permit};
+use crate::api::{ApiError, Body, Permit};
 use crate::domain::{Clock, RightInForce};
 use crate::store::verify::{VerifyOutcome, VerifyRequest};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct VerifyBody {
-    login: String,
-    passcode: zeroize::Zeroizing<String>,
-    /// The end user's address as the gateway saw it, for the per-source
-    /// limiter. The gateway itself is one caller for everybody, so it is
-    /// never the source.
-    source: Option<String>,
-}
+use crate::wire::verify::{self as wire, VerifiedRight, VerifyBody};
 
 /// Longest an answer is held for the required delay: below the server's
 /// request timeout (15 s), so a held answer is never cut into a 408.
@@ -30,12 +16,7 @@ const MAX_HOLD: u64 = 10;
 /// How often a hold re-reads a clock moved from outside.
 const RECHECK: Duration = Duration::from_millis(50);
 
-pub(super) async fn verify(
-    State(state): State<AppState>,
-    caller: Caller,
-    Body(body): Body<VerifyBody>,
-) -> Answer {
-    let permit = Permit::check(&state, caller, Operation::Verify).await?;
+pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answer {
     let started = Instant::now();
     let mut request = VerifyRequest::new(&body.login, &body.passcode);
     if let Some(source) = body.source.as_deref() {
@@ -47,12 +28,15 @@ pub(super) async fn verify(
         request = request.from_source(source);
     }
     drop(body);
-    let pending = state.verify_service().submit(request)?;
+    let pending = permit.state().verify_service().submit(request)?;
     // Awaited, not blocked on: the writer thread answers through a oneshot.
     let (reply, label) = pending.answer().await;
-    state.metrics().verify_outcome(label, started.elapsed());
+    permit
+        .state()
+        .metrics()
+        .verify_outcome(label, started.elapsed());
     match reply? {
-        VerifyOutcome::Accept { rights } => ok(accept_json(&rights)),
+        VerifyOutcome::Accept { rights } => ok(accepted(&rights)),
         // The caller itself is over its failure budget: a 429 about the
         // caller, which says nothing about the login or the passcode.
         VerifyOutcome::SourceLimited { retry_after } => Err(ApiError {
@@ -63,25 +47,23 @@ pub(super) async fn verify(
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
             if let Some(seconds) = hold {
-                hold_answer(state.clock().as_ref(), seconds.min(MAX_HOLD)).await;
+                hold_answer(permit.state().clock().as_ref(), seconds.min(MAX_HOLD)).await;
             }
-            ok(json!({"result": "reject"}))
+            ok(wire::VerifyOutcome::Reject)
         }
     }
 }
 
-fn accept_json(rights: &[RightInForce]) -> Value {
-    let rights: Vec<Value> = rights
+fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
+    let rights = rights
         .iter()
-        .map(|r| {
-            json!({
-                "school": r.school.as_str(),
-                "origin": r.origin.as_str(),
-                "until": date_opt(r.until),
-            })
+        .map(|r| VerifiedRight {
+            origin: r.origin,
+            school: r.school.as_str().to_owned(),
+            until: date_opt(r.until),
         })
         .collect();
-    json!({"result": "accept", "rights": rights})
+    wire::VerifyOutcome::Accept { rights }
 }
 
 /// Holds for `seconds` of real time, on tokio's clock (paused in tests).
