@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use zeroize::Zeroizing;
 
-use super::family::{CredentialWrite, TokenFamily, WriteFailure};
+use super::family::{TokenFamily, WriteFailure};
 use super::{DeviceError, DeviceManager, Prepared};
 use crate::apdu::pin::PinValue;
 use crate::domain::{Actor, DomainError, PersonId, TokenState};
@@ -45,7 +45,7 @@ impl DeviceManager {
             }
             Err(WriteFailure::Failed { error, why }) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                self.undo(actor, reader, serial, write.as_ref(), why);
+                self.undo(actor, reader, serial, family.as_ref(), why);
                 return Err(error);
             }
         };
@@ -53,7 +53,7 @@ impl DeviceManager {
             .store
             .write(actor, "token.prepare", |tx| write.commit(tx, replacement));
         if let Err(err) = committed {
-            self.undo(actor, reader, serial, write.as_ref(), "commit refused");
+            self.undo(actor, reader, serial, family.as_ref(), "commit refused");
             return Err(err.into());
         }
         let holder = self
@@ -69,36 +69,58 @@ impl DeviceManager {
         })
     }
 
-    /// Best effort after a failed write or commit. If the token is gone,
-    /// the pending record stays for recovery.
-    fn undo(
-        &self,
-        actor: &Actor,
-        reader: &str,
-        serial: &str,
-        write: &dyn CredentialWrite,
-        why: &str,
-    ) {
-        if let Err(err) = write.undo(&self.store, actor, reader, why) {
+    /// Best effort after a failed write or commit: the recovery flow, now.
+    /// If the token is gone, the pending record stays for recovery at the
+    /// next insertion or start.
+    fn undo(&self, actor: &Actor, reader: &str, serial: &str, family: &dyn TokenFamily, why: &str) {
+        let undone = self.roll_back(actor, "token.prepare.abort", reader, serial, family, why);
+        if let Err(err) = undone {
             tracing::warn!(%serial, error = %err, "prepare interrupted; recovery runs at the next insertion or start");
         }
     }
 
     /// Recovery: a pending write that was never committed leaves no
     /// credential behind. The commit removes the pending record in its own
-    /// transaction, so a pending record means "not prepared": the
-    /// credential is removed from the token (if it got there) and the
-    /// record dropped.
+    /// transaction, so a pending record means "not prepared".
     pub(super) fn recover(
         &self,
         reader: &str,
         serial: &str,
         family: &dyn TokenFamily,
     ) -> Result<(), DeviceError> {
+        self.roll_back(
+            &Actor::System,
+            "token.prepare.recover",
+            reader,
+            serial,
+            family,
+            "interrupted prepare",
+        )
+    }
+
+    /// The one recovery flow of every family: the uncommitted credential
+    /// leaves the token (if it got there), then the pending record is
+    /// dropped, saying `why` and what was done. A token that cannot be
+    /// cleared keeps the record.
+    fn roll_back(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        reader: &str,
+        serial: &str,
+        family: &dyn TokenFamily,
+        why: &str,
+    ) -> Result<(), DeviceError> {
         let Some(pending) = self.store.read(|tx| tx.pending_write(serial))? else {
             return Ok(());
         };
-        family.recover(&self.store, reader, serial, &pending)
+        let done = family.clear_uncommitted(&self.store, serial, &pending)?;
+        let detail = format!("{why}, recovered at {reader}: {done}");
+        self.store.write(actor, operation, |tx| {
+            family.drop_pending(tx, serial, &detail)
+        })?;
+        tracing::info!(%reader, %serial, %why, %done, "recovered an interrupted prepare");
+        Ok(())
     }
 
     /// Runs recovery for every present token (at start).
