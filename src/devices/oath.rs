@@ -18,7 +18,7 @@ use crate::profile::{PinCommands, Profile};
 use crate::store::{Store, StoreError, Tx};
 
 /// A source of connections to the token in one reader.
-pub trait Device: Send + Sync {
+pub trait Device: std::fmt::Debug + Send + Sync {
     fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError>;
 }
 
@@ -61,17 +61,10 @@ fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
 }
 
 /// An OATH token at a reader, with the firmware profile it matched.
+#[derive(Debug)]
 pub struct OathToken {
     device: Arc<dyn Device>,
     profile: Profile,
-}
-
-impl std::fmt::Debug for OathToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OathToken")
-            .field("profile", &self.profile_id())
-            .finish_non_exhaustive()
-    }
 }
 
 impl OathToken {
