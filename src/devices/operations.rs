@@ -14,7 +14,7 @@ use crate::apdu::pin::PinValue;
 use crate::domain::{Actor, DomainError, PersonId, TokenState};
 use crate::otp::CredentialParams;
 use crate::otp::{Algorithm, Secret};
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 impl DeviceManager {
     /// Prepares the token `serial` at `reader` for `holder` (or for a
@@ -193,28 +193,43 @@ impl DeviceManager {
         })?;
         let code = family.possession_code(&self.store, self.clock.now(), serial, typed)?;
         let takes_pin = family.takes_pin();
-        let mut device_failure = None;
-        let result = self.store.write(&actor, "token.activate", |tx| {
+        self.write_with_device_step(&actor, "token.activate", |tx| {
             tx.prove_possession(serial, &code)?;
             tx.activate(serial, pin)?;
             if takes_pin {
-                match set_device_pin(family.as_ref(), pin) {
-                    Ok(seed) => tx.seal_device_puk(serial, &seed)?,
-                    Err(err) => {
-                        device_failure = Some(err);
-                        return Err(StoreError::Unavailable);
-                    }
-                }
+                let seed = set_device_pin(family.as_ref(), pin).map_err(StepFailure::Device)?;
+                tx.seal_device_puk(serial, &seed)?;
             }
             Ok(())
+        })?;
+        self.token_changed(serial, TokenState::Active);
+        Ok(takes_pin)
+    }
+
+    /// One store write with a step on the token inside it: a token that
+    /// refuses rolls the transaction back, and its error comes back as
+    /// itself (counted), not as a store error.
+    pub(super) fn write_with_device_step<T>(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StepFailure>,
+    ) -> Result<T, DeviceError> {
+        let mut device_failure = None;
+        let result = self.store.write(actor, operation, |tx| {
+            f(tx).map_err(|failure| match failure {
+                StepFailure::Store(err) => err,
+                StepFailure::Device(err) => {
+                    device_failure = Some(err);
+                    StoreError::Unavailable
+                }
+            })
         });
         if let Some(err) = device_failure {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
             return Err(err);
         }
-        result?;
-        self.token_changed(serial, TokenState::Active);
-        Ok(takes_pin)
+        Ok(result?)
     }
 
     /// Wipes the token at `reader` (applet reset, or slot deleted with its
@@ -261,23 +276,34 @@ impl DeviceManager {
     }
 }
 
+/// Why a [`DeviceManager::write_with_device_step`] did not commit.
+pub(super) enum StepFailure {
+    Store(StoreError),
+    Device(DeviceError),
+}
+
+impl From<StoreError> for StepFailure {
+    fn from(err: StoreError) -> Self {
+        StepFailure::Store(err)
+    }
+}
+
 /// Sets the PIN and a fresh random resetting code on the device; returns
 /// the code's seed for sealing.
 fn set_device_pin(family: &dyn TokenFamily, pin: &str) -> Result<Secret, DeviceError> {
     let pin = PinValue::new(pin.as_bytes()).ok_or(family.unsupported("a PIN of this length"))?;
     let seed = Secret::generate(Algorithm::Sha1).map_err(StoreError::from)?;
-    let puk = puk_from_seed(&seed);
-    let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
-    family.set_pin(&pin, &puk)?;
+    family.set_pin(&pin, &puk_from_seed(&seed)?)?;
     Ok(seed)
 }
 
 /// The desk's 8-digit resetting code, derived from a sealed random seed.
-pub(super) fn puk_from_seed(seed: &Secret) -> Zeroizing<String> {
+pub(super) fn puk_from_seed(seed: &Secret) -> Result<PinValue, StoreError> {
     let bytes = seed.expose();
     let mut n: u64 = 0;
     for b in bytes.iter().take(8) {
         n = (n << 8) | u64::from(*b);
     }
-    Zeroizing::new(format!("{:08}", n % 100_000_000))
+    let digits = Zeroizing::new(format!("{:08}", n % 100_000_000));
+    PinValue::new(digits.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))
 }
