@@ -43,7 +43,6 @@ pub trait TokenFamily: Send + Sync {
     fn clear_uncommitted(
         &self,
         store: &Store,
-        serial: &str,
         pending: &PendingWrite,
     ) -> Result<&'static str, DeviceError>;
 

@@ -172,8 +172,7 @@ impl TokenFamily for TouchKey {
     fn clear_uncommitted(
         &self,
         store: &Store,
-        serial: &str,
-        _pending: &PendingWrite,
+        pending: &PendingWrite,
     ) -> Result<&'static str, DeviceError> {
         // An empty slot: the write never landed, and a delete would not show
         // (pgmSeq stays 0, which reads as a refusal).
@@ -183,17 +182,18 @@ impl TokenFamily for TouchKey {
         {
             return Ok("the slot is empty");
         }
-        let (pending, committed) = store.read(|tx| {
+        let serial = pending.serial.as_str();
+        let (pending_code, committed_code) = store.read(|tx| {
             Ok((
                 tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Pending)?,
                 tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Committed)?,
             ))
         })?;
         let mut candidates: Vec<(Option<&AccessCode>, &'static str)> = Vec::new();
-        if let Some(code) = &pending {
+        if let Some(code) = &pending_code {
             candidates.push((Some(code), "slot deleted with the pending access code"));
         }
-        if let Some(code) = &committed {
+        if let Some(code) = &committed_code {
             candidates.push((Some(code), "slot deleted with the previous access code"));
         }
         candidates.push((None, "slot deleted with no access code"));

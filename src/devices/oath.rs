@@ -133,7 +133,6 @@ impl TokenFamily for OathToken {
     fn clear_uncommitted(
         &self,
         _store: &Store,
-        _serial: &str,
         pending: &PendingWrite,
     ) -> Result<&'static str, DeviceError> {
         let mut token = self.token()?;

@@ -114,7 +114,7 @@ impl DeviceManager {
         let Some(pending) = self.store.read(|tx| tx.pending_write(serial))? else {
             return Ok(());
         };
-        let done = family.clear_uncommitted(&self.store, serial, &pending)?;
+        let done = family.clear_uncommitted(&self.store, &pending)?;
         let detail = format!("{why}, recovered at {reader}: {done}");
         self.store.write(actor, operation, |tx| {
             family.drop_pending(tx, serial, &detail)
