@@ -1,9 +1,9 @@
 //! The seam between the device manager and a family of tokens: what a
-//! family does to its token (write and prove a credential, undo it, recover
-//! an interrupted write, read or check a possession code, set and unblock a
-//! device PIN, wipe), so that one prepare flow, one recovery flow and one
-//! wipe flow in `devices/operations.rs` drive every family
-//! (`docs/devices.md`).
+//! family does to its token (write and prove a credential, take an
+//! uncommitted one off again, read or check a possession code, set and
+//! unblock a device PIN, wipe), so that one prepare flow, one recovery flow
+//! (which also undoes a failed write) and one wipe flow in
+//! `devices/operations.rs` drive every family (`docs/devices.md`).
 //!
 //! The families: OATH tokens over PC/SC ([`super::oath::OathToken`]) and
 //! YubiKey OTP slots over HID ([`super::hid_key::TouchKey`]).
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use super::DeviceError;
 use crate::apdu::pin::PinValue;
 use crate::domain::PendingWrite;
-use crate::domain::{Actor, PersonId, UnixTime};
+use crate::domain::{PersonId, UnixTime};
 use crate::hid::SimulatedKey;
 use crate::oath::driver::PinState;
 use crate::otp::CredentialParams;
@@ -37,16 +37,18 @@ pub trait TokenFamily: Send + Sync {
         params: CredentialParams,
     ) -> Result<Box<dyn CredentialWrite + 'a>, DeviceError>;
 
-    /// Recovery of a pending write found at insertion or start: the
-    /// uncommitted credential leaves the token (if it got there) and the
-    /// pending record is dropped.
-    fn recover(
+    /// Takes the uncommitted credential of `pending` off the token, if it
+    /// got there (recovery at insertion or start, and the undo of a failed
+    /// write). Returns what was done, for the audit entry.
+    fn clear_uncommitted(
         &self,
         store: &Store,
-        reader: &str,
-        serial: &str,
         pending: &PendingWrite,
-    ) -> Result<(), DeviceError>;
+    ) -> Result<&'static str, DeviceError>;
+
+    /// Drops the pending record (and whatever the family kept with it) once
+    /// [`Self::clear_uncommitted`] has cleared the token.
+    fn drop_pending(&self, tx: &mut Tx<'_>, serial: &str, why: &str) -> Result<(), StoreError>;
 
     /// The code that proves possession: read from the token, or taken from
     /// what it `typed` when touched.
@@ -105,7 +107,8 @@ pub trait TokenFamily: Send + Sync {
 }
 
 /// One credential on its way to a token, from the pending record to the
-/// commit (or the undo).
+/// commit. A write that fails is undone through the family's
+/// [`TokenFamily::clear_uncommitted`], as at recovery.
 pub trait CredentialWrite {
     /// Records the pending write, before anything reaches the token.
     fn record(
@@ -124,17 +127,6 @@ pub trait CredentialWrite {
 
     /// Drops the pending record of a write the token refused whole.
     fn abort(&self, tx: &mut Tx<'_>, why: &str) -> Result<(), StoreError>;
-
-    /// Best effort after a failed write or commit: the credential leaves
-    /// the token and the pending record is dropped. An error leaves the
-    /// record for recovery at the next insertion or start.
-    fn undo(
-        &self,
-        store: &Store,
-        actor: &Actor,
-        reader: &str,
-        why: &str,
-    ) -> Result<(), DeviceError>;
 }
 
 /// Why a write did not prove.

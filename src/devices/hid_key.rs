@@ -23,7 +23,7 @@ use std::time::Duration;
 use super::family::{CredentialWrite, TokenFamily, WriteFailure};
 use super::{DeviceError, DeviceManager, Present};
 use crate::domain::PendingWrite;
-use crate::domain::{Actor, PersonId, UnixTime};
+use crate::domain::{PersonId, UnixTime};
 use crate::hid::{
     typed_code, AccessCode, HidBus, HidDeviceInfo, HidError, HidInterfaceMatch, HidStatus,
     HidTransport, HotpConfig, HotpKey, OtpDevice, OtpProfile, OtpProfileError, SimulatedKey, Slot,
@@ -167,14 +167,51 @@ impl TokenFamily for TouchKey {
         }))
     }
 
-    fn recover(
+    /// Deletes the slot with the pending code, else the committed one, else
+    /// none (a write that never landed).
+    fn clear_uncommitted(
         &self,
         store: &Store,
-        reader: &str,
-        serial: &str,
-        _pending: &PendingWrite,
-    ) -> Result<(), DeviceError> {
-        self.recover_as(store, &Actor::System, reader, serial, "interrupted prepare")
+        pending: &PendingWrite,
+    ) -> Result<&'static str, DeviceError> {
+        // An empty slot: the write never landed, and a delete would not show
+        // (pgmSeq stays 0, which reads as a refusal).
+        if !self
+            .with_driver(|d| d.read_status())?
+            .slot_configured(TOUCH_SLOT)
+        {
+            return Ok("the slot is empty");
+        }
+        let serial = pending.serial.as_str();
+        let (pending_code, committed_code) = store.read(|tx| {
+            Ok((
+                tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Pending)?,
+                tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Committed)?,
+            ))
+        })?;
+        let mut candidates: Vec<(Option<&AccessCode>, &'static str)> = Vec::new();
+        if let Some(code) = &pending_code {
+            candidates.push((Some(code), "slot deleted with the pending access code"));
+        }
+        if let Some(code) = &committed_code {
+            candidates.push((Some(code), "slot deleted with the previous access code"));
+        }
+        candidates.push((None, "slot deleted with no access code"));
+        let mut refused = None;
+        for (code, done) in candidates {
+            match self.with_driver(|d| d.delete_slot(TOUCH_SLOT, code)) {
+                Ok(_) => return Ok(done),
+                Err(err @ HidError::Rejected { .. }) => refused = Some(err),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(refused.map_or(DeviceError::WriteNotProved, DeviceError::from))
+    }
+
+    /// The slot was deleted (or was empty): every code it was locked with
+    /// is forgotten with the pending write.
+    fn drop_pending(&self, tx: &mut Tx<'_>, serial: &str, why: &str) -> Result<(), StoreError> {
+        tx.abort_slot_prepare(serial, TOUCH_SLOT, true, why)
     }
 
     /// The code in what the key typed when touched (the store then verifies
@@ -227,71 +264,6 @@ impl TokenFamily for TouchKey {
 
     fn simulated_key(&self) -> Option<&Arc<Mutex<SimulatedKey>>> {
         self.simulated.as_ref()
-    }
-}
-
-impl TouchKey {
-    /// Deletes the slot with the pending code, else the committed one, else
-    /// none (a write that never landed), then drops the pending write.
-    fn recover_as(
-        &self,
-        store: &Store,
-        actor: &Actor,
-        reader: &str,
-        serial: &str,
-        why: &str,
-    ) -> Result<(), DeviceError> {
-        let (pending, committed) = store.read(|tx| {
-            Ok((
-                tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Pending)?,
-                tx.slot_access_code(serial, TOUCH_SLOT, AccessCodeStatus::Committed)?,
-            ))
-        })?;
-        let mut candidates: Vec<(Option<&AccessCode>, &str)> = Vec::new();
-        if let Some(code) = &pending {
-            candidates.push((Some(code), "the pending access code"));
-        }
-        if let Some(code) = &committed {
-            candidates.push((Some(code), "the previous access code"));
-        }
-        candidates.push((None, "no access code"));
-        // An empty slot: the write never landed, and a delete would not show
-        // (pgmSeq stays 0, which reads as a refusal).
-        if !self
-            .with_driver(|d| d.read_status())?
-            .slot_configured(TOUCH_SLOT)
-        {
-            store.write(actor, "token.prepare.recover", |tx| {
-                tx.abort_slot_prepare(
-                    serial,
-                    TOUCH_SLOT,
-                    true,
-                    &format!("{why}, recovered at {reader}: the slot is empty"),
-                )
-            })?;
-            tracing::info!(%reader, %serial, "recovered an interrupted prepare (slot empty)");
-            return Ok(());
-        }
-        let mut refused = None;
-        for (code, which) in candidates {
-            match self.with_driver(|d| d.delete_slot(TOUCH_SLOT, code)) {
-                Ok(_) => {
-                    store.write(actor, "token.prepare.recover", |tx| {
-                        tx.abort_slot_prepare(
-                            serial,
-                            TOUCH_SLOT,
-                            true,
-                            &format!("{why}, recovered at {reader}: slot deleted with {which}"),
-                        )
-                    })?;
-                    tracing::info!(%reader, %serial, with = which, "recovered an interrupted prepare");
-                    return Ok(());
-                }
-                Err(err @ HidError::Rejected { .. }) => refused = Some(err),
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(refused.map_or(DeviceError::WriteNotProved, DeviceError::from))
     }
 }
 
@@ -371,17 +343,6 @@ impl CredentialWrite for SlotWrite<'_> {
 
     fn abort(&self, tx: &mut Tx<'_>, why: &str) -> Result<(), StoreError> {
         tx.abort_slot_prepare(&self.serial, TOUCH_SLOT, false, why)
-    }
-
-    /// The recovery, now.
-    fn undo(
-        &self,
-        store: &Store,
-        actor: &Actor,
-        reader: &str,
-        why: &str,
-    ) -> Result<(), DeviceError> {
-        self.key.recover_as(store, actor, reader, &self.serial, why)
     }
 }
 

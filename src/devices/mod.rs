@@ -5,8 +5,8 @@
 //! broadcast channel for the event stream. Operations block: callers run
 //! them on blocking threads.
 //!
-//! - [`family`]: the seam a token family implements (write, prove, undo,
-//!   recover, possession, device PIN, wipe).
+//! - [`family`]: the seam a token family implements (write, prove, clear an
+//!   uncommitted credential, possession, device PIN, wipe).
 //! - [`oath`]: YKOATH tokens over PC/SC; [`hid_key`]: YubiKey OTP slots over
 //!   HID (touch keys).
 //! - `operations`: one prepare flow (pending write → write → prove → commit,

@@ -9,7 +9,7 @@ use super::family::{CredentialWrite, TokenFamily, WriteFailure};
 use super::{DeviceError, Present, ISSUER};
 use crate::apdu::pin::PinValue;
 use crate::domain::PendingWrite;
-use crate::domain::{Actor, DomainError, PersonId, UnixTime};
+use crate::domain::{DomainError, PersonId, UnixTime};
 use crate::oath::codec::{self, OathType};
 use crate::oath::driver::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
 use crate::otp::{CredentialParams, OtpKind};
@@ -18,7 +18,7 @@ use crate::profile::{PinCommands, Profile};
 use crate::store::{Store, StoreError, Tx};
 
 /// A source of connections to the token in one reader.
-pub trait Device: Send + Sync {
+pub trait Device: std::fmt::Debug + Send + Sync {
     fn open(&self) -> Result<Box<dyn Transport + Send>, TokenError>;
 }
 
@@ -61,17 +61,10 @@ fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
 }
 
 /// An OATH token at a reader, with the firmware profile it matched.
+#[derive(Debug)]
 pub struct OathToken {
     device: Arc<dyn Device>,
     profile: Profile,
-}
-
-impl std::fmt::Debug for OathToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OathToken")
-            .field("profile", &self.profile_id())
-            .finish_non_exhaustive()
-    }
 }
 
 impl OathToken {
@@ -135,36 +128,27 @@ impl TokenFamily for OathToken {
         }))
     }
 
-    fn recover(
+    /// Listed first rather than deleted blindly: profiles differ in how
+    /// they answer the delete of a credential they do not hold.
+    fn clear_uncommitted(
         &self,
-        store: &Store,
-        reader: &str,
-        serial: &str,
+        _store: &Store,
         pending: &PendingWrite,
-    ) -> Result<(), DeviceError> {
+    ) -> Result<&'static str, DeviceError> {
         let mut token = self.token()?;
         let found = token
             .list()?
             .iter()
             .any(|e| e.name == pending.credential_id);
-        if found {
-            token.delete(&pending.credential_id)?;
+        if !found {
+            return Ok("uncommitted credential never reached the token");
         }
-        store.write(&Actor::System, "token.prepare.recover", |tx| {
-            tx.abort_pending_write(
-                serial,
-                &format!(
-                    "recovered at {reader}: uncommitted credential {}",
-                    if found {
-                        "removed from the token"
-                    } else {
-                        "never reached the token"
-                    }
-                ),
-            )
-        })?;
-        tracing::info!(%reader, %serial, removed = found, "recovered an interrupted prepare");
-        Ok(())
+        token.delete(&pending.credential_id)?;
+        Ok("uncommitted credential removed from the token")
+    }
+
+    fn drop_pending(&self, tx: &mut Tx<'_>, serial: &str, why: &str) -> Result<(), StoreError> {
+        tx.abort_pending_write(serial, why)
     }
 
     fn possession_code(
@@ -268,20 +252,5 @@ impl CredentialWrite for OathWrite<'_> {
 
     fn abort(&self, tx: &mut Tx<'_>, why: &str) -> Result<(), StoreError> {
         tx.abort_pending_write(&self.serial, why)
-    }
-
-    fn undo(
-        &self,
-        store: &Store,
-        actor: &Actor,
-        _reader: &str,
-        why: &str,
-    ) -> Result<(), DeviceError> {
-        match self.token.token().and_then(|mut t| t.delete(&self.id)) {
-            Ok(()) | Err(TokenError::NoSuchCredential { .. }) => {}
-            Err(err) => return Err(err.into()),
-        }
-        store.write(actor, "token.prepare.abort", |tx| self.abort(tx, why))?;
-        Ok(())
     }
 }

@@ -8,13 +8,13 @@ use std::sync::atomic::Ordering;
 
 use zeroize::Zeroizing;
 
-use super::family::{CredentialWrite, TokenFamily, WriteFailure};
+use super::family::{TokenFamily, WriteFailure};
 use super::{DeviceError, DeviceManager, Prepared};
 use crate::apdu::pin::PinValue;
 use crate::domain::{Actor, DomainError, PersonId, TokenState};
 use crate::otp::CredentialParams;
 use crate::otp::{Algorithm, Secret};
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 impl DeviceManager {
     /// Prepares the token `serial` at `reader` for `holder` (or for a
@@ -45,7 +45,7 @@ impl DeviceManager {
             }
             Err(WriteFailure::Failed { error, why }) => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                self.undo(actor, reader, serial, write.as_ref(), why);
+                self.undo(actor, reader, serial, family.as_ref(), why);
                 return Err(error);
             }
         };
@@ -53,7 +53,7 @@ impl DeviceManager {
             .store
             .write(actor, "token.prepare", |tx| write.commit(tx, replacement));
         if let Err(err) = committed {
-            self.undo(actor, reader, serial, write.as_ref(), "commit refused");
+            self.undo(actor, reader, serial, family.as_ref(), "commit refused");
             return Err(err.into());
         }
         let holder = self
@@ -69,36 +69,58 @@ impl DeviceManager {
         })
     }
 
-    /// Best effort after a failed write or commit. If the token is gone,
-    /// the pending record stays for recovery.
-    fn undo(
-        &self,
-        actor: &Actor,
-        reader: &str,
-        serial: &str,
-        write: &dyn CredentialWrite,
-        why: &str,
-    ) {
-        if let Err(err) = write.undo(&self.store, actor, reader, why) {
+    /// Best effort after a failed write or commit: the recovery flow, now.
+    /// If the token is gone, the pending record stays for recovery at the
+    /// next insertion or start.
+    fn undo(&self, actor: &Actor, reader: &str, serial: &str, family: &dyn TokenFamily, why: &str) {
+        let undone = self.roll_back(actor, "token.prepare.abort", reader, serial, family, why);
+        if let Err(err) = undone {
             tracing::warn!(%serial, error = %err, "prepare interrupted; recovery runs at the next insertion or start");
         }
     }
 
     /// Recovery: a pending write that was never committed leaves no
     /// credential behind. The commit removes the pending record in its own
-    /// transaction, so a pending record means "not prepared": the
-    /// credential is removed from the token (if it got there) and the
-    /// record dropped.
+    /// transaction, so a pending record means "not prepared".
     pub(super) fn recover(
         &self,
         reader: &str,
         serial: &str,
         family: &dyn TokenFamily,
     ) -> Result<(), DeviceError> {
+        self.roll_back(
+            &Actor::System,
+            "token.prepare.recover",
+            reader,
+            serial,
+            family,
+            "interrupted prepare",
+        )
+    }
+
+    /// The one recovery flow of every family: the uncommitted credential
+    /// leaves the token (if it got there), then the pending record is
+    /// dropped, saying `why` and what was done. A token that cannot be
+    /// cleared keeps the record.
+    fn roll_back(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        reader: &str,
+        serial: &str,
+        family: &dyn TokenFamily,
+        why: &str,
+    ) -> Result<(), DeviceError> {
         let Some(pending) = self.store.read(|tx| tx.pending_write(serial))? else {
             return Ok(());
         };
-        family.recover(&self.store, reader, serial, &pending)
+        let done = family.clear_uncommitted(&self.store, &pending)?;
+        let detail = format!("{why}, recovered at {reader}: {done}");
+        self.store.write(actor, operation, |tx| {
+            family.drop_pending(tx, serial, &detail)
+        })?;
+        tracing::info!(%reader, %serial, %why, %done, "recovered an interrupted prepare");
+        Ok(())
     }
 
     /// Runs recovery for every present token (at start).
@@ -171,28 +193,43 @@ impl DeviceManager {
         })?;
         let code = family.possession_code(&self.store, self.clock.now(), serial, typed)?;
         let takes_pin = family.takes_pin();
-        let mut device_failure = None;
-        let result = self.store.write(&actor, "token.activate", |tx| {
+        self.write_with_device_step(&actor, "token.activate", |tx| {
             tx.prove_possession(serial, &code)?;
             tx.activate(serial, pin)?;
             if takes_pin {
-                match set_device_pin(family.as_ref(), pin) {
-                    Ok(seed) => tx.seal_device_puk(serial, &seed)?,
-                    Err(err) => {
-                        device_failure = Some(err);
-                        return Err(StoreError::Unavailable);
-                    }
-                }
+                let seed = set_device_pin(family.as_ref(), pin).map_err(StepFailure::Device)?;
+                tx.seal_device_puk(serial, &seed)?;
             }
             Ok(())
+        })?;
+        self.token_changed(serial, TokenState::Active);
+        Ok(takes_pin)
+    }
+
+    /// One store write with a step on the token inside it: a token that
+    /// refuses rolls the transaction back, and its error comes back as
+    /// itself (counted), not as a store error.
+    pub(super) fn write_with_device_step<T>(
+        &self,
+        actor: &Actor,
+        operation: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, StepFailure>,
+    ) -> Result<T, DeviceError> {
+        let mut device_failure = None;
+        let result = self.store.write(actor, operation, |tx| {
+            f(tx).map_err(|failure| match failure {
+                StepFailure::Store(err) => err,
+                StepFailure::Device(err) => {
+                    device_failure = Some(err);
+                    StoreError::Unavailable
+                }
+            })
         });
         if let Some(err) = device_failure {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
             return Err(err);
         }
-        result?;
-        self.token_changed(serial, TokenState::Active);
-        Ok(takes_pin)
+        Ok(result?)
     }
 
     /// Wipes the token at `reader` (applet reset, or slot deleted with its
@@ -239,23 +276,34 @@ impl DeviceManager {
     }
 }
 
+/// Why a [`DeviceManager::write_with_device_step`] did not commit.
+pub(super) enum StepFailure {
+    Store(StoreError),
+    Device(DeviceError),
+}
+
+impl From<StoreError> for StepFailure {
+    fn from(err: StoreError) -> Self {
+        StepFailure::Store(err)
+    }
+}
+
 /// Sets the PIN and a fresh random resetting code on the device; returns
 /// the code's seed for sealing.
 fn set_device_pin(family: &dyn TokenFamily, pin: &str) -> Result<Secret, DeviceError> {
     let pin = PinValue::new(pin.as_bytes()).ok_or(family.unsupported("a PIN of this length"))?;
     let seed = Secret::generate(Algorithm::Sha1).map_err(StoreError::from)?;
-    let puk = puk_from_seed(&seed);
-    let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
-    family.set_pin(&pin, &puk)?;
+    family.set_pin(&pin, &puk_from_seed(&seed)?)?;
     Ok(seed)
 }
 
 /// The desk's 8-digit resetting code, derived from a sealed random seed.
-pub(super) fn puk_from_seed(seed: &Secret) -> Zeroizing<String> {
+pub(super) fn puk_from_seed(seed: &Secret) -> Result<PinValue, StoreError> {
     let bytes = seed.expose();
     let mut n: u64 = 0;
     for b in bytes.iter().take(8) {
         n = (n << 8) | u64::from(*b);
     }
-    Zeroizing::new(format!("{:08}", n % 100_000_000))
+    let digits = Zeroizing::new(format!("{:08}", n % 100_000_000));
+    PinValue::new(digits.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))
 }

@@ -17,14 +17,10 @@
 //! unseal and the audit entry are one store transaction, rolled back if the
 //! token refuses the code.
 
-use zeroize::Zeroizing;
-
-use super::operations::puk_from_seed;
+use super::operations::{puk_from_seed, StepFailure};
 use super::{DeviceError, DeviceManager};
-use crate::apdu::pin::PinValue;
 use crate::domain::Actor;
 use crate::oath::driver::PinState;
-use crate::store::StoreError;
 
 impl DeviceManager {
     /// Unblocks the device PIN of the token `serial` at `reader` (desk):
@@ -40,26 +36,10 @@ impl DeviceManager {
         if !family.takes_pin() {
             return Err(family.unsupported("a device PIN with a retry counter"));
         }
-        let mut device_failure = None;
-        let state = self.store.write(actor, "token.device_pin.unblock", |tx| {
-            let seed = tx.open_device_puk(serial)?;
-            let puk: Zeroizing<String> = puk_from_seed(&seed);
-            let puk = PinValue::new(puk.as_bytes()).ok_or(StoreError::Corrupt("resetting code"))?;
-            match family.reset_pin(&puk) {
-                Ok(state) => Ok(state),
-                Err(err) => {
-                    device_failure = Some(err);
-                    Err(StoreError::Unavailable)
-                }
-            }
-        });
-        if let Some(err) = device_failure {
-            self.counters
-                .errors
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(err);
-        }
-        let state = state?;
+        let state = self.write_with_device_step(actor, "token.device_pin.unblock", |tx| {
+            let puk = puk_from_seed(&tx.open_device_puk(serial)?)?;
+            family.reset_pin(&puk).map_err(StepFailure::Device)
+        })?;
         tracing::info!(%reader, %serial, "device PIN unblocked");
         Ok(state)
     }

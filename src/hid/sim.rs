@@ -66,13 +66,17 @@ impl fmt::Debug for Typed {
     }
 }
 
+#[derive(Debug)]
 struct SimSlot {
     config: SlotConfig,
     counter: u64,
 }
 
 /// The simulated key. Share it with the driver through `&mut` or
-/// `Arc<Mutex<_>>` (both are transports) and touch it in between.
+/// `Arc<Mutex<_>>` (both are transports) and touch it in between. Its
+/// `Debug` is derived: slot configurations and the frame assembler redact
+/// the key bytes and access codes they hold.
+#[derive(Debug)]
 pub struct SimulatedKey {
     version: FirmwareVersion,
     serial: u32,
@@ -86,17 +90,6 @@ pub struct SimulatedKey {
     unplug_after_writes: Option<u32>,
     reports_received: u64,
     frames_refused: u64,
-}
-
-impl fmt::Debug for SimulatedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimulatedKey")
-            .field("version", &self.version)
-            .field("serial", &self.serial)
-            .field("pgm_seq", &self.pgm_seq)
-            .field("touch_level", &self.touch_level())
-            .finish_non_exhaustive()
-    }
 }
 
 impl SimulatedKey {

@@ -473,7 +473,7 @@ async fn the_desk_unblocks_a_blocked_device_pin_without_learning_it() {
     // No secret in the answer or the audit: neither the PIN nor the code.
     let state = token_file_state(&api);
     let puk: String = data_encoding::HEXLOWER_PERMISSIVE
-        .decode(state.puk.as_deref().unwrap().as_bytes())
+        .decode(state.puk.as_ref().unwrap().expose().as_bytes())
         .unwrap()
         .into_iter()
         .filter(u8::is_ascii_digit)

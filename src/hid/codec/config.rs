@@ -1,5 +1,6 @@
 //! The 52-byte slot configuration and the OATH-HOTP layout in it, built the
-//! way yubikit's `yubiotp.py` and `ykman otp hotp` build them. Pure.
+//! way yubikit and `ykman otp hotp` build them (`docs/protocols.md`, OTP
+//! HID), and the access codes that lock a slot. Pure.
 //!
 //! | off | len | field |
 //! |---|---|---|

@@ -1,5 +1,6 @@
 //! Frames, feature reports and status of the YubiKey OTP HID protocol, as
-//! yubikit's `core/otp.py` speaks it. Pure: callers move the 8-byte reports.
+//! Yubico's yubikit speaks it (`docs/protocols.md`, OTP HID). Pure: callers
+//! move the 8-byte reports.
 //!
 //! A command travels as one 70-byte frame, `payload[64] ‖ command ‖ CRC16(payload)
 //! LE ‖ 00 00 00`, cut into ten 7-byte parts, each sent as `part ‖ (0x80 | seq)`;

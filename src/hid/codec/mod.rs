@@ -1,4 +1,6 @@
-//! The pure OTP HID codec: no I/O, no clock.
+//! The pure OTP HID codec: the CRC, frames and status reports, slot
+//! configurations and access codes, and the firmware profile of OTP keys.
+//! No I/O, no clock.
 
 pub mod config;
 pub mod crc;

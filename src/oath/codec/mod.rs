@@ -3,7 +3,8 @@
 //! virtual token parses APDUs into the same [`Request`]s and encodes the answers
 //! with the same functions. Nothing here panics on any input.
 //!
-//! Wire facts: `docs/protocols.md` (YKOATH) and yubikit/oath.py (ykman 4.0.9).
+//! Wire facts: `docs/protocols.md` (YKOATH), checked against Yubico's host
+//! library (yubikit, ykman 4.0.9).
 
 mod request;
 mod response;

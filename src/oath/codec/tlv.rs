@@ -3,7 +3,7 @@
 //!
 //! Hand-written on purpose, not a BER crate: a general BER/DER parser refuses
 //! YKOATH's length-less tag 78, and this one borrows its values from the
-//! input. The property test `ykoath::tests::parsers_never_panic` pins that no
+//! input. The property test `oath::codec::tests::parsers_never_panic` pins that no
 //! input makes it panic.
 
 /// One TLV borrowed from the input.

@@ -60,17 +60,10 @@ pub fn diff(before: &Presence, after: &Presence) -> Vec<ReaderEvent> {
 }
 
 /// Watches every reader of one PC/SC context.
+#[derive(Debug)]
 pub struct Watcher {
     pcsc: Pcsc,
     known: Presence,
-}
-
-impl std::fmt::Debug for Watcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher")
-            .field("known", &self.known)
-            .finish()
-    }
 }
 
 impl Watcher {

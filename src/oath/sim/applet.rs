@@ -14,7 +14,9 @@ use std::fmt;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use super::state::{AppletState, StateStore, StoredAccessKey, StoredCredential, PIN_TRIES};
+use super::state::{
+    AppletState, HexSecret, StateStore, StoredAccessKey, StoredCredential, PIN_TRIES,
+};
 use super::{Entropy, VirtualTokenError};
 use crate::apdu::pin::{PinCommand, PinValue, REF_PUK};
 use crate::apdu::{self, Command, Response, ResponseChunker, Status};
@@ -329,7 +331,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             name: hex(&c.name),
             type_alg: codec::type_byte(c.kind, c.algorithm),
             digits: c.digits,
-            key: Zeroizing::new(hex(&c.key)),
+            key: HexSecret::new(hex(&c.key)),
             touch: c.touch,
             increasing: c.increasing,
             counter: u64::from(c.imf),
@@ -391,7 +393,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         let c = self.state.credentials.get(i).ok_or(Status::NoSuchObject)?;
         let (kind, algorithm) =
             codec::parse_type_byte(c.type_alg).ok_or(Status::NoPreciseDiagnosis)?;
-        let key = unhex(&c.key)?;
+        let key = unhex(c.key.expose())?;
         let digits = c.digits;
         let message: Vec<u8> = match kind {
             codec::OathType::Hotp => {
@@ -461,7 +463,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
                 }
                 next.access_key = Some(StoredAccessKey {
                     algorithm: codec::type_byte(codec::OathType::Totp, k.algorithm) & 0x0F,
-                    key: Zeroizing::new(hex(&k.key)),
+                    key: HexSecret::new(hex(&k.key)),
                 });
             }
         }
@@ -477,7 +479,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             0x03 => Algorithm::Sha512,
             _ => Algorithm::Sha1,
         };
-        let key = unhex(&stored.key)?;
+        let key = unhex(stored.key.expose())?;
         let expected = raw::hmac(algorithm, &key, &challenge);
         if !bool::from(expected.as_slice().ct_eq(response)) {
             self.unlocked = false;
@@ -512,7 +514,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         if tries == 0 {
             return Err(Status::AuthBlocked);
         }
-        let stored = unhex(&stored)?;
+        let stored = unhex(stored.expose())?;
         let ok = bool::from(stored.as_slice().ct_eq(value.expose()));
         let mut next = self.state.clone();
         let left = if ok { PIN_TRIES } else { tries - 1 };
@@ -568,7 +570,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
                 };
                 allowed.and_then(|()| {
                     let mut next = self.state.clone();
-                    let value = Some(Zeroizing::new(hex(new.expose())));
+                    let value = Some(HexSecret::new(hex(new.expose())));
                     match reference {
                         REF_PUK => {
                             next.puk = value;
@@ -585,7 +587,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             PinCommand::ResetRetry { puk, new_pin } => self.check(REF_PUK, &puk).and_then(|()| {
                 let mut next = self.state.clone();
                 if let Some(p) = new_pin {
-                    next.pin = Some(Zeroizing::new(hex(p.expose())));
+                    next.pin = Some(HexSecret::new(hex(p.expose())));
                 }
                 if next.pin.is_none() {
                     return Err(Status::NoSuchObject);

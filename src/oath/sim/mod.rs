@@ -9,7 +9,7 @@ pub mod vpcd;
 use std::path::PathBuf;
 
 pub use applet::{CardOptions, OathApplet};
-pub use state::{AppletState, FileStore, MemoryStore, StateStore};
+pub use state::{AppletState, FileStore, HexSecret, MemoryStore, StateStore};
 
 /// Errors of the virtual token.
 #[derive(Debug, thiserror::Error)]

@@ -14,8 +14,8 @@ use super::VirtualTokenError;
 /// Device PIN and PUK tries after a set or reset (`docs/devices.md`: 3 tries).
 pub const PIN_TRIES: u8 = 3;
 
-/// Everything the token remembers. Secrets are hex strings in zeroizing memory.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Everything the token remembers. Secrets are [`HexSecret`]s.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AppletState {
     pub serial: u32,
@@ -26,10 +26,10 @@ pub struct AppletState {
     #[serde(default)]
     pub credentials: Vec<StoredCredential>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pin: Option<Zeroizing<String>>,
+    pub pin: Option<HexSecret>,
     pub pin_tries: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub puk: Option<Zeroizing<String>>,
+    pub puk: Option<HexSecret>,
     pub puk_tries: u8,
 }
 
@@ -50,27 +50,38 @@ impl AppletState {
     }
 }
 
-impl fmt::Debug for AppletState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppletState")
-            .field("serial", &self.serial)
-            .field("credentials", &self.credentials)
-            .field("pin_set", &self.pin.is_some())
-            .field("pin_tries", &self.pin_tries)
-            .field("puk_tries", &self.puk_tries)
-            .finish_non_exhaustive()
+/// A secret as the state file keeps it: hex, in zeroizing memory. Its
+/// `Debug` shows nothing, so the state types can derive theirs.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct HexSecret(Zeroizing<String>);
+
+impl HexSecret {
+    pub fn new(hex: String) -> HexSecret {
+        HexSecret(Zeroizing::new(hex))
+    }
+
+    /// The hex text (deliberately named: it is the secret).
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+impl fmt::Debug for HexSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StoredAccessKey {
     /// The YKOATH type/algorithm byte's algorithm nibble (1 = SHA1).
     pub algorithm: u8,
-    pub key: Zeroizing<String>,
+    pub key: HexSecret,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct StoredCredential {
     /// Credential id, hex (names are arbitrary bytes on the wire).
@@ -78,7 +89,7 @@ pub struct StoredCredential {
     /// YKOATH type/algorithm byte.
     pub type_alg: u8,
     pub digits: u8,
-    pub key: Zeroizing<String>,
+    pub key: HexSecret,
     #[serde(default)]
     pub touch: bool,
     #[serde(default)]
@@ -86,23 +97,6 @@ pub struct StoredCredential {
     /// HOTP moving factor: the counter of the next calculation.
     #[serde(default)]
     pub counter: u64,
-}
-
-impl fmt::Debug for StoredCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredCredential")
-            .field("name", &self.name)
-            .field("type_alg", &self.type_alg)
-            .field("digits", &self.digits)
-            .field("counter", &self.counter)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for StoredAccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoredAccessKey([redacted])")
-    }
 }
 
 /// Where the state lives.
@@ -220,12 +214,12 @@ mod tests {
                 name: "41".into(),
                 type_alg: 0x21,
                 digits: 6,
-                key: Zeroizing::new("3132".into()),
+                key: HexSecret::new("3132".into()),
                 touch: false,
                 increasing: false,
                 counter: 0,
             }],
-            pin: Some(Zeroizing::new("313233343536".into())),
+            pin: Some(HexSecret::new("313233343536".into())),
             pin_tries: 3,
             puk: None,
             puk_tries: 3,
