@@ -6,13 +6,12 @@ use zeroize::Zeroizing;
 use crate::domain::Role;
 
 /// `POST /v1/apikeys` `{"name","role","district"?,"readers"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<Vec<String>>,
     /// Checked by the server (422 `role`), hence text.
     pub role: String,

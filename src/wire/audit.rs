@@ -4,17 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// `{"ok":true,"entries":N,"head":"hex"}` or
 /// `{"ok":false,"first_bad":SEQ,"why":"..."}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCheck {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entries: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_bad: Option<u64>,
     /// The head MAC, hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<String>,
     pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
 }
 

@@ -55,10 +55,10 @@ pub struct SchoolEntry {
 
 /// `?district=` of the school and people lists (ignored for an inspector,
 /// whose lists are always their own district).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistrictFilter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
 }
 

@@ -6,12 +6,11 @@ use crate::domain::receipt::ReceiptKind;
 
 /// `?format=json|text|html&lang=fr|en`, checked by the server (422 naming
 /// the field), hence text.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
 }
 

@@ -19,6 +19,7 @@ pub struct KeyRequestEntry {
 
 /// `POST /v1/replacement-requests`
 /// `{"holder","reason","from","cc":[...],"subject"?}` (desk): the help mail.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplacementBody {
@@ -29,6 +30,5 @@ pub struct ReplacementBody {
     /// `lost`, `stolen`, `broken` or `faulty`, checked by the server (422
     /// `reason`), hence text.
     pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 }

@@ -7,13 +7,13 @@ use crate::domain::RightOrigin;
 /// `POST /v1/rights/appointments` and `/v1/rights/delegations`
 /// `{"person","school","from","until"?}`; dates `YYYY-MM-DD`, checked by the
 /// server (422 naming the field).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RightBody {
     pub from: String,
     pub person: String,
     pub school: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
 

@@ -9,12 +9,11 @@ use crate::domain::{RevokeReason, TokenState};
 
 /// `?state=&district=` of `GET /v1/tokens`; the state is checked by the
 /// server (422 `state`), hence text.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenFilter {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 }
 
@@ -79,17 +78,14 @@ pub struct RegisteredToken {
 /// `POST /v1/tokens/{serial}/prepare`
 /// `{"holder","reader","kind"?,"algorithm"?,"digits"?,"period"?}`; kind and
 /// algorithm are checked by the server (422 naming the field), hence text.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrepareBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digits: Option<u8>,
     pub holder: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<u32>,
     pub reader: String,
 }
@@ -106,24 +102,24 @@ pub struct PreparedToken {
 }
 
 /// `POST /v1/tokens/{serial}/handover` `{"place","reader","typed"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandoverBody {
     pub place: String,
     pub reader: String,
     /// What a touch key typed when touched (touch keys only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
 }
 
 /// `POST /v1/tokens/{serial}/activate` `{"reader","pin","typed"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateBody {
     pub pin: Zeroizing<String>,
     pub reader: String,
     /// What a touch key typed when touched (touch keys only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
 }
 
@@ -147,6 +143,7 @@ pub struct Activated {
 }
 
 /// `POST /v1/tokens/{serial}/return` `{"place","reason","reader","typed"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnBody {
@@ -155,7 +152,6 @@ pub struct ReturnBody {
     /// Free text printed on the receipt ("end of appointment").
     pub reason: String,
     /// What a touch key typed when touched (touch keys only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typed: Option<String>,
 }
 

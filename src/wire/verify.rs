@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 use crate::domain::RightOrigin;
 
 /// `{"login","passcode","source"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
@@ -15,7 +16,6 @@ pub struct VerifyBody {
     /// The end user's address as the gateway saw it, for the per-source
     /// limiter. The gateway itself is one caller for everybody, so it is
     /// never the source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
 

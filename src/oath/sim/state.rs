@@ -15,20 +15,18 @@ use super::VirtualTokenError;
 pub const PIN_TRIES: u8 = 3;
 
 /// Everything the token remembers. Secrets are [`HexSecret`]s.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AppletState {
     pub serial: u32,
     /// YKOATH salt / device name (tag 71), rotated on RESET.
     pub salt: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<StoredAccessKey>,
     #[serde(default)]
     pub credentials: Vec<StoredCredential>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<HexSecret>,
     pub pin_tries: u8,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub puk: Option<HexSecret>,
     pub puk_tries: u8,
 }
