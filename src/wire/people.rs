@@ -75,9 +75,9 @@ pub struct PersonEntry {
 /// `GET /v1/people/{id}`: the person with their rights and live token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonDetail {
-    pub full_name: String,
-    pub id: String,
-    pub mail: String,
+    /// The person as listed; its fields come first in the object.
+    #[serde(flatten)]
+    pub person: PersonEntry,
     pub rights: Vec<Right>,
     pub token: Option<LiveToken>,
 }

@@ -134,15 +134,8 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
                     serial: t.serial,
                     state: t.state,
                 });
-            let PersonEntry {
-                full_name,
-                id,
-                mail,
-            } = person_entry(person);
             Ok(PersonDetail {
-                full_name,
-                id,
-                mail,
+                person: person_entry(person),
                 rights,
                 token,
             })
