@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyward::domain::{Actor, Date, MailAddress, PersonId, Uai};
+use keyward::domain::{Actor, Date, MailAddress, PersonId, RightOrigin, Uai};
 use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use keyward::store::verify::{VerifyRequest, VerifyService};
@@ -84,7 +84,13 @@ fn setup(credentials: usize) -> Fixture {
                     "Holder",
                     &MailAddress::parse(&format!("{}@ac-exemple.fr", login(i))).unwrap(),
                 )?;
-                tx.grant_appointment(&id, &school, Date::parse("2020-09-01").unwrap(), None)?;
+                tx.grant_right(
+                    RightOrigin::Appointment,
+                    &id,
+                    &school,
+                    Date::parse("2020-09-01").unwrap(),
+                    None,
+                )?;
                 tx.add_token(&serial, "virtual")?;
                 tx.prepare_token(&serial, &id, &secret, CredentialParams::hotp())?;
                 tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyward::domain::{Actor, Date, FixedClock, RevokeReason, TokenState};
+use keyward::domain::{Actor, Date, FixedClock, RevokeReason, RightOrigin, TokenState};
 use keyward::otp::CredentialParams;
 use keyward::otp::Secret;
 use keyward::store::{Config, Store};
@@ -225,7 +225,8 @@ fn crash_at_random_points() {
     w.store
         .write(&desk(), "setup", |tx| {
             for holder in [VERIFY_HOLDER, CYCLE_HOLDER] {
-                tx.grant_appointment(
+                tx.grant_right(
+                    RightOrigin::Appointment,
                     &pid(holder),
                     &uai(SCHOOL_EAST),
                     Date::parse("2025-09-01").unwrap(),

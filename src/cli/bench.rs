@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 use super::common::{Connection, Exit};
 use crate::client::{Client, ClientError};
-use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, Uai};
+use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, RightOrigin, Uai};
 use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use crate::store::{Config, Store, SystemClock};
@@ -176,7 +176,7 @@ fn setup(
                     &format!("Bench Holder {i}"),
                     &MailAddress::parse(&format!("{login}@{domain}"))?,
                 )?;
-                tx.grant_appointment(&person, &uai, today, None)?;
+                tx.grant_right(RightOrigin::Appointment, &person, &uai, today, None)?;
                 let serial = format!("B{i:07}");
                 tx.add_token(&serial, "keyward-virtual")?;
                 let secret = Secret::generate(Algorithm::Sha1)?;

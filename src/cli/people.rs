@@ -121,9 +121,9 @@ pub fn run_people(
                 fields(
                     out,
                     &[
-                        ("id", v.id.clone()),
-                        ("name", v.full_name.clone()),
-                        ("mail", v.mail.clone()),
+                        ("id", v.person.id.clone()),
+                        ("name", v.person.full_name.clone()),
+                        ("mail", v.person.mail.clone()),
                     ],
                 )?;
                 if let Some(token) = &v.token {

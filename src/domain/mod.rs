@@ -34,7 +34,7 @@ pub use credentials::{CredentialInfo, PendingWrite};
 pub use people::{Actor, MailAddress, Person, PersonId};
 pub use rights::{RightInForce, RightOrigin, RightPeriod, RightRecord};
 pub use roles::Role;
-pub use schools::{DistrictRecord, SchoolRecord};
+pub use schools::{DistrictEntry, SchoolEntry};
 pub use token::{next_state, RevokeReason, TokenAction, TokenInfo, TokenState};
 pub use uai::Uai;
 

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use super::rights::Right;
 use crate::domain::TokenState;
 
+/// The items of `GET /v1/districts` and `GET /v1/schools`: the domain's
+/// listed records, answered as they are.
+pub use crate::domain::{DistrictEntry, SchoolEntry};
+
 /// `POST /v1/districts` `{"code","name","inspector"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,15 +25,6 @@ pub struct CreatedDistrict {
     pub code: String,
 }
 
-/// An item of `GET /v1/districts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DistrictEntry {
-    pub code: String,
-    /// The inspector's person id; `null` for a district that has none.
-    pub inspector: Option<String>,
-    pub name: String,
-}
-
 /// `POST /v1/schools` `{"uai","name","district"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,14 +37,6 @@ pub struct SchoolBody {
 /// `201 {"uai"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedSchool {
-    pub uai: String,
-}
-
-/// An item of `GET /v1/schools`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchoolEntry {
-    pub district: String,
-    pub name: String,
     pub uai: String,
 }
 
@@ -88,9 +75,9 @@ pub struct PersonEntry {
 /// `GET /v1/people/{id}`: the person with their rights and live token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonDetail {
-    pub full_name: String,
-    pub id: String,
-    pub mail: String,
+    /// The person as listed; its fields come first in the object.
+    #[serde(flatten)]
+    pub person: PersonEntry,
     pub rights: Vec<Right>,
     pub token: Option<LiveToken>,
 }

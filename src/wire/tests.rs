@@ -93,6 +93,12 @@ fn answers_have_the_documented_fields_and_round_trip() {
     check::<CreatedId>(r#"{"id"}"#, json!({"id": 4}));
     check::<people::CreatedDistrict>(r#"{"code"}"#, json!({"code": "D-EST"}));
     check::<people::CreatedSchool>(r#"{"uai"}"#, json!({"uai": "0751710B"}));
+    // The listed records come from the domain: their fields stay in the
+    // wire's (alphabetical) order.
+    round_trip::<people::DistrictEntry>(json!({"code": "D-EST", "inspector": null, "name": "Est"}));
+    round_trip::<people::SchoolEntry>(
+        json!({"district": "D-EST", "name": "Lilas", "uai": "0751710B"}),
+    );
     check::<people::PersonDetail>(
         r#"{"id","full_name","mail","rights":[right],"token":{"serial","state"}|null}"#,
         json!({"id": "adurand", "full_name": "Anne Durand", "mail": "anne.durand@ac-exemple.fr",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::pcscd::{lock, Pcscd, Sim, READER0};
 use keyward::devices::{default_params, DeviceEvent, DeviceManager};
-use keyward::domain::{PersonId, TokenState};
+use keyward::domain::{PersonId, RightOrigin, TokenState};
 
 fn next_event(
     events: &mut tokio::sync::broadcast::Receiver<DeviceEvent>,
@@ -44,7 +44,8 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     } = world::world(world::at("2026-09-15", 10));
     store
         .write(&world::desk(), "appoint", |tx| {
-            tx.grant_appointment(
+            tx.grant_right(
+                RightOrigin::Appointment,
                 &world::pid("adurand"),
                 &world::uai(world::SCHOOL_EAST),
                 keyward::domain::Date::parse("2026-09-01").unwrap(),

@@ -546,7 +546,13 @@ fn case5_first_appointment_batch_handover_meeting() {
     w.store
         .write(&desk(), "batch", |tx| {
             for (holder, device) in newcomers.iter().zip(&devices) {
-                tx.grant_appointment(&pid(holder), &uai(SCHOOL_EAST), date("2026-09-01"), None)?;
+                tx.grant_right(
+                    RightOrigin::Appointment,
+                    &pid(holder),
+                    &uai(SCHOOL_EAST),
+                    date("2026-09-01"),
+                    None,
+                )?;
                 register_and_prepare(tx, device, holder)?;
             }
             Ok(())

@@ -1,17 +1,19 @@
 //! Reference data: districts, schools and people.
 
+use std::convert::identity;
+
 use axum::extract::Path;
 use serde::Serialize;
 
 use super::rights::wire_right;
 use super::{created, effective_district, ok, scoped_person, Answer};
 use crate::api::{ApiError, Body, Params, Permit};
-use crate::domain::{DistrictRecord, Person, SchoolRecord};
+use crate::domain::Person;
 use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
 use crate::wire::people::{
     CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, DistrictFilter,
-    LiveToken, PersonBody, PersonDetail, PersonEntry, SchoolBody, SchoolEntry,
+    LiveToken, PersonBody, PersonDetail, PersonEntry, SchoolBody,
 };
 
 pub(super) async fn add_district(permit: Permit, Body(body): Body<DistrictBody>) -> Answer {
@@ -34,17 +36,8 @@ pub(super) async fn list_districts(permit: Permit) -> Answer {
             caller.api_key.role != Role::Inspector
                 || Some(&d.code) == caller.api_key.district.as_ref()
         })
-        .map(district_entry)
         .collect();
     ok(list)
-}
-
-fn district_entry(d: DistrictRecord) -> DistrictEntry {
-    DistrictEntry {
-        code: d.code,
-        inspector: d.inspector,
-        name: d.name,
-    }
 }
 
 pub(super) async fn add_school(permit: Permit, Body(body): Body<SchoolBody>) -> Answer {
@@ -71,7 +64,7 @@ pub(super) async fn add_school(permit: Permit, Body(body): Body<SchoolBody>) -> 
 }
 
 pub(super) async fn list_schools(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
-    list_in_district(&permit, filter, |tx, d| tx.schools(d), school_entry).await
+    list_in_district(&permit, filter, |tx, d| tx.schools(d), identity).await
 }
 
 /// A list of one district or all, read in the caller's scope.
@@ -84,14 +77,6 @@ async fn list_in_district<T: Send + 'static, E: Serialize>(
     let district = effective_district(permit.caller(), filter.district);
     let list = permit.read(move |tx| read(tx, district.as_deref())).await?;
     ok(list.into_iter().map(entry).collect::<Vec<E>>())
-}
-
-fn school_entry(s: SchoolRecord) -> SchoolEntry {
-    SchoolEntry {
-        district: s.district,
-        name: s.name,
-        uai: s.uai,
-    }
 }
 
 pub(super) async fn add_person(permit: Permit, Body(body): Body<PersonBody>) -> Answer {
@@ -149,15 +134,8 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
                     serial: t.serial,
                     state: t.state,
                 });
-            let PersonEntry {
-                full_name,
-                id,
-                mail,
-            } = person_entry(person);
             Ok(PersonDetail {
-                full_name,
-                id,
-                mail,
+                person: person_entry(person),
                 rights,
                 token,
             })

@@ -5,7 +5,7 @@ use axum::extract::Path;
 use super::{created, date_opt, ok, scoped_person, Answer};
 use crate::api::{ApiError, Body, Caller, Permit};
 use crate::domain::RightRecord;
-use crate::domain::{Actor, Date, DomainError, PersonId, Role, Uai};
+use crate::domain::{Actor, Date, DomainError, PersonId, RightOrigin, Role, Uai};
 use crate::store::{StoreError, Tx};
 use crate::wire::rights::{Right, RightBody, RightEnded};
 use crate::wire::CreatedId;
@@ -49,7 +49,7 @@ pub(super) async fn grant_appointment(permit: Permit, Body(body): Body<RightBody
     let id = permit
         .write(move |tx, _| {
             let (person, school, from, until) = parse_right(&body)?;
-            tx.grant_appointment(&person, &school, from, until)
+            tx.grant_right(RightOrigin::Appointment, &person, &school, from, until)
         })
         .await?;
     created(CreatedId { id })
@@ -95,7 +95,7 @@ pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>
             let (person, school, from, until) = parse_right(&body)?;
             let district = tx.district_of_school(&school)?;
             as_district_inspector(tx, caller, &district)?;
-            tx.grant_delegation(&person, &school, from, until)
+            tx.grant_right(RightOrigin::Delegation, &person, &school, from, until)
         })
         .await?;
     created(CreatedId { id })

@@ -4,7 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, insert_new, query_rows, Tx};
-use crate::domain::{DistrictRecord, MailAddress, Person, PersonId, SchoolRecord, Uai};
+use crate::domain::{DistrictEntry, MailAddress, Person, PersonId, SchoolEntry, Uai};
 use crate::store::StoreError;
 
 impl Tx<'_> {
@@ -135,13 +135,13 @@ impl Tx<'_> {
             .transpose()
     }
 
-    pub fn districts(&self) -> Result<Vec<DistrictRecord>, StoreError> {
+    pub fn districts(&self) -> Result<Vec<DistrictEntry>, StoreError> {
         query_rows(
             self.db,
             "SELECT code, name, inspector FROM districts ORDER BY code",
             [],
             |r| {
-                Ok(DistrictRecord {
+                Ok(DistrictEntry {
                     code: r.get(0)?,
                     name: r.get(1)?,
                     inspector: r.get(2)?,
@@ -150,13 +150,13 @@ impl Tx<'_> {
         )
     }
 
-    pub fn schools(&self, district: Option<&str>) -> Result<Vec<SchoolRecord>, StoreError> {
+    pub fn schools(&self, district: Option<&str>) -> Result<Vec<SchoolEntry>, StoreError> {
         query_rows(
             self.db,
             "SELECT uai, name, district FROM schools WHERE ?1 IS NULL OR district = ?1 ORDER BY uai",
             [district],
             |r| {
-                Ok(SchoolRecord {
+                Ok(SchoolEntry {
                     uai: r.get(0)?,
                     name: r.get(1)?,
                     district: r.get(2)?,

@@ -74,16 +74,18 @@ impl Tx<'_> {
 
     /// What handover and return share: the transition is allowed, the caller
     /// is in the holder's district, the token in hand proves possession, and
-    /// the signed receipt is issued.
+    /// the signed receipt is issued. The receipt's kind names the step.
     pub(super) fn receipted_step(
         &mut self,
         serial: &str,
-        action: TokenAction,
         kind: ReceiptKind,
-        operation: &'static str,
         (place, reason): (&str, &str),
         possession_code: &str,
     ) -> Result<(TokenInfo, PersonId, CredentialInfo, SignedReceipt), StoreError> {
+        let (action, operation) = match kind {
+            ReceiptKind::Handover => (TokenAction::Handover, "hand a key over"),
+            ReceiptKind::Return => (TokenAction::Return, "take a key back"),
+        };
         let token = self.token(serial)?;
         next_state(token.state, token.revoke_reason, action)?;
         let holder_id = token

@@ -43,33 +43,31 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    /// An appointment (cases 4 and 5): starts and ends on its dates with no
-    /// one acting. Recorded by the desk from the authority's decisions.
-    pub fn grant_appointment(
+    /// Grants `person` a right at `school` from `from` until `until` (or
+    /// open). Who may grant it depends on its origin: the desk records an
+    /// appointment (cases 4 and 5) from the authority's decisions, with no
+    /// one acting; the district's inspector grants a dated delegation
+    /// (case 1).
+    pub fn grant_right(
         &mut self,
+        origin: RightOrigin,
         person: &PersonId,
         school: &Uai,
         from: Date,
         until: Option<Date>,
     ) -> Result<i64, StoreError> {
-        self.require_desk("record an appointment")?;
-        self.district_of_school(school)?;
+        match origin {
+            RightOrigin::Appointment => {
+                self.require_desk("record an appointment")?;
+                self.district_of_school(school)?;
+            }
+            RightOrigin::Delegation => {
+                let district = self.district_of_school(school)?;
+                self.require_scope(&district, "grant a delegation", false)?;
+            }
+        }
         let period = RightPeriod::new(from, until)?;
-        self.insert_right(person, school, RightOrigin::Appointment, &period)
-    }
-
-    /// A dated delegation by the district's inspector (case 1).
-    pub fn grant_delegation(
-        &mut self,
-        person: &PersonId,
-        school: &Uai,
-        from: Date,
-        until: Option<Date>,
-    ) -> Result<i64, StoreError> {
-        let district = self.district_of_school(school)?;
-        self.require_scope(&district, "grant a delegation", false)?;
-        let period = RightPeriod::new(from, until)?;
-        self.insert_right(person, school, RightOrigin::Delegation, &period)
+        self.insert_right(person, school, origin, &period)
     }
 
     /// The inspector ends a delegation now (case 2): verify refuses the

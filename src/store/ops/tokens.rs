@@ -275,14 +275,8 @@ impl Tx<'_> {
         place: &str,
         possession_code: &str,
     ) -> Result<SignedReceipt, StoreError> {
-        let (token, holder_id, _, receipt) = self.receipted_step(
-            serial,
-            TokenAction::Handover,
-            ReceiptKind::Handover,
-            "hand a key over",
-            (place, ""),
-            possession_code,
-        )?;
+        let (token, holder_id, _, receipt) =
+            self.receipted_step(serial, ReceiptKind::Handover, (place, ""), possession_code)?;
         self.set_state(&token, TokenAction::Handover, Some(&holder_id))?;
         self.audit(
             "token.handover",
@@ -350,9 +344,7 @@ impl Tx<'_> {
     ) -> Result<SignedReceipt, StoreError> {
         let (token, holder_id, credential, receipt) = self.receipted_step(
             serial,
-            TokenAction::Return,
             ReceiptKind::Return,
-            "take a key back",
             (place, reason),
             possession_code,
         )?;

@@ -11,7 +11,7 @@ use http_body_util::BodyExt as _;
 use keyward::api::{app, AppState, Operation};
 use keyward::devices::{Device, DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use keyward::domain::Role;
-use keyward::domain::{Actor, FixedClock};
+use keyward::domain::{Actor, FixedClock, RightOrigin};
 use keyward::store::Store;
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -123,11 +123,23 @@ pub fn setup(store: &Store) -> Keys {
             tx.add_school(&uai(SCHOOL_WEST), "Ecole Ouest", "WEST")?;
             let (east, west) = (uai(SCHOOL_EAST), uai(SCHOOL_WEST));
             let from = date("2026-09-01");
-            tx.grant_appointment(&pid("jdupont"), &east, from, Some(date("2027-07-04")))?;
-            tx.grant_appointment(&pid("mleroy"), &west, from, None)?;
+            tx.grant_right(
+                RightOrigin::Appointment,
+                &pid("jdupont"),
+                &east,
+                from,
+                Some(date("2027-07-04")),
+            )?;
+            tx.grant_right(RightOrigin::Appointment, &pid("mleroy"), &west, from, None)?;
             // A delegation (right 3) an inspector of EAST may end.
             tx.act_as(Actor::Inspector(pid("pmartin")));
-            tx.grant_delegation(&pid("cpetit"), &east, date("2026-09-10"), None)?;
+            tx.grant_right(
+                RightOrigin::Delegation,
+                &pid("cpetit"),
+                &east,
+                date("2026-09-10"),
+                None,
+            )?;
             tx.act_as(Actor::Desk("setup".into()));
             let key = |tx: &mut keyward::store::Tx<'_>,
                        name: &str,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, Uai, UnixTime};
+use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, RightOrigin, Uai, UnixTime};
 use keyward::otp::CredentialParams;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret, Totp};
 use keyward::store::{Config, Store, StoreError, Tx};
@@ -180,7 +180,13 @@ impl World {
     pub fn appoint(&self, holder: &str, school: &str, from: &str, until: Option<&str>) -> i64 {
         self.store
             .write(&desk(), "appoint", |tx| {
-                tx.grant_appointment(&pid(holder), &uai(school), date(from), until.map(date))
+                tx.grant_right(
+                    RightOrigin::Appointment,
+                    &pid(holder),
+                    &uai(school),
+                    date(from),
+                    until.map(date),
+                )
             })
             .unwrap()
     }
@@ -195,7 +201,13 @@ impl World {
         until: Option<&str>,
     ) -> Result<i64, StoreError> {
         self.store.write(by, "delegate", |tx| {
-            tx.grant_delegation(&pid(holder), &uai(school), date(from), until.map(date))
+            tx.grant_right(
+                RightOrigin::Delegation,
+                &pid(holder),
+                &uai(school),
+                date(from),
+                until.map(date),
+            )
         })
     }
 
