@@ -50,6 +50,21 @@ impl CredentialArgs {
     }
 }
 
+/// A key named by its serial, or found at the daemon's reader it sits in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyAtReader {
+    serial: Option<String>,
+    #[arg(long)]
+    reader: String,
+}
+
+impl KeyAtReader {
+    /// The serial given, else the serial of the key at the reader.
+    fn serial(&self, client: &Client) -> anyhow::Result<String> {
+        serial_or_device(client, self.serial.clone(), Some(&self.reader))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
     /// Lists keys known to keyward.
@@ -113,9 +128,8 @@ pub enum TokensCommand {
         after_help = "Example:\n  keyward tokens handover --reader \"Virtual PCD 00 00\" --place \"Central office\""
     )]
     Handover {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
         #[arg(long)]
         place: String,
     },
@@ -125,9 +139,8 @@ pub enum TokensCommand {
         after_help = "Example:\n  keyward tokens return --reader \"Virtual PCD 00 00\" --place \"IEN Est\" --reason \"end of appointment\""
     )]
     Return {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
         #[arg(long)]
         place: String,
         #[arg(long)]
@@ -139,9 +152,8 @@ pub enum TokensCommand {
     /// Resets the applet of the received key at READER.
     #[command(after_help = "Example:\n  keyward tokens wipe --reader \"Virtual PCD 00 00\"")]
     Wipe {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
     },
     /// Unblocks the device PIN of the key at READER (3 wrong PINs): restores
     /// its retry counter with the sealed resetting code. The holder keeps
@@ -272,31 +284,22 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
             holders,
             credential,
         } => batch(&client, &reader, &holders, &credential, json, out),
-        TokensCommand::Handover {
-            serial,
-            reader,
-            place,
-        } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
+        TokensCommand::Handover { key, place } => {
+            let serial = key.serial(&client)?;
             let body = HandoverBody {
                 place,
-                reader,
+                reader: key.reader,
                 typed: None,
             };
             let answer = client.handover(&serial, &body)?;
             done_with_receipt(out, json, &answer, &format!("token {serial} handed over"))
         }
-        TokensCommand::Return {
-            serial,
-            reader,
-            place,
-            reason,
-        } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
+        TokensCommand::Return { key, place, reason } => {
+            let serial = key.serial(&client)?;
             let body = ReturnBody {
                 place,
                 reason,
-                reader,
+                reader: key.reader,
                 typed: None,
             };
             let answer = client.return_token(&serial, &body)?;
@@ -312,9 +315,9 @@ pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> an
                 &format!("token {serial} received at the IT centre"),
             )
         }
-        TokensCommand::Wipe { serial, reader } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.wipe(&serial, &reader)?;
+        TokensCommand::Wipe { key } => {
+            let serial = key.serial(&client)?;
+            let answer = client.wipe(&serial, &key.reader)?;
             done(out, json, &answer, &format!("token {serial} wiped"))
         }
         TokensCommand::UnblockPin { serial, reader } => {
