@@ -55,6 +55,19 @@ impl Connection {
     }
 }
 
+/// A noun's subcommands (`keyward people`, `keyward tokens`, ...): each one is
+/// a request to the daemon whose answer is printed.
+pub trait DaemonCommand: Sized {
+    /// Sends the request(s) and prints the answer: the server's JSON when
+    /// `json`, else the human form.
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()>;
+
+    /// Runs against the daemon `conn` points at.
+    fn run(self, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
+        self.send(&conn.client(), conn.json, out)
+    }
+}
+
 /// Ends the process with this exit code without printing an error (the
 /// command already said what happened, e.g. `reject`).
 #[derive(Debug, thiserror::Error)]
