@@ -163,9 +163,18 @@ pub fn table<T>(out: &mut dyn Write, rows: &[T], columns: &[Column<T>]) -> std::
 
 /// Writes `name  value` lines, in the given order.
 pub fn fields(out: &mut dyn Write, lines: &[(&str, String)]) -> std::io::Result<()> {
+    indented_fields(out, "", lines)
+}
+
+/// [`fields`] with every line after `indent` (a block under a heading).
+pub fn indented_fields(
+    out: &mut dyn Write,
+    indent: &str,
+    lines: &[(&str, String)],
+) -> std::io::Result<()> {
     let width = lines.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
     for (header, value) in lines {
-        writeln!(out, "{header:<width$}  {value}")?;
+        writeln!(out, "{indent}{header:<width$}  {value}")?;
     }
     Ok(())
 }
