@@ -6,7 +6,8 @@ use clap::Subcommand;
 
 use serde_json::json;
 
-use super::common::{done, or_dash, show, show_list, Column, Connection};
+use super::common::{done, or_dash, show, show_list, Column, DaemonCommand};
+use crate::client::Client;
 use crate::domain::Role;
 use crate::wire::apikeys::{ApiKeyEntry, NewKeyBody};
 
@@ -46,42 +47,43 @@ pub enum ApiKeysCommand {
     Revoke { id: String },
 }
 
-pub fn run(command: ApiKeysCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        ApiKeysCommand::Create {
-            name,
-            role,
-            district,
-            readers,
-        } => {
-            let body = NewKeyBody {
+impl DaemonCommand for ApiKeysCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            ApiKeysCommand::Create {
                 name,
-                role: role.as_str().to_owned(),
+                role,
                 district,
-                readers: (!readers.is_empty()).then_some(readers),
-            };
-            let answer = client.create_api_key(&body)?;
-            // The one place a key is printed: the user asked for it, once.
-            show(out, conn.json, &answer, |out, v| {
-                writeln!(
+                readers,
+            } => {
+                let body = NewKeyBody {
+                    name,
+                    role: role.as_str().to_owned(),
+                    district,
+                    readers: (!readers.is_empty()).then_some(readers),
+                };
+                let answer = client.create_api_key(&body)?;
+                // The one place a key is printed: the user asked for it, once.
+                show(out, json, &answer, |out, v| {
+                    writeln!(
+                        out,
+                        "API key {} ({}) created; it is shown only now:",
+                        v.id,
+                        v.role.as_str()
+                    )?;
+                    writeln!(out, "{}", v.key.as_str())
+                })
+            }
+            ApiKeysCommand::List => show_list(out, json, &client.api_keys()?, API_KEY_COLUMNS),
+            ApiKeysCommand::Revoke { id } => {
+                client.revoke_api_key(&id)?;
+                done(
                     out,
-                    "API key {} ({}) created; it is shown only now:",
-                    v.id,
-                    v.role.as_str()
-                )?;
-                writeln!(out, "{}", v.key.as_str())
-            })
-        }
-        ApiKeysCommand::List => show_list(out, conn.json, &client.api_keys()?, API_KEY_COLUMNS),
-        ApiKeysCommand::Revoke { id } => {
-            client.revoke_api_key(&id)?;
-            done(
-                out,
-                conn.json,
-                &json!({"revoked": id}),
-                &format!("API key {id} revoked"),
-            )
+                    json,
+                    &json!({"revoked": id}),
+                    &format!("API key {id} revoked"),
+                )
+            }
         }
     }
 }

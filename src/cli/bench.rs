@@ -27,7 +27,7 @@ use clap::Subcommand;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::common::{Connection, Exit};
+use super::common::{indented_fields, Connection, Exit};
 use crate::client::{Client, ClientError};
 use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, RightOrigin, Uai};
 use crate::otp::CredentialParams;
@@ -345,23 +345,25 @@ impl Report {
             "verify load: {:.1} s, concurrency {}, {} credentials",
             self.seconds, self.concurrency, self.credentials
         )?;
-        writeln!(out, "  requests        {}", self.requests)?;
-        writeln!(out, "  verifies/s      {:.0}", self.per_second)?;
-        writeln!(out, "  latency p50     {:.2} ms", self.p50_ms)?;
-        writeln!(out, "  latency p99     {:.2} ms", self.p99_ms)?;
-        writeln!(out, "  latency max     {:.2} ms", self.max_ms)?;
-        writeln!(out, "  accepts         {}", self.accepts)?;
-        writeln!(out, "  rejects         {}", self.rejects)?;
-        writeln!(out, "  valid rejected  {}", self.valid_rejected)?;
-        writeln!(out, "  wrong accepted  {}", self.wrong_accepted)?;
-        writeln!(out, "  double accepts  {}", self.double_accepts)?;
-        writeln!(out, "  HTTP 5xx        {}", self.server_errors)?;
-        writeln!(out, "  rate limited    {}", self.rate_limited)?;
-        writeln!(out, "  other errors    {}", self.other_errors)?;
+        let mut lines = vec![
+            ("requests", self.requests.to_string()),
+            ("verifies/s", format!("{:.0}", self.per_second)),
+            ("latency p50", format!("{:.2} ms", self.p50_ms)),
+            ("latency p99", format!("{:.2} ms", self.p99_ms)),
+            ("latency max", format!("{:.2} ms", self.max_ms)),
+            ("accepts", self.accepts.to_string()),
+            ("rejects", self.rejects.to_string()),
+            ("valid rejected", self.valid_rejected.to_string()),
+            ("wrong accepted", self.wrong_accepted.to_string()),
+            ("double accepts", self.double_accepts.to_string()),
+            ("HTTP 5xx", self.server_errors.to_string()),
+            ("rate limited", self.rate_limited.to_string()),
+            ("other errors", self.other_errors.to_string()),
+        ];
         if let Some(e) = &self.first_error {
-            writeln!(out, "  first error     {e}")?;
+            lines.push(("first error", e.clone()));
         }
-        Ok(())
+        indented_fields(out, "  ", &lines)
     }
 }
 
@@ -568,4 +570,52 @@ fn load(
         other_errors: tally.other_errors,
         first_error: tally.first_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_human_report_keeps_its_aligned_lines() {
+        let report = Report {
+            seconds: 2.04,
+            concurrency: 4,
+            credentials: 8,
+            requests: 1200,
+            per_second: 588.2,
+            p50_ms: 1.234,
+            p99_ms: 9.5,
+            max_ms: 12.0,
+            accepts: 1100,
+            rejects: 100,
+            valid_rejected: 0,
+            wrong_accepted: 0,
+            double_accepts: 0,
+            server_errors: 0,
+            rate_limited: 3,
+            other_errors: 1,
+            first_error: Some("timeout".into()),
+        };
+        let mut out = Vec::new();
+        report.print(&mut out).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8(out).unwrap_or_default(),
+            "verify load: 2.0 s, concurrency 4, 8 credentials\n\
+             \x20 requests        1200\n\
+             \x20 verifies/s      588\n\
+             \x20 latency p50     1.23 ms\n\
+             \x20 latency p99     9.50 ms\n\
+             \x20 latency max     12.00 ms\n\
+             \x20 accepts         1100\n\
+             \x20 rejects         100\n\
+             \x20 valid rejected  0\n\
+             \x20 wrong accepted  0\n\
+             \x20 double accepts  0\n\
+             \x20 HTTP 5xx        0\n\
+             \x20 rate limited    3\n\
+             \x20 other errors    1\n\
+             \x20 first error     timeout\n"
+        );
+    }
 }

@@ -55,6 +55,19 @@ impl Connection {
     }
 }
 
+/// A noun's subcommands (`keyward people`, `keyward tokens`, ...): each one is
+/// a request to the daemon whose answer is printed.
+pub trait DaemonCommand: Sized {
+    /// Sends the request(s) and prints the answer: the server's JSON when
+    /// `json`, else the human form.
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()>;
+
+    /// Runs against the daemon `conn` points at.
+    fn run(self, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
+        self.send(&conn.client(), conn.json, out)
+    }
+}
+
 /// Ends the process with this exit code without printing an error (the
 /// command already said what happened, e.g. `reject`).
 #[derive(Debug, thiserror::Error)]
@@ -150,9 +163,18 @@ pub fn table<T>(out: &mut dyn Write, rows: &[T], columns: &[Column<T>]) -> std::
 
 /// Writes `name  value` lines, in the given order.
 pub fn fields(out: &mut dyn Write, lines: &[(&str, String)]) -> std::io::Result<()> {
+    indented_fields(out, "", lines)
+}
+
+/// [`fields`] with every line after `indent` (a block under a heading).
+pub fn indented_fields(
+    out: &mut dyn Write,
+    indent: &str,
+    lines: &[(&str, String)],
+) -> std::io::Result<()> {
     let width = lines.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
     for (header, value) in lines {
-        writeln!(out, "{header:<width$}  {value}")?;
+        writeln!(out, "{indent}{header:<width$}  {value}")?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use super::common::{or_dash, show, show_list, Column, Connection};
-use crate::client::Event;
+use super::common::{or_dash, show, show_list, Column, DaemonCommand};
+use crate::client::{Client, Event};
 use crate::wire::devices::DeviceEntry;
 use crate::wire::events::{DeviceEvent, ServerEvent};
 use clap::Subcommand;
@@ -34,37 +34,36 @@ pub enum DevicesCommand {
     },
 }
 
-pub fn run(command: DevicesCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        DevicesCommand::List => {
-            let answer = client.devices()?;
-            show_list(out, conn.json, &answer, DEVICE_COLUMNS)
-        }
-        DevicesCommand::Code { reader } => {
-            let answer = client.device_code(&reader)?;
-            show(out, conn.json, &answer, |out, v| {
-                writeln!(out, "{}", v.code)
-            })
-        }
-        DevicesCommand::Events { count } => {
-            for (seen, event) in client.events()?.enumerate() {
-                let event = event?;
-                if conn.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::json!({"event": event.kind, "data": event.data})
-                    )?;
-                } else {
-                    writeln!(out, "{}", describe(&event))?;
-                }
-                out.flush()?;
-                if count.is_some_and(|c| seen + 1 >= c) {
-                    break;
-                }
+impl DaemonCommand for DevicesCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            DevicesCommand::List => {
+                let answer = client.devices()?;
+                show_list(out, json, &answer, DEVICE_COLUMNS)
             }
-            Ok(())
+            DevicesCommand::Code { reader } => {
+                let answer = client.device_code(&reader)?;
+                show(out, json, &answer, |out, v| writeln!(out, "{}", v.code))
+            }
+            DevicesCommand::Events { count } => {
+                for (seen, event) in client.events()?.enumerate() {
+                    let event = event?;
+                    if json {
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({"event": event.kind, "data": event.data})
+                        )?;
+                    } else {
+                        writeln!(out, "{}", describe(&event))?;
+                    }
+                    out.flush()?;
+                    if count.is_some_and(|c| seen + 1 >= c) {
+                        break;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod verify;
 
 use clap::{Parser, Subcommand};
 
+use common::DaemonCommand;
 pub use common::{exit_code, Exit};
 
 /// keyward manages personal OTP hardware tokens and verifies their codes.
@@ -111,18 +112,18 @@ pub enum KeywardCommand {
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let conn = &cli.connection;
     match cli.command {
-        KeywardCommand::People(c) => people::run_people(c, conn, out),
-        KeywardCommand::Districts(c) => people::run_districts(c, conn, out),
-        KeywardCommand::Schools(c) => people::run_schools(c, conn, out),
-        KeywardCommand::Rights(c) => rights::run(c, conn, out),
-        KeywardCommand::Tokens(c) => tokens::run(c, conn, out),
-        KeywardCommand::Devices(c) => devices::run(c, conn, out),
-        KeywardCommand::KeyRequests(c) => requests::run_key_requests(c, conn, out),
-        KeywardCommand::Replacements(c) => requests::run_replacements(c, conn, out),
+        KeywardCommand::People(c) => c.run(conn, out),
+        KeywardCommand::Districts(c) => c.run(conn, out),
+        KeywardCommand::Schools(c) => c.run(conn, out),
+        KeywardCommand::Rights(c) => c.run(conn, out),
+        KeywardCommand::Tokens(c) => c.run(conn, out),
+        KeywardCommand::Devices(c) => c.run(conn, out),
+        KeywardCommand::KeyRequests(c) => c.run(conn, out),
+        KeywardCommand::Replacements(c) => c.run(conn, out),
         KeywardCommand::Receipts(c) => receipt::run(c, conn, out),
-        KeywardCommand::Reports(c) => reports::run(c, conn, out),
+        KeywardCommand::Reports(c) => c.run(conn, out),
         KeywardCommand::Audit(c) => audit::run(c, conn, out),
-        KeywardCommand::Apikeys(c) => apikeys::run(c, conn, out),
+        KeywardCommand::Apikeys(c) => c.run(conn, out),
         KeywardCommand::Verify(a) => verify::run(a, conn, out),
         KeywardCommand::Station(a) => station::run(a, conn, out),
         KeywardCommand::Bench(c) => bench::run(c, conn, out),

@@ -70,6 +70,13 @@ pub struct CommonArgs {
     window: u32,
 }
 
+impl CommonArgs {
+    /// The code length and hash, checked.
+    fn digits_and_algorithm(&self) -> anyhow::Result<(Digits, Algorithm)> {
+        Ok((Digits::new(self.digits)?, self.algorithm.parse()?))
+    }
+}
+
 fn read_secret(args: &SecretArgs) -> anyhow::Result<Secret> {
     type Parser = fn(&str) -> Result<Secret, OtpError>;
     let (text, parse): (&str, Parser) = match (&args.secret, &args.hex_secret) {
@@ -111,8 +118,7 @@ pub fn run(command: OtpCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             counter,
             common,
         } => {
-            let digits = Digits::new(common.digits)?;
-            let algorithm: Algorithm = common.algorithm.parse()?;
+            let (digits, algorithm) = common.digits_and_algorithm()?;
             let key = CredentialKey::new(algorithm, &read_secret(&secret)?);
             let hotp = Hotp::with_digits(digits);
             print_codes(out, counter, common.window, |c| {
@@ -125,8 +131,7 @@ pub fn run(command: OtpCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             period,
             common,
         } => {
-            let digits = Digits::new(common.digits)?;
-            let algorithm: Algorithm = common.algorithm.parse()?;
+            let (digits, algorithm) = common.digits_and_algorithm()?;
             let totp = Totp::new(digits, Period::new(period)?);
             let key = CredentialKey::new(algorithm, &read_secret(&secret)?);
             let now = match time {

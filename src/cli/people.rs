@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use super::common::{done, fields, or_dash, show, show_list, table, Column, Connection};
+use super::common::{done, fields, or_dash, show, show_list, table, Column, DaemonCommand};
+use crate::client::Client;
 use crate::wire::people::{
     DistrictBody, DistrictEntry, PersonBody, PersonEntry, SchoolBody, SchoolEntry,
 };
@@ -94,95 +95,86 @@ pub enum SchoolsCommand {
     },
 }
 
-pub fn run_people(
-    command: PeopleCommand,
-    conn: &Connection,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        PeopleCommand::Add { id, name, mail } => {
-            let answer = client.add_person(&PersonBody {
-                id: id.clone(),
-                full_name: name,
-                mail,
-            })?;
-            done(out, conn.json, &answer, &format!("person {id} added"))
-        }
-        PeopleCommand::List { district } => show_list(
-            out,
-            conn.json,
-            &client.people(district.as_deref())?,
-            PERSON_COLUMNS,
-        ),
-        PeopleCommand::Show { id } => {
-            let answer = client.person(&id)?;
-            show(out, conn.json, &answer, |out, v| {
-                fields(
-                    out,
-                    &[
-                        ("id", v.person.id.clone()),
-                        ("name", v.person.full_name.clone()),
-                        ("mail", v.person.mail.clone()),
-                    ],
-                )?;
-                if let Some(token) = &v.token {
-                    writeln!(out, "live token  {} ({})", token.serial, token.state)?;
-                }
-                writeln!(out, "rights:")?;
-                table(out, &v.rights, super::rights::RIGHT_COLUMNS)
-            })
+impl DaemonCommand for PeopleCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            PeopleCommand::Add { id, name, mail } => {
+                let answer = client.add_person(&PersonBody {
+                    id: id.clone(),
+                    full_name: name,
+                    mail,
+                })?;
+                done(out, json, &answer, &format!("person {id} added"))
+            }
+            PeopleCommand::List { district } => show_list(
+                out,
+                json,
+                &client.people(district.as_deref())?,
+                PERSON_COLUMNS,
+            ),
+            PeopleCommand::Show { id } => {
+                let answer = client.person(&id)?;
+                show(out, json, &answer, |out, v| {
+                    fields(
+                        out,
+                        &[
+                            ("id", v.person.id.clone()),
+                            ("name", v.person.full_name.clone()),
+                            ("mail", v.person.mail.clone()),
+                        ],
+                    )?;
+                    if let Some(token) = &v.token {
+                        writeln!(out, "live token  {} ({})", token.serial, token.state)?;
+                    }
+                    writeln!(out, "rights:")?;
+                    table(out, &v.rights, super::rights::RIGHT_COLUMNS)
+                })
+            }
         }
     }
 }
 
-pub fn run_districts(
-    command: DistrictsCommand,
-    conn: &Connection,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        DistrictsCommand::Add {
-            code,
-            name,
-            inspector,
-        } => {
-            let answer = client.add_district(&DistrictBody {
-                code: code.clone(),
+impl DaemonCommand for DistrictsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            DistrictsCommand::Add {
+                code,
                 name,
                 inspector,
-            })?;
-            done(out, conn.json, &answer, &format!("district {code} added"))
+            } => {
+                let answer = client.add_district(&DistrictBody {
+                    code: code.clone(),
+                    name,
+                    inspector,
+                })?;
+                done(out, json, &answer, &format!("district {code} added"))
+            }
+            DistrictsCommand::List => show_list(out, json, &client.districts()?, DISTRICT_COLUMNS),
         }
-        DistrictsCommand::List => show_list(out, conn.json, &client.districts()?, DISTRICT_COLUMNS),
     }
 }
 
-pub fn run_schools(
-    command: SchoolsCommand,
-    conn: &Connection,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        SchoolsCommand::Add {
-            uai,
-            name,
-            district,
-        } => {
-            let answer = client.add_school(&SchoolBody {
-                uai: uai.clone(),
+impl DaemonCommand for SchoolsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            SchoolsCommand::Add {
+                uai,
                 name,
                 district,
-            })?;
-            done(out, conn.json, &answer, &format!("school {uai} added"))
+            } => {
+                let answer = client.add_school(&SchoolBody {
+                    uai: uai.clone(),
+                    name,
+                    district,
+                })?;
+                done(out, json, &answer, &format!("school {uai} added"))
+            }
+            SchoolsCommand::List { district } => show_list(
+                out,
+                json,
+                &client.schools(district.as_deref())?,
+                SCHOOL_COLUMNS,
+            ),
         }
-        SchoolsCommand::List { district } => show_list(
-            out,
-            conn.json,
-            &client.schools(district.as_deref())?,
-            SCHOOL_COLUMNS,
-        ),
     }
 }

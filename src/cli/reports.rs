@@ -6,7 +6,8 @@ use std::io::Write;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::common::{show, table, Column, Connection};
+use super::common::{show, table, Column, DaemonCommand};
+use crate::client::Client;
 use crate::wire::reports::{InTransitItem, OverdueItem};
 use std::collections::BTreeMap;
 
@@ -56,14 +57,13 @@ fn per_district<T: Serialize>(
     })
 }
 
-pub fn run(command: ReportsCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        ReportsCommand::Overdue => {
-            per_district(out, conn.json, &client.overdue()?, OVERDUE_COLUMNS)
-        }
-        ReportsCommand::InTransit => {
-            per_district(out, conn.json, &client.in_transit()?, IN_TRANSIT_COLUMNS)
+impl DaemonCommand for ReportsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            ReportsCommand::Overdue => per_district(out, json, &client.overdue()?, OVERDUE_COLUMNS),
+            ReportsCommand::InTransit => {
+                per_district(out, json, &client.in_transit()?, IN_TRANSIT_COLUMNS)
+            }
         }
     }
 }

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::common::{done, show_list, Column, Connection};
+use super::common::{done, show_list, Column, DaemonCommand};
+use crate::client::Client;
 use crate::domain::RevokeReason;
 use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
 
@@ -62,65 +63,59 @@ pub enum ReplacementsCommand {
     },
 }
 
-pub fn run_key_requests(
-    command: KeyRequestsCommand,
-    conn: &Connection,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        KeyRequestsCommand::Create { holder } => {
-            let answer = client.request_key(&KeyRequestBody { holder })?;
-            done(
-                out,
-                conn.json,
-                &answer,
-                &format!("key request {} queued for the desk", answer.id),
-            )
-        }
-        KeyRequestsCommand::List => {
-            show_list(out, conn.json, &client.key_requests()?, KEY_REQUEST_COLUMNS)
+impl DaemonCommand for KeyRequestsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            KeyRequestsCommand::Create { holder } => {
+                let answer = client.request_key(&KeyRequestBody { holder })?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("key request {} queued for the desk", answer.id),
+                )
+            }
+            KeyRequestsCommand::List => {
+                show_list(out, json, &client.key_requests()?, KEY_REQUEST_COLUMNS)
+            }
         }
     }
 }
 
-pub fn run_replacements(
-    command: ReplacementsCommand,
-    conn: &Connection,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        ReplacementsCommand::Create {
-            holder,
-            reason,
-            from,
-            cc,
-            subject,
-        } => {
-            let answer = client.file_replacement(&ReplacementBody {
+impl DaemonCommand for ReplacementsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            ReplacementsCommand::Create {
                 holder,
-                reason: reason.as_str().to_owned(),
+                reason,
                 from,
                 cc,
                 subject,
-            })?;
-            let revoked = reason.is_gone();
-            let message = format!(
-                "replacement request {} filed{}",
-                answer.id,
-                if revoked {
-                    "; the old key is revoked"
-                } else {
-                    ""
-                }
-            );
-            done(out, conn.json, &answer, &message)
-        }
-        ReplacementsCommand::Prepare { id, reader } => {
-            let answer = client.prepare_replacement(id, &reader)?;
-            let message = format!("token {} prepared for {}", answer.serial, answer.holder);
-            done(out, conn.json, &answer, &message)
+            } => {
+                let answer = client.file_replacement(&ReplacementBody {
+                    holder,
+                    reason: reason.as_str().to_owned(),
+                    from,
+                    cc,
+                    subject,
+                })?;
+                let revoked = reason.is_gone();
+                let message = format!(
+                    "replacement request {} filed{}",
+                    answer.id,
+                    if revoked {
+                        "; the old key is revoked"
+                    } else {
+                        ""
+                    }
+                );
+                done(out, json, &answer, &message)
+            }
+            ReplacementsCommand::Prepare { id, reader } => {
+                let answer = client.prepare_replacement(id, &reader)?;
+                let message = format!("token {} prepared for {}", answer.serial, answer.holder);
+                done(out, json, &answer, &message)
+            }
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use super::common::{done, or_dash, show_list, yes_no, Column, Connection};
+use super::common::{done, or_dash, show_list, yes_no, Column, DaemonCommand};
+use crate::client::Client;
 use crate::wire::rights::{Right, RightBody};
 use clap::{Args, Subcommand};
 
@@ -70,26 +71,27 @@ pub enum RightsCommand {
     },
 }
 
-pub fn run(command: RightsCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
-    let client = conn.client();
-    match command {
-        RightsCommand::Appoint(right) => {
-            let answer = client.appoint(&right.into_body())?;
-            let message = format!("appointment {} recorded", answer.id);
-            done(out, conn.json, &answer, &message)
-        }
-        RightsCommand::Delegate(right) => {
-            let answer = client.delegate(&right.into_body())?;
-            let message = format!("delegation {} granted", answer.id);
-            done(out, conn.json, &answer, &message)
-        }
-        RightsCommand::End { id } => {
-            let answer = client.end_right(id)?;
-            done(out, conn.json, &answer, &format!("right {id} ended"))
-        }
-        RightsCommand::List { person } => {
-            let answer = client.rights_of(&person)?;
-            show_list(out, conn.json, &answer, RIGHT_COLUMNS)
+impl DaemonCommand for RightsCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            RightsCommand::Appoint(right) => {
+                let answer = client.appoint(&right.into_body())?;
+                let message = format!("appointment {} recorded", answer.id);
+                done(out, json, &answer, &message)
+            }
+            RightsCommand::Delegate(right) => {
+                let answer = client.delegate(&right.into_body())?;
+                let message = format!("delegation {} granted", answer.id);
+                done(out, json, &answer, &message)
+            }
+            RightsCommand::End { id } => {
+                let answer = client.end_right(id)?;
+                done(out, json, &answer, &format!("right {id} ended"))
+            }
+            RightsCommand::List { person } => {
+                let answer = client.rights_of(&person)?;
+                show_list(out, json, &answer, RIGHT_COLUMNS)
+            }
         }
     }
 }

@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::common::{done, fields, or_dash, serial_or_device, show, show_list, yes_no, Connection};
+use super::common::{
+    done, fields, or_dash, serial_or_device, show, show_list, yes_no, DaemonCommand,
+};
 use crate::client::{Client, ClientError};
 use crate::domain::{RevokeReason, TokenState};
 use crate::wire::devices::DeviceEntry;
@@ -47,6 +49,21 @@ impl CredentialArgs {
             digits: self.digits,
             period: self.period,
         }
+    }
+}
+
+/// A key named by its serial, or found at the daemon's reader it sits in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyAtReader {
+    serial: Option<String>,
+    #[arg(long)]
+    reader: String,
+}
+
+impl KeyAtReader {
+    /// The serial given, else the serial of the key at the reader.
+    fn serial(&self, client: &Client) -> anyhow::Result<String> {
+        serial_or_device(client, self.serial.clone(), Some(&self.reader))
     }
 }
 
@@ -113,9 +130,8 @@ pub enum TokensCommand {
         after_help = "Example:\n  keyward tokens handover --reader \"Virtual PCD 00 00\" --place \"Central office\""
     )]
     Handover {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
         #[arg(long)]
         place: String,
     },
@@ -125,9 +141,8 @@ pub enum TokensCommand {
         after_help = "Example:\n  keyward tokens return --reader \"Virtual PCD 00 00\" --place \"IEN Est\" --reason \"end of appointment\""
     )]
     Return {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
         #[arg(long)]
         place: String,
         #[arg(long)]
@@ -139,9 +154,8 @@ pub enum TokensCommand {
     /// Resets the applet of the received key at READER.
     #[command(after_help = "Example:\n  keyward tokens wipe --reader \"Virtual PCD 00 00\"")]
     Wipe {
-        serial: Option<String>,
-        #[arg(long)]
-        reader: String,
+        #[command(flatten)]
+        key: KeyAtReader,
     },
     /// Unblocks the device PIN of the key at READER (3 wrong PINs): restores
     /// its retry counter with the sealed resetting code. The holder keeps
@@ -195,185 +209,176 @@ fn done_with_receipt(
     done(out, json, answer, &line)
 }
 
-pub fn run(command: TokensCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
-    let client = conn.client();
-    let json = conn.json;
-    match command {
-        TokensCommand::List { state, district } => {
-            let answer = client.tokens(&TokenFilter { district, state })?;
-            show_list(
-                out,
-                json,
-                &answer,
-                &[
-                    ("SERIAL", |t: &TokenEntry| t.serial.clone()),
-                    ("PROFILE", |t| t.profile.clone()),
-                    ("STATE", |t| t.state.to_string()),
-                    ("HOLDER", |t| or_dash(t.holder.as_ref())),
-                    ("REVOKED", |t| or_dash(t.revoke_reason)),
-                ],
-            )
-        }
-        TokensCommand::Show { serial } => {
-            let answer = client.token(&serial)?;
-            show(out, json, &answer, |out, t| {
-                let c = t.credential.as_ref();
-                fields(
+impl DaemonCommand for TokensCommand {
+    fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+        match self {
+            TokensCommand::List { state, district } => {
+                let answer = client.tokens(&TokenFilter { district, state })?;
+                show_list(
                     out,
+                    json,
+                    &answer,
                     &[
-                        ("serial", t.serial.clone()),
-                        ("profile", t.profile.clone()),
-                        ("state", t.state.to_string()),
-                        ("holder", or_dash(t.holder.as_ref())),
-                        ("revoked for", or_dash(t.revoke_reason)),
-                        ("kind", or_dash(c.map(|c| c.kind.as_str()))),
-                        ("algorithm", or_dash(c.map(|c| &c.algorithm))),
-                        ("digits", or_dash(c.map(|c| c.digits))),
-                        ("period", or_dash(c.and_then(|c| c.period))),
-                        ("locked", or_dash(c.map(|c| yes_no(c.locked)))),
-                        ("failures", or_dash(c.map(|c| c.failures))),
+                        ("SERIAL", |t: &TokenEntry| t.serial.clone()),
+                        ("PROFILE", |t| t.profile.clone()),
+                        ("STATE", |t| t.state.to_string()),
+                        ("HOLDER", |t| or_dash(t.holder.as_ref())),
+                        ("REVOKED", |t| or_dash(t.revoke_reason)),
                     ],
                 )
-            })
-        }
-        TokensCommand::Present => {
-            let answer = client.devices()?;
-            show_list(out, json, &answer, super::devices::DEVICE_COLUMNS)
-        }
-        TokensCommand::Register { serial, profile } => {
-            let answer = client.register_token(&NewTokenBody {
-                serial: serial.clone(),
-                profile,
-            })?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} registered in stock"),
-            )
-        }
-        TokensCommand::Prepare {
-            reader,
-            holder,
-            serial,
-            credential,
-        } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.prepare(&serial, &credential.into_body(&holder, &reader))?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} prepared for {holder}"),
-            )
-        }
-        TokensCommand::Batch {
-            reader,
-            holders,
-            credential,
-        } => batch(&client, &reader, &holders, &credential, json, out),
-        TokensCommand::Handover {
-            serial,
-            reader,
-            place,
-        } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let body = HandoverBody {
-                place,
+            }
+            TokensCommand::Show { serial } => {
+                let answer = client.token(&serial)?;
+                show(out, json, &answer, |out, t| {
+                    let c = t.credential.as_ref();
+                    fields(
+                        out,
+                        &[
+                            ("serial", t.serial.clone()),
+                            ("profile", t.profile.clone()),
+                            ("state", t.state.to_string()),
+                            ("holder", or_dash(t.holder.as_ref())),
+                            ("revoked for", or_dash(t.revoke_reason)),
+                            ("kind", or_dash(c.map(|c| c.kind.as_str()))),
+                            ("algorithm", or_dash(c.map(|c| &c.algorithm))),
+                            ("digits", or_dash(c.map(|c| c.digits))),
+                            ("period", or_dash(c.and_then(|c| c.period))),
+                            ("locked", or_dash(c.map(|c| yes_no(c.locked)))),
+                            ("failures", or_dash(c.map(|c| c.failures))),
+                        ],
+                    )
+                })
+            }
+            TokensCommand::Present => {
+                let answer = client.devices()?;
+                show_list(out, json, &answer, super::devices::DEVICE_COLUMNS)
+            }
+            TokensCommand::Register { serial, profile } => {
+                let answer = client.register_token(&NewTokenBody {
+                    serial: serial.clone(),
+                    profile,
+                })?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial} registered in stock"),
+                )
+            }
+            TokensCommand::Prepare {
                 reader,
-                typed: None,
-            };
-            let answer = client.handover(&serial, &body)?;
-            done_with_receipt(out, json, &answer, &format!("token {serial} handed over"))
-        }
-        TokensCommand::Return {
-            serial,
-            reader,
-            place,
-            reason,
-        } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let body = ReturnBody {
-                place,
-                reason,
+                holder,
+                serial,
+                credential,
+            } => {
+                let serial = serial_or_device(client, serial, Some(&reader))?;
+                let answer = client.prepare(&serial, &credential.into_body(&holder, &reader))?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial} prepared for {holder}"),
+                )
+            }
+            TokensCommand::Batch {
                 reader,
-                typed: None,
-            };
-            let answer = client.return_token(&serial, &body)?;
-            let what = format!("token {serial} returned, secret destroyed");
-            done_with_receipt(out, json, &answer, &what)
-        }
-        TokensCommand::Receive { serial } => {
-            let answer = client.receive(&serial)?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} received at the IT centre"),
-            )
-        }
-        TokensCommand::Wipe { serial, reader } => {
-            let serial = serial_or_device(&client, serial, Some(&reader))?;
-            let answer = client.wipe(&serial, &reader)?;
-            done(out, json, &answer, &format!("token {serial} wiped"))
-        }
-        TokensCommand::UnblockPin { serial, reader } => {
-            let answer = client.unblock_pin(&serial, &reader)?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial}: device PIN unblocked"),
-            )
-        }
-        TokensCommand::Restock { serial } => {
-            let answer = client.restock(&serial)?;
-            done(out, json, &answer, &format!("token {serial} back in stock"))
-        }
-        TokensCommand::Unlock { serial } => {
-            let answer = client.unlock(&serial)?;
-            done(out, json, &answer, &format!("token {serial} unlocked"))
-        }
-        TokensCommand::Resync {
-            serial,
-            first,
-            second,
-        } => {
-            let body = ResyncBody {
-                first: first.into(),
-                second: second.into(),
-            };
-            let answer = client.resync(&serial, &body)?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} resynchronised"),
-            )
-        }
-        TokensCommand::Revoke { serial, reason } => {
-            let body = RevokeBody {
-                reason: reason.as_str().to_owned(),
-            };
-            let answer = client.revoke(&serial, &body)?;
-            done(
-                out,
-                json,
-                &answer,
-                &format!("token {serial} revoked ({reason})"),
-            )
-        }
-        TokensCommand::Receipts { serial } => {
-            let answer = client.token_receipts(&serial)?;
-            show_list(
-                out,
-                json,
-                &answer,
-                &[
-                    ("ID", |r: &Receipt| r.id.to_string()),
-                    ("KIND", |r| r.kind.as_str().to_owned()),
-                ],
-            )
+                holders,
+                credential,
+            } => batch(client, &reader, &holders, &credential, json, out),
+            TokensCommand::Handover { key, place } => {
+                let serial = key.serial(client)?;
+                let body = HandoverBody {
+                    place,
+                    reader: key.reader,
+                    typed: None,
+                };
+                let answer = client.handover(&serial, &body)?;
+                done_with_receipt(out, json, &answer, &format!("token {serial} handed over"))
+            }
+            TokensCommand::Return { key, place, reason } => {
+                let serial = key.serial(client)?;
+                let body = ReturnBody {
+                    place,
+                    reason,
+                    reader: key.reader,
+                    typed: None,
+                };
+                let answer = client.return_token(&serial, &body)?;
+                let what = format!("token {serial} returned, secret destroyed");
+                done_with_receipt(out, json, &answer, &what)
+            }
+            TokensCommand::Receive { serial } => {
+                let answer = client.receive(&serial)?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial} received at the IT centre"),
+                )
+            }
+            TokensCommand::Wipe { key } => {
+                let serial = key.serial(client)?;
+                let answer = client.wipe(&serial, &key.reader)?;
+                done(out, json, &answer, &format!("token {serial} wiped"))
+            }
+            TokensCommand::UnblockPin { serial, reader } => {
+                let answer = client.unblock_pin(&serial, &reader)?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial}: device PIN unblocked"),
+                )
+            }
+            TokensCommand::Restock { serial } => {
+                let answer = client.restock(&serial)?;
+                done(out, json, &answer, &format!("token {serial} back in stock"))
+            }
+            TokensCommand::Unlock { serial } => {
+                let answer = client.unlock(&serial)?;
+                done(out, json, &answer, &format!("token {serial} unlocked"))
+            }
+            TokensCommand::Resync {
+                serial,
+                first,
+                second,
+            } => {
+                let body = ResyncBody {
+                    first: first.into(),
+                    second: second.into(),
+                };
+                let answer = client.resync(&serial, &body)?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial} resynchronised"),
+                )
+            }
+            TokensCommand::Revoke { serial, reason } => {
+                let body = RevokeBody {
+                    reason: reason.as_str().to_owned(),
+                };
+                let answer = client.revoke(&serial, &body)?;
+                done(
+                    out,
+                    json,
+                    &answer,
+                    &format!("token {serial} revoked ({reason})"),
+                )
+            }
+            TokensCommand::Receipts { serial } => {
+                let answer = client.token_receipts(&serial)?;
+                show_list(
+                    out,
+                    json,
+                    &answer,
+                    &[
+                        ("ID", |r: &Receipt| r.id.to_string()),
+                        ("KIND", |r| r.kind.as_str().to_owned()),
+                    ],
+                )
+            }
         }
     }
 }
