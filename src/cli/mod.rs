@@ -15,7 +15,7 @@ pub mod otp;
 pub mod people;
 pub mod prompt;
 pub mod reader;
-pub mod receipt;
+pub mod receipts;
 pub mod reports;
 pub mod requests;
 pub mod rights;
@@ -76,7 +76,7 @@ pub enum KeywardCommand {
     Replacements(requests::ReplacementsCommand),
     /// Signed handover and return receipts.
     #[command(subcommand, alias = "receipt")]
-    Receipts(receipt::ReceiptCommand),
+    Receipts(receipts::ReceiptCommand),
     /// Overdue returns and keys in transit, per district.
     #[command(subcommand)]
     Reports(reports::ReportsCommand),
@@ -120,7 +120,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::Devices(c) => c.run(conn, out),
         KeywardCommand::KeyRequests(c) => c.run(conn, out),
         KeywardCommand::Replacements(c) => c.run(conn, out),
-        KeywardCommand::Receipts(c) => receipt::run(c, conn, out),
+        KeywardCommand::Receipts(c) => receipts::run(c, conn, out),
         KeywardCommand::Reports(c) => c.run(conn, out),
         KeywardCommand::Audit(c) => audit::run(c, conn, out),
         KeywardCommand::Apikeys(c) => c.run(conn, out),

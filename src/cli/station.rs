@@ -219,12 +219,14 @@ fn serve_holder(
     match receipt_id {
         Some(id) => {
             let lang_arg = match lang {
-                Lang::Fr => super::receipt::LangArg::Fr,
-                Lang::En => super::receipt::LangArg::En,
+                Lang::Fr => super::receipts::LangArg::Fr,
+                Lang::En => super::receipts::LangArg::En,
             };
             let page = match page {
                 Some(page) => page,
-                None => super::receipt::fetch(client, &id, super::receipt::Format::Html, lang_arg)?,
+                None => {
+                    super::receipts::fetch(client, &id, super::receipts::Format::Html, lang_arg)?
+                }
             };
             std::fs::create_dir_all(&args.receipts_dir)
                 .with_context(|| format!("creating {}", args.receipts_dir.display()))?;
