@@ -33,6 +33,9 @@
 //!   rules generated from them (parsing takes text; `load_dir` reads files).
 //! - [`wire`]: the HTTP API's request and answer types and its error codes,
 //!   shared by the server and the client.
+//! - [`i18n`]: the message catalogue (every text a person reads, French and
+//!   English, as Fluent files embedded in the binary) and how times and
+//!   dates are shown in a time zone.
 //!
 //! I/O:
 //!
@@ -97,6 +100,7 @@ pub mod crypto;
 pub mod devices;
 pub mod domain;
 pub mod hid;
+pub mod i18n;
 pub mod oath;
 pub mod otp;
 pub mod profile;

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
             let code = keyward::cli::exit_code(&err);
             // `Exit` means the command already said what happened (e.g. reject).
             if err.downcast_ref::<keyward::cli::Exit>().is_none() {
-                eprintln!("keyward: error: {err:#}");
+                eprintln!("{}", keyward::cli::error_text(&err));
             }
             ExitCode::from(code)
         }

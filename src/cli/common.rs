@@ -107,8 +107,74 @@ fn api_exit_code(code: ErrorCode) -> u8 {
     }
 }
 
-/// A column of a human table: its header and how a row shows in it.
+/// A column of a human table: its header (a message id of the catalogue,
+/// `col-…`) and how a row shows in it.
 pub type Column<'a, T> = (&'a str, fn(&T) -> String);
+
+/// A word of the API (a token state, a revocation reason, a right's origin, a
+/// role) as people read it: the catalogue's `<kind>-<word>`, else the word.
+pub fn word(kind: &str, value: &str) -> String {
+    crate::i18n::text_or(super::lang(), &format!("{kind}-{value}"), value)
+}
+
+/// An error that ended a command, as the person reads it: API refusals in
+/// their language (what the code means, then the server's words), the rest
+/// as the error says, causes after a colon.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err
+        .chain()
+        .map(|cause| match cause.downcast_ref::<ClientError>() {
+            Some(client) => client_error_text(client),
+            None => cause.to_string(),
+        })
+        .collect();
+    t!("error-prefix", error = parts.join(": "))
+}
+
+/// A client error in the command line's language.
+pub fn client_error_text(err: &ClientError) -> String {
+    let lang = super::lang();
+    match err {
+        ClientError::Api {
+            code,
+            message,
+            detail,
+            field,
+            ..
+        } => {
+            let meaning = match detail {
+                Some(detail) => {
+                    crate::i18n::text_or(lang, &format!("detail-{detail}"), detail.as_str())
+                }
+                None => crate::i18n::text_or(lang, &format!("error-{code}"), code.as_str()),
+            };
+            let code = match detail {
+                Some(detail) => format!("{code}: {detail}"),
+                None => code.to_string(),
+            };
+            match field {
+                Some(field) => t!(
+                    "api-error-field",
+                    meaning = meaning,
+                    field = field,
+                    code = code,
+                    message = message
+                ),
+                None => t!(
+                    "api-error",
+                    meaning = meaning,
+                    code = code,
+                    message = message
+                ),
+            }
+        }
+        ClientError::Unreachable { url, why } => t!("error-unreachable", url = url, why = why),
+        ClientError::Protocol { status, why } => {
+            t!("error-protocol", status = status.to_string(), why = why)
+        }
+        ClientError::NoApiKey => t!("error-no-api-key"),
+    }
+}
 
 /// An optional value as a cell: `-` when absent.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
@@ -117,22 +183,30 @@ pub fn or_dash<T: ToString>(value: Option<T>) -> String {
 
 /// A flag as a cell.
 pub fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.to_owned()
+    if value {
+        t!("yes")
+    } else {
+        t!("no")
+    }
 }
 
 /// Writes rows as an aligned table (or `(none)`).
 pub fn table<T>(out: &mut dyn Write, rows: &[T], columns: &[Column<T>]) -> std::io::Result<()> {
     if rows.is_empty() {
-        return writeln!(out, "(none)");
+        return writeln!(out, "{}", t!("none"));
     }
+    let headers: Vec<String> = columns
+        .iter()
+        .map(|(id, _)| crate::i18n::text(super::lang(), id, &[]))
+        .collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|row| columns.iter().map(|(_, show)| show(row)).collect())
         .collect();
-    let widths: Vec<usize> = columns
+    let widths: Vec<usize> = headers
         .iter()
         .enumerate()
-        .map(|(i, (h, _))| {
+        .map(|(i, h)| {
             cells
                 .iter()
                 .map(|r| r[i].chars().count())
@@ -154,7 +228,7 @@ pub fn table<T>(out: &mut dyn Write, rows: &[T], columns: &[Column<T>]) -> std::
         }
         writeln!(out, "{}", text.trim_end())
     };
-    line(out, columns.iter().map(|(h, _)| *h).collect())?;
+    line(out, headers.iter().map(String::as_str).collect())?;
     for row in &cells {
         line(out, row.iter().map(String::as_str).collect())?;
     }
@@ -232,11 +306,11 @@ pub fn serial_or_device(
         return Ok(serial);
     }
     let Some(reader) = reader else {
-        anyhow::bail!("give the token's serial (SERIAL) or the --reader it is at");
+        anyhow::bail!(t!("serial-or-reader"));
     };
     match client.device_at(reader)?.and_then(|d| d.serial) {
         Some(serial) => Ok(serial),
-        None => anyhow::bail!("no token at reader {reader:?}; insert it or give its serial"),
+        None => anyhow::bail!(t!("no-token-at-reader", reader = reader)),
     }
 }
 
@@ -269,16 +343,17 @@ mod tests {
             &mut out,
             &rows,
             &[
-                ("SERIAL", |r| r.serial.to_owned()),
-                ("STATE", |r| or_dash(r.state)),
-                ("HOLDER", |r| or_dash(r.holder)),
+                ("col-serial", |r| r.serial.to_owned()),
+                ("col-state", |r| or_dash(r.state)),
+                ("col-holder", |r| or_dash(r.holder)),
             ],
         )
         .unwrap_or_default();
         let text = String::from_utf8(out).unwrap_or_default();
         assert_eq!(
             text,
-            "SERIAL    STATE   HOLDER\n12345678  active  adurand\n1         -       -\n"
+            // The headers from the catalogue, in the default language.
+            "NUMÉRO    ÉTAT    TITULAIRE\n12345678  active  adurand\n1         -       -\n"
         );
     }
 

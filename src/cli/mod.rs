@@ -4,6 +4,22 @@
 //! verify|public-key`, `audit verify --data-dir`); the nouns talk to `keyward
 //! serve` through [`crate::client`] (`KEYWARD_URL`, `KEYWARD_API_KEY`).
 //! Exit codes are listed in [`common`].
+//!
+//! Every text a person reads comes from the message catalogue
+//! ([`crate::i18n`]) through `t!("id", name = value)`, in the language of
+//! `--lang`/`KEYWARD_LANG` (French by default).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::i18n::Lang;
+
+/// A message of the catalogue in the command line's language (`--lang`):
+/// `t!("token-prepared", serial = serial, holder = holder)`.
+macro_rules! t {
+    ($($rest:tt)*) => {
+        $crate::tr!($crate::cli::lang(), $($rest)*)
+    };
+}
 
 pub mod apikeys;
 pub mod audit;
@@ -28,7 +44,7 @@ pub mod verify;
 use clap::{Parser, Subcommand};
 
 use common::DaemonCommand;
-pub use common::{exit_code, Exit};
+pub use common::{error_text, exit_code, Exit};
 
 /// keyward manages personal OTP hardware tokens and verifies their codes.
 #[derive(Debug, Parser)]
@@ -42,6 +58,16 @@ pub use common::{exit_code, Exit};
 pub struct Cli {
     #[command(flatten)]
     pub connection: common::Connection,
+    /// Language of what keyward prints: fr or en.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KEYWARD_LANG",
+        hide_env_values = true,
+        default_value_t = Lang::Fr
+    )]
+    pub lang: Lang,
     #[command(subcommand)]
     pub command: KeywardCommand,
 }
@@ -110,6 +136,7 @@ pub enum KeywardCommand {
 
 /// Runs a parsed command line, writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    set_lang(cli.lang);
     let conn = &cli.connection;
     match cli.command {
         KeywardCommand::People(c) => c.run(conn, out),
@@ -133,5 +160,28 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         // `--json` is the global flag of every command.
         KeywardCommand::Init(args) => init::run(args, conn.json, out),
         KeywardCommand::Serve(args) => serve::run(args, out),
+    }
+}
+
+/// The command line's language, chosen once by [`run`] (one process, one
+/// reader: a global rather than a parameter through every printing path).
+static LANG: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the language of everything the command line prints.
+pub fn set_lang(lang: Lang) {
+    LANG.store(
+        match lang {
+            Lang::Fr => 0,
+            Lang::En => 1,
+        },
+        Ordering::Relaxed,
+    );
+}
+
+/// The language of everything the command line prints.
+pub fn lang() -> Lang {
+    match LANG.load(Ordering::Relaxed) {
+        1 => Lang::En,
+        _ => Lang::Fr,
     }
 }

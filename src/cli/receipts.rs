@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 
 use crate::crypto::{parse_public_key, verify_receipt};
-use crate::domain::receipt::Lang;
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptCommand {
@@ -25,15 +24,21 @@ pub enum ReceiptCommand {
         public_key: String,
         /// An exported receipt (the signed block; "-" reads standard input).
         file: PathBuf,
-        /// Language of the printed receipt.
-        #[arg(long, value_enum, default_value_t = LangArg::Fr)]
-        lang: LangArg,
+        /// The time zone the receipt's time is shown in (IANA name, e.g.
+        /// America/Martinique) [default: this machine's].
+        #[arg(
+            long,
+            value_name = "ZONE",
+            env = "KEYWARD_TIME_ZONE",
+            hide_env_values = true
+        )]
+        time_zone: Option<String>,
         /// Print the printable HTML page instead of text.
         #[arg(long)]
         html: bool,
     },
     /// Prints the public receipt key of a data directory (64 hex digits), to
-    /// publish for `keyward receipt verify`.
+    /// publish for `keyward receipts verify`.
     #[command(after_help = "Example:\n  keyward receipts public-key --data-dir ./keyward-data")]
     PublicKey {
         /// keyward's data directory.
@@ -50,8 +55,6 @@ pub enum ReceiptCommand {
         /// export: the signed block `receipts verify` checks.
         #[arg(long, value_enum, default_value_t = Format::Export)]
         format: Format,
-        #[arg(long, value_enum, default_value_t = LangArg::Fr)]
-        lang: LangArg,
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -67,12 +70,6 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LangArg {
-    Fr,
-    En,
-}
-
 const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 
 fn read_input(file: &PathBuf) -> anyhow::Result<String> {
@@ -83,13 +80,13 @@ fn read_input(file: &PathBuf) -> anyhow::Result<String> {
             .lock()
             .take(MAX_RECEIPT_BYTES)
             .read_to_string(&mut text)
-            .context("reading the receipt from standard input")?;
+            .with_context(|| t!("reading-file", file = "-"))?;
     } else {
         std::fs::File::open(file)
-            .with_context(|| format!("opening {}", file.display()))?
+            .with_context(|| t!("opening-file", file = file.display().to_string()))?
             .take(MAX_RECEIPT_BYTES)
             .read_to_string(&mut text)
-            .with_context(|| format!("reading {}", file.display()))?;
+            .with_context(|| t!("reading-file", file = file.display().to_string()))?;
     }
     Ok(text)
 }
@@ -127,14 +124,13 @@ pub fn run(
         ReceiptCommand::Show {
             id,
             format,
-            lang,
             out: file,
         } => {
-            let text = fetch(&conn.client(), &id, format, lang)?;
+            let text = fetch(&conn.client(), &id, format)?;
             match file {
                 Some(path) => {
                     std::fs::write(&path, text.as_bytes())
-                        .with_context(|| format!("writing {}", path.display()))?;
+                        .with_context(|| t!("writing-file", file = path.display().to_string()))?;
                     writeln!(out, "{}", path.display())?;
                 }
                 None => out.write_all(text.as_bytes())?,
@@ -144,21 +140,24 @@ pub fn run(
         ReceiptCommand::Verify {
             public_key,
             file,
-            lang,
+            time_zone,
             html,
         } => {
             let key = parse_public_key(&public_key)?;
+            let zone = match time_zone {
+                Some(name) => jiff::tz::TimeZone::get(&name)
+                    .with_context(|| format!("--time-zone {name:?}"))?,
+                None => jiff::tz::TimeZone::system(),
+            };
             let text = read_input(&file)?;
             let receipt = verify_receipt(&key, &signed_block(&text))?;
-            let lang = match lang {
-                LangArg::Fr => Lang::Fr,
-                LangArg::En => Lang::En,
-            };
+            let lang = super::lang();
             if html {
-                out.write_all(receipt.render_html(lang).as_bytes())?;
+                out.write_all(receipt.render_html(lang, &zone).as_bytes())?;
             } else {
-                writeln!(out, "signature: valid (key {})", receipt.content.key_id)?;
-                out.write_all(receipt.render_text(lang).as_bytes())?;
+                let key = receipt.content.key_id.as_str();
+                writeln!(out, "{}", t!("receipt-signature-valid", key = key))?;
+                out.write_all(receipt.render_text(lang, &zone).as_bytes())?;
             }
             Ok(())
         }
@@ -170,21 +169,10 @@ pub fn run(
     }
 }
 
-fn lang_code(lang: LangArg) -> &'static str {
-    match lang {
-        LangArg::Fr => "fr",
-        LangArg::En => "en",
-    }
-}
-
-/// A receipt from the daemon in the asked form.
-pub fn fetch(
-    client: &crate::client::Client,
-    id: &str,
-    format: Format,
-    lang: LangArg,
-) -> anyhow::Result<String> {
-    let lang = lang_code(lang);
+/// A receipt from the daemon in the asked form, in the command line's
+/// language.
+pub fn fetch(client: &crate::client::Client, id: &str, format: Format) -> anyhow::Result<String> {
+    let lang = super::lang().code();
     Ok(match format {
         Format::Text => client.receipt_page(id, "text", lang)?,
         Format::Html => client.receipt_page(id, "html", lang)?,

@@ -7,10 +7,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::common::{or_dash, Connection};
+use super::common::{or_dash, word, Connection};
 use super::prompt::Prompter;
 use crate::client::{Client, ClientError, EventStream};
-use crate::domain::receipt::{Lang, ReceiptKind};
+use crate::domain::receipt::ReceiptKind;
 use crate::domain::TokenState;
 use crate::wire::devices::DeviceEntry;
 use crate::wire::events::{DeviceEvent, ServerEvent};
@@ -18,13 +18,7 @@ use crate::wire::receipts::Receipt;
 use crate::wire::tokens::ActivateBody;
 use crate::wire::ErrorCode;
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StationLang {
-    Fr,
-    En,
-}
+use clap::Args;
 
 #[derive(Debug, Args)]
 #[command(
@@ -40,26 +34,19 @@ pub struct StationArgs {
     /// Where to save handover receipts.
     #[arg(long, default_value = ".")]
     pub receipts_dir: PathBuf,
-    /// Language of the rules and the receipt.
-    #[arg(long, value_enum, default_value_t = StationLang::Fr)]
-    pub lang: StationLang,
 }
 
 pub fn run(args: StationArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     let client = conn.client();
     let mut prompter = Prompter::stdin();
     let mut events = client.events()?;
-    let lang = match args.lang {
-        StationLang::Fr => Lang::Fr,
-        StationLang::En => Lang::En,
-    };
     loop {
         let device = wait_for_token(&client, &mut events, args.reader.as_deref(), out)?;
-        let done = serve_holder(&client, &mut prompter, &device, &args, lang, out)?;
+        let done = serve_holder(&client, &mut prompter, &device, &args, out)?;
         if done && args.once {
             return Ok(());
         }
-        writeln!(out, "Please take the key out.")?;
+        writeln!(out, "{}", t!("station-take-out"))?;
         out.flush()?;
         wait_for_removal(&mut events, &device.reader)?;
     }
@@ -87,20 +74,14 @@ fn wait_for_token(
             return Ok(device);
         }
         if !said {
-            writeln!(
-                out,
-                "Waiting for a key at {}…",
-                reader.unwrap_or("the station's reader")
-            )?;
+            let reader = reader.map_or_else(|| t!("station-any-reader"), str::to_owned);
+            writeln!(out, "{}", t!("station-waiting", reader = reader))?;
             out.flush()?;
             said = true;
         }
         // Sleep on the stream until something is inserted at our reader.
         loop {
-            let event = events
-                .next_event()
-                .context("reading the event stream")?
-                .context("the daemon closed the event stream")?;
+            let event = next_event(events)?;
             if let Some(ServerEvent::Device(DeviceEvent::Inserted { reader: at, .. })) =
                 event.decode()
             {
@@ -112,12 +93,17 @@ fn wait_for_token(
     }
 }
 
+/// The next event of the stream; an error if the daemon closed it.
+fn next_event(events: &mut EventStream) -> anyhow::Result<crate::client::Event> {
+    events
+        .next_event()
+        .with_context(|| t!("reading-events"))?
+        .with_context(|| t!("events-closed"))
+}
+
 fn wait_for_removal(events: &mut EventStream, reader: &str) -> anyhow::Result<()> {
     loop {
-        let event = events
-            .next_event()
-            .context("reading the event stream")?
-            .context("the daemon closed the event stream")?;
+        let event = next_event(events)?;
         if let Some(ServerEvent::Device(DeviceEvent::Removed { reader: at })) = event.decode() {
             if at == reader {
                 return Ok(());
@@ -132,66 +118,66 @@ fn serve_holder(
     prompter: &mut Prompter,
     device: &DeviceEntry,
     args: &StationArgs,
-    lang: Lang,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
+    let lang = super::lang();
     let serial = or_dash(device.serial.as_ref());
     let reader = device.reader.clone();
-    let state = or_dash(device.state);
+    let state = device
+        .state
+        .map_or_else(|| "-".to_owned(), |s| word("state", s.as_str()));
     writeln!(out)?;
-    writeln!(out, "Key {serial} at {reader}")?;
-    writeln!(out, "  holder: {}", or_dash(device.holder.as_ref()))?;
-    writeln!(out, "  state:  {state}")?;
+    writeln!(
+        out,
+        "{}",
+        t!("station-key-at", serial = serial, reader = reader)
+    )?;
+    let holder = or_dash(device.holder.as_ref());
+    writeln!(out, "  {}", t!("station-holder", holder = holder))?;
+    writeln!(out, "  {}", t!("station-state", state = state))?;
     match device.state {
         Some(TokenState::HandedOver) => {}
         Some(TokenState::Active) => {
-            writeln!(out, "This key is already active: nothing to do here.")?;
+            writeln!(out, "{}", t!("station-already-active"))?;
             return Ok(false);
         }
         Some(TokenState::Prepared) => {
-            writeln!(
-                out,
-                "This key has not been handed over yet: the inspector or the desk records the handover first."
-            )?;
+            writeln!(out, "{}", t!("station-not-handed-over"))?;
             return Ok(false);
         }
         _ => {
-            writeln!(
-                out,
-                "This key cannot be activated (state {state}); ask the IT desk."
-            )?;
+            writeln!(out, "{}", t!("station-cannot-activate", state = state))?;
             return Ok(false);
         }
     }
     writeln!(out)?;
-    writeln!(out, "By activating this key you acknowledge these rules:")?;
+    writeln!(out, "{}", t!("station-rules-intro"))?;
     for rule in ReceiptKind::Handover.rules() {
         writeln!(out, "  - {}", rule.text(lang))?;
     }
     loop {
-        let answer = prompter.ask(out, "Type \"yes\" to acknowledge them: ")?;
-        if answer.eq_ignore_ascii_case("yes") || answer.eq_ignore_ascii_case("oui") {
+        let answer = prompter.ask(out, &format!("{} ", t!("station-acknowledge")))?;
+        // "yes" in the station's language; "oui" and "yes" both do.
+        if answer.eq_ignore_ascii_case(&t!("station-yes"))
+            || answer.eq_ignore_ascii_case("yes")
+            || answer.eq_ignore_ascii_case("oui")
+        {
             break;
         }
-        writeln!(
-            out,
-            "The key can only be activated once you acknowledge the rules."
-        )?;
+        writeln!(out, "{}", t!("station-must-acknowledge"))?;
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "Choose your personal PIN: 6 to 8 digits, not easy to guess. You will type it before each code."
-    )?;
+    writeln!(out, "{}", t!("station-choose-pin"))?;
     let activated = loop {
-        let pin = prompter.secret(out, "PIN: ")?;
+        let pin = prompter.secret(out, &format!("{} ", t!("station-pin")))?;
         if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
-            writeln!(out, "PIN refused: {problem}")?;
+            let why = problem.to_string();
+            writeln!(out, "{}", t!("station-pin-refused", why = why))?;
             continue;
         }
-        let again = prompter.secret(out, "PIN again: ")?;
+        let again = prompter.secret(out, &format!("{} ", t!("station-pin-again")))?;
         if again.trim() != pin.trim() {
-            writeln!(out, "The two PINs differ. Please start again.")?;
+            writeln!(out, "{}", t!("station-pins-differ"))?;
             continue;
         }
         let body = ActivateBody {
@@ -202,53 +188,50 @@ fn serve_holder(
         match client.activate(&serial, &body) {
             Ok(answer) => break answer,
             Err(err) if is_pin_refusal(&err) => {
-                writeln!(out, "PIN refused: {err}. Please choose another.")?;
+                let why = super::common::client_error_text(&err);
+                writeln!(out, "{}", t!("station-pin-refused-choose", why = why))?;
             }
             Err(err) => {
-                writeln!(out, "Activation failed: {err}")?;
-                return Err(err).context("activating the key");
+                let error = super::common::client_error_text(&err);
+                writeln!(out, "{}", t!("station-activation-failed", error = error))?;
+                return Err(err).with_context(|| t!("station-activating"));
             }
         }
     };
-    writeln!(out, "Your key {serial} is active.")?;
+    writeln!(out, "{}", t!("station-active", serial = serial))?;
     let receipt_id = activated.receipt_id.map(|id| id.to_string());
     let page = match &activated.receipt {
-        Some(receipt) => Some(checked_page(receipt, lang)?),
+        Some(receipt) => Some(checked_page(client, receipt)?),
         None => None,
     };
     match receipt_id {
         Some(id) => {
-            let lang_arg = match lang {
-                Lang::Fr => super::receipts::LangArg::Fr,
-                Lang::En => super::receipts::LangArg::En,
-            };
             let page = match page {
                 Some(page) => page,
-                None => {
-                    super::receipts::fetch(client, &id, super::receipts::Format::Html, lang_arg)?
-                }
+                None => super::receipts::fetch(client, &id, super::receipts::Format::Html)?,
             };
-            std::fs::create_dir_all(&args.receipts_dir)
-                .with_context(|| format!("creating {}", args.receipts_dir.display()))?;
-            let path = args
-                .receipts_dir
-                .join(format!("handover-receipt-{id}.html"));
-            std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
-            writeln!(out, "Handover receipt: {}", path.display())?;
+            let dir = &args.receipts_dir;
+            std::fs::create_dir_all(dir)
+                .with_context(|| t!("creating-dir", dir = dir.display().to_string()))?;
+            let path = dir.join(format!("handover-receipt-{id}.html"));
+            let shown = path.display().to_string();
+            std::fs::write(&path, page).with_context(|| t!("writing-file", file = shown))?;
+            writeln!(out, "{}", t!("station-receipt-saved", path = shown))?;
         }
-        None => writeln!(out, "(the daemon returned no receipt id)")?,
+        None => writeln!(out, "{}", t!("station-no-receipt"))?,
     }
     out.flush()?;
     Ok(true)
 }
 
 /// The printable page of a receipt the daemon sent, after checking its
-/// signature against the key it names (a page that does not verify is refused).
-fn checked_page(receipt: &Receipt, lang: Lang) -> anyhow::Result<String> {
+/// signature against the key it names (a page that does not verify is
+/// refused), its time in the authority's time zone.
+fn checked_page(client: &Client, receipt: &Receipt) -> anyhow::Result<String> {
     let key = crate::crypto::parse_public_key(&receipt.public_key)?;
     let signed = crate::crypto::verify_receipt(&key, &receipt.export)
-        .context("the handover receipt's signature does not verify")?;
-    Ok(signed.render_html(lang))
+        .with_context(|| t!("station-receipt-bad-signature"))?;
+    Ok(signed.render_html(super::lang(), &client.time_zone()?))
 }
 
 /// A refusal the holder can fix by choosing another PIN.

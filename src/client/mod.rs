@@ -300,6 +300,17 @@ impl Client {
             .is_ok_and(|r| r.status().is_success())
     }
 
+    /// The authority's time zone, from `GET /healthz` (no key needed): the
+    /// zone in which times are shown to people.
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, ClientError> {
+        let body = self.answer(self.agent.get(self.url("/healthz")).call())?;
+        let health: crate::wire::Health = Client::decode(&body)?;
+        jiff::tz::TimeZone::get(&health.time_zone).map_err(|_| ClientError::Protocol {
+            status: 200,
+            why: format!("unknown time zone {:?}", health.time_zone),
+        })
+    }
+
     /// Opens `GET /v1/events`.
     pub fn events(&self) -> Result<EventStream, ClientError> {
         let response = self

@@ -8,8 +8,11 @@
 
 use std::fmt::Write as _;
 
+use jiff::tz::TimeZone;
+
 use super::calendar::{rfc3339, UnixTime};
 use super::DomainError;
+use crate::i18n::date_time;
 
 pub const HEADER: &str = "keyward-receipt-v1";
 
@@ -75,31 +78,14 @@ impl Rule {
         }
     }
 
-    pub fn text(self, lang: Lang) -> &'static str {
-        match (self, lang) {
-            (Rule::Personal, Lang::Fr) => "La clé est nominative et personnelle : elle ne peut être ni prêtée ni cédée.",
-            (Rule::Personal, Lang::En) => "The key is nominative and personal: it may not be lent or passed on.",
-            (Rule::KeepWhileDirector, Lang::Fr) => "Je conserve la clé tant que j'exerce une fonction de directeur d'école dans l'académie.",
-            (Rule::KeepWhileDirector, Lang::En) => "I keep the key while I hold a school director function in the authority.",
-            (Rule::ReturnOnLeaving, Lang::Fr) => "Je la restitue à l'inspecteur de ma circonscription dès que je quitte cette fonction.",
-            (Rule::ReturnOnLeaving, Lang::En) => "I return it to my district's inspector as soon as I leave this function.",
-            (Rule::HelpFromPersonalAddress, Lang::Fr) => "En cas de panne, perte ou vol, j'écris au support depuis mon adresse académique personnelle, mon inspecteur en copie.",
-            (Rule::HelpFromPersonalAddress, Lang::En) => "If it breaks, is lost or stolen, I write to the help desk from my personal authority address, with my inspector in copy.",
-            (Rule::PinIsSecret, Lang::Fr) => "Je garde mon code personnel secret et ne le note pas avec la clé.",
-            (Rule::PinIsSecret, Lang::En) => "I keep my PIN secret and never write it down with the key.",
-            (Rule::ReturnedKeyRevoked, Lang::Fr) => "La clé restituée est révoquée : elle ne donne plus accès aux applications.",
-            (Rule::ReturnedKeyRevoked, Lang::En) => "The returned key is revoked: it no longer gives access to the applications.",
-            (Rule::ForwardedToItCentre, Lang::Fr) => "L'inspecteur transmet la clé au centre informatique dans les meilleurs délais.",
-            (Rule::ForwardedToItCentre, Lang::En) => "The inspector forwards the key to the IT centre as soon as possible.",
-        }
+    /// What the holder reads: the catalogue's `rule-<id>` message.
+    pub fn text(self, lang: Lang) -> String {
+        crate::i18n::text(lang, &format!("rule-{}", self.id()), &[])
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Fr,
-    En,
-}
+/// The language a receipt is printed in (the catalogue's).
+pub use crate::i18n::Lang;
 
 /// What a receipt says. Every text field is one line of printable text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,24 +233,16 @@ impl SignedReceipt {
         })
     }
 
-    pub fn render_text(&self, lang: Lang) -> String {
+    /// The printable text: the labels in `lang`, the time in `zone` (the
+    /// authority's), then the signed block verbatim.
+    pub fn render_text(&self, lang: Lang, zone: &TimeZone) -> String {
         let c = &self.content;
-        let l = labels(c.kind, lang);
+        let l = Labels::of(c.kind, lang);
         let mut out = String::new();
-        let _ = writeln!(out, "{} n° {}", l.title, c.number);
+        let _ = writeln!(out, "{}", l.title(c.number));
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}: {}", l.token, c.token_serial);
-        let _ = writeln!(out, "{}: {} ({})", l.holder, c.holder_name, c.holder_id);
-        let _ = writeln!(
-            out,
-            "{}: {} ({})",
-            l.counterparty, c.counterparty_name, c.counterparty_id
-        );
-        let _ = writeln!(out, "{}: {}", l.district, c.district);
-        let _ = writeln!(out, "{}: {}", l.place, c.place);
-        let _ = writeln!(out, "{}: {}", l.time, rfc3339(c.time));
-        if !c.reason.is_empty() {
-            let _ = writeln!(out, "{}: {}", l.reason, c.reason);
+        for (label, value) in self.rows(&l, lang, zone) {
+            let _ = writeln!(out, "{label}: {value}");
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", l.rules);
@@ -279,103 +257,112 @@ impl SignedReceipt {
         out
     }
 
-    pub fn render_html(&self, lang: Lang) -> String {
+    /// The label and value lines of a printed receipt.
+    fn rows(&self, l: &Labels, lang: Lang, zone: &TimeZone) -> Vec<(String, String)> {
         let c = &self.content;
-        let l = labels(c.kind, lang);
+        let mut rows = vec![
+            (l.token.clone(), c.token_serial.clone()),
+            (
+                l.holder.clone(),
+                format!("{} ({})", c.holder_name, c.holder_id),
+            ),
+            (
+                l.counterparty.clone(),
+                format!("{} ({})", c.counterparty_name, c.counterparty_id),
+            ),
+            (l.district.clone(), c.district.clone()),
+            (l.place.clone(), c.place.clone()),
+            (l.time.clone(), date_time(lang, c.time, zone)),
+        ];
+        if !c.reason.is_empty() {
+            rows.push((l.reason.clone(), c.reason.clone()));
+        }
+        rows
+    }
+
+    /// The printable HTML page (see [`SignedReceipt::render_text`]).
+    pub fn render_html(&self, lang: Lang, zone: &TimeZone) -> String {
+        let c = &self.content;
+        let l = Labels::of(c.kind, lang);
         let e = escape_html;
         let mut rows = String::new();
-        let mut row = |k: &str, v: String| {
-            let _ = writeln!(rows, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(&v));
-        };
-        row(l.token, c.token_serial.clone());
-        row(l.holder, format!("{} ({})", c.holder_name, c.holder_id));
-        row(
-            l.counterparty,
-            format!("{} ({})", c.counterparty_name, c.counterparty_id),
-        );
-        row(l.district, c.district.clone());
-        row(l.place, c.place.clone());
-        row(l.time, rfc3339(c.time));
-        if !c.reason.is_empty() {
-            row(l.reason, c.reason.clone());
+        for (label, value) in self.rows(&l, lang, zone) {
+            let _ = writeln!(
+                rows,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                e(&label),
+                e(&value)
+            );
         }
         let rules: String = c
             .kind
             .rules()
             .iter()
-            .map(|r| format!("<li>{}</li>\n", e(r.text(lang))))
+            .map(|r| format!("<li>{}</li>\n", e(&r.text(lang))))
             .collect();
         format!(
-            "<!DOCTYPE html>\n<html lang=\"{lang_code}\">\n<head><meta charset=\"utf-8\"><title>{title} {number}</title>\n\
+            "<!DOCTYPE html>\n<html lang=\"{lang_code}\">\n<head><meta charset=\"utf-8\"><title>{heading}</title>\n\
 <style>body{{font-family:sans-serif;max-width:42em;margin:2em auto}}th{{text-align:left;padding-right:1em}}\
 pre{{font-size:.75em;white-space:pre-wrap;border:1px solid #999;padding:.5em}}.sig{{height:5em;border-bottom:1px solid #000}}\
-@media print{{.noprint{{display:none}}}}</style></head>\n<body>\n<h1>{title} n° {number}</h1>\n<table>\n{rows}</table>\n\
+@media print{{.noprint{{display:none}}}}</style></head>\n<body>\n<h1>{heading}</h1>\n<table>\n{rows}</table>\n\
 <h2>{rules_label}</h2>\n<ul>\n{rules}</ul>\n<p>{signatures}</p>\n<div class=\"sig\"></div>\n<p>{check}</p>\n<pre>{export}</pre>\n</body>\n</html>\n",
-            lang_code = match lang { Lang::Fr => "fr", Lang::En => "en" },
-            title = e(l.title),
-            number = c.number,
-            rules_label = e(l.rules),
-            signatures = e(l.signatures),
-            check = e(l.check),
+            lang_code = lang.code(),
+            heading = e(&l.title(c.number)),
+            rules_label = e(&l.rules),
+            signatures = e(&l.signatures),
+            check = e(&l.check),
             export = e(&self.export()),
         )
     }
 }
 
+/// A receipt's labels in one language, from the catalogue.
 struct Labels {
-    title: &'static str,
-    token: &'static str,
-    holder: &'static str,
-    counterparty: &'static str,
-    district: &'static str,
-    place: &'static str,
-    time: &'static str,
-    reason: &'static str,
-    rules: &'static str,
-    signatures: &'static str,
-    check: &'static str,
+    lang: Lang,
+    title: String,
+    token: String,
+    holder: String,
+    counterparty: String,
+    district: String,
+    place: String,
+    time: String,
+    reason: String,
+    rules: String,
+    signatures: String,
+    check: String,
 }
 
-fn labels(kind: ReceiptKind, lang: Lang) -> Labels {
-    match lang {
-        Lang::Fr => Labels {
-            title: match kind {
-                ReceiptKind::Handover => "Bordereau de remise de clé OTP",
-                ReceiptKind::Return => "Bordereau de restitution de clé OTP",
-            },
-            token: "Clé (numéro de série)",
-            holder: "Titulaire",
-            counterparty: match kind {
-                ReceiptKind::Handover => "Remise par",
-                ReceiptKind::Return => "Reçue par",
-            },
-            district: "Circonscription",
-            place: "Lieu",
-            time: "Date et heure (UTC)",
-            reason: "Motif",
-            rules: "Le titulaire reconnaît que :",
-            signatures: "Signatures du titulaire et de l'agent :",
-            check: "Bloc signé électroniquement (vérifiable avec « keyward receipt verify ») :",
-        },
-        Lang::En => Labels {
-            title: match kind {
-                ReceiptKind::Handover => "OTP key handover receipt",
-                ReceiptKind::Return => "OTP key return receipt",
-            },
-            token: "Key (serial number)",
-            holder: "Holder",
-            counterparty: match kind {
-                ReceiptKind::Handover => "Handed over by",
-                ReceiptKind::Return => "Received by",
-            },
-            district: "District",
-            place: "Place",
-            time: "Date and time (UTC)",
-            reason: "Reason",
-            rules: "The holder acknowledges that:",
-            signatures: "Signatures of the holder and the officer:",
-            check: "Electronically signed block (check with \"keyward receipt verify\"):",
-        },
+impl Labels {
+    fn of(kind: ReceiptKind, lang: Lang) -> Labels {
+        let t = |id: &str| crate::i18n::text(lang, id, &[]);
+        let (title, counterparty) = match kind {
+            ReceiptKind::Handover => ("receipt-title-handover", "receipt-counterparty-handover"),
+            ReceiptKind::Return => ("receipt-title-return", "receipt-counterparty-return"),
+        };
+        Labels {
+            lang,
+            title: t(title),
+            token: t("receipt-token"),
+            holder: t("receipt-holder"),
+            counterparty: t(counterparty),
+            district: t("receipt-district"),
+            place: t("receipt-place"),
+            time: t("receipt-time"),
+            reason: t("receipt-reason"),
+            rules: t("receipt-rules"),
+            signatures: t("receipt-signatures"),
+            check: t("receipt-check"),
+        }
+    }
+
+    /// The heading: the title and the receipt's number.
+    fn title(&self, number: u64) -> String {
+        crate::tr!(
+            self.lang,
+            "receipt-number",
+            title = self.title,
+            number = number
+        )
     }
 }
 
@@ -426,8 +413,9 @@ mod tests {
         let parsed = SignedReceipt::parse(&signed.export()).unwrap();
         assert_eq!(parsed, signed);
         // A printed page carries the block verbatim (HTML-escaped in HTML).
-        assert!(signed.render_text(Lang::Fr).contains(&signed.export()));
-        let html = signed.render_html(Lang::En);
+        let utc = &TimeZone::UTC;
+        assert!(signed.render_text(Lang::Fr, utc).contains(&signed.export()));
+        let html = signed.render_html(Lang::En, utc);
         assert!(html.contains("Paul &lt;Martin&gt;"));
         assert!(!html.contains("<Martin>"));
     }
@@ -450,5 +438,42 @@ mod tests {
         };
         let tampered = signed.export().replace("number=7\n", "number=7\nextra=1\n");
         assert!(SignedReceipt::parse(&tampered).is_err());
+    }
+
+    #[test]
+    fn printed_receipts_show_the_authority_time_and_the_right_command() {
+        let mut content = sample();
+        // 2026-12-01T01:05:00Z: the evening before in Martinique.
+        content.time = 1_796_087_100;
+        let signed = SignedReceipt {
+            canonical: content.canonical().unwrap(),
+            content,
+            signature: vec![1],
+        };
+        let zone = TimeZone::get("America/Martinique").unwrap();
+        let fr = signed.render_text(Lang::Fr, &zone);
+        assert!(
+            fr.contains("Date et heure: 30/11/2026 21:05 (America/Martinique)"),
+            "{fr}"
+        );
+        assert!(fr.contains("« keyward receipts verify »"), "{fr}");
+        assert!(
+            !fr.contains("(UTC)") && !fr.contains("receipt verify"),
+            "{fr}"
+        );
+        let en = signed.render_html(Lang::En, &zone);
+        assert!(
+            en.contains("30 Nov 2026 21:05 (America/Martinique)"),
+            "{en}"
+        );
+        assert!(en.contains("&quot;keyward receipts verify&quot;"), "{en}");
+        // Every rule a receipt names has its text in both languages.
+        for kind in [ReceiptKind::Handover, ReceiptKind::Return] {
+            for rule in kind.rules() {
+                for lang in Lang::ALL {
+                    assert_ne!(rule.text(lang), format!("rule-{}", rule.id()));
+                }
+            }
+        }
     }
 }

@@ -33,10 +33,13 @@ pub use error::{ErrorBody, ErrorCode, ErrorDetail, ErrorInfo};
 /// contract (`docs/api.md`), so not a configuration key.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
-/// `GET /healthz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `GET /healthz`: whether the daemon works, and the authority's time zone
+/// (`time_zone` in `keyward.toml`) in which clients show times to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: HealthStatus,
+    /// An IANA name, e.g. `America/Martinique`.
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -46,7 +46,11 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     let exported = dir.join("receipt.txt");
     std::fs::write(&exported, receipt.export()).unwrap();
     let html = dir.join("receipt.html");
-    std::fs::write(&html, receipt.render_html(Lang::Fr)).unwrap();
+    std::fs::write(
+        &html,
+        receipt.render_html(Lang::Fr, &jiff::tz::TimeZone::UTC),
+    )
+    .unwrap();
     let tampered = dir.join("tampered.txt");
     std::fs::write(
         &tampered,
@@ -63,9 +67,9 @@ fn receipts_verify_offline_and_audit_verify_finds_the_bad_row() {
     ]);
     assert!(ok);
     assert_eq!(published.trim(), public);
-    let (ok, stdout, _) = verify_receipt(&public, &exported, &[]);
+    let (ok, stdout, _) = verify_receipt(&public, &exported, &["--lang", "fr"]);
     assert!(ok);
-    assert!(stdout.contains("signature: valid"));
+    assert!(stdout.contains("signature : valide"));
     assert!(stdout.contains("Bordereau de remise"));
     // The printed HTML page carries the signed block and checks too.
     let (ok, _, _) = verify_receipt(&public, &html, &["--lang", "en"]);

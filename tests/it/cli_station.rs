@@ -172,11 +172,11 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
     assert!(
         stdout.contains("Key 12345678 at Virtual PCD 00 00")
             && stdout.contains("holder: adurand")
-            && stdout.contains("state:  handed_over"),
+            && stdout.contains("state:  handed over"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("La clé est nominative et personnelle"),
+        stdout.contains("The key is nominative and personal"),
         "{stdout}"
     );
     assert!(stdout.contains("The key can only be activated once you acknowledge the rules."));
@@ -186,7 +186,9 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
     );
     assert!(stdout.contains("The two PINs differ."));
     assert!(
-        stdout.contains("PIN refused: this PIN is on the refused list (invalid, field pin)"),
+        stdout.contains(
+            "PIN refused: invalid input (field pin, invalid). Server: this PIN is on the refused list"
+        ),
         "{stdout}"
     );
     let path = dir.path().join("handover-receipt-7.html");
@@ -391,16 +393,20 @@ fn station_in_a_terminal_hides_the_pin() {
         "50",
         &command,
     ]);
-    tmux.wait_for("Type \"yes\"");
-    tmux.run(&["send-keys", "-t", "station", "yes", "Enter"]);
+    // The station speaks French unless told otherwise.
+    tmux.wait_for("Tapez « oui »");
+    tmux.run(&["send-keys", "-t", "station", "oui", "Enter"]);
     // capture-pane trims trailing blanks: prompts show as whole lines.
-    tmux.wait_for("\nPIN:");
+    tmux.wait_for("\nPIN :");
     tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
-    tmux.wait_for("\nPIN again:");
+    tmux.wait_for("\nPIN (confirmation) :");
     tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
     let screen = tmux.wait_for("STATION-EXIT=");
     assert!(screen.contains("STATION-EXIT=0"), "{screen}");
-    assert!(screen.contains("Your key 12345678 is active."), "{screen}");
-    assert!(screen.contains("Handover receipt:"), "{screen}");
+    assert!(
+        screen.contains("Votre clé 12345678 est en service."),
+        "{screen}"
+    );
+    assert!(screen.contains("Bordereau de remise :"), "{screen}");
     assert!(!screen.contains("593017"), "the PIN was echoed:\n{screen}");
 }

@@ -203,9 +203,11 @@ fn case1_deputy_replaces_an_absent_director() {
         Err(CryptoError::BadSignature)
     ));
     assert!(receipt
-        .render_html(Lang::Fr)
+        .render_html(Lang::Fr, &jiff::tz::TimeZone::UTC)
         .contains("Bordereau de remise"));
-    assert!(receipt.render_text(Lang::En).contains("handover receipt"));
+    assert!(receipt
+        .render_text(Lang::En, &jiff::tz::TimeZone::UTC)
+        .contains("handover receipt"));
     w.next_step();
 
     // Activation: only by the holder, only with an acceptable PIN.

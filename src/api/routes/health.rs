@@ -22,7 +22,13 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, HealthStatus::Ok),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Unavailable),
     };
-    (code, Json(Health { status })).into_response()
+    let time_zone = state
+        .store()
+        .time_zone()
+        .iana_name()
+        .unwrap_or("UTC")
+        .to_owned();
+    (code, Json(Health { status, time_zone })).into_response()
 }
 
 pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -38,13 +38,15 @@ pub(super) async fn show_receipt(
 ) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("receipt"))?;
     let lang = match query.lang.as_deref() {
-        None | Some("fr") => Lang::Fr,
-        Some("en") => Lang::En,
-        Some(_) => {
-            return Err(permit
-                .refuse(ApiError::invalid("lang", "expected fr or en"))
-                .await)
-        }
+        None => Lang::Fr,
+        Some(code) => match Lang::parse(code) {
+            Some(lang) => lang,
+            None => {
+                return Err(permit
+                    .refuse(ApiError::invalid("lang", "expected fr or en"))
+                    .await)
+            }
+        },
     };
     let bad_format = || ApiError::invalid("format", "expected json, text or html");
     if !matches!(
@@ -64,16 +66,17 @@ pub(super) async fn show_receipt(
         .await?;
     let receipt = receipt.ok_or_else(|| ApiError::not_found("receipt"))?;
     permit.scope(district.as_deref(), "receipt").await?;
+    let zone = permit.state().store().time_zone();
     match query.format.as_deref() {
         None | Some("json") => ok(wire_receipt(&receipt, &key)),
         Some("text") => Ok((
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            receipt.render_text(lang),
+            receipt.render_text(lang, zone),
         )
             .into_response()),
         Some("html") => Ok((
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            receipt.render_html(lang),
+            receipt.render_html(lang, zone),
         )
             .into_response()),
         Some(_) => Err(bad_format()),

@@ -18,7 +18,9 @@ pub fn bin() -> &'static Path {
     assert_cmd::cargo::cargo_bin!("keyward")
 }
 
-/// `keyward ARGS`, without the test's own `KEYWARD_URL`/`KEYWARD_API_KEY`.
+/// `keyward ARGS`, without the test's own `KEYWARD_URL`/`KEYWARD_API_KEY`,
+/// printing in English (`KEYWARD_LANG=en`) so tests read one language; the
+/// `cli_lang` tests choose theirs with `--lang`.
 pub fn keyward<I, S>(args: I) -> Command
 where
     I: IntoIterator<Item = S>,
@@ -27,7 +29,8 @@ where
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("KEYWARD_URL")
-        .env_remove("KEYWARD_API_KEY");
+        .env_remove("KEYWARD_API_KEY")
+        .env("KEYWARD_LANG", "en");
     cmd
 }
 
@@ -126,6 +129,7 @@ where
     cmd.args(args)
         .env_remove("KEYWARD_URL")
         .env_remove("KEYWARD_API_KEY")
+        .env("KEYWARD_LANG", "en")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     cmd

@@ -1,0 +1,254 @@
+# keyward's messages in English. Every id here is also in fr.ftl, with the
+# same arguments (a test checks). Ids are grouped by where they show.
+
+## How times and dates are written (jiff strftime patterns)
+format-date-time = %-d %b %Y %H:%M
+format-date = %-d %b %Y
+
+## Shared pieces
+none = (none)
+yes = yes
+no = no
+open-ended = open-ended
+error-prefix = keyward: error: { $error }
+
+## Table headers
+col-id = ID
+col-name = NAME
+col-mail = MAIL
+col-code = CODE
+col-inspector = INSPECTOR
+col-uai = UAI
+col-district = DISTRICT
+col-school = SCHOOL
+col-origin = ORIGIN
+col-from = FROM
+col-until = UNTIL
+col-in-force = IN FORCE
+col-serial = SERIAL
+col-profile = PROFILE
+col-state = STATE
+col-holder = HOLDER
+col-revoked = REVOKED
+col-kind = KIND
+col-reader = READER
+col-role = ROLE
+col-readers = READERS
+col-created = CREATED
+col-due = DUE
+col-days-late = DAYS LATE
+col-returned = RETURNED
+col-days-waiting = DAYS WAITING
+
+## Values shown in tables (the API's words stay in --json)
+state-stock = stock
+state-prepared = prepared
+state-handed_over = handed over
+state-active = active
+state-returned = returned
+state-wiped = wiped
+state-revoked = revoked
+reason-lost = lost
+reason-stolen = stolen
+reason-broken = broken
+reason-faulty = faulty
+origin-appointment = appointment
+origin-delegation = delegation
+role-admin = admin
+role-desk = desk
+role-inspector = inspector
+role-station = station
+role-gateway = gateway
+receipt-kind-handover = handover
+receipt-kind-return = return
+
+## Fields of `show` commands
+field-id = id
+field-name = name
+field-mail = mail
+field-live-token = live token
+field-rights = rights:
+field-serial = serial
+field-profile = profile
+field-state = state
+field-holder = holder
+field-revoked-for = revoked for
+field-kind = kind
+field-algorithm = algorithm
+field-digits = digits
+field-period = period
+field-locked = locked
+field-failures = failures
+live-token-value = { $serial } ({ $state })
+
+## people, districts, schools
+person-added = person { $id } added
+district-added = district { $code } added
+school-added = school { $uai } added
+
+## rights
+appointment-recorded = appointment { $id } recorded
+delegation-granted = delegation { $id } granted
+right-ended = right { $id } ended
+
+## tokens
+token-registered = token { $serial } registered in stock
+token-prepared = token { $serial } prepared for { $holder }
+token-handed-over = token { $serial } handed over
+token-returned = token { $serial } returned, secret destroyed
+token-received = token { $serial } received at the IT centre
+token-wiped = token { $serial } wiped
+token-pin-unblocked = token { $serial }: device PIN unblocked
+token-restocked = token { $serial } back in stock
+token-unlocked = token { $serial } unlocked
+token-resynced = token { $serial } resynchronised
+token-revoked = token { $serial } revoked ({ $reason })
+with-receipt = { $what }; receipt { $receipt } signed
+serial-or-reader = give the token's serial (SERIAL) or the --reader it is at
+no-token-at-reader = no token at reader "{ $reader }"; insert it or give its serial
+batch-lists-nobody = { $file } lists nobody
+batch-insert-for = insert a blank token for { $holder }
+batch-not-blank = token { $serial } at { $reader } is { $state }, not blank: take it out
+batch-waiting = waiting for a blank token at { $reader } for { $holder }
+batch-prepared = prepared { $serial } for { $holder }: take it out, insert the next
+batch-not-prepared = { $holder }: not prepared: { $error }
+batch-failed = preparing { $serial } for { $holder }
+batch-done = batch: { $prepared } prepared, { $failed } not
+opening-file = opening { $file }
+reading-file = reading { $file }
+writing-file = writing { $file }
+creating-dir = creating { $dir }
+reading-events = reading the event stream
+events-closed = the daemon closed the event stream
+
+## key requests and replacements
+key-request-queued = key request { $id } queued for the desk
+replacement-filed = replacement request { $id } filed
+replacement-filed-revoked = replacement request { $id } filed; the old key is revoked
+
+## devices
+event-inserted = inserted at { $reader }: serial { $serial }, profile { $profile }
+event-removed = removed at { $reader }
+event-token = token { $serial } is now { $state }
+
+## apikeys
+apikey-created = API key { $id } ({ $role }) created; it is shown only now:
+apikey-revoked = API key { $id } revoked
+
+## audit
+audit-ok = audit: ok, { $entries } { $entries ->
+    [one] entry
+   *[other] entries
+  }, head { $head }
+audit-broken = audit: BROKEN: { $why }
+audit-broken-at = audit: BROKEN at entry { $entry }: { $why }
+
+## verify
+verify-prompt = Passcode (PIN then code):
+verify-accept = accept
+verify-reject = reject
+verify-right = director of { $school } ({ $origin }, { $until })
+verify-until = until { $date }
+verify-empty = no passcode given: type the PIN followed by the code
+
+## receipts (commands)
+receipt-signature-valid = signature: valid (key { $key })
+
+## init
+init-done = keyward: initialised { $dir }
+init-files = config { $config }, master key { $master }, database { $db } (receipt key sealed inside)
+init-keep-key = Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY).
+init-admin-key = admin API key: { $key }
+init-not-empty = { $dir } already exists and is not empty: refusing to overwrite it
+
+## station
+station-take-out = Please take the key out.
+station-waiting = Waiting for a key at { $reader }…
+station-any-reader = the station's reader
+station-key-at = Key { $serial } at { $reader }
+station-holder = holder: { $holder }
+station-state = state:  { $state }
+station-already-active = This key is already active: nothing to do here.
+station-not-handed-over = This key has not been handed over yet: the inspector or the desk records the handover first.
+station-cannot-activate = This key cannot be activated (state { $state }); ask the IT desk.
+station-rules-intro = By activating this key you acknowledge these rules:
+station-acknowledge = Type "yes" to acknowledge them:
+station-yes = yes
+station-must-acknowledge = The key can only be activated once you acknowledge the rules.
+station-choose-pin = Choose your personal PIN: 6 to 8 digits, not easy to guess. You will type it before each code.
+station-pin = PIN:
+station-pin-again = PIN again:
+station-pin-refused = PIN refused: { $why }
+station-pin-refused-choose = PIN refused: { $why }. Please choose another.
+station-pins-differ = The two PINs differ. Please start again.
+station-activation-failed = Activation failed: { $error }
+station-activating = activating the key
+station-active = Your key { $serial } is active.
+station-receipt-saved = Handover receipt: { $path }
+station-no-receipt = (the daemon returned no receipt id)
+station-receipt-bad-signature = the handover receipt's signature does not verify
+
+## Receipts ("bordereaux")
+receipt-title-handover = OTP key handover receipt
+receipt-title-return = OTP key return receipt
+receipt-number = { $title } no. { $number }
+receipt-token = Key (serial number)
+receipt-holder = Holder
+receipt-counterparty-handover = Handed over by
+receipt-counterparty-return = Received by
+receipt-district = District
+receipt-place = Place
+receipt-time = Date and time
+receipt-reason = Reason
+receipt-rules = The holder acknowledges that:
+receipt-signatures = Signatures of the holder and the officer:
+receipt-check = Electronically signed block (check with "keyward receipts verify"):
+
+## The rules a holder acknowledges (by rule id)
+rule-personal-not-transferable = The key is nominative and personal: it may not be lent or passed on.
+rule-kept-while-director = I keep the key while I hold a school director function in the authority.
+rule-returned-on-leaving = I return it to my district's inspector as soon as I leave this function.
+rule-help-from-personal-address = If it breaks, is lost or stolen, I write to the help desk from my personal authority address, with my inspector in copy.
+rule-pin-is-secret = I keep my PIN secret and never write it down with the key.
+rule-returned-key-revoked = The returned key is revoked: it no longer gives access to the applications.
+rule-forwarded-to-it-centre = The inspector forwards the key to the IT centre as soon as possible.
+
+## Errors the CLI shows
+# An API refusal: what its code (and detail, field) means, then the server's words.
+api-error = { $meaning } ({ $code }). Server: { $message }
+api-error-field = { $meaning } (field { $field }, { $code }). Server: { $message }
+error-bad_request = the request was malformed
+error-unauthenticated = the API key is missing, unknown or revoked
+error-forbidden = your API key may not do this
+error-not_found = not found
+error-conflict = refused by a rule
+error-device_absent = no token at that reader
+error-payload_too_large = the request is too large
+error-invalid = invalid input
+error-rate_limited = too many failed attempts from here: try again later
+error-device_error = the token failed
+error-unavailable = keyward is unavailable (shutting down or its store failed)
+error-internal = internal error of the daemon (see its log)
+detail-invalid_transition = the key's state does not allow this
+detail-holder_has_live_token = the person already has a key in service: return or revoke it first
+detail-no_right = the person has no right in force or to come
+detail-possession_check_failed = the key in hand did not give a correct code
+detail-open_key_request = the person already has an open key request
+detail-request_fulfilled = the request was already fulfilled
+detail-duplicate = it already exists
+detail-help_mail_refused = the help request mail does not meet the rules
+detail-removed = the token was taken out during the operation
+detail-read_back_mismatch = what was written could not be read back
+detail-wrong_pin = wrong device PIN
+detail-pin_blocked = the device PIN is blocked
+detail-locked = the token is locked by an access code
+detail-status = the token answered with an error
+detail-no_card = no token in the reader
+detail-unsupported = the token does not support this
+detail-unknown_profile = unknown token model
+detail-access_code_refused = the token refused the access code
+detail-write_not_proved = the write could not be proved
+detail-device = the token failed
+error-unreachable = cannot reach keyward at { $url }: { $why } (is `keyward serve` running? set KEYWARD_URL or --url)
+error-protocol = unexpected answer from the server (HTTP { $status }): { $why }
+error-no-api-key = no API key: set KEYWARD_API_KEY or pass --api-key

@@ -1,0 +1,256 @@
+# Les messages de keyward en français. Chaque identifiant figure aussi dans
+# en.ftl, avec les mêmes arguments (un test le vérifie). Typographie : espace
+# avant « : » et « ; », guillemets français.
+
+## Écriture des dates et heures (motifs strftime de jiff)
+format-date-time = %d/%m/%Y %H:%M
+format-date = %d/%m/%Y
+
+## Éléments communs
+none = (aucun)
+yes = oui
+no = non
+open-ended = sans date de fin
+error-prefix = keyward : erreur : { $error }
+
+## En-têtes de tableaux
+col-id = ID
+col-name = NOM
+col-mail = ADRESSE
+col-code = CODE
+col-inspector = INSPECTEUR
+col-uai = UAI
+col-district = CIRCONSCRIPTION
+col-school = ÉCOLE
+col-origin = ORIGINE
+col-from = DU
+col-until = AU
+col-in-force = EN VIGUEUR
+col-serial = NUMÉRO
+col-profile = MODÈLE
+col-state = ÉTAT
+col-holder = TITULAIRE
+col-revoked = RÉVOQUÉE
+col-kind = TYPE
+col-reader = LECTEUR
+col-role = RÔLE
+col-readers = LECTEURS
+col-created = CRÉÉE
+col-due = À RENDRE LE
+col-days-late = JOURS DE RETARD
+col-returned = RENDUE LE
+col-days-waiting = JOURS D'ATTENTE
+
+## Valeurs affichées dans les tableaux (--json garde les mots de l'API)
+state-stock = en stock
+state-prepared = préparée
+state-handed_over = remise
+state-active = en service
+state-returned = restituée
+state-wiped = effacée
+state-revoked = révoquée
+reason-lost = perdue
+reason-stolen = volée
+reason-broken = cassée
+reason-faulty = défectueuse
+origin-appointment = nomination
+origin-delegation = délégation
+role-admin = administrateur
+role-desk = centre informatique
+role-inspector = inspecteur
+role-station = poste de remise
+role-gateway = passerelle
+receipt-kind-handover = remise
+receipt-kind-return = restitution
+
+## Champs des commandes « show »
+field-id = identifiant
+field-name = nom
+field-mail = adresse
+field-live-token = clé en service
+field-rights = droits :
+field-serial = numéro
+field-profile = modèle
+field-state = état
+field-holder = titulaire
+field-revoked-for = motif de révocation
+field-kind = type
+field-algorithm = algorithme
+field-digits = chiffres
+field-period = période
+field-locked = bloquée
+field-failures = échecs
+live-token-value = { $serial } ({ $state })
+
+## Personnes, circonscriptions, écoles
+person-added = personne { $id } ajoutée
+district-added = circonscription { $code } ajoutée
+school-added = école { $uai } ajoutée
+
+## Droits
+appointment-recorded = nomination { $id } enregistrée
+delegation-granted = délégation { $id } accordée
+right-ended = droit { $id } terminé
+
+## Clés
+token-registered = clé { $serial } enregistrée en stock
+token-prepared = clé { $serial } préparée pour { $holder }
+token-handed-over = clé { $serial } remise
+token-returned = clé { $serial } restituée, secret détruit
+token-received = clé { $serial } reçue au centre informatique
+token-wiped = clé { $serial } effacée
+token-pin-unblocked = clé { $serial } : code PIN de la clé débloqué
+token-restocked = clé { $serial } remise en stock
+token-unlocked = clé { $serial } débloquée
+token-resynced = clé { $serial } resynchronisée
+token-revoked = clé { $serial } révoquée ({ $reason })
+with-receipt = { $what } ; bordereau { $receipt } signé
+serial-or-reader = indiquez le numéro de la clé (SERIAL) ou le lecteur (--reader) où elle se trouve
+no-token-at-reader = aucune clé dans le lecteur « { $reader } » : insérez-la ou indiquez son numéro
+batch-lists-nobody = { $file } ne nomme personne
+batch-insert-for = insérez une clé vierge pour { $holder }
+batch-not-blank = la clé { $serial } du lecteur { $reader } est { $state }, pas vierge : retirez-la
+batch-waiting = en attente d'une clé vierge dans { $reader } pour { $holder }
+batch-prepared = { $serial } préparée pour { $holder } : retirez-la, insérez la suivante
+batch-not-prepared = { $holder } : non préparée : { $error }
+batch-failed = préparation de { $serial } pour { $holder }
+batch-done = lot : { $prepared } préparée(s), { $failed } non
+opening-file = ouverture de { $file }
+reading-file = lecture de { $file }
+writing-file = écriture de { $file }
+creating-dir = création de { $dir }
+reading-events = lecture du flux d'événements
+events-closed = le démon a fermé le flux d'événements
+
+## Demandes de clé et de remplacement
+key-request-queued = demande de clé { $id } transmise au centre informatique
+replacement-filed = demande de remplacement { $id } enregistrée
+replacement-filed-revoked = demande de remplacement { $id } enregistrée ; l'ancienne clé est révoquée
+
+## Lecteurs
+event-inserted = insérée dans { $reader } : numéro { $serial }, modèle { $profile }
+event-removed = retirée de { $reader }
+event-token = la clé { $serial } est maintenant { $state }
+
+## Clés d'API
+apikey-created = clé d'API { $id } ({ $role }) créée ; elle n'est affichée qu'une fois :
+apikey-revoked = clé d'API { $id } révoquée
+
+## Journal d'audit
+audit-ok = audit : intègre, { $entries } { $entries ->
+    [one] entrée
+   *[other] entrées
+  }, tête { $head }
+audit-broken = audit : ALTÉRÉ : { $why }
+audit-broken-at = audit : ALTÉRÉ à l'entrée { $entry } : { $why }
+
+## Vérification
+verify-prompt = Code (PIN puis code de la clé) :
+verify-accept = accepté
+verify-reject = refusé
+verify-right = directeur de { $school } ({ $origin }, { $until })
+verify-until = jusqu'au { $date }
+verify-empty = aucun code saisi : tapez le PIN suivi du code de la clé
+
+## Bordereaux (commandes)
+receipt-signature-valid = signature : valide (clé { $key })
+
+## Initialisation
+init-done = keyward : { $dir } initialisé
+init-files = configuration { $config }, clé maîtresse { $master }, base { $db } (clé des bordereaux scellée dedans)
+init-keep-key = Conservez la clé ci-dessous en lieu sûr : elle n'est affichée qu'une fois (à utiliser comme KEYWARD_API_KEY).
+init-admin-key = clé d'API administrateur : { $key }
+init-not-empty = { $dir } existe déjà et n'est pas vide : refus de l'écraser
+
+## Poste de remise
+station-take-out = Retirez la clé, s'il vous plaît.
+station-waiting = En attente d'une clé dans { $reader }…
+station-any-reader = le lecteur du poste
+station-key-at = Clé { $serial } dans { $reader }
+station-holder = titulaire : { $holder }
+station-state = état :     { $state }
+station-already-active = Cette clé est déjà en service : rien à faire ici.
+station-not-handed-over = Cette clé n'a pas encore été remise : l'inspecteur ou le centre informatique enregistre d'abord la remise.
+station-cannot-activate = Cette clé ne peut pas être mise en service (état { $state }) : adressez-vous au centre informatique.
+station-rules-intro = En mettant cette clé en service, vous reconnaissez les règles suivantes :
+station-acknowledge = Tapez « oui » pour les reconnaître :
+station-yes = oui
+station-must-acknowledge = La clé ne peut être mise en service qu'une fois les règles reconnues.
+station-choose-pin = Choisissez votre code personnel (PIN) : 6 à 8 chiffres, difficile à deviner. Vous le taperez avant chaque code.
+station-pin = PIN :
+station-pin-again = PIN (confirmation) :
+station-pin-refused = PIN refusé : { $why }
+station-pin-refused-choose = PIN refusé : { $why }. Choisissez-en un autre.
+station-pins-differ = Les deux PIN diffèrent. Recommencez, s'il vous plaît.
+station-activation-failed = La mise en service a échoué : { $error }
+station-activating = mise en service de la clé
+station-active = Votre clé { $serial } est en service.
+station-receipt-saved = Bordereau de remise : { $path }
+station-no-receipt = (le démon n'a renvoyé aucun numéro de bordereau)
+station-receipt-bad-signature = la signature du bordereau de remise n'est pas valide
+
+## Bordereaux
+receipt-title-handover = Bordereau de remise de clé OTP
+receipt-title-return = Bordereau de restitution de clé OTP
+receipt-number = { $title } n° { $number }
+receipt-token = Clé (numéro de série)
+receipt-holder = Titulaire
+receipt-counterparty-handover = Remise par
+receipt-counterparty-return = Reçue par
+receipt-district = Circonscription
+receipt-place = Lieu
+receipt-time = Date et heure
+receipt-reason = Motif
+receipt-rules = Le titulaire reconnaît que :
+receipt-signatures = Signatures du titulaire et de l'agent :
+receipt-check = Bloc signé électroniquement (vérifiable avec « keyward receipts verify ») :
+
+## Les règles que reconnaît le titulaire (par identifiant de règle)
+rule-personal-not-transferable = La clé est nominative et personnelle : elle ne peut être ni prêtée ni cédée.
+rule-kept-while-director = Je conserve la clé tant que j'exerce une fonction de directeur d'école dans l'académie.
+rule-returned-on-leaving = Je la restitue à l'inspecteur de ma circonscription dès que je quitte cette fonction.
+rule-help-from-personal-address = En cas de panne, perte ou vol, j'écris au support depuis mon adresse académique personnelle, mon inspecteur en copie.
+rule-pin-is-secret = Je garde mon code personnel secret et ne le note pas avec la clé.
+rule-returned-key-revoked = La clé restituée est révoquée : elle ne donne plus accès aux applications.
+rule-forwarded-to-it-centre = L'inspecteur transmet la clé au centre informatique dans les meilleurs délais.
+
+## Erreurs affichées par la ligne de commande
+# Un refus de l'API : ce que signifient son code (et son détail, son champ),
+# puis le texte du serveur (en anglais).
+api-error = { $meaning } ({ $code }). Serveur : { $message }
+api-error-field = { $meaning } (champ { $field }, { $code }). Serveur : { $message }
+error-bad_request = requête mal formée
+error-unauthenticated = clé d'API absente, inconnue ou révoquée
+error-forbidden = votre clé d'API ne permet pas cette opération
+error-not_found = introuvable
+error-conflict = refusé par une règle
+error-device_absent = aucune clé dans ce lecteur
+error-payload_too_large = requête trop volumineuse
+error-invalid = saisie invalide
+error-rate_limited = trop d'échecs depuis ce poste : réessayez plus tard
+error-device_error = la clé a échoué
+error-unavailable = keyward est indisponible (arrêt en cours ou base en panne)
+error-internal = erreur interne du démon (voir son journal)
+detail-invalid_transition = l'état de la clé ne permet pas cette opération
+detail-holder_has_live_token = la personne a déjà une clé en service : restituez-la ou révoquez-la d'abord
+detail-no_right = la personne n'a aucun droit en vigueur ni à venir
+detail-possession_check_failed = la clé présentée n'a pas donné un code correct
+detail-open_key_request = la personne a déjà une demande de clé en cours
+detail-request_fulfilled = la demande a déjà été servie
+detail-duplicate = existe déjà
+detail-help_mail_refused = le courriel de demande d'aide ne respecte pas les règles
+detail-removed = la clé a été retirée pendant l'opération
+detail-read_back_mismatch = l'écriture n'a pas pu être relue à l'identique
+detail-wrong_pin = code PIN de la clé erroné
+detail-pin_blocked = le code PIN de la clé est bloqué
+detail-locked = la clé est verrouillée par un code d'accès
+detail-status = la clé a répondu par une erreur
+detail-no_card = aucune clé dans le lecteur
+detail-unsupported = la clé ne permet pas cette opération
+detail-unknown_profile = modèle de clé inconnu
+detail-access_code_refused = la clé a refusé le code d'accès
+detail-write_not_proved = l'écriture n'a pas pu être prouvée
+detail-device = la clé a échoué
+error-unreachable = impossible de joindre keyward à { $url } : { $why } (`keyward serve` est-il lancé ? réglez KEYWARD_URL ou --url)
+error-protocol = réponse inattendue du serveur (HTTP { $status }) : { $why }
+error-no-api-key = aucune clé d'API : réglez KEYWARD_API_KEY ou passez --api-key

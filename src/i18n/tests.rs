@@ -1,0 +1,182 @@
+//! The catalogue agrees with itself and with the code: both languages hold
+//! the same messages with the same arguments, both files parse whole, and
+//! every message id the code names exists.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fluent_syntax::ast;
+
+use super::*;
+
+/// Every message of a file with the arguments (`$name`) its text uses.
+fn messages(lang: Lang) -> BTreeMap<String, BTreeSet<String>> {
+    let resource = match fluent_syntax::parser::parse(lang.source()) {
+        Ok(resource) => resource,
+        Err((_, errors)) => panic!("{} does not parse: {errors:?}", lang.code()),
+    };
+    let mut out = BTreeMap::new();
+    for entry in resource.body {
+        if let ast::Entry::Message(message) = entry {
+            let mut args = BTreeSet::new();
+            if let Some(pattern) = &message.value {
+                pattern_args(pattern, &mut args);
+            }
+            let id = message.id.name.to_owned();
+            assert!(
+                out.insert(id.clone(), args).is_none(),
+                "{id} twice in {}",
+                lang.code()
+            );
+        }
+    }
+    out
+}
+
+fn pattern_args(pattern: &ast::Pattern<&str>, args: &mut BTreeSet<String>) {
+    for element in &pattern.elements {
+        if let ast::PatternElement::Placeable { expression } = element {
+            expression_args(expression, args);
+        }
+    }
+}
+
+fn expression_args(expression: &ast::Expression<&str>, args: &mut BTreeSet<String>) {
+    match expression {
+        ast::Expression::Select { selector, variants } => {
+            inline_args(selector, args);
+            for variant in variants {
+                pattern_args(&variant.value, args);
+            }
+        }
+        ast::Expression::Inline(inline) => inline_args(inline, args),
+    }
+}
+
+fn inline_args(inline: &ast::InlineExpression<&str>, args: &mut BTreeSet<String>) {
+    match inline {
+        ast::InlineExpression::VariableReference { id } => {
+            args.insert(id.name.to_owned());
+        }
+        ast::InlineExpression::Placeable { expression } => expression_args(expression, args),
+        ast::InlineExpression::FunctionReference { arguments, .. } => {
+            for arg in &arguments.positional {
+                inline_args(arg, args);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_message_exists_in_both_languages_with_the_same_arguments() {
+    let fr = messages(Lang::Fr);
+    let en = messages(Lang::En);
+    let only_fr: Vec<_> = fr.keys().filter(|id| !en.contains_key(*id)).collect();
+    let only_en: Vec<_> = en.keys().filter(|id| !fr.contains_key(*id)).collect();
+    assert!(only_fr.is_empty(), "only in fr.ftl: {only_fr:?}");
+    assert!(only_en.is_empty(), "only in en.ftl: {only_en:?}");
+    for (id, args) in &fr {
+        assert_eq!(Some(args), en.get(id), "arguments of {id} differ");
+    }
+    assert!(fr.len() > 100, "the catalogue lost its messages");
+}
+
+/// The ids the code names through `t!`/`tr!` (a literal after the macro's
+/// opening), in every file under `src/`.
+fn ids_named_in_source() -> BTreeSet<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut BTreeSet<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("i18n/tests.rs")
+            {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, _) in text.match_indices("t!(") {
+                    // Not in a comment (docs show the macro with sample ids).
+                    let line_start = text[..i].rfind('\n').map_or(0, |p| p + 1);
+                    if text[line_start..i].contains("//") {
+                        continue;
+                    }
+                    // The macro's name: the identifier that ends with this `t`.
+                    let name_start = text[..=i]
+                        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(0, |p| p + 1);
+                    let rest = &text[i + 3..];
+                    let rest = match &text[name_start..=i] {
+                        "t" => rest,
+                        // `tr!(lang, "id"`: skip the language.
+                        "tr" => match rest.split_once(',') {
+                            Some((_, r)) => r,
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    let rest = rest.trim_start();
+                    if let Some(literal) = rest.strip_prefix('"') {
+                        if let Some((id, _)) = literal.split_once('"') {
+                            out.insert((id.to_owned(), path.display().to_string()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn every_id_the_code_names_is_in_the_catalogue() {
+    let named = ids_named_in_source();
+    assert!(named.len() > 40, "the scan found too few ids: {named:?}");
+    for lang in Lang::ALL {
+        let missing: Vec<_> = named.iter().filter(|(id, _)| !has(lang, id)).collect();
+        assert!(
+            missing.is_empty(),
+            "not in {}.ftl: {missing:?}",
+            lang.code()
+        );
+    }
+}
+
+#[test]
+fn messages_take_their_arguments_and_plurals() {
+    assert_eq!(
+        tr!(Lang::Fr, "audit-ok", entries = 1u64, head = "ab"),
+        "audit : intègre, 1 entrée, tête ab"
+    );
+    assert_eq!(
+        tr!(Lang::En, "audit-ok", entries = 2u64, head = "ab"),
+        "audit: ok, 2 entries, head ab"
+    );
+    // An unknown id shows as itself rather than failing.
+    assert_eq!(text(Lang::Fr, "no-such-message", &[]), "no-such-message");
+}
+
+#[test]
+fn times_are_shown_in_the_zone_and_the_language() {
+    let martinique = TimeZone::get("America/Martinique").unwrap();
+    // 2026-12-01T01:05:00Z is 21:05 the evening before in Martinique (UTC-4).
+    let time = 1_796_087_100;
+    assert_eq!(
+        date_time(Lang::Fr, time, &martinique),
+        "30/11/2026 21:05 (America/Martinique)"
+    );
+    assert_eq!(
+        date_time(Lang::En, time, &martinique),
+        "30 Nov 2026 21:05 (America/Martinique)"
+    );
+    assert_eq!(
+        date_time(Lang::Fr, time, &TimeZone::UTC),
+        "01/12/2026 01:05 (UTC)"
+    );
+    assert_eq!(date_text(Lang::Fr, "2027-07-06"), "06/07/2027");
+    assert_eq!(date_text(Lang::En, "2027-07-06"), "6 Jul 2027");
+    assert_eq!(date_text(Lang::Fr, "not a date"), "not a date");
+}
