@@ -31,11 +31,7 @@ impl Permit {
         operation: Operation,
     ) -> Result<Permit, ApiError> {
         if !operation.allows(caller.api_key.role) {
-            let refusal = ApiError::forbidden(format!(
-                "a {} key may not {}",
-                caller.api_key.role.as_str(),
-                operation.name()
-            ));
+            let refusal = ApiError::forbidden(role_refusal(caller.api_key.role, operation));
             return Err(state
                 .refuse(caller.actor.clone(), operation.name(), refusal)
                 .await);
@@ -180,5 +176,36 @@ impl FromRequestParts<AppState> for Permit {
         };
         let caller = Caller::from_request_parts(parts, state).await?;
         Permit::check(state, caller, operation).await
+    }
+}
+
+/// "an inspector key may not …": the refusal of a role the operation does
+/// not allow, with the article English wants before the role.
+fn role_refusal(role: Role, operation: Operation) -> String {
+    let role = role.as_str();
+    let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {role} key may not {}", operation.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_refusals_take_the_right_article() {
+        let op = Operation::CreateApiKey;
+        assert_eq!(
+            role_refusal(Role::Inspector, op),
+            "an inspector key may not manage API keys"
+        );
+        assert_eq!(
+            role_refusal(Role::Desk, op),
+            "a desk key may not manage API keys"
+        );
+        assert!(role_refusal(Role::Admin, op).starts_with("an admin key"));
     }
 }

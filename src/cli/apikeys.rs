@@ -6,20 +6,48 @@ use clap::Subcommand;
 
 use serde_json::json;
 
-use super::common::{done, or_dash, show, show_list, Column, DaemonCommand};
+use super::common::{done, or_dash, print_json, show, table, word, Column, DaemonCommand};
 use crate::client::Client;
 use crate::domain::Role;
 use crate::wire::apikeys::{ApiKeyEntry, NewKeyBody};
 
-const API_KEY_COLUMNS: &[Column<'static, ApiKeyEntry>] = &[
-    ("ID", |k| k.id.to_string()),
-    ("NAME", |k| k.name.clone()),
-    ("ROLE", |k| k.role.as_str().to_owned()),
-    ("DISTRICT", |k| or_dash(k.district.as_ref())),
-    ("READERS", |k| k.readers.join(",")),
-    ("CREATED", |k| k.created_at.to_string()),
-    ("REVOKED", |k| or_dash(k.revoked_at)),
+/// A key as listed, its times in the authority's time zone.
+struct Listed {
+    key: ApiKeyEntry,
+    created: String,
+    revoked: Option<String>,
+}
+
+const API_KEY_COLUMNS: &[Column<'static, Listed>] = &[
+    ("col-id", |k| k.key.id.to_string()),
+    ("col-name", |k| k.key.name.clone()),
+    ("col-role", |k| word("role", k.key.role.as_str())),
+    ("col-district", |k| or_dash(k.key.district.as_ref())),
+    ("col-readers", |k| k.key.readers.join(",")),
+    ("col-created", |k| k.created.clone()),
+    ("col-revoked", |k| or_dash(k.revoked.as_ref())),
 ];
+
+/// `GET /v1/apikeys` as a table (times shown to people, in the zone the
+/// daemon names) or the server's JSON.
+fn list(client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let keys = client.api_keys()?;
+    if json {
+        return print_json(out, &keys);
+    }
+    let zone = client.time_zone()?;
+    let shown = |time: u64| crate::i18n::date_time(super::lang(), time, &zone);
+    let rows: Vec<Listed> = keys
+        .into_iter()
+        .map(|key| Listed {
+            created: shown(key.created_at),
+            revoked: key.revoked_at.map(shown),
+            key,
+        })
+        .collect();
+    table(out, &rows, API_KEY_COLUMNS)?;
+    Ok(())
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeysCommand {
@@ -65,23 +93,19 @@ impl DaemonCommand for ApiKeysCommand {
                 let answer = client.create_api_key(&body)?;
                 // The one place a key is printed: the user asked for it, once.
                 show(out, json, &answer, |out, v| {
-                    writeln!(
-                        out,
-                        "API key {} ({}) created; it is shown only now:",
-                        v.id,
-                        v.role.as_str()
-                    )?;
+                    let role = word("role", v.role.as_str());
+                    writeln!(out, "{}", t!("apikey-created", id = v.id, role = role))?;
                     writeln!(out, "{}", v.key.as_str())
                 })
             }
-            ApiKeysCommand::List => show_list(out, json, &client.api_keys()?, API_KEY_COLUMNS),
+            ApiKeysCommand::List => list(client, json, out),
             ApiKeysCommand::Revoke { id } => {
                 client.revoke_api_key(&id)?;
                 done(
                     out,
                     json,
                     &json!({"revoked": id}),
-                    &format!("API key {id} revoked"),
+                    &t!("apikey-revoked", id = id),
                 )
             }
         }

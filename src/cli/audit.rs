@@ -28,34 +28,34 @@ pub fn run(command: AuditCommand, conn: &Connection, out: &mut dyn Write) -> any
             data_dir: Some(data_dir),
         } => match crate::store::verify_audit_at(&data_dir)? {
             Ok(head) => {
+                let head_mac = data_encoding::HEXLOWER.encode(&head.mac);
                 writeln!(
                     out,
-                    "audit: ok, {} entries, head {}",
-                    head.seq,
-                    data_encoding::HEXLOWER.encode(&head.mac)
+                    "{}",
+                    t!("audit-ok", entries = head.seq, head = head_mac)
                 )?;
                 Ok(())
             }
-            Err(broken) => anyhow::bail!("audit: BROKEN: {broken}"),
+            Err(broken) => anyhow::bail!(t!("audit-broken", why = broken.to_string())),
         },
         AuditCommand::Verify { data_dir: None } => {
             let answer = conn.client().audit_verify()?;
             if conn.json {
                 print_json(out, &answer)?;
             } else if answer.ok {
-                writeln!(
-                    out,
-                    "audit: ok, {} entries, head {}",
-                    or_dash(answer.entries),
-                    or_dash(answer.head.as_ref())
-                )?;
+                let line = t!(
+                    "audit-ok",
+                    entries = answer.entries.unwrap_or(0),
+                    head = or_dash(answer.head.as_ref())
+                );
+                writeln!(out, "{line}")?;
             }
             if !answer.ok {
-                anyhow::bail!(
-                    "audit: BROKEN at entry {}: {}",
-                    or_dash(answer.first_bad),
-                    or_dash(answer.why.as_ref())
-                );
+                anyhow::bail!(t!(
+                    "audit-broken-at",
+                    entry = or_dash(answer.first_bad),
+                    why = or_dash(answer.why.as_ref())
+                ));
             }
             Ok(())
         }

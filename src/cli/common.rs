@@ -2,8 +2,8 @@
 //! output, and the exit codes.
 //!
 //! Exit codes (deliberate, for scripts):
-//! 0 done / accepted; 1 verify rejected or a local check failed; 2 bad command
-//! line (clap); 3 the daemon cannot be reached; 4 unauthenticated or forbidden;
+//! 0 done / accepted; 1 verify rejected or a local check failed; 2 usage error:
+//! a bad command line (clap) or missing input (`verify` read no passcode); 3 the daemon cannot be reached; 4 unauthenticated or forbidden;
 //! 5 not found; 6 refused by a rule (conflict, invalid input, device absent,
 //! rate limited); 7 the token or the server failed (device error, unavailable,
 //! internal, unexpected answer).
@@ -74,10 +74,19 @@ pub trait DaemonCommand: Sized {
 #[error("exit status {0}")]
 pub struct Exit(pub u8);
 
+/// The command was used wrongly (input it needs is missing): exit code 2,
+/// as for a bad command line, never mistaken for a refusal.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// The exit code for an error that ended a command.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
         return *code;
+    }
+    if err.downcast_ref::<UsageError>().is_some() {
+        return 2;
     }
     for cause in err.chain() {
         if let Some(client) = cause.downcast_ref::<ClientError>() {
@@ -181,6 +190,11 @@ pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
+/// A day the API sent (`YYYY-MM-DD`) as people read it.
+pub fn day(text: &str) -> String {
+    crate::i18n::date_text(super::lang(), text)
+}
+
 /// A flag as a cell.
 pub fn yes_no(value: bool) -> String {
     if value {
@@ -246,7 +260,11 @@ pub fn indented_fields(
     indent: &str,
     lines: &[(&str, String)],
 ) -> std::io::Result<()> {
-    let width = lines.iter().map(|(h, _)| h.len()).max().unwrap_or(0);
+    let width = lines
+        .iter()
+        .map(|(h, _)| h.chars().count())
+        .max()
+        .unwrap_or(0);
     for (header, value) in lines {
         writeln!(out, "{indent}{header:<width$}  {value}")?;
     }
@@ -373,6 +391,7 @@ mod tests {
         assert_eq!(exit_code(&api(ErrorCode::Conflict)), 6);
         assert_eq!(exit_code(&api(ErrorCode::Internal)), 7);
         assert_eq!(exit_code(&anyhow::Error::new(Exit(1))), 1);
+        assert_eq!(exit_code(&anyhow::Error::new(UsageError("u".into()))), 2);
         assert_eq!(exit_code(&anyhow::anyhow!("local")), 1);
         assert_eq!(
             crate::client::query(

@@ -3,18 +3,20 @@
 
 use std::io::Write;
 
-use super::common::{or_dash, show, show_list, Column, DaemonCommand};
+use super::common::{or_dash, show, show_list, word, Column, DaemonCommand};
 use crate::client::{Client, Event};
 use crate::wire::devices::DeviceEntry;
 use crate::wire::events::{DeviceEvent, ServerEvent};
 use clap::Subcommand;
 
 pub const DEVICE_COLUMNS: &[Column<'static, DeviceEntry>] = &[
-    ("READER", |d| d.reader.clone()),
-    ("PROFILE", |d| or_dash(d.profile.as_ref())),
-    ("SERIAL", |d| or_dash(d.serial.as_ref())),
-    ("STATE", |d| or_dash(d.state)),
-    ("HOLDER", |d| or_dash(d.holder.as_ref())),
+    ("col-reader", |d| d.reader.clone()),
+    ("col-profile", |d| or_dash(d.profile.as_ref())),
+    ("col-serial", |d| or_dash(d.serial.as_ref())),
+    ("col-state", |d| {
+        or_dash(d.state.map(|s| word("state", s.as_str())))
+    }),
+    ("col-holder", |d| or_dash(d.holder.as_ref())),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -75,16 +77,18 @@ pub fn describe(event: &Event) -> String {
             reader,
             serial,
             profile,
-        })) => format!(
-            "inserted at {reader}: serial {}, profile {}",
-            or_dash(serial),
-            or_dash(profile)
+        })) => t!(
+            "event-inserted",
+            reader = reader,
+            serial = or_dash(serial),
+            profile = or_dash(profile)
         ),
         Some(ServerEvent::Device(DeviceEvent::Removed { reader })) => {
-            format!("removed at {reader}: serial -, profile -")
+            t!("event-removed", reader = reader)
         }
         Some(ServerEvent::Token(token)) => {
-            format!("token {} is now {}", token.serial, token.state)
+            let state = word("state", token.state.as_str());
+            t!("event-token", serial = token.serial, state = state)
         }
         None => format!("{}: {}", event.kind, event.data),
     }

@@ -37,10 +37,7 @@ pub fn initialise(
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
     if let Ok(mut entries) = std::fs::read_dir(data) {
         if entries.next().is_some() {
-            anyhow::bail!(
-                "{} already exists and is not empty: refusing to overwrite it",
-                data.display()
-            );
+            anyhow::bail!(t!("init-not-empty", dir = data.display().to_string()));
         }
     }
     let config = DaemonConfig::new(domain)?;
@@ -78,18 +75,18 @@ pub fn report(
             })
         )?;
     } else {
-        writeln!(out, "keyward: initialised {}", done.data.display())?;
-        writeln!(
-            out,
-            "  config {CONFIG_FILE}, master key {}, database {} (receipt key sealed inside)",
-            crate::store::MASTER_KEY_FILE,
-            crate::store::DB_FILE
-        )?;
-        writeln!(
-            out,
-            "Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY)."
-        )?;
-        writeln!(out, "admin API key: {key}")?;
+        let dir = done.data.display().to_string();
+        writeln!(out, "{}", t!("init-done", dir = dir))?;
+        let files = t!(
+            "init-files",
+            config = CONFIG_FILE,
+            master = crate::store::MASTER_KEY_FILE,
+            db = crate::store::DB_FILE
+        );
+        writeln!(out, "  {files}")?;
+        writeln!(out, "{}", t!("init-keep-key"))?;
+        // The key stays alone at the end of the last line.
+        writeln!(out, "{} {key}", t!("init-admin-key"))?;
     }
     out.flush()?;
     Ok(())

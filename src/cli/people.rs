@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::common::{done, fields, or_dash, show, show_list, table, Column, DaemonCommand};
+use super::common::{done, fields, or_dash, show, show_list, table, word, Column, DaemonCommand};
 use crate::client::Client;
 use crate::wire::people::{
     DistrictBody, DistrictEntry, PersonBody, PersonEntry, SchoolBody, SchoolEntry,
@@ -11,21 +11,21 @@ use crate::wire::people::{
 use clap::Subcommand;
 
 const PERSON_COLUMNS: &[Column<'static, PersonEntry>] = &[
-    ("ID", |p| p.id.clone()),
-    ("NAME", |p| p.full_name.clone()),
-    ("MAIL", |p| p.mail.clone()),
+    ("col-id", |p| p.id.clone()),
+    ("col-name", |p| p.full_name.clone()),
+    ("col-mail", |p| p.mail.clone()),
 ];
 
 const DISTRICT_COLUMNS: &[Column<'static, DistrictEntry>] = &[
-    ("CODE", |d| d.code.clone()),
-    ("NAME", |d| d.name.clone()),
-    ("INSPECTOR", |d| or_dash(d.inspector.as_deref())),
+    ("col-code", |d| d.code.clone()),
+    ("col-name", |d| d.name.clone()),
+    ("col-inspector", |d| or_dash(d.inspector.as_deref())),
 ];
 
 const SCHOOL_COLUMNS: &[Column<'static, SchoolEntry>] = &[
-    ("UAI", |s| s.uai.clone()),
-    ("NAME", |s| s.name.clone()),
-    ("DISTRICT", |s| s.district.clone()),
+    ("col-uai", |s| s.uai.clone()),
+    ("col-name", |s| s.name.clone()),
+    ("col-district", |s| s.district.clone()),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +104,7 @@ impl DaemonCommand for PeopleCommand {
                     full_name: name,
                     mail,
                 })?;
-                done(out, json, &answer, &format!("person {id} added"))
+                done(out, json, &answer, &t!("person-added", id = id))
             }
             PeopleCommand::List { district } => show_list(
                 out,
@@ -118,15 +118,17 @@ impl DaemonCommand for PeopleCommand {
                     fields(
                         out,
                         &[
-                            ("id", v.person.id.clone()),
-                            ("name", v.person.full_name.clone()),
-                            ("mail", v.person.mail.clone()),
+                            (&t!("field-id"), v.person.id.clone()),
+                            (&t!("field-name"), v.person.full_name.clone()),
+                            (&t!("field-mail"), v.person.mail.clone()),
                         ],
                     )?;
                     if let Some(token) = &v.token {
-                        writeln!(out, "live token  {} ({})", token.serial, token.state)?;
+                        let state = word("state", token.state.as_str());
+                        let value = t!("live-token-value", serial = token.serial, state = state);
+                        writeln!(out, "{}  {value}", t!("field-live-token"))?;
                     }
-                    writeln!(out, "rights:")?;
+                    writeln!(out, "{}", t!("field-rights"))?;
                     table(out, &v.rights, super::rights::RIGHT_COLUMNS)
                 })
             }
@@ -147,7 +149,7 @@ impl DaemonCommand for DistrictsCommand {
                     name,
                     inspector,
                 })?;
-                done(out, json, &answer, &format!("district {code} added"))
+                done(out, json, &answer, &t!("district-added", code = code))
             }
             DistrictsCommand::List => show_list(out, json, &client.districts()?, DISTRICT_COLUMNS),
         }
@@ -167,7 +169,7 @@ impl DaemonCommand for SchoolsCommand {
                     name,
                     district,
                 })?;
-                done(out, json, &answer, &format!("school {uai} added"))
+                done(out, json, &answer, &t!("school-added", uai = uai))
             }
             SchoolsCommand::List { district } => show_list(
                 out,

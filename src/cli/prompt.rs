@@ -49,8 +49,8 @@ impl Prompter {
         let n = self
             .input
             .read_line(&mut line)
-            .context("reading standard input")?;
-        anyhow::ensure!(n > 0, "standard input ended before an answer");
+            .with_context(|| t!("reading-stdin"))?;
+        anyhow::ensure!(n > 0, t!("stdin-ended"));
         let trimmed = Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
         Ok(trimmed)
     }
@@ -74,7 +74,8 @@ impl Prompter {
     ) -> anyhow::Result<Zeroizing<String>> {
         if self.terminal {
             out.flush()?;
-            let answer = rpassword::prompt_password(question).context("reading hidden input")?;
+            let answer =
+                rpassword::prompt_password(question).with_context(|| t!("reading-hidden"))?;
             return Ok(Zeroizing::new(answer));
         }
         write!(out, "{question}")?;

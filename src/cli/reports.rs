@@ -6,23 +6,23 @@ use std::io::Write;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::common::{show, table, Column, DaemonCommand};
+use super::common::{day, show, table, Column, DaemonCommand};
 use crate::client::Client;
 use crate::wire::reports::{InTransitItem, OverdueItem};
 use std::collections::BTreeMap;
 
 const OVERDUE_COLUMNS: &[Column<'static, OverdueItem>] = &[
-    ("SERIAL", |i| i.serial.clone()),
-    ("HOLDER", |i| i.holder.clone()),
-    ("DUE", |i| i.due.clone()),
-    ("DAYS LATE", |i| i.days_late.to_string()),
+    ("col-serial", |i| i.serial.clone()),
+    ("col-holder", |i| i.holder.clone()),
+    ("col-due", |i| day(&i.due)),
+    ("col-days-late", |i| i.days_late.to_string()),
 ];
 
 const IN_TRANSIT_COLUMNS: &[Column<'static, InTransitItem>] = &[
-    ("SERIAL", |i| i.serial.clone()),
-    ("HOLDER", |i| i.holder.clone()),
-    ("RETURNED", |i| i.returned_on.clone()),
-    ("DAYS WAITING", |i| i.days_waiting.to_string()),
+    ("col-serial", |i| i.serial.clone()),
+    ("col-holder", |i| i.holder.clone()),
+    ("col-returned", |i| day(&i.returned_on)),
+    ("col-days-waiting", |i| i.days_waiting.to_string()),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -47,7 +47,7 @@ fn per_district<T: Serialize>(
 ) -> anyhow::Result<()> {
     show(out, json, report, |out, report| {
         if report.is_empty() {
-            return writeln!(out, "(none)");
+            return writeln!(out, "{}", t!("none"));
         }
         for (district, rows) in report {
             writeln!(out, "{district}:")?;

@@ -11,9 +11,9 @@ use crate::domain::RevokeReason;
 use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
 
 const KEY_REQUEST_COLUMNS: &[Column<'static, KeyRequestEntry>] = &[
-    ("ID", |r| r.id.to_string()),
-    ("HOLDER", |r| r.holder.clone()),
-    ("DISTRICT", |r| r.district.clone()),
+    ("col-id", |r| r.id.to_string()),
+    ("col-holder", |r| r.holder.clone()),
+    ("col-district", |r| r.district.clone()),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +72,7 @@ impl DaemonCommand for KeyRequestsCommand {
                     out,
                     json,
                     &answer,
-                    &format!("key request {} queued for the desk", answer.id),
+                    &t!("key-request-queued", id = answer.id),
                 )
             }
             KeyRequestsCommand::List => {
@@ -99,21 +99,20 @@ impl DaemonCommand for ReplacementsCommand {
                     cc,
                     subject,
                 })?;
-                let revoked = reason.is_gone();
-                let message = format!(
-                    "replacement request {} filed{}",
-                    answer.id,
-                    if revoked {
-                        "; the old key is revoked"
-                    } else {
-                        ""
-                    }
-                );
+                let message = if reason.is_gone() {
+                    t!("replacement-filed-revoked", id = answer.id)
+                } else {
+                    t!("replacement-filed", id = answer.id)
+                };
                 done(out, json, &answer, &message)
             }
             ReplacementsCommand::Prepare { id, reader } => {
                 let answer = client.prepare_replacement(id, &reader)?;
-                let message = format!("token {} prepared for {}", answer.serial, answer.holder);
+                let message = t!(
+                    "token-prepared",
+                    serial = answer.serial,
+                    holder = answer.holder
+                );
                 done(out, json, &answer, &message)
             }
         }

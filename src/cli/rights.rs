@@ -3,18 +3,18 @@
 
 use std::io::Write;
 
-use super::common::{done, or_dash, show_list, yes_no, Column, DaemonCommand};
+use super::common::{day, done, or_dash, show_list, word, yes_no, Column, DaemonCommand};
 use crate::client::Client;
 use crate::wire::rights::{Right, RightBody};
 use clap::{Args, Subcommand};
 
 pub const RIGHT_COLUMNS: &[Column<'static, Right>] = &[
-    ("ID", |r| r.id.to_string()),
-    ("SCHOOL", |r| r.school.clone()),
-    ("ORIGIN", |r| r.origin.to_string()),
-    ("FROM", |r| r.from.clone()),
-    ("UNTIL", |r| or_dash(r.until.as_ref())),
-    ("IN FORCE", |r| yes_no(r.in_force)),
+    ("col-id", |r| r.id.to_string()),
+    ("col-school", |r| r.school.clone()),
+    ("col-origin", |r| word("origin", r.origin.as_str())),
+    ("col-from", |r| day(&r.from)),
+    ("col-until", |r| or_dash(r.until.as_deref().map(day))),
+    ("col-in-force", |r| yes_no(r.in_force)),
 ];
 
 /// Who gets a right, where and when: an appointment or a delegation.
@@ -76,17 +76,17 @@ impl DaemonCommand for RightsCommand {
         match self {
             RightsCommand::Appoint(right) => {
                 let answer = client.appoint(&right.into_body())?;
-                let message = format!("appointment {} recorded", answer.id);
+                let message = t!("appointment-recorded", id = answer.id);
                 done(out, json, &answer, &message)
             }
             RightsCommand::Delegate(right) => {
                 let answer = client.delegate(&right.into_body())?;
-                let message = format!("delegation {} granted", answer.id);
+                let message = t!("delegation-granted", id = answer.id);
                 done(out, json, &answer, &message)
             }
             RightsCommand::End { id } => {
                 let answer = client.end_right(id)?;
-                done(out, json, &answer, &format!("right {id} ended"))
+                done(out, json, &answer, &t!("right-ended", id = id))
             }
             RightsCommand::List { person } => {
                 let answer = client.rights_of(&person)?;

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::common::{
-    done, fields, or_dash, serial_or_device, show, show_list, yes_no, DaemonCommand,
+    done, fields, or_dash, serial_or_device, show, show_list, word, yes_no, DaemonCommand,
 };
 use crate::client::{Client, ClientError};
 use crate::domain::{RevokeReason, TokenState};
@@ -205,7 +205,7 @@ fn done_with_receipt(
     answer: &ReceiptAnswer,
     what: &str,
 ) -> anyhow::Result<()> {
-    let line = format!("{what}; receipt {} signed", answer.receipt.id);
+    let line = t!("with-receipt", what = what, receipt = answer.receipt.id);
     done(out, json, answer, &line)
 }
 
@@ -219,11 +219,13 @@ impl DaemonCommand for TokensCommand {
                     json,
                     &answer,
                     &[
-                        ("SERIAL", |t: &TokenEntry| t.serial.clone()),
-                        ("PROFILE", |t| t.profile.clone()),
-                        ("STATE", |t| t.state.to_string()),
-                        ("HOLDER", |t| or_dash(t.holder.as_ref())),
-                        ("REVOKED", |t| or_dash(t.revoke_reason)),
+                        ("col-serial", |t: &TokenEntry| t.serial.clone()),
+                        ("col-profile", |t| t.profile.clone()),
+                        ("col-state", |t| word("state", t.state.as_str())),
+                        ("col-holder", |t| or_dash(t.holder.as_ref())),
+                        ("col-revoked", |t| {
+                            or_dash(t.revoke_reason.map(|r| word("reason", r.as_str())))
+                        }),
                     ],
                 )
             }
@@ -234,17 +236,20 @@ impl DaemonCommand for TokensCommand {
                     fields(
                         out,
                         &[
-                            ("serial", t.serial.clone()),
-                            ("profile", t.profile.clone()),
-                            ("state", t.state.to_string()),
-                            ("holder", or_dash(t.holder.as_ref())),
-                            ("revoked for", or_dash(t.revoke_reason)),
-                            ("kind", or_dash(c.map(|c| c.kind.as_str()))),
-                            ("algorithm", or_dash(c.map(|c| &c.algorithm))),
-                            ("digits", or_dash(c.map(|c| c.digits))),
-                            ("period", or_dash(c.and_then(|c| c.period))),
-                            ("locked", or_dash(c.map(|c| yes_no(c.locked)))),
-                            ("failures", or_dash(c.map(|c| c.failures))),
+                            (&t!("field-serial"), t.serial.clone()),
+                            (&t!("field-profile"), t.profile.clone()),
+                            (&t!("field-state"), word("state", t.state.as_str())),
+                            (&t!("field-holder"), or_dash(t.holder.as_ref())),
+                            (
+                                &t!("field-revoked-for"),
+                                or_dash(t.revoke_reason.map(|r| word("reason", r.as_str()))),
+                            ),
+                            (&t!("field-kind"), or_dash(c.map(|c| c.kind.as_str()))),
+                            (&t!("field-algorithm"), or_dash(c.map(|c| &c.algorithm))),
+                            (&t!("field-digits"), or_dash(c.map(|c| c.digits))),
+                            (&t!("field-period"), or_dash(c.and_then(|c| c.period))),
+                            (&t!("field-locked"), or_dash(c.map(|c| yes_no(c.locked)))),
+                            (&t!("field-failures"), or_dash(c.map(|c| c.failures))),
                         ],
                     )
                 })
@@ -258,12 +263,7 @@ impl DaemonCommand for TokensCommand {
                     serial: serial.clone(),
                     profile,
                 })?;
-                done(
-                    out,
-                    json,
-                    &answer,
-                    &format!("token {serial} registered in stock"),
-                )
+                done(out, json, &answer, &t!("token-registered", serial = serial))
             }
             TokensCommand::Prepare {
                 reader,
@@ -277,7 +277,7 @@ impl DaemonCommand for TokensCommand {
                     out,
                     json,
                     &answer,
-                    &format!("token {serial} prepared for {holder}"),
+                    &t!("token-prepared", serial = serial, holder = holder),
                 )
             }
             TokensCommand::Batch {
@@ -293,7 +293,12 @@ impl DaemonCommand for TokensCommand {
                     typed: None,
                 };
                 let answer = client.handover(&serial, &body)?;
-                done_with_receipt(out, json, &answer, &format!("token {serial} handed over"))
+                done_with_receipt(
+                    out,
+                    json,
+                    &answer,
+                    &t!("token-handed-over", serial = serial),
+                )
             }
             TokensCommand::Return { key, place, reason } => {
                 let serial = key.serial(client)?;
@@ -304,22 +309,17 @@ impl DaemonCommand for TokensCommand {
                     typed: None,
                 };
                 let answer = client.return_token(&serial, &body)?;
-                let what = format!("token {serial} returned, secret destroyed");
+                let what = t!("token-returned", serial = serial);
                 done_with_receipt(out, json, &answer, &what)
             }
             TokensCommand::Receive { serial } => {
                 let answer = client.receive(&serial)?;
-                done(
-                    out,
-                    json,
-                    &answer,
-                    &format!("token {serial} received at the IT centre"),
-                )
+                done(out, json, &answer, &t!("token-received", serial = serial))
             }
             TokensCommand::Wipe { key } => {
                 let serial = key.serial(client)?;
                 let answer = client.wipe(&serial, &key.reader)?;
-                done(out, json, &answer, &format!("token {serial} wiped"))
+                done(out, json, &answer, &t!("token-wiped", serial = serial))
             }
             TokensCommand::UnblockPin { serial, reader } => {
                 let answer = client.unblock_pin(&serial, &reader)?;
@@ -327,16 +327,16 @@ impl DaemonCommand for TokensCommand {
                     out,
                     json,
                     &answer,
-                    &format!("token {serial}: device PIN unblocked"),
+                    &t!("token-pin-unblocked", serial = serial),
                 )
             }
             TokensCommand::Restock { serial } => {
                 let answer = client.restock(&serial)?;
-                done(out, json, &answer, &format!("token {serial} back in stock"))
+                done(out, json, &answer, &t!("token-restocked", serial = serial))
             }
             TokensCommand::Unlock { serial } => {
                 let answer = client.unlock(&serial)?;
-                done(out, json, &answer, &format!("token {serial} unlocked"))
+                done(out, json, &answer, &t!("token-unlocked", serial = serial))
             }
             TokensCommand::Resync {
                 serial,
@@ -348,12 +348,7 @@ impl DaemonCommand for TokensCommand {
                     second: second.into(),
                 };
                 let answer = client.resync(&serial, &body)?;
-                done(
-                    out,
-                    json,
-                    &answer,
-                    &format!("token {serial} resynchronised"),
-                )
+                done(out, json, &answer, &t!("token-resynced", serial = serial))
             }
             TokensCommand::Revoke { serial, reason } => {
                 let body = RevokeBody {
@@ -364,7 +359,11 @@ impl DaemonCommand for TokensCommand {
                     out,
                     json,
                     &answer,
-                    &format!("token {serial} revoked ({reason})"),
+                    &t!(
+                        "token-revoked",
+                        serial = serial,
+                        reason = word("reason", reason.as_str())
+                    ),
                 )
             }
             TokensCommand::Receipts { serial } => {
@@ -374,8 +373,8 @@ impl DaemonCommand for TokensCommand {
                     json,
                     &answer,
                     &[
-                        ("ID", |r: &Receipt| r.id.to_string()),
-                        ("KIND", |r| r.kind.as_str().to_owned()),
+                        ("col-id", |r: &Receipt| r.id.to_string()),
+                        ("col-kind", |r| word("receipt-kind", r.kind.as_str())),
                     ],
                 )
             }
@@ -386,10 +385,11 @@ impl DaemonCommand for TokensCommand {
 /// Reads the holders file: one person id per line, blank lines and `#`
 /// comments ignored.
 pub fn read_holders(path: &PathBuf) -> anyhow::Result<Vec<String>> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let shown = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| t!("opening-file", file = shown))?;
     let mut holders = Vec::new();
     for line in std::io::BufReader::new(file).lines() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let line = line.with_context(|| t!("reading-file", file = shown))?;
         let id = line.split('#').next().unwrap_or("").trim();
         if !id.is_empty() {
             holders.push(id.to_owned());
@@ -412,11 +412,8 @@ fn batch(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let holders = read_holders(holders_file)?;
-    anyhow::ensure!(
-        !holders.is_empty(),
-        "{} lists nobody",
-        holders_file.display()
-    );
+    let file = holders_file.display().to_string();
+    anyhow::ensure!(!holders.is_empty(), t!("batch-lists-nobody", file = file));
     // Subscribe before looking, so no insertion falls between the two.
     let mut events = client.events()?;
     let bar = indicatif::ProgressBar::new(holders.len() as u64);
@@ -439,7 +436,7 @@ fn batch(
             })
         };
     for holder in &holders {
-        bar.set_message(format!("insert a blank token for {holder}"));
+        bar.set_message(t!("batch-insert-for", holder = holder));
         let serial = loop {
             if let Some(device) = current.take() {
                 if let (true, Some(serial)) = (blank(&device), &device.serial) {
@@ -448,17 +445,18 @@ fn batch(
                 say(
                     &bar,
                     out,
-                    format!(
-                        "token {} at {reader} is {}, not blank: take it out",
-                        or_dash(device.serial.as_ref()),
-                        or_dash(device.state)
+                    t!(
+                        "batch-not-blank",
+                        serial = or_dash(device.serial.as_ref()),
+                        reader = reader,
+                        state = or_dash(device.state.map(|s| word("state", s.as_str())))
                     ),
                 )?;
             } else {
                 say(
                     &bar,
                     out,
-                    format!("waiting for a blank token at {reader} for {holder}"),
+                    t!("batch-waiting", reader = reader, holder = holder),
                 )?;
             }
             current = next_insertion(&mut events, client, reader)?;
@@ -471,7 +469,7 @@ fn batch(
                 say(
                     &bar,
                     out,
-                    format!("prepared {serial} for {holder}: take it out, insert the next"),
+                    t!("batch-prepared", serial = serial, holder = holder),
                 )?;
                 // This token is used: the next person waits for the next insertion.
                 current = None;
@@ -484,14 +482,20 @@ fn batch(
             {
                 failures += 1;
                 bar.inc(1);
-                say(&bar, out, format!("{holder}: not prepared: {err}"))?;
+                let error = super::common::client_error_text(&err);
+                say(
+                    &bar,
+                    out,
+                    t!("batch-not-prepared", holder = holder, error = error),
+                )?;
                 results.push(json!({"holder": holder, "serial": serial, "error": err.to_string()}));
                 // The token is still blank: keep it for the next person.
                 current = client.device_at(reader)?;
             }
             Err(err) => {
                 bar.abandon();
-                return Err(err).with_context(|| format!("preparing {serial} for {holder}"));
+                return Err(err)
+                    .with_context(|| t!("batch-failed", serial = serial, holder = holder));
             }
         }
     }
@@ -503,10 +507,11 @@ fn batch(
             serde_json::to_string_pretty(&Value::Array(results))?
         )?;
     } else {
+        let prepared = holders.len() - failures;
         writeln!(
             out,
-            "batch: {} prepared, {failures} not",
-            holders.len() - failures
+            "{}",
+            t!("batch-done", prepared = prepared, failed = failures)
         )?;
     }
     if failures > 0 {
@@ -523,8 +528,8 @@ fn next_insertion(
     reader: &str,
 ) -> anyhow::Result<Option<DeviceEntry>> {
     loop {
-        let Some(event) = events.next_event().context("reading the event stream")? else {
-            anyhow::bail!("the daemon closed the event stream");
+        let Some(event) = events.next_event().with_context(|| t!("reading-events"))? else {
+            anyhow::bail!(t!("events-closed"));
         };
         if let Some(ServerEvent::Device(DeviceEvent::Inserted { reader: at, .. })) = event.decode()
         {

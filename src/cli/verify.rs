@@ -3,14 +3,14 @@
 
 use std::io::Write;
 
-use super::common::{Connection, Exit};
+use super::common::{Connection, Exit, UsageError};
 use super::prompt::Prompter;
 use crate::wire::verify::VerifyOutcome;
 use clap::Args;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  keyward verify --login adurand                 # prompts for PIN followed by the code, hidden\n  printf '%s\\n' \"$PASSCODE\" | keyward verify --login adurand --json\n\nExit status: 0 accepted, 1 rejected, 3 daemon unreachable, 4 key refused."
+    after_help = "Examples:\n  keyward verify --login adurand                 # prompts for PIN followed by the code, hidden\n  printf '%s\\n' \"$PASSCODE\" | keyward verify --login adurand --json\n\nExit status: 0 accepted, 1 rejected, 2 no passcode given (or a bad command line),\n3 daemon unreachable, 4 key refused."
 )]
 pub struct VerifyArgs {
     /// The holder's login (person id).
@@ -21,11 +21,17 @@ pub struct VerifyArgs {
 pub fn run(args: VerifyArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut prompter = Prompter::stdin();
     let mut stderr = std::io::stderr();
-    let passcode = if prompter.is_terminal() {
-        prompter.secret(&mut stderr, "Passcode (PIN then code): ")?
+    let read = if prompter.is_terminal() {
+        prompter.secret(&mut stderr, &format!("{} ", t!("verify-prompt")))
     } else {
         // Read the passcode line silently: nothing to echo into a pipe's output.
-        prompter.secret(&mut std::io::sink(), "")?
+        prompter.secret(&mut std::io::sink(), "")
+    };
+    // No passcode (empty input, or none at all) is a usage error, not a
+    // rejection: nothing was asked of the daemon.
+    let passcode = match read {
+        Ok(passcode) if !passcode.trim().is_empty() => passcode,
+        _ => return Err(UsageError(t!("verify-empty")).into()),
     };
     let answer = conn.client().verify(&args.login, passcode.trim())?;
     drop(passcode);
@@ -36,24 +42,27 @@ pub fn run(args: VerifyArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::
     match answer {
         VerifyOutcome::Accept { rights } => {
             if !conn.json {
-                writeln!(out, "accept")?;
+                writeln!(out, "{}", t!("verify-accept"))?;
                 for right in rights {
                     let until = match right.until {
-                        Some(d) => format!("until {d}"),
-                        None => "open-ended".to_owned(),
+                        Some(d) => t!("verify-until", date = super::common::day(&d)),
+                        None => t!("open-ended"),
                     };
-                    writeln!(
-                        out,
-                        "  director of {} ({}, {until})",
-                        right.school, right.origin
-                    )?;
+                    let origin = super::common::word("origin", right.origin.as_str());
+                    let line = t!(
+                        "verify-right",
+                        school = right.school,
+                        origin = origin,
+                        until = until
+                    );
+                    writeln!(out, "  {line}")?;
                 }
             }
             Ok(())
         }
         VerifyOutcome::Reject => {
             if !conn.json {
-                writeln!(out, "reject")?;
+                writeln!(out, "{}", t!("verify-reject"))?;
             }
             Err(Exit(1).into())
         }

@@ -57,7 +57,9 @@ pub enum DomainError {
     BadMailAddress,
     #[error("a right cannot end before it starts")]
     RightEndsBeforeItStarts,
-    #[error("a token in state {from} cannot be {action}d")]
+    // The action is a verb's base form (`restock`, `hand over`): no
+    // participle is built from it.
+    #[error("{action} is not possible for a token in state {from}")]
     TransitionRefused {
         from: TokenState,
         action: &'static str,

@@ -236,4 +236,14 @@ mod tests {
             assert_eq!(TokenState::parse(s.as_str()), Ok(s));
         }
     }
+
+    #[test]
+    fn a_refused_transition_reads_as_english() {
+        // Was "a token in state active cannot be restockd".
+        let err = next_state(S::Active, None, A::Restock).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "restock is not possible for a token in state active"
+        );
+    }
 }

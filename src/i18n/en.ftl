@@ -1,9 +1,10 @@
 # keyward's messages in English. Every id here is also in fr.ftl, with the
 # same arguments (a test checks). Ids are grouped by where they show.
 
-## How times and dates are written (jiff strftime patterns)
-format-date-time = %-d %b %Y %H:%M
-format-date = %-d %b %Y
+## How times and dates are written (jiff strftime patterns): ISO 8601 order,
+## readable the world over
+format-date-time = %Y-%m-%d %H:%M
+format-date = %Y-%m-%d
 
 ## Shared pieces
 none = (none)
@@ -120,6 +121,9 @@ writing-file = writing { $file }
 creating-dir = creating { $dir }
 reading-events = reading the event stream
 events-closed = the daemon closed the event stream
+reading-stdin = reading standard input
+stdin-ended = standard input ended before an answer
+reading-hidden = reading hidden input
 
 ## key requests and replacements
 key-request-queued = key request { $id } queued for the desk
@@ -158,7 +162,7 @@ receipt-signature-valid = signature: valid (key { $key })
 init-done = keyward: initialised { $dir }
 init-files = config { $config }, master key { $master }, database { $db } (receipt key sealed inside)
 init-keep-key = Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY).
-init-admin-key = admin API key: { $key }
+init-admin-key = admin API key:
 init-not-empty = { $dir } already exists and is not empty: refusing to overwrite it
 
 ## station

@@ -121,6 +121,9 @@ writing-file = écriture de { $file }
 creating-dir = création de { $dir }
 reading-events = lecture du flux d'événements
 events-closed = le démon a fermé le flux d'événements
+reading-stdin = lecture de l'entrée standard
+stdin-ended = l'entrée standard s'est terminée avant une réponse
+reading-hidden = lecture de la saisie masquée
 
 ## Demandes de clé et de remplacement
 key-request-queued = demande de clé { $id } transmise au centre informatique
@@ -159,7 +162,7 @@ receipt-signature-valid = signature : valide (clé { $key })
 init-done = keyward : { $dir } initialisé
 init-files = configuration { $config }, clé maîtresse { $master }, base { $db } (clé des bordereaux scellée dedans)
 init-keep-key = Conservez la clé ci-dessous en lieu sûr : elle n'est affichée qu'une fois (à utiliser comme KEYWARD_API_KEY).
-init-admin-key = clé d'API administrateur : { $key }
+init-admin-key = clé d'API administrateur :
 init-not-empty = { $dir } existe déjà et n'est pas vide : refus de l'écraser
 
 ## Poste de remise

@@ -170,13 +170,13 @@ fn times_are_shown_in_the_zone_and_the_language() {
     );
     assert_eq!(
         date_time(Lang::En, time, &martinique),
-        "30 Nov 2026 21:05 (America/Martinique)"
+        "2026-11-30 21:05 (America/Martinique)"
     );
     assert_eq!(
         date_time(Lang::Fr, time, &TimeZone::UTC),
         "01/12/2026 01:05 (UTC)"
     );
     assert_eq!(date_text(Lang::Fr, "2027-07-06"), "06/07/2027");
-    assert_eq!(date_text(Lang::En, "2027-07-06"), "6 Jul 2027");
+    assert_eq!(date_text(Lang::En, "2027-07-06"), "2027-07-06");
     assert_eq!(date_text(Lang::Fr, "not a date"), "not a date");
 }

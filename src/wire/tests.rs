@@ -72,12 +72,15 @@ fn receipt() -> Value {
 
 #[test]
 fn answers_have_the_documented_fields_and_round_trip() {
-    check::<Health>(r#"{"status":"ok"}"#, json!({"status": "ok"}));
+    check::<Health>(
+        r#"{"status":"ok","time_zone":"America/Martinique"}"#,
+        json!({"status": "ok", "time_zone": "America/Martinique"}),
+    );
     check::<verify::VerifyOutcome>(
-        r#"{"result":"accept","rights":[{"school":"0751234A","origin":"appointment"|"delegation","until":"2027-07-06"|null}]}"#,
+        r#"{"result":"accept","rights":[{"school":"0751710B","origin":"appointment"|"delegation","until":"2027-07-06"|null}]}"#,
         json!({"result": "accept", "rights": [
-            {"school": "0751234A", "origin": "appointment", "until": "2027-07-06"},
-            {"school": "0751234A", "origin": "delegation", "until": null},
+            {"school": "0751710B", "origin": "appointment", "until": "2027-07-06"},
+            {"school": "0751710B", "origin": "delegation", "until": null},
         ]}),
     );
     check::<verify::VerifyOutcome>(r#"{"result":"reject"}"#, json!({"result": "reject"}));

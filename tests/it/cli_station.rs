@@ -288,7 +288,7 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
     lines.wait_for("token 99999999 at Virtual PCD 00 00 is active, not blank");
     remove();
     insert("22222222", "stock");
-    lines.wait_for("nobody: not prepared: no person nobody (not_found)");
+    lines.wait_for("nobody: not prepared: not found (not_found). Server: no person nobody");
     lines.wait_for("prepared 22222222 for bleroy");
     lines.wait_for("batch: 2 prepared, 1 not");
     let status = child.wait().unwrap();

@@ -14,6 +14,7 @@ mod at_rest;
 mod cli_bench;
 mod cli_client;
 mod cli_help;
+mod cli_lang;
 mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;

@@ -15,14 +15,19 @@ impl Tx<'_> {
         mail: &MailAddress,
     ) -> Result<(), StoreError> {
         self.require_desk("add a person")?;
+        // A person's address, not a help request's sender: its own words.
+        let bad_mail = |rule| crate::domain::DomainError::BadIdentifier { what: "mail", rule };
         if !mail
             .domain()
             .eq_ignore_ascii_case(&self.shared.config.authority_domain)
         {
-            return Err(crate::domain::DomainError::SenderOutsideDomain.into());
+            return Err(bad_mail("a person's address is in the authority's mail domain").into());
         }
         if crate::domain::requests::is_functional_mailbox(mail) {
-            return Err(crate::domain::DomainError::SchoolMailbox.into());
+            return Err(bad_mail(
+                "a school's functional mailbox is nobody's personal address: give the person's own",
+            )
+            .into());
         }
         if full_name.trim().is_empty() || full_name.chars().any(char::is_control) {
             return Err(crate::domain::DomainError::BadIdentifier {
@@ -31,11 +36,30 @@ impl Tx<'_> {
             }
             .into());
         }
+        // A taken id or a taken address, each named as what it is.
+        let taken: Option<String> = self
+            .db
+            .prepare_cached(
+                "SELECT id FROM people WHERE id = ?1 OR mail = ?2 ORDER BY id = ?1 DESC LIMIT 1",
+            )?
+            .query_row(params![id.as_str(), mail.as_str()], |r| r.get(0))
+            .optional()?;
+        if let Some(holder) = taken {
+            let (what, key) = if holder == id.as_str() {
+                ("person", id.as_str())
+            } else {
+                ("mail address", mail.as_str())
+            };
+            return Err(StoreError::Duplicate {
+                what,
+                key: key.to_owned(),
+            });
+        }
         insert_new(
             self.db,
             "INSERT OR IGNORE INTO people (id, full_name, mail) VALUES (?1, ?2, ?3)",
             params![id.as_str(), full_name.trim(), mail.as_str()],
-            "person or mail address",
+            "person",
             id.as_str(),
         )?;
         self.audit("person.add", id.as_str(), "")
