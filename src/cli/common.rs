@@ -132,12 +132,45 @@ pub fn word(kind: &str, value: &str) -> String {
 pub fn error_text(err: &anyhow::Error) -> String {
     let parts: Vec<String> = err
         .chain()
-        .map(|cause| match cause.downcast_ref::<ClientError>() {
-            Some(client) => client_error_text(client),
-            None => cause.to_string(),
+        .map(|cause| {
+            if let Some(client) = cause.downcast_ref::<ClientError>() {
+                client_error_text(client)
+            } else if let Some(crypto) = cause.downcast_ref::<crate::crypto::CryptoError>() {
+                crypto_error_text(crypto)
+            } else {
+                cause.to_string()
+            }
         })
         .collect();
     t!("error-prefix", error = parts.join(": "))
+}
+
+/// What checking a receipt offline found, in the command line's language.
+fn crypto_error_text(err: &crate::crypto::CryptoError) -> String {
+    use crate::crypto::CryptoError;
+    match err {
+        CryptoError::BadPublicKey => t!("error-bad-public-key"),
+        CryptoError::WrongReceiptKey { expected, found } => {
+            t!(
+                "error-wrong-receipt-key",
+                expected = expected,
+                found = found
+            )
+        }
+        CryptoError::BadSignature => t!("error-bad-signature"),
+        other => other.to_string(),
+    }
+}
+
+/// A PIN the policy refuses, said to the holder in their language.
+pub fn pin_problem_text(problem: crate::crypto::PinProblem) -> String {
+    use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
+    use crate::crypto::PinProblem;
+    match problem {
+        PinProblem::Length => t!("pin-length", min = MIN_PIN_DIGITS, max = MAX_PIN_DIGITS),
+        PinProblem::NotDigits => t!("pin-not-digits"),
+        PinProblem::TooCommon => t!("pin-too-common"),
+    }
 }
 
 /// A client error in the command line's language.

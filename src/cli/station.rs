@@ -171,7 +171,7 @@ fn serve_holder(
     let activated = loop {
         let pin = prompter.secret(out, &format!("{} ", t!("station-pin")))?;
         if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
-            let why = problem.to_string();
+            let why = super::common::pin_problem_text(problem);
             writeln!(out, "{}", t!("station-pin-refused", why = why))?;
             continue;
         }

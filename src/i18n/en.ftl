@@ -41,10 +41,11 @@ col-days-late = DAYS LATE
 col-returned = RETURNED
 col-days-waiting = DAYS WAITING
 
-## Values shown in tables (the API's words stay in --json)
+## Values shown in tables (the API's words stay in --json). English shows the
+## API's own words, which are also what filters such as --state take.
 state-stock = stock
 state-prepared = prepared
-state-handed_over = handed over
+state-handed_over = handed_over
 state-active = active
 state-returned = returned
 state-wiped = wiped
@@ -256,3 +257,9 @@ detail-device = the token failed
 error-unreachable = cannot reach keyward at { $url }: { $why } (is `keyward serve` running? set KEYWARD_URL or --url)
 error-protocol = unexpected answer from the server (HTTP { $status }): { $why }
 error-no-api-key = no API key: set KEYWARD_API_KEY or pass --api-key
+error-bad-public-key = the public key must be 32 bytes of Ed25519, in hex or base64
+error-wrong-receipt-key = the receipt was signed by key { $found }, not by the given key { $expected }
+error-bad-signature = the receipt's signature is invalid: the receipt was altered or forged
+pin-length = a PIN has { $min } to { $max } digits
+pin-not-digits = a PIN has digits only
+pin-too-common = this PIN is too easy to guess (repeated digits, a run or a repeated pattern): choose another

@@ -193,7 +193,7 @@ async fn healthz_metrics_and_unknown_routes() {
     let (status, body) = api.send(Call::get("/healthz")).await;
     assert_eq!(
         (status.as_u16(), body),
-        (200, serde_json::json!({"status": "ok"}))
+        (200, serde_json::json!({"status": "ok", "time_zone": "UTC"}))
     );
     let (status, _) = api.get(&api.keys.admin, "/v1/nothing-here").await;
     assert_eq!(status, 404);

@@ -172,7 +172,7 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
     assert!(
         stdout.contains("Key 12345678 at Virtual PCD 00 00")
             && stdout.contains("holder: adurand")
-            && stdout.contains("state:  handed over"),
+            && stdout.contains("state:  handed_over"),
         "{stdout}"
     );
     assert!(

@@ -40,7 +40,10 @@ fn serve_starts_answers_and_finishes_in_flight_work_on_sigterm() {
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"status":"ok","time_zone":"UTC"}"#),
+        "{answer}"
+    );
 
     // A request in flight: its handler is reading the body (the server sent
     // 100 Continue) when SIGTERM arrives.
