@@ -15,6 +15,10 @@
 //! reaches the failure delay or the lock. The generator rewrites the
 //! credentials file with the counters it reached, so runs can follow each
 //! other on the same daemon.
+//!
+//! A developer's tool: its report is the measurement's figures under the
+//! English labels the README and the benchmarks quote, in every `--lang`
+//! (`--json` for scripts), rather than messages of the catalogue.
 
 use std::io::Write;
 use std::path::PathBuf;

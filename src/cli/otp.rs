@@ -82,14 +82,14 @@ fn read_secret(args: &SecretArgs) -> anyhow::Result<Secret> {
     let (text, parse): (&str, Parser) = match (&args.secret, &args.hex_secret) {
         (Some(b32), None) => (b32, Secret::from_base32),
         (None, Some(hex)) => (hex, Secret::from_hex),
-        _ => bail!("give exactly one of --secret or --hex-secret"),
+        _ => bail!(t!("otp-one-secret")),
     };
     if text == "-" {
         let mut line = Zeroizing::new(String::new());
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .context("reading the secret from standard input")?;
+            .with_context(|| t!("reading-stdin"))?;
         Ok(parse(line.trim())?)
     } else {
         Ok(parse(text)?)

@@ -37,7 +37,7 @@ pub enum ReaderCommand {
 }
 
 pub fn run(command: ReaderCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let pcsc = Pcsc::establish().context("connecting to pcscd")?;
+    let pcsc = Pcsc::establish().with_context(|| t!("reader-connecting"))?;
     match command {
         ReaderCommand::Readers => {
             for r in pcsc.readers()? {
@@ -47,33 +47,34 @@ pub fn run(command: ReaderCommand, out: &mut dyn std::io::Write) -> anyhow::Resu
         ReaderCommand::Watch { seconds } => {
             let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
             let profiles = profile::builtin()?;
-            let identifier = Pcsc::establish().context("connecting to pcscd")?;
+            let identifier = Pcsc::establish().with_context(|| t!("reader-connecting"))?;
             let mut watcher = Watcher::new(pcsc);
             loop {
                 for event in watcher.poll(Duration::from_millis(500))? {
                     let line = match event {
-                        ReaderEvent::ReaderAdded { reader } => format!("reader added: {reader}"),
+                        ReaderEvent::ReaderAdded { reader } => t!("reader-added", reader = reader),
                         ReaderEvent::ReaderRemoved { reader } => {
-                            format!("reader removed: {reader}")
+                            t!("reader-removed", reader = reader)
                         }
                         ReaderEvent::Inserted { reader, atr } => {
                             let who = match identifier
                                 .connect(&reader)
                                 .and_then(|t| Token::new(t).identify(&profiles))
                             {
-                                Ok(id) => format!(
-                                    "profile {}, serial {}",
-                                    id.profile.as_deref().unwrap_or("unknown"),
-                                    id.serial.map_or("unknown".to_owned(), |s| s.to_string())
+                                Ok(id) => t!(
+                                    "reader-identified",
+                                    profile = id.profile.unwrap_or_else(|| t!("unknown")),
+                                    serial =
+                                        id.serial.map_or_else(|| t!("unknown"), |s| s.to_string())
                                 ),
-                                Err(err) => format!("not identified: {err}"),
+                                Err(err) => t!("reader-not-identified", error = err.to_string()),
                             };
-                            format!(
-                                "inserted: {reader} (ATR {}; {who})",
-                                data_encoding::HEXUPPER.encode(&atr)
-                            )
+                            let atr = data_encoding::HEXUPPER.encode(&atr);
+                            t!("reader-inserted", reader = reader, atr = atr, who = who)
                         }
-                        ReaderEvent::Removed { reader } => format!("removed: {reader}"),
+                        ReaderEvent::Removed { reader } => {
+                            t!("reader-token-removed", reader = reader)
+                        }
                     };
                     writeln!(out, "{line}")?;
                     out.flush()?;
@@ -88,22 +89,24 @@ pub fn run(command: ReaderCommand, out: &mut dyn std::io::Write) -> anyhow::Resu
             let mut token = Token::new(pcsc.connect(&reader)?);
             let id = token.identify(&profiles)?;
             let [a, b, c] = id.version;
-            writeln!(out, "reader: {}", id.reader)?;
-            writeln!(
-                out,
-                "profile: {}",
-                id.profile.as_deref().unwrap_or("unknown")
-            )?;
-            match id.serial {
-                Some(s) => writeln!(out, "serial: {s}")?,
-                None => writeln!(out, "serial: unknown")?,
-            }
-            writeln!(out, "OATH version: {a}.{b}.{c}")?;
-            writeln!(out, "device id: {}", id.device_id)?;
-            match (id.credentials, id.free_slots) {
-                (None, _) => writeln!(out, "credentials: locked by an access code")?,
-                (Some(n), Some(free)) => writeln!(out, "credentials: {n} ({free} slots free)")?,
-                (Some(n), None) => writeln!(out, "credentials: {n}")?,
+            let unknown = t!("unknown");
+            let profile = id.profile.clone().unwrap_or_else(|| unknown.clone());
+            let serial = id.serial.map_or(unknown, |s| s.to_string());
+            let credentials = match (id.credentials, id.free_slots) {
+                (None, _) => t!("reader-credentials-locked"),
+                (Some(n), Some(free)) => t!("reader-credentials-free", count = n, free = free),
+                (Some(n), None) => n.to_string(),
+            };
+            let lines = [
+                t!("reader-info-reader", value = id.reader.clone()),
+                t!("reader-info-profile", value = profile),
+                t!("reader-info-serial", value = serial),
+                t!("reader-info-version", value = format!("{a}.{b}.{c}")),
+                t!("reader-info-device", value = id.device_id.to_string()),
+                t!("reader-info-credentials", value = credentials),
+            ];
+            for line in lines {
+                writeln!(out, "{line}")?;
             }
         }
         ReaderCommand::List { reader } => {

@@ -79,7 +79,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     let clock: Arc<dyn Clock> = config::daemon_clock();
     let store = Arc::new(
         Store::open(&args.data, Arc::clone(&clock), config.store.clone())
-            .with_context(|| format!("opening {}", args.data.display()))?,
+            .with_context(|| t!("opening-file", file = args.data.display().to_string()))?,
     );
     let profiles = crate::profile::builtin()?;
     let devices = DeviceManager::new(Arc::clone(&store), Arc::clone(&clock), profiles);
@@ -94,13 +94,13 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     };
     if attach_virtual {
         let device = VirtualDevice::open(&args.data.join(VIRTUAL_STATE_FILE))
-            .context("opening the virtual token")?;
+            .with_context(|| t!("serve-virtual-token"))?;
         devices.attach(VIRTUAL_READER, Arc::new(device))?;
     }
     if args.virtual_touch_key == Switch::On {
         devices
             .attach_virtual_touch_key()
-            .context("attaching the simulated touch key")?;
+            .with_context(|| t!("serve-touch-key"))?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = readers.is_some().then(|| {
@@ -139,9 +139,10 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         for address in listen {
             let listener = tokio::net::TcpListener::bind(address)
                 .await
-                .with_context(|| format!("listening on {address}"))?;
+                .with_context(|| t!("serve-listen", address = address.to_string()))?;
             let addr = listener.local_addr()?;
             tracing::info!(%addr, virtual_token = attach_virtual, "keyward serving");
+            // A fixed line, in every language: supervisors and tests wait for it.
             writeln!(out, "keyward: listening on http://{addr}")?;
             listeners.push(listener);
         }

@@ -48,7 +48,7 @@ pub fn run(args: SimArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         chunk: usize::from(args.chunk),
     };
     let mut token = OathApplet::open(store, OsEntropy::default(), args.serial, options)
-        .with_context(|| format!("opening virtual token state {}", args.state.display()))?;
+        .with_context(|| t!("opening-file", file = args.state.display().to_string()))?;
     writeln!(
         out,
         "keyward sim: serial {} serving vpcd {}",

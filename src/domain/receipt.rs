@@ -242,7 +242,8 @@ impl SignedReceipt {
         let _ = writeln!(out, "{}", l.title(c.number));
         let _ = writeln!(out);
         for (label, value) in self.rows(&l, lang, zone) {
-            let _ = writeln!(out, "{label}: {value}");
+            let line = crate::tr!(lang, "receipt-line", label = label, value = value);
+            let _ = writeln!(out, "{line}");
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", l.rules);
@@ -453,7 +454,7 @@ mod tests {
         let zone = TimeZone::get("America/Martinique").unwrap();
         let fr = signed.render_text(Lang::Fr, &zone);
         assert!(
-            fr.contains("Date et heure: 30/11/2026 21:05 (America/Martinique)"),
+            fr.contains("Date et heure : 30/11/2026 21:05 (America/Martinique)"),
             "{fr}"
         );
         assert!(fr.contains("« keyward receipts verify »"), "{fr}");

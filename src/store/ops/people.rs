@@ -21,11 +21,11 @@ impl Tx<'_> {
             .domain()
             .eq_ignore_ascii_case(&self.shared.config.authority_domain)
         {
-            return Err(bad_mail("a person's address is in the authority's mail domain").into());
+            return Err(bad_mail("the address must be in the authority's mail domain").into());
         }
         if crate::domain::requests::is_functional_mailbox(mail) {
             return Err(bad_mail(
-                "a school's functional mailbox is nobody's personal address: give the person's own",
+                "a school's functional mailbox is not a person's address: give their own",
             )
             .into());
         }
