@@ -38,6 +38,21 @@ fn daemon(dir: &Path) -> (Served, String) {
     (served, admin)
 }
 
+/// `tokens register` of a stock key.
+const REGISTER: [&str; 6] = [
+    "tokens",
+    "register",
+    "--serial",
+    "11111111",
+    "--profile",
+    "yubikey5-oath",
+];
+
+/// `people add` of a person.
+fn person<'a>(id: &'a str, name: &'a str, mail: &'a str) -> [&'a str; 8] {
+    ["people", "add", "--id", id, "--name", name, "--mail", mail]
+}
+
 /// `keyward --lang LANG ARGS` as a client of `d`.
 fn run(d: &Served, key: &str, lang: &str, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = cli::client(&d.url, key, ["--lang", lang]);
@@ -60,31 +75,13 @@ fn every_command_speaks_french_by_default_and_english_when_asked() {
     let fr = stdout_ok(&mut default_lang(
         &d,
         &admin,
-        &[
-            "people",
-            "add",
-            "--id",
-            "adurand",
-            "--name",
-            "Anne Durand",
-            "--mail",
-            "anne.durand@ac-exemple.fr",
-        ],
+        &person("adurand", "Anne Durand", "anne.durand@ac-exemple.fr"),
     ));
     assert_eq!(fr, "personne adurand ajoutée\n");
     let mut en = default_lang(
         &d,
         &admin,
-        &[
-            "people",
-            "add",
-            "--id",
-            "pmartin",
-            "--name",
-            "Paul Martin",
-            "--mail",
-            "paul.martin@ac-exemple.fr",
-        ],
+        &person("pmartin", "Paul Martin", "paul.martin@ac-exemple.fr"),
     );
     en.env("KEYWARD_LANG", "en");
     assert_eq!(stdout_ok(&mut en), "person pmartin added\n");
@@ -103,19 +100,7 @@ fn every_command_speaks_french_by_default_and_english_when_asked() {
     assert_eq!(fr, "(aucun)\n");
 
     // Fields of a `show` and a state word.
-    stdout_ok(&mut run(
-        &d,
-        &admin,
-        "en",
-        &[
-            "tokens",
-            "register",
-            "--serial",
-            "11111111",
-            "--profile",
-            "yubikey5-oath",
-        ],
-    ));
+    stdout_ok(&mut run(&d, &admin, "en", &REGISTER));
     let fr = stdout_ok(&mut run(&d, &admin, "fr", &["tokens", "show", "11111111"]));
     assert!(
         fr.contains("numéro   ") && fr.contains("état ") && fr.contains("en stock"),
@@ -188,28 +173,14 @@ fn english_refusals_read_as_english() {
     let dir = tempfile::tempdir().unwrap();
     let (d, admin) = daemon(dir.path());
     let en = |args: &[&str]| run(&d, &admin, "en", args);
-    stdout_ok(&mut en(&[
-        "people",
-        "add",
-        "--id",
+    stdout_ok(&mut en(&person(
         "pmartin",
-        "--name",
         "Paul Martin",
-        "--mail",
         "paul.martin@ac-exemple.fr",
-    ]));
+    )));
     // A taken address is named as the address, not under the new id.
     let (_, err) = exits(
-        &mut en(&[
-            "people",
-            "add",
-            "--id",
-            "cdupont",
-            "--name",
-            "C Dupont",
-            "--mail",
-            "paul.martin@ac-exemple.fr",
-        ]),
+        &mut en(&person("cdupont", "C Dupont", "paul.martin@ac-exemple.fr")),
         6,
     );
     assert!(
@@ -219,26 +190,14 @@ fn english_refusals_read_as_english() {
     );
     // A person's address refused in the words of a person, not of a help request.
     for mail in ["c.dupont@gmail.com", "ce.0751710B@ac-exemple.fr"] {
-        let (_, err) = exits(
-            &mut en(&[
-                "people", "add", "--id", "cdupont", "--name", "C Dupont", "--mail", mail,
-            ]),
-            6,
-        );
+        let (_, err) = exits(&mut en(&person("cdupont", "C Dupont", mail)), 6);
         assert!(
             err.contains("field mail") && !err.contains("help request"),
             "{err}"
         );
     }
     // "cannot be restockd".
-    stdout_ok(&mut en(&[
-        "tokens",
-        "register",
-        "--serial",
-        "11111111",
-        "--profile",
-        "yubikey5-oath",
-    ]));
+    stdout_ok(&mut en(&REGISTER));
     let (_, err) = exits(&mut en(&["tokens", "restock", "11111111"]), 6);
     assert!(
         err.contains("restock is not possible for a token in state stock"),
