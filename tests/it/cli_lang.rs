@@ -13,6 +13,11 @@ const ZONE: &str = "America/Martinique";
 
 /// An initialised data directory whose authority is in Martinique, served.
 fn daemon(dir: &Path) -> (Served, String) {
+    daemon_with(dir, "off")
+}
+
+/// [`daemon`], its in-process virtual token `on` or `off`.
+fn daemon_with(dir: &Path, virtual_token: &str) -> (Served, String) {
     let data = dir.join("data");
     let admin = cli::init(&data);
     let config = data.join("keyward.toml");
@@ -31,7 +36,14 @@ fn daemon(dir: &Path) -> (Served, String) {
     let served = Served::start(
         serve(
             &data,
-            &["--virtual-token", "off", "--pcsc", "off", "--hid", "off"],
+            &[
+                "--virtual-token",
+                virtual_token,
+                "--pcsc",
+                "off",
+                "--hid",
+                "off",
+            ],
         )
         .stderr(std::process::Stdio::null()),
     );
@@ -271,4 +283,132 @@ fn verify_with_no_passcode_is_a_usage_error_and_asks_nobody() {
     }
     listener.set_nonblocking(true).unwrap();
     assert!(listener.accept().is_err(), "the daemon was asked");
+}
+
+#[test]
+fn a_handover_and_its_receipt_in_french_with_the_authority_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, admin) = daemon_with(dir.path(), "on");
+    let fr = |args: &[&str]| stdout_ok(&mut run(&d, &admin, "fr", args));
+    fr(&person(
+        "adurand",
+        "Anne Durand",
+        "anne.durand@ac-exemple.fr",
+    ));
+    fr(&person(
+        "pmartin",
+        "Paul Martin",
+        "paul.martin@ac-exemple.fr",
+    ));
+    assert_eq!(
+        fr(&[
+            "districts",
+            "add",
+            "--code",
+            "D-EST",
+            "--name",
+            "Est",
+            "--inspector",
+            "pmartin"
+        ]),
+        "circonscription D-EST ajoutée\n"
+    );
+    fr(&[
+        "schools",
+        "add",
+        "--uai",
+        "0751710B",
+        "--name",
+        "Lilas",
+        "--district",
+        "D-EST",
+    ]);
+    let appointed = fr(&[
+        "rights",
+        "appoint",
+        "--person",
+        "adurand",
+        "--school",
+        "0751710B",
+        "--from",
+        "2026-09-01",
+    ]);
+    assert!(appointed.starts_with("nomination ") && appointed.ends_with(" enregistrée\n"));
+    // A day in the French way; the open end said in words.
+    let rights = fr(&["rights", "list", "--person", "adurand"]);
+    assert!(
+        rights.contains("01/09/2026") && rights.contains("nomination"),
+        "{rights}"
+    );
+    let reader = "keyward virtual reader";
+    let devices = fr(&["devices", "list"]);
+    assert!(
+        devices.starts_with("LECTEUR") && devices.contains("en stock"),
+        "{devices}"
+    );
+    let prepared = fr(&[
+        "tokens", "prepare", "--reader", reader, "--holder", "adurand",
+    ]);
+    assert!(prepared.ends_with(" préparée pour adurand\n"), "{prepared}");
+    let handed = fr(&[
+        "tokens", "handover", "--reader", reader, "--place", "Bureau",
+    ]);
+    assert!(handed.contains(" remise ; bordereau 1 signé"), "{handed}");
+    let tokens = fr(&["tokens", "list"]);
+    assert!(
+        tokens.contains("TITULAIRE") && tokens.contains("remise"),
+        "{tokens}"
+    );
+
+    // The printed receipt: French labels, the time in Martinique.
+    let page = fr(&["receipts", "show", "1", "--format", "text"]);
+    let export = cli::json_ok(&mut run(
+        &d,
+        &admin,
+        "en",
+        &["receipts", "show", "1", "--format", "json"],
+    ));
+    let unix: u64 = export["canonical"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("unix_time="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (day, time) = martinique(unix);
+    assert!(
+        page.starts_with("Bordereau de remise de clé OTP n° 1\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("Date et heure : {day} {time} ({ZONE})")),
+        "{page}"
+    );
+    assert!(page.contains("« keyward receipts verify »"), "{page}");
+    // Checked offline, shown in the zone asked for.
+    let file = dir.path().join("receipt.txt");
+    std::fs::write(&file, export["export"].as_str().unwrap()).unwrap();
+    let key = export["public_key"].as_str().unwrap();
+    let mut verify = cli::keyward([
+        "--lang",
+        "fr",
+        "receipts",
+        "verify",
+        "--time-zone",
+        ZONE,
+        "--public-key",
+        key,
+    ]);
+    let checked = stdout_ok(verify.arg(&file));
+    assert!(checked.starts_with("signature : valide"), "{checked}");
+    assert!(
+        checked.contains(&format!("{day} {time} ({ZONE})")),
+        "{checked}"
+    );
+
+    // Reports, requests and the audit, in French.
+    assert_eq!(fr(&["reports", "overdue"]), "(aucun)\n");
+    let audit = fr(&["audit", "verify"]);
+    assert!(audit.starts_with("audit : intègre, "), "{audit}");
 }
