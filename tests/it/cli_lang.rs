@@ -60,6 +60,18 @@ const REGISTER: [&str; 6] = [
     "yubikey5-oath",
 ];
 
+/// `districts add` of D-EST, inspected by pmartin.
+const ADD_DISTRICT: [&str; 8] = [
+    "districts",
+    "add",
+    "--code",
+    "D-EST",
+    "--name",
+    "Est",
+    "--inspector",
+    "pmartin",
+];
+
 /// `people add` of a person.
 fn person<'a>(id: &'a str, name: &'a str, mail: &'a str) -> [&'a str; 8] {
     ["people", "add", "--id", id, "--name", name, "--mail", mail]
@@ -216,16 +228,7 @@ fn english_refusals_read_as_english() {
         "{err}"
     );
     // "a inspector key".
-    stdout_ok(&mut en(&[
-        "districts",
-        "add",
-        "--code",
-        "D-EST",
-        "--name",
-        "Est",
-        "--inspector",
-        "pmartin",
-    ]));
+    stdout_ok(&mut en(&ADD_DISTRICT));
     let created = cli::json_ok(&mut en(&[
         "apikeys",
         "create",
@@ -300,19 +303,7 @@ fn a_handover_and_its_receipt_in_french_with_the_authority_time() {
         "Paul Martin",
         "paul.martin@ac-exemple.fr",
     ));
-    assert_eq!(
-        fr(&[
-            "districts",
-            "add",
-            "--code",
-            "D-EST",
-            "--name",
-            "Est",
-            "--inspector",
-            "pmartin"
-        ]),
-        "circonscription D-EST ajoutée\n"
-    );
+    assert_eq!(fr(&ADD_DISTRICT), "circonscription D-EST ajoutée\n");
     fr(&[
         "schools",
         "add",
