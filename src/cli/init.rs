@@ -42,7 +42,7 @@ pub fn initialise(
     }
     let config = DaemonConfig::new(domain)?;
     let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
-        .with_context(|| format!("initialising {}", data.display()))?;
+        .with_context(|| t!("init-initialising", dir = data.display().to_string()))?;
     crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
     let key = store.write(&Actor::System, "apikey.create", |tx| {
         tx.create_api_key("admin", Role::Admin, None, &[])

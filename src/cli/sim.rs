@@ -49,11 +49,11 @@ pub fn run(args: SimArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     };
     let mut token = OathApplet::open(store, OsEntropy::default(), args.serial, options)
         .with_context(|| t!("opening-file", file = args.state.display().to_string()))?;
+    let serial = token.state().serial;
     writeln!(
         out,
-        "keyward sim: serial {} serving vpcd {}",
-        token.state().serial,
-        args.vpcd
+        "{}",
+        t!("sim-serving", serial = serial, vpcd = args.vpcd)
     )?;
     out.flush()?;
     let faults = Faults {

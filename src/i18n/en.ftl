@@ -161,6 +161,7 @@ receipt-signature-valid = signature: valid (key { $key })
 
 ## init
 init-done = keyward: initialised { $dir }
+init-initialising = initialising { $dir }
 init-files = config { $config }, master key { $master }, database { $db } (receipt key sealed inside)
 init-keep-key = Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY).
 init-admin-key = admin API key:
@@ -280,6 +281,7 @@ otp-one-secret = give exactly one of --secret or --hex-secret
 serve-virtual-token = opening the virtual token
 serve-touch-key = attaching the simulated touch key
 serve-listen = listening on { $address }
+sim-serving = keyward sim: serial { $serial } serving vpcd { $vpcd }
 error-bad-public-key = the public key must be 32 bytes of Ed25519, in hex or base64
 error-wrong-receipt-key = the receipt was signed by key { $found }, not by the given key { $expected }
 error-bad-signature = the receipt's signature is invalid: the receipt was altered or forged

@@ -160,6 +160,7 @@ receipt-signature-valid = signature : valide (clé { $key })
 
 ## Initialisation
 init-done = keyward : { $dir } initialisé
+init-initialising = initialisation de { $dir }
 init-files = configuration { $config }, clé maîtresse { $master }, base { $db } (clé des bordereaux scellée dedans)
 init-keep-key = Conservez la clé ci-dessous en lieu sûr : elle n'est affichée qu'une fois (à utiliser comme KEYWARD_API_KEY).
 init-admin-key = clé d'API administrateur :
@@ -280,6 +281,7 @@ otp-one-secret = indiquez soit --secret soit --hex-secret, pas les deux
 serve-virtual-token = ouverture de la clé virtuelle
 serve-touch-key = branchement de la clé tactile simulée
 serve-listen = écoute sur { $address }
+sim-serving = keyward sim : clé { $serial } servie au lecteur vpcd { $vpcd }
 error-bad-public-key = la clé publique doit faire 32 octets Ed25519, en hexadécimal ou en base64
 error-wrong-receipt-key = le bordereau a été signé par la clé { $found }, pas par la clé indiquée { $expected }
 error-bad-signature = la signature du bordereau n'est pas valide : le bordereau a été modifié ou falsifié
