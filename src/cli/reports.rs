@@ -50,7 +50,7 @@ fn per_district<T: Serialize>(
             return writeln!(out, "{}", t!("none"));
         }
         for (district, rows) in report {
-            writeln!(out, "{district}:")?;
+            writeln!(out, "{}", t!("report-district", district = district))?;
             table(out, rows, columns)?;
         }
         Ok(())

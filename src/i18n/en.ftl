@@ -136,6 +136,9 @@ event-inserted = inserted at { $reader }: serial { $serial }, profile { $profile
 event-removed = removed at { $reader }
 event-token = token { $serial } is now { $state }
 
+## reports
+report-district = { $district }:
+
 ## apikeys
 apikey-created = API key { $id } ({ $role }) created; it is shown only now:
 apikey-revoked = API key { $id } revoked

@@ -67,7 +67,7 @@ receipt-kind-return = restitution
 field-id = identifiant
 field-name = nom
 field-mail = adresse
-field-live-token = clé en service
+field-live-token = clé détenue
 field-rights = droits :
 field-serial = numéro
 field-profile = modèle
@@ -134,6 +134,9 @@ replacement-filed-revoked = demande de remplacement { $id } enregistrée ; l'anc
 event-inserted = insérée dans { $reader } : numéro { $serial }, modèle { $profile }
 event-removed = retirée de { $reader }
 event-token = la clé { $serial } est maintenant { $state }
+
+## Rapports
+report-district = { $district } :
 
 ## Clés d'API
 apikey-created = clé d'API { $id } ({ $role }) créée ; elle n'est affichée qu'une fois :
