@@ -436,6 +436,58 @@ mod tests {
     }
 
     #[test]
+    fn every_api_code_and_word_shown_has_a_message_in_both_languages() {
+        use crate::domain::receipt::ReceiptKind;
+        use crate::domain::{RevokeReason, RightOrigin, Role, TokenState};
+        use crate::wire::ErrorDetail;
+        let mut ids: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|c| format!("error-{c}"))
+            .collect();
+        ids.extend(
+            ErrorDetail::CONFLICT
+                .iter()
+                .chain(&ErrorDetail::DEVICE)
+                .map(|d| format!("detail-{d}")),
+        );
+        ids.extend(
+            TokenState::ALL
+                .iter()
+                .map(|s| format!("state-{}", s.as_str())),
+        );
+        let reasons = [
+            RevokeReason::Lost,
+            RevokeReason::Stolen,
+            RevokeReason::Broken,
+            RevokeReason::Faulty,
+        ];
+        ids.extend(reasons.iter().map(|r| format!("reason-{}", r.as_str())));
+        let origins = [RightOrigin::Appointment, RightOrigin::Delegation];
+        ids.extend(origins.iter().map(|o| format!("origin-{}", o.as_str())));
+        let roles = [
+            Role::Admin,
+            Role::Desk,
+            Role::Inspector,
+            Role::Station,
+            Role::Gateway,
+        ];
+        ids.extend(roles.iter().map(|r| format!("role-{}", r.as_str())));
+        let kinds = [ReceiptKind::Handover, ReceiptKind::Return];
+        ids.extend(kinds.iter().map(|k| format!("receipt-kind-{}", k.as_str())));
+        for lang in crate::i18n::Lang::ALL {
+            let missing: Vec<&String> = ids
+                .iter()
+                .filter(|id| !crate::i18n::has(lang, id))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "add these messages to src/i18n/{}.ftl: {missing:?}",
+                lang.code()
+            );
+        }
+    }
+
+    #[test]
     fn json_output_keeps_the_servers_key_order() {
         let entry = crate::wire::devices::DeviceCode {
             serial: "1".into(),
