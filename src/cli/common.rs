@@ -450,20 +450,18 @@ mod tests {
                 .chain(&ErrorDetail::DEVICE)
                 .map(|d| format!("detail-{d}")),
         );
-        ids.extend(
-            TokenState::ALL
+        fn words<T: Copy>(kind: &str, values: &[T], name: fn(T) -> &'static str) -> Vec<String> {
+            values
                 .iter()
-                .map(|s| format!("state-{}", s.as_str())),
-        );
-        let reasons = [
-            RevokeReason::Lost,
-            RevokeReason::Stolen,
-            RevokeReason::Broken,
-            RevokeReason::Faulty,
-        ];
-        ids.extend(reasons.iter().map(|r| format!("reason-{}", r.as_str())));
-        let origins = [RightOrigin::Appointment, RightOrigin::Delegation];
-        ids.extend(origins.iter().map(|o| format!("origin-{}", o.as_str())));
+                .map(|v| format!("{kind}-{}", name(*v)))
+                .collect()
+        }
+        use RevokeReason as R;
+        use RightOrigin as O;
+        ids.extend(words("state", &TokenState::ALL, TokenState::as_str));
+        let reasons = [R::Lost, R::Stolen, R::Broken, R::Faulty];
+        ids.extend(words("reason", &reasons, R::as_str));
+        ids.extend(words("origin", &[O::Appointment, O::Delegation], O::as_str));
         let roles = [
             Role::Admin,
             Role::Desk,
@@ -471,9 +469,9 @@ mod tests {
             Role::Station,
             Role::Gateway,
         ];
-        ids.extend(roles.iter().map(|r| format!("role-{}", r.as_str())));
+        ids.extend(words("role", &roles, Role::as_str));
         let kinds = [ReceiptKind::Handover, ReceiptKind::Return];
-        ids.extend(kinds.iter().map(|k| format!("receipt-kind-{}", k.as_str())));
+        ids.extend(words("receipt-kind", &kinds, ReceiptKind::as_str));
         for lang in crate::i18n::Lang::ALL {
             let missing: Vec<&String> = ids
                 .iter()
