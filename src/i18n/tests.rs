@@ -81,10 +81,14 @@ fn every_message_exists_in_both_languages_with_the_same_arguments() {
     assert!(fr.len() > 100, "the catalogue lost its messages");
 }
 
-/// The ids the code names through `t!`/`tr!` (a literal after the macro's
-/// opening), in every file under `src/`.
-fn ids_named_in_source() -> BTreeSet<(String, String)> {
-    fn walk(dir: &std::path::Path, out: &mut BTreeSet<(String, String)>) {
+/// A message named in the code: its id, the file, and the names of the
+/// arguments the call gives.
+type Named = (String, String, BTreeSet<String>);
+
+/// The messages the code names through `t!`/`tr!` (a literal after the
+/// macro's opening), in every file under `src/`.
+fn named_in_source() -> Vec<Named> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<Named>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -115,15 +119,16 @@ fn ids_named_in_source() -> BTreeSet<(String, String)> {
                     };
                     let rest = rest.trim_start();
                     if let Some(literal) = rest.strip_prefix('"') {
-                        if let Some((id, _)) = literal.split_once('"') {
-                            out.insert((id.to_owned(), path.display().to_string()));
+                        if let Some((id, after)) = literal.split_once('"') {
+                            let file = path.display().to_string();
+                            out.push((id.to_owned(), file, argument_names(after)));
                         }
                     }
                 }
             }
         }
     }
-    let mut out = BTreeSet::new();
+    let mut out = Vec::new();
     walk(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
         &mut out,
@@ -131,16 +136,76 @@ fn ids_named_in_source() -> BTreeSet<(String, String)> {
     out
 }
 
+/// The `name = value` arguments of a macro call, read from just after its
+/// id to its closing parenthesis (strings and nested brackets skipped).
+fn argument_names(after_id: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut depth = 0usize;
+    let mut segment = String::new();
+    let mut chars = after_id.chars();
+    let mut finish = |segment: &mut String| {
+        if let Some((name, value)) = segment.split_once('=') {
+            let name = name.trim();
+            if !value.starts_with('=')
+                && !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                names.insert(name.to_owned());
+            }
+        }
+        segment.clear();
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                // Skip a string literal, escapes included.
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                segment.push('"');
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                segment.push(c);
+            }
+            ')' | ']' | '}' if depth == 0 => break,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                segment.push(c);
+            }
+            ',' if depth == 0 => finish(&mut segment),
+            c => segment.push(c),
+        }
+    }
+    finish(&mut segment);
+    names
+}
+
 #[test]
-fn every_id_the_code_names_is_in_the_catalogue() {
-    let named = ids_named_in_source();
-    assert!(named.len() > 40, "the scan found too few ids: {named:?}");
+fn every_id_the_code_names_is_in_the_catalogue_with_its_arguments() {
+    let named = named_in_source();
+    assert!(named.len() > 100, "the scan found too few ids: {named:?}");
+    let en = messages(Lang::En);
     for lang in Lang::ALL {
-        let missing: Vec<_> = named.iter().filter(|(id, _)| !has(lang, id)).collect();
+        let missing: Vec<_> = named.iter().filter(|(id, ..)| !has(lang, id)).collect();
         assert!(
             missing.is_empty(),
             "not in {}.ftl: {missing:?}",
             lang.code()
+        );
+    }
+    // Both files take the same arguments (above); the calls give them.
+    for (id, file, given) in &named {
+        assert_eq!(
+            Some(given),
+            en.get(id),
+            "{file}: the call of {id} gives other arguments than the message takes"
         );
     }
 }
