@@ -224,9 +224,10 @@ rule-returned-key-revoked = The returned key is revoked: it no longer gives acce
 rule-forwarded-to-it-centre = The inspector forwards the key to the IT centre as soon as possible.
 
 ## Errors the CLI shows
-# An API refusal: what its code (and detail, field) means, then the server's words.
-api-error = { $meaning } ({ $code }). Server: { $message }
-api-error-field = { $meaning } (field { $field }, { $code }). Server: { $message }
+# An API refusal. The server's words are English already: shown as they are
+# with the code, without the French reader's gloss ($meaning, unused here).
+api-error = { $message } ({ $code })
+api-error-field = { $message } ({ $code }, field { $field })
 error-bad_request = the request was malformed
 error-unauthenticated = the API key is missing, unknown or revoked
 error-forbidden = your API key may not do this

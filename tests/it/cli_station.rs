@@ -186,9 +186,7 @@ fn station_takes_the_holder_through_rules_pin_and_receipt() {
     );
     assert!(stdout.contains("The two PINs differ."));
     assert!(
-        stdout.contains(
-            "PIN refused: invalid input (field pin, invalid). Server: this PIN is on the refused list"
-        ),
+        stdout.contains("PIN refused: this PIN is on the refused list (invalid, field pin)"),
         "{stdout}"
     );
     let path = dir.path().join("handover-receipt-7.html");
@@ -288,7 +286,7 @@ fn batch_prepares_each_inserted_token_for_the_next_person() {
     lines.wait_for("token 99999999 at Virtual PCD 00 00 is active, not blank");
     remove();
     insert("22222222", "stock");
-    lines.wait_for("nobody: not prepared: not found (not_found). Server: no person nobody");
+    lines.wait_for("nobody: not prepared: no person nobody (not_found)");
     lines.wait_for("prepared 22222222 for bleroy");
     lines.wait_for("batch: 2 prepared, 1 not");
     let status = child.wait().unwrap();
