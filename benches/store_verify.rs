@@ -59,11 +59,17 @@ fn setup(credentials: usize) -> Fixture {
         Config::new("ac-exemple.fr"),
     )
     .unwrap();
-    let desk = Actor::Desk("bench".into());
+    let desk_person = PersonId::parse("desk").unwrap();
+    let desk = Actor::Desk(desk_person.clone());
     let started = Instant::now();
     let mut keys = Vec::with_capacity(credentials);
     store
         .write(&desk, "bench setup", |tx| {
+            tx.add_person(
+                &desk_person,
+                "Desk",
+                &MailAddress::parse("desk@ac-exemple.fr").unwrap(),
+            )?;
             let inspector = PersonId::parse("inspector").unwrap();
             tx.add_person(
                 &inspector,

@@ -15,6 +15,7 @@ const API_KEY_COLUMNS: &[Column<'static, ApiKeyEntry>] = &[
     ("ID", |k| k.id.to_string()),
     ("NAME", |k| k.name.clone()),
     ("ROLE", |k| k.role.as_str().to_owned()),
+    ("PERSON", |k| or_dash(k.person.as_ref())),
     ("DISTRICT", |k| or_dash(k.district.as_ref())),
     ("READERS", |k| k.readers.join(",")),
     ("CREATED", |k| k.created_at.to_string()),
@@ -25,13 +26,17 @@ const API_KEY_COLUMNS: &[Column<'static, ApiKeyEntry>] = &[
 pub enum ApiKeysCommand {
     /// Creates a key; it is printed once, alone on the last line.
     #[command(
-        after_help = "Examples:\n  keyward apikeys create --name desk-alice --role desk\n  keyward apikeys create --name ien-est --role inspector --district D-EST\n  keyward apikeys create --name station-1 --role station --reader \"Virtual PCD 00 00\""
+        after_help = "Examples:\n  keyward apikeys create --name desk-alice --role desk --person amartin\n  keyward apikeys create --name ien-est --role inspector --person pmartin --district D-EST\n  keyward apikeys create --name station-1 --role station --reader \"Virtual PCD 00 00\""
     )]
     Create {
         #[arg(long)]
         name: String,
         #[arg(long, value_enum)]
         role: Role,
+        /// The person the key belongs to (roles admin, desk and inspector;
+        /// their acts, receipts and audit entries name that person).
+        #[arg(long, value_name = "LOGIN")]
+        person: Option<String>,
         /// The inspector's district (role inspector).
         #[arg(long)]
         district: Option<String>,
@@ -53,11 +58,13 @@ impl DaemonCommand for ApiKeysCommand {
             ApiKeysCommand::Create {
                 name,
                 role,
+                person,
                 district,
                 readers,
             } => {
                 let body = NewKeyBody {
                     name,
+                    person,
                     role: role.as_str().to_owned(),
                     district,
                     readers: (!readers.is_empty()).then_some(readers),

@@ -151,10 +151,17 @@ fn setup(
     let today = Date::local(SystemClock.now(), &config.time_zone);
     let store = Store::open(data, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
-    let desk = Actor::Desk("bench".into());
+    // The desk operator the bench acts as (receipts name a person).
+    let desk_person = PersonId::parse("bench-desk")?;
+    let desk = Actor::Desk(desk_person.clone());
     let mut lines = Zeroizing::new(String::new());
     let uai = Uai::parse(BENCH_SCHOOL)?;
     store.write(&desk, "bench setup: district", |tx| {
+        tx.add_person(
+            &desk_person,
+            "Bench Desk",
+            &MailAddress::parse(&format!("bench-desk@{domain}"))?,
+        )?;
         let inspector = PersonId::parse("bench-ien")?;
         tx.add_person(
             &inspector,

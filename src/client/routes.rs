@@ -11,7 +11,7 @@ use crate::wire::people::{
 use crate::wire::receipts::{Receipt, ReceiptAnswer};
 use crate::wire::reports::{InTransitReport, OverdueReport};
 use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
-use crate::wire::rights::{Right, RightBody, RightEnded};
+use crate::wire::rights::{EndRightBody, Right, RightBody, RightEnded};
 use crate::wire::tokens::{
     ActivateBody, Activated, HandoverBody, NewTokenBody, PinUnblocked, PrepareBody, PreparedToken,
     RegisteredToken, ResyncBody, Resynchronised, ReturnBody, RevokeBody, TokenEntry, TokenFilter,
@@ -98,8 +98,8 @@ impl Client {
         self.post("/v1/rights/delegations", body)
     }
 
-    pub fn end_right(&self, id: i64) -> Result<RightEnded, ClientError> {
-        self.post_empty(&format!("/v1/rights/{id}/end"))
+    pub fn end_right(&self, id: i64, body: &EndRightBody) -> Result<RightEnded, ClientError> {
+        self.post(&format!("/v1/rights/{id}/end"), body)
     }
 
     pub fn request_key(&self, body: &KeyRequestBody) -> Result<CreatedId, ClientError> {

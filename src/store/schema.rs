@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -182,6 +182,26 @@ CREATE TABLE slot_access_codes (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (serial, slot, status)
 ) STRICT;
+"#;
+
+/// Rules on rights and staff (docs/lifecycle.md): staff API keys belong to a
+/// person (who may leave), a token serves one right (its district is that
+/// right's school's: the existing bound tokens get their holder's latest
+/// right), an appointment ended by the administration keeps its reason, and a
+/// credential remembers it was revoked (its holder's next key then needs a
+/// request).
+const V_RIGHTS_AND_STAFF: &str = r#"
+ALTER TABLE api_keys ADD COLUMN person TEXT REFERENCES people(id);
+ALTER TABLE people ADD COLUMN left_at INTEGER;
+ALTER TABLE tokens ADD COLUMN right_id INTEGER REFERENCES rights(id);
+ALTER TABLE rights ADD COLUMN end_reason TEXT CHECK (end_reason IN
+    ('retraite','mutation','changement_de_corps','fin_de_fonction','autre'));
+ALTER TABLE credentials ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
+UPDATE tokens SET right_id = (SELECT r.id FROM rights r WHERE r.person = tokens.holder
+                              ORDER BY r.from_date DESC, r.id DESC LIMIT 1)
+    WHERE holder IS NOT NULL;
+UPDATE credentials SET revoked = 1 WHERE live = 0 AND EXISTS
+    (SELECT 1 FROM tokens t WHERE t.serial = credentials.token AND t.state = 'revoked');
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -520,7 +520,7 @@ fn a_school_year_end_to_end() {
 
     // --- Case 2: the director comes back. --------------------------------------
     clock.set(at("2026-11-20", 8));
-    ien.end_right(delegation_id).unwrap();
+    ien.end_right(delegation_id, &Default::default()).unwrap();
     assert!(
         login_now(&gateway, &desk, "bleroy", PIN_B, READER1).is_none(),
         "rejected at once"

@@ -272,19 +272,19 @@ fn case2_director_comes_back_deputy_loses_access_at_once() {
     let appointment = w.store.read(|tx| tx.rights(&pid("adurand"))).unwrap()[0].id;
     assert!(matches!(
         w.store.write(&inspector_east(), "end", |tx| tx
-            .end_delegation(appointment)),
+            .end_right(appointment, None, None)),
         Err(StoreError::Forbidden { .. })
     ));
     assert!(matches!(
         w.store
-            .write(&inspector_west(), "end", |tx| tx.end_delegation(right)),
+            .write(&inspector_west(), "end", |tx| tx.end_right(right, None, None)),
         Err(StoreError::Forbidden { .. })
     ));
 
     // The director is back: the inspector ends the delegation.
     w.clock.advance(3600);
     w.store
-        .write(&inspector_east(), "end", |tx| tx.end_delegation(right))
+        .write(&inspector_east(), "end", |tx| tx.end_right(right, None, None))
         .unwrap();
     // Same instant: the deputy is refused (refused: no right in force).
     let answer = svc

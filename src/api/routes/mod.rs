@@ -114,18 +114,18 @@ fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> 
     }
 }
 
-/// Reads a person and their district, or 404 (by scope for inspectors).
+/// Reads a person and their districts, or 404 (by scope for inspectors).
 async fn scoped_person(permit: &Permit, id: &str) -> Result<PersonId, ApiError> {
     let Ok(id) = PersonId::parse(id) else {
         return Err(ApiError::not_found("person"));
     };
     let lookup = id.clone();
-    let district = permit
+    let districts = permit
         .read(move |tx| {
             tx.person(&lookup)?;
-            tx.district_of_person(&lookup)
+            tx.districts_of_person(&lookup)
         })
         .await?;
-    permit.scope(district.as_deref(), "person").await?;
+    permit.scope_among(&districts, "person").await?;
     Ok(id)
 }

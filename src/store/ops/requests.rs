@@ -26,6 +26,7 @@ impl Tx<'_> {
             })?;
         let district = delegation.district.clone();
         self.require_scope(&district, "request a key", false)?;
+        self.not_own(holder, "request a key")?;
         if let Some(live) = self.live_token_of(holder)? {
             return Err(StoreError::HolderHasLiveToken {
                 holder: holder.to_string(),
@@ -80,8 +81,18 @@ impl Tx<'_> {
         mail: &HelpMail,
     ) -> Result<i64, StoreError> {
         self.require_desk("record a help request")?;
+        self.not_own(holder, "record a help request")?;
         let person = self.person(holder)?;
-        let district = self.holder_district(holder)?;
+        let old = match self.live_token_of(holder)? {
+            Some(live) => live,
+            None => self.revoked_key_of(holder)?.ok_or_else(|| {
+                self.forbidden(
+                    "request a replacement",
+                    "the holder has no live or revoked key",
+                )
+            })?,
+        };
+        let district = self.key_district(&self.token(&old)?)?;
         let inspector = self.inspector_of(&district)?;
         check_help_mail(
             mail,
@@ -89,9 +100,6 @@ impl Tx<'_> {
             &inspector.mail,
             &self.shared.config.authority_domain,
         )?;
-        let old = self
-            .live_token_of(holder)?
-            .ok_or_else(|| self.forbidden("request a replacement", "the holder has no live key"))?;
         let cc: Vec<&str> = mail.cc.iter().map(MailAddress::as_str).collect();
         self.db.execute(
             "INSERT INTO replacement_requests (holder, old_token, reason, sender, cc, received_at)
@@ -111,7 +119,7 @@ impl Tx<'_> {
             holder.as_str(),
             &format!("request={id} old_token={old} reason={reason}"),
         )?;
-        if reason.is_gone() {
+        if reason.is_gone() && self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
         }
         Ok(id)
@@ -145,17 +153,28 @@ impl Tx<'_> {
         if self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
         }
-        let credential = self.prepare_token(new_serial, &holder, secret, params)?;
-        self.db.execute(
-            "UPDATE replacement_requests SET new_token = ?1, fulfilled_at = ?2 WHERE id = ?3",
-            params![new_serial, to_i64(self.now, "time")?, request],
-        )?;
+        let credential =
+            self.prepare_against(new_serial, &holder, (secret, params), Some(request))?;
         self.audit(
             "replacement.prepare",
             holder.as_str(),
             &format!("request={request} old_token={old} new_token={new_serial}"),
         )?;
         Ok(credential)
+    }
+
+    /// The token of the holder's latest credential, when it was revoked and
+    /// no replacement was prepared since.
+    fn revoked_key_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT token, revoked FROM credentials WHERE holder = ?1 ORDER BY id DESC LIMIT 1",
+                [holder.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .and_then(|(token, revoked)| (revoked != 0).then_some(token)))
     }
 
     /// The holder of a replacement request.
