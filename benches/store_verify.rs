@@ -90,13 +90,16 @@ fn setup(credentials: usize) -> Fixture {
                     "Holder",
                     &MailAddress::parse(&format!("{}@ac-exemple.fr", login(i))).unwrap(),
                 )?;
+                // Deputies of the school (one appointed director per school).
+                tx.act_as(Actor::Inspector(inspector.clone()));
                 tx.grant_right(
-                    RightOrigin::Appointment,
+                    RightOrigin::Delegation,
                     &id,
                     &school,
                     Date::parse("2020-09-01").unwrap(),
                     None,
                 )?;
+                tx.act_as(desk.clone());
                 tx.add_token(&serial, "virtual")?;
                 tx.prepare_token(&serial, &id, &secret, CredentialParams::hotp())?;
                 tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;

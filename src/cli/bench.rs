@@ -154,6 +154,7 @@ fn setup(
     // The desk operator the bench acts as (receipts name a person).
     let desk_person = PersonId::parse("bench-desk")?;
     let desk = Actor::Desk(desk_person.clone());
+    let inspector = PersonId::parse("bench-ien")?;
     let mut lines = Zeroizing::new(String::new());
     let uai = Uai::parse(BENCH_SCHOOL)?;
     store.write(&desk, "bench setup: district", |tx| {
@@ -162,7 +163,6 @@ fn setup(
             "Bench Desk",
             &MailAddress::parse(&format!("bench-desk@{domain}"))?,
         )?;
-        let inspector = PersonId::parse("bench-ien")?;
         tx.add_person(
             &inspector,
             "Bench Inspector",
@@ -183,7 +183,10 @@ fn setup(
                     &format!("Bench Holder {i}"),
                     &MailAddress::parse(&format!("{login}@{domain}"))?,
                 )?;
-                tx.grant_right(RightOrigin::Appointment, &person, &uai, today, None)?;
+                // Deputies of the bench school (one appointed director per school).
+                tx.act_as(Actor::Inspector(inspector.clone()));
+                tx.grant_right(RightOrigin::Delegation, &person, &uai, today, None)?;
+                tx.act_as(desk.clone());
                 let serial = format!("B{i:07}");
                 tx.add_token(&serial, "keyward-virtual")?;
                 let secret = Secret::generate(Algorithm::Sha1)?;

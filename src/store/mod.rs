@@ -26,7 +26,7 @@ use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
 pub use audit::{AuditBreak, AuditHead};
-pub use ops::Tx;
+pub use ops::{KeyRequestRecord, ReplacementRecord, Tx};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 pub const DB_FILE: &str = "keyward.db";
@@ -77,10 +77,7 @@ pub enum StoreError {
     #[error("replacement request {0} was already fulfilled")]
     RequestFulfilled(i64),
     #[error("{actor} may not {action} for themselves: nobody acts on their own key or rights")]
-    OwnAct {
-        actor: String,
-        action: &'static str,
-    },
+    OwnAct { actor: String, action: &'static str },
     #[error("school {school} already has an appointed director (right {right}): end that appointment in the same request")]
     DirectorInPlace { school: String, right: i64 },
     #[error("{person} is already the appointed director of school {school}: no delegation to a school's own director")]

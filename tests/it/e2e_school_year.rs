@@ -244,6 +244,16 @@ fn a_school_year_end_to_end() {
             "people",
             "add",
             "--id",
+            "amorel",
+            "--name",
+            "Alice Morel",
+            "--mail",
+            "amorel@ac-exemple.fr",
+        ],
+        &[
+            "people",
+            "add",
+            "--id",
             "bleroy",
             "--name",
             "Bruno Leroy",
@@ -295,8 +305,10 @@ fn a_school_year_end_to_end() {
             .as_str()
             .to_owned()
     };
-    let desk_key = new_key(json!({"name": "desk", "role": "desk"}));
-    let ien_key = new_key(json!({"name": "ien-est", "role": "inspector", "district": "D-EST"}));
+    let desk_key = new_key(json!({"name": "desk", "role": "desk", "person": "amorel"}));
+    let ien_key = new_key(
+        json!({"name": "ien-est", "role": "inspector", "person": "pmartin", "district": "D-EST"}),
+    );
     let station_key =
         new_key(json!({"name": "station", "role": "station", "readers": [READER0, READER1]}));
     let gateway_key = new_key(json!({"name": "gateway", "role": "gateway"}));

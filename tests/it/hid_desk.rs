@@ -55,7 +55,13 @@ fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
     let station = api
         .store
         .write(&desk(), "test", |tx| {
-            tx.create_api_key("hid station", Role::Station, None, &[HID_READER.into()], None)
+            tx.create_api_key(
+                "hid station",
+                Role::Station,
+                None,
+                &[HID_READER.into()],
+                None,
+            )
         })
         .unwrap();
     (api, key, station.key.to_string())

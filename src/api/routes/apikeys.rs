@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 
 use super::{created, ok, Answer};
 use crate::api::{ApiError, Body, Permit};
-use crate::domain::{PersonId, Role};
 use crate::domain::{ApiKeyRecord, NewApiKey};
+use crate::domain::{PersonId, Role};
 use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey, NewKeyBody};
 
 pub(super) async fn create_api_key(permit: Permit, Body(body): Body<NewKeyBody>) -> Answer {

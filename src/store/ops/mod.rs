@@ -26,12 +26,13 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::audit::{AuditEntry, AuditHead};
 use super::{Shared, StoreError};
 use crate::domain::{
-    Actor, CredentialInfo, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord,
-    Uai, UnixTime,
+    Actor, CredentialInfo, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod,
+    RightRecord, Uai, UnixTime,
 };
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use requests::{KeyRequestRecord, ReplacementRecord};
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {

@@ -9,6 +9,27 @@ use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
 use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
 
+/// A key request as recorded; `token` is set once fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRequestRecord {
+    pub id: i64,
+    pub holder: PersonId,
+    pub district: String,
+    pub created_at: u64,
+    pub token: Option<String>,
+}
+
+/// A help request as recorded; `new_token` is set once fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacementRecord {
+    pub id: i64,
+    pub holder: String,
+    pub old_token: String,
+    pub reason: String,
+    pub received_at: u64,
+    pub new_token: Option<String>,
+}
+
 impl Tx<'_> {
     /// Case 1: an inspector asks the desk for a key for a deputy of their
     /// district who holds (or will hold) a delegation.
@@ -58,16 +79,60 @@ impl Tx<'_> {
 
     /// Open key requests, oldest first: (request id, holder, district).
     pub fn open_key_requests(&self) -> Result<Vec<(i64, PersonId, String)>, StoreError> {
+        Ok(self
+            .key_requests_open()?
+            .into_iter()
+            .map(|r| (r.id, r.holder, r.district))
+            .collect())
+    }
+
+    /// Open key requests, oldest first.
+    pub fn key_requests_open(&self) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        self.key_requests_where("fulfilled_at IS NULL", [])
+    }
+
+    /// The key requests this actor filed (an inspector's own), oldest first.
+    pub fn my_key_requests(&self) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        self.key_requests_where("requested_by = ?1", [self.actor.to_string()])
+    }
+
+    fn key_requests_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, holder, district, created_at, token FROM key_requests
+             WHERE {filter} ORDER BY id"
+        );
+        query_rows(self.db, &sql, params, |row| {
+            Ok(KeyRequestRecord {
+                id: row.get(0)?,
+                holder: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
+                district: row.get(2)?,
+                created_at: super::to_u64(row.get(3)?, "time")?,
+                token: row.get(4)?,
+            })
+        })
+    }
+
+    /// Help requests, newest first: (id, holder, old token, reason, received
+    /// at, new token).
+    pub fn replacement_requests(&self) -> Result<Vec<ReplacementRecord>, StoreError> {
         query_rows(
             self.db,
-            "SELECT id, holder, district FROM key_requests WHERE fulfilled_at IS NULL ORDER BY id",
+            "SELECT id, holder, old_token, reason, received_at, new_token
+             FROM replacement_requests ORDER BY id DESC",
             [],
             |row| {
-                Ok((
-                    row.get(0)?,
-                    PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
-                    row.get(2)?,
-                ))
+                Ok(ReplacementRecord {
+                    id: row.get(0)?,
+                    holder: row.get(1)?,
+                    old_token: row.get(2)?,
+                    reason: row.get(3)?,
+                    received_at: super::to_u64(row.get(4)?, "time")?,
+                    new_token: row.get(5)?,
+                })
             },
         )
     }

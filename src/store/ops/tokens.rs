@@ -616,8 +616,9 @@ impl Tx<'_> {
 
     /// [`Tx::district_of_token`] of a bound token.
     pub(super) fn key_district(&self, token: &TokenInfo) -> Result<String, StoreError> {
-        self.district_of_token(token)?
-            .ok_or(StoreError::Corrupt("bound token without the right it serves"))
+        self.district_of_token(token)?.ok_or(StoreError::Corrupt(
+            "bound token without the right it serves",
+        ))
     }
 
     /// Tokens, optionally in one state and/or bound to a holder of `district`.
