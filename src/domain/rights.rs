@@ -48,13 +48,13 @@ impl fmt::Display for RightOrigin {
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum EndReason {
-    /// Retirement.
+    // Retirement.
     Retraite,
-    /// Transfer to another post.
+    // Transfer to another post.
     Mutation,
-    /// Change of career track.
+    // Change of career track.
     ChangementDeCorps,
-    /// End of the director function.
+    // End of the director function.
     FinDeFonction,
     Autre,
 }
