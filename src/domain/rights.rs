@@ -237,4 +237,34 @@ mod tests {
         assert_eq!(q.last_day(&paris), Some(date("2026-10-20")));
         assert_eq!(q.last_day(UTC), Some(date("2026-10-19")));
     }
+
+    #[test]
+    fn overlapping_periods_and_recent_rights() {
+        let period =
+            |from, until: Option<&str>| RightPeriod::new(date(from), until.map(date)).unwrap();
+        let now = date("2026-11-02").start();
+        let year = period("2026-09-01", Some("2027-07-04"));
+        for (other, overlaps) in [
+            (period("2027-07-04", None), true),
+            (period("2027-07-05", None), false),
+            (period("2025-09-01", Some("2026-08-31")), false),
+            (period("2025-09-01", Some("2026-09-01")), true),
+            (period("2026-10-01", Some("2026-10-02")), true),
+        ] {
+            assert_eq!(year.overlaps(&other, now), overlaps, "{other:?}");
+            assert_eq!(other.overlaps(&year, now), overlaps, "{other:?}");
+        }
+        let mut ended = period("2026-09-01", None);
+        ended.ended_at = Some(now - 10);
+        assert!(!ended.overlaps(&year, now));
+        // Recent: to come, in force, or ended within the last year.
+        assert!(period("2027-01-01", None).recent_at(now, UTC));
+        assert!(period("2025-09-01", Some("2025-11-02")).recent_at(now, UTC));
+        assert!(!period("2024-09-01", Some("2025-11-01")).recent_at(now, UTC));
+        assert_eq!(
+            EndReason::parse("changement_de_corps"),
+            Ok(EndReason::ChangementDeCorps)
+        );
+        assert!(EndReason::parse("bored").is_err());
+    }
 }

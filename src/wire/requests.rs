@@ -32,6 +32,8 @@ pub struct KeyRequestEntry {
 pub struct ReplacementEntry {
     pub holder: String,
     pub id: i64,
+    /// The new key.
+    pub new_token: Option<String>,
     /// The key replaced.
     pub old_token: String,
     pub reason: String,
@@ -39,8 +41,6 @@ pub struct ReplacementEntry {
     pub received_at: String,
     /// `open`, or `fulfilled` once the new key is prepared.
     pub status: String,
-    /// The new key.
-    pub new_token: Option<String>,
 }
 
 /// `POST /v1/replacement-requests`

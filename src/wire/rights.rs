@@ -45,6 +45,12 @@ pub struct RightEnded {
 /// An item of `GET /v1/people/{id}/rights` and of a person's `rights`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Right {
+    /// Why the administration ended or shortened it (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// When it was ended early, RFC 3339 (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
     pub from: String,
     pub id: i64,
     /// In force at the server's clock now.
@@ -54,10 +60,4 @@ pub struct Right {
     pub school: String,
     /// Last day included; `null` when open-ended.
     pub until: Option<String>,
-    /// When it was ended early (RFC 3339), if it was.
-    #[serde(default)]
-    pub ended_at: Option<String>,
-    /// Why the administration ended or shortened it.
-    #[serde(default)]
-    pub end_reason: Option<String>,
 }
