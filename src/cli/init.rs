@@ -13,7 +13,7 @@ use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  keyward init --data ./keyward-data --domain ac-exemple.fr --admin-id jmartin --admin-name \"Jean Martin\""
+    after_help = "Examples:\n  keyward init --data ./keyward-data --domain ac-exemple.fr --admin-id jmartin --admin-name \"Jean Martin\"\n  keyward init --data ./keyward-data --add-admin --admin-id jmartin   # existing directory, daemon stopped"
 )]
 pub struct InitArgs {
     /// Data directory to create (must not hold a keyward database yet).
@@ -24,6 +24,11 @@ pub struct InitArgs {
     pub domain: String,
     #[command(flatten)]
     pub admin: FirstAdmin,
+    /// Add the administrator given by --admin-* to an existing data directory
+    /// (daemon stopped) and print their key: after an upgrade, admin and desk
+    /// keys made before keys belonged to people are refused.
+    #[arg(long)]
+    pub add_admin: bool,
 }
 
 /// The person the first admin key belongs to, recorded by init (every staff
@@ -68,13 +73,6 @@ pub fn initialise(
     domain: &str,
     admin: &FirstAdmin,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
-    let admin_id = PersonId::parse(&admin.id)?;
-    let admin_mail = MailAddress::parse(
-        &admin
-            .mail
-            .clone()
-            .unwrap_or_else(|| format!("{}@{domain}", admin_id)),
-    )?;
     if let Ok(mut entries) = std::fs::read_dir(data) {
         if entries.next().is_some() {
             anyhow::bail!(
@@ -87,8 +85,28 @@ pub fn initialise(
     let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
         .with_context(|| format!("initialising {}", data.display()))?;
     crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+    admin_key_for(&store, data, domain, admin)
+}
+
+/// Records `admin` as a person (unless recorded already) and creates an
+/// admin key for them, acting as keyward itself.
+fn admin_key_for(
+    store: &Store,
+    data: &Path,
+    domain: &str,
+    admin: &FirstAdmin,
+) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let admin_id = PersonId::parse(&admin.id)?;
+    let admin_mail = MailAddress::parse(
+        &admin
+            .mail
+            .clone()
+            .unwrap_or_else(|| format!("{admin_id}@{domain}")),
+    )?;
     let key = store.write(&Actor::System, "apikey.create", |tx| {
-        tx.add_person(&admin_id, &admin.name, &admin_mail)?;
+        if tx.person(&admin_id).is_err() {
+            tx.add_person(&admin_id, &admin.name, &admin_mail)?;
+        }
         tx.create_api_key("admin", Role::Admin, None, &[], Some(&admin_id))
     })?;
     Ok((
@@ -98,6 +116,20 @@ pub fn initialise(
         },
         key.key,
     ))
+}
+
+/// An admin key for `admin` in an existing data directory, daemon stopped:
+/// the way back in when the admin keys of an upgraded directory belong to
+/// nobody.
+pub fn add_admin(
+    data: &Path,
+    admin: &FirstAdmin,
+) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let config = DaemonConfig::load(data)?.store;
+    let domain = config.authority_domain.clone();
+    let store = Store::open(data, Arc::new(SystemClock), config)
+        .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
+    admin_key_for(&store, data, &domain, admin)
 }
 
 /// Prints what init did, the admin key alone at the end of the last line.
@@ -138,6 +170,10 @@ pub fn report(
 
 /// `json`: the global `--json` flag (one JSON object instead of text).
 pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let (done, key) = initialise(&args.data, &args.domain, &args.admin)?;
+    let (done, key) = if args.add_admin {
+        add_admin(&args.data, &args.admin)?
+    } else {
+        initialise(&args.data, &args.domain, &args.admin)?
+    };
     report(&done, &key, json, out)
 }

@@ -185,7 +185,9 @@ CREATE TABLE slot_access_codes (
 "#;
 
 /// Rules on rights and staff (docs/lifecycle.md): staff API keys belong to a
-/// person (who may leave), a token serves one right (its district is that
+/// person (who may leave; existing inspector keys get their district's
+/// inspector, existing admin and desk keys nobody, so they must be created
+/// again for a person), a token serves one right (its district is that
 /// right's school's: the existing bound tokens get their holder's latest
 /// right), an appointment ended by the administration keeps its reason, and a
 /// credential remembers it was revoked (its holder's next key then needs a
@@ -197,6 +199,8 @@ ALTER TABLE tokens ADD COLUMN right_id INTEGER REFERENCES rights(id);
 ALTER TABLE rights ADD COLUMN end_reason TEXT CHECK (end_reason IN
     ('retraite','mutation','changement_de_corps','fin_de_fonction','autre'));
 ALTER TABLE credentials ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
+UPDATE api_keys SET person = (SELECT d.inspector FROM districts d WHERE d.code = api_keys.district)
+    WHERE role = 'inspector';
 UPDATE tokens SET right_id = (SELECT r.id FROM rights r WHERE r.person = tokens.holder
                               ORDER BY r.from_date DESC, r.id DESC LIMIT 1)
     WHERE holder IS NOT NULL;

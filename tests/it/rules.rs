@@ -312,3 +312,45 @@ fn future_director_trying_early_is_not_locked_out() {
         .unwrap();
     assert!(next.is_accept(), "{next:?}");
 }
+
+#[test]
+fn init_records_the_first_admin_as_a_person_and_can_add_one() {
+    use crate::support::cli::{json_ok, keyward};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = json_ok(
+        keyward([
+            "init",
+            "--json",
+            "--admin-id",
+            "jmartin",
+            "--admin-name",
+            "Jean Martin",
+        ])
+        .arg("--data")
+        .arg(&data),
+    );
+    // An existing directory (daemon stopped): another administrator's key.
+    let added = json_ok(
+        keyward([
+            "init",
+            "--json",
+            "--add-admin",
+            "--admin-id",
+            "cdupuis",
+            "--data",
+        ])
+        .arg(&data),
+    );
+    assert_ne!(first["admin_key"], added["admin_key"]);
+    let config = keyward::config::DaemonConfig::load(&data).unwrap().store;
+    let clock = std::sync::Arc::new(keyward::store::SystemClock);
+    let store = keyward::store::Store::open(&data, clock, config).unwrap();
+    let (keys, people) = store
+        .read(|tx| Ok((tx.api_keys()?, tx.people(None)?)))
+        .unwrap();
+    let owners: Vec<_> = keys.iter().map(|k| k.person.clone()).collect();
+    assert_eq!(owners, [Some("jmartin".into()), Some("cdupuis".into())]);
+    let names: Vec<_> = people.iter().map(|p| p.full_name.as_str()).collect();
+    assert_eq!(names, ["Administrateur keyward", "Jean Martin"]);
+}
