@@ -227,3 +227,54 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 3 database with a bound key, a revoked one and an
+    /// inspector key, migrated: the keys get the right they serve, the
+    /// revoked credential is marked, the inspector key gets its person.
+    #[test]
+    fn rights_and_staff_backfill_what_was_there() -> Result<(), rusqlite::Error> {
+        let conn = Connection::open_in_memory()?;
+        for sql in [V1, V2, V3] {
+            conn.execute_batch(sql)?;
+        }
+        conn.execute_batch(
+            "INSERT INTO people VALUES ('pm','P','pm@x.fr'), ('ad','A','ad@x.fr'), ('bl','B','bl@x.fr');
+             INSERT INTO districts VALUES ('E','Est','pm');
+             INSERT INTO schools VALUES ('0751710B','S','E');
+             INSERT INTO rights (person, school, origin, from_date, granted_by, granted_at)
+                 VALUES ('ad','0751710B','appointment','2025-09-01','x',0),
+                        ('ad','0751710B','delegation','2026-01-01','x',0),
+                        ('bl','0751710B','delegation','2026-01-01','x',0);
+             INSERT INTO tokens (serial, profile, state, holder, state_since)
+                 VALUES ('T1','v','active','ad',0), ('T2','v','revoked','bl',0), ('T3','v','stock',NULL,0);
+             INSERT INTO credentials (token, holder, kind, algorithm, digits, period, live, created_at)
+                 VALUES ('T1','ad','hotp','SHA1',6,0,1,0), ('T2','bl','hotp','SHA1',6,0,0,0);
+             INSERT INTO api_keys (name, role, district, hash, created_at)
+                 VALUES ('i','inspector','E',x'01',0), ('d','desk',NULL,x'02',0);",
+        )?;
+        conn.execute_batch(V_RIGHTS_AND_STAFF)?;
+        let column = |sql: &str| -> Result<Vec<Option<String>>, rusqlite::Error> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, Option<rusqlite::types::Value>>(0))?;
+            rows.map(|v| v.map(|v| v.map(|v| format!("{v:?}"))))
+                .collect()
+        };
+        assert_eq!(
+            column("SELECT right_id FROM tokens ORDER BY serial")?,
+            [Some("Integer(2)".into()), Some("Integer(3)".into()), None]
+        );
+        assert_eq!(
+            column("SELECT revoked FROM credentials ORDER BY id")?,
+            [Some("Integer(0)".into()), Some("Integer(1)".into())]
+        );
+        assert_eq!(
+            column("SELECT person FROM api_keys ORDER BY id")?,
+            [Some("Text(\"pm\")".into()), None]
+        );
+        Ok(())
+    }
+}
