@@ -224,11 +224,12 @@ fn crash_at_random_points() {
     let verify_device = Device::new("VT-V");
     w.store
         .write(&desk(), "setup", |tx| {
-            for holder in [VERIFY_HOLDER, CYCLE_HOLDER] {
+            // One appointed director per school.
+            for (holder, school) in [(VERIFY_HOLDER, SCHOOL_EAST), (CYCLE_HOLDER, SCHOOL_EAST_2)] {
                 tx.grant_right(
                     RightOrigin::Appointment,
                     &pid(holder),
-                    &uai(SCHOOL_EAST),
+                    &uai(school),
                     Date::parse("2025-09-01").unwrap(),
                     None,
                 )?;
