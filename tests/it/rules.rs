@@ -187,6 +187,11 @@ async fn desk_preparing_after_a_revoke_needs_a_help_request() {
         .post(desk, &format!("/v1/tokens/{s}/restock"), None)
         .await;
     assert_eq!(status, 200);
+    // Back in stock it serves no right: in no inspector's district.
+    let (status, _) = api
+        .get(&api.keys.inspector_east, &format!("/v1/tokens/{s}"))
+        .await;
+    assert_eq!(status, 404);
     // No request: no new key.
     let prepare = Call::post(format!("/v1/tokens/{s}/prepare")).by(desk);
     let body = json!({"holder": "jdupont", "reader": READER});

@@ -95,7 +95,7 @@ impl Tx<'_> {
             .holder
             .clone()
             .ok_or(StoreError::Corrupt("live token without holder"))?;
-        let district = self.key_district(&token)?;
+        let district = self.key_district(&token.serial)?;
         self.require_scope(&district, operation, true)?;
         self.not_own(&holder_id, operation)?;
         let holder = self.person(&holder_id)?;

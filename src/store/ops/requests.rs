@@ -157,7 +157,7 @@ impl Tx<'_> {
                 )
             })?,
         };
-        let district = self.key_district(&self.token(&old)?)?;
+        let district = self.key_district(&old)?;
         let inspector = self.inspector_of(&district)?;
         check_help_mail(
             mail,

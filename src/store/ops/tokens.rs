@@ -488,7 +488,7 @@ impl Tx<'_> {
                 from: token.state,
                 action: "revoke",
             })?;
-        let district = self.key_district(&token)?;
+        let district = self.key_district(&token.serial)?;
         self.require_scope(&district, "revoke a key", true)?;
         self.not_own(&holder, "revoke a key")?;
         next_state(
@@ -601,23 +601,32 @@ impl Tx<'_> {
         )
     }
 
-    /// The district of a token: that of the school of the right it serves
-    /// (none for a token never prepared).
+    /// The district of a token bound to a holder: that of the school of the
+    /// right it serves (none for a token bound to no one).
     pub fn district_of_token(&self, token: &TokenInfo) -> Result<Option<String>, StoreError> {
+        match token.holder {
+            Some(_) => self.served_district(&token.serial),
+            None => Ok(None),
+        }
+    }
+
+    /// The district of the right `serial` served when last prepared (kept
+    /// after it was restocked, for a help request about a revoked key).
+    fn served_district(&self, serial: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
             .prepare_cached(
                 "SELECT s.district FROM tokens t JOIN rights r ON r.id = t.right_id
                  JOIN schools s ON s.uai = r.school WHERE t.serial = ?1",
             )?
-            .query_row([token.serial.as_str()], |r| r.get(0))
+            .query_row([serial], |r| r.get(0))
             .optional()?)
     }
 
-    /// [`Tx::district_of_token`] of a bound token.
-    pub(super) fn key_district(&self, token: &TokenInfo) -> Result<String, StoreError> {
-        self.district_of_token(token)?.ok_or(StoreError::Corrupt(
-            "bound token without the right it serves",
+    /// [`Tx::served_district`] of a key that was prepared.
+    pub(super) fn key_district(&self, serial: &str) -> Result<String, StoreError> {
+        self.served_district(serial)?.ok_or(StoreError::Corrupt(
+            "prepared token without the right it serves",
         ))
     }
 
