@@ -526,6 +526,13 @@ fn a_school_year_end_to_end() {
             .all(|r| r["holder"] != "bleroy"),
         "request fulfilled"
     );
+    // The inspector follows the request: served, with its key.
+    let mine = cli_ok(&daemon, &ien_key, &["key-requests", "list"]);
+    assert!(
+        mine.lines()
+            .any(|l| l.contains("bleroy") && l.contains("fulfilled") && l.contains("22222222")),
+        "{mine}"
+    );
     hand_over_and_activate(&ien, &station, "22222222", "IEN Est", READER1, PIN_B);
     let rights = login_now(&gateway, &desk, "bleroy", PIN_B, READER1).expect("deputy accepted");
     assert_eq!(rights[0]["origin"], "delegation");
@@ -584,6 +591,12 @@ fn a_school_year_end_to_end() {
         ],
     );
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
+    let help = cli_ok(&daemon, &desk_key, &["replacements", "list"]);
+    assert!(
+        help.lines()
+            .any(|l| l.contains("11111111") && l.contains("fulfilled") && l.contains("44444444")),
+        "{help}"
+    );
     hand_over_and_activate(
         &ien,
         &station,
