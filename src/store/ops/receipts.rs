@@ -76,8 +76,9 @@ impl Tx<'_> {
     }
 
     /// What handover and return share: the transition is allowed, the caller
-    /// is in the holder's district, the token in hand proves possession, and
-    /// the signed receipt is issued. The receipt's kind names the step.
+    /// is in the key's district and is not its holder, the token in hand
+    /// proves possession, and the signed receipt is issued. The receipt's
+    /// kind names the step.
     pub(super) fn receipted_step(
         &mut self,
         serial: &str,
