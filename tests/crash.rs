@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, Date, FixedClock, RevokeReason, RightOrigin, TokenState};
 use keyward::otp::CredentialParams;
 use keyward::otp::Secret;
@@ -99,7 +100,18 @@ fn crash_child() {
                         r.map(|_| ())
                     }
                     // A live token whose secret died with an earlier child.
+                    // The holder's help request, then the revoke: the next key
+                    // is prepared against that request.
                     (s, None) if s.is_live() => store.write(&desk(), "revoke", |tx| {
+                        let help = HelpMail {
+                            from: mail(&format!("{CYCLE_HOLDER}@{DOMAIN}")),
+                            cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+                        };
+                        tx.file_replacement_request(
+                            &pid(CYCLE_HOLDER),
+                            RevokeReason::Faulty,
+                            &help,
+                        )?;
                         tx.revoke(CYCLE_TOKEN, RevokeReason::Faulty)
                     }),
                     (TokenState::Prepared, Some(d)) => store
