@@ -300,7 +300,11 @@ fn crash_at_random_points() {
                 other => panic!("child {run} ({mode}) died before READY: {other:?} (seed {seed})"),
             }
         }
-        std::thread::sleep(Duration::from_micros(rng.below(25_000)));
+        // A key cycle is up to six writes in one lifecycle child's life
+        // (receive, restock, prepare, hand over, activate, return): those
+        // children live up to 50 ms, verify children up to 25 ms.
+        let window = if mode == "lifecycle" { 50_000 } else { 25_000 };
+        std::thread::sleep(Duration::from_micros(rng.below(window)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         // Killed by us, not dead of its own failure.
