@@ -59,11 +59,17 @@ fn setup(credentials: usize) -> Fixture {
         Config::new("ac-exemple.fr"),
     )
     .unwrap();
-    let desk = Actor::Desk("bench".into());
+    let desk_person = PersonId::parse("desk").unwrap();
+    let desk = Actor::Desk(desk_person.clone());
     let started = Instant::now();
     let mut keys = Vec::with_capacity(credentials);
     store
         .write(&desk, "bench setup", |tx| {
+            tx.add_person(
+                &desk_person,
+                "Desk",
+                &MailAddress::parse("desk@ac-exemple.fr").unwrap(),
+            )?;
             let inspector = PersonId::parse("inspector").unwrap();
             tx.add_person(
                 &inspector,
@@ -84,13 +90,16 @@ fn setup(credentials: usize) -> Fixture {
                     "Holder",
                     &MailAddress::parse(&format!("{}@ac-exemple.fr", login(i))).unwrap(),
                 )?;
+                // Deputies of the school (one appointed director per school).
+                tx.act_as(Actor::Inspector(inspector.clone()));
                 tx.grant_right(
-                    RightOrigin::Appointment,
+                    RightOrigin::Delegation,
                     &id,
                     &school,
                     Date::parse("2020-09-01").unwrap(),
                     None,
                 )?;
+                tx.act_as(desk.clone());
                 tx.add_token(&serial, "virtual")?;
                 tx.prepare_token(&serial, &id, &secret, CredentialParams::hotp())?;
                 tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, Date, FixedClock, RevokeReason, RightOrigin, TokenState};
 use keyward::otp::CredentialParams;
 use keyward::otp::Secret;
@@ -99,7 +100,18 @@ fn crash_child() {
                         r.map(|_| ())
                     }
                     // A live token whose secret died with an earlier child.
+                    // The holder's help request, then the revoke: the next key
+                    // is prepared against that request.
                     (s, None) if s.is_live() => store.write(&desk(), "revoke", |tx| {
+                        let help = HelpMail {
+                            from: mail(&format!("{CYCLE_HOLDER}@{DOMAIN}")),
+                            cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+                        };
+                        tx.file_replacement_request(
+                            &pid(CYCLE_HOLDER),
+                            RevokeReason::Faulty,
+                            &help,
+                        )?;
                         tx.revoke(CYCLE_TOKEN, RevokeReason::Faulty)
                     }),
                     (TokenState::Prepared, Some(d)) => store
@@ -224,11 +236,12 @@ fn crash_at_random_points() {
     let verify_device = Device::new("VT-V");
     w.store
         .write(&desk(), "setup", |tx| {
-            for holder in [VERIFY_HOLDER, CYCLE_HOLDER] {
+            // One appointed director per school.
+            for (holder, school) in [(VERIFY_HOLDER, SCHOOL_EAST), (CYCLE_HOLDER, SCHOOL_EAST_2)] {
                 tx.grant_right(
                     RightOrigin::Appointment,
                     &pid(holder),
-                    &uai(SCHOOL_EAST),
+                    &uai(school),
                     Date::parse("2025-09-01").unwrap(),
                     None,
                 )?;
@@ -287,7 +300,11 @@ fn crash_at_random_points() {
                 other => panic!("child {run} ({mode}) died before READY: {other:?} (seed {seed})"),
             }
         }
-        std::thread::sleep(Duration::from_micros(rng.below(25_000)));
+        // A key cycle is up to six writes in one lifecycle child's life
+        // (receive, restock, prepare, hand over, activate, return): those
+        // children live up to 50 ms, verify children up to 25 ms.
+        let window = if mode == "lifecycle" { 50_000 } else { 25_000 };
+        std::thread::sleep(Duration::from_micros(rng.below(window)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         // Killed by us, not dead of its own failure.

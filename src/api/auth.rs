@@ -16,8 +16,8 @@ use crate::domain::{Actor, PersonId};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub api_key: ApiKeyRecord,
-    /// Who the store sees: admin and desk act as the desk, an inspector as
-    /// their district's inspector, the gateway as the gateway. A station acts
+    /// Who the store sees: a staff key acts as its person (in the key's
+    /// role), the gateway as the gateway. A station acts
     /// as the holder of the token at its reader, per request.
     pub actor: Actor,
 }
@@ -52,40 +52,41 @@ impl FromRequestParts<AppState> for Caller {
                     let Some(record) = tx.api_key_by_hash(&hash)? else {
                         return Ok(None);
                     };
-                    let inspector = match &record.district {
-                        Some(d) => tx.inspector_of_district(d)?,
-                        None => None,
+                    let person = match record.person.as_deref().map(PersonId::parse) {
+                        Some(Ok(id)) if !tx.has_left(&id)? => Some(id),
+                        _ => None,
                     };
-                    Ok(Some((record, inspector)))
+                    Ok(Some((record, person)))
                 })
                 .map_err(ApiError::from)
         })
         .await?;
         let caller = match found {
-            Some((record, inspector)) if record.revoked_at.is_none() => {
+            Some((record, person)) if record.revoked_at.is_none() => {
+                let staff = |make: fn(PersonId) -> Actor| person.clone().map(make);
                 let actor = match record.role {
-                    Role::Admin => Actor::Desk(format!("admin/{}", record.name)),
-                    Role::Desk => Actor::Desk(record.name.clone()),
-                    Role::Inspector => match inspector {
-                        Some(person) => Actor::Inspector(person),
-                        // A district without an inspector: nobody acts for it.
-                        None => {
-                            return Err(state
-                                .refuse(
-                                    Actor::System,
-                                    "authenticate",
-                                    ApiError::forbidden("this key's district has no inspector"),
-                                )
-                                .await)
-                        }
-                    },
+                    Role::Admin => staff(Actor::Admin),
+                    Role::Desk => staff(Actor::Desk),
+                    Role::Inspector => staff(Actor::Inspector),
                     // Never a desk actor: a station acts as the holder of the
                     // token at its reader, per request.
-                    Role::Station => Actor::Holder(
+                    Role::Station => Some(Actor::Holder(
                         PersonId::parse(&format!("station.{}", record.id))
                             .map_err(|e| ApiError::internal(&e))?,
-                    ),
-                    Role::Gateway => Actor::Gateway,
+                    )),
+                    Role::Gateway => Some(Actor::Gateway),
+                };
+                // A staff key whose person left (or an old key of nobody).
+                let Some(actor) = actor else {
+                    return Err(state
+                        .refuse(
+                            Actor::System,
+                            "authenticate",
+                            ApiError::forbidden(
+                                "this key's person has left or it belongs to nobody: create a key for a person",
+                            ),
+                        )
+                        .await);
                 };
                 Caller {
                     api_key: record,

@@ -132,9 +132,8 @@ impl ApiError {
 /// state, not the actor's role.
 const LIFECYCLE_REFUSALS: &[&str] = &[
     "it has already ended",
-    "the holder has no live key",
+    "the holder has no live or revoked key",
     "it is already revoked",
-    "appointments end on their own date; only delegations are ended by hand",
 ];
 
 impl From<StoreError> for ApiError {
@@ -178,6 +177,18 @@ impl From<StoreError> for ApiError {
             }
             StoreError::RequestFulfilled(_) => {
                 ApiError::conflict(ErrorDetail::RequestFulfilled, message)
+            }
+            StoreError::OwnAct { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, ErrorCode::OwnAct, message)
+            }
+            StoreError::DirectorInPlace { .. } => {
+                ApiError::conflict(ErrorDetail::DirectorInPlace, message)
+            }
+            StoreError::AlreadyDirector { .. } => {
+                ApiError::conflict(ErrorDetail::AlreadyDirector, message)
+            }
+            StoreError::ReplacementRequestRequired { .. } => {
+                ApiError::conflict(ErrorDetail::ReplacementRequestRequired, message)
             }
             StoreError::Unavailable => ApiError::unavailable(),
             _ => ApiError::internal(&err),

@@ -110,7 +110,7 @@ impl AppState {
         self.inner.stop.send_replace(true);
     }
 
-    fn forget_keys(&self) {
+    pub(crate) fn forget_keys(&self) {
         if let Ok(mut keys) = self.inner.keys.lock() {
             keys.clear();
         }

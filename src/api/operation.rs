@@ -80,6 +80,9 @@ operations! {
         "lists the schools, of one district or all";
     AddPerson: POST "/v1/people", DESK, "add a person", Some("person.add"),
         "adds a person";
+    PersonLeaves: POST "/v1/people/{id}/leave", ADMIN, "record a departure",
+        Some("person.leave"),
+        "records that a person left: their staff API keys stop working";
     ListPeople: GET "/v1/people", DESK_OR_INSPECTOR, "list people", None,
         "lists the people, of one district or all";
     ShowPerson: GET "/v1/people/{id}", DESK_OR_INSPECTOR, "read a person", None,
@@ -98,11 +101,13 @@ operations! {
     RequestKey: POST "/v1/key-requests", &[Role::Inspector], "request a key",
         Some("key_request.open"),
         "asks the desk for a key for a holder";
-    ListKeyRequests: GET "/v1/key-requests", DESK, "list key requests", None,
-        "lists the open key requests";
+    ListKeyRequests: GET "/v1/key-requests", DESK_OR_INSPECTOR, "list key requests", None,
+        "lists the open key requests (an inspector: their own, with their status)";
     FileReplacement: POST "/v1/replacement-requests", DESK, "record a help request",
         Some("replacement.request"),
         "records a holder's help mail asking for a replacement";
+    ListReplacements: GET "/v1/replacement-requests", DESK, "list help requests", None,
+        "lists the help requests and what became of them";
     PrepareReplacement: POST "/v1/replacement-requests/{id}/prepare", DESK,
         "prepare a replacement", None,
         "prepares the token at a reader for a replacement request";

@@ -74,6 +74,14 @@ impl Permit {
         Err(self.refuse(ApiError::not_found(what)).await)
     }
 
+    /// [`Permit::scope`] for an object of several districts (a person):
+    /// an inspector sees it when one of them is theirs.
+    pub async fn scope_among(&self, districts: &[String], what: &str) -> Result<(), ApiError> {
+        let mine = self.caller.api_key.district.as_deref();
+        let seen = districts.iter().find(|d| Some(d.as_str()) == mine);
+        self.scope(seen.map(String::as_str), what).await
+    }
+
     /// A station acts only at its own readers.
     pub async fn at_reader(&self, reader: &str) -> Result<(), ApiError> {
         if self.caller.api_key.role != Role::Station

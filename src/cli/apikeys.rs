@@ -22,6 +22,7 @@ const API_KEY_COLUMNS: &[Column<'static, Listed>] = &[
     ("col-id", |k| k.key.id.to_string()),
     ("col-name", |k| k.key.name.clone()),
     ("col-role", |k| word("role", k.key.role.as_str())),
+    ("col-person", |k| or_dash(k.key.person.as_ref())),
     ("col-district", |k| or_dash(k.key.district.as_ref())),
     ("col-readers", |k| k.key.readers.join(",")),
     ("col-created", |k| k.created.clone()),
@@ -53,13 +54,17 @@ fn list(client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> 
 pub enum ApiKeysCommand {
     /// Creates a key; it is printed once, alone on the last line.
     #[command(
-        after_help = "Examples:\n  keyward apikeys create --name desk-alice --role desk\n  keyward apikeys create --name ien-est --role inspector --district D-EST\n  keyward apikeys create --name station-1 --role station --reader \"Virtual PCD 00 00\""
+        after_help = "Examples:\n  keyward apikeys create --name desk-alice --role desk --person amartin\n  keyward apikeys create --name ien-est --role inspector --person pmartin --district D-EST\n  keyward apikeys create --name station-1 --role station --reader \"Virtual PCD 00 00\""
     )]
     Create {
         #[arg(long)]
         name: String,
         #[arg(long, value_enum)]
         role: Role,
+        /// The person the key belongs to (roles admin, desk and inspector;
+        /// their acts, receipts and audit entries name that person).
+        #[arg(long, value_name = "LOGIN")]
+        person: Option<String>,
         /// The inspector's district (role inspector).
         #[arg(long)]
         district: Option<String>,
@@ -81,11 +86,13 @@ impl DaemonCommand for ApiKeysCommand {
             ApiKeysCommand::Create {
                 name,
                 role,
+                person,
                 district,
                 readers,
             } => {
                 let body = NewKeyBody {
                     name,
+                    person,
                     role: role.as_str().to_owned(),
                     district,
                     readers: (!readers.is_empty()).then_some(readers),

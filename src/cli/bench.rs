@@ -155,11 +155,18 @@ fn setup(
     let today = Date::local(SystemClock.now(), &config.time_zone);
     let store = Store::open(data, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
-    let desk = Actor::Desk("bench".into());
+    // The desk operator the bench acts as (receipts name a person).
+    let desk_person = PersonId::parse("bench-desk")?;
+    let desk = Actor::Desk(desk_person.clone());
+    let inspector = PersonId::parse("bench-ien")?;
     let mut lines = Zeroizing::new(String::new());
     let uai = Uai::parse(BENCH_SCHOOL)?;
     store.write(&desk, "bench setup: district", |tx| {
-        let inspector = PersonId::parse("bench-ien")?;
+        tx.add_person(
+            &desk_person,
+            "Bench Desk",
+            &MailAddress::parse(&format!("bench-desk@{domain}"))?,
+        )?;
         tx.add_person(
             &inspector,
             "Bench Inspector",
@@ -180,7 +187,10 @@ fn setup(
                     &format!("Bench Holder {i}"),
                     &MailAddress::parse(&format!("{login}@{domain}"))?,
                 )?;
-                tx.grant_right(RightOrigin::Appointment, &person, &uai, today, None)?;
+                // Deputies of the bench school (one appointed director per school).
+                tx.act_as(Actor::Inspector(inspector.clone()));
+                tx.grant_right(RightOrigin::Delegation, &person, &uai, today, None)?;
+                tx.act_as(desk.clone());
                 let serial = format!("B{i:07}");
                 tx.add_token(&serial, "keyward-virtual")?;
                 let secret = Secret::generate(Algorithm::Sha1)?;

@@ -104,7 +104,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// The exit code for an error answer of the API.
 fn api_exit_code(code: ErrorCode) -> u8 {
     match code {
-        ErrorCode::Unauthenticated | ErrorCode::Forbidden => 4,
+        ErrorCode::Unauthenticated | ErrorCode::Forbidden | ErrorCode::OwnAct => 4,
         ErrorCode::NotFound => 5,
         ErrorCode::Conflict
         | ErrorCode::Invalid

@@ -8,12 +8,13 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::{DaemonConfig, CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_DOMAIN};
-use crate::domain::Actor;
-use crate::domain::Role;
+use crate::domain::{Actor, MailAddress, PersonId, Role};
 use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  keyward init --data ./keyward-data --domain ac-exemple.fr")]
+#[command(
+    after_help = "Examples:\n  keyward init --data ./keyward-data --domain ac-exemple.fr --admin-id jmartin --admin-name \"Jean Martin\"\n  keyward init --data ./keyward-data --add-admin --admin-id jmartin   # existing directory, daemon stopped"
+)]
 pub struct InitArgs {
     /// Data directory to create (must not hold a keyward database yet).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
@@ -21,6 +22,42 @@ pub struct InitArgs {
     /// The authority's mail domain (personal addresses, help requests).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
     pub domain: String,
+    #[command(flatten)]
+    pub admin: FirstAdmin,
+    /// Add the administrator given by --admin-* to an existing data directory
+    /// (daemon stopped) and print their key: after an upgrade, admin and desk
+    /// keys made before keys belonged to people are refused.
+    #[arg(long)]
+    pub add_admin: bool,
+}
+
+/// The person the first admin key belongs to, recorded by init (every staff
+/// key belongs to a person).
+#[derive(Debug, Clone, Args)]
+pub struct FirstAdmin {
+    /// Login of the first administrator.
+    #[arg(long = "admin-id", value_name = "LOGIN", default_value = "admin")]
+    pub id: String,
+    /// Full name of the first administrator.
+    #[arg(
+        long = "admin-name",
+        value_name = "NAME",
+        default_value = "Administrateur keyward"
+    )]
+    pub name: String,
+    /// Personal mail address of the first administrator [default: LOGIN@DOMAIN].
+    #[arg(long = "admin-mail", value_name = "MAIL")]
+    pub mail: Option<String>,
+}
+
+impl Default for FirstAdmin {
+    fn default() -> Self {
+        FirstAdmin {
+            id: "admin".to_owned(),
+            name: "Administrateur keyward".to_owned(),
+            mail: None,
+        }
+    }
 }
 
 /// What init created.
@@ -34,6 +71,7 @@ pub struct Initialised {
 pub fn initialise(
     data: &Path,
     domain: &str,
+    admin: &FirstAdmin,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
     if let Ok(mut entries) = std::fs::read_dir(data) {
         if entries.next().is_some() {
@@ -44,8 +82,29 @@ pub fn initialise(
     let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
         .with_context(|| t!("init-initialising", dir = data.display().to_string()))?;
     crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+    admin_key_for(&store, data, domain, admin)
+}
+
+/// Records `admin` as a person (unless recorded already) and creates an
+/// admin key for them, acting as keyward itself.
+fn admin_key_for(
+    store: &Store,
+    data: &Path,
+    domain: &str,
+    admin: &FirstAdmin,
+) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let admin_id = PersonId::parse(&admin.id)?;
+    let admin_mail = MailAddress::parse(
+        &admin
+            .mail
+            .clone()
+            .unwrap_or_else(|| format!("{admin_id}@{domain}")),
+    )?;
     let key = store.write(&Actor::System, "apikey.create", |tx| {
-        tx.create_api_key("admin", Role::Admin, None, &[])
+        if tx.person(&admin_id).is_err() {
+            tx.add_person(&admin_id, &admin.name, &admin_mail)?;
+        }
+        tx.create_api_key("admin", Role::Admin, None, &[], Some(&admin_id))
     })?;
     Ok((
         Initialised {
@@ -54,6 +113,20 @@ pub fn initialise(
         },
         key.key,
     ))
+}
+
+/// An admin key for `admin` in an existing data directory, daemon stopped:
+/// the way back in when the admin keys of an upgraded directory belong to
+/// nobody.
+pub fn add_admin(
+    data: &Path,
+    admin: &FirstAdmin,
+) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let config = DaemonConfig::load(data)?.store;
+    let domain = config.authority_domain.clone();
+    let store = Store::open(data, Arc::new(SystemClock), config)
+        .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
+    admin_key_for(&store, data, &domain, admin)
 }
 
 /// Prints what init did, the admin key alone at the end of the last line.
@@ -94,6 +167,10 @@ pub fn report(
 
 /// `json`: the global `--json` flag (one JSON object instead of text).
 pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let (done, key) = initialise(&args.data, &args.domain)?;
+    let (done, key) = if args.add_admin {
+        add_admin(&args.data, &args.admin)?
+    } else {
+        initialise(&args.data, &args.domain, &args.admin)?
+    };
     report(&done, &key, json, out)
 }

@@ -52,6 +52,10 @@ pub enum PeopleCommand {
     /// Shows a person with their rights and live token.
     #[command(after_help = "Example:\n  keyward people show adurand")]
     Show { id: String },
+    /// Records that a person left the authority (admin): their staff API
+    /// keys stop working at once.
+    #[command(after_help = "Example:\n  keyward people leave amorel")]
+    Leave { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +116,10 @@ impl DaemonCommand for PeopleCommand {
                 &client.people(district.as_deref())?,
                 PERSON_COLUMNS,
             ),
+            PeopleCommand::Leave { id } => {
+                let answer = client.person_leaves(&id)?;
+                done(out, json, &answer, &t!("person-left", id = id))
+            }
             PeopleCommand::Show { id } => {
                 let answer = client.person(&id)?;
                 show(out, json, &answer, |out, v| {

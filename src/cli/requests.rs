@@ -5,15 +5,28 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::common::{done, show_list, Column, DaemonCommand};
+use super::common::{done, or_dash, show_list, word, Column, DaemonCommand};
 use crate::client::Client;
 use crate::domain::RevokeReason;
-use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody, ReplacementEntry};
 
 const KEY_REQUEST_COLUMNS: &[Column<'static, KeyRequestEntry>] = &[
     ("col-id", |r| r.id.to_string()),
     ("col-holder", |r| r.holder.clone()),
     ("col-district", |r| r.district.clone()),
+    ("col-requested", |r| r.requested_at.clone()),
+    ("col-status", |r| word("status", &r.status)),
+    ("col-token", |r| or_dash(r.token.as_ref())),
+];
+
+const REPLACEMENT_COLUMNS: &[Column<'static, ReplacementEntry>] = &[
+    ("col-id", |r| r.id.to_string()),
+    ("col-holder", |r| r.holder.clone()),
+    ("col-reason", |r| word("reason", &r.reason)),
+    ("col-old-token", |r| r.old_token.clone()),
+    ("col-received", |r| r.received_at.clone()),
+    ("col-status", |r| word("status", &r.status)),
+    ("col-new-token", |r| or_dash(r.new_token.as_ref())),
 ];
 
 #[derive(Debug, Subcommand)]
@@ -24,7 +37,8 @@ pub enum KeyRequestsCommand {
         #[arg(long)]
         holder: String,
     },
-    /// The open requests the desk has to serve.
+    /// The open requests the desk has to serve; for an inspector, the
+    /// requests they filed and whether each was served.
     #[command(after_help = "Example:\n  keyward key-requests list")]
     List,
 }
@@ -51,6 +65,9 @@ pub enum ReplacementsCommand {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// Lists the help requests, newest first, and whether each was served.
+    #[command(after_help = "Example:\n  keyward replacements list")]
+    List,
     /// Prepares the token at READER as the replacement (the old key is revoked
     /// in the same transaction).
     #[command(
@@ -105,6 +122,9 @@ impl DaemonCommand for ReplacementsCommand {
                     t!("replacement-filed", id = answer.id)
                 };
                 done(out, json, &answer, &message)
+            }
+            ReplacementsCommand::List => {
+                show_list(out, json, &client.replacements()?, REPLACEMENT_COLUMNS)
             }
             ReplacementsCommand::Prepare { id, reader } => {
                 let answer = client.prepare_replacement(id, &reader)?;

@@ -72,7 +72,7 @@ fn pcsc_readers() -> Option<Vec<String>> {
 
 pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     if args.init && !args.data.join(crate::store::DB_FILE).exists() {
-        let (done, key) = init::initialise(&args.data, &args.domain)?;
+        let (done, key) = init::initialise(&args.data, &args.domain, &init::FirstAdmin::default())?;
         init::report(&done, &key, false, out)?;
     }
     let config = DaemonConfig::load(&args.data)?;

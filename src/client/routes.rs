@@ -6,12 +6,12 @@ use crate::wire::audit::AuditCheck;
 use crate::wire::devices::{DeviceCode, DeviceEntry, ReaderBody, Touched};
 use crate::wire::people::{
     CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, PersonBody,
-    PersonDetail, PersonEntry, SchoolBody, SchoolEntry,
+    PersonDetail, PersonEntry, PersonLeft, SchoolBody, SchoolEntry,
 };
 use crate::wire::receipts::{Receipt, ReceiptAnswer};
 use crate::wire::reports::{InTransitReport, OverdueReport};
-use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
-use crate::wire::rights::{Right, RightBody, RightEnded};
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody, ReplacementEntry};
+use crate::wire::rights::{EndRightBody, Right, RightBody, RightEnded};
 use crate::wire::tokens::{
     ActivateBody, Activated, HandoverBody, NewTokenBody, PinUnblocked, PrepareBody, PreparedToken,
     RegisteredToken, ResyncBody, Resynchronised, ReturnBody, RevokeBody, TokenEntry, TokenFilter,
@@ -86,6 +86,10 @@ impl Client {
         self.get(&path(&["v1", "people", id]))
     }
 
+    pub fn person_leaves(&self, id: &str) -> Result<PersonLeft, ClientError> {
+        self.post_empty(&path(&["v1", "people", id, "leave"]))
+    }
+
     pub fn rights_of(&self, person: &str) -> Result<Vec<Right>, ClientError> {
         self.get(&path(&["v1", "people", person, "rights"]))
     }
@@ -98,8 +102,8 @@ impl Client {
         self.post("/v1/rights/delegations", body)
     }
 
-    pub fn end_right(&self, id: i64) -> Result<RightEnded, ClientError> {
-        self.post_empty(&format!("/v1/rights/{id}/end"))
+    pub fn end_right(&self, id: i64, body: &EndRightBody) -> Result<RightEnded, ClientError> {
+        self.post(&format!("/v1/rights/{id}/end"), body)
     }
 
     pub fn request_key(&self, body: &KeyRequestBody) -> Result<CreatedId, ClientError> {
@@ -112,6 +116,10 @@ impl Client {
 
     pub fn file_replacement(&self, body: &ReplacementBody) -> Result<CreatedId, ClientError> {
         self.post("/v1/replacement-requests", body)
+    }
+
+    pub fn replacements(&self) -> Result<Vec<ReplacementEntry>, ClientError> {
+        self.get("/v1/replacement-requests")
     }
 
     pub fn prepare_replacement(&self, id: i64, reader: &str) -> Result<PreparedToken, ClientError> {

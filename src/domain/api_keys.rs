@@ -15,6 +15,8 @@ pub struct ApiKeyRecord {
     pub district: Option<String>,
     /// The readers a station key is bound to.
     pub readers: Vec<String>,
+    /// The person a staff key (admin, desk, inspector) belongs to.
+    pub person: Option<String>,
     pub created_at: u64,
     pub revoked_at: Option<u64>,
 }

@@ -140,6 +140,15 @@ impl Date {
             .and_then(|span| self.0.checked_add(span).ok());
         Date(added.unwrap_or(LAST).min(LAST))
     }
+
+    /// The day before; before 1970-01-01 that day itself.
+    pub fn previous(self) -> Self {
+        self.0
+            .yesterday()
+            .ok()
+            .filter(|d| *d >= EPOCH)
+            .map_or(self, Date)
+    }
 }
 
 impl fmt::Display for Date {

@@ -32,7 +32,7 @@ pub use api_keys::{api_key_hash, ApiKeyRecord, NewApiKey, API_KEY_PREFIX};
 pub use calendar::{Clock, Date, FixedClock, UnixTime};
 pub use credentials::{CredentialInfo, PendingWrite};
 pub use people::{Actor, MailAddress, Person, PersonId};
-pub use rights::{RightInForce, RightOrigin, RightPeriod, RightRecord};
+pub use rights::{EndReason, RightInForce, RightOrigin, RightPeriod, RightRecord};
 pub use roles::Role;
 pub use schools::{DistrictEntry, SchoolEntry};
 pub use token::{next_state, RevokeReason, TokenAction, TokenInfo, TokenState};

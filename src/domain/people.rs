@@ -87,8 +87,11 @@ impl fmt::Display for MailAddress {
 /// Who performs an operation; recorded in the audit and checked by guards.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
-    /// An operator of the IT centre desk, by name.
-    Desk(String),
+    /// An operator of the IT centre desk, by person id.
+    Desk(PersonId),
+    /// An administrator, by person id (acts as the desk, and for the
+    /// administration on appointments).
+    Admin(PersonId),
     /// A district inspector, by person id.
     Inspector(PersonId),
     /// A token holder acting for themselves (activation at the station).
@@ -99,10 +102,21 @@ pub enum Actor {
     System,
 }
 
+impl Actor {
+    /// The person acting, for a staff member (desk, admin, inspector).
+    pub fn staff_person(&self) -> Option<&PersonId> {
+        match self {
+            Actor::Desk(id) | Actor::Admin(id) | Actor::Inspector(id) => Some(id),
+            Actor::Holder(_) | Actor::Gateway | Actor::System => None,
+        }
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Actor::Desk(name) => write!(f, "desk:{name}"),
+            Actor::Desk(id) => write!(f, "desk:{id}"),
+            Actor::Admin(id) => write!(f, "admin:{id}"),
             Actor::Inspector(id) => write!(f, "inspector:{id}"),
             Actor::Holder(id) => write!(f, "holder:{id}"),
             Actor::Gateway => f.write_str("gateway"),

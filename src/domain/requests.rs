@@ -3,7 +3,7 @@
 //! Accepted only from the holder's personal address in the authority's mail
 //! domain, never from a school's functional mailbox (`ce.<UAI>@…`, or any
 //! address whose local part is a school code), and only with the inspector of
-//! the holder's district in copy.
+//! the key's district in copy.
 
 use super::people::MailAddress;
 use super::uai::Uai;

@@ -41,6 +41,60 @@ impl fmt::Display for RightOrigin {
     }
 }
 
+/// Why the administration ended or shortened an appointment (a fixed list).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum EndReason {
+    // Retirement.
+    Retraite,
+    // Transfer to another post.
+    Mutation,
+    // Change of career track.
+    ChangementDeCorps,
+    // End of the director function.
+    FinDeFonction,
+    Autre,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 5] = [
+        EndReason::Retraite,
+        EndReason::Mutation,
+        EndReason::ChangementDeCorps,
+        EndReason::FinDeFonction,
+        EndReason::Autre,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Retraite => "retraite",
+            EndReason::Mutation => "mutation",
+            EndReason::ChangementDeCorps => "changement_de_corps",
+            EndReason::FinDeFonction => "fin_de_fonction",
+            EndReason::Autre => "autre",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        EndReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or(DomainError::BadIdentifier {
+                what: "reason",
+                rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
+            })
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The dated part of a right: enough to say whether it is in force.
 ///
 /// Its dates are days of the authority's calendar, so every question about
@@ -52,7 +106,8 @@ pub struct RightPeriod {
     pub from: Date,
     /// Last day included, if the right has a planned end.
     pub until: Option<Date>,
-    /// When an inspector ended the delegation early.
+    /// When it was ended early (a delegation by its inspector, an
+    /// appointment by the administration).
     pub ended_at: Option<UnixTime>,
 }
 
@@ -80,6 +135,23 @@ impl RightPeriod {
     pub fn live_or_future_at(&self, now: UnixTime, zone: &TimeZone) -> bool {
         let today = Date::local(now, zone);
         self.until.is_none_or(|until| today <= until) && self.ended_at.is_none_or(|e| now < e)
+    }
+
+    /// Overlaps `other` on at least one day (ended rights overlap nothing
+    /// after they ended).
+    pub fn overlaps(&self, other: &RightPeriod, now: UnixTime) -> bool {
+        let live = |p: &RightPeriod| p.ended_at.is_none_or(|e| now < e);
+        let before = |a: &RightPeriod, b: &RightPeriod| a.until.is_some_and(|u| u < b.from);
+        live(self) && live(other) && !before(self, other) && !before(other, self)
+    }
+
+    /// Counts for its district's inspector at `now`: in force, to come, or
+    /// ended within the last year (docs/lifecycle.md).
+    pub fn recent_at(&self, now: UnixTime, zone: &TimeZone) -> bool {
+        self.live_or_future_at(now, zone)
+            || self
+                .last_day(zone)
+                .is_some_and(|last| last.add_days(365) >= Date::local(now, zone))
     }
 
     /// The last day the right was in force, once it has ended.
@@ -111,6 +183,8 @@ pub struct RightRecord {
     pub district: String,
     pub origin: RightOrigin,
     pub period: RightPeriod,
+    /// Why the administration ended or shortened it.
+    pub end_reason: Option<EndReason>,
 }
 
 #[cfg(test)]
@@ -162,5 +236,35 @@ mod tests {
         q.ended_at = Some(date("2026-10-19").start() + 22 * 3600 + 1800);
         assert_eq!(q.last_day(&paris), Some(date("2026-10-20")));
         assert_eq!(q.last_day(UTC), Some(date("2026-10-19")));
+    }
+
+    #[test]
+    fn overlapping_periods_and_recent_rights() {
+        let period =
+            |from, until: Option<&str>| RightPeriod::new(date(from), until.map(date)).unwrap();
+        let now = date("2026-11-02").start();
+        let year = period("2026-09-01", Some("2027-07-04"));
+        for (other, overlaps) in [
+            (period("2027-07-04", None), true),
+            (period("2027-07-05", None), false),
+            (period("2025-09-01", Some("2026-08-31")), false),
+            (period("2025-09-01", Some("2026-09-01")), true),
+            (period("2026-10-01", Some("2026-10-02")), true),
+        ] {
+            assert_eq!(year.overlaps(&other, now), overlaps, "{other:?}");
+            assert_eq!(other.overlaps(&year, now), overlaps, "{other:?}");
+        }
+        let mut ended = period("2026-09-01", None);
+        ended.ended_at = Some(now - 10);
+        assert!(!ended.overlaps(&year, now));
+        // Recent: to come, in force, or ended within the last year.
+        assert!(period("2027-01-01", None).recent_at(now, UTC));
+        assert!(period("2025-09-01", Some("2025-11-02")).recent_at(now, UTC));
+        assert!(!period("2024-09-01", Some("2025-11-01")).recent_at(now, UTC));
+        assert_eq!(
+            EndReason::parse("changement_de_corps"),
+            Ok(EndReason::ChangementDeCorps)
+        );
+        assert!(EndReason::parse("bored").is_err());
     }
 }

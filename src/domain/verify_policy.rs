@@ -74,7 +74,9 @@ impl Reason {
 
     /// Whether the attempt counts towards the delay and the lockout. Guesses
     /// do; a replay with the right PIN (a retried request) does not, nor does
-    /// an attempt that was not evaluated.
+    /// an attempt that was not evaluated, nor a right PIN and code from a
+    /// holder with no right in force (it proved possession: a director
+    /// appointed from a later day trying early).
     pub fn counts_as_failure(self) -> bool {
         matches!(
             self,
@@ -82,7 +84,6 @@ impl Reason {
                 | Reason::WrongCode
                 | Reason::WrongPinAndCode
                 | Reason::TokenNotActive
-                | Reason::NoRightInForce
                 | Reason::UnknownLogin
         )
     }
@@ -284,13 +285,6 @@ mod tests {
             ),
             (
                 Evidence {
-                    has_right: false,
-                    ..GOOD
-                },
-                Reason::NoRightInForce,
-            ),
-            (
-                Evidence {
                     active: false,
                     ..GOOD
                 },
@@ -315,6 +309,19 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn right_pin_and_code_without_a_right_is_not_a_guess() {
+        let e = Evidence {
+            has_right: false,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, unlocked(3, 0), e),
+            Decision::Reject { reason: Reason::NoRightInForce, counters, .. }
+                if counters == unlocked(3, 0)
+        ));
     }
 
     #[test]

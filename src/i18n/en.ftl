@@ -40,6 +40,23 @@ col-due = DUE
 col-days-late = DAYS LATE
 col-returned = RETURNED
 col-days-waiting = DAYS WAITING
+col-person = PERSON
+col-requested = REQUESTED
+col-status = STATUS
+col-token = TOKEN
+col-reason = REASON
+col-old-token = OLD TOKEN
+col-received = RECEIVED
+col-new-token = NEW TOKEN
+col-ended = ENDED
+col-end-reason = END REASON
+status-open = open
+status-fulfilled = fulfilled
+end-reason-retraite = retraite
+end-reason-mutation = mutation
+end-reason-changement_de_corps = changement_de_corps
+end-reason-fin_de_fonction = fin_de_fonction
+end-reason-autre = autre
 
 ## Values shown in tables (the API's words stay in --json). English shows the
 ## API's own words, which are also what filters such as --state take.
@@ -85,6 +102,7 @@ live-token-value = { $serial } ({ $state })
 
 ## people, districts, schools
 person-added = person { $id } added
+person-left = { $id } recorded as left
 district-added = district { $code } added
 school-added = school { $uai } added
 
@@ -231,6 +249,7 @@ api-error-field = { $message } ({ $code }, field { $field })
 error-bad_request = the request was malformed
 error-unauthenticated = the API key is missing, unknown or revoked
 error-forbidden = your API key may not do this
+error-own_act = nobody acts on their own rights or key: a colleague must do it
 error-not_found = not found
 error-conflict = refused by a rule
 error-device_absent = no token at that reader
@@ -242,6 +261,9 @@ error-unavailable = keyward is unavailable (shutting down or its store failed)
 error-internal = internal error of the daemon (see its log)
 detail-invalid_transition = the key's state does not allow this
 detail-holder_has_live_token = the person already has a key in service: return or revoke it first
+detail-director_in_place = the school already has an appointed director: end that appointment first (--ends-previous)
+detail-already_director = the person already directs this school: a delegation makes no sense
+detail-replacement_request_required = a new key after a revocation needs a validated help request or an inspector's key request
 detail-no_right = the person has no right in force or to come
 detail-possession_check_failed = the key in hand did not give a correct code
 detail-open_key_request = the person already has an open key request

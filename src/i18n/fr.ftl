@@ -40,6 +40,23 @@ col-due = À RENDRE LE
 col-days-late = JOURS DE RETARD
 col-returned = RENDUE LE
 col-days-waiting = JOURS D'ATTENTE
+col-person = PERSONNE
+col-requested = DEMANDÉE LE
+col-status = STATUT
+col-token = CLÉ
+col-reason = MOTIF
+col-old-token = ANCIENNE CLÉ
+col-received = REÇUE LE
+col-new-token = NOUVELLE CLÉ
+col-ended = TERMINÉ LE
+col-end-reason = MOTIF DE FIN
+status-open = ouverte
+status-fulfilled = satisfaite
+end-reason-retraite = retraite
+end-reason-mutation = mutation
+end-reason-changement_de_corps = changement de corps
+end-reason-fin_de_fonction = fin de fonction
+end-reason-autre = autre
 
 ## Valeurs affichées dans les tableaux (--json garde les mots de l'API)
 state-stock = en stock
@@ -84,6 +101,7 @@ live-token-value = { $serial } ({ $state })
 
 ## Personnes, circonscriptions, écoles
 person-added = personne { $id } ajoutée
+person-left = { $id } : départ enregistré
 district-added = circonscription { $code } ajoutée
 school-added = école { $uai } ajoutée
 
@@ -230,6 +248,7 @@ api-error-field = { $meaning } (champ { $field }, { $code }). Serveur : { $messa
 error-bad_request = requête mal formée
 error-unauthenticated = clé d'API absente, inconnue ou révoquée
 error-forbidden = votre clé d'API ne permet pas cette opération
+error-own_act = personne n'agit sur ses propres droits ou sa propre clé : un(e) collègue doit le faire
 error-not_found = introuvable
 error-conflict = refusé par une règle
 error-device_absent = aucune clé dans ce lecteur
@@ -241,6 +260,9 @@ error-unavailable = keyward est indisponible (arrêt en cours ou base en panne)
 error-internal = erreur interne du démon (voir son journal)
 detail-invalid_transition = l'état de la clé ne permet pas cette opération
 detail-holder_has_live_token = la personne a déjà une clé en service : restituez-la ou révoquez-la d'abord
+detail-director_in_place = l'école a déjà un directeur nommé : terminez d'abord sa nomination (--ends-previous)
+detail-already_director = la personne dirige déjà cette école : une délégation n'a pas de sens
+detail-replacement_request_required = une nouvelle clé après une révocation exige une demande d'assistance validée ou une demande de l'inspecteur
 detail-no_right = la personne n'a aucun droit en vigueur ni à venir
 detail-possession_check_failed = la clé présentée n'a pas donné un code correct
 detail-open_key_request = la personne a déjà une demande de clé en cours

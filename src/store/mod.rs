@@ -26,7 +26,7 @@ use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
 pub use audit::{AuditBreak, AuditHead};
-pub use ops::Tx;
+pub use ops::{KeyRequestRecord, ReplacementRecord, Tx};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 pub const DB_FILE: &str = "keyward.db";
@@ -76,6 +76,14 @@ pub enum StoreError {
     OpenKeyRequest { holder: String },
     #[error("replacement request {0} was already fulfilled")]
     RequestFulfilled(i64),
+    #[error("{actor} may not {action} for themselves: nobody acts on their own key or rights")]
+    OwnAct { actor: String, action: &'static str },
+    #[error("school {school} already has an appointed director (right {right}): end that appointment in the same request")]
+    DirectorInPlace { school: String, right: i64 },
+    #[error("{person} is already the appointed director of school {school}: no delegation to a school's own director")]
+    AlreadyDirector { person: String, school: String },
+    #[error("{holder}'s previous key was revoked: a new key is prepared only against a validated help request or a key request")]
+    ReplacementRequestRequired { holder: String },
     #[error("the store is shutting down or its worker failed")]
     Unavailable,
     #[error("invalid configuration: {0}")]
@@ -107,6 +115,10 @@ impl StoreError {
                 | StoreError::PossessionCheckFailed
                 | StoreError::OpenKeyRequest { .. }
                 | StoreError::RequestFulfilled(_)
+                | StoreError::OwnAct { .. }
+                | StoreError::DirectorInPlace { .. }
+                | StoreError::AlreadyDirector { .. }
+                | StoreError::ReplacementRequestRequired { .. }
         )
     }
 }

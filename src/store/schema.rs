@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -184,6 +184,30 @@ CREATE TABLE slot_access_codes (
 ) STRICT;
 "#;
 
+/// Rules on rights and staff (docs/lifecycle.md): staff API keys belong to a
+/// person (who may leave; existing inspector keys get their district's
+/// inspector, existing admin and desk keys nobody, so they must be created
+/// again for a person), a token serves one right (its district is that
+/// right's school's: the existing bound tokens get their holder's latest
+/// right), an appointment ended by the administration keeps its reason, and a
+/// credential remembers it was revoked (its holder's next key then needs a
+/// request).
+const V_RIGHTS_AND_STAFF: &str = r#"
+ALTER TABLE api_keys ADD COLUMN person TEXT REFERENCES people(id);
+ALTER TABLE people ADD COLUMN left_at INTEGER;
+ALTER TABLE tokens ADD COLUMN right_id INTEGER REFERENCES rights(id);
+ALTER TABLE rights ADD COLUMN end_reason TEXT CHECK (end_reason IN
+    ('retraite','mutation','changement_de_corps','fin_de_fonction','autre'));
+ALTER TABLE credentials ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
+UPDATE api_keys SET person = (SELECT d.inspector FROM districts d WHERE d.code = api_keys.district)
+    WHERE role = 'inspector';
+UPDATE tokens SET right_id = (SELECT r.id FROM rights r WHERE r.person = tokens.holder
+                              ORDER BY r.from_date DESC, r.id DESC LIMIT 1)
+    WHERE holder IS NOT NULL;
+UPDATE credentials SET revoked = 1 WHERE live = 0 AND EXISTS
+    (SELECT 1 FROM tokens t WHERE t.serial = credentials.token AND t.state = 'revoked');
+"#;
+
 /// Applies the missing migrations, or refuses a newer database.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -202,4 +226,55 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 3 database with a bound key, a revoked one and an
+    /// inspector key, migrated: the keys get the right they serve, the
+    /// revoked credential is marked, the inspector key gets its person.
+    #[test]
+    fn rights_and_staff_backfill_what_was_there() -> Result<(), rusqlite::Error> {
+        let conn = Connection::open_in_memory()?;
+        for sql in [V1, V2, V3] {
+            conn.execute_batch(sql)?;
+        }
+        conn.execute_batch(
+            "INSERT INTO people VALUES ('pm','P','pm@x.fr'), ('ad','A','ad@x.fr'), ('bl','B','bl@x.fr');
+             INSERT INTO districts VALUES ('E','Est','pm');
+             INSERT INTO schools VALUES ('0751710B','S','E');
+             INSERT INTO rights (person, school, origin, from_date, granted_by, granted_at)
+                 VALUES ('ad','0751710B','appointment','2025-09-01','x',0),
+                        ('ad','0751710B','delegation','2026-01-01','x',0),
+                        ('bl','0751710B','delegation','2026-01-01','x',0);
+             INSERT INTO tokens (serial, profile, state, holder, state_since)
+                 VALUES ('T1','v','active','ad',0), ('T2','v','revoked','bl',0), ('T3','v','stock',NULL,0);
+             INSERT INTO credentials (token, holder, kind, algorithm, digits, period, live, created_at)
+                 VALUES ('T1','ad','hotp','SHA1',6,0,1,0), ('T2','bl','hotp','SHA1',6,0,0,0);
+             INSERT INTO api_keys (name, role, district, hash, created_at)
+                 VALUES ('i','inspector','E',x'01',0), ('d','desk',NULL,x'02',0);",
+        )?;
+        conn.execute_batch(V_RIGHTS_AND_STAFF)?;
+        let column = |sql: &str| -> Result<Vec<Option<String>>, rusqlite::Error> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, Option<rusqlite::types::Value>>(0))?;
+            rows.map(|v| v.map(|v| v.map(|v| format!("{v:?}"))))
+                .collect()
+        };
+        assert_eq!(
+            column("SELECT right_id FROM tokens ORDER BY serial")?,
+            [Some("Integer(2)".into()), Some("Integer(3)".into()), None]
+        );
+        assert_eq!(
+            column("SELECT revoked FROM credentials ORDER BY id")?,
+            [Some("Integer(0)".into()), Some("Integer(1)".into())]
+        );
+        assert_eq!(
+            column("SELECT person FROM api_keys ORDER BY id")?,
+            [Some("Text(\"pm\")".into()), None]
+        );
+        Ok(())
+    }
 }

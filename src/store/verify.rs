@@ -600,6 +600,15 @@ impl Decider {
                         (None, None) => {}
                     }
                 }
+                // Possession proved without a right in force: the code is
+                // consumed like an accepted one (never accepted later).
+                if let (Reason::NoRightInForce, Some(f), Some(m)) = (reason, &found, matched) {
+                    db.prepare_cached("UPDATE credentials SET floor = ?1 WHERE id = ?2")?
+                        .execute(rusqlite::params![
+                            i64::try_from(m.step()).map_err(|_| StoreError::Corrupt("step"))?,
+                            f.credential.id
+                        ])?;
+                }
                 if reason.counts_as_failure() {
                     if let Some(source) = &request.source {
                         self.sources.record_failure(source, now);

@@ -5,13 +5,15 @@ use zeroize::Zeroizing;
 
 use crate::domain::Role;
 
-/// `POST /v1/apikeys` `{"name","role","district"?,"readers"?}`.
+/// `POST /v1/apikeys` `{"name","role","person"?,"district"?,"readers"?}`.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     pub district: Option<String>,
     pub name: String,
+    /// The person an admin, desk or inspector key belongs to.
+    pub person: Option<String>,
     pub readers: Option<Vec<String>>,
     /// Checked by the server (422 `role`), hence text.
     pub role: String,
@@ -45,6 +47,8 @@ pub struct ApiKeyEntry {
     pub district: Option<String>,
     pub id: i64,
     pub name: String,
+    /// The person a staff key belongs to.
+    pub person: Option<String>,
     /// The readers a station key is bound to.
     pub readers: Vec<String>,
     pub revoked_at: Option<u64>,

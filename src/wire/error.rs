@@ -13,6 +13,7 @@ pub enum ErrorCode {
     BadRequest,
     Unauthenticated,
     Forbidden,
+    OwnAct,
     NotFound,
     Conflict,
     DeviceAbsent,
@@ -25,10 +26,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
+        ErrorCode::OwnAct,
         ErrorCode::NotFound,
         ErrorCode::Conflict,
         ErrorCode::DeviceAbsent,
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::OwnAct => "own_act",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
             ErrorCode::DeviceAbsent => "device_absent",
@@ -77,6 +80,9 @@ pub enum ErrorDetail {
     RequestFulfilled,
     Duplicate,
     HelpMailRefused,
+    DirectorInPlace,
+    AlreadyDirector,
+    ReplacementRequestRequired,
     // 502 device_error: what the token did.
     Removed,
     ReadBackMismatch,
@@ -94,7 +100,7 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// The details of a 409 `conflict`.
-    pub const CONFLICT: [ErrorDetail; 8] = [
+    pub const CONFLICT: [ErrorDetail; 11] = [
         ErrorDetail::InvalidTransition,
         ErrorDetail::HolderHasLiveToken,
         ErrorDetail::NoRight,
@@ -103,6 +109,9 @@ impl ErrorDetail {
         ErrorDetail::RequestFulfilled,
         ErrorDetail::Duplicate,
         ErrorDetail::HelpMailRefused,
+        ErrorDetail::DirectorInPlace,
+        ErrorDetail::AlreadyDirector,
+        ErrorDetail::ReplacementRequestRequired,
     ];
 
     /// The details of a 502 `device_error`.
@@ -131,6 +140,9 @@ impl ErrorDetail {
             ErrorDetail::RequestFulfilled => "request_fulfilled",
             ErrorDetail::Duplicate => "duplicate",
             ErrorDetail::HelpMailRefused => "help_mail_refused",
+            ErrorDetail::DirectorInPlace => "director_in_place",
+            ErrorDetail::AlreadyDirector => "already_director",
+            ErrorDetail::ReplacementRequestRequired => "replacement_request_required",
             ErrorDetail::Removed => "removed",
             ErrorDetail::ReadBackMismatch => "read_back_mismatch",
             ErrorDetail::WrongPin => "wrong_pin",

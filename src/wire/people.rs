@@ -64,6 +64,13 @@ pub struct CreatedPerson {
     pub id: String,
 }
 
+/// `200 {"id","left":true}` of `POST /v1/people/{id}/leave`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonLeft {
+    pub id: String,
+    pub left: bool,
+}
+
 /// An item of `GET /v1/people`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonEntry {

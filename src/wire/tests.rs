@@ -89,9 +89,10 @@ fn answers_have_the_documented_fields_and_round_trip() {
         json!({"id": 3, "name": "desk-alice", "role": "desk", "key": "kw_X"}),
     );
     check::<apikeys::ApiKeyEntry>(
-        r#"{"id","name","role","district","readers","created_at","revoked_at"}"#,
-        json!({"id": 3, "name": "ien", "role": "inspector", "district": "D-EST",
-               "readers": [], "created_at": 1_700_000_000u64, "revoked_at": null}),
+        r#"{"id","name","role","person","district","readers","created_at","revoked_at"}"#,
+        json!({"id": 3, "name": "ien", "role": "inspector", "person": "pmartin",
+               "district": "D-EST", "readers": [], "created_at": 1_700_000_000u64,
+               "revoked_at": null}),
     );
     check::<CreatedId>(r#"{"id"}"#, json!({"id": 4}));
     check::<people::CreatedDistrict>(r#"{"code"}"#, json!({"code": "D-EST"}));
@@ -115,13 +116,24 @@ fn answers_have_the_documented_fields_and_round_trip() {
     );
     check::<rights::RightEnded>(r#"{"id","ended":true}"#, json!({"id": 17, "ended": true}));
     check::<rights::Right>(
-        r#"{"id","school","origin","from","until","in_force"}"#,
-        json!({"id": 1, "school": "0751710B", "origin": "delegation", "from": "2026-11-02",
-               "until": "2026-12-18", "in_force": false}),
+        r#"{"id","school","origin","from","until","in_force","ended_at","end_reason"}"#,
+        json!({"id": 1, "school": "0751710B", "origin": "appointment", "from": "2026-09-01",
+               "until": null, "in_force": false, "ended_at": "2026-11-02T09:00:00Z",
+               "end_reason": "mutation"}),
     );
     check::<requests::KeyRequestEntry>(
-        r#"{"id","holder","district"}"#,
-        json!({"id": 2, "holder": "bleroy", "district": "D-EST"}),
+        r#"{"id","holder","district","requested_at","status":"open"|"fulfilled","token"}"#,
+        json!({"id": 2, "holder": "bleroy", "district": "D-EST",
+               "requested_at": "2026-11-02T09:00:00Z", "status": "fulfilled", "token": "VT-1"}),
+    );
+    check::<requests::ReplacementEntry>(
+        r#"{"id","holder","old_token","reason","received_at","status":"open"|"fulfilled","new_token"}"#,
+        json!({"id": 2, "holder": "adurand", "old_token": "VT-1", "reason": "lost",
+               "received_at": "2026-11-02T09:00:00Z", "status": "open", "new_token": null}),
+    );
+    check::<people::PersonLeft>(
+        r#"{"id","left":true}"#,
+        json!({"id": "amorel", "left": true}),
     );
     check::<devices::DeviceEntry>(
         r#"{"reader","present":true,"profile","serial","state"|null,"holder"|null}"#,
@@ -216,8 +228,9 @@ fn requests_have_the_documented_fields_and_round_trip() {
     );
     round_trip::<verify::VerifyBody>(json!({"login": "adurand", "passcode": "1"}));
     check::<apikeys::NewKeyBody>(
-        r#"{"name","role","district"?,"readers"?}"#,
-        json!({"name": "s", "role": "station", "district": "D", "readers": ["R"]}),
+        r#"{"name","role","person"?,"district"?,"readers"?}"#,
+        json!({"name": "s", "role": "inspector", "person": "pmartin", "district": "D",
+               "readers": []}),
     );
     check::<people::DistrictBody>(
         r#"{"code","name","inspector"}"#,
@@ -232,8 +245,13 @@ fn requests_have_the_documented_fields_and_round_trip() {
         json!({"id": "adurand", "full_name": "Anne Durand", "mail": "a@ac-exemple.fr"}),
     );
     check::<rights::RightBody>(
-        r#"{"person","school","from","until"?}"#,
-        json!({"person": "p", "school": "0751710B", "from": "2026-09-01", "until": "2027-07-06"}),
+        r#"{"person","school","from","until"?,"ends_previous"?}"#,
+        json!({"ends_previous": "retraite", "person": "p", "school": "0751710B",
+               "from": "2026-09-01", "until": "2027-07-06"}),
+    );
+    check::<rights::EndRightBody>(
+        r#"{"reason","on"?}"#,
+        json!({"reason": "mutation", "on": "2027-01-04"}),
     );
     check::<requests::KeyRequestBody>(r#"{"holder"}"#, json!({"holder": "bleroy"}));
     check::<requests::ReplacementBody>(

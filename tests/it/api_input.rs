@@ -177,10 +177,10 @@ async fn lifecycle_refusals_are_409_with_their_detail() {
     assert_eq!(status, 200);
     let end_again = Call::post("/v1/rights/3/end").by(&api.keys.inspector_east);
     api.assert_conflict(end_again, "invalid_transition").await;
-    // An appointment is not ended by hand.
+    // An appointment is ended only with a reason from the fixed list.
     let end_appointment = Call::post("/v1/rights/1/end").by(&api.keys.admin);
-    api.assert_conflict(end_appointment, "invalid_transition")
-        .await;
+    let err = api.assert_refused(end_appointment, 422, "invalid").await;
+    assert_eq!(err["error"]["field"], "reason");
     // Duplicates.
     let east_again = Call::post("/v1/districts").by(&api.keys.admin);
     let east_again = east_again.body(r#"{"code":"EAST","name":"x","inspector":"pmartin"}"#);

@@ -99,6 +99,7 @@ fn bench_verify_against_a_running_daemon() {
             name: "gw".into(),
             role: "gateway".into(),
             district: None,
+            person: None,
             readers: None,
         })
         .unwrap()

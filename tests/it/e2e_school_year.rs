@@ -244,6 +244,16 @@ fn a_school_year_end_to_end() {
             "people",
             "add",
             "--id",
+            "amorel",
+            "--name",
+            "Alice Morel",
+            "--mail",
+            "amorel@ac-exemple.fr",
+        ],
+        &[
+            "people",
+            "add",
+            "--id",
             "bleroy",
             "--name",
             "Bruno Leroy",
@@ -295,8 +305,10 @@ fn a_school_year_end_to_end() {
             .as_str()
             .to_owned()
     };
-    let desk_key = new_key(json!({"name": "desk", "role": "desk"}));
-    let ien_key = new_key(json!({"name": "ien-est", "role": "inspector", "district": "D-EST"}));
+    let desk_key = new_key(json!({"name": "desk", "role": "desk", "person": "amorel"}));
+    let ien_key = new_key(
+        json!({"name": "ien-est", "role": "inspector", "person": "pmartin", "district": "D-EST"}),
+    );
     let station_key =
         new_key(json!({"name": "station", "role": "station", "readers": [READER0, READER1]}));
     let gateway_key = new_key(json!({"name": "gateway", "role": "gateway"}));
@@ -514,13 +526,20 @@ fn a_school_year_end_to_end() {
             .all(|r| r["holder"] != "bleroy"),
         "request fulfilled"
     );
+    // The inspector follows the request: served, with its key.
+    let mine = cli_ok(&daemon, &ien_key, &["key-requests", "list"]);
+    assert!(
+        mine.lines()
+            .any(|l| l.contains("bleroy") && l.contains("fulfilled") && l.contains("22222222")),
+        "{mine}"
+    );
     hand_over_and_activate(&ien, &station, "22222222", "IEN Est", READER1, PIN_B);
     let rights = login_now(&gateway, &desk, "bleroy", PIN_B, READER1).expect("deputy accepted");
     assert_eq!(rights[0]["origin"], "delegation");
 
     // --- Case 2: the director comes back. --------------------------------------
     clock.set(at("2026-11-20", 8));
-    ien.end_right(delegation_id).unwrap();
+    ien.end_right(delegation_id, &Default::default()).unwrap();
     assert!(
         login_now(&gateway, &desk, "bleroy", PIN_B, READER1).is_none(),
         "rejected at once"
@@ -572,6 +591,12 @@ fn a_school_year_end_to_end() {
         ],
     );
     assert_eq!(token(&desk, "44444444")["holder"], "adurand");
+    let help = cli_ok(&daemon, &desk_key, &["replacements", "list"]);
+    assert!(
+        help.lines()
+            .any(|l| l.contains("11111111") && l.contains("fulfilled") && l.contains("44444444")),
+        "{help}"
+    );
     hand_over_and_activate(
         &ien,
         &station,

@@ -41,7 +41,7 @@ fn jdupont() -> PersonId {
 }
 
 fn desk() -> Actor {
-    Actor::Desk("test".into())
+    Actor::Desk(PersonId::parse("alice").unwrap())
 }
 
 /// The API fixture with a simulated touch key attached, and a station key
@@ -55,7 +55,13 @@ fn with_touch_key() -> (Api, Arc<Mutex<SimulatedKey>>, String) {
     let station = api
         .store
         .write(&desk(), "test", |tx| {
-            tx.create_api_key("hid station", Role::Station, None, &[HID_READER.into()])
+            tx.create_api_key(
+                "hid station",
+                Role::Station,
+                None,
+                &[HID_READER.into()],
+                None,
+            )
         })
         .unwrap();
     (api, key, station.key.to_string())

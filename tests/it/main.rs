@@ -37,6 +37,7 @@ mod otp_window;
 mod parsers_never_panic;
 mod pcsc;
 mod profiles;
+mod rules;
 mod school_year;
 mod serve_process;
 mod transcripts;

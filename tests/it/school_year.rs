@@ -273,20 +273,25 @@ fn case2_director_comes_back_deputy_loses_access_at_once() {
     // Only delegations are ended by hand, and only by their district's inspector.
     let appointment = w.store.read(|tx| tx.rights(&pid("adurand"))).unwrap()[0].id;
     assert!(matches!(
-        w.store.write(&inspector_east(), "end", |tx| tx
-            .end_delegation(appointment)),
+        w.store.write(&inspector_east(), "end", |tx| tx.end_right(
+            appointment,
+            None,
+            None
+        )),
         Err(StoreError::Forbidden { .. })
     ));
     assert!(matches!(
-        w.store
-            .write(&inspector_west(), "end", |tx| tx.end_delegation(right)),
+        w.store.write(&inspector_west(), "end", |tx| tx
+            .end_right(right, None, None)),
         Err(StoreError::Forbidden { .. })
     ));
 
     // The director is back: the inspector ends the delegation.
     w.clock.advance(3600);
     w.store
-        .write(&inspector_east(), "end", |tx| tx.end_delegation(right))
+        .write(&inspector_east(), "end", |tx| {
+            tx.end_right(right, None, None)
+        })
         .unwrap();
     // Same instant: the deputy is refused (refused: no right in force).
     let answer = svc
@@ -547,11 +552,12 @@ fn case5_first_appointment_batch_handover_meeting() {
     // Batch preparation: appointments from 1 September, all keys in one go.
     w.store
         .write(&desk(), "batch", |tx| {
-            for (holder, device) in newcomers.iter().zip(&devices) {
+            let schools = [SCHOOL_EAST, SCHOOL_EAST_2, SCHOOL_WEST];
+            for ((holder, device), school) in newcomers.iter().zip(&devices).zip(schools) {
                 tx.grant_right(
                     RightOrigin::Appointment,
                     &pid(holder),
-                    &uai(SCHOOL_EAST),
+                    &uai(school),
                     date("2026-09-01"),
                     None,
                 )?;

@@ -12,8 +12,15 @@ use world::*;
 
 const PIN: &str = "730519";
 
+/// One appointed director per school: adurand in the east, others in the
+/// east's second school.
 fn appointed(w: &World, holder: &str) {
-    w.appoint(holder, SCHOOL_EAST, "2025-09-01", None);
+    let school = if holder == "adurand" {
+        SCHOOL_EAST
+    } else {
+        SCHOOL_EAST_2
+    };
+    w.appoint(holder, school, "2025-09-01", None);
 }
 
 /// 2 November 2026, 08:00: adurand is director of the east school.

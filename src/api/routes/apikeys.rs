@@ -6,19 +6,21 @@ use axum::response::IntoResponse;
 
 use super::{created, ok, Answer};
 use crate::api::{ApiError, Body, Permit};
-use crate::domain::Role;
 use crate::domain::{ApiKeyRecord, NewApiKey};
+use crate::domain::{PersonId, Role};
 use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey, NewKeyBody};
 
 pub(super) async fn create_api_key(permit: Permit, Body(body): Body<NewKeyBody>) -> Answer {
     let key = permit
         .write(move |tx, _| {
             let role = Role::parse(&body.role)?;
+            let person = body.person.as_deref().map(PersonId::parse).transpose()?;
             tx.create_api_key(
                 &body.name,
                 role,
                 body.district.as_deref(),
                 body.readers.as_deref().unwrap_or(&[]),
+                person.as_ref(),
             )
         })
         .await?;
@@ -46,6 +48,7 @@ fn api_key_entry(k: ApiKeyRecord) -> ApiKeyEntry {
         district: k.district,
         id: k.id,
         name: k.name,
+        person: k.person,
         readers: k.readers,
         revoked_at: k.revoked_at,
         role: k.role,

@@ -54,6 +54,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::AddSchool => on(method, people::add_school),
         Op::ListSchools => on(method, people::list_schools),
         Op::AddPerson => on(method, people::add_person),
+        Op::PersonLeaves => on(method, people::person_leaves),
         Op::ListPeople => on(method, people::list_people),
         Op::ShowPerson => on(method, people::show_person),
         Op::PersonRights => on(method, rights::person_rights),
@@ -62,6 +63,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::EndRight => on(method, rights::end_right),
         Op::RequestKey => on(method, requests::request_key),
         Op::ListKeyRequests => on(method, requests::list_key_requests),
+        Op::ListReplacements => on(method, requests::list_replacements),
         Op::FileReplacement => on(method, requests::file_replacement),
         Op::PrepareReplacement => on(method, requests::prepare_replacement),
         Op::ListDevices => on(method, devices::list_devices),
@@ -114,18 +116,18 @@ fn effective_district(caller: &Caller, asked: Option<String>) -> Option<String> 
     }
 }
 
-/// Reads a person and their district, or 404 (by scope for inspectors).
+/// Reads a person and their districts, or 404 (by scope for inspectors).
 async fn scoped_person(permit: &Permit, id: &str) -> Result<PersonId, ApiError> {
     let Ok(id) = PersonId::parse(id) else {
         return Err(ApiError::not_found("person"));
     };
     let lookup = id.clone();
-    let district = permit
+    let districts = permit
         .read(move |tx| {
             tx.person(&lookup)?;
-            tx.district_of_person(&lookup)
+            tx.districts_of_person(&lookup)
         })
         .await?;
-    permit.scope(district.as_deref(), "person").await?;
+    permit.scope_among(&districts, "person").await?;
     Ok(id)
 }

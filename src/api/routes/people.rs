@@ -13,7 +13,7 @@ use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
 use crate::wire::people::{
     CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, DistrictFilter,
-    LiveToken, PersonBody, PersonDetail, PersonEntry, SchoolBody,
+    LiveToken, PersonBody, PersonDetail, PersonEntry, PersonLeft, SchoolBody,
 };
 
 pub(super) async fn add_district(permit: Permit, Body(body): Body<DistrictBody>) -> Answer {
@@ -142,4 +142,14 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
         })
         .await?;
     ok(person)
+}
+
+/// An admin records that a person left: their staff API keys stop working
+/// at once (the key cache is forgotten).
+pub(super) async fn person_leaves(permit: Permit, Path(id): Path<String>) -> Answer {
+    let person = PersonId::parse(&id).map_err(|_| ApiError::not_found("person"))?;
+    let id = person.to_string();
+    permit.write(move |tx, _| tx.mark_left(&person)).await?;
+    permit.state().forget_keys();
+    ok(PersonLeft { id, left: true })
 }

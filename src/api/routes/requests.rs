@@ -6,10 +6,12 @@ use super::devices::serial_at;
 use super::tokens::prepared_token;
 use super::{created, ok, scoped_person, Answer};
 use crate::api::{ApiError, Body, Permit};
+use crate::domain::calendar::rfc3339;
 use crate::domain::requests::HelpMail;
+use crate::domain::Role;
 use crate::domain::{MailAddress, PersonId, RevokeReason};
 use crate::wire::devices::ReaderBody;
-use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody};
+use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody, ReplacementEntry};
 use crate::wire::CreatedId;
 
 pub(super) async fn request_key(permit: Permit, Body(body): Body<KeyRequestBody>) -> Answer {
@@ -18,17 +20,46 @@ pub(super) async fn request_key(permit: Permit, Body(body): Body<KeyRequestBody>
     created(CreatedId { id })
 }
 
+/// The desk sees the open requests; an inspector their own, with status.
 pub(super) async fn list_key_requests(permit: Permit) -> Answer {
-    let open = permit.read(|tx| tx.open_key_requests()).await?;
-    let open: Vec<KeyRequestEntry> = open
+    let list = if permit.caller().api_key.role == Role::Inspector {
+        permit.read_as_caller(|tx| tx.my_key_requests()).await?
+    } else {
+        permit.read(|tx| tx.key_requests_open()).await?
+    };
+    let list: Vec<KeyRequestEntry> = list
         .into_iter()
-        .map(|(id, holder, district)| KeyRequestEntry {
-            district,
-            holder: holder.as_str().to_owned(),
-            id,
+        .map(|r| KeyRequestEntry {
+            district: r.district,
+            holder: r.holder.as_str().to_owned(),
+            id: r.id,
+            requested_at: rfc3339(r.created_at),
+            status: status(r.token.is_some()),
+            token: r.token,
         })
         .collect();
-    ok(open)
+    ok(list)
+}
+
+fn status(fulfilled: bool) -> String {
+    if fulfilled { "fulfilled" } else { "open" }.to_owned()
+}
+
+pub(super) async fn list_replacements(permit: Permit) -> Answer {
+    let list = permit.read(|tx| tx.replacement_requests()).await?;
+    let list: Vec<ReplacementEntry> = list
+        .into_iter()
+        .map(|r| ReplacementEntry {
+            holder: r.holder,
+            id: r.id,
+            old_token: r.old_token,
+            reason: r.reason,
+            received_at: rfc3339(r.received_at),
+            status: status(r.new_token.is_some()),
+            new_token: r.new_token,
+        })
+        .collect();
+    ok(list)
 }
 
 pub(super) async fn file_replacement(permit: Permit, Body(body): Body<ReplacementBody>) -> Answer {

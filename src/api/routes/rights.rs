@@ -1,13 +1,14 @@
 //! Rights: a person's rights, appointments, delegations and their end.
 
+use axum::body::Bytes;
 use axum::extract::Path;
 
 use super::{created, date_opt, ok, scoped_person, Answer};
 use crate::api::{ApiError, Body, Caller, Permit};
 use crate::domain::RightRecord;
-use crate::domain::{Actor, Date, DomainError, PersonId, RightOrigin, Role, Uai};
+use crate::domain::{Actor, Date, DomainError, EndReason, PersonId, RightOrigin, Role, Uai};
 use crate::store::{StoreError, Tx};
-use crate::wire::rights::{Right, RightBody, RightEnded};
+use crate::wire::rights::{EndRightBody, Right, RightBody, RightEnded};
 use crate::wire::CreatedId;
 
 pub(super) fn wire_right(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -> Right {
@@ -18,6 +19,8 @@ pub(super) fn wire_right(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -
         origin: r.origin,
         school: r.school.as_str().to_owned(),
         until: date_opt(r.period.until),
+        ended_at: r.period.ended_at.map(crate::domain::calendar::rfc3339),
+        end_reason: r.end_reason.map(|e| e.as_str().to_owned()),
     }
 }
 
@@ -30,6 +33,10 @@ pub(super) async fn person_rights(permit: Permit, Path(id): Path<String>) -> Ans
         .map(|r| wire_right(r, now, permit.state().store().time_zone()))
         .collect();
     ok(rights)
+}
+
+fn end_reason(text: &str) -> Result<EndReason, StoreError> {
+    Ok(EndReason::parse(text)?)
 }
 
 fn parse_right(body: &RightBody) -> Result<(PersonId, Uai, Date, Option<Date>), StoreError> {
@@ -49,7 +56,14 @@ pub(super) async fn grant_appointment(permit: Permit, Body(body): Body<RightBody
     let id = permit
         .write(move |tx, _| {
             let (person, school, from, until) = parse_right(&body)?;
-            tx.grant_right(RightOrigin::Appointment, &person, &school, from, until)
+            let ends = body.ends_previous.as_deref().map(end_reason).transpose()?;
+            tx.grant_right_ending(
+                RightOrigin::Appointment,
+                &person,
+                &school,
+                (from, until),
+                ends,
+            )
         })
         .await?;
     created(CreatedId { id })
@@ -93,6 +107,13 @@ pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>
     let id = permit
         .write(move |tx, caller| {
             let (person, school, from, until) = parse_right(&body)?;
+            if body.ends_previous.is_some() {
+                return Err(DomainError::BadIdentifier {
+                    what: "ends_previous",
+                    rule: "only an appointment ends the previous one",
+                }
+                .into());
+            }
             let district = tx.district_of_school(&school)?;
             as_district_inspector(tx, caller, &district)?;
             tx.grant_right(RightOrigin::Delegation, &person, &school, from, until)
@@ -101,17 +122,37 @@ pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>
     created(CreatedId { id })
 }
 
-pub(super) async fn end_right(permit: Permit, Path(id): Path<String>) -> Answer {
+pub(super) async fn end_right(permit: Permit, Path(id): Path<String>, bytes: Bytes) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
-    let district = permit
-        .read(move |tx| tx.district_of_right(id))
+    let body: EndRightBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        EndRightBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|_| {
+            ApiError::bad_request("malformed request body: expected {\"reason\", \"on\"?}")
+        })?
+    };
+    let (district, origin) = permit
+        .read(move |tx| Ok(tx.right(id)?.map(|r| (r.district, r.origin))))
         .await?
         .ok_or_else(|| ApiError::not_found("right"))?;
     permit.scope(Some(&district), "right").await?;
     permit
         .write(move |tx, caller| {
-            as_district_inspector(tx, caller, &district)?;
-            tx.end_delegation(id)
+            let reason = body.reason.as_deref().map(end_reason).transpose()?;
+            let on = body
+                .on
+                .as_deref()
+                .map(|d| {
+                    Date::parse(d).map_err(|_| DomainError::BadIdentifier {
+                        what: "on",
+                        rule: "an existing day as YYYY-MM-DD",
+                    })
+                })
+                .transpose()?;
+            if origin == RightOrigin::Delegation {
+                as_district_inspector(tx, caller, &district)?;
+            }
+            tx.end_right(id, reason, on)
         })
         .await?;
     ok(RightEnded { ended: true, id })

@@ -5,7 +5,9 @@ use rusqlite::{params, Row};
 use zeroize::Zeroizing;
 
 use super::{corrupt, select, to_i64, to_u64, Record, Tx};
-use crate::domain::{api_key_hash, ApiKeyRecord, DomainError, NewApiKey, Role, API_KEY_PREFIX};
+use crate::domain::{
+    api_key_hash, ApiKeyRecord, DomainError, NewApiKey, PersonId, Role, API_KEY_PREFIX,
+};
 use crate::store::StoreError;
 
 fn check_label(text: &str, what: &'static str) -> Result<(), StoreError> {
@@ -28,9 +30,11 @@ impl Tx<'_> {
         role: Role,
         district: Option<&str>,
         readers: &[String],
+        person: Option<&PersonId>,
     ) -> Result<NewApiKey, StoreError> {
         self.require_desk("create an API key")?;
         check_label(name, "key name")?;
+        self.check_key_person(role, district, person)?;
         match role {
             Role::Inspector => {
                 let code = district.ok_or(DomainError::BadIdentifier {
@@ -86,15 +90,16 @@ impl Tx<'_> {
             serde_json::to_string(readers).map_err(|_| StoreError::Corrupt("reader list"))?;
         let now = to_i64(self.now, "time")?;
         self.db.execute(
-            "INSERT INTO api_keys (name, role, district, readers, hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO api_keys (name, role, district, readers, hash, created_at, person)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 name.trim(),
                 role.as_str(),
                 district,
                 readers_json,
                 &hash[..],
-                now
+                now,
+                person.map(PersonId::as_str)
             ],
         )?;
         let id = self.db.last_insert_rowid();
@@ -102,9 +107,10 @@ impl Tx<'_> {
             "apikey.create",
             &id.to_string(),
             &format!(
-                "name={} role={} district={} readers={}",
+                "name={} role={} person={} district={} readers={}",
                 name.trim(),
                 role.as_str(),
+                person.map_or("-", PersonId::as_str),
                 district.unwrap_or("-"),
                 readers.join(",")
             ),
@@ -116,11 +122,54 @@ impl Tx<'_> {
                 role,
                 district: district.map(str::to_owned),
                 readers: readers.to_vec(),
+                person: person.map(|p| p.to_string()),
                 created_at: self.now,
                 revoked_at: None,
             },
             key,
         })
+    }
+
+    /// A staff key (admin, desk, inspector) belongs to a person still in
+    /// post (an inspector key to its district's inspector); a device key
+    /// (station, gateway) to nobody.
+    fn check_key_person(
+        &self,
+        role: Role,
+        district: Option<&str>,
+        person: Option<&PersonId>,
+    ) -> Result<(), StoreError> {
+        let staff = matches!(role, Role::Admin | Role::Desk | Role::Inspector);
+        let Some(person) = person else {
+            return match staff {
+                true => Err(DomainError::BadIdentifier {
+                    what: "person",
+                    rule: "an admin, desk or inspector key belongs to a person",
+                }
+                .into()),
+                false => Ok(()),
+            };
+        };
+        if !staff {
+            return Err(DomainError::BadIdentifier {
+                what: "person",
+                rule: "station and gateway keys belong to a device, not a person",
+            }
+            .into());
+        }
+        if self.has_left(person)? {
+            return Err(self.forbidden("create an API key", "that person has left"));
+        }
+        if let (Role::Inspector, Some(code)) = (role, district) {
+            if self.inspector_login(code)?.as_deref() != Some(person.as_str()) {
+                return Err(DomainError::BadIdentifier {
+                    what: "person",
+                    rule: "an inspector key belongs to its district's inspector",
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -157,7 +206,7 @@ impl Tx<'_> {
 
 impl Record for ApiKeyRecord {
     const SELECT: &'static str =
-        "SELECT id, name, role, district, readers, created_at, revoked_at FROM api_keys";
+        "SELECT id, name, role, district, readers, created_at, revoked_at, person FROM api_keys";
     const ORDER: &'static str = "id";
 
     fn decode(row: &Row<'_>) -> Result<Self, StoreError> {
@@ -175,6 +224,7 @@ impl Record for ApiKeyRecord {
                 .get::<_, Option<i64>>(6)?
                 .map(|t| to_u64(t, "time"))
                 .transpose()?,
+            person: row.get(7)?,
         })
     }
 }

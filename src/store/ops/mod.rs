@@ -26,18 +26,22 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::audit::{AuditEntry, AuditHead};
 use super::{Shared, StoreError};
 use crate::domain::{
-    Actor, CredentialInfo, Date, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord,
-    Uai, UnixTime,
+    Actor, CredentialInfo, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod,
+    RightRecord, Uai, UnixTime,
 };
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use requests::{KeyRequestRecord, ReplacementRecord};
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {
     db: &'a Connection,
     shared: &'a Shared,
     actor: Actor,
+    /// The staff member behind the caller: [`Tx::act_as`] changes the role
+    /// acted in, never this (separation of duties).
+    person: Option<PersonId>,
     now: UnixTime,
     head: Option<AuditHead>,
     destroyed: Vec<i64>,
@@ -188,7 +192,8 @@ fn insert_new(
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
     query_rows(
         db,
-        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at
+        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at,
+                r.end_reason
          FROM rights r JOIN schools s ON s.uai = r.school WHERE r.person = ?1 ORDER BY r.from_date, r.id",
         [person],
         |row| {
@@ -210,6 +215,11 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
                         .map(|e| to_u64(e, "ended_at"))
                         .transpose()?,
                 },
+                end_reason: row
+                    .get::<_, Option<String>>(8)?
+                    .map(|r| EndReason::parse(&r))
+                    .transpose()
+                    .map_err(corrupt("end reason"))?,
             })
         },
     )
@@ -242,6 +252,7 @@ impl<'a> Tx<'a> {
         Ok(Tx {
             db,
             shared,
+            person: actor.staff_person().cloned(),
             actor,
             now,
             head: None,
@@ -255,8 +266,22 @@ impl<'a> Tx<'a> {
 
     /// For batch imports: the following operations of this transaction act as
     /// `actor` (each is still guarded and audited under that actor).
+    /// The person behind the caller stays the one who opened the
+    /// transaction (the audit names both).
     pub fn act_as(&mut self, actor: Actor) {
+        if self.person.is_none() {
+            self.person = actor.staff_person().cloned();
+        }
         self.actor = actor;
+    }
+
+    /// The actor as the audit names it: the role acted in, and the person
+    /// behind it when another (an admin acting as a district's inspector).
+    fn actor_label(&self) -> String {
+        match &self.person {
+            Some(p) if self.actor.staff_person() != Some(p) => format!("{} by {p}", self.actor),
+            _ => self.actor.to_string(),
+        }
     }
 
     pub fn now(&self) -> UnixTime {
@@ -284,7 +309,7 @@ impl<'a> Tx<'a> {
             &self.shared.keys,
             &AuditEntry {
                 at: self.now,
-                actor: &self.actor.to_string(),
+                actor: &self.actor_label(),
                 action,
                 subject,
                 detail,
@@ -304,9 +329,20 @@ impl<'a> Tx<'a> {
 
     fn require_desk(&self, action: &'static str) -> Result<(), StoreError> {
         match self.actor {
-            Actor::Desk(_) | Actor::System => Ok(()),
+            Actor::Desk(_) | Actor::Admin(_) | Actor::System => Ok(()),
             _ => Err(self.forbidden(action, "only the IT centre desk does this")),
         }
+    }
+
+    /// Separation of duties: nobody acts on their own key or rights.
+    fn not_own(&self, subject: &PersonId, action: &'static str) -> Result<(), StoreError> {
+        if self.person.as_ref() == Some(subject) {
+            return Err(StoreError::OwnAct {
+                actor: self.actor.to_string(),
+                action,
+            });
+        }
+        Ok(())
     }
 
     /// The actor is the inspector of `district` (or, when `desk_too`, the desk).
@@ -317,7 +353,7 @@ impl<'a> Tx<'a> {
         desk_too: bool,
     ) -> Result<(), StoreError> {
         match &self.actor {
-            Actor::Desk(_) | Actor::System if desk_too => Ok(()),
+            Actor::Desk(_) | Actor::Admin(_) | Actor::System if desk_too => Ok(()),
             Actor::Inspector(id) => {
                 if self.inspector_login(district)?.as_deref() == Some(id.as_str()) {
                     Ok(())

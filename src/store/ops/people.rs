@@ -79,6 +79,32 @@ impl Tx<'_> {
         })
     }
 
+    /// Whether `id` left (or never was): their staff keys are refused.
+    pub fn has_left(&self, id: &PersonId) -> Result<bool, StoreError> {
+        let left: Option<Option<i64>> = self
+            .db
+            .prepare_cached("SELECT left_at FROM people WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(!matches!(left, Some(None)))
+    }
+
+    /// Records that a person left the authority: their staff keys stop
+    /// working at once (their rights and keys follow their own rules).
+    pub fn mark_left(&mut self, id: &PersonId) -> Result<(), StoreError> {
+        self.require_desk("record a departure")?;
+        self.not_own(id, "record a departure")?;
+        if self.has_left(id)? {
+            self.person(id)?;
+            return Err(self.forbidden("record a departure", "it has already ended"));
+        }
+        self.db.execute(
+            "UPDATE people SET left_at = ?1 WHERE id = ?2",
+            rusqlite::params![super::to_i64(self.now, "time")?, id.as_str()],
+        )?;
+        self.audit("person.leave", id.as_str(), "")
+    }
+
     pub fn add_district(
         &mut self,
         code: &str,
@@ -144,15 +170,6 @@ impl Tx<'_> {
         self.person(&PersonId::parse(&id).map_err(corrupt("inspector id"))?)
     }
 
-    /// The district a person belongs to (that of their latest right).
-    pub fn district_of_person(&self, person: &PersonId) -> Result<Option<String>, StoreError> {
-        match self.holder_district(person) {
-            Ok(d) => Ok(Some(d)),
-            Err(StoreError::NoRight { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     pub fn inspector_of_district(&self, code: &str) -> Result<Option<PersonId>, StoreError> {
         self.inspector_login(code)?
             .map(|i| PersonId::parse(&i).map_err(corrupt("inspector id")))
@@ -189,7 +206,8 @@ impl Tx<'_> {
         )
     }
 
-    /// People, or those whose latest right is in `district`.
+    /// People, or those who belong to `district` (a right there in force, to
+    /// come, or ended within the last year).
     pub fn people(&self, district: Option<&str>) -> Result<Vec<Person>, StoreError> {
         let mut stmt = self
             .db
@@ -201,7 +219,7 @@ impl Tx<'_> {
         for (id, full_name, mail) in rows {
             let id = PersonId::parse(&id).map_err(corrupt("person id"))?;
             if let Some(wanted) = district {
-                if self.district_of_person(&id)?.as_deref() != Some(wanted) {
+                if !self.districts_of_person(&id)?.iter().any(|d| d == wanted) {
                     continue;
                 }
             }

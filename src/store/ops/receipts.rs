@@ -12,7 +12,10 @@ impl Tx<'_> {
     fn counterparty(&self) -> Result<(String, String), StoreError> {
         match &self.actor {
             Actor::Inspector(id) => Ok((id.to_string(), self.person(id)?.full_name)),
-            Actor::Desk(name) => Ok((format!("desk:{name}"), format!("IT centre desk ({name})"))),
+            Actor::Desk(id) | Actor::Admin(id) => Ok((
+                id.to_string(),
+                format!("{} (IT centre desk)", self.person(id)?.full_name),
+            )),
             _ => Err(self.forbidden(
                 "sign a receipt",
                 "receipts are countersigned by an inspector or the desk",
@@ -73,8 +76,9 @@ impl Tx<'_> {
     }
 
     /// What handover and return share: the transition is allowed, the caller
-    /// is in the holder's district, the token in hand proves possession, and
-    /// the signed receipt is issued. The receipt's kind names the step.
+    /// is in the key's district and is not its holder, the token in hand
+    /// proves possession, and the signed receipt is issued. The receipt's
+    /// kind names the step.
     pub(super) fn receipted_step(
         &mut self,
         serial: &str,
@@ -92,8 +96,9 @@ impl Tx<'_> {
             .holder
             .clone()
             .ok_or(StoreError::Corrupt("live token without holder"))?;
-        let district = self.holder_district(&holder_id)?;
+        let district = self.key_district(&token.serial)?;
         self.require_scope(&district, operation, true)?;
+        self.not_own(&holder_id, operation)?;
         let holder = self.person(&holder_id)?;
         let credential = self.live_credential(&token)?;
         self.check_possession(&credential, possession_code)?;

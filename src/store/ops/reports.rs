@@ -28,25 +28,25 @@ impl Tx<'_> {
     /// Keys still bound to holders whose rights have all ended, past their
     /// return date, per district (an inspector sees their own district).
     pub fn overdue_returns(&self) -> Result<BTreeMap<String, Vec<OverdueReturn>>, StoreError> {
+        // A key's district is that of the right it serves.
         let mut stmt = self.db.prepare(
-            "SELECT serial, holder FROM tokens WHERE state IN ('prepared','handed_over','active')",
+            "SELECT t.serial, t.holder, s.district FROM tokens t
+             JOIN rights r ON r.id = t.right_id JOIN schools s ON s.uai = r.school
+             WHERE t.state IN ('prepared','handed_over','active')",
         )?;
-        let live: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let live: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut keys = Vec::with_capacity(live.len());
-        for (serial, holder) in live {
+        for (serial, holder, district) in live {
             let rights = rights_of(self.db, &holder)?;
-            let Some(latest) = rights.iter().max_by_key(|r| (r.period.from, r.id)) else {
-                continue;
-            };
             let ended = !rights
                 .iter()
                 .any(|r| r.period.live_or_future_at(self.now, self.zone()));
             keys.push(BoundKey {
                 serial,
                 holder,
-                district: latest.district.clone(),
+                district,
                 rights_ended_on: if ended {
                     rights
                         .iter()

@@ -9,6 +9,27 @@ use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
 use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
 
+/// A key request as recorded; `token` is set once fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRequestRecord {
+    pub id: i64,
+    pub holder: PersonId,
+    pub district: String,
+    pub created_at: u64,
+    pub token: Option<String>,
+}
+
+/// A help request as recorded; `new_token` is set once fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplacementRecord {
+    pub id: i64,
+    pub holder: String,
+    pub old_token: String,
+    pub reason: String,
+    pub received_at: u64,
+    pub new_token: Option<String>,
+}
+
 impl Tx<'_> {
     /// Case 1: an inspector asks the desk for a key for a deputy of their
     /// district who holds (or will hold) a delegation.
@@ -26,6 +47,7 @@ impl Tx<'_> {
             })?;
         let district = delegation.district.clone();
         self.require_scope(&district, "request a key", false)?;
+        self.not_own(holder, "request a key")?;
         if let Some(live) = self.live_token_of(holder)? {
             return Err(StoreError::HolderHasLiveToken {
                 holder: holder.to_string(),
@@ -57,16 +79,60 @@ impl Tx<'_> {
 
     /// Open key requests, oldest first: (request id, holder, district).
     pub fn open_key_requests(&self) -> Result<Vec<(i64, PersonId, String)>, StoreError> {
+        Ok(self
+            .key_requests_open()?
+            .into_iter()
+            .map(|r| (r.id, r.holder, r.district))
+            .collect())
+    }
+
+    /// Open key requests, oldest first.
+    pub fn key_requests_open(&self) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        self.key_requests_where("fulfilled_at IS NULL", [])
+    }
+
+    /// The key requests this actor filed (an inspector's own), oldest first.
+    pub fn my_key_requests(&self) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        self.key_requests_where("requested_by = ?1", [self.actor.to_string()])
+    }
+
+    fn key_requests_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<KeyRequestRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, holder, district, created_at, token FROM key_requests
+             WHERE {filter} ORDER BY id"
+        );
+        query_rows(self.db, &sql, params, |row| {
+            Ok(KeyRequestRecord {
+                id: row.get(0)?,
+                holder: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
+                district: row.get(2)?,
+                created_at: super::to_u64(row.get(3)?, "time")?,
+                token: row.get(4)?,
+            })
+        })
+    }
+
+    /// Help requests, newest first: (id, holder, old token, reason, received
+    /// at, new token).
+    pub fn replacement_requests(&self) -> Result<Vec<ReplacementRecord>, StoreError> {
         query_rows(
             self.db,
-            "SELECT id, holder, district FROM key_requests WHERE fulfilled_at IS NULL ORDER BY id",
+            "SELECT id, holder, old_token, reason, received_at, new_token
+             FROM replacement_requests ORDER BY id DESC",
             [],
             |row| {
-                Ok((
-                    row.get(0)?,
-                    PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("holder"))?,
-                    row.get(2)?,
-                ))
+                Ok(ReplacementRecord {
+                    id: row.get(0)?,
+                    holder: row.get(1)?,
+                    old_token: row.get(2)?,
+                    reason: row.get(3)?,
+                    received_at: super::to_u64(row.get(4)?, "time")?,
+                    new_token: row.get(5)?,
+                })
             },
         )
     }
@@ -80,8 +146,18 @@ impl Tx<'_> {
         mail: &HelpMail,
     ) -> Result<i64, StoreError> {
         self.require_desk("record a help request")?;
+        self.not_own(holder, "record a help request")?;
         let person = self.person(holder)?;
-        let district = self.holder_district(holder)?;
+        let old = match self.live_token_of(holder)? {
+            Some(live) => live,
+            None => self.revoked_key_of(holder)?.ok_or_else(|| {
+                self.forbidden(
+                    "request a replacement",
+                    "the holder has no live or revoked key",
+                )
+            })?,
+        };
+        let district = self.key_district(&old)?;
         let inspector = self.inspector_of(&district)?;
         check_help_mail(
             mail,
@@ -89,9 +165,6 @@ impl Tx<'_> {
             &inspector.mail,
             &self.shared.config.authority_domain,
         )?;
-        let old = self
-            .live_token_of(holder)?
-            .ok_or_else(|| self.forbidden("request a replacement", "the holder has no live key"))?;
         let cc: Vec<&str> = mail.cc.iter().map(MailAddress::as_str).collect();
         self.db.execute(
             "INSERT INTO replacement_requests (holder, old_token, reason, sender, cc, received_at)
@@ -111,7 +184,7 @@ impl Tx<'_> {
             holder.as_str(),
             &format!("request={id} old_token={old} reason={reason}"),
         )?;
-        if reason.is_gone() {
+        if reason.is_gone() && self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
         }
         Ok(id)
@@ -145,17 +218,28 @@ impl Tx<'_> {
         if self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
         }
-        let credential = self.prepare_token(new_serial, &holder, secret, params)?;
-        self.db.execute(
-            "UPDATE replacement_requests SET new_token = ?1, fulfilled_at = ?2 WHERE id = ?3",
-            params![new_serial, to_i64(self.now, "time")?, request],
-        )?;
+        let credential =
+            self.prepare_against(new_serial, &holder, (secret, params), Some(request))?;
         self.audit(
             "replacement.prepare",
             holder.as_str(),
             &format!("request={request} old_token={old} new_token={new_serial}"),
         )?;
         Ok(credential)
+    }
+
+    /// The token of the holder's latest credential, when it was revoked and
+    /// no replacement was prepared since.
+    fn revoked_key_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT token, revoked FROM credentials WHERE holder = ?1 ORDER BY id DESC LIMIT 1",
+                [holder.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .and_then(|(token, revoked)| (revoked != 0).then_some(token)))
     }
 
     /// The holder of a replacement request.

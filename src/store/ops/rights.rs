@@ -5,7 +5,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{in_force, rights_of, to_i64, Tx};
-use crate::domain::{Date, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord, Uai};
+use crate::domain::{
+    Actor, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord, Uai,
+};
 use crate::store::StoreError;
 
 impl Tx<'_> {
@@ -56,49 +58,164 @@ impl Tx<'_> {
         from: Date,
         until: Option<Date>,
     ) -> Result<i64, StoreError> {
+        self.grant_right_ending(origin, person, school, (from, until), None)
+    }
+
+    /// [`Tx::grant_right`]; for an appointment, `ends_previous` ends the
+    /// school's appointment(s) that would overlap it, for that reason, in the
+    /// same transaction (one appointed director per school at a time).
+    pub fn grant_right_ending(
+        &mut self,
+        origin: RightOrigin,
+        person: &PersonId,
+        school: &Uai,
+        (from, until): (Date, Option<Date>),
+        ends_previous: Option<EndReason>,
+    ) -> Result<i64, StoreError> {
+        let district = self.district_of_school(school)?;
         match origin {
-            RightOrigin::Appointment => {
-                self.require_desk("record an appointment")?;
-                self.district_of_school(school)?;
-            }
+            RightOrigin::Appointment => self.require_desk("record an appointment")?,
             RightOrigin::Delegation => {
-                let district = self.district_of_school(school)?;
                 self.require_scope(&district, "grant a delegation", false)?;
             }
         }
+        self.not_own(person, "grant a right")?;
         let period = RightPeriod::new(from, until)?;
+        let overlapping: Vec<RightRecord> = self
+            .appointments_at(school)?
+            .into_iter()
+            .filter(|r| r.period.overlaps(&period, self.now))
+            .collect();
+        match origin {
+            RightOrigin::Delegation => {
+                if overlapping.iter().any(|r| &r.person == person) {
+                    return Err(StoreError::AlreadyDirector {
+                        person: person.to_string(),
+                        school: school.to_string(),
+                    });
+                }
+            }
+            RightOrigin::Appointment => match (overlapping.first(), ends_previous) {
+                (None, _) => {}
+                (Some(r), None) => {
+                    return Err(StoreError::DirectorInPlace {
+                        school: school.to_string(),
+                        right: r.id,
+                    })
+                }
+                (Some(_), Some(reason)) => {
+                    for previous in &overlapping {
+                        self.end_before(previous, from, reason)?;
+                    }
+                }
+            },
+        }
         self.insert_right(person, school, origin, &period)
     }
 
-    /// The inspector ends a delegation now (case 2): verify refuses the
-    /// deputy from this instant.
-    pub fn end_delegation(&mut self, right_id: i64) -> Result<(), StoreError> {
-        let row: Option<(String, String, Option<i64>, String)> = self
-            .db
-            .query_row(
-                "SELECT r.origin, s.district, r.ended_at, r.person FROM rights r
-                 JOIN schools s ON s.uai = r.school WHERE r.id = ?1",
-                [right_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let (origin, district, ended_at, person) =
-            row.ok_or_else(|| StoreError::not_found("right", right_id))?;
-        self.require_scope(&district, "end a delegation", false)?;
-        if RightOrigin::parse(&origin)? != RightOrigin::Delegation {
-            return Err(self.forbidden(
-                "end a right",
-                "appointments end on their own date; only delegations are ended by hand",
-            ));
+    /// Appointments at `school`, not ended early.
+    fn appointments_at(&self, school: &Uai) -> Result<Vec<RightRecord>, StoreError> {
+        let people: Vec<String> = super::query_rows(
+            self.db,
+            "SELECT DISTINCT person FROM rights WHERE school = ?1 AND origin = 'appointment'",
+            [school.as_str()],
+            |r| Ok(r.get(0)?),
+        )?;
+        let mut out = Vec::new();
+        for person in people {
+            out.extend(rights_of(self.db, &person)?.into_iter().filter(|r| {
+                &r.school == school
+                    && r.origin == RightOrigin::Appointment
+                    && r.period.ended_at.is_none()
+            }));
         }
-        if ended_at.is_some() {
-            return Err(self.forbidden("end a delegation", "it has already ended"));
+        Ok(out)
+    }
+
+    /// Ends `right` on the day before `day` (at once if it has not started
+    /// by then), for `reason`.
+    fn end_before(
+        &mut self,
+        right: &RightRecord,
+        day: Date,
+        reason: EndReason,
+    ) -> Result<(), StoreError> {
+        let last = day.previous();
+        if last < right.period.from || last < self.today() {
+            return self.end_now(right.id, right.person.as_str(), Some(reason));
         }
         self.db.execute(
-            "UPDATE rights SET ended_at = ?1 WHERE id = ?2",
-            params![to_i64(self.now, "time")?, right_id],
+            "UPDATE rights SET until_date = ?1, end_reason = ?2 WHERE id = ?3",
+            params![last.to_string(), reason.as_str(), right.id],
         )?;
-        self.audit("right.end", &person, &format!("right={right_id}"))
+        self.audit(
+            "right.shorten",
+            right.person.as_str(),
+            &format!("right={} until={last} reason={reason}", right.id),
+        )
+    }
+
+    fn end_now(
+        &mut self,
+        id: i64,
+        person: &str,
+        reason: Option<EndReason>,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE rights SET ended_at = ?1, end_reason = ?2 WHERE id = ?3",
+            params![to_i64(self.now, "time")?, reason.map(EndReason::as_str), id],
+        )?;
+        let reason = reason.map_or("-", EndReason::as_str);
+        self.audit("right.end", person, &format!("right={id} reason={reason}"))
+    }
+
+    /// Ends a right (case 2 for a delegation, by its district's inspector,
+    /// at once). An appointment is ended by the administration (an admin)
+    /// with a `reason` from the fixed list, at once or, with `on`, shortened
+    /// to end on that day; its holder's key then falls due back.
+    pub fn end_right(
+        &mut self,
+        right_id: i64,
+        reason: Option<EndReason>,
+        on: Option<Date>,
+    ) -> Result<(), StoreError> {
+        let right = self
+            .right(right_id)?
+            .ok_or_else(|| StoreError::not_found("right", right_id))?;
+        if right.period.ended_at.is_some() {
+            return Err(self.forbidden("end a right", "it has already ended"));
+        }
+        match right.origin {
+            RightOrigin::Delegation => {
+                self.require_scope(&right.district, "end a delegation", false)?;
+                self.not_own(&right.person, "end a right")?;
+                self.end_now(right_id, right.person.as_str(), reason)
+            }
+            RightOrigin::Appointment => {
+                if !matches!(self.actor, Actor::Admin(_) | Actor::System) {
+                    return Err(self.forbidden(
+                        "end an appointment",
+                        "only the administration (an admin key) ends or shortens an appointment",
+                    ));
+                }
+                self.not_own(&right.person, "end a right")?;
+                let reason = reason.ok_or(crate::domain::DomainError::BadIdentifier {
+                    what: "reason",
+                    rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
+                })?;
+                match on {
+                    Some(day) if right.period.until.is_some_and(|u| u <= day) => {
+                        Err(crate::domain::DomainError::BadIdentifier {
+                            what: "on",
+                            rule: "a day before the appointment's own end",
+                        }
+                        .into())
+                    }
+                    Some(day) => self.end_before(&right, day.add_days(1), reason),
+                    None => self.end_now(right_id, right.person.as_str(), Some(reason)),
+                }
+            }
+        }
     }
 
     pub fn rights(&self, person: &PersonId) -> Result<Vec<RightRecord>, StoreError> {
@@ -109,15 +226,18 @@ impl Tx<'_> {
         Ok(in_force(&self.rights(person)?, self.now, self.zone()))
     }
 
-    /// The district a holder belongs to: that of their latest right.
-    pub(super) fn holder_district(&self, holder: &PersonId) -> Result<String, StoreError> {
-        self.rights(holder)?
+    /// The districts a person belongs to: those of the schools of their
+    /// rights in force, to come, or ended within the last year.
+    pub fn districts_of_person(&self, person: &PersonId) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .rights(person)?
             .into_iter()
-            .max_by_key(|r| (r.period.from, r.id))
+            .filter(|r| r.period.recent_at(self.now, self.zone()))
             .map(|r| r.district)
-            .ok_or_else(|| StoreError::NoRight {
-                holder: holder.to_string(),
-            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     pub fn district_of_right(&self, id: i64) -> Result<Option<String>, StoreError> {

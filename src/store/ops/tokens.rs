@@ -15,6 +15,12 @@ use crate::domain::{
 use crate::otp::{Code, CredentialParams, Hotp, OtpKind, ReplayFloor, Secret, Totp};
 use crate::store::StoreError;
 
+/// The request a key after a revoked one is prepared against.
+enum Basis {
+    KeyRequest,
+    Replacement(i64),
+}
+
 impl Tx<'_> {
     pub fn token(&self, serial: &str) -> Result<TokenInfo, StoreError> {
         let row: Option<(String, String, Option<String>, Option<String>)> = self
@@ -117,7 +123,8 @@ impl Tx<'_> {
     }
 
     /// Writes a new secret's record for `holder` on a stock token (the driver
-    /// writes the same secret to the device). Fulfils an open key request.
+    /// writes the same secret to the device). Fulfils an open key request;
+    /// after a revoked key, it needs one (or a validated help request).
     pub fn prepare_token(
         &mut self,
         serial: &str,
@@ -125,7 +132,20 @@ impl Tx<'_> {
         secret: &Secret,
         params: CredentialParams,
     ) -> Result<i64, StoreError> {
+        self.prepare_against(serial, holder, (secret, params), None)
+    }
+
+    /// [`Tx::prepare_token`], against replacement request `replacement` when
+    /// given (else the holder's earliest open request, when one is needed).
+    pub(super) fn prepare_against(
+        &mut self,
+        serial: &str,
+        holder: &PersonId,
+        (secret, params): (&Secret, CredentialParams),
+        replacement: Option<i64>,
+    ) -> Result<i64, StoreError> {
         self.require_desk("prepare a token")?;
+        self.not_own(holder, "prepare a key")?;
         let token = self.token(serial)?;
         next_state(token.state, token.revoke_reason, TokenAction::Prepare)?;
         self.person(holder)?;
@@ -135,15 +155,11 @@ impl Tx<'_> {
                 serial: live,
             });
         }
-        let rights = self.rights(holder)?;
-        if !rights
-            .iter()
-            .any(|r| r.period.live_or_future_at(self.now, self.zone()))
-        {
-            return Err(StoreError::NoRight {
-                holder: holder.to_string(),
-            });
-        }
+        let right = self.right_served(holder)?;
+        let basis = match replacement {
+            Some(id) => Some(Basis::Replacement(id)),
+            None => self.replacement_basis(holder)?,
+        };
         let (kind, period, floor) = match params.kind {
             OtpKind::Hotp { counter } => ("hotp", 0u32, ReplayFloor::before(counter)),
             OtpKind::Totp { period } => ("totp", period.seconds(), ReplayFloor::FRESH),
@@ -153,6 +169,10 @@ impl Tx<'_> {
             .map(|f| to_i64(f, "counter"))
             .transpose()?;
         self.set_state(&token, TokenAction::Prepare, Some(holder))?;
+        self.db.execute(
+            "UPDATE tokens SET right_id = ?1 WHERE serial = ?2",
+            params![right, serial],
+        )?;
         self.db.execute(
             "INSERT INTO credentials (token, holder, kind, algorithm, digits, period, floor, live, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
@@ -173,21 +193,92 @@ impl Tx<'_> {
             "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
             params![credential, sealed],
         )?;
-        let fulfilled = self.db.execute(
-            "UPDATE key_requests SET token = ?1, fulfilled_at = ?2 WHERE holder = ?3 AND fulfilled_at IS NULL",
-            params![serial, to_i64(self.now, "time")?, holder.as_str()],
-        )?;
+        let now = to_i64(self.now, "time")?;
+        let fulfilled = match basis {
+            Some(Basis::Replacement(id)) => {
+                self.db.execute(
+                    "UPDATE replacement_requests SET new_token = ?1, fulfilled_at = ?2 WHERE id = ?3",
+                    params![serial, now, id],
+                )?;
+                format!("replacement_request={id}")
+            }
+            Some(Basis::KeyRequest) | None => {
+                let n = self.db.execute(
+                    "UPDATE key_requests SET token = ?1, fulfilled_at = ?2 WHERE holder = ?3 AND fulfilled_at IS NULL",
+                    params![serial, now, holder.as_str()],
+                )?;
+                format!("key_request_fulfilled={}", n > 0)
+            }
+        };
         self.audit(
             "token.prepare",
             serial,
             &format!(
-                "holder={holder} credential={credential} kind={kind} algorithm={} digits={} key_request_fulfilled={}",
+                "holder={holder} credential={credential} right={right} kind={kind} algorithm={} digits={} {fulfilled}",
                 params.algorithm,
                 params.digits.get(),
-                fulfilled > 0
             ),
         )?;
         Ok(credential)
+    }
+
+    /// The right a new key of `holder` serves (its district is the key's):
+    /// in force before to come, an appointment before a delegation, the
+    /// earliest first.
+    fn right_served(&self, holder: &PersonId) -> Result<i64, StoreError> {
+        self.rights(holder)?
+            .into_iter()
+            .filter(|r| r.period.live_or_future_at(self.now, self.zone()))
+            .min_by_key(|r| {
+                (
+                    !r.period.in_force_at(self.now, self.zone()),
+                    r.origin != crate::domain::RightOrigin::Appointment,
+                    r.period.from,
+                    r.id,
+                )
+            })
+            .map(|r| r.id)
+            .ok_or_else(|| StoreError::NoRight {
+                holder: holder.to_string(),
+            })
+    }
+
+    /// When the holder's last key was revoked, the request a new one is
+    /// prepared against: their earliest open key request or validated help
+    /// request; none is a refusal. `None`: no request needed.
+    fn replacement_basis(&self, holder: &PersonId) -> Result<Option<Basis>, StoreError> {
+        let last_revoked: Option<bool> = self
+            .db
+            .query_row(
+                "SELECT revoked FROM credentials WHERE holder = ?1 ORDER BY id DESC LIMIT 1",
+                [holder.as_str()],
+                |r| r.get::<_, i64>(0).map(|v| v != 0),
+            )
+            .optional()?;
+        if last_revoked != Some(true) {
+            return Ok(None);
+        }
+        let earliest: Option<(i64, Option<i64>)> = self
+            .db
+            .query_row(
+                "SELECT at, replacement FROM (
+                   SELECT created_at AS at, NULL AS replacement, id FROM key_requests
+                    WHERE holder = ?1 AND fulfilled_at IS NULL
+                   UNION ALL
+                   SELECT received_at, id, id FROM replacement_requests
+                    WHERE holder = ?1 AND fulfilled_at IS NULL)
+                 ORDER BY at, replacement IS NOT NULL, id LIMIT 1",
+                [holder.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match earliest {
+            Some((_, Some(id))) => Ok(Some(Basis::Replacement(id))),
+            Some((_, None)) => Ok(Some(Basis::KeyRequest)),
+            None => Err(StoreError::ReplacementRequestRequired {
+                holder: holder.to_string(),
+            }),
+        }
     }
 
     /// Proof of possession: the token in hand produced a correct code. The
@@ -222,6 +313,14 @@ impl Tx<'_> {
             params![to_i64(step, "step")?, credential.id],
         )?;
         Ok(())
+    }
+
+    /// Separation of duties on a token: not the caller's own key.
+    fn not_own_key(&self, token: &TokenInfo, action: &'static str) -> Result<(), StoreError> {
+        match &token.holder {
+            Some(holder) => self.not_own(holder, action),
+            None => Ok(()),
+        }
     }
 
     pub(super) fn live_credential(&self, token: &TokenInfo) -> Result<CredentialInfo, StoreError> {
@@ -389,8 +488,9 @@ impl Tx<'_> {
                 from: token.state,
                 action: "revoke",
             })?;
-        let district = self.holder_district(&holder)?;
+        let district = self.key_district(&token.serial)?;
         self.require_scope(&district, "revoke a key", true)?;
+        self.not_own(&holder, "revoke a key")?;
         next_state(
             token.state,
             token.revoke_reason,
@@ -398,6 +498,10 @@ impl Tx<'_> {
         )?;
         let credential = self.live_credential(&token)?;
         self.destroy_secret(credential.id)?;
+        self.db.execute(
+            "UPDATE credentials SET revoked = 1 WHERE id = ?1",
+            [credential.id],
+        )?;
         self.set_state(&token, TokenAction::Revoke(reason), Some(&holder))?;
         self.audit(
             "token.revoke",
@@ -415,6 +519,7 @@ impl Tx<'_> {
     pub fn resync(&mut self, serial: &str, first: &str, second: &str) -> Result<(), StoreError> {
         self.require_desk("resynchronise a key")?;
         let token = self.token(serial)?;
+        self.not_own_key(&token, "resynchronise a key")?;
         let credential =
             self.credential_of(serial)?
                 .ok_or(crate::domain::DomainError::TransitionRefused {
@@ -478,6 +583,7 @@ impl Tx<'_> {
     pub fn unlock(&mut self, serial: &str) -> Result<(), StoreError> {
         self.require_desk("unlock a key")?;
         let token = self.token(serial)?;
+        self.not_own_key(&token, "unlock a key")?;
         let credential = self.credential_of(serial)?.ok_or({
             crate::domain::DomainError::TransitionRefused {
                 from: token.state,
@@ -495,12 +601,33 @@ impl Tx<'_> {
         )
     }
 
-    /// The district of a token: that of its holder, if bound.
+    /// The district of a token bound to a holder: that of the school of the
+    /// right it serves (none for a token bound to no one).
     pub fn district_of_token(&self, token: &TokenInfo) -> Result<Option<String>, StoreError> {
-        match &token.holder {
-            Some(h) => self.district_of_person(h),
+        match token.holder {
+            Some(_) => self.served_district(&token.serial),
             None => Ok(None),
         }
+    }
+
+    /// The district of the right `serial` served when last prepared (kept
+    /// after it was restocked, for a help request about a revoked key).
+    fn served_district(&self, serial: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .prepare_cached(
+                "SELECT s.district FROM tokens t JOIN rights r ON r.id = t.right_id
+                 JOIN schools s ON s.uai = r.school WHERE t.serial = ?1",
+            )?
+            .query_row([serial], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// [`Tx::served_district`] of a key that was prepared.
+    pub(super) fn key_district(&self, serial: &str) -> Result<String, StoreError> {
+        self.served_district(serial)?.ok_or(StoreError::Corrupt(
+            "prepared token without the right it serves",
+        ))
     }
 
     /// Tokens, optionally in one state and/or bound to a holder of `district`.

@@ -107,8 +107,10 @@ pub fn finish(
 pub fn setup(store: &Store) -> Keys {
     use super::world::{add_person, date, pid, uai};
     store
-        .write(&Actor::Desk("setup".into()), "setup", |tx| {
+        .write(&Actor::Desk(pid("alice")), "setup", |tx| {
             for (id, name) in [
+                ("root", "Rose Admin"),
+                ("alice", "Alice Morel"),
                 ("pmartin", "Paul Martin"),
                 ("lbernard", "Lea Bernard"),
                 ("jdupont", "Jeanne Dupont"),
@@ -140,13 +142,20 @@ pub fn setup(store: &Store) -> Keys {
                 date("2026-09-10"),
                 None,
             )?;
-            tx.act_as(Actor::Desk("setup".into()));
+            tx.act_as(Actor::Desk(pid("alice")));
             let key = |tx: &mut keyward::store::Tx<'_>,
                        name: &str,
                        role: Role,
                        district: Option<&str>,
                        readers: &[String]| {
-                tx.create_api_key(name, role, district, readers)
+                let person = match (role, name) {
+                    (Role::Admin, _) => Some(pid("root")),
+                    (Role::Desk, _) => Some(pid("alice")),
+                    (Role::Inspector, "pm") => Some(pid("pmartin")),
+                    (Role::Inspector, _) => Some(pid("lbernard")),
+                    _ => None,
+                };
+                tx.create_api_key(name, role, district, readers, person.as_ref())
                     .map(|k| k.key.to_string())
             };
             Ok(Keys {

@@ -41,7 +41,7 @@ pub fn mail(s: &str) -> MailAddress {
 }
 
 pub fn desk() -> Actor {
-    Actor::Desk("alice".into())
+    Actor::Desk(pid("alice"))
 }
 
 pub fn inspector_east() -> Actor {
@@ -81,6 +81,7 @@ pub fn world_with(now: UnixTime, config: Config) -> World {
     store
         .write(&desk(), "setup", |tx| {
             for (id, name) in [
+                ("alice", "Alice Morel"),
                 ("pmartin", "Paul Martin"),
                 ("lbernard", "Lucie Bernard"),
                 ("adurand", "Anne Durand"),
