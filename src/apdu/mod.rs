@@ -160,6 +160,10 @@ pub struct Command {
     pub data: Zeroizing<Vec<u8>>,
     /// Bytes of `data` that are secret (masked in logs).
     pub secret: Option<Range<usize>>,
+    /// Expected answer length (`Le`, 1 to 256; 256 is sent as `00`), for a
+    /// command that expects data. Without it a command with data is ISO
+    /// case 3, which a Nitrokey 3 answers with no data and `61xx`.
+    pub le: Option<u16>,
 }
 
 impl Command {
@@ -171,7 +175,15 @@ impl Command {
             p2,
             data: Zeroizing::new(data),
             secret: None,
+            le: None,
         }
+    }
+
+    /// Marks the command as expecting data: `Le = 00` (up to 256 bytes) is
+    /// sent after the data. A YubiKey accepts it; a Nitrokey 3 needs it.
+    pub fn expecting_data(mut self) -> Command {
+        self.le = Some(256);
+        self
     }
 
     /// Marks `range` of the data as secret.
@@ -182,29 +194,37 @@ impl Command {
 
     /// Parses a short command the way a card sees it. `CLA INS P1 P2` alone, or
     /// followed by a single Le byte, has no data (yubikit sends `Lc = 00` for
-    /// empty commands); otherwise `Lc data [Le]`.
+    /// empty commands, which reads as `Le = 256`); otherwise `Lc data [Le]`.
     pub fn parse(bytes: &[u8]) -> Result<Command, ApduError> {
         let (header, body) = match bytes.split_first_chunk::<4>() {
             Some(split) => split,
             None => return Err(ApduError::TooShort { len: bytes.len() }),
         };
         let [cla, ins, p1, p2] = *header;
-        let data = match body {
-            [] | [_] => Vec::new(),
+        let le_of = |b: u8| Some(if b == 0 { 256 } else { u16::from(b) });
+        let (data, le) = match body {
+            [] => (Vec::new(), None),
+            [le] => (Vec::new(), le_of(*le)),
             [0, _, ..] => return Err(ApduError::Extended),
             [lc, rest @ ..] => {
                 let lc = usize::from(*lc);
                 // Data, optionally followed by one Le byte.
-                if rest.len() != lc && rest.len() != lc + 1 {
-                    return Err(ApduError::LengthMismatch {
-                        declared: lc,
-                        actual: rest.len(),
-                    });
-                }
-                rest[..lc].to_vec()
+                let le = match rest.len().checked_sub(lc) {
+                    Some(0) => None,
+                    Some(1) => rest.last().and_then(|b| le_of(*b)),
+                    _ => {
+                        return Err(ApduError::LengthMismatch {
+                            declared: lc,
+                            actual: rest.len(),
+                        })
+                    }
+                };
+                (rest[..lc].to_vec(), le)
             }
         };
-        Ok(Command::new(cla, ins, p1, p2, data))
+        let mut cmd = Command::new(cla, ins, p1, p2, data);
+        cmd.le = le;
+        Ok(cmd)
     }
 
     /// True when the CLA announces further chunks.
@@ -214,7 +234,8 @@ impl Command {
 
     /// Encodes as one or more short APDUs: data over 255 bytes is cut into
     /// 255-byte chunks, all but the last with CLA bit 0x10. An empty command still
-    /// carries `Lc = 00`, as yubikit sends it.
+    /// carries `Lc = 00`, as yubikit sends it (which also reads as `Le = 00`);
+    /// the last chunk ends with `Le` when the command expects data.
     pub fn encode(&self) -> Vec<Zeroizing<Vec<u8>>> {
         let mut out = Vec::new();
         let mut chunks: Vec<&[u8]> = self.data.chunks(SHORT_MAX).collect();
@@ -231,6 +252,10 @@ impl Command {
             let mut bytes = Zeroizing::new(Vec::with_capacity(5 + chunk.len()));
             bytes.extend_from_slice(&[cla, self.ins, self.p1, self.p2, chunk.len() as u8]);
             bytes.extend_from_slice(chunk);
+            if let (Some(le), true) = (self.le, i == last && !chunk.is_empty()) {
+                // Le 256 is sent as 00.
+                bytes.push((le & 0xFF) as u8);
+            }
             out.push(bytes);
         }
         out
@@ -316,24 +341,53 @@ pub enum Step {
     Done(Response),
 }
 
+/// How a card hands over the rest of a long answer after `61xx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Continuation {
+    /// YubiKey OATH: SEND REMAINING `00 A5 00 00 00` (a Nitrokey 3 answers
+    /// it 6985).
+    SendRemaining,
+    /// ISO 7816-4 GET RESPONSE `00 C0 00 00 xx`, `xx` the count the `61xx`
+    /// announced (Nitrokey 3, whose APDU dispatcher keeps the answer of a
+    /// command sent without `Le` for it).
+    GetResponse,
+}
+
+/// INS of SEND REMAINING (YKOATH).
+pub const INS_SEND_REMAINING: u8 = 0xA5;
+/// INS of GET RESPONSE (ISO 7816-4).
+pub const INS_GET_RESPONSE: u8 = 0xC0;
+
+impl Continuation {
+    /// The APDU that asks for the rest after `61 announced`.
+    pub fn command(self, cla: u8, announced: u8) -> [u8; 5] {
+        match self {
+            Continuation::SendRemaining => [cla, INS_SEND_REMAINING, 0, 0, 0],
+            Continuation::GetResponse => [cla, INS_GET_RESPONSE, 0, 0, announced],
+        }
+    }
+}
+
 /// One logical command and its complete answer: sends the chained chunks, then
-/// follows `61xx` with the given "send remaining" instruction until the final
+/// follows `61xx` with the card's continuation instruction until the final
 /// status, concatenating data. Pure: the caller moves the bytes.
 #[derive(Debug)]
 pub struct Exchange {
     chunks: VecDeque<Zeroizing<Vec<u8>>>,
     collected: Zeroizing<Vec<u8>>,
-    remaining: [u8; 5],
+    cla: u8,
+    continuation: Continuation,
     finished: bool,
 }
 
 impl Exchange {
-    /// `remaining_ins` is A5 for YKOATH (SEND REMAINING), C0 for GET RESPONSE.
-    pub fn new(command: &Command, remaining_ins: u8) -> Exchange {
+    pub fn new(command: &Command, continuation: Continuation) -> Exchange {
         Exchange {
             chunks: command.encode().into(),
             collected: Zeroizing::new(Vec::new()),
-            remaining: [command.cla & !CLA_CHAINING, remaining_ins, 0, 0, 0],
+            cla: command.cla & !CLA_CHAINING,
+            continuation,
             finished: false,
         }
     }
@@ -368,7 +422,9 @@ impl Exchange {
         }
         self.collected.extend_from_slice(&response.data);
         match response.status {
-            Status::MoreData(_) => Ok(Step::Transmit(Zeroizing::new(self.remaining.to_vec()))),
+            Status::MoreData(n) => Ok(Step::Transmit(Zeroizing::new(
+                self.continuation.command(self.cla, n).to_vec(),
+            ))),
             status => {
                 self.finished = true;
                 let data = std::mem::take(&mut *self.collected);
@@ -488,7 +544,15 @@ mod tests {
 
     /// Scripted fake card: every answer in the table is fed in order.
     fn run(cmd: &Command, script: &[(&str, &str)]) -> Result<Response, ApduError> {
-        let mut ex = Exchange::new(cmd, 0xA5);
+        run_with(Continuation::SendRemaining, cmd, script)
+    }
+
+    fn run_with(
+        continuation: Continuation,
+        cmd: &Command,
+        script: &[(&str, &str)],
+    ) -> Result<Response, ApduError> {
+        let mut ex = Exchange::new(cmd, continuation);
         let mut step = ex.start()?;
         let mut i = 0;
         loop {
@@ -518,10 +582,93 @@ mod tests {
         assert_eq!(r.status, Status::Ok);
     }
 
+    /// Each dialect as a hex table: (continuation, command, [(sent, answer)],
+    /// data, final status).
+    #[test]
+    fn continuation_follows_the_dialect() {
+        let select = Command::new(0, 0xA4, 4, 0, hex("A0000005272101")).expecting_data();
+        let list = Command::new(0, 0xA1, 0, 0, vec![]).expecting_data();
+        type Row<'a> = (
+            Continuation,
+            &'a Command,
+            Vec<(&'a str, &'a str)>,
+            &'a str,
+            u16,
+        );
+        let table: Vec<Row> = vec![
+            // Nitrokey 3: a case-3 style answer with no data, then GET RESPONSE
+            // for the announced count.
+            (
+                Continuation::GetResponse,
+                &select,
+                vec![
+                    ("00A4040007A000000527210100", "610F"),
+                    ("00C000000F", "79030400B0710801020304050607089000"),
+                ],
+                "79030400B071080102030405060708",
+                0x9000,
+            ),
+            // Nitrokey 3, a LIST longer than 256 bytes: 61 00 = 256 or more.
+            (
+                Continuation::GetResponse,
+                &list,
+                vec![("00A1000000", "AABB6100"), ("00C0000000", "CC9000")],
+                "AABBCC",
+                0x9000,
+            ),
+            // YubiKey: SEND REMAINING whatever the count.
+            (
+                Continuation::SendRemaining,
+                &select,
+                vec![
+                    ("00A4040007A000000527210100", "79036103"),
+                    ("00A5000000", "0504039000"),
+                ],
+                "7903050403",
+                0x9000,
+            ),
+            // SEND REMAINING to a Nitrokey 3 is a new command: 6985.
+            (
+                Continuation::SendRemaining,
+                &select,
+                vec![
+                    ("00A4040007A000000527210100", "610F"),
+                    ("00A5000000", "6985"),
+                ],
+                "",
+                0x6985,
+            ),
+        ];
+        for (i, (continuation, cmd, script, data, sw)) in table.into_iter().enumerate() {
+            let r = run_with(continuation, cmd, &script).unwrap();
+            assert_eq!(r.data.as_slice(), hex(data), "row {i}");
+            assert_eq!(r.status.to_u16(), sw, "row {i}");
+        }
+    }
+
+    #[test]
+    fn le_is_sent_after_the_data_and_parsed_back() {
+        let cmd = Command::new(0, 0xA2, 0, 1, vec![0x71, 1, 0x61]).expecting_data();
+        let bytes = cmd.encode();
+        assert_eq!(bytes[0].as_slice(), hex("00A200010371016100"));
+        assert_eq!(Command::parse(&bytes[0]), Ok(cmd));
+        // Chained: Le only on the last chunk.
+        let long = Command::new(0, 1, 0, 0, vec![1; 300]).expecting_data();
+        let parts = long.encode();
+        assert_eq!(parts[0].len(), 5 + 255);
+        assert_eq!(parts[1].len(), 5 + 45 + 1);
+        assert_eq!(
+            Command::parse(&hex("00A4040007A0000005272101")).unwrap().le,
+            None
+        );
+        assert_eq!(Command::parse(&hex("00A1000000")).unwrap().le, Some(256));
+        assert_eq!(Command::parse(&hex("00C000000F")).unwrap().le, Some(15));
+    }
+
     #[test]
     fn chained_chunk_rejection_is_typed() {
         let cmd = Command::new(0, 1, 0, 0, vec![0; 300]);
-        let mut ex = Exchange::new(&cmd, 0xA5);
+        let mut ex = Exchange::new(&cmd, Continuation::SendRemaining);
         ex.start().unwrap();
         assert!(matches!(
             ex.on_response(&hex("6A80")),
@@ -544,7 +691,10 @@ mod tests {
 
     #[test]
     fn runaway_card_is_cut_off() {
-        let mut ex = Exchange::new(&Command::new(0, 0xA1, 0, 0, vec![]), 0xA5);
+        let mut ex = Exchange::new(
+            &Command::new(0, 0xA1, 0, 0, vec![]),
+            Continuation::SendRemaining,
+        );
         ex.start().unwrap();
         let mut chunk = vec![0u8; 255];
         chunk.extend_from_slice(&[0x61, 0xFF]);
@@ -579,7 +729,7 @@ mod tests {
         #[test]
         fn exchange_never_panics(answers in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 1..20),
                                  len in 0usize..600) {
-            let mut ex = Exchange::new(&Command::new(0, 1, 0, 0, vec![0x55; len]), 0xA5);
+            let mut ex = Exchange::new(&Command::new(0, 1, 0, 0, vec![0x55; len]), Continuation::SendRemaining);
             let _ = ex.start();
             for a in answers {
                 match ex.on_response(&a) {

@@ -65,6 +65,11 @@ pub enum DeviceError {
     Simulated(#[from] crate::hid::SimulatedKeyError),
     #[error("the key's programming sequence does not prove the write")]
     WriteNotProved,
+    #[error(
+        "profile {profile}: the device PIN has no resetting code, so the desk cannot unblock it; \
+         only a full reset of the token (and a new preparation) recovers it"
+    )]
+    NoResettingCode { profile: String },
 }
 
 impl DeviceError {
@@ -78,9 +83,14 @@ impl DeviceError {
             DeviceError::Token(TokenError::WrongPin { .. }) => ErrorDetail::WrongPin,
             DeviceError::Token(TokenError::PinBlocked) => ErrorDetail::PinBlocked,
             DeviceError::Token(TokenError::Locked) => ErrorDetail::Locked,
+            DeviceError::Token(TokenError::TouchTimeout { .. }) => ErrorDetail::TouchTimeout,
+            DeviceError::Token(TokenError::HeldByAnotherProgram) => {
+                ErrorDetail::HeldByAnotherProgram
+            }
             DeviceError::Token(TokenError::Status { .. }) => ErrorDetail::Status,
             DeviceError::Token(TokenError::NoCard { .. }) => ErrorDetail::NoCard,
             DeviceError::Unsupported { .. }
+            | DeviceError::NoResettingCode { .. }
             | DeviceError::Token(TokenError::Unsupported { .. }) => ErrorDetail::Unsupported,
             DeviceError::UnknownProfile { .. } => ErrorDetail::UnknownProfile,
             DeviceError::Hid(crate::hid::HidError::Rejected { .. }) => {
@@ -282,7 +292,14 @@ impl DeviceManager {
         // known and in a settled state.
         if let (Some(serial), Some(family)) = (&present.serial, &family) {
             self.register(serial, family.profile_id())?;
-            self.recover(reader, serial, family.as_ref())?;
+            // A recovery that fails (nobody touched a Nitrokey 3's button, the
+            // token refused) keeps its pending record and is retried at the
+            // next insertion or start; the token is still shown, so the desk
+            // sees it and can act.
+            if let Err(err) = self.recover(reader, serial, family.as_ref()) {
+                tracing::warn!(%reader, %serial, error = %err, "recovery of an interrupted prepare failed; kept for the next insertion");
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.slots().insert(
             reader.to_owned(),

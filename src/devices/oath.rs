@@ -1,7 +1,8 @@
 //! The OATH family: YKOATH tokens over PC/SC (a real reader through pcscd,
 //! or the in-process virtual reader). A credential is written and proved by
 //! reading a code back; it is undone by deleting it by name; the device PIN
-//! is the profile's ISO 7816 PIN where it has a retry counter.
+//! is the profile's PIN with a retry counter (ISO 7816, or a Nitrokey 3's
+//! own instructions), driven in the profile's dialect.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use crate::oath::codec::{self, OathType};
 use crate::oath::driver::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::otp::{Period, Secret};
-use crate::profile::{PinCommands, Profile};
+use crate::profile::Profile;
 use crate::store::{Store, StoreError, Tx};
 
 /// A source of connections to the token in one reader.
@@ -93,7 +94,7 @@ impl OathToken {
     }
 
     fn token(&self) -> Result<Token<Box<dyn Transport + Send>>, TokenError> {
-        Ok(Token::new(self.device.open()?))
+        Ok(Token::new(self.device.open()?).with_profile(&self.profile))
     }
 }
 
@@ -175,8 +176,15 @@ impl TokenFamily for OathToken {
     }
 
     fn takes_pin(&self) -> bool {
-        matches!(&self.profile.capabilities.device_pin,
-            Some(p) if p.commands == PinCommands::Iso7816)
+        self.profile.device_pin().is_some()
+    }
+
+    fn pin_has_resetting_code(&self) -> bool {
+        self.profile.device_pin().is_some_and(|p| p.resetting_code)
+    }
+
+    fn touch_confirms_changes(&self) -> bool {
+        self.profile.dialect.touch_confirms_changes
     }
 
     fn set_pin(&self, pin: &PinValue, puk: &PinValue) -> Result<(), DeviceError> {

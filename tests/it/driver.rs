@@ -127,7 +127,7 @@ fn scripted(lines: &[(&str, &str)]) -> Token<ScriptedTransport> {
 }
 
 const SELECT: (&str, &str) = (
-    "00A4040007A0000005272101",
+    "00A4040007A000000527210100",
     "7903050403 71080001020304050607 9000",
 );
 
@@ -141,7 +141,7 @@ fn host_side_bytes_of_a_write_are_exact() {
             "9000",
         ),
         (
-            "00A200010D71016174080000000000000001",
+            "00A200010D7101617408000000000000000100",
             "7605064C93CF18 9000",
         ),
     ]);
@@ -161,7 +161,7 @@ fn host_side_bytes_of_a_write_are_exact() {
             "9000",
         ),
         (
-            "00A200010D71016174080000000000000001",
+            "00A200010D7101617408000000000000000100",
             "76050641397EEA 9000",
         ),
     ]);
@@ -174,10 +174,10 @@ fn malformed_answers_are_typed_errors() {
     // Answers shorter than a status word, broken TLVs, wrong tags, error SWs.
     type Case<'a> = (Vec<(&'a str, &'a str)>, fn(&TokenError) -> bool);
     let cases: Vec<Case> = vec![
-        (vec![("00A4040007A0000005272101", "90")], |e| {
+        (vec![("00A4040007A000000527210100", "90")], |e| {
             matches!(e, TokenError::Apdu(_))
         }),
-        (vec![("00A4040007A0000005272101", "7905 9000")], |e| {
+        (vec![("00A4040007A000000527210100", "7905 9000")], |e| {
             matches!(e, TokenError::Oath(_))
         }),
         (vec![SELECT, ("00A1000000", "7205 21 61 9000")], |e| {
