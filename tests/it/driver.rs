@@ -240,3 +240,75 @@ fn writes_are_checked_against_the_profile() {
         .unwrap();
     assert_eq!(t.list().unwrap().len(), 1);
 }
+
+/// The same status word read in each token's dialect, as a hex table: was
+/// 6983 always "PIN blocked", 6982 always "locked", 6581 and 6A82 a
+/// generic status.
+#[test]
+fn status_words_are_typed_in_the_tokens_dialect() {
+    let nk3 = keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "nitrokey3-secrets")
+        .unwrap();
+    let yk = virt();
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let a_spec = spec("a", OathType::Totp, &secret);
+    let put = "000100001B 710161 731621 06 3132333435363738393031323334353637383930";
+    type Check = fn(&TokenError) -> bool;
+    // (profile, script, operation, expected)
+    let delete = |t: &mut Token<ScriptedTransport>, _: &Profile| t.delete(b"a").map(|_| ());
+    let calc = |t: &mut Token<ScriptedTransport>, _: &Profile| {
+        t.calculate(b"a", OathType::Totp, Period::new(30).unwrap(), 59)
+            .map(|_| ())
+    };
+    type Op<'s> = &'s dyn Fn(&mut Token<ScriptedTransport>, &Profile) -> Result<(), TokenError>;
+    let write = |t: &mut Token<ScriptedTransport>, p: &Profile| t.write(p, &a_spec, 59).map(|_| ());
+    let rows: Vec<(&Profile, Vec<(&str, &str)>, Op, Check)> = vec![
+        // 6983 to PUT on a Nitrokey 3: the name exists (hidden by its PIN).
+        (
+            &nk3,
+            vec![SELECT, ("00A1000000", "9000"), (put, "6983")],
+            &write,
+            |e| matches!(e, TokenError::AlreadyExists { .. }),
+        ),
+        // 6982 to DELETE: the NK3's button timed out; a YubiKey is locked.
+        (
+            &nk3,
+            vec![SELECT, ("0002000003710161", "6982")],
+            &delete,
+            |e| matches!(e, TokenError::TouchTimeout { .. }),
+        ),
+        (
+            &yk,
+            vec![SELECT, ("0002000003710161", "6982")],
+            &delete,
+            |e| matches!(e, TokenError::Locked),
+        ),
+        // A missing credential: 6A82 on the NK3, 6984 on a YubiKey.
+        (
+            &nk3,
+            vec![SELECT, ("0002000003710161", "6A82")],
+            &delete,
+            |e| matches!(e, TokenError::NoSuchCredential { .. }),
+        ),
+        (
+            &yk,
+            vec![SELECT, ("0002000003710161", "6984")],
+            &delete,
+            |e| matches!(e, TokenError::NoSuchCredential { .. }),
+        ),
+        // 6581: a corrupted credential (ykman deletes it).
+        (
+            &yk,
+            vec![SELECT, ("00A200010D7101617408000000000000000100", "6581")],
+            &calc,
+            |e| matches!(e, TokenError::CorruptCredential { .. }),
+        ),
+    ];
+    for (i, (profile, script, op, check)) in rows.into_iter().enumerate() {
+        let mut t = scripted(&script).with_profile(profile);
+        let err = op(&mut t, profile).unwrap_err();
+        assert!(check(&err), "row {i}: {err:?}");
+    }
+}

@@ -38,5 +38,6 @@ mod pcsc;
 mod profiles;
 mod school_year;
 mod serve_process;
+mod token_dialects;
 mod transcripts;
 mod verify_rules;

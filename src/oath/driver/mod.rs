@@ -653,11 +653,23 @@ impl<T: Transport> Token<T> {
         self.send_pin(&cmd.to_command(), "reset PIN")
     }
 
-    /// One PIN command to the OATH applet, in its own transaction.
+    /// One PIN command to the OATH applet, in its own transaction. A
+    /// Nitrokey 3 answers a wrong PIN 6300 without a count: the tries left
+    /// are read from its SELECT answer (tag 82).
     fn send_pin(&mut self, command: &Command, operation: &'static str) -> Result<(), TokenError> {
+        let secrets_app = self.pin_commands == PinCommands::NitrokeySecrets;
         let mut s = self.session()?;
         s.select_oath()?;
-        s.pin(command, operation)
+        match s.pin(command, operation) {
+            Err(TokenError::Status {
+                status: Status::VerificationFailed,
+                ..
+            }) if secrets_app => match s.select_oath()?.pin_retries.unwrap_or(0) {
+                0 => Err(TokenError::PinBlocked),
+                tries_left => Err(TokenError::WrongPin { tries_left }),
+            },
+            other => other,
+        }
     }
 }
 
