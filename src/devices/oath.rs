@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::family::{CredentialWrite, TokenFamily, WriteFailure};
-use super::{DeviceError, Present, ISSUER};
+use super::{CcidActivity, DeviceError, Present, ISSUER};
 use crate::apdu::pin::PinValue;
 use crate::domain::PendingWrite;
 use crate::domain::{DomainError, PersonId, UnixTime};
@@ -66,6 +66,9 @@ fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
 pub struct OathToken {
     device: Arc<dyn Device>,
     profile: Profile,
+    /// Its serial, under which its CCID use is recorded.
+    serial: String,
+    ccid: Arc<CcidActivity>,
 }
 
 impl OathToken {
@@ -75,11 +78,14 @@ impl OathToken {
         reader: &str,
         device: Arc<dyn Device>,
         profiles: &[Profile],
+        ccid: &Arc<CcidActivity>,
     ) -> Result<(Option<OathToken>, Present), TokenError> {
         let id = Token::new(device.open()?).identify(profiles)?;
+        let serial = id.serial.map_or(id.device_id.clone(), |s| s.to_string());
+        ccid.used(&serial);
         let present = Present {
             reader: reader.to_owned(),
-            serial: Some(id.serial.map_or(id.device_id.clone(), |s| s.to_string())),
+            serial: Some(serial.clone()),
             profile: id.profile.clone(),
         };
         let token = id
@@ -89,11 +95,14 @@ impl OathToken {
             .map(|profile| OathToken {
                 device,
                 profile: profile.clone(),
+                serial,
+                ccid: Arc::clone(ccid),
             });
         Ok((token, present))
     }
 
     fn token(&self) -> Result<Token<Box<dyn Transport + Send>>, TokenError> {
+        self.ccid.used(&self.serial);
         Ok(Token::new(self.device.open()?).with_profile(&self.profile))
     }
 }

@@ -27,6 +27,7 @@ mod hid_driver;
 mod hid_hidapi;
 mod hid_profile;
 mod hid_props;
+mod hid_real_keys;
 mod hid_serve;
 mod hid_sim;
 mod hid_yubikit;
