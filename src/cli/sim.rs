@@ -11,18 +11,18 @@ use crate::oath::sim::{CardOptions, FileStore, OathApplet, OsEntropy, Personalit
 /// The real token the virtual one behaves like.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SimProfile {
-    /// YubiKey 5 OATH applet (SEND REMAINING, 6984, no button).
+    // YubiKey 5 OATH applet: SEND REMAINING, 6984, no button.
     Yubikey5,
-    /// Nitrokey 3 secrets app (GET RESPONSE, 6A82, button for DELETE/RESET/PIN).
+    // Nitrokey 3 secrets app: GET RESPONSE, 6A82, button for DELETE/RESET/PIN.
     Nitrokey3,
 }
 
 /// Whether the token's button gets pressed when it asks.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SimTouch {
-    /// At once.
+    // At once.
     Press,
-    /// Never: the token answers 6982 after the touch timeout.
+    // Never: the token answers 6982 after the touch timeout.
     Never,
 }
 
@@ -52,13 +52,15 @@ pub struct SimArgs {
     /// Fault: answer instruction INS with status word SW, e.g. 01=6A84 (hex).
     #[arg(long, value_name = "INS=SW", value_parser = parse_fault)]
     fail_ins: Option<(u8, u16)>,
-    /// The real token to behave like.
+    /// The real token to behave like (yubikey5: SEND REMAINING, 6984; nitrokey3:
+    /// GET RESPONSE, 6A82, button before DELETE, RESET and PIN).
     #[arg(long, value_enum, default_value_t = SimProfile::Yubikey5)]
     profile: SimProfile,
     /// Firmware version it reports [default: 5.4.3 for yubikey5, 4.11.0 for nitrokey3].
     #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
     firmware: Option<[u8; 3]>,
-    /// Whether the button is pressed when the token waits for it.
+    /// Whether the button is pressed when the token waits for it (never: the
+    /// token answers 6982 after the touch timeout).
     #[arg(long, value_enum, default_value_t = SimTouch::Press)]
     touch: SimTouch,
     /// Seconds the token waits for its button before answering 6982.

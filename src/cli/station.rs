@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::common::{or_dash, Connection};
 use super::prompt::Prompter;
+use super::touch::{self, TouchNeed};
 use crate::client::{Client, ClientError, EventStream};
 use crate::domain::receipt::{Lang, ReceiptKind};
 use crate::domain::TokenState;
@@ -194,15 +195,32 @@ fn serve_holder(
             writeln!(out, "The two PINs differ. Please start again.")?;
             continue;
         }
+        // A touch key proves possession by the code it types; a token that
+        // confirms its PIN with its button (Nitrokey 3) asks for a press.
+        let typed = match touch::need_of(device) {
+            TouchNeed::Types => {
+                let text = touch::TOUCH_TO_TYPE.text(lang);
+                Some(touch::read_typed(prompter, out, text)?.trim().to_owned())
+            }
+            TouchNeed::Confirms => {
+                writeln!(out, "{}", touch::TOUCH_TO_CONFIRM.text(lang))?;
+                out.flush()?;
+                None
+            }
+            TouchNeed::None => None,
+        };
         let body = ActivateBody {
             reader: reader.clone(),
             pin: pin.trim().to_owned().into(),
-            typed: None,
+            typed,
         };
         match client.activate(&serial, &body) {
             Ok(answer) => break answer,
             Err(err) if is_pin_refusal(&err) => {
                 writeln!(out, "PIN refused: {err}. Please choose another.")?;
+            }
+            Err(err) if err.detail() == Some(crate::wire::ErrorDetail::TouchTimeout) => {
+                writeln!(out, "{}", touch::TOUCH_TIMED_OUT.text(lang))?;
             }
             Err(err) => {
                 writeln!(out, "Activation failed: {err}")?;

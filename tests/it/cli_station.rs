@@ -404,3 +404,115 @@ fn station_in_a_terminal_hides_the_pin() {
     assert!(screen.contains("Handover receipt:"), "{screen}");
     assert!(!screen.contains("593017"), "the PIN was echoed:\n{screen}");
 }
+
+const HID: &str = "hid:5123456";
+
+/// `GET /v1/devices`: touch key 5123456 at its HID reader in `state`.
+fn touch_key_at_reader(state: &str) -> Answer {
+    (
+        200,
+        "application/json",
+        format!(
+            r#"[{{"reader":"{HID}","present":true,"profile":"yubikey-otp-hid","serial":"5123456","state":"{state}","holder":"adurand"}}]"#
+        ),
+    )
+}
+
+/// Was: `tokens handover|return` on a touch key failed with "pass it as
+/// typed", and no command could supply the code the key types. Now the
+/// command asks for a touch and reads the typed line (hidden), here from a
+/// pipe, in French first.
+#[test]
+fn handover_and_return_of_a_touch_key_read_the_code_it_types() {
+    let daemon = FakeDaemon::start(Arc::new(move |method: &str, path: &str, _body: &str| {
+        match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("prepared"),
+            ("POST", "/v1/tokens/5123456/handover" | "/v1/tokens/5123456/return") => (
+                409,
+                "application/json",
+                r#"{"error":{"code":"conflict","detail":"possession_check_failed","message":"possession check failed"}}"#.into(),
+            ),
+            _ => no_route(),
+        }
+    }));
+    for (args, typed) in [
+        (
+            vec!["tokens", "handover", "--reader", HID, "--place", "Est"],
+            "755224",
+        ),
+        (
+            vec![
+                "tokens", "return", "--reader", HID, "--place", "Est", "--reason", "fin",
+            ],
+            "-((\"\"'",
+        ),
+    ] {
+        let output =
+            cli::run(cli::client(&daemon.url, "kw_desk", args).write_stdin(format!("{typed}\n")));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("Touchez la clé maintenant : elle tape son code")
+                && stdout.contains("Touch the key now"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains(typed),
+            "the typed code was shown: {stdout}"
+        );
+    }
+    let sent: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains(r#""typed":"755224""#), "{}", sent[0]);
+    // What the key typed on an AZERTY station goes as typed: the daemon reads
+    // the digit row back below every interface.
+    assert!(sent[1].contains(r#""typed":"-((\"\"'""#), "{}", sent[1]);
+}
+
+/// The station asks a touch key's holder to touch it after the PIN, and
+/// sends what it typed with the activation.
+#[test]
+fn station_activates_a_touch_key_with_the_code_it_types() {
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, _body: &str| match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("handed_over"),
+            ("POST", "/v1/tokens/5123456/activate") => (
+                200,
+                "application/json",
+                r#"{"state":"active","receipt_id":null,"receipt":null,"device_pin":false}"#.into(),
+            ),
+            _ => no_route(),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", HID, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .write_stdin("oui\n593017\n593017\n287082\n"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Touchez la clé maintenant : elle tape son code"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("287082"), "{stdout}");
+    let activate: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/activate"))
+        .collect();
+    assert_eq!(activate.len(), 1, "{activate:?}");
+    assert!(
+        activate[0].contains(r#""typed":"287082""#),
+        "{}",
+        activate[0]
+    );
+}
