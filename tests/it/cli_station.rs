@@ -516,3 +516,127 @@ fn station_activates_a_touch_key_with_the_code_it_types() {
         activate[0]
     );
 }
+
+/// A Nitrokey 3 confirms a wipe and its PIN with its button: the operator is
+/// told to press it, and a touch timeout is explained as such (was: "the
+/// token is locked by an OATH access code").
+#[test]
+fn a_token_that_confirms_with_its_button_gets_a_touch_prompt() {
+    let daemon = FakeDaemon::start(Arc::new(move |method: &str, path: &str, _body: &str| {
+        match (method, path) {
+            ("GET", "/v1/devices") => (
+                200,
+                "application/json",
+                format!(
+                    r#"[{{"reader":"{READER}","present":true,"profile":"nitrokey3-secrets","serial":"4711","state":"handed_over","holder":"adurand"}}]"#
+                ),
+            ),
+            ("POST", "/v1/tokens/4711/wipe" | "/v1/tokens/4711/activate") => (
+                502,
+                "application/json",
+                r#"{"error":{"code":"device_error","detail":"touch_timeout","message":"device: delete: nobody pressed the token's button in time"}}"#.into(),
+            ),
+            _ => no_route(),
+        }
+    }));
+    let output = cli::run(&mut cli::client(
+        &daemon.url,
+        "kw_desk",
+        ["tokens", "wipe", "--reader", READER],
+    ));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stdout.contains("Touchez la clé maintenant pour confirmer"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("La clé n'a pas été touchée à temps") && !stderr.contains("access code"),
+        "{stderr}"
+    );
+    // The station: the prompt before the activation, the timeout explained,
+    // then the PIN asked again (here the input ends).
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", READER, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .write_stdin("oui\n593017\n593017\n"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Touchez la clé maintenant pour confirmer"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("La clé n'a pas été touchée à temps"),
+        "{stdout}"
+    );
+}
+
+/// In a real terminal the code a touch key types is not echoed.
+#[test]
+fn station_in_a_terminal_hides_what_the_touch_key_types() {
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, _body: &str| match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("handed_over"),
+            ("POST", "/v1/tokens/5123456/activate") => (
+                200,
+                "application/json",
+                r#"{"state":"active","receipt_id":null,"receipt":null,"device_pin":false}"#.into(),
+            ),
+            _ => no_route(),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("keyward-touch-{}", std::process::id()),
+    };
+    let command = format!(
+        "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{HID}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
+        daemon.url,
+        cli::bin().display(),
+        dir.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "station",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    tmux.wait_for("Type \"yes\"");
+    tmux.run(&["send-keys", "-t", "station", "oui", "Enter"]);
+    tmux.wait_for("\nPIN:");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.wait_for("\nPIN again:");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.wait_for("Touchez la clé maintenant");
+    // What the key types on an AZERTY station, then Enter.
+    tmux.run(&["send-keys", "-t", "station", "-l", "--", "-((\"\"'"]);
+    tmux.run(&["send-keys", "-t", "station", "Enter"]);
+    let screen = tmux.wait_for("STATION-EXIT=");
+    assert!(screen.contains("STATION-EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains("-((\"\"'"),
+        "the typed code was echoed:\n{screen}"
+    );
+    let activate: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/activate"))
+        .collect();
+    assert!(
+        activate[0].contains(r#""typed":"-((\"\"'""#),
+        "{}",
+        activate[0]
+    );
+}
