@@ -264,7 +264,8 @@ fn status_words_are_typed_in_the_tokens_dialect() {
     };
     type Op<'s> = &'s dyn Fn(&mut Token<ScriptedTransport>, &Profile) -> Result<(), TokenError>;
     let write = |t: &mut Token<ScriptedTransport>, p: &Profile| t.write(p, &a_spec, 59).map(|_| ());
-    let rows: Vec<(&Profile, Vec<(&str, &str)>, Op, Check)> = vec![
+    type Row<'r> = (&'r Profile, Vec<(&'r str, &'r str)>, Op<'r>, Check);
+    let rows: Vec<Row> = vec![
         // 6983 to PUT on a Nitrokey 3: the name exists (hidden by its PIN).
         (
             &nk3,
