@@ -629,7 +629,8 @@ mod tests {
         );
         assert_eq!(typed_code("755224\n", None), Ok("755224".into()));
         // An AZERTY station without Shift: the digit row's symbols.
-        assert_eq!(typed_code("-((\"\"'\n", None), Ok("755224".into()));
+        assert_eq!(typed_code("è((éé'\n", None), Ok("755224".into()));
+        assert_eq!(typed_code("-((\"\"'\n", None), Ok("655334".into()));
         assert_eq!(
             typed_code("ubhe&é\"'(-è_&é\"'(-\r", Some(&id)),
             Ok("123456".into())

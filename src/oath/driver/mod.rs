@@ -113,13 +113,12 @@ impl TokenError {
             s if s == dialect.missing_credential.0 && matches!(op, Op::Calculate | Op::Change) => {
                 TokenError::NoSuchCredential { name: name() }
             }
-            // 6983 is "PIN blocked" only to a PIN instruction; to PUT on a
-            // Nitrokey 3 it is "that name exists".
+            // 6983 to PUT (a Nitrokey 3) is "that name exists"; elsewhere
+            // the device PIN is blocked (a blocked virtual token gives no
+            // codes either).
             Status::AuthBlocked if op == Op::Put => TokenError::AlreadyExists { name: name() },
-            Status::WrongPin { tries_left: 0 } | Status::AuthBlocked if op == Op::Pin => {
-                TokenError::PinBlocked
-            }
-            Status::WrongPin { tries_left } if op == Op::Pin => TokenError::WrongPin { tries_left },
+            Status::WrongPin { tries_left: 0 } | Status::AuthBlocked => TokenError::PinBlocked,
+            Status::WrongPin { tries_left } => TokenError::WrongPin { tries_left },
             Status::Other(0x6581) if op == Op::Calculate => {
                 TokenError::CorruptCredential { name: name() }
             }
