@@ -81,18 +81,28 @@ impl OathToken {
         ccid: &Arc<CcidActivity>,
     ) -> Result<(Option<OathToken>, Present), TokenError> {
         let id = Token::new(device.open()?).identify(profiles)?;
-        let serial = id.serial.map_or(id.device_id.clone(), |s| s.to_string());
-        ccid.used(&serial);
+        // No serial and no salt (a Nitrokey 3 before app 4.11 with a PIN
+        // set): nothing tells this token from another, so keyward shows it
+        // but does not drive it.
+        let serial = match (id.serial, id.device_id.is_empty()) {
+            (Some(serial), _) => Some(serial.to_string()),
+            (None, false) => Some(id.device_id.clone()),
+            (None, true) => None,
+        };
+        if let Some(serial) = &serial {
+            ccid.used(serial);
+        }
         let present = Present {
             reader: reader.to_owned(),
-            serial: Some(serial.clone()),
+            serial: serial.clone(),
             profile: id.profile.clone(),
         };
         let token = id
             .profile
             .as_deref()
             .and_then(|id| profiles.iter().find(|p| p.id == id))
-            .map(|profile| OathToken {
+            .zip(serial)
+            .map(|(profile, serial)| OathToken {
                 device,
                 profile: profile.clone(),
                 serial,

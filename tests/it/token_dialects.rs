@@ -369,3 +369,42 @@ async fn a_failed_recovery_at_insertion_does_not_hide_the_token() {
     let pending = api.store.read(|tx| tx.pending_write(&serial)).unwrap();
     assert!(pending.is_some(), "kept for the next insertion");
 }
+
+/// A Nitrokey 3 on app 4.7 with a PIN set shows neither a serial (tag 8F
+/// came with 4.11) nor a salt: every such token would have had the same
+/// "serial" (the id of an empty salt), so two of them were one token to
+/// keyward. It is now shown without a serial and never driven.
+#[test]
+fn nitrokey3_4_7_with_a_pin_and_no_serial_is_never_taken_for_another() {
+    let base = api::api();
+    let mut profiles = profiles();
+    for p in &mut profiles {
+        if p.id == "nitrokey3-secrets" {
+            p.matching.reader_names.push(READER.into());
+        }
+    }
+    let devices =
+        keyward::devices::DeviceManager::new(base.store.clone(), base.clock.clone(), profiles);
+    let path = api::data_dir(&base.dir).join("nk3-4.7.toml");
+    let mut state = keyward::oath::sim::AppletState::fresh(4711, "0011223344556677".into());
+    state.pin = Some(keyward::oath::sim::HexSecret::new("343833393230".into()));
+    state.pin_tries = 8;
+    keyward::oath::sim::StateStore::save(&mut keyward::oath::sim::FileStore::new(&path), &state)
+        .unwrap();
+    let device = VirtualDevice::open_with(
+        &path,
+        CardOptions {
+            personality: Personality::nitrokey3([4, 7, 0]),
+            ..CardOptions::default()
+        },
+    )
+    .unwrap();
+    let present = devices.attach(READER, Arc::new(device)).unwrap();
+    assert_eq!(present.profile.as_deref(), Some("nitrokey3-secrets"));
+    assert_eq!(present.serial, None, "{present:?}");
+    let err = devices.read_code(READER, "").unwrap_err();
+    assert!(
+        matches!(err, keyward::devices::DeviceError::Absent { .. }),
+        "{err:?}"
+    );
+}

@@ -154,7 +154,8 @@ pub struct Identity {
     pub version: [u8; 3],
     /// Management applet's version string, when present.
     pub management: Option<String>,
-    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
+    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding;
+    /// empty when the SELECT answer has no salt (a Nitrokey 3 with a PIN).
     pub device_id: String,
     /// An OATH access code is set (SELECT carried a challenge).
     pub locked: bool,
@@ -386,7 +387,11 @@ impl<T: Transport> Token<T> {
             serial: serial.or(info.serial),
             version: info.version,
             management,
-            device_id: device_id(&info.salt),
+            device_id: if info.salt.is_empty() {
+                String::new()
+            } else {
+                device_id(&info.salt)
+            },
             locked,
             credentials,
         })
