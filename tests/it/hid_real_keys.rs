@@ -109,3 +109,55 @@ async fn a_write_right_after_ccid_use_waits_for_the_otp_interface() {
     );
     assert!(key.lock().unwrap().status().slot_configured(TOUCH_SLOT));
 }
+
+/// Was: the holder's login with a touch key on an AZERTY machine sent the
+/// digit row's symbols, which verify rejected as malformed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_typed_on_an_azerty_keyboard_is_accepted() {
+    let api = api::api();
+    let key = attach(
+        &api,
+        SimulatedKey::new(SERIAL).with_layout(KeyboardLayout::Azerty),
+    );
+    let station = api
+        .store
+        .write(&keyward::domain::Actor::Desk("test".into()), "test", |tx| {
+            tx.create_api_key(
+                "hid station",
+                keyward::domain::Role::Station,
+                None,
+                &[HID_READER.into()],
+            )
+        })
+        .unwrap()
+        .key
+        .to_string();
+    let s = SERIAL.to_string();
+    api.prepare_ok(&s, "jdupont", HID_READER).await;
+    for (path, key_of_caller, body) in [
+        (
+            "handover",
+            api.keys.inspector_east.clone(),
+            json!({"place": "Est", "reader": HID_READER, "typed": touch(&key)}),
+        ),
+        (
+            "activate",
+            station,
+            json!({"reader": HID_READER, "pin": "483920", "typed": touch(&key)}),
+        ),
+    ] {
+        let (status, answer) = api
+            .post(
+                &key_of_caller,
+                &format!("/v1/tokens/{s}/{path}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    // The PIN as typed with Shift, the code as the key types it.
+    let body = json!({"login": "jdupont", "passcode": format!("483920{}", touch(&key))});
+    let (status, answer) = api.verify(&body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["result"], "accept", "{answer}");
+}
