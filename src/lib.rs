@@ -26,11 +26,13 @@
 //!   chaining and the `61xx` loop as a state machine, the PIN commands.
 //! - [`oath::codec`]: the YKOATH codec (TLV, typed requests and responses),
 //!   shared by the host driver and the virtual token.
-//! - [`hid::codec`]: YubiKey OTP HID: CRC-16 (`crc`), frames, status and
-//!   serial (`frame`), slot configurations and access codes (`config`), the
+//! - [`hid::codec`]: YubiKey OTP HID: CRC-16 (`crc`), frames, status,
+//!   serial and device info (`frame`), slot configurations and access codes
+//!   (`config`), typed codes on AZERTY and QWERTY stations (`keyboard`), the
 //!   OTP HID firmware profile (`profile`).
-//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`) and the udev
-//!   rules generated from them (parsing takes text; `load_dir` reads files).
+//! - [`profile`]: firmware profiles (`firmware-profiles/*.toml`: matching,
+//!   capabilities, quirks, each family's dialect) and the udev rules
+//!   generated from them (parsing takes text; `load_dir` reads files).
 //! - [`wire`]: the HTTP API's request and answer types and its error codes,
 //!   shared by the server and the client.
 //! - [`i18n`]: the message catalogue (every text a person reads, French and
@@ -55,7 +57,9 @@
 //! - [`oath::driver`]: the PC/SC host driver (a `Transport` trait, PC/SC over
 //!   the `pcsc` crate, the reader watcher).
 //! - [`oath::sim`]: the virtual token: an applet generic over its state store
-//!   and randomness, and the thin vpcd client that plugs it into pcscd.
+//!   and randomness, its personalities (YubiKey 5, Nitrokey 3 with its APDU
+//!   dispatcher), its device PIN (`pin`), and the thin vpcd client that plugs
+//!   it into pcscd.
 //! - [`hid::driver`]: `transport` (the 8-byte feature-report seam), `hidapi`
 //!   (hidraw devices), `device` (the slot-programming driver over the seam).
 //! - [`hid::sim`]: a simulated touch key behind the transport seam, which
@@ -85,7 +89,8 @@
 //!   printing its answers, exit codes; and the commands that are tools of
 //!   their own: `serve` (wires config, store, devices, API and server), `init`,
 //!   `station` (the handover loop), `bench` (the verify load generator),
-//!   `otp` (the offline calculator), `reader`, `sim`.
+//!   `otp` (the offline calculator), `reader`, `sim`; `touch`, the touch
+//!   prompts and typed codes shared by the token commands and the station.
 //! - `main` (the binary): logging, then [`cli::run`], errors mapped to exit
 //!   codes. It only wires things together.
 

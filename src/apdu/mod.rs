@@ -160,6 +160,10 @@ pub struct Command {
     pub data: Zeroizing<Vec<u8>>,
     /// Bytes of `data` that are secret (masked in logs).
     pub secret: Option<Range<usize>>,
+    /// Expected answer length (`Le`, 1 to 256; 256 is sent as `00`), for a
+    /// command that expects data. Without it a command with data is ISO
+    /// case 3, which a Nitrokey 3 answers with no data and `61xx`.
+    pub le: Option<u16>,
 }
 
 impl Command {
@@ -171,7 +175,15 @@ impl Command {
             p2,
             data: Zeroizing::new(data),
             secret: None,
+            le: None,
         }
+    }
+
+    /// Marks the command as expecting data: `Le = 00` (up to 256 bytes) is
+    /// sent after the data. A YubiKey accepts it; a Nitrokey 3 needs it.
+    pub fn expecting_data(mut self) -> Command {
+        self.le = Some(256);
+        self
     }
 
     /// Marks `range` of the data as secret.
@@ -182,29 +194,37 @@ impl Command {
 
     /// Parses a short command the way a card sees it. `CLA INS P1 P2` alone, or
     /// followed by a single Le byte, has no data (yubikit sends `Lc = 00` for
-    /// empty commands); otherwise `Lc data [Le]`.
+    /// empty commands, which reads as `Le = 256`); otherwise `Lc data [Le]`.
     pub fn parse(bytes: &[u8]) -> Result<Command, ApduError> {
         let (header, body) = match bytes.split_first_chunk::<4>() {
             Some(split) => split,
             None => return Err(ApduError::TooShort { len: bytes.len() }),
         };
         let [cla, ins, p1, p2] = *header;
-        let data = match body {
-            [] | [_] => Vec::new(),
+        let le_of = |b: u8| Some(if b == 0 { 256 } else { u16::from(b) });
+        let (data, le) = match body {
+            [] => (Vec::new(), None),
+            [le] => (Vec::new(), le_of(*le)),
             [0, _, ..] => return Err(ApduError::Extended),
             [lc, rest @ ..] => {
                 let lc = usize::from(*lc);
                 // Data, optionally followed by one Le byte.
-                if rest.len() != lc && rest.len() != lc + 1 {
-                    return Err(ApduError::LengthMismatch {
-                        declared: lc,
-                        actual: rest.len(),
-                    });
-                }
-                rest[..lc].to_vec()
+                let le = match rest.len().checked_sub(lc) {
+                    Some(0) => None,
+                    Some(1) => rest.last().and_then(|b| le_of(*b)),
+                    _ => {
+                        return Err(ApduError::LengthMismatch {
+                            declared: lc,
+                            actual: rest.len(),
+                        })
+                    }
+                };
+                (rest[..lc].to_vec(), le)
             }
         };
-        Ok(Command::new(cla, ins, p1, p2, data))
+        let mut cmd = Command::new(cla, ins, p1, p2, data);
+        cmd.le = le;
+        Ok(cmd)
     }
 
     /// True when the CLA announces further chunks.
@@ -214,7 +234,8 @@ impl Command {
 
     /// Encodes as one or more short APDUs: data over 255 bytes is cut into
     /// 255-byte chunks, all but the last with CLA bit 0x10. An empty command still
-    /// carries `Lc = 00`, as yubikit sends it.
+    /// carries `Lc = 00`, as yubikit sends it (which also reads as `Le = 00`);
+    /// the last chunk ends with `Le` when the command expects data.
     pub fn encode(&self) -> Vec<Zeroizing<Vec<u8>>> {
         let mut out = Vec::new();
         let mut chunks: Vec<&[u8]> = self.data.chunks(SHORT_MAX).collect();
@@ -231,6 +252,10 @@ impl Command {
             let mut bytes = Zeroizing::new(Vec::with_capacity(5 + chunk.len()));
             bytes.extend_from_slice(&[cla, self.ins, self.p1, self.p2, chunk.len() as u8]);
             bytes.extend_from_slice(chunk);
+            if let (Some(le), true) = (self.le, i == last && !chunk.is_empty()) {
+                // Le 256 is sent as 00.
+                bytes.push((le & 0xFF) as u8);
+            }
             out.push(bytes);
         }
         out
@@ -316,24 +341,53 @@ pub enum Step {
     Done(Response),
 }
 
+/// How a card hands over the rest of a long answer after `61xx`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Continuation {
+    /// YubiKey OATH: SEND REMAINING `00 A5 00 00 00` (a Nitrokey 3 answers
+    /// it 6985).
+    SendRemaining,
+    /// ISO 7816-4 GET RESPONSE `00 C0 00 00 xx`, `xx` the count the `61xx`
+    /// announced (Nitrokey 3, whose APDU dispatcher keeps the answer of a
+    /// command sent without `Le` for it).
+    GetResponse,
+}
+
+/// INS of SEND REMAINING (YKOATH).
+pub const INS_SEND_REMAINING: u8 = 0xA5;
+/// INS of GET RESPONSE (ISO 7816-4).
+pub const INS_GET_RESPONSE: u8 = 0xC0;
+
+impl Continuation {
+    /// The APDU that asks for the rest after `61 announced`.
+    pub fn command(self, cla: u8, announced: u8) -> [u8; 5] {
+        match self {
+            Continuation::SendRemaining => [cla, INS_SEND_REMAINING, 0, 0, 0],
+            Continuation::GetResponse => [cla, INS_GET_RESPONSE, 0, 0, announced],
+        }
+    }
+}
+
 /// One logical command and its complete answer: sends the chained chunks, then
-/// follows `61xx` with the given "send remaining" instruction until the final
+/// follows `61xx` with the card's continuation instruction until the final
 /// status, concatenating data. Pure: the caller moves the bytes.
 #[derive(Debug)]
 pub struct Exchange {
     chunks: VecDeque<Zeroizing<Vec<u8>>>,
     collected: Zeroizing<Vec<u8>>,
-    remaining: [u8; 5],
+    cla: u8,
+    continuation: Continuation,
     finished: bool,
 }
 
 impl Exchange {
-    /// `remaining_ins` is A5 for YKOATH (SEND REMAINING), C0 for GET RESPONSE.
-    pub fn new(command: &Command, remaining_ins: u8) -> Exchange {
+    pub fn new(command: &Command, continuation: Continuation) -> Exchange {
         Exchange {
             chunks: command.encode().into(),
             collected: Zeroizing::new(Vec::new()),
-            remaining: [command.cla & !CLA_CHAINING, remaining_ins, 0, 0, 0],
+            cla: command.cla & !CLA_CHAINING,
+            continuation,
             finished: false,
         }
     }
@@ -368,7 +422,9 @@ impl Exchange {
         }
         self.collected.extend_from_slice(&response.data);
         match response.status {
-            Status::MoreData(_) => Ok(Step::Transmit(Zeroizing::new(self.remaining.to_vec()))),
+            Status::MoreData(n) => Ok(Step::Transmit(Zeroizing::new(
+                self.continuation.command(self.cla, n).to_vec(),
+            ))),
             status => {
                 self.finished = true;
                 let data = std::mem::take(&mut *self.collected);
@@ -429,180 +485,4 @@ impl ResponseChunker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        data_encoding::HEXUPPER
-            .decode(s.replace(' ', "").to_uppercase().as_bytes())
-            .unwrap()
-    }
-
-    #[test]
-    fn status_words_round_trip() {
-        for sw in 0u16..=0xFFFF {
-            assert_eq!(Status::from_u16(sw).to_u16(), sw);
-        }
-        assert_eq!(Status::from_u16(0x63C2), Status::WrongPin { tries_left: 2 });
-        assert_eq!(Status::from_u16(0x6983), Status::AuthBlocked);
-        assert_eq!(Status::from_u16(0x6120), Status::MoreData(0x20));
-    }
-
-    #[test]
-    fn parse_short_forms() {
-        let c = Command::parse(&hex("00A1000000")).unwrap();
-        assert!(c.data.is_empty());
-        let c = Command::parse(&hex("00A10000")).unwrap();
-        assert_eq!((c.cla, c.ins), (0, 0xA1));
-        let c = Command::parse(&hex("00A4040007A0000005272101")).unwrap();
-        assert_eq!(c.data.as_slice(), hex("A0000005272101"));
-        let c = Command::parse(&hex("00A4040007A000000527210100")).unwrap();
-        assert_eq!(c.data.len(), 7);
-        assert!(matches!(
-            Command::parse(&hex("00A40400")[..3]),
-            Err(ApduError::TooShort { len: 3 })
-        ));
-        assert!(matches!(
-            Command::parse(&hex("00A4040007A00000")),
-            Err(ApduError::LengthMismatch { .. })
-        ));
-        assert!(matches!(
-            Command::parse(&hex("00A40400000001AA")),
-            Err(ApduError::Extended)
-        ));
-    }
-
-    #[test]
-    fn chaining_splits_at_255() {
-        let cmd = Command::new(0, 1, 0, 0, vec![0xAB; 600]);
-        let parts = cmd.encode();
-        assert_eq!(parts.len(), 3);
-        assert_eq!(&parts[0][..5], &[0x10, 1, 0, 0, 0xFF]);
-        assert_eq!(&parts[1][..5], &[0x10, 1, 0, 0, 0xFF]);
-        assert_eq!(&parts[2][..5], &[0x00, 1, 0, 0, 90]);
-        assert_eq!(
-            Command::new(0, 0xA1, 0, 0, vec![]).encode()[0].as_slice(),
-            &[0, 0xA1, 0, 0, 0]
-        );
-    }
-
-    /// Scripted fake card: every answer in the table is fed in order.
-    fn run(cmd: &Command, script: &[(&str, &str)]) -> Result<Response, ApduError> {
-        let mut ex = Exchange::new(cmd, 0xA5);
-        let mut step = ex.start()?;
-        let mut i = 0;
-        loop {
-            match step {
-                Step::Transmit(bytes) => {
-                    let (expect, answer) = script[i];
-                    assert_eq!(bytes.as_slice(), hex(expect), "APDU {i}");
-                    i += 1;
-                    step = ex.on_response(&hex(answer))?;
-                }
-                Step::Done(r) => {
-                    assert_eq!(i, script.len(), "unused script lines");
-                    return Ok(r);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn more_data_loop_concatenates() {
-        let r = run(
-            &Command::new(0, 0xA1, 0, 0, vec![]),
-            &[("00A1000000", "0102 6102"), ("00A5000000", "0304 9000")],
-        )
-        .unwrap();
-        assert_eq!(r.data.as_slice(), &[1, 2, 3, 4]);
-        assert_eq!(r.status, Status::Ok);
-    }
-
-    #[test]
-    fn chained_chunk_rejection_is_typed() {
-        let cmd = Command::new(0, 1, 0, 0, vec![0; 300]);
-        let mut ex = Exchange::new(&cmd, 0xA5);
-        ex.start().unwrap();
-        assert!(matches!(
-            ex.on_response(&hex("6A80")),
-            Err(ApduError::ChainRejected {
-                status: Status::WrongData
-            })
-        ));
-    }
-
-    #[test]
-    fn error_status_ends_exchange() {
-        let r = run(
-            &Command::new(0, 2, 0, 0, vec![0x71, 1, 0x41]),
-            &[("0002000003710141", "6984")],
-        )
-        .unwrap();
-        assert_eq!(r.status, Status::NoSuchObject);
-        assert!(r.data.is_empty());
-    }
-
-    #[test]
-    fn runaway_card_is_cut_off() {
-        let mut ex = Exchange::new(&Command::new(0, 0xA1, 0, 0, vec![]), 0xA5);
-        ex.start().unwrap();
-        let mut chunk = vec![0u8; 255];
-        chunk.extend_from_slice(&[0x61, 0xFF]);
-        let mut result = Ok(());
-        for _ in 0..1000 {
-            match ex.on_response(&chunk) {
-                Ok(_) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        assert_eq!(result, Err(ApduError::ResponseTooLong));
-    }
-
-    #[test]
-    fn chunker_hands_out_pieces() {
-        let mut ch = ResponseChunker::default();
-        let r = ch.start(Response::new(vec![7; 100], Status::Ok), 64);
-        assert_eq!(r.data.len(), 64);
-        assert_eq!(r.status, Status::MoreData(36));
-        let r = ch.next(64);
-        assert_eq!(r.data.len(), 36);
-        assert_eq!(r.status, Status::Ok);
-        assert_eq!(ch.next(64).status, Status::ConditionsNotSatisfied);
-    }
-
-    proptest::proptest! {
-        /// Whatever a card answers, the host state machine ends in a response or
-        /// a typed error within a bounded number of steps, never a panic.
-        #[test]
-        fn exchange_never_panics(answers in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), 1..20),
-                                 len in 0usize..600) {
-            let mut ex = Exchange::new(&Command::new(0, 1, 0, 0, vec![0x55; len]), 0xA5);
-            let _ = ex.start();
-            for a in answers {
-                match ex.on_response(&a) {
-                    Ok(Step::Done(_)) | Err(_) => break,
-                    Ok(Step::Transmit(bytes)) => proptest::prop_assert!(bytes.len() >= 5),
-                }
-            }
-            let _ = Command::parse(&[]);
-        }
-
-        #[test]
-        fn command_parse_round_trips(cla in 0u8..0x10, ins: u8, p1: u8, p2: u8, data in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..255)) {
-            let cmd = Command::new(cla, ins, p1, p2, data);
-            let bytes = cmd.encode();
-            proptest::prop_assert_eq!(bytes.len(), 1);
-            proptest::prop_assert_eq!(Command::parse(&bytes[0]), Ok(cmd));
-        }
-    }
-
-    #[test]
-    fn redaction_masks_secret_bytes() {
-        let c = Command::new(0, 1, 0, 0, vec![0x73, 2, 0xAA, 0xBB]).with_secret(2..4);
-        assert_eq!(c.redacted_hex(), "00 01 00 00 04 73 02 ** **");
-        assert!(!format!("{c:?}").contains("AA"));
-    }
-}
+mod tests;

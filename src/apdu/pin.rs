@@ -161,9 +161,113 @@ impl PinCommand {
     }
 }
 
+/// Nitrokey 3 secrets app: VerifyPIN, ChangePIN, SetPIN (`docs/protocols.md`,
+/// "Nitrokey 3"). Each waits for a press of the token's button.
+pub const INS_NK_VERIFY_PIN: u8 = 0xB2;
+pub const INS_NK_CHANGE_PIN: u8 = 0xB3;
+pub const INS_NK_SET_PIN: u8 = 0xB4;
+/// Tags of the PIN and the new PIN in those commands.
+pub const TAG_NK_PIN: u8 = 0x80;
+pub const TAG_NK_NEW_PIN: u8 = 0x81;
+
+/// A Nitrokey 3 secrets-app PIN command: `80 L pin` [`81 L new`]. The app
+/// has a single PIN and no resetting code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretsPin {
+    Verify(PinValue),
+    Change {
+        old: PinValue,
+        new: PinValue,
+    },
+    /// Only while no PIN is set (a new token, or after a reset).
+    Set(PinValue),
+}
+
+impl SecretsPin {
+    /// Builds the APDU; the whole data field is secret.
+    pub fn to_command(&self) -> Command {
+        let mut data = Zeroizing::new(Vec::new());
+        let mut push = |tag: u8, v: &PinValue| {
+            data.push(tag);
+            data.push(v.expose().len() as u8);
+            data.extend_from_slice(v.expose());
+        };
+        let ins = match self {
+            SecretsPin::Verify(pin) => {
+                push(TAG_NK_PIN, pin);
+                INS_NK_VERIFY_PIN
+            }
+            SecretsPin::Change { old, new } => {
+                push(TAG_NK_PIN, old);
+                push(TAG_NK_NEW_PIN, new);
+                INS_NK_CHANGE_PIN
+            }
+            SecretsPin::Set(pin) => {
+                push(TAG_NK_PIN, pin);
+                INS_NK_SET_PIN
+            }
+        };
+        let len = data.len();
+        Command::new(0x00, ins, 0x00, 0x00, data.to_vec()).with_secret(0..len)
+    }
+
+    /// Parses a command (the virtual token's side), or the status to answer.
+    pub fn parse(cmd: &Command) -> Result<SecretsPin, Status> {
+        fn take(data: &[u8], tag: u8) -> Result<(PinValue, &[u8]), Status> {
+            match data {
+                [t, len, rest @ ..] if *t == tag && rest.len() >= usize::from(*len) => {
+                    let (value, rest) = rest.split_at(usize::from(*len));
+                    Ok((PinValue::new(value).ok_or(Status::WrongData)?, rest))
+                }
+                _ => Err(Status::WrongData),
+            }
+        }
+        let data: &[u8] = &cmd.data;
+        let (first, rest) = take(data, TAG_NK_PIN)?;
+        let done = |rest: &[u8], value| {
+            if rest.is_empty() {
+                Ok(value)
+            } else {
+                Err(Status::WrongData)
+            }
+        };
+        match cmd.ins {
+            INS_NK_VERIFY_PIN => done(rest, SecretsPin::Verify(first)),
+            INS_NK_SET_PIN => done(rest, SecretsPin::Set(first)),
+            INS_NK_CHANGE_PIN => {
+                let (new, rest) = take(rest, TAG_NK_NEW_PIN)?;
+                done(rest, SecretsPin::Change { old: first, new })
+            }
+            _ => Err(Status::InsNotSupported),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_pin_commands_round_trip_and_mask() {
+        let pin = PinValue::new(b"482915").unwrap();
+        let new = PinValue::new(b"593017").unwrap();
+        let set = SecretsPin::Set(pin.clone()).to_command();
+        assert_eq!(
+            set.encode()[0].as_slice(),
+            b"\x00\xB4\x00\x00\x08\x80\x06482915"
+        );
+        assert!(!set.redacted_hex().contains("34"), "{}", set.redacted_hex());
+        for c in [
+            SecretsPin::Verify(pin.clone()),
+            SecretsPin::Set(pin.clone()),
+            SecretsPin::Change { old: pin, new },
+        ] {
+            assert_eq!(SecretsPin::parse(&c.to_command()), Ok(c));
+        }
+        let bad = Command::new(0, INS_NK_VERIFY_PIN, 0, 0, vec![0x80, 9, 1]);
+        assert_eq!(SecretsPin::parse(&bad), Err(Status::WrongData));
+    }
 
     #[test]
     fn round_trip_and_masking() {

@@ -39,6 +39,7 @@ pub mod serve;
 pub mod sim;
 pub mod station;
 pub mod tokens;
+pub mod touch;
 pub mod verify;
 
 use clap::{Parser, Subcommand};

@@ -6,9 +6,30 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::oath::sim::vpcd::{self, Faults};
-use crate::oath::sim::{CardOptions, FileStore, OathApplet, OsEntropy};
+use crate::oath::sim::{CardOptions, FileStore, OathApplet, OsEntropy, Personality, Touch};
+
+/// The real token the virtual one behaves like.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimProfile {
+    // YubiKey 5 OATH applet: SEND REMAINING, 6984, no button.
+    Yubikey5,
+    // Nitrokey 3 secrets app: GET RESPONSE, 6A82, button for DELETE/RESET/PIN.
+    Nitrokey3,
+}
+
+/// Whether the token's button gets pressed when it asks.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SimTouch {
+    // At once.
+    Press,
+    // Never: the token answers 6982 after the touch timeout.
+    Never,
+}
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  keyward sim --vpcd 127.0.0.1:35963 --state token.toml\n  keyward sim --vpcd 127.0.0.1:35963 --state nk3.toml --profile nitrokey3 --firmware 4.11.0"
+)]
 pub struct SimArgs {
     /// vpcd reader to connect to, HOST:PORT (pcscd's vsmartcard slot).
     #[arg(long, value_name = "HOST:PORT")]
@@ -31,6 +52,24 @@ pub struct SimArgs {
     /// Fault: answer instruction INS with status word SW, e.g. 01=6A84 (hex).
     #[arg(long, value_name = "INS=SW", value_parser = parse_fault)]
     fail_ins: Option<(u8, u16)>,
+    /// The real token to behave like (yubikey5: SEND REMAINING, 6984; nitrokey3:
+    /// GET RESPONSE, 6A82, button before DELETE, RESET and PIN).
+    #[arg(long, value_enum, default_value_t = SimProfile::Yubikey5)]
+    profile: SimProfile,
+    /// Firmware version it reports [default: 5.4.3 for yubikey5, 4.11.0 for nitrokey3].
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+    firmware: Option<[u8; 3]>,
+    /// Whether the button is pressed when the token waits for it (never: the
+    /// token answers 6982 after the touch timeout).
+    #[arg(long, value_enum, default_value_t = SimTouch::Press)]
+    touch: SimTouch,
+    /// Seconds the token waits for its button before answering 6982.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    touch_timeout: u64,
+}
+
+fn parse_version(text: &str) -> Result<[u8; 3], String> {
+    crate::profile::Version::try_from(text.to_owned()).map(|v| v.0)
 }
 
 fn parse_fault(text: &str) -> Result<(u8, u16), String> {
@@ -44,8 +83,18 @@ fn parse_fault(text: &str) -> Result<(u8, u16), String> {
 
 pub fn run(args: SimArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let store = FileStore::new(&args.state);
+    let mut personality = match args.profile {
+        SimProfile::Yubikey5 => Personality::yubikey5(args.firmware.unwrap_or([5, 4, 3])),
+        SimProfile::Nitrokey3 => Personality::nitrokey3(args.firmware.unwrap_or([4, 11, 0])),
+    };
+    personality.touch = match args.touch {
+        SimTouch::Press => Touch::Press,
+        SimTouch::Never => Touch::Never,
+    };
+    personality.touch_timeout = std::time::Duration::from_secs(args.touch_timeout);
     let options = CardOptions {
         chunk: usize::from(args.chunk),
+        personality,
     };
     let mut token = OathApplet::open(store, OsEntropy::default(), args.serial, options)
         .with_context(|| t!("opening-file", file = args.state.display().to_string()))?;

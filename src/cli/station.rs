@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::common::{or_dash, word, Connection};
 use super::prompt::Prompter;
+use super::touch::{self, TouchNeed};
 use crate::client::{Client, ClientError, EventStream};
 use crate::domain::receipt::ReceiptKind;
 use crate::domain::TokenState;
@@ -180,16 +181,33 @@ fn serve_holder(
             writeln!(out, "{}", t!("station-pins-differ"))?;
             continue;
         }
+        // A touch key proves possession by the code it types; a token that
+        // confirms its PIN with its button (Nitrokey 3) asks for a press.
+        let typed = match touch::need_of(device) {
+            TouchNeed::Types => {
+                let text = t!("touch-to-type");
+                Some(touch::read_typed(prompter, out, &text)?.trim().to_owned())
+            }
+            TouchNeed::Confirms => {
+                writeln!(out, "{}", t!("touch-to-confirm"))?;
+                out.flush()?;
+                None
+            }
+            TouchNeed::None => None,
+        };
         let body = ActivateBody {
             reader: reader.clone(),
             pin: pin.trim().to_owned().into(),
-            typed: None,
+            typed,
         };
         match client.activate(&serial, &body) {
             Ok(answer) => break answer,
             Err(err) if is_pin_refusal(&err) => {
                 let why = super::common::client_error_text(&err);
                 writeln!(out, "{}", t!("station-pin-refused-choose", why = why))?;
+            }
+            Err(err) if err.detail() == Some(crate::wire::ErrorDetail::TouchTimeout) => {
+                writeln!(out, "{}", t!("touch-timed-out"))?;
             }
             Err(err) => {
                 let error = super::common::client_error_text(&err);

@@ -125,9 +125,10 @@ pub enum TokensCommand {
         credential: CredentialArgs,
     },
     /// Hands the prepared token at READER to its holder: possession is checked
-    /// with a code read from the token; prints the signed handover receipt.
+    /// with a code read from the token, or, for a touch key, the code it types
+    /// when touched (asked for, read hidden); prints the signed handover receipt.
     #[command(
-        after_help = "Example:\n  keyward tokens handover --reader \"Virtual PCD 00 00\" --place \"Central office\""
+        after_help = "Examples:\n  keyward tokens handover --reader \"Virtual PCD 00 00\" --place \"Central office\"\n  keyward tokens handover --reader hid:5123456 --place \"Central office\"   (then touch the key)"
     )]
     Handover {
         #[command(flatten)]
@@ -136,6 +137,7 @@ pub enum TokensCommand {
         place: String,
     },
     /// Takes a key back with a signed return receipt; its secret is destroyed.
+    /// A touch key proves possession by the code it types when touched.
     #[command(
         name = "return",
         after_help = "Example:\n  keyward tokens return --reader \"Virtual PCD 00 00\" --place \"IEN Est\" --reason \"end of appointment\""
@@ -151,7 +153,8 @@ pub enum TokensCommand {
     /// Marks a returned key as received at the IT centre.
     #[command(after_help = "Example:\n  keyward tokens receive 12345678")]
     Receive { serial: String },
-    /// Resets the applet of the received key at READER.
+    /// Resets the applet of the received key at READER (a Nitrokey 3 asks
+    /// for a press of its button).
     #[command(after_help = "Example:\n  keyward tokens wipe --reader \"Virtual PCD 00 00\"")]
     Wipe {
         #[command(flatten)]
@@ -287,10 +290,11 @@ impl DaemonCommand for TokensCommand {
             } => batch(client, &reader, &holders, &credential, json, out),
             TokensCommand::Handover { key, place } => {
                 let serial = key.serial(client)?;
+                let typed = super::touch::before_possession(client, &key.reader, out)?;
                 let body = HandoverBody {
                     place,
                     reader: key.reader,
-                    typed: None,
+                    typed,
                 };
                 let answer = client.handover(&serial, &body)?;
                 done_with_receipt(
@@ -302,11 +306,12 @@ impl DaemonCommand for TokensCommand {
             }
             TokensCommand::Return { key, place, reason } => {
                 let serial = key.serial(client)?;
+                let typed = super::touch::before_possession(client, &key.reader, out)?;
                 let body = ReturnBody {
                     place,
                     reason,
                     reader: key.reader,
-                    typed: None,
+                    typed,
                 };
                 let answer = client.return_token(&serial, &body)?;
                 let what = t!("token-returned", serial = serial);
@@ -318,7 +323,10 @@ impl DaemonCommand for TokensCommand {
             }
             TokensCommand::Wipe { key } => {
                 let serial = key.serial(client)?;
-                let answer = client.wipe(&serial, &key.reader)?;
+                super::touch::before_change(client, &key.reader, out)?;
+                let answer = client
+                    .wipe(&serial, &key.reader)
+                    .map_err(super::touch::explain)?;
                 done(out, json, &answer, &t!("token-wiped", serial = serial))
             }
             TokensCommand::UnblockPin { serial, reader } => {

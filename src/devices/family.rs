@@ -60,13 +60,25 @@ pub trait TokenFamily: Send + Sync {
         typed: Option<&str>,
     ) -> Result<String, DeviceError>;
 
-    /// Whether activation sets a device PIN (an ISO 7816 PIN with a hardware
-    /// retry counter).
+    /// Whether activation sets a device PIN (a PIN with a hardware retry
+    /// counter).
     fn takes_pin(&self) -> bool {
         false
     }
 
-    /// Sets the device PIN and its resetting code.
+    /// Whether that PIN has a resetting code the desk keeps (else a blocked
+    /// PIN is recovered only by a full reset of the token).
+    fn pin_has_resetting_code(&self) -> bool {
+        false
+    }
+
+    /// Whether the token waits for a press of its button before it deletes
+    /// a credential, resets, or takes a PIN (a Nitrokey 3).
+    fn touch_confirms_changes(&self) -> bool {
+        false
+    }
+
+    /// Sets the device PIN and its resetting code (where it has one).
     fn set_pin(&self, _pin: &PinValue, _puk: &PinValue) -> Result<(), DeviceError> {
         Err(self.unsupported("a device PIN with a retry counter"))
     }

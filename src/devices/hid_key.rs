@@ -56,6 +56,8 @@ pub struct TouchKey {
     transport: Mutex<Box<dyn HidTransport + Send>>,
     /// The key itself when it is simulated, so the virtual demo can touch it.
     simulated: Option<Arc<Mutex<SimulatedKey>>>,
+    /// keyward's use of the same key's CCID interface (set at attach).
+    ccid: Option<Arc<super::CcidActivity>>,
 }
 
 impl std::fmt::Debug for TouchKey {
@@ -73,6 +75,7 @@ impl TouchKey {
             serial: 0,
             transport: Mutex::new(transport),
             simulated: None,
+            ccid: None,
         };
         let serial = key.with_driver(|d| d.serial())?;
         Ok(TouchKey { serial, ..key })
@@ -95,6 +98,9 @@ impl TouchKey {
         &self,
         f: impl FnOnce(&mut OtpDevice<&mut Box<dyn HidTransport + Send>>) -> Result<R, HidError>,
     ) -> Result<R, HidError> {
+        if let Some(ccid) = &self.ccid {
+            ccid.wait_reclaim(&self.serial.to_string());
+        }
         // A poisoned lock: the thread holding it died mid-exchange, which is
         // an unplug from the protocol's view.
         let mut transport = self
@@ -224,9 +230,9 @@ impl TokenFamily for TouchKey {
         typed: Option<&str>,
     ) -> Result<String, DeviceError> {
         match typed {
-            Some(text) => typed_code(text, None)
-                .map(str::to_owned)
-                .map_err(|_| DeviceError::Typed("not what this key types")),
+            Some(text) => {
+                typed_code(text, None).map_err(|_| DeviceError::Typed("not what this key types"))
+            }
             None => Err(DeviceError::Typed(
                 "a touch key proves possession by the code it types when touched: pass it as typed",
             )),
@@ -361,6 +367,10 @@ impl DeviceManager {
     /// `reader`: register it as stock if unknown, recover an interrupted
     /// prepare, publish.
     pub fn attach_touch_key(&self, reader: &str, key: TouchKey) -> Result<Present, DeviceError> {
+        let key = TouchKey {
+            ccid: Some(Arc::clone(&self.ccid)),
+            ..key
+        };
         let present = Present {
             reader: reader.to_owned(),
             serial: Some(key.serial().to_string()),

@@ -65,6 +65,11 @@ pub enum DeviceError {
     Simulated(#[from] crate::hid::SimulatedKeyError),
     #[error("the key's programming sequence does not prove the write")]
     WriteNotProved,
+    #[error(
+        "profile {profile}: the device PIN has no resetting code, so the desk cannot unblock it; \
+         only a full reset of the token (and a new preparation) recovers it"
+    )]
+    NoResettingCode { profile: String },
 }
 
 impl DeviceError {
@@ -78,9 +83,14 @@ impl DeviceError {
             DeviceError::Token(TokenError::WrongPin { .. }) => ErrorDetail::WrongPin,
             DeviceError::Token(TokenError::PinBlocked) => ErrorDetail::PinBlocked,
             DeviceError::Token(TokenError::Locked) => ErrorDetail::Locked,
+            DeviceError::Token(TokenError::TouchTimeout { .. }) => ErrorDetail::TouchTimeout,
+            DeviceError::Token(TokenError::HeldByAnotherProgram) => {
+                ErrorDetail::HeldByAnotherProgram
+            }
             DeviceError::Token(TokenError::Status { .. }) => ErrorDetail::Status,
             DeviceError::Token(TokenError::NoCard { .. }) => ErrorDetail::NoCard,
             DeviceError::Unsupported { .. }
+            | DeviceError::NoResettingCode { .. }
             | DeviceError::Token(TokenError::Unsupported { .. }) => ErrorDetail::Unsupported,
             DeviceError::UnknownProfile { .. } => ErrorDetail::UnknownProfile,
             DeviceError::Hid(crate::hid::HidError::Rejected { .. }) => {
@@ -148,6 +158,45 @@ pub struct DeviceManager {
     slots: Mutex<BTreeMap<String, ReaderSlot>>,
     events: broadcast::Sender<DeviceEvent>,
     pub counters: DeviceCounters,
+    /// When keyward last spoke to each key over CCID (a YubiKey's OTP
+    /// interface then refuses commands for a while).
+    ccid: Arc<CcidActivity>,
+}
+
+/// When keyward last used each token's CCID interface, by serial. A
+/// YubiKey shows its OATH applet (CCID) and its OTP slots (HID) under one
+/// serial, and for about 3 s after the CCID interface was used the OTP
+/// interface ignores commands ("reclaim"; ykman retries for it): a write
+/// then reads as a refused access code. Touch-key operations wait that out.
+#[derive(Debug, Default)]
+pub struct CcidActivity {
+    last: Mutex<BTreeMap<String, std::time::Instant>>,
+}
+
+/// How long a YubiKey's OTP interface is reclaimed after CCID use: about
+/// 3 s (ykman retries 8 × 0.5 s for it), with a margin.
+pub const CCID_RECLAIM: Duration = Duration::from_millis(3_250);
+
+impl CcidActivity {
+    fn last(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, std::time::Instant>> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a use of `serial`'s CCID interface now.
+    pub fn used(&self, serial: &str) {
+        self.last()
+            .insert(serial.to_owned(), std::time::Instant::now());
+    }
+
+    /// Waits until the reclaim time after the last CCID use of `serial` has
+    /// passed (at most [`CCID_RECLAIM`]).
+    pub fn wait_reclaim(&self, serial: &str) {
+        let since = self.last().get(serial).map(|t| t.elapsed());
+        if let Some(left) = since.and_then(|s| CCID_RECLAIM.checked_sub(s)) {
+            tracing::debug!(%serial, ?left, "waiting for the key's OTP interface after CCID use");
+            std::thread::sleep(left);
+        }
+    }
 }
 
 impl std::fmt::Debug for DeviceManager {
@@ -190,6 +239,7 @@ impl DeviceManager {
             slots: Mutex::new(BTreeMap::new()),
             events,
             counters: DeviceCounters::default(),
+            ccid: Arc::default(),
         })
     }
 
@@ -253,19 +303,22 @@ impl DeviceManager {
         device: Arc<dyn Device>,
         from_watcher: bool,
     ) -> Result<Present, DeviceError> {
-        let (family, present) = match OathToken::identify(reader, device, &self.profiles) {
-            Ok((token, present)) => (token.map(|t| Arc::new(t) as Arc<dyn TokenFamily>), present),
-            Err(err) => {
-                tracing::warn!(%reader, error = %err, "could not identify the token");
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                let present = Present {
-                    reader: reader.to_owned(),
-                    serial: None,
-                    profile: None,
-                };
-                (None, present)
-            }
-        };
+        let (family, present) =
+            match OathToken::identify(reader, device, &self.profiles, &self.ccid) {
+                Ok((token, present)) => {
+                    (token.map(|t| Arc::new(t) as Arc<dyn TokenFamily>), present)
+                }
+                Err(err) => {
+                    tracing::warn!(%reader, error = %err, "could not identify the token");
+                    self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    let present = Present {
+                        reader: reader.to_owned(),
+                        serial: None,
+                        profile: None,
+                    };
+                    (None, present)
+                }
+            };
         self.attach_family(family, present, from_watcher)
     }
 
@@ -282,7 +335,14 @@ impl DeviceManager {
         // known and in a settled state.
         if let (Some(serial), Some(family)) = (&present.serial, &family) {
             self.register(serial, family.profile_id())?;
-            self.recover(reader, serial, family.as_ref())?;
+            // A recovery that fails (nobody touched a Nitrokey 3's button, the
+            // token refused) keeps its pending record and is retried at the
+            // next insertion or start; the token is still shown, so the desk
+            // sees it and can act.
+            if let Err(err) = self.recover(reader, serial, family.as_ref()) {
+                tracing::warn!(%reader, %serial, error = %err, "recovery of an interrupted prepare failed; kept for the next insertion");
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
         self.slots().insert(
             reader.to_owned(),

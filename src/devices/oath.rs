@@ -1,12 +1,13 @@
 //! The OATH family: YKOATH tokens over PC/SC (a real reader through pcscd,
 //! or the in-process virtual reader). A credential is written and proved by
 //! reading a code back; it is undone by deleting it by name; the device PIN
-//! is the profile's ISO 7816 PIN where it has a retry counter.
+//! is the profile's PIN with a retry counter (ISO 7816, or a Nitrokey 3's
+//! own instructions), driven in the profile's dialect.
 
 use std::sync::Arc;
 
 use super::family::{CredentialWrite, TokenFamily, WriteFailure};
-use super::{DeviceError, Present, ISSUER};
+use super::{CcidActivity, DeviceError, Present, ISSUER};
 use crate::apdu::pin::PinValue;
 use crate::domain::PendingWrite;
 use crate::domain::{DomainError, PersonId, UnixTime};
@@ -14,7 +15,7 @@ use crate::oath::codec::{self, OathType};
 use crate::oath::driver::{CredentialSpec, Link, PinState, Token, TokenError, Transport};
 use crate::otp::{CredentialParams, OtpKind};
 use crate::otp::{Period, Secret};
-use crate::profile::{PinCommands, Profile};
+use crate::profile::Profile;
 use crate::store::{Store, StoreError, Tx};
 
 /// A source of connections to the token in one reader.
@@ -65,6 +66,9 @@ fn oath_kind(params: &CredentialParams) -> (OathType, Period) {
 pub struct OathToken {
     device: Arc<dyn Device>,
     profile: Profile,
+    /// Its serial, under which its CCID use is recorded.
+    serial: String,
+    ccid: Arc<CcidActivity>,
 }
 
 impl OathToken {
@@ -74,26 +78,42 @@ impl OathToken {
         reader: &str,
         device: Arc<dyn Device>,
         profiles: &[Profile],
+        ccid: &Arc<CcidActivity>,
     ) -> Result<(Option<OathToken>, Present), TokenError> {
         let id = Token::new(device.open()?).identify(profiles)?;
+        // No serial and no salt (a Nitrokey 3 before app 4.11 with a PIN
+        // set): nothing tells this token from another, so keyward shows it
+        // but does not drive it.
+        let serial = match (id.serial, id.device_id.is_empty()) {
+            (Some(serial), _) => Some(serial.to_string()),
+            (None, false) => Some(id.device_id.clone()),
+            (None, true) => None,
+        };
+        if let Some(serial) = &serial {
+            ccid.used(serial);
+        }
         let present = Present {
             reader: reader.to_owned(),
-            serial: Some(id.serial.map_or(id.device_id.clone(), |s| s.to_string())),
+            serial: serial.clone(),
             profile: id.profile.clone(),
         };
         let token = id
             .profile
             .as_deref()
             .and_then(|id| profiles.iter().find(|p| p.id == id))
-            .map(|profile| OathToken {
+            .zip(serial)
+            .map(|(profile, serial)| OathToken {
                 device,
                 profile: profile.clone(),
+                serial,
+                ccid: Arc::clone(ccid),
             });
         Ok((token, present))
     }
 
     fn token(&self) -> Result<Token<Box<dyn Transport + Send>>, TokenError> {
-        Ok(Token::new(self.device.open()?))
+        self.ccid.used(&self.serial);
+        Ok(Token::new(self.device.open()?).with_profile(&self.profile))
     }
 }
 
@@ -175,8 +195,15 @@ impl TokenFamily for OathToken {
     }
 
     fn takes_pin(&self) -> bool {
-        matches!(&self.profile.capabilities.device_pin,
-            Some(p) if p.commands == PinCommands::Iso7816)
+        self.profile.device_pin().is_some()
+    }
+
+    fn pin_has_resetting_code(&self) -> bool {
+        self.profile.device_pin().is_some_and(|p| p.resetting_code)
+    }
+
+    fn touch_confirms_changes(&self) -> bool {
+        self.profile.dialect.touch_confirms_changes
     }
 
     fn set_pin(&self, pin: &PinValue, puk: &PinValue) -> Result<(), DeviceError> {

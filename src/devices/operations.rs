@@ -198,7 +198,10 @@ impl DeviceManager {
             tx.activate(serial, pin)?;
             if takes_pin {
                 let seed = set_device_pin(family.as_ref(), pin).map_err(StepFailure::Device)?;
-                tx.seal_device_puk(serial, &seed)?;
+                // A PIN without a resetting code (Nitrokey 3) seals none.
+                if family.pin_has_resetting_code() {
+                    tx.seal_device_puk(serial, &seed)?;
+                }
             }
             Ok(())
         })?;

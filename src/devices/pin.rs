@@ -12,8 +12,9 @@
 //! there (CHANGE REFERENCE DATA with the old PIN) as after any activation.
 //!
 //! Refusals leave the token and the store unchanged: a token not at the
-//! reader (or another token there), a profile without an ISO 7816 device PIN
-//! with a retry counter, a token without a sealed resetting code. The
+//! reader (or another token there), a profile without a device PIN with a
+//! retry counter, a PIN without a resetting code (a Nitrokey 3: only a full
+//! reset recovers it), a token without a sealed resetting code. The
 //! unseal and the audit entry are one store transaction, rolled back if the
 //! token refuses the code.
 
@@ -35,6 +36,11 @@ impl DeviceManager {
         let family = self.device_at(reader, serial)?;
         if !family.takes_pin() {
             return Err(family.unsupported("a device PIN with a retry counter"));
+        }
+        if !family.pin_has_resetting_code() {
+            return Err(DeviceError::NoResettingCode {
+                profile: family.profile_id().to_owned(),
+            });
         }
         let state = self.write_with_device_step(actor, "token.device_pin.unblock", |tx| {
             let puk = puk_from_seed(&tx.open_device_puk(serial)?)?;

@@ -37,6 +37,14 @@ impl std::fmt::Debug for VirtualDevice {
 impl VirtualDevice {
     /// Opens (or creates, with a random serial) the token kept in `state`.
     pub fn open(state: &Path) -> Result<VirtualDevice, VirtualTokenError> {
+        VirtualDevice::open_with(state, CardOptions::default())
+    }
+
+    /// [`Self::open`] with card options (another personality: tests).
+    pub fn open_with(
+        state: &Path,
+        options: CardOptions,
+    ) -> Result<VirtualDevice, VirtualTokenError> {
         let serial = {
             use ring::rand::SecureRandom as _;
             let mut b = [0u8; 4];
@@ -45,12 +53,7 @@ impl VirtualDevice {
                 .map_err(|_| VirtualTokenError::Random)?;
             10_000_000 + u32::from_be_bytes(b) % 90_000_000
         };
-        let card = OathApplet::open(
-            FileStore::new(state),
-            OsEntropy::default(),
-            serial,
-            CardOptions::default(),
-        )?;
+        let card = OathApplet::open(FileStore::new(state), OsEntropy::default(), serial, options)?;
         Ok(VirtualDevice {
             card: Arc::new(Mutex::new(card)),
         })

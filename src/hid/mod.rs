@@ -6,6 +6,7 @@
 //! - [`codec::crc`]: the protocol's CRC-16.
 //! - [`codec::frame`]: frames ↔ 8-byte feature reports, status, reply reading, serial.
 //! - [`codec::config`]: the 52-byte slot configuration, OATH-HOTP layout, access codes.
+//! - [`codec::keyboard`]: typed codes on AZERTY and QWERTY stations.
 //! - [`codec::profile`]: the strict parser of `firmware-profiles/yubikey-otp-hid.toml`.
 //!
 //! I/O side, around the codec ([`driver`]):
@@ -21,6 +22,7 @@ pub mod sim;
 
 pub use codec::config::{typed_code, AccessCode, HotpConfig, HotpKey, Imf, SlotConfig, TokenId};
 pub use codec::frame::{FirmwareVersion, HidStatus, Slot};
+pub use codec::keyboard::KeyboardLayout;
 pub use codec::profile::{load_otp_profile, OtpProfile, OtpProfileError};
 pub use driver::device::{HidError, OtpDevice, Sleep, ThreadSleep};
 pub use driver::transport::{

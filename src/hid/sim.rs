@@ -4,20 +4,30 @@
 //! the slot unchanged), answers status and serial reads, and when touched types
 //! the next OATH-HOTP code of a slot, computed by keyward's own OTP core.
 //!
+//! It also reproduces what a station meets with real keys: the keyboard
+//! layout the typing is read with (AZERTY turns the digits into the digit
+//! row's symbols), a serial that DEVICE_SERIAL refuses when a slot hides it
+//! (device info, YK4_CAPABILITIES, gives it anyway), and the "reclaim" after
+//! the key's CCID interface was used: for a while (about 3 s) the OTP
+//! interface ignores what is written to it.
+//!
 //! Known simplifications: SLOT_UPDATE, SWAP, NDEF, challenge-response and device
-//! configuration commands are refused; the serial is always API-visible.
+//! configuration commands are refused.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use crate::hid::codec::config::ext;
 use crate::hid::codec::config::{SlotConfig, ACC_CODE_SIZE, CONFIG_SIZE};
 use crate::hid::codec::crc::with_complemented_crc;
 use crate::hid::codec::frame::{
     reply_reports, touch_level, FirmwareVersion, Frame, FrameAssembler, HidCommand, HidStatus,
     Slot, REPORT_DATA_LEN, REPORT_LEN, SEQUENCE_MASK, SLOT_WRITE_FLAG,
 };
+use crate::hid::codec::keyboard::KeyboardLayout;
 use crate::hid::driver::transport::{HidTransport, TransportError};
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, OtpError, Secret};
 
@@ -44,12 +54,16 @@ pub struct Typed {
     pub token_id: String,
     pub code: String,
     pub enter: bool,
+    /// The layout the host reads the typing with.
+    pub layout: KeyboardLayout,
 }
 
 impl Typed {
-    /// The characters typed, without the Enter key.
+    /// The characters the host reads, without the Enter key.
     pub fn text(&self) -> String {
-        format!("{}{}", self.token_id, self.code)
+        self.layout
+            .typed(&format!("{}{}", self.token_id, self.code))
+            .to_string()
     }
 }
 
@@ -90,7 +104,17 @@ pub struct SimulatedKey {
     unplug_after_writes: Option<u32>,
     reports_received: u64,
     frames_refused: u64,
+    layout: KeyboardLayout,
+    /// DEVICE_SERIAL answers (else only device info gives the serial).
+    serial_api_visible: bool,
+    /// How long the OTP interface ignores writes after CCID use.
+    reclaim: Duration,
+    reclaimed_until: Option<Instant>,
 }
+
+/// How long a YubiKey's OTP interface refuses commands after its CCID
+/// interface was used (ykman retries 8 × 0.5 s for it).
+pub const RECLAIM: Duration = Duration::from_secs(3);
 
 impl SimulatedKey {
     /// A YubiKey 5 (firmware 5.4.3) with both slots empty.
@@ -108,7 +132,50 @@ impl SimulatedKey {
             unplug_after_writes: None,
             reports_received: 0,
             frames_refused: 0,
+            layout: KeyboardLayout::Qwerty,
+            serial_api_visible: true,
+            reclaim: RECLAIM,
+            reclaimed_until: None,
         }
+    }
+
+    /// The station reads its typing with `layout`.
+    pub fn with_layout(mut self, layout: KeyboardLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// A slot configured without SERIAL_API_VISIBLE (by someone else): the
+    /// serial command is refused, device info still gives the serial.
+    pub fn with_serial_hidden(mut self) -> Self {
+        self.serial_api_visible = false;
+        self
+    }
+
+    /// The key's CCID interface was just used: the OTP interface ignores
+    /// writes for the reclaim time (3 s unless [`Self::with_reclaim`]).
+    pub fn ccid_used(&mut self) {
+        self.reclaimed_until = Some(Instant::now() + self.reclaim);
+    }
+
+    pub fn with_reclaim(mut self, reclaim: Duration) -> Self {
+        self.reclaim = reclaim;
+        self
+    }
+
+    fn reclaimed(&self) -> bool {
+        self.reclaimed_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// DEVICE_SERIAL answers only while every configured slot has
+    /// SERIAL_API_VISIBLE.
+    fn serial_visible(&self) -> bool {
+        self.serial_api_visible
+            && self
+                .slots
+                .iter()
+                .flatten()
+                .all(|s| s.config.flags().ext & ext::SERIAL_API_VISIBLE != 0)
     }
 
     pub fn with_version(mut self, version: FirmwareVersion) -> Self {
@@ -193,6 +260,7 @@ impl SimulatedKey {
             token_id: state.config.typed_token_id(),
             code: code.to_string(),
             enter: state.config.appends_cr(),
+            layout: self.layout,
         })
     }
 
@@ -228,9 +296,19 @@ impl SimulatedKey {
         let accepted = match frame.command() {
             Some(HidCommand::Config1) => self.configure(Slot::One, frame.payload()),
             Some(HidCommand::Config2) => self.configure(Slot::Two, frame.payload()),
-            Some(HidCommand::DeviceSerial) => {
+            Some(HidCommand::DeviceSerial) if self.serial_visible() => {
                 let reply = with_complemented_crc(&self.serial.to_be_bytes());
                 self.pending = reply_reports(&reply).into();
+                true
+            }
+            Some(HidCommand::Yk4Capabilities) => {
+                // L ‖ TLV: capabilities (OTP, OATH), serial, firmware.
+                let v = self.version;
+                let mut info = vec![0x01, 0x02, 0x00, 0x21, 0x02, 0x04];
+                info.extend_from_slice(&self.serial.to_be_bytes());
+                info.extend_from_slice(&[0x05, 0x03, v.major, v.minor, v.build]);
+                info.insert(0, info.len() as u8);
+                self.pending = reply_reports(&with_complemented_crc(&info)).into();
                 true
             }
             _ => false,
@@ -290,6 +368,10 @@ impl HidTransport for SimulatedKey {
             self.unplug_after_writes = Some(left - 1);
         }
         self.reports_received += 1;
+        if self.reclaimed() {
+            // The CCID interface has the key: written reports are lost.
+            return Ok(());
+        }
         let status = report[REPORT_DATA_LEN];
         if status & SLOT_WRITE_FLAG != 0 && status & SEQUENCE_MASK > 9 {
             // RESET (0xFF) or DUMMY_REPORT_WRITE (0x8F): leave read mode, drop

@@ -261,6 +261,8 @@ error-unavailable = keyward is unavailable (shutting down or its store failed)
 error-internal = internal error of the daemon (see its log)
 detail-invalid_transition = the key's state does not allow this
 detail-holder_has_live_token = the person already has a key in service: return or revoke it first
+detail-touch_timeout = the key was not touched in time: nothing changed
+detail-held_by_another_program = another program holds the token (close it, e.g. scdaemon, and start again)
 detail-director_in_place = the school already has an appointed director: end that appointment first (--ends-previous)
 detail-already_director = the person already directs this school: a delegation makes no sense
 detail-replacement_request_required = a new key after a revocation needs a validated help request or an inspector's key request
@@ -314,3 +316,9 @@ error-bad-signature = the receipt's signature is invalid: the receipt was altere
 pin-length = a PIN has { $min } to { $max } digits
 pin-not-digits = a PIN has digits only
 pin-too-common = this PIN is too easy to guess (repeated digits, a run or a repeated pattern): choose another
+
+## Touching a key
+touch-to-type = Touch the key now: it types its code (nothing is shown).
+touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
+touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
+touch-nothing-typed = nothing was typed

@@ -260,6 +260,8 @@ error-unavailable = keyward est indisponible (arrêt en cours ou base en panne)
 error-internal = erreur interne du démon (voir son journal)
 detail-invalid_transition = l'état de la clé ne permet pas cette opération
 detail-holder_has_live_token = la personne a déjà une clé en service : restituez-la ou révoquez-la d'abord
+detail-touch_timeout = la clé n'a pas été touchée à temps : rien n'a changé
+detail-held_by_another_program = un autre programme tient la clé (fermez-le, par exemple scdaemon, puis recommencez)
 detail-director_in_place = l'école a déjà un directeur nommé : terminez d'abord sa nomination (--ends-previous)
 detail-already_director = la personne dirige déjà cette école : une délégation n'a pas de sens
 detail-replacement_request_required = une nouvelle clé après une révocation exige une demande d'assistance validée ou une demande de l'inspecteur
@@ -313,3 +315,9 @@ error-bad-signature = la signature du bordereau n'est pas valide : le bordereau 
 pin-length = un PIN compte de { $min } à { $max } chiffres
 pin-not-digits = un PIN ne contient que des chiffres
 pin-too-common = ce PIN est trop facile à deviner (chiffres répétés, suite ou motif répété) : choisissez-en un autre
+
+## Touching a key
+touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affiche).
+touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
+touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
+touch-nothing-typed = la clé n'a rien tapé

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::apdu::{Continuation, Status};
 use crate::hid::codec::profile::OtpProfile;
 use crate::oath::codec::SelectInfo;
 use crate::otp::Algorithm;
@@ -144,6 +145,58 @@ impl TryFrom<String> for HexBytes {
     }
 }
 
+/// A status word written as 4 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StatusWord(pub Status);
+
+impl TryFrom<String> for StatusWord {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.len() != 4 {
+            return Err(format!("status word {s:?} must be 4 hex digits"));
+        }
+        u16::from_str_radix(&s, 16)
+            .map(|sw| StatusWord(Status::from_u16(sw)))
+            .map_err(|_| format!("status word {s:?} must be 4 hex digits"))
+    }
+}
+
+/// How the token speaks where it departs from a YubiKey's YKOATH: how it
+/// hands over long answers, what its status words mean, what it asks a
+/// button press for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dialect {
+    /// After `61xx`: SEND REMAINING (A5) or GET RESPONSE (C0).
+    pub continuation: Continuation,
+    /// What DELETE and CALCULATE answer for a credential the token lacks.
+    pub missing_credential: StatusWord,
+    /// DELETE, RESET and the device PIN instructions wait for a press of the
+    /// token's button; 6982 to them is then a touch timeout, not a lock.
+    pub touch_confirms_changes: bool,
+    /// Firmware from which the SELECT answer carries the serial (tag 8F).
+    #[serde(default)]
+    pub serial_tag_from: Option<Version>,
+    /// Firmware below which, once a device PIN is set, every command needs
+    /// the PIN verified just before it.
+    #[serde(default)]
+    pub pin_before_each_command_below: Option<Version>,
+}
+
+impl Default for Dialect {
+    /// A YubiKey's YKOATH.
+    fn default() -> Dialect {
+        Dialect {
+            continuation: Continuation::SendRemaining,
+            missing_credential: StatusWord(Status::NoSuchObject),
+            touch_confirms_changes: false,
+            serial_tag_from: None,
+            pin_before_each_command_below: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
@@ -182,11 +235,14 @@ pub struct UsbMatch {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileMatch {
-    /// Substrings of the PC/SC reader name (case-insensitive); any one matches.
+    /// Substrings of the PC/SC reader name (case-insensitive); any one
+    /// matches. Empty: any reader (then version and tags decide).
     pub reader_names: Vec<String>,
     pub aid: HexBytes,
     pub version_min: Version,
     pub version_max: Version,
+    /// Tags whose presence in the SELECT answer identifies the family on
+    /// any reader (else the reader name must match).
     #[serde(default)]
     pub select_tags_present: Vec<Tag>,
     #[serde(default)]
@@ -201,7 +257,17 @@ pub struct DevicePin {
     /// Hardware retry counter (tries before the PIN blocks).
     pub retries: u8,
     pub commands: PinCommands,
-    pub touch_required: bool,
+    /// The PIN can be unblocked with a resetting code the desk keeps. Without
+    /// one, only a full reset of the token recovers a blocked PIN.
+    pub resetting_code: bool,
+}
+
+/// A larger credential capacity from a firmware version on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotsFrom {
+    pub version: Version,
+    pub slots: u16,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -209,12 +275,12 @@ pub struct DevicePin {
 pub struct Capabilities {
     pub algorithms: Vec<Hash>,
     pub digits: Vec<DigitCount>,
+    /// Credentials the token holds (a full applet answers 6A84)...
     pub credential_slots: u16,
+    /// ...and from these firmware versions on, this many.
+    #[serde(default)]
+    pub credential_slots_from: Vec<SlotsFrom>,
     pub touch: bool,
-    pub rename: bool,
-    pub calculate_all: bool,
-    /// YKOATH access code (SET CODE/VALIDATE). Never carries the holder's PIN.
-    pub access_code: bool,
     /// A PIN with a hardware retry counter, the only place a holder PIN may go.
     #[serde(default)]
     pub device_pin: Option<DevicePin>,
@@ -223,13 +289,9 @@ pub struct Capabilities {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quirks {
-    /// PUT replaces a credential with the same name (else delete first).
+    /// PUT replaces a credential with the same name (else it refuses it).
     pub put_overwrites: bool,
-    /// CALCULATE only answers truncated codes (P2=01).
-    pub truncated_only: bool,
     pub max_name_len: u8,
-    pub min_key_len: u8,
-    pub response_chunk: u16,
 }
 
 /// One token family.
@@ -244,6 +306,8 @@ pub struct Profile {
     pub matching: ProfileMatch,
     pub capabilities: Capabilities,
     pub quirks: Quirks,
+    #[serde(default)]
+    pub dialect: Dialect,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -307,11 +371,31 @@ impl Profile {
             0x71 => !select.salt.is_empty(),
             _ => false,
         };
-        named
+        // Identifying tags (a Nitrokey 3's serial tag) name the family on any
+        // reader (an NFC reader's name says nothing of the card on it).
+        let tagged =
+            !m.select_tags_present.is_empty() && m.select_tags_present.iter().all(|t| has(t.0));
+        let any_reader = m.reader_names.is_empty();
+        (named || tagged || any_reader)
             && m.version_min <= version
             && version <= m.version_max
-            && m.select_tags_present.iter().all(|t| has(t.0))
             && !m.select_tags_absent.iter().any(|t| has(t.0))
+    }
+
+    /// The credentials firmware `version` holds.
+    pub fn credential_slots(&self, version: [u8; 3]) -> u16 {
+        self.capabilities
+            .credential_slots_from
+            .iter()
+            .filter(|s| s.version <= Version(version))
+            .map(|s| s.slots)
+            .max()
+            .unwrap_or(self.capabilities.credential_slots)
+    }
+
+    /// The device PIN driven through `commands`, if the profile has one.
+    pub fn device_pin(&self) -> Option<&DevicePin> {
+        self.capabilities.device_pin.as_ref()
     }
 
     pub fn supports(&self, algorithm: Algorithm, digits: u8) -> bool {
@@ -384,7 +468,7 @@ pub fn load_dir(dir: &Path) -> Result<Catalog, ProfileError> {
 
 /// The profiles shipped in `firmware-profiles/`, compiled into the binary.
 pub fn builtin() -> Result<Vec<Profile>, ProfileError> {
-    const FILES: [(&str, &str); 3] = [
+    const FILES: [(&str, &str); 4] = [
         (
             "firmware-profiles/keyward-virtual.toml",
             include_str!("../../firmware-profiles/keyward-virtual.toml"),
@@ -392,6 +476,10 @@ pub fn builtin() -> Result<Vec<Profile>, ProfileError> {
         (
             "firmware-profiles/nitrokey3-secrets.toml",
             include_str!("../../firmware-profiles/nitrokey3-secrets.toml"),
+        ),
+        (
+            "firmware-profiles/yubikey4-oath.toml",
+            include_str!("../../firmware-profiles/yubikey4-oath.toml"),
         ),
         (
             "firmware-profiles/yubikey5-oath.toml",
@@ -413,16 +501,29 @@ pub fn identify<'p>(
     profiles.iter().find(|p| p.matches(reader, select))
 }
 
-/// udev rules giving group `keyward` (mode 0660, nobody else) the USB device
-/// nodes of every profile's USB ids, and the hidraw nodes of the HID (OTP)
-/// profiles and of USB entries marked `hidraw`. Each node appears once, under
-/// the first profile (by id) that lists it.
+/// What every rule gives a node: group `keyward`, mode 0660, and no seat
+/// ACL. systemd's `70-uaccess.rules` tags nodes whose `ID_SECURITY_TOKEN` or
+/// `ID_SMARTCARD_READER` is set (Debian's `69-yubikey.rules` sets the first
+/// for YubiKeys) with `uaccess`, which gives the logged-in user an ACL; the
+/// rules run before it (70-k… sorts before 70-u…) and clear both.
+pub const UDEV_GRANT: &str = "GROUP=\"keyward\", MODE=\"0660\", ENV{ID_SECURITY_TOKEN}=\"\", ENV{ID_SMARTCARD_READER}=\"\", TAG-=\"uaccess\"";
+
+/// udev rules giving group `keyward` (mode 0660, no seat ACL, nobody else)
+/// the USB device nodes of every profile's USB ids, and the hidraw nodes of
+/// the keyboard (OTP) interface of the HID profiles and of USB entries
+/// marked `hidraw`. The FIDO interface's hidraw node (interface protocol 00,
+/// not a keyboard) is left alone, so browsers keep using the key for FIDO.
+/// Each node appears once, under the first profile (by id) that lists it.
 pub fn udev_rules(catalog: &Catalog) -> String {
     let mut out = String::from(
         "# Generated from firmware-profiles/*.toml by keyward::profile::udev_rules.\n\
          # Do not edit: change the profiles and regenerate (KEYWARD_BLESS=1 cargo test --test profiles).\n\
-         # Gives the keyward daemon's group, and nobody else, access to supported tokens.\n\
-         ACTION!=\"add|change\", GOTO=\"keyward_end\"\n",
+         # Gives the keyward daemon's group, and nobody else, access to supported tokens:\n\
+         # no seat ACL (uaccess) for these nodes; a key's FIDO hidraw node is left alone.\n\
+         ACTION!=\"add|change\", GOTO=\"keyward_end\"\n\
+         # A key's OTP interface is a boot keyboard (protocol 01); FIDO's is not.\n\
+         # (udev matches all ATTRS of a rule on one parent, hence this marker.)\n\
+         SUBSYSTEM==\"hidraw\", SUBSYSTEMS==\"usb\", ATTRS{bInterfaceProtocol}==\"01\", ENV{KEYWARD_OTP_INTERFACE}=\"1\"\n",
     );
     // (profile id, name, [(vendor, product, description, hidraw)])
     type Entry = (u16, u16, String, bool);
@@ -461,13 +562,13 @@ pub fn udev_rules(catalog: &Catalog) -> String {
             if !seen.contains(&("usb", *vendor, *product)) {
                 seen.push(("usb", *vendor, *product));
                 body.push_str(&format!(
-                    "SUBSYSTEM==\"usb\", ENV{{DEVTYPE}}==\"usb_device\", ATTR{{idVendor}}==\"{vendor:04x}\", ATTR{{idProduct}}==\"{product:04x}\", GROUP=\"keyward\", MODE=\"0660\"\n"
+                    "SUBSYSTEM==\"usb\", ENV{{DEVTYPE}}==\"usb_device\", ATTR{{idVendor}}==\"{vendor:04x}\", ATTR{{idProduct}}==\"{product:04x}\", {UDEV_GRANT}\n"
                 ));
             }
             if *hidraw && !seen.contains(&("hidraw", *vendor, *product)) {
                 seen.push(("hidraw", *vendor, *product));
                 body.push_str(&format!(
-                    "SUBSYSTEM==\"hidraw\", KERNEL==\"hidraw*\", ATTRS{{idVendor}}==\"{vendor:04x}\", ATTRS{{idProduct}}==\"{product:04x}\", GROUP=\"keyward\", MODE=\"0660\"\n"
+                    "SUBSYSTEM==\"hidraw\", KERNEL==\"hidraw*\", ENV{{KEYWARD_OTP_INTERFACE}}==\"1\", ATTRS{{idVendor}}==\"{vendor:04x}\", ATTRS{{idProduct}}==\"{product:04x}\", {UDEV_GRANT}\n"
                 ));
             }
             if !body.is_empty() {

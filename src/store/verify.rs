@@ -48,10 +48,13 @@ pub struct VerifyRequest {
 }
 
 impl VerifyRequest {
+    /// A touch key's code typed on an AZERTY keyboard arrives as the digit
+    /// row's symbols: they are read as digits here, for every interface
+    /// (`docs/devices.md`). Only the caller's own input is mapped.
     pub fn new(login: &str, passcode: &str) -> Self {
         VerifyRequest {
             login: login.to_owned(),
-            passcode: Zeroizing::new(passcode.to_owned()),
+            passcode: crate::hid::codec::keyboard::normalise_typed(passcode),
             source: None,
         }
     }

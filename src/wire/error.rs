@@ -95,6 +95,8 @@ pub enum ErrorDetail {
     UnknownProfile,
     AccessCodeRefused,
     WriteNotProved,
+    TouchTimeout,
+    HeldByAnotherProgram,
     Device,
 }
 
@@ -115,7 +117,7 @@ impl ErrorDetail {
     ];
 
     /// The details of a 502 `device_error`.
-    pub const DEVICE: [ErrorDetail; 12] = [
+    pub const DEVICE: [ErrorDetail; 14] = [
         ErrorDetail::Removed,
         ErrorDetail::ReadBackMismatch,
         ErrorDetail::WrongPin,
@@ -127,6 +129,8 @@ impl ErrorDetail {
         ErrorDetail::UnknownProfile,
         ErrorDetail::AccessCodeRefused,
         ErrorDetail::WriteNotProved,
+        ErrorDetail::TouchTimeout,
+        ErrorDetail::HeldByAnotherProgram,
         ErrorDetail::Device,
     ];
 
@@ -154,6 +158,8 @@ impl ErrorDetail {
             ErrorDetail::UnknownProfile => "unknown_profile",
             ErrorDetail::AccessCodeRefused => "access_code_refused",
             ErrorDetail::WriteNotProved => "write_not_proved",
+            ErrorDetail::TouchTimeout => "touch_timeout",
+            ErrorDetail::HeldByAnotherProgram => "held_by_another_program",
             ErrorDetail::Device => "device",
         }
     }

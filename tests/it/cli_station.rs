@@ -408,3 +408,246 @@ fn station_in_a_terminal_hides_the_pin() {
     assert!(screen.contains("Bordereau de remise :"), "{screen}");
     assert!(!screen.contains("593017"), "the PIN was echoed:\n{screen}");
 }
+
+const HID: &str = "hid:5123456";
+
+/// `GET /v1/devices`: touch key 5123456 at its HID reader in `state`.
+fn touch_key_at_reader(state: &str) -> Answer {
+    (
+        200,
+        "application/json",
+        format!(
+            r#"[{{"reader":"{HID}","present":true,"profile":"yubikey-otp-hid","serial":"5123456","state":"{state}","holder":"adurand"}}]"#
+        ),
+    )
+}
+
+/// Was: `tokens handover|return` on a touch key failed with "pass it as
+/// typed", and no command could supply the code the key types. Now the
+/// command asks for a touch and reads the typed line (hidden), here from a
+/// pipe, in French first.
+#[test]
+fn handover_and_return_of_a_touch_key_read_the_code_it_types() {
+    let daemon = FakeDaemon::start(Arc::new(move |method: &str, path: &str, _body: &str| {
+        match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("prepared"),
+            ("POST", "/v1/tokens/5123456/handover" | "/v1/tokens/5123456/return") => (
+                409,
+                "application/json",
+                r#"{"error":{"code":"conflict","detail":"possession_check_failed","message":"possession check failed"}}"#.into(),
+            ),
+            _ => no_route(),
+        }
+    }));
+    for (args, typed) in [
+        (
+            vec!["tokens", "handover", "--reader", HID, "--place", "Est"],
+            "755224",
+        ),
+        (
+            vec![
+                "tokens", "return", "--reader", HID, "--place", "Est", "--reason", "fin",
+            ],
+            "-((\"\"'",
+        ),
+    ] {
+        let output = cli::run(
+            cli::client(&daemon.url, "kw_desk", args)
+                .env("KEYWARD_LANG", "fr")
+                .write_stdin(format!("{typed}\n")),
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains("Touchez la clé maintenant : elle tape son code"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains(typed),
+            "the typed code was shown: {stdout}"
+        );
+    }
+    let sent: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains(r#""typed":"755224""#), "{}", sent[0]);
+    // What the key typed on an AZERTY station goes as typed: the daemon reads
+    // the digit row back below every interface.
+    assert!(sent[1].contains(r#""typed":"-((\"\"'""#), "{}", sent[1]);
+}
+
+/// The station asks a touch key's holder to touch it after the PIN, and
+/// sends what it typed with the activation.
+#[test]
+fn station_activates_a_touch_key_with_the_code_it_types() {
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, _body: &str| match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("handed_over"),
+            ("POST", "/v1/tokens/5123456/activate") => (
+                200,
+                "application/json",
+                r#"{"state":"active","receipt_id":null,"receipt":null,"device_pin":false}"#.into(),
+            ),
+            _ => no_route(),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", HID, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .env("KEYWARD_LANG", "fr")
+        .write_stdin("oui\n593017\n593017\n287082\n"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Touchez la clé maintenant : elle tape son code"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("287082"), "{stdout}");
+    let activate: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/activate"))
+        .collect();
+    assert_eq!(activate.len(), 1, "{activate:?}");
+    assert!(
+        activate[0].contains(r#""typed":"287082""#),
+        "{}",
+        activate[0]
+    );
+}
+
+/// A Nitrokey 3 confirms a wipe and its PIN with its button: the operator is
+/// told to press it, and a touch timeout is explained as such (was: "the
+/// token is locked by an OATH access code").
+#[test]
+fn a_token_that_confirms_with_its_button_gets_a_touch_prompt() {
+    let daemon = FakeDaemon::start(Arc::new(move |method: &str, path: &str, _body: &str| {
+        match (method, path) {
+            ("GET", "/v1/devices") => (
+                200,
+                "application/json",
+                format!(
+                    r#"[{{"reader":"{READER}","present":true,"profile":"nitrokey3-secrets","serial":"4711","state":"handed_over","holder":"adurand"}}]"#
+                ),
+            ),
+            ("POST", "/v1/tokens/4711/wipe" | "/v1/tokens/4711/activate") => (
+                502,
+                "application/json",
+                r#"{"error":{"code":"device_error","detail":"touch_timeout","message":"device: delete: nobody pressed the token's button in time"}}"#.into(),
+            ),
+            _ => no_route(),
+        }
+    }));
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_desk",
+            ["tokens", "wipe", "--reader", READER],
+        )
+        .env("KEYWARD_LANG", "fr"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stdout.contains("Touchez la clé maintenant pour confirmer"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("La clé n'a pas été touchée à temps") && !stderr.contains("access code"),
+        "{stderr}"
+    );
+    // The station: the prompt before the activation, the timeout explained,
+    // then the PIN asked again (here the input ends).
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli::run(
+        cli::client(
+            &daemon.url,
+            "kw_station",
+            ["station", "--reader", READER, "--once", "--receipts-dir"],
+        )
+        .arg(dir.path())
+        .env("KEYWARD_LANG", "fr")
+        .write_stdin("oui\n593017\n593017\n"),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Touchez la clé maintenant pour confirmer"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("La clé n'a pas été touchée à temps"),
+        "{stdout}"
+    );
+}
+
+/// In a real terminal the code a touch key types is not echoed.
+#[test]
+fn station_in_a_terminal_hides_what_the_touch_key_types() {
+    let daemon = FakeDaemon::start(Arc::new(
+        move |method: &str, path: &str, _body: &str| match (method, path) {
+            ("GET", "/v1/devices") => touch_key_at_reader("handed_over"),
+            ("POST", "/v1/tokens/5123456/activate") => (
+                200,
+                "application/json",
+                r#"{"state":"active","receipt_id":null,"receipt":null,"device_pin":false}"#.into(),
+            ),
+            _ => no_route(),
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("keyward-touch-{}", std::process::id()),
+    };
+    let command = format!(
+        "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{HID}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
+        daemon.url,
+        cli::bin().display(),
+        dir.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "station",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    tmux.wait_for("Tapez « oui »");
+    tmux.run(&["send-keys", "-t", "station", "oui", "Enter"]);
+    tmux.wait_for("\nPIN :");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.wait_for("\nPIN (confirmation) :");
+    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.wait_for("Touchez la clé maintenant");
+    // What the key types on an AZERTY station, then Enter.
+    tmux.run(&["send-keys", "-t", "station", "-l", "--", "-((\"\"'"]);
+    tmux.run(&["send-keys", "-t", "station", "Enter"]);
+    let screen = tmux.wait_for("STATION-EXIT=");
+    assert!(screen.contains("STATION-EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains("-((\"\"'"),
+        "the typed code was echoed:\n{screen}"
+    );
+    let activate: Vec<String> = daemon
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/activate"))
+        .collect();
+    assert!(
+        activate[0].contains(r#""typed":"-((\"\"'""#),
+        "{}",
+        activate[0]
+    );
+}

@@ -127,7 +127,7 @@ fn scripted(lines: &[(&str, &str)]) -> Token<ScriptedTransport> {
 }
 
 const SELECT: (&str, &str) = (
-    "00A4040007A0000005272101",
+    "00A4040007A000000527210100",
     "7903050403 71080001020304050607 9000",
 );
 
@@ -141,7 +141,7 @@ fn host_side_bytes_of_a_write_are_exact() {
             "9000",
         ),
         (
-            "00A200010D71016174080000000000000001",
+            "00A200010D7101617408000000000000000100",
             "7605064C93CF18 9000",
         ),
     ]);
@@ -161,7 +161,7 @@ fn host_side_bytes_of_a_write_are_exact() {
             "9000",
         ),
         (
-            "00A200010D71016174080000000000000001",
+            "00A200010D7101617408000000000000000100",
             "76050641397EEA 9000",
         ),
     ]);
@@ -174,10 +174,10 @@ fn malformed_answers_are_typed_errors() {
     // Answers shorter than a status word, broken TLVs, wrong tags, error SWs.
     type Case<'a> = (Vec<(&'a str, &'a str)>, fn(&TokenError) -> bool);
     let cases: Vec<Case> = vec![
-        (vec![("00A4040007A0000005272101", "90")], |e| {
+        (vec![("00A4040007A000000527210100", "90")], |e| {
             matches!(e, TokenError::Apdu(_))
         }),
-        (vec![("00A4040007A0000005272101", "7905 9000")], |e| {
+        (vec![("00A4040007A000000527210100", "7905 9000")], |e| {
             matches!(e, TokenError::Oath(_))
         }),
         (vec![SELECT, ("00A1000000", "7205 21 61 9000")], |e| {
@@ -239,4 +239,77 @@ fn writes_are_checked_against_the_profile() {
     t.write(&virt(), &spec("a", OathType::Totp, &secret), 59)
         .unwrap();
     assert_eq!(t.list().unwrap().len(), 1);
+}
+
+/// The same status word read in each token's dialect, as a hex table: was
+/// 6983 always "PIN blocked", 6982 always "locked", 6581 and 6A82 a
+/// generic status.
+#[test]
+fn status_words_are_typed_in_the_tokens_dialect() {
+    let nk3 = keyward::profile::builtin()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.id == "nitrokey3-secrets")
+        .unwrap();
+    let yk = virt();
+    let secret = Secret::from_hex(SECRET).unwrap();
+    let a_spec = spec("a", OathType::Totp, &secret);
+    let put = "000100001B 710161 731621 06 3132333435363738393031323334353637383930";
+    type Check = fn(&TokenError) -> bool;
+    // (profile, script, operation, expected)
+    let delete = |t: &mut Token<ScriptedTransport>, _: &Profile| t.delete(b"a").map(|_| ());
+    let calc = |t: &mut Token<ScriptedTransport>, _: &Profile| {
+        t.calculate(b"a", OathType::Totp, Period::new(30).unwrap(), 59)
+            .map(|_| ())
+    };
+    type Op<'s> = &'s dyn Fn(&mut Token<ScriptedTransport>, &Profile) -> Result<(), TokenError>;
+    let write = |t: &mut Token<ScriptedTransport>, p: &Profile| t.write(p, &a_spec, 59).map(|_| ());
+    type Row<'r> = (&'r Profile, Vec<(&'r str, &'r str)>, Op<'r>, Check);
+    let rows: Vec<Row> = vec![
+        // 6983 to PUT on a Nitrokey 3: the name exists (hidden by its PIN).
+        (
+            &nk3,
+            vec![SELECT, ("00A1000000", "9000"), (put, "6983")],
+            &write,
+            |e| matches!(e, TokenError::AlreadyExists { .. }),
+        ),
+        // 6982 to DELETE: the NK3's button timed out; a YubiKey is locked.
+        (
+            &nk3,
+            vec![SELECT, ("0002000003710161", "6982")],
+            &delete,
+            |e| matches!(e, TokenError::TouchTimeout { .. }),
+        ),
+        (
+            &yk,
+            vec![SELECT, ("0002000003710161", "6982")],
+            &delete,
+            |e| matches!(e, TokenError::Locked),
+        ),
+        // A missing credential: 6A82 on the NK3, 6984 on a YubiKey.
+        (
+            &nk3,
+            vec![SELECT, ("0002000003710161", "6A82")],
+            &delete,
+            |e| matches!(e, TokenError::NoSuchCredential { .. }),
+        ),
+        (
+            &yk,
+            vec![SELECT, ("0002000003710161", "6984")],
+            &delete,
+            |e| matches!(e, TokenError::NoSuchCredential { .. }),
+        ),
+        // 6581: a corrupted credential (ykman deletes it).
+        (
+            &yk,
+            vec![SELECT, ("00A200010D7101617408000000000000000100", "6581")],
+            &calc,
+            |e| matches!(e, TokenError::CorruptCredential { .. }),
+        ),
+    ];
+    for (i, (profile, script, op, check)) in rows.into_iter().enumerate() {
+        let mut t = scripted(&script).with_profile(profile);
+        let err = op(&mut t, profile).unwrap_err();
+        assert!(check(&err), "row {i}: {err:?}");
+    }
 }

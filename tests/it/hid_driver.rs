@@ -150,7 +150,7 @@ fn serial_replies_are_checked() {
     let end = [0, 0, 0, 0, 0, 0, 0, 0x40];
     let mut fake = Fake::new(status(1, 1, 0), &[good, end]);
     let mut device = OtpDevice::open_with(&mut fake, |_| {}).unwrap();
-    assert_eq!(device.serial().unwrap(), 0x00A1_B2C3);
+    assert_eq!(device.api_serial().unwrap(), 0x00A1_B2C3);
     assert_eq!(fake.written.last(), Some(&RESET_READ_REPORT));
 
     let mut corrupt = good;
@@ -158,18 +158,21 @@ fn serial_replies_are_checked() {
     let mut fake = Fake::new(status(1, 1, 0), &[corrupt, end]);
     let mut device = OtpDevice::open_with(&mut fake, |_| {}).unwrap();
     assert_eq!(
-        device.serial(),
+        device.api_serial(),
         Err(HidError::Codec(CodecError::BadReplyCrc))
     );
 
     let mut cut = Fake::new(status(1, 1, 0), &[good, status(1, 1, 0)]);
     let mut device = OtpDevice::open_with(&mut cut, |_| {}).unwrap();
-    assert_eq!(device.serial(), Err(HidError::IncompleteReply));
+    assert_eq!(device.api_serial(), Err(HidError::IncompleteReply));
 
     // A key that hides its serial refuses the command.
     let mut hidden = Fake::new(status(1, 1, 0), &[status(1, 1, 0)]);
     let mut device = OtpDevice::open_with(&mut hidden, |_| {}).unwrap();
-    assert!(matches!(device.serial(), Err(HidError::Rejected { .. })));
+    assert!(matches!(
+        device.api_serial(),
+        Err(HidError::Rejected { .. })
+    ));
 }
 
 #[test]

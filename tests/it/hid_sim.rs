@@ -116,7 +116,7 @@ fn touch_types_the_code_oathtool_and_keyward_compute() {
             let keystrokes = format!("{}\r", typed.text());
             let token = token.map(|t| TokenId::from_ykman_identifier(t).unwrap());
             let code_text = typed_code(&keystrokes, token.as_ref()).unwrap();
-            let parsed = Code::parse(code_text, hotp.digits()).unwrap();
+            let parsed = Code::parse(&code_text, hotp.digits()).unwrap();
             let matched = hotp.verify(&credential, &parsed, floor).unwrap().unwrap();
             assert_eq!(matched.step(), counter);
             floor = matched.floor();

@@ -269,7 +269,7 @@ fn keyward_line(case: &Case) -> String {
                 .delete_slot(slot, access.then_some(&current))
                 .unwrap();
         }
-        Case::Serial => assert_eq!(device.serial().unwrap(), SERIAL),
+        Case::Serial => assert_eq!(device.api_serial().unwrap(), SERIAL),
     }
     let mut line = vec![config_hex];
     line.extend(recorder.sent.iter().map(|r| hex(r)));

@@ -39,7 +39,12 @@ fn checked_in_profiles_load_and_match() {
     let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["keyward-virtual", "nitrokey3-secrets", "yubikey5-oath"]
+        [
+            "keyward-virtual",
+            "nitrokey3-secrets",
+            "yubikey4-oath",
+            "yubikey5-oath"
+        ]
     );
 
     let found = |reader, s: &SelectInfo| profile::identify(&all, reader, s).map(|p| p.id.as_str());
@@ -47,7 +52,13 @@ fn checked_in_profiles_load_and_match() {
         found("Virtual PCD 00 00", &select([5, 4, 3], None)),
         Some("keyward-virtual")
     );
-    assert_eq!(found("Virtual PCD 00 00", &select([5, 4, 4], None)), None);
+    // Another version at the virtual reader is not the virtual token; a
+    // YubiKey 5 is recognised on any reader (NFC readers bear their own name).
+    assert_eq!(
+        found("Virtual PCD 00 00", &select([5, 4, 4], None)),
+        Some("yubikey5-oath")
+    );
+    assert_eq!(found("Virtual PCD 00 00", &select([6, 0, 0], None)), None);
     assert_eq!(
         found(
             "Yubico YubiKey OTP+FIDO+CCID 00 00",
@@ -55,9 +66,36 @@ fn checked_in_profiles_load_and_match() {
         ),
         Some("yubikey5-oath")
     );
+    // A YubiKey 4 has its own profile (it matched none before).
     assert_eq!(
         found("Yubico YubiKey CCID 00 00", &select([4, 3, 7], None)),
-        None
+        Some("yubikey4-oath")
+    );
+    // A YubiKey 5 NFC on an NFC reader, named after the reader (it matched
+    // none before).
+    assert_eq!(
+        found(
+            "ACS ACR1252 Dual Reader [ACR1252 Dual Reader PICC] 00 00",
+            &select([5, 7, 1], None)
+        ),
+        Some("yubikey5-oath")
+    );
+    // A Nitrokey 3 from app 4.11 on any reader, by its serial tag.
+    assert_eq!(
+        found(
+            "ACS ACR1252 Dual Reader PICC 00 00",
+            &select([4, 11, 0], Some(7))
+        ),
+        Some("nitrokey3-secrets")
+    );
+    // An older Nitrokey 3 (no serial tag) by its USB reader's name, not as a
+    // YubiKey 4.
+    assert_eq!(
+        found(
+            "Nitrokey Nitrokey 3 [CCID/ICCD Interface] 00 00",
+            &select([4, 7, 0], None)
+        ),
+        Some("nitrokey3-secrets")
     );
     assert_eq!(
         found(
@@ -75,15 +113,24 @@ fn checked_in_profiles_load_and_match() {
     let virt = &all[0];
     let pin = virt.capabilities.device_pin.as_ref().unwrap();
     assert_eq!((pin.retries, pin.commands), (3, PinCommands::Iso7816));
-    let yk = &all[2];
+    let yk = &all[3];
     assert!(
         yk.capabilities.device_pin.is_none(),
         "YKOATH has no PIN with a retry counter"
     );
     assert!(yk.supports(Algorithm::Sha512, 8));
+    // 32 credentials before 5.7.0, 64 from it.
+    assert_eq!(yk.credential_slots([5, 4, 3]), 32);
+    assert_eq!(yk.credential_slots([5, 7, 0]), 64);
     let nk = &all[1];
     assert!(!nk.supports(Algorithm::Sha512, 6));
     assert!(!nk.quirks.put_overwrites);
+    assert_eq!(nk.credential_slots([4, 11, 0]), 50);
+    // The Nitrokey 3 PIN has its own instructions and no resetting code.
+    let nk_pin = nk.device_pin().unwrap();
+    assert_eq!(nk_pin.commands, PinCommands::NitrokeySecrets);
+    assert!(!nk_pin.resetting_code);
+    assert!(nk.dialect.touch_confirms_changes);
 }
 
 fn parse_err(text: &str) -> (usize, String) {
@@ -165,9 +212,26 @@ fn udev_rules_match_the_profiles() {
         checked_in, generated,
         "regenerate with KEYWARD_BLESS=1 cargo test --test profiles"
     );
+    // The group only: no seat ACL for the logged-in user (systemd's
+    // uaccess, which 69-yubikey.rules' ID_SECURITY_TOKEN would bring).
     for line in generated.lines().filter(|l| l.contains("idVendor")) {
-        assert!(line.ends_with("GROUP=\"keyward\", MODE=\"0660\""), "{line}");
+        assert!(
+            line.ends_with(
+                "GROUP=\"keyward\", MODE=\"0660\", ENV{ID_SECURITY_TOKEN}=\"\", ENV{ID_SMARTCARD_READER}=\"\", TAG-=\"uaccess\""
+            ),
+            "{line}"
+        );
     }
+    // Only the OTP (boot keyboard) hidraw node: the FIDO one is left alone.
+    for line in generated
+        .lines()
+        .filter(|l| l.starts_with("SUBSYSTEM==\"hidraw\", KERNEL"))
+    {
+        assert!(line.contains("ENV{KEYWARD_OTP_INTERFACE}==\"1\""), "{line}");
+    }
+    assert!(generated.contains(
+        "SUBSYSTEM==\"hidraw\", SUBSYSTEMS==\"usb\", ATTRS{bInterfaceProtocol}==\"01\", ENV{KEYWARD_OTP_INTERFACE}=\"1\""
+    ));
     assert!(generated.contains("ATTR{idVendor}==\"1050\", ATTR{idProduct}==\"0407\""));
     assert!(generated.contains("ATTR{idVendor}==\"20a0\", ATTR{idProduct}==\"42b2\""));
     // The OTP HID profile's keys get their hidraw nodes too, each node once.

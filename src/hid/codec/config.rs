@@ -335,14 +335,18 @@ fn typed_token_id(bytes: &[u8], modhex1: bool, modhex2: bool) -> String {
 }
 
 /// Splits what a key typed on touch (as a station reads it from the keyboard)
-/// into its code: the expected token identifier must lead, a trailing Enter is
-/// dropped. The code itself is checked by `otp::Code::parse` and verified by
-/// `otp::Hotp::verify`; the identifier is public, so a plain compare is fine.
-pub fn typed_code<'a>(typed: &'a str, token_id: Option<&TokenId>) -> Result<&'a str, CodecError> {
+/// into its code: the typing is first read back from the station's layout
+/// (the AZERTY digit row, `docs/devices.md`), then the expected token
+/// identifier must lead and a trailing Enter is dropped. The code itself is
+/// checked by `otp::Code::parse` and verified by `otp::Hotp::verify`; the
+/// identifier is public, so a plain compare is fine.
+pub fn typed_code(typed: &str, token_id: Option<&TokenId>) -> Result<String, CodecError> {
+    let typed = super::keyboard::normalise_typed(typed);
     let typed = typed.trim_end_matches(['\r', '\n']);
     let prefix = token_id.map_or(String::new(), TokenId::typed);
     typed
         .strip_prefix(prefix.as_str())
+        .map(str::to_owned)
         .ok_or(CodecError::TokenIdMismatch)
 }
 
@@ -619,8 +623,18 @@ mod tests {
     #[test]
     fn typed_code_strips_the_identifier_and_enter() {
         let id = TokenId::from_ykman_identifier("ubhe12345678").unwrap();
-        assert_eq!(typed_code("ubhe12345678123456\r", Some(&id)), Ok("123456"));
-        assert_eq!(typed_code("755224\n", None), Ok("755224"));
+        assert_eq!(
+            typed_code("ubhe12345678123456\r", Some(&id)),
+            Ok("123456".into())
+        );
+        assert_eq!(typed_code("755224\n", None), Ok("755224".into()));
+        // An AZERTY station without Shift: the digit row's symbols.
+        assert_eq!(typed_code("è((éé'\n", None), Ok("755224".into()));
+        assert_eq!(typed_code("-((\"\"'\n", None), Ok("655334".into()));
+        assert_eq!(
+            typed_code("ubhe&é\"'(-è_&é\"'(-\r", Some(&id)),
+            Ok("123456".into())
+        );
         assert_eq!(
             typed_code("ubhe12345679123456", Some(&id)),
             Err(CodecError::TokenIdMismatch)

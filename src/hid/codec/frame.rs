@@ -585,9 +585,49 @@ pub fn parse_serial_reply(reply: &[u8]) -> Result<u32, CodecError> {
     Ok(u32::from_be_bytes(bytes))
 }
 
+/// The YK4_CAPABILITIES (device info) command frame (empty payload). Its
+/// reply is `L ‖ TLV` (the management applet's device info) and a CRC; tag
+/// 02 is the serial, given whatever the slots' "serial visible" flags.
+pub fn device_info_frame() -> Frame {
+    Frame::from_padded(HidCommand::Yk4Capabilities.code(), &[0u8; PAYLOAD_LEN])
+}
+
+/// The serial (tag 02) of a device info reply, `None` when it has none.
+pub fn parse_device_info_serial(reply: &[u8]) -> Result<Option<u32>, CodecError> {
+    let len = usize::from(*reply.first().ok_or(CodecError::ReplyTooShort {
+        len: 0,
+        expected: 3,
+    })?);
+    let info = check_reply(reply, 1 + len)?;
+    let mut tlvs = info.get(1..).unwrap_or_default();
+    while let [tag, len, rest @ ..] = tlvs {
+        let (value, next) = rest
+            .split_at_checked(usize::from(*len))
+            .ok_or(CodecError::BadReplyCrc)?;
+        if *tag == 0x02 {
+            return Ok(<[u8; 4]>::try_from(value).ok().map(u32::from_be_bytes));
+        }
+        tlvs = next;
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_info_reply_gives_the_serial() {
+        let info = [
+            0x0A, 0x01, 0x02, 0x00, 0x3F, 0x02, 0x04, 0x00, 0xBC, 0x61, 0x4E,
+        ];
+        let reply = crate::hid::codec::crc::with_complemented_crc(&info);
+        assert_eq!(parse_device_info_serial(&reply), Ok(Some(12_345_678)));
+        let mut bad = reply.clone();
+        bad[3] ^= 1;
+        assert_eq!(parse_device_info_serial(&bad), Err(CodecError::BadReplyCrc));
+        assert!(parse_device_info_serial(&[]).is_err());
+    }
 
     #[test]
     fn serial_frame_sends_first_command_and_last_parts_only() {

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use crate::hid::codec::config::{delete_frame, write_frame, AccessCode, HotpConfig};
 use crate::hid::codec::frame::{
-    parse_serial_reply, serial_frame, FirmwareVersion, Frame, HidCommand, HidStatus, ReadStep,
-    ReplyReader, Slot, RESET_READ_REPORT,
+    device_info_frame, parse_device_info_serial, parse_serial_reply, serial_frame, FirmwareVersion,
+    Frame, HidCommand, HidStatus, ReadStep, ReplyReader, Slot, RESET_READ_REPORT,
 };
 use crate::hid::driver::transport::{HidTransport, TransportError};
 use crate::hid::CodecError;
@@ -138,8 +138,24 @@ impl<T: HidTransport, S: Sleep> OtpDevice<T, S> {
         Ok(self.status)
     }
 
-    /// DEVICE_SERIAL. A key that hides its serial refuses ([`HidError::Rejected`]).
+    /// The serial as ykman reads it: from device info (YK4_CAPABILITIES,
+    /// tag 02), which a key gives even when a slot hides its serial from the
+    /// API; else (firmware before 4.1, or no tag) DEVICE_SERIAL.
     pub fn serial(&mut self) -> Result<u32, HidError> {
+        match self.send_and_receive(&device_info_frame()) {
+            Ok(Reply::Data(data)) => {
+                if let Ok(Some(serial)) = parse_device_info_serial(&data) {
+                    return Ok(serial);
+                }
+            }
+            Ok(Reply::Written(_)) | Err(HidError::Rejected { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        self.api_serial()
+    }
+
+    /// DEVICE_SERIAL. A key that hides its serial refuses ([`HidError::Rejected`]).
+    pub fn api_serial(&mut self) -> Result<u32, HidError> {
         match self.send_and_receive(&serial_frame())? {
             Reply::Data(data) => Ok(parse_serial_reply(&data)?),
             Reply::Written(_) => Err(HidError::UnexpectedAnswer {

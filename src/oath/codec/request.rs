@@ -116,9 +116,10 @@ impl fmt::Debug for Request {
     }
 }
 
-/// SELECT by AID: `00 A4 04 00 Lc AID` (yubikit sends no Le).
+/// SELECT by AID: `00 A4 04 00 Lc AID 00`. yubikit sends no Le, which a
+/// YubiKey tolerates but a Nitrokey 3 answers with `61xx` and no data.
 pub fn select_command(aid: &[u8]) -> Command {
-    Command::new(0x00, INS_SELECT, 0x04, 0x00, aid.to_vec())
+    Command::new(0x00, INS_SELECT, 0x04, 0x00, aid.to_vec()).expecting_data()
 }
 
 fn check_name(name: &[u8]) -> Result<(), Status> {
@@ -417,7 +418,19 @@ impl Request {
             }
             Request::SendRemaining => (INS_SEND_REMAINING, 0, 0, None),
         };
-        let cmd = Command::new(0x00, ins, p1, p2, data);
+        let mut cmd = Command::new(0x00, ins, p1, p2, data);
+        // Commands that answer data say so with Le (a Nitrokey 3 otherwise
+        // keeps the answer for GET RESPONSE).
+        if matches!(
+            self,
+            Request::List
+                | Request::Calculate { .. }
+                | Request::CalculateAll { .. }
+                | Request::Validate { .. }
+                | Request::SendRemaining
+        ) {
+            cmd = cmd.expecting_data();
+        }
         match secret {
             Some(range) => cmd.with_secret(range),
             None => cmd,

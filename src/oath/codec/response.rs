@@ -41,12 +41,21 @@ impl SelectInfo {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         tlv::push(&mut out, TAG_VERSION, &self.version);
-        tlv::push(&mut out, TAG_NAME, &self.salt);
+        // A Nitrokey 3 with a PIN set sends no salt.
+        if !self.salt.is_empty() {
+            tlv::push(&mut out, TAG_NAME, &self.salt);
+        }
         if let Some(challenge) = &self.challenge {
             tlv::push(&mut out, TAG_CHALLENGE, challenge);
         }
         if let Some(alg) = self.algorithm {
             tlv::push(&mut out, TAG_ALGORITHM, &[alg]);
+        }
+        if let Some(retries) = self.pin_retries {
+            tlv::push(&mut out, 0x82, &[retries]);
+        }
+        if let Some(serial) = self.serial {
+            tlv::push(&mut out, 0x8F, &serial.to_be_bytes());
         }
         out
     }

@@ -6,24 +6,26 @@
 //! - [`pcsc`]: the PC/SC implementation on the `pcsc` crate.
 //! - [`watch`]: the reader watcher (insertion/removal at every reader).
 //! - [`Token`]: the operations: identify, list, write (with read-back), calculate,
-//!   delete, wipe, device PIN.
+//!   delete, wipe; its device PIN in `pin`. Every answer is read in the
+//!   dialect of the token's firmware profile.
 //!
 //! Every APDU is traced at `trace` level (target `keyward::apdu`) with the secret
 //! fields (PUT key, SET CODE, PIN data) masked.
 
 pub mod pcsc;
+mod pin;
 pub mod watch;
 
 use std::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::apdu::pin::{PinCommand, PinValue, REF_PIN, REF_PUK};
 use crate::apdu::{ApduError, Command, Exchange, Response, Status, Step};
 use crate::oath::codec::{
     self, CodeResponse, ListEntry, NewCredential, OathError, OathType, Request, SelectInfo,
 };
 use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Period, Secret};
+use crate::profile::Dialect;
 use crate::profile::{PinCommands, Profile};
 
 /// Errors of the driver. Status words are kept so a caller can act on them.
@@ -51,6 +53,16 @@ pub enum TokenError {
     PinBlocked,
     #[error("the token is locked by an OATH access code")]
     Locked,
+    #[error("{operation}: nobody pressed the token's button in time")]
+    TouchTimeout { operation: &'static str },
+    #[error("the credential {name} on the token is corrupted; delete it and write it again")]
+    CorruptCredential { name: String },
+    #[error(
+        "another program holds the token (for example GnuPG's scdaemon: `gpgconf --kill scdaemon`)"
+    )]
+    HeldByAnotherProgram,
+    #[error("{operation}: this firmware needs the device PIN verified before each command")]
+    PinBeforeEachCommand { operation: &'static str },
     #[error("malformed APDU exchange: {0}")]
     Apdu(#[from] ApduError),
     #[error("malformed YKOATH answer: {0}")]
@@ -67,12 +79,50 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// What an instruction was, for reading its status word in the token's
+/// dialect (the same word means different things to different families).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// LIST, SELECT and the other reads.
+    Read,
+    Put,
+    Calculate,
+    /// DELETE and RESET (a Nitrokey 3 waits for its button).
+    Change,
+    /// A device PIN instruction.
+    Pin,
+}
+
 impl TokenError {
-    fn status(operation: &'static str, status: Status) -> TokenError {
+    /// The typed error for `status` answered to `op` by a token speaking
+    /// `dialect`; `name` is the credential concerned, if any.
+    fn from_status(
+        dialect: &Dialect,
+        op: Op,
+        operation: &'static str,
+        status: Status,
+        name: &[u8],
+    ) -> TokenError {
+        let name = || String::from_utf8_lossy(name).into_owned();
+        let touch = dialect.touch_confirms_changes && matches!(op, Op::Change | Op::Pin);
         match status {
+            Status::SecurityNotSatisfied if touch => TokenError::TouchTimeout { operation },
+            Status::SecurityNotSatisfied if op == Op::Pin => {
+                TokenError::Status { operation, status }
+            }
+            Status::SecurityNotSatisfied => TokenError::Locked,
+            s if s == dialect.missing_credential.0 && matches!(op, Op::Calculate | Op::Change) => {
+                TokenError::NoSuchCredential { name: name() }
+            }
+            // 6983 to PUT (a Nitrokey 3) is "that name exists"; elsewhere
+            // the device PIN is blocked (a blocked virtual token gives no
+            // codes either).
+            Status::AuthBlocked if op == Op::Put => TokenError::AlreadyExists { name: name() },
             Status::WrongPin { tries_left: 0 } | Status::AuthBlocked => TokenError::PinBlocked,
             Status::WrongPin { tries_left } => TokenError::WrongPin { tries_left },
-            Status::SecurityNotSatisfied => TokenError::Locked,
+            Status::Other(0x6581) if op == Op::Calculate => {
+                TokenError::CorruptCredential { name: name() }
+            }
             status => TokenError::Status { operation, status },
         }
     }
@@ -105,7 +155,8 @@ pub struct Identity {
     pub version: [u8; 3],
     /// Management applet's version string, when present.
     pub management: Option<String>,
-    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding.
+    /// yubikit's device id: base64(SHA-256(salt)\[:16\]) without padding;
+    /// empty when the SELECT answer has no salt (a Nitrokey 3 with a PIN).
     pub device_id: String,
     /// An OATH access code is set (SELECT carried a challenge).
     pub locked: bool,
@@ -162,13 +213,14 @@ struct Session<'l> {
     link: Box<dyn Link + 'l>,
     reader: String,
     apdus: u32,
+    dialect: Dialect,
 }
 
 impl Session<'_> {
     fn send(&mut self, cmd: &Command, operation: &'static str) -> Result<Response, TokenError> {
         let secret = cmd.secret.is_some();
         tracing::trace!(target: "keyward::apdu", reader = %self.reader, "{operation} >> {}", cmd.redacted_hex());
-        let mut exchange = Exchange::new(cmd, codec::INS_SEND_REMAINING);
+        let mut exchange = Exchange::new(cmd, self.dialect.continuation);
         let mut step = exchange.start()?;
         loop {
             match step {
@@ -195,21 +247,32 @@ impl Session<'_> {
         }
     }
 
-    fn ok(
+    /// Sends `cmd`; anything but 9000 becomes the typed error of the
+    /// token's dialect for `op` (on the credential `name`, if any).
+    fn ok_as(
         &mut self,
         cmd: &Command,
+        op: Op,
         operation: &'static str,
+        name: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
         let r = self.send(cmd, operation)?;
         if r.status.is_ok() {
             Ok(r.data)
         } else {
-            Err(TokenError::status(operation, r.status))
+            Err(TokenError::from_status(
+                &self.dialect,
+                op,
+                operation,
+                r.status,
+                name,
+            ))
         }
     }
 
     fn select_oath(&mut self) -> Result<SelectInfo, TokenError> {
-        let data = self.ok(&codec::select_command(&codec::OATH_AID), "select OATH")?;
+        let cmd = codec::select_command(&codec::OATH_AID);
+        let data = self.ok_as(&cmd, Op::Read, "select OATH", &[])?;
         Ok(SelectInfo::parse(&data)?)
     }
 
@@ -218,21 +281,21 @@ impl Session<'_> {
         request: &Request,
         operation: &'static str,
     ) -> Result<Zeroizing<Vec<u8>>, TokenError> {
-        self.ok(&request.to_command(), operation)
+        let (op, name): (Op, &[u8]) = match request {
+            Request::Put(c) => (Op::Put, &c.name),
+            Request::Calculate { name, .. } => (Op::Calculate, name),
+            Request::Delete { name } => (Op::Change, name),
+            Request::Reset => (Op::Change, &[]),
+            _ => (Op::Read, &[]),
+        };
+        self.ok_as(&request.to_command(), op, operation, name)
     }
 
-    /// PIN commands: 63Cx and 6983 become typed PIN errors; 6982 here means the
-    /// reference is already set (not an OATH lock), so it stays a status.
-    fn pin(&mut self, cmd: &PinCommand, operation: &'static str) -> Result<(), TokenError> {
-        let r = self.send(&cmd.to_command(), operation)?;
-        match r.status {
-            Status::Ok => Ok(()),
-            Status::SecurityNotSatisfied => Err(TokenError::Status {
-                operation,
-                status: r.status,
-            }),
-            status => Err(TokenError::status(operation, status)),
-        }
+    /// PIN commands: 63Cx, 6300 and 6983 become typed PIN errors; 6982 is a
+    /// touch timeout where the token asks for its button, else (the
+    /// reference is already set, not an OATH lock) it stays a status.
+    fn pin(&mut self, cmd: &Command, operation: &'static str) -> Result<(), TokenError> {
+        self.ok_as(cmd, Op::Pin, operation, &[]).map(|_| ())
     }
 }
 
@@ -240,11 +303,29 @@ impl Session<'_> {
 #[derive(Debug)]
 pub struct Token<T> {
     transport: T,
+    dialect: Dialect,
+    pin_commands: PinCommands,
 }
 
 impl<T: Transport> Token<T> {
+    /// A token spoken to as a YubiKey until [`Self::with_dialect`] says
+    /// otherwise ([`Self::identify`] finds the dialect itself).
     pub fn new(transport: T) -> Self {
-        Token { transport }
+        Token {
+            transport,
+            dialect: Dialect::default(),
+            pin_commands: PinCommands::Iso7816,
+        }
+    }
+
+    /// Speaks the dialect of the token's firmware profile, and drives its
+    /// device PIN (if any) through the profile's own instructions.
+    pub fn with_profile(mut self, profile: &Profile) -> Self {
+        self.dialect = profile.dialect;
+        if let Some(pin) = profile.device_pin() {
+            self.pin_commands = pin.commands;
+        }
+        self
     }
 
     pub fn transport(&self) -> &T {
@@ -257,6 +338,7 @@ impl<T: Transport> Token<T> {
             link: self.transport.begin()?,
             reader,
             apdus: 0,
+            dialect: self.dialect,
         })
     }
 
@@ -281,17 +363,20 @@ impl<T: Transport> Token<T> {
             (None, None)
         };
         let info = s.select_oath()?;
+        let profile = crate::profile::identify(profiles, &s.reader, &info);
+        if let Some(p) = profile {
+            // Everything after SELECT in the family's own dialect.
+            s.dialect = p.dialect;
+        }
         let locked = info.challenge.is_some();
-        let credentials = if locked {
+        let credentials = if locked || pin_first(profile, &info) {
             None
         } else {
             Some(codec::parse_list(&s.request(&Request::List, "list")?)?.len())
         };
-        let profile = crate::profile::identify(profiles, &s.reader, &info);
         let free_slots = match (profile, credentials) {
             (Some(p), Some(n)) => Some(
-                p.capabilities
-                    .credential_slots
+                p.credential_slots(info.version)
                     .saturating_sub(u16::try_from(n).unwrap_or(u16::MAX)),
             ),
             _ => None,
@@ -303,7 +388,11 @@ impl<T: Transport> Token<T> {
             serial: serial.or(info.serial),
             version: info.version,
             management,
-            device_id: device_id(&info.salt),
+            device_id: if info.salt.is_empty() {
+                String::new()
+            } else {
+                device_id(&info.salt)
+            },
             locked,
             credentials,
         })
@@ -419,25 +508,13 @@ impl<T: Transport> Token<T> {
         };
         let mut s = self.session()?;
         s.select_oath()?;
-        let r = s.send(
-            &Request::Calculate {
-                name: id.to_vec(),
-                challenge,
-                truncate: true,
-            }
-            .to_command(),
-            "calculate",
-        )?;
-        match r.status {
-            Status::Ok => {}
-            Status::NoSuchObject => {
-                return Err(TokenError::NoSuchCredential {
-                    name: String::from_utf8_lossy(id).into_owned(),
-                })
-            }
-            status => return Err(TokenError::status("calculate", status)),
-        }
-        CodeResponse::parse(&r.data)?
+        let request = Request::Calculate {
+            name: id.to_vec(),
+            challenge,
+            truncate: true,
+        };
+        let data = s.request(&request, "calculate")?;
+        CodeResponse::parse(&data)?
             .code()
             .ok_or(TokenError::Oath(OathError::Malformed { what: "code" }))
     }
@@ -446,17 +523,8 @@ impl<T: Transport> Token<T> {
     pub fn delete(&mut self, id: &[u8]) -> Result<(), TokenError> {
         let mut s = self.session()?;
         s.select_oath()?;
-        let r = s.send(
-            &Request::Delete { name: id.to_vec() }.to_command(),
-            "delete",
-        )?;
-        match r.status {
-            Status::Ok => Ok(()),
-            Status::NoSuchObject => Err(TokenError::NoSuchCredential {
-                name: String::from_utf8_lossy(id).into_owned(),
-            }),
-            status => Err(TokenError::status("delete", status)),
-        }
+        s.request(&Request::Delete { name: id.to_vec() }, "delete")?;
+        Ok(())
     }
 
     /// Applet reset: every credential and the access code go; on the virtual
@@ -475,113 +543,14 @@ impl<T: Transport> Token<T> {
         }
         Ok(())
     }
+}
 
-    /// State of the device PIN, from an empty VERIFY (ISO 7816-4 status query).
-    pub fn pin_state(&mut self) -> Result<PinState, TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        let r = s.send(
-            &PinCommand::Verify {
-                reference: REF_PIN,
-                value: None,
-            }
-            .to_command(),
-            "PIN status",
-        )?;
-        match r.status {
-            Status::WrongPin { tries_left } => Ok(PinState::TriesLeft(tries_left)),
-            Status::AuthBlocked => Ok(PinState::TriesLeft(0)),
-            Status::Ok => Ok(PinState::Verified),
-            Status::NoSuchObject => Ok(PinState::NotSet),
-            status => Err(TokenError::status("PIN status", status)),
-        }
-    }
-
-    /// Sets the device PIN and the desk's resetting code on a token that has
-    /// neither (after a wipe). Refused unless `profile` has a device PIN with a
-    /// hardware retry counter driven by ISO 7816 commands: a holder's PIN never
-    /// goes where it could be brute-forced (`docs/devices.md`).
-    pub fn set_pin(
-        &mut self,
-        profile: &Profile,
-        pin: &PinValue,
-        puk: &PinValue,
-    ) -> Result<(), TokenError> {
-        match &profile.capabilities.device_pin {
-            Some(p) if p.commands == PinCommands::Iso7816 => {}
-            _ => {
-                return Err(TokenError::Unsupported {
-                    profile: profile.id.clone(),
-                    what: "an ISO 7816 device PIN with a retry counter",
-                })
-            }
-        }
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(
-            &PinCommand::Change {
-                reference: REF_PUK,
-                old: None,
-                new: puk.clone(),
-            },
-            "set PUK",
-        )?;
-        s.pin(
-            &PinCommand::Change {
-                reference: REF_PIN,
-                old: None,
-                new: pin.clone(),
-            },
-            "set PIN",
-        )
-    }
-
-    pub fn verify_pin(&mut self, pin: &PinValue) -> Result<(), TokenError> {
-        self.send_pin(
-            &PinCommand::Verify {
-                reference: REF_PIN,
-                value: Some(pin.clone()),
-            },
-            "verify PIN",
-        )
-    }
-
-    pub fn change_pin(&mut self, old: &PinValue, new: &PinValue) -> Result<(), TokenError> {
-        self.send_pin(
-            &PinCommand::Change {
-                reference: REF_PIN,
-                old: Some(old.clone()),
-                new: new.clone(),
-            },
-            "change PIN",
-        )
-    }
-
-    /// The desk's unblock: restores the retry counter, optionally with a new PIN.
-    pub fn reset_pin(
-        &mut self,
-        puk: &PinValue,
-        new_pin: Option<&PinValue>,
-    ) -> Result<(), TokenError> {
-        self.send_pin(
-            &PinCommand::ResetRetry {
-                puk: puk.clone(),
-                new_pin: new_pin.cloned(),
-            },
-            "reset PIN",
-        )
-    }
-
-    /// One PIN command to the OATH applet, in its own transaction.
-    fn send_pin(
-        &mut self,
-        command: &PinCommand,
-        operation: &'static str,
-    ) -> Result<(), TokenError> {
-        let mut s = self.session()?;
-        s.select_oath()?;
-        s.pin(command, operation)
-    }
+/// Whether this token, by its profile's dialect, answers nothing but SELECT
+/// until its device PIN is verified (a Nitrokey 3 on app 4.7 with a PIN set,
+/// which SELECT shows with the retries tag).
+fn pin_first(profile: Option<&Profile>, info: &SelectInfo) -> bool {
+    let below = profile.and_then(|p| p.dialect.pin_before_each_command_below);
+    below.is_some_and(|v| crate::profile::Version(info.version) < v) && info.pin_retries.is_some()
 }
 
 /// Turns the token's truncated answer into a code.

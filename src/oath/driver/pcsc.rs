@@ -19,6 +19,9 @@ fn pcsc_err(context: &'static str, source: ::pcsc::Error) -> TokenError {
         | ::pcsc::Error::UnpoweredCard
         | ::pcsc::Error::UnresponsiveCard
         | ::pcsc::Error::CommError => TokenError::Removed { operation: context },
+        // Another client (typically GnuPG's scdaemon) holds the card in
+        // exclusive mode.
+        ::pcsc::Error::SharingViolation => TokenError::HeldByAnotherProgram,
         source => TokenError::Pcsc { context, source },
     }
 }
@@ -68,6 +71,7 @@ impl Pcsc {
                 ::pcsc::Error::NoSmartcard => TokenError::NoCard {
                     reader: reader.to_owned(),
                 },
+                ::pcsc::Error::SharingViolation => TokenError::HeldByAnotherProgram,
                 e => pcsc_err("connect", e),
             })?;
         Ok(PcscTransport {

@@ -14,24 +14,24 @@ use std::fmt;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use super::state::{
-    AppletState, HexSecret, StateStore, StoredAccessKey, StoredCredential, PIN_TRIES,
-};
+use super::personality::{Dispatcher, Personality};
+use super::state::{AppletState, HexSecret, StateStore, StoredAccessKey, StoredCredential};
 use super::{Entropy, VirtualTokenError};
-use crate::apdu::pin::{PinCommand, PinValue, REF_PUK};
+use crate::apdu::pin::{PinCommand, SecretsPin};
 use crate::apdu::{self, Command, Response, ResponseChunker, Status};
 use crate::oath::codec::{self, CodeResponse, ListEntry, NewCredential, Request, SelectInfo};
 use crate::otp::raw;
 use crate::otp::Algorithm;
 
-/// Firmware version the token reports (single-digit minor and patch for yubikit).
+/// Firmware version the token reports by default (single-digit minor and
+/// patch for yubikit).
 pub const VERSION: [u8; 3] = [5, 4, 3];
-/// YubiKey 5 NFC ATR: ykman treats it as a USB connection.
+/// The default ATR (a YubiKey 5 NFC's: ykman treats it as a USB connection).
 pub const ATR: [u8; 23] = [
     0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59,
     0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40,
 ];
-/// Credential slots.
+/// Credential slots of the default personality.
 pub const MAX_CREDENTIALS: usize = 32;
 /// Largest reassembled chained command.
 const MAX_CHAINED: usize = 4096;
@@ -52,20 +52,25 @@ enum Selected {
 pub struct CardOptions {
     /// Bytes per response before `61xx` (YubiKeys send up to 255).
     pub chunk: usize,
+    /// The real token it behaves like.
+    pub personality: Personality,
 }
 
 impl Default for CardOptions {
     fn default() -> Self {
-        CardOptions { chunk: 255 }
+        CardOptions {
+            chunk: 255,
+            personality: Personality::default(),
+        }
     }
 }
 
 /// The card. `S` keeps the state, `E` supplies salts and challenges.
 pub struct OathApplet<S, E> {
-    store: S,
+    pub(super) store: S,
     entropy: E,
     options: CardOptions,
-    state: AppletState,
+    pub(super) state: AppletState,
     selected: Option<Selected>,
     /// VALIDATE succeeded in this selection.
     unlocked: bool,
@@ -73,6 +78,10 @@ pub struct OathApplet<S, E> {
     card_challenge: Option<[u8; 8]>,
     chunker: ResponseChunker,
     chain: Option<Command>,
+    /// The Nitrokey 3's APDU dispatcher (GET RESPONSE).
+    dispatcher: Dispatcher,
+    /// Nitrokey 3 4.7: VerifyPIN succeeded in the command just before.
+    pin_just_verified: bool,
 }
 
 impl<S, E> fmt::Debug for OathApplet<S, E> {
@@ -84,11 +93,11 @@ impl<S, E> fmt::Debug for OathApplet<S, E> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-fn unhex(text: &str) -> Result<Zeroizing<Vec<u8>>, Status> {
+pub(super) fn unhex(text: &str) -> Result<Zeroizing<Vec<u8>>, Status> {
     data_encoding::HEXLOWER_PERMISSIVE
         .decode(text.as_bytes())
         .map(Zeroizing::new)
@@ -121,7 +130,18 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             card_challenge: None,
             chunker: ResponseChunker::default(),
             chain: None,
+            dispatcher: Dispatcher::default(),
+            pin_just_verified: false,
         })
+    }
+
+    pub fn personality(&self) -> Personality {
+        self.options.personality
+    }
+
+    /// The ATR of the token it plays.
+    pub fn atr(&self) -> &'static [u8] {
+        self.options.personality.atr()
     }
 
     pub fn state(&self) -> &AppletState {
@@ -139,6 +159,8 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         self.card_challenge = None;
         self.chunker.clear();
         self.chain = None;
+        self.dispatcher.clear();
+        self.pin_just_verified = false;
     }
 
     /// Answers one APDU, as bytes in, bytes out.
@@ -153,8 +175,19 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         response.encode()
     }
 
-    /// Answers one parsed command.
+    /// Answers one parsed command (through the Nitrokey 3's dispatcher when
+    /// it plays one).
     pub fn call(&mut self, cmd: Command) -> Response {
+        if !self.options.personality.is_nitrokey3() {
+            return self.applet_call(cmd);
+        }
+        let mut dispatcher = std::mem::take(&mut self.dispatcher);
+        let response = dispatcher.call(cmd, |cmd| self.applet_call(cmd));
+        self.dispatcher = dispatcher;
+        response
+    }
+
+    fn applet_call(&mut self, cmd: Command) -> Response {
         if cmd.cla & !apdu::CLA_CHAINING != 0 {
             return Response::status(Status::ClaNotSupported);
         }
@@ -192,6 +225,10 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
                     return self.chunker.next(chunk);
                 }
                 let response = self.oath(&cmd);
+                if self.options.personality.is_nitrokey3() {
+                    // Its dispatcher hands the answer out.
+                    return response;
+                }
                 self.chunker.start(response, chunk)
             }
         }
@@ -199,6 +236,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
 
     fn select(&mut self, aid: &[u8]) -> Response {
         self.deselect();
+        let personality = self.options.personality;
         if aid == codec::OATH_AID {
             self.selected = Some(Selected::Oath);
             let (challenge, algorithm) = match &self.state.access_key {
@@ -215,18 +253,25 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
                 Ok(s) => s,
                 Err(sw) => return Response::status(sw),
             };
+            let nk3 = personality.is_nitrokey3();
+            // A Nitrokey 3 with a PIN set shows its retries and no salt.
+            let pin_retries = (nk3 && self.state.pin.is_some()).then_some(self.state.pin_tries);
             let info = SelectInfo {
-                version: VERSION,
-                salt: salt.to_vec(),
+                version: personality.version,
+                salt: if pin_retries.is_some() {
+                    Vec::new()
+                } else {
+                    salt.to_vec()
+                },
                 challenge,
                 algorithm,
-                pin_retries: None,
-                serial: None,
+                pin_retries,
+                serial: personality.serial_tag().then_some(self.state.serial),
             };
             Response::new(info.encode(), Status::Ok)
-        } else if aid == codec::MGMT_AID {
+        } else if aid == codec::MGMT_AID && !personality.is_nitrokey3() {
             self.selected = Some(Selected::Management);
-            let [a, b, c] = VERSION;
+            let [a, b, c] = personality.version;
             Response::new(
                 format!("keyward virtual token - FW version {a}.{b}.{c}").into_bytes(),
                 Status::Ok,
@@ -248,7 +293,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         codec::tlv::push(&mut tlvs, 0x02, &self.state.serial.to_be_bytes());
         codec::tlv::push(&mut tlvs, 0x03, &CAP_OATH.to_be_bytes());
         codec::tlv::push(&mut tlvs, 0x04, &[0x01]);
-        codec::tlv::push(&mut tlvs, 0x05, &VERSION);
+        codec::tlv::push(&mut tlvs, 0x05, &self.options.personality.version);
         codec::tlv::push(&mut tlvs, 0x0A, &[0x00]);
         let mut data = vec![tlvs.len() as u8];
         data.extend_from_slice(&tlvs);
@@ -261,7 +306,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
 
     /// Commits `next` durably, then makes it the live state. On a storage error
     /// the live state is left unchanged and the card answers 6581 (memory failure).
-    fn commit(&mut self, next: AppletState) -> Result<(), Status> {
+    pub(super) fn commit(&mut self, next: AppletState) -> Result<(), Status> {
         match self.store.save(&next) {
             Ok(()) => {
                 self.state = next;
@@ -275,7 +320,24 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
     }
 
     fn oath(&mut self, cmd: &Command) -> Response {
-        if matches!(
+        let personality = self.options.personality;
+        let just_verified = std::mem::take(&mut self.pin_just_verified);
+        if personality.is_nitrokey3() {
+            use crate::apdu::pin::{INS_NK_CHANGE_PIN, INS_NK_SET_PIN, INS_NK_VERIFY_PIN};
+            if matches!(
+                cmd.ins,
+                INS_NK_VERIFY_PIN | INS_NK_CHANGE_PIN | INS_NK_SET_PIN
+            ) {
+                let result = SecretsPin::parse(cmd).and_then(|pin| self.secrets_pin(pin));
+                self.pin_just_verified = result.is_ok() && cmd.ins == INS_NK_VERIFY_PIN;
+                return Response::status(result.err().unwrap_or(Status::Ok));
+            }
+            // 4.7 with a PIN set: every command right after VerifyPIN.
+            let open = cmd.ins == codec::INS_RESET || self.state.pin.is_none();
+            if personality.pin_before_each_command() && !open && !just_verified {
+                return Response::status(Status::SecurityNotSatisfied);
+            }
+        } else if matches!(
             cmd.ins,
             apdu::pin::INS_VERIFY | apdu::pin::INS_CHANGE_REFERENCE | apdu::pin::INS_RESET_RETRY
         ) {
@@ -297,6 +359,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             Request::Delete { name } => self.delete(&name),
             Request::SetCode(key) => self.set_code(key),
             Request::Reset => self.reset(),
+            Request::Rename { .. } if !personality.renames() => Err(Status::InsNotSupported),
             Request::Rename { from, to } => self.rename(&from, &to),
             Request::List => self.list(),
             Request::Calculate {
@@ -337,17 +400,37 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
             counter: u64::from(c.imf),
         };
         let mut next = self.state.clone();
+        let personality = self.options.personality;
         match self.position(&c.name) {
+            // A Nitrokey 3 refuses to overwrite (OperationBlocked).
+            Some(_) if personality.is_nitrokey3() => return Err(Status::AuthBlocked),
             Some(i) => next.credentials[i] = stored,
-            None if next.credentials.len() >= MAX_CREDENTIALS => return Err(Status::NoSpace),
+            None if next.credentials.len() >= personality.capacity() => {
+                return Err(Status::NoSpace)
+            }
             None => next.credentials.push(stored),
         }
         self.commit(next)?;
         Ok(Vec::new())
     }
 
+    /// The credential named `name`, or the personality's "not found".
+    fn find(&self, name: &[u8]) -> Result<usize, Status> {
+        self.position(name)
+            .ok_or(self.options.personality.missing_credential())
+    }
+
+    /// A Nitrokey 3 waits for its button before DELETE and RESET.
+    fn confirm_change(&self) -> Result<(), Status> {
+        if self.options.personality.is_nitrokey3() {
+            self.options.personality.await_touch()?;
+        }
+        Ok(())
+    }
+
     fn delete(&mut self, name: &[u8]) -> Result<Vec<u8>, Status> {
-        let i = self.position(name).ok_or(Status::NoSuchObject)?;
+        self.confirm_change()?;
+        let i = self.find(name)?;
         let mut next = self.state.clone();
         next.credentials.remove(i);
         self.commit(next)?;
@@ -379,7 +462,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         Ok(codec::encode_list(&entries))
     }
 
-    fn pin_blocked(&self) -> bool {
+    pub(super) fn pin_blocked(&self) -> bool {
         self.state.pin.is_some() && self.state.pin_tries == 0
     }
 
@@ -424,10 +507,10 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         challenge: &[u8],
         truncate: bool,
     ) -> Result<Vec<u8>, Status> {
-        if self.pin_blocked() {
+        if self.pin_blocked() && !self.options.personality.is_nitrokey3() {
             return Err(Status::AuthBlocked);
         }
-        let i = self.position(name).ok_or(Status::NoSuchObject)?;
+        let i = self.find(name)?;
         Ok(self.compute(i, challenge, truncate)?.encode())
     }
 
@@ -493,6 +576,7 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
     }
 
     fn reset(&mut self) -> Result<Vec<u8>, Status> {
+        self.confirm_change()?;
         let salt = self
             .entropy
             .bytes8()
@@ -502,104 +586,6 @@ impl<S: StateStore, E: Entropy> OathApplet<S, E> {
         self.unlocked = false;
         self.card_challenge = None;
         Ok(Vec::new())
-    }
-
-    /// Checks `value` against reference `which` with the 63Cx / 6983 rules.
-    fn check(&mut self, which: u8, value: &PinValue) -> Result<(), Status> {
-        let (stored, tries) = match which {
-            REF_PUK => (self.state.puk.clone(), self.state.puk_tries),
-            _ => (self.state.pin.clone(), self.state.pin_tries),
-        };
-        let stored = stored.ok_or(Status::NoSuchObject)?;
-        if tries == 0 {
-            return Err(Status::AuthBlocked);
-        }
-        let stored = unhex(stored.expose())?;
-        let ok = bool::from(stored.as_slice().ct_eq(value.expose()));
-        let mut next = self.state.clone();
-        let left = if ok { PIN_TRIES } else { tries - 1 };
-        match which {
-            REF_PUK => next.puk_tries = left,
-            _ => next.pin_tries = left,
-        }
-        if left != tries {
-            self.commit(next)?;
-        }
-        match (ok, left) {
-            (true, _) => Ok(()),
-            (false, 0) => Err(Status::AuthBlocked),
-            (false, n) => Err(Status::WrongPin { tries_left: n }),
-        }
-    }
-
-    fn pin(&mut self, cmd: PinCommand) -> Response {
-        let result = match cmd {
-            PinCommand::Verify {
-                reference,
-                value: None,
-            } => {
-                let (set, tries) = match reference {
-                    REF_PUK => (self.state.puk.is_some(), self.state.puk_tries),
-                    _ => (self.state.pin.is_some(), self.state.pin_tries),
-                };
-                match (set, tries) {
-                    (false, _) => Err(Status::NoSuchObject),
-                    (true, 0) => Err(Status::AuthBlocked),
-                    (true, n) => Err(Status::WrongPin { tries_left: n }),
-                }
-            }
-            PinCommand::Verify {
-                reference,
-                value: Some(v),
-            } => self.check(reference, &v),
-            PinCommand::Change {
-                reference,
-                old,
-                new,
-            } => {
-                let is_set = match reference {
-                    REF_PUK => self.state.puk.is_some(),
-                    _ => self.state.pin.is_some(),
-                };
-                let allowed = match (&old, is_set) {
-                    (Some(old), true) => self.check(reference, old),
-                    (None, false) => Ok(()),
-                    // Setting over an existing value needs the old one.
-                    (None, true) => Err(Status::SecurityNotSatisfied),
-                    (Some(_), false) => Err(Status::NoSuchObject),
-                };
-                allowed.and_then(|()| {
-                    let mut next = self.state.clone();
-                    let value = Some(HexSecret::new(hex(new.expose())));
-                    match reference {
-                        REF_PUK => {
-                            next.puk = value;
-                            next.puk_tries = PIN_TRIES;
-                        }
-                        _ => {
-                            next.pin = value;
-                            next.pin_tries = PIN_TRIES;
-                        }
-                    }
-                    self.commit(next)
-                })
-            }
-            PinCommand::ResetRetry { puk, new_pin } => self.check(REF_PUK, &puk).and_then(|()| {
-                let mut next = self.state.clone();
-                if let Some(p) = new_pin {
-                    next.pin = Some(HexSecret::new(hex(p.expose())));
-                }
-                if next.pin.is_none() {
-                    return Err(Status::NoSuchObject);
-                }
-                next.pin_tries = PIN_TRIES;
-                self.commit(next)
-            }),
-        };
-        match result {
-            Ok(()) => Response::status(Status::Ok),
-            Err(sw) => Response::status(sw),
-        }
     }
 }
 

@@ -3,12 +3,15 @@
 //! ([`vpcd`]) that plugs it into pcscd's vsmartcard reader.
 
 pub mod applet;
+pub mod personality;
+mod pin;
 pub mod state;
 pub mod vpcd;
 
 use std::path::PathBuf;
 
 pub use applet::{CardOptions, OathApplet};
+pub use personality::{Family, Personality, Touch};
 pub use state::{AppletState, FileStore, HexSecret, MemoryStore, StateStore};
 
 /// Errors of the virtual token.

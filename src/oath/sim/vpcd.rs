@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::applet::ATR;
 use super::{Entropy, OathApplet, StateStore, VirtualTokenError};
 
 const CTRL_OFF: u8 = 0x00;
@@ -94,7 +93,7 @@ fn session<S: StateStore, E: Entropy>(
                 token.deselect();
                 continue;
             }
-            [CTRL_ATR] => ATR.to_vec(),
+            [CTRL_ATR] => token.atr().to_vec(),
             [other] => {
                 tracing::debug!(control = other, "unknown vpcd control ignored");
                 continue;

@@ -49,7 +49,10 @@ pub fn card(serial: u32, chunk: usize) -> Card {
         MemoryStore::default(),
         CountingEntropy(0),
         serial,
-        CardOptions { chunk },
+        CardOptions {
+            chunk,
+            ..CardOptions::default()
+        },
     )
     .unwrap()
 }
