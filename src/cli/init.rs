@@ -1,23 +1,29 @@
 //! `keyward init`: a new data directory (config, master key, database,
 //! receipt key) and the first admin API key, printed once.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::config::{DaemonConfig, CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_DOMAIN};
+use super::data_dir::DataArgs;
+use crate::config::{DaemonConfig, Paths, CONFIG_FILE, DEFAULT_DOMAIN};
 use crate::domain::Actor;
 use crate::domain::Role;
 use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  keyward init --data ./keyward-data --domain ac-exemple.fr")]
+#[command(
+    after_help = "Examples:\n  keyward init --data ./keyward-data --domain ac-exemple.fr\n  sudo keyward init --data /var/lib/keyward --config /etc/keyward/keyward.toml --master-key /etc/keyward/master.key   # packaged install"
+)]
 pub struct InitArgs {
-    /// Data directory to create (must not hold a keyward database yet).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data: PathBuf,
+    /// Data directory, config file and master key. With --config the file
+    /// must exist (its domain is used); without it init writes keyward.toml
+    /// into the data directory. With --master-key the key is created there,
+    /// outside the data directory.
+    #[command(flatten)]
+    pub files: DataArgs,
     /// The authority's mail domain (personal addresses, help requests).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
     pub domain: String,
@@ -27,14 +33,20 @@ pub struct InitArgs {
 #[derive(Debug)]
 pub struct Initialised {
     pub data: PathBuf,
+    pub config: PathBuf,
+    pub master_key: PathBuf,
     pub admin_key_id: i64,
 }
 
-/// Creates the data directory and returns the admin key (once).
+/// Creates the data directory and returns the admin key (once). Run as
+/// root on a data directory that belongs to the daemon's user (as the
+/// package creates it), the new files are given to that user; a master key
+/// outside the data directory stays root's, for systemd to hand over.
 pub fn initialise(
-    data: &Path,
+    paths: &Paths,
     domain: &str,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let data = &paths.data;
     if let Ok(mut entries) = std::fs::read_dir(data) {
         if entries.next().is_some() {
             anyhow::bail!(
@@ -43,16 +55,32 @@ pub fn initialise(
             );
         }
     }
-    let config = DaemonConfig::new(domain)?;
-    let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
-        .with_context(|| format!("initialising {}", data.display()))?;
-    crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+    let own_config = paths.config == data.join(CONFIG_FILE);
+    let config = if own_config {
+        DaemonConfig::new(domain)?
+    } else {
+        DaemonConfig::load_file(&paths.config)?
+    };
+    let store = Store::init_keyed(
+        data,
+        &paths.master_key,
+        Arc::new(SystemClock),
+        config.store.clone(),
+    )
+    .with_context(|| format!("initialising {}", data.display()))?;
+    if own_config {
+        let path = data.join(CONFIG_FILE);
+        crate::secure_fs::create_private_file(&path, config.to_toml().as_bytes())?;
+        crate::secure_fs::give_to_dir_owner(data, &path)?;
+    }
     let key = store.write(&Actor::System, "apikey.create", |tx| {
         tx.create_api_key("admin", Role::Admin, None, &[])
     })?;
     Ok((
         Initialised {
             data: data.to_path_buf(),
+            config: paths.config.clone(),
+            master_key: paths.master_key.clone(),
             admin_key_id: key.record.id,
         },
         key.key,
@@ -72,7 +100,8 @@ pub fn report(
             "{}",
             serde_json::json!({
                 "data_dir": done.data.display().to_string(),
-                "config": done.data.join(CONFIG_FILE).display().to_string(),
+                "config": done.config.display().to_string(),
+                "master_key": done.master_key.display().to_string(),
                 "admin_key_id": done.admin_key_id,
                 "admin_key": key,
             })
@@ -81,8 +110,9 @@ pub fn report(
         writeln!(out, "keyward: initialised {}", done.data.display())?;
         writeln!(
             out,
-            "  config {CONFIG_FILE}, master key {}, database {} (receipt key sealed inside)",
-            crate::store::MASTER_KEY_FILE,
+            "  config {}, master key {}, database {} (receipt key sealed inside)",
+            done.config.display(),
+            done.master_key.display(),
             crate::store::DB_FILE
         )?;
         writeln!(
@@ -97,6 +127,6 @@ pub fn report(
 
 /// `json`: the global `--json` flag (one JSON object instead of text).
 pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let (done, key) = initialise(&args.data, &args.domain)?;
+    let (done, key) = initialise(&args.files.paths(), &args.domain)?;
     report(&done, &key, json, out)
 }

@@ -154,6 +154,35 @@ impl SourceLimiter {
 /// Largest learnt TOTP clock offset, in steps, either way.
 pub const MAX_DRIFT: u32 = 4;
 
+/// A credential's replay floor after a restore: a code accepted after the
+/// backup was taken must never be accepted again.
+///
+/// - HOTP: `floor` (the last counter accepted, `None` before the first)
+///   moves `advance` counters forward (at least the look-ahead window),
+///   past every counter the backup's window would have accepted.
+/// - TOTP: the floor becomes the current step plus [`MAX_DRIFT`], the
+///   furthest ahead any learnt drift reaches, and never goes back.
+///
+/// Returns the new floor.
+pub fn floor_after_restore(
+    kind: crate::otp::OtpKind,
+    floor: Option<u64>,
+    advance: u32,
+    now: UnixTime,
+) -> u64 {
+    match kind {
+        crate::otp::OtpKind::Hotp { .. } => match floor {
+            Some(last) => last.saturating_add(u64::from(advance)),
+            None => u64::from(advance.saturating_sub(1)),
+        },
+        crate::otp::OtpKind::Totp { period } => {
+            let step = now / u64::from(period.seconds());
+            let floor_now = step.saturating_add(u64::from(MAX_DRIFT));
+            floor.map_or(floor_now, |old| old.max(floor_now))
+        }
+    }
+}
+
 /// The TOTP window for a credential with a learnt `drift`: the usual steps
 /// (current and `behind` before it) always, widened to reach current + drift.
 /// Returns (steps behind, steps ahead) around the current step.

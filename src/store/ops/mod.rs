@@ -17,6 +17,7 @@ mod people;
 mod receipts;
 mod reports;
 mod requests;
+mod restore;
 mod rights;
 mod tokens;
 
@@ -32,6 +33,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use restore::FloorsMoved;
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {
