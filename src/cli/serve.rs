@@ -154,6 +154,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let signalled = server::shutdown_signal();
         let mut listeners = Vec::with_capacity(listen.len());
         for address in listen {
             let listener = tokio::net::TcpListener::bind(address)
@@ -170,7 +171,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let shutdown_state = state.clone();
         server::run(listeners, app(state.clone()), config.limits, async move {
-            server::shutdown_signal().await;
+            signalled.await;
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             shutdown_state.begin_shutdown();
         })

@@ -34,6 +34,7 @@ mod hid_yubikit;
 mod otp_props;
 mod otp_vectors;
 mod otp_window;
+mod package_deb;
 mod parsers_never_panic;
 mod pcsc;
 mod profiles;
