@@ -20,6 +20,7 @@ mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
 mod devices_pcsc;
+mod doctor;
 mod driver;
 mod driver_trace;
 mod e2e_school_year;

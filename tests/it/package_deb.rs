@@ -228,7 +228,7 @@ fn serve_as_systemd_would(scratch: &Path, uid: u32, gid: u32) {
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
 
-    let mut daemon = Command::new("setpriv")
+    let daemon = Command::new("setpriv")
         .args(["--reuid=keyward", "--regid=keyward", "--init-groups", "--"])
         .args([
             "/usr/bin/keyward",
