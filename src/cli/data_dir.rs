@@ -12,15 +12,15 @@ use crate::config::{Paths, DEFAULT_DATA_DIR};
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Data directory (database; master key unless kept apart).
-    #[arg(long, value_name = "DIR", env = "KEYWARD_DATA", default_value = DEFAULT_DATA_DIR)]
+    #[arg(long, value_name = "DIR", env = "KEYWARD_DATA", hide_env_values = true, default_value = DEFAULT_DATA_DIR)]
     pub data: PathBuf,
     /// Config file (default: keyward.toml in the data directory; the
     /// package installs /etc/keyward/keyward.toml).
-    #[arg(long, value_name = "FILE", env = "KEYWARD_CONFIG")]
+    #[arg(long, value_name = "FILE", env = "KEYWARD_CONFIG", hide_env_values = true)]
     pub config: Option<PathBuf>,
     /// Master key file (default: systemd's credential `master.key`, else
     /// master.key in the data directory).
-    #[arg(long, value_name = "FILE", env = "KEYWARD_MASTER_KEY")]
+    #[arg(long, value_name = "FILE", env = "KEYWARD_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<PathBuf>,
 }
 

@@ -447,4 +447,33 @@ mod tests {
         ));
         assert!(matches!(decide(2000, c, GOOD), Decision::Accept { .. }));
     }
+
+    #[test]
+    fn restore_moves_every_floor_past_the_backups_window() {
+        use crate::otp::{OtpKind, Period};
+        let hotp = OtpKind::Hotp { counter: 0 };
+        let totp = OtpKind::Totp {
+            period: Period::DEFAULT,
+        };
+        let now = 1_700_000_000; // step 56_666_666 at 30 s
+        for (kind, floor, advance, expected) in [
+            // HOTP: the backup accepted floor+1 ..= floor+10.
+            (hotp, Some(41), 10, 51),
+            (hotp, Some(41), 25, 66),
+            // Never used: the backup accepted counters 0 ..= 9.
+            (hotp, None, 10, 9),
+            (hotp, Some(u64::MAX - 3), 10, u64::MAX),
+            // TOTP: the current step plus the largest drift ...
+            (totp, None, 10, 56_666_666 + 4),
+            (totp, Some(56_666_600), 10, 56_666_666 + 4),
+            // ... never backwards.
+            (totp, Some(56_666_700), 10, 56_666_700),
+        ] {
+            assert_eq!(
+                floor_after_restore(kind, floor, advance, now),
+                expected,
+                "{kind:?} {floor:?} +{advance}"
+            );
+        }
+    }
 }
