@@ -16,11 +16,21 @@ pub struct DataArgs {
     pub data: PathBuf,
     /// Config file (default: keyward.toml in the data directory; the
     /// package installs /etc/keyward/keyward.toml).
-    #[arg(long, value_name = "FILE", env = "KEYWARD_CONFIG", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARD_CONFIG",
+        hide_env_values = true
+    )]
     pub config: Option<PathBuf>,
     /// Master key file (default: systemd's credential `master.key`, else
     /// master.key in the data directory).
-    #[arg(long, value_name = "FILE", env = "KEYWARD_MASTER_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KEYWARD_MASTER_KEY",
+        hide_env_values = true
+    )]
     pub master_key: Option<PathBuf>,
 }
 

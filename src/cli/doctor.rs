@@ -4,7 +4,6 @@
 
 use std::io::Write;
 
-
 use clap::Args;
 
 use super::common::Exit;
@@ -98,7 +97,10 @@ fn permissions(paths: &Paths) -> Result<String, anyhow::Error> {
         }
     }
     secure_fs::read_config_file(&paths.config, 64 * 1024)?;
-    Ok(format!("{} 0700, fichiers 0600 / files 0600", paths.data.display()))
+    Ok(format!(
+        "{} 0700, fichiers 0600 / files 0600",
+        paths.data.display()
+    ))
 }
 
 fn master_key(paths: &Paths) -> Result<String, anyhow::Error> {
@@ -122,7 +124,11 @@ fn master_key(paths: &Paths) -> Result<String, anyhow::Error> {
 fn pcsc() -> (Check, Check) {
     match crate::oath::driver::pcsc::Pcsc::establish() {
         Err(err) => (
-            check(Status::Failed, PCSCD, format!("injoignable / unreachable: {err}")),
+            check(
+                Status::Failed,
+                PCSCD,
+                format!("injoignable / unreachable: {err}"),
+            ),
             check(
                 Status::Failed,
                 READERS,
@@ -146,9 +152,11 @@ fn pcsc() -> (Check, Check) {
 
 /// Runs every check, in the order printed.
 pub fn checks(paths: &Paths) -> Vec<Check> {
-    let mut all = vec![outcome(CONFIG, DaemonConfig::load_file(&paths.config), |_| {
-        format!("{} valide / valid", paths.config.display())
-    })];
+    let mut all = vec![outcome(
+        CONFIG,
+        DaemonConfig::load_file(&paths.config),
+        |_| format!("{} valide / valid", paths.config.display()),
+    )];
     all.push(outcome(PERMISSIONS, permissions(paths), |s| s));
     let key = master_key(paths);
     let key_ok = key.is_ok();
@@ -159,7 +167,9 @@ pub fn checks(paths: &Paths) -> Vec<Check> {
             if report == "ok" {
                 Ok(report)
             } else {
-                Err(store::StoreError::Corrupt("database pages (PRAGMA integrity_check)"))
+                Err(store::StoreError::Corrupt(
+                    "database pages (PRAGMA integrity_check)",
+                ))
             }
         }),
         |_| "PRAGMA integrity_check: ok".to_owned(),
@@ -223,13 +233,9 @@ pub fn run(args: DoctorArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     print(&all, out)?;
     let failed = all.iter().filter(|c| c.status == Status::Failed).count();
     if failed > 0 {
-        writeln!(
-            out,
-            "{failed} vérification(s) en échec / check(s) failed"
-        )?;
+        writeln!(out, "{failed} vérification(s) en échec / check(s) failed")?;
         return Err(Exit(1).into());
     }
     writeln!(out, "tout va bien / all checks passed")?;
     Ok(())
 }
-

@@ -41,8 +41,9 @@ pub fn man(args: ManpagesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
 pub fn completions(args: CompletionsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     create(&args.dir)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        let path = clap_complete::generate_to(shell, &mut super::Cli::command(), "keyward", &args.dir)
-            .with_context(|| format!("writing {shell} completions"))?;
+        let path =
+            clap_complete::generate_to(shell, &mut super::Cli::command(), "keyward", &args.dir)
+                .with_context(|| format!("writing {shell} completions"))?;
         writeln!(out, "{}", path.display())?;
     }
     Ok(())

@@ -90,7 +90,11 @@ fn aad(header: &[u8]) -> Result<Vec<u8>, BackupError> {
 
 impl BackupKey {
     /// Seals `files` under a fresh random nonce, behind `header`.
-    pub fn seal(&self, header: &BackupHeader, files: &[BackupFile]) -> Result<Vec<u8>, BackupError> {
+    pub fn seal(
+        &self,
+        header: &BackupHeader,
+        files: &[BackupFile],
+    ) -> Result<Vec<u8>, BackupError> {
         let header = serde_json::to_vec(header).map_err(|_| BackupError::Malformed("header"))?;
         let mut body = Zeroizing::new(Vec::new());
         for file in files {
@@ -131,7 +135,9 @@ impl BackupKey {
             .try_into()
             .map_err(|_| BackupError::Malformed("nonce"))?;
         let mut body = Zeroizing::new(sealed.to_vec());
-        let aad = bytes.get(..aad_len).ok_or(BackupError::Malformed("header"))?;
+        let aad = bytes
+            .get(..aad_len)
+            .ok_or(BackupError::Malformed("header"))?;
         let len = self
             .0
             .open_in_place(

@@ -179,7 +179,10 @@ pub fn take_backup(
         audit_head: data_encoding::HEXLOWER.encode(&head.mac),
         files: files.iter().map(|f| f.name.clone()).collect(),
     };
-    let sealed = master.backup_key().map_err(StoreError::from)?.seal(&header, &files)?;
+    let sealed = master
+        .backup_key()
+        .map_err(StoreError::from)?
+        .seal(&header, &files)?;
     Ok((header, sealed))
 }
 
@@ -189,7 +192,10 @@ pub fn open_backup(
     master_key: &Path,
 ) -> Result<(BackupHeader, Vec<BackupFile>), BackupRefused> {
     let master = MasterKey::load(master_key).map_err(StoreError::from)?;
-    Ok(master.backup_key().map_err(StoreError::from)?.open(sealed)?)
+    Ok(master
+        .backup_key()
+        .map_err(StoreError::from)?
+        .open(sealed)?)
 }
 
 /// What a restore did.
@@ -230,7 +236,9 @@ pub fn restore_backup(
     let _lock = DaemonLock::acquire(data_dir)?;
     let target = data_dir.join(DB_FILE);
     if std::fs::symlink_metadata(&target).is_ok() && !force {
-        return Err(BackupRefused::TargetNotEmpty(data_dir.display().to_string()));
+        return Err(BackupRefused::TargetNotEmpty(
+            data_dir.display().to_string(),
+        ));
     }
     let advance = hotp_advance.max(config.hotp_look_ahead);
     let scratch = Scratch::new(data_dir, "restore")?;

@@ -512,7 +512,10 @@ pub fn receipt_public_key_at(data_dir: &Path) -> Result<[u8; 32], StoreError> {
 
 /// [`receipt_public_key_at`] with the master key read from `master_key`:
 /// whether that key is the one this database was sealed under.
-pub fn receipt_public_key_keyed(data_dir: &Path, master_key: &Path) -> Result<[u8; 32], StoreError> {
+pub fn receipt_public_key_keyed(
+    data_dir: &Path,
+    master_key: &Path,
+) -> Result<[u8; 32], StoreError> {
     let (conn, keys) = open_read_only(data_dir, master_key)?;
     let sealed: Vec<u8> = conn
         .query_row(

@@ -55,9 +55,12 @@ fn holders(creds: &Path) -> Vec<Holder> {
 
 fn start(data: &Path) -> Served {
     Served::start(
-        serve(data, &["--virtual-token", "off", "--pcsc", "off", "--hid", "off"])
-            .stderr(Stdio::null())
-            .stdout(Stdio::piped()),
+        serve(
+            data,
+            &["--virtual-token", "off", "--pcsc", "off", "--hid", "off"],
+        )
+        .stderr(Stdio::null())
+        .stdout(Stdio::piped()),
     )
 }
 
@@ -86,9 +89,11 @@ fn round(gateway: &Client, holders: &mut [Holder], accepted: &mut Vec<Accepted>)
 /// The floors the restore moved, per credential id: (old, new), from its
 /// audit entries.
 fn floors_moved(data: &Path) -> Vec<(Option<u64>, u64)> {
-    let db =
-        rusqlite::Connection::open_with_flags(data.join("keyward.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("keyward.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
     let mut stmt = db
         .prepare("SELECT detail FROM audit WHERE action = 'credential.floor_restored' ORDER BY CAST(subject AS INTEGER)")
         .unwrap();
@@ -172,7 +177,10 @@ fn no_code_used_before_or_after_a_backup_is_accepted_after_its_restore() {
 
     // ... refuses an existing database without --force ...
     let (_, stderr) = exits(keyward(["restore", "--data"]).arg(&data).arg(&backup), 1);
-    assert!(stderr.contains("already holds a keyward database"), "{stderr}");
+    assert!(
+        stderr.contains("already holds a keyward database"),
+        "{stderr}"
+    );
     // ... a backup under another master key, or altered.
     let other = dir.path().join("other");
     stdout_ok(keyward(["init", "--data"]).arg(&other));
@@ -216,7 +224,11 @@ fn no_code_used_before_or_after_a_backup_is_accepted_after_its_restore() {
             "counter {} outside the backup's window from {old_next}",
             a.counter
         );
-        assert!(a.counter <= new, "counter {} above the new floor {new}", a.counter);
+        assert!(
+            a.counter <= new,
+            "counter {} above the new floor {new}",
+            a.counter
+        );
     }
 
     stdout_ok(keyward(["audit", "verify", "--data-dir"]).arg(&data));

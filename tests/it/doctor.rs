@@ -59,9 +59,16 @@ fn fails_on(data: &Path, extra: &[&str], what: &str, others: &[&str]) -> String 
     let (report, _) = exits(&mut doctor(data, extra), 1);
     assert_eq!(status_of(&report, what), "ÉCHEC", "{what}:\n{report}");
     for other in others {
-        assert_eq!(status_of(&report, other), "ok", "{other} with {what} broken:\n{report}");
+        assert_eq!(
+            status_of(&report, other),
+            "ok",
+            "{other} with {what} broken:\n{report}"
+        );
     }
-    assert!(report.contains("vérification(s) en échec / check(s) failed"), "{report}");
+    assert!(
+        report.contains("vérification(s) en échec / check(s) failed"),
+        "{report}"
+    );
     report
 }
 
@@ -91,11 +98,18 @@ fn doctor_passes_a_healthy_install_and_fails_each_broken_check() {
         assert_eq!(status_of(&report, what), "—", "{what}:\n{report}");
     }
     assert!(report.contains("non configuré / not configured"));
-    assert!(report.ends_with("tout va bien / all checks passed\n"), "{report}");
+    assert!(
+        report.ends_with("tout va bien / all checks passed\n"),
+        "{report}"
+    );
 
     // Configuration: a key keyward does not know.
     let bad_config = dir.path().join("bad.toml");
-    std::fs::write(&bad_config, "authority_domain = \"ac-exemple.fr\"\ncolour = 1\n").unwrap();
+    std::fs::write(
+        &bad_config,
+        "authority_domain = \"ac-exemple.fr\"\ncolour = 1\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&bad_config, std::fs::Permissions::from_mode(0o600)).unwrap();
     let report = fails_on(
         &healthy,
@@ -109,7 +123,11 @@ fn doctor_passes_a_healthy_install_and_fails_each_broken_check() {
     let open = copy(&healthy, dir.path(), "open");
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
     let report = exits(&mut doctor(&open, &[]), 1).0;
-    assert_eq!(status_of(&report, "droits des fichiers"), "ÉCHEC", "{report}");
+    assert_eq!(
+        status_of(&report, "droits des fichiers"),
+        "ÉCHEC",
+        "{report}"
+    );
     assert!(report.contains("chmod go-rwx"), "{report}");
 
     // Master key: another installation's key opens nothing here ...
@@ -131,7 +149,10 @@ fn doctor_passes_a_healthy_install_and_fails_each_broken_check() {
         "clé maîtresse",
         &except(&["clé maîtresse", "journal d'audit"]),
     );
-    assert!(report.contains("a copy lies in the data directory"), "{report}");
+    assert!(
+        report.contains("a copy lies in the data directory"),
+        "{report}"
+    );
 
     // Database integrity: an index page overwritten on disk.
     let corrupt = copy(&healthy, dir.path(), "corrupt");
@@ -170,7 +191,12 @@ fn doctor_passes_a_healthy_install_and_fails_each_broken_check() {
         )
         .unwrap();
     }
-    fails_on(&edited, &[], "journal d'audit", &except(&["journal d'audit"]));
+    fails_on(
+        &edited,
+        &[],
+        "journal d'audit",
+        &except(&["journal d'audit"]),
+    );
 
     // pcscd stopped: no pcscd, so no reader either.
     pcscd.stop();

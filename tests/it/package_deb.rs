@@ -137,7 +137,9 @@ fn check_installed(scratch: &Path) {
     let gid = id_of("group", "keyward");
     let account = ok("getent", &["passwd", "keyward"]);
     assert!(
-        account.trim_end().ends_with(":/var/lib/keyward:/usr/sbin/nologin"),
+        account
+            .trim_end()
+            .ends_with(":/var/lib/keyward:/usr/sbin/nologin"),
         "{account}"
     );
     assert!(uid < 1000, "keyward is a system user: {uid}");
@@ -147,13 +149,25 @@ fn check_installed(scratch: &Path) {
         ("/lib/udev/rules.d/70-keyward.rules", (0o644, 0, 0)),
         ("/usr/lib/sysusers.d/keyward.conf", (0o644, 0, 0)),
         ("/usr/lib/tmpfiles.d/keyward.conf", (0o644, 0, 0)),
-        ("/usr/share/keyward/firmware-profiles/yubikey5-oath.toml", (0o644, 0, 0)),
+        (
+            "/usr/share/keyward/firmware-profiles/yubikey5-oath.toml",
+            (0o644, 0, 0),
+        ),
         ("/usr/share/man/man1/keyward.1.gz", (0o644, 0, 0)),
         ("/usr/share/man/man1/keyward-backup.1.gz", (0o644, 0, 0)),
-        ("/usr/share/man/man1/keyward-tokens-prepare.1.gz", (0o644, 0, 0)),
-        ("/usr/share/bash-completion/completions/keyward", (0o644, 0, 0)),
+        (
+            "/usr/share/man/man1/keyward-tokens-prepare.1.gz",
+            (0o644, 0, 0),
+        ),
+        (
+            "/usr/share/bash-completion/completions/keyward",
+            (0o644, 0, 0),
+        ),
         ("/usr/share/zsh/vendor-completions/_keyward", (0o644, 0, 0)),
-        ("/usr/share/fish/vendor_completions.d/keyward.fish", (0o644, 0, 0)),
+        (
+            "/usr/share/fish/vendor_completions.d/keyward.fish",
+            (0o644, 0, 0),
+        ),
         ("/usr/share/doc/keyward/copyright", (0o644, 0, 0)),
         ("/etc/keyward", (0o750, 0, gid)),
         ("/etc/keyward/keyward.toml", (0o640, 0, gid)),
@@ -162,12 +176,13 @@ fn check_installed(scratch: &Path) {
         assert_eq!(mode(path), expected, "{path}");
     }
     let conffiles = ok("dpkg-query", &["-W", "-f=${Conffiles}", "keyward"]);
-    assert!(conffiles.contains("/etc/keyward/keyward.toml"), "{conffiles}");
+    assert!(
+        conffiles.contains("/etc/keyward/keyward.toml"),
+        "{conffiles}"
+    );
 
     ok("systemd-analyze", &["verify", UNIT]);
-    let security = text(
-        &run("systemd-analyze", &["security", "--offline=yes", UNIT]).stdout,
-    );
+    let security = text(&run("systemd-analyze", &["security", "--offline=yes", UNIT]).stdout);
     let score: f64 = security
         .lines()
         .find_map(|l| l.split("keyward.service: ").nth(1))
@@ -218,8 +233,11 @@ fn serve_as_systemd_would(scratch: &Path, uid: u32, gid: u32) {
         )
         .unwrap();
     }
-    std::fs::set_permissions(credentials.join("master.key"), std::fs::Permissions::from_mode(0o400))
-        .unwrap();
+    std::fs::set_permissions(
+        credentials.join("master.key"),
+        std::fs::Permissions::from_mode(0o400),
+    )
+    .unwrap();
     std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o500)).unwrap();
     let socket_path = run_dir.join("notify");
     let socket = UnixDatagram::bind(&socket_path).unwrap();

@@ -7,7 +7,8 @@
 //! store (credential and right decoding, unsealing) and the audit, refusal
 //! and scope checks; each aggregate has its own file: people (with districts
 //! and schools), rights, tokens, requests, receipts, reports, API keys,
-//! pending writes, device PINs and slot access codes.
+//! pending writes, device PINs, slot access codes, and the replay floors
+//! moved after a restore.
 
 mod access_codes;
 mod api_keys;
