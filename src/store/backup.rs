@@ -72,7 +72,14 @@ fn lock_file(data_dir: &Path, create: bool) -> Result<Option<File>, FsError> {
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path);
     match opened {
-        Ok(file) => Ok(Some(file)),
+        Ok(file) => {
+            if create {
+                // Root restoring the daemon's directory leaves the lock the
+                // daemon's, or it could not start again.
+                secure_fs::give_to_dir_owner(data_dir, &path)?;
+            }
+            Ok(Some(file))
+        }
         Err(err) if !create && err.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(FsError::Io {
             path: shown(),

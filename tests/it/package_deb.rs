@@ -210,18 +210,60 @@ fn check_installed(scratch: &Path) {
     assert_eq!(mode("/var/lib/keyward/keyward.db"), (0o600, uid, gid));
     assert!(std::fs::symlink_metadata("/var/lib/keyward/master.key").is_err());
 
-    serve_as_systemd_would(scratch, uid, gid);
+    serve_as_systemd_would(&scratch.join("first"), uid, gid);
+
+    // The nightly backup and a restore, as root on the installed layout:
+    // the daemon's files stay the daemon's and it starts again.
+    // A directory the daemon never ran on has no lock yet: root makes it.
+    std::fs::remove_file("/var/lib/keyward/keyward.lock").unwrap();
+    let backup = scratch.join("keyward.kwb");
+    let key = ["--master-key", "/etc/keyward/master.key"];
+    let backup_arg = backup.to_str().unwrap();
+    ok(
+        "/usr/bin/keyward",
+        &[
+            "backup",
+            "--data",
+            "/var/lib/keyward",
+            key[0],
+            key[1],
+            "--out",
+            backup_arg,
+        ],
+    );
+    ok(
+        "/usr/bin/keyward",
+        &[
+            "restore",
+            backup_arg,
+            "--data",
+            "/var/lib/keyward",
+            "--config",
+            "/etc/keyward/keyward.toml",
+            key[0],
+            key[1],
+            "--force",
+        ],
+    );
+    for file in ["keyward.db", "keyward.lock"] {
+        let path = format!("/var/lib/keyward/{file}");
+        assert_eq!(mode(&path), (0o600, uid, gid), "{path}");
+    }
+    serve_as_systemd_would(&scratch.join("again"), uid, gid);
 }
 
 /// `keyward serve` as the unit starts it: user keyward, the master key in
 /// `$CREDENTIALS_DIRECTORY`, readiness sent to `$NOTIFY_SOCKET` once it
 /// listens.
-fn serve_as_systemd_would(scratch: &Path, uid: u32, gid: u32) {
+fn serve_as_systemd_would(run_dir: &Path, uid: u32, gid: u32) {
     use std::os::unix::net::UnixDatagram;
-    let run_dir = scratch.join("run");
-    std::fs::create_dir(&run_dir).unwrap();
-    std::fs::set_permissions(scratch, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::create_dir(run_dir).unwrap();
+    std::fs::set_permissions(
+        run_dir.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let credentials = run_dir.join("credentials");
     std::fs::create_dir(&credentials).unwrap();
     std::fs::copy("/etc/keyward/master.key", credentials.join("master.key")).unwrap();
