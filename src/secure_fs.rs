@@ -62,7 +62,7 @@ fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()
         });
     }
     let uid = rustix::process::geteuid().as_raw();
-    if !owner_trusted(meta.uid(), uid) {
+    if !owner_trusted(path, meta.uid(), uid, dir) {
         return Err(FsError::NotOwned {
             path: shown(),
             owner: meta.uid(),
@@ -79,12 +79,27 @@ fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()
     Ok(())
 }
 
-/// Whether a file owned by `owner` may be used by a process running as
+/// Whether `path`, owned by `owner`, may be used by a process running as
 /// `uid`: its own files, and root's (only root could have made them; systemd
-/// hands credentials over that way). Root itself may use the daemon's files,
-/// which it can read anyway (`keyward backup` and `doctor` run as root).
-fn owner_trusted(owner: u32, uid: u32) -> bool {
-    owner == uid || owner == 0 || uid == 0
+/// hands credentials over that way). Root acts for the daemon's user
+/// (`keyward backup`, `restore`, `doctor` run as root on the daemon's data
+/// directory): it accepts that directory whoever owns it, and a file there
+/// when the file's owner is the directory's, never another user's file.
+fn owner_trusted(path: &Path, owner: u32, uid: u32, dir: bool) -> bool {
+    if owner == uid || owner == 0 {
+        return true;
+    }
+    if uid != 0 {
+        return false;
+    }
+    if dir {
+        return true;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::symlink_metadata(parent).is_ok_and(|m| m.uid() == owner)
 }
 
 /// Reads a configuration file of at most `max_len` bytes: not a symlink, a
@@ -106,7 +121,7 @@ pub fn read_config_file(path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8>
         });
     }
     let uid = rustix::process::geteuid().as_raw();
-    if !owner_trusted(meta.uid(), uid) {
+    if !owner_trusted(path, meta.uid(), uid, false) {
         return Err(FsError::NotOwned {
             path: shown(),
             owner: meta.uid(),
