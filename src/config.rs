@@ -8,7 +8,7 @@
 //! stops the daemon at start with the key named, never at first use.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,56 @@ pub const DEFAULT_LISTEN: SocketAddr =
 pub const DEFAULT_DOMAIN: &str = "ac-exemple.fr";
 /// Dates are UTC days unless the file names the authority's zone.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
+/// The master key's name among systemd's credentials (`LoadCredential=`).
+pub const MASTER_KEY_CREDENTIAL: &str = "master.key";
+
+/// Where one installation's files are: its data directory, its config file
+/// and its master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub master_key: PathBuf,
+    /// The master key came from systemd's credentials directory.
+    pub key_from_credentials: bool,
+}
+
+impl Paths {
+    /// The config file is `config` or the data directory's `keyward.toml`.
+    /// The master key is `master_key`, else the `master.key` credential
+    /// systemd passed in `credentials` (`$CREDENTIALS_DIRECTORY`) when it
+    /// exists there, else the data directory's `master.key`.
+    pub fn resolve(
+        data: &Path,
+        config: Option<&Path>,
+        master_key: Option<&Path>,
+        credentials: Option<&Path>,
+    ) -> Paths {
+        let credential = credentials
+            .map(|dir| dir.join(MASTER_KEY_CREDENTIAL))
+            .filter(|path| master_key.is_none() && path.exists());
+        let key_from_credentials = credential.is_some();
+        let master_key = master_key
+            .map(Path::to_path_buf)
+            .or(credential)
+            .unwrap_or_else(|| data.join(crate::store::MASTER_KEY_FILE));
+        Paths {
+            data: data.to_path_buf(),
+            config: config.map_or_else(|| data.join(CONFIG_FILE), Path::to_path_buf),
+            master_key,
+            key_from_credentials,
+        }
+    }
+
+    /// A master key kept apart (systemd credential or `--master-key`)
+    /// must not also lie in the data directory, where a copy of the
+    /// directory would carry it.
+    pub fn stray_master_key(&self) -> Option<PathBuf> {
+        let inside = self.data.join(crate::store::MASTER_KEY_FILE);
+        (self.master_key != inside && std::fs::symlink_metadata(&inside).is_ok()).then_some(inside)
+    }
+}
 
 /// Largest config file read; a real one is a few hundred bytes.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
@@ -105,10 +155,15 @@ impl DaemonConfig {
 
     /// Reads and validates `keyward.toml` in `data`.
     pub fn load(data: &Path) -> Result<DaemonConfig, ConfigError> {
-        let path = data.join(CONFIG_FILE);
+        Self::load_file(&data.join(CONFIG_FILE))
+    }
+
+    /// Reads and validates a config file (`/etc/keyward/keyward.toml` when
+    /// installed from the package).
+    pub fn load_file(path: &Path) -> Result<DaemonConfig, ConfigError> {
         let shown = || path.display().to_string();
         let bytes =
-            crate::secure_fs::read_private_file(&path, MAX_CONFIG_BYTES).map_err(|source| {
+            crate::secure_fs::read_config_file(path, MAX_CONFIG_BYTES).map_err(|source| {
                 ConfigError::Read {
                     path: shown(),
                     source,

@@ -21,7 +21,7 @@
 //! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound
 //!   to credential and token, the PIN verifier and policy, the audit key, the
 //!   Ed25519 receipt key (computation, plus reading and writing the master
-//!   key file).
+//!   key file), and the sealed backup file format (`crypto::backup`).
 //! - [`apdu`]: ISO 7816-4 commands and responses, typed status words,
 //!   chaining and the `61xx` loop as a state machine, the PIN commands.
 //! - [`oath::codec`]: the YKOATH codec (TLV, typed requests and responses),
@@ -42,15 +42,17 @@
 //! I/O:
 //!
 //! - [`secure_fs`]: private files and directories (0700/0600, no symlinks,
-//!   owned by the running user).
-//! - [`config`]: `keyward.toml` parsed into validated settings (listen
+//!   owned by the running user), and the config file check (group-readable).
+//! - [`config`]: where an installation's files are (`Paths`: data
+//!   directory, config file, master key from systemd's credentials),
+//!   `keyward.toml` parsed into validated settings (listen
 //!   addresses, limits, mail domain, time zone, verify windows), and the
 //!   daemon's clock (a file-driven test clock only with the `test-clock`
 //!   feature).
 //! - [`store`]: SQLite (WAL, the one place that opens and commits write
 //!   transactions), the schema and its migrations, the hash-chained audit
 //!   (`audit`), the verify service (`verify`: group commit, unsealed-key
-//!   cache), and the lifecycle operations in `store::ops`, one file per
+//!   cache), backup and restore and the daemon's lock (`backup`), and the lifecycle operations in `store::ops`, one file per
 //!   aggregate: `people` (with districts and schools), `rights`, `tokens`,
 //!   `requests`, `receipts`, `reports`, `api_keys`, `pending_writes`,
 //!   `device_pins`, `access_codes`.
@@ -89,9 +91,12 @@
 //!   printing its answers, exit codes; and the commands that are tools of
 //!   their own: `serve` (wires config, store, devices, API and server), `init`,
 //!   `station` (the handover loop), `bench` (the verify load generator),
-//!   `otp` (the offline calculator), `reader`, `sim`; `touch`, the touch
-//!   prompts and typed codes shared by the token commands and the station.
-//! - `main` (the binary): logging, then [`cli::run`], errors mapped to exit
+//!   `otp` (the offline calculator), `reader`, `sim`, `backup`/`restore`,
+//!   `doctor` (checks an installation), `manpages`/`completions` (hidden,
+//!   for the Debian package); `touch`, the touch prompts and typed codes
+//!   shared by the token commands and the station.
+//! - `main` (the binary): logging (to the journal under systemd), then
+//!   [`cli::run`], errors mapped to exit
 //!   codes. It only wires things together.
 
 #![forbid(unsafe_code)]

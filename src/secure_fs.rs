@@ -62,7 +62,7 @@ fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()
         });
     }
     let uid = rustix::process::geteuid().as_raw();
-    if meta.uid() != uid {
+    if !owner_trusted(path, meta.uid(), uid, dir) {
         return Err(FsError::NotOwned {
             path: shown(),
             owner: meta.uid(),
@@ -77,6 +77,85 @@ fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()
         });
     }
     Ok(())
+}
+
+/// Whether `path`, owned by `owner`, may be used by a process running as
+/// `uid`: its own files, and root's (only root could have made them; systemd
+/// hands credentials over that way). Root acts for the daemon's user
+/// (`keyward backup`, `restore`, `doctor` run as root on the daemon's data
+/// directory): it accepts that directory whoever owns it, and a file there
+/// when the file's owner is the directory's, never another user's file.
+fn owner_trusted(path: &Path, owner: u32, uid: u32, dir: bool) -> bool {
+    if owner == uid || owner == 0 {
+        return true;
+    }
+    if uid != 0 {
+        return false;
+    }
+    if dir {
+        return true;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::symlink_metadata(parent).is_ok_and(|m| m.uid() == owner)
+}
+
+/// Reads a configuration file of at most `max_len` bytes: not a symlink, a
+/// regular file owned by the running user or root, writable by its owner
+/// only and not readable by others. Its group may read it, so a package can
+/// install `/etc/keyward/keyward.toml` as root:keyward 0640.
+pub fn read_config_file(path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow())
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    let meta = file.metadata().map_err(|e| io(path, e))?;
+    let shown = || path.display().to_string();
+    if !meta.is_file() {
+        return Err(FsError::WrongType {
+            path: shown(),
+            expected: "regular file",
+        });
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    if !owner_trusted(path, meta.uid(), uid, false) {
+        return Err(FsError::NotOwned {
+            path: shown(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o027 != 0 {
+        return Err(FsError::TooOpen {
+            path: shown(),
+            mode,
+        });
+    }
+    read_limited(file, path, max_len)
+}
+
+/// Gives `path` the owner and group of `dir` when running as root, so files
+/// root creates in the daemon's data directory stay the daemon's.
+pub fn give_to_dir_owner(dir: &Path, path: &Path) -> Result<(), FsError> {
+    if !rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| io(dir, e))?;
+    if meta.uid() == 0 {
+        return Ok(());
+    }
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        path,
+        Some(rustix::process::Uid::from_raw(meta.uid())),
+        Some(rustix::process::Gid::from_raw(meta.gid())),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| io(path, e.into()))
 }
 
 /// Creates the directory 0700 if `create` and it is missing; then checks it.
@@ -137,6 +216,10 @@ pub fn read_private_file(path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8
         .map_err(|e| io(path, e))?;
     let meta = file.metadata().map_err(|e| io(path, e))?;
     check_metadata(path, &meta, false)?;
+    read_limited(file, path, max_len)
+}
+
+fn read_limited(file: File, path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8>>, FsError> {
     let mut buf = Zeroizing::new(Vec::with_capacity(max_len + 1));
     file.take(max_len as u64 + 1)
         .read_to_end(&mut buf)

@@ -1,24 +1,29 @@
 //! `keyward init`: a new data directory (config, master key, database,
 //! receipt key) and the first admin API key, printed once.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::config::{DaemonConfig, CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_DOMAIN};
+use super::data_dir::DataArgs;
+use crate::config::{DaemonConfig, Paths, CONFIG_FILE, DEFAULT_DOMAIN};
 use crate::domain::{Actor, MailAddress, PersonId, Role};
 use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  keyward init --data ./keyward-data --domain ac-exemple.fr --admin-id jmartin --admin-name \"Jean Martin\"\n  keyward init --data ./keyward-data --add-admin --admin-id jmartin   # existing directory, daemon stopped"
-)]
+#[command(after_help = "Examples:
+  keyward init --data ./keyward-data --domain ac-exemple.fr --admin-id jmartin --admin-name \"Jean Martin\"
+  keyward init --data ./keyward-data --add-admin --admin-id jmartin   # existing directory, daemon stopped
+  sudo keyward init --data /var/lib/keyward --config /etc/keyward/keyward.toml --master-key /etc/keyward/master.key   # packaged install")]
 pub struct InitArgs {
-    /// Data directory to create (must not hold a keyward database yet).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data: PathBuf,
+    /// Data directory, config file and master key. With --config the file
+    /// must exist (its domain is used); without it init writes keyward.toml
+    /// into the data directory. With --master-key the key is created there,
+    /// outside the data directory.
+    #[command(flatten)]
+    pub files: DataArgs,
     /// The authority's mail domain (personal addresses, help requests).
     #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN)]
     pub domain: String,
@@ -64,32 +69,52 @@ impl Default for FirstAdmin {
 #[derive(Debug)]
 pub struct Initialised {
     pub data: PathBuf,
+    pub config: PathBuf,
+    pub master_key: PathBuf,
     pub admin_key_id: i64,
 }
 
-/// Creates the data directory and returns the admin key (once).
+/// Creates the data directory and returns the admin key (once). Run as
+/// root on a data directory that belongs to the daemon's user (as the
+/// package creates it), the new files are given to that user; a master key
+/// outside the data directory stays root's, for systemd to hand over.
 pub fn initialise(
-    data: &Path,
+    paths: &Paths,
     domain: &str,
     admin: &FirstAdmin,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
+    let data = &paths.data;
     if let Ok(mut entries) = std::fs::read_dir(data) {
         if entries.next().is_some() {
             anyhow::bail!(t!("init-not-empty", dir = data.display().to_string()));
         }
     }
-    let config = DaemonConfig::new(domain)?;
-    let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
-        .with_context(|| t!("init-initialising", dir = data.display().to_string()))?;
-    crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
-    admin_key_for(&store, data, domain, admin)
+    let own_config = paths.config == data.join(CONFIG_FILE);
+    let config = if own_config {
+        DaemonConfig::new(domain)?
+    } else {
+        DaemonConfig::load_file(&paths.config)?
+    };
+    let store = Store::init_keyed(
+        data,
+        &paths.master_key,
+        Arc::new(SystemClock),
+        config.store.clone(),
+    )
+    .with_context(|| t!("init-initialising", dir = data.display().to_string()))?;
+    if own_config {
+        let path = data.join(CONFIG_FILE);
+        crate::secure_fs::create_private_file(&path, config.to_toml().as_bytes())?;
+        crate::secure_fs::give_to_dir_owner(data, &path)?;
+    }
+    admin_key_for(&store, paths, domain, admin)
 }
 
 /// Records `admin` as a person (unless recorded already) and creates an
 /// admin key for them, acting as keyward itself.
 fn admin_key_for(
     store: &Store,
-    data: &Path,
+    paths: &Paths,
     domain: &str,
     admin: &FirstAdmin,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
@@ -108,7 +133,9 @@ fn admin_key_for(
     })?;
     Ok((
         Initialised {
-            data: data.to_path_buf(),
+            data: paths.data.clone(),
+            config: paths.config.clone(),
+            master_key: paths.master_key.clone(),
             admin_key_id: key.record.id,
         },
         key.key,
@@ -119,14 +146,15 @@ fn admin_key_for(
 /// the way back in when the admin keys of an upgraded directory belong to
 /// nobody.
 pub fn add_admin(
-    data: &Path,
+    paths: &Paths,
     admin: &FirstAdmin,
 ) -> anyhow::Result<(Initialised, zeroize::Zeroizing<String>)> {
-    let config = DaemonConfig::load(data)?.store;
+    let config = DaemonConfig::load_file(&paths.config)?.store;
     let domain = config.authority_domain.clone();
-    let store = Store::open(data, Arc::new(SystemClock), config)
+    let data = &paths.data;
+    let store = Store::open_keyed(data, &paths.master_key, Arc::new(SystemClock), config)
         .with_context(|| format!("opening {} (stop the daemon first)", data.display()))?;
-    admin_key_for(&store, data, &domain, admin)
+    admin_key_for(&store, paths, &domain, admin)
 }
 
 /// Prints what init did, the admin key alone at the end of the last line.
@@ -142,7 +170,8 @@ pub fn report(
             "{}",
             serde_json::json!({
                 "data_dir": done.data.display().to_string(),
-                "config": done.data.join(CONFIG_FILE).display().to_string(),
+                "config": done.config.display().to_string(),
+                "master_key": done.master_key.display().to_string(),
                 "admin_key_id": done.admin_key_id,
                 "admin_key": key,
             })
@@ -152,8 +181,8 @@ pub fn report(
         writeln!(out, "{}", t!("init-done", dir = dir))?;
         let files = t!(
             "init-files",
-            config = CONFIG_FILE,
-            master = crate::store::MASTER_KEY_FILE,
+            config = done.config.display().to_string(),
+            master = done.master_key.display().to_string(),
             db = crate::store::DB_FILE
         );
         writeln!(out, "  {files}")?;
@@ -167,10 +196,11 @@ pub fn report(
 
 /// `json`: the global `--json` flag (one JSON object instead of text).
 pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let paths = args.files.paths();
     let (done, key) = if args.add_admin {
-        add_admin(&args.data, &args.admin)?
+        add_admin(&paths, &args.admin)?
     } else {
-        initialise(&args.data, &args.domain, &args.admin)?
+        initialise(&paths, &args.domain, &args.admin)?
     };
     report(&done, &key, json, out)
 }

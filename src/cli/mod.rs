@@ -23,10 +23,14 @@ macro_rules! t {
 
 pub mod apikeys;
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod common;
+pub mod data_dir;
 pub mod devices;
+pub mod doctor;
 pub mod init;
+pub mod manpages;
 pub mod otp;
 pub mod people;
 pub mod prompt;
@@ -133,6 +137,20 @@ pub enum KeywardCommand {
     Init(init::InitArgs),
     /// Run the daemon: HTTP API, device watcher, virtual token.
     Serve(serve::ServeArgs),
+    /// Encrypted, consistent backup of a data directory (daemon running or not).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a stopped daemon's data directory; no code used
+    /// since the backup can be accepted again.
+    Restore(backup::RestoreArgs),
+    /// Check an installation: files, master key, database, audit, pcscd,
+    /// readers, configuration, certificates, connections.
+    Doctor(doctor::DoctorArgs),
+    /// Write the man pages (one per command) into DIR.
+    #[command(hide = true)]
+    Manpages(manpages::ManpagesArgs),
+    /// Write shell completions (bash, zsh, fish) into DIR.
+    #[command(hide = true)]
+    Completions(manpages::CompletionsArgs),
 }
 
 /// Runs a parsed command line, writing results to `out`.
@@ -161,6 +179,11 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         // `--json` is the global flag of every command.
         KeywardCommand::Init(args) => init::run(args, conn.json, out),
         KeywardCommand::Serve(args) => serve::run(args, out),
+        KeywardCommand::Backup(args) => backup::backup(args, out),
+        KeywardCommand::Restore(args) => backup::restore(args, out),
+        KeywardCommand::Doctor(args) => doctor::run(args, out),
+        KeywardCommand::Manpages(args) => manpages::man(args, out),
+        KeywardCommand::Completions(args) => manpages::completions(args, out),
     }
 }
 

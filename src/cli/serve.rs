@@ -4,19 +4,20 @@
 //! and shuts down gracefully on SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
+use super::data_dir::DataArgs;
 use super::init;
 use crate::api::{app, AppState};
 use crate::config::{self, DaemonConfig};
 use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use crate::domain::Clock;
 use crate::server;
+use crate::store::backup::DaemonLock;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,10 +35,12 @@ pub enum Switch {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  keyward serve --init --data ./keyward-data")]
+#[command(
+    after_help = "Examples:\n  keyward serve --init --data ./keyward-data\n  keyward serve --data /var/lib/keyward --config /etc/keyward/keyward.toml   # as systemd runs it"
+)]
 pub struct ServeArgs {
-    #[arg(long, value_name = "DIR", default_value = config::DEFAULT_DATA_DIR)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub files: DataArgs,
     /// Address to listen on (default: the config file's, 127.0.0.1:7390).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -71,15 +74,31 @@ fn pcsc_readers() -> Option<Vec<String>> {
 }
 
 pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    if args.init && !args.data.join(crate::store::DB_FILE).exists() {
-        let (done, key) = init::initialise(&args.data, &args.domain, &init::FirstAdmin::default())?;
+    let paths = args.files.paths();
+    let data = paths.data.clone();
+    if args.init && !data.join(crate::store::DB_FILE).exists() {
+        let (done, key) = init::initialise(&paths, &args.domain, &init::FirstAdmin::default())?;
         init::report(&done, &key, false, out)?;
     }
-    let config = DaemonConfig::load(&args.data)?;
+    if let Some(stray) = paths.stray_master_key() {
+        anyhow::bail!(
+            "the master key is read from {} but a copy lies in the data directory ({}): \
+             move it out of the data directory",
+            paths.master_key.display(),
+            stray.display()
+        );
+    }
+    let config = DaemonConfig::load_file(&paths.config)?;
     let clock: Arc<dyn Clock> = config::daemon_clock();
+    let _lock = DaemonLock::acquire(&data)?;
     let store = Arc::new(
-        Store::open(&args.data, Arc::clone(&clock), config.store.clone())
-            .with_context(|| t!("opening-file", file = args.data.display().to_string()))?,
+        Store::open_keyed(
+            &data,
+            &paths.master_key,
+            Arc::clone(&clock),
+            config.store.clone(),
+        )
+        .with_context(|| t!("opening-file", file = data.display().to_string()))?,
     );
     let profiles = crate::profile::builtin()?;
     let devices = DeviceManager::new(Arc::clone(&store), Arc::clone(&clock), profiles);
@@ -93,7 +112,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         VirtualToken::Auto => readers.as_ref().is_none_or(Vec::is_empty),
     };
     if attach_virtual {
-        let device = VirtualDevice::open(&args.data.join(VIRTUAL_STATE_FILE))
+        let device = VirtualDevice::open(&data.join(VIRTUAL_STATE_FILE))
             .with_context(|| t!("serve-virtual-token"))?;
         devices.attach(VIRTUAL_READER, Arc::new(device))?;
     }
@@ -135,6 +154,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let signalled = server::shutdown_signal();
         let mut listeners = Vec::with_capacity(listen.len());
         for address in listen {
             let listener = tokio::net::TcpListener::bind(address)
@@ -147,9 +167,13 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             listeners.push(listener);
         }
         out.flush()?;
+        // Type=notify: systemd counts the service started from here on.
+        // Without NOTIFY_SOCKET (not under systemd) this does nothing.
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let shutdown_state = state.clone();
         server::run(listeners, app(state.clone()), config.limits, async move {
-            server::shutdown_signal().await;
+            signalled.await;
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             shutdown_state.begin_shutdown();
         })
         .await?;

@@ -6,6 +6,7 @@
 //! own file (0600), never in the database: a copy of the database alone opens
 //! no secret, tests no PIN and forges no audit entry.
 
+pub mod backup;
 pub mod pin;
 
 use std::fmt;

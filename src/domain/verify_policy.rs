@@ -155,6 +155,35 @@ impl SourceLimiter {
 /// Largest learnt TOTP clock offset, in steps, either way.
 pub const MAX_DRIFT: u32 = 4;
 
+/// A credential's replay floor after a restore: a code accepted after the
+/// backup was taken must never be accepted again.
+///
+/// - HOTP: `floor` (the last counter accepted, `None` before the first)
+///   moves `advance` counters forward (at least the look-ahead window),
+///   past every counter the backup's window would have accepted.
+/// - TOTP: the floor becomes the current step plus [`MAX_DRIFT`], the
+///   furthest ahead any learnt drift reaches, and never goes back.
+///
+/// Returns the new floor.
+pub fn floor_after_restore(
+    kind: crate::otp::OtpKind,
+    floor: Option<u64>,
+    advance: u32,
+    now: UnixTime,
+) -> u64 {
+    match kind {
+        crate::otp::OtpKind::Hotp { .. } => match floor {
+            Some(last) => last.saturating_add(u64::from(advance)),
+            None => u64::from(advance.saturating_sub(1)),
+        },
+        crate::otp::OtpKind::Totp { period } => {
+            let step = now / u64::from(period.seconds());
+            let floor_now = step.saturating_add(u64::from(MAX_DRIFT));
+            floor.map_or(floor_now, |old| old.max(floor_now))
+        }
+    }
+}
+
 /// The TOTP window for a credential with a learnt `drift`: the usual steps
 /// (current and `behind` before it) always, widened to reach current + drift.
 /// Returns (steps behind, steps ahead) around the current step.
@@ -424,5 +453,34 @@ mod tests {
             Decision::Reject { reason: Reason::Throttled, retry_after: Some(1), counters, .. } if counters == c
         ));
         assert!(matches!(decide(2000, c, GOOD), Decision::Accept { .. }));
+    }
+
+    #[test]
+    fn restore_moves_every_floor_past_the_backups_window() {
+        use crate::otp::{OtpKind, Period};
+        let hotp = OtpKind::Hotp { counter: 0 };
+        let totp = OtpKind::Totp {
+            period: Period::DEFAULT,
+        };
+        let now = 1_700_000_000; // step 56_666_666 at 30 s
+        for (kind, floor, advance, expected) in [
+            // HOTP: the backup accepted floor+1 ..= floor+10.
+            (hotp, Some(41), 10, 51),
+            (hotp, Some(41), 25, 66),
+            // Never used: the backup accepted counters 0 ..= 9.
+            (hotp, None, 10, 9),
+            (hotp, Some(u64::MAX - 3), 10, u64::MAX),
+            // TOTP: the current step plus the largest drift ...
+            (totp, None, 10, 56_666_666 + 4),
+            (totp, Some(56_666_600), 10, 56_666_666 + 4),
+            // ... never backwards.
+            (totp, Some(56_666_700), 10, 56_666_700),
+        ] {
+            assert_eq!(
+                floor_after_restore(kind, floor, advance, now),
+                expected,
+                "{kind:?} {floor:?} +{advance}"
+            );
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! `keyward.db` (0600) with its `-wal` and `-shm` files.
 
 pub mod audit;
+pub mod backup;
 pub mod ops;
 mod schema;
 pub mod verify;
@@ -26,7 +27,7 @@ use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
 pub use audit::{AuditBreak, AuditHead};
-pub use ops::{KeyRequestRecord, ReplacementRecord, Tx};
+pub use ops::{FloorsMoved, KeyRequestRecord, ReplacementRecord, Tx};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 pub const DB_FILE: &str = "keyward.db";
@@ -276,13 +277,26 @@ impl Store {
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Store, StoreError> {
-        Store::create_files(data_dir)?;
-        Store::open(data_dir, clock, config)
+        Store::init_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE), clock, config)
+    }
+
+    /// [`Store::init`] with the master key created at `master_key`, which
+    /// may lie outside the data directory (e.g. `/etc/keyward/master.key`,
+    /// handed to the daemon by systemd).
+    pub fn init_keyed(
+        data_dir: &Path,
+        master_key: &Path,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Store, StoreError> {
+        Store::create_files(data_dir, master_key)?;
+        Store::open_keyed(data_dir, master_key, clock, config)
     }
 
     /// The files of a new data directory: the master key, and the database
-    /// with its schema and the sealed receipt key.
-    fn create_files(data_dir: &Path) -> Result<(), StoreError> {
+    /// with its schema and the sealed receipt key. Run as root in a
+    /// directory that belongs to the daemon's user, they are given to it.
+    fn create_files(data_dir: &Path, master_key: &Path) -> Result<(), StoreError> {
         secure_fs::ensure_private_dir(data_dir, true)?;
         let db_path = data_dir.join(DB_FILE);
         if std::fs::symlink_metadata(&db_path).is_ok() {
@@ -290,10 +304,14 @@ impl Store {
                 path: data_dir.display().to_string(),
             });
         }
-        let master = MasterKey::create_file(&data_dir.join(MASTER_KEY_FILE))?;
+        let master = MasterKey::create_file(master_key)?;
+        if master_key.parent() == Some(data_dir) {
+            secure_fs::give_to_dir_owner(data_dir, master_key)?;
+        }
         // An empty file is a valid empty SQLite database; creating it ourselves
         // gives it mode 0600, which SQLite copies to -wal and -shm.
         secure_fs::create_private_file(&db_path, b"")?;
+        secure_fs::give_to_dir_owner(data_dir, &db_path)?;
         let mut conn = connect(&db_path)?;
         schema::migrate(&mut conn)?;
         let (_, sealed) = ReceiptSigner::generate(&master.keys()?)?;
@@ -313,6 +331,16 @@ impl Store {
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Store, StoreError> {
+        Store::open_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE), clock, config)
+    }
+
+    /// [`Store::open`] with the master key read from `master_key`.
+    pub fn open_keyed(
+        data_dir: &Path,
+        master_key: &Path,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Store, StoreError> {
         secure_fs::ensure_private_dir(data_dir, false)?;
         let db_path = data_dir.join(DB_FILE);
         if std::fs::symlink_metadata(&db_path).is_err() {
@@ -327,7 +355,7 @@ impl Store {
                 secure_fs::check_private_file(&side)?;
             }
         }
-        let master = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?;
+        let master = MasterKey::load(master_key)?;
         let keys = master.keys()?;
         let mut conn = connect(&db_path)?;
         schema::migrate(&mut conn)?;
@@ -491,7 +519,16 @@ impl Store {
 /// The public half of a data directory's receipt key, read without changing
 /// anything (for publishing, so receipts can be checked offline).
 pub fn receipt_public_key_at(data_dir: &Path) -> Result<[u8; 32], StoreError> {
-    let (conn, keys) = open_read_only(data_dir)?;
+    receipt_public_key_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE))
+}
+
+/// [`receipt_public_key_at`] with the master key read from `master_key`:
+/// whether that key is the one this database was sealed under.
+pub fn receipt_public_key_keyed(
+    data_dir: &Path,
+    master_key: &Path,
+) -> Result<[u8; 32], StoreError> {
+    let (conn, keys) = open_read_only(data_dir, master_key)?;
     let sealed: Vec<u8> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'receipt_key'",
@@ -502,11 +539,27 @@ pub fn receipt_public_key_at(data_dir: &Path) -> Result<[u8; 32], StoreError> {
     Ok(ReceiptSigner::open(&keys, &sealed)?.public_key())
 }
 
-fn open_read_only(data_dir: &Path) -> Result<(Connection, Keys), StoreError> {
+/// `PRAGMA integrity_check` of a data directory's database, read-only.
+pub fn integrity_check_at(data_dir: &Path) -> Result<String, StoreError> {
     secure_fs::ensure_private_dir(data_dir, false)?;
     let db_path = data_dir.join(DB_FILE);
     secure_fs::check_private_file(&db_path)?;
-    let keys = MasterKey::load(&data_dir.join(MASTER_KEY_FILE))?.keys()?;
+    let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows.join("\n"))
+}
+
+pub(crate) fn open_read_only(
+    data_dir: &Path,
+    master_key: &Path,
+) -> Result<(Connection, Keys), StoreError> {
+    secure_fs::ensure_private_dir(data_dir, false)?;
+    let db_path = data_dir.join(DB_FILE);
+    secure_fs::check_private_file(&db_path)?;
+    let keys = MasterKey::load(master_key)?.keys()?;
     let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if found > SCHEMA_VERSION {
@@ -521,7 +574,15 @@ fn open_read_only(data_dir: &Path) -> Result<(Connection, Keys), StoreError> {
 /// Checks the audit chain of a data directory without changing anything: the
 /// database is opened read-only and no migration runs.
 pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
-    let (conn, keys) = open_read_only(data_dir)?;
+    verify_audit_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE))
+}
+
+/// [`verify_audit_at`] with the master key read from `master_key`.
+pub fn verify_audit_keyed(
+    data_dir: &Path,
+    master_key: &Path,
+) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    let (conn, keys) = open_read_only(data_dir, master_key)?;
     audit::verify_chain(&conn, &keys)
 }
 

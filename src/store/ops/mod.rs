@@ -7,7 +7,8 @@
 //! store (credential and right decoding, unsealing) and the audit, refusal
 //! and scope checks; each aggregate has its own file: people (with districts
 //! and schools), rights, tokens, requests, receipts, reports, API keys,
-//! pending writes, device PINs and slot access codes.
+//! pending writes, device PINs, slot access codes, and the replay floors
+//! moved after a restore.
 
 mod access_codes;
 mod api_keys;
@@ -17,6 +18,7 @@ mod people;
 mod receipts;
 mod reports;
 mod requests;
+mod restore;
 mod rights;
 mod tokens;
 
@@ -33,6 +35,7 @@ use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
+pub use restore::FloorsMoved;
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {
