@@ -88,6 +88,8 @@ pub struct DaemonConfig {
     /// What the store needs: mail domain, verify windows, return deadline,
     /// time zone.
     pub store: StoreConfig,
+    /// The RADIUS service, off unless the file has a `[radius]` table.
+    pub radius: Option<crate::radius::RadiusConfig>,
 }
 
 impl DaemonConfig {
@@ -100,6 +102,7 @@ impl DaemonConfig {
             listen: vec![DEFAULT_LISTEN],
             limits: Limits::default(),
             store,
+            radius: None,
         })
     }
 
@@ -140,6 +143,7 @@ impl DaemonConfig {
         let mut return_deadline = ReturnDeadline::DEFAULT;
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
+        let mut radius = None;
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -149,6 +153,7 @@ impl DaemonConfig {
                 "return_deadline" => return_deadline = month_day(key, value)?,
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
+                "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -175,6 +180,7 @@ impl DaemonConfig {
             listen,
             limits,
             store,
+            radius,
         })
     }
 

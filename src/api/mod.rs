@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::devices::DeviceManager;
 use crate::domain::{Actor, Clock};
-use crate::store::verify::VerifyService;
+use crate::store::verify::{Pending, VerifyRequest, VerifyService};
 use crate::store::{Store, StoreError};
 use crate::wire::{ErrorCode, ErrorDetail};
 
@@ -102,6 +102,20 @@ impl AppState {
 
     fn verify_service(&self) -> &VerifyService {
         &self.inner.verify
+    }
+
+    /// Queues a verify on the one verify service (for gateways reached
+    /// other than by `POST /v1/verify`, e.g. RADIUS).
+    pub fn submit_verify(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
+        self.inner.verify.submit(request)
+    }
+
+    /// Serves a rejection's required delay by holding the answer, as
+    /// `POST /v1/verify` does.
+    pub async fn hold_reject(&self, hold: Option<u64>) {
+        if let Some(seconds) = hold {
+            routes::hold_answer(self.clock().as_ref(), seconds).await;
+        }
     }
 
     /// New requests are answered 503 from now on (graceful shutdown).

@@ -18,6 +18,8 @@ mod rights;
 mod tokens;
 mod verify;
 
+pub(super) use verify::hold_answer;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodRouter};

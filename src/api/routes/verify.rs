@@ -46,9 +46,7 @@ pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answ
         VerifyOutcome::Reject { hold } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
-            if let Some(seconds) = hold {
-                hold_answer(permit.state().clock().as_ref(), seconds.min(MAX_HOLD)).await;
-            }
+            permit.state().hold_reject(hold).await;
             ok(wire::VerifyOutcome::Reject)
         }
     }
@@ -73,7 +71,9 @@ fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
 /// clock has passed the retry time, which only re-reading the file can see.
 /// Only that clock is re-read; the system clock's hold is one `sleep_until`.
 /// The extra second keeps a whole-second clock from ending the hold early.
-async fn hold_answer(clock: &dyn Clock, seconds: u64) {
+/// At most [`MAX_HOLD`] seconds.
+pub(crate) async fn hold_answer(clock: &dyn Clock, seconds: u64) {
+    let seconds = seconds.min(MAX_HOLD);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     if !clock.moved_from_outside() {
         tokio::time::sleep_until(deadline).await;
