@@ -46,9 +46,12 @@ enum Seen {
     Answered(Arc<Vec<u8>>),
 }
 
+/// When a request was first seen, and its reply once decided.
+type Remembered = (Instant, Option<Arc<Vec<u8>>>);
+
 #[derive(Default)]
 struct Recent {
-    entries: HashMap<RequestKey, (Instant, Option<Arc<Vec<u8>>>)>,
+    entries: HashMap<RequestKey, Remembered>,
 }
 
 impl Recent {

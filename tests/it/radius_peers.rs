@@ -1,0 +1,378 @@
+//! RADIUS against real peers: FreeRADIUS's `radclient` (Debian
+//! `freeradius-utils`) talking to a real `keyward serve`, and keyward's own
+//! codec as a second client where radclient cannot say it (an identical
+//! retransmission, many requests at once). Every case checks the daemon's
+//! answer, and the audit where one verify must be recorded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write as _;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
+use keyward::radius::packet::{attr, hide_password, Builder, Code, Packet};
+
+use crate::support::cli::{keyward, stdout_ok};
+use crate::support::serve::{serve, Served};
+
+pub const SECRET: &str = "kw-test-shared-secret-0123456789";
+
+/// A holder from `keyward bench setup`: login, PIN, key, next counter.
+pub struct Holder {
+    pub login: String,
+    pin: String,
+    key: CredentialKey,
+    counter: u64,
+}
+
+impl Holder {
+    /// PIN followed by the next code.
+    pub fn next_passcode(&mut self) -> String {
+        let code = code_at(&self.key, self.counter, Digits::SIX);
+        self.counter += 1;
+        format!("{}{code}", self.pin)
+    }
+}
+
+/// A daemon with RADIUS on a free loopback port, one declared client
+/// (127.0.0.1, Message-Authenticator required) and `holders` holders.
+pub struct Gateway {
+    pub served: Served,
+    pub radius: SocketAddr,
+    pub data: PathBuf,
+    pub admin_key: String,
+    pub holders: Vec<Holder>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    pub fn start(holders: usize) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let init = stdout_ok(keyward(["init", "--json", "--data"]).arg(&data));
+        let init: serde_json::Value = serde_json::from_str(&init).unwrap();
+        let admin_key = init["admin_key"].as_str().unwrap().to_owned();
+        let creds = dir.path().join("creds");
+        stdout_ok(
+            keyward([
+                "bench",
+                "setup",
+                "--holders",
+                &holders.to_string(),
+                "--data",
+            ])
+            .arg(&data)
+            .arg("--out")
+            .arg(&creds),
+        );
+        let holders = std::fs::read_to_string(&creds)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let [login, pin, secret, counter]: [&str; 4] =
+                    line.split(' ').collect::<Vec<_>>().try_into().unwrap();
+                Holder {
+                    login: login.to_owned(),
+                    pin: pin.to_owned(),
+                    key: CredentialKey::new(Algorithm::Sha1, &Secret::from_hex(secret).unwrap()),
+                    counter: counter.parse().unwrap(),
+                }
+            })
+            .collect();
+        write_private(&data.join("radius-portail.secret"), SECRET);
+        let mut config = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("keyward.toml"))
+            .unwrap();
+        config
+            .write_all(
+                b"\n[radius]\nlisten = \"127.0.0.1:0\"\n\n[[radius.clients]]\nname = \"portail\"\n\
+                  address = \"127.0.0.1\"\nsecret_file = \"radius-portail.secret\"\n",
+            )
+            .unwrap();
+        let served = Served::start(&mut serve(
+            &data,
+            &["--pcsc", "off", "--hid", "off", "--virtual-token", "off"],
+        ));
+        let radius = served.radius.expect("the daemon prints its RADIUS address");
+        Gateway {
+            served,
+            radius,
+            data,
+            admin_key,
+            holders,
+            _dir: dir,
+        }
+    }
+
+    /// Verify decisions audited for `login` (read-only, daemon running).
+    pub fn audit_of(&self, login: &str) -> Vec<String> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.data.join(keyward::store::DB_FILE),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT action FROM audit WHERE subject = ?1 AND action LIKE 'verify.%' ORDER BY seq")
+            .unwrap();
+        stmt.query_map([login], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    pub fn metrics(&self) -> String {
+        ureq::get(format!("{}/metrics", self.served.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    }
+}
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// `radclient -x ADDR KIND SECRET` with `attributes` on stdin, one try of
+/// one second; returns what it printed.
+fn radclient(addr: SocketAddr, kind: &str, secret: &str, attributes: &str) -> String {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-r", "1", "-t", "1", &addr.to_string(), kind, secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("radclient (Debian freeradius-utils, installed by .ci/setup)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(attributes.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn access(login: &str, passcode: &str, with_ma: bool) -> String {
+    let ma = if with_ma {
+        "Message-Authenticator = 0x00\n"
+    } else {
+        ""
+    };
+    format!("User-Name = \"{login}\"\nUser-Password = \"{passcode}\"\n{ma}")
+}
+
+const ACCEPT: &str = "Received Access-Accept";
+const REJECT: &str = "Received Access-Reject";
+const NO_REPLY: &str = "No reply from server";
+
+#[test]
+fn radclient_accept_then_replay_reject_and_wrong_code_reject() {
+    let mut gw = Gateway::start(2);
+    let login = gw.holders[0].login.clone();
+    let passcode = gw.holders[0].next_passcode();
+    let first = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    assert!(first.contains(ACCEPT), "{first}");
+    // The rights in force, as Class attributes.
+    assert!(first.contains("Class = 0x5541493d"), "{first}");
+    let again = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    assert!(again.contains(REJECT), "replay: {again}");
+    let mut wrong = gw.holders[0].next_passcode();
+    wrong.replace_range(
+        wrong.len() - 1..,
+        if wrong.ends_with('0') { "1" } else { "0" },
+    );
+    let wrong_code = radclient(gw.radius, "auth", SECRET, &access(&login, &wrong, true));
+    assert!(wrong_code.contains(REJECT), "{wrong_code}");
+    let audit = gw.audit_of(&login);
+    assert_eq!(
+        audit.iter().filter(|a| *a == "verify.accept").count(),
+        1,
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit.iter().filter(|a| *a == "verify.reject").count(),
+        2,
+        "{audit:?}"
+    );
+    let metrics = gw.metrics();
+    for line in [
+        "keyward_radius_requests_total{client=\"portail\",outcome=\"accept\"} 1",
+        "keyward_radius_requests_total{client=\"portail\",outcome=\"reject\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    gw.served.stop();
+}
+
+#[test]
+fn radclient_wrong_secret_and_missing_authenticator_are_dropped() {
+    let mut gw = Gateway::start(1);
+    let login = gw.holders[0].login.clone();
+    let passcode = gw.holders[0].next_passcode();
+    let wrong_secret = radclient(
+        gw.radius,
+        "auth",
+        "not-the-shared-secret-0123456789",
+        &access(&login, &passcode, true),
+    );
+    assert!(wrong_secret.contains(NO_REPLY), "{wrong_secret}");
+    let no_ma = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, false));
+    assert!(no_ma.contains(NO_REPLY), "{no_ma}");
+    // Neither reached the verify service: the passcode is still good.
+    assert!(gw.audit_of(&login).is_empty());
+    let ok = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    assert!(ok.contains(ACCEPT), "{ok}");
+    let metrics = gw.metrics();
+    for outcome in ["bad_authenticator", "missing_authenticator"] {
+        let line =
+            format!("keyward_radius_requests_total{{client=\"portail\",outcome=\"{outcome}\"}} 1");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    gw.served.stop();
+}
+
+#[test]
+fn radclient_status_server_is_answered() {
+    let mut gw = Gateway::start(1);
+    let status = radclient(
+        gw.radius,
+        "status",
+        SECRET,
+        "Message-Authenticator = 0x00\n",
+    );
+    assert!(status.contains(ACCEPT), "{status}");
+    let wrong = radclient(
+        gw.radius,
+        "status",
+        "not-the-shared-secret-0123456789",
+        "Message-Authenticator = 0x00\n",
+    );
+    assert!(wrong.contains(NO_REPLY), "{wrong}");
+    gw.served.stop();
+}
+
+/// An Access-Request for `login`/`passcode` built with keyward's codec:
+/// its bytes and Request Authenticator.
+pub fn request_bytes(login: &str, passcode: &str, identifier: u8) -> (Vec<u8>, [u8; 16]) {
+    let mut authenticator = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut authenticator).unwrap();
+    let hidden = hide_password(passcode.as_bytes(), SECRET.as_bytes(), &authenticator).unwrap();
+    let mut builder = Builder::new(Code::AccessRequest, identifier);
+    builder.push(attr::USER_NAME, login.as_bytes()).unwrap();
+    builder.push(attr::USER_PASSWORD, &hidden).unwrap();
+    (
+        builder.request(&authenticator, SECRET.as_bytes()),
+        authenticator,
+    )
+}
+
+/// Sends `bytes` and returns the checked reply's code.
+pub fn exchange(
+    socket: &UdpSocket,
+    to: SocketAddr,
+    bytes: &[u8],
+    auth: &[u8; 16],
+) -> (Code, Vec<u8>) {
+    socket.send_to(bytes, to).unwrap();
+    let mut buffer = [0u8; 4096];
+    let (len, _) = socket.recv_from(&mut buffer).unwrap();
+    let reply = Packet::parse(&buffer[..len]).unwrap();
+    assert!(reply.reply_authenticated(auth, SECRET.as_bytes(), true));
+    (reply.code, buffer[..len].to_vec())
+}
+
+#[test]
+fn a_retransmission_gets_the_same_reply_and_one_verify() {
+    let mut gw = Gateway::start(1);
+    let login = gw.holders[0].login.clone();
+    let passcode = gw.holders[0].next_passcode();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (bytes, auth) = request_bytes(&login, &passcode, 7);
+    let (code, first) = exchange(&socket, gw.radius, &bytes, &auth);
+    assert_eq!(code, Code::AccessAccept);
+    let (_, second) = exchange(&socket, gw.radius, &bytes, &auth);
+    assert_eq!(first, second, "a retransmission is answered from the cache");
+    // The same passcode in a new request (new authenticator) is a replay.
+    let (bytes, auth) = request_bytes(&login, &passcode, 8);
+    assert_eq!(
+        exchange(&socket, gw.radius, &bytes, &auth).0,
+        Code::AccessReject
+    );
+    let audit = gw.audit_of(&login);
+    assert_eq!(audit, ["verify.accept", "verify.reject"]);
+    gw.served.stop();
+}
+
+/// The same valid passcode sent at once by 32 RADIUS clients and 32 HTTP
+/// clients, 300 times: exactly one of the 64 is accepted every round.
+#[test]
+fn one_accept_among_64_radius_and_http_clients_for_300_rounds() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier, Mutex};
+
+    const ROUNDS: usize = 300;
+    const EACH: usize = 32;
+    let mut gw = Gateway::start(1);
+    let login = gw.holders[0].login.clone();
+    let passcode = Arc::new(Mutex::new(String::new()));
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(2 * EACH + 1));
+    let mut workers = Vec::new();
+    for i in 0..2 * EACH {
+        let (login, passcode, accepts, barrier) = (
+            login.clone(),
+            Arc::clone(&passcode),
+            Arc::clone(&accepts),
+            Arc::clone(&barrier),
+        );
+        let radius = gw.radius;
+        let http = keyward::client::Client::new(&gw.served.url, Some(gw.admin_key.clone()));
+        workers.push(std::thread::spawn(move || {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            for round in 0..ROUNDS {
+                barrier.wait();
+                let passcode = passcode.lock().unwrap().clone();
+                let accepted = if i < EACH {
+                    let (bytes, auth) = request_bytes(&login, &passcode, round as u8);
+                    exchange(&socket, radius, &bytes, &auth).0 == Code::AccessAccept
+                } else {
+                    matches!(
+                        http.verify(&login, &passcode).unwrap(),
+                        keyward::wire::verify::VerifyOutcome::Accept { .. }
+                    )
+                };
+                if accepted {
+                    accepts.fetch_add(1, Ordering::SeqCst);
+                }
+                barrier.wait();
+            }
+        }));
+    }
+    for round in 0..ROUNDS {
+        *passcode.lock().unwrap() = gw.holders[0].next_passcode();
+        barrier.wait();
+        barrier.wait();
+        assert_eq!(accepts.swap(0, Ordering::SeqCst), 1, "round {round}");
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    gw.served.stop();
+}
