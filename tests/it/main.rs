@@ -9,6 +9,7 @@ mod api_devices;
 mod api_input;
 mod api_roles;
 mod api_routes;
+mod api_validate;
 mod api_verify;
 mod at_rest;
 mod cli_bench;
