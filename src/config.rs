@@ -94,7 +94,8 @@ pub struct DaemonConfig {
 
 impl DaemonConfig {
     /// What `keyward init` writes for a new data directory: the defaults
-    /// with the authority's mail domain.
+    /// with the authority's mail domain, and RADIUS for a gateway on this
+    /// machine only.
     pub fn new(domain: &str) -> Result<DaemonConfig, StoreError> {
         let store = StoreConfig::new(domain);
         store.validate()?;
@@ -102,7 +103,7 @@ impl DaemonConfig {
             listen: vec![DEFAULT_LISTEN],
             limits: Limits::default(),
             store,
-            radius: None,
+            radius: Some(crate::radius::RadiusConfig::local()),
         })
     }
 
@@ -203,10 +204,15 @@ impl DaemonConfig {
             .time_zone
             .iana_name()
             .unwrap_or(DEFAULT_TIME_ZONE);
+        let radius = self
+            .radius
+            .as_ref()
+            .map(|r| format!("\n{}", r.to_toml()))
+            .unwrap_or_default();
         format!(
             "authority_domain = {domain}\nlisten = {listen}\ntotp_behind = {behind}\n\
              hotp_look_ahead = {ahead}\ntime_zone = {zone}\n\n\
-             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n",
+             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}",
             domain = toml_string(&self.store.authority_domain),
             behind = self.store.totp_behind,
             ahead = self.store.hotp_look_ahead,
@@ -368,6 +374,7 @@ mod tests {
         assert_eq!(config.store.hotp_look_ahead, 10);
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.store.time_zone, TimeZone::UTC);
+        assert_eq!(config.radius, None);
     }
 
     #[test]
@@ -381,6 +388,7 @@ mod tests {
         assert_eq!(again.store.authority_domain, "ac-exemple.fr");
         assert_eq!(again.store.return_deadline, ReturnDeadline::DEFAULT);
         assert_eq!(again.store.time_zone.iana_name(), Some("Europe/Paris"));
+        assert_eq!(again.radius, Some(crate::radius::RadiusConfig::local()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `keyward init`: a new data directory (config, master key, database,
-//! receipt key) and the first admin API key, printed once.
+//! receipt key, the local RADIUS client's shared secret) and the first
+//! admin API key, printed once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use clap::Args;
 use crate::config::{DaemonConfig, CONFIG_FILE, DEFAULT_DATA_DIR, DEFAULT_DOMAIN};
 use crate::domain::Actor;
 use crate::domain::Role;
+use crate::radius::config::LOCAL_SECRET_FILE;
 use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
@@ -47,6 +49,10 @@ pub fn initialise(
     let store = Store::init(data, Arc::new(SystemClock), config.store.clone())
         .with_context(|| format!("initialising {}", data.display()))?;
     crate::secure_fs::create_private_file(&data.join(CONFIG_FILE), config.to_toml().as_bytes())?;
+    crate::secure_fs::create_private_file(
+        &data.join(LOCAL_SECRET_FILE),
+        radius_secret()?.as_bytes(),
+    )?;
     let key = store.write(&Actor::System, "apikey.create", |tx| {
         tx.create_api_key("admin", Role::Admin, None, &[])
     })?;
@@ -56,6 +62,17 @@ pub fn initialise(
             admin_key_id: key.record.id,
         },
         key.key,
+    ))
+}
+
+/// A RADIUS shared secret: 160 random bits as 32 base32 characters, which
+/// any RADIUS client's configuration can hold.
+fn radius_secret() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 20]);
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes.as_mut())
+        .map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    Ok(zeroize::Zeroizing::new(
+        data_encoding::BASE32_NOPAD.encode(bytes.as_ref()),
     ))
 }
 
@@ -74,6 +91,7 @@ pub fn report(
                 "data_dir": done.data.display().to_string(),
                 "config": done.data.join(CONFIG_FILE).display().to_string(),
                 "admin_key_id": done.admin_key_id,
+                "radius_secret_file": done.data.join(LOCAL_SECRET_FILE).display().to_string(),
                 "admin_key": key,
             })
         )?;
@@ -84,6 +102,11 @@ pub fn report(
             "  config {CONFIG_FILE}, master key {}, database {} (receipt key sealed inside)",
             crate::store::MASTER_KEY_FILE,
             crate::store::DB_FILE
+        )?;
+        writeln!(
+            out,
+            "  RADIUS on udp://127.0.0.1:1812 for a gateway on this machine; shared secret in {}",
+            done.data.join(LOCAL_SECRET_FILE).display()
         )?;
         writeln!(
             out,

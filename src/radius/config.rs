@@ -135,7 +135,54 @@ fn text<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
     value.as_str().ok_or_else(|| wrong(key, "a string"))
 }
 
+/// The shared-secret file `keyward init` writes for [`RadiusConfig::local`].
+pub const LOCAL_SECRET_FILE: &str = "radius-local.secret";
+
 impl RadiusConfig {
+    /// What `keyward init` configures: RADIUS on the loopback port 1812
+    /// for one client, a gateway on this machine (`127.0.0.1`, named
+    /// `local`), Message-Authenticator required, its secret generated into
+    /// [`LOCAL_SECRET_FILE`]. Nothing off the machine can reach it.
+    pub fn local() -> RadiusConfig {
+        RadiusConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))],
+            rights_attribute: RightsAttribute::Class,
+            clients: vec![ClientConfig {
+                name: "local".to_owned(),
+                network: Network {
+                    address: IpAddr::from([127, 0, 0, 1]),
+                    prefix: 32,
+                },
+                secret_file: PathBuf::from(LOCAL_SECRET_FILE),
+                require_message_authenticator: true,
+            }],
+        }
+    }
+
+    /// The `[radius]` table as `keyward init` writes it.
+    pub fn to_toml(&self) -> String {
+        let quoted = |t: &str| toml::Value::String(t.to_owned()).to_string();
+        let listen: Vec<String> = self.listen.iter().map(|a| quoted(&a.to_string())).collect();
+        let mut out = format!(
+            "[radius]\nlisten = [{}]\nrights_attribute = {}\n",
+            listen.join(", "),
+            quoted(match self.rights_attribute {
+                RightsAttribute::Class => "class",
+                RightsAttribute::None => "none",
+            })
+        );
+        for client in &self.clients {
+            out.push_str(&format!(
+                "\n[[radius.clients]]\nname = {}\naddress = {}\nsecret_file = {}\nrequire_message_authenticator = {}\n",
+                quoted(&client.name),
+                quoted(&client.network.to_string()),
+                quoted(&client.secret_file.display().to_string()),
+                client.require_message_authenticator
+            ));
+        }
+        out
+    }
+
     /// Parses the `[radius]` table; `listen` defaults to
     /// `127.0.0.1:1812`, at least one client is required.
     pub fn parse(value: &toml::Value) -> Result<RadiusConfig, ConfigError> {
@@ -318,6 +365,12 @@ mod tests {
         };
         assert_eq!(client.name, "portail");
         assert!(!client.require_message_authenticator);
+    }
+
+    #[test]
+    fn the_local_default_reads_back() {
+        let local = RadiusConfig::local();
+        assert_eq!(parse(&local.to_toml()).unwrap(), local);
     }
 
     #[test]

@@ -7,8 +7,7 @@
 
 use std::io::Write as _;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,8 +16,6 @@ use keyward::radius::packet::{attr, hide_password, Builder, Code, Packet};
 
 use crate::support::cli::{keyward, stdout_ok};
 use crate::support::serve::{serve, Served};
-
-pub const SECRET: &str = "kw-test-shared-secret-0123456789";
 
 /// A holder from `keyward bench setup`: login, PIN, key, next counter.
 pub struct Holder {
@@ -37,14 +34,16 @@ impl Holder {
     }
 }
 
-/// A daemon with RADIUS on a free loopback port, one declared client
-/// (127.0.0.1, Message-Authenticator required) and `holders` holders.
+/// A daemon as `keyward init` configures it (RADIUS for the local client
+/// 127.0.0.1, Message-Authenticator required) on free loopback ports, with
+/// `holders` holders.
 pub struct Gateway {
     pub served: Served,
     pub radius: SocketAddr,
     pub data: PathBuf,
     pub admin_key: String,
     pub holders: Vec<Holder>,
+    pub secret: String,
     _dir: tempfile::TempDir,
 }
 
@@ -82,17 +81,9 @@ impl Gateway {
                 }
             })
             .collect();
-        write_private(&data.join("radius-portail.secret"), SECRET);
-        let mut config = std::fs::OpenOptions::new()
-            .append(true)
-            .open(data.join("keyward.toml"))
-            .unwrap();
-        config
-            .write_all(
-                b"\n[radius]\nlisten = \"127.0.0.1:0\"\n\n[[radius.clients]]\nname = \"portail\"\n\
-                  address = \"127.0.0.1\"\nsecret_file = \"radius-portail.secret\"\n",
-            )
-            .unwrap();
+        // What init generated for the local client.
+        let secret = std::fs::read_to_string(data.join("radius-local.secret")).unwrap();
+        assert_eq!(secret.len(), 32);
         let served = Served::start(&mut serve(
             &data,
             &["--pcsc", "off", "--hid", "off", "--virtual-token", "off"],
@@ -104,6 +95,7 @@ impl Gateway {
             data,
             admin_key,
             holders,
+            secret,
             _dir: dir,
         }
     }
@@ -132,11 +124,6 @@ impl Gateway {
             .read_to_string()
             .unwrap()
     }
-}
-
-fn write_private(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// `radclient -x ADDR KIND SECRET` with `attributes` on stdin, one try of
@@ -181,18 +168,28 @@ fn radclient_accept_then_replay_reject_and_wrong_code_reject() {
     let mut gw = Gateway::start(2);
     let login = gw.holders[0].login.clone();
     let passcode = gw.holders[0].next_passcode();
-    let first = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    let first = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(&login, &passcode, true),
+    );
     assert!(first.contains(ACCEPT), "{first}");
     // The rights in force, as Class attributes.
     assert!(first.contains("Class = 0x5541493d"), "{first}");
-    let again = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    let again = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(&login, &passcode, true),
+    );
     assert!(again.contains(REJECT), "replay: {again}");
     let mut wrong = gw.holders[0].next_passcode();
     wrong.replace_range(
         wrong.len() - 1..,
         if wrong.ends_with('0') { "1" } else { "0" },
     );
-    let wrong_code = radclient(gw.radius, "auth", SECRET, &access(&login, &wrong, true));
+    let wrong_code = radclient(gw.radius, "auth", &gw.secret, &access(&login, &wrong, true));
     assert!(wrong_code.contains(REJECT), "{wrong_code}");
     let audit = gw.audit_of(&login);
     assert_eq!(
@@ -207,8 +204,8 @@ fn radclient_accept_then_replay_reject_and_wrong_code_reject() {
     );
     let metrics = gw.metrics();
     for line in [
-        "keyward_radius_requests_total{client=\"portail\",outcome=\"accept\"} 1",
-        "keyward_radius_requests_total{client=\"portail\",outcome=\"reject\"} 2",
+        "keyward_radius_requests_total{client=\"local\",outcome=\"accept\"} 1",
+        "keyward_radius_requests_total{client=\"local\",outcome=\"reject\"} 2",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
@@ -227,16 +224,26 @@ fn radclient_wrong_secret_and_missing_authenticator_are_dropped() {
         &access(&login, &passcode, true),
     );
     assert!(wrong_secret.contains(NO_REPLY), "{wrong_secret}");
-    let no_ma = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, false));
+    let no_ma = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(&login, &passcode, false),
+    );
     assert!(no_ma.contains(NO_REPLY), "{no_ma}");
     // Neither reached the verify service: the passcode is still good.
     assert!(gw.audit_of(&login).is_empty());
-    let ok = radclient(gw.radius, "auth", SECRET, &access(&login, &passcode, true));
+    let ok = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(&login, &passcode, true),
+    );
     assert!(ok.contains(ACCEPT), "{ok}");
     let metrics = gw.metrics();
     for outcome in ["bad_authenticator", "missing_authenticator"] {
         let line =
-            format!("keyward_radius_requests_total{{client=\"portail\",outcome=\"{outcome}\"}} 1");
+            format!("keyward_radius_requests_total{{client=\"local\",outcome=\"{outcome}\"}} 1");
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
     gw.served.stop();
@@ -248,7 +255,7 @@ fn radclient_status_server_is_answered() {
     let status = radclient(
         gw.radius,
         "status",
-        SECRET,
+        &gw.secret,
         "Message-Authenticator = 0x00\n",
     );
     assert!(status.contains(ACCEPT), "{status}");
@@ -264,21 +271,27 @@ fn radclient_status_server_is_answered() {
 
 /// An Access-Request for `login`/`passcode` built with keyward's codec:
 /// its bytes and Request Authenticator.
-pub fn request_bytes(login: &str, passcode: &str, identifier: u8) -> (Vec<u8>, [u8; 16]) {
+pub fn request_bytes(
+    secret: &str,
+    login: &str,
+    passcode: &str,
+    identifier: u8,
+) -> (Vec<u8>, [u8; 16]) {
     let mut authenticator = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut authenticator).unwrap();
-    let hidden = hide_password(passcode.as_bytes(), SECRET.as_bytes(), &authenticator).unwrap();
+    let hidden = hide_password(passcode.as_bytes(), secret.as_bytes(), &authenticator).unwrap();
     let mut builder = Builder::new(Code::AccessRequest, identifier);
     builder.push(attr::USER_NAME, login.as_bytes()).unwrap();
     builder.push(attr::USER_PASSWORD, &hidden).unwrap();
     (
-        builder.request(&authenticator, SECRET.as_bytes()),
+        builder.request(&authenticator, secret.as_bytes()),
         authenticator,
     )
 }
 
 /// Sends `bytes` and returns the checked reply's code.
 pub fn exchange(
+    secret: &str,
     socket: &UdpSocket,
     to: SocketAddr,
     bytes: &[u8],
@@ -288,7 +301,7 @@ pub fn exchange(
     let mut buffer = [0u8; 4096];
     let (len, _) = socket.recv_from(&mut buffer).unwrap();
     let reply = Packet::parse(&buffer[..len]).unwrap();
-    assert!(reply.reply_authenticated(auth, SECRET.as_bytes(), true));
+    assert!(reply.reply_authenticated(auth, secret.as_bytes(), true));
     (reply.code, buffer[..len].to_vec())
 }
 
@@ -301,15 +314,15 @@ fn a_retransmission_gets_the_same_reply_and_one_verify() {
     socket
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let (bytes, auth) = request_bytes(&login, &passcode, 7);
-    let (code, first) = exchange(&socket, gw.radius, &bytes, &auth);
+    let (bytes, auth) = request_bytes(&gw.secret, &login, &passcode, 7);
+    let (code, first) = exchange(&gw.secret, &socket, gw.radius, &bytes, &auth);
     assert_eq!(code, Code::AccessAccept);
-    let (_, second) = exchange(&socket, gw.radius, &bytes, &auth);
+    let (_, second) = exchange(&gw.secret, &socket, gw.radius, &bytes, &auth);
     assert_eq!(first, second, "a retransmission is answered from the cache");
     // The same passcode in a new request (new authenticator) is a replay.
-    let (bytes, auth) = request_bytes(&login, &passcode, 8);
+    let (bytes, auth) = request_bytes(&gw.secret, &login, &passcode, 8);
     assert_eq!(
-        exchange(&socket, gw.radius, &bytes, &auth).0,
+        exchange(&gw.secret, &socket, gw.radius, &bytes, &auth).0,
         Code::AccessReject
     );
     let audit = gw.audit_of(&login);
@@ -340,6 +353,7 @@ fn one_accept_among_64_radius_and_http_clients_for_300_rounds() {
             Arc::clone(&barrier),
         );
         let radius = gw.radius;
+        let secret = gw.secret.clone();
         let http = keyward::client::Client::new(&gw.served.url, Some(gw.admin_key.clone()));
         workers.push(std::thread::spawn(move || {
             let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -350,8 +364,8 @@ fn one_accept_among_64_radius_and_http_clients_for_300_rounds() {
                 barrier.wait();
                 let passcode = passcode.lock().unwrap().clone();
                 let accepted = if i < EACH {
-                    let (bytes, auth) = request_bytes(&login, &passcode, round as u8);
-                    exchange(&socket, radius, &bytes, &auth).0 == Code::AccessAccept
+                    let (bytes, auth) = request_bytes(&secret, &login, &passcode, round as u8);
+                    exchange(&secret, &socket, radius, &bytes, &auth).0 == Code::AccessAccept
                 } else {
                     matches!(
                         http.verify(&login, &passcode).unwrap(),

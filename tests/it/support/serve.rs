@@ -20,9 +20,16 @@ pub struct Served {
     pub radius: Option<SocketAddr>,
 }
 
-/// `keyward serve --listen 127.0.0.1:0 EXTRA --data DATA`, not yet started.
+/// `keyward serve --listen 127.0.0.1:0 --radius-listen 127.0.0.1:0 EXTRA
+/// --data DATA`, not yet started (free ports: tests run side by side).
 pub fn serve(data: &Path, extra: &[&str]) -> Command {
-    let mut cmd = cli::process(["serve", "--listen", "127.0.0.1:0"]);
+    let mut cmd = cli::process([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--radius-listen",
+        "127.0.0.1:0",
+    ]);
     cmd.args(extra).arg("--data").arg(data);
     cmd
 }
