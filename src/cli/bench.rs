@@ -1,5 +1,5 @@
 //! `keyward bench`: a verify load generator against a running daemon over
-//! loopback, and the setup that gives it credentials whose secrets it knows.
+//! loopback, by HTTP (`verify`) or RADIUS (`radius`), and the setup that gives it credentials whose secrets it knows.
 //!
 //! `setup` writes holders, appointments, active HOTP credentials and PINs
 //! straight into a data directory through the store (as the desk, then as
@@ -28,15 +28,23 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::common::{indented_fields, Connection, Exit};
-use crate::client::{Client, ClientError};
+use crate::client::ClientError;
 use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, RightOrigin, Uai};
 use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use crate::store::{Config, Store, SystemClock};
 
+mod radius_verifier;
 mod raw_verifier;
 
+use radius_verifier::RadiusVerifier;
 use raw_verifier::RawVerifier;
+
+/// One worker's connection to the daemon: HTTP or RADIUS.
+trait Verifier: Send + 'static {
+    /// `Ok(true)` accept, `Ok(false)` reject.
+    fn verify(&mut self, login: &str, passcode: &str, source: &str) -> Result<bool, ClientError>;
+}
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -76,6 +84,29 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0.3)]
         wrong: f64,
     },
+    /// The same load as `bench verify`, as RADIUS Access-Requests from the
+    /// local client (the secret file `keyward init` wrote); reports
+    /// Access-Requests/s and latency. Exits 1 as `bench verify` does.
+    #[command(
+        after_help = "Example:\n  keyward bench radius --credentials ./bench-credentials --secret-file ./bench-data/radius-local.secret --seconds 30 --concurrency 32"
+    )]
+    Radius {
+        #[arg(long)]
+        credentials: PathBuf,
+        /// The RADIUS server.
+        #[arg(long, default_value = "127.0.0.1:1812")]
+        server: std::net::SocketAddr,
+        /// The client's shared secret, in a 0600 file.
+        #[arg(long)]
+        secret_file: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Share of requests that must be rejected (wrong codes and replays).
+        #[arg(long, default_value_t = 0.3)]
+        wrong: f64,
+    },
 }
 
 pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -92,26 +123,61 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             concurrency,
             wrong,
         } => {
-            anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-            anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
+            check_load(concurrency, wrong)?;
+            let client = conn.client();
             let report = load(
-                &conn.client(),
+                || RawVerifier::new(&client),
                 &credentials,
                 Duration::from_secs(seconds),
                 concurrency,
                 wrong,
             )?;
-            if conn.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
-            } else {
-                report.print(out)?;
+            finish(&report.labelled("verify load"), conn.json, out)
+        }
+        BenchCommand::Radius {
+            credentials,
+            server,
+            secret_file,
+            seconds,
+            concurrency,
+            wrong,
+        } => {
+            check_load(concurrency, wrong)?;
+            let mut secret = crate::secure_fs::read_private_file(&secret_file, 1024)
+                .with_context(|| format!("reading {}", secret_file.display()))?;
+            while matches!(secret.last(), Some(b'\n' | b'\r')) {
+                secret.pop();
             }
-            if report.double_accepts > 0 || report.server_errors > 0 || report.valid_rejected > 0 {
-                return Err(Exit(1).into());
-            }
-            Ok(())
+            let report = load(
+                || RadiusVerifier::new(server, &secret),
+                &credentials,
+                Duration::from_secs(seconds),
+                concurrency,
+                wrong,
+            )?;
+            finish(&report.labelled("RADIUS load"), conn.json, out)
         }
     }
+}
+
+fn check_load(concurrency: usize, wrong: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
+    Ok(())
+}
+
+/// Prints the report; exit 1 on any double accept, server error or valid
+/// code rejected.
+fn finish(report: &Report, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
+    } else {
+        report.print(out)?;
+    }
+    if report.double_accepts > 0 || report.server_errors > 0 || report.valid_rejected > 0 {
+        return Err(Exit(1).into());
+    }
+    Ok(())
 }
 
 fn random_u32() -> anyhow::Result<u32> {
@@ -306,6 +372,8 @@ impl Tally {
 /// What a run measured.
 #[derive(Debug)]
 pub struct Report {
+    /// `verify load` (HTTP) or `RADIUS load`.
+    pub label: &'static str,
     pub seconds: f64,
     pub concurrency: usize,
     pub credentials: usize,
@@ -326,6 +394,10 @@ pub struct Report {
 }
 
 impl Report {
+    fn labelled(self, label: &'static str) -> Report {
+        Report { label, ..self }
+    }
+
     fn to_json(&self) -> serde_json::Value {
         json!({
             "seconds": self.seconds, "concurrency": self.concurrency, "credentials": self.credentials,
@@ -342,8 +414,8 @@ impl Report {
     fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
-            "verify load: {:.1} s, concurrency {}, {} credentials",
-            self.seconds, self.concurrency, self.credentials
+            "{}: {:.1} s, concurrency {}, {} credentials",
+            self.label, self.seconds, self.concurrency, self.credentials
         )?;
         let mut lines = vec![
             ("requests", self.requests.to_string()),
@@ -391,8 +463,8 @@ fn wrong_code(credential: &Credential, salt: u32) -> String {
     }
 }
 
-fn worker(
-    mut client: RawVerifier,
+fn worker<V: Verifier>(
+    mut client: V,
     mut credentials: Vec<Credential>,
     deadline: Instant,
     wrong: f64,
@@ -507,8 +579,8 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
 }
 
-fn load(
-    client: &Client,
+fn load<V: Verifier>(
+    mut connect: impl FnMut() -> anyhow::Result<V>,
     path: &std::path::Path,
     duration: Duration,
     concurrency: usize,
@@ -530,10 +602,10 @@ fn load(
     let handles = shares
         .into_iter()
         .map(|share| -> anyhow::Result<_> {
-            let raw = RawVerifier::new(client)?;
+            let verifier = connect()?;
             let stop = stop.clone();
             Ok(std::thread::spawn(move || {
-                worker(raw, share, deadline, wrong, stop)
+                worker(verifier, share, deadline, wrong, stop)
             }))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -552,6 +624,7 @@ fn load(
     tally.latencies_us.sort_unstable();
     let requests = tally.latencies_us.len() as u64;
     Ok(Report {
+        label: "verify load",
         seconds,
         concurrency,
         credentials: count,
@@ -579,6 +652,7 @@ mod tests {
     #[test]
     fn the_human_report_keeps_its_aligned_lines() {
         let report = Report {
+            label: "verify load",
             seconds: 2.04,
             concurrency: 4,
             credentials: 8,

@@ -44,6 +44,8 @@ pub struct Gateway {
     pub admin_key: String,
     pub holders: Vec<Holder>,
     pub secret: String,
+    /// `bench setup`'s credentials file.
+    pub creds: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -96,6 +98,7 @@ impl Gateway {
             admin_key,
             holders,
             secret,
+            creds,
             _dir: dir,
         }
     }
@@ -388,5 +391,42 @@ fn one_accept_among_64_radius_and_http_clients_for_300_rounds() {
     for worker in workers {
         worker.join().unwrap();
     }
+    gw.served.stop();
+}
+
+/// `keyward bench radius` drives the daemon with checked Access-Requests:
+/// valid codes accepted, wrong codes and replays rejected, exit 0.
+#[test]
+fn bench_radius_runs_against_the_daemon() {
+    let mut gw = Gateway::start(4);
+    let secret_file = gw.data.join("radius-local.secret");
+    let stdout = stdout_ok(
+        keyward([
+            "bench",
+            "radius",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+            "--server",
+            &gw.radius.to_string(),
+        ])
+        .arg("--credentials")
+        .arg(&gw.creds)
+        .arg("--secret-file")
+        .arg(&secret_file),
+    );
+    assert!(stdout.starts_with("RADIUS load: "), "{stdout}");
+    let field = |name: &str| -> u64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(field("accepts") > 0, "{stdout}");
+    assert!(field("rejects") > 0, "{stdout}");
+    assert_eq!(field("double accepts"), 0, "{stdout}");
+    assert_eq!(field("valid rejected"), 0, "{stdout}");
     gw.served.stop();
 }
