@@ -51,6 +51,12 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start(holders: usize) -> Gateway {
+        Gateway::start_with(holders, "")
+    }
+
+    /// [`Gateway::start`] with `extra` appended to `keyward.toml` (after
+    /// the `[radius]` table init wrote, so more `[[radius.clients]]`).
+    pub fn start_with(holders: usize, extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let init = stdout_ok(keyward(["init", "--json", "--data"]).arg(&data));
@@ -86,6 +92,12 @@ impl Gateway {
         // What init generated for the local client.
         let secret = std::fs::read_to_string(data.join("radius-local.secret")).unwrap();
         assert_eq!(secret.len(), 32);
+        if !extra.is_empty() {
+            let config = data.join("keyward.toml");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(extra);
+            std::fs::write(&config, text).unwrap();
+        }
         let served = Served::start(&mut serve(
             &data,
             &["--pcsc", "off", "--hid", "off", "--virtual-token", "off"],
@@ -428,5 +440,67 @@ fn bench_radius_runs_against_the_daemon() {
     assert!(field("rejects") > 0, "{stdout}");
     assert_eq!(field("double accepts"), 0, "{stdout}");
     assert_eq!(field("valid rejected"), 0, "{stdout}");
+    gw.served.stop();
+}
+
+/// An Access-Request without Message-Authenticator, built by hand.
+fn request_without_ma(secret: &str, login: &str, passcode: &str) -> (Vec<u8>, [u8; 16]) {
+    let authenticator = [0x5au8; 16];
+    let hidden = hide_password(passcode.as_bytes(), secret.as_bytes(), &authenticator).unwrap();
+    let mut bytes = vec![1, 42, 0, 0];
+    bytes.extend_from_slice(&authenticator);
+    for (kind, value) in [
+        (attr::USER_NAME, login.as_bytes()),
+        (attr::USER_PASSWORD, &hidden),
+    ] {
+        bytes.push(kind);
+        bytes.push(u8::try_from(value.len() + 2).unwrap());
+        bytes.extend_from_slice(value);
+    }
+    let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
+    bytes[2..4].copy_from_slice(&len);
+    (bytes, authenticator)
+}
+
+/// Clients are told apart by address: an undeclared one is dropped, and
+/// the per-client switch lets only its own client omit the
+/// Message-Authenticator.
+#[test]
+fn undeclared_addresses_are_dropped_and_the_relaxed_switch_is_per_client() {
+    let mut gw = Gateway::start_with(
+        1,
+        "\n[[radius.clients]]\nname = \"ancien\"\naddress = \"127.0.0.2\"\n\
+         secret_file = \"radius-local.secret\"\nrequire_message_authenticator = false\n",
+    );
+    let login = gw.holders[0].login.clone();
+    let passcode = gw.holders[0].next_passcode();
+    let from = |ip: &str| {
+        let socket = UdpSocket::bind(format!("{ip}:0")).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(700)))
+            .unwrap();
+        socket
+    };
+    let (bytes, auth) = request_without_ma(&gw.secret, &login, &passcode);
+    let mut buffer = [0u8; 4096];
+    // 127.0.0.3 is declared nowhere; 127.0.0.1 (local) requires it.
+    for ip in ["127.0.0.3", "127.0.0.1"] {
+        let socket = from(ip);
+        socket.send_to(&bytes, gw.radius).unwrap();
+        assert!(socket.recv_from(&mut buffer).is_err(), "{ip} answered");
+    }
+    assert!(gw.audit_of(&login).is_empty());
+    // The old client at 127.0.0.2 may omit it.
+    let old = from("127.0.0.2");
+    let (code, _) = exchange(&gw.secret, &old, gw.radius, &bytes, &auth);
+    assert_eq!(code, Code::AccessAccept);
+    let metrics = gw.metrics();
+    for line in [
+        "keyward_radius_requests_total{client=\"\",outcome=\"unknown_client\"} 1",
+        "keyward_radius_requests_total{client=\"local\",outcome=\"missing_authenticator\"} 1",
+        "keyward_radius_requests_total{client=\"ancien\",outcome=\"accept\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     gw.served.stop();
 }
