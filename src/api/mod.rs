@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::devices::DeviceManager;
 use crate::domain::{Actor, Clock};
-use crate::store::verify::{Pending, VerifyRequest, VerifyService};
+use crate::store::verify::{VerifyOutcome, VerifyRequest, VerifyService};
 use crate::store::{Store, StoreError};
 use crate::wire::{ErrorCode, ErrorDetail};
 
@@ -100,14 +100,15 @@ impl AppState {
         &self.inner.clock
     }
 
-    fn verify_service(&self) -> &VerifyService {
-        &self.inner.verify
-    }
-
-    /// Queues a verify on the one verify service (for gateways reached
-    /// other than by `POST /v1/verify`, e.g. RADIUS).
-    pub fn submit_verify(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
-        self.inner.verify.submit(request)
+    /// Asks the one verify service (every gateway interface: `/v1/verify`,
+    /// `/validate/check`, RADIUS) and records the outcome's metrics. Awaited,
+    /// not blocked on: the writer thread answers through a oneshot.
+    pub async fn verify(&self, request: VerifyRequest) -> Result<VerifyOutcome, StoreError> {
+        let started = std::time::Instant::now();
+        let pending = self.inner.verify.submit(request)?;
+        let (reply, label) = pending.answer().await;
+        self.metrics().verify_outcome(label, started.elapsed());
+        reply
     }
 
     /// Serves a rejection's required delay by holding the answer, as

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
 use super::common::{Connection, Exit};
@@ -75,15 +75,8 @@ pub enum BenchCommand {
         after_help = "Example:\n  KEYWARD_API_KEY=<gateway key> keyward bench verify --credentials ./bench-credentials --seconds 30 --concurrency 32"
     )]
     Verify {
-        #[arg(long)]
-        credentials: PathBuf,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Share of requests that must be rejected (wrong codes and replays).
-        #[arg(long, default_value_t = 0.3)]
-        wrong: f64,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// The same load as `bench verify`, as RADIUS Access-Requests from the
     /// local client (the secret file `keyward init` wrote); reports
@@ -92,22 +85,29 @@ pub enum BenchCommand {
         after_help = "Example:\n  keyward bench radius --credentials ./bench-credentials --secret-file ./bench-data/radius-local.secret --seconds 30 --concurrency 32"
     )]
     Radius {
-        #[arg(long)]
-        credentials: PathBuf,
+        #[command(flatten)]
+        load: LoadArgs,
         /// The RADIUS server.
         #[arg(long, default_value = "127.0.0.1:1812")]
         server: std::net::SocketAddr,
         /// The client's shared secret, in a 0600 file.
         #[arg(long)]
         secret_file: PathBuf,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Share of requests that must be rejected (wrong codes and replays).
-        #[arg(long, default_value_t = 0.3)]
-        wrong: f64,
     },
+}
+
+/// The load both generators send.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(long)]
+    credentials: PathBuf,
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Share of requests that must be rejected (wrong codes and replays).
+    #[arg(long, default_value_t = 0.3)]
+    wrong: f64,
 }
 
 pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -118,53 +118,25 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             domain,
             out: file,
         } => setup(&data, holders, domain.as_deref(), &file, out),
-        BenchCommand::Verify {
-            credentials,
-            seconds,
-            concurrency,
-            wrong,
-        } => {
-            check_load(concurrency, wrong)?;
+        BenchCommand::Verify { load: args } => {
             let client = conn.client();
-            let report = load(
-                || RawVerifier::new(&client),
-                &credentials,
-                Duration::from_secs(seconds),
-                concurrency,
-                wrong,
-            )?;
+            let report = load(|| RawVerifier::new(&client), &args)?;
             finish(&report.labelled("verify load"), conn.json, out)
         }
         BenchCommand::Radius {
-            credentials,
+            load: args,
             server,
             secret_file,
-            seconds,
-            concurrency,
-            wrong,
         } => {
-            check_load(concurrency, wrong)?;
             let mut secret = crate::secure_fs::read_private_file(&secret_file, 1024)
                 .with_context(|| format!("reading {}", secret_file.display()))?;
             while matches!(secret.last(), Some(b'\n' | b'\r')) {
                 secret.pop();
             }
-            let report = load(
-                || RadiusVerifier::new(server, &secret),
-                &credentials,
-                Duration::from_secs(seconds),
-                concurrency,
-                wrong,
-            )?;
+            let report = load(|| RadiusVerifier::new(server, &secret), &args)?;
             finish(&report.labelled("RADIUS load"), conn.json, out)
         }
     }
-}
-
-fn check_load(concurrency: usize, wrong: f64) -> anyhow::Result<()> {
-    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-    anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
-    Ok(())
 }
 
 /// Prints the report; exit 1 on any double accept, server error or valid
@@ -512,11 +484,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 fn load<V: Verifier>(
     mut connect: impl FnMut() -> anyhow::Result<V>,
-    path: &std::path::Path,
-    duration: Duration,
-    concurrency: usize,
-    wrong: f64,
+    args: &LoadArgs,
 ) -> anyhow::Result<Report> {
+    let (path, concurrency, wrong) = (&args.credentials, args.concurrency, args.wrong);
+    let duration = Duration::from_secs(args.seconds);
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
     let credentials = read_credentials(path)?;
     let count = credentials.len();
     anyhow::ensure!(

@@ -414,11 +414,7 @@ impl Builder {
     /// Message-Authenticator over the packet with the request authenticator
     /// in its header, then the Response Authenticator over the result.
     pub fn reply(&self, request: &[u8; 16], secret: &[u8]) -> Vec<u8> {
-        let mut out = self.header(request);
-        let ma = hmac_md5(secret, &out);
-        if let Some(field) = out.get_mut(HEADER + 2..HEADER + 18) {
-            field.copy_from_slice(&ma);
-        }
+        let mut out = self.with_message_authenticator(request, secret);
         let response = response_authenticator(&out, request, secret);
         if let Some(field) = out.get_mut(4..HEADER) {
             field.copy_from_slice(&response);
@@ -429,6 +425,12 @@ impl Builder {
     /// A request with Request Authenticator `authenticator` (random, chosen
     /// by the caller) and its Message-Authenticator.
     pub fn request(&self, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+        self.with_message_authenticator(authenticator, secret)
+    }
+
+    /// The packet with `authenticator` in its header and the
+    /// Message-Authenticator (first attribute) computed over it.
+    fn with_message_authenticator(&self, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
         let mut out = self.header(authenticator);
         let ma = hmac_md5(secret, &out);
         if let Some(field) = out.get_mut(HEADER + 2..HEADER + 18) {

@@ -216,16 +216,7 @@ impl RadiusService {
         {
             request = request.from_source(source);
         }
-        let started = std::time::Instant::now();
-        let Ok(pending) = self.state.submit_verify(request) else {
-            self.count(name, "unavailable");
-            return None;
-        };
-        let (outcome, label) = pending.answer().await;
-        self.state
-            .metrics()
-            .verify_outcome(label, started.elapsed());
-        match outcome {
+        match self.state.verify(request).await {
             Ok(VerifyOutcome::Accept { rights }) => {
                 self.count(name, "accept");
                 let classes = self.rights_classes(&rights);

@@ -2,8 +2,6 @@
 //! by the same verify service as `POST /v1/verify`. The body is a form or a
 //! JSON object, as the plugins send either.
 
-use std::time::Instant;
-
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::{Form, Json};
@@ -49,16 +47,9 @@ impl FromRequest<AppState> for CheckBody {
 }
 
 pub(super) async fn validate_check(permit: Permit, CheckBody(body): CheckBody) -> Answer {
-    let started = Instant::now();
     let request = VerifyRequest::new(&body.user, &body.pass);
     drop(body);
-    let pending = permit.state().verify_service().submit(request)?;
-    let (reply, label) = pending.answer().await;
-    permit
-        .state()
-        .metrics()
-        .verify_outcome(label, started.elapsed());
-    let accepted = match reply? {
+    let accepted = match permit.state().verify(request).await? {
         VerifyOutcome::Accept { .. } => true,
         VerifyOutcome::Reject { hold } => {
             permit.state().hold_reject(hold).await;
