@@ -14,6 +14,7 @@ use std::time::Duration;
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use keyward::radius::packet::{attr, hide_password, Builder, Code, Packet};
 
+use crate::cli_bench::bench_setup;
 use crate::support::cli::{keyward, stdout_ok};
 use crate::support::serve::{serve, Served};
 
@@ -59,22 +60,9 @@ impl Gateway {
     pub fn start_with(holders: usize, extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let init = stdout_ok(keyward(["init", "--json", "--data"]).arg(&data));
-        let init: serde_json::Value = serde_json::from_str(&init).unwrap();
-        let admin_key = init["admin_key"].as_str().unwrap().to_owned();
+        let admin_key = crate::support::cli::init(&data);
         let creds = dir.path().join("creds");
-        stdout_ok(
-            keyward([
-                "bench",
-                "setup",
-                "--holders",
-                &holders.to_string(),
-                "--data",
-            ])
-            .arg(&data)
-            .arg("--out")
-            .arg(&creds),
-        );
+        bench_setup(&data, u32::try_from(holders).unwrap(), &creds);
         let holders = std::fs::read_to_string(&creds)
             .unwrap()
             .lines()
