@@ -138,11 +138,14 @@ pub struct DaemonConfig {
     /// What the store needs: mail domain, verify windows, return deadline,
     /// time zone.
     pub store: StoreConfig,
+    /// The RADIUS service, off unless the file has a `[radius]` table.
+    pub radius: Option<crate::radius::RadiusConfig>,
 }
 
 impl DaemonConfig {
     /// What `keyward init` writes for a new data directory: the defaults
-    /// with the authority's mail domain.
+    /// with the authority's mail domain, and RADIUS for a gateway on this
+    /// machine only.
     pub fn new(domain: &str) -> Result<DaemonConfig, StoreError> {
         let store = StoreConfig::new(domain);
         store.validate()?;
@@ -150,6 +153,7 @@ impl DaemonConfig {
             listen: vec![DEFAULT_LISTEN],
             limits: Limits::default(),
             store,
+            radius: Some(crate::radius::RadiusConfig::local()),
         })
     }
 
@@ -195,6 +199,7 @@ impl DaemonConfig {
         let mut return_deadline = ReturnDeadline::DEFAULT;
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
+        let mut radius = None;
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -204,6 +209,7 @@ impl DaemonConfig {
                 "return_deadline" => return_deadline = month_day(key, value)?,
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
+                "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -230,6 +236,7 @@ impl DaemonConfig {
             listen,
             limits,
             store,
+            radius,
         })
     }
 
@@ -252,10 +259,15 @@ impl DaemonConfig {
             .time_zone
             .iana_name()
             .unwrap_or(DEFAULT_TIME_ZONE);
+        let radius = self
+            .radius
+            .as_ref()
+            .map(|r| format!("\n{}", r.to_toml()))
+            .unwrap_or_default();
         format!(
             "authority_domain = {domain}\nlisten = {listen}\ntotp_behind = {behind}\n\
              hotp_look_ahead = {ahead}\ntime_zone = {zone}\n\n\
-             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n",
+             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}",
             domain = toml_string(&self.store.authority_domain),
             behind = self.store.totp_behind,
             ahead = self.store.hotp_look_ahead,
@@ -417,6 +429,7 @@ mod tests {
         assert_eq!(config.store.hotp_look_ahead, 10);
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.store.time_zone, TimeZone::UTC);
+        assert_eq!(config.radius, None);
     }
 
     #[test]
@@ -430,6 +443,7 @@ mod tests {
         assert_eq!(again.store.authority_domain, "ac-exemple.fr");
         assert_eq!(again.store.return_deadline, ReturnDeadline::DEFAULT);
         assert_eq!(again.store.time_zone.iana_name(), Some("Europe/Paris"));
+        assert_eq!(again.radius, Some(crate::radius::RadiusConfig::local()));
     }
 
     #[test]

@@ -75,6 +75,10 @@
 //!   wipe); `devices::pin`, the desk's device PIN unblock.
 //! - [`server`]: the HTTP server shell (listeners, connection limit, request
 //!   timeout, graceful shutdown).
+//! - [`radius`]: RADIUS for gateways: the packet codec (`packet`, pure:
+//!   parsing, authenticators, hidden passwords), the declared clients and
+//!   their secrets (`config`), the UDP service asking the verify service
+//!   (`server`).
 //! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, the
 //!   `Operation` enum (each operation's roles, audit name and route), bearer
 //!   keys and scopes (`auth`), the `Permit` that runs an operation for a
@@ -114,6 +118,7 @@ pub mod i18n;
 pub mod oath;
 pub mod otp;
 pub mod profile;
+pub mod radius;
 pub mod secure_fs;
 pub mod server;
 pub mod store;

@@ -1,6 +1,6 @@
 //! Prometheus metrics in the text exposition format: verify outcomes by
 //! reason (never in the HTTP answer), verify latency, requests by route and
-//! status, device events.
+//! status, RADIUS datagrams by client and outcome, device events.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,6 +22,7 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
+    radius: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -50,6 +51,13 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// A RADIUS datagram's fate, by declared client (empty: none matched).
+    pub fn radius(&self, client: &str, outcome: &'static str) {
+        *lock(&self.radius)
+            .entry((client.to_owned(), outcome))
+            .or_default() += 1;
+    }
+
     pub fn render(&self, devices: &DeviceCounters) -> String {
         let mut out = String::new();
         out.push_str("# HELP keyward_verify_total Verify outcomes by reason.\n# TYPE keyward_verify_total counter\n");
@@ -75,6 +83,13 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "keyward_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP keyward_radius_requests_total RADIUS datagrams by client and outcome.\n# TYPE keyward_radius_requests_total counter\n");
+        for ((client, outcome), n) in lock(&self.radius).iter() {
+            let _ = writeln!(
+                out,
+                "keyward_radius_requests_total{{client=\"{client}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         out.push_str("# HELP keyward_device_events_total Device events by kind.\n# TYPE keyward_device_events_total counter\n");

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::devices::DeviceManager;
 use crate::domain::{Actor, Clock};
-use crate::store::verify::VerifyService;
+use crate::store::verify::{VerifyOutcome, VerifyRequest, VerifyService};
 use crate::store::{Store, StoreError};
 use crate::wire::{ErrorCode, ErrorDetail};
 
@@ -100,8 +100,23 @@ impl AppState {
         &self.inner.clock
     }
 
-    fn verify_service(&self) -> &VerifyService {
-        &self.inner.verify
+    /// Asks the one verify service (every gateway interface: `/v1/verify`,
+    /// `/validate/check`, RADIUS) and records the outcome's metrics. Awaited,
+    /// not blocked on: the writer thread answers through a oneshot.
+    pub async fn verify(&self, request: VerifyRequest) -> Result<VerifyOutcome, StoreError> {
+        let started = std::time::Instant::now();
+        let pending = self.inner.verify.submit(request)?;
+        let (reply, label) = pending.answer().await;
+        self.metrics().verify_outcome(label, started.elapsed());
+        reply
+    }
+
+    /// Serves a rejection's required delay by holding the answer, as
+    /// `POST /v1/verify` does.
+    pub async fn hold_reject(&self, hold: Option<u64>) {
+        if let Some(seconds) = hold {
+            routes::hold_answer(self.clock().as_ref(), seconds).await;
+        }
     }
 
     /// New requests are answered 503 from now on (graceful shutdown).

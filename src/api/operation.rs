@@ -64,6 +64,8 @@ struct Spec {
 operations! {
     Verify: POST "/v1/verify", &[Role::Admin, Role::Gateway], "verify", None,
         "checks a login's PIN and one-time code";
+    ValidateCheck: POST "/validate/check", &[Role::Admin, Role::Gateway], "verify", None,
+        "checks a user's PIN and code, answered as privacyIDEA does";
     CreateApiKey: POST "/v1/apikeys", ADMIN, "manage API keys", Some("apikey.create"),
         "creates an API key, shown once";
     ListApiKeys: GET "/v1/apikeys", ADMIN, "manage API keys", None,
@@ -220,16 +222,20 @@ mod tests {
         for op in Operation::ALL {
             assert!(seen.insert((op.method(), op.path())), "{op:?} twice");
             assert!(!op.roles().is_empty(), "{op:?} allows nobody");
-            assert!(op.path().starts_with("/v1/"), "{op:?}");
+            // privacyIDEA's path is kept for its plugins.
+            assert!(
+                op.path().starts_with("/v1/") || *op == Operation::ValidateCheck,
+                "{op:?}"
+            );
         }
     }
 
     #[test]
-    fn the_gateway_may_only_verify() {
+    fn the_gateway_may_only_verify_by_either_call() {
         let gateway: Vec<_> = Operation::ALL
             .iter()
             .filter(|op| op.allows(Role::Gateway))
             .collect();
-        assert_eq!(gateway, [&Operation::Verify]);
+        assert_eq!(gateway, [&Operation::Verify, &Operation::ValidateCheck]);
     }
 }

@@ -1,5 +1,5 @@
 //! `keyward bench`: a verify load generator against a running daemon over
-//! loopback, and the setup that gives it credentials whose secrets it knows.
+//! loopback, by HTTP (`verify`) or RADIUS (`radius`), and the setup that gives it credentials whose secrets it knows.
 //!
 //! `setup` writes holders, appointments, active HOTP credentials and PINs
 //! straight into a data directory through the store (as the desk, then as
@@ -27,20 +27,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Subcommand;
-use serde_json::json;
+use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
-use super::common::{indented_fields, Connection, Exit};
-use crate::client::{Client, ClientError};
+use super::common::{Connection, Exit};
+use crate::client::ClientError;
 use crate::domain::{Actor, Clock as _, Date, MailAddress, PersonId, RightOrigin, Uai};
 use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use crate::store::{Config, Store, SystemClock};
 
+mod radius_verifier;
 mod raw_verifier;
+mod report;
 
+use radius_verifier::RadiusVerifier;
 use raw_verifier::RawVerifier;
+pub use report::Report;
+
+/// One worker's connection to the daemon: HTTP or RADIUS.
+trait Verifier: Send + 'static {
+    /// `Ok(true)` accept, `Ok(false)` reject.
+    fn verify(&mut self, login: &str, passcode: &str, source: &str) -> Result<bool, ClientError>;
+}
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -70,16 +79,39 @@ pub enum BenchCommand {
         after_help = "Example:\n  KEYWARD_API_KEY=<gateway key> keyward bench verify --credentials ./bench-credentials --seconds 30 --concurrency 32"
     )]
     Verify {
-        #[arg(long)]
-        credentials: PathBuf,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Share of requests that must be rejected (wrong codes and replays).
-        #[arg(long, default_value_t = 0.3)]
-        wrong: f64,
+        #[command(flatten)]
+        load: LoadArgs,
     },
+    /// The same load as `bench verify`, as RADIUS Access-Requests from the
+    /// local client (the secret file `keyward init` wrote); reports
+    /// Access-Requests/s and latency. Exits 1 as `bench verify` does.
+    #[command(
+        after_help = "Example:\n  keyward bench radius --credentials ./bench-credentials --secret-file ./bench-data/radius-local.secret --seconds 30 --concurrency 32"
+    )]
+    Radius {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The RADIUS server.
+        #[arg(long, default_value = "127.0.0.1:1812")]
+        server: std::net::SocketAddr,
+        /// The client's shared secret, in a 0600 file.
+        #[arg(long)]
+        secret_file: PathBuf,
+    },
+}
+
+/// The load both generators send.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(long)]
+    credentials: PathBuf,
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Share of requests that must be rejected (wrong codes and replays).
+    #[arg(long, default_value_t = 0.3)]
+    wrong: f64,
 }
 
 pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -90,32 +122,39 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             domain,
             out: file,
         } => setup(&data, holders, domain.as_deref(), &file, out),
-        BenchCommand::Verify {
-            credentials,
-            seconds,
-            concurrency,
-            wrong,
+        BenchCommand::Verify { load: args } => {
+            let client = conn.client();
+            let report = load(|| RawVerifier::new(&client), &args)?;
+            finish(&report.labelled("verify load"), conn.json, out)
+        }
+        BenchCommand::Radius {
+            load: args,
+            server,
+            secret_file,
         } => {
-            anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-            anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
-            let report = load(
-                &conn.client(),
-                &credentials,
-                Duration::from_secs(seconds),
-                concurrency,
-                wrong,
-            )?;
-            if conn.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
-            } else {
-                report.print(out)?;
+            let mut secret = crate::secure_fs::read_private_file(&secret_file, 1024)
+                .with_context(|| format!("reading {}", secret_file.display()))?;
+            while matches!(secret.last(), Some(b'\n' | b'\r')) {
+                secret.pop();
             }
-            if report.double_accepts > 0 || report.server_errors > 0 || report.valid_rejected > 0 {
-                return Err(Exit(1).into());
-            }
-            Ok(())
+            let report = load(|| RadiusVerifier::new(server, &secret), &args)?;
+            finish(&report.labelled("RADIUS load"), conn.json, out)
         }
     }
+}
+
+/// Prints the report; exit 1 on any double accept, server error or valid
+/// code rejected.
+fn finish(report: &Report, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
+    } else {
+        report.print(out)?;
+    }
+    if report.double_accepts > 0 || report.server_errors > 0 || report.valid_rejected > 0 {
+        return Err(Exit(1).into());
+    }
+    Ok(())
 }
 
 fn random_u32() -> anyhow::Result<u32> {
@@ -317,70 +356,6 @@ impl Tally {
     }
 }
 
-/// What a run measured.
-#[derive(Debug)]
-pub struct Report {
-    pub seconds: f64,
-    pub concurrency: usize,
-    pub credentials: usize,
-    pub requests: u64,
-    pub per_second: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub accepts: u64,
-    pub rejects: u64,
-    pub valid_rejected: u64,
-    pub wrong_accepted: u64,
-    pub double_accepts: u64,
-    pub server_errors: u64,
-    pub rate_limited: u64,
-    pub other_errors: u64,
-    pub first_error: Option<String>,
-}
-
-impl Report {
-    fn to_json(&self) -> serde_json::Value {
-        json!({
-            "seconds": self.seconds, "concurrency": self.concurrency, "credentials": self.credentials,
-            "requests": self.requests, "verifies_per_second": self.per_second,
-            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
-            "accepts": self.accepts, "rejects": self.rejects,
-            "valid_rejected": self.valid_rejected, "wrong_accepted": self.wrong_accepted,
-            "double_accepts": self.double_accepts, "http_5xx": self.server_errors,
-            "rate_limited": self.rate_limited, "other_errors": self.other_errors,
-            "first_error": self.first_error,
-        })
-    }
-
-    fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(
-            out,
-            "verify load: {:.1} s, concurrency {}, {} credentials",
-            self.seconds, self.concurrency, self.credentials
-        )?;
-        let mut lines = vec![
-            ("requests", self.requests.to_string()),
-            ("verifies/s", format!("{:.0}", self.per_second)),
-            ("latency p50", format!("{:.2} ms", self.p50_ms)),
-            ("latency p99", format!("{:.2} ms", self.p99_ms)),
-            ("latency max", format!("{:.2} ms", self.max_ms)),
-            ("accepts", self.accepts.to_string()),
-            ("rejects", self.rejects.to_string()),
-            ("valid rejected", self.valid_rejected.to_string()),
-            ("wrong accepted", self.wrong_accepted.to_string()),
-            ("double accepts", self.double_accepts.to_string()),
-            ("HTTP 5xx", self.server_errors.to_string()),
-            ("rate limited", self.rate_limited.to_string()),
-            ("other errors", self.other_errors.to_string()),
-        ];
-        if let Some(e) = &self.first_error {
-            lines.push(("first error", e.clone()));
-        }
-        indented_fields(out, "  ", &lines)
-    }
-}
-
 /// Whether the code part of `passcode` is also the code of a counter the
 /// server would still accept (the next 21, beyond any look-ahead it allows).
 fn ahead_in_window(credential: &Credential, passcode: &str) -> bool {
@@ -405,8 +380,8 @@ fn wrong_code(credential: &Credential, salt: u32) -> String {
     }
 }
 
-fn worker(
-    mut client: RawVerifier,
+fn worker<V: Verifier>(
+    mut client: V,
     mut credentials: Vec<Credential>,
     deadline: Instant,
     wrong: f64,
@@ -521,13 +496,14 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
 }
 
-fn load(
-    client: &Client,
-    path: &std::path::Path,
-    duration: Duration,
-    concurrency: usize,
-    wrong: f64,
+fn load<V: Verifier>(
+    mut connect: impl FnMut() -> anyhow::Result<V>,
+    args: &LoadArgs,
 ) -> anyhow::Result<Report> {
+    let (path, concurrency, wrong) = (&args.credentials, args.concurrency, args.wrong);
+    let duration = Duration::from_secs(args.seconds);
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!((0.0..0.5).contains(&wrong), "--wrong must be in [0, 0.5)");
     let credentials = read_credentials(path)?;
     let count = credentials.len();
     anyhow::ensure!(
@@ -544,10 +520,10 @@ fn load(
     let handles = shares
         .into_iter()
         .map(|share| -> anyhow::Result<_> {
-            let raw = RawVerifier::new(client)?;
+            let verifier = connect()?;
             let stop = stop.clone();
             Ok(std::thread::spawn(move || {
-                worker(raw, share, deadline, wrong, stop)
+                worker(verifier, share, deadline, wrong, stop)
             }))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -566,6 +542,7 @@ fn load(
     tally.latencies_us.sort_unstable();
     let requests = tally.latencies_us.len() as u64;
     Ok(Report {
+        label: "verify load",
         seconds,
         concurrency,
         credentials: count,
@@ -584,52 +561,4 @@ fn load(
         other_errors: tally.other_errors,
         first_error: tally.first_error,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_human_report_keeps_its_aligned_lines() {
-        let report = Report {
-            seconds: 2.04,
-            concurrency: 4,
-            credentials: 8,
-            requests: 1200,
-            per_second: 588.2,
-            p50_ms: 1.234,
-            p99_ms: 9.5,
-            max_ms: 12.0,
-            accepts: 1100,
-            rejects: 100,
-            valid_rejected: 0,
-            wrong_accepted: 0,
-            double_accepts: 0,
-            server_errors: 0,
-            rate_limited: 3,
-            other_errors: 1,
-            first_error: Some("timeout".into()),
-        };
-        let mut out = Vec::new();
-        report.print(&mut out).unwrap_or_default();
-        assert_eq!(
-            String::from_utf8(out).unwrap_or_default(),
-            "verify load: 2.0 s, concurrency 4, 8 credentials\n\
-             \x20 requests        1200\n\
-             \x20 verifies/s      588\n\
-             \x20 latency p50     1.23 ms\n\
-             \x20 latency p99     9.50 ms\n\
-             \x20 latency max     12.00 ms\n\
-             \x20 accepts         1100\n\
-             \x20 rejects         100\n\
-             \x20 valid rejected  0\n\
-             \x20 wrong accepted  0\n\
-             \x20 double accepts  0\n\
-             \x20 HTTP 5xx        0\n\
-             \x20 rate limited    3\n\
-             \x20 other errors    1\n\
-             \x20 first error     timeout\n"
-        );
-    }
 }

@@ -1,5 +1,6 @@
 //! `keyward init`: a new data directory (config, master key, database,
-//! receipt key) and the first admin API key, printed once.
+//! receipt key, the local RADIUS client's shared secret) and the first
+//! admin API key, printed once.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use clap::Args;
 use super::data_dir::DataArgs;
 use crate::config::{DaemonConfig, Paths, CONFIG_FILE, DEFAULT_DOMAIN};
 use crate::domain::{Actor, MailAddress, PersonId, Role};
+use crate::radius::config::LOCAL_SECRET_FILE;
 use crate::store::{Store, SystemClock};
 
 #[derive(Debug, Args)]
@@ -107,6 +109,9 @@ pub fn initialise(
         crate::secure_fs::create_private_file(&path, config.to_toml().as_bytes())?;
         crate::secure_fs::give_to_dir_owner(data, &path)?;
     }
+    let secret = data.join(LOCAL_SECRET_FILE);
+    crate::secure_fs::create_private_file(&secret, radius_secret()?.as_bytes())?;
+    crate::secure_fs::give_to_dir_owner(data, &secret)?;
     admin_key_for(&store, paths, domain, admin)
 }
 
@@ -157,6 +162,17 @@ pub fn add_admin(
     admin_key_for(&store, paths, &domain, admin)
 }
 
+/// A RADIUS shared secret: 160 random bits as 32 base32 characters, which
+/// any RADIUS client's configuration can hold.
+fn radius_secret() -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 20]);
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes.as_mut())
+        .map_err(|_| anyhow::anyhow!("the OS random generator failed"))?;
+    Ok(zeroize::Zeroizing::new(
+        data_encoding::BASE32_NOPAD.encode(bytes.as_ref()),
+    ))
+}
+
 /// Prints what init did, the admin key alone at the end of the last line.
 pub fn report(
     done: &Initialised,
@@ -173,6 +189,7 @@ pub fn report(
                 "config": done.config.display().to_string(),
                 "master_key": done.master_key.display().to_string(),
                 "admin_key_id": done.admin_key_id,
+                "radius_secret_file": done.data.join(LOCAL_SECRET_FILE).display().to_string(),
                 "admin_key": key,
             })
         )?;
@@ -186,6 +203,8 @@ pub fn report(
             db = crate::store::DB_FILE
         );
         writeln!(out, "  {files}")?;
+        let radius = done.data.join(LOCAL_SECRET_FILE).display().to_string();
+        writeln!(out, "  {}", t!("init-radius", file = radius))?;
         writeln!(out, "{}", t!("init-keep-key"))?;
         // The key stays alone at the end of the last line.
         writeln!(out, "{} {key}", t!("init-admin-key"))?;

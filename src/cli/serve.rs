@@ -1,7 +1,7 @@
 //! `keyward serve`: the daemon. Opens the data directory (refusing unsafe
 //! permissions), starts the device manager (PC/SC watcher and, when asked or
 //! when no reader exists, the in-process virtual reader), serves the v1 API
-//! and shuts down gracefully on SIGINT/SIGTERM.
+//! (and RADIUS when configured) and shuts down gracefully on SIGINT/SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,7 @@ use crate::api::{app, AppState};
 use crate::config::{self, DaemonConfig};
 use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use crate::domain::Clock;
+use crate::radius::RadiusService;
 use crate::server;
 use crate::store::backup::DaemonLock;
 use crate::store::Store;
@@ -44,6 +45,10 @@ pub struct ServeArgs {
     /// Address to listen on (default: the config file's, 127.0.0.1:7390).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Address RADIUS listens on (default: the config file's `[radius]`
+    /// listen); ignored unless the config file has a `[radius]` table.
+    #[arg(long, value_name = "ADDR")]
+    pub radius_listen: Option<SocketAddr>,
     /// In-process virtual token "keyward virtual reader".
     #[arg(long, value_enum, default_value_t = VirtualToken::Auto)]
     pub virtual_token: VirtualToken,
@@ -146,6 +151,17 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         Switch::Off => None,
     };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
+    let radius = match &config.radius {
+        Some(radius) => {
+            let clients = radius.load_clients(&data)?;
+            let listen = args
+                .radius_listen
+                .map_or_else(|| radius.listen.clone(), |one| vec![one]);
+            let service = RadiusService::new(clients, radius.rights_attribute, state.clone());
+            Some((listen, Arc::new(service)))
+        }
+        None => None,
+    };
     let listen = match args.listen {
         Some(one) => vec![one],
         None => config.listen.clone(),
@@ -155,6 +171,25 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         .build()?;
     runtime.block_on(async {
         let signalled = server::shutdown_signal();
+        let (stop_radius, radius_stopped) = tokio::sync::watch::channel(false);
+        let radius_task = match radius {
+            Some((listen, service)) => {
+                let mut sockets = Vec::with_capacity(listen.len());
+                for address in listen {
+                    let socket = tokio::net::UdpSocket::bind(address)
+                        .await
+                        .with_context(|| format!("listening for RADIUS on {address}"))?;
+                    writeln!(out, "keyward: RADIUS on udp://{}", socket.local_addr()?)?;
+                    sockets.push(socket);
+                }
+                Some(tokio::spawn(crate::radius::serve(
+                    sockets,
+                    service,
+                    radius_stopped,
+                )))
+            }
+            None => None,
+        };
         let mut listeners = Vec::with_capacity(listen.len());
         for address in listen {
             let listener = tokio::net::TcpListener::bind(address)
@@ -175,8 +210,12 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             signalled.await;
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
             shutdown_state.begin_shutdown();
+            stop_radius.send_replace(true);
         })
         .await?;
+        if let Some(task) = radius_task {
+            let _ = task.await;
+        }
         anyhow::Ok(())
     })?;
     stop.store(true, Ordering::SeqCst);

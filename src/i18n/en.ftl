@@ -184,6 +184,7 @@ receipt-signature-valid = signature: valid (key { $key })
 init-done = keyward: initialised { $dir }
 init-initialising = initialising { $dir }
 init-files = config { $config }, master key { $master }, database { $db } (receipt key sealed inside)
+init-radius = RADIUS on udp://127.0.0.1:1812 for a gateway on this machine; shared secret in { $file }
 init-keep-key = Keep the key below safe: it is shown only now (use it as KEYWARD_API_KEY).
 init-admin-key = admin API key:
 init-not-empty = { $dir } already exists and is not empty: refusing to overwrite it

@@ -183,6 +183,7 @@ receipt-signature-valid = signature : valide (clé { $key })
 init-done = keyward : { $dir } initialisé
 init-initialising = initialisation de { $dir }
 init-files = configuration { $config }, clé maîtresse { $master }, base { $db } (clé des bordereaux scellée dedans)
+init-radius = RADIUS sur udp://127.0.0.1:1812 pour une passerelle sur cette machine ; secret partagé dans { $file }
 init-keep-key = Conservez la clé ci-dessous en lieu sûr : elle n'est affichée qu'une fois (à utiliser comme KEYWARD_API_KEY).
 init-admin-key = clé d'API administrateur :
 init-not-empty = { $dir } existe déjà et n'est pas vide : refus de l'écraser

@@ -23,6 +23,7 @@ pub mod reports;
 pub mod requests;
 pub mod rights;
 pub mod tokens;
+pub mod validate;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};

@@ -55,6 +55,7 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("GET", "/v1/reports/in-transit", DESK_INSP),
     ("GET", "/v1/audit/verify", ADMIN),
     ("GET", "/v1/events", &["admin", "desk", "station"]),
+    ("POST", "/validate/check", &["admin", "gateway"]),
 ];
 const ADMIN: &[&str] = &["admin"];
 const DESK: &[&str] = &["admin", "desk"];

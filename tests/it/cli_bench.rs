@@ -53,7 +53,7 @@ fn bench_setup_writes_active_holders_and_their_secrets() {
 }
 
 /// `keyward bench setup --holders N --data DATA --out CREDS`; returns stdout.
-fn bench_setup(data: &std::path::Path, holders: u32, creds: &std::path::Path) -> String {
+pub fn bench_setup(data: &std::path::Path, holders: u32, creds: &std::path::Path) -> String {
     stdout_ok(
         keyward([
             "bench",

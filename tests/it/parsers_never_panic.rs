@@ -1,5 +1,6 @@
-//! Every text entry point of the domain and crypto layers returns a typed
-//! error on bad input and never panics.
+//! Every text entry point of the domain and crypto layers, and the RADIUS
+//! codec's byte entry point, returns a typed error on bad input and never
+//! panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyward::crypto::{parse_public_key, verify_receipt, Pin};
@@ -11,7 +12,39 @@ fn line() -> impl Strategy<Value = String> {
     "[^\\p{Cc}]{1,40}".prop_filter("not blank", |s| !s.trim().is_empty())
 }
 
+/// A RADIUS header with a plausible length, then arbitrary attributes.
+fn radius_datagram() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop_oneof![Just(1u8), Just(2), Just(11), Just(12), any::<u8>()],
+        proptest::collection::vec(any::<u8>(), 0..600),
+        any::<bool>(),
+    )
+        .prop_map(|(code, mut rest, true_length)| {
+            let mut bytes = vec![code, 1, 0, 0];
+            bytes.extend_from_slice(&[9; 16]);
+            bytes.append(&mut rest);
+            let len = if true_length {
+                bytes.len()
+            } else {
+                bytes.len() / 2 + 20
+            };
+            let len = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+            bytes[2..4].copy_from_slice(&len);
+            bytes
+        })
+}
+
 proptest! {
+    #[test]
+    fn radius_codec_never_panics(bytes in radius_datagram()) {
+        keyward::radius::fuzz_one(&bytes);
+    }
+
+    #[test]
+    fn radius_codec_never_panics_on_noise(bytes in proptest::collection::vec(any::<u8>(), 0..4200)) {
+        keyward::radius::fuzz_one(&bytes);
+    }
+
     #[test]
     fn identifiers_never_panic(text in "\\PC{0,80}") {
         let _ = Uai::parse(&text);

@@ -16,7 +16,10 @@ mod reports;
 mod requests;
 mod rights;
 mod tokens;
+mod validate;
 mod verify;
+
+pub(super) use verify::hold_answer;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -46,6 +49,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
     let method = op.method_filter();
     match op {
         Op::Verify => on(method, verify::verify),
+        Op::ValidateCheck => on(method, validate::validate_check),
         Op::CreateApiKey => on(method, apikeys::create_api_key),
         Op::ListApiKeys => on(method, apikeys::list_api_keys),
         Op::RevokeApiKey => on(method, apikeys::revoke_api_key),

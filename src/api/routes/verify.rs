@@ -1,7 +1,7 @@
 //! `POST /v1/verify`: the gateway's question. The answer says accept or
 //! reject and nothing more; a required delay is served by holding it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{date_opt, ok, Answer};
 use crate::api::{ApiError, Body, Permit};
@@ -17,7 +17,6 @@ const MAX_HOLD: u64 = 10;
 const RECHECK: Duration = Duration::from_millis(50);
 
 pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answer {
-    let started = Instant::now();
     let mut request = VerifyRequest::new(&body.login, &body.passcode);
     if let Some(source) = body.source.as_deref() {
         if source.is_empty() || source.len() > 128 || source.chars().any(char::is_control) {
@@ -28,14 +27,7 @@ pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answ
         request = request.from_source(source);
     }
     drop(body);
-    let pending = permit.state().verify_service().submit(request)?;
-    // Awaited, not blocked on: the writer thread answers through a oneshot.
-    let (reply, label) = pending.answer().await;
-    permit
-        .state()
-        .metrics()
-        .verify_outcome(label, started.elapsed());
-    match reply? {
+    match permit.state().verify(request).await? {
         VerifyOutcome::Accept { rights } => ok(accepted(&rights)),
         // The caller itself is over its failure budget: a 429 about the
         // caller, which says nothing about the login or the passcode.
@@ -46,9 +38,7 @@ pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answ
         VerifyOutcome::Reject { hold } => {
             // The required delay is served by holding the answer, never by a
             // field the caller could read.
-            if let Some(seconds) = hold {
-                hold_answer(permit.state().clock().as_ref(), seconds.min(MAX_HOLD)).await;
-            }
+            permit.state().hold_reject(hold).await;
             ok(wire::VerifyOutcome::Reject)
         }
     }
@@ -73,7 +63,9 @@ fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
 /// clock has passed the retry time, which only re-reading the file can see.
 /// Only that clock is re-read; the system clock's hold is one `sleep_until`.
 /// The extra second keeps a whole-second clock from ending the hold early.
-async fn hold_answer(clock: &dyn Clock, seconds: u64) {
+/// At most [`MAX_HOLD`] seconds.
+pub(crate) async fn hold_answer(clock: &dyn Clock, seconds: u64) {
+    let seconds = seconds.min(MAX_HOLD);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     if !clock.moved_from_outside() {
         tokio::time::sleep_until(deadline).await;

@@ -130,14 +130,10 @@ impl RawVerifier {
         }
         head.ok_or_else(|| std::io::ErrorKind::InvalidData.into())
     }
+}
 
-    /// `Ok(true)` accept, `Ok(false)` reject.
-    pub(super) fn verify(
-        &mut self,
-        login: &str,
-        passcode: &str,
-        source: &str,
-    ) -> Result<bool, ClientError> {
+impl super::Verifier for RawVerifier {
+    fn verify(&mut self, login: &str, passcode: &str, source: &str) -> Result<bool, ClientError> {
         use std::io::Write as _;
         let body =
             serde_json::json!({"login": login, "passcode": passcode, "source": source}).to_string();

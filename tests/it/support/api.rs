@@ -515,6 +515,7 @@ pub fn sample_body(op: Operation) -> Option<String> {
     let east = SCHOOL_EAST;
     Some(match op {
         Operation::Verify => r#"{"login":"jdupont","passcode":"483920123456"}"#.into(),
+        Operation::ValidateCheck => r#"{"user":"jdupont","pass":"483920123456"}"#.into(),
         Operation::CreateApiKey => r#"{"name":"k","role":"gateway"}"#.into(),
         Operation::AddDistrict => r#"{"code":"NORTH","name":"Nord","inspector":"cpetit"}"#.into(),
         Operation::AddSchool => r#"{"uai":"0750002V","name":"x","district":"EAST"}"#.into(),

@@ -16,11 +16,20 @@ pub struct Served {
     pub addr: SocketAddr,
     pub url: String,
     admin_key: Option<String>,
+    /// Where RADIUS listens, when the data directory configures it.
+    pub radius: Option<SocketAddr>,
 }
 
-/// `keyward serve --listen 127.0.0.1:0 EXTRA --data DATA`, not yet started.
+/// `keyward serve --listen 127.0.0.1:0 --radius-listen 127.0.0.1:0 EXTRA
+/// --data DATA`, not yet started (free ports: tests run side by side).
 pub fn serve(data: &Path, extra: &[&str]) -> Command {
-    let mut cmd = cli::process(["serve", "--listen", "127.0.0.1:0"]);
+    let mut cmd = cli::process([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--radius-listen",
+        "127.0.0.1:0",
+    ]);
     cmd.args(extra).arg("--data").arg(data);
     cmd
 }
@@ -36,8 +45,12 @@ impl Served {
         let mut child = cmd.spawn().expect("spawn keyward serve");
         let mut lines = Lines::of(child.stdout.take().expect("stdout piped"));
         let mut admin_key = None;
+        let mut radius = None;
         let url = loop {
             let line = lines.wait_for("");
+            if let Some(addr) = line.strip_prefix("keyward: RADIUS on udp://") {
+                radius = addr.parse().ok();
+            }
             if let Some(key) = line.strip_prefix("admin API key: ") {
                 admin_key = Some(key.to_owned());
             }
@@ -53,6 +66,7 @@ impl Served {
                 .expect("a socket address"),
             url,
             admin_key,
+            radius,
         }
     }
 

@@ -1,0 +1,360 @@
+//! The RADIUS authentication service (docs/radius.md): screens each
+//! datagram (declared client, well-formed packet, Message-Authenticator),
+//! answers retransmissions from a short cache, and hands Access-Requests to
+//! the same verify service as `POST /v1/verify`. Its answer maps the verify
+//! outcome; it never decides one itself.
+//!
+//! [`RadiusService::answer`] is the whole exchange for one datagram and
+//! does no socket I/O; [`serve`] is the UDP shell around it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use super::config::{Client, RightsAttribute};
+use super::packet::{attr, Builder, Code, Packet, MAX_PACKET};
+use crate::api::AppState;
+use crate::domain::RightInForce;
+use crate::store::verify::{VerifyOutcome, VerifyRequest};
+
+/// How long a reply is kept for retransmissions of its request (RFC 5080
+/// §2.2.2 suggests a few seconds; clients retry after 3 to 5).
+pub const RETRANSMIT_WINDOW: Duration = Duration::from_secs(5);
+/// Most requests remembered at once; past it, expired ones are swept.
+const RECENT_LIMIT: usize = 65_536;
+/// Most datagrams being answered at once; more are dropped (and counted),
+/// and their clients retransmit.
+const IN_FLIGHT: usize = 4096;
+/// Calling-Station-Id (RFC 2865 §5.31): the end user's address as the
+/// gateway saw it, the per-source limiter's key.
+const CALLING_STATION_ID: u8 = 31;
+
+/// A request as RFC 5080 identifies it: client address and port,
+/// identifier, Request Authenticator.
+type RequestKey = (SocketAddr, u8, [u8; 16]);
+
+/// What the cache knows about a request.
+enum Seen {
+    New,
+    /// Being decided: a retransmission is dropped, the reply will follow.
+    InFlight,
+    Answered(Arc<Vec<u8>>),
+}
+
+/// When a request was first seen, and its reply once decided.
+type Remembered = (Instant, Option<Arc<Vec<u8>>>);
+
+#[derive(Default)]
+struct Recent {
+    entries: HashMap<RequestKey, Remembered>,
+}
+
+impl Recent {
+    fn begin(&mut self, key: RequestKey, now: Instant) -> Seen {
+        if let Some((at, reply)) = self.entries.get(&key) {
+            if now.duration_since(*at) < RETRANSMIT_WINDOW {
+                return match reply {
+                    Some(bytes) => Seen::Answered(Arc::clone(bytes)),
+                    None => Seen::InFlight,
+                };
+            }
+        }
+        if self.entries.len() >= RECENT_LIMIT {
+            self.entries.retain(|_, (at, reply)| {
+                reply.is_none() || now.duration_since(*at) < RETRANSMIT_WINDOW
+            });
+        }
+        // Still full of live entries: decide without remembering (the
+        // verify service's replay check still holds).
+        if self.entries.len() < RECENT_LIMIT {
+            self.entries.insert(key, (now, None));
+        }
+        Seen::New
+    }
+
+    fn finish(&mut self, key: RequestKey, reply: Option<&Arc<Vec<u8>>>, now: Instant) {
+        match reply {
+            Some(bytes) => {
+                if let Some(entry) = self.entries.get_mut(&key) {
+                    *entry = (now, Some(Arc::clone(bytes)));
+                }
+            }
+            // Nothing was decided: the client's retry is a new request.
+            None => {
+                self.entries.remove(&key);
+            }
+        }
+    }
+}
+
+/// The declared clients, the reply settings and the daemon's state.
+pub struct RadiusService {
+    clients: Vec<Client>,
+    rights_attribute: RightsAttribute,
+    state: AppState,
+    recent: Mutex<Recent>,
+}
+
+impl std::fmt::Debug for RadiusService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadiusService")
+            .field("clients", &self.clients)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RadiusService {
+    pub fn new(
+        clients: Vec<Client>,
+        rights_attribute: RightsAttribute,
+        state: AppState,
+    ) -> RadiusService {
+        for client in clients.iter().filter(|c| !c.require_message_authenticator) {
+            tracing::warn!(
+                client = %client.name,
+                network = %client.network,
+                "RADIUS client allowed without Message-Authenticator: open to BlastRADIUS (CVE-2024-3596)"
+            );
+        }
+        RadiusService {
+            clients,
+            rights_attribute,
+            state,
+            recent: Mutex::new(Recent::default()),
+        }
+    }
+
+    /// The most specific declared network holding `ip`.
+    fn client_for(&self, ip: IpAddr) -> Option<&Client> {
+        self.clients
+            .iter()
+            .filter(|c| c.network.contains(ip))
+            .max_by_key(|c| c.network.prefix())
+    }
+
+    fn count(&self, client: &str, outcome: &'static str) {
+        self.state.metrics().radius(client, outcome);
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reply to one datagram from `peer`, or `None` to drop it
+    /// silently (RFC 2865 §3: a packet that fails a check is discarded).
+    pub async fn answer(&self, datagram: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
+        let Some(client) = self.client_for(peer.ip()) else {
+            self.count("", "unknown_client");
+            return None;
+        };
+        let name = client.name.as_str();
+        let Ok(packet) = Packet::parse(datagram) else {
+            self.count(name, "malformed");
+            return None;
+        };
+        if !matches!(packet.code, Code::AccessRequest | Code::StatusServer) {
+            self.count(name, "unexpected_code");
+            return None;
+        }
+        if packet.has_message_authenticator() {
+            if !packet.request_authenticated(&client.secret) {
+                self.count(name, "bad_authenticator");
+                return None;
+            }
+        } else if client.require_message_authenticator || packet.code == Code::StatusServer {
+            // RFC 5997 §3 requires it on Status-Server whatever the client.
+            self.count(name, "missing_authenticator");
+            return None;
+        }
+        if packet.code == Code::StatusServer {
+            self.count(name, "status");
+            return Some(reply(Code::AccessAccept, &packet, client, &[]));
+        }
+        let key = (peer, packet.identifier, packet.authenticator);
+        let seen = self.recent().begin(key, Instant::now());
+        match seen {
+            Seen::Answered(bytes) => {
+                self.count(name, "retransmission");
+                return Some(bytes.to_vec());
+            }
+            Seen::InFlight => {
+                self.count(name, "retransmission");
+                return None;
+            }
+            Seen::New => {}
+        }
+        let answer = self.access(client, &packet).await.map(Arc::new);
+        self.recent().finish(key, answer.as_ref(), Instant::now());
+        answer.map(|bytes| bytes.to_vec())
+    }
+
+    /// An authenticated, new Access-Request: asks the verify service.
+    async fn access(&self, client: &Client, packet: &Packet<'_>) -> Option<Vec<u8>> {
+        let name = client.name.as_str();
+        let login = packet
+            .find(attr::USER_NAME)
+            .and_then(|l| std::str::from_utf8(l).ok());
+        let password = packet.password(&client.secret).ok().flatten();
+        let passcode =
+            password.and_then(|p| String::from_utf8(p.to_vec()).ok().map(Zeroizing::new));
+        let (Some(login), Some(passcode)) = (login, passcode) else {
+            // CHAP, EAP or a request without a user: nothing to verify.
+            self.count(name, "unsupported");
+            return Some(reply(Code::AccessReject, packet, client, &[]));
+        };
+        let mut request = VerifyRequest::new(login, &passcode);
+        drop(passcode);
+        if let Some(source) = packet
+            .find(CALLING_STATION_ID)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .filter(|s| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control))
+        {
+            request = request.from_source(source);
+        }
+        match self.state.verify(request).await {
+            Ok(VerifyOutcome::Accept { rights }) => {
+                self.count(name, "accept");
+                let classes = self.rights_classes(&rights);
+                let extra: Vec<(u8, &[u8])> = classes
+                    .iter()
+                    .map(|c| (attr::CLASS, c.as_bytes()))
+                    .collect();
+                Some(reply(Code::AccessAccept, packet, client, &extra))
+            }
+            Ok(VerifyOutcome::Reject { hold }) => {
+                self.state.hold_reject(hold).await;
+                self.count(name, "reject");
+                Some(reply(Code::AccessReject, packet, client, &[]))
+            }
+            Ok(VerifyOutcome::SourceLimited { .. }) => {
+                self.count(name, "source_limited");
+                Some(reply(Code::AccessReject, packet, client, &[]))
+            }
+            // Nothing decided: no answer, the client retries.
+            Err(_) => {
+                self.count(name, "unavailable");
+                None
+            }
+        }
+    }
+
+    fn rights_classes(&self, rights: &[RightInForce]) -> Vec<String> {
+        match self.rights_attribute {
+            RightsAttribute::None => Vec::new(),
+            RightsAttribute::Class => {
+                let mut schools: Vec<&str> = rights.iter().map(|r| r.school.as_str()).collect();
+                schools.sort_unstable();
+                schools.dedup();
+                schools.iter().map(|s| format!("UAI={s}")).collect()
+            }
+        }
+    }
+}
+
+/// A reply: Message-Authenticator first, then `extra`, then the request's
+/// Proxy-State attributes in order (RFC 2865 §5.33). An attribute that
+/// does not fit is left out rather than failing the reply.
+fn reply(code: Code, request: &Packet<'_>, client: &Client, extra: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut builder = Builder::new(code, request.identifier);
+    let proxy = request
+        .attributes()
+        .filter(|a| a.kind == attr::PROXY_STATE)
+        .map(|a| (a.kind, a.value));
+    for (kind, value) in extra.iter().copied().chain(proxy) {
+        let _ = builder.push(kind, value);
+    }
+    builder.reply(&request.authenticator, &client.secret)
+}
+
+/// Serves `service` on every socket until `stop` turns true.
+pub async fn serve(
+    sockets: Vec<UdpSocket>,
+    service: Arc<RadiusService>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let loops = sockets.into_iter().map(|socket| {
+        let service = Arc::clone(&service);
+        let permits = Arc::clone(&permits);
+        let mut stop = stop.clone();
+        async move {
+            let socket = Arc::new(socket);
+            let mut buffer = vec![0u8; MAX_PACKET + 1];
+            loop {
+                let received = tokio::select! {
+                    r = socket.recv_from(&mut buffer) => r,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                let (len, peer) = match received {
+                    Ok(got) => got,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "RADIUS receive failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    service.count("", "overload");
+                    continue;
+                };
+                let datagram = buffer.get(..len).unwrap_or_default().to_vec();
+                let service = Arc::clone(&service);
+                let socket = Arc::clone(&socket);
+                tokio::spawn(async move {
+                    if let Some(bytes) = service.answer(&datagram, peer).await {
+                        if let Err(err) = socket.send_to(&bytes, peer).await {
+                            tracing::warn!(error = %err, %peer, "RADIUS send failed");
+                        }
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    });
+    futures_util::future::join_all(loops).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: u8) -> RequestKey {
+        ("127.0.0.1:5000".parse().unwrap(), id, [id; 16])
+    }
+
+    #[test]
+    fn retransmissions_get_the_cached_reply_for_a_few_seconds() {
+        let mut recent = Recent::default();
+        let t0 = Instant::now();
+        assert!(matches!(recent.begin(key(1), t0), Seen::New));
+        assert!(matches!(recent.begin(key(1), t0), Seen::InFlight));
+        let bytes = Arc::new(vec![2, 1]);
+        recent.finish(key(1), Some(&bytes), t0);
+        match recent.begin(key(1), t0 + Duration::from_secs(1)) {
+            Seen::Answered(b) => assert_eq!(*b, vec![2, 1]),
+            _ => panic!("cached"),
+        }
+        // Another identifier is another request.
+        assert!(matches!(recent.begin(key(2), t0), Seen::New));
+        // After the window, the same bytes are a new request (a replay the
+        // verify service rejects).
+        assert!(matches!(
+            recent.begin(key(1), t0 + RETRANSMIT_WINDOW),
+            Seen::New
+        ));
+    }
+
+    #[test]
+    fn an_undecided_request_is_forgotten() {
+        let mut recent = Recent::default();
+        let t0 = Instant::now();
+        assert!(matches!(recent.begin(key(3), t0), Seen::New));
+        recent.finish(key(3), None, t0);
+        assert!(matches!(recent.begin(key(3), t0), Seen::New));
+    }
+}
