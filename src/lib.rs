@@ -100,6 +100,7 @@ pub mod hid;
 pub mod oath;
 pub mod otp;
 pub mod profile;
+pub mod pskc;
 pub mod secure_fs;
 pub mod server;
 pub mod store;
