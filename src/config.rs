@@ -140,6 +140,7 @@ impl DaemonConfig {
         let mut return_deadline = ReturnDeadline::DEFAULT;
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
+        let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -149,6 +150,18 @@ impl DaemonConfig {
                 "return_deadline" => return_deadline = month_day(key, value)?,
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
+                "seeded_reuse" => {
+                    seeded_reuse = match string(key, value)? {
+                        "after-import" => crate::store::SeededReuse::AfterImport,
+                        "never" => crate::store::SeededReuse::Never,
+                        _ => {
+                            return Err(ConfigError::BadValue {
+                                key: key.clone(),
+                                why: "expected \"after-import\" or \"never\"".to_owned(),
+                            })
+                        }
+                    }
+                }
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -160,6 +173,7 @@ impl DaemonConfig {
         store.hotp_look_ahead = hotp_look_ahead;
         store.return_deadline = return_deadline;
         store.time_zone = time_zone;
+        store.seeded_reuse = seeded_reuse;
         if let Err(err) = store.validate() {
             let key = if store.check_domain().is_err() {
                 "authority_domain"

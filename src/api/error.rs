@@ -135,6 +135,11 @@ const LIFECYCLE_REFUSALS: &[&str] = &[
     "the holder has no live key",
     "it is already revoked",
     "appointments end on their own date; only delegations are ended by hand",
+    crate::store::ops::seeded_refusals::IN_USE,
+    crate::store::ops::seeded_refusals::NEVER_AGAIN,
+    crate::store::ops::seeded_refusals::NOT_IMPORTED,
+    crate::store::ops::seeded_refusals::OUT_OF_DATES,
+    crate::store::ops::seeded_refusals::ONLY,
 ];
 
 impl From<StoreError> for ApiError {
@@ -180,6 +185,7 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(ErrorDetail::RequestFulfilled, message)
             }
             StoreError::Unavailable => ApiError::unavailable(),
+            StoreError::Pskc(_) => ApiError::invalid("pskc", message),
             _ => ApiError::internal(&err),
         }
     }

@@ -18,6 +18,7 @@ mod receipts;
 mod reports;
 mod requests;
 mod rights;
+mod seeded;
 mod tokens;
 
 use jiff::tz::TimeZone;
@@ -32,6 +33,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {
