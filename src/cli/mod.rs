@@ -19,6 +19,7 @@ pub mod receipts;
 pub mod reports;
 pub mod requests;
 pub mod rights;
+pub mod seeded;
 pub mod serve;
 pub mod sim;
 pub mod station;

@@ -36,6 +36,7 @@ mod otp_window;
 mod parsers_never_panic;
 mod pcsc;
 mod profiles;
+mod pskc_import;
 mod school_year;
 mod serve_process;
 mod transcripts;

@@ -379,6 +379,7 @@ impl Api {
             "pending_writes",
             "device_puks",
             "slot_access_codes",
+            "imported_secrets",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
