@@ -96,6 +96,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod domain;
+pub mod fuzz_targets;
 pub mod hid;
 pub mod oath;
 pub mod otp;

@@ -22,6 +22,7 @@ mod devices_pcsc;
 mod driver;
 mod driver_trace;
 mod e2e_school_year;
+mod fuzz_seeds;
 mod hid_desk;
 mod hid_driver;
 mod hid_hidapi;
