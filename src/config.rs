@@ -403,12 +403,13 @@ mod tests {
     fn every_key_is_read() {
         let config = DaemonConfig::parse(
             "authority_domain = \"ac-exemple.fr\"\nlisten = [\"127.0.0.1:1\", \"[::1]:2\"]\n\
-             return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\n\
+             return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\nseeded_reuse = \"never\"\n\
              [limits]\nmax_connections = 8\nrequest_timeout_seconds = 30\n",
         )
         .unwrap();
         assert_eq!(config.listen.len(), 2);
         assert_eq!(config.limits.max_connections, 8);
+        assert_eq!(config.store.seeded_reuse, crate::store::SeededReuse::Never);
         assert_eq!(config.limits.request_timeout, Duration::from_secs(30));
         assert_eq!(config.limits.max_body_bytes, crate::wire::MAX_REQUEST_BODY);
         assert_eq!(
@@ -437,6 +438,7 @@ mod tests {
         // After the lines of an old file ...
         for (extra, rule, key) in [
             ("colour = 1\n", "unknown", "colour"),
+            ("seeded_reuse = \"sometimes\"\n", "bad value", "seeded_reuse"),
             ("[limits]\nmax_body = 1\n", "unknown", "limits.max_body"),
             ("time_zone = \"Mars/Olympus\"\n", "bad value", "time_zone"),
             (

@@ -319,6 +319,25 @@ async fn a_seeded_token_lives_its_whole_life_through_the_api() {
         .await;
     assert_eq!(status, 200, "{wiped}");
     assert_eq!(wiped["state"], "wiped");
+    // With seeded_reuse = "never", a new import of a used serial is refused.
+    let never = {
+        let mut config = keyward::store::Config::new("ac-exemple.fr");
+        config.seeded_reuse = keyward::store::SeededReuse::Never;
+        keyward::store::Store::open(&api::data_dir(&api.dir), api.clock.clone(), config).unwrap()
+    };
+    let packages = decode(vendor.as_bytes(), &Unlock::None, NOW).unwrap();
+    let refused = never
+        .write(
+            &keyward::domain::Actor::Desk("t".into()),
+            "token.import",
+            |tx| tx.import_seeded(&packages[..1]),
+        )
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("never bound again"),
+        "{refused}"
+    );
+    drop(never);
     let (status, _) = api
         .post(&api.keys.desk, &format!("/v1/tokens/{s}/restock"), None)
         .await;
@@ -345,4 +364,30 @@ async fn a_seeded_token_lives_its_whole_life_through_the_api() {
         )
         .await;
     assert_eq!(status, 200, "{rebound}");
+}
+
+/// Wiping a seeded token whose imported secret still waits destroys that
+/// secret: it can no longer be bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiping_a_seeded_token_in_stock_destroys_its_imported_secret() {
+    let api = api();
+    let s = "1000133508267";
+    let (status, _) = import(&api, json!({"pskc": data("vendor-plain-prefixed.pskcxml")})).await;
+    assert_eq!(status, 200);
+    let (status, wiped) = api
+        .post(
+            &api.keys.desk,
+            &format!("/v1/tokens/{s}/wipe"),
+            Some(json!({"reader": "-"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{wiped}");
+    assert_eq!(wiped["state"], "stock");
+    let bind = json!({"holder": "jdupont", "code": oathtool_hotp(0)});
+    let call = Call::post(format!("/v1/tokens/{s}/bind"))
+        .by(&api.keys.desk)
+        .json(bind);
+    api.assert_conflict(call, "invalid_transition").await;
+    let (status, _) = import(&api, json!({"pskc": data("vendor-plain-prefixed.pskcxml")})).await;
+    assert_eq!(status, 409, "the other token's secret still waits");
 }

@@ -52,8 +52,8 @@ impl Tx<'_> {
     }
 
     /// Whether `serial` may take an imported secret: a new serial, or a
-    /// seeded token in stock or wiped with no secret waiting (wiped only
-    /// when the configuration lets returned seeded tokens be bound again).
+    /// seeded token in stock or wiped with no secret waiting, when the
+    /// configuration lets returned seeded tokens be bound again.
     /// Returns whether the token is already known.
     fn may_import(&self, serial: &str) -> Result<bool, StoreError> {
         let token = match self.token(serial) {
@@ -78,10 +78,11 @@ impl Tx<'_> {
             action: "import tokens",
             why,
         };
+        // Known without a waiting secret: it was bound (or wiped) before.
+        if self.shared.config.seeded_reuse == SeededReuse::Never {
+            return Err(refuse(refusals::NEVER_AGAIN));
+        }
         match token.state {
-            TokenState::Wiped if self.shared.config.seeded_reuse == SeededReuse::Never => {
-                Err(refuse(refusals::NEVER_AGAIN))
-            }
             TokenState::Stock | TokenState::Wiped => Ok(true),
             _ => Err(refuse(refusals::IN_USE)),
         }
