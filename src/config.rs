@@ -438,7 +438,11 @@ mod tests {
         // After the lines of an old file ...
         for (extra, rule, key) in [
             ("colour = 1\n", "unknown", "colour"),
-            ("seeded_reuse = \"sometimes\"\n", "bad value", "seeded_reuse"),
+            (
+                "seeded_reuse = \"sometimes\"\n",
+                "bad value",
+                "seeded_reuse",
+            ),
             ("[limits]\nmax_body = 1\n", "unknown", "limits.max_body"),
             ("time_zone = \"Mars/Olympus\"\n", "bad value", "time_zone"),
             (

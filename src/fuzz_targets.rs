@@ -13,9 +13,12 @@ use crate::hid::{HidStatus, SlotConfig};
 use crate::oath::codec::{self as oath, CodeResponse, Request, SelectInfo};
 use crate::pskc::{self, Unlock};
 
+/// A fuzz target: any bytes in, no panic out.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the name of its `fuzz/fuzz_targets/*.rs` and of
 /// its seed folder).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("apdu_oath", apdu_oath),
     ("oath_tlv", oath_tlv),
     ("hid_reports", hid_reports),

@@ -158,6 +158,41 @@ impl Tx<'_> {
         Ok(report)
     }
 
+    /// The imported secret waiting for `serial`, if any.
+    fn imported(&self, serial: &str) -> Result<Option<Imported>, StoreError> {
+        let mut stmt = self.db.prepare_cached(
+            "SELECT id, kind, algorithm, digits, period, counter, not_before, not_after, sealed
+             FROM imported_secrets WHERE serial = ?1",
+        )?;
+        let mut rows = stmt.query([serial])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        let corrupt = |_| StoreError::Corrupt("imported secret parameters");
+        let kind = match r.get::<_, String>(1)?.as_str() {
+            "hotp" => OtpKind::Hotp {
+                counter: u64::try_from(r.get::<_, i64>(5)?)
+                    .map_err(|_| StoreError::Corrupt("counter"))?,
+            },
+            _ => OtpKind::Totp {
+                period: Period::new(r.get(4)?).map_err(corrupt)?,
+            },
+        };
+        Ok(Some(Imported {
+            id: r.get(0)?,
+            params: CredentialParams {
+                kind,
+                algorithm: r
+                    .get::<_, String>(2)?
+                    .parse::<Algorithm>()
+                    .map_err(corrupt)?,
+                digits: Digits::new(r.get(3)?).map_err(corrupt)?,
+            },
+            dates: (r.get(6)?, r.get(7)?),
+            sealed: r.get(8)?,
+        }))
+    }
+
     fn imported_id(&self, serial: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
             .db
@@ -182,59 +217,16 @@ impl Tx<'_> {
         if token.profile != SEEDED_PROFILE {
             return Err(self.forbidden("bind a token", refusals::ONLY));
         }
-        let row: Option<(
-            i64,
-            String,
-            String,
-            u8,
-            u32,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Vec<u8>,
-        )> = self
-            .db
-            .query_row(
-                "SELECT id, kind, algorithm, digits, period, counter, not_before, not_after, sealed
-                 FROM imported_secrets WHERE serial = ?1",
-                [serial],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((id, kind, algorithm, digits, period, counter, not_before, not_after, sealed)) =
-            row
-        else {
+        let Some(imported) = self.imported(serial)? else {
             return Err(self.forbidden("bind a token", refusals::NOT_IMPORTED));
         };
         let now = to_i64(self.now, "time")?;
+        let (not_before, not_after) = imported.dates;
         if not_before.is_some_and(|t| now < t) || not_after.is_some_and(|t| now >= t) {
             return Err(self.forbidden("bind a token", refusals::OUT_OF_DATES));
         }
-        let corrupt = |_| StoreError::Corrupt("imported secret parameters");
-        let params = CredentialParams {
-            kind: match kind.as_str() {
-                "hotp" => OtpKind::Hotp {
-                    counter: u64::try_from(counter).map_err(|_| StoreError::Corrupt("counter"))?,
-                },
-                _ => OtpKind::Totp {
-                    period: Period::new(period).map_err(corrupt)?,
-                },
-            },
-            algorithm: algorithm.parse::<Algorithm>().map_err(corrupt)?,
-            digits: Digits::new(digits).map_err(corrupt)?,
-        };
+        let (id, params) = (imported.id, imported.params);
+        let sealed = imported.sealed;
         let secret = self.shared.keys.open_secret(-id, serial, &sealed)?;
         let credential = match replacement {
             Some(request) => self.prepare_replacement(request, serial, &secret, params)?,
@@ -265,6 +257,15 @@ impl Tx<'_> {
         }
         Ok(removed > 0)
     }
+}
+
+/// An imported secret as stored, still sealed.
+struct Imported {
+    id: i64,
+    params: CredentialParams,
+    /// `not_before`, `not_after` (Unix seconds).
+    dates: (Option<i64>, Option<i64>),
+    sealed: Vec<u8>,
 }
 
 /// Refusals about a seeded token's state (answered 409 by the API).
