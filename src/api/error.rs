@@ -140,6 +140,7 @@ const LIFECYCLE_REFUSALS: &[&str] = &[
     crate::store::ops::seeded_refusals::NOT_IMPORTED,
     crate::store::ops::seeded_refusals::OUT_OF_DATES,
     crate::store::ops::seeded_refusals::ONLY,
+    crate::store::ops::seeded_refusals::OTHER_HOLDER,
 ];
 
 impl From<StoreError> for ApiError {

@@ -37,6 +37,9 @@ pub struct BindArgs {
     /// The code the token shows now (press its button).
     #[arg(long)]
     code: String,
+    /// The replacement request this token fulfils (help request, case 3).
+    #[arg(long)]
+    replacement: Option<i64>,
 }
 
 fn secret_file(path: &PathBuf) -> anyhow::Result<Zeroizing<String>> {
@@ -92,6 +95,7 @@ impl BindArgs {
             &BindBody {
                 code: Zeroizing::new(self.code),
                 holder: self.holder,
+                replacement: self.replacement,
             },
         )?;
         let message = format!(

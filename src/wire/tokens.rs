@@ -259,19 +259,23 @@ pub struct ImportedTokens {
     pub tokens: Vec<ImportedEntry>,
 }
 
-/// `POST /v1/tokens/{serial}/bind` `{"holder","code"}`.
+/// `POST /v1/tokens/{serial}/bind` `{"holder","code","replacement"?}`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BindBody {
     /// The code the token shows.
     pub code: Zeroizing<String>,
     pub holder: String,
+    /// The replacement request (its holder's) the token fulfils.
+    pub replacement: Option<i64>,
 }
 
 impl std::fmt::Debug for BindBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BindBody")
             .field("holder", &self.holder)
+            .field("replacement", &self.replacement)
             .finish_non_exhaustive()
     }
 }

@@ -391,3 +391,38 @@ async fn wiping_a_seeded_token_in_stock_destroys_its_imported_secret() {
     let (status, _) = import(&api, json!({"pskc": data("vendor-plain-prefixed.pskcxml")})).await;
     assert_eq!(status, 409, "the other token's secret still waits");
 }
+
+/// A seeded token fulfils a replacement request (case 3): only for the
+/// request's holder; the old key is revoked in the bind's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_token_fulfils_a_replacement_request() {
+    let api = api();
+    let old = api.serial.clone();
+    api.prepare_ok(&old, "jdupont", api::READER).await;
+    let request = api
+        .file_replacement(json!({
+            "holder": "jdupont",
+            "reason": "broken",
+            "from": "jdupont@ac-exemple.fr",
+            "cc": ["pmartin@ac-exemple.fr"],
+            "subject": "cle cassee",
+        }))
+        .await;
+    let (status, _) = import(&api, json!({"pskc": data("vendor-plain-prefixed.pskcxml")})).await;
+    assert_eq!(status, 200);
+    let bind = "/v1/tokens/1000133508267/bind";
+    let other = json!({"holder": "mleroy", "code": oathtool_hotp(0), "replacement": request["id"]});
+    api.assert_conflict(
+        Call::post(bind).by(&api.keys.desk).json(other),
+        "invalid_transition",
+    )
+    .await;
+    let body = json!({"holder": "jdupont", "code": oathtool_hotp(0), "replacement": request["id"]});
+    let (status, bound) = api.post(&api.keys.desk, bind, Some(body)).await;
+    assert_eq!(status, 200, "{bound}");
+    let (_, token) = api.get(&api.keys.desk, &format!("/v1/tokens/{old}")).await;
+    assert_eq!(
+        (&token["state"], &token["revoke_reason"]),
+        (&json!("revoked"), &json!("broken"))
+    );
+}

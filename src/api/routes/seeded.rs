@@ -102,7 +102,9 @@ pub(super) async fn bind_token(
         }
     };
     let prepared = permit
-        .on_device(move |devices, actor| devices.bind(actor, &serial, &holder, &body.code, None))
+        .on_device(move |devices, actor| {
+            devices.bind(actor, &serial, &holder, &body.code, body.replacement)
+        })
         .await?;
     ok(prepared_token(&prepared))
 }

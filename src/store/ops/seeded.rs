@@ -229,7 +229,12 @@ impl Tx<'_> {
         let sealed = imported.sealed;
         let secret = self.shared.keys.open_secret(-id, serial, &sealed)?;
         let credential = match replacement {
-            Some(request) => self.prepare_replacement(request, serial, &secret, params)?,
+            Some(request) => {
+                if &self.replacement_holder(request)? != holder {
+                    return Err(self.forbidden("bind a token", refusals::OTHER_HOLDER));
+                }
+                self.prepare_replacement(request, serial, &secret, params)?
+            }
             None => self.prepare_token(serial, holder, &secret, params)?,
         };
         let bound = self
@@ -277,5 +282,6 @@ pub mod refusals {
     pub const NOT_IMPORTED: &str =
         "no imported secret waits for this token: import its vendor file first";
     pub const OUT_OF_DATES: &str = "the imported key is outside its start and expiry dates";
+    pub const OTHER_HOLDER: &str = "the replacement request is for another holder";
     pub const ONLY: &str = "only a seeded token is bound; other tokens are prepared at a reader";
 }
