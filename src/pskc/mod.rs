@@ -6,12 +6,13 @@
 //!
 //! Accepted: RFC 6030 containers with plain values, a pre-shared AES key or
 //! a PBKDF2 passphrase (AES-CBC, HMAC-SHA1 or HMAC-SHA256 `ValueMAC` with
-//! the MAC key delivered encrypted); HOTP and TOTP; the early draft layout
-//! (`Device`, `KeyId`, `Usage`) with plain values. Refused: DTDs and
+//! the MAC key delivered encrypted); HOTP and TOTP; the early drafts'
+//! layout (`Device`, `KeyId`, `Usage`) and container namespace (`draft`). Refused: DTDs and
 //! entities, files over [`MAX_FILE_BYTES`] or [`MAX_KEYS`] keys, unknown
 //! algorithms, unknown policy elements (RFC 6030 §5), keys already expired.
 
 mod cipher;
+mod draft;
 mod xml;
 
 use std::fmt;

@@ -10,6 +10,11 @@ const FIG6: &str = include_str!("../../tests/data/pskc/rfc6030-figure6.pskcxml")
 const FIG7: &str = include_str!("../../tests/data/pskc/rfc6030-figure7.pskcxml");
 const VENDOR: &str = include_str!("../../tests/data/pskc/vendor-plain-prefixed.pskcxml");
 const DRAFT: &str = include_str!("../../tests/data/pskc/draft-device-layout.pskcxml");
+const CONTAINER: &str = include_str!("../../tests/data/pskc/draft-container-encrypted.pskcxml");
+
+fn container_key() -> Unlock {
+    Unlock::Key(Zeroizing::new((0x10u8..0x20).collect()))
+}
 
 fn psk() -> Unlock {
     Unlock::Key(Zeroizing::new(
@@ -95,6 +100,21 @@ fn draft_device_layout() {
         (k.key_id.as_str(), k.serial.as_str()),
         ("12345678", "987654321")
     );
+}
+
+#[test]
+fn early_draft_container_with_its_digest() {
+    let k = one(CONTAINER, &container_key());
+    assert_eq!(k.secret.expose(), b"12345678901234567890");
+    assert_eq!(k.serial, "0950380269");
+    assert_eq!(k.manufacturer.as_deref(), Some("ActivIdentity"));
+    assert_eq!(
+        k.params.kind,
+        OtpKind::Hotp {
+            counter: 837_830_147
+        }
+    );
+    assert_eq!(k.params.digits.get(), 8);
 }
 
 #[test]

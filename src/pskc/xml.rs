@@ -6,6 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 use zeroize::Zeroizing;
 
 use super::cipher::{self, Mac, Pbkdf2};
+use super::draft::{self, DataFields, DraftCipher, DRAFT_NS};
 use super::{printed_serial, KeyPackage, PinPolicy, PskcError, Reason, Unlock};
 use crate::otp::{Algorithm, CredentialParams, Digits, OtpKind, Period, Secret};
 
@@ -24,12 +25,17 @@ const TOTP: &[&str] = &[
 ];
 
 /// A secret as the file holds it.
-enum Value {
+pub(super) enum Value {
     Plain(Zeroizing<Vec<u8>>),
     Encrypted {
         algorithm: String,
         data: Vec<u8>,
         mac: Option<Vec<u8>>,
+    },
+    /// Encrypted with the early drafts' container IV, with its digest.
+    Draft {
+        data: Vec<u8>,
+        digest: Option<Vec<u8>>,
     },
 }
 
@@ -56,6 +62,7 @@ struct Meta {
 struct Protection {
     derivation: Option<Pbkdf2>,
     mac: Option<(Mac, String, Vec<u8>)>,
+    draft: Option<DraftCipher>,
 }
 
 pub(super) fn read(text: &str, unlock: &Unlock, now: i64) -> Result<Vec<KeyPackage>, PskcError> {
@@ -73,21 +80,29 @@ pub(super) fn read(text: &str, unlock: &Unlock, now: i64) -> Result<Vec<KeyPacka
         other => PskcError::Xml(other.to_string()),
     })?;
     let root = doc.root_element();
-    if root.tag_name().name() != "KeyContainer" || root.tag_name().namespace() != Some(PSKC_NS) {
+    let namespace = root.tag_name().namespace();
+    if root.tag_name().name() != "KeyContainer" || !matches!(namespace, Some(PSKC_NS | DRAFT_NS)) {
         return Err(PskcError::NotPskc(format!(
             "root element {:?} in namespace {:?}",
             root.tag_name().name(),
             root.tag_name().namespace().unwrap_or("")
         )));
     }
-    if let Some(v) = root.attribute("Version").filter(|v| *v != "1.0") {
+    let version = root
+        .attribute("Version")
+        .or_else(|| root.attribute("version"));
+    if let Some(v) = version.filter(|v| *v != "1.0") {
         return Err(PskcError::NotPskc(format!("version {v:?}, expected 1.0")));
     }
-    let protection = protection(root).map_err(PskcError::File)?;
+    let mut protection = protection(root).map_err(PskcError::File)?;
+    if namespace == Some(DRAFT_NS) {
+        protection.draft = DraftCipher::read(root).map_err(PskcError::File)?;
+    }
+    let draft_encrypted = protection.draft.is_some();
     let mut pending = Vec::new();
     for package in elements(root).filter(|n| matches!(n.tag_name().name(), "KeyPackage" | "Device"))
     {
-        let device = child(package, "DeviceInfo");
+        let device = child(package, "DeviceInfo").or_else(|| child(package, "DeviceId"));
         for key in elements(package).filter(|n| n.tag_name().name() == "Key") {
             if pending.len() >= super::MAX_KEYS {
                 return Err(PskcError::TooManyKeys {
@@ -95,7 +110,7 @@ pub(super) fn read(text: &str, unlock: &Unlock, now: i64) -> Result<Vec<KeyPacka
                 });
             }
             let position = pending.len() + 1;
-            pending.push(read_key(device, key, position, now)?);
+            pending.push(read_key(device, key, (position, draft_encrypted), now)?);
         }
     }
     if pending.is_empty() {
@@ -143,6 +158,14 @@ fn unlock_all(
                 Some((key, _)),
             ) => cipher::decrypt(algorithm, key, data).map_err(|r| blame(&p, r))?,
             (Value::Encrypted { .. }, None) => return Err(PskcError::File(Reason::Locked)),
+            (Value::Draft { data, digest }, _) => {
+                let (Some(cipher), Unlock::Key(key)) = (&protection.draft, unlock) else {
+                    return Err(PskcError::File(Reason::Locked));
+                };
+                cipher
+                    .open(key, data, digest.as_deref())
+                    .map_err(|r| blame(&p, r))?
+            }
         };
         let secret = secret(bytes).map_err(|r| blame(&p, r))?;
         let Meta {
@@ -213,7 +236,11 @@ fn protection(root: Node<'_, '_>) -> Result<Protection, Reason> {
         }
         None => None,
     };
-    Ok(Protection { derivation, mac })
+    Ok(Protection {
+        derivation,
+        mac,
+        draft: None,
+    })
 }
 
 fn pbkdf2(derived: Node<'_, '_>) -> Result<Pbkdf2, Reason> {
@@ -245,7 +272,7 @@ fn pbkdf2(derived: Node<'_, '_>) -> Result<Pbkdf2, Reason> {
 fn read_key(
     device: Option<Node<'_, '_>>,
     key: Node<'_, '_>,
-    position: usize,
+    (position, draft_encrypted): (usize, bool),
     now: i64,
 ) -> Result<Pending, PskcError> {
     let key_id = key
@@ -279,7 +306,8 @@ fn read_key(
             why: "not 1 to 64 printable ASCII characters",
         }));
     }
-    let (params, (not_before, not_after, pin_policy), value) = key_body(key, now).map_err(blame)?;
+    let (params, (not_before, not_after, pin_policy), value) =
+        key_body(key, draft_encrypted, now).map_err(blame)?;
     if let Value::Plain(bytes) = &value {
         // Checked now, so a short plain secret is named before any MAC work.
         secret(bytes.clone()).map_err(blame)?;
@@ -302,7 +330,11 @@ fn read_key(
 
 type Policy = (Option<i64>, Option<i64>, Option<PinPolicy>);
 
-fn key_body(key: Node<'_, '_>, now: i64) -> Result<(CredentialParams, Policy, Value), Reason> {
+fn key_body(
+    key: Node<'_, '_>,
+    draft_encrypted: bool,
+    now: i64,
+) -> Result<(CredentialParams, Policy, Value), Reason> {
     let algorithm = key
         .attribute("Algorithm")
         .or_else(|| key.attribute("KeyAlgorithm"))
@@ -357,20 +389,18 @@ fn key_body(key: Node<'_, '_>, now: i64) -> Result<(CredentialParams, Policy, Va
         }
         None => Algorithm::Sha1,
     };
-    let data = child(key, "Data").ok_or(Reason::Missing("Data"))?;
+    let fields = match draft::data(key, draft_encrypted)? {
+        Some(fields) => fields,
+        None => rfc_data(child(key, "Data").ok_or(Reason::Missing("Data"))?)?,
+    };
     let kind = if totp {
-        if let Some(t0) = child(data, "Time") {
-            if plain_number::<u64>(t0, "Time")? != 0 {
-                return Err(Reason::Bad {
-                    what: "Time",
-                    why: "keyward counts TOTP steps from 0 (the Unix epoch)",
-                });
-            }
+        if fields.time0.is_some_and(|t| t != 0) {
+            return Err(Reason::Bad {
+                what: "Time",
+                why: "keyward counts TOTP steps from 0 (the Unix epoch)",
+            });
         }
-        let period = match child(data, "TimeInterval") {
-            Some(p) => plain_number(p, "TimeInterval")?,
-            None => 30,
-        };
+        let period = u32::try_from(fields.interval.unwrap_or(30)).unwrap_or(0);
         OtpKind::Totp {
             period: Period::new(period).map_err(|_| Reason::Bad {
                 what: "TimeInterval",
@@ -378,14 +408,12 @@ fn key_body(key: Node<'_, '_>, now: i64) -> Result<(CredentialParams, Policy, Va
             })?,
         }
     } else {
-        let counter = match child(data, "Counter") {
-            Some(c) => plain_number::<u64>(c, "Counter")?,
-            None => 0,
-        };
-        OtpKind::Hotp { counter }
+        OtpKind::Hotp {
+            counter: fields.counter.unwrap_or(0),
+        }
     };
     let policy = policy(key, now)?;
-    let value = value(child(data, "Secret").ok_or(Reason::Missing("Data/Secret"))?)?;
+    let value = fields.secret;
     let params = CredentialParams {
         kind,
         algorithm: hash,
@@ -435,6 +463,19 @@ fn policy(key: Node<'_, '_>, now: i64) -> Result<Policy, Reason> {
         return Err(Reason::Expired(shown));
     }
     Ok((start, expiry, pin))
+}
+
+/// RFC 6030's `Data`: `Secret`, `Counter`, `Time`, `TimeInterval`.
+fn rfc_data(data: Node<'_, '_>) -> Result<DataFields, Reason> {
+    let number = |name: &'static str| -> Result<Option<u64>, Reason> {
+        child(data, name).map(|n| plain_number(n, name)).transpose()
+    };
+    Ok(DataFields {
+        counter: number("Counter")?,
+        time0: number("Time")?,
+        interval: number("TimeInterval")?,
+        secret: value(child(data, "Secret").ok_or(Reason::Missing("Data/Secret"))?)?,
+    })
 }
 
 fn value(secret: Node<'_, '_>) -> Result<Value, Reason> {
@@ -504,7 +545,7 @@ fn number(node: Option<Node<'_, '_>>, what: &'static str) -> Result<u32, Reason>
         })
 }
 
-fn base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Reason> {
+pub(super) fn base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Reason> {
     let cleaned: Zeroizing<Vec<u8>> =
         Zeroizing::new(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect());
     data_encoding::BASE64
@@ -516,14 +557,14 @@ fn base64(text: &str) -> Result<Zeroizing<Vec<u8>>, Reason> {
         })
 }
 
-fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+pub(super) fn elements<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
     node.children().filter(Node::is_element)
 }
 
-fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+pub(super) fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
     elements(node).find(|n| n.tag_name().name() == name)
 }
 
-fn text<'a>(node: Node<'a, '_>) -> &'a str {
+pub(super) fn text<'a>(node: Node<'a, '_>) -> &'a str {
     node.text().unwrap_or("").trim()
 }

@@ -40,10 +40,11 @@ fn hex(bytes: &[u8]) -> String {
 fn python_pskc_reads_the_same_secrets_from_the_rfc_figures() {
     let script = format!(
         "import pskc, binascii\n\
-         for name, unlock in [('rfc6030-figure3.pskcxml', None), ('rfc6030-figure6.pskcxml', 'key'), ('rfc6030-figure7.pskcxml', 'pass'), ('vendor-plain-prefixed.pskcxml', None)]:\n\
+         for name, unlock in [('rfc6030-figure3.pskcxml', None), ('rfc6030-figure6.pskcxml', 'key'), ('rfc6030-figure7.pskcxml', 'pass'), ('vendor-plain-prefixed.pskcxml', None), ('draft-container-encrypted.pskcxml', 'draft')]:\n\
          \x20   p = pskc.PSKC('{DATA}/' + name)\n\
          \x20   if unlock == 'key': p.encryption.key = binascii.unhexlify('12345678901234567890123456789012')\n\
          \x20   if unlock == 'pass': p.encryption.derive_key('qwerty')\n\
+         \x20   if unlock == 'draft': p.encryption.key = bytes(range(16, 32))\n\
          \x20   print(name, ' '.join(binascii.hexlify(k.secret).decode() for k in p.keys))\n"
     );
     let peer = python(&script);
@@ -56,6 +57,9 @@ fn python_pskc_reads_the_same_secrets_from_the_rfc_figures() {
                     .unwrap(),
             )),
             "rfc6030-figure7.pskcxml" => Unlock::Passphrase(Zeroizing::new(b"qwerty".to_vec())),
+            "draft-container-encrypted.pskcxml" => {
+                Unlock::Key(Zeroizing::new((16u8..32).collect()))
+            }
             _ => Unlock::None,
         };
         let ours: Vec<String> = decode(data(name).as_bytes(), &unlock, NOW)
@@ -65,7 +69,7 @@ fn python_pskc_reads_the_same_secrets_from_the_rfc_figures() {
             .collect();
         assert_eq!(ours.join(" "), secrets, "{name}");
     }
-    assert_eq!(peer.lines().count(), 4);
+    assert_eq!(peer.lines().count(), 5);
 }
 
 /// python-pskc writes files (pre-shared key and PBKDF2, HOTP and TOTP with
