@@ -430,3 +430,80 @@ async fn a_seeded_token_fulfils_a_replacement_request() {
         (&json!("revoked"), &json!("broken"))
     );
 }
+
+/// `keyward tokens import` against a real daemon: a dry run stores nothing,
+/// the key and passphrase come from files, a bad file is refused with the
+/// key and the reason and no token appears.
+#[test]
+fn the_cli_imports_through_a_real_daemon() {
+    use crate::support::cli::{self, exits, stdout_ok};
+    use crate::support::serve::serve_init;
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve_init(
+        &dir.path().join("data"),
+        &["--virtual-token", "off", "--pcsc", "off"],
+    );
+    let (url, key) = (served.url.clone(), served.admin_key());
+    let run = |args: &[&str]| cli::client(&url, &key, args);
+    let key_file = dir.path().join("cle.hex");
+    std::fs::write(&key_file, "12345678901234567890123456789012\n").unwrap();
+    let phrase = dir.path().join("phrase.txt");
+    std::fs::write(&phrase, "qwerty\n").unwrap();
+    let fig6 = format!("{DATA}/rfc6030-figure6.pskcxml");
+    let key_arg = key_file.to_str().unwrap();
+
+    let dry = stdout_ok(&mut run(&[
+        "tokens",
+        "import",
+        &fig6,
+        "--dry-run",
+        "--key-file",
+        key_arg,
+    ]));
+    assert!(dry.contains("1 token(s) would be imported"), "{dry}");
+    assert!(dry.contains("987654321"), "{dry}");
+    let listed = stdout_ok(&mut run(&["tokens", "list"]));
+    assert!(!listed.contains("987654321"), "{listed}");
+
+    let bad = dir.path().join("bad.pskcxml");
+    std::fs::write(
+        &bad,
+        data("rfc6030-figure6.pskcxml").replace(
+            "Su+NvtQfmvfJzF6bmQiJqoLRExc=",
+            "Su+NvtQfmvfJzF6bmQiJqoLRExY=",
+        ),
+    )
+    .unwrap();
+    let (_, err) = exits(
+        &mut run(&[
+            "tokens",
+            "import",
+            bad.to_str().unwrap(),
+            "--key-file",
+            key_arg,
+        ]),
+        6,
+    );
+    assert!(
+        err.contains("key 12345678 (serial 987654321)") && err.contains("MAC"),
+        "{err}"
+    );
+    let listed = stdout_ok(&mut run(&["tokens", "list"]));
+    assert!(!listed.contains("987654321"), "{listed}");
+
+    let fig7 = format!("{DATA}/rfc6030-figure7.pskcxml");
+    let done = stdout_ok(&mut run(&[
+        "tokens",
+        "import",
+        &fig7,
+        "--passphrase-file",
+        phrase.to_str().unwrap(),
+    ]));
+    assert!(done.contains("1 token(s) imported"), "{done}");
+    let shown = stdout_ok(&mut run(&["tokens", "show", "987654321"]));
+    assert!(
+        shown.contains("seeded") && shown.contains("stock"),
+        "{shown}"
+    );
+    served.stop();
+}
