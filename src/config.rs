@@ -200,6 +200,7 @@ impl DaemonConfig {
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
         let mut radius = None;
+        let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -210,6 +211,18 @@ impl DaemonConfig {
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
                 "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
+                "seeded_reuse" => {
+                    seeded_reuse = match string(key, value)? {
+                        "after-import" => crate::store::SeededReuse::AfterImport,
+                        "never" => crate::store::SeededReuse::Never,
+                        _ => {
+                            return Err(ConfigError::BadValue {
+                                key: key.clone(),
+                                why: "expected \"after-import\" or \"never\"".to_owned(),
+                            })
+                        }
+                    }
+                }
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -221,6 +234,7 @@ impl DaemonConfig {
         store.hotp_look_ahead = hotp_look_ahead;
         store.return_deadline = return_deadline;
         store.time_zone = time_zone;
+        store.seeded_reuse = seeded_reuse;
         if let Err(err) = store.validate() {
             let key = if store.check_domain().is_err() {
                 "authority_domain"
@@ -458,12 +472,13 @@ mod tests {
     fn every_key_is_read() {
         let config = DaemonConfig::parse(
             "authority_domain = \"ac-exemple.fr\"\nlisten = [\"127.0.0.1:1\", \"[::1]:2\"]\n\
-             return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\n\
+             return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\nseeded_reuse = \"never\"\n\
              [limits]\nmax_connections = 8\nrequest_timeout_seconds = 30\n",
         )
         .unwrap();
         assert_eq!(config.listen.len(), 2);
         assert_eq!(config.limits.max_connections, 8);
+        assert_eq!(config.store.seeded_reuse, crate::store::SeededReuse::Never);
         assert_eq!(config.limits.request_timeout, Duration::from_secs(30));
         assert_eq!(config.limits.max_body_bytes, crate::wire::MAX_REQUEST_BODY);
         assert_eq!(
@@ -492,6 +507,11 @@ mod tests {
         // After the lines of an old file ...
         for (extra, rule, key) in [
             ("colour = 1\n", "unknown", "colour"),
+            (
+                "seeded_reuse = \"sometimes\"\n",
+                "bad value",
+                "seeded_reuse",
+            ),
             ("[limits]\nmax_body = 1\n", "unknown", "limits.max_body"),
             ("time_zone = \"Mars/Olympus\"\n", "bad value", "time_zone"),
             (

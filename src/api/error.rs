@@ -134,6 +134,12 @@ const LIFECYCLE_REFUSALS: &[&str] = &[
     "it has already ended",
     "the holder has no live or revoked key",
     "it is already revoked",
+    crate::store::ops::seeded_refusals::IN_USE,
+    crate::store::ops::seeded_refusals::NEVER_AGAIN,
+    crate::store::ops::seeded_refusals::NOT_IMPORTED,
+    crate::store::ops::seeded_refusals::OUT_OF_DATES,
+    crate::store::ops::seeded_refusals::ONLY,
+    crate::store::ops::seeded_refusals::OTHER_HOLDER,
 ];
 
 impl From<StoreError> for ApiError {
@@ -191,6 +197,7 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(ErrorDetail::ReplacementRequestRequired, message)
             }
             StoreError::Unavailable => ApiError::unavailable(),
+            StoreError::Pskc(_) => ApiError::invalid("pskc", message),
             _ => ApiError::internal(&err),
         }
     }

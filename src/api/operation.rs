@@ -125,8 +125,12 @@ operations! {
         "shows a token and its credential";
     AddToken: POST "/v1/tokens", DESK, "register a token", Some("token.add"),
         "registers a stock token by hand";
+    ImportTokens: POST "/v1/tokens/import", DESK, "import tokens", Some("token.import"),
+        "imports factory-seeded tokens from a vendor's PSKC file";
     PrepareToken: POST "/v1/tokens/{serial}/prepare", DESK, "prepare a token", None,
         "writes and proves a credential for a holder";
+    BindToken: POST "/v1/tokens/{serial}/bind", DESK, "bind a seeded token", None,
+        "binds an imported seeded token to a holder, proved by its code";
     Handover: POST "/v1/tokens/{serial}/handover", DESK_OR_INSPECTOR, "hand a key over",
         Some("token.handover"),
         "hands a key over with proof of possession and a receipt";

@@ -39,6 +39,7 @@ pub mod receipts;
 pub mod reports;
 pub mod requests;
 pub mod rights;
+pub mod seeded;
 pub mod serve;
 pub mod sim;
 pub mod station;

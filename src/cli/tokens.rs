@@ -94,6 +94,17 @@ pub enum TokensCommand {
         #[arg(long)]
         profile: String,
     },
+    /// Imports factory-seeded tokens from the vendor's PSKC file: every key
+    /// or none. The file is not kept.
+    #[command(
+        after_help = "Examples:\n  keyward tokens import commande-2026.pskc --dry-run --key-file cle.hex\n  keyward tokens import commande-2026.pskc --passphrase-file phrase.txt"
+    )]
+    Import(super::seeded::ImportArgs),
+    /// Binds an imported seeded token to HOLDER, proved by the code it shows.
+    #[command(
+        after_help = "Example:\n  keyward tokens bind 1000133508267 --holder adurand --code 755224"
+    )]
+    Bind(super::seeded::BindArgs),
     /// Prepares the blank token at READER for HOLDER: a new secret is written,
     /// read back and committed.
     #[command(
@@ -261,6 +272,8 @@ impl DaemonCommand for TokensCommand {
                 let answer = client.devices()?;
                 show_list(out, json, &answer, super::devices::DEVICE_COLUMNS)
             }
+            TokensCommand::Import(args) => args.send(client, json, out),
+            TokensCommand::Bind(args) => args.send(client, json, out),
             TokensCommand::Register { serial, profile } => {
                 let answer = client.register_token(&NewTokenBody {
                     serial: serial.clone(),

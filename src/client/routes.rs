@@ -13,9 +13,9 @@ use crate::wire::reports::{InTransitReport, OverdueReport};
 use crate::wire::requests::{KeyRequestBody, KeyRequestEntry, ReplacementBody, ReplacementEntry};
 use crate::wire::rights::{EndRightBody, Right, RightBody, RightEnded};
 use crate::wire::tokens::{
-    ActivateBody, Activated, HandoverBody, NewTokenBody, PinUnblocked, PrepareBody, PreparedToken,
-    RegisteredToken, ResyncBody, Resynchronised, ReturnBody, RevokeBody, TokenEntry, TokenFilter,
-    WipedToken,
+    ActivateBody, Activated, BindBody, HandoverBody, ImportBody, ImportedTokens, NewTokenBody,
+    PinUnblocked, PrepareBody, PreparedToken, RegisteredToken, ResyncBody, Resynchronised,
+    ReturnBody, RevokeBody, TokenEntry, TokenFilter, WipedToken,
 };
 use crate::wire::verify::{VerifyBody, VerifyOutcome};
 use crate::wire::CreatedId;
@@ -169,6 +169,14 @@ impl Client {
 
     pub fn prepare(&self, serial: &str, body: &PrepareBody) -> Result<PreparedToken, ClientError> {
         self.post(&token_path(serial, "prepare"), body)
+    }
+
+    pub fn import_tokens(&self, body: &ImportBody) -> Result<ImportedTokens, ClientError> {
+        self.post("/v1/tokens/import", body)
+    }
+
+    pub fn bind(&self, serial: &str, body: &BindBody) -> Result<PreparedToken, ClientError> {
+        self.post(&token_path(serial, "bind"), body)
     }
 
     pub fn handover(

@@ -18,6 +18,7 @@ pub mod hid_key;
 pub mod oath;
 mod operations;
 mod pin;
+pub mod seeded;
 pub mod virtual_reader;
 
 use std::collections::BTreeMap;
@@ -389,13 +390,16 @@ impl DeviceManager {
     /// The token at `reader`, checked to be `serial` with a known profile.
     fn device_at(&self, reader: &str, serial: &str) -> Result<Arc<dyn TokenFamily>, DeviceError> {
         let slots = self.slots();
-        let slot = slots
+        let found = slots
             .get(reader)
-            .filter(|s| s.present.serial.as_deref() == Some(serial))
-            .ok_or_else(|| DeviceError::Absent {
+            .filter(|s| s.present.serial.as_deref() == Some(serial));
+        let Some(slot) = found else {
+            // A seeded token is at no reader: it shows its code to the eye.
+            return self.seeded(serial).ok_or_else(|| DeviceError::Absent {
                 reader: reader.to_owned(),
                 serial: serial.to_owned(),
-            })?;
+            });
+        };
         slot.family
             .clone()
             .ok_or_else(|| DeviceError::UnknownProfile {

@@ -263,7 +263,11 @@ impl DeviceManager {
         }
         let (state, destroyed) = self.store.write(actor, "token.wipe", |tx| {
             let destroyed = family.forget_wiped(tx, serial)?;
-            if tx.token(serial)?.state != TokenState::Wiped {
+            let state = tx.token(serial)?.state;
+            // A seeded token in stock only loses the secret its import left.
+            let seeded_in_stock = state == TokenState::Stock
+                && family.profile_id() == crate::store::ops::SEEDED_PROFILE;
+            if state != TokenState::Wiped && !seeded_in_stock {
                 tx.receive_at_it_centre(serial)?;
             }
             Ok((tx.token(serial)?.state, destroyed))

@@ -89,6 +89,8 @@ pub enum StoreError {
     Unavailable,
     #[error("invalid configuration: {0}")]
     BadConfig(&'static str),
+    #[error("PSKC file refused, nothing imported: {0}")]
+    Pskc(#[from] crate::pskc::PskcError),
 }
 
 impl StoreError {
@@ -120,6 +122,7 @@ impl StoreError {
                 | StoreError::DirectorInPlace { .. }
                 | StoreError::AlreadyDirector { .. }
                 | StoreError::ReplacementRequestRequired { .. }
+                | StoreError::Pskc(_)
         )
     }
 }
@@ -147,6 +150,19 @@ pub struct Config {
     pub hotp_look_ahead: u32,
     /// The authority's time zone: where "today" is a local day.
     pub time_zone: jiff::tz::TimeZone,
+    /// Whether a returned factory-seeded token may be bound again after a
+    /// new import of its secret (`seeded_reuse`, docs/config.md).
+    pub seeded_reuse: SeededReuse,
+}
+
+/// What becomes of a factory-seeded token once returned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeededReuse {
+    /// Bound again once a new import replaced its secret.
+    #[default]
+    AfterImport,
+    /// Never bound again: a new import of its serial is refused.
+    Never,
 }
 
 impl Config {
@@ -157,6 +173,7 @@ impl Config {
             totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
             hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
             time_zone: jiff::tz::TimeZone::UTC,
+            seeded_reuse: SeededReuse::AfterImport,
         }
     }
 

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF, V_SEEDED_TOKENS];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -206,6 +206,30 @@ UPDATE tokens SET right_id = (SELECT r.id FROM rights r WHERE r.person = tokens.
     WHERE holder IS NOT NULL;
 UPDATE credentials SET revoked = 1 WHERE live = 0 AND EXISTS
     (SELECT 1 FROM tokens t WHERE t.serial = credentials.token AND t.state = 'revoked');
+"#;
+
+/// Secrets of factory-seeded tokens imported from a vendor's PSKC file,
+/// waiting to be bound to a holder (`docs/pskc.md`). Sealed like a
+/// credential's secret, bound to the negated row id and the serial; the row
+/// is deleted when the secret becomes a credential or the token is wiped.
+const V_SEEDED_TOKENS: &str = r#"
+CREATE TABLE imported_secrets (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial       TEXT NOT NULL UNIQUE REFERENCES tokens(serial),
+    key_id       TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('hotp', 'totp')),
+    algorithm    TEXT NOT NULL,
+    digits       INTEGER NOT NULL,
+    period       INTEGER NOT NULL,
+    counter      INTEGER NOT NULL,
+    not_before   INTEGER,
+    not_after    INTEGER,
+    manufacturer TEXT,
+    model        TEXT,
+    pin_policy   TEXT,
+    sealed       BLOB NOT NULL,
+    imported_at  INTEGER NOT NULL
+) STRICT;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

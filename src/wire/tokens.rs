@@ -205,3 +205,77 @@ impl std::fmt::Debug for ResyncBody {
 pub struct Resynchronised {
     pub resynchronised: bool,
 }
+
+/// The largest body of `POST /v1/tokens/import`: a PSKC file at its size
+/// limit, escaped in JSON.
+pub const MAX_IMPORT_BODY: usize = 2 * crate::pskc::MAX_FILE_BYTES + 4096;
+
+/// `POST /v1/tokens/import` `{"pskc","key_hex"?,"passphrase"?,"dry_run"?}`.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    pub dry_run: Option<bool>,
+    /// The file's pre-shared AES key, in hexadecimal.
+    pub key_hex: Option<Zeroizing<String>>,
+    pub passphrase: Option<Zeroizing<String>>,
+    /// The PSKC file's text.
+    pub pskc: String,
+}
+
+impl std::fmt::Debug for ImportBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportBody")
+            .field("dry_run", &self.dry_run)
+            .field("pskc_bytes", &self.pskc.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One token of an import's answer.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedEntry {
+    pub algorithm: String,
+    pub digits: u8,
+    pub key_id: String,
+    pub kind: OtpKindName,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    /// Unix seconds of the key's `ExpiryDate`.
+    pub not_after: Option<i64>,
+    /// Unix seconds of the key's `StartDate`.
+    pub not_before: Option<i64>,
+    pub period: Option<u32>,
+    /// The token was known (returned and wiped): its secret is replaced.
+    pub reseeded: bool,
+    pub serial: String,
+}
+
+/// `{"dry_run","tokens":[...]}`: what an import stored, or would store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedTokens {
+    pub dry_run: bool,
+    pub tokens: Vec<ImportedEntry>,
+}
+
+/// `POST /v1/tokens/{serial}/bind` `{"holder","code","replacement"?}`.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindBody {
+    /// The code the token shows.
+    pub code: Zeroizing<String>,
+    pub holder: String,
+    /// The replacement request (its holder's) the token fulfils.
+    pub replacement: Option<i64>,
+}
+
+impl std::fmt::Debug for BindBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BindBody")
+            .field("holder", &self.holder)
+            .field("replacement", &self.replacement)
+            .finish_non_exhaustive()
+    }
+}

@@ -39,6 +39,8 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("GET", "/v1/tokens/{serial}", DESK_INSP),
     ("POST", "/v1/tokens", DESK),
     ("POST", "/v1/tokens/{serial}/prepare", DESK),
+    ("POST", "/v1/tokens/import", DESK),
+    ("POST", "/v1/tokens/{serial}/bind", DESK),
     ("POST", "/v1/tokens/{serial}/handover", DESK_INSP),
     ("POST", "/v1/tokens/{serial}/activate", &["station"]),
     ("POST", "/v1/tokens/{serial}/return", DESK_INSP),

@@ -15,6 +15,7 @@ mod receipts;
 mod reports;
 mod requests;
 mod rights;
+mod seeded;
 mod tokens;
 mod validate;
 mod verify;
@@ -76,7 +77,11 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::ListTokens => on(method, tokens::list_tokens),
         Op::ShowToken => on(method, tokens::show_token),
         Op::AddToken => on(method, tokens::add_token),
+        Op::ImportTokens => on(method, seeded::import_tokens).layer(
+            axum::extract::DefaultBodyLimit::max(crate::wire::tokens::MAX_IMPORT_BODY),
+        ),
         Op::PrepareToken => on(method, tokens::prepare_token),
+        Op::BindToken => on(method, seeded::bind_token),
         Op::Handover => on(method, tokens::handover),
         Op::Activate => on(method, tokens::activate),
         Op::ReturnToken => on(method, tokens::return_token),

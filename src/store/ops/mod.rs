@@ -20,6 +20,7 @@ mod reports;
 mod requests;
 mod restore;
 mod rights;
+mod seeded;
 mod tokens;
 
 use jiff::tz::TimeZone;
@@ -36,6 +37,7 @@ use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
+pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {

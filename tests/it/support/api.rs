@@ -388,6 +388,7 @@ impl Api {
             "pending_writes",
             "device_puks",
             "slot_access_codes",
+            "imported_secrets",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
@@ -538,6 +539,10 @@ pub fn sample_body(op: Operation) -> Option<String> {
         }
         Operation::AddToken => r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into(),
         Operation::PrepareToken => format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#),
+        Operation::ImportTokens => {
+            r#"{"pskc":"<KeyContainer Version=\"1.0\" xmlns=\"urn:ietf:params:xml:ns:keyprov:pskc\"/>","dry_run":true}"#.into()
+        }
+        Operation::BindToken => r#"{"holder":"jdupont","code":"123456"}"#.into(),
         Operation::Handover => format!(r#"{{"place":"Paris","reader":"{r}"}}"#),
         Operation::Activate => format!(r#"{{"pin":"483920","reader":"{r}"}}"#),
         Operation::ReturnToken => {
