@@ -10,7 +10,9 @@
 //! `keyward.db` (0600) with its `-wal` and `-shm` files.
 
 pub mod audit;
+mod checkpoints;
 pub mod ops;
+pub mod row_mac;
 mod schema;
 pub mod verify;
 
@@ -76,6 +78,8 @@ pub enum StoreError {
     OpenKeyRequest { holder: String },
     #[error("replacement request {0} was already fulfilled")]
     RequestFulfilled(i64),
+    #[error("the {table} record {key} does not match its MAC: it was changed outside keyward; nothing is done with it (run `keyward audit verify`)")]
+    RowTampered { table: String, key: String },
     #[error("the store is shutting down or its worker failed")]
     Unavailable,
     #[error("invalid configuration: {0}")]
@@ -107,6 +111,7 @@ impl StoreError {
                 | StoreError::PossessionCheckFailed
                 | StoreError::OpenKeyRequest { .. }
                 | StoreError::RequestFulfilled(_)
+                | StoreError::RowTampered { .. }
         )
     }
 }
@@ -134,6 +139,12 @@ pub struct Config {
     pub hotp_look_ahead: u32,
     /// The authority's time zone: where "today" is a local day.
     pub time_zone: jiff::tz::TimeZone,
+    /// Where signed audit checkpoints are appended (`None`: the file
+    /// `audit-checkpoints` in the data directory).
+    pub checkpoint_file: Option<PathBuf>,
+    /// A checkpoint each time the audit passes a multiple of this many
+    /// entries.
+    pub checkpoint_every: u64,
 }
 
 impl Config {
@@ -144,6 +155,8 @@ impl Config {
             totp_behind: crate::otp::Totp::DEFAULT_BEHIND,
             hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
             time_zone: jiff::tz::TimeZone::UTC,
+            checkpoint_file: None,
+            checkpoint_every: checkpoints::DEFAULT_EVERY,
         }
     }
 
@@ -185,12 +198,36 @@ pub(crate) struct Shared {
     /// A checkpoint after a secret's destruction could not complete (a
     /// reader held an old snapshot); the next write tries again.
     pub(crate) checkpoint_pending: std::sync::atomic::AtomicBool,
+    /// The columns the row MACs cover (`row_mac`).
+    pub(crate) row_layout: Arc<row_mac::Layout>,
+    /// Signed checkpoints of the audit head, outside the database.
+    pub(crate) audit_checkpoints: checkpoints::CheckpointLog,
+}
+
+impl Shared {
+    /// After a commit that appended to the audit.
+    pub(crate) fn audit_moved(&self, head: Option<AuditHead>) {
+        if let Some(head) = head {
+            self.audit_checkpoints
+                .note(&self.signer, head, self.clock.now());
+        }
+    }
+
+    /// A guard for one more connection of this store.
+    pub(crate) fn guard(&self, conn: &Connection) -> Result<row_mac::RowGuard, StoreError> {
+        row_mac::RowGuard::install(
+            conn,
+            Arc::clone(&self.row_layout),
+            self.keys.row_key().clone(),
+        )
+    }
 }
 
 /// The store: one connection for lifecycle operations and reads.
 pub struct Store {
     shared: Arc<Shared>,
     conn: Mutex<Connection>,
+    guard: row_mac::RowGuard,
 }
 
 impl std::fmt::Debug for Store {
@@ -327,17 +364,31 @@ impl Store {
             )
             .map_err(|_| StoreError::Corrupt("receipt key record"))?;
         let signer = ReceiptSigner::open(&keys, &sealed)?;
+        let row_layout = in_write_txn(&mut conn, |tx| row_mac::upgrade(tx, keys.row_key()))?;
+        let audit_checkpoints = checkpoints::CheckpointLog::new(
+            config
+                .checkpoint_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join(checkpoints::DEFAULT_FILE)),
+            config.checkpoint_every,
+            AuditHead::load(&conn)?.seq,
+        );
+        let shared = Arc::new(Shared {
+            db_path,
+            keys,
+            signer,
+            clock,
+            config,
+            dead_credentials: Mutex::new(Vec::new()),
+            checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
+            row_layout: Arc::new(row_layout),
+            audit_checkpoints,
+        });
+        let guard = shared.guard(&conn)?;
         Ok(Store {
-            shared: Arc::new(Shared {
-                db_path,
-                keys,
-                signer,
-                clock,
-                config,
-                dead_credentials: Mutex::new(Vec::new()),
-                checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
-            }),
+            shared,
             conn: Mutex::new(conn),
+            guard,
         })
     }
 
@@ -380,15 +431,20 @@ impl Store {
         let mut conn = self.lock()?;
         let now = self.shared.clock.now();
         let mut destroyed = Vec::new();
+        let mut head = None;
         let result: Result<T, StoreError> = in_write_txn(&mut conn, |db| {
-            let mut tx = Tx::begin(db, &self.shared, actor.clone(), now)?;
+            self.guard.begin();
+            let mut tx = Tx::begin(db, &self.shared, &self.guard, actor.clone(), now)?;
             let value = f(&mut tx)?;
+            head = tx.audit_head();
             destroyed = tx.into_destroyed();
+            self.guard.seal(db)?;
             Ok(value)
         });
         match result {
             Ok(value) => {
                 use std::sync::atomic::Ordering;
+                self.shared.audit_moved(head);
                 if !destroyed.is_empty() {
                     if let Ok(mut dead) = self.shared.dead_credentials.lock() {
                         dead.extend_from_slice(&destroyed);
@@ -407,7 +463,7 @@ impl Store {
             }
             Err(err) if err.is_refusal() => {
                 let detail = err.to_string();
-                let _ = in_write_txn(&mut conn, |db| {
+                let appended = in_write_txn(&mut conn, |db| {
                     let mut head = AuditHead::load(db)?;
                     head.append(
                         db,
@@ -420,8 +476,9 @@ impl Store {
                             detail: &detail,
                         },
                     )?;
-                    Ok::<_, StoreError>(())
+                    Ok::<_, StoreError>(head)
                 });
+                self.shared.audit_moved(appended.ok());
                 Err(err)
             }
             Err(err) => Err(err),
@@ -446,7 +503,7 @@ impl Store {
         let mut conn = self.lock()?;
         let now = self.shared.clock.now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut view = Tx::begin(&tx, &self.shared, actor.clone(), now)?;
+        let mut view = Tx::begin(&tx, &self.shared, &self.guard, actor.clone(), now)?;
         let value = f(&mut view)?;
         drop(view);
         tx.finish()?;
@@ -467,6 +524,20 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(rows.join("\n"))
+    }
+
+    /// Signs the audit head now and appends it to the checkpoint file (the
+    /// daemon does so when it stops); returns the line written.
+    pub fn write_audit_checkpoint(&self) -> Result<String, StoreError> {
+        let head = AuditHead::load(&*self.lock()?)?;
+        self.shared
+            .audit_checkpoints
+            .write(&self.shared.signer, head, self.shared.clock.now())
+    }
+
+    /// The file signed audit checkpoints are appended to.
+    pub fn audit_checkpoint_file(&self) -> &Path {
+        self.shared.audit_checkpoints.path()
     }
 
     /// Empties the WAL into the database file (see `checkpoint_truncate`).

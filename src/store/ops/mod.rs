@@ -24,6 +24,7 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::audit::{AuditEntry, AuditHead};
+use super::row_mac::RowGuard;
 use super::{Shared, StoreError};
 use crate::domain::{
     Actor, CredentialInfo, Date, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord,
@@ -37,6 +38,7 @@ pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub struct Tx<'a> {
     db: &'a Connection,
     shared: &'a Shared,
+    guard: &'a RowGuard,
     actor: Actor,
     now: UnixTime,
     head: Option<AuditHead>,
@@ -236,17 +238,30 @@ impl<'a> Tx<'a> {
     pub(crate) fn begin(
         db: &'a Connection,
         shared: &'a Shared,
+        guard: &'a RowGuard,
         actor: Actor,
         now: UnixTime,
     ) -> Result<Self, StoreError> {
         Ok(Tx {
             db,
             shared,
+            guard,
             actor,
             now,
             head: None,
             destroyed: Vec::new(),
         })
+    }
+
+    /// The audit head after this transaction's entries, if it wrote any.
+    pub(crate) fn audit_head(&self) -> Option<AuditHead> {
+        self.head
+    }
+
+    /// Refuses to decide with a row edited outside keyward (its MAC does
+    /// not match: `store::row_mac`).
+    pub(crate) fn check_row(&self, table: &str, key: &str) -> Result<(), StoreError> {
+        self.guard.check(self.db, table, key)
     }
 
     pub(crate) fn into_destroyed(self) -> Vec<i64> {
