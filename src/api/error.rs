@@ -179,6 +179,9 @@ impl From<StoreError> for ApiError {
             StoreError::RequestFulfilled(_) => {
                 ApiError::conflict(ErrorDetail::RequestFulfilled, message)
             }
+            StoreError::RowTampered { .. } => {
+                ApiError::conflict(ErrorDetail::RecordTampered, message)
+            }
             StoreError::Unavailable => ApiError::unavailable(),
             _ => ApiError::internal(&err),
         }

@@ -27,8 +27,12 @@ use crate::domain::{Actor, Clock, DomainError, MailAddress};
 use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
-pub use audit::{AuditBreak, AuditHead};
+pub use audit::{AuditBreak, AuditHead, AuditReport, CheckpointMismatch};
+pub use checkpoints::{
+    DEFAULT_EVERY as DEFAULT_CHECKPOINT_EVERY, DEFAULT_FILE as DEFAULT_CHECKPOINT_FILE,
+};
 pub use ops::Tx;
+pub use row_mac::{BadRow, RowCheck};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 pub const DB_FILE: &str = "keyward.db";
@@ -366,10 +370,13 @@ impl Store {
         let signer = ReceiptSigner::open(&keys, &sealed)?;
         let row_layout = in_write_txn(&mut conn, |tx| row_mac::upgrade(tx, keys.row_key()))?;
         let audit_checkpoints = checkpoints::CheckpointLog::new(
-            config
-                .checkpoint_file
-                .clone()
-                .unwrap_or_else(|| data_dir.join(checkpoints::DEFAULT_FILE)),
+            // A relative path is in the data directory.
+            data_dir.join(
+                config
+                    .checkpoint_file
+                    .as_deref()
+                    .unwrap_or(Path::new(checkpoints::DEFAULT_FILE)),
+            ),
             config.checkpoint_every,
             AuditHead::load(&conn)?.seq,
         );
@@ -510,10 +517,10 @@ impl Store {
         Ok(value)
     }
 
-    /// Checks the audit chain end to end.
-    pub fn verify_audit(&self) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    /// Checks the audit chain end to end, and every state row's MAC.
+    pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         let conn = self.lock()?;
-        audit::verify_chain(&conn, &self.shared.keys)
+        AuditReport::build(&conn, &self.shared.keys, &[])
     }
 
     /// `PRAGMA integrity_check`: "ok" or the problems found.
@@ -577,11 +584,16 @@ fn open_read_only(data_dir: &Path) -> Result<(Connection, Keys), StoreError> {
     Ok((conn, keys))
 }
 
-/// Checks the audit chain of a data directory without changing anything: the
-/// database is opened read-only and no migration runs.
-pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+/// Checks the audit of a data directory without changing anything (the
+/// database is opened read-only and no migration runs): the chain, every
+/// state row's MAC, and the chain against `checkpoints` (already checked
+/// against the receipt key: `crypto::checkpoint`).
+pub fn verify_audit_at(
+    data_dir: &Path,
+    checkpoints: &[crate::crypto::checkpoint::Checkpoint],
+) -> Result<AuditReport, StoreError> {
     let (conn, keys) = open_read_only(data_dir)?;
-    audit::verify_chain(&conn, &keys)
+    AuditReport::build(&conn, &keys, checkpoints)
 }
 
 #[cfg(test)]

@@ -360,11 +360,7 @@ impl Worker {
         }
     }
 
-    fn decide_batch(
-        &mut self,
-        now: UnixTime,
-        batch: &[Job],
-    ) -> Result<Decided, StoreError> {
+    fn decide_batch(&mut self, now: UnixTime, batch: &[Job]) -> Result<Decided, StoreError> {
         let decider = &mut self.decider;
         let guard = &self.guard;
         in_write_txn(&mut self.conn, |db| {

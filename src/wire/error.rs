@@ -77,6 +77,9 @@ pub enum ErrorDetail {
     RequestFulfilled,
     Duplicate,
     HelpMailRefused,
+    /// A record the act needs was changed outside keyward (its row MAC
+    /// does not match): nothing is done with it.
+    RecordTampered,
     // 502 device_error: what the token did.
     Removed,
     ReadBackMismatch,
@@ -94,7 +97,7 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// The details of a 409 `conflict`.
-    pub const CONFLICT: [ErrorDetail; 8] = [
+    pub const CONFLICT: [ErrorDetail; 9] = [
         ErrorDetail::InvalidTransition,
         ErrorDetail::HolderHasLiveToken,
         ErrorDetail::NoRight,
@@ -103,6 +106,7 @@ impl ErrorDetail {
         ErrorDetail::RequestFulfilled,
         ErrorDetail::Duplicate,
         ErrorDetail::HelpMailRefused,
+        ErrorDetail::RecordTampered,
     ];
 
     /// The details of a 502 `device_error`.
@@ -131,6 +135,7 @@ impl ErrorDetail {
             ErrorDetail::RequestFulfilled => "request_fulfilled",
             ErrorDetail::Duplicate => "duplicate",
             ErrorDetail::HelpMailRefused => "help_mail_refused",
+            ErrorDetail::RecordTampered => "record_tampered",
             ErrorDetail::Removed => "removed",
             ErrorDetail::ReadBackMismatch => "read_back_mismatch",
             ErrorDetail::WrongPin => "wrong_pin",

@@ -11,6 +11,7 @@ mod api_roles;
 mod api_routes;
 mod api_verify;
 mod at_rest;
+mod audit_proof;
 mod cli_bench;
 mod cli_client;
 mod cli_help;
