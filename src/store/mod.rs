@@ -3,7 +3,9 @@
 //! are opened and committed (`in_write_txn`).
 //!
 //! - [`ops`]: the lifecycle operations, run inside [`Store::write`].
-//! - [`audit`]: the hash-chained audit trail.
+//! - [`audit`]: the hash-chained audit trail and what `audit verify` checks.
+//! - `checkpoints`: the file of signed checkpoints of the audit head.
+//! - [`row_mac`]: the MAC of every state row, renewed on every write.
 //! - [`verify`]: the verify service (group commit, key cache).
 //!
 //! Layout of a data directory (0700): `master.key` (0600, 32 bytes) and

@@ -424,6 +424,29 @@ impl RowGuard {
     }
 }
 
+/// Whether every row of `table` whose `column` equals `value` matches its
+/// MAC (true when there is none).
+pub(crate) fn rows_intact(
+    db: &Connection,
+    layout: &Layout,
+    key: &RowKey,
+    table: &str,
+    column: &str,
+    value: &str,
+) -> Result<bool, StoreError> {
+    let table = layout
+        .table(table)
+        .ok_or(StoreError::Corrupt("row MAC table"))?;
+    let sql = format!("{} WHERE {} = ?1", table.select(), quoted(column));
+    let mut stmt = db.prepare_cached(&sql)?;
+    let mut rows = stmt.query([value])?;
+    let mut intact = true;
+    while let Some(row) = rows.next()? {
+        intact &= table.matches_at(key, row, 0);
+    }
+    Ok(intact)
+}
+
 /// Computes and stores the MAC of one row (found by rowid).
 fn seal_row(
     db: &Connection,

@@ -457,11 +457,20 @@ impl Decider {
             Some(login) => self.find(db, login)?,
             None => None,
         };
-        // A record changed outside keyward decides nothing and is never
-        // written to (which would MAC it again): the login is answered as
-        // an unknown one, and the audit says why.
+        // The rights that decide too (the same query for any login, known or
+        // not). A record changed outside keyward decides nothing and is never
+        // written to (which would MAC it again): the login is answered as an
+        // unknown one, and the audit says why.
+        let rights_intact = super::row_mac::rows_intact(
+            db,
+            &self.shared.row_layout,
+            self.shared.keys.row_key(),
+            "rights",
+            "person",
+            login.as_ref().map_or("", PersonId::as_str),
+        )?;
         let found = match found {
-            Some(f) if !f.intact => {
+            Some(f) if !f.intact || !rights_intact => {
                 problem = Some("record changed outside keyward (row MAC mismatch)");
                 None
             }

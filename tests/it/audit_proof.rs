@@ -310,3 +310,54 @@ fn reopen_at(data: &Path) -> Store {
     )
     .unwrap()
 }
+
+#[test]
+fn a_right_edited_in_the_database_refuses_verify() {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", Some("2026-12-31"));
+    let device = w.active_totp("adurand", "VT-1", "730519");
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    conn.execute(
+        "UPDATE rights SET until_date = '2031-08-31' WHERE person = 'adurand'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let svc = w.store.verify_service().unwrap();
+    let answer = svc
+        .verify("adurand", &format!("730519{}", device.code(w.now())))
+        .unwrap();
+    assert!(!answer.is_accept(), "{answer:?}");
+    assert!(w.last_audit("verify.reject").contains("row MAC mismatch"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_key_made_admin_in_the_database_authenticates_nobody() {
+    let api = crate::support::api::api();
+    let conn = rusqlite::Connection::open(api.store.db_path()).unwrap();
+    conn.execute(
+        "UPDATE api_keys SET role = 'admin' WHERE hash = ?1",
+        [&keyward::domain::api_key_hash(&api.keys.desk)[..]],
+    )
+    .unwrap();
+    drop(conn);
+    // Before: the desk key now passed for an admin's.
+    let (status, body) = api.get(&api.keys.desk, "/v1/apikeys").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["detail"], "record_tampered", "{body}");
+    let (status, body) = api.get(&api.keys.admin, "/v1/audit/verify").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["bad_rows"].as_array().unwrap().len(), 1, "{body}");
+    assert!(body["bad_rows"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("api_keys "));
+    let refused = api.audit_after(0);
+    assert!(
+        refused
+            .iter()
+            .any(|(_, action, subject)| action == "refused" && subject == "authenticate"),
+        "{refused:?}"
+    );
+}
