@@ -248,6 +248,9 @@ pub(crate) struct RowGuard {
     layout: Arc<Layout>,
     key: RowKey,
     watch: Arc<Mutex<Watch>>,
+    /// Per table: the statement that renews a row's MAC (by rowid), in one
+    /// step, from the row as stored.
+    seal_sql: Arc<Vec<String>>,
 }
 
 fn lock(watch: &Mutex<Watch>) -> MutexGuard<'_, Watch> {
@@ -262,10 +265,23 @@ impl RowGuard {
         layout: Arc<Layout>,
         key: RowKey,
     ) -> Result<RowGuard, StoreError> {
+        let seal_sql = layout
+            .0
+            .iter()
+            .enumerate()
+            .map(|(index, table)| {
+                format!(
+                    "UPDATE {} SET {MAC_COLUMN} = keyward_row_mac({index}, {}) WHERE rowid = ?1",
+                    table.name,
+                    table.column_list(""),
+                )
+            })
+            .collect();
         let guard = RowGuard {
             layout,
             key,
             watch: Arc::new(Mutex::new(Watch::default())),
+            seal_sql: Arc::new(seal_sql),
         };
         let this = guard.clone();
         db.create_scalar_function(
@@ -276,6 +292,13 @@ impl RowGuard {
                 this.on_change(ctx, true);
                 Ok(rusqlite::types::Null)
             },
+        )?;
+        let this = guard.clone();
+        db.create_scalar_function(
+            "keyward_row_mac",
+            -1,
+            FunctionFlags::SQLITE_UTF8,
+            move |ctx| Ok(this.mac_of(ctx)),
         )?;
         let this = guard.clone();
         db.create_scalar_function(
@@ -292,9 +315,12 @@ impl RowGuard {
             let old = table.column_list("OLD.");
             let check =
                 format!("SELECT keyward_row_check({index}, OLD.rowid, {old}, OLD.{MAC_COLUMN});");
+            // `UPDATE OF` every column but the MAC: the sealing update, which
+            // sets only the MAC, does not fire it.
+            let columns = table.column_list("");
             db.execute_batch(&format!(
-                "CREATE TEMP TRIGGER keyward_row_update_{name} BEFORE UPDATE ON main.{name}
-                 BEGIN {check} END;
+                "CREATE TEMP TRIGGER keyward_row_update_{name} BEFORE UPDATE OF {columns}
+                 ON main.{name} BEGIN {check} END;
                  CREATE TEMP TRIGGER keyward_row_delete_{name} BEFORE DELETE ON main.{name}
                  BEGIN {check} END;
                  CREATE TEMP TRIGGER keyward_row_insert_{name} AFTER INSERT ON main.{name}
@@ -391,6 +417,19 @@ impl RowGuard {
         Ok(())
     }
 
+    /// The sealing update's call: (table index, columns...) → the MAC, or
+    /// NULL (never matches) if the call does not fit the table.
+    fn mac_of(&self, ctx: &rusqlite::functions::Context<'_>) -> Option<Vec<u8>> {
+        let ValueRef::Integer(index) = ctx.get_raw(0) else {
+            return None;
+        };
+        let table = self.layout.0.get(usize::try_from(index).ok()?)?;
+        if ctx.len() != table.columns.len() + 1 {
+            return None;
+        }
+        Some(self.key.mac(&table.encode(|i| ctx.get_raw(i + 1))).to_vec())
+    }
+
     /// Forgets what an earlier transaction left (one that was rolled back).
     pub(crate) fn begin(&self) {
         let mut watch = lock(&self.watch);
@@ -401,11 +440,12 @@ impl RowGuard {
     /// Before commit: refuses the transaction if it changed a row that did
     /// not match its MAC; otherwise MACs every row it inserted or updated.
     pub(crate) fn seal(&self, db: &Connection) -> Result<(), StoreError> {
-        // The set stays in place while sealing, so the sealing updates'
-        // own triggers find their rows already checked.
         let (touched, tainted) = {
             let mut watch = lock(&self.watch);
-            (watch.touched.clone(), std::mem::take(&mut watch.tainted))
+            (
+                std::mem::take(&mut watch.touched),
+                std::mem::take(&mut watch.tainted),
+            )
         };
         if let Some(bad) = tainted.into_iter().next() {
             return Err(StoreError::RowTampered {
@@ -414,12 +454,10 @@ impl RowGuard {
             });
         }
         for (index, rowid) in touched {
-            if let Some(table) = self.layout.0.get(index) {
-                seal_row(db, &self.key, table, rowid)?;
+            if let Some(sql) = self.seal_sql.get(index) {
+                db.prepare_cached(sql)?.execute([rowid])?;
             }
         }
-        // The sealing updates noted their own rows again.
-        self.begin();
         Ok(())
     }
 }
