@@ -163,6 +163,8 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     }
     drop(state);
     drop(devices);
+    // Everything committed is in the WAL; fold it into the database file.
+    store.checkpoint()?;
     // The head as the daemon leaves it, signed, outside the database: a
     // tail deleted while it is stopped shows against this line.
     store.write_audit_checkpoint().with_context(|| {
@@ -171,8 +173,6 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             store.audit_checkpoint_file().display()
         )
     })?;
-    // Everything committed is in the WAL; fold it into the database file.
-    store.checkpoint()?;
     tracing::info!("keyward stopped cleanly");
     Ok(())
 }
