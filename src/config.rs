@@ -201,6 +201,7 @@ impl DaemonConfig {
         let mut limits = Limits::default();
         let mut radius = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
+        let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -223,6 +224,7 @@ impl DaemonConfig {
                         }
                     }
                 }
+                "audit" => audit = parse_audit(value)?,
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -235,6 +237,7 @@ impl DaemonConfig {
         store.return_deadline = return_deadline;
         store.time_zone = time_zone;
         store.seeded_reuse = seeded_reuse;
+        (store.checkpoint_file, store.checkpoint_every) = audit;
         if let Err(err) = store.validate() {
             let key = if store.check_domain().is_err() {
                 "authority_domain"
@@ -387,6 +390,36 @@ fn parse_limits(value: &toml::Value) -> Result<Limits, ConfigError> {
     Ok(limits)
 }
 
+/// `[audit]`: the checkpoint file (relative paths are in the data
+/// directory) and the entries between two checkpoints.
+fn parse_audit(value: &toml::Value) -> Result<(Option<PathBuf>, u64), ConfigError> {
+    let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+        key: "audit".to_owned(),
+        expected: "a table",
+    })?;
+    let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
+    for (name, value) in table {
+        let key = format!("audit.{name}");
+        match name.as_str() {
+            "checkpoint_file" => {
+                let path = string(&key, value)?;
+                if path.is_empty() {
+                    return Err(bad(&key, "must name a file"));
+                }
+                audit.0 = Some(PathBuf::from(path));
+            }
+            "checkpoint_every" => {
+                audit.1 = integer(&key, value)?;
+                if !(1..=1_000_000).contains(&audit.1) {
+                    return Err(bad(&key, "must be between 1 and 1000000"));
+                }
+            }
+            _ => return Err(ConfigError::UnknownKey { key }),
+        }
+    }
+    Ok(audit)
+}
+
 /// The daemon's clock: the system's. Builds with the `test-clock` feature
 /// (the test suite's) read it instead from the file named by
 /// `KEYWARD_TEST_CLOCK` (Unix seconds, re-read at every use), so end-to-end
@@ -473,9 +506,16 @@ mod tests {
         let config = DaemonConfig::parse(
             "authority_domain = \"ac-exemple.fr\"\nlisten = [\"127.0.0.1:1\", \"[::1]:2\"]\n\
              return_deadline = \"07-14\"\ntime_zone = \"Europe/Paris\"\nseeded_reuse = \"never\"\n\
-             [limits]\nmax_connections = 8\nrequest_timeout_seconds = 30\n",
+             [limits]\nmax_connections = 8\nrequest_timeout_seconds = 30\n\
+             [audit]\ncheckpoint_file = \"/var/log/keyward/audit-checkpoints\"\n\
+             checkpoint_every = 50\n",
         )
         .unwrap();
+        assert_eq!(
+            config.store.checkpoint_file.as_deref(),
+            Some(std::path::Path::new("/var/log/keyward/audit-checkpoints"))
+        );
+        assert_eq!(config.store.checkpoint_every, 50);
         assert_eq!(config.listen.len(), 2);
         assert_eq!(config.limits.max_connections, 8);
         assert_eq!(config.store.seeded_reuse, crate::store::SeededReuse::Never);
@@ -524,6 +564,17 @@ mod tests {
                 "wrong type",
                 "limits.max_connections",
             ),
+            (
+                "[audit]\ncheckpoint_every = 0\n",
+                "bad value",
+                "audit.checkpoint_every",
+            ),
+            (
+                "[audit]\ncheckpoint_file = 3\n",
+                "wrong type",
+                "audit.checkpoint_file",
+            ),
+            ("[audit]\nevery = 3\n", "unknown", "audit.every"),
             (
                 "[limits]\nrequest_timeout_seconds = 0\n",
                 "bad value",

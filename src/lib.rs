@@ -19,9 +19,10 @@
 //!   machine, help-request senders, receipts, reports and the verify policy
 //!   (failures, delay, lockout).
 //! - [`crypto`]: keys derived from the master key, AES-256-GCM sealing bound
-//!   to credential and token, the PIN verifier and policy, the audit key, the
-//!   Ed25519 receipt key (computation, plus reading and writing the master
-//!   key file), and the sealed backup file format (`crypto::backup`).
+//!   to credential and token, the PIN verifier and policy, the audit and row
+//!   MAC keys, the Ed25519 receipt key and the signed audit checkpoints
+//!   (`checkpoint`) (computation, plus reading and writing the master key
+//!   file), and the sealed backup file format (`crypto::backup`).
 //! - [`apdu`]: ISO 7816-4 commands and responses, typed status words,
 //!   chaining and the `61xx` loop as a state machine, the PIN commands.
 //! - [`oath::codec`]: the YKOATH codec (TLV, typed requests and responses),
@@ -51,8 +52,10 @@
 //!   feature).
 //! - [`store`]: SQLite (WAL, the one place that opens and commits write
 //!   transactions), the schema and its migrations, the hash-chained audit
-//!   (`audit`), the verify service (`verify`: group commit, unsealed-key
-//!   cache), backup and restore and the daemon's lock (`backup`), and the lifecycle operations in `store::ops`, one file per
+//!   (`audit`), the checkpoint file (`checkpoints`), the state rows' MACs
+//!   (`row_mac`), the verify service (`verify`: group commit, unsealed-key
+//!   cache), backup and restore and the daemon's lock (`backup`), and the
+//!   lifecycle operations in `store::ops`, one file per
 //!   aggregate: `people` (with districts and schools), `rights`, `tokens`,
 //!   `requests`, `receipts`, `reports`, `api_keys`, `pending_writes`,
 //!   `device_pins`, `access_codes`.

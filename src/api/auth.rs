@@ -60,7 +60,14 @@ impl FromRequestParts<AppState> for Caller {
                 })
                 .map_err(ApiError::from)
         })
-        .await?;
+        .await;
+        let found = match found {
+            // A key row changed outside keyward authenticates nobody.
+            Err(err) if err.detail == Some(crate::wire::ErrorDetail::RecordTampered) => {
+                return Err(state.refuse(Actor::System, "authenticate", err).await)
+            }
+            other => other?,
+        };
         let caller = match found {
             Some((record, person)) if record.revoked_at.is_none() => {
                 let staff = |make: fn(PersonId) -> Actor| person.clone().map(make);

@@ -196,6 +196,9 @@ impl From<StoreError> for ApiError {
             StoreError::ReplacementRequestRequired { .. } => {
                 ApiError::conflict(ErrorDetail::ReplacementRequestRequired, message)
             }
+            StoreError::RowTampered { .. } => {
+                ApiError::conflict(ErrorDetail::RecordTampered, message)
+            }
             StoreError::Unavailable => ApiError::unavailable(),
             StoreError::Pskc(_) => ApiError::invalid("pskc", message),
             _ => ApiError::internal(&err),

@@ -175,17 +175,24 @@ pub fn checks(paths: &Paths) -> Vec<Check> {
         |_| "PRAGMA integrity_check: ok".to_owned(),
     ));
     all.push(if key_ok {
-        match store::verify_audit_keyed(&paths.data, &paths.master_key) {
-            Ok(Ok(head)) => check(
-                Status::Ok,
-                AUDIT,
-                format!(
-                    "{} entrées / entries, tête / head {}",
-                    head.seq,
-                    data_encoding::HEXLOWER.encode(&head.mac)
+        match store::verify_audit_keyed(&paths.data, &paths.master_key, &[]) {
+            Ok(report) => match &report.chain {
+                Ok(head) if report.is_ok() => check(
+                    Status::Ok,
+                    AUDIT,
+                    format!(
+                        "{} entrées / entries, tête / head {}",
+                        head.seq,
+                        data_encoding::HEXLOWER.encode(&head.mac)
+                    ),
                 ),
-            ),
-            Ok(Err(broken)) => check(Status::Failed, AUDIT, format!("ROMPU / BROKEN: {broken}")),
+                Ok(_) => check(
+                    Status::Failed,
+                    AUDIT,
+                    "lignes d'état modifiées hors de keyward / state rows changed outside keyward (keyward audit verify)",
+                ),
+                Err(broken) => check(Status::Failed, AUDIT, format!("ROMPU / BROKEN: {broken}")),
+            },
             Err(err) => check(Status::Failed, AUDIT, err.to_string()),
         }
     } else {

@@ -229,6 +229,14 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     drop(devices);
     // Everything committed is in the WAL; fold it into the database file.
     store.checkpoint()?;
+    // The head as the daemon leaves it, signed, outside the database: a
+    // tail deleted while it is stopped shows against this line.
+    store.write_audit_checkpoint().with_context(|| {
+        format!(
+            "writing the audit checkpoint to {}",
+            store.audit_checkpoint_file().display()
+        )
+    })?;
     tracing::info!("keyward stopped cleanly");
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! no secret, tests no PIN and forges no audit entry.
 
 pub mod backup;
+pub mod checkpoint;
 pub mod pin;
 
 use std::fmt;
@@ -109,6 +110,7 @@ impl MasterKey {
             sealing: LessSafeKey::new(sealing),
             pin: self.derive(b"pin", hmac::HMAC_SHA256)?,
             audit: self.derive(b"audit", hmac::HMAC_SHA256)?,
+            row: RowKey(self.derive(b"row mac", hmac::HMAC_SHA256)?),
             rng: SystemRandom::new(),
         })
     }
@@ -147,7 +149,35 @@ pub struct Keys {
     sealing: LessSafeKey,
     pin: hmac::Key,
     audit: hmac::Key,
+    row: RowKey,
     rng: SystemRandom,
+}
+
+/// The key of the MACs that bind each state row to its content
+/// (`docs/security.md`). Cheap to clone: the store's SQLite functions hold
+/// their own copy.
+#[derive(Clone)]
+pub struct RowKey(hmac::Key);
+
+impl fmt::Debug for RowKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RowKey([redacted])")
+    }
+}
+
+impl RowKey {
+    /// HMAC-SHA-256 of a row's encoding.
+    pub fn mac(&self, encoded_row: &[u8]) -> [u8; 32] {
+        let tag = hmac::sign(&self.0, encoded_row);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Constant-time check of a stored row MAC.
+    pub fn matches(&self, encoded_row: &[u8], stored: &[u8]) -> bool {
+        hmac::verify(&self.0, encoded_row, stored).is_ok()
+    }
 }
 
 impl fmt::Debug for Keys {
@@ -255,6 +285,11 @@ impl Keys {
 
     pub fn audit_mac_matches(&self, data: &[u8], stored: &[u8]) -> bool {
         hmac::verify(&self.audit, data, stored).is_ok()
+    }
+
+    /// The key of the state rows' MACs.
+    pub fn row_key(&self) -> &RowKey {
+        &self.row
     }
 }
 

@@ -168,6 +168,11 @@ audit-ok = audit: ok, { $entries } { $entries ->
   }, head { $head }
 audit-broken = audit: BROKEN: { $why }
 audit-broken-at = audit: BROKEN at entry { $entry }: { $why }
+audit-row-bad = rows: BAD { $row }: changed outside keyward
+audit-rows-ok = rows: ok, { $rows } state rows match their MAC
+audit-rows-changed = { $count } state rows were changed outside keyward
+audit-rows-not-sealed = rows: not checked: keyward was upgraded and has not been started since
+audit-checkpoints-ok = checkpoints: ok, { $count } signed checkpoints match, the latest at entry { $latest }
 
 ## verify
 verify-prompt = Passcode (PIN then code):
@@ -262,6 +267,7 @@ error-unavailable = keyward is unavailable (shutting down or its store failed)
 error-internal = internal error of the daemon (see its log)
 detail-invalid_transition = the key's state does not allow this
 detail-holder_has_live_token = the person already has a key in service: return or revoke it first
+detail-record_tampered = a record this needs was changed outside keyward: nothing is done (run keyward audit verify)
 detail-touch_timeout = the key was not touched in time: nothing changed
 detail-held_by_another_program = another program holds the token (close it, e.g. scdaemon, and start again)
 detail-director_in_place = the school already has an appointed director: end that appointment first (--ends-previous)

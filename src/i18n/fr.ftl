@@ -167,6 +167,11 @@ audit-ok = audit : intègre, { $entries } { $entries ->
   }, tête { $head }
 audit-broken = audit : ALTÉRÉ : { $why }
 audit-broken-at = audit : ALTÉRÉ à l'entrée { $entry } : { $why }
+audit-row-bad = lignes : ALTÉRÉE { $row } : modifiée hors de keyward
+audit-rows-ok = lignes : intègres, { $rows } lignes d'état correspondent à leur MAC
+audit-rows-changed = { $count } lignes d'état ont été modifiées hors de keyward
+audit-rows-not-sealed = lignes : non vérifiées : keyward a été mis à jour et n'a pas redémarré depuis
+audit-checkpoints-ok = points de contrôle : intègres, { $count } points signés correspondent, le dernier à l'entrée { $latest }
 
 ## Vérification
 verify-prompt = Code (PIN puis code de la clé) :
@@ -261,6 +266,7 @@ error-unavailable = keyward est indisponible (arrêt en cours ou base en panne)
 error-internal = erreur interne du démon (voir son journal)
 detail-invalid_transition = l'état de la clé ne permet pas cette opération
 detail-holder_has_live_token = la personne a déjà une clé en service : restituez-la ou révoquez-la d'abord
+detail-record_tampered = un enregistrement nécessaire a été modifié hors de keyward : rien n'est fait (lancez keyward audit verify)
 detail-touch_timeout = la clé n'a pas été touchée à temps : rien n'a changé
 detail-held_by_another_program = un autre programme tient la clé (fermez-le, par exemple scdaemon, puis recommencez)
 detail-director_in_place = l'école a déjà un directeur nommé : terminez d'abord sa nomination (--ends-previous)

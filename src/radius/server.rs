@@ -236,7 +236,8 @@ impl RadiusService {
                 Some(reply(Code::AccessReject, packet, client, &[]))
             }
             // Nothing decided: no answer, the client retries.
-            Err(_) => {
+            Err(err) => {
+                tracing::warn!(client = name, error = %err, "RADIUS: verify undecided, no answer");
                 self.count(name, "unavailable");
                 None
             }

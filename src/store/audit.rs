@@ -5,11 +5,17 @@
 //! (n, MAC of entry n-1, its fields). Editing, deleting or reordering any entry
 //! breaks the chain at that entry, and without the master key nobody can
 //! recompute a chain that hides it. Dropping entries at the very end is only
-//! visible against a head recorded elsewhere (see [`AuditHead`]).
+//! visible against a head recorded elsewhere: the signed checkpoints
+//! ([`crate::crypto::checkpoint`]) the store writes outside the database,
+//! compared here with the chain ([`compare_checkpoints`]).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::row_mac::RowCheck;
 use super::StoreError;
+use crate::crypto::checkpoint::Checkpoint;
 use crate::crypto::Keys;
 use crate::domain::UnixTime;
 
@@ -115,6 +121,19 @@ pub fn verify_chain(
     db: &Connection,
     keys: &Keys,
 ) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    Ok(verify_chain_marking(db, keys, &BTreeSet::new())?.map(|(head, _)| head))
+}
+
+/// The MACs of the entries numbered in `wanted`, as found while checking.
+pub type Marks = BTreeMap<u64, [u8; 32]>;
+
+/// [`verify_chain`], keeping the MACs of the entries numbered in `wanted`.
+pub fn verify_chain_marking(
+    db: &Connection,
+    keys: &Keys,
+    wanted: &BTreeSet<u64>,
+) -> Result<Result<(AuditHead, Marks), AuditBreak>, StoreError> {
+    let mut marks = Marks::new();
     let mut stmt = db
         .prepare("SELECT seq, at, actor, action, subject, detail, mac FROM audit ORDER BY rowid")?;
     let mut rows = stmt.query([])?;
@@ -159,6 +178,145 @@ pub fn verify_chain(
             seq,
             mac: mac.try_into().unwrap_or([0; 32]),
         };
+        if wanted.contains(&seq) {
+            marks.insert(seq, head.mac);
+        }
     }
-    Ok(Ok(head))
+    Ok(Ok((head, marks)))
+}
+
+/// How the chain disagrees with a signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointMismatch {
+    #[error("the audit ends at entry {chain}, but the checkpoint signed at {at} records entry {checkpoint}: entries were deleted at the end")]
+    Truncated {
+        checkpoint: u64,
+        chain: u64,
+        at: String,
+    },
+    #[error(
+        "audit entry {seq} differs from the checkpoint signed at {at}: the chain was rewritten"
+    )]
+    Diverged { seq: u64, at: String },
+}
+
+/// The entries a set of checkpoints needs marked (see [`verify_chain_marking`]).
+pub fn checkpoint_seqs(checkpoints: &[Checkpoint]) -> BTreeSet<u64> {
+    checkpoints.iter().map(|c| c.seq).collect()
+}
+
+/// Compares an intact chain (its head, and the MACs marked at the
+/// checkpoints' entries) with signed checkpoints.
+pub fn compare_checkpoints(
+    head: &AuditHead,
+    marks: &Marks,
+    checkpoints: &[Checkpoint],
+) -> Vec<CheckpointMismatch> {
+    let shown = |at: UnixTime| {
+        jiff::Timestamp::from_second(i64::try_from(at).unwrap_or(i64::MAX))
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|_| at.to_string())
+    };
+    let mut found = Vec::new();
+    for c in checkpoints {
+        if c.seq == 0 {
+            continue;
+        }
+        if c.seq > head.seq {
+            found.push(CheckpointMismatch::Truncated {
+                checkpoint: c.seq,
+                chain: head.seq,
+                at: shown(c.at),
+            });
+        } else if marks.get(&c.seq) != Some(&c.head) {
+            found.push(CheckpointMismatch::Diverged {
+                seq: c.seq,
+                at: shown(c.at),
+            });
+        }
+    }
+    found
+}
+
+/// Everything `keyward audit verify` checks: the chain, every state row's
+/// MAC, and the chain against signed checkpoints (if given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    pub chain: Result<AuditHead, AuditBreak>,
+    pub rows: RowCheck,
+    pub checkpoints: Vec<CheckpointMismatch>,
+}
+
+impl AuditReport {
+    pub(crate) fn build(
+        db: &Connection,
+        keys: &Keys,
+        checkpoints: &[Checkpoint],
+    ) -> Result<AuditReport, StoreError> {
+        let chain = verify_chain_marking(db, keys, &checkpoint_seqs(checkpoints))?;
+        let mismatches = match &chain {
+            Ok((head, marks)) => compare_checkpoints(head, marks, checkpoints),
+            Err(_) => Vec::new(),
+        };
+        Ok(AuditReport {
+            chain: chain.map(|(head, _)| head),
+            rows: super::row_mac::check_all(db, keys.row_key())?,
+            checkpoints: mismatches,
+        })
+    }
+
+    /// Nothing was found wrong.
+    pub fn is_ok(&self) -> bool {
+        self.chain.is_ok()
+            && self.checkpoints.is_empty()
+            && !matches!(&self.rows, RowCheck::Checked { bad, .. } if !bad.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(seq: u64, byte: u8) -> Checkpoint {
+        Checkpoint {
+            seq,
+            head: [byte; 32],
+            at: 1_796_072_400,
+        }
+    }
+
+    #[test]
+    fn checkpoints_find_a_cut_tail_and_a_rewritten_chain() {
+        let head = AuditHead {
+            seq: 150,
+            mac: [1; 32],
+        };
+        let marks: Marks = [(100, [7; 32]), (150, [1; 32])].into_iter().collect();
+        assert!(
+            compare_checkpoints(&head, &marks, &[checkpoint(100, 7), checkpoint(150, 1)])
+                .is_empty()
+        );
+        assert_eq!(
+            compare_checkpoints(&head, &marks, &[checkpoint(100, 7), checkpoint(200, 3)]),
+            vec![CheckpointMismatch::Truncated {
+                checkpoint: 200,
+                chain: 150,
+                at: "2026-11-30 21:00:00 UTC".into()
+            }]
+        );
+        assert_eq!(
+            compare_checkpoints(&head, &marks, &[checkpoint(100, 8)]),
+            vec![CheckpointMismatch::Diverged {
+                seq: 100,
+                at: "2026-11-30 21:00:00 UTC".into()
+            }]
+        );
+        // An entry the chain has but was not marked is not taken on trust.
+        assert_eq!(
+            compare_checkpoints(&head, &marks, &[checkpoint(120, 7)]).len(),
+            1
+        );
+        assert!(compare_checkpoints(&head, &marks, &[checkpoint(0, 0)]).is_empty());
+    }
 }

@@ -30,7 +30,7 @@ pub const LOCK_FILE: &str = "keyward.lock";
 /// Files of the data directory saved beside the database when present.
 /// A file added to the data directory that a restore needs (such as the
 /// audit head checkpoints) belongs in this list.
-pub const BACKUP_EXTRA_FILES: &[&str] = &[CONFIG_FILE];
+pub const BACKUP_EXTRA_FILES: &[&str] = &[CONFIG_FILE, super::checkpoints::DEFAULT_FILE];
 
 /// Why a backup or restore did not happen. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -255,11 +255,17 @@ pub fn restore_backup(
         let floors = store.write(&Actor::System, "restore", |tx| {
             tx.advance_floors_after_restore(advance, header.taken_at)
         })?;
-        let head = store
-            .verify_audit()?
-            .map_err(|broken| BackupRefused::AuditBroken(broken.to_string()))?;
+        let report = store.verify_audit()?;
+        let seq = match &report.chain {
+            Ok(head) if report.is_ok() => head.seq,
+            Ok(_) => {
+                let why = "state rows were changed outside keyward".to_owned();
+                return Err(BackupRefused::AuditBroken(why));
+            }
+            Err(broken) => return Err(BackupRefused::AuditBroken(broken.to_string())),
+        };
         store.checkpoint()?;
-        (floors, head.seq)
+        (floors, seq)
     };
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(scratch.0.join(format!("{DB_FILE}{suffix}")));

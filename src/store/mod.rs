@@ -3,7 +3,9 @@
 //! are opened and committed (`in_write_txn`).
 //!
 //! - [`ops`]: the lifecycle operations, run inside [`Store::write`].
-//! - [`audit`]: the hash-chained audit trail.
+//! - [`audit`]: the hash-chained audit trail and what `audit verify` checks.
+//! - `checkpoints`: the file of signed checkpoints of the audit head.
+//! - [`row_mac`]: the MAC of every state row, renewed on every write.
 //! - [`verify`]: the verify service (group commit, key cache).
 //!
 //! Layout of a data directory (0700): `master.key` (0600, 32 bytes) and
@@ -11,7 +13,9 @@
 
 pub mod audit;
 pub mod backup;
+mod checkpoints;
 pub mod ops;
+pub mod row_mac;
 mod schema;
 pub mod verify;
 
@@ -26,8 +30,12 @@ use crate::domain::{Actor, Clock, DomainError, MailAddress};
 use crate::otp::OtpError;
 use crate::secure_fs::{self, FsError};
 
-pub use audit::{AuditBreak, AuditHead};
+pub use audit::{AuditBreak, AuditHead, AuditReport, CheckpointMismatch};
+pub use checkpoints::{
+    DEFAULT_EVERY as DEFAULT_CHECKPOINT_EVERY, DEFAULT_FILE as DEFAULT_CHECKPOINT_FILE,
+};
 pub use ops::{FloorsMoved, KeyRequestRecord, ReplacementRecord, Tx};
+pub use row_mac::{BadRow, RowCheck};
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 
 pub const DB_FILE: &str = "keyward.db";
@@ -85,6 +93,8 @@ pub enum StoreError {
     AlreadyDirector { person: String, school: String },
     #[error("{holder}'s previous key was revoked: a new key is prepared only against a validated help request or a key request")]
     ReplacementRequestRequired { holder: String },
+    #[error("the {table} record {key} does not match its MAC: it was changed outside keyward; nothing is done with it (run `keyward audit verify`)")]
+    RowTampered { table: String, key: String },
     #[error("the store is shutting down or its worker failed")]
     Unavailable,
     #[error("invalid configuration: {0}")]
@@ -123,6 +133,7 @@ impl StoreError {
                 | StoreError::AlreadyDirector { .. }
                 | StoreError::ReplacementRequestRequired { .. }
                 | StoreError::Pskc(_)
+                | StoreError::RowTampered { .. }
         )
     }
 }
@@ -153,6 +164,12 @@ pub struct Config {
     /// Whether a returned factory-seeded token may be bound again after a
     /// new import of its secret (`seeded_reuse`, docs/config.md).
     pub seeded_reuse: SeededReuse,
+    /// Where signed audit checkpoints are appended (`None`: the file
+    /// `audit-checkpoints` in the data directory).
+    pub checkpoint_file: Option<PathBuf>,
+    /// A checkpoint each time the audit passes a multiple of this many
+    /// entries.
+    pub checkpoint_every: u64,
 }
 
 /// What becomes of a factory-seeded token once returned.
@@ -174,6 +191,8 @@ impl Config {
             hotp_look_ahead: crate::otp::Hotp::DEFAULT_LOOK_AHEAD,
             time_zone: jiff::tz::TimeZone::UTC,
             seeded_reuse: SeededReuse::AfterImport,
+            checkpoint_file: None,
+            checkpoint_every: checkpoints::DEFAULT_EVERY,
         }
     }
 
@@ -215,12 +234,36 @@ pub(crate) struct Shared {
     /// A checkpoint after a secret's destruction could not complete (a
     /// reader held an old snapshot); the next write tries again.
     pub(crate) checkpoint_pending: std::sync::atomic::AtomicBool,
+    /// The columns the row MACs cover (`row_mac`).
+    pub(crate) row_layout: Arc<row_mac::Layout>,
+    /// Signed checkpoints of the audit head, outside the database.
+    pub(crate) audit_checkpoints: checkpoints::CheckpointLog,
+}
+
+impl Shared {
+    /// After a commit that appended to the audit.
+    pub(crate) fn audit_moved(&self, head: Option<AuditHead>) {
+        if let Some(head) = head {
+            self.audit_checkpoints
+                .note(&self.signer, head, self.clock.now());
+        }
+    }
+
+    /// A guard for one more connection of this store.
+    pub(crate) fn guard(&self, conn: &Connection) -> Result<row_mac::RowGuard, StoreError> {
+        row_mac::RowGuard::install(
+            conn,
+            Arc::clone(&self.row_layout),
+            self.keys.row_key().clone(),
+        )
+    }
 }
 
 /// The store: one connection for lifecycle operations and reads.
 pub struct Store {
     shared: Arc<Shared>,
     conn: Mutex<Connection>,
+    guard: row_mac::RowGuard,
 }
 
 impl std::fmt::Debug for Store {
@@ -384,17 +427,34 @@ impl Store {
             )
             .map_err(|_| StoreError::Corrupt("receipt key record"))?;
         let signer = ReceiptSigner::open(&keys, &sealed)?;
+        let row_layout = in_write_txn(&mut conn, |tx| row_mac::upgrade(tx, keys.row_key()))?;
+        let audit_checkpoints = checkpoints::CheckpointLog::new(
+            // A relative path is in the data directory.
+            data_dir.join(
+                config
+                    .checkpoint_file
+                    .as_deref()
+                    .unwrap_or(Path::new(checkpoints::DEFAULT_FILE)),
+            ),
+            config.checkpoint_every,
+            AuditHead::load(&conn)?.seq,
+        );
+        let shared = Arc::new(Shared {
+            db_path,
+            keys,
+            signer,
+            clock,
+            config,
+            dead_credentials: Mutex::new(Vec::new()),
+            checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
+            row_layout: Arc::new(row_layout),
+            audit_checkpoints,
+        });
+        let guard = shared.guard(&conn)?;
         Ok(Store {
-            shared: Arc::new(Shared {
-                db_path,
-                keys,
-                signer,
-                clock,
-                config,
-                dead_credentials: Mutex::new(Vec::new()),
-                checkpoint_pending: std::sync::atomic::AtomicBool::new(false),
-            }),
+            shared,
             conn: Mutex::new(conn),
+            guard,
         })
     }
 
@@ -437,15 +497,20 @@ impl Store {
         let mut conn = self.lock()?;
         let now = self.shared.clock.now();
         let mut destroyed = Vec::new();
+        let mut head = None;
         let result: Result<T, StoreError> = in_write_txn(&mut conn, |db| {
-            let mut tx = Tx::begin(db, &self.shared, actor.clone(), now)?;
+            self.guard.begin();
+            let mut tx = Tx::begin(db, &self.shared, &self.guard, actor.clone(), now)?;
             let value = f(&mut tx)?;
+            head = tx.audit_head();
             destroyed = tx.into_destroyed();
+            self.guard.seal(db)?;
             Ok(value)
         });
         match result {
             Ok(value) => {
                 use std::sync::atomic::Ordering;
+                self.shared.audit_moved(head);
                 if !destroyed.is_empty() {
                     if let Ok(mut dead) = self.shared.dead_credentials.lock() {
                         dead.extend_from_slice(&destroyed);
@@ -464,7 +529,7 @@ impl Store {
             }
             Err(err) if err.is_refusal() => {
                 let detail = err.to_string();
-                let _ = in_write_txn(&mut conn, |db| {
+                let appended = in_write_txn(&mut conn, |db| {
                     let mut head = AuditHead::load(db)?;
                     head.append(
                         db,
@@ -477,8 +542,9 @@ impl Store {
                             detail: &detail,
                         },
                     )?;
-                    Ok::<_, StoreError>(())
+                    Ok::<_, StoreError>(head)
                 });
+                self.shared.audit_moved(appended.ok());
                 Err(err)
             }
             Err(err) => Err(err),
@@ -503,17 +569,17 @@ impl Store {
         let mut conn = self.lock()?;
         let now = self.shared.clock.now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut view = Tx::begin(&tx, &self.shared, actor.clone(), now)?;
+        let mut view = Tx::begin(&tx, &self.shared, &self.guard, actor.clone(), now)?;
         let value = f(&mut view)?;
         drop(view);
         tx.finish()?;
         Ok(value)
     }
 
-    /// Checks the audit chain end to end.
-    pub fn verify_audit(&self) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    /// Checks the audit chain end to end, and every state row's MAC.
+    pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
         let conn = self.lock()?;
-        audit::verify_chain(&conn, &self.shared.keys)
+        AuditReport::build(&conn, &self.shared.keys, &[])
     }
 
     /// `PRAGMA integrity_check`: "ok" or the problems found.
@@ -524,6 +590,20 @@ impl Store {
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(rows.join("\n"))
+    }
+
+    /// Signs the audit head now and appends it to the checkpoint file (the
+    /// daemon does so when it stops); returns the line written.
+    pub fn write_audit_checkpoint(&self) -> Result<String, StoreError> {
+        let head = AuditHead::load(&*self.lock()?)?;
+        self.shared
+            .audit_checkpoints
+            .write(&self.shared.signer, head, self.shared.clock.now())
+    }
+
+    /// The file signed audit checkpoints are appended to.
+    pub fn audit_checkpoint_file(&self) -> &Path {
+        self.shared.audit_checkpoints.path()
     }
 
     /// Empties the WAL into the database file (see `checkpoint_truncate`).
@@ -588,19 +668,25 @@ pub(crate) fn open_read_only(
     Ok((conn, keys))
 }
 
-/// Checks the audit chain of a data directory without changing anything: the
-/// database is opened read-only and no migration runs.
-pub fn verify_audit_at(data_dir: &Path) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
-    verify_audit_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE))
+/// Checks the audit of a data directory without changing anything (the
+/// database is opened read-only and no migration runs): the chain, every
+/// state row's MAC, and the chain against `checkpoints` (already checked
+/// against the receipt key: `crypto::checkpoint`).
+pub fn verify_audit_at(
+    data_dir: &Path,
+    checkpoints: &[crate::crypto::checkpoint::Checkpoint],
+) -> Result<AuditReport, StoreError> {
+    verify_audit_keyed(data_dir, &data_dir.join(MASTER_KEY_FILE), checkpoints)
 }
 
 /// [`verify_audit_at`] with the master key read from `master_key`.
 pub fn verify_audit_keyed(
     data_dir: &Path,
     master_key: &Path,
-) -> Result<Result<AuditHead, AuditBreak>, StoreError> {
+    checkpoints: &[crate::crypto::checkpoint::Checkpoint],
+) -> Result<AuditReport, StoreError> {
     let (conn, keys) = open_read_only(data_dir, master_key)?;
-    audit::verify_chain(&conn, &keys)
+    AuditReport::build(&conn, &keys, checkpoints)
 }
 
 #[cfg(test)]

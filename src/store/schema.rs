@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF, V_SEEDED_TOKENS];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF, V_SEEDED_TOKENS, V_ROW_MACS];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -230,6 +230,17 @@ CREATE TABLE imported_secrets (
     sealed       BLOB NOT NULL,
     imported_at  INTEGER NOT NULL
 ) STRICT;
+"#;
+
+/// Each state row that decides something carries a MAC of its content
+/// (`store::row_mac`, docs/security.md). Rows already there get theirs at
+/// the first open after this migration, computed with the master key.
+const V_ROW_MACS: &str = r#"
+ALTER TABLE people      ADD COLUMN row_mac BLOB;
+ALTER TABLE rights      ADD COLUMN row_mac BLOB;
+ALTER TABLE tokens      ADD COLUMN row_mac BLOB;
+ALTER TABLE credentials ADD COLUMN row_mac BLOB;
+ALTER TABLE api_keys    ADD COLUMN row_mac BLOB;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -210,8 +210,12 @@ impl Drop for VerifyService {
     }
 }
 
+/// A batch's answers, in order, and the audit head after them.
+type Decided = (Vec<(VerifyOutcome, &'static str)>, AuditHead);
+
 struct Worker {
     conn: Connection,
+    guard: super::row_mac::RowGuard,
     decider: Decider,
 }
 
@@ -219,6 +223,8 @@ struct Worker {
 /// borrow both.
 struct Decider {
     shared: Arc<Shared>,
+    /// The worker's row guard: rows this batch wrote are intact.
+    guard: super::row_mac::RowGuard,
     /// Unsealed keys by credential id; `CredentialKey` wipes itself on drop.
     cache: HashMap<i64, CredentialKey>,
     dummy_key: CredentialKey,
@@ -230,6 +236,9 @@ struct Decider {
     /// Every request computes this many window candidates (padding with the
     /// dummy key): the largest window the configuration allows.
     candidates_per_request: u32,
+    /// The login's credential and token, with their whole rows to check
+    /// their MACs against (`store::row_mac`).
+    find_sql: String,
 }
 
 const PHANTOM_LIMIT: usize = 100_000;
@@ -243,15 +252,40 @@ struct Found {
     credential: CredentialInfo,
     state: TokenState,
     verifier: Option<Vec<u8>>,
+    /// Both rows match their MACs.
+    intact: bool,
+}
+
+/// Where the credential's whole row starts in [`Decider::find_sql`]'s
+/// answer (after `CREDENTIAL_COLUMNS`, the token's state and the verifier).
+const FIND_ROWS_AT: usize = 16;
+
+fn find_sql(layout: &super::row_mac::Layout) -> Result<String, StoreError> {
+    let table = |name| {
+        layout
+            .table(name)
+            .ok_or(StoreError::Corrupt("row MAC layout"))
+    };
+    Ok(format!(
+        "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier, {}, c.row_mac, {}, t.row_mac,
+         c.rowid, t.rowid FROM credentials c JOIN tokens t ON t.serial = c.token
+         WHERE c.holder = ?1 AND c.live = 1",
+        table("credentials")?.column_list("c."),
+        table("tokens")?.column_list("t."),
+    ))
 }
 
 impl Worker {
     fn new(conn: Connection, shared: Arc<Shared>) -> Result<Self, StoreError> {
         let dummy_secret = Secret::generate(Algorithm::Sha1)?;
         let dummy_verifier = shared.keys.pin_verifier("", b"dummy");
+        let guard = shared.guard(&conn)?;
         Ok(Worker {
             conn,
+            guard: guard.clone(),
             decider: Decider {
+                guard,
+                find_sql: find_sql(&shared.row_layout)?,
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
@@ -306,7 +340,8 @@ impl Worker {
             let now = self.decider.shared.clock.now();
             let answers = self.decide_batch(now, &batch);
             match answers {
-                Ok(answers) => {
+                Ok((answers, head)) => {
+                    self.decider.shared.audit_moved(Some(head));
                     for (job, (answer, label)) in batch.into_iter().zip(answers) {
                         let _ = job.reply.send((Ok(answer), label));
                     }
@@ -331,13 +366,11 @@ impl Worker {
         }
     }
 
-    fn decide_batch(
-        &mut self,
-        now: UnixTime,
-        batch: &[Job],
-    ) -> Result<Vec<(VerifyOutcome, &'static str)>, StoreError> {
+    fn decide_batch(&mut self, now: UnixTime, batch: &[Job]) -> Result<Decided, StoreError> {
         let decider = &mut self.decider;
+        let guard = &self.guard;
         in_write_txn(&mut self.conn, |db| {
+            guard.begin();
             let mut head = AuditHead::load(db)?;
             let mut answers = Vec::with_capacity(batch.len());
             for job in batch {
@@ -354,7 +387,8 @@ impl Worker {
                 };
                 answers.push(answer);
             }
-            Ok(answers)
+            guard.seal(db)?;
+            Ok((answers, head))
         })
     }
 }
@@ -381,19 +415,27 @@ impl Decider {
     }
 
     fn find(&self, db: &Connection, login: &PersonId) -> Result<Option<Found>, StoreError> {
-        let sql = format!(
-            "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier FROM credentials c
-             JOIN tokens t ON t.serial = c.token WHERE c.holder = ?1 AND c.live = 1"
-        );
-        let mut stmt = db.prepare_cached(&sql)?;
+        let mut stmt = db.prepare_cached(&self.find_sql)?;
         let mut rows = stmt.query([login.as_str()])?;
         let Some(row) = rows.next()? else {
             return Ok(None);
+        };
+        let layout = &self.shared.row_layout;
+        let intact = match (layout.table("credentials"), layout.table("tokens")) {
+            (Some(c), Some(t)) => {
+                let t_at = FIND_ROWS_AT + c.columns.len() + 1;
+                let rowids = t_at + t.columns.len() + 1;
+                let g = &self.guard;
+                g.intact_at("credentials", row, FIND_ROWS_AT, rowids)
+                    && g.intact_at("tokens", row, t_at, rowids + 1)
+            }
+            _ => false,
         };
         Ok(Some(Found {
             credential: credential_from_row(row)?,
             state: TokenState::parse(&row.get::<_, String>(14)?)?,
             verifier: row.get(15)?,
+            intact,
         }))
     }
 
@@ -418,11 +460,30 @@ impl Decider {
                 ));
             }
         }
+        let mut problem = None;
         let found = match &login {
             Some(login) => self.find(db, login)?,
             None => None,
         };
-        let mut problem = None;
+        // The rights that decide too (the same query for any login, known or
+        // not). A record changed outside keyward decides nothing and is never
+        // written to (which would MAC it again): the login is answered as an
+        // unknown one, and the audit says why.
+        let rights_intact = super::row_mac::rows_intact(
+            db,
+            &self.shared.row_layout,
+            self.shared.keys.row_key(),
+            "rights",
+            "person",
+            login.as_ref().map_or("", PersonId::as_str),
+        )?;
+        let found = match found {
+            Some(f) if !f.intact || !rights_intact => {
+                problem = Some("record changed outside keyward (row MAC mismatch)");
+                None
+            }
+            other => other,
+        };
         if let Some(f) = &found {
             if !self.cache.contains_key(&f.credential.id) {
                 match unseal_key(db, &self.shared, &f.credential) {

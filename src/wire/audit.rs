@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// `{"ok":true,"entries":N,"head":"hex"}` or
-/// `{"ok":false,"first_bad":SEQ,"why":"..."}`.
+/// `{"ok":false,"first_bad":SEQ,"why":"..."}`; either with `"ok":false` and
+/// `"bad_rows":["tokens VT-1",...]` when state rows do not match their MAC.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCheck {
@@ -13,6 +14,10 @@ pub struct AuditCheck {
     pub head: Option<String>,
     pub ok: bool,
     pub why: Option<String>,
+    /// State rows that do not match their MAC (changed outside keyward), as
+    /// `table key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bad_rows: Vec<String>,
 }
 
 impl AuditCheck {
@@ -24,6 +29,7 @@ impl AuditCheck {
             head: Some(head),
             ok: true,
             why: None,
+            bad_rows: Vec::new(),
         }
     }
 
@@ -35,6 +41,7 @@ impl AuditCheck {
             head: None,
             ok: false,
             why: Some(why),
+            bad_rows: Vec::new(),
         }
     }
 }

@@ -83,6 +83,9 @@ pub enum ErrorDetail {
     DirectorInPlace,
     AlreadyDirector,
     ReplacementRequestRequired,
+    /// A record the act needs was changed outside keyward (its row MAC
+    /// does not match): nothing is done with it.
+    RecordTampered,
     // 502 device_error: what the token did.
     Removed,
     ReadBackMismatch,
@@ -102,7 +105,7 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// The details of a 409 `conflict`.
-    pub const CONFLICT: [ErrorDetail; 11] = [
+    pub const CONFLICT: [ErrorDetail; 12] = [
         ErrorDetail::InvalidTransition,
         ErrorDetail::HolderHasLiveToken,
         ErrorDetail::NoRight,
@@ -114,6 +117,7 @@ impl ErrorDetail {
         ErrorDetail::DirectorInPlace,
         ErrorDetail::AlreadyDirector,
         ErrorDetail::ReplacementRequestRequired,
+        ErrorDetail::RecordTampered,
     ];
 
     /// The details of a 502 `device_error`.
@@ -147,6 +151,7 @@ impl ErrorDetail {
             ErrorDetail::DirectorInPlace => "director_in_place",
             ErrorDetail::AlreadyDirector => "already_director",
             ErrorDetail::ReplacementRequestRequired => "replacement_request_required",
+            ErrorDetail::RecordTampered => "record_tampered",
             ErrorDetail::Removed => "removed",
             ErrorDetail::ReadBackMismatch => "read_back_mismatch",
             ErrorDetail::WrongPin => "wrong_pin",

@@ -226,7 +226,7 @@ fn tamper(sql: &str) -> AuditBreak {
     )
     .unwrap();
     conn.execute_batch(sql).unwrap();
-    w.store.verify_audit().unwrap().unwrap_err()
+    w.store.verify_audit().unwrap().chain.unwrap_err()
 }
 
 #[test]

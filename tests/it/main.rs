@@ -12,6 +12,7 @@ mod api_routes;
 mod api_validate;
 mod api_verify;
 mod at_rest;
+mod audit_proof;
 mod backup_restore;
 mod cli_bench;
 mod cli_client;

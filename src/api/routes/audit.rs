@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{ok, Answer};
 use crate::api::{blocking, ApiError, Permit};
-use crate::store::{AuditBreak, AuditHead};
+use crate::store::{AuditBreak, AuditReport, RowCheck};
 use crate::wire::audit::AuditCheck;
 
 pub(super) async fn audit_verify(permit: Permit) -> Answer {
@@ -14,8 +14,8 @@ pub(super) async fn audit_verify(permit: Permit) -> Answer {
     ok(audit_check(&result))
 }
 
-fn audit_check(result: &Result<AuditHead, AuditBreak>) -> AuditCheck {
-    match result {
+fn audit_check(report: &AuditReport) -> AuditCheck {
+    let mut check = match &report.chain {
         Ok(head) => AuditCheck::intact(head.seq, data_encoding::HEXLOWER.encode(&head.mac)),
         Err(broken) => {
             let first_bad = match broken {
@@ -24,5 +24,18 @@ fn audit_check(result: &Result<AuditHead, AuditBreak>) -> AuditCheck {
             };
             AuditCheck::broken(first_bad, broken.to_string())
         }
+    };
+    if let RowCheck::Checked { bad, .. } = &report.rows {
+        if !bad.is_empty() {
+            check.ok = false;
+            check.why.get_or_insert_with(|| {
+                format!("{} state rows were changed outside keyward", bad.len())
+            });
+            check.bad_rows = bad
+                .iter()
+                .map(|r| format!("{} {}", r.table, r.key))
+                .collect();
+        }
     }
+    check
 }

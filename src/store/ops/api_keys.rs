@@ -176,11 +176,16 @@ impl Tx<'_> {
         select(self.db, "", ())
     }
 
-    /// The key with this SHA-256, revoked or not.
+    /// The key with this SHA-256, revoked or not; refused if its row was
+    /// changed outside keyward (e.g. a key inserted into the database).
     pub fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(select(self.db, "WHERE hash = ?1", [&hash[..]])?
+        let found = select::<ApiKeyRecord>(self.db, "WHERE hash = ?1", [&hash[..]])?
             .into_iter()
-            .next())
+            .next();
+        if let Some(record) = &found {
+            self.check_row("api_keys", &record.id.to_string())?;
+        }
+        Ok(found)
     }
 
     pub fn revoke_api_key(&mut self, id: i64) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::audit::{AuditEntry, AuditHead};
+use super::row_mac::RowGuard;
 use super::{Shared, StoreError};
 use crate::domain::{
     Actor, CredentialInfo, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod,
@@ -43,6 +44,7 @@ pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
 pub struct Tx<'a> {
     db: &'a Connection,
     shared: &'a Shared,
+    guard: &'a RowGuard,
     actor: Actor,
     /// The staff member behind the caller: [`Tx::act_as`] changes the role
     /// acted in, never this (separation of duties).
@@ -251,6 +253,7 @@ impl<'a> Tx<'a> {
     pub(crate) fn begin(
         db: &'a Connection,
         shared: &'a Shared,
+        guard: &'a RowGuard,
         actor: Actor,
         now: UnixTime,
     ) -> Result<Self, StoreError> {
@@ -258,11 +261,23 @@ impl<'a> Tx<'a> {
             db,
             shared,
             person: actor.staff_person().cloned(),
+            guard,
             actor,
             now,
             head: None,
             destroyed: Vec::new(),
         })
+    }
+
+    /// The audit head after this transaction's entries, if it wrote any.
+    pub(crate) fn audit_head(&self) -> Option<AuditHead> {
+        self.head
+    }
+
+    /// Refuses to decide with a row edited outside keyward (its MAC does
+    /// not match: `store::row_mac`).
+    pub(crate) fn check_row(&self, table: &str, key: &str) -> Result<(), StoreError> {
+        self.guard.check(self.db, table, key)
     }
 
     pub(crate) fn into_destroyed(self) -> Vec<i64> {

@@ -23,6 +23,7 @@ enum Basis {
 
 impl Tx<'_> {
     pub fn token(&self, serial: &str) -> Result<TokenInfo, StoreError> {
+        self.check_row("tokens", serial)?;
         let row: Option<(String, String, Option<String>, Option<String>)> = self
             .db
             .prepare_cached(

@@ -272,7 +272,7 @@ impl World {
     }
 
     pub fn assert_audit_intact(&self) {
-        let head = self.store.verify_audit().unwrap().unwrap();
+        let head = self.store.verify_audit().unwrap().chain.unwrap();
         assert!(head.seq > 0);
     }
 }
