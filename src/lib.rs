@@ -52,7 +52,8 @@
 //!   feature).
 //! - [`store`]: SQLite (WAL, the one place that opens and commits write
 //!   transactions), the schema and its migrations, the hash-chained audit
-//!   (`audit`), the checkpoint file (`checkpoints`), the state rows' MACs
+//!   (`audit`), the checkpoint file (`checkpoints`), a data directory read
+//!   without a daemon (`offline`), the state rows' MACs
 //!   (`row_mac`), the verify service (`verify`: group commit, unsealed-key
 //!   cache), backup and restore and the daemon's lock (`backup`), and the
 //!   lifecycle operations in `store::ops`, one file per
