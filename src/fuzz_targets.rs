@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("firmware_profile", firmware_profile),
     ("wire_bodies", wire_bodies),
     ("pskc", pskc_file),
+    ("radius", crate::radius::fuzz_one),
 ];
 
 /// APDU responses and commands, and the YKOATH answers and requests they
