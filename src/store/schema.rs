@@ -6,7 +6,15 @@ use rusqlite::Connection;
 use super::{in_write_txn, StoreError};
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_RIGHTS_AND_STAFF, V_SEEDED_TOKENS, V_ROW_MACS];
+const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V_RIGHTS_AND_STAFF,
+    V_SEEDED_TOKENS,
+    V_CREDENTIAL_EXPIRY,
+    V_ROW_MACS,
+];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -241,6 +249,12 @@ ALTER TABLE rights      ADD COLUMN row_mac BLOB;
 ALTER TABLE tokens      ADD COLUMN row_mac BLOB;
 ALTER TABLE credentials ADD COLUMN row_mac BLOB;
 ALTER TABLE api_keys    ADD COLUMN row_mac BLOB;
+"#;
+
+/// A credential may expire (a factory-seeded key's vendor expiry date,
+/// `docs/pskc.md`): verify treats it as absent from that instant.
+const V_CREDENTIAL_EXPIRY: &str = r#"
+ALTER TABLE credentials ADD COLUMN expires_at INTEGER;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

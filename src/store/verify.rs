@@ -269,7 +269,7 @@ fn find_sql(layout: &super::row_mac::Layout) -> Result<String, StoreError> {
     Ok(format!(
         "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier, {}, c.row_mac, {}, t.row_mac,
          c.rowid, t.rowid FROM credentials c JOIN tokens t ON t.serial = c.token
-         WHERE c.holder = ?1 AND c.live = 1",
+         WHERE c.holder = ?1 AND c.live = 1 AND (c.expires_at IS NULL OR c.expires_at > ?2)",
         table("credentials")?.column_list("c."),
         table("tokens")?.column_list("t."),
     ))
@@ -414,9 +414,9 @@ impl Decider {
         head.append(db, &self.shared.keys, &entry).map(|_| ())
     }
 
-    fn find(&self, db: &Connection, login: &PersonId) -> Result<Option<Found>, StoreError> {
+    fn find(&self, db: &Connection, id: &PersonId, at: i64) -> Result<Option<Found>, StoreError> {
         let mut stmt = db.prepare_cached(&self.find_sql)?;
-        let mut rows = stmt.query([login.as_str()])?;
+        let mut rows = stmt.query(rusqlite::params![id.as_str(), at])?;
         let Some(row) = rows.next()? else {
             return Ok(None);
         };
@@ -462,7 +462,7 @@ impl Decider {
         }
         let mut problem = None;
         let found = match &login {
-            Some(login) => self.find(db, login)?,
+            Some(login) => self.find(db, login, i64::try_from(now).unwrap_or(i64::MAX))?,
             None => None,
         };
         // The rights that decide too (the same query for any login, known or

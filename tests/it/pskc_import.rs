@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::api::{self, api, Api, Call};
+use crate::support::world;
 use keyward::pskc::{decode, Unlock};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -303,9 +304,32 @@ async fn a_seeded_token_lives_its_whole_life_through_the_api() {
     assert_eq!(answer["result"], "accept", "{answer}");
     let (_, answer) = api.verify(&login).await;
     assert_eq!(answer["result"], "reject");
+    // The vendor's expiry date (2037-12-31) stays with the key: the day
+    // before it a fresh code passes, the day after the next one does not.
+    let today = keyward::domain::Clock::now(api.clock.as_ref());
+    api.store
+        .write(&keyward::domain::Actor::System, "test", |tx| {
+            let (who, school) = (world::pid("jdupont"), world::uai(world::SCHOOL_EAST));
+            let from = world::date("2027-09-01");
+            tx.grant_right(
+                keyward::domain::RightOrigin::Appointment,
+                &who,
+                &school,
+                from,
+                None,
+            )
+        })
+        .unwrap();
+    api.clock.set(world::at("2037-12-30", 9));
+    let login = json!({"login": "jdupont", "passcode": format!("483920{}", oathtool_hotp(4))});
+    assert_eq!(api.verify(&login).await.1["result"], "accept");
+    api.clock.set(world::at("2038-01-01", 9));
+    let login = json!({"login": "jdupont", "passcode": format!("483920{}", oathtool_hotp(5))});
+    assert_eq!(api.verify(&login).await.1["result"], "reject");
+    api.clock.set(today);
 
     // Return, then the wipe: no secret left, and no bind until a new import.
-    let body = json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": oathtool_hotp(4)});
+    let body = json!({"place": "Est", "reason": "end of mission", "reader": reader, "typed": oathtool_hotp(6)});
     let (status, returned) = api
         .post(
             &api.keys.inspector_east,

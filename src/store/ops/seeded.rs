@@ -241,6 +241,11 @@ impl Tx<'_> {
             .credential_of(serial)?
             .ok_or(StoreError::Corrupt("bound token without credential"))?;
         self.check_possession(&bound, code)?;
+        // The vendor's expiry date stays with the key: verify refuses it after.
+        self.db.execute(
+            "UPDATE credentials SET expires_at = ?1 WHERE id = ?2",
+            rusqlite::params![not_after, credential],
+        )?;
         self.db
             .execute("DELETE FROM imported_secrets WHERE id = ?1", [id])?;
         self.audit(
