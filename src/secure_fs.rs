@@ -61,18 +61,29 @@ fn check_metadata(path: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()
             expected: if dir { "directory" } else { "regular file" },
         });
     }
+    check_owner_and_mode(path, meta, dir, 0o077)
+}
+
+/// `path` (whose metadata is `meta`) is owned by someone trusted
+/// ([`owner_trusted`]) and has none of the `forbidden` mode bits.
+fn check_owner_and_mode(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    dir: bool,
+    forbidden: u32,
+) -> Result<(), FsError> {
     let uid = rustix::process::geteuid().as_raw();
     if !owner_trusted(path, meta.uid(), uid, dir) {
         return Err(FsError::NotOwned {
-            path: shown(),
+            path: path.display().to_string(),
             owner: meta.uid(),
             uid,
         });
     }
     let mode = meta.mode() & 0o7777;
-    if mode & 0o077 != 0 {
+    if mode & forbidden != 0 {
         return Err(FsError::TooOpen {
-            path: shown(),
+            path: path.display().to_string(),
             mode,
         });
     }
@@ -120,21 +131,7 @@ pub fn read_config_file(path: &Path, max_len: usize) -> Result<Zeroizing<Vec<u8>
             expected: "regular file",
         });
     }
-    let uid = rustix::process::geteuid().as_raw();
-    if !owner_trusted(path, meta.uid(), uid, false) {
-        return Err(FsError::NotOwned {
-            path: shown(),
-            owner: meta.uid(),
-            uid,
-        });
-    }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o027 != 0 {
-        return Err(FsError::TooOpen {
-            path: shown(),
-            mode,
-        });
-    }
+    check_owner_and_mode(path, &meta, false, 0o027)?;
     read_limited(file, path, max_len)
 }
 
