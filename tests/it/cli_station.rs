@@ -317,6 +317,36 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// `keyward station --once` at `reader` in a 160×50 terminal, against
+    /// `url` with the station key; the shell prints `STATION-EXIT=<status>`.
+    fn station(socket: &str, url: &str, reader: &str, receipts: &std::path::Path) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{socket}-{}", std::process::id()),
+        };
+        let command = format!(
+            "env KEYWARD_URL={url} KEYWARD_API_KEY=kw_station {} station --reader '{reader}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
+            cli::bin().display(),
+            receipts.display()
+        );
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "station",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            &command,
+        ]);
+        tmux
+    }
+
+    /// Types a line at the station's prompt.
+    fn type_line(&self, line: &str) {
+        self.run(&["send-keys", "-t", "station", line, "Enter"]);
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let socket = ["-L", &self.socket];
         cli::tool("tmux", socket.iter().chain(args))
@@ -371,34 +401,15 @@ fn station_in_a_terminal_hides_the_pin() {
         },
     ));
     let dir = tempfile::tempdir().unwrap();
-    let tmux = Tmux {
-        socket: format!("keyward-test-{}", std::process::id()),
-    };
-    let command = format!(
-        "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{READER}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
-        daemon.url,
-        cli::bin().display(),
-        dir.path().display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "station",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
+    let tmux = Tmux::station("keyward-test", &daemon.url, READER, dir.path());
     // The station speaks French unless told otherwise.
     tmux.wait_for("Tapez « oui »");
-    tmux.run(&["send-keys", "-t", "station", "oui", "Enter"]);
+    tmux.type_line("oui");
     // capture-pane trims trailing blanks: prompts show as whole lines.
     tmux.wait_for("\nPIN :");
-    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.type_line("593017");
     tmux.wait_for("\nPIN (confirmation) :");
-    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.type_line("593017");
     let screen = tmux.wait_for("STATION-EXIT=");
     assert!(screen.contains("STATION-EXIT=0"), "{screen}");
     assert!(
@@ -604,32 +615,13 @@ fn station_in_a_terminal_hides_what_the_touch_key_types() {
         },
     ));
     let dir = tempfile::tempdir().unwrap();
-    let tmux = Tmux {
-        socket: format!("keyward-touch-{}", std::process::id()),
-    };
-    let command = format!(
-        "env KEYWARD_URL={} KEYWARD_API_KEY=kw_station {} station --reader '{HID}' --once --receipts-dir {}; echo STATION-EXIT=$?; sleep 60",
-        daemon.url,
-        cli::bin().display(),
-        dir.path().display()
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "station",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
+    let tmux = Tmux::station("keyward-touch", &daemon.url, HID, dir.path());
     tmux.wait_for("Tapez « oui »");
-    tmux.run(&["send-keys", "-t", "station", "oui", "Enter"]);
+    tmux.type_line("oui");
     tmux.wait_for("\nPIN :");
-    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.type_line("593017");
     tmux.wait_for("\nPIN (confirmation) :");
-    tmux.run(&["send-keys", "-t", "station", "593017", "Enter"]);
+    tmux.type_line("593017");
     tmux.wait_for("Touchez la clé maintenant");
     // What the key types on an AZERTY station, then Enter.
     tmux.run(&["send-keys", "-t", "station", "-l", "--", "-((\"\"'"]);
