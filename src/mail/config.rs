@@ -186,13 +186,16 @@ fn parse_auth(value: &toml::Value) -> Result<SenderAuth, ConfigError> {
     }
 }
 
+/// The keys of a server table that are not the server's.
+type OtherKeys<'v> = Vec<(&'v String, &'v toml::Value)>;
+
 /// A server table; returns the server and the rest of the table's keys.
 fn parse_server<'v>(
     prefix: &str,
     value: &'v toml::Value,
     default_port: u16,
     default_tls: TlsMode,
-) -> Result<(Server, Vec<(&'v String, &'v toml::Value)>), ConfigError> {
+) -> Result<(Server, OtherKeys<'v>), ConfigError> {
     let t = table(prefix, value)?;
     let mut server = Server {
         host: String::new(),

@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod daemon;
 pub mod dkim;
 pub mod kind;
 pub mod message;

@@ -4,6 +4,8 @@ pub mod api;
 pub mod cli;
 pub mod http;
 pub mod in_process;
+pub mod mail;
 pub mod pcscd;
 pub mod serve;
+pub mod smtp;
 pub mod world;
