@@ -60,6 +60,17 @@ impl MailDaemon {
                 stop.clone(),
             )));
         }
+        if let (Some(mailer), Some(imap)) = (
+            &self.mailer,
+            &self.mailer.as_ref().and_then(|m| m.config.imap.clone()),
+        ) {
+            tasks.push(tokio::spawn(super::imap::poll_loop(
+                imap.clone(),
+                Arc::clone(mailer),
+                Arc::clone(store),
+                stop.clone(),
+            )));
+        }
         tasks
     }
 }

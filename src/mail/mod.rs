@@ -23,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod dkim;
+pub mod imap;
 pub mod kind;
 pub mod message;
 pub mod outcome;
