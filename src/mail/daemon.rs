@@ -52,9 +52,10 @@ impl MailDaemon {
         stop: &tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        if let Some(smtp) = &self.smtp {
+        if let (Some(smtp), Some(mailer)) = (&self.smtp, &self.mailer) {
             tasks.push(tokio::spawn(outbox_loop(
                 Arc::clone(store),
+                Arc::clone(mailer),
                 Arc::clone(smtp),
                 OUTBOX_EVERY,
                 stop.clone(),

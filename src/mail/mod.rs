@@ -26,6 +26,7 @@ pub mod dkim;
 pub mod imap;
 pub mod kind;
 pub mod message;
+pub mod notices;
 pub mod outcome;
 pub mod service;
 pub mod smtp;

@@ -232,17 +232,30 @@ pub fn send_due(store: &Store, smtp: &Smtp) -> Result<(usize, usize), StoreError
     Ok((sent, failed))
 }
 
-/// The daemon's outbox loop: every `every`, sends what is due, until
-/// `stop` turns true.
+/// Queues the notices the audit calls for since the last call (replayed
+/// codes, locks, keys ready).
+pub fn queue_notices(store: &Store, mailer: &Mailer) -> Result<usize, StoreError> {
+    store.write(&Actor::System, "mail notices", |tx| {
+        tx.queue_notices(mailer.context(), 500)
+    })
+}
+
+/// The daemon's outbox loop: every `every`, queues the audit's notices and
+/// sends what is due, until `stop` turns true.
 pub async fn outbox_loop(
     store: Arc<Store>,
+    mailer: Arc<Mailer>,
     smtp: Arc<Smtp>,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let (s, m) = (Arc::clone(&store), Arc::clone(&smtp));
-        match tokio::task::spawn_blocking(move || send_due(&s, &m)).await {
+        let (s, m, n) = (Arc::clone(&store), Arc::clone(&smtp), Arc::clone(&mailer));
+        let work = move || {
+            queue_notices(&s, &n)?;
+            send_due(&s, &m)
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "outbox"),
             Err(_) => tracing::warn!("outbox task stopped"),

@@ -134,3 +134,81 @@ fn a_server_of_another_ca_gets_nothing() {
     assert_eq!(send_due(&w.store, &smtp).unwrap(), (0, 1));
     assert!(received(&inbox).is_empty());
 }
+
+/// Notices come from the audit: a replayed code alerts the holder; a
+/// replacement key prepared tells the holder and the inspector; each once,
+/// and the alert carries no code.
+#[test]
+fn a_replay_alerts_the_holder_and_a_ready_key_tells_holder_and_inspector() {
+    use crate::support::world::{mail, pid, Device, SCHOOL_EAST};
+    use keyward::domain::requests::HelpMail;
+    use keyward::domain::RevokeReason;
+    use keyward::mail::service::{queue_notices, Mailer};
+
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let device = w.active_totp("adurand", "VT-A", "482193");
+    let mailer = Mailer::new(mail_config(
+        "method = \"authentication-results\"\nauthserv_id = \"mx\"\n",
+        "",
+    ))
+    .unwrap();
+    // The first call starts from now: nothing of the past is sent.
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 0);
+    let svc = w.store.verify_service().unwrap();
+    let code = device.code(w.now());
+    let passcode = format!("482193{code}");
+    assert!(svc.verify("adurand", &passcode).unwrap().is_accept());
+    assert!(!svc.verify("adurand", &passcode).unwrap().is_accept());
+    drop(svc);
+    assert_eq!(
+        queue_notices(&w.store, &mailer).unwrap(),
+        1,
+        "{}",
+        w.last_audit("verify.reject")
+    );
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 0, "once");
+    let db = w.store.db_path().to_owned();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (to, body): (String, String) = conn
+        .query_row(
+            "SELECT recipients, body FROM outbox WHERE template = 'security-alert'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(to, format!("adurand@{DOMAIN}"));
+    assert!(
+        body.contains("déjà utilisé") && !body.contains(&code),
+        "{body}"
+    );
+
+    // Broken key: request, replacement prepared → key ready.
+    let help = HelpMail {
+        from: mail(&format!("adurand@{DOMAIN}")),
+        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+    };
+    let new = Device::new("VT-N");
+    w.store
+        .write(&desk(), "replace", |tx| {
+            let id = tx.file_replacement_request(&pid("adurand"), RevokeReason::Broken, &help)?;
+            tx.add_token("VT-N", "virtual")?;
+            tx.prepare_replacement(
+                id,
+                "VT-N",
+                &new.secret,
+                keyward::otp::CredentialParams::totp(),
+            )
+        })
+        .unwrap();
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 1);
+    let (to, subject): (String, String) = conn
+        .query_row(
+            "SELECT recipients, subject FROM outbox WHERE template = 'key-ready'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(to, format!("adurand@{DOMAIN},pmartin@{DOMAIN}"));
+    assert!(subject.contains("prête"), "{subject}");
+}

@@ -14,6 +14,7 @@ mod access_codes;
 mod api_keys;
 mod device_pins;
 mod mail;
+mod notices;
 mod outbox;
 mod pending_writes;
 mod people;
