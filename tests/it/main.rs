@@ -38,6 +38,7 @@ mod hid_real_keys;
 mod hid_serve;
 mod hid_sim;
 mod hid_yubikit;
+mod mail_cli;
 mod mail_imap;
 mod mail_ingest;
 mod mail_outbox;
