@@ -140,6 +140,9 @@ pub struct DaemonConfig {
     pub store: StoreConfig,
     /// The RADIUS service, off unless the file has a `[radius]` table.
     pub radius: Option<crate::radius::RadiusConfig>,
+    /// Mail (case 3 and the notices), off unless the file has a `[mail]`
+    /// table (docs/mail.md).
+    pub mail: Option<crate::mail::config::MailConfig>,
 }
 
 impl DaemonConfig {
@@ -154,6 +157,7 @@ impl DaemonConfig {
             limits: Limits::default(),
             store,
             radius: Some(crate::radius::RadiusConfig::local()),
+            mail: None,
         })
     }
 
@@ -200,6 +204,7 @@ impl DaemonConfig {
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
         let mut radius = None;
+        let mut mail = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
@@ -212,6 +217,7 @@ impl DaemonConfig {
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
                 "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
+                "mail" => mail = Some(crate::mail::config::MailConfig::parse(value)?),
                 "seeded_reuse" => {
                     seeded_reuse = match string(key, value)? {
                         "after-import" => crate::store::SeededReuse::AfterImport,
@@ -254,6 +260,7 @@ impl DaemonConfig {
             limits,
             store,
             radius,
+            mail,
         })
     }
 

@@ -26,7 +26,19 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("wire_bodies", wire_bodies),
     ("pskc", pskc_file),
     ("radius", crate::radius::fuzz_one),
+    ("mail", mail_message),
 ];
+
+/// A help request's message: parsing under a small and a large limit, the
+/// kind read from its words, its `Authentication-Results` read.
+pub fn mail_message(data: &[u8]) {
+    use crate::mail::{auth, kind, message};
+    let _ = message::parse(data, 64);
+    if let Ok(m) = message::parse(data, message::DEFAULT_MAX_BYTES) {
+        let _ = kind::detect(&m.subject, &m.text);
+        let _ = auth::from_auth_results(&m.auth_results, "mx.ac-exemple.fr", "ac-exemple.fr");
+    }
+}
 
 /// APDU responses and commands, and the YKOATH answers and requests they
 /// carry.

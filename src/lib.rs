@@ -120,6 +120,7 @@ pub mod domain;
 pub mod fuzz_targets;
 pub mod hid;
 pub mod i18n;
+pub mod mail;
 pub mod oath;
 pub mod otp;
 pub mod profile;

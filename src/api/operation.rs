@@ -113,6 +113,11 @@ operations! {
     PrepareReplacement: POST "/v1/replacement-requests/{id}/prepare", DESK,
         "prepare a replacement", None,
         "prepares the token at a reader for a replacement request";
+    QualifyReplacement: POST "/v1/replacement-requests/{id}/qualify", DESK,
+        "qualify a help request", None,
+        "gives a help request read from mail its kind";
+    IngestMail: POST "/v1/mail/messages", DESK, "record a help request", None,
+        "reads one message of the help desk's mailbox into a help request or a refusal";
     ListDevices: GET "/v1/devices", AT_READERS, "see devices", None,
         "lists the tokens present at readers";
     ReadDeviceCode: POST "/v1/devices/{reader}/code", DESK, "read a code from a device", None,

@@ -30,6 +30,7 @@ pub mod data_dir;
 pub mod devices;
 pub mod doctor;
 pub mod init;
+pub mod mail;
 pub mod manpages;
 pub mod otp;
 pub mod people;
@@ -106,6 +107,9 @@ pub enum KeywardCommand {
     /// Replacement (help) requests for broken, lost or stolen keys.
     #[command(subcommand)]
     Replacements(requests::ReplacementsCommand),
+    /// Help requests read from mail: one message from the mail system.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Signed handover and return receipts.
     #[command(subcommand, alias = "receipt")]
     Receipts(receipts::ReceiptCommand),
@@ -167,6 +171,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::Devices(c) => c.run(conn, out),
         KeywardCommand::KeyRequests(c) => c.run(conn, out),
         KeywardCommand::Replacements(c) => c.run(conn, out),
+        KeywardCommand::Mail(c) => c.run(conn, out),
         KeywardCommand::Receipts(c) => receipts::run(c, conn, out),
         KeywardCommand::Reports(c) => c.run(conn, out),
         KeywardCommand::Audit(c) => audit::run(c, conn, out),

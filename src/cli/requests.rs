@@ -78,6 +78,14 @@ pub enum ReplacementsCommand {
         #[arg(long)]
         reader: String,
     },
+    /// Gives a help request read from mail ("to qualify") its reason; a lost
+    /// or stolen key is revoked at once.
+    #[command(after_help = "Example:\n  keyward replacements qualify 4 --reason broken")]
+    Qualify {
+        id: i64,
+        #[arg(long, value_enum)]
+        reason: RevokeReason,
+    },
 }
 
 impl DaemonCommand for KeyRequestsCommand {
@@ -134,6 +142,15 @@ impl DaemonCommand for ReplacementsCommand {
                     holder = answer.holder
                 );
                 done(out, json, &answer, &message)
+            }
+            ReplacementsCommand::Qualify { id, reason } => {
+                client.qualify_replacement(id, reason.as_str())?;
+                let message = t!(
+                    "replacement-qualified",
+                    id = id,
+                    reason = word("reason", reason.as_str())
+                );
+                done(out, json, &serde_json::json!({}), &message)
             }
         }
     }

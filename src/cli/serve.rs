@@ -151,6 +151,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         Switch::Off => None,
     };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
+    let mail = crate::mail::daemon::MailDaemon::new(config.mail.as_ref())?;
     let radius = match &config.radius {
         Some(radius) => {
             let clients = radius.load_clients(&data)?;
@@ -172,6 +173,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     runtime.block_on(async {
         let signalled = server::shutdown_signal();
         let (stop_radius, radius_stopped) = tokio::sync::watch::channel(false);
+        let mail_tasks = mail.spawn(&store, &radius_stopped);
         let radius_task = match radius {
             Some((listen, service)) => {
                 let mut sockets = Vec::with_capacity(listen.len());
@@ -206,14 +208,22 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         // Without NOTIFY_SOCKET (not under systemd) this does nothing.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let shutdown_state = state.clone();
-        server::run(listeners, app(state.clone()), config.limits, async move {
-            signalled.await;
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-            shutdown_state.begin_shutdown();
-            stop_radius.send_replace(true);
-        })
+        server::run(
+            listeners,
+            mail.layer(app(state.clone())),
+            config.limits,
+            async move {
+                signalled.await;
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+                shutdown_state.begin_shutdown();
+                stop_radius.send_replace(true);
+            },
+        )
         .await?;
         if let Some(task) = radius_task {
+            let _ = task.await;
+        }
+        for task in mail_tasks {
             let _ = task.await;
         }
         anyhow::Ok(())

@@ -329,3 +329,11 @@ touch-to-type = Touch the key now: it types its code (nothing is shown).
 touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
 touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
 touch-nothing-typed = nothing was typed
+
+## Mail (case 3 read from the help desk's mailbox)
+reason-to-qualify = to qualify
+mail-ingest-filed = message read: help request { $id } filed (reason: { $kind })
+mail-ingest-duplicate = message already read: nothing done again
+mail-ingest-refused = message refused ({ $why }): it is not a help request
+mail-ingest-refused-replied = message refused ({ $why }): the sender was answered with what to do
+replacement-qualified = help request { $id } qualified: { $reason }

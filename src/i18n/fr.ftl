@@ -328,3 +328,11 @@ touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affic
 touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
 touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
 touch-nothing-typed = la clé n'a rien tapé
+
+## Mail (case 3 read from the help desk's mailbox)
+reason-to-qualify = à qualifier
+mail-ingest-filed = message lu : demande d'assistance { $id } enregistrée (motif : { $kind })
+mail-ingest-duplicate = message déjà lu : rien n'a été refait
+mail-ingest-refused = message refusé ({ $why }) : ce n'est pas une demande d'assistance
+mail-ingest-refused-replied = message refusé ({ $why }) : l'expéditeur a reçu une réponse lui disant quoi faire
+replacement-qualified = demande d'assistance { $id } qualifiée : { $reason }

@@ -474,6 +474,11 @@ impl Store {
 
     /// The authority's time zone (`time_zone` in `keyward.toml`): the one
     /// its days are counted in.
+    /// The authority's mail domain.
+    pub fn authority_domain(&self) -> &str {
+        &self.shared.config.authority_domain
+    }
+
     pub fn time_zone(&self) -> &jiff::tz::TimeZone {
         &self.shared.config.time_zone
     }

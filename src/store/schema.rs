@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     V_RIGHTS_AND_STAFF,
     V_SEEDED_TOKENS,
     V_CREDENTIAL_EXPIRY,
+    V_MAIL,
     V_ROW_MACS,
 ];
 
@@ -255,6 +256,37 @@ ALTER TABLE api_keys    ADD COLUMN row_mac BLOB;
 /// `docs/pskc.md`): verify treats it as absent from that instant.
 const V_CREDENTIAL_EXPIRY: &str = r#"
 ALTER TABLE credentials ADD COLUMN expires_at INTEGER;
+"#;
+
+/// Mail (case 3, docs/mail.md): each message read from the help desk's
+/// mailbox once, by Message-ID, with what became of it; the outbox of the
+/// mails keyward sends, kept after sending (`sent_at`) so nothing is sent
+/// twice, retried with a growing delay while the server is down. `dedupe`
+/// names a notice that must go out once (a key ready, a reminder).
+const V_MAIL: &str = r#"
+CREATE TABLE mail_messages (
+    message_id  TEXT PRIMARY KEY,
+    sender      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    request     INTEGER REFERENCES replacement_requests(id)
+) STRICT;
+
+CREATE TABLE outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id  TEXT NOT NULL UNIQUE,
+    template    TEXT NOT NULL,
+    recipients  TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    dedupe      TEXT UNIQUE,
+    created_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL,
+    sent_at     INTEGER,
+    last_error  TEXT
+) STRICT;
+CREATE INDEX outbox_due ON outbox (next_try_at) WHERE sent_at IS NULL;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod mail;
 pub mod people;
 pub mod receipts;
 pub mod reports;

@@ -15,6 +15,10 @@ async fn malformed_unknown_wrong_type_and_oversized_bodies() {
         let Some(body) = call.body.clone() else {
             continue;
         };
+        // A mail message, not JSON: its bad inputs are mail_ingest's cases.
+        if call.uri == "/v1/mail/messages" {
+            continue;
+        }
         // A PSKC import takes a whole vendor file: its limit is larger.
         let limit = if call.uri == "/v1/tokens/import" {
             keyward::wire::tokens::MAX_IMPORT_BODY

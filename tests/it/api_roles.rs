@@ -32,6 +32,8 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("POST", "/v1/replacement-requests", DESK),
     ("GET", "/v1/replacement-requests", DESK),
     ("POST", "/v1/replacement-requests/{id}/prepare", DESK),
+    ("POST", "/v1/replacement-requests/{id}/qualify", DESK),
+    ("POST", "/v1/mail/messages", DESK),
     ("GET", "/v1/devices", &["admin", "desk", "station"]),
     ("POST", "/v1/devices/{reader}/code", DESK),
     ("POST", "/v1/devices/{reader}/touch", DESK),

@@ -10,6 +10,7 @@ mod audit;
 mod devices;
 mod events;
 mod health;
+mod mail;
 mod people;
 mod receipts;
 mod reports;
@@ -71,6 +72,10 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::ListReplacements => on(method, requests::list_replacements),
         Op::FileReplacement => on(method, requests::file_replacement),
         Op::PrepareReplacement => on(method, requests::prepare_replacement),
+        Op::QualifyReplacement => on(method, mail::qualify_replacement),
+        Op::IngestMail => on(method, mail::ingest_mail).layer(
+            axum::extract::DefaultBodyLimit::max(crate::wire::mail::MAX_MESSAGE_BODY),
+        ),
         Op::ListDevices => on(method, devices::list_devices),
         Op::ReadDeviceCode => on(method, devices::device_code),
         Op::TouchDevice => on(method, devices::device_touch),

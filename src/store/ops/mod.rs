@@ -13,6 +13,9 @@
 mod access_codes;
 mod api_keys;
 mod device_pins;
+mod mail;
+mod notices;
+mod outbox;
 mod pending_writes;
 mod people;
 mod receipts;
@@ -36,6 +39,8 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use mail::{IncomingMail, MailContext};
+pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};

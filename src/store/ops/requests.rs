@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{corrupt, query_rows, to_i64, Tx};
 use crate::domain::requests::{check_help_mail, HelpMail};
 use crate::domain::{MailAddress, PersonId, RevokeReason, RightOrigin};
+use crate::mail::kind::TO_QUALIFY;
 use crate::otp::{CredentialParams, Secret};
 use crate::store::StoreError;
 
@@ -145,6 +146,17 @@ impl Tx<'_> {
         reason: RevokeReason,
         mail: &HelpMail,
     ) -> Result<i64, StoreError> {
+        self.file_request(holder, Some(reason), mail)
+    }
+
+    /// Records a help request; `None`: its kind is for the desk to qualify
+    /// (a request read from mail whose words were not clear).
+    pub(super) fn file_request(
+        &mut self,
+        holder: &PersonId,
+        reason: Option<RevokeReason>,
+        mail: &HelpMail,
+    ) -> Result<i64, StoreError> {
         self.require_desk("record a help request")?;
         self.not_own(holder, "record a help request")?;
         let person = self.person(holder)?;
@@ -172,7 +184,7 @@ impl Tx<'_> {
             params![
                 holder.as_str(),
                 old,
-                reason.as_str(),
+                reason.map_or(TO_QUALIFY, RevokeReason::as_str),
                 mail.from.as_str(),
                 cc.join(","),
                 to_i64(self.now, "time")?
@@ -182,12 +194,55 @@ impl Tx<'_> {
         self.audit(
             "replacement.request",
             holder.as_str(),
-            &format!("request={id} old_token={old} reason={reason}"),
+            &format!(
+                "request={id} old_token={old} reason={}",
+                reason.map_or(TO_QUALIFY, RevokeReason::as_str)
+            ),
+        )?;
+        if let Some(reason) = reason {
+            if reason.is_gone() && self.token(&old)?.state.is_live() {
+                self.revoke(&old, reason)?;
+            }
+        }
+        Ok(id)
+    }
+
+    /// The desk gives a request read from mail its kind; a lost or stolen
+    /// key is revoked in this same transaction.
+    pub fn qualify_replacement(
+        &mut self,
+        request: i64,
+        reason: RevokeReason,
+    ) -> Result<(), StoreError> {
+        self.require_desk("qualify a help request")?;
+        let row: Option<(String, String)> = self
+            .db
+            .query_row(
+                "SELECT old_token, reason FROM replacement_requests WHERE id = ?1",
+                [request],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (old, current) =
+            row.ok_or_else(|| StoreError::not_found("replacement request", request))?;
+        if current != TO_QUALIFY {
+            return Err(
+                self.forbidden("qualify a help request", "the request already has its kind")
+            );
+        }
+        self.db.execute(
+            "UPDATE replacement_requests SET reason = ?1 WHERE id = ?2",
+            params![reason.as_str(), request],
+        )?;
+        self.audit(
+            "replacement.qualify",
+            &old,
+            &format!("request={request} reason={reason}"),
         )?;
         if reason.is_gone() && self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
         }
-        Ok(id)
+        Ok(())
     }
 
     /// Prepares the new key of a replacement request; the old key, if still
@@ -214,6 +269,12 @@ impl Tx<'_> {
             return Err(StoreError::RequestFulfilled(request));
         }
         let holder = PersonId::parse(&holder).map_err(corrupt("holder"))?;
+        if reason == TO_QUALIFY {
+            return Err(self.forbidden(
+                "prepare a replacement",
+                "the help request must first be qualified (lost, stolen, broken or faulty)",
+            ));
+        }
         let reason = RevokeReason::parse(&reason).map_err(corrupt("reason"))?;
         if self.token(&old)?.state.is_live() {
             self.revoke(&old, reason)?;
@@ -230,7 +291,7 @@ impl Tx<'_> {
 
     /// The token of the holder's latest credential, when it was revoked and
     /// no replacement was prepared since.
-    fn revoked_key_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
+    pub(super) fn revoked_key_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
             .query_row(

@@ -537,6 +537,8 @@ pub fn sample_body(op: Operation) -> Option<String> {
         Operation::PrepareReplacement | Operation::Wipe | Operation::UnblockPin => {
             format!(r#"{{"reader":"{r}"}}"#)
         }
+        Operation::QualifyReplacement => r#"{"reason":"broken"}"#.into(),
+        Operation::IngestMail => "Message-ID: <1@x>\r\nFrom: a.b@x.fr\r\n\r\nhi".into(),
         Operation::AddToken => r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into(),
         Operation::PrepareToken => format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#),
         Operation::ImportTokens => {

@@ -2,8 +2,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod dovecot;
 pub mod http;
 pub mod in_process;
+pub mod mail;
 pub mod pcscd;
 pub mod serve;
+pub mod smtp;
 pub mod world;
