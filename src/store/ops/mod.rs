@@ -12,6 +12,7 @@
 
 mod access_codes;
 mod api_keys;
+mod console_sessions;
 mod device_pins;
 mod pending_writes;
 mod people;
@@ -36,6 +37,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
