@@ -187,10 +187,19 @@ pub enum Who<'a> {
 async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -217,7 +226,10 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/return", post(tokens::give_back))
         .route("/people", get(people::people))
         .route("/receipts/{id}", get(receipts::slip))
-        .route("/station/signin", get(station::signin_form).post(station::sign_in))
+        .route(
+            "/station/signin",
+            get(station::signin_form).post(station::sign_in),
+        )
         .route("/station", get(station::kiosk))
         .route("/station/activate", post(station::activate))
         .layer(middleware::from_fn(headers))
@@ -234,7 +246,10 @@ pub fn with_api(app: AppState, settings: Settings) -> Router {
 fn see_other(to: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
-        [(header::LOCATION, HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")))],
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
+        )],
     )
         .into_response()
 }

@@ -38,7 +38,12 @@ pub async fn people(
     let mut c = Chrome::new(&session, "console-people-title", "/people");
     let q = query.q.trim().to_lowercase();
     let mut people = match state
-        .call::<Vec<PersonEntry>>(Who::Session(&session.caller), Method::GET, "/v1/people", None)
+        .call::<Vec<PersonEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/people",
+            None,
+        )
         .await
     {
         Ok(list) => list

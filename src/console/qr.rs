@@ -38,9 +38,9 @@ mod tests {
     #[test]
     fn a_receipt_sized_text_fits_and_labels_are_escaped() {
         let text = "x".repeat(900);
-        let svg = svg(&text, "a <b> \"c\"").unwrap_or_default();
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("a &lt;b> &quot;c&quot;"));
+        let image = svg(&text, "a <b> \"c\"").unwrap_or_default();
+        assert!(image.starts_with("<svg"));
+        assert!(image.contains("a &lt;b> &quot;c&quot;"));
         assert!(svg(&"y".repeat(5000), "l").is_none());
     }
 }

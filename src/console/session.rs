@@ -123,7 +123,10 @@ pub fn lang_of(parts: &Parts) -> Lang {
 /// a staff key as its person in the key's role, a station as the holder at
 /// its reader (per request), the gateway as the gateway.
 pub fn caller_of(record: ApiKeyRecord) -> Option<Caller> {
-    let person = record.person.as_deref().and_then(|p| PersonId::parse(p).ok());
+    let person = record
+        .person
+        .as_deref()
+        .and_then(|p| PersonId::parse(p).ok());
     let actor = match record.role {
         Role::Admin => Actor::Admin(person?),
         Role::Desk => Actor::Desk(person?),
@@ -181,7 +184,11 @@ pub fn forbidden(lang: Lang) -> Response {
     let t = Texts(lang);
     (
         StatusCode::FORBIDDEN,
-        super::view::message_page(&t, &t.get("console-refused-title"), &t.get("console-refused")),
+        super::view::message_page(
+            &t,
+            &t.get("console-refused-title"),
+            &t.get("console-refused"),
+        ),
     )
         .into_response()
 }
@@ -204,10 +211,7 @@ async fn no_session(state: &ConsoleState, parts: &Parts, why: &'static str) -> R
 impl FromRequestParts<ConsoleState> for Session {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ConsoleState,
-    ) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Response> {
         let Some(id) = cookie(parts, COOKIE).map(str::to_owned) else {
             return Err(no_session(state, parts, "no console session").await);
         };

@@ -70,7 +70,9 @@ pub struct SignIn {
 
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignIn").field("login", &self.login).finish_non_exhaustive()
+        f.debug_struct("SignIn")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,7 +155,11 @@ pub async fn sign_in(
     };
     let Some(key) = key else {
         state
-            .refuse(Actor::System, "console sign-in", "a key holder without a staff key")
+            .refuse(
+                Actor::System,
+                "console sign-in",
+                "a key holder without a staff key",
+            )
             .await;
         return refused(t, login, "console-signin-not-staff");
     };
@@ -191,7 +197,11 @@ pub async fn bootstrap(
         }
         _ => {
             state
-                .refuse(Actor::System, "console sign-in", "an unknown or used bootstrap link")
+                .refuse(
+                    Actor::System,
+                    "console sign-in",
+                    "an unknown or used bootstrap link",
+                )
                 .await;
             super::view::message_page(
                 &t,

@@ -68,7 +68,11 @@ pub async fn sign_in(
         }
         Some(_) => {
             state
-                .refuse(Actor::System, "console station sign-in", "not a station key")
+                .refuse(
+                    Actor::System,
+                    "console station sign-in",
+                    "not a station key",
+                )
                 .await;
             html(&SignInPage {
                 error: Some(t.get("console-station-refused")),
@@ -108,7 +112,12 @@ async fn kiosk_page(state: &ConsoleState, session: &Session, refusal: Option<Ref
     let mut c = Chrome::new(session, "console-station-title", "/station");
     let mine = &session.caller.api_key.readers;
     let tokens = match state
-        .call::<Vec<DeviceEntry>>(Who::Session(&session.caller), Method::GET, "/v1/devices", None)
+        .call::<Vec<DeviceEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/devices",
+            None,
+        )
         .await
     {
         Ok(list) => list
@@ -165,15 +174,30 @@ pub async fn activate(
         message: t.get(id),
     };
     if form.accept.is_none() {
-        return kiosk_page(&state, &session, Some(mistake("console-station-must-accept"))).await;
+        return kiosk_page(
+            &state,
+            &session,
+            Some(mistake("console-station-must-accept")),
+        )
+        .await;
     }
     if form.pin.as_str() != form.pin_again.as_str() {
-        return kiosk_page(&state, &session, Some(mistake("console-station-pins-differ"))).await;
+        return kiosk_page(
+            &state,
+            &session,
+            Some(mistake("console-station-pins-differ")),
+        )
+        .await;
     }
     let path = format!("/v1/tokens/{}/activate", encode(&form.serial));
     let body = json!({"reader": form.reader, "pin": form.pin.as_str()});
     match state
-        .call::<Activated>(Who::Session(&session.caller), Method::POST, &path, Some(body))
+        .call::<Activated>(
+            Who::Session(&session.caller),
+            Method::POST,
+            &path,
+            Some(body),
+        )
         .await
     {
         Ok(Activated {

@@ -90,7 +90,15 @@ async fn desk_page(
         .await
     {
         Ok(d) => d,
-        Err(r) => return html(&DeskPage { c: c.refused(&r), devices: vec![], q: query.q, found: vec![], searched: false }),
+        Err(r) => {
+            return html(&DeskPage {
+                c: c.refused(&r),
+                devices: vec![],
+                q: query.q,
+                found: vec![],
+                searched: false,
+            })
+        }
     };
     let q = query.q.trim().to_lowercase();
     let searched = q.chars().count() >= 2;
@@ -144,7 +152,12 @@ pub async fn prepare(
     let path = format!("/v1/tokens/{}/prepare", encode(&form.serial));
     let body = json!({"holder": form.holder, "reader": form.reader});
     match state
-        .call::<PreparedToken>(Who::Session(&session.caller), Method::POST, &path, Some(body))
+        .call::<PreparedToken>(
+            Who::Session(&session.caller),
+            Method::POST,
+            &path,
+            Some(body),
+        )
         .await
     {
         Ok(done) => see_other(&format!("/desk?prepared={}", encode(&done.serial))),
@@ -176,7 +189,12 @@ async fn inspector_page(
 ) -> Response {
     let mut c = Chrome::new(session, "console-inspector-title", "/inspector");
     let tokens = match state
-        .call::<Vec<TokenEntry>>(Who::Session(&session.caller), Method::GET, "/v1/tokens", None)
+        .call::<Vec<TokenEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/tokens",
+            None,
+        )
         .await
     {
         Ok(t) => t,
@@ -255,7 +273,12 @@ async fn possession(
         _ => json!({"reader": form.reader, "place": form.place}),
     };
     match state
-        .call::<ReceiptAnswer>(Who::Session(&session.caller), Method::POST, &path, Some(body))
+        .call::<ReceiptAnswer>(
+            Who::Session(&session.caller),
+            Method::POST,
+            &path,
+            Some(body),
+        )
         .await
     {
         Ok(done) => see_other(&format!("/receipts/{}", done.receipt.id)),
@@ -297,7 +320,10 @@ async fn found_tokens(
     let tokens = state
         .call::<Vec<TokenEntry>>(Who::Session(&session.caller), Method::GET, &path, None)
         .await?;
-    let (serial, holder) = (f.serial.trim().to_lowercase(), f.holder.trim().to_lowercase());
+    let (serial, holder) = (
+        f.serial.trim().to_lowercase(),
+        f.holder.trim().to_lowercase(),
+    );
     Ok(tokens
         .into_iter()
         .filter(|t| t.serial.to_lowercase().contains(&serial))

@@ -22,6 +22,7 @@ mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
+mod console_browser;
 mod devices_pcsc;
 mod doctor;
 mod driver;
