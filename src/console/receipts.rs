@@ -20,11 +20,20 @@ pub struct SlipPage {
     pub receipt: Option<Receipt>,
     pub kind: String,
     pub qr: String,
+    /// When, in the authority's time zone.
+    pub when: String,
 }
 
 impl SlipPage {
     /// The slip of `receipt`, in the frame `c`.
-    pub fn of(c: Chrome, receipt: Receipt) -> SlipPage {
+    pub fn of(c: Chrome, receipt: Receipt, zone: &jiff::tz::TimeZone) -> SlipPage {
+        let when = receipt
+            .canonical
+            .lines()
+            .find_map(|l| l.strip_prefix("unix_time="))
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(|t| crate::i18n::date_time(c.t.0, t, zone))
+            .unwrap_or_default();
         let kind = c.t.get(&format!("console-slip-{}", receipt.kind.as_str()));
         let qr = super::qr::svg(&receipt.export, &c.t.get("console-slip-qr")).unwrap_or_default();
         SlipPage {
@@ -32,6 +41,7 @@ impl SlipPage {
             receipt: Some(receipt),
             kind,
             qr,
+            when,
         }
     }
 }
@@ -47,12 +57,13 @@ pub async fn slip(
         .call::<Receipt>(Who::Session(&session.caller), Method::GET, &path, None)
         .await
     {
-        Ok(receipt) => html(&SlipPage::of(c, receipt)),
+        Ok(receipt) => html(&SlipPage::of(c, receipt, state.app().store().time_zone())),
         Err(r) => html(&SlipPage {
             c: c.refused(&r),
             receipt: None,
             kind: String::new(),
             qr: String::new(),
+            when: String::new(),
         }),
     }
 }

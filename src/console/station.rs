@@ -173,21 +173,16 @@ pub async fn activate(
         code: None,
         message: t.get(id),
     };
-    if form.accept.is_none() {
-        return kiosk_page(
-            &state,
-            &session,
-            Some(mistake("console-station-must-accept")),
-        )
-        .await;
-    }
-    if form.pin.as_str() != form.pin_again.as_str() {
-        return kiosk_page(
-            &state,
-            &session,
-            Some(mistake("console-station-pins-differ")),
-        )
-        .await;
+    let problem = if form.accept.is_none() {
+        Some(mistake("console-station-must-accept"))
+    } else if form.pin.as_str() != form.pin_again.as_str() {
+        Some(mistake("console-station-pins-differ"))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let page = kiosk_page(&state, &session, Some(problem.clone())).await;
+        return super::view::refused_with(&problem, page);
     }
     let path = format!("/v1/tokens/{}/activate", encode(&form.serial));
     let body = json!({"reader": form.reader, "pin": form.pin.as_str()});
@@ -206,9 +201,12 @@ pub async fn activate(
         }) => {
             let mut c = Chrome::new(&session, "console-slip-title", "/station");
             c.notice = Some(t.get("console-station-activated"));
-            html(&SlipPage::of(c, receipt))
+            html(&SlipPage::of(c, receipt, state.app().store().time_zone()))
         }
         Ok(_) => kiosk_page(&state, &session, None).await,
-        Err(r) => kiosk_page(&state, &session, Some(r)).await,
+        Err(r) => {
+            let page = kiosk_page(&state, &session, Some(r.clone())).await;
+            super::view::refused_with(&r, page)
+        }
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::session::Session;
-use super::view::{html, Chrome};
+use super::view::{html, refused_with, Chrome};
 use super::{see_other, ConsoleState, Refusal, Who};
 use crate::wire::devices::DeviceEntry;
 use crate::wire::people::PersonEntry;
@@ -91,13 +91,8 @@ async fn desk_page(
     {
         Ok(d) => d,
         Err(r) => {
-            return html(&DeskPage {
-                c: c.refused(&r),
-                devices: vec![],
-                q: query.q,
-                found: vec![],
-                searched: false,
-            })
+            c = c.refused(&r);
+            vec![]
         }
     };
     let q = query.q.trim().to_lowercase();
@@ -161,7 +156,10 @@ pub async fn prepare(
         .await
     {
         Ok(done) => see_other(&format!("/desk?prepared={}", encode(&done.serial))),
-        Err(r) => desk_page(&state, &session, DeskQuery::default(), Some(r)).await,
+        Err(r) => {
+            let page = desk_page(&state, &session, DeskQuery::default(), Some(r.clone())).await;
+            refused_with(&r, page)
+        }
     }
 }
 
@@ -282,7 +280,10 @@ async fn possession(
         .await
     {
         Ok(done) => see_other(&format!("/receipts/{}", done.receipt.id)),
-        Err(r) => inspector_page(&state, &session, Some(r)).await,
+        Err(r) => {
+            let page = inspector_page(&state, &session, Some(r.clone())).await;
+            refused_with(&r, page)
+        }
     }
 }
 

@@ -127,6 +127,13 @@ pub fn html(template: &impl Template) -> Response {
     }
 }
 
+/// `page` answered with the status of the refusal it shows (403, 404,
+/// 409, 422 as the API answered), so clients and tests see the outcome.
+pub fn refused_with(refusal: &Refusal, mut page: Response) -> Response {
+    *page.status_mut() = refusal.status;
+    page
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage<'a> {

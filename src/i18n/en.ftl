@@ -430,3 +430,4 @@ console-station-pins-differ = The two PINs differ: type the same PIN twice.
 console-station-must-accept = Tick the box to accept the rules first.
 console-station-not-ready = This key is not waiting for its PIN: ask your inspector.
 console-station-activated = Your key is active. Print the slip and keep it.
+console-slip-when = Date and time:

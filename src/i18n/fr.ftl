@@ -429,3 +429,4 @@ console-station-pins-differ = Les deux codes PIN diffèrent : tapez deux fois le
 console-station-must-accept = Cochez d'abord la case pour accepter les règles.
 console-station-not-ready = Cette clé n'attend pas de code PIN : adressez-vous à votre inspecteur.
 console-station-activated = Votre clé est active. Imprimez le bordereau et conservez-le.
+console-slip-when = Date et heure :

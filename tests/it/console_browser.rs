@@ -68,8 +68,8 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
         serve(&data, &["--virtual-token", "on", "--pcsc", "off"])
             .arg("--init")
             .env("KEYWARD_TEST_CLOCK", &clock)
-            .env("RUST_LOG", "warn")
-            .stderr(std::process::Stdio::null()),
+            .env("RUST_LOG", "debug")
+            .stderr(std::fs::File::create(dir.path().join("log")).unwrap()),
     );
     let (url, admin) = (daemon.url.clone(), daemon.admin_key());
     let link = daemon
@@ -124,7 +124,7 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.goto(&format!("{url}{link}"));
     saved.push(staff.screenshot(&shots, "01-bootstrap"));
     staff.find("#bootstrap").click();
-    assert!(staff.url().ends_with("/desk"), "{}", staff.url());
+    staff.wait_url("/desk");
     saved.push(staff.screenshot(&shots, "02-desk"));
     let serial = staff.find("table tbody tr td:nth-child(2)").text();
     assert!(
@@ -135,11 +135,12 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     // The desk prepares the key for the director found by search.
     staff.find("#q").type_text("dupont");
     staff.find("form[role=search] button").click();
+    staff.wait(&format!("#prepare-{serial}"));
     assert!(staff.source().contains("Jeanne Dupont"));
     saved.push(staff.screenshot(&shots, "03-desk-search"));
     staff.find(&format!("#prepare-{serial}")).click();
     assert!(
-        staff.find(".notice").text().contains(&serial),
+        staff.wait(".notice").text().contains(&serial),
         "prepared notice"
     );
     saved.push(staff.screenshot(&shots, "04-desk-prepared"));
@@ -151,18 +152,19 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
         .find(&format!("#hp-{serial}"))
         .type_text("École des Lilas");
     staff.find(&format!("#handover-{serial}")).click();
-    assert!(staff.url().contains("/receipts/"), "{}", staff.url());
+    staff.wait_url("/receipts/");
+    staff.wait("#receipt-text");
     assert!(staff.source().contains("jdupont"));
     saved.push(staff.screenshot(&shots, "06-handover-slip"));
 
     // The station, signed in once with its key, in its own browser.
     let kiosk = driver.browser("station");
     kiosk.goto(&format!("{url}/station"));
-    assert!(kiosk.url().ends_with("/station/signin"), "{}", kiosk.url());
+    kiosk.wait_url("/station/signin");
     saved.push(kiosk.screenshot(&shots, "07-station-signin"));
     kiosk.find("#key").type_text(&station_key);
     kiosk.find("button[type=submit]").click();
-    assert!(kiosk.url().ends_with("/station"), "{}", kiosk.url());
+    kiosk.wait("#activate");
     assert!(kiosk.source().contains("jdupont"));
     saved.push(kiosk.screenshot(&shots, "08-station"));
     // Two different PINs are refused; the same one twice activates.
@@ -170,16 +172,13 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     kiosk.find("#pin").type_text(PIN);
     kiosk.find("#pin_again").type_text("730418");
     kiosk.find("#activate").click();
-    assert!(kiosk.find(".error").text().contains("PIN"));
+    assert!(kiosk.wait(".error").text().contains("PIN"));
     saved.push(kiosk.screenshot(&shots, "09-station-pins-differ"));
     kiosk.find("#accept").click();
     kiosk.find("#pin").type_text(PIN);
     kiosk.find("#pin_again").type_text(PIN);
     kiosk.find("#activate").click();
-    assert!(
-        kiosk.source().contains("receipt-text"),
-        "the activation slip"
-    );
+    kiosk.wait("#receipt-text");
     saved.push(kiosk.screenshot(&shots, "10-station-slip"));
 
     // The gateway's verify accepts the PIN and a code from the key.
@@ -216,7 +215,8 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
         .find(&format!("#rw-{serial}"))
         .type_text("fin de fonction");
     staff.find(&format!("#return-{serial}")).click();
-    assert!(staff.url().contains("/receipts/"), "{}", staff.url());
+    staff.wait_url("/receipts/");
+    staff.wait("#receipt-text");
     saved.push(staff.screenshot(&shots, "11-return-slip"));
     staff.print_a4(&shots.join("11-return-slip.pdf"));
     let export = staff.find("#receipt-export").property("textContent");
@@ -243,14 +243,22 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
 
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();
+    staff.wait("#login");
     staff.goto(&format!("{url}/desk"));
-    assert!(staff.url().ends_with("/signin"), "{}", staff.url());
+    staff.wait_url("/signin");
     saved.push(staff.screenshot(&shots, "12-signed-out"));
 
     // No PIN, code or key in any page seen or the daemon's output so far.
     for page in [staff.source(), kiosk.source()] {
         assert!(!page.contains(PIN) && !page.contains(&station_key));
     }
+    drop(daemon);
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(
+        !log.contains(PIN) && !log.contains(&station_key),
+        "a secret in a log line"
+    );
+    assert!(!log.contains(&passcode), "a code in a log line");
     for shot in &saved {
         assert!(
             std::fs::metadata(shot).unwrap().len() > 1000,
@@ -259,5 +267,4 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
         );
     }
     drop((staff, kiosk));
-    drop(daemon);
 }

@@ -23,6 +23,7 @@ mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
 mod console_browser;
+mod console_security;
 mod devices_pcsc;
 mod doctor;
 mod driver;

@@ -161,6 +161,42 @@ impl Browser {
         self.get("/source").as_str().unwrap_or_default().to_owned()
     }
 
+    /// The first element matching `css`, waited for up to 20 s (a page
+    /// loading after a click, on a busy machine).
+    pub fn wait(&self, css: &str) -> Element<'_> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let response = agent()
+                .post(format!("{}/element", self.base))
+                .send_json(json!({"using": "css selector", "value": css}))
+                .unwrap_or_else(|e| panic!("find {css}: {e}"));
+            if response.status().is_success() {
+                let value = answer(response, css);
+                if let Some(id) = value[ELEMENT].as_str() {
+                    return Element {
+                        browser: self,
+                        id: id.to_owned(),
+                    };
+                }
+            }
+            assert!(Instant::now() < deadline, "no {css} on {}", self.url());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits up to 20 s for the address to contain `part`.
+    pub fn wait_url(&self, part: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let url = self.url();
+            if url.contains(part) {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "still at {url}, not {part}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn find(&self, css: &str) -> Element<'_> {
         let value = self.post("/element", json!({"using": "css selector", "value": css}));
         Element {
