@@ -347,3 +347,98 @@ async fn no_pin_or_key_in_a_page_an_address_or_the_audit() {
         assert!(!entry.contains(&station), "a session id in the audit");
     }
 }
+
+/// Makes jdupont's key active at the reader with [`PIN`], through the
+/// console as the desk, EAST's inspector and the station would.
+async fn active_director_key(api: &Api) {
+    let (desk, desk_csrf) = session(api, &api.keys.desk);
+    let (east, east_csrf) = session(api, &api.keys.inspector_east);
+    let (station, station_csrf) = session(api, &api.keys.station);
+    let steps = [
+        (
+            desk,
+            "/desk/prepare".to_owned(),
+            prepare_form(api, Some(&desk_csrf)),
+        ),
+        (
+            east,
+            format!("/tokens/{}/handover", api.serial),
+            format!("csrf={east_csrf}&reader={}&place=Ecole", enc(READER)),
+        ),
+        (
+            station,
+            "/station/activate".to_owned(),
+            format!(
+                "csrf={station_csrf}&reader={}&serial={}&pin={PIN}&pin_again={PIN}&accept=yes",
+                enc(READER),
+                api.serial
+            ),
+        ),
+    ];
+    for (cookie, uri, form) in steps {
+        let done = send(api, "POST", &uri, Some(&cookie), &form).await;
+        assert!(
+            done.status.is_success() || done.status.is_redirection(),
+            "{uri}: {}",
+            done.body
+        );
+        api.clock.advance(30);
+    }
+}
+
+/// A code from the key at the reader, read by the desk.
+async fn code(api: &Api) -> String {
+    api.clock.advance(30);
+    let uri = format!("/v1/devices/{}/code", enc(READER));
+    let (status, answer) = api.post(&api.keys.desk, &uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn staff_sign_in_with_login_pin_and_code_through_verify() {
+    let api = api();
+    active_director_key(&api).await;
+    // jdupont is also on the desk: their desk key is their console role.
+    api.store
+        .write(&Actor::System, "test", |tx| {
+            tx.create_api_key(
+                "jd-desk",
+                keyward::domain::Role::Desk,
+                None,
+                &[],
+                Some(&crate::support::world::pid("jdupont")),
+            )
+        })
+        .unwrap();
+    // A wrong PIN is refused by verify (audited there), no cookie.
+    let head = api.audit_head();
+    let wrong = format!("login=jdupont&pin=730418&code={}", code(&api).await);
+    let refused = send(&api, "POST", "/signin", None, &wrong).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.headers.get(header::SET_COOKIE).is_none());
+    assert!(
+        !refused.body.contains("730418"),
+        "the PIN typed, shown again"
+    );
+    assert!(api
+        .audit_after(head)
+        .iter()
+        .any(|(_, a, _)| a.starts_with("verify.")));
+    // The right PIN and a fresh code open a desk session.
+    let right = format!("login=jdupont&pin={PIN}&code={}", code(&api).await);
+    let opened = send(&api, "POST", "/signin", None, &right).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    let cookie = opened.headers[header::SET_COOKIE].to_str().unwrap();
+    let id = cookie
+        .trim_start_matches("kw_session=")
+        .split(';')
+        .next()
+        .unwrap();
+    let desk = send(&api, "GET", "/desk", Some(id), "").await;
+    assert_eq!(desk.status, StatusCode::OK);
+    assert!(desk.body.contains("jdupont (guichet)"), "{}", desk.body);
+    // The same code again is a replay: refused.
+    let replay = send(&api, "POST", "/signin", None, &right).await;
+    assert!(replay.headers.get(header::SET_COOKIE).is_none());
+}
