@@ -21,6 +21,8 @@ use crate::wire::tokens::{PreparedToken, TokenEntry};
 
 /// At most this many people found by a search are shown.
 const FOUND_MAX: usize = 25;
+/// At most this many keys are listed on one page (the CSV has them all).
+const SHOWN: usize = 200;
 
 /// A token as a row of a page.
 #[derive(Clone, Debug)]
@@ -216,6 +218,7 @@ async fn inspector_page(
     let tokens = rows(&c, tokens)
         .into_iter()
         .filter(|t| matches!(t.state.as_str(), "prepared" | "handed_over" | "active"))
+        .take(SHOWN)
         .collect();
     html(&InspectorPage { c, tokens, reader })
 }
@@ -292,6 +295,8 @@ async fn possession(
 struct SearchPage {
     c: Chrome,
     tokens: Vec<TokenRow>,
+    /// How many matched (more than listed when over [`SHOWN`]).
+    found: usize,
     f: TokenSearch,
     states: Vec<(String, String)>,
     csv: String,
@@ -360,10 +365,12 @@ pub async fn search(
         encode(&f.holder),
         encode(&f.state)
     );
-    let tokens = rows(&c, tokens);
+    let found = tokens.len();
+    let tokens = rows(&c, tokens.into_iter().take(SHOWN).collect());
     html(&SearchPage {
         c,
         tokens,
+        found,
         f,
         states,
         csv,
@@ -392,6 +399,7 @@ pub async fn export_csv(
             return html(&SearchPage {
                 c,
                 tokens: vec![],
+                found: 0,
                 f,
                 states: vec![],
                 csv: String::new(),
