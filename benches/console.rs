@@ -157,6 +157,8 @@ fn main() {
         ("admin", "/people?q=personne"),
         ("admin", "/inspector"),
         ("admin", "/receipts/1"),
+        ("admin", "/glance"),
+        ("inspector", "/glance"),
         ("inspector", "/inspector"),
         ("inspector", "/people"),
     ];

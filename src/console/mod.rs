@@ -15,6 +15,7 @@
 //! styles from the daemon only), is never cached, and never holds a secret:
 //! PINs and codes go from forms to the operation and nowhere else.
 
+mod glance;
 mod home;
 mod people;
 pub mod qr;
@@ -225,6 +226,7 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/handover", post(tokens::handover))
         .route("/tokens/{serial}/return", post(tokens::give_back))
         .route("/people", get(people::people))
+        .route("/glance", get(glance::glance))
         .route("/receipts/{id}", get(receipts::slip))
         .route(
             "/station/signin",

@@ -73,15 +73,18 @@ impl Chrome {
                 ("/inspector", "console-nav-inspector"),
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
+                ("/glance", "console-nav-glance"),
             ],
             Role::Desk => &[
                 ("/desk", "console-nav-desk"),
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
+                ("/glance", "console-nav-glance"),
             ],
             Role::Inspector => &[
                 ("/inspector", "console-nav-inspector"),
                 ("/people", "console-nav-people"),
+                ("/glance", "console-nav-glance"),
             ],
             Role::Station => &[("/station", "console-nav-station")],
             Role::Gateway => &[],

@@ -241,12 +241,20 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
         cli::stdout_ok(cli::keyward(["receipts", "verify", "--public-key", public_key]).arg(&file));
     assert!(checked.contains("jdupont"), "{checked}");
 
+    // At a glance: the charts and the tables behind them.
+    staff.goto(&format!("{url}/glance"));
+    staff.wait("#states-table");
+    saved.push(staff.screenshot(&shots, "12-glance"));
+    staff.goto(&format!("{url}/tokens?state=returned"));
+    assert!(staff.wait("table tbody").text().contains(&serial));
+    saved.push(staff.screenshot(&shots, "13-tokens-search"));
+
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();
     staff.wait("#login");
     staff.goto(&format!("{url}/desk"));
     staff.wait_url("/signin");
-    saved.push(staff.screenshot(&shots, "12-signed-out"));
+    saved.push(staff.screenshot(&shots, "14-signed-out"));
 
     // No PIN, code or key in any page seen or the daemon's output so far.
     for page in [staff.source(), kiosk.source()] {

@@ -209,7 +209,14 @@ async fn the_apis_role_and_district_checks_refuse_console_actions() {
 #[tokio::test]
 async fn cookies_are_strict_and_every_answer_has_the_csp() {
     let api = api();
-    for uri in ["/signin", "/station/signin", "/", "/desk", "/console.css"] {
+    for uri in [
+        "/signin",
+        "/station/signin",
+        "/",
+        "/desk",
+        "/glance",
+        "/console.css",
+    ] {
         let answer = send(&api, "GET", uri, None, "").await;
         let h = &answer.headers;
         assert_eq!(h[header::CONTENT_SECURITY_POLICY], CSP, "{uri}");
