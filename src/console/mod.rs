@@ -20,6 +20,7 @@ mod home;
 mod people;
 pub mod qr;
 mod receipts;
+mod rights;
 pub mod session;
 mod signin;
 mod station;
@@ -227,6 +228,8 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/return", post(tokens::give_back))
         .route("/people", get(people::people))
         .route("/glance", get(glance::glance))
+        .route("/delegations", get(rights::delegations).post(rights::grant))
+        .route("/delegations/end", post(rights::end))
         .route("/receipts/{id}", get(receipts::slip))
         .route(
             "/station/signin",

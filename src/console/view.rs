@@ -71,6 +71,7 @@ impl Chrome {
             Role::Admin => &[
                 ("/desk", "console-nav-desk"),
                 ("/inspector", "console-nav-inspector"),
+                ("/delegations", "console-nav-delegations"),
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),
@@ -83,6 +84,7 @@ impl Chrome {
             ],
             Role::Inspector => &[
                 ("/inspector", "console-nav-inspector"),
+                ("/delegations", "console-nav-delegations"),
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),
             ],

@@ -449,3 +449,60 @@ async fn staff_sign_in_with_login_pin_and_code_through_verify() {
     let replay = send(&api, "POST", "/signin", None, &right).await;
     assert!(replay.headers.get(header::SET_COOKIE).is_none());
 }
+
+#[tokio::test]
+async fn an_inspector_grants_delegations_in_their_district_only() {
+    use crate::support::api::{SCHOOL_EAST, SCHOOL_WEST};
+    let api = api();
+    let (west, west_csrf) = session(&api, &api.keys.inspector_west);
+    let form = |csrf: &str, school: &str| {
+        format!("csrf={csrf}&person=jdupont&school={school}&from=2026-09-20&until=2026-12-20")
+    };
+    assert_refused(
+        &api,
+        "/delegations",
+        &west,
+        &form(&west_csrf, SCHOOL_EAST),
+        404,
+    )
+    .await;
+    // Without the right token, not even in their own district.
+    assert_refused(&api, "/delegations", &west, &form("x", SCHOOL_WEST), 403).await;
+    let granted = send(
+        &api,
+        "POST",
+        "/delegations",
+        Some(&west),
+        &form(&west_csrf, SCHOOL_WEST),
+    )
+    .await;
+    assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+    let to = granted.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let id = to.rsplit('=').next().unwrap();
+    let page = send(&api, "GET", &to, Some(&west), "").await;
+    assert!(page.body.contains(id), "{}", page.body);
+    // EAST's inspector may not end WEST's delegation; WEST's may.
+    let (east, east_csrf) = session(&api, &api.keys.inspector_east);
+    let end = |csrf: &str| format!("csrf={csrf}&right={id}");
+    let refused = send(
+        &api,
+        "POST",
+        "/delegations/end",
+        Some(&east),
+        &end(&east_csrf),
+    )
+    .await;
+    assert!(refused.status.is_client_error(), "{}", refused.status);
+    let ended = send(
+        &api,
+        "POST",
+        "/delegations/end",
+        Some(&west),
+        &end(&west_csrf),
+    )
+    .await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+}
