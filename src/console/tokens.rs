@@ -17,6 +17,7 @@ use super::{see_other, ConsoleState, Refusal, Who};
 use crate::wire::devices::DeviceEntry;
 use crate::wire::people::PersonEntry;
 use crate::wire::receipts::ReceiptAnswer;
+use crate::wire::requests::{KeyRequestEntry, ReplacementEntry};
 use crate::wire::tokens::{PreparedToken, TokenEntry};
 
 /// At most this many people found by a search are shown.
@@ -55,6 +56,8 @@ fn rows(c: &Chrome, tokens: Vec<TokenEntry>) -> Vec<TokenRow> {
 struct DeskPage {
     c: Chrome,
     devices: Vec<DeviceEntry>,
+    requests: Vec<KeyRequestEntry>,
+    helps: Vec<ReplacementEntry>,
     q: String,
     found: Vec<PersonEntry>,
     searched: bool,
@@ -97,6 +100,14 @@ async fn desk_page(
             vec![]
         }
     };
+    let requests = state
+        .call::<Vec<KeyRequestEntry>>(who, Method::GET, "/v1/key-requests", None)
+        .await
+        .unwrap_or_default();
+    let helps = state
+        .call::<Vec<ReplacementEntry>>(who, Method::GET, "/v1/replacement-requests", None)
+        .await
+        .unwrap_or_default();
     let q = query.q.trim().to_lowercase();
     let searched = q.chars().count() >= 2;
     let mut found = Vec::new();
@@ -123,6 +134,8 @@ async fn desk_page(
     html(&DeskPage {
         c,
         devices,
+        requests,
+        helps,
         q: query.q,
         found,
         searched,
@@ -174,6 +187,7 @@ pub fn encode(text: &str) -> String {
 #[template(path = "inspector.html")]
 struct InspectorPage {
     c: Chrome,
+    requests: Vec<KeyRequestEntry>,
     tokens: Vec<TokenRow>,
     reader: String,
 }
@@ -206,6 +220,15 @@ async fn inspector_page(
     if let Some(r) = refusal {
         c = c.refused(&r);
     }
+    let requests = state
+        .call::<Vec<KeyRequestEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/key-requests",
+            None,
+        )
+        .await
+        .unwrap_or_default();
     // The reader the inspector's laptop has (the first one the daemon sees).
     let reader = state
         .app()
@@ -220,7 +243,12 @@ async fn inspector_page(
         .filter(|t| matches!(t.state.as_str(), "prepared" | "handed_over" | "active"))
         .take(SHOWN)
         .collect();
-    html(&InspectorPage { c, tokens, reader })
+    html(&InspectorPage {
+        c,
+        requests,
+        tokens,
+        reader,
+    })
 }
 
 #[derive(Deserialize)]
