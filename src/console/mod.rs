@@ -226,6 +226,7 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/inspector", get(tokens::inspector))
         .route("/tokens/{serial}/handover", post(tokens::handover))
         .route("/tokens/{serial}/return", post(tokens::give_back))
+        .route("/tokens/{serial}/act", post(tokens::act))
         .route("/people", get(people::people))
         .route("/glance", get(glance::glance))
         .route("/delegations", get(rights::delegations).post(rights::grant))

@@ -457,6 +457,58 @@ pub async fn export_csv(
         .into_response()
 }
 
+#[derive(Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    action: String,
+}
+
+/// The desk's one-click operations on a key: receive it at the IT centre,
+/// put it back in stock, unlock its credential; each the API's operation.
+pub async fn act(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(serial): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(refused) = session.guard(&state, &form.csrf).await {
+        return refused;
+    }
+    let Some(step) = ["receive", "restock", "unlock"]
+        .into_iter()
+        .find(|a| *a == form.action)
+    else {
+        return refused_with(
+            &Refusal {
+                status: axum::http::StatusCode::NOT_FOUND,
+                code: None,
+                message: String::new(),
+            },
+            see_other("/tokens"),
+        );
+    };
+    let path = format!("/v1/tokens/{}/{step}", encode(&serial));
+    match state
+        .call::<TokenEntry>(Who::Session(&session.caller), Method::POST, &path, None)
+        .await
+    {
+        Ok(_) => see_other(&format!("/tokens?serial={}", encode(&serial))),
+        Err(r) => {
+            let c = Chrome::new(&session, "console-tokens-title", "/tokens").refused(&r);
+            let page = html(&SearchPage {
+                c,
+                tokens: vec![],
+                found: 0,
+                f: TokenSearch::default(),
+                states: vec![],
+                csv: String::new(),
+            });
+            refused_with(&r, page)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

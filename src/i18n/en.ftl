@@ -456,3 +456,7 @@ console-help-requests = Help requests (replacements)
 console-none = None.
 console-district = District
 console-status = Status
+console-actions = Actions
+console-act-receive = Received at the IT centre
+console-act-restock = Back in stock
+console-act-unlock = Unlock

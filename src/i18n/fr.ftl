@@ -455,3 +455,7 @@ console-help-requests = Demandes d'aide (remplacements)
 console-none = Aucune.
 console-district = Circonscription
 console-status = Statut
+console-actions = Actions
+console-act-receive = Reçue au centre informatique
+console-act-restock = Remise en stock
+console-act-unlock = Débloquer

@@ -248,6 +248,11 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.goto(&format!("{url}/tokens?state=returned"));
     assert!(staff.wait("table tbody").text().contains(&serial));
     saved.push(staff.screenshot(&shots, "13-tokens-search"));
+    // The desk receives it at the IT centre (wiped), then restocks it.
+    staff.find(&format!("#receive-{serial}")).click();
+    staff.wait(&format!("#restock-{serial}")).click();
+    staff.wait_url(&format!("serial={serial}"));
+    assert!(staff.wait("table tbody").text().contains("stock"));
 
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();

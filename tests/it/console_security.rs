@@ -200,6 +200,16 @@ async fn the_apis_role_and_district_checks_refuse_console_actions() {
     let handover = format!("/tokens/{}/handover", api.serial);
     let form = format!("csrf={west_csrf}&reader={}&place=Ecole", enc(READER));
     assert_refused(&api, &handover, &west, &form, 404).await;
+    // Nor unlock a key (the desk's operation).
+    let unlock = format!("/tokens/{}/act", api.serial);
+    assert_refused(
+        &api,
+        &unlock,
+        &west,
+        &format!("csrf={west_csrf}&action=unlock"),
+        403,
+    )
+    .await;
     // A station session may not hand over either.
     let (station, station_csrf) = session(&api, &api.keys.station);
     let form = format!("csrf={station_csrf}&reader={}&place=Ecole", enc(READER));
