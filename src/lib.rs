@@ -83,6 +83,8 @@
 //!   parsing, authenticators, hidden passwords), the declared clients and
 //!   their secrets (`config`), the UDP service asking the verify service
 //!   (`server`).
+//! - [`console`]: the web console under `/` (sessions, pages by role,
+//!   slips with QR codes), a client of the API's operations in process.
 //! - [`api`]: the v1 HTTP API (`docs/api.md`): `app(state) -> Router`, the
 //!   `Operation` enum (each operation's roles, audit name and route), bearer
 //!   keys and scopes (`auth`), the `Permit` that runs an operation for a
@@ -114,6 +116,7 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod devices;
 pub mod domain;

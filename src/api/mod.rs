@@ -34,7 +34,7 @@ pub use body::Body;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use operation::{Operation, UNAUTHENTICATED};
-pub use permit::Permit;
+pub use permit::{Permit, SessionCaller};
 
 /// What every handler shares.
 #[derive(Clone)]

@@ -74,6 +74,9 @@ pub struct Initialised {
     pub config: PathBuf,
     pub master_key: PathBuf,
     pub admin_key_id: i64,
+    /// The path of the first admin's one-time console link
+    /// (`/bootstrap/…`), to open after the daemon's address.
+    pub console_link: zeroize::Zeroizing<String>,
 }
 
 /// Creates the data directory and returns the admin key (once). Run as
@@ -130,11 +133,13 @@ fn admin_key_for(
             .clone()
             .unwrap_or_else(|| format!("{admin_id}@{domain}")),
     )?;
-    let key = store.write(&Actor::System, "apikey.create", |tx| {
+    let (key, link) = store.write(&Actor::System, "apikey.create", |tx| {
         if tx.person(&admin_id).is_err() {
             tx.add_person(&admin_id, &admin.name, &admin_mail)?;
         }
-        tx.create_api_key("admin", Role::Admin, None, &[], Some(&admin_id))
+        let key = tx.create_api_key("admin", Role::Admin, None, &[], Some(&admin_id))?;
+        let link = tx.create_console_bootstrap(key.record.id)?;
+        Ok((key, link))
     })?;
     Ok((
         Initialised {
@@ -142,6 +147,7 @@ fn admin_key_for(
             config: paths.config.clone(),
             master_key: paths.master_key.clone(),
             admin_key_id: key.record.id,
+            console_link: zeroize::Zeroizing::new(format!("/bootstrap/{}", link.as_str())),
         },
         key.key,
     ))
@@ -189,6 +195,7 @@ pub fn report(
                 "config": done.config.display().to_string(),
                 "master_key": done.master_key.display().to_string(),
                 "admin_key_id": done.admin_key_id,
+                "console_link": done.console_link.as_str(),
                 "radius_secret_file": done.data.join(LOCAL_SECRET_FILE).display().to_string(),
                 "admin_key": key,
             })
@@ -205,6 +212,8 @@ pub fn report(
         writeln!(out, "  {files}")?;
         let radius = done.data.join(LOCAL_SECRET_FILE).display().to_string();
         writeln!(out, "  {}", t!("init-radius", file = radius))?;
+        let link = done.console_link.as_str();
+        writeln!(out, "  {}", t!("init-console-link", path = link))?;
         writeln!(out, "{}", t!("init-keep-key"))?;
         // The key stays alone at the end of the last line.
         writeln!(out, "{} {key}", t!("init-admin-key"))?;

@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 
 use super::data_dir::DataArgs;
 use super::init;
-use crate::api::{app, AppState};
+use crate::api::AppState;
 use crate::config::{self, DaemonConfig};
 use crate::devices::{DeviceManager, VirtualDevice, VIRTUAL_READER, VIRTUAL_STATE_FILE};
 use crate::domain::Clock;
@@ -208,17 +208,14 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         // Without NOTIFY_SOCKET (not under systemd) this does nothing.
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let shutdown_state = state.clone();
-        server::run(
-            listeners,
-            mail.layer(app(state.clone())),
-            config.limits,
-            async move {
-                signalled.await;
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-                shutdown_state.begin_shutdown();
-                stop_radius.send_replace(true);
-            },
-        )
+        // The API under /v1 and the web console under / (src/console).
+        let routes = crate::console::with_api(state.clone(), crate::console::Settings::default());
+        server::run(listeners, mail.layer(routes), config.limits, async move {
+            signalled.await;
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+            shutdown_state.begin_shutdown();
+            stop_radius.send_replace(true);
+        })
         .await?;
         if let Some(task) = radius_task {
             let _ = task.await;

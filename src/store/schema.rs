@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     V_SEEDED_TOKENS,
     V_CREDENTIAL_EXPIRY,
     V_MAIL,
+    V_CONSOLE_SESSIONS,
     V_ROW_MACS,
 ];
 
@@ -287,6 +288,26 @@ CREATE TABLE outbox (
     last_error  TEXT
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (next_try_at) WHERE sent_at IS NULL;
+"#;
+
+/// The web console's sessions (`console::session`) and the one-time
+/// bootstrap link of the first admin: only SHA-256 of their random ids is
+/// kept. A session acts with the rights of the staff or station key it was
+/// opened for, read again (row MAC checked) at every request.
+const V_CONSOLE_SESSIONS: &str = r#"
+CREATE TABLE console_sessions (
+    id_hash    BLOB PRIMARY KEY,
+    api_key    INTEGER NOT NULL REFERENCES api_keys(id),
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    ended_at   INTEGER
+) STRICT;
+CREATE TABLE console_bootstrap (
+    hash       BLOB PRIMARY KEY,
+    api_key    INTEGER NOT NULL REFERENCES api_keys(id),
+    created_at INTEGER NOT NULL,
+    used_at    INTEGER
+) STRICT;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -22,6 +22,8 @@ mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
+mod console_browser;
+mod console_security;
 mod devices_pcsc;
 mod doctor;
 mod driver;

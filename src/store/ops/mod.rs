@@ -12,6 +12,7 @@
 
 mod access_codes;
 mod api_keys;
+mod console_sessions;
 mod device_pins;
 mod mail;
 mod notices;
@@ -39,6 +40,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};

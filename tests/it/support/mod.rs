@@ -9,4 +9,5 @@ pub mod mail;
 pub mod pcscd;
 pub mod serve;
 pub mod smtp;
+pub mod webdriver;
 pub mod world;

@@ -18,6 +18,8 @@ pub struct Served {
     admin_key: Option<String>,
     /// Where RADIUS listens, when the data directory configures it.
     pub radius: Option<SocketAddr>,
+    /// The first admin's one-time console link `--init` printed (its path).
+    pub console_link: Option<String>,
 }
 
 /// `keyward serve --listen 127.0.0.1:0 --radius-listen 127.0.0.1:0 EXTRA
@@ -46,10 +48,14 @@ impl Served {
         let mut lines = Lines::of(child.stdout.take().expect("stdout piped"));
         let mut admin_key = None;
         let mut radius = None;
+        let mut console_link = None;
         let url = loop {
             let line = lines.wait_for("");
             if let Some(addr) = line.strip_prefix("keyward: RADIUS on udp://") {
                 radius = addr.parse().ok();
+            }
+            if let Some(at) = line.find("/bootstrap/") {
+                console_link = Some(line[at..].trim().to_owned());
             }
             if let Some(key) = line.strip_prefix("admin API key: ") {
                 admin_key = Some(key.to_owned());
@@ -67,6 +73,7 @@ impl Served {
             url,
             admin_key,
             radius,
+            console_link,
         }
     }
 

@@ -1,0 +1,261 @@
+//! The web console (docs/console.md): server-rendered pages for the desk,
+//! the inspectors, the admins and the handover stations, served by
+//! `keyward serve` under `/` beside the API under `/v1`.
+//!
+//! The console is a client of the API's operations: every action runs the
+//! very [`Operation`] the API would run, in process, through the API's own
+//! router with the signed-in session's [`Caller`] ([`ConsoleState::call`]),
+//! so its role checks, scopes, store writes, audit and refusals are the
+//! API's. What lives here is presentation: sessions ([`session`]), the pages
+//! of each role (one file per resource), the templates
+//! (`src/console/templates/`, checked at compile time by askama), the
+//! stylesheet and the receipts' QR codes ([`qr`]).
+//!
+//! Every answer carries a strict Content-Security-Policy (no script at all,
+//! styles from the daemon only), is never cached, and never holds a secret:
+//! PINs and codes go from forms to the operation and nowhere else.
+
+mod glance;
+mod home;
+mod people;
+pub mod qr;
+mod receipts;
+mod rights;
+pub mod session;
+mod signin;
+mod station;
+mod tokens;
+mod view;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt as _;
+
+use crate::api::{AppState, Caller, SessionCaller};
+use crate::domain::Actor;
+use crate::wire::ErrorCode;
+
+pub use session::Settings;
+
+/// The Content-Security-Policy of every console answer: nothing but the
+/// daemon's own stylesheet and inline SVG/data images; no script, no
+/// frame, forms posted only to the daemon.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What the console's handlers share.
+#[derive(Clone)]
+pub struct ConsoleState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: AppState,
+    /// The API's router, which the console's actions go through.
+    api: Router,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for ConsoleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleState")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An operation refused or failed, as the API answered it: what a page
+/// shows (the API's message, never a secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: Option<ErrorCode>,
+    pub message: String,
+}
+
+impl ConsoleState {
+    pub fn new(app: AppState, settings: Settings) -> ConsoleState {
+        ConsoleState {
+            inner: Arc::new(Inner {
+                api: crate::api::app(app.clone()),
+                app,
+                settings,
+            }),
+        }
+    }
+
+    pub fn app(&self) -> &AppState {
+        &self.inner.app
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Runs an API operation in process: `method path` with `body` as
+    /// JSON, as `caller` (a session's) or with a bearer key (a station's
+    /// first sign-in), through the API's router — so the same role check,
+    /// scope, store write, audit and refusal as over HTTP.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        who: Who<'_>,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, Refusal> {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Who::Bearer(key) = who {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let body = match body {
+            Some(value) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(value.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = request
+            .body(body)
+            .map_err(|_| Refusal::internal("request"))?;
+        if let Who::Session(caller) = who {
+            request
+                .extensions_mut()
+                .insert(SessionCaller(caller.clone()));
+        }
+        let Ok(response) = self.inner.api.clone().oneshot(request).await;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .map_err(|_| Refusal::internal("answer"))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|_| Refusal::internal("answer"));
+        }
+        let error: Option<crate::wire::error::ErrorBody> = serde_json::from_slice(&bytes).ok();
+        Err(match error {
+            Some(body) => Refusal {
+                status,
+                code: Some(body.error.code),
+                message: body.error.message,
+            },
+            None => Refusal {
+                status,
+                code: None,
+                message: status.to_string(),
+            },
+        })
+    }
+
+    /// Audits a refusal the console decides itself (no session, a bad
+    /// CSRF token): the same `refused` entry as the API's.
+    pub async fn refuse(&self, actor: Actor, operation: &'static str, why: &'static str) {
+        let store = Arc::clone(self.app().store());
+        let audited = tokio::task::spawn_blocking(move || {
+            store.write(&actor, "refused", |tx| tx.record_refusal(operation, why))
+        })
+        .await;
+        if !matches!(audited, Ok(Ok(()))) {
+            tracing::warn!(operation, "could not audit a console refusal");
+        }
+    }
+}
+
+impl Refusal {
+    fn internal(what: &str) -> Refusal {
+        tracing::warn!(what, "console: an in-process API call failed");
+        Refusal {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: Some(ErrorCode::Internal),
+            message: "internal error".to_owned(),
+        }
+    }
+}
+
+/// Who an in-process API call runs as.
+#[derive(Clone, Copy, Debug)]
+pub enum Who<'a> {
+    Session(&'a Caller),
+    Bearer(&'a str),
+}
+
+/// Security headers on every console answer.
+async fn headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The console's routes, with their state.
+pub fn router(app: AppState, settings: Settings) -> Router {
+    let state = ConsoleState::new(app, settings);
+    Router::new()
+        .route("/", get(home::home))
+        .route("/console.css", get(view::stylesheet))
+        .route("/lang/{code}", get(home::language))
+        .route("/signin", get(signin::form).post(signin::sign_in))
+        .route("/bootstrap/{token}", get(signin::bootstrap_form))
+        .route("/bootstrap", post(signin::bootstrap))
+        .route("/signout", post(signin::sign_out))
+        .route("/desk", get(tokens::desk))
+        .route("/desk/prepare", post(tokens::prepare))
+        .route("/tokens", get(tokens::search))
+        .route("/tokens.csv", get(tokens::export_csv))
+        .route("/inspector", get(tokens::inspector))
+        .route("/tokens/{serial}/handover", post(tokens::handover))
+        .route("/tokens/{serial}/return", post(tokens::give_back))
+        .route("/tokens/{serial}/act", post(tokens::act))
+        .route("/people", get(people::people))
+        .route("/glance", get(glance::glance))
+        .route("/delegations", get(rights::delegations).post(rights::grant))
+        .route("/delegations/end", post(rights::end))
+        .route("/receipts/{id}", get(receipts::slip))
+        .route(
+            "/station/signin",
+            get(station::signin_form).post(station::sign_in),
+        )
+        .route("/station", get(station::kiosk))
+        .route("/station/activate", post(station::activate))
+        .layer(middleware::from_fn(headers))
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 10))
+        .with_state(state)
+}
+
+/// The API's router and the console's, as `keyward serve` serves them.
+pub fn with_api(app: AppState, settings: Settings) -> Router {
+    crate::api::app(app.clone()).merge(router(app, settings))
+}
+
+/// A 303 to `to`: the answer to every successful form.
+fn see_other(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/")),
+        )],
+    )
+        .into_response()
+}

@@ -1,0 +1,521 @@
+//! Tokens: the desk's readers and preparation for a holder found by
+//! search, the inspector's keys with hand-over and take-back, the search
+//! and its CSV export. Every action is the API's operation, run as the
+//! session ([`ConsoleState::call`]).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::Session;
+use super::view::{html, refused_with, Chrome};
+use super::{see_other, ConsoleState, Refusal, Who};
+use crate::wire::devices::DeviceEntry;
+use crate::wire::people::PersonEntry;
+use crate::wire::receipts::ReceiptAnswer;
+use crate::wire::requests::{KeyRequestEntry, ReplacementEntry};
+use crate::wire::tokens::{PreparedToken, TokenEntry};
+
+/// At most this many people found by a search are shown.
+const FOUND_MAX: usize = 25;
+/// At most this many keys are listed on one page (the CSV has them all).
+const SHOWN: usize = 200;
+
+/// A token as a row of a page.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    pub serial: String,
+    pub holder: String,
+    pub state: String,
+    pub state_name: String,
+    pub locked: bool,
+}
+
+fn rows(c: &Chrome, tokens: Vec<TokenEntry>) -> Vec<TokenRow> {
+    tokens
+        .into_iter()
+        .map(|t| {
+            let state = t.state.as_str().to_owned();
+            TokenRow {
+                serial: t.serial,
+                holder: t.holder.unwrap_or_default(),
+                state_name: c.t.state(&state),
+                state,
+                locked: t.credential.is_some_and(|c| c.locked),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "desk.html")]
+struct DeskPage {
+    c: Chrome,
+    devices: Vec<DeviceEntry>,
+    requests: Vec<KeyRequestEntry>,
+    helps: Vec<ReplacementEntry>,
+    q: String,
+    found: Vec<PersonEntry>,
+    searched: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeskQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    prepared: Option<String>,
+}
+
+pub async fn desk(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<DeskQuery>,
+) -> Response {
+    desk_page(&state, &session, query, None).await
+}
+
+async fn desk_page(
+    state: &ConsoleState,
+    session: &Session,
+    query: DeskQuery,
+    refusal: Option<Refusal>,
+) -> Response {
+    let who = Who::Session(&session.caller);
+    let mut c = Chrome::new(session, "console-desk-title", "/desk");
+    if let Some(serial) = &query.prepared {
+        c.notice = Some(c.t.with("console-prepared", "serial", serial));
+    }
+    let devices = match state
+        .call::<Vec<DeviceEntry>>(who, Method::GET, "/v1/devices", None)
+        .await
+    {
+        Ok(d) => d,
+        Err(r) => {
+            c = c.refused(&r);
+            vec![]
+        }
+    };
+    let requests = state
+        .call::<Vec<KeyRequestEntry>>(who, Method::GET, "/v1/key-requests", None)
+        .await
+        .unwrap_or_default();
+    let helps = state
+        .call::<Vec<ReplacementEntry>>(who, Method::GET, "/v1/replacement-requests", None)
+        .await
+        .unwrap_or_default();
+    let q = query.q.trim().to_lowercase();
+    let searched = q.chars().count() >= 2;
+    let mut found = Vec::new();
+    if searched {
+        match state
+            .call::<Vec<PersonEntry>>(who, Method::GET, "/v1/people", None)
+            .await
+        {
+            Ok(people) => {
+                found = people
+                    .into_iter()
+                    .filter(|p| {
+                        p.id.to_lowercase().contains(&q) || p.full_name.to_lowercase().contains(&q)
+                    })
+                    .take(FOUND_MAX)
+                    .collect();
+            }
+            Err(r) => c = c.refused(&r),
+        }
+    }
+    if let Some(r) = refusal {
+        c = c.refused(&r);
+    }
+    html(&DeskPage {
+        c,
+        devices,
+        requests,
+        helps,
+        q: query.q,
+        found,
+        searched,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PrepareForm {
+    #[serde(default)]
+    csrf: String,
+    reader: String,
+    serial: String,
+    holder: String,
+}
+
+pub async fn prepare(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Form(form): Form<PrepareForm>,
+) -> Response {
+    if let Err(refused) = session.guard(&state, &form.csrf).await {
+        return refused;
+    }
+    let path = format!("/v1/tokens/{}/prepare", encode(&form.serial));
+    let body = json!({"holder": form.holder, "reader": form.reader});
+    match state
+        .call::<PreparedToken>(
+            Who::Session(&session.caller),
+            Method::POST,
+            &path,
+            Some(body),
+        )
+        .await
+    {
+        Ok(done) => see_other(&format!("/desk?prepared={}", encode(&done.serial))),
+        Err(r) => {
+            let page = desk_page(&state, &session, DeskQuery::default(), Some(r.clone())).await;
+            refused_with(&r, page)
+        }
+    }
+}
+
+/// A path segment or query value, percent-encoded.
+pub fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[derive(Template)]
+#[template(path = "inspector.html")]
+struct InspectorPage {
+    c: Chrome,
+    requests: Vec<KeyRequestEntry>,
+    tokens: Vec<TokenRow>,
+    reader: String,
+}
+
+pub async fn inspector(State(state): State<ConsoleState>, session: Session) -> Response {
+    inspector_page(&state, &session, None).await
+}
+
+async fn inspector_page(
+    state: &ConsoleState,
+    session: &Session,
+    refusal: Option<Refusal>,
+) -> Response {
+    let mut c = Chrome::new(session, "console-inspector-title", "/inspector");
+    let tokens = match state
+        .call::<Vec<TokenEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/tokens",
+            None,
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(r) => {
+            c = c.refused(&r);
+            vec![]
+        }
+    };
+    if let Some(r) = refusal {
+        c = c.refused(&r);
+    }
+    let requests = state
+        .call::<Vec<KeyRequestEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            "/v1/key-requests",
+            None,
+        )
+        .await
+        .unwrap_or_default();
+    // The reader the inspector's laptop has (the first one the daemon sees).
+    let reader = state
+        .app()
+        .devices()
+        .present()
+        .into_iter()
+        .next()
+        .map(|p| p.reader)
+        .unwrap_or_default();
+    let tokens = rows(&c, tokens)
+        .into_iter()
+        .filter(|t| matches!(t.state.as_str(), "prepared" | "handed_over" | "active"))
+        .take(SHOWN)
+        .collect();
+    html(&InspectorPage {
+        c,
+        requests,
+        tokens,
+        reader,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PossessionForm {
+    #[serde(default)]
+    csrf: String,
+    reader: String,
+    place: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Hands a prepared key over (proof of possession at `reader`) and shows
+/// the receipt.
+pub async fn handover(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(serial): Path<String>,
+    Form(form): Form<PossessionForm>,
+) -> Response {
+    possession(state, session, serial, form, "handover").await
+}
+
+/// Takes a key back (proof of possession) and shows the return slip.
+pub async fn give_back(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(serial): Path<String>,
+    Form(form): Form<PossessionForm>,
+) -> Response {
+    possession(state, session, serial, form, "return").await
+}
+
+async fn possession(
+    state: ConsoleState,
+    session: Session,
+    serial: String,
+    form: PossessionForm,
+    step: &str,
+) -> Response {
+    if let Err(refused) = session.guard(&state, &form.csrf).await {
+        return refused;
+    }
+    let path = format!("/v1/tokens/{}/{step}", encode(&serial));
+    let body = match step {
+        "return" => json!({
+            "reader": form.reader,
+            "place": form.place,
+            "reason": form.reason.unwrap_or_default(),
+        }),
+        _ => json!({"reader": form.reader, "place": form.place}),
+    };
+    match state
+        .call::<ReceiptAnswer>(
+            Who::Session(&session.caller),
+            Method::POST,
+            &path,
+            Some(body),
+        )
+        .await
+    {
+        Ok(done) => see_other(&format!("/receipts/{}", done.receipt.id)),
+        Err(r) => {
+            let page = inspector_page(&state, &session, Some(r.clone())).await;
+            refused_with(&r, page)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct SearchPage {
+    c: Chrome,
+    tokens: Vec<TokenRow>,
+    /// How many matched (more than listed when over [`SHOWN`]).
+    found: usize,
+    f: TokenSearch,
+    states: Vec<(String, String)>,
+    csv: String,
+}
+
+/// The search's fields: a part of the serial or holder, a state.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TokenSearch {
+    #[serde(default)]
+    pub serial: String,
+    #[serde(default)]
+    pub holder: String,
+    #[serde(default)]
+    pub state: String,
+}
+
+async fn found_tokens(
+    state: &ConsoleState,
+    session: &Session,
+    f: &TokenSearch,
+) -> Result<Vec<TokenEntry>, Refusal> {
+    let path = if f.state.is_empty() {
+        "/v1/tokens".to_owned()
+    } else {
+        format!("/v1/tokens?state={}", encode(&f.state))
+    };
+    let tokens = state
+        .call::<Vec<TokenEntry>>(Who::Session(&session.caller), Method::GET, &path, None)
+        .await?;
+    let (serial, holder) = (
+        f.serial.trim().to_lowercase(),
+        f.holder.trim().to_lowercase(),
+    );
+    Ok(tokens
+        .into_iter()
+        .filter(|t| t.serial.to_lowercase().contains(&serial))
+        .filter(|t| {
+            holder.is_empty()
+                || t.holder
+                    .as_deref()
+                    .is_some_and(|h| h.to_lowercase().contains(&holder))
+        })
+        .collect())
+}
+
+pub async fn search(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(f): Query<TokenSearch>,
+) -> Response {
+    let mut c = Chrome::new(&session, "console-tokens-title", "/tokens");
+    let tokens = match found_tokens(&state, &session, &f).await {
+        Ok(t) => t,
+        Err(r) => {
+            c = c.refused(&r);
+            vec![]
+        }
+    };
+    let states = crate::domain::TokenState::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), c.t.state(s.as_str())))
+        .collect();
+    let csv = format!(
+        "/tokens.csv?serial={}&holder={}&state={}",
+        encode(&f.serial),
+        encode(&f.holder),
+        encode(&f.state)
+    );
+    let found = tokens.len();
+    let tokens = rows(&c, tokens.into_iter().take(SHOWN).collect());
+    html(&SearchPage {
+        c,
+        tokens,
+        found,
+        f,
+        states,
+        csv,
+    })
+}
+
+/// A CSV field, quoted, with formula characters neutralised.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+pub async fn export_csv(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(f): Query<TokenSearch>,
+) -> Response {
+    let tokens = match found_tokens(&state, &session, &f).await {
+        Ok(t) => t,
+        Err(r) => {
+            let c = Chrome::new(&session, "console-tokens-title", "/tokens").refused(&r);
+            return html(&SearchPage {
+                c,
+                tokens: vec![],
+                found: 0,
+                f,
+                states: vec![],
+                csv: String::new(),
+            });
+        }
+    };
+    let mut out = String::from("serial,holder,state,profile\r\n");
+    for t in tokens {
+        out.push_str(&format!(
+            "{},{},{},{}\r\n",
+            csv_field(&t.serial),
+            csv_field(t.holder.as_deref().unwrap_or("")),
+            csv_field(t.state.as_str()),
+            csv_field(&t.profile)
+        ));
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"keyward-tokens.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    #[serde(default)]
+    csrf: String,
+    action: String,
+}
+
+/// The desk's one-click operations on a key: receive it at the IT centre,
+/// put it back in stock, unlock its credential; each the API's operation.
+pub async fn act(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(serial): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    if let Err(refused) = session.guard(&state, &form.csrf).await {
+        return refused;
+    }
+    let Some(step) = ["receive", "restock", "unlock"]
+        .into_iter()
+        .find(|a| *a == form.action)
+    else {
+        return refused_with(
+            &Refusal {
+                status: axum::http::StatusCode::NOT_FOUND,
+                code: None,
+                message: String::new(),
+            },
+            see_other("/tokens"),
+        );
+    };
+    let path = format!("/v1/tokens/{}/{step}", encode(&serial));
+    match state
+        .call::<TokenEntry>(Who::Session(&session.caller), Method::POST, &path, None)
+        .await
+    {
+        Ok(_) => see_other(&format!("/tokens?serial={}", encode(&serial))),
+        Err(r) => {
+            let c = Chrome::new(&session, "console-tokens-title", "/tokens").refused(&r);
+            let page = html(&SearchPage {
+                c,
+                tokens: vec![],
+                found: 0,
+                f: TokenSearch::default(),
+                states: vec![],
+                csv: String::new(),
+            });
+            refused_with(&r, page)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
+        assert_eq!(csv_field("=cmd()"), "\"'=cmd()\"");
+    }
+}

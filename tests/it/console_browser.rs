@@ -1,0 +1,283 @@
+//! The web console in a real Chromium (Debian's, through chromedriver)
+//! against a real `keyward serve` with the virtual token: the first admin
+//! signs in with the link `--init` printed; the desk prepares the key for a
+//! director found by search; it is handed over; the station, signed in with
+//! its key, has the director choose the PIN twice; the gateway's verify
+//! accepts; the key is taken back and the return slip printed, its signed
+//! text checked by `keyward receipts verify`. A PNG of every page goes to
+//! `target/console-screenshots/`, the slip's A4 print to a PDF there.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::support::cli;
+use crate::support::serve::{serve, Served};
+use crate::support::webdriver::Driver;
+use crate::support::world::at;
+use keyward::devices::VIRTUAL_READER;
+
+const SCHOOL: &str = "0751710B";
+const PIN: &str = "482915";
+
+fn shots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// `POST url` with a bearer key; the status and JSON answer.
+fn post(url: &str, key: &str, body: Value) -> (u16, Value) {
+    let mut r = agent()
+        .post(url)
+        .header("authorization", &format!("Bearer {key}"))
+        .send_json(&body)
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+fn created(url: &str, key: &str, body: Value) -> Value {
+    let (status, answer) = post(url, key, body.clone());
+    assert!(
+        status == 201 || status == 200,
+        "{url} {body}: {status} {answer}"
+    );
+    answer
+}
+
+#[test]
+fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
+    let driver = Driver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The daemon's clock, moved to the next code step before the gateway
+    // asks (the activation used this step's code).
+    let clock = dir.path().join("clock");
+    let set_clock = |t: u64| std::fs::write(&clock, t.to_string()).unwrap();
+    let start = at("2026-11-30", 9);
+    set_clock(start);
+    let daemon = Served::start(
+        serve(&data, &["--virtual-token", "on", "--pcsc", "off"])
+            .arg("--init")
+            .env("KEYWARD_TEST_CLOCK", &clock)
+            .env("RUST_LOG", "debug")
+            .stderr(std::fs::File::create(dir.path().join("log")).unwrap()),
+    );
+    let (url, admin) = (daemon.url.clone(), daemon.admin_key());
+    let link = daemon
+        .console_link
+        .clone()
+        .expect("init prints the console link");
+    // The authority as the admin's API client: a district, a school, a
+    // director appointed there, a station at the virtual reader, a gateway.
+    let v1 = |p: &str| format!("{url}/v1/{p}");
+    created(
+        &v1("people"),
+        &admin,
+        json!({"id": "pmartin", "full_name": "Paul Martin", "mail": "pmartin@ac-exemple.fr"}),
+    );
+    created(
+        &v1("districts"),
+        &admin,
+        json!({"code": "D-EST", "name": "Est", "inspector": "pmartin"}),
+    );
+    created(
+        &v1("schools"),
+        &admin,
+        json!({"uai": SCHOOL, "name": "École des Lilas", "district": "D-EST"}),
+    );
+    created(
+        &v1("people"),
+        &admin,
+        json!({"id": "jdupont", "full_name": "Jeanne Dupont", "mail": "jdupont@ac-exemple.fr"}),
+    );
+    created(
+        &v1("rights/appointments"),
+        &admin,
+        json!({"person": "jdupont", "school": SCHOOL, "from": "2020-09-01", "until": null}),
+    );
+    let station = created(
+        &v1("apikeys"),
+        &admin,
+        json!({"name": "station", "role": "station", "readers": [VIRTUAL_READER]}),
+    );
+    let station_key = station["key"].as_str().unwrap().to_owned();
+    let gateway = created(
+        &v1("apikeys"),
+        &admin,
+        json!({"name": "gw", "role": "gateway"}),
+    );
+    let gateway_key = gateway["key"].as_str().unwrap().to_owned();
+    let shots = shots();
+    let mut saved = Vec::new();
+
+    // The first admin signs in with the one-time link.
+    let staff = driver.browser("staff");
+    staff.goto(&format!("{url}{link}"));
+    saved.push(staff.screenshot(&shots, "01-bootstrap"));
+    staff.find("#bootstrap").click();
+    staff.wait_url("/desk");
+    saved.push(staff.screenshot(&shots, "02-desk"));
+    let serial = staff.find("table tbody tr td:nth-child(2)").text();
+    assert!(
+        !serial.is_empty() && serial != "—",
+        "the virtual token at its reader"
+    );
+
+    // The desk prepares the key for the director found by search.
+    staff.find("#q").type_text("dupont");
+    staff.find("form[role=search] button").click();
+    staff.wait(&format!("#prepare-{serial}"));
+    assert!(staff.source().contains("Jeanne Dupont"));
+    saved.push(staff.screenshot(&shots, "03-desk-search"));
+    staff.find(&format!("#prepare-{serial}")).click();
+    assert!(
+        staff.wait(".notice").text().contains(&serial),
+        "prepared notice"
+    );
+    saved.push(staff.screenshot(&shots, "04-desk-prepared"));
+
+    // It is handed over (possession proved by a code read at the reader).
+    staff.goto(&format!("{url}/inspector"));
+    saved.push(staff.screenshot(&shots, "05-inspector"));
+    staff
+        .find(&format!("#hp-{serial}"))
+        .type_text("École des Lilas");
+    staff.find(&format!("#handover-{serial}")).click();
+    staff.wait_url("/receipts/");
+    staff.wait("#receipt-text");
+    assert!(staff.source().contains("jdupont"));
+    saved.push(staff.screenshot(&shots, "06-handover-slip"));
+
+    // The station, signed in once with its key, in its own browser.
+    let kiosk = driver.browser("station");
+    kiosk.goto(&format!("{url}/station"));
+    kiosk.wait_url("/station/signin");
+    saved.push(kiosk.screenshot(&shots, "07-station-signin"));
+    kiosk.find("#key").type_text(&station_key);
+    kiosk.find("button[type=submit]").click();
+    kiosk.wait("#activate");
+    assert!(kiosk.source().contains("jdupont"));
+    saved.push(kiosk.screenshot(&shots, "08-station"));
+    // Two different PINs are refused; the same one twice activates.
+    kiosk.find("#accept").click();
+    kiosk.find("#pin").type_text(PIN);
+    kiosk.find("#pin_again").type_text("730418");
+    kiosk.find("#activate").click();
+    assert!(kiosk.wait(".error").text().contains("PIN"));
+    saved.push(kiosk.screenshot(&shots, "09-station-pins-differ"));
+    kiosk.find("#accept").click();
+    kiosk.find("#pin").type_text(PIN);
+    kiosk.find("#pin_again").type_text(PIN);
+    kiosk.find("#activate").click();
+    kiosk.wait("#receipt-text");
+    saved.push(kiosk.screenshot(&shots, "10-station-slip"));
+
+    // The gateway's verify accepts the PIN and a code from the key.
+    set_clock(start + 60);
+    let (status, code) = post(
+        &v1(&format!(
+            "devices/{}/code",
+            VIRTUAL_READER.replace(' ', "%20")
+        )),
+        &admin,
+        json!({}),
+    );
+    assert_eq!(status, 200, "{code}");
+    let passcode = format!("{PIN}{}", code["code"].as_str().unwrap());
+    let (status, outcome) = post(
+        &v1("verify"),
+        &gateway_key,
+        json!({"login": "jdupont", "passcode": passcode}),
+    );
+    assert_eq!(
+        (status, outcome["result"].as_str()),
+        (200, Some("accept")),
+        "{outcome}"
+    );
+
+    // Taken back at the next step: the return slip, printed on A4, its
+    // text verified.
+    set_clock(start + 120);
+    staff.goto(&format!("{url}/inspector"));
+    staff
+        .find(&format!("#rp-{serial}"))
+        .type_text("École des Lilas");
+    staff
+        .find(&format!("#rw-{serial}"))
+        .type_text("fin de fonction");
+    staff.find(&format!("#return-{serial}")).click();
+    staff.wait_url("/receipts/");
+    staff.wait("#receipt-text");
+    saved.push(staff.screenshot(&shots, "11-return-slip"));
+    staff.print_a4(&shots.join("11-return-slip.pdf"));
+    let export = staff.find("#receipt-export").property("textContent");
+    assert!(export.contains("signature="), "{export}");
+    let id = staff.url().rsplit('/').next().unwrap().to_owned();
+    let mut r = agent()
+        .get(v1(&format!("receipts/{id}")))
+        .header("authorization", &format!("Bearer {admin}"))
+        .call()
+        .unwrap();
+    let receipt: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(receipt["kind"], "return");
+    assert_eq!(
+        receipt["export"].as_str(),
+        Some(export.as_str()),
+        "the QR's text is the export"
+    );
+    let file = dir.path().join("return.txt");
+    std::fs::write(&file, &export).unwrap();
+    let public_key = receipt["public_key"].as_str().unwrap();
+    let checked =
+        cli::stdout_ok(cli::keyward(["receipts", "verify", "--public-key", public_key]).arg(&file));
+    assert!(checked.contains("jdupont"), "{checked}");
+
+    // At a glance: the charts and the tables behind them.
+    staff.goto(&format!("{url}/glance"));
+    staff.wait("#states-table");
+    saved.push(staff.screenshot(&shots, "12-glance"));
+    staff.goto(&format!("{url}/tokens?state=returned"));
+    assert!(staff.wait("table tbody").text().contains(&serial));
+    saved.push(staff.screenshot(&shots, "13-tokens-search"));
+    // The desk receives it at the IT centre (wiped), then restocks it.
+    staff.find(&format!("#receive-{serial}")).click();
+    staff.wait(&format!("#restock-{serial}")).click();
+    staff.wait_url(&format!("serial={serial}"));
+    assert!(staff.wait("table tbody").text().contains("stock"));
+
+    // Signing out ends the session: the next page asks to sign in again.
+    staff.find(".me button[type=submit]").click();
+    staff.wait("#login");
+    staff.goto(&format!("{url}/desk"));
+    staff.wait_url("/signin");
+    saved.push(staff.screenshot(&shots, "14-signed-out"));
+
+    // No PIN, code or key in any page seen or the daemon's output so far.
+    for page in [staff.source(), kiosk.source()] {
+        assert!(!page.contains(PIN) && !page.contains(&station_key));
+    }
+    drop(daemon);
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(
+        !log.contains(PIN) && !log.contains(&station_key),
+        "a secret in a log line"
+    );
+    assert!(!log.contains(&passcode), "a code in a log line");
+    for shot in &saved {
+        assert!(
+            std::fs::metadata(shot).unwrap().len() > 1000,
+            "{}",
+            shot.display()
+        );
+    }
+    drop((staff, kiosk));
+}
