@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     V_RIGHTS_AND_STAFF,
     V_SEEDED_TOKENS,
     V_CREDENTIAL_EXPIRY,
+    V_PHANTOM_COUNTERS,
     V_ROW_MACS,
 ];
 
@@ -256,6 +257,19 @@ ALTER TABLE api_keys    ADD COLUMN row_mac BLOB;
 const V_CREDENTIAL_EXPIRY: &str = r#"
 ALTER TABLE credentials ADD COLUMN expires_at INTEGER;
 "#;
+
+/// Failure counters of logins that do not exist, in at most 2^20 slots
+/// keyed by a MAC of the login (`store::verify::phantom`).
+pub(crate) const PHANTOM_TABLE: &str = r#"
+CREATE TABLE phantom_counters (
+    slot     INTEGER PRIMARY KEY,
+    fails    INTEGER NOT NULL,
+    locked   INTEGER NOT NULL,
+    retry_at INTEGER NOT NULL,
+    mac      BLOB NOT NULL
+) STRICT;
+"#;
+const V_PHANTOM_COUNTERS: &str = PHANTOM_TABLE;
 
 /// Applies the missing migrations, or refuses a newer database.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

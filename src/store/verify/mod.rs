@@ -14,6 +14,8 @@
 //! entry is written. Unsealed credential keys are cached in the worker
 //! (zeroized on eviction), so the hot path does no AES.
 
+mod phantom;
+
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -183,6 +185,16 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The phantom-counter slot of `login` (`store::verify::phantom`): two
+    /// made-up logins with the same slot share their failure counters. For
+    /// tests that must keep their made-up logins apart.
+    #[doc(hidden)]
+    pub fn phantom_slot(&self, login: &str) -> i64 {
+        phantom::Phantoms::new(self.shared().keys.row_key().clone()).slot(login)
+    }
+}
+
 impl VerifyService {
     /// Queues a request; decided with whatever else is waiting.
     pub fn submit(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
@@ -230,8 +242,8 @@ struct Decider {
     dummy_key: CredentialKey,
     dummy_verifier: [u8; 32],
     /// Failure counters of logins that do not exist, so that they lock and
-    /// slow down exactly as real ones do (bounded memory).
-    phantom: HashMap<String, Counters>,
+    /// slow down exactly as real ones do (in the database, bounded).
+    phantoms: phantom::Phantoms,
     sources: SourceLimiter,
     /// Every request computes this many window candidates (padding with the
     /// dummy key): the largest window the configuration allows.
@@ -240,13 +252,6 @@ struct Decider {
     /// their MACs against (`store::row_mac`).
     find_sql: String,
 }
-
-const PHANTOM_LIMIT: usize = 100_000;
-const FRESH: Counters = Counters {
-    fails: 0,
-    locked: false,
-    retry_at: 0,
-};
 
 struct Found {
     credential: CredentialInfo,
@@ -289,7 +294,7 @@ impl Worker {
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
-                phantom: HashMap::new(),
+                phantoms: phantom::Phantoms::new(shared.keys.row_key().clone()),
                 sources: SourceLimiter::default(),
                 candidates_per_request: {
                     let (behind, ahead) = totp_window(
@@ -460,6 +465,10 @@ impl Decider {
                 ));
             }
         }
+        // The phantom counters of this login's slot: read for every request,
+        // used when the login has no credential.
+        let slot = self.phantoms.slot(&request.login);
+        let phantom = self.phantoms.load(db, slot)?;
         let mut problem = None;
         let found = match &login {
             Some(login) => self.find(db, login, i64::try_from(now).unwrap_or(i64::MAX))?,
@@ -588,14 +597,13 @@ impl Decider {
             replay,
             has_right: !rights.is_empty(),
         };
-        let counters = match (&found, &login) {
-            (Some(f), _) => Counters {
+        let counters = match &found {
+            Some(f) => Counters {
                 fails: f.credential.fails,
                 locked: f.credential.locked,
                 retry_at: f.credential.retry_at,
             },
-            (None, Some(login)) => self.phantom.get(login.as_str()).copied().unwrap_or(FRESH),
-            (None, None) => FRESH,
+            None => phantom,
         };
         let decision = decide(now, counters, evidence);
         let subject = login.as_ref().map_or("-", PersonId::as_str);
@@ -635,34 +643,25 @@ impl Decider {
                 counters: after,
                 retry_after,
             } => {
-                if after != counters {
-                    match (&found, &login) {
-                        (Some(f), _) => {
-                            db.prepare_cached(
-                                "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
-                            )?
-                            .execute(rusqlite::params![
-                                after.fails,
-                                after.locked,
-                                i64::try_from(after.retry_at)
-                                    .map_err(|_| StoreError::Corrupt("time"))?,
-                                f.credential.id
-                            ])?;
-                        }
-                        (None, Some(login)) => {
-                            if self.phantom.len() >= PHANTOM_LIMIT {
-                                self.phantom.clear();
-                            }
-                            self.phantom.insert(login.to_string(), after);
-                            // The same statement as for a real credential,
-                            // matching no row: the same work either way.
-                            db.prepare_cached(
-                                "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
-                            )?
-                            .execute(rusqlite::params![after.fails, after.locked, 0i64, -1i64])?;
-                        }
-                        (None, None) => {}
+                // Every rejected request writes its counters, changed or
+                // not (locked, throttled, malformed ...): the credential's
+                // row (MAC renewed at commit) or its phantom slot (MAC
+                // computed here), so that the writes do not depend on who
+                // the login is.
+                match &found {
+                    Some(f) => {
+                        db.prepare_cached(
+                            "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
+                        )?
+                        .execute(rusqlite::params![
+                            after.fails,
+                            after.locked,
+                            i64::try_from(after.retry_at)
+                                .map_err(|_| StoreError::Corrupt("time"))?,
+                            f.credential.id
+                        ])?;
                     }
+                    None => self.phantoms.store(db, slot, after)?,
                 }
                 // Possession proved without a right in force: the code is
                 // consumed like an accepted one (never accepted later).
