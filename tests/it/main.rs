@@ -54,4 +54,4 @@ mod token_dialects;
 mod transcripts;
 mod verify_rules;
 // issue 11: verify answers that do not depend on who the login is
-mod verify_enumeration;
+mod verify_hostile;

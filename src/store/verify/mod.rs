@@ -10,11 +10,14 @@
 //!
 //! Every request costs the same work whatever is wrong with it: the PIN
 //! verifier is computed and compared, the whole OTP window is evaluated (with
-//! a dummy key for an unknown login), the replay check runs, and one audit
-//! entry is written. Unsealed credential keys are cached in the worker
+//! a dummy key for an unknown login), the replay check runs, the counters
+//! are written (the credential's or a phantom's, [`phantom`]), and the audit
+//! gets an entry (or, for a refusal repeating one of the same minute, a count
+//! in one aggregated entry, [`refusals`]). Unsealed credential keys are cached in the worker
 //! (zeroized on eviction), so the hot path does no AES.
 
 mod phantom;
+mod refusals;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -38,6 +41,10 @@ use crate::otp::{
 
 /// Most requests decided in one transaction.
 pub const MAX_BATCH: usize = 1024;
+
+/// How long the writer waits for work before writing the aggregated
+/// refusals of a minute that is over.
+const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A gateway's question. Debug never shows the passcode.
 pub struct VerifyRequest {
@@ -245,6 +252,8 @@ struct Decider {
     /// slow down exactly as real ones do (in the database, bounded).
     phantoms: phantom::Phantoms,
     sources: SourceLimiter,
+    /// Repeated identical refusals of the current minute, counted.
+    refusals: refusals::Refusals,
     /// Every request computes this many window candidates (padding with the
     /// dummy key): the largest window the configuration allows.
     candidates_per_request: u32,
@@ -296,6 +305,7 @@ impl Worker {
                 dummy_verifier,
                 phantoms: phantom::Phantoms::new(shared.keys.row_key().clone()),
                 sources: SourceLimiter::default(),
+                refusals: refusals::Refusals::default(),
                 candidates_per_request: {
                     let (behind, ahead) = totp_window(
                         shared.config.totp_behind,
@@ -333,7 +343,16 @@ impl Worker {
     }
 
     fn run(mut self, jobs: Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
+        loop {
+            let first = match jobs.recv_timeout(IDLE_FLUSH) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = self.decider.shared.clock.now();
+                    self.flush_refusals(Some(now));
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -361,6 +380,27 @@ impl Worker {
                 }
             }
         }
+        self.flush_refusals(None);
+    }
+
+    /// Writes the aggregated refusals that are due (all of them at
+    /// shutdown), in a transaction of their own.
+    fn flush_refusals(&mut self, now: Option<UnixTime>) {
+        if self.decider.refusals.is_empty() {
+            return;
+        }
+        let decider = &mut self.decider;
+        let guard = &self.guard;
+        let written = in_write_txn(&mut self.conn, |db| {
+            guard.begin();
+            let mut head = AuditHead::load(db)?;
+            decider.write_repeated(db, &mut head, now)?;
+            guard.seal(db)?;
+            Ok::<_, StoreError>(head)
+        });
+        if let Ok(head) = written {
+            self.decider.shared.audit_moved(Some(head));
+        }
     }
 
     fn evict_dead(&mut self) {
@@ -377,6 +417,7 @@ impl Worker {
         in_write_txn(&mut self.conn, |db| {
             guard.begin();
             let mut head = AuditHead::load(db)?;
+            decider.write_repeated(db, &mut head, Some(now))?;
             let mut answers = Vec::with_capacity(batch.len());
             for job in batch {
                 let answer = match decider.decide_one(db, &mut head, now, &job.request) {
@@ -399,6 +440,45 @@ impl Worker {
 }
 
 impl Decider {
+    /// Appends the aggregated refusals that are due to the audit chain.
+    fn write_repeated(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: Option<UnixTime>,
+    ) -> Result<(), StoreError> {
+        for r in self.refusals.due(now) {
+            self.audit(
+                db,
+                head,
+                r.at,
+                "verify.reject.repeated",
+                &r.subject,
+                &r.detail,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends a refusal to the audit chain, unless it repeats one of this
+    /// minute (then it is counted, see [`refusals`]).
+    #[allow(clippy::too_many_arguments)]
+    fn audit_refusal(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        subject: &str,
+        kind: &str,
+        failures: u32,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        if self.refusals.first_in_minute(subject, kind, failures, now) {
+            self.audit(db, head, now, "verify.reject", subject, detail)?;
+        }
+        Ok(())
+    }
+
     /// Appends one of the gateway's verify decisions to the audit chain.
     fn audit(
         &self,
@@ -458,7 +538,7 @@ impl Decider {
                 // touched, so this caller cannot lock its victims out.
                 let detail = format!("reason={}", Reason::SourceLimited.as_str());
                 let subject = login.as_ref().map_or("-", PersonId::as_str);
-                self.audit(db, head, now, "verify.reject", subject, &detail)?;
+                self.audit_refusal(db, head, now, subject, &detail, 0, &detail)?;
                 return Ok((
                     VerifyOutcome::SourceLimited { retry_after: wait },
                     reason_label(Reason::SourceLimited),
@@ -607,6 +687,8 @@ impl Decider {
         };
         let decision = decide(now, counters, evidence);
         let subject = login.as_ref().map_or("-", PersonId::as_str);
+        // Repeated identical refusals of a minute are aggregated: their kind.
+        let mut repeatable: Option<(String, u32)> = None;
         let (action, detail, answer, label) = match decision {
             Decision::Accept {
                 step,
@@ -678,12 +760,20 @@ impl Decider {
                     }
                 }
                 let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
-                if after.locked && !counters.locked {
+                let mut kind = format!("reason={}", reason.as_str());
+                let lock = after.locked && !counters.locked;
+                if lock {
                     detail.push_str(" locked=now");
                 }
                 if let Some(p) = problem {
                     detail.push_str(" problem=");
                     detail.push_str(p);
+                    kind.push_str(" problem=");
+                    kind.push_str(p);
+                }
+                // Every lock is an entry of its own.
+                if !lock {
+                    repeatable = Some((kind, after.fails));
                 }
                 (
                     "verify.reject",
@@ -693,7 +783,12 @@ impl Decider {
                 )
             }
         };
-        self.audit(db, head, now, action, subject, &detail)?;
+        match repeatable {
+            Some((kind, fails)) => {
+                self.audit_refusal(db, head, now, subject, &kind, fails, &detail)?;
+            }
+            None => self.audit(db, head, now, action, subject, &detail)?,
+        }
         Ok((answer, label))
     }
 }
