@@ -329,3 +329,6 @@ touch-to-type = Touch the key now: it types its code (nothing is shown).
 touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
 touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
 touch-nothing-typed = nothing was typed
+
+# Verify writer (issue 11): refusal to start on a nearly full disk.
+error-disk-nearly-full = the disk holding { $path } is nearly full ({ $available } MiB left, at least { $needed } MiB needed): verify does not start; free some room first

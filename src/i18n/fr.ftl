@@ -328,3 +328,6 @@ touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affic
 touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
 touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
 touch-nothing-typed = la clé n'a rien tapé
+
+# Verify writer (issue 11): refusal to start on a nearly full disk.
+error-disk-nearly-full = le disque qui contient { $path } est presque plein ({ $available } Mio libres, il en faut au moins { $needed }) : la vérification ne démarre pas ; libérez de la place d'abord

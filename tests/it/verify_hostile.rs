@@ -120,3 +120,15 @@ fn a_spray_writes_a_few_entries_per_login_and_minute() {
     assert_eq!(count("gmartin", "reason="), 1998, "{repeated:?}");
     w.assert_audit_intact();
 }
+
+/// `/metrics` shows the room left on the data directory's disk (the verify
+/// service refuses to start when it is nearly full: `store::disk`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_room_left_on_the_disk() {
+    let api = crate::support::api::api();
+    api.assert_metrics(&[
+        "# TYPE keyward_disk_available_bytes gauge\nkeyward_disk_available_bytes ",
+        "# TYPE keyward_disk_total_bytes gauge\nkeyward_disk_total_bytes ",
+    ])
+    .await;
+}

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 
 use super::audit::{AuditEntry, AuditHead};
 use super::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
-use super::{connect, in_write_txn, Shared, Store, StoreError};
+use super::{connect, disk, in_write_txn, Shared, Store, StoreError};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::domain::verify_policy::{
     decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason, SourceLimiter,
@@ -177,6 +177,10 @@ impl Store {
     /// Starts the verify service on its own connection, with every live
     /// credential's key unsealed into its cache.
     pub fn verify_service(&self) -> Result<VerifyService, StoreError> {
+        // Refuses to start on a nearly full disk (`store::disk`).
+        let db_path = &self.shared().db_path;
+        let data_dir = db_path.parent().unwrap_or(db_path);
+        disk::DiskSpace::of(data_dir)?.check(data_dir)?;
         let conn = connect(&self.shared().db_path)?;
         let mut worker = Worker::new(conn, Arc::clone(self.shared()))?;
         worker.warm()?;
