@@ -18,11 +18,15 @@
 
 mod phantom;
 mod refusals;
+mod stats;
+
+pub use stats::WriterStats;
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use zeroize::Zeroizing;
@@ -45,6 +49,14 @@ pub const MAX_BATCH: usize = 1024;
 /// How long the writer waits for work before writing the aggregated
 /// refusals of a minute that is over.
 const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The current batch's milestones ([`WriterStats`]).
+#[derive(Clone, Copy)]
+struct Timing {
+    decided: Instant,
+    sealed: Instant,
+    hits: u64,
+}
 
 /// A gateway's question. Debug never shows the passcode.
 pub struct VerifyRequest {
@@ -169,6 +181,7 @@ fn reason_label(reason: Reason) -> &'static str {
 /// Handle to the writer thread. Dropping it drains the queue and stops it.
 #[derive(Debug)]
 pub struct VerifyService {
+    stats: stats::SharedStats,
     queue: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
 }
@@ -184,12 +197,14 @@ impl Store {
         let conn = connect(&self.shared().db_path)?;
         let mut worker = Worker::new(conn, Arc::clone(self.shared()))?;
         worker.warm()?;
+        let stats = Arc::clone(&worker.stats);
         let (queue, jobs) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("keyward-verify".into())
             .spawn(move || worker.run(jobs))
             .map_err(|_| StoreError::Unavailable)?;
         Ok(VerifyService {
+            stats,
             queue: Some(queue),
             worker: Some(handle),
         })
@@ -218,6 +233,11 @@ impl VerifyService {
         Ok(Pending(answer))
     }
 
+    /// The writer's totals so far: where its time went ([`WriterStats`]).
+    pub fn stats(&self) -> WriterStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Decides one request and waits for its durable answer.
     pub fn verify(&self, login: &str, passcode: &str) -> Reply {
         self.submit(VerifyRequest::new(login, passcode))?.wait()
@@ -237,6 +257,7 @@ impl Drop for VerifyService {
 type Decided = (Vec<(VerifyOutcome, &'static str)>, AuditHead);
 
 struct Worker {
+    stats: stats::SharedStats,
     conn: Connection,
     guard: super::row_mac::RowGuard,
     decider: Decider,
@@ -256,6 +277,8 @@ struct Decider {
     /// slow down exactly as real ones do (in the database, bounded).
     phantoms: phantom::Phantoms,
     sources: SourceLimiter,
+    /// When the current batch's deciding and sealing ended; its cache hits.
+    timing: Timing,
     /// Repeated identical refusals of the current minute, counted.
     refusals: refusals::Refusals,
     /// Every request computes this many window candidates (padding with the
@@ -299,6 +322,7 @@ impl Worker {
         let dummy_verifier = shared.keys.pin_verifier("", b"dummy");
         let guard = shared.guard(&conn)?;
         Ok(Worker {
+            stats: stats::SharedStats::default(),
             conn,
             guard: guard.clone(),
             decider: Decider {
@@ -310,6 +334,11 @@ impl Worker {
                 phantoms: phantom::Phantoms::new(shared.keys.row_key().clone()),
                 sources: SourceLimiter::default(),
                 refusals: refusals::Refusals::default(),
+                timing: Timing {
+                    decided: Instant::now(),
+                    sealed: Instant::now(),
+                    hits: 0,
+                },
                 candidates_per_request: {
                     let (behind, ahead) = totp_window(
                         shared.config.totp_behind,
@@ -348,6 +377,7 @@ impl Worker {
 
     fn run(mut self, jobs: Receiver<Job>) {
         loop {
+            let waiting = Instant::now();
             let first = match jobs.recv_timeout(IDLE_FLUSH) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -364,15 +394,29 @@ impl Worker {
                     Err(_) => break,
                 }
             }
+            let started = Instant::now();
             self.evict_dead();
             let now = self.decider.shared.clock.now();
             let answers = self.decide_batch(now, &batch);
+            let committed = Instant::now();
+            let size = batch.len();
             match answers {
                 Ok((answers, head)) => {
                     self.decider.shared.audit_moved(Some(head));
                     for (job, (answer, label)) in batch.into_iter().zip(answers) {
                         let _ = job.reply.send((Ok(answer), label));
                     }
+                    let t = self.decider.timing;
+                    stats::update(&self.stats, |s| {
+                        s.batch(size);
+                        s.waiting += started - waiting;
+                        s.deciding += t.decided - started;
+                        s.sealing += t.sealed - t.decided;
+                        s.committing += committed - t.sealed;
+                        s.answering += committed.elapsed();
+                        s.cache_hits += t.hits;
+                        s.cache_misses += size as u64 - t.hits;
+                    });
                 }
                 Err(_) => {
                     // Nothing was committed: nobody is accepted.
@@ -418,6 +462,7 @@ impl Worker {
     fn decide_batch(&mut self, now: UnixTime, batch: &[Job]) -> Result<Decided, StoreError> {
         let decider = &mut self.decider;
         let guard = &self.guard;
+        decider.timing.hits = 0;
         in_write_txn(&mut self.conn, |db| {
             guard.begin();
             let mut head = AuditHead::load(db)?;
@@ -437,7 +482,9 @@ impl Worker {
                 };
                 answers.push(answer);
             }
+            decider.timing.decided = Instant::now();
             guard.seal(db)?;
+            decider.timing.sealed = Instant::now();
             Ok((answers, head))
         })
     }
@@ -578,7 +625,9 @@ impl Decider {
             other => other,
         };
         if let Some(f) = &found {
-            if !self.cache.contains_key(&f.credential.id) {
+            if self.cache.contains_key(&f.credential.id) {
+                self.timing.hits += 1;
+            } else {
                 match unseal_key(db, &self.shared, &f.credential) {
                     Ok(Some(key)) => {
                         self.cache.insert(f.credential.id, key);
