@@ -12,7 +12,7 @@
 //! All decisions go through the single group-commit writer; "threads" are the
 //! client threads feeding it. Environment: KEYWARD_BENCH_CREDENTIALS (10000),
 //! KEYWARD_BENCH_REQUESTS (200000 per run), KEYWARD_BENCH_RATE (15000),
-//! KEYWARD_BENCH_ONLY (closed | open),
+//! KEYWARD_BENCH_ONLY (closed | open | spray), KEYWARD_BENCH_SPRAY_SECONDS (60),
 //! KEYWARD_BENCH_DIR (a directory on the disk to measure; default: temp).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -263,6 +263,7 @@ fn closed_loop(f: &mut Fixture, threads: usize, requests: usize, round: &mut usi
         .collect();
     let outcomes: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let elapsed = started.elapsed();
+    println!("writer:\n{}", svc.stats().report());
     drop(svc);
     diagnose(f);
     report(
@@ -315,6 +316,7 @@ fn open_loop(f: &mut Fixture, rate: u64, requests: usize, round: &mut usize) {
     }
     drop(tx);
     let outcome = collector.join().unwrap();
+    println!("writer:\n{}", svc.stats().report());
     report(
         &format!("open loop at {rate}/s"),
         started.elapsed(),
@@ -341,4 +343,66 @@ fn main() {
     if only.is_empty() || only == "open" {
         open_loop(&mut f, rate, (rate as usize) * 3, &mut round);
     }
+    if only == "spray" {
+        spray(&f, env("KEYWARD_BENCH_SPRAY_SECONDS", 60));
+    }
+}
+
+/// Audit entries and bytes.
+fn audit_size(f: &Fixture) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(f.store.db_path()).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(length(action) + length(subject) + length(detail) + length(actor) + 48), 0) FROM audit",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// A spray of wrong passcodes for `seconds` (issue 11, point 7): two client
+/// threads, one on one holder (locked after ten failures), one on 100
+/// holders in turn; how much audit it wrote. Each refusal was an entry of
+/// its own before the aggregation.
+fn spray(f: &Fixture, seconds: u64) {
+    let svc = Arc::new(f.store.verify_service().unwrap());
+    let (rows0, bytes0) = audit_size(f);
+    let db0 = std::fs::metadata(f.store.db_path()).unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let handles: Vec<_> = [1usize, 100]
+        .into_iter()
+        .map(|logins| {
+            let svc = svc.clone();
+            std::thread::spawn(move || {
+                let mut sent = 0u64;
+                while Instant::now() < deadline {
+                    let pending: Vec<_> = (0..INFLIGHT)
+                        .map(|k| {
+                            let who = login(if logins == 1 { 0 } else { 1 + k % logins });
+                            svc.submit(VerifyRequest::new(&who, &format!("{WRONG_PIN}000000")))
+                                .unwrap()
+                        })
+                        .collect();
+                    for p in pending {
+                        assert!(!p.wait().unwrap().is_accept());
+                        sent += 1;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    drop(svc);
+    let (rows1, bytes1) = audit_size(f);
+    f.store.checkpoint().unwrap();
+    let db1 = std::fs::metadata(f.store.db_path()).unwrap().len();
+    let per_row = (bytes1 - bytes0) as f64 / (rows1 - rows0).max(1) as f64;
+    println!(
+        "spray {seconds} s: {sent} refusals; audit +{} entries, +{} bytes of fields and MACs \
+         (one entry per refusal would be {sent} entries, about {:.0} bytes); database file +{} bytes",
+        rows1 - rows0,
+        bytes1 - bytes0,
+        sent as f64 * per_row,
+        db1.saturating_sub(db0),
+    );
 }

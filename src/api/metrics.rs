@@ -108,3 +108,19 @@ impl Metrics {
         out
     }
 }
+
+// Verify writer (issue 11): room left on the data directory's disk.
+/// The gauges of the data directory's file system (`store::disk`), in the
+/// exposition format; nothing when it cannot be read.
+pub fn disk_gauges(data_dir: &std::path::Path) -> String {
+    let Ok(space) = crate::store::disk::DiskSpace::of(data_dir) else {
+        return String::new();
+    };
+    format!(
+        "# HELP keyward_disk_available_bytes Room left for keyward on the data directory's disk.\n\
+         # TYPE keyward_disk_available_bytes gauge\nkeyward_disk_available_bytes {}\n\
+         # HELP keyward_disk_total_bytes Size of the data directory's disk.\n\
+         # TYPE keyward_disk_total_bytes gauge\nkeyward_disk_total_bytes {}\n",
+        space.available, space.total
+    )
+}

@@ -137,6 +137,18 @@ pub fn error_text(err: &anyhow::Error) -> String {
                 client_error_text(client)
             } else if let Some(crypto) = cause.downcast_ref::<crate::crypto::CryptoError>() {
                 crypto_error_text(crypto)
+            } else if let Some(crate::store::StoreError::DiskNearlyFull {
+                path,
+                available_mib,
+                needed_mib,
+            }) = cause.downcast_ref()
+            {
+                t!(
+                    "error-disk-nearly-full",
+                    path = path,
+                    available = available_mib,
+                    needed = needed_mib
+                )
             } else {
                 cause.to_string()
             }
@@ -368,6 +380,29 @@ pub fn serial_or_device(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The daemon's refusal to start on a nearly full disk, in French (the
+    /// default) and English.
+    #[test]
+    fn a_nearly_full_disk_is_said_in_both_languages() {
+        let err = anyhow::Error::new(crate::store::StoreError::DiskNearlyFull {
+            path: "/var/lib/keyward".into(),
+            available_mib: 100,
+            needed_mib: 256,
+        });
+        let args = [
+            ("path", "/d".into()),
+            ("available", 100.into()),
+            ("needed", 256.into()),
+        ];
+        let fr = crate::i18n::text(crate::i18n::Lang::Fr, "error-disk-nearly-full", &args);
+        let en = crate::i18n::text(crate::i18n::Lang::En, "error-disk-nearly-full", &args);
+        assert!(fr.contains("presque plein") && fr.contains("100"), "{fr}");
+        assert!(en.contains("nearly full") && en.contains("256"), "{en}");
+        let shown = error_text(&err);
+        assert!(shown.contains("100") && shown.contains("256"), "{shown}");
+        assert!(!shown.contains("error-disk"), "{shown}");
+    }
 
     struct Row {
         serial: &'static str,

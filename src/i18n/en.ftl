@@ -467,3 +467,5 @@ console-actions = Actions
 console-act-receive = Received at the IT centre
 console-act-restock = Back in stock
 console-act-unlock = Unlock
+# Verify writer (issue 11): refusal to start on a nearly full disk.
+error-disk-nearly-full = the disk holding { $path } is nearly full ({ $available } MiB left, at least { $needed } MiB needed): verify does not start; free some room first

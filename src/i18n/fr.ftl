@@ -466,3 +466,5 @@ console-actions = Actions
 console-act-receive = Reçue au centre informatique
 console-act-restock = Remise en stock
 console-act-unlock = Débloquer
+# Verify writer (issue 11): refusal to start on a nearly full disk.
+error-disk-nearly-full = le disque qui contient { $path } est presque plein ({ $available } Mio libres, il en faut au moins { $needed }) : la vérification ne démarre pas ; libérez de la place d'abord

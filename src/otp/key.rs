@@ -171,11 +171,23 @@ impl fmt::Debug for Secret {
 }
 
 /// Chaining values after the key blocks; the only form the hot path needs.
+/// The larger states are boxed so that a key (one per credential, every
+/// active one in the verify writer's cache) takes the size of the SHA-1
+/// one: 48 bytes instead of 136.
 #[derive(Clone)]
 enum Pads {
-    Sha1 { inner: [u32; 5], outer: [u32; 5] },
-    Sha256 { inner: [u32; 8], outer: [u32; 8] },
-    Sha512 { inner: [u64; 8], outer: [u64; 8] },
+    Sha1 {
+        inner: [u32; 5],
+        outer: [u32; 5],
+    },
+    Sha256 {
+        inner: Box<[u32; 8]>,
+        outer: Box<[u32; 8]>,
+    },
+    Sha512 {
+        inner: Box<[u64; 8]>,
+        outer: Box<[u64; 8]>,
+    },
 }
 
 /// A credential's HMAC key, ready for repeated evaluation. Holds no copy of the
@@ -276,13 +288,25 @@ impl CredentialKey {
                 let (mut inner, mut outer) = (SHA256_IV, SHA256_IV);
                 sha2::block_api::compress256(&mut inner, &[first_64(&ipad)]);
                 sha2::block_api::compress256(&mut outer, &[first_64(&opad)]);
-                Pads::Sha256 { inner, outer }
+                let pads = Pads::Sha256 {
+                    inner: Box::new(inner),
+                    outer: Box::new(outer),
+                };
+                inner.zeroize();
+                outer.zeroize();
+                pads
             }
             Algorithm::Sha512 => {
                 let (mut inner, mut outer) = (SHA512_IV, SHA512_IV);
                 sha2::block_api::compress512(&mut inner, &[*ipad]);
                 sha2::block_api::compress512(&mut outer, &[*opad]);
-                Pads::Sha512 { inner, outer }
+                let pads = Pads::Sha512 {
+                    inner: Box::new(inner),
+                    outer: Box::new(outer),
+                };
+                inner.zeroize();
+                outer.zeroize();
+                pads
             }
         };
         CredentialKey { pads }
@@ -494,6 +518,13 @@ fn pipeline<H: HashCore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The verify writer caches one key per active credential: a million of
+    /// them must fit in the daemon's memory budget (issue 13).
+    #[test]
+    fn a_key_is_small() {
+        assert!(std::mem::size_of::<CredentialKey>() <= 48);
+    }
 
     fn full_mac(key: &CredentialKey, counter: u64) -> Vec<u8> {
         fn run<H: HashCore>(inner: &H::State, outer: &H::State, counter: u64) -> H::State {

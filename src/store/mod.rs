@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod backup;
 mod checkpoints;
+pub mod disk;
 mod offline;
 pub mod ops;
 pub mod row_mac;
@@ -107,6 +108,14 @@ pub enum StoreError {
     BadConfig(&'static str),
     #[error("PSKC file refused, nothing imported: {0}")]
     Pskc(#[from] crate::pskc::PskcError),
+    #[error("the disk holding {path} is nearly full ({available_mib} MiB left, at least {needed_mib} MiB needed): verify does not start")]
+    DiskNearlyFull {
+        path: String,
+        available_mib: u64,
+        needed_mib: u64,
+    },
+    #[error("cannot read how much room is left on the disk holding {path}")]
+    DiskUnreadable { path: String },
 }
 
 impl StoreError {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     V_CREDENTIAL_EXPIRY,
     V_MAIL,
     V_CONSOLE_SESSIONS,
+    V_PHANTOM_COUNTERS,
     V_ROW_MACS,
 ];
 
@@ -309,6 +310,18 @@ CREATE TABLE console_bootstrap (
     used_at    INTEGER
 ) STRICT;
 "#;
+/// Failure counters of logins that do not exist, in at most 2^20 slots
+/// keyed by a MAC of the login (`store::verify::phantom`).
+pub(crate) const PHANTOM_TABLE: &str = r#"
+CREATE TABLE phantom_counters (
+    slot     INTEGER PRIMARY KEY,
+    fails    INTEGER NOT NULL,
+    locked   INTEGER NOT NULL,
+    retry_at INTEGER NOT NULL,
+    mac      BLOB NOT NULL
+) STRICT;
+"#;
+const V_PHANTOM_COUNTERS: &str = PHANTOM_TABLE;
 
 /// Applies the missing migrations, or refuses a newer database.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -34,7 +34,14 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Response {
 pub(super) async fn metrics_text(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(&state.devices().counters),
+        state.metrics().render(&state.devices().counters)
+            + &crate::api::metrics::disk_gauges(
+                state
+                    .store()
+                    .db_path()
+                    .parent()
+                    .unwrap_or(state.store().db_path()),
+            ),
     )
         .into_response()
 }

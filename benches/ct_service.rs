@@ -1,0 +1,247 @@
+//! dudect-style check of the whole verify service (beside `benches/ct.rs`,
+//! which checks the OTP core): does the time from submit to durable answer
+//! tell a wrong code from a wrong PIN, a known login from a made-up one, or
+//! a locked login from an unlocked one? (issue 11, point 3; SPEC §5.)
+//!
+//! Four classes, interleaved at random, each request timed on its own
+//! through `VerifyService::verify` (queue, decision, SQL, row MACs, audit,
+//! commit):
+//! - `wrong_code`: a known, unlocked holder, right PIN, wrong code;
+//! - `wrong_pin`: the same holders, wrong PIN, the right next code;
+//! - `unknown`: a login nobody holds (a new one each time);
+//! - `locked`: a locked holder, right PIN, wrong code.
+//!
+//! Between two timed requests (untimed): the clock moves on a minute (so
+//! every refusal is the first of its minute, for every class alike), and a
+//! holder with two failures logs in once (so nobody reaches the delay).
+//!
+//! The data directory is on tmpfs (`/dev/shm`, or `KEYWARD_BENCH_DIR`):
+//! fsync is then near free and the comparison is of the work, not of the
+//! disk's noise. Welch's t-test per pair of classes on the raw and cropped
+//! timings (as in `benches/ct.rs`); |t| < 4.5 everywhere means no difference
+//! was detected.
+//!
+//! Run: `cargo bench --bench ct_service` (1,000,000 samples in all by
+//! default; `KEYWARD_CT_SAMPLES=N`). Exits non-zero when |t| ≥ 4.5.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use keyward::domain::{Actor, Date, FixedClock, MailAddress, PersonId, RightOrigin, Uai};
+use keyward::otp::{code_at, Algorithm, CredentialKey, CredentialParams, Digits, Secret};
+use keyward::store::verify::VerifyOutcome;
+use keyward::store::{Config, Store};
+
+const PIN: &str = "730519";
+const WRONG_PIN: &str = "820631";
+const KNOWN: usize = 32;
+const LOCKED: usize = 8;
+const CLASSES: [&str; 4] = ["wrong_code", "wrong_pin", "unknown", "locked"];
+/// 2 November 2026, 08:00 UTC.
+const START: u64 = 1_793_606_400;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Welch {
+    n: [f64; 2],
+    mean: [f64; 2],
+    m2: [f64; 2],
+}
+
+impl Welch {
+    fn push(&mut self, class: usize, x: f64) {
+        self.n[class] += 1.0;
+        let delta = x - self.mean[class];
+        self.mean[class] += delta / self.n[class];
+        self.m2[class] += delta * (x - self.mean[class]);
+    }
+
+    fn t(&self) -> f64 {
+        let var = |c: usize| self.m2[c] / (self.n[c] - 1.0);
+        (self.mean[0] - self.mean[1]) / (var(0) / self.n[0] + var(1) / self.n[1]).sqrt()
+    }
+}
+
+fn login(i: usize) -> String {
+    format!("holder{i:03}")
+}
+
+fn setup(dir: &std::path::Path, clock: Arc<FixedClock>) -> (Store, Vec<CredentialKey>) {
+    let store = Store::init(&dir.join("data"), clock, Config::new("ac-exemple.fr")).unwrap();
+    let desk_person = PersonId::parse("desk").unwrap();
+    let desk = Actor::Desk(desk_person.clone());
+    let mut keys = Vec::new();
+    store
+        .write(&desk, "bench setup", |tx| {
+            let mail = |l: &str| MailAddress::parse(&format!("{l}@ac-exemple.fr")).unwrap();
+            tx.add_person(&desk_person, "Desk", &mail("desk"))?;
+            let inspector = PersonId::parse("inspector").unwrap();
+            tx.add_person(&inspector, "Inspector", &mail("inspector"))?;
+            tx.add_district("D", "District", &inspector)?;
+            let school = Uai::parse("0751710B").unwrap();
+            tx.add_school(&school, "School", "D")?;
+            for i in 0..KNOWN + LOCKED {
+                let id = PersonId::parse(&login(i)).unwrap();
+                let serial = format!("VT-{i:03}");
+                let secret = Secret::generate(Algorithm::Sha1).unwrap();
+                let key = CredentialKey::new(Algorithm::Sha1, &secret);
+                tx.act_as(desk.clone());
+                tx.add_person(&id, "Holder", &mail(&login(i)))?;
+                tx.act_as(Actor::Inspector(inspector.clone()));
+                let from = Date::parse("2020-09-01").unwrap();
+                tx.grant_right(RightOrigin::Delegation, &id, &school, from, None)?;
+                tx.act_as(desk.clone());
+                tx.add_token(&serial, "virtual")?;
+                tx.prepare_token(&serial, &id, &secret, CredentialParams::hotp())?;
+                tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;
+                tx.act_as(Actor::Holder(id));
+                tx.activate(&serial, PIN)?;
+                keys.push(key);
+            }
+            Ok(())
+        })
+        .unwrap();
+    (store, keys)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let samples: usize = std::env::var("KEYWARD_CT_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let base = std::env::var("KEYWARD_BENCH_DIR").unwrap_or_else(|_| "/dev/shm".into());
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let clock = Arc::new(FixedClock::new(START));
+    let (store, keys) = setup(dir.path(), Arc::clone(&clock));
+    let svc = store.verify_service().unwrap();
+    let mut now = START;
+    let mut tick = |clock: &FixedClock| {
+        now += 60;
+        clock.set(now);
+    };
+    // Lock the last LOCKED holders: ten failures each, after each delay.
+    for i in KNOWN..KNOWN + LOCKED {
+        for _ in 0..10 {
+            tick(&clock);
+            tick(&clock);
+            tick(&clock);
+            tick(&clock);
+            tick(&clock);
+            let _ = svc.verify(&login(i), &format!("{PIN}000000"));
+        }
+        let answer = svc.verify(&login(i), &format!("{PIN}000000")).unwrap();
+        assert_eq!(answer, VerifyOutcome::Reject { hold: None });
+    }
+    let mut next = [1u64; KNOWN];
+    let mut fails = [0u32; KNOWN];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut times: Vec<(usize, f64)> = Vec::with_capacity(samples);
+    let started = Instant::now();
+    for n in 0..samples {
+        let class = (rng.next() % 4) as usize;
+        tick(&clock);
+        let (who, passcode) = match class {
+            0 | 1 => {
+                let i = (rng.next() % KNOWN as u64) as usize;
+                if fails[i] >= 2 {
+                    // Untimed: the holder logs in, failures back to zero.
+                    let good = format!("{PIN}{}", code_at(&keys[i], next[i], Digits::SIX));
+                    assert!(svc.verify(&login(i), &good).unwrap().is_accept());
+                    next[i] += 1;
+                    fails[i] = 0;
+                    tick(&clock);
+                }
+                fails[i] += 1;
+                let passcode = if class == 0 {
+                    // Outside the whole look-ahead window.
+                    let window: Vec<String> = (next[i].saturating_sub(1)..next[i] + 12)
+                        .map(|c| code_at(&keys[i], c, Digits::SIX).to_string())
+                        .collect();
+                    let mut guess = rng.next() % 1_000_000;
+                    while window.contains(&format!("{guess:06}")) {
+                        guess = (guess + 1) % 1_000_000;
+                    }
+                    format!("{PIN}{guess:06}")
+                } else {
+                    format!("{WRONG_PIN}{}", code_at(&keys[i], next[i], Digits::SIX))
+                };
+                (login(i), passcode)
+            }
+            2 => (
+                format!("ghost{n:07}"),
+                format!("{PIN}{:06}", rng.next() % 1_000_000),
+            ),
+            _ => {
+                let i = KNOWN + (rng.next() % LOCKED as u64) as usize;
+                (login(i), format!("{PIN}{:06}", rng.next() % 1_000_000))
+            }
+        };
+        let t0 = Instant::now();
+        let answer = svc.verify(&who, &passcode).unwrap();
+        let took = t0.elapsed().as_nanos() as f64;
+        // (A made-up login may share a slot with earlier ones: its answer
+        // can then carry a hold; never an accept.)
+        assert!(!answer.is_accept(), "{who}");
+        // The first thousand warm the caches.
+        if n >= 1000 {
+            times.push((class, took));
+        }
+    }
+    let elapsed = started.elapsed();
+    drop(svc);
+    println!(
+        "ct_service samples={} in {elapsed:.1?} classes={CLASSES:?}",
+        times.len()
+    );
+    let mut worst = 0f64;
+    for (a, name_a) in CLASSES.iter().enumerate() {
+        for (b, name_b) in CLASSES.iter().enumerate().skip(a + 1) {
+            let pair: Vec<(usize, f64)> = times
+                .iter()
+                .filter(|(c, _)| *c == a || *c == b)
+                .map(|&(c, t)| (usize::from(c == b), t))
+                .collect();
+            let mut sorted: Vec<f64> = pair.iter().map(|p| p.1).collect();
+            sorted.sort_by(f64::total_cmp);
+            let mut line = format!("pair {name_a}/{name_b}:");
+            let mut pair_worst = 0f64;
+            for p in [100.0, 99.0, 95.0, 90.0, 75.0, 50.0] {
+                let cut = sorted[(((sorted.len() - 1) as f64) * p / 100.0) as usize];
+                let mut w = Welch::default();
+                for &(c, t) in &pair {
+                    if t <= cut {
+                        w.push(c, t);
+                    }
+                }
+                let t = w.t();
+                pair_worst = pair_worst.max(t.abs());
+                line.push_str(&format!(
+                    " p{p}: t={t:.2} (means {:.1}/{:.1} µs)",
+                    w.mean[0] / 1e3,
+                    w.mean[1] / 1e3
+                ));
+            }
+            println!("{line} max|t|={pair_worst:.2}");
+            worst = worst.max(pair_worst);
+        }
+    }
+    println!("ct_service max|t|={worst:.2} threshold=4.5");
+    if worst >= 4.5 {
+        std::process::exit(1);
+    }
+}

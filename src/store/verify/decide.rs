@@ -1,0 +1,398 @@
+//! Deciding one request: the evidence (PIN, whole window, replay, rights,
+//! counters), the policy's decision, the counters' write and the audit.
+
+use rusqlite::Connection;
+
+use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
+use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
+use crate::domain::verify_policy::{
+    decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason,
+};
+use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
+use crate::otp::{code_at, Code, Digits, Hotp, OtpKind, ReplayFloor, Totp};
+use crate::store::audit::{AuditEntry, AuditHead};
+use crate::store::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
+use crate::store::StoreError;
+
+struct Found {
+    credential: CredentialInfo,
+    state: TokenState,
+    verifier: Option<Vec<u8>>,
+    /// Both rows match their MACs.
+    intact: bool,
+}
+
+/// Where the credential's whole row starts in [`Decider::find_sql`]'s
+/// answer (after `CREDENTIAL_COLUMNS`, the token's state and the verifier).
+const FIND_ROWS_AT: usize = 16;
+
+pub(super) fn find_sql(layout: &crate::store::row_mac::Layout) -> Result<String, StoreError> {
+    let table = |name| {
+        layout
+            .table(name)
+            .ok_or(StoreError::Corrupt("row MAC layout"))
+    };
+    Ok(format!(
+        "SELECT {CREDENTIAL_COLUMNS}, t.state, c.pin_verifier, {}, c.row_mac, {}, t.row_mac,
+         c.rowid, t.rowid FROM credentials c JOIN tokens t ON t.serial = c.token
+         WHERE c.holder = ?1 AND c.live = 1 AND (c.expires_at IS NULL OR c.expires_at > ?2)",
+        table("credentials")?.column_list("c."),
+        table("tokens")?.column_list("t."),
+    ))
+}
+
+impl Decider {
+    /// Appends the aggregated refusals that are due to the audit chain.
+    pub(super) fn write_repeated(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: Option<UnixTime>,
+    ) -> Result<(), StoreError> {
+        for r in self.refusals.due(now) {
+            self.audit(
+                db,
+                head,
+                r.at,
+                "verify.reject.repeated",
+                &r.subject,
+                &r.detail,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends a refusal to the audit chain, unless it repeats one of this
+    /// minute (then it is counted, see [`refusals`]).
+    #[allow(clippy::too_many_arguments)]
+    fn audit_refusal(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        subject: &str,
+        kind: &str,
+        failures: u32,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        if self.refusals.first_in_minute(subject, kind, failures, now) {
+            self.audit(db, head, now, "verify.reject", subject, detail)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one of the gateway's verify decisions to the audit chain.
+    pub(super) fn audit(
+        &self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry {
+            at: now,
+            actor: "gateway",
+            action,
+            subject,
+            detail,
+        };
+        head.append(db, &self.shared.keys, &entry).map(|_| ())
+    }
+
+    fn find(&self, db: &Connection, id: &PersonId, at: i64) -> Result<Option<Found>, StoreError> {
+        let mut stmt = db.prepare_cached(&self.find_sql)?;
+        let mut rows = stmt.query(rusqlite::params![id.as_str(), at])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let layout = &self.shared.row_layout;
+        let intact = match (layout.table("credentials"), layout.table("tokens")) {
+            (Some(c), Some(t)) => {
+                let t_at = FIND_ROWS_AT + c.columns.len() + 1;
+                let rowids = t_at + t.columns.len() + 1;
+                let g = &self.guard;
+                g.intact_at("credentials", row, FIND_ROWS_AT, rowids)
+                    && g.intact_at("tokens", row, t_at, rowids + 1)
+            }
+            _ => false,
+        };
+        Ok(Some(Found {
+            credential: credential_from_row(row)?,
+            state: TokenState::parse(&row.get::<_, String>(14)?)?,
+            verifier: row.get(15)?,
+            intact,
+        }))
+    }
+
+    pub(super) fn decide_one(
+        &mut self,
+        db: &Connection,
+        head: &mut AuditHead,
+        now: UnixTime,
+        request: &VerifyRequest,
+    ) -> Result<(VerifyOutcome, &'static str), StoreError> {
+        let login = PersonId::parse(&request.login).ok();
+        if let Some(source) = &request.source {
+            if let Some(wait) = self.sources.blocked_for(source, now) {
+                // Refused unevaluated: the credential's counters are not
+                // touched, so this caller cannot lock its victims out.
+                let detail = format!("reason={}", Reason::SourceLimited.as_str());
+                let subject = login.as_ref().map_or("-", PersonId::as_str);
+                self.audit_refusal(db, head, now, subject, &detail, 0, &detail)?;
+                return Ok((
+                    VerifyOutcome::SourceLimited { retry_after: wait },
+                    reason_label(Reason::SourceLimited),
+                ));
+            }
+        }
+        // The phantom counters of this login's slot: read for every request,
+        // used when the login has no credential.
+        let slot = self.phantoms.slot(&request.login);
+        let phantom = self.phantoms.load(db, slot)?;
+        let mut problem = None;
+        let found = match &login {
+            Some(login) => self.find(db, login, i64::try_from(now).unwrap_or(i64::MAX))?,
+            None => None,
+        };
+        // The rights that decide too (the same query for any login, known or
+        // not). A record changed outside keyward decides nothing and is never
+        // written to (which would MAC it again): the login is answered as an
+        // unknown one, and the audit says why.
+        let rights_intact = crate::store::row_mac::rows_intact(
+            db,
+            &self.shared.row_layout,
+            self.shared.keys.row_key(),
+            "rights",
+            "person",
+            login.as_ref().map_or("", PersonId::as_str),
+        )?;
+        let found = match found {
+            Some(f) if !f.intact || !rights_intact => {
+                problem = Some("record changed outside keyward (row MAC mismatch)");
+                None
+            }
+            other => other,
+        };
+        if let Some(f) = &found {
+            if self.cache.contains_key(&f.credential.id) {
+                self.timing.hits += 1;
+            } else {
+                match unseal_key(db, &self.shared, &f.credential) {
+                    Ok(Some(key)) => {
+                        self.cache.insert(f.credential.id, key);
+                    }
+                    Ok(None) => problem = Some("no sealed secret"),
+                    Err(_) => problem = Some("sealed secret rejected"),
+                }
+            }
+        }
+        let key = found
+            .as_ref()
+            .and_then(|f| self.cache.get(&f.credential.id));
+        let known = key.is_some();
+        let key = key.unwrap_or(&self.dummy_key);
+        let config = &self.shared.config;
+
+        // Split PIN ‖ code. Only lengths and character classes are examined
+        // here: public properties of the input.
+        let digits = found
+            .as_ref()
+            .map_or(Digits::SIX, |f| f.credential.params.digits);
+        let d = usize::from(digits.get());
+        let text: &str = &request.passcode;
+        let bytes = text.as_bytes();
+        let well_formed = (MIN_PIN_DIGITS + d..=MAX_PIN_DIGITS + d).contains(&bytes.len())
+            && bytes.iter().all(u8::is_ascii_digit);
+        let (pin_part, code_part) = if well_formed {
+            text.split_at(bytes.len() - d)
+        } else {
+            ("000000", &"00000000"[..d])
+        };
+        let code = Code::parse(code_part, digits)?;
+
+        // The PIN verifier, always computed and compared.
+        let (holder, stored) = match &found {
+            Some(f) => (
+                f.credential.holder.as_str(),
+                f.verifier.as_deref().unwrap_or(&self.dummy_verifier),
+            ),
+            None => ("", &self.dummy_verifier[..]),
+        };
+        let pin_matches = self
+            .shared
+            .keys
+            .pin_matches(holder, pin_part.as_bytes(), stored);
+        let pin_ok = pin_matches && found.as_ref().is_some_and(|f| f.verifier.is_some());
+
+        // The whole window, always evaluated.
+        let floor = found
+            .as_ref()
+            .and_then(|f| f.credential.floor)
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let kind = found.as_ref().map_or(
+            OtpKind::Totp {
+                period: crate::otp::Period::DEFAULT,
+            },
+            |f| f.credential.params.kind,
+        );
+        let drift = found.as_ref().map_or(0, |f| f.credential.drift);
+        let (matched, evaluated) = match kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor)),
+                config.hotp_look_ahead,
+            ),
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(config.totp_behind, drift);
+                (
+                    Totp::new(digits, period)
+                        .with_window(behind, ahead)
+                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
+                    behind + ahead + 1,
+                )
+            }
+        };
+        // Pad to the same number of MAC computations for every request, so
+        // the kind of token, its drift, or a missing login do not show in
+        // the time taken.
+        for step in evaluated..self.candidates_per_request {
+            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
+        }
+        if matched.is_err() {
+            problem = Some("verification parameters out of range");
+        }
+        let matched = matched.ok().flatten();
+        // Replay: the code of the last accepted step (a retried request).
+        let replay_step = floor.last_accepted().unwrap_or(0);
+        let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
+            && floor.last_accepted().is_some();
+
+        // An unknown login runs the same query (it finds nothing).
+        let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
+        let evidence = Evidence {
+            well_formed,
+            known,
+            active: found
+                .as_ref()
+                .is_some_and(|f| f.state == TokenState::Active),
+            pin_ok,
+            code_step: matched.map(|m| (m.step(), m.offset())),
+            replay,
+            has_right: !rights.is_empty(),
+        };
+        let counters = match &found {
+            Some(f) => Counters {
+                fails: f.credential.fails,
+                locked: f.credential.locked,
+                retry_at: f.credential.retry_at,
+            },
+            None => phantom,
+        };
+        let decision = decide(now, counters, evidence);
+        let subject = login.as_ref().map_or("-", PersonId::as_str);
+        // Repeated identical refusals of a minute are aggregated: their kind.
+        let mut repeatable: Option<(String, u32)> = None;
+        let (action, detail, answer, label) = match decision {
+            Decision::Accept {
+                step,
+                offset,
+                counters,
+            } => {
+                let f = found
+                    .as_ref()
+                    .ok_or(StoreError::Corrupt("accept without credential"))?;
+                let drift = match kind {
+                    OtpKind::Totp { .. } => learned_drift(offset, config.totp_behind),
+                    OtpKind::Hotp { .. } => 0,
+                };
+                db.prepare_cached(
+                    "UPDATE credentials SET floor = ?1, fails = ?2, locked = 0, retry_at = 0,
+                     last_used_at = ?3, drift = ?4 WHERE id = ?5",
+                )?
+                .execute(rusqlite::params![
+                    i64::try_from(step).map_err(|_| StoreError::Corrupt("step"))?,
+                    counters.fails,
+                    i64::try_from(now).map_err(|_| StoreError::Corrupt("time"))?,
+                    drift,
+                    f.credential.id
+                ])?;
+                (
+                    "verify.accept",
+                    format!("credential={} step={step} offset={offset}", f.credential.id),
+                    VerifyOutcome::Accept { rights },
+                    "accept",
+                )
+            }
+            Decision::Reject {
+                reason,
+                counters: after,
+                retry_after,
+            } => {
+                // Every rejected request writes its counters, changed or
+                // not (locked, throttled, malformed ...): the credential's
+                // row (MAC renewed at commit) or its phantom slot (MAC
+                // computed here), so that the writes do not depend on who
+                // the login is.
+                match &found {
+                    Some(f) => {
+                        db.prepare_cached(
+                            "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
+                        )?
+                        .execute(rusqlite::params![
+                            after.fails,
+                            after.locked,
+                            i64::try_from(after.retry_at)
+                                .map_err(|_| StoreError::Corrupt("time"))?,
+                            f.credential.id
+                        ])?;
+                    }
+                    None => self.phantoms.store(db, slot, after)?,
+                }
+                // Possession proved without a right in force: the code is
+                // consumed like an accepted one (never accepted later).
+                if let (Reason::NoRightInForce, Some(f), Some(m)) = (reason, &found, matched) {
+                    db.prepare_cached("UPDATE credentials SET floor = ?1 WHERE id = ?2")?
+                        .execute(rusqlite::params![
+                            i64::try_from(m.step()).map_err(|_| StoreError::Corrupt("step"))?,
+                            f.credential.id
+                        ])?;
+                }
+                if reason.counts_as_failure() {
+                    if let Some(source) = &request.source {
+                        self.sources.record_failure(source, now);
+                    }
+                }
+                let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
+                let mut kind = format!("reason={}", reason.as_str());
+                let lock = after.locked && !counters.locked;
+                if lock {
+                    detail.push_str(" locked=now");
+                }
+                if let Some(p) = problem {
+                    detail.push_str(" problem=");
+                    detail.push_str(p);
+                    kind.push_str(" problem=");
+                    kind.push_str(p);
+                }
+                // Every lock is an entry of its own.
+                if !lock {
+                    repeatable = Some((kind, after.fails));
+                }
+                (
+                    "verify.reject",
+                    detail,
+                    VerifyOutcome::Reject { hold: retry_after },
+                    reason_label(reason),
+                )
+            }
+        };
+        match repeatable {
+            Some((kind, fails)) => {
+                self.audit_refusal(db, head, now, subject, &kind, fails, &detail)?;
+            }
+            None => self.audit(db, head, now, action, subject, &detail)?,
+        }
+        Ok((answer, label))
+    }
+}

@@ -1,0 +1,460 @@
+//! The verify service: "is this PIN + code right for this login, now?"
+//!
+//! One writer thread owns a connection and decides requests in batches (group
+//! commit): it takes every request waiting, decides them one after the other in
+//! arrival order inside one `BEGIN IMMEDIATE` transaction (each decision sees
+//! the previous one's new step), commits once with `synchronous=FULL`, and
+//! only then answers them all. An accepted code's step is on disk before
+//! anyone hears "accept", and two requests with the same code can never both
+//! be accepted: they are decided in sequence against the same durable floor.
+//!
+//! Every request costs the same work whatever is wrong with it: the PIN
+//! verifier is computed and compared, the whole OTP window is evaluated (with
+//! a dummy key for an unknown login), the replay check runs, the counters
+//! are written (the credential's or a phantom's, [`phantom`]), and the audit
+//! gets an entry (or, for a refusal repeating one of the same minute, a count
+//! in one aggregated entry, [`refusals`]). Unsealed credential keys are cached in the worker
+//! (zeroized on eviction), so the hot path does no AES.
+
+mod decide;
+mod phantom;
+mod refusals;
+mod stats;
+
+pub use stats::WriterStats;
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use super::audit::AuditHead;
+use super::ops::{credential_from_row, unseal_key, CREDENTIAL_COLUMNS};
+use super::{connect, disk, in_write_txn, Shared, Store, StoreError};
+use crate::domain::verify_policy::{totp_window, Reason, SourceLimiter};
+use crate::domain::{RightInForce, UnixTime};
+use crate::otp::{Algorithm, CredentialKey, Secret};
+
+/// Most requests decided in one transaction.
+pub const MAX_BATCH: usize = 1024;
+
+/// How long the writer waits for work before writing the aggregated
+/// refusals of a minute that is over.
+const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The current batch's milestones ([`WriterStats`]).
+#[derive(Clone, Copy)]
+struct Timing {
+    decided: Instant,
+    sealed: Instant,
+    hits: u64,
+}
+
+/// A gateway's question. Debug never shows the passcode.
+pub struct VerifyRequest {
+    pub login: String,
+    /// PIN followed by the one-time code.
+    pub passcode: Zeroizing<String>,
+    /// Who is asking (e.g. the end user's address as the gateway saw it),
+    /// for the per-source limiter.
+    pub source: Option<String>,
+}
+
+impl VerifyRequest {
+    /// A touch key's code typed on an AZERTY keyboard arrives as the digit
+    /// row's symbols: they are read as digits here, for every interface
+    /// (`docs/devices.md`). Only the caller's own input is mapped.
+    pub fn new(login: &str, passcode: &str) -> Self {
+        VerifyRequest {
+            login: login.to_owned(),
+            passcode: crate::hid::codec::keyboard::normalise_typed(passcode),
+            source: None,
+        }
+    }
+
+    pub fn from_source(mut self, source: &str) -> Self {
+        self.source = Some(source.to_owned());
+        self
+    }
+}
+
+impl std::fmt::Debug for VerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("login", &self.login)
+            .field("passcode", &"[redacted]")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// What the gateway hears. Why a request was rejected is only in the audit
+/// (and, as a label, in the daemon's metrics).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    Accept {
+        rights: Vec<RightInForce>,
+    },
+    /// `hold`: seconds before the next attempt will be evaluated; the daemon
+    /// serves them by holding this answer.
+    Reject {
+        hold: Option<u64>,
+    },
+    /// The request's source is over its failure budget: refused unevaluated,
+    /// to be retried after `retry_after` seconds. About the caller, never
+    /// about the login.
+    SourceLimited {
+        retry_after: u64,
+    },
+}
+
+impl VerifyOutcome {
+    pub fn is_accept(&self) -> bool {
+        matches!(self, VerifyOutcome::Accept { .. })
+    }
+}
+
+type Reply = Result<VerifyOutcome, StoreError>;
+
+/// A reply and the outcome's label for metrics ("accept", or why it was
+/// rejected). The label never reaches the gateway.
+type Labelled = (Reply, &'static str);
+
+struct Job {
+    request: VerifyRequest,
+    reply: tokio::sync::oneshot::Sender<Labelled>,
+}
+
+/// A request in flight: [`Pending::wait`] blocks until it is decided and
+/// committed; [`Pending::answer`] awaits it without holding a thread (the
+/// daemon's path).
+#[derive(Debug)]
+pub struct Pending(tokio::sync::oneshot::Receiver<Labelled>);
+
+impl Pending {
+    /// Blocks the calling thread; not for use inside an async runtime.
+    pub fn wait(self) -> Reply {
+        self.wait_labelled().0
+    }
+
+    /// [`Pending::wait`] with the outcome's label (see [`Pending::answer`]).
+    pub fn wait_labelled(self) -> (Reply, &'static str) {
+        self.0
+            .blocking_recv()
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+    }
+
+    /// The reply and, for the daemon's metrics only, the outcome's label:
+    /// `accept` or the rejection reason (`wrong_code`, `replay`, ...).
+    pub async fn answer(self) -> (Reply, &'static str) {
+        self.0
+            .await
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+    }
+}
+
+/// The metrics label of a rejection reason.
+fn reason_label(reason: Reason) -> &'static str {
+    match reason {
+        Reason::UnknownLogin => "unknown_login",
+        Reason::Locked => "locked",
+        Reason::Throttled => "throttled",
+        Reason::TokenNotActive => "token_not_active",
+        Reason::WrongPin => "wrong_pin",
+        Reason::WrongCode => "wrong_code",
+        Reason::WrongPinAndCode => "wrong_pin_and_code",
+        Reason::Replay => "replay",
+        Reason::NoRightInForce => "no_right_in_force",
+        Reason::Malformed => "malformed",
+        Reason::SourceLimited => "source_limited",
+    }
+}
+
+/// Handle to the writer thread. Dropping it drains the queue and stops it.
+#[derive(Debug)]
+pub struct VerifyService {
+    stats: stats::SharedStats,
+    queue: Option<Sender<Job>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Store {
+    /// Starts the verify service on its own connection, with every live
+    /// credential's key unsealed into its cache.
+    pub fn verify_service(&self) -> Result<VerifyService, StoreError> {
+        // Refuses to start on a nearly full disk (`store::disk`).
+        let db_path = &self.shared().db_path;
+        let data_dir = db_path.parent().unwrap_or(db_path);
+        disk::DiskSpace::of(data_dir)?.check(data_dir)?;
+        let conn = connect(&self.shared().db_path)?;
+        let mut worker = Worker::new(conn, Arc::clone(self.shared()))?;
+        worker.warm()?;
+        let stats = Arc::clone(&worker.stats);
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("keyward-verify".into())
+            .spawn(move || worker.run(jobs))
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(VerifyService {
+            stats,
+            queue: Some(queue),
+            worker: Some(handle),
+        })
+    }
+}
+
+impl Store {
+    /// The phantom-counter slot of `login` (`store::verify::phantom`): two
+    /// made-up logins with the same slot share their failure counters. For
+    /// tests that must keep their made-up logins apart.
+    #[doc(hidden)]
+    pub fn phantom_slot(&self, login: &str) -> i64 {
+        phantom::Phantoms::new(self.shared().keys.row_key().clone()).slot(login)
+    }
+}
+
+impl VerifyService {
+    /// Queues a request; decided with whatever else is waiting.
+    pub fn submit(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .as_ref()
+            .ok_or(StoreError::Unavailable)?
+            .send(Job { request, reply })
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(Pending(answer))
+    }
+
+    /// The writer's totals so far: where its time went ([`WriterStats`]).
+    pub fn stats(&self) -> WriterStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decides one request and waits for its durable answer.
+    pub fn verify(&self, login: &str, passcode: &str) -> Reply {
+        self.submit(VerifyRequest::new(login, passcode))?.wait()
+    }
+}
+
+impl Drop for VerifyService {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// A batch's answers, in order, and the audit head after them.
+type Decided = (Vec<(VerifyOutcome, &'static str)>, AuditHead);
+
+struct Worker {
+    stats: stats::SharedStats,
+    conn: Connection,
+    guard: super::row_mac::RowGuard,
+    decider: Decider,
+}
+
+/// The worker's in-memory state; separate from the connection so a batch can
+/// borrow both.
+struct Decider {
+    shared: Arc<Shared>,
+    /// The worker's row guard: rows this batch wrote are intact.
+    guard: super::row_mac::RowGuard,
+    /// Unsealed keys by credential id; `CredentialKey` wipes itself on drop.
+    cache: HashMap<i64, CredentialKey>,
+    dummy_key: CredentialKey,
+    dummy_verifier: [u8; 32],
+    /// Failure counters of logins that do not exist, so that they lock and
+    /// slow down exactly as real ones do (in the database, bounded).
+    phantoms: phantom::Phantoms,
+    sources: SourceLimiter,
+    /// When the current batch's deciding and sealing ended; its cache hits.
+    timing: Timing,
+    /// Repeated identical refusals of the current minute, counted.
+    refusals: refusals::Refusals,
+    /// Every request computes this many window candidates (padding with the
+    /// dummy key): the largest window the configuration allows.
+    candidates_per_request: u32,
+    /// The login's credential and token, with their whole rows to check
+    /// their MACs against (`store::row_mac`).
+    find_sql: String,
+}
+
+impl Worker {
+    fn new(conn: Connection, shared: Arc<Shared>) -> Result<Self, StoreError> {
+        let dummy_secret = Secret::generate(Algorithm::Sha1)?;
+        let dummy_verifier = shared.keys.pin_verifier("", b"dummy");
+        let guard = shared.guard(&conn)?;
+        Ok(Worker {
+            stats: stats::SharedStats::default(),
+            conn,
+            guard: guard.clone(),
+            decider: Decider {
+                guard,
+                find_sql: decide::find_sql(&shared.row_layout)?,
+                cache: HashMap::new(),
+                dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
+                dummy_verifier,
+                phantoms: phantom::Phantoms::new(shared.keys.row_key().clone()),
+                sources: SourceLimiter::default(),
+                refusals: refusals::Refusals::default(),
+                timing: Timing {
+                    decided: Instant::now(),
+                    sealed: Instant::now(),
+                    hits: 0,
+                },
+                candidates_per_request: {
+                    let (behind, ahead) = totp_window(
+                        shared.config.totp_behind,
+                        -i64::from(crate::domain::verify_policy::MAX_DRIFT),
+                    );
+                    shared.config.hotp_look_ahead.max(behind + ahead + 1)
+                },
+                shared,
+            },
+        })
+    }
+
+    /// Unseals every live credential once, at start.
+    fn warm(&mut self) -> Result<(), StoreError> {
+        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.live = 1");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut live = Vec::new();
+        while let Some(row) = rows.next()? {
+            // A corrupt record is refused (and audited) when its holder
+            // tries to log in; it must not keep everybody else out.
+            if let Ok(credential) = credential_from_row(row) {
+                live.push(credential);
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        for credential in live {
+            // A record that fails to open is refused at verify time instead.
+            if let Ok(Some(key)) = unseal_key(&self.conn, &self.decider.shared, &credential) {
+                self.decider.cache.insert(credential.id, key);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(mut self, jobs: Receiver<Job>) {
+        loop {
+            let waiting = Instant::now();
+            let first = match jobs.recv_timeout(IDLE_FLUSH) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = self.decider.shared.clock.now();
+                    self.flush_refusals(Some(now));
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let started = Instant::now();
+            self.evict_dead();
+            let now = self.decider.shared.clock.now();
+            let answers = self.decide_batch(now, &batch);
+            let committed = Instant::now();
+            let size = batch.len();
+            match answers {
+                Ok((answers, head)) => {
+                    self.decider.shared.audit_moved(Some(head));
+                    for (job, (answer, label)) in batch.into_iter().zip(answers) {
+                        let _ = job.reply.send((Ok(answer), label));
+                    }
+                    let t = self.decider.timing;
+                    stats::update(&self.stats, |s| {
+                        s.batch(size);
+                        s.waiting += started - waiting;
+                        s.deciding += t.decided - started;
+                        s.sealing += t.sealed - t.decided;
+                        s.committing += committed - t.sealed;
+                        s.answering += committed.elapsed();
+                        s.cache_hits += t.hits;
+                        s.cache_misses += size as u64 - t.hits;
+                    });
+                }
+                Err(_) => {
+                    // Nothing was committed: nobody is accepted.
+                    for job in batch {
+                        let _ = job
+                            .reply
+                            .send((Err(StoreError::Unavailable), "unavailable"));
+                    }
+                }
+            }
+        }
+        self.flush_refusals(None);
+    }
+
+    /// Writes the aggregated refusals that are due (all of them at
+    /// shutdown), in a transaction of their own.
+    fn flush_refusals(&mut self, now: Option<UnixTime>) {
+        if self.decider.refusals.is_empty() {
+            return;
+        }
+        let decider = &mut self.decider;
+        let guard = &self.guard;
+        let written = in_write_txn(&mut self.conn, |db| {
+            guard.begin();
+            let mut head = AuditHead::load(db)?;
+            decider.write_repeated(db, &mut head, now)?;
+            guard.seal(db)?;
+            Ok::<_, StoreError>(head)
+        });
+        if let Ok(head) = written {
+            self.decider.shared.audit_moved(Some(head));
+        }
+    }
+
+    fn evict_dead(&mut self) {
+        if let Ok(mut dead) = self.decider.shared.dead_credentials.lock() {
+            for id in dead.drain(..) {
+                self.decider.cache.remove(&id);
+            }
+        }
+    }
+
+    fn decide_batch(&mut self, now: UnixTime, batch: &[Job]) -> Result<Decided, StoreError> {
+        let decider = &mut self.decider;
+        let guard = &self.guard;
+        decider.timing.hits = 0;
+        in_write_txn(&mut self.conn, |db| {
+            guard.begin();
+            let mut head = AuditHead::load(db)?;
+            decider.write_repeated(db, &mut head, Some(now))?;
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch {
+                let answer = match decider.decide_one(db, &mut head, now, &job.request) {
+                    Ok(answer) => answer,
+                    // One corrupt record refuses its own request, loudly in
+                    // the audit, without failing its neighbours in the batch.
+                    Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
+                        let detail = format!("reason=store error: {err}");
+                        decider.audit(db, &mut head, now, "verify.reject", "-", &detail)?;
+                        (VerifyOutcome::Reject { hold: None }, "store_error")
+                    }
+                    Err(err) => return Err(err),
+                };
+                answers.push(answer);
+            }
+            decider.timing.decided = Instant::now();
+            guard.seal(db)?;
+            decider.timing.sealed = Instant::now();
+            Ok((answers, head))
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! Failure counters of logins that do not exist ("phantoms"), so that they
+//! slow down and lock exactly as real ones do, and so that nobody can tell a
+//! real login from a made-up one by flooding the counters away.
+//!
+//! The counters live in the database, in a table of at most [`SLOTS`] rows
+//! (a few tens of MiB at most on disk, nothing in memory): a login's slot is a
+//! MAC of the login under a key derived from the master key, so nobody
+//! without it can aim two logins at one slot. Logins that share a slot share
+//! its counters: a collision only makes a made-up login stricter, never more
+//! lenient. Nothing is ever evicted, so a phantom's counter goes back to zero
+//! no earlier than a real login's would (a real one resets only when its
+//! holder logs in, which a phantom never does): counters saturate.
+//!
+//! Each row carries a MAC of its content; a row that does not match counts as
+//! locked (an edit outside keyward cannot unlock a phantom).
+//!
+//! The writer reads the slot of every request's login and, for every
+//! rejected request, writes either the credential's counters or the
+//! phantom's: the same reads and writes whether the login exists or not.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::crypto::RowKey;
+use crate::domain::verify_policy::{Counters, LOCK_AFTER};
+use crate::store::StoreError;
+
+/// Rows of the phantom table, at most.
+pub const SLOTS: u64 = 1 << 20;
+
+/// The counters of a phantom row that does not match its MAC.
+const TAMPERED: Counters = Counters {
+    fails: LOCK_AFTER,
+    locked: true,
+    retry_at: 0,
+};
+
+const FRESH: Counters = Counters {
+    fails: 0,
+    locked: false,
+    retry_at: 0,
+};
+
+/// The phantom table's reader and writer.
+#[derive(Clone, Debug)]
+pub(crate) struct Phantoms {
+    key: RowKey,
+}
+
+impl Phantoms {
+    pub(crate) fn new(key: RowKey) -> Self {
+        Phantoms { key }
+    }
+
+    /// The slot of `login` (any text the caller sent, valid login or not).
+    pub(crate) fn slot(&self, login: &str) -> i64 {
+        let mut data = Vec::with_capacity(32 + login.len());
+        data.extend_from_slice(b"keyward phantom slot v1\0");
+        data.extend_from_slice(login.as_bytes());
+        let mac = self.key.mac(&data);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&mac[..8]);
+        // SLOTS is far below i64::MAX: the conversion never fails.
+        i64::try_from(u64::from_be_bytes(first) % SLOTS).unwrap_or(0)
+    }
+
+    fn encode(slot: i64, c: Counters) -> Vec<u8> {
+        let mut data = Vec::with_capacity(56);
+        data.extend_from_slice(b"keyward phantom row v1\0");
+        data.extend_from_slice(&slot.to_be_bytes());
+        data.extend_from_slice(&c.fails.to_be_bytes());
+        data.push(u8::from(c.locked));
+        data.extend_from_slice(&c.retry_at.to_be_bytes());
+        data
+    }
+
+    /// The counters of `slot` (fresh when it was never written).
+    pub(crate) fn load(&self, db: &Connection, slot: i64) -> Result<Counters, StoreError> {
+        let row: Option<(i64, bool, i64, Vec<u8>)> = db
+            .prepare_cached(
+                "SELECT fails, locked, retry_at, mac FROM phantom_counters WHERE slot = ?1",
+            )?
+            .query_row([slot], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((fails, locked, retry_at, mac)) = row else {
+            return Ok(FRESH);
+        };
+        let (Ok(fails), Ok(retry_at)) = (u32::try_from(fails), u64::try_from(retry_at)) else {
+            return Ok(TAMPERED);
+        };
+        let counters = Counters {
+            fails,
+            locked,
+            retry_at,
+        };
+        if self.key.matches(&Self::encode(slot, counters), &mac) {
+            Ok(counters)
+        } else {
+            Ok(TAMPERED)
+        }
+    }
+
+    /// Writes `counters` to `slot`, with their MAC.
+    pub(crate) fn store(
+        &self,
+        db: &Connection,
+        slot: i64,
+        counters: Counters,
+    ) -> Result<(), StoreError> {
+        let mac = self.key.mac(&Self::encode(slot, counters));
+        let retry_at =
+            i64::try_from(counters.retry_at).map_err(|_| StoreError::Corrupt("retry time"))?;
+        db.prepare_cached(
+            "INSERT INTO phantom_counters (slot, fails, locked, retry_at, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (slot) DO UPDATE SET fails = excluded.fails,
+                 locked = excluded.locked, retry_at = excluded.retry_at, mac = excluded.mac",
+        )?
+        .execute(params![
+            slot,
+            counters.fails,
+            counters.locked,
+            retry_at,
+            &mac[..]
+        ])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Result<(Connection, Phantoms), Box<dyn std::error::Error>> {
+        let db = Connection::open_in_memory()?;
+        db.execute_batch(crate::store::schema::PHANTOM_TABLE)?;
+        let keys = crate::crypto::MasterKey::generate()?.keys()?;
+        Ok((db, Phantoms::new(keys.row_key().clone())))
+    }
+
+    #[test]
+    fn slots_are_spread_and_stable() -> Result<(), Box<dyn std::error::Error>> {
+        let (_, p) = table()?;
+        let slots: std::collections::BTreeSet<i64> =
+            (0..1000).map(|i| p.slot(&format!("user{i}"))).collect();
+        assert!(slots.len() > 990, "{}", slots.len());
+        assert!(slots.iter().all(|&s| (0..SLOTS as i64).contains(&s)));
+        assert_eq!(p.slot("ghost"), p.slot("ghost"));
+        Ok(())
+    }
+
+    #[test]
+    fn counters_round_trip_and_an_edit_locks() -> Result<(), Box<dyn std::error::Error>> {
+        let (db, p) = table()?;
+        assert_eq!(p.load(&db, 7)?, FRESH);
+        let c = Counters {
+            fails: 4,
+            locked: false,
+            retry_at: 1_800_000_000,
+        };
+        p.store(&db, 7, c)?;
+        assert_eq!(p.load(&db, 7)?, c);
+        // Reset by hand, outside keyward: refused, counts as locked.
+        db.execute("UPDATE phantom_counters SET fails = 0, retry_at = 0", [])?;
+        assert_eq!(p.load(&db, 7)?, TAMPERED);
+        // A row moved to another slot does not match there either.
+        p.store(&db, 7, c)?;
+        db.execute("UPDATE phantom_counters SET slot = 8", [])?;
+        assert_eq!(p.load(&db, 8)?, TAMPERED);
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! Verify against hostile callers: a made-up login cannot be told from a
+//! real one even after a flood of other made-up logins (issue 11, point 4),
+//! and a spray cannot choose how much audit it writes (point 7).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::world;
+
+use keyward::store::verify::{Pending, VerifyOutcome, VerifyRequest};
+use world::*;
+
+const PIN: &str = "730519";
+const WRONG: &str = "820631123456";
+
+/// Three failures on a real login and on a made-up one, 101,000 other
+/// made-up logins failing once each, then one more failure on both: both
+/// are held alike. Before the phantom table, the flood cleared the made-up
+/// login's counters (the map was emptied at 100,000 entries): it answered at
+/// once while the real one was held 2 s.
+#[test]
+fn a_flood_of_made_up_logins_does_not_reset_a_phantom_s_counters() {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let _d = w.active_totp("adurand", "VT-A", PIN);
+    let svc = w.store.verify_service().unwrap();
+    let ghost = "gmartin";
+    let both = |expected: VerifyOutcome| {
+        for login in ["adurand", ghost] {
+            assert_eq!(svc.verify(login, WRONG).unwrap(), expected, "{login}");
+        }
+    };
+    both(VerifyOutcome::Reject { hold: None });
+    both(VerifyOutcome::Reject { hold: None });
+    both(VerifyOutcome::Reject { hold: Some(1) });
+
+    // Made-up logins that share the ghost's slot would only make it
+    // stricter (shared counters); they are left out so the answer is exact.
+    let slot = w.store.phantom_slot(ghost);
+    let flood: Vec<String> = (0..)
+        .map(|i| format!("made-up-{i}"))
+        .filter(|l| w.store.phantom_slot(l) != slot)
+        .take(101_000)
+        .collect();
+    let pending: Vec<Pending> = flood
+        .iter()
+        .map(|l| svc.submit(VerifyRequest::new(l, WRONG)).unwrap())
+        .collect();
+    for p in pending {
+        assert!(matches!(p.wait().unwrap(), VerifyOutcome::Reject { .. }));
+    }
+
+    w.clock.advance(2);
+    both(VerifyOutcome::Reject { hold: Some(2) });
+    w.clock.advance(3);
+    both(VerifyOutcome::Reject { hold: Some(4) });
+    w.assert_audit_intact();
+}
+
+fn audit_rows(w: &World, action: &str) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT subject, detail FROM audit WHERE action = ?1 ORDER BY seq")
+        .unwrap();
+    stmt.query_map([action], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn spray(svc: &keyward::store::verify::VerifyService, login: &str, n: usize) {
+    let pending: Vec<Pending> = (0..n)
+        .map(|_| svc.submit(VerifyRequest::new(login, WRONG)).unwrap())
+        .collect();
+    for p in pending {
+        assert!(!p.wait().unwrap().is_accept());
+    }
+}
+
+/// 2,000 refusals of a locked login and 2,000 of a made-up one in the same
+/// second: a handful of entries, then one per kind with its count when the
+/// service stops. Every lock is an entry of its own; the chain stays
+/// intact. Before, each refusal was an entry (4,000 of them).
+#[test]
+fn a_spray_writes_a_few_entries_per_login_and_minute() {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let _d = w.active_totp("adurand", "VT-A", PIN);
+    let svc = w.store.verify_service().unwrap();
+    // Locked by ten failures, each after its delay.
+    for _ in 0..10 {
+        if let VerifyOutcome::Reject { hold: Some(h) } = svc.verify("adurand", WRONG).unwrap() {
+            w.clock.advance(h);
+        }
+    }
+    let rejects = || audit_rows(&w, "verify.reject");
+    let locks = rejects()
+        .iter()
+        .filter(|(s, d)| s == "adurand" && d.contains("locked=now"))
+        .count();
+    assert_eq!(locks, 1);
+    w.clock.advance(60);
+    let before = rejects().len();
+    spray(&svc, "adurand", 2000);
+    spray(&svc, "gmartin", 2000);
+    let written = rejects().len() - before;
+    // adurand: locked; gmartin: unknown login, then attempts before the delay.
+    assert_eq!(written, 3, "{:?}", &rejects()[before..]);
+    drop(svc);
+    let repeated = audit_rows(&w, "verify.reject.repeated");
+    let count = |login: &str, reason: &str| -> usize {
+        repeated
+            .iter()
+            .filter(|(s, d)| s == login && d.contains(reason))
+            .map(|(_, d)| {
+                let n = d.split_once("repeated=").unwrap().1;
+                n.split(' ').next().unwrap().parse::<usize>().unwrap()
+            })
+            .sum()
+    };
+    assert_eq!(count("adurand", "locked"), 1999, "{repeated:?}");
+    assert_eq!(count("gmartin", "reason="), 1998, "{repeated:?}");
+    w.assert_audit_intact();
+}
+
+/// `/metrics` shows the room left on the data directory's disk (the verify
+/// service refuses to start when it is nearly full: `store::disk`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_room_left_on_the_disk() {
+    let api = crate::support::api::api();
+    api.assert_metrics(&[
+        "# TYPE keyward_disk_available_bytes gauge\nkeyward_disk_available_bytes ",
+        "# TYPE keyward_disk_total_bytes gauge\nkeyward_disk_total_bytes ",
+    ])
+    .await;
+}
