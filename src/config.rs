@@ -106,8 +106,19 @@ pub enum ConfigError {
 /// Limits applied to every connection and request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; further clients wait in the kernel backlog.
+    /// Connections served at once. When full, the connection idle for the
+    /// longest is closed to make room; when every one is busy, the new
+    /// client gets an immediate `503` with `Retry-After`.
     pub max_connections: usize,
+    /// Connections open at once from one source address (further ones get
+    /// the immediate `503`).
+    pub max_connections_per_source: usize,
+    /// A request head (line and headers) must arrive whole within this
+    /// time of the connection opening or of the previous answer.
+    pub header_timeout: Duration,
+    /// A connection with no request in flight that sends nothing for this
+    /// long is closed.
+    pub idle_timeout: Duration,
     /// A request that takes longer is answered 408 and its handler dropped.
     pub request_timeout: Duration,
     /// Largest request body accepted (413 beyond).
@@ -117,12 +128,18 @@ pub struct Limits {
 impl Limits {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 128;
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: Self::DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             max_body_bytes: crate::wire::MAX_REQUEST_BODY,
         }
@@ -140,6 +157,50 @@ pub struct DaemonConfig {
     pub store: StoreConfig,
     /// The RADIUS service, off unless the file has a `[radius]` table.
     pub radius: Option<crate::radius::RadiusConfig>,
+    /// TLS on every HTTP listener, when the file has a `[tls]` table.
+    pub tls: Option<TlsFiles>,
+}
+
+/// `[tls]`: the certificate chain and private key, PEM (relative paths are
+/// in the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The files `keyward init --self-signed-tls` writes.
+    pub const CERTIFICATE: &'static str = "tls-certificate.pem";
+    pub const KEY: &'static str = "tls-key.pem";
+
+    /// The paths, relative ones resolved in `data`.
+    pub fn resolve(&self, data: &Path) -> (PathBuf, PathBuf) {
+        (data.join(&self.certificate), data.join(&self.key))
+    }
+
+    fn parse(value: &toml::Value) -> Result<TlsFiles, ConfigError> {
+        let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+            key: "tls".to_owned(),
+            expected: "a table",
+        })?;
+        let (mut certificate, mut key) = (None, None);
+        for (name, value) in table {
+            let full = format!("tls.{name}");
+            let path = PathBuf::from(string(&full, value)?);
+            match name.as_str() {
+                "certificate" => certificate = Some(path),
+                "key" => key = Some(path),
+                _ => return Err(ConfigError::UnknownKey { key: full }),
+            }
+        }
+        Ok(TlsFiles {
+            certificate: certificate.ok_or(ConfigError::MissingKey {
+                key: "tls.certificate",
+            })?,
+            key: key.ok_or(ConfigError::MissingKey { key: "tls.key" })?,
+        })
+    }
 }
 
 impl DaemonConfig {
@@ -154,6 +215,7 @@ impl DaemonConfig {
             limits: Limits::default(),
             store,
             radius: Some(crate::radius::RadiusConfig::local()),
+            tls: None,
         })
     }
 
@@ -200,6 +262,7 @@ impl DaemonConfig {
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
         let mut radius = None;
+        let mut tls = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
@@ -225,6 +288,7 @@ impl DaemonConfig {
                     }
                 }
                 "audit" => audit = parse_audit(value)?,
+                "tls" => tls = Some(TlsFiles::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -254,6 +318,7 @@ impl DaemonConfig {
             limits,
             store,
             radius,
+            tls,
         })
     }
 
@@ -281,10 +346,21 @@ impl DaemonConfig {
             .as_ref()
             .map(|r| format!("\n{}", r.to_toml()))
             .unwrap_or_default();
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|t| {
+                format!(
+                    "\n[tls]\ncertificate = {}\nkey = {}\n",
+                    toml_string(&t.certificate.display().to_string()),
+                    toml_string(&t.key.display().to_string())
+                )
+            })
+            .unwrap_or_default();
         format!(
             "authority_domain = {domain}\nlisten = {listen}\ntotp_behind = {behind}\n\
              hotp_look_ahead = {ahead}\ntime_zone = {zone}\n\n\
-             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}",
+             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}{tls}",
             domain = toml_string(&self.store.authority_domain),
             behind = self.store.totp_behind,
             ahead = self.store.hotp_look_ahead,
@@ -383,6 +459,23 @@ fn parse_limits(value: &toml::Value) -> Result<Limits, ConfigError> {
                     return Err(bad(&key, "must be between 1 and 3600"));
                 }
                 limits.request_timeout = Duration::from_secs(seconds);
+            }
+            "max_connections_per_source" => {
+                limits.max_connections_per_source = integer(&key, value)?;
+                if limits.max_connections_per_source == 0 {
+                    return Err(bad(&key, "must be at least 1"));
+                }
+            }
+            "header_timeout_seconds" | "idle_timeout_seconds" => {
+                let seconds: u64 = integer(&key, value)?;
+                if !(1..=600).contains(&seconds) {
+                    return Err(bad(&key, "must be between 1 and 600"));
+                }
+                if name == "header_timeout_seconds" {
+                    limits.header_timeout = Duration::from_secs(seconds);
+                } else {
+                    limits.idle_timeout = Duration::from_secs(seconds);
+                }
             }
             _ => return Err(ConfigError::UnknownKey { key }),
         }

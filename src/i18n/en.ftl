@@ -329,3 +329,6 @@ touch-to-type = Touch the key now: it types its code (nothing is shown).
 touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
 touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
 touch-nothing-typed = nothing was typed
+
+## HTTP shell: TLS and connection limits (issue 11, 14)
+serve-plain-beyond-loopback = refusing to listen on { $address } without TLS: plain HTTP would carry keys and PINs in clear. Add a [tls] table (certificate, key) to the config file, or listen on 127.0.0.1

@@ -328,3 +328,6 @@ touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affic
 touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
 touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
 touch-nothing-typed = la clé n'a rien tapé
+
+## Coquille HTTP : TLS et limites de connexions (tickets 11, 14)
+serve-plain-beyond-loopback = écoute refusée sur { $address } sans TLS : le HTTP en clair ferait passer clés et codes PIN en clair. Ajoutez une table [tls] (certificate, key) au fichier de configuration, ou écoutez sur 127.0.0.1
