@@ -332,3 +332,5 @@ touch-nothing-typed = nothing was typed
 
 ## HTTP shell: TLS and connection limits (issue 11, 14)
 serve-plain-beyond-loopback = refusing to listen on { $address } without TLS: plain HTTP would carry keys and PINs in clear. Add a [tls] table (certificate, key) to the config file, or listen on 127.0.0.1
+init-tls = self-signed TLS certificate: { $certificate } (serve speaks HTTPS; browsers will warn until it is replaced by one from your CA)
+init-tls-add = self-signed TLS certificate: { $certificate }; add to { $config }: { $table }

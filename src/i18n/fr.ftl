@@ -331,3 +331,5 @@ touch-nothing-typed = la clé n'a rien tapé
 
 ## Coquille HTTP : TLS et limites de connexions (tickets 11, 14)
 serve-plain-beyond-loopback = écoute refusée sur { $address } sans TLS : le HTTP en clair ferait passer clés et codes PIN en clair. Ajoutez une table [tls] (certificate, key) au fichier de configuration, ou écoutez sur 127.0.0.1
+init-tls = certificat TLS auto-signé : { $certificate } (serve parle HTTPS ; les navigateurs avertiront tant qu'il n'est pas remplacé par un certificat de votre AC)
+init-tls-add = certificat TLS auto-signé : { $certificate } ; à ajouter à { $config } : { $table }

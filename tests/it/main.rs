@@ -38,6 +38,7 @@ mod hid_real_keys;
 mod hid_serve;
 mod hid_sim;
 mod hid_yubikit;
+mod http_shell;
 mod otp_props;
 mod otp_vectors;
 mod otp_window;
