@@ -215,3 +215,19 @@ async fn serve_speaks_tls_with_a_self_signed_certificate_and_sends_hsts() {
     assert!(!String::from_utf8_lossy(&bytes).contains("200 OK"));
     drop(served);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_districts_person_or_token_reads_as_a_missing_one() {
+    let api = api();
+    let east = api.keys.inspector_east.clone();
+    // mleroy is WEST's director; nobody does not exist.
+    let (status, elsewhere) = api.get(&east, "/v1/people/mleroy").await;
+    let (missing_status, missing) = api.get(&east, "/v1/people/nobody").await;
+    assert_eq!((status.as_u16(), missing_status.as_u16()), (404, 404));
+    assert_eq!(elsewhere, missing);
+    // The token in stock is no district's; 99999999 does not exist.
+    let (status, elsewhere) = api.get(&east, &format!("/v1/tokens/{}", api.serial)).await;
+    let (missing_status, missing) = api.get(&east, "/v1/tokens/99999999").await;
+    assert_eq!((status.as_u16(), missing_status.as_u16()), (404, 404));
+    assert_eq!(elsewhere, missing);
+}
