@@ -63,7 +63,9 @@ fn client(addr: SocketAddr, path: &str, stop: &AtomicBool) -> Vec<u32> {
             filled += n;
             let text = &buffer[..filled];
             if let Some(end) = text.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = std::str::from_utf8(&text[..end]).unwrap().to_ascii_lowercase();
+                let head = std::str::from_utf8(&text[..end])
+                    .unwrap()
+                    .to_ascii_lowercase();
                 assert!(head.starts_with("http/1.1 200"), "{head}");
                 let length: usize = head
                     .lines()
@@ -109,7 +111,11 @@ fn load(addr: SocketAddr, path: &str) -> (f64, f64) {
 #[derive(Default)]
 struct OldMetrics(Mutex<BTreeMap<(String, u16), u64>>);
 
-async fn old_track(State(metrics): State<Arc<OldMetrics>>, request: Request, next: Next) -> Response {
+async fn old_track(
+    State(metrics): State<Arc<OldMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -186,7 +192,12 @@ fn main() {
             true,
             "/",
         ),
-        ("6 keyward /healthz now", app(state.clone()), true, "/healthz"),
+        (
+            "6 keyward /healthz now",
+            app(state.clone()),
+            true,
+            "/healthz",
+        ),
     ];
     println!("stage                          requests/s   p99 ms");
     for (name, router, shell, path) in stages {
