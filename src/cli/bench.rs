@@ -11,10 +11,16 @@
 //! credentials so it knows their next counter. Every request is either a
 //! fresh valid passcode (must be accepted), a wrong code, or a replay of the
 //! worker's last accepted passcode (both must be rejected; an accepted replay
-//! is a double accept). No credential sees two failures in a row, so none
-//! reaches the failure delay or the lock. The generator rewrites the
-//! credentials file with the counters it reached, so runs can follow each
-//! other on the same daemon.
+//! is a double accept). No credential sees two failures in a row, and each
+//! run starts every credential with a valid code, so none reaches the
+//! failure delay or the lock however many runs follow. The generator
+//! rewrites the credentials file with the counters it reached, so runs can
+//! follow each other on the same daemon.
+//!
+//! Before the daemon, `verify` loads a floor (`floor`): a bare handler
+//! served in-process by the same HTTP shell, with the same workers; the
+//! report gives both rates, their ratio and the workers' CPU time.
+//! `--idle-connections N` holds N hostile connections meanwhile (`hostile`).
 //!
 //! A developer's tool: its report is the measurement's figures under the
 //! English labels the README and the benchmarks quote, in every `--lang`
