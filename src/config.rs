@@ -158,49 +158,7 @@ pub struct DaemonConfig {
     /// The RADIUS service, off unless the file has a `[radius]` table.
     pub radius: Option<crate::radius::RadiusConfig>,
     /// TLS on every HTTP listener, when the file has a `[tls]` table.
-    pub tls: Option<TlsFiles>,
-}
-
-/// `[tls]`: the certificate chain and private key, PEM (relative paths are
-/// in the data directory).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub certificate: PathBuf,
-    pub key: PathBuf,
-}
-
-impl TlsFiles {
-    /// The files `keyward init --self-signed-tls` writes.
-    pub const CERTIFICATE: &'static str = "tls-certificate.pem";
-    pub const KEY: &'static str = "tls-key.pem";
-
-    /// The paths, relative ones resolved in `data`.
-    pub fn resolve(&self, data: &Path) -> (PathBuf, PathBuf) {
-        (data.join(&self.certificate), data.join(&self.key))
-    }
-
-    fn parse(value: &toml::Value) -> Result<TlsFiles, ConfigError> {
-        let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
-            key: "tls".to_owned(),
-            expected: "a table",
-        })?;
-        let (mut certificate, mut key) = (None, None);
-        for (name, value) in table {
-            let full = format!("tls.{name}");
-            let path = PathBuf::from(string(&full, value)?);
-            match name.as_str() {
-                "certificate" => certificate = Some(path),
-                "key" => key = Some(path),
-                _ => return Err(ConfigError::UnknownKey { key: full }),
-            }
-        }
-        Ok(TlsFiles {
-            certificate: certificate.ok_or(ConfigError::MissingKey {
-                key: "tls.certificate",
-            })?,
-            key: key.ok_or(ConfigError::MissingKey { key: "tls.key" })?,
-        })
-    }
+    pub tls: Option<crate::server::tls::TlsFiles>,
 }
 
 impl DaemonConfig {
@@ -288,7 +246,7 @@ impl DaemonConfig {
                     }
                 }
                 "audit" => audit = parse_audit(value)?,
-                "tls" => tls = Some(TlsFiles::parse(value)?),
+                "tls" => tls = Some(crate::server::tls::TlsFiles::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }

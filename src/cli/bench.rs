@@ -48,6 +48,8 @@ mod hostile;
 mod radius_verifier;
 mod raw_verifier;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use radius_verifier::RadiusVerifier;
 use raw_verifier::RawVerifier;

@@ -244,7 +244,7 @@ fn self_signed_tls(
     names: &[String],
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
-    use crate::config::TlsFiles;
+    use crate::server::tls::TlsFiles;
     let (certificate, key) = crate::server::tls::self_signed(names)?;
     let cert_path = paths.data.join(TlsFiles::CERTIFICATE);
     crate::secure_fs::create_private_file(&cert_path, certificate.as_bytes())?;

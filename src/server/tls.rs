@@ -2,7 +2,7 @@
 //! named in `[tls]` of the config file, and a self-signed pair for a first
 //! try (`keyward init --self-signed-tls`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject as _;
@@ -10,7 +10,54 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls;
 use zeroize::Zeroizing;
 
+use crate::config::ConfigError;
+
 pub use tokio_rustls::TlsAcceptor;
+
+/// `[tls]`: the certificate chain and private key, PEM (relative paths are
+/// in the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The files `keyward init --self-signed-tls` writes.
+    pub const CERTIFICATE: &'static str = "tls-certificate.pem";
+    pub const KEY: &'static str = "tls-key.pem";
+
+    /// The paths, relative ones resolved in `data`.
+    pub fn resolve(&self, data: &Path) -> (PathBuf, PathBuf) {
+        (data.join(&self.certificate), data.join(&self.key))
+    }
+
+    pub(crate) fn parse(value: &toml::Value) -> Result<TlsFiles, ConfigError> {
+        let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+            key: "tls".to_owned(),
+            expected: "a table",
+        })?;
+        let (mut certificate, mut key) = (None, None);
+        for (name, value) in table {
+            let full = format!("tls.{name}");
+            let path = PathBuf::from(value.as_str().ok_or_else(|| ConfigError::WrongType {
+                key: full.clone(),
+                expected: "a string",
+            })?);
+            match name.as_str() {
+                "certificate" => certificate = Some(path),
+                "key" => key = Some(path),
+                _ => return Err(ConfigError::UnknownKey { key: full }),
+            }
+        }
+        Ok(TlsFiles {
+            certificate: certificate.ok_or(ConfigError::MissingKey {
+                key: "tls.certificate",
+            })?,
+            key: key.ok_or(ConfigError::MissingKey { key: "tls.key" })?,
+        })
+    }
+}
 
 /// Largest certificate chain or key file read.
 const MAX_PEM_BYTES: usize = 256 * 1024;
@@ -93,6 +140,33 @@ pub fn self_signed(names: &[String]) -> Result<(String, Zeroizing<String>), TlsE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tls_table_names_both_files() {
+        let base = "authority_domain = \"ac-exemple.fr\"\n";
+        let config = crate::config::DaemonConfig::parse(&format!(
+            "{base}[tls]\ncertificate = \"/etc/keyward/c.pem\"\nkey = \"k.pem\"\n"
+        ))
+        .unwrap();
+        let files = config.tls.unwrap();
+        let (certificate, key) = files.resolve(Path::new("/var/lib/keyward"));
+        assert_eq!(certificate, Path::new("/etc/keyward/c.pem"));
+        assert_eq!(key, Path::new("/var/lib/keyward/k.pem"));
+        let half = crate::config::DaemonConfig::parse(&format!("{base}[tls]\nkey = \"k.pem\"\n"));
+        assert!(matches!(
+            half,
+            Err(ConfigError::MissingKey {
+                key: "tls.certificate"
+            })
+        ));
+        let other = crate::config::DaemonConfig::parse(&format!("{base}[tls]\nkey = 1\n"));
+        assert!(other.is_err());
+        // And what init writes reads back.
+        let mut written = crate::config::DaemonConfig::parse(base).unwrap();
+        written.tls = Some(files.clone());
+        let again = crate::config::DaemonConfig::parse(&written.to_toml()).unwrap();
+        assert_eq!(again.tls, Some(files));
+    }
 
     #[test]
     fn a_self_signed_pair_makes_a_server_config() {
