@@ -17,9 +17,8 @@ impl Verifier for Fake {
     fn verify(&mut self, login: &str, passcode: &str, _: &str) -> Result<bool, ClientError> {
         let mut holders = self.0.lock().unwrap();
         let (key, pin, counter, row, worst) = holders.get_mut(login).unwrap();
-        let valid = (0..=10).find(|i| {
-            format!("{pin}{}", code_at(key, *counter + i, Digits::SIX)) == passcode
-        });
+        let valid = (0..=10)
+            .find(|i| format!("{pin}{}", code_at(key, *counter + i, Digits::SIX)) == passcode);
         Ok(match valid {
             Some(i) => {
                 *counter += i + 1;
@@ -53,7 +52,10 @@ fn no_holder_gets_two_failures_in_a_row_across_runs() {
     let holders: Holders = (0..4)
         .map(|n| {
             let c = credential(n);
-            (c.login.clone(), (c.key.clone(), "730519".to_owned(), 0, 0, 0))
+            (
+                c.login.clone(),
+                (c.key.clone(), "730519".to_owned(), 0, 0, 0),
+            )
         })
         .collect();
     let holders = Arc::new(Mutex::new(holders));
