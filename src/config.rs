@@ -106,8 +106,19 @@ pub enum ConfigError {
 /// Limits applied to every connection and request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; further clients wait in the kernel backlog.
+    /// Connections served at once. When full, the connection idle for the
+    /// longest is closed to make room; when every one is busy, the new
+    /// client gets an immediate `503` with `Retry-After`.
     pub max_connections: usize,
+    /// Connections open at once from one source address (further ones get
+    /// the immediate `503`).
+    pub max_connections_per_source: usize,
+    /// A request head (line and headers) must arrive whole within this
+    /// time of the connection opening or of the previous answer.
+    pub header_timeout: Duration,
+    /// A connection with no request in flight that sends nothing for this
+    /// long is closed.
+    pub idle_timeout: Duration,
     /// A request that takes longer is answered 408 and its handler dropped.
     pub request_timeout: Duration,
     /// Largest request body accepted (413 beyond).
@@ -117,12 +128,18 @@ pub struct Limits {
 impl Limits {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+    pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 128;
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: Self::DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             max_body_bytes: crate::wire::MAX_REQUEST_BODY,
         }
@@ -143,6 +160,8 @@ pub struct DaemonConfig {
     /// Mail (case 3 and the notices), off unless the file has a `[mail]`
     /// table (docs/mail.md).
     pub mail: Option<crate::mail::config::MailConfig>,
+    /// TLS on every HTTP listener, when the file has a `[tls]` table.
+    pub tls: Option<crate::server::tls::TlsFiles>,
 }
 
 impl DaemonConfig {
@@ -158,6 +177,7 @@ impl DaemonConfig {
             store,
             radius: Some(crate::radius::RadiusConfig::local()),
             mail: None,
+            tls: None,
         })
     }
 
@@ -205,6 +225,7 @@ impl DaemonConfig {
         let mut limits = Limits::default();
         let mut radius = None;
         let mut mail = None;
+        let mut tls = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
@@ -231,6 +252,7 @@ impl DaemonConfig {
                     }
                 }
                 "audit" => audit = parse_audit(value)?,
+                "tls" => tls = Some(crate::server::tls::TlsFiles::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -261,6 +283,7 @@ impl DaemonConfig {
             store,
             radius,
             mail,
+            tls,
         })
     }
 
@@ -288,10 +311,21 @@ impl DaemonConfig {
             .as_ref()
             .map(|r| format!("\n{}", r.to_toml()))
             .unwrap_or_default();
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|t| {
+                format!(
+                    "\n[tls]\ncertificate = {}\nkey = {}\n",
+                    toml_string(&t.certificate.display().to_string()),
+                    toml_string(&t.key.display().to_string())
+                )
+            })
+            .unwrap_or_default();
         format!(
             "authority_domain = {domain}\nlisten = {listen}\ntotp_behind = {behind}\n\
              hotp_look_ahead = {ahead}\ntime_zone = {zone}\n\n\
-             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}",
+             [limits]\nmax_connections = {connections}\nrequest_timeout_seconds = {timeout}\n{radius}{tls}",
             domain = toml_string(&self.store.authority_domain),
             behind = self.store.totp_behind,
             ahead = self.store.hotp_look_ahead,
@@ -390,6 +424,23 @@ fn parse_limits(value: &toml::Value) -> Result<Limits, ConfigError> {
                     return Err(bad(&key, "must be between 1 and 3600"));
                 }
                 limits.request_timeout = Duration::from_secs(seconds);
+            }
+            "max_connections_per_source" => {
+                limits.max_connections_per_source = integer(&key, value)?;
+                if limits.max_connections_per_source == 0 {
+                    return Err(bad(&key, "must be at least 1"));
+                }
+            }
+            "header_timeout_seconds" | "idle_timeout_seconds" => {
+                let seconds: u64 = integer(&key, value)?;
+                if !(1..=600).contains(&seconds) {
+                    return Err(bad(&key, "must be between 1 and 600"));
+                }
+                if name == "header_timeout_seconds" {
+                    limits.header_timeout = Duration::from_secs(seconds);
+                } else {
+                    limits.idle_timeout = Duration::from_secs(seconds);
+                }
             }
             _ => return Err(ConfigError::UnknownKey { key }),
         }

@@ -77,8 +77,11 @@
 //!   `devices::operations`, one flow per operation for every family
 //!   (prepare with pending write and recovery, possession, activation,
 //!   wipe); `devices::pin`, the desk's device PIN unblock.
-//! - [`server`]: the HTTP server shell (listeners, connection limit, request
-//!   timeout, graceful shutdown).
+//! - [`server`]: the HTTP server shell (listeners, plain or TLS (`tls`);
+//!   admission of connections: a cap, a share per source, eviction of the
+//!   longest-idle, an immediate `503` when all are busy (`admission`); each
+//!   connection served by hyper with header, idle and request timeouts
+//!   (`connection`); graceful shutdown).
 //! - [`radius`]: RADIUS for gateways: the packet codec (`packet`, pure:
 //!   parsing, authenticators, hidden passwords), the declared clients and
 //!   their secrets (`config`), the UDP service asking the verify service

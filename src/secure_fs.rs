@@ -30,6 +30,17 @@ pub enum FsError {
     Exists { path: String },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    #[error(
+        "{ancestor}, a parent of {path}, can be changed by others (mode {mode:o}, owner uid {owner}): \
+         whoever can write there can swap the directory; use a parent owned by root or you, \
+         not writable by group or others (or sticky, like /tmp)"
+    )]
+    OpenAncestor {
+        path: String,
+        ancestor: String,
+        mode: u32,
+        owner: u32,
+    },
 }
 
 fn io(path: &Path, err: std::io::Error) -> FsError {
@@ -155,8 +166,10 @@ pub fn give_to_dir_owner(dir: &Path, path: &Path) -> Result<(), FsError> {
     .map_err(|e| io(path, e.into()))
 }
 
-/// Creates the directory 0700 if `create` and it is missing; then checks it.
+/// Creates the directory 0700 if `create` and it is missing; then checks it
+/// and its parents ([`check_ancestors`]).
 pub fn ensure_private_dir(path: &Path, create: bool) -> Result<(), FsError> {
+    check_ancestors(path)?;
     match std::fs::symlink_metadata(path) {
         Ok(meta) => check_metadata(path, &meta, true),
         Err(err) if create && err.kind() == std::io::ErrorKind::NotFound => {
@@ -169,6 +182,38 @@ pub fn ensure_private_dir(path: &Path, create: bool) -> Result<(), FsError> {
         }
         Err(err) => Err(io(path, err)),
     }
+}
+
+/// Every parent directory of `path` (made absolute, symlinks resolved) is
+/// owned by root or the running user and writable by nobody else, unless
+/// sticky (`/tmp`: others may add entries but not rename or remove ours).
+/// Otherwise someone else could rename the data directory away and put
+/// their own in its place.
+pub fn check_ancestors(path: &Path) -> Result<(), FsError> {
+    let absolute = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            std::fs::canonicalize(parent).map_err(|e| io(parent, e))?
+        }
+        _ => std::env::current_dir().map_err(|e| io(path, e))?,
+    };
+    let uid = rustix::process::geteuid().as_raw();
+    for ancestor in absolute.ancestors() {
+        let meta = std::fs::metadata(ancestor).map_err(|e| io(ancestor, e))?;
+        let mode = meta.mode() & 0o7777;
+        let sticky = mode & 0o1000 != 0;
+        // Root acts for the daemon's user (backup, restore, doctor), whose
+        // directories it trusts as `owner_trusted` does; modes still count.
+        let owner_ok = meta.uid() == 0 || meta.uid() == uid || uid == 0;
+        if !owner_ok || (mode & 0o022 != 0 && !sticky) {
+            return Err(FsError::OpenAncestor {
+                path: path.display().to_string(),
+                ancestor: ancestor.display().to_string(),
+                mode,
+                owner: meta.uid(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks an existing file without opening it for use.
@@ -227,6 +272,30 @@ fn read_limited(file: File, path: &Path, max_len: usize) -> Result<Zeroizing<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_writable_by_others_is_refused_unless_sticky() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let data = open.join("data");
+        assert!(matches!(
+            ensure_private_dir(&data, true),
+            Err(FsError::OpenAncestor { .. })
+        ));
+        assert!(!data.exists(), "nothing created under an open parent");
+        // Group-writable is as bad.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(ensure_private_dir(&data, true).is_err());
+        // Sticky, like /tmp: entries of others cannot be renamed away.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        ensure_private_dir(&data, true).unwrap();
+        // Deeper: an open grandparent is refused too.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let nested = data.join("backups");
+        assert!(ensure_private_dir(&nested, true).is_err());
+    }
 
     #[test]
     fn refuses_symlinks_and_open_modes() {

@@ -22,22 +22,67 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
-    let text = value.to_str().ok()?;
-    let key = text.strip_prefix("Bearer ")?.trim();
+/// What the `Authorization` headers carry.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials<'a> {
+    /// No header, another scheme, or not a keyward key.
+    None,
+    /// A well-formed keyward key.
+    Key(&'a str),
+    /// More than one header: which one counts would be a guess.
+    Ambiguous,
+}
+
+fn bearer(parts: &Parts) -> Credentials<'_> {
+    let mut values = parts
+        .headers
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter();
+    let Some(value) = values.next() else {
+        return Credentials::None;
+    };
+    if values.next().is_some() {
+        return Credentials::Ambiguous;
+    }
+    let Some((scheme, key)) = value.to_str().ok().and_then(|t| t.split_once(' ')) else {
+        return Credentials::None;
+    };
+    // RFC 9110 §11.1: the scheme is case-insensitive.
+    let key = key.trim();
     // kw_ + 52 base32 characters.
-    (key.len() == API_KEY_PREFIX.len() + 52 && key.starts_with(API_KEY_PREFIX)).then_some(key)
+    if scheme.eq_ignore_ascii_case("bearer")
+        && key.len() == API_KEY_PREFIX.len() + 52
+        && key.starts_with(API_KEY_PREFIX)
+    {
+        Credentials::Key(key)
+    } else {
+        Credentials::None
+    }
+}
+
+/// Whether the request names a key at all (`/metrics` shows more to an
+/// admin key, and nothing less to no key).
+pub(super) fn names_a_key(parts: &Parts) -> bool {
+    parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(key) = bearer(parts) else {
-            return Err(state
-                .refuse(Actor::System, "authenticate", ApiError::unauthenticated())
-                .await);
+        let key = match bearer(parts) {
+            Credentials::Key(key) => key,
+            Credentials::None => {
+                return Err(state
+                    .refuse(Actor::System, "authenticate", ApiError::unauthenticated())
+                    .await)
+            }
+            Credentials::Ambiguous => {
+                let err = ApiError::bad_request("more than one Authorization header");
+                return Err(state.refuse(Actor::System, "authenticate", err).await);
+            }
         };
         let hash = api_key_hash(key);
         if let Ok(cache) = state.inner.keys.lock() {
@@ -110,5 +155,35 @@ impl FromRequestParts<AppState> for Caller {
             cache.insert(hash, caller.clone());
         }
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(values: &[&str]) -> Parts {
+        let mut request = axum::http::Request::builder();
+        for value in values {
+            request = request.header(axum::http::header::AUTHORIZATION, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_two_headers_are_ambiguous() {
+        let key = format!("{API_KEY_PREFIX}{}", "a".repeat(52));
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let parts = parts(&[&format!("{scheme} {key}")]);
+            assert_eq!(bearer(&parts), Credentials::Key(&key), "{scheme}");
+        }
+        let two = parts(&[&format!("Bearer {key}"), &format!("Bearer {key}")]);
+        assert_eq!(bearer(&two), Credentials::Ambiguous);
+        assert_eq!(bearer(&parts(&[])), Credentials::None);
+        assert_eq!(
+            bearer(&parts(&[&format!("Basic {key}")])),
+            Credentials::None
+        );
+        assert_eq!(bearer(&parts(&["Bearer kw_short"])), Credentials::None);
     }
 }

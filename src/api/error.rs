@@ -161,9 +161,10 @@ impl From<StoreError> for ApiError {
             },
             StoreError::Pin(_) => ApiError::invalid("pin", message),
             StoreError::Otp(_) => ApiError::invalid("code", message),
-            StoreError::NotFound { .. } => {
-                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
-            }
+            // The same words as an inspector's out-of-district refusal
+            // (`Permit::scope`): whether something exists elsewhere must
+            // not show (issue 11, point 5). The key is the caller's own.
+            StoreError::NotFound { what, .. } => ApiError::not_found(what),
             StoreError::Duplicate { .. } => ApiError::conflict(ErrorDetail::Duplicate, message),
             // The store says ErrorCode::Forbidden both for who may act and for what
             // the object's state allows; the latter is a 409 here.

@@ -1,8 +1,11 @@
-//! Prometheus metrics in the text exposition format: verify outcomes by
-//! reason (never in the HTTP answer), verify latency, requests by route and
-//! status, RADIUS datagrams by client and outcome, device events.
+//! Prometheus metrics in the text exposition format. Anyone may read `up`,
+//! requests by route and status, verify latency and counts, RADIUS
+//! datagrams by client and outcome, device events; verify outcomes by
+//! reason (which part of a passcode was wrong) only an admin key reads
+//! ([`Metrics::render`]'s `reasons`), since comparing two readings around
+//! one verify would otherwise tell a guesser what it got right.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -21,7 +24,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Route, then status: looked up by `&str`, no allocation per request.
+    requests: Mutex<HashMap<Box<str>, BTreeMap<u16, u64>>>,
     radius: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
@@ -46,9 +50,12 @@ impl Metrics {
     }
 
     pub fn request(&self, route: &str, status: u16) {
-        *lock(&self.requests)
-            .entry((route.to_owned(), status))
-            .or_default() += 1;
+        let mut requests = lock(&self.requests);
+        let by_status = match requests.get_mut(route) {
+            Some(by_status) => by_status,
+            None => requests.entry(route.into()).or_default(),
+        };
+        *by_status.entry(status).or_default() += 1;
     }
 
     /// A RADIUS datagram's fate, by declared client (empty: none matched).
@@ -58,11 +65,18 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    pub fn render(&self, devices: &DeviceCounters) -> String {
+    /// The exposition; `reasons` adds verify outcomes by reason (admin
+    /// key only).
+    pub fn render(&self, devices: &DeviceCounters, reasons: bool) -> String {
         let mut out = String::new();
-        out.push_str("# HELP keyward_verify_total Verify outcomes by reason.\n# TYPE keyward_verify_total counter\n");
-        for (label, n) in lock(&self.verify_outcomes).iter() {
-            let _ = writeln!(out, "keyward_verify_total{{outcome=\"{label}\"}} {n}");
+        out.push_str(
+            "# HELP keyward_up The daemon answers.\n# TYPE keyward_up gauge\nkeyward_up 1\n",
+        );
+        if reasons {
+            out.push_str("# HELP keyward_verify_total Verify outcomes by reason.\n# TYPE keyward_verify_total counter\n");
+            for (label, n) in lock(&self.verify_outcomes).iter() {
+                let _ = writeln!(out, "keyward_verify_total{{outcome=\"{label}\"}} {n}");
+            }
         }
         out.push_str("# HELP keyward_verify_seconds Verify latency, decision durable.\n# TYPE keyward_verify_seconds histogram\n");
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
@@ -78,13 +92,19 @@ impl Metrics {
         let _ = writeln!(out, "keyward_verify_seconds_sum {sum}");
         let _ = writeln!(out, "keyward_verify_seconds_count {count}");
         out.push_str("# HELP keyward_http_requests_total HTTP requests by route and status.\n# TYPE keyward_http_requests_total counter\n");
-        for ((route, status), n) in lock(&self.requests).iter() {
+        let requests = lock(&self.requests);
+        let mut routes: Vec<_> = requests.iter().collect();
+        routes.sort_unstable_by_key(|(route, _)| *route);
+        for (route, by_status) in routes {
             let route = route.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(
-                out,
-                "keyward_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+            for (status, n) in by_status {
+                let _ = writeln!(
+                    out,
+                    "keyward_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
         }
+        drop(requests);
         out.push_str("# HELP keyward_radius_requests_total RADIUS datagrams by client and outcome.\n# TYPE keyward_radius_requests_total counter\n");
         for ((client, outcome), n) in lock(&self.radius).iter() {
             let _ = writeln!(

@@ -48,6 +48,7 @@ struct Inner {
     devices: Arc<DeviceManager>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    health: routes::HealthCache,
     keys: Mutex<HashMap<[u8; 32], Caller>>,
     shutting_down: AtomicBool,
     /// Tells long-lived streams (events) to end at shutdown.
@@ -77,6 +78,7 @@ impl AppState {
                 devices,
                 clock,
                 metrics: Metrics::default(),
+                health: routes::HealthCache::default(),
                 keys: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
                 stop: tokio::sync::watch::channel(false).0,
@@ -205,13 +207,32 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     if state.inner.shutting_down.load(Ordering::SeqCst) {
         return ApiError::unavailable().into_response();
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    state.metrics().request(&route, response.status().as_u16());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let response = if declares_too_much(&request, route) {
+        ApiError::too_large().into_response()
+    } else {
+        next.run(request).await
+    };
+    state.metrics().request(route, response.status().as_u16());
     response
+}
+
+/// A declared body length over the route's limit: answered `413` before
+/// the body is read, since hyper sends `100 Continue` when a handler first
+/// reads it and the client would then send the whole body in vain.
+fn declares_too_much(request: &Request, route: &str) -> bool {
+    let limit = if route == Operation::ImportTokens.path() {
+        crate::wire::tokens::MAX_IMPORT_BODY
+    } else {
+        crate::wire::MAX_REQUEST_BODY
+    };
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
 }
 
 /// The v1 router: every [`Operation`] and the unauthenticated routes.

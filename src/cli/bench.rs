@@ -11,10 +11,16 @@
 //! credentials so it knows their next counter. Every request is either a
 //! fresh valid passcode (must be accepted), a wrong code, or a replay of the
 //! worker's last accepted passcode (both must be rejected; an accepted replay
-//! is a double accept). No credential sees two failures in a row, so none
-//! reaches the failure delay or the lock. The generator rewrites the
-//! credentials file with the counters it reached, so runs can follow each
-//! other on the same daemon.
+//! is a double accept). No credential sees two failures in a row, and each
+//! run starts every credential with a valid code, so none reaches the
+//! failure delay or the lock however many runs follow. The generator
+//! rewrites the credentials file with the counters it reached, so runs can
+//! follow each other on the same daemon.
+//!
+//! Before the daemon, `verify` loads a floor (`floor`): a bare handler
+//! served in-process by the same HTTP shell, with the same workers; the
+//! report gives both rates, their ratio and the workers' CPU time.
+//! `--idle-connections N` holds N hostile connections meanwhile (`hostile`).
 //!
 //! A developer's tool: its report is the measurement's figures under the
 //! English labels the README and the benchmarks quote, in every `--lang`
@@ -37,13 +43,17 @@ use crate::otp::CredentialParams;
 use crate::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 use crate::store::{Config, Store, SystemClock};
 
+mod floor;
+mod hostile;
 mod radius_verifier;
 mod raw_verifier;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use radius_verifier::RadiusVerifier;
 use raw_verifier::RawVerifier;
-pub use report::Report;
+pub use report::{FloorFigures, Report};
 
 /// One worker's connection to the daemon: HTTP or RADIUS.
 trait Verifier: Send + 'static {
@@ -112,6 +122,11 @@ pub struct LoadArgs {
     /// Share of requests that must be rejected (wrong codes and replays).
     #[arg(long, default_value_t = 0.3)]
     wrong: f64,
+    /// Hold N hostile connections to the daemon during the run, half idle
+    /// and half trickling a request head (from 127.0.0.2 and up), to
+    /// measure verify beside them.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    idle_connections: usize,
 }
 
 pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -124,7 +139,26 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
         } => setup(&data, holders, domain.as_deref(), &file, out),
         BenchCommand::Verify { load: args } => {
             let client = conn.client();
-            let report = load(|| RawVerifier::new(&client), &args)?;
+            // The floor first, with the same generator and concurrency.
+            let bare = floor::Floor::start()?;
+            let addr = bare.addr;
+            let mut to_floor = || RawVerifier::new(&client).map(|v| v.to(addr));
+            let hostile = match args.idle_connections {
+                0 => None,
+                n => Some(hostile::Hostile::start(daemon_address(&client)?, n)?),
+            };
+            if hostile.is_some() {
+                // Let them connect before measuring.
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            let mut report = load(|| RawVerifier::new(&client), Some(&mut to_floor), &args)?;
+            if let Some(hostile) = hostile {
+                report.hostile = Some((
+                    args.idle_connections,
+                    hostile.reopened.load(Ordering::Relaxed),
+                ));
+            }
+            drop(bare);
             finish(&report.labelled("verify load"), conn.json, out)
         }
         BenchCommand::Radius {
@@ -137,7 +171,11 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             while matches!(secret.last(), Some(b'\n' | b'\r')) {
                 secret.pop();
             }
-            let report = load(|| RadiusVerifier::new(server, &secret), &args)?;
+            let report = load(
+                || RadiusVerifier::new(server, &secret),
+                None::<&mut dyn FnMut() -> anyhow::Result<RadiusVerifier>>,
+                &args,
+            )?;
             finish(&report.labelled("RADIUS load"), conn.json, out)
         }
     }
@@ -145,6 +183,21 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
 
 /// Prints the report; exit 1 on any double accept, server error or valid
 /// code rejected.
+/// The daemon's socket address, from an `http://HOST:PORT` base URL.
+fn daemon_address(client: &crate::client::Client) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    let base = client.base();
+    let host = base
+        .strip_prefix("http://")
+        .unwrap_or(base)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    host.to_socket_addrs()?
+        .next()
+        .with_context(|| format!("no address for {host}"))
+}
+
 fn finish(report: &Report, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?;
@@ -337,6 +390,8 @@ struct Tally {
     other_errors: u64,
     rate_limited: u64,
     first_error: Option<String>,
+    /// CPU time the worker threads used (the generator's own cost).
+    cpu_ns: u64,
 }
 
 impl Tally {
@@ -350,6 +405,7 @@ impl Tally {
         self.server_errors += other.server_errors;
         self.other_errors += other.other_errors;
         self.rate_limited += other.rate_limited;
+        self.cpu_ns += other.cpu_ns;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
@@ -485,7 +541,17 @@ fn worker<V: Verifier>(
             }
         }
     }
+    tally.cpu_ns = thread_cpu_ns();
     (tally, credentials)
+}
+
+/// CPU time this thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -496,8 +562,59 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[rank.min(sorted.len() - 1)]) / 1000.0
 }
 
+/// One phase of workers over `shares` until `duration` has passed: what
+/// they measured, the shares as they left them, and the wall time.
+fn run_phase<V: Verifier>(
+    connect: &mut dyn FnMut() -> anyhow::Result<V>,
+    shares: Vec<Vec<Credential>>,
+    duration: Duration,
+    wrong: f64,
+) -> anyhow::Result<(Tally, Vec<Vec<Credential>>, f64)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let handles = shares
+        .into_iter()
+        .map(|share| -> anyhow::Result<_> {
+            let verifier = connect()?;
+            let stop = stop.clone();
+            Ok(std::thread::spawn(move || {
+                worker(verifier, share, deadline, wrong, stop)
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut tally = Tally::default();
+    let mut after = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let (part, credentials) = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load worker panicked"))?;
+        tally.merge(part);
+        after.push(credentials);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tally.latencies_us.sort_unstable();
+    Ok((tally, after, seconds))
+}
+
+/// A phase starts with a valid code for every holder (as if the last
+/// answer was a failure), and the worker never sends two wrong codes in a
+/// row to one holder: however many runs follow each other, no holder has
+/// more than one failure in a row, far below the delay threshold (3).
+fn start_clean(shares: &mut [Vec<Credential>]) {
+    for credential in shares.iter_mut().flatten() {
+        credential.failed_last = true;
+    }
+}
+
+/// The generator's CPU use as a share of one core.
+fn cores(tally: &Tally, seconds: f64) -> f64 {
+    tally.cpu_ns as f64 / 1e9 / seconds.max(1e-9)
+}
+
 fn load<V: Verifier>(
     mut connect: impl FnMut() -> anyhow::Result<V>,
+    floor: Option<&mut dyn FnMut() -> anyhow::Result<V>>,
     args: &LoadArgs,
 ) -> anyhow::Result<Report> {
     let (path, concurrency, wrong) = (&args.credentials, args.concurrency, args.wrong);
@@ -514,33 +631,29 @@ fn load<V: Verifier>(
     for (i, c) in credentials.into_iter().enumerate() {
         shares[i % concurrency].push(c);
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let deadline = started + duration;
-    let handles = shares
-        .into_iter()
-        .map(|share| -> anyhow::Result<_> {
-            let verifier = connect()?;
-            let stop = stop.clone();
-            Ok(std::thread::spawn(move || {
-                worker(verifier, share, deadline, wrong, stop)
-            }))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut tally = Tally::default();
-    let mut after = Vec::with_capacity(count);
-    for handle in handles {
-        let (part, credentials) = handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("a load worker panicked"))?;
-        tally.merge(part);
-        after.extend(credentials);
-    }
+    // The bare handler answers every code "reject": counters stay put.
+    let floor = match floor {
+        Some(connect_floor) => {
+            start_clean(&mut shares);
+            let floor_duration = duration.min(Duration::from_secs(10));
+            let (tally, back, seconds) = run_phase(connect_floor, shares, floor_duration, wrong)?;
+            shares = back;
+            Some(FloorFigures {
+                seconds,
+                per_second: tally.latencies_us.len() as f64 / seconds,
+                p99_ms: percentile(&tally.latencies_us, 0.99),
+                generator_cores: cores(&tally, seconds),
+            })
+        }
+        None => None,
+    };
+    start_clean(&mut shares);
+    let (tally, after, seconds) = run_phase(&mut connect, shares, duration, wrong)?;
+    let after: Vec<Credential> = after.into_iter().flatten().collect();
     // The next run starts where this one stopped (HOTP counters moved on).
     save_credentials(path, &after)?;
-    let seconds = started.elapsed().as_secs_f64();
-    tally.latencies_us.sort_unstable();
     let requests = tally.latencies_us.len() as u64;
+    let generator_cores = cores(&tally, seconds);
     Ok(Report {
         label: "verify load",
         seconds,
@@ -560,5 +673,8 @@ fn load<V: Verifier>(
         rate_limited: tally.rate_limited,
         other_errors: tally.other_errors,
         first_error: tally.first_error,
+        generator_cores,
+        floor,
+        hostile: None,
     })
 }

@@ -36,6 +36,12 @@ pub struct InitArgs {
     /// keys made before keys belonged to people are refused.
     #[arg(long)]
     pub add_admin: bool,
+    /// Also create a self-signed TLS certificate for NAME (a host name or
+    /// an IP address; repeat for more) and its key in the data directory,
+    /// and serve HTTPS with them (`[tls]`): for a first try; a certificate
+    /// from the authority's CA replaces it in production.
+    #[arg(long, value_name = "NAME")]
+    pub self_signed_tls: Vec<String>,
 }
 
 /// The person the first admin key belongs to, recorded by init (every staff
@@ -230,5 +236,55 @@ pub fn run(args: InitArgs, json: bool, out: &mut dyn std::io::Write) -> anyhow::
     } else {
         initialise(&paths, &args.domain, &args.admin)?
     };
+    if !args.self_signed_tls.is_empty() {
+        // With --json, stdout stays one JSON document.
+        let mut sink = std::io::sink();
+        let said: &mut dyn std::io::Write = if json { &mut sink } else { out };
+        self_signed_tls(&paths, &args.self_signed_tls, said)?;
+    }
     report(&done, &key, json, out)
+}
+
+/// Writes a self-signed certificate and its key (both 0600) into the data
+/// directory and a `[tls]` table naming them at the end of the data
+/// directory's config file (or says what to add to a config file elsewhere).
+fn self_signed_tls(
+    paths: &crate::config::Paths,
+    names: &[String],
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    use crate::server::tls::TlsFiles;
+    let (certificate, key) = crate::server::tls::self_signed(names)?;
+    let cert_path = paths.data.join(TlsFiles::CERTIFICATE);
+    crate::secure_fs::create_private_file(&cert_path, certificate.as_bytes())?;
+    crate::secure_fs::create_private_file(&paths.data.join(TlsFiles::KEY), key.as_bytes())?;
+    let table = format!(
+        "\n[tls]\ncertificate = \"{}\"\nkey = \"{}\"\n",
+        TlsFiles::CERTIFICATE,
+        TlsFiles::KEY
+    );
+    if paths.config == paths.data.join(CONFIG_FILE) {
+        use std::io::Write as _;
+        let mut config = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&paths.config)?;
+        config.write_all(table.as_bytes())?;
+        writeln!(
+            out,
+            "{}",
+            t!("init-tls", certificate = cert_path.display().to_string())
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{}",
+            t!(
+                "init-tls-add",
+                certificate = cert_path.display().to_string(),
+                config = paths.config.display().to_string(),
+                table = table.trim().to_owned()
+            )
+        )?;
+    }
+    Ok(())
 }

@@ -78,6 +78,41 @@ fn pcsc_readers() -> Option<Vec<String>> {
         .and_then(|p| p.readers().ok())
 }
 
+/// Plain HTTP carries API keys and PINs in clear: only on loopback.
+fn refuse_plain_beyond_loopback(listen: &[SocketAddr], tls: bool) -> anyhow::Result<()> {
+    match listen.iter().find(|a| !a.ip().is_loopback()) {
+        Some(address) if !tls => Err(anyhow::anyhow!(t!(
+            "serve-plain-beyond-loopback",
+            address = address.to_string()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn bind_listeners(
+    listen: &[SocketAddr],
+    tls: Option<&server::TlsAcceptor>,
+    attach_virtual: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Vec<server::Listener>> {
+    let mut listeners = Vec::with_capacity(listen.len());
+    for &address in listen {
+        let tcp = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| t!("serve-listen", address = address.to_string()))?;
+        let addr = tcp.local_addr()?;
+        tracing::info!(%addr, virtual_token = attach_virtual, tls = tls.is_some(), "keyward serving");
+        // A fixed line, in every language: supervisors and tests wait for it.
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        writeln!(out, "keyward: listening on {scheme}://{addr}")?;
+        listeners.push(server::Listener {
+            tcp,
+            tls: tls.cloned(),
+        });
+    }
+    Ok(listeners)
+}
+
 pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let paths = args.files.paths();
     let data = paths.data.clone();
@@ -167,6 +202,16 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         Some(one) => vec![one],
         None => config.listen.clone(),
     };
+    let tls = match &config.tls {
+        Some(files) => {
+            let (certificate, key) = files.resolve(&data);
+            Some(server::tls::acceptor(&certificate, &key)?)
+        }
+        None => None,
+    };
+    refuse_plain_beyond_loopback(&listen, tls.is_some())?;
+    let open_files = server::raise_open_files_limit();
+    tracing::debug!(open_files, "open files limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -192,17 +237,7 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             }
             None => None,
         };
-        let mut listeners = Vec::with_capacity(listen.len());
-        for address in listen {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| t!("serve-listen", address = address.to_string()))?;
-            let addr = listener.local_addr()?;
-            tracing::info!(%addr, virtual_token = attach_virtual, "keyward serving");
-            // A fixed line, in every language: supervisors and tests wait for it.
-            writeln!(out, "keyward: listening on http://{addr}")?;
-            listeners.push(listener);
-        }
+        let listeners = bind_listeners(&listen, tls.as_ref(), attach_virtual, out).await?;
         out.flush()?;
         // Type=notify: systemd counts the service started from here on.
         // Without NOTIFY_SOCKET (not under systemd) this does nothing.

@@ -469,3 +469,7 @@ console-act-restock = Back in stock
 console-act-unlock = Unlock
 # Verify writer (issue 11): refusal to start on a nearly full disk.
 error-disk-nearly-full = the disk holding { $path } is nearly full ({ $available } MiB left, at least { $needed } MiB needed): verify does not start; free some room first
+## HTTP shell: TLS and connection limits (issue 11, 14)
+serve-plain-beyond-loopback = refusing to listen on { $address } without TLS: plain HTTP would carry keys and PINs in clear. Add a [tls] table (certificate, key) to the config file, or listen on 127.0.0.1
+init-tls = self-signed TLS certificate: { $certificate } (serve speaks HTTPS; browsers will warn until it is replaced by one from your CA)
+init-tls-add = self-signed TLS certificate: { $certificate }; add to { $config }: { $table }

@@ -468,3 +468,7 @@ console-act-restock = Remise en stock
 console-act-unlock = Débloquer
 # Verify writer (issue 11): refusal to start on a nearly full disk.
 error-disk-nearly-full = le disque qui contient { $path } est presque plein ({ $available } Mio libres, il en faut au moins { $needed }) : la vérification ne démarre pas ; libérez de la place d'abord
+## Coquille HTTP : TLS et limites de connexions (tickets 11, 14)
+serve-plain-beyond-loopback = écoute refusée sur { $address } sans TLS : le HTTP en clair ferait passer clés et codes PIN en clair. Ajoutez une table [tls] (certificate, key) au fichier de configuration, ou écoutez sur 127.0.0.1
+init-tls = certificat TLS auto-signé : { $certificate } (serve parle HTTPS ; les navigateurs avertiront tant qu'il n'est pas remplacé par un certificat de votre AC)
+init-tls-add = certificat TLS auto-signé : { $certificate } ; à ajouter à { $config } : { $table }

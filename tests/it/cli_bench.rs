@@ -112,6 +112,17 @@ fn bench_verify_against_a_running_daemon() {
         assert!(out.status.success(), "{report}");
         assert!(report["accepts"].as_u64().unwrap() > 0, "{report}");
         assert!(report["rejects"].as_u64().unwrap() > 0, "{report}");
+        // The floor of the same run: a bare handler behind the same shell.
+        assert!(report["floor"]["requests_per_second"].as_f64().unwrap() > 0.0);
+        assert!(report["ratio_to_floor"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(
+            report["generator_cores"].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+        assert!(report["wrong_codes"]
+            .as_str()
+            .unwrap()
+            .contains("never two"));
         for zero in [
             "valid_rejected",
             "wrong_accepted",

@@ -154,7 +154,7 @@ fn every_command_speaks_french_by_default_and_english_when_asked() {
     );
     let (_, en) = exits(&mut run(&d, &admin, "en", &["people", "show", "nobody"]), 5);
     assert!(
-        en.starts_with("keyward: error: person nobody does not exist (not_found)"),
+        en.starts_with("keyward: error: no such person (not_found)"),
         "{en}"
     );
 }

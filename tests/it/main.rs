@@ -40,6 +40,7 @@ mod hid_real_keys;
 mod hid_serve;
 mod hid_sim;
 mod hid_yubikit;
+mod http_shell;
 mod mail_cli;
 mod mail_imap;
 mod mail_ingest;

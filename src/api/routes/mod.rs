@@ -21,6 +21,7 @@ mod tokens;
 mod validate;
 mod verify;
 
+pub(super) use health::HealthCache;
 pub(super) use verify::hold_answer;
 
 use axum::http::StatusCode;

@@ -91,6 +91,16 @@ impl RawVerifier {
         })
     }
 
+    /// The same client, sent to `address` instead (the bench's floor).
+    pub(super) fn to(self, address: std::net::SocketAddr) -> RawVerifier {
+        RawVerifier {
+            address: address.to_string(),
+            host: address.to_string(),
+            stream: None,
+            ..self
+        }
+    }
+
     fn unreachable(&self, why: impl std::fmt::Display) -> ClientError {
         ClientError::Unreachable {
             url: format!("http://{}", self.host),

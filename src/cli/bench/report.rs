@@ -28,7 +28,28 @@ pub struct Report {
     pub rate_limited: u64,
     pub other_errors: u64,
     pub first_error: Option<String>,
+    /// The generator's CPU use during the run, in cores (of 1.0 each).
+    pub generator_cores: f64,
+    /// The bare handler's figures of the same run (`bench verify` only).
+    pub floor: Option<FloorFigures>,
+    /// Hostile connections held during the run, and how many times the
+    /// daemon closed one (`--idle-connections`).
+    pub hostile: Option<(usize, u64)>,
 }
+
+/// The bare handler, served by the same HTTP shell, under the same load.
+#[derive(Debug, Clone, Copy)]
+pub struct FloorFigures {
+    pub seconds: f64,
+    pub per_second: f64,
+    pub p99_ms: f64,
+    pub generator_cores: f64,
+}
+
+/// How the generator keeps holders below the failure delay, said in every
+/// report.
+const WRONG_CODES: &str =
+    "never two in a row per holder; each run starts with a valid code (delay from the 3rd)";
 
 impl Report {
     pub(super) fn labelled(self, label: &'static str) -> Report {
@@ -45,6 +66,15 @@ impl Report {
             "double_accepts": self.double_accepts, "http_5xx": self.server_errors,
             "rate_limited": self.rate_limited, "other_errors": self.other_errors,
             "first_error": self.first_error,
+            "generator_cores": self.generator_cores,
+            "wrong_codes": WRONG_CODES,
+            "floor": self.floor.map(|f| json!({
+                "seconds": f.seconds, "requests_per_second": f.per_second,
+                "p99_ms": f.p99_ms, "generator_cores": f.generator_cores,
+            })),
+            "hostile_connections": self.hostile.map(|(n, _)| n),
+            "hostile_closed_by_daemon": self.hostile.map(|(_, c)| c),
+            "ratio_to_floor": self.floor.map(|f| self.per_second / f.per_second.max(1e-9)),
         })
     }
 
@@ -71,6 +101,30 @@ impl Report {
         ];
         if let Some(e) = &self.first_error {
             lines.push(("first error", e.clone()));
+        }
+        if let Some((n, closed)) = self.hostile {
+            lines.push((
+                "hostile",
+                format!("{n} idle or trickling connections held, {closed} closed by the daemon"),
+            ));
+        }
+        lines.push((
+            "generator CPU",
+            format!("{:.2} cores", self.generator_cores),
+        ));
+        lines.push(("wrong codes", WRONG_CODES.to_owned()));
+        if let Some(floor) = &self.floor {
+            lines.push((
+                "floor",
+                format!(
+                    "{:.0}/s, p99 {:.2} ms, generator CPU {:.2} cores (bare handler, same HTTP shell, {:.1} s)",
+                    floor.per_second, floor.p99_ms, floor.generator_cores, floor.seconds
+                ),
+            ));
+            lines.push((
+                "ratio to floor",
+                format!("{:.2}", self.per_second / floor.per_second.max(1e-9)),
+            ));
         }
         indented_fields(out, "  ", &lines)
     }
@@ -101,6 +155,14 @@ mod tests {
             rate_limited: 3,
             other_errors: 1,
             first_error: Some("timeout".into()),
+            generator_cores: 0.5,
+            floor: Some(FloorFigures {
+                seconds: 2.0,
+                per_second: 2000.0,
+                p99_ms: 1.0,
+                generator_cores: 0.8,
+            }),
+            hostile: None,
         };
         let mut out = Vec::new();
         report.print(&mut out).unwrap_or_default();
@@ -120,7 +182,11 @@ mod tests {
              \x20 HTTP 5xx        0\n\
              \x20 rate limited    3\n\
              \x20 other errors    1\n\
-             \x20 first error     timeout\n"
+             \x20 first error     timeout\n\
+             \x20 generator CPU   0.50 cores\n\
+             \x20 wrong codes     never two in a row per holder; each run starts with a valid code (delay from the 3rd)\n\
+             \x20 floor           2000/s, p99 1.00 ms, generator CPU 0.80 cores (bare handler, same HTTP shell, 2.0 s)\n\
+             \x20 ratio to floor  0.29\n"
         );
     }
 }

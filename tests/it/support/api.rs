@@ -302,7 +302,10 @@ impl Api {
 
     /// Asserts `GET /metrics` (no key) answers with each of `lines`.
     pub async fn assert_metrics(&self, lines: &[&str]) {
-        let (status, bytes) = self.send_raw(Call::get("/metrics")).await;
+        // Reasons are shown to an admin key only.
+        let (status, bytes) = self
+            .send_raw(Call::get("/metrics").by(&self.keys.admin))
+            .await;
         assert_eq!(status, 200);
         let metrics = String::from_utf8(bytes).unwrap();
         for line in lines {

@@ -68,6 +68,7 @@ impl Served {
             child: Some(child),
             addr: url
                 .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"))
                 .and_then(|a| a.parse().ok())
                 .expect("a socket address"),
             url,

@@ -1,0 +1,228 @@
+//! Which connections are served: a cap on open connections and one per
+//! source address. When the cap is reached, the connection that has been
+//! idle (no request in flight) the longest is closed to make room, so idle
+//! or trickling clients cannot keep a new one out; when every connection is
+//! busy, or the source already holds its share, the new one is refused at
+//! once (`503` with `Retry-After`), never left in the kernel's backlog.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+/// What the registry knows of one open connection, shared with its task.
+#[derive(Debug)]
+pub(super) struct Activity {
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last byte read or written.
+    last_ms: AtomicU64,
+    /// Requests whose answer (body included) is not finished.
+    in_flight: AtomicUsize,
+    /// Told when the registry evicts this connection.
+    evicted: Notify,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Activity {
+        let activity = Activity {
+            epoch,
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            evicted: Notify::new(),
+        };
+        activity.touch();
+        activity
+    }
+
+    /// Bytes moved now.
+    pub(super) fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// When bytes last moved.
+    pub(super) fn last(&self) -> Instant {
+        self.epoch + std::time::Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn busy(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
+    }
+
+    pub(super) fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(super) fn request_done(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.touch();
+    }
+
+    pub(super) async fn wait_evicted(&self) {
+        self.evicted.notified().await;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    next_id: u64,
+    connections: HashMap<u64, (IpAddr, Arc<Activity>)>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+impl Open {
+    fn forget(&mut self, id: u64) {
+        if let Some((ip, _)) = self.connections.remove(&id) {
+            if let Some(n) = self.per_source.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_source.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// Open connections, shared by every listener of a server.
+#[derive(Debug)]
+pub(super) struct Registry {
+    max: usize,
+    per_source: usize,
+    epoch: Instant,
+    open: Mutex<Open>,
+    /// Told when the last connection closes (shutdown waits for it).
+    drained: Notify,
+}
+
+/// Why a new connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Every connection has a request in flight.
+    Full,
+    /// This source address holds its share already.
+    Source,
+}
+
+/// An admitted connection's place; dropping it frees the place.
+#[derive(Debug)]
+pub(super) struct Slot {
+    id: u64,
+    registry: Arc<Registry>,
+    pub(super) activity: Arc<Activity>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.registry.open);
+        open.forget(self.id);
+        if open.connections.is_empty() {
+            self.registry.drained.notify_waiters();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Registry {
+    pub(super) fn new(max: usize, per_source: usize) -> Arc<Registry> {
+        Arc::new(Registry {
+            max: max.max(1),
+            per_source: per_source.max(1),
+            epoch: Instant::now(),
+            open: Mutex::new(Open::default()),
+            drained: Notify::new(),
+        })
+    }
+
+    /// Admits a connection from `source`, evicting the longest-idle one
+    /// when full.
+    pub(super) fn admit(self: &Arc<Self>, source: IpAddr) -> Result<Slot, Refusal> {
+        let mut open = lock(&self.open);
+        if open.per_source.get(&source).copied().unwrap_or(0) >= self.per_source {
+            return Err(Refusal::Source);
+        }
+        if open.connections.len() >= self.max {
+            let victim = open
+                .connections
+                .iter()
+                .filter(|(_, (_, activity))| !activity.busy())
+                .min_by_key(|(_, (_, activity))| activity.last_ms.load(Ordering::Relaxed))
+                .map(|(id, (_, activity))| (*id, Arc::clone(activity)));
+            let Some((id, activity)) = victim else {
+                return Err(Refusal::Full);
+            };
+            open.forget(id);
+            // notify_one keeps the wake-up if the task is not waiting yet.
+            activity.evicted.notify_one();
+        }
+        let id = open.next_id;
+        open.next_id += 1;
+        let activity = Arc::new(Activity::new(self.epoch));
+        open.connections.insert(id, (source, Arc::clone(&activity)));
+        *open.per_source.entry(source).or_default() += 1;
+        Ok(Slot {
+            id,
+            registry: Arc::clone(self),
+            activity,
+        })
+    }
+
+    /// Connections open now (evicted ones no longer count).
+    pub(super) fn open(&self) -> usize {
+        lock(&self.open).connections.len()
+    }
+
+    /// Resolves once no connection is open.
+    pub(super) async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            if self.open() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn a_full_registry_evicts_the_longest_idle_and_refuses_when_all_are_busy() {
+        let registry = Registry::new(2, 8);
+        let first = registry.admit(ip(1)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = registry.admit(ip(2)).unwrap();
+        second.activity.request_started();
+        // Full: the idle one (first) makes room.
+        let third = registry.admit(ip(3)).unwrap();
+        assert_eq!(registry.open(), 2);
+        drop(first);
+        assert_eq!(registry.open(), 2, "an evicted slot is not counted twice");
+        third.activity.request_started();
+        assert_eq!(registry.admit(ip(4)).unwrap_err(), Refusal::Full);
+        second.activity.request_done();
+        assert!(registry.admit(ip(4)).is_ok());
+    }
+
+    #[test]
+    fn one_source_gets_its_share_only() {
+        let registry = Registry::new(100, 2);
+        let _a = registry.admit(ip(1)).unwrap();
+        let b = registry.admit(ip(1)).unwrap();
+        assert_eq!(registry.admit(ip(1)).unwrap_err(), Refusal::Source);
+        assert!(registry.admit(ip(2)).is_ok());
+        drop(b);
+        assert!(registry.admit(ip(1)).is_ok());
+    }
+}
