@@ -79,6 +79,8 @@
 //!   wipe); `devices::pin`, the desk's device PIN unblock.
 //! - [`server`]: the HTTP server shell (listeners, connection limit, request
 //!   timeout, graceful shutdown).
+//! - [`gateway`]: what RADIUS and `/validate/check` share: the RSA-style
+//!   challenges (next code, new PIN) around the verify service.
 //! - [`radius`]: RADIUS for gateways: the packet codec (`packet`, pure:
 //!   parsing, authenticators, hidden passwords), the declared clients and
 //!   their secrets (`config`), the UDP service asking the verify service
@@ -118,6 +120,7 @@ pub mod crypto;
 pub mod devices;
 pub mod domain;
 pub mod fuzz_targets;
+pub mod gateway;
 pub mod hid;
 pub mod i18n;
 pub mod oath;

@@ -329,3 +329,10 @@ touch-to-type = Touch the key now: it types its code (nothing is shown).
 touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
 touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
 touch-nothing-typed = nothing was typed
+
+## Gateway challenges (RADIUS Access-Challenge, /validate/check transaction_id)
+gateway-challenge-next-code = Your key needs resynchronising: wait for the next code and enter it alone, without your PIN.
+gateway-challenge-new-pin = Your PIN was reset: choose a new PIN.
+gateway-challenge-new-pin-again = This PIN is not accepted (too short, too simple or too long): choose another.
+gateway-challenge-new-passcode = New PIN saved: wait for the next code, then enter your new PIN followed by that code.
+token-pin-reset = PIN of key { $serial } reset: its holder will choose a new one at their next login.

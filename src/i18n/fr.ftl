@@ -328,3 +328,10 @@ touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affic
 touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
 touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
 touch-nothing-typed = la clé n'a rien tapé
+
+## Gateway challenges (RADIUS Access-Challenge, /validate/check transaction_id)
+gateway-challenge-next-code = Votre clé doit être resynchronisée : attendez le code suivant et saisissez-le seul, sans code PIN.
+gateway-challenge-new-pin = Votre code PIN a été réinitialisé : choisissez un nouveau code PIN.
+gateway-challenge-new-pin-again = Ce code PIN n'est pas accepté (trop court, trop simple ou trop long) : choisissez-en un autre.
+gateway-challenge-new-passcode = Nouveau code PIN enregistré : attendez le code suivant et saisissez votre nouveau code PIN suivi de ce code.
+token-pin-reset = Code PIN de la clé { $serial } réinitialisé : son titulaire en choisira un nouveau à sa prochaine connexion.

@@ -46,6 +46,7 @@ mod parsers_never_panic;
 mod pcsc;
 mod profiles;
 mod pskc_import;
+mod radius_challenges;
 mod radius_peers;
 mod rules;
 mod school_year;

@@ -13,6 +13,7 @@
 mod access_codes;
 mod api_keys;
 mod device_pins;
+mod gateway;
 mod pending_writes;
 mod people;
 mod receipts;
@@ -36,6 +37,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use gateway::ChallengeReason;
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
