@@ -140,7 +140,7 @@ impl RadiusService {
             .max_by_key(|c| c.network.prefix())
     }
 
-    fn count(&self, client: &str, outcome: &'static str) {
+    pub(super) fn count(&self, client: &str, outcome: &'static str) {
         self.state.metrics().radius(client, outcome);
     }
 
@@ -155,6 +155,17 @@ impl RadiusService {
             self.count("", "unknown_client");
             return None;
         };
+        self.answer_client(client, datagram, peer).await
+    }
+
+    /// [`RadiusService::answer`] for a client already identified (by its
+    /// address over UDP, by its certificate over RadSec).
+    pub async fn answer_client(
+        &self,
+        client: &Client,
+        datagram: &[u8],
+        peer: SocketAddr,
+    ) -> Option<Vec<u8>> {
         let name = client.name.as_str();
         let Ok(packet) = Packet::parse(datagram) else {
             self.count(name, "malformed");

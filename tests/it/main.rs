@@ -48,6 +48,7 @@ mod profiles;
 mod pskc_import;
 mod radius_challenges;
 mod radius_peers;
+mod radsec_peers;
 mod rules;
 mod school_year;
 mod serve_process;

@@ -85,10 +85,7 @@ impl Tx<'_> {
 
     /// The holder's active credential and its PIN verifier, for the
     /// gateway (`None`: no such login or no active key).
-    fn gateway_credential(
-        &self,
-        login: &str,
-    ) -> Result<Option<WithVerifier>, StoreError> {
+    fn gateway_credential(&self, login: &str) -> Result<Option<WithVerifier>, StoreError> {
         let Ok(holder) = PersonId::parse(login) else {
             return Ok(None);
         };

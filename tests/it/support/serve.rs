@@ -18,6 +18,8 @@ pub struct Served {
     admin_key: Option<String>,
     /// Where RADIUS listens, when the data directory configures it.
     pub radius: Option<SocketAddr>,
+    /// Where RadSec listens, when the data directory configures it.
+    pub radsec: Option<SocketAddr>,
 }
 
 /// `keyward serve --listen 127.0.0.1:0 --radius-listen 127.0.0.1:0 EXTRA
@@ -46,10 +48,14 @@ impl Served {
         let mut lines = Lines::of(child.stdout.take().expect("stdout piped"));
         let mut admin_key = None;
         let mut radius = None;
+        let mut radsec = None;
         let url = loop {
             let line = lines.wait_for("");
             if let Some(addr) = line.strip_prefix("keyward: RADIUS on udp://") {
                 radius = addr.parse().ok();
+            }
+            if let Some(addr) = line.strip_prefix("keyward: RadSec on tcp://") {
+                radsec = addr.parse().ok();
             }
             if let Some(key) = line.strip_prefix("admin API key: ") {
                 admin_key = Some(key.to_owned());
@@ -67,6 +73,7 @@ impl Served {
             url,
             admin_key,
             radius,
+            radsec,
         }
     }
 
