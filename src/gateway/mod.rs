@@ -83,9 +83,16 @@ impl Prompt {
 /// The interface's answer.
 #[derive(Debug)]
 pub enum Answer {
-    Accept { rights: Vec<RightInForce> },
+    Accept {
+        rights: Vec<RightInForce>,
+    },
     Reject,
-    Challenge { id: ChallengeId, prompt: Prompt },
+    /// The source is over its failure budget: refused unevaluated.
+    SourceLimited,
+    Challenge {
+        id: ChallengeId,
+        prompt: Prompt,
+    },
 }
 
 /// Decides one attempt: the verify service, and the challenges around it.
@@ -203,7 +210,7 @@ async fn verify(
             app.hold_reject(hold).await;
             Answer::Reject
         }
-        VerifyOutcome::SourceLimited { .. } => Answer::Reject,
+        VerifyOutcome::SourceLimited { .. } => Answer::SourceLimited,
     })
 }
 

@@ -246,6 +246,10 @@ impl RadiusService {
                 self.count(name, "reject");
                 Some(reply(Code::AccessReject, packet, client, &[]))
             }
+            Ok(Answer::SourceLimited) => {
+                self.count(name, "source_limited");
+                Some(reply(Code::AccessReject, packet, client, &[]))
+            }
             Ok(Answer::Challenge { id, prompt }) => {
                 self.count(name, prompt.label());
                 let message = prompt.message(Lang::default());

@@ -70,7 +70,7 @@ pub(super) async fn validate_check(permit: Permit, CheckBody(body): CheckBody) -
     let state = permit.state();
     match authenticate(state, state.validate_challenges(), attempt).await? {
         GatewayAnswer::Accept { .. } => ok(ValidateCheckAnswer::new(true)),
-        GatewayAnswer::Reject => ok(ValidateCheckAnswer::new(false)),
+        GatewayAnswer::Reject | GatewayAnswer::SourceLimited => ok(ValidateCheckAnswer::new(false)),
         GatewayAnswer::Challenge { id, prompt } => ok(ValidateCheckAnswer::challenge(
             prompt.message(Lang::default()),
             data_encoding::HEXLOWER.encode(&id),
