@@ -119,7 +119,11 @@ impl Tx<'_> {
     ) -> Result<Option<ChallengeReason>, StoreError> {
         self.require_gateway()?;
         let found = self.gateway_credential(login)?;
-        let usable = found.as_ref().filter(|(c, _)| !c.locked);
+        // A locked or throttled credential opens nothing: the verify
+        // service refused it unevaluated, and so does this.
+        let usable = found
+            .as_ref()
+            .filter(|(c, _)| !c.locked && c.retry_at <= self.now);
         if let Some((credential, None)) = usable {
             // PIN reset: a code alone proves possession.
             if passcode.len() == usize::from(credential.params.digits.get())
