@@ -163,7 +163,19 @@ async fn first_attempt(
     if !matches!(answer, Answer::Reject) {
         return Ok(answer);
     }
-    let owned = (login.to_owned(), password);
+    // A read first: a plain rejection takes no write transaction.
+    let (store, owned) = (Arc::clone(app.store()), (login.to_owned(), password));
+    let (due, owned) = tokio::task::spawn_blocking(move || {
+        let due = store.read_as(&Actor::Gateway, |tx| {
+            tx.gateway_challenge_due(&owned.0, &owned.1)
+        });
+        (due, owned)
+    })
+    .await
+    .map_err(|_| StoreError::Unavailable)?;
+    if !due? {
+        return Ok(Answer::Reject);
+    }
     let reason = gateway_write(app, move |tx| tx.gateway_challenge(&owned.0, &owned.1)).await?;
     Ok(match reason {
         None => Answer::Reject,

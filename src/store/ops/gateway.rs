@@ -48,6 +48,12 @@ impl std::fmt::Debug for ChallengeReason {
 /// A credential and its PIN verifier (`None`: the PIN was reset).
 type WithVerifier = (CredentialInfo, Option<Vec<u8>>);
 
+/// What [`Tx::assess`] found.
+enum Assessed {
+    NewPin(CredentialInfo),
+    NextCode(CredentialInfo, ChallengeReason),
+}
+
 impl Tx<'_> {
     /// The desk, or the key's district inspector, resets its holder's PIN:
     /// the verifier is deleted (no PIN logs in any more, at any interface)
@@ -108,16 +114,56 @@ impl Tx<'_> {
         Ok(Some((credential, verifier)))
     }
 
+    /// A read-only first look for [`Tx::gateway_challenge`]: `false` when
+    /// no challenge can be due, so that a plain rejection takes no write
+    /// transaction. Does the same work (PIN verifier, resync range) either
+    /// way.
+    pub fn gateway_challenge_due(
+        &mut self,
+        login: &str,
+        passcode: &str,
+    ) -> Result<bool, StoreError> {
+        self.require_gateway()?;
+        Ok(self.assess(login, passcode)?.is_some())
+    }
+
     /// Whether `passcode`, which the verify service has just rejected for
-    /// `login`, opens a challenge. Always computes the PIN verifier and the
-    /// whole resync range (with a throw-away key when there is nothing to
-    /// find), so the time taken does not tell a right PIN from a wrong one.
+    /// `login`, opens a challenge; writes what it does (audit, and the
+    /// consumed code of a new-PIN proof of possession).
     pub fn gateway_challenge(
         &mut self,
         login: &str,
         passcode: &str,
     ) -> Result<Option<ChallengeReason>, StoreError> {
         self.require_gateway()?;
+        match self.assess(login, passcode)? {
+            None => Ok(None),
+            Some(Assessed::NewPin(credential)) => {
+                if self.check_possession(&credential, passcode).is_err() {
+                    return Ok(None);
+                }
+                self.audit(
+                    "verify.challenge",
+                    credential.holder.as_str(),
+                    &format!("reason=new_pin credential={}", credential.id),
+                )?;
+                Ok(Some(ChallengeReason::NewPin))
+            }
+            Some(Assessed::NextCode(credential, reason)) => {
+                self.audit(
+                    "verify.challenge",
+                    credential.holder.as_str(),
+                    &format!("reason=next_code credential={}", credential.id),
+                )?;
+                Ok(Some(reason))
+            }
+        }
+    }
+
+    /// What a rejected passcode may open, without writing. Always computes the PIN verifier and the
+    /// whole resync range (with a throw-away key when there is nothing to
+    /// find), so the time taken does not tell a right PIN from a wrong one.
+    fn assess(&self, login: &str, passcode: &str) -> Result<Option<Assessed>, StoreError> {
         let found = self.gateway_credential(login)?;
         // A locked or throttled credential opens nothing: the verify
         // service refused it unevaluated, and so does this.
@@ -125,18 +171,12 @@ impl Tx<'_> {
             .as_ref()
             .filter(|(c, _)| !c.locked && c.retry_at <= self.now);
         if let Some((credential, None)) = usable {
-            // PIN reset: a code alone proves possession.
-            if passcode.len() == usize::from(credential.params.digits.get())
-                && self.check_possession(credential, passcode).is_ok()
-            {
-                self.audit(
-                    "verify.challenge",
-                    credential.holder.as_str(),
-                    &format!("reason=new_pin credential={}", credential.id),
-                )?;
-                return Ok(Some(ChallengeReason::NewPin));
-            }
-            return Ok(None);
+            // PIN reset: a code alone may prove possession (checked, and
+            // consumed, by the caller).
+            return Ok(
+                (passcode.len() == usize::from(credential.params.digits.get()))
+                    .then(|| Assessed::NewPin(credential.clone())),
+            );
         }
         let digits = usable.map_or(crate::otp::Digits::SIX, |(c, _)| c.params.digits);
         let d = usize::from(digits.get());
@@ -169,17 +209,13 @@ impl Tx<'_> {
             usable,
             real_key.is_some() && pin_ok && split.is_some() && beyond,
         ) {
-            (Some((credential, _)), true) => {
-                self.audit(
-                    "verify.challenge",
-                    credential.holder.as_str(),
-                    &format!("reason=next_code credential={}", credential.id),
-                )?;
-                Ok(Some(ChallengeReason::NextCode {
+            (Some((credential, _)), true) => Ok(Some(Assessed::NextCode(
+                credential.clone(),
+                ChallengeReason::NextCode {
                     pin: Zeroizing::new(pin.to_owned()),
                     first: Zeroizing::new(code.to_owned()),
-                }))
-            }
+                },
+            ))),
             _ => Ok(None),
         }
     }
