@@ -82,6 +82,8 @@
 //!   longest-idle, an immediate `503` when all are busy (`admission`); each
 //!   connection served by hyper with header, idle and request timeouts
 //!   (`connection`); graceful shutdown).
+//! - [`gateway`]: what RADIUS and `/validate/check` share: the RSA-style
+//!   challenges (next code, new PIN) around the verify service.
 //! - [`radius`]: RADIUS for gateways: the packet codec (`packet`, pure:
 //!   parsing, authenticators, hidden passwords), the declared clients and
 //!   their secrets (`config`), the UDP service asking the verify service
@@ -124,6 +126,7 @@ pub mod crypto;
 pub mod devices;
 pub mod domain;
 pub mod fuzz_targets;
+pub mod gateway;
 pub mod hid;
 pub mod i18n;
 pub mod mail;

@@ -49,6 +49,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     health: routes::HealthCache,
+    /// Challenges `/validate/check` opened (`gateway`).
+    validate_challenges: crate::gateway::Challenges,
     keys: Mutex<HashMap<[u8; 32], Caller>>,
     shutting_down: AtomicBool,
     /// Tells long-lived streams (events) to end at shutdown.
@@ -79,6 +81,7 @@ impl AppState {
                 clock,
                 metrics: Metrics::default(),
                 health: routes::HealthCache::default(),
+                validate_challenges: crate::gateway::Challenges::default(),
                 keys: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
                 stop: tokio::sync::watch::channel(false).0,
@@ -100,6 +103,11 @@ impl AppState {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+
+    /// The challenges opened over `/validate/check`.
+    pub fn validate_challenges(&self) -> &crate::gateway::Challenges {
+        &self.inner.validate_challenges
     }
 
     /// Asks the one verify service (every gateway interface: `/v1/verify`,

@@ -160,6 +160,9 @@ operations! {
     Resync: POST "/v1/tokens/{serial}/resync", DESK, "resynchronise a key",
         Some("credential.resync"),
         "resynchronises a credential from two consecutive codes";
+    ResetPin: POST "/v1/tokens/{serial}/reset-pin", DESK_OR_INSPECTOR, "reset a PIN",
+        Some("credential.pin_reset"),
+        "deletes the holder's PIN: they choose a new one at their next gateway login";
     TokenReceipts: GET "/v1/tokens/{serial}/receipts", DESK_OR_INSPECTOR, "read receipts", None,
         "lists a token's receipts";
     ShowReceipt: GET "/v1/receipts/{id}", DESK_OR_INSPECTOR, "read a receipt", None,

@@ -194,7 +194,11 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
                 .radius_listen
                 .map_or_else(|| radius.listen.clone(), |one| vec![one]);
             let service = RadiusService::new(clients, radius.rights_attribute, state.clone());
-            Some((listen, Arc::new(service)))
+            let radsec = match &radius.radsec {
+                Some(radsec) => Some((radsec.clone(), radsec.tls(&data)?)),
+                None => None,
+            };
+            Some((listen, Arc::new(service), radsec))
         }
         None => None,
     };
@@ -220,7 +224,24 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         let (stop_radius, radius_stopped) = tokio::sync::watch::channel(false);
         let mail_tasks = mail.spawn(&store, &radius_stopped);
         let radius_task = match radius {
-            Some((listen, service)) => {
+            Some((listen, service, radsec)) => {
+                if let Some((radsec, tls)) = radsec {
+                    let mut listeners = Vec::with_capacity(radsec.listen.len());
+                    for address in &radsec.listen {
+                        let listener = tokio::net::TcpListener::bind(address)
+                            .await
+                            .with_context(|| format!("listening for RadSec on {address}"))?;
+                        writeln!(out, "keyward: RadSec on tcp://{}", listener.local_addr()?)?;
+                        listeners.push(listener);
+                    }
+                    tokio::spawn(crate::radius::radsec::serve(
+                        listeners,
+                        tls,
+                        Arc::new(radsec.clients),
+                        Arc::clone(&service),
+                        radius_stopped.clone(),
+                    ));
+                }
                 let mut sockets = Vec::with_capacity(listen.len());
                 for address in listen {
                     let socket = tokio::net::UdpSocket::bind(address)

@@ -189,6 +189,10 @@ pub enum TokensCommand {
     /// Unlocks a key locked after 10 failed logins.
     #[command(after_help = "Example:\n  keyward tokens unlock 12345678")]
     Unlock { serial: String },
+    /// Resets the PIN of an active key: no PIN logs in until its holder
+    /// chooses a new one, when a gateway (RADIUS, /validate/check) asks.
+    #[command(after_help = "Example:\n  keyward tokens reset-pin 12345678")]
+    ResetPin { serial: String },
     /// Resynchronises an HOTP key with two consecutive codes.
     #[command(
         after_help = "Example:\n  keyward tokens resync 12345678 --first 755224 --second 287082"
@@ -358,6 +362,10 @@ impl DaemonCommand for TokensCommand {
             TokensCommand::Unlock { serial } => {
                 let answer = client.unlock(&serial)?;
                 done(out, json, &answer, &t!("token-unlocked", serial = serial))
+            }
+            TokensCommand::ResetPin { serial } => {
+                let answer = client.reset_pin(&serial)?;
+                done(out, json, &answer, &t!("token-pin-reset", serial = serial))
             }
             TokensCommand::Resync {
                 serial,

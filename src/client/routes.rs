@@ -229,6 +229,10 @@ impl Client {
         self.post_empty(&token_path(serial, "unlock"))
     }
 
+    pub fn reset_pin(&self, serial: &str) -> Result<TokenEntry, ClientError> {
+        self.post_empty(&token_path(serial, "reset-pin"))
+    }
+
     pub fn resync(&self, serial: &str, body: &ResyncBody) -> Result<Resynchronised, ClientError> {
         self.post(&token_path(serial, "resync"), body)
     }

@@ -473,3 +473,9 @@ error-disk-nearly-full = the disk holding { $path } is nearly full ({ $available
 serve-plain-beyond-loopback = refusing to listen on { $address } without TLS: plain HTTP would carry keys and PINs in clear. Add a [tls] table (certificate, key) to the config file, or listen on 127.0.0.1
 init-tls = self-signed TLS certificate: { $certificate } (serve speaks HTTPS; browsers will warn until it is replaced by one from your CA)
 init-tls-add = self-signed TLS certificate: { $certificate }; add to { $config }: { $table }
+## Gateway challenges (RADIUS Access-Challenge, /validate/check transaction_id)
+gateway-challenge-next-code = Your key needs resynchronising: wait for the next code and enter it alone, without your PIN.
+gateway-challenge-new-pin = Your PIN was reset: choose a new PIN.
+gateway-challenge-new-pin-again = This PIN is not accepted (too short, too simple or too long): choose another.
+gateway-challenge-new-passcode = New PIN saved: wait for the next code, then enter your new PIN followed by that code.
+token-pin-reset = PIN of key { $serial } reset: its holder will choose a new one at their next login.

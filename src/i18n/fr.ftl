@@ -472,3 +472,9 @@ error-disk-nearly-full = le disque qui contient { $path } est presque plein ({ $
 serve-plain-beyond-loopback = écoute refusée sur { $address } sans TLS : le HTTP en clair ferait passer clés et codes PIN en clair. Ajoutez une table [tls] (certificate, key) au fichier de configuration, ou écoutez sur 127.0.0.1
 init-tls = certificat TLS auto-signé : { $certificate } (serve parle HTTPS ; les navigateurs avertiront tant qu'il n'est pas remplacé par un certificat de votre AC)
 init-tls-add = certificat TLS auto-signé : { $certificate } ; à ajouter à { $config } : { $table }
+## Gateway challenges (RADIUS Access-Challenge, /validate/check transaction_id)
+gateway-challenge-next-code = Votre clé doit être resynchronisée : attendez le code suivant et saisissez-le seul, sans code PIN.
+gateway-challenge-new-pin = Votre code PIN a été réinitialisé : choisissez un nouveau code PIN.
+gateway-challenge-new-pin-again = Ce code PIN n'est pas accepté (trop court, trop simple ou trop long) : choisissez-en un autre.
+gateway-challenge-new-passcode = Nouveau code PIN enregistré : attendez le code suivant et saisissez votre nouveau code PIN suivi de ce code.
+token-pin-reset = Code PIN de la clé { $serial } réinitialisé : son titulaire en choisira un nouveau à sa prochaine connexion.

@@ -65,6 +65,13 @@ impl Network {
         }
     }
 
+    /// The network of one address.
+    pub fn host(address: IpAddr) -> Network {
+        let address = address.to_canonical();
+        let prefix = if address.is_ipv4() { 32 } else { 128 };
+        Network { address, prefix }
+    }
+
     /// More specific networks win when several contain a peer.
     pub fn prefix(&self) -> u8 {
         self.prefix
@@ -93,6 +100,8 @@ pub struct RadiusConfig {
     pub listen: Vec<SocketAddr>,
     pub rights_attribute: RightsAttribute,
     pub clients: Vec<ClientConfig>,
+    /// `[radius.radsec]`: RADIUS over TLS, off when absent.
+    pub radsec: Option<super::radsec::RadsecConfig>,
 }
 
 /// A client with its secret, ready to serve. Debug hides the secret.
@@ -156,6 +165,7 @@ impl RadiusConfig {
                 secret_file: PathBuf::from(LOCAL_SECRET_FILE),
                 require_message_authenticator: true,
             }],
+            radsec: None,
         }
     }
 
@@ -191,6 +201,7 @@ impl RadiusConfig {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))],
             rights_attribute: RightsAttribute::Class,
             clients: Vec::new(),
+            radsec: None,
         };
         for (name, value) in table {
             let key = format!("radius.{name}");
@@ -211,11 +222,16 @@ impl RadiusConfig {
                         config.clients.push(client(one)?);
                     }
                 }
+                "radsec" => config.radsec = Some(super::radsec::RadsecConfig::parse(value)?),
                 _ => return Err(ConfigError::UnknownKey { key }),
             }
         }
-        if config.clients.is_empty() {
+        // RadSec alone may leave UDP off: `listen = []`, no UDP client.
+        if config.clients.is_empty() && config.radsec.is_none() {
             return Err(bad("radius.clients", "declare at least one client"));
+        }
+        if config.listen.is_empty() && config.radsec.is_none() {
+            return Err(bad("radius.listen", "names no address"));
         }
         let mut names: Vec<&str> = config.clients.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
@@ -268,9 +284,6 @@ fn listen(key: &str, value: &toml::Value) -> Result<Vec<SocketAddr>, ConfigError
         toml::Value::Array(many) => many.iter().map(one).collect::<Result<Vec<_>, _>>()?,
         single => vec![one(single)?],
     };
-    if all.is_empty() {
-        return Err(bad(key, "names no address"));
-    }
     Ok(all)
 }
 

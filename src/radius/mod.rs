@@ -1,10 +1,12 @@
 //! RADIUS for gateways (docs/radius.md): the sans-io packet codec
 //! ([`packet`]: parsing, authenticators, hidden passwords; pure), the
 //! `[radius]` configuration and declared clients ([`config`]), and the UDP
-//! service that hands Access-Requests to the verify service ([`server`]).
+//! service that hands Access-Requests to the verify service ([`server`]),
+//! and RadSec, the same over mutual TLS ([`radsec`]).
 
 pub mod config;
 pub mod packet;
+pub mod radsec;
 pub mod server;
 
 pub use config::{Client, RadiusConfig, RightsAttribute};

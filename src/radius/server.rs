@@ -20,7 +20,8 @@ use super::config::{Client, RightsAttribute};
 use super::packet::{attr, Builder, Code, Packet, MAX_PACKET};
 use crate::api::AppState;
 use crate::domain::RightInForce;
-use crate::store::verify::{VerifyOutcome, VerifyRequest};
+use crate::gateway::{authenticate, Answer, Attempt, Challenges};
+use crate::i18n::Lang;
 
 /// How long a reply is kept for retransmissions of its request (RFC 5080
 /// §2.2.2 suggests a few seconds; clients retry after 3 to 5).
@@ -98,6 +99,7 @@ pub struct RadiusService {
     rights_attribute: RightsAttribute,
     state: AppState,
     recent: Mutex<Recent>,
+    challenges: Challenges,
 }
 
 impl std::fmt::Debug for RadiusService {
@@ -126,6 +128,7 @@ impl RadiusService {
             rights_attribute,
             state,
             recent: Mutex::new(Recent::default()),
+            challenges: Challenges::default(),
         }
     }
 
@@ -137,7 +140,7 @@ impl RadiusService {
             .max_by_key(|c| c.network.prefix())
     }
 
-    fn count(&self, client: &str, outcome: &'static str) {
+    pub(super) fn count(&self, client: &str, outcome: &'static str) {
         self.state.metrics().radius(client, outcome);
     }
 
@@ -152,6 +155,17 @@ impl RadiusService {
             self.count("", "unknown_client");
             return None;
         };
+        self.answer_client(client, datagram, peer).await
+    }
+
+    /// [`RadiusService::answer`] for a client already identified (by its
+    /// address over UDP, by its certificate over RadSec).
+    pub async fn answer_client(
+        &self,
+        client: &Client,
+        datagram: &[u8],
+        peer: SocketAddr,
+    ) -> Option<Vec<u8>> {
         let name = client.name.as_str();
         let Ok(packet) = Packet::parse(datagram) else {
             self.count(name, "malformed");
@@ -207,17 +221,19 @@ impl RadiusService {
             self.count(name, "unsupported");
             return Some(reply(Code::AccessReject, packet, client, &[]));
         };
-        let mut request = VerifyRequest::new(login, &passcode);
-        drop(passcode);
-        if let Some(source) = packet
+        let source = packet
             .find(CALLING_STATION_ID)
             .and_then(|s| std::str::from_utf8(s).ok())
-            .filter(|s| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control))
-        {
-            request = request.from_source(source);
-        }
-        match self.state.verify(request).await {
-            Ok(VerifyOutcome::Accept { rights }) => {
+            .filter(|s| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control));
+        let attempt = Attempt {
+            client: name,
+            login,
+            password: passcode,
+            challenge: packet.find(attr::STATE),
+            source,
+        };
+        match authenticate(&self.state, &self.challenges, attempt).await {
+            Ok(Answer::Accept { rights }) => {
                 self.count(name, "accept");
                 let classes = self.rights_classes(&rights);
                 let extra: Vec<(u8, &[u8])> = classes
@@ -226,14 +242,22 @@ impl RadiusService {
                     .collect();
                 Some(reply(Code::AccessAccept, packet, client, &extra))
             }
-            Ok(VerifyOutcome::Reject { hold }) => {
-                self.state.hold_reject(hold).await;
+            Ok(Answer::Reject) => {
                 self.count(name, "reject");
                 Some(reply(Code::AccessReject, packet, client, &[]))
             }
-            Ok(VerifyOutcome::SourceLimited { .. }) => {
+            Ok(Answer::SourceLimited) => {
                 self.count(name, "source_limited");
                 Some(reply(Code::AccessReject, packet, client, &[]))
+            }
+            Ok(Answer::Challenge { id, prompt }) => {
+                self.count(name, prompt.label());
+                let message = prompt.message(Lang::default());
+                let extra = [
+                    (attr::STATE, &id[..]),
+                    (attr::REPLY_MESSAGE, message.as_bytes()),
+                ];
+                Some(reply(Code::AccessChallenge, packet, client, &extra))
             }
             // Nothing decided: no answer, the client retries.
             Err(err) => {

@@ -15,7 +15,7 @@ pub struct ValidateCheckBody {
     /// Accepted and ignored: keyward has one realm.
     #[serde(default)]
     pub realm: Option<String>,
-    /// Accepted and ignored: keyward opens no challenge over this call.
+    /// The challenge this request answers (from `detail.transaction_id`).
     #[serde(default)]
     pub transaction_id: Option<String>,
 }
@@ -42,6 +42,9 @@ pub struct ValidateCheckAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidateDetail {
     pub message: String,
+    /// A challenge's id, to send back with its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
 }
 
 /// `status`: the request was processed; `value`: the user is authenticated.
@@ -62,6 +65,7 @@ impl ValidateCheckAnswer {
                     "wrong otp pin"
                 }
                 .to_owned(),
+                transaction_id: None,
             },
             id: 1,
             jsonrpc: "2.0".to_owned(),
@@ -71,5 +75,16 @@ impl ValidateCheckAnswer {
             },
             version: format!("keyward {}", env!("CARGO_PKG_VERSION")),
         }
+    }
+
+    /// A challenge, as privacyIDEA answers one: not authenticated yet,
+    /// `detail.message` says what to send with `transaction_id`.
+    pub fn challenge(message: String, transaction_id: String) -> ValidateCheckAnswer {
+        let mut answer = ValidateCheckAnswer::new(false);
+        answer.detail = ValidateDetail {
+            message,
+            transaction_id: Some(transaction_id),
+        };
+        answer
     }
 }

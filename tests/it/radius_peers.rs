@@ -21,9 +21,9 @@ use crate::support::serve::{serve, Served};
 /// A holder from `keyward bench setup`: login, PIN, key, next counter.
 pub struct Holder {
     pub login: String,
-    pin: String,
-    key: CredentialKey,
-    counter: u64,
+    pub pin: String,
+    pub key: CredentialKey,
+    pub counter: u64,
 }
 
 impl Holder {
@@ -131,7 +131,7 @@ impl Gateway {
 
 /// `radclient -x ADDR KIND SECRET` with `attributes` on stdin, one try of
 /// one second; returns what it printed.
-fn radclient(addr: SocketAddr, kind: &str, secret: &str, attributes: &str) -> String {
+pub fn radclient(addr: SocketAddr, kind: &str, secret: &str, attributes: &str) -> String {
     let mut child = Command::new("radclient")
         .args(["-x", "-r", "1", "-t", "1", &addr.to_string(), kind, secret])
         .stdin(Stdio::piped())
@@ -153,7 +153,7 @@ fn radclient(addr: SocketAddr, kind: &str, secret: &str, attributes: &str) -> St
     )
 }
 
-fn access(login: &str, passcode: &str, with_ma: bool) -> String {
+pub fn access(login: &str, passcode: &str, with_ma: bool) -> String {
     let ma = if with_ma {
         "Message-Authenticator = 0x00\n"
     } else {

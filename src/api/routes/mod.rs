@@ -98,6 +98,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::Revoke => on(method, tokens::revoke),
         Op::Unlock => tokens::desk_op(op, |tx, s| tx.unlock(s)),
         Op::Resync => on(method, tokens::resync),
+        Op::ResetPin => tokens::desk_op(op, |tx, s| tx.reset_pin(s)),
         Op::TokenReceipts => on(method, receipts::token_receipts),
         Op::ShowReceipt => on(method, receipts::show_receipt),
         Op::ReportOverdue => on(method, reports::report_overdue),

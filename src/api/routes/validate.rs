@@ -8,7 +8,8 @@ use axum::{Form, Json};
 
 use super::{ok, Answer};
 use crate::api::{ApiError, AppState, Permit};
-use crate::store::verify::{VerifyOutcome, VerifyRequest};
+use crate::gateway::{authenticate, Answer as GatewayAnswer, Attempt};
+use crate::i18n::Lang;
 use crate::wire::validate::{ValidateCheckAnswer, ValidateCheckBody};
 
 /// The form or JSON body; a malformed one is a 400 naming no value.
@@ -47,16 +48,32 @@ impl FromRequest<AppState> for CheckBody {
 }
 
 pub(super) async fn validate_check(permit: Permit, CheckBody(body): CheckBody) -> Answer {
-    let request = VerifyRequest::new(&body.user, &body.pass);
-    drop(body);
-    let accepted = match permit.state().verify(request).await? {
-        VerifyOutcome::Accept { .. } => true,
-        VerifyOutcome::Reject { hold } => {
-            permit.state().hold_reject(hold).await;
-            false
-        }
-        // Not reached without a source; answered as a rejection.
-        VerifyOutcome::SourceLimited { .. } => false,
+    let client = format!("api-key:{}", permit.caller().api_key.id);
+    // A transaction id that is not one of ours answers no challenge (and
+    // is rejected as such); an empty one is no transaction.
+    let challenge = match body.transaction_id.as_deref() {
+        None | Some("") => None,
+        Some(hex) => Some(
+            data_encoding::HEXLOWER_PERMISSIVE
+                .decode(hex.as_bytes())
+                .unwrap_or_default(),
+        ),
     };
-    ok(ValidateCheckAnswer::new(accepted))
+    let ValidateCheckBody { user, pass, .. } = body;
+    let attempt = Attempt {
+        client: &client,
+        login: &user,
+        password: pass,
+        challenge: challenge.as_deref(),
+        source: None,
+    };
+    let state = permit.state();
+    match authenticate(state, state.validate_challenges(), attempt).await? {
+        GatewayAnswer::Accept { .. } => ok(ValidateCheckAnswer::new(true)),
+        GatewayAnswer::Reject | GatewayAnswer::SourceLimited => ok(ValidateCheckAnswer::new(false)),
+        GatewayAnswer::Challenge { id, prompt } => ok(ValidateCheckAnswer::challenge(
+            prompt.message(Lang::default()),
+            data_encoding::HEXLOWER.encode(&id),
+        )),
+    }
 }

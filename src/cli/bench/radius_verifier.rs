@@ -89,7 +89,9 @@ impl Verifier for RadiusVerifier {
             }
             return match reply.code {
                 Code::AccessAccept => Ok(true),
-                Code::AccessReject => Ok(false),
+                // A challenge is not an accept (a wrong code may, rarely,
+                // be a genuine far one: the next-code challenge).
+                Code::AccessReject | Code::AccessChallenge => Ok(false),
                 other => Err(self.failed(format!("unexpected {other:?}"))),
             };
         }

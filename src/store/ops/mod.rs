@@ -14,6 +14,7 @@ mod access_codes;
 mod api_keys;
 mod console_sessions;
 mod device_pins;
+mod gateway;
 mod mail;
 mod notices;
 mod outbox;
@@ -41,6 +42,7 @@ use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
+pub use gateway::ChallengeReason;
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};

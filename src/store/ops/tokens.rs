@@ -527,7 +527,26 @@ impl Tx<'_> {
                     from: token.state,
                     action: "resync",
                 })?;
-        let key = unseal_key(self.db, self.shared, &credential)?
+        let (step, drift) = self.resync_credential(&credential, (first, second), false)?;
+        self.audit(
+            "credential.resync",
+            serial,
+            &format!("step={step} drift={drift}"),
+        )
+    }
+
+    /// The resync rule, for the desk and for the gateway's next-code
+    /// challenge alike: finds `codes` as two consecutive codes and moves the
+    /// credential's floor past the second one, or, with `leave_second`, to
+    /// the first one (the second code is then verified as a login, by the
+    /// verify service). Returns the floor written and the drift.
+    pub(super) fn resync_credential(
+        &mut self,
+        credential: &CredentialInfo,
+        (first, second): (&str, &str),
+        leave_second: bool,
+    ) -> Result<(u64, i64), StoreError> {
+        let key = unseal_key(self.db, self.shared, credential)?
             .ok_or(StoreError::Corrupt("live credential without secret"))?;
         let digits = credential.params.digits;
         let codes = (Code::parse(first, digits)?, Code::parse(second, digits)?);
@@ -565,19 +584,16 @@ impl Tx<'_> {
                 .into());
             }
         }
+        let step = if leave_second {
+            found.step().saturating_sub(1)
+        } else {
+            found.step()
+        };
         self.db.execute(
             "UPDATE credentials SET floor = ?1, drift = ?2 WHERE id = ?3",
-            params![
-                to_i64(found.step(), "step")?,
-                drift.unwrap_or(0),
-                credential.id
-            ],
+            params![to_i64(step, "step")?, drift.unwrap_or(0), credential.id],
         )?;
-        self.audit(
-            "credential.resync",
-            serial,
-            &format!("step={} drift={}", found.step(), drift.unwrap_or(0)),
-        )
+        Ok((step, drift.unwrap_or(0)))
     }
 
     /// The desk clears a lockout (never automatic).

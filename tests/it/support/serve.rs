@@ -20,6 +20,8 @@ pub struct Served {
     pub radius: Option<SocketAddr>,
     /// The first admin's one-time console link `--init` printed (its path).
     pub console_link: Option<String>,
+    /// Where RadSec listens, when the data directory configures it.
+    pub radsec: Option<SocketAddr>,
 }
 
 /// `keyward serve --listen 127.0.0.1:0 --radius-listen 127.0.0.1:0 EXTRA
@@ -49,6 +51,7 @@ impl Served {
         let mut admin_key = None;
         let mut radius = None;
         let mut console_link = None;
+        let mut radsec = None;
         let url = loop {
             let line = lines.wait_for("");
             if let Some(addr) = line.strip_prefix("keyward: RADIUS on udp://") {
@@ -56,6 +59,9 @@ impl Served {
             }
             if let Some(at) = line.find("/bootstrap/") {
                 console_link = Some(line[at..].trim().to_owned());
+            }
+            if let Some(addr) = line.strip_prefix("keyward: RadSec on tcp://") {
+                radsec = addr.parse().ok();
             }
             if let Some(key) = line.strip_prefix("admin API key: ") {
                 admin_key = Some(key.to_owned());
@@ -75,6 +81,7 @@ impl Served {
             admin_key,
             radius,
             console_link,
+            radsec,
         }
     }
 
