@@ -140,6 +140,8 @@ pub struct DaemonConfig {
     pub store: StoreConfig,
     /// The RADIUS service, off unless the file has a `[radius]` table.
     pub radius: Option<crate::radius::RadiusConfig>,
+    /// The academic directory sync, off unless the file has `[directory]`.
+    pub directory: Option<crate::directory::DirectoryConfig>,
 }
 
 impl DaemonConfig {
@@ -154,6 +156,7 @@ impl DaemonConfig {
             limits: Limits::default(),
             store,
             radius: Some(crate::radius::RadiusConfig::local()),
+            directory: None,
         })
     }
 
@@ -200,6 +203,7 @@ impl DaemonConfig {
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
         let mut radius = None;
+        let mut directory = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
@@ -212,6 +216,7 @@ impl DaemonConfig {
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
                 "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
+                "directory" => directory = Some(crate::directory::DirectoryConfig::parse(value)?),
                 "seeded_reuse" => {
                     seeded_reuse = match string(key, value)? {
                         "after-import" => crate::store::SeededReuse::AfterImport,
@@ -254,6 +259,7 @@ impl DaemonConfig {
             limits,
             store,
             radius,
+            directory,
         })
     }
 

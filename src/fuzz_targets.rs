@@ -26,7 +26,25 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("wire_bodies", wire_bodies),
     ("pskc", pskc_file),
     ("radius", crate::radius::fuzz_one),
+    ("directory_exports", directory_exports),
 ];
+
+/// The academic directory's exports (LDIF, CSV) and the entries they give,
+/// read as the sync reads them.
+pub fn directory_exports(data: &[u8]) {
+    use crate::directory::{DirectoryConfig, Snapshot};
+    let config = DirectoryConfig::new("ldap://fuzz", "ou=people,dc=x", "ou=schools,dc=x");
+    let mut entries = crate::directory::ldif::parse(data).unwrap_or_default();
+    entries.extend(crate::directory::csv::parse(data, "uid", "ou=people,dc=x").unwrap_or_default());
+    let _ = Snapshot::read(&entries, &entries, &config.reading, None);
+    if let Ok(text) = std::str::from_utf8(data) {
+        for value in text.lines() {
+            let _ = crate::directory::values::delegation(value);
+            let _ = crate::directory::values::date(value);
+        }
+        let _ = crate::directory::DistrictFile::parse(text);
+    }
+}
 
 /// APDU responses and commands, and the YKOATH answers and requests they
 /// carry.

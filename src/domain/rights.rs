@@ -57,15 +57,18 @@ pub enum EndReason {
     // End of the director function.
     FinDeFonction,
     Autre,
+    // The academic directory no longer publishes it (`docs/directory.md`).
+    Directory,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 5] = [
+    pub const ALL: [EndReason; 6] = [
         EndReason::Retraite,
         EndReason::Mutation,
         EndReason::ChangementDeCorps,
         EndReason::FinDeFonction,
         EndReason::Autre,
+        EndReason::Directory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +78,7 @@ impl EndReason {
             EndReason::ChangementDeCorps => "changement_de_corps",
             EndReason::FinDeFonction => "fin_de_fonction",
             EndReason::Autre => "autre",
+            EndReason::Directory => "directory",
         }
     }
 
@@ -84,7 +88,8 @@ impl EndReason {
             .find(|r| r.as_str() == text)
             .ok_or(DomainError::BadIdentifier {
                 what: "reason",
-                rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
+                rule:
+                    "retraite, mutation, changement_de_corps, fin_de_fonction, autre or directory",
             })
     }
 }

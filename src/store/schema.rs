@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     V_RIGHTS_AND_STAFF,
     V_SEEDED_TOKENS,
     V_CREDENTIAL_EXPIRY,
+    V_DIRECTORY,
     V_ROW_MACS,
 ];
 
@@ -255,6 +256,24 @@ ALTER TABLE api_keys    ADD COLUMN row_mac BLOB;
 /// `docs/pskc.md`): verify treats it as absent from that instant.
 const V_CREDENTIAL_EXPIRY: &str = r#"
 ALTER TABLE credentials ADD COLUMN expires_at INTEGER;
+"#;
+
+/// The academic directory (`docs/directory.md`): a right it no longer
+/// publishes ends for the reason "directory" (the CHECK list widened in
+/// place, which changes no stored row), and each sync run is kept.
+const V_DIRECTORY: &str = r#"
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, '''autre'')', '''autre'',''directory'')')
+    WHERE type = 'table' AND name = 'rights';
+PRAGMA writable_schema = RESET;
+CREATE TABLE directory_runs (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    source  TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    report  TEXT NOT NULL
+) STRICT;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

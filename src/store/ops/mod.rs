@@ -13,6 +13,7 @@
 mod access_codes;
 mod api_keys;
 mod device_pins;
+mod directory;
 mod pending_writes;
 mod people;
 mod receipts;
