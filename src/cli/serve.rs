@@ -190,6 +190,17 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             }
             None => None,
         };
+        // The academic directory sync on its schedule (docs/directory.md).
+        let directory_task = config.directory.clone().and_then(|directory| {
+            let every = directory.every?;
+            let metrics_state = state.clone();
+            Some(tokio::spawn(crate::directory::sync::schedule(
+                Arc::clone(&store),
+                directory,
+                every,
+                move |report| metrics_state.metrics().directory_run(report),
+            )))
+        });
         let mut listeners = Vec::with_capacity(listen.len());
         for address in listen {
             let listener = tokio::net::TcpListener::bind(address)
@@ -215,6 +226,9 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         .await?;
         if let Some(task) = radius_task {
             let _ = task.await;
+        }
+        if let Some(task) = directory_task {
+            task.abort();
         }
         anyhow::Ok(())
     })?;

@@ -131,3 +131,40 @@ pub async fn sync_ldap(
     .map_err(|_| SyncError::Store(StoreError::Unavailable))?
     .map_err(SyncError::from)
 }
+
+/// The daemon's schedule: a sync every `every`, the first at start; each
+/// report goes to `done` (metrics), each failure to the log.
+pub async fn schedule(
+    store: std::sync::Arc<Store>,
+    config: DirectoryConfig,
+    every: std::time::Duration,
+    done: impl Fn(&SyncReport) + Send + 'static,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match sync_ldap(
+            std::sync::Arc::clone(&store),
+            &config,
+            super::RunOptions::default(),
+        )
+        .await
+        {
+            Ok(report) => {
+                tracing::info!(
+                    outcome = report.outcome.as_str(),
+                    changes = report.changes.len(),
+                    entry_errors = report.errors.len(),
+                    failures = report.failures.len(),
+                    "directory sync"
+                );
+                if let Some(why) = &report.stopped {
+                    tracing::warn!(why = %why, "directory sync stopped by its guard");
+                }
+                done(&report);
+            }
+            Err(err) => tracing::warn!(error = %err, "directory sync failed; nothing changed"),
+        }
+    }
+}

@@ -329,3 +329,17 @@ touch-to-type = Touch the key now: it types its code (nothing is shown).
 touch-to-confirm = Touch the key now to confirm (press its button within 15 seconds).
 touch-timed-out = The key was not touched in time: nothing changed. Start again and touch it when asked.
 touch-nothing-typed = nothing was typed
+
+# Academic directory sync (keyward directory, docs/directory.md)
+end-reason-directory = directory
+directory-no-run = No directory sync has run yet.
+directory-daemon-running = The daemon is running on { $data }: it syncs the directory on its own schedule (stop it to run this command).
+directory-not-configured = No [directory] table in the config file (docs/directory.md).
+directory-stopped = The sync stopped before any change: check the changes above, then run again with --confirm.
+directory-run = Directory run at { $at } from { $source }: { $entries } entries read; { $outcome }.
+directory-outcome-applied = changes applied
+directory-outcome-unchanged = nothing to change
+directory-outcome-dry-run = dry run, nothing applied
+directory-outcome-stopped = stopped by the guard, nothing applied
+directory-entry-error = skipped entry { $dn }: { $problem }
+directory-change-failed = change refused for { $subject }: { $error }

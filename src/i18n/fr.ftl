@@ -328,3 +328,17 @@ touch-to-type = Touchez la clé maintenant : elle tape son code (rien ne s'affic
 touch-to-confirm = Touchez la clé maintenant pour confirmer (appuyez sur son bouton dans les 15 secondes).
 touch-timed-out = La clé n'a pas été touchée à temps : rien n'a changé. Recommencez et touchez-la quand elle le demande.
 touch-nothing-typed = la clé n'a rien tapé
+
+# Synchronisation avec l'annuaire académique (keyward directory, docs/directory.md)
+end-reason-directory = annuaire
+directory-no-run = Aucune synchronisation avec l'annuaire n'a encore eu lieu.
+directory-daemon-running = Le démon tourne sur { $data } : il synchronise l'annuaire selon son calendrier (arrêtez-le pour lancer cette commande).
+directory-not-configured = Pas de table [directory] dans le fichier de configuration (docs/directory.md).
+directory-stopped = La synchronisation s'est arrêtée avant tout changement : vérifiez les changements ci-dessus, puis relancez avec --confirm.
+directory-run = Synchronisation du { $at } depuis { $source } : { $entries } entrées lues ; { $outcome }.
+directory-outcome-applied = changements appliqués
+directory-outcome-unchanged = rien à changer
+directory-outcome-dry-run = essai à blanc, rien d'appliqué
+directory-outcome-stopped = arrêtée par la garde, rien d'appliqué
+directory-entry-error = entrée ignorée { $dn } : { $problem }
+directory-change-failed = changement refusé pour { $subject } : { $error }
