@@ -141,7 +141,7 @@ impl DirectoryConfig {
             starttls: false,
             bind_dn: None,
             password_file: None,
-            people_filter: "(|(FrEduFonctAdm=DIR)(FrEduFonctAdm=IEN1D)(FrEduResDel=*))".to_owned(),
+            people_filter: "(objectClass=inetOrgPerson)".to_owned(),
             schools_filter: "(objectClass=organizationalUnit)".to_owned(),
             reading: Reading {
                 attributes: Attributes::default(),

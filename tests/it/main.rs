@@ -23,6 +23,7 @@ mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
 mod devices_pcsc;
+mod directory_ldap;
 mod doctor;
 mod driver;
 mod driver_trace;

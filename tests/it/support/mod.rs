@@ -6,4 +6,5 @@ pub mod http;
 pub mod in_process;
 pub mod pcscd;
 pub mod serve;
+pub mod slapd;
 pub mod world;
