@@ -16,6 +16,9 @@ pub struct StoredPerson {
     pub full_name: String,
     pub mail: String,
     pub left: bool,
+    /// Holds a live admin or desk API key: IT-centre staff, kept by hand
+    /// (the directory never makes them leave).
+    pub staff: bool,
 }
 
 /// A district as keyward holds it.
@@ -322,7 +325,11 @@ pub fn plan(dir: &Snapshot, store: &StoreState, today: Date, owns: &BTreeSet<Kin
             .iter()
             .filter(|r| owns.contains(&kind_of(r.origin)))
             .count(),
-        live_people: store.people.values().filter(|p| !p.left).count(),
+        live_people: store
+            .people
+            .values()
+            .filter(|p| !p.left && !p.staff)
+            .count(),
         errors: dir.errors.clone(),
         ..Plan::default()
     };
@@ -382,7 +389,7 @@ pub fn plan(dir: &Snapshot, store: &StoreState, today: Date, owns: &BTreeSet<Kin
     }
     if owned(Kind::People) {
         for (id, p) in &store.people {
-            if !p.left && !dir.people.contains_key(id) && !held.contains(id) {
+            if !p.left && !p.staff && !dir.people.contains_key(id) && !held.contains(id) {
                 changes.push(Change::PersonLeft { id: id.clone() });
             }
         }

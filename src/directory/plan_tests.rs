@@ -69,6 +69,7 @@ fn store() -> StoreState {
                 full_name: format!("Person {uid}"),
                 mail: format!("{uid}@ac-exemple.fr"),
                 left: false,
+                staff: false,
             },
         );
     }
@@ -226,6 +227,23 @@ fn each_directory_change_gives_its_change() {
                 p.remove(3);
             }),
             vec!["people ended cdeputy left"],
+        ),
+        (
+            "IT-centre staff are kept by hand",
+            summary(baseline(), &{
+                let mut s = store();
+                s.people.insert(
+                    id("alice"),
+                    StoredPerson {
+                        full_name: "Alice".into(),
+                        mail: "alice@ac-exemple.fr".into(),
+                        left: false,
+                        staff: true,
+                    },
+                );
+                s
+            }),
+            vec![],
         ),
         (
             "unknown school: held, reported, nothing ended",

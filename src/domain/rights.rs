@@ -57,7 +57,9 @@ pub enum EndReason {
     // End of the director function.
     FinDeFonction,
     Autre,
-    // The academic directory no longer publishes it (`docs/directory.md`).
+    // The academic directory no longer publishes it (`docs/directory.md`):
+    // set by the sync only, never chosen by hand.
+    #[value(skip)]
     Directory,
 }
 
@@ -82,15 +84,24 @@ impl EndReason {
         }
     }
 
+    /// A reason an admin may give (every one but "directory").
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         EndReason::ALL
             .into_iter()
+            .filter(|r| *r != EndReason::Directory)
             .find(|r| r.as_str() == text)
             .ok_or(DomainError::BadIdentifier {
                 what: "reason",
-                rule:
-                    "retraite, mutation, changement_de_corps, fin_de_fonction, autre or directory",
+                rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
             })
+    }
+
+    /// A reason as stored (the sync's "directory" included).
+    pub fn decode(text: &str) -> Result<Self, DomainError> {
+        EndReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or(DomainError::Corrupt("end reason"))
     }
 }
 
@@ -271,5 +282,7 @@ mod tests {
             Ok(EndReason::ChangementDeCorps)
         );
         assert!(EndReason::parse("bored").is_err());
+        assert!(EndReason::parse("directory").is_err());
+        assert_eq!(EndReason::decode("directory"), Ok(EndReason::Directory));
     }
 }

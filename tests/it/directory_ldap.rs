@@ -443,3 +443,108 @@ fn malformed_entries_are_reported_and_skipped_never_guessed() {
     }
     assert!(report.changes.is_empty(), "{:?}", report.changes);
 }
+
+fn directory_block(slapd: &Slapd) -> String {
+    format!(
+        "\n[directory]\nurl = \"{}\"\npeople_base = \"{PEOPLE}\"\nschools_base = \"{SCHOOLS}\"\nbind_dn = \"{ROOT_DN}\"\npassword_file = \"{}\"\nevery_minutes = 0\n",
+        slapd.url(),
+        slapd.password_file(ROOT_PW).display()
+    )
+}
+
+fn initialised(block: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    crate::support::cli::init(&data);
+    let config = data.join("keyward.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(block);
+    std::fs::write(&config, text).unwrap();
+    dir
+}
+
+#[test]
+fn cli_sync_prints_the_changes_then_applies_them_and_status_shows_the_run() {
+    use crate::support::cli::{exits, json_ok, keyward, stdout_ok};
+    let slapd = Slapd::start(&slapd::authority(2, 10, 40));
+    let dir = initialised(&directory_block(&slapd));
+    let data = dir.path().join("data");
+    let dry = stdout_ok(keyward(["directory", "sync", "--dry-run", "--data"]).arg(&data));
+    assert!(dry.contains("appointments added"), "{dry}");
+    assert!(dry.contains("dry run, nothing applied"), "{dry}");
+    let done = stdout_ok(keyward(["directory", "sync", "--data"]).arg(&data));
+    assert!(done.contains("changes applied"), "{done}");
+    let again = stdout_ok(keyward(["directory", "sync", "--data"]).arg(&data));
+    assert!(again.contains("nothing to change"), "{again}");
+    let status =
+        json_ok(keyward(["--json", "directory", "status", "--last", "2", "--data"]).arg(&data));
+    assert_eq!(status[0]["outcome"], "unchanged");
+    assert_eq!(status[1]["outcome"], "applied");
+    // The directory emptied by a wrong filter: the guard stops, exit non-zero.
+    let config = data.join("keyward.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "every_minutes = 0",
+            "every_minutes = 0\npeople_filter = \"(uid=nobody)\"",
+        ),
+    )
+    .unwrap();
+    let (out, err) = exits(keyward(["directory", "sync", "--data"]).arg(&data), 1);
+    assert!(out.contains("stopped by the guard"), "{out}");
+    assert!(err.contains("--confirm"), "{err}");
+}
+
+#[test]
+fn cli_import_from_ldif_and_from_csv_without_ldap() {
+    use crate::support::cli::{keyward, stdout_ok};
+    let block = format!(
+        "\n[directory]\nurl = \"ldap://127.0.0.1:9\"\npeople_base = \"{PEOPLE}\"\nschools_base = \"{SCHOOLS}\"\nevery_minutes = 0\n"
+    );
+    let dir = initialised(&block);
+    let data = dir.path().join("data");
+    let ldif = dir.path().join("annuaire.ldif");
+    std::fs::write(&ldif, slapd::authority(2, 10, 40)).unwrap();
+    let out = stdout_ok(
+        keyward(["directory", "import"])
+            .arg(&ldif)
+            .arg("--data")
+            .arg(&data),
+    );
+    assert!(out.contains("changes applied"), "{out}");
+    assert!(out.contains("people       added   40"), "{out}");
+    let again = stdout_ok(
+        keyward(["directory", "import"])
+            .arg(&ldif)
+            .arg("--data")
+            .arg(&data),
+    );
+    assert!(again.contains("nothing to change"), "{again}");
+
+    let dir = initialised(&block);
+    let data = dir.path().join("data");
+    let people = dir.path().join("personnes.csv");
+    let schools = dir.path().join("etablissements.csv");
+    let (a, b) = (slapd::school_code(0), slapd::school_code(1));
+    std::fs::write(
+        &schools,
+        format!("dn;ou;description\nou=C01,{SCHOOLS};C01;Est\nou={a},ou=C01,{SCHOOLS};{a};Ecole A\nou={b},ou=C01,{SCHOOLS};{b};\"Ecole; B\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &people,
+        format!("uid;cn;mail;FrEduFonctAdm;FrEduRneResp;dateff\nien01;Inspectrice;ien01@ac-exemple.fr;IEN1D;{a}$UAJ;\nadir;Directeur A;adir@ac-exemple.fr;DIR;\"{a}$UAJ\n{b}$UAJ\";01/09/2026\n"),
+    )
+    .unwrap();
+    let out = stdout_ok(
+        keyward(["directory", "import"])
+            .arg(&people)
+            .arg("--schools")
+            .arg(&schools)
+            .arg("--data")
+            .arg(&data),
+    );
+    assert!(out.contains("appointments added   2"), "{out}");
+    assert!(out.contains("districts    changed 1"), "{out}");
+}

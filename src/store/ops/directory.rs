@@ -20,13 +20,16 @@ impl Tx<'_> {
     pub fn directory_state(&self) -> Result<(StoreState, Date), StoreError> {
         let today = self.today();
         let mut state = StoreState::default();
-        let people: Vec<(String, String, String, bool)> = query_rows(
+        let people: Vec<(String, String, String, bool, bool)> = query_rows(
             self.db,
-            "SELECT id, full_name, mail, left_at IS NOT NULL FROM people",
+            "SELECT p.id, p.full_name, p.mail, p.left_at IS NOT NULL,
+                    EXISTS (SELECT 1 FROM api_keys k WHERE k.person = p.id
+                            AND k.role IN ('admin', 'desk') AND k.revoked_at IS NULL)
+             FROM people p",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
-        for (id, full_name, mail, left) in people {
+        for (id, full_name, mail, left, staff) in people {
             let id = PersonId::parse(&id).map_err(corrupt("person id"))?;
             state.people.insert(
                 id,
@@ -34,6 +37,7 @@ impl Tx<'_> {
                     full_name,
                     mail,
                     left,
+                    staff,
                 },
             );
         }

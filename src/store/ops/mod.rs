@@ -225,7 +225,7 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
                 },
                 end_reason: row
                     .get::<_, Option<String>>(8)?
-                    .map(|r| EndReason::parse(&r))
+                    .map(|r| EndReason::decode(&r))
                     .transpose()
                     .map_err(corrupt("end reason"))?,
             })
