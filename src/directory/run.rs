@@ -72,28 +72,40 @@ pub fn run(
         report.outcome = RunOutcome::DryRun;
     } else if !plan.is_empty() {
         report.outcome = RunOutcome::Applied;
-        for change in &plan.changes {
-            let done = store.write(&Actor::System, "directory.sync", |tx| {
-                tx.apply_directory_change(change, source)
-            });
-            if let Err(err) = done {
-                if !err.is_refusal()
-                    && !matches!(
-                        err,
-                        StoreError::DirectorInPlace { .. } | StoreError::AlreadyDirector { .. }
-                    )
-                {
-                    return Err(err);
-                }
-                report.failures.push(ChangeFailure {
-                    error: err.to_string(),
-                    subject: change.subject(),
-                });
-            }
-        }
+        // One transaction per change; the disk is waited for once, at the
+        // end (a run is idempotent: the next one redoes what a crash lost).
+        store.with_deferred_sync(|| apply(store, &plan, source, &mut report))??;
     }
     record(store, &mut report, options.dry_run)?;
     Ok(report)
+}
+
+fn apply(
+    store: &Store,
+    plan: &Plan,
+    source: &str,
+    report: &mut SyncReport,
+) -> Result<(), StoreError> {
+    for change in &plan.changes {
+        let done = store.write(&Actor::System, "directory.sync", |tx| {
+            tx.apply_directory_change(change, source)
+        });
+        if let Err(err) = done {
+            if !err.is_refusal()
+                && !matches!(
+                    err,
+                    StoreError::DirectorInPlace { .. } | StoreError::AlreadyDirector { .. }
+                )
+            {
+                return Err(err);
+            }
+            report.failures.push(ChangeFailure {
+                error: err.to_string(),
+                subject: change.subject(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn line(change: &super::plan::Change) -> ChangeLine {
