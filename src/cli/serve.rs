@@ -151,6 +151,9 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         Switch::Off => None,
     };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
+    if let Some(directory) = &config.directory {
+        state.set_directory(directory.clone());
+    }
     let radius = match &config.radius {
         Some(radius) => {
             let clients = radius.load_clients(&data)?;

@@ -70,3 +70,18 @@ pub struct SyncReport {
     /// Why the guard stopped the run, when it did.
     pub stopped: Option<String>,
 }
+
+/// `POST /v1/directory/sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBody {
+    /// Show the changes; apply none.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Apply even past the guard's threshold.
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `GET /v1/directory/status`: the last runs, newest first.
+pub type StatusAnswer = Vec<SyncReport>;
