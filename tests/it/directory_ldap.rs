@@ -548,3 +548,70 @@ fn cli_import_from_ldif_and_from_csv_without_ldap() {
     assert!(out.contains("appointments added   2"), "{out}");
     assert!(out.contains("districts    changed 1"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_runs_the_sync_and_reads_its_status_through_the_api() {
+    use crate::support::api::{api, Call};
+    let server = Slapd::start(&slapd::authority(2, 10, 40));
+    let api = api();
+    // Without [directory] the route says so.
+    let (status, _) = api
+        .send(
+            Call::post("/v1/directory/sync")
+                .json(serde_json::json!({}))
+                .by(api.keys.of("admin")),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 404);
+    let mut config = DirectoryConfig::new(&server.url(), PEOPLE, SCHOOLS);
+    config.bind_dn = Some(ROOT_DN.to_owned());
+    config.password_file = Some(server.password_file(ROOT_PW));
+    api.state.set_directory(config);
+    // The fixture's hand-entered rights are not in this directory: the
+    // guard stops the run, nothing applied.
+    let (status, body) = api
+        .send(
+            Call::post("/v1/directory/sync")
+                .json(serde_json::json!({"dry_run": true}))
+                .by(api.keys.of("admin")),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(body["outcome"], "stopped", "{body}");
+    assert!(body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["kind"] == "appointments" && c["verb"] == "added"));
+    let (status, body) = api
+        .send(
+            Call::post("/v1/directory/sync")
+                .json(serde_json::json!({"confirm": true}))
+                .by(api.keys.of("admin")),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(body["outcome"], "applied", "{body}");
+    let (status, runs) = api
+        .send(Call::get("/v1/directory/status").by(api.keys.of("admin")))
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(runs[0]["outcome"], "applied");
+    assert_eq!(runs[1]["outcome"], "stopped");
+    // A directory that cannot be read: 502, nothing changed.
+    drop(server);
+    let (status, body) = api
+        .send(
+            Call::post("/v1/directory/sync")
+                .json(serde_json::json!({}))
+                .by(api.keys.of("admin")),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 502, "{body}");
+    let (_, metrics) = api.send_raw(Call::get("/metrics")).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("keyward_directory_total{what=\"run\",outcome=\"applied\"} 1"),
+        "{metrics}"
+    );
+}
