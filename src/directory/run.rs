@@ -12,6 +12,9 @@ use crate::domain::Actor;
 use crate::store::{Store, StoreError};
 use crate::wire::directory::{ChangeFailure, ChangeLine, CountLine, RunOutcome, SyncReport};
 
+/// Changes named in a kept report.
+const KEPT_CHANGES: usize = 1000;
+
 /// How to run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -56,6 +59,7 @@ pub fn run(
         entries,
         errors: plan.errors.clone(),
         failures: Vec::new(),
+        more_changes: 0,
         outcome: RunOutcome::Unchanged,
         source: source.to_owned(),
         stopped: None,
@@ -125,8 +129,12 @@ fn record(store: &Store, report: &mut SyncReport, dry_run: bool) -> Result<(), S
         .collect();
     store.write(&Actor::System, "directory.sync", |tx| {
         report.at = tx.now();
+        // The kept report names the first changes only; the counts are whole.
+        let mut kept = report.clone();
+        kept.more_changes = kept.changes.len().saturating_sub(KEPT_CHANGES);
+        kept.changes.truncate(KEPT_CHANGES);
         let json =
-            serde_json::to_string(&*report).map_err(|_| StoreError::Corrupt("directory report"))?;
+            serde_json::to_string(&kept).map_err(|_| StoreError::Corrupt("directory report"))?;
         tx.record_directory_run(
             &report.source,
             dry_run,

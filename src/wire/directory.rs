@@ -65,6 +65,10 @@ pub struct SyncReport {
     pub entries: usize,
     pub errors: Vec<EntryError>,
     pub failures: Vec<ChangeFailure>,
+    /// Changes left out of `changes` in a kept report (`status`): the
+    /// counts stay whole.
+    #[serde(default)]
+    pub more_changes: usize,
     pub outcome: RunOutcome,
     pub source: String,
     /// Why the guard stopped the run, when it did.
