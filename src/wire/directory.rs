@@ -80,10 +80,8 @@ pub struct SyncReport {
 #[serde(deny_unknown_fields)]
 pub struct SyncBody {
     /// Show the changes; apply none.
-    #[serde(default)]
     pub dry_run: bool,
     /// Apply even past the guard's threshold.
-    #[serde(default)]
     pub confirm: bool,
 }
 

@@ -558,7 +558,7 @@ async fn the_admin_runs_the_sync_and_reads_its_status_through_the_api() {
     let (status, _) = api
         .send(
             Call::post("/v1/directory/sync")
-                .json(serde_json::json!({}))
+                .json(serde_json::json!({"dry_run": false, "confirm": false}))
                 .by(api.keys.of("admin")),
         )
         .await;
@@ -572,7 +572,7 @@ async fn the_admin_runs_the_sync_and_reads_its_status_through_the_api() {
     let (status, body) = api
         .send(
             Call::post("/v1/directory/sync")
-                .json(serde_json::json!({"dry_run": true}))
+                .json(serde_json::json!({"dry_run": true, "confirm": false}))
                 .by(api.keys.of("admin")),
         )
         .await;
@@ -586,7 +586,7 @@ async fn the_admin_runs_the_sync_and_reads_its_status_through_the_api() {
     let (status, body) = api
         .send(
             Call::post("/v1/directory/sync")
-                .json(serde_json::json!({"confirm": true}))
+                .json(serde_json::json!({"dry_run": false, "confirm": true}))
                 .by(api.keys.of("admin")),
         )
         .await;
@@ -603,7 +603,7 @@ async fn the_admin_runs_the_sync_and_reads_its_status_through_the_api() {
     let (status, body) = api
         .send(
             Call::post("/v1/directory/sync")
-                .json(serde_json::json!({}))
+                .json(serde_json::json!({"dry_run": false, "confirm": false}))
                 .by(api.keys.of("admin")),
         )
         .await;
