@@ -162,6 +162,8 @@ pub struct DaemonConfig {
     pub mail: Option<crate::mail::config::MailConfig>,
     /// TLS on every HTTP listener, when the file has a `[tls]` table.
     pub tls: Option<crate::server::tls::TlsFiles>,
+    /// The academic directory sync, off unless the file has `[directory]`.
+    pub directory: Option<crate::directory::DirectoryConfig>,
 }
 
 impl DaemonConfig {
@@ -178,6 +180,7 @@ impl DaemonConfig {
             radius: Some(crate::radius::RadiusConfig::local()),
             mail: None,
             tls: None,
+            directory: None,
         })
     }
 
@@ -226,6 +229,7 @@ impl DaemonConfig {
         let mut radius = None;
         let mut mail = None;
         let mut tls = None;
+        let mut directory = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
         for (key, value) in &table {
@@ -239,6 +243,7 @@ impl DaemonConfig {
                 "limits" => limits = parse_limits(value)?,
                 "radius" => radius = Some(crate::radius::RadiusConfig::parse(value)?),
                 "mail" => mail = Some(crate::mail::config::MailConfig::parse(value)?),
+                "directory" => directory = Some(crate::directory::DirectoryConfig::parse(value)?),
                 "seeded_reuse" => {
                     seeded_reuse = match string(key, value)? {
                         "after-import" => crate::store::SeededReuse::AfterImport,
@@ -284,6 +289,7 @@ impl DaemonConfig {
             radius,
             mail,
             tls,
+            directory,
         })
     }
 

@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pskc", pskc_file),
     ("radius", crate::radius::fuzz_one),
     ("mail", mail_message),
+    ("directory_exports", directory_exports),
 ];
 
 /// A help request's message: parsing under a small and a large limit, the
@@ -37,6 +38,23 @@ pub fn mail_message(data: &[u8]) {
     if let Ok(m) = message::parse(data, message::DEFAULT_MAX_BYTES) {
         let _ = kind::detect(&m.subject, &m.text);
         let _ = auth::from_auth_results(&m.auth_results, "mx.ac-exemple.fr", "ac-exemple.fr");
+    }
+}
+
+/// The academic directory's exports (LDIF, CSV) and the entries they give,
+/// read as the sync reads them.
+pub fn directory_exports(data: &[u8]) {
+    use crate::directory::{DirectoryConfig, Snapshot};
+    let config = DirectoryConfig::new("ldap://fuzz", "ou=people,dc=x", "ou=schools,dc=x");
+    let mut entries = crate::directory::ldif::parse(data).unwrap_or_default();
+    entries.extend(crate::directory::csv::parse(data, "uid", "ou=people,dc=x").unwrap_or_default());
+    let _ = Snapshot::read(&entries, &entries, &config.reading, None);
+    if let Ok(text) = std::str::from_utf8(data) {
+        for value in text.lines() {
+            let _ = crate::directory::values::delegation(value);
+            let _ = crate::directory::values::date(value);
+        }
+        let _ = crate::directory::DistrictFile::parse(text);
     }
 }
 

@@ -95,6 +95,9 @@
 //!   keys and scopes (`auth`), the `Permit` that runs an operation for a
 //!   caller, one error type with stable codes, metrics; the handlers in
 //!   `api::routes`, one file per resource.
+//! - [`directory`]: the academic directory (LDAP) sync: pure readers of
+//!   the FrEdu values, entries, LDIF and CSV exports, the diff and its guard;
+//!   the `ldap3` client and the run over the store (`docs/directory.md`).
 //! - [`client`]: the blocking HTTP client of the v1 API and its
 //!   server-sent-event reader, used by the CLI, the station and the load
 //!   generator.
@@ -124,6 +127,7 @@ pub mod config;
 pub mod console;
 pub mod crypto;
 pub mod devices;
+pub mod directory;
 pub mod domain;
 pub mod fuzz_targets;
 pub mod gateway;

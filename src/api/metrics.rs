@@ -27,6 +27,7 @@ pub struct Metrics {
     /// Route, then status: looked up by `&str`, no allocation per request.
     requests: Mutex<HashMap<Box<str>, BTreeMap<u16, u64>>>,
     radius: Mutex<BTreeMap<(String, &'static str), u64>>,
+    directory: Mutex<BTreeMap<(&'static str, String, String), u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -63,6 +64,21 @@ impl Metrics {
         *lock(&self.radius)
             .entry((client.to_owned(), outcome))
             .or_default() += 1;
+    }
+
+    /// A directory sync run: its outcome, its changes by kind and verb, its
+    /// skipped entries.
+    pub fn directory_run(&self, report: &crate::wire::directory::SyncReport) {
+        let mut m = lock(&self.directory);
+        let outcome = report.outcome.as_str().to_owned();
+        *m.entry(("run", outcome, String::new())).or_default() += 1;
+        for c in &report.counts {
+            *m.entry(("change", c.kind.clone(), c.verb.clone()))
+                .or_default() += c.count as u64;
+        }
+        let errors = report.errors.len() as u64;
+        *m.entry(("entry_error", String::new(), String::new()))
+            .or_default() += errors;
     }
 
     /// The exposition; `reasons` adds verify outcomes by reason (admin
@@ -111,6 +127,15 @@ impl Metrics {
                 out,
                 "keyward_radius_requests_total{{client=\"{client}\",outcome=\"{outcome}\"}} {n}"
             );
+        }
+        out.push_str("# HELP keyward_directory_total Directory sync runs by outcome, changes by kind and verb, entries skipped.\n# TYPE keyward_directory_total counter\n");
+        for ((what, a, b), n) in lock(&self.directory).iter() {
+            let labels = match *what {
+                "run" => format!("what=\"run\",outcome=\"{a}\""),
+                "change" => format!("what=\"change\",kind=\"{a}\",verb=\"{b}\""),
+                _ => "what=\"entry_error\"".to_owned(),
+            };
+            let _ = writeln!(out, "keyward_directory_total{{{labels}}} {n}");
         }
         out.push_str("# HELP keyward_device_events_total Device events by kind.\n# TYPE keyward_device_events_total counter\n");
         for (kind, counter) in [

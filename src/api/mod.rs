@@ -55,6 +55,8 @@ struct Inner {
     shutting_down: AtomicBool,
     /// Tells long-lived streams (events) to end at shutdown.
     stop: tokio::sync::watch::Sender<bool>,
+    /// `[directory]`, when configured (`POST /v1/directory/sync`).
+    directory: std::sync::OnceLock<crate::directory::DirectoryConfig>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -85,8 +87,18 @@ impl AppState {
                 keys: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
                 stop: tokio::sync::watch::channel(false).0,
+                directory: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Gives the API the academic directory to sync (set once, at start).
+    pub fn set_directory(&self, config: crate::directory::DirectoryConfig) {
+        let _ = self.inner.directory.set(config);
+    }
+
+    pub fn directory(&self) -> Option<&crate::directory::DirectoryConfig> {
+        self.inner.directory.get()
     }
 
     pub fn store(&self) -> &Arc<Store> {

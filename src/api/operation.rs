@@ -173,6 +173,10 @@ operations! {
         "lists keys returned but not yet received, by district";
     VerifyAudit: GET "/v1/audit/verify", ADMIN, "verify the audit", None,
         "checks the audit chain";
+    DirectorySync: POST "/v1/directory/sync", ADMIN, "sync the directory", None,
+        "reads the academic directory and applies its changes, or shows them";
+    DirectoryStatus: GET "/v1/directory/status", ADMIN, "read the directory runs", None,
+        "lists the last directory sync runs";
     FollowEvents: GET "/v1/events", AT_READERS, "follow events", None,
         "streams device and token events";
 }

@@ -28,6 +28,7 @@ pub mod bench;
 pub mod common;
 pub mod data_dir;
 pub mod devices;
+pub mod directory;
 pub mod doctor;
 pub mod init;
 pub mod mail;
@@ -126,6 +127,10 @@ pub enum KeywardCommand {
     Verify(verify::VerifyArgs),
     /// The handover station: the holder activates their key with a PIN.
     Station(station::StationArgs),
+    /// The academic directory (LDAP) sync: people, schools, districts,
+    /// appointments and delegations.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCommand),
     /// Verify load generator against a running daemon, and its setup.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -178,6 +183,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::Apikeys(c) => c.run(conn, out),
         KeywardCommand::Verify(a) => verify::run(a, conn, out),
         KeywardCommand::Station(a) => station::run(a, conn, out),
+        KeywardCommand::Directory(c) => c.run(conn.json, out),
         KeywardCommand::Bench(c) => bench::run(c, conn, out),
         KeywardCommand::Otp(command) => otp::run(command, out),
         KeywardCommand::Sim(args) => sim::run(args, out),

@@ -187,6 +187,9 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
     };
     let state = AppState::new(Arc::clone(&store), Arc::clone(&devices), clock)?;
     let mail = crate::mail::daemon::MailDaemon::new(config.mail.as_ref())?;
+    if let Some(directory) = &config.directory {
+        state.set_directory(directory.clone());
+    }
     let radius = match &config.radius {
         Some(radius) => {
             let clients = radius.load_clients(&data)?;
@@ -258,6 +261,17 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             }
             None => None,
         };
+        // The academic directory sync on its schedule (docs/directory.md).
+        let directory_task = config.directory.clone().and_then(|directory| {
+            let every = directory.every?;
+            let metrics_state = state.clone();
+            Some(tokio::spawn(crate::directory::sync::schedule(
+                Arc::clone(&store),
+                directory,
+                every,
+                move |report| metrics_state.metrics().directory_run(report),
+            )))
+        });
         let listeners = bind_listeners(&listen, tls.as_ref(), attach_virtual, out).await?;
         out.flush()?;
         // Type=notify: systemd counts the service started from here on.
@@ -278,6 +292,9 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         }
         for task in mail_tasks {
             let _ = task.await;
+        }
+        if let Some(task) = directory_task {
+            task.abort();
         }
         anyhow::Ok(())
     })?;

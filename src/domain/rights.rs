@@ -57,15 +57,20 @@ pub enum EndReason {
     // End of the director function.
     FinDeFonction,
     Autre,
+    // The academic directory no longer publishes it (`docs/directory.md`):
+    // set by the sync only, never chosen by hand.
+    #[value(skip)]
+    Directory,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 5] = [
+    pub const ALL: [EndReason; 6] = [
         EndReason::Retraite,
         EndReason::Mutation,
         EndReason::ChangementDeCorps,
         EndReason::FinDeFonction,
         EndReason::Autre,
+        EndReason::Directory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,17 +80,28 @@ impl EndReason {
             EndReason::ChangementDeCorps => "changement_de_corps",
             EndReason::FinDeFonction => "fin_de_fonction",
             EndReason::Autre => "autre",
+            EndReason::Directory => "directory",
         }
     }
 
+    /// A reason an admin may give (every one but "directory").
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         EndReason::ALL
             .into_iter()
+            .filter(|r| *r != EndReason::Directory)
             .find(|r| r.as_str() == text)
             .ok_or(DomainError::BadIdentifier {
                 what: "reason",
                 rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
             })
+    }
+
+    /// A reason as stored (the sync's "directory" included).
+    pub fn decode(text: &str) -> Result<Self, DomainError> {
+        EndReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or(DomainError::Corrupt("end reason"))
     }
 }
 
@@ -266,5 +282,7 @@ mod tests {
             Ok(EndReason::ChangementDeCorps)
         );
         assert!(EndReason::parse("bored").is_err());
+        assert!(EndReason::parse("directory").is_err());
+        assert_eq!(EndReason::decode("directory"), Ok(EndReason::Directory));
     }
 }

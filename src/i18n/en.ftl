@@ -479,3 +479,16 @@ gateway-challenge-new-pin = Your PIN was reset: choose a new PIN.
 gateway-challenge-new-pin-again = This PIN is not accepted (too short, too simple or too long): choose another.
 gateway-challenge-new-passcode = New PIN saved: wait for the next code, then enter your new PIN followed by that code.
 token-pin-reset = PIN of key { $serial } reset: its holder will choose a new one at their next login.
+# Academic directory sync (keyward directory, docs/directory.md)
+end-reason-directory = directory
+directory-no-run = No directory sync has run yet.
+directory-daemon-running = The daemon is running on { $data }: it syncs the directory on its own schedule (stop it to run this command).
+directory-not-configured = No [directory] table in the config file (docs/directory.md).
+directory-stopped = The sync stopped before any change: check the changes above, then run again with --confirm.
+directory-run = Directory run at { $at } from { $source }: { $entries } entries read; { $outcome }.
+directory-outcome-applied = changes applied
+directory-outcome-unchanged = nothing to change
+directory-outcome-dry-run = dry run, nothing applied
+directory-outcome-stopped = stopped by the guard, nothing applied
+directory-entry-error = skipped entry { $dn }: { $problem }
+directory-change-failed = change refused for { $subject }: { $error }

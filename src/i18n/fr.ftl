@@ -478,3 +478,16 @@ gateway-challenge-new-pin = Votre code PIN a été réinitialisé : choisissez u
 gateway-challenge-new-pin-again = Ce code PIN n'est pas accepté (trop court, trop simple ou trop long) : choisissez-en un autre.
 gateway-challenge-new-passcode = Nouveau code PIN enregistré : attendez le code suivant et saisissez votre nouveau code PIN suivi de ce code.
 token-pin-reset = Code PIN de la clé { $serial } réinitialisé : son titulaire en choisira un nouveau à sa prochaine connexion.
+# Synchronisation avec l'annuaire académique (keyward directory, docs/directory.md)
+end-reason-directory = annuaire
+directory-no-run = Aucune synchronisation avec l'annuaire n'a encore eu lieu.
+directory-daemon-running = Le démon tourne sur { $data } : il synchronise l'annuaire selon son calendrier (arrêtez-le pour lancer cette commande).
+directory-not-configured = Pas de table [directory] dans le fichier de configuration (docs/directory.md).
+directory-stopped = La synchronisation s'est arrêtée avant tout changement : vérifiez les changements ci-dessus, puis relancez avec --confirm.
+directory-run = Synchronisation du { $at } depuis { $source } : { $entries } entrées lues ; { $outcome }.
+directory-outcome-applied = changements appliqués
+directory-outcome-unchanged = rien à changer
+directory-outcome-dry-run = essai à blanc, rien d'appliqué
+directory-outcome-stopped = arrêtée par la garde, rien d'appliqué
+directory-entry-error = entrée ignorée { $dn } : { $problem }
+directory-change-failed = changement refusé pour { $subject } : { $error }

@@ -571,6 +571,23 @@ impl Store {
         }
     }
 
+    /// Runs `f` (bulk, idempotent work: the directory sync) with the
+    /// store's commits not waiting for the disk one by one
+    /// (`synchronous=NORMAL`: each transaction stays atomic, ordered and
+    /// audited), then waits for the disk once: a crash loses at most the
+    /// last transactions, which the next run redoes. The verify service's
+    /// own connection keeps every commit durable.
+    pub fn with_deferred_sync<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        self.lock()?.pragma_update(None, "synchronous", "NORMAL")?;
+        let value = f();
+        let conn = self.lock()?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        // A checkpoint syncs the WAL (every commit above) and the database;
+        // if a reader holds it back, the next commit (FULL) syncs the WAL.
+        checkpoint_truncate(&conn)?;
+        Ok(value)
+    }
+
     /// Runs `f` on a read snapshot, with the desk's view of everything.
     pub fn read<T>(
         &self,

@@ -15,6 +15,7 @@
 pub mod apikeys;
 pub mod audit;
 pub mod devices;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod mail;

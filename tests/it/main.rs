@@ -25,6 +25,7 @@ mod concurrency;
 mod console_browser;
 mod console_security;
 mod devices_pcsc;
+mod directory_ldap;
 mod doctor;
 mod driver;
 mod driver_trace;

@@ -8,6 +8,7 @@
 mod apikeys;
 mod audit;
 mod devices;
+mod directory;
 mod events;
 mod health;
 mod mail;
@@ -102,6 +103,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::TokenReceipts => on(method, receipts::token_receipts),
         Op::ShowReceipt => on(method, receipts::show_receipt),
         Op::ReportOverdue => on(method, reports::report_overdue),
+        Op::DirectorySync => on(method, directory::directory_sync),
+        Op::DirectoryStatus => on(method, directory::directory_status),
         Op::ReportInTransit => on(method, reports::report_in_transit),
         Op::VerifyAudit => on(method, audit::audit_verify),
         Op::FollowEvents => on(method, events::events),

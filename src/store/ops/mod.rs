@@ -14,6 +14,7 @@ mod access_codes;
 mod api_keys;
 mod console_sessions;
 mod device_pins;
+mod directory;
 mod gateway;
 mod mail;
 mod notices;
@@ -233,7 +234,7 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
                 },
                 end_reason: row
                     .get::<_, Option<String>>(8)?
-                    .map(|r| EndReason::parse(&r))
+                    .map(|r| EndReason::decode(&r))
                     .transpose()
                     .map_err(corrupt("end reason"))?,
             })

@@ -555,6 +555,7 @@ pub fn sample_body(op: Operation) -> Option<String> {
         }
         Operation::Revoke => r#"{"reason":"lost"}"#.into(),
         Operation::Resync => r#"{"first":"123456","second":"654321"}"#.into(),
+        Operation::DirectorySync => r#"{"dry_run":true,"confirm":false}"#.into(),
         _ => return None,
     })
 }

@@ -8,6 +8,7 @@ pub mod in_process;
 pub mod mail;
 pub mod pcscd;
 pub mod serve;
+pub mod slapd;
 pub mod smtp;
 pub mod webdriver;
 pub mod world;
