@@ -42,37 +42,9 @@ const CLASSES: [&str; 4] = ["wrong_code", "wrong_pin", "unknown", "locked"];
 /// 2 November 2026, 08:00 UTC.
 const START: u64 = 1_793_606_400;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-#[derive(Default, Clone, Copy)]
-struct Welch {
-    n: [f64; 2],
-    mean: [f64; 2],
-    m2: [f64; 2],
-}
-
-impl Welch {
-    fn push(&mut self, class: usize, x: f64) {
-        self.n[class] += 1.0;
-        let delta = x - self.mean[class];
-        self.mean[class] += delta / self.n[class];
-        self.m2[class] += delta * (x - self.mean[class]);
-    }
-
-    fn t(&self) -> f64 {
-        let var = |c: usize| self.m2[c] / (self.n[c] - 1.0);
-        (self.mean[0] - self.mean[1]) / (var(0) / self.n[0] + var(1) / self.n[1]).sqrt()
-    }
-}
+#[path = "support/welch.rs"]
+mod welch;
+use welch::{Rng, Welch};
 
 fn login(i: usize) -> String {
     format!("holder{i:03}")
