@@ -13,6 +13,7 @@
 mod access_codes;
 mod api_keys;
 mod device_pins;
+mod emergency;
 mod mail;
 mod notices;
 mod outbox;
@@ -39,6 +40,10 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use emergency::{
+    refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
+    EMERGENCY_PROFILE,
+};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
