@@ -337,3 +337,13 @@ mail-ingest-duplicate = message already read: nothing done again
 mail-ingest-refused = message refused ({ $why }): it is not a help request
 mail-ingest-refused-replied = message refused ({ $why }): the sender was answered with what to do
 replacement-qualified = help request { $id } qualified: { $reason }
+
+## Emergency access while a key is replaced (issue 17)
+col-granted-by = GRANTED BY
+col-expires = EXPIRES
+emergency-pin = Holder, type your PIN (hidden):
+emergency-granted = Emergency access for { $holder } until { $until }.
+emergency-sheet-in-order = One-time codes: use them in order, each once, after your PIN.
+emergency-scan = Scan this address with an authenticator app, then use its code after your PIN:
+emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
+emergency-revoked = Emergency access { $serial } ended.

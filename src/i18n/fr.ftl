@@ -336,3 +336,13 @@ mail-ingest-duplicate = message déjà lu : rien n'a été refait
 mail-ingest-refused = message refusé ({ $why }) : ce n'est pas une demande d'assistance
 mail-ingest-refused-replied = message refusé ({ $why }) : l'expéditeur a reçu une réponse lui disant quoi faire
 replacement-qualified = demande d'assistance { $id } qualifiée : { $reason }
+
+## Accès de secours pendant le remplacement d'une clé (ticket 17)
+col-granted-by = ACCORDÉ PAR
+col-expires = EXPIRE
+emergency-pin = Titulaire, saisissez votre code PIN (masqué) :
+emergency-granted = Accès de secours pour { $holder } jusqu'au { $until }.
+emergency-sheet-in-order = Codes à usage unique : utilisez-les dans l'ordre, chacun une fois, après votre code PIN.
+emergency-scan = Scannez cette adresse avec une application d'authentification, puis saisissez son code après votre code PIN :
+emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
+emergency-revoked = Accès de secours { $serial } terminé.

@@ -15,6 +15,7 @@
 pub mod apikeys;
 pub mod audit;
 pub mod devices;
+pub mod emergency;
 pub mod error;
 pub mod events;
 pub mod mail;
