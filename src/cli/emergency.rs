@@ -108,7 +108,10 @@ impl DaemonCommand for EmergencyCommand {
                         writeln!(out, "{}", t!("emergency-scan"))?;
                         writeln!(out, "  {uri}")?;
                     }
-                    writeln!(out, "{}", t!("emergency-shown-once"))
+                    writeln!(out, "{}", t!("emergency-shown-once"))?;
+                    writeln!(out, "{}", t!("emergency-slip"))?;
+                    write!(out, "{}", g.slip)?;
+                    writeln!(out, "signature={}", g.signature)
                 })
             }
             EmergencyCommand::List => show_list(out, json, &client.emergency_accesses()?, COLUMNS),

@@ -347,3 +347,4 @@ emergency-sheet-in-order = One-time codes: use them in order, each once, after y
 emergency-scan = Scan this address with an authenticator app, then use its code after your PIN:
 emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
 emergency-revoked = Emergency access { $serial } ended.
+emergency-slip = Signed slip (keep it with the help request):

@@ -346,3 +346,4 @@ emergency-sheet-in-order = Codes à usage unique : utilisez-les dans l'ordre, ch
 emergency-scan = Scannez cette adresse avec une application d'authentification, puis saisissez son code après votre code PIN :
 emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
 emergency-revoked = Accès de secours { $serial } terminé.
+emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :

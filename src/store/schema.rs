@@ -310,7 +310,9 @@ CREATE TABLE emergency_grants (
     granted_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
     ended_at    INTEGER,
-    end_reason  TEXT
+    end_reason  TEXT,
+    slip        TEXT NOT NULL,
+    signature   BLOB NOT NULL
 ) STRICT;
 "#;
 

@@ -41,6 +41,9 @@ pub struct EmergencyGranted {
     pub codes: Vec<String>,
     #[serde(default)]
     pub otpauth: Option<String>,
+    /// The signed slip's text and its Ed25519 signature (base64).
+    pub slip: String,
+    pub signature: String,
 }
 
 impl std::fmt::Debug for EmergencyGranted {
@@ -70,4 +73,8 @@ pub struct EmergencyEntry {
     /// `revoked`, `expired` or `new key activated`.
     #[serde(default)]
     pub end_reason: Option<String>,
+    #[serde(default)]
+    pub slip: String,
+    #[serde(default)]
+    pub signature: String,
 }

@@ -188,6 +188,37 @@ fn a_software_token_works_and_ends_after_ten_days() {
 }
 
 #[test]
+fn a_signed_slip_records_who_granted_it() {
+    use ring::signature::{UnparsedPublicKey, ED25519};
+    let (w, request) = lost_key();
+    let access = sheet(&w, request, 2);
+    let slip = &access.slip;
+    assert!(slip
+        .text
+        .starts_with(keyward::store::ops::EMERGENCY_SLIP_HEADER));
+    assert!(
+        slip.text.contains("granted_by=inspector:pmartin\n"),
+        "{}",
+        slip.text
+    );
+    assert!(slip.text.contains("holder=adurand\n"));
+    let key = w.store.receipt_public_key();
+    UnparsedPublicKey::new(&ED25519, key)
+        .verify(slip.text.as_bytes(), &slip.signature)
+        .unwrap();
+    let mut forged = slip.text.replace("pmartin", "lbernard").into_bytes();
+    assert!(UnparsedPublicKey::new(&ED25519, key)
+        .verify(&forged, &slip.signature)
+        .is_err());
+    forged.clear();
+    for code in &access.codes {
+        assert!(!slip.text.contains(code.as_str()));
+    }
+    let listed = w.store.read(|tx| tx.emergency_accesses()).unwrap();
+    assert_eq!(&listed[0].slip, slip);
+}
+
+#[test]
 fn sheet_expires_after_ten_days() {
     let (w, request) = lost_key();
     let access = sheet(&w, request, 3);
@@ -318,4 +349,92 @@ fn codes_and_seeds_never_in_the_audit_or_debug_output() {
         .unwrap();
     assert!(!audit_text(&w).contains(secret));
     assert!(!format!("{app:?}").contains(secret));
+}
+
+/// Through the API: the district's inspector gets the sheet once, another
+/// district's inspector is refused, the list never shows a code, and the
+/// gateway's verify accepts each code once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_api() {
+    use crate::support::api::{api, Call};
+    use serde_json::json;
+
+    let api = api();
+    let device = Device::new("VT-J");
+    let holder = Actor::Holder(pid("jdupont"));
+    api.store
+        .write(&desk(), "prepare", |tx| {
+            register_and_prepare(tx, &device, "jdupont")
+        })
+        .unwrap();
+    let code = device.code(keyward::domain::Clock::now(api.clock.as_ref()));
+    api.store
+        .write(&inspector_east(), "handover", |tx| {
+            tx.handover("VT-J", "Est", &code)
+        })
+        .unwrap();
+    api.store
+        .write(&holder, "activate", |tx| tx.activate("VT-J", PIN))
+        .unwrap();
+    let help = HelpMail {
+        from: mail(&format!("jdupont@{DOMAIN}")),
+        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+    };
+    let request = api
+        .store
+        .write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid("jdupont"), RevokeReason::Stolen, &help)
+        })
+        .unwrap();
+    let path = format!("/v1/replacement-requests/{request}/emergency");
+    let body = json!({"form": "sheet", "codes": 3, "days": 7, "pin": EMERGENCY_PIN});
+    api.assert_refused(
+        Call::post(&path)
+            .by(&api.keys.inspector_west)
+            .json(body.clone()),
+        403,
+        "forbidden",
+    )
+    .await;
+    let too_long = json!({"form": "app", "days": 11, "pin": EMERGENCY_PIN});
+    api.assert_invalid(
+        Call::post(&path)
+            .by(&api.keys.inspector_east)
+            .json(too_long),
+        "days",
+    )
+    .await;
+    let (status, granted) = api
+        .send(Call::post(&path).by(&api.keys.inspector_east).json(body))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{granted}");
+    let codes: Vec<String> = granted["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 3);
+    let (status, list) = api.get(&api.keys.desk, "/v1/emergency-access").await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(list[0]["granted_by"], "inspector:pmartin", "{list}");
+    let listed = list.to_string();
+    for code in &codes {
+        assert!(!listed.contains(code.as_str()));
+        assert!(!api.snapshot().contains(code.as_str()), "code stored");
+    }
+    let passcode = json!({"login": "jdupont", "passcode": format!("{EMERGENCY_PIN}{}", codes[1])});
+    assert_eq!(api.verify(&passcode).await.1["result"], "accept");
+    assert_eq!(api.verify(&passcode).await.1, json!({"result": "reject"}));
+    let serial = granted["serial"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .post(
+            &api.keys.inspector_east,
+            &format!("/v1/emergency-access/{serial}/revoke"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    let passcode = json!({"login": "jdupont", "passcode": format!("{EMERGENCY_PIN}{}", codes[2])});
+    assert_eq!(api.verify(&passcode).await.1, json!({"result": "reject"}));
 }

@@ -36,6 +36,8 @@ pub(super) async fn grant_emergency(
         expires_at: rfc3339(access.expires_at),
         codes: access.codes.iter().map(|c| c.as_str().to_owned()).collect(),
         otpauth: access.otpauth.as_ref().map(|u| u.as_str().to_owned()),
+        signature: data_encoding::BASE64.encode(&access.slip.signature),
+        slip: access.slip.text,
     })
 }
 
@@ -53,6 +55,8 @@ pub(super) async fn list_emergency(permit: Permit) -> Answer {
             expires_at: rfc3339(e.expires_at),
             ended_at: e.ended_at.map(rfc3339),
             end_reason: e.end_reason,
+            signature: data_encoding::BASE64.encode(&e.slip.signature),
+            slip: e.slip.text,
         })
         .collect();
     ok(list)

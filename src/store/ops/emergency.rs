@@ -72,6 +72,18 @@ pub struct EmergencyAccess {
     pub codes: Vec<Zeroizing<String>>,
     /// The `otpauth://` URI to enrol (App form).
     pub otpauth: Option<Zeroizing<String>>,
+    pub slip: Slip,
+}
+
+/// The first line of an emergency access slip.
+pub const SLIP_HEADER: &str = "keyward-emergency-slip-v1";
+
+/// The signed slip of a grant: its text and the receipt key's Ed25519
+/// signature of it (checked with `keyward receipts public-key`'s key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slip {
+    pub text: String,
+    pub signature: Vec<u8>,
 }
 
 impl std::fmt::Debug for EmergencyAccess {
@@ -97,6 +109,7 @@ pub struct EmergencyRecord {
     pub expires_at: u64,
     pub ended_at: Option<u64>,
     pub end_reason: Option<String>,
+    pub slip: Slip,
 }
 
 impl Tx<'_> {
@@ -224,9 +237,21 @@ impl Tx<'_> {
             params![credential, sealed],
         )?;
         let granted_by = self.actor_label();
+        let person = self.person(&holder)?;
+        // The signed slip: who granted what to whom, until when (no secret).
+        let slip = format!(
+            "{SLIP_HEADER}\ntoken={serial}\nholder={holder}\nholder_name={}\nrequest={request}\n\
+             district={district}\nform={}\ncodes={codes}\ngranted_by={granted_by}\n\
+             granted_at={now}\nexpires_at={expires_at}\nkey_id={}\n",
+            person.full_name.replace(['\n', '\r'], " "),
+            form.as_str(),
+            self.shared.signer.key_id(),
+        );
+        let signature = self.shared.signer.sign(slip.as_bytes());
         self.db.execute(
-            "INSERT INTO emergency_grants (token, holder, request, form, granted_by, granted_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO emergency_grants (token, holder, request, form, granted_by, granted_at,
+             expires_at, slip, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 serial,
                 holder.as_str(),
@@ -234,7 +259,9 @@ impl Tx<'_> {
                 form.as_str(),
                 granted_by,
                 now,
-                expires_at
+                expires_at,
+                slip,
+                signature
             ],
         )?;
         self.audit(
@@ -258,6 +285,10 @@ impl Tx<'_> {
         Ok(EmergencyAccess {
             serial,
             holder,
+            slip: Slip {
+                text: slip,
+                signature,
+            },
             expires_at: super::to_u64(expires_at, "time")?,
             codes,
             otpauth,
@@ -339,7 +370,7 @@ impl Tx<'_> {
     pub fn emergency_accesses(&self) -> Result<Vec<EmergencyRecord>, StoreError> {
         let mut stmt = self.db.prepare_cached(
             "SELECT g.token, g.holder, g.request, g.form, g.granted_by, g.granted_at,
-             g.expires_at, g.ended_at, g.end_reason, r.old_token
+             g.expires_at, g.ended_at, g.end_reason, r.old_token, g.slip, g.signature
              FROM emergency_grants g JOIN replacement_requests r ON r.id = g.request
              ORDER BY g.granted_at DESC, g.token DESC",
         )?;
@@ -373,6 +404,10 @@ impl Tx<'_> {
                     .map(|t| super::to_u64(t, "time"))
                     .transpose()?,
                 end_reason: r.get(8)?,
+                slip: Slip {
+                    text: r.get(10)?,
+                    signature: r.get(11)?,
+                },
             });
         }
         Ok(out)

@@ -42,7 +42,7 @@ use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
-    EMERGENCY_PROFILE,
+    Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
 };
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
