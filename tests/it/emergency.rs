@@ -219,6 +219,35 @@ fn a_signed_slip_records_who_granted_it() {
 }
 
 #[test]
+fn the_holder_and_the_inspector_are_told_by_mail_without_a_code() {
+    use keyward::mail::service::{queue_notices, Mailer};
+    let (w, request) = lost_key();
+    let mailer = Mailer::new(crate::support::mail::mail_config(
+        "method = \"authentication-results\"\nauthserv_id = \"mx\"\n",
+        "",
+    ))
+    .unwrap();
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 0, "from now");
+    let access = sheet(&w, request, 3);
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 1);
+    assert_eq!(queue_notices(&w.store, &mailer).unwrap(), 0, "once");
+    let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+    let (to, body): (String, String) = conn
+        .query_row(
+            "SELECT recipients, body FROM outbox WHERE template = 'emergency-granted'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(to.contains(&format!("adurand@{DOMAIN}")), "{to}");
+    assert!(to.contains(&format!("pmartin@{DOMAIN}")), "{to}");
+    assert!(body.contains("accès de secours"), "{body}");
+    for code in &access.codes {
+        assert!(!body.contains(code.as_str()));
+    }
+}
+
+#[test]
 fn sheet_expires_after_ten_days() {
     let (w, request) = lost_key();
     let access = sheet(&w, request, 3);
