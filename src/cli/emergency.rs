@@ -106,6 +106,9 @@ impl DaemonCommand for EmergencyCommand {
                     }
                     if let Some(uri) = &g.otpauth {
                         writeln!(out, "{}", t!("emergency-scan"))?;
+                        for line in qr_lines(uri).unwrap_or_default() {
+                            writeln!(out, "  {line}")?;
+                        }
                         writeln!(out, "  {uri}")?;
                     }
                     writeln!(out, "{}", t!("emergency-shown-once"))?;
@@ -125,5 +128,55 @@ impl DaemonCommand for EmergencyCommand {
                 )
             }
         }
+    }
+}
+
+/// Modules of light margin around the code.
+const QUIET: i32 = 2;
+
+/// The QR code of `text` for a terminal, two module rows per line with
+/// half blocks, light modules drawn (as `qrencode -t UTF8` does, for the
+/// light-on-dark terminal of a station); `None` when it does not fit.
+pub fn qr_lines(text: &str) -> Option<Vec<String>> {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let code = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
+    let size = code.size();
+    let light = |x: i32, y: i32| x < 0 || y < 0 || x >= size || y >= size || !code.get_module(x, y);
+    let span = -QUIET..size + QUIET;
+    Some(
+        span.clone()
+            .step_by(2)
+            .map(|y| {
+                span.clone()
+                    .map(
+                        |x| match (light(x, y), y + 1 < size + QUIET && light(x, y + 1)) {
+                            (true, true) => '█',
+                            (true, false) => '▀',
+                            (false, true) => '▄',
+                            (false, false) => ' ',
+                        },
+                    )
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qr_lines;
+
+    #[test]
+    fn a_qr_code_is_square_with_its_margin() {
+        let lines = qr_lines("otpauth://totp/keyward:adurand?secret=GEZDGNBVGY3TQOJQ").unwrap();
+        let width = lines[0].chars().count();
+        // Version 3 or 4 here: 29 or 33 modules, plus twice the margin.
+        assert!(width == 33 || width == 37, "{width}");
+        assert_eq!(lines.len(), width.div_ceil(2));
+        assert!(lines.iter().all(|l| l.chars().count() == width));
+        // The margin is light, finder patterns dark somewhere.
+        assert!(lines[0].chars().all(|c| c == '█' || c == '▀'));
+        assert!(lines.iter().any(|l| l.contains(' ')));
+        assert_ne!(qr_lines("a"), qr_lines("b"));
     }
 }
