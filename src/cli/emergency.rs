@@ -53,6 +53,7 @@ pub enum EmergencyCommand {
         codes: u32,
     },
     /// Emergency accesses, in force and ended.
+    #[command(after_help = "Example:\n  keyward emergency list")]
     List,
     /// Ends an emergency access before its time.
     #[command(after_help = "Example:\n  keyward emergency revoke EMERGENCY-12-1")]
