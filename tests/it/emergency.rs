@@ -248,6 +248,27 @@ fn the_holder_and_the_inspector_are_told_by_mail_without_a_code() {
 }
 
 #[test]
+fn revoking_the_emergency_token_ends_the_grant() {
+    let (w, request) = lost_key();
+    let access = sheet(&w, request, 2);
+    w.store
+        .write(&inspector_east(), "revoke", |tx| {
+            tx.revoke(&access.serial, RevokeReason::Lost)
+        })
+        .unwrap();
+    assert!(!accepts(&w, EMERGENCY_PIN, &access.codes[0]));
+    let listed = w.store.read(|tx| tx.emergency_accesses()).unwrap();
+    assert_eq!(listed[0].end_reason.as_deref(), Some("revoked"));
+    let err = w
+        .store
+        .write(&inspector_west(), "revoke", |tx| {
+            tx.revoke_emergency(&access.serial)
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Forbidden { .. }), "{err}");
+}
+
+#[test]
 fn sheet_expires_after_ten_days() {
     let (w, request) = lost_key();
     let access = sheet(&w, request, 3);
@@ -304,7 +325,6 @@ fn refused_to_the_wrong_role_district_or_without_a_pending_replacement() {
         let err = grant(&w, &by, request, EmergencyForm::App, 5).unwrap_err();
         assert!(matches!(err, StoreError::Forbidden { .. }), "{by}: {err}");
     }
-    let _ = inspector_west();
     assert!(grant(&w, &desk(), request, EmergencyForm::App, 11).is_err());
     assert!(grant(&w, &desk(), request, EmergencyForm::App, 0).is_err());
     assert!(grant(&w, &desk(), request + 100, EmergencyForm::App, 5).is_err());

@@ -490,6 +490,10 @@ impl Tx<'_> {
     /// Revokes a live token: its secret is destroyed at once.
     pub fn revoke(&mut self, serial: &str, reason: RevokeReason) -> Result<(), StoreError> {
         let token = self.token(serial)?;
+        if token.profile == super::emergency::EMERGENCY_PROFILE {
+            // Emergency access ends through its own rule (and record).
+            return self.revoke_emergency(serial);
+        }
         let holder = token
             .holder
             .clone()
