@@ -140,6 +140,11 @@ const LIFECYCLE_REFUSALS: &[&str] = &[
     crate::store::ops::seeded_refusals::OUT_OF_DATES,
     crate::store::ops::seeded_refusals::ONLY,
     crate::store::ops::seeded_refusals::OTHER_HOLDER,
+    crate::store::ops::emergency_refusals::NOT_PENDING,
+    crate::store::ops::emergency_refusals::NOT_QUALIFIED,
+    crate::store::ops::emergency_refusals::KEY_STILL_WORKS,
+    crate::store::ops::emergency_refusals::ALREADY_GRANTED,
+    crate::store::ops::emergency_refusals::NOT_IN_FORCE,
 ];
 
 impl From<StoreError> for ApiError {

@@ -116,6 +116,14 @@ operations! {
     QualifyReplacement: POST "/v1/replacement-requests/{id}/qualify", DESK,
         "qualify a help request", None,
         "gives a help request read from mail its kind";
+    GrantEmergency: POST "/v1/replacement-requests/{id}/emergency", DESK_OR_INSPECTOR,
+        "grant emergency access", None,
+        "gives the holder one-time codes or a software token while their key is replaced";
+    ListEmergency: GET "/v1/emergency-access", DESK_OR_INSPECTOR, "list emergency access", None,
+        "lists emergency accesses (an inspector: their districts')";
+    RevokeEmergency: POST "/v1/emergency-access/{serial}/revoke", DESK_OR_INSPECTOR,
+        "revoke emergency access", None,
+        "ends an emergency access before its time";
     IngestMail: POST "/v1/mail/messages", DESK, "record a help request", None,
         "reads one message of the help desk's mailbox into a help request or a refusal";
     ListDevices: GET "/v1/devices", AT_READERS, "see devices", None,

@@ -30,6 +30,7 @@ pub mod data_dir;
 pub mod devices;
 pub mod directory;
 pub mod doctor;
+pub mod emergency;
 pub mod init;
 pub mod mail;
 pub mod manpages;
@@ -111,6 +112,10 @@ pub enum KeywardCommand {
     /// Help requests read from mail: one message from the mail system.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Emergency access while a key is replaced: one-time codes or a
+    /// software token for at most 10 days.
+    #[command(subcommand)]
+    Emergency(emergency::EmergencyCommand),
     /// Signed handover and return receipts.
     #[command(subcommand, alias = "receipt")]
     Receipts(receipts::ReceiptCommand),
@@ -177,6 +182,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::KeyRequests(c) => c.run(conn, out),
         KeywardCommand::Replacements(c) => c.run(conn, out),
         KeywardCommand::Mail(c) => c.run(conn, out),
+        KeywardCommand::Emergency(c) => c.run(conn, out),
         KeywardCommand::Receipts(c) => receipts::run(c, conn, out),
         KeywardCommand::Reports(c) => c.run(conn, out),
         KeywardCommand::Audit(c) => audit::run(c, conn, out),

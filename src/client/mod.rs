@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::wire::{ErrorBody, ErrorCode, ErrorDetail};
 
+mod emergency;
 mod mail;
 mod routes;
 pub mod sse;

@@ -492,3 +492,14 @@ directory-outcome-dry-run = dry run, nothing applied
 directory-outcome-stopped = stopped by the guard, nothing applied
 directory-entry-error = skipped entry { $dn }: { $problem }
 directory-change-failed = change refused for { $subject }: { $error }
+
+## Emergency access while a key is replaced (issue 17)
+col-granted-by = GRANTED BY
+col-expires = EXPIRES
+emergency-pin = Holder, type your PIN (hidden):
+emergency-granted = Emergency access for { $holder } until { $until }.
+emergency-sheet-in-order = One-time codes: use them in order, each once, after your PIN.
+emergency-scan = Scan this address with an authenticator app, then use its code after your PIN:
+emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
+emergency-revoked = Emergency access { $serial } ended.
+emergency-slip = Signed slip (keep it with the help request):

@@ -491,3 +491,14 @@ directory-outcome-dry-run = essai à blanc, rien d'appliqué
 directory-outcome-stopped = arrêtée par la garde, rien d'appliqué
 directory-entry-error = entrée ignorée { $dn } : { $problem }
 directory-change-failed = changement refusé pour { $subject } : { $error }
+
+## Accès de secours pendant le remplacement d'une clé (ticket 17)
+col-granted-by = ACCORDÉ PAR
+col-expires = EXPIRE
+emergency-pin = Titulaire, saisissez votre code PIN (masqué) :
+emergency-granted = Accès de secours pour { $holder } jusqu'au { $until }.
+emergency-sheet-in-order = Codes à usage unique : utilisez-les dans l'ordre, chacun une fois, après votre code PIN.
+emergency-scan = Scannez cette adresse avec une application d'authentification, puis saisissez son code après votre code PIN :
+emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
+emergency-revoked = Accès de secours { $serial } terminé.
+emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :

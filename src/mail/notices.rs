@@ -13,6 +13,13 @@ pub enum Notice {
     Alert { person: String, event: AlertEvent },
     /// To the holder and the inspector of the key's district.
     KeyReady { person: String, token: String },
+    /// To the holder and the inspector: emergency access on `token` until
+    /// `until` (Unix time).
+    EmergencyGranted {
+        person: String,
+        token: String,
+        until: u64,
+    },
 }
 
 /// What the alert tells.
@@ -75,6 +82,16 @@ pub fn notices_of(action: &str, subject: &str, detail: &str) -> Vec<Notice> {
                 out.push(Notice::KeyReady {
                     person: subject.to_owned(),
                     token: token.to_owned(),
+                });
+            }
+        }
+        "emergency.grant" => {
+            let until = field(detail, "expires_at").and_then(|t| t.parse().ok());
+            if let (Some(token), Some(until)) = (field(detail, "token"), until) {
+                out.push(Notice::EmergencyGranted {
+                    person: subject.to_owned(),
+                    token: token.to_owned(),
+                    until,
                 });
             }
         }

@@ -34,6 +34,8 @@ pub enum TemplateId {
     OverdueNotice,
     /// To a holder: a replayed code or a lock on their key.
     SecurityAlert,
+    /// To the holder and the inspector: emergency access was granted.
+    EmergencyGranted,
 }
 
 impl TemplateId {
@@ -49,6 +51,7 @@ impl TemplateId {
         TemplateId::ReturnReminder,
         TemplateId::OverdueNotice,
         TemplateId::SecurityAlert,
+        TemplateId::EmergencyGranted,
     ];
 
     /// The file name stem and the name in the outbox and the audit.
@@ -65,6 +68,7 @@ impl TemplateId {
             TemplateId::ReturnReminder => "return-reminder",
             TemplateId::OverdueNotice => "overdue-notice",
             TemplateId::SecurityAlert => "security-alert",
+            TemplateId::EmergencyGranted => "emergency-granted",
         }
     }
 
@@ -96,6 +100,8 @@ impl TemplateId {
             (OverdueNotice, Lang::Fr) => "Subject: Clés OTP non restituées ({district})\n\nBonjour,\n\nLes clés suivantes de votre circonscription auraient dû être restituées avant le {deadline} :\n{list}\n\nkeyward\n",
             (OverdueNotice, Lang::En) => "Subject: OTP keys not returned ({district})\n\nHello,\n\nThese keys of your district were due back before {deadline}:\n{list}\n\nkeyward\n",
             (SecurityAlert, Lang::Fr) => "Subject: Alerte de sécurité sur votre clé OTP\n\nBonjour,\n\nLe {at}, {event} sur votre clé OTP n° {token}. Si ce n'était pas vous, prévenez sans attendre l'assistance informatique et votre inspecteur ou inspectrice.\n\nL'assistance informatique\n",
+            (EmergencyGranted, Lang::Fr) => "Subject: Accès de secours ouvert pendant le remplacement de votre clé OTP\n\nBonjour,\n\nUn accès de secours a été ouvert pour {holder} jusqu'au {until}, le temps du remplacement de sa clé OTP. Il prend fin à l'activation de la nouvelle clé. Si vous n'êtes pas à l'origine de la demande, prévenez sans attendre l'assistance informatique et {inspector}.\n\nL'assistance informatique\n",
+            (EmergencyGranted, Lang::En) => "Subject: Emergency access opened while your OTP key is replaced\n\nHello,\n\nEmergency access was opened for {holder} until {until}, while their OTP key is replaced. It ends when the new key is activated. If you did not ask for it, tell the IT help desk and {inspector} at once.\n\nThe IT help desk\n",
             (SecurityAlert, Lang::En) => "Subject: Security alert on your OTP key\n\nHello,\n\nOn {at}, {event} on your OTP key no. {token}. If this was not you, tell the IT help desk and your inspector at once.\n\nThe IT help desk\n",
         }
     }

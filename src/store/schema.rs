@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     V_CONSOLE_SESSIONS,
     V_PHANTOM_COUNTERS,
     V_DIRECTORY,
+    V_EMERGENCY,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -340,6 +341,32 @@ CREATE TABLE directory_runs (
     dry_run INTEGER NOT NULL,
     outcome TEXT NOT NULL,
     report  TEXT NOT NULL
+) STRICT;
+"#;
+
+/// Emergency access while a key is replaced (docs/emergency.md): a
+/// temporary credential on a token row of profile `emergency`, which may be
+/// active beside the replacement key being prepared; who granted it, against
+/// which request, until when, and how it ended.
+const V_EMERGENCY: &str = r#"
+DROP INDEX one_live_token_per_holder;
+CREATE UNIQUE INDEX one_live_token_per_holder ON tokens(holder)
+    WHERE state IN ('prepared','handed_over','active') AND profile <> 'emergency';
+CREATE UNIQUE INDEX one_emergency_per_holder ON tokens(holder)
+    WHERE state = 'active' AND profile = 'emergency';
+
+CREATE TABLE emergency_grants (
+    token       TEXT PRIMARY KEY REFERENCES tokens(serial),
+    holder      TEXT NOT NULL REFERENCES people(id),
+    request     INTEGER NOT NULL REFERENCES replacement_requests(id),
+    form        TEXT NOT NULL CHECK (form IN ('sheet','app')),
+    granted_by  TEXT NOT NULL,
+    granted_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    end_reason  TEXT,
+    slip        TEXT NOT NULL,
+    signature   BLOB NOT NULL
 ) STRICT;
 "#;
 

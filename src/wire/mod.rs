@@ -16,6 +16,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod devices;
 pub mod directory;
+pub mod emergency;
 pub mod error;
 pub mod events;
 pub mod mail;

@@ -280,11 +280,14 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
         "console_bootstrap",
         "phantom_counters",
         "directory_runs",
+        "emergency_grants",
     ];
     for table in later {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
-    let steps_after_row_macs = 4;
+    conn.execute_batch("DROP INDEX one_emergency_per_holder")
+        .unwrap();
+    let steps_after_row_macs = 5;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs

@@ -31,6 +31,7 @@ const SCHOOL: &str = "0751710B";
 const PIN_A: &str = "482915";
 const PIN_B: &str = "730418";
 const PIN_A2: &str = "615209";
+const PIN_E: &str = "591648";
 
 /// The daemon's clock: a file it reads at every use (debug builds).
 struct TestClock(PathBuf);
@@ -576,6 +577,39 @@ fn a_school_year_end_to_end() {
         accepted(&gateway, "adurand", &format!("{PIN_A}{old}")).is_none(),
         "old key's codes rejected"
     );
+    // Emergency access while the key is replaced (docs/emergency.md): the
+    // inspector grants a sheet at the station, the holder types a PIN.
+    let (status, sheet, stderr) = cli(
+        &daemon,
+        &ien_key,
+        &[
+            "emergency",
+            "grant",
+            "--request",
+            &request["id"].to_string(),
+            "--form",
+            "sheet",
+            "--codes",
+            "3",
+        ],
+        &format!("{PIN_E}\n{PIN_E}\n"),
+    );
+    assert_eq!(status, 0, "{sheet}{stderr}");
+    assert!(sheet.contains("keyward-emergency-slip-v1"), "{sheet}");
+    let codes: Vec<&str> = sheet
+        .lines()
+        .filter_map(|l| l.trim().split_once(". ").map(|(_, c)| c))
+        .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert_eq!(codes.len(), 3, "{sheet}");
+    let first = format!("{PIN_E}{}", codes[0]);
+    assert!(accepted(&gateway, "adurand", &first).is_some());
+    assert!(accepted(&gateway, "adurand", &first).is_none(), "once");
+    let listed = cli_ok(&daemon, &desk_key, &["emergency", "list"]);
+    assert!(
+        !listed.contains(codes[1]) && listed.contains("adurand"),
+        "{listed}"
+    );
     sim_a.stop();
     let _sim_d = Sim::with_serial(&pcscd, 0, "d.toml", "44444444");
     wait_device(&desk, READER0, "44444444");
@@ -604,6 +638,10 @@ fn a_school_year_end_to_end() {
         "Central office",
         READER0,
         PIN_A2,
+    );
+    assert!(
+        accepted(&gateway, "adurand", &format!("{PIN_E}{}", codes[1])).is_none(),
+        "emergency access ended at activation"
     );
     // The replacement is a TOTP key (the default): the handover and the
     // activation used this step's code, the next login needs the next step.

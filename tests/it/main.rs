@@ -30,6 +30,7 @@ mod doctor;
 mod driver;
 mod driver_trace;
 mod e2e_school_year;
+mod emergency;
 mod fuzz_seeds;
 mod hardware;
 mod hid_desk;

@@ -9,6 +9,7 @@ mod apikeys;
 mod audit;
 mod devices;
 mod directory;
+mod emergency;
 mod events;
 mod health;
 mod mail;
@@ -75,6 +76,9 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::FileReplacement => on(method, requests::file_replacement),
         Op::PrepareReplacement => on(method, requests::prepare_replacement),
         Op::QualifyReplacement => on(method, mail::qualify_replacement),
+        Op::GrantEmergency => on(method, emergency::grant_emergency),
+        Op::ListEmergency => on(method, emergency::list_emergency),
+        Op::RevokeEmergency => on(method, emergency::revoke_emergency),
         Op::IngestMail => on(method, mail::ingest_mail).layer(
             axum::extract::DefaultBodyLimit::max(crate::wire::mail::MAX_MESSAGE_BODY),
         ),

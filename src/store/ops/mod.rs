@@ -15,6 +15,7 @@ mod api_keys;
 mod console_sessions;
 mod device_pins;
 mod directory;
+mod emergency;
 mod gateway;
 mod mail;
 mod notices;
@@ -43,6 +44,10 @@ use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
+pub use emergency::{
+    refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
+    Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
+};
 pub use gateway::ChallengeReason;
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};

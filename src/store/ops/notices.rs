@@ -127,7 +127,42 @@ impl Tx<'_> {
                     )?
                     .is_some())
             }
+            Notice::EmergencyGranted {
+                person,
+                token,
+                until,
+            } => self.queue_emergency_notice(seq, (person, token, *until), ctx),
         }
+    }
+
+    fn queue_emergency_notice(
+        &mut self,
+        seq: i64,
+        (person, token, until): (&str, &str, u64),
+        ctx: MailContext<'_>,
+    ) -> Result<bool, StoreError> {
+        let Some((name, mail)) = self.mail_of(person)? else {
+            return Ok(false);
+        };
+        let district = self.key_district(token)?;
+        let inspector = self.inspector_of(&district)?;
+        let until = crate::i18n::date_time(ctx.lang, until, self.zone());
+        let args = [
+            ("holder", name.as_str()),
+            ("until", until.as_str()),
+            ("inspector", inspector.mail.as_str()),
+        ];
+        let template = TemplateId::EmergencyGranted;
+        let rendered = ctx.templates.render(template, ctx.lang, &args);
+        let dedupe = format!("audit:{seq}:emergency");
+        Ok(self
+            .enqueue_mail(
+                template,
+                &[&mail, &inspector.mail],
+                &rendered,
+                Some(&dedupe),
+            )?
+            .is_some())
     }
 
     fn live_token_of_text(&self, person: &str) -> Result<Option<String>, StoreError> {

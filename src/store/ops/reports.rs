@@ -32,7 +32,7 @@ impl Tx<'_> {
         let mut stmt = self.db.prepare(
             "SELECT t.serial, t.holder, s.district FROM tokens t
              JOIN rights r ON r.id = t.right_id JOIN schools s ON s.uai = r.school
-             WHERE t.state IN ('prepared','handed_over','active')",
+             WHERE t.state IN ('prepared','handed_over','active') AND t.profile <> 'emergency'",
         )?;
         let live: Vec<(String, String, String)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?

@@ -26,7 +26,7 @@ impl Tx<'_> {
     ) -> Result<FloorsMoved, StoreError> {
         let rows = query_rows(
             self.db,
-            "SELECT id, kind, period, floor FROM credentials WHERE live = 1 ORDER BY id",
+            "SELECT id, kind, period, floor FROM credentials WHERE live <> 0 ORDER BY id",
             [],
             |row| {
                 let kind: String = row.get(1)?;

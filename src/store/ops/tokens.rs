@@ -53,7 +53,7 @@ impl Tx<'_> {
     /// The live credential on a token, if any.
     pub fn credential_of(&self, serial: &str) -> Result<Option<CredentialInfo>, StoreError> {
         let sql = format!(
-            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.token = ?1 AND c.live = 1"
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.token = ?1 AND c.live IN (1, 2)"
         );
         let mut stmt = self.db.prepare_cached(&sql)?;
         let mut rows = stmt.query([serial])?;
@@ -68,7 +68,7 @@ impl Tx<'_> {
             .db
             .prepare_cached(
                 "SELECT serial FROM tokens WHERE holder = ?1
-                 AND state IN ('prepared','handed_over','active')",
+                 AND state IN ('prepared','handed_over','active') AND profile <> 'emergency'",
             )?
             .query_row([holder.as_str()], |r| r.get(0))
             .optional()?)
@@ -174,9 +174,14 @@ impl Tx<'_> {
             "UPDATE tokens SET right_id = ?1 WHERE serial = ?2",
             params![right, serial],
         )?;
+        // While emergency access answers for the holder, the new key waits.
+        let live = match self.emergency_of(holder)? {
+            Some(_) => super::emergency::LIVE_WAITING,
+            None => 1,
+        };
         self.db.execute(
             "INSERT INTO credentials (token, holder, kind, algorithm, digits, period, floor, live, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
             params![
                 serial,
                 holder.as_str(),
@@ -185,7 +190,8 @@ impl Tx<'_> {
                 params.digits.get(),
                 period,
                 floor,
-                to_i64(self.now, "time")?
+                to_i64(self.now, "time")?,
+                live
             ],
         )?;
         let credential = self.db.last_insert_rowid();
@@ -415,12 +421,14 @@ impl Tx<'_> {
             params![&verifier[..], credential.id],
         )?;
         self.set_state(&token, TokenAction::Activate, Some(&holder))?;
+        // Emergency access, if any, ends as the new key takes over.
+        self.end_emergency_at_activation(&holder, credential.id)?;
         self.audit("token.activate", serial, &format!("holder={holder}"))
     }
 
     /// Deletes a credential's sealed secret and PIN verifier; the store
     /// checkpoints the WAL after commit so no copy survives in `-wal`.
-    fn destroy_secret(&mut self, credential: i64) -> Result<(), StoreError> {
+    pub(super) fn destroy_secret(&mut self, credential: i64) -> Result<(), StoreError> {
         self.db.execute(
             "DELETE FROM sealed_secrets WHERE credential = ?1",
             [credential],
@@ -482,6 +490,10 @@ impl Tx<'_> {
     /// Revokes a live token: its secret is destroyed at once.
     pub fn revoke(&mut self, serial: &str, reason: RevokeReason) -> Result<(), StoreError> {
         let token = self.token(serial)?;
+        if token.profile == super::emergency::EMERGENCY_PROFILE {
+            // Emergency access ends through its own rule (and record).
+            return self.revoke_emergency(serial);
+        }
         let holder = token
             .holder
             .clone()

@@ -541,6 +541,7 @@ pub fn sample_body(op: Operation) -> Option<String> {
             format!(r#"{{"reader":"{r}"}}"#)
         }
         Operation::QualifyReplacement => r#"{"reason":"broken"}"#.into(),
+        Operation::GrantEmergency => r#"{"form":"sheet","codes":3,"days":5,"pin":"846203"}"#.into(),
         Operation::IngestMail => "Message-ID: <1@x>\r\nFrom: a.b@x.fr\r\n\r\nhi".into(),
         Operation::AddToken => r#"{"serial":"Y1","profile":"yubikey5-oath"}"#.into(),
         Operation::PrepareToken => format!(r#"{{"holder":"jdupont","reader":"{r}"}}"#),
