@@ -346,11 +346,22 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-fn string<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
-    value.as_str().ok_or_else(|| ConfigError::WrongType {
+// Reading one value of the file: shared by every table's parser (here, and
+// the `[mail]`, `[radius]` and `[directory]` parsers beside their modules).
+
+pub(crate) fn string<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
+    value.as_str().ok_or_else(|| wrong(key, "a string"))
+}
+
+pub(crate) fn table<'v>(key: &str, value: &'v toml::Value) -> Result<&'v toml::Table, ConfigError> {
+    value.as_table().ok_or_else(|| wrong(key, "a table"))
+}
+
+pub(crate) fn wrong(key: &str, expected: &'static str) -> ConfigError {
+    ConfigError::WrongType {
         key: key.to_owned(),
-        expected: "a string",
-    })
+        expected,
+    }
 }
 
 fn integer<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, ConfigError> {
@@ -362,7 +373,7 @@ fn integer<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, ConfigE
     T::try_from(number).map_err(|_| wrong())
 }
 
-fn bad(key: &str, why: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(key: &str, why: impl Into<String>) -> ConfigError {
     ConfigError::BadValue {
         key: key.to_owned(),
         why: why.into(),

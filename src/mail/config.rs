@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::ConfigError;
+use crate::config::{bad, string as text, table, wrong, ConfigError};
 use crate::domain::MailAddress;
 use crate::i18n::Lang;
 
@@ -63,28 +63,6 @@ pub struct MailConfig {
     pub auth: SenderAuth,
     pub smtp: Option<Server>,
     pub imap: Option<ImapConfig>,
-}
-
-fn bad(key: &str, why: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue {
-        key: key.to_owned(),
-        why: why.into(),
-    }
-}
-
-fn wrong(key: &str, expected: &'static str) -> ConfigError {
-    ConfigError::WrongType {
-        key: key.to_owned(),
-        expected,
-    }
-}
-
-fn text<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
-    value.as_str().ok_or_else(|| wrong(key, "a string"))
-}
-
-fn table<'v>(key: &str, value: &'v toml::Value) -> Result<&'v toml::Table, ConfigError> {
-    value.as_table().ok_or_else(|| wrong(key, "a table"))
 }
 
 fn number<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, ConfigError> {
