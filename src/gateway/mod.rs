@@ -186,9 +186,7 @@ async fn first_attempt(
     // A read first: a plain rejection takes no write transaction.
     let (store, owned) = (Arc::clone(app.store()), (login.to_owned(), password));
     let (due, owned) = tokio::task::spawn_blocking(move || {
-        let due = store.read_as(&Actor::Gateway, |tx| {
-            tx.gateway_challenge_due(&owned.0, &owned.1)
-        });
+        let due = store.gateway_challenge_due(&owned.0, &owned.1);
         (due, owned)
     })
     .await

@@ -180,6 +180,19 @@ fn radclient_next_code_challenge_resynchronises_a_key_past_its_window() {
         &access(&login, &format!("000000{}", code(h, far + 60)), true),
     );
     assert!(wrong_pin.contains(REJECT), "{wrong_pin}");
+    // The right PIN with a code past the next-code range (100 counters
+    // past the window): a plain rejection, for the desk to resync.
+    let too_far = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(
+            &login,
+            &format!("{}{}", h.pin, code(h, far + 12 + 10 + 100 + 5)),
+            true,
+        ),
+    );
+    assert!(too_far.contains(REJECT), "{too_far}");
     let audit = gw.audit_of(&login);
     assert_eq!(
         audit.iter().filter(|a| *a == "verify.accept").count(),
