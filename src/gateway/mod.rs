@@ -124,11 +124,18 @@ pub async fn authenticate(
                 tx.gateway_resync(&owned.0, &owned.1, &owned.2)
             })
             .await?;
-            if !resynced {
-                return Ok(Answer::Reject);
-            }
+            // Resynchronised: the second code, after the PIN, is a login.
+            // Not: the answer is still a code tried after that PIN, and the
+            // verify service decides it as one, counting a wrong one
+            // towards lockout like any wrong passcode (it accepts a code
+            // that has come back within the window).
             let passcode = Zeroizing::new(format!("{}{}", pin.as_str(), password.as_str()));
-            verify(app, login, &passcode, source).await
+            let answer = verify(app, login, &passcode, source).await?;
+            Ok(if resynced {
+                answer
+            } else {
+                reject_only(answer)
+            })
         }
         Awaiting::NewPin => {
             let owned = (login.to_owned(), password);
@@ -144,7 +151,20 @@ pub async fn authenticate(
             let (awaiting, prompt) = match set {
                 None => return Ok(Answer::Reject),
                 Some(true) => (Awaiting::Passcode, Prompt::NewPasscode),
-                Some(false) => (Awaiting::NewPin, Prompt::NewPinAgain),
+                Some(false) => {
+                    // A refused PIN is a failed answer: counted by the
+                    // verify service like a wrong passcode (the PIN was
+                    // reset, so no PIN is right), held, and asked again
+                    // only when the failure is not refused otherwise.
+                    match verify(app, login, FAILING_PASSCODE, source).await? {
+                        Answer::Reject => {}
+                        Answer::SourceLimited => return Ok(Answer::SourceLimited),
+                        Answer::Accept { .. } | Answer::Challenge { .. } => {
+                            return Ok(Answer::Reject)
+                        }
+                    }
+                    (Awaiting::NewPin, Prompt::NewPinAgain)
+                }
             };
             Ok(open(challenges, client, login, awaiting, prompt))
         }
@@ -166,9 +186,7 @@ async fn first_attempt(
     // A read first: a plain rejection takes no write transaction.
     let (store, owned) = (Arc::clone(app.store()), (login.to_owned(), password));
     let (due, owned) = tokio::task::spawn_blocking(move || {
-        let due = store.read_as(&Actor::Gateway, |tx| {
-            tx.gateway_challenge_due(&owned.0, &owned.1)
-        });
+        let due = store.gateway_challenge_due(&owned.0, &owned.1);
         (due, owned)
     })
     .await
@@ -178,7 +196,12 @@ async fn first_attempt(
     }
     let reason = gateway_write(app, move |tx| tx.gateway_challenge(&owned.0, &owned.1)).await?;
     Ok(match reason {
-        None => Answer::Reject,
+        // A code alone that proves nothing (the PIN was reset): a failure,
+        // counted by the verify service like a wrong passcode.
+        None => match verify(app, login, FAILING_PASSCODE, source).await? {
+            Answer::SourceLimited => Answer::SourceLimited,
+            _ => Answer::Reject,
+        },
         Some(ChallengeReason::NextCode { pin, first }) => open(
             challenges,
             client,
@@ -190,6 +213,21 @@ async fn first_attempt(
             open(challenges, client, login, Awaiting::NewPin, Prompt::NewPin)
         }
     })
+}
+
+/// A passcode the verify service decides as a wrong PIN for a key whose
+/// PIN was reset (it has no PIN verifier): well formed for 6- and 8-digit
+/// codes alike (a PIN of 8 or 6 digits), so that it counts as a failure.
+const FAILING_PASSCODE: &str = "00000000000000";
+
+/// A failed challenge answer never logs in by itself: an accept is kept (it
+/// was the verify service's own decision on a whole passcode), anything
+/// else is a rejection.
+fn reject_only(answer: Answer) -> Answer {
+    match answer {
+        Answer::Accept { .. } | Answer::SourceLimited => answer,
+        Answer::Reject | Answer::Challenge { .. } => Answer::Reject,
+    }
 }
 
 fn open(

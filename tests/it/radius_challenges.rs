@@ -131,16 +131,16 @@ fn radclient_next_code_challenge_resynchronises_a_key_past_its_window() {
         &access(&login, &format!("{}{}", h.pin, code(h, far + 2)), true),
     );
     let state = state_of(&again);
-    let wrong = radclient(
+    // (The third failure, counted like a wrong passcode: the verify
+    // service now holds a rejection a moment, so radclient waits longer.)
+    let wrong = radclient_waiting(
         gw.radius,
-        "auth",
         &gw.secret,
         &answer(&login, &code(h, far + 5), &state),
     );
     assert!(wrong.contains(REJECT), "{wrong}");
     // Once more, answered with the next code: resynchronised and accepted,
-    // with the rights in force. (Three failures so far: the verify
-    // service now holds a rejection a moment, so radclient waits longer.)
+    // with the rights in force.
     let third = radclient_waiting(
         gw.radius,
         &gw.secret,
@@ -180,6 +180,19 @@ fn radclient_next_code_challenge_resynchronises_a_key_past_its_window() {
         &access(&login, &format!("000000{}", code(h, far + 60)), true),
     );
     assert!(wrong_pin.contains(REJECT), "{wrong_pin}");
+    // The right PIN with a code past the next-code range (100 counters
+    // past the window): a plain rejection, for the desk to resync.
+    let too_far = radclient(
+        gw.radius,
+        "auth",
+        &gw.secret,
+        &access(
+            &login,
+            &format!("{}{}", h.pin, code(h, far + 12 + 10 + 100 + 5)),
+            true,
+        ),
+    );
+    assert!(too_far.contains(REJECT), "{too_far}");
     let audit = gw.audit_of(&login);
     assert_eq!(
         audit.iter().filter(|a| *a == "verify.accept").count(),
@@ -315,5 +328,105 @@ fn validate_check_opens_the_same_challenges_with_a_transaction_id() {
         &json!({"user": login, "pass": code(h, far + 2), "transaction_id": tid}),
     );
     assert_eq!(reused["result"]["value"], false, "single use: {reused}");
+    gw.served.stop();
+}
+
+/// The failure counters of `login`'s live credential: (fails, retry_at).
+fn counters_of(gw: &Gateway, login: &str) -> (u32, i64) {
+    let conn = rusqlite::Connection::open_with_flags(
+        gw.data.join(keyward::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.query_row(
+        "SELECT fails, retry_at FROM credentials WHERE holder = ?1 AND live = 1",
+        [login],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn wrong_answers_to_challenges_count_towards_lockout_like_wrong_passcodes() {
+    let mut gw = Gateway::start(3);
+    let (plain, next, reset) = (&gw.holders[0], &gw.holders[1], &gw.holders[2]);
+    let send = |login: &str, password: &str, state: Option<&str>| {
+        let attributes = match state {
+            Some(state) => answer(login, password, state),
+            None => access(login, password, true),
+        };
+        // Waits out the holds the verify service serves from 3 failures.
+        radclient_waiting(gw.radius, &gw.secret, &attributes)
+    };
+    // Wrong passcodes at /v1/verify's core: one failure each, and the
+    // third one starts the delays.
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let out = send(
+            &plain.login,
+            &format!("000000{}", code(plain, plain.counter + i)),
+            None,
+        );
+        assert!(out.contains(REJECT), "{out}");
+        seen.push(counters_of(&gw, &plain.login));
+    }
+    let by_passcode: Vec<u32> = seen.iter().map(|c| c.0).collect();
+    assert_eq!(by_passcode, [1, 2, 3]);
+    assert!(seen[2].1 > 0, "delayed after 3 failures: {seen:?}");
+
+    // Next-code challenge: the opening passcode is one failure, and each
+    // wrong answer (a code that does not follow) is one more, on the same
+    // counter, with the same delays.
+    let far = next.counter + 40;
+    let pin = &next.pin;
+    let mut by_challenge = Vec::new();
+    let state = state_of(&send(
+        &next.login,
+        &format!("{pin}{}", code(next, far)),
+        None,
+    ));
+    by_challenge.push(counters_of(&gw, &next.login).0);
+    let out = send(&next.login, &code(next, far + 5), Some(&state));
+    assert!(out.contains(REJECT), "{out}");
+    by_challenge.push(counters_of(&gw, &next.login).0);
+    let state = state_of(&send(
+        &next.login,
+        &format!("{pin}{}", code(next, far + 20)),
+        None,
+    ));
+    by_challenge.push(counters_of(&gw, &next.login).0);
+    let out = send(&next.login, &code(next, far + 30), Some(&state));
+    assert!(out.contains(REJECT), "{out}");
+    let (fails, retry_at) = counters_of(&gw, &next.login);
+    by_challenge.push(fails);
+    assert_eq!(by_challenge, [1, 2, 3, 4], "next-code answers");
+    assert!(retry_at > 0, "delayed like wrong passcodes");
+
+    // New-PIN challenge: the old PIN is one failure, a wrong code alone
+    // one more, the right code alone (possession proved) none, and each
+    // PIN the policy refuses one more.
+    reset_pin(&gw, &serial_of(&gw, &reset.login));
+    let c = reset.counter;
+    let mut by_new_pin = Vec::new();
+    let out = send(
+        &reset.login,
+        &format!("{}{}", reset.pin, code(reset, c)),
+        None,
+    );
+    assert!(out.contains(REJECT), "{out}");
+    by_new_pin.push(counters_of(&gw, &reset.login).0);
+    let out = send(&reset.login, &code(reset, c + 700), None);
+    assert!(out.contains(REJECT), "{out}");
+    by_new_pin.push(counters_of(&gw, &reset.login).0);
+    let mut state = state_of(&send(&reset.login, &code(reset, c + 1), None));
+    by_new_pin.push(counters_of(&gw, &reset.login).0);
+    for weak in ["123456", "111111"] {
+        state = state_of(&send(&reset.login, weak, Some(&state)));
+        by_new_pin.push(counters_of(&gw, &reset.login).0);
+    }
+    assert_eq!(by_new_pin, [1, 2, 2, 3, 4], "new-PIN answers");
+    // The audit tells the same count as for wrong passcodes.
+    let audit = gw.audit_of(&next.login);
+    assert!(audit.iter().any(|a| a == "verify.reject"), "{audit:?}");
     gw.served.stop();
 }

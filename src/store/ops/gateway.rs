@@ -48,7 +48,7 @@ impl std::fmt::Debug for ChallengeReason {
 /// A credential and its PIN verifier (`None`: the PIN was reset).
 type WithVerifier = (CredentialInfo, Option<Vec<u8>>);
 
-/// What [`Tx::assess`] found.
+/// What [`assess`] found.
 enum Assessed {
     NewPin(CredentialInfo),
     NextCode(CredentialInfo, ChallengeReason),
@@ -114,17 +114,20 @@ impl Tx<'_> {
         Ok(Some((credential, verifier)))
     }
 
-    /// A read-only first look for [`Tx::gateway_challenge`]: `false` when
-    /// no challenge can be due, so that a plain rejection takes no write
-    /// transaction. Does the same work (PIN verifier, resync range) either
-    /// way.
-    pub fn gateway_challenge_due(
-        &mut self,
-        login: &str,
-        passcode: &str,
-    ) -> Result<bool, StoreError> {
-        self.require_gateway()?;
-        Ok(self.assess(login, passcode)?.is_some())
+    /// What [`assess`] needs from the store: the usable credential, its
+    /// PIN verifier and its unsealed key. A locked or throttled credential
+    /// opens nothing (the verify service refused it unevaluated): `None`.
+    fn challenge_material(&self, login: &str) -> Result<Material, StoreError> {
+        let usable = self
+            .gateway_credential(login)?
+            .filter(|(c, _)| !c.locked && c.retry_at <= self.now);
+        let key = match &usable {
+            Some((c, _)) if matches!(c.params.kind, OtpKind::Hotp { .. }) => {
+                unseal_key(self.db, self.shared, c)?
+            }
+            _ => None,
+        };
+        Ok(Material { usable, key })
     }
 
     /// Whether `passcode`, which the verify service has just rejected for
@@ -136,7 +139,8 @@ impl Tx<'_> {
         passcode: &str,
     ) -> Result<Option<ChallengeReason>, StoreError> {
         self.require_gateway()?;
-        match self.assess(login, passcode)? {
+        let material = self.challenge_material(login)?;
+        match assess(self.shared, material, passcode)? {
             None => Ok(None),
             Some(Assessed::NewPin(credential)) => {
                 if self.check_possession(&credential, passcode).is_err() {
@@ -157,66 +161,6 @@ impl Tx<'_> {
                 )?;
                 Ok(Some(reason))
             }
-        }
-    }
-
-    /// What a rejected passcode may open, without writing. Always computes the PIN verifier and the
-    /// whole resync range (with a throw-away key when there is nothing to
-    /// find), so the time taken does not tell a right PIN from a wrong one.
-    fn assess(&self, login: &str, passcode: &str) -> Result<Option<Assessed>, StoreError> {
-        let found = self.gateway_credential(login)?;
-        // A locked or throttled credential opens nothing: the verify
-        // service refused it unevaluated, and so does this.
-        let usable = found
-            .as_ref()
-            .filter(|(c, _)| !c.locked && c.retry_at <= self.now);
-        if let Some((credential, None)) = usable {
-            // PIN reset: a code alone may prove possession (checked, and
-            // consumed, by the caller).
-            return Ok(
-                (passcode.len() == usize::from(credential.params.digits.get()))
-                    .then(|| Assessed::NewPin(credential.clone())),
-            );
-        }
-        let digits = usable.map_or(crate::otp::Digits::SIX, |(c, _)| c.params.digits);
-        let d = usize::from(digits.get());
-        let split = passcode
-            .len()
-            .checked_sub(d)
-            .filter(|_| passcode.bytes().all(|b| b.is_ascii_digit()))
-            .map(|at| passcode.split_at(at));
-        let (pin, code) = split.unwrap_or(("", "000000"));
-        let stored = usable.and_then(|(_, v)| v.as_deref()).unwrap_or(&[]);
-        let holder = usable.map_or("", |(c, _)| c.holder.as_str());
-        let pin_ok = self.shared.keys.pin_matches(holder, pin.as_bytes(), stored);
-        let real_key = match usable {
-            Some((c, _)) if matches!(c.params.kind, OtpKind::Hotp { .. }) => {
-                unseal_key(self.db, self.shared, c)?
-            }
-            _ => None,
-        };
-        let dummy;
-        let key = match &real_key {
-            Some(key) => key,
-            None => {
-                dummy = CredentialKey::new(Algorithm::Sha1, &Secret::generate(Algorithm::Sha1)?);
-                &dummy
-            }
-        };
-        let floor = usable.and_then(|(c, _)| c.floor);
-        let beyond = beyond_window(key, digits, code, floor, self.shared.config.hotp_look_ahead);
-        match (
-            usable,
-            real_key.is_some() && pin_ok && split.is_some() && beyond,
-        ) {
-            (Some((credential, _)), true) => Ok(Some(Assessed::NextCode(
-                credential.clone(),
-                ChallengeReason::NextCode {
-                    pin: Zeroizing::new(pin.to_owned()),
-                    first: Zeroizing::new(code.to_owned()),
-                },
-            ))),
-            _ => Ok(None),
         }
     }
 
@@ -294,9 +238,96 @@ impl Tx<'_> {
     }
 }
 
-/// Whether `code` is the code of a counter past the look-ahead window but
-/// within the resync range. Scans the whole range, in windows of the
-/// verifier's own size, whatever it finds.
+/// A credential, its verifier and its unsealed HOTP key, read for
+/// [`assess`].
+struct Material {
+    usable: Option<WithVerifier>,
+    key: Option<CredentialKey>,
+}
+
+/// Counters past the look-ahead window where a code opens a next-code
+/// challenge (RSA's bounded "next tokencode" range): one verifier window.
+/// The desk's resync ([`crate::otp::RESYNC_RANGE`], 1000) reaches farther.
+pub const NEXT_CODE_RANGE: u32 = MAX_WINDOW;
+
+impl crate::store::Store {
+    /// A first look for [`Tx::gateway_challenge`], so that a plain
+    /// rejection takes no write transaction: `false` when no challenge can
+    /// be due. One short read (the credential, its verifier, its key); the
+    /// PIN verifier and the next-code range are then computed outside the
+    /// store's lock, the same work whatever the PIN, the login, or what is
+    /// found.
+    pub fn gateway_challenge_due(&self, login: &str, passcode: &str) -> Result<bool, StoreError> {
+        let material = self.read_as(&Actor::Gateway, |tx| {
+            tx.require_gateway()?;
+            tx.challenge_material(login)
+        })?;
+        Ok(assess(self.shared(), material, passcode)?.is_some())
+    }
+}
+
+/// A throw-away HOTP key for when there is no real one, made once.
+fn dummy_key() -> Result<&'static CredentialKey, StoreError> {
+    static DUMMY: std::sync::OnceLock<CredentialKey> = std::sync::OnceLock::new();
+    if let Some(key) = DUMMY.get() {
+        return Ok(key);
+    }
+    let key = CredentialKey::new(Algorithm::Sha1, &Secret::generate(Algorithm::Sha1)?);
+    Ok(DUMMY.get_or_init(|| key))
+}
+
+/// What a rejected passcode may open, from what was read. Every path
+/// computes the PIN verifier once and scans the next-code range once (with
+/// a throw-away key when there is nothing to find), so the time taken tells
+/// neither a right PIN, nor a PIN reset, nor a challenge found.
+fn assess(
+    shared: &crate::store::Shared,
+    material: Material,
+    passcode: &str,
+) -> Result<Option<Assessed>, StoreError> {
+    let Material { usable, key } = material;
+    let digits = usable
+        .as_ref()
+        .map_or(crate::otp::Digits::SIX, |(c, _)| c.params.digits);
+    let d = usize::from(digits.get());
+    let split = passcode
+        .len()
+        .checked_sub(d)
+        .filter(|_| passcode.bytes().all(|b| b.is_ascii_digit()))
+        .map(|at| passcode.split_at(at));
+    let (pin, code) = split.unwrap_or(("", "000000"));
+    let stored = usable
+        .as_ref()
+        .and_then(|(_, v)| v.as_deref())
+        .unwrap_or(&[]);
+    let holder = usable.as_ref().map_or("", |(c, _)| c.holder.as_str());
+    let pin_ok = shared.keys.pin_matches(holder, pin.as_bytes(), stored);
+    let scan_key = match &key {
+        Some(key) => key,
+        None => dummy_key()?,
+    };
+    let floor = usable.as_ref().and_then(|(c, _)| c.floor);
+    let beyond = beyond_window(scan_key, digits, code, floor, shared.config.hotp_look_ahead);
+    Ok(match usable {
+        // PIN reset: a code alone may prove possession (checked, and
+        // consumed, by the caller).
+        Some((credential, None)) => (passcode.len() == d).then(|| Assessed::NewPin(credential)),
+        Some((credential, Some(_))) if key.is_some() && pin_ok && split.is_some() && beyond => {
+            Some(Assessed::NextCode(
+                credential,
+                ChallengeReason::NextCode {
+                    pin: Zeroizing::new(pin.to_owned()),
+                    first: Zeroizing::new(code.to_owned()),
+                },
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Whether `code` is the code of one of the [`NEXT_CODE_RANGE`] counters
+/// just past the look-ahead window. One verifier window, evaluated whole
+/// whatever it finds.
 fn beyond_window(
     key: &CredentialKey,
     digits: crate::otp::Digits,
@@ -307,20 +338,16 @@ fn beyond_window(
     let Ok(code) = Code::parse(code, digits) else {
         return false;
     };
-    let Ok(hotp) = Hotp::new(digits, MAX_WINDOW) else {
+    let Ok(hotp) = Hotp::new(digits, NEXT_CODE_RANGE) else {
         return false;
     };
+    // The first counter past the window; the verifier starts just after
+    // its floor.
     let start = floor.map_or(0, |f| f.saturating_add(1));
-    let mut found = false;
-    for chunk in 0..crate::otp::RESYNC_RANGE / MAX_WINDOW {
-        let first = start.saturating_add(u64::from(chunk * MAX_WINDOW));
-        let window_floor = match first.checked_sub(1) {
-            Some(f) => ReplayFloor::after(f),
-            None => ReplayFloor::FRESH,
-        };
-        if let Ok(Some(m)) = hotp.verify(key, &code, window_floor) {
-            found |= m.step() >= start.saturating_add(u64::from(look_ahead));
-        }
-    }
-    found
+    let past = start.saturating_add(u64::from(look_ahead));
+    let window_floor = match past.checked_sub(1) {
+        Some(f) => ReplayFloor::after(f),
+        None => ReplayFloor::FRESH,
+    };
+    matches!(hotp.verify(key, &code, window_floor), Ok(Some(_)))
 }
