@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::config::ConfigError;
+use crate::config::{bad, string as text, wrong, ConfigError};
 
 /// Port assigned to RADIUS authentication (RFC 2865).
 pub const DEFAULT_PORT: u16 = 1812;
@@ -124,24 +124,6 @@ impl std::fmt::Debug for Client {
             )
             .finish()
     }
-}
-
-fn bad(key: &str, why: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue {
-        key: key.to_owned(),
-        why: why.into(),
-    }
-}
-
-fn wrong(key: &str, expected: &'static str) -> ConfigError {
-    ConfigError::WrongType {
-        key: key.to_owned(),
-        expected,
-    }
-}
-
-fn text<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
-    value.as_str().ok_or_else(|| wrong(key, "a string"))
 }
 
 /// The shared-secret file `keyward init` writes for [`RadiusConfig::local`].

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use super::config::{Client, Network};
 use super::packet::{HEADER, MAX_PACKET};
 use super::server::RadiusService;
-use crate::config::ConfigError;
+use crate::config::{bad, string as text, ConfigError};
 
 /// Port assigned to RADIUS over TLS (RFC 6614 §2.1).
 pub const DEFAULT_PORT: u16 = 2083;
@@ -60,20 +60,6 @@ pub struct RadsecConfig {
     /// The CA(s) client certificates must chain to (PEM).
     pub client_ca: PathBuf,
     pub clients: Vec<RadsecClient>,
-}
-
-fn bad(key: &str, why: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue {
-        key: key.to_owned(),
-        why: why.into(),
-    }
-}
-
-fn text<'v>(key: &str, value: &'v toml::Value) -> Result<&'v str, ConfigError> {
-    value.as_str().ok_or_else(|| ConfigError::WrongType {
-        key: key.to_owned(),
-        expected: "a string",
-    })
 }
 
 /// `AB:CD:…` or `abcd…`, optionally prefixed `sha256:`.
