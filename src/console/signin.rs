@@ -1,7 +1,9 @@
 //! Signing in and out. Staff sign in with their own key: login, PIN and
 //! code go to the one verify service ([`AppState::verify`]: the same
-//! checks, delays, locks and per-source limiter as every gateway), then
-//! the session acts with the person's staff API key. The first admin may
+//! checks, delays, locks and per-source limiter as every gateway) for the
+//! purpose `StaffSignIn`, which asks for a live staff key instead of a
+//! school right (decided in `store::verify`); then the session acts with
+//! the person's staff API key. The first admin may
 //! instead use the one-time link `keyward init` printed. Nothing typed
 //! here is kept, logged or shown again.
 
@@ -135,7 +137,9 @@ pub async fn sign_in(
     }
     let passcode = Zeroizing::new(format!("{}{}", form.pin.as_str(), form.code.as_str()));
     let source = format!("console {}", source.as_deref().unwrap_or("-"));
-    let request = VerifyRequest::new(&login, &passcode).from_source(&source);
+    let request = VerifyRequest::new(&login, &passcode)
+        .from_source(&source)
+        .for_staff_sign_in();
     match state.app().verify(request).await {
         Ok(VerifyOutcome::Accept { .. }) => {}
         Ok(VerifyOutcome::Reject { hold }) => {

@@ -37,7 +37,41 @@ pub struct Evidence {
     pub code_step: Option<(u64, i64)>,
     /// The code equals the last accepted one (a replay, e.g. a retried request).
     pub replay: bool,
-    pub has_right: bool,
+    /// What the request is for ([`Purpose`]), which says what `entitled` means.
+    pub purpose: Purpose,
+    /// The holder may use the key for `purpose`: a right in force for the
+    /// gateway, a live staff key for a staff sign-in.
+    pub entitled: bool,
+}
+
+/// What a verify request is for. The proof of possession (PIN, code,
+/// replay, counters) is the same for every purpose; only what the holder
+/// must be entitled to differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A gateway (API, RADIUS, privacyIDEA-style check) letting a director
+    /// or deputy in: a school right in force is required.
+    Gateway,
+    /// A staff member signing in to the web console: a live staff key
+    /// (admin, desk or inspector) is required, no school right.
+    StaffSignIn,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Gateway => "gateway",
+            Purpose::StaffSignIn => "staff_sign_in",
+        }
+    }
+
+    /// Why a holder who proved possession is still refused.
+    fn not_entitled(self) -> Reason {
+        match self {
+            Purpose::Gateway => Reason::NoRightInForce,
+            Purpose::StaffSignIn => Reason::NoStaffKey,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +85,8 @@ pub enum Reason {
     WrongPinAndCode,
     Replay,
     NoRightInForce,
+    /// Possession proved at a staff sign-in by someone with no live staff key.
+    NoStaffKey,
     Malformed,
     SourceLimited,
 }
@@ -67,6 +103,7 @@ impl Reason {
             Reason::WrongPinAndCode => "wrong PIN and code",
             Reason::Replay => "code already used",
             Reason::NoRightInForce => "no right in force",
+            Reason::NoStaffKey => "no staff key",
             Reason::Malformed => "malformed passcode",
             Reason::SourceLimited => "too many failures from this source",
         }
@@ -232,7 +269,7 @@ pub fn decide(now: UnixTime, counters: Counters, evidence: Evidence) -> Decision
         (e, None) if e.pin_ok && e.replay => Some(Reason::Replay),
         (e, None) if e.pin_ok => Some(Reason::WrongCode),
         (_, None) => Some(Reason::WrongPinAndCode),
-        (e, Some(_)) if !e.has_right => Some(Reason::NoRightInForce),
+        (e, Some(_)) if !e.entitled => Some(e.purpose.not_entitled()),
         (_, Some(_)) => None,
     };
     match (reason, evidence.code_step) {
@@ -274,7 +311,8 @@ mod tests {
         pin_ok: true,
         code_step: Some((100, 0)),
         replay: false,
-        has_right: true,
+        purpose: Purpose::Gateway,
+        entitled: true,
     };
     const FRESH: Counters = unlocked(0, 0);
 
@@ -343,13 +381,46 @@ mod tests {
     #[test]
     fn right_pin_and_code_without_a_right_is_not_a_guess() {
         let e = Evidence {
-            has_right: false,
+            entitled: false,
             ..GOOD
         };
         assert!(matches!(
             decide(1000, unlocked(3, 0), e),
             Decision::Reject { reason: Reason::NoRightInForce, counters, .. }
                 if counters == unlocked(3, 0)
+        ));
+    }
+
+    #[test]
+    fn staff_sign_in_asks_for_a_staff_key_not_a_right() {
+        let staff = Evidence {
+            purpose: Purpose::StaffSignIn,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, FRESH, staff),
+            Decision::Accept { .. }
+        ));
+        let not_staff = Evidence {
+            entitled: false,
+            ..staff
+        };
+        assert!(matches!(
+            decide(1000, unlocked(3, 0), not_staff),
+            Decision::Reject { reason: Reason::NoStaffKey, counters, .. }
+                if counters == unlocked(3, 0)
+        ));
+        // Possession is checked the same way for every purpose.
+        let wrong_pin = Evidence {
+            pin_ok: false,
+            ..staff
+        };
+        assert!(matches!(
+            decide(1000, FRESH, wrong_pin),
+            Decision::Reject {
+                reason: Reason::WrongPin,
+                ..
+            }
         ));
     }
 

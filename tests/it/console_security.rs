@@ -15,15 +15,21 @@ use keyward::console::session::csrf_token;
 use keyward::console::{Settings, CSP};
 use keyward::domain::{api_key_hash, Actor};
 
-const PIN: &str = "482915";
+pub(crate) const PIN: &str = "482915";
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
 }
 
-async fn send(api: &Api, method: &str, uri: &str, cookie: Option<&str>, form: &str) -> Answer {
+pub(crate) async fn send(
+    api: &Api,
+    method: &str,
+    uri: &str,
+    cookie: Option<&str>,
+    form: &str,
+) -> Answer {
     let app = keyward::console::with_api(api.state.clone(), Settings::default());
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(id) = cookie {
@@ -72,7 +78,7 @@ fn prepare_form(api: &Api, csrf: Option<&str>) -> String {
     form
 }
 
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -367,7 +373,7 @@ async fn no_pin_or_key_in_a_page_an_address_or_the_audit() {
 
 /// Makes jdupont's key active at the reader with [`PIN`], through the
 /// console as the desk, EAST's inspector and the station would.
-async fn active_director_key(api: &Api) {
+pub(crate) async fn active_director_key(api: &Api) {
     let (desk, desk_csrf) = session(api, &api.keys.desk);
     let (east, east_csrf) = session(api, &api.keys.inspector_east);
     let (station, station_csrf) = session(api, &api.keys.station);
@@ -404,7 +410,7 @@ async fn active_director_key(api: &Api) {
 }
 
 /// A code from the key at the reader, read by the desk.
-async fn code(api: &Api) -> String {
+pub(crate) async fn code(api: &Api) -> String {
     api.clock.advance(30);
     let uri = format!("/v1/devices/{}/code", enc(READER));
     let (status, answer) = api.post(&api.keys.desk, &uri, None).await;

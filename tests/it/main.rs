@@ -24,6 +24,7 @@ mod cli_station;
 mod concurrency;
 mod console_browser;
 mod console_security;
+mod console_staff_signin;
 mod devices_pcsc;
 mod directory_ldap;
 mod doctor;

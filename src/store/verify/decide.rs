@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::domain::verify_policy::{
-    decide, learned_drift, totp_window, Counters, Decision, Evidence, Reason,
+    decide, learned_drift, totp_window, Counters, Decision, Evidence, Purpose, Reason,
 };
 use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
 use crate::otp::{code_at, Code, Digits, Hotp, OtpKind, ReplayFloor, Totp};
@@ -138,7 +138,11 @@ impl Decider {
             if let Some(wait) = self.sources.blocked_for(source, now) {
                 // Refused unevaluated: the credential's counters are not
                 // touched, so this caller cannot lock its victims out.
-                let detail = format!("reason={}", Reason::SourceLimited.as_str());
+                let detail = format!(
+                    "reason={} purpose={}",
+                    Reason::SourceLimited.as_str(),
+                    request.purpose.as_str()
+                );
                 let subject = login.as_ref().map_or("-", PersonId::as_str);
                 self.audit_refusal(db, head, now, subject, &detail, 0, &detail)?;
                 return Ok((
@@ -168,8 +172,21 @@ impl Decider {
             "person",
             login.as_ref().map_or("", PersonId::as_str),
         )?;
+        // What entitles the holder for this purpose is checked the same way
+        // (the same queries for any login of that purpose).
+        let staff_intact = match request.purpose {
+            Purpose::Gateway => true,
+            Purpose::StaffSignIn => crate::store::row_mac::rows_intact(
+                db,
+                &self.shared.row_layout,
+                self.shared.keys.row_key(),
+                "api_keys",
+                "person",
+                login.as_ref().map_or("", PersonId::as_str),
+            )?,
+        };
         let found = match found {
-            Some(f) if !f.intact || !rights_intact => {
+            Some(f) if !f.intact || !rights_intact || !staff_intact => {
                 problem = Some("record changed outside keyward (row MAC mismatch)");
                 None
             }
@@ -270,6 +287,10 @@ impl Decider {
 
         // An unknown login runs the same query (it finds nothing).
         let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
+        let entitled = match request.purpose {
+            Purpose::Gateway => !rights.is_empty(),
+            Purpose::StaffSignIn => holds_staff_key(db, holder)?,
+        };
         let evidence = Evidence {
             well_formed,
             known,
@@ -279,7 +300,8 @@ impl Decider {
             pin_ok,
             code_step: matched.map(|m| (m.step(), m.offset())),
             replay,
-            has_right: !rights.is_empty(),
+            purpose: request.purpose,
+            entitled,
         };
         let counters = match &found {
             Some(f) => Counters {
@@ -319,7 +341,11 @@ impl Decider {
                 ])?;
                 (
                     "verify.accept",
-                    format!("credential={} step={step} offset={offset}", f.credential.id),
+                    format!(
+                        "credential={} step={step} offset={offset} purpose={}",
+                        f.credential.id,
+                        request.purpose.as_str()
+                    ),
                     VerifyOutcome::Accept { rights },
                     "accept",
                 )
@@ -349,9 +375,11 @@ impl Decider {
                     }
                     None => self.phantoms.store(db, slot, after)?,
                 }
-                // Possession proved without a right in force: the code is
-                // consumed like an accepted one (never accepted later).
-                if let (Reason::NoRightInForce, Some(f), Some(m)) = (reason, &found, matched) {
+                // Possession proved without the entitlement the purpose
+                // asks for: the code is consumed like an accepted one (never
+                // accepted later, by any purpose).
+                let possession = matches!(reason, Reason::NoRightInForce | Reason::NoStaffKey);
+                if let (true, Some(f), Some(m)) = (possession, &found, matched) {
                     db.prepare_cached("UPDATE credentials SET floor = ?1 WHERE id = ?2")?
                         .execute(rusqlite::params![
                             i64::try_from(m.step()).map_err(|_| StoreError::Corrupt("step"))?,
@@ -375,6 +403,10 @@ impl Decider {
                     kind.push_str(" problem=");
                     kind.push_str(p);
                 }
+                for text in [&mut detail, &mut kind] {
+                    text.push_str(" purpose=");
+                    text.push_str(request.purpose.as_str());
+                }
                 // Every lock is an entry of its own.
                 if !lock {
                     repeatable = Some((kind, after.fails));
@@ -395,4 +427,17 @@ impl Decider {
         }
         Ok((answer, label))
     }
+}
+
+/// Whether `holder` holds a live staff key (admin, desk or inspector) with
+/// which a console session can act. The same query for any login, known or
+/// not ("" finds nothing).
+fn holds_staff_key(db: &Connection, holder: &str) -> Result<bool, StoreError> {
+    let found: i64 = db
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM api_keys WHERE person = ?1 AND revoked_at IS NULL
+             AND role IN ('admin', 'desk', 'inspector'))",
+        )?
+        .query_row([holder], |row| row.get(0))?;
+    Ok(found != 0)
 }

@@ -21,6 +21,7 @@ mod phantom;
 mod refusals;
 mod stats;
 
+pub use crate::domain::verify_policy::Purpose as VerifyPurpose;
 pub use stats::WriterStats;
 
 use std::collections::HashMap;
@@ -62,6 +63,9 @@ pub struct VerifyRequest {
     /// Who is asking (e.g. the end user's address as the gateway saw it),
     /// for the per-source limiter.
     pub source: Option<String>,
+    /// What the holder must be entitled to besides possession: a school
+    /// right (the gateways, the default) or a staff key (console sign-in).
+    pub purpose: VerifyPurpose,
 }
 
 impl VerifyRequest {
@@ -73,7 +77,15 @@ impl VerifyRequest {
             login: login.to_owned(),
             passcode: crate::hid::codec::keyboard::normalise_typed(passcode),
             source: None,
+            purpose: VerifyPurpose::Gateway,
         }
+    }
+
+    /// A staff member's console sign-in: the same proof of possession,
+    /// entitled by a live staff key instead of a school right.
+    pub fn for_staff_sign_in(mut self) -> Self {
+        self.purpose = VerifyPurpose::StaffSignIn;
+        self
     }
 
     pub fn from_source(mut self, source: &str) -> Self {
@@ -88,6 +100,7 @@ impl std::fmt::Debug for VerifyRequest {
             .field("login", &self.login)
             .field("passcode", &"[redacted]")
             .field("source", &self.source)
+            .field("purpose", &self.purpose)
             .finish()
     }
 }
@@ -169,6 +182,7 @@ fn reason_label(reason: Reason) -> &'static str {
         Reason::WrongPinAndCode => "wrong_pin_and_code",
         Reason::Replay => "replay",
         Reason::NoRightInForce => "no_right_in_force",
+        Reason::NoStaffKey => "no_staff_key",
         Reason::Malformed => "malformed",
         Reason::SourceLimited => "source_limited",
     }
