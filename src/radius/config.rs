@@ -269,6 +269,16 @@ fn listen(key: &str, value: &toml::Value) -> Result<Vec<SocketAddr>, ConfigError
     Ok(all)
 }
 
+/// A client's name, as UDP and RadSec clients both have one: shown in logs
+/// and metrics, so short printable ASCII only.
+pub(crate) fn client_name(key: &str, value: &toml::Value) -> Result<String, ConfigError> {
+    let n = text(key, value)?;
+    if n.is_empty() || n.len() > 64 || !n.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad(key, "1 to 64 printable ASCII characters, no spaces"));
+    }
+    Ok(n.to_owned())
+}
+
 fn client(value: &toml::Value) -> Result<ClientConfig, ConfigError> {
     let table = value
         .as_table()
@@ -280,13 +290,7 @@ fn client(value: &toml::Value) -> Result<ClientConfig, ConfigError> {
     for (field, value) in table {
         let key = format!("radius.clients.{field}");
         match field.as_str() {
-            "name" => {
-                let n = text(&key, value)?;
-                if n.is_empty() || n.len() > 64 || !n.chars().all(|c| c.is_ascii_graphic()) {
-                    return Err(bad(&key, "1 to 64 printable ASCII characters, no spaces"));
-                }
-                name = Some(n.to_owned());
-            }
+            "name" => name = Some(client_name(&key, value)?),
             "address" => {
                 network =
                     Some(Network::parse(text(&key, value)?).ok_or_else(|| {

@@ -216,13 +216,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
     for (field, value) in table {
         let key = format!("radius.radsec.clients.{field}");
         match field.as_str() {
-            "name" => {
-                let n = text(&key, value)?;
-                if n.is_empty() || n.len() > 64 || !n.chars().all(|c| c.is_ascii_graphic()) {
-                    return Err(bad(&key, "1 to 64 printable ASCII characters, no spaces"));
-                }
-                name = Some(n.to_owned());
-            }
+            "name" => name = Some(super::config::client_name(&key, value)?),
             "fingerprint" => {
                 print = Some(parse_fingerprint(text(&key, value)?).ok_or_else(|| {
                     bad(
