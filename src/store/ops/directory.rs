@@ -199,24 +199,7 @@ impl Tx<'_> {
     ) -> Result<(), StoreError> {
         self.require_desk("change a person")?;
         let current = self.person(id)?;
-        if !mail
-            .domain()
-            .eq_ignore_ascii_case(&self.shared.config.authority_domain)
-            || crate::domain::requests::is_functional_mailbox(mail)
-        {
-            return Err(crate::domain::DomainError::BadIdentifier {
-                what: "mail",
-                rule: "a person's own address in the authority's mail domain",
-            }
-            .into());
-        }
-        if full_name.trim().is_empty() || full_name.chars().any(char::is_control) {
-            return Err(crate::domain::DomainError::BadIdentifier {
-                what: "full name",
-                rule: "one line of text",
-            }
-            .into());
-        }
+        self.check_person_fields(full_name, mail)?;
         let taken: bool = self.db.query_row(
             "SELECT EXISTS (SELECT 1 FROM people WHERE mail = ?1 AND id <> ?2)",
             params![mail.as_str(), id.as_str()],

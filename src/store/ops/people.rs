@@ -8,14 +8,14 @@ use crate::domain::{DistrictEntry, MailAddress, Person, PersonId, SchoolEntry, U
 use crate::store::StoreError;
 
 impl Tx<'_> {
-    pub fn add_person(
-        &mut self,
-        id: &PersonId,
+    /// A person's name and address, whether typed at the desk or read from
+    /// the directory: one line of text, and their own address in the
+    /// authority's domain (not a help request's sender: its own words).
+    pub(super) fn check_person_fields(
+        &self,
         full_name: &str,
         mail: &MailAddress,
     ) -> Result<(), StoreError> {
-        self.require_desk("add a person")?;
-        // A person's address, not a help request's sender: its own words.
         let bad_mail = |rule| crate::domain::DomainError::BadIdentifier { what: "mail", rule };
         if !mail
             .domain()
@@ -36,6 +36,17 @@ impl Tx<'_> {
             }
             .into());
         }
+        Ok(())
+    }
+
+    pub fn add_person(
+        &mut self,
+        id: &PersonId,
+        full_name: &str,
+        mail: &MailAddress,
+    ) -> Result<(), StoreError> {
+        self.require_desk("add a person")?;
+        self.check_person_fields(full_name, mail)?;
         // A taken id or a taken address, each named as what it is.
         let taken: Option<String> = self
             .db
