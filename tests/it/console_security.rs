@@ -66,6 +66,18 @@ fn session(api: &Api, key: &str) -> (String, String) {
     (id.to_string(), csrf)
 }
 
+/// The desk's "prepare" form posted in a session with its CSRF token.
+async fn prepare(api: &Api, session: &str, csrf: &str) -> Answer {
+    send(
+        api,
+        "POST",
+        "/desk/prepare",
+        Some(session),
+        &prepare_form(api, Some(csrf)),
+    )
+    .await
+}
+
 fn prepare_form(api: &Api, csrf: Option<&str>) -> String {
     let mut form = format!(
         "reader={}&serial={}&holder=jdupont",
@@ -114,14 +126,7 @@ async fn a_state_change_needs_this_sessions_csrf_token() {
     ] {
         assert_refused(&api, "/desk/prepare", &mine, &form, 403).await;
     }
-    let done = send(
-        &api,
-        "POST",
-        "/desk/prepare",
-        Some(&mine),
-        &prepare_form(&api, Some(&my_csrf)),
-    )
-    .await;
+    let done = prepare(&api, &mine, &my_csrf).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let to = done.headers[header::LOCATION].to_str().unwrap();
     assert_eq!(to, format!("/desk?prepared={}", api.serial));
@@ -194,14 +199,7 @@ async fn the_apis_role_and_district_checks_refuse_console_actions() {
     // The desk prepares a key for a director of EAST; WEST's inspector
     // may not hand it over (not found in their district).
     let (desk, desk_csrf) = session(&api, &api.keys.desk);
-    let done = send(
-        &api,
-        "POST",
-        "/desk/prepare",
-        Some(&desk),
-        &prepare_form(&api, Some(&desk_csrf)),
-    )
-    .await;
+    let done = prepare(&api, &desk, &desk_csrf).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let handover = format!("/tokens/{}/handover", api.serial);
     let form = format!("csrf={west_csrf}&reader={}&place=Ecole", enc(READER));
@@ -287,14 +285,7 @@ async fn no_pin_or_key_in_a_page_an_address_or_the_audit() {
     let (east, east_csrf) = session(&api, &api.keys.inspector_east);
     let (station, station_csrf) = session(&api, &api.keys.station);
     let mut seen = Vec::new();
-    let done = send(
-        &api,
-        "POST",
-        "/desk/prepare",
-        Some(&desk),
-        &prepare_form(&api, Some(&desk_csrf)),
-    )
-    .await;
+    let done = prepare(&api, &desk, &desk_csrf).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let form = format!("csrf={east_csrf}&reader={}&place=Ecole", enc(READER));
     let handed = send(
