@@ -193,17 +193,8 @@ fn radclient_next_code_challenge_resynchronises_a_key_past_its_window() {
         ),
     );
     assert!(too_far.contains(REJECT), "{too_far}");
-    let audit = gw.audit_of(&login);
-    assert_eq!(
-        audit.iter().filter(|a| *a == "verify.accept").count(),
-        2,
-        "{audit:?}"
-    );
-    assert_eq!(
-        audit.iter().filter(|a| *a == "verify.challenge").count(),
-        3,
-        "{audit:?}"
-    );
+    gw.assert_audited(&login, "verify.accept", 2);
+    gw.assert_audited(&login, "verify.challenge", 3);
     let metrics = gw.metrics();
     assert!(
         metrics.contains("client=\"local\",outcome=\"challenge_next_code\"} 3"),
@@ -275,12 +266,7 @@ fn radclient_new_pin_challenge_after_a_pin_reset() {
     );
     assert!(direct.contains(ACCEPT), "{direct}");
     // The code used for the proof of possession was consumed.
-    let audit = gw.audit_of(&login);
-    assert_eq!(
-        audit.iter().filter(|a| *a == "verify.accept").count(),
-        2,
-        "{audit:?}"
-    );
+    gw.assert_audited(&login, "verify.accept", 2);
     gw.served.stop();
 }
 

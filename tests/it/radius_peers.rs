@@ -119,6 +119,13 @@ impl Gateway {
             .unwrap()
     }
 
+    /// Asserts `login` has `count` audited decisions of `action`.
+    pub fn assert_audited(&self, login: &str, action: &str, count: usize) {
+        let audit = self.audit_of(login);
+        let found = audit.iter().filter(|a| *a == action).count();
+        assert_eq!(found, count, "{action} in {audit:?}");
+    }
+
     pub fn metrics(&self) -> String {
         ureq::get(format!("{}/metrics", self.served.url))
             .call()
@@ -194,17 +201,8 @@ fn radclient_accept_then_replay_reject_and_wrong_code_reject() {
     );
     let wrong_code = radclient(gw.radius, "auth", &gw.secret, &access(&login, &wrong, true));
     assert!(wrong_code.contains(REJECT), "{wrong_code}");
-    let audit = gw.audit_of(&login);
-    assert_eq!(
-        audit.iter().filter(|a| *a == "verify.accept").count(),
-        1,
-        "{audit:?}"
-    );
-    assert_eq!(
-        audit.iter().filter(|a| *a == "verify.reject").count(),
-        2,
-        "{audit:?}"
-    );
+    gw.assert_audited(&login, "verify.accept", 1);
+    gw.assert_audited(&login, "verify.reject", 2);
     let metrics = gw.metrics();
     for line in [
         "keyward_radius_requests_total{client=\"local\",outcome=\"accept\"} 1",
