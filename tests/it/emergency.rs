@@ -22,20 +22,24 @@ const DAY: u64 = 86_400;
 
 /// adurand's active key VT-A, lost: the help request (lost, so VT-A is
 /// revoked) and its id.
+/// The holder's help mail to the desk, EAST's inspector in copy, filed.
+fn file_help(store: &keyward::store::Store, login: &str, reason: RevokeReason) -> i64 {
+    let help = HelpMail {
+        from: mail(&format!("{login}@{DOMAIN}")),
+        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+    };
+    store
+        .write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid(login), reason, &help)
+        })
+        .unwrap()
+}
+
 fn lost_key() -> (World, i64) {
     let w = world(at("2026-11-02", 8));
     w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
     w.active_totp("adurand", "VT-A", PIN);
-    let help = HelpMail {
-        from: mail(&format!("adurand@{DOMAIN}")),
-        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
-    };
-    let request = w
-        .store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid("adurand"), RevokeReason::Lost, &help)
-        })
-        .unwrap();
+    let request = file_help(&w.store, "adurand", RevokeReason::Lost);
     assert_eq!(w.state("VT-A"), TokenState::Revoked);
     (w, request)
 }
@@ -343,16 +347,7 @@ fn refused_to_the_wrong_role_district_or_without_a_pending_replacement() {
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
     // A broken key still active: no emergency access beside it.
-    let help = HelpMail {
-        from: mail(&format!("adurand@{DOMAIN}")),
-        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
-    };
-    let broken = w2
-        .store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid("adurand"), RevokeReason::Broken, &help)
-        })
-        .unwrap();
+    let broken = file_help(&w2.store, "adurand", RevokeReason::Broken);
     let err = grant(&w2, &desk(), broken, EmergencyForm::App, 5).unwrap_err();
     assert!(
         err.to_string()
@@ -425,16 +420,7 @@ async fn through_the_api() {
     api.store
         .write(&holder, "activate", |tx| tx.activate("VT-J", PIN))
         .unwrap();
-    let help = HelpMail {
-        from: mail(&format!("jdupont@{DOMAIN}")),
-        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
-    };
-    let request = api
-        .store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid("jdupont"), RevokeReason::Stolen, &help)
-        })
-        .unwrap();
+    let request = file_help(&api.store, "jdupont", RevokeReason::Stolen);
     let path = format!("/v1/replacement-requests/{request}/emergency");
     let body = json!({"form": "sheet", "codes": 3, "days": 7, "pin": EMERGENCY_PIN});
     api.assert_refused(
