@@ -266,7 +266,9 @@ pub fn decide(now: UnixTime, counters: Counters, evidence: Evidence) -> Decision
         (e, _) if !e.known => Some(Reason::UnknownLogin),
         (e, _) if !e.active => Some(Reason::TokenNotActive),
         (e, Some(_)) if !e.pin_ok => Some(Reason::WrongPin),
-        (e, None) if e.pin_ok && e.replay => Some(Reason::Replay),
+        // The code last accepted is refused even when a later step of the
+        // window happens to show the same digits: one passcode, one accept.
+        (e, _) if e.pin_ok && e.replay => Some(Reason::Replay),
         (e, None) if e.pin_ok => Some(Reason::WrongCode),
         (_, None) => Some(Reason::WrongPinAndCode),
         (e, Some(_)) if !e.entitled => Some(e.purpose.not_entitled()),
@@ -439,6 +441,18 @@ mod tests {
         assert!(matches!(
             decide(1000, FRESH, guess),
             Decision::Reject { reason: Reason::WrongPinAndCode, counters, .. } if counters.fails == 1
+        ));
+    }
+
+    #[test]
+    fn the_last_accepted_code_is_refused_even_when_a_later_step_shows_it() {
+        let e = Evidence {
+            replay: true,
+            ..GOOD
+        };
+        assert!(matches!(
+            decide(1000, FRESH, e),
+            Decision::Reject { reason: Reason::Replay, counters, .. } if counters == FRESH
         ));
     }
 

@@ -92,6 +92,21 @@ fn hotp_counter_run_away_is_resynchronised_with_two_codes() {
     assert!(accepts(&svc, "adurand", &d.hotp(54)));
 }
 
+/// A token whose counters 1 and 2 show the same six digits (755757): the
+/// code accepted at 1 is refused when sent again, though step 2 shows it.
+#[test]
+fn a_code_accepted_once_is_refused_even_when_the_next_counter_repeats_it() {
+    let w = school_day();
+    let secret =
+        keyward::otp::Secret::from_hex("9b38b5ff381f6d8967ee1d94efe29cff54e0f0a9").unwrap();
+    let d = w.activate_hotp("adurand", Device::with_secret("VT-R", secret), PIN);
+    assert_eq!(d.hotp(1), d.hotp(2));
+    let svc = w.store.verify_service().unwrap();
+    assert!(accepts(&svc, "adurand", &d.hotp(1)));
+    assert!(!accepts(&svc, "adurand", &d.hotp(2)));
+    assert!(accepts(&svc, "adurand", &d.hotp(3)));
+}
+
 #[test]
 fn totp_drift_is_learnt_within_its_bound() {
     let w = school_day();

@@ -135,7 +135,11 @@ pub struct Device {
 
 impl Device {
     pub fn new(serial: &str) -> Self {
-        let secret = Secret::generate(Algorithm::Sha1).unwrap();
+        Device::with_secret(serial, Secret::generate(Algorithm::Sha1).unwrap())
+    }
+
+    /// A SHA-1 token holding a chosen `secret`.
+    pub fn with_secret(serial: &str, secret: Secret) -> Self {
         Device {
             serial: serial.into(),
             key: CredentialKey::new(Algorithm::Sha1, &secret),
@@ -215,7 +219,13 @@ impl World {
     /// Desk prepares an HOTP token `serial` for `holder` and hands it over
     /// (counter 0); the holder activates it with `pin`. Logins use counters 1...
     pub fn active_hotp(&self, holder: &str, serial: &str, pin: &str) -> Device {
-        let device = Device::new(serial);
+        self.activate_hotp(holder, Device::new(serial), pin)
+    }
+
+    /// `device`, as a HOTP token, prepared for `holder`, handed over at
+    /// counter 0 and activated with `pin`.
+    pub fn activate_hotp(&self, holder: &str, device: Device, pin: &str) -> Device {
+        let serial = device.serial.as_str();
         self.store
             .write(&desk(), "prepare", |tx| {
                 tx.add_token(serial, "virtual")?;
