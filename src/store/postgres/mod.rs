@@ -14,7 +14,10 @@
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
 //! - [`chain`]: `audit verify` of the chain held in PostgreSQL.
 
+pub mod chain;
 pub mod config;
+pub mod ledger;
+pub mod node;
 pub mod schema;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};
