@@ -152,6 +152,42 @@ impl StoreBackend {
     }
 }
 
+/// Parses the `[store]` table of `keyward.toml`.
+pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::ConfigError> {
+    use crate::config::{bad, string, ConfigError};
+    let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+        key: "store".to_owned(),
+        expected: "a table",
+    })?;
+    let mut url = None;
+    let mut password_file = None;
+    for (name, value) in table {
+        let key = format!("store.{name}");
+        match name.as_str() {
+            "url" => url = Some(string(&key, value)?),
+            "password_file" => {
+                let path = string(&key, value)?;
+                if path.is_empty() {
+                    return Err(bad(&key, "must name a file"));
+                }
+                password_file = Some(PathBuf::from(path));
+            }
+            _ => return Err(ConfigError::UnknownKey { key }),
+        }
+    }
+    let url = url.ok_or(ConfigError::MissingKey { key: "store.url" })?;
+    StoreBackend::from_keys(url, password_file.as_deref()).map_err(|err| {
+        let key = match err {
+            PgConfigError::NoPasswordFile | PgConfigError::PasswordFileWithoutPostgres => {
+                "store.password_file"
+            }
+            _ => "store.url",
+        };
+        // The message never holds the url's text (nor a password in it).
+        bad(key, err.to_string())
+    })
+}
+
 impl PgTarget {
     /// Reads the password file: private (0600, our own), one line.
     pub fn read_password(&self) -> Result<Zeroizing<String>, PgConfigError> {
@@ -263,6 +299,54 @@ mod tests {
             StoreBackend::from_keys("postgres://k@127.0.0.1/db", None),
             Err(PgConfigError::NoPasswordFile)
         );
+    }
+
+    #[test]
+    fn the_store_table_of_keyward_toml_is_parsed_with_typed_errors() {
+        use crate::config::ConfigError;
+        let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
+        assert!(matches!(
+            parse(
+                "[store]\nurl = \"postgres://k@127.0.0.1/kw\"\npassword_file = \"/etc/keyward/pg\""
+            ),
+            Ok(StoreBackend::Postgres(_))
+        ));
+        assert_eq!(
+            parse("[store]\nurl = \"sqlite\"").unwrap(),
+            StoreBackend::Sqlite
+        );
+        assert!(matches!(
+            parse("[store]\nurl = \"postgres://k@127.0.0.1/kw\""),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.password_file"
+        ));
+        assert!(matches!(
+            parse("[store]\npassword_file = \"/x\""),
+            Err(ConfigError::MissingKey { key: "store.url" })
+        ));
+        assert!(matches!(
+            parse("[store]\nurl = \"sqlite\"\nport = 5"),
+            Err(ConfigError::UnknownKey { key }) if key == "store.port"
+        ));
+        let err = parse(
+            "[store]\nurl = \"postgres://k:topsecretpw@127.0.0.1/kw\"\npassword_file = \"/x\"",
+        )
+        .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("topsecretpw"));
+    }
+
+    #[test]
+    fn keyward_toml_keeps_sqlite_unless_store_names_postgres() {
+        use crate::config::DaemonConfig;
+        let plain = DaemonConfig::parse("authority_domain = \"ac-exemple.fr\"").unwrap();
+        assert_eq!(plain.backend, StoreBackend::Sqlite);
+        let pg = DaemonConfig::parse(
+            "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"postgres://kw@127.0.0.1:5433/keyward\"\npassword_file = \"/etc/keyward/postgres.password\"",
+        )
+        .unwrap();
+        let StoreBackend::Postgres(target) = pg.backend else {
+            panic!("not postgres");
+        };
+        assert_eq!((target.port, target.dbname.as_str()), (5433, "keyward"));
     }
 
     #[test]
