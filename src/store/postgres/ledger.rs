@@ -95,6 +95,22 @@ pub trait VerifyLedger: Send {
         retry_at: UnixTime,
     ) -> impl Future<Output = Result<Option<Counters>, PgError>> + Send;
 
+    /// The failure counters of the phantom `slots` (logins without a live
+    /// credential; `store::verify::phantom`), created fresh when missing and
+    /// locked until commit or rollback, in slot order.
+    fn lock_phantoms(
+        &mut self,
+        slots: &[i64],
+    ) -> impl Future<Output = Result<Vec<(i64, Counters)>, PgError>> + Send;
+
+    /// [`VerifyLedger::count_failure`] for a phantom slot.
+    fn count_phantom_failure(
+        &mut self,
+        slot: i64,
+        seen: Counters,
+        retry_at: UnixTime,
+    ) -> impl Future<Output = Result<Option<Counters>, PgError>> + Send;
+
     /// Chains `entries` after the head, which is locked until commit.
     fn append_audit(
         &mut self,
@@ -242,6 +258,65 @@ impl VerifyLedger for PgLedger {
         let row = self
             .client()
             .query_opt(&stmt, &[&id, &fails, &lock_after, &retry_at])
+            .await?;
+        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            .transpose()
+    }
+
+    async fn lock_phantoms(&mut self, slots: &[i64]) -> Result<Vec<(i64, Counters)>, PgError> {
+        if slots.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sorted = slots.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let create = self
+            .client
+            .prepare_cached(
+                "INSERT INTO phantom_counters (slot) SELECT unnest($1::bigint[])
+                 ON CONFLICT (slot) DO NOTHING",
+            )
+            .await?;
+        self.client().execute(&create, &[&sorted]).await?;
+        let lock = self
+            .client
+            .prepare_cached(
+                "SELECT slot, fails, locked, retry_at FROM phantom_counters
+                 WHERE slot = ANY($1) ORDER BY slot FOR UPDATE",
+            )
+            .await?;
+        let rows = self.client().query(&lock, &[&sorted]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    counters_from(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn count_phantom_failure(
+        &mut self,
+        slot: i64,
+        seen: Counters,
+        retry_at: UnixTime,
+    ) -> Result<Option<Counters>, PgError> {
+        let stmt = self
+            .client
+            .prepare_cached(
+                "UPDATE phantom_counters
+                 SET fails = fails + 1, locked = locked OR fails + 1 >= $3, retry_at = $4
+                 WHERE slot = $1 AND fails = $2
+                 RETURNING fails, locked, retry_at",
+            )
+            .await?;
+        let fails = i32::try_from(seen.fails).map_err(|_| PgError::Corrupt("fails"))?;
+        let lock_after = i32::try_from(LOCK_AFTER).map_err(|_| PgError::Corrupt("fails"))?;
+        let retry_at = to_i64(retry_at, "retry_at")?;
+        let row = self
+            .client()
+            .query_opt(&stmt, &[&slot, &fails, &lock_after, &retry_at])
             .await?;
         row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
             .transpose()

@@ -12,9 +12,10 @@
 //!
 //! What is decided here is the proof of possession: PIN, the whole OTP
 //! window, replay, the failure counters and the lock. The entitlement
-//! (rights in force, staff keys) and the phantom counters of unknown logins
-//! are not yet held in PostgreSQL (docs/postgres.md): an unknown login is
-//! refused and audited without a counter.
+//! (rights in force, staff keys) is not yet held in PostgreSQL
+//! (docs/postgres.md). A login without a live credential counts its
+//! failures in its phantom slot (`store::verify::phantom`), on every node
+//! alike.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,7 @@ use crate::domain::verify_policy::{
 use crate::domain::{Clock, PersonId, UnixTime};
 use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Hotp, OtpKind, ReplayFloor};
 use crate::otp::{Secret, Totp};
+use crate::store::verify::phantom::Phantoms;
 use crate::store::verify::reason_label;
 
 /// Most requests decided in one transaction.
@@ -104,6 +106,7 @@ impl VerifyNode {
             -i64::from(crate::domain::verify_policy::MAX_DRIFT),
         );
         let stats = Arc::new(NodeStats::default());
+        let phantoms = Phantoms::new(keys.row_key().clone());
         let writer = Writer {
             ledger,
             dummy_verifier: keys.pin_verifier("", b"dummy"),
@@ -113,6 +116,7 @@ impl VerifyNode {
             clock,
             settings,
             cache: HashMap::new(),
+            phantoms,
             stats: Arc::clone(&stats),
         };
         let (queue, jobs) = mpsc::unbounded_channel();
@@ -156,6 +160,8 @@ struct Writer<L> {
     dummy_verifier: [u8; 32],
     /// Every request computes this many window candidates.
     candidates: u32,
+    /// The slots of logins without a credential.
+    phantoms: Phantoms,
     stats: Arc<NodeStats>,
 }
 
@@ -230,11 +236,38 @@ impl<L: VerifyLedger> Writer<L> {
             .into_iter()
             .map(|c| (c.holder.clone(), c))
             .collect();
+        // Every request's slot is computed; those without a credential
+        // use it.
+        let slots: Vec<i64> = batch
+            .iter()
+            .map(|job| self.phantoms.slot(&job.login))
+            .collect();
+        let unknown: Vec<i64> = batch
+            .iter()
+            .zip(&slots)
+            .filter(|(job, _)| !found.contains_key(&job.login))
+            .map(|(_, slot)| *slot)
+            .collect();
+        let mut phantoms: HashMap<i64, Counters> = self
+            .ledger
+            .lock_phantoms(&unknown)
+            .await?
+            .into_iter()
+            .collect();
         let mut answers = Vec::with_capacity(batch.len());
         let mut entries = Vec::with_capacity(batch.len());
-        for job in batch {
+        for (job, slot) in batch.iter().zip(slots) {
             let credential = found.get_mut(&job.login);
-            let (answer, entry) = self.decide_one(now, job, credential).await?;
+            let phantom = match credential {
+                Some(_) => None,
+                None => Some((
+                    slot,
+                    phantoms
+                        .get_mut(&slot)
+                        .ok_or(PgError::Corrupt("phantom slot"))?,
+                )),
+            };
+            let (answer, entry) = self.decide_one(now, job, credential, phantom).await?;
             answers.push(answer);
             entries.push(entry);
         }
@@ -250,8 +283,10 @@ impl<L: VerifyLedger> Writer<L> {
         now: UnixTime,
         job: &Job,
         found: Option<&mut LedgerCredential>,
+        phantom: Option<(i64, &mut Counters)>,
     ) -> Result<((Possession, &'static str), NewEntry), PgError> {
-        let decided = self.evidence(now, &job.passcode, found.as_deref())?;
+        let phantom_counters = phantom.as_ref().map_or(FRESH, |(_, c)| **c);
+        let decided = self.evidence(now, &job.passcode, found.as_deref(), phantom_counters)?;
         let subject = match PersonId::parse(&job.login) {
             Ok(login) => login.as_str().to_owned(),
             Err(_) => "-".to_owned(),
@@ -289,17 +324,26 @@ impl<L: VerifyLedger> Writer<L> {
                 },
                 found,
             ) => {
-                if let Some(c) = found {
-                    if reason.counts_as_failure() && after != decided.counters {
-                        let written = self
-                            .ledger
-                            .count_failure(c.id, decided.counters, after.retry_at)
-                            .await?;
-                        if written != Some(after) {
-                            return Err(PgError::LostRace("failure count"));
-                        }
-                        c.counters = after;
+                if reason.counts_as_failure() && after != decided.counters {
+                    let (written, counters) = match (found, phantom) {
+                        (Some(c), _) => (
+                            self.ledger
+                                .count_failure(c.id, decided.counters, after.retry_at)
+                                .await?,
+                            &mut c.counters,
+                        ),
+                        (None, Some((slot, counters))) => (
+                            self.ledger
+                                .count_phantom_failure(slot, decided.counters, after.retry_at)
+                                .await?,
+                            counters,
+                        ),
+                        (None, None) => return Err(PgError::Corrupt("no counters")),
+                    };
+                    if written != Some(after) {
+                        return Err(PgError::LostRace("failure count"));
                     }
+                    *counters = after;
                 }
                 let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
                 if after.locked && !decided.counters.locked {
@@ -337,6 +381,7 @@ impl<L: VerifyLedger> Writer<L> {
         now: UnixTime,
         passcode: &str,
         found: Option<&LedgerCredential>,
+        phantom: Counters,
     ) -> Result<Decided, PgError> {
         let mut problem = None;
         if let Some(c) = found {
@@ -426,7 +471,7 @@ impl<L: VerifyLedger> Writer<L> {
             // Possession only: entitlement is not decided here (module text).
             entitled: true,
         };
-        let counters = found.map_or(FRESH, |c| c.counters);
+        let counters = found.map_or(phantom, |c| c.counters);
         Ok(Decided {
             decision: decide(now, counters, evidence),
             counters,

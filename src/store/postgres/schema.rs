@@ -53,6 +53,15 @@ const MIGRATIONS: &[&str] = &[
         mac BYTEA NOT NULL
      );
      INSERT INTO audit_head (id, seq, mac) VALUES (1, 0, decode(repeat('00', 32), 'hex'));",
+    // 2: the failure counters of logins that do not exist, by slot
+    // (`store::verify::phantom`), so that they slow down and lock on every
+    // node exactly as real ones do.
+    "CREATE TABLE phantom_counters (
+        slot BIGINT PRIMARY KEY CHECK (slot >= 0),
+        fails INTEGER NOT NULL DEFAULT 0 CHECK (fails >= 0),
+        locked BOOLEAN NOT NULL DEFAULT false,
+        retry_at BIGINT NOT NULL DEFAULT 0
+     );",
 ];
 
 /// The schema version this keyward writes.

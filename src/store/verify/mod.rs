@@ -17,7 +17,7 @@
 //! (zeroized on eviction), so the hot path does no AES.
 
 mod decide;
-mod phantom;
+pub(crate) mod phantom;
 mod refusals;
 mod stats;
 
