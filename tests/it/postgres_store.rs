@@ -384,3 +384,32 @@ async fn a_key_revoked_on_one_node_is_never_accepted_by_the_other_after_the_answ
     );
     let _ = &nodes.target;
 }
+
+#[test]
+fn keyward_serve_refuses_a_postgres_store_it_cannot_serve_whole_and_a_password_in_the_url() {
+    use crate::support::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    cli::init(&data);
+    let config = data.join("keyward.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let write = |store: &str| std::fs::write(&config, format!("{original}\n{store}")).unwrap();
+
+    // A password in the url: refused by the configuration, never echoed.
+    write("[store]\nurl = \"postgres://kw:url-secret-pw@127.0.0.1/keyward\"\npassword_file = \"/nonexistent\"\n");
+    let out = cli::run(cli::keyward(["serve", "--data"]).arg(&data));
+    let stderr = cli::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("store.url"), "{stderr}");
+    assert!(!stderr.contains("url-secret-pw"), "{stderr}");
+
+    // A valid PostgreSQL store: serve says plainly it does not run on it.
+    write(
+        "[store]\nurl = \"postgres://kw@127.0.0.1/keyward\"\npassword_file = \"/etc/keyward/pg\"\n",
+    );
+    let out = cli::run(cli::keyward(["serve", "--data"]).arg(&data));
+    let stderr = cli::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(stderr.contains("docs/postgres.md"), "{stderr}");
+}
