@@ -326,6 +326,59 @@ async fn a_login_that_does_not_exist_locks_at_ten_on_both_nodes_like_a_real_one(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_whose_connections_the_server_closed_reconnect_and_never_accept_twice() {
+    let nodes = TwoNodes::new("reconnect").await;
+    nodes.clock.advance(30);
+    assert_eq!(
+        nodes
+            .burst(8, &nodes.passcode(PIN))
+            .await
+            .iter()
+            .filter(|l| **l == "accept")
+            .count(),
+        1
+    );
+    // The server drops every keyward connection to this test's database
+    // (as a restart would; other tests share the server).
+    let killer = nodes.pool_a.get().await.unwrap();
+    let killed: i64 = killer
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'keyward' AND datname = current_database()
+               AND pid <> pg_backend_pid()) AS t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 2, "{killed}");
+    drop(killer);
+    // The same passcode again: never accepted; unavailable at most once
+    // per node while it reconnects.
+    let passcode = nodes.passcode(PIN);
+    let mut unavailable = 0;
+    for node in [&nodes.a, &nodes.b, &nodes.a, &nodes.b] {
+        match node.verify(nodes.holder.as_str(), &passcode).await {
+            Ok((possession, label)) => {
+                assert_eq!(possession, Possession::Refused { hold: None }, "{label}");
+                assert_eq!(label, "replay");
+            }
+            Err(PgError::Unavailable) => unavailable += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(unavailable <= 2, "{unavailable} answers unavailable");
+    // The next step is accepted once, by the reconnected nodes.
+    nodes.clock.advance(30);
+    let labels = nodes.burst(8, &nodes.passcode(PIN)).await;
+    assert_eq!(
+        labels.iter().filter(|l| **l == "accept").count(),
+        1,
+        "{labels:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_revoked_on_one_node_is_never_accepted_by_the_other_after_the_answer() {
     let nodes = TwoNodes::new("revoke under load").await;
     let revoked = Arc::new(AtomicBool::new(false));

@@ -124,8 +124,12 @@ pub trait VerifyLedger: Send {
     fn rollback(&mut self) -> impl Future<Output = ()> + Send;
 }
 
-/// The ledger on one PostgreSQL connection (the node's writer owns it).
+/// The ledger on one PostgreSQL connection (the node's writer owns it),
+/// taken from the pool again when the server closed it (a restart, a
+/// failover, a terminated backend): the batch that was running answers
+/// unavailable, the next one runs on the new connection.
 pub struct PgLedger {
+    pool: deadpool_postgres::Pool,
     client: deadpool_postgres::Object,
 }
 
@@ -138,6 +142,7 @@ impl std::fmt::Debug for PgLedger {
 impl PgLedger {
     pub async fn new(pool: &deadpool_postgres::Pool) -> Result<Self, PgError> {
         Ok(PgLedger {
+            pool: pool.clone(),
             client: pool.get().await?,
         })
     }
@@ -215,6 +220,9 @@ fn credential_from(row: &tokio_postgres::Row) -> Result<LedgerCredential, PgErro
 
 impl VerifyLedger for PgLedger {
     async fn begin(&mut self) -> Result<(), PgError> {
+        if self.client.is_closed() {
+            self.client = self.pool.get().await?;
+        }
         self.client().batch_execute("BEGIN").await?;
         Ok(())
     }
