@@ -222,11 +222,16 @@ impl<L: VerifyLedger> Writer<L> {
     ) -> Result<Vec<(Possession, &'static str)>, PgError> {
         let now = self.clock.now();
         self.ledger.begin().await?;
-        let mut holders: Vec<String> = batch
+        // Logins as stored (lower case), for the valid ones.
+        let logins: Vec<Option<String>> = batch
             .iter()
-            .filter(|job| PersonId::parse(&job.login).is_ok())
-            .map(|job| job.login.clone())
+            .map(|job| {
+                PersonId::parse(&job.login)
+                    .ok()
+                    .map(|p| p.as_str().to_owned())
+            })
             .collect();
+        let mut holders: Vec<String> = logins.iter().flatten().cloned().collect();
         holders.sort();
         holders.dedup();
         let mut found: HashMap<String, LedgerCredential> = self
@@ -242,10 +247,10 @@ impl<L: VerifyLedger> Writer<L> {
             .iter()
             .map(|job| self.phantoms.slot(&job.login))
             .collect();
-        let unknown: Vec<i64> = batch
+        let unknown: Vec<i64> = logins
             .iter()
             .zip(&slots)
-            .filter(|(job, _)| !found.contains_key(&job.login))
+            .filter(|(login, _)| login.as_ref().is_none_or(|l| !found.contains_key(l)))
             .map(|(_, slot)| *slot)
             .collect();
         let mut phantoms: HashMap<i64, Counters> = self
@@ -256,8 +261,8 @@ impl<L: VerifyLedger> Writer<L> {
             .collect();
         let mut answers = Vec::with_capacity(batch.len());
         let mut entries = Vec::with_capacity(batch.len());
-        for (job, slot) in batch.iter().zip(slots) {
-            let credential = found.get_mut(&job.login);
+        for ((job, slot), login) in batch.iter().zip(slots).zip(&logins) {
+            let credential = login.as_ref().and_then(|l| found.get_mut(l));
             let phantom = match credential {
                 Some(_) => None,
                 None => Some((
