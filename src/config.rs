@@ -164,6 +164,9 @@ pub struct DaemonConfig {
     pub tls: Option<crate::server::tls::TlsFiles>,
     /// The academic directory sync, off unless the file has `[directory]`.
     pub directory: Option<crate::directory::DirectoryConfig>,
+    /// Where the state is kept: SQLite in the data directory unless the
+    /// file has `[store] url = "postgres://…"` (docs/postgres.md).
+    pub backend: crate::store::postgres::StoreBackend,
 }
 
 impl DaemonConfig {
@@ -181,6 +184,7 @@ impl DaemonConfig {
             mail: None,
             tls: None,
             directory: None,
+            backend: crate::store::postgres::StoreBackend::Sqlite,
         })
     }
 
@@ -232,6 +236,7 @@ impl DaemonConfig {
         let mut directory = None;
         let mut seeded_reuse = crate::store::SeededReuse::AfterImport;
         let mut audit = (None, crate::store::DEFAULT_CHECKPOINT_EVERY);
+        let mut backend = crate::store::postgres::StoreBackend::Sqlite;
         for (key, value) in &table {
             match key.as_str() {
                 "authority_domain" => domain = Some(string(key, value)?.to_ascii_lowercase()),
@@ -258,6 +263,7 @@ impl DaemonConfig {
                 }
                 "audit" => audit = parse_audit(value)?,
                 "tls" => tls = Some(crate::server::tls::TlsFiles::parse(value)?),
+                "store" => backend = crate::store::postgres::config::parse_table(value)?,
                 _ => return Err(ConfigError::UnknownKey { key: key.clone() }),
             }
         }
@@ -290,6 +296,7 @@ impl DaemonConfig {
             mail,
             tls,
             directory,
+            backend,
         })
     }
 

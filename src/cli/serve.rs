@@ -129,6 +129,14 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         );
     }
     let config = DaemonConfig::load_file(&paths.config)?;
+    // PostgreSQL holds only the verify state so far (docs/postgres.md):
+    // a node on it would serve half a store.
+    if let crate::store::postgres::StoreBackend::Postgres(target) = &config.backend {
+        anyhow::bail!(t!(
+            "serve-postgres-not-yet",
+            database = target.dbname.clone()
+        ));
+    }
     let clock: Arc<dyn Clock> = config::daemon_clock();
     let _lock = DaemonLock::acquire(&data)?;
     let store = Arc::new(

@@ -503,3 +503,6 @@ emergency-scan = Scan this address with an authenticator app, then use its code 
 emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
 emergency-revoked = Emergency access { $serial } ended.
 emergency-slip = Signed slip (keep it with the help request):
+
+# Store on PostgreSQL (issue 19)
+serve-postgres-not-yet = keyward serve does not run on PostgreSQL yet (database { $database } in [store]): only the verify state is held there so far (docs/postgres.md); remove [store] to serve from the embedded SQLite database

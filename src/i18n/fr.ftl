@@ -502,3 +502,6 @@ emergency-scan = Scannez cette adresse avec une application d'authentification, 
 emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
 emergency-revoked = Accès de secours { $serial } terminé.
 emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
+
+# Store on PostgreSQL (issue 19)
+serve-postgres-not-yet = keyward serve ne fonctionne pas encore sur PostgreSQL (base { $database } dans [store]) : seul l’état de vérification y est tenu pour l’instant (docs/postgres.md) ; retirez [store] pour servir depuis la base SQLite embarquée

@@ -88,7 +88,9 @@ pub struct AuditEntry<'a> {
 }
 
 impl AuditEntry<'_> {
-    fn encode(&self, seq: u64, previous: &[u8; 32]) -> Vec<u8> {
+    /// The bytes the entry's MAC covers: its number, the previous MAC and
+    /// its fields (the same on every backend).
+    pub(crate) fn encode(&self, seq: u64, previous: &[u8; 32]) -> Vec<u8> {
         let mut out = Vec::with_capacity(96 + self.detail.len());
         out.extend_from_slice(b"keyward audit v1\0");
         out.extend_from_slice(&seq.to_be_bytes());

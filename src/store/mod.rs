@@ -17,6 +17,7 @@ mod checkpoints;
 pub mod disk;
 mod offline;
 pub mod ops;
+pub mod postgres;
 pub mod row_mac;
 mod schema;
 pub mod verify;

@@ -17,7 +17,7 @@
 //! (zeroized on eviction), so the hot path does no AES.
 
 mod decide;
-mod phantom;
+pub(crate) mod phantom;
 mod refusals;
 mod stats;
 
@@ -171,7 +171,7 @@ impl Pending {
 }
 
 /// The metrics label of a rejection reason.
-fn reason_label(reason: Reason) -> &'static str {
+pub(crate) fn reason_label(reason: Reason) -> &'static str {
     match reason {
         Reason::UnknownLogin => "unknown_login",
         Reason::Locked => "locked",

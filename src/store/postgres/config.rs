@@ -1,0 +1,386 @@
+//! `[store]` in `keyward.toml`: which database holds the state.
+//!
+//! ```toml
+//! [store]
+//! url = "postgres://keyward@db1.ac-exemple.fr:5432/keyward?sslmode=disable"
+//! password_file = "/etc/keyward/postgres.password"
+//! ```
+//!
+//! Without a `[store]` table (or with `url = "sqlite"`) the embedded SQLite
+//! database of the data directory is used, as before. The password is
+//! never written in the URL (refused: configuration files are read by
+//! more people than the database's password should be) but in a private
+//! file (0600, owned by keyward), read when the store connects; it never
+//! appears in a log, an error or `Debug`.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+/// Where the state is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// `keyward.db` in the data directory (the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database shared by several nodes.
+    Postgres(PgTarget),
+}
+
+/// A PostgreSQL database and how to log in to it. Holds no password, only
+/// where to read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgTarget {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub password_file: PathBuf,
+}
+
+/// Why `[store]` was refused. Never echoes a password, nor the URL (which
+/// may hold one).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PgConfigError {
+    #[error("`store.url` must start with postgres:// or postgresql:// (or be \"sqlite\")")]
+    Scheme,
+    #[error(
+        "`store.url` holds a password: put it in the file named by `store.password_file` instead"
+    )]
+    PasswordInUrl,
+    #[error("`store.url` names no user (postgres://USER@HOST/DATABASE)")]
+    NoUser,
+    #[error("`store.url` names no host")]
+    NoHost,
+    #[error("`store.url` has a bad port")]
+    BadPort,
+    #[error("`store.url` names no database (postgres://USER@HOST/DATABASE)")]
+    NoDatabase,
+    #[error("`store.url`: unsupported option `{0}` (only sslmode=disable is known)")]
+    UnknownOption(String),
+    #[error("`store.url`: {0} is not a loopback host; the connection is not encrypted, write ?sslmode=disable to accept that")]
+    Unencrypted(String),
+    #[error("`store.url`: user, host and database take letters, digits, '.', '_' and '-' only")]
+    BadName,
+    #[error("`store.password_file` is required with a PostgreSQL url")]
+    NoPasswordFile,
+    #[error("`store.password_file` is only for a PostgreSQL url")]
+    PasswordFileWithoutPostgres,
+    #[error("reading the PostgreSQL password file {path}: {why}")]
+    PasswordFile { path: String, why: String },
+    #[error("the PostgreSQL password file {path} is empty or has more than one line")]
+    PasswordFileContent { path: String },
+}
+
+/// Largest password file read.
+const MAX_PASSWORD_FILE: usize = 1024;
+
+fn name_ok(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl StoreBackend {
+    /// Parses `url` and `password_file` (the keys of `[store]`).
+    pub fn from_keys(url: &str, password_file: Option<&Path>) -> Result<Self, PgConfigError> {
+        if url == "sqlite" {
+            return match password_file {
+                Some(_) => Err(PgConfigError::PasswordFileWithoutPostgres),
+                None => Ok(StoreBackend::Sqlite),
+            };
+        }
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+            .ok_or(PgConfigError::Scheme)?;
+        let (authority, path) = rest.split_once('/').ok_or(PgConfigError::NoDatabase)?;
+        let (user, hostport) = authority.rsplit_once('@').ok_or(PgConfigError::NoUser)?;
+        if user.contains(':') {
+            return Err(PgConfigError::PasswordInUrl);
+        }
+        if user.is_empty() {
+            return Err(PgConfigError::NoUser);
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or(PgConfigError::BadPort)?,
+            ),
+            None => (hostport, 5432),
+        };
+        if host.is_empty() {
+            return Err(PgConfigError::NoHost);
+        }
+        let (dbname, query) = match path.split_once('?') {
+            Some((db, q)) => (db, Some(q)),
+            None => (path, None),
+        };
+        if dbname.is_empty() {
+            return Err(PgConfigError::NoDatabase);
+        }
+        if !(name_ok(user) && name_ok(host) && name_ok(dbname)) {
+            return Err(PgConfigError::BadName);
+        }
+        let mut unencrypted_ok = false;
+        for option in query.into_iter().flat_map(|q| q.split('&')) {
+            match option {
+                "sslmode=disable" => unencrypted_ok = true,
+                other => {
+                    let key = other.split('=').next().unwrap_or_default();
+                    return Err(PgConfigError::UnknownOption(key.to_owned()));
+                }
+            }
+        }
+        let loopback = matches!(host, "localhost" | "::1") || host.starts_with("127.");
+        if !loopback && !unencrypted_ok {
+            return Err(PgConfigError::Unencrypted(host.to_owned()));
+        }
+        let password_file = password_file.ok_or(PgConfigError::NoPasswordFile)?;
+        Ok(StoreBackend::Postgres(PgTarget {
+            user: user.to_owned(),
+            host: host.to_owned(),
+            port,
+            dbname: dbname.to_owned(),
+            password_file: password_file.to_owned(),
+        }))
+    }
+}
+
+/// Parses the `[store]` table of `keyward.toml`.
+pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::ConfigError> {
+    use crate::config::{bad, string, ConfigError};
+    let table = value.as_table().ok_or_else(|| ConfigError::WrongType {
+        key: "store".to_owned(),
+        expected: "a table",
+    })?;
+    let mut url = None;
+    let mut password_file = None;
+    for (name, value) in table {
+        let key = format!("store.{name}");
+        match name.as_str() {
+            "url" => url = Some(string(&key, value)?),
+            "password_file" => {
+                let path = string(&key, value)?;
+                if path.is_empty() {
+                    return Err(bad(&key, "must name a file"));
+                }
+                password_file = Some(PathBuf::from(path));
+            }
+            _ => return Err(ConfigError::UnknownKey { key }),
+        }
+    }
+    let url = url.ok_or(ConfigError::MissingKey { key: "store.url" })?;
+    StoreBackend::from_keys(url, password_file.as_deref()).map_err(|err| {
+        let key = match err {
+            PgConfigError::NoPasswordFile | PgConfigError::PasswordFileWithoutPostgres => {
+                "store.password_file"
+            }
+            _ => "store.url",
+        };
+        // The message never holds the url's text (nor a password in it).
+        bad(key, err.to_string())
+    })
+}
+
+impl PgTarget {
+    /// Reads the password file: private (0600, our own), one line.
+    pub fn read_password(&self) -> Result<Zeroizing<String>, PgConfigError> {
+        let path = || self.password_file.display().to_string();
+        let bytes = crate::secure_fs::read_private_file(&self.password_file, MAX_PASSWORD_FILE)
+            .map_err(|err| PgConfigError::PasswordFile {
+                path: path(),
+                why: err.to_string(),
+            })?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| PgConfigError::PasswordFileContent { path: path() })?;
+        let line = text.strip_suffix('\n').unwrap_or(text);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() || line.contains(['\n', '\r']) {
+            return Err(PgConfigError::PasswordFileContent { path: path() });
+        }
+        Ok(Zeroizing::new(line.to_owned()))
+    }
+
+    /// The client's connection settings, with the password read now.
+    pub fn client_config(&self) -> Result<tokio_postgres::Config, PgConfigError> {
+        let password = self.read_password()?;
+        let mut config = tokio_postgres::Config::new();
+        config
+            .user(&self.user)
+            .host(&self.host)
+            .port(self.port)
+            .dbname(&self.dbname)
+            .password(password.as_bytes())
+            .application_name("keyward")
+            .connect_timeout(std::time::Duration::from_secs(5));
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(url: &str) -> Result<StoreBackend, PgConfigError> {
+        StoreBackend::from_keys(url, Some(Path::new("/etc/keyward/pg.password")))
+    }
+
+    #[test]
+    fn a_loopback_url_with_a_password_file_is_a_postgres_target() {
+        let StoreBackend::Postgres(t) = pg("postgres://keyward@127.0.0.1:6543/kw").unwrap() else {
+            panic!("not postgres");
+        };
+        assert_eq!(
+            (t.user.as_str(), t.host.as_str(), t.port, t.dbname.as_str()),
+            ("keyward", "127.0.0.1", 6543, "kw")
+        );
+        let StoreBackend::Postgres(t) = pg("postgresql://k@localhost/kw").unwrap() else {
+            panic!("not postgres");
+        };
+        assert_eq!(t.port, 5432);
+    }
+
+    #[test]
+    fn sqlite_is_the_default_and_takes_no_password_file() {
+        assert_eq!(StoreBackend::default(), StoreBackend::Sqlite);
+        assert_eq!(
+            StoreBackend::from_keys("sqlite", None),
+            Ok(StoreBackend::Sqlite)
+        );
+        assert_eq!(
+            pg("sqlite"),
+            Err(PgConfigError::PasswordFileWithoutPostgres)
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_refused_without_being_echoed() {
+        let err = pg("postgres://keyward:hunter2secret@127.0.0.1/kw").unwrap_err();
+        assert_eq!(err, PgConfigError::PasswordInUrl);
+        assert!(!err.to_string().contains("hunter2secret"));
+        assert!(!format!("{err:?}").contains("hunter2secret"));
+    }
+
+    #[test]
+    fn bad_urls_get_typed_errors() {
+        assert_eq!(pg("mysql://k@h/db"), Err(PgConfigError::Scheme));
+        assert_eq!(pg("postgres://127.0.0.1/db"), Err(PgConfigError::NoUser));
+        assert_eq!(pg("postgres://k@127.0.0.1"), Err(PgConfigError::NoDatabase));
+        assert_eq!(
+            pg("postgres://k@127.0.0.1/"),
+            Err(PgConfigError::NoDatabase)
+        );
+        assert_eq!(pg("postgres://k@/db"), Err(PgConfigError::NoHost));
+        assert_eq!(
+            pg("postgres://k@h:0/db?sslmode=disable"),
+            Err(PgConfigError::BadPort)
+        );
+        assert_eq!(pg("postgres://k@h:x/db"), Err(PgConfigError::BadPort));
+        assert_eq!(
+            pg("postgres://k@h/d;b?sslmode=disable"),
+            Err(PgConfigError::BadName)
+        );
+        assert_eq!(
+            pg("postgres://k@127.0.0.1/db?password=x"),
+            Err(PgConfigError::UnknownOption("password".into()))
+        );
+        assert_eq!(
+            pg("postgres://k@db1.ac-exemple.fr/db"),
+            Err(PgConfigError::Unencrypted("db1.ac-exemple.fr".into()))
+        );
+        assert!(pg("postgres://k@db1.ac-exemple.fr/db?sslmode=disable").is_ok());
+        assert_eq!(
+            StoreBackend::from_keys("postgres://k@127.0.0.1/db", None),
+            Err(PgConfigError::NoPasswordFile)
+        );
+    }
+
+    #[test]
+    fn the_store_table_of_keyward_toml_is_parsed_with_typed_errors() {
+        use crate::config::ConfigError;
+        let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
+        assert!(matches!(
+            parse(
+                "[store]\nurl = \"postgres://k@127.0.0.1/kw\"\npassword_file = \"/etc/keyward/pg\""
+            ),
+            Ok(StoreBackend::Postgres(_))
+        ));
+        assert_eq!(
+            parse("[store]\nurl = \"sqlite\"").unwrap(),
+            StoreBackend::Sqlite
+        );
+        assert!(matches!(
+            parse("[store]\nurl = \"postgres://k@127.0.0.1/kw\""),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.password_file"
+        ));
+        assert!(matches!(
+            parse("[store]\npassword_file = \"/x\""),
+            Err(ConfigError::MissingKey { key: "store.url" })
+        ));
+        assert!(matches!(
+            parse("[store]\nurl = \"sqlite\"\nport = 5"),
+            Err(ConfigError::UnknownKey { key }) if key == "store.port"
+        ));
+        let err = parse(
+            "[store]\nurl = \"postgres://k:topsecretpw@127.0.0.1/kw\"\npassword_file = \"/x\"",
+        )
+        .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("topsecretpw"));
+    }
+
+    #[test]
+    fn keyward_toml_keeps_sqlite_unless_store_names_postgres() {
+        use crate::config::DaemonConfig;
+        let plain = DaemonConfig::parse("authority_domain = \"ac-exemple.fr\"").unwrap();
+        assert_eq!(plain.backend, StoreBackend::Sqlite);
+        let pg = DaemonConfig::parse(
+            "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"postgres://kw@127.0.0.1:5433/keyward\"\npassword_file = \"/etc/keyward/postgres.password\"",
+        )
+        .unwrap();
+        let StoreBackend::Postgres(target) = pg.backend else {
+            panic!("not postgres");
+        };
+        assert_eq!((target.port, target.dbname.as_str()), (5433, "keyward"));
+    }
+
+    #[test]
+    fn the_password_file_must_be_private_and_one_line() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        let target = |path: &Path| PgTarget {
+            user: "k".into(),
+            host: "127.0.0.1".into(),
+            port: 5432,
+            dbname: "kw".into(),
+            password_file: path.to_owned(),
+        };
+        crate::secure_fs::create_private_file(&path, b"s3cret-pass\n").unwrap();
+        assert_eq!(
+            target(&path).read_password().unwrap().as_str(),
+            "s3cret-pass"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = target(&path).read_password().unwrap_err();
+        assert!(matches!(err, PgConfigError::PasswordFile { .. }), "{err}");
+        assert!(!err.to_string().contains("s3cret-pass"));
+        let two = dir.path().join("two");
+        crate::secure_fs::create_private_file(&two, b"a\nb\n").unwrap();
+        assert!(matches!(
+            target(&two).read_password(),
+            Err(PgConfigError::PasswordFileContent { .. })
+        ));
+        let empty = dir.path().join("empty");
+        crate::secure_fs::create_private_file(&empty, b"\n").unwrap();
+        assert!(matches!(
+            target(&empty).read_password(),
+            Err(PgConfigError::PasswordFileContent { .. })
+        ));
+    }
+}

@@ -1,0 +1,486 @@
+//! One node's verify writer over a [`VerifyLedger`], with group commit.
+//!
+//! Like the SQLite writer (`store::verify`), a node takes every request
+//! waiting, decides them in arrival order inside one ledger transaction
+//! (each decision sees the previous one's writes), commits once, and only
+//! then answers them all. Across nodes, the ledger serialises decisions on
+//! a credential (its row is locked for the batch) and appends to one audit
+//! chain. Nothing is answered "accept" unless its transaction committed; a
+//! transaction the server aborted for a deadlock or a serialization
+//! failure kept nothing and is run again, anything else answers
+//! [`PgError::Unavailable`].
+//!
+//! What is decided here is the proof of possession: PIN, the whole OTP
+//! window, replay, the failure counters and the lock. The entitlement
+//! (rights in force, staff keys) is not yet held in PostgreSQL
+//! (docs/postgres.md). A login without a live credential counts its
+//! failures in its phantom slot (`store::verify::phantom`), on every node
+//! alike.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+use super::ledger::{LedgerCredential, NewEntry, VerifyLedger};
+use super::PgError;
+use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
+use crate::crypto::Keys;
+use crate::domain::verify_policy::{
+    decide, learned_drift, totp_window, Counters, Decision, Evidence, Purpose,
+};
+use crate::domain::{Clock, PersonId, UnixTime};
+use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Hotp, OtpKind, ReplayFloor};
+use crate::otp::{Secret, Totp};
+use crate::store::verify::phantom::Phantoms;
+use crate::store::verify::reason_label;
+
+/// Most requests decided in one transaction.
+pub const MAX_BATCH: usize = 1024;
+/// Runs of a batch the server aborted (deadlock, serialization) before
+/// its requests are answered unavailable.
+const RETRIES: u32 = 3;
+
+const FRESH: Counters = Counters {
+    fails: 0,
+    locked: false,
+    retry_at: 0,
+};
+
+/// What a node answers: possession proved (and the code consumed), or
+/// refused, with the seconds to hold the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Possession {
+    Proved,
+    Refused { hold: Option<u64> },
+}
+
+/// The answer and its metrics label (`accept` or the refusal's reason).
+pub type NodeReply = Result<(Possession, &'static str), PgError>;
+
+/// A node's settings.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    /// Written in every audit entry the node appends.
+    pub name: String,
+    pub totp_behind: u32,
+    pub hotp_look_ahead: u32,
+}
+
+struct Job {
+    login: String,
+    passcode: Zeroizing<String>,
+    reply: oneshot::Sender<NodeReply>,
+}
+
+/// Batches decided and requests answered by a node.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    pub batches: AtomicU64,
+    pub requests: AtomicU64,
+    pub retried: AtomicU64,
+}
+
+/// Handle to a node's writer task; dropping it lets the task finish the
+/// requests queued and stop.
+#[derive(Debug)]
+pub struct VerifyNode {
+    queue: mpsc::UnboundedSender<Job>,
+    stats: Arc<NodeStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl VerifyNode {
+    /// Starts the writer on the current tokio runtime.
+    pub fn start<L: VerifyLedger + 'static>(
+        ledger: L,
+        keys: Arc<Keys>,
+        clock: Arc<dyn Clock>,
+        settings: NodeSettings,
+    ) -> Result<VerifyNode, PgError> {
+        let dummy = Secret::generate(Algorithm::Sha1)?;
+        let (behind, ahead) = totp_window(
+            settings.totp_behind,
+            -i64::from(crate::domain::verify_policy::MAX_DRIFT),
+        );
+        let stats = Arc::new(NodeStats::default());
+        let phantoms = Phantoms::new(keys.row_key().clone());
+        let writer = Writer {
+            ledger,
+            dummy_verifier: keys.pin_verifier("", b"dummy"),
+            dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy),
+            candidates: settings.hotp_look_ahead.max(behind + ahead + 1),
+            keys,
+            clock,
+            settings,
+            cache: HashMap::new(),
+            phantoms,
+            stats: Arc::clone(&stats),
+        };
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let task = tokio::spawn(writer.run(jobs));
+        Ok(VerifyNode { queue, stats, task })
+    }
+
+    /// Decides one request with whatever else is waiting; answers once its
+    /// batch is committed.
+    pub async fn verify(&self, login: &str, passcode: &str) -> NodeReply {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            login: login.to_owned(),
+            passcode: crate::hid::codec::keyboard::normalise_typed(passcode),
+            reply,
+        };
+        self.queue.send(job).map_err(|_| PgError::Unavailable)?;
+        answer.await.unwrap_or(Err(PgError::Unavailable))
+    }
+
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// Stops taking requests and waits for the queued ones to be answered.
+    pub async fn stop(self) {
+        drop(self.queue);
+        let _ = self.task.await;
+    }
+}
+
+struct Writer<L> {
+    ledger: L,
+    keys: Arc<Keys>,
+    clock: Arc<dyn Clock>,
+    settings: NodeSettings,
+    /// Unsealed keys by credential id; `CredentialKey` wipes itself on drop.
+    /// Only consulted for a credential the batch found live.
+    cache: HashMap<i64, CredentialKey>,
+    dummy_key: CredentialKey,
+    dummy_verifier: [u8; 32],
+    /// Every request computes this many window candidates.
+    candidates: u32,
+    /// The slots of logins without a credential.
+    phantoms: Phantoms,
+    stats: Arc<NodeStats>,
+}
+
+/// One request's decision, before its writes.
+struct Decided {
+    decision: Decision,
+    counters: Counters,
+    problem: Option<&'static str>,
+}
+
+impl<L: VerifyLedger> Writer<L> {
+    async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let mut answers = Err(PgError::Unavailable);
+            for attempt in 0..=RETRIES {
+                answers = self.decide_batch(&batch).await;
+                match &answers {
+                    Ok(_) => break,
+                    Err(err) => {
+                        self.ledger.rollback().await;
+                        if !err.is_retryable() || attempt == RETRIES {
+                            tracing::warn!(node = %self.settings.name, error = %err, "verify batch failed: nothing accepted");
+                            break;
+                        }
+                        self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .requests
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            match answers {
+                Ok(answers) => {
+                    for (job, answer) in batch.into_iter().zip(answers) {
+                        let _ = job.reply.send(Ok(answer));
+                    }
+                }
+                Err(_) => {
+                    for job in batch {
+                        let _ = job.reply.send(Err(PgError::Unavailable));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn decide_batch(
+        &mut self,
+        batch: &[Job],
+    ) -> Result<Vec<(Possession, &'static str)>, PgError> {
+        let now = self.clock.now();
+        self.ledger.begin().await?;
+        // Logins as stored (lower case), for the valid ones.
+        let logins: Vec<Option<String>> = batch
+            .iter()
+            .map(|job| {
+                PersonId::parse(&job.login)
+                    .ok()
+                    .map(|p| p.as_str().to_owned())
+            })
+            .collect();
+        let mut holders: Vec<String> = logins.iter().flatten().cloned().collect();
+        holders.sort();
+        holders.dedup();
+        let mut found: HashMap<String, LedgerCredential> = self
+            .ledger
+            .lock_credentials(&holders)
+            .await?
+            .into_iter()
+            .map(|c| (c.holder.clone(), c))
+            .collect();
+        // Every request's slot is computed; those without a credential
+        // use it.
+        let slots: Vec<i64> = batch
+            .iter()
+            .map(|job| self.phantoms.slot(&job.login))
+            .collect();
+        let unknown: Vec<i64> = logins
+            .iter()
+            .zip(&slots)
+            .filter(|(login, _)| login.as_ref().is_none_or(|l| !found.contains_key(l)))
+            .map(|(_, slot)| *slot)
+            .collect();
+        let mut phantoms: HashMap<i64, Counters> = self
+            .ledger
+            .lock_phantoms(&unknown)
+            .await?
+            .into_iter()
+            .collect();
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut entries = Vec::with_capacity(batch.len());
+        for ((job, slot), login) in batch.iter().zip(slots).zip(&logins) {
+            let credential = login.as_ref().and_then(|l| found.get_mut(l));
+            let phantom = match credential {
+                Some(_) => None,
+                None => Some((
+                    slot,
+                    phantoms
+                        .get_mut(&slot)
+                        .ok_or(PgError::Corrupt("phantom slot"))?,
+                )),
+            };
+            let (answer, entry) = self.decide_one(now, job, credential, phantom).await?;
+            answers.push(answer);
+            entries.push(entry);
+        }
+        self.ledger.append_audit(&self.keys, &entries).await?;
+        self.ledger.commit().await?;
+        Ok(answers)
+    }
+
+    /// Decides one request against `found` (locked), applies its writes,
+    /// and returns the answer and its audit entry.
+    async fn decide_one(
+        &mut self,
+        now: UnixTime,
+        job: &Job,
+        found: Option<&mut LedgerCredential>,
+        phantom: Option<(i64, &mut Counters)>,
+    ) -> Result<((Possession, &'static str), NewEntry), PgError> {
+        let phantom_counters = phantom.as_ref().map_or(FRESH, |(_, c)| **c);
+        let decided = self.evidence(now, &job.passcode, found.as_deref(), phantom_counters)?;
+        let subject = match PersonId::parse(&job.login) {
+            Ok(login) => login.as_str().to_owned(),
+            Err(_) => "-".to_owned(),
+        };
+        let node = &self.settings.name;
+        let (action, detail, answer) = match (decided.decision, found) {
+            (Decision::Accept { step, offset, .. }, Some(c)) => {
+                let drift = match c.kind {
+                    OtpKind::Totp { .. } => learned_drift(offset, self.settings.totp_behind),
+                    OtpKind::Hotp { .. } => 0,
+                };
+                if !self.ledger.advance(c.id, step, drift, now).await? {
+                    return Err(PgError::LostRace("moving factor"));
+                }
+                c.floor = Some(step);
+                c.drift = drift;
+                c.counters = FRESH;
+                (
+                    "verify.accept",
+                    format!(
+                        "credential={} step={step} offset={offset} node={node}",
+                        c.id
+                    ),
+                    (Possession::Proved, "accept"),
+                )
+            }
+            (Decision::Accept { .. }, None) => {
+                return Err(PgError::Corrupt("accept without credential"))
+            }
+            (
+                Decision::Reject {
+                    reason,
+                    counters: after,
+                    retry_after,
+                },
+                found,
+            ) => {
+                if reason.counts_as_failure() && after != decided.counters {
+                    let (written, counters) = match (found, phantom) {
+                        (Some(c), _) => (
+                            self.ledger
+                                .count_failure(c.id, decided.counters, after.retry_at)
+                                .await?,
+                            &mut c.counters,
+                        ),
+                        (None, Some((slot, counters))) => (
+                            self.ledger
+                                .count_phantom_failure(slot, decided.counters, after.retry_at)
+                                .await?,
+                            counters,
+                        ),
+                        (None, None) => return Err(PgError::Corrupt("no counters")),
+                    };
+                    if written != Some(after) {
+                        return Err(PgError::LostRace("failure count"));
+                    }
+                    *counters = after;
+                }
+                let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
+                if after.locked && !decided.counters.locked {
+                    detail.push_str(" locked=now");
+                }
+                if let Some(p) = decided.problem {
+                    detail.push_str(" problem=");
+                    detail.push_str(p);
+                }
+                detail.push_str(" node=");
+                detail.push_str(node);
+                (
+                    "verify.reject",
+                    detail,
+                    (
+                        Possession::Refused { hold: retry_after },
+                        reason_label(reason),
+                    ),
+                )
+            }
+        };
+        let entry = NewEntry {
+            at: now,
+            actor: "gateway".to_owned(),
+            action: action.to_owned(),
+            subject,
+            detail,
+        };
+        Ok((answer, entry))
+    }
+
+    /// The evidence and the policy's decision; the same work for any login.
+    fn evidence(
+        &mut self,
+        now: UnixTime,
+        passcode: &str,
+        found: Option<&LedgerCredential>,
+        phantom: Counters,
+    ) -> Result<Decided, PgError> {
+        let mut problem = None;
+        if let Some(c) = found {
+            if !self.cache.contains_key(&c.id) {
+                match &c.sealed {
+                    Some(sealed) => match self.keys.open_secret(c.id, &c.token, sealed) {
+                        Ok(secret) => {
+                            self.cache
+                                .insert(c.id, CredentialKey::new(c.algorithm, &secret));
+                        }
+                        Err(_) => problem = Some("sealed secret rejected"),
+                    },
+                    None => problem = Some("no sealed secret"),
+                }
+            }
+        }
+        let key = found.and_then(|c| self.cache.get(&c.id));
+        let known = key.is_some();
+        let key = key.unwrap_or(&self.dummy_key);
+        let digits = found.map_or(Digits::SIX, |c| c.digits);
+        let d = usize::from(digits.get());
+        let bytes = passcode.as_bytes();
+        let well_formed = (MIN_PIN_DIGITS + d..=MAX_PIN_DIGITS + d).contains(&bytes.len())
+            && bytes.iter().all(u8::is_ascii_digit);
+        let (pin_part, code_part) = if well_formed {
+            passcode.split_at(bytes.len() - d)
+        } else {
+            ("000000", &"00000000"[..d])
+        };
+        let code = Code::parse(code_part, digits)?;
+        let (holder, stored) = match found {
+            Some(c) => (
+                c.holder.as_str(),
+                c.pin_verifier.as_deref().unwrap_or(&self.dummy_verifier),
+            ),
+            None => ("", &self.dummy_verifier[..]),
+        };
+        let pin_matches = self.keys.pin_matches(holder, pin_part.as_bytes(), stored);
+        let pin_ok = pin_matches && found.is_some_and(|c| c.pin_verifier.is_some());
+        let floor = found
+            .and_then(|c| c.floor)
+            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
+        let kind = found.map_or(
+            OtpKind::Totp {
+                period: crate::otp::Period::DEFAULT,
+            },
+            |c| c.kind,
+        );
+        let drift = found.map_or(0, |c| c.drift);
+        let (matched, evaluated) = match kind {
+            OtpKind::Hotp { .. } => (
+                Hotp::new(digits, self.settings.hotp_look_ahead)
+                    .and_then(|h| h.verify(key, &code, floor)),
+                self.settings.hotp_look_ahead,
+            ),
+            OtpKind::Totp { period } => {
+                let (behind, ahead) = totp_window(self.settings.totp_behind, drift);
+                (
+                    Totp::new(digits, period)
+                        .with_window(behind, ahead)
+                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
+                    behind + ahead + 1,
+                )
+            }
+        };
+        for step in evaluated..self.candidates {
+            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
+        }
+        if matched.is_err() {
+            problem = Some("verification parameters out of range");
+        }
+        let matched = matched.ok().flatten();
+        // The same computation whether or not a code was accepted before.
+        let replay_step = floor.last_accepted().unwrap_or(0);
+        let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
+            && floor.last_accepted().is_some();
+        let evidence = Evidence {
+            well_formed,
+            known,
+            // Token states are not held in PostgreSQL yet: a credential is
+            // live or revoked (not found).
+            active: true,
+            pin_ok,
+            code_step: matched.map(|m| (m.step(), m.offset())),
+            replay,
+            purpose: Purpose::Gateway,
+            // Possession only: entitlement is not decided here (module text).
+            entitled: true,
+        };
+        let counters = found.map_or(phantom, |c| c.counters);
+        Ok(Decided {
+            decision: decide(now, counters, evidence),
+            counters,
+            problem,
+        })
+    }
+}

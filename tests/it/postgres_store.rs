@@ -1,0 +1,470 @@
+//! keyward on PostgreSQL (docs/postgres.md): the harness's real server,
+//! the `[store]` configuration against it, and the verify decision's
+//! guarantees with two nodes writing to one database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use keyward::crypto::{Keys, MasterKey};
+use keyward::domain::{Clock, FixedClock, PersonId};
+use keyward::otp::{
+    Algorithm, CredentialKey, CredentialParams, Digits, OtpKind, Period, Secret, Totp,
+};
+use keyward::store::postgres::chain::verify_chain;
+use keyward::store::postgres::ledger::{NewCredential, PgLedger};
+use keyward::store::postgres::node::{NodeSettings, Possession, VerifyNode};
+use keyward::store::postgres::{self as pg, PgError, PgTarget, StoreBackend};
+use keyward::store::AuditBreak;
+
+use crate::support::postgres::{self as harness, TestDb};
+
+/// A period start, far from any real clock.
+const T0: u64 = 1_900_000_020;
+const PIN: &str = "482913";
+
+fn target(db: &TestDb, dir: &std::path::Path) -> PgTarget {
+    let file = db.password_file(dir);
+    match StoreBackend::from_keys(&db.url(), Some(&file)).unwrap() {
+        StoreBackend::Postgres(target) => target,
+        StoreBackend::Sqlite => panic!("a postgres:// url parsed as SQLite"),
+    }
+}
+
+/// A database with one holder's TOTP credential (SHA-1, 6 digits, 30 s)
+/// and two nodes on it, each with its own pool and writer.
+struct TwoNodes {
+    _dir: tempfile::TempDir,
+    target: PgTarget,
+    pool_a: deadpool_postgres::Pool,
+    keys: Arc<Keys>,
+    clock: Arc<FixedClock>,
+    key: CredentialKey,
+    holder: PersonId,
+    a: Arc<VerifyNode>,
+    b: Arc<VerifyNode>,
+}
+
+impl TwoNodes {
+    async fn new(test: &str) -> TwoNodes {
+        let dir = tempfile::tempdir().unwrap();
+        let db = harness::database(test);
+        let target = target(&db, dir.path());
+        let pool_a = pg::connect(&target, 4).await.unwrap();
+        let pool_b = pg::connect(&target, 4).await.unwrap();
+        let keys = Arc::new(MasterKey::generate().unwrap().keys().unwrap());
+        let clock = Arc::new(FixedClock::new(T0));
+        let secret = Secret::generate(Algorithm::Sha1).unwrap();
+        let holder = PersonId::parse("jdupont").unwrap();
+        let params = CredentialParams {
+            kind: OtpKind::Totp {
+                period: Period::DEFAULT,
+            },
+            algorithm: Algorithm::Sha1,
+            digits: Digits::SIX,
+        };
+        let new = NewCredential {
+            token: "KW-0001",
+            holder: &holder,
+            params,
+            secret: &secret,
+            pin: PIN.as_bytes(),
+        };
+        let mut admin = PgLedger::new(&pool_a).await.unwrap();
+        admin.enrol(&keys, new, T0, "admin").await.unwrap();
+        let node = |pool: &deadpool_postgres::Pool, name: &str| {
+            let (pool, name) = (pool.clone(), name.to_owned());
+            let (keys, clock) = (Arc::clone(&keys), Arc::clone(&clock) as Arc<dyn Clock>);
+            async move {
+                let settings = NodeSettings {
+                    name,
+                    totp_behind: Totp::DEFAULT_BEHIND,
+                    hotp_look_ahead: keyward::otp::Hotp::DEFAULT_LOOK_AHEAD,
+                };
+                let ledger = PgLedger::new(&pool).await.unwrap();
+                Arc::new(VerifyNode::start(ledger, keys, clock, settings).unwrap())
+            }
+        };
+        let a = node(&pool_a, "node-a").await;
+        let b = node(&pool_b, "node-b").await;
+        TwoNodes {
+            _dir: dir,
+            target,
+            pool_a,
+            keys,
+            key: CredentialKey::new(Algorithm::Sha1, &secret),
+            clock,
+            holder,
+            a,
+            b,
+        }
+    }
+
+    /// The holder's PIN and the code of the clock's current step.
+    fn passcode(&self, pin: &str) -> String {
+        let code = Totp::new(Digits::SIX, Period::DEFAULT)
+            .code_at_time(&self.key, self.clock.now())
+            .unwrap();
+        format!("{pin}{code}")
+    }
+
+    /// `count` requests with `passcode`, sent at once, alternately to node
+    /// A and node B; their labels.
+    async fn burst(&self, count: usize, passcode: &str) -> Vec<&'static str> {
+        self.burst_as(count, self.holder.as_str(), passcode).await
+    }
+
+    /// [`TwoNodes::burst`] for `login`.
+    async fn burst_as(&self, count: usize, login: &str, passcode: &str) -> Vec<&'static str> {
+        let mut tasks = Vec::with_capacity(count);
+        for i in 0..count {
+            let node = Arc::clone(if i % 2 == 0 { &self.a } else { &self.b });
+            let (login, passcode) = (login.to_owned(), passcode.to_owned());
+            tasks.push(tokio::spawn(
+                async move { node.verify(&login, &passcode).await },
+            ));
+        }
+        let mut labels = Vec::with_capacity(count);
+        for task in tasks {
+            let (possession, label) = task.await.unwrap().unwrap();
+            assert_eq!(possession == Possession::Proved, label == "accept");
+            labels.push(label);
+        }
+        labels
+    }
+
+    async fn counters(&self) -> (i32, bool) {
+        let client = self.pool_a.get().await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT fails, locked FROM credentials WHERE holder = $1",
+                &[&self.holder.as_str()],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    }
+
+    async fn audit_count(&self, like: &str) -> i64 {
+        let client = self.pool_a.get().await.unwrap();
+        client
+            .query_one("SELECT count(*) FROM audit WHERE detail LIKE $1", &[&like])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_harness_runs_postgres_15_and_the_store_logs_in_with_its_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (
+        harness::database("harness one"),
+        harness::database("harness two"),
+    );
+    assert_ne!(one.name, two.name, "one database per test");
+    let target = target(&one, dir.path());
+    let pool = pg::connect(&target, 2).await.unwrap();
+    let client = pool.get().await.unwrap();
+    let version: String = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(version.starts_with("15."), "{version}");
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('credentials', 'audit', 'audit_head')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 3, "the migrations ran");
+    // A second node connecting finds the schema current and changes nothing.
+    pg::connect(&target, 1).await.unwrap();
+    let version: i64 = client
+        .query_one("SELECT version FROM keyward_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, pg::schema::CURRENT_VERSION);
+
+    // A wrong password is refused by the server; the error does not show it.
+    let wrong = dir.path().join("wrong.password");
+    keyward::secure_fs::create_private_file(&wrong, b"not-the-password-xyz\n").unwrap();
+    let bad = PgTarget {
+        password_file: wrong,
+        ..target.clone()
+    };
+    let err = pg::connect(&bad, 1).await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(matches!(err, PgError::Db(_) | PgError::Pool(_)), "{shown}");
+    assert!(!shown.contains("not-the-password-xyz"), "{shown}");
+    assert!(!shown.contains(harness::PASSWORD), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_accept_one_passcode_sent_by_64_clients_exactly_once_per_round() {
+    let nodes = TwoNodes::new("one accept per round").await;
+    for round in 0..300u64 {
+        nodes.clock.set(T0 + 30 * (round + 1));
+        let passcode = nodes.passcode(PIN);
+        // Logins are case-insensitive on every node.
+        let login = if round % 2 == 0 { "JDupont" } else { "jdupont" };
+        let labels = nodes.burst_as(64, login, &passcode).await;
+        let accepts = labels.iter().filter(|l| **l == "accept").count();
+        assert_eq!(accepts, 1, "round {round}: {labels:?}");
+        assert!(
+            labels.iter().all(|l| matches!(*l, "accept" | "replay")),
+            "round {round}: {labels:?}"
+        );
+    }
+    // Both nodes decided, and each batched its own requests.
+    for node in [&nodes.a, &nodes.b] {
+        let requests = node.stats().requests.load(Ordering::Relaxed);
+        let batches = node.stats().batches.load(Ordering::Relaxed);
+        assert_eq!(requests, 300 * 32);
+        assert!(batches < requests, "no group commit: {batches} batches");
+    }
+    assert_eq!(nodes.audit_count("credential=% node=node-%").await, 300);
+
+    // The chain written by both nodes at once verifies: the enrolment and
+    // one entry per request.
+    let mut client = nodes.pool_a.get().await.unwrap();
+    let head = verify_chain(&mut client, &nodes.keys)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.seq, 1 + 300 * 64);
+
+    // And the verification can fail: an edited entry, then a dropped last one.
+    client
+        .execute("UPDATE audit SET detail = detail || ' ' WHERE seq = 5", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_chain(&mut client, &nodes.keys).await.unwrap(),
+        Err(AuditBreak::BadMac { seq: 5 })
+    );
+    client
+        .execute("UPDATE audit SET detail = rtrim(detail) WHERE seq = 5", &[])
+        .await
+        .unwrap();
+    client
+        .execute(
+            "DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify_chain(&mut client, &nodes.keys).await.unwrap(),
+        Err(AuditBreak::Gap { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_codes_sent_to_two_nodes_lock_the_credential_at_exactly_ten() {
+    let nodes = TwoNodes::new("lock at ten").await;
+    let mut counted = 0;
+    for round in 0..20 {
+        // Past any delay the previous failures imposed.
+        nodes.clock.advance(400);
+        let wrong = nodes.passcode("111111");
+        let labels = nodes.burst(6, &wrong).await;
+        counted += labels.iter().filter(|l| **l == "wrong_pin").count();
+        let (fails, locked) = nodes.counters().await;
+        assert_eq!(
+            usize::try_from(fails).unwrap(),
+            counted,
+            "round {round}: {labels:?}"
+        );
+        assert_eq!(locked, counted >= 10, "round {round}: {labels:?}");
+        assert!(
+            labels
+                .iter()
+                .all(|l| matches!(*l, "wrong_pin" | "throttled" | "locked")),
+            "round {round}: {labels:?}"
+        );
+    }
+    assert_eq!(counted, 10, "failures counted across both nodes");
+    assert_eq!(nodes.counters().await, (10, true));
+    assert_eq!(nodes.audit_count("%locked=now%").await, 1);
+    // Locked: the right PIN and code are refused on both nodes.
+    nodes.clock.advance(400);
+    let labels = nodes.burst(2, &nodes.passcode(PIN)).await;
+    assert_eq!(labels, ["locked", "locked"]);
+    let mut client = nodes.pool_a.get().await.unwrap();
+    assert!(verify_chain(&mut client, &nodes.keys)
+        .await
+        .unwrap()
+        .is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_that_does_not_exist_locks_at_ten_on_both_nodes_like_a_real_one() {
+    let nodes = TwoNodes::new("phantom lock").await;
+    let mut counted = 0;
+    for round in 0..20 {
+        nodes.clock.advance(400);
+        let labels = nodes.burst_as(6, "nobody.here", "111111123456").await;
+        counted += labels.iter().filter(|l| **l == "unknown_login").count();
+        assert!(
+            labels
+                .iter()
+                .all(|l| matches!(*l, "unknown_login" | "throttled" | "locked")),
+            "round {round}: {labels:?}"
+        );
+    }
+    assert_eq!(counted, 10, "failures counted across both nodes");
+    let client = nodes.pool_a.get().await.unwrap();
+    let row = client
+        .query_one("SELECT fails, locked FROM phantom_counters", &[])
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, bool>(1)), (10, true));
+    assert_eq!(nodes.audit_count("%locked=now%").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_whose_connections_the_server_closed_reconnect_and_never_accept_twice() {
+    let nodes = TwoNodes::new("reconnect").await;
+    nodes.clock.advance(30);
+    assert_eq!(
+        nodes
+            .burst(8, &nodes.passcode(PIN))
+            .await
+            .iter()
+            .filter(|l| **l == "accept")
+            .count(),
+        1
+    );
+    // The server drops every keyward connection to this test's database
+    // (as a restart would; other tests share the server).
+    let killer = nodes.pool_a.get().await.unwrap();
+    let killed: i64 = killer
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'keyward' AND datname = current_database()
+               AND pid <> pg_backend_pid()) AS t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 2, "{killed}");
+    drop(killer);
+    // The same passcode again: never accepted; unavailable at most once
+    // per node while it reconnects.
+    let passcode = nodes.passcode(PIN);
+    let mut unavailable = 0;
+    for node in [&nodes.a, &nodes.b, &nodes.a, &nodes.b] {
+        match node.verify(nodes.holder.as_str(), &passcode).await {
+            Ok((possession, label)) => {
+                assert_eq!(possession, Possession::Refused { hold: None }, "{label}");
+                assert_eq!(label, "replay");
+            }
+            Err(PgError::Unavailable) => unavailable += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(unavailable <= 2, "{unavailable} answers unavailable");
+    // The next step is accepted once, by the reconnected nodes.
+    nodes.clock.advance(30);
+    let labels = nodes.burst(8, &nodes.passcode(PIN)).await;
+    assert_eq!(
+        labels.iter().filter(|l| **l == "accept").count(),
+        1,
+        "{labels:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_revoked_on_one_node_is_never_accepted_by_the_other_after_the_answer() {
+    let nodes = TwoNodes::new("revoke under load").await;
+    let revoked = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let before = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for _ in 0..16 {
+        let (b, clock, key) = (
+            Arc::clone(&nodes.b),
+            Arc::clone(&nodes.clock),
+            nodes.key.clone(),
+        );
+        let (revoked, stop, before) =
+            (Arc::clone(&revoked), Arc::clone(&stop), Arc::clone(&before));
+        let login = nodes.holder.as_str().to_owned();
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let after_revoke = revoked.load(Ordering::SeqCst);
+                let code = Totp::new(Digits::SIX, Period::DEFAULT)
+                    .code_at_time(&key, clock.now())
+                    .unwrap();
+                let (possession, label) = b.verify(&login, &format!("{PIN}{code}")).await.unwrap();
+                if possession == Possession::Proved {
+                    assert!(!after_revoke, "node B accepted after the revoke answered");
+                    before.fetch_add(1, Ordering::SeqCst);
+                } else if after_revoke {
+                    // Refused like a login without a key (its phantom
+                    // counters slow it down).
+                    assert!(
+                        matches!(label, "unknown_login" | "throttled" | "locked"),
+                        "{label}"
+                    );
+                }
+            }
+        }));
+    }
+    let mut admin = PgLedger::new(&nodes.pool_a).await.unwrap();
+    for i in 0..80 {
+        nodes.clock.advance(30);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        if i == 40 {
+            assert!(admin
+                .revoke(&nodes.keys, &nodes.holder, nodes.clock.now(), "admin")
+                .await
+                .unwrap());
+            revoked.store(true, Ordering::SeqCst);
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert!(
+        before.load(Ordering::SeqCst) > 0,
+        "node B accepted nothing before the revoke"
+    );
+    let _ = &nodes.target;
+}
+
+#[test]
+fn keyward_serve_refuses_a_postgres_store_it_cannot_serve_whole_and_a_password_in_the_url() {
+    use crate::support::cli;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    cli::init(&data);
+    let config = data.join("keyward.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let write = |store: &str| std::fs::write(&config, format!("{original}\n{store}")).unwrap();
+
+    // A password in the url: refused by the configuration, never echoed.
+    write("[store]\nurl = \"postgres://kw:url-secret-pw@127.0.0.1/keyward\"\npassword_file = \"/nonexistent\"\n");
+    let out = cli::run(cli::keyward(["serve", "--data"]).arg(&data));
+    let stderr = cli::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("store.url"), "{stderr}");
+    assert!(!stderr.contains("url-secret-pw"), "{stderr}");
+
+    // A valid PostgreSQL store: serve says plainly it does not run on it.
+    write(
+        "[store]\nurl = \"postgres://kw@127.0.0.1/keyward\"\npassword_file = \"/etc/keyward/pg\"\n",
+    );
+    let out = cli::run(cli::keyward(["serve", "--data"]).arg(&data));
+    let stderr = cli::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(stderr.contains("docs/postgres.md"), "{stderr}");
+}
