@@ -171,6 +171,12 @@ operations! {
     ResetPin: POST "/v1/tokens/{serial}/reset-pin", DESK_OR_INSPECTOR, "reset a PIN",
         Some("credential.pin_reset"),
         "deletes the holder's PIN: they choose a new one at their next gateway login";
+    ApprovePinReset: POST "/v1/tokens/{serial}/pin-reset-approval", &[Role::Inspector],
+        "approve a PIN reset", None,
+        "lets the holder reset a forgotten PIN at a station, once, before it expires";
+    ForgottenPin: POST "/v1/tokens/{serial}/forgotten-pin", &[Role::Station],
+        "reset a forgotten PIN", None,
+        "the holder sets a new PIN with the key in hand and the inspector's approval";
     TokenReceipts: GET "/v1/tokens/{serial}/receipts", DESK_OR_INSPECTOR, "read receipts", None,
         "lists a token's receipts";
     ShowReceipt: GET "/v1/receipts/{id}", DESK_OR_INSPECTOR, "read a receipt", None,

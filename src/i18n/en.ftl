@@ -503,3 +503,14 @@ emergency-scan = Scan this address with an authenticator app, then use its code 
 emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
 emergency-revoked = Emergency access { $serial } ended.
 emergency-slip = Signed slip (keep it with the help request):
+
+## Forgotten PIN at a station (issue 17)
+detail-no_pin_reset_approval = no approval of the key's district inspector is in force: ask them to approve the PIN reset
+token-pin-reset-approved = PIN reset of key { $serial } approved until { $until }: its holder comes to a station with the key (keyward station --forgotten-pin).
+station-pin-reset-not-active = This key is not active: a forgotten PIN is reset only on an active key.
+station-pin-reset-intro = Forgotten PIN: your inspector approved the reset. The station reads a code from your key to check it is yours.
+station-pin-reset-no-approval = No approval of your inspector is in force for this key: ask your inspector to approve the PIN reset, then come back.
+station-pin-reset-failed = The PIN reset failed: { $error }
+station-pin-resetting = resetting the PIN
+station-pin-reset-done = The PIN of your key { $serial } is changed: your old PIN no longer works.
+station-pin-reset-slip = Signed PIN reset slip: { $path }

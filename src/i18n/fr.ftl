@@ -502,3 +502,14 @@ emergency-scan = Scannez cette adresse avec une application d'authentification, 
 emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
 emergency-revoked = Accès de secours { $serial } terminé.
 emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
+
+## Code PIN oublié, au poste de remise (issue 17)
+detail-no_pin_reset_approval = aucun accord de l'inspecteur de la circonscription de la clé n'est en cours : demandez-lui d'approuver la réinitialisation du code PIN
+token-pin-reset-approved = Réinitialisation du code PIN de la clé { $serial } approuvée jusqu'au { $until } : son titulaire se présente à un poste de remise avec la clé (keyward station --forgotten-pin).
+station-pin-reset-not-active = Cette clé n'est pas active : un code PIN oublié ne se réinitialise que sur une clé active.
+station-pin-reset-intro = Code PIN oublié : votre inspecteur a approuvé la réinitialisation. Le poste lit un code de votre clé pour vérifier qu'elle est bien la vôtre.
+station-pin-reset-no-approval = Aucun accord de votre inspecteur n'est en cours pour cette clé : demandez-lui d'approuver la réinitialisation du code PIN, puis revenez.
+station-pin-reset-failed = La réinitialisation du code PIN a échoué : { $error }
+station-pin-resetting = réinitialisation du code PIN
+station-pin-reset-done = Le code PIN de votre clé { $serial } est changé : l'ancien ne fonctionne plus.
+station-pin-reset-slip = Attestation signée de réinitialisation du code PIN : { $path }

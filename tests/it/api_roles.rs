@@ -57,6 +57,8 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("POST", "/v1/tokens/{serial}/unlock", DESK),
     ("POST", "/v1/tokens/{serial}/resync", DESK),
     ("POST", "/v1/tokens/{serial}/reset-pin", DESK_INSP),
+    ("POST", "/v1/tokens/{serial}/pin-reset-approval", &["inspector"]),
+    ("POST", "/v1/tokens/{serial}/forgotten-pin", &["station"]),
     ("GET", "/v1/tokens/{serial}/receipts", DESK_INSP),
     ("GET", "/v1/receipts/{id}", DESK_INSP),
     ("GET", "/v1/reports/overdue", DESK_INSP),

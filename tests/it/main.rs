@@ -32,6 +32,7 @@ mod driver;
 mod driver_trace;
 mod e2e_school_year;
 mod emergency;
+mod forgotten_pin;
 mod fuzz_seeds;
 mod hardware;
 mod hid_desk;

@@ -14,6 +14,7 @@ mod events;
 mod health;
 mod mail;
 mod people;
+mod pin_reset;
 mod receipts;
 mod reports;
 mod requests;
@@ -104,6 +105,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::Unlock => tokens::desk_op(op, |tx, s| tx.unlock(s)),
         Op::Resync => on(method, tokens::resync),
         Op::ResetPin => tokens::desk_op(op, |tx, s| tx.reset_pin(s)),
+        Op::ApprovePinReset => on(method, pin_reset::approve_pin_reset),
+        Op::ForgottenPin => on(method, pin_reset::forgotten_pin),
         Op::TokenReceipts => on(method, receipts::token_receipts),
         Op::ShowReceipt => on(method, receipts::show_receipt),
         Op::ReportOverdue => on(method, reports::report_overdue),

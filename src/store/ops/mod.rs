@@ -16,6 +16,7 @@ mod console_sessions;
 mod device_pins;
 mod directory;
 mod emergency;
+mod forgotten_pin;
 mod gateway;
 mod mail;
 mod notices;
@@ -47,6 +48,10 @@ pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
     Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
+};
+pub use forgotten_pin::{
+    PinResetApproval, PinResetDone, DEFAULT_APPROVAL_HOURS, MAX_APPROVAL_HOURS,
+    PIN_RESET_SLIP_HEADER,
 };
 pub use gateway::ChallengeReason;
 pub use mail::{IncomingMail, MailContext};
