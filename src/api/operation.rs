@@ -124,6 +124,9 @@ operations! {
     RevokeEmergency: POST "/v1/emergency-access/{serial}/revoke", DESK_OR_INSPECTOR,
         "revoke emergency access", None,
         "ends an emergency access before its time";
+    ScheduledNotices: POST "/v1/mail/scheduled-notices", DESK, "queue the calendar's mails",
+        None,
+        "queues the invitations, return reminders and overdue notices due today, once each";
     IngestMail: POST "/v1/mail/messages", DESK, "record a help request", None,
         "reads one message of the help desk's mailbox into a help request or a refusal";
     ListDevices: GET "/v1/devices", AT_READERS, "see devices", None,

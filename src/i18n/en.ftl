@@ -514,3 +514,6 @@ station-pin-reset-failed = The PIN reset failed: { $error }
 station-pin-resetting = resetting the PIN
 station-pin-reset-done = The PIN of your key { $serial } is changed: your old PIN no longer works.
 station-pin-reset-slip = Signed PIN reset slip: { $path }
+
+## Scheduled mails of the school year (issue 17)
+mail-scheduled = Mails queued: { $invitations } invitation(s) to the handover meeting, { $reminders } return reminder(s), { $overdue } overdue notice(s).

@@ -513,3 +513,6 @@ station-pin-reset-failed = La réinitialisation du code PIN a échoué : { $erro
 station-pin-resetting = réinitialisation du code PIN
 station-pin-reset-done = Le code PIN de votre clé { $serial } est changé : l'ancien ne fonctionne plus.
 station-pin-reset-slip = Attestation signée de réinitialisation du code PIN : { $path }
+
+## Courriels programmés de l'année scolaire (issue 17)
+mail-scheduled = Courriels mis en file : { $invitations } invitation(s) à la réunion de remise, { $reminders } rappel(s) de restitution, { $overdue } relance(s) de retard.

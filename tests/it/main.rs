@@ -49,6 +49,7 @@ mod mail_cli;
 mod mail_imap;
 mod mail_ingest;
 mod mail_outbox;
+mod mail_scheduled;
 mod otp_props;
 mod otp_vectors;
 mod otp_window;

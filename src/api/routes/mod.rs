@@ -80,6 +80,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::GrantEmergency => on(method, emergency::grant_emergency),
         Op::ListEmergency => on(method, emergency::list_emergency),
         Op::RevokeEmergency => on(method, emergency::revoke_emergency),
+        Op::ScheduledNotices => on(method, mail::scheduled_notices),
         Op::IngestMail => on(method, mail::ingest_mail).layer(
             axum::extract::DefaultBodyLimit::max(crate::wire::mail::MAX_MESSAGE_BODY),
         ),

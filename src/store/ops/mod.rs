@@ -28,6 +28,7 @@ mod reports;
 mod requests;
 mod restore;
 mod rights;
+mod scheduled_notices;
 mod seeded;
 mod tokens;
 
@@ -58,6 +59,7 @@ pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
+pub use scheduled_notices::ScheduledQueued;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
 
 /// An open transaction, acting for one actor at one instant.
