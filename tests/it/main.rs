@@ -47,6 +47,7 @@ mod hid_yubikit;
 mod http_shell;
 mod mail_cli;
 mod mail_imap;
+mod mail_imap_idle;
 mod mail_ingest;
 mod mail_outbox;
 mod mail_scheduled;
