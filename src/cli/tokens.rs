@@ -201,9 +201,9 @@ pub enum TokensCommand {
     )]
     ApprovePinReset {
         serial: String,
-        /// How long the approval lasts, in hours (1 to 168) [default: 48].
-        #[arg(long)]
-        hours: Option<u32>,
+        /// How long the approval lasts, in hours (1 to 168).
+        #[arg(long, default_value_t = crate::store::ops::DEFAULT_APPROVAL_HOURS)]
+        hours: u32,
     },
     /// Resynchronises an HOTP key with two consecutive codes.
     #[command(

@@ -10,7 +10,7 @@ impl Client {
     pub fn approve_pin_reset(
         &self,
         serial: &str,
-        hours: Option<u32>,
+        hours: u32,
     ) -> Result<PinResetApproved, ClientError> {
         let body = PinResetApprovalBody { hours };
         self.post(

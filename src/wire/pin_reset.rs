@@ -5,15 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `POST /v1/tokens/{serial}/pin-reset-approval` `{"hours"?}` (the key's
+/// `POST /v1/tokens/{serial}/pin-reset-approval` `{"hours"}` (the key's
 /// district inspector).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PinResetApprovalBody {
-    /// How long the approval lasts, in hours (1 to 168; 48 when absent).
-    #[serde(default)]
-    pub hours: Option<u32>,
+    /// How long the approval lasts, in hours (1 to 168).
+    pub hours: u32,
 }
 
 /// The answer to an approval.

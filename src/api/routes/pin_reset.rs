@@ -9,7 +9,6 @@ use super::{ok, Answer};
 use crate::api::{ApiError, Body, Permit};
 use crate::domain::calendar::rfc3339;
 use crate::domain::TokenState;
-use crate::store::ops::DEFAULT_APPROVAL_HOURS;
 use crate::wire::pin_reset::{PinResetAnswer, PinResetApprovalBody, PinResetApproved};
 use crate::wire::tokens::ActivateBody;
 
@@ -19,7 +18,7 @@ pub(super) async fn approve_pin_reset(
     Body(body): Body<PinResetApprovalBody>,
 ) -> Answer {
     scoped_token(&permit, &serial).await?;
-    let hours = body.hours.unwrap_or(DEFAULT_APPROVAL_HOURS);
+    let hours = body.hours;
     let approval = permit
         .write(move |tx, _| tx.approve_pin_reset(&serial, hours))
         .await?;
