@@ -21,6 +21,7 @@ mod cli_lang;
 mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;
+mod cli_station_pin;
 mod concurrency;
 mod console_browser;
 mod console_security;
