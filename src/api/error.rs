@@ -181,6 +181,9 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(ErrorDetail::HolderHasLiveToken, message)
             }
             StoreError::NoRight { .. } => ApiError::conflict(ErrorDetail::NoRight, message),
+            StoreError::NoPinResetApproval { .. } => {
+                ApiError::conflict(ErrorDetail::NoPinResetApproval, message)
+            }
             StoreError::PossessionCheckFailed => {
                 ApiError::conflict(ErrorDetail::PossessionCheckFailed, message)
             }

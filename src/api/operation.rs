@@ -124,6 +124,9 @@ operations! {
     RevokeEmergency: POST "/v1/emergency-access/{serial}/revoke", DESK_OR_INSPECTOR,
         "revoke emergency access", None,
         "ends an emergency access before its time";
+    ScheduledNotices: POST "/v1/mail/scheduled-notices", DESK, "queue the calendar's mails",
+        None,
+        "queues the invitations, return reminders and overdue notices due today, once each";
     IngestMail: POST "/v1/mail/messages", DESK, "record a help request", None,
         "reads one message of the help desk's mailbox into a help request or a refusal";
     ListDevices: GET "/v1/devices", AT_READERS, "see devices", None,
@@ -171,6 +174,12 @@ operations! {
     ResetPin: POST "/v1/tokens/{serial}/reset-pin", DESK_OR_INSPECTOR, "reset a PIN",
         Some("credential.pin_reset"),
         "deletes the holder's PIN: they choose a new one at their next gateway login";
+    ApprovePinReset: POST "/v1/tokens/{serial}/pin-reset-approval", &[Role::Inspector],
+        "approve a PIN reset", None,
+        "lets the holder reset a forgotten PIN at a station, once, before it expires";
+    ForgottenPin: POST "/v1/tokens/{serial}/forgotten-pin", &[Role::Station],
+        "reset a forgotten PIN", None,
+        "the holder sets a new PIN with the key in hand and the inspector's approval";
     TokenReceipts: GET "/v1/tokens/{serial}/receipts", DESK_OR_INSPECTOR, "read receipts", None,
         "lists a token's receipts";
     ShowReceipt: GET "/v1/receipts/{id}", DESK_OR_INSPECTOR, "read a receipt", None,

@@ -21,6 +21,12 @@ pub enum MailCommand {
         #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
         max_bytes: usize,
     },
+    /// Queues now the mails of the school year due today (what the daemon
+    /// does every hour): invitations to the August handover meeting,
+    /// return reminders in July, weekly overdue notices to inspectors.
+    /// Each goes out once, however often this runs.
+    #[command(after_help = "Example:\n  keyward mail schedule")]
+    Schedule,
 }
 
 impl DaemonCommand for MailCommand {
@@ -42,6 +48,16 @@ impl DaemonCommand for MailCommand {
                     (why, _) if answer.replied => t!("mail-ingest-refused-replied", why = why),
                     (why, _) => t!("mail-ingest-refused", why = why),
                 };
+                done(out, json, &answer, &message)
+            }
+            MailCommand::Schedule => {
+                let answer = client.scheduled_notices()?;
+                let message = t!(
+                    "mail-scheduled",
+                    invitations = answer.invitations,
+                    reminders = answer.reminders,
+                    overdue = answer.overdue
+                );
                 done(out, json, &answer, &message)
             }
         }

@@ -46,6 +46,7 @@ pub mod seeded;
 pub mod serve;
 pub mod sim;
 pub mod station;
+mod station_pin;
 pub mod tokens;
 pub mod touch;
 pub mod verify;

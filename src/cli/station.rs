@@ -35,6 +35,10 @@ pub struct StationArgs {
     /// Where to save handover receipts.
     #[arg(long, default_value = ".")]
     pub receipts_dir: PathBuf,
+    /// Reset a forgotten PIN instead (the holder brings the key; their
+    /// inspector approved it with `keyward tokens approve-pin-reset`).
+    #[arg(long)]
+    pub forgotten_pin: bool,
 }
 
 pub fn run(args: StationArgs, conn: &Connection, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -43,7 +47,12 @@ pub fn run(args: StationArgs, conn: &Connection, out: &mut dyn Write) -> anyhow:
     let mut events = client.events()?;
     loop {
         let device = wait_for_token(&client, &mut events, args.reader.as_deref(), out)?;
-        let done = serve_holder(&client, &mut prompter, &device, &args, out)?;
+        let done = if args.forgotten_pin {
+            show_key(&device, out)?;
+            super::station_pin::serve_holder(&client, &mut prompter, &device, &args, out)?
+        } else {
+            serve_holder(&client, &mut prompter, &device, &args, out)?
+        };
         if done && args.once {
             return Ok(());
         }
@@ -113,6 +122,24 @@ fn wait_for_removal(events: &mut EventStream, reader: &str) -> anyhow::Result<()
     }
 }
 
+/// Shows whose key is at the reader and its state.
+fn show_key(device: &DeviceEntry, out: &mut dyn Write) -> anyhow::Result<()> {
+    let serial = or_dash(device.serial.as_ref());
+    let state = device
+        .state
+        .map_or_else(|| "-".to_owned(), |s| word("state", s.as_str()));
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        t!("station-key-at", serial = serial, reader = device.reader)
+    )?;
+    let holder = or_dash(device.holder.as_ref());
+    writeln!(out, "  {}", t!("station-holder", holder = holder))?;
+    writeln!(out, "  {}", t!("station-state", state = state))?;
+    Ok(())
+}
+
 /// Takes one holder through activation. `Ok(true)` when the key is active.
 fn serve_holder(
     client: &Client,
@@ -127,15 +154,7 @@ fn serve_holder(
     let state = device
         .state
         .map_or_else(|| "-".to_owned(), |s| word("state", s.as_str()));
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{}",
-        t!("station-key-at", serial = serial, reader = reader)
-    )?;
-    let holder = or_dash(device.holder.as_ref());
-    writeln!(out, "  {}", t!("station-holder", holder = holder))?;
-    writeln!(out, "  {}", t!("station-state", state = state))?;
+    show_key(device, out)?;
     match device.state {
         Some(TokenState::HandedOver) => {}
         Some(TokenState::Active) => {

@@ -193,6 +193,18 @@ pub enum TokensCommand {
     /// chooses a new one, when a gateway (RADIUS, /validate/check) asks.
     #[command(after_help = "Example:\n  keyward tokens reset-pin 12345678")]
     ResetPin { serial: String },
+    /// Approves (the key's district inspector) that its holder resets a
+    /// forgotten PIN at a station with the key in hand, once, before the
+    /// approval expires.
+    #[command(
+        after_help = "Example:\n  keyward tokens approve-pin-reset 12345678 --hours 24\n\nThe holder then comes to a station: keyward station --forgotten-pin"
+    )]
+    ApprovePinReset {
+        serial: String,
+        /// How long the approval lasts, in hours (1 to 168).
+        #[arg(long, default_value_t = crate::store::ops::DEFAULT_APPROVAL_HOURS)]
+        hours: u32,
+    },
     /// Resynchronises an HOTP key with two consecutive codes.
     #[command(
         after_help = "Example:\n  keyward tokens resync 12345678 --first 755224 --second 287082"
@@ -366,6 +378,15 @@ impl DaemonCommand for TokensCommand {
             TokensCommand::ResetPin { serial } => {
                 let answer = client.reset_pin(&serial)?;
                 done(out, json, &answer, &t!("token-pin-reset", serial = serial))
+            }
+            TokensCommand::ApprovePinReset { serial, hours } => {
+                let answer = client.approve_pin_reset(&serial, hours)?;
+                let line = t!(
+                    "token-pin-reset-approved",
+                    serial = serial,
+                    until = answer.expires_at.clone()
+                );
+                done(out, json, &answer, &line)
             }
             TokensCommand::Resync {
                 serial,

@@ -1,7 +1,7 @@
 //! The mail routes: one message to the daemon, a request qualified.
 
 use super::{Client, ClientError};
-use crate::wire::mail::{MailOutcome, QualifyBody};
+use crate::wire::mail::{MailOutcome, QualifyBody, ScheduledNotices};
 
 impl Client {
     /// `POST /v1/mail/messages` with the message's bytes (`truncated`: cut
@@ -18,6 +18,11 @@ impl Client {
             .header("Authorization", self.bearer()?)
             .header("Content-Type", "message/rfc822");
         Client::decode(&self.answer(request.send(raw))?)
+    }
+
+    /// `POST /v1/mail/scheduled-notices`.
+    pub fn scheduled_notices(&self) -> Result<ScheduledNotices, ClientError> {
+        self.post("/v1/mail/scheduled-notices", &serde_json::json!({}))
     }
 
     /// `POST /v1/replacement-requests/{id}/qualify`.

@@ -21,6 +21,7 @@ use crate::wire::{ErrorBody, ErrorCode, ErrorDetail};
 
 mod emergency;
 mod mail;
+mod pin_reset;
 mod routes;
 pub mod sse;
 

@@ -89,6 +89,12 @@ pub trait TokenFamily: Send + Sync {
         Err(self.unsupported("a device PIN with a retry counter"))
     }
 
+    /// Resets the PIN with the resetting code to `new_pin` (a forgotten
+    /// PIN), restoring its retry counter.
+    fn reset_pin_to(&self, _puk: &PinValue, _new_pin: &PinValue) -> Result<(), DeviceError> {
+        Err(self.unsupported("a device PIN with a retry counter"))
+    }
+
     /// Erases keyward's credential from the token.
     fn wipe(&self, store: &Store, serial: &str) -> Result<(), DeviceError>;
 

@@ -14,6 +14,7 @@
 //!   `pin`: the desk's unblock of a device PIN.
 
 pub mod family;
+mod forgotten_pin;
 pub mod hid_key;
 pub mod oath;
 mod operations;

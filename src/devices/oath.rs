@@ -216,6 +216,10 @@ impl TokenFamily for OathToken {
         Ok(token.pin_state()?)
     }
 
+    fn reset_pin_to(&self, puk: &PinValue, new_pin: &PinValue) -> Result<(), DeviceError> {
+        Ok(self.token()?.reset_pin(puk, Some(new_pin))?)
+    }
+
     fn wipe(&self, _store: &Store, _serial: &str) -> Result<(), DeviceError> {
         Ok(self.token()?.wipe()?)
     }

@@ -24,6 +24,11 @@ impl ReturnDeadline {
         Ok(ReturnDeadline { month, day })
     }
 
+    /// This deadline in `year`.
+    pub fn in_year(self, year: i32) -> Option<Date> {
+        Date::new(year, self.month, self.day).ok()
+    }
+
     /// When a key whose holder's last right ended on `last_day` is due back.
     /// Departures at the end of the school year (June to August) are due by
     /// the yearly deadline; others within a week.

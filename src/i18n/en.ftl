@@ -506,3 +506,16 @@ emergency-slip = Signed slip (keep it with the help request):
 
 # Store on PostgreSQL (issue 19)
 serve-postgres-not-yet = keyward serve does not run on PostgreSQL yet (database { $database } in [store]): only the verify state is held there so far (docs/postgres.md); remove [store] to serve from the embedded SQLite database
+## Forgotten PIN at a station (issue 17)
+detail-no_pin_reset_approval = no approval of the key's district inspector is in force: ask them to approve the PIN reset
+token-pin-reset-approved = PIN reset of key { $serial } approved until { $until }: its holder comes to a station with the key (keyward station --forgotten-pin).
+station-pin-reset-not-active = This key is not active: a forgotten PIN is reset only on an active key.
+station-pin-reset-intro = Forgotten PIN: your inspector approved the reset. The station reads a code from your key to check it is yours.
+station-pin-reset-no-approval = No approval of your inspector is in force for this key: ask your inspector to approve the PIN reset, then come back.
+station-pin-reset-failed = The PIN reset failed: { $error }
+station-pin-resetting = resetting the PIN
+station-pin-reset-done = The PIN of your key { $serial } is changed: your old PIN no longer works.
+station-pin-reset-slip = Signed PIN reset slip: { $path }
+
+## Scheduled mails of the school year (issue 17)
+mail-scheduled = Mails queued: { $invitations } invitation(s) to the handover meeting, { $reminders } return reminder(s), { $overdue } overdue notice(s).

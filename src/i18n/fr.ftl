@@ -505,3 +505,16 @@ emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
 
 # Store on PostgreSQL (issue 19)
 serve-postgres-not-yet = keyward serve ne fonctionne pas encore sur PostgreSQL (base { $database } dans [store]) : seul l’état de vérification y est tenu pour l’instant (docs/postgres.md) ; retirez [store] pour servir depuis la base SQLite embarquée
+## Code PIN oublié, au poste de remise (issue 17)
+detail-no_pin_reset_approval = aucun accord de l'inspecteur de la circonscription de la clé n'est en cours : demandez-lui d'approuver la réinitialisation du code PIN
+token-pin-reset-approved = Réinitialisation du code PIN de la clé { $serial } approuvée jusqu'au { $until } : son titulaire se présente à un poste de remise avec la clé (keyward station --forgotten-pin).
+station-pin-reset-not-active = Cette clé n'est pas active : un code PIN oublié ne se réinitialise que sur une clé active.
+station-pin-reset-intro = Code PIN oublié : votre inspecteur a approuvé la réinitialisation. Le poste lit un code de votre clé pour vérifier qu'elle est bien la vôtre.
+station-pin-reset-no-approval = Aucun accord de votre inspecteur n'est en cours pour cette clé : demandez-lui d'approuver la réinitialisation du code PIN, puis revenez.
+station-pin-reset-failed = La réinitialisation du code PIN a échoué : { $error }
+station-pin-resetting = réinitialisation du code PIN
+station-pin-reset-done = Le code PIN de votre clé { $serial } est changé : l'ancien ne fonctionne plus.
+station-pin-reset-slip = Attestation signée de réinitialisation du code PIN : { $path }
+
+## Courriels programmés de l'année scolaire (issue 17)
+mail-scheduled = Courriels mis en file : { $invitations } invitation(s) à la réunion de remise, { $reminders } rappel(s) de restitution, { $overdue } relance(s) de retard.

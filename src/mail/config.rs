@@ -8,6 +8,7 @@ use crate::config::{bad, string as text, table, wrong, ConfigError};
 use crate::domain::MailAddress;
 use crate::i18n::Lang;
 
+use super::calendar::{MonthDay, NoticeCalendar};
 use super::dkim::DkimKeys;
 use super::message::DEFAULT_MAX_BYTES;
 
@@ -63,6 +64,8 @@ pub struct MailConfig {
     pub auth: SenderAuth,
     pub smtp: Option<Server>,
     pub imap: Option<ImapConfig>,
+    /// When the mails of the school year go out (`[mail.calendar]`).
+    pub calendar: NoticeCalendar,
 }
 
 fn number<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, ConfigError> {
@@ -90,6 +93,7 @@ impl MailConfig {
             auth: SenderAuth::Dkim(DkimKeys::default()),
             smtp: None,
             imap: None,
+            calendar: NoticeCalendar::default(),
         };
         let mut from = None;
         for (name, value) in t {
@@ -106,12 +110,33 @@ impl MailConfig {
                 "auth" => config.auth = parse_auth(value)?,
                 "smtp" => config.smtp = Some(parse_server(&key, value, 587, TlsMode::StartTls)?.0),
                 "imap" => config.imap = Some(parse_imap(value)?),
+                "calendar" => config.calendar = parse_calendar(value)?,
                 _ => return Err(ConfigError::UnknownKey { key }),
             }
         }
         config.from = from.ok_or(ConfigError::MissingKey { key: "mail.from" })?;
         Ok(config)
     }
+}
+
+fn parse_calendar(value: &toml::Value) -> Result<NoticeCalendar, ConfigError> {
+    let t = table("mail.calendar", value)?;
+    let mut calendar = NoticeCalendar::default();
+    let month_day = |key: &str, value: &toml::Value| {
+        MonthDay::parse(text(key, value)?).ok_or_else(|| bad(key, "a day of the year, MM-DD"))
+    };
+    for (name, value) in t {
+        let key = format!("mail.calendar.{name}");
+        match name.as_str() {
+            "meeting" => calendar.meeting = month_day(&key, value)?,
+            "meeting_time" => calendar.meeting_time = text(&key, value)?.to_owned(),
+            "meeting_place" => calendar.meeting_place = Some(text(&key, value)?.to_owned()),
+            "invite_from" => calendar.invite_from = month_day(&key, value)?,
+            "remind_from" => calendar.remind_from = month_day(&key, value)?,
+            _ => return Err(ConfigError::UnknownKey { key }),
+        }
+    }
+    Ok(calendar)
 }
 
 fn parse_auth(value: &toml::Value) -> Result<SenderAuth, ConfigError> {

@@ -1,6 +1,7 @@
 //! What `keyward serve` runs for mail when `keyward.toml` has a `[mail]`
 //! table: the mail service behind `POST /v1/mail/messages`, the outbox
-//! loop (with `[mail.smtp]`), the mailbox poller (with `[mail.imap]`).
+//! loop (with `[mail.smtp]`), the mailbox poller (with `[mail.imap]`), the
+//! calendar's scheduled mails (hourly; `keyward mail schedule` runs it once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use crate::store::Store;
 
 /// How often the outbox looks for mail due.
 pub const OUTBOX_EVERY: Duration = Duration::from_secs(10);
+/// How often the calendar's mails are looked for (each goes out once).
+pub const SCHEDULE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The mail side of the daemon.
 #[derive(Debug, Default)]
@@ -58,6 +61,14 @@ impl MailDaemon {
                 Arc::clone(mailer),
                 Arc::clone(smtp),
                 OUTBOX_EVERY,
+                stop.clone(),
+            )));
+        }
+        if let Some(mailer) = &self.mailer {
+            tasks.push(tokio::spawn(super::service::schedule_loop(
+                Arc::clone(store),
+                Arc::clone(mailer),
+                SCHEDULE_EVERY,
                 stop.clone(),
             )));
         }

@@ -9,6 +9,7 @@
 //! - [`kind`]: what a request is about, from its words, or "to qualify".
 //! - [`templates`]: the mails keyward writes, French and English, with the
 //!   authority's overrides.
+//! - [`calendar`]: which mails of the school year are due on a day.
 //!
 //! I/O:
 //!
@@ -20,6 +21,7 @@
 //!   a folder.
 
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod daemon;
 pub mod dkim;

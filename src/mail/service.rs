@@ -240,6 +240,44 @@ pub fn queue_notices(store: &Store, mailer: &Mailer) -> Result<usize, StoreError
     })
 }
 
+/// Queues the calendar's mails due today (`mail::calendar`), once each.
+pub fn queue_scheduled(
+    store: &Store,
+    mailer: &Mailer,
+    actor: &Actor,
+) -> Result<crate::store::ops::ScheduledQueued, StoreError> {
+    store.write(actor, "mail scheduled", |tx| {
+        tx.queue_scheduled_notices(mailer.context(), &mailer.config.calendar)
+    })
+}
+
+/// The daemon's scheduled job: at start, then every `every`, queues the
+/// calendar's mails due (the outbox loop sends them), until `stop` turns
+/// true.
+pub async fn schedule_loop(
+    store: Arc<Store>,
+    mailer: Arc<Mailer>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (s, n) = (Arc::clone(&store), Arc::clone(&mailer));
+        let work = move || queue_scheduled(&s, &n, &Actor::System);
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(queued)) => tracing::debug!(?queued, "scheduled mails"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "scheduled mails"),
+            Err(_) => tracing::warn!("scheduled mails task stopped"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
 /// The daemon's outbox loop: every `every`, queues the audit's notices and
 /// sends what is due, until `stop` turns true.
 pub async fn outbox_loop(

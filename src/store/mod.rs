@@ -103,6 +103,8 @@ pub enum StoreError {
     ReplacementRequestRequired { holder: String },
     #[error("the {table} record {key} does not match its MAC: it was changed outside keyward; nothing is done with it (run `keyward audit verify`)")]
     RowTampered { table: String, key: String },
+    #[error("no PIN reset approval of the district's inspector in force for key {serial}: ask the inspector to approve the reset")]
+    NoPinResetApproval { serial: String },
     #[error("the store is shutting down or its worker failed")]
     Unavailable,
     #[error("invalid configuration: {0}")]
@@ -150,6 +152,7 @@ impl StoreError {
                 | StoreError::ReplacementRequestRequired { .. }
                 | StoreError::Pskc(_)
                 | StoreError::RowTampered { .. }
+                | StoreError::NoPinResetApproval { .. }
         )
     }
 }

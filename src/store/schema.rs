@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     V_PHANTOM_COUNTERS,
     V_DIRECTORY,
     V_EMERGENCY,
+    V_PIN_RESET_APPROVALS,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -367,6 +368,25 @@ CREATE TABLE emergency_grants (
     end_reason  TEXT,
     slip        TEXT NOT NULL,
     signature   BLOB NOT NULL
+) STRICT;
+"#;
+
+/// Forgotten PIN (docs/forgotten-pin.md): the district inspector's approval
+/// that lets the holder choose a new PIN at a station, once, before it
+/// expires; the signed slip of the reset is kept with it.
+const V_PIN_RESET_APPROVALS: &str = r#"
+CREATE TABLE pin_reset_approvals (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    token       TEXT NOT NULL REFERENCES tokens(serial),
+    holder      TEXT NOT NULL REFERENCES people(id),
+    district    TEXT NOT NULL,
+    inspector   TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    slip        TEXT,
+    signature   BLOB
 ) STRICT;
 "#;
 

@@ -86,6 +86,9 @@ pub enum ErrorDetail {
     /// A record the act needs was changed outside keyward (its row MAC
     /// does not match): nothing is done with it.
     RecordTampered,
+    /// A forgotten PIN is reset only with the district inspector's
+    /// approval in force.
+    NoPinResetApproval,
     // 502 device_error: what the token did.
     Removed,
     ReadBackMismatch,
@@ -105,7 +108,7 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// The details of a 409 `conflict`.
-    pub const CONFLICT: [ErrorDetail; 12] = [
+    pub const CONFLICT: [ErrorDetail; 13] = [
         ErrorDetail::InvalidTransition,
         ErrorDetail::HolderHasLiveToken,
         ErrorDetail::NoRight,
@@ -118,6 +121,7 @@ impl ErrorDetail {
         ErrorDetail::AlreadyDirector,
         ErrorDetail::ReplacementRequestRequired,
         ErrorDetail::RecordTampered,
+        ErrorDetail::NoPinResetApproval,
     ];
 
     /// The details of a 502 `device_error`.
@@ -152,6 +156,7 @@ impl ErrorDetail {
             ErrorDetail::AlreadyDirector => "already_director",
             ErrorDetail::ReplacementRequestRequired => "replacement_request_required",
             ErrorDetail::RecordTampered => "record_tampered",
+            ErrorDetail::NoPinResetApproval => "no_pin_reset_approval",
             ErrorDetail::Removed => "removed",
             ErrorDetail::ReadBackMismatch => "read_back_mismatch",
             ErrorDetail::WrongPin => "wrong_pin",

@@ -31,3 +31,12 @@ pub struct MailOutcome {
 pub struct QualifyBody {
     pub reason: String,
 }
+
+/// The answer to `POST /v1/mail/scheduled-notices`: the mails of the
+/// school year queued by this run (0 for those already queued).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledNotices {
+    pub invitations: usize,
+    pub reminders: usize,
+    pub overdue: usize,
+}

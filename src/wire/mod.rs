@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod mail;
 pub mod people;
+pub mod pin_reset;
 pub mod receipts;
 pub mod reports;
 pub mod requests;

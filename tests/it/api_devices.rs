@@ -14,7 +14,7 @@ use keyward::oath::sim::{FileStore, StateStore as _};
 use keyward::store::{Config, Store};
 use serde_json::json;
 
-fn token_file_state(api: &api::Api) -> keyward::oath::sim::AppletState {
+pub(crate) fn token_file_state(api: &api::Api) -> keyward::oath::sim::AppletState {
     FileStore::new(data_dir(&api.dir).join(VIRTUAL_STATE_FILE))
         .load()
         .unwrap()
@@ -374,7 +374,7 @@ async fn a_profile_without_a_retried_device_pin_never_receives_the_holders_pin()
 
 /// Prepare, hand over and activate the token at READER for jdupont with PIN
 /// 483920; answers activate's `device_pin`.
-async fn activate_at_reader(api: &api::Api, serial: &str) -> serde_json::Value {
+pub(crate) async fn activate_at_reader(api: &api::Api, serial: &str) -> serde_json::Value {
     for (path, key, body) in [
         (
             "prepare",
@@ -510,7 +510,7 @@ async fn no_unblock_for_a_profile_without_a_retried_device_pin() {
 /// The fixture with the virtual card described by a profile whose family has
 /// no PIN with a hardware retry counter; returns it, the card's serial and
 /// its state file.
-fn api_without_device_pin() -> (api::Api, String, std::path::PathBuf) {
+pub(crate) fn api_without_device_pin() -> (api::Api, String, std::path::PathBuf) {
     let mut profiles = keyward::profile::builtin().unwrap();
     for p in &mut profiles {
         if p.id == "keyward-virtual" {

@@ -281,13 +281,14 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
         "phantom_counters",
         "directory_runs",
         "emergency_grants",
+        "pin_reset_approvals",
     ];
     for table in later {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
     conn.execute_batch("DROP INDEX one_emergency_per_holder")
         .unwrap();
-    let steps_after_row_macs = 5;
+    let steps_after_row_macs = 6;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs

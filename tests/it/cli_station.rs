@@ -13,18 +13,18 @@ use std::sync::{Arc, Mutex};
 use crate::support::cli::{self, Lines};
 use crate::support::http::read_request;
 
-type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
+pub(crate) type Handler = dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Send + Sync;
 
 /// A scripted daemon: each request goes to `handler(method, path, body)`;
 /// `GET /v1/events` is a stream fed from the returned sender.
-struct FakeDaemon {
-    url: String,
+pub(crate) struct FakeDaemon {
+    pub(crate) url: String,
     requests: Arc<Mutex<Vec<String>>>,
     events: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl FakeDaemon {
-    fn start(handler: Arc<Handler>) -> FakeDaemon {
+    pub(crate) fn start(handler: Arc<Handler>) -> FakeDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -98,9 +98,9 @@ fn serve(
     }
 }
 
-const READER: &str = "Virtual PCD 00 00";
+pub(crate) const READER: &str = "Virtual PCD 00 00";
 
-type Answer = (u16, &'static str, String);
+pub(crate) type Answer = (u16, &'static str, String);
 
 /// `GET /v1/devices`: key 12345678 at READER, handed over to adurand.
 fn handed_over_at_reader() -> Answer {
@@ -113,7 +113,7 @@ fn handed_over_at_reader() -> Answer {
     )
 }
 
-fn no_route() -> Answer {
+pub(crate) fn no_route() -> Answer {
     (
         404,
         "application/json",

@@ -59,5 +59,21 @@ fn the_mail_systems_pipe_reaches_the_daemon() {
     bigger.resize(10_000, b'A');
     let out = ingest(&bigger, &["--json", "--max-bytes", "1000"]);
     assert_eq!(outcome(&out), "too-large");
+    // The daemon's scheduled job, run once from the CLI: nobody to invite or
+    // remind in this data directory, twice the same answer.
+    for _ in 0..2 {
+        let out = cli::stdout_ok(&mut cli::client(
+            &served.url,
+            &key,
+            ["mail", "schedule", "--json"],
+        ));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"invitations": 0, "reminders": 0, "overdue": 0})
+        );
+    }
+    let out = cli::stdout_ok(&mut cli::client(&served.url, &key, ["mail", "schedule"]));
+    assert!(out.contains("0 invitation"), "{out}");
     served.stop();
 }

@@ -78,3 +78,21 @@ pub(super) async fn qualify_replacement(
         .await?;
     ok(serde_json::json!({}))
 }
+
+/// Runs the daemon's scheduled job once (`keyward mail schedule`).
+pub(super) async fn scheduled_notices(
+    permit: Permit,
+    mailer: Option<Extension<Arc<Mailer>>>,
+) -> Answer {
+    let Some(Extension(mailer)) = mailer else {
+        return Err(ApiError::unavailable());
+    };
+    let queued = permit
+        .write(move |tx, _| tx.queue_scheduled_notices(mailer.context(), &mailer.config.calendar))
+        .await?;
+    ok(crate::wire::mail::ScheduledNotices {
+        invitations: queued.invitations,
+        reminders: queued.reminders,
+        overdue: queued.overdue,
+    })
+}

@@ -14,6 +14,7 @@ mod events;
 mod health;
 mod mail;
 mod people;
+mod pin_reset;
 mod receipts;
 mod reports;
 mod requests;
@@ -79,6 +80,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::GrantEmergency => on(method, emergency::grant_emergency),
         Op::ListEmergency => on(method, emergency::list_emergency),
         Op::RevokeEmergency => on(method, emergency::revoke_emergency),
+        Op::ScheduledNotices => on(method, mail::scheduled_notices),
         Op::IngestMail => on(method, mail::ingest_mail).layer(
             axum::extract::DefaultBodyLimit::max(crate::wire::mail::MAX_MESSAGE_BODY),
         ),
@@ -104,6 +106,8 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::Unlock => tokens::desk_op(op, |tx, s| tx.unlock(s)),
         Op::Resync => on(method, tokens::resync),
         Op::ResetPin => tokens::desk_op(op, |tx, s| tx.reset_pin(s)),
+        Op::ApprovePinReset => on(method, pin_reset::approve_pin_reset),
+        Op::ForgottenPin => on(method, pin_reset::forgotten_pin),
         Op::TokenReceipts => on(method, receipts::token_receipts),
         Op::ShowReceipt => on(method, receipts::show_receipt),
         Op::ReportOverdue => on(method, reports::report_overdue),

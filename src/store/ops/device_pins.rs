@@ -32,6 +32,17 @@ impl Tx<'_> {
     /// A token activated without a device PIN has no code: `NotFound`.
     pub fn open_device_puk(&mut self, serial: &str) -> Result<Secret, StoreError> {
         self.require_desk("reset a device PIN")?;
+        self.unseal_device_puk(serial, "token.device_pin.unblock")
+    }
+
+    /// Opens the resetting code for an act already authorised by its
+    /// caller (the desk's unblock, a forgotten PIN's approval), auditing it
+    /// as `action` in the same transaction.
+    pub(super) fn unseal_device_puk(
+        &mut self,
+        serial: &str,
+        action: &str,
+    ) -> Result<Secret, StoreError> {
         let token = self.token(serial)?;
         let not_found = || StoreError::not_found("device PIN resetting code of token", serial);
         let credential = self.credential_of(serial)?.ok_or_else(not_found)?;
@@ -51,11 +62,7 @@ impl Tx<'_> {
             .shared
             .keys
             .open_secret(-credential.id, serial, &sealed)?;
-        self.audit(
-            "token.device_pin.unblock",
-            serial,
-            &format!("credential={}", credential.id),
-        )?;
+        self.audit(action, serial, &format!("credential={}", credential.id))?;
         Ok(seed)
     }
 }

@@ -13,11 +13,10 @@
 //!   ([`Tx::check_possession`], which consumes it), then chooses a PIN under
 //!   the same policy as at activation.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 use zeroize::Zeroizing;
 
 use super::{unseal_key, Tx};
-use crate::crypto::Pin;
 use crate::domain::{Actor, CredentialInfo, PersonId, TokenState};
 use crate::otp::{Algorithm, Code, CredentialKey, Hotp, OtpKind, ReplayFloor, Secret, MAX_WINDOW};
 use crate::store::StoreError;
@@ -59,25 +58,8 @@ impl Tx<'_> {
     /// the verifier is deleted (no PIN logs in any more, at any interface)
     /// until the holder chooses a new one through a gateway's challenge.
     pub fn reset_pin(&mut self, serial: &str) -> Result<(), StoreError> {
-        let token = self.token(serial)?;
-        let holder = token
-            .holder
-            .clone()
-            .ok_or(crate::domain::DomainError::TransitionRefused {
-                from: token.state,
-                action: "reset the PIN",
-            })?;
-        let district = self.key_district(serial)?;
-        self.require_scope(&district, "reset a PIN", true)?;
-        self.not_own(&holder, "reset a PIN")?;
-        if token.state != TokenState::Active {
-            return Err(crate::domain::DomainError::TransitionRefused {
-                from: token.state,
-                action: "reset the PIN",
-            }
-            .into());
-        }
-        let credential = self.live_credential(&token)?;
+        let target = self.pin_reset_target(serial, "reset a PIN", true)?;
+        let (holder, credential) = (target.holder, target.credential);
         self.db.execute(
             "UPDATE credentials SET pin_verifier = NULL WHERE id = ?1",
             [credential.id],
@@ -209,16 +191,7 @@ impl Tx<'_> {
         let Some((credential, None)) = self.gateway_credential(login)? else {
             return Ok(false);
         };
-        let pin = Pin::parse(pin)?;
-        let verifier = Zeroizing::new(
-            self.shared
-                .keys
-                .pin_verifier(credential.holder.as_str(), pin.expose().as_bytes()),
-        );
-        self.db.execute(
-            "UPDATE credentials SET pin_verifier = ?1 WHERE id = ?2",
-            params![&verifier[..], credential.id],
-        )?;
+        self.write_pin_verifier(&credential, pin, false)?;
         self.audit(
             "credential.pin_set",
             &credential.token,

@@ -16,6 +16,7 @@ mod console_sessions;
 mod device_pins;
 mod directory;
 mod emergency;
+mod forgotten_pin;
 mod gateway;
 mod mail;
 mod notices;
@@ -27,6 +28,7 @@ mod reports;
 mod requests;
 mod restore;
 mod rights;
+mod scheduled_notices;
 mod seeded;
 mod tokens;
 
@@ -48,11 +50,16 @@ pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
     Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
 };
+pub use forgotten_pin::{
+    PinResetApproval, PinResetDone, DEFAULT_APPROVAL_HOURS, MAX_APPROVAL_HOURS,
+    PIN_RESET_SLIP_HEADER,
+};
 pub use gateway::ChallengeReason;
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
+pub use scheduled_notices::ScheduledQueued;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
 
 /// An open transaction, acting for one actor at one instant.

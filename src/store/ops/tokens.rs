@@ -3,7 +3,6 @@
 //! and the numbered cases: docs/lifecycle.md).
 
 use rusqlite::{params, OptionalExtension};
-use zeroize::Zeroizing;
 
 use super::{corrupt, credential_from_row, insert_new, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
 use crate::crypto::Pin;
@@ -405,21 +404,13 @@ impl Tx<'_> {
             }
         }
         next_state(token.state, token.revoke_reason, TokenAction::Activate)?;
-        let pin = Pin::parse(pin)?;
+        Pin::parse(pin)?;
         let holder = token
             .holder
             .clone()
             .ok_or(StoreError::Corrupt("token without holder"))?;
         let credential = self.live_credential(&token)?;
-        let verifier = Zeroizing::new(
-            self.shared
-                .keys
-                .pin_verifier(holder.as_str(), pin.expose().as_bytes()),
-        );
-        self.db.execute(
-            "UPDATE credentials SET pin_verifier = ?1, fails = 0, locked = 0, retry_at = 0 WHERE id = ?2",
-            params![&verifier[..], credential.id],
-        )?;
+        self.write_pin_verifier(&credential, pin, true)?;
         self.set_state(&token, TokenAction::Activate, Some(&holder))?;
         // Emergency access, if any, ends as the new key takes over.
         self.end_emergency_at_activation(&holder, credential.id)?;

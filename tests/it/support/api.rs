@@ -392,6 +392,7 @@ impl Api {
             "device_puks",
             "slot_access_codes",
             "imported_secrets",
+            "pin_reset_approvals",
         ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
@@ -551,6 +552,8 @@ pub fn sample_body(op: Operation) -> Option<String> {
         Operation::BindToken => r#"{"holder":"jdupont","code":"123456"}"#.into(),
         Operation::Handover => format!(r#"{{"place":"Paris","reader":"{r}"}}"#),
         Operation::Activate => format!(r#"{{"pin":"483920","reader":"{r}"}}"#),
+        Operation::ForgottenPin => format!(r#"{{"pin":"604817","reader":"{r}"}}"#),
+        Operation::ApprovePinReset => r#"{"hours":24}"#.into(),
         Operation::ReturnToken => {
             format!(r#"{{"place":"Paris","reason":"end","reader":"{r}"}}"#)
         }

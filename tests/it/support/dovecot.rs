@@ -19,13 +19,21 @@ const MAIL_UID: u32 = 65534;
 pub struct Dovecot {
     child: Child,
     pub port: u16,
+    /// The plain IMAP port, where only STARTTLS leads to a login.
+    pub starttls_port: u16,
     pub dir: PathBuf,
     config: PathBuf,
 }
 
 impl Dovecot {
     pub fn start(dir: &Path, ca: &TestCa) -> Dovecot {
+        Dovecot::start_with(dir, ca, "")
+    }
+
+    /// [`Dovecot::start`] with `extra` settings appended to its configuration.
+    pub fn start_with(dir: &Path, ca: &TestCa, extra: &str) -> Dovecot {
         let port = free_port();
+        let starttls_port = free_port();
         for sub in ["mail", "home"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
             std::os::unix::fs::chown(dir.join(sub), Some(MAIL_UID), Some(MAIL_UID)).unwrap();
@@ -56,8 +64,8 @@ impl Dovecot {
                  passdb {{\n  driver = static\n  args = password={PASSWORD}\n}}\n\
                  userdb {{\n  driver = static\n  args = uid={MAIL_UID} gid={MAIL_UID} home={d}/home/%u\n}}\n\
                  mail_location = maildir:{d}/mail/%u\n\
-                 service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  \
-                 inet_listener imaps {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n}}\n",
+                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {starttls_port}\n  }}\n  \
+                 inet_listener imaps {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n}}\n{extra}\n",
                 cert = ca.cert.display(),
                 key = ca.key.display(),
             ),
@@ -73,6 +81,7 @@ impl Dovecot {
         let mut dovecot = Dovecot {
             child,
             port,
+            starttls_port,
             dir: dir.to_owned(),
             config,
         };
