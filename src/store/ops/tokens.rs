@@ -57,10 +57,12 @@ impl Tx<'_> {
         );
         let mut stmt = self.db.prepare_cached(&sql)?;
         let mut rows = stmt.query([serial])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(credential_from_row(row)?)),
-            None => Ok(None),
-        }
+        let credential = match rows.next()? {
+            Some(row) => credential_from_row(row)?,
+            None => return Ok(None),
+        };
+        drop(rows);
+        crate::store::verify::counters::overlay(&self.phantoms(), self.db, credential).map(Some)
     }
 
     pub(super) fn live_token_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
@@ -195,6 +197,7 @@ impl Tx<'_> {
             ],
         )?;
         let credential = self.db.last_insert_rowid();
+        self.reset_counters(credential)?;
         let sealed = self.shared.keys.seal_secret(credential, serial, secret)?;
         self.db.execute(
             "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
@@ -420,6 +423,7 @@ impl Tx<'_> {
             "UPDATE credentials SET pin_verifier = ?1, fails = 0, locked = 0, retry_at = 0 WHERE id = ?2",
             params![&verifier[..], credential.id],
         )?;
+        self.reset_counters(credential.id)?;
         self.set_state(&token, TokenAction::Activate, Some(&holder))?;
         // Emergency access, if any, ends as the new key takes over.
         self.end_emergency_at_activation(&holder, credential.id)?;
@@ -619,10 +623,7 @@ impl Tx<'_> {
                 action: "unlock",
             }
         })?;
-        self.db.execute(
-            "UPDATE credentials SET fails = 0, locked = 0, retry_at = 0 WHERE id = ?1",
-            [credential.id],
-        )?;
+        self.reset_counters(credential.id)?;
         self.audit(
             "credential.unlock",
             serial,
