@@ -225,11 +225,7 @@ impl Decider {
         // phantom slot's: one row read and one MAC either way.
         let counters = match (&found, known_login && !tampered) {
             (Some(f), true) => super::counters::of(&self.phantoms, db, &f.credential)?,
-            (Some(f), false) => {
-                std::hint::black_box(super::counters::of(&self.phantoms, db, &f.credential)?);
-                self.phantoms.load(db, slot)?
-            }
-            (None, _) => self.phantoms.load(db, slot)?,
+            _ => self.phantoms.load(db, slot)?,
         };
         // A decoy, or a tampered record, decides nothing past this point.
         let (found, decoy) = if known_login && !tampered {
