@@ -40,7 +40,9 @@ use keyward::store::{Config, Store};
 const PIN: &str = "730519";
 const WRONG_PIN: &str = "820631";
 const KNOWN: usize = 32;
-const LOCKED: usize = 8;
+/// As many locked holders as known ones: the classes touch as many
+/// distinct rows (so the caches do not tell them apart).
+const LOCKED: usize = 32;
 const CLASSES: [&str; 4] = ["wrong_code", "wrong_pin", "unknown", "locked"];
 /// 2 November 2026, 08:00 UTC.
 const START: u64 = 1_793_606_400;

@@ -267,8 +267,9 @@ fn setup(
         tx.add_district(BENCH_DISTRICT, "Bench district", &inspector)?;
         tx.add_school(&uai, "Bench school", BENCH_DISTRICT)
     })?;
-    // Chunks keep each transaction short.
-    for chunk in (0..holders).collect::<Vec<_>>().chunks(100) {
+    // Large transactions (one commit, one fsync, per thousand holders),
+    // short enough to keep the write lock a second or two.
+    for chunk in (0..holders).collect::<Vec<_>>().chunks(1000) {
         store.write(&desk, "bench setup: holders", |tx| {
             for &i in chunk {
                 let login = format!("bench{i:05}");

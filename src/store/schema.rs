@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     V_DIRECTORY,
     V_EMERGENCY,
     V_PIN_RESET_APPROVALS,
+    V_LOOKUP_INDEXES,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -327,6 +328,14 @@ CREATE TABLE phantom_counters (
 ) STRICT;
 "#;
 const V_PHANTOM_COUNTERS: &str = PHANTOM_TABLE;
+/// Lookups that read a whole table without an index: a school's
+/// appointments (granting a right) and a holder's latest credential (any
+/// holder's, live or not: preparing a token). `bench setup` of 100,000
+/// holders was quadratic.
+const V_LOOKUP_INDEXES: &str = "
+CREATE INDEX rights_by_school ON rights(school);
+CREATE INDEX credentials_by_holder ON credentials(holder, id);
+";
 /// The academic directory (`docs/directory.md`): a right it no longer
 /// publishes ends for the reason "directory" (the CHECK list widened in
 /// place, which changes no stored row), and each sync run is kept.

@@ -250,6 +250,41 @@ fn a_credential_unlocked_in_the_database_stays_refused() {
     assert!(w.last_audit("verify.reject").contains("row MAC mismatch"));
 }
 
+/// The failure counters live in their own MAC'd table (not on the
+/// credential's row): deleting a locked credential's counters row, or
+/// editing it, outside keyward unlocks nothing.
+#[test]
+fn a_locked_credential_s_counters_deleted_or_edited_in_the_database_stay_locked() {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let device = w.active_totp("adurand", "VT-1", "730519");
+    let svc = w.store.verify_service().unwrap();
+    for _ in 0..10 {
+        svc.verify("adurand", "730519000000").unwrap();
+    }
+    let slot = keyward::store::verify::counters_slot(0);
+    for edit in [
+        "UPDATE phantom_counters SET fails = 0, locked = 0, retry_at = 0 WHERE slot = ?1 + \
+         (SELECT id FROM credentials WHERE token = 'VT-1')",
+        "DELETE FROM phantom_counters WHERE slot = ?1 + \
+         (SELECT id FROM credentials WHERE token = 'VT-1')",
+    ] {
+        let conn = rusqlite::Connection::open(w.store.db_path()).unwrap();
+        assert_eq!(conn.execute(edit, [slot]).unwrap(), 1, "{edit}");
+        drop(conn);
+        w.next_step();
+        let answer = svc
+            .verify("adurand", &format!("730519{}", device.code(w.now())))
+            .unwrap();
+        assert!(!answer.is_accept(), "{edit}");
+        assert!(
+            w.last_audit("verify.reject")
+                .contains("reason=credential locked"),
+            "{edit}"
+        );
+    }
+}
+
 #[test]
 fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
     let w = world(at("2026-11-02", 8));
@@ -286,9 +321,12 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
     for table in later {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
-    conn.execute_batch("DROP INDEX one_emergency_per_holder")
-        .unwrap();
-    let steps_after_row_macs = 6;
+    conn.execute_batch(
+        "DROP INDEX one_emergency_per_holder; DROP INDEX rights_by_school; \
+         DROP INDEX credentials_by_holder",
+    )
+    .unwrap();
+    let steps_after_row_macs = 7;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs

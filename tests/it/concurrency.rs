@@ -85,8 +85,9 @@ fn one_accept_per_code_under_contention() {
     // Replays of an accepted code are not guesses: nothing got locked.
     let (fails, locked): (i64, i64) = reader
         .query_row(
-            "SELECT fails, locked FROM credentials WHERE live = 1",
-            [],
+            "SELECT p.fails, p.locked FROM credentials c JOIN phantom_counters p
+             ON p.slot = ?1 + c.id WHERE c.live = 1",
+            [keyward::store::verify::counters_slot(0)],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();

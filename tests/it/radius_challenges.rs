@@ -324,9 +324,11 @@ fn counters_of(gw: &Gateway, login: &str) -> (u32, i64) {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
+    // They live in the counters table, at the credential's slot.
     conn.query_row(
-        "SELECT fails, retry_at FROM credentials WHERE holder = ?1 AND live = 1",
-        [login],
+        "SELECT p.fails, p.retry_at FROM credentials c JOIN phantom_counters p
+         ON p.slot = ?2 + c.id WHERE c.holder = ?1 AND c.live = 1",
+        rusqlite::params![login, keyward::store::verify::counters_slot(0)],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .unwrap()

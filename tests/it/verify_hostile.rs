@@ -132,3 +132,30 @@ async fn metrics_show_the_room_left_on_the_disk() {
     ])
     .await;
 }
+
+/// An unknown login does the work of a known one on a real holder's records
+/// (a decoy, `store::verify::decide`): the decoy's own PIN and current code,
+/// sent under a made-up login, are refused as an unknown login, leave the
+/// decoy's counters and step untouched, and the decoy then logs in with
+/// that very code.
+#[test]
+fn a_decoy_s_passcode_under_a_made_up_login_is_refused_and_changes_nothing() {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let device = w.active_totp("adurand", "VT-A", PIN);
+    // Started after the holder exists: adurand is the only decoy.
+    let svc = w.store.verify_service().unwrap();
+    w.next_step();
+    let passcode = format!("{PIN}{}", device.code(w.now()));
+    for ghost in ["gmartin", "nobody", "x"] {
+        assert_eq!(
+            svc.verify(ghost, &passcode).unwrap(),
+            VerifyOutcome::Reject { hold: None },
+            "{ghost}"
+        );
+        assert!(w
+            .last_audit("verify.reject")
+            .contains("reason=unknown login"));
+    }
+    assert!(svc.verify("adurand", &passcode).unwrap().is_accept());
+}

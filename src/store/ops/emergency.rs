@@ -230,6 +230,7 @@ impl Tx<'_> {
             ],
         )?;
         let credential = self.db.last_insert_rowid();
+        self.reset_counters(credential)?;
         let secret = Secret::generate(algorithm)?;
         let sealed = self.shared.keys.seal_secret(credential, &serial, &secret)?;
         self.db.execute(

@@ -123,6 +123,9 @@ impl Tx<'_> {
         };
         self.db
             .execute(sql, params![&verifier[..], credential.id])?;
+        if unlock {
+            self.reset_counters(credential.id)?;
+        }
         Ok(())
     }
 

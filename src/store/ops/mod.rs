@@ -13,6 +13,7 @@
 mod access_codes;
 mod api_keys;
 mod console_sessions;
+mod counters;
 mod device_pins;
 mod directory;
 mod emergency;

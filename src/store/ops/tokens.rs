@@ -56,10 +56,12 @@ impl Tx<'_> {
         );
         let mut stmt = self.db.prepare_cached(&sql)?;
         let mut rows = stmt.query([serial])?;
-        match rows.next()? {
-            Some(row) => Ok(Some(credential_from_row(row)?)),
-            None => Ok(None),
-        }
+        let credential = match rows.next()? {
+            Some(row) => credential_from_row(row)?,
+            None => return Ok(None),
+        };
+        drop(rows);
+        crate::store::verify::counters::overlay(&self.phantoms(), self.db, credential).map(Some)
     }
 
     pub(super) fn live_token_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
@@ -194,6 +196,7 @@ impl Tx<'_> {
             ],
         )?;
         let credential = self.db.last_insert_rowid();
+        self.reset_counters(credential)?;
         let sealed = self.shared.keys.seal_secret(credential, serial, secret)?;
         self.db.execute(
             "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
@@ -610,10 +613,7 @@ impl Tx<'_> {
                 action: "unlock",
             }
         })?;
-        self.db.execute(
-            "UPDATE credentials SET fails = 0, locked = 0, retry_at = 0 WHERE id = ?1",
-            [credential.id],
-        )?;
+        self.reset_counters(credential.id)?;
         self.audit(
             "credential.unlock",
             serial,

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
 use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::domain::verify_policy::{
-    decide, learned_drift, totp_window, Counters, Decision, Evidence, Purpose, Reason,
+    decide, learned_drift, totp_window, Decision, Evidence, Purpose, Reason,
 };
 use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
 use crate::otp::{code_at, Code, Digits, Hotp, OtpKind, ReplayFloor, Totp};
@@ -101,9 +101,9 @@ impl Decider {
         head.append(db, &self.shared.keys, &entry).map(|_| ())
     }
 
-    fn find(&self, db: &Connection, id: &PersonId, at: i64) -> Result<Option<Found>, StoreError> {
+    fn find(&self, db: &Connection, holder: &str, at: i64) -> Result<Option<Found>, StoreError> {
         let mut stmt = db.prepare_cached(&self.find_sql)?;
-        let mut rows = stmt.query(rusqlite::params![id.as_str(), at])?;
+        let mut rows = stmt.query(rusqlite::params![holder, at])?;
         let Some(row) = rows.next()? else {
             return Ok(None);
         };
@@ -151,15 +151,45 @@ impl Decider {
                 ));
             }
         }
-        // The phantom counters of this login's slot: read for every request,
-        // used when the login has no credential.
+        // Who the work is done for: the login's own records if it has any,
+        // else a decoy's (a real holder's, read, checked and then ignored),
+        // so that an unknown login runs the same statements, reads the same
+        // kinds of rows, checks as many MACs and computes the same window
+        // as a known one. Every request looks up two logins: its own and,
+        // when it has records, a name nobody holds (the decoy's lookup
+        // otherwise), so even the index lookups that find nothing match.
         let slot = self.phantoms.slot(&request.login);
-        let phantom = self.phantoms.load(db, slot)?;
-        let mut problem = None;
-        let found = match &login {
-            Some(login) => self.find(db, login, i64::try_from(now).unwrap_or(i64::MAX))?,
+        let at = i64::try_from(now).unwrap_or(i64::MAX);
+        let own = match &login {
+            Some(login) => self.find(db, login.as_str(), at)?,
             None => None,
         };
+        let known_login = own.is_some();
+        let (subject_login, found) = match own {
+            Some(f) => {
+                let nobody = format!("{}\u{0}", f.credential.holder.as_str());
+                std::hint::black_box(self.find(db, &nobody, at)?.is_some());
+                if self.decoys.len() < super::DECOYS
+                    && !self
+                        .decoys
+                        .iter()
+                        .any(|d| d == f.credential.holder.as_str())
+                {
+                    self.decoys.push(f.credential.holder.as_str().to_owned());
+                }
+                (f.credential.holder.as_str().to_owned(), Some(f))
+            }
+            None => {
+                let decoy = self
+                    .decoys
+                    .get(usize::try_from(slot).unwrap_or(0) % self.decoys.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let found = self.find(db, &decoy, at)?;
+                (decoy, found)
+            }
+        };
+        let mut problem = None;
         // The rights that decide too (the same query for any login, known or
         // not). A record changed outside keyward decides nothing and is never
         // written to (which would MAC it again): the login is answered as an
@@ -170,7 +200,7 @@ impl Decider {
             self.shared.keys.row_key(),
             "rights",
             "person",
-            login.as_ref().map_or("", PersonId::as_str),
+            &subject_login,
         )?;
         // What entitles the holder for this purpose is checked the same way
         // (the same queries for any login of that purpose).
@@ -182,17 +212,29 @@ impl Decider {
                 self.shared.keys.row_key(),
                 "api_keys",
                 "person",
-                login.as_ref().map_or("", PersonId::as_str),
+                &subject_login,
             )?,
         };
-        let found = match found {
-            Some(f) if !f.intact || !rights_intact || !staff_intact => {
-                problem = Some("record changed outside keyward (row MAC mismatch)");
-                None
-            }
-            other => other,
+        let tampered = found
+            .as_ref()
+            .is_some_and(|f| !f.intact || !rights_intact || !staff_intact);
+        if known_login && tampered {
+            problem = Some("record changed outside keyward (row MAC mismatch)");
+        }
+        // The counters: the credential's (in the counters table) or the
+        // phantom slot's: one row read and one MAC either way.
+        let counters = match (&found, known_login && !tampered) {
+            (Some(f), true) => super::counters::of(&self.phantoms, db, &f.credential)?,
+            _ => self.phantoms.load(db, slot)?,
         };
-        if let Some(f) = &found {
+        // A decoy, or a tampered record, decides nothing past this point.
+        let (found, decoy) = if known_login && !tampered {
+            (found, None)
+        } else {
+            (None, found)
+        };
+        let work = found.as_ref().or(decoy.as_ref());
+        if let Some(f) = work {
             if self.cache.contains_key(&f.credential.id) {
                 self.timing.hits += 1;
             } else {
@@ -200,23 +242,24 @@ impl Decider {
                     Ok(Some(key)) => {
                         self.cache.insert(f.credential.id, key);
                     }
-                    Ok(None) => problem = Some("no sealed secret"),
-                    Err(_) => problem = Some("sealed secret rejected"),
+                    Ok(None) if found.is_some() => problem = Some("no sealed secret"),
+                    Err(_) if found.is_some() => problem = Some("sealed secret rejected"),
+                    _ => {}
                 }
             }
         }
-        let key = found
+        let own_key = found
             .as_ref()
             .and_then(|f| self.cache.get(&f.credential.id));
-        let known = key.is_some();
-        let key = key.unwrap_or(&self.dummy_key);
+        let known = own_key.is_some();
+        let key = own_key
+            .or_else(|| work.and_then(|f| self.cache.get(&f.credential.id)))
+            .unwrap_or(&self.dummy_key);
         let config = &self.shared.config;
 
         // Split PIN ‖ code. Only lengths and character classes are examined
         // here: public properties of the input.
-        let digits = found
-            .as_ref()
-            .map_or(Digits::SIX, |f| f.credential.params.digits);
+        let digits = work.map_or(Digits::SIX, |f| f.credential.params.digits);
         let d = usize::from(digits.get());
         let text: &str = &request.passcode;
         let bytes = text.as_bytes();
@@ -230,7 +273,7 @@ impl Decider {
         let code = Code::parse(code_part, digits)?;
 
         // The PIN verifier, always computed and compared.
-        let (holder, stored) = match &found {
+        let (holder, stored) = match work {
             Some(f) => (
                 f.credential.holder.as_str(),
                 f.verifier.as_deref().unwrap_or(&self.dummy_verifier),
@@ -241,20 +284,19 @@ impl Decider {
             .shared
             .keys
             .pin_matches(holder, pin_part.as_bytes(), stored);
-        let pin_ok = pin_matches && found.as_ref().is_some_and(|f| f.verifier.is_some());
+        let pin_ok = pin_matches && known && found.as_ref().is_some_and(|f| f.verifier.is_some());
 
         // The whole window, always evaluated.
-        let floor = found
-            .as_ref()
+        let floor = work
             .and_then(|f| f.credential.floor)
             .map_or(ReplayFloor::FRESH, ReplayFloor::after);
-        let kind = found.as_ref().map_or(
+        let kind = work.map_or(
             OtpKind::Totp {
                 period: crate::otp::Period::DEFAULT,
             },
             |f| f.credential.params.kind,
         );
-        let drift = found.as_ref().map_or(0, |f| f.credential.drift);
+        let drift = work.map_or(0, |f| f.credential.drift);
         let (matched, evaluated) = match kind {
             OtpKind::Hotp { .. } => (
                 Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor)),
@@ -285,7 +327,7 @@ impl Decider {
         let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
             && floor.last_accepted().is_some();
 
-        // An unknown login runs the same query (it finds nothing).
+        // An unknown login runs the same queries (for its decoy).
         let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
         let entitled = match request.purpose {
             Purpose::Gateway => !rights.is_empty(),
@@ -303,14 +345,6 @@ impl Decider {
             purpose: request.purpose,
             entitled,
         };
-        let counters = match &found {
-            Some(f) => Counters {
-                fails: f.credential.fails,
-                locked: f.credential.locked,
-                retry_at: f.credential.retry_at,
-            },
-            None => phantom,
-        };
         let decision = decide(now, counters, evidence);
         let subject = login.as_ref().map_or("-", PersonId::as_str);
         // Repeated identical refusals of a minute are aggregated: their kind.
@@ -319,7 +353,7 @@ impl Decider {
             Decision::Accept {
                 step,
                 offset,
-                counters,
+                counters: reset,
             } => {
                 let f = found
                     .as_ref()
@@ -329,16 +363,22 @@ impl Decider {
                     OtpKind::Hotp { .. } => 0,
                 };
                 db.prepare_cached(
-                    "UPDATE credentials SET floor = ?1, fails = ?2, locked = 0, retry_at = 0,
+                    "UPDATE credentials SET floor = ?1, fails = 0, locked = 0, retry_at = ?2,
                      last_used_at = ?3, drift = ?4 WHERE id = ?5",
                 )?
                 .execute(rusqlite::params![
                     i64::try_from(step).map_err(|_| StoreError::Corrupt("step"))?,
-                    counters.fails,
+                    super::counters::MOVED,
                     i64::try_from(now).map_err(|_| StoreError::Corrupt("time"))?,
                     drift,
                     f.credential.id
                 ])?;
+                // The counters back to zero (unwritten when they already are:
+                // a moved credential's missing row would have been locked).
+                if !(super::counters::moved(&f.credential) && counters == reset) {
+                    self.phantoms
+                        .store(db, super::counters::slot_of(f.credential.id), reset)?;
+                }
                 (
                     "verify.accept",
                     format!(
@@ -361,18 +401,7 @@ impl Decider {
                 // computed here), so that the writes do not depend on who
                 // the login is.
                 match &found {
-                    Some(f) => {
-                        db.prepare_cached(
-                            "UPDATE credentials SET fails = ?1, locked = ?2, retry_at = ?3 WHERE id = ?4",
-                        )?
-                        .execute(rusqlite::params![
-                            after.fails,
-                            after.locked,
-                            i64::try_from(after.retry_at)
-                                .map_err(|_| StoreError::Corrupt("time"))?,
-                            f.credential.id
-                        ])?;
-                    }
+                    Some(f) => super::counters::store(&self.phantoms, db, &f.credential, after)?,
                     None => self.phantoms.store(db, slot, after)?,
                 }
                 // Possession proved without the entitlement the purpose

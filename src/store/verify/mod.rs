@@ -16,12 +16,14 @@
 //! in one aggregated entry, [`refusals`]). Unsealed credential keys are cached in the worker
 //! (zeroized on eviction), so the hot path does no AES.
 
+pub(crate) mod counters;
 mod decide;
 pub(crate) mod phantom;
 mod refusals;
 mod stats;
 
 pub use crate::domain::verify_policy::Purpose as VerifyPurpose;
+pub use counters::slot_of as counters_slot;
 pub use stats::WriterStats;
 
 use std::collections::HashMap;
@@ -297,7 +299,14 @@ struct Decider {
     /// The login's credential and token, with their whole rows to check
     /// their MACs against (`store::row_mac`).
     find_sql: String,
+    /// Real holders whose records an unknown login's request reads and
+    /// checks instead (and then ignores), so that it does the work of a
+    /// known one: the same rows, MACs and window ([`decide`]).
+    decoys: Vec<String>,
 }
+
+/// Holders kept as decoys, at most.
+const DECOYS: usize = 64;
 
 impl Worker {
     fn new(conn: Connection, shared: Arc<Shared>) -> Result<Self, StoreError> {
@@ -311,6 +320,7 @@ impl Worker {
             decider: Decider {
                 guard,
                 find_sql: decide::find_sql(&shared.row_layout)?,
+                decoys: Vec::new(),
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
@@ -344,6 +354,11 @@ impl Worker {
             // A corrupt record is refused (and audited) when its holder
             // tries to log in; it must not keep everybody else out.
             if let Ok(credential) = credential_from_row(row) {
+                if self.decider.decoys.len() < DECOYS {
+                    self.decider
+                        .decoys
+                        .push(credential.holder.as_str().to_owned());
+                }
                 live.push(credential);
             }
         }
