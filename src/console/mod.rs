@@ -17,6 +17,7 @@
 
 mod glance;
 mod home;
+mod paging;
 mod people;
 pub mod qr;
 mod receipts;
@@ -111,6 +112,29 @@ impl ConsoleState {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<T, Refusal> {
+        self.call_counted(who, method, path, body)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// A `GET` of one page of a list, and the list's full length (the
+    /// API's `X-Total-Count`).
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        who: Who<'_>,
+        path: &str,
+    ) -> Result<(T, u64), Refusal> {
+        let (answer, total) = self.call_counted(who, Method::GET, path, None).await?;
+        Ok((answer, total.ok_or_else(|| Refusal::internal("count"))?))
+    }
+
+    async fn call_counted<T: DeserializeOwned>(
+        &self,
+        who: Who<'_>,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(T, Option<u64>), Refusal> {
         let mut request = Request::builder().method(method).uri(path);
         if let Who::Bearer(key) = who {
             request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
@@ -132,11 +156,18 @@ impl ConsoleState {
         }
         let Ok(response) = self.inner.api.clone().oneshot(request).await;
         let status = response.status();
+        let total = response
+            .headers()
+            .get(crate::api::TOTAL_COUNT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
             .await
             .map_err(|_| Refusal::internal("answer"))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| Refusal::internal("answer"));
+            return serde_json::from_slice(&bytes)
+                .map(|answer| (answer, total))
+                .map_err(|_| Refusal::internal("answer"));
         }
         let error: Option<crate::wire::error::ErrorBody> = serde_json::from_slice(&bytes).ok();
         Err(match error {

@@ -405,7 +405,6 @@ console-tokens-found = { $count } key(s)
 console-people-title = People
 console-name = Name
 console-mail = Mail
-console-more = Only the first 200 are shown: refine the search.
 console-slip-title = Slip
 console-slip-handover = Handover receipt
 console-slip-return = Return receipt
@@ -503,3 +502,12 @@ emergency-scan = Scan this address with an authenticator app, then use its code 
 emergency-shown-once = This is shown once only: nothing is kept. It ends when your new key is activated.
 emergency-revoked = Emergency access { $serial } ended.
 emergency-slip = Signed slip (keep it with the help request):
+
+## Console: paged lists and counts (issue 14)
+console-pages = Pages of the list
+console-page-range = { $first } to { $last } of { $total }
+console-page-empty = Nothing found ({ $total }).
+console-page-prev = Previous page
+console-page-next = Next page
+console-glance-districts = Keys by district
+console-glance-no-district = no holder

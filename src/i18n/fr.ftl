@@ -404,7 +404,6 @@ console-tokens-found = { $count } clé(s)
 console-people-title = Personnes
 console-name = Nom
 console-mail = Courriel
-console-more = Seules les 200 premières sont affichées : affinez la recherche.
 console-slip-title = Bordereau
 console-slip-handover = Reçu de remise
 console-slip-return = Reçu de retour
@@ -502,3 +501,12 @@ emergency-scan = Scannez cette adresse avec une application d'authentification, 
 emergency-shown-once = Ceci n'est affiché qu'une fois : rien n'est conservé. L'accès prend fin à l'activation de votre nouvelle clé.
 emergency-revoked = Accès de secours { $serial } terminé.
 emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
+
+## Console : listes par pages et comptes (ticket 14)
+console-pages = Pages de la liste
+console-page-range = { $first } à { $last } sur { $total }
+console-page-empty = Aucun résultat ({ $total }).
+console-page-prev = Page précédente
+console-page-next = Page suivante
+console-glance-districts = Clés par circonscription
+console-glance-no-district = sans titulaire

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     V_PHANTOM_COUNTERS,
     V_DIRECTORY,
     V_EMERGENCY,
+    V_CONSOLE_READS,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -368,6 +369,15 @@ CREATE TABLE emergency_grants (
     slip        TEXT NOT NULL,
     signature   BLOB NOT NULL
 ) STRICT;
+"#;
+
+/// Indexes for the paged, filtered and counted reads of long lists
+/// (`src/store/ops/listing.rs`): tokens by state in serial order, by the
+/// right they serve, and rights by school (a district's people).
+const V_CONSOLE_READS: &str = r#"
+CREATE INDEX tokens_by_state ON tokens(state, serial);
+CREATE INDEX tokens_by_right ON tokens(right_id);
+CREATE INDEX rights_by_school ON rights(school);
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

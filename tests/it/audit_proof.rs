@@ -285,9 +285,12 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
     for table in later {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
-    conn.execute_batch("DROP INDEX one_emergency_per_holder")
-        .unwrap();
-    let steps_after_row_macs = 5;
+    conn.execute_batch(
+        "DROP INDEX one_emergency_per_holder; DROP INDEX tokens_by_state;
+         DROP INDEX tokens_by_right; DROP INDEX rights_by_school;",
+    )
+    .unwrap();
+    let steps_after_row_macs = 6;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs

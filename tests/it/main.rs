@@ -7,6 +7,7 @@ mod support;
 
 mod api_devices;
 mod api_input;
+mod api_lists;
 mod api_roles;
 mod api_routes;
 mod api_validate;

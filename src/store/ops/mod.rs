@@ -17,6 +17,7 @@ mod device_pins;
 mod directory;
 mod emergency;
 mod gateway;
+mod listing;
 mod mail;
 mod notices;
 mod outbox;
@@ -49,6 +50,7 @@ pub use emergency::{
     Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
 };
 pub use gateway::ChallengeReason;
+pub use listing::{Page, TokenQuery};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
