@@ -15,6 +15,7 @@
 //! styles from the daemon only), is never cached, and never holds a secret:
 //! PINs and codes go from forms to the operation and nowhere else.
 
+mod admin;
 mod glance;
 mod home;
 mod paging;
@@ -260,6 +261,8 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/act", post(tokens::act))
         .route("/people", get(people::people))
         .route("/glance", get(glance::glance))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::export_csv))
         .route("/delegations", get(rights::delegations).post(rights::grant))
         .route("/delegations/end", post(rights::end))
         .route("/receipts/{id}", get(receipts::slip))

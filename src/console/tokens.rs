@@ -457,7 +457,7 @@ pub async fn search(
 }
 
 /// A CSV field, quoted, with formula characters neutralised.
-fn csv_field(text: &str) -> String {
+pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {

@@ -378,6 +378,7 @@ const V_CONSOLE_READS: &str = r#"
 CREATE INDEX tokens_by_state ON tokens(state, serial);
 CREATE INDEX tokens_by_right ON tokens(right_id);
 CREATE INDEX rights_by_school ON rights(school);
+CREATE INDEX audit_by_time ON audit(at);
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -178,3 +178,55 @@ async fn people_are_searched_and_paged_in_the_callers_scope() {
     api.clock.advance(400 * 86_400);
     assert_eq!(page(&api, east, "/v1/people").await.0, ["jdupont"]);
 }
+
+#[tokio::test]
+async fn the_audit_is_searched_by_action_subject_and_days_by_an_admin_only() {
+    let api = api();
+    stocked(&api).await;
+    let admin = &api.keys.admin;
+    let (status, list) = api
+        .get(
+            admin,
+            &format!("/v1/audit?action=token.&subject={}", api.serial),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["token.prepare", "token.prepare.pending", "token.add"],
+        "{list}"
+    );
+    // Newest first, paged, counted.
+    let (status, two) = api.get(admin, "/v1/audit?limit=2").await;
+    assert_eq!(status, 200);
+    let seqs: Vec<u64> = two
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs[0] > seqs[1], "{seqs:?}");
+    // Days in the authority's zone, both included: today has it, the day
+    // before not.
+    let (_, today) = api
+        .get(
+            admin,
+            "/v1/audit?from=2026-09-15&until=2026-09-15&action=token.prepare.",
+        )
+        .await;
+    assert_eq!(today.as_array().unwrap().len(), 1);
+    let (_, before) = api
+        .get(admin, "/v1/audit?until=2026-09-14&action=token.prepare.")
+        .await;
+    assert_eq!(before, serde_json::json!([]));
+    api.assert_invalid(Call::get("/v1/audit?until=14/09/2026").by(admin), "until")
+        .await;
+    api.assert_refused(Call::get("/v1/audit").by(&api.keys.desk), 403, "forbidden")
+        .await;
+}

@@ -23,6 +23,7 @@ mod cli_otp;
 mod cli_receipts_audit;
 mod cli_station;
 mod concurrency;
+mod console_admin;
 mod console_browser;
 mod console_security;
 mod console_staff_signin;

@@ -112,6 +112,7 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::ReportInTransit => on(method, reports::report_in_transit),
         Op::ReportTokenStates => on(method, reports::report_token_states),
         Op::VerifyAudit => on(method, audit::audit_verify),
+        Op::SearchAudit => on(method, audit::audit_search),
         Op::FollowEvents => on(method, events::events),
     }
 }

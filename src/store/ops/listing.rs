@@ -41,7 +41,7 @@ pub struct TokenQuery {
 }
 
 /// A LIKE pattern matching `text` anywhere, with `\` as the escape.
-fn contains(text: &str) -> String {
+pub(super) fn contains(text: &str) -> String {
     let mut out = String::from("%");
     for c in text.trim().chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -53,7 +53,7 @@ fn contains(text: &str) -> String {
     out
 }
 
-fn to_sql_int(n: u64) -> i64 {
+pub(super) fn to_sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

@@ -12,6 +12,7 @@
 
 mod access_codes;
 mod api_keys;
+mod audit_search;
 mod console_sessions;
 mod device_pins;
 mod directory;
@@ -44,6 +45,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use audit_search::{AuditQuery, AuditRow};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
