@@ -16,6 +16,7 @@
 //! PINs and codes go from forms to the operation and nowhere else.
 
 mod admin;
+mod desk_acts;
 mod glance;
 mod home;
 mod paging;
@@ -259,6 +260,8 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/handover", post(tokens::handover))
         .route("/tokens/{serial}/return", post(tokens::give_back))
         .route("/tokens/{serial}/act", post(tokens::act))
+        .route("/tokens/{serial}/wipe", post(desk_acts::wipe))
+        .route("/tokens/{serial}/resync", post(desk_acts::resync))
         .route("/people", get(people::people))
         .route("/glance", get(glance::glance))
         .route("/admin/audit", get(admin::audit))

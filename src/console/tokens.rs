@@ -349,6 +349,10 @@ struct SearchPage {
     states: Vec<(String, String)>,
     csv: String,
     pager: Pager,
+    /// The one key found, with the desk's operations on it.
+    single: Option<TokenRow>,
+    /// The readers a key may be wiped at.
+    readers: Vec<String>,
 }
 
 /// The search's fields: a part of the serial, of the holder's login or
@@ -365,6 +369,9 @@ pub struct TokenSearch {
     pub state: String,
     #[serde(default)]
     pub page: u64,
+    /// The operation just done (`wipe`, `resync`), shown as a notice.
+    #[serde(default)]
+    pub done: String,
 }
 
 impl TokenSearch {
@@ -436,6 +443,25 @@ pub async fn search(
         encode(&f.state)
     );
     let tokens = rows(&c, tokens);
+    if matches!(f.done.as_str(), "wipe" | "resync") {
+        c.notice = Some(c.t.with("console-done-on", "serial", &f.serial));
+    }
+    let single = (tokens.len() == 1).then(|| tokens[0].clone());
+    let readers = match &single {
+        Some(_) => state
+            .call::<Vec<DeviceEntry>>(
+                Who::Session(&session.caller),
+                Method::GET,
+                "/v1/devices",
+                None,
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.reader)
+            .collect(),
+        None => vec![],
+    };
     let pager = Pager::new(
         &c.t,
         "/tokens",
@@ -453,6 +479,8 @@ pub async fn search(
         states,
         csv,
         pager,
+        single,
+        readers,
     })
 }
 
@@ -483,6 +511,8 @@ pub async fn export_csv(
                 states: vec![],
                 csv: String::new(),
                 pager: Pager::default(),
+                single: None,
+                readers: vec![],
             });
         }
     };
@@ -507,6 +537,22 @@ pub async fn export_csv(
         out,
     )
         .into_response()
+}
+
+/// The search page showing a refusal and nothing else.
+pub fn refused_search(session: &Session, r: &Refusal) -> Response {
+    let c = Chrome::new(session, "console-tokens-title", "/tokens").refused(r);
+    html(&SearchPage {
+        c,
+        tokens: vec![],
+        found: 0,
+        f: TokenSearch::default(),
+        states: vec![],
+        csv: String::new(),
+        pager: Pager::default(),
+        single: None,
+        readers: vec![],
+    })
 }
 
 #[derive(Deserialize)]
@@ -546,19 +592,7 @@ pub async fn act(
         .await
     {
         Ok(_) => see_other(&format!("/tokens?serial={}", encode(&serial))),
-        Err(r) => {
-            let c = Chrome::new(&session, "console-tokens-title", "/tokens").refused(&r);
-            let page = html(&SearchPage {
-                c,
-                tokens: vec![],
-                found: 0,
-                f: TokenSearch::default(),
-                states: vec![],
-                csv: String::new(),
-                pager: Pager::default(),
-            });
-            refused_with(&r, page)
-        }
+        Err(r) => refused_with(&r, refused_search(&session, &r)),
     }
 }
 

@@ -80,3 +80,61 @@ async fn only_an_admin_reads_the_audit_and_a_refusal_is_audited() {
         }
     }
 }
+
+#[tokio::test]
+async fn one_key_found_offers_wipe_and_resync_through_the_apis_operations() {
+    let api = api();
+    let (desk, csrf) = session(&api, &api.keys.desk);
+    assert_eq!(
+        prepare(&api, &desk, &csrf).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = send(
+        &api,
+        "GET",
+        &format!("/tokens?serial={}", api.serial),
+        Some(&desk),
+        "",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("id=\"wipe-{}\"", api.serial)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("id=\"resync-{}\"", api.serial)));
+    let resync = format!("/tokens/{}/resync", api.serial);
+    // No CSRF token: refused before the API is asked.
+    let before = api.snapshot();
+    let bare = send(
+        &api,
+        "POST",
+        &resync,
+        Some(&desk),
+        "first=111111&second=222222",
+    )
+    .await;
+    assert_eq!(bare.status, 403, "{}", bare.body);
+    // Codes that are not two consecutive ones: the API's refusal, nothing
+    // changed, the codes nowhere in the page.
+    let form = format!("csrf={csrf}&first=135792&second=246813");
+    let wrong = send(&api, "POST", &resync, Some(&desk), &form).await;
+    assert!(wrong.status.is_client_error(), "{}", wrong.status);
+    assert!(!wrong.body.contains("135792") && !wrong.body.contains("246813"));
+    assert_eq!(before, api.snapshot());
+    // An inspector may not wipe (the desk's operation): 403, audited.
+    let (west, west_csrf) = session(&api, &api.keys.inspector_west);
+    let head = api.audit_head();
+    let wipe = format!("/tokens/{}/wipe", api.serial);
+    let refused = send(
+        &api,
+        "POST",
+        &wipe,
+        Some(&west),
+        &format!("csrf={west_csrf}&reader=x"),
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(api.audit_after(head).iter().any(|(_, a, _)| a == "refused"));
+}
