@@ -62,6 +62,7 @@ struct DeskPage {
     requests: Vec<KeyRequestEntry>,
     helps: Vec<ReplacementEntry>,
     q: String,
+    school: String,
     found: Vec<PersonEntry>,
     searched: bool,
 }
@@ -70,6 +71,8 @@ struct DeskPage {
 pub struct DeskQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    school: String,
     #[serde(default)]
     prepared: Option<String>,
 }
@@ -112,10 +115,15 @@ async fn desk_page(
         .await
         .unwrap_or_default();
     let q = query.q.trim().to_lowercase();
-    let searched = q.chars().count() >= 2;
+    let school = query.school.trim().to_owned();
+    let searched = q.chars().count() >= 2 || school.chars().count() >= 2;
     let mut found = Vec::new();
     if searched {
-        let path = format!("/v1/people?q={}&limit={FOUND_MAX}", encode(&q));
+        let path = format!(
+            "/v1/people?q={}&school={}&limit={FOUND_MAX}",
+            encode(&q),
+            encode(&school)
+        );
         match state
             .call::<Vec<PersonEntry>>(who, Method::GET, &path, None)
             .await
@@ -133,6 +141,7 @@ async fn desk_page(
         requests,
         helps,
         q: query.q,
+        school: query.school,
         found,
         searched,
     })

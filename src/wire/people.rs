@@ -58,6 +58,8 @@ pub struct DistrictFilter {
 pub struct PeopleFilter {
     pub district: Option<String>,
     pub q: Option<String>,
+    /// A part of the UAI or name of a school they hold a right at.
+    pub school: Option<String>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
 }

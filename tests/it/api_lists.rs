@@ -169,6 +169,12 @@ async fn people_are_searched_and_paged_in_the_callers_scope() {
     let (one, total) = page(&api, east, "/v1/people?limit=1&offset=1").await;
     assert_eq!((one, total), (vec!["jdupont".to_owned()], 2));
     assert_eq!(page(&api, east, "/v1/people?q=leroy").await.1, 0);
+    // By school: a part of its UAI or name, among people's rights.
+    let by_school = page(&api, desk, "/v1/people?school=ouest").await;
+    assert_eq!(by_school, (vec!["mleroy".to_owned()], 1));
+    let both = page(&api, desk, "/v1/people?school=ecole%20est&q=dupont").await;
+    assert_eq!(both, (vec!["jdupont".to_owned()], 1));
+    assert_eq!(page(&api, east, "/v1/people?school=ouest").await.1, 0);
     // A right ended more than a year ago no longer makes one of EAST.
     api.store
         .write(&Actor::Inspector(pid("pmartin")), "test", |tx| {

@@ -255,7 +255,7 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert!(staff.wait("table tbody").text().contains("stock"));
     // The admin's audit page: the restock just done, searched by action.
     staff.goto(&format!(
-        "{url}/admin/audit?action=restock&subject={serial}"
+        "{url}/admin/audit?action=token.restock&subject={serial}"
     ));
     assert!(staff.wait("table tbody").text().contains(&serial));
     staff.wait("#checkpoints-title");

@@ -105,9 +105,10 @@ pub(super) async fn add_person(permit: Permit, Body(body): Body<PersonBody>) -> 
 pub(super) async fn list_people(permit: Permit, Params(filter): Params<PeopleFilter>) -> Answer {
     let district = effective_district(permit.caller(), filter.district);
     let q = filter.q.unwrap_or_default();
+    let school = filter.school.unwrap_or_default();
     let (offset, limit) = (filter.offset.unwrap_or(0), filter.limit.unwrap_or(u64::MAX));
     let page = permit
-        .read(move |tx| tx.people_page(&q, district.as_deref(), offset, limit))
+        .read(move |tx| tx.people_page(&q, &school, district.as_deref(), offset, limit))
         .await?;
     let list: Vec<PersonEntry> = page.items.into_iter().map(person_entry).collect();
     with_total(list, page.total)

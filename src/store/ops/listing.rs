@@ -167,18 +167,21 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    /// One page of the people whose login or full name holds `q`, in login
-    /// order, and how many match. With a district, only people who belong to
+    /// One page of the people whose login or full name holds `q` (and, if
+    /// `school` is not empty, with a right at a school whose UAI or name
+    /// holds it), in login order, and how many match. With a district, only people who belong to
     /// it by [`Tx::districts_of_person`]: the candidates (anyone with a right
     /// at one of its schools) come from SQL, the rule decides.
     pub fn people_page(
         &self,
         q: &str,
+        school: &str,
         district: Option<&str>,
         offset: u64,
         limit: u64,
     ) -> Result<Page<Person>, StoreError> {
         let pattern = contains(q);
+        let school = contains(school);
         let ids: Vec<String>;
         let total: u64;
         match district {
@@ -187,19 +190,25 @@ impl Tx<'_> {
                     .db
                     .prepare_cached(
                         "SELECT COUNT(*) FROM people
-                         WHERE id LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\'",
+                         WHERE (id LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\')
+                           AND (?2 = '%%' OR EXISTS (SELECT 1 FROM rights x
+                                JOIN schools y ON y.uai = x.school WHERE x.person = people.id
+                                AND (y.uai LIKE ?2 ESCAPE '\\' OR y.name LIKE ?2 ESCAPE '\\')))",
                     )?
-                    .query_row([&pattern], |r| r.get(0))?;
+                    .query_row(rusqlite::params![pattern, school], |r| r.get(0))?;
                 total = to_u64(n, "count")?;
                 ids = self
                     .db
                     .prepare_cached(
                         "SELECT id FROM people
-                         WHERE id LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\'
+                         WHERE (id LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\')
+                           AND (?4 = '%%' OR EXISTS (SELECT 1 FROM rights x
+                                JOIN schools y ON y.uai = x.school WHERE x.person = people.id
+                                AND (y.uai LIKE ?4 ESCAPE '\\' OR y.name LIKE ?4 ESCAPE '\\')))
                          ORDER BY id LIMIT ?2 OFFSET ?3",
                     )?
                     .query_map(
-                        rusqlite::params![pattern, to_sql_int(limit), to_sql_int(offset)],
+                        rusqlite::params![pattern, to_sql_int(limit), to_sql_int(offset), school],
                         |r| r.get(0),
                     )?
                     .collect::<Result<_, _>>()?;
@@ -212,9 +221,10 @@ impl Tx<'_> {
                          JOIN rights r ON r.person = p.id JOIN schools s ON s.uai = r.school
                          WHERE s.district = ?1
                            AND (p.id LIKE ?2 ESCAPE '\\' OR p.full_name LIKE ?2 ESCAPE '\\')
+                           AND (s.uai LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\')
                          ORDER BY p.id",
                     )?
-                    .query_map([wanted, pattern.as_str()], |r| r.get(0))?
+                    .query_map([wanted, pattern.as_str(), school.as_str()], |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
                 let mut theirs = Vec::new();
                 for id in candidates {
