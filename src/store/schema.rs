@@ -373,11 +373,11 @@ CREATE TABLE emergency_grants (
 
 /// Indexes for the paged, filtered and counted reads of long lists
 /// (`src/store/ops/listing.rs`): tokens by state in serial order, by the
-/// right they serve, and rights by school (a district's people).
+/// right they serve, and the audit by time. (Rights by school, for a
+/// district's people, come with main's `V_LOOKUP_INDEXES`.)
 const V_CONSOLE_READS: &str = r#"
 CREATE INDEX tokens_by_state ON tokens(state, serial);
 CREATE INDEX tokens_by_right ON tokens(right_id);
-CREATE INDEX rights_by_school ON rights(school);
 CREATE INDEX audit_by_time ON audit(at);
 "#;
 
