@@ -154,13 +154,18 @@ fn main() {
         ("admin", "/desk?q=nom12"),
         ("admin", "/tokens"),
         ("admin", "/tokens?state=handed_over&holder=holder00"),
+        ("admin", "/tokens?school=0751&page=3"),
+        ("admin", "/tokens?page=150"),
         ("admin", "/people?q=personne"),
+        ("admin", "/people?q=nom12&page=2"),
         ("admin", "/inspector"),
+        ("admin", "/inspector?holder=nom5&page=2"),
         ("admin", "/receipts/1"),
         ("admin", "/glance"),
         ("inspector", "/glance"),
         ("inspector", "/inspector"),
         ("inspector", "/people"),
+        ("inspector", "/tokens?state=active"),
     ];
     println!("page                                        p50        p99        max   bytes");
     let mut worst = Duration::ZERO;

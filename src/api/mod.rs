@@ -35,6 +35,7 @@ pub use error::ApiError;
 pub use metrics::Metrics;
 pub use operation::{Operation, UNAUTHENTICATED};
 pub use permit::{Permit, SessionCaller};
+pub use routes::TOTAL_COUNT;
 
 /// What every handler shares.
 #[derive(Clone)]

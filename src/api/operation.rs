@@ -188,6 +188,10 @@ operations! {
         "lists keys not returned in time, by district";
     ReportInTransit: GET "/v1/reports/in-transit", DESK_OR_INSPECTOR, "read reports", None,
         "lists keys returned but not yet received, by district";
+    ReportTokenStates: GET "/v1/reports/token-states", DESK_OR_INSPECTOR, "read reports", None,
+        "counts keys by state and district";
+    SearchAudit: GET "/v1/audit", ADMIN, "read the audit", None,
+        "searches the audit by action, subject, actor and days";
     VerifyAudit: GET "/v1/audit/verify", ADMIN, "verify the audit", None,
         "checks the audit chain";
     DirectorySync: POST "/v1/directory/sync", ADMIN, "sync the directory", None,

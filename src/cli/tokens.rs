@@ -243,7 +243,11 @@ impl DaemonCommand for TokensCommand {
     fn send(self, client: &Client, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
         match self {
             TokensCommand::List { state, district } => {
-                let answer = client.tokens(&TokenFilter { district, state })?;
+                let answer = client.tokens(&TokenFilter {
+                    district,
+                    state,
+                    ..TokenFilter::default()
+                })?;
                 show_list(
                     out,
                     json,

@@ -12,14 +12,14 @@ use super::session::Session;
 use super::view::{html, Chrome};
 use super::{ConsoleState, Who};
 use crate::domain::TokenState;
+use crate::wire::reports::TokenStateCounts;
 use crate::wire::reports::{InTransitReport, OverdueReport};
-use crate::wire::tokens::TokenEntry;
 
 /// One bar of a chart: its label, value, and geometry.
 #[derive(Clone, Debug)]
 pub struct Bar {
     pub label: String,
-    pub value: usize,
+    pub value: u64,
     pub y: usize,
     pub width: usize,
 }
@@ -38,7 +38,7 @@ const WIDTH: usize = 400;
 const ROW: usize = 28;
 
 impl Chart {
-    pub fn new(id: &'static str, title: String, items: Vec<(String, usize)>) -> Chart {
+    pub fn new(id: &'static str, title: String, items: Vec<(String, u64)>) -> Chart {
         let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
         let bars = items
             .into_iter()
@@ -47,7 +47,7 @@ impl Chart {
                 label,
                 value,
                 y: i * ROW,
-                width: value * WIDTH / max,
+                width: usize::try_from(value.saturating_mul(WIDTH as u64) / max).unwrap_or(WIDTH),
             })
             .collect::<Vec<_>>();
         Chart {
@@ -66,10 +66,10 @@ struct GlancePage {
     charts: Vec<Chart>,
 }
 
-fn by_district<T>(report: &std::collections::BTreeMap<String, Vec<T>>) -> Vec<(String, usize)> {
+fn by_district<T>(report: &std::collections::BTreeMap<String, Vec<T>>) -> Vec<(String, u64)> {
     report
         .iter()
-        .map(|(d, items)| (d.clone(), items.len()))
+        .map(|(d, items)| (d.clone(), items.len() as u64))
         .collect()
 }
 
@@ -78,22 +78,40 @@ pub async fn glance(State(state): State<ConsoleState>, session: Session) -> Resp
     let who = Who::Session(&session.caller);
     let mut charts = Vec::new();
     match state
-        .call::<Vec<TokenEntry>>(who, Method::GET, "/v1/tokens", None)
+        .call::<Vec<TokenStateCounts>>(who, Method::GET, "/v1/reports/token-states", None)
         .await
     {
-        Ok(tokens) => {
+        Ok(counts) => {
             let items = TokenState::ALL
                 .iter()
                 .map(|s| {
-                    (
-                        c.t.state(s.as_str()),
-                        tokens.iter().filter(|t| t.state == *s).count(),
-                    )
+                    let n: u64 = counts
+                        .iter()
+                        .flat_map(|d| &d.states)
+                        .filter(|c| c.state == *s)
+                        .map(|c| c.count)
+                        .sum();
+                    (c.t.state(s.as_str()), n)
                 })
                 .collect();
             charts.push(Chart::new(
                 "states",
                 c.t.get("console-glance-states"),
+                items,
+            ));
+            let items = counts
+                .iter()
+                .map(|d| {
+                    let label = d
+                        .district
+                        .clone()
+                        .unwrap_or_else(|| c.t.get("console-glance-no-district"));
+                    (label, d.total)
+                })
+                .collect();
+            charts.push(Chart::new(
+                "districts",
+                c.t.get("console-glance-districts"),
                 items,
             ));
         }

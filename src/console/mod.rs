@@ -15,8 +15,11 @@
 //! styles from the daemon only), is never cached, and never holds a secret:
 //! PINs and codes go from forms to the operation and nowhere else.
 
+mod admin;
+mod desk_acts;
 mod glance;
 mod home;
+mod paging;
 mod people;
 pub mod qr;
 mod receipts;
@@ -111,6 +114,29 @@ impl ConsoleState {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<T, Refusal> {
+        self.call_counted(who, method, path, body)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// A `GET` of one page of a list, and the list's full length (the
+    /// API's `X-Total-Count`).
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        who: Who<'_>,
+        path: &str,
+    ) -> Result<(T, u64), Refusal> {
+        let (answer, total) = self.call_counted(who, Method::GET, path, None).await?;
+        Ok((answer, total.ok_or_else(|| Refusal::internal("count"))?))
+    }
+
+    async fn call_counted<T: DeserializeOwned>(
+        &self,
+        who: Who<'_>,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(T, Option<u64>), Refusal> {
         let mut request = Request::builder().method(method).uri(path);
         if let Who::Bearer(key) = who {
             request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
@@ -132,11 +158,18 @@ impl ConsoleState {
         }
         let Ok(response) = self.inner.api.clone().oneshot(request).await;
         let status = response.status();
+        let total = response
+            .headers()
+            .get(crate::api::TOTAL_COUNT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
             .await
             .map_err(|_| Refusal::internal("answer"))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|_| Refusal::internal("answer"));
+            return serde_json::from_slice(&bytes)
+                .map(|answer| (answer, total))
+                .map_err(|_| Refusal::internal("answer"));
         }
         let error: Option<crate::wire::error::ErrorBody> = serde_json::from_slice(&bytes).ok();
         Err(match error {
@@ -227,8 +260,12 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/handover", post(tokens::handover))
         .route("/tokens/{serial}/return", post(tokens::give_back))
         .route("/tokens/{serial}/act", post(tokens::act))
+        .route("/tokens/{serial}/wipe", post(desk_acts::wipe))
+        .route("/tokens/{serial}/resync", post(desk_acts::resync))
         .route("/people", get(people::people))
         .route("/glance", get(glance::glance))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::export_csv))
         .route("/delegations", get(rights::delegations).post(rights::grant))
         .route("/delegations/end", post(rights::end))
         .route("/receipts/{id}", get(receipts::slip))

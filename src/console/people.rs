@@ -3,17 +3,18 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::paging::{offset, Pager};
 use super::session::Session;
+use super::tokens::encode;
 use super::view::{html, Chrome};
 use super::{ConsoleState, Who};
 use crate::wire::people::PersonEntry;
 
-/// At most this many people are listed on one page.
-const PAGE: usize = 200;
+/// People listed on one page.
+const PAGE: u64 = 50;
 
 #[derive(Template)]
 #[template(path = "people.html")]
@@ -21,13 +22,15 @@ struct PeoplePage {
     c: Chrome,
     q: String,
     people: Vec<PersonEntry>,
-    more: bool,
+    pager: Pager,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PeopleQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    page: u64,
 }
 
 pub async fn people(
@@ -36,35 +39,34 @@ pub async fn people(
     Query(query): Query<PeopleQuery>,
 ) -> Response {
     let mut c = Chrome::new(&session, "console-people-title", "/people");
-    let q = query.q.trim().to_lowercase();
-    let mut people = match state
-        .call::<Vec<PersonEntry>>(
-            Who::Session(&session.caller),
-            Method::GET,
-            "/v1/people",
-            None,
-        )
+    let path = format!(
+        "/v1/people?q={}&limit={PAGE}&offset={}",
+        encode(query.q.trim()),
+        offset(query.page, PAGE)
+    );
+    let (people, total) = match state
+        .page::<Vec<PersonEntry>>(Who::Session(&session.caller), &path)
         .await
     {
-        Ok(list) => list
-            .into_iter()
-            .filter(|p| {
-                q.is_empty()
-                    || p.id.to_lowercase().contains(&q)
-                    || p.full_name.to_lowercase().contains(&q)
-            })
-            .collect(),
+        Ok(page) => page,
         Err(r) => {
             c = c.refused(&r);
-            vec![]
+            (vec![], 0)
         }
     };
-    let more = people.len() > PAGE;
-    people.truncate(PAGE);
+    let pager = Pager::new(
+        &c.t,
+        "/people",
+        &[("q", &query.q)],
+        query.page,
+        PAGE,
+        people.len(),
+        total,
+    );
     html(&PeoplePage {
         c,
         q: query.q,
         people,
-        more,
+        pager,
     })
 }

@@ -11,6 +11,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::paging::{offset, Pager};
 use super::session::Session;
 use super::view::{html, refused_with, Chrome};
 use super::{see_other, ConsoleState, Refusal, Who};
@@ -22,8 +23,10 @@ use crate::wire::tokens::{PreparedToken, TokenEntry};
 
 /// At most this many people found by a search are shown.
 const FOUND_MAX: usize = 25;
-/// At most this many keys are listed on one page (the CSV has them all).
-const SHOWN: usize = 200;
+/// Keys listed on one page of the search (the CSV has them all).
+const SHOWN: u64 = 50;
+/// Keys on one page of the inspector's (each a card with its forms).
+const CARDS: u64 = 20;
 
 /// A token as a row of a page.
 #[derive(Clone, Debug)]
@@ -59,6 +62,7 @@ struct DeskPage {
     requests: Vec<KeyRequestEntry>,
     helps: Vec<ReplacementEntry>,
     q: String,
+    school: String,
     found: Vec<PersonEntry>,
     searched: bool,
 }
@@ -67,6 +71,8 @@ struct DeskPage {
 pub struct DeskQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    school: String,
     #[serde(default)]
     prepared: Option<String>,
 }
@@ -109,22 +115,20 @@ async fn desk_page(
         .await
         .unwrap_or_default();
     let q = query.q.trim().to_lowercase();
-    let searched = q.chars().count() >= 2;
+    let school = query.school.trim().to_owned();
+    let searched = q.chars().count() >= 2 || school.chars().count() >= 2;
     let mut found = Vec::new();
     if searched {
+        let path = format!(
+            "/v1/people?q={}&school={}&limit={FOUND_MAX}",
+            encode(&q),
+            encode(&school)
+        );
         match state
-            .call::<Vec<PersonEntry>>(who, Method::GET, "/v1/people", None)
+            .call::<Vec<PersonEntry>>(who, Method::GET, &path, None)
             .await
         {
-            Ok(people) => {
-                found = people
-                    .into_iter()
-                    .filter(|p| {
-                        p.id.to_lowercase().contains(&q) || p.full_name.to_lowercase().contains(&q)
-                    })
-                    .take(FOUND_MAX)
-                    .collect();
-            }
+            Ok(people) => found = people,
             Err(r) => c = c.refused(&r),
         }
     }
@@ -137,6 +141,7 @@ async fn desk_page(
         requests,
         helps,
         q: query.q,
+        school: query.school,
         found,
         searched,
     })
@@ -190,31 +195,47 @@ struct InspectorPage {
     requests: Vec<KeyRequestEntry>,
     tokens: Vec<TokenRow>,
     reader: String,
+    holder: String,
+    pager: Pager,
 }
 
-pub async fn inspector(State(state): State<ConsoleState>, session: Session) -> Response {
-    inspector_page(&state, &session, None).await
+/// The inspector's page: a holder to look for, and the page of the list.
+#[derive(Debug, Default, Deserialize)]
+pub struct InspectorQuery {
+    #[serde(default)]
+    holder: String,
+    #[serde(default)]
+    page: u64,
+}
+
+pub async fn inspector(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Query(query): Query<InspectorQuery>,
+) -> Response {
+    inspector_page(&state, &session, query, None).await
 }
 
 async fn inspector_page(
     state: &ConsoleState,
     session: &Session,
+    query: InspectorQuery,
     refusal: Option<Refusal>,
 ) -> Response {
     let mut c = Chrome::new(session, "console-inspector-title", "/inspector");
-    let tokens = match state
-        .call::<Vec<TokenEntry>>(
-            Who::Session(&session.caller),
-            Method::GET,
-            "/v1/tokens",
-            None,
-        )
+    let path = format!(
+        "/v1/tokens?state=prepared,handed_over,active&holder={}&limit={CARDS}&offset={}",
+        encode(&query.holder),
+        offset(query.page, CARDS)
+    );
+    let (tokens, total) = match state
+        .page::<Vec<TokenEntry>>(Who::Session(&session.caller), &path)
         .await
     {
         Ok(t) => t,
         Err(r) => {
             c = c.refused(&r);
-            vec![]
+            (vec![], 0)
         }
     };
     if let Some(r) = refusal {
@@ -238,16 +259,23 @@ async fn inspector_page(
         .next()
         .map(|p| p.reader)
         .unwrap_or_default();
-    let tokens = rows(&c, tokens)
-        .into_iter()
-        .filter(|t| matches!(t.state.as_str(), "prepared" | "handed_over" | "active"))
-        .take(SHOWN)
-        .collect();
+    let tokens = rows(&c, tokens);
+    let pager = Pager::new(
+        &c.t,
+        "/inspector",
+        &[("holder", &query.holder)],
+        query.page,
+        CARDS,
+        tokens.len(),
+        total,
+    );
     html(&InspectorPage {
         c,
         requests,
         tokens,
         reader,
+        holder: query.holder,
+        pager,
     })
 }
 
@@ -312,7 +340,8 @@ async fn possession(
     {
         Ok(done) => see_other(&format!("/receipts/{}", done.receipt.id)),
         Err(r) => {
-            let page = inspector_page(&state, &session, Some(r.clone())).await;
+            let page =
+                inspector_page(&state, &session, InspectorQuery::default(), Some(r.clone())).await;
             refused_with(&r, page)
         }
     }
@@ -323,14 +352,20 @@ async fn possession(
 struct SearchPage {
     c: Chrome,
     tokens: Vec<TokenRow>,
-    /// How many matched (more than listed when over [`SHOWN`]).
-    found: usize,
+    /// How many matched in all.
+    found: u64,
     f: TokenSearch,
     states: Vec<(String, String)>,
     csv: String,
+    pager: Pager,
+    /// The one key found, with the desk's operations on it.
+    single: Option<TokenRow>,
+    /// The readers a key may be wiped at.
+    readers: Vec<String>,
 }
 
-/// The search's fields: a part of the serial or holder, a state.
+/// The search's fields: a part of the serial, of the holder's login or
+/// name, of the school's UAI or name; a state; the page.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct TokenSearch {
     #[serde(default)]
@@ -338,7 +373,40 @@ pub struct TokenSearch {
     #[serde(default)]
     pub holder: String,
     #[serde(default)]
+    pub school: String,
+    #[serde(default)]
     pub state: String,
+    #[serde(default)]
+    pub page: u64,
+    /// The operation just done (`wipe`, `resync`), shown as a notice.
+    #[serde(default)]
+    pub done: String,
+}
+
+impl TokenSearch {
+    fn fields(&self) -> [(&'static str, &str); 4] {
+        [
+            ("serial", &self.serial),
+            ("holder", &self.holder),
+            ("school", &self.school),
+            ("state", &self.state),
+        ]
+    }
+
+    /// The API's query for these fields (all matches when `limit` is none).
+    fn api_path(&self, limit: Option<u64>) -> String {
+        let mut path = String::from("/v1/tokens?");
+        for (name, value) in self.fields() {
+            path.push_str(&format!("{name}={}&", encode(value.trim())));
+        }
+        if let Some(limit) = limit {
+            path.push_str(&format!(
+                "limit={limit}&offset={}",
+                offset(self.page, limit)
+            ));
+        }
+        path
+    }
 }
 
 async fn found_tokens(
@@ -346,28 +414,14 @@ async fn found_tokens(
     session: &Session,
     f: &TokenSearch,
 ) -> Result<Vec<TokenEntry>, Refusal> {
-    let path = if f.state.is_empty() {
-        "/v1/tokens".to_owned()
-    } else {
-        format!("/v1/tokens?state={}", encode(&f.state))
-    };
-    let tokens = state
-        .call::<Vec<TokenEntry>>(Who::Session(&session.caller), Method::GET, &path, None)
-        .await?;
-    let (serial, holder) = (
-        f.serial.trim().to_lowercase(),
-        f.holder.trim().to_lowercase(),
-    );
-    Ok(tokens
-        .into_iter()
-        .filter(|t| t.serial.to_lowercase().contains(&serial))
-        .filter(|t| {
-            holder.is_empty()
-                || t.holder
-                    .as_deref()
-                    .is_some_and(|h| h.to_lowercase().contains(&holder))
-        })
-        .collect())
+    state
+        .call::<Vec<TokenEntry>>(
+            Who::Session(&session.caller),
+            Method::GET,
+            &f.api_path(None),
+            None,
+        )
+        .await
 }
 
 pub async fn search(
@@ -376,11 +430,14 @@ pub async fn search(
     Query(f): Query<TokenSearch>,
 ) -> Response {
     let mut c = Chrome::new(&session, "console-tokens-title", "/tokens");
-    let tokens = match found_tokens(&state, &session, &f).await {
+    let (tokens, found) = match state
+        .page::<Vec<TokenEntry>>(Who::Session(&session.caller), &f.api_path(Some(SHOWN)))
+        .await
+    {
         Ok(t) => t,
         Err(r) => {
             c = c.refused(&r);
-            vec![]
+            (vec![], 0)
         }
     };
     let states = crate::domain::TokenState::ALL
@@ -388,13 +445,41 @@ pub async fn search(
         .map(|s| (s.as_str().to_owned(), c.t.state(s.as_str())))
         .collect();
     let csv = format!(
-        "/tokens.csv?serial={}&holder={}&state={}",
+        "/tokens.csv?serial={}&holder={}&school={}&state={}",
         encode(&f.serial),
         encode(&f.holder),
+        encode(&f.school),
         encode(&f.state)
     );
-    let found = tokens.len();
-    let tokens = rows(&c, tokens.into_iter().take(SHOWN).collect());
+    let tokens = rows(&c, tokens);
+    if matches!(f.done.as_str(), "wipe" | "resync") {
+        c.notice = Some(c.t.with("console-done-on", "serial", &f.serial));
+    }
+    let single = (tokens.len() == 1).then(|| tokens[0].clone());
+    let readers = match &single {
+        Some(_) => state
+            .call::<Vec<DeviceEntry>>(
+                Who::Session(&session.caller),
+                Method::GET,
+                "/v1/devices",
+                None,
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.reader)
+            .collect(),
+        None => vec![],
+    };
+    let pager = Pager::new(
+        &c.t,
+        "/tokens",
+        &f.fields(),
+        f.page,
+        SHOWN,
+        tokens.len(),
+        found,
+    );
     html(&SearchPage {
         c,
         tokens,
@@ -402,11 +487,14 @@ pub async fn search(
         f,
         states,
         csv,
+        pager,
+        single,
+        readers,
     })
 }
 
 /// A CSV field, quoted, with formula characters neutralised.
-fn csv_field(text: &str) -> String {
+pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
@@ -431,6 +519,9 @@ pub async fn export_csv(
                 f,
                 states: vec![],
                 csv: String::new(),
+                pager: Pager::default(),
+                single: None,
+                readers: vec![],
             });
         }
     };
@@ -455,6 +546,22 @@ pub async fn export_csv(
         out,
     )
         .into_response()
+}
+
+/// The search page showing a refusal and nothing else.
+pub fn refused_search(session: &Session, r: &Refusal) -> Response {
+    let c = Chrome::new(session, "console-tokens-title", "/tokens").refused(r);
+    html(&SearchPage {
+        c,
+        tokens: vec![],
+        found: 0,
+        f: TokenSearch::default(),
+        states: vec![],
+        csv: String::new(),
+        pager: Pager::default(),
+        single: None,
+        readers: vec![],
+    })
 }
 
 #[derive(Deserialize)]
@@ -494,18 +601,7 @@ pub async fn act(
         .await
     {
         Ok(_) => see_other(&format!("/tokens?serial={}", encode(&serial))),
-        Err(r) => {
-            let c = Chrome::new(&session, "console-tokens-title", "/tokens").refused(&r);
-            let page = html(&SearchPage {
-                c,
-                tokens: vec![],
-                found: 0,
-                f: TokenSearch::default(),
-                states: vec![],
-                csv: String::new(),
-            });
-            refused_with(&r, page)
-        }
+        Err(r) => refused_with(&r, refused_search(&session, &r)),
     }
 }
 

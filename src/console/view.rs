@@ -75,6 +75,7 @@ impl Chrome {
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),
+                ("/admin/audit", "console-nav-audit"),
             ],
             Role::Desk => &[
                 ("/desk", "console-nav-desk"),

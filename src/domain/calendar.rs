@@ -126,6 +126,16 @@ impl Date {
         u64::try_from(days).unwrap_or(0)
     }
 
+    /// The first instant of this day in a time zone (midnight UTC if the
+    /// zone cannot place it).
+    pub fn start_in(self, zone: &TimeZone) -> UnixTime {
+        zone.to_ambiguous_timestamp(self.0.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .ok()
+            .and_then(|t| u64::try_from(t.as_second()).ok())
+            .unwrap_or_else(|| self.start())
+    }
+
     /// Midnight UTC at the start of this day.
     pub fn start(self) -> UnixTime {
         self.days_since_epoch() * SECONDS_PER_DAY

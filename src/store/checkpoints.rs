@@ -41,6 +41,13 @@ impl CheckpointLog {
         &self.path
     }
 
+    /// Entries between two checkpoints, and the sequence number of the last
+    /// head written (or found at open).
+    pub(crate) fn status(&self) -> (u64, u64) {
+        let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+        (self.every, last)
+    }
+
     /// After a commit that moved the head: writes a checkpoint if the chain
     /// passed a multiple of `every`. The change is committed whatever
     /// happens here; a failure is logged and the next crossing tries again.

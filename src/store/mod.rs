@@ -647,6 +647,12 @@ impl Store {
         self.shared.audit_checkpoints.path()
     }
 
+    /// Entries between two audit checkpoints, and the audit sequence number
+    /// the last one signed (the admin console's checkpoint status).
+    pub fn audit_checkpoint_status(&self) -> (u64, u64) {
+        self.shared.audit_checkpoints.status()
+    }
+
     /// Empties the WAL into the database file (see `checkpoint_truncate`).
     pub fn checkpoint(&self) -> Result<bool, StoreError> {
         let conn = self.lock()?;

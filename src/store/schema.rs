@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     V_EMERGENCY,
     V_PIN_RESET_APPROVALS,
     V_LOOKUP_INDEXES,
+    V_CONSOLE_READS,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -397,6 +398,16 @@ CREATE TABLE pin_reset_approvals (
     slip        TEXT,
     signature   BLOB
 ) STRICT;
+"#;
+
+/// Indexes for the paged, filtered and counted reads of long lists
+/// (`src/store/ops/listing.rs`): tokens by state in serial order, by the
+/// right they serve, and the audit by time. (Rights by school, for a
+/// district's people, come with main's `V_LOOKUP_INDEXES`.)
+const V_CONSOLE_READS: &str = r#"
+CREATE INDEX tokens_by_state ON tokens(state, serial);
+CREATE INDEX tokens_by_right ON tokens(right_id);
+CREATE INDEX audit_by_time ON audit(at);
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -45,3 +45,32 @@ impl AuditCheck {
         }
     }
 }
+
+/// `?action=&subject=&actor=&from=&until=&limit=&offset=` of
+/// `GET /v1/audit`: `action` matches the beginning, `subject` and `actor` a
+/// part; `from` and `until` are days (`YYYY-MM-DD`, both included) in the
+/// authority's time zone.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub subject: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// One entry of `GET /v1/audit` (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryWire {
+    pub seq: u64,
+    /// Unix seconds.
+    pub at: u64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}

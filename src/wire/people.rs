@@ -49,6 +49,21 @@ pub struct DistrictFilter {
     pub district: Option<String>,
 }
 
+/// `?district=&q=&limit=&offset=` of `GET /v1/people`: `q` matches a part
+/// of the login or full name; the answer's `X-Total-Count` header says how
+/// many match in all.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeopleFilter {
+    pub district: Option<String>,
+    pub q: Option<String>,
+    /// A part of the UAI or name of a school they hold a right at.
+    pub school: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
 /// `POST /v1/people` `{"id","full_name","mail"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -27,3 +27,20 @@ pub struct InTransitItem {
     pub returned_on: String,
     pub serial: String,
 }
+
+/// `GET /v1/reports/token-states`: how many keys are in each state, per
+/// district of the right they serve (`district` null: bound to no one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenStateCounts {
+    pub district: Option<String>,
+    /// Every state, in the order of the lifecycle.
+    pub states: Vec<StateCount>,
+    pub total: u64,
+}
+
+/// One state's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCount {
+    pub state: crate::domain::TokenState,
+    pub count: u64,
+}

@@ -7,14 +7,22 @@ use zeroize::Zeroizing;
 
 use crate::domain::{RevokeReason, TokenState};
 
-/// `?state=&district=` of `GET /v1/tokens`; the state is checked by the
-/// server (422 `state`), hence text.
+/// `?state=&district=&serial=&holder=&school=&limit=&offset=` of
+/// `GET /v1/tokens`; the states (one, or several joined by commas) are
+/// checked by the server (422 `state`), hence text. `serial`, `holder`
+/// (login or name) and `school` (UAI or name) match a part. The answer's
+/// `X-Total-Count` header says how many match in all.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenFilter {
     pub district: Option<String>,
     pub state: Option<String>,
+    pub serial: Option<String>,
+    pub holder: Option<String>,
+    pub school: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
 }
 
 /// `GET /v1/tokens[/{serial}]`, and the answer of receive, restock,

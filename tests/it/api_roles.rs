@@ -68,6 +68,8 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("GET", "/v1/receipts/{id}", DESK_INSP),
     ("GET", "/v1/reports/overdue", DESK_INSP),
     ("GET", "/v1/reports/in-transit", DESK_INSP),
+    ("GET", "/v1/reports/token-states", DESK_INSP),
+    ("GET", "/v1/audit", ADMIN),
     ("GET", "/v1/audit/verify", ADMIN),
     ("POST", "/v1/directory/sync", ADMIN),
     ("GET", "/v1/directory/status", ADMIN),

@@ -253,6 +253,13 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.wait(&format!("#restock-{serial}")).click();
     staff.wait_url(&format!("serial={serial}"));
     assert!(staff.wait("table tbody").text().contains("stock"));
+    // The admin's audit page: the restock just done, searched by action.
+    staff.goto(&format!(
+        "{url}/admin/audit?action=token.restock&subject={serial}"
+    ));
+    assert!(staff.wait("table tbody").text().contains(&serial));
+    staff.wait("#checkpoints-title");
+    saved.push(staff.screenshot(&shots, "15-audit"));
 
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();

@@ -54,7 +54,7 @@ pub(crate) async fn send(
 
 /// A console session opened for API key `key` (as sign-in opens it): the
 /// cookie's id and the session's CSRF token.
-fn session(api: &Api, key: &str) -> (String, String) {
+pub(crate) fn session(api: &Api, key: &str) -> (String, String) {
     let id = api
         .store
         .write(&Actor::System, "test", |tx| {
@@ -67,7 +67,7 @@ fn session(api: &Api, key: &str) -> (String, String) {
 }
 
 /// The desk's "prepare" form posted in a session with its CSRF token.
-async fn prepare(api: &Api, session: &str, csrf: &str) -> Answer {
+pub(crate) async fn prepare(api: &Api, session: &str, csrf: &str) -> Answer {
     send(
         api,
         "POST",

@@ -7,6 +7,7 @@ mod support;
 
 mod api_devices;
 mod api_input;
+mod api_lists;
 mod api_roles;
 mod api_routes;
 mod api_validate;
@@ -23,6 +24,7 @@ mod cli_receipts_audit;
 mod cli_station;
 mod cli_station_pin;
 mod concurrency;
+mod console_admin;
 mod console_browser;
 mod console_security;
 mod console_staff_signin;

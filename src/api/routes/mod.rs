@@ -114,7 +114,9 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
         Op::DirectorySync => on(method, directory::directory_sync),
         Op::DirectoryStatus => on(method, directory::directory_status),
         Op::ReportInTransit => on(method, reports::report_in_transit),
+        Op::ReportTokenStates => on(method, reports::report_token_states),
         Op::VerifyAudit => on(method, audit::audit_verify),
+        Op::SearchAudit => on(method, audit::audit_search),
         Op::FollowEvents => on(method, events::events),
     }
 }
@@ -123,6 +125,15 @@ fn handler(op: Operation) -> MethodRouter<AppState> {
 fn ok(answer: impl Serialize) -> Answer {
     Ok(Json(answer).into_response())
 }
+
+/// `200` with one page of a list, and how many the whole list holds in the
+/// `X-Total-Count` header.
+fn with_total(page: impl Serialize, total: u64) -> Answer {
+    Ok(([(TOTAL_COUNT, total.to_string())], Json(page)).into_response())
+}
+
+/// The header of a paged list's full length.
+pub const TOTAL_COUNT: &str = "x-total-count";
 
 /// `201` with a wire answer.
 fn created(answer: impl Serialize) -> Answer {

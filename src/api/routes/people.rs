@@ -6,14 +6,14 @@ use axum::extract::Path;
 use serde::Serialize;
 
 use super::rights::wire_right;
-use super::{created, effective_district, ok, scoped_person, Answer};
+use super::{created, effective_district, ok, scoped_person, with_total, Answer};
 use crate::api::{ApiError, Body, Params, Permit};
 use crate::domain::Person;
 use crate::domain::{DomainError, MailAddress, PersonId, Role, Uai};
 use crate::store::{StoreError, Tx};
 use crate::wire::people::{
     CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, DistrictFilter,
-    LiveToken, PersonBody, PersonDetail, PersonEntry, PersonLeft, SchoolBody,
+    LiveToken, PeopleFilter, PersonBody, PersonDetail, PersonEntry, PersonLeft, SchoolBody,
 };
 
 pub(super) async fn add_district(permit: Permit, Body(body): Body<DistrictBody>) -> Answer {
@@ -102,8 +102,16 @@ pub(super) async fn add_person(permit: Permit, Body(body): Body<PersonBody>) -> 
     })
 }
 
-pub(super) async fn list_people(permit: Permit, Params(filter): Params<DistrictFilter>) -> Answer {
-    list_in_district(&permit, filter, |tx, d| tx.people(d), person_entry).await
+pub(super) async fn list_people(permit: Permit, Params(filter): Params<PeopleFilter>) -> Answer {
+    let district = effective_district(permit.caller(), filter.district);
+    let q = filter.q.unwrap_or_default();
+    let school = filter.school.unwrap_or_default();
+    let (offset, limit) = (filter.offset.unwrap_or(0), filter.limit.unwrap_or(u64::MAX));
+    let page = permit
+        .read(move |tx| tx.people_page(&q, &school, district.as_deref(), offset, limit))
+        .await?;
+    let list: Vec<PersonEntry> = page.items.into_iter().map(person_entry).collect();
+    with_total(list, page.total)
 }
 
 fn person_entry(p: Person) -> PersonEntry {

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{ok, Answer};
-use crate::api::Permit;
+use super::{effective_district, ok, Answer};
+use crate::api::{Params, Permit};
 use crate::domain::reports::{InTransit, OverdueReturn};
 use crate::store::{StoreError, Tx};
-use crate::wire::reports::{InTransitItem, OverdueItem};
+use crate::wire::people::DistrictFilter;
+use crate::wire::reports::{InTransitItem, OverdueItem, StateCount, TokenStateCounts};
 
 pub(super) async fn report_overdue(permit: Permit) -> Answer {
     district_report(&permit, |tx| tx.overdue_returns(), overdue_item).await
@@ -52,4 +53,28 @@ async fn district_report<T: Send + 'static, I: Serialize>(
         .map(|(district, items)| (district, items.into_iter().map(item).collect()))
         .collect();
     ok(report)
+}
+
+/// Keys by state and district, counted by the store (an inspector: their
+/// own district whatever they ask).
+pub(super) async fn report_token_states(
+    permit: Permit,
+    Params(filter): Params<DistrictFilter>,
+) -> Answer {
+    let district = effective_district(permit.caller(), filter.district);
+    let counts = permit
+        .read(move |tx| tx.token_counts(district.as_deref()))
+        .await?;
+    let answer: Vec<TokenStateCounts> = counts
+        .into_iter()
+        .map(|(district, states)| TokenStateCounts {
+            district: Some(district).filter(|d| !d.is_empty()),
+            total: states.iter().map(|(_, n)| n).sum(),
+            states: states
+                .into_iter()
+                .map(|(state, count)| StateCount { state, count })
+                .collect(),
+        })
+        .collect();
+    ok(answer)
 }

@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::routing::{on, MethodRouter};
 
 use super::receipts::wire_receipt;
-use super::{created, effective_district, ok, Answer};
+use super::{created, effective_district, ok, with_total, Answer};
 use crate::api::{ApiError, AppState, Body, Operation, Params, Permit};
 use crate::devices::Prepared;
 use crate::domain::receipt::SignedReceipt;
@@ -14,6 +14,7 @@ use crate::domain::{DomainError, PersonId, RevokeReason, Role, TokenState};
 use crate::oath::driver::PinState;
 use crate::otp::{Algorithm, Digits, Period};
 use crate::otp::{CredentialParams, OtpKind};
+use crate::store::ops::TokenQuery;
 use crate::store::{StoreError, Tx};
 use crate::wire::devices::ReaderBody;
 use crate::wire::receipts::ReceiptAnswer;
@@ -73,25 +74,45 @@ pub(super) async fn scoped_token(permit: &Permit, serial: &str) -> Result<TokenI
 }
 
 pub(super) async fn list_tokens(permit: Permit, Params(filter): Params<TokenFilter>) -> Answer {
-    let wanted = match filter.state.as_deref().map(TokenState::parse).transpose() {
-        Ok(wanted) => wanted,
+    let states = filter
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.split(',')
+                .map(TokenState::parse)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose();
+    let states = match states {
+        Ok(states) => states.unwrap_or_default(),
         Err(e) => {
             return Err(permit
                 .refuse(ApiError::invalid("state", e.to_string()))
                 .await)
         }
     };
-    let district = effective_district(permit.caller(), filter.district);
-    let list = permit
+    let query = TokenQuery {
+        states,
+        district: effective_district(permit.caller(), filter.district),
+        serial: filter.serial.unwrap_or_default(),
+        holder: filter.holder.unwrap_or_default(),
+        school: filter.school.unwrap_or_default(),
+        offset: filter.offset.unwrap_or(0),
+        limit: filter.limit.unwrap_or(u64::MAX),
+    };
+    let (list, total) = permit
         .read(move |tx| {
-            let tokens = tx.tokens(wanted, district.as_deref())?;
-            tokens
+            let page = tx.token_page(&query)?;
+            let list = page
+                .items
                 .iter()
                 .map(|t| Ok(token_entry(t, tx.credential_of(&t.serial)?.as_ref())))
-                .collect::<Result<Vec<_>, StoreError>>()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((list, page.total))
         })
         .await?;
-    ok(list)
+    with_total(list, total)
 }
 
 pub(super) async fn show_token(permit: Permit, Path(serial): Path<String>) -> Answer {

@@ -12,6 +12,7 @@
 
 mod access_codes;
 mod api_keys;
+mod audit_search;
 mod console_sessions;
 mod counters;
 mod device_pins;
@@ -19,6 +20,7 @@ mod directory;
 mod emergency;
 mod forgotten_pin;
 mod gateway;
+mod listing;
 mod mail;
 mod notices;
 mod outbox;
@@ -46,6 +48,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use audit_search::{AuditQuery, AuditRow};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
@@ -56,6 +59,7 @@ pub use forgotten_pin::{
     PIN_RESET_SLIP_HEADER,
 };
 pub use gateway::ChallengeReason;
+pub use listing::{Page, TokenQuery};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
