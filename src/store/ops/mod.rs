@@ -48,7 +48,7 @@ pub use emergency::{
     refusals as emergency_refusals, EmergencyAccess, EmergencyForm, EmergencyRecord,
     Slip as EmergencySlip, EMERGENCY_PROFILE, SLIP_HEADER as EMERGENCY_SLIP_HEADER,
 };
-pub use gateway::ChallengeReason;
+pub use gateway::{ChallengeProbe, ChallengeReason, ProbeFacts, ProbeSlot};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
