@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::rustls;
 use zeroize::Zeroizing;
 
+use super::admission::Admission;
 use super::config::{Client, Network};
 use super::packet::{HEADER, MAX_PACKET};
 use super::server::RadiusService;
@@ -28,6 +29,10 @@ pub const DEFAULT_PORT: u16 = 2083;
 pub const SECRET: &[u8] = b"radsec";
 /// Most TLS connections open at once; more are closed at accept.
 const MAX_CONNECTIONS: usize = 256;
+/// Most connections from one source address, handshakes included: the
+/// same quarter of the whole as HTTP's `limits.max_connections_per_source`
+/// (128 of 512), so one address cannot take every slot.
+const MAX_CONNECTIONS_PER_SOURCE: usize = 64;
 /// Most requests of one connection being answered at once; the reader
 /// waits past it (TCP back-pressure).
 const IN_FLIGHT_PER_CONNECTION: usize = 256;
@@ -254,7 +259,7 @@ pub async fn serve(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let connections = Admission::new(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_SOURCE);
     let loops = listeners.into_iter().map(|listener| {
         let acceptor = acceptor.clone();
         let clients = Arc::clone(&clients);
@@ -275,9 +280,13 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-                    service.count("", "overload");
-                    continue;
+                // Refused at once (closed), as HTTP answers 503 when full.
+                let permit = match connections.admit(peer.ip()) {
+                    Ok(ticket) => ticket,
+                    Err(refused) => {
+                        service.count("", refused.label());
+                        continue;
+                    }
                 };
                 let acceptor = acceptor.clone();
                 let clients = Arc::clone(&clients);
