@@ -51,6 +51,8 @@ pub struct RadsecClient {
     /// SHA-256 of the client certificate (DER).
     pub fingerprint: [u8; 32],
     pub require_message_authenticator: bool,
+    /// What its holders read (Reply-Message), as for UDP clients.
+    pub language: crate::i18n::Lang,
 }
 
 /// `[radius.radsec]`, validated.
@@ -218,6 +220,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
     })?;
     let (mut name, mut print) = (None, None);
     let mut require = true;
+    let mut language = crate::i18n::Lang::default();
     for (field, value) in table {
         let key = format!("radius.radsec.clients.{field}");
         match field.as_str() {
@@ -236,6 +239,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
                     expected: "true or false",
                 })?;
             }
+            "language" => language = super::config::client_language(&key, value)?,
             _ => return Err(ConfigError::UnknownKey { key }),
         }
     }
@@ -247,6 +251,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
             key: "radius.radsec.clients.fingerprint",
         })?,
         require_message_authenticator: require,
+        language,
     })
 }
 
@@ -340,6 +345,7 @@ async fn connection(
         network: Network::host(peer.ip()),
         secret: Zeroizing::new(SECRET.to_vec()),
         require_message_authenticator: declared.require_message_authenticator,
+        language: declared.language,
     });
     let (mut reader, mut writer) = tokio::io::split(tls);
     let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(IN_FLIGHT_PER_CONNECTION);

@@ -21,7 +21,6 @@ use super::packet::{attr, Builder, Code, Packet, MAX_PACKET};
 use crate::api::AppState;
 use crate::domain::RightInForce;
 use crate::gateway::{authenticate, Answer, Attempt, Challenges};
-use crate::i18n::Lang;
 
 /// How long a reply is kept for retransmissions of its request (RFC 5080
 /// §2.2.2 suggests a few seconds; clients retry after 3 to 5).
@@ -291,7 +290,7 @@ impl RadiusService {
             }
             Ok(Answer::Challenge { id, prompt }) => {
                 self.count(name, prompt.label());
-                let message = prompt.message(Lang::default());
+                let message = prompt.message(client.language);
                 let extra = [
                     (attr::STATE, &id[..]),
                     (attr::REPLY_MESSAGE, message.as_bytes()),
