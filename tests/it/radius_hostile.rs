@@ -72,7 +72,9 @@ fn a_flood_is_dropped_and_counted_while_a_legitimate_client_is_served() {
             let socket = UdpSocket::bind("127.0.0.2:0").unwrap();
             let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let (bytes, _) = request_bytes(&secret, &victim, "1234000000", sent as u8);
+                // Well formed and wrong: from the third, the victim's
+                // rejections are held for its delay, and stay pending.
+                let (bytes, _) = request_bytes(&secret, &victim, "12345678000000", sent as u8);
                 let _ = socket.send_to(&bytes, server);
                 sent += 1;
                 pace(sent);
