@@ -26,7 +26,7 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     /// Route, then status: looked up by `&str`, no allocation per request.
     requests: Mutex<HashMap<Box<str>, BTreeMap<u16, u64>>>,
-    radius: Mutex<BTreeMap<(String, &'static str), u64>>,
+    radius: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
     directory: Mutex<BTreeMap<(&'static str, String, String), u64>>,
 }
 
@@ -61,9 +61,13 @@ impl Metrics {
 
     /// A RADIUS datagram's fate, by declared client (empty: none matched).
     pub fn radius(&self, client: &str, outcome: &'static str) {
-        *lock(&self.radius)
-            .entry((client.to_owned(), outcome))
-            .or_default() += 1;
+        // Per datagram: no allocation once the client has been seen.
+        let mut radius = lock(&self.radius);
+        let outcomes = match radius.get_mut(client) {
+            Some(outcomes) => outcomes,
+            None => radius.entry(client.to_owned()).or_default(),
+        };
+        *outcomes.entry(outcome).or_default() += 1;
     }
 
     /// A directory sync run: its outcome, its changes by kind and verb, its
@@ -122,11 +126,13 @@ impl Metrics {
         }
         drop(requests);
         out.push_str("# HELP keyward_radius_requests_total RADIUS datagrams by client and outcome.\n# TYPE keyward_radius_requests_total counter\n");
-        for ((client, outcome), n) in lock(&self.radius).iter() {
-            let _ = writeln!(
-                out,
-                "keyward_radius_requests_total{{client=\"{client}\",outcome=\"{outcome}\"}} {n}"
-            );
+        for (client, outcomes) in lock(&self.radius).iter() {
+            for (outcome, n) in outcomes {
+                let _ = writeln!(
+                    out,
+                    "keyward_radius_requests_total{{client=\"{client}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
         out.push_str("# HELP keyward_directory_total Directory sync runs by outcome, changes by kind and verb, entries skipped.\n# TYPE keyward_directory_total counter\n");
         for ((what, a, b), n) in lock(&self.directory).iter() {

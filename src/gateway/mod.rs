@@ -19,7 +19,7 @@ pub use challenges::{Awaiting, ChallengeId, Challenges, CHALLENGE_TTL};
 use crate::api::AppState;
 use crate::domain::{Actor, RightInForce};
 use crate::i18n::Lang;
-use crate::store::ops::ChallengeReason;
+use crate::store::ops::{ChallengeReason, ProbeSlot};
 use crate::store::verify::{VerifyOutcome, VerifyRequest};
 use crate::store::StoreError;
 
@@ -179,21 +179,18 @@ async fn first_attempt(
     password: Zeroizing<String>,
     source: Option<&str>,
 ) -> Result<Answer, StoreError> {
-    let answer = verify(app, login, &password, source).await?;
+    // The verify writer's own view of this request says whether its
+    // rejection may open a challenge: a plain rejection reads nothing more.
+    let probe = ProbeSlot::default();
+    let request = request(login, &password, source).probing_challenges(Arc::clone(&probe));
+    let answer = decided(app, request).await?;
     if !matches!(answer, Answer::Reject) {
         return Ok(answer);
     }
-    // A read first: a plain rejection takes no write transaction.
-    let (store, owned) = (Arc::clone(app.store()), (login.to_owned(), password));
-    let (due, owned) = tokio::task::spawn_blocking(move || {
-        let due = store.gateway_challenge_due(&owned.0, &owned.1);
-        (due, owned)
-    })
-    .await
-    .map_err(|_| StoreError::Unavailable)?;
-    if !due? {
+    if !probe.get().is_some_and(|p| p.due(&password)) {
         return Ok(Answer::Reject);
     }
+    let owned = (login.to_owned(), password);
     let reason = gateway_write(app, move |tx| tx.gateway_challenge(&owned.0, &owned.1)).await?;
     Ok(match reason {
         // A code alone that proves nothing (the PIN was reset): a failure,
@@ -250,10 +247,18 @@ async fn verify(
     passcode: &str,
     source: Option<&str>,
 ) -> Result<Answer, StoreError> {
-    let mut request = VerifyRequest::new(login, passcode);
-    if let Some(source) = source {
-        request = request.from_source(source);
+    decided(app, request(login, passcode, source)).await
+}
+
+fn request(login: &str, passcode: &str, source: Option<&str>) -> VerifyRequest {
+    let request = VerifyRequest::new(login, passcode);
+    match source {
+        Some(source) => request.from_source(source),
+        None => request,
     }
+}
+
+async fn decided(app: &AppState, request: VerifyRequest) -> Result<Answer, StoreError> {
     Ok(match app.verify(request).await? {
         VerifyOutcome::Accept { rights } => Answer::Accept { rights },
         VerifyOutcome::Reject { hold } => {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::config::{bad, string as text, wrong, ConfigError};
+use crate::i18n::Lang;
 
 /// Port assigned to RADIUS authentication (RFC 2865).
 pub const DEFAULT_PORT: u16 = 1812;
@@ -92,6 +93,9 @@ pub struct ClientConfig {
     /// Relative paths are in the data directory.
     pub secret_file: PathBuf,
     pub require_message_authenticator: bool,
+    /// The language of the texts the holder reads (Reply-Message):
+    /// `language = "fr"` (default) or `"en"`.
+    pub language: Lang,
 }
 
 /// `[radius]`, validated.
@@ -110,6 +114,7 @@ pub struct Client {
     pub network: Network,
     pub secret: Zeroizing<Vec<u8>>,
     pub require_message_authenticator: bool,
+    pub language: Lang,
 }
 
 impl std::fmt::Debug for Client {
@@ -146,6 +151,7 @@ impl RadiusConfig {
                 },
                 secret_file: PathBuf::from(LOCAL_SECRET_FILE),
                 require_message_authenticator: true,
+                language: Lang::default(),
             }],
             radsec: None,
         }
@@ -171,6 +177,9 @@ impl RadiusConfig {
                 quoted(&client.secret_file.display().to_string()),
                 client.require_message_authenticator
             ));
+            if client.language != Lang::default() {
+                out.push_str(&format!("language = {}\n", quoted(client.language.code())));
+            }
         }
         out
     }
@@ -250,6 +259,7 @@ impl RadiusConfig {
                     network: c.network,
                     secret,
                     require_message_authenticator: c.require_message_authenticator,
+                    language: c.language,
                 })
             })
             .collect()
@@ -287,6 +297,7 @@ fn client(value: &toml::Value) -> Result<ClientConfig, ConfigError> {
     let mut network = None;
     let mut secret_file = None;
     let mut require = true;
+    let mut language = Lang::default();
     for (field, value) in table {
         let key = format!("radius.clients.{field}");
         match field.as_str() {
@@ -303,6 +314,7 @@ fn client(value: &toml::Value) -> Result<ClientConfig, ConfigError> {
                     .as_bool()
                     .ok_or_else(|| wrong(&key, "true or false"))?;
             }
+            "language" => language = client_language(&key, value)?,
             _ => return Err(ConfigError::UnknownKey { key }),
         }
     }
@@ -317,7 +329,13 @@ fn client(value: &toml::Value) -> Result<ClientConfig, ConfigError> {
             key: "radius.clients.secret_file",
         })?,
         require_message_authenticator: require,
+        language,
     })
+}
+
+/// A client's `language`: what its holders read (Reply-Message).
+pub(crate) fn client_language(key: &str, value: &toml::Value) -> Result<Lang, ConfigError> {
+    Lang::parse(text(key, value)?).ok_or_else(|| bad(key, "must be \"fr\" or \"en\""))
 }
 
 #[cfg(test)]
@@ -364,6 +382,16 @@ mod tests {
         };
         assert_eq!(client.name, "portail");
         assert!(!client.require_message_authenticator);
+        assert_eq!(client.language, Lang::Fr, "French unless told");
+    }
+
+    #[test]
+    fn a_client_s_language_reads_back() {
+        let mut local = RadiusConfig::local();
+        if let Some(client) = local.clients.first_mut() {
+            client.language = Lang::En;
+        }
+        assert_eq!(parse(&local.to_toml()).unwrap(), local);
     }
 
     #[test]
@@ -387,6 +415,10 @@ mod tests {
                 "radius.clients.address",
             ),
             (&format!("{base}{base}"), "radius.clients.name"),
+            (
+                &format!("{base}language = \"de\"\n"),
+                "radius.clients.language",
+            ),
             (
                 &format!("[radius]\nrights_attribute = \"vsa\"\n{base}"),
                 "radius.rights_attribute",

@@ -4,6 +4,7 @@
 //! service that hands Access-Requests to the verify service ([`server`]),
 //! and RadSec, the same over mutual TLS ([`radsec`]).
 
+pub mod admission;
 pub mod config;
 pub mod packet;
 pub mod radsec;

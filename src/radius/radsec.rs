@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::rustls;
 use zeroize::Zeroizing;
 
+use super::admission::Admission;
 use super::config::{Client, Network};
 use super::packet::{HEADER, MAX_PACKET};
 use super::server::RadiusService;
@@ -28,6 +29,10 @@ pub const DEFAULT_PORT: u16 = 2083;
 pub const SECRET: &[u8] = b"radsec";
 /// Most TLS connections open at once; more are closed at accept.
 const MAX_CONNECTIONS: usize = 256;
+/// Most connections from one source address, handshakes included: the
+/// same quarter of the whole as HTTP's `limits.max_connections_per_source`
+/// (128 of 512), so one address cannot take every slot.
+const MAX_CONNECTIONS_PER_SOURCE: usize = 64;
 /// Most requests of one connection being answered at once; the reader
 /// waits past it (TCP back-pressure).
 const IN_FLIGHT_PER_CONNECTION: usize = 256;
@@ -46,6 +51,8 @@ pub struct RadsecClient {
     /// SHA-256 of the client certificate (DER).
     pub fingerprint: [u8; 32],
     pub require_message_authenticator: bool,
+    /// What its holders read (Reply-Message), as for UDP clients.
+    pub language: crate::i18n::Lang,
 }
 
 /// `[radius.radsec]`, validated.
@@ -213,6 +220,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
     })?;
     let (mut name, mut print) = (None, None);
     let mut require = true;
+    let mut language = crate::i18n::Lang::default();
     for (field, value) in table {
         let key = format!("radius.radsec.clients.{field}");
         match field.as_str() {
@@ -231,6 +239,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
                     expected: "true or false",
                 })?;
             }
+            "language" => language = super::config::client_language(&key, value)?,
             _ => return Err(ConfigError::UnknownKey { key }),
         }
     }
@@ -242,6 +251,7 @@ fn client(value: &toml::Value) -> Result<RadsecClient, ConfigError> {
             key: "radius.radsec.clients.fingerprint",
         })?,
         require_message_authenticator: require,
+        language,
     })
 }
 
@@ -254,7 +264,7 @@ pub async fn serve(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let connections = Admission::new(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_SOURCE);
     let loops = listeners.into_iter().map(|listener| {
         let acceptor = acceptor.clone();
         let clients = Arc::clone(&clients);
@@ -275,9 +285,13 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
-                    service.count("", "overload");
-                    continue;
+                // Refused at once (closed), as HTTP answers 503 when full.
+                let permit = match connections.admit(peer.ip()) {
+                    Ok(ticket) => ticket,
+                    Err(refused) => {
+                        service.count("", refused.label());
+                        continue;
+                    }
                 };
                 let acceptor = acceptor.clone();
                 let clients = Arc::clone(&clients);
@@ -331,6 +345,7 @@ async fn connection(
         network: Network::host(peer.ip()),
         secret: Zeroizing::new(SECRET.to_vec()),
         require_message_authenticator: declared.require_message_authenticator,
+        language: declared.language,
     });
     let (mut reader, mut writer) = tokio::io::split(tls);
     let (replies, mut outgoing) = mpsc::channel::<Vec<u8>>(IN_FLIGHT_PER_CONNECTION);

@@ -7,30 +7,28 @@
 //! [`RadiusService::answer`] is the whole exchange for one datagram and
 //! does no socket I/O; [`serve`] is the UDP shell around it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use super::admission::{Admission, PENDING, PENDING_PER_SOURCE};
 use super::config::{Client, RightsAttribute};
 use super::packet::{attr, Builder, Code, Packet, MAX_PACKET};
 use crate::api::AppState;
 use crate::domain::RightInForce;
 use crate::gateway::{authenticate, Answer, Attempt, Challenges};
-use crate::i18n::Lang;
 
 /// How long a reply is kept for retransmissions of its request (RFC 5080
 /// §2.2.2 suggests a few seconds; clients retry after 3 to 5).
 pub const RETRANSMIT_WINDOW: Duration = Duration::from_secs(5);
-/// Most requests remembered at once; past it, expired ones are swept.
-const RECENT_LIMIT: usize = 65_536;
-/// Most datagrams being answered at once; more are dropped (and counted),
-/// and their clients retransmit.
-const IN_FLIGHT: usize = 4096;
+/// Most requests remembered at once (about 100 bytes each): 6.5 s of
+/// 20,000 requests/s. Past it, a request is decided without being
+/// remembered (the verify service's replay check still holds).
+const RECENT_LIMIT: usize = 131_072;
 /// Calling-Station-Id (RFC 2865 §5.31): the end user's address as the
 /// gateway saw it, the per-source limiter's key.
 const CALLING_STATION_ID: u8 = 31;
@@ -50,13 +48,35 @@ enum Seen {
 /// When a request was first seen, and its reply once decided.
 type Remembered = (Instant, Option<Arc<Vec<u8>>>);
 
+/// The requests of the last [`RETRANSMIT_WINDOW`], and the order in which
+/// they expire: each datagram costs O(1), however many are remembered.
 #[derive(Default)]
 struct Recent {
     entries: HashMap<RequestKey, Remembered>,
+    /// (time, key) in the order entries were begun or answered; an item
+    /// whose time no longer matches its entry is stale and skipped.
+    expiry: VecDeque<(Instant, RequestKey)>,
 }
 
 impl Recent {
+    /// Forgets the requests begun or answered longer than the window ago
+    /// (as before: a request still undecided by then is new again).
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(at, key)) = self.expiry.front() {
+            if now.duration_since(at) < RETRANSMIT_WINDOW {
+                break;
+            }
+            self.expiry.pop_front();
+            if let Some((seen, _)) = self.entries.get(&key) {
+                if *seen == at {
+                    self.entries.remove(&key);
+                }
+            }
+        }
+    }
+
     fn begin(&mut self, key: RequestKey, now: Instant) -> Seen {
+        self.expire(now);
         if let Some((at, reply)) = self.entries.get(&key) {
             if now.duration_since(*at) < RETRANSMIT_WINDOW {
                 return match reply {
@@ -65,15 +85,10 @@ impl Recent {
                 };
             }
         }
-        if self.entries.len() >= RECENT_LIMIT {
-            self.entries.retain(|_, (at, reply)| {
-                reply.is_none() || now.duration_since(*at) < RETRANSMIT_WINDOW
-            });
-        }
-        // Still full of live entries: decide without remembering (the
-        // verify service's replay check still holds).
+        // Full of live entries: decide without remembering.
         if self.entries.len() < RECENT_LIMIT {
             self.entries.insert(key, (now, None));
+            self.expiry.push_back((now, key));
         }
         Seen::New
     }
@@ -83,6 +98,7 @@ impl Recent {
             Some(bytes) => {
                 if let Some(entry) = self.entries.get_mut(&key) {
                     *entry = (now, Some(Arc::clone(bytes)));
+                    self.expiry.push_back((now, key));
                 }
             }
             // Nothing was decided: the client's retry is a new request.
@@ -91,6 +107,13 @@ impl Recent {
             }
         }
     }
+}
+
+/// What [`RadiusService::screen`] let through.
+enum Screened<'a> {
+    /// Status-Server, answered.
+    Status(Vec<u8>),
+    Access(Packet<'a>),
 }
 
 /// The declared clients, the reply settings and the daemon's state.
@@ -134,10 +157,17 @@ impl RadiusService {
 
     /// The most specific declared network holding `ip`.
     fn client_for(&self, ip: IpAddr) -> Option<&Client> {
+        self.clients.get(self.client_index(ip)?)
+    }
+
+    /// [`RadiusService::client_for`]'s index in the declared clients.
+    fn client_index(&self, ip: IpAddr) -> Option<usize> {
         self.clients
             .iter()
-            .filter(|c| c.network.contains(ip))
-            .max_by_key(|c| c.network.prefix())
+            .enumerate()
+            .filter(|(_, c)| c.network.contains(ip))
+            .max_by_key(|(_, c)| c.network.prefix())
+            .map(|(i, _)| i)
     }
 
     pub(super) fn count(&self, client: &str, outcome: &'static str) {
@@ -166,6 +196,18 @@ impl RadiusService {
         datagram: &[u8],
         peer: SocketAddr,
     ) -> Option<Vec<u8>> {
+        match self.screen(client, datagram)? {
+            Screened::Status(reply) => Some(reply),
+            Screened::Access(packet) => self.answer_access(client, &packet, peer).await,
+        }
+    }
+
+    /// The checks every datagram passes before it takes any room: a
+    /// well-formed request of a kind we answer, with a right
+    /// Message-Authenticator (required unless the client is relaxed).
+    /// Status-Server is answered here. Nothing is allocated for a datagram
+    /// that fails (`None`, counted).
+    fn screen<'a>(&self, client: &Client, datagram: &'a [u8]) -> Option<Screened<'a>> {
         let name = client.name.as_str();
         let Ok(packet) = Packet::parse(datagram) else {
             self.count(name, "malformed");
@@ -187,8 +229,24 @@ impl RadiusService {
         }
         if packet.code == Code::StatusServer {
             self.count(name, "status");
-            return Some(reply(Code::AccessAccept, &packet, client, &[]));
+            return Some(Screened::Status(reply(
+                Code::AccessAccept,
+                &packet,
+                client,
+                &[],
+            )));
         }
+        Some(Screened::Access(packet))
+    }
+
+    /// A screened Access-Request: from the retransmission cache, or decided.
+    async fn answer_access(
+        &self,
+        client: &Client,
+        packet: &Packet<'_>,
+        peer: SocketAddr,
+    ) -> Option<Vec<u8>> {
+        let name = client.name.as_str();
         let key = (peer, packet.identifier, packet.authenticator);
         let seen = self.recent().begin(key, Instant::now());
         match seen {
@@ -202,7 +260,7 @@ impl RadiusService {
             }
             Seen::New => {}
         }
-        let answer = self.access(client, &packet).await.map(Arc::new);
+        let answer = self.access(client, packet).await.map(Arc::new);
         self.recent().finish(key, answer.as_ref(), Instant::now());
         answer.map(|bytes| bytes.to_vec())
     }
@@ -252,7 +310,7 @@ impl RadiusService {
             }
             Ok(Answer::Challenge { id, prompt }) => {
                 self.count(name, prompt.label());
-                let message = prompt.message(Lang::default());
+                let message = prompt.message(client.language);
                 let extra = [
                     (attr::STATE, &id[..]),
                     (attr::REPLY_MESSAGE, message.as_bytes()),
@@ -296,52 +354,98 @@ fn reply(code: Code, request: &Packet<'_>, client: &Client, extra: &[(u8, &[u8])
     builder.reply(&request.authenticator, &client.secret)
 }
 
-/// Serves `service` on every socket until `stop` turns true.
+/// Serves `service` on every socket until `stop` turns true: a few
+/// receiving tasks per socket (one per core), each screening its datagrams
+/// in place ([`RadiusService::screen`]: an undeclared address, a malformed
+/// packet or a wrong Message-Authenticator costs no allocation and no
+/// task), then admitting the rest within [`Admission`]'s bounds: a request
+/// that finds no room is dropped and counted, never queued.
 pub async fn serve(
     sockets: Vec<UdpSocket>,
     service: Arc<RadiusService>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let loops = sockets.into_iter().map(|socket| {
-        let service = Arc::clone(&service);
-        let permits = Arc::clone(&permits);
-        let mut stop = stop.clone();
-        async move {
-            let socket = Arc::new(socket);
-            let mut buffer = vec![0u8; MAX_PACKET + 1];
-            loop {
-                let received = tokio::select! {
-                    r = socket.recv_from(&mut buffer) => r,
-                    _ = stop.wait_for(|s| *s) => return,
-                };
-                let (len, peer) = match received {
-                    Ok(got) => got,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "RADIUS receive failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    service.count("", "overload");
-                    continue;
-                };
-                let datagram = buffer.get(..len).unwrap_or_default().to_vec();
-                let service = Arc::clone(&service);
-                let socket = Arc::clone(&socket);
-                tokio::spawn(async move {
-                    if let Some(bytes) = service.answer(&datagram, peer).await {
-                        if let Err(err) = socket.send_to(&bytes, peer).await {
-                            tracing::warn!(error = %err, %peer, "RADIUS send failed");
-                        }
-                    }
-                    drop(permit);
-                });
-            }
+    let admission = Admission::new(PENDING, PENDING_PER_SOURCE);
+    let receivers = std::thread::available_parallelism().map_or(2, usize::from);
+    let mut loops = Vec::new();
+    for socket in sockets {
+        let socket = Arc::new(socket);
+        for _ in 0..receivers {
+            loops.push(receive(
+                Arc::clone(&socket),
+                Arc::clone(&service),
+                Arc::clone(&admission),
+                stop.clone(),
+            ));
         }
-    });
+    }
     futures_util::future::join_all(loops).await;
+}
+
+/// One receiving task.
+async fn receive(
+    socket: Arc<UdpSocket>,
+    service: Arc<RadiusService>,
+    admission: Arc<Admission>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; MAX_PACKET + 1];
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(&mut buffer) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (len, peer) = match received {
+            Ok(got) => got,
+            Err(err) => {
+                tracing::warn!(error = %err, "RADIUS receive failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let datagram = buffer.get(..len).unwrap_or_default();
+        let Some(index) = service.client_index(peer.ip()) else {
+            service.count("", "unknown_client");
+            continue;
+        };
+        let Some(client) = service.clients.get(index) else {
+            continue;
+        };
+        match service.screen(client, datagram) {
+            Some(Screened::Status(bytes)) => {
+                send(&socket, &bytes, peer).await;
+                continue;
+            }
+            Some(Screened::Access(_)) => {}
+            None => continue,
+        }
+        let ticket = match admission.admit(peer.ip()) {
+            Ok(ticket) => ticket,
+            Err(refused) => {
+                service.count(&client.name, refused.label());
+                continue;
+            }
+        };
+        let datagram = datagram.to_vec();
+        let service = Arc::clone(&service);
+        let socket = Arc::clone(&socket);
+        tokio::spawn(async move {
+            let client = service.clients.get(index);
+            // Screened above: it parses again.
+            if let (Some(client), Ok(packet)) = (client, Packet::parse(&datagram)) {
+                if let Some(bytes) = service.answer_access(client, &packet, peer).await {
+                    send(&socket, &bytes, peer).await;
+                }
+            }
+            drop(ticket);
+        });
+    }
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) {
+    if let Err(err) = socket.send_to(bytes, peer).await {
+        tracing::warn!(error = %err, %peer, "RADIUS send failed");
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +476,23 @@ mod tests {
             recent.begin(key(1), t0 + RETRANSMIT_WINDOW),
             Seen::New
         ));
+    }
+
+    #[test]
+    fn expired_requests_leave_as_new_ones_arrive() {
+        let mut recent = Recent::default();
+        let t0 = Instant::now();
+        let bytes = Arc::new(vec![2]);
+        for id in 0..200 {
+            assert!(matches!(recent.begin(key(id), t0), Seen::New));
+            recent.finish(key(id), Some(&bytes), t0 + Duration::from_millis(10));
+        }
+        assert_eq!(recent.entries.len(), 200);
+        // One more, a window later: the 200 are gone, without a sweep.
+        let later = t0 + Duration::from_millis(10) + RETRANSMIT_WINDOW;
+        assert!(matches!(recent.begin(key(250), later), Seen::New));
+        assert_eq!(recent.entries.len(), 1);
+        assert_eq!(recent.expiry.len(), 1);
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub(super) struct Activity {
     epoch: Instant,
     /// Milliseconds after `epoch` of the last byte read or written.
     last_ms: AtomicU64,
+    /// Milliseconds after `epoch` of the last answer finished (or of the
+    /// connection's opening): what eviction orders by, so that bytes
+    /// trickled into a request head that never ends do not make a
+    /// connection look busier than a client's keep-alive one.
+    served_ms: AtomicU64,
+    /// Answers finished on this connection.
+    answers: AtomicU64,
     /// Requests whose answer (body included) is not finished.
     in_flight: AtomicUsize,
     /// Told when the registry evicts this connection.
@@ -30,17 +37,23 @@ impl Activity {
         let activity = Activity {
             epoch,
             last_ms: AtomicU64::new(0),
+            served_ms: AtomicU64::new(0),
+            answers: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             evicted: Notify::new(),
         };
         activity.touch();
+        activity.served_ms.store(activity.ms(), Ordering::Relaxed);
         activity
+    }
+
+    fn ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Bytes moved now.
     pub(super) fn touch(&self) {
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(self.ms(), Ordering::Relaxed);
     }
 
     /// When bytes last moved.
@@ -59,6 +72,18 @@ impl Activity {
     pub(super) fn request_done(&self) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.touch();
+        self.served_ms.store(self.ms(), Ordering::Relaxed);
+        self.answers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Eviction order, first evicted first: a connection that never got
+    /// an answer (idle since it opened, or trickling a head that never
+    /// ends) goes before any that did, then the oldest last answer.
+    fn eviction_rank(&self) -> (bool, u64) {
+        (
+            self.answers.load(Ordering::Relaxed) > 0,
+            self.served_ms.load(Ordering::Relaxed),
+        )
     }
 
     pub(super) async fn wait_evicted(&self) {
@@ -139,8 +164,10 @@ impl Registry {
         })
     }
 
-    /// Admits a connection from `source`, evicting the longest-idle one
-    /// when full.
+    /// Admits a connection from `source`, evicting when full by
+    /// [`Activity::eviction_rank`]: an idle or trickling client goes before
+    /// one that is being served, so a gateway's keep-alive connection is
+    /// not closed under a request it is sending.
     pub(super) fn admit(self: &Arc<Self>, source: IpAddr) -> Result<Slot, Refusal> {
         let mut open = lock(&self.open);
         if open.per_source.get(&source).copied().unwrap_or(0) >= self.per_source {
@@ -151,7 +178,7 @@ impl Registry {
                 .connections
                 .iter()
                 .filter(|(_, (_, activity))| !activity.busy())
-                .min_by_key(|(_, (_, activity))| activity.last_ms.load(Ordering::Relaxed))
+                .min_by_key(|(_, (_, activity))| activity.eviction_rank())
                 .map(|(id, (_, activity))| (*id, Arc::clone(activity)));
             let Some((id, activity)) = victim else {
                 return Err(Refusal::Full);
@@ -213,6 +240,45 @@ mod tests {
         assert_eq!(registry.admit(ip(4)).unwrap_err(), Refusal::Full);
         second.activity.request_done();
         assert!(registry.admit(ip(4)).is_ok());
+    }
+
+    #[test]
+    fn a_trickling_connection_goes_before_one_being_served() {
+        let registry = Registry::new(2, 8);
+        let served = registry.admit(ip(1)).unwrap();
+        let trickling = registry.admit(ip(2)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        served.activity.request_started();
+        served.activity.request_done();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // Its bytes arrived after the other's answer, but no answer.
+        trickling.activity.touch();
+        let _new = registry.admit(ip(3)).unwrap();
+        assert!(told_evicted(&trickling.activity));
+        assert!(!told_evicted(&served.activity));
+    }
+
+    /// Whether `activity` was told it is evicted (without waiting).
+    fn told_evicted(activity: &Activity) -> bool {
+        use std::future::Future as _;
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let notified = activity.evicted.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().poll(&mut cx).is_ready()
+    }
+
+    #[test]
+    fn a_connection_never_answered_goes_before_an_older_answered_one() {
+        let registry = Registry::new(2, 8);
+        let served = registry.admit(ip(1)).unwrap();
+        served.activity.request_started();
+        served.activity.request_done();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let idle = registry.admit(ip(2)).unwrap();
+        let _new = registry.admit(ip(3)).unwrap();
+        assert!(told_evicted(&idle.activity));
+        assert!(!told_evicted(&served.activity));
     }
 
     #[test]

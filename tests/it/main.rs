@@ -65,6 +65,8 @@ mod profiles;
 mod pskc_import;
 mod radius_challenges;
 mod radius_peers;
+// RADIUS against hostile clients (issue 11).
+mod radius_hostile;
 mod radsec_peers;
 mod rules;
 mod school_year;

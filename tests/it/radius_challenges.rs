@@ -418,3 +418,41 @@ fn wrong_answers_to_challenges_count_towards_lockout_like_wrong_passcodes() {
     assert!(audit.iter().any(|a| a == "verify.reject"), "{audit:?}");
     gw.served.stop();
 }
+
+/// The Reply-Message of a challenge is in the client's `language`: French
+/// by default, English for a client declared with `language = "en"`.
+#[test]
+fn the_reply_message_is_in_the_client_s_language() {
+    use keyward::i18n::Lang;
+    use keyward::radius::packet::{attr, Code, Packet};
+    use std::net::UdpSocket;
+    let mut gw = Gateway::start_with(
+        2,
+        "\n[[radius.clients]]\nname = \"english\"\naddress = \"127.0.0.2\"\n\
+         secret_file = \"radius-local.secret\"\nlanguage = \"en\"\n",
+    );
+    for (i, (from, lang)) in [("127.0.0.1", Lang::Fr), ("127.0.0.2", Lang::En)]
+        .into_iter()
+        .enumerate()
+    {
+        let h = &gw.holders[i];
+        // A code past the look-ahead window, after the right PIN.
+        let far = format!("{}{}", h.pin, code(h, h.counter + 40));
+        let socket = UdpSocket::bind(format!("{from}:0")).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (bytes, auth) = crate::radius_peers::request_bytes(&gw.secret, &h.login, &far, 1);
+        let (code, reply) =
+            crate::radius_peers::exchange(&gw.secret, &socket, gw.radius, &bytes, &auth);
+        assert_eq!(code, Code::AccessChallenge, "{from}");
+        let reply = Packet::parse(&reply).unwrap();
+        let message = std::str::from_utf8(reply.find(attr::REPLY_MESSAGE).unwrap()).unwrap();
+        assert_eq!(
+            message,
+            keyward::tr!(lang, "gateway-challenge-next-code"),
+            "{from}"
+        );
+    }
+    gw.served.stop();
+}

@@ -213,7 +213,18 @@ fn radclient_through_radsecproxy_over_mutual_tls() {
     // A certificate from the same CA but not declared: the connection is
     // closed before any packet is read.
     assert!(!stranger_is_answered(radsec, &d.join("ca.pem"), &stranger));
+    // One address holds at most 64 connections, handshakes included (as
+    // HTTP, a quarter of the whole): the next is closed at once, while
+    // another address still gets in.
+    let held: Vec<_> = (0..64).map(|_| connect_from("127.0.0.2", radsec)).collect();
+    assert!(closed_at_once(&mut connect_from("127.0.0.2", radsec)));
+    assert!(!closed_at_once(&mut connect_from("127.0.0.3", radsec)));
+    drop(held);
     let metrics = gw.metrics();
+    assert!(
+        metrics.contains("client=\"\",outcome=\"dropped_source_full\"} 1"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("client=\"proxy\",outcome=\"accept\"} 1"),
         "{metrics}"
@@ -224,6 +235,27 @@ fn radclient_through_radsecproxy_over_mutual_tls() {
     );
     drop(proxy);
     gw.served.stop();
+}
+
+/// A TCP connection to `to` from the loopback address `source`.
+fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = (source.parse::<std::net::IpAddr>().unwrap(), 0).into();
+    socket.bind(&from.into()).unwrap();
+    socket.connect(&to.into()).unwrap();
+    socket.into()
+}
+
+/// Whether the server closes `stream` within half a second without a word.
+fn closed_at_once(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
 }
 
 /// Whether keyward answers a Status-Server sent over TLS with `who`'s

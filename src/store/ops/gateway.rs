@@ -223,19 +223,92 @@ struct Material {
 /// The desk's resync ([`crate::otp::RESYNC_RANGE`], 1000) reaches farther.
 pub const NEXT_CODE_RANGE: u32 = MAX_WINDOW;
 
-impl crate::store::Store {
-    /// A first look for [`Tx::gateway_challenge`], so that a plain
-    /// rejection takes no write transaction: `false` when no challenge can
-    /// be due. One short read (the credential, its verifier, its key); the
-    /// PIN verifier and the next-code range are then computed outside the
-    /// store's lock, the same work whatever the PIN, the login, or what is
-    /// found.
-    pub fn gateway_challenge_due(&self, login: &str, passcode: &str) -> Result<bool, StoreError> {
-        let material = self.read_as(&Actor::Gateway, |tx| {
-            tx.require_gateway()?;
-            tx.challenge_material(login)
-        })?;
-        Ok(assess(self.shared(), material, passcode)?.is_some())
+/// What the verify writer saw of a gateway's request, for the caller to
+/// tell whether its rejection opens a challenge without reading the store
+/// again (no transaction, no row MAC, no unsealing, no second PIN check):
+/// the writer already had the credential, its unsealed key and the PIN's
+/// verdict. Filled for every request that asks for it, with a throw-away key
+/// when there is nothing to find, so that the writer's work does not depend
+/// on the login. Only a hint: [`Tx::gateway_challenge`] decides again, in
+/// its own transaction, before anything is opened.
+#[derive(Clone)]
+pub struct ChallengeProbe {
+    key: CredentialKey,
+    digits: crate::otp::Digits,
+    floor: Option<u64>,
+    look_ahead: u32,
+    /// Usable HOTP key, evaluated and not locked by this rejection, PIN right.
+    next_code: bool,
+    /// Usable key whose PIN was reset.
+    new_pin: bool,
+}
+
+impl std::fmt::Debug for ChallengeProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChallengeProbe")
+    }
+}
+
+/// Where the verify writer leaves a request's [`ChallengeProbe`].
+pub type ProbeSlot = std::sync::Arc<std::sync::OnceLock<ChallengeProbe>>;
+
+/// What the verify writer knows of a request, for [`ChallengeProbe::new`].
+pub struct ProbeFacts<'a> {
+    /// The credential's key when there is one (else a throw-away one).
+    pub key: Option<&'a CredentialKey>,
+    pub dummy: &'a CredentialKey,
+    pub credential: Option<&'a CredentialInfo>,
+    /// The credential was found intact, its token active, the request was
+    /// evaluated (neither locked nor throttled) and did not lock it.
+    pub usable: bool,
+    pub pin_ok: bool,
+    /// The credential has a PIN verifier (none: the PIN was reset).
+    pub has_pin: bool,
+    pub look_ahead: u32,
+}
+
+impl std::fmt::Debug for ProbeFacts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProbeFacts")
+    }
+}
+
+impl ChallengeProbe {
+    /// The same work for any facts: one key copied, a few flags.
+    pub fn new(facts: ProbeFacts<'_>, passcode_len: usize) -> ChallengeProbe {
+        let hotp = facts
+            .credential
+            .is_some_and(|c| matches!(c.params.kind, OtpKind::Hotp { .. }));
+        let digits = facts
+            .credential
+            .map_or(crate::otp::Digits::SIX, |c| c.params.digits);
+        let key = match facts.key {
+            Some(key) if hotp => key,
+            _ => facts.dummy,
+        };
+        ChallengeProbe {
+            key: key.clone(),
+            digits,
+            floor: facts.credential.and_then(|c| c.floor),
+            look_ahead: facts.look_ahead,
+            next_code: facts.usable && hotp && facts.has_pin && facts.pin_ok,
+            new_pin: facts.usable && !facts.has_pin && passcode_len == usize::from(digits.get()),
+        }
+    }
+
+    /// Whether `passcode`'s rejection may open a challenge. One scan of the
+    /// next-code range whatever the flags say, so the time taken tells
+    /// neither a right PIN nor a PIN reset.
+    pub fn due(&self, passcode: &str) -> bool {
+        let d = usize::from(self.digits.get());
+        let code = passcode
+            .len()
+            .checked_sub(d)
+            .filter(|_| passcode.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|at| passcode.get(at..))
+            .unwrap_or(&"00000000"[..d.min(8)]);
+        let beyond = beyond_window(&self.key, self.digits, code, self.floor, self.look_ahead);
+        self.new_pin || (self.next_code && beyond)
     }
 }
 

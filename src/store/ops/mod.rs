@@ -58,7 +58,7 @@ pub use forgotten_pin::{
     PinResetApproval, PinResetDone, DEFAULT_APPROVAL_HOURS, MAX_APPROVAL_HOURS,
     PIN_RESET_SLIP_HEADER,
 };
-pub use gateway::ChallengeReason;
+pub use gateway::{ChallengeProbe, ChallengeReason, ProbeFacts, ProbeSlot};
 pub use listing::{Page, TokenQuery};
 pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};

@@ -12,6 +12,7 @@ use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
 use crate::otp::{code_at, Code, Digits, Hotp, OtpKind, ReplayFloor, Totp};
 use crate::store::audit::{AuditEntry, AuditHead};
 use crate::store::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
+use crate::store::ops::{ChallengeProbe, ProbeFacts};
 use crate::store::StoreError;
 
 struct Found {
@@ -346,6 +347,25 @@ impl Decider {
             entitled,
         };
         let decision = decide(now, counters, evidence);
+        // --- Gateway challenges (`store::ops::gateway`): what a gateway's
+        // caller needs to tell whether this rejection opens one. The same
+        // work for every probing request (one key copied).
+        if let Some(slot) = &request.challenge_probe {
+            let usable = evidence.active
+                && matches!(&decision, Decision::Reject { reason, counters: after, .. }
+                    if !after.locked && !matches!(reason, Reason::Locked | Reason::Throttled));
+            let facts = ProbeFacts {
+                key: known.then_some(key),
+                dummy: &self.dummy_key,
+                credential: found.as_ref().map(|f| &f.credential),
+                usable,
+                pin_ok,
+                has_pin: found.as_ref().is_some_and(|f| f.verifier.is_some()),
+                look_ahead: config.hotp_look_ahead,
+            };
+            let _ = slot.set(ChallengeProbe::new(facts, request.passcode.len()));
+        }
+        // --- end of gateway challenges.
         let subject = login.as_ref().map_or("-", PersonId::as_str);
         // Repeated identical refusals of a minute are aggregated: their kind.
         let mut repeatable: Option<(String, u32)> = None;

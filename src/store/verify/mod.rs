@@ -68,6 +68,9 @@ pub struct VerifyRequest {
     /// What the holder must be entitled to besides possession: a school
     /// right (the gateways, the default) or a staff key (console sign-in).
     pub purpose: VerifyPurpose,
+    /// A gateway's request for what the writer saw, to tell whether a
+    /// rejection opens a challenge (`store::ops::gateway`).
+    pub challenge_probe: Option<super::ops::ProbeSlot>,
 }
 
 impl VerifyRequest {
@@ -80,7 +83,15 @@ impl VerifyRequest {
             passcode: crate::hid::codec::keyboard::normalise_typed(passcode),
             source: None,
             purpose: VerifyPurpose::Gateway,
+            challenge_probe: None,
         }
+    }
+
+    /// Asks the writer to leave in `slot` what the gateway's challenges
+    /// need (`store::ops::gateway::ChallengeProbe`).
+    pub fn probing_challenges(mut self, slot: super::ops::ProbeSlot) -> Self {
+        self.challenge_probe = Some(slot);
+        self
     }
 
     /// A staff member's console sign-in: the same proof of possession,
