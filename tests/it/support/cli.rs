@@ -186,12 +186,13 @@ impl Lines {
         }
     }
 
-    /// Waits (20 s at most) for a line containing `needle` and returns it.
+    /// Waits (60 s at most: a loaded machine drives the simulated tokens
+    /// slowly) for a line containing `needle` and returns it.
     pub fn wait_for(&mut self, needle: &str) -> String {
         loop {
             let line = self
                 .lines
-                .recv_timeout(Duration::from_secs(20))
+                .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| {
                     panic!(
                         "no line with {needle:?}; output so far:\n{}",
