@@ -20,7 +20,8 @@ use crate::domain::Role;
 use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey};
 
 /// The roles a staff key may have.
-const STAFF: [Role; 3] = [Role::Admin, Role::Desk, Role::Inspector];
+/// The least power first: the form's default is a desk key.
+const STAFF: [Role; 3] = [Role::Desk, Role::Inspector, Role::Admin];
 
 /// A staff key as a row (its role and state in words).
 #[derive(Clone, Debug)]
