@@ -16,6 +16,7 @@
 //! PINs and codes go from forms to the operation and nowhere else.
 
 mod admin;
+mod appointments;
 mod desk_acts;
 mod glance;
 mod home;
@@ -24,8 +25,10 @@ mod people;
 pub mod qr;
 mod receipts;
 mod rights;
+mod schools;
 pub mod session;
 mod signin;
+mod staff_keys;
 mod station;
 mod tokens;
 mod view;
@@ -167,7 +170,13 @@ impl ConsoleState {
             .await
             .map_err(|_| Refusal::internal("answer"))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
+            // 204 (a revocation): no body, read as JSON `null`.
+            let bytes: &[u8] = if status == StatusCode::NO_CONTENT {
+                b"null"
+            } else {
+                &bytes
+            };
+            return serde_json::from_slice(bytes)
                 .map(|answer| (answer, total))
                 .map_err(|_| Refusal::internal("answer"));
         }
@@ -262,10 +271,25 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/act", post(tokens::act))
         .route("/tokens/{serial}/wipe", post(desk_acts::wipe))
         .route("/tokens/{serial}/resync", post(desk_acts::resync))
-        .route("/people", get(people::people))
+        .route("/people", get(people::people).post(people::add))
         .route("/glance", get(glance::glance))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::export_csv))
+        .route(
+            "/admin/appointments",
+            get(appointments::appointments).post(appointments::grant),
+        )
+        .route("/admin/appointments/end", post(appointments::end))
+        .route(
+            "/admin/schools",
+            get(schools::schools).post(schools::add_school),
+        )
+        .route("/admin/districts", post(schools::add_district))
+        .route(
+            "/admin/staff-keys",
+            get(staff_keys::staff_keys).post(staff_keys::grant),
+        )
+        .route("/admin/staff-keys/revoke", post(staff_keys::revoke))
         .route("/delegations", get(rights::delegations).post(rights::grant))
         .route("/delegations/end", post(rights::end))
         .route("/receipts/{id}", get(receipts::slip))

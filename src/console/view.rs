@@ -75,6 +75,9 @@ impl Chrome {
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),
+                ("/admin/appointments", "console-nav-appointments"),
+                ("/admin/schools", "console-nav-schools"),
+                ("/admin/staff-keys", "console-nav-staff-keys"),
                 ("/admin/audit", "console-nav-audit"),
             ],
             Role::Desk => &[

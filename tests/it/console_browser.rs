@@ -260,6 +260,25 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert!(staff.wait("table tbody").text().contains(&serial));
     staff.wait("#checkpoints-title");
     saved.push(staff.screenshot(&shots, "15-audit"));
+    // The admin's people: a person added from the form, by keyboard.
+    staff.goto(&format!("{url}/people"));
+    staff.wait("#new-id").type_text("nvidal");
+    staff.find("#new-name").type_text("Nina Vidal");
+    staff.find("#new-mail").type_text("nvidal@ac-exemple.fr");
+    staff.find("#add-person-go").click();
+    staff.wait_url("added=nvidal");
+    assert!(staff.wait("table tbody").text().contains("Nina Vidal"));
+    saved.push(staff.screenshot(&shots, "16-people"));
+    // Appointments (start, end, reason), districts and schools, staff keys.
+    staff.goto(&format!("{url}/admin/appointments?person=jdupont"));
+    assert!(staff.wait("#appointments tbody").text().contains(SCHOOL));
+    saved.push(staff.screenshot(&shots, "17-appointments"));
+    staff.goto(&format!("{url}/admin/schools"));
+    assert!(staff.wait("#schools tbody").text().contains(SCHOOL));
+    saved.push(staff.screenshot(&shots, "18-schools"));
+    staff.goto(&format!("{url}/admin/staff-keys"));
+    staff.wait("#staff-keys tbody");
+    saved.push(staff.screenshot(&shots, "19-staff-keys"));
 
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();
