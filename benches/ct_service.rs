@@ -8,7 +8,12 @@
 //! commit):
 //! - `wrong_code`: a known, unlocked holder, right PIN, wrong code;
 //! - `wrong_pin`: the same holders, wrong PIN, the right next code;
-//! - `unknown`: a login nobody holds (a new one each time);
+//! - `unknown`: a login nobody holds, from a pool of as many made-up names
+//!   as there are known holders; like a known holder's, each name is timed
+//!   twice in a row of refusals after an untimed request (a known holder's
+//!   log-in, a made-up name's first try). A name's first request inserts
+//!   its counters slot whether anybody holds it or not; comparing first
+//!   tries with repeated ones would time that, not who the login is;
 //! - `locked`: a locked holder, right PIN, wrong code.
 //!
 //! Between two timed requests (untimed): the clock moves on a minute (so
@@ -156,6 +161,9 @@ fn main() {
     }
     let mut next = [1u64; KNOWN];
     let mut fails = [0u32; KNOWN];
+    // (name, timed refusals so far); 2 makes the first use start afresh.
+    let mut ghosts: Vec<(String, u32)> = vec![(String::new(), 2); KNOWN];
+    let mut next_ghost = 0usize;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut times: Vec<(usize, f64)> = Vec::with_capacity(samples);
     let started = Instant::now();
@@ -189,10 +197,23 @@ fn main() {
                 };
                 (login(i), passcode)
             }
-            2 => (
-                format!("ghost{n:07}"),
-                format!("{PIN}{:06}", rng.next() % 1_000_000),
-            ),
+            2 => {
+                let i = (rng.next() % KNOWN as u64) as usize;
+                if ghosts[i].1 >= 2 {
+                    // Untimed: a new made-up name's first try.
+                    let name = format!("ghost{next_ghost:07}");
+                    next_ghost += 1;
+                    let first = format!("{PIN}{:06}", rng.next() % 1_000_000);
+                    assert!(!ask(&svc, &name, &first).unwrap().is_accept());
+                    ghosts[i] = (name, 0);
+                    tick(&clock);
+                }
+                ghosts[i].1 += 1;
+                (
+                    ghosts[i].0.clone(),
+                    format!("{PIN}{:06}", rng.next() % 1_000_000),
+                )
+            }
             _ => {
                 let i = KNOWN + (rng.next() % LOCKED as u64) as usize;
                 (login(i), format!("{PIN}{:06}", rng.next() % 1_000_000))

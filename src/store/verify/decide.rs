@@ -228,6 +228,22 @@ impl Decider {
             (Some(f), true) => super::counters::of(&self.phantoms, db, &f.credential)?,
             _ => self.phantoms.load(db, slot)?,
         };
+        // The other counters row, read here and written back as it was on
+        // every refusal: a known login's phantom slot (the one its name
+        // would use if nobody held it), an unknown login's decoy's counters.
+        // So every refusal reads two counters rows and writes two (its own,
+        // new, and this one, unchanged), in the same kinds of places whether
+        // the login exists or not; the first request for any name inserts
+        // its slot's row, later ones replace it (issue 11 point 3).
+        // Writing a phantom slot back unchanged never lowers its counters.
+        let other = match (&found, known_login, tampered) {
+            (Some(_), true, false) => Some((slot, self.phantoms.load(db, slot)?)),
+            (Some(f), false, _) => Some((
+                super::counters::slot_of(f.credential.id),
+                super::counters::of(&self.phantoms, db, &f.credential)?,
+            )),
+            _ => None,
+        };
         // A decoy, or a tampered record, decides nothing past this point.
         let (found, decoy) = if known_login && !tampered {
             (found, None)
@@ -423,6 +439,9 @@ impl Decider {
                 match &found {
                     Some(f) => super::counters::store(&self.phantoms, db, &f.credential, after)?,
                     None => self.phantoms.store(db, slot, after)?,
+                }
+                if let Some((other_slot, as_it_was)) = other {
+                    self.phantoms.store(db, other_slot, as_it_was)?;
                 }
                 // Possession proved without the entitlement the purpose
                 // asks for: the code is consumed like an accepted one (never

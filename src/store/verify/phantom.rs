@@ -112,6 +112,13 @@ impl Phantoms {
     }
 
     /// Writes `counters` to `slot`, with their MAC.
+    ///
+    /// Always a delete then an insert, whether the slot was written before
+    /// or not and whether the counters changed or not: the same statements
+    /// and the same page writes for every caller. (An upsert that leaves a
+    /// row unchanged does not even mark its page dirty in SQLite, so a
+    /// locked login's unchanged counters were written faster than a known
+    /// login's new ones: issue 11 point 3.)
     pub(crate) fn store(
         &self,
         db: &Connection,
@@ -121,11 +128,11 @@ impl Phantoms {
         let mac = self.key.mac(&Self::encode(slot, counters));
         let retry_at =
             i64::try_from(counters.retry_at).map_err(|_| StoreError::Corrupt("retry time"))?;
+        db.prepare_cached("DELETE FROM phantom_counters WHERE slot = ?1")?
+            .execute([slot])?;
         db.prepare_cached(
             "INSERT INTO phantom_counters (slot, fails, locked, retry_at, mac)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (slot) DO UPDATE SET fails = excluded.fails,
-                 locked = excluded.locked, retry_at = excluded.retry_at, mac = excluded.mac",
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             slot,
