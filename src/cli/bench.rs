@@ -390,6 +390,9 @@ struct Tally {
     server_errors: u64,
     other_errors: u64,
     rate_limited: u64,
+    /// Requests whose answer never came (connection broken, timeout, 408):
+    /// the daemon may have carried them out.
+    answers_lost: u64,
     first_error: Option<String>,
     /// CPU time the worker threads used (the generator's own cost).
     cpu_ns: u64,
@@ -406,6 +409,7 @@ impl Tally {
         self.server_errors += other.server_errors;
         self.other_errors += other.other_errors;
         self.rate_limited += other.rate_limited;
+        self.answers_lost += other.answers_lost;
         self.cpu_ns += other.cpu_ns;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -529,12 +533,20 @@ fn worker<V: Verifier>(
                 match status {
                     Some(500..=599) => tally.server_errors += 1,
                     Some(429) => tally.rate_limited += 1,
+                    Some(0 | 408) => tally.answers_lost += 1,
                     _ => tally.other_errors += 1,
                 }
                 if tally.first_error.is_none() {
                     tally.first_error = Some(err.to_string());
                 }
-                // A refused valid code leaves the counter where it was.
+                if kind == 0 && outcome_unknown(status) {
+                    // The daemon may have accepted this code before its
+                    // answer was lost: sending it again would be a replay,
+                    // rightly rejected, and not a valid code rejected. The
+                    // next code is accepted either way (look-ahead).
+                    credential.counter += 1;
+                    credential.last_accepted = None;
+                }
                 credential.failed_last = true;
                 if matches!(err, ClientError::Unreachable { .. }) {
                     stop.store(true, Ordering::Relaxed);
@@ -544,6 +556,13 @@ fn worker<V: Verifier>(
     }
     tally.cpu_ns = thread_cpu_ns();
     (tally, credentials)
+}
+
+/// Whether an error leaves unknown if the daemon carried the request out:
+/// no answer at all (status 0: connection broken, timeout), a request
+/// timeout, or a server error. A 4xx other than 408 is a refusal.
+fn outcome_unknown(status: Option<u16>) -> bool {
+    matches!(status, None | Some(0 | 408 | 500..=599))
 }
 
 /// CPU time this thread has used, in nanoseconds.
@@ -672,6 +691,7 @@ fn load<V: Verifier>(
         double_accepts: tally.double_accepts,
         server_errors: tally.server_errors,
         rate_limited: tally.rate_limited,
+        answers_lost: tally.answers_lost,
         other_errors: tally.other_errors,
         first_error: tally.first_error,
         generator_cores,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,6 +28,12 @@ pub(super) struct Activity {
     answers: AtomicU64,
     /// Requests whose answer (body included) is not finished.
     in_flight: AtomicUsize,
+    /// An answer finished by the handler may still sit in hyper's write
+    /// buffer: set when the last answer ends, cleared by the next flush
+    /// that reaches the socket. Closing the connection in between would
+    /// drop an answer whose request was carried out (a verify accepted,
+    /// its code spent) and the client could only guess.
+    unflushed: AtomicBool,
     /// Told when the registry evicts this connection.
     evicted: Notify,
 }
@@ -40,6 +46,7 @@ impl Activity {
             served_ms: AtomicU64::new(0),
             answers: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            unflushed: AtomicBool::new(false),
             evicted: Notify::new(),
         };
         activity.touch();
@@ -61,8 +68,23 @@ impl Activity {
         self.epoch + std::time::Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
     }
 
+    /// A request is being handled, or its answer is not yet flushed to
+    /// the socket: the connection must not be evicted.
     pub(super) fn busy(&self) -> bool {
+        // `request_done` sets `unflushed` before it lowers `in_flight`.
+        self.handling() || self.unflushed.load(Ordering::Acquire)
+    }
+
+    /// A request is being handled (its answer's body not finished).
+    pub(super) fn handling(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) > 0
+    }
+
+    /// What was written so far reached the socket.
+    pub(super) fn flushed(&self) {
+        if !self.handling() {
+            self.unflushed.store(false, Ordering::Release);
+        }
     }
 
     pub(super) fn request_started(&self) {
@@ -70,6 +92,7 @@ impl Activity {
     }
 
     pub(super) fn request_done(&self) {
+        self.unflushed.store(true, Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.touch();
         self.served_ms.store(self.ms(), Ordering::Relaxed);
@@ -239,7 +262,22 @@ mod tests {
         third.activity.request_started();
         assert_eq!(registry.admit(ip(4)).unwrap_err(), Refusal::Full);
         second.activity.request_done();
+        second.activity.flushed();
         assert!(registry.admit(ip(4)).is_ok());
+    }
+
+    #[test]
+    fn an_answer_not_yet_flushed_keeps_its_connection() {
+        let registry = Registry::new(1, 8);
+        let gateway = registry.admit(ip(1)).unwrap();
+        gateway.activity.request_started();
+        // The handler is done; its answer is still in hyper's buffer.
+        gateway.activity.request_done();
+        assert_eq!(registry.admit(ip(2)).unwrap_err(), Refusal::Full);
+        assert!(!told_evicted(&gateway.activity));
+        gateway.activity.flushed();
+        assert!(registry.admit(ip(2)).is_ok());
+        assert!(told_evicted(&gateway.activity));
     }
 
     #[test]

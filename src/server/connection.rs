@@ -46,7 +46,17 @@ pub(super) async fn serve<I>(
         activity: Arc::clone(&activity),
     });
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        answer(request, app.clone(), Arc::clone(&activity), limits, tls)
+        // Busy from the moment hyper hands the request over, before the
+        // handler's first poll: an eviction seen after this point lets
+        // the request finish and its answer out.
+        activity.request_started();
+        answer(
+            request,
+            app.clone(),
+            InFlight(Arc::clone(&activity)),
+            limits,
+            tls,
+        )
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -60,16 +70,29 @@ pub(super) async fn serve<I>(
     if stopping {
         connection.as_mut().graceful_shutdown();
     }
+    let mut evicted = false;
     loop {
         let idle_deadline = tokio::time::Instant::from_std(activity.last() + limits.idle_timeout);
         tokio::select! {
             _ = connection.as_mut() => break,
-            () = activity.wait_evicted() => break,
-            () = tokio::time::sleep_until(idle_deadline) => {
-                if !activity.busy() && activity.last() + limits.idle_timeout <= std::time::Instant::now() {
+            () = activity.wait_evicted(), if !evicted => {
+                // Chosen while idle, but a request may have arrived since:
+                // never drop one being handled or an answer not yet
+                // written (the client could not tell whether it was
+                // carried out). Finish it, then close.
+                if !activity.busy() {
                     break;
                 }
-                if activity.busy() {
+                evicted = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep_until(idle_deadline) => {
+                // An answer the client does not read holds the connection
+                // no longer than the idle timeout (written bytes count).
+                if !activity.handling() && activity.last() + limits.idle_timeout <= std::time::Instant::now() {
+                    break;
+                }
+                if activity.handling() {
                     // Counted from the answer's end, not from before it.
                     activity.touch();
                 }
@@ -90,12 +113,10 @@ pub(super) async fn serve<I>(
 async fn answer(
     request: Request<Incoming>,
     mut app: Router,
-    activity: Arc<Activity>,
+    guard: InFlight,
     limits: Limits,
     tls: bool,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    activity.request_started();
-    let guard = InFlight(activity);
     let request = request.map(Body::new);
     let mut response = match tokio::time::timeout(limits.request_timeout, app.call(request)).await {
         Ok(Ok(response)) => response,
@@ -182,11 +203,21 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(polled, Poll::Ready(Ok(()))) {
+            // hyper flushes after writing its buffer out: every answer
+            // finished before this point is in the socket.
+            self.activity.flushed();
+        }
+        polled
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -198,7 +229,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Tracked<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

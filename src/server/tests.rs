@@ -193,3 +193,72 @@ async fn slow_requests_time_out() {
     let answer = get_once(running.addr, "/stuck").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+/// The race behind issue 11's "valid codes rejected" under 2,000 hostile
+/// connections: the acceptor picks a connection as the longest idle while
+/// its next request is already on the way; the connection's task then
+/// reads that request and hands it to the handler (a verify that spends a
+/// code) before it sees the eviction. It used to close the connection
+/// there, dropping an answer whose request was carried out; the client
+/// sent the code again and got "code already used". A request that was
+/// handled must get its answer.
+#[tokio::test]
+async fn an_evicted_connection_still_answers_the_request_it_handled() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let app = Router::new().route(
+        "/verify",
+        axum::routing::post(move || {
+            let counter = Arc::clone(&counter);
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                "accept"
+            }
+        }),
+    );
+    let mut rounds_handled = 0;
+    // Which of "request read" and "eviction seen" the task polls first is
+    // tokio::select!'s random pick: about half the rounds are the race.
+    for _ in 0..48 {
+        let registry = admission::Registry::new(1, 8);
+        let slot = registry.admit(IpAddr::from([127, 0, 0, 1])).unwrap();
+        let (mut client, server_side) = tokio::io::duplex(4096);
+        client
+            .write_all(b"POST /verify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        // A newcomer while the registry is full: the gateway's connection,
+        // its request not read yet, looks idle and is evicted.
+        let _newcomer = registry.admit(IpAddr::from([127, 0, 0, 2])).unwrap();
+        let before = handled.load(Ordering::SeqCst);
+        let (_keep_running, running) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(connection::serve(
+            server_side,
+            slot,
+            app.clone(),
+            Limits::default(),
+            false,
+            running,
+        ));
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer))
+            .await
+            .expect("the evicted connection was not closed")
+            .unwrap();
+        task.await.unwrap();
+        if handled.load(Ordering::SeqCst) > before {
+            rounds_handled += 1;
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.starts_with("HTTP/1.1 200") && answer.ends_with("accept"),
+                "a request carried out lost its answer: {answer:?}"
+            );
+        }
+    }
+    assert!(
+        rounds_handled > 0,
+        "no round read the request before closing"
+    );
+}

@@ -129,6 +129,7 @@ fn bench_verify_against_a_running_daemon() {
             "double_accepts",
             "http_5xx",
             "other_errors",
+            "answers_lost",
         ] {
             assert_eq!(report[zero], 0, "{zero}: {report}");
         }

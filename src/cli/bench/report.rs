@@ -26,6 +26,8 @@ pub struct Report {
     pub double_accepts: u64,
     pub server_errors: u64,
     pub rate_limited: u64,
+    /// Requests whose answer never came (connection broken, timeout, 408).
+    pub answers_lost: u64,
     pub other_errors: u64,
     pub first_error: Option<String>,
     /// The generator's CPU use during the run, in cores (of 1.0 each).
@@ -64,7 +66,8 @@ impl Report {
             "accepts": self.accepts, "rejects": self.rejects,
             "valid_rejected": self.valid_rejected, "wrong_accepted": self.wrong_accepted,
             "double_accepts": self.double_accepts, "http_5xx": self.server_errors,
-            "rate_limited": self.rate_limited, "other_errors": self.other_errors,
+            "rate_limited": self.rate_limited, "answers_lost": self.answers_lost,
+            "other_errors": self.other_errors,
             "first_error": self.first_error,
             "generator_cores": self.generator_cores,
             "wrong_codes": WRONG_CODES,
@@ -97,6 +100,7 @@ impl Report {
             ("double accepts", self.double_accepts.to_string()),
             ("HTTP 5xx", self.server_errors.to_string()),
             ("rate limited", self.rate_limited.to_string()),
+            ("answers lost", self.answers_lost.to_string()),
             ("other errors", self.other_errors.to_string()),
         ];
         if let Some(e) = &self.first_error {
@@ -153,6 +157,7 @@ mod tests {
             double_accepts: 0,
             server_errors: 0,
             rate_limited: 3,
+            answers_lost: 2,
             other_errors: 1,
             first_error: Some("timeout".into()),
             generator_cores: 0.5,
@@ -181,6 +186,7 @@ mod tests {
              \x20 double accepts  0\n\
              \x20 HTTP 5xx        0\n\
              \x20 rate limited    3\n\
+             \x20 answers lost    2\n\
              \x20 other errors    1\n\
              \x20 first error     timeout\n\
              \x20 generator CPU   0.50 cores\n\

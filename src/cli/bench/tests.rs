@@ -79,3 +79,55 @@ fn no_holder_gets_two_failures_in_a_row_across_runs() {
         assert!(*worst <= 1, "{login}: {worst} failures in a row");
     }
 }
+
+/// A daemon that accepts a valid code and loses the answer (the connection
+/// breaks): the code is spent. The generator used to send it again, got
+/// "code already used" and counted a valid code rejected, on every later
+/// visit of that holder too. An unknown outcome is an answer lost, and the
+/// holder moves on to the next code.
+#[test]
+fn an_accept_whose_answer_was_lost_is_not_a_valid_code_rejected() {
+    struct Losing {
+        inner: Fake,
+        lose_next: bool,
+    }
+    impl Verifier for Losing {
+        fn verify(
+            &mut self,
+            login: &str,
+            passcode: &str,
+            source: &str,
+        ) -> Result<bool, ClientError> {
+            let accepted = self.inner.verify(login, passcode, source)?;
+            if accepted && std::mem::take(&mut self.lose_next) {
+                return Err(ClientError::Protocol {
+                    status: 0,
+                    why: "connection: unexpected end of file".into(),
+                });
+            }
+            Ok(accepted)
+        }
+    }
+    let c = credential(7);
+    let holders: Holders = [(
+        c.login.clone(),
+        (c.key.clone(), "730519".to_owned(), 0, 0, 0),
+    )]
+    .into_iter()
+    .collect();
+    let holders = Arc::new(Mutex::new(holders));
+    let mut shares = vec![vec![c]];
+    start_clean(&mut shares);
+    let mut connect = || -> anyhow::Result<Losing> {
+        Ok(Losing {
+            inner: Fake(Arc::clone(&holders)),
+            lose_next: true,
+        })
+    };
+    let (tally, back, _) = run_phase(&mut connect, shares, Duration::from_millis(20), 0.3).unwrap();
+    assert_eq!(tally.answers_lost, 1);
+    assert_eq!(tally.valid_rejected, 0, "{:?}", tally.first_error);
+    assert!(tally.accepts > 0);
+    let counter = back[0][0].counter;
+    assert_eq!(counter, holders.lock().unwrap()["holder7"].2, "out of step");
+}
