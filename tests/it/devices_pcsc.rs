@@ -69,16 +69,16 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
 
     let mut sim = Sim::with_serial(&pcscd, 0, "t0.toml", "4242");
     // Registered as stock before its insertion is published (a client acting
-    // on the event finds it known), and the insertion shows within a second
-    // of pcscd seeing the card (the watcher polls every 500 ms).
+    // on the event finds it known). The watcher polls every 500 ms; the
+    // bound only stops a hung test on a loaded machine, it is not a figure.
     next_event(
         &mut events,
-        Duration::from_secs(1),
+        Duration::from_secs(10),
         |e| matches!(e, DeviceEvent::TokenState { serial, state: TokenState::Stock, .. } if serial == "4242"),
     );
     let inserted = next_event(
         &mut events,
-        Duration::from_secs(1),
+        Duration::from_secs(10),
         |e| matches!(e, DeviceEvent::Inserted { reader, .. } if reader == READER0),
     );
     assert_eq!(
@@ -118,7 +118,7 @@ fn watcher_sees_a_token_arrive_registers_it_and_prepares_it_over_pcsc() {
     sim.stop();
     next_event(
         &mut events,
-        Duration::from_secs(2),
+        Duration::from_secs(10),
         |e| matches!(e, DeviceEvent::Removed { reader } if reader == READER0),
     );
     assert!(devices.present().iter().all(|p| p.reader != READER0));
