@@ -251,6 +251,10 @@ impl FromRequestParts<ConsoleState> for Session {
         let key = match found {
             Ok(Ok(Ok(key))) => key,
             Ok(Ok(Err(why))) => return Err(no_session(state, parts, why).await),
+            Ok(Err(StoreError::RowTampered { .. })) => {
+                let why = "a console session changed outside keyward";
+                return Err(no_session(state, parts, why).await);
+            }
             _ => return Err(no_session(state, parts, "a console session unreadable").await),
         };
         let Some(caller) = caller_of(key) else {

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     V_PIN_RESET_APPROVALS,
     V_LOOKUP_INDEXES,
     V_CONSOLE_READS,
+    V_MORE_ROW_MACS,
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -408,6 +409,20 @@ const V_CONSOLE_READS: &str = r#"
 CREATE INDEX tokens_by_state ON tokens(state, serial);
 CREATE INDEX tokens_by_right ON tokens(right_id);
 CREATE INDEX audit_by_time ON audit(at);
+"#;
+
+/// Row MACs (`store::row_mac`) for the other rows that decide something:
+/// a district's inspector and a school's district (an inspector's scope),
+/// console sessions and the bootstrap link (who is signed in), emergency
+/// grants and PIN reset approvals. Rows already there get theirs at the
+/// next open.
+const V_MORE_ROW_MACS: &str = r#"
+ALTER TABLE districts           ADD COLUMN row_mac BLOB;
+ALTER TABLE schools             ADD COLUMN row_mac BLOB;
+ALTER TABLE console_sessions    ADD COLUMN row_mac BLOB;
+ALTER TABLE console_bootstrap   ADD COLUMN row_mac BLOB;
+ALTER TABLE emergency_grants    ADD COLUMN row_mac BLOB;
+ALTER TABLE pin_reset_approvals ADD COLUMN row_mac BLOB;
 "#;
 
 /// Applies the missing migrations, or refuses a newer database.

@@ -304,7 +304,8 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    for table in ["people", "rights", "tokens", "credentials", "api_keys"] {
+    let sealed_before = ["people", "rights", "tokens", "credentials", "api_keys"];
+    for table in sealed_before.into_iter().chain(["districts", "schools"]) {
         conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN row_mac"))
             .unwrap();
     }
@@ -327,7 +328,7 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
          DROP INDEX tokens_by_right; DROP INDEX audit_by_time;",
     )
     .unwrap();
-    let steps_after_row_macs = 8;
+    let steps_after_row_macs = 9;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs
@@ -417,4 +418,87 @@ async fn a_desk_key_made_admin_in_the_database_authenticates_nobody() {
             .any(|(_, action, subject)| action == "refused" && subject == "authenticate"),
         "{refused:?}"
     );
+}
+
+/// A console session row written into the database by hand (an id the
+/// writer knows, for the admin's key) signs nobody in; a session opened by
+/// keyward whose key was swapped by hand neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_forged_in_the_database_signs_nobody_in() {
+    use crate::console_security::{send, session};
+    use axum::http::StatusCode;
+    let api = crate::support::api::api();
+    let key_id = |key: &str| {
+        api.store
+            .read(|tx| {
+                Ok(tx
+                    .api_key_by_hash(&keyward::domain::api_key_hash(key))?
+                    .unwrap()
+                    .id)
+            })
+            .unwrap()
+    };
+    let (admin, desk) = (key_id(&api.keys.admin), key_id(&api.keys.desk));
+    // A real desk session works.
+    let (id, _) = session(&api, &api.keys.desk);
+    assert_eq!(
+        send(&api, "GET", "/desk", Some(&id), "").await.status,
+        StatusCode::OK
+    );
+
+    let forged = "forged-session-id-known-to-the-writer";
+    let conn = rusqlite::Connection::open(api.store.db_path()).unwrap();
+    conn.execute(
+        "INSERT INTO console_sessions (id_hash, api_key, created_at, last_seen)
+         VALUES (?1, ?2, 0, 9999999999)",
+        rusqlite::params![&keyward::store::ops::console_id_hash(forged)[..], admin],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE console_sessions SET api_key = ?1 WHERE api_key = ?2",
+        rusqlite::params![admin, desk],
+    )
+    .unwrap();
+    drop(conn);
+    let head = api.audit_head();
+    for cookie in [forged, id.as_str()] {
+        let answer = send(&api, "GET", "/people", Some(cookie), "").await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert!(!answer.body.contains("admin"), "{}", answer.body);
+    }
+    let audited = api.audit_after(head);
+    assert_eq!(
+        audited.iter().filter(|(_, a, _)| a == "refused").count(),
+        2,
+        "{audited:?}"
+    );
+    // Nothing was laundered: audit verify names both rows.
+    let (status, body) = api.get(&api.keys.admin, "/v1/audit/verify").await;
+    assert_eq!(status, 200);
+    let bad = body["bad_rows"].as_array().unwrap();
+    assert_eq!(bad.len(), 2, "{body}");
+    assert!(bad
+        .iter()
+        .all(|b| b.as_str().unwrap().starts_with("console_sessions ")));
+}
+
+/// A school moved into another district by hand does not bring its keys
+/// into that district's inspector's reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_school_moved_to_another_district_in_the_database_widens_no_scope() {
+    let (api, serial, _) = crate::api_devices::api_without_device_pin();
+    crate::api_devices::activate_at_reader(&api, &serial).await;
+    let uri = format!("/v1/tokens/{serial}");
+    let (status, body) = api.get(&api.keys.inspector_west, &uri).await;
+    assert_eq!(status, 404, "{body}");
+    let conn = rusqlite::Connection::open(api.store.db_path()).unwrap();
+    conn.execute(
+        "UPDATE schools SET district = 'WEST' WHERE uai = ?1",
+        [crate::support::api::SCHOOL_EAST],
+    )
+    .unwrap();
+    drop(conn);
+    let (status, body) = api.get(&api.keys.inspector_west, &uri).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["detail"], "record_tampered", "{body}");
 }

@@ -234,14 +234,60 @@ async fn an_approval_of_a_former_inspector_is_not_in_force() {
         .send(approve_call(&api.keys.inspector_east, &s, 24))
         .await;
     assert_eq!(status, 200);
-    let conn = rusqlite::Connection::open(api.store.db_path()).unwrap();
-    conn.execute(
-        "UPDATE districts SET inspector = 'cpetit' WHERE code = 'EAST'",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    let cpetit = PersonId::parse("cpetit").unwrap();
+    api.store
+        .write(&Actor::System, "t", |tx| {
+            tx.set_inspector("EAST", Some(&cpetit))
+        })
+        .unwrap();
     api.clock.advance(30);
     api.assert_conflict(reset_call(&api, &s, NEW_PIN), "no_pin_reset_approval")
+        .await;
+}
+
+/// Rows written into the database outside keyward decide nothing: an
+/// approval inserted by hand, one whose expiry was pushed back, and a
+/// district whose inspector was swapped (row MACs, `store::row_mac`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_and_districts_edited_in_the_database_decide_nothing() {
+    let (api, s, _) = api_without_device_pin();
+    assert_eq!(activate_at_reader(&api, &s).await, false);
+    let sql = |statement: &str| {
+        let conn = rusqlite::Connection::open(api.store.db_path()).unwrap();
+        conn.execute_batch(statement).unwrap();
+    };
+
+    // An approval that no inspector gave.
+    sql(&format!(
+        "INSERT INTO pin_reset_approvals (token, holder, district, inspector, approved_by,
+         approved_at, expires_at) VALUES ('{s}', 'jdupont', 'EAST', 'pmartin',
+         'inspector:pmartin', 0, 99999999999)"
+    ));
+    api.clock.advance(30);
+    api.assert_conflict(reset_call(&api, &s, NEW_PIN), "record_tampered")
+        .await;
+    sql("DELETE FROM pin_reset_approvals");
+
+    // A real approval, expired, then pushed back by hand.
+    let (status, _) = api
+        .send(approve_call(&api.keys.inspector_east, &s, 1))
+        .await;
+    assert_eq!(status, 200);
+    api.clock.advance(3601);
+    sql("UPDATE pin_reset_approvals SET expires_at = 99999999999");
+    api.assert_conflict(reset_call(&api, &s, NEW_PIN), "record_tampered")
+        .await;
+
+    sql("DELETE FROM pin_reset_approvals");
+
+    // A real approval in force, then the district's inspector swapped by
+    // hand: the approval is judged against a row nobody may trust.
+    let (status, _) = api
+        .send(approve_call(&api.keys.inspector_east, &s, 24))
+        .await;
+    assert_eq!(status, 200);
+    sql("UPDATE districts SET inspector = 'lbernard' WHERE code = 'EAST'");
+    api.clock.advance(30);
+    api.assert_conflict(reset_call(&api, &s, NEW_PIN), "record_tampered")
         .await;
 }

@@ -65,6 +65,7 @@ impl Tx<'_> {
         &self,
         hash: &[u8; 32],
     ) -> Result<Option<ConsoleSessionRow>, StoreError> {
+        self.check_row_by("console_sessions", &&hash[..], "session")?;
         let row = self
             .db
             .query_row(

@@ -177,6 +177,7 @@ impl Tx<'_> {
         }
         let now = to_i64(self.now, "time")?;
         if let Some(current) = self.emergency_of(&holder)? {
+            self.check_row("emergency_grants", &current)?;
             let expired: bool = self.db.query_row(
                 "SELECT expires_at <= ?1 FROM emergency_grants WHERE token = ?2",
                 params![now, current],

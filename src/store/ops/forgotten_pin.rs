@@ -299,6 +299,7 @@ impl Tx<'_> {
             serial: serial.to_owned(),
         };
         let (id, approved_by, at, inspector) = row.ok_or_else(none)?;
+        self.check_row_by("pin_reset_approvals", &id, &id.to_string())?;
         let current = self.inspector_login(district)?.ok_or_else(none)?;
         if at != district || inspector != current {
             return Err(none());

@@ -307,6 +307,26 @@ impl<'a> Tx<'a> {
         self.guard.check(self.db, table, key)
     }
 
+    /// [`Tx::check_row`] for a row whose key is not text (`shown`: how a
+    /// refusal names it).
+    pub(crate) fn check_row_by(
+        &self,
+        table: &str,
+        key: &dyn rusqlite::ToSql,
+        shown: &str,
+    ) -> Result<(), StoreError> {
+        self.guard.check_by(self.db, table, key, shown)
+    }
+
+    /// Checks the school rows of `rights` (each school's district decides
+    /// an inspector's scope).
+    pub(crate) fn check_schools_of(&self, rights: &[RightRecord]) -> Result<(), StoreError> {
+        for right in rights {
+            self.check_row("schools", right.school.as_str())?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn into_destroyed(self) -> Vec<i64> {
         self.destroyed
     }
@@ -415,6 +435,7 @@ impl<'a> Tx<'a> {
     /// The stored login of `district`'s inspector (`None`: no such district,
     /// or no inspector named).
     fn inspector_login(&self, district: &str) -> Result<Option<String>, StoreError> {
+        self.check_row("districts", district)?;
         Ok(self
             .db
             .query_row(

@@ -167,6 +167,7 @@ impl Tx<'_> {
     }
 
     pub fn district_of_school(&self, uai: &Uai) -> Result<String, StoreError> {
+        self.check_row("schools", uai.as_str())?;
         self.db
             .prepare_cached("SELECT district FROM schools WHERE uai = ?1")?
             .query_row([uai.as_str()], |r| r.get(0))

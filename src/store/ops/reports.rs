@@ -19,6 +19,9 @@ impl Tx<'_> {
         let mine: Vec<String> = stmt
             .query_map([id.as_str()], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        for district in &mine {
+            self.check_row("districts", district)?;
+        }
         Ok(report
             .into_iter()
             .filter(|(district, _)| mine.contains(district))

@@ -219,7 +219,9 @@ impl Tx<'_> {
     }
 
     pub fn rights(&self, person: &PersonId) -> Result<Vec<RightRecord>, StoreError> {
-        rights_of(self.db, person.as_str())
+        let rights = rights_of(self.db, person.as_str())?;
+        self.check_schools_of(&rights)?;
+        Ok(rights)
     }
 
     pub fn rights_in_force(&self, person: &PersonId) -> Result<Vec<RightInForce>, StoreError> {
@@ -241,14 +243,20 @@ impl Tx<'_> {
     }
 
     pub fn district_of_right(&self, id: i64) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let found: Option<(String, String)> = self
             .db
             .query_row(
-                "SELECT s.district FROM rights r JOIN schools s ON s.uai = r.school WHERE r.id = ?1",
+                "SELECT s.uai, s.district FROM rights r JOIN schools s ON s.uai = r.school
+                 WHERE r.id = ?1",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?)
+            .optional()?;
+        let Some((school, district)) = found else {
+            return Ok(None);
+        };
+        self.check_row("schools", &school)?;
+        Ok(Some(district))
     }
 
     pub fn right(&self, id: i64) -> Result<Option<RightRecord>, StoreError> {
@@ -261,8 +269,10 @@ impl Tx<'_> {
         let Some(person) = person else {
             return Ok(None);
         };
-        Ok(super::rights_of(self.db, &person)?
+        let right = super::rights_of(self.db, &person)?
             .into_iter()
-            .find(|r| r.id == id))
+            .find(|r| r.id == id);
+        self.check_schools_of(right.as_slice())?;
+        Ok(right)
     }
 }

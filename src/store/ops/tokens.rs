@@ -633,14 +633,19 @@ impl Tx<'_> {
     /// The district of the right `serial` served when last prepared (kept
     /// after it was restocked, for a help request about a revoked key).
     fn served_district(&self, serial: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let found: Option<(String, String)> = self
             .db
             .prepare_cached(
-                "SELECT s.district FROM tokens t JOIN rights r ON r.id = t.right_id
+                "SELECT s.uai, s.district FROM tokens t JOIN rights r ON r.id = t.right_id
                  JOIN schools s ON s.uai = r.school WHERE t.serial = ?1",
             )?
-            .query_row([serial], |r| r.get(0))
-            .optional()?)
+            .query_row([serial], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((school, district)) = found else {
+            return Ok(None);
+        };
+        self.check_row("schools", &school)?;
+        Ok(Some(district))
     }
 
     /// [`Tx::served_district`] of a key that was prepared.

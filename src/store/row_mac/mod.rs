@@ -1,5 +1,7 @@
 //! Row MACs: every row of the state tables that decide something (people,
-//! rights, tokens, credentials, API keys) carries in its `row_mac` column
+//! districts and their inspector, schools and their district, rights,
+//! tokens, credentials, API keys, console sessions and the bootstrap link,
+//! emergency grants, PIN reset approvals) carries in its `row_mac` column
 //! HMAC-SHA-256, under a key derived from the master key, of all its other
 //! columns (`docs/security.md`). A row edited outside keyward no longer
 //! matches; nobody without the master key can make it match again.
@@ -29,7 +31,19 @@ use super::StoreError;
 use crate::crypto::RowKey;
 
 /// The tables whose rows carry a MAC.
-pub const SEALED_TABLES: [&str; 5] = ["people", "rights", "tokens", "credentials", "api_keys"];
+pub const SEALED_TABLES: [&str; 11] = [
+    "people",
+    "rights",
+    "tokens",
+    "credentials",
+    "api_keys",
+    "districts",
+    "schools",
+    "console_sessions",
+    "console_bootstrap",
+    "emergency_grants",
+    "pin_reset_approvals",
+];
 /// The column that holds a row's MAC.
 pub const MAC_COLUMN: &str = "row_mac";
 /// Where the layout the MACs were computed under is kept.
@@ -387,6 +401,18 @@ impl RowGuard {
         table: &str,
         row_key: &str,
     ) -> Result<(), StoreError> {
+        self.check_by(db, table, &row_key, row_key)
+    }
+
+    /// [`RowGuard::check`] with a key of any type (`shown`: the key as
+    /// named in a refusal; a session's hash is never shown).
+    pub(crate) fn check_by(
+        &self,
+        db: &Connection,
+        table: &str,
+        row_key: &dyn rusqlite::ToSql,
+        shown: &str,
+    ) -> Result<(), StoreError> {
         let (index, layout) = self
             .layout
             .0
@@ -411,7 +437,7 @@ impl RowGuard {
         if !layout.matches_at(&self.key, row, 0) {
             return Err(StoreError::RowTampered {
                 table: layout.name.clone(),
-                key: row_key.to_owned(),
+                key: shown.to_owned(),
             });
         }
         Ok(())
