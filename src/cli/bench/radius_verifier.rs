@@ -25,7 +25,16 @@ pub(super) struct RadiusVerifier {
     secret: Zeroizing<Vec<u8>>,
     identifier: u8,
     answer: Vec<u8>,
+    /// Request Authenticators drawn from the OS in blocks: one `getrandom`
+    /// for [`AUTHENTICATORS`] requests instead of one each (the generator
+    /// shares the daemon's cores; see docs/performance.md).
+    randomness: Zeroizing<Vec<u8>>,
+    /// Bytes of `randomness` already used.
+    used: usize,
 }
+
+/// Request Authenticators drawn from the OS at once.
+const AUTHENTICATORS: usize = 256;
 
 impl RadiusVerifier {
     pub(super) fn new(server: SocketAddr, secret: &[u8]) -> anyhow::Result<RadiusVerifier> {
@@ -43,7 +52,25 @@ impl RadiusVerifier {
             secret: Zeroizing::new(secret.to_vec()),
             identifier: 0,
             answer: vec![0; MAX_PACKET],
+            randomness: Zeroizing::new(vec![0; AUTHENTICATORS * 16]),
+            used: AUTHENTICATORS * 16,
         })
+    }
+
+    /// A fresh random Request Authenticator (RFC 2865 §3: unpredictable,
+    /// never reused).
+    fn authenticator(&mut self) -> Result<[u8; 16], ClientError> {
+        if self.used + 16 > self.randomness.len() {
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut self.randomness)
+                .map_err(|_| self.failed("the OS random generator failed"))?;
+            self.used = 0;
+        }
+        let mut authenticator = [0u8; 16];
+        if let Some(bytes) = self.randomness.get(self.used..self.used + 16) {
+            authenticator.copy_from_slice(bytes);
+        }
+        self.used += 16;
+        Ok(authenticator)
     }
 
     fn failed(&self, why: impl std::fmt::Display) -> ClientError {
@@ -57,9 +84,7 @@ impl RadiusVerifier {
 impl Verifier for RadiusVerifier {
     fn verify(&mut self, login: &str, passcode: &str, source: &str) -> Result<bool, ClientError> {
         self.identifier = self.identifier.wrapping_add(1);
-        let mut authenticator = [0u8; 16];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut authenticator)
-            .map_err(|_| self.failed("the OS random generator failed"))?;
+        let authenticator = self.authenticator()?;
         let hidden = hide_password(passcode.as_bytes(), &self.secret, &authenticator)
             .map_err(|e| self.failed(e))?;
         let mut builder = Builder::new(Code::AccessRequest, self.identifier);
