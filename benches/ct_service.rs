@@ -57,9 +57,12 @@ use keyward::store::{Config, Store};
 const PIN: &str = "730519";
 const WRONG_PIN: &str = "820631";
 const KNOWN: usize = 32;
-/// As many locked holders as known ones: the classes touch as many
-/// distinct rows (so the caches do not tell them apart).
-const LOCKED: usize = 32;
+/// Locked holders, and made-up names in use at a time: half as many as
+/// known holders, whom two classes share, so that every subject is asked
+/// as often whatever its class (how recently a subject's rows were
+/// touched shows in the time, whoever it is).
+const LOCKED: usize = KNOWN / 2;
+const GHOSTS: usize = KNOWN / 2;
 const CLASSES: [&str; 4] = ["wrong_code", "wrong_pin", "unknown", "locked"];
 /// 2 November 2026, 08:00 UTC.
 const START: u64 = 1_793_606_400;
@@ -178,7 +181,9 @@ fn main() {
     let mut next = [1u64; KNOWN];
     let mut fails = [0u32; KNOWN];
     // (name, timed refusals so far); 2 makes the first use start afresh.
-    let mut ghosts: Vec<(String, u32)> = vec![(String::new(), 2); KNOWN];
+    let mut ghosts: Vec<(String, u32)> = vec![(String::new(), 2); GHOSTS];
+    // Timed refusals of each locked holder since its last untimed one.
+    let mut locked_timed = [0u32; LOCKED];
     let mut next_ghost = 0usize;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut times: Vec<(usize, f64)> = Vec::with_capacity(samples);
@@ -193,7 +198,9 @@ fn main() {
         // request differs (dudect): a known holder, its window and a guess
         // outside it, its right next code, a locked holder, a random code.
         let i = (rng.next() % KNOWN as u64) as usize;
-        let locked = KNOWN + (rng.next() % LOCKED as u64) as usize;
+        let l = (rng.next() % LOCKED as u64) as usize;
+        let locked = KNOWN + l;
+        let g = i % GHOSTS;
         let random = rng.next() % 1_000_000;
         let window: Vec<String> = (next[i].saturating_sub(1)..next[i] + 12)
             .map(|c| code_at(&keys[i], c, Digits::SIX).to_string())
@@ -203,9 +210,10 @@ fn main() {
             guess = (guess + 1) % 1_000_000;
         }
         let right = code_at(&keys[i], next[i], Digits::SIX);
-        // Upkeep, untimed: a holder with two failures logs in (failures
+        // Upkeep, untimed, after every second timed request of a subject,
+        // whatever its class: a holder with two failures logs in (failures
         // back to zero); a made-up name timed twice is replaced by a new
-        // one, after its first try.
+        // one, after its first try; a locked holder is refused once more.
         match class {
             0 | 1 if fails[i] >= 2 => {
                 let good = format!("{PIN}{right}");
@@ -214,13 +222,19 @@ fn main() {
                 fails[i] = 0;
                 tick(&clock);
             }
-            2 if ghosts[i].1 >= 2 => {
+            2 if ghosts[g].1 >= 2 => {
                 // As long as a holder's login ("holder007").
                 let name = format!("g{next_ghost:08}");
                 next_ghost += 1;
                 let first = format!("{PIN}{random:06}");
                 assert!(!ask(&svc, &name, &first).unwrap().is_accept());
-                ghosts[i] = (name, 0);
+                ghosts[g] = (name, 0);
+                tick(&clock);
+            }
+            3 if locked_timed[l] >= 2 => {
+                let again = format!("{PIN}{random:06}");
+                assert!(!ask(&svc, &login(locked), &again).unwrap().is_accept());
+                locked_timed[l] = 0;
                 tick(&clock);
             }
             _ => {}
@@ -232,13 +246,13 @@ fn main() {
         let (who, passcode) = match class {
             0 => (login(i), format!("{PIN}{guess:06}")),
             1 => (login(i), format!("{WRONG_PIN}{right}")),
-            2 => (ghosts[i].0.clone(), format!("{PIN}{random:06}")),
+            2 => (ghosts[g].0.clone(), format!("{PIN}{random:06}")),
             _ => (login(locked), format!("{PIN}{random:06}")),
         };
         match class {
             0 | 1 => fails[i] += 1,
-            2 => ghosts[i].1 += 1,
-            _ => {}
+            2 => ghosts[g].1 += 1,
+            _ => locked_timed[l] += 1,
         }
         let before = settled(&svc);
         let t0 = Instant::now();
@@ -251,9 +265,10 @@ fn main() {
         // The first thousand warm the caches.
         if n >= 1000 {
             times.push((class, took));
-            for (phase, d) in phases
-                .iter_mut()
-                .zip([spent.deciding, spent.sealing, spent.committing])
+            for (phase, d) in
+                phases
+                    .iter_mut()
+                    .zip([spent.deciding, spent.sealing, spent.committing])
             {
                 phase.push((class, d.as_nanos() as f64));
             }

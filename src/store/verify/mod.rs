@@ -20,9 +20,9 @@ pub(crate) mod counters;
 mod decide;
 pub(crate) mod phantom;
 mod refusals;
-mod stats;
 #[cfg(test)]
 mod same_work;
+mod stats;
 
 pub use crate::domain::verify_policy::Purpose as VerifyPurpose;
 pub use counters::slot_of as counters_slot;
