@@ -8,13 +8,14 @@
 //! commit):
 //! - `wrong_code`: a known, unlocked holder, right PIN, wrong code;
 //! - `wrong_pin`: the same holders, wrong PIN, the right next code;
-//! - `unknown`: a login nobody holds, from a pool of as many made-up names
-//!   as there are known holders; like a known holder's, each name is timed
-//!   twice in a row of refusals after an untimed request (a known holder's
-//!   log-in, a made-up name's first try). A name's first request inserts
+//! - `unknown`: a login nobody holds, from a pool of half as many made-up
+//!   names as there are known holders (two classes share those); like a
+//!   known holder's, each name is timed twice in a row of refusals after an
+//!   untimed request (a known holder's log-in, a made-up name's first try,
+//!   a locked holder's one more refusal). A name's first request inserts
 //!   its counters slot whether anybody holds it or not; comparing first
 //!   tries with repeated ones would time that, not who the login is;
-//! - `locked`: a locked holder, right PIN, wrong code.
+//! - `locked`: one of half as many locked holders, right PIN, wrong code.
 //!
 //! Between two timed requests (untimed): the clock moves on a minute (so
 //! every refusal is the first of its minute, for every class alike), and a
