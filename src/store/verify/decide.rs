@@ -156,20 +156,33 @@ impl Decider {
         // else a decoy's (a real holder's, read, checked and then ignored),
         // so that an unknown login runs the same statements, reads the same
         // kinds of rows, checks as many MACs and computes the same window
-        // as a known one. Every request looks up two logins: its own and,
-        // when it has records, a name nobody holds (the decoy's lookup
-        // otherwise), so even the index lookups that find nothing match.
+        // as a known one. Every request looks up two names with the same
+        // statement: its own (nothing, "", when it is not a valid login)
+        // and then, when it has records, a name nobody holds (the holder's
+        // with a NUL after it), else its decoy: one lookup finds a record,
+        // the other finds none, for every request. The second name is
+        // built in a buffer kept from request to request: no allocation
+        // whichever it is (issue 11 point 3).
         let slot = self.phantoms.slot(&request.login);
         let at = i64::try_from(now).unwrap_or(i64::MAX);
-        let own = match &login {
-            Some(login) => self.find(db, login.as_str(), at)?,
-            None => None,
-        };
-        let known_login = own.is_some();
-        let (subject_login, found) = match own {
+        let own = self.find(db, login.as_ref().map_or("", PersonId::as_str), at)?;
+        let mut probe = std::mem::take(&mut self.probe);
+        probe.clear();
+        let decoy_at = usize::try_from(slot).unwrap_or(0) % self.decoys.len().max(1);
+        match &own {
             Some(f) => {
-                let nobody = format!("{}\u{0}", f.credential.holder.as_str());
-                std::hint::black_box(self.find(db, &nobody, at)?.is_some());
+                probe.push_str(f.credential.holder.as_str());
+                probe.push('\0');
+            }
+            None => probe.push_str(self.decoys.get(decoy_at).map_or("", String::as_str)),
+        }
+        let second = self.find(db, &probe, at);
+        self.probe = probe;
+        let second = second?;
+        let known_login = own.is_some();
+        let found = match own {
+            Some(f) => {
+                std::hint::black_box(second.is_some());
                 if self.decoys.len() < super::DECOYS
                     && !self
                         .decoys
@@ -178,18 +191,12 @@ impl Decider {
                 {
                     self.decoys.push(f.credential.holder.as_str().to_owned());
                 }
-                (f.credential.holder.as_str().to_owned(), Some(f))
+                Some(f)
             }
-            None => {
-                let decoy = self
-                    .decoys
-                    .get(usize::try_from(slot).unwrap_or(0) % self.decoys.len().max(1))
-                    .cloned()
-                    .unwrap_or_default();
-                let found = self.find(db, &decoy, at)?;
-                (decoy, found)
-            }
+            None => second,
         };
+        // The holder whose records are read: the login's own, or the decoy.
+        let subject_login = found.as_ref().map_or("", |f| f.credential.holder.as_str());
         let mut problem = None;
         // The rights that decide too (the same query for any login, known or
         // not). A record changed outside keyward decides nothing and is never
@@ -201,7 +208,7 @@ impl Decider {
             self.shared.keys.row_key(),
             "rights",
             "person",
-            &subject_login,
+            subject_login,
         )?;
         // What entitles the holder for this purpose is checked the same way
         // (the same queries for any login of that purpose).
@@ -213,7 +220,7 @@ impl Decider {
                 self.shared.keys.row_key(),
                 "api_keys",
                 "person",
-                &subject_login,
+                subject_login,
             )?,
         };
         let tampered = found
@@ -222,26 +229,32 @@ impl Decider {
         if known_login && tampered {
             problem = Some("record changed outside keyward (row MAC mismatch)");
         }
-        // The counters: the credential's (in the counters table) or the
-        // phantom slot's: one row read and one MAC either way.
-        let counters = match (&found, known_login && !tampered) {
-            (Some(f), true) => super::counters::of(&self.phantoms, db, &f.credential)?,
-            _ => self.phantoms.load(db, slot)?,
-        };
-        // The other counters row, read here and written back as it was on
-        // every refusal: a known login's phantom slot (the one its name
-        // would use if nobody held it), an unknown login's decoy's counters.
+        // The counters: two rows read, each with its MAC, in the same order
+        // for every request: first the phantom slot of the name (a made-up
+        // login's own counters; a known login's, read to be written back
+        // as they were), then the counters of the credential found (a known
+        // login's own; a decoy's, read to be written back as they were).
         // So every refusal reads two counters rows and writes two (its own,
-        // new, and this one, unchanged), in the same kinds of places whether
-        // the login exists or not; the first request for any name inserts
-        // its slot's row, later ones replace it (issue 11 point 3).
+        // new, and the other, unchanged), in the same places and order
+        // whether the login exists or not; the first request for any name
+        // inserts its slot's row, later ones replace it (issue 11 point 3).
         // Writing a phantom slot back unchanged never lowers its counters.
-        let other = match (&found, known_login, tampered) {
-            (Some(_), true, false) => Some((slot, self.phantoms.load(db, slot)?)),
-            (Some(f), false, _) => Some((
-                super::counters::slot_of(f.credential.id),
-                super::counters::of(&self.phantoms, db, &f.credential)?,
-            )),
+        let phantom_counters = self.phantoms.load(db, slot)?;
+        let credential_counters = match &found {
+            Some(f) => Some(super::counters::of(&self.phantoms, db, &f.credential)?),
+            None => None,
+        };
+        let own_counters = known_login && !tampered;
+        let counters = match (own_counters, credential_counters) {
+            (true, Some(c)) => c,
+            _ => phantom_counters,
+        };
+        // What is written back unchanged: the phantom slot for a known
+        // login, the decoy's counters for an unknown one (never a tampered
+        // record's).
+        let other = match (&found, known_login, tampered, credential_counters) {
+            (Some(_), true, false, _) => Some((slot, phantom_counters)),
+            (Some(f), false, _, Some(c)) => Some((super::counters::slot_of(f.credential.id), c)),
             _ => None,
         };
         // A decoy, or a tampered record, decides nothing past this point.
@@ -436,12 +449,22 @@ impl Decider {
                 // row (MAC renewed at commit) or its phantom slot (MAC
                 // computed here), so that the writes do not depend on who
                 // the login is.
-                match &found {
-                    Some(f) => super::counters::store(&self.phantoms, db, &f.credential, after)?,
-                    None => self.phantoms.store(db, slot, after)?,
-                }
-                if let Some((other_slot, as_it_was)) = other {
-                    self.phantoms.store(db, other_slot, as_it_was)?;
+                // In the order they were read: the phantom slot first, then
+                // the credential's counters.
+                match (&found, other) {
+                    (Some(f), Some((other_slot, as_it_was))) => {
+                        self.phantoms.store(db, other_slot, as_it_was)?;
+                        super::counters::store(&self.phantoms, db, &f.credential, after)?;
+                    }
+                    (Some(f), None) => {
+                        super::counters::store(&self.phantoms, db, &f.credential, after)?;
+                    }
+                    (None, other) => {
+                        self.phantoms.store(db, slot, after)?;
+                        if let Some((other_slot, as_it_was)) = other {
+                            self.phantoms.store(db, other_slot, as_it_was)?;
+                        }
+                    }
                 }
                 // Possession proved without the entitlement the purpose
                 // asks for: the code is consumed like an accepted one (never

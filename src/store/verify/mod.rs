@@ -20,6 +20,8 @@ pub(crate) mod counters;
 mod decide;
 pub(crate) mod phantom;
 mod refusals;
+#[cfg(test)]
+mod same_work;
 mod stats;
 
 pub use crate::domain::verify_policy::Purpose as VerifyPurpose;
@@ -314,6 +316,9 @@ struct Decider {
     /// checks instead (and then ignores), so that it does the work of a
     /// known one: the same rows, MACs and window ([`decide`]).
     decoys: Vec<String>,
+    /// The second name each request looks up ([`decide`]), kept from one
+    /// request to the next so that building it allocates nothing.
+    probe: String,
 }
 
 /// Holders kept as decoys, at most.
@@ -332,6 +337,7 @@ impl Worker {
                 guard,
                 find_sql: decide::find_sql(&shared.row_layout)?,
                 decoys: Vec::new(),
+                probe: String::with_capacity(64),
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
