@@ -53,7 +53,13 @@ fn copy(args: CopyArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         Err(err) => return Err(anyhow::anyhow!(err)),
     };
     let paths = args.files.paths();
-    let config = DaemonConfig::load_file(&paths.config)?;
+    // The store's settings; a data directory without a config file has
+    // the defaults (only what is read matters here).
+    let store_config = if paths.config.exists() {
+        DaemonConfig::load_file(&paths.config)?.store
+    } else {
+        crate::store::Config::new(crate::config::DEFAULT_DOMAIN)
+    };
     let clock: Arc<dyn Clock> = crate::config::daemon_clock();
     // The daemon is stopped: nothing changes in SQLite while it is copied.
     let _lock = DaemonLock::acquire(&paths.data)?;
@@ -61,7 +67,7 @@ fn copy(args: CopyArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         &paths.data,
         &paths.master_key,
         Arc::clone(&clock),
-        config.store.clone(),
+        store_config,
     )
     .with_context(|| t!("opening-file", file = paths.data.display().to_string()))?;
     let export = store.read(|tx| tx.export_for_postgres())?;

@@ -504,7 +504,6 @@ emergency-revoked = Emergency access { $serial } ended.
 emergency-slip = Signed slip (keep it with the help request):
 
 # Store on PostgreSQL (issue 19)
-serve-postgres-not-yet = keyward serve does not run on PostgreSQL yet (database { $database } in [store]): only the verify state is held there so far (docs/postgres.md); remove [store] to serve from the embedded SQLite database
 ## Forgotten PIN at a station (issue 17)
 detail-no_pin_reset_approval = no approval of the key's district inspector is in force: ask them to approve the PIN reset
 token-pin-reset-approved = PIN reset of key { $serial } approved until { $until }: its holder comes to a station with the key (keyward station --forgotten-pin).

@@ -503,7 +503,6 @@ emergency-revoked = Accès de secours { $serial } terminé.
 emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
 
 # Store on PostgreSQL (issue 19)
-serve-postgres-not-yet = keyward serve ne fonctionne pas encore sur PostgreSQL (base { $database } dans [store]) : seul l’état de vérification y est tenu pour l’instant (docs/postgres.md) ; retirez [store] pour servir depuis la base SQLite embarquée
 ## Code PIN oublié, au poste de remise (issue 17)
 detail-no_pin_reset_approval = aucun accord de l'inspecteur de la circonscription de la clé n'est en cours : demandez-lui d'approuver la réinitialisation du code PIN
 token-pin-reset-approved = Réinitialisation du code PIN de la clé { $serial } approuvée jusqu'au { $until } : son titulaire se présente à un poste de remise avec la clé (keyward station --forgotten-pin).

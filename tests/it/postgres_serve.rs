@@ -14,12 +14,12 @@ use serde_json::{json, Value};
 use crate::support::cli;
 use crate::support::postgres::{self as harness, TestDb};
 use crate::support::serve::{serve, Served};
-use crate::support::world::{desk, world, Device, World};
+use crate::support::world::{desk, world, Device, World, SCHOOL_EAST};
 
 const NOW: u64 = 1_900_000_020;
 const PIN: &str = "482913";
 
-/// A SQLite world with alice's HOTP key and a gateway key, copied into a
+/// A SQLite world with bleroy's HOTP key and a gateway key, copied into a
 /// fresh database, and two nodes (a, b) serving it.
 struct Cluster {
     world: World,
@@ -42,7 +42,8 @@ fn private_dir(path: &Path) {
 impl Cluster {
     fn new(test: &str) -> Cluster {
         let world = world(NOW);
-        let device = world.active_hotp("alice", "KW-0001", PIN);
+        world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", None);
+        let device = world.active_hotp("bleroy", "KW-0001", PIN);
         let gateway_key = world
             .store
             .write(&desk(), "setup", |tx| {
@@ -75,17 +76,29 @@ impl Cluster {
             std::fs::write(
                 &config,
                 format!(
-                    "[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
+                    "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
                     db.url(),
                     password.display()
                 ),
             )
             .unwrap();
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let private = std::fs::Permissions::from_mode(0o600);
+                std::fs::set_permissions(&config, private).unwrap();
+            }
             let master = data.join("master.key");
             Served::start(
                 serve(
                     &dir,
-                    &["--master-key", master.to_str().unwrap(), "--pcsc", "off", "--hid", "off"],
+                    &[
+                        "--master-key",
+                        master.to_str().unwrap(),
+                        "--pcsc",
+                        "off",
+                        "--hid",
+                        "off",
+                    ],
                 )
                 .env("KEYWARD_TEST_CLOCK", &clock)
                 .stderr(std::process::Stdio::null()),
@@ -112,7 +125,10 @@ impl Cluster {
             .trim()
             .parse()
             .unwrap();
-        std::fs::write(&self.clock, (now + seconds).to_string()).unwrap();
+        // Whole or not at all: the nodes read it meanwhile.
+        let next = self.clock.with_extension("next");
+        std::fs::write(&next, (now + seconds).to_string()).unwrap();
+        std::fs::rename(&next, &self.clock).unwrap();
     }
 
     /// One query on the database, as the test's own client.
@@ -151,7 +167,13 @@ fn agent() -> ureq::Agent {
 }
 
 /// `POST /v1/verify` on `node`: the status and the answer's `result`.
-fn verify(agent: &ureq::Agent, node: &Served, key: &str, login: &str, passcode: &str) -> (u16, String) {
+fn verify(
+    agent: &ureq::Agent,
+    node: &Served,
+    key: &str,
+    login: &str,
+    passcode: &str,
+) -> (u16, String) {
     let mut answer = agent
         .post(format!("{}/v1/verify", node.url))
         .header("authorization", &format!("Bearer {key}"))
@@ -173,7 +195,8 @@ fn two_served_nodes_accept_one_passcode_sent_by_64_clients_once_per_round() {
             .map(|r| format!("{PIN}{}", cluster.device.hotp(first + r as u64)))
             .collect(),
     );
-    let accepts: Arc<Vec<AtomicUsize>> = Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
+    let accepts: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
     let others = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let started = Instant::now();
@@ -191,8 +214,13 @@ fn two_served_nodes_accept_one_passcode_sent_by_64_clients_once_per_round() {
                 let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
                 for round in 0..ROUNDS {
                     barrier.wait();
-                    let (status, result) =
-                        verify(&agent, node, &cluster.gateway_key, "alice", &passcodes[round]);
+                    let (status, result) = verify(
+                        &agent,
+                        node,
+                        &cluster.gateway_key,
+                        "bleroy",
+                        &passcodes[round],
+                    );
                     match (status, result.as_str()) {
                         (200, "accept") => {
                             accepts[round].fetch_add(1, Ordering::SeqCst);
@@ -210,14 +238,21 @@ fn two_served_nodes_accept_one_passcode_sent_by_64_clients_once_per_round() {
         client.join().unwrap();
     }
     let per_round: Vec<usize> = accepts.iter().map(|a| a.load(Ordering::SeqCst)).collect();
-    assert_eq!(others.load(Ordering::SeqCst), 0, "answers other than accept/reject");
+    assert_eq!(
+        others.load(Ordering::SeqCst),
+        0,
+        "answers other than accept/reject"
+    );
     let wrong: Vec<(usize, usize)> = per_round
         .iter()
         .copied()
         .enumerate()
         .filter(|(_, n)| *n != 1)
         .collect();
-    assert!(wrong.is_empty(), "rounds without exactly one accept: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "rounds without exactly one accept: {wrong:?}"
+    );
     eprintln!(
         "two served nodes: {} verifies in {:?}",
         CLIENTS * ROUNDS,
@@ -244,7 +279,13 @@ fn two_served_nodes_accept_one_passcode_sent_by_64_clients_once_per_round() {
     let body: Value = answer.body_mut().read_json().unwrap();
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
     // A key that is not a gateway key in the database: 401.
-    let (status, _) = verify(&agent(), &cluster.b, &format!("kw_{}", "A".repeat(52)), "alice", "1");
+    let (status, _) = verify(
+        &agent(),
+        &cluster.b,
+        &format!("kw_{}", "A".repeat(52)),
+        "bleroy",
+        "1",
+    );
     assert_eq!(status, 401);
 }
 
@@ -260,7 +301,7 @@ fn wrong_codes_sent_to_two_served_nodes_lock_at_exactly_ten() {
                 let (cluster, wrong) = (Arc::clone(&cluster), wrong.clone());
                 std::thread::spawn(move || {
                     let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
-                    verify(&agent(), node, &cluster.gateway_key, "alice", &wrong)
+                    verify(&agent(), node, &cluster.gateway_key, "bleroy", &wrong)
                 })
             })
             .collect();
@@ -283,7 +324,7 @@ fn wrong_codes_sent_to_two_served_nodes_lock_at_exactly_ten() {
     // Locked: even the right passcode is refused now, on either node.
     let right = format!("{PIN}{}", cluster.device.hotp(next));
     assert_eq!(
-        verify(&agent(), &cluster.a, &cluster.gateway_key, "alice", &right),
+        verify(&agent(), &cluster.a, &cluster.gateway_key, "bleroy", &right),
         (200, "reject".to_owned())
     );
 }
@@ -296,19 +337,27 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
     let revoked_at: Arc<std::sync::OnceLock<Instant>> = Arc::new(std::sync::OnceLock::new());
     let clients: Vec<_> = (0..16)
         .map(|_| {
-            let (cluster, next, revoked_at) =
-                (Arc::clone(&cluster), Arc::clone(&next), Arc::clone(&revoked_at));
+            let (cluster, next, revoked_at) = (
+                Arc::clone(&cluster),
+                Arc::clone(&next),
+                Arc::clone(&revoked_at),
+            );
             std::thread::spawn(move || {
                 let agent = agent();
                 let (mut before, mut after) = (0, 0);
                 let deadline = Instant::now() + std::time::Duration::from_secs(30);
                 while Instant::now() < deadline {
-                    let n = next.fetch_add(1, Ordering::SeqCst) as u64 / 4;
+                    let n = next.fetch_add(1, Ordering::SeqCst) as u64;
                     let passcode = format!("{PIN}{}", cluster.device.hotp(first + n));
                     let sent = Instant::now();
                     let done = revoked_at.get().is_some_and(|at| *at <= sent);
-                    let (status, result) =
-                        verify(&agent, &cluster.b, &cluster.gateway_key, "alice", &passcode);
+                    let (status, result) = verify(
+                        &agent,
+                        &cluster.b,
+                        &cluster.gateway_key,
+                        "bleroy",
+                        &passcode,
+                    );
                     assert_eq!(status, 200);
                     if result == "accept" {
                         if done {
@@ -317,7 +366,11 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
                             before += 1;
                         }
                     }
-                    if done && revoked_at.get().is_some_and(|at| at.elapsed().as_secs() >= 2) {
+                    if done
+                        && revoked_at
+                            .get()
+                            .is_some_and(|at| at.elapsed().as_secs() >= 2)
+                    {
                         break;
                     }
                 }
@@ -325,6 +378,18 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
             })
         })
         .collect();
+    // Time moves on, so refusals of codes overtaken by a later one are
+    // not held for long.
+    let ticking = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = {
+        let (cluster, ticking) = (Arc::clone(&cluster), Arc::clone(&ticking));
+        std::thread::spawn(move || {
+            while ticking.load(Ordering::SeqCst) {
+                cluster.advance(1);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
     std::thread::sleep(std::time::Duration::from_secs(2));
     // The revoke, on node A's side of the database (the ledger's operation).
     let keys = keyward::crypto::MasterKey::load(&cluster.world.dir.path().join("data/master.key"))
@@ -349,7 +414,7 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
         let mut ledger = keyward::store::postgres::ledger::PgLedger::new(&pool)
             .await
             .unwrap();
-        let holder = keyward::domain::PersonId::parse("alice").unwrap();
+        let holder = keyward::domain::PersonId::parse("bleroy").unwrap();
         ledger.revoke(&keys, &holder, NOW, "desk").await.unwrap()
     });
     assert!(revoked);
@@ -360,6 +425,8 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
         before += b;
         after += a;
     }
+    ticking.store(false, Ordering::SeqCst);
+    ticker.join().unwrap();
     assert!(before > 0, "no accept before the revoke: no load");
     assert_eq!(after, 0, "accepted on B after the revoke answered");
 }

@@ -337,6 +337,31 @@ mod tests {
     }
 
     #[test]
+    fn the_node_name_comes_from_the_store_table_and_is_checked() {
+        use crate::config::ConfigError;
+        let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
+        let pg = "[store]\nurl = \"postgres://k@127.0.0.1/kw\"\npassword_file = \"/p\"\n";
+        let Ok(StoreBackend::Postgres(t)) = parse(&format!("{pg}node = \"kw-1.est\"")) else {
+            panic!("not postgres");
+        };
+        assert_eq!(t.node, "kw-1.est");
+        let Ok(StoreBackend::Postgres(t)) = parse(pg) else {
+            panic!("not postgres");
+        };
+        assert!(!t.node.is_empty());
+        for bad in ["", "a b", "a;b"] {
+            assert!(matches!(
+                parse(&format!("{pg}node = \"{bad}\"")),
+                Err(ConfigError::BadValue { key, .. }) if key == "store.node"
+            ));
+        }
+        assert!(matches!(
+            parse("[store]\nurl = \"sqlite\"\nnode = \"a\""),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.node"
+        ));
+    }
+
+    #[test]
     fn the_store_table_of_keyward_toml_is_parsed_with_typed_errors() {
         use crate::config::ConfigError;
         let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
