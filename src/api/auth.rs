@@ -60,6 +60,15 @@ fn bearer(parts: &Parts) -> Credentials<'_> {
     }
 }
 
+/// The one well-formed keyward key the request carries, if any (a node on
+/// PostgreSQL checks it against its own table, `api::pg_node`).
+pub(super) fn bearer_key(parts: &Parts) -> Option<&str> {
+    match bearer(parts) {
+        Credentials::Key(key) => Some(key),
+        Credentials::None | Credentials::Ambiguous => None,
+    }
+}
+
 /// Whether the request names a key at all (`/metrics` shows more to an
 /// admin key, and nothing less to no key).
 pub(super) fn names_a_key(parts: &Parts) -> bool {

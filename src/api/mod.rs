@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 mod operation;
 mod permit;
+pub mod pg_node;
 mod routes;
 
 use std::collections::HashMap;

@@ -44,9 +44,11 @@ pub mod requests;
 pub mod rights;
 pub mod seeded;
 pub mod serve;
+mod serve_postgres;
 pub mod sim;
 pub mod station;
 mod station_pin;
+pub mod store_copy;
 pub mod tokens;
 pub mod touch;
 pub mod verify;
@@ -155,6 +157,9 @@ pub enum KeywardCommand {
     Serve(serve::ServeArgs),
     /// Encrypted, consistent backup of a data directory (daemon running or not).
     Backup(backup::BackupArgs),
+    /// The store itself: copy it to PostgreSQL (docs/postgres.md).
+    #[command(subcommand)]
+    Store(store_copy::StoreCommand),
     /// Restore a backup into a stopped daemon's data directory; no code used
     /// since the backup can be accepted again.
     Restore(backup::RestoreArgs),
@@ -200,6 +205,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::Serve(args) => serve::run(args, out),
         KeywardCommand::Backup(args) => backup::backup(args, out),
         KeywardCommand::Restore(args) => backup::restore(args, out),
+        KeywardCommand::Store(command) => store_copy::run(command, out),
         KeywardCommand::Doctor(args) => doctor::run(args, out),
         KeywardCommand::Manpages(args) => manpages::man(args, out),
         KeywardCommand::Completions(args) => manpages::completions(args, out),

@@ -79,7 +79,7 @@ fn pcsc_readers() -> Option<Vec<String>> {
 }
 
 /// Plain HTTP carries API keys and PINs in clear: only on loopback.
-fn refuse_plain_beyond_loopback(listen: &[SocketAddr], tls: bool) -> anyhow::Result<()> {
+pub(super) fn refuse_plain_beyond_loopback(listen: &[SocketAddr], tls: bool) -> anyhow::Result<()> {
     match listen.iter().find(|a| !a.ip().is_loopback()) {
         Some(address) if !tls => Err(anyhow::anyhow!(t!(
             "serve-plain-beyond-loopback",
@@ -89,7 +89,7 @@ fn refuse_plain_beyond_loopback(listen: &[SocketAddr], tls: bool) -> anyhow::Res
     }
 }
 
-async fn bind_listeners(
+pub(super) async fn bind_listeners(
     listen: &[SocketAddr],
     tls: Option<&server::TlsAcceptor>,
     attach_virtual: bool,
@@ -116,6 +116,14 @@ async fn bind_listeners(
 pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let paths = args.files.paths();
     let data = paths.data.clone();
+    // A node on PostgreSQL (docs/postgres.md): nothing of SQLite is opened.
+    if paths.config.exists() {
+        let config = DaemonConfig::load_file(&paths.config)?;
+        if let crate::store::postgres::StoreBackend::Postgres(target) = &config.backend {
+            let target = target.clone();
+            return super::serve_postgres::run(&args, &paths, config, &target, out);
+        }
+    }
     if args.init && !data.join(crate::store::DB_FILE).exists() {
         let (done, key) = init::initialise(&paths, &args.domain, &init::FirstAdmin::default())?;
         init::report(&done, &key, false, out)?;
@@ -129,13 +137,10 @@ pub fn run(args: ServeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
         );
     }
     let config = DaemonConfig::load_file(&paths.config)?;
-    // PostgreSQL holds only the verify state so far (docs/postgres.md):
-    // a node on it would serve half a store.
     if let crate::store::postgres::StoreBackend::Postgres(target) = &config.backend {
-        anyhow::bail!(t!(
-            "serve-postgres-not-yet",
-            database = target.dbname.clone()
-        ));
+        // Written by --init just now: served as a node all the same.
+        let target = target.clone();
+        return super::serve_postgres::run(&args, &paths, config, &target, out);
     }
     let clock: Arc<dyn Clock> = config::daemon_clock();
     let _lock = DaemonLock::acquire(&data)?;

@@ -504,7 +504,6 @@ emergency-revoked = Emergency access { $serial } ended.
 emergency-slip = Signed slip (keep it with the help request):
 
 # Store on PostgreSQL (issue 19)
-serve-postgres-not-yet = keyward serve does not run on PostgreSQL yet (database { $database } in [store]): only the verify state is held there so far (docs/postgres.md); remove [store] to serve from the embedded SQLite database
 ## Forgotten PIN at a station (issue 17)
 detail-no_pin_reset_approval = no approval of the key's district inspector is in force: ask them to approve the PIN reset
 token-pin-reset-approved = PIN reset of key { $serial } approved until { $until }: its holder comes to a station with the key (keyward station --forgotten-pin).
@@ -603,3 +602,8 @@ console-staff-key-revoke = Revoke an access key
 console-staff-key-revoke-go = Revoke the access key
 console-staff-key-revoked = access key { $id } revoked.
 console-staff-key-name = Access key name
+## keyward nodes on PostgreSQL (issue 19)
+serve-postgres-not-ported = a keyward node on PostgreSQL does not do { $what } yet (docs/postgres.md): only the gateway's POST /v1/verify is served there. Remove it from this node, or serve it from the authority's SQLite daemon
+serve-postgres-connect = connecting to PostgreSQL database { $database } on { $host }
+store-copy-not-postgres = --to must be a postgres:// url
+store-copied = copied to PostgreSQL database { $database }: { $credentials } credentials in service, { $keys } gateway API keys ({ $skipped } live credentials of tokens not in service left behind)

@@ -503,7 +503,6 @@ emergency-revoked = Accès de secours { $serial } terminé.
 emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
 
 # Store on PostgreSQL (issue 19)
-serve-postgres-not-yet = keyward serve ne fonctionne pas encore sur PostgreSQL (base { $database } dans [store]) : seul l’état de vérification y est tenu pour l’instant (docs/postgres.md) ; retirez [store] pour servir depuis la base SQLite embarquée
 ## Code PIN oublié, au poste de remise (issue 17)
 detail-no_pin_reset_approval = aucun accord de l'inspecteur de la circonscription de la clé n'est en cours : demandez-lui d'approuver la réinitialisation du code PIN
 token-pin-reset-approved = Réinitialisation du code PIN de la clé { $serial } approuvée jusqu'au { $until } : son titulaire se présente à un poste de remise avec la clé (keyward station --forgotten-pin).
@@ -602,3 +601,8 @@ console-staff-key-revoke = Révoquer une clé d'accès
 console-staff-key-revoke-go = Révoquer la clé d'accès
 console-staff-key-revoked = clé d'accès { $id } révoquée.
 console-staff-key-name = Nom de la clé d'accès
+## Nœuds keyward sur PostgreSQL (issue 19)
+serve-postgres-not-ported = un nœud keyward sur PostgreSQL ne prend pas encore en charge { $what } (docs/postgres.md) : seul le POST /v1/verify des passerelles y est servi. Retirez-le de ce nœud, ou servez-le depuis le démon SQLite de l’académie
+serve-postgres-connect = connexion à la base PostgreSQL { $database } sur { $host }
+store-copy-not-postgres = --to doit être une url postgres://
+store-copied = copié dans la base PostgreSQL { $database } : { $credentials } identifiants en service, { $keys } clés d’API de passerelle ({ $skipped } identifiants actifs de clés hors service laissés de côté)

@@ -441,7 +441,7 @@ async fn a_key_revoked_on_one_node_is_never_accepted_by_the_other_after_the_answ
 }
 
 #[test]
-fn keyward_serve_refuses_a_postgres_store_it_cannot_serve_whole_and_a_password_in_the_url() {
+fn keyward_serve_on_a_postgres_store_is_a_node_and_refuses_a_password_in_the_url() {
     use crate::support::cli;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -458,7 +458,8 @@ fn keyward_serve_refuses_a_postgres_store_it_cannot_serve_whole_and_a_password_i
     assert!(stderr.contains("store.url"), "{stderr}");
     assert!(!stderr.contains("url-secret-pw"), "{stderr}");
 
-    // A valid PostgreSQL store: serve says plainly it does not run on it.
+    // A PostgreSQL store: serve runs as a node on it, which refuses what
+    // it does not do yet (init's config has [radius]), in plain words.
     write(
         "[store]\nurl = \"postgres://kw@127.0.0.1/keyward\"\npassword_file = \"/etc/keyward/pg\"\n",
     );
@@ -466,5 +467,15 @@ fn keyward_serve_refuses_a_postgres_store_it_cannot_serve_whole_and_a_password_i
     let stderr = cli::text(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(stderr.contains("[radius]"), "{stderr}");
     assert!(stderr.contains("docs/postgres.md"), "{stderr}");
+    // What a node on PostgreSQL does not do yet is refused, never served
+    // from the SQLite store beside it.
+    let out = cli::run(cli::keyward(["serve", "--init", "--data"]).arg(&data));
+    let stderr = cli::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--init") && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
 }

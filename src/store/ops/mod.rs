@@ -26,6 +26,7 @@ mod notices;
 mod outbox;
 mod pending_writes;
 mod people;
+pub mod pg_export;
 mod receipts;
 mod reports;
 mod requests;

@@ -36,6 +36,21 @@ pub struct PgTarget {
     pub port: u16,
     pub dbname: String,
     pub password_file: PathBuf,
+    /// This node's name (`[store] node`, default the host's name): written
+    /// in the audit entries the node appends.
+    pub node: String,
+}
+
+/// Longest node name.
+const MAX_NODE_NAME: usize = 64;
+
+/// The host's name, when it makes a node name; else "keyward".
+fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| name_ok(name) && name.len() <= MAX_NODE_NAME)
+        .unwrap_or_else(|| "keyward".to_owned())
 }
 
 /// Why `[store]` was refused. Never echoes a password, nor the URL (which
@@ -148,6 +163,7 @@ impl StoreBackend {
             port,
             dbname: dbname.to_owned(),
             password_file: password_file.to_owned(),
+            node: default_node_name(),
         }))
     }
 }
@@ -161,6 +177,7 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
     })?;
     let mut url = None;
     let mut password_file = None;
+    let mut node = None;
     for (name, value) in table {
         let key = format!("store.{name}");
         match name.as_str() {
@@ -172,11 +189,21 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
                 }
                 password_file = Some(PathBuf::from(path));
             }
+            "node" => {
+                let name = string(&key, value)?;
+                if !name_ok(name) || name.len() > MAX_NODE_NAME {
+                    return Err(bad(
+                        &key,
+                        "1 to 64 letters, digits, '.', '_' and '-' (the node's name)",
+                    ));
+                }
+                node = Some(name.to_owned());
+            }
             _ => return Err(ConfigError::UnknownKey { key }),
         }
     }
     let url = url.ok_or(ConfigError::MissingKey { key: "store.url" })?;
-    StoreBackend::from_keys(url, password_file.as_deref()).map_err(|err| {
+    let backend = StoreBackend::from_keys(url, password_file.as_deref()).map_err(|err| {
         let key = match err {
             PgConfigError::NoPasswordFile | PgConfigError::PasswordFileWithoutPostgres => {
                 "store.password_file"
@@ -185,7 +212,15 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
         };
         // The message never holds the url's text (nor a password in it).
         bad(key, err.to_string())
-    })
+    })?;
+    match (backend, node) {
+        (StoreBackend::Postgres(mut target), Some(node)) => {
+            target.node = node;
+            Ok(StoreBackend::Postgres(target))
+        }
+        (StoreBackend::Sqlite, Some(_)) => Err(bad("store.node", "only for a PostgreSQL url")),
+        (backend, None) => Ok(backend),
+    }
 }
 
 impl PgTarget {
@@ -302,6 +337,31 @@ mod tests {
     }
 
     #[test]
+    fn the_node_name_comes_from_the_store_table_and_is_checked() {
+        use crate::config::ConfigError;
+        let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
+        let pg = "[store]\nurl = \"postgres://k@127.0.0.1/kw\"\npassword_file = \"/p\"\n";
+        let Ok(StoreBackend::Postgres(t)) = parse(&format!("{pg}node = \"kw-1.est\"")) else {
+            panic!("not postgres");
+        };
+        assert_eq!(t.node, "kw-1.est");
+        let Ok(StoreBackend::Postgres(t)) = parse(pg) else {
+            panic!("not postgres");
+        };
+        assert!(!t.node.is_empty());
+        for bad in ["", "a b", "a;b"] {
+            assert!(matches!(
+                parse(&format!("{pg}node = \"{bad}\"")),
+                Err(ConfigError::BadValue { key, .. }) if key == "store.node"
+            ));
+        }
+        assert!(matches!(
+            parse("[store]\nurl = \"sqlite\"\nnode = \"a\""),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.node"
+        ));
+    }
+
+    #[test]
     fn the_store_table_of_keyward_toml_is_parsed_with_typed_errors() {
         use crate::config::ConfigError;
         let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
@@ -360,6 +420,7 @@ mod tests {
             port: 5432,
             dbname: "kw".into(),
             password_file: path.to_owned(),
+            node: "a".into(),
         };
         crate::secure_fs::create_private_file(&path, b"s3cret-pass\n").unwrap();
         assert_eq!(

@@ -147,7 +147,7 @@ impl PgLedger {
         })
     }
 
-    fn client(&self) -> &Client {
+    pub(super) fn client(&self) -> &Client {
         &self.client
     }
 }
@@ -525,7 +525,7 @@ impl PgLedger {
     }
 
     /// Commits after `result`'s work, or rolls back after its error.
-    async fn finish<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
+    pub(super) async fn finish<T>(&mut self, result: Result<T, PgError>) -> Result<T, PgError> {
         match result {
             Ok(value) => {
                 self.commit().await?;

@@ -12,10 +12,13 @@
 //!   to the one audit chain under its head row) and its PostgreSQL
 //!   implementation;
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
-//! - [`chain`]: `audit verify` of the chain held in PostgreSQL.
+//! - [`chain`]: `audit verify` of the chain held in PostgreSQL;
+//! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
+//!   PostgreSQL database.
 
 pub mod chain;
 pub mod config;
+pub mod copy;
 pub mod ledger;
 pub mod node;
 pub mod schema;
@@ -48,6 +51,8 @@ pub enum PgError {
     Otp(#[from] OtpError),
     #[error("the node's verify writer stopped")]
     Unavailable,
+    #[error("the PostgreSQL database already holds {0}: a copy goes only into an empty one")]
+    NotEmpty(&'static str),
 }
 
 impl PgError {

@@ -26,14 +26,11 @@ use zeroize::Zeroizing;
 
 use super::ledger::{LedgerCredential, NewEntry, VerifyLedger};
 use super::PgError;
-use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
 use crate::crypto::Keys;
-use crate::domain::verify_policy::{
-    decide, learned_drift, totp_window, Counters, Decision, Evidence, Purpose,
-};
+use crate::domain::verify_policy::{decide, learned_drift, Counters, Decision, Evidence, Purpose};
 use crate::domain::{Clock, PersonId, UnixTime};
-use crate::otp::{code_at, Algorithm, Code, CredentialKey, Digits, Hotp, OtpKind, ReplayFloor};
-use crate::otp::{Secret, Totp};
+use crate::otp::{Algorithm, CredentialKey, Digits, OtpKind, Secret};
+use crate::store::verify::evidence::{possession, Against, Window};
 use crate::store::verify::phantom::Phantoms;
 use crate::store::verify::reason_label;
 
@@ -101,17 +98,13 @@ impl VerifyNode {
         settings: NodeSettings,
     ) -> Result<VerifyNode, PgError> {
         let dummy = Secret::generate(Algorithm::Sha1)?;
-        let (behind, ahead) = totp_window(
-            settings.totp_behind,
-            -i64::from(crate::domain::verify_policy::MAX_DRIFT),
-        );
         let stats = Arc::new(NodeStats::default());
         let phantoms = Phantoms::new(keys.row_key().clone());
         let writer = Writer {
             ledger,
             dummy_verifier: keys.pin_verifier("", b"dummy"),
             dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy),
-            candidates: settings.hotp_look_ahead.max(behind + ahead + 1),
+            window: Window::new(settings.totp_behind, settings.hotp_look_ahead),
             keys,
             clock,
             settings,
@@ -158,8 +151,8 @@ struct Writer<L> {
     cache: HashMap<i64, CredentialKey>,
     dummy_key: CredentialKey,
     dummy_verifier: [u8; 32],
-    /// Every request computes this many window candidates.
-    candidates: u32,
+    /// The windows, and the candidates every request computes.
+    window: Window,
     /// The slots of logins without a credential.
     phantoms: Phantoms,
     stats: Arc<NodeStats>,
@@ -405,73 +398,32 @@ impl<L: VerifyLedger> Writer<L> {
         }
         let key = found.and_then(|c| self.cache.get(&c.id));
         let known = key.is_some();
-        let key = key.unwrap_or(&self.dummy_key);
-        let digits = found.map_or(Digits::SIX, |c| c.digits);
-        let d = usize::from(digits.get());
-        let bytes = passcode.as_bytes();
-        let well_formed = (MIN_PIN_DIGITS + d..=MAX_PIN_DIGITS + d).contains(&bytes.len())
-            && bytes.iter().all(u8::is_ascii_digit);
-        let (pin_part, code_part) = if well_formed {
-            passcode.split_at(bytes.len() - d)
-        } else {
-            ("000000", &"00000000"[..d])
+        let against = Against {
+            key: key.unwrap_or(&self.dummy_key),
+            dummy_key: &self.dummy_key,
+            holder: found.map_or("", |c| c.holder.as_str()),
+            verifier: found
+                .and_then(|c| c.pin_verifier.as_deref())
+                .unwrap_or(&self.dummy_verifier),
+            digits: found.map_or(Digits::SIX, |c| c.digits),
+            kind: found.map_or(Against::NOBODY_KIND, |c| c.kind),
+            floor: found.and_then(|c| c.floor),
+            drift: found.map_or(0, |c| c.drift),
         };
-        let code = Code::parse(code_part, digits)?;
-        let (holder, stored) = match found {
-            Some(c) => (
-                c.holder.as_str(),
-                c.pin_verifier.as_deref().unwrap_or(&self.dummy_verifier),
-            ),
-            None => ("", &self.dummy_verifier[..]),
-        };
-        let pin_matches = self.keys.pin_matches(holder, pin_part.as_bytes(), stored);
-        let pin_ok = pin_matches && found.is_some_and(|c| c.pin_verifier.is_some());
-        let floor = found
-            .and_then(|c| c.floor)
-            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
-        let kind = found.map_or(
-            OtpKind::Totp {
-                period: crate::otp::Period::DEFAULT,
-            },
-            |c| c.kind,
-        );
-        let drift = found.map_or(0, |c| c.drift);
-        let (matched, evaluated) = match kind {
-            OtpKind::Hotp { .. } => (
-                Hotp::new(digits, self.settings.hotp_look_ahead)
-                    .and_then(|h| h.verify(key, &code, floor)),
-                self.settings.hotp_look_ahead,
-            ),
-            OtpKind::Totp { period } => {
-                let (behind, ahead) = totp_window(self.settings.totp_behind, drift);
-                (
-                    Totp::new(digits, period)
-                        .with_window(behind, ahead)
-                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
-                    behind + ahead + 1,
-                )
-            }
-        };
-        for step in evaluated..self.candidates {
-            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
-        }
-        if matched.is_err() {
+        let proof = possession(&self.keys, self.window, &against, passcode, now)?;
+        if proof.out_of_range {
             problem = Some("verification parameters out of range");
         }
-        let matched = matched.ok().flatten();
-        // The same computation whether or not a code was accepted before.
-        let replay_step = floor.last_accepted().unwrap_or(0);
-        let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
-            && floor.last_accepted().is_some();
+        let pin_ok = proof.pin_matches && found.is_some_and(|c| c.pin_verifier.is_some());
         let evidence = Evidence {
-            well_formed,
+            well_formed: proof.well_formed,
             known,
             // Token states are not held in PostgreSQL yet: a credential is
             // live or revoked (not found).
             active: true,
             pin_ok,
-            code_step: matched.map(|m| (m.step(), m.offset())),
-            replay,
+            code_step: proof.code_step,
+            replay: proof.replay,
             purpose: Purpose::Gateway,
             // Possession only: entitlement is not decided here (module text).
             entitled: true,

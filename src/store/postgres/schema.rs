@@ -62,6 +62,17 @@ const MIGRATIONS: &[&str] = &[
         locked BOOLEAN NOT NULL DEFAULT false,
         retry_at BIGINT NOT NULL DEFAULT 0
      );",
+    // 3: the gateways' API keys (their SHA-256, never the key), copied
+    // from the SQLite store by `keyward store copy`: what a node serving
+    // POST /v1/verify checks its callers against.
+    "CREATE TABLE api_keys (
+        id BIGINT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role = 'gateway'),
+        hash BYTEA NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT
+     );",
 ];
 
 /// The schema version this keyward writes.

@@ -3,13 +3,11 @@
 
 use rusqlite::Connection;
 
+use super::evidence::{possession, Against, Window};
 use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
-use crate::crypto::pin::{MAX_PIN_DIGITS, MIN_PIN_DIGITS};
-use crate::domain::verify_policy::{
-    decide, learned_drift, totp_window, Decision, Evidence, Purpose, Reason,
-};
+use crate::domain::verify_policy::{decide, learned_drift, Decision, Evidence, Purpose, Reason};
 use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
-use crate::otp::{code_at, Code, Digits, Hotp, OtpKind, ReplayFloor, Totp};
+use crate::otp::{Digits, OtpKind};
 use crate::store::audit::{AuditEntry, AuditHead};
 use crate::store::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
 use crate::store::ops::{ChallengeProbe, ProbeFacts};
@@ -287,75 +285,33 @@ impl Decider {
             .unwrap_or(&self.dummy_key);
         let config = &self.shared.config;
 
-        // Split PIN ‖ code. Only lengths and character classes are examined
-        // here: public properties of the input.
+        // The proof of possession: the same pure code for every writer.
         let digits = work.map_or(Digits::SIX, |f| f.credential.params.digits);
-        let d = usize::from(digits.get());
-        let text: &str = &request.passcode;
-        let bytes = text.as_bytes();
-        let well_formed = (MIN_PIN_DIGITS + d..=MAX_PIN_DIGITS + d).contains(&bytes.len())
-            && bytes.iter().all(u8::is_ascii_digit);
-        let (pin_part, code_part) = if well_formed {
-            text.split_at(bytes.len() - d)
-        } else {
-            ("000000", &"00000000"[..d])
+        let holder = work.map_or("", |f| f.credential.holder.as_str());
+        let against = Against {
+            key,
+            dummy_key: &self.dummy_key,
+            holder,
+            verifier: work
+                .and_then(|f| f.verifier.as_deref())
+                .unwrap_or(&self.dummy_verifier),
+            digits,
+            kind: work.map_or(Against::NOBODY_KIND, |f| f.credential.params.kind),
+            floor: work.and_then(|f| f.credential.floor),
+            drift: work.map_or(0, |f| f.credential.drift),
         };
-        let code = Code::parse(code_part, digits)?;
-
-        // The PIN verifier, always computed and compared.
-        let (holder, stored) = match work {
-            Some(f) => (
-                f.credential.holder.as_str(),
-                f.verifier.as_deref().unwrap_or(&self.dummy_verifier),
-            ),
-            None => ("", &self.dummy_verifier[..]),
+        let window = Window {
+            totp_behind: config.totp_behind,
+            hotp_look_ahead: config.hotp_look_ahead,
+            candidates: self.candidates_per_request,
         };
-        let pin_matches = self
-            .shared
-            .keys
-            .pin_matches(holder, pin_part.as_bytes(), stored);
-        let pin_ok = pin_matches && known && found.as_ref().is_some_and(|f| f.verifier.is_some());
-
-        // The whole window, always evaluated.
-        let floor = work
-            .and_then(|f| f.credential.floor)
-            .map_or(ReplayFloor::FRESH, ReplayFloor::after);
-        let kind = work.map_or(
-            OtpKind::Totp {
-                period: crate::otp::Period::DEFAULT,
-            },
-            |f| f.credential.params.kind,
-        );
-        let drift = work.map_or(0, |f| f.credential.drift);
-        let (matched, evaluated) = match kind {
-            OtpKind::Hotp { .. } => (
-                Hotp::new(digits, config.hotp_look_ahead).and_then(|h| h.verify(key, &code, floor)),
-                config.hotp_look_ahead,
-            ),
-            OtpKind::Totp { period } => {
-                let (behind, ahead) = totp_window(config.totp_behind, drift);
-                (
-                    Totp::new(digits, period)
-                        .with_window(behind, ahead)
-                        .and_then(|t| t.verify(key, &code, now, 0, floor)),
-                    behind + ahead + 1,
-                )
-            }
-        };
-        // Pad to the same number of MAC computations for every request, so
-        // the kind of token, its drift, or a missing login do not show in
-        // the time taken.
-        for step in evaluated..self.candidates_per_request {
-            std::hint::black_box(code_at(&self.dummy_key, u64::from(step), digits));
-        }
-        if matched.is_err() {
+        let proof = possession(&self.shared.keys, window, &against, &request.passcode, now)?;
+        let kind = against.kind;
+        if proof.out_of_range {
             problem = Some("verification parameters out of range");
         }
-        let matched = matched.ok().flatten();
-        // Replay: the code of the last accepted step (a retried request).
-        let replay_step = floor.last_accepted().unwrap_or(0);
-        let replay = bool::from(code_at(key, replay_step, digits).ct_eq(&code))
-            && floor.last_accepted().is_some();
+        let pin_ok =
+            proof.pin_matches && known && found.as_ref().is_some_and(|f| f.verifier.is_some());
 
         // An unknown login runs the same queries (for its decoy).
         let rights = in_force(&rights_of(db, holder)?, now, &self.shared.config.time_zone);
@@ -364,14 +320,14 @@ impl Decider {
             Purpose::StaffSignIn => holds_staff_key(db, holder)?,
         };
         let evidence = Evidence {
-            well_formed,
+            well_formed: proof.well_formed,
             known,
             active: found
                 .as_ref()
                 .is_some_and(|f| f.state == TokenState::Active),
             pin_ok,
-            code_step: matched.map(|m| (m.step(), m.offset())),
-            replay,
+            code_step: proof.code_step,
+            replay: proof.replay,
             purpose: request.purpose,
             entitled,
         };
@@ -470,10 +426,10 @@ impl Decider {
                 // asks for: the code is consumed like an accepted one (never
                 // accepted later, by any purpose).
                 let possession = matches!(reason, Reason::NoRightInForce | Reason::NoStaffKey);
-                if let (true, Some(f), Some(m)) = (possession, &found, matched) {
+                if let (true, Some(f), Some((step, _))) = (possession, &found, proof.code_step) {
                     db.prepare_cached("UPDATE credentials SET floor = ?1 WHERE id = ?2")?
                         .execute(rusqlite::params![
-                            i64::try_from(m.step()).map_err(|_| StoreError::Corrupt("step"))?,
+                            i64::try_from(step).map_err(|_| StoreError::Corrupt("step"))?,
                             f.credential.id
                         ])?;
                 }

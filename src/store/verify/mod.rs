@@ -18,6 +18,7 @@
 
 pub(crate) mod counters;
 mod decide;
+pub mod evidence;
 pub(crate) mod phantom;
 mod refusals;
 #[cfg(test)]
@@ -40,7 +41,7 @@ use zeroize::Zeroizing;
 use super::audit::AuditHead;
 use super::ops::{credential_from_row, unseal_key, CREDENTIAL_COLUMNS};
 use super::{connect, disk, in_write_txn, Shared, Store, StoreError};
-use crate::domain::verify_policy::{totp_window, Reason, SourceLimiter};
+use crate::domain::verify_policy::{Reason, SourceLimiter};
 use crate::domain::{RightInForce, UnixTime};
 use crate::otp::{Algorithm, CredentialKey, Secret};
 
@@ -349,13 +350,11 @@ impl Worker {
                     sealed: Instant::now(),
                     hits: 0,
                 },
-                candidates_per_request: {
-                    let (behind, ahead) = totp_window(
-                        shared.config.totp_behind,
-                        -i64::from(crate::domain::verify_policy::MAX_DRIFT),
-                    );
-                    shared.config.hotp_look_ahead.max(behind + ahead + 1)
-                },
+                candidates_per_request: evidence::Window::new(
+                    shared.config.totp_behind,
+                    shared.config.hotp_look_ahead,
+                )
+                .candidates,
                 shared,
             },
         })

@@ -1,0 +1,124 @@
+//! The HTTP API of a node on PostgreSQL (docs/postgres.md): the gateway's
+//! `POST /v1/verify`, decided by the node's writer
+//! (`store::postgres::node`, group commit, one winner across nodes) and
+//! answered exactly as the SQLite daemon answers it (accept, or reject
+//! with the required delay served by holding the answer); `GET
+//! /v1/health`. The caller is a gateway key in force in the database
+//! (copied there by `keyward store copy`). Every other route is not
+//! served by a node on PostgreSQL yet and answers `501` with the code
+//! `unavailable` and a message that says so: never a half answer from
+//! another store.
+//!
+//! What the SQLite daemon decides besides possession is not decided here
+//! yet: rights in force (an accept carries no rights), the per-source
+//! limiter, gateway challenges, staff sign-in.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::{ApiError, Body};
+use crate::domain::{api_key_hash, Clock};
+use crate::store::postgres::copy::gateway_key_in_force;
+use crate::store::postgres::node::{Possession, VerifyNode};
+use crate::wire::verify::{self as wire, VerifyBody};
+use crate::wire::ErrorCode;
+
+/// What the node's handlers share.
+#[derive(Clone)]
+pub struct PgNodeState {
+    pub pool: deadpool_postgres::Pool,
+    pub node: Arc<VerifyNode>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PgNodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgNodeState").finish_non_exhaustive()
+    }
+}
+
+/// The node's router.
+pub fn app(state: PgNodeState) -> Router {
+    Router::new()
+        .route("/v1/verify", post(verify))
+        .route("/v1/health", get(health))
+        .fallback(not_on_postgres)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::wire::MAX_REQUEST_BODY,
+        ))
+        .with_state(state)
+}
+
+/// The refusal of everything a node on PostgreSQL does not serve yet.
+pub fn not_on_postgres_error() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        ErrorCode::Unavailable,
+        "not served by a keyward node on PostgreSQL yet (only POST /v1/verify and \
+         GET /v1/health are; docs/postgres.md): use the authority's SQLite daemon",
+    )
+}
+
+async fn not_on_postgres() -> Response {
+    not_on_postgres_error().into_response()
+}
+
+async fn health() -> Response {
+    Json(serde_json::json!({ "status": "ok", "store": "postgres" })).into_response()
+}
+
+/// A gateway key in force, or `401`.
+async fn gateway(state: &PgNodeState, parts: &Parts) -> Result<(), ApiError> {
+    let key = super::auth::bearer_key(parts).ok_or_else(ApiError::unauthenticated)?;
+    let hash = api_key_hash(key);
+    match gateway_key_in_force(&state.pool, &hash).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::unauthenticated()),
+        Err(err) => {
+            tracing::warn!(error = %err, "checking a gateway key on PostgreSQL");
+            Err(ApiError::unavailable())
+        }
+    }
+}
+
+async fn verify(
+    State(state): State<PgNodeState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    gateway(&state, &parts).await?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let Body(body) = <Body<VerifyBody> as axum::extract::FromRequest<PgNodeState>>::from_request(
+        request, &state,
+    )
+    .await?;
+    if let Some(source) = body.source.as_deref() {
+        if source.is_empty() || source.len() > 128 || source.chars().any(char::is_control) {
+            return Err(ApiError::invalid("source", "1 to 128 printable characters"));
+        }
+    }
+    let answer = state.node.verify(&body.login, &body.passcode).await;
+    drop(body);
+    match answer {
+        Ok((Possession::Proved, _)) => {
+            Ok(Json(wire::VerifyOutcome::Accept { rights: Vec::new() }).into_response())
+        }
+        Ok((Possession::Refused { hold }, _)) => {
+            if let Some(seconds) = hold {
+                super::routes::hold_answer(state.clock.as_ref(), seconds).await;
+            }
+            Ok(Json(wire::VerifyOutcome::Reject).into_response())
+        }
+        // Never "accept" for a decision that was not committed.
+        Err(err) => {
+            tracing::warn!(error = %err, "verify on PostgreSQL: unavailable");
+            Err(ApiError::unavailable())
+        }
+    }
+}

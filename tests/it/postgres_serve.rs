@@ -1,0 +1,432 @@
+//! Two real `keyward serve` nodes on one PostgreSQL database
+//! (docs/postgres.md): the credentials come from a SQLite store by
+//! `keyward store copy`, the gateway asks both nodes over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
+use keyward::domain::Role;
+use serde_json::{json, Value};
+
+use crate::support::cli;
+use crate::support::postgres::{self as harness, TestDb};
+use crate::support::serve::{serve, Served};
+use crate::support::world::{desk, world, Device, World, SCHOOL_EAST};
+
+const NOW: u64 = 1_900_000_020;
+const PIN: &str = "482913";
+
+/// A SQLite world with bleroy's HOTP key and a gateway key, copied into a
+/// fresh database, and two nodes (a, b) serving it.
+struct Cluster {
+    world: World,
+    db: TestDb,
+    clock: PathBuf,
+    password: PathBuf,
+    device: Device,
+    gateway_key: String,
+    a: Served,
+    b: Served,
+    _nodes: tempfile::TempDir,
+}
+
+fn private_dir(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(path).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+impl Cluster {
+    fn new(test: &str) -> Cluster {
+        let world = world(NOW);
+        world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", None);
+        let device = world.active_hotp("bleroy", "KW-0001", PIN);
+        let gateway_key = world
+            .store
+            .write(&desk(), "setup", |tx| {
+                tx.create_api_key("gateway", Role::Gateway, None, &[], None)
+            })
+            .unwrap()
+            .key
+            .to_string();
+        let nodes = tempfile::tempdir().unwrap();
+        let db = harness::database(test);
+        let password = db.password_file(nodes.path());
+        let clock = nodes.path().join("clock");
+        std::fs::write(&clock, NOW.to_string()).unwrap();
+        let data = world.dir.path().join("data");
+        // The real path: the SQLite store copied by the CLI.
+        let out = cli::stdout_ok(
+            cli::keyward(["store", "copy", "--data"])
+                .arg(&data)
+                .arg("--to")
+                .arg(db.url())
+                .arg("--password-file")
+                .arg(&password)
+                .env("KEYWARD_TEST_CLOCK", &clock),
+        );
+        assert!(out.contains("1 "), "{out}");
+        let node = |name: &str| {
+            let dir = nodes.path().join(name);
+            private_dir(&dir);
+            let config = dir.join("keyward.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
+                    db.url(),
+                    password.display()
+                ),
+            )
+            .unwrap();
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let private = std::fs::Permissions::from_mode(0o600);
+                std::fs::set_permissions(&config, private).unwrap();
+            }
+            let master = data.join("master.key");
+            Served::start(
+                serve(
+                    &dir,
+                    &[
+                        "--master-key",
+                        master.to_str().unwrap(),
+                        "--pcsc",
+                        "off",
+                        "--hid",
+                        "off",
+                    ],
+                )
+                .env("KEYWARD_TEST_CLOCK", &clock)
+                .stderr(std::process::Stdio::null()),
+            )
+        };
+        let a = node("a");
+        let b = node("b");
+        Cluster {
+            world,
+            db,
+            clock,
+            password,
+            device,
+            gateway_key,
+            a,
+            b,
+            _nodes: nodes,
+        }
+    }
+
+    fn advance(&self, seconds: u64) {
+        let now: u64 = std::fs::read_to_string(&self.clock)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Whole or not at all: the nodes read it meanwhile.
+        let next = self.clock.with_extension("next");
+        std::fs::write(&next, (now + seconds).to_string()).unwrap();
+        std::fs::rename(&next, &self.clock).unwrap();
+    }
+
+    /// One query on the database, as the test's own client.
+    fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let target = match keyward::store::postgres::StoreBackend::from_keys(
+            &self.db.url(),
+            Some(&self.password),
+        )
+        .unwrap()
+        {
+            keyward::store::postgres::StoreBackend::Postgres(t) => t,
+            keyward::store::postgres::StoreBackend::Sqlite => panic!("sqlite"),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pool = keyward::store::postgres::connect(&target, 1).await.unwrap();
+            let client = pool.get().await.unwrap();
+            client.query(sql, &[]).await.unwrap()
+        })
+    }
+
+    fn floor(&self) -> u64 {
+        let floor: Option<i64> = self.query("SELECT floor FROM credentials")[0].get(0);
+        floor.map_or(0, |f| u64::try_from(f).unwrap())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// `POST /v1/verify` on `node`: the status and the answer's `result`.
+fn verify(
+    agent: &ureq::Agent,
+    node: &Served,
+    key: &str,
+    login: &str,
+    passcode: &str,
+) -> (u16, String) {
+    let mut answer = agent
+        .post(format!("{}/v1/verify", node.url))
+        .header("authorization", &format!("Bearer {key}"))
+        .send_json(json!({ "login": login, "passcode": passcode }))
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body: Value = answer.body_mut().read_json().unwrap();
+    (status, body["result"].as_str().unwrap_or("").to_owned())
+}
+
+#[test]
+fn two_served_nodes_accept_one_passcode_sent_by_64_clients_once_per_round() {
+    const CLIENTS: usize = 64;
+    const ROUNDS: usize = 300;
+    let cluster = Arc::new(Cluster::new("two_served_nodes_once"));
+    let first = cluster.floor() + 1;
+    let passcodes: Arc<Vec<String>> = Arc::new(
+        (0..ROUNDS)
+            .map(|r| format!("{PIN}{}", cluster.device.hotp(first + r as u64)))
+            .collect(),
+    );
+    let accepts: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
+    let others = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (cluster, passcodes, accepts, others, barrier) = (
+                Arc::clone(&cluster),
+                Arc::clone(&passcodes),
+                Arc::clone(&accepts),
+                Arc::clone(&others),
+                Arc::clone(&barrier),
+            );
+            std::thread::spawn(move || {
+                let agent = agent();
+                let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    let (status, result) = verify(
+                        &agent,
+                        node,
+                        &cluster.gateway_key,
+                        "bleroy",
+                        &passcodes[round],
+                    );
+                    match (status, result.as_str()) {
+                        (200, "accept") => {
+                            accepts[round].fetch_add(1, Ordering::SeqCst);
+                        }
+                        (200, "reject") => {}
+                        _ => {
+                            others.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let per_round: Vec<usize> = accepts.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    assert_eq!(
+        others.load(Ordering::SeqCst),
+        0,
+        "answers other than accept/reject"
+    );
+    let wrong: Vec<(usize, usize)> = per_round
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "rounds without exactly one accept: {wrong:?}"
+    );
+    eprintln!(
+        "two served nodes: {} verifies in {:?}",
+        CLIENTS * ROUNDS,
+        started.elapsed()
+    );
+    // Both nodes decided, and said so in the one audit chain.
+    let rows = cluster.query(
+        "SELECT count(*) FILTER (WHERE detail LIKE '%node=a%'),
+                count(*) FILTER (WHERE detail LIKE '%node=b%'),
+                count(*) FILTER (WHERE action = 'verify.accept')
+         FROM audit",
+    );
+    let (on_a, on_b, accepted): (i64, i64, i64) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert!(on_a > 0 && on_b > 0, "a={on_a} b={on_b}");
+    assert_eq!(accepted, ROUNDS as i64);
+    assert_eq!(cluster.floor(), first + ROUNDS as u64 - 1);
+    // Routes not served on PostgreSQL say so; they never fall back to SQLite.
+    let mut answer = agent()
+        .get(format!("{}/v1/people", cluster.a.url))
+        .header("authorization", &format!("Bearer {}", cluster.gateway_key))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 501);
+    let body: Value = answer.body_mut().read_json().unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    // A key that is not a gateway key in the database: 401.
+    let (status, _) = verify(
+        &agent(),
+        &cluster.b,
+        &format!("kw_{}", "A".repeat(52)),
+        "bleroy",
+        "1",
+    );
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn wrong_codes_sent_to_two_served_nodes_lock_at_exactly_ten() {
+    const CLIENTS: usize = 32;
+    let cluster = Arc::new(Cluster::new("served_lock_at_ten"));
+    let next = cluster.floor() + 1;
+    let wrong = format!("000000{}", cluster.device.hotp(next));
+    for _ in 0..14 {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (cluster, wrong) = (Arc::clone(&cluster), wrong.clone());
+                std::thread::spawn(move || {
+                    let node = if i % 2 == 0 { &cluster.a } else { &cluster.b };
+                    verify(&agent(), node, &cluster.gateway_key, "bleroy", &wrong)
+                })
+            })
+            .collect();
+        // Held answers end once the test clock passes their delay.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        while clients.iter().any(|c| !c.is_finished()) {
+            cluster.advance(1);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        for client in clients {
+            assert_eq!(client.join().unwrap(), (200, "reject".to_owned()));
+        }
+        cluster.advance(400);
+    }
+    let rows = cluster.query("SELECT fails, locked FROM credentials");
+    let (fails, locked): (i32, bool) = (rows[0].get(0), rows[0].get(1));
+    assert_eq!((fails, locked), (10, true));
+    let locks = cluster.query("SELECT count(*) FROM audit WHERE detail LIKE '%locked=now%'");
+    assert_eq!(locks[0].get::<_, i64>(0), 1);
+    // Locked: even the right passcode is refused now, on either node.
+    let right = format!("{PIN}{}", cluster.device.hotp(next));
+    assert_eq!(
+        verify(&agent(), &cluster.a, &cluster.gateway_key, "bleroy", &right),
+        (200, "reject".to_owned())
+    );
+}
+
+#[test]
+fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_answer() {
+    let cluster = Arc::new(Cluster::new("served_revoke_under_load"));
+    let first = cluster.floor() + 1;
+    let next = Arc::new(AtomicUsize::new(0));
+    let revoked_at: Arc<std::sync::OnceLock<Instant>> = Arc::new(std::sync::OnceLock::new());
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (cluster, next, revoked_at) = (
+                Arc::clone(&cluster),
+                Arc::clone(&next),
+                Arc::clone(&revoked_at),
+            );
+            std::thread::spawn(move || {
+                let agent = agent();
+                let (mut before, mut after) = (0, 0);
+                let deadline = Instant::now() + std::time::Duration::from_secs(30);
+                while Instant::now() < deadline {
+                    let n = next.fetch_add(1, Ordering::SeqCst) as u64;
+                    let passcode = format!("{PIN}{}", cluster.device.hotp(first + n));
+                    let sent = Instant::now();
+                    let done = revoked_at.get().is_some_and(|at| *at <= sent);
+                    let (status, result) = verify(
+                        &agent,
+                        &cluster.b,
+                        &cluster.gateway_key,
+                        "bleroy",
+                        &passcode,
+                    );
+                    assert_eq!(status, 200);
+                    if result == "accept" {
+                        if done {
+                            after += 1;
+                        } else {
+                            before += 1;
+                        }
+                    }
+                    if done
+                        && revoked_at
+                            .get()
+                            .is_some_and(|at| at.elapsed().as_secs() >= 2)
+                    {
+                        break;
+                    }
+                }
+                (before, after)
+            })
+        })
+        .collect();
+    // Time moves on, so refusals of codes overtaken by a later one are
+    // not held for long.
+    let ticking = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = {
+        let (cluster, ticking) = (Arc::clone(&cluster), Arc::clone(&ticking));
+        std::thread::spawn(move || {
+            while ticking.load(Ordering::SeqCst) {
+                cluster.advance(1);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // The revoke, on node A's side of the database (the ledger's operation).
+    let keys = keyward::crypto::MasterKey::load(&cluster.world.dir.path().join("data/master.key"))
+        .unwrap()
+        .keys()
+        .unwrap();
+    let target = match keyward::store::postgres::StoreBackend::from_keys(
+        &cluster.db.url(),
+        Some(&cluster.password),
+    )
+    .unwrap()
+    {
+        keyward::store::postgres::StoreBackend::Postgres(t) => t,
+        keyward::store::postgres::StoreBackend::Sqlite => panic!("sqlite"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let revoked = runtime.block_on(async {
+        let pool = keyward::store::postgres::connect(&target, 1).await.unwrap();
+        let mut ledger = keyward::store::postgres::ledger::PgLedger::new(&pool)
+            .await
+            .unwrap();
+        let holder = keyward::domain::PersonId::parse("bleroy").unwrap();
+        ledger.revoke(&keys, &holder, NOW, "desk").await.unwrap()
+    });
+    assert!(revoked);
+    revoked_at.set(Instant::now()).unwrap();
+    let (mut before, mut after) = (0, 0);
+    for client in clients {
+        let (b, a) = client.join().unwrap();
+        before += b;
+        after += a;
+    }
+    ticking.store(false, Ordering::SeqCst);
+    ticker.join().unwrap();
+    assert!(before > 0, "no accept before the revoke: no load");
+    assert_eq!(after, 0, "accepted on B after the revoke answered");
+}
