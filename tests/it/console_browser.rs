@@ -157,6 +157,12 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert!(staff.source().contains("jdupont"));
     saved.push(staff.screenshot(&shots, "06-handover-slip"));
 
+    // The desk, live: its readers' table follows the device event stream
+    // (the static script, `/desk/events`) while the station activates.
+    staff.goto(&format!("{url}/desk"));
+    staff.wait("#readers-live[data-live=on]");
+    assert!(staff.find("#readers-live").text().contains("remise"));
+
     // The station, signed in once with its key, in its own browser.
     let kiosk = driver.browser("station");
     kiosk.goto(&format!("{url}/station"));
@@ -180,6 +186,12 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     kiosk.find("#activate").click();
     kiosk.wait("#receipt-text");
     saved.push(kiosk.screenshot(&shots, "10-station-slip"));
+    // The activation's token event reached the desk's page by SSE: the
+    // state changed without a reload.
+    staff.wait("#readers-live[data-updates] .state-active");
+    assert!(staff.find("#readers-live").text().contains("en service"));
+    assert!(staff.url().ends_with("/desk"), "no reload: {}", staff.url());
+    saved.push(staff.screenshot(&shots, "20-desk-live"));
 
     // The gateway's verify accepts the PIN and a code from the key.
     set_clock(start + 60);
@@ -245,6 +257,26 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.goto(&format!("{url}/glance"));
     staff.wait("#states-table");
     saved.push(staff.screenshot(&shots, "12-glance"));
+    // Each chart an SVG with its title and the table of its figures: the
+    // returns around the July deadline, the August meeting's preparation,
+    // the verify outcomes (the gateway's accept of today among them).
+    for id in ["states", "districts", "returns", "preparation", "verify"] {
+        staff.wait(&format!("svg#{id}-chart title"));
+        staff.wait(&format!("table#{id}-table tbody tr"));
+    }
+    let verify = staff.find("#verify-table").text();
+    let today = verify
+        .lines()
+        .find(|l| l.starts_with("2026-11-30"))
+        .unwrap_or_else(|| panic!("no row for today: {verify}"));
+    assert_eq!(
+        today.split_whitespace().nth(1),
+        Some("1"),
+        "the gateway's accept: {today}"
+    );
+    assert!(verify.contains("acceptés"), "{verify}");
+    assert_eq!(staff.find("#returns-table tbody").text().lines().count(), 8);
+    saved.push(staff.screenshot(&shots, "21-glance-charts"));
     staff.goto(&format!("{url}/tokens?state=returned"));
     assert!(staff.wait("table tbody").text().contains(&serial));
     saved.push(staff.screenshot(&shots, "13-tokens-search"));
