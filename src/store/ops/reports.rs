@@ -36,9 +36,10 @@ impl Tx<'_> {
     }
 
     /// Keys still bound (prepared, handed over, active; not emergency
-    /// keys), each with its district and the last day of its holder's
-    /// rights when none is in force or to come.
+    /// keys) in the actor's scope, each with its district and the last day
+    /// of its holder's rights when none is in force or to come.
     fn bound_keys(&self) -> Result<Vec<BoundKey>, StoreError> {
+        let scope = self.scope()?;
         // A key's district is that of the right it serves.
         let mut stmt = self.db.prepare(
             "SELECT t.serial, t.holder, s.district FROM tokens t
@@ -50,6 +51,9 @@ impl Tx<'_> {
             .collect::<Result<_, _>>()?;
         let mut keys = Vec::with_capacity(live.len());
         for (serial, holder, district) in live {
+            if scope.as_ref().is_some_and(|mine| !mine.contains(&district)) {
+                continue;
+            }
             let rights = rights_of(self.db, &holder)?;
             let ended = !rights
                 .iter()
