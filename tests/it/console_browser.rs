@@ -279,6 +279,8 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert!(accepted >= 1, "the gateway's accept: {today}");
     assert!(verify.contains("acceptés"), "{verify}");
     assert_eq!(staff.find("#returns-table tbody").text().lines().count(), 8);
+    staff.goto(&format!("{url}/glance#returns-title"));
+    staff.wait("#returns-chart");
     saved.push(staff.screenshot(&shots, "21-glance-charts"));
     staff.goto(&format!("{url}/tokens?state=returned"));
     assert!(staff.wait("table tbody").text().contains(&serial));
