@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench console`. Environment: KEYWARD_BENCH_PEOPLE (20000),
 //! KEYWARD_BENCH_TOKENS (10000), KEYWARD_BENCH_ACTIVE (1000),
-//! KEYWARD_BENCH_RENDERS (200 per page).
+//! KEYWARD_BENCH_APPOINTMENTS (2000: twenty years of directors of the 100
+//! schools, ended), KEYWARD_BENCH_RENDERS (200 per page).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -107,6 +108,18 @@ fn setup(dir: &std::path::Path) -> (Arc<Store>, String, String) {
                     tx.handover(&serial, "bench", &code_at(&key, 0, Digits::SIX).to_string())?;
                 }
             }
+            // Past directors: one appointment per school and school year.
+            let appointments = env("KEYWARD_BENCH_APPOINTMENTS", 2_000).min(people);
+            for k in 0..appointments {
+                let year = 2000 + k / schools.len();
+                tx.grant_right(
+                    RightOrigin::Appointment,
+                    &pid(&format!("holder{:05}", people - 1 - k)),
+                    &schools[k % schools.len()],
+                    Date::parse(&format!("{year}-09-01")).unwrap(),
+                    Some(Date::parse(&format!("{}-07-04", year + 1)).unwrap()),
+                )?;
+            }
             let admin = tx.create_api_key("admin", Role::Admin, None, &[], Some(&pid("desk")))?;
             let insp = tx.create_api_key(
                 "insp",
@@ -162,6 +175,21 @@ fn main() {
         ("admin", "/inspector?holder=nom5&page=2"),
         ("admin", "/receipts/1"),
         ("admin", "/glance"),
+        ("admin", "/desk/readers"),
+        ("admin", "/admin/appointment-list"),
+        (
+            "admin",
+            "/admin/appointment-list?school=0751&state=ended&page=3",
+        ),
+        (
+            "admin",
+            "/admin/appointment-list?person=nom12&state=in_force",
+        ),
+        ("admin", "/admin/appointments?person=holder19999"),
+        ("admin", "/admin/audit"),
+        ("admin", "/admin/audit?action=token.&page=5"),
+        ("admin", "/admin/schools"),
+        ("admin", "/admin/staff-keys"),
         ("inspector", "/glance"),
         ("inspector", "/inspector"),
         ("inspector", "/people"),

@@ -200,6 +200,12 @@ operations! {
         "lists the last directory sync runs";
     FollowEvents: GET "/v1/events", AT_READERS, "follow events", None,
         "streams device and token events";
+    ReportReturnWeeks: GET "/v1/reports/return-weeks", DESK_OR_INSPECTOR, "read reports", None,
+        "counts returns due, overdue and made, week by week around the deadline";
+    ReportVerifyOutcomes: GET "/v1/reports/verify-outcomes", DESK, "read reports", None,
+        "counts verify outcomes and locks per day, from the audit";
+    ListAppointments: GET "/v1/rights/appointments", ADMIN, "list appointments", None,
+        "lists every appointment, filtered by school, person, in force or ended";
 }
 
 impl Operation {

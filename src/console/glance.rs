@@ -1,63 +1,29 @@
-//! At a glance: keys by state, and returns overdue and in transit by
-//! district, each as a chart drawn on the server (SVG, no script) with the
-//! table behind it. An inspector sees their district only (the API's
-//! scope).
+//! At a glance: keys by state and by district, returns overdue and in
+//! transit by district, returns week by week around the July deadline, the
+//! August meeting's preparation (keys prepared, keys asked for and not yet
+//! prepared) and verify outcomes and locks per day — each a chart drawn on
+//! the server ([`super::charts`], SVG, no script) with the table behind it.
+//! Every number comes from an API report, in the caller's scope (an
+//! inspector sees their district; the verify outcomes are the desk's and
+//! the admin's, and an inspector's page leaves that chart out).
+
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 
+use super::charts::Chart;
 use super::session::Session;
-use super::view::{html, Chrome};
-use super::{ConsoleState, Who};
+use super::view::{html, Chrome, Texts};
+use super::{ConsoleState, Refusal, Who};
+use crate::api::Operation;
 use crate::domain::TokenState;
-use crate::wire::reports::TokenStateCounts;
-use crate::wire::reports::{InTransitReport, OverdueReport};
-
-/// One bar of a chart: its label, value, and geometry.
-#[derive(Clone, Debug)]
-pub struct Bar {
-    pub label: String,
-    pub value: u64,
-    pub y: usize,
-    pub width: usize,
-}
-
-/// A horizontal bar chart (pure): bars scaled to `width` pixels.
-#[derive(Clone, Debug)]
-pub struct Chart {
-    pub id: &'static str,
-    pub title: String,
-    pub bars: Vec<Bar>,
-    pub height: usize,
-}
-
-/// Pixels of the longest bar, and of one row.
-const WIDTH: usize = 400;
-const ROW: usize = 28;
-
-impl Chart {
-    pub fn new(id: &'static str, title: String, items: Vec<(String, u64)>) -> Chart {
-        let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-        let bars = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, (label, value))| Bar {
-                label,
-                value,
-                y: i * ROW,
-                width: usize::try_from(value.saturating_mul(WIDTH as u64) / max).unwrap_or(WIDTH),
-            })
-            .collect::<Vec<_>>();
-        Chart {
-            id,
-            title,
-            height: bars.len().max(1) * ROW,
-            bars,
-        }
-    }
-}
+use crate::wire::reports::{
+    InTransitReport, OverdueReport, ReturnWeekItem, TokenStateCounts, VerifyDayItem,
+};
+use crate::wire::requests::KeyRequestEntry;
 
 #[derive(Template)]
 #[template(path = "glance.html")]
@@ -66,96 +32,208 @@ struct GlancePage {
     charts: Vec<Chart>,
 }
 
-fn by_district<T>(report: &std::collections::BTreeMap<String, Vec<T>>) -> Vec<(String, u64)> {
+fn by_district<T>(report: &BTreeMap<String, Vec<T>>) -> Vec<(String, u64)> {
     report
         .iter()
         .map(|(d, items)| (d.clone(), items.len() as u64))
         .collect()
 }
 
+fn district_label(t: &Texts, district: &Option<String>) -> String {
+    district
+        .clone()
+        .unwrap_or_else(|| t.get("console-glance-no-district"))
+}
+
+/// Keys by state (every district summed) and keys by district.
+fn state_charts(t: &Texts, counts: &[TokenStateCounts]) -> [Chart; 2] {
+    let items = TokenState::ALL
+        .iter()
+        .map(|s| {
+            let n: u64 = counts
+                .iter()
+                .flat_map(|d| &d.states)
+                .filter(|c| c.state == *s)
+                .map(|c| c.count)
+                .sum();
+            (t.state(s.as_str()), n)
+        })
+        .collect();
+    let districts = counts
+        .iter()
+        .map(|d| (district_label(t, &d.district), d.total))
+        .collect();
+    [
+        Chart::single(
+            "states",
+            t.get("console-glance-states"),
+            t.get("console-glance-states-desc"),
+            items,
+        ),
+        Chart::single(
+            "districts",
+            t.get("console-glance-districts"),
+            t.get("console-glance-districts-desc"),
+            districts,
+        ),
+    ]
+}
+
+/// The August meeting, per district: keys prepared (waiting for their
+/// handover) and keys asked for by an inspector, not yet prepared.
+fn preparation_chart(
+    t: &Texts,
+    counts: &[TokenStateCounts],
+    requests: &[KeyRequestEntry],
+) -> Chart {
+    let mut rows: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    for d in counts {
+        let prepared = d
+            .states
+            .iter()
+            .filter(|c| c.state == TokenState::Prepared)
+            .map(|c| c.count)
+            .sum::<u64>();
+        if let (Some(district), true) = (&d.district, prepared > 0) {
+            rows.entry(district.clone()).or_default()[0] += prepared;
+        }
+    }
+    for r in requests.iter().filter(|r| r.status == "open") {
+        rows.entry(r.district.clone()).or_default()[1] += 1;
+    }
+    let total = rows
+        .values()
+        .fold([0, 0], |a, v| [a[0] + v[0], a[1] + v[1]]);
+    let rows = std::iter::once((t.get("console-glance-all-districts"), total.to_vec()))
+        .chain(rows.into_iter().map(|(d, v)| (d, v.to_vec())))
+        .collect();
+    Chart::stacked(
+        "preparation",
+        t.get("console-glance-preparation"),
+        t.get("console-glance-preparation-desc"),
+        vec![
+            t.get("console-glance-prepared"),
+            t.get("console-glance-to-prepare"),
+        ],
+        rows,
+    )
+}
+
+/// Eight weeks around the deadline: overdue, due, returned.
+fn returns_chart(t: &Texts, weeks: &[ReturnWeekItem]) -> Chart {
+    let rows = weeks
+        .iter()
+        .map(|w| {
+            let mut label = t.with("console-glance-week-of", "day", &w.starts);
+            if w.deadline {
+                label.push_str(" *");
+            }
+            (label, vec![w.overdue, w.due, w.returned])
+        })
+        .collect();
+    Chart::stacked(
+        "returns",
+        t.get("console-glance-returns"),
+        t.get("console-glance-returns-desc"),
+        vec![
+            t.get("console-glance-overdue-series"),
+            t.get("console-glance-due-series"),
+            t.get("console-glance-returned-series"),
+        ],
+        rows,
+    )
+}
+
+/// Verify decisions per day: accepted, refused without a lock, locks.
+fn verify_chart(t: &Texts, days: &[VerifyDayItem]) -> Chart {
+    let rows = days
+        .iter()
+        .map(|d| {
+            (
+                d.day.clone(),
+                vec![d.accepted, d.refused.saturating_sub(d.locked), d.locked],
+            )
+        })
+        .collect();
+    Chart::stacked(
+        "verify",
+        t.get("console-glance-verify"),
+        t.get("console-glance-verify-desc"),
+        vec![
+            t.get("console-glance-accepted"),
+            t.get("console-glance-refused"),
+            t.get("console-glance-locked"),
+        ],
+        rows,
+    )
+}
+
 pub async fn glance(State(state): State<ConsoleState>, session: Session) -> Response {
     let mut c = Chrome::new(&session, "console-glance-title", "/glance");
+    let t = c.t;
     let who = Who::Session(&session.caller);
     let mut charts = Vec::new();
-    match state
+    let mut refusals: Vec<Refusal> = Vec::new();
+    let counts = state
         .call::<Vec<TokenStateCounts>>(who, Method::GET, "/v1/reports/token-states", None)
-        .await
-    {
-        Ok(counts) => {
-            let items = TokenState::ALL
-                .iter()
-                .map(|s| {
-                    let n: u64 = counts
-                        .iter()
-                        .flat_map(|d| &d.states)
-                        .filter(|c| c.state == *s)
-                        .map(|c| c.count)
-                        .sum();
-                    (c.t.state(s.as_str()), n)
-                })
-                .collect();
-            charts.push(Chart::new(
-                "states",
-                c.t.get("console-glance-states"),
-                items,
-            ));
-            let items = counts
-                .iter()
-                .map(|d| {
-                    let label = d
-                        .district
-                        .clone()
-                        .unwrap_or_else(|| c.t.get("console-glance-no-district"));
-                    (label, d.total)
-                })
-                .collect();
-            charts.push(Chart::new(
-                "districts",
-                c.t.get("console-glance-districts"),
-                items,
-            ));
-        }
-        Err(r) => c = c.refused(&r),
+        .await;
+    match &counts {
+        Ok(counts) => charts.extend(state_charts(&t, counts)),
+        Err(r) => refusals.push(r.clone()),
     }
     match state
         .call::<OverdueReport>(who, Method::GET, "/v1/reports/overdue", None)
         .await
     {
-        Ok(report) => charts.push(Chart::new(
+        Ok(report) => charts.push(Chart::single(
             "overdue",
-            c.t.get("console-glance-overdue"),
+            t.get("console-glance-overdue"),
+            t.get("console-glance-overdue-desc"),
             by_district(&report),
         )),
-        Err(r) => c = c.refused(&r),
+        Err(r) => refusals.push(r),
     }
     match state
         .call::<InTransitReport>(who, Method::GET, "/v1/reports/in-transit", None)
         .await
     {
-        Ok(report) => charts.push(Chart::new(
+        Ok(report) => charts.push(Chart::single(
             "in-transit",
-            c.t.get("console-glance-in-transit"),
+            t.get("console-glance-in-transit"),
+            t.get("console-glance-in-transit-desc"),
             by_district(&report),
         )),
-        Err(r) => c = c.refused(&r),
+        Err(r) => refusals.push(r),
+    }
+    match state
+        .call::<Vec<ReturnWeekItem>>(who, Method::GET, "/v1/reports/return-weeks", None)
+        .await
+    {
+        Ok(weeks) => charts.push(returns_chart(&t, &weeks)),
+        Err(r) => refusals.push(r),
+    }
+    if let Ok(counts) = &counts {
+        match state
+            .call::<Vec<KeyRequestEntry>>(who, Method::GET, "/v1/key-requests", None)
+            .await
+        {
+            Ok(requests) => charts.push(preparation_chart(&t, counts, &requests)),
+            Err(r) => refusals.push(r),
+        }
+    }
+    // Not the inspector's (the operation's roles): the chart is left out
+    // rather than asked for and refused.
+    if Operation::ReportVerifyOutcomes.allows(session.role()) {
+        match state
+            .call::<Vec<VerifyDayItem>>(who, Method::GET, "/v1/reports/verify-outcomes", None)
+            .await
+        {
+            Ok(days) => charts.push(verify_chart(&t, &days)),
+            Err(r) => refusals.push(r),
+        }
+    }
+    if let Some(r) = refusals.first() {
+        c = c.refused(r);
     }
     html(&GlancePage { c, charts })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bars_scale_to_the_largest_and_empty_charts_keep_a_row() {
-        let chart = Chart::new(
-            "x",
-            "t".into(),
-            vec![("a".into(), 10), ("b".into(), 5), ("c".into(), 0)],
-        );
-        let widths: Vec<_> = chart.bars.iter().map(|b| b.width).collect();
-        assert_eq!(widths, [WIDTH, WIDTH / 2, 0]);
-        assert_eq!(chart.bars[2].y, 2 * ROW);
-        assert_eq!(Chart::new("y", "t".into(), vec![]).height, ROW);
-    }
 }

@@ -11,15 +11,20 @@
 //! (`src/console/templates/`, checked at compile time by askama), the
 //! stylesheet and the receipts' QR codes ([`qr`]).
 //!
-//! Every answer carries a strict Content-Security-Policy (no script at all,
-//! styles from the daemon only), is never cached, and never holds a secret:
-//! PINs and codes go from forms to the operation and nowhere else.
+//! Every answer carries a strict Content-Security-Policy (no inline script:
+//! one static script from the daemon, which only brings the desk's readers
+//! up to date; styles from the daemon only), is never cached, and never
+//! holds a secret: PINs and codes go from forms to the operation and
+//! nowhere else.
 
 mod admin;
+mod appointment_list;
 mod appointments;
+mod charts;
 mod desk_acts;
 mod glance;
 mod home;
+mod live_desk;
 mod paging;
 mod people;
 pub mod qr;
@@ -52,10 +57,12 @@ use crate::wire::ErrorCode;
 pub use session::Settings;
 
 /// The Content-Security-Policy of every console answer: nothing but the
-/// daemon's own stylesheet and inline SVG/data images; no script, no
-/// frame, forms posted only to the daemon.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// daemon's own stylesheet, its one static script (`/console.js`, no inline
+/// script), connections back to the daemon only (the live desk's events)
+/// and inline SVG/data images; no frame, forms posted only to the daemon.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+base-uri 'none'";
 
 /// What the console's handlers share.
 #[derive(Clone)]
@@ -195,6 +202,36 @@ impl ConsoleState {
         })
     }
 
+    /// A `GET` whose answer is a stream (the API's server-sent events),
+    /// run as `who` through the API's router like [`ConsoleState::call`]
+    /// (same role check, scope and refusal); the answer's body is passed
+    /// through as it comes.
+    pub async fn stream(&self, who: Who<'_>, path: &str) -> Result<Response, Refusal> {
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .body(Body::empty())
+            .map_err(|_| Refusal::internal("request"))?;
+        match who {
+            Who::Session(caller) => {
+                request
+                    .extensions_mut()
+                    .insert(SessionCaller(caller.clone()));
+            }
+            Who::Bearer(_) => return Err(Refusal::internal("stream")),
+        }
+        let Ok(response) = self.inner.api.clone().oneshot(request).await;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        Err(Refusal {
+            status,
+            code: None,
+            message: status.to_string(),
+        })
+    }
+
     /// Audits a refusal the console decides itself (no session, a bad
     /// CSRF token): the same `refused` entry as the API's.
     pub async fn refuse(&self, actor: Actor, operation: &'static str, why: &'static str) {
@@ -263,6 +300,9 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/signout", post(signin::sign_out))
         .route("/desk", get(tokens::desk))
         .route("/desk/prepare", post(tokens::prepare))
+        .route("/desk/readers", get(live_desk::readers))
+        .route("/desk/events", get(live_desk::events))
+        .route("/console.js", get(live_desk::script))
         .route("/tokens", get(tokens::search))
         .route("/tokens.csv", get(tokens::export_csv))
         .route("/inspector", get(tokens::inspector))
@@ -280,6 +320,11 @@ pub fn router(app: AppState, settings: Settings) -> Router {
             get(appointments::appointments).post(appointments::grant),
         )
         .route("/admin/appointments/end", post(appointments::end))
+        .route("/admin/appointment-list", get(appointment_list::list))
+        .route(
+            "/admin/appointment-list.csv",
+            get(appointment_list::export_csv),
+        )
         .route(
             "/admin/schools",
             get(schools::schools).post(schools::add_school),

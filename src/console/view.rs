@@ -76,6 +76,7 @@ impl Chrome {
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),
                 ("/admin/appointments", "console-nav-appointments"),
+                ("/admin/appointment-list", "console-nav-appointment-list"),
                 ("/admin/schools", "console-nav-schools"),
                 ("/admin/staff-keys", "console-nav-staff-keys"),
                 ("/admin/audit", "console-nav-audit"),

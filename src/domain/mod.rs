@@ -18,6 +18,7 @@ pub mod people;
 pub mod receipt;
 pub mod reports;
 pub mod requests;
+pub mod return_weeks;
 pub mod rights;
 pub mod roles;
 pub mod schools;

@@ -602,8 +602,49 @@ console-staff-key-revoke = Revoke an access key
 console-staff-key-revoke-go = Revoke the access key
 console-staff-key-revoked = access key { $id } revoked.
 console-staff-key-name = Access key name
+<<<<<<< HEAD
 ## keyward nodes on PostgreSQL (issue 19)
 serve-postgres-not-ported = a keyward node on PostgreSQL does not do { $what } yet (docs/postgres.md): only the gateway's POST /v1/verify is served there. Remove it from this node, or serve it from the authority's SQLite daemon
 serve-postgres-connect = connecting to PostgreSQL database { $database } on { $host }
 store-copy-not-postgres = --to must be a postgres:// url
 store-copied = copied to PostgreSQL database { $database }: { $credentials } credentials in service, { $keys } gateway API keys ({ $skipped } live credentials of tokens not in service left behind)
+=======
+
+## Console: "at a glance" charts and the live desk (issue 14)
+console-glance-intro = Each chart is followed by the table of its figures. Dates are the authority's (Martinique time).
+console-glance-see-table = The figures are in the table that follows.
+console-glance-table-of = Figures of the chart “{ $chart }”
+console-glance-label = Row
+console-glance-total = Total
+console-glance-states-desc = How many keys are in each state, every district together.
+console-glance-districts-desc = How many keys serve a right in each district.
+console-glance-overdue-desc = Keys whose return date has passed, by district.
+console-glance-in-transit-desc = Keys returned to the inspector, not yet received at the IT centre.
+console-glance-returns = Returns around the July deadline, by week
+console-glance-returns-desc = Eight weeks around this year's return deadline (the week marked with an asterisk holds it): keys still out by the week their return falls due, overdue or not yet, and keys returned each week.
+console-glance-week-of = week of { $day }
+console-glance-overdue-series = overdue
+console-glance-due-series = due
+console-glance-returned-series = returned
+console-glance-preparation = The August meeting's preparation
+console-glance-preparation-desc = By district: keys prepared and waiting for their handover, and keys an inspector asked for, not yet prepared.
+console-glance-prepared = prepared
+console-glance-to-prepare = to prepare
+console-glance-verify = Verifications and locks per day
+console-glance-verify-desc = The last fourteen days: codes accepted, refusals (a refusal repeated within a minute counts once) and refusals that locked a key, from the audit.
+console-glance-accepted = accepted
+console-glance-refused = refused
+console-glance-locked = locks
+console-readers-live = This table updates itself when a key is inserted or removed (without script: refresh the page).
+console-refresh = Refresh
+console-glance-all-districts = every district
+console-nav-appointment-list = All appointments
+console-appointment-list-title = All appointments
+console-appointment-list-person = Person (login or name)
+console-appointment-list-state = State
+console-appointment-list-any = in force or ended
+console-appointment-list-from = Start
+console-appointment-list-until = End
+console-appointment-list-ended-at = Ended on
+console-appointment-list-found = { $count } appointments found
+>>>>>>> console3

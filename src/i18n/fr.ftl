@@ -601,8 +601,49 @@ console-staff-key-revoke = Révoquer une clé d'accès
 console-staff-key-revoke-go = Révoquer la clé d'accès
 console-staff-key-revoked = clé d'accès { $id } révoquée.
 console-staff-key-name = Nom de la clé d'accès
+<<<<<<< HEAD
 ## Nœuds keyward sur PostgreSQL (issue 19)
 serve-postgres-not-ported = un nœud keyward sur PostgreSQL ne prend pas encore en charge { $what } (docs/postgres.md) : seul le POST /v1/verify des passerelles y est servi. Retirez-le de ce nœud, ou servez-le depuis le démon SQLite de l’académie
 serve-postgres-connect = connexion à la base PostgreSQL { $database } sur { $host }
 store-copy-not-postgres = --to doit être une url postgres://
 store-copied = copié dans la base PostgreSQL { $database } : { $credentials } identifiants en service, { $keys } clés d’API de passerelle ({ $skipped } identifiants actifs de clés hors service laissés de côté)
+=======
+
+## Console: "at a glance" charts and the live desk (issue 14)
+console-glance-intro = Chaque graphique est suivi du tableau de ses chiffres. Les dates sont celles de l'académie (heure de la Martinique).
+console-glance-see-table = Les chiffres sont dans le tableau qui suit.
+console-glance-table-of = Chiffres du graphique « { $chart } »
+console-glance-label = Ligne
+console-glance-total = Total
+console-glance-states-desc = Nombre de clés dans chaque état, toutes circonscriptions confondues.
+console-glance-districts-desc = Nombre de clés par circonscription du droit qu'elles servent.
+console-glance-overdue-desc = Clés dont la date de retour est passée, par circonscription.
+console-glance-in-transit-desc = Clés rendues à l'inspecteur, pas encore reçues au centre informatique.
+console-glance-returns = Retours autour de l'échéance de juillet, par semaine
+console-glance-returns-desc = Huit semaines autour de l'échéance de retour de cette année (la semaine marquée d'un astérisque la contient) : clés encore dehors selon la semaine où leur retour est dû, en retard ou pas encore, et clés rendues chaque semaine.
+console-glance-week-of = semaine du { $day }
+console-glance-overdue-series = en retard
+console-glance-due-series = à rendre
+console-glance-returned-series = rendues
+console-glance-preparation = Préparation de la réunion d'août
+console-glance-preparation-desc = Par circonscription : clés préparées qui attendent leur remise, et clés demandées par un inspecteur pas encore préparées.
+console-glance-prepared = préparées
+console-glance-to-prepare = à préparer
+console-glance-verify = Vérifications et verrouillages par jour
+console-glance-verify-desc = Les quatorze derniers jours : codes acceptés, refus (un refus répété dans la minute compte une fois) et refus qui ont verrouillé une clé, d'après le journal d'audit.
+console-glance-accepted = acceptés
+console-glance-refused = refusés
+console-glance-locked = verrouillages
+console-readers-live = Ce tableau se met à jour tout seul quand une clé est insérée ou retirée (sans script : actualisez la page).
+console-refresh = Actualiser
+console-glance-all-districts = toutes circonscriptions
+console-nav-appointment-list = Toutes les affectations
+console-appointment-list-title = Toutes les affectations
+console-appointment-list-person = Personne (identifiant ou nom)
+console-appointment-list-state = État
+console-appointment-list-any = en vigueur ou non
+console-appointment-list-from = Début
+console-appointment-list-until = Fin
+console-appointment-list-ended-at = Terminée le
+console-appointment-list-found = { $count } affectations trouvées
+>>>>>>> console3

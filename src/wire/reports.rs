@@ -44,3 +44,31 @@ pub struct StateCount {
     pub state: crate::domain::TokenState,
     pub count: u64,
 }
+
+/// An item of `GET /v1/reports/return-weeks`: one week around this year's
+/// return deadline (the week holding it is the fourth of eight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnWeekItem {
+    /// The week's first day (`YYYY-MM-DD`, the authority's calendar).
+    pub starts: String,
+    /// Whether the deadline falls in this week.
+    pub deadline: bool,
+    /// Keys still out whose return fell due in this week, already past.
+    pub overdue: u64,
+    /// Keys still out whose return falls due in this week, not yet past.
+    pub due: u64,
+    /// Keys returned in this week.
+    pub returned: u64,
+}
+
+/// An item of `GET /v1/reports/verify-outcomes`: one local day of verify
+/// decisions, from the audit (repeated refusals within a minute count once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyDayItem {
+    /// `YYYY-MM-DD`, the authority's calendar.
+    pub day: String,
+    pub accepted: u64,
+    pub refused: u64,
+    /// Refusals that locked a key.
+    pub locked: u64,
+}

@@ -61,3 +61,38 @@ pub struct Right {
     /// Last day included; `null` when open-ended.
     pub until: Option<String>,
 }
+
+/// `GET /v1/rights/appointments` query: every appointment, filtered by a
+/// part of the school's UAI or name, of the person's login or name, and
+/// in force or not; paged (`X-Total-Count` holds how many match).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentFilter {
+    pub in_force: Option<bool>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+    pub person: Option<String>,
+    pub school: Option<String>,
+}
+
+/// An item of `GET /v1/rights/appointments`, newest start first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentEntry {
+    /// Why the administration ended or shortened it (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// When it was ended early, RFC 3339 (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub from: String,
+    pub full_name: String,
+    pub id: i64,
+    pub in_force: bool,
+    pub person: String,
+    /// The school's UAI and name.
+    pub school: String,
+    pub school_name: String,
+    /// Last day included; `null` when open-ended.
+    pub until: Option<String>,
+}

@@ -74,6 +74,9 @@ const ROLES: &[(&str, &str, &[&str])] = &[
     ("POST", "/v1/directory/sync", ADMIN),
     ("GET", "/v1/directory/status", ADMIN),
     ("GET", "/v1/events", &["admin", "desk", "station"]),
+    ("GET", "/v1/reports/return-weeks", DESK_INSP),
+    ("GET", "/v1/reports/verify-outcomes", DESK),
+    ("GET", "/v1/rights/appointments", ADMIN),
     ("POST", "/validate/check", &["admin", "gateway"]),
 ];
 const ADMIN: &[&str] = &["admin"];

@@ -4,8 +4,10 @@
 //! director found by search; it is handed over; the station, signed in with
 //! its key, has the director choose the PIN twice; the gateway's verify
 //! accepts; the key is taken back and the return slip printed, its signed
-//! text checked by `keyward receipts verify`. A PNG of every page goes to
-//! `target/console-screenshots/`, the slip's A4 print to a PDF there.
+//! text checked by `keyward receipts verify`. On the way the desk's readers
+//! follow the activation live (SSE), the glance page draws its charts with
+//! their tables, and the admin lists every appointment. A PNG of every page
+//! goes to `target/console-screenshots/`, the slip's A4 print to a PDF there.
 
 use std::path::PathBuf;
 
@@ -157,6 +159,12 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert!(staff.source().contains("jdupont"));
     saved.push(staff.screenshot(&shots, "06-handover-slip"));
 
+    // The desk, live: its readers' table follows the device event stream
+    // (the static script, `/desk/events`) while the station activates.
+    staff.goto(&format!("{url}/desk"));
+    staff.wait("#readers-live[data-live=on]");
+    assert!(staff.find("#readers-live").text().contains("remise"));
+
     // The station, signed in once with its key, in its own browser.
     let kiosk = driver.browser("station");
     kiosk.goto(&format!("{url}/station"));
@@ -180,6 +188,12 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     kiosk.find("#activate").click();
     kiosk.wait("#receipt-text");
     saved.push(kiosk.screenshot(&shots, "10-station-slip"));
+    // The activation's token event reached the desk's page by SSE: the
+    // state changed without a reload.
+    staff.wait("#readers-live[data-updates] .state-active");
+    assert!(staff.find("#readers-live").text().contains("en service"));
+    assert!(staff.url().ends_with("/desk"), "no reload: {}", staff.url());
+    saved.push(staff.screenshot(&shots, "20-desk-live"));
 
     // The gateway's verify accepts the PIN and a code from the key.
     set_clock(start + 60);
@@ -245,6 +259,29 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.goto(&format!("{url}/glance"));
     staff.wait("#states-table");
     saved.push(staff.screenshot(&shots, "12-glance"));
+    // Each chart an SVG with its title and the table of its figures: the
+    // returns around the July deadline, the August meeting's preparation,
+    // the verify outcomes (the gateway's accept of today among them).
+    for id in ["states", "districts", "returns", "preparation", "verify"] {
+        staff.wait(&format!("svg#{id}-chart title"));
+        staff.wait(&format!("table#{id}-table tbody tr"));
+    }
+    let verify = staff.find("#verify-table").text();
+    let today = verify
+        .lines()
+        .find(|l| l.starts_with("2026-11-30"))
+        .unwrap_or_else(|| panic!("no row for today: {verify}"));
+    let accepted: u64 = today
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(accepted >= 1, "the gateway's accept: {today}");
+    assert!(verify.contains("acceptés"), "{verify}");
+    assert_eq!(staff.find("#returns-table tbody").text().lines().count(), 8);
+    staff.goto(&format!("{url}/glance#returns-title"));
+    staff.wait("#returns-chart");
+    saved.push(staff.screenshot(&shots, "21-glance-charts"));
     staff.goto(&format!("{url}/tokens?state=returned"));
     assert!(staff.wait("table tbody").text().contains(&serial));
     saved.push(staff.screenshot(&shots, "13-tokens-search"));
@@ -273,6 +310,18 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.goto(&format!("{url}/admin/appointments?person=jdupont"));
     assert!(staff.wait("#appointments tbody").text().contains(SCHOOL));
     saved.push(staff.screenshot(&shots, "17-appointments"));
+    // Every appointment, filtered by school and state from the form.
+    staff.goto(&format!("{url}/admin/appointment-list"));
+    staff.wait("#school").type_text("Lilas");
+    staff.find("#appointment-list-go").click();
+    staff.wait_url("school=Lilas");
+    let list = staff.wait("#appointment-list tbody").text();
+    assert!(
+        list.contains("Jeanne Dupont") && list.contains(SCHOOL) && list.contains("2020-09-01"),
+        "{list}"
+    );
+    assert!(list.contains("en vigueur"), "{list}");
+    saved.push(staff.screenshot(&shots, "22-appointment-list"));
     staff.goto(&format!("{url}/admin/schools"));
     assert!(staff.wait("#schools tbody").text().contains(SCHOOL));
     saved.push(staff.screenshot(&shots, "18-schools"));

@@ -26,6 +26,7 @@ mod cli_station_pin;
 mod concurrency;
 mod console_admin;
 mod console_browser;
+mod console_glance;
 mod console_security;
 mod console_staff_signin;
 mod devices_pcsc;

@@ -9,7 +9,9 @@ use crate::api::{Params, Permit};
 use crate::domain::reports::{InTransit, OverdueReturn};
 use crate::store::{StoreError, Tx};
 use crate::wire::people::DistrictFilter;
-use crate::wire::reports::{InTransitItem, OverdueItem, StateCount, TokenStateCounts};
+use crate::wire::reports::{
+    InTransitItem, OverdueItem, ReturnWeekItem, StateCount, TokenStateCounts, VerifyDayItem,
+};
 
 pub(super) async fn report_overdue(permit: Permit) -> Answer {
     district_report(&permit, |tx| tx.overdue_returns(), overdue_item).await
@@ -74,6 +76,39 @@ pub(super) async fn report_token_states(
                 .into_iter()
                 .map(|(state, count)| StateCount { state, count })
                 .collect(),
+        })
+        .collect();
+    ok(answer)
+}
+
+/// Returns around this year's deadline, week by week, in the caller's scope.
+pub(super) async fn report_return_weeks(permit: Permit) -> Answer {
+    let weeks = permit.read_as_caller(|tx| tx.return_weeks()).await?;
+    let deadline_week = crate::domain::return_weeks::WEEKS_BEFORE;
+    let answer: Vec<ReturnWeekItem> = weeks
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| ReturnWeekItem {
+            starts: w.starts.to_string(),
+            deadline: i as u64 == deadline_week,
+            overdue: w.overdue,
+            due: w.due,
+            returned: w.returned,
+        })
+        .collect();
+    ok(answer)
+}
+
+/// Verify outcomes and locks of the last days, from the audit.
+pub(super) async fn report_verify_outcomes(permit: Permit) -> Answer {
+    let days = permit.read(|tx| tx.verify_days()).await?;
+    let answer: Vec<VerifyDayItem> = days
+        .into_iter()
+        .map(|d| VerifyDayItem {
+            day: d.day.to_string(),
+            accepted: d.accepted,
+            refused: d.refused,
+            locked: d.locked,
         })
         .collect();
     ok(answer)

@@ -3,12 +3,15 @@
 use axum::body::Bytes;
 use axum::extract::Path;
 
-use super::{created, date_opt, ok, scoped_person, Answer};
-use crate::api::{ApiError, Body, Caller, Permit};
+use super::{created, date_opt, ok, scoped_person, with_total, Answer};
+use crate::api::{ApiError, Body, Caller, Params, Permit};
 use crate::domain::RightRecord;
 use crate::domain::{Actor, Date, DomainError, EndReason, PersonId, RightOrigin, Role, Uai};
+use crate::store::ops::AppointmentQuery;
 use crate::store::{StoreError, Tx};
-use crate::wire::rights::{EndRightBody, Right, RightBody, RightEnded};
+use crate::wire::rights::{
+    AppointmentEntry, AppointmentFilter, EndRightBody, Right, RightBody, RightEnded,
+};
 use crate::wire::CreatedId;
 
 pub(super) fn wire_right(r: &RightRecord, now: u64, zone: &jiff::tz::TimeZone) -> Right {
@@ -156,4 +159,40 @@ pub(super) async fn end_right(permit: Permit, Path(id): Path<String>, bytes: Byt
         })
         .await?;
     ok(RightEnded { ended: true, id })
+}
+
+/// Every appointment, filtered and paged (the admin's list).
+pub(super) async fn list_appointments(
+    permit: Permit,
+    Params(filter): Params<AppointmentFilter>,
+) -> Answer {
+    let query = AppointmentQuery {
+        school: filter.school.unwrap_or_default(),
+        person: filter.person.unwrap_or_default(),
+        in_force: filter.in_force,
+        offset: filter.offset.unwrap_or(0),
+        limit: filter.limit.unwrap_or(u64::MAX),
+    };
+    let page = permit.read(move |tx| tx.appointment_page(&query)).await?;
+    let list: Vec<AppointmentEntry> = page
+        .items
+        .into_iter()
+        .map(|a| AppointmentEntry {
+            end_reason: a.right.end_reason.map(|e| e.as_str().to_owned()),
+            ended_at: a
+                .right
+                .period
+                .ended_at
+                .map(crate::domain::calendar::rfc3339),
+            from: a.right.period.from.to_string(),
+            full_name: a.full_name,
+            id: a.right.id,
+            in_force: a.in_force,
+            person: a.right.person.as_str().to_owned(),
+            school: a.right.school.as_str().to_owned(),
+            school_name: a.school_name,
+            until: date_opt(a.right.period.until),
+        })
+        .collect();
+    with_total(list, page.total)
 }

@@ -35,6 +35,10 @@ mod rights;
 mod scheduled_notices;
 mod seeded;
 mod tokens;
+// The console's "at a glance" charts (issue 14).
+mod verify_history;
+// The admin's list of every appointment (issue 14).
+mod appointments;
 
 use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -49,6 +53,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub use appointments::{AppointmentQuery, AppointmentRow};
 pub use audit_search::{AuditQuery, AuditRow};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};
 pub use emergency::{
@@ -67,6 +72,7 @@ pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
 pub use scheduled_notices::ScheduledQueued;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
+pub use verify_history::{VerifyDay, VERIFY_DAYS};
 
 /// An open transaction, acting for one actor at one instant.
 pub struct Tx<'a> {
@@ -223,41 +229,49 @@ fn insert_new(
     Ok(())
 }
 
+/// The columns [`right_from_row`] reads, from `rights r JOIN schools s`.
+pub(crate) const RIGHT_COLUMNS: &str = "r.id, r.person, r.school, s.district, r.origin, \
+r.from_date, r.until_date, r.ended_at, r.end_reason";
+
 /// Rights of a person, with their school's district.
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
     query_rows(
         db,
-        "SELECT r.id, r.person, r.school, s.district, r.origin, r.from_date, r.until_date, r.ended_at,
-                r.end_reason
-         FROM rights r JOIN schools s ON s.uai = r.school WHERE r.person = ?1 ORDER BY r.from_date, r.id",
+        &format!(
+            "SELECT {RIGHT_COLUMNS} FROM rights r JOIN schools s ON s.uai = r.school
+             WHERE r.person = ?1 ORDER BY r.from_date, r.id"
+        ),
         [person],
-        |row| {
-            let until: Option<String> = row.get(6)?;
-            Ok(RightRecord {
-                id: row.get(0)?,
-                person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
-                school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
-                district: row.get(3)?,
-                origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
-                period: RightPeriod {
-                    from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
-                    until: until
-                        .map(|u| Date::parse(&u))
-                        .transpose()
-                        .map_err(corrupt("right date"))?,
-                    ended_at: row
-                        .get::<_, Option<i64>>(7)?
-                        .map(|e| to_u64(e, "ended_at"))
-                        .transpose()?,
-                },
-                end_reason: row
-                    .get::<_, Option<String>>(8)?
-                    .map(|r| EndReason::decode(&r))
-                    .transpose()
-                    .map_err(corrupt("end reason"))?,
-            })
-        },
+        right_from_row,
     )
+}
+
+/// One right read from [`RIGHT_COLUMNS`].
+pub(crate) fn right_from_row(row: &Row<'_>) -> Result<RightRecord, StoreError> {
+    let until: Option<String> = row.get(6)?;
+    Ok(RightRecord {
+        id: row.get(0)?,
+        person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
+        school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
+        district: row.get(3)?,
+        origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
+        period: RightPeriod {
+            from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
+            until: until
+                .map(|u| Date::parse(&u))
+                .transpose()
+                .map_err(corrupt("right date"))?,
+            ended_at: row
+                .get::<_, Option<i64>>(7)?
+                .map(|e| to_u64(e, "ended_at"))
+                .transpose()?,
+        },
+        end_reason: row
+            .get::<_, Option<String>>(8)?
+            .map(|r| EndReason::decode(&r))
+            .transpose()
+            .map_err(corrupt("end reason"))?,
+    })
 }
 
 /// The rights in force at `now`, a time read in the authority's `zone`.

@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 
 use super::{rights_of, to_u64, Tx};
 use crate::domain::reports::{self, BoundKey, InTransit, OverdueReturn};
+use crate::domain::return_weeks::{self, ReturnWeek};
 use crate::domain::{Actor, Date};
 use crate::store::StoreError;
 
 impl Tx<'_> {
-    /// Keeps the districts the actor may see: an inspector sees their own.
-    fn in_scope<V>(&self, report: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, StoreError> {
+    /// The districts the actor may see: an inspector their own, anyone
+    /// else every district (`None`).
+    fn scope(&self) -> Result<Option<Vec<String>>, StoreError> {
         let Actor::Inspector(id) = &self.actor else {
-            return Ok(report);
+            return Ok(None);
         };
         let mut stmt = self
             .db
@@ -22,15 +24,25 @@ impl Tx<'_> {
         for district in &mine {
             self.check_row("districts", district)?;
         }
+        Ok(Some(mine))
+    }
+
+    /// Keeps the districts the actor may see: an inspector sees their own.
+    fn in_scope<V>(&self, report: BTreeMap<String, V>) -> Result<BTreeMap<String, V>, StoreError> {
+        let Some(mine) = self.scope()? else {
+            return Ok(report);
+        };
         Ok(report
             .into_iter()
             .filter(|(district, _)| mine.contains(district))
             .collect())
     }
 
-    /// Keys still bound to holders whose rights have all ended, past their
-    /// return date, per district (an inspector sees their own district).
-    pub fn overdue_returns(&self) -> Result<BTreeMap<String, Vec<OverdueReturn>>, StoreError> {
+    /// Keys still bound (prepared, handed over, active; not emergency
+    /// keys) in the actor's scope, each with its district and the last day
+    /// of its holder's rights when none is in force or to come.
+    fn bound_keys(&self) -> Result<Vec<BoundKey>, StoreError> {
+        let scope = self.scope()?;
         // A key's district is that of the right it serves.
         let mut stmt = self.db.prepare(
             "SELECT t.serial, t.holder, s.district FROM tokens t
@@ -42,6 +54,9 @@ impl Tx<'_> {
             .collect::<Result<_, _>>()?;
         let mut keys = Vec::with_capacity(live.len());
         for (serial, holder, district) in live {
+            if scope.as_ref().is_some_and(|mine| !mine.contains(&district)) {
+                continue;
+            }
             let rights = rights_of(self.db, &holder)?;
             let ended = !rights
                 .iter()
@@ -60,10 +75,50 @@ impl Tx<'_> {
                 },
             });
         }
+        Ok(keys)
+    }
+
+    /// Keys still bound to holders whose rights have all ended, past their
+    /// return date, per district (an inspector sees their own district).
+    pub fn overdue_returns(&self) -> Result<BTreeMap<String, Vec<OverdueReturn>>, StoreError> {
         self.in_scope(reports::overdue_returns(
-            &keys,
+            &self.bound_keys()?,
             self.today(),
             self.shared.config.return_deadline,
+        ))
+    }
+
+    /// Returns around this calendar year's deadline, week by week: keys
+    /// still out by the week their return falls due, and keys returned in
+    /// each week (an inspector: their own district).
+    pub fn return_weeks(&self) -> Result<Vec<ReturnWeek>, StoreError> {
+        let rule = self.shared.config.return_deadline;
+        let today = self.today();
+        let deadline = rule
+            .in_year(today.year())
+            .ok_or(StoreError::Corrupt("return deadline"))?;
+        let scope = self.scope()?;
+        let mine = |district: &str| {
+            scope
+                .as_ref()
+                .is_none_or(|m| m.iter().any(|d| d == district))
+        };
+        let mut keys = self.bound_keys()?;
+        keys.retain(|k| mine(&k.district));
+        let mut stmt = self
+            .db
+            .prepare("SELECT district, at FROM receipts WHERE kind = 'return'")?;
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut returned = Vec::with_capacity(rows.len());
+        for (district, at) in rows {
+            if mine(&district) {
+                returned.push(Date::local(to_u64(at, "time")?, self.zone()));
+            }
+        }
+        Ok(return_weeks::return_weeks(
+            &keys, &returned, deadline, rule, today,
         ))
     }
 
