@@ -243,8 +243,10 @@ fn device_pin_counts_down_blocks_and_resets() {
 
 /// ykman's code for a TOTP account must equal oathtool's at the same moment;
 /// a step boundary between the two calls is tolerated by computing both sides.
-fn assert_totp_matches(line_code: &str, totp: &str, oath_args: &[&str]) {
-    let t0 = format!("@{}", now());
+fn assert_totp_matches(line_code: &str, asked_at: u64, totp: &str, oath_args: &[&str]) {
+    // From before ykman was asked (a loaded machine may run it across a
+    // step boundary) to now.
+    let t0 = format!("@{asked_at}");
     let before = oathtool(&[&[totp, "-N", &t0], oath_args].concat());
     let t1 = format!("@{}", now());
     let after = oathtool(&[&[totp, "-N", &t1], oath_args].concat());
@@ -292,11 +294,15 @@ fn ykman_interop_add_list_code_delete() {
         vec!["hot", "Iss:alice", "60/Iss:slow"]
     );
 
+    let asked_at = now();
     let codes = oath(&["accounts", "code", "Iss:alice"]);
-    assert_totp_matches(&code_of(&codes, "Iss:alice"), "--totp", &["-b", SECRET_B32]);
+    let alice = code_of(&codes, "Iss:alice");
+    assert_totp_matches(&alice, asked_at, "--totp", &["-b", SECRET_B32]);
+    let asked_at = now();
     let codes = oath(&["accounts", "code", "Iss:slow"]);
     assert_totp_matches(
         &code_of(&codes, "60/Iss:slow"),
+        asked_at,
         "--totp=sha256",
         &["-d", "8", "-s", "60", "-b", SLOW_B32],
     );
@@ -348,8 +354,10 @@ fn ykman_interop_add_list_code_delete() {
     assert!(matches!(token(READER0).list(), Err(TokenError::Locked)));
     let list = oath(&["accounts", "list", "-p", "s3cret"]);
     assert_eq!(list.lines().count(), 2, "{list}");
+    let asked_at = now();
     let codes = oath(&["accounts", "code", "-p", "s3cret", "Iss:alice"]);
-    assert_totp_matches(&code_of(&codes, "Iss:alice"), "--totp", &["-b", SECRET_B32]);
+    let alice = code_of(&codes, "Iss:alice");
+    assert_totp_matches(&alice, asked_at, "--totp", &["-b", SECRET_B32]);
     oath(&["access", "change", "-p", "s3cret", "-c"]);
     assert_eq!(token(READER0).list().unwrap().len(), 2);
 
@@ -379,9 +387,11 @@ fn credential_written_by_keyward_is_listed_and_computed_by_ykman() {
         list.lines().collect::<Vec<_>>(),
         vec!["keyward:director", "keyward:hdirector"]
     );
+    let asked_at = now();
     let codes = oath(&["accounts", "code", "keyward:director"]);
     assert_totp_matches(
         &code_of(&codes, "keyward:director"),
+        asked_at,
         "--totp",
         &[SECRET_HEX],
     );
