@@ -30,6 +30,7 @@ mod console_security;
 mod console_staff_signin;
 mod devices_pcsc;
 mod directory_ldap;
+mod directory_tls;
 mod doctor;
 mod driver;
 mod driver_trace;
