@@ -29,6 +29,7 @@ mod console_browser;
 mod console_security;
 mod console_staff_signin;
 mod devices_pcsc;
+mod directory_daemon;
 mod directory_dates;
 mod directory_ldap;
 mod directory_tls;
