@@ -7,7 +7,7 @@
 //! directory again is active again, with rights granted afresh.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use keyward::domain::{EndReason, RightOrigin};
+use keyward::domain::{Actor, EndReason, RightOrigin, Role};
 use keyward::wire::directory::RunOutcome;
 
 use crate::directory_ldap::{accepts, school, Fixture, SCHOOLS_N};
@@ -107,12 +107,25 @@ fn a_person_who_left_and_comes_back_is_restored_with_fresh_rights() {
     let key = f.key("dir00003", "VT-D3", "ien01");
     let svc = f.store.verify_service().unwrap();
     assert!(accepts(&f, &svc, "dir00003", &key));
+    // ien05, C05's inspector, holds an inspector API key.
+    f.store
+        .write(&Actor::Admin(pid("admin")), "apikey", |tx| {
+            tx.create_api_key(
+                "ien05 laptop",
+                Role::Inspector,
+                Some("C05"),
+                &[],
+                Some(&pid("ien05")),
+            )
+        })
+        .unwrap();
 
     // Gone from the directory: left, appointment ended.
-    f.slapd
-        .modify(&format!("dn: uid=dir00003,{PEOPLE}\nchangetype: delete\n"));
+    f.slapd.modify(&format!(
+        "dn: uid=dir00003,{PEOPLE}\nchangetype: delete\n\ndn: uid=ien05,{PEOPLE}\nchangetype: delete\n"
+    ));
     let report = f.sync();
-    assert_eq!(Fixture::count(&report, "people", "ended"), 1);
+    assert_eq!(Fixture::count(&report, "people", "ended"), 2);
     assert_eq!(Fixture::count(&report, "appointments", "ended"), 1);
     assert!(f.store.read(|tx| tx.has_left(&pid("dir00003"))).unwrap());
     assert!(!accepts(&f, &svc, "dir00003", &key));
@@ -122,11 +135,19 @@ fn a_person_who_left_and_comes_back_is_restored_with_fresh_rights() {
     let entry = slapd::person("dir00003", "DIR", &[3], &[])
         .replacen('\n', "\nchangetype: add\n", 1)
         .replace("mail: dir00003@", "mail: dir00003.retour@");
-    f.slapd.modify(&entry);
+    let first_of_c05 = (0..SCHOOLS_N)
+        .find(|n| slapd::district_of(*n, SCHOOLS_N, 12) == "C05")
+        .unwrap();
+    let inspector = slapd::person("ien05", "IEN1D", &[first_of_c05], &[]).replacen(
+        '\n',
+        "\nchangetype: add\n",
+        1,
+    );
+    f.slapd.modify(&format!("{entry}{inspector}"));
     let report = f.sync();
     assert_eq!(
         Fixture::count(&report, "people", "returned"),
-        1,
+        2,
         "{:?} {:?}",
         report.changes,
         report.errors
@@ -145,6 +166,17 @@ fn a_person_who_left_and_comes_back_is_restored_with_fresh_rights() {
     assert_eq!(rights[1].school.as_str(), school(3));
     let actions = audit_actions(&f, "dir00003");
     assert!(actions.iter().any(|a| a == "person.return"), "{actions:?}");
+    // Back as C05's inspector, but the API key held before leaving stays
+    // refused: revoked at the return.
+    let districts = f.store.read(|tx| tx.districts()).unwrap();
+    let c05 = districts.iter().find(|d| d.code == "C05").unwrap();
+    assert_eq!(c05.inspector.as_deref(), Some("ien05"));
+    let keys = f.store.read(|tx| tx.api_keys()).unwrap();
+    let old = keys
+        .iter()
+        .find(|k| k.person.as_deref() == Some("ien05"))
+        .unwrap();
+    assert!(old.revoked_at.is_some(), "{old:?}");
     // The key was never returned: still bound to them, it works again.
     assert!(accepts(&f, &svc, "dir00003", &key));
     assert_eq!(f.sync().outcome, RunOutcome::Unchanged);
