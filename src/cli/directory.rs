@@ -1,8 +1,9 @@
 //! `keyward directory sync|import|status`: keyward follows the academic
-//! directory (`docs/directory.md`). These work on the data directory, the
-//! daemon stopped (a running daemon syncs on its own schedule); each run
-//! prints the changes (added / changed / ended, per kind) before applying
-//! them.
+//! directory (`docs/directory.md`). With the daemon stopped these work on
+//! the data directory; with the daemon running on it, `sync` and `status`
+//! ask the daemon (`POST /v1/directory/sync`, `GET /v1/directory/status`,
+//! an admin key) and `import` is refused. Each run prints the changes
+//! (added / changed / ended, per kind) before applying them.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use crate::config::{self, DaemonConfig};
 use crate::directory::{sync, DirectoryConfig, RunOptions};
 use crate::store::backup::daemon_running;
 use crate::store::Store;
-use crate::wire::directory::{RunOutcome, SyncReport};
+use crate::wire::directory::{RunOutcome, SyncBody, SyncReport};
 
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCommand {
@@ -74,18 +75,33 @@ pub struct ImportArgs {
 }
 
 impl DirectoryCommand {
-    pub fn run(self, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    pub fn run(self, conn: &super::common::Connection, out: &mut dyn Write) -> anyhow::Result<()> {
+        let json = conn.json;
         match self {
+            DirectoryCommand::Sync(args) if running(&args.files)? => {
+                let report = conn.client().directory_sync(&SyncBody {
+                    dry_run: args.run.dry_run,
+                    confirm: args.run.confirm,
+                })?;
+                show(&report, json, out)
+            }
+            DirectoryCommand::Status { files, last } if running(&files)? => {
+                let mut runs = conn.client().directory_status()?;
+                runs.truncate(usize::try_from(last).unwrap_or(usize::MAX));
+                status_out(&runs, json, out)
+            }
             DirectoryCommand::Sync(args) => {
                 let (store, config) = open(&args.files)?;
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let report = runtime.block_on(sync::sync_ldap(
-                    Arc::clone(&store),
-                    &config,
-                    options(&args.run),
-                ))?;
+                let report = runtime
+                    .block_on(sync::sync_ldap(
+                        Arc::clone(&store),
+                        &config,
+                        options(&args.run),
+                    ))
+                    .map_err(localized)?;
                 show(&report, json, out)
             }
             DirectoryCommand::Import(args) => {
@@ -106,20 +122,60 @@ impl DirectoryCommand {
             DirectoryCommand::Status { files, last } => {
                 let (store, _) = open(&files)?;
                 let runs = crate::directory::status(&store, last)?;
-                if json {
-                    writeln!(out, "{}", serde_json::to_string_pretty(&runs)?)?;
-                    return Ok(());
-                }
-                if runs.is_empty() {
-                    writeln!(out, "{}", t!("directory-no-run"))?;
-                }
-                for report in &runs {
-                    summary(report, out)?;
-                }
-                Ok(())
+                status_out(&runs, json, out)
             }
         }
     }
+}
+
+/// Whether the daemon runs on the data directory of `files`.
+fn running(files: &DataArgs) -> anyhow::Result<bool> {
+    Ok(daemon_running(&files.paths().data)?)
+}
+
+fn status_out(runs: &[SyncReport], json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&runs)?)?;
+        return Ok(());
+    }
+    if runs.is_empty() {
+        writeln!(out, "{}", t!("directory-no-run"))?;
+    }
+    for report in runs {
+        summary(report, out)?;
+    }
+    Ok(())
+}
+
+/// A failed read of the directory, in the reader's language.
+fn localized(err: sync::SyncError) -> anyhow::Error {
+    use crate::directory::ldap::LdapError;
+    use crate::directory::tls::CaProblem;
+    let sync::SyncError::Ldap(ldap) = err else {
+        return err.into();
+    };
+    let text = match ldap {
+        LdapError::Connect { url, why } => t!("directory-error-connect", url = url, why = why),
+        LdapError::Untrusted { url, why } => {
+            t!("directory-error-untrusted", url = url, why = why)
+        }
+        LdapError::CaFile { path, problem } => {
+            let problem = match problem {
+                CaProblem::Unreadable(why) => t!("directory-ca-unreadable", why = why),
+                CaProblem::TooLarge => t!("directory-ca-too-large"),
+                CaProblem::NoCertificate => t!("directory-ca-no-certificate"),
+                CaProblem::BadCertificate => t!("directory-ca-bad-certificate"),
+            };
+            t!("directory-error-ca-file", path = path, problem = problem)
+        }
+        LdapError::Bind { dn, code } => {
+            t!("directory-error-bind", dn = dn, code = code.to_string())
+        }
+        LdapError::Search { base, why } => t!("directory-error-search", base = base, why = why),
+        LdapError::Password(why) => t!("directory-error-password", why = why),
+        LdapError::Malformed => t!("directory-error-malformed"),
+    };
+    anyhow::anyhow!(text)
 }
 
 fn options(args: &RunArgs) -> RunOptions {

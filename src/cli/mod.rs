@@ -195,7 +195,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         KeywardCommand::Apikeys(c) => c.run(conn, out),
         KeywardCommand::Verify(a) => verify::run(a, conn, out),
         KeywardCommand::Station(a) => station::run(a, conn, out),
-        KeywardCommand::Directory(c) => c.run(conn.json, out),
+        KeywardCommand::Directory(c) => c.run(conn, out),
         KeywardCommand::Bench(c) => bench::run(c, conn, out),
         KeywardCommand::Otp(command) => otp::run(command, out),
         KeywardCommand::Sim(args) => sim::run(args, out),

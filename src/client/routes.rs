@@ -4,6 +4,7 @@ use super::{path, query, Client, ClientError};
 use crate::wire::apikeys::{ApiKeyEntry, CreatedApiKey, NewKeyBody};
 use crate::wire::audit::AuditCheck;
 use crate::wire::devices::{DeviceCode, DeviceEntry, ReaderBody, Touched};
+use crate::wire::directory::{StatusAnswer, SyncBody, SyncReport};
 use crate::wire::people::{
     CreatedDistrict, CreatedPerson, CreatedSchool, DistrictBody, DistrictEntry, PersonBody,
     PersonDetail, PersonEntry, PersonLeft, SchoolBody, SchoolEntry,
@@ -44,6 +45,16 @@ impl Client {
             source: source.map(str::to_owned),
         };
         self.post("/v1/verify", &body)
+    }
+
+    /// `POST /v1/directory/sync` (admin): a directory run by the daemon.
+    pub fn directory_sync(&self, body: &SyncBody) -> Result<SyncReport, ClientError> {
+        self.post("/v1/directory/sync", body)
+    }
+
+    /// `GET /v1/directory/status` (admin): the last runs, newest first.
+    pub fn directory_status(&self) -> Result<StatusAnswer, ClientError> {
+        self.get("/v1/directory/status")
     }
 
     pub fn create_api_key(&self, body: &NewKeyBody) -> Result<CreatedApiKey, ClientError> {

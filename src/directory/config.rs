@@ -114,6 +114,9 @@ pub struct DirectoryConfig {
     pub url: String,
     /// Upgrade an `ldap://` connection with StartTLS.
     pub starttls: bool,
+    /// PEM file of the CA(s) that sign the directory's certificate: when
+    /// set, only they are trusted; otherwise the system's roots.
+    pub ca_file: Option<PathBuf>,
     pub bind_dn: Option<String>,
     /// The bind password's file (0600, owned by keyward's user).
     pub password_file: Option<PathBuf>,
@@ -139,6 +142,7 @@ impl DirectoryConfig {
         DirectoryConfig {
             url: url.to_owned(),
             starttls: false,
+            ca_file: None,
             bind_dn: None,
             password_file: None,
             people_filter: "(objectClass=inetOrgPerson)".to_owned(),
@@ -208,6 +212,7 @@ impl DirectoryConfig {
                         expected: "true or false",
                     })?;
                 }
+                "ca_file" => config.ca_file = text(key)?.map(PathBuf::from),
                 "bind_dn" => config.bind_dn = text(key)?,
                 "password_file" => config.password_file = text(key)?.map(PathBuf::from),
                 "people_filter" => config.people_filter = required("people_filter")?,
@@ -275,6 +280,12 @@ impl DirectoryConfig {
                 "ldaps:// is TLS already: use ldap:// with StartTLS",
             ));
         }
+        if config.ca_file.is_some() && !config.starttls && !url.starts_with("ldaps://") {
+            return Err(bad(
+                "ca_file",
+                "a CA is only used over TLS: use ldaps:// or starttls = true",
+            ));
+        }
         if config.bind_dn.is_some() != config.password_file.is_some() {
             return Err(bad("bind_dn", "bind_dn and password_file go together"));
         }
@@ -340,11 +351,15 @@ mod tests {
         let c = parse(&format!(
             "{BASE}starttls = true\nbind_dn = \"cn=kw,dc=x\"\npassword_file = \"/etc/keyward/ldap.pw\"\n\
              district_from = \"attribute\"\ndistrict_attribute = \"FrEduCirco\"\nevery_minutes = 0\n\
-             end_threshold_percent = 25\nowns = [\"appointments\", \"delegations\"]\n\
+             end_threshold_percent = 25\nca_file = \"/etc/keyward/ldap-ca.pem\"\nowns = [\"appointments\", \"delegations\"]\n\
              [attributes]\nmail = \"mailPerso\"\n"
         ))
         .unwrap();
         assert!(c.starttls);
+        assert_eq!(
+            c.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/keyward/ldap-ca.pem"))
+        );
         assert_eq!(c.every, None);
         assert_eq!(c.end_threshold_per_mille, 250);
         assert_eq!(c.owns, [Kind::Appointments, Kind::Delegations].into());
@@ -367,6 +382,8 @@ mod tests {
             ("district_from = \"guess\"\n", "directory.district_from"),
             ("district_from = \"file\"\n", "directory.district_file"),
             ("bind_dn = \"cn=a\"\n", "directory.bind_dn"),
+            ("ca_file = \"/etc/ca.pem\"\n", "directory.ca_file"),
+            ("ca_file = 3\n", "directory.ca_file"),
             (
                 "[attributes]\nmail = \"a b\"\n",
                 "directory.attributes.mail",

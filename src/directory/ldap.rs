@@ -25,6 +25,13 @@ pub enum LdapError {
     Password(String),
     #[error("the directory answered an entry that does not decode")]
     Malformed,
+    #[error("the certificate of {url} is not trusted ({why}): set [directory] ca_file to the authority's CA")]
+    Untrusted { url: String, why: String },
+    #[error("the directory's CA file {path} {problem}")]
+    CaFile {
+        path: String,
+        problem: super::tls::CaProblem,
+    },
 }
 
 /// The bind password, from its 0600 file (first line, no newline).
@@ -42,14 +49,28 @@ pub async fn fetch(
     config: &DirectoryConfig,
     password: Option<&str>,
 ) -> Result<(Vec<Entry>, Vec<Entry>), LdapError> {
-    let settings = LdapConnSettings::new()
+    let mut settings = LdapConnSettings::new()
         .set_conn_timeout(config.timeout)
         .set_starttls(config.starttls);
+    if let Some(path) = &config.ca_file {
+        let ca_failed = |problem| LdapError::CaFile {
+            path: path.display().to_string(),
+            problem,
+        };
+        let roots = super::tls::read_roots(path).map_err(ca_failed)?;
+        settings = settings.set_config(super::tls::client_config(roots).map_err(ca_failed)?);
+    }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
         .await
-        .map_err(|e| LdapError::Connect {
-            url: config.url.clone(),
-            why: e.to_string(),
+        .map_err(|e| match super::tls::certificate_problem(&e) {
+            Some(why) => LdapError::Untrusted {
+                url: config.url.clone(),
+                why,
+            },
+            None => LdapError::Connect {
+                url: config.url.clone(),
+                why: e.to_string(),
+            },
         })?;
     ldap3::drive!(conn);
     if let (Some(dn), Some(password)) = (&config.bind_dn, password) {

@@ -8,7 +8,7 @@
 //! directory and keyward, per kind, and the guard), [`ldif`] and [`csv`]
 //! (offline exports read into entries), [`config`] (`[directory]`).
 //!
-//! I/O: [`ldap`] (bind and paged searches with `ldap3`), [`run`] (a run
+//! I/O: [`ldap`] (bind and paged searches with `ldap3`, over [`tls`]), [`run`] (a run
 //! over the store: plan, guard, one audited transaction per change, the
 //! run's report kept) and [`sync`] (fetch then run, for the CLI and the
 //! daemon's schedule).
@@ -21,6 +21,7 @@ pub mod plan;
 pub mod run;
 pub mod snapshot;
 pub mod sync;
+pub mod tls;
 pub mod values;
 
 #[cfg(test)]

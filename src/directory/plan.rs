@@ -71,6 +71,13 @@ pub enum Change {
     PersonLeft {
         id: PersonId,
     },
+    /// A person who left is in the directory again: active again, their
+    /// rights granted afresh by the same run.
+    PersonReturned {
+        id: PersonId,
+        full_name: String,
+        mail: MailAddress,
+    },
     DistrictAdded {
         code: String,
         name: String,
@@ -97,11 +104,14 @@ pub enum Change {
         from: Date,
         until: Option<Date>,
     },
+    /// New dates for a live right: `from` moves only while the right has
+    /// not started (a started one is ended and granted again instead).
     RightChanged {
         right: i64,
         origin: RightOrigin,
         person: PersonId,
         school: Uai,
+        from: Date,
         until: Option<Date>,
     },
     RightEnded {
@@ -121,6 +131,7 @@ pub enum Verb {
     Added,
     Changed,
     Ended,
+    Returned,
 }
 
 impl Verb {
@@ -129,6 +140,7 @@ impl Verb {
             Verb::Added => "added",
             Verb::Changed => "changed",
             Verb::Ended => "ended",
+            Verb::Returned => "returned",
         }
     }
 }
@@ -149,7 +161,8 @@ impl Change {
         match self {
             Change::PersonAdded { .. }
             | Change::PersonChanged { .. }
-            | Change::PersonLeft { .. } => Kind::People,
+            | Change::PersonLeft { .. }
+            | Change::PersonReturned { .. } => Kind::People,
             Change::DistrictAdded { .. } | Change::DistrictChanged { .. } => Kind::Districts,
             Change::SchoolAdded { .. } | Change::SchoolChanged { .. } => Kind::Schools,
             Change::RightAdded { origin, .. }
@@ -169,6 +182,7 @@ impl Change {
             | Change::SchoolChanged { .. }
             | Change::RightChanged { .. } => Verb::Changed,
             Change::PersonLeft { .. } | Change::RightEnded { .. } => Verb::Ended,
+            Change::PersonReturned { .. } => Verb::Returned,
         }
     }
 
@@ -177,7 +191,8 @@ impl Change {
         match self {
             Change::PersonAdded { id, .. }
             | Change::PersonChanged { id, .. }
-            | Change::PersonLeft { id } => id.to_string(),
+            | Change::PersonLeft { id }
+            | Change::PersonReturned { id, .. } => id.to_string(),
             Change::DistrictAdded { code, .. } | Change::DistrictChanged { code, .. } => {
                 code.clone()
             }
@@ -195,6 +210,9 @@ impl Change {
                 full_name, mail, ..
             }
             | Change::PersonChanged {
+                full_name, mail, ..
+            }
+            | Change::PersonReturned {
                 full_name, mail, ..
             } => format!("name={full_name} mail={mail}"),
             Change::PersonLeft { .. } => "left".to_owned(),
@@ -215,8 +233,10 @@ impl Change {
             Change::RightAdded { from, until, .. } => {
                 format!("from={from} until={}", until_text(*until))
             }
-            Change::RightChanged { right, until, .. } => {
-                format!("right={right} until={}", until_text(*until))
+            Change::RightChanged {
+                right, from, until, ..
+            } => {
+                format!("right={right} from={from} until={}", until_text(*until))
             }
             Change::RightEnded { right, .. } => format!("right={right} reason=directory"),
         }
@@ -226,7 +246,9 @@ impl Change {
     /// ends before adds (one director per school), departures last.
     fn rank(&self) -> u8 {
         match self {
-            Change::PersonAdded { .. } | Change::PersonChanged { .. } => 0,
+            Change::PersonAdded { .. }
+            | Change::PersonChanged { .. }
+            | Change::PersonReturned { .. } => 0,
             Change::DistrictAdded { .. } => 1,
             Change::DistrictChanged { .. } => 2,
             Change::SchoolAdded { .. } | Change::SchoolChanged { .. } => 3,
@@ -347,10 +369,29 @@ pub fn plan(dir: &Snapshot, store: &StoreState, today: Date, owns: &BTreeSet<Kin
     let mut held: BTreeSet<PersonId> = dir.held_people.clone();
     for (id, record) in &dir.people {
         match store.people.get(id) {
-            Some(p) if p.left => {
+            Some(p) if p.left && !owned(Kind::People) => {
                 report(&record.dn, EntryProblem::Left(id.to_string()));
                 held.insert(id.clone());
                 continue;
+            }
+            Some(p) if p.left => {
+                // Left, and named by the directory again: back, with the
+                // rights the directory gives them now (the old ones stay
+                // ended).
+                if taken_mail
+                    .get(record.mail.as_str())
+                    .is_some_and(|o| *o != id)
+                {
+                    report(&record.dn, EntryProblem::MailTaken(record.mail.to_string()));
+                    held.insert(id.clone());
+                    continue;
+                }
+                people_after.insert(id.clone());
+                changes.push(Change::PersonReturned {
+                    id: id.clone(),
+                    full_name: record.full_name.clone(),
+                    mail: record.mail.clone(),
+                });
             }
             Some(p) => {
                 people_after.insert(id.clone());
@@ -571,12 +612,42 @@ pub fn plan(dir: &Snapshot, store: &StoreState, today: Date, owns: &BTreeSet<Kin
             match wanted.get(&key) {
                 Some(w) if !matched.contains(&key) => {
                     matched.insert(key);
-                    if w.until != right.until {
+                    let started = right.from <= today;
+                    match w.from {
+                        // The directory moved the start of a right already
+                        // in force to a later day: it must not be in force
+                        // until then. Ended now, granted again from that day.
+                        Some(f) if started && f > today && f != right.from => {
+                            changes.push(Change::RightEnded {
+                                right: right.id,
+                                origin,
+                                person: right.person.clone(),
+                                school: right.school.clone(),
+                            });
+                            changes.push(Change::RightAdded {
+                                origin,
+                                person: right.person.clone(),
+                                school: right.school.clone(),
+                                from: f,
+                                until: w.until,
+                            });
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    // A right to come follows the published start; a started
+                    // one keeps its start (its past is not rewritten).
+                    let from = match w.from {
+                        Some(f) if !started => f,
+                        _ => right.from,
+                    };
+                    if from != right.from || w.until != right.until {
                         changes.push(Change::RightChanged {
                             right: right.id,
                             origin,
                             person: right.person.clone(),
                             school: right.school.clone(),
+                            from,
                             until: w.until,
                         });
                     }

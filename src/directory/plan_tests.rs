@@ -170,7 +170,7 @@ fn each_directory_change_gives_its_change() {
         (
             "director's end published",
             with(&|p| p[0].add("finfonction", "04/07/2027")),
-            vec!["appointments changed adurand@0751710B right=1 until=2027-07-04"],
+            vec!["appointments changed adurand@0751710B right=1 from=2026-09-01 until=2027-07-04"],
         ),
         (
             "delegation added (case 1)",
@@ -375,4 +375,58 @@ fn the_guard_stops_mass_ends() {
     let mut p = plan(&snapshot(&baseline()), &s, day("2026-10-01"), &all());
     p.changes.truncate(3);
     assert!(p.guard(100).is_err());
+}
+
+#[test]
+fn moved_start_dates_follow_the_directory_without_rewriting_the_past() {
+    let dated = |from: &str| {
+        let mut p = baseline();
+        p[0].add("dateff", from);
+        p
+    };
+    let to_come = {
+        let mut s = store();
+        s.rights[0].from = day("2026-11-01");
+        s
+    };
+    // A right to come: its start moves, either way.
+    assert_eq!(
+        summary(dated("15/11/2026"), &to_come),
+        ["appointments changed adurand@0751710B right=1 from=2026-11-15 until=open"]
+    );
+    assert_eq!(
+        summary(dated("15/09/2026"), &to_come),
+        ["appointments changed adurand@0751710B right=1 from=2026-09-15 until=open"]
+    );
+    // A right in force whose start moves later than today: not in force
+    // until then, so ended now and granted again from that day.
+    assert_eq!(
+        summary(dated("20/10/2026"), &store()),
+        [
+            "appointments ended adurand@0751710B right=1 reason=directory",
+            "appointments added adurand@0751710B from=2026-10-20 until=open",
+        ]
+    );
+    // Earlier, or later but not after today: its past stays as it was.
+    assert_eq!(summary(dated("15/08/2026"), &store()), Vec::<String>::new());
+    assert_eq!(summary(dated("01/10/2026"), &store()), Vec::<String>::new());
+}
+
+#[test]
+fn a_person_who_left_is_restored_with_fresh_rights() {
+    let mut left = store();
+    left.rights.clear();
+    left.people.get_mut(&id("adurand")).unwrap().left = true;
+    assert_eq!(
+        summary(baseline(), &left),
+        [
+            "people returned adurand name=Person adurand mail=adurand@ac-exemple.fr",
+            "appointments added adurand@0751710B from=2026-10-01 until=open",
+        ]
+    );
+    // Kept by hand (people not owned): only reported, nothing changes.
+    let owns: BTreeSet<Kind> = [Kind::Appointments].into();
+    let p = plan(&snapshot(&baseline()), &left, day("2026-10-01"), &owns);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert!(p.errors.iter().any(|e| e.dn.starts_with("uid=adurand")));
 }

@@ -645,3 +645,16 @@ console-appointment-list-from = Start
 console-appointment-list-until = End
 console-appointment-list-ended-at = Ended on
 console-appointment-list-found = { $count } appointments found
+
+# Directory over TLS and its errors (keyward directory, docs/directory.md)
+directory-error-connect = Cannot connect to the directory { $url }: { $why }
+directory-error-untrusted = The certificate of the directory { $url } is not trusted ({ $why }): set [directory] ca_file to the authority's CA. Nothing was changed.
+directory-error-ca-file = The directory's CA file { $path } { $problem }. Nothing was changed.
+directory-ca-unreadable = cannot be read ({ $why })
+directory-ca-too-large = is too large
+directory-ca-no-certificate = holds no PEM certificate
+directory-ca-bad-certificate = holds a certificate that does not decode
+directory-error-bind = The directory refused the bind as { $dn }: wrong DN or password (result code { $code }). Nothing was changed.
+directory-error-search = Searching { $base } in the directory failed: { $why }. Nothing was changed.
+directory-error-password = The directory's bind password file: { $why }
+directory-error-malformed = The directory answered an entry that does not decode. Nothing was changed.

@@ -644,3 +644,16 @@ console-appointment-list-from = Début
 console-appointment-list-until = Fin
 console-appointment-list-ended-at = Terminée le
 console-appointment-list-found = { $count } affectations trouvées
+
+# Directory over TLS and its errors (keyward directory, docs/directory.md)
+directory-error-connect = Connexion impossible à l'annuaire { $url } : { $why }
+directory-error-untrusted = Le certificat de l'annuaire { $url } n'est pas reconnu ({ $why }) : indiquez l'autorité de certification de l'académie dans ca_file de [directory]. Rien n'a été changé.
+directory-error-ca-file = Le fichier d'autorité de certification de l'annuaire { $path } { $problem }. Rien n'a été changé.
+directory-ca-unreadable = ne peut être lu ({ $why })
+directory-ca-too-large = est trop gros
+directory-ca-no-certificate = ne contient aucun certificat PEM
+directory-ca-bad-certificate = contient un certificat illisible
+directory-error-bind = L'annuaire a refusé l'authentification en tant que { $dn } : DN ou mot de passe erroné (code { $code }). Rien n'a été changé.
+directory-error-search = La recherche de { $base } dans l'annuaire a échoué : { $why }. Rien n'a été changé.
+directory-error-password = Le fichier du mot de passe de l'annuaire : { $why }
+directory-error-malformed = L'annuaire a répondu une entrée illisible. Rien n'a été changé.

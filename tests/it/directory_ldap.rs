@@ -20,15 +20,15 @@ use crate::support::slapd::{self, Slapd, PEOPLE, ROOT_DN, ROOT_PW, SCHOOLS};
 use crate::support::world::{at, empty_store, pid, Device};
 
 const DISTRICTS: usize = 12;
-const SCHOOLS_N: usize = 300;
+pub(crate) const SCHOOLS_N: usize = 300;
 const PEOPLE_N: usize = 1000;
 
-struct Fixture {
-    slapd: Slapd,
+pub(crate) struct Fixture {
+    pub(crate) slapd: Slapd,
     _dir: tempfile::TempDir,
-    clock: Arc<FixedClock>,
-    store: Arc<Store>,
-    config: DirectoryConfig,
+    pub(crate) clock: Arc<FixedClock>,
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: DirectoryConfig,
 }
 
 fn fixture() -> Fixture {
@@ -56,14 +56,14 @@ impl Fixture {
         runtime.block_on(sync_ldap(Arc::clone(&self.store), &self.config, options))
     }
 
-    fn sync(&self) -> SyncReport {
+    pub(crate) fn sync(&self) -> SyncReport {
         let report = self.sync_with(RunOptions::default()).unwrap();
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         report
     }
 
     /// A fully loaded keyward: the first run applies the whole directory.
-    fn loaded() -> Fixture {
+    pub(crate) fn loaded() -> Fixture {
         let f = fixture();
         // The first run ends nothing: the guard lets it through.
         let first = f.sync();
@@ -72,7 +72,7 @@ impl Fixture {
         f
     }
 
-    fn count(report: &SyncReport, kind: &str, verb: &str) -> usize {
+    pub(crate) fn count(report: &SyncReport, kind: &str, verb: &str) -> usize {
         report
             .counts
             .iter()
@@ -80,18 +80,18 @@ impl Fixture {
             .map_or(0, |c| c.count)
     }
 
-    fn audit_head(&self) -> i64 {
+    pub(crate) fn audit_head(&self) -> i64 {
         let conn = rusqlite::Connection::open(self.store.db_path()).unwrap();
         conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))
             .unwrap()
     }
 
-    fn rights_of(&self, who: &str) -> Vec<keyward::domain::RightRecord> {
+    pub(crate) fn rights_of(&self, who: &str) -> Vec<keyward::domain::RightRecord> {
         self.store.read(|tx| tx.rights(&pid(who))).unwrap()
     }
 
     /// `holder`'s TOTP key, handed over by `inspector` and activated.
-    fn key(&self, holder: &str, serial: &str, inspector: &str) -> Device {
+    pub(crate) fn key(&self, holder: &str, serial: &str, inspector: &str) -> Device {
         let device = Device::new(serial);
         self.store
             .write(&Actor::Desk(pid("desk")), "prepare", |tx| {
@@ -122,7 +122,7 @@ impl Fixture {
     }
 }
 
-fn accepts(
+pub(crate) fn accepts(
     f: &Fixture,
     svc: &keyward::store::verify::VerifyService,
     who: &str,
@@ -136,7 +136,7 @@ fn accepts(
     matches!(answer, VerifyOutcome::Accept { .. })
 }
 
-fn school(n: usize) -> String {
+pub(crate) fn school(n: usize) -> String {
     slapd::school_code(n)
 }
 

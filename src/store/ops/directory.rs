@@ -123,6 +123,11 @@ impl Tx<'_> {
                 mail,
             } => self.update_person(id, full_name, mail),
             Change::PersonLeft { id } => self.mark_left(id),
+            Change::PersonReturned {
+                id,
+                full_name,
+                mail,
+            } => self.restore_person(id, full_name, mail),
             Change::DistrictAdded { code, name, .. } => self.add_district_open(code, name),
             Change::DistrictChanged { code, inspector } => {
                 self.set_inspector(code, inspector.as_ref())
@@ -163,7 +168,9 @@ impl Tx<'_> {
                 self.grant_right(RightOrigin::Delegation, person, school, *from, *until)
                     .map(drop)
             }
-            Change::RightChanged { right, until, .. } => self.set_right_until(*right, *until),
+            Change::RightChanged {
+                right, from, until, ..
+            } => self.set_right_dates(*right, *from, *until),
             Change::RightEnded {
                 right,
                 origin,
@@ -285,25 +292,87 @@ impl Tx<'_> {
         )
     }
 
-    /// The directory moved a right's planned last day.
-    fn set_right_until(&mut self, id: i64, until: Option<Date>) -> Result<(), StoreError> {
+    /// The directory moved a right's planned last day, or the first day
+    /// of a right not started yet (a started right's start never moves: its
+    /// days in force are history).
+    fn set_right_dates(
+        &mut self,
+        id: i64,
+        from: Date,
+        until: Option<Date>,
+    ) -> Result<(), StoreError> {
         let right = self
             .right(id)?
             .ok_or_else(|| StoreError::not_found("right", id))?;
         if right.period.ended_at.is_some() {
             return Err(self.forbidden("change a right", "it has already ended"));
         }
-        crate::domain::RightPeriod::new(right.period.from, until)?;
+        let moved = from != right.period.from;
+        if moved && right.period.from <= self.today() {
+            return Err(self.forbidden("move the start of a right", "it has already started"));
+        }
+        let period = crate::domain::RightPeriod::new(from, until)?;
+        if moved && right.origin == RightOrigin::Appointment {
+            // One appointed director per school at a time, on the new dates.
+            if let Some(other) = self
+                .appointments_at(&right.school)?
+                .into_iter()
+                .find(|r| r.id != id && r.period.overlaps(&period, self.now))
+            {
+                return Err(StoreError::DirectorInPlace {
+                    school: right.school.to_string(),
+                    right: other.id,
+                });
+            }
+        }
         self.db.execute(
-            "UPDATE rights SET until_date = ?1 WHERE id = ?2",
-            params![until.map(|u| u.to_string()), id],
+            "UPDATE rights SET from_date = ?1, until_date = ?2 WHERE id = ?3",
+            params![from.to_string(), until.map(|u| u.to_string()), id],
         )?;
         let until = until.map_or_else(|| "open".to_owned(), |u| u.to_string());
         self.audit(
             "right.dates",
             right.person.as_str(),
-            &format!("right={id} until={until}"),
+            &format!("right={id} from={from} until={until}"),
         )
+    }
+
+    /// A person who left is back (the directory names them again): active
+    /// again, under the directory's name and address. Their rights ended at
+    /// the departure stay ended (new ones are granted as for anyone); the
+    /// staff API keys they held before leaving stay refused: they are
+    /// revoked here, and an admin issues new ones if needed.
+    pub fn restore_person(
+        &mut self,
+        id: &PersonId,
+        full_name: &str,
+        mail: &MailAddress,
+    ) -> Result<(), StoreError> {
+        self.require_desk("record a return")?;
+        self.not_own(id, "record a return")?;
+        self.person(id)?;
+        if !self.has_left(id)? {
+            return Err(self.forbidden("record a return", "they have not left"));
+        }
+        self.db.execute(
+            "UPDATE people SET left_at = NULL WHERE id = ?1",
+            params![id.as_str()],
+        )?;
+        self.audit("person.return", id.as_str(), "")?;
+        let keys: Vec<i64> = query_rows(
+            self.db,
+            "SELECT id FROM api_keys WHERE person = ?1 AND revoked_at IS NULL ORDER BY id",
+            [id.as_str()],
+            |r| Ok(r.get(0)?),
+        )?;
+        for key in keys {
+            self.revoke_api_key(key)?;
+        }
+        let current = self.person(id)?;
+        if current.full_name != full_name.trim() || current.mail != *mail {
+            self.update_person(id, full_name, mail)?;
+        }
+        Ok(())
     }
 
     /// The directory's past runs' reports (JSON), newest first.

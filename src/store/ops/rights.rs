@@ -114,7 +114,7 @@ impl Tx<'_> {
     }
 
     /// Appointments at `school`, not ended early.
-    fn appointments_at(&self, school: &Uai) -> Result<Vec<RightRecord>, StoreError> {
+    pub(super) fn appointments_at(&self, school: &Uai) -> Result<Vec<RightRecord>, StoreError> {
         let people: Vec<String> = super::query_rows(
             self.db,
             "SELECT DISTINCT person FROM rights WHERE school = ?1 AND origin = 'appointment'",

@@ -57,18 +57,77 @@ pub fn require_tools() {
 pub struct Slapd {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The `ldaps://` port, when started with TLS.
+    pub tls_port: Option<u16>,
     child: Option<Child>,
+}
+
+/// A test CA (rcgen) and the server certificate it signs for 127.0.0.1.
+pub struct TestTls {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestTls {
+    pub fn new() -> TestTls {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "keyward directory test CA");
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "ldap.ac-test.fr");
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        TestTls {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
 }
 
 impl Slapd {
     /// A slapd loaded with `ldif` (the suffix entry is added here).
     pub fn start(ldif: &str) -> Slapd {
+        Slapd::start_with(ldif, None)
+    }
+
+    /// A slapd loaded with `ldif` that also speaks TLS with `tls`'s server
+    /// certificate: StartTLS on [`Slapd::url`], TLS from the start on
+    /// [`Slapd::ldaps_url`].
+    pub fn start_tls(ldif: &str, tls: &TestTls) -> Slapd {
+        Slapd::start_with(ldif, Some(tls))
+    }
+
+    fn start_with(ldif: &str, tls: Option<&TestTls>) -> Slapd {
         require_tools();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir(root.join("db")).unwrap();
         std::fs::write(root.join("fredu.schema"), FREDU_SCHEMA).unwrap();
-        std::fs::write(root.join("slapd.conf"), conf(root)).unwrap();
+        let mut conf = conf(root);
+        if let Some(tls) = tls {
+            for (name, pem) in [
+                ("ca.pem", &tls.ca_pem),
+                ("server.pem", &tls.cert_pem),
+                ("server.key", &tls.key_pem),
+            ] {
+                std::fs::write(root.join(name), pem).unwrap();
+            }
+            let root = root.display();
+            conf = format!(
+                "TLSCACertificateFile {root}/ca.pem\nTLSCertificateFile {root}/server.pem\n\
+                 TLSCertificateKeyFile {root}/server.key\n{conf}"
+            );
+        }
+        std::fs::write(root.join("slapd.conf"), conf).unwrap();
         let mut all = format!(
             "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: ac-test\no: Academie de test\n\n\
              dn: {PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n\
@@ -92,6 +151,7 @@ impl Slapd {
         let mut slapd = Slapd {
             dir,
             port: 0,
+            tls_port: tls.map(|_| 0),
             child: None,
         };
         slapd.run();
@@ -102,6 +162,14 @@ impl Slapd {
         format!("ldap://127.0.0.1:{}", self.port)
     }
 
+    /// The `ldaps://` URL of a server started with TLS.
+    pub fn ldaps_url(&self) -> String {
+        format!(
+            "ldaps://127.0.0.1:{}",
+            self.tls_port.expect("started with TLS")
+        )
+    }
+
     fn conf_path(&self) -> PathBuf {
         self.dir.path().join("slapd.conf")
     }
@@ -109,21 +177,29 @@ impl Slapd {
     /// Starts (or starts again) the server on a free loopback port (the
     /// same port on a restart when it is still free).
     pub fn run(&mut self) {
-        for _ in 0..20 {
-            let port = if self.port != 0 {
-                self.port
+        let free = |port: u16| {
+            if port != 0 {
+                port
             } else {
                 TcpListener::bind("127.0.0.1:0")
                     .unwrap()
                     .local_addr()
                     .unwrap()
                     .port()
-            };
+            }
+        };
+        for _ in 0..20 {
+            let port = free(self.port);
+            let tls_port = self.tls_port.map(free);
+            let mut urls = format!("ldap://127.0.0.1:{port}/");
+            if let Some(p) = tls_port {
+                urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
+            }
             let mut child = Command::new(SLAPD)
                 .arg("-f")
                 .arg(self.conf_path())
                 .arg("-h")
-                .arg(format!("ldap://127.0.0.1:{port}/"))
+                .arg(urls)
                 .arg("-d")
                 .arg("0")
                 .stdout(Stdio::null())
@@ -135,8 +211,11 @@ impl Slapd {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && tls_port.is_none_or(|p| TcpStream::connect(("127.0.0.1", p)).is_ok())
+                {
                     self.port = port;
+                    self.tls_port = tls_port;
                     self.child = Some(child);
                     return;
                 }
@@ -145,6 +224,7 @@ impl Slapd {
             let _ = child.kill();
             let _ = child.wait();
             self.port = 0;
+            self.tls_port = self.tls_port.map(|_| 0);
         }
         panic!("slapd did not start");
     }
