@@ -3,6 +3,7 @@
 //! and each planned change applied through the lifecycle operations, in its
 //! own transaction, with a `directory.apply` audit entry naming the source.
 
+use crate::store::cached::CachedSql;
 use std::collections::BTreeMap;
 
 use rusqlite::params;
@@ -200,7 +201,7 @@ impl Tx<'_> {
         self.require_desk("change a person")?;
         let current = self.person(id)?;
         self.check_person_fields(full_name, mail)?;
-        let taken: bool = self.db.query_row(
+        let taken: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM people WHERE mail = ?1 AND id <> ?2)",
             params![mail.as_str(), id.as_str()],
             |r| r.get(0),
@@ -211,7 +212,7 @@ impl Tx<'_> {
                 key: mail.to_string(),
             });
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE people SET full_name = ?1, mail = ?2 WHERE id = ?3",
             params![full_name.trim(), mail.as_str(), id.as_str()],
         )?;
@@ -253,7 +254,7 @@ impl Tx<'_> {
         if let Some(p) = inspector {
             self.person(p)?;
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE districts SET inspector = ?1 WHERE code = ?2",
             params![inspector.map(PersonId::as_str), code],
         )?;
@@ -274,7 +275,7 @@ impl Tx<'_> {
         self.require_desk("change a school")?;
         self.require_district(district)?;
         let was = self.district_of_school(uai)?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE schools SET name = ?1, district = ?2 WHERE uai = ?3",
             params![name, district, uai.as_str()],
         )?;
@@ -294,7 +295,7 @@ impl Tx<'_> {
             return Err(self.forbidden("change a right", "it has already ended"));
         }
         crate::domain::RightPeriod::new(right.period.from, until)?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE rights SET until_date = ?1 WHERE id = ?2",
             params![until.map(|u| u.to_string()), id],
         )?;
@@ -325,7 +326,7 @@ impl Tx<'_> {
         report: &str,
         counts: &BTreeMap<String, usize>,
     ) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO directory_runs (at, source, dry_run, outcome, report) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![super::to_i64(self.now, "time")?, source, dry_run, outcome, report],
         )?;

@@ -35,6 +35,7 @@ mod scheduled_notices;
 mod seeded;
 mod tokens;
 
+use crate::store::cached::CachedSql;
 use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -213,7 +214,7 @@ fn insert_new(
     what: &'static str,
     key: &str,
 ) -> Result<(), StoreError> {
-    if db.execute(sql, params)? == 0 {
+    if db.execute_cached(sql, params)? == 0 {
         return Err(StoreError::Duplicate {
             what,
             key: key.to_owned(),
@@ -417,7 +418,7 @@ impl<'a> Tx<'a> {
     fn inspector_login(&self, district: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT inspector FROM districts WHERE code = ?1",
                 [district],
                 |r| r.get(0),
