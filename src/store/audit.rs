@@ -9,6 +9,7 @@
 //! ([`crate::crypto::checkpoint`]) the store writes outside the database,
 //! compared here with the chain ([`compare_checkpoints`]).
 
+use crate::store::cached::CachedSql;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -29,7 +30,7 @@ pub struct AuditHead {
 impl AuditHead {
     pub(crate) fn load(db: &Connection) -> Result<Self, StoreError> {
         let last: Option<(i64, Vec<u8>)> = db
-            .query_row(
+            .query_row_cached(
                 "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),

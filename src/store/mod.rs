@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod backup;
+mod cached;
 mod checkpoints;
 pub mod disk;
 mod offline;
@@ -293,6 +294,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Compiled statements kept per connection: every statement of the store's
+/// operations and of the verify writer (about 150 call sites) fits, so a
+/// busy connection never compiles one twice (`store::cached`).
+const STATEMENT_CACHE: usize = 256;
+
 /// Opens and configures a connection. Every connection runs with foreign
 /// keys, secure delete and `synchronous=FULL`: a commit is on disk before it
 /// returns, which the verify path relies on.
@@ -309,7 +315,7 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "secure_delete", true)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

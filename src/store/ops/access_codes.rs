@@ -5,6 +5,7 @@
 //! when the slot is deleted. The code never leaves the store except as an
 //! [`AccessCode`].
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{to_i64, Tx};
@@ -61,7 +62,7 @@ impl Tx<'_> {
             &Binding::slot_access_code(serial, slot.number()),
             new_code.expose(),
         )?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT OR REPLACE INTO slot_access_codes (serial, slot, status, sealed, created_at)
              VALUES (?1, ?2, 'pending', ?3, ?4)",
             params![serial, slot.number(), sealed, to_i64(self.now, "time")?],
@@ -77,7 +78,9 @@ impl Tx<'_> {
 
     /// Runs `sql` on the slot's codes: `?1` is the serial, `?2` the slot.
     fn on_slot_codes(&self, sql: &str, serial: &str, slot: Slot) -> Result<usize, StoreError> {
-        Ok(self.db.execute(sql, params![serial, slot.number()])?)
+        Ok(self
+            .db
+            .execute_cached(sql, params![serial, slot.number()])?)
     }
 
     /// The slot's access code, unsealed (`None`: the store knows none).
@@ -89,7 +92,7 @@ impl Tx<'_> {
     ) -> Result<Option<AccessCode>, StoreError> {
         let sealed: Option<Vec<u8>> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT sealed FROM slot_access_codes WHERE serial = ?1 AND slot = ?2 AND status = ?3",
                 params![serial, slot.number(), status.as_str()],
                 |r| r.get(0),
@@ -118,7 +121,7 @@ impl Tx<'_> {
         params: CredentialParams,
         replacement: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let pending: bool = self.db.query_row(
+        let pending: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM slot_access_codes WHERE serial = ?1 AND slot = ?2 AND status = 'pending')",
             params![serial, slot.number()],
             |r| r.get(0),

@@ -1,6 +1,7 @@
 //! API keys: created once and shown once, stored as SHA-256 only, bound to a
 //! role (and a district or readers), revoked.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, Row};
 use zeroize::Zeroizing;
 
@@ -89,7 +90,7 @@ impl Tx<'_> {
         let readers_json =
             serde_json::to_string(readers).map_err(|_| StoreError::Corrupt("reader list"))?;
         let now = to_i64(self.now, "time")?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO api_keys (name, role, district, readers, hash, created_at, person)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -197,7 +198,7 @@ impl Tx<'_> {
         if key.revoked_at.is_some() {
             return Err(self.forbidden("revoke an API key", "it is already revoked"));
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2",
             params![to_i64(self.now, "time")?, id],
         )?;

@@ -3,6 +3,7 @@
 //! the browser; only their SHA-256 is stored. Opening and ending a session
 //! are audited; its rights are those of the API key it was opened for.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
@@ -47,7 +48,7 @@ impl Tx<'_> {
     ) -> Result<Zeroizing<String>, StoreError> {
         let id = random_id()?;
         let now = to_i64(self.now, "time")?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO console_sessions (id_hash, api_key, created_at, last_seen)
              VALUES (?1, ?2, ?3, ?3)",
             params![&id_hash(&id)[..], api_key, now],
@@ -68,7 +69,7 @@ impl Tx<'_> {
         self.check_row_by("console_sessions", &&hash[..], "session")?;
         let row = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT api_key, created_at, last_seen, ended_at FROM console_sessions
                  WHERE id_hash = ?1",
                 [&hash[..]],
@@ -95,7 +96,7 @@ impl Tx<'_> {
 
     /// Notes that the session was used now (its idle timeout restarts).
     pub fn touch_console_session(&mut self, hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE console_sessions SET last_seen = ?1 WHERE id_hash = ?2 AND ended_at IS NULL",
             params![to_i64(self.now, "time")?, &hash[..]],
         )?;
@@ -110,7 +111,7 @@ impl Tx<'_> {
         if session.ended_at.is_some() {
             return Ok(());
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE console_sessions SET ended_at = ?1 WHERE id_hash = ?2",
             params![to_i64(self.now, "time")?, &hash[..]],
         )?;
@@ -128,7 +129,7 @@ impl Tx<'_> {
         api_key: i64,
     ) -> Result<Zeroizing<String>, StoreError> {
         let token = random_id()?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO console_bootstrap (hash, api_key, created_at) VALUES (?1, ?2, ?3)",
             params![&id_hash(&token)[..], api_key, to_i64(self.now, "time")?],
         )?;
@@ -151,7 +152,7 @@ impl Tx<'_> {
         let hash = id_hash(token);
         let found = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT api_key, created_at FROM console_bootstrap
                  WHERE hash = ?1 AND used_at IS NULL",
                 [&hash[..]],
@@ -164,7 +165,7 @@ impl Tx<'_> {
         if to_u64(created, "time")?.saturating_add(max_age) < self.now {
             return Ok(None);
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE console_bootstrap SET used_at = ?1 WHERE hash = ?2",
             params![to_i64(self.now, "time")?, &hash[..]],
         )?;

@@ -1,6 +1,7 @@
 //! The desk's sealed device-PIN resetting codes, one per token (device PIN
 //! and unblock: docs/devices.md; sealing: docs/security.md).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::Tx;
@@ -15,7 +16,7 @@ impl Tx<'_> {
         let token = self.token(serial)?;
         let credential = self.live_credential(&token)?;
         let sealed = self.shared.keys.seal_secret(-credential.id, serial, seed)?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT OR REPLACE INTO device_puks (credential, sealed) VALUES (?1, ?2)",
             params![credential.id, sealed],
         )?;
@@ -51,7 +52,7 @@ impl Tx<'_> {
         }
         let sealed: Option<Vec<u8>> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT sealed FROM device_puks WHERE credential = ?1",
                 [credential.id],
                 |r| r.get(0),

@@ -3,6 +3,7 @@
 //! and each planned change applied through the lifecycle operations, in its
 //! own transaction, with a `directory.apply` audit entry naming the source.
 
+use crate::store::cached::CachedSql;
 use std::collections::BTreeMap;
 
 use rusqlite::params;
@@ -207,7 +208,7 @@ impl Tx<'_> {
         self.require_desk("change a person")?;
         let current = self.person(id)?;
         self.check_person_fields(full_name, mail)?;
-        let taken: bool = self.db.query_row(
+        let taken: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM people WHERE mail = ?1 AND id <> ?2)",
             params![mail.as_str(), id.as_str()],
             |r| r.get(0),
@@ -218,7 +219,7 @@ impl Tx<'_> {
                 key: mail.to_string(),
             });
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE people SET full_name = ?1, mail = ?2 WHERE id = ?3",
             params![full_name.trim(), mail.as_str(), id.as_str()],
         )?;
@@ -260,7 +261,7 @@ impl Tx<'_> {
         if let Some(p) = inspector {
             self.person(p)?;
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE districts SET inspector = ?1 WHERE code = ?2",
             params![inspector.map(PersonId::as_str), code],
         )?;
@@ -281,7 +282,7 @@ impl Tx<'_> {
         self.require_desk("change a school")?;
         self.require_district(district)?;
         let was = self.district_of_school(uai)?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE schools SET name = ?1, district = ?2 WHERE uai = ?3",
             params![name, district, uai.as_str()],
         )?;
@@ -325,7 +326,7 @@ impl Tx<'_> {
                 });
             }
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE rights SET from_date = ?1, until_date = ?2 WHERE id = ?3",
             params![from.to_string(), until.map(|u| u.to_string()), id],
         )?;
@@ -354,7 +355,7 @@ impl Tx<'_> {
         if !self.has_left(id)? {
             return Err(self.forbidden("record a return", "they have not left"));
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE people SET left_at = NULL WHERE id = ?1",
             params![id.as_str()],
         )?;
@@ -394,7 +395,7 @@ impl Tx<'_> {
         report: &str,
         counts: &BTreeMap<String, usize>,
     ) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO directory_runs (at, source, dry_run, outcome, report) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![super::to_i64(self.now, "time")?, source, dry_run, outcome, report],
         )?;

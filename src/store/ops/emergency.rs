@@ -11,6 +11,7 @@
 //! `live = 2` (one credential per holder answers a login); activation swaps
 //! them in one transaction.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
@@ -126,7 +127,7 @@ impl Tx<'_> {
         const ACTION: &str = "grant emergency access";
         let row: Option<(String, String, String, Option<String>)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT holder, old_token, reason, new_token FROM replacement_requests WHERE id = ?1",
                 [request],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -178,7 +179,7 @@ impl Tx<'_> {
         let now = to_i64(self.now, "time")?;
         if let Some(current) = self.emergency_of(&holder)? {
             self.check_row("emergency_grants", &current)?;
-            let expired: bool = self.db.query_row(
+            let expired: bool = self.db.query_row_cached(
                 "SELECT expires_at <= ?1 FROM emergency_grants WHERE token = ?2",
                 params![now, current],
                 |r| r.get(0),
@@ -189,20 +190,20 @@ impl Tx<'_> {
             self.end_emergency(&current, "expired")?;
         }
 
-        let n: i64 = self.db.query_row(
+        let n: i64 = self.db.query_row_cached(
             "SELECT COUNT(*) FROM emergency_grants WHERE request = ?1",
             [request],
             |r| r.get(0),
         )?;
         let serial = format!("EMERGENCY-{request}-{}", n + 1);
         let expires_at = now + i64::from(days) * 86_400;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO tokens (serial, profile, state, holder, state_since, right_id)
              VALUES (?1, ?2, 'active', ?3, ?4, (SELECT right_id FROM tokens WHERE serial = ?5))",
             params![serial, EMERGENCY_PROFILE, holder.as_str(), now, old],
         )?;
         // The replacement key's credential, if prepared, waits.
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET live = ?1 WHERE holder = ?2 AND live = 1",
             params![LIVE_WAITING, holder.as_str()],
         )?;
@@ -215,7 +216,7 @@ impl Tx<'_> {
                 .keys
                 .pin_verifier(holder.as_str(), pin.expose().as_bytes()),
         );
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO credentials (token, holder, kind, algorithm, digits, period, live,
              created_at, expires_at, pin_verifier)
              VALUES (?1, ?2, ?3, ?4, 6, ?5, 1, ?6, ?7, ?8)",
@@ -234,7 +235,7 @@ impl Tx<'_> {
         self.reset_counters(credential)?;
         let secret = Secret::generate(algorithm)?;
         let sealed = self.shared.keys.seal_secret(credential, &serial, &secret)?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
             params![credential, sealed],
         )?;
@@ -250,7 +251,7 @@ impl Tx<'_> {
             self.shared.signer.key_id(),
         );
         let signature = self.shared.signer.sign(slip.as_bytes());
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO emergency_grants (token, holder, request, form, granted_by, granted_at,
              expires_at, slip, signature)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -334,7 +335,7 @@ impl Tx<'_> {
         if let Some(serial) = self.emergency_of(holder)? {
             self.end_emergency(&serial, "new key activated")?;
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET live = 1 WHERE id = ?1 AND live = ?2",
             params![credential, LIVE_WAITING],
         )?;
@@ -346,7 +347,7 @@ impl Tx<'_> {
     fn end_emergency(&mut self, serial: &str, why: &str) -> Result<(), StoreError> {
         let credential: Option<i64> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT id FROM credentials WHERE token = ?1 AND live = 1",
                 [serial],
                 |r| r.get(0),
@@ -356,11 +357,11 @@ impl Tx<'_> {
             self.destroy_secret(id)?;
         }
         let now = to_i64(self.now, "time")?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE tokens SET state = 'revoked', state_since = ?1 WHERE serial = ?2",
             params![now, serial],
         )?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE emergency_grants SET ended_at = ?1, end_reason = ?2 WHERE token = ?3",
             params![now, why, serial],
         )?;

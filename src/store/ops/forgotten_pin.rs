@@ -14,6 +14,7 @@
 //! [`Tx::pin_reset_target`] (who may act on which key) and
 //! [`Tx::write_pin_verifier`] (the PIN policy and the verifier).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
@@ -122,7 +123,7 @@ impl Tx<'_> {
             "UPDATE credentials SET pin_verifier = ?1 WHERE id = ?2"
         };
         self.db
-            .execute(sql, params![&verifier[..], credential.id])?;
+            .execute_cached(sql, params![&verifier[..], credential.id])?;
         if unlock {
             self.reset_counters(credential.id)?;
         }
@@ -153,13 +154,13 @@ impl Tx<'_> {
         }
         let now = to_i64(self.now, "time")?;
         let expires_at = now + i64::from(hours) * 3600;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE pin_reset_approvals SET expires_at = MIN(expires_at, ?1)
              WHERE token = ?2 AND used_at IS NULL",
             params![now, serial],
         )?;
         let approved_by = self.actor_label();
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO pin_reset_approvals
              (token, holder, district, inspector, approved_by, approved_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -251,7 +252,7 @@ impl Tx<'_> {
             self.shared.signer.key_id(),
         );
         let signature = self.shared.signer.sign(slip.as_bytes());
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE pin_reset_approvals SET used_at = ?1, slip = ?2, signature = ?3 WHERE id = ?4",
             params![now, slip, signature, approval.0],
         )?;
@@ -287,7 +288,7 @@ impl Tx<'_> {
         let now = to_i64(self.now, "time")?;
         let row: Option<(i64, String, String, String)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT id, approved_by, district, inspector FROM pin_reset_approvals
                  WHERE token = ?1 AND holder = ?2 AND used_at IS NULL AND expires_at > ?3
                  ORDER BY id DESC LIMIT 1",

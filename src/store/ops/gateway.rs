@@ -13,6 +13,7 @@
 //!   ([`Tx::check_possession`], which consumes it), then chooses a PIN under
 //!   the same policy as at activation.
 
+use crate::store::cached::CachedSql;
 use rusqlite::OptionalExtension;
 use zeroize::Zeroizing;
 
@@ -60,7 +61,7 @@ impl Tx<'_> {
     pub fn reset_pin(&mut self, serial: &str) -> Result<(), StoreError> {
         let target = self.pin_reset_target(serial, "reset a PIN", true)?;
         let (holder, credential) = (target.holder, target.credential);
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET pin_verifier = NULL WHERE id = ?1",
             [credential.id],
         )?;

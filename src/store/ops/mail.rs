@@ -3,6 +3,7 @@
 //! with the row that remembers its Message-ID (the same message twice is
 //! one request) and the mails it causes (the outbox).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{to_i64, Tx};
@@ -47,7 +48,7 @@ impl Tx<'_> {
         self.require_desk("record a help request")?;
         let first: Option<String> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT outcome FROM mail_messages WHERE message_id = ?1",
                 [&mail.key],
                 |r| r.get(0),
@@ -72,7 +73,7 @@ impl Tx<'_> {
             }
         };
         let sender = sender.unwrap_or_default();
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO mail_messages (message_id, sender, received_at, outcome, request)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -116,7 +117,7 @@ impl Tx<'_> {
         }
         let holder: Option<String> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT id FROM people WHERE mail = ?1",
                 [from.as_str()],
                 |r| r.get(0),
@@ -207,7 +208,7 @@ impl Tx<'_> {
         err: ParseError,
         ctx: MailContext<'_>,
     ) -> Result<bool, StoreError> {
-        let known: bool = self.db.query_row(
+        let known: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM people WHERE mail = ?1)",
             [to.as_str()],
             |r| r.get(0),

@@ -40,6 +40,7 @@ mod verify_history;
 // The admin's list of every appointment (issue 14).
 mod appointments;
 
+use crate::store::cached::CachedSql;
 use jiff::tz::TimeZone;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -220,7 +221,7 @@ fn insert_new(
     what: &'static str,
     key: &str,
 ) -> Result<(), StoreError> {
-    if db.execute(sql, params)? == 0 {
+    if db.execute_cached(sql, params)? == 0 {
         return Err(StoreError::Duplicate {
             what,
             key: key.to_owned(),
@@ -453,7 +454,7 @@ impl<'a> Tx<'a> {
         self.check_row("districts", district)?;
         Ok(self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT inspector FROM districts WHERE code = ?1",
                 [district],
                 |r| r.get(0),

@@ -3,6 +3,7 @@
 //! moved, in one transaction; each notice is named after its entry, so it
 //! is never queued twice.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{query_rows, Tx};
@@ -21,7 +22,7 @@ impl Tx<'_> {
     pub fn queue_notices(&mut self, ctx: MailContext<'_>, limit: u32) -> Result<usize, StoreError> {
         let cursor: Option<Vec<u8>> = self
             .db
-            .query_row("SELECT value FROM meta WHERE key = ?1", [CURSOR], |r| {
+            .query_row_cached("SELECT value FROM meta WHERE key = ?1", [CURSOR], |r| {
                 r.get(0)
             })
             .optional()?;
@@ -29,7 +30,9 @@ impl Tx<'_> {
         let Some(cursor) = cursor else {
             let head: i64 =
                 self.db
-                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
+                    .query_row_cached("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| {
+                        r.get(0)
+                    })?;
             self.set_cursor(head)?;
             return Ok(0);
         };
@@ -54,7 +57,7 @@ impl Tx<'_> {
     }
 
     fn set_cursor(&self, seq: i64) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![CURSOR, seq.to_string().into_bytes()],

@@ -4,6 +4,7 @@
 //! it; a failure only moves its next try later, so a server that is down
 //! loses nothing and a mail accepted once is never sent again.
 
+use crate::store::cached::CachedSql;
 use rusqlite::params;
 
 use super::{query_rows, to_i64, Tx};
@@ -56,7 +57,7 @@ impl Tx<'_> {
             self.outbox_sequence()?,
             self.shared.config.authority_domain
         );
-        let inserted = self.db.execute(
+        let inserted = self.db.execute_cached(
             "INSERT OR IGNORE INTO outbox
                  (message_id, template, recipients, subject, body, dedupe, created_at, next_try_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -85,7 +86,7 @@ impl Tx<'_> {
     fn outbox_sequence(&self) -> Result<i64, StoreError> {
         Ok(self
             .db
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox", [], |r| {
+            .query_row_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox", [], |r| {
                 r.get(0)
             })?)
     }
@@ -117,7 +118,7 @@ impl Tx<'_> {
 
     /// The mails not yet sent (for `keyward mail outbox` and tests).
     pub fn outbox_pending(&self) -> Result<i64, StoreError> {
-        Ok(self.db.query_row(
+        Ok(self.db.query_row_cached(
             "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL",
             [],
             |r| r.get(0),
@@ -127,13 +128,13 @@ impl Tx<'_> {
     /// The SMTP server accepted mail `id`: it is never sent again.
     pub fn outbox_sent(&mut self, id: i64) -> Result<(), StoreError> {
         let now = to_i64(self.now, "time")?;
-        let changed = self.db.execute(
+        let changed = self.db.execute_cached(
             "UPDATE outbox SET sent_at = ?1, attempts = attempts + 1, last_error = NULL
              WHERE id = ?2 AND sent_at IS NULL",
             params![now, id],
         )?;
         if changed == 1 {
-            let (template, to): (String, String) = self.db.query_row(
+            let (template, to): (String, String) = self.db.query_row_cached(
                 "SELECT template, recipients FROM outbox WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -149,12 +150,12 @@ impl Tx<'_> {
     pub fn outbox_failed(&mut self, id: i64, why: &str) -> Result<(), StoreError> {
         let attempts: i64 =
             self.db
-                .query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| {
+                .query_row_cached("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
         let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
         let next = self.now.saturating_add(backoff_seconds(attempts));
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE outbox SET attempts = attempts + 1, next_try_at = ?1, last_error = ?2
              WHERE id = ?3 AND sent_at IS NULL",
             params![to_i64(next, "time")?, why, id],

@@ -2,6 +2,7 @@
 //! written to a token, then committed (with its sealed secret) or aborted
 //! (pending write -> write -> prove -> commit: docs/devices.md).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{corrupt, select, to_i64, to_u64, Record, Tx};
@@ -31,7 +32,7 @@ impl Tx<'_> {
             Some(request) => {
                 let row: Option<(String, String, Option<i64>)> = self
                     .db
-                    .query_row(
+                    .query_row_cached(
                         "SELECT holder, old_token, fulfilled_at FROM replacement_requests WHERE id = ?1",
                         [request],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -66,7 +67,7 @@ impl Tx<'_> {
                 holder: holder.to_string(),
             });
         }
-        let inserted = self.db.execute(
+        let inserted = self.db.execute_cached(
             "INSERT OR IGNORE INTO pending_writes (serial, holder, credential_id, reader, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -122,7 +123,7 @@ impl Tx<'_> {
             return Err(StoreError::Corrupt("pending write holder"));
         }
         self.db
-            .execute("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
+            .execute_cached("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
         Ok(credential)
     }
 
@@ -132,7 +133,7 @@ impl Tx<'_> {
         self.require_desk("abort a pending write")?;
         let removed = self
             .db
-            .execute("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
+            .execute_cached("DELETE FROM pending_writes WHERE serial = ?1", [serial])?;
         if removed == 0 {
             return Err(StoreError::not_found("pending write on token", serial));
         }

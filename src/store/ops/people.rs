@@ -1,6 +1,7 @@
 //! People, districts and schools: the reference data every right and token
 //! points at, and the scoped reads over them.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, insert_new, query_rows, Tx};
@@ -109,7 +110,7 @@ impl Tx<'_> {
             self.person(id)?;
             return Err(self.forbidden("record a departure", "it has already ended"));
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE people SET left_at = ?1 WHERE id = ?2",
             rusqlite::params![super::to_i64(self.now, "time")?, id.as_str()],
         )?;
@@ -156,7 +157,7 @@ impl Tx<'_> {
 
     /// Fails unless the district `code` exists.
     pub(super) fn require_district(&self, code: &str) -> Result<(), StoreError> {
-        let exists: bool = self.db.query_row(
+        let exists: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
             [code],
             |r| r.get(0),

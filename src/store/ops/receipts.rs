@@ -1,6 +1,7 @@
 //! Signed receipts: issued on handover and return, countersigned by the
 //! inspector or the desk, and read back.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, query_rows, to_i64, to_u64, Tx};
@@ -35,7 +36,7 @@ impl Tx<'_> {
         let (counterparty_id, counterparty_name) = self.counterparty()?;
         let number: i64 =
             self.db
-                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM receipts", [], |r| {
+                .query_row_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM receipts", [], |r| {
                     r.get(0)
                 })?;
         let content = ReceiptContent {
@@ -54,7 +55,7 @@ impl Tx<'_> {
         };
         let canonical = content.canonical()?;
         let signature = self.shared.signer.sign(canonical.as_bytes());
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO receipts (id, kind, token, holder, district, at, canonical, signature)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -118,7 +119,7 @@ impl Tx<'_> {
     pub fn district_of_receipt(&self, id: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
-            .query_row("SELECT district FROM receipts WHERE id = ?1", [id], |r| {
+            .query_row_cached("SELECT district FROM receipts WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
             .optional()?)
@@ -127,7 +128,7 @@ impl Tx<'_> {
     pub fn receipt(&self, id: i64) -> Result<Option<SignedReceipt>, StoreError> {
         let row: Option<(String, Vec<u8>)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT canonical, signature FROM receipts WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),

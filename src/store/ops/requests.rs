@@ -1,6 +1,7 @@
 //! Key requests and replacement requests (the numbered cases are the
 //! school-year situations of docs/lifecycle.md).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, query_rows, to_i64, Tx};
@@ -55,7 +56,7 @@ impl Tx<'_> {
                 serial: live,
             });
         }
-        let open: bool = self.db.query_row(
+        let open: bool = self.db.query_row_cached(
             "SELECT EXISTS (SELECT 1 FROM key_requests WHERE holder = ?1 AND fulfilled_at IS NULL)",
             [holder.as_str()],
             |r| r.get(0),
@@ -65,7 +66,7 @@ impl Tx<'_> {
                 holder: holder.to_string(),
             });
         }
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO key_requests (holder, district, requested_by, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![holder.as_str(), district, self.actor.to_string(), to_i64(self.now, "time")?],
         )?;
@@ -178,7 +179,7 @@ impl Tx<'_> {
             &self.shared.config.authority_domain,
         )?;
         let cc: Vec<&str> = mail.cc.iter().map(MailAddress::as_str).collect();
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO replacement_requests (holder, old_token, reason, sender, cc, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -217,7 +218,7 @@ impl Tx<'_> {
         self.require_desk("qualify a help request")?;
         let row: Option<(String, String)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT old_token, reason FROM replacement_requests WHERE id = ?1",
                 [request],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -230,7 +231,7 @@ impl Tx<'_> {
                 self.forbidden("qualify a help request", "the request already has its kind")
             );
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE replacement_requests SET reason = ?1 WHERE id = ?2",
             params![reason.as_str(), request],
         )?;
@@ -257,7 +258,7 @@ impl Tx<'_> {
         self.require_desk("prepare a replacement")?;
         let row: Option<(String, String, String, Option<i64>)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT holder, old_token, reason, fulfilled_at FROM replacement_requests WHERE id = ?1",
                 [request],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -294,7 +295,7 @@ impl Tx<'_> {
     pub(super) fn revoked_key_of(&self, holder: &PersonId) -> Result<Option<String>, StoreError> {
         Ok(self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT token, revoked FROM credentials WHERE holder = ?1 ORDER BY id DESC LIMIT 1",
                 [holder.as_str()],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
@@ -307,7 +308,7 @@ impl Tx<'_> {
     pub fn replacement_holder(&self, request: i64) -> Result<PersonId, StoreError> {
         let holder: Option<String> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT holder FROM replacement_requests WHERE id = ?1",
                 [request],
                 |r| r.get(0),

@@ -2,6 +2,7 @@
 //! district a holder belongs to. The numbered cases are the school-year
 //! situations of docs/lifecycle.md.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{in_force, rights_of, to_i64, Tx};
@@ -19,7 +20,7 @@ impl Tx<'_> {
         period: &RightPeriod,
     ) -> Result<i64, StoreError> {
         self.person(person)?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO rights (person, school, origin, from_date, until_date, granted_by, granted_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -144,7 +145,7 @@ impl Tx<'_> {
         if last < right.period.from || last < self.today() {
             return self.end_now(right.id, right.person.as_str(), Some(reason));
         }
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE rights SET until_date = ?1, end_reason = ?2 WHERE id = ?3",
             params![last.to_string(), reason.as_str(), right.id],
         )?;
@@ -161,7 +162,7 @@ impl Tx<'_> {
         person: &str,
         reason: Option<EndReason>,
     ) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE rights SET ended_at = ?1, end_reason = ?2 WHERE id = ?3",
             params![to_i64(self.now, "time")?, reason.map(EndReason::as_str), id],
         )?;
@@ -245,7 +246,7 @@ impl Tx<'_> {
     pub fn district_of_right(&self, id: i64) -> Result<Option<String>, StoreError> {
         let found: Option<(String, String)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT s.uai, s.district FROM rights r JOIN schools s ON s.uai = r.school
                  WHERE r.id = ?1",
                 [id],
@@ -262,7 +263,7 @@ impl Tx<'_> {
     pub fn right(&self, id: i64) -> Result<Option<RightRecord>, StoreError> {
         let person: Option<String> = self
             .db
-            .query_row("SELECT person FROM rights WHERE id = ?1", [id], |r| {
+            .query_row_cached("SELECT person FROM rights WHERE id = ?1", [id], |r| {
                 r.get(0)
             })
             .optional()?;

@@ -3,6 +3,7 @@
 //! same prepare rules as a token keyward writes, with proof of possession
 //! by a code the token shows.
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{to_i64, Tx};
@@ -115,7 +116,7 @@ impl Tx<'_> {
                     pp.min_length, pp.max_length, pp.max_failed_attempts
                 )
             });
-            self.db.execute(
+            self.db.execute_cached(
                 "INSERT INTO imported_secrets (serial, key_id, kind, algorithm, digits, period, counter,
                  not_before, not_after, manufacturer, model, pin_policy, sealed, imported_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, x'', ?13)",
@@ -137,7 +138,7 @@ impl Tx<'_> {
             )?;
             let id = self.db.last_insert_rowid();
             let sealed = self.shared.keys.seal_secret(-id, &p.serial, &p.secret)?;
-            self.db.execute(
+            self.db.execute_cached(
                 "UPDATE imported_secrets SET sealed = ?1 WHERE id = ?2",
                 params![sealed, id],
             )?;
@@ -242,12 +243,12 @@ impl Tx<'_> {
             .ok_or(StoreError::Corrupt("bound token without credential"))?;
         self.check_possession(&bound, code)?;
         // The vendor's expiry date stays with the key: verify refuses it after.
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET expires_at = ?1 WHERE id = ?2",
             rusqlite::params![not_after, credential],
         )?;
         self.db
-            .execute("DELETE FROM imported_secrets WHERE id = ?1", [id])?;
+            .execute_cached("DELETE FROM imported_secrets WHERE id = ?1", [id])?;
         self.audit(
             "token.bind",
             serial,
@@ -261,7 +262,7 @@ impl Tx<'_> {
     pub fn forget_imported(&mut self, serial: &str) -> Result<bool, StoreError> {
         let removed = self
             .db
-            .execute("DELETE FROM imported_secrets WHERE serial = ?1", [serial])?;
+            .execute_cached("DELETE FROM imported_secrets WHERE serial = ?1", [serial])?;
         if removed > 0 {
             self.audit("token.import.destroy", serial, "imported secret destroyed")?;
         }

@@ -2,6 +2,7 @@
 //! handover, activation, return, revocation, resync and unlock (token states
 //! and the numbered cases: docs/lifecycle.md).
 
+use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{corrupt, credential_from_row, insert_new, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
@@ -110,7 +111,7 @@ impl Tx<'_> {
         } else {
             reason
         };
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE tokens SET state = ?1, holder = ?2, revoke_reason = ?3, state_since = ?4,
              received_at = CASE WHEN ?1 = 'wiped' THEN ?4 ELSE received_at END WHERE serial = ?5",
             params![
@@ -171,7 +172,7 @@ impl Tx<'_> {
             .map(|f| to_i64(f, "counter"))
             .transpose()?;
         self.set_state(&token, TokenAction::Prepare, Some(holder))?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE tokens SET right_id = ?1 WHERE serial = ?2",
             params![right, serial],
         )?;
@@ -180,7 +181,7 @@ impl Tx<'_> {
             Some(_) => super::emergency::LIVE_WAITING,
             None => 1,
         };
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO credentials (token, holder, kind, algorithm, digits, period, floor, live, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
             params![
@@ -198,21 +199,21 @@ impl Tx<'_> {
         let credential = self.db.last_insert_rowid();
         self.reset_counters(credential)?;
         let sealed = self.shared.keys.seal_secret(credential, serial, secret)?;
-        self.db.execute(
+        self.db.execute_cached(
             "INSERT INTO sealed_secrets (credential, sealed) VALUES (?1, ?2)",
             params![credential, sealed],
         )?;
         let now = to_i64(self.now, "time")?;
         let fulfilled = match basis {
             Some(Basis::Replacement(id)) => {
-                self.db.execute(
+                self.db.execute_cached(
                     "UPDATE replacement_requests SET new_token = ?1, fulfilled_at = ?2 WHERE id = ?3",
                     params![serial, now, id],
                 )?;
                 format!("replacement_request={id}")
             }
             Some(Basis::KeyRequest) | None => {
-                let n = self.db.execute(
+                let n = self.db.execute_cached(
                     "UPDATE key_requests SET token = ?1, fulfilled_at = ?2 WHERE holder = ?3 AND fulfilled_at IS NULL",
                     params![serial, now, holder.as_str()],
                 )?;
@@ -258,7 +259,7 @@ impl Tx<'_> {
     fn replacement_basis(&self, holder: &PersonId) -> Result<Option<Basis>, StoreError> {
         let last_revoked: Option<bool> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT revoked FROM credentials WHERE holder = ?1 ORDER BY id DESC LIMIT 1",
                 [holder.as_str()],
                 |r| r.get::<_, i64>(0).map(|v| v != 0),
@@ -269,7 +270,7 @@ impl Tx<'_> {
         }
         let earliest: Option<(i64, Option<i64>)> = self
             .db
-            .query_row(
+            .query_row_cached(
                 "SELECT at, replacement FROM (
                    SELECT created_at AS at, NULL AS replacement, id FROM key_requests
                     WHERE holder = ?1 AND fulfilled_at IS NULL
@@ -317,7 +318,7 @@ impl Tx<'_> {
             }
         };
         let step = found.ok_or(StoreError::PossessionCheckFailed)?.step();
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET floor = ?1 WHERE id = ?2",
             params![to_i64(step, "step")?, credential.id],
         )?;
@@ -367,7 +368,7 @@ impl Tx<'_> {
             .ok_or(StoreError::PossessionCheckFailed)?
             .step();
         if credential.floor.is_none_or(|floor| step > floor) {
-            self.db.execute(
+            self.db.execute_cached(
                 "UPDATE credentials SET floor = ?1 WHERE id = ?2",
                 params![to_i64(step, "step")?, credential.id],
             )?;
@@ -423,11 +424,11 @@ impl Tx<'_> {
     /// Deletes a credential's sealed secret and PIN verifier; the store
     /// checkpoints the WAL after commit so no copy survives in `-wal`.
     pub(super) fn destroy_secret(&mut self, credential: i64) -> Result<(), StoreError> {
-        self.db.execute(
+        self.db.execute_cached(
             "DELETE FROM sealed_secrets WHERE credential = ?1",
             [credential],
         )?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET live = 0, pin_verifier = NULL WHERE id = ?1",
             [credential],
         )?;
@@ -505,7 +506,7 @@ impl Tx<'_> {
         )?;
         let credential = self.live_credential(&token)?;
         self.destroy_secret(credential.id)?;
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET revoked = 1 WHERE id = ?1",
             [credential.id],
         )?;
@@ -595,7 +596,7 @@ impl Tx<'_> {
         } else {
             found.step()
         };
-        self.db.execute(
+        self.db.execute_cached(
             "UPDATE credentials SET floor = ?1, drift = ?2 WHERE id = ?3",
             params![to_i64(step, "step")?, drift.unwrap_or(0), credential.id],
         )?;
