@@ -55,16 +55,37 @@ pub fn require(path: &str) {
     );
 }
 
-/// A port p with p and p+1 free on every address (vpcd slot n listens on p+n).
+/// A port p with p and p+1 free on every address (vpcd slot n listens on p+n),
+/// below the kernel's ephemeral range: pcscd binds it only later, and an
+/// ephemeral port freed here could meanwhile be taken by any outgoing
+/// connection of the tests running beside (thousands of them in the load
+/// tests), which left the token at that slot unseen.
 fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let l = TcpListener::bind("0.0.0.0:0").unwrap();
-        let p = l.local_addr().unwrap().port();
-        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(2).max(10_100));
+    let mut seed = {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    for _ in 0..1000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let p = low + ((seed >> 33) % u64::from(high - low)) as u16;
+        let pair = TcpListener::bind(("0.0.0.0", p)).and_then(|a| {
+            let b = TcpListener::bind(("0.0.0.0", p + 1))?;
+            Ok((a, b))
+        });
+        if pair.is_ok() {
             return p;
         }
     }
-    panic!("no free port pair");
+    panic!("no free port pair below the ephemeral range");
 }
 
 fn pid_alive(pid: &str) -> bool {
