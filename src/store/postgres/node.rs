@@ -74,7 +74,7 @@ pub struct NodeSettings {
     pub name: String,
     pub totp_behind: u32,
     pub hotp_look_ahead: u32,
-    /// The authority's time zone (`[store] time_zone`), in which the days
+    /// The authority's time zone (`time_zone` in `keyward.toml`), in which the days
     /// of a right are read.
     pub time_zone: TimeZone,
 }
