@@ -564,3 +564,32 @@ fn a_served_node_accepts_only_with_a_right_in_force_and_answers_the_rights() {
     assert_eq!(answer, serde_json::to_value(&sqlite).unwrap());
     assert_eq!(answer["rights"][0]["school"], SCHOOL_EAST);
 }
+
+#[test]
+fn a_right_edited_in_the_sqlite_database_stops_the_copy() {
+    let world = world(NOW);
+    world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", Some("2030-07-04"));
+    world.active_hotp("bleroy", "KW-0001", PIN);
+    // The appointment lengthened outside keyward.
+    let conn = rusqlite::Connection::open(world.store.db_path()).unwrap();
+    conn.execute("UPDATE rights SET until_date = '2031-07-04'", [])
+        .unwrap();
+    drop(conn);
+    let dir = tempfile::tempdir().unwrap();
+    let db = harness::database("copy_tampered_right");
+    let password = db.password_file(dir.path());
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, NOW.to_string()).unwrap();
+    let output = cli::run(
+        cli::keyward(["store", "copy", "--data"])
+            .arg(world.dir.path().join("data"))
+            .arg("--to")
+            .arg(db.url())
+            .arg("--password-file")
+            .arg(&password)
+            .env("KEYWARD_TEST_CLOCK", &clock),
+    );
+    assert!(!output.status.success());
+    let stderr = cli::text(&output.stderr);
+    assert!(stderr.contains("row MAC of a right"), "{stderr}");
+}
