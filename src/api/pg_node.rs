@@ -9,8 +9,9 @@
 //! `unavailable` and a message that says so: never a half answer from
 //! another store.
 //!
-//! What the SQLite daemon decides besides possession is not decided here
-//! yet: rights in force (an accept carries no rights), the per-source
+//! Rights in force are decided by the node (`store::postgres::node`, the
+//! SQLite writer's rule) and an accept carries them. What the SQLite
+//! daemon decides besides is not decided here yet: the per-source
 //! limiter, gateway challenges, staff sign-in.
 
 use std::sync::Arc;
@@ -106,8 +107,9 @@ async fn verify(
     let answer = state.node.verify(&body.login, &body.passcode).await;
     drop(body);
     match answer {
-        Ok((Possession::Proved, _)) => {
-            Ok(Json(wire::VerifyOutcome::Accept { rights: Vec::new() }).into_response())
+        // The same answer as the SQLite daemon's, rights in force included.
+        Ok((Possession::Proved { rights }, _)) => {
+            Ok(Json(super::routes::accepted(&rights)).into_response())
         }
         Ok((Possession::Refused { hold }, _)) => {
             if let Some(seconds) = hold {

@@ -105,6 +105,7 @@ pub(super) fn run(
             name: target.node.clone(),
             totp_behind: config.store.totp_behind,
             hotp_look_ahead: config.store.hotp_look_ahead,
+            time_zone: config.store.time_zone.clone(),
         };
         let node = Arc::new(VerifyNode::start(
             ledger,

@@ -87,6 +87,7 @@ fn copy(args: CopyArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
             "store-copied",
             credentials = copied.credentials,
             keys = copied.gateway_keys,
+            rights = copied.rights,
             skipped = copied.not_in_service,
             database = target.dbname.clone()
         )

@@ -203,6 +203,21 @@ pub struct RightRecord {
     pub end_reason: Option<EndReason>,
 }
 
+/// The rights in force at `now`, a time read in the authority's `zone`:
+/// what every verify writer (SQLite's, a PostgreSQL node's) decides
+/// entitlement with.
+pub fn in_force(rights: &[RightRecord], now: UnixTime, zone: &TimeZone) -> Vec<RightInForce> {
+    rights
+        .iter()
+        .filter(|r| r.period.in_force_at(now, zone))
+        .map(|r| RightInForce {
+            school: r.school.clone(),
+            origin: r.origin,
+            until: r.period.until,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -606,7 +606,7 @@ console-staff-key-name = Access key name
 serve-postgres-not-ported = a keyward node on PostgreSQL does not do { $what } yet (docs/postgres.md): only the gateway's POST /v1/verify is served there. Remove it from this node, or serve it from the authority's SQLite daemon
 serve-postgres-connect = connecting to PostgreSQL database { $database } on { $host }
 store-copy-not-postgres = --to must be a postgres:// url
-store-copied = copied to PostgreSQL database { $database }: { $credentials } credentials in service, { $keys } gateway API keys ({ $skipped } live credentials of tokens not in service left behind)
+store-copied = copied to PostgreSQL database { $database }: { $credentials } credentials in service, { $keys } gateway API keys, { $rights } rights ({ $skipped } live credentials of tokens not in service left behind)
 
 ## Console: "at a glance" charts and the live desk (issue 14)
 console-glance-intro = Each chart is followed by the table of its figures. Dates are the authority's (Martinique time).

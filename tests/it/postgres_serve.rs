@@ -41,9 +41,16 @@ fn private_dir(path: &Path) {
 
 impl Cluster {
     fn new(test: &str) -> Cluster {
+        Cluster::with(test, |_, _| {})
+    }
+
+    /// [`Cluster::new`], with `setup` done in the SQLite world (and
+    /// bleroy's device) before the copy.
+    fn with(test: &str, setup: impl FnOnce(&World, &Device)) -> Cluster {
         let world = world(NOW);
         world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", None);
         let device = world.active_hotp("bleroy", "KW-0001", PIN);
+        setup(&world, &device);
         let gateway_key = world
             .store
             .write(&desk(), "setup", |tx| {
@@ -174,14 +181,25 @@ fn verify(
     login: &str,
     passcode: &str,
 ) -> (u16, String) {
+    let (status, body) = verify_answer(agent, node, key, login, passcode);
+    (status, body["result"].as_str().unwrap_or("").to_owned())
+}
+
+/// `POST /v1/verify` on `node`: the status and the whole answer.
+fn verify_answer(
+    agent: &ureq::Agent,
+    node: &Served,
+    key: &str,
+    login: &str,
+    passcode: &str,
+) -> (u16, Value) {
     let mut answer = agent
         .post(format!("{}/v1/verify", node.url))
         .header("authorization", &format!("Bearer {key}"))
         .send_json(json!({ "login": login, "passcode": passcode }))
         .unwrap();
     let status = answer.status().as_u16();
-    let body: Value = answer.body_mut().read_json().unwrap();
-    (status, body["result"].as_str().unwrap_or("").to_owned())
+    (status, answer.body_mut().read_json().unwrap())
 }
 
 #[test]
@@ -429,4 +447,149 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
     ticker.join().unwrap();
     assert!(before > 0, "no accept before the revoke: no load");
     assert_eq!(after, 0, "accepted on B after the revoke answered");
+}
+
+#[test]
+fn a_served_node_accepts_only_with_a_right_in_force_and_answers_the_rights() {
+    use keyward::store::verify::VerifyOutcome;
+    use keyward::wire::verify::{self as wire, VerifiedRight};
+
+    use crate::support::world::{inspector_east, SCHOOL_EAST_2};
+
+    // cmoreau: a delegation ended (early) before the copy; dpetit: an
+    // appointment that starts three days after the copy (2030-03-20).
+    let mut devices = Vec::new();
+    let mut on_sqlite = None;
+    let cluster = Cluster::with("served_rights_in_force", |world, bleroy_device| {
+        let delegation = world
+            .delegate(
+                &inspector_east(),
+                "cmoreau",
+                SCHOOL_EAST,
+                "2029-09-01",
+                None,
+            )
+            .unwrap();
+        devices.push(world.active_hotp("cmoreau", "KW-0002", PIN));
+        world
+            .store
+            .write(&inspector_east(), "end", |tx| {
+                tx.end_right(delegation, None, None)
+            })
+            .unwrap();
+        world.appoint("dpetit", SCHOOL_EAST_2, "2030-03-20", None);
+        devices.push(world.active_hotp("dpetit", "KW-0003", PIN));
+        // What the SQLite writer answers them (each code 1 consumed there,
+        // and so on the copy).
+        let sqlite = world.store.verify_service().unwrap();
+        for (login, device) in [("cmoreau", &devices[0]), ("dpetit", &devices[1])] {
+            let passcode = format!("{PIN}{}", device.hotp(1));
+            let answer = sqlite.verify(login, &passcode).unwrap();
+            assert!(matches!(answer, VerifyOutcome::Reject { .. }), "{login}");
+        }
+        let bleroy = format!("{PIN}{}", bleroy_device.hotp(1));
+        on_sqlite = Some(sqlite.verify("bleroy", &bleroy).unwrap());
+    });
+    let rows = cluster.query("SELECT holder FROM credentials ORDER BY holder");
+    let holders: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(holders, ["bleroy", "cmoreau", "dpetit"], "every key copied");
+    let (ended, future) = (&devices[0], &devices[1]);
+    let agent = agent();
+    let key = &cluster.gateway_key;
+    let reject = json!({ "result": "reject" });
+
+    // A right ended before the copy: refused, not entitled, on both nodes.
+    let passcode = format!("{PIN}{}", ended.hotp(2));
+    assert_eq!(
+        verify_answer(&agent, &cluster.a, key, "cmoreau", &passcode),
+        (200, reject.clone())
+    );
+    let passcode = format!("{PIN}{}", ended.hotp(3));
+    assert_eq!(
+        verify_answer(&agent, &cluster.b, key, "cmoreau", &passcode),
+        (200, reject.clone())
+    );
+
+    // A right to come: refused now (the code is consumed, as on SQLite) ...
+    let passcode = format!("{PIN}{}", future.hotp(2));
+    assert_eq!(
+        verify_answer(&agent, &cluster.a, key, "dpetit", &passcode),
+        (200, reject.clone())
+    );
+    let audit = cluster
+        .query("SELECT subject, detail FROM audit WHERE action = 'verify.reject' ORDER BY seq");
+    let refusals: Vec<(String, String)> = audit.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(refusals.len(), 3, "{refusals:?}");
+    for (subject, detail) in &refusals {
+        assert!(
+            detail.starts_with("reason=no right in force failures=0 "),
+            "{subject}: {detail}"
+        );
+    }
+    // ... and accepted once it has started, with that right in the answer.
+    cluster.advance(3 * 86_400);
+    assert_eq!(
+        verify(&agent, &cluster.b, key, "dpetit", &passcode),
+        (200, "reject".to_owned()),
+        "the code refused for want of a right is never accepted later"
+    );
+    let passcode = format!("{PIN}{}", future.hotp(3));
+    let (status, answer) = verify_answer(&agent, &cluster.b, key, "dpetit", &passcode);
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        json!({ "result": "accept",
+                "rights": [{ "origin": "appointment", "school": SCHOOL_EAST_2, "until": null }] })
+    );
+
+    // The accept answer lists the rights in force, as the SQLite writer's
+    // accept of the same holder did (in the daemon's wire form).
+    let Some(VerifyOutcome::Accept { rights }) = on_sqlite else {
+        panic!("bleroy not accepted on SQLite: {on_sqlite:?}");
+    };
+    assert_eq!(rights.len(), 1);
+    let sqlite = wire::VerifyOutcome::Accept {
+        rights: rights
+            .iter()
+            .map(|r| VerifiedRight {
+                origin: r.origin,
+                school: r.school.as_str().to_owned(),
+                until: r.until.map(|u| u.to_string()),
+            })
+            .collect(),
+    };
+    let passcode = format!("{PIN}{}", cluster.device.hotp(2));
+    let (status, answer) = verify_answer(&agent, &cluster.a, key, "bleroy", &passcode);
+    assert_eq!(status, 200);
+    assert_eq!(answer, serde_json::to_value(&sqlite).unwrap());
+    assert_eq!(answer["rights"][0]["school"], SCHOOL_EAST);
+}
+
+#[test]
+fn a_right_edited_in_the_sqlite_database_stops_the_copy() {
+    let world = world(NOW);
+    world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", Some("2030-07-04"));
+    world.active_hotp("bleroy", "KW-0001", PIN);
+    // The appointment lengthened outside keyward.
+    let conn = rusqlite::Connection::open(world.store.db_path()).unwrap();
+    conn.execute("UPDATE rights SET until_date = '2031-07-04'", [])
+        .unwrap();
+    drop(conn);
+    let dir = tempfile::tempdir().unwrap();
+    let db = harness::database("copy_tampered_right");
+    let password = db.password_file(dir.path());
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, NOW.to_string()).unwrap();
+    let output = cli::run(
+        cli::keyward(["store", "copy", "--data"])
+            .arg(world.dir.path().join("data"))
+            .arg("--to")
+            .arg(db.url())
+            .arg("--password-file")
+            .arg(&password)
+            .env("KEYWARD_TEST_CLOCK", &clock),
+    );
+    assert!(!output.status.success());
+    let stderr = cli::text(&output.stderr);
+    assert!(stderr.contains("row MAC of a right"), "{stderr}");
 }

@@ -25,7 +25,7 @@ mod validate;
 mod verify;
 
 pub(super) use health::HealthCache;
-pub(super) use verify::hold_answer;
+pub(super) use verify::{accepted, hold_answer};
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

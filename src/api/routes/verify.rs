@@ -44,7 +44,8 @@ pub(super) async fn verify(permit: Permit, Body(body): Body<VerifyBody>) -> Answ
     }
 }
 
-fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
+/// The accept answer with the rights in force (also a PostgreSQL node's).
+pub(crate) fn accepted(rights: &[RightInForce]) -> wire::VerifyOutcome {
     let rights = rights
         .iter()
         .map(|r| VerifiedRight {

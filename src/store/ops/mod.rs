@@ -48,8 +48,8 @@ use super::audit::{AuditEntry, AuditHead};
 use super::row_mac::RowGuard;
 use super::{Shared, StoreError};
 use crate::domain::{
-    Actor, CredentialInfo, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod,
-    RightRecord, Uai, UnixTime,
+    Actor, CredentialInfo, Date, EndReason, PersonId, RightOrigin, RightPeriod, RightRecord, Uai,
+    UnixTime,
 };
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
@@ -273,23 +273,6 @@ pub(crate) fn right_from_row(row: &Row<'_>) -> Result<RightRecord, StoreError> {
             .transpose()
             .map_err(corrupt("end reason"))?,
     })
-}
-
-/// The rights in force at `now`, a time read in the authority's `zone`.
-pub(crate) fn in_force(
-    rights: &[RightRecord],
-    now: UnixTime,
-    zone: &TimeZone,
-) -> Vec<RightInForce> {
-    rights
-        .iter()
-        .filter(|r| r.period.in_force_at(now, zone))
-        .map(|r| RightInForce {
-            school: r.school.clone(),
-            origin: r.origin,
-            until: r.period.until,
-        })
-        .collect()
 }
 
 impl<'a> Tx<'a> {

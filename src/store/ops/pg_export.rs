@@ -2,12 +2,14 @@
 //! (`store::postgres::copy`): the live credentials of tokens in service,
 //! with their counters, PIN verifiers and sealed secrets exactly as they
 //! are (sealed with the same master key, bound to the same credential id
-//! and token), and the gateways' API keys (their hashes). A record changed
+//! and token), the rights of every person (what a node decides entitlement
+//! with), and the gateways' API keys (their hashes). A record changed
 //! outside keyward (row MAC mismatch) stops the copy: nothing is copied
 //! from a store that does not check out.
 
-use super::{credential_from_row, Tx, CREDENTIAL_COLUMNS};
+use super::{credential_from_row, rights_of, Tx, CREDENTIAL_COLUMNS};
 use crate::domain::verify_policy::Counters;
+use crate::domain::RightRecord;
 use crate::otp::OtpKind;
 use crate::store::verify::phantom::Phantoms;
 use crate::store::StoreError;
@@ -51,6 +53,9 @@ pub struct ExportedKey {
 pub struct Export {
     pub credentials: Vec<ExportedCredential>,
     pub gateway_keys: Vec<ExportedKey>,
+    /// Every right recorded (in force, to come or ended), with its school's
+    /// district: a node reads them as the SQLite writer does.
+    pub rights: Vec<RightRecord>,
     /// Live credentials of tokens not in service (not active): not copied.
     pub not_in_service: usize,
     /// The SQLite audit chain's last sequence number, named in the
@@ -68,6 +73,7 @@ impl Tx<'_> {
         let intact = |table: &str, column: &str, value: &str| {
             crate::store::row_mac::rows_intact(db, layout, key, table, column, value)
         };
+        let intact_school = |uai: &str| intact("schools", "uai", uai);
         let mut export = Export::default();
         let at = i64::try_from(self.now).unwrap_or(i64::MAX);
         let mut stmt = db.prepare(&format!(
@@ -126,6 +132,24 @@ impl Tx<'_> {
                 hash: row.get(2)?,
                 created_at: row.get(3)?,
             });
+        }
+        let people: Vec<String> = {
+            let mut stmt = db.prepare("SELECT DISTINCT person FROM rights ORDER BY person")?;
+            let people = stmt.query_map([], |row| row.get(0))?;
+            people.collect::<Result<_, _>>()?
+        };
+        for person in &people {
+            let rights = rights_of(db, person)?;
+            let mut intact = intact("rights", "person", person)?;
+            for right in &rights {
+                intact &= intact_school(right.school.as_str())?;
+            }
+            if !intact {
+                return Err(StoreError::Corrupt(
+                    "row MAC of a right to copy (run keyward audit verify)",
+                ));
+            }
+            export.rights.extend(rights);
         }
         let seq: Option<i64> = db.query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))?;
         export.audit_seq = seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);

@@ -5,7 +5,8 @@
 use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
-use super::{in_force, rights_of, to_i64, Tx};
+use super::{rights_of, to_i64, Tx};
+use crate::domain::rights::in_force;
 use crate::domain::{
     Actor, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord, Uai,
 };

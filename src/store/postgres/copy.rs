@@ -4,7 +4,9 @@
 //! their sealed secrets (bound to credential id and token) move as they
 //! are: nothing is unsealed, and the nodes open them with the same master
 //! key. Floors and failure counters move too, so a code already accepted
-//! stays refused and a lock stays a lock. One transaction: a copy is all
+//! stays refused and a lock stays a lock. Every right moves (with its
+//! dates and any early end), so a node decides entitlement as SQLite does.
+//! One transaction: a copy is all
 //! or nothing, and its audit entry opens the PostgreSQL chain, naming the
 //! SQLite chain's last sequence number.
 
@@ -20,6 +22,7 @@ use crate::store::ops::pg_export::Export;
 pub struct Copied {
     pub credentials: usize,
     pub gateway_keys: usize,
+    pub rights: usize,
     pub not_in_service: usize,
 }
 
@@ -56,6 +59,7 @@ async fn import_in_txn(
     for (table, what) in [
         ("credentials", "credentials"),
         ("api_keys", "API keys"),
+        ("rights", "rights"),
         ("audit", "audit entries"),
     ] {
         let found: bool = client
@@ -114,9 +118,35 @@ async fn import_in_txn(
             )
             .await?;
     }
+    for r in &export.rights {
+        let ended_at = r
+            .period
+            .ended_at
+            .map(|at| i64_of(at, "ended_at"))
+            .transpose()?;
+        client
+            .execute(
+                "INSERT INTO rights (id, person, school, district, origin, from_date,
+                     until_date, ended_at, end_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &r.id,
+                    &r.person.as_str(),
+                    &r.school.as_str(),
+                    &r.district,
+                    &r.origin.as_str(),
+                    &r.period.from.to_string(),
+                    &r.period.until.map(|u| u.to_string()),
+                    &ended_at,
+                    &r.end_reason.map(|e| e.as_str()),
+                ],
+            )
+            .await?;
+    }
     let copied = Copied {
         credentials: export.credentials.len(),
         gateway_keys: export.gateway_keys.len(),
+        rights: export.rights.len(),
         not_in_service: export.not_in_service,
     };
     let entry = NewEntry {
@@ -125,8 +155,12 @@ async fn import_in_txn(
         action: "store.copy".to_owned(),
         subject: "-".to_owned(),
         detail: format!(
-            "from=sqlite sqlite_audit_seq={} credentials={} gateway_keys={} not_in_service={}",
-            export.audit_seq, copied.credentials, copied.gateway_keys, copied.not_in_service
+            "from=sqlite sqlite_audit_seq={} credentials={} gateway_keys={} rights={} not_in_service={}",
+            export.audit_seq,
+            copied.credentials,
+            copied.gateway_keys,
+            copied.rights,
+            copied.not_in_service
         ),
     };
     ledger.append_audit(keys, &[entry]).await?;

@@ -21,6 +21,7 @@
 //!    fork the chain.
 //! 5. [`VerifyLedger::commit`]; only then are the answers given.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use tokio_postgres::Client;
@@ -28,7 +29,7 @@ use tokio_postgres::Client;
 use super::PgError;
 use crate::crypto::Keys;
 use crate::domain::verify_policy::{Counters, LOCK_AFTER};
-use crate::domain::{PersonId, UnixTime};
+use crate::domain::{PersonId, RightRecord, UnixTime};
 use crate::otp::{Algorithm, CredentialParams, Digits, OtpKind, Period, Secret};
 use crate::store::audit::{AuditEntry, AuditHead};
 
@@ -85,6 +86,13 @@ pub trait VerifyLedger: Send {
         now: UnixTime,
     ) -> impl Future<Output = Result<bool, PgError>> + Send;
 
+    /// Consumes `step` on credential `id` without accepting it (possession
+    /// proved, no right in force: the code is never accepted later, as on
+    /// SQLite): its floor moves to `step`, its counters stay. `true` when
+    /// this write won (the floor was below `step`).
+    fn consume(&mut self, id: i64, step: u64)
+        -> impl Future<Output = Result<bool, PgError>> + Send;
+
     /// Counts one failure on credential `id`, which was seen with
     /// `seen.fails` failures: the counters after it, or `None` if they had
     /// moved since (another writer).
@@ -94,6 +102,13 @@ pub trait VerifyLedger: Send {
         seen: Counters,
         retry_at: UnixTime,
     ) -> impl Future<Output = Result<Option<Counters>, PgError>> + Send;
+
+    /// The rights of `people` (any login of the batch, known or not), read
+    /// in the batch's transaction, by person.
+    fn rights_of(
+        &mut self,
+        people: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Vec<RightRecord>>, PgError>> + Send;
 
     /// The failure counters of the phantom `slots` (logins without a live
     /// credential; `store::verify::phantom`), created fresh when missing and
@@ -159,6 +174,10 @@ const LOCK_SQL: &str = "SELECT id, token, holder, kind, algorithm, digits, perio
 const ADVANCE_SQL: &str = "UPDATE credentials
     SET floor = $2, drift = $3, last_used_at = $4, fails = 0, locked = false, retry_at = 0
     WHERE id = $1 AND live AND NOT locked AND (floor IS NULL OR floor < $2)
+    RETURNING id";
+
+const CONSUME_SQL: &str = "UPDATE credentials SET floor = $2
+    WHERE id = $1 AND live AND (floor IS NULL OR floor < $2)
     RETURNING id";
 
 const FAILURE_SQL: &str = "UPDATE credentials
@@ -236,6 +255,13 @@ impl VerifyLedger for PgLedger {
         rows.iter().map(credential_from).collect()
     }
 
+    async fn rights_of(
+        &mut self,
+        people: &[String],
+    ) -> Result<HashMap<String, Vec<RightRecord>>, PgError> {
+        super::rights::of_people(&self.client, people).await
+    }
+
     async fn advance(
         &mut self,
         id: i64,
@@ -250,6 +276,13 @@ impl VerifyLedger for PgLedger {
             .client()
             .query_opt(&stmt, &[&id, &step, &drift, &now])
             .await?;
+        Ok(won.is_some())
+    }
+
+    async fn consume(&mut self, id: i64, step: u64) -> Result<bool, PgError> {
+        let stmt = self.client.prepare_cached(CONSUME_SQL).await?;
+        let step = to_i64(step, "step")?;
+        let won = self.client().query_opt(&stmt, &[&id, &step]).await?;
         Ok(won.is_some())
     }
 

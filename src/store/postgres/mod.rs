@@ -12,6 +12,7 @@
 //!   to the one audit chain under its head row) and its PostgreSQL
 //!   implementation;
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
+//! - [`rights`]: the rights a node decides entitlement with;
 //! - [`chain`]: `audit verify` of the chain held in PostgreSQL;
 //! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
 //!   PostgreSQL database.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod copy;
 pub mod ledger;
 pub mod node;
+pub mod rights;
 pub mod schema;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};

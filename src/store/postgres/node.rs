@@ -10,10 +10,14 @@
 //! failure kept nothing and is run again, anything else answers
 //! [`PgError::Unavailable`].
 //!
-//! What is decided here is the proof of possession: PIN, the whole OTP
-//! window, replay, the failure counters and the lock. The entitlement
-//! (rights in force, staff keys) is not yet held in PostgreSQL
-//! (docs/postgres.md). A login without a live credential counts its
+//! What is decided here is the proof of possession (PIN, the whole OTP
+//! window, replay, the failure counters and the lock) and the gateway's
+//! entitlement: the batch reads its logins' rights in its transaction and
+//! the SQLite writer's pure rule (`domain::rights::in_force`, in the
+//! authority's time zone) says which are in force. A holder with none is
+//! refused `no_right_in_force` and the code is consumed, as on SQLite; an
+//! accept carries the rights in force. Staff keys are not held in
+//! PostgreSQL (docs/postgres.md). A login without a live credential counts its
 //! failures in its phantom slot (`store::verify::phantom`), on every node
 //! alike.
 
@@ -27,8 +31,13 @@ use zeroize::Zeroizing;
 use super::ledger::{LedgerCredential, NewEntry, VerifyLedger};
 use super::PgError;
 use crate::crypto::Keys;
-use crate::domain::verify_policy::{decide, learned_drift, Counters, Decision, Evidence, Purpose};
-use crate::domain::{Clock, PersonId, UnixTime};
+use jiff::tz::TimeZone;
+
+use crate::domain::rights::in_force;
+use crate::domain::verify_policy::{
+    decide, learned_drift, Counters, Decision, Evidence, Purpose, Reason,
+};
+use crate::domain::{Clock, PersonId, RightInForce, RightRecord, UnixTime};
 use crate::otp::{Algorithm, CredentialKey, Digits, OtpKind, Secret};
 use crate::store::verify::evidence::{possession, Against, Window};
 use crate::store::verify::phantom::Phantoms;
@@ -46,11 +55,12 @@ const FRESH: Counters = Counters {
     retry_at: 0,
 };
 
-/// What a node answers: possession proved (and the code consumed), or
-/// refused, with the seconds to hold the answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a node answers: possession proved (and the code consumed) by a
+/// holder with rights in force, which the answer carries; or refused, with
+/// the seconds to hold the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Possession {
-    Proved,
+    Proved { rights: Vec<RightInForce> },
     Refused { hold: Option<u64> },
 }
 
@@ -64,6 +74,9 @@ pub struct NodeSettings {
     pub name: String,
     pub totp_behind: u32,
     pub hotp_look_ahead: u32,
+    /// The authority's time zone (`time_zone` in `keyward.toml`), in which the days
+    /// of a right are read.
+    pub time_zone: TimeZone,
 }
 
 struct Job {
@@ -163,6 +176,10 @@ struct Decided {
     decision: Decision,
     counters: Counters,
     problem: Option<&'static str>,
+    /// The step the code matched, if it did.
+    code_step: Option<u64>,
+    /// The holder's rights in force at the batch's time.
+    rights: Vec<RightInForce>,
 }
 
 impl<L: VerifyLedger> Writer<L> {
@@ -227,6 +244,8 @@ impl<L: VerifyLedger> Writer<L> {
         let mut holders: Vec<String> = logins.iter().flatten().cloned().collect();
         holders.sort();
         holders.dedup();
+        // The rights of every valid login (the same query, known or not).
+        let rights = self.ledger.rights_of(&holders).await?;
         let mut found: HashMap<String, LedgerCredential> = self
             .ledger
             .lock_credentials(&holders)
@@ -265,7 +284,11 @@ impl<L: VerifyLedger> Writer<L> {
                         .ok_or(PgError::Corrupt("phantom slot"))?,
                 )),
             };
-            let (answer, entry) = self.decide_one(now, job, credential, phantom).await?;
+            let held = login
+                .as_ref()
+                .and_then(|l| rights.get(l))
+                .map_or(&[][..], Vec::as_slice);
+            let (answer, entry) = self.decide_one(now, job, credential, phantom, held).await?;
             answers.push(answer);
             entries.push(entry);
         }
@@ -282,15 +305,29 @@ impl<L: VerifyLedger> Writer<L> {
         job: &Job,
         found: Option<&mut LedgerCredential>,
         phantom: Option<(i64, &mut Counters)>,
+        rights: &[RightRecord],
     ) -> Result<((Possession, &'static str), NewEntry), PgError> {
         let phantom_counters = phantom.as_ref().map_or(FRESH, |(_, c)| **c);
-        let decided = self.evidence(now, &job.passcode, found.as_deref(), phantom_counters)?;
+        let decided = self.evidence(
+            now,
+            &job.passcode,
+            found.as_deref(),
+            phantom_counters,
+            rights,
+        )?;
         let subject = match PersonId::parse(&job.login) {
             Ok(login) => login.as_str().to_owned(),
             Err(_) => "-".to_owned(),
         };
         let node = &self.settings.name;
-        let (action, detail, answer) = match (decided.decision, found) {
+        let Decided {
+            decision,
+            counters: seen,
+            problem,
+            code_step,
+            rights,
+        } = decided;
+        let (action, detail, answer) = match (decision, found) {
             (Decision::Accept { step, offset, .. }, Some(c)) => {
                 let drift = match c.kind {
                     OtpKind::Totp { .. } => learned_drift(offset, self.settings.totp_behind),
@@ -308,7 +345,7 @@ impl<L: VerifyLedger> Writer<L> {
                         "credential={} step={step} offset={offset} node={node}",
                         c.id
                     ),
-                    (Possession::Proved, "accept"),
+                    (Possession::Proved { rights }, "accept"),
                 )
             }
             (Decision::Accept { .. }, None) => {
@@ -320,19 +357,30 @@ impl<L: VerifyLedger> Writer<L> {
                     counters: after,
                     retry_after,
                 },
-                found,
+                mut found,
             ) => {
-                if reason.counts_as_failure() && after != decided.counters {
+                // Possession proved without a right in force: the code is
+                // consumed like an accepted one (never accepted later), as
+                // on SQLite.
+                if let (Reason::NoRightInForce, Some(c), Some(step)) =
+                    (reason, found.as_deref_mut(), code_step)
+                {
+                    if !self.ledger.consume(c.id, step).await? {
+                        return Err(PgError::LostRace("moving factor"));
+                    }
+                    c.floor = Some(step);
+                }
+                if reason.counts_as_failure() && after != seen {
                     let (written, counters) = match (found, phantom) {
                         (Some(c), _) => (
                             self.ledger
-                                .count_failure(c.id, decided.counters, after.retry_at)
+                                .count_failure(c.id, seen, after.retry_at)
                                 .await?,
                             &mut c.counters,
                         ),
                         (None, Some((slot, counters))) => (
                             self.ledger
-                                .count_phantom_failure(slot, decided.counters, after.retry_at)
+                                .count_phantom_failure(slot, seen, after.retry_at)
                                 .await?,
                             counters,
                         ),
@@ -344,10 +392,10 @@ impl<L: VerifyLedger> Writer<L> {
                     *counters = after;
                 }
                 let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
-                if after.locked && !decided.counters.locked {
+                if after.locked && !seen.locked {
                     detail.push_str(" locked=now");
                 }
-                if let Some(p) = decided.problem {
+                if let Some(p) = problem {
                     detail.push_str(" problem=");
                     detail.push_str(p);
                 }
@@ -380,6 +428,7 @@ impl<L: VerifyLedger> Writer<L> {
         passcode: &str,
         found: Option<&LedgerCredential>,
         phantom: Counters,
+        rights: &[RightRecord],
     ) -> Result<Decided, PgError> {
         let mut problem = None;
         if let Some(c) = found {
@@ -415,6 +464,8 @@ impl<L: VerifyLedger> Writer<L> {
             problem = Some("verification parameters out of range");
         }
         let pin_ok = proof.pin_matches && found.is_some_and(|c| c.pin_verifier.is_some());
+        // The SQLite writer's rule, on the rights read in this batch.
+        let rights = in_force(rights, now, &self.settings.time_zone);
         let evidence = Evidence {
             well_formed: proof.well_formed,
             known,
@@ -425,14 +476,15 @@ impl<L: VerifyLedger> Writer<L> {
             code_step: proof.code_step,
             replay: proof.replay,
             purpose: Purpose::Gateway,
-            // Possession only: entitlement is not decided here (module text).
-            entitled: true,
+            entitled: !rights.is_empty(),
         };
         let counters = found.map_or(phantom, |c| c.counters);
         Ok(Decided {
             decision: decide(now, counters, evidence),
             counters,
             problem,
+            code_step: proof.code_step.map(|(step, _)| step),
+            rights,
         })
     }
 }

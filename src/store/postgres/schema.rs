@@ -5,7 +5,7 @@
 //!
 //! So far the schema holds what the verify decision needs across nodes
 //! (docs/postgres.md): the credentials with their counters and sealed
-//! secret, and the audit chain with its head row.
+//! secret, the holders' rights, and the audit chain with its head row.
 
 use tokio_postgres::Client;
 
@@ -73,6 +73,22 @@ const MIGRATIONS: &[&str] = &[
         created_at BIGINT NOT NULL,
         revoked_at BIGINT
      );",
+    // 4: the rights a node decides entitlement with (the SQLite writer's
+    // rule, `domain::rights::in_force`), copied from the SQLite store by
+    // `keyward store copy`: dates are days of the authority's calendar,
+    // `YYYY-MM-DD` as on SQLite; `ended_at` a Unix time.
+    "CREATE TABLE rights (
+        id BIGINT PRIMARY KEY,
+        person TEXT NOT NULL,
+        school TEXT NOT NULL,
+        district TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('appointment', 'delegation')),
+        from_date TEXT NOT NULL,
+        until_date TEXT,
+        ended_at BIGINT CHECK (ended_at >= 0),
+        end_reason TEXT
+     );
+     CREATE INDEX rights_by_person ON rights (person);",
 ];
 
 /// The schema version this keyward writes.

@@ -5,11 +5,12 @@ use rusqlite::Connection;
 
 use super::evidence::{possession, Against, Window};
 use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
+use crate::domain::rights::in_force;
 use crate::domain::verify_policy::{decide, learned_drift, Decision, Evidence, Purpose, Reason};
 use crate::domain::{CredentialInfo, PersonId, TokenState, UnixTime};
 use crate::otp::{Digits, OtpKind};
 use crate::store::audit::{AuditEntry, AuditHead};
-use crate::store::ops::{credential_from_row, in_force, rights_of, unseal_key, CREDENTIAL_COLUMNS};
+use crate::store::ops::{credential_from_row, rights_of, unseal_key, CREDENTIAL_COLUMNS};
 use crate::store::ops::{ChallengeProbe, ProbeFacts};
 use crate::store::StoreError;
 

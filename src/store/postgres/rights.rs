@@ -1,0 +1,63 @@
+//! The rights held in PostgreSQL (migration 4, filled by `keyward store
+//! copy`): read back as the same [`RightRecord`]s the SQLite store reads,
+//! so a node decides entitlement with the SQLite writer's pure rule
+//! (`domain::rights::in_force`). A row that does not decode is
+//! [`PgError::Corrupt`]: it never entitles anyone.
+
+use std::collections::HashMap;
+
+use super::PgError;
+use crate::domain::{Date, EndReason, PersonId, RightOrigin, RightPeriod, RightRecord, Uai};
+
+const RIGHTS_SQL: &str = "SELECT id, person, school, district, origin, from_date, until_date,
+        ended_at, end_reason
+    FROM rights WHERE person = ANY($1) ORDER BY person, from_date, id";
+
+fn corrupt<E>(what: &'static str) -> impl Fn(E) -> PgError {
+    move |_| PgError::Corrupt(what)
+}
+
+/// The rights of `people`, by person (in date order, as on SQLite).
+pub(super) async fn of_people(
+    client: &deadpool_postgres::Client,
+    people: &[String],
+) -> Result<HashMap<String, Vec<RightRecord>>, PgError> {
+    let mut found: HashMap<String, Vec<RightRecord>> = HashMap::new();
+    if people.is_empty() {
+        return Ok(found);
+    }
+    let stmt = client.prepare_cached(RIGHTS_SQL).await?;
+    for row in client.query(&stmt, &[&people]).await? {
+        let right = right_from(&row)?;
+        found
+            .entry(right.person.as_str().to_owned())
+            .or_default()
+            .push(right);
+    }
+    Ok(found)
+}
+
+fn right_from(row: &tokio_postgres::Row) -> Result<RightRecord, PgError> {
+    let date = |text: &str| Date::parse(text).map_err(corrupt("right date"));
+    let until: Option<&str> = row.try_get(6)?;
+    let ended_at: Option<i64> = row.try_get(7)?;
+    let end_reason: Option<&str> = row.try_get(8)?;
+    Ok(RightRecord {
+        id: row.try_get(0)?,
+        person: PersonId::parse(row.try_get(1)?).map_err(corrupt("right person"))?,
+        school: Uai::parse(row.try_get(2)?).map_err(corrupt("right school"))?,
+        district: row.try_get(3)?,
+        origin: RightOrigin::parse(row.try_get(4)?).map_err(corrupt("right origin"))?,
+        period: RightPeriod {
+            from: date(row.try_get(5)?)?,
+            until: until.map(date).transpose()?,
+            ended_at: ended_at
+                .map(|at| u64::try_from(at).map_err(corrupt("ended_at")))
+                .transpose()?,
+        },
+        end_reason: end_reason
+            .map(EndReason::decode)
+            .transpose()
+            .map_err(corrupt("end reason"))?,
+    })
+}
