@@ -491,7 +491,10 @@ fn worker<V: Verifier>(
         // gateway: the run measures verification, not the per-source limiter
         // (50 failures a minute per address), which a holder retrying 30 %
         // wrong codes many times a second would otherwise reach.
-        let source = format!("bench-{}-{}", credential.login, i % 16);
+        // The address changes every round over the holders (not with the
+        // request's index: with 16 holders a worker, each holder would
+        // always come from the same one).
+        let source = format!("bench-{}-{}", credential.login, (i / n) % 16);
         let answer = client.verify(&credential.login, &passcode, &source);
         let elapsed = started.elapsed();
         tally
