@@ -602,13 +602,11 @@ console-staff-key-revoke = Revoke an access key
 console-staff-key-revoke-go = Revoke the access key
 console-staff-key-revoked = access key { $id } revoked.
 console-staff-key-name = Access key name
-<<<<<<< HEAD
 ## keyward nodes on PostgreSQL (issue 19)
 serve-postgres-not-ported = a keyward node on PostgreSQL does not do { $what } yet (docs/postgres.md): only the gateway's POST /v1/verify is served there. Remove it from this node, or serve it from the authority's SQLite daemon
 serve-postgres-connect = connecting to PostgreSQL database { $database } on { $host }
 store-copy-not-postgres = --to must be a postgres:// url
 store-copied = copied to PostgreSQL database { $database }: { $credentials } credentials in service, { $keys } gateway API keys ({ $skipped } live credentials of tokens not in service left behind)
-=======
 
 ## Console: "at a glance" charts and the live desk (issue 14)
 console-glance-intro = Each chart is followed by the table of its figures. Dates are the authority's (Martinique time).
@@ -647,4 +645,3 @@ console-appointment-list-from = Start
 console-appointment-list-until = End
 console-appointment-list-ended-at = Ended on
 console-appointment-list-found = { $count } appointments found
->>>>>>> console3

@@ -601,13 +601,11 @@ console-staff-key-revoke = Révoquer une clé d'accès
 console-staff-key-revoke-go = Révoquer la clé d'accès
 console-staff-key-revoked = clé d'accès { $id } révoquée.
 console-staff-key-name = Nom de la clé d'accès
-<<<<<<< HEAD
 ## Nœuds keyward sur PostgreSQL (issue 19)
 serve-postgres-not-ported = un nœud keyward sur PostgreSQL ne prend pas encore en charge { $what } (docs/postgres.md) : seul le POST /v1/verify des passerelles y est servi. Retirez-le de ce nœud, ou servez-le depuis le démon SQLite de l’académie
 serve-postgres-connect = connexion à la base PostgreSQL { $database } sur { $host }
 store-copy-not-postgres = --to doit être une url postgres://
 store-copied = copié dans la base PostgreSQL { $database } : { $credentials } identifiants en service, { $keys } clés d’API de passerelle ({ $skipped } identifiants actifs de clés hors service laissés de côté)
-=======
 
 ## Console: "at a glance" charts and the live desk (issue 14)
 console-glance-intro = Chaque graphique est suivi du tableau de ses chiffres. Les dates sont celles de l'académie (heure de la Martinique).
@@ -646,4 +644,3 @@ console-appointment-list-from = Début
 console-appointment-list-until = Fin
 console-appointment-list-ended-at = Terminée le
 console-appointment-list-found = { $count } affectations trouvées
->>>>>>> console3
