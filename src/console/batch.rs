@@ -105,9 +105,22 @@ impl Batch {
         self.changed.subscribe()
     }
 
-    /// Asks the batch to stop before the next holder's key.
-    pub fn cancel(&self) {
+    /// Asks the batch to stop before the next holder's key, audited as
+    /// `caller`; false if it could not be audited (nothing asked).
+    pub async fn cancel(&self, state: &ConsoleState, caller: &Caller) -> bool {
+        let p = self.progress();
+        let (store, actor) = (Arc::clone(state.app().store()), caller.actor.clone());
+        let audited = tokio::task::spawn_blocking(move || {
+            store.write(&actor, "console.batch.cancel", |tx| {
+                tx.record_console_batch_cancel(p.id, &p.reader)
+            })
+        })
+        .await;
+        if !matches!(audited, Ok(Ok(()))) {
+            return false;
+        }
         self.cancel.send_replace(true);
+        true
     }
 
     fn update(&self, change: impl FnOnce(&mut Progress)) {
@@ -143,11 +156,17 @@ pub enum StartError {
     Busy(u64),
     /// No holder chosen.
     Nobody,
+    /// The start could not be audited: nothing started.
+    Audit,
 }
 
 impl Batches {
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Batch>>> {
         self.all.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forget(&self, id: u64) {
+        self.lock().remove(&id);
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Batch>> {
@@ -211,8 +230,8 @@ impl Batches {
 }
 
 /// Starts a batch at `reader` for `holders`, run by the daemon as
-/// `caller` (the desk person who asked); answers its id.
-pub fn start(
+/// `caller` (the desk person who asked), audited; answers its id.
+pub async fn start(
     state: &ConsoleState,
     caller: &Caller,
     reader: &str,
@@ -223,8 +242,26 @@ pub fn start(
         .person
         .clone()
         .unwrap_or_else(|| caller.api_key.name.clone());
-    let batch = state.app().console_batches().open(reader, &by, holders)?;
-    let id = batch.progress().id;
+    let batches = state.app().console_batches();
+    let batch = batches.open(reader, &by, holders)?;
+    let progress = batch.progress();
+    let id = progress.id;
+    let holders: Vec<String> = progress.lines.iter().map(|l| l.holder.clone()).collect();
+    let (store, actor, at) = (
+        Arc::clone(state.app().store()),
+        caller.actor.clone(),
+        reader.to_owned(),
+    );
+    let audited = tokio::task::spawn_blocking(move || {
+        store.write(&actor, "console.batch.start", |tx| {
+            tx.record_console_batch_start(id, &at, &holders)
+        })
+    })
+    .await;
+    if !matches!(audited, Ok(Ok(()))) {
+        batches.forget(id);
+        return Err(StartError::Audit);
+    }
     // Subscribe before looking at the reader, so no insertion falls between.
     let events = state.app().devices().subscribe();
     tokio::spawn(run(state.clone(), caller.clone(), batch, events));

@@ -172,25 +172,31 @@ pub async fn start(
         .unwrap_or_default()
         .iter()
         .any(|d| d.reader == reader);
-    let error = if !known {
-        t.get("console-batch-no-reader")
+    let (status, error) = if !known {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t.get("console-batch-no-reader"),
+        )
     } else {
-        match batch::start(&state, &session.caller, &reader, holders) {
+        match batch::start(&state, &session.caller, &reader, holders).await {
             Ok(id) => return see_other(&format!("/desk/batches/{id}")),
-            Err(StartError::Nobody) => t.get("console-batch-nobody"),
-            Err(StartError::Busy(id)) => t.with("console-batch-busy", "id", &id.to_string()),
+            Err(StartError::Nobody) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                t.get("console-batch-nobody"),
+            ),
+            Err(StartError::Audit) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                t.get("console-batch-not-audited"),
+            ),
+            Err(StartError::Busy(id)) => (
+                StatusCode::CONFLICT,
+                t.with("console-batch-busy", "id", &id.to_string()),
+            ),
         }
     };
-    let page = render_start(&state, &session, StartQuery::default(), Some(error)).await;
-    super::view::refused_with(
-        &super::Refusal {
-            status: StatusCode::CONFLICT,
-            code: None,
-            detail: None,
-            message: String::new(),
-        },
-        page,
-    )
+    let mut page = render_start(&state, &session, StartQuery::default(), Some(error)).await;
+    *page.status_mut() = status;
+    page
 }
 
 /// A holder's line as a page shows it.
@@ -373,6 +379,8 @@ pub async fn cancel(
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    batch.cancel();
+    if !batch.cancel(&state, &session.caller).await {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    }
     see_other(&format!("/desk/batches/{id}"))
 }

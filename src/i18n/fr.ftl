@@ -678,3 +678,4 @@ console-batch-nobody = Aucun titulaire choisi.
 console-batch-no-reader = Ce lecteur est inconnu.
 console-batch-busy = Une série est déjà en cours à ce lecteur (n° { $id }) : attendez sa fin ou annulez-la.
 console-batch-unknown = Cette série est inconnue (le démon a peut-être redémarré).
+console-batch-not-audited = La série n'a pas pu être inscrite au journal d'audit : elle n'est pas lancée.

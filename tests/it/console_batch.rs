@@ -126,6 +126,12 @@ async fn a_batch_prepares_each_inserted_key_and_shows_a_refusal_on_its_line() {
         .filter(|(_, action, _)| action == "token.prepare")
         .collect();
     assert_eq!(prepared.len(), 3, "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|(_, action, subject)| action == "console.batch.start" && subject == READER),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,8 +188,18 @@ async fn batch_pages_are_the_desks_and_every_change_needs_the_csrf_token() {
     assert_eq!(refused.status, 403);
     let page = page_once(&api, &desk, &id, "insérez une clé vierge").await;
     assert!(page.contains("data-running=\"yes\""), "{page}");
+    let head = api.audit_head();
     let done = send(&api, "POST", &cancel, Some(&desk), &format!("csrf={csrf}")).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let audited = api.audit_after(head);
+    assert!(
+        audited.iter().any(|(_, a, _)| a == "console.batch.cancel"),
+        "{audited:?}"
+    );
+    // Nobody chosen: refused, nothing started.
+    let form = format!("csrf={csrf}&reader={}", enc(READER));
+    let nobody = send(&api, "POST", "/desk/batch", Some(&desk), &form).await;
+    assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
     let page = page_once(&api, &desk, &id, "data-running=\"no\"").await;
     assert!(
         page.contains("annulée") && page.contains("annulé"),
