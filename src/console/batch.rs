@@ -369,11 +369,17 @@ async fn run(
     });
 }
 
-/// Waits for a key to be inserted at `reader`.
+/// Waits for a key to be inserted at `reader` (or made blank there).
 async fn next_insertion(events: &mut broadcast::Receiver<DeviceEvent>, reader: &str) -> Wait {
     loop {
         match events.recv().await {
             Ok(DeviceEvent::Inserted { reader: at, .. }) if at == reader => return Wait::Inserted,
+            // A key wiped and restocked where it sits is blank again.
+            Ok(DeviceEvent::TokenState {
+                state: TokenState::Stock,
+                reader: Some(at),
+                ..
+            }) if at == reader => return Wait::Inserted,
             // Events were missed: look at the reader again.
             Err(broadcast::error::RecvError::Lagged(_)) => return Wait::Inserted,
             Ok(_) => continue,
