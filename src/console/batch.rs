@@ -323,6 +323,10 @@ async fn run(
             }
         };
         batch.update(|p| p.not_blank = None);
+        if !still_allowed(&state, &caller).await {
+            stopped = Some("console-batch-stopped-revoked");
+            break;
+        }
         batch.step(index, Step::Preparing(serial.clone()));
         let holder = batch.progress().lines[index].holder.clone();
         let path = format!("/v1/tokens/{}/prepare", encode(&serial));
@@ -388,6 +392,27 @@ async fn next_insertion(events: &mut broadcast::Receiver<DeviceEvent>, reader: &
             }
         }
     }
+}
+
+/// Is the key of the person who started the batch still live (not
+/// revoked, its person not departed)? A batch outlives its page and its
+/// session, not its author's rights.
+async fn still_allowed(state: &ConsoleState, caller: &Caller) -> bool {
+    let (store, id) = (Arc::clone(state.app().store()), caller.api_key.id);
+    let live = tokio::task::spawn_blocking(move || {
+        store.read(|tx| {
+            let Some(key) = tx.api_key_by_id(id)? else {
+                return Ok(false);
+            };
+            let left = match key.person.as_deref().map(crate::domain::PersonId::parse) {
+                Some(Ok(p)) => tx.has_left(&p)?,
+                _ => false,
+            };
+            Ok(key.revoked_at.is_none() && !left)
+        })
+    })
+    .await;
+    matches!(live, Ok(Ok(true)))
 }
 
 /// The key at `reader` now, as `GET /v1/devices` tells the caller.

@@ -680,3 +680,4 @@ console-batch-no-reader = This reader is unknown.
 console-batch-busy = A batch is already running at this reader (no. { $id }): wait for its end or cancel it.
 console-batch-unknown = This batch is unknown (the daemon may have restarted).
 console-batch-not-audited = The batch could not be written to the audit: it was not started.
+console-batch-stopped-revoked = The batch stopped: the access key of the person who started it is revoked, or they have left.

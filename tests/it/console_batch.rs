@@ -213,3 +213,32 @@ async fn batch_pages_are_the_desks_and_every_change_needs_the_csrf_token() {
         .await;
     assert_eq!(token["state"], "stock", "{token}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stops_when_its_authors_key_is_revoked() {
+    let api = api();
+    let (desk, csrf) = session(&api, &api.keys.desk);
+    api.prepare_ok(&api.serial, "jdupont", READER).await;
+    let id = start(&api, &desk, &csrf, &["mleroy"]).await;
+    page_once(&api, &desk, &id, "insérez une clé vierge").await;
+    let (_, keys) = api.get(&api.keys.admin, "/v1/apikeys").await;
+    let alice = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "alice")
+        .unwrap()["id"]
+        .clone();
+    let (status, answer) = api
+        .delete(&api.keys.admin, &format!("/v1/apikeys/{alice}"))
+        .await;
+    assert!(status.is_success(), "{answer}");
+    let blank = insert_blank(&api, "after-revoke.toml");
+    let (admin, _) = session(&api, &api.keys.admin);
+    let page = page_once(&api, &admin, &id, "data-running=\"no\"").await;
+    assert!(page.contains("est révoquée"), "{page}");
+    let (_, token) = api
+        .get(&api.keys.admin, &format!("/v1/tokens/{blank}"))
+        .await;
+    assert_eq!(token["state"], "stock", "{token}");
+}
