@@ -681,3 +681,4 @@ console-batch-busy = A batch is already running at this reader (no. { $id }): wa
 console-batch-unknown = This batch is unknown (the daemon may have restarted).
 console-batch-not-audited = The batch could not be written to the audit: it was not started.
 console-batch-stopped-revoked = The batch stopped: the access key of the person who started it is revoked, or they have left.
+console-batch-from-desk = Prepare several keys in a row (the August meeting): batch preparation

@@ -680,3 +680,4 @@ console-batch-busy = Une série est déjà en cours à ce lecteur (n° { $id }) 
 console-batch-unknown = Cette série est inconnue (le démon a peut-être redémarré).
 console-batch-not-audited = La série n'a pas pu être inscrite au journal d'audit : elle n'est pas lancée.
 console-batch-stopped-revoked = La série s'est arrêtée : la clé d'accès de la personne qui l'a lancée est révoquée, ou cette personne est partie.
+console-batch-from-desk = Préparer plusieurs clés à la suite (réunion d'août) : préparation en série

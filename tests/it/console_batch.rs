@@ -109,16 +109,25 @@ async fn a_batch_prepares_each_inserted_key_and_shows_a_refusal_on_its_line() {
         .get(&api.keys.desk, &format!("/v1/tokens/{second}"))
         .await;
     assert_eq!(token["holder"], "cpetit", "{token}");
-    // The lines alone, in English.
+    // The lines alone (the live page's swap), in English.
+    let english = format!("{desk}; kw_lang=en");
     let lines = send(
         &api,
         "GET",
         &format!("/desk/batches/{id}/lines"),
-        Some(&desk),
+        Some(&english),
         "",
     )
     .await;
     assert!(!lines.body.contains("<html"), "a fragment");
+    assert!(
+        lines
+            .body
+            .contains("refused: the person already has a key in service"),
+        "{}",
+        lines.body
+    );
+    assert!(lines.body.contains(&format!("prepared: key {second}")));
     // The prepares were the API's, audited as the desk.
     let audit = api.audit_after(0);
     let prepared: Vec<_> = audit
