@@ -176,6 +176,8 @@ fn main() {
         ("admin", "/receipts/1"),
         ("admin", "/glance"),
         ("admin", "/desk/readers"),
+        ("admin", "/desk/batch"),
+        ("admin", "/desk/batch?q=nom12"),
         ("admin", "/admin/appointment-list"),
         (
             "admin",

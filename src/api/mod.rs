@@ -59,6 +59,8 @@ struct Inner {
     stop: tokio::sync::watch::Sender<bool>,
     /// `[directory]`, when configured (`POST /v1/directory/sync`).
     directory: std::sync::OnceLock<crate::directory::DirectoryConfig>,
+    /// The console's batch preparations, one a reader (in memory only).
+    console_batches: crate::console::batch::Batches,
 }
 
 impl std::fmt::Debug for AppState {
@@ -90,6 +92,7 @@ impl AppState {
                 shutting_down: AtomicBool::new(false),
                 stop: tokio::sync::watch::channel(false).0,
                 directory: std::sync::OnceLock::new(),
+                console_batches: crate::console::batch::Batches::default(),
             }),
         })
     }
@@ -101,6 +104,16 @@ impl AppState {
 
     pub fn directory(&self) -> Option<&crate::directory::DirectoryConfig> {
         self.inner.directory.get()
+    }
+
+    /// The console's batch preparations (`console::batch`).
+    pub fn console_batches(&self) -> &crate::console::batch::Batches {
+        &self.inner.console_batches
+    }
+
+    /// Turns `true` when the daemon shuts down (long-lived work ends).
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.stop.subscribe()
     }
 
     pub fn store(&self) -> &Arc<Store> {

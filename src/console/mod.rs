@@ -20,6 +20,8 @@
 mod admin;
 mod appointment_list;
 mod appointments;
+pub mod batch;
+mod batch_pages;
 mod charts;
 mod desk_acts;
 mod glance;
@@ -91,6 +93,8 @@ impl std::fmt::Debug for ConsoleState {
 pub struct Refusal {
     pub status: StatusCode,
     pub code: Option<ErrorCode>,
+    /// The API's detail of a refusal (a rule's name), when it gave one.
+    pub detail: Option<crate::wire::ErrorDetail>,
     pub message: String,
 }
 
@@ -192,11 +196,13 @@ impl ConsoleState {
             Some(body) => Refusal {
                 status,
                 code: Some(body.error.code),
+                detail: body.error.detail,
                 message: body.error.message,
             },
             None => Refusal {
                 status,
                 code: None,
+                detail: None,
                 message: status.to_string(),
             },
         })
@@ -228,6 +234,7 @@ impl ConsoleState {
         Err(Refusal {
             status,
             code: None,
+            detail: None,
             message: status.to_string(),
         })
     }
@@ -252,6 +259,7 @@ impl Refusal {
         Refusal {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: Some(ErrorCode::Internal),
+            detail: None,
             message: "internal error".to_owned(),
         }
     }
@@ -303,6 +311,14 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/desk/readers", get(live_desk::readers))
         .route("/desk/events", get(live_desk::events))
         .route("/console.js", get(live_desk::script))
+        .route(
+            "/desk/batch",
+            get(batch_pages::start_page).post(batch_pages::start),
+        )
+        .route("/desk/batches/{id}", get(batch_pages::progress))
+        .route("/desk/batches/{id}/lines", get(batch_pages::lines))
+        .route("/desk/batches/{id}/events", get(batch_pages::events))
+        .route("/desk/batches/{id}/cancel", post(batch_pages::cancel))
         .route("/tokens", get(tokens::search))
         .route("/tokens.csv", get(tokens::export_csv))
         .route("/inspector", get(tokens::inspector))

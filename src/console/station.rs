@@ -171,6 +171,7 @@ pub async fn activate(
     let mistake = |id: &str| Refusal {
         status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         code: None,
+        detail: None,
         message: t.get(id),
     };
     let problem = if form.accept.is_none() {

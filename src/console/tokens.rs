@@ -590,6 +590,7 @@ pub async fn act(
             &Refusal {
                 status: axum::http::StatusCode::NOT_FOUND,
                 code: None,
+                detail: None,
                 message: String::new(),
             },
             see_other("/tokens"),

@@ -70,6 +70,7 @@ impl Chrome {
         let links: &[(&'static str, &str)] = match role {
             Role::Admin => &[
                 ("/desk", "console-nav-desk"),
+                ("/desk/batch", "console-nav-batch"),
                 ("/inspector", "console-nav-inspector"),
                 ("/delegations", "console-nav-delegations"),
                 ("/tokens", "console-nav-tokens"),
@@ -83,6 +84,7 @@ impl Chrome {
             ],
             Role::Desk => &[
                 ("/desk", "console-nav-desk"),
+                ("/desk/batch", "console-nav-batch"),
                 ("/tokens", "console-nav-tokens"),
                 ("/people", "console-nav-people"),
                 ("/glance", "console-nav-glance"),

@@ -329,6 +329,41 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     staff.wait("#staff-keys tbody");
     saved.push(staff.screenshot(&shots, "19-staff-keys"));
 
+    // Batch preparation, live: the key at the reader is prepared for
+    // jdupont (not blank), so the batch for him waits; once the key is
+    // taken back, received and restocked where it sits, the daemon
+    // prepares it for him and the progress page follows without a reload.
+    let prepare = v1(&format!("tokens/{serial}/prepare"));
+    let body = json!({"holder": "jdupont", "reader": VIRTUAL_READER});
+    let (status, answer) = post(&prepare, &admin, body);
+    assert_eq!(status, 200, "{answer}");
+    staff.goto(&format!("{url}/desk/batch?school=Lilas"));
+    staff.wait("#p-jdupont").click();
+    staff.find("#batch-go").click();
+    staff.wait_url("/desk/batches/");
+    staff.wait("#batch-live[data-live=on]");
+    assert!(staff.find("#batch-line-1").text().contains("insérez"));
+    let progress = staff.url();
+    for (step, body) in [
+        (
+            "return",
+            json!({"place": "Rectorat", "reader": VIRTUAL_READER, "reason": "série"}),
+        ),
+        ("receive", json!({"reader": VIRTUAL_READER})),
+        ("restock", json!({})),
+    ] {
+        let (status, answer) = post(&v1(&format!("tokens/{serial}/{step}")), &admin, body);
+        assert_eq!(status, 200, "{step}: {answer}");
+    }
+    staff.wait("#batch-live[data-updates] .step-prepared");
+    let line = staff.find("#batch-line-1").text();
+    assert!(
+        line.contains(&serial) && line.contains("préparée"),
+        "{line}"
+    );
+    assert_eq!(staff.url(), progress, "no reload");
+    saved.push(staff.screenshot(&shots, "23-batch"));
+
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();
     staff.wait("#login");

@@ -25,6 +25,7 @@ mod cli_station;
 mod cli_station_pin;
 mod concurrency;
 mod console_admin;
+mod console_batch;
 mod console_browser;
 mod console_glance;
 mod console_security;

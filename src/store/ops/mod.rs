@@ -39,6 +39,8 @@ mod tokens;
 mod verify_history;
 // The admin's list of every appointment (issue 14).
 mod appointments;
+// The console's batch preparation: its start and cancellation (issue 14).
+mod console_batches;
 
 use crate::store::cached::CachedSql;
 use jiff::tz::TimeZone;
