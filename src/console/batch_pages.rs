@@ -274,27 +274,37 @@ async fn found(state: &ConsoleState, session: &Session, id: u64) -> Result<Arc<B
     })
 }
 
+/// Batch `id`'s lines and counts, as its page and the page's live fragment
+/// show them.
+async fn view(
+    state: &ConsoleState,
+    session: &Session,
+    id: u64,
+) -> Result<(Chrome, Progress, Vec<LineView>, usize, usize), Response> {
+    let batch = found(state, session, id).await?;
+    let c = Chrome::new(session, "console-batch-title", "/desk/batch");
+    let p = batch.progress();
+    let lines = p.lines.iter().map(|l| line_view(&c.t, l)).collect();
+    let (prepared, refused) = counts(&p);
+    Ok((c, p, lines, prepared, refused))
+}
+
 /// `GET /desk/batches/{id}`: each holder's line, now.
 pub async fn progress(
     State(state): State<ConsoleState>,
     session: Session,
     Path(id): Path<u64>,
 ) -> Response {
-    let batch = match found(&state, &session, id).await {
-        Ok(b) => b,
-        Err(refused) => return refused,
-    };
-    let c = Chrome::new(&session, "console-batch-title", "/desk/batch");
-    let p = batch.progress();
-    let lines = p.lines.iter().map(|l| line_view(&c.t, l)).collect();
-    let (prepared, refused) = counts(&p);
-    html(&ProgressPage {
-        c,
-        p,
-        lines,
-        prepared,
-        refused,
-    })
+    match view(&state, &session, id).await {
+        Ok((c, p, lines, prepared, refused)) => html(&ProgressPage {
+            c,
+            p,
+            lines,
+            prepared,
+            refused,
+        }),
+        Err(refused) => refused,
+    }
 }
 
 /// `GET /desk/batches/{id}/lines`: the lines alone (the live page's swap).
@@ -303,21 +313,16 @@ pub async fn lines(
     session: Session,
     Path(id): Path<u64>,
 ) -> Response {
-    let batch = match found(&state, &session, id).await {
-        Ok(b) => b,
-        Err(refused) => return refused,
-    };
-    let c = Chrome::new(&session, "console-batch-title", "/desk/batch");
-    let p = batch.progress();
-    let lines = p.lines.iter().map(|l| line_view(&c.t, l)).collect();
-    let (prepared, refused) = counts(&p);
-    html(&LinesFragment {
-        c,
-        p,
-        lines,
-        prepared,
-        refused,
-    })
+    match view(&state, &session, id).await {
+        Ok((c, p, lines, prepared, refused)) => html(&LinesFragment {
+            c,
+            p,
+            lines,
+            prepared,
+            refused,
+        }),
+        Err(refused) => refused,
+    }
 }
 
 /// `GET /desk/batches/{id}/events`: an event `batch` (data: the version)

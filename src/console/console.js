@@ -1,101 +1,81 @@
 // keyward console: the desk's readers and batches, live (docs/console.md).
-// Progressive enhancement: without this script the desk page works and is
-// refreshed by hand. With it, each device or token event of /desk/events
-// (server-sent events) fetches the readers' table rendered by the server
-// (/desk/readers) and puts it in place. No inline script, nothing external.
+// Progressive enhancement: without this script every page works and is
+// refreshed by hand. With it, an element that names a server-sent event
+// stream (data-events) and a fragment (data-fragment) is refreshed with the
+// fragment rendered by the server at each event of that stream. No inline
+// script, nothing external.
 (function () {
   "use strict";
-  var live = document.getElementById("readers-live");
-  if (!live || !window.EventSource || !window.fetch) {
+  if (!window.EventSource || !window.fetch) {
     return;
   }
-  var busy = false;
-  var again = false;
-  function refresh() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    fetch(live.getAttribute("data-fragment"), { credentials: "same-origin" })
-      .then(function (answer) {
-        return answer.ok ? answer.text() : null;
-      })
-      .then(function (text) {
-        if (text !== null) {
-          live.innerHTML = text;
-          live.setAttribute("data-updates", String(Number(live.getAttribute("data-updates") || "0") + 1));
-        }
-      })
-      .catch(function () {})
-      .then(function () {
-        busy = false;
-        if (again) {
-          again = false;
-          refresh();
-        }
-      });
-  }
-  var source = new EventSource(live.getAttribute("data-events"));
-  source.addEventListener("device", refresh);
-  source.addEventListener("token", refresh);
-  source.addEventListener("open", function () {
-    live.setAttribute("data-live", "on");
-  });
-})();
 
-// The desk's batch preparation, live: each "batch" event of the batch's
-// stream fetches its lines rendered by the server and puts them in place;
-// once the batch has ended the stream is closed.
-(function () {
-  "use strict";
-  var live = document.getElementById("batch-live");
-  if (!live || !window.EventSource || !window.fetch) {
-    return;
+  // A refresh of `live` from its fragment, at most one fetch at a time (one
+  // more if events came meanwhile); `swapped` runs after each swap.
+  function refresher(live, swapped) {
+    var busy = false;
+    var again = false;
+    function refresh() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      fetch(live.getAttribute("data-fragment"), { credentials: "same-origin" })
+        .then(function (answer) {
+          return answer.ok ? answer.text() : null;
+        })
+        .then(function (text) {
+          if (text !== null) {
+            live.innerHTML = text;
+            live.setAttribute("data-updates", String(Number(live.getAttribute("data-updates") || "0") + 1));
+            swapped();
+          }
+        })
+        .catch(function () {})
+        .then(function () {
+          busy = false;
+          if (again) {
+            again = false;
+            refresh();
+          }
+        });
+    }
+    return refresh;
   }
-  var busy = false;
-  var again = false;
-  var source = null;
+
+  // The desk's readers: each device or token event of /desk/events.
+  var readers = document.getElementById("readers-live");
+  if (readers) {
+    var refreshReaders = refresher(readers, function () {});
+    var desk = new EventSource(readers.getAttribute("data-events"));
+    desk.addEventListener("device", refreshReaders);
+    desk.addEventListener("token", refreshReaders);
+    desk.addEventListener("open", function () {
+      readers.setAttribute("data-live", "on");
+    });
+  }
+
+  // A batch's lines: each "batch" event of its stream; once the batch has
+  // ended the stream is closed.
+  var batch = document.getElementById("batch-live");
   function ended() {
     var state = document.getElementById("batch-state");
     return state && state.getAttribute("data-running") === "no";
   }
-  function refresh() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    fetch(live.getAttribute("data-fragment"), { credentials: "same-origin" })
-      .then(function (answer) {
-        return answer.ok ? answer.text() : null;
-      })
-      .then(function (text) {
-        if (text !== null) {
-          live.innerHTML = text;
-          live.setAttribute("data-updates", String(Number(live.getAttribute("data-updates") || "0") + 1));
-          if (ended() && source) {
-            source.close();
-            live.setAttribute("data-live", "ended");
-          }
-        }
-      })
-      .catch(function () {})
-      .then(function () {
-        busy = false;
-        if (again) {
-          again = false;
-          refresh();
-        }
-      });
+  if (batch && !ended()) {
+    var stream = null;
+    var refreshBatch = refresher(batch, function () {
+      if (ended() && stream) {
+        stream.close();
+        batch.setAttribute("data-live", "ended");
+      }
+    });
+    stream = new EventSource(batch.getAttribute("data-events"));
+    stream.addEventListener("batch", refreshBatch);
+    stream.addEventListener("open", function () {
+      batch.setAttribute("data-live", "on");
+      refreshBatch();
+    });
   }
-  if (ended()) {
-    return;
-  }
-  source = new EventSource(live.getAttribute("data-events"));
-  source.addEventListener("batch", refresh);
-  source.addEventListener("open", function () {
-    live.setAttribute("data-live", "on");
-    refresh();
-  });
 })();
