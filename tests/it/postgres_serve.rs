@@ -138,9 +138,9 @@ impl Cluster {
         std::fs::rename(&next, &self.clock).unwrap();
     }
 
-    /// One query on the database, as the test's own client.
-    fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        let target = match keyward::store::postgres::StoreBackend::from_keys(
+    /// The database as the test's own client reaches it.
+    fn target(&self) -> keyward::store::postgres::PgTarget {
+        match keyward::store::postgres::StoreBackend::from_keys(
             &self.db.url(),
             Some(&self.password),
         )
@@ -148,7 +148,12 @@ impl Cluster {
         {
             keyward::store::postgres::StoreBackend::Postgres(t) => t,
             keyward::store::postgres::StoreBackend::Sqlite => panic!("sqlite"),
-        };
+        }
+    }
+
+    /// One query on the database, as the test's own client.
+    fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let target = self.target();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -414,15 +419,7 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
         .unwrap()
         .keys()
         .unwrap();
-    let target = match keyward::store::postgres::StoreBackend::from_keys(
-        &cluster.db.url(),
-        Some(&cluster.password),
-    )
-    .unwrap()
-    {
-        keyward::store::postgres::StoreBackend::Postgres(t) => t,
-        keyward::store::postgres::StoreBackend::Sqlite => panic!("sqlite"),
-    };
+    let target = cluster.target();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
