@@ -189,31 +189,8 @@ fn serve_holder(
     writeln!(out)?;
     writeln!(out, "{}", t!("station-choose-pin"))?;
     let activated = loop {
-        let pin = prompter.secret(out, &format!("{} ", t!("station-pin")))?;
-        if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
-            let why = super::common::pin_problem_text(problem);
-            writeln!(out, "{}", t!("station-pin-refused", why = why))?;
-            continue;
-        }
-        let again = prompter.secret(out, &format!("{} ", t!("station-pin-again")))?;
-        if again.trim() != pin.trim() {
-            writeln!(out, "{}", t!("station-pins-differ"))?;
-            continue;
-        }
-        // A touch key proves possession by the code it types; a token that
-        // confirms its PIN with its button (Nitrokey 3) asks for a press.
-        let typed = match touch::need_of(device) {
-            TouchNeed::Types => {
-                let text = t!("touch-to-type");
-                Some(touch::read_typed(prompter, out, &text)?.trim().to_owned())
-            }
-            TouchNeed::Confirms => {
-                writeln!(out, "{}", t!("touch-to-confirm"))?;
-                out.flush()?;
-                None
-            }
-            TouchNeed::None => None,
-        };
+        let pin = choose_pin(prompter, out)?;
+        let typed = touch_proof(device, prompter, out)?;
         let body = ActivateBody {
             reader: reader.clone(),
             pin: pin.trim().to_owned().into(),
@@ -259,6 +236,49 @@ fn serve_holder(
     }
     out.flush()?;
     Ok(true)
+}
+
+/// The holder's new PIN, typed twice, asked again until it meets the
+/// policy (the reason said as they type) and both entries match.
+pub(super) fn choose_pin(
+    prompter: &mut Prompter,
+    out: &mut dyn Write,
+) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    loop {
+        let pin = prompter.secret(out, &format!("{} ", t!("station-pin")))?;
+        if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
+            let why = super::common::pin_problem_text(problem);
+            writeln!(out, "{}", t!("station-pin-refused", why = why))?;
+            continue;
+        }
+        let again = prompter.secret(out, &format!("{} ", t!("station-pin-again")))?;
+        if again.trim() != pin.trim() {
+            writeln!(out, "{}", t!("station-pins-differ"))?;
+            continue;
+        }
+        return Ok(zeroize::Zeroizing::new(pin.trim().to_owned()));
+    }
+}
+
+/// A touch key proves possession by the code it types; a token that
+/// confirms its PIN with its button (Nitrokey 3) asks for a press.
+pub(super) fn touch_proof(
+    device: &DeviceEntry,
+    prompter: &mut Prompter,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<String>> {
+    Ok(match touch::need_of(device) {
+        TouchNeed::Types => {
+            let text = t!("touch-to-type");
+            Some(touch::read_typed(prompter, out, &text)?.trim().to_owned())
+        }
+        TouchNeed::Confirms => {
+            writeln!(out, "{}", t!("touch-to-confirm"))?;
+            out.flush()?;
+            None
+        }
+        TouchNeed::None => None,
+    })
 }
 
 /// The printable page of a receipt the daemon sent, after checking its

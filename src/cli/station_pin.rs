@@ -8,10 +8,9 @@ use std::io::Write;
 
 use anyhow::Context as _;
 
-use super::common::{client_error_text, or_dash, pin_problem_text};
+use super::common::{client_error_text, or_dash};
 use super::prompt::Prompter;
-use super::station::StationArgs;
-use super::touch::{self, TouchNeed};
+use super::station::{choose_pin, touch_proof, StationArgs};
 use crate::client::{Client, ClientError};
 use crate::domain::TokenState;
 use crate::wire::devices::DeviceEntry;
@@ -35,29 +34,8 @@ pub(super) fn serve_holder(
     writeln!(out, "{}", t!("station-pin-reset-intro"))?;
     writeln!(out, "{}", t!("station-choose-pin"))?;
     let answer = loop {
-        let pin = prompter.secret(out, &format!("{} ", t!("station-pin")))?;
-        if let Err(problem) = crate::crypto::pin::Pin::parse(pin.trim()) {
-            let why = pin_problem_text(problem);
-            writeln!(out, "{}", t!("station-pin-refused", why = why))?;
-            continue;
-        }
-        let again = prompter.secret(out, &format!("{} ", t!("station-pin-again")))?;
-        if again.trim() != pin.trim() {
-            writeln!(out, "{}", t!("station-pins-differ"))?;
-            continue;
-        }
-        let typed = match touch::need_of(device) {
-            TouchNeed::Types => {
-                let text = t!("touch-to-type");
-                Some(touch::read_typed(prompter, out, &text)?.trim().to_owned())
-            }
-            TouchNeed::Confirms => {
-                writeln!(out, "{}", t!("touch-to-confirm"))?;
-                out.flush()?;
-                None
-            }
-            TouchNeed::None => None,
-        };
+        let pin = choose_pin(prompter, out)?;
+        let typed = touch_proof(device, prompter, out)?;
         let body = ActivateBody {
             reader: device.reader.clone(),
             pin: pin.trim().to_owned().into(),
