@@ -114,6 +114,59 @@ pub fn database(test: &str) -> TestDb {
     }
 }
 
+/// A new directory for one server (`nobody` must be able to enter it when
+/// we are root), kept until the server's watchdog removes it.
+fn server_dir(prefix: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap()
+        .keep();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if as_root() {
+        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    dir
+}
+
+/// `nobody`'s uid and gid (Debian's).
+const NOBODY: u32 = 65534;
+
+/// A new cluster in `dir/data` (`initdb`): the role [`ROLE`] with
+/// [`PASSWORD`], scram-sha-256 everywhere. Its data directory.
+fn initdb(dir: &Path) -> PathBuf {
+    let pwfile = dir.join("pwfile");
+    std::fs::write(&pwfile, PASSWORD).unwrap();
+    if as_root() {
+        std::os::unix::fs::chown(&pwfile, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let data = dir.join("data");
+    let out = command("initdb")
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            ROLE,
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--auth-local=scram-sha-256",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&pwfile).unwrap();
+    data
+}
+
 /// Whether we run as root: then the server runs as `nobody` (PostgreSQL
 /// refuses to run as root).
 fn as_root() -> bool {
@@ -142,46 +195,9 @@ impl Postgres {
     fn start() -> Postgres {
         require_tools();
         // A directory outside the test's temp dirs, so that the server
-        // outlives any one test; `nobody` must be able to enter it.
-        let dir = tempfile::Builder::new()
-            .prefix("keyward-pg-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        if as_root() {
-            let nobody = 65534;
-            std::os::unix::fs::chown(&dir, Some(nobody), Some(nobody)).unwrap();
-        }
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, PASSWORD).unwrap();
-        if as_root() {
-            std::os::unix::fs::chown(&pwfile, Some(65534), Some(65534)).unwrap();
-        }
-        let data = dir.join("data");
-        let out = command("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                ROLE,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-            ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::remove_file(&pwfile).unwrap();
+        // outlives any one test.
+        let dir = server_dir("keyward-pg-");
+        let data = initdb(&dir);
         // A free port; another process could take it before the server
         // binds it, so a failed start tries another.
         for _ in 0..5 {
