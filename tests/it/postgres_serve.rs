@@ -8,16 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use keyward::domain::Role;
 use serde_json::{json, Value};
 
 use crate::support::cli;
 use crate::support::pg_nodes::{
-    agent, query, start_node, store_copy, target, verify, verify_answer,
+    agent, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
 };
 use crate::support::postgres::{self as harness, TestDb};
 use crate::support::serve::Served;
-use crate::support::world::{desk, world, Device, World, SCHOOL_EAST};
+use crate::support::world::{world, Device, World, SCHOOL_EAST};
 
 const NOW: u64 = 1_900_000_020;
 const PIN: &str = "482913";
@@ -48,14 +47,7 @@ impl Cluster {
         world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", None);
         let device = world.active_hotp("bleroy", "KW-0001", PIN);
         setup(&world, &device);
-        let gateway_key = world
-            .store
-            .write(&desk(), "setup", |tx| {
-                tx.create_api_key("gateway", Role::Gateway, None, &[], None)
-            })
-            .unwrap()
-            .key
-            .to_string();
+        let gateway_key = gateway_key(&world);
         let nodes = tempfile::tempdir().unwrap();
         let db = harness::database(test);
         let password = db.password_file(nodes.path());

@@ -6,11 +6,13 @@
 
 use std::path::Path;
 
+use keyward::domain::Role;
 use keyward::store::postgres::{PgTarget, StoreBackend};
 use serde_json::{json, Value};
 
 use super::cli;
 use super::serve::{serve, Served};
+use super::world::{desk, World};
 
 pub fn private_dir(path: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
@@ -52,6 +54,18 @@ pub fn verify_answer(
         .unwrap();
     let status = answer.status().as_u16();
     (status, answer.body_mut().read_json().unwrap())
+}
+
+/// A gateway API key made in `world`'s SQLite store (copied with it).
+pub fn gateway_key(world: &World) -> String {
+    world
+        .store
+        .write(&desk(), "setup", |tx| {
+            tx.create_api_key("gateway", Role::Gateway, None, &[], None)
+        })
+        .unwrap()
+        .key
+        .to_string()
 }
 
 /// `keyward store copy` of the SQLite store in `data` into the database of
