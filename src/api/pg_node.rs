@@ -3,7 +3,7 @@
 //! (`store::postgres::node`, group commit, one winner across nodes) and
 //! answered exactly as the SQLite daemon answers it (accept, or reject
 //! with the required delay served by holding the answer); `GET
-//! /v1/health`. The caller is a gateway key in force in the database
+//! /v1/health`, degraded (`503`) while the node reaches no primary. The caller is a gateway key in force in the database
 //! (copied there by `keyward store copy`). Every other route is not
 //! served by a node on PostgreSQL yet and answers `501` with the code
 //! `unavailable` and a message that says so: never a half answer from
@@ -27,8 +27,9 @@ use super::{ApiError, Body};
 use crate::domain::{api_key_hash, Clock};
 use crate::store::postgres::copy::gateway_key_in_force;
 use crate::store::postgres::node::{Possession, VerifyNode};
+use crate::store::postgres::PgError;
 use crate::wire::verify::{self as wire, VerifyBody};
-use crate::wire::ErrorCode;
+use crate::wire::{ErrorCode, NodeHealth, NodeHealthStatus};
 
 /// What the node's handlers share.
 #[derive(Clone)]
@@ -70,8 +71,40 @@ async fn not_on_postgres() -> Response {
     not_on_postgres_error().into_response()
 }
 
-async fn health() -> Response {
-    Json(serde_json::json!({ "status": "ok", "store": "postgres" })).into_response()
+/// How long the health check waits for the database before saying
+/// degraded.
+const HEALTH_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `200 ok` while a pooled connection reaches the primary (a server not in
+/// recovery), else `503 degraded`: during a failover, until the pool has
+/// reconnected to the promoted standby.
+async fn health(State(state): State<PgNodeState>) -> Response {
+    let probe = tokio::time::timeout(HEALTH_PROBE, primary_reached(&state.pool)).await;
+    let (code, status) = match probe {
+        Ok(Ok(true)) => (StatusCode::OK, NodeHealthStatus::Ok),
+        Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, NodeHealthStatus::Degraded),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "health: no PostgreSQL primary");
+            (StatusCode::SERVICE_UNAVAILABLE, NodeHealthStatus::Degraded)
+        }
+        Err(_) => {
+            tracing::warn!("health: PostgreSQL did not answer in time");
+            (StatusCode::SERVICE_UNAVAILABLE, NodeHealthStatus::Degraded)
+        }
+    };
+    let answer = NodeHealth {
+        status,
+        store: "postgres".to_owned(),
+    };
+    (code, Json(answer)).into_response()
+}
+
+/// Whether a pooled connection reaches a server that accepts writes.
+async fn primary_reached(pool: &deadpool_postgres::Pool) -> Result<bool, PgError> {
+    let client = pool.get().await?;
+    let row = client.query_one("SELECT pg_is_in_recovery()", &[]).await?;
+    let in_recovery: bool = row.try_get(0)?;
+    Ok(!in_recovery)
 }
 
 /// A gateway key in force, or `401`.

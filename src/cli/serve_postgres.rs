@@ -97,7 +97,7 @@ pub(super) fn run(
                 t!(
                     "serve-postgres-connect",
                     database = target.dbname.clone(),
-                    host = target.host.clone()
+                    host = target.servers_text()
                 )
             })?;
         let ledger = PgLedger::new(&pool).await?;

@@ -54,6 +54,23 @@ pub enum HealthStatus {
     Unavailable,
 }
 
+/// `GET /v1/health` of a node on PostgreSQL (docs/postgres.md): `200` and
+/// `ok` while it reaches the primary, `503` and `degraded` while it does not
+/// (its verifies answer `unavailable` meanwhile: a failover in progress).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeHealth {
+    pub status: NodeHealthStatus,
+    /// `postgres`.
+    pub store: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeHealthStatus {
+    Ok,
+    Degraded,
+}
+
 /// `201 {"id"}`: what creating a numbered object answers (appointment,
 /// delegation, key request, replacement request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,18 +3,20 @@
 //! `keyward store copy`, the gateway asks both nodes over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use keyward::domain::Role;
 use serde_json::{json, Value};
 
 use crate::support::cli;
+use crate::support::pg_nodes::{
+    agent, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
+};
 use crate::support::postgres::{self as harness, TestDb};
-use crate::support::serve::{serve, Served};
-use crate::support::world::{desk, world, Device, World, SCHOOL_EAST};
+use crate::support::serve::Served;
+use crate::support::world::{world, Device, World, SCHOOL_EAST};
 
 const NOW: u64 = 1_900_000_020;
 const PIN: &str = "482913";
@@ -33,12 +35,6 @@ struct Cluster {
     _nodes: tempfile::TempDir,
 }
 
-fn private_dir(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(path).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
-}
-
 impl Cluster {
     fn new(test: &str) -> Cluster {
         Cluster::with(test, |_, _| {})
@@ -51,14 +47,7 @@ impl Cluster {
         world.appoint("bleroy", SCHOOL_EAST, "2029-09-01", None);
         let device = world.active_hotp("bleroy", "KW-0001", PIN);
         setup(&world, &device);
-        let gateway_key = world
-            .store
-            .write(&desk(), "setup", |tx| {
-                tx.create_api_key("gateway", Role::Gateway, None, &[], None)
-            })
-            .unwrap()
-            .key
-            .to_string();
+        let gateway_key = gateway_key(&world);
         let nodes = tempfile::tempdir().unwrap();
         let db = harness::database(test);
         let password = db.password_file(nodes.path());
@@ -66,51 +55,11 @@ impl Cluster {
         std::fs::write(&clock, NOW.to_string()).unwrap();
         let data = world.dir.path().join("data");
         // The real path: the SQLite store copied by the CLI.
-        let out = cli::stdout_ok(
-            cli::keyward(["store", "copy", "--data"])
-                .arg(&data)
-                .arg("--to")
-                .arg(db.url())
-                .arg("--password-file")
-                .arg(&password)
-                .env("KEYWARD_TEST_CLOCK", &clock),
-        );
+        let out = store_copy(&data, &db.url(), &password, &clock);
         assert!(out.contains("1 "), "{out}");
-        let node = |name: &str| {
-            let dir = nodes.path().join(name);
-            private_dir(&dir);
-            let config = dir.join("keyward.toml");
-            std::fs::write(
-                &config,
-                format!(
-                    "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
-                    db.url(),
-                    password.display()
-                ),
-            )
-            .unwrap();
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                let private = std::fs::Permissions::from_mode(0o600);
-                std::fs::set_permissions(&config, private).unwrap();
-            }
-            let master = data.join("master.key");
-            Served::start(
-                serve(
-                    &dir,
-                    &[
-                        "--master-key",
-                        master.to_str().unwrap(),
-                        "--pcsc",
-                        "off",
-                        "--hid",
-                        "off",
-                    ],
-                )
-                .env("KEYWARD_TEST_CLOCK", &clock)
-                .stderr(std::process::Stdio::null()),
-            )
-        };
+        let master = data.join("master.key");
+        let node =
+            |name: &str| start_node(nodes.path(), name, &db.url(), &password, &master, &clock);
         let a = node("a");
         let b = node("b");
         Cluster {
@@ -140,71 +89,18 @@ impl Cluster {
 
     /// The database as the test's own client reaches it.
     fn target(&self) -> keyward::store::postgres::PgTarget {
-        match keyward::store::postgres::StoreBackend::from_keys(
-            &self.db.url(),
-            Some(&self.password),
-        )
-        .unwrap()
-        {
-            keyward::store::postgres::StoreBackend::Postgres(t) => t,
-            keyward::store::postgres::StoreBackend::Sqlite => panic!("sqlite"),
-        }
+        target(&self.db.url(), &self.password)
     }
 
     /// One query on the database, as the test's own client.
     fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        let target = self.target();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let pool = keyward::store::postgres::connect(&target, 1).await.unwrap();
-            let client = pool.get().await.unwrap();
-            client.query(sql, &[]).await.unwrap()
-        })
+        query(&self.target(), sql)
     }
 
     fn floor(&self) -> u64 {
         let floor: Option<i64> = self.query("SELECT floor FROM credentials")[0].get(0);
         floor.map_or(0, |f| u64::try_from(f).unwrap())
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// `POST /v1/verify` on `node`: the status and the answer's `result`.
-fn verify(
-    agent: &ureq::Agent,
-    node: &Served,
-    key: &str,
-    login: &str,
-    passcode: &str,
-) -> (u16, String) {
-    let (status, body) = verify_answer(agent, node, key, login, passcode);
-    (status, body["result"].as_str().unwrap_or("").to_owned())
-}
-
-/// `POST /v1/verify` on `node`: the status and the whole answer.
-fn verify_answer(
-    agent: &ureq::Agent,
-    node: &Served,
-    key: &str,
-    login: &str,
-    passcode: &str,
-) -> (u16, Value) {
-    let mut answer = agent
-        .post(format!("{}/v1/verify", node.url))
-        .header("authorization", &format!("Bearer {key}"))
-        .send_json(json!({ "login": login, "passcode": passcode }))
-        .unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.body_mut().read_json().unwrap())
 }
 
 #[test]

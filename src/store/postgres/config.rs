@@ -7,7 +7,15 @@
 //! ```
 //!
 //! Without a `[store]` table (or with `url = "sqlite"`) the embedded SQLite
-//! database of the data directory is used, as before. The password is
+//! database of the data directory is used, as before.
+//!
+//! For high availability the URL names every server of the cluster, the
+//! primary and its standbys (`postgres://keyward@db1:5432,db2:5432/keyward`):
+//! a node tries them in order and keeps the one that accepts writes
+//! (`target_session_attrs=read-write`, always asked for, since a node writes
+//! at every verify), so after a standby is promoted its next connection
+//! goes to the new primary. Dead peers are noticed by TCP keepalives and a
+//! TCP user timeout, not after the system's two hours. The password is
 //! never written in the URL (refused: configuration files are read by
 //! more people than the database's password should be) but in a private
 //! file (0600, owned by keyward), read when the store connects; it never
@@ -32,14 +40,40 @@ pub enum StoreBackend {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PgTarget {
     pub user: String,
-    pub host: String,
-    pub port: u16,
+    /// The servers, tried in this order; the node keeps the first that
+    /// accepts writes (the primary).
+    pub servers: Vec<PgServer>,
     pub dbname: String,
     pub password_file: PathBuf,
     /// This node's name (`[store] node`, default the host's name): written
     /// in the audit entries the node appends.
     pub node: String,
 }
+
+/// One PostgreSQL server of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgServer {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Most servers one URL names.
+pub const MAX_SERVERS: usize = 8;
+
+/// How long connecting to one server may take (each server of the URL in
+/// turn).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Idle time before TCP keepalives probe a connection, the time between
+/// probes and how many go unanswered before the connection is dropped: a
+/// primary that vanished (power lost, network cut) is noticed within
+/// about 15 s.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+const KEEPALIVE_RETRIES: u32 = 3;
+/// Longest time data sent may stay unacknowledged by a server before the
+/// connection is dropped (a batch's statements or its commit to a server
+/// that stopped answering).
+const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Longest node name.
 const MAX_NODE_NAME: usize = 64;
@@ -70,9 +104,17 @@ pub enum PgConfigError {
     NoHost,
     #[error("`store.url` has a bad port")]
     BadPort,
+    #[error("`store.url` names more than 8 servers")]
+    TooManyServers,
+    #[error("`store.url` names the server {0} twice")]
+    RepeatedServer(String),
+    #[error(
+        "`store.url`: target_session_attrs must be read-write (a node writes at every verify)"
+    )]
+    SessionAttrs,
     #[error("`store.url` names no database (postgres://USER@HOST/DATABASE)")]
     NoDatabase,
-    #[error("`store.url`: unsupported option `{0}` (only sslmode=disable is known)")]
+    #[error("`store.url`: unsupported option `{0}` (only sslmode=disable and target_session_attrs=read-write are known)")]
     UnknownOption(String),
     #[error("`store.url`: {0} is not a loopback host; the connection is not encrypted, write ?sslmode=disable to accept that")]
     Unencrypted(String),
@@ -119,18 +161,17 @@ impl StoreBackend {
         if user.is_empty() {
             return Err(PgConfigError::NoUser);
         }
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((host, port)) => (
-                host,
-                port.parse::<u16>()
-                    .ok()
-                    .filter(|&p| p != 0)
-                    .ok_or(PgConfigError::BadPort)?,
-            ),
-            None => (hostport, 5432),
-        };
-        if host.is_empty() {
-            return Err(PgConfigError::NoHost);
+        let servers = hostport
+            .split(',')
+            .map(parse_server)
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.len() > MAX_SERVERS {
+            return Err(PgConfigError::TooManyServers);
+        }
+        for (n, server) in servers.iter().enumerate() {
+            if servers[..n].contains(server) {
+                return Err(PgConfigError::RepeatedServer(server.to_string()));
+            }
         }
         let (dbname, query) = match path.split_once('?') {
             Some((db, q)) => (db, Some(q)),
@@ -139,32 +180,71 @@ impl StoreBackend {
         if dbname.is_empty() {
             return Err(PgConfigError::NoDatabase);
         }
-        if !(name_ok(user) && name_ok(host) && name_ok(dbname)) {
+        if !(name_ok(user) && name_ok(dbname)) {
             return Err(PgConfigError::BadName);
         }
         let mut unencrypted_ok = false;
         for option in query.into_iter().flat_map(|q| q.split('&')) {
-            match option {
-                "sslmode=disable" => unencrypted_ok = true,
-                other => {
-                    let key = other.split('=').next().unwrap_or_default();
+            match option.split_once('=') {
+                Some(("sslmode", "disable")) => unencrypted_ok = true,
+                // What the node always asks for; written or not.
+                Some(("target_session_attrs", "read-write")) => {}
+                Some(("target_session_attrs", _)) => return Err(PgConfigError::SessionAttrs),
+                _ => {
+                    let key = option.split('=').next().unwrap_or_default();
                     return Err(PgConfigError::UnknownOption(key.to_owned()));
                 }
             }
         }
-        let loopback = matches!(host, "localhost" | "::1") || host.starts_with("127.");
-        if !loopback && !unencrypted_ok {
-            return Err(PgConfigError::Unencrypted(host.to_owned()));
+        if let Some(remote) = servers.iter().find(|s| !s.is_loopback()) {
+            if !unencrypted_ok {
+                return Err(PgConfigError::Unencrypted(remote.host.clone()));
+            }
         }
         let password_file = password_file.ok_or(PgConfigError::NoPasswordFile)?;
         Ok(StoreBackend::Postgres(PgTarget {
             user: user.to_owned(),
-            host: host.to_owned(),
-            port,
+            servers,
             dbname: dbname.to_owned(),
             password_file: password_file.to_owned(),
             node: default_node_name(),
         }))
+    }
+}
+
+/// One `host[:port]` of the URL's list.
+fn parse_server(text: &str) -> Result<PgServer, PgConfigError> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or(PgConfigError::BadPort)?,
+        ),
+        None => (text, 5432),
+    };
+    if host.is_empty() {
+        return Err(PgConfigError::NoHost);
+    }
+    if !name_ok(host) {
+        return Err(PgConfigError::BadName);
+    }
+    Ok(PgServer {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+impl PgServer {
+    fn is_loopback(&self) -> bool {
+        matches!(self.host.as_str(), "localhost" | "::1") || self.host.starts_with("127.")
+    }
+}
+
+impl std::fmt::Display for PgServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
     }
 }
 
@@ -242,19 +322,39 @@ impl PgTarget {
         Ok(Zeroizing::new(line.to_owned()))
     }
 
+    /// The servers, as the URL lists them (`db1:5432,db2:5432`).
+    pub fn servers_text(&self) -> String {
+        let servers: Vec<String> = self.servers.iter().map(PgServer::to_string).collect();
+        servers.join(",")
+    }
+
     /// The client's connection settings, with the password read now.
     pub fn client_config(&self) -> Result<tokio_postgres::Config, PgConfigError> {
         let password = self.read_password()?;
+        let mut config = self.connection_settings();
+        config.password(password.as_bytes());
+        Ok(config)
+    }
+
+    /// Every server in order, a read-write session only (the primary),
+    /// dead peers noticed within seconds; no password.
+    fn connection_settings(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
+        for server in &self.servers {
+            config.host(&server.host).port(server.port);
+        }
         config
             .user(&self.user)
-            .host(&self.host)
-            .port(self.port)
             .dbname(&self.dbname)
-            .password(password.as_bytes())
             .application_name("keyward")
-            .connect_timeout(std::time::Duration::from_secs(5));
-        Ok(config)
+            .target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(TCP_USER_TIMEOUT);
+        config
     }
 }
 
@@ -272,13 +372,86 @@ mod tests {
             panic!("not postgres");
         };
         assert_eq!(
-            (t.user.as_str(), t.host.as_str(), t.port, t.dbname.as_str()),
-            ("keyward", "127.0.0.1", 6543, "kw")
+            (t.user.as_str(), t.servers_text(), t.dbname.as_str()),
+            ("keyward", "127.0.0.1:6543".to_owned(), "kw")
         );
         let StoreBackend::Postgres(t) = pg("postgresql://k@localhost/kw").unwrap() else {
             panic!("not postgres");
         };
-        assert_eq!(t.port, 5432);
+        assert_eq!(t.servers[0].port, 5432);
+    }
+
+    #[test]
+    fn a_url_may_name_the_primary_and_its_standbys_tried_in_order() {
+        let StoreBackend::Postgres(t) = pg(
+            "postgres://k@db1.ac-exemple.fr:5433,db2.ac-exemple.fr/kw?sslmode=disable&target_session_attrs=read-write",
+        )
+        .unwrap() else {
+            panic!("not postgres");
+        };
+        assert_eq!(
+            t.servers_text(),
+            "db1.ac-exemple.fr:5433,db2.ac-exemple.fr:5432"
+        );
+        let config = t.connection_settings();
+        assert_eq!(
+            config.get_hosts(),
+            [
+                tokio_postgres::config::Host::Tcp("db1.ac-exemple.fr".into()),
+                tokio_postgres::config::Host::Tcp("db2.ac-exemple.fr".into())
+            ]
+        );
+        assert_eq!(config.get_ports(), [5433, 5432]);
+        // Read-write is asked for whether the URL says so or not.
+        assert_eq!(
+            config.get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        let StoreBackend::Postgres(t) = pg("postgres://k@127.0.0.1:1,127.0.0.2:2/kw").unwrap()
+        else {
+            panic!("not postgres");
+        };
+        assert_eq!(
+            t.connection_settings().get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+    }
+
+    #[test]
+    fn a_list_of_servers_is_checked_server_by_server() {
+        // One server beyond loopback needs sslmode=disable, named.
+        assert_eq!(
+            pg("postgres://k@127.0.0.1,db2.ac-exemple.fr/kw"),
+            Err(PgConfigError::Unencrypted("db2.ac-exemple.fr".into()))
+        );
+        assert_eq!(pg("postgres://k@127.0.0.1,/kw"), Err(PgConfigError::NoHost));
+        assert_eq!(
+            pg("postgres://k@127.0.0.1:5432,127.0.0.1:x/kw"),
+            Err(PgConfigError::BadPort)
+        );
+        assert_eq!(
+            pg("postgres://k@127.0.0.1,db 2/kw"),
+            Err(PgConfigError::BadName)
+        );
+        assert_eq!(
+            pg("postgres://k@127.0.0.1:5432,127.0.0.1/kw"),
+            Err(PgConfigError::RepeatedServer("127.0.0.1:5432".into()))
+        );
+        let nine: Vec<String> = (1..=9).map(|n| format!("127.0.0.{n}")).collect();
+        assert_eq!(
+            pg(&format!("postgres://k@{}/kw", nine.join(","))),
+            Err(PgConfigError::TooManyServers)
+        );
+        // A node writes: a standby (or any session) is never what it wants.
+        for attrs in ["any", "read-only", "prefer-standby", ""] {
+            assert_eq!(
+                pg(&format!(
+                    "postgres://k@127.0.0.1,127.0.0.2/kw?target_session_attrs={attrs}"
+                )),
+                Err(PgConfigError::SessionAttrs)
+            );
+        }
     }
 
     #[test]
@@ -406,7 +579,10 @@ mod tests {
         let StoreBackend::Postgres(target) = pg.backend else {
             panic!("not postgres");
         };
-        assert_eq!((target.port, target.dbname.as_str()), (5433, "keyward"));
+        assert_eq!(
+            (target.servers[0].port, target.dbname.as_str()),
+            (5433, "keyward")
+        );
     }
 
     #[test]
@@ -416,8 +592,10 @@ mod tests {
         let path = dir.path().join("pw");
         let target = |path: &Path| PgTarget {
             user: "k".into(),
-            host: "127.0.0.1".into(),
-            port: 5432,
+            servers: vec![PgServer {
+                host: "127.0.0.1".into(),
+                port: 5432,
+            }],
             dbname: "kw".into(),
             password_file: path.to_owned(),
             node: "a".into(),

@@ -72,6 +72,29 @@ impl PgError {
             _ => false,
         }
     }
+
+    /// The database could not be reached: no connection could be made
+    /// (every server down, or none of them the primary yet), the
+    /// connection was lost, or the server was shutting down or starting.
+    /// Before the commit was sent, the transaction kept nothing then (the
+    /// server abandons a transaction whose connection ended), so it may be
+    /// run again on a new connection; during the commit, nobody knows.
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            PgError::Pool(_) => true,
+            PgError::Db(err) => {
+                err.is_closed()
+                    || err.code().is_some_and(|code| {
+                        let code = code.code();
+                        // connection_exception, and admin / crash shutdown
+                        // or cannot_connect_now (57P01-57P03).
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+                    || std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>())
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for PgError {
@@ -83,8 +106,18 @@ impl From<deadpool_postgres::PoolError> for PgError {
     }
 }
 
+/// How long a caller waits for a pooled connection, and for a new one to be
+/// made (every server of the URL tried in turn): past that, the database is
+/// unavailable rather than the caller stuck.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const POOL_CREATE: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long checking an idle pooled connection before reuse may take.
+const POOL_RECYCLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A pool of connections to the database `target` names (the password is
-/// read from its file now), with the schema brought up to date.
+/// read from its file now), with the schema brought up to date. A broken
+/// connection is dropped when it comes back to the pool or is taken from
+/// it, and a new one made, to whichever server is the primary then.
 pub async fn connect(target: &PgTarget, size: usize) -> Result<deadpool_postgres::Pool, PgError> {
     let config = target.client_config()?;
     let manager = deadpool_postgres::Manager::from_config(
@@ -96,6 +129,10 @@ pub async fn connect(target: &PgTarget, size: usize) -> Result<deadpool_postgres
     );
     let pool = deadpool_postgres::Pool::builder(manager)
         .max_size(size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_CREATE))
+        .recycle_timeout(Some(POOL_RECYCLE))
         .build()
         .map_err(|err| PgError::Pool(err.to_string()))?;
     let mut client = pool.get().await?;

@@ -7,6 +7,7 @@ pub mod http;
 pub mod in_process;
 pub mod mail;
 pub mod pcscd;
+pub mod pg_nodes;
 pub mod postgres;
 pub mod serve;
 pub mod slapd;

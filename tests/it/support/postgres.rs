@@ -92,26 +92,78 @@ pub fn database(test: &str) -> TestDb {
         .take(40)
         .collect();
     let name = format!("t{}_{n}_{clean}", std::process::id());
-    let out = Command::new(Path::new(BIN).join("psql"))
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
-        .arg(server.port.to_string())
-        .args(["-U", ROLE, "-d", "postgres", "-c"])
-        .arg(format!("CREATE DATABASE {name}"))
-        .env("PGPASSWORD", PASSWORD)
-        .output();
-    match out {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!(
-            "CREATE DATABASE {name} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        // psql is in postgresql-client-15, a dependency of postgresql-15.
-        Err(err) => panic!("psql: {err} (run .ci/setup: postgresql-15)"),
-    }
+    psql(
+        server.port,
+        "postgres",
+        &[&format!("CREATE DATABASE {name}")],
+    );
     TestDb {
         name,
         port: server.port,
     }
+}
+
+/// A new directory for one server (`nobody` must be able to enter it when
+/// we are root), kept until the server's watchdog removes it.
+fn server_dir(prefix: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap()
+        .keep();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    if as_root() {
+        std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    dir
+}
+
+/// `nobody`'s uid and gid (Debian's).
+const NOBODY: u32 = 65534;
+
+/// A new cluster in `dir/data` (`initdb`): the role [`ROLE`] with
+/// [`PASSWORD`], scram-sha-256 everywhere. Its data directory.
+fn initdb(dir: &Path) -> PathBuf {
+    let pwfile = dir.join("pwfile");
+    std::fs::write(&pwfile, PASSWORD).unwrap();
+    if as_root() {
+        std::os::unix::fs::chown(&pwfile, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let data = dir.join("data");
+    run_ok(
+        command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                ROLE,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display())),
+        "initdb",
+    );
+    std::fs::remove_file(&pwfile).unwrap();
+    data
+}
+
+/// Runs `cmd` (a PostgreSQL program, `what`) to its end; fails the test
+/// with its stderr unless it succeeded. Its stdout.
+fn run_ok(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|err| panic!("{what}: {err} (run .ci/setup: postgresql-15)"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Whether we run as root: then the server runs as `nobody` (PostgreSQL
@@ -142,72 +194,42 @@ impl Postgres {
     fn start() -> Postgres {
         require_tools();
         // A directory outside the test's temp dirs, so that the server
-        // outlives any one test; `nobody` must be able to enter it.
-        let dir = tempfile::Builder::new()
-            .prefix("keyward-pg-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        if as_root() {
-            let nobody = 65534;
-            std::os::unix::fs::chown(&dir, Some(nobody), Some(nobody)).unwrap();
+        // outlives any one test.
+        let dir = server_dir("keyward-pg-");
+        let data = initdb(&dir);
+        let (port, watchdog) = Self::spawn_on_a_free_port(&dir, &data, "");
+        Postgres {
+            dir,
+            port,
+            _watchdog: watchdog,
         }
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, PASSWORD).unwrap();
-        if as_root() {
-            std::os::unix::fs::chown(&pwfile, Some(65534), Some(65534)).unwrap();
-        }
-        let data = dir.join("data");
-        let out = command("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                ROLE,
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-            ])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::remove_file(&pwfile).unwrap();
-        // A free port; another process could take it before the server
-        // binds it, so a failed start tries another.
+    }
+
+    /// [`Postgres::spawn`] on a free port; another process could take it
+    /// before the server binds it, so a failed start tries another. The
+    /// port and the watchdog.
+    fn spawn_on_a_free_port(dir: &Path, data: &Path, options: &str) -> (u16, Child) {
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
                 .unwrap()
                 .port();
-            if let Some(watchdog) = Self::spawn(&dir, &data, port) {
-                return Postgres {
-                    dir,
-                    port,
-                    _watchdog: watchdog,
-                };
+            if let Some(watchdog) = Self::spawn(dir, data, port, options) {
+                return (port, watchdog);
             }
         }
         panic!("PostgreSQL did not start; see {}/log", dir.display());
     }
 
-    /// Starts the server under a watchdog shell; `None` if it did not come
-    /// up (e.g. the port was taken).
-    fn spawn(dir: &Path, data: &Path, port: u16) -> Option<Child> {
+    /// Starts the server under a watchdog shell, with the server `options`
+    /// added (`-c name=value …`); `None` if it did not come up (e.g. the
+    /// port was taken).
+    fn spawn(dir: &Path, data: &Path, port: u16, options: &str) -> Option<Child> {
         let postgres = Path::new(BIN).join("postgres");
         let server = format!(
             "{} -D {} -p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
-             -c max_connections=200 -c fsync=on -c synchronous_commit=on",
+             -c max_connections=200 -c fsync=on -c synchronous_commit=on {options}",
             postgres.display(),
             data.display()
         );
@@ -254,5 +276,259 @@ impl Postgres {
             .arg(port.to_string())
             .status()
             .is_ok_and(|s| s.success())
+    }
+}
+
+/// `psql` on the server at `port`, database `db`, as [`ROLE`]: each of
+/// `commands` sent on its own (`-c`, so `ALTER SYSTEM` is allowed); the
+/// rows printed, unaligned, without headers.
+pub fn psql(port: u16, db: &str, commands: &[&str]) -> String {
+    let mut cmd = Command::new(Path::new(BIN).join("psql"));
+    cmd.args([
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+    ])
+    .arg(port.to_string())
+    .args(["-U", ROLE, "-d", db])
+    .env("PGPASSWORD", PASSWORD);
+    for command in commands {
+        cmd.arg("-c").arg(command);
+    }
+    // psql is in postgresql-client-15, a dependency of postgresql-15.
+    let out = run_ok(&mut cmd, &format!("psql {commands:?} on port {port}"));
+    String::from_utf8(out).unwrap().trim().to_owned()
+}
+
+/// The role the standby streams the primary's WAL as, and its password.
+const REPLICATOR: &str = "replicator";
+const REPLICATOR_PASSWORD: &str = "pg-test-replication";
+/// The standby's name in `synchronous_standby_names`.
+pub const STANDBY_NAME: &str = "standby1";
+/// The database the pair serves.
+pub const HA_DATABASE: &str = "keyward";
+
+/// One server of a [`HaPair`]: its own directory and port, under its own
+/// watchdog (which stops it and removes the directory when dropped).
+pub struct HaServer {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub port: u16,
+    watchdog: Option<Child>,
+}
+
+impl HaServer {
+    /// Starts the server of `data` under a watchdog on a free port, with
+    /// `options`.
+    fn start(dir: PathBuf, data: PathBuf, options: &str) -> HaServer {
+        let (port, watchdog) = Postgres::spawn_on_a_free_port(&dir, &data, options);
+        HaServer {
+            dir,
+            data,
+            port,
+            watchdog: Some(watchdog),
+        }
+    }
+
+    /// The postmaster's process id (first line of `postmaster.pid`).
+    pub fn postmaster(&self) -> i32 {
+        let pid = std::fs::read_to_string(self.data.join("postmaster.pid")).unwrap();
+        pid.lines().next().unwrap().trim().parse().unwrap()
+    }
+
+    /// `SELECT pg_is_in_recovery()`: whether it is a standby.
+    pub fn in_recovery(&self) -> bool {
+        psql(self.port, HA_DATABASE, &["SELECT pg_is_in_recovery()"]) == "t"
+    }
+
+    /// Whether it accepts TCP connections.
+    pub fn listening(&self) -> bool {
+        TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+    }
+}
+
+impl Drop for HaServer {
+    /// Closing the watchdog's stdin stops the server and removes its
+    /// directory; waiting for the watchdog waits for both.
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            drop(watchdog.stdin.take());
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+/// A primary and its synchronous streaming standby (docs/postgres.md,
+/// "High availability"), each with its own directory and loopback port:
+/// the primary's `synchronous_standby_names = 'FIRST 1 (standby1)'` with
+/// `synchronous_commit = on`, so a commit is acknowledged once the standby
+/// has it; the standby made by `pg_basebackup -R` as the role
+/// `replicator` (its own `pg_hba` line), streaming as `standby1`. Not
+/// shared: started by the failover test only, stopped and removed when
+/// dropped.
+pub struct HaPair {
+    pub primary: HaServer,
+    pub standby: HaServer,
+}
+
+impl HaPair {
+    pub fn start() -> HaPair {
+        require_tools();
+        assert!(
+            Path::new(BIN).join("pg_basebackup").exists(),
+            "pg_basebackup is missing: run .ci/setup (Debian package postgresql-15)"
+        );
+        let dir = server_dir("keyward-pg-primary-");
+        let data = initdb(&dir);
+        // The replication role's own line, before initdb's.
+        let hba = data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).unwrap();
+        std::fs::write(
+            &hba,
+            format!("host replication {REPLICATOR} 127.0.0.1/32 scram-sha-256\n{rules}"),
+        )
+        .unwrap();
+        let primary = HaServer::start(
+            dir,
+            data,
+            "-c wal_level=replica -c max_wal_senders=4 -c wal_keep_size=64MB",
+        );
+        psql(
+            primary.port,
+            "postgres",
+            &[&format!(
+                "CREATE ROLE {REPLICATOR} WITH REPLICATION LOGIN PASSWORD '{REPLICATOR_PASSWORD}'"
+            )],
+        );
+        // The standby: a base backup of the running primary, as `nobody`
+        // when we are root (it owns the copy), with `standby.signal`.
+        let dir = server_dir("keyward-pg-standby-");
+        let data = dir.join("data");
+        let conninfo = format!(
+            "host=127.0.0.1 port={} user={REPLICATOR} password={REPLICATOR_PASSWORD} \
+             application_name={STANDBY_NAME}",
+            primary.port
+        );
+        run_ok(
+            command("pg_basebackup").arg("-D").arg(&data).args([
+                "-d",
+                &conninfo,
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+            ]),
+            "pg_basebackup",
+        );
+        assert!(data.join("standby.signal").exists(), "no standby.signal");
+        // Whatever -R wrote, the standby streams under its name.
+        let auto = data.join("postgresql.auto.conf");
+        let mut settings = std::fs::read_to_string(&auto).unwrap();
+        settings.push_str(&format!("primary_conninfo = '{conninfo}'\n"));
+        std::fs::write(&auto, settings).unwrap();
+        let standby = HaServer::start(
+            dir,
+            data,
+            "-c hot_standby=on -c recovery_init_sync_method=syncfs",
+        );
+        let pair = HaPair { primary, standby };
+        pair.wait_for_primary("streaming", "state");
+        // Made once the standby streams, so the base backup stays small.
+        psql(
+            pair.primary.port,
+            "postgres",
+            &[&format!("CREATE DATABASE {HA_DATABASE}")],
+        );
+        // Only now the primary waits for it: every commit from here on is
+        // acknowledged once the standby has flushed it.
+        psql(
+            pair.primary.port,
+            "postgres",
+            &[
+                &format!("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ({STANDBY_NAME})'"),
+                "SELECT pg_reload_conf()",
+            ],
+        );
+        pair.wait_for_primary("sync", "sync_state");
+        assert!(pair.standby.in_recovery());
+        pair
+    }
+
+    /// Waits until `pg_stat_replication` on the primary shows the standby
+    /// with `column` = `value`.
+    fn wait_for_primary(&self, value: &str, column: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = psql(
+                self.primary.port,
+                "postgres",
+                &[&format!(
+                    "SELECT {column} FROM pg_stat_replication WHERE application_name = '{STANDBY_NAME}'"
+                )],
+            );
+            if seen == value {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the standby's {column} is {seen:?}, not {value}; see {}/log",
+                self.standby.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `postgres://keyward@127.0.0.1:PRIMARY,127.0.0.1:STANDBY/keyward`:
+    /// both servers, as a node's `[store] url` names them.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{ROLE}@127.0.0.1:{},127.0.0.1:{}/{HA_DATABASE}?target_session_attrs=read-write",
+            self.primary.port, self.standby.port
+        )
+    }
+
+    /// A password file (0600) in `dir` holding the role's password.
+    pub fn password_file(&self, dir: &Path) -> PathBuf {
+        TestDb {
+            name: HA_DATABASE.to_owned(),
+            port: self.primary.port,
+        }
+        .password_file(dir)
+    }
+
+    /// `kill -9` of the primary's postmaster (its backends see it die and
+    /// end); returns once it no longer accepts connections.
+    pub fn kill_primary(&self) {
+        let pid = rustix::process::Pid::from_raw(self.primary.postmaster()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.primary.listening() {
+            assert!(
+                Instant::now() < deadline,
+                "the killed primary still listens"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `pg_ctl promote` of the standby, waiting until it accepts writes.
+    pub fn promote_standby(&self) {
+        run_ok(
+            command("pg_ctl")
+                .args(["promote", "-w", "-t", "30", "-D"])
+                .arg(&self.standby.data),
+            "pg_ctl promote",
+        );
+        assert!(
+            !self.standby.in_recovery(),
+            "promoted but still in recovery"
+        );
     }
 }
