@@ -4,8 +4,10 @@
 //! - [`uai`]: school codes with their check letter.
 //! - [`people`]: logins, mail addresses, actors.
 //! - [`rights`]: appointments and delegations, in force or not at an instant.
+//! - [`right_end`]: who ends a right early, and how.
 //! - [`roles`]: the role an API key carries.
 //! - [`token`]: the token state machine and its guards.
+//! - [`revocation`]: who revokes a key, from which states, and its audit.
 //! - [`requests`]: who may ask for a replacement key (case 3).
 //! - [`receipt`]: receipt content, signed form, printable renderings.
 //! - [`reports`]: overdue returns and keys in transit, per district.
@@ -19,6 +21,8 @@ pub mod receipt;
 pub mod reports;
 pub mod requests;
 pub mod return_weeks;
+pub mod revocation;
+pub mod right_end;
 pub mod rights;
 pub mod roles;
 pub mod schools;

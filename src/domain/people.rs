@@ -110,6 +110,15 @@ impl Actor {
             Actor::Holder(_) | Actor::Gateway | Actor::System => None,
         }
     }
+
+    /// The actor as the audit names it: the role acted in, and `person`
+    /// behind it when another (an admin acting as a district's inspector).
+    pub fn label_by(&self, person: Option<&PersonId>) -> String {
+        match person {
+            Some(p) if self.staff_person() != Some(p) => format!("{self} by {p}"),
+            _ => self.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Actor {

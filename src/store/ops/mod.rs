@@ -346,10 +346,7 @@ impl<'a> Tx<'a> {
     /// The actor as the audit names it: the role acted in, and the person
     /// behind it when another (an admin acting as a district's inspector).
     fn actor_label(&self) -> String {
-        match &self.person {
-            Some(p) if self.actor.staff_person() != Some(p) => format!("{} by {p}", self.actor),
-            _ => self.actor.to_string(),
-        }
+        self.actor.label_by(self.person.as_ref())
     }
 
     pub fn now(&self) -> UnixTime {

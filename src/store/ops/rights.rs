@@ -6,6 +6,7 @@ use crate::store::cached::CachedSql;
 use rusqlite::{params, OptionalExtension};
 
 use super::{rights_of, to_i64, Tx};
+use crate::domain::right_end::{self, EndFacts, EndRefusal, RightEnd};
 use crate::domain::rights::in_force;
 use crate::domain::{
     Actor, Date, EndReason, PersonId, RightInForce, RightOrigin, RightPeriod, RightRecord, Uai,
@@ -142,39 +143,35 @@ impl Tx<'_> {
         day: Date,
         reason: EndReason,
     ) -> Result<(), StoreError> {
-        let last = day.previous();
-        if last < right.period.from || last < self.today() {
-            return self.end_now(right.id, right.person.as_str(), Some(reason));
-        }
-        self.db.execute_cached(
-            "UPDATE rights SET until_date = ?1, end_reason = ?2 WHERE id = ?3",
-            params![last.to_string(), reason.as_str(), right.id],
-        )?;
-        self.audit(
-            "right.shorten",
-            right.person.as_str(),
-            &format!("right={} until={last} reason={reason}", right.id),
-        )
+        let end = right_end::end_before(right, day, self.today(), reason);
+        self.write_end(right, end)
     }
 
-    fn end_now(
-        &mut self,
-        id: i64,
-        person: &str,
-        reason: Option<EndReason>,
-    ) -> Result<(), StoreError> {
-        self.db.execute_cached(
-            "UPDATE rights SET ended_at = ?1, end_reason = ?2 WHERE id = ?3",
-            params![to_i64(self.now, "time")?, reason.map(EndReason::as_str), id],
-        )?;
-        let reason = reason.map_or("-", EndReason::as_str);
-        self.audit("right.end", person, &format!("right={id} reason={reason}"))
+    /// Writes `end` of `right`, with its audit entry.
+    fn write_end(&mut self, right: &RightRecord, end: RightEnd) -> Result<(), StoreError> {
+        match end {
+            RightEnd::Now { reason } => self.db.execute_cached(
+                "UPDATE rights SET ended_at = ?1, end_reason = ?2 WHERE id = ?3",
+                params![
+                    to_i64(self.now, "time")?,
+                    reason.map(EndReason::as_str),
+                    right.id
+                ],
+            )?,
+            RightEnd::Shorten { until, reason } => self.db.execute_cached(
+                "UPDATE rights SET until_date = ?1, end_reason = ?2 WHERE id = ?3",
+                params![until.to_string(), reason.as_str(), right.id],
+            )?,
+        };
+        let (action, detail) = right_end::audit_entry(right.id, end);
+        self.audit(action, right.person.as_str(), &detail)
     }
 
     /// Ends a right (case 2 for a delegation, by its district's inspector,
     /// at once). An appointment is ended by the administration (an admin)
     /// with a `reason` from the fixed list, at once or, with `on`, shortened
-    /// to end on that day; its holder's key then falls due back.
+    /// to end on that day; its holder's key then falls due back. The rule
+    /// is `domain::right_end`, shared with a node on PostgreSQL.
     pub fn end_right(
         &mut self,
         right_id: i64,
@@ -184,40 +181,24 @@ impl Tx<'_> {
         let right = self
             .right(right_id)?
             .ok_or_else(|| StoreError::not_found("right", right_id))?;
-        if right.period.ended_at.is_some() {
-            return Err(self.forbidden("end a right", "it has already ended"));
-        }
-        match right.origin {
-            RightOrigin::Delegation => {
-                self.require_scope(&right.district, "end a delegation", false)?;
-                self.not_own(&right.person, "end a right")?;
-                self.end_now(right_id, right.person.as_str(), reason)
+        // Only an inspector's scope needs the district's inspector.
+        let inspector = match (&self.actor, right.origin, right.period.ended_at) {
+            (Actor::Inspector(_), RightOrigin::Delegation, None) => {
+                self.inspector_login(&right.district)?
             }
-            RightOrigin::Appointment => {
-                if !matches!(self.actor, Actor::Admin(_) | Actor::System) {
-                    return Err(self.forbidden(
-                        "end an appointment",
-                        "only the administration (an admin key) ends or shortens an appointment",
-                    ));
-                }
-                self.not_own(&right.person, "end a right")?;
-                let reason = reason.ok_or(crate::domain::DomainError::BadIdentifier {
-                    what: "reason",
-                    rule: "retraite, mutation, changement_de_corps, fin_de_fonction or autre",
-                })?;
-                match on {
-                    Some(day) if right.period.until.is_some_and(|u| u <= day) => {
-                        Err(crate::domain::DomainError::BadIdentifier {
-                            what: "on",
-                            rule: "a day before the appointment's own end",
-                        }
-                        .into())
-                    }
-                    Some(day) => self.end_before(&right, day.add_days(1), reason),
-                    None => self.end_now(right_id, right.person.as_str(), Some(reason)),
-                }
-            }
-        }
+            _ => None,
+        };
+        let end = right_end::decide(EndFacts {
+            actor: &self.actor,
+            person: self.person.as_ref(),
+            right: &right,
+            inspector: inspector.as_deref(),
+            reason,
+            on,
+            today: self.today(),
+        })
+        .map_err(|refusal| end_refused(&self.actor, refusal))?;
+        self.write_end(&right, end)
     }
 
     pub fn rights(&self, person: &PersonId) -> Result<Vec<RightRecord>, StoreError> {
@@ -276,5 +257,22 @@ impl Tx<'_> {
             .find(|r| r.id == id);
         self.check_schools_of(right.as_slice())?;
         Ok(right)
+    }
+}
+
+/// A refusal of `domain::right_end` as the store's typed error, for any
+/// backend.
+pub(crate) fn end_refused(actor: &Actor, refusal: EndRefusal) -> StoreError {
+    match refusal {
+        EndRefusal::Forbidden { action, why } => StoreError::Forbidden {
+            actor: actor.to_string(),
+            action,
+            why,
+        },
+        EndRefusal::OwnRight => StoreError::OwnAct {
+            actor: actor.to_string(),
+            action: right_end::OWN_ACTION,
+        },
+        EndRefusal::Domain(err) => err.into(),
     }
 }

@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{corrupt, credential_from_row, insert_new, to_i64, unseal_key, Tx, CREDENTIAL_COLUMNS};
 use crate::crypto::Pin;
 use crate::domain::receipt::{ReceiptKind, SignedReceipt};
+use crate::domain::revocation::{self, RevokeFacts, RevokeRefusal};
 use crate::domain::verify_policy::{totp_window, MAX_DRIFT};
 use crate::domain::{
     next_state, Actor, CredentialInfo, PersonId, RevokeReason, TokenAction, TokenInfo, TokenState,
@@ -482,42 +483,44 @@ impl Tx<'_> {
         self.audit("token.restock", serial, "")
     }
 
-    /// Revokes a live token: its secret is destroyed at once.
+    /// Revokes a live token: its secret is destroyed at once. The rule is
+    /// `domain::revocation`, shared with a node on PostgreSQL.
     pub fn revoke(&mut self, serial: &str, reason: RevokeReason) -> Result<(), StoreError> {
         let token = self.token(serial)?;
+        revocation::reason_allowed(&self.actor, reason)
+            .map_err(|refusal| revoke_refused(&self.actor, refusal))?;
         if token.profile == super::emergency::EMERGENCY_PROFILE {
             // Emergency access ends through its own rule (and record).
             return self.revoke_emergency(serial);
         }
-        let holder = token
-            .holder
-            .clone()
-            .ok_or(crate::domain::DomainError::TransitionRefused {
-                from: token.state,
-                action: "revoke",
-            })?;
-        let district = self.key_district(&token.serial)?;
-        self.require_scope(&district, "revoke a key", true)?;
-        self.not_own(&holder, "revoke a key")?;
-        next_state(
-            token.state,
-            token.revoke_reason,
-            TokenAction::Revoke(reason),
-        )?;
+        let district = match &token.holder {
+            Some(_) => self.served_district(&token.serial)?,
+            None => None,
+        };
+        // Only an inspector's scope needs the district's inspector.
+        let inspector = match (&district, &self.actor) {
+            (Some(d), Actor::Inspector(_)) => self.inspector_login(d)?,
+            _ => None,
+        };
+        let done = revocation::decide(RevokeFacts {
+            actor: &self.actor,
+            person: self.person.as_ref(),
+            token: &token,
+            district: district.as_deref().map(|d| (d, inspector.as_deref())),
+            reason,
+        })
+        .map_err(|refusal| revoke_refused(&self.actor, refusal))?;
         let credential = self.live_credential(&token)?;
         self.destroy_secret(credential.id)?;
         self.db.execute_cached(
             "UPDATE credentials SET revoked = 1 WHERE id = ?1",
             [credential.id],
         )?;
-        self.set_state(&token, TokenAction::Revoke(reason), Some(&holder))?;
+        self.set_state(&token, TokenAction::Revoke(reason), Some(&done.holder))?;
         self.audit(
             "token.revoke",
             serial,
-            &format!(
-                "holder={holder} reason={reason} credential={} secret=destroyed",
-                credential.id
-            ),
+            &revocation::audit_detail(&done.holder, reason, credential.id),
         )
     }
 
@@ -682,5 +685,25 @@ impl Tx<'_> {
             out.push(token);
         }
         Ok(out)
+    }
+}
+
+/// A refusal of `domain::revocation` as the store's typed error, for any
+/// backend.
+pub(crate) fn revoke_refused(actor: &Actor, refusal: RevokeRefusal) -> StoreError {
+    match refusal {
+        RevokeRefusal::Forbidden { why } => StoreError::Forbidden {
+            actor: actor.to_string(),
+            action: revocation::ACTION,
+            why,
+        },
+        RevokeRefusal::OwnKey => StoreError::OwnAct {
+            actor: actor.to_string(),
+            action: revocation::ACTION,
+        },
+        RevokeRefusal::Transition(err) => err.into(),
+        RevokeRefusal::NoDistrict => {
+            StoreError::Corrupt("prepared token without the right it serves")
+        }
     }
 }
