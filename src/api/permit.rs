@@ -201,7 +201,7 @@ pub struct SessionCaller(pub Caller);
 
 /// "an inspector key may not …": the refusal of a role the operation does
 /// not allow, with the article English wants before the role.
-fn role_refusal(role: Role, operation: Operation) -> String {
+pub(super) fn role_refusal(role: Role, operation: Operation) -> String {
     let role = role.as_str();
     let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"

@@ -3,8 +3,13 @@
 //! (`store::postgres::node`, group commit, one winner across nodes) and
 //! answered exactly as the SQLite daemon answers it (accept, or reject
 //! with the required delay served by holding the answer); `GET
-//! /v1/health`, degraded (`503`) while the node reaches no primary. The caller is a gateway key in force in the database
-//! (copied there by `keyward store copy`). Every other route is not
+//! /v1/health`, degraded (`503`) while the node reaches no primary, with
+//! the node's key cache (keys held, evicted by revokes, cleared, and
+//! whether it follows revocations); `POST /v1/tokens/{serial}/revoke` and
+//! `POST /v1/rights/{id}/end`, by a staff key, under the SQLite rules
+//! (`domain::revocation`, `domain::right_end`, `store::postgres::lifecycle`),
+//! a revoked key evicted from every node's cache. The callers are API keys
+//! in force in the database (copied there by `keyward store copy`). Every other route is not
 //! served by a node on PostgreSQL yet and answers `501` with the code
 //! `unavailable` and a message that says so: never a half answer from
 //! another store.
@@ -23,11 +28,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::{ApiError, Body};
-use crate::domain::{api_key_hash, Clock};
+use super::{ApiError, Body, Operation};
+use crate::crypto::Keys;
+use crate::domain::{api_key_hash, Actor, Clock};
 use crate::store::postgres::copy::gateway_key_in_force;
+use crate::store::postgres::key_cache::KeyCacheStats;
+use crate::store::postgres::lifecycle::{self, KeyCaller};
 use crate::store::postgres::node::{Possession, VerifyNode};
 use crate::store::postgres::PgError;
+use crate::wire::rights::RightEnded;
+use crate::wire::tokens::RevokeBody;
 use crate::wire::verify::{self as wire, VerifyBody};
 use crate::wire::{ErrorCode, NodeHealth, NodeHealthStatus};
 
@@ -37,6 +47,10 @@ pub struct PgNodeState {
     pub pool: deadpool_postgres::Pool,
     pub node: Arc<VerifyNode>,
     pub clock: Arc<dyn Clock>,
+    /// Seals the audit entries the node's lifecycle operations append.
+    pub keys: Arc<Keys>,
+    /// The authority's time zone, in which the days of a right are read.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl std::fmt::Debug for PgNodeState {
@@ -50,6 +64,8 @@ pub fn app(state: PgNodeState) -> Router {
     Router::new()
         .route("/v1/verify", post(verify))
         .route("/v1/health", get(health))
+        .route(Operation::Revoke.path(), post(revoke))
+        .route(Operation::EndRight.path(), post(end_right))
         .fallback(not_on_postgres)
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::wire::MAX_REQUEST_BODY,
@@ -62,8 +78,9 @@ pub fn not_on_postgres_error() -> ApiError {
     ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         ErrorCode::Unavailable,
-        "not served by a keyward node on PostgreSQL yet (only POST /v1/verify and \
-         GET /v1/health are; docs/postgres.md): use the authority's SQLite daemon",
+        "not served by a keyward node on PostgreSQL yet (only POST /v1/verify, \
+         POST /v1/tokens/{serial}/revoke, POST /v1/rights/{id}/end and GET /v1/health \
+         are; docs/postgres.md): use the authority's SQLite daemon",
     )
 }
 
@@ -74,6 +91,14 @@ async fn not_on_postgres() -> Response {
 /// How long the health check waits for the database before saying
 /// degraded.
 const HEALTH_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /v1/health` on a node: the wire's answer and the key cache.
+#[derive(Debug, serde::Serialize)]
+struct HealthAnswer {
+    #[serde(flatten)]
+    health: NodeHealth,
+    key_cache: KeyCacheStats,
+}
 
 /// `200 ok` while a pooled connection reaches the primary (a server not in
 /// recovery), else `503 degraded`: during a failover, until the pool has
@@ -92,9 +117,12 @@ async fn health(State(state): State<PgNodeState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, NodeHealthStatus::Degraded)
         }
     };
-    let answer = NodeHealth {
-        status,
-        store: "postgres".to_owned(),
+    let answer = HealthAnswer {
+        health: NodeHealth {
+            status,
+            store: "postgres".to_owned(),
+        },
+        key_cache: state.node.cache().stats(),
     };
     (code, Json(answer)).into_response()
 }
@@ -105,6 +133,73 @@ async fn primary_reached(pool: &deadpool_postgres::Pool) -> Result<bool, PgError
     let row = client.query_one("SELECT pg_is_in_recovery()", &[]).await?;
     let in_recovery: bool = row.try_get(0)?;
     Ok(!in_recovery)
+}
+
+/// The caller of `operation`: a key in force whose role allows it, or
+/// `401`/`403` (audited, as on the SQLite daemon).
+async fn caller_for(
+    state: &PgNodeState,
+    parts: &Parts,
+    operation: Operation,
+) -> Result<KeyCaller, ApiError> {
+    let now = state.clock.now();
+    let refuse = |actor: Actor, name: &'static str, err: ApiError| async move {
+        let why = format!("{} {}", err.code, err.message);
+        lifecycle::record_refusal(&state.pool, &state.keys, &actor, name, &why, now).await;
+        err
+    };
+    let Some(key) = super::auth::bearer_key(parts) else {
+        return Err(refuse(Actor::System, "authenticate", ApiError::unauthenticated()).await);
+    };
+    let found = lifecycle::caller_by_key(&state.pool, &api_key_hash(key))
+        .await
+        .map_err(node_error)?;
+    let Some(caller) = found else {
+        return Err(refuse(Actor::System, "authenticate", ApiError::unauthenticated()).await);
+    };
+    if !operation.allows(caller.role) {
+        let err = ApiError::forbidden(super::permit::role_refusal(caller.role, operation));
+        return Err(refuse(caller.actor, operation.name(), err).await);
+    }
+    Ok(caller)
+}
+
+/// A store error on a node as the API's: a rule's refusal as the SQLite
+/// daemon answers it, the database out of reach as `503`.
+fn node_error(err: PgError) -> ApiError {
+    match err {
+        PgError::Refused(refusal) => ApiError::from(*refusal),
+        PgError::Db(_) | PgError::Pool(_) | PgError::Unavailable => {
+            tracing::warn!(error = %err, "PostgreSQL unavailable");
+            ApiError::unavailable()
+        }
+        other => ApiError::internal(&other),
+    }
+}
+
+async fn revoke(
+    State(state): State<PgNodeState>,
+    axum::extract::Path(serial): axum::extract::Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let caller = caller_for(&state, &parts, Operation::Revoke).await?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let Body(body) = <Body<RevokeBody> as axum::extract::FromRequest<PgNodeState>>::from_request(
+        request, &state,
+    )
+    .await?;
+    let token = lifecycle::revoke_token(
+        &state.pool,
+        &state.keys,
+        &caller,
+        &serial,
+        &body.reason,
+        state.clock.now(),
+    )
+    .await
+    .map_err(node_error)?;
+    Ok(Json(super::routes::token_entry(&token, None)).into_response())
 }
 
 /// A gateway key in force, or `401`.
@@ -156,4 +251,34 @@ async fn verify(
             Err(ApiError::unavailable())
         }
     }
+}
+
+async fn end_right(
+    State(state): State<PgNodeState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let caller = caller_for(&state, &parts, Operation::EndRight).await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
+    let bytes = axum::body::to_bytes(body, crate::wire::MAX_REQUEST_BODY)
+        .await
+        .map_err(|_| ApiError::bad_request("request body too large"))?;
+    let body = super::routes::end_right_body(&bytes)?;
+    let request = lifecycle::EndRequest {
+        right: id,
+        reason: body.reason.as_deref(),
+        on: body.on.as_deref(),
+    };
+    lifecycle::end_right(
+        &state.pool,
+        &state.keys,
+        &caller,
+        request,
+        state.clock.now(),
+        &state.time_zone,
+    )
+    .await
+    .map_err(node_error)?;
+    Ok(Json(RightEnded { ended: true, id }).into_response())
 }

@@ -16,6 +16,7 @@ use super::serve::{bind_listeners, ServeArgs, Switch, VirtualToken};
 use crate::config::{DaemonConfig, Paths};
 use crate::crypto::MasterKey;
 use crate::store::backup::DaemonLock;
+use crate::store::postgres::key_cache::follow_revocations;
 use crate::store::postgres::ledger::PgLedger;
 use crate::store::postgres::node::{NodeSettings, VerifyNode};
 use crate::store::postgres::PgTarget;
@@ -113,6 +114,9 @@ pub(super) fn run(
             Arc::clone(&clock),
             settings,
         )?);
+        // Revoked keys leave this node's cache as soon as any node commits
+        // the revoke.
+        let listener = follow_revocations(target.clone(), Arc::clone(node.cache()));
         tracing::info!(node = %target.node, database = %target.dbname, "keyward node on PostgreSQL");
         writeln!(
             out,
@@ -126,12 +130,15 @@ pub(super) fn run(
             pool,
             node: Arc::clone(&node),
             clock,
+            keys: Arc::clone(&keys),
+            time_zone: config.store.time_zone.clone(),
         });
         server::run(listeners, routes, config.limits, async move {
             signalled.await;
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         })
         .await?;
+        listener.abort();
         // The requests queued are answered before the node stops.
         if let Ok(node) = Arc::try_unwrap(node) {
             node.stop().await;

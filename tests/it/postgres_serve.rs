@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
+use keyward::domain::Role;
 use serde_json::{json, Value};
 
 use crate::support::cli;
 use crate::support::pg_nodes::{
-    agent, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
+    agent, api_key, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
 };
 use crate::support::postgres::{self as harness, TestDb};
 use crate::support::serve::Served;
-use crate::support::world::{world, Device, World, SCHOOL_EAST};
+use crate::support::world::{desk, world, Device, World, SCHOOL_EAST};
 
 const NOW: u64 = 1_900_000_020;
 const PIN: &str = "482913";
@@ -30,6 +31,12 @@ struct Cluster {
     password: PathBuf,
     device: Device,
     gateway_key: String,
+    /// alice's desk key, and pmartin's (inspector of D-EST, bleroy's
+    /// district).
+    desk_key: String,
+    inspector_key: String,
+    /// alice's admin key.
+    admin_key: String,
     a: Served,
     b: Served,
     _nodes: tempfile::TempDir,
@@ -48,6 +55,15 @@ impl Cluster {
         let device = world.active_hotp("bleroy", "KW-0001", PIN);
         setup(&world, &device);
         let gateway_key = gateway_key(&world);
+        let desk_key = api_key(&world, "desk", Role::Desk, None, Some("alice"));
+        let inspector_key = api_key(
+            &world,
+            "east",
+            Role::Inspector,
+            Some("D-EST"),
+            Some("pmartin"),
+        );
+        let admin_key = api_key(&world, "admin", Role::Admin, None, Some("alice"));
         let nodes = tempfile::tempdir().unwrap();
         let db = harness::database(test);
         let password = db.password_file(nodes.path());
@@ -69,6 +85,9 @@ impl Cluster {
             password,
             device,
             gateway_key,
+            desk_key,
+            inspector_key,
+            admin_key,
             a,
             b,
             _nodes: nodes,
@@ -310,26 +329,28 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
         })
     };
     std::thread::sleep(std::time::Duration::from_secs(2));
-    // The revoke, on node A's side of the database (the ledger's operation).
-    let keys = keyward::crypto::MasterKey::load(&cluster.world.dir.path().join("data/master.key"))
-        .unwrap()
-        .keys()
-        .unwrap();
-    let target = cluster.target();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let revoked = runtime.block_on(async {
-        let pool = keyward::store::postgres::connect(&target, 1).await.unwrap();
-        let mut ledger = keyward::store::postgres::ledger::PgLedger::new(&pool)
-            .await
-            .unwrap();
-        let holder = keyward::domain::PersonId::parse("bleroy").unwrap();
-        ledger.revoke(&keys, &holder, NOW, "desk").await.unwrap()
-    });
-    assert!(revoked);
+    // B has bleroy's key unsealed (once its load decided), and follows
+    // revocations.
+    let cache = until_health(&cluster.b, |cache| cache["keys"] == 1);
+    assert_eq!(cache["listening"], true, "{cache}");
+    // The revoke, through node A's API, by the desk.
+    let (status, token) = post(
+        &agent(),
+        &cluster.a,
+        &cluster.desk_key,
+        "/v1/tokens/KW-0001/revoke",
+        json!({ "reason": "lost" }),
+    );
+    assert_eq!(status, 200, "{token}");
     revoked_at.set(Instant::now()).unwrap();
+    assert_eq!(token["state"], "revoked", "{token}");
+    assert_eq!(token["revoke_reason"], "lost", "{token}");
+    // B drops the key as soon as the revoke's notification reaches it
+    // (its health counts it): no waiting for a time, for the event.
+    let evicted = until_health(&cluster.b, |cache| {
+        cache["keys"] == 0 && cache["evicted"] == 1
+    });
+    assert_eq!(evicted["cleared"], 1, "only the start's clear: {evicted}");
     let (mut before, mut after) = (0, 0);
     for client in clients {
         let (b, a) = client.join().unwrap();
@@ -340,6 +361,349 @@ fn a_key_revoked_while_a_served_node_is_under_load_is_not_accepted_after_the_ans
     ticker.join().unwrap();
     assert!(before > 0, "no accept before the revoke: no load");
     assert_eq!(after, 0, "accepted on B after the revoke answered");
+    // The secret is destroyed, the token revoked, and the audit entry is
+    // the SQLite store's for the same revoke, word for word.
+    let rows = cluster.query(
+        "SELECT c.live, c.sealed IS NULL, c.pin_verifier IS NULL, t.state, t.revoke_reason
+         FROM credentials c JOIN tokens t ON t.serial = c.token",
+    );
+    let row = &rows[0];
+    let found: (bool, bool, bool, String, String) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!(
+        found,
+        (false, true, true, "revoked".to_owned(), "lost".to_owned())
+    );
+    let rows =
+        cluster.query("SELECT actor, subject, detail FROM audit WHERE action = 'token.revoke'");
+    assert_eq!(rows.len(), 1);
+    let on_pg: (String, String, String) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    cluster
+        .world
+        .store
+        .write(&desk(), "token.revoke", |tx| {
+            tx.revoke("KW-0001", keyward::domain::RevokeReason::Lost)
+        })
+        .unwrap();
+    assert_eq!(cluster.world.last_audit("token.revoke"), on_pg.2);
+    assert_eq!(on_pg.0, "desk:alice");
+    assert_eq!(on_pg.1, "KW-0001");
+}
+
+#[test]
+fn a_node_refuses_a_revoke_as_the_sqlite_daemon_does_and_audits_it() {
+    let cluster = Cluster::new("served_revoke_refused");
+    let agent = agent();
+    let revoke = |node: &Served, key: &str, reason: &str| {
+        post(
+            &agent,
+            node,
+            key,
+            "/v1/tokens/KW-0001/revoke",
+            json!({ "reason": reason }),
+        )
+    };
+    // An inspector revokes lost or stolen keys only: broken goes to the desk.
+    let (status, body) = revoke(&cluster.a, &cluster.inspector_key, "broken");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("broken ones go to the desk"),
+        "{body}"
+    );
+    // The gateway's key may not revoke; no key at all is 401.
+    let (status, _) = revoke(&cluster.b, &cluster.gateway_key, "lost");
+    assert_eq!(status, 403);
+    let (status, _) = revoke(&cluster.b, &format!("kw_{}", "A".repeat(52)), "lost");
+    assert_eq!(status, 401);
+    // An unknown reason, an unknown token.
+    let (status, body) = revoke(&cluster.a, &cluster.desk_key, "misplaced");
+    assert_eq!(status / 100, 4, "{body}");
+    let (status, _) = post(
+        &agent,
+        &cluster.a,
+        &cluster.desk_key,
+        "/v1/tokens/KW-9999/revoke",
+        json!({ "reason": "lost" }),
+    );
+    assert_eq!(status, 404);
+    // Nothing changed: the key still logs in.
+    let next = cluster.floor() + 1;
+    let passcode = format!("{PIN}{}", cluster.device.hotp(next));
+    assert_eq!(
+        verify(
+            &agent,
+            &cluster.b,
+            &cluster.gateway_key,
+            "bleroy",
+            &passcode
+        ),
+        (200, "accept".to_owned())
+    );
+    let rows = cluster.query("SELECT count(*) FROM audit WHERE action = 'token.revoke'");
+    assert_eq!(rows[0].get::<_, i64>(0), 0);
+    // Every refusal is audited, by whom.
+    let rows =
+        cluster.query("SELECT actor, subject FROM audit WHERE action = 'refused' ORDER BY seq");
+    let refused: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        refused,
+        [
+            ("inspector:pmartin".to_owned(), "token.revoke".to_owned()),
+            ("gateway".to_owned(), "revoke a key".to_owned()),
+            ("system".to_owned(), "authenticate".to_owned()),
+            ("desk:alice".to_owned(), "token.revoke".to_owned()),
+            ("desk:alice".to_owned(), "token.revoke".to_owned()),
+        ]
+    );
+    // The inspector revokes the lost key of their district.
+    let (status, token) = revoke(&cluster.a, &cluster.inspector_key, "lost");
+    assert_eq!((status, token["state"].as_str()), (200, Some("revoked")));
+    // Twice is refused by the state machine.
+    let (status, _) = revoke(&cluster.b, &cluster.desk_key, "lost");
+    assert_eq!(status / 100, 4);
+    let passcode = format!("{PIN}{}", cluster.device.hotp(next + 1));
+    assert_eq!(
+        verify(
+            &agent,
+            &cluster.a,
+            &cluster.gateway_key,
+            "bleroy",
+            &passcode
+        ),
+        (200, "reject".to_owned())
+    );
+}
+
+#[test]
+fn a_right_ended_through_one_node_is_followed_by_the_other_at_once() {
+    use crate::support::world::inspector_east;
+
+    let mut delegation = 0;
+    let mut cmoreau = None;
+    let cluster = Cluster::with("served_rights_ended", |world, _| {
+        delegation = world
+            .delegate(
+                &inspector_east(),
+                "cmoreau",
+                SCHOOL_EAST,
+                "2029-09-01",
+                None,
+            )
+            .unwrap();
+        cmoreau = Some(world.active_hotp("cmoreau", "KW-0002", PIN));
+    });
+    let cmoreau = cmoreau.unwrap();
+    let appointment: i64 = cluster.query("SELECT id FROM rights WHERE person = 'bleroy'")[0].get(0);
+    let agent = agent();
+    let key = &cluster.gateway_key;
+    let floor = |holder: &str| -> u64 {
+        let rows = cluster.query(&format!(
+            "SELECT floor FROM credentials WHERE holder = '{holder}'"
+        ));
+        rows[0]
+            .get::<_, Option<i64>>(0)
+            .map_or(0, |f| u64::try_from(f).unwrap())
+    };
+    let code = |device: &Device, holder: &str| format!("{PIN}{}", device.hotp(floor(holder) + 1));
+    let cmoreau_on_b = || {
+        let passcode = code(&cmoreau, "cmoreau");
+        verify(&agent, &cluster.b, key, "cmoreau", &passcode).1
+    };
+    assert_eq!(cmoreau_on_b(), "accept");
+    let end = |node: &Served, key: &str, id: i64, body: &str| {
+        let mut answer = agent
+            .post(format!("{}/v1/rights/{id}/end", node.url))
+            .header("authorization", &format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.body_mut().read_json::<Value>().unwrap())
+    };
+    // Refused by role (desk), and by the rule (an inspector does not end an
+    // appointment): audited, nothing changed.
+    assert_eq!(end(&cluster.a, &cluster.desk_key, delegation, "").0, 403);
+    let (status, body) = end(
+        &cluster.a,
+        &cluster.inspector_key,
+        appointment,
+        r#"{"reason":"mutation"}"#,
+    );
+    assert_eq!(status, 403, "{body}");
+    // The inspector ends the delegation through A: B refuses it at once.
+    let (status, body) = end(&cluster.a, &cluster.inspector_key, delegation, "");
+    assert_eq!(
+        (status, body),
+        (200, json!({ "ended": true, "id": delegation }))
+    );
+    assert_eq!(cmoreau_on_b(), "reject");
+    let last = cluster
+        .query("SELECT detail FROM audit WHERE action = 'verify.reject' ORDER BY seq DESC LIMIT 1");
+    let detail: String = last[0].get(0);
+    assert!(detail.starts_with("reason=no right in force "), "{detail}");
+    // Ended once: again is refused.
+    assert_eq!(
+        end(&cluster.b, &cluster.inspector_key, delegation, "").0 / 100,
+        4
+    );
+    // The administration shortens bleroy's appointment through B: in force
+    // until its new last day, on both nodes, then refused.
+    let (status, body) = end(
+        &cluster.b,
+        &cluster.admin_key,
+        appointment,
+        r#"{"reason":"mutation","on":"2030-03-20"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        verify(
+            &agent,
+            &cluster.a,
+            key,
+            "bleroy",
+            &code(&cluster.device, "bleroy")
+        ),
+        (200, "accept".to_owned())
+    );
+    cluster.advance(5 * 86_400);
+    assert_eq!(
+        verify(
+            &agent,
+            &cluster.a,
+            key,
+            "bleroy",
+            &code(&cluster.device, "bleroy")
+        ),
+        (200, "reject".to_owned())
+    );
+    // The audit entries are the SQLite store's for the same ends.
+    let rows = cluster.query(
+        "SELECT actor, action, subject, detail FROM audit
+         WHERE action IN ('right.end', 'right.shorten', 'refused') ORDER BY seq",
+    );
+    let found: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let actions: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(actor, action, ..)| (actor.as_str(), action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("desk:alice", "refused"),
+            ("inspector:pmartin", "refused"),
+            ("inspector:pmartin", "right.end"),
+            ("inspector:pmartin", "refused"),
+            ("admin:alice", "right.shorten"),
+        ]
+    );
+    cluster
+        .world
+        .store
+        .write(&inspector_east(), "right.end", |tx| {
+            tx.end_right(delegation, None, None)
+        })
+        .unwrap();
+    assert_eq!(cluster.world.last_audit("right.end"), found[2].3);
+    cluster
+        .world
+        .store
+        .write(
+            &keyward::domain::Actor::Admin(crate::support::world::pid("alice")),
+            "right.end",
+            |tx| {
+                tx.end_right(
+                    appointment,
+                    Some(keyward::domain::EndReason::Mutation),
+                    Some(crate::support::world::date("2030-03-20")),
+                )
+            },
+        )
+        .unwrap();
+    assert_eq!(cluster.world.last_audit("right.shorten"), found[4].3);
+}
+
+#[test]
+fn a_node_that_loses_its_revocation_listener_drops_every_key_and_listens_again() {
+    let cluster = Cluster::new("served_listener_lost");
+    // bleroy's next code on B: the key is unsealed there.
+    let next_on_b = || {
+        let passcode = format!("{PIN}{}", cluster.device.hotp(cluster.floor() + 1));
+        verify(
+            &agent(),
+            &cluster.b,
+            &cluster.gateway_key,
+            "bleroy",
+            &passcode,
+        )
+    };
+    assert_eq!(next_on_b(), (200, "accept".to_owned()));
+    let before = until_health(&cluster.b, |c| c["keys"] == 1 && c["listening"] == true);
+    let cleared = before["cleared"].as_u64().unwrap();
+    // The server ends every listening connection (both nodes').
+    let ended = cluster.query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = '{}' AND datname = current_database()",
+        keyward::store::postgres::key_cache::LISTENER_NAME
+    ));
+    assert_eq!(ended.len(), 2, "one listener per node");
+    // B dropped its key (it may have missed a revoke) and listens again.
+    let after = until_health(&cluster.b, |c| {
+        c["cleared"].as_u64().unwrap() >= cleared + 2 && c["listening"] == true
+    });
+    assert_eq!(after["keys"], 0, "{after}");
+    // A revoke now still reaches it.
+    assert_eq!(next_on_b(), (200, "accept".to_owned()));
+    let (status, _) = post(
+        &agent(),
+        &cluster.a,
+        &cluster.desk_key,
+        "/v1/tokens/KW-0001/revoke",
+        json!({ "reason": "broken" }),
+    );
+    assert_eq!(status, 200);
+    until_health(&cluster.b, |c| c["keys"] == 0 && c["evicted"] == 1);
+}
+
+/// `GET /v1/health` of `node`.
+fn health(node: &Served) -> Value {
+    agent()
+        .get(format!("{}/v1/health", node.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
+/// `node`'s key cache (`GET /v1/health`) once `wanted` holds of it; fails
+/// after 30 s.
+fn until_health(node: &Served, wanted: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let cache = health(node)["key_cache"].clone();
+        if wanted(&cache) {
+            return cache;
+        }
+        assert!(Instant::now() < deadline, "never reached: {cache}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// `POST path` on `node` with `key`: the status and the answer.
+fn post(agent: &ureq::Agent, node: &Served, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let mut answer = agent
+        .post(format!("{}{path}", node.url))
+        .header("authorization", &format!("Bearer {key}"))
+        .send_json(body)
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.body_mut().read_json().unwrap())
 }
 
 #[test]

@@ -25,6 +25,8 @@ mod validate;
 mod verify;
 
 pub(super) use health::HealthCache;
+pub(super) use rights::end_right_body;
+pub(super) use tokens::token_entry;
 pub(super) use verify::{accepted, hold_answer};
 
 use axum::http::StatusCode;

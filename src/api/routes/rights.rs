@@ -125,15 +125,20 @@ pub(super) async fn grant_delegation(permit: Permit, Body(body): Body<RightBody>
     created(CreatedId { id })
 }
 
+/// The body of `POST /v1/rights/{id}/end`: empty (a delegation ended with
+/// no reason) or `{"reason", "on"?}` (a node on PostgreSQL reads it alike).
+pub(in crate::api) fn end_right_body(bytes: &[u8]) -> Result<EndRightBody, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(EndRightBody::default());
+    }
+    serde_json::from_slice(bytes).map_err(|_| {
+        ApiError::bad_request("malformed request body: expected {\"reason\", \"on\"?}")
+    })
+}
+
 pub(super) async fn end_right(permit: Permit, Path(id): Path<String>, bytes: Bytes) -> Answer {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("right"))?;
-    let body: EndRightBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        EndRightBody::default()
-    } else {
-        serde_json::from_slice(&bytes).map_err(|_| {
-            ApiError::bad_request("malformed request body: expected {\"reason\", \"on\"?}")
-        })?
-    };
+    let body = end_right_body(&bytes)?;
     let (district, origin) = permit
         .read(move |tx| Ok(tx.right(id)?.map(|r| (r.district, r.origin))))
         .await?

@@ -73,8 +73,10 @@ pub use mail::{IncomingMail, MailContext};
 pub use outbox::{backoff_seconds, OutboxMail};
 pub use requests::{KeyRequestRecord, ReplacementRecord};
 pub use restore::FloorsMoved;
+pub(crate) use rights::end_refused;
 pub use scheduled_notices::ScheduledQueued;
 pub use seeded::{refusals as seeded_refusals, ImportedToken, SEEDED_PROFILE};
+pub(crate) use tokens::revoke_refused;
 pub use verify_history::{VerifyDay, VERIFY_DAYS};
 
 /// An open transaction, acting for one actor at one instant.

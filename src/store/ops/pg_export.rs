@@ -3,13 +3,15 @@
 //! with their counters, PIN verifiers and sealed secrets exactly as they
 //! are (sealed with the same master key, bound to the same credential id
 //! and token), the rights of every person (what a node decides entitlement
-//! with), and the gateways' API keys (their hashes). A record changed
+//! with), the gateways' and staff's API keys (their hashes), the tokens of
+//! the credentials copied and the districts (what a node revokes a key
+//! with). A record changed
 //! outside keyward (row MAC mismatch) stops the copy: nothing is copied
 //! from a store that does not check out.
 
 use super::{credential_from_row, rights_of, Tx, CREDENTIAL_COLUMNS};
 use crate::domain::verify_policy::Counters;
-use crate::domain::RightRecord;
+use crate::domain::{PersonId, RightRecord, Role, TokenInfo};
 use crate::otp::OtpKind;
 use crate::store::verify::phantom::Phantoms;
 use crate::store::StoreError;
@@ -39,13 +41,27 @@ impl std::fmt::Debug for ExportedCredential {
     }
 }
 
-/// A gateway's API key: its hash, never the key.
+/// An API key (a gateway's, or a staff member's): its hash, never the key.
 #[derive(Debug)]
 pub struct ExportedKey {
     pub id: i64,
     pub name: String,
+    pub role: Role,
     pub hash: Vec<u8>,
     pub created_at: i64,
+    /// A staff key's person.
+    pub person: Option<String>,
+    /// An inspector key's district.
+    pub district: Option<String>,
+}
+
+/// The token of a copied credential, with the district of the right it
+/// serves (what `domain::revocation` decides a revoke with).
+#[derive(Debug)]
+pub struct ExportedToken {
+    pub token: TokenInfo,
+    pub district: Option<String>,
+    pub state_since: i64,
 }
 
 /// Everything a copy moves, and what it left behind.
@@ -53,6 +69,13 @@ pub struct ExportedKey {
 pub struct Export {
     pub credentials: Vec<ExportedCredential>,
     pub gateway_keys: Vec<ExportedKey>,
+    /// The staff keys in force (admin, desk, inspector) of people who have
+    /// not left.
+    pub staff_keys: Vec<ExportedKey>,
+    /// The tokens of the credentials copied.
+    pub tokens: Vec<ExportedToken>,
+    /// Every district, with the login of its inspector.
+    pub districts: Vec<(String, Option<String>)>,
     /// Every right recorded (in force, to come or ended), with its school's
     /// district: a node reads them as the SQLite writer does.
     pub rights: Vec<RightRecord>,
@@ -115,23 +138,66 @@ impl Tx<'_> {
             });
         }
         let mut stmt = db.prepare(
-            "SELECT id, name, hash, created_at FROM api_keys
-             WHERE role = 'gateway' AND revoked_at IS NULL ORDER BY id",
+            "SELECT id, name, role, hash, created_at, person, district FROM api_keys
+             WHERE role IN ('gateway', 'admin', 'desk', 'inspector') AND revoked_at IS NULL
+             ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let name: String = row.get(1)?;
             if !intact("api_keys", "name", &name)? {
                 return Err(StoreError::Corrupt(
-                    "row MAC of a gateway key to copy (run keyward audit verify)",
+                    "row MAC of an API key to copy (run keyward audit verify)",
                 ));
             }
-            export.gateway_keys.push(ExportedKey {
+            let role: String = row.get(2)?;
+            let role = Role::parse(&role).map_err(|_| StoreError::Corrupt("API key role"))?;
+            let key = ExportedKey {
                 id: row.get(0)?,
                 name,
-                hash: row.get(2)?,
-                created_at: row.get(3)?,
+                role,
+                hash: row.get(3)?,
+                created_at: row.get(4)?,
+                person: row.get(5)?,
+                district: row.get(6)?,
+            };
+            if role == Role::Gateway {
+                export.gateway_keys.push(key);
+                continue;
+            }
+            // A staff key authenticates its person only while they are here.
+            let here = match key.person.as_deref().map(PersonId::parse) {
+                Some(Ok(person)) => !self.has_left(&person)?,
+                _ => false,
+            };
+            if here {
+                export.staff_keys.push(key);
+            }
+        }
+        for credential in &export.credentials {
+            let token = self.token(&credential.token)?;
+            let district = self.district_of_token(&token)?;
+            let state_since: i64 = db.query_row(
+                "SELECT state_since FROM tokens WHERE serial = ?1",
+                [&credential.token],
+                |r| r.get(0),
+            )?;
+            export.tokens.push(ExportedToken {
+                token,
+                district,
+                state_since,
             });
+        }
+        let mut stmt = db.prepare("SELECT code, inspector FROM districts ORDER BY code")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let code: String = row.get(0)?;
+            if !intact("districts", "code", &code)? {
+                return Err(StoreError::Corrupt(
+                    "row MAC of a district to copy (run keyward audit verify)",
+                ));
+            }
+            export.districts.push((code, row.get(1)?));
         }
         let people: Vec<String> = {
             let mut stmt = db.prepare("SELECT DISTINCT person FROM rights ORDER BY person")?;

@@ -5,7 +5,9 @@
 //! are: nothing is unsealed, and the nodes open them with the same master
 //! key. Floors and failure counters move too, so a code already accepted
 //! stays refused and a lock stays a lock. Every right moves (with its
-//! dates and any early end), so a node decides entitlement as SQLite does.
+//! dates and any early end), so a node decides entitlement as SQLite does;
+//! the tokens of the credentials, the districts and the staff keys move,
+//! so a node revokes a key as SQLite does.
 //! One transaction: a copy is all
 //! or nothing, and its audit entry opens the PostgreSQL chain, naming the
 //! SQLite chain's last sequence number.
@@ -22,6 +24,7 @@ use crate::store::ops::pg_export::Export;
 pub struct Copied {
     pub credentials: usize,
     pub gateway_keys: usize,
+    pub staff_keys: usize,
     pub rights: usize,
     pub not_in_service: usize,
 }
@@ -60,6 +63,7 @@ async fn import_in_txn(
         ("credentials", "credentials"),
         ("api_keys", "API keys"),
         ("rights", "rights"),
+        ("tokens", "tokens"),
         ("audit", "audit entries"),
     ] {
         let found: bool = client
@@ -109,12 +113,46 @@ async fn import_in_txn(
             &[],
         )
         .await?;
-    for k in &export.gateway_keys {
+    for k in export.gateway_keys.iter().chain(&export.staff_keys) {
         client
             .execute(
-                "INSERT INTO api_keys (id, name, role, hash, created_at)
-                 VALUES ($1, $2, 'gateway', $3, $4)",
-                &[&k.id, &k.name, &k.hash, &k.created_at],
+                "INSERT INTO api_keys (id, name, role, hash, created_at, person, district)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &k.id,
+                    &k.name,
+                    &k.role.as_str(),
+                    &k.hash,
+                    &k.created_at,
+                    &k.person,
+                    &k.district,
+                ],
+            )
+            .await?;
+    }
+    for t in &export.tokens {
+        client
+            .execute(
+                "INSERT INTO tokens (serial, profile, state, revoke_reason, holder, district,
+                     state_since)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &t.token.serial,
+                    &t.token.profile,
+                    &t.token.state.as_str(),
+                    &t.token.revoke_reason.map(|r| r.as_str()),
+                    &t.token.holder.as_ref().map(|h| h.as_str()),
+                    &t.district,
+                    &t.state_since,
+                ],
+            )
+            .await?;
+    }
+    for (code, inspector) in &export.districts {
+        client
+            .execute(
+                "INSERT INTO districts (code, inspector) VALUES ($1, $2)",
+                &[code, inspector],
             )
             .await?;
     }
@@ -146,6 +184,7 @@ async fn import_in_txn(
     let copied = Copied {
         credentials: export.credentials.len(),
         gateway_keys: export.gateway_keys.len(),
+        staff_keys: export.staff_keys.len(),
         rights: export.rights.len(),
         not_in_service: export.not_in_service,
     };
@@ -155,10 +194,11 @@ async fn import_in_txn(
         action: "store.copy".to_owned(),
         subject: "-".to_owned(),
         detail: format!(
-            "from=sqlite sqlite_audit_seq={} credentials={} gateway_keys={} rights={} not_in_service={}",
+            "from=sqlite sqlite_audit_seq={} credentials={} gateway_keys={} staff_keys={} rights={} not_in_service={}",
             export.audit_seq,
             copied.credentials,
             copied.gateway_keys,
+            copied.staff_keys,
             copied.rights,
             copied.not_in_service
         ),

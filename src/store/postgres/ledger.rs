@@ -368,66 +368,7 @@ impl VerifyLedger for PgLedger {
         keys: &Keys,
         entries: &[NewEntry],
     ) -> Result<AuditHead, PgError> {
-        let head = self
-            .client()
-            .query_one(
-                "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .await?;
-        let mut head = AuditHead {
-            seq: to_u64(head.try_get(0)?, "audit sequence")?,
-            mac: head
-                .try_get::<_, Vec<u8>>(1)?
-                .try_into()
-                .map_err(|_| PgError::Corrupt("audit mac"))?,
-        };
-        if entries.is_empty() {
-            return Ok(head);
-        }
-        let mut seqs = Vec::with_capacity(entries.len());
-        let mut ats = Vec::with_capacity(entries.len());
-        let mut macs = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let seq = head.seq + 1;
-            let borrowed = AuditEntry {
-                at: entry.at,
-                actor: &entry.actor,
-                action: &entry.action,
-                subject: &entry.subject,
-                detail: &entry.detail,
-            };
-            let mac = keys.audit_mac(&borrowed.encode(seq, &head.mac));
-            seqs.push(to_i64(seq, "audit sequence")?);
-            ats.push(to_i64(entry.at, "time")?);
-            macs.push(mac.to_vec());
-            head = AuditHead { seq, mac };
-        }
-        let column = |f: fn(&NewEntry) -> &str| entries.iter().map(f).collect::<Vec<&str>>();
-        let (actors, actions) = (column(|e| &e.actor), column(|e| &e.action));
-        let (subjects, details) = (column(|e| &e.subject), column(|e| &e.detail));
-        let insert = self
-            .client
-            .prepare_cached(
-                "INSERT INTO audit (seq, at, actor, action, subject, detail, mac)
-                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[],
-                                      $5::text[], $6::text[], $7::bytea[])",
-            )
-            .await?;
-        self.client()
-            .execute(
-                &insert,
-                &[&seqs, &ats, &actors, &actions, &subjects, &details, &macs],
-            )
-            .await?;
-        let seq = to_i64(head.seq, "audit sequence")?;
-        self.client()
-            .execute(
-                "UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1",
-                &[&seq, &&head.mac[..]],
-            )
-            .await?;
-        Ok(head)
+        append_entries(&self.client, keys, entries).await
     }
 
     async fn commit(&mut self) -> Result<(), PgError> {
@@ -519,7 +460,9 @@ impl PgLedger {
         Ok(id)
     }
 
-    /// Revokes the holder's live credential, with its audit entry. It waits
+    /// Revokes the holder's live credential, with its audit entry, bypassing
+    /// the token's lifecycle (a library call for credentials enrolled
+    /// without a token; the API's revoke is `lifecycle::revoke_token`). It waits
     /// for any node's batch holding the credential to commit; once this
     /// returns, no node accepts the credential again (every batch reads it
     /// fresh under its lock). Whether there was one.
@@ -535,7 +478,8 @@ impl PgLedger {
             let revoked = self
                 .client()
                 .query_opt(
-                    "UPDATE credentials SET live = false WHERE holder = $1 AND live RETURNING id",
+                    "UPDATE credentials SET live = false, sealed = NULL, pin_verifier = NULL
+                     WHERE holder = $1 AND live RETURNING id",
                     &[&holder.as_str()],
                 )
                 .await?;
@@ -551,6 +495,7 @@ impl PgLedger {
                 detail: format!("credential={id}"),
             };
             self.append_audit(keys, &[entry]).await?;
+            super::lifecycle::notify_revoked(&self.client, id).await?;
             Ok(true)
         }
         .await;
@@ -570,4 +515,72 @@ impl PgLedger {
             }
         }
     }
+}
+
+/// Chains `entries` after the audit head, locked until the end of the
+/// transaction `client` is in: every writer (a node's batch, a lifecycle
+/// operation, a copy) appends through here.
+pub(super) async fn append_entries(
+    client: &deadpool_postgres::Client,
+    keys: &Keys,
+    entries: &[NewEntry],
+) -> Result<AuditHead, PgError> {
+    let head = client
+        .query_one(
+            "SELECT seq, mac FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let mut head = AuditHead {
+        seq: to_u64(head.try_get(0)?, "audit sequence")?,
+        mac: head
+            .try_get::<_, Vec<u8>>(1)?
+            .try_into()
+            .map_err(|_| PgError::Corrupt("audit mac"))?,
+    };
+    if entries.is_empty() {
+        return Ok(head);
+    }
+    let mut seqs = Vec::with_capacity(entries.len());
+    let mut ats = Vec::with_capacity(entries.len());
+    let mut macs = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let seq = head.seq + 1;
+        let borrowed = AuditEntry {
+            at: entry.at,
+            actor: &entry.actor,
+            action: &entry.action,
+            subject: &entry.subject,
+            detail: &entry.detail,
+        };
+        let mac = keys.audit_mac(&borrowed.encode(seq, &head.mac));
+        seqs.push(to_i64(seq, "audit sequence")?);
+        ats.push(to_i64(entry.at, "time")?);
+        macs.push(mac.to_vec());
+        head = AuditHead { seq, mac };
+    }
+    let column = |f: fn(&NewEntry) -> &str| entries.iter().map(f).collect::<Vec<&str>>();
+    let (actors, actions) = (column(|e| &e.actor), column(|e| &e.action));
+    let (subjects, details) = (column(|e| &e.subject), column(|e| &e.detail));
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO audit (seq, at, actor, action, subject, detail, mac)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                                  $5::text[], $6::text[], $7::bytea[])",
+        )
+        .await?;
+    client
+        .execute(
+            &insert,
+            &[&seqs, &ats, &actors, &actions, &subjects, &details, &macs],
+        )
+        .await?;
+    let seq = to_i64(head.seq, "audit sequence")?;
+    client
+        .execute(
+            "UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1",
+            &[&seq, &&head.mac[..]],
+        )
+        .await?;
+    Ok(head)
 }

@@ -12,6 +12,10 @@
 //!   to the one audit chain under its head row) and its PostgreSQL
 //!   implementation;
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
+//! - [`key_cache`]: a node's unsealed keys, evicted on every node when a
+//!   revoke commits (`LISTEN`/`NOTIFY`);
+//! - [`lifecycle`]: the lifecycle operations a node serves (revoking a
+//!   key), with the SQLite store's rules (`crate::domain`);
 //! - [`rights`]: the rights a node decides entitlement with;
 //! - [`chain`]: `audit verify` of the chain held in PostgreSQL;
 //! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
@@ -20,7 +24,9 @@
 pub mod chain;
 pub mod config;
 pub mod copy;
+pub mod key_cache;
 pub mod ledger;
+pub mod lifecycle;
 pub mod node;
 pub mod rights;
 pub mod schema;
@@ -55,6 +61,10 @@ pub enum PgError {
     Unavailable,
     #[error("the PostgreSQL database already holds {0}: a copy goes only into an empty one")]
     NotEmpty(&'static str),
+    /// A rule refused the operation (the same typed refusal as on SQLite):
+    /// nothing changed, and the refusal is audited.
+    #[error(transparent)]
+    Refused(Box<crate::store::StoreError>),
 }
 
 impl PgError {

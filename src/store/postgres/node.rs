@@ -30,6 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
+use super::key_cache::KeyCache;
 use super::ledger::{LedgerCredential, NewEntry, VerifyLedger};
 use super::PgError;
 use crate::crypto::Keys;
@@ -104,6 +105,7 @@ pub struct NodeStats {
 pub struct VerifyNode {
     queue: mpsc::UnboundedSender<Job>,
     stats: Arc<NodeStats>,
+    cache: Arc<KeyCache>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -117,6 +119,7 @@ impl VerifyNode {
     ) -> Result<VerifyNode, PgError> {
         let dummy = Secret::generate(Algorithm::Sha1)?;
         let stats = Arc::new(NodeStats::default());
+        let cache = Arc::new(KeyCache::default());
         let phantoms = Phantoms::new(keys.row_key().clone());
         let writer = Writer {
             ledger,
@@ -126,13 +129,18 @@ impl VerifyNode {
             keys,
             clock,
             settings,
-            cache: HashMap::new(),
+            cache: Arc::clone(&cache),
             phantoms,
             stats: Arc::clone(&stats),
         };
         let (queue, jobs) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer.run(jobs));
-        Ok(VerifyNode { queue, stats, task })
+        Ok(VerifyNode {
+            queue,
+            stats,
+            cache,
+            task,
+        })
     }
 
     /// Decides one request with whatever else is waiting; answers once its
@@ -152,6 +160,12 @@ impl VerifyNode {
         &self.stats
     }
 
+    /// The node's unsealed keys, which its revocation listener
+    /// (`key_cache::follow_revocations`) evicts from.
+    pub fn cache(&self) -> &Arc<KeyCache> {
+        &self.cache
+    }
+
     /// Stops taking requests and waits for the queued ones to be answered.
     pub async fn stop(self) {
         drop(self.queue);
@@ -165,8 +179,9 @@ struct Writer<L> {
     clock: Arc<dyn Clock>,
     settings: NodeSettings,
     /// Unsealed keys by credential id; `CredentialKey` wipes itself on drop.
-    /// Only consulted for a credential the batch found live.
-    cache: HashMap<i64, CredentialKey>,
+    /// Only consulted for a credential the batch found live; evicted on
+    /// every node when a revoke commits (`key_cache`).
+    cache: Arc<KeyCache>,
     dummy_key: CredentialKey,
     dummy_verifier: [u8; 32],
     /// The windows, and the candidates every request computes.
@@ -461,24 +476,33 @@ impl<L: VerifyLedger> Writer<L> {
         rights: &[RightRecord],
     ) -> Result<Decided, PgError> {
         let mut problem = None;
-        if let Some(c) = found {
-            if !self.cache.contains_key(&c.id) {
-                match &c.sealed {
+        // Unsealed here under the credential's row lock, so before any
+        // revoke of it commits (see `key_cache`).
+        let key = match found {
+            Some(c) => match self.cache.get(c.id) {
+                Some(key) => Some(key),
+                None => match &c.sealed {
                     Some(sealed) => match self.keys.open_secret(c.id, &c.token, sealed) {
-                        Ok(secret) => {
+                        Ok(secret) => Some(
                             self.cache
-                                .insert(c.id, CredentialKey::new(c.algorithm, &secret));
+                                .insert(c.id, CredentialKey::new(c.algorithm, &secret)),
+                        ),
+                        Err(_) => {
+                            problem = Some("sealed secret rejected");
+                            None
                         }
-                        Err(_) => problem = Some("sealed secret rejected"),
                     },
-                    None => problem = Some("no sealed secret"),
-                }
-            }
-        }
-        let key = found.and_then(|c| self.cache.get(&c.id));
+                    None => {
+                        problem = Some("no sealed secret");
+                        None
+                    }
+                },
+            },
+            None => None,
+        };
         let known = key.is_some();
         let against = Against {
-            key: key.unwrap_or(&self.dummy_key),
+            key: key.as_deref().unwrap_or(&self.dummy_key),
             dummy_key: &self.dummy_key,
             holder: found.map_or("", |c| c.holder.as_str()),
             verifier: found

@@ -37,7 +37,7 @@ pub(super) async fn of_people(
     Ok(found)
 }
 
-fn right_from(row: &tokio_postgres::Row) -> Result<RightRecord, PgError> {
+pub(super) fn right_from(row: &tokio_postgres::Row) -> Result<RightRecord, PgError> {
     let date = |text: &str| Date::parse(text).map_err(corrupt("right date"));
     let until: Option<&str> = row.try_get(6)?;
     let ended_at: Option<i64> = row.try_get(7)?;

@@ -89,6 +89,29 @@ const MIGRATIONS: &[&str] = &[
         end_reason TEXT
      );
      CREATE INDEX rights_by_person ON rights (person);",
+    // 5: what a node revokes a key with (`domain::revocation`, the SQLite
+    // rule), copied by `keyward store copy`: the tokens of the credentials
+    // copied, each with the district of the right it serves; the districts
+    // and their inspectors; the staff keys (admin, desk, inspector), with
+    // their person and an inspector key's district.
+    "CREATE TABLE tokens (
+        serial TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        state TEXT NOT NULL,
+        revoke_reason TEXT,
+        holder TEXT,
+        district TEXT,
+        state_since BIGINT NOT NULL CHECK (state_since >= 0)
+     );
+     CREATE TABLE districts (
+        code TEXT PRIMARY KEY,
+        inspector TEXT
+     );
+     ALTER TABLE api_keys DROP CONSTRAINT api_keys_role_check;
+     ALTER TABLE api_keys ADD CONSTRAINT api_keys_role_check
+        CHECK (role IN ('gateway', 'admin', 'desk', 'inspector'));
+     ALTER TABLE api_keys ADD COLUMN person TEXT;
+     ALTER TABLE api_keys ADD COLUMN district TEXT;",
 ];
 
 /// The schema version this keyward writes.

@@ -58,10 +58,23 @@ pub fn verify_answer(
 
 /// A gateway API key made in `world`'s SQLite store (copied with it).
 pub fn gateway_key(world: &World) -> String {
+    api_key(world, "gateway", Role::Gateway, None, None)
+}
+
+/// An API key made in `world`'s SQLite store (copied with it): `role`,
+/// scoped to `district`, belonging to the person of login `person`.
+pub fn api_key(
+    world: &World,
+    name: &str,
+    role: Role,
+    district: Option<&str>,
+    person: Option<&str>,
+) -> String {
+    let person = person.map(crate::support::world::pid);
     world
         .store
         .write(&desk(), "setup", |tx| {
-            tx.create_api_key("gateway", Role::Gateway, None, &[], None)
+            tx.create_api_key(name, role, district, &[], person.as_ref())
         })
         .unwrap()
         .key
