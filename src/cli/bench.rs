@@ -91,6 +91,11 @@ pub enum BenchCommand {
     Verify {
         #[command(flatten)]
         load: LoadArgs,
+        /// Another daemon serving the same store (a node on the same
+        /// PostgreSQL database), with the same API key: the workers are
+        /// spread over the daemon and these in turn. Repeatable.
+        #[arg(long = "also", value_name = "URL")]
+        also: Vec<String>,
     },
     /// The same load as `bench verify`, as RADIUS Access-Requests from the
     /// local client (the secret file `keyward init` wrote); reports
@@ -137,8 +142,17 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
             domain,
             out: file,
         } => setup(&data, holders, domain.as_deref(), &file, out),
-        BenchCommand::Verify { load: args } => {
+        BenchCommand::Verify { load: args, also } => {
             let client = conn.client();
+            // Worker i asks daemon i mod n: the daemon, then each other node.
+            let mut daemons = vec![conn.client()];
+            daemons.extend(also.iter().map(|url| conn.client_of(url)));
+            let mut next = 0usize;
+            let to_daemons = || {
+                let daemon = &daemons[next % daemons.len()];
+                next += 1;
+                RawVerifier::new(daemon)
+            };
             // The floor first, with the same generator and concurrency.
             let bare = floor::Floor::start()?;
             let addr = bare.addr;
@@ -151,7 +165,8 @@ pub fn run(command: BenchCommand, conn: &Connection, out: &mut dyn Write) -> any
                 // Let them connect before measuring.
                 std::thread::sleep(Duration::from_secs(2));
             }
-            let mut report = load(|| RawVerifier::new(&client), Some(&mut to_floor), &args)?;
+            let mut report = load(to_daemons, Some(&mut to_floor), &args)?;
+            report.daemons = daemons.len();
             if let Some(hostile) = hostile {
                 report.hostile = Some((
                     args.idle_connections,
@@ -698,5 +713,6 @@ fn load<V: Verifier>(
         generator_cores,
         floor,
         hostile: None,
+        daemons: 1,
     })
 }

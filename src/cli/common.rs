@@ -51,6 +51,11 @@ impl Connection {
             "" => DEFAULT_URL,
             url => url,
         };
+        self.client_of(url)
+    }
+
+    /// A client of another daemon (`url`), with the same key.
+    pub fn client_of(&self, url: &str) -> Client {
         Client::new(url, self.api_key.clone())
     }
 }

@@ -135,3 +135,76 @@ fn bench_verify_against_a_running_daemon() {
         }
     }
 }
+
+/// `bench verify --also`: the workers spread over two nodes on one
+/// PostgreSQL database (the bench's credentials copied by `store copy`);
+/// every valid code accepted once, no replay accepted, both nodes asked.
+#[test]
+fn bench_verify_spreads_its_workers_over_two_postgres_nodes() {
+    use crate::support::pg_nodes::{query, start_node, store_copy, target};
+    use crate::support::postgres;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin = init(&data);
+    let creds = dir.path().join("creds");
+    bench_setup(&data, 8, &creds);
+    let gateway = {
+        let daemon = Served::start(&mut serve(
+            &data,
+            &["--pcsc", "off", "--virtual-token", "off"],
+        ));
+        keyward::client::Client::new(&daemon.url, Some(admin))
+            .create_api_key(&keyward::wire::apikeys::NewKeyBody {
+                name: "gw".into(),
+                role: "gateway".into(),
+                district: None,
+                person: None,
+                readers: None,
+            })
+            .unwrap()
+            .key
+            .as_str()
+            .to_owned()
+    };
+    let db = postgres::database("bench_two_nodes");
+    let nodes = tempfile::tempdir().unwrap();
+    let password = db.password_file(nodes.path());
+    let clock = nodes.path().join("clock");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::write(&clock, now.to_string()).unwrap();
+    store_copy(&data, &db.url(), &password, &clock);
+    let master = data.join("master.key");
+    let a = start_node(nodes.path(), "a", &db.url(), &password, &master, &clock);
+    let b = start_node(nodes.path(), "b", &db.url(), &password, &master, &clock);
+
+    let out = run(bench_verify(&a.url, &gateway, &creds)
+        .arg("--also")
+        .arg(&b.url)
+        .arg("--json"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{report}");
+    assert_eq!(report["daemons"], 2, "{report}");
+    assert!(report["accepts"].as_u64().unwrap() > 0, "{report}");
+    for zero in [
+        "valid_rejected",
+        "wrong_accepted",
+        "double_accepts",
+        "http_5xx",
+    ] {
+        assert_eq!(report[zero], 0, "{zero}: {report}");
+    }
+    // Both nodes decided: each appended verify entries under its name.
+    let target = target(&db.url(), &password);
+    for node in ["a", "b"] {
+        let rows = query(
+            &target,
+            &format!("SELECT count(*) FROM audit WHERE detail LIKE '%node={node}%'"),
+        );
+        let count: i64 = rows[0].get(0);
+        assert!(count > 0, "node {node} appended no audit entry");
+    }
+}

@@ -37,6 +37,8 @@ pub struct Report {
     /// Hostile connections held during the run, and how many times the
     /// daemon closed one (`--idle-connections`).
     pub hostile: Option<(usize, u64)>,
+    /// How many daemons the workers were spread over (`--also`).
+    pub daemons: usize,
 }
 
 /// The bare handler, served by the same HTTP shell, under the same load.
@@ -62,6 +64,7 @@ impl Report {
         json!({
             "seconds": self.seconds, "concurrency": self.concurrency, "credentials": self.credentials,
             "requests": self.requests, "verifies_per_second": self.per_second,
+            "daemons": self.daemons,
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms,
             "accepts": self.accepts, "rejects": self.rejects,
             "valid_rejected": self.valid_rejected, "wrong_accepted": self.wrong_accepted,
@@ -105,6 +108,12 @@ impl Report {
         ];
         if let Some(e) = &self.first_error {
             lines.push(("first error", e.clone()));
+        }
+        if self.daemons > 1 {
+            lines.push((
+                "daemons",
+                format!("{} (workers spread over them in turn)", self.daemons),
+            ));
         }
         if let Some((n, closed)) = self.hostile {
             lines.push((
@@ -168,6 +177,7 @@ mod tests {
                 generator_cores: 0.8,
             }),
             hostile: None,
+            daemons: 1,
         };
         let mut out = Vec::new();
         report.print(&mut out).unwrap_or_default();
