@@ -80,6 +80,7 @@ mod school_year;
 mod serve_process;
 mod token_dialects;
 mod transcripts;
+mod verify_crash;
 mod verify_rules;
 // issue 11: verify answers that do not depend on who the login is
 mod verify_hostile;

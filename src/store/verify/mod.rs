@@ -3,10 +3,12 @@
 //! One writer thread owns a connection and decides requests in batches (group
 //! commit): it takes every request waiting, decides them one after the other in
 //! arrival order inside one `BEGIN IMMEDIATE` transaction (each decision sees
-//! the previous one's new step), commits once with `synchronous=FULL`, and
-//! only then answers them all. An accepted code's step is on disk before
-//! anyone hears "accept", and two requests with the same code can never both
-//! be accepted: they are decided in sequence against the same durable floor.
+//! the previous one's new step), commits once, and answers them all only
+//! once that commit is on disk (a flusher thread syncs the WAL while the
+//! writer decides the next batch, [`durable`]). An accepted code's step is on
+//! disk before anyone hears "accept", and two requests with the same code can
+//! never both be accepted: they are decided in sequence against the same
+//! floor.
 //!
 //! Every request costs the same work whatever is wrong with it: the PIN
 //! verifier is computed and compared, the whole OTP window is evaluated (with
@@ -18,6 +20,7 @@
 
 pub(crate) mod counters;
 mod decide;
+mod durable;
 pub mod evidence;
 pub(crate) mod phantom;
 mod refusals;
@@ -27,6 +30,7 @@ mod stats;
 
 pub use crate::domain::verify_policy::Purpose as VerifyPurpose;
 pub use counters::slot_of as counters_slot;
+pub use durable::SyncMode;
 pub use stats::WriterStats;
 
 use std::collections::HashMap;
@@ -216,12 +220,17 @@ impl Store {
     /// Starts the verify service on its own connection, with every live
     /// credential's key unsealed into its cache.
     pub fn verify_service(&self) -> Result<VerifyService, StoreError> {
+        self.verify_service_syncing(SyncMode::from_env())
+    }
+
+    /// [`Store::verify_service`], its batches made durable as `mode` says.
+    pub fn verify_service_syncing(&self, mode: SyncMode) -> Result<VerifyService, StoreError> {
         // Refuses to start on a nearly full disk (`store::disk`).
         let db_path = &self.shared().db_path;
         let data_dir = db_path.parent().unwrap_or(db_path);
         disk::DiskSpace::of(data_dir)?.check(data_dir)?;
         let conn = connect(&self.shared().db_path)?;
-        let mut worker = Worker::new(conn, Arc::clone(self.shared()))?;
+        let mut worker = Worker::new(conn, Arc::clone(self.shared()), mode)?;
         worker.warm()?;
         let stats = Arc::clone(&worker.stats);
         let (queue, jobs) = mpsc::channel::<Job>();
@@ -284,6 +293,9 @@ type Decided = (Vec<(VerifyOutcome, &'static str)>, AuditHead);
 
 struct Worker {
     stats: stats::SharedStats,
+    /// Answers committed batches once on disk; dropped (its last batches
+    /// synced and answered) before the connection closes.
+    answerer: durable::Answerer,
     conn: Connection,
     guard: super::row_mac::RowGuard,
     decider: Decider,
@@ -326,12 +338,15 @@ struct Decider {
 const DECOYS: usize = 64;
 
 impl Worker {
-    fn new(conn: Connection, shared: Arc<Shared>) -> Result<Self, StoreError> {
+    fn new(conn: Connection, shared: Arc<Shared>, mode: SyncMode) -> Result<Self, StoreError> {
         let dummy_secret = Secret::generate(Algorithm::Sha1)?;
         let dummy_verifier = shared.keys.pin_verifier("", b"dummy");
         let guard = shared.guard(&conn)?;
+        let stats = stats::SharedStats::default();
+        let answerer = durable::Answerer::start(mode, &conn, &shared, &stats)?;
         Ok(Worker {
-            stats: stats::SharedStats::default(),
+            stats,
+            answerer,
             conn,
             guard: guard.clone(),
             decider: Decider {
@@ -408,6 +423,11 @@ impl Worker {
                     Err(_) => break,
                 }
             }
+            if self.answerer.failed() {
+                // A sync failed: what is on disk is unknown until restart.
+                durable::unavailable(batch);
+                continue;
+            }
             let started = Instant::now();
             self.evict_dead();
             let now = self.decider.shared.clock.now();
@@ -416,10 +436,13 @@ impl Worker {
             let size = batch.len();
             match answers {
                 Ok((answers, head)) => {
-                    self.decider.shared.audit_moved(Some(head));
-                    for (job, (answer, label)) in batch.into_iter().zip(answers) {
-                        let _ = job.reply.send((Ok(answer), label));
-                    }
+                    let answers = batch
+                        .into_iter()
+                        .zip(answers)
+                        .map(|(job, (answer, label))| (job, answer, label))
+                        .collect();
+                    self.answerer
+                        .committed(&self.decider.shared, durable::Committed { answers, head });
                     let t = self.decider.timing;
                     stats::update(&self.stats, |s| {
                         s.batch(size);
@@ -432,14 +455,8 @@ impl Worker {
                         s.cache_misses += size as u64 - t.hits;
                     });
                 }
-                Err(_) => {
-                    // Nothing was committed: nobody is accepted.
-                    for job in batch {
-                        let _ = job
-                            .reply
-                            .send((Err(StoreError::Unavailable), "unavailable"));
-                    }
-                }
+                // Nothing was committed: nobody is accepted.
+                Err(_) => durable::unavailable(batch),
             }
         }
         self.flush_refusals(None);
@@ -461,7 +478,9 @@ impl Worker {
             Ok::<_, StoreError>(head)
         });
         if let Ok(head) = written {
-            self.decider.shared.audit_moved(Some(head));
+            let answers = Vec::new();
+            self.answerer
+                .committed(&self.decider.shared, durable::Committed { answers, head });
         }
     }
 

@@ -197,6 +197,7 @@ fn every_kind_of_refusal_runs_the_same_statements() -> TestResult {
     let mut worker = Worker::new(
         connect(&store.shared().db_path)?,
         Arc::clone(store.shared()),
+        super::SyncMode::Inline,
     )?;
     worker.warm()?;
     // Holder 3 locked: ten failures, each after the delay of the last.

@@ -21,13 +21,18 @@ pub struct WriterStats {
     pub deciding: Duration,
     /// Renewing the MACs of the rows the batch wrote, before the commit.
     pub sealing: Duration,
-    /// `COMMIT`: the WAL write and its fsync.
+    /// `COMMIT`: the WAL write, and its fsync when the commit syncs
+    /// (`SyncMode::Inline`).
     pub committing: Duration,
     /// Handing the answers back.
     pub answering: Duration,
     /// Requests whose credential key was already unsealed, and not.
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// The flusher's WAL syncs (`SyncMode::Pipelined`), one per group of
+    /// batches committed meanwhile, and their time (beside the writer's).
+    pub syncs: u64,
+    pub syncing: Duration,
 }
 
 impl WriterStats {
@@ -64,6 +69,8 @@ impl WriterStats {
             answering: self.answering.saturating_sub(earlier.answering),
             cache_hits: self.cache_hits - earlier.cache_hits,
             cache_misses: self.cache_misses - earlier.cache_misses,
+            syncs: self.syncs - earlier.syncs,
+            syncing: self.syncing.saturating_sub(earlier.syncing),
         }
     }
 
@@ -79,7 +86,8 @@ impl WriterStats {
              per batch µs: waiting {:.0} deciding {:.0} sealing {:.0} committing {:.0} answering {:.0}\n\
              per request µs: deciding {:.1} sealing {:.1} committing {:.1}\n\
              share of time %: waiting {:.1} deciding {:.1} sealing {:.1} committing {:.1} answering {:.1}\n\
-             key cache hit rate {:.4} ({} of {})",
+             key cache hit rate {:.4} ({} of {})\n\
+             WAL syncs beside the writer {} (batches a sync {:.1}, µs a sync {:.0})",
             self.batches,
             self.requests,
             self.requests as f64 / self.batches.max(1) as f64,
@@ -101,6 +109,9 @@ impl WriterStats {
             self.cache_hits as f64 / hits.max(1) as f64,
             self.cache_hits,
             hits,
+            self.syncs,
+            self.batches as f64 / self.syncs.max(1) as f64,
+            per(self.syncing, self.syncs),
         )
     }
 }

@@ -107,6 +107,13 @@ impl Served {
         self.child.take().expect("running").wait().unwrap()
     }
 
+    /// SIGKILL, as a crash: nothing is finished or flushed by the daemon.
+    pub fn kill_hard(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within 10 s.
     pub fn stop(&mut self) -> ExitStatus {
         self.sigterm();
