@@ -87,7 +87,7 @@ impl WriterStats {
              per request µs: deciding {:.1} sealing {:.1} committing {:.1}\n\
              share of time %: waiting {:.1} deciding {:.1} sealing {:.1} committing {:.1} answering {:.1}\n\
              key cache hit rate {:.4} ({} of {})\n\
-             WAL syncs beside the writer {} (batches a sync {:.1}, µs a sync {:.0})",
+             {}",
             self.batches,
             self.requests,
             self.requests as f64 / self.batches.max(1) as f64,
@@ -109,9 +109,14 @@ impl WriterStats {
             self.cache_hits as f64 / hits.max(1) as f64,
             self.cache_hits,
             hits,
-            self.syncs,
-            self.batches as f64 / self.syncs.max(1) as f64,
-            per(self.syncing, self.syncs),
+            match self.syncs {
+                0 => "WAL synced by each commit".to_owned(),
+                n => format!(
+                    "WAL syncs beside the writer {n} (batches a sync {:.1}, µs a sync {:.0})",
+                    self.batches as f64 / n as f64,
+                    per(self.syncing, n)
+                ),
+            },
         )
     }
 }
