@@ -25,6 +25,7 @@ mod batch_pages;
 mod charts;
 mod desk_acts;
 mod glance;
+mod holder_search;
 mod home;
 mod live_desk;
 mod paging;
