@@ -23,6 +23,7 @@ mod appointments;
 pub mod batch;
 mod batch_pages;
 mod charts;
+mod departure;
 mod desk_acts;
 mod glance;
 mod holder_search;
@@ -329,6 +330,9 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/wipe", post(desk_acts::wipe))
         .route("/tokens/{serial}/resync", post(desk_acts::resync))
         .route("/people", get(people::people).post(people::add))
+        .route("/people/{id}", get(people::person))
+        .route("/people/{id}/departure", get(departure::departure))
+        .route("/people/{id}/leave", post(departure::leave))
         .route("/glance", get(glance::glance))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::export_csv))

@@ -27,6 +27,7 @@ mod concurrency;
 mod console_admin;
 mod console_batch;
 mod console_browser;
+mod console_departure;
 mod console_glance;
 mod console_security;
 mod console_staff_signin;
