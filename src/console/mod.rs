@@ -15,7 +15,9 @@
 //! one static script from the daemon, which only brings the desk's readers
 //! up to date; styles from the daemon only), is never cached, and never
 //! holds a secret: PINs and codes go from forms to the operation and
-//! nowhere else.
+//! nowhere else. The one exception is a station's access key, shown once on
+//! the answer to its grant (`staff_keys`), for the admin to put on the
+//! station.
 
 mod admin;
 mod appointment_list;
@@ -355,6 +357,7 @@ pub fn router(app: AppState, settings: Settings) -> Router {
             "/admin/staff-keys",
             get(staff_keys::staff_keys).post(staff_keys::grant),
         )
+        .route("/admin/staff-keys/station", post(staff_keys::grant_station))
         .route("/admin/staff-keys/revoke", post(staff_keys::revoke))
         .route("/delegations", get(rights::delegations).post(rights::grant))
         .route("/delegations/end", post(rights::end))

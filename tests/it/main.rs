@@ -31,6 +31,7 @@ mod console_departure;
 mod console_glance;
 mod console_security;
 mod console_staff_signin;
+mod console_station_keys;
 mod devices_pcsc;
 mod directory_daemon;
 mod directory_dates;
