@@ -165,6 +165,8 @@ fn main() {
         ("admin", "/desk"),
         ("admin", "/desk?q=holder1234"),
         ("admin", "/desk?q=nom12"),
+        ("admin", "/desk?school=0751&page=2"),
+        ("admin", "/desk?q=nom1&school=0751&page=3"),
         ("admin", "/tokens"),
         ("admin", "/tokens?state=handed_over&holder=holder00"),
         ("admin", "/tokens?school=0751&page=3"),
@@ -178,6 +180,9 @@ fn main() {
         ("admin", "/desk/readers"),
         ("admin", "/desk/batch"),
         ("admin", "/desk/batch?q=nom12"),
+        ("admin", "/desk/batch?school=0751&page=2"),
+        ("admin", "/people/holder01234"),
+        ("admin", "/people/holder01234/departure"),
         ("admin", "/admin/appointment-list"),
         (
             "admin",

@@ -126,9 +126,9 @@ impl DaemonCommand for PeopleCommand {
                     fields(
                         out,
                         &[
-                            (&t!("field-id"), v.person.id.clone()),
-                            (&t!("field-name"), v.person.full_name.clone()),
-                            (&t!("field-mail"), v.person.mail.clone()),
+                            (&t!("field-id"), v.id.clone()),
+                            (&t!("field-name"), v.full_name.clone()),
+                            (&t!("field-mail"), v.mail.clone()),
                         ],
                     )?;
                     if let Some(token) = &v.token {

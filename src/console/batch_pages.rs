@@ -19,17 +19,13 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::batch::{self, Batch, Line, Progress, StartError, Step};
+use super::holder_search::{Found, HolderSearch};
 use super::session::{forbidden, Session};
-use super::tokens::encode;
 use super::view::{html, Chrome, Texts};
 use super::{see_other, ConsoleState, Who};
 use crate::api::Operation;
 use crate::wire::devices::DeviceEntry;
-use crate::wire::people::PersonEntry;
 use crate::wire::requests::KeyRequestEntry;
-
-/// At most this many people found by a search are offered.
-const FOUND_MAX: usize = 25;
 
 /// Refuses (403, audited as the API audits a role refusal) a session
 /// whose role may not prepare keys.
@@ -50,37 +46,27 @@ struct StartPage {
     c: Chrome,
     readers: Vec<String>,
     requests: Vec<KeyRequestEntry>,
-    q: String,
-    school: String,
-    found: Vec<PersonEntry>,
-    searched: bool,
+    search: HolderSearch,
+    found: Found,
     batches: Vec<Progress>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct StartQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    school: String,
 }
 
 /// `GET /desk/batch`: choose the holders and the reader; the batches kept.
 pub async fn start_page(
     State(state): State<ConsoleState>,
     session: Session,
-    Query(query): Query<StartQuery>,
+    Query(search): Query<HolderSearch>,
 ) -> Response {
     if let Err(refused) = desk_only(&state, &session).await {
         return refused;
     }
-    render_start(&state, &session, query, None).await
+    render_start(&state, &session, search, None).await
 }
 
 async fn render_start(
     state: &ConsoleState,
     session: &Session,
-    query: StartQuery,
+    search: HolderSearch,
     error: Option<String>,
 ) -> Response {
     let who = Who::Session(&session.caller);
@@ -102,24 +88,13 @@ async fn render_start(
         .into_iter()
         .filter(|r| r.status == "open")
         .collect();
-    let q = query.q.trim().to_lowercase();
-    let school = query.school.trim().to_owned();
-    let searched = q.chars().count() >= 2 || school.chars().count() >= 2;
-    let mut found = Vec::new();
-    if searched {
-        let path = format!(
-            "/v1/people?q={}&school={}&limit={FOUND_MAX}",
-            encode(&q),
-            encode(&school)
-        );
-        match state
-            .call::<Vec<PersonEntry>>(who, Method::GET, &path, None)
-            .await
-        {
-            Ok(people) => found = people,
-            Err(r) => c = c.refused(&r),
+    let found = match search.run(state, session, &c.t, "/desk/batch").await {
+        Ok(found) => found,
+        Err(r) => {
+            c = c.refused(&r);
+            Found::default()
         }
-    }
+    };
     if error.is_some() {
         c.error = error;
     }
@@ -127,10 +102,8 @@ async fn render_start(
         c,
         readers,
         requests,
-        q: query.q,
-        school: query.school,
+        search,
         found,
-        searched,
         batches: state.app().console_batches().list(),
     })
 }
@@ -194,7 +167,7 @@ pub async fn start(
             ),
         }
     };
-    let mut page = render_start(&state, &session, StartQuery::default(), Some(error)).await;
+    let mut page = render_start(&state, &session, HolderSearch::default(), Some(error)).await;
     *page.status_mut() = status;
     page
 }

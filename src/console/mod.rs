@@ -15,7 +15,9 @@
 //! one static script from the daemon, which only brings the desk's readers
 //! up to date; styles from the daemon only), is never cached, and never
 //! holds a secret: PINs and codes go from forms to the operation and
-//! nowhere else.
+//! nowhere else. The one exception is a station's access key, shown once on
+//! the answer to its grant (`staff_keys`), for the admin to put on the
+//! station.
 
 mod admin;
 mod appointment_list;
@@ -23,8 +25,10 @@ mod appointments;
 pub mod batch;
 mod batch_pages;
 mod charts;
+mod departure;
 mod desk_acts;
 mod glance;
+mod holder_search;
 mod home;
 mod live_desk;
 mod paging;
@@ -328,6 +332,9 @@ pub fn router(app: AppState, settings: Settings) -> Router {
         .route("/tokens/{serial}/wipe", post(desk_acts::wipe))
         .route("/tokens/{serial}/resync", post(desk_acts::resync))
         .route("/people", get(people::people).post(people::add))
+        .route("/people/{id}", get(people::person))
+        .route("/people/{id}/departure", get(departure::departure))
+        .route("/people/{id}/leave", post(departure::leave))
         .route("/glance", get(glance::glance))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::export_csv))
@@ -350,6 +357,7 @@ pub fn router(app: AppState, settings: Settings) -> Router {
             "/admin/staff-keys",
             get(staff_keys::staff_keys).post(staff_keys::grant),
         )
+        .route("/admin/staff-keys/station", post(staff_keys::grant_station))
         .route("/admin/staff-keys/revoke", post(staff_keys::revoke))
         .route("/delegations", get(rights::delegations).post(rights::grant))
         .route("/delegations/end", post(rights::end))

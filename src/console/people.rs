@@ -1,10 +1,12 @@
 //! People: the list the caller may see (an inspector: their district's),
-//! searched by name or login, as the API's `GET /v1/people` answers it; and
+//! searched by name or login, as the API's `GET /v1/people` answers it;
 //! adding a person through the API's `POST /v1/people` (its roles, checks,
-//! audit and refusals).
+//! audit and refusals); one person's page as `GET /v1/people/{id}` answers
+//! it (whether they left, their rights, their live key), with the way to
+//! their departure ([`super::departure`]) for the roles that may record it.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::Form;
@@ -17,7 +19,8 @@ use super::tokens::encode;
 use super::view::{html, refused_with, Chrome};
 use super::{see_other, ConsoleState, Refusal, Who};
 use crate::api::Operation;
-use crate::wire::people::{CreatedPerson, PersonEntry};
+use crate::wire::people::{CreatedPerson, PersonDetail, PersonEntry};
+use crate::wire::rights::Right;
 
 /// People listed on one page.
 const PAGE: u64 = 50;
@@ -140,6 +143,109 @@ pub async fn add(
         Err(r) => {
             let answer = render(&state, &session, PeopleQuery::default(), Some(&r)).await;
             refused_with(&r, answer)
+        }
+    }
+}
+
+/// A right as a row of a person's page, in words.
+#[derive(Clone, Debug)]
+pub struct RightLine {
+    pub id: i64,
+    pub school: String,
+    pub origin: String,
+    pub from: String,
+    pub until: String,
+    /// "in force" or "not in force", in words (never by colour alone).
+    pub status: String,
+}
+
+impl RightLine {
+    pub fn of(t: &super::view::Texts, r: &Right) -> RightLine {
+        let status = if r.in_force {
+            "console-appointment-in-force"
+        } else {
+            "console-appointment-not-in-force"
+        };
+        RightLine {
+            id: r.id,
+            school: r.school.clone(),
+            origin: t.get(&format!("origin-{}", r.origin.as_str())),
+            from: r.from.clone(),
+            until: r.until.clone().unwrap_or_default(),
+            status: t.get(status),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonPage {
+    c: Chrome,
+    person: Option<PersonDetail>,
+    rights: Vec<RightLine>,
+    /// The live key's state, in words.
+    token_state: String,
+    /// The link to the departure page, for the roles that may record it.
+    may_record_departure: bool,
+    may_see_appointments: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PersonNotice {
+    /// Set after the departure was recorded.
+    #[serde(default)]
+    left: Option<String>,
+}
+
+/// `GET /people/{id}`: one person as `GET /v1/people/{id}` answers it (the
+/// API's roles and an inspector's district apply).
+pub async fn person(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(notice): Query<PersonNotice>,
+) -> Response {
+    let mut c = Chrome::new(&session, "console-person-title", "/people");
+    if notice.left.is_some() {
+        c.notice = Some(c.t.with("console-departure-recorded", "id", &id));
+    }
+    let path = format!("/v1/people/{}", encode(&id));
+    let answer = state
+        .call::<PersonDetail>(Who::Session(&session.caller), Method::GET, &path, None)
+        .await;
+    let role = session.role();
+    let may_see_appointments = Operation::GrantAppointment.allows(role);
+    match answer {
+        Ok(person) => {
+            let rights = person
+                .rights
+                .iter()
+                .map(|r| RightLine::of(&c.t, r))
+                .collect();
+            let token_state = person
+                .token
+                .as_ref()
+                .map(|k| c.t.state(k.state.as_str()))
+                .unwrap_or_default();
+            html(&PersonPage {
+                may_record_departure: Operation::PersonLeaves.allows(role) && !person.left,
+                may_see_appointments,
+                c,
+                person: Some(person),
+                rights,
+                token_state,
+            })
+        }
+        Err(r) => {
+            let page = html(&PersonPage {
+                c: c.refused(&r),
+                person: None,
+                rights: vec![],
+                token_state: String::new(),
+                may_record_departure: false,
+                may_see_appointments,
+            });
+            refused_with(&r, page)
         }
     }
 }

@@ -11,18 +11,16 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::holder_search::{Found, HolderSearch};
 use super::paging::{offset, Pager};
 use super::session::Session;
 use super::view::{html, refused_with, Chrome};
 use super::{see_other, ConsoleState, Refusal, Who};
 use crate::wire::devices::DeviceEntry;
-use crate::wire::people::PersonEntry;
 use crate::wire::receipts::ReceiptAnswer;
 use crate::wire::requests::{KeyRequestEntry, ReplacementEntry};
 use crate::wire::tokens::{PreparedToken, TokenEntry};
 
-/// At most this many people found by a search are shown.
-const FOUND_MAX: usize = 25;
 /// Keys listed on one page of the search (the CSV has them all).
 const SHOWN: u64 = 50;
 /// Keys on one page of the inspector's (each a card with its forms).
@@ -61,18 +59,28 @@ struct DeskPage {
     devices: Vec<DeviceEntry>,
     requests: Vec<KeyRequestEntry>,
     helps: Vec<ReplacementEntry>,
-    q: String,
-    school: String,
-    found: Vec<PersonEntry>,
-    searched: bool,
+    search: HolderSearch,
+    found: Found,
 }
 
+impl DeskPage {
+    /// (reader, serial) of each key in stock at a reader: the keys the
+    /// desk may prepare for a holder found.
+    fn blank_keys(&self) -> Vec<(&str, &str)> {
+        self.devices
+            .iter()
+            .filter(|d| {
+                d.state
+                    .is_some_and(|s| s == crate::domain::TokenState::Stock)
+            })
+            .filter_map(|d| Some((d.reader.as_str(), d.serial.as_deref()?)))
+            .collect()
+    }
+}
+
+/// The outcome of the last preparation, shown at the top.
 #[derive(Debug, Default, Deserialize)]
-pub struct DeskQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    school: String,
+pub struct DeskNotice {
     #[serde(default)]
     prepared: Option<String>,
 }
@@ -80,20 +88,22 @@ pub struct DeskQuery {
 pub async fn desk(
     State(state): State<ConsoleState>,
     session: Session,
-    Query(query): Query<DeskQuery>,
+    Query(search): Query<HolderSearch>,
+    Query(notice): Query<DeskNotice>,
 ) -> Response {
-    desk_page(&state, &session, query, None).await
+    desk_page(&state, &session, search, notice, None).await
 }
 
 async fn desk_page(
     state: &ConsoleState,
     session: &Session,
-    query: DeskQuery,
+    search: HolderSearch,
+    notice: DeskNotice,
     refusal: Option<Refusal>,
 ) -> Response {
     let who = Who::Session(&session.caller);
     let mut c = Chrome::new(session, "console-desk-title", "/desk");
-    if let Some(serial) = &query.prepared {
+    if let Some(serial) = &notice.prepared {
         c.notice = Some(c.t.with("console-prepared", "serial", serial));
     }
     let devices = match state
@@ -114,24 +124,13 @@ async fn desk_page(
         .call::<Vec<ReplacementEntry>>(who, Method::GET, "/v1/replacement-requests", None)
         .await
         .unwrap_or_default();
-    let q = query.q.trim().to_lowercase();
-    let school = query.school.trim().to_owned();
-    let searched = q.chars().count() >= 2 || school.chars().count() >= 2;
-    let mut found = Vec::new();
-    if searched {
-        let path = format!(
-            "/v1/people?q={}&school={}&limit={FOUND_MAX}",
-            encode(&q),
-            encode(&school)
-        );
-        match state
-            .call::<Vec<PersonEntry>>(who, Method::GET, &path, None)
-            .await
-        {
-            Ok(people) => found = people,
-            Err(r) => c = c.refused(&r),
+    let found = match search.run(state, session, &c.t, "/desk").await {
+        Ok(found) => found,
+        Err(r) => {
+            c = c.refused(&r);
+            Found::default()
         }
-    }
+    };
     if let Some(r) = refusal {
         c = c.refused(&r);
     }
@@ -140,10 +139,8 @@ async fn desk_page(
         devices,
         requests,
         helps,
-        q: query.q,
-        school: query.school,
+        search,
         found,
-        searched,
     })
 }
 
@@ -177,7 +174,14 @@ pub async fn prepare(
     {
         Ok(done) => see_other(&format!("/desk?prepared={}", encode(&done.serial))),
         Err(r) => {
-            let page = desk_page(&state, &session, DeskQuery::default(), Some(r.clone())).await;
+            let page = desk_page(
+                &state,
+                &session,
+                HolderSearch::default(),
+                DeskNotice::default(),
+                Some(r.clone()),
+            )
+            .await;
             refused_with(&r, page)
         }
     }

@@ -94,12 +94,17 @@ pub struct PersonEntry {
     pub mail: String,
 }
 
-/// `GET /v1/people/{id}`: the person with their rights and live token.
+/// `GET /v1/people/{id}`: the person as listed, whether they left, their
+/// rights and live token (fields in the wire's alphabetical order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonDetail {
-    /// The person as listed; its fields come first in the object.
-    #[serde(flatten)]
-    pub person: PersonEntry,
+    pub full_name: String,
+    pub id: String,
+    /// Whether their departure is recorded (`POST /v1/people/{id}/leave`
+    /// or the directory): their staff API keys are refused.
+    #[serde(default)]
+    pub left: bool,
+    pub mail: String,
     pub rights: Vec<Right>,
     pub token: Option<LiveToken>,
 }

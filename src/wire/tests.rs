@@ -104,9 +104,9 @@ fn answers_have_the_documented_fields_and_round_trip() {
         json!({"district": "D-EST", "name": "Lilas", "uai": "0751710B"}),
     );
     check::<people::PersonDetail>(
-        r#"{"id","full_name","mail","rights":[right],"token":{"serial","state"}|null}"#,
+        r#"{"id","full_name","mail","left","rights":[right],"token":{"serial","state"}|null}"#,
         json!({"id": "adurand", "full_name": "Anne Durand", "mail": "anne.durand@ac-exemple.fr",
-               "rights": [{"id": 1, "school": "0751710B", "origin": "appointment",
+               "left": false, "rights": [{"id": 1, "school": "0751710B", "origin": "appointment",
                            "from": "2026-09-01", "until": null, "in_force": true}],
                "token": {"serial": "12345678", "state": "handed_over"}}),
     );

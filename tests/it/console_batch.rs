@@ -251,3 +251,123 @@ async fn a_batch_stops_when_its_authors_key_is_revoked() {
         .await;
     assert_eq!(token["state"], "stock", "{token}");
 }
+
+/// Thirty teachers with a delegation at a second EAST school, "Ecole des
+/// Tilleuls" (and none at the first).
+fn thirty_at_the_tilleuls(api: &Api) {
+    use crate::support::world::{add_person, date, pid, uai, SCHOOL_EAST_2};
+    use keyward::domain::{Actor, RightOrigin};
+    api.store
+        .write(&Actor::Desk(pid("alice")), "test", |tx| {
+            tx.add_school(&uai(SCHOOL_EAST_2), "Ecole des Tilleuls", "EAST")?;
+            for n in 1..=30 {
+                let id = format!("tilleul{n:02}");
+                tx.act_as(Actor::Desk(pid("alice")));
+                add_person(tx, &id, &format!("Prof Tilleul {n:02}"))?;
+                tx.act_as(Actor::Inspector(pid("pmartin")));
+                tx.grant_right(
+                    RightOrigin::Delegation,
+                    &pid(&id),
+                    &uai(SCHOOL_EAST_2),
+                    date("2026-09-01"),
+                    None,
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_desk_finds_holders_by_school_a_page_at_a_time_wherever_it_picks_one() {
+    use crate::support::world::SCHOOL_EAST_2;
+    let api = api();
+    thirty_at_the_tilleuls(&api);
+    let (desk, _) = session(&api, &api.keys.desk);
+    // The desk's preparation (a blank key at the reader) and the batch's
+    // choice of holders: the same search, paged the same way.
+    for (base, chosen) in [
+        ("/desk", format!("id=\"h-{}-", api.serial)),
+        ("/desk/batch", "id=\"p-".to_owned()),
+    ] {
+        // By the school's name: the first 25 of 30, and the next page.
+        let first = send(
+            &api,
+            "GET",
+            &format!("{base}?school=Tilleuls"),
+            Some(&desk),
+            "",
+        )
+        .await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        assert!(
+            first.body.contains("1 à 25 sur 30"),
+            "{base}: {}",
+            first.body
+        );
+        assert!(
+            first.body.contains(&format!("{chosen}tilleul01\"")),
+            "{base}"
+        );
+        assert!(
+            !first.body.contains(&format!("{chosen}tilleul26\"")),
+            "{base}"
+        );
+        let next = format!("{base}?school=Tilleuls&#38;page=2");
+        assert!(first.body.contains(&next), "{base}: {}", first.body);
+        let second = send(
+            &api,
+            "GET",
+            &format!("{base}?school=Tilleuls&page=2"),
+            Some(&desk),
+            "",
+        )
+        .await;
+        assert!(
+            second.body.contains("26 à 30 sur 30"),
+            "{base}: {}",
+            second.body
+        );
+        assert!(
+            second.body.contains(&format!("{chosen}tilleul30\"")),
+            "{base}"
+        );
+        assert!(
+            !second.body.contains(&format!("{chosen}tilleul01\"")),
+            "{base}"
+        );
+        // By its UAI, and with a name or login too (both must match).
+        let uai = send(
+            &api,
+            "GET",
+            &format!("{base}?school={SCHOOL_EAST_2}"),
+            Some(&desk),
+            "",
+        )
+        .await;
+        assert!(uai.body.contains("1 à 25 sur 30"), "{base}: {}", uai.body);
+        let both = send(
+            &api,
+            "GET",
+            &format!("{base}?q=Tilleul+07&school=tilleuls"),
+            Some(&desk),
+            "",
+        )
+        .await;
+        assert!(both.body.contains("1 à 1 sur 1"), "{base}: {}", both.body);
+        assert!(
+            both.body.contains(&format!("{chosen}tilleul07\"")),
+            "{base}"
+        );
+        let nobody = send(
+            &api,
+            "GET",
+            &format!("{base}?q=dupont&school=Tilleuls"),
+            Some(&desk),
+            "",
+        )
+        .await;
+        assert!(nobody.body.contains("Personne ne correspond"), "{base}");
+        assert!(!nobody.body.contains("Jeanne Dupont"), "{base}");
+    }
+}

@@ -6,8 +6,10 @@
 //! accepts; the key is taken back and the return slip printed, its signed
 //! text checked by `keyward receipts verify`. On the way the desk's readers
 //! follow the activation live (SSE), the glance page draws its charts with
-//! their tables, and the admin lists every appointment. A PNG of every page
-//! goes to `target/console-screenshots/`, the slip's A4 print to a PDF there.
+//! their tables, the admin lists every appointment, the desk finds a holder
+//! by school, the admin records a departure and grants a station key
+//! (shown once). A PNG of every page goes to `target/console-screenshots/`,
+//! the slip's A4 print to a PDF there.
 
 use std::path::PathBuf;
 
@@ -364,6 +366,48 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     assert_eq!(staff.url(), progress, "no reload");
     saved.push(staff.screenshot(&shots, "23-batch"));
 
+    // The desk's holder search by school, from its form: Jeanne Dupont
+    // found by her school's name, the count above the list.
+    staff.goto(&format!("{url}/desk"));
+    staff.wait("#school").type_text("Lilas");
+    staff.find("#holder-search-go").click();
+    staff.wait_url("school=Lilas");
+    assert!(staff.wait(".pager").text().contains("1 à 1 sur 1"));
+    assert!(staff.source().contains("Jeanne Dupont"));
+    saved.push(staff.screenshot(&shots, "26-holder-search-school"));
+
+    // A departure: the person's page leads to the page that says what it
+    // does (the keys refused, the rights and the OTP key left as they
+    // are), recorded from its form.
+    staff.goto(&format!("{url}/people/jdupont"));
+    staff.wait("#departure-link").click();
+    staff.wait_url("/people/jdupont/departure");
+    staff.wait("#departure-go");
+    assert!(staff.find("#departure-token").text().contains(&serial));
+    saved.push(staff.screenshot(&shots, "24-departure"));
+    staff.find("#departure-go").click();
+    staff.wait_url("left=yes");
+    assert!(staff.wait("#person-left").text().contains("a quitté"));
+
+    // A station's key, granted from the access keys page: shown once.
+    staff.goto(&format!("{url}/admin/staff-keys"));
+    staff.wait("#station-name").type_text("poste-accueil");
+    staff.find("#station-reader-1").click();
+    staff.find("#grant-station-go").click();
+    let shown = staff.wait("#station-key-secret").text();
+    assert!(shown.starts_with("kw_"), "{shown}");
+    saved.push(staff.screenshot(&shots, "25-station-key"));
+    staff.find("#station-key-done").click();
+    staff.wait_url("granted=");
+    assert!(staff
+        .wait("#staff-keys tbody")
+        .text()
+        .contains("poste-accueil"));
+    assert!(
+        !staff.source().contains(&shown),
+        "the station key shown again"
+    );
+
     // Signing out ends the session: the next page asks to sign in again.
     staff.find(".me button[type=submit]").click();
     staff.wait("#login");
@@ -378,7 +422,7 @@ fn desk_inspector_station_and_gateway_through_the_console_in_chromium() {
     drop(daemon);
     let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
     assert!(
-        !log.contains(PIN) && !log.contains(&station_key),
+        !log.contains(PIN) && !log.contains(&station_key) && !log.contains(&shown),
         "a secret in a log line"
     );
     assert!(!log.contains(&passcode), "a code in a log line");

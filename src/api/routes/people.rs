@@ -129,6 +129,7 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
     let person = permit
         .read(move |tx| {
             let person = tx.person(&id)?;
+            let left = tx.has_left(&id)?;
             let rights = tx
                 .rights(&id)?
                 .iter()
@@ -142,8 +143,12 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
                     serial: t.serial,
                     state: t.state,
                 });
+            let entry = person_entry(person);
             Ok(PersonDetail {
-                person: person_entry(person),
+                full_name: entry.full_name,
+                id: entry.id,
+                left,
+                mail: entry.mail,
                 rights,
                 token,
             })

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod console;
 pub mod dovecot;
 pub mod http;
 pub mod in_process;
