@@ -25,7 +25,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -106,19 +106,30 @@ impl Answerer {
         mut sync: Syncer,
     ) -> Result<Answerer, StoreError> {
         let failed = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::new(AtomicUsize::new(0));
         let (queue, batches) = mpsc::channel::<Committed>();
         let thread = {
-            let (shared, stats, failed) = (Arc::clone(shared), Arc::clone(stats), failed.clone());
+            let (shared, stats) = (Arc::clone(shared), Arc::clone(stats));
+            let (failed, waiting) = (failed.clone(), waiting.clone());
             std::thread::Builder::new()
                 .name("keyward-verify-sync".into())
-                .spawn(move || flush(&mut sync, &batches, &shared, &stats, &failed))
+                .spawn(move || flush(&mut sync, &batches, &shared, &stats, &failed, &waiting))
                 .map_err(|_| StoreError::Unavailable)?
         };
         Ok(Answerer::Pipelined(Flusher {
             queue: Some(queue),
             thread: Some(thread),
             failed,
+            waiting,
         }))
+    }
+
+    /// Whether committed batches are waiting for their sync.
+    pub(super) fn syncing(&self) -> bool {
+        match self {
+            Answerer::Inline => false,
+            Answerer::Pipelined(f) => f.waiting.load(Ordering::Acquire) > 0,
+        }
     }
 
     /// Whether a sync failed: the writer must decide nothing more.
@@ -135,11 +146,13 @@ impl Answerer {
         match self {
             Answerer::Inline => answer(shared, batch),
             Answerer::Pipelined(flusher) => {
+                flusher.waiting.fetch_add(1, Ordering::AcqRel);
                 let sent = match &flusher.queue {
                     Some(queue) => queue.send(batch),
                     None => Err(mpsc::SendError(batch)),
                 };
                 if let Err(mpsc::SendError(batch)) = sent {
+                    flusher.waiting.fetch_sub(1, Ordering::AcqRel);
                     unavailable(batch.answers.into_iter().map(|(job, _, _)| job));
                 }
             }
@@ -156,6 +169,8 @@ pub(super) struct Flusher {
     queue: Option<Sender<Committed>>,
     thread: Option<JoinHandle<()>>,
     failed: Arc<AtomicBool>,
+    /// Batches handed over and not yet answered.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Drop for Flusher {
@@ -181,6 +196,7 @@ fn flush(
     shared: &Shared,
     stats: &SharedStats,
     failed: &AtomicBool,
+    waiting: &AtomicUsize,
 ) {
     while let Ok(first) = batches.recv() {
         let mut group = vec![first];
@@ -194,6 +210,7 @@ fn flush(
                  keyward restarts"
             );
         }
+        let count = group.len();
         for batch in group {
             if synced {
                 answer(shared, batch);
@@ -201,6 +218,7 @@ fn flush(
                 unavailable(batch.answers.into_iter().map(|(job, _, _)| job));
             }
         }
+        waiting.fetch_sub(count, Ordering::AcqRel);
         stats::update(stats, |s| {
             s.syncs += 1;
             s.syncing += took;
@@ -274,6 +292,8 @@ mod tests {
         answerer.committed(store.shared(), accepted(first));
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(first_answer.try_recv().is_err(), "answered before its sync");
+        // Meanwhile the writer may keep adding requests to its next batch.
+        assert!(answerer.syncing());
         go.send(true)?;
         let (reply, label) = first_answer.blocking_recv()?;
         assert!(reply?.is_accept() && label == "accept");

@@ -52,6 +52,9 @@ use crate::otp::{Algorithm, CredentialKey, Secret};
 /// Most requests decided in one transaction.
 pub const MAX_BATCH: usize = 1024;
 
+/// How often a batch waiting for the flusher looks again for requests.
+const SYNC_POLL: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// How long the writer waits for work before writing the aggregated
 /// refusals of a minute that is over.
 const IDLE_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -431,7 +434,7 @@ impl Worker {
             let started = Instant::now();
             self.evict_dead();
             let now = self.decider.shared.clock.now();
-            let answers = self.decide_batch(now, &batch);
+            let answers = self.decide_batch(now, &mut batch, Some(&jobs));
             let committed = Instant::now();
             let size = batch.len();
             match answers {
@@ -492,28 +495,49 @@ impl Worker {
         }
     }
 
-    fn decide_batch(&mut self, now: UnixTime, batch: &[Job]) -> Result<Decided, StoreError> {
+    /// Decides `batch` in one transaction. While the flusher is still
+    /// syncing an earlier batch (so an answer could not leave sooner
+    /// anyway), requests arriving from `more` join this one, up to
+    /// [`MAX_BATCH`]: one commit then covers them all.
+    fn decide_batch(
+        &mut self,
+        now: UnixTime,
+        batch: &mut Vec<Job>,
+        more: Option<&Receiver<Job>>,
+    ) -> Result<Decided, StoreError> {
         let decider = &mut self.decider;
         let guard = &self.guard;
+        let answerer = &self.answerer;
         decider.timing.hits = 0;
         in_write_txn(&mut self.conn, |db| {
             guard.begin();
             let mut head = AuditHead::load(db)?;
             decider.write_repeated(db, &mut head, Some(now))?;
             let mut answers = Vec::with_capacity(batch.len());
-            for job in batch {
-                let answer = match decider.decide_one(db, &mut head, now, &job.request) {
-                    Ok(answer) => answer,
-                    // One corrupt record refuses its own request, loudly in
-                    // the audit, without failing its neighbours in the batch.
-                    Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
-                        let detail = format!("reason=store error: {err}");
-                        decider.audit(db, &mut head, now, "verify.reject", "-", &detail)?;
-                        (VerifyOutcome::Reject { hold: None }, "store_error")
-                    }
-                    Err(err) => return Err(err),
-                };
-                answers.push(answer);
+            loop {
+                for job in &batch[answers.len()..] {
+                    let answer = match decider.decide_one(db, &mut head, now, &job.request) {
+                        Ok(answer) => answer,
+                        // One corrupt record refuses its own request, loudly
+                        // in the audit, without failing its neighbours.
+                        Err(err @ (StoreError::Corrupt(_) | StoreError::Domain(_))) => {
+                            let detail = format!("reason=store error: {err}");
+                            decider.audit(db, &mut head, now, "verify.reject", "-", &detail)?;
+                            (VerifyOutcome::Reject { hold: None }, "store_error")
+                        }
+                        Err(err) => return Err(err),
+                    };
+                    answers.push(answer);
+                }
+                let Some(jobs) = more else { break };
+                if batch.len() >= MAX_BATCH || !answerer.syncing() {
+                    break;
+                }
+                match jobs.recv_timeout(SYNC_POLL) {
+                    Ok(job) => batch.push(job),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
             }
             decider.timing.decided = Instant::now();
             guard.seal(db)?;

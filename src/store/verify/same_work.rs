@@ -162,7 +162,7 @@ fn traced(worker: &mut Worker, now: UnixTime, login: &str, passcode: &str) -> Ve
         request: VerifyRequest::new(login, passcode),
         reply,
     };
-    let decided = worker.decide_batch(now, std::slice::from_ref(&job));
+    let decided = worker.decide_batch(now, &mut vec![job], None);
     assert!(decided.is_ok_and(|(answers, _)| !answers[0].0.is_accept()));
     RAN.with(|ran| std::mem::take(&mut ran.borrow_mut().0))
 }
