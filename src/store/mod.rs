@@ -301,7 +301,8 @@ const STATEMENT_CACHE: usize = 256;
 
 /// Opens and configures a connection. Every connection runs with foreign
 /// keys, secure delete and `synchronous=FULL`: a commit is on disk before it
-/// returns, which the verify path relies on.
+/// returns. (The verify writer then turns it to `NORMAL` and syncs the WAL
+/// itself before answering, `verify::durable`.)
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
