@@ -19,7 +19,13 @@ over its timed requests of:
 - `decide`: `Decider::decide_one` (evidence, decision, counters, audit);
 - `audit`: `AuditHead::append` (the entry's MAC and insert);
 - `seal`: `RowGuard::seal` (row MACs renewed);
-- `commit`: `Transaction::commit` (SQLite's commit).
+- `commit`: `Transaction::commit` (SQLite's commit);
+
+and, as counts: `sha256`, the SHA-256 blocks' own instructions (ring's
+block function: proportional to the blocks hashed, MACs of rows, audit and
+PIN); `frames`, the pages the commit appends to the WAL (calls to
+`walIndexAppend`); `dirtied`, pages made writable (`pager_write`); `malloc`,
+allocations.
 
 Then the functions whose median cost differs most between classes (self
 and inclusive), to tell where a difference lies.
@@ -47,6 +53,13 @@ from collections import defaultdict
 
 CLASSES = ["wrong_code", "wrong_pin", "unknown", "locked"]
 TOGGLE = "keyward::store::verify::Worker::decide_batch"
+COUNTS = {
+    # (how, function): "self" cost or number of "calls".
+    "sha256": ("self", "ring_core_0_17_14__sha256_block_data_order_avx"),
+    "frames": ("calls", "walIndexAppend"),
+    "dirtied": ("calls", "pager_write"),
+    "malloc": ("calls", "malloc"),
+}
 PHASES = {
     "decide": "keyward::store::verify::decide::<impl keyward::store::verify::Decider>::decide_one",
     "audit": "keyward::store::audit::AuditHead::append",
@@ -76,14 +89,15 @@ NAME = re.compile(r"\((\d+)\)(?: (.*))?$")
 
 
 def parse_dump(path):
-    """(trigger, total, self costs, inclusive costs) of one callgrind dump."""
+    """(trigger, total, self costs, inclusive costs, calls) of one dump."""
     names = {}
     self_cost = defaultdict(int)
     calls_cost = defaultdict(int)
+    calls = defaultdict(int)
     trigger = ""
     total = None
     fn = callee = None
-    in_call = False
+    in_call = 0
 
     def resolve(text):
         m = NAME.match(text)
@@ -102,7 +116,11 @@ def parse_dump(path):
                 if in_call:
                     if callee != fn:
                         calls_cost[fn] += cost
-                    in_call = False
+                    # Other threads' calls are listed too, at no cost
+                    # (collection is on in the writer's batch only).
+                    if cost:
+                        calls[callee] += in_call
+                    in_call = 0
                 else:
                     self_cost[fn] += cost
             elif line.startswith("fn="):
@@ -110,13 +128,13 @@ def parse_dump(path):
             elif line.startswith("cfn="):
                 callee = resolve(line[4:].rstrip("\n"))
             elif line.startswith("calls="):
-                in_call = True
+                in_call = int(line[6:].split()[0])
             elif line.startswith("desc: Trigger:"):
                 trigger = line.split(":", 2)[2].strip()
             elif line.startswith("summary:") or line.startswith("totals:"):
                 total = int(line.split()[1])
     inclusive = {f: self_cost.get(f, 0) + calls_cost.get(f, 0) for f in set(self_cost) | set(calls_cost)}
-    return trigger, total or 0, dict(self_cost), inclusive
+    return trigger, total or 0, dict(self_cost), inclusive, dict(calls)
 
 
 def main():
@@ -184,23 +202,27 @@ def main():
 
     summary = {}
     print(f"instructions per timed request (median; binary {binary}; order {args.order}):")
-    header = f"{'class':<11} {'n':>4} {'total':>11}" + "".join(f" {p:>10}" for p in PHASES)
+    columns = list(PHASES) + list(COUNTS)
+    header = f"{'class':<11} {'n':>4} {'total':>9}" + "".join(f" {p:>8}" for p in columns)
     print(header)
     for c in CLASSES:
         ds = per_class[c]
         row = {"n": len(ds), "total": median([d[1] for d in ds])}
         for p, fn in PHASES.items():
             row[p] = median([d[3].get(fn, 0) for d in ds])
+        for p, (how, fn) in COUNTS.items():
+            index = 2 if how == "self" else 4
+            row[p] = median([d[index].get(fn, 0) for d in ds])
         row["total_min"] = min((d[1] for d in ds), default=0)
         row["total_max"] = max((d[1] for d in ds), default=0)
         summary[c] = row
         print(
-            f"{c:<11} {row['n']:>4} {row['total']:>11.0f}"
-            + "".join(f" {row[p]:>10.0f}" for p in PHASES)
-            + f"   (total min {row['total_min']}, max {row['total_max']})"
+            f"{c:<11} {row['n']:>4} {row['total']:>9.0f}"
+            + "".join(f" {row[p]:>8.0f}" for p in columns)
+            + f"   (total {row['total_min']}..{row['total_max']})"
         )
 
-    for kind, index in [("self", 2), ("inclusive", 3)]:
+    for kind, index in [("self", 2), ("inclusive", 3), ("calls", 4)]:
         functions = set()
         for ds in per_class.values():
             for d in ds:
