@@ -320,6 +320,9 @@ struct Decider {
     /// The second name each request looks up ([`decide`]), kept from one
     /// request to the next so that building it allocates nothing.
     probe: String,
+    /// A refusal's audit detail, written here from one request to the
+    /// next ([`refusals::RefusalKind::write_detail`]).
+    detail: String,
 }
 
 /// Holders kept as decoys, at most.
@@ -339,6 +342,7 @@ impl Worker {
                 find_sql: decide::find_sql(&shared.row_layout)?,
                 decoys: Vec::new(),
                 probe: String::with_capacity(64),
+                detail: String::with_capacity(2 * crate::store::audit::DETAIL_BLOCK),
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
