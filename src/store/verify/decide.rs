@@ -179,33 +179,35 @@ impl Decider {
         let own = self.find(db, login.as_ref().map_or("", PersonId::as_str), at)?;
         let mut probe = std::mem::take(&mut self.probe);
         probe.clear();
-        let decoy_at = usize::try_from(slot).unwrap_or(0) % self.decoys.len().max(1);
-        match &own {
-            Some(f) => {
-                probe.push_str(f.credential.holder.as_str());
-                probe.push('\0');
-            }
-            None => probe.push_str(self.decoys.get(decoy_at).map_or("", String::as_str)),
-        }
+        // The same steps either way: a name, then a suffix (a NUL, which
+        // no login holds, or nothing).
+        let (name, suffix) = match &own {
+            Some(f) => (f.credential.holder.as_str(), "\0"),
+            None => (self.decoys.login_for(slot), ""),
+        };
+        probe.push_str(name);
+        probe.push_str(suffix);
         let second = self.find(db, &probe, at);
         self.probe = probe;
         let second = second?;
         let known_login = own.is_some();
-        let found = match own {
-            Some(f) => {
-                std::hint::black_box(second.is_some());
-                if self.decoys.len() < super::DECOYS
-                    && !self
-                        .decoys
-                        .iter()
-                        .any(|d| d == f.credential.holder.as_str())
-                {
-                    self.decoys.push(f.credential.holder.as_str().to_owned());
-                }
-                Some(f)
-            }
-            None => second,
+        let found = if known_login {
+            std::hint::black_box(second.is_some());
+            own
+        } else {
+            second
         };
+        // Whether the records read are a listed decoy's: one lookup of a
+        // credential id in a set, for every request (a made-up login's
+        // decoy always is), so that keeping the list costs a known login
+        // no more than a made-up one; it used to compare a known login
+        // with every decoy's name (issue 11 point 3).
+        let listed = found
+            .as_ref()
+            .is_some_and(|f| self.decoys.lists(f.credential.id));
+        if let (true, false, Some(f)) = (known_login, listed, &found) {
+            self.decoys.add(&f.credential);
+        }
         // The holder whose records are read: the login's own, or the decoy.
         let subject_login = found.as_ref().map_or("", |f| f.credential.holder.as_str());
         let mut problem = None;
