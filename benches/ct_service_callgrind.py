@@ -34,6 +34,10 @@ Usage (from the repository root):
 
     python3 benches/ct_service_callgrind.py [--samples 400] [--warmup 40]
         [--order cycle] [--release] [--binary PATH] [--keep DIR] [--json FILE]
+        [--cache-sim]
+
+`--cache-sim` also simulates the caches (callgrind's model, not the
+machine's) and prints each class's median D1 and LL misses.
 
 Builds the bench with cargo (dev profile, or `bench` with `--release`)
 unless `--binary` names it. The data directory is on /dev/shm as in the
@@ -89,13 +93,16 @@ NAME = re.compile(r"\((\d+)\)(?: (.*))?$")
 
 
 def parse_dump(path):
-    """(trigger, total, self costs, inclusive costs, calls) of one dump."""
+    """(trigger, total, self costs, inclusive costs, calls, every event's
+    total) of one dump."""
     names = {}
     self_cost = defaultdict(int)
     calls_cost = defaultdict(int)
     calls = defaultdict(int)
     trigger = ""
     total = None
+    events = ["Ir"]
+    summary = {}
     fn = callee = None
     in_call = 0
 
@@ -131,10 +138,14 @@ def parse_dump(path):
                 in_call = int(line[6:].split()[0])
             elif line.startswith("desc: Trigger:"):
                 trigger = line.split(":", 2)[2].strip()
+            elif line.startswith("events:"):
+                events = line.split()[1:]
             elif line.startswith("summary:") or line.startswith("totals:"):
-                total = int(line.split()[1])
+                values = [int(v) for v in line.split()[1:]]
+                total = values[0]
+                summary = dict(zip(events, values))
     inclusive = {f: self_cost.get(f, 0) + calls_cost.get(f, 0) for f in set(self_cost) | set(calls_cost)}
-    return trigger, total or 0, dict(self_cost), inclusive, dict(calls)
+    return trigger, total or 0, dict(self_cost), inclusive, dict(calls), summary
 
 
 def main():
@@ -146,6 +157,11 @@ def main():
     ap.add_argument("--binary", help="the ct_service bench executable (skips the build)")
     ap.add_argument("--keep", help="keep the dumps in this directory")
     ap.add_argument("--json", help="write the per-class medians to this file")
+    ap.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="also simulate the caches: D1 and LL misses per class (slower)",
+    )
     ap.add_argument("--top", type=int, default=15, help="functions listed per table (default 15)")
     args = ap.parse_args()
 
@@ -168,6 +184,10 @@ def main():
         f"--toggle-collect={TOGGLE}",
         f"--dump-after={TOGGLE}",
         f"--callgrind-out-file={prefix}",
+    ]
+    if args.cache_sim:
+        cmd.append("--cache-sim=yes")
+    cmd += [
         binary,
         "--bench",
     ]
@@ -213,14 +233,28 @@ def main():
         for p, (how, fn) in COUNTS.items():
             index = 2 if how == "self" else 4
             row[p] = median([d[index].get(fn, 0) for d in ds])
-        row["total_min"] = min((d[1] for d in ds), default=0)
-        row["total_max"] = max((d[1] for d in ds), default=0)
+        totals = sorted(d[1] for d in ds)
+        row["total_min"] = totals[0] if totals else 0
+        row["total_p90"] = totals[int(0.9 * (len(totals) - 1))] if totals else 0
+        row["total_max"] = totals[-1] if totals else 0
+        row["total_mean"] = statistics.fmean(totals) if totals else 0
         summary[c] = row
         print(
             f"{c:<11} {row['n']:>4} {row['total']:>9.0f}"
             + "".join(f" {row[p]:>8.0f}" for p in columns)
-            + f"   (total {row['total_min']}..{row['total_max']})"
+            + f"   (total min {row['total_min']} p90 {row['total_p90']}"
+            + f" max {row['total_max']} mean {row['total_mean']:.0f})"
         )
+
+    if args.cache_sim:
+        print("\ncache misses per timed request (median; callgrind's simulated caches):")
+        events = ["D1mr", "D1mw", "DLmr", "DLmw", "I1mr", "ILmr"]
+        print(f"{'class':<11}" + "".join(f" {e:>8}" for e in events))
+        for c in CLASSES:
+            meds = [median([d[5].get(e, 0) for d in per_class[c]]) for e in events]
+            for e, m in zip(events, meds):
+                summary[c][e] = m
+            print(f"{c:<11}" + "".join(f" {m:>8.0f}" for m in meds))
 
     for kind, index in [("self", 2), ("inclusive", 3), ("calls", 4)]:
         functions = set()
