@@ -34,10 +34,12 @@ Usage (from the repository root):
 
     python3 benches/ct_service_callgrind.py [--samples 400] [--warmup 40]
         [--order cycle] [--release] [--binary PATH] [--keep DIR] [--json FILE]
-        [--cache-sim]
+        [--cache-sim] [--dumps DIR]
 
 `--cache-sim` also simulates the caches (callgrind's model, not the
-machine's) and prints each class's median D1 and LL misses.
+machine's) and prints each class's median D1 and LL misses. `--dumps DIR`
+reports again on the dumps a run kept (`--keep DIR`), with the same
+`--warmup`.
 
 Builds the bench with cargo (dev profile, or `bench` with `--release`)
 unless `--binary` names it. The data directory is on /dev/shm as in the
@@ -104,7 +106,7 @@ def parse_dump(path):
     events = ["Ir"]
     summary = {}
     fn = callee = None
-    in_call = 0
+    in_call = None  # the pending call's count, until its cost line
 
     def resolve(text):
         m = NAME.match(text)
@@ -120,14 +122,14 @@ def parse_dump(path):
             if c.isdigit() or c in "+-*":
                 parts = line.split()
                 cost = int(parts[1]) if len(parts) > 1 else 0
-                if in_call:
+                if in_call is not None:
                     if callee != fn:
                         calls_cost[fn] += cost
                     # Other threads' calls are listed too, at no cost
                     # (collection is on in the writer's batch only).
                     if cost:
                         calls[callee] += in_call
-                    in_call = 0
+                    in_call = None
                 else:
                     self_cost[fn] += cost
             elif line.startswith("fn="):
@@ -162,10 +164,13 @@ def main():
         action="store_true",
         help="also simulate the caches: D1 and LL misses per class (slower)",
     )
+    ap.add_argument("--dumps", help="report on the dumps kept in this directory (--keep) instead of running")
     ap.add_argument("--top", type=int, default=15, help="functions listed per table (default 15)")
     args = ap.parse_args()
 
-    binary = args.binary or build(args.release)
+    if args.dumps:
+        args.keep = args.dumps
+    binary = args.binary or ("(kept dumps)" if args.dumps else build(args.release))
     out_dir = args.keep or tempfile.mkdtemp(prefix="ct-callgrind-")
     os.makedirs(out_dir, exist_ok=True)
     labels_path = os.path.join(out_dir, "labels.txt")
@@ -191,11 +196,12 @@ def main():
         binary,
         "--bench",
     ]
-    print("running:", " ".join(cmd), file=sys.stderr)
-    run = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if not os.path.exists(labels_path):
-        sys.stderr.write(run.stderr[-4000:])
-        sys.exit("the bench wrote no labels")
+    if not args.dumps:
+        print("running:", " ".join(cmd), file=sys.stderr)
+        run = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not os.path.exists(labels_path):
+            sys.stderr.write(run.stderr[-4000:])
+            sys.exit("the bench wrote no labels")
 
     labels = open(labels_path).read().split()
     dumps = []
