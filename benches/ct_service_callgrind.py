@@ -58,7 +58,13 @@ import tempfile
 from collections import defaultdict
 
 CLASSES = ["wrong_code", "wrong_pin", "unknown", "locked"]
+# The writer's batch; a release build inlines it, so there the function
+# that opens its transaction is counted instead (`--toggle`), and the dumps
+# of other transactions (the bench's setup, the writer's last flush) are
+# told apart by having decided nothing.
 TOGGLE = "keyward::store::verify::Worker::decide_batch"
+RELEASE_TOGGLE = "keyward::store::in_write_txn"
+DECIDE = "keyward::store::verify::decide::<impl keyward::store::verify::Decider>::decide_one"
 COUNTS = {
     # (how, function): "self" cost or number of "calls".
     "sha256": ("self", "ring_core_0_17_14__sha256_block_data_order_avx"),
@@ -67,7 +73,7 @@ COUNTS = {
     "malloc": ("calls", "malloc"),
 }
 PHASES = {
-    "decide": "keyward::store::verify::decide::<impl keyward::store::verify::Decider>::decide_one",
+    "decide": DECIDE,
     "audit": "keyward::store::audit::AuditHead::append",
     "seal": "keyward::store::row_mac::RowGuard::seal",
     "commit": "rusqlite::transaction::Transaction::commit",
@@ -156,6 +162,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=40, help="first samples not counted (default 40)")
     ap.add_argument("--order", default="cycle", help="KEYWARD_CT_ORDER (default cycle)")
     ap.add_argument("--release", action="store_true", help="build with the bench profile")
+    ap.add_argument(
+        "--toggle",
+        help=f"the function counted (default {TOGGLE}; {RELEASE_TOGGLE} with --release)",
+    )
     ap.add_argument("--binary", help="the ct_service bench executable (skips the build)")
     ap.add_argument("--keep", help="keep the dumps in this directory")
     ap.add_argument("--json", help="write the per-class medians to this file")
@@ -170,6 +180,7 @@ def main():
 
     if args.dumps:
         args.keep = args.dumps
+    toggle = args.toggle or (RELEASE_TOGGLE if args.release else TOGGLE)
     binary = args.binary or ("(kept dumps)" if args.dumps else build(args.release))
     out_dir = args.keep or tempfile.mkdtemp(prefix="ct-callgrind-")
     os.makedirs(out_dir, exist_ok=True)
@@ -186,8 +197,8 @@ def main():
         "valgrind",
         "--tool=callgrind",
         "--collect-atstart=no",
-        f"--toggle-collect={TOGGLE}",
-        f"--dump-after={TOGGLE}",
+        f"--toggle-collect={toggle}",
+        f"--dump-after={toggle}",
         f"--callgrind-out-file={prefix}",
     ]
     if args.cache_sim:
@@ -211,7 +222,7 @@ def main():
             dumps.append((int(m.group(1)), os.path.join(out_dir, name)))
     dumps.sort()
     parsed = [parse_dump(p) for _, p in dumps]
-    parsed = [d for d in parsed if "decide_batch" in d[0]]
+    parsed = [d for d in parsed if "--dump-after" in d[0] and d[3].get(DECIDE, 0) > 0]
     if len(parsed) != len(labels):
         sys.exit(f"{len(parsed)} batches dumped for {len(labels)} requests asked")
 
