@@ -346,6 +346,10 @@ fn main() {
     let worst = welch_pairs(&times);
     println!("ct_service max|t|={worst:.2} threshold=4.5");
     if worst >= 4.5 {
+        // `exit` runs no destructor: the data directory (76 MB on tmpfs
+        // after 200,000 samples) is removed first.
+        drop(store);
+        drop(dir);
         std::process::exit(1);
     }
 }
