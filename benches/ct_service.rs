@@ -40,7 +40,21 @@
 //! was detected.
 //!
 //! Run: `cargo bench --bench ct_service` (1,000,000 samples in all by
-//! default; `KEYWARD_CT_SAMPLES=N`). Exits non-zero when |t| ≥ 4.5.
+//! default; `KEYWARD_CT_SAMPLES=N`, of which the first
+//! `KEYWARD_CT_WARMUP`, 1,000 by default, are not timed). Exits non-zero
+//! when |t| ≥ 4.5.
+//!
+//! `KEYWARD_CT_ORDER` fixes the order of the classes, for a run that must
+//! be repeatable: `random` (the default, from a fixed seed), `cycle`
+//! (wrong code, wrong PIN, unknown, locked, again and again) or a comma
+//! list of class names, repeated. Only the class drawn changes: every
+//! other input is drawn from the same sequence whatever the order.
+//! `KEYWARD_CT_LABELS=FILE` writes one line per request asked, in order
+//! (`setup`, `upkeep`, `settler` or the timed request's class), so that a
+//! tool which sees the writer's batches one by one (the writer decides one
+//! request per batch here) can tell whose each is:
+//! `benches/ct_service_callgrind.py` counts instructions per class that
+//! way.
 //! `KEYWARD_CT_PURPOSE=staff_sign_in` asks every request for the console's
 //! staff sign-in instead of the gateway (each holder then also has a desk
 //! key): the same classes must not tell apart for that purpose either.
@@ -83,9 +97,34 @@ fn purpose() -> VerifyPurpose {
     }
 }
 
-/// One request for [`purpose`].
+/// The class of each sample, in order (`KEYWARD_CT_ORDER`); `None` for
+/// the random draw.
+fn fixed_order() -> Option<Vec<usize>> {
+    let order = std::env::var("KEYWARD_CT_ORDER").ok()?;
+    match order.as_str() {
+        "" | "random" => None,
+        "cycle" => Some((0..CLASSES.len()).collect()),
+        list => Some(
+            list.split(',')
+                .map(|name| {
+                    CLASSES
+                        .iter()
+                        .position(|c| *c == name.trim())
+                        .unwrap_or_else(|| panic!("KEYWARD_CT_ORDER: no class {name:?}"))
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Every request's label, in order (`KEYWARD_CT_LABELS`).
+static LABELS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// One request for [`purpose`]; `label` says what it is for
+/// (`KEYWARD_CT_LABELS`).
 fn ask(
     svc: &VerifyService,
+    label: &'static str,
     login: &str,
     passcode: &str,
 ) -> Result<VerifyOutcome, keyward::store::StoreError> {
@@ -95,6 +134,7 @@ fn ask(
         VerifyPurpose::Gateway => request,
     };
     ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LABELS.lock().unwrap().push(label);
     svc.submit(request)?.wait()
 }
 
@@ -156,6 +196,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    let warmup: usize = std::env::var("KEYWARD_CT_WARMUP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let order = fixed_order();
     let base = std::env::var("KEYWARD_BENCH_DIR").unwrap_or_else(|_| "/dev/shm".into());
     let dir = tempfile::tempdir_in(base).unwrap();
     let clock = Arc::new(FixedClock::new(START));
@@ -174,9 +219,9 @@ fn main() {
             tick(&clock);
             tick(&clock);
             tick(&clock);
-            let _ = ask(&svc, &login(i), &format!("{PIN}000000"));
+            let _ = ask(&svc, "setup", &login(i), &format!("{PIN}000000"));
         }
-        let answer = ask(&svc, &login(i), &format!("{PIN}000000")).unwrap();
+        let answer = ask(&svc, "setup", &login(i), &format!("{PIN}000000")).unwrap();
         assert_eq!(answer, VerifyOutcome::Reject { hold: None });
     }
     let mut next = [1u64; KNOWN];
@@ -193,7 +238,8 @@ fn main() {
     let mut phases: [Vec<(usize, f64)>; 3] = Default::default();
     let started = Instant::now();
     for n in 0..samples {
-        let class = (rng.next() % 4) as usize;
+        let drawn = (rng.next() % 4) as usize;
+        let class = order.as_ref().map_or(drawn, |o| o[n % o.len()]);
         tick(&clock);
         // The same untimed preparation whatever the class, so that only the
         // request differs (dudect): a known holder, its window and a guess
@@ -218,7 +264,7 @@ fn main() {
         match class {
             0 | 1 if fails[i] >= 2 => {
                 let good = format!("{PIN}{right}");
-                assert!(ask(&svc, &login(i), &good).unwrap().is_accept());
+                assert!(ask(&svc, "upkeep", &login(i), &good).unwrap().is_accept());
                 next[i] += 1;
                 fails[i] = 0;
                 tick(&clock);
@@ -228,13 +274,15 @@ fn main() {
                 let name = format!("g{next_ghost:08}");
                 next_ghost += 1;
                 let first = format!("{PIN}{random:06}");
-                assert!(!ask(&svc, &name, &first).unwrap().is_accept());
+                assert!(!ask(&svc, "upkeep", &name, &first).unwrap().is_accept());
                 ghosts[g] = (name, 0);
                 tick(&clock);
             }
             3 if locked_timed[l] >= 2 => {
                 let again = format!("{PIN}{random:06}");
-                assert!(!ask(&svc, &login(locked), &again).unwrap().is_accept());
+                assert!(!ask(&svc, "upkeep", &login(locked), &again)
+                    .unwrap()
+                    .is_accept());
                 locked_timed[l] = 0;
                 tick(&clock);
             }
@@ -243,7 +291,7 @@ fn main() {
         // Then one untimed request that is the same for every class, so
         // that the writer's last request before the timed one (and what it
         // left in the caches) never depends on the class.
-        let _ = ask(&svc, "settler", &format!("{PIN}{random:06}")).unwrap();
+        let _ = ask(&svc, "settler", "settler", &format!("{PIN}{random:06}")).unwrap();
         let (who, passcode) = match class {
             0 => (login(i), format!("{PIN}{guess:06}")),
             1 => (login(i), format!("{WRONG_PIN}{right}")),
@@ -257,14 +305,14 @@ fn main() {
         }
         let before = settled(&svc);
         let t0 = Instant::now();
-        let answer = ask(&svc, &who, &passcode).unwrap();
+        let answer = ask(&svc, CLASSES[class], &who, &passcode).unwrap();
         let took = t0.elapsed().as_nanos() as f64;
         let spent = settled(&svc).since(&before);
         // (A made-up login may share a slot with earlier ones: its answer
         // can then carry a hold; never an accept.)
         assert!(!answer.is_accept(), "{who}");
         // The first thousand warm the caches.
-        if n >= 1000 {
+        if n >= warmup {
             times.push((class, took));
             for (phase, d) in
                 phases
@@ -277,6 +325,15 @@ fn main() {
     }
     let elapsed = started.elapsed();
     drop(svc);
+    if let Ok(path) = std::env::var("KEYWARD_CT_LABELS") {
+        let mut text = LABELS.lock().unwrap().join("\n");
+        text.push('\n');
+        std::fs::write(path, text).unwrap();
+    }
+    if times.is_empty() {
+        println!("ct_service: no timed sample (KEYWARD_CT_WARMUP ≥ KEYWARD_CT_SAMPLES)");
+        return;
+    }
     println!(
         "ct_service samples={} in {elapsed:.1?} classes={CLASSES:?}",
         times.len()
@@ -289,6 +346,10 @@ fn main() {
     let worst = welch_pairs(&times);
     println!("ct_service max|t|={worst:.2} threshold=4.5");
     if worst >= 4.5 {
+        // `exit` runs no destructor: the data directory (76 MB on tmpfs
+        // after 200,000 samples) is removed first.
+        drop(store);
+        drop(dir);
         std::process::exit(1);
     }
 }

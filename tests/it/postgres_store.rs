@@ -11,6 +11,7 @@ use keyward::domain::{Clock, FixedClock, PersonId};
 use keyward::otp::{
     Algorithm, CredentialKey, CredentialParams, Digits, OtpKind, Period, Secret, Totp,
 };
+use keyward::store::audit::{AuditEntry, MacEncoding};
 use keyward::store::postgres::chain::verify_chain;
 use keyward::store::postgres::ledger::{NewCredential, PgLedger};
 use keyward::store::postgres::node::{NodeSettings, Possession, VerifyNode};
@@ -279,6 +280,126 @@ async fn two_nodes_accept_one_passcode_sent_by_64_clients_exactly_once_per_round
         verify_chain(&mut client, &nodes.keys).await.unwrap(),
         Err(AuditBreak::Gap { .. })
     ));
+}
+
+/// Rewrites the whole chain with MACs in `encoding` (as an earlier
+/// keyward wrote them, for [`MacEncoding::V1`]), its head row with it.
+async fn rewrite_chain(client: &deadpool_postgres::Client, keys: &Keys, encoding: MacEncoding) {
+    let rows = client
+        .query(
+            "SELECT seq, at, actor, action, subject, detail FROM audit ORDER BY seq",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut previous = [0u8; 32];
+    for row in &rows {
+        let seq: i64 = row.get(0);
+        let at: i64 = row.get(1);
+        let entry = AuditEntry {
+            at: u64::try_from(at).unwrap(),
+            actor: row.get(2),
+            action: row.get(3),
+            subject: row.get(4),
+            detail: row.get(5),
+        };
+        let bytes = entry.encode_as(encoding, u64::try_from(seq).unwrap(), &previous);
+        previous = keys.audit_mac(&bytes);
+        client
+            .execute(
+                "UPDATE audit SET mac = $1 WHERE seq = $2",
+                &[&&previous[..], &seq],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .execute("UPDATE audit_head SET mac = $1", &[&&previous[..]])
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chain_in_the_older_mac_layout_verifies_and_steps_to_the_newer_once() {
+    let nodes = TwoNodes::new("mac layout step").await;
+    nodes.clock.advance(400);
+    nodes.burst(2, &nodes.passcode("111111")).await;
+    let mut client = nodes.pool_a.get().await.unwrap();
+    // A store written by an earlier keyward: every entry in V1.
+    rewrite_chain(&client, &nodes.keys, MacEncoding::V1).await;
+    let old = verify_chain(&mut client, &nodes.keys)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(old.seq >= 2, "{old:?}");
+    // This keyward appends in V2 after it: still intact.
+    nodes.clock.advance(400);
+    nodes.burst(2, &nodes.passcode("222222")).await;
+    let head = verify_chain(&mut client, &nodes.keys)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(head.seq > old.seq);
+    // A V2 entry edited: refused.
+    let last = i64::try_from(head.seq).unwrap();
+    client
+        .execute(
+            "UPDATE audit SET subject = 'x' || subject WHERE seq = $1",
+            &[&last],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_chain(&mut client, &nodes.keys).await.unwrap(),
+        Err(AuditBreak::BadMac { seq: head.seq })
+    );
+    client
+        .execute(
+            "UPDATE audit SET subject = substr(subject, 2) WHERE seq = $1",
+            &[&last],
+        )
+        .await
+        .unwrap();
+    // An older keyward appending after the step (its MAC right, in V1):
+    // the chain never steps back.
+    let entry = AuditEntry {
+        at: nodes.clock.now(),
+        actor: "gateway",
+        action: "verify.reject",
+        subject: "jdupont",
+        detail: "reason=wrong PIN failures=1",
+    };
+    let seq = head.seq + 1;
+    let mac = nodes
+        .keys
+        .audit_mac(&entry.encode_as(MacEncoding::V1, seq, &head.mac));
+    client
+        .execute(
+            "INSERT INTO audit (seq, at, actor, action, subject, detail, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &i64::try_from(seq).unwrap(),
+                &i64::try_from(entry.at).unwrap(),
+                &entry.actor,
+                &entry.action,
+                &entry.subject,
+                &entry.detail,
+                &&mac[..],
+            ],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "UPDATE audit_head SET seq = $1, mac = $2",
+            &[&i64::try_from(seq).unwrap(), &&mac[..]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_chain(&mut client, &nodes.keys).await.unwrap(),
+        Err(AuditBreak::OlderEncoding { seq })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -74,7 +74,9 @@ fn audit_check(report: &AuditReport) -> AuditCheck {
         Ok(head) => AuditCheck::intact(head.seq, data_encoding::HEXLOWER.encode(&head.mac)),
         Err(broken) => {
             let first_bad = match broken {
-                AuditBreak::BadMac { seq } | AuditBreak::Unreadable { seq } => *seq,
+                AuditBreak::BadMac { seq }
+                | AuditBreak::Unreadable { seq }
+                | AuditBreak::OlderEncoding { seq } => *seq,
                 AuditBreak::Gap { expected, .. } => *expected,
             };
             AuditCheck::broken(first_bad, broken.to_string())

@@ -6,7 +6,7 @@ use tokio_postgres::Client;
 
 use super::PgError;
 use crate::crypto::Keys;
-use crate::store::audit::{AuditBreak, AuditEntry, AuditHead};
+use crate::store::audit::{AuditBreak, AuditEntry, AuditHead, ChainMacs};
 
 /// Checks the whole chain in sequence order; its head when intact.
 pub async fn verify_chain(
@@ -35,6 +35,7 @@ pub async fn verify_chain(
         mac: [0; 32],
     };
     tx.commit().await?;
+    let mut macs = ChainMacs::default();
     for row in &tx_rows {
         let expected = head.seq + 1;
         let seq = u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0);
@@ -64,8 +65,8 @@ pub async fn verify_chain(
             subject,
             detail,
         };
-        if !keys.audit_mac_matches(&entry.encode(seq, &head.mac), mac) {
-            return Ok(Err(AuditBreak::BadMac { seq }));
+        if let Err(broken) = macs.check(keys, &entry, seq, &head.mac, mac) {
+            return Ok(Err(broken));
         }
         head = AuditHead {
             seq,

@@ -49,6 +49,9 @@ pub const MAC_COLUMN: &str = "row_mac";
 /// Where the layout the MACs were computed under is kept.
 const LAYOUT_META_KEY: &str = "row_mac_layout";
 
+/// The bytes [`encode_row`] reserves at once.
+const ROW_ENCODING_CAPACITY: usize = 2048;
+
 /// The encoding a row's MAC is computed over: a version label, the table's
 /// name, then each column's name and typed value, every length as 8 bytes
 /// big-endian. Tags: 0 NULL, 1 integer (8 bytes), 2 real (8 bytes), 3 text,
@@ -61,7 +64,12 @@ pub fn encode_row<'v>(
         out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
         out.extend_from_slice(bytes);
     }
-    let mut out = Vec::with_capacity(256);
+    // Room for any row the verify path checks (a credential's is about
+    // 600 bytes): with 256, a credential with more columns set (a holder
+    // who has logged in: floor, last use) grew the buffer where one never
+    // used did not, so checking a known, unlocked holder's record cost
+    // more than a locked or decoy's (issue 11 point 3).
+    let mut out = Vec::with_capacity(ROW_ENCODING_CAPACITY);
     out.extend_from_slice(b"keyward row v1\0");
     put(&mut out, table.as_bytes());
     out.extend_from_slice(&(columns.len() as u64).to_be_bytes());

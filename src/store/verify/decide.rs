@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::evidence::{possession, Against, Window};
+use super::refusals::{Problem, RefusalKind};
 use super::{reason_label, Decider, VerifyOutcome, VerifyRequest};
 use crate::domain::rights::in_force;
 use crate::domain::verify_policy::{decide, learned_drift, Decision, Evidence, Purpose, Reason};
@@ -62,8 +63,10 @@ impl Decider {
         Ok(())
     }
 
-    /// Appends a refusal to the audit chain, unless it repeats one of this
-    /// minute (then it is counted, see [`refusals`]).
+    /// Appends a refusal to the audit chain if it locks the credential or
+    /// is the first of its kind for `subject` this minute; otherwise counts
+    /// it ([`refusals`]). Its detail is written in a buffer kept from
+    /// request to request.
     #[allow(clippy::too_many_arguments)]
     fn audit_refusal(
         &mut self,
@@ -71,12 +74,21 @@ impl Decider {
         head: &mut AuditHead,
         now: UnixTime,
         subject: &str,
-        kind: &str,
-        failures: u32,
-        detail: &str,
+        kind: RefusalKind,
+        failures: Option<u32>,
+        locked_now: bool,
     ) -> Result<(), StoreError> {
-        if self.refusals.first_in_minute(subject, kind, failures, now) {
-            self.audit(db, head, now, "verify.reject", subject, detail)?;
+        // Every lock is an entry of its own, never counted in a run.
+        if locked_now
+            || self
+                .refusals
+                .first_in_minute(subject, kind, failures.unwrap_or(0), now)
+        {
+            let mut detail = std::mem::take(&mut self.detail);
+            kind.write_detail(&mut detail, failures, locked_now);
+            let written = self.audit(db, head, now, "verify.reject", subject, &detail);
+            self.detail = detail;
+            written?;
         }
         Ok(())
     }
@@ -138,13 +150,13 @@ impl Decider {
             if let Some(wait) = self.sources.blocked_for(source, now) {
                 // Refused unevaluated: the credential's counters are not
                 // touched, so this caller cannot lock its victims out.
-                let detail = format!(
-                    "reason={} purpose={}",
-                    Reason::SourceLimited.as_str(),
-                    request.purpose.as_str()
-                );
+                let kind = RefusalKind {
+                    reason: Reason::SourceLimited,
+                    problem: None,
+                    purpose: request.purpose,
+                };
                 let subject = login.as_ref().map_or("-", PersonId::as_str);
-                self.audit_refusal(db, head, now, subject, &detail, 0, &detail)?;
+                self.audit_refusal(db, head, now, subject, kind, None, false)?;
                 return Ok((
                     VerifyOutcome::SourceLimited { retry_after: wait },
                     reason_label(Reason::SourceLimited),
@@ -167,33 +179,35 @@ impl Decider {
         let own = self.find(db, login.as_ref().map_or("", PersonId::as_str), at)?;
         let mut probe = std::mem::take(&mut self.probe);
         probe.clear();
-        let decoy_at = usize::try_from(slot).unwrap_or(0) % self.decoys.len().max(1);
-        match &own {
-            Some(f) => {
-                probe.push_str(f.credential.holder.as_str());
-                probe.push('\0');
-            }
-            None => probe.push_str(self.decoys.get(decoy_at).map_or("", String::as_str)),
-        }
+        // The same steps either way: a name, then a suffix (a NUL, which
+        // no login holds, or nothing).
+        let (name, suffix) = match &own {
+            Some(f) => (f.credential.holder.as_str(), "\0"),
+            None => (self.decoys.login_for(slot), ""),
+        };
+        probe.push_str(name);
+        probe.push_str(suffix);
         let second = self.find(db, &probe, at);
         self.probe = probe;
         let second = second?;
         let known_login = own.is_some();
-        let found = match own {
-            Some(f) => {
-                std::hint::black_box(second.is_some());
-                if self.decoys.len() < super::DECOYS
-                    && !self
-                        .decoys
-                        .iter()
-                        .any(|d| d == f.credential.holder.as_str())
-                {
-                    self.decoys.push(f.credential.holder.as_str().to_owned());
-                }
-                Some(f)
-            }
-            None => second,
+        let found = if known_login {
+            std::hint::black_box(second.is_some());
+            own
+        } else {
+            second
         };
+        // Whether the records read are a listed decoy's: one lookup of a
+        // credential id in a set, for every request (a made-up login's
+        // decoy always is), so that keeping the list costs a known login
+        // no more than a made-up one; it used to compare a known login
+        // with every decoy's name (issue 11 point 3).
+        let listed = found
+            .as_ref()
+            .is_some_and(|f| self.decoys.lists(f.credential.id));
+        if let (true, false, Some(f)) = (known_login, listed, &found) {
+            self.decoys.add(&f.credential);
+        }
         // The holder whose records are read: the login's own, or the decoy.
         let subject_login = found.as_ref().map_or("", |f| f.credential.holder.as_str());
         let mut problem = None;
@@ -226,7 +240,7 @@ impl Decider {
             .as_ref()
             .is_some_and(|f| !f.intact || !rights_intact || !staff_intact);
         if known_login && tampered {
-            problem = Some("record changed outside keyward (row MAC mismatch)");
+            problem = Some(Problem::RowMacMismatch);
         }
         // The counters: two rows read, each with its MAC, in the same order
         // for every request: first the phantom slot of the name (a made-up
@@ -271,8 +285,8 @@ impl Decider {
                     Ok(Some(key)) => {
                         self.cache.insert(f.credential.id, key);
                     }
-                    Ok(None) if found.is_some() => problem = Some("no sealed secret"),
-                    Err(_) if found.is_some() => problem = Some("sealed secret rejected"),
+                    Ok(None) if found.is_some() => problem = Some(Problem::NoSealedSecret),
+                    Err(_) if found.is_some() => problem = Some(Problem::SealedSecretRejected),
                     _ => {}
                 }
             }
@@ -309,7 +323,7 @@ impl Decider {
         let proof = possession(&self.shared.keys, window, &against, &request.passcode, now)?;
         let kind = against.kind;
         if proof.out_of_range {
-            problem = Some("verification parameters out of range");
+            problem = Some(Problem::ParametersOutOfRange);
         }
         let pin_ok =
             proof.pin_matches && known && found.as_ref().is_some_and(|f| f.verifier.is_some());
@@ -353,9 +367,7 @@ impl Decider {
         }
         // --- end of gateway challenges.
         let subject = login.as_ref().map_or("-", PersonId::as_str);
-        // Repeated identical refusals of a minute are aggregated: their kind.
-        let mut repeatable: Option<(String, u32)> = None;
-        let (action, detail, answer, label) = match decision {
+        let (entry, answer, label) = match decision {
             Decision::Accept {
                 step,
                 offset,
@@ -386,12 +398,11 @@ impl Decider {
                         .store(db, super::counters::slot_of(f.credential.id), reset)?;
                 }
                 (
-                    "verify.accept",
-                    format!(
+                    Entry::Accept(format!(
                         "credential={} step={step} offset={offset} purpose={}",
                         f.credential.id,
                         request.purpose.as_str()
-                    ),
+                    )),
                     VerifyOutcome::Accept { rights },
                     "accept",
                 )
@@ -439,42 +450,47 @@ impl Decider {
                         self.sources.record_failure(source, now);
                     }
                 }
-                let mut detail = format!("reason={} failures={}", reason.as_str(), after.fails);
-                let mut kind = format!("reason={}", reason.as_str());
-                let lock = after.locked && !counters.locked;
-                if lock {
-                    detail.push_str(" locked=now");
-                }
-                if let Some(p) = problem {
-                    detail.push_str(" problem=");
-                    detail.push_str(p);
-                    kind.push_str(" problem=");
-                    kind.push_str(p);
-                }
-                for text in [&mut detail, &mut kind] {
-                    text.push_str(" purpose=");
-                    text.push_str(request.purpose.as_str());
-                }
-                // Every lock is an entry of its own.
-                if !lock {
-                    repeatable = Some((kind, after.fails));
-                }
                 (
-                    "verify.reject",
-                    detail,
+                    Entry::Refusal {
+                        kind: RefusalKind {
+                            reason,
+                            problem,
+                            purpose: request.purpose,
+                        },
+                        failures: after.fails,
+                        locked_now: after.locked && !counters.locked,
+                    },
                     VerifyOutcome::Reject { hold: retry_after },
                     reason_label(reason),
                 )
             }
         };
-        match repeatable {
-            Some((kind, fails)) => {
-                self.audit_refusal(db, head, now, subject, &kind, fails, &detail)?;
+        match entry {
+            Entry::Accept(detail) => {
+                self.audit(db, head, now, "verify.accept", subject, &detail)?;
             }
-            None => self.audit(db, head, now, action, subject, &detail)?,
+            Entry::Refusal {
+                kind,
+                failures,
+                locked_now,
+            } => {
+                self.audit_refusal(db, head, now, subject, kind, Some(failures), locked_now)?;
+            }
         }
         Ok((answer, label))
     }
+}
+
+/// The audit entry a decision gets.
+enum Entry {
+    /// `verify.accept`, with its detail.
+    Accept(String),
+    /// `verify.reject`: written or counted ([`Decider::audit_refusal`]).
+    Refusal {
+        kind: RefusalKind,
+        failures: u32,
+        locked_now: bool,
+    },
 }
 
 /// Whether `holder` holds a live staff key (admin, desk or inspector) with

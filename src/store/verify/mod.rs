@@ -331,14 +331,46 @@ struct Decider {
     /// Real holders whose records an unknown login's request reads and
     /// checks instead (and then ignores), so that it does the work of a
     /// known one: the same rows, MACs and window ([`decide`]).
-    decoys: Vec<String>,
+    decoys: Decoys,
     /// The second name each request looks up ([`decide`]), kept from one
     /// request to the next so that building it allocates nothing.
     probe: String,
+    /// A refusal's audit detail, written here from one request to the
+    /// next ([`refusals::RefusalKind::write_detail`]).
+    detail: String,
 }
 
 /// Holders kept as decoys, at most.
 const DECOYS: usize = 64;
+
+/// The decoys ([`Decider::decoys`]): their logins, to pick one by a
+/// login's slot, and their credentials' ids, to tell whether one is listed
+/// at the cost of one set lookup whoever asks.
+#[derive(Default)]
+struct Decoys {
+    logins: Vec<String>,
+    ids: std::collections::HashSet<i64>,
+}
+
+impl Decoys {
+    /// Lists `credential`'s holder, unless listed or the list is full.
+    fn add(&mut self, credential: &crate::domain::CredentialInfo) {
+        if self.logins.len() < DECOYS && self.ids.insert(credential.id) {
+            self.logins.push(credential.holder.as_str().to_owned());
+        }
+    }
+
+    fn lists(&self, credential: i64) -> bool {
+        self.ids.contains(&credential)
+    }
+
+    /// The decoy of a login whose phantom slot is `slot` ("" when there is
+    /// none yet).
+    fn login_for(&self, slot: i64) -> &str {
+        let at = usize::try_from(slot).unwrap_or(0) % self.logins.len().max(1);
+        self.logins.get(at).map_or("", String::as_str)
+    }
+}
 
 impl Worker {
     fn new(conn: Connection, shared: Arc<Shared>, mode: SyncMode) -> Result<Self, StoreError> {
@@ -355,8 +387,9 @@ impl Worker {
             decider: Decider {
                 guard,
                 find_sql: decide::find_sql(&shared.row_layout)?,
-                decoys: Vec::new(),
+                decoys: Decoys::default(),
                 probe: String::with_capacity(64),
+                detail: String::with_capacity(2 * crate::store::audit::DETAIL_BLOCK),
                 cache: HashMap::new(),
                 dummy_key: CredentialKey::new(Algorithm::Sha1, &dummy_secret),
                 dummy_verifier,
@@ -388,11 +421,7 @@ impl Worker {
             // A corrupt record is refused (and audited) when its holder
             // tries to log in; it must not keep everybody else out.
             if let Ok(credential) = credential_from_row(row) {
-                if self.decider.decoys.len() < DECOYS {
-                    self.decider
-                        .decoys
-                        .push(credential.holder.as_str().to_owned());
-                }
+                self.decider.decoys.add(&credential);
                 live.push(credential);
             }
         }

@@ -14,6 +14,15 @@
 //! Each row carries a MAC of its content; a row that does not match counts as
 //! locked (an edit outside keyward cannot unlock a phantom).
 //!
+//! Every row takes as many bytes in its page whatever its counters: SQLite
+//! stores an integer in 0 to 8 bytes by its value (0 and 1 in none), so
+//! the MAC is followed by as many zeros as the counters' integers take
+//! less than [`ROW_INTEGERS`]. A row rewritten with other values then
+//! fits the place it left, as a locked login's unchanged row does: a
+//! known login's refusal (failures 1, 2, then back to 0) and a made-up
+//! login's (a delay appearing) no longer defragment or rearrange the
+//! page where a locked one's never did (issue 11 point 3).
+//!
 //! The writer reads the slot of every request's login and, for every
 //! rejected request, writes either the credential's counters or the
 //! phantom's: the same reads and writes whether the login exists or not.
@@ -33,6 +42,24 @@ pub(crate) const TAMPERED: Counters = Counters {
     locked: true,
     retry_at: 0,
 };
+
+/// The bytes a row's two counters that vary (failures, delay) and its
+/// MAC's padding take together: the most the two integers can take.
+pub(crate) const ROW_INTEGERS: usize = 6 + 8;
+
+/// The bytes SQLite's record format gives `value` (its serial type's
+/// size; file format 4, which SQLite writes by default).
+fn stored_bytes(value: i64) -> usize {
+    match value {
+        0 | 1 => 0,
+        -0x80..=0x7f => 1,
+        -0x8000..=0x7fff => 2,
+        -0x80_0000..=0x7f_ffff => 3,
+        -0x8000_0000..=0x7fff_ffff => 4,
+        -0x8000_0000_0000..=0x7fff_ffff_ffff => 6,
+        _ => 8,
+    }
+}
 
 pub(crate) const FRESH: Counters = Counters {
     fails: 0,
@@ -99,12 +126,17 @@ impl Phantoms {
         let (Ok(fails), Ok(retry_at)) = (u32::try_from(fails), u64::try_from(retry_at)) else {
             return Ok(Some(TAMPERED));
         };
+        // The MAC, then zeros only (see the module's doc).
+        let (mac, padding) = mac.split_at(mac.len().min(32));
+        if padding.len() > ROW_INTEGERS || padding.iter().any(|&b| b != 0) {
+            return Ok(Some(TAMPERED));
+        }
         let counters = Counters {
             fails,
             locked,
             retry_at,
         };
-        if self.key.matches(&Self::encode(slot, counters), &mac) {
+        if self.key.matches(&Self::encode(slot, counters), mac) {
             Ok(Some(counters))
         } else {
             Ok(Some(TAMPERED))
@@ -125,9 +157,12 @@ impl Phantoms {
         slot: i64,
         counters: Counters,
     ) -> Result<(), StoreError> {
-        let mac = self.key.mac(&Self::encode(slot, counters));
         let retry_at =
             i64::try_from(counters.retry_at).map_err(|_| StoreError::Corrupt("retry time"))?;
+        let mut stored = [0u8; 32 + ROW_INTEGERS];
+        stored[..32].copy_from_slice(&self.key.mac(&Self::encode(slot, counters)));
+        let integers = stored_bytes(i64::from(counters.fails)) + stored_bytes(retry_at);
+        let stored = &stored[..32 + ROW_INTEGERS.saturating_sub(integers)];
         db.prepare_cached("DELETE FROM phantom_counters WHERE slot = ?1")?
             .execute([slot])?;
         db.prepare_cached(
@@ -139,7 +174,7 @@ impl Phantoms {
             counters.fails,
             counters.locked,
             retry_at,
-            &mac[..]
+            stored
         ])?;
         Ok(())
     }
@@ -164,6 +199,73 @@ mod tests {
         assert!(slots.len() > 990, "{}", slots.len());
         assert!(slots.iter().all(|&s| (0..SLOTS as i64).contains(&s)));
         assert_eq!(p.slot("ghost"), p.slot("ghost"));
+        Ok(())
+    }
+
+    #[test]
+    fn every_row_takes_as_many_bytes_whatever_its_counters(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (db, p) = table()?;
+        let cases = [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 1_800_000_060),
+            (10, 1_800_000_300),
+            (200, 0),
+            (u32::MAX, 0),
+            (u32::MAX, (1 << 47) + 1),
+            (7, (1 << 62) - 1),
+        ];
+        let mut sizes = std::collections::BTreeSet::new();
+        for (i, (fails, retry_at)) in cases.into_iter().enumerate() {
+            let c = Counters {
+                fails,
+                locked: fails >= LOCK_AFTER,
+                retry_at,
+            };
+            let slot = i64::try_from(i)?;
+            p.store(&db, slot, c)?;
+            assert_eq!(p.load(&db, slot)?, c);
+            // What the record's body holds that varies: SQLite's own
+            // sizes of the integers (read back as it stored them) and the
+            // MAC with its padding.
+            let (types, mac): (String, i64) = db.query_row(
+                "SELECT typeof(fails) || typeof(retry_at), length(mac)
+                 FROM phantom_counters WHERE slot = ?1",
+                [slot],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            assert_eq!(types, "integerinteger");
+            let integers = stored_bytes(i64::from(fails)) + stored_bytes(i64::try_from(retry_at)?);
+            sizes.insert(integers + usize::try_from(mac)?);
+        }
+        assert_eq!(sizes.len(), 1, "{sizes:?}");
+        // SQLite's serial types, at their bounds.
+        for (value, bytes) in [
+            (0, 0),
+            (1, 0),
+            (2, 1),
+            (-1, 1),
+            (127, 1),
+            (128, 2),
+            (32_767, 2),
+            (32_768, 3),
+            (8_388_608, 4),
+            (2_147_483_647, 4),
+            (2_147_483_648, 6),
+            (1 << 47, 8),
+        ] {
+            assert_eq!(stored_bytes(value), bytes, "{value}");
+        }
+        // A row whose padding is not zeros was changed outside keyward.
+        let mut mac: Vec<u8> =
+            db.query_row("SELECT mac FROM phantom_counters WHERE slot = 0", [], |r| {
+                r.get(0)
+            })?;
+        mac.push(1);
+        db.execute("UPDATE phantom_counters SET mac = ?1 WHERE slot = 0", [mac])?;
+        assert_eq!(p.load(&db, 0)?, TAMPERED);
         Ok(())
     }
 
