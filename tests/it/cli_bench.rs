@@ -52,6 +52,22 @@ fn bench_setup_writes_active_holders_and_their_secrets() {
     assert!(stderr.contains("3 credentials for 4 workers"));
 }
 
+/// A gateway key made through the API of the daemon at `url` by `admin`.
+pub fn gateway_key(url: &str, admin: String) -> String {
+    keyward::client::Client::new(url, Some(admin))
+        .create_api_key(&keyward::wire::apikeys::NewKeyBody {
+            name: "gw".into(),
+            role: "gateway".into(),
+            district: None,
+            person: None,
+            readers: None,
+        })
+        .unwrap()
+        .key
+        .as_str()
+        .to_owned()
+}
+
 /// `keyward bench setup --holders N --data DATA --out CREDS`; returns stdout.
 pub fn bench_setup(data: &std::path::Path, holders: u32, creds: &std::path::Path) -> String {
     stdout_ok(
@@ -94,18 +110,7 @@ fn bench_verify_against_a_running_daemon() {
         &["--pcsc", "off", "--virtual-token", "off"],
     ));
     let url = daemon.url.clone();
-    let gateway = keyward::client::Client::new(&url, Some(admin))
-        .create_api_key(&keyward::wire::apikeys::NewKeyBody {
-            name: "gw".into(),
-            role: "gateway".into(),
-            district: None,
-            person: None,
-            readers: None,
-        })
-        .unwrap()
-        .key
-        .as_str()
-        .to_owned();
+    let gateway = gateway_key(&url, admin);
     for _ in 0..2 {
         let out = run(bench_verify(&url, &gateway, &creds).arg("--json"));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -154,18 +159,7 @@ fn bench_verify_spreads_its_workers_over_two_postgres_nodes() {
             &data,
             &["--pcsc", "off", "--virtual-token", "off"],
         ));
-        keyward::client::Client::new(&daemon.url, Some(admin))
-            .create_api_key(&keyward::wire::apikeys::NewKeyBody {
-                name: "gw".into(),
-                role: "gateway".into(),
-                district: None,
-                person: None,
-                readers: None,
-            })
-            .unwrap()
-            .key
-            .as_str()
-            .to_owned()
+        gateway_key(&daemon.url, admin)
     };
     let db = postgres::database("bench_two_nodes");
     let nodes = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use keyward::otp::{code_at, Algorithm, CredentialKey, Digits, Secret};
 
-use crate::cli_bench::bench_setup;
+use crate::cli_bench::{bench_setup, gateway_key};
 use crate::support::cli::{init, keyward, stdout_ok};
 use crate::support::serve::{serve, Served};
 
@@ -68,18 +68,7 @@ fn no_code_answered_accept_before_a_kill_9_is_accepted_after_the_restart() {
         .collect();
     let gateway = {
         let daemon = start(&data);
-        keyward::client::Client::new(&daemon.url, Some(admin))
-            .create_api_key(&keyward::wire::apikeys::NewKeyBody {
-                name: "gw".into(),
-                role: "gateway".into(),
-                district: None,
-                person: None,
-                readers: None,
-            })
-            .unwrap()
-            .key
-            .as_str()
-            .to_owned()
+        gateway_key(&daemon.url, admin)
     };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
