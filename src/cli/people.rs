@@ -129,6 +129,7 @@ impl DaemonCommand for PeopleCommand {
                             (&t!("field-id"), v.id.clone()),
                             (&t!("field-name"), v.full_name.clone()),
                             (&t!("field-mail"), v.mail.clone()),
+                            (&t!("field-left"), if v.left { t!("yes") } else { t!("no") }),
                         ],
                     )?;
                     if let Some(token) = &v.token {

@@ -85,6 +85,7 @@ receipt-kind-return = return
 field-id = id
 field-name = name
 field-mail = mail
+field-left = left the authority
 field-live-token = live token
 field-rights = rights:
 field-serial = serial

@@ -84,6 +84,7 @@ receipt-kind-return = restitution
 field-id = identifiant
 field-name = nom
 field-mail = adresse
+field-left = a quitté l'académie
 field-live-token = clé détenue
 field-rights = droits :
 field-serial = numéro

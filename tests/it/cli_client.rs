@@ -125,6 +125,24 @@ fn not_found_and_forbidden_have_their_own_exit_codes() {
 }
 
 #[test]
+fn people_show_says_whether_the_person_left() {
+    let (url, server) = one_shot(
+        "200 OK",
+        r#"{"full_name":"Jeanne Dupont","id":"jdupont","left":true,"mail":"jdupont@ac-exemple.fr","rights":[],"token":null}"#,
+    );
+    let mut cmd = cli::client(&url, KEY, ["people", "show", "jdupont"]);
+    let out = cli::run(cmd.env("KEYWARD_LANG", "fr"));
+    server.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let line = shown
+        .lines()
+        .find(|l| l.starts_with("a quitté l'académie"))
+        .unwrap_or_else(|| panic!("no departure line: {shown}"));
+    assert!(line.ends_with("oui"), "{line}");
+}
+
+#[test]
 fn verify_reads_the_passcode_from_stdin_and_exits_0_or_1() {
     let (url, server) = one_shot(
         "200 OK",
