@@ -136,9 +136,9 @@ pub(super) async fn show_person(permit: Permit, Path(id): Path<String>) -> Answe
                 .map(|r| wire_right(r, now, &zone))
                 .collect();
             let token = tx
-                .tokens(None, None)?
+                .tokens_of(&id)?
                 .into_iter()
-                .find(|t| t.state.is_live() && t.holder.as_ref() == Some(&id))
+                .find(|t| t.state.is_live())
                 .map(|t| LiveToken {
                     serial: t.serial,
                     state: t.state,

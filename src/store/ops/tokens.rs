@@ -659,6 +659,16 @@ impl Tx<'_> {
         ))
     }
 
+    /// The tokens bound to `holder`, whatever their state, by serial.
+    pub fn tokens_of(&self, holder: &PersonId) -> Result<Vec<TokenInfo>, StoreError> {
+        let serials: Vec<String> = self
+            .db
+            .prepare_cached("SELECT serial FROM tokens WHERE holder = ?1 ORDER BY serial")?
+            .query_map([holder.as_str()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        serials.iter().map(|serial| self.token(serial)).collect()
+    }
+
     /// Tokens, optionally in one state and/or bound to a holder of `district`.
     pub fn tokens(
         &self,
