@@ -50,6 +50,20 @@ struct DeparturePage {
     token_line: String,
 }
 
+impl DeparturePage {
+    /// The page with nothing but its error: the person could not be read.
+    fn refused(c: Chrome, id: String) -> DeparturePage {
+        DeparturePage {
+            c,
+            id,
+            person: None,
+            keys: vec![],
+            rights: vec![],
+            token_line: String::new(),
+        }
+    }
+}
+
 /// Refuses (403, audited as the API audits a role refusal) a session whose
 /// role may not record a departure.
 async fn admin_only(state: &ConsoleState, session: &Session) -> Result<(), Response> {
@@ -92,14 +106,7 @@ async fn render(
         Err(r) => {
             let shown = refusal.unwrap_or(&r);
             c.error = Some(words(&c.t, shown, false));
-            let page = html(&DeparturePage {
-                c,
-                id,
-                person: None,
-                keys: vec![],
-                rights: vec![],
-                token_line: String::new(),
-            });
+            let page = html(&DeparturePage::refused(c, id));
             return refused_with(shown, page);
         }
     };
@@ -195,14 +202,7 @@ pub async fn leave(
             // read for a page this role may not see.
             let mut c = Chrome::new(&session, "console-departure-title", "/people");
             c.error = Some(words(&c.t, &r, false));
-            let page = html(&DeparturePage {
-                c,
-                id,
-                person: None,
-                keys: vec![],
-                rights: vec![],
-                token_line: String::new(),
-            });
+            let page = html(&DeparturePage::refused(c, id));
             refused_with(&r, page)
         }
         Err(r) => {
