@@ -227,6 +227,7 @@ impl DaemonConfig {
         let mut listen = vec![DEFAULT_LISTEN];
         let mut totp_behind = crate::otp::Totp::DEFAULT_BEHIND;
         let mut hotp_look_ahead = crate::otp::Hotp::DEFAULT_LOOK_AHEAD;
+        let mut refusal_floor = StoreConfig::DEFAULT_REFUSAL_FLOOR;
         let mut return_deadline = ReturnDeadline::DEFAULT;
         let mut time_zone = TimeZone::UTC;
         let mut limits = Limits::default();
@@ -243,6 +244,12 @@ impl DaemonConfig {
                 "listen" => listen = addresses(key, value)?,
                 "totp_behind" => totp_behind = integer(key, value)?,
                 "hotp_look_ahead" => hotp_look_ahead = integer(key, value)?,
+                "refusal_floor_ms" => {
+                    refusal_floor = Duration::from_millis(integer(key, value)?);
+                    if refusal_floor > StoreConfig::MAX_REFUSAL_FLOOR {
+                        return Err(bad(key, "at most 1000 (one second)"));
+                    }
+                }
                 "return_deadline" => return_deadline = month_day(key, value)?,
                 "time_zone" => time_zone = zone(key, value)?,
                 "limits" => limits = parse_limits(value)?,
@@ -273,6 +280,7 @@ impl DaemonConfig {
         let mut store = StoreConfig::new(&domain);
         store.totp_behind = totp_behind;
         store.hotp_look_ahead = hotp_look_ahead;
+        store.refusal_floor = refusal_floor;
         store.return_deadline = return_deadline;
         store.time_zone = time_zone;
         store.seeded_reuse = seeded_reuse;
@@ -558,7 +566,10 @@ mod tests {
         assert_eq!(config.store.hotp_look_ahead, 10);
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.store.time_zone, TimeZone::UTC);
+        assert_eq!(config.store.refusal_floor, Duration::from_millis(2));
         assert_eq!(config.radius, None);
+        let off = DaemonConfig::parse(&format!("{OLD_FILE}refusal_floor_ms = 0\n")).unwrap();
+        assert_eq!(off.store.refusal_floor, Duration::ZERO);
     }
 
     #[test]
@@ -687,6 +698,16 @@ mod tests {
                 "totp_behind, hotp_look_ahead",
             ),
             ("authority_domain = 3\n", "wrong type", "authority_domain"),
+            (
+                "authority_domain = \"a.fr\"\nrefusal_floor_ms = 1001\n",
+                "bad value",
+                "refusal_floor_ms",
+            ),
+            (
+                "authority_domain = \"a.fr\"\nrefusal_floor_ms = -1\n",
+                "wrong type",
+                "refusal_floor_ms",
+            ),
         ] {
             let err = DaemonConfig::parse(file).unwrap_err();
             assert_eq!(refused_key(err), (rule, key.to_owned()), "{file}");

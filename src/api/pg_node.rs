@@ -51,6 +51,9 @@ pub struct PgNodeState {
     pub keys: Arc<Keys>,
     /// The authority's time zone, in which the days of a right are read.
     pub time_zone: jiff::tz::TimeZone,
+    /// `Config::refusal_floor`, as the SQLite daemon's verify service holds
+    /// its refusals.
+    pub refusal_floor: std::time::Duration,
 }
 
 impl std::fmt::Debug for PgNodeState {
@@ -232,8 +235,12 @@ async fn verify(
             return Err(ApiError::invalid("source", "1 to 128 printable characters"));
         }
     }
+    let not_before = tokio::time::Instant::now() + state.refusal_floor;
     let answer = state.node.verify(&body.login, &body.passcode).await;
     drop(body);
+    if !matches!(answer, Ok((Possession::Proved { .. }, _))) {
+        tokio::time::sleep_until(not_before).await;
+    }
     match answer {
         // The same answer as the SQLite daemon's, rights in force included.
         Ok((Possession::Proved { rights }, _)) => {

@@ -132,6 +132,7 @@ pub(super) fn run(
             clock,
             keys: Arc::clone(&keys),
             time_zone: config.store.time_zone.clone(),
+            refusal_floor: config.store.refusal_floor,
         });
         server::run(listeners, routes, config.limits, async move {
             signalled.await;

@@ -190,6 +190,10 @@ pub struct Config {
     /// A checkpoint each time the audit passes a multiple of this many
     /// entries.
     pub checkpoint_every: u64,
+    /// A refused verify is answered no sooner than this after it was
+    /// submitted (`store::verify::Pending`): what a refusal costs to decide
+    /// then never shows in when its answer leaves.
+    pub refusal_floor: std::time::Duration,
 }
 
 /// What becomes of a factory-seeded token once returned.
@@ -213,8 +217,16 @@ impl Config {
             seeded_reuse: SeededReuse::AfterImport,
             checkpoint_file: None,
             checkpoint_every: checkpoints::DEFAULT_EVERY,
+            refusal_floor: Self::DEFAULT_REFUSAL_FLOOR,
         }
     }
+
+    /// Longer than deciding and committing a refusal takes on an idle
+    /// daemon (about 0.1 ms, plus the disk's sync), short enough that nobody
+    /// who mistyped notices.
+    pub const DEFAULT_REFUSAL_FLOOR: std::time::Duration = std::time::Duration::from_millis(2);
+    /// The largest floor the configuration accepts.
+    pub const MAX_REFUSAL_FLOOR: std::time::Duration = std::time::Duration::from_millis(1000);
 
     /// Whether the authority mail domain is a domain.
     pub fn check_domain(&self) -> Result<(), StoreError> {
@@ -236,6 +248,11 @@ impl Config {
         {
             return Err(StoreError::BadConfig(
                 "verify windows exceed the guessing budget (window x 10 attempts / 10^6 <= 1/1000)",
+            ));
+        }
+        if self.refusal_floor > Self::MAX_REFUSAL_FLOOR {
+            return Err(StoreError::BadConfig(
+                "the refusal floor is at most 1000 milliseconds",
             ));
         }
         Ok(())

@@ -159,3 +159,87 @@ fn a_decoy_s_passcode_under_a_made_up_login_is_refused_and_changes_nothing() {
     }
     assert!(svc.verify("adurand", &passcode).unwrap().is_accept());
 }
+
+/// Every kind of refusal is handed over no sooner than the refusal floor
+/// after it was submitted; an accept is not held. Before the floor, a
+/// refusal was answered as soon as it was committed (well under a
+/// millisecond apart from one kind to another, which is what a timing
+/// attacker measures).
+#[test]
+fn refusals_are_answered_no_sooner_than_the_floor_and_accepts_at_once() {
+    use std::time::{Duration, Instant};
+    let floor = Duration::from_millis(400);
+    let mut config = keyward::store::Config::new(DOMAIN);
+    config.refusal_floor = floor;
+    let w = world_with(at("2026-11-02", 8), config);
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let d = w.active_totp("adurand", "VT-A", PIN);
+    w.appoint("bleroy", SCHOOL_EAST_2, "2025-09-01", None);
+    let _b = w.active_totp("bleroy", "VT-B", PIN);
+    let svc = w.store.verify_service().unwrap();
+    // bleroy locked by ten failures, each after its delay.
+    for _ in 0..10 {
+        if let VerifyOutcome::Reject { hold: Some(h) } = svc.verify("bleroy", WRONG).unwrap() {
+            w.clock.advance(h);
+        }
+    }
+    w.next_step();
+    let code = d.code(w.now());
+    let wrong_code = format!("{PIN}{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refusals = [
+        ("wrong code", "adurand", wrong_code),
+        ("wrong PIN", "adurand", format!("111111{code}")),
+        ("unknown login", "gmartin", format!("{PIN}{code}")),
+        ("locked", "bleroy", format!("{PIN}{code}")),
+        ("malformed", "adurand", "12".to_owned()),
+    ];
+    for (kind, login, passcode) in refusals {
+        let started = Instant::now();
+        let outcome = svc.verify(login, &passcode).unwrap();
+        let took = started.elapsed();
+        assert!(took >= floor, "{kind} answered after {took:?}");
+        match outcome {
+            VerifyOutcome::Reject { hold: Some(h) } => w.clock.advance(h),
+            VerifyOutcome::Reject { hold: None } => {}
+            other => panic!("{kind}: {other:?}"),
+        }
+    }
+    w.next_step();
+    let started = Instant::now();
+    let outcome = svc
+        .verify("adurand", &format!("{PIN}{}", d.code(w.now())))
+        .unwrap();
+    let took = started.elapsed();
+    assert!(outcome.is_accept());
+    assert!(took < floor, "an accept answered after {took:?}");
+}
+
+/// `refusal_floor_ms` in `keyward.toml` holds a refused `POST /v1/verify`
+/// of a real daemon that long.
+#[test]
+fn the_daemon_holds_a_refusal_to_the_configured_floor() {
+    use crate::support::serve::{serve, Served};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin = crate::support::cli::init(&data);
+    let config = data.join("keyward.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("refusal_floor_ms = 600\n{text}")).unwrap();
+    let mut served = Served::start(&mut serve(
+        &data,
+        &["--pcsc", "off", "--hid", "off", "--virtual-token", "off"],
+    ));
+    let key = crate::cli_bench::gateway_key(&served.url, admin);
+    let client = keyward::client::Client::new(&served.url, Some(key));
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let outcome = client.verify("gmartin", WRONG).unwrap();
+        let took = started.elapsed();
+        assert_eq!(outcome, keyward::wire::verify::VerifyOutcome::Reject);
+        assert!(
+            took >= std::time::Duration::from_millis(600),
+            "answered after {took:?}"
+        );
+    }
+    served.stop();
+}

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use zeroize::Zeroizing;
@@ -167,9 +167,16 @@ struct Job {
 
 /// A request in flight: [`Pending::wait`] blocks until it is decided and
 /// committed; [`Pending::answer`] awaits it without holding a thread (the
-/// daemon's path).
+/// daemon's path). Anything but an accept is handed over no sooner than the
+/// refusal floor after the request was submitted (`Config::refusal_floor`),
+/// so that how long the refusal took to decide never shows in when its
+/// answer leaves.
 #[derive(Debug)]
-pub struct Pending(tokio::sync::oneshot::Receiver<Labelled>);
+pub struct Pending {
+    answer: tokio::sync::oneshot::Receiver<Labelled>,
+    /// When a refusal may be handed over.
+    not_before: Instant,
+}
 
 impl Pending {
     /// Blocks the calling thread; not for use inside an async runtime.
@@ -179,18 +186,37 @@ impl Pending {
 
     /// [`Pending::wait`] with the outcome's label (see [`Pending::answer`]).
     pub fn wait_labelled(self) -> (Reply, &'static str) {
-        self.0
+        let labelled = self
+            .answer
             .blocking_recv()
-            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"));
+        if held_to_floor(&labelled.0) {
+            let now = Instant::now();
+            if now < self.not_before {
+                std::thread::sleep(self.not_before - now);
+            }
+        }
+        labelled
     }
 
     /// The reply and, for the daemon's metrics only, the outcome's label:
     /// `accept` or the rejection reason (`wrong_code`, `replay`, ...).
     pub async fn answer(self) -> (Reply, &'static str) {
-        self.0
+        let labelled = self
+            .answer
             .await
-            .unwrap_or((Err(StoreError::Unavailable), "unavailable"))
+            .unwrap_or((Err(StoreError::Unavailable), "unavailable"));
+        if held_to_floor(&labelled.0) {
+            tokio::time::sleep_until(self.not_before.into()).await;
+        }
+        labelled
     }
+}
+
+/// Whether a reply waits for the refusal floor: everything but an accept
+/// (whose answer says it was accepted anyway).
+fn held_to_floor(reply: &Reply) -> bool {
+    !matches!(reply, Ok(VerifyOutcome::Accept { .. }))
 }
 
 /// The metrics label of a rejection reason.
@@ -215,6 +241,8 @@ pub(crate) fn reason_label(reason: Reason) -> &'static str {
 #[derive(Debug)]
 pub struct VerifyService {
     stats: stats::SharedStats,
+    /// `Config::refusal_floor`.
+    refusal_floor: Duration,
     queue: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
 }
@@ -243,6 +271,7 @@ impl Store {
             .map_err(|_| StoreError::Unavailable)?;
         Ok(VerifyService {
             stats,
+            refusal_floor: self.shared().config.refusal_floor,
             queue: Some(queue),
             worker: Some(handle),
         })
@@ -262,13 +291,14 @@ impl Store {
 impl VerifyService {
     /// Queues a request; decided with whatever else is waiting.
     pub fn submit(&self, request: VerifyRequest) -> Result<Pending, StoreError> {
+        let not_before = Instant::now() + self.refusal_floor;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queue
             .as_ref()
             .ok_or(StoreError::Unavailable)?
             .send(Job { request, reply })
             .map_err(|_| StoreError::Unavailable)?;
-        Ok(Pending(answer))
+        Ok(Pending { answer, not_before })
     }
 
     /// The writer's totals so far: where its time went ([`WriterStats`]).
