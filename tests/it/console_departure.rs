@@ -1,15 +1,18 @@
 //! A person's departure in the console, over plain HTTP against a real
 //! `keyward serve`: the admin's departure page says what the API's
 //! `POST /v1/people/{id}/leave` does (their staff keys refused, their rights
-//! and OTP key left to their own rules), in French and in English; the
-//! form needs the session's CSRF token; other roles are refused and the
-//! refusal audited; the departure is the API's (audited `person.leave`),
-//! and afterwards the person, their keys and rights are what the API says.
+//! ended, nothing new given to them, their OTP key left to be taken back),
+//! in French and in English; the form needs the session's CSRF token; other
+//! roles are refused and the refusal audited; the departure is the API's
+//! (audited `person.leave`), and afterwards the person, their keys and
+//! rights are what the API says, and the command line is refused a new
+//! right for them (`person_left`).
 
 use serde_json::json;
 
 use crate::console_security::{send, session};
 use crate::support::api::api;
+use crate::support::cli::{client, exits};
 use crate::support::console::{csrf_of, Console, ADMIN, SCHOOL};
 use keyward::devices::VIRTUAL_READER;
 
@@ -72,6 +75,8 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         "Ce que l&#39;enregistrement du départ fait",
         "jdupont-desk",
         "guichet",
+        "prennent fin aussitôt",
+        "Rien de nouveau ne lui est plus remis",
         "Ce que le départ ne change pas",
         SCHOOL,
         "en vigueur",
@@ -140,11 +145,13 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
     let audited = console.audit("person.leave");
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0].1, "jdupont");
+    assert_eq!(console.audit("right.end").len(), 1);
     // As the API says: left; their desk key refused; their appointment
-    // and their key as they were.
+    // ended (end of function); their key as it was, to be taken back.
     let (_, person) = console.api("GET", "people/jdupont", None);
     assert_eq!(person["left"], true, "{person}");
-    assert_eq!(person["rights"][0]["in_force"], true, "{person}");
+    assert_eq!(person["rights"][0]["in_force"], false, "{person}");
+    assert_eq!(person["rights"][0]["end_reason"], "fin_de_fonction");
     assert_eq!(person["rights"][0]["school"], SCHOOL, "{person}");
     assert_eq!(person["token"]["serial"], serial.as_str(), "{person}");
     assert_eq!(person["token"]["state"], "prepared", "{person}");
@@ -160,6 +167,20 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         Some(json!({"name": "again", "role": "desk", "person": "jdupont"})),
     );
     assert_eq!(status, 403);
+    // The command line gets the same refusal as the API: no new right.
+    let appoint = [
+        "rights",
+        "appoint",
+        "--person",
+        "jdupont",
+        "--school",
+        SCHOOL,
+        "--from",
+        "2030-09-01",
+    ];
+    let (_, said) = exits(&mut client(&console.url, &console.admin_key, appoint), 6);
+    assert!(said.contains("left the authority"), "{said}");
+    assert!(console.audit("right.grant.appointment").len() == 1);
     // Twice is refused in words, and the page has no form any more.
     let again = admin.post("/people/jdupont/leave", &format!("csrf={csrf}"));
     assert_eq!(again.status, 409, "{}", again.body);
