@@ -5,8 +5,8 @@
 //! in French and in English; the form needs the session's CSRF token; other
 //! roles are refused and the refusal audited; the departure is the API's
 //! (audited `person.leave`), and afterwards the person, their keys and
-//! rights are what the API says, and the command line is refused a new
-//! right for them (`person_left`).
+//! rights are what the API says, the desk's search no longer offers them
+//! and the command line is refused a new right for them (`person_left`).
 
 use serde_json::json;
 
@@ -61,6 +61,13 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
     );
     assert!(person.body.contains("href=\"/people/jdupont/departure\""));
     assert!(person.body.contains(&serial), "{}", person.body);
+    // The desk's search offers them for a key while they are here.
+    let desk = admin.get("/desk?q=dupont");
+    assert!(
+        desk.body.contains("Jeanne Dupont (jdupont)"),
+        "{}",
+        desk.body
+    );
     let list = admin.get("/people?q=dupont");
     assert!(
         list.body.contains("href=\"/people/jdupont\""),
@@ -167,6 +174,18 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         Some(json!({"name": "again", "role": "desk", "person": "jdupont"})),
     );
     assert_eq!(status, 403);
+    // The desk's search no longer offers them; the people list still does.
+    let desk = admin.get("/desk?q=dupont");
+    assert!(!desk.body.contains("(jdupont)"), "{}", desk.body);
+    assert!(
+        desk.body.contains("Personne ne correspond"),
+        "{}",
+        desk.body
+    );
+    assert!(admin
+        .get("/people?q=dupont")
+        .body
+        .contains("href=\"/people/jdupont\""));
     // The command line gets the same refusal as the API: no new right.
     let appoint = [
         "rights",

@@ -3,10 +3,11 @@
 //! no right, key request, emergency access or PIN reset — each refused with
 //! the one typed error (`person_left`, 409), audited, nothing changed; their
 //! rights in force or to come end with the departure, so the gateway refuses
-//! them at once. Through the API and on the store itself.
+//! them at once; the desk's holder search no longer offers them. Through
+//! the API and on the store itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::api::{api, Api, Call, READER, SCHOOL_EAST};
 use crate::support::world::{self, at, desk, inspector_east, pid, World, SCHOOL_WEST};
@@ -24,6 +25,14 @@ async fn leaves(api: &Api, who: &str) {
         .post(&api.keys.admin, &format!("/v1/people/{who}/leave"), None)
         .await;
     assert_eq!(status, 200, "{answer}");
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,6 +80,19 @@ async fn no_key_right_or_request_for_a_person_who_left() {
     }
     // A person still here gets their key as before.
     api.prepare_ok(&api.serial, "jdupont", READER).await;
+
+    // The desk's candidates leave them out; the people list still has them.
+    let (_, all) = api.get(&api.keys.desk, "/v1/people").await;
+    assert!(ids(&all).contains(&"mleroy"), "{all}");
+    let (_, here) = api.get(&api.keys.desk, "/v1/people?left=false").await;
+    assert!(!ids(&here).contains(&"mleroy") && !ids(&here).contains(&"cpetit"));
+    assert!(ids(&here).contains(&"jdupont"), "{here}");
+    let (_, gone) = api.get(&api.keys.desk, "/v1/people?left=true").await;
+    assert_eq!(ids(&gone), ["cpetit", "mleroy"], "{gone}");
+    let (_, theirs) = api
+        .get(&api.keys.inspector_east, "/v1/people?left=false")
+        .await;
+    assert!(!ids(&theirs).contains(&"cpetit"), "{theirs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
