@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 
 use crate::support::api::{api, Api, Call, READER, SCHOOL_EAST};
 use crate::support::world::{self, at, desk, inspector_east, pid, World, SCHOOL_WEST};
-use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, RevokeReason};
 use keyward::store::ops::EmergencyForm;
 use keyward::store::StoreError;
@@ -45,7 +44,11 @@ async fn no_key_right_or_request_for_a_person_who_left() {
     let prepare = Call::post(format!("/v1/tokens/{}/prepare", api.serial))
         .by(&api.keys.desk)
         .json(json!({"holder": "mleroy", "reader": READER}));
-    api.assert_conflict(prepare, "person_left").await;
+    let err = api.assert_refused(prepare, 409, "conflict").await;
+    assert_eq!(err["error"]["detail"], "person_left", "{err}");
+    // The refusal says why, in words a caller can act on.
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("mleroy has left"), "{err}");
     let appoint = Call::post("/v1/rights/appointments")
         .by(&api.keys.admin)
         .json(json!({"person": "mleroy", "school": SCHOOL_WEST, "from": "2027-09-01"}));
@@ -58,16 +61,6 @@ async fn no_key_right_or_request_for_a_person_who_left() {
         .by(&api.keys.inspector_east)
         .json(json!({"holder": "cpetit"}));
     api.assert_conflict(request, "person_left").await;
-    // The refusal says why, in words a caller can act on.
-    let (_, err) = api
-        .post(
-            &api.keys.desk,
-            &format!("/v1/tokens/{}/prepare", api.serial),
-            Some(json!({"holder": "mleroy", "reader": READER})),
-        )
-        .await;
-    let message = err["error"]["message"].as_str().unwrap();
-    assert!(message.contains("mleroy has left"), "{err}");
 
     // Their rights ended with the departure, for the end of their function.
     for who in ["mleroy", "cpetit"] {
@@ -131,23 +124,10 @@ async fn a_key_handed_over_before_the_departure_is_not_activated() {
     api.assert_conflict(activate, "person_left").await;
 }
 
-/// The holder's help mail, EAST's inspector in copy, filed by the desk.
-fn file_help(w: &World, login: &str, reason: RevokeReason) -> i64 {
-    let help = HelpMail {
-        from: world::mail(&format!("{login}@{}", world::DOMAIN)),
-        cc: vec![world::mail(&format!("pmartin@{}", world::DOMAIN))],
-    };
-    w.store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid(login), reason, &help)
-        })
-        .unwrap()
-}
-
-fn leave(w: &World, who: &str) {
+/// The desk records `who`'s departure.
+fn leave(w: &World, who: &str) -> Result<(), StoreError> {
     w.store
         .write(&desk(), "leave", |tx| tx.mark_left(&pid(who)))
-        .unwrap();
 }
 
 fn is_left(err: StoreError, who: &str) {
@@ -159,10 +139,7 @@ fn is_left(err: StoreError, who: &str) {
 
 /// adurand, director of the east school with an active TOTP key VT-A.
 fn director() -> (World, world::Device) {
-    let w = world::world(at("2026-11-02", 8));
-    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
-    let device = w.active_totp("adurand", "VT-A", PIN);
-    (w, device)
+    world::adurand_directing(World::active_totp, "VT-A", PIN)
 }
 
 #[test]
@@ -177,7 +154,7 @@ fn the_gateway_refuses_a_person_who_left_at_once() {
         answer.is_accept()
     };
     assert!(login(&svc));
-    leave(&w, "adurand");
+    leave(&w, "adurand").unwrap();
     assert!(!login(&svc), "a person who left still logs in");
     // Their right ended, audited with the departure's reason.
     assert!(w.last_audit("right.end").contains("reason=fin_de_fonction"));
@@ -188,8 +165,8 @@ fn the_gateway_refuses_a_person_who_left_at_once() {
 #[test]
 fn no_emergency_access_pin_reset_or_right_for_a_person_who_left() {
     let (w, device) = director();
-    let request = file_help(&w, "adurand", RevokeReason::Broken);
-    leave(&w, "adurand");
+    let request = world::file_help(&w.store, "adurand", RevokeReason::Broken);
+    leave(&w, "adurand").unwrap();
     let emergency = w.store.write(&inspector_east(), "emergency", |tx| {
         tx.grant_emergency(request, EmergencyForm::App, 3, "846203")
     });
@@ -211,20 +188,15 @@ fn no_emergency_access_pin_reset_or_right_for_a_person_who_left() {
     });
     is_left(key_request.unwrap_err(), "adurand");
     // Departure of someone unknown, or twice: refused as before.
-    let unknown = w
-        .store
-        .write(&desk(), "leave", |tx| tx.mark_left(&pid("nobody")));
-    assert!(
-        matches!(unknown, Err(StoreError::NotFound { .. })),
-        "{unknown:?}"
-    );
-    let twice = w
-        .store
-        .write(&desk(), "leave", |tx| tx.mark_left(&pid("adurand")));
-    assert!(
-        matches!(twice, Err(StoreError::Forbidden { .. })),
-        "{twice:?}"
-    );
+    for (who, refused) in [("nobody", "not_found"), ("adurand", "forbidden")] {
+        let err = leave(&w, who).unwrap_err();
+        let code = match err {
+            StoreError::NotFound { .. } => "not_found",
+            StoreError::Forbidden { .. } => "forbidden",
+            _ => "other",
+        };
+        assert_eq!(code, refused, "{who}: {err:?}");
+    }
     drop(device);
 }
 
@@ -236,7 +208,7 @@ fn an_approved_pin_reset_is_not_used_after_the_departure() {
             tx.approve_pin_reset("VT-A", 4)
         })
         .unwrap();
-    leave(&w, "adurand");
+    leave(&w, "adurand").unwrap();
     let code = device.code(w.now());
     let reset = w
         .store
@@ -250,7 +222,7 @@ fn an_approved_pin_reset_is_not_used_after_the_departure() {
 fn no_key_is_prepared_for_a_person_who_left_even_from_a_pending_write() {
     let w = world::world(at("2026-11-02", 8));
     w.appoint("bleroy", SCHOOL_EAST, "2025-09-01", None);
-    leave(&w, "bleroy");
+    leave(&w, "bleroy").unwrap();
     let device = world::Device::new("VT-C");
     let prepared = w.store.write(&desk(), "prepare", |tx| {
         world::register_and_prepare(tx, &device, "bleroy")
