@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::console_security::{send, session};
 use crate::support::api::api;
 use crate::support::cli::{client, exits};
-use crate::support::console::{csrf_of, Console, ADMIN, SCHOOL};
+use crate::support::console::{csrf_of, Console, ADMIN, DISTRICT, SCHOOL};
 use keyward::devices::VIRTUAL_READER;
 
 /// The refusals audited so far.
@@ -186,20 +186,42 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         .get("/people?q=dupont")
         .body
         .contains("href=\"/people/jdupont\""));
-    // The command line gets the same refusal as the API: no new right.
-    let appoint = [
-        "rights",
-        "appoint",
-        "--person",
-        "jdupont",
-        "--school",
-        SCHOOL,
-        "--from",
-        "2030-09-01",
+    // The command line gets the same refusals as the API: no new right,
+    // no handover of the key prepared before, no key request.
+    let inspector = console.created(
+        "apikeys",
+        json!({"name": "pm", "role": "inspector", "district": DISTRICT, "person": "pmartin"}),
+    );
+    let inspector = inspector["key"].as_str().unwrap();
+    let (school, reader) = (SCHOOL, VIRTUAL_READER);
+    let new_right = |verb| {
+        [
+            "rights",
+            verb,
+            "--person",
+            "jdupont",
+            "--school",
+            school,
+            "--from",
+            "2030-09-01",
+        ]
+    };
+    let handover = [
+        "tokens", "handover", "--reader", reader, "--place", "Est", &serial,
     ];
-    let (_, said) = exits(&mut client(&console.url, &console.admin_key, appoint), 6);
-    assert!(said.contains("left the authority"), "{said}");
-    assert!(console.audit("right.grant.appointment").len() == 1);
+    let ask = ["key-requests", "create", "--holder", "jdupont"];
+    for (key, args) in [
+        (console.admin_key.as_str(), new_right("appoint").to_vec()),
+        (inspector, new_right("delegate").to_vec()),
+        (console.admin_key.as_str(), handover.to_vec()),
+        (inspector, ask.to_vec()),
+    ] {
+        let (_, said) = exits(&mut client(&console.url, key, &args), 6);
+        assert!(said.contains("left the authority"), "{args:?}: {said}");
+    }
+    assert_eq!(console.audit("right.grant.appointment").len(), 1);
+    assert!(console.audit("right.grant.delegation").is_empty());
+    assert!(console.audit("token.handover").is_empty());
     // Twice is refused in words, and the page has no form any more.
     let again = admin.post("/people/jdupont/leave", &format!("csrf={csrf}"));
     assert_eq!(again.status, 409, "{}", again.body);
