@@ -181,6 +181,7 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(ErrorDetail::HolderHasLiveToken, message)
             }
             StoreError::NoRight { .. } => ApiError::conflict(ErrorDetail::NoRight, message),
+            StoreError::PersonLeft { .. } => ApiError::conflict(ErrorDetail::PersonLeft, message),
             StoreError::NoPinResetApproval { .. } => {
                 ApiError::conflict(ErrorDetail::NoPinResetApproval, message)
             }

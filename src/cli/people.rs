@@ -53,7 +53,7 @@ pub enum PeopleCommand {
     #[command(after_help = "Example:\n  keyward people show adurand")]
     Show { id: String },
     /// Records that a person left the authority (admin): their staff API
-    /// keys stop working at once.
+    /// keys stop working and their rights end at once.
     #[command(after_help = "Example:\n  keyward people leave amorel")]
     Leave { id: String },
 }

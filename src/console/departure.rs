@@ -7,9 +7,11 @@
 //!
 //! What the operation does is `Tx::mark_left` and the checks that read it:
 //! the person's staff API keys are refused from then on (the API's bearer
-//! authentication, the console's sessions), and no staff key may be granted
-//! to them. Their rights and their OTP key follow their own rules: the page
-//! lists them as what stays, so nobody expects the departure to end them.
+//! authentication, the console's sessions), no staff key may be granted to
+//! them, their rights in force or to come end at once, and nothing new (a
+//! key, a right, a request, a code) is given to them any more. Their OTP
+//! key is not taken back by the departure: the page names it as what
+//! stays, to be taken back like any key.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -44,7 +46,7 @@ struct DeparturePage {
     person: Option<PersonDetail>,
     /// Their active staff API keys: refused from the departure on.
     keys: Vec<StoppedKey>,
-    /// Their rights in force: unchanged by the departure.
+    /// Their rights in force: ended by the departure.
     rights: Vec<RightLine>,
     /// What happens to their live OTP key (nothing), in words.
     token_line: String,

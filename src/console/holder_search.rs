@@ -3,8 +3,9 @@
 //! are given, one page of 25 at a time (`page`). Every page that picks a
 //! holder (the desk's preparation, batch preparation) reads its search
 //! with [`HolderSearch`] and runs it with [`HolderSearch::run`]: the API's
-//! `GET /v1/people` as the session, which filters, counts and pages in SQL
-//! (`Tx::people_page`) in the caller's scope.
+//! `GET /v1/people?left=false` as the session, which filters, counts and
+//! pages in SQL (`Tx::people_page`) in the caller's scope. People whose
+//! departure is recorded are no candidates: no key is prepared for them.
 
 use serde::Deserialize;
 
@@ -69,7 +70,7 @@ impl HolderSearch {
     pub fn api_path(&self) -> String {
         let (q, school) = self.fields();
         format!(
-            "/v1/people?q={}&school={}&limit={PAGE}&offset={}",
+            "/v1/people?q={}&school={}&left=false&limit={PAGE}&offset={}",
             encode(&q),
             encode(&school),
             offset(self.page, PAGE)
@@ -125,7 +126,7 @@ mod tests {
         assert!(search("", "é2", 0).asked());
         assert_eq!(
             search("d", " Lilas ", 0).api_path(),
-            "/v1/people?q=&school=Lilas&limit=25&offset=0"
+            "/v1/people?q=&school=Lilas&left=false&limit=25&offset=0"
         );
     }
 
@@ -133,7 +134,7 @@ mod tests {
     fn pages_are_offsets_in_the_apis_request() {
         assert_eq!(
             search("Jean Dupont", "0751710B", 3).api_path(),
-            "/v1/people?q=Jean%20Dupont&school=0751710B&limit=25&offset=50"
+            "/v1/people?q=Jean%20Dupont&school=0751710B&left=false&limit=25&offset=50"
         );
         assert_eq!(
             search("du", "", 0).api_path(),

@@ -5,7 +5,9 @@
 //! (`store::postgres::lifecycle`) read the facts, ask [`decide`], and write
 //! what it says.
 
-use super::calendar::Date;
+use jiff::tz::TimeZone;
+
+use super::calendar::{Date, UnixTime};
 use super::people::{Actor, PersonId};
 use super::rights::{EndReason, RightOrigin, RightRecord};
 use super::DomainError;
@@ -136,6 +138,19 @@ pub fn end_before(right: &RightRecord, day: Date, today: Date, reason: EndReason
             reason,
         }
     }
+}
+
+/// Ending `right` because its holder's departure from the authority is
+/// recorded: whoever leaves the authority holds no director function in it
+/// (SPEC §2), so every right of theirs not ended and not past ends at once,
+/// whatever its origin, for the reason `fin_de_fonction`. `None`: nothing
+/// to end (already ended, or past its last day).
+pub fn at_departure(right: &RightRecord, now: UnixTime, zone: &TimeZone) -> Option<RightEnd> {
+    (right.period.ended_at.is_none() && right.period.live_or_future_at(now, zone)).then_some(
+        RightEnd::Now {
+            reason: Some(EndReason::FinDeFonction),
+        },
+    )
 }
 
 /// The audit entry of `end` (action, detail), subject the right's person.

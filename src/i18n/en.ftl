@@ -507,6 +507,7 @@ emergency-slip = Signed slip (keep it with the help request):
 # Store on PostgreSQL (issue 19)
 ## Forgotten PIN at a station (issue 17)
 detail-no_pin_reset_approval = no approval of the key's district inspector is in force: ask them to approve the PIN reset
+detail-person_left = the person has left the authority: nothing new is given to them (no key, right, request or code)
 token-pin-reset-approved = PIN reset of key { $serial } approved until { $until }: its holder comes to a station with the key (keyward station --forgotten-pin).
 station-pin-reset-not-active = This key is not active: a forgotten PIN is reset only on an active key.
 station-pin-reset-intro = Forgotten PIN: your inspector approved the reset. The station reads a code from your key to check it is yours.
@@ -716,9 +717,10 @@ console-departure-does-keys = Their staff access keys (admin, desk, inspector), 
 console-departure-no-keys = They have no active one.
 console-departure-does-sessions = Their open console sessions end at their next request.
 console-departure-does-no-new-key = No access key can be granted to them any more.
+console-departure-does-rights = Their rights in force, below, and those to come end at once (end of function), each written to the audit (right.end): whoever left the authority holds no director function in it any more, and the gateway refuses their logins from then on.
+console-departure-does-nothing-new = Nothing new is given to them any more: no OTP key (preparation, handover, activation), no right, no key request, no emergency access, no PIN reset.
 console-departure-keys = Access keys refused from the departure on
 console-departure-keeps = What the departure does not change
-console-departure-keeps-rights = Their rights follow their own rules: those in force, below, stay so until their last day or until an admin or the directory ends them (page "Their appointments").
 console-departure-keeps-token = Their OTP key { $serial } ({ $state }) stays recorded in their name: take it back like any key (the inspector's page or the key search).
 console-departure-no-token = They have no OTP key in service.
 console-departure-keeps-return = Only the directory records a return, when it names them again; their former access keys then stay revoked.

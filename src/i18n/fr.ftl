@@ -506,6 +506,7 @@ emergency-slip = Bordereau signé (à conserver avec la demande d'aide) :
 # Store on PostgreSQL (issue 19)
 ## Code PIN oublié, au poste de remise (issue 17)
 detail-no_pin_reset_approval = aucun accord de l'inspecteur de la circonscription de la clé n'est en cours : demandez-lui d'approuver la réinitialisation du code PIN
+detail-person_left = la personne a quitté l'académie : rien de nouveau ne lui est remis (ni clé, ni droit, ni demande, ni code)
 token-pin-reset-approved = Réinitialisation du code PIN de la clé { $serial } approuvée jusqu'au { $until } : son titulaire se présente à un poste de remise avec la clé (keyward station --forgotten-pin).
 station-pin-reset-not-active = Cette clé n'est pas active : un code PIN oublié ne se réinitialise que sur une clé active.
 station-pin-reset-intro = Code PIN oublié : votre inspecteur a approuvé la réinitialisation. Le poste lit un code de votre clé pour vérifier qu'elle est bien la vôtre.
@@ -715,9 +716,10 @@ console-departure-does-keys = Ses clés d'accès du personnel (administrateur, g
 console-departure-no-keys = Elle n'en a aucune d'active.
 console-departure-does-sessions = Ses sessions ouvertes dans la console se ferment à leur prochaine requête.
 console-departure-does-no-new-key = Aucune clé d'accès ne pourra plus lui être donnée.
+console-departure-does-rights = Ses droits en vigueur, ci-dessous, et ceux à venir prennent fin aussitôt (fin de fonction), chacun inscrit au journal d'audit (right.end) : qui a quitté l'académie n'y exerce plus de fonction de directeur, et la passerelle refuse ses connexions dès ce moment.
+console-departure-does-nothing-new = Rien de nouveau ne lui est plus remis : ni clé OTP (préparation, remise, activation), ni droit, ni demande de clé, ni accès de secours, ni réinitialisation du code PIN.
 console-departure-keys = Clés d'accès refusées dès le départ
 console-departure-keeps = Ce que le départ ne change pas
-console-departure-keeps-rights = Ses droits suivent leurs propres règles : ceux en vigueur, ci-dessous, le restent jusqu'à leur dernier jour ou jusqu'à ce qu'un administrateur ou l'annuaire les termine (page « Ses nominations »).
 console-departure-keeps-token = Sa clé OTP { $serial } ({ $state }) reste enregistrée à son nom : reprenez-la comme toute clé (page de l'inspecteur ou recherche de clés).
 console-departure-no-token = Elle n'a pas de clé OTP en service.
 console-departure-keeps-return = Seul l'annuaire enregistre un retour, quand il la nomme à nouveau ; ses anciennes clés d'accès restent alors révoquées.

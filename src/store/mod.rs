@@ -88,6 +88,8 @@ pub enum StoreError {
     HolderHasLiveToken { holder: String, serial: String },
     #[error("{holder} has no right in force or to come: grant one first")]
     NoRight { holder: String },
+    #[error("{person} has left the authority: nothing new is given to them (no key, right, request or code)")]
+    PersonLeft { person: String },
     #[error("the token in hand did not produce a correct code: wrong token, or not prepared")]
     PossessionCheckFailed,
     #[error("{holder} already has an open key request")]
@@ -144,6 +146,7 @@ impl StoreError {
                 | StoreError::Forbidden { .. }
                 | StoreError::HolderHasLiveToken { .. }
                 | StoreError::NoRight { .. }
+                | StoreError::PersonLeft { .. }
                 | StoreError::PossessionCheckFailed
                 | StoreError::OpenKeyRequest { .. }
                 | StoreError::RequestFulfilled(_)

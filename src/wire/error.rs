@@ -89,6 +89,8 @@ pub enum ErrorDetail {
     /// A forgotten PIN is reset only with the district inspector's
     /// approval in force.
     NoPinResetApproval,
+    /// The person left the authority: nothing new is given to them.
+    PersonLeft,
     // 502 device_error: what the token did.
     Removed,
     ReadBackMismatch,
@@ -108,7 +110,7 @@ pub enum ErrorDetail {
 
 impl ErrorDetail {
     /// The details of a 409 `conflict`.
-    pub const CONFLICT: [ErrorDetail; 13] = [
+    pub const CONFLICT: [ErrorDetail; 14] = [
         ErrorDetail::InvalidTransition,
         ErrorDetail::HolderHasLiveToken,
         ErrorDetail::NoRight,
@@ -122,6 +124,7 @@ impl ErrorDetail {
         ErrorDetail::ReplacementRequestRequired,
         ErrorDetail::RecordTampered,
         ErrorDetail::NoPinResetApproval,
+        ErrorDetail::PersonLeft,
     ];
 
     /// The details of a 502 `device_error`.
@@ -157,6 +160,7 @@ impl ErrorDetail {
             ErrorDetail::ReplacementRequestRequired => "replacement_request_required",
             ErrorDetail::RecordTampered => "record_tampered",
             ErrorDetail::NoPinResetApproval => "no_pin_reset_approval",
+            ErrorDetail::PersonLeft => "person_left",
             ErrorDetail::Removed => "removed",
             ErrorDetail::ReadBackMismatch => "read_back_mismatch",
             ErrorDetail::WrongPin => "wrong_pin",

@@ -49,9 +49,9 @@ pub struct DistrictFilter {
     pub district: Option<String>,
 }
 
-/// `?district=&q=&limit=&offset=` of `GET /v1/people`: `q` matches a part
-/// of the login or full name; the answer's `X-Total-Count` header says how
-/// many match in all.
+/// `?district=&q=&school=&left=&limit=&offset=` of `GET /v1/people`: `q`
+/// matches a part of the login or full name; the answer's `X-Total-Count`
+/// header says how many match in all.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +60,9 @@ pub struct PeopleFilter {
     pub q: Option<String>,
     /// A part of the UAI or name of a school they hold a right at.
     pub school: Option<String>,
+    /// `false`: only people whose departure is not recorded (the candidates
+    /// for a new key); `true`: only those who left; absent: everyone.
+    pub left: Option<bool>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
 }

@@ -15,10 +15,7 @@ const PIN: &str = "730519";
 
 /// adurand, director since 2025, with an active HOTP key VT-H.
 fn director_with_hotp() -> (World, Device) {
-    let w = world(at("2026-11-02", 8));
-    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
-    let device = w.active_hotp("adurand", "VT-H", PIN);
-    (w, device)
+    adurand_directing(World::active_hotp, "VT-H", PIN)
 }
 
 #[test]

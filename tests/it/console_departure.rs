@@ -1,16 +1,19 @@
 //! A person's departure in the console, over plain HTTP against a real
 //! `keyward serve`: the admin's departure page says what the API's
 //! `POST /v1/people/{id}/leave` does (their staff keys refused, their rights
-//! and OTP key left to their own rules), in French and in English; the
-//! form needs the session's CSRF token; other roles are refused and the
-//! refusal audited; the departure is the API's (audited `person.leave`),
-//! and afterwards the person, their keys and rights are what the API says.
+//! ended, nothing new given to them, their OTP key left to be taken back),
+//! in French and in English; the form needs the session's CSRF token; other
+//! roles are refused and the refusal audited; the departure is the API's
+//! (audited `person.leave`), and afterwards the person, their keys and
+//! rights are what the API says, the desk's search no longer offers them
+//! and the command line is refused a new right for them (`person_left`).
 
 use serde_json::json;
 
 use crate::console_security::{send, session};
 use crate::support::api::api;
-use crate::support::console::{csrf_of, Console, ADMIN, SCHOOL};
+use crate::support::cli::{client, exits};
+use crate::support::console::{csrf_of, Console, ADMIN, DISTRICT, SCHOOL};
 use keyward::devices::VIRTUAL_READER;
 
 /// The refusals audited so far.
@@ -58,6 +61,13 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
     );
     assert!(person.body.contains("href=\"/people/jdupont/departure\""));
     assert!(person.body.contains(&serial), "{}", person.body);
+    // The desk's search offers them for a key while they are here.
+    let desk = admin.get("/desk?q=dupont");
+    assert!(
+        desk.body.contains("Jeanne Dupont (jdupont)"),
+        "{}",
+        desk.body
+    );
     let list = admin.get("/people?q=dupont");
     assert!(
         list.body.contains("href=\"/people/jdupont\""),
@@ -72,6 +82,8 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         "Ce que l&#39;enregistrement du départ fait",
         "jdupont-desk",
         "guichet",
+        "prennent fin aussitôt",
+        "Rien de nouveau ne lui est plus remis",
         "Ce que le départ ne change pas",
         SCHOOL,
         "en vigueur",
@@ -140,11 +152,13 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
     let audited = console.audit("person.leave");
     assert_eq!(audited.len(), 1, "{audited:?}");
     assert_eq!(audited[0].1, "jdupont");
+    assert_eq!(console.audit("right.end").len(), 1);
     // As the API says: left; their desk key refused; their appointment
-    // and their key as they were.
+    // ended (end of function); their key as it was, to be taken back.
     let (_, person) = console.api("GET", "people/jdupont", None);
     assert_eq!(person["left"], true, "{person}");
-    assert_eq!(person["rights"][0]["in_force"], true, "{person}");
+    assert_eq!(person["rights"][0]["in_force"], false, "{person}");
+    assert_eq!(person["rights"][0]["end_reason"], "fin_de_fonction");
     assert_eq!(person["rights"][0]["school"], SCHOOL, "{person}");
     assert_eq!(person["token"]["serial"], serial.as_str(), "{person}");
     assert_eq!(person["token"]["state"], "prepared", "{person}");
@@ -160,6 +174,54 @@ fn the_admin_records_a_departure_from_the_page_that_says_what_it_does() {
         Some(json!({"name": "again", "role": "desk", "person": "jdupont"})),
     );
     assert_eq!(status, 403);
+    // The desk's search no longer offers them; the people list still does.
+    let desk = admin.get("/desk?q=dupont");
+    assert!(!desk.body.contains("(jdupont)"), "{}", desk.body);
+    assert!(
+        desk.body.contains("Personne ne correspond"),
+        "{}",
+        desk.body
+    );
+    assert!(admin
+        .get("/people?q=dupont")
+        .body
+        .contains("href=\"/people/jdupont\""));
+    // The command line gets the same refusals as the API: no new right,
+    // no handover of the key prepared before, no key request.
+    let inspector = console.created(
+        "apikeys",
+        json!({"name": "pm", "role": "inspector", "district": DISTRICT, "person": "pmartin"}),
+    );
+    let inspector = inspector["key"].as_str().unwrap();
+    let (school, reader) = (SCHOOL, VIRTUAL_READER);
+    let new_right = |verb| {
+        [
+            "rights",
+            verb,
+            "--person",
+            "jdupont",
+            "--school",
+            school,
+            "--from",
+            "2030-09-01",
+        ]
+    };
+    let handover = [
+        "tokens", "handover", "--reader", reader, "--place", "Est", &serial,
+    ];
+    let ask = ["key-requests", "create", "--holder", "jdupont"];
+    for (key, args) in [
+        (console.admin_key.as_str(), new_right("appoint").to_vec()),
+        (inspector, new_right("delegate").to_vec()),
+        (console.admin_key.as_str(), handover.to_vec()),
+        (inspector, ask.to_vec()),
+    ] {
+        let (_, said) = exits(&mut client(&console.url, key, &args), 6);
+        assert!(said.contains("left the authority"), "{args:?}: {said}");
+    }
+    assert_eq!(console.audit("right.grant.appointment").len(), 1);
+    assert!(console.audit("right.grant.delegation").is_empty());
+    assert!(console.audit("token.handover").is_empty());
     // Twice is refused in words, and the page has no form any more.
     let again = admin.post("/people/jdupont/leave", &format!("csrf={csrf}"));
     assert_eq!(again.status, 409, "{}", again.body);

@@ -9,7 +9,6 @@ use crate::support::world;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use keyward::domain::requests::HelpMail;
 use keyward::domain::{Actor, RevokeReason, TokenState};
 use keyward::otp::{code_at, CredentialKey, CredentialParams, Digits, Secret};
 use keyward::store::ops::{emergency_refusals, EmergencyAccess, EmergencyForm};
@@ -22,23 +21,8 @@ const DAY: u64 = 86_400;
 
 /// adurand's active key VT-A, lost: the help request (lost, so VT-A is
 /// revoked) and its id.
-/// The holder's help mail to the desk, EAST's inspector in copy, filed.
-fn file_help(store: &keyward::store::Store, login: &str, reason: RevokeReason) -> i64 {
-    let help = HelpMail {
-        from: mail(&format!("{login}@{DOMAIN}")),
-        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
-    };
-    store
-        .write(&desk(), "help", |tx| {
-            tx.file_replacement_request(&pid(login), reason, &help)
-        })
-        .unwrap()
-}
-
 fn lost_key() -> (World, i64) {
-    let w = world(at("2026-11-02", 8));
-    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
-    w.active_totp("adurand", "VT-A", PIN);
+    let (w, _) = adurand_directing(World::active_totp, "VT-A", PIN);
     let request = file_help(&w.store, "adurand", RevokeReason::Lost);
     assert_eq!(w.state("VT-A"), TokenState::Revoked);
     (w, request)

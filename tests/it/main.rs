@@ -32,6 +32,7 @@ mod console_glance;
 mod console_security;
 mod console_staff_signin;
 mod console_station_keys;
+mod departure_rules;
 mod devices_pcsc;
 mod directory_daemon;
 mod directory_dates;

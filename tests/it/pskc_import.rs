@@ -418,6 +418,32 @@ async fn wiping_a_seeded_token_in_stock_destroys_its_imported_secret() {
     assert_eq!(status, 409, "the other token's secret still waits");
 }
 
+/// A seeded token is never bound to a person whose departure is recorded
+/// (`person_left`, nothing changed): its secret waits for someone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_token_is_not_bound_to_a_person_who_left() {
+    let api = api();
+    let bind = "/v1/tokens/1000133508267/bind";
+    assert_eq!(
+        import(&api, json!({"pskc": data("vendor-plain-prefixed.pskcxml")}))
+            .await
+            .0,
+        200
+    );
+    let (status, gone) = api
+        .post(&api.keys.admin, "/v1/people/mleroy/leave", None)
+        .await;
+    assert_eq!(status, 200, "{gone}");
+    let call = |holder: &str| {
+        Call::post(bind)
+            .by(&api.keys.desk)
+            .json(json!({"holder": holder, "code": oathtool_hotp(0)}))
+    };
+    api.assert_conflict(call("mleroy"), "person_left").await;
+    let (status, bound) = api.send(call("jdupont")).await;
+    assert_eq!(status, 200, "{bound}");
+}
+
 /// A seeded token fulfils a replacement request (case 3): only for the
 /// request's holder; the old key is revoked in the bind's transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

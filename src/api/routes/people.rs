@@ -107,8 +107,9 @@ pub(super) async fn list_people(permit: Permit, Params(filter): Params<PeopleFil
     let q = filter.q.unwrap_or_default();
     let school = filter.school.unwrap_or_default();
     let (offset, limit) = (filter.offset.unwrap_or(0), filter.limit.unwrap_or(u64::MAX));
+    let left = filter.left;
     let page = permit
-        .read(move |tx| tx.people_page(&q, &school, district.as_deref(), offset, limit))
+        .read(move |tx| tx.people_page(&q, &school, left, district.as_deref(), (offset, limit)))
         .await?;
     let list: Vec<PersonEntry> = page.items.into_iter().map(person_entry).collect();
     with_total(list, page.total)

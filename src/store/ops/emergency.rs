@@ -140,6 +140,7 @@ impl Tx<'_> {
         // The district's inspector, or the desk against a qualified request.
         self.require_scope(&district, ACTION, true)?;
         self.not_own(&holder, ACTION)?;
+        self.require_present(&holder)?;
         if !matches!(self.actor, Actor::Inspector(_)) && reason == TO_QUALIFY {
             return Err(self.forbidden(ACTION, refusals::NOT_QUALIFIED));
         }

@@ -145,6 +145,7 @@ impl Tx<'_> {
             return Err(self.forbidden(ACTION, "only the district's inspector does this"));
         };
         let inspector = inspector.to_string();
+        self.require_present(&target.holder)?;
         if !(1..=MAX_APPROVAL_HOURS).contains(&hours) {
             return Err(DomainError::BadIdentifier {
                 what: "hours",
@@ -229,6 +230,7 @@ impl Tx<'_> {
             .holder
             .clone()
             .ok_or(StoreError::Corrupt("token without holder"))?;
+        self.require_present(&holder)?;
         let district = self.key_district(serial)?;
         let approval = self.approval_in_force(serial, &holder, &district)?;
         let credential = self.live_credential(&token)?;

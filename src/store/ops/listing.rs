@@ -169,16 +169,17 @@ impl Tx<'_> {
 
     /// One page of the people whose login or full name holds `q` (and, if
     /// `school` is not empty, with a right at a school whose UAI or name
-    /// holds it), in login order, and how many match. With a district, only people who belong to
+    /// holds it; with `left`, only those whose departure is or is not
+    /// recorded), in login order, and how many match. With a district, only people who belong to
     /// it by [`Tx::districts_of_person`]: the candidates (anyone with a right
     /// at one of its schools) come from SQL, the rule decides.
     pub fn people_page(
         &self,
         q: &str,
         school: &str,
+        left: Option<bool>,
         district: Option<&str>,
-        offset: u64,
-        limit: u64,
+        (offset, limit): (u64, u64),
     ) -> Result<Page<Person>, StoreError> {
         let pattern = contains(q);
         let school = contains(school);
@@ -193,9 +194,10 @@ impl Tx<'_> {
                          WHERE (id LIKE ?1 ESCAPE '\\' OR full_name LIKE ?1 ESCAPE '\\')
                            AND (?2 = '%%' OR EXISTS (SELECT 1 FROM rights x
                                 JOIN schools y ON y.uai = x.school WHERE x.person = people.id
-                                AND (y.uai LIKE ?2 ESCAPE '\\' OR y.name LIKE ?2 ESCAPE '\\')))",
+                                AND (y.uai LIKE ?2 ESCAPE '\\' OR y.name LIKE ?2 ESCAPE '\\')))
+                           AND (?3 IS NULL OR (left_at IS NOT NULL) = ?3)",
                     )?
-                    .query_row(rusqlite::params![pattern, school], |r| r.get(0))?;
+                    .query_row(rusqlite::params![pattern, school, left], |r| r.get(0))?;
                 total = to_u64(n, "count")?;
                 ids = self
                     .db
@@ -205,10 +207,17 @@ impl Tx<'_> {
                            AND (?4 = '%%' OR EXISTS (SELECT 1 FROM rights x
                                 JOIN schools y ON y.uai = x.school WHERE x.person = people.id
                                 AND (y.uai LIKE ?4 ESCAPE '\\' OR y.name LIKE ?4 ESCAPE '\\')))
+                           AND (?5 IS NULL OR (left_at IS NOT NULL) = ?5)
                          ORDER BY id LIMIT ?2 OFFSET ?3",
                     )?
                     .query_map(
-                        rusqlite::params![pattern, to_sql_int(limit), to_sql_int(offset), school],
+                        rusqlite::params![
+                            pattern,
+                            to_sql_int(limit),
+                            to_sql_int(offset),
+                            school,
+                            left
+                        ],
                         |r| r.get(0),
                     )?
                     .collect::<Result<_, _>>()?;
@@ -222,9 +231,13 @@ impl Tx<'_> {
                          WHERE s.district = ?1
                            AND (p.id LIKE ?2 ESCAPE '\\' OR p.full_name LIKE ?2 ESCAPE '\\')
                            AND (s.uai LIKE ?3 ESCAPE '\\' OR s.name LIKE ?3 ESCAPE '\\')
+                           AND (?4 IS NULL OR (p.left_at IS NOT NULL) = ?4)
                          ORDER BY p.id",
                     )?
-                    .query_map([wanted, pattern.as_str(), school.as_str()], |r| r.get(0))?
+                    .query_map(
+                        rusqlite::params![wanted, pattern.as_str(), school.as_str(), left],
+                        |r| r.get(0),
+                    )?
                     .collect::<Result<_, _>>()?;
                 let mut theirs = Vec::new();
                 for id in candidates {

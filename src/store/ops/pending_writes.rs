@@ -27,7 +27,7 @@ impl Tx<'_> {
         self.require_desk("prepare a token")?;
         let token = self.token(serial)?;
         next_state(token.state, token.revoke_reason, TokenAction::Prepare)?;
-        self.person(holder)?;
+        self.require_present(holder)?;
         let replaced = match replacement {
             Some(request) => {
                 let row: Option<(String, String, Option<i64>)> = self

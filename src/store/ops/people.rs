@@ -93,16 +93,37 @@ impl Tx<'_> {
 
     /// Whether `id` left (or never was): their staff keys are refused.
     pub fn has_left(&self, id: &PersonId) -> Result<bool, StoreError> {
-        let left: Option<Option<i64>> = self
+        Ok(!matches!(self.left_at(id)?, Some(None)))
+    }
+
+    /// `None` for no such person, else when they left, if they did.
+    fn left_at(&self, id: &PersonId) -> Result<Option<Option<i64>>, StoreError> {
+        Ok(self
             .db
             .prepare_cached("SELECT left_at FROM people WHERE id = ?1")?
             .query_row([id.as_str()], |r| r.get(0))
-            .optional()?;
-        Ok(!matches!(left, Some(None)))
+            .optional()?)
+    }
+
+    /// Fails unless `id` is a person who has not left: nothing new (a key,
+    /// a right, a request, a code) is given to someone who left. Every
+    /// operation that gives a person something calls it, below every
+    /// interface.
+    pub(super) fn require_present(&self, id: &PersonId) -> Result<(), StoreError> {
+        match self.left_at(id)? {
+            None => Err(StoreError::not_found("person", id)),
+            Some(None) => Ok(()),
+            Some(Some(_)) => Err(StoreError::PersonLeft {
+                person: id.to_string(),
+            }),
+        }
     }
 
     /// Records that a person left the authority: their staff keys stop
-    /// working at once (their rights and keys follow their own rules).
+    /// working at once, their rights in force or to come end now (the
+    /// gateway refuses them from this answer on), and nothing new is given
+    /// to them any more ([`Tx::require_present`]). Their OTP key is not
+    /// taken back here: it falls due like any key whose rights ended.
     pub fn mark_left(&mut self, id: &PersonId) -> Result<(), StoreError> {
         self.require_desk("record a departure")?;
         self.not_own(id, "record a departure")?;
@@ -114,7 +135,8 @@ impl Tx<'_> {
             "UPDATE people SET left_at = ?1 WHERE id = ?2",
             rusqlite::params![super::to_i64(self.now, "time")?, id.as_str()],
         )?;
-        self.audit("person.leave", id.as_str(), "")
+        self.audit("person.leave", id.as_str(), "")?;
+        self.end_rights_at_departure(id)
     }
 
     pub fn add_district(

@@ -100,6 +100,10 @@ impl Tx<'_> {
         let district = self.key_district(&token.serial)?;
         self.require_scope(&district, operation, true)?;
         self.not_own(&holder_id, operation)?;
+        // A key is handed over only to someone still here; taken back from anyone.
+        if kind == ReceiptKind::Handover {
+            self.require_present(&holder_id)?;
+        }
         let holder = self.person(&holder_id)?;
         let credential = self.live_credential(&token)?;
         self.check_possession(&credential, possession_code)?;

@@ -36,6 +36,7 @@ impl Tx<'_> {
     /// Case 1: an inspector asks the desk for a key for a deputy of their
     /// district who holds (or will hold) a delegation.
     pub fn request_key(&mut self, holder: &PersonId) -> Result<i64, StoreError> {
+        self.require_present(holder)?;
         let rights = self.rights(holder)?;
         let delegation = rights
             .iter()

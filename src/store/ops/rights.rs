@@ -83,6 +83,7 @@ impl Tx<'_> {
             }
         }
         self.not_own(person, "grant a right")?;
+        self.require_present(person)?;
         let period = RightPeriod::new(from, until)?;
         let overlapping: Vec<RightRecord> = self
             .appointments_at(school)?
@@ -199,6 +200,17 @@ impl Tx<'_> {
         })
         .map_err(|refusal| end_refused(&self.actor, refusal))?;
         self.write_end(&right, end)
+    }
+
+    /// Ends every right of `person` still in force or to come, at their
+    /// departure (`right_end::at_departure`), each with its audit entry.
+    pub(super) fn end_rights_at_departure(&mut self, person: &PersonId) -> Result<(), StoreError> {
+        for right in self.rights(person)? {
+            if let Some(end) = right_end::at_departure(&right, self.now, self.zone()) {
+                self.write_end(&right, end)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn rights(&self, person: &PersonId) -> Result<Vec<RightRecord>, StoreError> {

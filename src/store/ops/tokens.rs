@@ -152,7 +152,7 @@ impl Tx<'_> {
         self.not_own(holder, "prepare a key")?;
         let token = self.token(serial)?;
         next_state(token.state, token.revoke_reason, TokenAction::Prepare)?;
-        self.person(holder)?;
+        self.require_present(holder)?;
         if let Some(live) = self.live_token_of(holder)? {
             return Err(StoreError::HolderHasLiveToken {
                 holder: holder.to_string(),
@@ -409,11 +409,12 @@ impl Tx<'_> {
             }
         }
         next_state(token.state, token.revoke_reason, TokenAction::Activate)?;
-        Pin::parse(pin)?;
         let holder = token
             .holder
             .clone()
             .ok_or(StoreError::Corrupt("token without holder"))?;
+        self.require_present(&holder)?;
+        Pin::parse(pin)?;
         let credential = self.live_credential(&token)?;
         self.write_pin_verifier(&credential, pin, true)?;
         self.set_state(&token, TokenAction::Activate, Some(&holder))?;

@@ -126,6 +126,34 @@ pub fn register_and_prepare(
     Ok(())
 }
 
+/// On 2026-11-02, adurand, director of the east school since 2025-09-01,
+/// with the active key `serial` made by `key` (`World::active_hotp` or
+/// `World::active_totp`) and `pin`.
+pub fn adurand_directing(
+    key: fn(&World, &str, &str, &str) -> Device,
+    serial: &str,
+    pin: &str,
+) -> (World, Device) {
+    let w = world(at("2026-11-02", 8));
+    w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
+    let device = key(&w, "adurand", serial, pin);
+    (w, device)
+}
+
+/// The holder's help mail to the desk (their own address, EAST's inspector
+/// in copy), filed by the desk for `reason`; the request's id.
+pub fn file_help(store: &Store, login: &str, reason: keyward::domain::RevokeReason) -> i64 {
+    let help = keyward::domain::requests::HelpMail {
+        from: mail(&format!("{login}@{DOMAIN}")),
+        cc: vec![mail(&format!("pmartin@{DOMAIN}"))],
+    };
+    store
+        .write(&desk(), "help", |tx| {
+            tx.file_replacement_request(&pid(login), reason, &help)
+        })
+        .unwrap()
+}
+
 /// The holder's side of a token: its secret, to compute codes as it would.
 pub struct Device {
     pub serial: String,
