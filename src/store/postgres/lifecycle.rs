@@ -16,9 +16,17 @@
 //! (or shortened) and audited; every node's next batch reads it fresh, so
 //! the holder is refused (or still accepted until the new last day) on
 //! every node from the answer on.
+//!
+//! Every row these decisions read (the API key, the token, its credential,
+//! the right, a district's inspector) is checked against its row MAC
+//! (`postgres::row_mac`), and every row they write gets its new MAC in the
+//! same statement. A row changed outside keyward is refused as on SQLite
+//! (`StoreError::RowTampered`, `409 record_tampered`, audited `refused`):
+//! nothing changes.
 
 use super::key_cache::REVOKED_CHANNEL;
-use super::ledger::{append_entries, NewEntry};
+use super::ledger::{append_entries, revoke_credential, NewEntry};
+use super::row_mac::{text, SealedRow, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS};
 use super::PgError;
 use crate::crypto::Keys;
 use crate::domain::revocation::{self, RevokeFacts};
@@ -40,23 +48,44 @@ pub struct KeyCaller {
     pub district: Option<String>,
 }
 
+/// The API key row of `key_hash` in force (any role), checked against its
+/// row MAC: a row changed outside keyward authenticates nobody (refused
+/// [`StoreError::RowTampered`]).
+pub(super) async fn key_in_force(
+    pool: &deadpool_postgres::Pool,
+    keys: &Keys,
+    key_hash: &[u8],
+) -> Result<Option<tokio_postgres::Row>, PgError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
+                API_KEYS.select_list("")
+            ),
+            &[&key_hash],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    SealedRow::read(API_KEYS, &row, 0)?.checked(keys.row_key())?;
+    Ok(Some(row))
+}
+
 /// The caller an API key (its SHA-256) authenticates: a key in force of
 /// the gateway, or of a staff member (admin, desk, inspector) with their
 /// person. `None`: no such key, revoked, or a staff key of nobody.
 pub async fn caller_by_key(
     pool: &deadpool_postgres::Pool,
+    keys: &Keys,
     key_hash: &[u8],
 ) -> Result<Option<KeyCaller>, PgError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT role, person, district FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
-            &[&key_hash],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let role = Role::parse(row.try_get(0)?).map_err(|_| PgError::Corrupt("API key role"))?;
-    let person: Option<&str> = row.try_get(1)?;
+    let Some(row) = key_in_force(pool, keys, key_hash).await? else {
+        return Ok(None);
+    };
+    // Columns as `row_mac::API_KEYS` names them.
+    let (role_at, person_at, district_at) = (2, 6, 7);
+    let role = Role::parse(row.try_get(role_at)?).map_err(|_| PgError::Corrupt("API key role"))?;
+    let person: Option<&str> = row.try_get(person_at)?;
     let person = person
         .map(PersonId::parse)
         .transpose()
@@ -71,8 +100,29 @@ pub async fn caller_by_key(
     Ok(Some(KeyCaller {
         role,
         actor,
-        district: row.try_get(2)?,
+        district: row.try_get(district_at)?,
     }))
+}
+
+/// The inspector of district `code` (none when there is no such district),
+/// its row checked against its MAC.
+async fn inspector_of(
+    client: &deadpool_postgres::Client,
+    keys: &Keys,
+    code: &str,
+) -> Result<Option<String>, PgError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {} FROM districts WHERE code = $1",
+                DISTRICTS.select_list("")
+            ),
+            &[&code],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    SealedRow::read(DISTRICTS, &row, 0)?.checked(keys.row_key())?;
+    Ok(row.try_get(1)?)
 }
 
 fn refused(err: impl Into<StoreError>) -> PgError {
@@ -106,21 +156,26 @@ async fn revoke_in(
     let reason = RevokeReason::parse(reason).map_err(refused)?;
     let row = client
         .query_opt(
-            "SELECT profile, state, revoke_reason, holder, district FROM tokens
-             WHERE serial = $1 FOR UPDATE",
+            &format!(
+                "SELECT {} FROM tokens WHERE serial = $1 FOR UPDATE",
+                TOKENS.select_list("")
+            ),
             &[&serial],
         )
         .await?;
     let Some(row) = row else {
         return Err(refused(StoreError::not_found("token", serial)));
     };
+    // Checked before anything of it decides (its state, holder, district).
+    let mut token_row = SealedRow::read(TOKENS, &row, 0)?.checked(keys.row_key())?;
+    // Columns as `row_mac::TOKENS` names them.
     let corrupt = |what| move |_| PgError::Corrupt(what);
-    let revoked_for: Option<&str> = row.try_get(2)?;
-    let holder: Option<&str> = row.try_get(3)?;
+    let revoked_for: Option<&str> = row.try_get(3)?;
+    let holder: Option<&str> = row.try_get(4)?;
     let token = TokenInfo {
         serial: serial.to_owned(),
-        profile: row.try_get(0)?,
-        state: TokenState::parse(row.try_get(1)?).map_err(corrupt("token state"))?,
+        profile: row.try_get(1)?,
+        state: TokenState::parse(row.try_get(2)?).map_err(corrupt("token state"))?,
         revoke_reason: revoked_for
             .map(RevokeReason::parse)
             .transpose()
@@ -130,7 +185,7 @@ async fn revoke_in(
             .transpose()
             .map_err(corrupt("holder"))?,
     };
-    let district: Option<String> = row.try_get(4)?;
+    let district: Option<String> = row.try_get(5)?;
     // An inspector sees only their district's keys: anything else is "no
     // such token", as the SQLite daemon's scope answers.
     if caller.role == Role::Inspector
@@ -150,12 +205,7 @@ async fn revoke_in(
         }));
     }
     let inspector: Option<String> = match (&district, &caller.actor) {
-        (Some(code), Actor::Inspector(_)) => client
-            .query_opt("SELECT inspector FROM districts WHERE code = $1", &[code])
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten(),
+        (Some(code), Actor::Inspector(_)) => inspector_of(client, keys, code).await?,
         _ => None,
     };
     let done = revocation::decide(RevokeFacts {
@@ -166,25 +216,27 @@ async fn revoke_in(
         reason,
     })
     .map_err(|r| refused(revoke_refused(&caller.actor, r)))?;
-    let credential: i64 = client
+    let credential_row = client
         .query_opt(
-            "SELECT id FROM credentials WHERE token = $1 AND live FOR UPDATE",
+            &format!(
+                "SELECT {} FROM credentials WHERE token = $1 AND live FOR UPDATE",
+                CREDENTIALS.select_list("")
+            ),
             &[&serial],
         )
         .await?
-        .ok_or(PgError::Corrupt("live token without a credential"))?
-        .try_get(0)?;
-    client
-        .execute(
-            "UPDATE credentials SET live = false, sealed = NULL, pin_verifier = NULL
-             WHERE id = $1",
-            &[&credential],
-        )
-        .await?;
+        .ok_or(PgError::Corrupt("live token without a credential"))?;
+    let credential = revoke_credential(client, keys.row_key(), &credential_row).await?;
     let since = i64::try_from(now).map_err(|_| PgError::Corrupt("time"))?;
+    token_row.set("state", text(Some(done.next.as_str())))?;
+    token_row.set("revoke_reason", text(Some(reason.as_str())))?;
+    token_row.set("holder", text(Some(done.holder.as_str())))?;
+    token_row.set("state_since", rusqlite::types::Value::Integer(since))?;
+    let mac = token_row.mac_of(keys.row_key());
     client
         .execute(
-            "UPDATE tokens SET state = $2, revoke_reason = $3, holder = $4, state_since = $5
+            "UPDATE tokens SET state = $2, revoke_reason = $3, holder = $4, state_since = $5,
+                 row_mac = $6
              WHERE serial = $1",
             &[
                 &serial,
@@ -192,6 +244,7 @@ async fn revoke_in(
                 &reason.as_str(),
                 &done.holder.as_str(),
                 &since,
+                &mac,
             ],
         )
         .await?;
@@ -247,12 +300,18 @@ async fn end_in(
 ) -> Result<(), PgError> {
     let row = client
         .query_opt(
-            "SELECT id, person, school, district, origin, from_date, until_date, ended_at,
-                 end_reason
-             FROM rights WHERE id = $1 FOR UPDATE",
+            &format!(
+                "SELECT {} FROM rights WHERE id = $1 FOR UPDATE",
+                RIGHTS.select_list("")
+            ),
             &[&request.right],
         )
         .await?;
+    // Checked before anything of it decides (its district, dates, end).
+    let mut right_row = row
+        .as_ref()
+        .map(|r| SealedRow::read(RIGHTS, r, 0)?.checked(keys.row_key()))
+        .transpose()?;
     let right = row
         .as_ref()
         .map(super::rights::right_from)
@@ -276,15 +335,9 @@ async fn end_in(
         .transpose()
         .map_err(refused)?;
     let inspector: Option<String> = match (right.origin, &caller.actor) {
-        (RightOrigin::Delegation, Actor::Inspector(_) | Actor::Admin(_)) => client
-            .query_opt(
-                "SELECT inspector FROM districts WHERE code = $1",
-                &[&right.district],
-            )
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten(),
+        (RightOrigin::Delegation, Actor::Inspector(_) | Actor::Admin(_)) => {
+            inspector_of(client, keys, &right.district).await?
+        }
         _ => None,
     };
     // An admin ends a delegation in the district inspector's name, as the
@@ -313,20 +366,30 @@ async fn end_in(
     })
     .map_err(|r| refused(end_refused(&actor, r)))?;
     let at = i64::try_from(now).map_err(|_| PgError::Corrupt("time"))?;
+    let right_row = right_row.as_mut().ok_or(PgError::Corrupt("right row"))?;
     match end {
         RightEnd::Now { reason } => {
+            let reason = reason.map(EndReason::as_str);
+            right_row.set("ended_at", rusqlite::types::Value::Integer(at))?;
+            right_row.set("end_reason", text(reason))?;
+            let mac = right_row.mac_of(keys.row_key());
             client
                 .execute(
-                    "UPDATE rights SET ended_at = $2, end_reason = $3 WHERE id = $1",
-                    &[&right.id, &at, &reason.map(EndReason::as_str)],
+                    "UPDATE rights SET ended_at = $2, end_reason = $3, row_mac = $4 WHERE id = $1",
+                    &[&right.id, &at, &reason, &mac],
                 )
                 .await?
         }
         RightEnd::Shorten { until, reason } => {
+            let until = until.to_string();
+            right_row.set("until_date", text(Some(&until)))?;
+            right_row.set("end_reason", text(Some(reason.as_str())))?;
+            let mac = right_row.mac_of(keys.row_key());
             client
                 .execute(
-                    "UPDATE rights SET until_date = $2, end_reason = $3 WHERE id = $1",
-                    &[&right.id, &until.to_string(), &reason.as_str()],
+                    "UPDATE rights SET until_date = $2, end_reason = $3, row_mac = $4
+                     WHERE id = $1",
+                    &[&right.id, &until, &reason.as_str(), &mac],
                 )
                 .await?
         }
