@@ -666,6 +666,12 @@ impl TwoNodes {
             .1
     }
 
+    /// The holder's right passcode at the next step, on node B.
+    async fn next_step_on_b(&self) -> &'static str {
+        self.clock.advance(30);
+        self.verify_on_b(&self.passcode(PIN)).await
+    }
+
     /// The holder's credential row, as stored (every column but the MAC).
     async fn credential_text(&self) -> String {
         let client = self.pool_a.get().await.unwrap();
@@ -702,9 +708,7 @@ async fn a_floor_lowered_in_the_database_does_not_replay_an_accepted_code() {
     assert_eq!(nodes.verify_on_b(&passcode).await, "unknown_login");
     // The next step too: the edited record decides nothing and is never
     // written (nor MACed again).
-    nodes.clock.advance(30);
-    let next = nodes.passcode(PIN);
-    assert_eq!(nodes.verify_on_b(&next).await, "unknown_login");
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
     assert_eq!(nodes.credential_text().await, edited);
     assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 2);
     assert_eq!(nodes.audit_count("%reason=unknown login%").await, 2);
@@ -721,8 +725,7 @@ async fn failures_reset_in_the_database_do_not_unlock_a_credential() {
         }
     }
     assert_eq!(nodes.counters().await, (10, true));
-    nodes.clock.advance(30);
-    assert_eq!(nodes.verify_on_b(&nodes.passcode(PIN)).await, "locked");
+    assert_eq!(nodes.next_step_on_b().await, "locked");
     // Unlocked by hand.
     nodes
         .edit("UPDATE credentials SET fails = 0, locked = false, retry_at = 0")
@@ -766,11 +769,7 @@ async fn a_revoked_key_restored_from_a_database_copy_is_not_accepted() {
         )
         .await
         .unwrap();
-    nodes.clock.advance(30);
-    assert_eq!(
-        nodes.verify_on_b(&nodes.passcode(PIN)).await,
-        "unknown_login"
-    );
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
     assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 1);
     // A revoke of an edited row is refused too: nothing is MACed again.
     let err = admin
@@ -807,11 +806,7 @@ async fn a_right_extended_in_the_database_entitles_nobody() {
     );
     // Extended by hand.
     nodes.edit("UPDATE rights SET until_date = NULL").await;
-    nodes.clock.advance(30);
-    assert_eq!(
-        nodes.verify_on_b(&nodes.passcode(PIN)).await,
-        "unknown_login"
-    );
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
     assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 1);
 }
 
@@ -913,9 +908,5 @@ async fn rows_written_before_the_row_macs_are_sealed_once_by_a_node_with_the_mas
     pg::connect_sealing(&nodes.target, 1, Some(sealing))
         .await
         .unwrap();
-    nodes.clock.advance(30);
-    assert_eq!(
-        nodes.verify_on_b(&nodes.passcode(PIN)).await,
-        "unknown_login"
-    );
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
 }

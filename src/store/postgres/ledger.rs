@@ -33,7 +33,7 @@ use std::future::Future;
 use rusqlite::types::Value;
 use tokio_postgres::Client;
 
-use super::row_mac::{blob, boolean, SealedRow, CREDENTIALS, PHANTOM_COUNTERS};
+use super::row_mac::{blob, boolean, read_checked, SealedRow, CREDENTIALS, PHANTOM_COUNTERS};
 use super::PgError;
 use crate::crypto::{Keys, RowKey};
 use crate::domain::verify_policy::{Counters, LOCK_AFTER};
@@ -230,13 +230,35 @@ const FAILURE_SQL: &str = "UPDATE credentials
     WHERE id = $1 AND fails = $2 AND live AND row_mac = $7
     RETURNING fails, locked, retry_at";
 
-/// The counters after one more failure than `seen`.
-fn one_more_failure(seen: Counters, retry_at: UnixTime) -> Counters {
-    let fails = seen.fails.saturating_add(1);
-    Counters {
-        fails,
-        locked: seen.locked || fails >= LOCK_AFTER,
-        retry_at,
+const PHANTOM_FAILURE_SQL: &str = "UPDATE phantom_counters
+    SET fails = $3, locked = $4, retry_at = $5, row_mac = $6
+    WHERE slot = $1 AND fails = $2 AND row_mac = $7
+    RETURNING fails, locked, retry_at";
+
+/// One more failure than `seen`: the counters after it, and the values
+/// its compare-and-increment binds.
+struct Failure {
+    seen_fails: i32,
+    fails: i32,
+    retry_at: i64,
+    after: Counters,
+}
+
+impl Failure {
+    fn after(seen: Counters, retry_at: UnixTime) -> Result<Failure, PgError> {
+        let fails = seen.fails.saturating_add(1);
+        let after = Counters {
+            fails,
+            locked: seen.locked || fails >= LOCK_AFTER,
+            retry_at,
+        };
+        let int = |n: u32| i32::try_from(n).map_err(|_| PgError::Corrupt("fails"));
+        Ok(Failure {
+            seen_fails: int(seen.fails)?,
+            fails: int(fails)?,
+            retry_at: to_i64(retry_at, "retry_at")?,
+            after,
+        })
     }
 }
 
@@ -305,6 +327,37 @@ fn credential_from(row: &tokio_postgres::Row) -> Result<LedgerCredential, PgErro
 }
 
 impl PgLedger {
+    /// Runs `sql` ([`FAILURE_SQL`] or [`PHANTOM_FAILURE_SQL`], the same
+    /// parameters) on the row `key`, with the new row's MAC and the MAC of
+    /// the row it replaces: the counters written, or `None` if the row had
+    /// moved.
+    async fn write_failure(
+        &self,
+        sql: &str,
+        key: i64,
+        failure: &Failure,
+        (mac, old_mac): (Vec<u8>, Vec<u8>),
+    ) -> Result<Option<Counters>, PgError> {
+        let stmt = self.client.prepare_cached(sql).await?;
+        let row = self
+            .client()
+            .query_opt(
+                &stmt,
+                &[
+                    &key,
+                    &failure.seen_fails,
+                    &failure.fails,
+                    &failure.after.locked,
+                    &failure.retry_at,
+                    &mac,
+                    &old_mac,
+                ],
+            )
+            .await?;
+        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            .transpose()
+    }
+
     /// The locked row of credential `id` with `change` applied: the row to
     /// write, its MAC, and the MAC of the row it replaces.
     fn changed(
@@ -405,36 +458,19 @@ impl VerifyLedger for PgLedger {
         seen: Counters,
         retry_at: UnixTime,
     ) -> Result<Option<Counters>, PgError> {
-        let stmt = self.client.prepare_cached(FAILURE_SQL).await?;
-        let fails = i32::try_from(seen.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let after = one_more_failure(seen, retry_at);
-        let new_fails = i32::try_from(after.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let retry_at = to_i64(retry_at, "retry_at")?;
+        let failure = Failure::after(seen, retry_at)?;
         let (new_row, mac, old_mac) = self.changed(id, |row| {
-            row.set("fails", Value::Integer(i64::from(new_fails)))?;
-            row.set("locked", boolean(after.locked))?;
-            row.set("retry_at", Value::Integer(retry_at))
+            row.set("fails", Value::Integer(i64::from(failure.fails)))?;
+            row.set("locked", boolean(failure.after.locked))?;
+            row.set("retry_at", Value::Integer(failure.retry_at))
         })?;
-        let row = self
-            .client()
-            .query_opt(
-                &stmt,
-                &[
-                    &id,
-                    &fails,
-                    &new_fails,
-                    &after.locked,
-                    &retry_at,
-                    &mac,
-                    &old_mac,
-                ],
-            )
+        let written = self
+            .write_failure(FAILURE_SQL, id, &failure, (mac, old_mac))
             .await?;
-        if row.is_some() {
+        if written.is_some() {
             self.rows.insert(id, new_row);
         }
-        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
-            .transpose()
+        Ok(written)
     }
 
     async fn lock_phantoms(&mut self, slots: &[i64]) -> Result<Vec<(i64, Counters)>, PgError> {
@@ -489,38 +525,11 @@ impl VerifyLedger for PgLedger {
         seen: Counters,
         retry_at: UnixTime,
     ) -> Result<Option<Counters>, PgError> {
-        let stmt = self
-            .client
-            .prepare_cached(
-                "UPDATE phantom_counters
-                 SET fails = $3, locked = $4, retry_at = $5, row_mac = $6
-                 WHERE slot = $1 AND fails = $2 AND row_mac = $7
-                 RETURNING fails, locked, retry_at",
-            )
-            .await?;
-        let fails = i32::try_from(seen.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let after = one_more_failure(seen, retry_at);
-        let new_fails = i32::try_from(after.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let retry_at = to_i64(retry_at, "retry_at")?;
-        let mac = phantom_row(slot, after)?.mac_of(&self.row_key);
+        let failure = Failure::after(seen, retry_at)?;
+        let mac = phantom_row(slot, failure.after)?.mac_of(&self.row_key);
         let old_mac = phantom_row(slot, seen)?.mac_of(&self.row_key);
-        let row = self
-            .client()
-            .query_opt(
-                &stmt,
-                &[
-                    &slot,
-                    &fails,
-                    &new_fails,
-                    &after.locked,
-                    &retry_at,
-                    &mac,
-                    &old_mac,
-                ],
-            )
-            .await?;
-        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
-            .transpose()
+        self.write_failure(PHANTOM_FAILURE_SQL, slot, &failure, (mac, old_mac))
+            .await
     }
 
     async fn append_audit(
@@ -639,21 +648,20 @@ impl PgLedger {
     ) -> Result<bool, PgError> {
         self.begin().await?;
         let result = async {
-            let found = self
-                .client()
-                .query_opt(
-                    "SELECT id, token, holder, kind, algorithm, digits, period, floor, drift,
-                         fails, locked, retry_at, pin_verifier, sealed, live, last_used_at,
-                         row_mac
-                     FROM credentials WHERE holder = $1 AND live FOR UPDATE",
-                    &[&holder.as_str()],
-                )
-                .await?;
-            let Some(row) = found else {
+            let filter = "holder = $1 AND live FOR UPDATE";
+            let holder_id = holder.as_str();
+            let found = read_checked(
+                self.client(),
+                &self.row_key,
+                CREDENTIALS,
+                filter,
+                &holder_id,
+            )
+            .await?;
+            let Some((_, row)) = found else {
                 return Ok(false);
             };
-            let id: i64 = row.try_get(0)?;
-            revoke_credential(self.client(), &self.row_key, &row).await?;
+            let id = revoke_credential(self.client(), &self.row_key, row).await?;
             let entry = NewEntry {
                 at,
                 actor: actor.to_owned(),
@@ -684,17 +692,18 @@ impl PgLedger {
     }
 }
 
-/// Makes the credential read in `row` (every column, then its MAC, locked
-/// by the caller) no longer live, its sealed secret and PIN verifier
-/// destroyed, with its new MAC; refused if the row was changed outside
-/// keyward.
+/// Makes `credential` (read whole, locked and checked by the caller) no
+/// longer live, its sealed secret and PIN verifier destroyed, with its new
+/// MAC; its id.
 pub(super) async fn revoke_credential(
     client: &Client,
     key: &RowKey,
-    row: &tokio_postgres::Row,
+    mut credential: SealedRow,
 ) -> Result<i64, PgError> {
-    let mut credential = SealedRow::read(CREDENTIALS, row, 0)?.checked(key)?;
-    let id: i64 = row.try_get(0)?;
+    let id = match credential.values.first() {
+        Some(Value::Integer(id)) => *id,
+        _ => return Err(PgError::Corrupt("credential id")),
+    };
     credential.set("live", boolean(false))?;
     credential.set("sealed", Value::Null)?;
     credential.set("pin_verifier", Value::Null)?;

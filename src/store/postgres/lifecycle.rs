@@ -26,7 +26,7 @@
 
 use super::key_cache::REVOKED_CHANNEL;
 use super::ledger::{append_entries, revoke_credential, NewEntry};
-use super::row_mac::{text, SealedRow, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS};
+use super::row_mac::{read_checked, text, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS};
 use super::PgError;
 use crate::crypto::Keys;
 use crate::domain::revocation::{self, RevokeFacts};
@@ -57,18 +57,9 @@ pub(super) async fn key_in_force(
     key_hash: &[u8],
 ) -> Result<Option<tokio_postgres::Row>, PgError> {
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {} FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
-                API_KEYS.select_list("")
-            ),
-            &[&key_hash],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    SealedRow::read(API_KEYS, &row, 0)?.checked(keys.row_key())?;
-    Ok(Some(row))
+    let filter = "hash = $1 AND revoked_at IS NULL";
+    let found = read_checked(&client, keys.row_key(), API_KEYS, filter, &key_hash).await?;
+    Ok(found.map(|(row, _)| row))
 }
 
 /// The caller an API key (its SHA-256) authenticates: a key in force of
@@ -111,18 +102,11 @@ async fn inspector_of(
     keys: &Keys,
     code: &str,
 ) -> Result<Option<String>, PgError> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {} FROM districts WHERE code = $1",
-                DISTRICTS.select_list("")
-            ),
-            &[&code],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    SealedRow::read(DISTRICTS, &row, 0)?.checked(keys.row_key())?;
-    Ok(row.try_get(1)?)
+    let found = read_checked(client, keys.row_key(), DISTRICTS, "code = $1", &code).await?;
+    Ok(match found {
+        Some((row, _)) => row.try_get(1)?,
+        None => None,
+    })
 }
 
 fn refused(err: impl Into<StoreError>) -> PgError {
@@ -154,20 +138,12 @@ async fn revoke_in(
     now: UnixTime,
 ) -> Result<TokenInfo, PgError> {
     let reason = RevokeReason::parse(reason).map_err(refused)?;
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {} FROM tokens WHERE serial = $1 FOR UPDATE",
-                TOKENS.select_list("")
-            ),
-            &[&serial],
-        )
-        .await?;
-    let Some(row) = row else {
+    // Checked before anything of it decides (its state, holder, district).
+    let filter = "serial = $1 FOR UPDATE";
+    let found = read_checked(client, keys.row_key(), TOKENS, filter, &serial).await?;
+    let Some((row, mut token_row)) = found else {
         return Err(refused(StoreError::not_found("token", serial)));
     };
-    // Checked before anything of it decides (its state, holder, district).
-    let mut token_row = SealedRow::read(TOKENS, &row, 0)?.checked(keys.row_key())?;
     // Columns as `row_mac::TOKENS` names them.
     let corrupt = |what| move |_| PgError::Corrupt(what);
     let revoked_for: Option<&str> = row.try_get(3)?;
@@ -216,17 +192,11 @@ async fn revoke_in(
         reason,
     })
     .map_err(|r| refused(revoke_refused(&caller.actor, r)))?;
-    let credential_row = client
-        .query_opt(
-            &format!(
-                "SELECT {} FROM credentials WHERE token = $1 AND live FOR UPDATE",
-                CREDENTIALS.select_list("")
-            ),
-            &[&serial],
-        )
+    let filter = "token = $1 AND live FOR UPDATE";
+    let (_, credential_row) = read_checked(client, keys.row_key(), CREDENTIALS, filter, &serial)
         .await?
         .ok_or(PgError::Corrupt("live token without a credential"))?;
-    let credential = revoke_credential(client, keys.row_key(), &credential_row).await?;
+    let credential = revoke_credential(client, keys.row_key(), credential_row).await?;
     let since = i64::try_from(now).map_err(|_| PgError::Corrupt("time"))?;
     token_row.set("state", text(Some(done.next.as_str())))?;
     token_row.set("revoke_reason", text(Some(reason.as_str())))?;
@@ -298,20 +268,10 @@ async fn end_in(
     now: UnixTime,
     zone: &jiff::tz::TimeZone,
 ) -> Result<(), PgError> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT {} FROM rights WHERE id = $1 FOR UPDATE",
-                RIGHTS.select_list("")
-            ),
-            &[&request.right],
-        )
-        .await?;
     // Checked before anything of it decides (its district, dates, end).
-    let mut right_row = row
-        .as_ref()
-        .map(|r| SealedRow::read(RIGHTS, r, 0)?.checked(keys.row_key()))
-        .transpose()?;
+    let filter = "id = $1 FOR UPDATE";
+    let found = read_checked(client, keys.row_key(), RIGHTS, filter, &request.right).await?;
+    let (row, mut right_row) = found.unzip();
     let right = row
         .as_ref()
         .map(super::rights::right_from)

@@ -295,6 +295,30 @@ impl SealedRow {
     }
 }
 
+/// The row of `table` that `filter` finds (a condition on `$1`, possibly
+/// followed by `FOR UPDATE`), whole, checked against its MAC before
+/// anything of it decides: the row as read (its columns in
+/// [`PgTable::columns`] order, then its MAC) and as sealed. `None`: no
+/// such row; a row changed outside keyward is refused ([`tampered`]).
+pub async fn read_checked(
+    client: &tokio_postgres::Client,
+    key: &RowKey,
+    table: PgTable,
+    filter: &str,
+    param: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<Option<(tokio_postgres::Row, SealedRow)>, PgError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {filter}",
+        table.select_list(""),
+        table.name
+    );
+    let Some(row) = client.query_opt(&sql, &[param]).await? else {
+        return Ok(None);
+    };
+    let sealed = SealedRow::read(table, &row, 0)?.checked(key)?;
+    Ok(Some((row, sealed)))
+}
+
 /// The refusal of a row changed outside keyward: the SQLite store's.
 pub fn tampered(table: PgTable, key: &str) -> PgError {
     PgError::Refused(Box::new(StoreError::RowTampered {
