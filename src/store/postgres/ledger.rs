@@ -650,14 +650,8 @@ impl PgLedger {
         let result = async {
             let filter = "holder = $1 AND live FOR UPDATE";
             let holder_id = holder.as_str();
-            let found = read_checked(
-                self.client(),
-                &self.row_key,
-                CREDENTIALS,
-                filter,
-                &holder_id,
-            )
-            .await?;
+            let found =
+                read_checked(&self.client, &self.row_key, CREDENTIALS, filter, &holder_id).await?;
             let Some((_, row)) = found else {
                 return Ok(false);
             };

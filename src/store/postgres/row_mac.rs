@@ -301,7 +301,7 @@ impl SealedRow {
 /// [`PgTable::columns`] order, then its MAC) and as sealed. `None`: no
 /// such row; a row changed outside keyward is refused ([`tampered`]).
 pub async fn read_checked(
-    client: &tokio_postgres::Client,
+    client: &deadpool_postgres::Client,
     key: &RowKey,
     table: PgTable,
     filter: &str,
@@ -312,7 +312,10 @@ pub async fn read_checked(
         table.select_list(""),
         table.name
     );
-    let Some(row) = client.query_opt(&sql, &[param]).await? else {
+    // Prepared once per connection: the gateway key of every verify is
+    // read here.
+    let stmt = client.prepare_cached(&sql).await?;
+    let Some(row) = client.query_opt(&stmt, &[param]).await? else {
         return Ok(None);
     };
     let sealed = SealedRow::read(table, &row, 0)?.checked(key)?;
