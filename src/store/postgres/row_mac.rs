@@ -358,10 +358,13 @@ pub(super) async fn seal_existing(
                 &[],
             )
             .await?;
-        let update = format!(
-            "UPDATE {} SET {MAC_COLUMN} = $1 WHERE {first} = $2",
-            table.name
-        );
+        // Prepared once per table, not once per row.
+        let update = client
+            .prepare(&format!(
+                "UPDATE {} SET {MAC_COLUMN} = $1 WHERE {first} = $2",
+                table.name
+            ))
+            .await?;
         for row in rows {
             let found = SealedRow::read(table, &row, 0)?;
             let mac = found.mac_of(keys.row_key());
