@@ -35,6 +35,7 @@ use crate::store::postgres::copy::gateway_key_in_force;
 use crate::store::postgres::key_cache::KeyCacheStats;
 use crate::store::postgres::lifecycle::{self, KeyCaller};
 use crate::store::postgres::node::{Possession, VerifyNode};
+use crate::store::postgres::row_mac::is_tampered;
 use crate::store::postgres::PgError;
 use crate::wire::rights::RightEnded;
 use crate::wire::tokens::RevokeBody;
@@ -154,9 +155,14 @@ async fn caller_for(
     let Some(key) = super::auth::bearer_key(parts) else {
         return Err(refuse(Actor::System, "authenticate", ApiError::unauthenticated()).await);
     };
-    let found = lifecycle::caller_by_key(&state.pool, &api_key_hash(key))
-        .await
-        .map_err(node_error)?;
+    let found = match lifecycle::caller_by_key(&state.pool, &state.keys, &api_key_hash(key)).await {
+        // A key row changed outside keyward authenticates nobody, as on
+        // SQLite: refused `record_tampered`, audited.
+        Err(err) if is_tampered(&err) => {
+            return Err(refuse(Actor::System, "authenticate", node_error(err)).await)
+        }
+        other => other.map_err(node_error)?,
+    };
     let Some(caller) = found else {
         return Err(refuse(Actor::System, "authenticate", ApiError::unauthenticated()).await);
     };
@@ -209,9 +215,23 @@ async fn revoke(
 async fn gateway(state: &PgNodeState, parts: &Parts) -> Result<(), ApiError> {
     let key = super::auth::bearer_key(parts).ok_or_else(ApiError::unauthenticated)?;
     let hash = api_key_hash(key);
-    match gateway_key_in_force(&state.pool, &hash).await {
+    match gateway_key_in_force(&state.pool, &state.keys, &hash).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::unauthenticated()),
+        Err(err) if is_tampered(&err) => {
+            let why = err.to_string();
+            let now = state.clock.now();
+            lifecycle::record_refusal(
+                &state.pool,
+                &state.keys,
+                &Actor::System,
+                "authenticate",
+                &why,
+                now,
+            )
+            .await;
+            Err(node_error(err))
+        }
         Err(err) => {
             tracing::warn!(error = %err, "checking a gateway key on PostgreSQL");
             Err(ApiError::unavailable())

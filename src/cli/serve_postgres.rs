@@ -92,7 +92,13 @@ pub(super) fn run(
         .build()?;
     runtime.block_on(async {
         let signalled = server::shutdown_signal();
-        let pool = crate::store::postgres::connect(target, POOL_SIZE)
+        // A node holds the master key: it seals the rows already there if
+        // it is the one that brings the row MACs (migration 6).
+        let sealing = crate::store::postgres::schema::Sealing {
+            keys: &keys,
+            at: clock.now(),
+        };
+        let pool = crate::store::postgres::connect_sealing(target, POOL_SIZE, Some(sealing))
             .await
             .with_context(|| {
                 t!(
@@ -101,7 +107,7 @@ pub(super) fn run(
                     host = target.servers_text()
                 )
             })?;
-        let ledger = PgLedger::new(&pool).await?;
+        let ledger = PgLedger::new(&pool, &keys).await?;
         let settings = NodeSettings {
             name: target.node.clone(),
             totp_behind: config.store.totp_behind,

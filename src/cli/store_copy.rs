@@ -76,8 +76,12 @@ fn copy(args: CopyArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let copied = runtime.block_on(async {
-        let pool = crate::store::postgres::connect(&target, 1).await?;
-        let mut ledger = PgLedger::new(&pool).await?;
+        let sealing = crate::store::postgres::schema::Sealing {
+            keys: &keys,
+            at: clock.now(),
+        };
+        let pool = crate::store::postgres::connect_sealing(&target, 1, Some(sealing)).await?;
+        let mut ledger = PgLedger::new(&pool, &keys).await?;
         crate::store::postgres::copy::import(&mut ledger, &keys, &export, clock.now(), "cli").await
     })?;
     writeln!(

@@ -854,3 +854,121 @@ fn a_right_edited_in_the_sqlite_database_stops_the_copy() {
     let stderr = cli::text(&output.stderr);
     assert!(stderr.contains("row MAC of a right"), "{stderr}");
 }
+
+/// Row MACs on PostgreSQL (docs/postgres.md, "Row MACs"): the rows `store
+/// copy` and the nodes write carry MACs a node accepts; an API key, a
+/// token or a district edited by hand is refused `409 record_tampered`,
+/// audited, and nothing changes.
+#[test]
+fn rows_edited_in_the_database_are_refused_by_a_served_node() {
+    let mut west = String::new();
+    let cluster = Cluster::with("served_row_macs", |world, _| {
+        west = api_key(
+            world,
+            "west",
+            Role::Inspector,
+            Some("D-OUEST"),
+            Some("lbernard"),
+        );
+    });
+    let agent = agent();
+    let next = || format!("{PIN}{}", cluster.device.hotp(cluster.floor() + 1));
+    let accepted = || {
+        let passcode = next();
+        verify(
+            &agent,
+            &cluster.b,
+            &cluster.gateway_key,
+            "bleroy",
+            &passcode,
+        )
+    };
+    let refused_as_tampered = |(status, body): (u16, Value)| {
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["detail"], "record_tampered", "{body}");
+    };
+    let revoke = |key: &str| {
+        post(
+            &agent,
+            &cluster.a,
+            key,
+            "/v1/tokens/KW-0001/revoke",
+            json!({ "reason": "lost" }),
+        )
+    };
+    // What `store copy` wrote decides.
+    assert_eq!(accepted(), (200, "accept".to_owned()));
+
+    // The desk's key made a gateway's by hand: it may not ask verify.
+    cluster.query("UPDATE api_keys SET role = 'gateway' WHERE name = 'desk'");
+    let passcode = next();
+    refused_as_tampered(verify_answer(
+        &agent,
+        &cluster.b,
+        &cluster.desk_key,
+        "bleroy",
+        &passcode,
+    ));
+    // Made an admin's: it may not end an appointment.
+    cluster.query("UPDATE api_keys SET role = 'admin' WHERE name = 'desk'");
+    let appointment: i64 = cluster.query("SELECT id FROM rights WHERE person = 'bleroy'")[0].get(0);
+    refused_as_tampered(post(
+        &agent,
+        &cluster.a,
+        &cluster.desk_key,
+        &format!("/v1/rights/{appointment}/end"),
+        json!({ "reason": "mutation" }),
+    ));
+    // Put back as keyward wrote it, the row matches again.
+    cluster.query("UPDATE api_keys SET role = 'desk' WHERE name = 'desk'");
+    let (status, _) = post(
+        &agent,
+        &cluster.a,
+        &cluster.desk_key,
+        &format!("/v1/rights/{appointment}/end"),
+        json!({ "reason": "mutation" }),
+    );
+    assert_eq!(status, 403, "the desk does not end an appointment");
+
+    // bleroy's key moved to the west district by hand: its inspector may
+    // not revoke it.
+    cluster.query("UPDATE tokens SET district = 'D-OUEST'");
+    refused_as_tampered(revoke(&west));
+    cluster.query("UPDATE tokens SET district = 'D-EST'");
+    // The east district handed to the west inspector by hand.
+    cluster.query("UPDATE districts SET inspector = 'lbernard' WHERE code = 'D-EST'");
+    refused_as_tampered(revoke(&cluster.inspector_key));
+    cluster.query("UPDATE districts SET inspector = 'pmartin' WHERE code = 'D-EST'");
+    // Nothing changed: the key is live and logs in.
+    assert_eq!(accepted(), (200, "accept".to_owned()));
+    assert_eq!(
+        cluster.query("SELECT count(*) FROM audit WHERE action = 'token.revoke'")[0]
+            .get::<_, i64>(0),
+        0
+    );
+
+    // The revoke a node writes carries MACs: the token revoked, then made
+    // active again by hand, is not revoked twice.
+    let (status, token) = revoke(&cluster.inspector_key);
+    assert_eq!((status, token["state"].as_str()), (200, Some("revoked")));
+    cluster.query("UPDATE tokens SET state = 'active', revoke_reason = NULL");
+    refused_as_tampered(revoke(&cluster.desk_key));
+
+    // Every refusal audited once, naming the record, never a value.
+    let details: Vec<String> = cluster
+        .query(
+            "SELECT detail FROM audit WHERE action = 'refused'
+             AND detail LIKE '%does not match its MAC%' ORDER BY seq",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(details.len(), 5, "{details:?}");
+    for (detail, table) in
+        details
+            .iter()
+            .zip(["api_keys", "api_keys", "tokens", "districts", "tokens"])
+    {
+        assert!(detail.contains(&format!("the {table} record")), "{detail}");
+    }
+}

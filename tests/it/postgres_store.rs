@@ -15,8 +15,10 @@ use keyward::store::audit::{AuditEntry, MacEncoding};
 use keyward::store::postgres::chain::verify_chain;
 use keyward::store::postgres::ledger::{NewCredential, PgLedger};
 use keyward::store::postgres::node::{NodeSettings, Possession, VerifyNode};
+use keyward::store::postgres::row_mac::{SealedRow, RIGHTS};
 use keyward::store::postgres::{self as pg, PgError, PgTarget, StoreBackend};
 use keyward::store::AuditBreak;
+use rusqlite::types::Value;
 
 use crate::support::postgres::{self as harness, TestDb};
 
@@ -30,6 +32,42 @@ fn target(db: &TestDb, dir: &std::path::Path) -> PgTarget {
         StoreBackend::Postgres(target) => target,
         StoreBackend::Sqlite => panic!("a postgres:// url parsed as SQLite"),
     }
+}
+
+/// Writes right 1 of `holder` (an appointment from 2020-09-01 until
+/// `until`) as keyward writes it: with its row MAC.
+async fn write_right(
+    pool: &deadpool_postgres::Pool,
+    keys: &Keys,
+    holder: &PersonId,
+    until: Option<&str>,
+) {
+    let values = vec![
+        Value::Integer(1),
+        Value::Text(holder.as_str().to_owned()),
+        Value::Text("0750001U".into()),
+        Value::Text("D-OUEST".into()),
+        Value::Text("appointment".into()),
+        Value::Text("2020-09-01".into()),
+        until.map_or(Value::Null, |u| Value::Text(u.to_owned())),
+        Value::Null,
+        Value::Null,
+    ];
+    let mac = SealedRow::new(RIGHTS, values)
+        .unwrap()
+        .mac_of(keys.row_key());
+    pool.get()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO rights (id, person, school, district, origin, from_date, until_date,
+                 row_mac)
+             VALUES (1, $1, '0750001U', 'D-OUEST', 'appointment', '2020-09-01', $2, $3)
+             ON CONFLICT (id) DO UPDATE SET until_date = $2, row_mac = $3",
+            &[&holder.as_str(), &until, &mac],
+        )
+        .await
+        .unwrap();
 }
 
 /// A database with one holder's TOTP credential (SHA-1, 6 digits, 30 s)
@@ -71,21 +109,12 @@ impl TwoNodes {
             secret: &secret,
             pin: PIN.as_bytes(),
         };
-        let mut admin = PgLedger::new(&pool_a).await.unwrap();
+        let mut admin = PgLedger::new(&pool_a, &keys).await.unwrap();
         admin.enrol(&keys, new, T0, "admin").await.unwrap();
         // A right in force, as `keyward store copy` writes it (there is no
-        // grant on PostgreSQL yet): a node accepts only with one.
-        pool_a
-            .get()
-            .await
-            .unwrap()
-            .execute(
-                "INSERT INTO rights (id, person, school, district, origin, from_date)
-                 VALUES (1, $1, '0750001U', 'D-OUEST', 'appointment', '2020-09-01')",
-                &[&holder.as_str()],
-            )
-            .await
-            .unwrap();
+        // grant on PostgreSQL yet), with its row MAC: a node accepts only
+        // with one.
+        write_right(&pool_a, &keys, &holder, None).await;
         let node = |pool: &deadpool_postgres::Pool, name: &str| {
             let (pool, name) = (pool.clone(), name.to_owned());
             let (keys, clock) = (Arc::clone(&keys), Arc::clone(&clock) as Arc<dyn Clock>);
@@ -96,7 +125,7 @@ impl TwoNodes {
                     hotp_look_ahead: keyward::otp::Hotp::DEFAULT_LOOK_AHEAD,
                     time_zone: jiff::tz::TimeZone::UTC,
                 };
-                let ledger = PgLedger::new(&pool).await.unwrap();
+                let ledger = PgLedger::new(&pool, &keys).await.unwrap();
                 Arc::new(VerifyNode::start(ledger, keys, clock, settings).unwrap())
             }
         };
@@ -556,7 +585,7 @@ async fn a_key_revoked_on_one_node_is_never_accepted_by_the_other_after_the_answ
             }
         }));
     }
-    let mut admin = PgLedger::new(&nodes.pool_a).await.unwrap();
+    let mut admin = PgLedger::new(&nodes.pool_a, &nodes.keys).await.unwrap();
     for i in 0..80 {
         nodes.clock.advance(30);
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
@@ -617,4 +646,267 @@ fn keyward_serve_on_a_postgres_store_is_a_node_and_refuses_a_password_in_the_url
         stderr.contains("--init") && stderr.contains("PostgreSQL"),
         "{stderr}"
     );
+}
+
+// --- Row MACs (docs/postgres.md, "Row MACs"): a row edited with plain
+// SQL, behind keyward's back, decides nothing.
+
+impl TwoNodes {
+    /// One statement on the database, as someone editing it by hand.
+    async fn edit(&self, sql: &str) {
+        let client = self.pool_a.get().await.unwrap();
+        client.batch_execute(sql).await.unwrap();
+    }
+
+    async fn verify_on_b(&self, passcode: &str) -> &'static str {
+        self.b
+            .verify(self.holder.as_str(), passcode)
+            .await
+            .unwrap()
+            .1
+    }
+
+    /// The holder's right passcode at the next step, on node B.
+    async fn next_step_on_b(&self) -> &'static str {
+        self.clock.advance(30);
+        self.verify_on_b(&self.passcode(PIN)).await
+    }
+
+    /// The holder's credential row, as stored (every column but the MAC).
+    async fn credential_text(&self) -> String {
+        let client = self.pool_a.get().await.unwrap();
+        client
+            .query_one(
+                "SELECT (id, floor, drift, fails, locked, retry_at, live, last_used_at)::text
+                 FROM credentials WHERE holder = $1",
+                &[&self.holder.as_str()],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_floor_lowered_in_the_database_does_not_replay_an_accepted_code() {
+    let nodes = TwoNodes::new("row mac floor").await;
+    let passcode = nodes.passcode(PIN);
+    // Untouched rows decide: accepted once, then a replay.
+    assert_eq!(
+        nodes
+            .a
+            .verify(nodes.holder.as_str(), &passcode)
+            .await
+            .unwrap()
+            .1,
+        "accept"
+    );
+    assert_eq!(nodes.verify_on_b(&passcode).await, "replay");
+    // The floor lowered by hand, to replay the accepted code.
+    nodes.edit("UPDATE credentials SET floor = floor - 1").await;
+    let edited = nodes.credential_text().await;
+    assert_eq!(nodes.verify_on_b(&passcode).await, "unknown_login");
+    // The next step too: the edited record decides nothing and is never
+    // written (nor MACed again).
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
+    assert_eq!(nodes.credential_text().await, edited);
+    assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 2);
+    assert_eq!(nodes.audit_count("%reason=unknown login%").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_reset_in_the_database_do_not_unlock_a_credential() {
+    let nodes = TwoNodes::new("row mac fails").await;
+    for _ in 0..40 {
+        nodes.clock.advance(1000);
+        nodes.verify_on_b(&nodes.passcode("000000")).await;
+        if nodes.counters().await.1 {
+            break;
+        }
+    }
+    assert_eq!(nodes.counters().await, (10, true));
+    assert_eq!(nodes.next_step_on_b().await, "locked");
+    // Unlocked by hand.
+    nodes
+        .edit("UPDATE credentials SET fails = 0, locked = false, retry_at = 0")
+        .await;
+    nodes.clock.advance(30);
+    let label = nodes
+        .a
+        .verify(nodes.holder.as_str(), &nodes.passcode(PIN))
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(label, "unknown_login");
+    assert_eq!(nodes.counters().await, (0, false), "nothing written to it");
+    assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_key_restored_from_a_database_copy_is_not_accepted() {
+    let nodes = TwoNodes::new("row mac revoked").await;
+    let client = nodes.pool_a.get().await.unwrap();
+    // What a copy of the database taken before the revoke holds.
+    let before = client
+        .query_one("SELECT sealed, pin_verifier FROM credentials", &[])
+        .await
+        .unwrap();
+    let (sealed, verifier): (Vec<u8>, Vec<u8>) = (before.get(0), before.get(1));
+    let mut admin = PgLedger::new(&nodes.pool_a, &nodes.keys).await.unwrap();
+    assert!(admin
+        .revoke(&nodes.keys, &nodes.holder, T0, "admin")
+        .await
+        .unwrap());
+    assert_eq!(
+        nodes.verify_on_b(&nodes.passcode(PIN)).await,
+        "unknown_login"
+    );
+    // The key made live again, its secret and PIN verifier put back.
+    client
+        .execute(
+            "UPDATE credentials SET live = true, sealed = $1, pin_verifier = $2",
+            &[&sealed, &verifier],
+        )
+        .await
+        .unwrap();
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
+    assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 1);
+    // A revoke of an edited row is refused too: nothing is MACed again.
+    let err = admin
+        .revoke(&nodes.keys, &nodes.holder, T0, "admin")
+        .await
+        .unwrap_err();
+    assert!(
+        keyward::store::postgres::row_mac::is_tampered(&err),
+        "{err}"
+    );
+    let live: bool = client
+        .query_one("SELECT live FROM credentials", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(live, "the refused revoke changed nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_right_extended_in_the_database_entitles_nobody() {
+    let nodes = TwoNodes::new("row mac right").await;
+    // The right ended in 2021, as keyward writes it: refused for want of a
+    // right (so the row's MAC is good and it decided).
+    write_right(
+        &nodes.pool_a,
+        &nodes.keys,
+        &nodes.holder,
+        Some("2021-06-30"),
+    )
+    .await;
+    assert_eq!(
+        nodes.verify_on_b(&nodes.passcode(PIN)).await,
+        "no_right_in_force"
+    );
+    // Extended by hand.
+    nodes.edit("UPDATE rights SET until_date = NULL").await;
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
+    assert_eq!(nodes.audit_count("%row MAC mismatch%").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phantom_slot_unlocked_in_the_database_stays_locked() {
+    let nodes = TwoNodes::new("row mac phantom").await;
+    let locked = || async {
+        let client = nodes.pool_a.get().await.unwrap();
+        let row = client
+            .query_one("SELECT fails, locked FROM phantom_counters", &[])
+            .await
+            .unwrap();
+        (row.get::<_, i32>(0), row.get::<_, bool>(1))
+    };
+    for _ in 0..40 {
+        nodes.clock.advance(1000);
+        nodes.a.verify("nobody.here", "111111123456").await.unwrap();
+        if locked().await.1 {
+            break;
+        }
+    }
+    assert_eq!(locked().await, (10, true));
+    nodes
+        .edit("UPDATE phantom_counters SET fails = 0, locked = false, retry_at = 0")
+        .await;
+    nodes.clock.advance(1000);
+    let label = nodes
+        .b
+        .verify("nobody.here", "111111123456")
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(label, "locked");
+    assert_eq!(locked().await, (0, false), "nothing written to it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sealed_tables_columns_are_those_the_row_macs_cover() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = harness::database("row mac layout");
+    let pool = pg::connect(&target(&db, dir.path()), 1).await.unwrap();
+    let client = pool.get().await.unwrap();
+    for table in keyward::store::postgres::row_mac::SEALED_TABLES {
+        let columns: Vec<String> = client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_name = $1 ORDER BY ordinal_position",
+                &[&table.name],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut expected: Vec<String> = table.columns.iter().map(|c| (*c).to_owned()).collect();
+        expected.push("row_mac".to_owned());
+        assert_eq!(columns, expected, "{}", table.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_written_before_the_row_macs_are_sealed_once_by_a_node_with_the_master_key() {
+    let nodes = TwoNodes::new("row mac upgrade").await;
+    // The database as keyward before migration 6 left it: no MAC column.
+    let mut undo = String::new();
+    for table in keyward::store::postgres::row_mac::SEALED_TABLES {
+        undo.push_str(&format!("ALTER TABLE {} DROP COLUMN row_mac;", table.name));
+    }
+    undo.push_str("UPDATE keyward_schema SET version = 5;");
+    nodes.edit(&undo).await;
+    // Without the master key the migration is refused, and changes nothing.
+    let err = pg::connect(&nodes.target, 1).await.unwrap_err();
+    assert!(matches!(err, PgError::RowMacsNeedKey), "{err}");
+    // A node holding it seals every row there, in the migration's
+    // transaction, and says so in the audit.
+    let sealing = pg::schema::Sealing {
+        keys: &nodes.keys,
+        at: T0,
+    };
+    let pool = pg::connect_sealing(&nodes.target, 1, Some(sealing))
+        .await
+        .unwrap();
+    let client = pool.get().await.unwrap();
+    let unsealed: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM credentials WHERE row_mac IS NULL)
+                  + (SELECT count(*) FROM rights WHERE row_mac IS NULL)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unsealed, 0);
+    assert_eq!(nodes.audit_count("sealed=2 schema=6").await, 1);
+    // The sealed rows decide: the holder is accepted.
+    assert_eq!(nodes.verify_on_b(&nodes.passcode(PIN)).await, "accept");
+    // A MAC removed later is never filled in again: the row stays refused.
+    nodes.edit("UPDATE rights SET row_mac = NULL").await;
+    pg::connect_sealing(&nodes.target, 1, Some(sealing))
+        .await
+        .unwrap();
+    assert_eq!(nodes.next_step_on_b().await, "unknown_login");
 }

@@ -10,9 +10,15 @@
 //! so a node revokes a key as SQLite does.
 //! One transaction: a copy is all
 //! or nothing, and its audit entry opens the PostgreSQL chain, naming the
-//! SQLite chain's last sequence number.
+//! SQLite chain's last sequence number. Every row is written with its row
+//! MAC (`postgres::row_mac`), computed from the values inserted.
+
+use rusqlite::types::Value;
 
 use super::ledger::{NewEntry, PgLedger, VerifyLedger};
+use super::row_mac::{
+    blob, boolean, integer, text, SealedRow, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS,
+};
 use super::PgError;
 use crate::crypto::Keys;
 use crate::domain::UnixTime;
@@ -55,6 +61,8 @@ async fn import_in_txn(
     actor: &str,
 ) -> Result<Copied, PgError> {
     let client = ledger.client();
+    let key = keys.row_key();
+    let mac = |table, values| SealedRow::new(table, values).map(|row| row.mac_of(key));
     // Nobody else copies at the same time (advisory lock of the copy).
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&0x6b77_636f_7079_i64])
@@ -81,11 +89,35 @@ async fn import_in_txn(
         };
         let floor = c.floor.map(|f| i64_of(f, "floor")).transpose()?;
         let fails = i32::try_from(c.counters.fails).map_err(|_| PgError::Corrupt("fails"))?;
+        let retry_at = i64_of(c.counters.retry_at, "retry_at")?;
+        let row_mac = mac(
+            CREDENTIALS,
+            vec![
+                Value::Integer(c.id),
+                text(Some(&c.token)),
+                text(Some(&c.holder)),
+                text(Some(kind)),
+                text(Some(&c.algorithm)),
+                Value::Integer(i64::from(c.digits)),
+                Value::Integer(i64::from(period)),
+                integer(floor),
+                Value::Integer(c.drift),
+                Value::Integer(i64::from(fails)),
+                boolean(c.counters.locked),
+                Value::Integer(retry_at),
+                blob(c.pin_verifier.as_deref()),
+                blob(Some(&c.sealed)),
+                boolean(true),
+                Value::Null,
+            ],
+        )?;
         client
             .execute(
                 "INSERT INTO credentials (id, token, holder, kind, algorithm, digits, period,
-                     floor, drift, fails, locked, retry_at, pin_verifier, sealed)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     floor, drift, fails, locked, retry_at, pin_verifier, sealed, live,
+                     last_used_at, row_mac)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, true,
+                     NULL, $15)",
                 &[
                     &c.id,
                     &c.token,
@@ -98,9 +130,10 @@ async fn import_in_txn(
                     &c.drift,
                     &fails,
                     &c.counters.locked,
-                    &i64_of(c.counters.retry_at, "retry_at")?,
+                    &retry_at,
                     &c.pin_verifier,
                     &c.sealed,
+                    &row_mac,
                 ],
             )
             .await?;
@@ -114,10 +147,24 @@ async fn import_in_txn(
         )
         .await?;
     for k in export.gateway_keys.iter().chain(&export.staff_keys) {
+        let row_mac = mac(
+            API_KEYS,
+            vec![
+                Value::Integer(k.id),
+                text(Some(&k.name)),
+                text(Some(k.role.as_str())),
+                blob(Some(&k.hash)),
+                Value::Integer(k.created_at),
+                Value::Null,
+                text(k.person.as_deref()),
+                text(k.district.as_deref()),
+            ],
+        )?;
         client
             .execute(
-                "INSERT INTO api_keys (id, name, role, hash, created_at, person, district)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO api_keys (id, name, role, hash, created_at, revoked_at, person,
+                     district, row_mac)
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8)",
                 &[
                     &k.id,
                     &k.name,
@@ -126,33 +173,53 @@ async fn import_in_txn(
                     &k.created_at,
                     &k.person,
                     &k.district,
+                    &row_mac,
                 ],
             )
             .await?;
     }
     for t in &export.tokens {
+        let revoke_reason = t.token.revoke_reason.map(|r| r.as_str());
+        let holder = t.token.holder.as_ref().map(|h| h.as_str());
+        let row_mac = mac(
+            TOKENS,
+            vec![
+                text(Some(&t.token.serial)),
+                text(Some(&t.token.profile)),
+                text(Some(t.token.state.as_str())),
+                text(revoke_reason),
+                text(holder),
+                text(t.district.as_deref()),
+                Value::Integer(t.state_since),
+            ],
+        )?;
         client
             .execute(
                 "INSERT INTO tokens (serial, profile, state, revoke_reason, holder, district,
-                     state_since)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     state_since, row_mac)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &t.token.serial,
                     &t.token.profile,
                     &t.token.state.as_str(),
-                    &t.token.revoke_reason.map(|r| r.as_str()),
-                    &t.token.holder.as_ref().map(|h| h.as_str()),
+                    &revoke_reason,
+                    &holder,
                     &t.district,
                     &t.state_since,
+                    &row_mac,
                 ],
             )
             .await?;
     }
     for (code, inspector) in &export.districts {
+        let row_mac = mac(
+            DISTRICTS,
+            vec![text(Some(code)), text(inspector.as_deref())],
+        )?;
         client
             .execute(
-                "INSERT INTO districts (code, inspector) VALUES ($1, $2)",
-                &[code, inspector],
+                "INSERT INTO districts (code, inspector, row_mac) VALUES ($1, $2, $3)",
+                &[code, inspector, &row_mac],
             )
             .await?;
     }
@@ -162,21 +229,39 @@ async fn import_in_txn(
             .ended_at
             .map(|at| i64_of(at, "ended_at"))
             .transpose()?;
+        let from = r.period.from.to_string();
+        let until = r.period.until.map(|u| u.to_string());
+        let end_reason = r.end_reason.map(|e| e.as_str());
+        let row_mac = mac(
+            RIGHTS,
+            vec![
+                Value::Integer(r.id),
+                text(Some(r.person.as_str())),
+                text(Some(r.school.as_str())),
+                text(Some(&r.district)),
+                text(Some(r.origin.as_str())),
+                text(Some(&from)),
+                text(until.as_deref()),
+                integer(ended_at),
+                text(end_reason),
+            ],
+        )?;
         client
             .execute(
                 "INSERT INTO rights (id, person, school, district, origin, from_date,
-                     until_date, ended_at, end_reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     until_date, ended_at, end_reason, row_mac)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 &[
                     &r.id,
                     &r.person.as_str(),
                     &r.school.as_str(),
                     &r.district,
                     &r.origin.as_str(),
-                    &r.period.from.to_string(),
-                    &r.period.until.map(|u| u.to_string()),
+                    &from,
+                    &until,
                     &ended_at,
-                    &r.end_reason.map(|e| e.as_str()),
+                    &end_reason,
+                    &row_mac,
                 ],
             )
             .await?;
@@ -207,17 +292,17 @@ async fn import_in_txn(
     Ok(copied)
 }
 
-/// Whether `key_hash` is a gateway key in force in the database.
+/// Whether `key_hash` is a gateway key in force in the database; a key
+/// row changed outside keyward is refused (`StoreError::RowTampered`).
 pub async fn gateway_key_in_force(
     pool: &deadpool_postgres::Pool,
+    keys: &Keys,
     key_hash: &[u8],
 ) -> Result<bool, PgError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM api_keys WHERE hash = $1 AND role = 'gateway' AND revoked_at IS NULL",
-            &[&key_hash],
-        )
-        .await?;
-    Ok(row.is_some())
+    let row = super::lifecycle::key_in_force(pool, keys, key_hash).await?;
+    // `role`, as `row_mac::API_KEYS` names the columns.
+    Ok(match row {
+        Some(row) => row.try_get::<_, &str>(2)? == "gateway",
+        None => false,
+    })
 }

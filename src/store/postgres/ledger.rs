@@ -20,18 +20,28 @@
 //!    previous MAC are decided inside the transaction: two nodes can never
 //!    fork the chain.
 //! 5. [`VerifyLedger::commit`]; only then are the answers given.
+//!
+//! Every row read in steps 1-3 is checked against its row MAC
+//! (`postgres::row_mac`) before it decides, and every write sets the MAC
+//! of the row it leaves, computed here from the values written, and
+//! applies only over the row that MAC was computed from (`row_mac =
+//! $old`): the guarantees hold without a round trip more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
+use rusqlite::types::Value;
 use tokio_postgres::Client;
 
+use super::row_mac::{blob, boolean, read_checked, SealedRow, CREDENTIALS, PHANTOM_COUNTERS};
 use super::PgError;
-use crate::crypto::Keys;
+use crate::crypto::{Keys, RowKey};
 use crate::domain::verify_policy::{Counters, LOCK_AFTER};
 use crate::domain::{PersonId, RightRecord, UnixTime};
 use crate::otp::{Algorithm, CredentialParams, Digits, OtpKind, Period, Secret};
 use crate::store::audit::{AuditEntry, AuditHead};
+use crate::store::verify::phantom::FRESH;
+use crate::store::verify::phantom::TAMPERED;
 
 /// One live credential as the batch found (and locked) it.
 #[derive(Clone, Debug)]
@@ -49,6 +59,23 @@ pub struct LedgerCredential {
     /// The secret sealed under the master key, bound to (id, token), as on
     /// SQLite (`Keys::seal_secret`).
     pub sealed: Option<Vec<u8>>,
+}
+
+/// The live credentials a batch locked: those that match their row MAC,
+/// and the holders of those that do not (changed outside keyward: they
+/// decide nothing and are never written).
+#[derive(Clone, Debug, Default)]
+pub struct LockedCredentials {
+    pub intact: Vec<LedgerCredential>,
+    pub tampered: Vec<String>,
+}
+
+/// The rights of a batch's people, by person, and the people one of whose
+/// rights does not match its row MAC (none of their rights is returned).
+#[derive(Clone, Debug, Default)]
+pub struct PeopleRights {
+    pub rights: HashMap<String, Vec<RightRecord>>,
+    pub tampered: HashSet<String>,
 }
 
 /// An audit entry to append (owned: built while deciding, written at the
@@ -69,11 +96,12 @@ pub trait VerifyLedger: Send {
     /// Opens the batch's transaction.
     fn begin(&mut self) -> impl Future<Output = Result<(), PgError>> + Send;
 
-    /// The live credentials of `holders`, locked until commit or rollback.
+    /// The live credentials of `holders`, locked until commit or rollback,
+    /// each checked against its row MAC.
     fn lock_credentials(
         &mut self,
         holders: &[String],
-    ) -> impl Future<Output = Result<Vec<LedgerCredential>, PgError>> + Send;
+    ) -> impl Future<Output = Result<LockedCredentials, PgError>> + Send;
 
     /// Moves credential `id`'s floor to `step`, resets its counters and
     /// records its drift, if and only if its floor is below `step` and it
@@ -104,15 +132,17 @@ pub trait VerifyLedger: Send {
     ) -> impl Future<Output = Result<Option<Counters>, PgError>> + Send;
 
     /// The rights of `people` (any login of the batch, known or not), read
-    /// in the batch's transaction, by person.
+    /// in the batch's transaction, by person, each checked against its row
+    /// MAC.
     fn rights_of(
         &mut self,
         people: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, Vec<RightRecord>>, PgError>> + Send;
+    ) -> impl Future<Output = Result<PeopleRights, PgError>> + Send;
 
     /// The failure counters of the phantom `slots` (logins without a live
     /// credential; `store::verify::phantom`), created fresh when missing and
-    /// locked until commit or rollback, in slot order.
+    /// locked until commit or rollback, in slot order. A row that does not
+    /// match its row MAC counts as locked, as on SQLite.
     fn lock_phantoms(
         &mut self,
         slots: &[i64],
@@ -146,6 +176,11 @@ pub trait VerifyLedger: Send {
 pub struct PgLedger {
     pool: deadpool_postgres::Pool,
     client: deadpool_postgres::Object,
+    row_key: RowKey,
+    /// The credential rows the transaction locked intact, by id, as they
+    /// are now: each write computes the row it leaves, and its MAC, from
+    /// these, and applies only over the row it was computed from.
+    rows: HashMap<i64, SealedRow>,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -155,10 +190,14 @@ impl std::fmt::Debug for PgLedger {
 }
 
 impl PgLedger {
-    pub async fn new(pool: &deadpool_postgres::Pool) -> Result<Self, PgError> {
+    /// The ledger of a holder of `keys` (its row MACs are computed and
+    /// checked with their row key).
+    pub async fn new(pool: &deadpool_postgres::Pool, keys: &Keys) -> Result<Self, PgError> {
         Ok(PgLedger {
             pool: pool.clone(),
             client: pool.get().await?,
+            row_key: keys.row_key().clone(),
+            rows: HashMap::new(),
         })
     }
 
@@ -167,23 +206,73 @@ impl PgLedger {
     }
 }
 
+/// Every column of the credentials (`row_mac::CREDENTIALS`, in order),
+/// then the row MAC.
 const LOCK_SQL: &str = "SELECT id, token, holder, kind, algorithm, digits, period, floor, drift,
-        fails, locked, retry_at, pin_verifier, sealed
+        fails, locked, retry_at, pin_verifier, sealed, live, last_used_at, row_mac
     FROM credentials WHERE holder = ANY($1) AND live ORDER BY id FOR UPDATE";
 
+// Each write sets the row MAC computed client-side for the row it leaves
+// and applies only over the row that MAC was computed from (`row_mac =
+// $old`): no round trip more than before.
 const ADVANCE_SQL: &str = "UPDATE credentials
-    SET floor = $2, drift = $3, last_used_at = $4, fails = 0, locked = false, retry_at = 0
-    WHERE id = $1 AND live AND NOT locked AND (floor IS NULL OR floor < $2)
+    SET floor = $2, drift = $3, last_used_at = $4, fails = 0, locked = false, retry_at = 0,
+        row_mac = $5
+    WHERE id = $1 AND live AND NOT locked AND (floor IS NULL OR floor < $2) AND row_mac = $6
     RETURNING id";
 
-const CONSUME_SQL: &str = "UPDATE credentials SET floor = $2
-    WHERE id = $1 AND live AND (floor IS NULL OR floor < $2)
+const CONSUME_SQL: &str = "UPDATE credentials SET floor = $2, row_mac = $3
+    WHERE id = $1 AND live AND (floor IS NULL OR floor < $2) AND row_mac = $4
     RETURNING id";
 
 const FAILURE_SQL: &str = "UPDATE credentials
-    SET fails = fails + 1, locked = locked OR fails + 1 >= $3, retry_at = $4
-    WHERE id = $1 AND fails = $2 AND live
+    SET fails = $3, locked = $4, retry_at = $5, row_mac = $6
+    WHERE id = $1 AND fails = $2 AND live AND row_mac = $7
     RETURNING fails, locked, retry_at";
+
+const PHANTOM_FAILURE_SQL: &str = "UPDATE phantom_counters
+    SET fails = $3, locked = $4, retry_at = $5, row_mac = $6
+    WHERE slot = $1 AND fails = $2 AND row_mac = $7
+    RETURNING fails, locked, retry_at";
+
+/// One more failure than `seen`: the counters after it, and the values
+/// its compare-and-increment binds.
+struct Failure {
+    seen_fails: i32,
+    fails: i32,
+    retry_at: i64,
+    after: Counters,
+}
+
+impl Failure {
+    fn after(seen: Counters, retry_at: UnixTime) -> Result<Failure, PgError> {
+        let fails = seen.fails.saturating_add(1);
+        let after = Counters {
+            fails,
+            locked: seen.locked || fails >= LOCK_AFTER,
+            retry_at,
+        };
+        let int = |n: u32| i32::try_from(n).map_err(|_| PgError::Corrupt("fails"));
+        Ok(Failure {
+            seen_fails: int(seen.fails)?,
+            fails: int(fails)?,
+            retry_at: to_i64(retry_at, "retry_at")?,
+            after,
+        })
+    }
+}
+
+fn phantom_row(slot: i64, c: Counters) -> Result<SealedRow, PgError> {
+    SealedRow::new(
+        PHANTOM_COUNTERS,
+        vec![
+            Value::Integer(slot),
+            Value::Integer(i64::from(c.fails)),
+            boolean(c.locked),
+            Value::Integer(to_i64(c.retry_at, "retry_at")?),
+        ],
+    )
+}
 
 fn to_i64(value: u64, what: &'static str) -> Result<i64, PgError> {
     i64::try_from(value).map_err(|_| PgError::Corrupt(what))
@@ -237,29 +326,88 @@ fn credential_from(row: &tokio_postgres::Row) -> Result<LedgerCredential, PgErro
     })
 }
 
+impl PgLedger {
+    /// Runs `sql` ([`FAILURE_SQL`] or [`PHANTOM_FAILURE_SQL`], the same
+    /// parameters) on the row `key`, with the new row's MAC and the MAC of
+    /// the row it replaces: the counters written, or `None` if the row had
+    /// moved.
+    async fn write_failure(
+        &self,
+        sql: &str,
+        key: i64,
+        failure: &Failure,
+        (mac, old_mac): (Vec<u8>, Vec<u8>),
+    ) -> Result<Option<Counters>, PgError> {
+        let stmt = self.client.prepare_cached(sql).await?;
+        let row = self
+            .client()
+            .query_opt(
+                &stmt,
+                &[
+                    &key,
+                    &failure.seen_fails,
+                    &failure.fails,
+                    &failure.after.locked,
+                    &failure.retry_at,
+                    &mac,
+                    &old_mac,
+                ],
+            )
+            .await?;
+        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            .transpose()
+    }
+
+    /// The locked row of credential `id` with `change` applied: the row to
+    /// write, its MAC, and the MAC of the row it replaces.
+    fn changed(
+        &self,
+        id: i64,
+        change: impl FnOnce(&mut SealedRow) -> Result<(), PgError>,
+    ) -> Result<(SealedRow, Vec<u8>, Vec<u8>), PgError> {
+        let old = self
+            .rows
+            .get(&id)
+            .ok_or(PgError::Corrupt("credential not locked"))?;
+        let old_mac = old.mac.clone().ok_or(PgError::Corrupt("row MAC"))?;
+        let mut new = old.clone();
+        change(&mut new)?;
+        let mac = new.mac_of(&self.row_key);
+        new.mac = Some(mac.clone());
+        Ok((new, mac, old_mac))
+    }
+}
+
 impl VerifyLedger for PgLedger {
     async fn begin(&mut self) -> Result<(), PgError> {
         if self.client.is_closed() {
             self.client = self.pool.get().await?;
         }
+        self.rows.clear();
         self.client().batch_execute("BEGIN").await?;
         Ok(())
     }
 
-    async fn lock_credentials(
-        &mut self,
-        holders: &[String],
-    ) -> Result<Vec<LedgerCredential>, PgError> {
+    async fn lock_credentials(&mut self, holders: &[String]) -> Result<LockedCredentials, PgError> {
         let stmt = self.client.prepare_cached(LOCK_SQL).await?;
         let rows = self.client().query(&stmt, &[&holders]).await?;
-        rows.iter().map(credential_from).collect()
+        let mut locked = LockedCredentials::default();
+        for row in &rows {
+            let sealed = SealedRow::read(CREDENTIALS, row, 0)?;
+            // Checked before it is decoded: an edited row decides nothing.
+            if sealed.intact(&self.row_key) {
+                let credential = credential_from(row)?;
+                self.rows.insert(credential.id, sealed);
+                locked.intact.push(credential);
+            } else {
+                locked.tampered.push(row.try_get(2)?);
+            }
+        }
+        Ok(locked)
     }
 
-    async fn rights_of(
-        &mut self,
-        people: &[String],
-    ) -> Result<HashMap<String, Vec<RightRecord>>, PgError> {
-        super::rights::of_people(&self.client, people).await
+    async fn rights_of(&mut self, people: &[String]) -> Result<PeopleRights, PgError> {
+        super::rights::of_people(&self.client, &self.row_key, people).await
     }
 
     async fn advance(
@@ -272,17 +420,35 @@ impl VerifyLedger for PgLedger {
         let stmt = self.client.prepare_cached(ADVANCE_SQL).await?;
         let step = to_i64(step, "step")?;
         let now = to_i64(now, "time")?;
+        let (row, mac, old_mac) = self.changed(id, |row| {
+            row.set("floor", Value::Integer(step))?;
+            row.set("drift", Value::Integer(drift))?;
+            row.set("last_used_at", Value::Integer(now))?;
+            row.set("fails", Value::Integer(0))?;
+            row.set("locked", boolean(false))?;
+            row.set("retry_at", Value::Integer(0))
+        })?;
         let won = self
             .client()
-            .query_opt(&stmt, &[&id, &step, &drift, &now])
+            .query_opt(&stmt, &[&id, &step, &drift, &now, &mac, &old_mac])
             .await?;
+        if won.is_some() {
+            self.rows.insert(id, row);
+        }
         Ok(won.is_some())
     }
 
     async fn consume(&mut self, id: i64, step: u64) -> Result<bool, PgError> {
         let stmt = self.client.prepare_cached(CONSUME_SQL).await?;
         let step = to_i64(step, "step")?;
-        let won = self.client().query_opt(&stmt, &[&id, &step]).await?;
+        let (row, mac, old_mac) = self.changed(id, |row| row.set("floor", Value::Integer(step)))?;
+        let won = self
+            .client()
+            .query_opt(&stmt, &[&id, &step, &mac, &old_mac])
+            .await?;
+        if won.is_some() {
+            self.rows.insert(id, row);
+        }
         Ok(won.is_some())
     }
 
@@ -292,16 +458,19 @@ impl VerifyLedger for PgLedger {
         seen: Counters,
         retry_at: UnixTime,
     ) -> Result<Option<Counters>, PgError> {
-        let stmt = self.client.prepare_cached(FAILURE_SQL).await?;
-        let fails = i32::try_from(seen.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let lock_after = i32::try_from(LOCK_AFTER).map_err(|_| PgError::Corrupt("fails"))?;
-        let retry_at = to_i64(retry_at, "retry_at")?;
-        let row = self
-            .client()
-            .query_opt(&stmt, &[&id, &fails, &lock_after, &retry_at])
+        let failure = Failure::after(seen, retry_at)?;
+        let (new_row, mac, old_mac) = self.changed(id, |row| {
+            row.set("fails", Value::Integer(i64::from(failure.fails)))?;
+            row.set("locked", boolean(failure.after.locked))?;
+            row.set("retry_at", Value::Integer(failure.retry_at))
+        })?;
+        let written = self
+            .write_failure(FAILURE_SQL, id, &failure, (mac, old_mac))
             .await?;
-        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
-            .transpose()
+        if written.is_some() {
+            self.rows.insert(id, new_row);
+        }
+        Ok(written)
     }
 
     async fn lock_phantoms(&mut self, slots: &[i64]) -> Result<Vec<(i64, Counters)>, PgError> {
@@ -311,26 +480,39 @@ impl VerifyLedger for PgLedger {
         let mut sorted = slots.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
+        // A slot's first row, fresh, with its MAC.
+        let fresh = sorted
+            .iter()
+            .map(|&slot| Ok(phantom_row(slot, FRESH)?.mac_of(&self.row_key)))
+            .collect::<Result<Vec<Vec<u8>>, PgError>>()?;
         let create = self
             .client
             .prepare_cached(
-                "INSERT INTO phantom_counters (slot) SELECT unnest($1::bigint[])
+                "INSERT INTO phantom_counters (slot, row_mac)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])
                  ON CONFLICT (slot) DO NOTHING",
             )
             .await?;
-        self.client().execute(&create, &[&sorted]).await?;
+        self.client().execute(&create, &[&sorted, &fresh]).await?;
         let lock = self
             .client
             .prepare_cached(
-                "SELECT slot, fails, locked, retry_at FROM phantom_counters
+                "SELECT slot, fails, locked, retry_at, row_mac FROM phantom_counters
                  WHERE slot = ANY($1) ORDER BY slot FOR UPDATE",
             )
             .await?;
         let rows = self.client().query(&lock, &[&sorted]).await?;
         rows.iter()
             .map(|r| {
+                let slot = r.try_get(0)?;
+                // An edited row counts as locked, as on SQLite: an edit
+                // outside keyward never unlocks a phantom.
+                let row = SealedRow::read(PHANTOM_COUNTERS, r, 0)?;
+                if !row.intact(&self.row_key) {
+                    return Ok((slot, TAMPERED));
+                }
                 Ok((
-                    r.try_get(0)?,
+                    slot,
                     counters_from(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)?,
                 ))
             })
@@ -343,24 +525,11 @@ impl VerifyLedger for PgLedger {
         seen: Counters,
         retry_at: UnixTime,
     ) -> Result<Option<Counters>, PgError> {
-        let stmt = self
-            .client
-            .prepare_cached(
-                "UPDATE phantom_counters
-                 SET fails = fails + 1, locked = locked OR fails + 1 >= $3, retry_at = $4
-                 WHERE slot = $1 AND fails = $2
-                 RETURNING fails, locked, retry_at",
-            )
-            .await?;
-        let fails = i32::try_from(seen.fails).map_err(|_| PgError::Corrupt("fails"))?;
-        let lock_after = i32::try_from(LOCK_AFTER).map_err(|_| PgError::Corrupt("fails"))?;
-        let retry_at = to_i64(retry_at, "retry_at")?;
-        let row = self
-            .client()
-            .query_opt(&stmt, &[&slot, &fails, &lock_after, &retry_at])
-            .await?;
-        row.map(|r| counters_from(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
-            .transpose()
+        let failure = Failure::after(seen, retry_at)?;
+        let mac = phantom_row(slot, failure.after)?.mac_of(&self.row_key);
+        let old_mac = phantom_row(slot, seen)?.mac_of(&self.row_key);
+        self.write_failure(PHANTOM_FAILURE_SQL, slot, &failure, (mac, old_mac))
+            .await
     }
 
     async fn append_audit(
@@ -429,7 +598,8 @@ impl PgLedger {
                 "INSERT INTO credentials (token, holder, kind, algorithm, digits, period,
                      pin_verifier)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 RETURNING id",
+                 RETURNING id, token, holder, kind, algorithm, digits, period, floor, drift,
+                     fails, locked, retry_at, pin_verifier, sealed, live, last_used_at, row_mac",
                 &[
                     &new.token,
                     &new.holder.as_str(),
@@ -443,10 +613,13 @@ impl PgLedger {
             .await?;
         let id: i64 = row.try_get(0)?;
         let sealed = keys.seal_secret(id, new.token, new.secret)?;
+        let mut written = SealedRow::read(CREDENTIALS, &row, 0)?;
+        written.set("sealed", blob(Some(&sealed)))?;
+        let mac = written.mac_of(&self.row_key);
         self.client()
             .execute(
-                "UPDATE credentials SET sealed = $2 WHERE id = $1",
-                &[&id, &sealed],
+                "UPDATE credentials SET sealed = $2, row_mac = $3 WHERE id = $1",
+                &[&id, &sealed, &mac],
             )
             .await?;
         let entry = NewEntry {
@@ -475,18 +648,14 @@ impl PgLedger {
     ) -> Result<bool, PgError> {
         self.begin().await?;
         let result = async {
-            let revoked = self
-                .client()
-                .query_opt(
-                    "UPDATE credentials SET live = false, sealed = NULL, pin_verifier = NULL
-                     WHERE holder = $1 AND live RETURNING id",
-                    &[&holder.as_str()],
-                )
-                .await?;
-            let Some(row) = revoked else {
+            let filter = "holder = $1 AND live FOR UPDATE";
+            let holder_id = holder.as_str();
+            let found =
+                read_checked(&self.client, &self.row_key, CREDENTIALS, filter, &holder_id).await?;
+            let Some((_, row)) = found else {
                 return Ok(false);
             };
-            let id: i64 = row.try_get(0)?;
+            let id = revoke_credential(self.client(), &self.row_key, row).await?;
             let entry = NewEntry {
                 at,
                 actor: actor.to_owned(),
@@ -515,6 +684,32 @@ impl PgLedger {
             }
         }
     }
+}
+
+/// Makes `credential` (read whole, locked and checked by the caller) no
+/// longer live, its sealed secret and PIN verifier destroyed, with its new
+/// MAC; its id.
+pub(super) async fn revoke_credential(
+    client: &Client,
+    key: &RowKey,
+    mut credential: SealedRow,
+) -> Result<i64, PgError> {
+    let id = match credential.values.first() {
+        Some(Value::Integer(id)) => *id,
+        _ => return Err(PgError::Corrupt("credential id")),
+    };
+    credential.set("live", boolean(false))?;
+    credential.set("sealed", Value::Null)?;
+    credential.set("pin_verifier", Value::Null)?;
+    let mac = credential.mac_of(key);
+    client
+        .execute(
+            "UPDATE credentials SET live = false, sealed = NULL, pin_verifier = NULL, row_mac = $2
+             WHERE id = $1",
+            &[&id, &mac],
+        )
+        .await?;
+    Ok(id)
 }
 
 /// Chains `entries` after the audit head, locked until the end of the

@@ -16,9 +16,17 @@
 //! (or shortened) and audited; every node's next batch reads it fresh, so
 //! the holder is refused (or still accepted until the new last day) on
 //! every node from the answer on.
+//!
+//! Every row these decisions read (the API key, the token, its credential,
+//! the right, a district's inspector) is checked against its row MAC
+//! (`postgres::row_mac`), and every row they write gets its new MAC in the
+//! same statement. A row changed outside keyward is refused as on SQLite
+//! (`StoreError::RowTampered`, `409 record_tampered`, audited `refused`):
+//! nothing changes.
 
 use super::key_cache::REVOKED_CHANNEL;
-use super::ledger::{append_entries, NewEntry};
+use super::ledger::{append_entries, revoke_credential, NewEntry};
+use super::row_mac::{read_checked, text, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS};
 use super::PgError;
 use crate::crypto::Keys;
 use crate::domain::revocation::{self, RevokeFacts};
@@ -40,23 +48,35 @@ pub struct KeyCaller {
     pub district: Option<String>,
 }
 
+/// The API key row of `key_hash` in force (any role), checked against its
+/// row MAC: a row changed outside keyward authenticates nobody (refused
+/// [`StoreError::RowTampered`]).
+pub(super) async fn key_in_force(
+    pool: &deadpool_postgres::Pool,
+    keys: &Keys,
+    key_hash: &[u8],
+) -> Result<Option<tokio_postgres::Row>, PgError> {
+    let client = pool.get().await?;
+    let filter = "hash = $1 AND revoked_at IS NULL";
+    let found = read_checked(&client, keys.row_key(), API_KEYS, filter, &key_hash).await?;
+    Ok(found.map(|(row, _)| row))
+}
+
 /// The caller an API key (its SHA-256) authenticates: a key in force of
 /// the gateway, or of a staff member (admin, desk, inspector) with their
 /// person. `None`: no such key, revoked, or a staff key of nobody.
 pub async fn caller_by_key(
     pool: &deadpool_postgres::Pool,
+    keys: &Keys,
     key_hash: &[u8],
 ) -> Result<Option<KeyCaller>, PgError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT role, person, district FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
-            &[&key_hash],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let role = Role::parse(row.try_get(0)?).map_err(|_| PgError::Corrupt("API key role"))?;
-    let person: Option<&str> = row.try_get(1)?;
+    let Some(row) = key_in_force(pool, keys, key_hash).await? else {
+        return Ok(None);
+    };
+    // Columns as `row_mac::API_KEYS` names them.
+    let (role_at, person_at, district_at) = (2, 6, 7);
+    let role = Role::parse(row.try_get(role_at)?).map_err(|_| PgError::Corrupt("API key role"))?;
+    let person: Option<&str> = row.try_get(person_at)?;
     let person = person
         .map(PersonId::parse)
         .transpose()
@@ -71,8 +91,22 @@ pub async fn caller_by_key(
     Ok(Some(KeyCaller {
         role,
         actor,
-        district: row.try_get(2)?,
+        district: row.try_get(district_at)?,
     }))
+}
+
+/// The inspector of district `code` (none when there is no such district),
+/// its row checked against its MAC.
+async fn inspector_of(
+    client: &deadpool_postgres::Client,
+    keys: &Keys,
+    code: &str,
+) -> Result<Option<String>, PgError> {
+    let found = read_checked(client, keys.row_key(), DISTRICTS, "code = $1", &code).await?;
+    Ok(match found {
+        Some((row, _)) => row.try_get(1)?,
+        None => None,
+    })
 }
 
 fn refused(err: impl Into<StoreError>) -> PgError {
@@ -104,23 +138,20 @@ async fn revoke_in(
     now: UnixTime,
 ) -> Result<TokenInfo, PgError> {
     let reason = RevokeReason::parse(reason).map_err(refused)?;
-    let row = client
-        .query_opt(
-            "SELECT profile, state, revoke_reason, holder, district FROM tokens
-             WHERE serial = $1 FOR UPDATE",
-            &[&serial],
-        )
-        .await?;
-    let Some(row) = row else {
+    // Checked before anything of it decides (its state, holder, district).
+    let filter = "serial = $1 FOR UPDATE";
+    let found = read_checked(client, keys.row_key(), TOKENS, filter, &serial).await?;
+    let Some((row, mut token_row)) = found else {
         return Err(refused(StoreError::not_found("token", serial)));
     };
+    // Columns as `row_mac::TOKENS` names them.
     let corrupt = |what| move |_| PgError::Corrupt(what);
-    let revoked_for: Option<&str> = row.try_get(2)?;
-    let holder: Option<&str> = row.try_get(3)?;
+    let revoked_for: Option<&str> = row.try_get(3)?;
+    let holder: Option<&str> = row.try_get(4)?;
     let token = TokenInfo {
         serial: serial.to_owned(),
-        profile: row.try_get(0)?,
-        state: TokenState::parse(row.try_get(1)?).map_err(corrupt("token state"))?,
+        profile: row.try_get(1)?,
+        state: TokenState::parse(row.try_get(2)?).map_err(corrupt("token state"))?,
         revoke_reason: revoked_for
             .map(RevokeReason::parse)
             .transpose()
@@ -130,7 +161,7 @@ async fn revoke_in(
             .transpose()
             .map_err(corrupt("holder"))?,
     };
-    let district: Option<String> = row.try_get(4)?;
+    let district: Option<String> = row.try_get(5)?;
     // An inspector sees only their district's keys: anything else is "no
     // such token", as the SQLite daemon's scope answers.
     if caller.role == Role::Inspector
@@ -150,12 +181,7 @@ async fn revoke_in(
         }));
     }
     let inspector: Option<String> = match (&district, &caller.actor) {
-        (Some(code), Actor::Inspector(_)) => client
-            .query_opt("SELECT inspector FROM districts WHERE code = $1", &[code])
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten(),
+        (Some(code), Actor::Inspector(_)) => inspector_of(client, keys, code).await?,
         _ => None,
     };
     let done = revocation::decide(RevokeFacts {
@@ -166,25 +192,21 @@ async fn revoke_in(
         reason,
     })
     .map_err(|r| refused(revoke_refused(&caller.actor, r)))?;
-    let credential: i64 = client
-        .query_opt(
-            "SELECT id FROM credentials WHERE token = $1 AND live FOR UPDATE",
-            &[&serial],
-        )
+    let filter = "token = $1 AND live FOR UPDATE";
+    let (_, credential_row) = read_checked(client, keys.row_key(), CREDENTIALS, filter, &serial)
         .await?
-        .ok_or(PgError::Corrupt("live token without a credential"))?
-        .try_get(0)?;
-    client
-        .execute(
-            "UPDATE credentials SET live = false, sealed = NULL, pin_verifier = NULL
-             WHERE id = $1",
-            &[&credential],
-        )
-        .await?;
+        .ok_or(PgError::Corrupt("live token without a credential"))?;
+    let credential = revoke_credential(client, keys.row_key(), credential_row).await?;
     let since = i64::try_from(now).map_err(|_| PgError::Corrupt("time"))?;
+    token_row.set("state", text(Some(done.next.as_str())))?;
+    token_row.set("revoke_reason", text(Some(reason.as_str())))?;
+    token_row.set("holder", text(Some(done.holder.as_str())))?;
+    token_row.set("state_since", rusqlite::types::Value::Integer(since))?;
+    let mac = token_row.mac_of(keys.row_key());
     client
         .execute(
-            "UPDATE tokens SET state = $2, revoke_reason = $3, holder = $4, state_since = $5
+            "UPDATE tokens SET state = $2, revoke_reason = $3, holder = $4, state_since = $5,
+                 row_mac = $6
              WHERE serial = $1",
             &[
                 &serial,
@@ -192,6 +214,7 @@ async fn revoke_in(
                 &reason.as_str(),
                 &done.holder.as_str(),
                 &since,
+                &mac,
             ],
         )
         .await?;
@@ -245,14 +268,10 @@ async fn end_in(
     now: UnixTime,
     zone: &jiff::tz::TimeZone,
 ) -> Result<(), PgError> {
-    let row = client
-        .query_opt(
-            "SELECT id, person, school, district, origin, from_date, until_date, ended_at,
-                 end_reason
-             FROM rights WHERE id = $1 FOR UPDATE",
-            &[&request.right],
-        )
-        .await?;
+    // Checked before anything of it decides (its district, dates, end).
+    let filter = "id = $1 FOR UPDATE";
+    let found = read_checked(client, keys.row_key(), RIGHTS, filter, &request.right).await?;
+    let (row, mut right_row) = found.unzip();
     let right = row
         .as_ref()
         .map(super::rights::right_from)
@@ -276,15 +295,9 @@ async fn end_in(
         .transpose()
         .map_err(refused)?;
     let inspector: Option<String> = match (right.origin, &caller.actor) {
-        (RightOrigin::Delegation, Actor::Inspector(_) | Actor::Admin(_)) => client
-            .query_opt(
-                "SELECT inspector FROM districts WHERE code = $1",
-                &[&right.district],
-            )
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten(),
+        (RightOrigin::Delegation, Actor::Inspector(_) | Actor::Admin(_)) => {
+            inspector_of(client, keys, &right.district).await?
+        }
         _ => None,
     };
     // An admin ends a delegation in the district inspector's name, as the
@@ -313,20 +326,30 @@ async fn end_in(
     })
     .map_err(|r| refused(end_refused(&actor, r)))?;
     let at = i64::try_from(now).map_err(|_| PgError::Corrupt("time"))?;
+    let right_row = right_row.as_mut().ok_or(PgError::Corrupt("right row"))?;
     match end {
         RightEnd::Now { reason } => {
+            let reason = reason.map(EndReason::as_str);
+            right_row.set("ended_at", rusqlite::types::Value::Integer(at))?;
+            right_row.set("end_reason", text(reason))?;
+            let mac = right_row.mac_of(keys.row_key());
             client
                 .execute(
-                    "UPDATE rights SET ended_at = $2, end_reason = $3 WHERE id = $1",
-                    &[&right.id, &at, &reason.map(EndReason::as_str)],
+                    "UPDATE rights SET ended_at = $2, end_reason = $3, row_mac = $4 WHERE id = $1",
+                    &[&right.id, &at, &reason, &mac],
                 )
                 .await?
         }
         RightEnd::Shorten { until, reason } => {
+            let until = until.to_string();
+            right_row.set("until_date", text(Some(&until)))?;
+            right_row.set("end_reason", text(Some(reason.as_str())))?;
+            let mac = right_row.mac_of(keys.row_key());
             client
                 .execute(
-                    "UPDATE rights SET until_date = $2, end_reason = $3 WHERE id = $1",
-                    &[&right.id, &until.to_string(), &reason.as_str()],
+                    "UPDATE rights SET until_date = $2, end_reason = $3, row_mac = $4
+                     WHERE id = $1",
+                    &[&right.id, &until, &reason.as_str(), &mac],
                 )
                 .await?
         }

@@ -17,6 +17,9 @@
 //! - [`lifecycle`]: the lifecycle operations a node serves (revoking a
 //!   key), with the SQLite store's rules (`crate::domain`);
 //! - [`rights`]: the rights a node decides entitlement with;
+//! - [`row_mac`]: the MAC every row a decision trusts carries, checked on
+//!   read and computed on write by keyward (the key never reaches the
+//!   server);
 //! - [`chain`]: `audit verify` of the chain held in PostgreSQL;
 //! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
 //!   PostgreSQL database.
@@ -29,6 +32,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod node;
 pub mod rights;
+pub mod row_mac;
 pub mod schema;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};
@@ -65,6 +69,8 @@ pub enum PgError {
     /// nothing changed, and the refusal is audited.
     #[error(transparent)]
     Refused(Box<crate::store::StoreError>),
+    #[error("the PostgreSQL database holds rows without a row MAC: start a keyward node (or `keyward store copy`) with the master key once to seal them")]
+    RowMacsNeedKey,
 }
 
 impl PgError {
@@ -129,6 +135,16 @@ const POOL_RECYCLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// connection is dropped when it comes back to the pool or is taken from
 /// it, and a new one made, to whichever server is the primary then.
 pub async fn connect(target: &PgTarget, size: usize) -> Result<deadpool_postgres::Pool, PgError> {
+    connect_sealing(target, size, None).await
+}
+
+/// [`connect`] by a holder of the master key (a node, `store copy`): a
+/// pending row MAC migration MACs the rows already there (`sealing`).
+pub async fn connect_sealing(
+    target: &PgTarget,
+    size: usize,
+    sealing: Option<schema::Sealing<'_>>,
+) -> Result<deadpool_postgres::Pool, PgError> {
     let config = target.client_config()?;
     let manager = deadpool_postgres::Manager::from_config(
         config,
@@ -145,7 +161,7 @@ pub async fn connect(target: &PgTarget, size: usize) -> Result<deadpool_postgres
         .recycle_timeout(Some(POOL_RECYCLE))
         .build()
         .map_err(|err| PgError::Pool(err.to_string()))?;
-    let mut client = pool.get().await?;
-    schema::migrate(&mut client).await?;
+    let client = pool.get().await?;
+    schema::migrate(&client, sealing).await?;
     Ok(pool)
 }

@@ -22,8 +22,15 @@
 //! PostgreSQL (docs/postgres.md). A login without a live credential counts its
 //! failures in its phantom slot (`store::verify::phantom`), on every node
 //! alike.
+//!
+//! Every row read is checked against its row MAC (`postgres::row_mac`).
+//! As on SQLite, a login whose credential or one of whose rights was
+//! changed outside keyward is answered as an unknown one (its record
+//! decides nothing and is never written; its failures count in its
+//! phantom slot), and its audit entry says `problem=record changed outside
+//! keyward (row MAC mismatch)`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -45,6 +52,7 @@ use crate::otp::{Algorithm, CredentialKey, Digits, OtpKind, Secret};
 use crate::store::verify::evidence::{possession, Against, Window};
 use crate::store::verify::phantom::Phantoms;
 use crate::store::verify::reason_label;
+use crate::store::verify::refusals::Problem;
 
 /// Most requests decided in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -292,13 +300,21 @@ impl<L: VerifyLedger> Writer<L> {
         holders.dedup();
         // The rights of every valid login (the same query, known or not).
         let rights = self.ledger.rights_of(&holders).await?;
-        let mut found: HashMap<String, LedgerCredential> = self
-            .ledger
-            .lock_credentials(&holders)
-            .await?
+        let locked = self.ledger.lock_credentials(&holders).await?;
+        // A record changed outside keyward decides nothing: its login is
+        // answered as an unknown one.
+        let tampered: HashSet<String> = locked
+            .tampered
             .into_iter()
+            .chain(rights.tampered.iter().cloned())
+            .collect();
+        let mut found: HashMap<String, LedgerCredential> = locked
+            .intact
+            .into_iter()
+            .filter(|c| !tampered.contains(&c.holder))
             .map(|c| (c.holder.clone(), c))
             .collect();
+        let rights = rights.rights;
         // Every request's slot is computed; those without a credential
         // use it.
         let slots: Vec<i64> = batch
@@ -334,7 +350,10 @@ impl<L: VerifyLedger> Writer<L> {
                 .as_ref()
                 .and_then(|l| rights.get(l))
                 .map_or(&[][..], Vec::as_slice);
-            let (answer, entry) = self.decide_one(now, job, credential, phantom, held).await?;
+            let edited = login.as_ref().is_some_and(|l| tampered.contains(l));
+            let (answer, entry) = self
+                .decide_one(now, job, credential, phantom, held, edited)
+                .await?;
             answers.push(answer);
             entries.push(entry);
         }
@@ -351,15 +370,19 @@ impl<L: VerifyLedger> Writer<L> {
         found: Option<&mut LedgerCredential>,
         phantom: Option<(i64, &mut Counters)>,
         rights: &[RightRecord],
+        tampered: bool,
     ) -> Result<((Possession, &'static str), NewEntry), PgError> {
         let phantom_counters = phantom.as_ref().map_or(FRESH, |(_, c)| **c);
-        let decided = self.evidence(
+        let mut decided = self.evidence(
             now,
             &job.passcode,
             found.as_deref(),
             phantom_counters,
             rights,
         )?;
+        if tampered {
+            decided.problem = Some(Problem::RowMacMismatch.as_str());
+        }
         let subject = match PersonId::parse(&job.login) {
             Ok(login) => login.as_str().to_owned(),
             Err(_) => "-".to_owned(),

@@ -2,15 +2,19 @@
 //! copy`): read back as the same [`RightRecord`]s the SQLite store reads,
 //! so a node decides entitlement with the SQLite writer's pure rule
 //! (`domain::rights::in_force`). A row that does not decode is
-//! [`PgError::Corrupt`]: it never entitles anyone.
+//! [`PgError::Corrupt`]: it never entitles anyone. Each row is checked
+//! against its row MAC before it is decoded: a person one of whose rights
+//! was changed outside keyward is named apart, with none of their rights.
 
-use std::collections::HashMap;
-
+use super::ledger::PeopleRights;
+use super::row_mac::{SealedRow, RIGHTS};
 use super::PgError;
+use crate::crypto::RowKey;
 use crate::domain::{Date, EndReason, PersonId, RightOrigin, RightPeriod, RightRecord, Uai};
 
+/// Every column of a right (`row_mac::RIGHTS`, in order), then its MAC.
 const RIGHTS_SQL: &str = "SELECT id, person, school, district, origin, from_date, until_date,
-        ended_at, end_reason
+        ended_at, end_reason, row_mac
     FROM rights WHERE person = ANY($1) ORDER BY person, from_date, id";
 
 fn corrupt<E>(what: &'static str) -> impl Fn(E) -> PgError {
@@ -20,19 +24,28 @@ fn corrupt<E>(what: &'static str) -> impl Fn(E) -> PgError {
 /// The rights of `people`, by person (in date order, as on SQLite).
 pub(super) async fn of_people(
     client: &deadpool_postgres::Client,
+    key: &RowKey,
     people: &[String],
-) -> Result<HashMap<String, Vec<RightRecord>>, PgError> {
-    let mut found: HashMap<String, Vec<RightRecord>> = HashMap::new();
+) -> Result<PeopleRights, PgError> {
+    let mut found = PeopleRights::default();
     if people.is_empty() {
         return Ok(found);
     }
     let stmt = client.prepare_cached(RIGHTS_SQL).await?;
     for row in client.query(&stmt, &[&people]).await? {
+        if !SealedRow::read(RIGHTS, &row, 0)?.intact(key) {
+            found.tampered.insert(row.try_get(1)?);
+            continue;
+        }
         let right = right_from(&row)?;
         found
+            .rights
             .entry(right.person.as_str().to_owned())
             .or_default()
             .push(right);
+    }
+    for person in &found.tampered {
+        found.rights.remove(person);
     }
     Ok(found)
 }

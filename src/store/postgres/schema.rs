@@ -7,9 +7,10 @@
 //! (docs/postgres.md): the credentials with their counters and sealed
 //! secret, the holders' rights, and the audit chain with its head row.
 
-use tokio_postgres::Client;
-
+use super::row_mac::{seal_existing, SEALED_TABLES};
 use super::PgError;
+use crate::crypto::Keys;
+use crate::domain::UnixTime;
 
 /// Any constant: the advisory lock taken while migrating.
 const MIGRATION_LOCK: i64 = 0x6b65_7977_6172_6401;
@@ -112,19 +113,66 @@ const MIGRATIONS: &[&str] = &[
         CHECK (role IN ('gateway', 'admin', 'desk', 'inspector'));
      ALTER TABLE api_keys ADD COLUMN person TEXT;
      ALTER TABLE api_keys ADD COLUMN district TEXT;",
+    // 6: row MACs (`postgres::row_mac`) on every table a verify or a
+    // lifecycle decision trusts. The rows already there get theirs in the
+    // same transaction, computed by keyward with the row key
+    // (`row_mac::seal_existing`, see `migrate`).
+    "ALTER TABLE credentials ADD COLUMN row_mac BYTEA;
+     ALTER TABLE phantom_counters ADD COLUMN row_mac BYTEA;
+     ALTER TABLE rights ADD COLUMN row_mac BYTEA;
+     ALTER TABLE tokens ADD COLUMN row_mac BYTEA;
+     ALTER TABLE districts ADD COLUMN row_mac BYTEA;
+     ALTER TABLE api_keys ADD COLUMN row_mac BYTEA;",
 ];
+
+/// The migration that added the row MACs: the rows already there are
+/// MACed in its transaction, which needs the master key.
+const ROW_MAC_VERSION: usize = 6;
 
 /// The schema version this keyward writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Brings the database to [`CURRENT_VERSION`]; refuses a newer one.
-pub async fn migrate(client: &mut Client) -> Result<i64, PgError> {
-    let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+/// The master key's row key, for the one migration that needs it (row
+/// MACs on the rows already there), and the time its audit entry bears.
+#[derive(Clone, Copy, Debug)]
+pub struct Sealing<'k> {
+    pub keys: &'k Keys,
+    pub at: UnixTime,
+}
+
+/// Brings the database to [`CURRENT_VERSION`]; refuses a newer one. The
+/// row MAC migration over a database that already holds rows needs
+/// `sealing` (a node or `store copy`, which hold the master key); without
+/// it, it is refused and nothing changes.
+pub async fn migrate(
+    client: &deadpool_postgres::Client,
+    sealing: Option<Sealing<'_>>,
+) -> Result<i64, PgError> {
+    client.batch_execute("BEGIN").await?;
+    let result = migrate_in(client, sealing).await;
+    match result {
+        Ok(version) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(version)
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(err)
+        }
+    }
+}
+
+async fn migrate_in(
+    client: &deadpool_postgres::Client,
+    sealing: Option<Sealing<'_>>,
+) -> Result<i64, PgError> {
+    client
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS keyward_schema (version BIGINT NOT NULL)")
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS keyward_schema (version BIGINT NOT NULL)")
         .await?;
-    let found: Option<i64> = tx
+    let found: Option<i64> = client
         .query_opt("SELECT version FROM keyward_schema", &[])
         .await?
         .map(|row| row.try_get(0))
@@ -132,7 +180,8 @@ pub async fn migrate(client: &mut Client) -> Result<i64, PgError> {
     let found = match found {
         Some(v) => v,
         None => {
-            tx.execute("INSERT INTO keyward_schema (version) VALUES (0)", &[])
+            client
+                .execute("INSERT INTO keyward_schema (version) VALUES (0)", &[])
                 .await?;
             0
         }
@@ -148,11 +197,37 @@ pub async fn migrate(client: &mut Client) -> Result<i64, PgError> {
         .enumerate()
         .skip(usize::try_from(found).unwrap_or(0))
     {
-        tx.batch_execute(sql).await?;
+        client.batch_execute(sql).await?;
+        if i + 1 == ROW_MAC_VERSION {
+            match sealing {
+                Some(s) => {
+                    seal_existing(client, s.keys, s.at).await?;
+                }
+                None if holds_rows(client).await? => return Err(PgError::RowMacsNeedKey),
+                None => {}
+            }
+        }
         let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
-        tx.execute("UPDATE keyward_schema SET version = $1", &[&version])
+        client
+            .execute("UPDATE keyward_schema SET version = $1", &[&version])
             .await?;
     }
-    tx.commit().await?;
     Ok(CURRENT_VERSION)
+}
+
+/// Whether any sealed table holds a row.
+async fn holds_rows(client: &deadpool_postgres::Client) -> Result<bool, PgError> {
+    for table in SEALED_TABLES {
+        let found: bool = client
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name),
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -23,7 +23,7 @@ mod decide;
 mod durable;
 pub mod evidence;
 pub(crate) mod phantom;
-mod refusals;
+pub(crate) mod refusals;
 #[cfg(test)]
 mod same_work;
 mod stats;

@@ -35,7 +35,7 @@ const PROBLEM_TEXTS: [&str; 4] = [
 ];
 
 impl Problem {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         PROBLEM_TEXTS[self as usize]
     }
 }
