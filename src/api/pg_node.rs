@@ -53,8 +53,9 @@ pub struct PgNodeState {
     /// The authority's time zone, in which the days of a right are read.
     pub time_zone: jiff::tz::TimeZone,
     /// `Config::refusal_floor`, as the SQLite daemon's verify service holds
-    /// its refusals.
+    /// its refusals, and the clock that serves it.
     pub refusal_floor: std::time::Duration,
+    pub floor_clock: crate::store::verify::floor::FloorClock,
 }
 
 impl std::fmt::Debug for PgNodeState {
@@ -255,11 +256,11 @@ async fn verify(
             return Err(ApiError::invalid("source", "1 to 128 printable characters"));
         }
     }
-    let not_before = tokio::time::Instant::now() + state.refusal_floor;
+    let not_before = std::time::Instant::now() + state.refusal_floor;
     let answer = state.node.verify(&body.login, &body.passcode).await;
     drop(body);
     if !matches!(answer, Ok((Possession::Proved { .. }, _))) {
-        tokio::time::sleep_until(not_before).await;
+        state.floor_clock.until(not_before).await;
     }
     match answer {
         // The same answer as the SQLite daemon's, rights in force included.

@@ -139,6 +139,7 @@ pub(super) fn run(
             keys: Arc::clone(&keys),
             time_zone: config.store.time_zone.clone(),
             refusal_floor: config.store.refusal_floor,
+            floor_clock: crate::store::verify::floor::FloorClock::start()?,
         });
         server::run(listeners, routes, config.limits, async move {
             signalled.await;

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use crate::support::cli;
 use crate::support::pg_nodes::{
-    agent, api_key, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
+    agent, api_key, gateway_key, query, start_node, start_node_with, store_copy, target, verify,
+    verify_answer,
 };
 use crate::support::postgres::{self as harness, TestDb};
 use crate::support::serve::Served;
@@ -971,4 +972,45 @@ fn rows_edited_in_the_database_are_refused_by_a_served_node() {
     {
         assert!(detail.contains(&format!("the {table} record")), "{detail}");
     }
+}
+
+/// A node holds a refusal to its `refusal_floor_ms`, as the SQLite daemon
+/// does, and answers an accept at once. Before, a node answered a refusal
+/// as soon as it was committed.
+#[test]
+fn a_node_holds_a_refusal_to_the_floor_and_not_an_accept() {
+    let cluster = Cluster::new("served_refusal_floor");
+    let floor = std::time::Duration::from_millis(500);
+    let nodes = tempfile::tempdir().unwrap();
+    let master = cluster.world.dir.path().join("data").join("master.key");
+    let c = start_node_with(
+        nodes.path(),
+        "c",
+        &cluster.db.url(),
+        &cluster.password,
+        &master,
+        &cluster.clock,
+        "refusal_floor_ms = 500\n",
+    );
+    let agent = agent();
+    let key = &cluster.gateway_key;
+    for login in ["bleroy", "nobody"] {
+        let started = Instant::now();
+        let answer = verify(&agent, &c, key, login, &format!("{PIN}000000"));
+        let took = started.elapsed();
+        assert_eq!(answer, (200, "reject".to_owned()), "{login}");
+        assert!(took >= floor, "{login}: answered after {took:?}");
+    }
+    let next = cluster.floor() + 1;
+    let started = Instant::now();
+    let answer = verify(
+        &agent,
+        &c,
+        key,
+        "bleroy",
+        &format!("{PIN}{}", cluster.device.hotp(next)),
+    );
+    let took = started.elapsed();
+    assert_eq!(answer, (200, "accept".to_owned()));
+    assert!(took < floor, "an accept answered after {took:?}");
 }

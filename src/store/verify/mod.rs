@@ -22,6 +22,7 @@ pub(crate) mod counters;
 mod decide;
 mod durable;
 pub mod evidence;
+pub mod floor;
 pub(crate) mod phantom;
 pub(crate) mod refusals;
 #[cfg(test)]
@@ -176,6 +177,7 @@ pub struct Pending {
     answer: tokio::sync::oneshot::Receiver<Labelled>,
     /// When a refusal may be handed over.
     not_before: Instant,
+    clock: floor::FloorClock,
 }
 
 impl Pending {
@@ -207,7 +209,7 @@ impl Pending {
             .await
             .unwrap_or((Err(StoreError::Unavailable), "unavailable"));
         if held_to_floor(&labelled.0) {
-            tokio::time::sleep_until(self.not_before.into()).await;
+            self.clock.until(self.not_before).await;
         }
         labelled
     }
@@ -241,8 +243,9 @@ pub(crate) fn reason_label(reason: Reason) -> &'static str {
 #[derive(Debug)]
 pub struct VerifyService {
     stats: stats::SharedStats,
-    /// `Config::refusal_floor`.
+    /// `Config::refusal_floor`, and the clock that serves it.
     refusal_floor: Duration,
+    floor_clock: floor::FloorClock,
     queue: Option<Sender<Job>>,
     worker: Option<JoinHandle<()>>,
 }
@@ -272,6 +275,7 @@ impl Store {
         Ok(VerifyService {
             stats,
             refusal_floor: self.shared().config.refusal_floor,
+            floor_clock: floor::FloorClock::start().map_err(|_| StoreError::Unavailable)?,
             queue: Some(queue),
             worker: Some(handle),
         })
@@ -298,7 +302,11 @@ impl VerifyService {
             .ok_or(StoreError::Unavailable)?
             .send(Job { request, reply })
             .map_err(|_| StoreError::Unavailable)?;
-        Ok(Pending { answer, not_before })
+        Ok(Pending {
+            answer,
+            not_before,
+            clock: self.floor_clock.clone(),
+        })
     }
 
     /// The writer's totals so far: where its time went ([`WriterStats`]).

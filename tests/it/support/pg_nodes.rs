@@ -106,13 +106,26 @@ pub fn start_node(
     master: &Path,
     clock: &Path,
 ) -> Served {
+    start_node_with(dir, name, url, password, master, clock, "")
+}
+
+/// [`start_node`] with `keys` (top-level lines) added to `keyward.toml`.
+pub fn start_node_with(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    password: &Path,
+    master: &Path,
+    clock: &Path,
+    keys: &str,
+) -> Served {
     let dir = dir.join(name);
     private_dir(&dir);
     let config = dir.join("keyward.toml");
     std::fs::write(
         &config,
         format!(
-            "authority_domain = \"ac-exemple.fr\"\n[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
+            "authority_domain = \"ac-exemple.fr\"\n{keys}[store]\nurl = \"{}\"\npassword_file = \"{}\"\nnode = \"{name}\"\n",
             url,
             password.display()
         ),
