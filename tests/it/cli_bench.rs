@@ -172,8 +172,8 @@ fn bench_verify_spreads_its_workers_over_two_postgres_nodes() {
     std::fs::write(&clock, now.to_string()).unwrap();
     store_copy(&data, &db.url(), &password, &clock);
     let master = data.join("master.key");
-    let a = start_node(nodes.path(), "a", &db.url(), &password, &master, &clock);
-    let b = start_node(nodes.path(), "b", &db.url(), &password, &master, &clock);
+    let a = start_node(nodes.path(), "a", &db.url(), &password, &master, &clock, "");
+    let b = start_node(nodes.path(), "b", &db.url(), &password, &master, &clock, "");
 
     let out = run(bench_verify(&a.url, &gateway, &creds)
         .arg("--also")

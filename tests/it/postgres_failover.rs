@@ -244,7 +244,7 @@ fn nodes_follow_a_failover_without_accepting_a_code_twice_or_losing_an_acknowled
     let copied = store_copy(&data, &url, &password, &clock);
     assert!(copied.contains("7 "), "{copied}");
     let master = data.join("master.key");
-    let node = |name: &str| start_node(dir.path(), name, &url, &password, &master, &clock);
+    let node = |name: &str| start_node(dir.path(), name, &url, &password, &master, &clock, "");
     let run = Arc::new(Run {
         nodes: [node("a"), node("b")],
         key,

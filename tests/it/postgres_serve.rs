@@ -13,8 +13,7 @@ use serde_json::{json, Value};
 
 use crate::support::cli;
 use crate::support::pg_nodes::{
-    agent, api_key, gateway_key, query, start_node, start_node_with, store_copy, target, verify,
-    verify_answer,
+    agent, api_key, gateway_key, query, start_node, store_copy, target, verify, verify_answer,
 };
 use crate::support::postgres::{self as harness, TestDb};
 use crate::support::serve::Served;
@@ -75,8 +74,17 @@ impl Cluster {
         let out = store_copy(&data, &db.url(), &password, &clock);
         assert!(out.contains("1 "), "{out}");
         let master = data.join("master.key");
-        let node =
-            |name: &str| start_node(nodes.path(), name, &db.url(), &password, &master, &clock);
+        let node = |name: &str| {
+            start_node(
+                nodes.path(),
+                name,
+                &db.url(),
+                &password,
+                &master,
+                &clock,
+                "",
+            )
+        };
         let a = node("a");
         let b = node("b");
         Cluster {
@@ -983,7 +991,7 @@ fn a_node_holds_a_refusal_to_the_floor_and_not_an_accept() {
     let floor = std::time::Duration::from_millis(500);
     let nodes = tempfile::tempdir().unwrap();
     let master = cluster.world.dir.path().join("data").join("master.key");
-    let c = start_node_with(
+    let c = start_node(
         nodes.path(),
         "c",
         &cluster.db.url(),

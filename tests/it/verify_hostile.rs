@@ -66,6 +66,15 @@ fn audit_rows(w: &World, action: &str) -> Vec<(String, String)> {
         .unwrap()
 }
 
+/// Locks `login` by ten failures, each after its delay.
+fn lock(w: &World, svc: &keyward::store::verify::VerifyService, login: &str) {
+    for _ in 0..10 {
+        if let VerifyOutcome::Reject { hold: Some(h) } = svc.verify(login, WRONG).unwrap() {
+            w.clock.advance(h);
+        }
+    }
+}
+
 fn spray(svc: &keyward::store::verify::VerifyService, login: &str, n: usize) {
     let pending: Vec<Pending> = (0..n)
         .map(|_| svc.submit(VerifyRequest::new(login, WRONG)).unwrap())
@@ -85,12 +94,7 @@ fn a_spray_writes_a_few_entries_per_login_and_minute() {
     w.appoint("adurand", SCHOOL_EAST, "2025-09-01", None);
     let _d = w.active_totp("adurand", "VT-A", PIN);
     let svc = w.store.verify_service().unwrap();
-    // Locked by ten failures, each after its delay.
-    for _ in 0..10 {
-        if let VerifyOutcome::Reject { hold: Some(h) } = svc.verify("adurand", WRONG).unwrap() {
-            w.clock.advance(h);
-        }
-    }
+    lock(&w, &svc, "adurand");
     let rejects = || audit_rows(&w, "verify.reject");
     let locks = rejects()
         .iter()
@@ -177,12 +181,7 @@ fn refusals_are_answered_no_sooner_than_the_floor_and_accepts_at_once() {
     w.appoint("bleroy", SCHOOL_EAST_2, "2025-09-01", None);
     let _b = w.active_totp("bleroy", "VT-B", PIN);
     let svc = w.store.verify_service().unwrap();
-    // bleroy locked by ten failures, each after its delay.
-    for _ in 0..10 {
-        if let VerifyOutcome::Reject { hold: Some(h) } = svc.verify("bleroy", WRONG).unwrap() {
-            w.clock.advance(h);
-        }
-    }
+    lock(&w, &svc, "bleroy");
     w.next_step();
     let code = d.code(w.now());
     let wrong_code = format!("{PIN}{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);

@@ -96,21 +96,9 @@ pub fn store_copy(data: &Path, url: &str, password: &Path, clock: &Path) -> Stri
 }
 
 /// `keyward serve` as the node `name` on the database of `url`, its
-/// `keyward.toml` in the private directory `dir/name`, with the master key
-/// `master` and the test clock `clock`.
+/// `keyward.toml` in the private directory `dir/name` (with the top-level
+/// lines `keys`), with the master key `master` and the test clock `clock`.
 pub fn start_node(
-    dir: &Path,
-    name: &str,
-    url: &str,
-    password: &Path,
-    master: &Path,
-    clock: &Path,
-) -> Served {
-    start_node_with(dir, name, url, password, master, clock, "")
-}
-
-/// [`start_node`] with `keys` (top-level lines) added to `keyward.toml`.
-pub fn start_node_with(
     dir: &Path,
     name: &str,
     url: &str,
