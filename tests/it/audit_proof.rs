@@ -323,12 +323,12 @@ fn an_upgraded_store_gets_its_row_macs_and_a_later_column_launders_nothing() {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
     conn.execute_batch(
-        "DROP INDEX one_emergency_per_holder; DROP INDEX rights_by_school; \
+        "DROP INDEX one_emergency_per_holder; DROP INDEX rights_by_school_origin; \
          DROP INDEX credentials_by_holder; DROP INDEX tokens_by_state; \
          DROP INDEX tokens_by_right; DROP INDEX audit_by_time;",
     )
     .unwrap();
-    let steps_after_row_macs = 9;
+    let steps_after_row_macs = 10;
     conn.execute_batch(&format!(
         "DELETE FROM meta WHERE key = 'row_mac_layout'; PRAGMA user_version = {};",
         version - 1 - steps_after_row_macs
