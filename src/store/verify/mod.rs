@@ -449,26 +449,34 @@ impl Worker {
         })
     }
 
-    /// Unseals every live credential once, at start.
+    /// Unseals every live credential once, at start, one row at a time:
+    /// collecting every credential first (to unseal them after the read)
+    /// held a million holders' records beside their keys, and the daemon's
+    /// peak RSS reached 374 MiB for a cache of about 114 MiB.
     fn warm(&mut self) -> Result<(), StoreError> {
         let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.live = 1");
-        let mut stmt = self.conn.prepare(&sql)?;
+        let conn = &self.conn;
+        let decider = &mut self.decider;
+        // Sized once: growing doubles the table while the old one is still
+        // held (half again the final size at the peak).
+        let live: i64 =
+            conn.query_row("SELECT count(*) FROM credentials WHERE live = 1", [], |r| {
+                r.get(0)
+            })?;
+        decider.cache.reserve(usize::try_from(live).unwrap_or(0));
+        let mut stmt = conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
-        let mut live = Vec::new();
         while let Some(row) = rows.next()? {
             // A corrupt record is refused (and audited) when its holder
-            // tries to log in; it must not keep everybody else out.
-            if let Ok(credential) = credential_from_row(row) {
-                self.decider.decoys.add(&credential);
-                live.push(credential);
-            }
-        }
-        drop(rows);
-        drop(stmt);
-        for credential in live {
-            // A record that fails to open is refused at verify time instead.
-            if let Ok(Some(key)) = unseal_key(&self.conn, &self.decider.shared, &credential) {
-                self.decider.cache.insert(credential.id, key);
+            // tries to log in; it must not keep everybody else out. Nor
+            // does a record that fails to open: it is refused at verify
+            // time instead.
+            let Ok(credential) = credential_from_row(row) else {
+                continue;
+            };
+            decider.decoys.add(&credential);
+            if let Ok(Some(key)) = unseal_key(conn, &decider.shared, &credential) {
+                decider.cache.insert(credential.id, key);
             }
         }
         Ok(())
