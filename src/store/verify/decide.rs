@@ -215,26 +215,20 @@ impl Decider {
         // not). A record changed outside keyward decides nothing and is never
         // written to (which would MAC it again): the login is answered as an
         // unknown one, and the audit says why.
-        let rights_intact = crate::store::row_mac::rows_intact(
-            db,
-            &self.shared.row_layout,
-            self.shared.keys.row_key(),
-            "rights",
-            "person",
-            subject_login,
-        )?;
+        let (layout, row_key) = (&self.shared.row_layout, self.shared.keys.row_key());
+        let rights_intact = self
+            .rows_checks
+            .rights
+            .intact(db, layout, row_key, subject_login)?;
         // What entitles the holder for this purpose is checked the same way
         // (the same queries for any login of that purpose).
         let staff_intact = match request.purpose {
             Purpose::Gateway => true,
-            Purpose::StaffSignIn => crate::store::row_mac::rows_intact(
-                db,
-                &self.shared.row_layout,
-                self.shared.keys.row_key(),
-                "api_keys",
-                "person",
-                subject_login,
-            )?,
+            Purpose::StaffSignIn => {
+                self.rows_checks
+                    .staff
+                    .intact(db, layout, row_key, subject_login)?
+            }
         };
         let tampered = found
             .as_ref()
