@@ -240,15 +240,14 @@ r.from_date, r.until_date, r.ended_at, r.end_reason";
 
 /// Rights of a person, with their school's district.
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
-    query_rows(
-        db,
-        &format!(
+    // Built once: the verify writer asks on every request (issue 13).
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "SELECT {RIGHT_COLUMNS} FROM rights r JOIN schools s ON s.uai = r.school
              WHERE r.person = ?1 ORDER BY r.from_date, r.id"
-        ),
-        [person],
-        right_from_row,
-    )
+        )
+    });
+    query_rows(db, &SQL, [person], right_from_row)
 }
 
 /// One right read from [`RIGHT_COLUMNS`].
