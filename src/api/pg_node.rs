@@ -36,6 +36,7 @@ use crate::store::postgres::key_cache::KeyCacheStats;
 use crate::store::postgres::lifecycle::{self, KeyCaller};
 use crate::store::postgres::node::{Possession, VerifyNode};
 use crate::store::postgres::row_mac::is_tampered;
+use crate::store::postgres::stats::NodeStatsSnapshot;
 use crate::store::postgres::PgError;
 use crate::wire::rights::RightEnded;
 use crate::wire::tokens::RevokeBody;
@@ -103,6 +104,8 @@ struct HealthAnswer {
     #[serde(flatten)]
     health: NodeHealth,
     key_cache: KeyCacheStats,
+    /// Where the node's verify time went so far (`store::postgres::stats`).
+    writer: NodeStatsSnapshot,
 }
 
 /// `200 ok` while a pooled connection reaches the primary (a server not in
@@ -128,6 +131,7 @@ async fn health(State(state): State<PgNodeState>) -> Response {
             store: "postgres".to_owned(),
         },
         key_cache: state.node.cache().stats(),
+        writer: state.node.stats().snapshot(),
     };
     (code, Json(answer)).into_response()
 }
@@ -245,7 +249,10 @@ async fn verify(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    gateway(&state, &parts).await?;
+    let checking = std::time::Instant::now();
+    let caller = gateway(&state, &parts).await;
+    state.node.stats().key_check(checking.elapsed());
+    caller?;
     let request = axum::extract::Request::from_parts(parts, body);
     let Body(body) = <Body<VerifyBody> as axum::extract::FromRequest<PgNodeState>>::from_request(
         request, &state,

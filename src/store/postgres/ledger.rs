@@ -167,6 +167,10 @@ pub trait VerifyLedger: Send {
 
     /// Abandons the transaction (nothing of it is kept).
     fn rollback(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Round trips to the database waited for so far (statements, or
+    /// several pipelined together), for the node's stats.
+    fn round_trips(&self) -> u64;
 }
 
 /// The ledger on one PostgreSQL connection (the node's writer owns it),
@@ -181,6 +185,8 @@ pub struct PgLedger {
     /// are now: each write computes the row it leaves, and its MAC, from
     /// these, and applies only over the row it was computed from.
     rows: HashMap<i64, SealedRow>,
+    /// Round trips waited for ([`VerifyLedger::round_trips`]).
+    round_trips: u64,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -198,6 +204,7 @@ impl PgLedger {
             client: pool.get().await?,
             row_key: keys.row_key().clone(),
             rows: HashMap::new(),
+            round_trips: 0,
         })
     }
 
@@ -384,12 +391,14 @@ impl VerifyLedger for PgLedger {
             self.client = self.pool.get().await?;
         }
         self.rows.clear();
+        self.round_trips += 1;
         self.client().batch_execute("BEGIN").await?;
         Ok(())
     }
 
     async fn lock_credentials(&mut self, holders: &[String]) -> Result<LockedCredentials, PgError> {
         let stmt = self.client.prepare_cached(LOCK_SQL).await?;
+        self.round_trips += 1;
         let rows = self.client().query(&stmt, &[&holders]).await?;
         let mut locked = LockedCredentials::default();
         for row in &rows {
@@ -407,6 +416,7 @@ impl VerifyLedger for PgLedger {
     }
 
     async fn rights_of(&mut self, people: &[String]) -> Result<PeopleRights, PgError> {
+        self.round_trips += u64::from(!people.is_empty());
         super::rights::of_people(&self.client, &self.row_key, people).await
     }
 
@@ -428,6 +438,7 @@ impl VerifyLedger for PgLedger {
             row.set("locked", boolean(false))?;
             row.set("retry_at", Value::Integer(0))
         })?;
+        self.round_trips += 1;
         let won = self
             .client()
             .query_opt(&stmt, &[&id, &step, &drift, &now, &mac, &old_mac])
@@ -442,6 +453,7 @@ impl VerifyLedger for PgLedger {
         let stmt = self.client.prepare_cached(CONSUME_SQL).await?;
         let step = to_i64(step, "step")?;
         let (row, mac, old_mac) = self.changed(id, |row| row.set("floor", Value::Integer(step)))?;
+        self.round_trips += 1;
         let won = self
             .client()
             .query_opt(&stmt, &[&id, &step, &mac, &old_mac])
@@ -464,6 +476,7 @@ impl VerifyLedger for PgLedger {
             row.set("locked", boolean(failure.after.locked))?;
             row.set("retry_at", Value::Integer(failure.retry_at))
         })?;
+        self.round_trips += 1;
         let written = self
             .write_failure(FAILURE_SQL, id, &failure, (mac, old_mac))
             .await?;
@@ -493,6 +506,7 @@ impl VerifyLedger for PgLedger {
                  ON CONFLICT (slot) DO NOTHING",
             )
             .await?;
+        self.round_trips += 2;
         self.client().execute(&create, &[&sorted, &fresh]).await?;
         let lock = self
             .client
@@ -528,6 +542,7 @@ impl VerifyLedger for PgLedger {
         let failure = Failure::after(seen, retry_at)?;
         let mac = phantom_row(slot, failure.after)?.mac_of(&self.row_key);
         let old_mac = phantom_row(slot, seen)?.mac_of(&self.row_key);
+        self.round_trips += 1;
         self.write_failure(PHANTOM_FAILURE_SQL, slot, &failure, (mac, old_mac))
             .await
     }
@@ -537,17 +552,26 @@ impl VerifyLedger for PgLedger {
         keys: &Keys,
         entries: &[NewEntry],
     ) -> Result<AuditHead, PgError> {
+        // The head read and written by unprepared statements (each a
+        // prepare then an execute), the entries inserted by a prepared one.
+        self.round_trips += if entries.is_empty() { 2 } else { 5 };
         append_entries(&self.client, keys, entries).await
     }
 
     async fn commit(&mut self) -> Result<(), PgError> {
+        self.round_trips += 1;
         self.client().batch_execute("COMMIT").await?;
         Ok(())
     }
 
     async fn rollback(&mut self) {
+        self.round_trips += 1;
         // A broken connection has no transaction left to abandon.
         let _ = self.client().batch_execute("ROLLBACK").await;
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips
     }
 }
 

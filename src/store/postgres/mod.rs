@@ -12,6 +12,7 @@
 //!   to the one audit chain under its head row) and its PostgreSQL
 //!   implementation;
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
+//! - [`stats`]: where a node's verify time goes (phases, round trips);
 //! - [`key_cache`]: a node's unsealed keys, evicted on every node when a
 //!   revoke commits (`LISTEN`/`NOTIFY`);
 //! - [`lifecycle`]: the lifecycle operations a node serves (revoking a
@@ -34,6 +35,7 @@ pub mod node;
 pub mod rights;
 pub mod row_mac;
 pub mod schema;
+pub mod stats;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};
 
