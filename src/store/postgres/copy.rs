@@ -15,7 +15,7 @@
 
 use rusqlite::types::Value;
 
-use super::ledger::{NewEntry, PgLedger, VerifyLedger};
+use super::ledger::{NewEntry, PgLedger};
 use super::row_mac::{
     blob, boolean, integer, text, SealedRow, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS,
 };

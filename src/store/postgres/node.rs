@@ -299,7 +299,6 @@ impl<L: VerifyLedger> Writer<L> {
     ) -> Result<Vec<(Possession, &'static str)>, PgError> {
         let now = self.clock.now();
         let reading = Instant::now();
-        self.ledger.begin().await?;
         // Logins as stored (lower case), for the valid ones.
         let logins: Vec<Option<String>> = batch
             .iter()
@@ -312,9 +311,9 @@ impl<L: VerifyLedger> Writer<L> {
         let mut holders: Vec<String> = logins.iter().flatten().cloned().collect();
         holders.sort();
         holders.dedup();
-        // The rights of every valid login (the same query, known or not).
-        let rights = self.ledger.rights_of(&holders).await?;
-        let locked = self.ledger.lock_credentials(&holders).await?;
+        // The rights of every valid login (the same query, known or not)
+        // and their credentials, locked.
+        let (rights, locked) = self.ledger.begin_batch(&holders).await?;
         // A record changed outside keyward decides nothing: its login is
         // answered as an unknown one.
         let tampered: HashSet<String> = locked
@@ -349,7 +348,6 @@ impl<L: VerifyLedger> Writer<L> {
             .collect();
         self.times.reading += reading.elapsed();
         let deciding = Instant::now();
-        let writing = self.times.writing;
         let mut answers = Vec::with_capacity(batch.len());
         let mut entries = Vec::with_capacity(batch.len());
         for ((job, slot), login) in batch.iter().zip(slots).zip(&logins) {
@@ -368,25 +366,22 @@ impl<L: VerifyLedger> Writer<L> {
                 .and_then(|l| rights.get(l))
                 .map_or(&[][..], Vec::as_slice);
             let edited = login.as_ref().is_some_and(|l| tampered.contains(l));
-            let (answer, entry) = self
-                .decide_one(now, job, credential, phantom, held, edited)
-                .await?;
+            let (answer, entry) = self.decide_one(now, job, credential, phantom, held, edited)?;
             answers.push(answer);
             entries.push(entry);
         }
-        // The writes are timed apart, inside the decisions.
-        self.times.deciding += deciding
-            .elapsed()
-            .saturating_sub(self.times.writing.saturating_sub(writing));
-        let auditing = Instant::now();
-        self.ledger.append_audit(&self.keys, &entries).await?;
-        self.times.auditing += auditing.elapsed();
+        self.times.deciding += deciding.elapsed();
+        // Every write of the batch and its audit entries, in two round
+        // trips.
+        let writing = Instant::now();
+        self.ledger.write_batch(&self.keys, &entries).await?;
+        self.times.writing += writing.elapsed();
         Ok(answers)
     }
 
-    /// Decides one request against `found` (locked), applies its writes,
-    /// and returns the answer and its audit entry.
-    async fn decide_one(
+    /// Decides one request against `found` (locked), records its writes
+    /// in the ledger, and returns the answer and its audit entry.
+    fn decide_one(
         &mut self,
         now: UnixTime,
         job: &Job,
@@ -424,10 +419,7 @@ impl<L: VerifyLedger> Writer<L> {
                     OtpKind::Totp { .. } => learned_drift(offset, self.settings.totp_behind),
                     OtpKind::Hotp { .. } => 0,
                 };
-                let wrote = Instant::now();
-                let won = self.ledger.advance(c.id, step, drift, now).await?;
-                self.times.writing += wrote.elapsed();
-                if !won {
+                if !self.ledger.advance(c.id, step, drift, now)? {
                     return Err(PgError::LostRace("moving factor"));
                 }
                 c.floor = Some(step);
@@ -459,32 +451,24 @@ impl<L: VerifyLedger> Writer<L> {
                 if let (Reason::NoRightInForce, Some(c), Some(step)) =
                     (reason, found.as_deref_mut(), code_step)
                 {
-                    let wrote = Instant::now();
-                    let won = self.ledger.consume(c.id, step).await?;
-                    self.times.writing += wrote.elapsed();
-                    if !won {
+                    if !self.ledger.consume(c.id, step)? {
                         return Err(PgError::LostRace("moving factor"));
                     }
                     c.floor = Some(step);
                 }
                 if reason.counts_as_failure() && after != seen {
-                    let wrote = Instant::now();
                     let (written, counters) = match (found, phantom) {
                         (Some(c), _) => (
-                            self.ledger
-                                .count_failure(c.id, seen, after.retry_at)
-                                .await?,
+                            self.ledger.count_failure(c.id, seen, after.retry_at)?,
                             &mut c.counters,
                         ),
                         (None, Some((slot, counters))) => (
                             self.ledger
-                                .count_phantom_failure(slot, seen, after.retry_at)
-                                .await?,
+                                .count_phantom_failure(slot, seen, after.retry_at)?,
                             counters,
                         ),
                         (None, None) => return Err(PgError::Corrupt("no counters")),
                     };
-                    self.times.writing += wrote.elapsed();
                     if written != Some(after) {
                         return Err(PgError::LostRace("failure count"));
                     }

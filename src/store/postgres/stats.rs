@@ -1,7 +1,7 @@
 //! Where a node's verify time goes, batch by batch (docs/postgres.md,
 //! "Throughput"): waiting for work, reading the batch's rows (its
 //! credentials, rights and phantom slots, locked), deciding (crypto and
-//! policy, on the node's CPU), writing the decisions, appending the audit
+//! policy, on the node's CPU), writing the decisions with their audit
 //! entries, committing, answering; the round trips to PostgreSQL each
 //! batch waited for; and the gateway key checks made before a request
 //! reaches the writer. Shown by `GET /v1/health` (`writer`) and printed by
@@ -26,7 +26,6 @@ pub struct NodeStats {
     reading_ns: AtomicU64,
     deciding_ns: AtomicU64,
     writing_ns: AtomicU64,
-    auditing_ns: AtomicU64,
     committing_ns: AtomicU64,
     answering_ns: AtomicU64,
     /// Gateway keys checked (`/v1/verify`, on a pooled connection beside
@@ -41,8 +40,8 @@ pub struct BatchTimes {
     pub waiting: Duration,
     pub reading: Duration,
     pub deciding: Duration,
+    /// The decisions' writes and the audit entries appended.
     pub writing: Duration,
-    pub auditing: Duration,
     pub committing: Duration,
     pub answering: Duration,
 }
@@ -59,7 +58,6 @@ pub struct NodeStatsSnapshot {
     pub reading_us: u64,
     pub deciding_us: u64,
     pub writing_us: u64,
-    pub auditing_us: u64,
     pub committing_us: u64,
     pub answering_us: u64,
     pub key_checks: u64,
@@ -87,7 +85,6 @@ impl NodeStats {
         add(&self.reading_ns, times.reading);
         add(&self.deciding_ns, times.deciding);
         add(&self.writing_ns, times.writing);
-        add(&self.auditing_ns, times.auditing);
         add(&self.committing_ns, times.committing);
         add(&self.answering_ns, times.answering);
     }
@@ -108,7 +105,6 @@ impl NodeStats {
             reading_us: us(&self.reading_ns),
             deciding_us: us(&self.deciding_ns),
             writing_us: us(&self.writing_ns),
-            auditing_us: us(&self.auditing_ns),
             committing_us: us(&self.committing_ns),
             answering_us: us(&self.answering_ns),
             key_checks: self.key_checks.load(Ordering::Relaxed),
@@ -129,7 +125,6 @@ impl NodeStatsSnapshot {
             reading_us: self.reading_us.saturating_sub(earlier.reading_us),
             deciding_us: self.deciding_us.saturating_sub(earlier.deciding_us),
             writing_us: self.writing_us.saturating_sub(earlier.writing_us),
-            auditing_us: self.auditing_us.saturating_sub(earlier.auditing_us),
             committing_us: self.committing_us.saturating_sub(earlier.committing_us),
             answering_us: self.answering_us.saturating_sub(earlier.answering_us),
             key_checks: self.key_checks.saturating_sub(earlier.key_checks),
@@ -145,7 +140,6 @@ impl NodeStatsSnapshot {
             ("reading", self.reading_us),
             ("deciding", self.deciding_us),
             ("writing", self.writing_us),
-            ("auditing", self.auditing_us),
             ("committing", self.committing_us),
             ("answering", self.answering_us),
         ];
