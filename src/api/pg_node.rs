@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use super::{ApiError, Body, Operation};
 use crate::crypto::Keys;
 use crate::domain::{api_key_hash, Actor, Clock};
-use crate::store::postgres::copy::gateway_key_in_force;
+use crate::store::postgres::gateway_keys::GatewayKeys;
 use crate::store::postgres::key_cache::KeyCacheStats;
 use crate::store::postgres::lifecycle::{self, KeyCaller};
 use crate::store::postgres::node::{Possession, VerifyNode};
@@ -48,6 +48,8 @@ use crate::wire::{ErrorCode, NodeHealth, NodeHealthStatus};
 pub struct PgNodeState {
     pub pool: deadpool_postgres::Pool,
     pub node: Arc<VerifyNode>,
+    /// Checks the gateway key of every verify, in rounds.
+    pub gateway_keys: GatewayKeys,
     pub clock: Arc<dyn Clock>,
     /// Seals the audit entries the node's lifecycle operations append.
     pub keys: Arc<Keys>,
@@ -220,7 +222,7 @@ async fn revoke(
 async fn gateway(state: &PgNodeState, parts: &Parts) -> Result<(), ApiError> {
     let key = super::auth::bearer_key(parts).ok_or_else(ApiError::unauthenticated)?;
     let hash = api_key_hash(key);
-    match gateway_key_in_force(&state.pool, &state.keys, &hash).await {
+    match state.gateway_keys.in_force(hash).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::unauthenticated()),
         Err(err) if is_tampered(&err) => {

@@ -291,18 +291,3 @@ async fn import_in_txn(
     ledger.append_audit(keys, &[entry]).await?;
     Ok(copied)
 }
-
-/// Whether `key_hash` is a gateway key in force in the database; a key
-/// row changed outside keyward is refused (`StoreError::RowTampered`).
-pub async fn gateway_key_in_force(
-    pool: &deadpool_postgres::Pool,
-    keys: &Keys,
-    key_hash: &[u8],
-) -> Result<bool, PgError> {
-    let row = super::lifecycle::key_in_force(pool, keys, key_hash).await?;
-    // `role`, as `row_mac::API_KEYS` names the columns.
-    Ok(match row {
-        Some(row) => row.try_get::<_, &str>(2)? == "gateway",
-        None => false,
-    })
-}
