@@ -11,6 +11,11 @@
 //! 3. A second node on the same database; the load spread over both
 //!    (`bench verify --also`).
 //!
+//! For each node on PostgreSQL it also prints where the node's time went
+//! during the phase (`store::postgres::stats`, read from `GET /v1/health`
+//! before and after): per batch, the round trips to PostgreSQL and the
+//! time reading, deciding, writing, auditing and committing.
+//!
 //! Every phase must end with no valid code rejected, no wrong code or
 //! replay accepted and no 5xx, or the bench stops. It prints one line per
 //! phase and the machine's context (cores, load average, the fsync latency
@@ -30,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+use keyward::store::postgres::stats::NodeStatsSnapshot;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keyward");
@@ -113,10 +119,20 @@ impl Drop for Daemon {
     }
 }
 
-/// One phase's figures, from `bench verify --json`.
+/// One phase's figures, from `bench verify --json`, and each node's
+/// writer stats over the phase (nodes on PostgreSQL).
 struct Phase {
     label: &'static str,
     report: Value,
+    writers: Vec<NodeStatsSnapshot>,
+}
+
+/// A node's writer stats now (`GET /v1/health`); `None` for a daemon on
+/// SQLite, which does not show them there.
+fn writer_stats(daemon: &Daemon) -> Option<NodeStatsSnapshot> {
+    let mut answer = ureq::get(format!("{}/v1/health", daemon.url)).call().ok()?;
+    let health: Value = answer.body_mut().read_json().ok()?;
+    serde_json::from_value(health.get("writer")?.clone()).ok()
 }
 
 fn load(
@@ -143,6 +159,7 @@ fn load(
     for other in &daemons[1..] {
         cmd.arg("--also").arg(&other.url);
     }
+    let before: Vec<_> = daemons.iter().map(|d| writer_stats(d)).collect();
     let out = cmd.output().expect("run keyward bench verify");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
@@ -152,7 +169,16 @@ fn load(
     });
     assert!(out.status.success(), "{label}: {report}");
     eprintln!("{label}: {report}");
-    Phase { label, report }
+    let writers = daemons
+        .iter()
+        .zip(before)
+        .filter_map(|(d, before)| Some(writer_stats(d)?.since(&before?)))
+        .collect();
+    Phase {
+        label,
+        report,
+        writers,
+    }
 }
 
 /// Median latency of a 4 KiB write followed by `fdatasync`, in µs.
@@ -316,5 +342,11 @@ fn main() {
             r["double_accepts"],
         )
         .unwrap();
+        for (n, writer) in phase.writers.iter().enumerate() {
+            writeln!(out, "nodes phase={:?} node {n}:", phase.label).unwrap();
+            for line in writer.report().lines() {
+                writeln!(out, "  {line}").unwrap();
+            }
+        }
     }
 }

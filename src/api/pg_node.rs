@@ -31,11 +31,12 @@ use axum::{Json, Router};
 use super::{ApiError, Body, Operation};
 use crate::crypto::Keys;
 use crate::domain::{api_key_hash, Actor, Clock};
-use crate::store::postgres::copy::gateway_key_in_force;
+use crate::store::postgres::gateway_keys::GatewayKeys;
 use crate::store::postgres::key_cache::KeyCacheStats;
 use crate::store::postgres::lifecycle::{self, KeyCaller};
 use crate::store::postgres::node::{Possession, VerifyNode};
 use crate::store::postgres::row_mac::is_tampered;
+use crate::store::postgres::stats::NodeStatsSnapshot;
 use crate::store::postgres::PgError;
 use crate::wire::rights::RightEnded;
 use crate::wire::tokens::RevokeBody;
@@ -47,6 +48,8 @@ use crate::wire::{ErrorCode, NodeHealth, NodeHealthStatus};
 pub struct PgNodeState {
     pub pool: deadpool_postgres::Pool,
     pub node: Arc<VerifyNode>,
+    /// Checks the gateway key of every verify, in rounds.
+    pub gateway_keys: GatewayKeys,
     pub clock: Arc<dyn Clock>,
     /// Seals the audit entries the node's lifecycle operations append.
     pub keys: Arc<Keys>,
@@ -103,6 +106,8 @@ struct HealthAnswer {
     #[serde(flatten)]
     health: NodeHealth,
     key_cache: KeyCacheStats,
+    /// Where the node's verify time went so far (`store::postgres::stats`).
+    writer: NodeStatsSnapshot,
 }
 
 /// `200 ok` while a pooled connection reaches the primary (a server not in
@@ -128,6 +133,7 @@ async fn health(State(state): State<PgNodeState>) -> Response {
             store: "postgres".to_owned(),
         },
         key_cache: state.node.cache().stats(),
+        writer: state.node.stats().snapshot(),
     };
     (code, Json(answer)).into_response()
 }
@@ -216,7 +222,7 @@ async fn revoke(
 async fn gateway(state: &PgNodeState, parts: &Parts) -> Result<(), ApiError> {
     let key = super::auth::bearer_key(parts).ok_or_else(ApiError::unauthenticated)?;
     let hash = api_key_hash(key);
-    match gateway_key_in_force(&state.pool, &state.keys, &hash).await {
+    match state.gateway_keys.in_force(hash).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::unauthenticated()),
         Err(err) if is_tampered(&err) => {
@@ -245,7 +251,10 @@ async fn verify(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    gateway(&state, &parts).await?;
+    let checking = std::time::Instant::now();
+    let caller = gateway(&state, &parts).await;
+    state.node.stats().key_check(checking.elapsed());
+    caller?;
     let request = axum::extract::Request::from_parts(parts, body);
     let Body(body) = <Body<VerifyBody> as axum::extract::FromRequest<PgNodeState>>::from_request(
         request, &state,

@@ -132,8 +132,12 @@ pub(super) fn run(
         let listeners = bind_listeners(&listen, tls.as_ref(), false, out).await?;
         out.flush()?;
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+        // Every verify's gateway key, checked in rounds.
+        let gateway_keys =
+            crate::store::postgres::gateway_keys::GatewayKeys::start(pool.clone(), Arc::clone(&keys));
         let routes = crate::api::pg_node::app(crate::api::pg_node::PgNodeState {
             pool,
+            gateway_keys,
             node: Arc::clone(&node),
             clock,
             keys: Arc::clone(&keys),

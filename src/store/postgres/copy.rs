@@ -15,7 +15,7 @@
 
 use rusqlite::types::Value;
 
-use super::ledger::{NewEntry, PgLedger, VerifyLedger};
+use super::ledger::{NewEntry, PgLedger};
 use super::row_mac::{
     blob, boolean, integer, text, SealedRow, API_KEYS, CREDENTIALS, DISTRICTS, RIGHTS, TOKENS,
 };
@@ -290,19 +290,4 @@ async fn import_in_txn(
     };
     ledger.append_audit(keys, &[entry]).await?;
     Ok(copied)
-}
-
-/// Whether `key_hash` is a gateway key in force in the database; a key
-/// row changed outside keyward is refused (`StoreError::RowTampered`).
-pub async fn gateway_key_in_force(
-    pool: &deadpool_postgres::Pool,
-    keys: &Keys,
-    key_hash: &[u8],
-) -> Result<bool, PgError> {
-    let row = super::lifecycle::key_in_force(pool, keys, key_hash).await?;
-    // `role`, as `row_mac::API_KEYS` names the columns.
-    Ok(match row {
-        Some(row) => row.try_get::<_, &str>(2)? == "gateway",
-        None => false,
-    })
 }

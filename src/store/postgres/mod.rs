@@ -12,6 +12,8 @@
 //!   to the one audit chain under its head row) and its PostgreSQL
 //!   implementation;
 //! - [`node`]: one node's verify writer over a ledger, with group commit;
+//! - [`stats`]: where a node's verify time goes (phases, round trips);
+//! - [`gateway_keys`]: the gateway key of every verify, checked in rounds;
 //! - [`key_cache`]: a node's unsealed keys, evicted on every node when a
 //!   revoke commits (`LISTEN`/`NOTIFY`);
 //! - [`lifecycle`]: the lifecycle operations a node serves (revoking a
@@ -27,6 +29,7 @@
 pub mod chain;
 pub mod config;
 pub mod copy;
+pub mod gateway_keys;
 pub mod key_cache;
 pub mod ledger;
 pub mod lifecycle;
@@ -34,6 +37,7 @@ pub mod node;
 pub mod rights;
 pub mod row_mac;
 pub mod schema;
+pub mod stats;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};
 

@@ -31,14 +31,17 @@
 //! keyward (row MAC mismatch)`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
 use super::key_cache::KeyCache;
 use super::ledger::{LedgerCredential, NewEntry, VerifyLedger};
+use super::stats::BatchTimes;
+pub use super::stats::NodeStats;
 use super::PgError;
 use crate::crypto::Keys;
 use jiff::tz::TimeZone;
@@ -99,14 +102,6 @@ struct Job {
     reply: oneshot::Sender<NodeReply>,
 }
 
-/// Batches decided and requests answered by a node.
-#[derive(Debug, Default)]
-pub struct NodeStats {
-    pub batches: AtomicU64,
-    pub requests: AtomicU64,
-    pub retried: AtomicU64,
-}
-
 /// Handle to a node's writer task; dropping it lets the task finish the
 /// requests queued and stop.
 #[derive(Debug)]
@@ -140,6 +135,7 @@ impl VerifyNode {
             cache: Arc::clone(&cache),
             phantoms,
             stats: Arc::clone(&stats),
+            times: BatchTimes::default(),
         };
         let (queue, jobs) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer.run(jobs));
@@ -197,6 +193,8 @@ struct Writer<L> {
     /// The slots of logins without a credential.
     phantoms: Phantoms,
     stats: Arc<NodeStats>,
+    /// The current batch's phases ([`NodeStats`]).
+    times: BatchTimes,
 }
 
 /// One request's decision, before its writes.
@@ -212,7 +210,16 @@ struct Decided {
 
 impl<L: VerifyLedger> Writer<L> {
     async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        while let Some(first) = jobs.recv().await {
+        loop {
+            let idle = Instant::now();
+            let Some(first) = jobs.recv().await else {
+                break;
+            };
+            self.times = BatchTimes {
+                waiting: idle.elapsed(),
+                ..BatchTimes::default()
+            };
+            let round_trips = self.ledger.round_trips();
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -221,10 +228,8 @@ impl<L: VerifyLedger> Writer<L> {
                 }
             }
             let answers = self.run_batch(&batch).await;
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .requests
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            let answering = Instant::now();
+            let size = batch.len();
             match answers {
                 Ok(answers) => {
                     for (job, answer) in batch.into_iter().zip(answers) {
@@ -237,6 +242,9 @@ impl<L: VerifyLedger> Writer<L> {
                     }
                 }
             }
+            self.times.answering = answering.elapsed();
+            let round_trips = self.ledger.round_trips().saturating_sub(round_trips);
+            self.stats.batch(size, &self.times, round_trips);
         }
     }
 
@@ -255,10 +263,15 @@ impl<L: VerifyLedger> Writer<L> {
         let mut attempt = 0;
         loop {
             let (err, committing) = match self.decide_batch(batch).await {
-                Ok(answers) => match self.ledger.commit().await {
-                    Ok(()) => return Ok(answers),
-                    Err(err) => (err, true),
-                },
+                Ok(answers) => {
+                    let started = Instant::now();
+                    let committed = self.ledger.commit().await;
+                    self.times.committing += started.elapsed();
+                    match committed {
+                        Ok(()) => return Ok(answers),
+                        Err(err) => (err, true),
+                    }
+                }
                 Err(err) => (err, false),
             };
             self.ledger.rollback().await;
@@ -285,7 +298,7 @@ impl<L: VerifyLedger> Writer<L> {
         batch: &[Job],
     ) -> Result<Vec<(Possession, &'static str)>, PgError> {
         let now = self.clock.now();
-        self.ledger.begin().await?;
+        let reading = Instant::now();
         // Logins as stored (lower case), for the valid ones.
         let logins: Vec<Option<String>> = batch
             .iter()
@@ -298,9 +311,9 @@ impl<L: VerifyLedger> Writer<L> {
         let mut holders: Vec<String> = logins.iter().flatten().cloned().collect();
         holders.sort();
         holders.dedup();
-        // The rights of every valid login (the same query, known or not).
-        let rights = self.ledger.rights_of(&holders).await?;
-        let locked = self.ledger.lock_credentials(&holders).await?;
+        // The rights of every valid login (the same query, known or not)
+        // and their credentials, locked.
+        let (rights, locked) = self.ledger.begin_batch(&holders).await?;
         // A record changed outside keyward decides nothing: its login is
         // answered as an unknown one.
         let tampered: HashSet<String> = locked
@@ -333,6 +346,8 @@ impl<L: VerifyLedger> Writer<L> {
             .await?
             .into_iter()
             .collect();
+        self.times.reading += reading.elapsed();
+        let deciding = Instant::now();
         let mut answers = Vec::with_capacity(batch.len());
         let mut entries = Vec::with_capacity(batch.len());
         for ((job, slot), login) in batch.iter().zip(slots).zip(&logins) {
@@ -351,19 +366,22 @@ impl<L: VerifyLedger> Writer<L> {
                 .and_then(|l| rights.get(l))
                 .map_or(&[][..], Vec::as_slice);
             let edited = login.as_ref().is_some_and(|l| tampered.contains(l));
-            let (answer, entry) = self
-                .decide_one(now, job, credential, phantom, held, edited)
-                .await?;
+            let (answer, entry) = self.decide_one(now, job, credential, phantom, held, edited)?;
             answers.push(answer);
             entries.push(entry);
         }
-        self.ledger.append_audit(&self.keys, &entries).await?;
+        self.times.deciding += deciding.elapsed();
+        // Every write of the batch and its audit entries, in two round
+        // trips.
+        let writing = Instant::now();
+        self.ledger.write_batch(&self.keys, &entries).await?;
+        self.times.writing += writing.elapsed();
         Ok(answers)
     }
 
-    /// Decides one request against `found` (locked), applies its writes,
-    /// and returns the answer and its audit entry.
-    async fn decide_one(
+    /// Decides one request against `found` (locked), records its writes
+    /// in the ledger, and returns the answer and its audit entry.
+    fn decide_one(
         &mut self,
         now: UnixTime,
         job: &Job,
@@ -401,7 +419,7 @@ impl<L: VerifyLedger> Writer<L> {
                     OtpKind::Totp { .. } => learned_drift(offset, self.settings.totp_behind),
                     OtpKind::Hotp { .. } => 0,
                 };
-                if !self.ledger.advance(c.id, step, drift, now).await? {
+                if !self.ledger.advance(c.id, step, drift, now)? {
                     return Err(PgError::LostRace("moving factor"));
                 }
                 c.floor = Some(step);
@@ -433,7 +451,7 @@ impl<L: VerifyLedger> Writer<L> {
                 if let (Reason::NoRightInForce, Some(c), Some(step)) =
                     (reason, found.as_deref_mut(), code_step)
                 {
-                    if !self.ledger.consume(c.id, step).await? {
+                    if !self.ledger.consume(c.id, step)? {
                         return Err(PgError::LostRace("moving factor"));
                     }
                     c.floor = Some(step);
@@ -441,15 +459,12 @@ impl<L: VerifyLedger> Writer<L> {
                 if reason.counts_as_failure() && after != seen {
                     let (written, counters) = match (found, phantom) {
                         (Some(c), _) => (
-                            self.ledger
-                                .count_failure(c.id, seen, after.retry_at)
-                                .await?,
+                            self.ledger.count_failure(c.id, seen, after.retry_at)?,
                             &mut c.counters,
                         ),
                         (None, Some((slot, counters))) => (
                             self.ledger
-                                .count_phantom_failure(slot, seen, after.retry_at)
-                                .await?,
+                                .count_phantom_failure(slot, seen, after.retry_at)?,
                             counters,
                         ),
                         (None, None) => return Err(PgError::Corrupt("no counters")),

@@ -13,31 +13,24 @@ use crate::crypto::RowKey;
 use crate::domain::{Date, EndReason, PersonId, RightOrigin, RightPeriod, RightRecord, Uai};
 
 /// Every column of a right (`row_mac::RIGHTS`, in order), then its MAC.
-const RIGHTS_SQL: &str = "SELECT id, person, school, district, origin, from_date, until_date,
-        ended_at, end_reason, row_mac
+pub(super) const RIGHTS_SQL: &str = "SELECT id, person, school, district, origin, from_date,
+        until_date, ended_at, end_reason, row_mac
     FROM rights WHERE person = ANY($1) ORDER BY person, from_date, id";
 
 fn corrupt<E>(what: &'static str) -> impl Fn(E) -> PgError {
     move |_| PgError::Corrupt(what)
 }
 
-/// The rights of `people`, by person (in date order, as on SQLite).
-pub(super) async fn of_people(
-    client: &deadpool_postgres::Client,
-    key: &RowKey,
-    people: &[String],
-) -> Result<PeopleRights, PgError> {
+/// The rights [`RIGHTS_SQL`] read, by person (in date order, as on
+/// SQLite).
+pub(super) fn of_rows(key: &RowKey, rows: &[tokio_postgres::Row]) -> Result<PeopleRights, PgError> {
     let mut found = PeopleRights::default();
-    if people.is_empty() {
-        return Ok(found);
-    }
-    let stmt = client.prepare_cached(RIGHTS_SQL).await?;
-    for row in client.query(&stmt, &[&people]).await? {
-        if !SealedRow::read(RIGHTS, &row, 0)?.intact(key) {
+    for row in rows {
+        if !SealedRow::read(RIGHTS, row, 0)?.intact(key) {
             found.tampered.insert(row.try_get(1)?);
             continue;
         }
-        let right = right_from(&row)?;
+        let right = right_from(row)?;
         found
             .rights
             .entry(right.person.as_str().to_owned())

@@ -274,6 +274,12 @@ impl SealedRow {
         key.mac(&self.table.encode(&self.values)).to_vec()
     }
 
+    /// One column, by name.
+    pub fn get(&self, column: &str) -> Result<&Value, PgError> {
+        let i = self.table.index(column)?;
+        self.values.get(i).ok_or(PgError::Corrupt("row MAC values"))
+    }
+
     /// Sets one column, by name.
     pub fn set(&mut self, column: &str, value: Value) -> Result<(), PgError> {
         let i = self.table.index(column)?;

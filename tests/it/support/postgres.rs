@@ -342,9 +342,11 @@ impl HaServer {
         pid.lines().next().unwrap().trim().parse().unwrap()
     }
 
-    /// `SELECT pg_is_in_recovery()`: whether it is a standby.
+    /// `SELECT pg_is_in_recovery()`: whether it is a standby. Asked in
+    /// the `postgres` database, which a standby always has: it may not
+    /// have replayed the creation of [`HA_DATABASE`] yet.
     pub fn in_recovery(&self) -> bool {
-        psql(self.port, HA_DATABASE, &["SELECT pg_is_in_recovery()"]) == "t"
+        psql(self.port, "postgres", &["SELECT pg_is_in_recovery()"]) == "t"
     }
 
     /// Whether it accepts TCP connections.
