@@ -23,6 +23,7 @@ mod decide;
 mod durable;
 pub mod evidence;
 pub mod floor;
+mod pages;
 pub(crate) mod phantom;
 pub(crate) mod refusals;
 #[cfg(test)]
@@ -263,9 +264,27 @@ impl Store {
         let db_path = &self.shared().db_path;
         let data_dir = db_path.parent().unwrap_or(db_path);
         disk::DiskSpace::of(data_dir)?.check(data_dir)?;
-        let conn = connect(&self.shared().db_path)?;
+        let conn = connect(db_path)?;
+        conn.pragma_update(None, "cache_size", -pages::WRITER_CACHE_KIB)?;
         let mut worker = Worker::new(conn, Arc::clone(self.shared()), mode)?;
-        worker.warm()?;
+        // The keys are unsealed (CPU) while the pages verify reads are read
+        // (the disk), side by side.
+        std::thread::scope(|scope| {
+            let pages = scope.spawn(|| pages::warm(db_path));
+            let keys = worker.warm();
+            match pages.join() {
+                Ok(Ok(warmed)) => tracing::info!(
+                    took_ms = warmed.took.as_millis(),
+                    "verify: the pages a verify reads were read at start"
+                ),
+                Ok(Err(err)) => tracing::warn!(
+                    error = %err,
+                    "verify: the pages a verify reads could not be read at start; they are read when asked for"
+                ),
+                Err(_) => tracing::warn!("verify: the start-up read of the verify pages stopped"),
+            }
+            keys
+        })?;
         let stats = Arc::clone(&worker.stats);
         let (queue, jobs) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
