@@ -18,6 +18,7 @@
 //! in one aggregated entry, [`refusals`]). Unsealed credential keys are cached in the worker
 //! (zeroized on eviction), so the hot path does no AES.
 
+mod checkpointer;
 pub(crate) mod counters;
 mod decide;
 mod durable;
@@ -356,6 +357,8 @@ struct Worker {
     /// Answers committed batches once on disk; dropped (its last batches
     /// synced and answered) before the connection closes.
     answerer: durable::Answerer,
+    /// Checkpoints the WAL beside the writer (none: the writer does).
+    _checkpointer: Option<checkpointer::Checkpointer>,
     conn: Connection,
     guard: super::row_mac::RowGuard,
     decider: Decider,
@@ -454,9 +457,20 @@ impl Worker {
         let guard = shared.guard(&conn)?;
         let stats = stats::SharedStats::default();
         let answerer = durable::Answerer::start(mode, &conn, &shared, &stats)?;
+        let checkpointer = match checkpointer::Checkpointer::start(&shared.db_path, &conn) {
+            Ok(checkpointer) => Some(checkpointer),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "verify: no checkpoint thread; the writer checkpoints the WAL itself"
+                );
+                None
+            }
+        };
         Ok(Worker {
             stats,
             answerer,
+            _checkpointer: checkpointer,
             conn,
             guard: guard.clone(),
             decider: Decider {
