@@ -174,6 +174,11 @@ audit-rows-ok = rows: ok, { $rows } state rows match their MAC
 audit-rows-changed = { $count } state rows were changed outside keyward
 audit-rows-not-sealed = rows: not checked: keyward was upgraded and has not been started since
 audit-checkpoints-ok = checkpoints: ok, { $count } signed checkpoints match, the latest at entry { $latest }
+audit-rows-unlisted = rows: and { $count } more rows BAD, not listed
+audit-rows-tables = rows by table: { $tables }
+audit-rows-table = { $table } { $rows }
+audit-rows-table-bad = { $table } { $rows } ({ $bad } bad)
+audit-checkpoint-postgres = --checkpoint does not apply to a PostgreSQL store yet (docs/postgres.md): check the chain and the rows without it
 
 ## verify
 verify-prompt = Passcode (PIN then code):

@@ -173,6 +173,14 @@ audit-rows-ok = lignes : intègres, { $rows } lignes d'état correspondent à le
 audit-rows-changed = { $count } lignes d'état ont été modifiées hors de keyward
 audit-rows-not-sealed = lignes : non vérifiées : keyward a été mis à jour et n'a pas redémarré depuis
 audit-checkpoints-ok = points de contrôle : intègres, { $count } points signés correspondent, le dernier à l'entrée { $latest }
+audit-rows-unlisted = lignes : et { $count } autres lignes ALTÉRÉES, non listées
+audit-rows-tables = lignes par table : { $tables }
+audit-rows-table = { $table } { $rows }
+audit-rows-table-bad = { $table } { $rows } (dont { $bad } { $bad ->
+    [one] altérée
+   *[other] altérées
+  })
+audit-checkpoint-postgres = --checkpoint ne s'applique pas encore à un stockage PostgreSQL (docs/postgres.md) : vérifiez sans lui la chaîne et les lignes
 
 ## Vérification
 verify-prompt = Code (PIN puis code de la clé) :

@@ -235,6 +235,18 @@ pub enum AuditBreak {
     OlderEncoding { seq: u64 },
 }
 
+impl AuditBreak {
+    /// The first entry that does not verify.
+    pub fn first_bad(&self) -> u64 {
+        match self {
+            AuditBreak::BadMac { seq }
+            | AuditBreak::Unreadable { seq }
+            | AuditBreak::OlderEncoding { seq } => *seq,
+            AuditBreak::Gap { expected, .. } => *expected,
+        }
+    }
+}
+
 /// Checks the whole chain; returns the number of entries and the head.
 pub fn verify_chain(
     db: &Connection,

@@ -46,6 +46,21 @@ impl AuditCheck {
     }
 }
 
+impl AuditCheck {
+    /// This check with `count` state rows found changed outside keyward
+    /// (`rows` names them, as `table key`): not ok, and why unless the
+    /// chain already said. No row changed: unchanged.
+    pub fn with_bad_rows(mut self, count: u64, rows: Vec<String>) -> AuditCheck {
+        if count > 0 {
+            self.ok = false;
+            self.why
+                .get_or_insert_with(|| format!("{count} state rows were changed outside keyward"));
+            self.bad_rows = rows;
+        }
+        self
+    }
+}
+
 /// `?action=&subject=&actor=&from=&until=&limit=&offset=` of
 /// `GET /v1/audit`: `action` matches the beginning, `subject` and `actor` a
 /// part; `from` and `until` are days (`YYYY-MM-DD`, both included) in the

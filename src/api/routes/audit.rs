@@ -6,7 +6,7 @@ use super::{ok, with_total, Answer};
 use crate::api::{blocking, ApiError, Params, Permit};
 use crate::domain::Date;
 use crate::store::ops::AuditQuery;
-use crate::store::{AuditBreak, AuditReport, RowCheck};
+use crate::store::{AuditReport, RowCheck};
 use crate::wire::audit::{AuditCheck, AuditEntryWire, AuditFilter};
 
 /// The first instant of a day given as `YYYY-MM-DD` in the authority's
@@ -70,29 +70,17 @@ pub(super) async fn audit_verify(permit: Permit) -> Answer {
 }
 
 fn audit_check(report: &AuditReport) -> AuditCheck {
-    let mut check = match &report.chain {
+    let check = match &report.chain {
         Ok(head) => AuditCheck::intact(head.seq, data_encoding::HEXLOWER.encode(&head.mac)),
-        Err(broken) => {
-            let first_bad = match broken {
-                AuditBreak::BadMac { seq }
-                | AuditBreak::Unreadable { seq }
-                | AuditBreak::OlderEncoding { seq } => *seq,
-                AuditBreak::Gap { expected, .. } => *expected,
-            };
-            AuditCheck::broken(first_bad, broken.to_string())
-        }
+        Err(broken) => AuditCheck::broken(broken.first_bad(), broken.to_string()),
     };
-    if let RowCheck::Checked { bad, .. } = &report.rows {
-        if !bad.is_empty() {
-            check.ok = false;
-            check.why.get_or_insert_with(|| {
-                format!("{} state rows were changed outside keyward", bad.len())
-            });
-            check.bad_rows = bad
-                .iter()
+    match &report.rows {
+        RowCheck::Checked { bad, .. } => check.with_bad_rows(
+            bad.len() as u64,
+            bad.iter()
                 .map(|r| format!("{} {}", r.table, r.key))
-                .collect();
-        }
+                .collect(),
+        ),
+        RowCheck::NotSealedYet => check,
     }
-    check
 }

@@ -22,7 +22,9 @@
 //! - [`row_mac`]: the MAC every row a decision trusts carries, checked on
 //!   read and computed on write by keyward (the key never reaches the
 //!   server);
-//! - [`chain`]: `audit verify` of the chain held in PostgreSQL;
+//! - [`row_check`]: `audit verify` of every sealed row's MAC;
+//! - [`chain`]: `audit verify` of the chain held in PostgreSQL, and of the
+//!   whole store (chain and rows) in one snapshot;
 //! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
 //!   PostgreSQL database.
 
@@ -35,6 +37,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod node;
 pub mod rights;
+pub mod row_check;
 pub mod row_mac;
 pub mod schema;
 pub mod stats;
@@ -57,6 +60,8 @@ pub enum PgError {
     Pool(String),
     #[error("the PostgreSQL database has schema version {found}; this keyward supports up to {supported}: upgrade keyward")]
     SchemaTooNew { found: i64, supported: i64 },
+    #[error("the PostgreSQL database has schema version {found}, this keyward's is {current}: start a keyward node on it once (it brings the schema up to date) before checking it")]
+    SchemaBehind { found: i64, current: i64 },
     #[error("stored data is corrupt: bad {0}")]
     Corrupt(&'static str),
     #[error("a write decided under the batch's lock did not apply ({0}): the batch is abandoned")]

@@ -127,7 +127,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// The migration that added the row MACs: the rows already there are
 /// MACed in its transaction, which needs the master key.
-const ROW_MAC_VERSION: usize = 6;
+pub const ROW_MAC_VERSION: i64 = 6;
 
 /// The schema version this keyward writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -198,7 +198,7 @@ async fn migrate_in(
         .skip(usize::try_from(found).unwrap_or(0))
     {
         client.batch_execute(sql).await?;
-        if i + 1 == ROW_MAC_VERSION {
+        if i64::try_from(i + 1) == Ok(ROW_MAC_VERSION) {
             match sealing {
                 Some(s) => {
                     seal_existing(client, s.keys, s.at).await?;
