@@ -147,3 +147,44 @@ async fn a_server_certificate_from_another_ca_is_refused_quickly_and_plainly() {
         .unwrap_err();
     assert!(err.to_string().contains("absent.pem"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_the_right_ca_for_another_host_is_refused() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    // verify-full, not verify-ca: the right CA, but the certificate names
+    // db1 only, not 127.0.0.1.
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["db1.ac-test.fr".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let server = harness::tls_server(&cert.pem(), &key.serialize_pem());
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("postgres.password");
+    keyward::secure_fs::create_private_file(
+        &password,
+        format!("{}\n", harness::PASSWORD).as_bytes(),
+    )
+    .unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let url = format!(
+        "postgres://{}@127.0.0.1:{}/postgres?sslmode=verify-full",
+        harness::ROLE,
+        server.port
+    );
+    let StoreBackend::Postgres(target) =
+        StoreBackend::from_keys(&url, Some(&password), Some(&ca_file)).unwrap()
+    else {
+        panic!("sqlite");
+    };
+    let err = tokio::time::timeout(REFUSED_WITHIN, pg::connect(&target, 1))
+        .await
+        .expect("a refused certificate hung")
+        .unwrap_err();
+    assert!(matches!(err, PgError::Tls(_)), "{err:?}");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+}
