@@ -185,7 +185,7 @@ async fn caller_for(
 fn node_error(err: PgError) -> ApiError {
     match err {
         PgError::Refused(refusal) => ApiError::from(*refusal),
-        PgError::Db(_) | PgError::Pool(_) | PgError::Unavailable => {
+        PgError::Db(_) | PgError::Pool(_) | PgError::Tls(_) | PgError::Unavailable => {
             tracing::warn!(error = %err, "PostgreSQL unavailable");
             ApiError::unavailable()
         }

@@ -232,7 +232,7 @@ fn verify_postgres(
         let connected = async {
             let config = target.client_config()?;
             config
-                .connect(tokio_postgres::NoTls)
+                .connect(target.tls_connector()?)
                 .await
                 .map_err(crate::store::postgres::PgError::from)
         }

@@ -23,7 +23,7 @@ pub enum StoreCommand {
     /// Copy a stopped daemon's gateway verify state (credentials in
     /// service, gateway API keys) into an empty PostgreSQL database.
     #[command(
-        after_help = "Example:\n  keyward store copy --data /var/lib/keyward --to postgres://keyward@db1:5432/keyward?sslmode=disable --password-file /etc/keyward/postgres.password"
+        after_help = "Example:\n  keyward store copy --data /var/lib/keyward --to postgres://keyward@db1:5432/keyward?sslmode=verify-full --password-file /etc/keyward/postgres.password --ca-file /etc/keyward/postgres-ca.pem"
     )]
     Copy(CopyArgs),
 }
@@ -38,6 +38,10 @@ pub struct CopyArgs {
     /// The file holding the database user's password (0600, one line).
     #[arg(long, value_name = "FILE")]
     pub password_file: PathBuf,
+    /// The PEM file of the CA that signed the server's certificate (with
+    /// sslmode=verify-full in the URL).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 pub fn run(command: StoreCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
@@ -47,11 +51,13 @@ pub fn run(command: StoreCommand, out: &mut dyn std::io::Write) -> anyhow::Resul
 }
 
 fn copy(args: CopyArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let target = match StoreBackend::from_keys(&args.to, Some(&args.password_file)) {
-        Ok(StoreBackend::Postgres(target)) => target,
-        Ok(StoreBackend::Sqlite) => anyhow::bail!(t!("store-copy-not-postgres")),
-        Err(err) => return Err(anyhow::anyhow!(err)),
-    };
+    let target =
+        match StoreBackend::from_keys(&args.to, Some(&args.password_file), args.ca_file.as_deref())
+        {
+            Ok(StoreBackend::Postgres(target)) => target,
+            Ok(StoreBackend::Sqlite) => anyhow::bail!(t!("store-copy-not-postgres")),
+            Err(err) => return Err(anyhow::anyhow!(err)),
+        };
     let paths = args.files.paths();
     // The store's settings; a data directory without a config file has
     // the defaults (only what is read matters here).

@@ -72,6 +72,7 @@ mod postgres_audit;
 mod postgres_failover;
 mod postgres_serve;
 mod postgres_store;
+mod postgres_tls;
 mod profiles;
 mod pskc_import;
 mod radius_challenges;

@@ -28,7 +28,7 @@ const PIN: &str = "482913";
 
 fn target(db: &TestDb, dir: &std::path::Path) -> PgTarget {
     let file = db.password_file(dir);
-    match StoreBackend::from_keys(&db.url(), Some(&file)).unwrap() {
+    match StoreBackend::from_keys(&db.url(), Some(&file), None).unwrap() {
         StoreBackend::Postgres(target) => target,
         StoreBackend::Sqlite => panic!("a postgres:// url parsed as SQLite"),
     }

@@ -2,9 +2,17 @@
 //!
 //! ```toml
 //! [store]
-//! url = "postgres://keyward@db1.ac-exemple.fr:5432/keyward?sslmode=disable"
+//! url = "postgres://keyward@db1.ac-exemple.fr:5432/keyward?sslmode=verify-full"
 //! password_file = "/etc/keyward/postgres.password"
+//! ca_file = "/etc/keyward/postgres-ca.pem"
 //! ```
+//!
+//! `sslmode=verify-full` encrypts every connection with TLS and checks the
+//! server's certificate against the CAs of `ca_file` (required with it:
+//! the database server is the authority's own, under its own CA, and no
+//! certificate from a public CA should pass for it) and its name against
+//! the host of the URL. No mode encrypts without checking. A server beyond
+//! loopback needs verify-full or, written out, `sslmode=disable`.
 //!
 //! Without a `[store]` table (or with `url = "sqlite"`) the embedded SQLite
 //! database of the data directory is used, as before.
@@ -48,6 +56,18 @@ pub struct PgTarget {
     /// This node's name (`[store] node`, default the host's name): written
     /// in the audit entries the node appends.
     pub node: String,
+    /// Whether connections are encrypted, and whom they trust.
+    pub tls: PgTls,
+}
+
+/// TLS between the node and its servers (`sslmode` in the URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PgTls {
+    /// `sslmode=disable` (or nothing, on loopback only): cleartext.
+    Disabled,
+    /// `sslmode=verify-full`: TLS only, the server's certificate chained to
+    /// a CA of `ca_file` (read when connecting) and naming the host.
+    VerifyFull { ca_file: PathBuf },
 }
 
 /// One PostgreSQL server of the cluster.
@@ -114,10 +134,26 @@ pub enum PgConfigError {
     SessionAttrs,
     #[error("`store.url` names no database (postgres://USER@HOST/DATABASE)")]
     NoDatabase,
-    #[error("`store.url`: unsupported option `{0}` (only sslmode=disable and target_session_attrs=read-write are known)")]
+    #[error("`store.url`: unsupported option `{0}` (only sslmode and target_session_attrs=read-write are known)")]
     UnknownOption(String),
-    #[error("`store.url`: {0} is not a loopback host; the connection is not encrypted, write ?sslmode=disable to accept that")]
+    #[error("`store.url`: {0} is not a loopback host; the connection is not encrypted: write ?sslmode=verify-full (with `store.ca_file`), or ?sslmode=disable to accept cleartext")]
     Unencrypted(String),
+    /// An `sslmode` other than `verify-full` and `disable` (`require`,
+    /// `verify-ca`, `prefer`… check less, or nothing): the value is shown
+    /// only when it is a plain word.
+    #[error("`store.url`: sslmode `{0}` is not offered; write sslmode=verify-full (TLS, the server's certificate and name checked) or sslmode=disable")]
+    UnknownSslMode(String),
+    #[error("`store.url` gives sslmode more than once")]
+    RepeatedSslMode,
+    #[error("`store.url` has sslmode=verify-full: `store.ca_file` must name the PEM file of the CA that signed the PostgreSQL server's certificate")]
+    NoCaFile,
+    #[error("`store.ca_file` is only for sslmode=verify-full (the url asks for no TLS)")]
+    CaFileWithoutTls,
+    #[error("the PostgreSQL CA file {path} {problem}")]
+    CaFile {
+        path: String,
+        problem: crate::directory::tls::CaProblem,
+    },
     #[error("`store.url`: user, host and database take letters, digits, '.', '_' and '-' only")]
     BadName,
     #[error("`store.password_file` is required with a PostgreSQL url")]
@@ -141,12 +177,18 @@ fn name_ok(text: &str) -> bool {
 }
 
 impl StoreBackend {
-    /// Parses `url` and `password_file` (the keys of `[store]`).
-    pub fn from_keys(url: &str, password_file: Option<&Path>) -> Result<Self, PgConfigError> {
+    /// Parses `url`, `password_file` and `ca_file` (the keys of
+    /// `[store]`).
+    pub fn from_keys(
+        url: &str,
+        password_file: Option<&Path>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, PgConfigError> {
         if url == "sqlite" {
-            return match password_file {
-                Some(_) => Err(PgConfigError::PasswordFileWithoutPostgres),
-                None => Ok(StoreBackend::Sqlite),
+            return match (password_file, ca_file) {
+                (Some(_), _) => Err(PgConfigError::PasswordFileWithoutPostgres),
+                (None, Some(_)) => Err(PgConfigError::CaFileWithoutTls),
+                (None, None) => Ok(StoreBackend::Sqlite),
             };
         }
         let rest = url
@@ -183,10 +225,22 @@ impl StoreBackend {
         if !(name_ok(user) && name_ok(dbname)) {
             return Err(PgConfigError::BadName);
         }
-        let mut unencrypted_ok = false;
+        let mut sslmode = None;
         for option in query.into_iter().flat_map(|q| q.split('&')) {
             match option.split_once('=') {
-                Some(("sslmode", "disable")) => unencrypted_ok = true,
+                Some(("sslmode", mode)) => {
+                    if sslmode.is_some() {
+                        return Err(PgConfigError::RepeatedSslMode);
+                    }
+                    sslmode = Some(match mode {
+                        "disable" => SslMode::Disable,
+                        "verify-full" => SslMode::VerifyFull,
+                        _ if name_ok(mode) && mode.len() <= 32 => {
+                            return Err(PgConfigError::UnknownSslMode(mode.to_owned()))
+                        }
+                        _ => return Err(PgConfigError::UnknownSslMode(String::new())),
+                    });
+                }
                 // What the node always asks for; written or not.
                 Some(("target_session_attrs", "read-write")) => {}
                 Some(("target_session_attrs", _)) => return Err(PgConfigError::SessionAttrs),
@@ -196,11 +250,19 @@ impl StoreBackend {
                 }
             }
         }
-        if let Some(remote) = servers.iter().find(|s| !s.is_loopback()) {
-            if !unencrypted_ok {
-                return Err(PgConfigError::Unencrypted(remote.host.clone()));
-            }
-        }
+        let tls = match (sslmode, ca_file) {
+            (Some(SslMode::VerifyFull), Some(ca_file)) => PgTls::VerifyFull {
+                ca_file: ca_file.to_owned(),
+            },
+            (Some(SslMode::VerifyFull), None) => return Err(PgConfigError::NoCaFile),
+            (_, Some(_)) => return Err(PgConfigError::CaFileWithoutTls),
+            (Some(SslMode::Disable), None) => PgTls::Disabled,
+            // Cleartext unasked: on loopback only.
+            (None, None) => match servers.iter().find(|s| !s.is_loopback()) {
+                Some(remote) => return Err(PgConfigError::Unencrypted(remote.host.clone())),
+                None => PgTls::Disabled,
+            },
+        };
         let password_file = password_file.ok_or(PgConfigError::NoPasswordFile)?;
         Ok(StoreBackend::Postgres(PgTarget {
             user: user.to_owned(),
@@ -208,8 +270,16 @@ impl StoreBackend {
             dbname: dbname.to_owned(),
             password_file: password_file.to_owned(),
             node: default_node_name(),
+            tls,
         }))
     }
+}
+
+/// The `sslmode` values offered.
+#[derive(Clone, Copy)]
+enum SslMode {
+    Disable,
+    VerifyFull,
 }
 
 /// One `host[:port]` of the URL's list.
@@ -257,6 +327,7 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
     })?;
     let mut url = None;
     let mut password_file = None;
+    let mut ca_file = None;
     let mut node = None;
     for (name, value) in table {
         let key = format!("store.{name}");
@@ -268,6 +339,13 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
                     return Err(bad(&key, "must name a file"));
                 }
                 password_file = Some(PathBuf::from(path));
+            }
+            "ca_file" => {
+                let path = string(&key, value)?;
+                if path.is_empty() {
+                    return Err(bad(&key, "must name a file"));
+                }
+                ca_file = Some(PathBuf::from(path));
             }
             "node" => {
                 let name = string(&key, value)?;
@@ -283,16 +361,18 @@ pub fn parse_table(value: &toml::Value) -> Result<StoreBackend, crate::config::C
         }
     }
     let url = url.ok_or(ConfigError::MissingKey { key: "store.url" })?;
-    let backend = StoreBackend::from_keys(url, password_file.as_deref()).map_err(|err| {
-        let key = match err {
-            PgConfigError::NoPasswordFile | PgConfigError::PasswordFileWithoutPostgres => {
-                "store.password_file"
-            }
-            _ => "store.url",
-        };
-        // The message never holds the url's text (nor a password in it).
-        bad(key, err.to_string())
-    })?;
+    let backend = StoreBackend::from_keys(url, password_file.as_deref(), ca_file.as_deref())
+        .map_err(|err| {
+            let key = match err {
+                PgConfigError::NoPasswordFile | PgConfigError::PasswordFileWithoutPostgres => {
+                    "store.password_file"
+                }
+                PgConfigError::NoCaFile | PgConfigError::CaFileWithoutTls => "store.ca_file",
+                _ => "store.url",
+            };
+            // The message never holds the url's text (nor a password in it).
+            bad(key, err.to_string())
+        })?;
     match (backend, node) {
         (StoreBackend::Postgres(mut target), Some(node)) => {
             target.node = node;
@@ -337,9 +417,16 @@ impl PgTarget {
     }
 
     /// Every server in order, a read-write session only (the primary),
-    /// dead peers noticed within seconds; no password.
+    /// dead peers noticed within seconds, TLS required or never tried;
+    /// no password.
     fn connection_settings(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
+        config.ssl_mode(match self.tls {
+            PgTls::Disabled => tokio_postgres::config::SslMode::Disable,
+            // What is checked is the connector's business (super::tls);
+            // here: no connection without TLS.
+            PgTls::VerifyFull { .. } => tokio_postgres::config::SslMode::Require,
+        });
         for server in &self.servers {
             config.host(&server.host).port(server.port);
         }
@@ -363,7 +450,7 @@ mod tests {
     use super::*;
 
     fn pg(url: &str) -> Result<StoreBackend, PgConfigError> {
-        StoreBackend::from_keys(url, Some(Path::new("/etc/keyward/pg.password")))
+        StoreBackend::from_keys(url, Some(Path::new("/etc/keyward/pg.password")), None)
     }
 
     #[test]
@@ -458,7 +545,7 @@ mod tests {
     fn sqlite_is_the_default_and_takes_no_password_file() {
         assert_eq!(StoreBackend::default(), StoreBackend::Sqlite);
         assert_eq!(
-            StoreBackend::from_keys("sqlite", None),
+            StoreBackend::from_keys("sqlite", None, None),
             Ok(StoreBackend::Sqlite)
         );
         assert_eq!(
@@ -504,9 +591,142 @@ mod tests {
         );
         assert!(pg("postgres://k@db1.ac-exemple.fr/db?sslmode=disable").is_ok());
         assert_eq!(
-            StoreBackend::from_keys("postgres://k@127.0.0.1/db", None),
+            StoreBackend::from_keys("postgres://k@127.0.0.1/db", None, None),
             Err(PgConfigError::NoPasswordFile)
         );
+    }
+
+    #[test]
+    fn verify_full_needs_a_ca_file_and_a_ca_file_needs_verify_full() {
+        let ca = Path::new("/etc/keyward/postgres-ca.pem");
+        let pw = Some(Path::new("/etc/keyward/pg.password"));
+        let keys = |url: &str, ca_file| StoreBackend::from_keys(url, pw, ca_file);
+        let remote = "postgres://k@db1.ac-exemple.fr,db2.ac-exemple.fr/kw";
+        let Ok(StoreBackend::Postgres(t)) =
+            keys(&format!("{remote}?sslmode=verify-full"), Some(ca))
+        else {
+            panic!("not postgres");
+        };
+        assert_eq!(
+            t.tls,
+            PgTls::VerifyFull {
+                ca_file: ca.to_owned()
+            }
+        );
+        // TLS is required of every server, never merely preferred.
+        assert_eq!(
+            t.connection_settings().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        assert_eq!(
+            keys(&format!("{remote}?sslmode=verify-full"), None),
+            Err(PgConfigError::NoCaFile)
+        );
+        // disable stays what it was: cleartext, TLS never asked for.
+        let Ok(StoreBackend::Postgres(t)) = keys(&format!("{remote}?sslmode=disable"), None) else {
+            panic!("not postgres");
+        };
+        assert_eq!(t.tls, PgTls::Disabled);
+        assert_eq!(
+            t.connection_settings().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Disable
+        );
+        for url in [
+            format!("{remote}?sslmode=disable"),
+            "postgres://k@127.0.0.1/kw".to_owned(),
+            "sqlite".to_owned(),
+        ] {
+            assert_eq!(
+                StoreBackend::from_keys(&url, pw.filter(|_| url != "sqlite"), Some(ca)),
+                Err(PgConfigError::CaFileWithoutTls),
+                "{url}"
+            );
+        }
+        // Loopback without sslmode: cleartext, as before.
+        let Ok(StoreBackend::Postgres(t)) = keys("postgres://k@127.0.0.1/kw", None) else {
+            panic!("not postgres");
+        };
+        assert_eq!(t.tls, PgTls::Disabled);
+    }
+
+    #[test]
+    fn no_sslmode_encrypts_without_checking_and_none_is_given_twice() {
+        for mode in ["require", "verify-ca", "prefer", "allow", "VERIFY-FULL", ""] {
+            let err = pg(&format!("postgres://k@127.0.0.1/kw?sslmode={mode}")).unwrap_err();
+            assert_eq!(err, PgConfigError::UnknownSslMode(mode.to_owned()));
+            assert!(err.to_string().contains("verify-full"), "{err}");
+        }
+        // A value that is not a plain word is not echoed.
+        assert_eq!(
+            pg("postgres://k@127.0.0.1/kw?sslmode=hunter2%20secret"),
+            Err(PgConfigError::UnknownSslMode(String::new()))
+        );
+        assert_eq!(
+            pg("postgres://k@127.0.0.1/kw?sslmode=disable&sslmode=verify-full"),
+            Err(PgConfigError::RepeatedSslMode)
+        );
+        assert_eq!(
+            pg("postgres://k@db1.ac-exemple.fr/kw?sslmode=require"),
+            Err(PgConfigError::UnknownSslMode("require".into()))
+        );
+    }
+
+    #[test]
+    fn ca_file_is_a_key_of_the_store_table() {
+        use crate::config::ConfigError;
+        let parse = |text: &str| parse_table(&text.parse::<toml::Table>().unwrap()["store"]);
+        let url = "url = \"postgres://k@db1.ac-exemple.fr/kw?sslmode=verify-full\"\npassword_file = \"/p\"";
+        let Ok(StoreBackend::Postgres(t)) = parse(&format!(
+            "[store]\n{url}\nca_file = \"/etc/keyward/postgres-ca.pem\""
+        )) else {
+            panic!("not postgres");
+        };
+        assert!(matches!(t.tls, PgTls::VerifyFull { .. }));
+        assert!(matches!(
+            parse(&format!("[store]\n{url}\nca_file = \"\"")),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.ca_file"
+        ));
+        assert!(matches!(
+            parse(&format!("[store]\n{url}")),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.ca_file"
+        ));
+        assert!(matches!(
+            parse("[store]\nurl = \"sqlite\"\nca_file = \"/ca.pem\""),
+            Err(ConfigError::BadValue { key, .. }) if key == "store.ca_file"
+        ));
+    }
+
+    #[test]
+    fn an_unusable_ca_file_is_a_typed_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = |ca_file: PathBuf| PgTarget {
+            user: "k".into(),
+            servers: vec![PgServer {
+                host: "db1.ac-exemple.fr".into(),
+                port: 5432,
+            }],
+            dbname: "kw".into(),
+            password_file: dir.path().join("pw"),
+            node: "a".into(),
+            tls: PgTls::VerifyFull { ca_file },
+        };
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &junk,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = target(junk).tls_connector().unwrap_err();
+        assert!(matches!(err, PgConfigError::CaFile { .. }), "{err}");
+        assert!(err.to_string().contains("junk.pem"), "{err}");
+        let err = target(dir.path().join("absent.pem"))
+            .tls_connector()
+            .unwrap_err();
+        assert!(matches!(err, PgConfigError::CaFile { .. }), "{err}");
+        let ca = rcgen::generate_simple_self_signed(vec!["db1.ac-exemple.fr".to_owned()]).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        assert!(target(good).tls_connector().is_ok());
     }
 
     #[test]
@@ -599,6 +819,7 @@ mod tests {
             dbname: "kw".into(),
             password_file: path.to_owned(),
             node: "a".into(),
+            tls: PgTls::Disabled,
         };
         crate::secure_fs::create_private_file(&path, b"s3cret-pass\n").unwrap();
         assert_eq!(

@@ -129,7 +129,7 @@ async fn listen(target: &PgTarget, cache: &KeyCache) -> Result<(), PgError> {
     let mut config = target.client_config()?;
     // Named apart from the pool's connections, for the server's operators.
     config.application_name(LISTENER_NAME);
-    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    let (client, mut connection) = config.connect(target.tls_connector()?).await?;
     let (sender, mut notes) = tokio::sync::mpsc::unbounded_channel();
     // The connection drives the socket; notifications come out of it.
     let driver = tokio::spawn(async move {

@@ -4,7 +4,9 @@
 //! the storage seam, built so far for the part that carries the
 //! cross-node guarantees of verify:
 //!
-//! - [`config`]: `[store] url` and its password file;
+//! - [`config`]: `[store] url` and its password and CA files;
+//! - [`tls`]: the TLS connector every connection to the server is made
+//!   with (`sslmode=verify-full`);
 //! - [`schema`]: the PostgreSQL migrations;
 //! - [`ledger`]: the [`ledger::VerifyLedger`] seam (a batch's durable
 //!   state: lock the batch's credentials, advance a moving factor by a
@@ -41,6 +43,7 @@ pub mod row_check;
 pub mod row_mac;
 pub mod schema;
 pub mod stats;
+pub mod tls;
 
 pub use config::{PgConfigError, PgTarget, StoreBackend};
 
@@ -55,7 +58,11 @@ pub enum PgError {
     #[error(transparent)]
     Config(#[from] PgConfigError),
     #[error("PostgreSQL: {0}")]
-    Db(#[from] tokio_postgres::Error),
+    Db(#[source] tokio_postgres::Error),
+    /// The TLS session with the server failed: its certificate was
+    /// refused (unknown CA, wrong name, expired…) or the handshake broke.
+    #[error("PostgreSQL: TLS with the server failed: {0}")]
+    Tls(String),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
     #[error("the PostgreSQL database has schema version {found}; this keyward supports up to {supported}: upgrade keyward")]
@@ -106,7 +113,7 @@ impl PgError {
     /// run again on a new connection; during the commit, nobody knows.
     pub fn is_connection_failure(&self) -> bool {
         match self {
-            PgError::Pool(_) => true,
+            PgError::Pool(_) | PgError::Tls(_) => true,
             PgError::Db(err) => {
                 err.is_closed()
                     || err.code().is_some_and(|code| {
@@ -125,8 +132,19 @@ impl PgError {
 impl From<deadpool_postgres::PoolError> for PgError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
-            deadpool_postgres::PoolError::Backend(err) => PgError::Db(err),
+            deadpool_postgres::PoolError::Backend(err) => PgError::from(err),
             other => PgError::Pool(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for PgError {
+    /// A failed TLS session is told apart, with rustls's reason (which
+    /// tokio-postgres's message leaves out).
+    fn from(err: tokio_postgres::Error) -> Self {
+        match tls::failure(&err) {
+            Some(why) => PgError::Tls(why),
+            None => PgError::Db(err),
         }
     }
 }
@@ -157,7 +175,7 @@ pub async fn connect_sealing(
     let config = target.client_config()?;
     let manager = deadpool_postgres::Manager::from_config(
         config,
-        tokio_postgres::NoTls,
+        target.tls_connector()?,
         deadpool_postgres::ManagerConfig {
             recycling_method: deadpool_postgres::RecyclingMethod::Fast,
         },

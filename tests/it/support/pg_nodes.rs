@@ -143,7 +143,7 @@ pub fn start_node(
 
 /// The database of `url` as the test's own client reaches it.
 pub fn target(url: &str, password: &Path) -> PgTarget {
-    match StoreBackend::from_keys(url, Some(password)).unwrap() {
+    match StoreBackend::from_keys(url, Some(password), None).unwrap() {
         StoreBackend::Postgres(t) => t,
         StoreBackend::Sqlite => panic!("sqlite"),
     }

@@ -306,6 +306,40 @@ pub fn psql(port: u16, db: &str, commands: &[&str]) -> String {
     String::from_utf8(out).unwrap().trim().to_owned()
 }
 
+/// A server of its own that speaks TLS only, with the certificate
+/// `cert_pem` (for 127.0.0.1 and localhost) and its key `key_pem`: `ssl = on`, and a `pg_hba.conf` that
+/// rejects every connection without TLS and takes [`ROLE`] with TLS.
+/// Stopped and removed when dropped.
+pub fn tls_server(cert_pem: &str, key_pem: &str) -> HaServer {
+    use std::os::unix::fs::PermissionsExt as _;
+    require_tools();
+    let dir = server_dir("keyward-pg-tls-");
+    let data = initdb(&dir);
+    for (name, pem) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+        let path = data.join(name);
+        std::fs::write(&path, pem).unwrap();
+        // The server refuses a key others may read.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if as_root() {
+            std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+    }
+    // initdb's file, owned by the server's user, rewritten in place.
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        format!(
+            "hostnossl all all 0.0.0.0/0 reject\n\
+             hostssl all {ROLE} 127.0.0.1/32 scram-sha-256\n"
+        ),
+    )
+    .unwrap();
+    HaServer::start(
+        dir,
+        data,
+        "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key",
+    )
+}
+
 /// The role the standby streams the primary's WAL as, and its password.
 const REPLICATOR: &str = "replicator";
 const REPLICATOR_PASSWORD: &str = "pg-test-replication";
