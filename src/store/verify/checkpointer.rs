@@ -90,10 +90,8 @@ impl Drop for Checkpointer {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::store::{Config, Store, SystemClock, DB_FILE};
+    use crate::store::DB_FILE;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -102,11 +100,7 @@ mod tests {
     #[test]
     fn the_writer_leaves_checkpoints_to_the_thread() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let store = Store::init(
-            &dir.path().join("data"),
-            Arc::new(SystemClock),
-            Config::new("ac-exemple.fr"),
-        )?;
+        let store = super::super::test_store(dir.path())?;
         let db = dir.path().join("data").join(DB_FILE);
         let writer = connect(&db)?;
         let checkpointer = Checkpointer::start(&db, &writer)?;

@@ -249,7 +249,6 @@ pub(super) fn unavailable(jobs: impl IntoIterator<Item = Job>) {
 mod tests {
     use super::*;
     use crate::store::verify::VerifyRequest;
-    use crate::store::{Config, Store, SystemClock};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -274,11 +273,7 @@ mod tests {
     #[test]
     fn an_accept_goes_out_only_after_its_sync_and_never_after_a_failed_one() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let store = Store::init(
-            &dir.path().join("data"),
-            Arc::new(SystemClock),
-            Config::new("ac-exemple.fr"),
-        )?;
+        let store = super::super::test_store(dir.path())?;
         let stats = SharedStats::default();
         // The sync waits for the test's word, then succeeds once and fails.
         let (go, gate) = mpsc::channel::<bool>();

@@ -302,6 +302,16 @@ impl Store {
     }
 }
 
+/// A new store in `dir/data`, for the verify modules' unit tests.
+#[cfg(test)]
+pub(super) fn test_store(dir: &std::path::Path) -> Result<Store, StoreError> {
+    Store::init(
+        &dir.join("data"),
+        Arc::new(super::SystemClock),
+        super::Config::new("ac-exemple.fr"),
+    )
+}
+
 impl Store {
     /// The phantom-counter slot of `login` (`store::verify::phantom`): two
     /// made-up logins with the same slot share their failure counters. For

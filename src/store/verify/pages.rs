@@ -77,20 +77,10 @@ pub(super) fn warm(db_path: &Path) -> Result<Warmed, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::store::{Config, Store, SystemClock, DB_FILE};
+    use crate::store::DB_FILE;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-    fn new_store(dir: &Path) -> Result<Store, StoreError> {
-        Store::init(
-            &dir.join("data"),
-            Arc::new(SystemClock),
-            Config::new("ac-exemple.fr"),
-        )
-    }
 
     /// Every scan reads what its comment says: the planner's answer for
     /// each statement on the real schema names the table or the index a
@@ -99,7 +89,7 @@ mod tests {
     #[test]
     fn each_scan_reads_the_index_or_table_a_verify_uses() -> TestResult {
         let dir = tempfile::tempdir()?;
-        drop(new_store(dir.path())?);
+        drop(super::super::test_store(dir.path())?);
         let conn = Connection::open(dir.path().join("data").join(DB_FILE))?;
         let plan = |sql: &str| -> rusqlite::Result<String> {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
@@ -136,7 +126,7 @@ mod tests {
     #[test]
     fn a_store_being_served_is_warmed_without_a_write() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let store = new_store(dir.path())?;
+        let store = super::super::test_store(dir.path())?;
         let db = dir.path().join("data").join(DB_FILE);
         let before = std::fs::read(&db)?;
         warm(&db)?;
