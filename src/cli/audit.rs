@@ -237,13 +237,7 @@ fn verify_postgres(
                 .map_err(crate::store::postgres::PgError::from)
         }
         .await
-        .with_context(|| {
-            t!(
-                "serve-postgres-connect",
-                database = target.dbname.clone(),
-                host = target.servers_text()
-            )
-        });
+        .with_context(|| super::serve_postgres::connecting_to(target));
         let (mut client, connection) = connected?;
         // The connection's driver ends when the client is dropped.
         let driver = tokio::spawn(connection);

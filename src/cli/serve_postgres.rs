@@ -100,13 +100,7 @@ pub(super) fn run(
         };
         let pool = crate::store::postgres::connect_sealing(target, POOL_SIZE, Some(sealing))
             .await
-            .with_context(|| {
-                t!(
-                    "serve-postgres-connect",
-                    database = target.dbname.clone(),
-                    host = target.servers_text()
-                )
-            })?;
+            .with_context(|| connecting_to(target))?;
         let ledger = PgLedger::new(&pool, &keys).await?;
         let settings = NodeSettings {
             name: target.node.clone(),
@@ -159,4 +153,14 @@ pub(super) fn run(
     })?;
     tracing::info!("keyward node stopped cleanly");
     Ok(())
+}
+
+/// What a failure to reach the PostgreSQL store is said to have been
+/// doing: the database and its servers, never the password.
+pub(super) fn connecting_to(target: &PgTarget) -> String {
+    t!(
+        "serve-postgres-connect",
+        database = target.dbname.clone(),
+        host = target.servers_text()
+    )
 }
