@@ -282,10 +282,54 @@ fn setup(
         tx.add_district(BENCH_DISTRICT, "Bench district", &inspector)?;
         tx.add_school(&uai, "Bench school", BENCH_DISTRICT)
     })?;
-    // Large transactions (one commit, one fsync, per thousand holders),
-    // short enough to keep the write lock a second or two.
+    // Large transactions (one commit per thousand holders), short enough
+    // to keep the write lock a second or two; synced once at the end (a
+    // setup that fails midway leaves a store to throw away).
+    let bench = BenchSchool {
+        desk,
+        inspector,
+        uai,
+        domain,
+        today,
+    };
+    store.with_bulk_load(|| add_holders(&store, &bench, holders, &mut lines))??;
+    crate::secure_fs::create_private_file(file, lines.as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    writeln!(
+        out,
+        "bench: {holders} holders with active HOTP keys; credentials in {}",
+        file.display()
+    )?;
+    Ok(())
+}
+
+/// Who `bench setup` acts as, and where its holders' rights are.
+struct BenchSchool<'a> {
+    desk: Actor,
+    inspector: PersonId,
+    uai: Uai,
+    domain: &'a str,
+    today: Date,
+}
+
+/// Adds `holders` holders with active keys, a thousand per transaction;
+/// their logins, PINs and secrets go to `lines`.
+fn add_holders(
+    store: &Store,
+    bench: &BenchSchool<'_>,
+    holders: usize,
+    lines: &mut String,
+) -> anyhow::Result<()> {
+    let BenchSchool {
+        desk,
+        inspector,
+        uai,
+        domain,
+        today,
+    } = bench;
+    let today = *today;
     for chunk in (0..holders).collect::<Vec<_>>().chunks(1000) {
-        store.write(&desk, "bench setup: holders", |tx| {
+        store.write(desk, "bench setup: holders", |tx| {
             for &i in chunk {
                 let login = format!("bench{i:05}");
                 let person = PersonId::parse(&login)?;
@@ -297,7 +341,7 @@ fn setup(
                 )?;
                 // Deputies of the bench school (one appointed director per school).
                 tx.act_as(Actor::Inspector(inspector.clone()));
-                tx.grant_right(RightOrigin::Delegation, &person, &uai, today, None)?;
+                tx.grant_right(RightOrigin::Delegation, &person, uai, today, None)?;
                 tx.act_as(desk.clone());
                 let serial = format!("B{i:07}");
                 tx.add_token(&serial, "keyward-virtual")?;
@@ -318,13 +362,6 @@ fn setup(
             Ok(())
         })?;
     }
-    crate::secure_fs::create_private_file(file, lines.as_bytes())
-        .with_context(|| format!("writing {}", file.display()))?;
-    writeln!(
-        out,
-        "bench: {holders} holders with active HOTP keys; credentials in {}",
-        file.display()
-    )?;
     Ok(())
 }
 

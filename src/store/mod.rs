@@ -319,6 +319,12 @@ impl std::fmt::Debug for Store {
 /// busy connection never compiles one twice (`store::cached`).
 const STATEMENT_CACHE: usize = 256;
 
+/// SQLite's default page cache, in KiB (`PRAGMA cache_size = -2000`).
+const DEFAULT_CACHE_KIB: i64 = 2000;
+
+/// The page cache of a bulk load ([`Store::with_bulk_load`]), in KiB.
+const BULK_CACHE_KIB: i64 = 256 * 1024;
+
 /// Opens and configures a connection. Every connection runs with foreign
 /// keys, secure delete and `synchronous=FULL`: a commit is on disk before it
 /// returns. (The verify writer then turns it to `NORMAL` and syncs the WAL
@@ -617,6 +623,23 @@ impl Store {
         // if a reader holds it back, the next commit (FULL) syncs the WAL.
         checkpoint_truncate(&conn)?;
         Ok(value)
+    }
+
+    /// Runs `f` (a bulk load: `bench setup`) as
+    /// [`Store::with_deferred_sync`] does, with the connection keeping up
+    /// to [`BULK_CACHE_KIB`] of pages meanwhile (SQLite's default is
+    /// 2 MiB): a bulk load touches index pages all over a large file, and
+    /// with a million holders the default cache left `bench setup` waiting
+    /// on the disk half of its time (issue 13). Back to the default after.
+    /// Not for the daemon's own bulk work (the directory sync): the pages
+    /// would stay in its memory.
+    pub fn with_bulk_load<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        self.lock()?
+            .pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
+        let value = self.with_deferred_sync(f);
+        self.lock()?
+            .pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
+        value
     }
 
     /// Runs `f` on a read snapshot, with the desk's view of everything.

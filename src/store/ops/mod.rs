@@ -238,6 +238,18 @@ fn insert_new(
 pub(crate) const RIGHT_COLUMNS: &str = "r.id, r.person, r.school, s.district, r.origin, \
 r.from_date, r.until_date, r.ended_at, r.end_reason";
 
+/// How many columns [`RIGHT_COLUMNS`] names (one more than its commas).
+pub(crate) const RIGHT_FIELDS: usize = {
+    let (bytes, mut i, mut n) = (RIGHT_COLUMNS.as_bytes(), 0, 1);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
 /// Rights of a person, with their school's district.
 pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord>, StoreError> {
     // Built once: the verify writer asks on every request (issue 13).
@@ -252,26 +264,31 @@ pub(crate) fn rights_of(db: &Connection, person: &str) -> Result<Vec<RightRecord
 
 /// One right read from [`RIGHT_COLUMNS`].
 pub(crate) fn right_from_row(row: &Row<'_>) -> Result<RightRecord, StoreError> {
-    let until: Option<String> = row.get(6)?;
+    right_at(row, 0)
+}
+
+/// One right read from [`RIGHT_COLUMNS`], starting at column `at` of `row`.
+pub(crate) fn right_at(row: &Row<'_>, at: usize) -> Result<RightRecord, StoreError> {
+    let until: Option<String> = row.get(at + 6)?;
     Ok(RightRecord {
-        id: row.get(0)?,
-        person: PersonId::parse(&row.get::<_, String>(1)?).map_err(corrupt("person"))?,
-        school: Uai::parse(&row.get::<_, String>(2)?).map_err(corrupt("school"))?,
-        district: row.get(3)?,
-        origin: RightOrigin::parse(&row.get::<_, String>(4)?)?,
+        id: row.get(at)?,
+        person: PersonId::parse(&row.get::<_, String>(at + 1)?).map_err(corrupt("person"))?,
+        school: Uai::parse(&row.get::<_, String>(at + 2)?).map_err(corrupt("school"))?,
+        district: row.get(at + 3)?,
+        origin: RightOrigin::parse(&row.get::<_, String>(at + 4)?)?,
         period: RightPeriod {
-            from: Date::parse(&row.get::<_, String>(5)?).map_err(corrupt("right date"))?,
+            from: Date::parse(&row.get::<_, String>(at + 5)?).map_err(corrupt("right date"))?,
             until: until
                 .map(|u| Date::parse(&u))
                 .transpose()
                 .map_err(corrupt("right date"))?,
             ended_at: row
-                .get::<_, Option<i64>>(7)?
+                .get::<_, Option<i64>>(at + 7)?
                 .map(|e| to_u64(e, "ended_at"))
                 .transpose()?,
         },
         end_reason: row
-            .get::<_, Option<String>>(8)?
+            .get::<_, Option<String>>(at + 8)?
             .map(|r| EndReason::decode(&r))
             .transpose()
             .map_err(corrupt("end reason"))?,

@@ -398,8 +398,10 @@ struct Decider {
     /// The login's credential and token, with their whole rows to check
     /// their MACs against (`store::row_mac`).
     find_sql: String,
-    /// The holder's rights and staff keys, checked against their MACs.
-    rows_checks: RowsChecks,
+    /// [`decide::rights_sql`], built once.
+    rights_sql: String,
+    /// The statement that checks a holder's staff keys against their MACs.
+    staff_check: super::row_mac::RowsCheck,
     /// Real holders whose records an unknown login's request reads and
     /// checks instead (and then ignores), so that it does the work of a
     /// known one: the same rows, MACs and window ([`decide`]).
@@ -410,22 +412,6 @@ struct Decider {
     /// A refusal's audit detail, written here from one request to the
     /// next ([`refusals::RefusalKind::write_detail`]).
     detail: String,
-}
-
-/// The statements that check a holder's other rows ([`Decider::rows_checks`]).
-struct RowsChecks {
-    rights: super::row_mac::RowsCheck,
-    staff: super::row_mac::RowsCheck,
-}
-
-impl RowsChecks {
-    fn new(layout: &super::row_mac::Layout) -> Result<Self, StoreError> {
-        use super::row_mac::RowsCheck;
-        Ok(RowsChecks {
-            rights: RowsCheck::new(layout, "rights", "person")?,
-            staff: RowsCheck::new(layout, "api_keys", "person")?,
-        })
-    }
 }
 
 /// Holders kept as decoys, at most.
@@ -486,7 +472,12 @@ impl Worker {
             decider: Decider {
                 guard,
                 find_sql: decide::find_sql(&shared.row_layout)?,
-                rows_checks: RowsChecks::new(&shared.row_layout)?,
+                rights_sql: decide::rights_sql(&shared.row_layout)?,
+                staff_check: super::row_mac::RowsCheck::new(
+                    &shared.row_layout,
+                    "api_keys",
+                    "person",
+                )?,
                 decoys: Decoys::default(),
                 probe: String::with_capacity(64),
                 detail: String::with_capacity(2 * crate::store::audit::DETAIL_BLOCK),
