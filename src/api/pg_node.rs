@@ -8,8 +8,11 @@
 //! whether it follows revocations); `POST /v1/tokens/{serial}/revoke` and
 //! `POST /v1/rights/{id}/end`, by a staff key, under the SQLite rules
 //! (`domain::revocation`, `domain::right_end`, `store::postgres::lifecycle`),
-//! a revoked key evicted from every node's cache. The callers are API keys
-//! in force in the database (copied there by `keyward store copy`). Every other route is not
+//! a revoked key evicted from every node's cache; `POST`, `GET /v1/apikeys`
+//! and `DELETE /v1/apikeys/{id}`, by an admin key, under the SQLite rules
+//! (`domain::api_keys`, `store::postgres::api_keys`). The callers are API
+//! keys in force in the database (copied there by `keyward store copy`, or
+//! created through a node). Every other route is not
 //! served by a node on PostgreSQL yet and answers `501` with the code
 //! `unavailable` and a message that says so: never a half answer from
 //! another store.
@@ -25,12 +28,13 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 use super::{ApiError, Body, Operation};
 use crate::crypto::Keys;
 use crate::domain::{api_key_hash, Actor, Clock};
+use crate::store::postgres::api_keys::{self as pg_api_keys, KeyAsked};
 use crate::store::postgres::gateway_keys::GatewayKeys;
 use crate::store::postgres::key_cache::KeyCacheStats;
 use crate::store::postgres::lifecycle::{self, KeyCaller};
@@ -38,10 +42,11 @@ use crate::store::postgres::node::{Possession, VerifyNode};
 use crate::store::postgres::row_mac::is_tampered;
 use crate::store::postgres::stats::NodeStatsSnapshot;
 use crate::store::postgres::PgError;
+use crate::wire::apikeys::{ApiKeyEntry, NewKeyBody};
 use crate::wire::rights::RightEnded;
 use crate::wire::tokens::RevokeBody;
 use crate::wire::verify::{self as wire, VerifyBody};
-use crate::wire::{ErrorCode, NodeHealth, NodeHealthStatus};
+use crate::wire::{ErrorCode, Health, HealthStatus, NodeHealth, NodeHealthStatus};
 
 /// What the node's handlers share.
 #[derive(Clone)]
@@ -72,8 +77,14 @@ pub fn app(state: PgNodeState) -> Router {
     Router::new()
         .route("/v1/verify", post(verify))
         .route("/v1/health", get(health))
+        .route("/healthz", get(healthz))
         .route(Operation::Revoke.path(), post(revoke))
         .route(Operation::EndRight.path(), post(end_right))
+        .route(
+            Operation::CreateApiKey.path(),
+            post(create_api_key).get(list_api_keys),
+        )
+        .route(Operation::RevokeApiKey.path(), delete(revoke_api_key))
         .fallback(not_on_postgres)
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::wire::MAX_REQUEST_BODY,
@@ -87,8 +98,8 @@ pub fn not_on_postgres_error() -> ApiError {
         StatusCode::NOT_IMPLEMENTED,
         ErrorCode::Unavailable,
         "not served by a keyward node on PostgreSQL yet (only POST /v1/verify, \
-         POST /v1/tokens/{serial}/revoke, POST /v1/rights/{id}/end and GET /v1/health \
-         are; docs/postgres.md): use the authority's SQLite daemon",
+         POST /v1/tokens/{serial}/revoke, POST /v1/rights/{id}/end, /v1/apikeys and \
+         GET /v1/health are; docs/postgres.md): use the authority's SQLite daemon",
     )
 }
 
@@ -136,6 +147,19 @@ async fn health(State(state): State<PgNodeState>) -> Response {
         writer: state.node.stats().snapshot(),
     };
     (code, Json(answer)).into_response()
+}
+
+/// `GET /healthz`, as the SQLite daemon answers it: whether the node
+/// works (reaches the primary) and the authority's time zone, in which
+/// clients (`keyward apikeys list`) show times.
+async fn healthz(State(state): State<PgNodeState>) -> Response {
+    let probe = tokio::time::timeout(HEALTH_PROBE, primary_reached(&state.pool)).await;
+    let (code, status) = match probe {
+        Ok(Ok(true)) => (StatusCode::OK, HealthStatus::Ok),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Unavailable),
+    };
+    let time_zone = state.time_zone.iana_name().unwrap_or("UTC").to_owned();
+    (code, Json(Health { status, time_zone })).into_response()
 }
 
 /// Whether a pooled connection reaches a server that accepts writes.
@@ -318,4 +342,75 @@ async fn end_right(
     .await
     .map_err(node_error)?;
     Ok(Json(RightEnded { ended: true, id }).into_response())
+}
+
+/// `POST /v1/apikeys`: the SQLite daemon's body, rule, answer (`201`, the
+/// key shown once, only its SHA-256 stored), refusals and audit. A station
+/// key is not served: no node serves a station's routes (`501`).
+async fn create_api_key(
+    State(state): State<PgNodeState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let caller = caller_for(&state, &parts, Operation::CreateApiKey).await?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let Body(body) = <Body<NewKeyBody> as axum::extract::FromRequest<PgNodeState>>::from_request(
+        request, &state,
+    )
+    .await?;
+    if body.role == crate::domain::Role::Station.as_str() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::Unavailable,
+            "station keys are not served by a keyward node on PostgreSQL (no node serves \
+             a station's routes; docs/postgres.md): create them on the authority's SQLite daemon",
+        ));
+    }
+    let asked = KeyAsked {
+        name: &body.name,
+        role: &body.role,
+        district: body.district.as_deref(),
+        readers: body.readers.as_deref().unwrap_or(&[]),
+        person: body.person.as_deref(),
+    };
+    let now = state.clock.now();
+    let created = pg_api_keys::create_api_key(&state.pool, &state.keys, &caller, asked, now)
+        .await
+        .map_err(node_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(super::routes::created_key(created)),
+    )
+        .into_response())
+}
+
+/// `GET /v1/apikeys`: every key, in force or revoked, never a key itself.
+async fn list_api_keys(
+    State(state): State<PgNodeState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    caller_for(&state, &parts, Operation::ListApiKeys).await?;
+    let keys = pg_api_keys::list_api_keys(&state.pool)
+        .await
+        .map_err(node_error)?;
+    let keys: Vec<ApiKeyEntry> = keys.into_iter().map(super::routes::api_key_entry).collect();
+    Ok(Json(keys).into_response())
+}
+
+/// `DELETE /v1/apikeys/{id}`: `204`; every node refuses the key from the
+/// answer on (none caches keys).
+async fn revoke_api_key(
+    State(state): State<PgNodeState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let caller = caller_for(&state, &parts, Operation::RevokeApiKey).await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
+    let now = state.clock.now();
+    pg_api_keys::revoke_api_key(&state.pool, &state.keys, &caller, id, now)
+        .await
+        .map_err(node_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

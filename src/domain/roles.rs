@@ -26,6 +26,12 @@ impl Role {
         }
     }
 
+    /// Admin, desk and inspector keys belong to a person; station and
+    /// gateway keys to a device.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Desk | Role::Inspector)
+    }
+
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         Ok(match text {
             "admin" => Role::Admin,

@@ -68,6 +68,7 @@ mod otp_window;
 mod package_deb;
 mod parsers_never_panic;
 mod pcsc;
+mod postgres_apikeys;
 mod postgres_audit;
 mod postgres_failover;
 mod postgres_serve;

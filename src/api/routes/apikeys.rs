@@ -27,7 +27,8 @@ pub(super) async fn create_api_key(permit: Permit, Body(body): Body<NewKeyBody>)
     created(created_key(key))
 }
 
-fn created_key(created: NewApiKey) -> CreatedApiKey {
+/// The create answer: the only one that shows a key (a node's too).
+pub(in crate::api) fn created_key(created: NewApiKey) -> CreatedApiKey {
     CreatedApiKey {
         id: created.record.id,
         key: created.key,
@@ -42,7 +43,8 @@ pub(super) async fn list_api_keys(permit: Permit) -> Answer {
     ok(keys)
 }
 
-fn api_key_entry(k: ApiKeyRecord) -> ApiKeyEntry {
+/// An item of the list (a node's too): never the key itself.
+pub(in crate::api) fn api_key_entry(k: ApiKeyRecord) -> ApiKeyEntry {
     ApiKeyEntry {
         created_at: k.created_at,
         district: k.district,

@@ -24,6 +24,7 @@ mod tokens;
 mod validate;
 mod verify;
 
+pub(super) use apikeys::{api_key_entry, created_key};
 pub(super) use health::HealthCache;
 pub(super) use rights::end_right_body;
 pub(super) use tokens::token_entry;

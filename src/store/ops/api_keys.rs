@@ -1,30 +1,21 @@
 //! API keys: created once and shown once, stored as SHA-256 only, bound to a
-//! role (and a district or readers), revoked.
+//! role (and a district or readers), revoked; what may be created or
+//! revoked is `domain::api_keys`'s rule, shared with a node on PostgreSQL.
 
 use crate::store::cached::CachedSql;
 use rusqlite::{params, Row};
 use zeroize::Zeroizing;
 
 use super::{corrupt, select, to_i64, to_u64, Record, Tx};
-use crate::domain::{
-    api_key_hash, ApiKeyRecord, DomainError, NewApiKey, PersonId, Role, API_KEY_PREFIX,
+use crate::domain::api_keys::{
+    decide_create, decide_revoke, revoke_audit_detail, KeyFacts, KeyRefusal, KeyRequest,
 };
+use crate::domain::{api_key_hash, Actor, ApiKeyRecord, NewApiKey, PersonId, Role, API_KEY_PREFIX};
 use crate::store::StoreError;
 
-fn check_label(text: &str, what: &'static str) -> Result<(), StoreError> {
-    if text.trim().is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
-        return Err(DomainError::BadIdentifier {
-            what,
-            rule: "1 to 128 characters on one line",
-        }
-        .into());
-    }
-    Ok(())
-}
-
 impl Tx<'_> {
-    /// Creates an API key. The key is 32 random bytes from the OS CSPRNG,
-    /// shown once; only its SHA-256 is stored.
+    /// Creates an API key, as [`decide_create`] rules. The key is 32 random
+    /// bytes from the OS CSPRNG, shown once; only its SHA-256 is stored.
     pub fn create_api_key(
         &mut self,
         name: &str,
@@ -33,59 +24,29 @@ impl Tx<'_> {
         readers: &[String],
         person: Option<&PersonId>,
     ) -> Result<NewApiKey, StoreError> {
-        self.require_desk("create an API key")?;
-        check_label(name, "key name")?;
-        self.check_key_person(role, district, person)?;
-        match role {
-            Role::Inspector => {
-                let code = district.ok_or(DomainError::BadIdentifier {
-                    what: "district",
-                    rule: "an inspector key is bound to one district",
-                })?;
-                self.require_district(code)?;
-            }
-            _ if district.is_some() => {
-                return Err(DomainError::BadIdentifier {
-                    what: "district",
-                    rule: "only inspector keys are bound to a district",
-                }
-                .into())
-            }
-            _ => {}
-        }
-        match role {
-            Role::Station if readers.is_empty() => {
-                return Err(DomainError::BadIdentifier {
-                    what: "readers",
-                    rule: "a station key is bound to at least one reader",
-                }
-                .into())
-            }
-            Role::Station => {
-                for reader in readers {
-                    check_label(reader, "reader name")?;
-                }
-            }
-            _ if !readers.is_empty() => {
-                return Err(DomainError::BadIdentifier {
-                    what: "readers",
-                    rule: "only station keys are bound to readers",
-                }
-                .into())
-            }
-            _ => {}
-        }
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        {
-            use ring::rand::SecureRandom as _;
-            ring::rand::SystemRandom::new()
-                .fill(&mut bytes[..])
-                .map_err(|_| StoreError::Crypto(crate::crypto::CryptoError::Random))?;
-        }
-        let key = Zeroizing::new(format!(
-            "{API_KEY_PREFIX}{}",
-            data_encoding::BASE32_NOPAD.encode(&bytes[..])
-        ));
+        let request = KeyRequest {
+            name,
+            role,
+            district,
+            readers,
+            person,
+        };
+        let person_present = match request.person {
+            Some(person) if request.needs_person() => !self.has_left(person)?,
+            _ => false,
+        };
+        let held = match request.district {
+            Some(code) if request.needs_district() => self.district_held(code)?,
+            _ => None,
+        };
+        let facts = KeyFacts {
+            actor: &self.actor,
+            person_present,
+            district: held.as_ref().map(Option::as_deref),
+        };
+        decide_create(&request, &facts)
+            .map_err(|r| key_refused(&self.actor, r, district.unwrap_or_default()))?;
+        let key = new_key_secret()?;
         let hash = api_key_hash(&key);
         let readers_json =
             serde_json::to_string(readers).map_err(|_| StoreError::Corrupt("reader list"))?;
@@ -94,7 +55,7 @@ impl Tx<'_> {
             "INSERT INTO api_keys (name, role, district, readers, hash, created_at, person)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
-                name.trim(),
+                request.stored_name(),
                 role.as_str(),
                 district,
                 readers_json,
@@ -104,22 +65,11 @@ impl Tx<'_> {
             ],
         )?;
         let id = self.db.last_insert_rowid();
-        self.audit(
-            "apikey.create",
-            &id.to_string(),
-            &format!(
-                "name={} role={} person={} district={} readers={}",
-                name.trim(),
-                role.as_str(),
-                person.map_or("-", PersonId::as_str),
-                district.unwrap_or("-"),
-                readers.join(",")
-            ),
-        )?;
+        self.audit("apikey.create", &id.to_string(), &request.audit_detail())?;
         Ok(NewApiKey {
             record: ApiKeyRecord {
                 id,
-                name: name.trim().to_owned(),
+                name: request.stored_name().to_owned(),
                 role,
                 district: district.map(str::to_owned),
                 readers: readers.to_vec(),
@@ -131,46 +81,16 @@ impl Tx<'_> {
         })
     }
 
-    /// A staff key (admin, desk, inspector) belongs to a person still in
-    /// post (an inspector key to its district's inspector); a device key
-    /// (station, gateway) to nobody.
-    fn check_key_person(
-        &self,
-        role: Role,
-        district: Option<&str>,
-        person: Option<&PersonId>,
-    ) -> Result<(), StoreError> {
-        let staff = matches!(role, Role::Admin | Role::Desk | Role::Inspector);
-        let Some(person) = person else {
-            return match staff {
-                true => Err(DomainError::BadIdentifier {
-                    what: "person",
-                    rule: "an admin, desk or inspector key belongs to a person",
-                }
-                .into()),
-                false => Ok(()),
-            };
-        };
-        if !staff {
-            return Err(DomainError::BadIdentifier {
-                what: "person",
-                rule: "station and gateway keys belong to a device, not a person",
-            }
-            .into());
-        }
-        if self.has_left(person)? {
-            return Err(self.forbidden("create an API key", "that person has left"));
-        }
-        if let (Role::Inspector, Some(code)) = (role, district) {
-            if self.inspector_login(code)?.as_deref() != Some(person.as_str()) {
-                return Err(DomainError::BadIdentifier {
-                    what: "person",
-                    rule: "an inspector key belongs to its district's inspector",
-                }
-                .into());
-            }
-        }
-        Ok(())
+    /// District `code` as a key decision reads it: `None` for no such
+    /// district, else its inspector (its row checked first).
+    fn district_held(&self, code: &str) -> Result<Option<Option<String>>, StoreError> {
+        let inspector = self.inspector_login(code)?;
+        let exists: bool = self.db.query_row_cached(
+            "SELECT EXISTS (SELECT 1 FROM districts WHERE code = ?1)",
+            [code],
+            |r| r.get(0),
+        )?;
+        Ok(exists.then_some(inspector))
     }
 
     pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -190,14 +110,12 @@ impl Tx<'_> {
     }
 
     pub fn revoke_api_key(&mut self, id: i64) -> Result<(), StoreError> {
-        self.require_desk("revoke an API key")?;
         let key = select::<ApiKeyRecord>(self.db, "WHERE id = ?1", [id])?
             .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::not_found("API key", id))?;
-        if key.revoked_at.is_some() {
-            return Err(self.forbidden("revoke an API key", "it is already revoked"));
-        }
+            .next();
+        decide_revoke(&self.actor, key.as_ref().map(|k| k.revoked_at))
+            .map_err(|r| key_refused(&self.actor, r, &id.to_string()))?;
+        let key = key.ok_or_else(|| StoreError::not_found("API key", id))?;
         self.db.execute_cached(
             "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2",
             params![to_i64(self.now, "time")?, id],
@@ -205,8 +123,40 @@ impl Tx<'_> {
         self.audit(
             "apikey.revoke",
             &id.to_string(),
-            &format!("name={}", key.name),
+            &revoke_audit_detail(&key.name),
         )
+    }
+}
+
+/// A new API key: 32 random bytes from the OS CSPRNG, base32, prefixed.
+/// Every store makes its keys here.
+pub(crate) fn new_key_secret() -> Result<Zeroizing<String>, StoreError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    {
+        use ring::rand::SecureRandom as _;
+        ring::rand::SystemRandom::new()
+            .fill(&mut bytes[..])
+            .map_err(|_| StoreError::Crypto(crate::crypto::CryptoError::Random))?;
+    }
+    Ok(Zeroizing::new(format!(
+        "{API_KEY_PREFIX}{}",
+        data_encoding::BASE32_NOPAD.encode(&bytes[..])
+    )))
+}
+
+/// A refusal of [`decide_create`] or [`decide_revoke`] as the store's
+/// typed error, the same on every backend; `key` names what was not found
+/// (the request's district, the key's id).
+pub(crate) fn key_refused(actor: &Actor, refusal: KeyRefusal, key: &str) -> StoreError {
+    match refusal {
+        KeyRefusal::Invalid(err) => err.into(),
+        KeyRefusal::Forbidden { action, why } => StoreError::Forbidden {
+            actor: actor.to_string(),
+            action,
+            why,
+        },
+        KeyRefusal::NoSuchDistrict => StoreError::not_found("district", key),
+        KeyRefusal::NoSuchKey => StoreError::not_found("API key", key),
     }
 }
 

@@ -56,6 +56,7 @@ use crate::domain::{
 use crate::otp::{CredentialKey, CredentialParams, Digits, OtpKind, Period};
 
 pub use access_codes::{slot_credential_id, AccessCodeStatus};
+pub(crate) use api_keys::{key_refused, new_key_secret};
 pub use appointments::{AppointmentQuery, AppointmentRow};
 pub use audit_search::{AuditQuery, AuditRow};
 pub use console_sessions::{id_hash as console_id_hash, ConsoleSessionRow};

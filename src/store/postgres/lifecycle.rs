@@ -109,7 +109,8 @@ async fn inspector_of(
     })
 }
 
-fn refused(err: impl Into<StoreError>) -> PgError {
+/// A rule's refusal, as the SQLite store's typed error.
+pub(super) fn refused(err: impl Into<StoreError>) -> PgError {
     PgError::Refused(Box::new(err.into()))
 }
 
@@ -384,7 +385,7 @@ pub(super) async fn notify_revoked(
 /// Commits after `result`'s work; after a refusal, rolls back and audits
 /// it (`refused`, subject the operation, the refusal's text) in a
 /// transaction of its own.
-async fn finish<T>(
+pub(super) async fn finish<T>(
     client: &deadpool_postgres::Client,
     keys: &Keys,
     actor: &Actor,

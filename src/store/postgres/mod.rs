@@ -20,6 +20,8 @@
 //!   revoke commits (`LISTEN`/`NOTIFY`);
 //! - [`lifecycle`]: the lifecycle operations a node serves (revoking a
 //!   key), with the SQLite store's rules (`crate::domain`);
+//! - [`api_keys`]: creating, listing and revoking API keys through a
+//!   node, with the SQLite store's rule (`domain::api_keys`);
 //! - [`rights`]: the rights a node decides entitlement with;
 //! - [`row_mac`]: the MAC every row a decision trusts carries, checked on
 //!   read and computed on write by keyward (the key never reaches the
@@ -30,6 +32,7 @@
 //! - [`copy`]: `keyward store copy`, from a SQLite store into an empty
 //!   PostgreSQL database.
 
+pub mod api_keys;
 pub mod chain;
 pub mod config;
 pub mod copy;
